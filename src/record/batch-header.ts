@@ -1,0 +1,162 @@
+/**
+ * Record batch layout: Kafka's RecordBatch v2 (magic 2), byte for byte, so that a later
+ * Kafka-protocol listener can serve stored bytes unchanged.
+ *
+ *   baseOffset           i64   offset of the first record; stamped by the broker on append
+ *   batchLength          i32   bytes after this field (total size - 12)
+ *   partitionLeaderEpoch i32
+ *   magic                i8    always 2
+ *   crc                  u32   CRC-32C of ATTRIBUTES..end of batch
+ *   attributes           i16   bits 0-2 compression (only 0 = none is accepted), bit 3 timestamp type
+ *   lastOffsetDelta      i32   offset delta of the last record (recordCount - 1 without compaction)
+ *   baseTimestamp        i64   ms since epoch of the first record
+ *   maxTimestamp         i64   largest record timestamp in the batch
+ *   producerId           i64   -1 when unused
+ *   producerEpoch        i16   -1 when unused
+ *   baseSequence         i32   -1 when unused
+ *   recordCount          i32
+ *   records              ...   see encoder.ts
+ *
+ * The broker touches only this header: it checks length, magic and CRC, and rewrites
+ * baseOffset (which the CRC does not cover, so stamping is free of re-hashing).
+ */
+import { crc32c } from '@node-rs/crc32';
+import { CorruptBatchError } from '../errors.js';
+
+export const BASE_OFFSET = 0; //                               i64
+export const BATCH_LENGTH = BASE_OFFSET + 8; //                i32
+export const PARTITION_LEADER_EPOCH = BATCH_LENGTH + 4; //     i32
+export const MAGIC = PARTITION_LEADER_EPOCH + 4; //            i8
+export const CRC = MAGIC + 1; //                               u32
+export const ATTRIBUTES = CRC + 4; //                          i16
+export const LAST_OFFSET_DELTA = ATTRIBUTES + 2; //            i32
+export const BASE_TIMESTAMP = LAST_OFFSET_DELTA + 4; //        i64
+export const MAX_TIMESTAMP = BASE_TIMESTAMP + 8; //            i64
+export const PRODUCER_ID = MAX_TIMESTAMP + 8; //               i64
+export const PRODUCER_EPOCH = PRODUCER_ID + 8; //              i16
+export const BASE_SEQUENCE = PRODUCER_EPOCH + 2; //            i32
+export const RECORD_COUNT = BASE_SEQUENCE + 4; //              i32
+export const RECORDS = RECORD_COUNT + 4; //                    first record
+
+/** Size of the fixed header; also the smallest possible batch (zero records is refused). */
+export const HEADER_SIZE = RECORDS; // 61
+/** Bytes before batchLength's count starts: baseOffset + batchLength. */
+export const LOG_OVERHEAD = BATCH_LENGTH + 4; // 12
+export const CURRENT_MAGIC = 2;
+export const COMPRESSION_MASK = 0x07;
+
+const TWO_32 = 0x1_0000_0000;
+
+/** Reads a signed 64-bit big-endian integer as a number; exact up to 2^53, which offsets and ms timestamps never pass. */
+export function readInt64(buf: Uint8Array, pos: number): number {
+  const b = buf as Buffer;
+  return b.readInt32BE(pos) * TWO_32 + b.readUInt32BE(pos + 4);
+}
+
+export function writeInt64(buf: Uint8Array, pos: number, value: number): void {
+  const b = buf as Buffer;
+  const hi = Math.floor(value / TWO_32);
+  b.writeInt32BE(hi, pos);
+  b.writeUInt32BE(value - hi * TWO_32, pos + 4);
+}
+
+/** The header fields a broker or index needs, read without decoding records. */
+export interface BatchHeader {
+  baseOffset: number;
+  /** Total bytes of the batch including baseOffset and batchLength. */
+  size: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  recordCount: number;
+}
+
+export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
+  return {
+    baseOffset: readInt64(buf, pos + BASE_OFFSET),
+    size: buf.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD,
+    magic: buf.readInt8(pos + MAGIC),
+    crc: buf.readUInt32BE(pos + CRC),
+    attributes: buf.readInt16BE(pos + ATTRIBUTES),
+    lastOffsetDelta: buf.readInt32BE(pos + LAST_OFFSET_DELTA),
+    baseTimestamp: readInt64(buf, pos + BASE_TIMESTAMP),
+    maxTimestamp: readInt64(buf, pos + MAX_TIMESTAMP),
+    producerId: readInt64(buf, pos + PRODUCER_ID),
+    recordCount: buf.readInt32BE(pos + RECORD_COUNT),
+  };
+}
+
+/** Size in bytes of the batch at `pos`, or -1 when fewer than 12 bytes remain to tell. */
+export function batchSizeAt(buf: Buffer, pos: number): number {
+  if (buf.length - pos < LOG_OVERHEAD) return -1;
+  return buf.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
+}
+
+export function lastOffsetOf(buf: Buffer, pos = 0): number {
+  return readInt64(buf, pos + BASE_OFFSET) + buf.readInt32BE(pos + LAST_OFFSET_DELTA);
+}
+
+export function maxTimestampOf(buf: Buffer, pos = 0): number {
+  return readInt64(buf, pos + MAX_TIMESTAMP);
+}
+
+export function setBaseOffset(buf: Buffer, pos: number, baseOffset: number): void {
+  writeInt64(buf, pos + BASE_OFFSET, baseOffset);
+}
+
+/** CRC-32C over attributes..end, exactly what the crc field must hold. */
+export function computeCrc(buf: Buffer, pos: number, size: number): number {
+  return crc32c(buf.subarray(pos + ATTRIBUTES, pos + size)) >>> 0;
+}
+
+/**
+ * Checks that the bytes at `pos` hold one whole, valid batch and returns its size.
+ * Throws CorruptBatchError naming what is wrong (for a CRC, both the stored and the
+ * computed value, so a report tells a torn write from a flipped bit).
+ */
+export function validateBatch(buf: Buffer, pos = 0, end = buf.length): number {
+  const avail = end - pos;
+  if (avail < HEADER_SIZE) throw new CorruptBatchError(`batch at ${pos}: ${avail} bytes, shorter than the ${HEADER_SIZE}-byte header`, pos);
+  const size = buf.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
+  if (size < HEADER_SIZE) throw new CorruptBatchError(`batch at ${pos}: length ${size} is shorter than the header`, pos);
+  if (size > avail) throw new CorruptBatchError(`batch at ${pos}: length ${size} runs past the ${avail} bytes present`, pos);
+  const magic = buf.readInt8(pos + MAGIC);
+  if (magic !== CURRENT_MAGIC) throw new CorruptBatchError(`batch at ${pos}: magic ${magic}, expected ${CURRENT_MAGIC}`, pos);
+  const stored = buf.readUInt32BE(pos + CRC);
+  const computed = computeCrc(buf, pos, size);
+  if (stored !== computed) {
+    throw new CorruptBatchError(`batch at ${pos}: CRC-32C stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`, pos);
+  }
+  const count = buf.readInt32BE(pos + RECORD_COUNT);
+  const lastDelta = buf.readInt32BE(pos + LAST_OFFSET_DELTA);
+  if (count <= 0 || lastDelta < count - 1) {
+    throw new CorruptBatchError(`batch at ${pos}: record count ${count} with last offset delta ${lastDelta}`, pos);
+  }
+  if ((buf.readInt16BE(pos + ATTRIBUTES) & COMPRESSION_MASK) !== 0) {
+    throw new CorruptBatchError(`batch at ${pos}: compressed batches are not supported`, pos);
+  }
+  return size;
+}
+
+/**
+ * Validates a buffer of one or more concatenated batches (what a producer sends per
+ * partition) and returns how many batches and records it holds. Throws on the first
+ * bad batch; the caller stores nothing in that case.
+ */
+export function validateBatches(buf: Buffer): { batches: number; records: number } {
+  let pos = 0;
+  let batches = 0;
+  let records = 0;
+  while (pos < buf.length) {
+    const size = validateBatch(buf, pos);
+    records += buf.readInt32BE(pos + LAST_OFFSET_DELTA) + 1;
+    batches++;
+    pos += size;
+  }
+  if (batches === 0) throw new CorruptBatchError('empty record set');
+  return { batches, records };
+}
