@@ -1,0 +1,46 @@
+/** Errors the storage layer throws. Codes are the wire names; the broker maps them 1:1. */
+import { SluiceError } from '../errors.js';
+
+export class OffsetOutOfRangeError extends SluiceError {
+  constructor(readonly offset: number, readonly logStartOffset: number, readonly logEndOffset: number) {
+    super('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside the log [${logStartOffset}, ${logEndOffset}]`, false);
+  }
+}
+
+export class UnknownTopicError extends SluiceError {
+  constructor(readonly topic: string, readonly partition?: number) {
+    super('UNKNOWN_TOPIC_OR_PARTITION',
+      partition === undefined ? `unknown topic '${topic}'` : `unknown topic or partition '${topic}'/${partition}`, true);
+  }
+}
+
+export class TopicExistsError extends SluiceError {
+  constructor(readonly topic: string) {
+    super('TOPIC_ALREADY_EXISTS', `topic '${topic}' already exists`, false);
+  }
+}
+
+export class InvalidPartitionsError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_PARTITIONS', message, false);
+  }
+}
+
+export class InvalidConfigError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_CONFIG', message, false);
+  }
+}
+
+/** A file operation failed (disk full, permissions, closed log). Retriable: it may pass later. */
+export class StorageError extends SluiceError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('STORAGE_ERROR', message, true, options);
+  }
+}
+
+export class IndexOverflowError extends SluiceError {
+  constructor(message: string) {
+    super('STORAGE_ERROR', message, true);
+  }
+}

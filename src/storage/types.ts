@@ -1,0 +1,118 @@
+/**
+ * The storage contract the broker programs against. `log-manager.ts` and
+ * `partition-log.ts` implement it on disk. Offsets and timestamps are JS numbers (exact
+ * to 2^53). All methods that touch files are async; none blocks the event loop.
+ */
+
+/** Per-log settings. Names follow Kafka's topic configs (segment.bytes -> segmentBytes). */
+export interface LogConfig {
+  /** Roll to a new segment once the active one reaches this size. Default 1 GiB. */
+  segmentBytes: number;
+  /** Roll once the active segment's first batch is this old. Default 7 days. */
+  segmentMs: number;
+  /** Bytes appended between two sparse index entries. Default 4096. */
+  indexIntervalBytes: number;
+  /** Delete closed segments whose newest record is older than this; -1 keeps forever. Default 7 days. */
+  retentionMs: number;
+  /** Delete oldest closed segments while the log is larger than this; -1 = no limit. Default -1. */
+  retentionBytes: number;
+  /** fsync after this many appended messages; -1 = never by count. Default -1. */
+  flushMessages: number;
+  /** fsync at least this often while there is unflushed data; -1 = never by time. Default 1000. */
+  flushMs: number;
+}
+
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 3600 * 1000,
+  indexIntervalBytes: 4096,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  retentionBytes: -1,
+  flushMessages: -1,
+  flushMs: 1000,
+});
+
+export interface AppendOptions {
+  /** Resolve only after the appended bytes are fsynced (shared with concurrent durable appends). */
+  durable?: boolean;
+}
+
+export interface AppendResult {
+  /** Offset given to the first record appended. */
+  baseOffset: number;
+  /** Offset of the last record appended. */
+  lastOffset: number;
+  /** Log end offset after this append. */
+  logEndOffset: number;
+}
+
+export interface ReadResult {
+  /** Whole stored batches, as stored, starting with the batch that holds the requested offset. Empty at the log end. */
+  bytes: Buffer;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface PartitionStats {
+  logStartOffset: number;
+  logEndOffset: number;
+  sizeBytes: number;
+  segmentCount: number;
+}
+
+export interface PartitionLog {
+  readonly topic: string;
+  readonly partition: number;
+  readonly dir: string;
+  readonly config: Readonly<LogConfig>;
+  /** First offset still stored. */
+  readonly logStartOffset: number;
+  /** Offset the next appended record gets (= high watermark: there are no replicas). */
+  readonly logEndOffset: number;
+
+  /**
+   * Appends one buffer of concatenated batches. Validates every batch first (length, magic,
+   * CRC; throws CorruptBatchError and stores nothing on failure), then stamps base offsets
+   * in place and writes. Appends to one partition are applied in call order.
+   */
+  append(batches: Buffer, opts?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Reads whole batches starting with the one holding `offset`, up to `maxBytes`; the first
+   * batch is returned whole even when larger than `maxBytes`, so a reader always progresses.
+   * Throws OffsetOutOfRangeError when offset < logStartOffset or > logEndOffset.
+   */
+  read(offset: number, maxBytes: number): Promise<ReadResult>;
+  /** First offset whose batch has maxTimestamp >= ts, or null when none (past the end). */
+  offsetForTimestamp(ts: number): Promise<number | null>;
+  stats(): PartitionStats;
+  /** fsync everything appended so far. */
+  flush(): Promise<void>;
+  /** Deletes closed segments past retention; returns how many were deleted. */
+  enforceRetention(now?: number): Promise<number>;
+  /** Flushes and closes, leaving a clean-shutdown marker. */
+  close(): Promise<void>;
+}
+
+export interface TopicInfo {
+  name: string;
+  partitions: number;
+  /** Overrides given at creation; the effective config is broker defaults + these. */
+  config: Partial<LogConfig>;
+  createdAt: number;
+}
+
+export interface LogManager {
+  readonly dataDir: string;
+  createTopic(name: string, partitions: number, config?: Partial<LogConfig>): Promise<TopicInfo>;
+  /** Closes and removes the topic's directories and metadata. */
+  deleteTopic(name: string): Promise<void>;
+  /** Adds partitions to an existing topic (never removes). */
+  addPartitions(name: string, totalPartitions: number): Promise<TopicInfo>;
+  topic(name: string): TopicInfo | undefined;
+  topics(): TopicInfo[];
+  /** The open log, or undefined for an unknown topic or partition. */
+  log(topic: string, partition: number): PartitionLog | undefined;
+  /** Runs retention on every log; the manager also does this on a timer. */
+  enforceRetention(now?: number): Promise<number>;
+  close(): Promise<void>;
+}
