@@ -1,0 +1,314 @@
+/**
+ * One WebSocket to one broker, shared by everything a client object sends there.
+ *
+ * Requests are pipelined: each gets a u32 id, any number can be in flight, and responses
+ * (which the broker may send out of order) are matched back by id. Each request has its
+ * own timeout. Sends are back-pressure aware: once more than `maxBufferedBytes` were
+ * handed to the socket and not yet written, new requests wait for the socket to drain
+ * instead of growing an unbounded buffer.
+ *
+ * The first connect fails fast with a NetworkError naming the URL (a CLI can say "broker
+ * not reachable"). Once connected, a dropped connection fails the requests in flight with
+ * a retriable NETWORK_ERROR (whether the broker applied them is unknown; the caller
+ * retries) and reconnects with exponential backoff and jitter until close(). Requests made
+ * while reconnecting wait for the new socket, up to their timeout.
+ */
+import WebSocket from 'ws';
+import { API_NAMES } from '../protocol/api.js';
+import { fromWireError, type WireError } from '../protocol/errors.js';
+import { ClientClosedError, NetworkError, RequestTimeoutError } from './errors.js';
+import { decodeFrame, encodeFrame } from './wire.js';
+
+export interface ConnectionOptions {
+  /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Timeout of one connect attempt. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** First reconnect delay; doubles per failed attempt up to reconnectBackoffMaxMs. Default 100 ms. */
+  reconnectBackoffMs?: number;
+  reconnectBackoffMaxMs?: number;
+  /** Bytes handed to the socket but not yet written above which requests wait. Default 16 MiB. */
+  maxBufferedBytes?: number;
+  /** Diagnostics (reconnects). Default: silent. */
+  log?: (msg: string) => void;
+}
+
+interface Pending {
+  api: number;
+  resolve: (v: any) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export class Connection {
+  readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly backoffMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly log: (msg: string) => void;
+
+  private ws: WebSocket | null = null;
+  private state: State = 'idle';
+  private connecting: Promise<void> | null = null;
+  private attempts = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private openWaiters: Waiter[] = [];
+  private unwritten = 0;
+  private drainWaiters: Waiter[] = [];
+  private readonly reconnectListeners: (() => void)[] = [];
+
+  constructor(readonly url: string, opts: ConnectionOptions = {}) {
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.backoffMs = opts.reconnectBackoffMs ?? 100;
+    this.backoffMaxMs = opts.reconnectBackoffMaxMs ?? 5_000;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? 16 * 1024 * 1024;
+    this.log = opts.log ?? (() => {});
+  }
+
+  get connected(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Called after every successful reconnect (not the first connect). */
+  onReconnect(fn: () => void): void {
+    this.reconnectListeners.push(fn);
+  }
+
+  /** Opens the socket; rejects with NetworkError if the broker cannot be reached. Idempotent. */
+  connect(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new ClientClosedError(`connection to ${this.url}`));
+    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'reconnecting') return this.whenOpen(this.connectTimeoutMs);
+    if (!this.connecting) {
+      this.state = 'connecting';
+      this.connecting = this.open().then(
+        () => { this.connecting = null; },
+        (err) => { this.connecting = null; this.state = 'idle'; throw err; },
+      );
+    }
+    return this.connecting;
+  }
+
+  private open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(this.url, { handshakeTimeout: this.connectTimeoutMs, perMessageDeflate: false });
+      } catch (err) {
+        reject(new NetworkError(this.url, `invalid broker URL ${this.url}: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
+      let settled = false;
+      ws.on('open', () => {
+        if (this.state === 'closed') { ws.terminate(); return; }
+        settled = true;
+        this.ws = ws;
+        this.state = 'open';
+        this.attempts = 0;
+        resolve();
+        const waiters = this.openWaiters;
+        this.openWaiters = [];
+        for (const w of waiters) w.resolve();
+      });
+      ws.on('message', (data: Buffer) => this.onMessage(data));
+      ws.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: ${describe(err)}`, { cause: err }));
+        }
+      });
+      ws.on('close', () => {
+        if (!settled) {
+          settled = true;
+          reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: connection closed during handshake`));
+          return;
+        }
+        if (this.ws === ws) this.onDropped();
+      });
+    });
+  }
+
+  private onDropped(): void {
+    this.ws = null;
+    this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
+    if (this.state === 'closed') return;
+    this.state = 'reconnecting';
+    this.log(`connection to ${this.url} lost; reconnecting`);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    // Full jitter on an exponential backoff: many clients of a restarted broker do not
+    // all come back in the same millisecond.
+    const cap = Math.min(this.backoffMaxMs, this.backoffMs * 2 ** Math.min(this.attempts, 16));
+    const delay = cap / 2 + Math.random() * (cap / 2);
+    this.attempts++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.state !== 'reconnecting') return;
+      this.open().then(
+        () => {
+          this.log(`reconnected to ${this.url}`);
+          for (const fn of this.reconnectListeners) fn();
+        },
+        () => { if (this.state === 'reconnecting') this.scheduleReconnect(); },
+      );
+    }, delay);
+  }
+
+  private whenOpen(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        resolve: () => { clearTimeout(t); resolve(); },
+        reject: (e) => { clearTimeout(t); reject(e); },
+      };
+      const t = setTimeout(() => {
+        this.openWaiters = this.openWaiters.filter((x) => x !== w);
+        reject(new NetworkError(this.url, `not connected to ${this.url} (reconnecting for ${timeoutMs} ms)`));
+      }, timeoutMs);
+      this.openWaiters.push(w);
+    });
+  }
+
+  private onMessage(data: Buffer): void {
+    let msg: { id?: number; error?: WireError };
+    try {
+      msg = decodeFrame(data) as typeof msg;
+    } catch (err) {
+      this.log(`undecodable frame from ${this.url}: ${(err as Error).message}`);
+      return;
+    }
+    const p = msg.id === undefined ? undefined : this.pending.get(msg.id);
+    if (!p) return; // answer to a request that already timed out
+    this.pending.delete(msg.id!);
+    clearTimeout(p.timer);
+    if (msg.error && msg.error.code !== 0) p.reject(fromWireError(msg.error));
+    else p.resolve(msg);
+  }
+
+  private async ready(timeoutMs: number): Promise<void> {
+    if (this.state !== 'open') {
+      if (this.state === 'idle' || this.state === 'connecting') await this.connect();
+      else if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
+      else await this.whenOpen(timeoutMs);
+    }
+    if (this.unwritten > this.maxBufferedBytes) {
+      await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+      return this.ready(timeoutMs);
+    }
+  }
+
+  private write(frame: Buffer, onError: (e: Error) => void): void {
+    const ws = this.ws!;
+    const n = frame.length;
+    this.unwritten += n;
+    ws.send(frame, (err) => {
+      this.unwritten -= n;
+      if (err) onError(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
+      if (this.unwritten <= this.maxBufferedBytes && this.drainWaiters.length) {
+        const ws = this.drainWaiters;
+        this.drainWaiters = [];
+        for (const w of ws) w.resolve();
+      }
+    });
+  }
+
+  /**
+   * Sends one request and resolves with the response frame. Rejects with BrokerError for
+   * a whole-request wire error, NetworkError when the connection drops first, or
+   * RequestTimeoutError after `timeoutMs` (default requestTimeoutMs).
+   */
+  async request<T>(api: number, body: object, timeoutMs = this.requestTimeoutMs): Promise<T> {
+    await this.ready(timeoutMs);
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const frame = encodeFrame({ id, api, version: 0, ...body });
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RequestTimeoutError(this.url, api, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(id, { api, resolve, reject, timer });
+      this.write(frame, (e) => {
+        if (this.pending.delete(id)) {
+          clearTimeout(timer);
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Sends a request the broker does not answer (Produce with acks=0); resolves once written. */
+  async sendOnly(api: number, body: object): Promise<void> {
+    await this.ready(this.requestTimeoutMs);
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const frame = encodeFrame({ id, api, version: 0, ...body });
+    await new Promise<void>((resolve, reject) => {
+      const ws = this.ws!;
+      const n = frame.length;
+      this.unwritten += n;
+      ws.send(frame, (err) => {
+        this.unwritten -= n;
+        if (err) reject(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private failAll(make: () => Error): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(make());
+    }
+    const dw = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of dw) w.resolve(); // they re-check the state and wait for the reconnect
+  }
+
+  /** Fails everything in flight with ClientClosedError and stops reconnecting. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const waiters = this.openWaiters;
+    this.openWaiters = [];
+    for (const w of waiters) w.reject(new ClientClosedError(`connection to ${this.url}`));
+    this.failAll(() => new ClientClosedError(`connection to ${this.url}`));
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
+        ws.once('close', () => { clearTimeout(t); resolve(); });
+        ws.close(1000);
+      });
+    }
+  }
+}
+
+function describe(err: Error & { code?: string }): string {
+  if (err.code === 'ECONNREFUSED') return 'connection refused (is the broker running?)';
+  if (err.code === 'ENOTFOUND') return 'host not found';
+  return err.message || err.code || String(err);
+}
+
+export function apiName(api: number): string {
+  return API_NAMES[api] ?? `api ${api}`;
+}

@@ -1,0 +1,34 @@
+/**
+ * Errors the client raises itself (wire errors arrive as BrokerError from
+ * src/protocol/errors.ts). Codes that also exist in the wire table use that name so an
+ * application can branch on `err.code` without caring where the error was raised.
+ */
+import { SluiceError } from '../errors.js';
+
+/** The connection failed or dropped. Retriable: the connection reconnects on its own. */
+export class NetworkError extends SluiceError {
+  constructor(readonly url: string, message: string, options?: ErrorOptions) {
+    super('NETWORK_ERROR', message, true, options);
+  }
+}
+
+/** No response within the request timeout. The request may still have been applied. */
+export class RequestTimeoutError extends SluiceError {
+  constructor(readonly url: string, readonly api: number, readonly timeoutMs: number) {
+    super('REQUEST_TIMED_OUT', `no response from ${url} to api ${api} within ${timeoutMs} ms`, true);
+  }
+}
+
+/** The client was closed; the operation will never complete. */
+export class ClientClosedError extends SluiceError {
+  constructor(what: string) {
+    super('CLIENT_CLOSED', `${what} is closed`, false);
+  }
+}
+
+/** Bad arguments from the application (not retriable, nothing was sent). */
+export class InvalidArgumentError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message, false);
+  }
+}
