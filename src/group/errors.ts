@@ -1,0 +1,92 @@
+/**
+ * Errors the group coordinator and offset store throw. Each `code` is an entry of the wire
+ * table (src/protocol/errors.ts), so the broker maps them one to one.
+ */
+import { SluiceError } from '../errors.js';
+
+/**
+ * A heartbeat carried an epoch the coordinator never gave this member, or an old one that
+ * cannot be explained by a lost response. The member must drop its partitions and rejoin
+ * with epoch 0 (keeping its member id).
+ */
+export class FencedMemberEpochError extends SluiceError {
+  constructor(readonly groupId: string, readonly memberId: string, readonly memberEpoch: number, readonly currentEpoch: number) {
+    super('FENCED_MEMBER_EPOCH',
+      `member '${memberId}' of group '${groupId}' sent epoch ${memberEpoch} but is at ${currentEpoch}; rejoin with epoch 0`, false);
+  }
+}
+
+/**
+ * An offset commit carried an epoch other than the member's current one. Usually a race
+ * with a heartbeat response that moved the member on: heartbeat, then commit again.
+ */
+export class StaleMemberEpochError extends SluiceError {
+  constructor(readonly groupId: string, readonly memberId: string, readonly memberEpoch: number, readonly currentEpoch: number) {
+    super('STALE_MEMBER_EPOCH',
+      `commit from member '${memberId}' of group '${groupId}' carries epoch ${memberEpoch}, current is ${currentEpoch}`, false);
+  }
+}
+
+/** The member id is not (or no longer: left, timed out) in the group. Rejoin with epoch 0. */
+export class UnknownMemberIdError extends SluiceError {
+  constructor(readonly groupId: string, readonly memberId: string, detail = '') {
+    super('UNKNOWN_MEMBER_ID', `member '${memberId}' is not in group '${groupId}'${detail ? `: ${detail}` : ''}`, false);
+  }
+}
+
+export class InvalidGroupIdError extends SluiceError {
+  constructor(readonly groupId: unknown) {
+    super('INVALID_GROUP_ID', `group id must be a non-empty string of at most 255 characters, got ${JSON.stringify(groupId)}`, false);
+  }
+}
+
+export class GroupIdNotFoundError extends SluiceError {
+  constructor(readonly groupId: string) {
+    super('GROUP_ID_NOT_FOUND', `no group '${groupId}'`, false);
+  }
+}
+
+export class NonEmptyGroupError extends SluiceError {
+  constructor(readonly groupId: string, readonly members: number) {
+    super('NON_EMPTY_GROUP', `group '${groupId}' still has ${members} member(s)`, false);
+  }
+}
+
+/** OffsetDelete on a topic an active member still subscribes to: the next commit would bring it back. */
+export class GroupSubscribedToTopicError extends SluiceError {
+  constructor(readonly groupId: string, readonly topic: string) {
+    super('GROUP_SUBSCRIBED_TO_TOPIC', `group '${groupId}' has members subscribed to '${topic}'`, false);
+  }
+}
+
+export class UnsupportedAssignorError extends SluiceError {
+  constructor(readonly assignor: string, known: readonly string[]) {
+    super('UNSUPPORTED_ASSIGNOR', `unknown assignor '${assignor}'; known: ${known.join(', ')}`, false);
+  }
+}
+
+export class InvalidRegularExpressionError extends SluiceError {
+  constructor(readonly pattern: string, reason: string) {
+    super('INVALID_REGULAR_EXPRESSION', `subscription pattern ${JSON.stringify(pattern)} is invalid: ${reason}`, false);
+  }
+}
+
+export class OffsetMetadataTooLargeError extends SluiceError {
+  constructor(readonly topic: string, readonly partition: number, readonly size: number, readonly max: number) {
+    super('OFFSET_METADATA_TOO_LARGE', `commit metadata for ${topic}/${partition} is ${size} bytes, at most ${max} allowed`, false);
+  }
+}
+
+/** A request field is missing or out of range (the message says which). */
+export class InvalidGroupRequestError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_REQUEST', message, false);
+  }
+}
+
+/** The offset store is still replaying its log, or has been closed. */
+export class CoordinatorNotAvailableError extends SluiceError {
+  constructor(message: string) {
+    super('COORDINATOR_NOT_AVAILABLE', message, true);
+  }
+}
