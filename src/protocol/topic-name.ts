@@ -1,0 +1,25 @@
+/**
+ * Topic names become directory names, so they are checked before anything touches disk:
+ * Kafka's rule (1-249 chars of [a-zA-Z0-9._-], not "." or "..") rules out path separators,
+ * `..` escapes, NUL bytes and names that differ only in ways a filesystem might fold.
+ * Pure; the broker checks every topic name a request carries with this.
+ */
+export const MAX_TOPIC_NAME_LENGTH = 249;
+const LEGAL = /^[a-zA-Z0-9._-]+$/;
+
+/** Why `name` is not a legal topic name, or undefined when it is. */
+export function topicNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'topic name is empty';
+  if (name.length > MAX_TOPIC_NAME_LENGTH) return `topic name is longer than ${MAX_TOPIC_NAME_LENGTH} characters`;
+  if (name === '.' || name === '..') return `topic name '${name}' is not allowed`;
+  if (!LEGAL.test(name)) return `topic name '${printable(name)}' may only hold a-z, A-Z, 0-9, '.', '_' and '-'`;
+  return undefined;
+}
+
+export function isValidTopicName(name: string): boolean {
+  return topicNameProblem(name) === undefined;
+}
+
+function printable(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}...` : s).slice(1, -1);
+}
