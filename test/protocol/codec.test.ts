@@ -32,7 +32,7 @@ test('an earlier encoded frame is not overwritten by later ones', () => {
 test('garbage, truncated frames, trailing bytes and non-maps are FrameErrors with close code 1007', () => {
   const good = encodeFrame({ id: 1, api: 3, version: 0 });
   const bad = [Buffer.from([0xc1]), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.from([1])]),
-    Buffer.alloc(0), encodeFrame([1, 2]), encodeFrame('str'), encodeFrame(null), encodeFrame(Buffer.from([1]))];
+    Buffer.alloc(0), encodeFrame([1, 2]), encodeFrame('str' as unknown as object), encodeFrame(null as unknown as object), encodeFrame(Buffer.from([1]))];
   for (const b of bad) {
     assert.throws(() => decodeFrame(b), (e: unknown) => e instanceof FrameError && e.closeCode === CLOSE_INVALID_PAYLOAD, b.toString('hex'));
   }
