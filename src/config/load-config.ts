@@ -1,0 +1,129 @@
+/**
+ * Builds the broker config from four layers, later ones winning:
+ *   defaults (config/default.json) < config file < SLUICE_* environment < CLI flags.
+ * Every value is checked against SETTINGS; an unknown key in a file or an ill-typed value
+ * anywhere throws ConfigError naming the setting and where it came from. Unknown SLUICE_*
+ * variables only produce a warning: other tools (the client CLI) read their own SLUICE_*
+ * names from the same environment.
+ *
+ * Runs once at start-up, so the synchronous file reads here are deliberate.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from './config-error.js';
+import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, type BrokerConfig, type Setting } from './settings.js';
+
+/** src/config/ and dist/config/ both sit two levels below the package root. */
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.json', import.meta.url));
+
+/** Environment names that are not settings but are read by the broker or its tools. */
+const ENV_NOT_SETTINGS = new Set(['SLUICE_CONFIG']);
+
+export interface ConfigSources {
+  /** JSON config file (`--config`); missing file is an error. */
+  file?: string;
+  env?: Record<string, string | undefined>;
+  /** Values by setting key (`log.segmentBytes`); strings are parsed like env values. */
+  flags?: Record<string, unknown>;
+  defaultsFile?: string;
+}
+
+export interface LoadedConfig {
+  config: BrokerConfig;
+  warnings: string[];
+}
+
+type Flat = Map<string, unknown>;
+
+export function loadConfig(src: ConfigSources = {}): LoadedConfig {
+  const warnings: string[] = [];
+  const values: Flat = new Map();
+  const defaultsFile = src.defaultsFile ?? DEFAULT_CONFIG_PATH;
+  applyFile(values, defaultsFile, 'defaults file');
+  if (src.file !== undefined) applyFile(values, src.file, 'config file');
+  const env = src.env ?? {};
+  const envByName = new Map(SETTINGS.map((s) => [envName(s.key), s]));
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('SLUICE_') || raw === undefined) continue;
+    const setting = envByName.get(name);
+    if (!setting) {
+      if (!ENV_NOT_SETTINGS.has(name)) warnings.push(`ignoring unknown environment variable ${name}`);
+      continue;
+    }
+    values.set(setting.key, parseText(setting, raw, `environment variable ${name}`));
+  }
+  for (const [key, raw] of Object.entries(src.flags ?? {})) {
+    if (raw === undefined) continue;
+    const setting = SETTINGS_BY_KEY.get(key);
+    if (!setting) throw new ConfigError(`unknown setting '${key}' given as a flag`);
+    const where = `flag --${key}`;
+    values.set(key, typeof raw === 'string' ? parseText(setting, raw, where) : checkValue(setting, raw, where));
+  }
+  for (const s of SETTINGS) if (!values.has(s.key)) throw new ConfigError(`setting '${s.key}' has no value (is ${defaultsFile} complete?)`);
+  return { config: unflatten(values) as unknown as BrokerConfig, warnings };
+}
+
+function applyFile(values: Flat, path: string, what: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${what} ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(json)) throw new ConfigError(`${what} ${path} must hold a JSON object`);
+  walk(json, '', (key, value) => {
+    const setting = SETTINGS_BY_KEY.get(key);
+    if (!setting) throw new ConfigError(`unknown setting '${key}' in ${what} ${path}`);
+    values.set(key, checkValue(setting, value, `${what} ${path}`));
+  });
+}
+
+/** Calls `fn` for every leaf; descends only into objects that group settings (`log`). */
+function walk(obj: Record<string, unknown>, prefix: string, fn: (key: string, value: unknown) => void): void {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix + k;
+    if (isObject(v) && SETTINGS.some((s) => s.key.startsWith(`${key}.`))) walk(v, `${key}.`, fn);
+    else fn(key, v);
+  }
+}
+
+function checkValue(s: Setting, v: unknown, where: string): unknown {
+  const t = s.type;
+  const ok =
+    t.kind === 'string' ? typeof v === 'string' && v.length > 0
+    : t.kind === 'bool' ? typeof v === 'boolean'
+    : t.kind === 'enum' ? typeof v === 'string' && t.values.includes(v)
+    : typeof v === 'number' && Number.isSafeInteger(v) && v >= t.min && v <= t.max;
+  if (!ok) throw new ConfigError(`setting '${s.key}' (${where}) must be ${describeType(t)}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Env and flag values arrive as text. */
+function parseText(s: Setting, raw: string, where: string): unknown {
+  const t = s.type;
+  let v: unknown = raw;
+  if (t.kind === 'int' && /^\s*-?\d+\s*$/.test(raw)) v = Number(raw);
+  else if (t.kind === 'bool') v = raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+  return checkValue(s, v, where);
+}
+
+function unflatten(values: Flat): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of values) {
+    const parts = key.split('.');
+    let o = out;
+    for (let i = 0; i < parts.length - 1; i++) o = (o[parts[i]] ??= {}) as Record<string, unknown>;
+    o[parts[parts.length - 1]] = v;
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

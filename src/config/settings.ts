@@ -1,0 +1,95 @@
+/**
+ * Every broker setting: its key, type, range and meaning. The one list that the file
+ * loader, the SLUICE_* environment reader and the CLI flags are all generated from, so a
+ * setting added here is settable all three ways. Defaults live in config/default.json.
+ *
+ * Keys are dotted paths into the JSON file (`log.segmentBytes`); the environment name is
+ * SLUICE_ + UPPER_SNAKE of the path (SLUICE_LOG_SEGMENT_BYTES) and the flag is its
+ * kebab-case (--log-segment-bytes).
+ */
+import type { LogConfig } from '../storage/types.js';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface BrokerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  /** Largest WebSocket message accepted; bigger ones close the connection with 1009. */
+  maxFrameBytes: number;
+  /** Largest record set accepted for one partition in a Produce; bigger -> MESSAGE_TOO_LARGE. */
+  maxBatchBytes: number;
+  maxInFlightPerConnection: number;
+  /** Unsent response bytes a connection may queue before the broker stops reading from it. */
+  maxBufferedBytesPerConnection: number;
+  /** Cap on a Fetch's maxWaitMs. */
+  maxFetchWaitMs: number;
+  autoCreateTopics: boolean;
+  /** Partitions of an auto-created topic. */
+  defaultPartitions: number;
+  /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
+  shutdownTimeoutMs: number;
+  /** Defaults for every topic's log; a topic's own config overrides them. */
+  log: LogConfig;
+}
+
+export type SettingType =
+  | { kind: 'string' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] };
+
+export interface Setting {
+  key: string;
+  type: SettingType;
+  description: string;
+}
+
+const MAX = Number.MAX_SAFE_INTEGER;
+const I32 = 0x7fff_ffff;
+const int = (min: number, max: number): SettingType => ({ kind: 'int', min, max });
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'dataDir', type: { kind: 'string' }, description: 'directory holding topics and logs' },
+  { key: 'host', type: { kind: 'string' }, description: 'address to listen on' },
+  { key: 'port', type: int(0, 65535), description: 'port to listen on (0 = any free port)' },
+  { key: 'logLevel', type: { kind: 'enum', values: LOG_LEVELS }, description: 'least severe log level printed' },
+  { key: 'maxFrameBytes', type: int(1024, 2 ** 31), description: 'largest WebSocket message accepted' },
+  { key: 'maxBatchBytes', type: int(61, I32), description: 'largest record set per partition in a produce' },
+  { key: 'maxInFlightPerConnection', type: int(1, 1 << 20), description: 'requests a connection may have in flight' },
+  { key: 'maxBufferedBytesPerConnection', type: int(1024, MAX), description: 'queued response bytes before reading pauses' },
+  { key: 'maxFetchWaitMs', type: int(0, I32), description: 'cap on a fetch long poll' },
+  { key: 'autoCreateTopics', type: { kind: 'bool' }, description: 'create unknown topics on first produce' },
+  { key: 'defaultPartitions', type: int(1, 1 << 16), description: 'partitions of an auto-created topic' },
+  { key: 'shutdownTimeoutMs', type: int(0, I32), description: 'wait for in-flight requests on shutdown' },
+  { key: 'log.segmentBytes', type: int(1024, MAX), description: 'roll a segment at this size' },
+  { key: 'log.segmentMs', type: int(1, MAX), description: 'roll a segment at this age' },
+  { key: 'log.indexIntervalBytes', type: int(1, I32), description: 'bytes between sparse index entries' },
+  { key: 'log.retentionMs', type: int(-1, MAX), description: 'delete segments older than this (-1 = keep)' },
+  { key: 'log.retentionBytes', type: int(-1, MAX), description: 'delete oldest segments beyond this size (-1 = no limit)' },
+  { key: 'log.flushMessages', type: int(-1, MAX), description: 'fsync every N messages (-1 = off)' },
+  { key: 'log.flushMs', type: int(-1, MAX), description: 'fsync at least this often (-1 = off)' },
+];
+
+export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
+
+/** `log.segmentBytes` -> `SLUICE_LOG_SEGMENT_BYTES`. */
+export function envName(key: string): string {
+  return `SLUICE_${key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+/** `log.segmentBytes` -> `log-segment-bytes`. */
+export function flagName(key: string): string {
+  return key.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+export function describeType(t: SettingType): string {
+  switch (t.kind) {
+    case 'string': return 'a string';
+    case 'bool': return 'true or false';
+    case 'int': return `an integer in ${t.min}..${t.max}`;
+    case 'enum': return `one of ${t.values.join(', ')}`;
+  }
+}

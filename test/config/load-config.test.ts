@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config.js';
+import { ConfigError } from '../../src/config/config-error.js';
+import { SETTINGS, envName, flagName } from '../../src/config/settings.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+function file(obj: unknown, name = `c${Math.random()}.json`): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof obj === 'string' ? obj : JSON.stringify(obj));
+  return p;
+}
+
+test('embedded defaults', () => {
+  const { config, warnings } = loadConfig();
+  assert.equal(config.port, 9400);
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.dataDir, './data');
+  assert.equal(config.autoCreateTopics, false);
+  assert.equal(config.defaultPartitions, 1);
+  assert.equal(config.maxFrameBytes, 64 * 1024 * 1024);
+  assert.equal(config.log.flushMs, 1000);
+  assert.equal(config.log.retentionBytes, -1);
+  assert.deepEqual(warnings, []);
+});
+
+test('precedence: flag > env > file > defaults, per setting', () => {
+  const f = file({ port: 1111, host: '0.0.0.0', dataDir: '/from-file', log: { flushMs: 5 } });
+  const env = { SLUICE_PORT: '2222', SLUICE_HOST: '10.0.0.1', SLUICE_LOG_SEGMENT_BYTES: '4096' };
+  const { config } = loadConfig({ file: f, env, flags: { port: '3333' } });
+  assert.equal(config.port, 3333); //                 flag
+  assert.equal(config.host, '10.0.0.1'); //           env over file
+  assert.equal(config.dataDir, '/from-file'); //      file over default
+  assert.equal(config.log.flushMs, 5); //             nested file value
+  assert.equal(config.log.segmentBytes, 4096); //     nested env value
+  assert.equal(config.log.retentionMs, 604800000); // default kept beside overridden siblings
+  assert.equal(loadConfig({ file: f, env }).config.port, 2222);
+  assert.equal(loadConfig({ file: f }).config.port, 1111);
+});
+
+test('booleans and enums from text', () => {
+  assert.equal(loadConfig({ env: { SLUICE_AUTO_CREATE_TOPICS: 'true' } }).config.autoCreateTopics, true);
+  assert.equal(loadConfig({ flags: { autoCreateTopics: true } }).config.autoCreateTopics, true);
+  assert.equal(loadConfig({ env: { SLUICE_LOG_LEVEL: 'debug' } }).config.logLevel, 'debug');
+});
+
+function fails(fn: () => unknown, re: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof ConfigError && re.test(e.message), String(re));
+}
+
+test('unknown or ill-typed settings stop start-up naming the setting', () => {
+  fails(() => loadConfig({ file: file({ prot: 1 }) }), /unknown setting 'prot' in config file/);
+  fails(() => loadConfig({ file: file({ log: { segmentByte: 1 } }) }), /unknown setting 'log.segmentByte'/);
+  fails(() => loadConfig({ file: file({ port: '9400' }) }), /setting 'port' .*must be an integer/);
+  fails(() => loadConfig({ file: file({ port: 70000 }) }), /setting 'port'/);
+  fails(() => loadConfig({ file: file({ autoCreateTopics: 'yes' }) }), /autoCreateTopics/);
+  fails(() => loadConfig({ file: file({ log: 5 }) }), /setting 'log'/);
+  fails(() => loadConfig({ env: { SLUICE_PORT: 'abc' } }), /setting 'port' \(environment variable SLUICE_PORT\)/);
+  fails(() => loadConfig({ env: { SLUICE_MAX_FRAME_BYTES: '1.5' } }), /maxFrameBytes/);
+  fails(() => loadConfig({ env: { SLUICE_LOG_LEVEL: 'loud' } }), /logLevel.*one of debug, info, warn, error/);
+  fails(() => loadConfig({ flags: { port: '-1' } }), /setting 'port' \(flag/);
+  fails(() => loadConfig({ flags: { nope: '1' } }), /unknown setting 'nope'/);
+  fails(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
+  fails(() => loadConfig({ file: file('{ not json') }), /not valid JSON/);
+  fails(() => loadConfig({ file: file('[1]') }), /JSON object/);
+});
+
+test('unknown SLUICE_* env vars warn instead of failing (other tools share the prefix)', () => {
+  const { warnings } = loadConfig({ env: { SLUICE_BROKERS: 'x', SLUICE_CONFIG: 'f', PATH: '/bin' } });
+  assert.deepEqual(warnings, ['ignoring unknown environment variable SLUICE_BROKERS']);
+});
+
+test('every setting is reachable by env and flag name', () => {
+  assert.equal(envName('log.segmentBytes'), 'SLUICE_LOG_SEGMENT_BYTES');
+  assert.equal(envName('dataDir'), 'SLUICE_DATA_DIR');
+  assert.equal(flagName('maxInFlightPerConnection'), 'max-in-flight-per-connection');
+  assert.equal(new Set(SETTINGS.map((s) => envName(s.key))).size, SETTINGS.length);
+});
