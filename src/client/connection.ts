@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 import { API_NAMES } from '../protocol/api.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
 import { ClientClosedError, NetworkError, RequestTimeoutError } from './errors.js';
-import { decodeFrame, encodeFrame } from './wire.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 
 export interface ConnectionOptions {
   /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */

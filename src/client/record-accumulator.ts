@@ -1,0 +1,223 @@
+/**
+ * Collects produced messages into one open batch per partition until the batch is full
+ * (`batchBytes`) or the producer drains it (linger passed, flush). No network here, so
+ * the batching rules are unit-testable.
+ *
+ * Messages are kept by reference (the caller's objects are RecordInput-shaped), and a
+ * batch is encoded once, when it closes. Which caller waits for which records is kept as
+ * "runs": a contiguous slice of one send() call's messages stored contiguously in one
+ * batch. A keyless send() of 10,000 messages is one run per batch, not 10,000 entries.
+ */
+import { encodeBatch, type RecordInput } from '../record/index.js';
+import { InvalidArgumentError } from './errors.js';
+import { partitionForKey, StickyPartitioner } from './partitioner.js';
+import type { ProducerMessage, SendResult } from './types.js';
+
+/** One send() call waiting for its messages. `results` is null when the caller wants no per-message results. */
+export class PendingSend {
+  failed = false;
+  constructor(
+    public remaining: number,
+    readonly results: SendResult[] | null,
+    readonly resolve: () => void,
+    readonly reject: (e: Error) => void,
+  ) {}
+
+  fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.reject(err);
+  }
+}
+
+export interface Run {
+  send: PendingSend;
+  /** Index of the run's first message in the send() call. */
+  callIdx: number;
+  /** Index of the run's first record in the batch. */
+  batchPos: number;
+  count: number;
+}
+
+export class ProducerBatch {
+  readonly records: RecordInput[] = [];
+  readonly runs: Run[] = [];
+  bytes = 0;
+  encoded: Buffer | null = null;
+  attempts = 0;
+  constructor(readonly topic: string, readonly partition: number, readonly createdAt: number) {}
+
+  /** Encodes the records into one RecordBatch (once; retries resend the same bytes). */
+  encode(): Buffer {
+    if (!this.encoded) {
+      this.encoded = encodeBatch(this.records);
+      this.bytes = this.encoded.length;
+    }
+    return this.encoded;
+  }
+
+  /** Marks every message of the batch done, stored from `baseOffset` on (-1: unknown, acks=0). */
+  complete(baseOffset: number): void {
+    for (const run of this.runs) {
+      const s = run.send;
+      if (s.failed) continue;
+      if (s.results) {
+        for (let k = 0; k < run.count; k++) {
+          s.results[run.callIdx + k] = {
+            topic: this.topic,
+            partition: this.partition,
+            offset: baseOffset < 0 ? -1 : baseOffset + run.batchPos + k,
+          };
+        }
+      }
+      s.remaining -= run.count;
+      if (s.remaining === 0) s.resolve();
+    }
+    this.records.length = 0;
+    this.encoded = null;
+  }
+
+  fail(err: Error): void {
+    for (const run of this.runs) run.send.fail(err);
+    this.records.length = 0;
+    this.encoded = null;
+  }
+}
+
+// Per-record overhead estimate (length, attributes, deltas, key/value lengths, header count)
+// used to decide when a batch is full before it is encoded.
+const RECORD_OVERHEAD = 12;
+const BATCH_OVERHEAD = 61;
+
+function sizeOf(b: Uint8Array | string | null | undefined): number {
+  if (b == null) return 0;
+  // A string's UTF-16 length underestimates multi-byte text; fine for a fill threshold.
+  return b.length;
+}
+
+export class RecordAccumulator {
+  private readonly open = new Map<string, { parts: ProducerBatch[]; n: number }>(); // topic -> open batch by partition
+  /** Closed batches in the order they closed. */
+  readonly ready: ProducerBatch[] = [];
+  /** Bytes held in open and ready batches (estimates before encoding). */
+  bufferedBytes = 0;
+
+  constructor(
+    private readonly batchBytes: number,
+    readonly partitioner = new StickyPartitioner(),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Adds `messages` of one send() to their partitions' open batches; batches that fill
+   * up move to `ready`. Validates before adding anything, so a bad message fails the call
+   * without half of it being queued.
+   */
+  append(topic: string, numPartitions: number, messages: readonly ProducerMessage[], send: PendingSend): void {
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      if (m === null || typeof m !== 'object') throw new InvalidArgumentError(`message ${i} is not an object`);
+      const v = m.value;
+      if (v !== null && typeof v !== 'string' && !(v instanceof Uint8Array)) {
+        throw new InvalidArgumentError(`message ${i}: value must be a Buffer, Uint8Array, string or null`);
+      }
+      const p = m.partition;
+      if (p !== undefined && (!Number.isInteger(p) || p < 0 || p >= numPartitions)) {
+        throw new InvalidArgumentError(`message ${i}: partition ${p} is not in 0..${numPartitions - 1} of topic '${topic}'`);
+      }
+    }
+    let t = this.open.get(topic);
+    if (!t) {
+      t = { parts: [], n: numPartitions };
+      this.open.set(topic, t);
+    }
+    t.n = numPartitions;
+    const parts = t.parts;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      const keyless = m.partition === undefined && m.key == null;
+      const p = m.partition ?? (m.key != null ? partitionForKey(m.key, numPartitions) : this.partitioner.current(topic, numPartitions));
+      let size = RECORD_OVERHEAD + sizeOf(m.value) + sizeOf(m.key);
+      if (m.headers) for (const h of m.headers) size += 4 + h.key.length + sizeOf(h.value);
+      let b: ProducerBatch | undefined = parts[p];
+      if (b && b.records.length > 0 && b.bytes + size > this.batchBytes) {
+        this.close(parts, p, numPartitions);
+        b = undefined;
+        if (keyless) {
+          // the sticky partition moved on when that batch closed
+          i--;
+          continue;
+        }
+      }
+      if (!b) {
+        b = new ProducerBatch(topic, p, this.now());
+        b.bytes = BATCH_OVERHEAD;
+        parts[p] = b;
+        this.bufferedBytes += BATCH_OVERHEAD;
+      }
+      const pos = b.records.length;
+      b.records.push(m);
+      b.bytes += size;
+      this.bufferedBytes += size;
+      const last = b.runs.length ? b.runs[b.runs.length - 1] : undefined;
+      if (last && last.send === send && last.callIdx + last.count === i && last.batchPos + last.count === pos) last.count++;
+      else b.runs.push({ send, callIdx: i, batchPos: pos, count: 1 });
+    }
+  }
+
+  private close(parts: ProducerBatch[], p: number, numPartitions: number): void {
+    const b = parts[p];
+    parts[p] = undefined as unknown as ProducerBatch;
+    this.ready.push(b);
+    this.partitioner.batchClosed(b.topic, p, numPartitions);
+  }
+
+  /** Closes every open batch (linger passed or flush) so that `ready` holds everything. */
+  closeAll(): void {
+    for (const { parts, n } of this.open.values()) {
+      for (let p = 0; p < parts.length; p++) {
+        if (parts[p] && parts[p].records.length > 0) this.close(parts, p, n);
+      }
+    }
+  }
+
+  /** Whether any open batch holds records. */
+  get hasOpen(): boolean {
+    for (const { parts } of this.open.values()) for (const b of parts) if (b && b.records.length) return true;
+    return false;
+  }
+
+  /**
+   * Removes ready batches for one request, encoded: up to `maxBytes` (at least one batch)
+   * and at most one batch per partition, so a partition's batches go out in order, one
+   * request after another. Batches left behind keep their order.
+   */
+  takeReady(maxBytes: number): ProducerBatch[] {
+    const out: ProducerBatch[] = [];
+    const seen = new Set<string>();
+    let bytes = 0;
+    let keep = 0;
+    const ready = this.ready;
+    for (let i = 0; i < ready.length; i++) {
+      const b = ready[i];
+      const tp = `${b.topic}\0${b.partition}`;
+      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes > maxBytes)) {
+        ready[keep++] = b;
+        continue;
+      }
+      seen.add(tp);
+      const before = b.bytes;
+      b.encode();
+      this.bufferedBytes += b.bytes - before;
+      bytes += b.bytes;
+      out.push(b);
+    }
+    ready.length = keep;
+    return out;
+  }
+
+  /** Called when a batch leaves the producer for good (acknowledged or failed). */
+  release(b: ProducerBatch): void {
+    this.bufferedBytes -= b.bytes;
+  }
+}
