@@ -58,6 +58,8 @@ export interface PartitionStats {
   logEndOffset: number;
   sizeBytes: number;
   segmentCount: number;
+  /** fsync rounds since open (group commit makes this far smaller than durable appends). */
+  fsyncCount?: number;
 }
 
 export interface PartitionLog {

@@ -1,0 +1,230 @@
+/**
+ * Owns the data directory: `topics.json` (the topic list, replaced atomically) and one
+ * partition directory per (topic, partition), named `<topic>-<partition>`. Topic names are
+ * validated before any path is built (topic-name.ts), so nothing is created outside the
+ * data directory. Admin operations (create, delete, add partitions) run one at a time.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SluiceError } from '../errors.js';
+import { InvalidPartitionsError, StorageError, TopicExistsError, UnknownTopicError } from './errors.js';
+import { effectiveConfig, validateLogConfig } from './log-config.js';
+import { DiskPartitionLog, type StorageLogger } from './partition-log.js';
+import { validateTopicName } from './topic-name.js';
+import { readOptionalText, writeFileAtomic } from './atomic-file.js';
+import type { LogConfig, LogManager, PartitionLog, TopicInfo } from './types.js';
+
+export const TOPICS_FILE = 'topics.json';
+/** Upper bound per topic: each partition keeps three files open. */
+export const MAX_PARTITIONS = 10_000;
+
+export interface LogManagerOptions {
+  logger?: StorageLogger;
+  /** How often retention runs; <= 0 turns the timer off. Default 30 s. */
+  retentionCheckMs?: number;
+  /** Clock for retention and segment age; Date.now by default. */
+  now?: () => number;
+}
+
+interface TopicsFile {
+  version: 1;
+  topics: TopicInfo[];
+}
+
+const noop = () => {};
+
+export function partitionDir(dataDir: string, topic: string, partition: number): string {
+  return join(dataDir, `${topic}-${partition}`);
+}
+
+class DiskLogManager implements LogManager {
+  private readonly infos = new Map<string, TopicInfo>();
+  private readonly logs = new Map<string, DiskPartitionLog[]>();
+  private adminChain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly logger: StorageLogger;
+
+  constructor(readonly dataDir: string, private readonly defaults: Partial<LogConfig>, private readonly opts: LogManagerOptions) {
+    this.logger = opts.logger ?? noop;
+  }
+
+  async load(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true });
+    const text = await readOptionalText(join(this.dataDir, TOPICS_FILE));
+    if (text !== null) {
+      let parsed: TopicsFile;
+      try {
+        parsed = JSON.parse(text) as TopicsFile;
+        if (!Array.isArray(parsed.topics)) throw new Error('no topics array');
+      } catch (err) {
+        throw new StorageError(`${TOPICS_FILE} in ${this.dataDir} is unreadable: ${(err as Error).message}`, { cause: err });
+      }
+      for (const t of parsed.topics) {
+        validateTopicName(t.name);
+        const info: TopicInfo = { name: t.name, partitions: t.partitions, config: validateLogConfig(t.config), createdAt: t.createdAt };
+        this.infos.set(info.name, info);
+        this.logs.set(info.name, await this.openPartitions(info, 0, info.partitions));
+      }
+    }
+    const every = this.opts.retentionCheckMs ?? 30_000;
+    if (every > 0) {
+      this.timer = setInterval(() => {
+        this.enforceRetention().catch((err) => this.logger('storage.retention.failed', { error: String(err) }));
+      }, every);
+      this.timer.unref();
+    }
+  }
+
+  private async openPartitions(info: TopicInfo, from: number, to: number): Promise<DiskPartitionLog[]> {
+    const config = effectiveConfig(this.defaults, info.config);
+    const opened: DiskPartitionLog[] = [];
+    try {
+      for (let p = from; p < to; p++) {
+        opened.push(await DiskPartitionLog.open(partitionDir(this.dataDir, info.name, p), info.name, p, config, this.opts));
+      }
+    } catch (err) {
+      await Promise.all(opened.map((l) => l.close().catch(noop)));
+      throw err;
+    }
+    return opened;
+  }
+
+  /** Runs admin operations one after another so two creates of one name cannot interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.adminChain.then(() => {
+      if (this.closed) throw new StorageError('log manager is closed');
+      return fn();
+    });
+    this.adminChain = run.catch(noop);
+    return run;
+  }
+
+  private async persist(): Promise<void> {
+    const file: TopicsFile = { version: 1, topics: [...this.infos.values()] };
+    await writeFileAtomic(join(this.dataDir, TOPICS_FILE), JSON.stringify(file, null, 2) + '\n');
+  }
+
+  createTopic(name: string, partitions: number, config?: Partial<LogConfig>): Promise<TopicInfo> {
+    try {
+      validateTopicName(name);
+      checkPartitions(partitions);
+      config = validateLogConfig(config);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const overrides = config;
+    return this.serial(async () => {
+      if (this.infos.has(name)) throw new TopicExistsError(name);
+      const info: TopicInfo = { name, partitions, config: overrides, createdAt: Date.now() };
+      // Directories left by a crash between removing metadata and files of a deleted topic.
+      for (let p = 0; p < partitions; p++) await rm(partitionDir(this.dataDir, name, p), { recursive: true, force: true });
+      const logs = await this.openPartitions(info, 0, partitions);
+      this.infos.set(name, info);
+      this.logs.set(name, logs);
+      try {
+        await this.persist();
+      } catch (err) {
+        this.infos.delete(name);
+        this.logs.delete(name);
+        await this.removeLogs(name, logs);
+        throw wrap(err, `cannot create topic '${name}'`);
+      }
+      return { ...info };
+    });
+  }
+
+  deleteTopic(name: string): Promise<void> {
+    return this.serial(async () => {
+      const logs = this.logs.get(name);
+      if (!logs || !this.infos.has(name)) throw new UnknownTopicError(name);
+      this.infos.delete(name);
+      this.logs.delete(name);
+      await this.persist();
+      await this.removeLogs(name, logs);
+    });
+  }
+
+  private async removeLogs(name: string, logs: DiskPartitionLog[]): Promise<void> {
+    await Promise.all(logs.map((l) => l.close().catch(noop)));
+    for (let p = 0; p < logs.length; p++) await rm(partitionDir(this.dataDir, name, p), { recursive: true, force: true });
+  }
+
+  addPartitions(name: string, totalPartitions: number): Promise<TopicInfo> {
+    return this.serial(async () => {
+      const info = this.infos.get(name);
+      const logs = this.logs.get(name);
+      if (!info || !logs) throw new UnknownTopicError(name);
+      checkPartitions(totalPartitions);
+      if (totalPartitions <= info.partitions) {
+        throw new InvalidPartitionsError(`topic '${name}' has ${info.partitions} partitions; the new count must be larger, got ${totalPartitions}`);
+      }
+      for (let p = info.partitions; p < totalPartitions; p++) await rm(partitionDir(this.dataDir, name, p), { recursive: true, force: true });
+      const added = await this.openPartitions(info, info.partitions, totalPartitions);
+      const before = info.partitions;
+      logs.push(...added);
+      info.partitions = totalPartitions;
+      try {
+        await this.persist();
+      } catch (err) {
+        info.partitions = before;
+        logs.length = before;
+        await Promise.all(added.map((l) => l.close().catch(noop)));
+        throw wrap(err, `cannot add partitions to '${name}'`);
+      }
+      return { ...info };
+    });
+  }
+
+  topic(name: string): TopicInfo | undefined {
+    const info = this.infos.get(name);
+    return info ? { ...info } : undefined;
+  }
+
+  topics(): TopicInfo[] {
+    return [...this.infos.values()].map((i) => ({ ...i }));
+  }
+
+  log(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(topic)?.[partition];
+  }
+
+  async enforceRetention(now?: number): Promise<number> {
+    let n = 0;
+    for (const logs of this.logs.values()) for (const l of logs) n += await l.enforceRetention(now);
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.adminChain;
+    this.closed = true;
+    const all = [...this.logs.values()].flat();
+    await Promise.all(all.map((l) => l.close()));
+  }
+}
+
+function checkPartitions(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PARTITIONS) {
+    throw new InvalidPartitionsError(`partition count must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(n)}`);
+  }
+}
+
+function wrap(err: unknown, what: string): SluiceError {
+  return err instanceof SluiceError ? err : new StorageError(`${what}: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * Opens (creating if needed) the data directory and every topic listed in topics.json,
+ * recovering partitions that were not closed cleanly. `defaults` are the broker-wide log
+ * settings; each topic's overrides apply on top.
+ */
+export async function openLogManager(
+  dataDir: string, defaults: Partial<LogConfig> = {}, opts: LogManagerOptions = {},
+): Promise<LogManager> {
+  const mgr = new DiskLogManager(dataDir, validateLogConfig(defaults), opts);
+  await mgr.load();
+  return mgr;
+}

@@ -1,0 +1,108 @@
+/**
+ * Sparse offset index of one segment, file `<base>.index`, 8 bytes per entry:
+ *
+ *   RELATIVE_OFFSET  u32  base offset of a batch - the segment's base offset
+ *   POSITION         u32  byte position of that batch in the segment's .log file
+ *
+ * No header and no checksum: both fields only ever grow, the whole index is derived from
+ * the log, and a crash or a failed sanity check rebuilds it (segment.ts). An entry is added
+ * before a batch once at least `indexIntervalBytes` were appended since the previous entry,
+ * so the batch holding any offset starts less than `indexIntervalBytes` after the position
+ * `lookup` returns. The index lives in memory (1 GiB segment / 4 KiB interval = 2 MiB) and
+ * the active segment writes new entries through to the file with each log write.
+ */
+export const RELATIVE_OFFSET = 0; //             u32
+export const POSITION = RELATIVE_OFFSET + 4; //  u32
+export const OFFSET_ENTRY_SIZE = POSITION + 4; // 8
+
+export class OffsetIndex {
+  private buf: Buffer;
+  /** Entries in memory. */
+  count = 0;
+  /** Entries already written to the file; only the segment's write path moves it. */
+  written = 0;
+
+  constructor(initial?: Buffer) {
+    if (initial && initial.length > 0) {
+      this.buf = initial;
+      this.count = initial.length / OFFSET_ENTRY_SIZE;
+      this.written = this.count;
+    } else {
+      this.buf = Buffer.allocUnsafe(64 * OFFSET_ENTRY_SIZE);
+    }
+  }
+
+  /**
+   * Checks an index read from disk against the log it describes: whole entries, both fields
+   * strictly increasing, positions inside the log. Returns null when it cannot be trusted.
+   */
+  static fromFile(bytes: Buffer, logSize: number): OffsetIndex | null {
+    if (bytes.length % OFFSET_ENTRY_SIZE !== 0) return null;
+    let prevRel = -1;
+    let prevPos = -1;
+    for (let p = 0; p < bytes.length; p += OFFSET_ENTRY_SIZE) {
+      const rel = bytes.readUInt32BE(p + RELATIVE_OFFSET);
+      const pos = bytes.readUInt32BE(p + POSITION);
+      if (rel <= prevRel || pos <= prevPos || pos >= logSize) return null;
+      prevRel = rel;
+      prevPos = pos;
+    }
+    return new OffsetIndex(bytes);
+  }
+
+  append(relOffset: number, position: number): void {
+    const at = this.count * OFFSET_ENTRY_SIZE;
+    if (at + OFFSET_ENTRY_SIZE > this.buf.length) {
+      const grown = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(grown, 0, 0, at);
+      this.buf = grown;
+    }
+    this.buf.writeUInt32BE(relOffset, at + RELATIVE_OFFSET);
+    this.buf.writeUInt32BE(position, at + POSITION);
+    this.count++;
+  }
+
+  /** Drops entries past `count` (a failed write is rolled back). */
+  truncateTo(count: number): void {
+    this.count = Math.min(this.count, count);
+    this.written = Math.min(this.written, count);
+  }
+
+  relOffsetAt(i: number): number {
+    return this.buf.readUInt32BE(i * OFFSET_ENTRY_SIZE + RELATIVE_OFFSET);
+  }
+
+  positionAt(i: number): number {
+    return this.buf.readUInt32BE(i * OFFSET_ENTRY_SIZE + POSITION);
+  }
+
+  /** Position of the last entry whose relative offset is <= `relOffset`, or 0 (the segment start). */
+  lookup(relOffset: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.relOffsetAt(mid) <= relOffset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? 0 : this.positionAt(found);
+  }
+
+  /** File bytes of entries not yet written; the caller writes them at `writtenBytes()`. */
+  unwritten(): Buffer {
+    return this.buf.subarray(this.written * OFFSET_ENTRY_SIZE, this.count * OFFSET_ENTRY_SIZE);
+  }
+
+  writtenBytes(): number {
+    return this.written * OFFSET_ENTRY_SIZE;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.count * OFFSET_ENTRY_SIZE);
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * One segment: `<base>.log` holding whole stored batches back to back, plus its sparse
+ * `<base>.index` (offset-index.ts) and `<base>.timeindex` (time-index.ts). The base offset
+ * is the offset of the segment's first record, written as 20 zero-padded digits so names
+ * sort like offsets.
+ *
+ * Invariants: only the owning partition's append queue calls place/commit/rollback; bytes
+ * below `size` are fully written and the only ones reads may return; batches in a segment
+ * have contiguous offsets starting at `baseOffset`.
+ */
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BASE_OFFSET, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVERHEAD, BATCH_LENGTH, MAX_TIMESTAMP, readInt64, setBaseOffset,
+  validateBatch,
+} from '../record/index.js';
+import { CorruptBatchError } from '../errors.js';
+import { StorageError } from './errors.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+import { readFully, scanBatches } from './scan-batches.js';
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+export const SEGMENT_FILE = /^(\d{20})\.log$/;
+/** Relative offsets and positions are u32 in the indexes; a segment rolls before passing either. */
+export const MAX_U32 = 0xffff_ffff;
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+/** What a recovery scan found in one segment. */
+export interface RecoveryReport {
+  validBytes: number;
+  droppedBytes: number;
+  /** Offset the first dropped byte would have held, i.e. the segment's next offset after truncation. */
+  nextOffset: number;
+  reason?: string;
+}
+
+export class Segment {
+  /** Bytes fully written; readers never look past this. */
+  size = 0;
+  /** Bytes placed by the append queue, written or being written. */
+  private writePos = 0;
+  /** Bytes known to be on stable storage. */
+  flushedSize = 0;
+  /** Offset after the last placed batch. */
+  nextOffset: number;
+  /** Largest batch maxTimestamp in the segment, -1 when empty. */
+  maxTimestamp = -1;
+  private offsetOfMaxTimestamp = -1;
+  /** maxTimestamp of the first batch; segmentMs counts from it (as Kafka does). */
+  firstTimestamp = -1;
+  private bytesSinceIndex = 0;
+  private idxFh: FileHandle | null = null;
+  private timeFh: FileHandle | null = null;
+  private refs = 0;
+  private deleted = false;
+  // State saved by mark() so a failed write can be undone without allocation.
+  private saved = { writePos: 0, nextOffset: 0, maxTs: -1, offMaxTs: -1, firstTs: -1, since: 0, idx: 0, tidx: 0 };
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    readonly fh: FileHandle,
+    private indexIntervalBytes: number,
+    public index: OffsetIndex,
+    public timeIndex: TimeIndex,
+  ) {
+    this.nextOffset = baseOffset;
+  }
+
+  path(suffix: string): string {
+    return join(this.dir, segmentFileName(this.baseOffset, suffix));
+  }
+
+  /** Creates an empty active segment (files truncated if present). */
+  static async create(dir: string, baseOffset: number, indexIntervalBytes: number): Promise<Segment> {
+    const name = (s: string) => join(dir, segmentFileName(baseOffset, s));
+    const fh = await open(name(LOG_SUFFIX), 'w+');
+    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex());
+    seg.idxFh = await open(name(INDEX_SUFFIX), 'w+');
+    seg.timeFh = await open(name(TIME_INDEX_SUFFIX), 'w+');
+    return seg;
+  }
+
+  /**
+   * Opens an existing segment. With `recover`, every batch's length, CRC and offset are
+   * checked, a bad tail is cut off, and the indexes are rebuilt. Without it the indexes are
+   * loaded and sanity-checked (rebuilt when missing or bad) and only the tail after the last
+   * index entry is walked to find the end offset.
+   */
+  static async load(
+    dir: string, baseOffset: number, indexIntervalBytes: number, recover: boolean,
+  ): Promise<{ segment: Segment; report: RecoveryReport | null }> {
+    const name = (s: string) => join(dir, segmentFileName(baseOffset, s));
+    const fh = await open(name(LOG_SUFFIX), 'r+');
+    const fileSize = (await fh.stat()).size;
+    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex());
+    let report: RecoveryReport | null = null;
+    try {
+      let trusted = false;
+      if (!recover) {
+        const idx = await readOptional(name(INDEX_SUFFIX));
+        const tidx = await readOptional(name(TIME_INDEX_SUFFIX));
+        const index = idx ? OffsetIndex.fromFile(idx, fileSize) : null;
+        if (index) {
+          trusted = await seg.loadTail(index, fileSize);
+          const timeIndex = trusted && tidx ? TimeIndex.fromFile(tidx, seg.nextOffset - baseOffset) : null;
+          if (timeIndex) {
+            seg.timeIndex = timeIndex;
+            if (timeIndex.lastTimestamp() >= seg.maxTimestamp && timeIndex.count > 0) {
+              seg.maxTimestamp = timeIndex.lastTimestamp();
+              seg.offsetOfMaxTimestamp = baseOffset + timeIndex.lastRelOffset();
+            }
+          } else {
+            trusted = false;
+          }
+        }
+      }
+      if (!trusted) {
+        report = await seg.rebuild(fileSize, recover);
+        await writeWhole(name(INDEX_SUFFIX), seg.index.bytes());
+        await writeWhole(name(TIME_INDEX_SUFFIX), seg.timeIndex.bytes());
+        seg.index.written = seg.index.count;
+        seg.timeIndex.written = seg.timeIndex.count;
+      }
+      seg.flushedSize = seg.size;
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    return { segment: seg, report };
+  }
+
+  /** Opens the index files for write-through; the segment becomes the active one. */
+  async activate(): Promise<void> {
+    this.idxFh = await open(this.path(INDEX_SUFFIX), 'r+');
+    this.timeFh = await open(this.path(TIME_INDEX_SUFFIX), 'r+');
+  }
+
+  /** Uses a loaded index; walks headers from its last entry to the end. False when they disagree. */
+  private async loadTail(index: OffsetIndex, fileSize: number): Promise<boolean> {
+    const from = index.count > 0 ? index.positionAt(index.count - 1) : 0;
+    let expected = index.count > 0 ? this.baseOffset + index.relOffsetAt(index.count - 1) : this.baseOffset;
+    let first = from === 0;
+    const r = await scanBatches(this.fh, from, fileSize, false, (buf, off, _pos, _size) => {
+      if (readInt64(buf, off + BASE_OFFSET) !== expected) return false;
+      const ts = readInt64(buf, off + MAX_TIMESTAMP);
+      if (first) {
+        this.firstTimestamp = ts;
+        first = false;
+      }
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts;
+        this.offsetOfMaxTimestamp = expected;
+      }
+      expected += buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
+      return true;
+    }, 256 * 1024);
+    if (r.stop !== 'end') return false;
+    this.index = index;
+    this.size = this.writePos = fileSize;
+    this.nextOffset = expected;
+    this.bytesSinceIndex = fileSize - from;
+    if (this.firstTimestamp < 0 && fileSize > 0) this.firstTimestamp = await this.readFirstTimestamp();
+    return true;
+  }
+
+  private async readFirstTimestamp(): Promise<number> {
+    const b = Buffer.allocUnsafe(HEADER_SIZE);
+    await readFully(this.fh, b, 0, HEADER_SIZE, 0);
+    return readInt64(b, MAX_TIMESTAMP);
+  }
+
+  /**
+   * Walks the whole log from position 0, rebuilding both indexes. Stops at the first batch
+   * that is torn, fails its CRC (when `verify`), or does not continue the offsets; the file
+   * is truncated there.
+   */
+  private async rebuild(fileSize: number, verify: boolean): Promise<RecoveryReport> {
+    this.index = new OffsetIndex();
+    this.timeIndex = new TimeIndex();
+    this.maxTimestamp = this.offsetOfMaxTimestamp = this.firstTimestamp = -1;
+    this.bytesSinceIndex = 0;
+    this.nextOffset = this.baseOffset;
+    let expected = this.baseOffset;
+    let reason: string | undefined;
+    const r = await scanBatches(this.fh, 0, fileSize, verify, (buf, off, pos, size) => {
+      const base = readInt64(buf, off + BASE_OFFSET);
+      if (base !== expected) {
+        reason = `batch at ${pos}: base offset ${base}, expected ${expected}`;
+        return false;
+      }
+      if (verify) {
+        try {
+          validateBatch(buf, off, off + size);
+        } catch (err) {
+          if (!(err instanceof CorruptBatchError)) throw err;
+          reason = err.message.replace(/^batch at \d+/, `batch at ${pos}`);
+          return false;
+        }
+      }
+      this.track(buf, off, pos, size, base);
+      expected = this.nextOffset;
+      return true;
+    });
+    if (r.stop === 'torn') reason = `torn batch at ${r.pos}`;
+    this.size = this.writePos = r.pos;
+    if (r.pos < fileSize) await this.fh.truncate(r.pos);
+    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, reason };
+  }
+
+  /** Index and offset bookkeeping for one batch placed at `pos` (the same rule on append and rebuild). */
+  private track(buf: Buffer, off: number, pos: number, size: number, base: number): void {
+    const ts = readInt64(buf, off + MAX_TIMESTAMP);
+    if (this.bytesSinceIndex >= this.indexIntervalBytes && pos > 0) {
+      this.index.append(base - this.baseOffset, pos);
+      if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+      this.bytesSinceIndex = 0;
+    }
+    if (this.firstTimestamp < 0) this.firstTimestamp = ts;
+    if (ts > this.maxTimestamp) {
+      this.maxTimestamp = ts;
+      this.offsetOfMaxTimestamp = base;
+    }
+    this.bytesSinceIndex += size;
+    this.nextOffset = base + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
+  }
+
+  /** Saves the write state so `rollback` can undo the next places. */
+  mark(): void {
+    const s = this.saved;
+    s.writePos = this.writePos; s.nextOffset = this.nextOffset; s.maxTs = this.maxTimestamp;
+    s.offMaxTs = this.offsetOfMaxTimestamp; s.firstTs = this.firstTimestamp; s.since = this.bytesSinceIndex;
+    s.idx = this.index.count; s.tidx = this.timeIndex.count;
+  }
+
+  async rollback(): Promise<void> {
+    const s = this.saved;
+    this.writePos = s.writePos; this.nextOffset = s.nextOffset; this.maxTimestamp = s.maxTs;
+    this.offsetOfMaxTimestamp = s.offMaxTs; this.firstTimestamp = s.firstTs; this.bytesSinceIndex = s.since;
+    this.index.truncateTo(s.idx);
+    this.timeIndex.truncateTo(s.tidx);
+    await this.fh.truncate(this.size);
+  }
+
+  /** Bytes placed so far (committed or in flight). */
+  get placedBytes(): number {
+    return this.writePos;
+  }
+
+  /** Stamps offsets into every batch of `buf` (already validated) and indexes them at the next position. */
+  place(buf: Buffer, firstOffset: number): void {
+    let off = 0;
+    let offset = firstOffset;
+    while (off < buf.length) {
+      const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
+      setBaseOffset(buf, off, offset);
+      this.track(buf, off, this.writePos + off, size, offset);
+      offset = this.nextOffset;
+      off += size;
+    }
+    this.writePos += buf.length;
+  }
+
+  /** Writes the placed buffers (in order) and new index entries; then they become readable. */
+  async commit(bufs: Buffer[]): Promise<void> {
+    const at = this.size;
+    const expect = this.writePos - at;
+    const jobs: Promise<unknown>[] = [this.fh.writev(bufs, at)];
+    const idx = this.index.unwritten();
+    if (idx.length > 0 && this.idxFh) jobs.push(this.idxFh.write(idx, 0, idx.length, this.index.writtenBytes()));
+    const tidx = this.timeIndex.unwritten();
+    if (tidx.length > 0 && this.timeFh) jobs.push(this.timeFh.write(tidx, 0, tidx.length, this.timeIndex.writtenBytes()));
+    const [w] = (await Promise.all(jobs)) as [{ bytesWritten: number }];
+    if (w.bytesWritten !== expect) throw new StorageError(`short write: ${w.bytesWritten} of ${expect} bytes`);
+    this.index.written = this.index.count;
+    this.timeIndex.written = this.timeIndex.count;
+    this.size = this.writePos;
+  }
+
+  /** fdatasync of the log; returns once everything committed before the call is durable. */
+  async sync(): Promise<void> {
+    const upTo = this.size;
+    if (upTo === this.flushedSize) return;
+    await this.fh.datasync();
+    if (upTo > this.flushedSize) this.flushedSize = upTo;
+  }
+
+  /** The segment stops being active: final time index entry, indexes written and fsynced, their files closed. */
+  async seal(): Promise<void> {
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+    for (const [fh, ix] of [[this.idxFh, this.index], [this.timeFh, this.timeIndex]] as const) {
+      if (!fh) continue;
+      const pending = ix.unwritten();
+      if (pending.length > 0) await fh.write(pending, 0, pending.length, ix.writtenBytes());
+      ix.written = ix.count;
+      await fh.sync();
+      await fh.close();
+    }
+    this.idxFh = this.timeFh = null;
+  }
+
+  /**
+   * Reads whole batches starting with the one holding `offset` (which must be committed in
+   * this segment), up to `maxBytes` but always the first batch whole. `window` bounds the
+   * bytes between an index entry and the batch sought (the index interval), so one read
+   * normally covers both the scan and the answer.
+   */
+  async read(offset: number, maxBytes: number, window: number): Promise<Buffer> {
+    const limit = this.size;
+    let pos = this.index.lookup(offset - this.baseOffset);
+    for (;;) {
+      if (pos + HEADER_SIZE > limit) throw new StorageError(`offset ${offset} not found in segment ${this.baseOffset}`);
+      const len = Math.min(limit - pos, Math.max(maxBytes, 0) + window + HEADER_SIZE);
+      const buf = Buffer.allocUnsafe(len);
+      const n = await readFully(this.fh, buf, 0, len, pos);
+      let off = 0;
+      while (n - off >= HEADER_SIZE) {
+        const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
+        const last = readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA);
+        if (size < HEADER_SIZE) throw new StorageError(`segment ${this.baseOffset}: bad batch length at ${pos + off}`);
+        if (last >= offset) return this.collect(buf, n, off, size, pos, maxBytes);
+        off += size;
+      }
+      if (off === 0) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos}`);
+      pos += off;
+    }
+  }
+
+  private async collect(buf: Buffer, n: number, off: number, size: number, pos: number, maxBytes: number): Promise<Buffer> {
+    if (off + size > n) {
+      // The first batch is larger than what was read: return it whole anyway.
+      const whole = Buffer.allocUnsafe(size);
+      buf.copy(whole, 0, off, n);
+      const got = await readFully(this.fh, whole, n - off, size - (n - off), pos + n);
+      if (got < size - (n - off)) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos + n}`);
+      return whole;
+    }
+    let end = off + size;
+    while (n - end >= LOG_OVERHEAD) {
+      const next = buf.readInt32BE(end + BATCH_LENGTH) + LOG_OVERHEAD;
+      if (end + next > n || end + next - off > maxBytes) break;
+      end += next;
+    }
+    return buf.subarray(off, end);
+  }
+
+  /** Base offset of the first batch with maxTimestamp >= ts, or null. */
+  async findTimestamp(ts: number): Promise<number | null> {
+    if (this.maxTimestamp < ts) return null;
+    const rel = this.timeIndex.lastBefore(ts);
+    const from = rel < 0 ? 0 : this.index.lookup(rel);
+    let found: number | null = null;
+    await scanBatches(this.fh, from, this.size, false, (buf, off) => {
+      if (readInt64(buf, off + MAX_TIMESTAMP) < ts) return true;
+      found = readInt64(buf, off + BASE_OFFSET);
+      return false;
+    }, 256 * 1024);
+    return found;
+  }
+
+  /** Readers hold a reference so deletion waits for them before closing the file. */
+  acquire(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (--this.refs === 0 && this.deleted) void this.removeFiles();
+  }
+
+  /** Removes the segment's files once no read holds it. The log file goes first: an index without a log is ignored. */
+  async delete(): Promise<void> {
+    this.deleted = true;
+    if (this.refs === 0) await this.removeFiles();
+  }
+
+  private async removeFiles(): Promise<void> {
+    await this.close();
+    for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await unlink(this.path(s)).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    if (this.idxFh || this.timeFh) await this.seal();
+    await this.fh.close().catch(() => {});
+  }
+}
+
+/** Removes a segment's files without opening it (log first: an index without a log is ignored). */
+export async function deleteSegmentFiles(dir: string, baseOffset: number): Promise<void> {
+  for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await unlink(join(dir, segmentFileName(baseOffset, s))).catch(() => {});
+}
+
+async function readOptional(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+async function writeWhole(path: string, bytes: Buffer): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.write(bytes, 0, bytes.length, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { openLogManager } from '../../src/storage/log-manager.js';
+import { validateTopicName } from '../../src/storage/topic-name.js';
+import {
+  InvalidConfigError, InvalidPartitionsError, TopicExistsError, UnknownTopicError,
+} from '../../src/storage/errors.js';
+import { InvalidTopicError } from '../../src/errors.js';
+import { batchOf, recordsIn, tempDir } from './helpers.js';
+
+test('topics are created, listed, persisted across restart, grown and deleted', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    const info = await mgr.createTopic('orders', 2, { segmentBytes: 4096 });
+    assert.equal(info.partitions, 2);
+    await assert.rejects(mgr.createTopic('orders', 1), TopicExistsError);
+    assert.equal(mgr.log('orders', 0)!.config.segmentBytes, 4096);
+    assert.equal(mgr.log('orders', 2), undefined);
+    assert.equal(mgr.log('nope', 0), undefined);
+    await mgr.log('orders', 1)!.append(batchOf(5, 0));
+    await mgr.close();
+
+    mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    assert.deepEqual(mgr.topics().map((t) => [t.name, t.partitions, t.config]), [['orders', 2, { segmentBytes: 4096 }]]);
+    assert.equal(mgr.log('orders', 1)!.logEndOffset, 5);
+    assert.deepEqual(recordsIn((await mgr.log('orders', 1)!.read(0, 1000)).bytes).map((r) => r.value), ['v0', 'v1', 'v2', 'v3', 'v4']);
+    assert.equal((await mgr.addPartitions('orders', 4)).partitions, 4);
+    await assert.rejects(mgr.addPartitions('orders', 3), InvalidPartitionsError);
+    await assert.rejects(mgr.addPartitions('nope', 3), UnknownTopicError);
+    assert.ok(mgr.log('orders', 3));
+    await mgr.close();
+
+    mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    assert.equal(mgr.topic('orders')!.partitions, 4);
+    await mgr.deleteTopic('orders');
+    await assert.rejects(mgr.deleteTopic('orders'), UnknownTopicError);
+    assert.equal(mgr.topic('orders'), undefined);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('orders')), []);
+    // A re-created topic starts empty.
+    await mgr.createTopic('orders', 1);
+    assert.equal(mgr.log('orders', 0)!.logEndOffset, 0);
+    await mgr.close();
+    const saved = JSON.parse(await readFile(join(dir, 'topics.json'), 'utf8'));
+    assert.deepEqual(saved.topics.map((t: { name: string }) => t.name), ['orders']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('hostile topic names are rejected and nothing is created outside the data dir', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const data = join(dir, 'data');
+    const mgr = await openLogManager(data, {}, { retentionCheckMs: 0 });
+    for (const name of ['../x', '.', '..', 'a/b', '', 'x'.repeat(250), 'a\\b', 'a b', 'é', '../../etc', '\0']) {
+      await assert.rejects(mgr.createTopic(name, 1), InvalidTopicError, JSON.stringify(name));
+      assert.throws(() => validateTopicName(name), InvalidTopicError);
+    }
+    assert.doesNotThrow(() => validateTopicName('x'.repeat(249)));
+    assert.doesNotThrow(() => validateTopicName('a.b_c-D9'));
+    assert.deepEqual(await readdir(dir), ['data']);
+    assert.deepEqual(await readdir(data), []);
+    await assert.rejects(stat(join(dirname(dir), 'x-0')));
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('bad partition counts and config values are typed errors naming the problem', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    for (const n of [0, -1, 1.5, NaN, 100_001, '2' as unknown as number]) {
+      await assert.rejects(mgr.createTopic('t', n), InvalidPartitionsError);
+    }
+    const bad: [string, unknown][] = [
+      ['segmentBytes', -1], ['segmentBytes', '100'], ['retentionMs', -2], ['indexIntervalBytes', 1.5],
+      ['flushMs', null], ['bogusKey', 1], ['segmentBytes', 2 ** 32],
+    ];
+    for (const [key, value] of bad) {
+      await assert.rejects(mgr.createTopic('t', 1, { [key]: value } as never), (err: Error) => {
+        assert.ok(err instanceof InvalidConfigError);
+        assert.match(err.message, new RegExp(key));
+        return true;
+      });
+    }
+    await assert.rejects(openLogManager(dir, { flushMessages: 0 }), InvalidConfigError);
+    assert.deepEqual(mgr.topics(), []);
+    assert.deepEqual((await readdir(dir)).filter((f) => f !== 'topics.json'), []);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
