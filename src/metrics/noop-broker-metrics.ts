@@ -1,0 +1,28 @@
+/**
+ * BrokerMetrics for `metrics: false`: every method does nothing, so the broker's call sites
+ * stay unconditional and the on/off benchmark measures exactly the cost of recording.
+ */
+import type { BrokerMetrics, GroupStats, PartitionStats, QueueStats } from './broker-metrics.js';
+
+export class NoopBrokerMetrics implements BrokerMetrics {
+  readonly enabled = false;
+  readonly contentType = 'text/plain; version=0.0.4; charset=utf-8';
+  produced(_topic: string, _messages: number, _bytes: number): void {}
+  fetched(_topic: string, _messages: number | undefined, _bytes: number): void {}
+  request(_api: string, _seconds: number, _errorName?: string): void {}
+  partitionError(_api: string, _errorName: string): void {}
+  fsync(_seconds: number): void {}
+  connectionOpened(): void {}
+  connectionClosed(): void {}
+  setBufferedBytes(_bytes: number): void {}
+  addBufferedBytes(_delta: number): void {}
+  rebalance(_group: string): void {}
+  redelivered(_group: string, _n: number): void {}
+  deadLettered(_group: string, _n: number): void {}
+  collectPartitions(_fn: () => Iterable<PartitionStats>): void {}
+  collectGroups(_fn: () => Iterable<GroupStats>): void {}
+  collectQueues(_fn: () => Iterable<QueueStats>): void {}
+  async metricsText(): Promise<string> {
+    return '';
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The Prometheus-backed BrokerMetrics. Every family is listed in docs/metrics.md; keep the
+ * two in step. Names follow Prometheus conventions: `sluice_` prefix, base units (seconds,
+ * bytes), `_total` on counters only, and `promtool check metrics` is clean on a full scrape
+ * (test/metrics/promtool.test.ts).
+ */
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type {
+  BrokerMetrics,
+  BrokerMetricsOptions,
+  GroupStats,
+  PartitionStats,
+  QueueStats,
+} from './broker-metrics.js';
+import {
+  CounterFamily,
+  GaugeFamily,
+  HistogramFamily,
+  OTHER_LABEL,
+  ScrapeGaugeFamily,
+  type CounterChild,
+  type GaugeChild,
+  type HistogramChild,
+} from './families.js';
+
+/**
+ * 0.1 ms to 10 s, about 2.5x apart: a produce to page cache takes ~50 µs-1 ms, an fsync
+ * 1-20 ms on SSD, a long-polling fetch up to `maxWaitMs`. 16 bounds keep a scrape of all
+ * apis small and the observe search at 4 comparisons.
+ */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Group states that always have a `sluice_groups` series, so a dashboard shows 0 not "no data". */
+export const GROUP_STATES: readonly string[] = ['Empty', 'Assigning', 'Reconciling', 'Stable', 'Dead'];
+
+const UNCONVENTIONAL_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+const MAX_TOPICS = 10_000;
+const MAX_APIS = 64;
+const MAX_ERRORS = 128;
+const MAX_GROUPS = 1000;
+
+interface TopicChildren {
+  messagesIn: CounterChild;
+  bytesIn: CounterChild;
+  messagesOut: CounterChild;
+  bytesOut: CounterChild;
+}
+
+interface ApiChildren {
+  requests: CounterChild;
+  duration: HistogramChild;
+  /** Keyed by error name; bounded by the wire error table (and MAX_ERRORS). */
+  errors: Map<string, CounterChild>;
+}
+
+/** A cache with a size cap: past it, unseen keys all map to the value made for OTHER_LABEL. */
+function bounded<V>(map: Map<string, V>, key: string, cap: number, make: (k: string) => V): V {
+  const hit = map.get(key);
+  if (hit !== undefined) return hit;
+  if (map.size >= cap) {
+    const other = map.get(OTHER_LABEL);
+    if (other !== undefined) return other;
+    key = OTHER_LABEL;
+  }
+  const v = make(key);
+  map.set(key, v);
+  return v;
+}
+
+/**
+ * Runs `fn` at most once per scrape: a scrape calls every family's get() in one synchronous
+ * pass (prom-client's Registry.metrics maps them into Promise.all), so a result cached until
+ * the next microtask is shared by all families fed from one collector, e.g. the four
+ * partition gauges walk the logs once.
+ */
+function oncePerScrape<T>(fn: () => T): () => T {
+  let cached: { v: T } | undefined;
+  return () => {
+    if (cached === undefined) {
+      cached = { v: fn() };
+      queueMicrotask(() => (cached = undefined));
+    }
+    return cached.v;
+  };
+}
+
+type Row = readonly [readonly (string | number)[], number];
+
+export class PromBrokerMetrics implements BrokerMetrics {
+  readonly enabled = true;
+  readonly registry = new Registry();
+  readonly contentType: string = this.registry.contentType;
+
+  private readonly messagesIn: CounterFamily;
+  private readonly bytesIn: CounterFamily;
+  private readonly messagesOut: CounterFamily;
+  private readonly bytesOut: CounterFamily;
+  private readonly requests: CounterFamily;
+  private readonly requestErrors: CounterFamily;
+  private readonly requestDuration: HistogramFamily;
+  private readonly fsyncChild: HistogramChild;
+  private readonly connections: GaugeChild;
+  private readonly connectionsOpened: CounterChild;
+  private readonly bufferedBytes: GaugeChild;
+  private readonly rebalances: CounterFamily;
+  private readonly redeliveries: CounterFamily;
+  private readonly deadLetters: CounterFamily;
+  private readonly collectErrors: CounterFamily;
+
+  private readonly topics = new Map<string, TopicChildren>();
+  private readonly apis = new Map<string, ApiChildren>();
+  private readonly maxGroups: number;
+
+  private partitionsFn: () => Iterable<PartitionStats> = () => [];
+  private groupsFn: () => Iterable<GroupStats> = () => [];
+  private queuesFn: () => Iterable<QueueStats> = () => [];
+
+  constructor(opts: BrokerMetricsOptions = {}) {
+    const r = this.registry;
+    this.maxGroups = opts.maxGroups ?? MAX_GROUPS;
+    if (opts.collectDefault !== false) {
+      collectDefaultMetrics({ register: r });
+      // prom-client exports these three as gauges named *_total, which `promtool check
+      // metrics` rejects (only counters end in _total). Each is the sum of the by-type gauge
+      // it sits beside (nodejs_active_handles{type} ...), so sum() of that loses nothing.
+      for (const name of UNCONVENTIONAL_DEFAULTS) r.removeSingleMetric(name);
+    }
+
+    const topic = ['topic'];
+    this.messagesIn = new CounterFamily('sluice_messages_in_total', 'Records appended by produce requests.', topic, MAX_TOPICS).register(r);
+    this.bytesIn = new CounterFamily('sluice_bytes_in_total', 'Record batch bytes appended by produce requests.', topic, MAX_TOPICS).register(r);
+    this.messagesOut = new CounterFamily('sluice_messages_out_total', 'Records returned by fetch requests (counted from batch headers).', topic, MAX_TOPICS).register(r);
+    this.bytesOut = new CounterFamily('sluice_bytes_out_total', 'Record batch bytes returned by fetch requests.', topic, MAX_TOPICS).register(r);
+
+    this.requests = new CounterFamily('sluice_requests_total', 'Requests handled, by api.', ['api'], MAX_APIS).register(r);
+    this.requestErrors = new CounterFamily(
+      'sluice_request_errors_total',
+      'Errors returned, by api and wire error name: whole-request failures and per-partition errors.',
+      ['api', 'error'],
+      MAX_APIS * MAX_ERRORS,
+    ).register(r);
+    this.requestDuration = new HistogramFamily(
+      'sluice_request_duration_seconds',
+      'Time from a request being decoded to its response being queued, by api.',
+      ['api'],
+      LATENCY_BUCKETS,
+      MAX_APIS,
+    ).register(r);
+    this.fsyncChild = new HistogramFamily('sluice_fsync_duration_seconds', 'Duration of each fsync of a log or index file; _count is the number of fsyncs.', [], LATENCY_BUCKETS)
+      .register(r)
+      .child();
+
+    this.connections = new GaugeFamily('sluice_connections', 'Open client connections.', []).register(r).child();
+    this.connectionsOpened = new CounterFamily('sluice_connections_opened_total', 'Client connections accepted since start.', []).register(r).child();
+    this.bufferedBytes = new GaugeFamily('sluice_buffered_bytes', 'Response bytes queued on sockets of slow clients, all connections.', []).register(r).child();
+
+    const group = ['group'];
+    this.rebalances = new CounterFamily('sluice_group_rebalances_total', 'Rebalances started, by consumer group.', group, this.maxGroups).register(r);
+    this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
+    this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
+    this.collectErrors = new CounterFamily('sluice_metrics_collect_errors_total', 'Scrape-time collectors that threw; their series are missing from that scrape.', ['collector'], 8).register(r);
+
+    this.registerScrapeGauges();
+  }
+
+  // --- hot path -------------------------------------------------------------------
+
+  private topic(name: string): TopicChildren {
+    return bounded(this.topics, name, MAX_TOPICS, (k) => ({
+      messagesIn: this.messagesIn.child(k),
+      bytesIn: this.bytesIn.child(k),
+      messagesOut: this.messagesOut.child(k),
+      bytesOut: this.bytesOut.child(k),
+    }));
+  }
+
+  private api(name: string): ApiChildren {
+    return bounded(this.apis, name, MAX_APIS, (k) => ({
+      requests: this.requests.child(k),
+      duration: this.requestDuration.child(k),
+      errors: new Map(),
+    }));
+  }
+
+  private apiError(a: ApiChildren, api: string, errorName: string): CounterChild {
+    return bounded(a.errors, errorName, MAX_ERRORS, (e) => this.requestErrors.child(api, e));
+  }
+
+  produced(topic: string, messages: number, bytes: number): void {
+    const t = this.topic(topic);
+    t.messagesIn.value += messages;
+    t.bytesIn.value += bytes;
+  }
+
+  fetched(topic: string, messages: number | undefined, bytes: number): void {
+    const t = this.topic(topic);
+    if (messages !== undefined) t.messagesOut.value += messages;
+    t.bytesOut.value += bytes;
+  }
+
+  request(api: string, seconds: number, errorName?: string): void {
+    const a = this.api(api);
+    a.requests.value++;
+    a.duration.observe(seconds);
+    if (errorName !== undefined) this.apiError(a, api, errorName).value++;
+  }
+
+  partitionError(api: string, errorName: string): void {
+    this.apiError(this.api(api), api, errorName).value++;
+  }
+
+  fsync(seconds: number): void {
+    this.fsyncChild.observe(seconds);
+  }
+
+  connectionOpened(): void {
+    this.connections.value++;
+    this.connectionsOpened.value++;
+  }
+
+  connectionClosed(): void {
+    this.connections.value--;
+  }
+
+  setBufferedBytes(bytes: number): void {
+    this.bufferedBytes.value = bytes;
+  }
+
+  addBufferedBytes(delta: number): void {
+    this.bufferedBytes.value += delta;
+  }
+
+  rebalance(group: string): void {
+    this.rebalances.child(group).value++;
+  }
+
+  redelivered(group: string, n: number): void {
+    this.redeliveries.child(group).value += n;
+  }
+
+  deadLettered(group: string, n: number): void {
+    this.deadLetters.child(group).value += n;
+  }
+
+  // --- scrape time ----------------------------------------------------------------
+
+  collectPartitions(fn: () => Iterable<PartitionStats>): void {
+    this.partitionsFn = fn;
+  }
+
+  collectGroups(fn: () => Iterable<GroupStats>): void {
+    this.groupsFn = fn;
+  }
+
+  collectQueues(fn: () => Iterable<QueueStats>): void {
+    this.queuesFn = fn;
+  }
+
+  async metricsText(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Calls a collector, turning a throw into a counted, empty result rather than a failed scrape. */
+  private safely<T>(name: string, fn: () => Iterable<T>): T[] {
+    try {
+      return Array.from(fn());
+    } catch {
+      this.collectErrors.child(name).value++;
+      return [];
+    }
+  }
+
+  private registerScrapeGauges(): void {
+    const r = this.registry;
+    const partitions = oncePerScrape(() => this.safely('partitions', this.partitionsFn));
+    const tp = ['topic', 'partition'];
+    const perPartition = (pick: (p: PartitionStats) => number) => (): Row[] =>
+      partitions().map((p) => [[p.topic, p.partition], pick(p)] as const);
+    new ScrapeGaugeFamily('sluice_partition_log_start_offset', 'Offset of the first record still stored.', tp, perPartition((p) => p.logStartOffset)).register(r);
+    new ScrapeGaugeFamily('sluice_partition_log_end_offset', 'High watermark: the offset the next appended record will get.', tp, perPartition((p) => p.logEndOffset)).register(r);
+    new ScrapeGaugeFamily('sluice_partition_size_bytes', 'Bytes on disk of the partition log segments.', tp, perPartition((p) => p.sizeBytes)).register(r);
+    new ScrapeGaugeFamily('sluice_partition_segments', 'Number of log segments of the partition.', tp, perPartition((p) => p.segmentCount)).register(r);
+
+    const groups = oncePerScrape(() => this.safely('groups', this.groupsFn));
+    // Cardinality guard: group ids are client-chosen, so per-group series stop at maxGroups.
+    const reported = () => groups().slice(0, this.maxGroups);
+    new ScrapeGaugeFamily('sluice_groups', 'Consumer groups, by state.', ['state'], () => {
+      const byState = new Map<string, number>(GROUP_STATES.map((s) => [s, 0]));
+      for (const g of groups()) byState.set(g.state, (byState.get(g.state) ?? 0) + 1);
+      return Array.from(byState, ([s, n]) => [[s], n] as const);
+    }).register(r);
+    new ScrapeGaugeFamily('sluice_group_members', 'Members of the consumer group.', ['group'], () =>
+      reported().map((g) => [[g.group], g.members] as const),
+    ).register(r);
+    const gtp = ['group', 'topic', 'partition'];
+    const perGroupPartition = (pick: (p: GroupStats['partitions'][number]) => number | undefined) => (): Row[] => {
+      const rows: Row[] = [];
+      for (const g of reported()) {
+        for (const p of g.partitions) {
+          const v = pick(p);
+          if (v !== undefined) rows.push([[g.group, p.topic, p.partition], v]);
+        }
+      }
+      return rows;
+    };
+    new ScrapeGaugeFamily('sluice_group_committed_offset', 'Offset committed by the group (next record it will consume).', gtp, perGroupPartition((p) => p.committedOffset)).register(r);
+    new ScrapeGaugeFamily('sluice_group_lag_messages', 'Records between the committed offset and the high watermark.', gtp, perGroupPartition((p) => p.lagMessages)).register(r);
+    new ScrapeGaugeFamily('sluice_group_lag_seconds', 'Age of the oldest record not yet committed by the group; 0 when caught up.', gtp, perGroupPartition((p) => p.lagSeconds)).register(r);
+
+    const queues = oncePerScrape(() => this.safely('queues', this.queuesFn).slice(0, this.maxGroups));
+    new ScrapeGaugeFamily('sluice_queue_messages', 'Queue-mode messages by delivery state (available, in_flight, acked, dead_lettered).', ['group', 'topic', 'state'], () => {
+      const rows: Row[] = [];
+      for (const q of queues()) {
+        rows.push([[q.group, q.topic, 'available'], q.available]);
+        rows.push([[q.group, q.topic, 'in_flight'], q.inFlight]);
+        rows.push([[q.group, q.topic, 'acked'], q.acked]);
+        rows.push([[q.group, q.topic, 'dead_lettered'], q.deadLettered]);
+      }
+      return rows;
+    }).register(r);
+    new ScrapeGaugeFamily('sluice_queue_oldest_unacked_age_seconds', 'Age of the oldest delivered but unacknowledged queue-mode message; 0 when none.', ['group', 'topic'], () =>
+      queues().map((q) => [[q.group, q.topic], q.oldestUnackedAgeSeconds] as const),
+    ).register(r);
+  }
+}
