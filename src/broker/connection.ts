@@ -1,0 +1,127 @@
+/**
+ * One client connection: decode, validate, dispatch, answer by id. Many requests run at
+ * once (pipelining); answers go out as they complete, so possibly out of order.
+ *
+ * Back-pressure, checked before anything is buffered without bound:
+ *   - in flight: at maxInFlightPerConnection the socket is paused (no more reads) and
+ *     resumed when a request completes. Frames already read past the pause are refused
+ *     with TOO_MANY_REQUESTS (retriable), so the count never exceeds the limit.
+ *   - output: when ws.bufferedAmount passes maxBufferedBytesPerConnection (a slow reader),
+ *     reading pauses until the socket drains; a client that does not read its answers
+ *     stops being read from, so the broker's memory per connection stays bounded.
+ * Undecodable frames and frames without a readable id close the connection (1007/1008);
+ * text frames close it with 1003; ws itself closes oversize frames with 1009.
+ */
+import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { parseRequest } from '../protocol/parse-request.js';
+import { RequestError } from '../protocol/request-error.js';
+import { FrameError, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
+import { toWireError } from '../protocol/errors.js';
+import type { BrokerContext, RequestScope } from './context.js';
+import { dispatch } from './dispatch.js';
+import { errorOf, wireError } from './wire-error.js';
+
+const SHUTTING_DOWN = errorOf('BROKER_SHUTTING_DOWN');
+
+export class Connection implements RequestScope {
+  closed = false;
+  inFlight = 0;
+  private pausedForInFlight = false;
+  private pausedForOutput = false;
+  private readonly closeHooks = new Set<() => void>();
+  private readonly socket: Socket;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: BrokerContext,
+    readonly remote: string,
+    /** Called whenever this connection's in-flight count drops to zero. */
+    private readonly onIdle: () => void,
+  ) {
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.closedBy(code, reason.toString()));
+    ws.on('error', (err) => ctx.log.debug('connection error', { remote, error: err }));
+    this.socket.on('drain', () => this.onDrain());
+  }
+
+  onClose(fn: () => void): () => void {
+    this.closeHooks.add(fn);
+    return () => this.closeHooks.delete(fn);
+  }
+
+  /** Closes with a code and a reason (trimmed to the 123 bytes a close frame allows). */
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) return this.refuse(CLOSE_UNSUPPORTED_DATA, 'text frames are not accepted; send msgpack in binary frames');
+    let id: number;
+    let req;
+    try {
+      req = parseRequest(decodeFrame(data));
+      id = req.id;
+    } catch (err) {
+      if (err instanceof RequestError) return this.send({ id: err.id, error: toWireError(err) });
+      if (err instanceof FrameError) return this.refuse(err.closeCode, err.message);
+      throw err;
+    }
+    if (!this.ctx.accepting) return this.send({ id, error: SHUTTING_DOWN });
+    const max = this.ctx.config.maxInFlightPerConnection;
+    if (this.inFlight >= max) {
+      return this.send({ id, error: errorOf('TOO_MANY_REQUESTS', `more than ${max} requests in flight on this connection`) });
+    }
+    if (++this.inFlight >= max) this.pause('inFlight');
+    dispatch(this.ctx, req, this).then(
+      (res) => { if (res) this.send(res); },
+      (err) => this.send({ id, error: wireError(err, this.ctx.log, { api: req.api }) }),
+    ).finally(() => this.done());
+  }
+
+  private done(): void {
+    this.inFlight--;
+    if (this.pausedForInFlight && this.inFlight < this.ctx.config.maxInFlightPerConnection) {
+      this.pausedForInFlight = false;
+      this.maybeResume();
+    }
+    if (this.inFlight === 0) this.onIdle();
+  }
+
+  private send(msg: object): void {
+    if (this.closed) return;
+    this.ws.send(encodeFrame(msg));
+    if (!this.pausedForOutput && this.ws.bufferedAmount > this.ctx.config.maxBufferedBytesPerConnection) this.pause('output');
+  }
+
+  private pause(why: 'inFlight' | 'output'): void {
+    if (why === 'inFlight') this.pausedForInFlight = true;
+    else this.pausedForOutput = true;
+    if (!this.ws.isPaused) this.ws.pause();
+  }
+
+  private onDrain(): void {
+    if (this.pausedForOutput && this.ws.bufferedAmount <= this.ctx.config.maxBufferedBytesPerConnection) {
+      this.pausedForOutput = false;
+      this.maybeResume();
+    }
+  }
+
+  private maybeResume(): void {
+    if (!this.pausedForInFlight && !this.pausedForOutput && this.ws.isPaused && !this.closed) this.ws.resume();
+  }
+
+  private refuse(code: number, reason: string): void {
+    this.ctx.log.debug('connection refused frame', { remote: this.remote, code, reason });
+    this.close(code, reason);
+  }
+
+  private closedBy(code: number, reason: string): void {
+    this.closed = true;
+    this.ctx.log.debug('connection closed', { remote: this.remote, code, reason, inFlight: this.inFlight });
+    for (const fn of [...this.closeHooks]) fn();
+    this.closeHooks.clear();
+  }
+}

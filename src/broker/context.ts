@@ -1,0 +1,25 @@
+/**
+ * What every api handler may use. Handlers get this plus their typed request and return
+ * the response (or undefined for no response: acks 0); they never touch sockets.
+ */
+import type { BrokerConfig } from '../config/settings.js';
+import type { LogManager } from '../storage/types.js';
+import type { Logger } from './logger.js';
+import type { FetchWaiters } from './fetch-waiters.js';
+
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  readonly logs: LogManager;
+  readonly waiters: FetchWaiters;
+  readonly log: Logger;
+  readonly version: string;
+  /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
+  accepting: boolean;
+}
+
+/** The connection a request arrived on, as far as a handler needs to know it. */
+export interface RequestScope {
+  readonly closed: boolean;
+  /** Runs `fn` when the connection closes; returns a function that unregisters it. */
+  onClose(fn: () => void): () => void;
+}

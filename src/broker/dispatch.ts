@@ -1,0 +1,33 @@
+/**
+ * Api number -> handler. A handler returns the response, or undefined when none is due
+ * (Produce with acks 0). Adding an api means one file and one line here.
+ */
+import { Api } from '../protocol/api.js';
+import type { Request } from '../protocol/parse-request.js';
+import type { BrokerContext, RequestScope } from './context.js';
+import { handleProduce } from './handle-produce.js';
+import { handleFetch } from './handle-fetch.js';
+import { handleListOffsets } from './handle-list-offsets.js';
+import { handleMetadata } from './handle-metadata.js';
+import { handleCreateTopics } from './handle-create-topics.js';
+import { handleDeleteTopics } from './handle-delete-topics.js';
+import { handleCreatePartitions } from './handle-create-partitions.js';
+import { handleDescribeTopics } from './handle-describe-topics.js';
+
+type Handler = (ctx: BrokerContext, req: never, scope: RequestScope) => Promise<object | undefined>;
+
+const HANDLERS: Readonly<Record<number, Handler>> = {
+  [Api.Produce]: handleProduce,
+  [Api.Fetch]: handleFetch,
+  [Api.ListOffsets]: handleListOffsets,
+  [Api.Metadata]: handleMetadata,
+  [Api.CreateTopics]: handleCreateTopics,
+  [Api.DeleteTopics]: handleDeleteTopics,
+  [Api.CreatePartitions]: handleCreatePartitions,
+  [Api.DescribeTopics]: handleDescribeTopics,
+};
+
+/** parseRequest has already refused unknown apis, so a handler always exists. */
+export function dispatch(ctx: BrokerContext, req: Request, scope: RequestScope): Promise<object | undefined> {
+  return (HANDLERS[req.api] as (c: BrokerContext, r: Request, s: RequestScope) => Promise<object | undefined>)(ctx, req, scope);
+}

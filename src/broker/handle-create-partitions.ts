@@ -1,0 +1,31 @@
+/** CreatePartitions (api 37): grow a topic to totalPartitions; shrinking is INVALID_PARTITIONS. */
+import type { CreatePartitionsRequest, CreatePartitionsResponse, TopicResult } from '../protocol/api.js';
+import { topicNameProblem } from '../protocol/topic-name.js';
+import type { BrokerContext } from './context.js';
+import { errorOf, wireError } from './wire-error.js';
+
+const MAX_PARTITIONS = 1 << 16;
+
+export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponse> {
+  const topics: TopicResult[] = [];
+  for (const { name, totalPartitions } of req.topics) {
+    const info = ctx.logs.topic(name);
+    if (!info) {
+      const problem = topicNameProblem(name);
+      topics.push({ name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`) });
+      continue;
+    }
+    if (totalPartitions <= info.partitions || totalPartitions > MAX_PARTITIONS) {
+      topics.push({ name, error: errorOf('INVALID_PARTITIONS', `topic '${name}' has ${info.partitions} partitions; totalPartitions must be in ${info.partitions + 1}..${MAX_PARTITIONS}, got ${totalPartitions}`) });
+      continue;
+    }
+    try {
+      await ctx.logs.addPartitions(name, totalPartitions);
+      ctx.log.info('partitions added', { topic: name, from: info.partitions, to: totalPartitions });
+      topics.push({ name });
+    } catch (err) {
+      topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });
+    }
+  }
+  return { id: req.id, topics };
+}

@@ -1,0 +1,37 @@
+/**
+ * CreateTopics (api 19). Each topic succeeds or fails alone: INVALID_TOPIC for an illegal
+ * name (checked before storage sees it), INVALID_PARTITIONS for a count < 1,
+ * INVALID_CONFIG for an unknown or out-of-range override, TOPIC_ALREADY_EXISTS.
+ * Topics are created one after another so two entries with one name cannot race.
+ */
+import type { CreateTopicsRequest, CreateTopicsResponse, TopicResult } from '../protocol/api.js';
+import { topicNameProblem } from '../protocol/topic-name.js';
+import { topicConfigProblem } from '../protocol/topic-config.js';
+import type { BrokerContext } from './context.js';
+import { errorOf, wireError } from './wire-error.js';
+
+const MAX_PARTITIONS = 1 << 16;
+
+export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRequest): Promise<CreateTopicsResponse> {
+  const topics: TopicResult[] = [];
+  for (const t of req.topics) {
+    const name = t.name;
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem) { topics.push({ name, error: errorOf('INVALID_TOPIC', nameProblem) }); continue; }
+    if (t.partitions < 1 || t.partitions > MAX_PARTITIONS) {
+      topics.push({ name, error: errorOf('INVALID_PARTITIONS', `partitions must be in 1..${MAX_PARTITIONS}, got ${t.partitions}`) });
+      continue;
+    }
+    const configProblem = t.config ? topicConfigProblem(t.config as Record<string, unknown>) : undefined;
+    if (configProblem) { topics.push({ name, error: errorOf('INVALID_CONFIG', configProblem) }); continue; }
+    if (ctx.logs.topic(name)) { topics.push({ name, error: errorOf('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`) }); continue; }
+    try {
+      await ctx.logs.createTopic(name, t.partitions, t.config);
+      ctx.log.info('topic created', { topic: name, partitions: t.partitions, config: t.config ?? {} });
+      topics.push({ name });
+    } catch (err) {
+      topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });
+    }
+  }
+  return { id: req.id, topics };
+}

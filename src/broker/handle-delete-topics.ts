@@ -1,0 +1,25 @@
+/** DeleteTopics (api 20). Parked fetches on a deleted topic are answered at once. */
+import type { DeleteTopicsRequest, DeleteTopicsResponse, TopicResult } from '../protocol/api.js';
+import { topicNameProblem } from '../protocol/topic-name.js';
+import type { BrokerContext } from './context.js';
+import { errorOf, wireError } from './wire-error.js';
+
+export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
+  const topics: TopicResult[] = [];
+  for (const name of req.topics) {
+    if (!ctx.logs.topic(name)) {
+      const problem = topicNameProblem(name);
+      topics.push({ name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`) });
+      continue;
+    }
+    try {
+      await ctx.logs.deleteTopic(name);
+      ctx.waiters.finishTopic(name);
+      ctx.log.info('topic deleted', { topic: name });
+      topics.push({ name });
+    } catch (err) {
+      topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });
+    }
+  }
+  return { id: req.id, topics };
+}

@@ -1,0 +1,24 @@
+/** DescribeTopics (api 75): effective config and per-partition offsets and sizes. */
+import type { DescribeTopicsRequest, DescribeTopicsResponse, PartitionDescription } from '../protocol/api.js';
+import { topicNameProblem } from '../protocol/topic-name.js';
+import type { BrokerContext } from './context.js';
+import { errorOf } from './wire-error.js';
+
+export async function handleDescribeTopics(ctx: BrokerContext, req: DescribeTopicsRequest): Promise<DescribeTopicsResponse> {
+  const topics = req.topics.map((name) => {
+    const info = ctx.logs.topic(name);
+    if (!info) {
+      const problem = topicNameProblem(name);
+      return { name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`), config: {}, partitions: [] };
+    }
+    const partitions: PartitionDescription[] = [];
+    for (let p = 0; p < info.partitions; p++) {
+      const log = ctx.logs.log(name, p);
+      if (!log) continue;
+      const s = log.stats();
+      partitions.push({ partition: p, logStartOffset: s.logStartOffset, highWatermark: s.logEndOffset, sizeBytes: s.sizeBytes, segmentCount: s.segmentCount });
+    }
+    return { name, config: { ...ctx.config.log, ...info.config }, partitions };
+  });
+  return { id: req.id, topics };
+}

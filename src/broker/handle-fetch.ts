@@ -1,0 +1,108 @@
+/**
+ * Fetch (api 1), a long poll. Reads every partition; if the reads hold at least minBytes
+ * (or maxWaitMs is 0, or a partition failed) the response goes out at once. Otherwise the
+ * fetch parks in FetchWaiters on each of its partitions and re-reads only when an append
+ * to one of them wakes it, until minBytes is met or maxWaitMs passes. A closed connection
+ * or broker shutdown ends the wait early.
+ *
+ * `records` is the Buffer storage returned: whole stored batches, never re-encoded. The
+ * response's maxBytes is a budget across partitions; only the first partition with data
+ * may exceed it (its first batch is always whole so a consumer never stalls on a big batch).
+ */
+import type { FetchRequest, FetchResponse, FetchPartitionResult } from '../protocol/api.js';
+import type { BrokerContext, RequestScope } from './context.js';
+import { FetchWaiters, type Waiter } from './fetch-waiters.js';
+import { resolveLog } from './topic-access.js';
+import { wireError } from './wire-error.js';
+
+const EMPTY = Buffer.alloc(0);
+
+interface ReadOutcome {
+  partitions: FetchPartitionResult[];
+  bytes: number;
+  failed: boolean;
+}
+
+export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?: RequestScope): Promise<FetchResponse> {
+  const first = await readAll(ctx, req);
+  const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
+  if (first.bytes >= req.minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
+    return { id: req.id, partitions: first.partitions };
+  }
+  return new Promise<FetchResponse>((resolve, reject) => {
+    const keys = req.partitions.map((p) => FetchWaiters.key(p.topic, p.partition));
+    let reading = false; // a re-read is running
+    let again = false; //   a wake arrived during it
+    let finalPending = false; // the wait ended during a re-read: answer with the next result
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    let unClose: (() => void) | undefined;
+    const end = (out: ReadOutcome | Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      unClose?.();
+      ctx.waiters.remove(waiter, keys);
+      if (out instanceof Error) reject(out);
+      else resolve({ id: req.id, partitions: out.partitions });
+    };
+    const reread = (final: boolean) => {
+      if (done) return;
+      if (reading) {
+        again = true;
+        if (final) finalPending = true;
+        return;
+      }
+      reading = true;
+      readAll(ctx, req).then((out) => {
+        reading = false;
+        if (final || finalPending || out.bytes >= req.minBytes || out.failed) return end(out);
+        if (again) {
+          again = false;
+          reread(false);
+        }
+      }, (err: Error) => end(err));
+    };
+    const waiter: Waiter = { wake: () => reread(false), finish: () => reread(true) };
+    ctx.waiters.add(waiter, keys);
+    timer = setTimeout(() => reread(true), maxWait);
+    // A closed connection cannot receive the answer: drop the wait without reading.
+    unClose = scope?.onClose(() => end({ partitions: [], bytes: 0, failed: false }));
+  });
+}
+
+async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutcome> {
+  const parts = req.partitions;
+  const partitions: FetchPartitionResult[] = new Array(parts.length);
+  let budget = req.maxBytes;
+  let bytes = 0;
+  let failed = false;
+  // Sequential: the response budget decides what the next partition may return.
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    const r = resolveLog(ctx, p.topic, p.partition);
+    if (r.error) {
+      failed = true;
+      partitions[i] = { topic: p.topic, partition: p.partition, error: r.error, highWatermark: -1, logStartOffset: -1, records: EMPTY };
+      continue;
+    }
+    const log = r.log;
+    if (budget <= 0 && bytes > 0) {
+      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset, records: EMPTY };
+      continue;
+    }
+    try {
+      const res = await log.read(p.offset, Math.max(0, Math.min(p.maxBytes, budget)));
+      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: res.logEndOffset, logStartOffset: res.logStartOffset, records: res.bytes };
+      bytes += res.bytes.length;
+      budget -= res.bytes.length;
+    } catch (err) {
+      failed = true;
+      partitions[i] = {
+        topic: p.topic, partition: p.partition, error: wireError(err, ctx.log, { topic: p.topic, partition: p.partition }),
+        highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset, records: EMPTY,
+      };
+    }
+  }
+  return { partitions, bytes, failed };
+}

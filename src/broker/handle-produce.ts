@@ -1,0 +1,47 @@
+/**
+ * Produce (api 0). Per partition: check the record set's size against maxBatchBytes, then
+ * hand the bytes to storage, which validates every batch (length, magic, CRC-32C), stamps
+ * base offsets in place and appends. Records are never decoded here. Partitions are
+ * appended concurrently and fail independently.
+ *
+ *   acks 0   no response at all (the connection still counts it in flight until stored)
+ *   acks 1   answered after the append is in the log (page cache)
+ *   acks -1  answered after the append is fsynced (storage group-commits concurrent ones)
+ */
+import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
+import { topicNameProblem } from '../protocol/topic-name.js';
+import type { BrokerContext } from './context.js';
+import { resolveLog } from './topic-access.js';
+import { errorOf, wireError } from './wire-error.js';
+import { ensureTopic } from './auto-create.js';
+
+export async function handleProduce(ctx: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | undefined> {
+  const parts = req.partitions;
+  const results = await Promise.all(parts.map((p) => produceOne(ctx, p.topic, p.partition, p.records as Buffer, req.acks)));
+  return req.acks === 0 ? undefined : { id: req.id, partitions: results };
+}
+
+async function produceOne(ctx: BrokerContext, topic: string, partition: number, records: Buffer, acks: number): Promise<ProducePartitionResult> {
+  if (records.length > ctx.config.maxBatchBytes) {
+    return { topic, partition, error: errorOf('MESSAGE_TOO_LARGE', `record set of ${records.length} bytes exceeds maxBatchBytes ${ctx.config.maxBatchBytes}`) };
+  }
+  let r = resolveLog(ctx, topic, partition);
+  if (r.error && ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
+    try {
+      await ensureTopic(ctx, topic);
+    } catch (err) {
+      return { topic, partition, error: wireError(err, ctx.log, { topic }) };
+    }
+    r = resolveLog(ctx, topic, partition);
+  }
+  if (r.error) return { topic, partition, error: r.error };
+  try {
+    const res = await r.log.append(records, acks === -1 ? DURABLE : undefined);
+    ctx.waiters.notify(topic, partition);
+    return { topic, partition, baseOffset: res.baseOffset };
+  } catch (err) {
+    return { topic, partition, error: wireError(err, ctx.log, { topic, partition }) };
+  }
+}
+
+const DURABLE = Object.freeze({ durable: true });

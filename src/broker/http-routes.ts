@@ -1,0 +1,31 @@
+/**
+ * Plain-HTTP routes on the broker's port, looked up by method and path. `/healthz` says
+ * the process is up; `/readyz` says logs are recovered and requests are accepted. Other
+ * modules add routes (e.g. `/metrics`) with `routes.set('GET /metrics', handler)`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type RouteTable = Map<string, RouteHandler>;
+
+export function defaultRoutes(isReady: () => boolean): RouteTable {
+  return new Map<string, RouteHandler>([
+    ['GET /healthz', (_req, res) => text(res, 200, 'ok')],
+    ['GET /readyz', (_req, res) => (isReady() ? text(res, 200, 'ready') : text(res, 503, 'not ready'))],
+  ]);
+}
+
+export function routeRequest(routes: RouteTable, req: IncomingMessage, res: ServerResponse): void {
+  const path = (req.url ?? '/').split('?')[0];
+  const handler = routes.get(`${req.method === 'HEAD' ? 'GET' : req.method} ${path}`);
+  if (!handler) return text(res, 404, 'not found');
+  Promise.resolve(handler(req, res)).catch(() => {
+    if (!res.headersSent) text(res, 500, 'internal error');
+    else res.destroy();
+  });
+}
+
+export function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,132 @@
+/**
+ * The broker process's server: one HTTP server on one port, WebSocket upgrades handed to
+ * a `noServer` WebSocketServer, everything else routed through the HTTP route table.
+ *
+ * Lifecycle: listen (the port is known and logged) -> open storage, which recovers every
+ * log -> ready (upgrades accepted, /readyz 200). Until ready, upgrades get HTTP 503.
+ * stop(): refuse new work, answer parked long polls, wait for in-flight requests (at most
+ * shutdownTimeoutMs), close connections with 1001, close logs (flush + clean marker).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { BrokerConfig } from '../config/settings.js';
+import type { LogManager } from '../storage/types.js';
+import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
+import type { BrokerContext } from './context.js';
+import { FetchWaiters } from './fetch-waiters.js';
+import type { Logger } from './logger.js';
+import { Connection } from './connection.js';
+import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
+
+export type OpenLogs = (config: BrokerConfig, log: Logger) => Promise<LogManager>;
+
+const VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+export class Broker {
+  readonly routes: RouteTable;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private ctx: BrokerContext | undefined;
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(readonly config: BrokerConfig, private readonly log: Logger, private readonly openLogs: OpenLogs) {
+    this.routes = defaultRoutes(() => this.ready);
+    this.http = createServer((req, res) => routeRequest(this.routes, req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    this.http.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /** Listens, recovers storage, then accepts requests. Resolves with the bound port. */
+  async start(): Promise<number> {
+    const { host, port } = this.config;
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = (this.http.address() as AddressInfo).port;
+    this.log.info('listening', { host, port: bound, url: `ws://${host}:${bound}`, version: VERSION });
+    const started = Date.now();
+    const logs = await this.openLogs(this.config, this.log);
+    this.ctx = { config: this.config, logs, waiters: new FetchWaiters(), log: this.log, version: VERSION, accepting: true };
+    this.ready = true;
+    const topics = logs.topics();
+    this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
+    return bound;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo | null)?.port ?? -1;
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private upgrade(req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer): void {
+    const ctx = this.ctx;
+    if (!this.ready || !ctx || !ctx.accepting) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const conn = new Connection(ws, ctx, remote, () => this.checkIdle());
+      this.connections.add(conn);
+      ws.on('close', () => {
+        this.connections.delete(conn);
+        this.checkIdle();
+      });
+      this.log.debug('connection opened', { remote });
+    });
+  }
+
+  private inFlight(): number {
+    let n = 0;
+    for (const c of this.connections) n += c.inFlight;
+    return n;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length && this.inFlight() === 0) for (const fn of this.idleWaiters.splice(0)) fn();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.log.info('shutting down', { connections: this.connections.size, inFlight: this.inFlight() });
+    this.ready = false;
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const ctx = this.ctx;
+    if (ctx) {
+      ctx.accepting = false;
+      ctx.waiters.finishAll();
+      if (this.inFlight() > 0) {
+        const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.config.shutdownTimeoutMs); });
+        await Promise.race([idle, timeout]);
+        clearTimeout(timer);
+        if (this.inFlight() > 0) this.log.warn('shutdown timeout: closing with requests in flight', { inFlight: this.inFlight() });
+      }
+    }
+    for (const c of this.connections) c.close(CLOSE_GOING_AWAY, 'broker shutting down');
+    this.http.closeAllConnections();
+    if (ctx) await ctx.logs.close();
+    await closed;
+    this.log.info('stopped', {});
+  }
+}

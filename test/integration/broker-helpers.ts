@@ -1,0 +1,47 @@
+/** Small helpers shared by the broker integration tests (wire-level, no client library). */
+import { encodeBatch, decodeBatches } from '../../src/record/index.js';
+import { Api } from '../../src/protocol/api.js';
+import type { RawClient } from './raw-client.js';
+
+export function batchOf(values: string[], timestamp?: number): Buffer {
+  return encodeBatch(values.map((v) => ({ value: v, ...(timestamp !== undefined ? { timestamp } : {}) })));
+}
+
+/** Decodes fetched bytes into [offset, value] pairs. */
+export function recordsIn(bytes: Uint8Array): [number, string][] {
+  const out: [number, string][] = [];
+  for (const b of decodeBatches(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+    for (const r of b.records) out.push([r.offset, r.value?.toString() ?? '']);
+  }
+  return out;
+}
+
+export async function createTopic(c: RawClient, name: string, partitions = 1, config?: Record<string, unknown>) {
+  const res = await c.request({ api: Api.CreateTopics, topics: [{ name, partitions, ...(config ? { config } : {}) }] });
+  return res.topics[0];
+}
+
+export function produce(c: RawClient, topic: string, partition: number, records: Buffer, acks: 0 | 1 | -1 = 1) {
+  return c.request({ api: Api.Produce, acks, partitions: [{ topic, partition, records }] });
+}
+
+export function fetchFrom(c: RawClient, topic: string, partition: number, offset: number, o: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {}) {
+  return c.request({
+    api: Api.Fetch, maxWaitMs: o.maxWaitMs ?? 0, minBytes: o.minBytes ?? 1, maxBytes: o.maxBytes ?? 1 << 20,
+    partitions: [{ topic, partition, offset, maxBytes: o.maxBytes ?? 1 << 20 }],
+  }, 30_000);
+}
+
+export async function readAll(c: RawClient, topic: string, partition: number, from = 0): Promise<[number, string][]> {
+  const out: [number, string][] = [];
+  let offset = from;
+  for (;;) {
+    const res = await fetchFrom(c, topic, partition, offset);
+    const p = res.partitions[0];
+    if (p.error) throw new Error(`fetch error ${JSON.stringify(p.error)}`);
+    const recs = recordsIn(p.records).filter(([o]) => o >= offset);
+    if (recs.length === 0) return out;
+    out.push(...recs);
+    offset = recs[recs.length - 1][0] + 1;
+  }
+}
