@@ -20,6 +20,14 @@ export const Api = {
   DeleteTopics: 20,
   DescribeTopics: 75,
   CreatePartitions: 37,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  DescribeGroups: 15,
+  ListGroups: 16,
+  DeleteGroups: 42,
+  OffsetDelete: 47,
+  ConsumerGroupHeartbeat: 68,
+  ConsumerGroupDescribe: 69,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -154,4 +162,131 @@ export interface PartitionDescription {
 }
 export interface DescribeTopicsResponse extends ResponseHeader {
   topics: { name: string; error?: WireError; config: TopicConfig; partitions: PartitionDescription[] }[];
+}
+
+// --- Consumer groups -------------------------------------------------------------
+// Server-side assignment with incremental reconciliation, as in Kafka's KIP-848.
+// docs/groups.md is the prose (epochs, reconciliation, states, offsets log, expiry).
+
+/** A set of partitions on the wire: one entry per topic, partitions ascending. */
+export interface TopicPartitionList {
+  topic: string;
+  partitions: number[];
+}
+
+// --- ConsumerGroupHeartbeat (68) ---------------------------------------------------
+/**
+ * memberEpoch: 0 joins (memberId '' lets the coordinator pick one; a known id restarts
+ * that member), -1 leaves at once, otherwise the last epoch this member was given.
+ * Optional fields left out mean "unchanged"; a join must carry subscribedTopics or
+ * subscribedPattern (a JavaScript regex matched against whole topic names, never `__*`).
+ * ownedPartitions: what the member holds now; a member told to give partitions up confirms
+ * it by sending ownedPartitions without them. Errors (whole-request): FENCED_MEMBER_EPOCH,
+ * UNKNOWN_MEMBER_ID (rejoin with epoch 0), INVALID_REQUEST, INVALID_REGULAR_EXPRESSION,
+ * INVALID_GROUP_ID.
+ */
+export interface ConsumerGroupHeartbeatRequest extends RequestHeader {
+  groupId: string;
+  memberId: string;
+  memberEpoch: number;
+  rebalanceTimeoutMs?: number;
+  subscribedTopics?: string[];
+  subscribedPattern?: string;
+  ownedPartitions?: TopicPartitionList[];
+}
+export interface ConsumerGroupHeartbeatResponse extends ResponseHeader {
+  memberId: string;
+  memberEpoch: number;
+  heartbeatIntervalMs: number;
+  /** The partitions the member may own from now on (complete, not a delta). Absent after a leave. */
+  assignment?: TopicPartitionList[];
+}
+
+// --- OffsetCommit (8) ----------------------------------------------------------------
+/**
+ * With memberId: it must be a current member and memberEpoch its current epoch (else
+ * UNKNOWN_MEMBER_ID / STALE_MEMBER_EPOCH / FENCED_MEMBER_EPOCH for every partition).
+ * Without memberId ("simple consumer"): allowed only while the group has no members.
+ */
+export interface OffsetCommitRequest extends RequestHeader {
+  groupId: string;
+  memberId?: string;
+  memberEpoch?: number;
+  partitions: { topic: string; partition: number; offset: number; metadata?: string }[];
+}
+export interface OffsetCommitResponse extends ResponseHeader {
+  partitions: { topic: string; partition: number; error?: WireError }[];
+}
+
+// --- OffsetFetch (9) -------------------------------------------------------------------
+/** partitions omitted: every committed partition of the group. offset -1: nothing committed. */
+export interface OffsetFetchRequest extends RequestHeader {
+  groupId: string;
+  partitions?: { topic: string; partition: number }[];
+}
+export interface OffsetFetchResponse extends ResponseHeader {
+  partitions: { topic: string; partition: number; offset: number; metadata: string; error?: WireError }[];
+}
+
+// --- OffsetDelete (47) -----------------------------------------------------------------
+/** Refused per partition with GROUP_SUBSCRIBED_TO_TOPIC while a member subscribes to the topic. */
+export interface OffsetDeleteRequest extends RequestHeader {
+  groupId: string;
+  partitions: { topic: string; partition: number }[];
+}
+export interface OffsetDeleteResponse extends ResponseHeader {
+  partitions: { topic: string; partition: number; error?: WireError }[];
+}
+
+// --- ListGroups (16) -------------------------------------------------------------------
+export type GroupStateName = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable' | 'Dead';
+/** states omitted or empty: every group. */
+export interface ListGroupsRequest extends RequestHeader {
+  states?: GroupStateName[];
+}
+export interface ListGroupsResponse extends ResponseHeader {
+  groups: { groupId: string; state: GroupStateName; groupEpoch: number; members: number }[];
+}
+
+// --- DescribeGroups (15) / ConsumerGroupDescribe (69, same shapes) -----------------------
+export interface DescribeGroupsRequest extends RequestHeader {
+  groupIds: string[];
+  /** Also return committed offsets. Default true. */
+  includeOffsets?: boolean;
+}
+export interface GroupMemberDescription {
+  memberId: string;
+  memberEpoch: number;
+  /** stable | unrevoked (must give partitions up) | unreleased (waits for partitions others hold) */
+  state: string;
+  subscribedTopics?: string[];
+  subscribedPattern?: string;
+  assignment: TopicPartitionList[];
+  revoking: TopicPartitionList[];
+  targetAssignment: TopicPartitionList[];
+}
+export interface GroupDescription {
+  groupId: string;
+  /** GROUP_ID_NOT_FOUND with state Dead for a group the coordinator does not know. */
+  error?: WireError;
+  state: GroupStateName;
+  groupEpoch: number;
+  targetEpoch: number;
+  assignor: string;
+  members: GroupMemberDescription[];
+  offsets?: { topic: string; partition: number; offset: number; metadata: string; commitTimestamp: number }[];
+}
+export interface DescribeGroupsResponse extends ResponseHeader {
+  groups: GroupDescription[];
+}
+export type ConsumerGroupDescribeRequest = DescribeGroupsRequest;
+export type ConsumerGroupDescribeResponse = DescribeGroupsResponse;
+
+// --- DeleteGroups (42) -----------------------------------------------------------------
+/** Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown. */
+export interface DeleteGroupsRequest extends RequestHeader {
+  groupIds: string[];
+}
+export interface DeleteGroupsResponse extends ResponseHeader {
+  groups: { groupId: string; error?: WireError }[];
 }

@@ -1,0 +1,279 @@
+/**
+ * The group coordinator: every group on this broker, the topic metadata they resolve
+ * subscriptions against, liveness (session and revocation timeouts) and the offset store.
+ * No network here; the broker turns requests into these calls and thrown or returned
+ * SluiceErrors into wire errors (toWireError).
+ *
+ * Time is injected: `tick(now)` removes members whose deadlines passed and expires
+ * offsets; the broker calls it on a timer (e.g. every second, or at `nextDeadline()`).
+ * The broker must call `onTopicsChanged` at start and after every topic create, delete or
+ * partition change, or subscriptions resolve to nothing.
+ *
+ * Membership is in memory only: after a restart members get UNKNOWN_MEMBER_ID on their
+ * next heartbeat and rejoin with epoch 0. Offsets and "empty since" times are durable.
+ */
+import { SluiceError } from '../errors.js';
+import { StorageError } from '../storage/errors.js';
+import { assignorByName, DEFAULT_ASSIGNOR } from './assignors.js';
+import {
+  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, NonEmptyGroupError, UnknownMemberIdError,
+} from './errors.js';
+import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
+import type { CommittedOffset, OffsetCommitEntry, OffsetStore } from './offset-store.js';
+import { systemClock, type Clock, type GroupState, type TopicPartition } from './types.js';
+
+export interface CoordinatorOptions {
+  clock?: Clock;
+  /** A member that sends no heartbeat for this long is removed. Default 45000. */
+  sessionTimeoutMs?: number;
+  /** Told to members: how often to heartbeat. Default 3000. */
+  heartbeatIntervalMs?: number;
+  /** How long a member may take to give partitions up when it sends no own value. Default 300000. */
+  rebalanceTimeoutMs?: number;
+  /** Server-side assignor for every group: sticky (default), range or roundrobin. */
+  assignor?: string;
+  /** Offsets of a group expire this long after it became empty. Default 7 days. */
+  offsetsRetentionMs?: number;
+  /** Id for a member joining with memberId ''. Default crypto.randomUUID. */
+  newMemberId?: () => string;
+  /** Failures of background writes ("empty since" bookkeeping); they never fail a heartbeat. */
+  onBackgroundError?: (err: unknown) => void;
+}
+
+export interface PartitionResult {
+  topic: string;
+  partition: number;
+  error?: SluiceError;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  error?: SluiceError;
+  state: GroupState;
+  groupEpoch: number;
+  targetEpoch: number;
+  assignor: string;
+  members: MemberDescription[];
+  offsets?: CommittedOffset[];
+}
+
+export interface GroupListing {
+  groupId: string;
+  state: GroupState;
+  groupEpoch: number;
+  members: number;
+}
+
+const MAX_GROUP_ID_LENGTH = 255;
+
+function checkGroupId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_GROUP_ID_LENGTH) throw new InvalidGroupIdError(id);
+}
+
+export class GroupCoordinator {
+  private readonly groups = new Map<string, ConsumerGroup>();
+  private topics: ReadonlyMap<string, number> = new Map();
+  private readonly clock: Clock;
+  private readonly config: GroupConfig;
+  private readonly retentionMs: number;
+  private readonly onBackgroundError: (err: unknown) => void;
+  /** Last "empty since" value handed to the store per group, so each change is written once. */
+  private readonly persistedEmpty = new Map<string, number | null>();
+
+  constructor(readonly store: OffsetStore, opts: CoordinatorOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    const assignorName = opts.assignor ?? DEFAULT_ASSIGNOR;
+    this.config = {
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? 45_000,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 3_000,
+      rebalanceTimeoutMs: opts.rebalanceTimeoutMs ?? 300_000,
+      assignorName,
+      assignor: assignorByName(assignorName),
+      newMemberId: opts.newMemberId ?? (() => crypto.randomUUID()),
+    };
+    this.retentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3600 * 1000;
+    this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
+  }
+
+  /** ConsumerGroupHeartbeat: join, stay, reconcile or leave. Throws the whole-request error. */
+  heartbeat(groupId: string, req: HeartbeatInput): HeartbeatOutput {
+    checkGroupId(groupId);
+    const now = this.clock.now();
+    let g = this.groups.get(groupId);
+    const created = !g;
+    if (!g) {
+      if (req.memberEpoch !== 0) {
+        if (req.memberEpoch === -1) return { memberId: req.memberId, memberEpoch: -1, heartbeatIntervalMs: 0 };
+        throw new UnknownMemberIdError(groupId, req.memberId);
+      }
+      g = new ConsumerGroup(groupId, this.config, now);
+      this.groups.set(groupId, g);
+    }
+    try {
+      return g.heartbeat(req, now, this.topics);
+    } catch (err) {
+      if (created && g.size === 0) this.groups.delete(groupId); // a refused first join leaves nothing behind
+      throw err;
+    } finally {
+      this.persistEmptiness(g);
+    }
+  }
+
+  /** The full topic -> partition count map; groups whose subscriptions resolve differently rebalance. */
+  onTopicsChanged(topics: ReadonlyMap<string, number>): void {
+    this.topics = new Map(topics);
+    for (const g of this.groups.values()) g.onTopicsChanged(this.topics);
+  }
+
+  /** Removes members past their session or revocation deadline and expires offsets of empty groups. */
+  async tick(now = this.clock.now()): Promise<{ removedMembers: string[]; expiredOffsets: number }> {
+    const removedMembers: string[] = [];
+    for (const g of this.groups.values()) {
+      removedMembers.push(...g.expireMembers(now, this.topics));
+      this.persistEmptiness(g);
+    }
+    const expiredOffsets = await this.store.expire(now, this.retentionMs);
+    await this.store.idle();
+    for (const [id, g] of this.groups) {
+      // Forget an empty group once the store has nothing left of it either.
+      if (g.size === 0 && !this.store.hasGroup(id) && g.emptySince !== null && now - g.emptySince >= this.retentionMs) {
+        this.groups.delete(id);
+        this.persistedEmpty.delete(id);
+      }
+    }
+    return { removedMembers, expiredOffsets };
+  }
+
+  /** Earliest time a member could time out (Infinity when no group has members). */
+  nextDeadline(): number {
+    let t = Infinity;
+    for (const g of this.groups.values()) t = Math.min(t, g.nextDeadline());
+    return t;
+  }
+
+  /**
+   * OffsetCommit. A membership failure applies to every partition; a bad value only to its
+   * own partition. Resolves when the accepted offsets are durable.
+   */
+  async commitOffsets(groupId: string, memberId: string | undefined, memberEpoch: number | undefined,
+    entries: readonly OffsetCommitEntry[]): Promise<PartitionResult[]> {
+    checkGroupId(groupId);
+    const all = (error: SluiceError) => entries.map(({ topic, partition }) => ({ topic, partition, error }));
+    try {
+      const g = this.groups.get(groupId);
+      if (g) g.validateCommit(memberId, memberEpoch);
+      else if (memberId) throw new UnknownMemberIdError(groupId, memberId);
+    } catch (err) {
+      return all(err as SluiceError);
+    }
+    const results: PartitionResult[] = [];
+    const accepted: OffsetCommitEntry[] = [];
+    for (const e of entries) {
+      const error = this.store.checkEntry(e);
+      results.push(error ? { topic: e.topic, partition: e.partition, error } : { topic: e.topic, partition: e.partition });
+      if (!error) accepted.push(e);
+    }
+    try {
+      await this.store.commit(groupId, accepted);
+    } catch (err) {
+      const error = err instanceof SluiceError ? err : new StorageError(`offset commit failed: ${(err as Error).message}`, { cause: err });
+      for (const r of results) r.error ??= error;
+    }
+    return results;
+  }
+
+  /** OffsetFetch: the given partitions (-1 where nothing is committed) or all committed ones. */
+  fetchOffsets(groupId: string, partitions?: readonly TopicPartition[]): CommittedOffset[] {
+    checkGroupId(groupId);
+    return this.store.fetch(groupId, partitions);
+  }
+
+  /** OffsetDelete: refused for topics a current member subscribes to. */
+  async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionResult[]> {
+    checkGroupId(groupId);
+    const g = this.groups.get(groupId);
+    if (!g && !this.store.hasGroup(groupId)) {
+      const error = new GroupIdNotFoundError(groupId);
+      return partitions.map(({ topic, partition }) => ({ topic, partition, error }));
+    }
+    const results: PartitionResult[] = [];
+    const doomed: TopicPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      if (g && g.size > 0 && g.subscribesTo(topic)) {
+        results.push({ topic, partition, error: new GroupSubscribedToTopicError(groupId, topic) });
+      } else {
+        results.push({ topic, partition });
+        doomed.push({ topic, partition });
+      }
+    }
+    await this.store.deleteOffsets(groupId, doomed);
+    return results;
+  }
+
+  listGroups(states?: readonly GroupState[]): GroupListing[] {
+    const ids = new Set([...this.groups.keys(), ...this.store.groups()]);
+    const out: GroupListing[] = [];
+    for (const id of [...ids].sort()) {
+      const g = this.groups.get(id);
+      const listing = { groupId: id, state: g?.state() ?? 'Empty', groupEpoch: g?.epoch ?? 0, members: g?.size ?? 0 };
+      if (!states || states.length === 0 || states.includes(listing.state)) out.push(listing);
+    }
+    return out;
+  }
+
+  describeGroups(groupIds: readonly string[], includeOffsets = true): GroupDescription[] {
+    return groupIds.map((id) => {
+      const g = this.groups.get(id);
+      const base = { groupId: id, assignor: this.config.assignorName };
+      if (!g && !this.store.hasGroup(id)) {
+        return { ...base, error: new GroupIdNotFoundError(id), state: 'Dead', groupEpoch: -1, targetEpoch: -1, members: [] };
+      }
+      return {
+        ...base,
+        state: g?.state() ?? 'Empty',
+        groupEpoch: g?.epoch ?? 0,
+        targetEpoch: g?.targetEpoch ?? 0,
+        members: g?.describeMembers() ?? [],
+        ...(includeOffsets ? { offsets: this.store.fetch(id) } : {}),
+      };
+    });
+  }
+
+  /** DeleteGroups: only groups without members; their offsets go with them. */
+  async deleteGroups(groupIds: readonly string[]): Promise<{ groupId: string; error?: SluiceError }[]> {
+    const out: { groupId: string; error?: SluiceError }[] = [];
+    for (const id of groupIds) {
+      const g = this.groups.get(id);
+      if (g && g.size > 0) {
+        out.push({ groupId: id, error: new NonEmptyGroupError(id, g.size) });
+        continue;
+      }
+      if (!g && !this.store.hasGroup(id)) {
+        out.push({ groupId: id, error: new GroupIdNotFoundError(id) });
+        continue;
+      }
+      this.groups.delete(id);
+      this.persistedEmpty.delete(id);
+      try {
+        await this.store.deleteGroup(id);
+        out.push({ groupId: id });
+      } catch (err) {
+        out.push({ groupId: id, error: err instanceof SluiceError ? err : new StorageError(String(err), { cause: err }) });
+      }
+    }
+    return out;
+  }
+
+  /** Writes the group's "empty since" when it changed, in the background (order is kept by the store's queue). */
+  private persistEmptiness(g: ConsumerGroup): void {
+    const known = this.persistedEmpty.has(g.id) ? this.persistedEmpty.get(g.id) : this.store.emptySince(g.id);
+    if (known === g.emptySince) return;
+    // A brand-new group that is still empty (its first join failed) needs no record.
+    if (known === undefined && g.size === 0) return;
+    this.persistedEmpty.set(g.id, g.emptySince);
+    this.store.setEmptySince(g.id, g.emptySince).catch((err) => {
+      this.persistedEmpty.delete(g.id);
+      this.onBackgroundError(err);
+    });
+  }
+}

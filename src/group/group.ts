@@ -1,0 +1,386 @@
+/**
+ * One consumer group's membership and reconciliation state machine (KIP-848 model).
+ *
+ * Epochs:
+ *  - the group epoch is bumped whenever membership, a subscription, or the partition count
+ *    of a subscribed topic changes; the target assignment is recomputed at once, so the
+ *    target epoch always equals the group epoch after a call returns;
+ *  - each member has its own epoch: the target epoch it has reached. It only moves once the
+ *    member has given up every partition the target takes away from it.
+ *
+ * Ownership invariant: `owners` maps each partition to the single member that may hold it
+ * (its `assigned` set, or its `revoking` set until it confirms the release). A partition is
+ * handed to a new member only when absent from `owners`, i.e. after the old holder's
+ * heartbeat stopped listing it, or the old holder was removed. So no two members are ever
+ * told they may own the same partition, and members that keep a partition through a
+ * rebalance never stop consuming it.
+ *
+ * Everything is synchronous and takes `now` as an argument; the coordinator owns time.
+ */
+import {
+  FencedMemberEpochError, InvalidGroupRequestError, InvalidRegularExpressionError, StaleMemberEpochError,
+  UnknownMemberIdError,
+} from './errors.js';
+import {
+  compareTpKeys, fromTopicPartitions, toTopicPartitions,
+  type Assignor, type GroupState, type MemberState, type TopicPartitions,
+} from './types.js';
+
+export interface GroupConfig {
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** Used when a member does not send its own rebalanceTimeoutMs. */
+  rebalanceTimeoutMs: number;
+  assignorName: string;
+  assignor: Assignor;
+  newMemberId: () => string;
+}
+
+/** A heartbeat's body. Optional fields left out mean "unchanged since my last heartbeat". */
+export interface HeartbeatInput {
+  /** '' with epoch 0 asks the coordinator to pick an id. */
+  memberId: string;
+  /** 0 = join (or rejoin after being fenced), -1 = leave, otherwise the last epoch the member was given. */
+  memberEpoch: number;
+  subscribedTopics?: string[];
+  /** A JavaScript regular expression source matched against whole topic names. */
+  subscribedPattern?: string;
+  /** Partitions the member holds right now; it must send this on every heartbeat that follows a revocation. */
+  ownedPartitions?: TopicPartitions[];
+  rebalanceTimeoutMs?: number;
+}
+
+export interface HeartbeatOutput {
+  memberId: string;
+  memberEpoch: number;
+  heartbeatIntervalMs: number;
+  /** Everything the member may own now (absent on a leave). */
+  assignment?: TopicPartitions[];
+}
+
+export interface MemberDescription {
+  memberId: string;
+  memberEpoch: number;
+  state: MemberState;
+  subscribedTopics?: string[];
+  subscribedPattern?: string;
+  assignment: TopicPartitions[];
+  /** Partitions it was told to give up and has not confirmed yet. */
+  revoking: TopicPartitions[];
+  targetAssignment: TopicPartitions[];
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+const MAX_PATTERN_LENGTH = 1000;
+
+class Member {
+  epoch = 0;
+  previousEpoch = -1;
+  topics: string[] | null = null;
+  pattern: string | null = null;
+  regex: RegExp | null = null;
+  rebalanceTimeoutMs: number;
+  lastHeartbeat: number;
+  /** Partitions it may own now (told in the last response). */
+  readonly assigned = new Set<string>();
+  /** Taken away by the target but not yet confirmed released; still counted as its own. */
+  readonly revoking = new Set<string>();
+  /** What it said it owns in its last heartbeat. */
+  owned: Set<string> = new Set();
+  state: MemberState = 'stable';
+  /** When it must have confirmed its revocation (state 'unrevoked'), or be removed. */
+  revokeDeadline = Infinity;
+
+  constructor(readonly id: string, rebalanceTimeoutMs: number, now: number) {
+    this.rebalanceTimeoutMs = rebalanceTimeoutMs;
+    this.lastHeartbeat = now;
+  }
+}
+
+export class ConsumerGroup {
+  epoch = 0;
+  targetEpoch = 0;
+  /** ms when the last member left (or the group was created empty); null while it has members. */
+  emptySince: number | null;
+  private readonly members = new Map<string, Member>();
+  private target = new Map<string, Set<string>>();
+  private readonly owners = new Map<string, string>();
+  /** Partition counts of the topics the members subscribe to, as of the last target computation. */
+  private metadata = new Map<string, number>();
+
+  constructor(readonly id: string, private readonly config: GroupConfig, now: number) {
+    this.emptySince = now;
+  }
+
+  get assignorName(): string {
+    return this.config.assignorName;
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  state(): GroupState {
+    if (this.members.size === 0) return 'Empty';
+    if (this.targetEpoch < this.epoch) return 'Assigning';
+    for (const m of this.members.values()) if (m.epoch !== this.targetEpoch || m.state !== 'stable') return 'Reconciling';
+    return 'Stable';
+  }
+
+  hasMember(id: string): boolean {
+    return this.members.has(id);
+  }
+
+  /** Whether some member's subscription currently resolves to `topic`. */
+  subscribesTo(topic: string): boolean {
+    return this.metadata.has(topic);
+  }
+
+  heartbeat(req: HeartbeatInput, now: number, topics: ReadonlyMap<string, number>): HeartbeatOutput {
+    if (!Number.isInteger(req.memberEpoch) || req.memberEpoch < -1) {
+      throw new InvalidGroupRequestError(`memberEpoch must be -1, 0 or a positive integer, got ${req.memberEpoch}`);
+    }
+    if (typeof req.memberId !== 'string') throw new InvalidGroupRequestError('memberId must be a string');
+    if (req.rebalanceTimeoutMs !== undefined && !(Number.isInteger(req.rebalanceTimeoutMs) && req.rebalanceTimeoutMs > 0)) {
+      throw new InvalidGroupRequestError(`rebalanceTimeoutMs must be a positive integer, got ${req.rebalanceTimeoutMs}`);
+    }
+    if (req.subscribedTopics !== undefined && req.subscribedPattern !== undefined) {
+      throw new InvalidGroupRequestError('send subscribedTopics or subscribedPattern, not both');
+    }
+    if (req.memberEpoch === -1) {
+      if (this.members.has(req.memberId)) this.remove(req.memberId, now, topics);
+      return { memberId: req.memberId, memberEpoch: -1, heartbeatIntervalMs: 0 };
+    }
+
+    let m: Member;
+    let changed = false;
+    if (req.memberEpoch === 0) {
+      if (req.subscribedTopics === undefined && req.subscribedPattern === undefined) {
+        throw new InvalidGroupRequestError('a joining member must send subscribedTopics or subscribedPattern');
+      }
+      const id = req.memberId || this.config.newMemberId();
+      // Epoch 0 from a known id is a member that was fenced and starts over: its old
+      // incarnation's partitions are free (it dropped them when it was fenced).
+      if (this.members.has(id)) this.dropMember(id);
+      m = new Member(id, req.rebalanceTimeoutMs ?? this.config.rebalanceTimeoutMs, now);
+      this.members.set(id, m);
+      this.emptySince = null;
+      changed = true;
+    } else {
+      const found = this.members.get(req.memberId);
+      if (!found) throw new UnknownMemberIdError(this.id, req.memberId);
+      m = found;
+      const owned = req.ownedPartitions ? fromTopicPartitions(req.ownedPartitions) : m.owned;
+      this.checkEpoch(m, req.memberEpoch, owned);
+    }
+
+    m.lastHeartbeat = now;
+    if (req.rebalanceTimeoutMs !== undefined) m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    if (req.ownedPartitions) m.owned = fromTopicPartitions(req.ownedPartitions);
+    if (req.subscribedTopics !== undefined) changed = this.setTopics(m, req.subscribedTopics) || changed;
+    if (req.subscribedPattern !== undefined) changed = this.setPattern(m, req.subscribedPattern) || changed;
+    if (changed) this.bump(topics);
+    this.reconcile(m, now);
+    return {
+      memberId: m.id,
+      memberEpoch: m.epoch,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      assignment: toTopicPartitions([...m.assigned].sort(compareTpKeys)),
+    };
+  }
+
+  /**
+   * A heartbeat may carry the previous epoch when the response that moved the member on
+   * was lost; that is harmless as long as it owns nothing it was not given, and it is
+   * answered with the current state. Anything else is fenced.
+   */
+  private checkEpoch(m: Member, epoch: number, owned: ReadonlySet<string>): void {
+    if (epoch === m.epoch) return;
+    if (epoch === m.previousEpoch && epoch < m.epoch) {
+      let subset = true;
+      for (const k of owned) if (!m.assigned.has(k)) { subset = false; break; }
+      if (subset) return;
+    }
+    throw new FencedMemberEpochError(this.id, m.id, epoch, m.epoch);
+  }
+
+  /** Checks an offset commit's member and epoch (see the offset commit rules in docs/groups.md). */
+  validateCommit(memberId: string | undefined, memberEpoch: number | undefined): void {
+    if (!memberId) {
+      if (this.members.size > 0) {
+        throw new UnknownMemberIdError(this.id, '', 'commits without a member id are allowed only while the group has no members');
+      }
+      return;
+    }
+    const m = this.members.get(memberId);
+    if (!m) throw new UnknownMemberIdError(this.id, memberId);
+    const epoch = memberEpoch ?? -1;
+    if (epoch < m.epoch) throw new StaleMemberEpochError(this.id, memberId, epoch, m.epoch);
+    if (epoch > m.epoch) throw new FencedMemberEpochError(this.id, memberId, epoch, m.epoch);
+  }
+
+  /** Removes members whose session or revocation deadline passed; returns their ids. */
+  expireMembers(now: number, topics: ReadonlyMap<string, number>): string[] {
+    const gone: string[] = [];
+    for (const m of this.members.values()) {
+      if (now >= m.lastHeartbeat + this.config.sessionTimeoutMs || (m.state === 'unrevoked' && now >= m.revokeDeadline)) gone.push(m.id);
+    }
+    for (const id of gone) this.dropMember(id);
+    if (gone.length > 0) this.afterRemoval(now, topics);
+    return gone;
+  }
+
+  /** Earliest time `expireMembers` could remove someone, or Infinity. */
+  nextDeadline(): number {
+    let t = Infinity;
+    for (const m of this.members.values()) {
+      t = Math.min(t, m.lastHeartbeat + this.config.sessionTimeoutMs);
+      if (m.state === 'unrevoked') t = Math.min(t, m.revokeDeadline);
+    }
+    return t;
+  }
+
+  /** Topic metadata changed: recompute the target if any subscribed topic's partitions (or a pattern's matches) changed. */
+  onTopicsChanged(topics: ReadonlyMap<string, number>): boolean {
+    if (this.members.size === 0) return false;
+    const next = this.resolveMetadata(topics);
+    if (sameCounts(next, this.metadata)) return false;
+    this.bump(topics);
+    return true;
+  }
+
+  remove(memberId: string, now: number, topics: ReadonlyMap<string, number>): void {
+    this.dropMember(memberId);
+    this.afterRemoval(now, topics);
+  }
+
+  describeMembers(): MemberDescription[] {
+    return [...this.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((m) => ({
+      memberId: m.id,
+      memberEpoch: m.epoch,
+      state: m.state,
+      ...(m.topics ? { subscribedTopics: [...m.topics] } : {}),
+      ...(m.pattern !== null ? { subscribedPattern: m.pattern } : {}),
+      assignment: toTopicPartitions([...m.assigned].sort(compareTpKeys)),
+      revoking: toTopicPartitions([...m.revoking].sort(compareTpKeys)),
+      targetAssignment: toTopicPartitions([...(this.target.get(m.id) ?? EMPTY)].sort(compareTpKeys)),
+    }));
+  }
+
+  // --- internals ----------------------------------------------------------------
+
+  private dropMember(id: string): void {
+    const m = this.members.get(id);
+    if (!m) return;
+    // A removed member cannot confirm anything, so its partitions are free at once.
+    for (const k of m.assigned) if (this.owners.get(k) === id) this.owners.delete(k);
+    for (const k of m.revoking) if (this.owners.get(k) === id) this.owners.delete(k);
+    this.members.delete(id);
+    this.target.delete(id);
+  }
+
+  private afterRemoval(now: number, topics: ReadonlyMap<string, number>): void {
+    if (this.members.size === 0) this.emptySince = now;
+    this.bump(topics);
+  }
+
+  private setTopics(m: Member, list: string[]): boolean {
+    if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || t === '')) {
+      throw new InvalidGroupRequestError('subscribedTopics must be an array of non-empty topic names');
+    }
+    const topics = [...new Set(list)].sort();
+    const same = m.pattern === null && m.topics !== null && m.topics.length === topics.length && m.topics.every((t, i) => t === topics[i]);
+    m.topics = topics;
+    m.pattern = null;
+    m.regex = null;
+    return !same;
+  }
+
+  private setPattern(m: Member, pattern: string): boolean {
+    if (typeof pattern !== 'string' || pattern.length > MAX_PATTERN_LENGTH) {
+      throw new InvalidRegularExpressionError(String(pattern), `must be a string of at most ${MAX_PATTERN_LENGTH} characters`);
+    }
+    if (m.pattern === pattern) return false;
+    try {
+      m.regex = new RegExp(`^(?:${pattern})$`);
+    } catch (err) {
+      throw new InvalidRegularExpressionError(pattern, (err as Error).message);
+    }
+    m.pattern = pattern;
+    m.topics = null;
+    return true;
+  }
+
+  /** Topics a member's subscription resolves to today. Patterns never match internal `__` topics. */
+  private resolve(m: Member, topics: ReadonlyMap<string, number>): string[] {
+    if (m.topics) return m.topics.filter((t) => topics.has(t));
+    const out: string[] = [];
+    if (m.regex) for (const t of topics.keys()) if (!t.startsWith('__') && m.regex.test(t)) out.push(t);
+    return out.sort();
+  }
+
+  private resolveMetadata(topics: ReadonlyMap<string, number>): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const m of this.members.values()) for (const t of this.resolve(m, topics)) out.set(t, topics.get(t)!);
+    return out;
+  }
+
+  /** New group epoch and, at once, its target assignment (the previous target is the assignor's "current"). */
+  private bump(topics: ReadonlyMap<string, number>): void {
+    this.epoch++;
+    this.metadata = this.resolveMetadata(topics);
+    const input = [...this.members.values()].map((m) => ({
+      id: m.id,
+      topics: this.resolve(m, topics),
+      current: this.target.get(m.id) ?? EMPTY,
+    }));
+    this.target = this.config.assignor(input, this.metadata);
+    this.targetEpoch = this.epoch;
+  }
+
+  /**
+   * Moves one member towards its target, from what it reported owning:
+   *  1. while it still holds partitions it was told to give up, nothing else changes;
+   *  2. partitions its target no longer has are taken away (epoch kept) and must be confirmed;
+   *  3. then it reaches the target epoch and gets every target partition nobody else holds.
+   */
+  private reconcile(m: Member, now: number): void {
+    const target = this.target.get(m.id) ?? EMPTY;
+    // Given back by a newer target before the release was confirmed: it never stopped being ours.
+    for (const k of m.revoking) if (target.has(k)) { m.revoking.delete(k); m.assigned.add(k); }
+    if (m.revoking.size > 0) {
+      for (const k of m.revoking) if (m.owned.has(k)) { m.state = 'unrevoked'; return; }
+      for (const k of m.revoking) if (this.owners.get(k) === m.id) this.owners.delete(k);
+      m.revoking.clear();
+    }
+    for (const k of m.assigned) if (!target.has(k)) { m.assigned.delete(k); m.revoking.add(k); }
+    if (m.revoking.size > 0) {
+      m.state = 'unrevoked';
+      m.revokeDeadline = now + m.rebalanceTimeoutMs;
+      return;
+    }
+    m.revokeDeadline = Infinity;
+    if (m.epoch !== this.targetEpoch) {
+      m.previousEpoch = m.epoch;
+      m.epoch = this.targetEpoch;
+    }
+    let waiting = false;
+    for (const k of target) {
+      if (m.assigned.has(k)) continue;
+      const holder = this.owners.get(k);
+      if (holder === undefined) {
+        this.owners.set(k, m.id);
+        m.assigned.add(k);
+      } else {
+        waiting = true;
+      }
+    }
+    m.state = waiting ? 'unreleased' : 'stable';
+  }
+}
+
+function sameCounts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [t, n] of a) if (b.get(t) !== n) return false;
+  return true;
+}

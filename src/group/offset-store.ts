@@ -1,0 +1,419 @@
+/**
+ * Committed offsets, kept in memory and made durable in an append-only log (offset-log.ts).
+ *
+ * Log format: ordinary RecordBatch v2 batches; one commit request = one batch, so a commit
+ * of many partitions is stored all or nothing. Each record:
+ *   key   utf-8 JSON array, one of
+ *           ["o", group, topic, partition]  a committed offset
+ *           ["g", group]                    group bookkeeping (when it became empty)
+ *           ["s", generation]               end of a snapshot: the generation is complete
+ *   value msgpack map, or null (a tombstone: the key is deleted)
+ *           o: { v: 1, offset, metadata, commitTimestamp }
+ *           g: { v: 1, emptySince }         ms, or null while the group has members
+ *           s: { v: 1, entries }            live keys written before this marker
+ * The last record for a key wins. Unknown key kinds are skipped, so a newer broker's extra
+ * records do not stop an older one from starting.
+ *
+ * Compaction: when the current generation holds more than `compactRatio` times as many
+ * records as there are live keys (and at least `compactMinRecords`), the live entries are
+ * written to generation g+1, followed by the "s" marker, durably; then g is removed. On
+ * start the newest generation that has its marker (or the oldest one left) wins and the
+ * others are removed, so a crash at any point loses nothing and leaves no garbage behind.
+ *
+ * Writes (commits, tombstones, compaction) run one at a time in call order; the in-memory
+ * map changes only after the append is durable, so a fetch never returns an offset that a
+ * crash could take back.
+ */
+import { pack, unpack } from 'msgpackr';
+import { CorruptBatchError, type SluiceError } from '../errors.js';
+import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
+import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
+import type { OffsetLog, OffsetLogDir } from './offset-log.js';
+import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata?: string;
+}
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** -1 when nothing is committed. */
+  offset: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+export interface OffsetStoreOptions {
+  clock: Clock;
+  /** Largest commit metadata string, in utf-8 bytes. Default 4096 (Kafka's offset.metadata.max.bytes). */
+  maxMetadataBytes?: number;
+  /** Compact when records in the log exceed this many times the live keys. Default 4. */
+  compactRatio?: number;
+  /** ...and at least this many records. Default 1000. */
+  compactMinRecords?: number;
+  /** Records per batch when writing a snapshot. Default 1000. */
+  snapshotBatchRecords?: number;
+}
+
+interface StoredOffset {
+  offset: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+interface GroupOffsets {
+  /**
+   * ms since the group has had no members; null while it has some. 0 for a group that never
+   * had members (only simple-consumer commits): its offsets then expire by commit time alone.
+   */
+  emptySince: number | null;
+  /** Whether a "g" record is live in the log (counts as a live key). */
+  hasRecord: boolean;
+  readonly offsets: Map<string, StoredOffset>;
+}
+
+const READ_BYTES = 1 << 20;
+
+function offsetKey(group: string, topic: string, partition: number): string {
+  return JSON.stringify(['o', group, topic, partition]);
+}
+function groupKey(group: string): string {
+  return JSON.stringify(['g', group]);
+}
+
+export class OffsetStore {
+  private readonly groupsMap = new Map<string, GroupOffsets>();
+  private log!: OffsetLog;
+  private gen = 0;
+  /** Records in the current generation, live or not. */
+  private records = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private compacting = false;
+  private closed = false;
+  private readonly maxMetadataBytes: number;
+  private readonly compactRatio: number;
+  private readonly compactMinRecords: number;
+  private readonly snapshotBatchRecords: number;
+  /** Completed compactions since open (for tests and metrics). */
+  compactions = 0;
+
+  private constructor(private readonly dir: OffsetLogDir, private readonly opts: OffsetStoreOptions) {
+    this.maxMetadataBytes = opts.maxMetadataBytes ?? 4096;
+    this.compactRatio = opts.compactRatio ?? 4;
+    this.compactMinRecords = opts.compactMinRecords ?? 1000;
+    this.snapshotBatchRecords = opts.snapshotBatchRecords ?? 1000;
+  }
+
+  /** Replays the newest complete generation. Groups that had members when the broker stopped count as empty from now. */
+  static async open(dir: OffsetLogDir, opts: OffsetStoreOptions): Promise<OffsetStore> {
+    const store = new OffsetStore(dir, opts);
+    const gens = (await dir.generations()).sort((a, b) => b - a);
+    let chosen = -1;
+    for (let i = 0; i < gens.length; i++) {
+      const log = await dir.open(gens[i]);
+      store.groupsMap.clear();
+      const complete = await store.replay(log);
+      if (complete || i === gens.length - 1) {
+        chosen = gens[i];
+        store.log = log;
+        break;
+      }
+    }
+    if (chosen < 0) {
+      chosen = 0;
+      store.log = await dir.open(0);
+    }
+    store.gen = chosen;
+    for (const g of gens) if (g !== chosen) await dir.remove(g);
+    const now = opts.clock.now();
+    for (const [id, g] of store.groupsMap) if (g.emptySince === null) await store.setEmptySince(id, now);
+    return store;
+  }
+
+  get generation(): number {
+    return this.gen;
+  }
+
+  stats(): { generation: number; records: number; liveKeys: number; groups: number } {
+    return { generation: this.gen, records: this.records, liveKeys: this.liveKeys(), groups: this.groupsMap.size };
+  }
+
+  /** Groups with committed offsets or bookkeeping. */
+  groups(): string[] {
+    return [...this.groupsMap.keys()].sort();
+  }
+
+  hasGroup(group: string): boolean {
+    return this.groupsMap.has(group);
+  }
+
+  emptySince(group: string): number | null | undefined {
+    return this.groupsMap.get(group)?.emptySince;
+  }
+
+  /** Committed offsets of `group`: the given partitions (-1 where none), or all it has. */
+  fetch(group: string, partitions?: readonly TopicPartition[]): CommittedOffset[] {
+    const g = this.groupsMap.get(group);
+    if (partitions) {
+      return partitions.map(({ topic, partition }) => {
+        const o = g?.offsets.get(tpKey(topic, partition));
+        return { topic, partition, offset: o?.offset ?? -1, metadata: o?.metadata ?? '', commitTimestamp: o?.commitTimestamp ?? -1 };
+      });
+    }
+    if (!g) return [];
+    return [...g.offsets.keys()].sort(compareTpKeys).map((k) => ({ ...parseTpKey(k), ...g.offsets.get(k)! }));
+  }
+
+  /**
+   * Stores the offsets durably, as one batch. Membership checks are the coordinator's job;
+   * this checks only the values. Resolves after the batch is fsynced.
+   */
+  commit(group: string, entries: readonly OffsetCommitEntry[]): Promise<void> {
+    const now = this.opts.clock.now();
+    const stored: [string, StoredOffset][] = [];
+    const records: RecordInput[] = [];
+    for (const e of entries) {
+      const problem = this.checkEntry(e);
+      if (problem) throw problem;
+      const value = { offset: e.offset, metadata: e.metadata ?? '', commitTimestamp: now };
+      stored.push([tpKey(e.topic, e.partition), value]);
+      records.push({ key: offsetKey(group, e.topic, e.partition), value: pack({ v: 1, ...value }), timestamp: now });
+    }
+    if (records.length === 0) return Promise.resolve();
+    return this.write(records, () => {
+      const g = this.groupEntry(group);
+      for (const [k, v] of stored) g.offsets.set(k, v);
+    });
+  }
+
+  /** Why `e` cannot be committed, or undefined when it can. */
+  checkEntry(e: OffsetCommitEntry): SluiceError | undefined {
+    if (typeof e.topic !== 'string' || e.topic === '' || !Number.isInteger(e.partition) || e.partition < 0) {
+      return new InvalidGroupRequestError(`invalid topic/partition ${JSON.stringify(e.topic)}/${e.partition}`);
+    }
+    if (!Number.isSafeInteger(e.offset) || e.offset < 0) {
+      return new InvalidGroupRequestError(`offset for ${e.topic}/${e.partition} must be a non-negative integer, got ${e.offset}`);
+    }
+    if (e.metadata !== undefined && typeof e.metadata !== 'string') {
+      return new InvalidGroupRequestError(`metadata for ${e.topic}/${e.partition} must be a string`);
+    }
+    const size = Buffer.byteLength(e.metadata ?? '');
+    if (size > this.maxMetadataBytes) return new OffsetMetadataTooLargeError(e.topic, e.partition, size, this.maxMetadataBytes);
+    return undefined;
+  }
+
+  /** Deletes the given partitions' offsets (OffsetDelete). */
+  deleteOffsets(group: string, partitions: readonly TopicPartition[]): Promise<void> {
+    const g = this.groupsMap.get(group);
+    const keys = partitions.map((p) => tpKey(p.topic, p.partition)).filter((k) => g?.offsets.has(k));
+    return this.tombstone(group, keys, false);
+  }
+
+  /** Deletes everything stored for the group. */
+  deleteGroup(group: string): Promise<void> {
+    const g = this.groupsMap.get(group);
+    if (!g) return Promise.resolve();
+    return this.tombstone(group, [...g.offsets.keys()], true);
+  }
+
+  /** Records when the group became empty (null: it has members again), so expiry survives restarts. */
+  setEmptySince(group: string, ts: number | null): Promise<void> {
+    const g = this.groupsMap.get(group);
+    if (g && g.hasRecord && g.emptySince === ts) return Promise.resolve();
+    const now = this.opts.clock.now();
+    return this.write([{ key: groupKey(group), value: pack({ v: 1, emptySince: ts }), timestamp: now }], () => {
+      const e = this.groupEntry(group);
+      e.emptySince = ts;
+      e.hasRecord = true;
+    });
+  }
+
+  /**
+   * Deletes offsets of empty groups once `retentionMs` passed since the later of the moment
+   * the group became empty and the offset's own commit (a commit while empty refreshes that
+   * partition). Groups with members (emptySince null) never lose offsets. A group left with
+   * nothing is forgotten. Returns the number of offsets deleted.
+   */
+  async expire(now: number, retentionMs: number): Promise<number> {
+    let n = 0;
+    for (const [group, g] of [...this.groupsMap]) {
+      if (g.emptySince === null) continue;
+      const dead: string[] = [];
+      for (const [k, o] of g.offsets) if (now - Math.max(g.emptySince, o.commitTimestamp) >= retentionMs) dead.push(k);
+      const all = dead.length === g.offsets.size && now - g.emptySince >= retentionMs;
+      if (dead.length === 0 && !all) continue;
+      await this.tombstone(group, dead, all);
+      n += dead.length;
+    }
+    return n;
+  }
+
+  /** Forces a snapshot into a new generation (normally triggered by the record/live-key ratio). */
+  compact(): Promise<void> {
+    return this.enqueue(() => this.compactNow());
+  }
+
+  /** Resolves when every write queued so far has finished (successfully or not). */
+  async idle(): Promise<void> {
+    await this.tail.catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    this.closed = true;
+  }
+
+  // --- internals ----------------------------------------------------------------
+
+  private groupEntry(group: string): GroupOffsets {
+    let g = this.groupsMap.get(group);
+    if (!g) this.groupsMap.set(group, (g = { emptySince: 0, hasRecord: false, offsets: new Map() }));
+    return g;
+  }
+
+  private liveKeys(): number {
+    let n = 0;
+    for (const g of this.groupsMap.values()) n += g.offsets.size + (g.hasRecord ? 1 : 0);
+    return n;
+  }
+
+  private tombstone(group: string, keys: readonly string[], wholeGroup: boolean): Promise<void> {
+    const now = this.opts.clock.now();
+    const records: RecordInput[] = keys.map((k) => {
+      const { topic, partition } = parseTpKey(k);
+      return { key: offsetKey(group, topic, partition), value: null, timestamp: now };
+    });
+    if (wholeGroup && this.groupsMap.get(group)?.hasRecord) records.push({ key: groupKey(group), value: null, timestamp: now });
+    if (records.length === 0) {
+      if (wholeGroup) this.groupsMap.delete(group);
+      return Promise.resolve();
+    }
+    return this.write(records, () => {
+      const g = this.groupsMap.get(group);
+      if (!g) return;
+      for (const k of keys) g.offsets.delete(k);
+      if (wholeGroup || (g.offsets.size === 0 && !g.hasRecord)) this.groupsMap.delete(group);
+    });
+  }
+
+  private write(records: RecordInput[], apply: () => void): Promise<void> {
+    if (this.closed) return Promise.reject(new CoordinatorNotAvailableError('the offset store is closed'));
+    const batch = encodeBatch(records, { now: this.opts.clock.now() });
+    return this.enqueue(async () => {
+      await this.log.append(batch, { durable: true });
+      this.records += records.length;
+      apply();
+      if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
+        // Queued behind this write; its failure must not fail this commit, which is already durable.
+        this.compact().catch(() => undefined);
+      }
+    });
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async compactNow(): Promise<void> {
+    if (this.compacting || this.closed) return;
+    this.compacting = true;
+    const next = this.gen + 1;
+    try {
+      await this.dir.remove(next); // a leftover of an attempt that failed in this process
+      const log = await this.dir.open(next);
+      const now = this.opts.clock.now();
+      let pending: RecordInput[] = [];
+      let written = 0;
+      const flush = async () => {
+        if (pending.length === 0) return;
+        await log.append(encodeBatch(pending, { now }), { durable: true });
+        written += pending.length;
+        pending = [];
+      };
+      for (const [group, g] of this.groupsMap) {
+        if (g.hasRecord) pending.push({ key: groupKey(group), value: pack({ v: 1, emptySince: g.emptySince }) });
+        for (const [k, o] of g.offsets) {
+          const { topic, partition } = parseTpKey(k);
+          pending.push({ key: offsetKey(group, topic, partition), value: pack({ v: 1, ...o }) });
+          if (pending.length >= this.snapshotBatchRecords) await flush();
+        }
+        if (pending.length >= this.snapshotBatchRecords) await flush();
+      }
+      pending.push({ key: JSON.stringify(['s', next]), value: pack({ v: 1, entries: written + pending.length }) });
+      await flush();
+      const old = this.gen;
+      this.log = log;
+      this.gen = next;
+      this.records = written;
+      this.compactions++;
+      await this.dir.remove(old);
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /** Rebuilds the map from `log`; true when it holds a snapshot marker. */
+  private async replay(log: OffsetLog): Promise<boolean> {
+    let complete = false;
+    let records = 0;
+    let offset = log.logStartOffset;
+    while (offset < log.logEndOffset) {
+      const { bytes } = await log.read(offset, READ_BYTES);
+      if (bytes.length === 0) break;
+      for (const batch of decodeBatches(bytes)) {
+        for (const r of batch.records) {
+          if (r.offset < offset) continue;
+          records++;
+          if (this.applyRecord(r.key, r.value)) complete = true;
+        }
+        offset = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+      }
+    }
+    this.records = records;
+    return complete;
+  }
+
+  /** Applies one replayed record; true for a snapshot marker. */
+  private applyRecord(keyBuf: Buffer | null, value: Buffer | null): boolean {
+    let key: unknown;
+    let v: Record<string, unknown> | null;
+    try {
+      key = JSON.parse(keyBuf?.toString('utf8') ?? 'null');
+      v = value === null ? null : (unpack(value) as Record<string, unknown>);
+    } catch (err) {
+      throw new CorruptBatchError(`offsets log record does not decode: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(key)) return false;
+    if (key[0] === 'o' && key.length === 4) {
+      const [, group, topic, partition] = key as [string, string, string, number];
+      const k = tpKey(topic, partition);
+      if (v === null) {
+        const g = this.groupsMap.get(group);
+        g?.offsets.delete(k);
+        if (g && g.offsets.size === 0 && !g.hasRecord) this.groupsMap.delete(group);
+      } else {
+        this.groupEntry(group).offsets.set(k, {
+          offset: v.offset as number, metadata: (v.metadata as string) ?? '', commitTimestamp: v.commitTimestamp as number,
+        });
+      }
+    } else if (key[0] === 'g' && key.length === 2) {
+      const group = key[1] as string;
+      if (v === null) {
+        this.groupsMap.delete(group);
+      } else {
+        const g = this.groupEntry(group);
+        g.emptySince = (v.emptySince as number | null) ?? null;
+        g.hasRecord = true;
+      }
+    } else if (key[0] === 's') {
+      return true;
+    }
+    return false;
+  }
+}
