@@ -67,7 +67,10 @@ abstract class ChildFamily<C> implements Family {
     const key = values.length === 1 ? values[0] : values.join('\0');
     const hit = this.children.get(key);
     if (hit !== undefined) return hit.child;
-    if (this.children.size >= this.maxChildren) return this.child(...values.map(() => OTHER_LABEL));
+    // The `_other` child itself is made even past the cap, so the cap is maxChildren + 1.
+    if (this.children.size >= this.maxChildren && !values.every((v) => v === OTHER_LABEL)) {
+      return this.child(...values.map(() => OTHER_LABEL));
+    }
     const entry = { labels: labelsOf(this.labelNames, values), child: this.make() };
     this.children.set(key, entry);
     return entry.child;

@@ -161,9 +161,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.rebalances = new CounterFamily('sluice_group_rebalances_total', 'Rebalances started, by consumer group.', group, this.maxGroups).register(r);
     this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
     this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
-    this.collectErrors = new CounterFamily('sluice_metrics_collect_errors_total', 'Scrape-time collectors that threw; their series are missing from that scrape.', ['collector'], 8).register(r);
 
     this.registerScrapeGauges();
+    // Registered after the scrape-time gauges: a scrape calls get() in registration order,
+    // so a collector that throws is already counted in the same scrape that lacks its series.
+    this.collectErrors = new CounterFamily('sluice_metrics_collect_errors_total', 'Scrape-time collectors that threw; their series are missing from that scrape.', ['collector'], 8).register(r);
   }
 
   // --- hot path -------------------------------------------------------------------

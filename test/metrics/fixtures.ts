@@ -1,0 +1,31 @@
+/** Puts a value into every family of a BrokerMetrics, so a scrape shows all of them. */
+import type { BrokerMetrics } from '../../src/metrics/index.js';
+
+export function populateAll(m: BrokerMetrics): void {
+  m.produced('orders', 10, 1000);
+  m.fetched('orders', 4, 400);
+  m.request('Produce', 0.0003);
+  m.request('Fetch', 0.2, 'OFFSET_OUT_OF_RANGE');
+  m.partitionError('Produce', 'UNKNOWN_TOPIC_OR_PARTITION');
+  m.fsync(0.004);
+  m.connectionOpened();
+  m.setBufferedBytes(4096);
+  m.rebalance('billing');
+  m.redelivered('workers', 2);
+  m.deadLettered('workers', 1);
+  m.collectPartitions(() => [
+    { topic: 'orders', partition: 0, logStartOffset: 0, logEndOffset: 10, sizeBytes: 1000, segmentCount: 1 },
+    { topic: 'orders', partition: 1, logStartOffset: 5, logEndOffset: 7, sizeBytes: 300, segmentCount: 2 },
+  ]);
+  m.collectGroups(() => [
+    {
+      group: 'billing',
+      state: 'Stable',
+      members: 2,
+      partitions: [{ topic: 'orders', partition: 0, committedOffset: 6, logEndOffset: 10, lagMessages: 4, lagSeconds: 1.5 }],
+    },
+  ]);
+  m.collectQueues(() => [
+    { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, acked: 1, deadLettered: 1, oldestUnackedAgeSeconds: 12 },
+  ]);
+}

@@ -1,0 +1,53 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBrokerMetrics, metricsRoute, type BrokerMetrics } from '../../src/metrics/index.js';
+
+/** An HTTP server like the broker's: the metrics route first, then its own 404. */
+async function serve(m: BrokerMetrics): Promise<{ server: Server; base: string }> {
+  const route = metricsRoute(m);
+  const server = createServer((req, res) => {
+    if (route(req, res)) return;
+    res.writeHead(404).end('not found\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('GET /metrics route', () => {
+  const servers: Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+
+  it('serves the exposition with the Prometheus content type', async () => {
+    const m = createBrokerMetrics({ collectDefault: false });
+    m.produced('orders', 3, 30);
+    const { server, base } = await serve(m);
+    servers.push(server);
+    for (const path of ['/metrics', '/metrics?name[]=x']) {
+      const res = await fetch(base + path);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+      assert.match(await res.text(), /^sluice_messages_in_total\{topic="orders"\} 3$/m);
+    }
+    const head = await fetch(base + '/metrics', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+  });
+
+  it('leaves other paths to the broker and refuses other methods', async () => {
+    const { server, base } = await serve(createBrokerMetrics({ collectDefault: false }));
+    servers.push(server);
+    assert.equal((await fetch(base + '/')).status, 404);
+    assert.equal((await fetch(base + '/metricsx')).status, 404);
+    const post = await fetch(base + '/metrics', { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  });
+
+  it('declines every request when metrics are off', async () => {
+    const { server, base } = await serve(createBrokerMetrics({ enabled: false }));
+    servers.push(server);
+    assert.equal((await fetch(base + '/metrics')).status, 404);
+  });
+});
