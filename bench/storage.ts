@@ -16,7 +16,7 @@ import { effectiveConfig } from '../src/storage/log-config.js';
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
 const PER_BATCH = 1000;
 const VALUE = 100;
-const IN_FLIGHT = 8;
+const IN_FLIGHT = 16;
 const READ_BYTES = 1 << 20;
 
 function encodeAll(): Buffer[] {
