@@ -172,7 +172,7 @@ export class OffsetStore {
    * Stores the offsets durably, as one batch. Membership checks are the coordinator's job;
    * this checks only the values. Resolves after the batch is fsynced.
    */
-  commit(group: string, entries: readonly OffsetCommitEntry[]): Promise<void> {
+  async commit(group: string, entries: readonly OffsetCommitEntry[]): Promise<void> {
     const now = this.opts.clock.now();
     const stored: [string, StoredOffset][] = [];
     const records: RecordInput[] = [];
@@ -183,7 +183,7 @@ export class OffsetStore {
       stored.push([tpKey(e.topic, e.partition), value]);
       records.push({ key: offsetKey(group, e.topic, e.partition), value: pack({ v: 1, ...value }), timestamp: now });
     }
-    if (records.length === 0) return Promise.resolve();
+    if (records.length === 0) return;
     return this.write(records, () => {
       const g = this.groupEntry(group);
       for (const [k, v] of stored) g.offsets.set(k, v);

@@ -1,0 +1,152 @@
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeBatch } from '../../src/record/index.js';
+import { openLogManager } from '../../src/storage/log-manager.js';
+import { StorageError } from '../../src/storage/errors.js';
+import type { LogManager } from '../../src/storage/types.js';
+import { MemoryOffsetLogDir, logManagerOffsetLogDir, type OffsetLogDir } from '../../src/group/offset-log.js';
+import { OffsetStore, type OffsetStoreOptions } from '../../src/group/offset-store.js';
+import { ManualClock } from './sim.js';
+
+/** A place offsets live that survives `restart()`: the same memory logs, or a log manager closed and reopened on the same directory. */
+interface Engine {
+  dir(): OffsetLogDir;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ENGINES: [string, () => Promise<Engine>][] = [
+  ['memory', async () => {
+    const d = new MemoryOffsetLogDir();
+    return { dir: () => d, restart: async () => undefined, close: async () => undefined };
+  }],
+  ['disk (storage log manager)', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'sluice-offsets-'));
+    let mgr: LogManager = await openLogManager(path, {}, { retentionCheckMs: 0 });
+    return {
+      dir: () => logManagerOffsetLogDir(mgr),
+      restart: async () => {
+        await mgr.close();
+        mgr = await openLogManager(path, {}, { retentionCheckMs: 0 });
+      },
+      close: async () => {
+        await mgr.close();
+        await rm(path, { recursive: true, force: true });
+      },
+    };
+  }],
+];
+
+for (const [name, makeEngine] of ENGINES) {
+  describe(`offset store on ${name}`, () => {
+    const engines: Engine[] = [];
+    const setup = async (opts: Partial<OffsetStoreOptions> = {}) => {
+      const engine = await makeEngine();
+      engines.push(engine);
+      const clock = new ManualClock();
+      const open = () => OffsetStore.open(engine.dir(), { clock, ...opts });
+      return { engine, clock, open };
+    };
+    after(async () => {
+      for (const e of engines) await e.close();
+    });
+
+    test('offsets, deletions and empty-since times survive a rebuild from the log', async () => {
+      const { engine, clock, open } = await setup();
+      let store = await open();
+      await store.commit('g1', [{ topic: 't', partition: 0, offset: 5, metadata: 'm0' }, { topic: 't', partition: 1, offset: 7 }]);
+      clock.t += 10;
+      await store.commit('g1', [{ topic: 't', partition: 0, offset: 9 }, { topic: 'u', partition: 3, offset: 2 ** 40 }]);
+      await store.commit('g2', [{ topic: 't', partition: 0, offset: 1 }]);
+      await store.commit('g3', [{ topic: 't', partition: 0, offset: 1 }]);
+      await store.deleteOffsets('g1', [{ topic: 't', partition: 1 }]);
+      await store.deleteGroup('g2');
+      await store.setEmptySince('g1', 12_345);
+      const before = store.fetch('g1');
+      assert.deepEqual(before.map((o) => [o.topic, o.partition, o.offset, o.metadata]), [['t', 0, 9, ''], ['u', 3, 2 ** 40, '']]);
+      await store.close();
+      await engine.restart();
+      clock.t += 1000;
+      store = await open();
+      assert.deepEqual(store.fetch('g1'), before);
+      assert.deepEqual(store.groups(), ['g1', 'g3']);
+      assert.deepEqual(store.fetch('g2', [{ topic: 't', partition: 0 }]).map((o) => o.offset), [-1]);
+      assert.equal(store.emptySince('g1'), 12_345);
+      await store.close();
+    });
+
+    test('compaction bounds the log and loses nothing, across restarts', async () => {
+      const { engine, open } = await setup({ compactMinRecords: 50, compactRatio: 4, snapshotBatchRecords: 7 });
+      let store = await open();
+      for (let i = 0; i < 300; i++) {
+        await store.commit(`g${i % 3}`, [{ topic: 't', partition: i % 5, offset: i }, { topic: 'u', partition: 0, offset: i }]);
+      }
+      const s = store.stats();
+      assert.ok(store.compactions >= 2, `compactions ${store.compactions}`);
+      assert.ok(s.records <= Math.max(50, 4 * s.liveKeys) + 2, `records ${s.records}, live ${s.liveKeys}`);
+      assert.equal(s.liveKeys, 3 * 5 + 3);
+      const snapshot = store.groups().map((g) => store.fetch(g));
+      await store.close();
+      await engine.restart();
+      store = await open();
+      assert.deepEqual(store.groups().map((g) => store.fetch(g)), snapshot);
+      assert.deepEqual(await engine.dir().generations(), [store.generation]);
+      await store.close();
+    });
+
+    test('a snapshot interrupted before its end marker is ignored; a finished one wins over the old generation', async () => {
+      const { engine, open } = await setup();
+      let store = await open();
+      await store.commit('g', [{ topic: 't', partition: 0, offset: 1 }]);
+      const gen = store.generation;
+      await store.close();
+      // Crash while writing generation gen+1: some entries, no marker.
+      const half = await engine.dir().open(gen + 1);
+      await half.append(encodeBatch([{ key: JSON.stringify(['o', 'g', 't', 0]), value: null }]), { durable: true });
+      await engine.restart();
+      store = await open();
+      assert.equal(store.generation, gen);
+      assert.equal(store.fetch('g')[0].offset, 1);
+      assert.deepEqual(await engine.dir().generations(), [gen]);
+      // Crash after the snapshot finished but before the old generation was removed.
+      await store.commit('g', [{ topic: 't', partition: 0, offset: 2 }]);
+      await store.compact();
+      const newGen = store.generation;
+      assert.equal(newGen, gen + 1);
+      await store.close();
+      const stale = await engine.dir().open(gen);
+      await stale.append(encodeBatch([{ key: JSON.stringify(['o', 'g', 't', 0]), value: null }]), { durable: true });
+      await engine.restart();
+      store = await open();
+      assert.equal(store.generation, newGen);
+      assert.equal(store.fetch('g')[0].offset, 2);
+      assert.deepEqual(await engine.dir().generations(), [newGen]);
+      await store.close();
+    });
+  });
+}
+
+test('a failed append rejects the commit and changes nothing; the next commit works', async () => {
+  const dir = new MemoryOffsetLogDir();
+  const clock = new ManualClock();
+  const store = await OffsetStore.open(dir, { clock });
+  await store.commit('g', [{ topic: 't', partition: 0, offset: 1 }]);
+  (await dir.open(store.generation)).failNextAppend = new StorageError('disk full');
+  await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 2 }]), { code: 'STORAGE_ERROR' });
+  assert.equal(store.fetch('g')[0].offset, 1);
+  await store.commit('g', [{ topic: 't', partition: 0, offset: 3 }]);
+  const again = await OffsetStore.open(dir, { clock });
+  assert.equal(again.fetch('g')[0].offset, 3);
+});
+
+test('bad commit values are typed errors and store nothing', async () => {
+  const store = await OffsetStore.open(new MemoryOffsetLogDir(), { clock: new ManualClock(), maxMetadataBytes: 8 });
+  await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 1, metadata: '123456789' }]), { code: 'OFFSET_METADATA_TOO_LARGE' });
+  await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: -1 }]), { code: 'INVALID_REQUEST' });
+  await assert.rejects(store.commit('g', [{ topic: 't', partition: 1.5, offset: 1 }]), { code: 'INVALID_REQUEST' });
+  await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 1 }, { topic: '', partition: 0, offset: 1 }]), { code: 'INVALID_REQUEST' });
+  assert.deepEqual(store.groups(), []);
+});
