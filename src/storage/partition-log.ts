@@ -292,10 +292,15 @@ export class DiskPartitionLog implements PartitionLog {
     if (offset === end) return { bytes: EMPTY, logStartOffset: start, logEndOffset: end };
     const seg = this.segments.floor(offset);
     if (!seg) throw new OffsetOutOfRangeError(offset, start, end);
+    if (this.closed && !this.draining) throw new StorageError(`log ${this.topic}-${this.partition} is closed`);
     seg.acquire();
     try {
-      const bytes = await seg.read(offset, maxBytes, this.config.indexIntervalBytes);
+      // NaN, negative or huge limits mean "the first batch only" / "at most 2 GiB".
+      const limit = maxBytes > 0 ? Math.min(maxBytes, 0x7fff_ffff) : 0;
+      const bytes = await seg.read(offset, limit, this.config.indexIntervalBytes);
       return { bytes, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
+    } catch (err) {
+      throw err instanceof SluiceError ? err : new StorageError(`read of ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });
     } finally {
       seg.release();
     }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import { effectiveConfig } from '../../src/storage/log-config.js';
-import { OffsetOutOfRangeError } from '../../src/storage/errors.js';
+import { OffsetOutOfRangeError, StorageError } from '../../src/storage/errors.js';
 import { CorruptBatchError } from '../../src/errors.js';
 import { CRC } from '../../src/record/index.js';
 import { batchOf, recordsIn, tempDir } from './helpers.js';
@@ -88,6 +88,23 @@ test('round trip across rolled segments survives close and reopen', async () => 
     await check(log);
     assert.equal((await log.append(batchOf(1, seq))).baseOffset, seq);
     await log.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('odd byte limits return the first batch; a closed log refuses appends and reads with StorageError', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const log = await DiskPartitionLog.open(dir, 't', 0, effectiveConfig());
+    await log.append(batchOf(2, 0));
+    await log.append(batchOf(2, 2));
+    for (const limit of [0, -5, NaN, 1]) assert.deepEqual(recordsIn((await log.read(0, limit)).bytes).map((r) => r.offset), [0, 1]);
+    assert.equal(recordsIn((await log.read(0, Infinity)).bytes).length, 4);
+    await assert.rejects(log.read(1.5, 100), OffsetOutOfRangeError);
+    await log.close();
+    await assert.rejects(log.append(batchOf(1, 4)), StorageError);
+    await assert.rejects(log.read(0, 100), StorageError);
   } finally {
     await cleanup();
   }

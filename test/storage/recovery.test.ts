@@ -183,10 +183,12 @@ test('the clean-shutdown marker skips the scan and is removed on open', async ()
     assert.equal(rec.events.length, 0);
     // Not closed: the next open must scan and finds the damage.
     await log.flush();
+    const crashed = log;
     log = await DiskPartitionLog.open(dir, 't', 0, effectiveConfig(), { logger: rec.logger });
     assert.equal(log.logEndOffset, 2);
     assert.equal(rec.events[0].event, 'storage.recovery.truncated');
     await log.close();
+    await crashed.close(); // only to release its file handles
   } finally {
     await cleanup();
   }
