@@ -16,6 +16,7 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('leave' as const), who: fc.nat() }),
   fc.record({ kind: fc.constant('crash' as const), who: fc.nat() }),
   fc.record({ kind: fc.constant('grow' as const), topic: fc.constantFrom('a', 'b'), by: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ kind: fc.constant('resubscribe' as const), who: fc.nat(), topics: fc.constantFrom(['a'], ['b'], ['a', 'b']) }),
 );
 
 test('property: under any mix of joins, leaves, crashes, heartbeats and new partitions, no partition is ever held twice; the group then converges complete and balanced', async () => {
@@ -27,6 +28,7 @@ test('property: under any mix of joins, leaves, crashes, heartbeats and new part
     const topics = new Map([['a', pa], ['b', pb]]);
     coord.onTopicsChanged(topics);
     let live: SimConsumer[] = [];
+    const subs = new Map<SimConsumer, string[]>();
     for (const o of ops) {
       if (o.kind === 'join') {
         const c = new SimConsumer(coord, 'g', '', ['a', 'b']);
@@ -50,6 +52,10 @@ test('property: under any mix of joins, leaves, crashes, heartbeats and new part
         for (const c of live) { c.heartbeat(); assertDisjoint(live); }
         const { removedMembers } = await coord.tick();
         assert.deepEqual(removedMembers, [dead.id]);
+      } else if (o.kind === 'resubscribe') {
+        const c = live[o.who % live.length];
+        c.resubscribe(o.topics);
+        subs.set(c, o.topics);
       } else {
         topics.set(o.topic, topics.get(o.topic)! + o.by);
         coord.onTopicsChanged(topics);
@@ -59,9 +65,15 @@ test('property: under any mix of joins, leaves, crashes, heartbeats and new part
     if (live.length === 0) return;
     const rounds = roundsUntilStable(coord, 'g', live, 10);
     assert.ok(rounds <= 3, `took ${rounds} rounds`);
-    const total = topics.get('a')! + topics.get('b')!;
+    const topicsOf = (c: SimConsumer) => subs.get(c) ?? ['a', 'b'];
+    let total = 0;
+    for (const t of ['a', 'b']) if (live.some((c) => topicsOf(c).includes(t))) total += topics.get(t)!;
     assert.equal(live.reduce((s, c) => s + c.owned.size, 0), total);
-    const sizes = live.map((c) => c.owned.size);
-    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `unbalanced: ${sizes}`);
-  }), { numRuns: 200 });
+    for (const c of live) for (const k of c.owned) assert.ok(topicsOf(c).includes(k.split('\0')[0]));
+    // Balanced: no consumer holds 2+ more than another that could take one of its partitions.
+    for (const x of live) for (const y of live) {
+      if (x.owned.size < y.owned.size + 2) continue;
+      for (const k of x.owned) assert.ok(!topicsOf(y).includes(k.split('\0')[0]), `unbalanced: ${x.owned.size} vs ${y.owned.size}`);
+    }
+  }), { numRuns: Number(process.env.GROUP_PROP_RUNS ?? 200) });
 });

@@ -41,6 +41,18 @@ export class SimConsumer {
     return res;
   }
 
+  /** Changes the subscription on the next heartbeat. */
+  resubscribe(topics: string[]): HeartbeatOutput {
+    const res = this.coord.heartbeat(this.groupId, {
+      memberId: this.id, memberEpoch: this.epoch, subscribedTopics: topics, ownedPartitions: toTopicPartitions(this.owned),
+    });
+    this.epoch = res.memberEpoch;
+    const next = fromTopicPartitions(res.assignment);
+    for (const k of this.owned) if (!next.has(k)) this.lost.add(k);
+    this.owned = next;
+    return res;
+  }
+
   leave(): void {
     this.coord.heartbeat(this.groupId, { memberId: this.id, memberEpoch: -1 });
     this.owned = new Set();
