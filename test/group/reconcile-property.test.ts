@@ -16,7 +16,7 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('leave' as const), who: fc.nat() }),
   fc.record({ kind: fc.constant('crash' as const), who: fc.nat() }),
   fc.record({ kind: fc.constant('grow' as const), topic: fc.constantFrom('a', 'b'), by: fc.integer({ min: 1, max: 4 }) }),
-  fc.record({ kind: fc.constant('resubscribe' as const), who: fc.nat(), topics: fc.constantFrom(['a'], ['b'], ['a', 'b']) }),
+  fc.record({ kind: fc.constant('resubscribe' as const), who: fc.nat(), topics: fc.constantFrom<string[]>(['a'], ['b'], ['a', 'b']) }),
 );
 
 test('property: under any mix of joins, leaves, crashes, heartbeats and new partitions, no partition is ever held twice; the group then converges complete and balanced', async () => {
