@@ -1,4 +1,5 @@
 /** Puts a value into every family of a BrokerMetrics, so a scrape shows all of them. */
+import { readFileSync } from 'node:fs';
 import type { BrokerMetrics } from '../../src/metrics/index.js';
 
 export function populateAll(m: BrokerMetrics): void {
@@ -28,4 +29,17 @@ export function populateAll(m: BrokerMetrics): void {
   m.collectQueues(() => [
     { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, acked: 1, deadLettered: 1, oldestUnackedAgeSeconds: 12 },
   ]);
+}
+
+/** Every PromQL expression in config/grafana-dashboard.json. */
+export function dashboardQueries(): string[] {
+  const dash = JSON.parse(readFileSync('config/grafana-dashboard.json', 'utf8')) as {
+    panels: { targets?: { expr: string }[] }[];
+  };
+  return dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+}
+
+/** A dashboard expression with Grafana's variables replaced, so Prometheus itself can run it. */
+export function withoutGrafanaVariables(expr: string): string {
+  return expr.replaceAll('$__rate_interval', '5s').replace(/\$(instance|topic|group)\b/g, '.*');
 }

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBrokerMetrics, metricsRoute } from '../../src/metrics/index.js';
 import { PrometheusServer, findBinary } from './prometheus-server.js';
+import { dashboardQueries, withoutGrafanaVariables } from './fixtures.js';
 
 const prometheus = findBinary('prometheus');
 const skip = prometheus === undefined && 'prometheus not installed (apt-get install prometheus)';
@@ -55,6 +56,13 @@ describe('a real Prometheus scraping a BrokerMetrics registry', { skip }, () => 
     const [s] = await prom.waitFor('rate(sluice_messages_in_total{topic="orders"}[5s])', (r) => r.length === 1 && r[0].value > 0);
     // Timers on a busy 2-core CI box run late, never early: allow a wide band below 1000/s.
     assert.ok(s.value > 300 && s.value < 1300, `rate ${s.value}/s, expected about 1000/s`);
+  });
+
+  it('runs every query of the shipped Grafana dashboard', async () => {
+    for (const expr of dashboardQueries()) await prom.query(withoutGrafanaVariables(expr));
+    // Spot-check that one of them sees data, not only that it parses.
+    const [s] = await prom.waitFor(withoutGrafanaVariables('sum by (topic) (rate(sluice_bytes_in_total{instance=~"$instance",topic=~"$topic"}[$__rate_interval]))'));
+    assert.ok(s.value > 0);
   });
 
   it('sees the default Node metrics too', async () => {
