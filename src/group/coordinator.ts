@@ -16,8 +16,10 @@ import { SluiceError } from '../errors.js';
 import { StorageError } from '../storage/errors.js';
 import { assignorByName, DEFAULT_ASSIGNOR } from './assignors.js';
 import {
-  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, NonEmptyGroupError, UnknownMemberIdError,
+  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidGroupRequestError, NonEmptyGroupError,
+  UnknownMemberIdError,
 } from './errors.js';
+import { checkMemberFields, checkPartitionRefs } from './request-checks.js';
 import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
 import type { CommittedOffset, OffsetCommitEntry, OffsetStore } from './offset-store.js';
 import { systemClock, type Clock, type GroupState, type TopicPartition } from './types.js';
@@ -98,6 +100,7 @@ export class GroupCoordinator {
   /** ConsumerGroupHeartbeat: join, stay, reconcile or leave. Throws the whole-request error. */
   heartbeat(groupId: string, req: HeartbeatInput): HeartbeatOutput {
     checkGroupId(groupId);
+    checkMemberFields(req.memberId, req.memberEpoch);
     const now = this.clock.now();
     let g = this.groups.get(groupId);
     const created = !g;
@@ -158,6 +161,7 @@ export class GroupCoordinator {
   async commitOffsets(groupId: string, memberId: string | undefined, memberEpoch: number | undefined,
     entries: readonly OffsetCommitEntry[]): Promise<PartitionResult[]> {
     checkGroupId(groupId);
+    checkPartitionRefs(entries, 'partitions');
     const all = (error: SluiceError) => entries.map(({ topic, partition }) => ({ topic, partition, error }));
     try {
       const g = this.groups.get(groupId);
@@ -185,12 +189,14 @@ export class GroupCoordinator {
   /** OffsetFetch: the given partitions (-1 where nothing is committed) or all committed ones. */
   fetchOffsets(groupId: string, partitions?: readonly TopicPartition[]): CommittedOffset[] {
     checkGroupId(groupId);
+    if (partitions !== undefined) checkPartitionRefs(partitions, 'partitions');
     return this.store.fetch(groupId, partitions);
   }
 
   /** OffsetDelete: refused for topics a current member subscribes to. */
   async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionResult[]> {
     checkGroupId(groupId);
+    checkPartitionRefs(partitions, 'partitions');
     const g = this.groups.get(groupId);
     if (!g && !this.store.hasGroup(groupId)) {
       const error = new GroupIdNotFoundError(groupId);
@@ -222,6 +228,9 @@ export class GroupCoordinator {
   }
 
   describeGroups(groupIds: readonly string[], includeOffsets = true): GroupDescription[] {
+    if (!Array.isArray(groupIds) || groupIds.some((id) => typeof id !== 'string')) {
+      throw new InvalidGroupRequestError('groupIds must be an array of strings');
+    }
     return groupIds.map((id) => {
       const g = this.groups.get(id);
       const base = { groupId: id, assignor: this.config.assignorName };
@@ -241,6 +250,9 @@ export class GroupCoordinator {
 
   /** DeleteGroups: only groups without members; their offsets go with them. */
   async deleteGroups(groupIds: readonly string[]): Promise<{ groupId: string; error?: SluiceError }[]> {
+    if (!Array.isArray(groupIds) || groupIds.some((id) => typeof id !== 'string')) {
+      throw new InvalidGroupRequestError('groupIds must be an array of strings');
+    }
     const out: { groupId: string; error?: SluiceError }[] = [];
     for (const id of groupIds) {
       const g = this.groups.get(id);

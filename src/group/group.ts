@@ -21,6 +21,7 @@ import {
   FencedMemberEpochError, InvalidGroupRequestError, InvalidRegularExpressionError, StaleMemberEpochError,
   UnknownMemberIdError,
 } from './errors.js';
+import { checkMemberFields, checkTopicPartitionsList } from './request-checks.js';
 import {
   compareTpKeys, fromTopicPartitions, toTopicPartitions,
   type Assignor, type GroupState, type MemberState, type TopicPartitions,
@@ -137,16 +138,17 @@ export class ConsumerGroup {
   }
 
   heartbeat(req: HeartbeatInput, now: number, topics: ReadonlyMap<string, number>): HeartbeatOutput {
-    if (!Number.isInteger(req.memberEpoch) || req.memberEpoch < -1) {
-      throw new InvalidGroupRequestError(`memberEpoch must be -1, 0 or a positive integer, got ${req.memberEpoch}`);
-    }
-    if (typeof req.memberId !== 'string') throw new InvalidGroupRequestError('memberId must be a string');
+    checkMemberFields(req.memberId, req.memberEpoch);
     if (req.rebalanceTimeoutMs !== undefined && !(Number.isInteger(req.rebalanceTimeoutMs) && req.rebalanceTimeoutMs > 0)) {
       throw new InvalidGroupRequestError(`rebalanceTimeoutMs must be a positive integer, got ${req.rebalanceTimeoutMs}`);
     }
+    if (req.ownedPartitions !== undefined) checkTopicPartitionsList(req.ownedPartitions, 'ownedPartitions');
     if (req.subscribedTopics !== undefined && req.subscribedPattern !== undefined) {
       throw new InvalidGroupRequestError('send subscribedTopics or subscribedPattern, not both');
     }
+    // Parsed before anything changes, so a refused heartbeat leaves the group as it was.
+    const newTopics = req.subscribedTopics !== undefined ? parseTopics(req.subscribedTopics) : undefined;
+    const newRegex = req.subscribedPattern !== undefined ? compilePattern(req.subscribedPattern) : undefined;
     if (req.memberEpoch === -1) {
       if (this.members.has(req.memberId)) this.remove(req.memberId, now, topics);
       return { memberId: req.memberId, memberEpoch: -1, heartbeatIntervalMs: 0 };
@@ -177,8 +179,8 @@ export class ConsumerGroup {
     m.lastHeartbeat = now;
     if (req.rebalanceTimeoutMs !== undefined) m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     if (req.ownedPartitions) m.owned = fromTopicPartitions(req.ownedPartitions);
-    if (req.subscribedTopics !== undefined) changed = this.setTopics(m, req.subscribedTopics) || changed;
-    if (req.subscribedPattern !== undefined) changed = this.setPattern(m, req.subscribedPattern) || changed;
+    if (newTopics) changed = setTopics(m, newTopics) || changed;
+    if (newRegex) changed = setPattern(m, req.subscribedPattern!, newRegex) || changed;
     if (changed) this.bump(topics);
     this.reconcile(m, now);
     return {
@@ -284,33 +286,6 @@ export class ConsumerGroup {
     this.bump(topics);
   }
 
-  private setTopics(m: Member, list: string[]): boolean {
-    if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || t === '')) {
-      throw new InvalidGroupRequestError('subscribedTopics must be an array of non-empty topic names');
-    }
-    const topics = [...new Set(list)].sort();
-    const same = m.pattern === null && m.topics !== null && m.topics.length === topics.length && m.topics.every((t, i) => t === topics[i]);
-    m.topics = topics;
-    m.pattern = null;
-    m.regex = null;
-    return !same;
-  }
-
-  private setPattern(m: Member, pattern: string): boolean {
-    if (typeof pattern !== 'string' || pattern.length > MAX_PATTERN_LENGTH) {
-      throw new InvalidRegularExpressionError(String(pattern), `must be a string of at most ${MAX_PATTERN_LENGTH} characters`);
-    }
-    if (m.pattern === pattern) return false;
-    try {
-      m.regex = new RegExp(`^(?:${pattern})$`);
-    } catch (err) {
-      throw new InvalidRegularExpressionError(pattern, (err as Error).message);
-    }
-    m.pattern = pattern;
-    m.topics = null;
-    return true;
-  }
-
   /** Topics a member's subscription resolves to today. Patterns never match internal `__` topics. */
   private resolve(m: Member, topics: ReadonlyMap<string, number>): string[] {
     if (m.topics) return m.topics.filter((t) => topics.has(t));
@@ -382,5 +357,40 @@ export class ConsumerGroup {
 function sameCounts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
   if (a.size !== b.size) return false;
   for (const [t, n] of a) if (b.get(t) !== n) return false;
+  return true;
+}
+
+function parseTopics(list: unknown): string[] {
+  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || t === '')) {
+    throw new InvalidGroupRequestError('subscribedTopics must be an array of non-empty topic names');
+  }
+  return [...new Set(list as string[])].sort();
+}
+
+function compilePattern(pattern: unknown): RegExp {
+  if (typeof pattern !== 'string' || pattern.length > MAX_PATTERN_LENGTH) {
+    throw new InvalidRegularExpressionError(String(pattern), `must be a string of at most ${MAX_PATTERN_LENGTH} characters`);
+  }
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (err) {
+    throw new InvalidRegularExpressionError(pattern, (err as Error).message);
+  }
+}
+
+/** Returns whether the subscription changed. */
+function setTopics(m: Member, topics: string[]): boolean {
+  const same = m.pattern === null && m.topics !== null && m.topics.length === topics.length && m.topics.every((t, i) => t === topics[i]);
+  m.topics = topics;
+  m.pattern = null;
+  m.regex = null;
+  return !same;
+}
+
+function setPattern(m: Member, pattern: string, regex: RegExp): boolean {
+  if (m.pattern === pattern) return false;
+  m.pattern = pattern;
+  m.regex = regex;
+  m.topics = null;
   return true;
 }
