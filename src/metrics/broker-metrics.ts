@@ -25,6 +25,8 @@ export interface PartitionStats {
   logEndOffset: number;
   sizeBytes: number;
   segmentCount: number;
+  /** fsync rounds since the log was opened (storage's PartitionStats.fsyncCount); omit if unknown. */
+  fsyncCount?: number;
 }
 
 export interface GroupPartitionStats {

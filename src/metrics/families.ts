@@ -183,7 +183,7 @@ export class HistogramFamily extends ChildFamily<HistogramChild> {
  * (a deleted topic leaves no stale gauge behind).
  */
 export class ScrapeGaugeFamily implements Family {
-  readonly type = 'gauge' as const;
+  readonly type: 'gauge' | 'counter' = 'gauge';
   constructor(
     readonly name: string,
     readonly help: string,
@@ -205,4 +205,13 @@ export class ScrapeGaugeFamily implements Family {
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
     return this;
   }
+}
+
+/**
+ * A counter read at scrape time from a running total kept elsewhere (e.g. storage's fsync
+ * count per partition). If the source restarts from 0 (partition reopened), Prometheus's
+ * rate() treats it as a counter reset, which is what it is.
+ */
+export class ScrapeCounterFamily extends ScrapeGaugeFamily {
+  override readonly type = 'counter' as const;
 }

@@ -10,4 +10,4 @@ export {
 } from './broker-metrics.js';
 export { PromBrokerMetrics, LATENCY_BUCKETS, GROUP_STATES } from './prom-broker-metrics.js';
 export { NoopBrokerMetrics } from './noop-broker-metrics.js';
-export { metricsRoute, type MetricsRoute } from './http-route.js';
+export { metricsRoute, serveMetrics, type MetricsRoute } from './http-route.js';

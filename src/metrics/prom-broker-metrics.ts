@@ -17,6 +17,7 @@ import {
   GaugeFamily,
   HistogramFamily,
   OTHER_LABEL,
+  ScrapeCounterFamily,
   ScrapeGaugeFamily,
   type CounterChild,
   type GaugeChild,
@@ -285,6 +286,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_partition_log_end_offset', 'High watermark: the offset the next appended record will get.', tp, perPartition((p) => p.logEndOffset)).register(r);
     new ScrapeGaugeFamily('sluice_partition_size_bytes', 'Bytes on disk of the partition log segments.', tp, perPartition((p) => p.sizeBytes)).register(r);
     new ScrapeGaugeFamily('sluice_partition_segments', 'Number of log segments of the partition.', tp, perPartition((p) => p.segmentCount)).register(r);
+    new ScrapeCounterFamily('sluice_partition_fsyncs_total', 'fsync rounds of the partition log since it was opened (one round may cover several files).', tp, () => {
+      const rows: Row[] = [];
+      for (const p of partitions()) if (p.fsyncCount !== undefined) rows.push([[p.topic, p.partition], p.fsyncCount]);
+      return rows;
+    }).register(r);
 
     const groups = oncePerScrape(() => this.safely('groups', this.groupsFn));
     // Cardinality guard: group ids are client-chosen, so per-group series stop at maxGroups.

@@ -102,7 +102,7 @@ describe('BrokerMetrics (Prometheus)', () => {
     const m = fresh();
     let calls = 0;
     let parts: PartitionStats[] = [
-      { topic: 'orders', partition: 0, logStartOffset: 0, logEndOffset: 10, sizeBytes: 1000, segmentCount: 1 },
+      { topic: 'orders', partition: 0, logStartOffset: 0, logEndOffset: 10, sizeBytes: 1000, segmentCount: 1, fsyncCount: 9 },
       { topic: 'orders', partition: 1, logStartOffset: 5, logEndOffset: 7, sizeBytes: 300, segmentCount: 2 },
     ];
     m.collectPartitions(() => {
@@ -110,11 +110,14 @@ describe('BrokerMetrics (Prometheus)', () => {
       return parts;
     });
     let e = await scrape(m);
-    assert.equal(calls, 1, 'four partition families share one walk of the logs');
+    assert.equal(calls, 1, 'the partition families share one walk of the logs');
     assert.equal(valueOf(e, 'sluice_partition_log_start_offset', { topic: 'orders', partition: '1' }), 5);
     assert.equal(valueOf(e, 'sluice_partition_log_end_offset', { topic: 'orders', partition: '0' }), 10);
     assert.equal(valueOf(e, 'sluice_partition_size_bytes', { topic: 'orders', partition: '1' }), 300);
     assert.equal(valueOf(e, 'sluice_partition_segments', { topic: 'orders', partition: '1' }), 2);
+    assert.equal(valueOf(e, 'sluice_partition_fsyncs_total', { topic: 'orders', partition: '0' }), 9);
+    assert.equal(e.type.get('sluice_partition_fsyncs_total'), 'counter');
+    assert.equal(find(e, 'sluice_partition_fsyncs_total', { partition: '1' }).length, 0, 'no fsync count, no series');
 
     parts = [{ ...parts[0], logEndOffset: 12 }];
     e = await scrape(m);

@@ -15,7 +15,7 @@ export function populateAll(m: BrokerMetrics): void {
   m.redelivered('workers', 2);
   m.deadLettered('workers', 1);
   m.collectPartitions(() => [
-    { topic: 'orders', partition: 0, logStartOffset: 0, logEndOffset: 10, sizeBytes: 1000, segmentCount: 1 },
+    { topic: 'orders', partition: 0, logStartOffset: 0, logEndOffset: 10, sizeBytes: 1000, segmentCount: 1, fsyncCount: 3 },
     { topic: 'orders', partition: 1, logStartOffset: 5, logEndOffset: 7, sizeBytes: 300, segmentCount: 2 },
   ]);
   m.collectGroups(() => [

@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createBrokerMetrics, metricsRoute, type BrokerMetrics } from '../../src/metrics/index.js';
+import { createBrokerMetrics, metricsRoute, serveMetrics, type BrokerMetrics } from '../../src/metrics/index.js';
 
 /** An HTTP server like the broker's: the metrics route first, then its own 404. */
 async function serve(m: BrokerMetrics): Promise<{ server: Server; base: string }> {
@@ -49,5 +49,30 @@ describe('GET /metrics route', () => {
     const { server, base } = await serve(createBrokerMetrics({ enabled: false }));
     servers.push(server);
     assert.equal((await fetch(base + '/metrics')).status, 404);
+  });
+});
+
+describe('serveMetrics (route-table handler)', () => {
+  it('answers GET with the exposition and a 500 (not a crash) when collection fails', async () => {
+    const ok = createBrokerMetrics({ collectDefault: false });
+    ok.fsync(0.001);
+    const failing: BrokerMetrics = Object.assign(createBrokerMetrics({ collectDefault: false }), { metricsText: () => Promise.reject(new Error('boom')) });
+    const table = new Map([
+      ['/ok', serveMetrics(ok)],
+      ['/bad', serveMetrics(failing)],
+    ]);
+    const server = createServer((req, res) => void table.get(req.url ?? '')!(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const good = await fetch(base + '/ok');
+      assert.equal(good.status, 200);
+      assert.match(await good.text(), /^sluice_fsync_duration_seconds_count 1$/m);
+      const bad = await fetch(base + '/bad');
+      assert.equal(bad.status, 500);
+      assert.match(await bad.text(), /boom/);
+    } finally {
+      server.close();
+    }
   });
 });
