@@ -1,34 +1,23 @@
 /**
- * Committed offsets, kept in memory and made durable in an append-only log (offset-log.ts).
- *
- * Log format: ordinary RecordBatch v2 batches; one commit request = one batch, so a commit
- * of many partitions is stored all or nothing. Each record:
- *   key   utf-8 JSON array, one of
- *           ["o", group, topic, partition]  a committed offset
- *           ["g", group]                    group bookkeeping (when it became empty)
- *           ["s", generation]               end of a snapshot: the generation is complete
- *   value msgpack map, or null (a tombstone: the key is deleted)
- *           o: { v: 1, offset, metadata, commitTimestamp }
- *           g: { v: 1, emptySince }         ms, or null while the group has members
- *           s: { v: 1, entries }            live keys written before this marker
- * The last record for a key wins. Unknown key kinds are skipped, so a newer broker's extra
- * records do not stop an older one from starting.
+ * Committed offsets, kept in memory and made durable in an append-only log (offset-log.ts)
+ * whose record format is described in offset-records.ts. One commit request = one batch,
+ * so a commit of many partitions is stored all or nothing.
  *
  * Compaction: when the current generation holds more than `compactRatio` times as many
  * records as there are live keys (and at least `compactMinRecords`), the live entries are
- * written to generation g+1, followed by the "s" marker, durably; then g is removed. On
- * start the newest generation that has its marker (or the oldest one left) wins and the
+ * written to generation g+1, followed by the snapshot marker, durably; then g is removed.
+ * On start the newest generation that has its marker (or the oldest one left) wins and the
  * others are removed, so a crash at any point loses nothing and leaves no garbage behind.
  *
  * Writes (commits, tombstones, compaction) run one at a time in call order; the in-memory
  * map changes only after the append is durable, so a fetch never returns an offset that a
  * crash could take back.
  */
-import { pack, unpack } from 'msgpackr';
-import { CorruptBatchError, type SluiceError } from '../errors.js';
+import type { SluiceError } from '../errors.js';
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
 import type { OffsetLog, OffsetLogDir } from './offset-log.js';
+import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
 export interface OffsetCommitEntry {
@@ -59,12 +48,6 @@ export interface OffsetStoreOptions {
   snapshotBatchRecords?: number;
 }
 
-interface StoredOffset {
-  offset: number;
-  metadata: string;
-  commitTimestamp: number;
-}
-
 interface GroupOffsets {
   /**
    * ms since the group has had no members; null while it has some. 0 for a group that never
@@ -77,13 +60,6 @@ interface GroupOffsets {
 }
 
 const READ_BYTES = 1 << 20;
-
-function offsetKey(group: string, topic: string, partition: number): string {
-  return JSON.stringify(['o', group, topic, partition]);
-}
-function groupKey(group: string): string {
-  return JSON.stringify(['g', group]);
-}
 
 export class OffsetStore {
   private readonly groupsMap = new Map<string, GroupOffsets>();
@@ -181,7 +157,7 @@ export class OffsetStore {
       if (problem) throw problem;
       const value = { offset: e.offset, metadata: e.metadata ?? '', commitTimestamp: now };
       stored.push([tpKey(e.topic, e.partition), value]);
-      records.push({ key: offsetKey(group, e.topic, e.partition), value: pack({ v: 1, ...value }), timestamp: now });
+      records.push(offsetRecord(group, e.topic, e.partition, value, now));
     }
     if (records.length === 0) return;
     return this.write(records, () => {
@@ -225,7 +201,7 @@ export class OffsetStore {
     const g = this.groupsMap.get(group);
     if (g && g.hasRecord && g.emptySince === ts) return Promise.resolve();
     const now = this.opts.clock.now();
-    return this.write([{ key: groupKey(group), value: pack({ v: 1, emptySince: ts }), timestamp: now }], () => {
+    return this.write([groupRecord(group, ts, now)], () => {
       const e = this.groupEntry(group);
       e.emptySince = ts;
       e.hasRecord = true;
@@ -285,9 +261,9 @@ export class OffsetStore {
     const now = this.opts.clock.now();
     const records: RecordInput[] = keys.map((k) => {
       const { topic, partition } = parseTpKey(k);
-      return { key: offsetKey(group, topic, partition), value: null, timestamp: now };
+      return offsetRecord(group, topic, partition, null, now);
     });
-    if (wholeGroup && this.groupsMap.get(group)?.hasRecord) records.push({ key: groupKey(group), value: null, timestamp: now });
+    if (wholeGroup && this.groupsMap.get(group)?.hasRecord) records.push(groupRecord(group, undefined, now));
     if (records.length === 0) {
       if (wholeGroup) this.groupsMap.delete(group);
       return Promise.resolve();
@@ -337,15 +313,15 @@ export class OffsetStore {
         pending = [];
       };
       for (const [group, g] of this.groupsMap) {
-        if (g.hasRecord) pending.push({ key: groupKey(group), value: pack({ v: 1, emptySince: g.emptySince }) });
+        if (g.hasRecord) pending.push(groupRecord(group, g.emptySince, now));
         for (const [k, o] of g.offsets) {
           const { topic, partition } = parseTpKey(k);
-          pending.push({ key: offsetKey(group, topic, partition), value: pack({ v: 1, ...o }) });
+          pending.push(offsetRecord(group, topic, partition, o, now));
           if (pending.length >= this.snapshotBatchRecords) await flush();
         }
         if (pending.length >= this.snapshotBatchRecords) await flush();
       }
-      pending.push({ key: JSON.stringify(['s', next]), value: pack({ v: 1, entries: written + pending.length }) });
+      pending.push(snapshotMarker(next, written + pending.length, now));
       await flush();
       const old = this.gen;
       this.log = log;
@@ -380,40 +356,26 @@ export class OffsetStore {
   }
 
   /** Applies one replayed record; true for a snapshot marker. */
-  private applyRecord(keyBuf: Buffer | null, value: Buffer | null): boolean {
-    let key: unknown;
-    let v: Record<string, unknown> | null;
-    try {
-      key = JSON.parse(keyBuf?.toString('utf8') ?? 'null');
-      v = value === null ? null : (unpack(value) as Record<string, unknown>);
-    } catch (err) {
-      throw new CorruptBatchError(`offsets log record does not decode: ${(err as Error).message}`);
-    }
-    if (!Array.isArray(key)) return false;
-    if (key[0] === 'o' && key.length === 4) {
-      const [, group, topic, partition] = key as [string, string, string, number];
-      const k = tpKey(topic, partition);
-      if (v === null) {
-        const g = this.groupsMap.get(group);
+  private applyRecord(key: Buffer | null, value: Buffer | null): boolean {
+    const r = decodeOffsetRecord(key, value);
+    if (r.kind === 'offset') {
+      const k = tpKey(r.topic, r.partition);
+      if (r.value === null) {
+        const g = this.groupsMap.get(r.group);
         g?.offsets.delete(k);
-        if (g && g.offsets.size === 0 && !g.hasRecord) this.groupsMap.delete(group);
+        if (g && g.offsets.size === 0 && !g.hasRecord) this.groupsMap.delete(r.group);
       } else {
-        this.groupEntry(group).offsets.set(k, {
-          offset: v.offset as number, metadata: (v.metadata as string) ?? '', commitTimestamp: v.commitTimestamp as number,
-        });
+        this.groupEntry(r.group).offsets.set(k, r.value);
       }
-    } else if (key[0] === 'g' && key.length === 2) {
-      const group = key[1] as string;
-      if (v === null) {
-        this.groupsMap.delete(group);
+    } else if (r.kind === 'group') {
+      if (r.emptySince === undefined) {
+        this.groupsMap.delete(r.group);
       } else {
-        const g = this.groupEntry(group);
-        g.emptySince = (v.emptySince as number | null) ?? null;
+        const g = this.groupEntry(r.group);
+        g.emptySince = r.emptySince;
         g.hasRecord = true;
       }
-    } else if (key[0] === 's') {
-      return true;
     }
-    return false;
+    return r.kind === 'snapshot';
   }
 }

@@ -150,3 +150,15 @@ test('bad commit values are typed errors and store nothing', async () => {
   await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 1 }, { topic: '', partition: 0, offset: 1 }]), { code: 'INVALID_REQUEST' });
   assert.deepEqual(store.groups(), []);
 });
+
+test('replay skips record kinds it does not know and reports undecodable ones as corrupt', async () => {
+  const dir = new MemoryOffsetLogDir();
+  const clock = new ManualClock();
+  const store = await OffsetStore.open(dir, { clock });
+  await store.commit('g', [{ topic: 't', partition: 0, offset: 4 }]);
+  const log = await dir.open(store.generation);
+  await log.append(encodeBatch([{ key: JSON.stringify(['future-kind', 'g']), value: 'whatever' }]));
+  assert.equal((await OffsetStore.open(dir, { clock })).fetch('g')[0].offset, 4);
+  await log.append(encodeBatch([{ key: '{not json', value: null }]));
+  await assert.rejects(OffsetStore.open(dir, { clock }), { code: 'CORRUPT_MESSAGE' });
+});
