@@ -51,14 +51,20 @@ export function snapshotMarker(generation: number, entries: number, timestamp: n
 /** Throws CorruptBatchError for a record that passed its batch CRC but does not decode (a bug, not bit rot). */
 export function decodeOffsetRecord(key: Buffer | null, value: Buffer | null): OffsetRecord {
   let k: unknown;
-  let v: Record<string, unknown> | null;
   try {
     k = JSON.parse(key?.toString('utf8') ?? 'null');
+  } catch (err) {
+    throw new CorruptBatchError(`offsets log record key does not decode: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(k) || !['o', 'g', 's'].includes(k[0])) return { kind: 'unknown' };
+  // Values are decoded only for known kinds: a newer kind may use another value format.
+  let v: Record<string, unknown> | null;
+  try {
     v = value === null ? null : (unpack(value) as Record<string, unknown>);
   } catch (err) {
-    throw new CorruptBatchError(`offsets log record does not decode: ${(err as Error).message}`);
+    throw new CorruptBatchError(`offsets log record value does not decode: ${(err as Error).message}`);
   }
-  if (!Array.isArray(k)) return { kind: 'unknown' };
+  if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw new CorruptBatchError('offsets log record value is not a map');
   if (k[0] === 'o' && k.length === 4 && typeof k[1] === 'string' && typeof k[2] === 'string' && Number.isInteger(k[3])) {
     if (v === null) return { kind: 'offset', group: k[1], topic: k[2], partition: k[3], value: null };
     if (typeof v.offset !== 'number' || typeof v.commitTimestamp !== 'number') {
