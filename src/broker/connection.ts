@@ -9,6 +9,10 @@
  *   - output: when ws.bufferedAmount passes maxBufferedBytesPerConnection (a slow reader),
  *     reading pauses until the socket drains; a client that does not read its answers
  *     stops being read from, so the broker's memory per connection stays bounded.
+ * Metrics: each request is timed from decode to its answer being queued (here rather than
+ * in dispatch, so the existing settle callbacks carry it and no extra promise is made per
+ * request); requests refused before dispatch count too, under their api when it is known.
+ * The buffered-bytes gauge follows ws.bufferedAmount, which send() reads anyway.
  * Undecodable frames and frames without a readable id close the connection (1007/1008);
  * text frames close it with 1003; ws itself closes oversize frames with 1009.
  */
@@ -18,7 +22,8 @@ import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import { parseRequest } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
 import { FrameError, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
-import { toWireError } from '../protocol/errors.js';
+import { errorName, toWireError, type WireError } from '../protocol/errors.js';
+import { API_NAMES } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { dispatch } from './dispatch.js';
 import { errorOf, wireError } from './wire-error.js';
@@ -32,6 +37,8 @@ export class Connection implements RequestScope {
   private pausedForOutput = false;
   private readonly closeHooks = new Set<() => void>();
   private readonly socket: Socket;
+  /** This connection's share of the sluice_buffered_bytes gauge, as last reported. */
+  private reportedBuffered = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -61,24 +68,43 @@ export class Connection implements RequestScope {
     if (!isBinary) return this.refuse(CLOSE_UNSUPPORTED_DATA, 'text frames are not accepted; send msgpack in binary frames');
     let id: number;
     let req;
+    let frame: Record<string, unknown> | undefined;
+    const start = performance.now();
     try {
-      req = parseRequest(decodeFrame(data));
+      frame = decodeFrame(data);
+      req = parseRequest(frame);
       id = req.id;
     } catch (err) {
-      if (err instanceof RequestError) return this.send({ id: err.id, error: toWireError(err) });
+      if (err instanceof RequestError) return this.answerRefused(frame?.api, start, { id: err.id, error: toWireError(err) });
       if (err instanceof FrameError) return this.refuse(err.closeCode, err.message);
       throw err;
     }
-    if (!this.ctx.accepting) return this.send({ id, error: SHUTTING_DOWN });
+    if (!this.ctx.accepting) return this.answerRefused(req.api, start, { id, error: SHUTTING_DOWN });
     const max = this.ctx.config.maxInFlightPerConnection;
     if (this.inFlight >= max) {
-      return this.send({ id, error: errorOf('TOO_MANY_REQUESTS', `more than ${max} requests in flight on this connection`) });
+      return this.answerRefused(req.api, start, { id, error: errorOf('TOO_MANY_REQUESTS', `more than ${max} requests in flight on this connection`) });
     }
     if (++this.inFlight >= max) this.pause('inFlight');
+    const api = API_NAMES[req.api] ?? 'unknown';
     dispatch(this.ctx, req, this).then(
-      (res) => { if (res) this.send(res); },
-      (err) => this.send({ id, error: wireError(err, this.ctx.log, { api: req.api }) }),
+      (res) => {
+        if (res) this.send(res);
+        const error = (res as { error?: WireError } | undefined)?.error;
+        this.ctx.metrics.request(api, (performance.now() - start) / 1000, error ? errorName(error.code) : undefined);
+      },
+      (err) => {
+        const error = wireError(err, this.ctx.log, { api: req.api });
+        this.send({ id, error });
+        this.ctx.metrics.request(api, (performance.now() - start) / 1000, errorName(error.code));
+      },
     ).finally(() => this.done());
+  }
+
+  private answerRefused(api: unknown, start: number, res: { id: number; error: WireError }): void {
+    this.send(res);
+    // A refused frame's api may be anything a client sent; only known api numbers become labels.
+    const name = (typeof api === 'number' && Object.hasOwn(API_NAMES, api) && API_NAMES[api]) || 'unknown';
+    this.ctx.metrics.request(name, (performance.now() - start) / 1000, errorName(res.error.code));
   }
 
   private done(): void {
@@ -93,7 +119,14 @@ export class Connection implements RequestScope {
   private send(msg: object): void {
     if (this.closed) return;
     this.ws.send(encodeFrame(msg));
-    if (!this.pausedForOutput && this.ws.bufferedAmount > this.ctx.config.maxBufferedBytesPerConnection) this.pause('output');
+    const buffered = this.ws.bufferedAmount;
+    if (buffered !== this.reportedBuffered) this.reportBuffered(buffered);
+    if (!this.pausedForOutput && buffered > this.ctx.config.maxBufferedBytesPerConnection) this.pause('output');
+  }
+
+  private reportBuffered(now: number): void {
+    this.ctx.metrics.addBufferedBytes(now - this.reportedBuffered);
+    this.reportedBuffered = now;
   }
 
   private pause(why: 'inFlight' | 'output'): void {
@@ -103,6 +136,7 @@ export class Connection implements RequestScope {
   }
 
   private onDrain(): void {
+    if (this.ws.bufferedAmount !== this.reportedBuffered) this.reportBuffered(this.ws.bufferedAmount);
     if (this.pausedForOutput && this.ws.bufferedAmount <= this.ctx.config.maxBufferedBytesPerConnection) {
       this.pausedForOutput = false;
       this.maybeResume();
@@ -120,6 +154,7 @@ export class Connection implements RequestScope {
 
   private closedBy(code: number, reason: string): void {
     this.closed = true;
+    if (this.reportedBuffered !== 0) this.reportBuffered(0);
     this.ctx.log.debug('connection closed', { remote: this.remote, code, reason, inFlight: this.inFlight });
     for (const fn of [...this.closeHooks]) fn();
     this.closeHooks.clear();

@@ -6,6 +6,7 @@ import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
 import type { Logger } from './logger.js';
 import type { FetchWaiters } from './fetch-waiters.js';
+import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -13,6 +14,8 @@ export interface BrokerContext {
   readonly waiters: FetchWaiters;
   readonly log: Logger;
   readonly version: string;
+  /** Always present: the no-op implementation when `metrics: false`, so call sites stay unconditional. */
+  readonly metrics: BrokerMetrics;
   /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
   accepting: boolean;
 }

@@ -8,12 +8,17 @@
  * `records` is the Buffer storage returned: whole stored batches, never re-encoded. The
  * response's maxBytes is a budget across partitions; only the first partition with data
  * may exceed it (its first batch is always whole so a consumer never stalls on a big batch).
+ *
+ * Metrics count what the answer carries (records from batch headers, bytes, per-partition
+ * errors), once per fetch however many re-reads its long poll made.
  */
 import type { FetchRequest, FetchResponse, FetchPartitionResult } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { FetchWaiters, type Waiter } from './fetch-waiters.js';
 import { resolveLog } from './topic-access.js';
 import { wireError } from './wire-error.js';
+import { countRecords } from './count-records.js';
+import { errorName } from '../protocol/errors.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -27,7 +32,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
   const first = await readAll(ctx, req);
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
   if (first.bytes >= req.minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
-    return { id: req.id, partitions: first.partitions };
+    return { id: req.id, partitions: counted(ctx, first.partitions) };
   }
   return new Promise<FetchResponse>((resolve, reject) => {
     const keys = req.partitions.map((p) => FetchWaiters.key(p.topic, p.partition));
@@ -44,7 +49,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
       unClose?.();
       ctx.waiters.remove(waiter, keys);
       if (out instanceof Error) reject(out);
-      else resolve({ id: req.id, partitions: out.partitions });
+      else resolve({ id: req.id, partitions: counted(ctx, out.partitions) });
     };
     const reread = (final: boolean) => {
       if (done) return;
@@ -69,6 +74,17 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     // A closed connection cannot receive the answer: drop the wait without reading.
     unClose = scope?.onClose(() => end({ partitions: [], bytes: 0, failed: false }));
   });
+}
+
+function counted(ctx: BrokerContext, partitions: FetchPartitionResult[]): FetchPartitionResult[] {
+  const m = ctx.metrics;
+  if (!m.enabled) return partitions;
+  for (let i = 0; i < partitions.length; i++) {
+    const p = partitions[i];
+    if (p.error) m.partitionError('Fetch', errorName(p.error.code));
+    else if (p.records.length > 0) m.fetched(p.topic, countRecords(p.records as Buffer), p.records.length);
+  }
+  return partitions;
 }
 
 async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutcome> {

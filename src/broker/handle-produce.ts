@@ -7,6 +7,9 @@
  *   acks 0   no response at all (the connection still counts it in flight until stored)
  *   acks 1   answered after the append is in the log (page cache)
  *   acks -1  answered after the append is fsynced (storage group-commits concurrent ones)
+ *
+ * Metrics: per partition, records (from the append's offsets, not by decoding) and bytes
+ * on success, or the error name on failure.
  */
 import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
 import { topicNameProblem } from '../protocol/topic-name.js';
@@ -14,10 +17,15 @@ import type { BrokerContext } from './context.js';
 import { resolveLog } from './topic-access.js';
 import { errorOf, wireError } from './wire-error.js';
 import { ensureTopic } from './auto-create.js';
+import { errorName } from '../protocol/errors.js';
 
 export async function handleProduce(ctx: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | undefined> {
   const parts = req.partitions;
   const results = await Promise.all(parts.map((p) => produceOne(ctx, p.topic, p.partition, p.records as Buffer, req.acks)));
+  for (let i = 0; i < results.length; i++) {
+    const e = results[i].error;
+    if (e) ctx.metrics.partitionError('Produce', errorName(e.code));
+  }
   return req.acks === 0 ? undefined : { id: req.id, partitions: results };
 }
 
@@ -38,6 +46,7 @@ async function produceOne(ctx: BrokerContext, topic: string, partition: number, 
   try {
     const res = await r.log.append(records, acks === -1 ? DURABLE : undefined);
     ctx.waiters.notify(topic, partition);
+    ctx.metrics.produced(topic, res.lastOffset - res.baseOffset + 1, records.length);
     return { topic, partition, baseOffset: res.baseOffset };
   } catch (err) {
     return { topic, partition, error: wireError(err, ctx.log, { topic, partition }) };

@@ -7,10 +7,15 @@ import type { LogManager } from '../storage/types.js';
 import type { BrokerConfig } from '../config/settings.js';
 import type { Logger } from './logger.js';
 
-export function openLogs(config: BrokerConfig, log: Logger): Promise<LogManager> {
+export interface OpenLogsOptions {
+  /** Each segment fsync's duration, for the fsync histogram. */
+  onFsync?: (seconds: number) => void;
+}
+
+export function openLogs(config: BrokerConfig, log: Logger, opts: OpenLogsOptions = {}): Promise<LogManager> {
   const logger = (event: string, fields: Record<string, unknown>) => {
     if (/failed|error/.test(event)) log.error(event, fields);
     else log.info(event, fields);
   };
-  return openLogManager(config.dataDir, config.log, { logger });
+  return openLogManager(config.dataDir, config.log, { logger, onFsync: opts.onFsync });
 }

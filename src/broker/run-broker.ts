@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './logger.js';
 import { openLogs } from './open-logs.js';
 
 export async function runBroker(config: BrokerConfig, opts: { log?: Logger; open?: OpenLogs; warnings?: string[] } = {}): Promise<Broker> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat);
   for (const w of opts.warnings ?? []) log.warn('config', { message: w });
   const broker = new Broker(config, log, opts.open ?? openLogs);
   let signals = 0;

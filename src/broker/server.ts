@@ -2,6 +2,9 @@
  * The broker process's server: one HTTP server on one port, WebSocket upgrades handed to
  * a `noServer` WebSocketServer, everything else routed through the HTTP route table.
  *
+ * Metrics (docs/metrics.md): GET /metrics on the same port unless `metrics: false`, and
+ * also on `metricsPort` when that is >= 0.
+ *
  * Lifecycle: listen (the port is known and logged) -> open storage, which recovers every
  * log -> ready (upgrades accepted, /readyz 200). Until ready, upgrades get HTTP 503.
  * stop(): refuse new work, answer parked long polls, wait for in-flight requests (at most
@@ -20,8 +23,10 @@ import { FetchWaiters } from './fetch-waiters.js';
 import type { Logger } from './logger.js';
 import { Connection } from './connection.js';
 import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
+import type { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
 
-export type OpenLogs = (config: BrokerConfig, log: Logger) => Promise<LogManager>;
+export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void }) => Promise<LogManager>;
 
 const VERSION: string = (() => {
   try {
@@ -33,6 +38,8 @@ const VERSION: string = (() => {
 
 export class Broker {
   readonly routes: RouteTable;
+  readonly metrics: BrokerMetrics;
+  private metricsServer: Server | undefined;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
@@ -43,6 +50,7 @@ export class Broker {
 
   constructor(readonly config: BrokerConfig, private readonly log: Logger, private readonly openLogs: OpenLogs) {
     this.routes = defaultRoutes(() => this.ready);
+    this.metrics = setUpMetrics(config, this.routes);
     this.http = createServer((req, res) => routeRequest(this.routes, req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
@@ -62,8 +70,15 @@ export class Broker {
     const bound = (this.http.address() as AddressInfo).port;
     this.log.info('listening', { host, port: bound, url: `ws://${host}:${bound}`, version: VERSION });
     const started = Date.now();
-    const logs = await this.openLogs(this.config, this.log);
-    this.ctx = { config: this.config, logs, waiters: new FetchWaiters(), log: this.log, version: VERSION, accepting: true };
+    if (this.metrics.enabled && this.config.metricsPort >= 0) {
+      const m = await listenMetricsPort(this.metrics, host, this.config.metricsPort);
+      this.metricsServer = m.server;
+      this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
+    }
+    const metrics = this.metrics;
+    const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s) } : {});
+    collectPartitionStats(metrics, logs);
+    this.ctx = { config: this.config, logs, waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, accepting: true };
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
@@ -88,7 +103,9 @@ export class Broker {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
       const conn = new Connection(ws, ctx, remote, () => this.checkIdle());
       this.connections.add(conn);
+      ctx.metrics.connectionOpened();
       ws.on('close', () => {
+        ctx.metrics.connectionClosed();
         this.connections.delete(conn);
         this.checkIdle();
       });
@@ -127,6 +144,13 @@ export class Broker {
     this.http.closeAllConnections();
     if (ctx) await ctx.logs.close();
     await closed;
+    const ms = this.metricsServer;
+    if (ms) {
+      // Prometheus keeps its scrape connection alive; close() alone would wait for it.
+      const msClosed = new Promise<void>((resolve) => ms.close(() => resolve()));
+      ms.closeAllConnections();
+      await msClosed;
+    }
     this.log.info('stopped', {});
   }
 }

@@ -11,12 +11,20 @@ import type { LogConfig } from '../storage/types.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** `auto` = `pretty` when stdout is a terminal, else `json` (one JSON object per line). */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface BrokerConfig {
   dataDir: string;
   host: string;
   port: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Serve Prometheus metrics at GET /metrics; false removes the route and records nothing. */
+  metrics: boolean;
+  /** A second HTTP port serving only /metrics (0 = any free port); -1 = none, /metrics is on `port`. */
+  metricsPort: number;
   /** Largest WebSocket message accepted; bigger ones close the connection with 1009. */
   maxFrameBytes: number;
   /** Largest record set accepted for one partition in a Produce; bigger -> MESSAGE_TOO_LARGE. */
@@ -56,6 +64,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', type: { kind: 'string' }, description: 'address to listen on' },
   { key: 'port', type: int(0, 65535), description: 'port to listen on (0 = any free port)' },
   { key: 'logLevel', type: { kind: 'enum', values: LOG_LEVELS }, description: 'least severe log level printed' },
+  { key: 'logFormat', type: { kind: 'enum', values: LOG_FORMATS }, description: 'log lines as json, pretty text, or auto (pretty on a terminal)' },
+  { key: 'metrics', type: { kind: 'bool' }, description: 'serve Prometheus metrics at GET /metrics' },
+  { key: 'metricsPort', type: int(-1, 65535), description: 'extra port serving only /metrics (-1 = none, 0 = any free port)' },
   { key: 'maxFrameBytes', type: int(1024, 2 ** 31), description: 'largest WebSocket message accepted' },
   { key: 'maxBatchBytes', type: int(61, I32), description: 'largest record set per partition in a produce' },
   { key: 'maxInFlightPerConnection', type: int(1, 1 << 20), description: 'requests a connection may have in flight' },

@@ -24,6 +24,8 @@ export interface LogManagerOptions {
   retentionCheckMs?: number;
   /** Clock for retention and segment age; Date.now by default. */
   now?: () => number;
+  /** Passed to every partition log: called after each segment fsync with its duration. */
+  onFsync?: (seconds: number) => void;
 }
 
 interface TopicsFile {

@@ -24,6 +24,8 @@ export interface PartitionLogOptions {
   logger?: StorageLogger;
   /** Clock for segmentMs and retention; Date.now by default. */
   now?: () => number;
+  /** Called after each segment log fsync with its duration (the broker's fsync histogram). */
+  onFsync?: (seconds: number) => void;
 }
 
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
@@ -58,6 +60,7 @@ export class DiskPartitionLog implements PartitionLog {
   private failed: Error | null = null;
   private readonly logger: StorageLogger;
   private readonly now: () => number;
+  private readonly onFsync: ((seconds: number) => void) | undefined;
 
   private constructor(
     readonly topic: string,
@@ -69,6 +72,7 @@ export class DiskPartitionLog implements PartitionLog {
   ) {
     this.logger = opts.logger ?? noop;
     this.now = opts.now ?? Date.now;
+    this.onFsync = opts.onFsync;
   }
 
   /** Opens (creating if needed) the partition directory, recovering it when it was not closed cleanly. */
@@ -274,10 +278,16 @@ export class DiskPartitionLog implements PartitionLog {
     }
     this.unflushedMessages = 0;
     const jobs: Promise<void>[] = [];
-    for (const s of this.segments.all()) if (s.flushedSize !== s.size) jobs.push(s.sync());
+    for (const s of this.segments.all()) if (s.flushedSize !== s.size) jobs.push(this.onFsync ? this.timedSync(s) : s.sync());
     if (jobs.length === 0) return;
     this.syncs++;
     await Promise.all(jobs);
+  }
+
+  private async timedSync(s: Segment): Promise<void> {
+    const t0 = performance.now();
+    await s.sync();
+    this.onFsync!((performance.now() - t0) / 1000);
   }
 
   /** Number of fsync rounds so far (one round may cover several segments). */
