@@ -1,0 +1,49 @@
+/**
+ * Errors queue mode throws. Each `code` is an entry of the wire table
+ * (src/protocol/errors.ts), so the broker maps them one to one.
+ */
+import { SluiceError } from '../errors.js';
+
+/**
+ * A worker tried to settle (ack, release, reject, extend) a record it does not hold: never
+ * acquired, acquired by another worker, its lock expired and it went back, or it is already
+ * settled. Nothing in the request was applied. Not retriable: the record is someone else's now.
+ */
+export class InvalidRecordStateError extends SluiceError {
+  constructor(
+    readonly group: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    detail: string,
+  ) {
+    super('INVALID_RECORD_STATE', `share group '${group}' ${topic}/${partition} offset ${offset}: ${detail}`, false);
+  }
+}
+
+/** A worker id the group does not know (never acquired, left, or timed out). Acquire again to rejoin. */
+export class UnknownShareWorkerError extends SluiceError {
+  constructor(readonly group: string, readonly workerId: string) {
+    super('UNKNOWN_MEMBER_ID', `worker '${workerId}' is not in share group '${group}'`, false);
+  }
+}
+
+export class UnknownShareGroupError extends SluiceError {
+  constructor(readonly group: string) {
+    super('GROUP_ID_NOT_FOUND', `no share group '${group}'`, false);
+  }
+}
+
+/** A group config value out of range; `field` names it. */
+export class InvalidShareConfigError extends SluiceError {
+  constructor(readonly field: string, detail: string) {
+    super('INVALID_CONFIG', `share group config ${field}: ${detail}`, false);
+  }
+}
+
+/** Bad request fields (offsets that are not integers, empty worker ids). */
+export class InvalidShareRequestError extends SluiceError {
+  constructor(detail: string) {
+    super('INVALID_REQUEST', detail, false);
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The queue-mode coordinator: every share group of the broker. Pure: the broker passes in
+ * the log offsets it knows, reads the bytes of acquired records itself, appends returned
+ * dead letters to their topics, and writes `drainChanges()` to the state log
+ * (share-state-log.ts) before answering a worker. Time comes from the injected clock.
+ *
+ * Fair hand-out: an acquire spreads `max` over the partitions that have work, starting at a
+ * partition that rotates per call, so one busy partition cannot starve the others. Across
+ * workers, fairness is pull-based: a worker gets what it asks for when it asks, so a worker
+ * that finishes faster (acquires more often) gets more records, as with SQS or RabbitMQ
+ * prefetch.
+ */
+import { InvalidRecordStateError, InvalidShareRequestError, UnknownShareGroupError, UnknownShareWorkerError } from './errors.js';
+import { resolveShareConfig } from './share-config.js';
+import { ShareGroup } from './share-group.js';
+import type { PartitionDescription, SharePartition } from './share-partition.js';
+import {
+  DEFAULT_SHARE_GROUP_CONFIG, parseTpKey, systemClock, tpKey, type AcquiredRange, type Clock, type DeadLetter,
+  type PartitionUpdate, type ShareGroupConfig,
+} from './types.js';
+
+/** What the broker knows about a partition a worker reads. */
+export interface PartitionSource {
+  topic: string;
+  partition: number;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface AcquiredPartition {
+  topic: string;
+  partition: number;
+  ranges: AcquiredRange[];
+}
+
+export interface ShareChanges {
+  updates: PartitionUpdate[];
+  /** Groups whose config changed (or were created) since the last drain. */
+  configs: { group: string; config: ShareGroupConfig }[];
+}
+
+export interface ShareGroupDescription {
+  groupId: string;
+  config: ShareGroupConfig;
+  workers: { workerId: string; lastSeenMsAgo: number; inFlight: number; acquired: number }[];
+  /** In the windows plus the backlog not yet taken in (up to the last log end seen). */
+  available: number;
+  delayed: number;
+  inFlight: number;
+  acked: number;
+  deadLettered: number;
+  redeliveries: number;
+  oldestUnackedMs: number;
+  partitions: (PartitionDescription & { topic: string; partition: number; backlog: number })[];
+}
+
+export interface SettleTarget {
+  topic: string;
+  partition: number;
+  offsets: readonly number[];
+}
+
+export interface ShareCoordinatorOptions {
+  clock?: Clock;
+  /** Config of a group created implicitly (first acquire); broker settings. */
+  defaults?: Partial<ShareGroupConfig>;
+}
+
+export class ShareCoordinator {
+  private readonly groupsMap = new Map<string, ShareGroup>();
+  private readonly clock: Clock;
+  readonly defaults: Readonly<ShareGroupConfig>;
+
+  constructor(opts: ShareCoordinatorOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.defaults = Object.freeze(resolveShareConfig(DEFAULT_SHARE_GROUP_CONFIG, opts.defaults));
+  }
+
+  /** Creates the group or changes its config (validated; INVALID_CONFIG names the field). */
+  configure(groupId: string, patch: Partial<ShareGroupConfig> = {}): ShareGroupConfig {
+    checkId('group id', groupId);
+    const g = this.groupsMap.get(groupId);
+    const config = resolveShareConfig(g?.config ?? this.defaults, patch);
+    if (g) g.config = config;
+    const group = g ?? this.addGroup(groupId, config);
+    group.configDirty = true;
+    return config;
+  }
+
+  groups(): string[] {
+    return [...this.groupsMap.keys()].sort();
+  }
+
+  group(groupId: string): ShareGroup | undefined {
+    return this.groupsMap.get(groupId);
+  }
+
+  /** Keeps a worker alive without acquiring. Creates the group with defaults when new. */
+  heartbeat(groupId: string, workerId: string): void {
+    checkId('worker id', workerId);
+    this.ensureGroup(groupId).worker(workerId, this.clock.now());
+  }
+
+  /**
+   * Locks up to `max` records for the worker across `sources`, spread fairly. Registers or
+   * refreshes the worker. Returns only partitions that gave something.
+   */
+  acquire(groupId: string, workerId: string, sources: readonly PartitionSource[], max: number): AcquiredPartition[] {
+    checkId('worker id', workerId);
+    if (!Number.isInteger(max) || max < 0) throw new InvalidShareRequestError(`max records must be a non-negative integer, got ${max}`);
+    const now = this.clock.now();
+    const g = this.ensureGroup(groupId);
+    const w = g.worker(workerId, now);
+    const out: AcquiredPartition[] = [];
+    const n = sources.length;
+    if (n === 0 || max === 0) return out;
+    const start = g.cursor++ % n;
+    let left = max;
+    const got = new Map<number, AcquiredRange[]>();
+    // Pass 1: an equal share each; pass 2: what is left, in the same order.
+    for (let pass = 0; pass < 2 && left > 0; pass++) {
+      for (let k = 0; k < n && left > 0; k++) {
+        const idx = (start + k) % n;
+        const s = sources[idx];
+        const p = g.partition(s.topic, s.partition, s.logStartOffset, s.logEndOffset);
+        g.logEnds.set(tpKey(s.topic, s.partition), s.logEndOffset);
+        const quota = pass === 0 ? Math.ceil(left / (n - k)) : left;
+        const ranges = p.acquire(w.handle, quota, now, s.logEndOffset, s.logStartOffset);
+        if (ranges.length === 0) continue;
+        let c = 0;
+        for (const r of ranges) c += r.lastOffset - r.firstOffset + 1;
+        left -= c;
+        w.acquired += c;
+        const prev = got.get(idx);
+        if (prev) prev.push(...ranges);
+        else got.set(idx, ranges);
+      }
+    }
+    for (const [idx, ranges] of [...got].sort((a, b) => a[0] - b[0])) {
+      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges });
+    }
+    return out;
+  }
+
+  ack(groupId: string, workerId: string, targets: readonly SettleTarget[]): void {
+    const { g, w } = this.settleContext(groupId, workerId, targets);
+    for (const t of targets) this.held(g, t).ack(w, t.offsets);
+  }
+
+  /** Rejects (poison): the returned dead letters must be appended to their topics. */
+  reject(groupId: string, workerId: string, targets: readonly SettleTarget[], reason?: string): DeadLetter[] {
+    const { g, w } = this.settleContext(groupId, workerId, targets);
+    const out: DeadLetter[] = [];
+    for (const t of targets) out.push(...this.held(g, t).reject(w, t.offsets, reason));
+    return out;
+  }
+
+  /** Gives records back (delayMs undefined: the group's backoff). Returns records out of attempts. */
+  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number; reason?: string } = {}): DeadLetter[] {
+    if (opts.delayMs !== undefined && (!Number.isInteger(opts.delayMs) || opts.delayMs < 0)) {
+      throw new InvalidShareRequestError(`release delayMs must be a non-negative integer, got ${opts.delayMs}`);
+    }
+    const { g, w } = this.settleContext(groupId, workerId, targets);
+    const now = this.clock.now();
+    const out: DeadLetter[] = [];
+    for (const t of targets) out.push(...this.held(g, t).release(w, t.offsets, now, opts.delayMs, opts.reason));
+    return out;
+  }
+
+  /** Pushes lock deadlines to now + ms (default visibilityTimeoutMs); returns the new deadline. */
+  extend(groupId: string, workerId: string, targets: readonly SettleTarget[], ms?: number): number {
+    if (ms !== undefined && (!Number.isInteger(ms) || ms <= 0)) throw new InvalidShareRequestError(`extend ms must be a positive integer, got ${ms}`);
+    const { g, w } = this.settleContext(groupId, workerId, targets);
+    const now = this.clock.now();
+    let deadline = now;
+    for (const t of targets) deadline = this.held(g, t).extend(w, t.offsets, now, ms);
+    return deadline;
+  }
+
+  /** The worker leaves: everything it still holds is released as a failed attempt. */
+  leave(groupId: string, workerId: string): DeadLetter[] {
+    const g = this.groupsMap.get(groupId);
+    const w = g?.workers.get(workerId);
+    if (!g || !w) return [];
+    return this.removeWorker(g, workerId, w.handle, this.clock.now());
+  }
+
+  /**
+   * Housekeeping, to run every few hundred ms: removes workers silent for their session
+   * timeout (releasing their records) and ends expired locks. Returns the dead letters.
+   */
+  tick(): DeadLetter[] {
+    const now = this.clock.now();
+    const out: DeadLetter[] = [];
+    for (const g of this.groupsMap.values()) {
+      for (const [id, w] of [...g.workers]) {
+        if (now - w.lastSeen >= g.config.sessionTimeoutMs) out.push(...this.removeWorker(g, id, w.handle, now));
+      }
+      for (const p of g.partitions.values()) out.push(...p.expire(now).deadLetters);
+    }
+    return out;
+  }
+
+  /** State changes since the last drain, for the state log. */
+  drainChanges(): ShareChanges {
+    const changes: ShareChanges = { updates: [], configs: [] };
+    for (const g of this.groupsMap.values()) {
+      if (g.configDirty) {
+        changes.configs.push({ group: g.id, config: g.config });
+        g.configDirty = false;
+      }
+      for (const p of g.partitions.values()) {
+        const u = p.drainUpdate();
+        if (u) changes.updates.push(u);
+      }
+    }
+    return changes;
+  }
+
+  describe(groupId: string): ShareGroupDescription {
+    const g = this.groupsMap.get(groupId);
+    if (!g) throw new UnknownShareGroupError(groupId);
+    const now = this.clock.now();
+    const d: ShareGroupDescription = {
+      groupId, config: g.config, workers: [], available: 0, delayed: 0, inFlight: 0, acked: 0, deadLettered: 0,
+      redeliveries: 0, oldestUnackedMs: 0, partitions: [],
+    };
+    const perWorker = new Map<number, number>();
+    for (const [key, p] of [...g.partitions].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const pd = p.describe(now);
+      const backlog = Math.max(0, (g.logEnds.get(key) ?? pd.endOffset) - pd.endOffset);
+      d.partitions.push({ ...parseTpKey(key), ...pd, backlog });
+      d.available += pd.available + backlog;
+      d.delayed += pd.delayed;
+      d.inFlight += pd.inFlight;
+      d.acked += pd.acked;
+      d.deadLettered += pd.deadLettered;
+      d.redeliveries += pd.redeliveries;
+      d.oldestUnackedMs = Math.max(d.oldestUnackedMs, pd.oldestUnackedMs);
+      for (let off = pd.startOffset; off < pd.endOffset && pd.inFlight > 0; off++) {
+        const h = p.ownerOf(off);
+        if (h) perWorker.set(h, (perWorker.get(h) ?? 0) + 1);
+      }
+    }
+    for (const w of g.workers.values()) {
+      d.workers.push({ workerId: w.id, lastSeenMsAgo: now - w.lastSeen, inFlight: perWorker.get(w.handle) ?? 0, acquired: w.acquired });
+    }
+    return d;
+  }
+
+  /** For replay (share-state-log.ts): the group, created with `config` or defaults. */
+  restoreGroup(groupId: string, config?: ShareGroupConfig): ShareGroup {
+    const g = this.groupsMap.get(groupId) ?? this.addGroup(groupId, config ?? { ...this.defaults });
+    if (config) g.config = config;
+    return g;
+  }
+
+  // --- internals ----------------------------------------------------------------
+
+  private addGroup(id: string, config: ShareGroupConfig): ShareGroup {
+    const g = new ShareGroup(id, config);
+    this.groupsMap.set(id, g);
+    return g;
+  }
+
+  private ensureGroup(groupId: string): ShareGroup {
+    checkId('group id', groupId);
+    let g = this.groupsMap.get(groupId);
+    if (!g) {
+      g = this.addGroup(groupId, { ...this.defaults });
+      g.configDirty = true;
+    }
+    return g;
+  }
+
+  private settleContext(groupId: string, workerId: string, targets: readonly SettleTarget[]): { g: ShareGroup; w: number } {
+    const g = this.groupsMap.get(groupId);
+    if (!g) throw new UnknownShareGroupError(groupId);
+    const w = g.workers.get(workerId);
+    if (!w) throw new UnknownShareWorkerError(groupId, workerId);
+    w.lastSeen = this.clock.now();
+    if (!Array.isArray(targets)) throw new InvalidShareRequestError('targets must be an array');
+    // Check every partition before changing any, so a request applies all or nothing.
+    for (const t of targets) {
+      if (!Array.isArray(t.offsets)) throw new InvalidShareRequestError(`offsets of ${t.topic}/${t.partition} must be an array`);
+      const p = g.existing(t.topic, t.partition);
+      if (!p) {
+        if (t.offsets.length) throw new InvalidRecordStateError(groupId, t.topic, t.partition, t.offsets[0], 'never acquired');
+        continue;
+      }
+      p.checkHeld(w.handle, t.offsets);
+    }
+    return { g, w: w.handle };
+  }
+
+  private held(g: ShareGroup, t: SettleTarget): SharePartition {
+    return g.existing(t.topic, t.partition)!;
+  }
+
+  private removeWorker(g: ShareGroup, id: string, handle: number, now: number): DeadLetter[] {
+    g.workers.delete(id);
+    const out: DeadLetter[] = [];
+    for (const p of g.partitions.values()) out.push(...p.workerGone(handle, now).deadLetters);
+    return out;
+  }
+}
+
+function checkId(what: string, id: unknown): void {
+  if (typeof id !== 'string' || id === '' || id.length > 255) {
+    throw new InvalidShareRequestError(`${what} must be a non-empty string of at most 255 characters, got ${JSON.stringify(id)}`);
+  }
+}

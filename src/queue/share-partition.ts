@@ -1,0 +1,494 @@
+/**
+ * One share-partition: the queue state of (group, topic, partition).
+ *
+ *   settled | ........ window ........ | not yet taken
+ *   --------+--------------------------+--------------> offsets
+ *         start                       end          logEndOffset
+ *
+ * Every offset below `start` is acked or archived. Offsets in [start, end) have a state:
+ * AVAILABLE (with a not-before time: backoff), ACQUIRED (worker, lock deadline), ACKED or
+ * ARCHIVED. Offsets at or past `end` have never been handed out (state AVAILABLE, delivery
+ * count 0) and cost nothing. `start` moves over contiguous settled records after each
+ * change, and `end - start <= maxWindow`, so memory is bounded by the window, not by
+ * history.
+ *
+ * Storage: four typed arrays indexed by `offset - base` (base <= start), ~15 bytes per
+ * record (state u8, delivery count u16, time f64, owner i32): a 10k window is ~150 KB and
+ * no object per record. The arrays are shifted down (copyWithin) when the dead prefix
+ * below `start` would otherwise force them to grow.
+ *
+ * A delivery attempt is an acquisition: the delivery count goes up when a record is
+ * acquired, and each attempt that ends without an ack (release, lock expiry, worker gone)
+ * is a failed attempt: the record is dead-lettered once its count reached maxDeliveries,
+ * else it is available again after an exponential backoff. Workers are small integers
+ * (> 0) here; share-group.ts maps worker ids to them.
+ *
+ * Every change is also recorded as StateRuns for the state log (drainUpdate); an acquired
+ * record is persisted as AVAILABLE with its count, since locks do not survive a restart.
+ */
+import { InvalidRecordStateError } from './errors.js';
+import {
+  RecordState, backoffMs, type AcquiredRange, type DeadLetter, type DeadLetterCause, type PartitionUpdate,
+  type RecordStateValue, type ShareGroupConfig, type StateRun,
+} from './types.js';
+
+const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
+const MAX_COUNT = 0xffff;
+
+export interface PartitionDescription {
+  startOffset: number;
+  endOffset: number;
+  /** Records in the window that can be acquired now or after their backoff. */
+  available: number;
+  /** ...of which are waiting for their backoff to pass. */
+  delayed: number;
+  inFlight: number;
+  /** Total acked since the group started reading this partition (survives restarts). */
+  acked: number;
+  /** Total archived (rejected or out of attempts), i.e. dead-lettered. */
+  deadLettered: number;
+  /** Acquisitions that were not the record's first. */
+  redeliveries: number;
+  /** ms since the oldest unsettled record in the window entered it; 0 when none. */
+  oldestUnackedMs: number;
+}
+
+export interface ExpireResult {
+  /** Offsets whose lock ran out (or whose worker went away). */
+  expired: number[];
+  deadLetters: DeadLetter[];
+}
+
+export class SharePartition {
+  private base: number;
+  private startOff: number;
+  private endOff: number;
+  private state = new Uint8Array(64);
+  private count = new Uint16Array(64);
+  /** ACQUIRED: lock deadline; AVAILABLE: not before. ms. */
+  private time = new Float64Array(64);
+  private owner = new Int32Array(64);
+  /** Lowest offset that may be AVAILABLE (all below are not): where acquire starts scanning. */
+  private scanFrom: number;
+  /** No lock expires before this (a lower bound; exact after each expire scan). */
+  private nextDeadline = Infinity;
+  private inFlightCount = 0;
+  /** When chunks of the window were taken in: offsets entOff[i].. entered at entTime[i]. */
+  private entOff: number[] = [];
+  private entTime: number[] = [];
+  private pendingRuns: StateRun[] = [];
+  private startDirty = false;
+  acked = 0;
+  deadLettered = 0;
+  redeliveries = 0;
+
+  constructor(
+    readonly group: string,
+    readonly topic: string,
+    readonly partition: number,
+    /** Read on every call, so a config change applies at once. */
+    private readonly cfg: () => Readonly<ShareGroupConfig>,
+    startOffset: number,
+  ) {
+    this.base = this.startOff = this.endOff = this.scanFrom = startOffset;
+  }
+
+  get startOffset(): number {
+    return this.startOff;
+  }
+
+  get endOffset(): number {
+    return this.endOff;
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Bytes held by the typed arrays (for the memory-bound test and metrics). */
+  get capacity(): number {
+    return this.state.length;
+  }
+
+  /** State of `offset` (AVAILABLE past the end, ACKED below the start: settled either way). */
+  stateOf(offset: number): RecordStateValue {
+    if (offset < this.startOff) return ACKED;
+    if (offset >= this.endOff) return AVAILABLE;
+    return this.state[offset - this.base] as RecordStateValue;
+  }
+
+  deliveryCountOf(offset: number): number {
+    return offset >= this.startOff && offset < this.endOff ? this.count[offset - this.base] : 0;
+  }
+
+  ownerOf(offset: number): number {
+    return offset >= this.startOff && offset < this.endOff && this.state[offset - this.base] === ACQUIRED ? this.owner[offset - this.base] : 0;
+  }
+
+  /**
+   * Locks up to `max` records for `worker` and returns them as runs, lowest offsets first:
+   * first records already in the window whose backoff passed, then new ones up to
+   * `logEndOffset` (window permitting). `logStartOffset` lets retention move the start: records
+   * deleted from the log are skipped (not counted as acked or dead-lettered).
+   */
+  acquire(worker: number, max: number, now: number, logEndOffset: number, logStartOffset = 0): AcquiredRange[] {
+    if (logStartOffset > this.startOff) this.skipTo(Math.min(logStartOffset, logEndOffset));
+    const out: AcquiredRange[] = [];
+    if (max <= 0) return out;
+    const cfg = this.cfg();
+    const deadline = now + cfg.visibilityTimeoutMs;
+    let got = 0;
+    let firstDelayed = -1;
+    for (let off = Math.max(this.scanFrom, this.startOff); off < this.endOff && got < max; off++) {
+      const i = off - this.base;
+      if (this.state[i] !== AVAILABLE) continue;
+      if (this.time[i] > now) {
+        if (firstDelayed < 0) firstDelayed = off;
+        continue;
+      }
+      this.lock(i, worker, deadline);
+      this.addRange(out, off, this.count[i]);
+      got++;
+    }
+    // Everything scanned that was not taken or delayed is not AVAILABLE.
+    const scannedTo = got < max ? this.endOff : (out.length ? out[out.length - 1].lastOffset + 1 : this.scanFrom);
+    this.scanFrom = firstDelayed >= 0 ? firstDelayed : scannedTo;
+    const limit = Math.min(logEndOffset, this.startOff + cfg.maxWindow);
+    if (got < max && this.endOff < limit) {
+      const n = Math.min(max - got, limit - this.endOff);
+      const first = this.endOff;
+      this.ensureRoom(first + n);
+      this.entOff.push(first);
+      this.entTime.push(now);
+      for (let off = first; off < first + n; off++) {
+        const i = off - this.base;
+        this.state[i] = AVAILABLE;
+        this.count[i] = 0;
+        this.lock(i, worker, deadline);
+        this.addRange(out, off, 1);
+      }
+      this.endOff = first + n;
+      if (this.scanFrom === first) this.scanFrom = this.endOff;
+    }
+    for (const r of out) this.pendingRuns.push({ first: r.firstOffset, last: r.lastOffset, state: AVAILABLE, deliveryCount: r.deliveryCount });
+    return out;
+  }
+
+  /** Marks records done. Throws InvalidRecordStateError (applying nothing) unless `worker` holds all of them. */
+  ack(worker: number, offsets: readonly number[]): void {
+    this.checkHeld(worker, offsets);
+    for (const off of offsets) this.settle(off, ACKED);
+    this.recordRuns(offsets);
+    this.advance();
+  }
+
+  /** Poison: archives the records and dead-letters them; they are never delivered again. */
+  reject(worker: number, offsets: readonly number[], reason = 'rejected'): DeadLetter[] {
+    this.checkHeld(worker, offsets);
+    const out: DeadLetter[] = [];
+    for (const off of offsets) {
+      this.settle(off, ARCHIVED);
+      out.push(this.deadLetter(off, 'rejected', reason));
+    }
+    this.recordRuns(offsets);
+    this.advance();
+    return out;
+  }
+
+  /**
+   * Gives records back after a failed (or abandoned) attempt. They are available again after
+   * `delayMs`, or after the group's exponential backoff when `delayMs` is undefined; records
+   * that used their last attempt are dead-lettered instead (returned).
+   */
+  release(worker: number, offsets: readonly number[], now: number, delayMs?: number, reason = 'released'): DeadLetter[] {
+    this.checkHeld(worker, offsets);
+    const out: DeadLetter[] = [];
+    for (const off of offsets) this.failAttempt(off, now, reason, delayMs, out);
+    this.recordRuns(offsets);
+    this.advance();
+    return out;
+  }
+
+  /** Pushes the lock deadline to now + `ms` (default visibilityTimeoutMs). Returns the new deadline. */
+  extend(worker: number, offsets: readonly number[], now: number, ms?: number): number {
+    this.checkHeld(worker, offsets);
+    const deadline = now + (ms ?? this.cfg().visibilityTimeoutMs);
+    for (const off of offsets) this.time[off - this.base] = deadline;
+    return deadline;
+  }
+
+  /** Ends every lock that ran out by `now` as a failed attempt. Cheap when nothing is due. */
+  expire(now: number): ExpireResult {
+    const res: ExpireResult = { expired: [], deadLetters: [] };
+    if (now < this.nextDeadline) return res;
+    let next = Infinity;
+    for (let off = this.startOff; off < this.endOff; off++) {
+      const i = off - this.base;
+      if (this.state[i] !== ACQUIRED) continue;
+      if (this.time[i] <= now) {
+        res.expired.push(off);
+        this.failAttempt(off, now, 'lock expired', undefined, res.deadLetters);
+      } else if (this.time[i] < next) next = this.time[i];
+    }
+    this.nextDeadline = next;
+    this.recordRuns(res.expired);
+    this.advance();
+    return res;
+  }
+
+  /** Releases everything `worker` holds, each as a failed attempt (it may have crashed on them). */
+  workerGone(worker: number, now: number): ExpireResult {
+    const res: ExpireResult = { expired: [], deadLetters: [] };
+    if (this.inFlightCount === 0) return res;
+    for (let off = this.startOff; off < this.endOff; off++) {
+      const i = off - this.base;
+      if (this.state[i] === ACQUIRED && this.owner[i] === worker) {
+        res.expired.push(off);
+        this.failAttempt(off, now, 'worker gone', undefined, res.deadLetters);
+      }
+    }
+    this.recordRuns(res.expired);
+    this.advance();
+    return res;
+  }
+
+  /** The changes since the last drain, for the state log; null when nothing changed. */
+  drainUpdate(): PartitionUpdate | null {
+    if (this.pendingRuns.length === 0 && !this.startDirty) return null;
+    const runs = this.pendingRuns;
+    this.pendingRuns = [];
+    this.startDirty = false;
+    return { group: this.group, topic: this.topic, partition: this.partition, startOffset: this.startOff, runs };
+  }
+
+  /** The whole window as runs (acquired written as available), for a snapshot. */
+  snapshotRuns(): StateRun[] {
+    const runs: StateRun[] = [];
+    for (let off = this.startOff; off < this.endOff; off++) {
+      const i = off - this.base;
+      const st = (this.state[i] === ACQUIRED ? AVAILABLE : this.state[i]) as RecordStateValue;
+      const last = runs[runs.length - 1];
+      if (last && last.last === off - 1 && last.state === st && last.deliveryCount === this.count[i]) last.last = off;
+      else runs.push({ first: off, last: off, state: st, deliveryCount: this.count[i] });
+    }
+    return runs;
+  }
+
+  /**
+   * Replays persisted state (snapshot or update) on load. Records come back AVAILABLE at
+   * once (no backoff: the restart took time anyway) or settled; counters count records
+   * that become settled here. `now` stamps the window's entry time.
+   */
+  restore(startOffset: number, runs: readonly StateRun[], now: number): void {
+    for (const r of runs) {
+      const first = Math.max(r.first, this.startOff);
+      if (r.last < first) continue;
+      if (r.last >= this.endOff) {
+        this.ensureRoom(r.last + 1);
+        if (this.entOff.length === 0 || this.entTime[this.entTime.length - 1] !== now) {
+          this.entOff.push(this.endOff);
+          this.entTime.push(now);
+        }
+        for (let off = this.endOff; off <= r.last; off++) this.state[off - this.base] = AVAILABLE, this.count[off - this.base] = 0, this.time[off - this.base] = 0;
+        this.endOff = r.last + 1;
+      }
+      for (let off = first; off <= r.last; off++) {
+        const i = off - this.base;
+        const was = this.state[i];
+        if ((r.state === ACKED || r.state === ARCHIVED) && was !== ACKED && was !== ARCHIVED) {
+          if (r.state === ACKED) this.acked++;
+          else this.deadLettered++;
+        }
+        this.state[i] = r.state === ACQUIRED ? AVAILABLE : r.state;
+        this.count[i] = r.deliveryCount;
+        this.time[i] = 0;
+      }
+    }
+    if (startOffset > this.startOff) this.skipTo(startOffset);
+    this.scanFrom = this.startOff;
+    this.advance();
+    this.pendingRuns = [];
+    this.startDirty = false;
+  }
+
+  describe(now: number): PartitionDescription {
+    let available = 0;
+    let delayed = 0;
+    for (let off = this.startOff; off < this.endOff; off++) {
+      const i = off - this.base;
+      if (this.state[i] !== AVAILABLE) continue;
+      available++;
+      if (this.time[i] > now) delayed++;
+    }
+    let oldest = 0;
+    if (this.startOff < this.endOff) {
+      this.dropEntriesBelow(this.startOff);
+      oldest = Math.max(0, now - this.entTime[0]);
+    }
+    return {
+      startOffset: this.startOff, endOffset: this.endOff, available, delayed, inFlight: this.inFlightCount,
+      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, oldestUnackedMs: oldest,
+    };
+  }
+
+  // --- internals ----------------------------------------------------------------
+
+  private lock(i: number, worker: number, deadline: number): void {
+    this.state[i] = ACQUIRED;
+    this.owner[i] = worker;
+    this.time[i] = deadline;
+    if (this.count[i] > 0) this.redeliveries++;
+    if (this.count[i] < MAX_COUNT) this.count[i]++;
+    this.inFlightCount++;
+    if (deadline < this.nextDeadline) this.nextDeadline = deadline;
+  }
+
+  private addRange(out: AcquiredRange[], off: number, deliveryCount: number): void {
+    const last = out[out.length - 1];
+    if (last && last.lastOffset === off - 1 && last.deliveryCount === deliveryCount) last.lastOffset = off;
+    else out.push({ firstOffset: off, lastOffset: off, deliveryCount });
+  }
+
+  /** Throws InvalidRecordStateError unless `worker` holds every offset (each listed once). */
+  checkHeld(worker: number, offsets: readonly number[]): void {
+    for (const off of offsets) {
+      let problem: string | null = null;
+      if (!Number.isSafeInteger(off)) problem = 'not an offset';
+      else if (off < this.startOff) problem = 'already settled';
+      else if (off >= this.endOff) problem = 'never acquired';
+      else {
+        const i = off - this.base;
+        const st = this.state[i];
+        if (st === ACKED || st === ARCHIVED) problem = 'already settled';
+        else if (st === AVAILABLE) problem = 'not acquired (its lock may have expired)';
+        else if (this.owner[i] !== worker) problem = 'acquired by another worker';
+      }
+      if (problem) throw new InvalidRecordStateError(this.group, this.topic, this.partition, off, problem);
+    }
+    // A duplicate offset would be settled twice; sorted check only when there is more than one.
+    if (offsets.length > 1 && new Set(offsets).size !== offsets.length) {
+      const seen = new Set<number>();
+      for (const off of offsets) {
+        if (seen.has(off)) throw new InvalidRecordStateError(this.group, this.topic, this.partition, off, 'listed twice');
+        seen.add(off);
+      }
+    }
+  }
+
+  private settle(off: number, st: typeof ACKED | typeof ARCHIVED): void {
+    const i = off - this.base;
+    if (this.state[i] === ACQUIRED) this.inFlightCount--;
+    this.state[i] = st;
+    this.owner[i] = 0;
+    if (st === ACKED) this.acked++;
+    else this.deadLettered++;
+  }
+
+  private failAttempt(off: number, now: number, reason: string, delayMs: number | undefined, dead: DeadLetter[]): void {
+    const i = off - this.base;
+    const cfg = this.cfg();
+    if (this.count[i] >= cfg.maxDeliveries) {
+      dead.push(this.deadLetter(off, 'max-deliveries', reason));
+      this.settle(off, ARCHIVED);
+      return;
+    }
+    this.inFlightCount--;
+    this.state[i] = AVAILABLE;
+    this.owner[i] = 0;
+    this.time[i] = now + (delayMs ?? backoffMs(cfg, this.count[i]));
+    if (off < this.scanFrom) this.scanFrom = off;
+  }
+
+  private deadLetter(off: number, cause: DeadLetterCause, reason: string): DeadLetter {
+    const cfg = this.cfg();
+    return {
+      group: this.group, topic: this.topic, partition: this.partition, offset: off,
+      deliveryCount: this.count[off - this.base], cause, reason,
+      deadLetterTopic: cfg.deadLetterTopic ?? `${this.topic}.dlq`,
+    };
+  }
+
+  /** Persists the current state of `offsets` as runs (sorted, merged). */
+  private recordRuns(offsets: readonly number[]): void {
+    if (offsets.length === 0) return;
+    const sorted = offsets.length > 1 ? [...offsets].sort((a, b) => a - b) : offsets;
+    let run: StateRun | null = null;
+    for (const off of sorted) {
+      const i = off - this.base;
+      const st = (this.state[i] === ACQUIRED ? AVAILABLE : this.state[i]) as RecordStateValue;
+      if (run && run.last === off - 1 && run.state === st && run.deliveryCount === this.count[i]) run.last = off;
+      else this.pendingRuns.push((run = { first: off, last: off, state: st, deliveryCount: this.count[i] }));
+    }
+  }
+
+  /** Moves `start` over settled records. */
+  private advance(): void {
+    const before = this.startOff;
+    while (this.startOff < this.endOff) {
+      const st = this.state[this.startOff - this.base];
+      if (st !== ACKED && st !== ARCHIVED) break;
+      this.startOff++;
+    }
+    if (this.startOff !== before) {
+      this.startDirty = true;
+      if (this.scanFrom < this.startOff) this.scanFrom = this.startOff;
+      if (this.startOff === this.endOff) {
+        this.base = this.startOff; // empty window: reuse the arrays from index 0
+        this.entOff.length = this.entTime.length = 0;
+      }
+    }
+  }
+
+  /** Drops the window below `offset` (log retention deleted those records). */
+  private skipTo(offset: number): void {
+    for (let off = this.startOff; off < Math.min(offset, this.endOff); off++) {
+      const i = off - this.base;
+      if (this.state[i] === ACQUIRED) this.inFlightCount--;
+    }
+    if (offset >= this.endOff) {
+      this.base = this.startOff = this.endOff = offset;
+      this.entOff.length = this.entTime.length = 0;
+    } else {
+      this.startOff = offset;
+    }
+    if (this.scanFrom < this.startOff) this.scanFrom = this.startOff;
+    this.startDirty = true;
+    this.advance();
+  }
+
+  private dropEntriesBelow(offset: number): void {
+    let k = 0;
+    while (k + 1 < this.entOff.length && this.entOff[k + 1] <= offset) k++;
+    if (k > 0) {
+      this.entOff.splice(0, k);
+      this.entTime.splice(0, k);
+    }
+  }
+
+  /** Makes index `endExclusive - 1 - base` valid, shifting the dead prefix out or growing. */
+  private ensureRoom(endExclusive: number): void {
+    if (endExclusive - this.base <= this.state.length) return;
+    if (this.startOff > this.base) {
+      const shift = this.startOff - this.base;
+      const live = this.endOff - this.startOff;
+      this.state.copyWithin(0, shift, shift + live);
+      this.count.copyWithin(0, shift, shift + live);
+      this.time.copyWithin(0, shift, shift + live);
+      this.owner.copyWithin(0, shift, shift + live);
+      this.base = this.startOff;
+      this.dropEntriesBelow(this.startOff);
+      if (endExclusive - this.base <= this.state.length) return;
+    }
+    let cap = this.state.length;
+    while (cap < endExclusive - this.base) cap *= 2;
+    const grow = <T extends Uint8Array | Uint16Array | Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.state = grow(this.state, (n) => new Uint8Array(n));
+    this.count = grow(this.count, (n) => new Uint16Array(n));
+    this.time = grow(this.time, (n) => new Float64Array(n));
+    this.owner = grow(this.owner, (n) => new Int32Array(n));
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Shapes shared by the queue-mode (share group) files. Nothing here does I/O.
+ *
+ * Vocabulary (after Kafka's KIP-932): a *share group* reads topics as a queue; each
+ * (group, topic, partition) is a *share-partition* with a window of tracked records from
+ * the *start offset* (everything below is settled) to the *end offset* (next offset not
+ * yet taken into the window). docs/queue.md is the prose.
+ */
+
+/** Injected time source so locks, backoff and liveness are testable without waiting. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Per-group settings. Every field has a default (DEFAULT_SHARE_GROUP_CONFIG). */
+export interface ShareGroupConfig {
+  /** How long an acquired record stays locked to its worker before it is handed out again. */
+  visibilityTimeoutMs: number;
+  /** Delivery attempts (acquisitions) after which a record that is not acked is dead-lettered. */
+  maxDeliveries: number;
+  /** Backoff before a failed record is available again, first attempt; doubles per attempt. */
+  retryBackoffMs: number;
+  /** Cap of the exponential backoff. */
+  retryBackoffMaxMs: number;
+  /** Where dead records go; null = `<topic>.dlq`. */
+  deadLetterTopic: string | null;
+  /** A worker that neither acquires nor heartbeats for this long is gone; its records are released. */
+  sessionTimeoutMs: number;
+  /** Where a share-partition starts the first time the group reads it. */
+  startFrom: 'earliest' | 'latest';
+  /** Most records tracked per share-partition window (bounds memory: ~16 bytes each). */
+  maxWindow: number;
+}
+
+export const DEFAULT_SHARE_GROUP_CONFIG: Readonly<ShareGroupConfig> = Object.freeze({
+  visibilityTimeoutMs: 30_000,
+  maxDeliveries: 5,
+  retryBackoffMs: 1_000,
+  retryBackoffMaxMs: 60_000,
+  deadLetterTopic: null,
+  sessionTimeoutMs: 45_000,
+  startFrom: 'earliest',
+  maxWindow: 10_000,
+});
+
+/** Record states. Numbers are stored in a Uint8Array and in the state log: never renumber. */
+export const RecordState = {
+  AVAILABLE: 0,
+  ACQUIRED: 1,
+  ACKED: 2,
+  ARCHIVED: 3,
+} as const;
+export type RecordStateValue = (typeof RecordState)[keyof typeof RecordState];
+
+/** A run of acquired offsets handed to a worker; one delivery count for the whole run. */
+export interface AcquiredRange {
+  firstOffset: number;
+  lastOffset: number;
+  /** Acquisitions of these records so far, this one included (1 = first delivery). */
+  deliveryCount: number;
+}
+
+/** Why a record was dead-lettered. `rejected` is a worker's verdict; the others are the limit. */
+export type DeadLetterCause = 'rejected' | 'max-deliveries';
+
+/** An instruction to the broker: copy this record to the dead-letter topic. */
+export interface DeadLetter {
+  group: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  deliveryCount: number;
+  cause: DeadLetterCause;
+  /** Last reason a worker gave (release/reject), or what ended the last attempt ('lock expired', 'worker gone'). */
+  reason: string;
+  /** Topic to append to (already resolved from the group config). */
+  deadLetterTopic: string;
+}
+
+/**
+ * A run of offsets in one persisted state: what the state log writes. Acquired records are
+ * persisted as AVAILABLE with their delivery count, because a lock does not survive a
+ * restart.
+ */
+export interface StateRun {
+  first: number;
+  last: number;
+  state: RecordStateValue;
+  deliveryCount: number;
+}
+
+/** A state change of one share-partition, to be appended to the state log. */
+export interface PartitionUpdate {
+  group: string;
+  topic: string;
+  partition: number;
+  startOffset: number;
+  runs: StateRun[];
+}
+
+export function tpKey(topic: string, partition: number): string {
+  return topic + '\0' + partition;
+}
+
+export function parseTpKey(key: string): { topic: string; partition: number } {
+  const i = key.lastIndexOf('\0');
+  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
+}
+
+/** Backoff after attempt `deliveryCount` failed: min(max, initial * 2^(deliveryCount-1)). */
+export function backoffMs(cfg: Pick<ShareGroupConfig, 'retryBackoffMs' | 'retryBackoffMaxMs'>, deliveryCount: number): number {
+  if (cfg.retryBackoffMs <= 0) return 0;
+  const exp = Math.min(Math.max(deliveryCount - 1, 0), 52);
+  return Math.min(cfg.retryBackoffMaxMs, cfg.retryBackoffMs * 2 ** exp);
+}
