@@ -1,0 +1,73 @@
+/**
+ * End to end with a real Prometheus scraping a real broker every second: a steady produce
+ * rate shows up in rate(sluice_messages_in_total), and after consuming, the partition log
+ * end offset and messages out match what was sent. Skipped when prometheus is not installed.
+ * Takes ~10 s: Prometheus start-up plus a few seconds of traffic for rate() to see.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBroker } from './harness.js';
+import { RawClient } from './raw-client.js';
+import { batchOf, createTopic, fetchFrom, produce, recordsIn } from './broker-helpers.js';
+import { PrometheusServer, findBinary } from '../metrics/prometheus-server.js';
+
+const prometheus = findBinary('prometheus');
+const PER_BATCH = 50;
+const TICK_MS = 50; // 20 batches/s -> 1000 messages/s
+
+test('Prometheus sees the produce rate and the log end offset', { skip: prometheus === undefined && 'prometheus not installed (apt-get install prometheus)', timeout: 30_000 }, async () => {
+  const broker = await startBroker();
+  let prom: PrometheusServer | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const c = await RawClient.connect(broker.url);
+  try {
+    prom = await PrometheusServer.start({ targets: [`127.0.0.1:${broker.port}`], intervalSeconds: 1 });
+    await prom.waitFor('up', (r) => r.length === 1 && r[0].value === 1);
+    await createTopic(c, 'rate');
+
+    const batch = batchOf(Array.from({ length: PER_BATCH }, (_, i) => `m${i}`));
+    let sent = 0;
+    let failed: unknown;
+    const started = Date.now();
+    timer = setInterval(() => {
+      produce(c, 'rate', 0, batch).then((r) => {
+        if (r.partitions[0].error) failed = r.partitions[0].error;
+        else sent += PER_BATCH;
+      }, (err: unknown) => { failed = err; });
+    }, TICK_MS);
+
+    // Let 5 s of scrapes cover the steady rate, then read it while traffic continues.
+    await new Promise((r) => setTimeout(r, 5500));
+    const expected = (1000 / TICK_MS) * PER_BATCH;
+    const rate = await prom.waitFor('sum(rate(sluice_messages_in_total{topic="rate"}[5s]))', (r) => r.length === 1 && r[0].value > 0, 5000);
+    const measured = sent / ((Date.now() - started) / 1000);
+    clearInterval(timer);
+    timer = undefined;
+    assert.equal(failed, undefined);
+    assert.ok(rate[0].value > expected * 0.5 && rate[0].value < expected * 1.5,
+      `rate() ${rate[0].value.toFixed(0)}/s, expected ~${expected}/s (client measured ${measured.toFixed(0)}/s)`);
+
+    // Drain in-flight produces, then consume everything.
+    await new Promise((r) => setTimeout(r, 200));
+    const total = sent;
+    let offset = 0;
+    while (offset < total) {
+      const res = await fetchFrom(c, 'rate', 0, offset);
+      const recs = recordsIn(res.partitions[0].records);
+      assert.ok(recs.length > 0, `fetch at ${offset} returned nothing`);
+      offset = recs[recs.length - 1][0] + 1;
+    }
+    assert.equal(offset, total);
+
+    const leo = await prom.waitFor('sluice_partition_log_end_offset{topic="rate",partition="0"}', (r) => r.length === 1 && r[0].value === total);
+    assert.equal(leo[0].value, total);
+    // Every fetch started at a batch boundary, so messages out equals messages consumed.
+    await prom.waitFor('sluice_messages_out_total{topic="rate"}', (r) => r.length === 1 && r[0].value === total);
+    await prom.waitFor('sluice_messages_in_total{topic="rate"}', (r) => r.length === 1 && r[0].value === total);
+  } finally {
+    if (timer) clearInterval(timer);
+    c.close();
+    await prom?.stop();
+    await broker.stop();
+  }
+});
