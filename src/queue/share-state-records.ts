@@ -1,0 +1,113 @@
+/**
+ * Record format of the share state log: ordinary RecordBatch v2 records.
+ *
+ *   key   utf-8 JSON array, one of
+ *           ["u", group, topic, partition]  an update: runs that changed, and the start offset
+ *           ["p", group, topic, partition]  a partition snapshot: replaces all earlier state
+ *           ["c", group]                    the group's config
+ *           ["s", generation]               end of a snapshot: the generation is complete
+ *   value msgpack map
+ *           u: { v: 1, start, runs }
+ *           p: { v: 1, start, runs, acked, deadLettered, redeliveries }
+ *           c: { v: 1, config }
+ *           s: { v: 1, entries }
+ *   runs  flat array [first, last, state, deliveryCount, ...]; state 0 available, 2 acked,
+ *         3 archived (acquired is written as 0: locks do not survive a restart)
+ *
+ * Updates are absolute ("offsets a..b are now in state s with count n"), so replaying one
+ * twice is harmless; that lets a snapshot be taken while updates are still queued. Unknown
+ * key kinds are skipped so an older broker can start on a newer log.
+ */
+import { pack, unpack } from 'msgpackr';
+import { CorruptBatchError } from '../errors.js';
+import type { RecordInput } from '../record/index.js';
+import { RecordState, type RecordStateValue, type ShareGroupConfig, type StateRun } from './types.js';
+
+export interface PartitionCounters {
+  acked: number;
+  deadLettered: number;
+  redeliveries: number;
+}
+
+export type ShareStateRecord =
+  | { kind: 'update'; group: string; topic: string; partition: number; start: number; runs: StateRun[] }
+  | { kind: 'partition'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
+  | { kind: 'config'; group: string; config: Partial<ShareGroupConfig> }
+  | { kind: 'snapshot'; generation: number }
+  | { kind: 'unknown' };
+
+function flatRuns(runs: readonly StateRun[]): number[] {
+  const out = new Array<number>(runs.length * 4);
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i];
+    out[i * 4] = r.first;
+    out[i * 4 + 1] = r.last;
+    out[i * 4 + 2] = r.state === RecordState.ACQUIRED ? RecordState.AVAILABLE : r.state;
+    out[i * 4 + 3] = r.deliveryCount;
+  }
+  return out;
+}
+
+function parseRuns(flat: unknown, where: string): StateRun[] {
+  if (!Array.isArray(flat) || flat.length % 4 !== 0) throw new CorruptBatchError(`share state record ${where}: runs is not a flat array of 4-tuples`);
+  const out: StateRun[] = [];
+  for (let i = 0; i < flat.length; i += 4) {
+    const [first, last, state, dc] = flat.slice(i, i + 4) as number[];
+    if (![first, last, state, dc].every(Number.isSafeInteger) || last < first || state < 0 || state > 3) {
+      throw new CorruptBatchError(`share state record ${where}: bad run ${JSON.stringify(flat.slice(i, i + 4))}`);
+    }
+    out.push({ first, last, state: state as RecordStateValue, deliveryCount: dc });
+  }
+  return out;
+}
+
+export function updateRecord(group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], timestamp: number): RecordInput {
+  return { key: JSON.stringify(['u', group, topic, partition]), value: pack({ v: 1, start, runs: flatRuns(runs) }), timestamp };
+}
+
+export function partitionRecord(
+  group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+): RecordInput {
+  return {
+    key: JSON.stringify(['p', group, topic, partition]),
+    value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries }),
+    timestamp,
+  };
+}
+
+export function configRecord(group: string, config: ShareGroupConfig, timestamp: number): RecordInput {
+  return { key: JSON.stringify(['c', group]), value: pack({ v: 1, config }), timestamp };
+}
+
+export function snapshotMarker(generation: number, entries: number, timestamp: number): RecordInput {
+  return { key: JSON.stringify(['s', generation]), value: pack({ v: 1, entries }), timestamp };
+}
+
+/** Throws CorruptBatchError for a record that passed its batch CRC but does not decode (a bug, not bit rot). */
+export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null): ShareStateRecord {
+  let k: unknown;
+  let v: Record<string, unknown> | null;
+  try {
+    k = JSON.parse(key?.toString('utf8') ?? 'null');
+    v = value === null ? null : (unpack(value) as Record<string, unknown>);
+  } catch (err) {
+    throw new CorruptBatchError(`share state record does not decode: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(k) || v === null || typeof v !== 'object') return { kind: 'unknown' };
+  if ((k[0] === 'u' || k[0] === 'p') && k.length === 4 && typeof k[1] === 'string' && typeof k[2] === 'string' && Number.isInteger(k[3])) {
+    const where = `${k[0]} ${k[1]}/${k[2]}/${k[3]}`;
+    if (!Number.isSafeInteger(v.start)) throw new CorruptBatchError(`share state record ${where}: no start offset`);
+    const runs = parseRuns(v.runs, where);
+    if (k[0] === 'u') return { kind: 'update', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs };
+    const n = (x: unknown) => (typeof x === 'number' ? x : 0);
+    return {
+      kind: 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs,
+      counters: { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries) },
+    };
+  }
+  if (k[0] === 'c' && k.length === 2 && typeof k[1] === 'string') {
+    return { kind: 'config', group: k[1], config: (v.config ?? {}) as Partial<ShareGroupConfig> };
+  }
+  if (k[0] === 's' && typeof k[1] === 'number') return { kind: 'snapshot', generation: k[1] };
+  return { kind: 'unknown' };
+}

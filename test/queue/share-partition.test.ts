@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SharePartition } from '../../src/queue/share-partition.js';
+import { InvalidRecordStateError } from '../../src/queue/errors.js';
+import { DEFAULT_SHARE_GROUP_CONFIG, RecordState, backoffMs, type ShareGroupConfig } from '../../src/queue/types.js';
+import { offsetsOf } from './helpers.js';
+
+function part(over: Partial<ShareGroupConfig> = {}, start = 0): SharePartition {
+  const cfg = { ...DEFAULT_SHARE_GROUP_CONFIG, ...over };
+  return new SharePartition('g', 't', 0, () => cfg, start);
+}
+
+test('acquire hands out each record once, lowest offsets first, with delivery count 1', () => {
+  const p = part();
+  const a = p.acquire(1, 3, 0, 10);
+  const b = p.acquire(2, 3, 0, 10);
+  assert.deepEqual(a, [{ firstOffset: 0, lastOffset: 2, deliveryCount: 1 }]);
+  assert.deepEqual(offsetsOf(b), [3, 4, 5]);
+  assert.equal(p.inFlight, 6);
+  assert.deepEqual(p.acquire(3, 10, 0, 10).map((r) => [r.firstOffset, r.lastOffset]), [[6, 9]]);
+  assert.deepEqual(p.acquire(3, 10, 0, 10), [], 'nothing left');
+});
+
+test('ownership: a worker settles only records it holds; a bad request applies nothing', () => {
+  const p = part();
+  p.acquire(1, 2, 0, 10); // 0,1
+  p.acquire(2, 2, 0, 10); // 2,3
+  assert.throws(() => p.ack(2, [0]), (e: unknown) => e instanceof InvalidRecordStateError && e.code === 'INVALID_RECORD_STATE' && /another worker/.test(e.message));
+  assert.throws(() => p.ack(1, [0, 5]), /never acquired/);
+  assert.equal(p.stateOf(0), RecordState.ACQUIRED, 'the valid offset in the refused request was not acked');
+  assert.throws(() => p.release(1, [0, 0], 0), /listed twice/);
+  p.ack(1, [0, 1]);
+  assert.throws(() => p.ack(1, [0]), /already settled/);
+  assert.throws(() => p.extend(1, [2], 0), /another worker/);
+  assert.throws(() => p.reject(1, [2]), InvalidRecordStateError);
+  p.release(2, [2], 0, 0);
+  assert.throws(() => p.ack(2, [2]), /not acquired/);
+});
+
+test('a lock that expires makes the record available again; it is redelivered with delivery count 2', () => {
+  const p = part({ visibilityTimeoutMs: 1000, retryBackoffMs: 0 });
+  p.acquire(1, 1, 0, 1);
+  assert.deepEqual(p.expire(999).expired, []);
+  const r = p.expire(1000);
+  assert.deepEqual(r.expired, [0]);
+  assert.throws(() => p.ack(1, [0]), /not acquired/, 'the old worker can no longer ack');
+  assert.deepEqual(p.acquire(2, 5, 1000, 1), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }]);
+  p.ack(2, [0]);
+  assert.equal(p.startOffset, 1);
+  assert.equal(p.redeliveries, 1);
+});
+
+test('extend pushes the deadline', () => {
+  const p = part({ visibilityTimeoutMs: 1000 });
+  p.acquire(1, 1, 0, 1);
+  assert.equal(p.extend(1, [0], 900), 1900);
+  assert.deepEqual(p.expire(1500).expired, []);
+  assert.deepEqual(p.extend(1, [0], 1500, 5000), 6500);
+  assert.deepEqual(p.expire(6500).expired, [0]);
+});
+
+test('backoff grows exponentially per failed attempt and caps at retryBackoffMaxMs', () => {
+  const cfg = { retryBackoffMs: 100, retryBackoffMaxMs: 1000, maxDeliveries: 50, visibilityTimeoutMs: 10 };
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 40].map((n) => backoffMs(cfg, n)), [100, 200, 400, 800, 1000, 1000, 1000]);
+  const p = part(cfg);
+  let now = 0;
+  const waits: number[] = [];
+  p.acquire(1, 1, now, 1);
+  for (let attempt = 1; attempt <= 6; attempt++) {
+    p.release(1, [0], now);
+    // Find the first ms at which it can be acquired again.
+    const from = now;
+    while (p.acquire(1, 1, now, 1).length === 0) now += 1;
+    waits.push(now - from);
+  }
+  assert.deepEqual(waits, [100, 200, 400, 800, 1000, 1000]);
+  assert.equal(p.deliveryCountOf(0), 7);
+});
+
+test('release with an explicit delay overrides the backoff; delay 0 is immediate', () => {
+  const p = part({ retryBackoffMs: 10_000, retryBackoffMaxMs: 10_000 });
+  p.acquire(1, 2, 0, 2);
+  p.release(1, [0], 0, 0);
+  p.release(1, [1], 0, 50);
+  assert.deepEqual(offsetsOf(p.acquire(2, 5, 0, 2)), [0]);
+  assert.deepEqual(offsetsOf(p.acquire(2, 5, 49, 2)), []);
+  assert.deepEqual(offsetsOf(p.acquire(2, 5, 50, 2)), [1]);
+});
+
+test('a delayed record does not block later ones', () => {
+  const p = part({ retryBackoffMs: 1000, retryBackoffMaxMs: 1000 });
+  p.acquire(1, 1, 0, 5);
+  p.release(1, [0], 0);
+  assert.deepEqual(offsetsOf(p.acquire(2, 2, 1, 5)), [1, 2]);
+  assert.deepEqual(p.describe(1).delayed, 1);
+});
+
+test('reject archives at once and dead-letters with cause rejected; never delivered again', () => {
+  const p = part();
+  p.acquire(1, 3, 0, 3);
+  const dl = p.reject(1, [1], 'bad json');
+  assert.deepEqual(dl, [{ group: 'g', topic: 't', partition: 0, offset: 1, deliveryCount: 1, cause: 'rejected', reason: 'bad json', deadLetterTopic: 't.dlq' }]);
+  p.release(1, [0, 2], 0, 0);
+  assert.deepEqual(offsetsOf(p.acquire(2, 10, 0, 3)), [0, 2]);
+  assert.equal(p.describe(0).deadLettered, 1);
+});
+
+test('after maxDeliveries failed attempts the record is dead-lettered (expiry, release, worker gone alike)', () => {
+  const p = part({ maxDeliveries: 3, retryBackoffMs: 0, visibilityTimeoutMs: 10, deadLetterTopic: 'graveyard' });
+  p.acquire(1, 1, 0, 1);
+  assert.deepEqual(p.release(1, [0], 0, 0, 'db down'), []);
+  p.acquire(2, 1, 0, 1);
+  assert.deepEqual(p.workerGone(2, 0).expired, [0]);
+  p.acquire(3, 1, 0, 1);
+  const r = p.expire(10);
+  assert.deepEqual(r.deadLetters, [{ group: 'g', topic: 't', partition: 0, offset: 0, deliveryCount: 3, cause: 'max-deliveries', reason: 'lock expired', deadLetterTopic: 'graveyard' }]);
+  assert.deepEqual(p.acquire(4, 1, 100, 1), []);
+  assert.equal(p.startOffset, 1);
+  assert.equal(p.inFlight, 0);
+});
+
+test('memory stays bounded: the start offset advances and the arrays do not grow with history', () => {
+  const p = part({ maxWindow: 1000 });
+  let now = 0;
+  for (let round = 0; round < 200; round++) {
+    const got = offsetsOf(p.acquire(1, 500, now, 1_000_000));
+    // Ack out of order, leaving the first one for a round (a slow record holds the start back).
+    p.ack(1, got.slice(1));
+    p.ack(1, got.slice(0, 1));
+    now++;
+  }
+  assert.equal(p.startOffset, 100_000);
+  assert.equal(p.endOffset, 100_000);
+  assert.ok(p.capacity <= 1024, `capacity ${p.capacity}`);
+  // A stuck record pins the start: the window stops at maxWindow instead of growing.
+  p.acquire(2, 1, now, 1_000_000);
+  for (let i = 0; i < 20; i++) p.ack(1, offsetsOf(p.acquire(1, 500, now, 1_000_000)));
+  assert.equal(p.startOffset, 100_000);
+  assert.equal(p.endOffset, 101_000, 'window capped at maxWindow');
+  assert.ok(p.capacity <= 2048, `capacity ${p.capacity}`);
+  p.ack(2, [100_000]);
+  assert.equal(p.startOffset, 101_000);
+});
+
+test('log retention moving the log start skips deleted records', () => {
+  const p = part();
+  p.acquire(1, 5, 0, 10);
+  assert.deepEqual(offsetsOf(p.acquire(2, 3, 0, 10, 7)), [7, 8, 9]);
+  assert.equal(p.startOffset, 7);
+  assert.equal(p.inFlight, 3);
+  assert.throws(() => p.ack(1, [3]), /already settled/);
+});
+
+test('drainUpdate reports acquisitions as available-with-count and settles as final states', () => {
+  const p = part();
+  p.acquire(1, 3, 0, 3);
+  p.ack(1, [0, 2]);
+  const u = p.drainUpdate()!;
+  assert.equal(u.startOffset, 1);
+  assert.deepEqual(u.runs, [
+    { first: 0, last: 2, state: RecordState.AVAILABLE, deliveryCount: 1 },
+    { first: 0, last: 0, state: RecordState.ACKED, deliveryCount: 1 },
+    { first: 2, last: 2, state: RecordState.ACKED, deliveryCount: 1 },
+  ]);
+  assert.equal(p.drainUpdate(), null);
+});
