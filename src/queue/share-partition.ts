@@ -258,7 +258,10 @@ export class SharePartition {
     const runs = this.pendingRuns;
     this.pendingRuns = [];
     this.startDirty = false;
-    return { group: this.group, topic: this.topic, partition: this.partition, startOffset: this.startOff, runs };
+    return {
+      group: this.group, topic: this.topic, partition: this.partition, startOffset: this.startOff, runs,
+      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries,
+    };
   }
 
   /** The whole window as runs (acquired written as available), for a snapshot. */
@@ -276,8 +279,8 @@ export class SharePartition {
 
   /**
    * Replays persisted state (snapshot or update) on load. Records come back AVAILABLE at
-   * once (no backoff: the restart took time anyway) or settled; counters count records
-   * that become settled here. `now` stamps the window's entry time.
+   * once (no backoff: the restart took time anyway) or settled. Counters are not touched:
+   * the persisted records carry them. `now` stamps the window's entry time.
    */
   restore(startOffset: number, runs: readonly StateRun[], now: number): void {
     for (const r of runs) {
@@ -294,11 +297,6 @@ export class SharePartition {
       }
       for (let off = first; off <= r.last; off++) {
         const i = off - this.base;
-        const was = this.state[i];
-        if ((r.state === ACKED || r.state === ARCHIVED) && was !== ACKED && was !== ARCHIVED) {
-          if (r.state === ACKED) this.acked++;
-          else this.deadLettered++;
-        }
         this.state[i] = r.state === ACQUIRED ? AVAILABLE : r.state;
         this.count[i] = r.deliveryCount;
         this.time[i] = 0;

@@ -95,7 +95,7 @@ export class ShareStateLog {
     const now = this.clock.now();
     const records: RecordInput[] = [];
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
-    for (const u of updates) records.push(updateRecord(u.group, u.topic, u.partition, u.startOffset, u.runs, now));
+    for (const u of updates) records.push(updateRecord(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
     if (records.length === 0) return this.tail.then(() => undefined);
     const batch = encodeBatch(records, { now });
     return this.enqueue(async () => {
@@ -206,17 +206,14 @@ export class ShareStateLog {
           cfg = { ...this.coord.defaults }; // a value this version refuses: defaults rather than no start
         }
         this.coord.restoreGroup(d.group, cfg);
-      } else if (d.kind === 'partition') {
+      } else if (d.kind === 'partition' || d.kind === 'update') {
         const g = this.coord.restoreGroup(d.group);
-        g.partitions.delete(tpKey(d.topic, d.partition));
+        if (d.kind === 'partition') g.partitions.delete(tpKey(d.topic, d.partition)); // a snapshot replaces
         const p = g.restoredPartition(d.topic, d.partition, d.start);
         p.restore(d.start, d.runs, now);
         p.acked = d.counters.acked;
         p.deadLettered = d.counters.deadLettered;
         p.redeliveries = d.counters.redeliveries;
-      } else if (d.kind === 'update') {
-        const g = this.coord.restoreGroup(d.group);
-        g.restoredPartition(d.topic, d.partition, d.start).restore(d.start, d.runs, now);
       }
     }
     this.records = recs.length;

@@ -7,7 +7,7 @@
  *           ["c", group]                    the group's config
  *           ["s", generation]               end of a snapshot: the generation is complete
  *   value msgpack map
- *           u: { v: 1, start, runs }
+ *           u: { v: 1, start, runs, acked, deadLettered, redeliveries }   (totals after it)
  *           p: { v: 1, start, runs, acked, deadLettered, redeliveries }
  *           c: { v: 1, config }
  *           s: { v: 1, entries }
@@ -30,7 +30,7 @@ export interface PartitionCounters {
 }
 
 export type ShareStateRecord =
-  | { kind: 'update'; group: string; topic: string; partition: number; start: number; runs: StateRun[] }
+  | { kind: 'update'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
   | { kind: 'partition'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
   | { kind: 'config'; group: string; config: Partial<ShareGroupConfig> }
   | { kind: 'snapshot'; generation: number }
@@ -61,8 +61,14 @@ function parseRuns(flat: unknown, where: string): StateRun[] {
   return out;
 }
 
-export function updateRecord(group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], timestamp: number): RecordInput {
-  return { key: JSON.stringify(['u', group, topic, partition]), value: pack({ v: 1, start, runs: flatRuns(runs) }), timestamp };
+export function updateRecord(
+  group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+): RecordInput {
+  return {
+    key: JSON.stringify(['u', group, topic, partition]),
+    value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries }),
+    timestamp,
+  };
 }
 
 export function partitionRecord(
@@ -98,12 +104,9 @@ export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null)
     const where = `${k[0]} ${k[1]}/${k[2]}/${k[3]}`;
     if (!Number.isSafeInteger(v.start)) throw new CorruptBatchError(`share state record ${where}: no start offset`);
     const runs = parseRuns(v.runs, where);
-    if (k[0] === 'u') return { kind: 'update', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs };
     const n = (x: unknown) => (typeof x === 'number' ? x : 0);
-    return {
-      kind: 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs,
-      counters: { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries) },
-    };
+    const counters = { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries) };
+    return { kind: k[0] === 'u' ? 'update' : 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs, counters };
   }
   if (k[0] === 'c' && k.length === 2 && typeof k[1] === 'string') {
     return { kind: 'config', group: k[1], config: (v.config ?? {}) as Partial<ShareGroupConfig> };

@@ -98,6 +98,10 @@ export interface PartitionUpdate {
   partition: number;
   startOffset: number;
   runs: StateRun[];
+  /** Totals after this change (absolute, so replaying an update twice does not double them). */
+  acked: number;
+  deadLettered: number;
+  redeliveries: number;
 }
 
 export function tpKey(topic: string, partition: number): string {

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShareCoordinator, type PartitionSource } from '../../src/queue/share-coordinator.js';
+import { deadLetterRecord, readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
+import { decodeBatch, encodeBatch } from '../../src/record/index.js';
+import { ManualClock, countOf, offsetsOf } from './helpers.js';
+
+const one = (end: number, start = 0): PartitionSource[] => [{ topic: 't', partition: 0, logStartOffset: start, logEndOffset: end }];
+
+test('10 workers on a 1-partition topic all get work', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  const seen = new Set<number>();
+  for (let w = 0; w < 10; w++) {
+    const got = c.acquire('g', `w${w}`, one(100), 5);
+    assert.equal(countOf(got), 5, `worker ${w}`);
+    for (const o of offsetsOf(got[0].ranges)) {
+      assert.ok(!seen.has(o), `offset ${o} handed out twice`);
+      seen.add(o);
+    }
+  }
+  const d = c.describe('g');
+  assert.equal(d.workers.length, 10);
+  assert.equal(d.inFlight, 50);
+  assert.equal(d.available, 50);
+  assert.ok(d.workers.every((w) => w.inFlight === 5));
+});
+
+test('a worker that dies while holding records: released after the session timeout, redelivered once with delivery count 2', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock, defaults: { sessionTimeoutMs: 10_000, visibilityTimeoutMs: 60_000, retryBackoffMs: 0 } });
+  const held = c.acquire('g', 'dead', one(3), 3);
+  assert.equal(countOf(held), 3);
+  clock.t += 5_000;
+  c.heartbeat('g', 'alive');
+  assert.equal(countOf(c.acquire('g', 'alive', one(3), 10)), 0, 'still locked');
+  clock.t += 5_000;
+  c.heartbeat('g', 'alive');
+  assert.deepEqual(c.tick(), []);
+  assert.deepEqual(c.describe('g').workers.map((w) => w.workerId), ['alive']);
+  const again = c.acquire('g', 'alive', one(3), 10);
+  assert.deepEqual(again[0].ranges, [{ firstOffset: 0, lastOffset: 2, deliveryCount: 2 }]);
+  c.ack('g', 'alive', [{ topic: 't', partition: 0, offsets: [0, 1, 2] }]);
+  assert.equal(countOf(c.acquire('g', 'alive', one(3), 10)), 0, 'exactly once more');
+  assert.throws(() => c.ack('g', 'dead', [{ topic: 't', partition: 0, offsets: [0] }]), (e: unknown) => (e as { code: string }).code === 'UNKNOWN_MEMBER_ID');
+  const d = c.describe('g');
+  assert.equal(d.acked, 3);
+  assert.equal(d.redeliveries, 3);
+});
+
+test('faster workers (acquiring more often) get more records', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  const got = { fast: 0, slow: 0 };
+  for (let tick = 0; tick < 300; tick++) {
+    clock.t += 10;
+    for (const [w, every] of [['fast', 1], ['slow', 4]] as const) {
+      if (tick % every !== 0) continue;
+      const parts = c.acquire('g', w, one(1_000_000), 2);
+      got[w] += countOf(parts);
+      c.ack('g', w, parts.map((p) => ({ topic: p.topic, partition: p.partition, offsets: offsetsOf(p.ranges) })));
+    }
+  }
+  assert.equal(got.fast, 600);
+  assert.equal(got.slow, 150);
+});
+
+test('hand-out is fair across partitions and rotates', () => {
+  const c = new ShareCoordinator({ clock: new ManualClock() });
+  const src: PartitionSource[] = [0, 1, 2, 3].map((p) => ({ topic: 't', partition: p, logStartOffset: 0, logEndOffset: 100 }));
+  const per = [0, 0, 0, 0];
+  for (let i = 0; i < 10; i++) for (const p of c.acquire('g', 'w', src, 6)) per[p.partition] += countOf([p]);
+  assert.equal(per.reduce((a, b) => a + b), 60);
+  assert.ok(Math.max(...per) - Math.min(...per) <= 3, per.join(','));
+  // One partition empty: the others fill the request.
+  src[0].logEndOffset = 0;
+  const c2 = new ShareCoordinator({ clock: new ManualClock() });
+  assert.equal(countOf(c2.acquire('g', 'w', src, 9)), 9);
+});
+
+test('settle requests are all or nothing across partitions', () => {
+  const c = new ShareCoordinator({ clock: new ManualClock() });
+  const src: PartitionSource[] = [0, 1].map((p) => ({ topic: 't', partition: p, logStartOffset: 0, logEndOffset: 10 }));
+  c.acquire('g', 'w', src, 4);
+  assert.throws(() => c.ack('g', 'w', [{ topic: 't', partition: 0, offsets: [0] }, { topic: 't', partition: 1, offsets: [9] }]), /never acquired/);
+  assert.equal(c.describe('g').acked, 0);
+  assert.throws(() => c.ack('g', 'w', [{ topic: 'nope', partition: 0, offsets: [0] }]), (e: unknown) => (e as { code: string }).code === 'INVALID_RECORD_STATE');
+  assert.throws(() => c.ack('zz', 'w', []), (e: unknown) => (e as { code: string }).code === 'GROUP_ID_NOT_FOUND');
+  assert.throws(() => c.acquire('g', '', src, 1), (e: unknown) => (e as { code: string }).code === 'INVALID_REQUEST');
+  assert.throws(() => c.configure('g', { maxDeliveries: 0 }), (e: unknown) => (e as { code: string }).code === 'INVALID_CONFIG');
+  assert.throws(() => c.configure('g', { retryBackoffMs: 10, retryBackoffMaxMs: 5 }), /retryBackoffMaxMs/);
+});
+
+test('reject and maxDeliveries produce dead letters whose records carry the DLQ headers', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  c.configure('g', { maxDeliveries: 2, retryBackoffMs: 0, visibilityTimeoutMs: 100 });
+  c.acquire('g', 'w', one(2), 2);
+  const rejected = c.reject('g', 'w', [{ topic: 't', partition: 0, offsets: [0] }], 'cannot parse');
+  clock.t += 100;
+  assert.deepEqual(c.tick(), []);
+  c.acquire('g', 'w', one(2), 2);
+  clock.t += 100;
+  const expired = c.tick();
+  assert.equal(expired.length, 1);
+  assert.deepEqual({ ...expired[0] }, { group: 'g', topic: 't', partition: 0, offset: 1, deliveryCount: 2, cause: 'max-deliveries', reason: 'lock expired', deadLetterTopic: 't.dlq' });
+
+  const original = decodeBatch(encodeBatch([{ key: 'k', value: 'payload', headers: [{ key: 'trace', value: 'abc' }, { key: 'sluice.dlq.offset', value: '99' }], timestamp: 1234 }], { now: 1 })).records[0];
+  const rec = deadLetterRecord(original, rejected[0]);
+  const back = decodeBatch(encodeBatch([rec])).records[0];
+  assert.equal(back.key!.toString(), 'k');
+  assert.equal(back.value!.toString(), 'payload');
+  assert.equal(back.timestamp, 1234);
+  assert.equal(back.headers[0].key, 'trace');
+  assert.equal(back.headers.filter((h) => h.key === 'sluice.dlq.offset').length, 1, 'old dlq headers replaced');
+  assert.deepEqual(readDeadLetterHeaders(back.headers), {
+    group: 'g', topic: 't', partition: '0', offset: '0', deliveryCount: '1', cause: 'rejected', reason: 'cannot parse',
+  });
+  const d = c.describe('g');
+  assert.equal(d.deadLettered, 2);
+  assert.equal(d.inFlight + d.available, 0);
+});
+
+test('describe: available, in flight, acked, dead-lettered, oldest unacked age; list groups', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  c.acquire('b', 'w', one(10), 4);
+  clock.t += 2_500;
+  c.acquire('a', 'w', one(10), 1);
+  c.ack('b', 'w', [{ topic: 't', partition: 0, offsets: [1, 2] }]);
+  const d = c.describe('b');
+  assert.deepEqual([d.available, d.inFlight, d.acked, d.deadLettered, d.oldestUnackedMs], [6, 2, 2, 0, 2_500]);
+  assert.equal(d.partitions[0].backlog, 6);
+  assert.deepEqual(c.groups(), ['a', 'b']);
+  c.leave('b', 'w');
+  assert.equal(c.describe('b').inFlight, 0);
+  assert.throws(() => c.describe('zz'), /no share group/);
+});
+
+test('startFrom latest begins at the log end', () => {
+  const c = new ShareCoordinator({ clock: new ManualClock(), defaults: { startFrom: 'latest' } });
+  assert.equal(countOf(c.acquire('g', 'w', one(10), 5)), 0);
+  assert.deepEqual(offsetsOf(c.acquire('g', 'w', one(12), 5)[0].ranges), [10, 11]);
+});
