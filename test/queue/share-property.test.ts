@@ -1,0 +1,81 @@
+/**
+ * Any sequence of acquire/ack/release/reject/extend/expire/worker-gone: a record is never
+ * held by two workers at once, and once everything is drained every record ended acked or
+ * archived exactly once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { SharePartition } from '../../src/queue/share-partition.js';
+import { DEFAULT_SHARE_GROUP_CONFIG } from '../../src/queue/types.js';
+import { offsetsOf } from './helpers.js';
+
+const W = 4;
+const op = fc.oneof(
+  fc.record({ k: fc.constant('acquire' as const), w: fc.integer({ min: 1, max: W }), n: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ k: fc.constantFrom('ack' as const, 'release' as const, 'reject' as const, 'extend' as const), w: fc.integer({ min: 1, max: W }), pick: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ k: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }),
+  fc.record({ k: fc.constant('gone' as const), w: fc.integer({ min: 1, max: W }) }),
+  fc.record({ k: fc.constant('produce' as const), n: fc.integer({ min: 1, max: 5 }) }),
+);
+
+test('no record is held twice at once; every record is settled exactly once', () => {
+  fc.assert(fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 4 }), (ops, maxDeliveries) => {
+    const cfg = { ...DEFAULT_SHARE_GROUP_CONFIG, visibilityTimeoutMs: 300, retryBackoffMs: 10, retryBackoffMaxMs: 80, maxDeliveries, maxWindow: 16 };
+    const p = new SharePartition('g', 't', 0, () => cfg, 0);
+    let now = 0;
+    let logEnd = 5;
+    const holder = new Map<number, number>(); // offset -> worker, per the model
+    const settled = new Map<number, number>(); // offset -> times settled
+    const settle = (o: number) => settled.set(o, (settled.get(o) ?? 0) + 1);
+    const dropExpired = (offs: number[]) => { for (const o of offs) holder.delete(o); };
+    const held = (w: number) => [...holder].filter(([, h]) => h === w).map(([o]) => o);
+    const apply = (o: fc.Infer<typeof op>) => {
+      if (o.k === 'acquire') {
+        dropExpired(p.expire(now).expired);
+        for (const off of offsetsOf(p.acquire(o.w, o.n, now, logEnd))) {
+          assert.ok(!holder.has(off), `offset ${off} handed to ${o.w} while ${holder.get(off)} holds it`);
+          assert.ok(!settled.has(off), `settled offset ${off} handed out again`);
+          holder.set(off, o.w);
+        }
+      } else if (o.k === 'tick') {
+        now += o.ms;
+        const r = p.expire(now);
+        dropExpired(r.expired);
+        for (const d of r.deadLetters) settle(d.offset);
+      } else if (o.k === 'gone') {
+        const r = p.workerGone(o.w, now);
+        assert.deepEqual(new Set(r.expired), new Set(held(o.w)));
+        dropExpired(r.expired);
+        for (const d of r.deadLetters) settle(d.offset);
+      } else if (o.k === 'produce') {
+        logEnd += o.n;
+      } else {
+        const mine = held(o.w).slice(0, o.pick);
+        if (o.k === 'ack') { p.ack(o.w, mine); for (const x of mine) { holder.delete(x); settle(x); } }
+        if (o.k === 'reject') { p.reject(o.w, mine); for (const x of mine) { holder.delete(x); settle(x); } }
+        if (o.k === 'release') { for (const d of p.release(o.w, mine, now)) settle(d.offset); dropExpired(mine); }
+        if (o.k === 'extend' && mine.length) p.extend(o.w, mine, now);
+        // A record someone else holds is refused.
+        const other = [...holder].find(([, h]) => h !== o.w);
+        if (other) assert.throws(() => p.ack(o.w, [other[0]]), /INVALID_RECORD_STATE|another worker/);
+      }
+      assert.equal(p.inFlight, holder.size);
+    };
+    for (const o of ops) apply(o);
+    // Drain: worker 1 acks everything it can get until the log is done.
+    for (let guard = 0; guard < 10_000 && settled.size < logEnd; guard++) {
+      now += 1000;
+      const r = p.expire(now);
+      dropExpired(r.expired);
+      for (const d of r.deadLetters) settle(d.offset);
+      const got = offsetsOf(p.acquire(1, 50, now, logEnd));
+      p.ack(1, got);
+      for (const x of got) settle(x);
+    }
+    assert.equal(settled.size, logEnd);
+    for (const [off, n] of settled) assert.equal(n, 1, `offset ${off} settled ${n} times`);
+    assert.equal(p.startOffset, logEnd);
+    assert.equal(p.acked + p.deadLettered, logEnd);
+  }), { numRuns: 300 });
+});
