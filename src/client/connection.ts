@@ -198,6 +198,15 @@ export class Connection {
   }
 
   private async ready(timeoutMs: number): Promise<void> {
+    await this.readyOnce(timeoutMs);
+    // The awaits above yield; the socket may have dropped or been closed meanwhile.
+    while (this.state !== 'open' || !this.ws) {
+      if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
+      await this.readyOnce(timeoutMs);
+    }
+  }
+
+  private async readyOnce(timeoutMs: number): Promise<void> {
     if (this.state !== 'open') {
       if (this.state === 'idle' || this.state === 'connecting') await this.connect();
       else if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
@@ -205,7 +214,6 @@ export class Connection {
     }
     if (this.unwritten > this.maxBufferedBytes) {
       await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
-      return this.ready(timeoutMs);
     }
   }
 

@@ -1,0 +1,156 @@
+/**
+ * Admin: topic management and offset queries. Each call is one request; per-topic
+ * failures are raised as BrokerError naming the topic (for the plural calls, the first
+ * failure is raised after all results are in, so a partly successful call is visible
+ * through listTopics()).
+ */
+import {
+  Api, EARLIEST, LATEST,
+  type CreatePartitionsResponse, type CreateTopicsResponse, type DeleteTopicsResponse, type DescribeTopicsResponse,
+  type ListOffsetsResponse, type MetadataResponse, type PartitionDescription, type TopicConfig, type TopicResult,
+} from '../protocol/api.js';
+import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
+import { Connection, type ConnectionOptions } from './connection.js';
+import { InvalidArgumentError } from './errors.js';
+import { brokerUrl } from './producer.js';
+import type { TopicPartition } from './types.js';
+
+export type { TopicConfig, PartitionDescription };
+
+export interface AdminOptions extends ConnectionOptions {
+  url?: string;
+  brokers?: string[];
+}
+
+export interface NewTopic {
+  name: string;
+  partitions?: number;
+  config?: TopicConfig;
+}
+
+export interface TopicInfo {
+  name: string;
+  partitions: number;
+  config: TopicConfig;
+}
+
+export interface TopicDescription {
+  name: string;
+  config: TopicConfig;
+  partitions: PartitionDescription[];
+}
+
+export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number | Date };
+
+export interface PartitionOffset extends TopicPartition {
+  offset: number;
+}
+
+function topicError(name: string, e: WireError, verb: string): BrokerError {
+  let msg = e.message;
+  if (e.code === ERRORS.UNKNOWN_TOPIC_OR_PARTITION.code) msg = `topic '${name}' does not exist`;
+  else if (e.code === ERRORS.TOPIC_ALREADY_EXISTS.code) msg = `topic '${name}' already exists`;
+  else msg = `${verb} topic '${name}': ${msg}`;
+  return new BrokerError(e.code, msg, { topic: name, ...e.data });
+}
+
+function throwFirst(results: TopicResult[] | undefined, verb: string): void {
+  for (const r of results ?? []) if (r.error && r.error.code !== 0) throw topicError(r.name, r.error, verb);
+}
+
+export class Admin {
+  readonly conn: Connection;
+
+  constructor(opts: AdminOptions = {}) {
+    this.conn = new Connection(brokerUrl(opts), opts);
+  }
+
+  connect(): Promise<void> {
+    return this.conn.connect();
+  }
+
+  async createTopics(topics: NewTopic[]): Promise<void> {
+    const body = topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1, ...(t.config ? { config: t.config } : {}) }));
+    const res = await this.conn.request<CreateTopicsResponse>(Api.CreateTopics, { topics: body });
+    throwFirst(res.topics, 'create');
+  }
+
+  createTopic(name: string, partitions = 1, config?: TopicConfig): Promise<void> {
+    return this.createTopics([{ name, partitions, config }]);
+  }
+
+  async deleteTopics(names: string[]): Promise<void> {
+    const res = await this.conn.request<DeleteTopicsResponse>(Api.DeleteTopics, { topics: names });
+    throwFirst(res.topics, 'delete');
+  }
+
+  deleteTopic(name: string): Promise<void> {
+    return this.deleteTopics([name]);
+  }
+
+  /** Every topic with its partition count and config, sorted by name. */
+  async listTopics(): Promise<TopicInfo[]> {
+    const res = await this.conn.request<MetadataResponse>(Api.Metadata, {});
+    return res.topics
+      .filter((t) => !t.error || t.error.code === 0)
+      .map((t) => ({ name: t.name, partitions: t.partitions, config: t.config ?? {} }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async describeTopics(names: string[]): Promise<TopicDescription[]> {
+    const res = await this.conn.request<DescribeTopicsResponse>(Api.DescribeTopics, { topics: names });
+    return res.topics.map((t) => {
+      if (t.error && t.error.code !== 0) throw topicError(t.name, t.error, 'describe');
+      return { name: t.name, config: t.config ?? {}, partitions: [...t.partitions].sort((a, b) => a.partition - b.partition) };
+    });
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    const [d] = await this.describeTopics([name]);
+    if (!d) throw new BrokerError(ERRORS.UNKNOWN_TOPIC_OR_PARTITION.code, `topic '${name}' does not exist`, { topic: name });
+    return d;
+  }
+
+  /** Grows `name` to `totalPartitions` (never shrinks). */
+  async createPartitions(name: string, totalPartitions: number): Promise<void> {
+    const res = await this.conn.request<CreatePartitionsResponse>(Api.CreatePartitions, { topics: [{ name, totalPartitions }] });
+    throwFirst(res.topics, 'add partitions to');
+  }
+
+  /**
+   * Offsets per partition: 'earliest' (log start), 'latest' (log end = high watermark) or
+   * the first offset with a timestamp >= the given time (log end when there is none).
+   * Pass a topic name for all its partitions, or explicit partitions.
+   */
+  async listOffsets(what: string | TopicPartition[], spec: OffsetSpec = 'latest'): Promise<PartitionOffset[]> {
+    let tps: TopicPartition[];
+    if (typeof what === 'string') {
+      const md = await this.conn.request<MetadataResponse>(Api.Metadata, { topics: [what] });
+      const t = md.topics.find((x) => x.name === what);
+      if (!t || (t.error && t.error.code !== 0)) {
+        throw topicError(what, t?.error ?? { code: ERRORS.UNKNOWN_TOPIC_OR_PARTITION.code, message: '' }, 'list offsets of');
+      }
+      tps = Array.from({ length: t.partitions }, (_, partition) => ({ topic: what, partition }));
+    } else {
+      tps = what;
+    }
+    let timestamp: number;
+    if (spec === 'earliest') timestamp = EARLIEST;
+    else if (spec === 'latest') timestamp = LATEST;
+    else if (spec && typeof spec === 'object') timestamp = spec.timestamp instanceof Date ? spec.timestamp.getTime() : spec.timestamp;
+    else throw new InvalidArgumentError(`offset spec must be 'earliest', 'latest' or {timestamp}`);
+    const res = await this.conn.request<ListOffsetsResponse>(Api.ListOffsets, {
+      partitions: tps.map(({ topic, partition }) => ({ topic, partition, timestamp })),
+    });
+    return res.partitions.map((r) => {
+      if (r.error && r.error.code !== 0) {
+        throw new BrokerError(r.error.code, `list offsets of ${r.topic}/${r.partition}: ${r.error.message}`, r.error.data);
+      }
+      return { topic: r.topic, partition: r.partition, offset: r.offset };
+    });
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Public surface of the `sluice` package: what applications import. Internal modules
+ * (connection, accumulator, decoder) stay unexported so they can change freely.
+ */
+export { Producer, DEFAULT_BROKER, type ProducerOptions } from './producer.js';
+export { Consumer, type ConsumerOptions, type OffsetReset, type SeekTarget, type Batch, type RunOptions } from './consumer.js';
+export {
+  Admin, type AdminOptions, type NewTopic, type TopicInfo, type TopicDescription, type OffsetSpec, type PartitionOffset,
+  type TopicConfig, type PartitionDescription,
+} from './admin.js';
+export type { ConnectionOptions } from './connection.js';
+export type { Acks, Bytes, Message, ProducerMessage, RecordHeader, SendResult, TopicPartition } from './types.js';
+export { murmur2, toPositive } from './murmur2.js';
+export { partitionForKey } from './partitioner.js';
+export { SluiceError } from '../errors.js';
+export { BrokerError, ERRORS, type ErrorName } from '../protocol/errors.js';
+export { NetworkError, RequestTimeoutError, ClientClosedError, InvalidArgumentError } from './errors.js';

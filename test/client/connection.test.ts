@@ -1,0 +1,91 @@
+// Connection against an in-process WebSocket server speaking the frame codec: pipelining,
+// out-of-order answers, timeouts, wire errors and reconnect after the server restarts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
+import { Connection } from '../../src/client/connection.js';
+import { BrokerError } from '../../src/protocol/errors.js';
+
+async function server(port = 0, onMsg?: (ws: WebSocket, m: any) => void) {
+  const wss = new WebSocketServer({ port, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  wss.on('connection', (ws) => ws.on('message', (d: Buffer) => onMsg?.(ws, decodeFrame(d))));
+  const addr = wss.address() as { port: number };
+  return {
+    wss, port: addr.port, url: `ws://127.0.0.1:${addr.port}`,
+    async stop() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+    },
+  };
+}
+
+test('pipelined requests are matched by id even when answered out of order', async () => {
+  const held: any[] = [];
+  const s = await server(0, (ws, m) => {
+    held.push([ws, m]);
+    if (held.length === 3) for (const [w, x] of held.reverse()) w.send(encodeFrame({ id: x.id, echo: x.n }));
+  });
+  const c = new Connection(s.url);
+  const rs = await Promise.all([1, 2, 3].map((n) => c.request<any>(3, { n })));
+  assert.deepEqual(rs.map((r) => r.echo), [1, 2, 3]);
+  await c.close();
+  await s.stop();
+});
+
+test('a whole-request wire error becomes a BrokerError with the table name', async () => {
+  const s = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, error: { code: 3, message: 'no topic x' } })));
+  const c = new Connection(s.url);
+  await assert.rejects(c.request(3, {}), (e: any) => e instanceof BrokerError && e.code === 'UNKNOWN_TOPIC_OR_PARTITION' && e.retriable);
+  await c.close();
+  await s.stop();
+});
+
+test('a request without answer times out with REQUEST_TIMED_OUT', async () => {
+  const s = await server(0, () => {});
+  const c = new Connection(s.url, { requestTimeoutMs: 100 });
+  await assert.rejects(c.request(3, {}), (e: any) => e.code === 'REQUEST_TIMED_OUT' && e.retriable);
+  await c.close();
+  await s.stop();
+});
+
+test('unreachable broker: NETWORK_ERROR naming the URL', async () => {
+  const s = await server();
+  const url = s.url;
+  await s.stop();
+  const c = new Connection(url);
+  await assert.rejects(c.connect(), (e: any) => e.code === 'NETWORK_ERROR' && e.message.includes(url));
+  await c.close();
+});
+
+test('dropped connection fails in-flight requests retriably, then reconnects', async () => {
+  let s = await server(0, () => {});
+  const port = s.port;
+  const c = new Connection(s.url, { reconnectBackoffMs: 20, reconnectBackoffMaxMs: 50 });
+  await c.connect();
+  const inflight = c.request(3, {});
+  await new Promise((r) => setTimeout(r, 20));
+  await s.stop();
+  await assert.rejects(inflight, (e: any) => e.code === 'NETWORK_ERROR' && e.retriable === true);
+  let reconnected = false;
+  c.onReconnect(() => { reconnected = true; });
+  s = await server(port, (ws, m) => ws.send(encodeFrame({ id: m.id, ok: true })));
+  const r = await c.request<any>(3, {}, 5000);
+  assert.equal(r.ok, true);
+  assert.equal(reconnected, true);
+  await c.close();
+  await s.stop();
+});
+
+test('close() rejects what is in flight with CLIENT_CLOSED', async () => {
+  const s = await server(0, () => {});
+  const c = new Connection(s.url);
+  await c.connect();
+  const p = assert.rejects(c.request(3, {}), (e: any) => e.code === 'CLIENT_CLOSED');
+  await c.close();
+  await p;
+  await assert.rejects(c.request(3, {}), (e: any) => e.code === 'CLIENT_CLOSED');
+  await s.stop();
+});
