@@ -28,6 +28,13 @@ export const Api = {
   OffsetDelete: 47,
   ConsumerGroupHeartbeat: 68,
   ConsumerGroupDescribe: 69,
+  // Queue mode (share groups). Sluice-only numbers: the shapes differ from Kafka's
+  // ShareFetch (78) / ShareAcknowledge (79), so reusing those keys would imply a compatibility
+  // Sluice does not have. docs/queue.md is the prose.
+  ShareAcquire: 1100,
+  ShareAck: 1101,
+  ShareDescribe: 1102,
+  ShareLeave: 1103,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -290,3 +297,108 @@ export interface DeleteGroupsRequest extends RequestHeader {
 export interface DeleteGroupsResponse extends ResponseHeader {
   groups: { groupId: string; error?: WireError }[];
 }
+
+// --- Queue mode: share groups (1100-1103) -----------------------------------------------
+// Any number of workers read the same partitions; the broker locks each record to one
+// worker at a time. docs/queue.md is the prose (states, timing, DLQ headers).
+
+/** Group settings a worker may set when it creates the group (first acquire); ignored later. */
+export interface ShareGroupSettings {
+  visibilityTimeoutMs?: number;
+  maxDeliveries?: number;
+  retryBackoffMs?: number;
+  retryBackoffMaxMs?: number;
+  deadLetterTopic?: string | null;
+  sessionTimeoutMs?: number;
+  startFrom?: 'earliest' | 'latest';
+}
+
+// --- ShareAcquire (1100) -----------------------------------------------------------------
+/**
+ * Locks up to `maxRecords` records for the worker across the topics' partitions, long
+ * polling up to `maxWaitMs` when none is available. Also the worker's heartbeat (send one
+ * with maxRecords 0 to stay alive). Each partition result carries the stored batches that
+ * cover the acquired offsets; the client must deliver only records inside `acquired`.
+ */
+export interface ShareAcquireRequest extends RequestHeader {
+  groupId: string;
+  workerId: string;
+  topics: string[];
+  maxRecords: number;
+  maxWaitMs: number;
+  settings?: ShareGroupSettings;
+}
+export interface ShareAcquiredRecords {
+  firstOffset: number;
+  lastOffset: number;
+  deliveryCount: number;
+}
+export interface ShareAcquirePartitionResult {
+  topic: string;
+  partition: number;
+  error?: WireError;
+  acquired: ShareAcquiredRecords[];
+  /** Lock deadline of these records, ms since epoch (broker clock). */
+  lockDeadline: number;
+  records: Uint8Array;
+}
+export interface ShareAcquireResponse extends ResponseHeader {
+  partitions: ShareAcquirePartitionResult[];
+}
+
+// --- ShareAck (1101) -----------------------------------------------------------------------
+/**
+ * Settles records the worker holds. Per entry: ack (done), release (failed or abandoned; after
+ * delayMs, or the group's exponential backoff when omitted), reject (poison: dead-letter
+ * now), extend (push the lock deadline by extendMs, default visibilityTimeoutMs). An entry
+ * is all or nothing; INVALID_RECORD_STATE when the worker does not hold one of its offsets.
+ */
+export interface ShareAckEntry {
+  topic: string;
+  partition: number;
+  offsets: number[];
+  type: 'ack' | 'release' | 'reject' | 'extend';
+  delayMs?: number;
+  extendMs?: number;
+  reason?: string;
+}
+export interface ShareAckRequest extends RequestHeader {
+  groupId: string;
+  workerId: string;
+  entries: ShareAckEntry[];
+}
+export interface ShareAckResponse extends ResponseHeader {
+  /** One per entry, same order. lockDeadline is set for extend. */
+  results: { error?: WireError; lockDeadline?: number }[];
+}
+
+// --- ShareDescribe (1102) ------------------------------------------------------------------
+/** groupIds omitted: every share group. */
+export interface ShareDescribeRequest extends RequestHeader {
+  groupIds?: string[];
+}
+export interface ShareGroupDescriptionWire {
+  groupId: string;
+  error?: WireError;
+  settings: Required<ShareGroupSettings>;
+  workers: { workerId: string; lastSeenMsAgo: number; inFlight: number }[];
+  available: number;
+  delayed: number;
+  inFlight: number;
+  acked: number;
+  deadLettered: number;
+  redeliveries: number;
+  oldestUnackedMs: number;
+  partitions: { topic: string; partition: number; startOffset: number; endOffset: number; available: number; inFlight: number; backlog: number }[];
+}
+export interface ShareDescribeResponse extends ResponseHeader {
+  groups: ShareGroupDescriptionWire[];
+}
+
+// --- ShareLeave (1103) ---------------------------------------------------------------------
+/** The worker leaves; records it still holds are released (each counts as a failed attempt). */
+export interface ShareLeaveRequest extends RequestHeader {
+  groupId: string;
+  workerId: string;
+}
+export type ShareLeaveResponse = ResponseHeader;
