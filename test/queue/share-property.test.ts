@@ -11,6 +11,7 @@ import { DEFAULT_SHARE_GROUP_CONFIG } from '../../src/queue/types.js';
 import { offsetsOf } from './helpers.js';
 
 const W = 4;
+type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 const op = fc.oneof(
   fc.record({ k: fc.constant('acquire' as const), w: fc.integer({ min: 1, max: W }), n: fc.integer({ min: 1, max: 6 }) }),
   fc.record({ k: fc.constantFrom('ack' as const, 'release' as const, 'reject' as const, 'extend' as const), w: fc.integer({ min: 1, max: W }), pick: fc.integer({ min: 0, max: 5 }) }),
@@ -30,7 +31,7 @@ test('no record is held twice at once; every record is settled exactly once', ()
     const settle = (o: number) => settled.set(o, (settled.get(o) ?? 0) + 1);
     const dropExpired = (offs: number[]) => { for (const o of offs) holder.delete(o); };
     const held = (w: number) => [...holder].filter(([, h]) => h === w).map(([o]) => o);
-    const apply = (o: fc.Infer<typeof op>) => {
+    const apply = (o: Op) => {
       if (o.k === 'acquire') {
         dropExpired(p.expire(now).expired);
         for (const off of offsetsOf(p.acquire(o.w, o.n, now, logEnd))) {
