@@ -281,7 +281,11 @@ export class ShareCoordinator {
     w.lastSeen = this.clock.now();
     if (!Array.isArray(targets)) throw new InvalidShareRequestError('targets must be an array');
     // Check every partition before changing any, so a request applies all or nothing.
+    const seen = new Set<string>();
     for (const t of targets) {
+      const key = tpKey(t.topic, t.partition);
+      if (seen.has(key)) throw new InvalidShareRequestError(`${t.topic}/${t.partition} is listed twice; merge its offsets`);
+      seen.add(key);
       if (!Array.isArray(t.offsets)) throw new InvalidShareRequestError(`offsets of ${t.topic}/${t.partition} must be an array`);
       const p = g.existing(t.topic, t.partition);
       if (!p) {
