@@ -94,6 +94,11 @@ export class Producer {
     return this.conn.connect();
   }
 
+  /** Partition count of `topic` (cached); rejects with UNKNOWN_TOPIC_OR_PARTITION if it does not exist. */
+  partitionCount(topic: string): Promise<number> {
+    return this.meta.partitionCount(topic);
+  }
+
   /**
    * Sends one message or an array of them to `topic`. Resolves once every message is
    * acknowledged (per `acks`) with where each was stored, in the order given.

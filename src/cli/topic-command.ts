@@ -1,0 +1,86 @@
+/**
+ * `sluice topic create|list|describe|delete`: topic administration over the wire.
+ * Tables go to stdout, confirmations and errors to stderr.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { Admin, type TopicConfig } from '../client/admin.js';
+import { brokerOption, intOption } from './broker-url.js';
+import { formatBytes, table } from './format.js';
+
+const CONFIG_KEYS: (keyof TopicConfig)[] = [
+  'segmentBytes', 'segmentMs', 'indexIntervalBytes', 'retentionMs', 'retentionBytes', 'flushMessages', 'flushMs',
+];
+
+/** Accepts retentionMs, retention-ms or retention.ms; values are integers. */
+export function parseConfigEntry(entry: string, prev: TopicConfig = {}): TopicConfig {
+  const eq = entry.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`--config takes key=value, not '${entry}'`);
+  const raw = entry.slice(0, eq).trim();
+  const key = raw.replace(/[-.]([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof TopicConfig;
+  if (!CONFIG_KEYS.includes(key)) throw new InvalidArgumentError(`unknown topic config '${raw}' (known: ${CONFIG_KEYS.join(', ')})`);
+  const value = entry.slice(eq + 1).trim();
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`config ${raw} must be an integer, not '${value}'`);
+  return { ...prev, [key]: n };
+}
+
+async function withAdmin<T>(url: string, fn: (a: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin({ url });
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+export function registerTopicCommand(program: Command): void {
+  const topic = program.command('topic').description('create, list, describe and delete topics');
+
+  topic
+    .command('create')
+    .description('create a topic')
+    .argument('<name>', 'topic name')
+    .option('-p, --partitions <n>', 'number of partitions', intOption('--partitions', 1), 1)
+    .option('-c, --config <key=value>', 'topic config, repeatable (e.g. retention.ms=86400000)', parseConfigEntry)
+    .addOption(brokerOption())
+    .action(async (name: string, o: { partitions: number; config?: TopicConfig; broker: string }) => {
+      await withAdmin(o.broker, (a) => a.createTopic(name, o.partitions, o.config));
+      process.stderr.write(`created topic '${name}' with ${o.partitions} partition${o.partitions === 1 ? '' : 's'}\n`);
+    });
+
+  topic
+    .command('list')
+    .description('list topics with their partition counts')
+    .addOption(brokerOption())
+    .action(async (o: { broker: string }) => {
+      const topics = await withAdmin(o.broker, (a) => a.listTopics());
+      process.stdout.write(table(['TOPIC', 'PARTITIONS'], topics.map((t) => [t.name, t.partitions])));
+    });
+
+  topic
+    .command('describe')
+    .description('show each partition of a topic: log start, high watermark, size, segments')
+    .argument('<name>', 'topic name')
+    .addOption(brokerOption())
+    .action(async (name: string, o: { broker: string }) => {
+      const d = await withAdmin(o.broker, (a) => a.describeTopic(name));
+      const cfg = Object.entries(d.config).map(([k, v]) => `${k}=${v}`).join(' ');
+      let out = `Topic: ${d.name}  Partitions: ${d.partitions.length}${cfg ? `  Config: ${cfg}` : ''}\n`;
+      out += table(
+        ['PARTITION', 'LOG-START', 'HIGH-WATERMARK', 'MESSAGES', 'SIZE', 'SEGMENTS'],
+        d.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.highWatermark - p.logStartOffset, formatBytes(p.sizeBytes), p.segmentCount]),
+      );
+      process.stdout.write(out);
+    });
+
+  topic
+    .command('delete')
+    .description('delete a topic and all its data')
+    .argument('<name>', 'topic name')
+    .addOption(brokerOption())
+    .action(async (name: string, o: { broker: string }) => {
+      await withAdmin(o.broker, (a) => a.deleteTopic(name));
+      process.stderr.write(`deleted topic '${name}'\n`);
+    });
+}
