@@ -79,6 +79,12 @@ interface PartitionState {
   highWatermark: number;
   logStartOffset: number;
   retryAt: number;
+  /**
+   * After a seek by time: skip records until the first with timestamp >= this (-1: off).
+   * The broker answers ListOffsets from its time index, which may point at the start of
+   * the batch holding the target, so the records before it are dropped here.
+   */
+  skipBeforeTs: number;
 }
 
 interface Chunk {
@@ -157,7 +163,7 @@ export class Consumer {
       const k = tpKey(topic, partition);
       if (this.states.has(k)) continue;
       this.states.set(k, {
-        topic, partition, position: -1, fetchOffset: -1, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0,
+        topic, partition, position: -1, fetchOffset: -1, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0, skipBeforeTs: -1,
         reset: this.autoOffsetReset === 'latest' ? { kind: 'latest' } : { kind: 'earliest' },
       });
       if (this.autoOffsetReset === 'none') this.states.get(k)!.reset = null;
@@ -174,6 +180,7 @@ export class Consumer {
     const s = this.states.get(tpKey(tp.topic, tp.partition));
     if (!s) throw new InvalidArgumentError(`${tp.topic}/${tp.partition} is not assigned; call assign() first`);
     s.epoch++;
+    s.skipBeforeTs = -1;
     if (typeof target === 'number') {
       if (!Number.isInteger(target) || target < 0) throw new InvalidArgumentError(`offset must be an integer >= 0, not ${target}`);
       s.reset = null;
@@ -280,6 +287,7 @@ export class Consumer {
         s.retryAt = Date.now() + this.retryBackoffMs;
         continue;
       }
+      if (s.reset!.kind === 'time') s.skipBeforeTs = s.reset!.ts;
       s.reset = null;
       s.position = s.fetchOffset = r.offset;
     }
@@ -361,8 +369,17 @@ export class Consumer {
       if (this.bufferedBytes < this.maxBufferedBytes) this.wakeLoop();
       const s = c.state;
       if (c.epoch !== s.epoch) continue;
-      const messages: Message[] = [];
+      let messages: Message[] = [];
       decodeMessages(c.records, s.topic, s.partition, Math.max(c.minOffset, s.position), messages);
+      if (s.skipBeforeTs >= 0) {
+        const from = messages.findIndex((m) => m.timestamp >= s.skipBeforeTs);
+        if (from < 0) {
+          if (messages.length) s.position = messages[messages.length - 1].offset + 1;
+          continue;
+        }
+        s.skipBeforeTs = -1;
+        messages = messages.slice(from);
+      }
       if (messages.length === 0) continue;
       return { topic: s.topic, partition: s.partition, messages, highWatermark: c.highWatermark };
     }
