@@ -18,10 +18,11 @@
  * Everything is synchronous and takes `now` as an argument; the coordinator owns time.
  */
 import {
-  FencedMemberEpochError, InvalidGroupRequestError, InvalidRegularExpressionError, StaleMemberEpochError,
+  FencedMemberEpochError, InvalidGroupRequestError, StaleMemberEpochError,
   UnknownMemberIdError,
 } from './errors.js';
 import { checkMemberFields, checkTopicPartitionsList } from './request-checks.js';
+import { compilePattern } from './subscription-pattern.js';
 import {
   compareTpKeys, fromTopicPartitions, toTopicPartitions,
   type Assignor, type GroupState, type MemberState, type TopicPartitions,
@@ -72,7 +73,6 @@ export interface MemberDescription {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
-const MAX_PATTERN_LENGTH = 1000;
 
 class Member {
   epoch = 0;
@@ -365,17 +365,6 @@ function parseTopics(list: unknown): string[] {
     throw new InvalidGroupRequestError('subscribedTopics must be an array of non-empty topic names');
   }
   return [...new Set(list as string[])].sort();
-}
-
-function compilePattern(pattern: unknown): RegExp {
-  if (typeof pattern !== 'string' || pattern.length > MAX_PATTERN_LENGTH) {
-    throw new InvalidRegularExpressionError(String(pattern), `must be a string of at most ${MAX_PATTERN_LENGTH} characters`);
-  }
-  try {
-    return new RegExp(`^(?:${pattern})$`);
-  } catch (err) {
-    throw new InvalidRegularExpressionError(pattern, (err as Error).message);
-  }
 }
 
 /** Returns whether the subscription changed. */
