@@ -108,6 +108,9 @@ export class ConsumerGroup {
   private readonly owners = new Map<string, string>();
   /** Partition counts of the topics the members subscribe to, as of the last target computation. */
   private metadata = new Map<string, number>();
+  /** Pattern -> matching topics, valid for the topic map `patternTopics`. */
+  private readonly patternCache = new Map<string, string[]>();
+  private patternTopics: ReadonlyMap<string, number> | null = null;
 
   constructor(readonly id: string, private readonly config: GroupConfig, now: number) {
     this.emptySince = now;
@@ -289,9 +292,21 @@ export class ConsumerGroup {
   /** Topics a member's subscription resolves to today. Patterns never match internal `__` topics. */
   private resolve(m: Member, topics: ReadonlyMap<string, number>): string[] {
     if (m.topics) return m.topics.filter((t) => topics.has(t));
-    const out: string[] = [];
-    if (m.regex) for (const t of topics.keys()) if (!t.startsWith('__') && m.regex.test(t)) out.push(t);
-    return out.sort();
+    if (!m.regex || m.pattern === null) return [];
+    // Members usually share one pattern; each pattern runs over the topic list once per
+    // metadata change (the coordinator hands in a new Map on every change).
+    if (this.patternTopics !== topics) {
+      this.patternTopics = topics;
+      this.patternCache.clear();
+    }
+    let out = this.patternCache.get(m.pattern);
+    if (!out) {
+      out = [];
+      for (const t of topics.keys()) if (!t.startsWith('__') && m.regex.test(t)) out.push(t);
+      out.sort();
+      this.patternCache.set(m.pattern, out);
+    }
+    return out;
   }
 
   private resolveMetadata(topics: ReadonlyMap<string, number>): Map<string, number> {
