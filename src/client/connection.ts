@@ -238,7 +238,9 @@ export class Connection {
    * RequestTimeoutError after `timeoutMs` (default requestTimeoutMs).
    */
   async request<T>(api: number, body: object, timeoutMs = this.requestTimeoutMs): Promise<T> {
-    await this.ready(timeoutMs);
+    // Re-checked after every await: close() or a drop can happen between ready() resolving and this line.
+    do await this.ready(timeoutMs);
+    while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const frame = encodeFrame({ id, api, version: 0, ...body });
@@ -259,7 +261,8 @@ export class Connection {
 
   /** Sends a request the broker does not answer (Produce with acks=0); resolves once written. */
   async sendOnly(api: number, body: object): Promise<void> {
-    await this.ready(this.requestTimeoutMs);
+    do await this.ready(this.requestTimeoutMs);
+    while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const frame = encodeFrame({ id, api, version: 0, ...body });
