@@ -197,6 +197,8 @@ export interface ConsumerGroupHeartbeatRequest extends RequestHeader {
   memberId: string;
   memberEpoch: number;
   rebalanceTimeoutMs?: number;
+  /** This member's session timeout, within the broker's group.min/maxSessionTimeoutMs (else INVALID_SESSION_TIMEOUT). */
+  sessionTimeoutMs?: number;
   subscribedTopics?: string[];
   subscribedPattern?: string;
   ownedPartitions?: TopicPartitionList[];
@@ -281,7 +283,8 @@ export interface GroupDescription {
   targetEpoch: number;
   assignor: string;
   members: GroupMemberDescription[];
-  offsets?: { topic: string; partition: number; offset: number; metadata: string; commitTimestamp: number }[];
+  /** logEndOffset: the partition's high watermark now; lag = logEndOffset - offset (>= 0; -1 both when the partition is gone). */
+  offsets?: { topic: string; partition: number; offset: number; metadata: string; commitTimestamp: number; logEndOffset?: number; lag?: number }[];
 }
 export interface DescribeGroupsResponse extends ResponseHeader {
   groups: GroupDescription[];

@@ -17,6 +17,7 @@ import { Api, type ProduceRequest, type FetchRequest, type ListOffsetsRequest, t
   type DescribeTopicsRequest, EARLIEST } from './api.js';
 import { FrameError, CLOSE_POLICY_VIOLATION } from './frame-error.js';
 import { RequestError } from './request-error.js';
+import { checkGroupRequest } from './parse-group-request.js';
 
 export type Request = ProduceRequest | FetchRequest | ListOffsetsRequest | MetadataRequest | CreateTopicsRequest
   | DeleteTopicsRequest | CreatePartitionsRequest | DescribeTopicsRequest;
@@ -100,6 +101,8 @@ export function parseRequest(msg: Obj): Request {
         c.int(t, 'totalPartitions', -I32_MAX, I32_MAX);
       });
       break;
+    default:
+      checkGroupRequest(id, api, msg);
   }
   return msg as unknown as Request;
 }
