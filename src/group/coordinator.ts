@@ -16,8 +16,8 @@ import { SluiceError } from '../errors.js';
 import { StorageError } from '../storage/errors.js';
 import { assignorByName, DEFAULT_ASSIGNOR } from './assignors.js';
 import {
-  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidGroupRequestError, NonEmptyGroupError,
-  UnknownMemberIdError,
+  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidGroupRequestError, InvalidSessionTimeoutError,
+  NonEmptyGroupError, UnknownMemberIdError,
 } from './errors.js';
 import { checkMemberFields, checkPartitionRefs } from './request-checks.js';
 import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
@@ -30,6 +30,13 @@ export interface CoordinatorOptions {
   sessionTimeoutMs?: number;
   /** Told to members: how often to heartbeat. Default 3000. */
   heartbeatIntervalMs?: number;
+  /** Told to members while their group is not Stable (see GroupConfig). Default 200. */
+  reconcileHeartbeatIntervalMs?: number;
+  /** Bounds on a member's own sessionTimeoutMs (INVALID_SESSION_TIMEOUT outside). Default 1000..1800000. */
+  minSessionTimeoutMs?: number;
+  maxSessionTimeoutMs?: number;
+  /** Called once per group epoch bump: metrics and the rebalance log line. */
+  onEpochBump?: (groupId: string, epoch: number, members: number) => void;
   /** How long a member may take to give partitions up when it sends no own value. Default 300000. */
   rebalanceTimeoutMs?: number;
   /** Server-side assignor for every group: sticky (default), range or roundrobin. */
@@ -78,6 +85,8 @@ export class GroupCoordinator {
   private readonly clock: Clock;
   private readonly config: GroupConfig;
   private readonly retentionMs: number;
+  private readonly minSessionMs: number;
+  private readonly maxSessionMs: number;
   private readonly onBackgroundError: (err: unknown) => void;
   /** Last "empty since" value handed to the store per group, so each change is written once. */
   private readonly persistedEmpty = new Map<string, number | null>();
@@ -92,7 +101,11 @@ export class GroupCoordinator {
       assignorName,
       assignor: assignorByName(assignorName),
       newMemberId: opts.newMemberId ?? (() => crypto.randomUUID()),
+      reconcileHeartbeatIntervalMs: opts.reconcileHeartbeatIntervalMs ?? 200,
+      onEpochBump: opts.onEpochBump,
     };
+    this.minSessionMs = opts.minSessionTimeoutMs ?? 1_000;
+    this.maxSessionMs = opts.maxSessionTimeoutMs ?? 1_800_000;
     this.retentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3600 * 1000;
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
   }
@@ -101,6 +114,10 @@ export class GroupCoordinator {
   heartbeat(groupId: string, req: HeartbeatInput): HeartbeatOutput {
     checkGroupId(groupId);
     checkMemberFields(req.memberId, req.memberEpoch);
+    const st = req.sessionTimeoutMs;
+    if (st !== undefined && (typeof st !== 'number' || !Number.isInteger(st) || st < this.minSessionMs || st > this.maxSessionMs)) {
+      throw new InvalidSessionTimeoutError(st, this.minSessionMs, this.maxSessionMs);
+    }
     const now = this.clock.now();
     let g = this.groups.get(groupId);
     const created = !g;

@@ -90,3 +90,10 @@ export class CoordinatorNotAvailableError extends SluiceError {
     super('COORDINATOR_NOT_AVAILABLE', message, true);
   }
 }
+
+/** A member asked for a session timeout outside the broker's group.minSessionTimeoutMs..group.maxSessionTimeoutMs. */
+export class InvalidSessionTimeoutError extends SluiceError {
+  constructor(readonly sessionTimeoutMs: unknown, readonly min: number, readonly max: number) {
+    super('INVALID_SESSION_TIMEOUT', `sessionTimeoutMs must be an integer in ${min}..${max}, got ${String(sessionTimeoutMs)}`, false);
+  }
+}

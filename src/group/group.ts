@@ -36,6 +36,13 @@ export interface GroupConfig {
   assignorName: string;
   assignor: Assignor;
   newMemberId: () => string;
+  /**
+   * Heartbeat interval told to members while the group is not Stable, so revocations and
+   * releases propagate in a few round trips instead of a few full intervals. Default: heartbeatIntervalMs.
+   */
+  reconcileHeartbeatIntervalMs?: number;
+  /** Called once per group epoch bump (join, leave, subscription or metadata change). */
+  onEpochBump?: (groupId: string, epoch: number, members: number) => void;
 }
 
 /** A heartbeat's body. Optional fields left out mean "unchanged since my last heartbeat". */
@@ -50,6 +57,8 @@ export interface HeartbeatInput {
   /** Partitions the member holds right now; it must send this on every heartbeat that follows a revocation. */
   ownedPartitions?: TopicPartitions[];
   rebalanceTimeoutMs?: number;
+  /** This member's session timeout (the coordinator checks its bounds); left out = unchanged, or the group default on join. */
+  sessionTimeoutMs?: number;
 }
 
 export interface HeartbeatOutput {
@@ -81,6 +90,7 @@ class Member {
   pattern: string | null = null;
   regex: RegExp | null = null;
   rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
   lastHeartbeat: number;
   /** Partitions it may own now (told in the last response). */
   readonly assigned = new Set<string>();
@@ -92,8 +102,9 @@ class Member {
   /** When it must have confirmed its revocation (state 'unrevoked'), or be removed. */
   revokeDeadline = Infinity;
 
-  constructor(readonly id: string, rebalanceTimeoutMs: number, now: number) {
+  constructor(readonly id: string, rebalanceTimeoutMs: number, sessionTimeoutMs: number, now: number) {
     this.rebalanceTimeoutMs = rebalanceTimeoutMs;
+    this.sessionTimeoutMs = sessionTimeoutMs;
     this.lastHeartbeat = now;
   }
 }
@@ -167,7 +178,7 @@ export class ConsumerGroup {
       // Epoch 0 from a known id is a member that was fenced and starts over: its old
       // incarnation's partitions are free (it dropped them when it was fenced).
       if (this.members.has(id)) this.dropMember(id);
-      m = new Member(id, req.rebalanceTimeoutMs ?? this.config.rebalanceTimeoutMs, now);
+      m = new Member(id, req.rebalanceTimeoutMs ?? this.config.rebalanceTimeoutMs, req.sessionTimeoutMs ?? this.config.sessionTimeoutMs, now);
       this.members.set(id, m);
       this.emptySince = null;
       changed = true;
@@ -181,6 +192,7 @@ export class ConsumerGroup {
 
     m.lastHeartbeat = now;
     if (req.rebalanceTimeoutMs !== undefined) m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    if (req.sessionTimeoutMs !== undefined) m.sessionTimeoutMs = req.sessionTimeoutMs;
     if (req.ownedPartitions) m.owned = fromTopicPartitions(req.ownedPartitions);
     if (newTopics) changed = setTopics(m, newTopics) || changed;
     if (newRegex) changed = setPattern(m, req.subscribedPattern!, newRegex) || changed;
@@ -189,7 +201,8 @@ export class ConsumerGroup {
     return {
       memberId: m.id,
       memberEpoch: m.epoch,
-      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      heartbeatIntervalMs: this.state() === 'Stable' ? this.config.heartbeatIntervalMs
+        : Math.min(this.config.heartbeatIntervalMs, this.config.reconcileHeartbeatIntervalMs ?? Infinity),
       assignment: toTopicPartitions([...m.assigned].sort(compareTpKeys)),
     };
   }
@@ -228,7 +241,7 @@ export class ConsumerGroup {
   expireMembers(now: number, topics: ReadonlyMap<string, number>): string[] {
     const gone: string[] = [];
     for (const m of this.members.values()) {
-      if (now >= m.lastHeartbeat + this.config.sessionTimeoutMs || (m.state === 'unrevoked' && now >= m.revokeDeadline)) gone.push(m.id);
+      if (now >= m.lastHeartbeat + m.sessionTimeoutMs || (m.state === 'unrevoked' && now >= m.revokeDeadline)) gone.push(m.id);
     }
     for (const id of gone) this.dropMember(id);
     if (gone.length > 0) this.afterRemoval(now, topics);
@@ -239,7 +252,7 @@ export class ConsumerGroup {
   nextDeadline(): number {
     let t = Infinity;
     for (const m of this.members.values()) {
-      t = Math.min(t, m.lastHeartbeat + this.config.sessionTimeoutMs);
+      t = Math.min(t, m.lastHeartbeat + m.sessionTimeoutMs);
       if (m.state === 'unrevoked') t = Math.min(t, m.revokeDeadline);
     }
     return t;
@@ -326,6 +339,7 @@ export class ConsumerGroup {
     }));
     this.target = this.config.assignor(input, this.metadata);
     this.targetEpoch = this.epoch;
+    this.config.onEpochBump?.(this.id, this.epoch, this.members.size);
   }
 
   /**
