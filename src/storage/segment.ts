@@ -12,7 +12,7 @@ import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BASE_OFFSET, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVERHEAD, BATCH_LENGTH, MAX_TIMESTAMP, readInt64, setBaseOffset,
-  validateBatch,
+  validateBatch, decodeBatch,
 } from '../record/index.js';
 import { CorruptBatchError } from '../errors.js';
 import { StorageError } from './errors.js';
@@ -356,9 +356,9 @@ export class Segment {
     const rel = this.timeIndex.lastBefore(ts);
     const from = rel < 0 ? 0 : this.index.lookup(rel);
     let found: number | null = null;
-    await scanBatches(this.fh, from, this.size, false, (buf, off) => {
+    await scanBatches(this.fh, from, this.size, true, (buf, off) => {
       if (readInt64(buf, off + MAX_TIMESTAMP) < ts) return true;
-      found = readInt64(buf, off + BASE_OFFSET);
+      found = firstRecordAtOrAfter(buf, off, ts);
       return false;
     }, 256 * 1024);
     return found;
@@ -412,4 +412,15 @@ async function writeWhole(path: string, bytes: Buffer): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The batch's maxTimestamp says some record reaches `ts`; a ListOffsets answer must name
+ * that record, not the batch start, so walk the records' timestamps. This is the only place
+ * storage looks inside a batch; it runs per timestamp lookup, never on append or fetch.
+ */
+function firstRecordAtOrAfter(buf: Buffer, off: number, ts: number): number {
+  const batch = decodeBatch(buf, off);
+  for (const r of batch.records) if (r.timestamp >= ts) return r.offset;
+  return batch.header.baseOffset;
 }

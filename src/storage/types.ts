@@ -84,7 +84,7 @@ export interface PartitionLog {
    * Throws OffsetOutOfRangeError when offset < logStartOffset or > logEndOffset.
    */
   read(offset: number, maxBytes: number): Promise<ReadResult>;
-  /** First offset whose batch has maxTimestamp >= ts, or null when none (past the end). */
+  /** Offset of the first record with timestamp >= ts (Kafka's ListOffsets rule), or null when none. */
   offsetForTimestamp(ts: number): Promise<number | null>;
   stats(): PartitionStats;
   /** fsync everything appended so far. */

@@ -123,20 +123,20 @@ test('flushMessages and flushMs trigger background fsyncs', async () => {
   }
 });
 
-test('offsetForTimestamp finds the first batch whose max timestamp reaches ts, across segments', async () => {
+test('offsetForTimestamp finds the first record whose timestamp reaches ts, inside its batch, across segments', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const log = await DiskPartitionLog.open(dir, 't', 0, effectiveConfig({ segmentBytes: 600, indexIntervalBytes: 100 }));
     for (let i = 0; i < 40; i++) await log.append(batchOf(3, i * 3, T0));
     assert.ok(log.stats().segmentCount > 3);
     // batchOf stamps record j of a batch starting at seq with T0 + seq + j, so batch i has max T0 + 3i + 2.
-    for (const [ts, want] of [[0, 0], [T0, 0], [T0 + 2, 0], [T0 + 3, 3], [T0 + 50, 48], [T0 + 119, 117], [T0 + 120, null]] as const) {
+    for (const [ts, want] of [[0, 0], [T0, 0], [T0 + 1, 1], [T0 + 2, 2], [T0 + 3, 3], [T0 + 50, 50], [T0 + 119, 119], [T0 + 120, null]] as const) {
       assert.equal(await log.offsetForTimestamp(ts), want, `ts ${ts}`);
     }
     await log.close();
     const again = await DiskPartitionLog.open(dir, 't', 0, log.config);
-    assert.equal(await again.offsetForTimestamp(T0 + 50), 48);
-    assert.equal(await again.offsetForTimestamp(T0 + 119), 117);
+    assert.equal(await again.offsetForTimestamp(T0 + 50), 50);
+    assert.equal(await again.offsetForTimestamp(T0 + 119), 119);
     await again.close();
   } finally {
     await cleanup();
