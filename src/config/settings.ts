@@ -41,6 +41,16 @@ export interface BrokerConfig {
   shutdownTimeoutMs: number;
   /** Defaults for every topic's log; a topic's own config overrides them. */
   log: LogConfig;
+  /** Consumer groups (docs/groups.md). */
+  group: GroupSettings;
+}
+
+export interface GroupSettings {
+  sessionTimeoutMs: number;
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  offsetsRetentionMs: number;
 }
 
 export type SettingType =
@@ -75,6 +85,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'autoCreateTopics', type: { kind: 'bool' }, description: 'create unknown topics on first produce' },
   { key: 'defaultPartitions', type: int(1, 1 << 16), description: 'partitions of an auto-created topic' },
   { key: 'shutdownTimeoutMs', type: int(0, I32), description: 'wait for in-flight requests on shutdown' },
+  { key: 'group.sessionTimeoutMs', type: int(1, I32), description: 'consumer group member removed after this long without a heartbeat (default for members that ask for none)' },
+  { key: 'group.minSessionTimeoutMs', type: int(1, I32), description: 'smallest session timeout a member may ask for' },
+  { key: 'group.maxSessionTimeoutMs', type: int(1, I32), description: 'largest session timeout a member may ask for' },
+  { key: 'group.heartbeatIntervalMs', type: int(1, I32), description: 'how often group members are told to heartbeat' },
+  { key: 'group.offsetsRetentionMs', type: int(1, MAX), description: 'committed offsets of an empty group expire this long after it became empty' },
   { key: 'log.segmentBytes', type: int(1024, MAX), description: 'roll a segment at this size' },
   { key: 'log.segmentMs', type: int(1, MAX), description: 'roll a segment at this age' },
   { key: 'log.indexIntervalBytes', type: int(1, I32), description: 'bytes between sparse index entries' },
