@@ -1,0 +1,113 @@
+/**
+ * `sluice bench produce|consume|e2e`: load generators against a running broker.
+ *
+ *   produce  N messages of B bytes as fast as the broker acknowledges them (or at --rate)
+ *   consume  replay a topic from its start (filled with N messages first if no --topic)
+ *   e2e      produce at a fixed rate and consume at once; latency percentiles (HDR)
+ *
+ * `--producers K` / `--consumers K` are K client objects, each with its own connection,
+ * in this one process (not K processes): on a 2-core machine extra processes would only
+ * compete with the broker for the same cores. Consumer groups are not used: consumers get
+ * an explicit, round-robin share of the partitions.
+ *
+ * Output: a table, or one JSON object with --json (msgs/s, MB/s, latencies, settings,
+ * versions, machine). Progress goes to stderr. Topics the command creates are kept so that
+ * `bench consume --topic` can replay what `bench produce` wrote; their names are printed.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Admin, BrokerError, type Acks } from '../client/index.js';
+import { brokerOption, intOption } from './broker-url.js';
+import { runProduce } from './bench/produce-load.js';
+import { runConsume } from './bench/consume-load.js';
+import { runE2e } from './bench/e2e-load.js';
+import { emit } from './bench/report.js';
+
+function parseAcks(v: string): Acks {
+  if (v === '0') return 0;
+  if (v === '1') return 1;
+  if (v === 'all' || v === '-1') return 'all';
+  throw new InvalidArgumentError(`--acks must be 0, 1 or all, not '${v}'`);
+}
+
+/** Creates `topic` with `partitions` unless it exists; returns its partition count. */
+async function ensureTopic(url: string, topic: string, partitions: number): Promise<number> {
+  const admin = new Admin({ url });
+  try {
+    try {
+      return (await admin.describeTopic(topic)).partitions.length;
+    } catch (err) {
+      if (!(err instanceof BrokerError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
+    }
+    await admin.createTopics([{ name: topic, partitions }]);
+    return partitions;
+  } finally {
+    await admin.close();
+  }
+}
+
+const freshTopic = (kind: string) => `bench-${kind}-${Date.now().toString(36)}-${process.pid}`;
+
+interface Common { broker: string; json?: boolean; progress: boolean; topic?: string }
+
+export function registerBenchCommand(program: Command): void {
+  const bench = program.command('bench').description('benchmark a running broker: produce, consume (replay), e2e latency');
+  const common = (c: Command) => c
+    .addOption(brokerOption())
+    .option('-t, --topic <name>', 'topic to use (created if missing); default: a new bench-* topic')
+    .option('--json', 'print one JSON object instead of a table')
+    .option('--no-progress', 'no progress line on stderr');
+  const producerOpts = (c: Command) => c
+    .option('-n, --messages <n>', 'messages to send', intOption('--messages', 1), 1_000_000)
+    .option('-s, --size <bytes>', 'value size in bytes', intOption('--size', 0), 100)
+    .option('-p, --partitions <p>', 'partitions of a topic the command creates', intOption('--partitions', 1), 1)
+    .addOption(new Option('-a, --acks <acks>', '0, 1 or all').argParser(parseAcks).default(1 as Acks, '1'))
+    .option('--batch-bytes <bytes>', 'producer batchBytes', intOption('--batch-bytes', 1), 1024 * 1024)
+    .option('--in-flight <n>', 'producer maxInFlight (requests outstanding per connection)', intOption('--in-flight', 1), 5);
+
+  common(producerOpts(bench.command('produce').description('produce N messages, as fast as acknowledged or at --rate')))
+    .option('--producers <k>', 'producer objects (connections) in this process', intOption('--producers', 1), 1)
+    .option('--linger-ms <ms>', 'producer lingerMs', intOption('--linger-ms', 0), 5)
+    .option('--rate <msgs/s>', 'offered load in msgs/s (0: unlimited)', intOption('--rate', 0), 0)
+    .option('--chunk <n>', 'messages per sendBatch() call', intOption('--chunk', 1), 10_000)
+    .option('--window <n>', 'sendBatch() calls outstanding per producer', intOption('--window', 1), 32)
+    .action(async (o: Common & Record<string, any>) => {
+      const topic = o.topic ?? freshTopic('produce');
+      const partitions = await ensureTopic(o.broker, topic, o.partitions);
+      emit(await runProduce({
+        url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: o.producers, acks: o.acks,
+        batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, chunk: o.chunk, window: o.window,
+        rate: o.rate, progress: o.progress,
+      }), !!o.json);
+    });
+
+  common(producerOpts(bench.command('consume').description('replay a topic from its start (fills a new topic with N messages first unless --topic)')))
+    .option('--consumers <k>', 'consumer objects in this process; partitions are dealt round-robin', intOption('--consumers', 1), 1)
+    .option('--max-bytes <bytes>', 'fetch maxBytes (and per-partition cap)', intOption('--max-bytes', 1), 16 * 1024 * 1024)
+    .action(async (o: Common & Record<string, any>) => {
+      let topic = o.topic;
+      if (topic === undefined) {
+        topic = freshTopic('consume');
+        const partitions = await ensureTopic(o.broker, topic, o.partitions);
+        await runProduce({
+          url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: 1, acks: o.acks,
+          batchBytes: o.batchBytes, lingerMs: 5, inFlight: o.inFlight, chunk: 10_000, window: 32, rate: 0, progress: o.progress,
+        });
+      }
+      emit(await runConsume({ url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, progress: o.progress }), !!o.json);
+    });
+
+  common(producerOpts(bench.command('e2e').description('produce at a fixed rate, consume at once, report latency percentiles')))
+    .option('--rate <msgs/s>', 'offered load in msgs/s', intOption('--rate', 1), 10_000)
+    .option('--linger-ms <ms>', 'producer lingerMs', intOption('--linger-ms', 0), 0)
+    .option('--max-wait-ms <ms>', 'consumer long-poll wait', intOption('--max-wait-ms', 0), 500)
+    .option('--warmup-ms <ms>', 'messages due in the first <ms> are not recorded', intOption('--warmup-ms', 0), 1000)
+    .action(async (o: Common & Record<string, any>) => {
+      const topic = o.topic ?? freshTopic('e2e');
+      const partitions = await ensureTopic(o.broker, topic, o.partitions);
+      emit(await runE2e({
+        url: o.broker, topic, messages: o.messages, size: o.size, partitions, rate: o.rate, acks: o.acks,
+        batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, maxWaitMs: o.maxWaitMs, warmupMs: o.warmupMs,
+        progress: o.progress,
+      }), !!o.json);
+    });
+}

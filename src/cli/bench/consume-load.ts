@@ -1,0 +1,80 @@
+/**
+ * `sluice bench consume`: replays a topic from its log start to the log end it had when
+ * the run began, with K Consumer objects in this one process; the topic's partitions are
+ * dealt round-robin to them (explicit assignment: consumer groups are not used here).
+ * Time runs from the first fetch request to the last record delivered; each record's
+ * value is touched (its length summed) so that decoding cannot be skipped lazily.
+ */
+import { Admin, Consumer, type TopicPartition } from '../../client/index.js';
+import { Progress } from './progress.js';
+import { cpuCores, round, type BenchResult } from './report.js';
+
+export interface ConsumeSettings {
+  url: string;
+  topic: string;
+  consumers: number;
+  maxBytes: number;
+  progress: boolean;
+}
+
+export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
+  const admin = new Admin({ url: s.url });
+  let ends: { tp: TopicPartition; start: number; end: number }[];
+  try {
+    const first = await admin.listOffsets(s.topic, 'earliest');
+    const last = await admin.listOffsets(s.topic, 'latest');
+    ends = first.map((f, i) => ({ tp: { topic: f.topic, partition: f.partition }, start: f.offset, end: last[i].offset }));
+  } finally {
+    await admin.close();
+  }
+  const k = Math.max(1, Math.min(s.consumers, ends.length));
+  const shares = Array.from({ length: k }, (_, i) => ends.filter((_e, j) => j % k === i));
+  const total = ends.reduce((a, e) => a + (e.end - e.start), 0);
+  const consumers = shares.map(() => new Consumer({
+    url: s.url, autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxBytes,
+  }));
+  for (let i = 0; i < k; i++) {
+    await consumers[i].connect();
+    await consumers[i].assign(shares[i].map((e) => e.tp));
+    for (const e of shares[i]) consumers[i].seek(e.tp, e.start);
+  }
+  let done = 0;
+  let bytes = 0;
+  const progress = new Progress('consume', total, () => done, s.progress);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    await Promise.all(consumers.map((c, i) => {
+      const want = new Map(shares[i].map((e) => [`${e.tp.topic}\0${e.tp.partition}`, e.end]));
+      let open = [...want.values()].filter((end, j) => end > shares[i][j].start).length;
+      if (open === 0) return c.close();
+      return c.run({
+        eachBatch: async ({ topic, partition, messages }) => {
+          const end = want.get(`${topic}\0${partition}`)!;
+          let n = 0;
+          for (const m of messages) {
+            if (m.offset >= end) break;
+            bytes += m.value ? m.value.length : 0;
+            n++;
+          }
+          done += n;
+          if (n > 0 && messages[n - 1].offset === end - 1 && --open === 0) await c.close();
+        },
+      });
+    }));
+  } finally {
+    progress.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const clientCores = cpuCores(cpu0, seconds);
+  return {
+    kind: 'consume',
+    settings: { topic: s.topic, partitions: ends.length, consumers: `${k} (in one process)`, maxBytes: s.maxBytes, group: 'none (explicit assignment)' },
+    messages: done,
+    bytes,
+    seconds: round(seconds, 3),
+    msgsPerSec: Math.round(done / seconds),
+    mbPerSec: round(bytes / 1e6 / seconds, 1),
+    clientCores,
+  };
+}
