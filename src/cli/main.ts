@@ -7,6 +7,7 @@ import { registerBrokerCommand } from './broker-command.js';
 import { registerTopicCommand } from './topic-command.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerConsumeCommand } from './consume-command.js';
+import { registerBenchCommand } from './bench-command.js';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ registerBrokerCommand(program);
 registerTopicCommand(program);
 registerProduceCommand(program);
 registerConsumeCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };
