@@ -13,6 +13,10 @@ import { handleCreateTopics } from './handle-create-topics.js';
 import { handleDeleteTopics } from './handle-delete-topics.js';
 import { handleCreatePartitions } from './handle-create-partitions.js';
 import { handleDescribeTopics } from './handle-describe-topics.js';
+import { handleShareAcquire } from './handle-share-acquire.js';
+import { handleShareAck } from './handle-share-ack.js';
+import { handleShareDescribe } from './handle-share-describe.js';
+import { handleShareLeave } from './handle-share-leave.js';
 
 type Handler = (ctx: BrokerContext, req: never, scope: RequestScope) => Promise<object | undefined>;
 
@@ -25,6 +29,10 @@ const HANDLERS: Readonly<Record<number, Handler>> = {
   [Api.DeleteTopics]: handleDeleteTopics,
   [Api.CreatePartitions]: handleCreatePartitions,
   [Api.DescribeTopics]: handleDescribeTopics,
+  [Api.ShareAcquire]: handleShareAcquire,
+  [Api.ShareAck]: handleShareAck,
+  [Api.ShareDescribe]: handleShareDescribe,
+  [Api.ShareLeave]: handleShareLeave,
 };
 
 /** parseRequest has already refused unknown apis, so a handler always exists. */

@@ -384,7 +384,8 @@ export interface ShareGroupDescriptionWire {
   groupId: string;
   error?: WireError;
   settings: Required<ShareGroupSettings>;
-  workers: { workerId: string; lastSeenMsAgo: number; inFlight: number }[];
+  /** acquired: records the worker acquired in total since it joined (how work was spread). */
+  workers: { workerId: string; lastSeenMsAgo: number; inFlight: number; acquired?: number }[];
   available: number;
   delayed: number;
   inFlight: number;

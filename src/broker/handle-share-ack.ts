@@ -1,0 +1,48 @@
+/**
+ * ShareAck (api 1101): settles records a worker holds. Each entry is all or nothing and
+ * gets its own result (INVALID_RECORD_STATE when the worker does not hold one of its
+ * offsets, UNKNOWN_MEMBER_ID when the group no longer knows the worker). The answer goes
+ * out only after the state is fsynced (and dead letters are in their topic), so an
+ * acknowledged ack survives a crash.
+ */
+import type { ShareAckRequest, ShareAckResponse } from '../protocol/api.js';
+import type { DeadLetter } from '../queue/types.js';
+import type { BrokerContext, RequestScope } from './context.js';
+import { checkShareAck } from './share-request-checks.js';
+import { shareService } from './share-service.js';
+import { wireError } from './wire-error.js';
+
+export async function handleShareAck(ctx: BrokerContext, req: ShareAckRequest, scope?: RequestScope): Promise<ShareAckResponse> {
+  checkShareAck(req);
+  const svc = shareService(ctx);
+  const { groupId, workerId } = req;
+  const coord = svc.coord;
+  const dls: DeadLetter[] = [];
+  let freed = false;
+  const results: ShareAckResponse['results'] = req.entries.map((e) => {
+    const targets = [{ topic: e.topic, partition: e.partition, offsets: e.offsets }];
+    try {
+      switch (e.type) {
+        case 'ack':
+          coord.ack(groupId, workerId, targets);
+          return {};
+        case 'reject':
+          dls.push(...coord.reject(groupId, workerId, targets, e.reason));
+          return {};
+        case 'release':
+          dls.push(...coord.release(groupId, workerId, targets, { delayMs: e.delayMs, reason: e.reason }));
+          freed = true;
+          return {};
+        case 'extend':
+          return { lockDeadline: coord.extend(groupId, workerId, targets, e.extendMs) };
+      }
+    } catch (err) {
+      return { error: wireError(err, ctx.log, { api: 'ShareAck', group: groupId, topic: e.topic, partition: e.partition }) };
+    }
+  });
+  // A worker settling records is alive on this connection (it may have reconnected).
+  if (coord.group(groupId)?.workers.has(workerId)) svc.bindWorker(scope, groupId, workerId);
+  await svc.commit(dls, true);
+  if (freed) svc.wakeGroup(groupId);
+  return { id: req.id, results };
+}

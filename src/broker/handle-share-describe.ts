@@ -1,0 +1,42 @@
+/**
+ * ShareDescribe (api 1102): counts of each share group (all of them when groupIds is
+ * omitted). An unknown group is a per-group GROUP_ID_NOT_FOUND, not a failed request.
+ */
+import type { ShareDescribeRequest, ShareDescribeResponse, ShareGroupDescriptionWire } from '../protocol/api.js';
+import type { BrokerContext } from './context.js';
+import { checkShareDescribe } from './share-request-checks.js';
+import { shareService } from './share-service.js';
+import { wireError } from './wire-error.js';
+
+export async function handleShareDescribe(ctx: BrokerContext, req: ShareDescribeRequest): Promise<ShareDescribeResponse> {
+  checkShareDescribe(req);
+  const coord = shareService(ctx).coord;
+  const ids = req.groupIds ?? coord.groups();
+  const groups = ids.map((groupId): ShareGroupDescriptionWire => {
+    try {
+      const d = coord.describe(groupId);
+      const c = d.config;
+      return {
+        groupId,
+        settings: {
+          visibilityTimeoutMs: c.visibilityTimeoutMs, maxDeliveries: c.maxDeliveries, retryBackoffMs: c.retryBackoffMs,
+          retryBackoffMaxMs: c.retryBackoffMaxMs, deadLetterTopic: c.deadLetterTopic, sessionTimeoutMs: c.sessionTimeoutMs, startFrom: c.startFrom,
+        },
+        workers: d.workers.map((w) => ({ workerId: w.workerId, lastSeenMsAgo: w.lastSeenMsAgo, inFlight: w.inFlight, acquired: w.acquired })),
+        available: d.available, delayed: d.delayed, inFlight: d.inFlight, acked: d.acked, deadLettered: d.deadLettered,
+        redeliveries: d.redeliveries, oldestUnackedMs: d.oldestUnackedMs,
+        partitions: d.partitions.map((p) => ({
+          topic: p.topic, partition: p.partition, startOffset: p.startOffset, endOffset: p.endOffset,
+          available: p.available, inFlight: p.inFlight, backlog: p.backlog,
+        })),
+      };
+    } catch (err) {
+      return {
+        groupId, error: wireError(err, ctx.log, { api: 'ShareDescribe', group: groupId }),
+        settings: undefined as unknown as ShareGroupDescriptionWire['settings'], workers: [], available: 0, delayed: 0, inFlight: 0,
+        acked: 0, deadLettered: 0, redeliveries: 0, oldestUnackedMs: 0, partitions: [],
+      };
+    }
+  });
+  return { id: req.id, groups };
+}

@@ -1,0 +1,174 @@
+/**
+ * The broker's queue mode: the share coordinator (src/queue/, pure), its state log, the
+ * housekeeping timer and the bookkeeping the handlers (handle-share-*.ts) share.
+ *
+ *   - tick every TICK_MS: expired locks and silent workers release their records (dead
+ *     letters when out of attempts); parked acquirers retry, since records may have become
+ *     available by time alone (lock expiry, end of a backoff) with no append to wake them.
+ *   - a worker is tied to the connection its acquires came on: when that connection closes
+ *     (process killed, network gone) the worker leaves and its records are released at once,
+ *     rather than after sessionTimeoutMs.
+ *   - writes are serialised by the state log; `work()` runs a change + dead letters +
+ *     persist so that no two runs interleave their dead-letter appends and persists.
+ *
+ * One instance per broker context, found with `shareService(ctx)`.
+ */
+import { ShareCoordinator } from '../queue/share-coordinator.js';
+import { ShareStateLog, SHARE_STATE_PREFIX, logManagerShareStateDir } from '../queue/share-state-log.js';
+import type { DeadLetter } from '../queue/types.js';
+import type { QueueStats } from '../metrics/broker-metrics.js';
+import type { BrokerContext, RequestScope } from './context.js';
+import { writeDeadLetters } from './share-dead-letters.js';
+
+export const TICK_MS = 250;
+
+/** A parked ShareAcquire: `retry` re-runs its acquisition, `finish` answers with what there is. */
+export interface ParkedAcquire {
+  groupId: string;
+  retry(): void;
+}
+
+const services = new WeakMap<BrokerContext, ShareService>();
+
+export function shareService(ctx: BrokerContext): ShareService {
+  const s = services.get(ctx);
+  if (!s) throw new Error('queue mode is not started on this broker');
+  return s;
+}
+
+export class ShareService {
+  readonly coord: ShareCoordinator;
+  private state!: ShareStateLog;
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private readonly parked = new Set<ParkedAcquire>();
+  /** Workers per connection, so a closed connection makes its workers leave. */
+  private readonly byConnection = new Map<RequestScope, Map<string, { groupId: string; workerId: string }>>();
+  private ticking = false;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly ctx: BrokerContext) {
+    this.coord = new ShareCoordinator();
+  }
+
+  static async start(ctx: BrokerContext): Promise<ShareService> {
+    const s = new ShareService(ctx);
+    s.state = await ShareStateLog.open(logManagerShareStateDir(ctx.logs, SHARE_STATE_PREFIX), s.coord);
+    s.timer = setInterval(() => s.tick(), TICK_MS);
+    s.timer.unref();
+    s.registerMetrics();
+    services.set(ctx, s);
+    const groups = s.coord.groups();
+    if (groups.length) ctx.log.info('share groups restored', { groups: groups.length, stateGeneration: s.state.generation });
+    return s;
+  }
+
+  /** Writes the state durably and stops; connection closes after this do not release anything. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.timer);
+    for (const p of [...this.parked]) p.retry();
+    await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
+    await this.state.idle();
+  }
+
+  get accepting(): boolean {
+    return !this.closing;
+  }
+
+  /** Persists coordinator changes; dead letters are appended first (see share-dead-letters.ts). */
+  commit(dls: readonly DeadLetter[], durable: boolean): Promise<void> {
+    // Serialised: a persist drains *every* change, so it must not overtake another
+    // caller's dead-letter append (the state would call a record archived before its copy
+    // is in the DLQ).
+    const run = this.chain.then(async () => {
+      if (dls.length) await writeDeadLetters(this.ctx, dls);
+      await this.state.persist(durable);
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Remembers that `workerId` speaks on `scope`; when it closes, the worker leaves. */
+  bindWorker(scope: RequestScope | undefined, groupId: string, workerId: string): void {
+    if (!scope || scope.closed) return;
+    let m = this.byConnection.get(scope);
+    if (!m) {
+      this.byConnection.set(scope, (m = new Map()));
+      scope.onClose(() => this.connectionClosed(scope));
+    }
+    const key = groupId + '\0' + workerId;
+    if (!m.has(key)) m.set(key, { groupId, workerId });
+  }
+
+  unbindWorker(scope: RequestScope | undefined, groupId: string, workerId: string): void {
+    if (scope) this.byConnection.get(scope)?.delete(groupId + '\0' + workerId);
+  }
+
+  park(p: ParkedAcquire): void {
+    this.parked.add(p);
+  }
+
+  unpark(p: ParkedAcquire): void {
+    this.parked.delete(p);
+  }
+
+  /** Records of `groupId` may be available again (released, a worker left). */
+  wakeGroup(groupId: string): void {
+    for (const p of [...this.parked]) if (p.groupId === groupId) p.retry();
+  }
+
+  private wakeAll(): void {
+    for (const p of [...this.parked]) p.retry();
+  }
+
+  private connectionClosed(scope: RequestScope): void {
+    const m = this.byConnection.get(scope);
+    this.byConnection.delete(scope);
+    if (!m || this.closing) return;
+    const dls: DeadLetter[] = [];
+    for (const { groupId, workerId } of m.values()) {
+      dls.push(...this.coord.leave(groupId, workerId));
+      this.ctx.log.debug('share worker gone with its connection', { group: groupId, worker: workerId });
+    }
+    this.commit(dls, true).then(
+      () => { for (const { groupId } of m.values()) this.wakeGroup(groupId); },
+      (err: unknown) => this.ctx.log.error('share state persist failed', { error: err }),
+    );
+  }
+
+  private tick(): void {
+    if (this.ticking || this.closing) return;
+    this.ticking = true;
+    const dls = this.coord.tick();
+    this.commit(dls, dls.length > 0).then(
+      () => this.wakeAll(),
+      (err: unknown) => this.ctx.log.error('share tick failed', { error: err }),
+    ).finally(() => { this.ticking = false; });
+  }
+
+  private registerMetrics(): void {
+    const coord = this.coord;
+    this.ctx.metrics.collectQueues(function* (): Iterable<QueueStats> {
+      for (const id of coord.groups()) {
+        const d = coord.describe(id);
+        const byTopic = new Map<string, QueueStats>();
+        for (const p of d.partitions) {
+          let q = byTopic.get(p.topic);
+          if (!q) byTopic.set(p.topic, (q = { group: id, topic: p.topic, inFlight: 0, available: 0, acked: 0, deadLettered: 0, oldestUnackedAgeSeconds: 0 }));
+          q.inFlight += p.inFlight;
+          q.available += p.available + p.backlog;
+          q.acked += p.acked;
+          q.deadLettered += p.deadLettered;
+          q.oldestUnackedAgeSeconds = Math.max(q.oldestUnackedAgeSeconds, p.oldestUnackedMs / 1000);
+        }
+        yield* byTopic.values();
+      }
+    });
+  }
+}
+
+/** For shutdown: closes the service when it was started on `ctx`. */
+export async function stopShareService(ctx: BrokerContext): Promise<void> {
+  await services.get(ctx)?.close();
+}
