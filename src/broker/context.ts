@@ -7,6 +7,7 @@ import type { LogManager } from '../storage/types.js';
 import type { Logger } from './logger.js';
 import type { FetchWaiters } from './fetch-waiters.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
+import type { GroupService } from './group-service.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -16,6 +17,8 @@ export interface BrokerContext {
   readonly version: string;
   /** Always present: the no-op implementation when `metrics: false`, so call sites stay unconditional. */
   readonly metrics: BrokerMetrics;
+  /** Consumer group coordinator and offset store; call groups.topicsChanged() after any topic change. */
+  readonly groups: GroupService;
   /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
   accepting: boolean;
 }

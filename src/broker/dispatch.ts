@@ -13,6 +13,9 @@ import { handleCreateTopics } from './handle-create-topics.js';
 import { handleDeleteTopics } from './handle-delete-topics.js';
 import { handleCreatePartitions } from './handle-create-partitions.js';
 import { handleDescribeTopics } from './handle-describe-topics.js';
+import { handleConsumerGroupHeartbeat } from './handle-consumer-group-heartbeat.js';
+import { handleOffsetCommit, handleOffsetDelete, handleOffsetFetch } from './handle-group-offsets.js';
+import { handleDeleteGroups, handleDescribeGroups, handleListGroups } from './handle-groups-admin.js';
 import { handleShareAcquire } from './handle-share-acquire.js';
 import { handleShareAck } from './handle-share-ack.js';
 import { handleShareDescribe } from './handle-share-describe.js';
@@ -29,6 +32,14 @@ const HANDLERS: Readonly<Record<number, Handler>> = {
   [Api.DeleteTopics]: handleDeleteTopics,
   [Api.CreatePartitions]: handleCreatePartitions,
   [Api.DescribeTopics]: handleDescribeTopics,
+  [Api.ConsumerGroupHeartbeat]: handleConsumerGroupHeartbeat,
+  [Api.OffsetCommit]: handleOffsetCommit,
+  [Api.OffsetFetch]: handleOffsetFetch,
+  [Api.OffsetDelete]: handleOffsetDelete,
+  [Api.ListGroups]: handleListGroups,
+  [Api.DescribeGroups]: handleDescribeGroups,
+  [Api.ConsumerGroupDescribe]: handleDescribeGroups,
+  [Api.DeleteGroups]: handleDeleteGroups,
   [Api.ShareAcquire]: handleShareAcquire,
   [Api.ShareAck]: handleShareAck,
   [Api.ShareDescribe]: handleShareDescribe,

@@ -3,13 +3,14 @@ import type { CreatePartitionsRequest, CreatePartitionsResponse, TopicResult } f
 import { topicNameProblem } from '../protocol/topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
+import { isInternalTopic } from './group-service.js';
 
 const MAX_PARTITIONS = 1 << 16;
 
 export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponse> {
   const topics: TopicResult[] = [];
   for (const { name, totalPartitions } of req.topics) {
-    const info = ctx.logs.topic(name);
+    const info = isInternalTopic(name) ? undefined : ctx.logs.topic(name);
     if (!info) {
       const problem = topicNameProblem(name);
       topics.push({ name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`) });
@@ -22,6 +23,7 @@ export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePart
     try {
       await ctx.logs.addPartitions(name, totalPartitions);
       ctx.log.info('partitions added', { topic: name, from: info.partitions, to: totalPartitions });
+      ctx.groups.topicsChanged();
       topics.push({ name });
     } catch (err) {
       topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });

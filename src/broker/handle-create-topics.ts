@@ -9,6 +9,7 @@ import { topicNameProblem } from '../protocol/topic-name.js';
 import { topicConfigProblem } from '../protocol/topic-config.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
+import { isInternalTopic } from './group-service.js';
 
 const MAX_PARTITIONS = 1 << 16;
 
@@ -18,6 +19,7 @@ export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRe
     const name = t.name;
     const nameProblem = topicNameProblem(name);
     if (nameProblem) { topics.push({ name, error: errorOf('INVALID_TOPIC', nameProblem) }); continue; }
+    if (isInternalTopic(name)) { topics.push({ name, error: errorOf('INVALID_TOPIC', `topic names starting with '__' are reserved for the broker`) }); continue; }
     if (t.partitions < 1 || t.partitions > MAX_PARTITIONS) {
       topics.push({ name, error: errorOf('INVALID_PARTITIONS', `partitions must be in 1..${MAX_PARTITIONS}, got ${t.partitions}`) });
       continue;
@@ -28,6 +30,7 @@ export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRe
     try {
       await ctx.logs.createTopic(name, t.partitions, t.config);
       ctx.log.info('topic created', { topic: name, partitions: t.partitions, config: t.config ?? {} });
+      ctx.groups.topicsChanged();
       topics.push({ name });
     } catch (err) {
       topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });

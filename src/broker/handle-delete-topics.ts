@@ -3,10 +3,15 @@ import type { DeleteTopicsRequest, DeleteTopicsResponse, TopicResult } from '../
 import { topicNameProblem } from '../protocol/topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
+import { isInternalTopic } from './group-service.js';
 
 export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
   const topics: TopicResult[] = [];
   for (const name of req.topics) {
+    if (isInternalTopic(name)) {
+      topics.push({ name, error: errorOf('INVALID_TOPIC', `'${name}' is an internal topic`) });
+      continue;
+    }
     if (!ctx.logs.topic(name)) {
       const problem = topicNameProblem(name);
       topics.push({ name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`) });
@@ -16,6 +21,7 @@ export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRe
       await ctx.logs.deleteTopic(name);
       ctx.waiters.finishTopic(name);
       ctx.log.info('topic deleted', { topic: name });
+      ctx.groups.topicsChanged();
       topics.push({ name });
     } catch (err) {
       topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });

@@ -3,9 +3,11 @@ import type { MetadataRequest, MetadataResponse, TopicMetadata } from '../protoc
 import { topicNameProblem } from '../protocol/topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
+import { isInternalTopic } from './group-service.js';
 
 export async function handleMetadata(ctx: BrokerContext, req: MetadataRequest): Promise<MetadataResponse> {
-  const names = req.topics ?? ctx.logs.topics().map((t) => t.name).sort();
+  // Internal topics are left out of the full listing; asking for one by exact name answers it.
+  const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopic(n)).sort();
   const topics = names.map((name): TopicMetadata => {
     const info = ctx.logs.topic(name);
     if (info) return { name, partitions: info.partitions, config: info.config };

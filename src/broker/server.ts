@@ -25,6 +25,7 @@ import { Connection } from './connection.js';
 import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
+import { GroupService } from './group-service.js';
 import { ShareService, stopShareService } from './share-service.js';
 
 export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void }) => Promise<LogManager>;
@@ -79,7 +80,8 @@ export class Broker {
     const metrics = this.metrics;
     const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s) } : {});
     collectPartitionStats(metrics, logs);
-    this.ctx = { config: this.config, logs, waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, accepting: true };
+    const groups = await GroupService.open(this.config, logs, this.log, metrics);
+    this.ctx = { config: this.config, logs, waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };
     await ShareService.start(this.ctx);
     this.ready = true;
     const topics = logs.topics();
@@ -145,6 +147,7 @@ export class Broker {
     for (const c of this.connections) c.close(CLOSE_GOING_AWAY, 'broker shutting down');
     this.http.closeAllConnections();
     if (ctx) await stopShareService(ctx);
+    if (ctx) await ctx.groups.close();
     if (ctx) await ctx.logs.close();
     await closed;
     const ms = this.metricsServer;

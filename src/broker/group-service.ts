@@ -1,0 +1,96 @@
+/**
+ * The broker's side of consumer groups: opens the offset store on internal topics
+ * `__consumer_offsets-<n>`, runs the coordinator's liveness timer, tells it about topic
+ * changes, logs one line per rebalance and feeds the group metrics.
+ *
+ * Internal topics (`__` prefix) are the broker's own: hidden from Metadata listings,
+ * refused for user create/delete/produce (see isInternalTopic's callers), and never
+ * offered to a group subscription.
+ */
+import { GroupCoordinator } from '../group/coordinator.js';
+import { OffsetStore } from '../group/offset-store.js';
+import { logManagerOffsetLogDir } from '../group/offset-log.js';
+import { systemClock } from '../group/types.js';
+import type { BrokerConfig } from '../config/settings.js';
+import type { LogManager } from '../storage/types.js';
+import type { BrokerMetrics } from '../metrics/broker-metrics.js';
+import type { Logger } from './logger.js';
+import { GroupLagCache } from './group-lag.js';
+
+export const INTERNAL_PREFIX = '__';
+
+export function isInternalTopic(name: string): boolean {
+  return name.startsWith(INTERNAL_PREFIX);
+}
+
+/** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
+const TICK_MS = 1000;
+
+export class GroupService {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private closed = false;
+
+  private constructor(readonly coordinator: GroupCoordinator, private readonly logs: LogManager, private readonly log: Logger) {}
+
+  static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
+    const started = Date.now();
+    const store = await OffsetStore.open(logManagerOffsetLogDir(logs), { clock: systemClock });
+    const g = config.group;
+    const coordinator = new GroupCoordinator(store, {
+      clock: systemClock,
+      sessionTimeoutMs: g.sessionTimeoutMs,
+      minSessionTimeoutMs: g.minSessionTimeoutMs,
+      maxSessionTimeoutMs: g.maxSessionTimeoutMs,
+      heartbeatIntervalMs: g.heartbeatIntervalMs,
+      offsetsRetentionMs: g.offsetsRetentionMs,
+      onEpochBump: (group, epoch, members) => {
+        metrics.rebalance(group);
+        log.info('rebalance', { group, epoch, members });
+      },
+      onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
+    });
+    const svc = new GroupService(coordinator, logs, log);
+    svc.topicsChanged();
+    const lag = new GroupLagCache(logs);
+    metrics.collectGroups(() => lag.collect(coordinator));
+    log.info('groups loaded', { groups: store.groups().length, ms: Date.now() - started });
+    svc.schedule();
+    return svc;
+  }
+
+  /** Call after every topic create, delete or partition change. */
+  topicsChanged(): void {
+    const topics = new Map<string, number>();
+    for (const t of this.logs.topics()) if (!isInternalTopic(t.name)) topics.set(t.name, t.partitions);
+    this.coordinator.onTopicsChanged(topics);
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const wait = Math.max(10, Math.min(TICK_MS, this.coordinator.nextDeadline() - Date.now() + 1));
+    this.timer = setTimeout(() => void this.tick(), wait);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.closed) return;
+    this.ticking = true;
+    try {
+      const { removedMembers, expiredOffsets } = await this.coordinator.tick();
+      if (removedMembers.length) this.log.info('group members timed out', { members: removedMembers });
+      if (expiredOffsets) this.log.info('group offsets expired', { offsets: expiredOffsets });
+    } catch (err) {
+      this.log.error('group tick failed', { error: err });
+    } finally {
+      this.ticking = false;
+      this.schedule();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.coordinator.store.close();
+  }
+}
