@@ -40,7 +40,7 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
     else known.push(topic);
   }
   const attempt = async (): Promise<ShareAcquirePartitionResult[] | undefined> => {
-    if (scope?.closed) return undefined;
+    if (scope?.closed || !svc.isBound(scope, groupId, workerId)) return undefined;
     const got = svc.coord.acquire(groupId, workerId, sources(ctx, known), req.maxRecords);
     if (got.length === 0) return undefined;
     await svc.commit([], false);

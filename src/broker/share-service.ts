@@ -105,6 +105,11 @@ export class ShareService {
     if (scope) this.byConnection.get(scope)?.delete(groupId + '\0' + workerId);
   }
 
+  /** False once the worker left on this connection (a parked acquire must not take records for it). */
+  isBound(scope: RequestScope | undefined, groupId: string, workerId: string): boolean {
+    return !scope || (this.byConnection.get(scope)?.has(groupId + '\0' + workerId) ?? false);
+  }
+
   park(p: ParkedAcquire): void {
     this.parked.add(p);
   }

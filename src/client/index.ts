@@ -8,6 +8,9 @@ export {
   Admin, type AdminOptions, type NewTopic, type TopicInfo, type TopicDescription, type OffsetSpec, type PartitionOffset,
   type TopicConfig, type PartitionDescription,
 } from './admin.js';
+export { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
+export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
+export type { ShareGroupSettings } from '../protocol/api.js';
 export type { ConnectionOptions } from './connection.js';
 export type { Acks, Bytes, Message, ProducerMessage, RecordHeader, SendResult, TopicPartition } from './types.js';
 export { murmur2, toPositive } from './murmur2.js';

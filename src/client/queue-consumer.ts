@@ -1,0 +1,360 @@
+/**
+ * QueueConsumer: one worker of a share group (queue mode, docs/queue.md).
+ *
+ *   const queue = new QueueConsumer({ url, groupId: 'mailer', topics: 'emails', concurrency: 8 });
+ *   for await (const job of queue) { await send(job.value); await job.ack(); }
+ *
+ * Any number of workers may read the same topics, whatever the partition count: the broker
+ * locks each record to one worker. `concurrency` bounds the jobs this worker holds (buffered
+ * plus handed out and not yet settled), i.e. its prefetch: one long-poll ShareAcquire asks
+ * for the free slots, and the next goes out as soon as a job is settled. A slow worker
+ * therefore asks less often and gets less.
+ *
+ * Acks are coalesced: every ack made in the same tick goes out as one ShareAck (one entry
+ * per partition). An entry is all or nothing at the broker, so when a merged entry fails its
+ * offsets are retried one by one and only the job at fault sees the error.
+ *
+ * Liveness: a heartbeat (ShareAcquire with maxRecords 0) on its own timer keeps the worker
+ * in the group while every slot is busy. If the connection drops, the broker treats the
+ * worker as gone and releases its records; settling them afterwards fails with
+ * UNKNOWN_MEMBER_ID / INVALID_RECORD_STATE and they are delivered again (at-least-once).
+ *
+ * close(): releases jobs not yet handed to the application (delayMs 0, they were never
+ * started), waits for pending acks, leaves the group (jobs still held are released by the
+ * broker as failed attempts) and closes the connection.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Api, type ShareAckEntry, type ShareAckResponse, type ShareAcquireResponse, type ShareGroupSettings,
+} from '../protocol/api.js';
+import { fromWireError } from '../protocol/errors.js';
+import { SluiceError } from '../errors.js';
+import { Connection, type ConnectionOptions } from './connection.js';
+import { InvalidArgumentError } from './errors.js';
+import { decodeMessages } from './message-decoder.js';
+import { brokerUrl } from './producer.js';
+import { Job, type JobSettler, type ReleaseOptions } from './queue-job.js';
+import type { Message } from './types.js';
+
+export interface QueueConsumerOptions extends ConnectionOptions {
+  url?: string;
+  brokers?: string[];
+  groupId: string;
+  topics: string | string[];
+  /** Stable id of this worker; default a random UUID. */
+  workerId?: string;
+  /** Most jobs held at once (prefetch). Default 10. */
+  concurrency?: number;
+  /** Long-poll wait of one acquire when the queue is empty. Default 5000 ms. */
+  maxWaitMs?: number;
+  /** Heartbeat period; keep well below the group's sessionTimeoutMs. Default 3000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Group settings, applied when this worker's first acquire creates the group. */
+  settings?: ShareGroupSettings;
+  /** Wait after a failed acquire (network, unknown topic). Default 500 ms. */
+  retryBackoffMs?: number;
+}
+
+interface PendingAck {
+  job: Job;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
+  readonly conn: Connection;
+  readonly groupId: string;
+  readonly workerId: string;
+  readonly topics: string[];
+  private readonly concurrency: number;
+  private readonly maxWaitMs: number;
+  private readonly retryBackoffMs: number;
+  private readonly settings: ShareGroupSettings | undefined;
+  private readonly log: (msg: string) => void;
+
+  private readonly buffer: Job[] = [];
+  private outstanding = 0;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private failure: Error | null = null;
+  private loop: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Wakes the acquire loop (a slot freed) and the iterator (jobs arrived). */
+  private loopWake: (() => void) | null = null;
+  private jobWake: (() => void) | null = null;
+  private acks: PendingAck[] = [];
+  private ackFlush: Promise<void> | null = null;
+  private readonly inFlightSettles = new Set<Promise<unknown>>();
+
+  constructor(opts: QueueConsumerOptions) {
+    if (typeof opts?.groupId !== 'string' || opts.groupId === '') throw new InvalidArgumentError('groupId is required');
+    const topics = typeof opts.topics === 'string' ? [opts.topics] : opts.topics;
+    if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || t === '')) {
+      throw new InvalidArgumentError('topics must be a topic name or a non-empty list of names');
+    }
+    this.concurrency = opts.concurrency ?? 10;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new InvalidArgumentError(`concurrency must be an integer >= 1, got ${opts.concurrency}`);
+    this.groupId = opts.groupId;
+    this.topics = topics;
+    this.workerId = opts.workerId ?? randomUUID();
+    this.maxWaitMs = opts.maxWaitMs ?? 5000;
+    this.retryBackoffMs = opts.retryBackoffMs ?? 500;
+    this.settings = opts.settings;
+    this.log = opts.log ?? ((m) => process.stderr.write(`sluice queue: ${m}\n`));
+    this.conn = new Connection(brokerUrl(opts), { ...opts, log: this.log });
+    const hb = opts.heartbeatIntervalMs ?? 3000;
+    this.heartbeat = setInterval(() => this.beat(), hb);
+    this.heartbeat.unref();
+  }
+
+  /** Jobs as they come; ends when the consumer is closed. Throws a non-retriable acquire error. */
+  [Symbol.asyncIterator](): AsyncIterator<Job> {
+    const done: IteratorResult<Job> = { value: undefined, done: true };
+    return {
+      next: async (): Promise<IteratorResult<Job>> => {
+        this.start();
+        for (;;) {
+          if (this.failure) throw this.failure;
+          if (this.closing) return done;
+          const job = this.buffer.shift();
+          if (job) {
+            job.delivered = true;
+            return { value: job, done: false };
+          }
+          await new Promise<void>((r) => { this.jobWake = r; });
+        }
+      },
+      return: async () => done,
+    };
+  }
+
+  /**
+   * Runs `handler` for every job, up to `concurrency` at once: acked when it resolves
+   * (unless it settled the job itself), released with the error as reason when it throws.
+   * Resolves when the consumer is closed.
+   */
+  async run(handler: (job: Job) => Promise<void> | void): Promise<void> {
+    const running = new Set<Promise<void>>();
+    for await (const job of this) {
+      const p: Promise<void> = (async () => {
+        try {
+          await handler(job);
+          if (!job.settled) await job.ack();
+        } catch (err) {
+          if (!job.settled) await job.release({ reason: (err as Error)?.message ?? String(err) });
+          else throw err;
+        }
+      })().catch((err: unknown) => this.log(`job ${job.topic}/${job.partition}@${job.offset}: ${(err as Error)?.message ?? err}`))
+        .finally(() => running.delete(p));
+      running.add(p);
+    }
+    await Promise.all(running);
+  }
+
+  /** Held jobs (buffered + handed out, not settled). */
+  get inFlight(): number {
+    return this.outstanding;
+  }
+
+  close(): Promise<void> {
+    return (this.closed ??= this.shutdown());
+  }
+
+  // --- JobSettler --------------------------------------------------------------------
+
+  settleAck(job: Job): Promise<void> {
+    this.freeSlot();
+    const p = new Promise<void>((resolve, reject) => this.acks.push({ job, resolve, reject }));
+    this.ackFlush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flushAcks());
+    return p;
+  }
+
+  settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
+    this.freeSlot();
+    return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release', delayMs: opts.delayMs, reason: opts.reason }).then(() => undefined);
+  }
+
+  settleReject(job: Job, reason: string | undefined): Promise<void> {
+    this.freeSlot();
+    return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'reject', reason }).then(() => undefined);
+  }
+
+  async settleExtend(job: Job, ms: number | undefined): Promise<number> {
+    const r = await this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'extend', extendMs: ms });
+    return r.lockDeadline ?? job.lockDeadline;
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private start(): void {
+    if (!this.loop && !this.closing) this.loop = this.acquireLoop().catch((err: Error) => this.fail(err));
+  }
+
+  private fail(err: Error): void {
+    this.failure = err;
+    this.wakeJobs();
+  }
+
+  private freeSlot(): void {
+    this.outstanding--;
+    const w = this.loopWake;
+    this.loopWake = null;
+    w?.();
+  }
+
+  private wakeJobs(): void {
+    const w = this.jobWake;
+    this.jobWake = null;
+    w?.();
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlightSettles.add(p);
+    const untrack = () => { this.inFlightSettles.delete(p); };
+    p.then(untrack, untrack);
+    return p;
+  }
+
+  private async settleOne(entry: ShareAckEntry): Promise<{ lockDeadline?: number }> {
+    const res = await this.track(this.conn.request<ShareAckResponse>(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry] }));
+    const r = res.results[0];
+    if (r?.error) throw fromWireError(r.error);
+    return r ?? {};
+  }
+
+  private async flushAcks(): Promise<void> {
+    const batch = this.acks;
+    this.acks = [];
+    this.ackFlush = null;
+    if (batch.length === 0) return;
+    const byTp = new Map<string, PendingAck[]>();
+    for (const a of batch) {
+      const k = `${a.job.topic}\0${a.job.partition}`;
+      const l = byTp.get(k);
+      if (l) l.push(a);
+      else byTp.set(k, [a]);
+    }
+    const groups = [...byTp.values()];
+    const entries = groups.map((l): ShareAckEntry => ({ topic: l[0].job.topic, partition: l[0].job.partition, offsets: l.map((a) => a.job.offset), type: 'ack' }));
+    let res: ShareAckResponse;
+    try {
+      res = await this.track(this.conn.request<ShareAckResponse>(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries }));
+    } catch (err) {
+      for (const a of batch) a.reject(err as Error);
+      return;
+    }
+    const retry: PendingAck[] = [];
+    groups.forEach((l, i) => {
+      const e = res.results[i]?.error;
+      if (!e) for (const a of l) a.resolve();
+      else if (l.length === 1) l[0].reject(fromWireError(e));
+      else retry.push(...l);
+    });
+    if (retry.length === 0) return;
+    // One merged entry failed as a whole; find the culprits by acking one offset per entry.
+    const single = retry.map((a): ShareAckEntry => ({ topic: a.job.topic, partition: a.job.partition, offsets: [a.job.offset], type: 'ack' }));
+    try {
+      const r2 = await this.track(this.conn.request<ShareAckResponse>(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: single }));
+      retry.forEach((a, i) => {
+        const e = r2.results[i]?.error;
+        if (e) a.reject(fromWireError(e));
+        else a.resolve();
+      });
+    } catch (err) {
+      for (const a of retry) a.reject(err as Error);
+    }
+  }
+
+  private beat(): void {
+    if (this.closing || !this.loop) return;
+    this.conn.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, settings: this.settings })
+      .catch(() => undefined); // the acquire loop reports connection trouble
+  }
+
+  private async acquireLoop(): Promise<void> {
+    let warned = '';
+    while (!this.closing) {
+      const want = this.concurrency - this.outstanding;
+      if (want <= 0) {
+        await new Promise<void>((r) => { this.loopWake = r; });
+        continue;
+      }
+      let res: ShareAcquireResponse;
+      try {
+        res = await this.conn.request<ShareAcquireResponse>(Api.ShareAcquire, {
+          groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, settings: this.settings,
+        }, this.conn.requestTimeoutMs + this.maxWaitMs);
+      } catch (err) {
+        if (this.closing) return;
+        if (err instanceof SluiceError && !err.retriable && err.code !== 'CLIENT_CLOSED') throw err;
+        await this.sleep(this.retryBackoffMs);
+        continue;
+      }
+      const jobs: Job[] = [];
+      let problem = '';
+      for (const p of res.partitions) {
+        if (p.error) {
+          problem = `${p.topic}: ${fromWireError(p.error).message}`;
+          continue;
+        }
+        this.toJobs(p.topic, p.partition, p.records as Buffer, p.acquired, p.lockDeadline, jobs);
+      }
+      if (problem && problem !== warned) this.log(`acquire: ${problem}`);
+      warned = problem;
+      if (this.closing) {
+        // Acquired while closing: give them straight back, unstarted.
+        this.outstanding += jobs.length;
+        for (const j of jobs) this.track(j.release({ delayMs: 0, reason: 'worker closing' })).catch(() => undefined);
+        return;
+      }
+      if (jobs.length) {
+        this.outstanding += jobs.length;
+        this.buffer.push(...jobs);
+        this.wakeJobs();
+      } else if (problem) {
+        await this.sleep(this.retryBackoffMs);
+      }
+    }
+  }
+
+  private toJobs(topic: string, partition: number, records: Buffer, ranges: { firstOffset: number; lastOffset: number; deliveryCount: number }[], deadline: number, out: Job[]): void {
+    if (ranges.length === 0) return;
+    const msgs: Message[] = [];
+    decodeMessages(Buffer.isBuffer(records) ? records : Buffer.from(records), topic, partition, ranges[0].firstOffset, msgs);
+    let r = 0;
+    for (const m of msgs) {
+      while (r < ranges.length && ranges[r].lastOffset < m.offset) r++;
+      if (r >= ranges.length) break;
+      if (m.offset < ranges[r].firstOffset) continue; // between ranges: another worker's or settled
+      out.push(new Job(this, topic, partition, m.offset, m.timestamp, m.key, m.value, m.headers, ranges[r].deliveryCount, deadline));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((r) => {
+      const t = setTimeout(() => { this.loopWake = null; r(); }, ms);
+      this.loopWake = () => { clearTimeout(t); r(); };
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.heartbeat);
+    this.wakeJobs();
+    const lw = this.loopWake;
+    this.loopWake = null;
+    lw?.();
+    const unstarted = this.buffer.splice(0);
+    for (const j of unstarted) this.track(j.release({ delayMs: 0, reason: 'worker closing' })).catch(() => undefined);
+    if (this.ackFlush) await this.ackFlush;
+    await Promise.allSettled([...this.inFlightSettles]);
+    if (this.loop && this.conn.connected) {
+      await this.conn.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
+        .catch((err: Error) => this.log(`leave failed: ${err.message}`));
+    }
+    await this.conn.close();
+    await this.loop?.catch(() => undefined);
+  }
+}
+
+export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
