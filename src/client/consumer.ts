@@ -44,7 +44,14 @@ export interface ConsumerOptions extends ConnectionOptions {
   minBytes?: number;
   /** Cap on one fetch response. Default 16 MiB. */
   maxBytes?: number;
-  /** Cap per partition in one fetch. Default 8 MiB. */
+  /**
+   * Cap per partition in one fetch. Default 1 MiB (Kafka's max.partition.fetch.bytes):
+   * a partition's fetched bytes are decoded and delivered as one array, so this bounds
+   * the live Message objects per delivery; with 8 MiB the young-generation GC copied
+   * ~80k live messages per scavenge and the broker sat idle while one big response was
+   * decoded. Replay of 1M x 100 B, 1 partition: 1.57 M -> 2.50 M msgs/s (medians of 3).
+   * The first batch is always returned whole, so a batch larger than this still flows.
+   */
   maxPartitionBytes?: number;
   /** Fetched, undelivered bytes above which fetching pauses. Default 32 MiB. */
   maxBufferedBytes?: number;
@@ -126,7 +133,7 @@ export class Consumer {
     this.maxWaitMs = opts.maxWaitMs ?? 500;
     this.minBytes = opts.minBytes ?? 1;
     this.maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
-    this.maxPartitionBytes = opts.maxPartitionBytes ?? 8 * 1024 * 1024;
+    this.maxPartitionBytes = opts.maxPartitionBytes ?? 1024 * 1024;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 32 * 1024 * 1024;
     this.retryBackoffMs = opts.retryBackoffMs ?? 200;
     this.log = opts.log ?? ((m) => process.stderr.write(`sluice consumer: ${m}\n`));
