@@ -82,7 +82,8 @@ export function registerBenchCommand(program: Command): void {
 
   common(producerOpts(bench.command('consume').description('replay a topic from its start (fills a new topic with N messages first unless --topic)')))
     .option('--consumers <k>', 'consumer objects in this process; partitions are dealt round-robin', intOption('--consumers', 1), 1)
-    .option('--max-bytes <bytes>', 'fetch maxBytes (and per-partition cap)', intOption('--max-bytes', 1), 16 * 1024 * 1024)
+    .option('--max-bytes <bytes>', 'consumer maxBytes (cap on one fetch response; default: the Consumer\'s)', intOption('--max-bytes', 1))
+    .option('--max-partition-bytes <bytes>', 'consumer maxPartitionBytes (default: the Consumer\'s)', intOption('--max-partition-bytes', 1))
     .action(async (o: Common & Record<string, any>) => {
       let topic = o.topic;
       if (topic === undefined) {
@@ -93,7 +94,7 @@ export function registerBenchCommand(program: Command): void {
           batchBytes: o.batchBytes, lingerMs: 5, inFlight: o.inFlight, chunk: 10_000, window: 32, rate: 0, progress: o.progress,
         });
       }
-      emit(await runConsume({ url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, progress: o.progress }), !!o.json);
+      emit(await runConsume({ url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, maxPartitionBytes: o.maxPartitionBytes, progress: o.progress }), !!o.json);
     });
 
   common(producerOpts(bench.command('e2e').description('produce at a fixed rate, consume at once, report latency percentiles')))

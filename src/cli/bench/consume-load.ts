@@ -13,7 +13,8 @@ export interface ConsumeSettings {
   url: string;
   topic: string;
   consumers: number;
-  maxBytes: number;
+  maxBytes?: number;
+  maxPartitionBytes?: number;
   progress: boolean;
 }
 
@@ -31,7 +32,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const shares = Array.from({ length: k }, (_, i) => ends.filter((_e, j) => j % k === i));
   const total = ends.reduce((a, e) => a + (e.end - e.start), 0);
   const consumers = shares.map(() => new Consumer({
-    url: s.url, autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxBytes,
+    url: s.url, autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxPartitionBytes,
   }));
   for (let i = 0; i < k; i++) {
     await consumers[i].connect();
@@ -69,7 +70,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const clientCores = cpuCores(cpu0, seconds);
   return {
     kind: 'consume',
-    settings: { topic: s.topic, partitions: ends.length, consumers: `${k} (in one process)`, maxBytes: s.maxBytes, group: 'none (explicit assignment)' },
+    settings: { topic: s.topic, partitions: ends.length, consumers: `${k} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group: 'none (explicit assignment)' },
     messages: done,
     bytes,
     seconds: round(seconds, 3),
