@@ -14,6 +14,7 @@ import { Connection, type ConnectionOptions } from './connection.js';
 import { InvalidArgumentError } from './errors.js';
 import { brokerUrl } from './producer.js';
 import type { TopicPartition } from './types.js';
+import * as groups from './group-admin.js';
 
 export type { TopicConfig, PartitionDescription };
 
@@ -148,6 +149,29 @@ export class Admin {
       }
       return { topic: r.topic, partition: r.partition, offset: r.offset };
     });
+  }
+
+  // --- consumer groups (group-admin.ts) ---------------------------------------------
+  listGroups(): Promise<groups.GroupListing[]> {
+    return groups.listGroups(this.conn);
+  }
+
+  /** State, epochs, members with partitions, committed offsets with log end and lag. */
+  describeGroup(groupId: string): Promise<groups.GroupDescription> {
+    return groups.describeGroup(this.conn, groupId);
+  }
+
+  fetchOffsets(groupId: string, partitions?: TopicPartition[]): Promise<groups.CommittedOffset[]> {
+    return groups.fetchOffsets(this.conn, groupId, partitions);
+  }
+
+  resetOffsets(groupId: string, topic: string, spec: groups.ResetSpec, opts?: { dryRun?: boolean }): Promise<groups.GroupOffsetReset[]> {
+    return groups.resetOffsets(this.conn, this, groupId, topic, spec, opts);
+  }
+
+  /** Refused with NON_EMPTY_GROUP while the group has members. */
+  deleteGroup(groupId: string): Promise<void> {
+    return groups.deleteGroup(this.conn, groupId);
   }
 
   close(): Promise<void> {

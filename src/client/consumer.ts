@@ -19,10 +19,20 @@
  * everything retention has not yet removed; 'latest' jumps to the end; 'none' raises the
  * error to the application. Every reset is logged with its reason.
  *
- * No consumer groups yet: a later `groupId` option will drive assign() from the group
- * coordinator and commit positions; everything below works on an explicit assignment.
+ * Consumer groups: with `groupId` and `topics` (names or a RegExp) the partitions come
+ * from the group coordinator instead of assign() (group-member.ts heartbeats on its own
+ * timer). A granted partition starts at the group's committed offset, or per
+ * autoOffsetReset when there is none (logged). Commits send `position` (last delivered + 1)
+ * with the member's epoch: automatically every autoCommitIntervalMs, before a partition is
+ * released, and on close(); or by commit(). A partition is released only once the
+ * application is between messages (it asked for the next one or its handler returned), so
+ * a commit never covers a message still being handled. If the application stays inside a
+ * handler (or does not pull the next message) for maxPollIntervalMs, the consumer leaves
+ * the group, logging that the handler is stuck, and rejoins on its next pull.
  */
-import { Api, EARLIEST, LATEST, type FetchResponse, type ListOffsetsResponse } from '../protocol/api.js';
+import {
+  Api, EARLIEST, LATEST, type FetchResponse, type ListOffsetsResponse, type OffsetCommitResponse, type OffsetFetchResponse,
+} from '../protocol/api.js';
 import { BrokerError, ERRORS } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -30,12 +40,14 @@ import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import { decodeMessages, nextOffsetAfter } from './message-decoder.js';
 import { MetadataCache } from './metadata-cache.js';
 import { brokerUrl } from './producer.js';
+import { GroupMember } from './group-member.js';
+import { groupOptions, type GroupConsumerOptions } from './group-options.js';
 import type { Message, TopicPartition } from './types.js';
 
 export type OffsetReset = 'earliest' | 'latest' | 'none';
 export type SeekTarget = number | 'earliest' | 'latest' | { timestamp: number | Date };
 
-export interface ConsumerOptions extends ConnectionOptions {
+export interface ConsumerOptions extends ConnectionOptions, GroupConsumerOptions {
   url?: string;
   brokers?: string[];
   autoOffsetReset?: OffsetReset;
@@ -92,6 +104,10 @@ interface PartitionState {
    * the batch holding the target, so the records before it are dropped here.
    */
   skipBeforeTs: number;
+  /** Group mode: the position came from a committed offset (for the reset log line). */
+  committedStart?: boolean;
+  /** Group mode: being given up; nothing more is delivered from it. */
+  revoked?: boolean;
 }
 
 interface Chunk {
@@ -124,6 +140,15 @@ export class Consumer {
   private failure: Error | null = null;
   private loopWake: (() => void) | null = null;
   private dataWake: (() => void) | null = null;
+  // --- group mode (undefined without groupId) ---
+  private readonly group: GroupMember | undefined;
+  private readonly g: ReturnType<typeof groupOptions>;
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** When the application got its current message or batch; 0 while it waits for the next. */
+  private busySince = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Last offset committed per partition, so auto-commit sends only what moved. */
+  private readonly committed = new Map<string, number>();
 
   constructor(opts: ConsumerOptions = {}) {
     this.autoOffsetReset = opts.autoOffsetReset ?? 'earliest';
@@ -139,10 +164,139 @@ export class Consumer {
     this.log = opts.log ?? ((m) => process.stderr.write(`sluice consumer: ${m}\n`));
     this.conn = new Connection(brokerUrl(opts), { ...opts, log: this.log });
     this.meta = new MetadataCache(this.conn);
+    this.g = groupOptions(opts);
+    if (this.g.groupId) {
+      this.group = new GroupMember(this.conn, {
+        groupId: this.g.groupId, topics: this.g.topics, sessionTimeoutMs: opts.sessionTimeoutMs, rebalanceTimeoutMs: opts.rebalanceTimeoutMs,
+        maxPollIntervalMs: this.g.maxPollIntervalMs, retryBackoffMs: this.retryBackoffMs, log: this.log,
+      }, {
+        assigned: (tps) => this.groupAssigned(tps),
+        revoked: (tps) => this.groupRevoked(tps),
+        lost: (tps) => this.dropPartitions(tps),
+        busyForMs: () => (this.busySince ? Date.now() - this.busySince : 0),
+      });
+    }
   }
 
-  connect(): Promise<void> {
-    return this.conn.connect();
+  async connect(): Promise<void> {
+    await this.conn.connect();
+    this.joinGroup();
+  }
+
+  private joinGroup(): void {
+    if (!this.group || this.closed || this.group.active) return;
+    this.group.start();
+    if (this.g.autoCommit && !this.commitTimer) {
+      this.commitTimer = setInterval(() => {
+        this.commit().catch((err: unknown) => this.log(`auto-commit failed: ${(err as Error).message}`));
+      }, this.g.autoCommitIntervalMs);
+    }
+  }
+
+  // --- group mode ----------------------------------------------------------------
+
+  /** The member id and epoch in the group (memberId '' before the first heartbeat answer). */
+  groupMember(): { memberId: string; memberEpoch: number } | undefined {
+    return this.group ? { memberId: this.group.memberId, memberEpoch: this.group.memberEpoch } : undefined;
+  }
+
+  /**
+   * Commits positions (last delivered + 1) of the given partitions, or of every owned one
+   * that moved since its last commit. Resolves when the broker has them durably. A commit
+   * refused for a stale epoch (a rebalance raced it) is retried once after a heartbeat.
+   */
+  async commit(tps?: readonly TopicPartition[]): Promise<void> {
+    if (!this.group) throw new InvalidArgumentError('commit() needs a groupId');
+    const partitions: { topic: string; partition: number; offset: number }[] = [];
+    for (const tp of tps ?? [...this.states.values()]) {
+      const k = tpKey(tp.topic, tp.partition);
+      const s = this.states.get(k);
+      if (!s || s.position < 0) continue;
+      if (!tps && this.committed.get(k) === s.position) continue;
+      partitions.push({ topic: s.topic, partition: s.partition, offset: s.position });
+    }
+    if (partitions.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.conn.request<OffsetCommitResponse>(Api.OffsetCommit, {
+        groupId: this.g.groupId, memberId: this.group.memberId, memberEpoch: this.group.memberEpoch, partitions,
+      });
+      const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
+      if (!failed) {
+        for (const p of partitions) this.committed.set(tpKey(p.topic, p.partition), p.offset);
+        return;
+      }
+      const e = new BrokerError(failed.error!.code, `commit to group '${this.g.groupId}' (${failed.topic}/${failed.partition}): ${failed.error!.message}`, failed.error!.data);
+      if (e.code === 'STALE_MEMBER_EPOCH' && attempt === 0) {
+        await this.group.nextResponse();
+        continue;
+      }
+      throw e;
+    }
+  }
+
+  private async groupAssigned(tps: TopicPartition[]): Promise<void> {
+    const res = await this.conn.request<OffsetFetchResponse>(Api.OffsetFetch, { groupId: this.g.groupId, partitions: tps });
+    for (const r of res.partitions) {
+      const k = tpKey(r.topic, r.partition);
+      if (this.states.has(k)) continue;
+      const s: PartitionState = {
+        topic: r.topic, partition: r.partition, position: -1, fetchOffset: -1, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0,
+        skipBeforeTs: -1, reset: null, committedStart: false,
+      };
+      if (r.offset >= 0 && !(r.error && r.error.code !== 0)) {
+        s.position = s.fetchOffset = r.offset;
+        s.committedStart = true;
+        this.committed.set(k, r.offset);
+      } else {
+        if (this.autoOffsetReset === 'none') {
+          this.fail(new SluiceError('NO_OFFSET', `group '${this.g.groupId}' has no committed offset for ${r.topic}/${r.partition} and autoOffsetReset is 'none'`));
+          return;
+        }
+        this.log(`group '${this.g.groupId}' has no committed offset for ${r.topic}/${r.partition}; starting at ${this.autoOffsetReset} (autoOffsetReset)`);
+        s.reset = { kind: this.autoOffsetReset };
+      }
+      this.states.set(k, s);
+    }
+    this.g.onPartitionsAssigned?.(tps);
+    this.start();
+    this.wakeLoop();
+  }
+
+  private async groupRevoked(tps: TopicPartition[]): Promise<void> {
+    // Stop fetching and delivering them now; then wait until the application is between
+    // messages, so the committed position covers only messages it has finished.
+    for (const tp of tps) {
+      const s = this.states.get(tpKey(tp.topic, tp.partition));
+      if (s) { s.epoch++; s.revoked = true; }
+    }
+    if (this.busySince) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.g.maxPollIntervalMs);
+        this.idleWaiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    if (this.g.autoCommit) {
+      await this.commit(tps).catch((err: unknown) => this.log(`commit before releasing partitions failed: ${(err as Error).message}`));
+    }
+    this.dropPartitions(tps);
+    this.g.onPartitionsRevoked?.(tps);
+  }
+
+  private dropPartitions(tps: TopicPartition[]): void {
+    for (const tp of tps) {
+      const k = tpKey(tp.topic, tp.partition);
+      const s = this.states.get(k);
+      if (s) s.epoch++;
+      this.states.delete(k);
+      this.committed.delete(k);
+    }
+  }
+
+  /** The application is between messages: it asked for the next one or its handler returned. */
+  private markIdle(): void {
+    this.busySince = 0;
+    for (const w of this.idleWaiters.splice(0)) w();
+    this.group?.polled();
   }
 
   /**
@@ -151,6 +305,7 @@ export class Consumer {
    */
   async assign(what: string | readonly TopicPartition[]): Promise<void> {
     if (this.closed) throw new ClientClosedError('consumer');
+    if (this.group) throw new InvalidArgumentError('a consumer with a groupId gets its partitions from the group; assign() is not allowed');
     let tps: readonly TopicPartition[];
     if (typeof what === 'string') {
       const n = await this.meta.partitionCount(what);
@@ -213,6 +368,7 @@ export class Consumer {
   // --- fetch loop ------------------------------------------------------------------
 
   private start(): void {
+    this.joinGroup();
     if (!this.loop) {
       this.loop = this.fetchLoop().catch((err) => this.fail(err as Error));
     }
@@ -245,7 +401,7 @@ export class Consumer {
   private async fetchLoop(): Promise<void> {
     while (!this.closed && !this.failure) {
       const now = Date.now();
-      const resets = [...this.states.values()].filter((s) => s.reset && s.retryAt <= now);
+      const resets = [...this.states.values()].filter((s) => s.reset && !s.revoked && s.retryAt <= now);
       if (resets.length) await this.resolveResets(resets);
       if (this.closed) return;
       if (this.bufferedBytes >= this.maxBufferedBytes) {
@@ -253,7 +409,7 @@ export class Consumer {
         continue;
       }
       const t = Date.now();
-      const ready = [...this.states.values()].filter((s) => !s.reset && s.fetchOffset >= 0 && s.retryAt <= t);
+      const ready = [...this.states.values()].filter((s) => !s.reset && !s.revoked && s.fetchOffset >= 0 && s.retryAt <= t);
       if (ready.length === 0) {
         const unassignedNone = [...this.states.values()].find((s) => !s.reset && s.fetchOffset < 0);
         if (unassignedNone) {
@@ -349,7 +505,8 @@ export class Consumer {
     if (err.code === 'OFFSET_OUT_OF_RANGE') {
       const range = data && data.logStartOffset !== undefined ? ` (log holds ${data.logStartOffset}..${data.logEndOffset})` : '';
       if (this.autoOffsetReset === 'none') throw err;
-      this.log(`offset ${s.fetchOffset} of ${s.topic}/${s.partition} is out of range${range}; resetting to ${this.autoOffsetReset} (autoOffsetReset)`);
+      const what = s.committedStart && s.fetchOffset === s.position ? `committed offset ${s.fetchOffset} of group '${this.g.groupId}'` : 'offset ' + s.fetchOffset;
+      this.log(`${what} of ${s.topic}/${s.partition} is out of range${range}; resetting to ${this.autoOffsetReset} (autoOffsetReset)`);
       s.epoch++;
       s.reset = { kind: this.autoOffsetReset };
       return;
@@ -404,15 +561,21 @@ export class Consumer {
       if (!b) return;
       const s = this.states.get(tpKey(b.topic, b.partition))!;
       const epoch = s.epoch;
-      if (opts.eachBatch) {
-        s.position = b.messages[b.messages.length - 1].offset + 1;
-        await opts.eachBatch(b);
-      } else {
-        for (const m of b.messages) {
-          if (s.epoch !== epoch || this.closed) break;
-          s.position = m.offset + 1;
-          await opts.eachMessage!(m);
+      this.busySince = Date.now();
+      try {
+        if (opts.eachBatch) {
+          s.position = b.messages[b.messages.length - 1].offset + 1;
+          await opts.eachBatch(b);
+        } else {
+          for (const m of b.messages) {
+            if (s.epoch !== epoch || this.closed) break;
+            s.position = m.offset + 1;
+            this.busySince = Date.now();
+            await opts.eachMessage!(m);
+          }
         }
+      } finally {
+        this.markIdle();
       }
     }
   }
@@ -425,11 +588,13 @@ export class Consumer {
     const done: IteratorResult<Message> = { value: undefined, done: true };
     return {
       next: async (): Promise<IteratorResult<Message>> => {
+        this.markIdle();
         for (;;) {
           if (this.closed) return done;
           if (i < batch.length && state!.epoch === epoch) {
             const m = batch[i++];
             state!.position = m.offset + 1;
+            if (this.group) this.busySince = Date.now();
             return { value: m, done: false };
           }
           const b = await this.nextBatch();
@@ -450,6 +615,12 @@ export class Consumer {
   /** Stops fetching and closes the connection; a pending `for await` ends. */
   async close(): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.commitTimer);
+    if (this.group) {
+      // Commit what was delivered, then leave at once so the partitions move without waiting for the session timeout.
+      if (this.g.autoCommit && this.group.active) await this.commit().catch((err: unknown) => this.log(`commit on close failed: ${(err as Error).message}`));
+      await this.group.leave();
+    }
     this.closed = true;
     this.wakeLoop();
     this.wakeData();

@@ -11,6 +11,8 @@ export {
 export { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
 export type { ShareGroupSettings } from '../protocol/api.js';
+export type { GroupListing, CommittedOffset, ResetSpec, GroupOffsetReset, GroupDescription } from './group-admin.js';
+export type { GroupConsumerOptions } from './group-options.js';
 export type { ConnectionOptions } from './connection.js';
 export type { Acks, Bytes, Message, ProducerMessage, RecordHeader, SendResult, TopicPartition } from './types.js';
 export { murmur2, toPositive } from './murmur2.js';

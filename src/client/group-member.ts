@@ -1,0 +1,232 @@
+/**
+ * A consumer's membership in a consumer group (docs/groups.md): heartbeats on its own
+ * timer, applies the broker's assignment, and rejoins after being fenced.
+ *
+ * The heartbeat timer never waits for message processing: giving partitions up (which may
+ * wait for the application's current handler and a commit) runs beside it, and the member
+ * keeps reporting the partitions it still holds until the release is done. Then it
+ * heartbeats at once with the smaller `ownedPartitions`, so the broker can hand them on.
+ *
+ *   response assignment  = everything the member may own now (complete, not a delta)
+ *   added                = assignment - owned   -> hooks.assigned (read committed offsets)
+ *   removed              = owned - assignment   -> hooks.revoked (stop fetching, commit)
+ *   FENCED / UNKNOWN     -> hooks.lost(all) (no commit: the epoch is gone), rejoin with epoch 0
+ */
+import { Api, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
+import { SluiceError } from '../errors.js';
+import type { Connection } from './connection.js';
+import type { TopicPartition } from './types.js';
+
+export interface GroupMemberHooks {
+  /** Partitions granted: set their start positions; they count as owned once this resolves. */
+  assigned(tps: TopicPartition[]): Promise<void>;
+  /** Partitions taken away: stop fetching, commit, report; released once this resolves. */
+  revoked(tps: TopicPartition[]): Promise<void>;
+  /** Partitions lost (fenced, left): stop fetching without committing. */
+  lost(tps: TopicPartition[]): void;
+  /** ms the application has been inside its handler (0 when waiting for the next message). */
+  busyForMs(): number;
+}
+
+export interface GroupMemberOptions {
+  groupId: string;
+  topics: string[] | RegExp;
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  maxPollIntervalMs: number;
+  retryBackoffMs: number;
+  log: (msg: string) => void;
+}
+
+const key = (topic: string, partition: number) => `${topic}\0${partition}`;
+const unkey = (k: string): TopicPartition => {
+  const i = k.lastIndexOf('\0');
+  return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) };
+};
+
+function toList(keys: Iterable<string>): TopicPartitionList[] {
+  const by = new Map<string, number[]>();
+  for (const k of keys) {
+    const { topic, partition } = unkey(k);
+    let ps = by.get(topic);
+    if (!ps) by.set(topic, (ps = []));
+    ps.push(partition);
+  }
+  return [...by].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
+}
+
+export class GroupMember {
+  memberId = '';
+  memberEpoch = 0;
+  /** Partitions this member holds (fetching or allowed to fetch). */
+  readonly owned = new Set<string>();
+  private target = new Set<string>();
+  private readonly adding = new Set<string>();
+  private revoking: Promise<void> | null = null;
+  private intervalMs = 3000;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = false;
+  private again = false;
+  private stopped = true;
+  /** Left because the application stopped polling; rejoins on its next poll. */
+  private leftForPoll = false;
+  private responseWaiters: (() => void)[] = [];
+
+  constructor(private readonly conn: Connection, private readonly opts: GroupMemberOptions, private readonly hooks: GroupMemberHooks) {}
+
+  get active(): boolean {
+    return !this.stopped;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.leftForPoll = false;
+    this.memberEpoch = 0;
+    this.sendNow();
+  }
+
+  /** Heartbeat now (or right after the one in flight). */
+  sendNow(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    if (this.inFlight) this.again = true;
+    else void this.beat();
+  }
+
+  /** Resolves after the next heartbeat response (used to refresh a stale epoch before retrying a commit). */
+  nextResponse(): Promise<void> {
+    return new Promise((resolve) => {
+      this.responseWaiters.push(resolve);
+      this.sendNow();
+    });
+  }
+
+  /** The application polled again after a maxPollIntervalMs departure: join again. */
+  polled(): void {
+    if (this.leftForPoll) {
+      this.opts.log(`handler returned; rejoining group '${this.opts.groupId}'`);
+      this.start();
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.beat(), ms);
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped || this.inFlight) return;
+    const busy = this.hooks.busyForMs();
+    if (busy > this.opts.maxPollIntervalMs) {
+      this.opts.log(`handler stuck: no message pulled for ${busy} ms (maxPollIntervalMs ${this.opts.maxPollIntervalMs}); leaving group '${this.opts.groupId}' so its partitions move to other members`);
+      this.leftForPoll = true;
+      await this.leave();
+      return;
+    }
+    this.inFlight = true;
+    const joining = this.memberEpoch === 0;
+    const body: Record<string, unknown> = {
+      groupId: this.opts.groupId,
+      memberId: this.memberId,
+      memberEpoch: this.memberEpoch,
+      ownedPartitions: toList(this.owned),
+    };
+    if (joining) {
+      if (this.opts.topics instanceof RegExp) body.subscribedPattern = this.opts.topics.source;
+      else body.subscribedTopics = this.opts.topics;
+      if (this.opts.sessionTimeoutMs !== undefined) body.sessionTimeoutMs = this.opts.sessionTimeoutMs;
+      if (this.opts.rebalanceTimeoutMs !== undefined) body.rebalanceTimeoutMs = this.opts.rebalanceTimeoutMs;
+    }
+    let next = this.intervalMs;
+    try {
+      const res = await this.conn.request<ConsumerGroupHeartbeatResponse>(Api.ConsumerGroupHeartbeat, body, Math.max(1000, this.intervalMs * 2));
+      if (!this.stopped) this.apply(res);
+    } catch (err) {
+      const code = err instanceof SluiceError ? err.code : '';
+      if (code === 'FENCED_MEMBER_EPOCH' || code === 'UNKNOWN_MEMBER_ID') {
+        this.opts.log(`${code} in group '${this.opts.groupId}' (epoch ${this.memberEpoch}); dropping ${this.owned.size} partition(s) and rejoining`);
+        this.loseAll();
+        this.memberEpoch = 0;
+        next = 0;
+      } else if (err instanceof SluiceError && err.retriable) {
+        next = this.opts.retryBackoffMs;
+      } else if (!this.stopped) {
+        this.opts.log(`heartbeat of group '${this.opts.groupId}' failed: ${(err as Error).message}`);
+        next = Math.max(this.opts.retryBackoffMs, 1000);
+      }
+    } finally {
+      this.inFlight = false;
+      for (const w of this.responseWaiters.splice(0)) w();
+    }
+    if (this.again) {
+      this.again = false;
+      next = 0;
+    }
+    this.schedule(next);
+  }
+
+  private apply(res: ConsumerGroupHeartbeatResponse): void {
+    this.memberId = res.memberId;
+    this.memberEpoch = res.memberEpoch;
+    if (res.heartbeatIntervalMs > 0) this.intervalMs = res.heartbeatIntervalMs;
+    if (!res.assignment) return;
+    const target = new Set<string>();
+    for (const { topic, partitions } of res.assignment) for (const p of partitions) target.add(key(topic, p));
+    this.target = target;
+    const added = [...target].filter((k) => !this.owned.has(k) && !this.adding.has(k));
+    if (added.length) {
+      for (const k of added) this.adding.add(k);
+      this.hooks.assigned(added.map(unkey)).then(() => {
+        for (const k of added) {
+          this.adding.delete(k);
+          if (this.target.has(k)) this.owned.add(k);
+        }
+        this.sendNow();
+      }, (err: unknown) => {
+        for (const k of added) this.adding.delete(k);
+        this.opts.log(`could not start partitions of group '${this.opts.groupId}': ${(err as Error).message}`);
+        this.sendNow();
+      });
+    }
+    this.startRevocation();
+  }
+
+  private startRevocation(): void {
+    if (this.revoking) return;
+    const removed = [...this.owned].filter((k) => !this.target.has(k));
+    if (!removed.length) return;
+    this.revoking = this.hooks.revoked(removed.map(unkey)).catch((err: unknown) => {
+      this.opts.log(`revoking partitions of group '${this.opts.groupId}': ${(err as Error).message}`);
+    }).then(() => {
+      for (const k of removed) this.owned.delete(k);
+      this.revoking = null;
+      this.startRevocation();
+      this.sendNow();
+    });
+  }
+
+  private loseAll(): void {
+    const all = [...this.owned, ...this.adding];
+    this.owned.clear();
+    this.adding.clear();
+    this.target.clear();
+    if (all.length) this.hooks.lost(all.map(unkey));
+  }
+
+  /** Leaves at once (epoch -1): the broker reassigns this member's partitions immediately. */
+  async leave(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.loseAll();
+    if (!this.memberId || this.memberEpoch <= 0) return;
+    const body = { groupId: this.opts.groupId, memberId: this.memberId, memberEpoch: -1 };
+    this.memberEpoch = 0;
+    try {
+      await this.conn.request(Api.ConsumerGroupHeartbeat, body, 5000);
+    } catch {
+      // The session timeout removes it anyway.
+    }
+  }
+}
