@@ -3,6 +3,11 @@
  * Starts at the end of each partition (new messages only) unless --from-beginning,
  * --offset or --from-time says otherwise; follows new messages until Ctrl-C, or stops
  * after --max-messages, or at the end seen at start with --until-end.
+ *
+ * With --group G it joins consumer group G instead: the group decides which partitions
+ * this process reads, it starts at the group's committed offsets (--from-beginning picks
+ * the earliest, else the latest, where the group has none) and commits as it goes, and
+ * Ctrl-C commits and leaves the group at once.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Admin } from '../client/admin.js';
@@ -21,6 +26,7 @@ interface ConsumeOpts {
   maxMessages?: number;
   format: 'text' | 'json';
   untilEnd?: boolean;
+  group?: string;
 }
 
 function parseTime(v: string): number {
@@ -52,12 +58,19 @@ export function registerConsumeCommand(program: Command): void {
     .option('-p, --partition <p>', 'read only this partition', intOption('--partition'))
     .option('-n, --max-messages <n>', 'exit after this many messages', intOption('--max-messages', 1))
     .option('--until-end', 'exit at the end of the log as it was at start')
+    .option('-g, --group <group>', 'join this consumer group (partitions and start offsets come from the group)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
     .addHelpText('after', '\nExamples:\n  sluice consume events --from-beginning --max-messages 10\n  sluice consume events --from-time 2024-05-01T00:00:00Z --until-end --format json')
     .action(async (topic: string, o: ConsumeOpts) => {
       const starts = [o.fromBeginning, o.offset !== undefined, o.fromTime !== undefined].filter(Boolean).length;
       if (starts > 1) throw new ClientArgError('use only one of --from-beginning, --offset and --from-time');
+      if (o.group !== undefined) {
+        if (o.offset !== undefined || o.fromTime !== undefined || o.partition !== undefined || o.untilEnd) {
+          throw new ClientArgError('--group cannot be combined with --offset, --from-time, --partition or --until-end');
+        }
+        return consumeInGroup(topic, o);
+      }
       const consumer = new Consumer({ url: o.broker, autoOffsetReset: 'earliest' });
       let stopping = false;
       const onSignal = () => {
@@ -111,6 +124,29 @@ export function registerConsumeCommand(program: Command): void {
         await consumer.close();
       }
     });
+}
+
+async function consumeInGroup(topic: string, o: ConsumeOpts): Promise<void> {
+  const consumer = new Consumer({ url: o.broker, groupId: o.group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
+  const onSignal = () => void consumer.close();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let count = 0;
+  const max = o.maxMessages ?? Infinity;
+  const fmt = o.format === 'json' ? toJson : (m: Message) => (m.value ? m.value.toString('utf8') : '');
+  try {
+    await consumer.connect();
+    await consumer.run({
+      eachMessage: async (m) => {
+        await writeOut(fmt(m) + '\n');
+        if (++count >= max) await consumer.close();
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await consumer.close();
+  }
 }
 
 async function endOffsets(_c: Consumer, tps: TopicPartition[], url: string): Promise<Map<number, number>> {

@@ -8,6 +8,7 @@ import { registerTopicCommand } from './topic-command.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerGroupCommand } from './group-command.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerTopicCommand(program);
 registerProduceCommand(program);
 registerConsumeCommand(program);
 registerBenchCommand(program);
+registerGroupCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };

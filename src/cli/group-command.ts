@@ -1,0 +1,106 @@
+/**
+ * `sluice group list|describe|reset-offsets|delete`: consumer group administration.
+ * Tables go to stdout, confirmations and errors to stderr.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { Admin } from '../client/admin.js';
+import type { ResetSpec } from '../client/group-admin.js';
+import { InvalidArgumentError as ClientArgError } from '../client/errors.js';
+import { brokerOption } from './broker-url.js';
+import { table } from './format.js';
+
+async function withAdmin<T>(url: string, fn: (a: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin({ url });
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+function anyInt(name: string) {
+  return (v: string): number => {
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be an integer, not '${v}'`);
+    return Number(v);
+  };
+}
+
+function parseDate(v: string): number {
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t)) throw new InvalidArgumentError(`--to-datetime takes an ISO date (2024-05-01T12:00:00Z) or ms since epoch, not '${v}'`);
+  return t;
+}
+
+const parts = (list: { topic: string; partitions: number[] }[]) =>
+  list.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || '-';
+
+interface ResetOpts {
+  broker: string;
+  topic: string;
+  toEarliest?: boolean;
+  toLatest?: boolean;
+  toOffset?: number;
+  toDatetime?: number;
+  shiftBy?: number;
+  dryRun?: boolean;
+}
+
+export function registerGroupCommand(program: Command): void {
+  const group = program.command('group').description('list, describe, reset offsets of and delete consumer groups');
+
+  group.command('list').description('every group with its state and member count').addOption(brokerOption())
+    .action(async (o: { broker: string }) => {
+      const gs = await withAdmin(o.broker, (a) => a.listGroups());
+      process.stdout.write(table(['GROUP', 'STATE', 'EPOCH', 'MEMBERS'], gs.map((g) => [g.groupId, g.state, g.groupEpoch, g.members])));
+    });
+
+  group.command('describe').description('state, epoch, members with partitions, committed offsets, log end and lag')
+    .argument('<group>').addOption(brokerOption())
+    .action(async (id: string, o: { broker: string }) => {
+      const g = await withAdmin(o.broker, (a) => a.describeGroup(id));
+      let out = `group ${g.groupId}  state ${g.state}  epoch ${g.groupEpoch}  assignor ${g.assignor}  members ${g.members.length}\n\n`;
+      if (g.members.length) {
+        out += table(['MEMBER', 'EPOCH', 'STATE', 'PARTITIONS', 'REVOKING'],
+          g.members.map((m) => [m.memberId, m.memberEpoch, m.state, parts(m.assignment), parts(m.revoking)])) + '\n';
+      }
+      const offs = [...(g.offsets ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+      const owner = new Map<string, string>();
+      for (const m of g.members) for (const t of m.assignment) for (const p of t.partitions) owner.set(`${t.topic}/${p}`, m.memberId);
+      out += table(['TOPIC', 'PARTITION', 'COMMITTED', 'LOG-END', 'LAG', 'MEMBER'],
+        offs.map((x) => [x.topic, x.partition, x.offset, x.logEndOffset ?? -1, x.lag ?? -1, owner.get(`${x.topic}/${x.partition}`) ?? '-']));
+      const total = offs.reduce((s, x) => s + Math.max(0, x.lag ?? 0), 0);
+      out += `\ntotal lag ${total}\n`;
+      process.stdout.write(out);
+    });
+
+  group.command('reset-offsets').description("move a group's committed offsets of a topic (only while the group has no members)")
+    .argument('<group>')
+    .requiredOption('--topic <topic>', 'topic whose partitions are reset')
+    .option('--to-earliest', 'the oldest retained offset')
+    .option('--to-latest', 'the log end (skip everything)')
+    .option('--to-offset <n>', 'this offset in every partition (clamped to what the log holds)', anyInt('--to-offset'))
+    .option('--to-datetime <time>', 'the first message at or after this time (ISO 8601 or ms)', parseDate)
+    .option('--shift-by <n>', 'move each committed offset by n (negative = replay)', anyInt('--shift-by'))
+    .option('--dry-run', 'print the plan without changing anything')
+    .addOption(brokerOption())
+    .addHelpText('after', '\nExamples:\n  sluice group reset-offsets billing --topic orders --to-earliest --dry-run\n  sluice group reset-offsets billing --topic orders --shift-by -100')
+    .action(async (id: string, o: ResetOpts) => {
+      const chosen = [o.toEarliest, o.toLatest, o.toOffset !== undefined, o.toDatetime !== undefined, o.shiftBy !== undefined].filter(Boolean).length;
+      if (chosen !== 1) throw new ClientArgError('give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by');
+      const spec: ResetSpec = o.toEarliest ? 'earliest' : o.toLatest ? 'latest'
+        : o.toOffset !== undefined ? { offset: o.toOffset }
+        : o.toDatetime !== undefined ? { timestamp: o.toDatetime }
+        : { shiftBy: o.shiftBy! };
+      const plan = await withAdmin(o.broker, (a) => a.resetOffsets(id, o.topic, spec, { dryRun: o.dryRun }));
+      process.stdout.write(table(['TOPIC', 'PARTITION', 'FROM', 'TO'], plan.map((p) => [p.topic, p.partition, p.from, p.to])));
+      process.stderr.write(o.dryRun ? `dry run: nothing changed\n` : `reset ${plan.length} partition(s) of group '${id}'\n`);
+    });
+
+  group.command('delete').description('delete a group and its committed offsets (only while it has no members)')
+    .argument('<group>').addOption(brokerOption())
+    .action(async (id: string, o: { broker: string }) => {
+      await withAdmin(o.broker, (a) => a.deleteGroup(id));
+      process.stderr.write(`deleted group '${id}'\n`);
+    });
+}
