@@ -43,6 +43,7 @@ export class GroupService {
       minSessionTimeoutMs: g.minSessionTimeoutMs,
       maxSessionTimeoutMs: g.maxSessionTimeoutMs,
       heartbeatIntervalMs: g.heartbeatIntervalMs,
+      reconcileHeartbeatIntervalMs: g.reconcileHeartbeatIntervalMs,
       offsetsRetentionMs: g.offsetsRetentionMs,
       onEpochBump: (group, epoch, members) => {
         metrics.rebalance(group);

@@ -139,7 +139,7 @@ export class GroupMember {
       if (this.opts.sessionTimeoutMs !== undefined) body.sessionTimeoutMs = this.opts.sessionTimeoutMs;
       if (this.opts.rebalanceTimeoutMs !== undefined) body.rebalanceTimeoutMs = this.opts.rebalanceTimeoutMs;
     }
-    let next = this.intervalMs;
+    let next = -1; // -1: the interval the broker just told (read after the response)
     try {
       const res = await this.conn.request<ConsumerGroupHeartbeatResponse>(Api.ConsumerGroupHeartbeat, body, Math.max(1000, this.intervalMs * 2));
       if (!this.stopped) this.apply(res);
@@ -160,6 +160,7 @@ export class GroupMember {
       this.inFlight = false;
       for (const w of this.responseWaiters.splice(0)) w();
     }
+    if (next < 0) next = this.intervalMs;
     if (this.again) {
       this.again = false;
       next = 0;

@@ -30,7 +30,7 @@ export interface CoordinatorOptions {
   sessionTimeoutMs?: number;
   /** Told to members: how often to heartbeat. Default 3000. */
   heartbeatIntervalMs?: number;
-  /** Told to members while their group is not Stable (see GroupConfig). Default 200. */
+  /** Told to members while their group is not Stable (see GroupConfig). Default 50. */
   reconcileHeartbeatIntervalMs?: number;
   /** Bounds on a member's own sessionTimeoutMs (INVALID_SESSION_TIMEOUT outside). Default 1000..1800000. */
   minSessionTimeoutMs?: number;
@@ -101,7 +101,7 @@ export class GroupCoordinator {
       assignorName,
       assignor: assignorByName(assignorName),
       newMemberId: opts.newMemberId ?? (() => crypto.randomUUID()),
-      reconcileHeartbeatIntervalMs: opts.reconcileHeartbeatIntervalMs ?? 200,
+      reconcileHeartbeatIntervalMs: opts.reconcileHeartbeatIntervalMs ?? 50,
       onEpochBump: opts.onEpochBump,
     };
     this.minSessionMs = opts.minSessionTimeoutMs ?? 1_000;
