@@ -163,19 +163,19 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   // --- JobSettler --------------------------------------------------------------------
 
   settleAck(job: Job): Promise<void> {
-    this.freeSlot();
+    this.freeSlot(job);
     const p = new Promise<void>((resolve, reject) => this.acks.push({ job, resolve, reject }));
     this.ackFlush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flushAcks());
     return p;
   }
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
-    this.freeSlot();
+    this.freeSlot(job);
     return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release', delayMs: opts.delayMs, reason: opts.reason }).then(() => undefined);
   }
 
   settleReject(job: Job, reason: string | undefined): Promise<void> {
-    this.freeSlot();
+    this.freeSlot(job);
     return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'reject', reason }).then(() => undefined);
   }
 
@@ -195,7 +195,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.wakeJobs();
   }
 
-  private freeSlot(): void {
+  private freeSlot(job: Job): void {
+    if (!job.holdsSlot) return;
+    job.holdsSlot = false;
     this.outstanding--;
     const w = this.loopWake;
     this.loopWake = null;
@@ -310,11 +312,39 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       if (jobs.length) {
         this.outstanding += jobs.length;
         this.buffer.push(...jobs);
+        this.watchLocks(jobs);
         this.wakeJobs();
       } else if (problem) {
         await this.sleep(this.retryBackoffMs);
       }
     }
+  }
+
+  /**
+   * One timer per acquired batch: when a lock runs out (the application was too slow and
+   * did not extend), the record is back in the queue, so its slot is freed here and it is
+   * dropped from the buffer if never handed out. Deadlines are broker time compared with
+   * local time: fine on one host or with synced clocks; skew only shifts when the slot frees.
+   */
+  private watchLocks(jobs: Job[]): void {
+    const check = () => {
+      if (this.closing) return;
+      const now = Date.now();
+      let next = Infinity;
+      for (const j of jobs) {
+        if (!j.holdsSlot) continue;
+        if (j.lockDeadline <= now) {
+          if (!j.delivered) {
+            const i = this.buffer.indexOf(j);
+            if (i >= 0) this.buffer.splice(i, 1);
+          }
+          this.freeSlot(j);
+        } else next = Math.min(next, j.lockDeadline);
+      }
+      if (next !== Infinity) setTimeout(check, next - now + 5).unref();
+    };
+    const first = jobs[0].lockDeadline; // one acquire, one deadline
+    setTimeout(check, Math.max(0, first - Date.now()) + 5).unref();
   }
 
   private toJobs(topic: string, partition: number, records: Buffer, ranges: { firstOffset: number; lastOffset: number; deliveryCount: number }[], deadline: number, out: Job[]): void {

@@ -27,6 +27,8 @@ export class Job implements Message {
   settled = false;
   /** Handed to the application (false while it waits in the prefetch buffer). */
   delivered = false;
+  /** Counts against the consumer's concurrency (until settled or its lock expires). */
+  holdsSlot = true;
 
   constructor(
     private readonly settler: JobSettler,
@@ -44,19 +46,19 @@ export class Job implements Message {
   ) {}
 
   /** Done: the record is never delivered again. Resolves once the broker stored it durably. */
-  ack(): Promise<void> {
+  async ack(): Promise<void> {
     this.markSettled('ack');
     return this.settler.settleAck(this);
   }
 
   /** Give it back (failed or not started); redelivered after `delayMs` or the group's backoff. */
-  release(opts: ReleaseOptions = {}): Promise<void> {
+  async release(opts: ReleaseOptions = {}): Promise<void> {
     this.markSettled('release');
     return this.settler.settleRelease(this, opts);
   }
 
   /** Poison: straight to the dead-letter topic, never delivered again. */
-  reject(reason?: string): Promise<void> {
+  async reject(reason?: string): Promise<void> {
     this.markSettled('reject');
     return this.settler.settleReject(this, reason);
   }

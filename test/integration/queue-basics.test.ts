@@ -1,0 +1,154 @@
+// Queue mode against the real broker process: many workers on one partition, reject and
+// maxDeliveries to the DLQ with their headers, describe counts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBroker, type BrokerHandle } from './harness.js';
+import { Admin, Consumer, Producer, QueueAdmin, QueueConsumer, type Job, type Message } from '../../src/client/index.js';
+import { readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
+
+let broker: BrokerHandle;
+let admin: Admin;
+let qadmin: QueueAdmin;
+before(async () => {
+  broker = await startBroker();
+  admin = new Admin({ url: broker.url });
+  qadmin = new QueueAdmin({ url: broker.url });
+});
+after(async () => {
+  await qadmin.close();
+  await admin.close();
+  await broker.stop();
+});
+
+async function produce(topic: string, n: number, partitions = 1): Promise<void> {
+  await admin.createTopic(topic, partitions);
+  const p = new Producer({ url: broker.url, acks: 'all' });
+  await p.send(topic, Array.from({ length: n }, (_, i) => ({ value: `job-${i}`, partition: i % partitions, headers: [{ key: 'h', value: 'x' }] })));
+  await p.close();
+}
+
+async function readTopic(topic: string, n: number, timeoutMs = 10_000): Promise<Message[]> {
+  const c = new Consumer({ url: broker.url, autoOffsetReset: 'earliest' });
+  await c.assign(topic);
+  const out: Message[] = [];
+  const timer = setTimeout(() => void c.close(), timeoutMs);
+  for await (const m of c) {
+    out.push(m);
+    if (out.length >= n) break;
+  }
+  clearTimeout(timer);
+  await c.close();
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('10 workers on a 1-partition topic all get work; every job is processed exactly once', async () => {
+  const topic = 'q-ten';
+  await produce(topic, 300);
+  const seen = new Map<number, string>();
+  const perWorker = new Map<string, number>();
+  const workers = Array.from({ length: 10 }, (_, i) => new QueueConsumer({ url: broker.url, groupId: 'g-ten', topics: topic, workerId: `w${i}`, concurrency: 2, maxWaitMs: 500 }));
+  let total = 0;
+  let finish!: () => void;
+  const allDone = new Promise<void>((r) => { finish = r; });
+  const runs = workers.map((w) => w.run(async (job) => {
+    assert.equal(seen.has(job.offset), false, `offset ${job.offset} delivered twice`);
+    seen.set(job.offset, w.workerId);
+    perWorker.set(w.workerId, (perWorker.get(w.workerId) ?? 0) + 1);
+    await sleep(5);
+    if (++total === 300) finish();
+  }));
+  await Promise.race([allDone, sleep(20_000)]);
+  await sleep(100); // let the last acks land
+  const d = await qadmin.describeGroup('g-ten');
+  await Promise.all(workers.map((w) => w.close()));
+  await Promise.all(runs);
+  assert.equal(seen.size, 300);
+  assert.equal(perWorker.size, 10, `workers with work: ${[...perWorker.keys()].join(',')}`);
+  for (const [w, n] of perWorker) assert.ok(n > 0, `${w} got nothing`);
+  assert.equal(d.acked, 300);
+  assert.equal(d.available, 0);
+  assert.equal(d.inFlight, 0);
+});
+
+test('reject sends the record to <topic>.dlq with headers; it is never delivered again', async () => {
+  const topic = 'q-reject';
+  await produce(topic, 5);
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-reject', topics: topic, concurrency: 5, maxWaitMs: 300 });
+  const got: number[] = [];
+  const it = q[Symbol.asyncIterator]();
+  for (let i = 0; i < 5; i++) {
+    const { value: job } = await it.next() as { value: Job };
+    got.push(job.offset);
+    if (job.offset === 2) await job.reject('cannot parse');
+    else await job.ack();
+  }
+  const [dl] = await readTopic(`${topic}.dlq`, 1);
+  assert.equal(dl.value!.toString(), 'job-2');
+  const h = readDeadLetterHeaders(dl.headers)!;
+  assert.deepEqual(h, { group: 'g-reject', topic, partition: '0', offset: '2', deliveryCount: '1', cause: 'rejected', reason: 'cannot parse' });
+  assert.equal(dl.headers.find((x) => x.key === 'h')?.value?.toString(), 'x', 'original headers kept');
+  const d = await qadmin.describeGroup('g-reject');
+  assert.equal(d.acked, 4);
+  assert.equal(d.deadLettered, 1);
+  await q.close();
+  assert.deepEqual(got.sort(), [0, 1, 2, 3, 4]);
+});
+
+test('after maxDeliveries failed attempts the record goes to the configured DLQ with its count and last reason', async () => {
+  const topic = 'q-maxdel';
+  await produce(topic, 1);
+  const settings = { maxDeliveries: 3, retryBackoffMs: 50, retryBackoffMaxMs: 200, visibilityTimeoutMs: 400, deadLetterTopic: 'q-maxdel-dead' };
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-maxdel', topics: topic, concurrency: 1, maxWaitMs: 300, settings });
+  const counts: number[] = [];
+  const it = q[Symbol.asyncIterator]();
+  // Attempt 1: released with a reason; attempt 2: lock left to expire; attempt 3: released again.
+  let job = (await it.next()).value as Job;
+  counts.push(job.deliveryCount);
+  await job.release({ reason: 'smtp down' });
+  job = (await it.next()).value as Job;
+  counts.push(job.deliveryCount);
+  const t0 = Date.now();
+  job = (await it.next()).value as Job; // only after the 400 ms lock of attempt 2 expired
+  counts.push(job.deliveryCount);
+  assert.ok(Date.now() - t0 >= 350, `redelivered after ${Date.now() - t0} ms, before the lock expired`);
+  await job.release({ reason: 'still down' });
+  assert.deepEqual(counts, [1, 2, 3]);
+  const [dl] = await readTopic('q-maxdel-dead', 1);
+  const h = readDeadLetterHeaders(dl.headers)!;
+  assert.equal(h.cause, 'max-deliveries');
+  assert.equal(h.deliveryCount, '3');
+  assert.equal(h.reason, 'still down');
+  assert.equal(h.offset, '0');
+  // Not delivered a fourth time.
+  const next = await Promise.race([it.next().then(() => 'delivered'), sleep(800).then(() => 'nothing')]);
+  assert.equal(next, 'nothing');
+  const d = await qadmin.describeGroup('g-maxdel');
+  assert.equal(d.deadLettered, 1);
+  assert.equal(d.redeliveries, 2);
+  assert.equal(d.settings.maxDeliveries, 3);
+  await q.close();
+});
+
+test('settling a record the worker does not hold is INVALID_RECORD_STATE; describe of an unknown group is GROUP_ID_NOT_FOUND', async () => {
+  const topic = 'q-errors';
+  await produce(topic, 1);
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-errors', topics: topic, concurrency: 1, maxWaitMs: 300 });
+  const job = (await q[Symbol.asyncIterator]().next()).value as Job;
+  await job.ack();
+  await assert.rejects(job.ack(), { code: 'INVALID_RECORD_STATE' }); // refused locally
+  await assert.rejects(job.extend(1000), { code: 'INVALID_RECORD_STATE' }); // refused by the broker
+  await assert.rejects(qadmin.describeGroup('no-such-group'), { code: 'GROUP_ID_NOT_FOUND' });
+  await q.close();
+});
+
+test('metrics expose per-group queue gauges and dead-letter counts', async () => {
+  const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+  assert.match(text, /sluice_queue_messages\{group="g-reject",topic="q-reject",state="acked"\} 4\b/);
+  assert.match(text, /sluice_queue_messages\{group="g-reject",topic="q-reject",state="dead_lettered"\} 1\b/);
+  assert.match(text, /sluice_queue_dead_lettered_total\{group="g-reject"\} 1\b/);
+  assert.match(text, /sluice_queue_dead_lettered_total\{group="g-maxdel"\} 1\b/);
+  assert.match(text, /sluice_queue_redeliveries_total\{group="g-maxdel"\} 2\b/);
+  assert.match(text, /sluice_queue_oldest_unacked_age_seconds\{group="g-ten",topic="q-ten"\} 0\b/);
+});
