@@ -116,7 +116,9 @@ const DURABILITY: Record<string, string> = {
 interface PeerSystem { produce?: number; replay?: number; client: string; durability: string; runs: Record<string, number[]> }
 const peerSystems = new Map<string, PeerSystem>();
 for (const p of peers) {
-  const [w, mode] = String(p.workload).split(':');
+  const wl = String(p.workload);
+  const w = wl.split(':')[0];
+  const mode = wl.slice(w.length + 1);
   const name = mode ? `${p.peer} (${mode})` : p.peer;
   const e: PeerSystem = peerSystems.get(name) ?? { client: p.client, durability: DURABILITY[String(p.peer).split('-')[0]] ?? '', runs: {} };
   if (w === 'produce') e.produce = p.msgs_per_s;

@@ -1,0 +1,45 @@
+/**
+ * A/B of one `sluice bench` workload between source roots (e.g. a `git worktree` of the
+ * commit before a change, and this checkout), interleaved in one run, fresh broker per run:
+ *   node --import tsx bench/ab.ts before=/tmp/wt-before after=. -- e2e -n 60000 --rate 10000
+ * Prints per-run values and medians of msgs/s and, for e2e, the latency percentiles.
+ * Env: RUNS (3), BROKER_ARGS (extra broker flags), NODE_ARGS (e.g. --cpu-prof).
+ */
+import { resolve } from 'node:path';
+import { benchCli, median, startBroker } from './broker-process.js';
+
+const argv = process.argv.slice(2);
+const sep = argv.indexOf('--');
+const variants = argv.slice(0, sep).map((kv) => { const [name, p] = kv.split('='); return { name, root: resolve(p) }; });
+const args = argv.slice(sep + 1);
+const RUNS = Number(process.env.RUNS ?? 3);
+const brokerArgs = (process.env.BROKER_ARGS ?? '').split(' ').filter(Boolean);
+const nodeArgs = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+const results = new Map<string, Record<string, any>[]>();
+for (let r = 1; r <= RUNS; r++) {
+  for (const v of r % 2 ? variants : [...variants].reverse()) { // ABBA order
+    const b = await startBroker(v.root, brokerArgs);
+    try {
+      let res: Record<string, any>;
+      if (args[0] === 'consume' && !args.includes('-t')) {
+        // fill first with the same producer settings, then time the replay only
+        await benchCli(['produce', '-b', b.url, '-t', 'ab', ...args.slice(1)], v.root);
+        res = await benchCli(['consume', '-b', b.url, '-t', 'ab'], v.root, nodeArgs);
+      } else {
+        res = await benchCli([args[0], '-b', b.url, ...args.slice(1)], v.root, nodeArgs);
+      }
+      const row = { msgsPerSec: res.msgsPerSec, clientCores: res.clientCores, ...(res.latencyMs ?? {}) };
+      process.stderr.write(`${v.name} run ${r}: ${JSON.stringify(row)}\n`);
+      if (!results.has(v.name)) results.set(v.name, []);
+      results.get(v.name)!.push(row);
+    } finally {
+      await b.stop();
+    }
+  }
+}
+for (const [name, rows] of results) {
+  const keys = Object.keys(rows[0]);
+  const med = Object.fromEntries(keys.map((k) => [k, median(rows.map((x) => x[k]))]));
+  process.stdout.write(`${name}: ${JSON.stringify(med)}\n`);
+}

@@ -1,0 +1,90 @@
+// `sluice bench produce|consume|e2e --json` against the real broker, tiny sizes: each prints
+// exactly one JSON object on stdout with counts that match what was asked and sane rates.
+// No assertion on speed (the machine is shared; timings are never a test gate).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { startBroker, type BrokerHandle } from './harness.js';
+
+let broker: BrokerHandle;
+before(async () => { broker = await startBroker(); });
+after(async () => { await broker.stop(); });
+
+function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...args, '--json'], {
+      env: { ...process.env, SLUICE_BROKER: broker.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function oneJson(stdout: string): Record<string, any> {
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line of JSON, got:\n${stdout}`);
+  return JSON.parse(lines[0]);
+}
+
+function assertSane(r: Record<string, any>, kind: string, messages: number, size: number): void {
+  assert.equal(r.kind, kind);
+  assert.equal(r.messages, messages);
+  assert.equal(r.bytes, messages * size);
+  assert.ok(r.seconds > 0 && Number.isFinite(r.seconds));
+  assert.ok(r.msgsPerSec > 0);
+  assert.ok(Math.abs(r.msgsPerSec - messages / r.seconds) <= Math.max(2, r.msgsPerSec * 0.01));
+  assert.ok(r.mbPerSec >= 0);
+  assert.equal(typeof r.versions.sluice, 'string');
+  assert.equal(typeof r.versions.node, 'string');
+  assert.equal(typeof r.settings, 'object');
+}
+
+test('bench produce then bench consume replays exactly what was produced', async () => {
+  const p = await bench(['produce', '--messages', '20000', '--size', '50', '--topic', 'bench-it', '--partitions', '2', '--acks', 'all']);
+  assert.equal(p.code, 0, p.stderr);
+  const pr = oneJson(p.stdout);
+  assertSane(pr, 'produce', 20000, 50);
+  assert.equal(pr.settings.acks, 'all');
+  assert.equal(pr.settings.partitions, 2);
+
+  const c = await bench(['consume', '--topic', 'bench-it', '--consumers', '2']);
+  assert.equal(c.code, 0, c.stderr);
+  assertSane(oneJson(c.stdout), 'consume', 20000, 50);
+});
+
+test('bench consume without --topic fills a new topic first', async () => {
+  const c = await bench(['consume', '--messages', '5000', '--size', '10']);
+  assert.equal(c.code, 0, c.stderr);
+  assertSane(oneJson(c.stdout), 'consume', 5000, 10);
+});
+
+test('bench produce at a fixed --rate holds close to it', async () => {
+  const p = await bench(['produce', '--messages', '3000', '--size', '20', '--rate', '5000', '--producers', '2']);
+  assert.equal(p.code, 0, p.stderr);
+  const r = oneJson(p.stdout);
+  assertSane(r, 'produce', 3000, 20);
+  // Paced: it cannot finish faster than the schedule allows (0.6 s for 3000 at 5000/s).
+  assert.ok(r.seconds >= 0.55, `finished in ${r.seconds} s, faster than the offered rate`);
+});
+
+test('bench e2e reports ordered latency percentiles', async () => {
+  const e = await bench(['e2e', '--messages', '2000', '--size', '100', '--rate', '4000', '--warmup-ms', '100']);
+  assert.equal(e.code, 0, e.stderr);
+  const r = oneJson(e.stdout);
+  assertSane(r, 'e2e', 2000, 100);
+  const l = r.latencyMs;
+  for (const k of ['p50', 'p90', 'p99', 'p99.9', 'max']) assert.ok(typeof l[k] === 'number' && l[k] > 0, `${k}=${l[k]}`);
+  assert.ok(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l['p99.9'] && l['p99.9'] <= l.max * 1.001);
+  assert.ok(r.latencySamples > 0 && r.latencySamples <= 2000);
+});
+
+test('bad option values fail with a message, not a stack', async () => {
+  const e = await bench(['produce', '--acks', '2']);
+  assert.notEqual(e.code, 0);
+  assert.match(e.stderr, /--acks must be 0, 1 or all/);
+  assert.equal(e.stdout, '');
+});
