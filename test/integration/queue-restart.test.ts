@@ -1,0 +1,67 @@
+// Share state across a broker crash (SIGKILL) and restart: every acknowledged job stays
+// acknowledged, every unacknowledged one (held or never delivered) is delivered again,
+// held ones with their delivery count carried over.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBroker, type BrokerHandle } from './harness.js';
+import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
+
+let broker: BrokerHandle;
+after(async () => { await broker?.stop(); });
+
+const N = 100;
+const SETTINGS = { visibilityTimeoutMs: 30_000, retryBackoffMs: 100 };
+
+test('a broker crash loses no acknowledgement and drops no unacknowledged job', async () => {
+  broker = await startBroker();
+  const topic = 'q-restart';
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic(topic, 2);
+  await admin.close();
+  const p = new Producer({ url: broker.url, acks: 'all' });
+  await p.send(topic, Array.from({ length: N }, (_, i) => ({ value: `job-${i}`, partition: i % 2 })));
+  await p.close();
+
+  const key = (j: Job) => `${j.partition}:${j.offset}`;
+  const acked = new Set<string>();
+  const held = new Set<string>();
+  const w1 = new QueueConsumer({ url: broker.url, groupId: 'g-restart', topics: topic, concurrency: 10, maxWaitMs: 300, settings: SETTINGS, log: () => {} });
+  const it = w1[Symbol.asyncIterator]();
+  for (let i = 0; i < 40; i++) {
+    const job = (await it.next()).value as Job;
+    await job.ack(); // resolved = durable at the broker
+    acked.add(key(job));
+  }
+  for (let i = 0; i < 10; i++) held.add(key((await it.next()).value as Job));
+
+  await broker.kill();
+  await w1.close();
+  await broker.restart();
+
+  const w2 = new QueueConsumer({ url: broker.url, groupId: 'g-restart', topics: topic, concurrency: 10, maxWaitMs: 300 });
+  const seen = new Map<string, number>();
+  let finish!: () => void;
+  const done = new Promise<void>((r) => { finish = r; });
+  const run = w2.run(async (job) => {
+    assert.equal(seen.has(key(job)), false, `${key(job)} delivered twice after the restart`);
+    seen.set(key(job), job.deliveryCount);
+    if (seen.size === N - acked.size) finish();
+  });
+  let guard: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise((r) => { guard = setTimeout(r, 15_000); })]);
+  clearTimeout(guard);
+  await new Promise((r) => setTimeout(r, 500)); // nothing more may arrive
+  const qa = new QueueAdmin({ url: broker.url });
+  const d = await qa.describeGroup('g-restart');
+  await qa.close();
+  await w2.close();
+  await run;
+
+  for (const k of acked) assert.equal(seen.has(k), false, `acked ${k} was delivered again`);
+  assert.equal(seen.size, N - acked.size, `got ${seen.size} of the ${N - acked.size} unacknowledged jobs`);
+  for (const k of held) assert.equal(seen.get(k), 2, `held ${k} came back with delivery count ${seen.get(k)}`);
+  for (const [k, c] of seen) if (!held.has(k)) assert.equal(c, 1, `${k}: count ${c}`);
+  assert.equal(d.acked, N);
+  assert.equal(d.available + d.inFlight, 0);
+  assert.equal(d.settings.retryBackoffMs, 100, 'group settings survive the restart');
+});
