@@ -173,3 +173,20 @@ test('internal topics are hidden and protected; group metrics are exported', asy
   assert.match(text, /sluice_group_rebalances_total\{group="g-ep"\} [1-9]/);
   await admin.close();
 });
+
+test('sluice consume --group: two runs together read everything once, committing as they go', async () => {
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic('cli-g', 2);
+  const p = new Producer({ url: broker.url });
+  await p.send('cli-g', Array.from({ length: 40 }, (_, i) => ({ value: `v${i}`, partition: i % 2 })));
+  await p.close();
+  const first = await sluice(['consume', 'cli-g', '--group', 'g-cli', '--from-beginning', '--max-messages', '30']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout.trim().split('\n').length, 30);
+  assert.equal((await admin.fetchOffsets('g-cli')).reduce((s, o) => s + o.offset, 0), 30, 'close() committed what was printed');
+  const second = await sluice(['consume', 'cli-g', '--group', 'g-cli', '--max-messages', '10']);
+  assert.equal(second.code, 0, second.stderr);
+  const all = [...first.stdout.trim().split('\n'), ...second.stdout.trim().split('\n')].sort();
+  assert.deepEqual(all, Array.from({ length: 40 }, (_, i) => `v${i}`).sort());
+  await admin.close();
+});
