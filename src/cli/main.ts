@@ -9,6 +9,7 @@ import { registerProduceCommand } from './produce-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerGroupCommand } from './group-command.js';
+import { registerQueueCommand } from './queue-command.js';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerProduceCommand(program);
 registerConsumeCommand(program);
 registerBenchCommand(program);
 registerGroupCommand(program);
+registerQueueCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };

@@ -1,0 +1,125 @@
+/**
+ * `sluice queue consume TOPIC --group G`: work a topic as a queue (share group): print each
+ * job, ack it once printed. Any number of these may run side by side on the same group.
+ * `sluice queue describe [G]`: per share group available / in flight / acked /
+ * dead-lettered counts and the oldest unacked age; all groups without G.
+ */
+import { Command, Option } from 'commander';
+import { QueueAdmin, type ShareGroupDescription } from '../client/queue-admin.js';
+import { QueueConsumer } from '../client/queue-consumer.js';
+import type { Job } from '../client/queue-job.js';
+import type { ShareGroupSettings } from '../protocol/api.js';
+import { brokerOption, intOption } from './broker-url.js';
+import { table, writeOut } from './format.js';
+
+interface ConsumeOpts {
+  broker: string;
+  group: string;
+  concurrency: number;
+  maxMessages?: number;
+  format: 'text' | 'json';
+  visibilityTimeout?: number;
+  maxDeliveries?: number;
+  deadLetterTopic?: string;
+}
+
+function jobJson(j: Job): string {
+  return JSON.stringify({
+    topic: j.topic, partition: j.partition, offset: j.offset, deliveryCount: j.deliveryCount,
+    timestamp: new Date(j.timestamp).toISOString(),
+    key: j.key ? j.key.toString('utf8') : null,
+    value: j.value ? j.value.toString('utf8') : null,
+    ...(j.headers.length ? { headers: Object.fromEntries(j.headers.map((h) => [h.key, h.value ? h.value.toString('utf8') : null])) } : {}),
+  });
+}
+
+function age(ms: number): string {
+  if (ms <= 0) return '-';
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
+
+export function registerQueueCommand(program: Command): void {
+  const queue = program.command('queue').description('work topics as queues (share groups: any number of workers, per-record acks)');
+
+  queue
+    .command('consume')
+    .description('take jobs from a topic as a worker of a share group; print each and ack it')
+    .argument('<topic>', 'topic to work')
+    .requiredOption('-g, --group <group>', 'share group (workers of one group split the jobs)')
+    .option('-c, --concurrency <n>', 'jobs held at once (prefetch)', intOption('--concurrency', 1), 10)
+    .option('-n, --max-messages <n>', 'exit after acking this many jobs', intOption('--max-messages', 1))
+    .option('--visibility-timeout <ms>', 'lock time of a job (only when this creates the group)', intOption('--visibility-timeout', 1))
+    .option('--max-deliveries <n>', 'attempts before the DLQ (only when this creates the group)', intOption('--max-deliveries', 1))
+    .option('--dead-letter-topic <topic>', 'DLQ topic (only when this creates the group; default <topic>.dlq)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(brokerOption())
+    .addHelpText('after', '\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
+    .action(async (topic: string, o: ConsumeOpts) => {
+      const settings: ShareGroupSettings = {};
+      if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
+      if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
+      if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
+      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, settings });
+      const onSignal = () => void q.close();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
+      const max = o.maxMessages ?? Infinity;
+      let count = 0;
+      try {
+        await q.conn.connect();
+        for await (const job of q) {
+          await writeOut(fmt(job) + '\n');
+          await job.ack();
+          if (++count >= max) break;
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await q.close();
+      }
+    });
+
+  queue
+    .command('describe')
+    .description('counts of a share group (all groups when none is named)')
+    .argument('[group]', 'share group')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(brokerOption())
+    .action(async (group: string | undefined, o: { broker: string; format: 'text' | 'json' }) => {
+      const admin = new QueueAdmin({ url: o.broker });
+      try {
+        await admin.conn.connect();
+        const ids = group ? [group] : await admin.listGroups();
+        const groups: ShareGroupDescription[] = [];
+        for (const id of ids) groups.push(await admin.describeGroup(id));
+        if (o.format === 'json') {
+          await writeOut(JSON.stringify(group ? groups[0] : groups, null, 2) + '\n');
+          return;
+        }
+        if (groups.length === 0) {
+          await writeOut('no share groups\n');
+          return;
+        }
+        await writeOut(table(
+          ['GROUP', 'AVAILABLE', 'DELAYED', 'IN FLIGHT', 'ACKED', 'DEAD-LETTERED', 'REDELIVERIES', 'WORKERS', 'OLDEST UNACKED'],
+          groups.map((d) => [d.groupId, d.available, d.delayed, d.inFlight, d.acked, d.deadLettered, d.redeliveries, d.workers.length, age(d.oldestUnackedMs)]),
+        ));
+        if (group) {
+          const d = groups[0];
+          if (d.partitions.length) {
+            await writeOut('\n' + table(['TOPIC', 'PARTITION', 'START', 'END', 'AVAILABLE', 'IN FLIGHT', 'BACKLOG'],
+              d.partitions.map((p) => [p.topic, p.partition, p.startOffset, p.endOffset, p.available, p.inFlight, p.backlog])));
+          }
+          if (d.workers.length) {
+            await writeOut('\n' + table(['WORKER', 'IN FLIGHT', 'ACQUIRED', 'LAST SEEN'],
+              d.workers.map((w) => [w.workerId, w.inFlight, w.acquired ?? 0, age(w.lastSeenMsAgo)])));
+          }
+        }
+      } finally {
+        await admin.close();
+      }
+    });
+}
