@@ -3,7 +3,8 @@
  * commit before a change, and this checkout), interleaved in one run, fresh broker per run:
  *   node --import tsx bench/ab.ts before=/tmp/wt-before after=. -- e2e -n 60000 --rate 10000
  * Prints per-run values and medians of msgs/s and, for e2e, the latency percentiles.
- * Env: RUNS (3), BROKER_ARGS (extra broker flags), NODE_ARGS (e.g. --cpu-prof).
+ * Env: RUNS (3), BROKER_ARGS (extra broker flags), NODE_ARGS (e.g. --cpu-prof),
+ * CONSUME_ARGS (extra `bench consume` flags; the other args fill the topic first).
  */
 import { resolve } from 'node:path';
 import { benchCli, median, startBroker } from './broker-process.js';
@@ -15,6 +16,7 @@ const args = argv.slice(sep + 1);
 const RUNS = Number(process.env.RUNS ?? 3);
 const brokerArgs = (process.env.BROKER_ARGS ?? '').split(' ').filter(Boolean);
 const nodeArgs = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+const consumeArgs = (process.env.CONSUME_ARGS ?? '').split(' ').filter(Boolean);
 
 const results = new Map<string, Record<string, any>[]>();
 for (let r = 1; r <= RUNS; r++) {
@@ -25,7 +27,7 @@ for (let r = 1; r <= RUNS; r++) {
       if (args[0] === 'consume' && !args.includes('-t')) {
         // fill first with the same producer settings, then time the replay only
         await benchCli(['produce', '-b', b.url, '-t', 'ab', ...args.slice(1)], v.root);
-        res = await benchCli(['consume', '-b', b.url, '-t', 'ab'], v.root, nodeArgs);
+        res = await benchCli(['consume', '-b', b.url, '-t', 'ab', ...consumeArgs], v.root, nodeArgs);
       } else {
         res = await benchCli([args[0], '-b', b.url, ...args.slice(1)], v.root, nodeArgs);
       }

@@ -37,7 +37,7 @@ import { BrokerError, ERRORS } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
-import { decodeMessages, nextOffsetAfter } from './message-decoder.js';
+import { decodeMessages, nextOffsetAfter, wholeBatchesWithin } from './message-decoder.js';
 import { MetadataCache } from './metadata-cache.js';
 import { brokerUrl } from './producer.js';
 import { GroupMember } from './group-member.js';
@@ -119,6 +119,9 @@ interface Chunk {
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/** Fetched bytes decoded per delivery (whole batches; at least one). */
+const DELIVERY_BYTES = 1024 * 1024;
 
 export class Consumer {
   readonly conn: Connection;
@@ -529,12 +532,20 @@ export class Consumer {
         await new Promise<void>((resolve) => { this.dataWake = resolve; });
         continue;
       }
-      this.bufferedBytes -= c.records.length;
+      let records = c.records;
+      const cut = wholeBatchesWithin(records, DELIVERY_BYTES);
+      if (cut < records.length) {
+        // A big fetch is decoded and delivered a piece at a time: the Message objects of
+        // one delivery are all alive together, and a small live set keeps GC scavenges cheap.
+        this.queue.unshift({ ...c, records: records.subarray(cut) });
+        records = records.subarray(0, cut);
+      }
+      this.bufferedBytes -= records.length;
       if (this.bufferedBytes < this.maxBufferedBytes) this.wakeLoop();
       const s = c.state;
       if (c.epoch !== s.epoch) continue;
       let messages: Message[] = [];
-      decodeMessages(c.records, s.topic, s.partition, Math.max(c.minOffset, s.position), messages);
+      decodeMessages(records, s.topic, s.partition, Math.max(c.minOffset, s.position), messages);
       if (s.skipBeforeTs >= 0) {
         const from = messages.findIndex((m) => m.timestamp >= s.skipBeforeTs);
         if (from < 0) {

@@ -104,3 +104,20 @@ export function decodeMessages(buf: Buffer, topic: string, partition: number, mi
     pos = end;
   }
 }
+
+/**
+ * End of the longest run of whole batches from the start of `buf` that fits in `maxBytes`
+ * (at least one batch, so a big batch still goes through); `buf.length` when all of it fits
+ * or the rest is not whole batches.
+ */
+export function wholeBatchesWithin(buf: Buffer, maxBytes: number): number {
+  if (buf.length <= maxBytes) return buf.length;
+  let pos = 0;
+  for (;;) {
+    const size = batchSizeAt(buf, pos);
+    if (size < RECORDS || pos + size > buf.length) return buf.length;
+    if (pos > 0 && pos + size > maxBytes) return pos;
+    pos += size;
+    if (pos >= buf.length) return buf.length;
+  }
+}
