@@ -145,6 +145,45 @@ test('settling a record the worker does not hold is INVALID_RECORD_STATE; descri
   await q.close();
 });
 
+test('release with delayMs comes back after the delay; extend keeps a lock past the visibility timeout', async () => {
+  const topic = 'q-delay';
+  await produce(topic, 2);
+  const settings = { visibilityTimeoutMs: 400, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-delay', topics: topic, concurrency: 2, maxWaitMs: 300, settings });
+  const it = q[Symbol.asyncIterator]();
+  const a = (await it.next()).value as Job;
+  const acquiredAt = Date.now();
+  const b = (await it.next()).value as Job;
+  const deadline = await a.extend(1500);
+  assert.ok(deadline - Date.now() > 1000, `extended deadline only ${deadline - Date.now()} ms away`);
+  const releasedAt = Date.now();
+  await b.release({ delayMs: 600 });
+  const again = (await it.next()).value as Job;
+  const waited = Date.now() - releasedAt;
+  assert.equal(again.offset, b.offset);
+  assert.equal(again.deliveryCount, 2);
+  assert.ok(waited >= 550, `redelivered after ${waited} ms, before the 600 ms delay`);
+  // Past the 400 ms visibility timeout plus a 250 ms tick, inside the 1500 ms extension.
+  await sleep(Math.max(0, 1000 - (Date.now() - acquiredAt)));
+  await a.ack();
+  await again.ack();
+  const d = await qadmin.describeGroup('g-delay');
+  assert.equal(d.acked, 2);
+  await q.close();
+});
+
+test('the share state topics are internal: not listed, not readable as a queue', async () => {
+  const names = (await admin.listTopics()).map((t) => t.name);
+  assert.ok(!names.some((n) => n.startsWith('__share_state')), names.join(','));
+  const logs: string[] = [];
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-internal', topics: '__share_state-0', maxWaitMs: 100, retryBackoffMs: 50, log: (m) => logs.push(m) });
+  const it = q[Symbol.asyncIterator]();
+  const r = await Promise.race([it.next().then(() => 'job'), sleep(500).then(() => 'none')]);
+  await q.close();
+  assert.equal(r, 'none');
+  assert.ok(logs.some((m) => /INVALID_TOPIC|internal topic/.test(m)), logs.join('\n'));
+});
+
 test('metrics expose per-group queue gauges and dead-letter counts', async () => {
   const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();
   assert.match(text, /sluice_queue_messages\{group="g-reject",topic="q-reject",state="acked"\} 4\b/);
