@@ -18,7 +18,8 @@
  */
 import type { WebSocket } from 'ws';
 import type { Socket } from 'node:net';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { decodeFrame } from '../protocol/codec.js';
+import { encodeFrameParts } from '../protocol/frame-parts.js';
 import { parseRequest } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
 import { FrameError, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
@@ -118,7 +119,10 @@ export class Connection implements RequestScope {
 
   private send(msg: object): void {
     if (this.closed) return;
-    this.ws.send(encodeFrame(msg));
+    const parts = encodeFrameParts(msg);
+    if (parts.length === 1) this.ws.send(parts[0]);
+    // Fetched records go out as fragments of one message, by reference: no copy into the frame.
+    else for (let i = 0; i < parts.length; i++) this.ws.send(parts[i], { binary: true, fin: i === parts.length - 1 });
     const buffered = this.ws.bufferedAmount;
     if (buffered !== this.reportedBuffered) this.reportBuffered(buffered);
     if (!this.pausedForOutput && buffered > this.ctx.config.maxBufferedBytesPerConnection) this.pause('output');
