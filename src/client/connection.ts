@@ -17,7 +17,8 @@ import WebSocket from 'ws';
 import { API_NAMES } from '../protocol/api.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
 import { ClientClosedError, NetworkError, RequestTimeoutError } from './errors.js';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { encodeFrame } from '../protocol/codec.js';
+import { decodeFrameFragments } from '../protocol/frame-parts.js';
 
 export interface ConnectionOptions {
   /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */
@@ -130,7 +131,10 @@ export class Connection {
         this.openWaiters = [];
         for (const w of waiters) w.resolve();
       });
-      ws.on('message', (data: Buffer) => this.onMessage(data));
+      // Fetch responses arrive as fragments (see protocol/frame-parts.ts); taking them as a
+      // list lets the records be used in place instead of ws concatenating them (a copy).
+      ws.binaryType = 'fragments';
+      ws.on('message', (data: Buffer[]) => this.onMessage(data));
       ws.on('error', (err) => {
         if (!settled) {
           settled = true;
@@ -190,10 +194,10 @@ export class Connection {
     });
   }
 
-  private onMessage(data: Buffer): void {
+  private onMessage(data: Buffer[]): void {
     let msg: { id?: number; error?: WireError };
     try {
-      msg = decodeFrame(data) as typeof msg;
+      msg = decodeFrameFragments(data) as typeof msg;
     } catch (err) {
       this.log(`undecodable frame from ${this.url}: ${(err as Error).message}`);
       return;
