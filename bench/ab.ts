@@ -24,14 +24,18 @@ for (let r = 1; r <= RUNS; r++) {
     const b = await startBroker(v.root, brokerArgs);
     try {
       let res: Record<string, any>;
+      let cpu0 = b.cpuSeconds();
       if (args[0] === 'consume' && !args.includes('-t')) {
         // fill first with the same producer settings, then time the replay only
         await benchCli(['produce', '-b', b.url, '-t', 'ab', ...args.slice(1)], v.root);
+        cpu0 = b.cpuSeconds();
         res = await benchCli(['consume', '-b', b.url, '-t', 'ab', ...consumeArgs], v.root, nodeArgs);
       } else {
         res = await benchCli([args[0], '-b', b.url, ...args.slice(1)], v.root, nodeArgs);
       }
-      const row = { msgsPerSec: res.msgsPerSec, clientCores: res.clientCores, ...(res.latencyMs ?? {}) };
+      // Broker CPU per million messages: less sensitive than msgs/s to what else the machine runs.
+      const brokerCpuMsPerM = Math.round(((b.cpuSeconds() - cpu0) * 1e9) / res.messages);
+      const row = { msgsPerSec: res.msgsPerSec, clientCores: res.clientCores, brokerCpuMsPerM, ...(res.latencyMs ?? {}) };
       process.stderr.write(`${v.name} run ${r}: ${JSON.stringify(row)}\n`);
       if (!results.has(v.name)) results.set(v.name, []);
       results.get(v.name)!.push(row);
