@@ -18,8 +18,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Socket } from 'node:net';
-import { decodeFrame } from '../protocol/codec.js';
-import { encodeFrameParts } from '../protocol/frame-parts.js';
+import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
 import { parseRequest } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
 import { FrameError, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
@@ -49,7 +48,10 @@ export class Connection implements RequestScope {
     private readonly onIdle: () => void,
   ) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    // Produce requests arrive as fragments (protocol/frame-parts.ts); as a list, their
+    // record batches are used in place instead of being concatenated (a copy) by ws.
+    ws.binaryType = 'fragments';
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer[], isBinary));
     ws.on('close', (code, reason) => this.closedBy(code, reason.toString()));
     ws.on('error', (err) => ctx.log.debug('connection error', { remote, error: err }));
     this.socket.on('drain', () => this.onDrain());
@@ -65,14 +67,14 @@ export class Connection implements RequestScope {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  private onMessage(data: Buffer[], isBinary: boolean): void {
     if (!isBinary) return this.refuse(CLOSE_UNSUPPORTED_DATA, 'text frames are not accepted; send msgpack in binary frames');
     let id: number;
     let req;
     let frame: Record<string, unknown> | undefined;
     const start = performance.now();
     try {
-      frame = decodeFrame(data);
+      frame = decodeFrameFragments(data);
       req = parseRequest(frame);
       id = req.id;
     } catch (err) {

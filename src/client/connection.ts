@@ -17,8 +17,7 @@ import WebSocket from 'ws';
 import { API_NAMES } from '../protocol/api.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
 import { ClientClosedError, NetworkError, RequestTimeoutError } from './errors.js';
-import { encodeFrame } from '../protocol/codec.js';
-import { decodeFrameFragments } from '../protocol/frame-parts.js';
+import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
 
 export interface ConnectionOptions {
   /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */
@@ -230,11 +229,9 @@ export class Connection {
     }
   }
 
-  private write(frame: Buffer, onError: (e: Error) => void): void {
+  private write(parts: Uint8Array[], onError: (e: Error) => void): void {
     const ws = this.ws!;
-    const n = frame.length;
-    this.unwritten += n;
-    ws.send(frame, (err) => {
+    const n = sendParts(ws, parts, (err) => {
       this.unwritten -= n;
       if (err) onError(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
       if (this.unwritten <= this.maxBufferedBytes && this.drainWaiters.length) {
@@ -243,6 +240,7 @@ export class Connection {
         for (const w of ws) w.resolve();
       }
     });
+    this.unwritten += n;
   }
 
   /**
@@ -256,7 +254,7 @@ export class Connection {
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrame({ id, api, version: 0, ...body });
+    const frame = encodeFrameParts({ id, api, version: 0, ...body });
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -278,16 +276,14 @@ export class Connection {
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrame({ id, api, version: 0, ...body });
+    const frame = encodeFrameParts({ id, api, version: 0, ...body });
     await new Promise<void>((resolve, reject) => {
-      const ws = this.ws!;
-      const n = frame.length;
-      this.unwritten += n;
-      ws.send(frame, (err) => {
+      const n = sendParts(this.ws!, frame, (err) => {
         this.unwritten -= n;
         if (err) reject(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
         else resolve();
       });
+      this.unwritten += n;
     });
   }
 
@@ -325,6 +321,19 @@ export class Connection {
       });
     }
   }
+}
+
+/**
+ * Sends one frame given as parts (protocol/frame-parts.ts): one part as one message, more
+ * as fragments of one message, so record batches are written by reference. `cb` runs once,
+ * after the last part. Returns the bytes handed to the socket.
+ */
+function sendParts(ws: WebSocket, parts: Uint8Array[], cb: (err?: Error) => void): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  if (parts.length === 1) ws.send(parts[0], cb);
+  else for (let i = 0; i < parts.length; i++) ws.send(parts[i], { binary: true, fin: i === parts.length - 1 }, i === parts.length - 1 ? cb : undefined);
+  return n;
 }
 
 function zeroMask(mask: Buffer): void {
