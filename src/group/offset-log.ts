@@ -28,6 +28,27 @@ export interface OffsetLogDir {
   remove(gen: number): Promise<void>;
 }
 
+/**
+ * Opens the newest generation that `replay` calls complete (a snapshot that finished, or a
+ * log never compacted), falling back to the oldest one left; removes every other
+ * generation, and creates generation 0 when there is none. `replay` is told whether the
+ * generation it gets is the last candidate, so it can accept a partial one.
+ */
+export async function openNewestGeneration(
+  dir: OffsetLogDir, replay: (log: OffsetLog, last: boolean) => Promise<boolean>,
+): Promise<{ gen: number; log: OffsetLog }> {
+  const gens = (await dir.generations()).sort((a, b) => b - a);
+  let chosen: { gen: number; log: OffsetLog } | undefined;
+  for (let i = 0; i < gens.length && !chosen; i++) {
+    const log = await dir.open(gens[i]);
+    const last = i === gens.length - 1;
+    if ((await replay(log, last)) || last) chosen = { gen: gens[i], log };
+  }
+  chosen ??= { gen: 0, log: await dir.open(0) };
+  for (const g of gens) if (g !== chosen.gen) await dir.remove(g);
+  return chosen;
+}
+
 /** In-memory logs with PartitionLog's offset and read semantics (whole batches from the one holding `offset`). */
 export class MemoryOffsetLog implements OffsetLog {
   private readonly batches: { base: number; bytes: Buffer }[] = [];

@@ -16,7 +16,7 @@
 import type { SluiceError } from '../errors.js';
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
-import type { OffsetLog, OffsetLogDir } from './offset-log.js';
+import { openNewestGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
 import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
@@ -87,24 +87,12 @@ export class OffsetStore {
   /** Replays the newest complete generation. Groups that had members when the broker stopped count as empty from now. */
   static async open(dir: OffsetLogDir, opts: OffsetStoreOptions): Promise<OffsetStore> {
     const store = new OffsetStore(dir, opts);
-    const gens = (await dir.generations()).sort((a, b) => b - a);
-    let chosen = -1;
-    for (let i = 0; i < gens.length; i++) {
-      const log = await dir.open(gens[i]);
+    const { gen, log } = await openNewestGeneration(dir, (l) => {
       store.groupsMap.clear();
-      const complete = await store.replay(log);
-      if (complete || i === gens.length - 1) {
-        chosen = gens[i];
-        store.log = log;
-        break;
-      }
-    }
-    if (chosen < 0) {
-      chosen = 0;
-      store.log = await dir.open(0);
-    }
-    store.gen = chosen;
-    for (const g of gens) if (g !== chosen) await dir.remove(g);
+      return store.replay(l);
+    });
+    store.gen = gen;
+    store.log = log;
     const now = opts.clock.now();
     for (const [id, g] of store.groupsMap) if (g.emptySince === null) await store.setEmptySince(id, now);
     return store;

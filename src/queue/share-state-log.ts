@@ -18,7 +18,7 @@
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
-import type { OffsetLog, OffsetLogDir } from '../group/offset-log.js';
+import { openNewestGeneration, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
 import { configRecord, decodeShareStateRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
@@ -60,23 +60,9 @@ export class ShareStateLog {
   /** Replays the newest complete generation into `coord` (which should be empty). */
   static async open(dir: OffsetLogDir, coord: ShareCoordinator, opts: ShareStateLogOptions = {}): Promise<ShareStateLog> {
     const s = new ShareStateLog(dir, coord, opts);
-    const gens = (await dir.generations()).sort((a, b) => b - a);
-    let chosen = -1;
-    for (let i = 0; i < gens.length; i++) {
-      const log = await dir.open(gens[i]);
-      const complete = await s.replay(log, i === gens.length - 1);
-      if (complete || i === gens.length - 1) {
-        chosen = gens[i];
-        s.log = log;
-        break;
-      }
-    }
-    if (chosen < 0) {
-      chosen = 0;
-      s.log = await dir.open(0);
-    }
-    s.gen = chosen;
-    for (const g of gens) if (g !== chosen) await dir.remove(g);
+    const { gen, log } = await openNewestGeneration(dir, (l, last) => s.replay(l, last));
+    s.gen = gen;
+    s.log = log;
     coord.drainChanges(); // replay is already on disk
     return s;
   }
