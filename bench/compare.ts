@@ -111,8 +111,10 @@ const peers = await runPeers();
 const DURABILITY: Record<string, string> = {
   redis: 'AOF appendfsync everysec',
   nats: 'JetStream file store (ack from page cache, periodic fsync)',
-  rabbitmq: 'stream / quorum queue (fsync before confirm)',
+  'rabbitmq (stream)': 'stream: confirm once written to the segment file (no fsync per confirm)',
+  'rabbitmq (quorum)': 'quorum queue: confirm after the Raft WAL is fsynced',
 };
+const durabilityOf = (name: string) => DURABILITY[name] ?? DURABILITY[name.split(/[- ]/)[0]] ?? '';
 interface PeerSystem { produce?: number; replay?: number; client: string; durability: string; runs: Record<string, number[]> }
 const peerSystems = new Map<string, PeerSystem>();
 for (const p of peers) {
@@ -120,7 +122,7 @@ for (const p of peers) {
   const w = wl.split(':')[0];
   const mode = wl.slice(w.length + 1);
   const name = mode ? `${p.peer} (${mode})` : p.peer;
-  const e: PeerSystem = peerSystems.get(name) ?? { client: p.client, durability: DURABILITY[String(p.peer).split('-')[0]] ?? '', runs: {} };
+  const e: PeerSystem = peerSystems.get(name) ?? { client: p.client, durability: durabilityOf(name), runs: {} };
   if (w === 'produce') e.produce = p.msgs_per_s;
   if (w === 'replay') e.replay = p.msgs_per_s;
   e.runs[w] = p.runs;
