@@ -1,0 +1,182 @@
+/**
+ * The Consumer's group half: wires a GroupMember (heartbeats, assignment, fencing) to the
+ * consumer's fetching through the narrow GroupPartitionControl, and keeps the commit
+ * bookkeeping and the application's poll timing.
+ *
+ *   member grants partitions  -> read committed offsets -> control.startFetching(starts)
+ *   member takes partitions   -> control.stopFetching, wait until the application is
+ *                                between messages, commit, control.forget -> released
+ *   member loses partitions   -> control.forget (no commit: the epoch is gone)
+ *
+ * A partition is released only once the application is between messages (it asked for the
+ * next one or its handler returned), so a commit never covers a message still being
+ * handled. If the application stays inside a handler for maxPollIntervalMs, the member
+ * leaves the group (GroupMember's watchdog reads busyForMs) and rejoins on the next pull.
+ */
+import { Api, type OffsetCommitResponse, type OffsetFetchResponse } from '../protocol/api.js';
+import { BrokerError } from '../protocol/errors.js';
+import { SluiceError } from '../errors.js';
+import type { Connection } from './connection.js';
+import { GroupMember } from './group-member.js';
+import type { groupOptions } from './group-options.js';
+import type { OffsetReset } from './partition-fetcher.js';
+import type { TopicPartition } from './types.js';
+
+/** What the group side may ask of the consumer's fetching. */
+export interface GroupPartitionControl {
+  /**
+   * Start fetching these partitions: at `offset`, or per autoOffsetReset when it is -1.
+   * Partitions already held are left alone; returns the ones added.
+   */
+  startFetching(starts: readonly { topic: string; partition: number; offset: number }[]): TopicPartition[];
+  /** Stop fetching and delivering these now; their positions stay readable until forget(). */
+  stopFetching(tps: readonly TopicPartition[]): void;
+  /** Drop these partitions entirely. */
+  forget(tps: readonly TopicPartition[]): void;
+  /** Positions (next offset to deliver; -1 unknown) of these partitions if held, or of all held. */
+  positions(tps?: readonly TopicPartition[]): { topic: string; partition: number; offset: number }[];
+  /** Make the application's next pull throw `err`. */
+  fail(err: Error): void;
+}
+
+export interface GroupSessionOptions {
+  g: ReturnType<typeof groupOptions>;
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  autoOffsetReset: OffsetReset;
+  retryBackoffMs: number;
+  log: (msg: string) => void;
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+export class GroupSession {
+  readonly member: GroupMember;
+  private readonly g: ReturnType<typeof groupOptions>;
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** When the application got its current message or batch; 0 while it waits for the next. */
+  private busySince = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Last offset committed per partition, so auto-commit sends only what moved. */
+  private readonly committed = new Map<string, number>();
+  private closing = false;
+
+  constructor(private readonly conn: Connection, private readonly control: GroupPartitionControl, private readonly o: GroupSessionOptions) {
+    this.g = o.g;
+    this.member = new GroupMember(conn, {
+      groupId: this.g.groupId, topics: this.g.topics, sessionTimeoutMs: o.sessionTimeoutMs, rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+      maxPollIntervalMs: this.g.maxPollIntervalMs, retryBackoffMs: o.retryBackoffMs, log: o.log,
+    }, {
+      assigned: (tps) => this.assigned(tps),
+      revoked: (tps) => this.revoked(tps),
+      lost: (tps) => this.forget(tps),
+      busyForMs: () => (this.busySince ? Date.now() - this.busySince : 0),
+    });
+  }
+
+  /** Joins (heartbeating on its own timer) unless already a member; starts auto-commit. */
+  join(): void {
+    if (this.closing || this.member.active) return;
+    this.member.start();
+    if (this.g.autoCommit && !this.commitTimer) {
+      this.commitTimer = setInterval(() => {
+        this.commit().catch((err: unknown) => this.o.log(`auto-commit failed: ${(err as Error).message}`));
+      }, this.g.autoCommitIntervalMs);
+    }
+  }
+
+  /** The application got a message or batch and is handling it. */
+  markBusy(): void {
+    this.busySince = Date.now();
+  }
+
+  /** The application is between messages: it asked for the next one or its handler returned. */
+  markIdle(): void {
+    this.busySince = 0;
+    for (const w of this.idleWaiters.splice(0)) w();
+    this.member.polled();
+  }
+
+  /**
+   * Commits positions (last delivered + 1) of the given partitions, or of every owned one
+   * that moved since its last commit. Resolves when the broker has them durably. A commit
+   * refused for a stale epoch (a rebalance raced it) is retried once after a heartbeat.
+   */
+  async commit(tps?: readonly TopicPartition[]): Promise<void> {
+    const partitions: { topic: string; partition: number; offset: number }[] = [];
+    for (const p of this.control.positions(tps)) {
+      if (p.offset < 0) continue;
+      if (!tps && this.committed.get(tpKey(p.topic, p.partition)) === p.offset) continue;
+      partitions.push(p);
+    }
+    if (partitions.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.conn.request<OffsetCommitResponse>(Api.OffsetCommit, {
+        groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch: this.member.memberEpoch, partitions,
+      });
+      const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
+      if (!failed) {
+        for (const p of partitions) this.committed.set(tpKey(p.topic, p.partition), p.offset);
+        return;
+      }
+      const e = new BrokerError(failed.error!.code, `commit to group '${this.g.groupId}' (${failed.topic}/${failed.partition}): ${failed.error!.message}`, failed.error!.data);
+      if (e.code === 'STALE_MEMBER_EPOCH' && attempt === 0) {
+        await this.member.nextResponse();
+        continue;
+      }
+      throw e;
+    }
+  }
+
+  private async assigned(tps: TopicPartition[]): Promise<void> {
+    const res = await this.conn.request<OffsetFetchResponse>(Api.OffsetFetch, { groupId: this.g.groupId, partitions: tps });
+    const starts: { topic: string; partition: number; offset: number }[] = [];
+    for (const r of res.partitions) {
+      if (r.offset >= 0 && !(r.error && r.error.code !== 0)) {
+        starts.push({ topic: r.topic, partition: r.partition, offset: r.offset });
+        continue;
+      }
+      if (this.o.autoOffsetReset === 'none') {
+        this.control.fail(new SluiceError('NO_OFFSET', `group '${this.g.groupId}' has no committed offset for ${r.topic}/${r.partition} and autoOffsetReset is 'none'`));
+        return;
+      }
+      starts.push({ topic: r.topic, partition: r.partition, offset: -1 });
+    }
+    for (const tp of this.control.startFetching(starts)) {
+      const s = starts.find((x) => x.topic === tp.topic && x.partition === tp.partition)!;
+      if (s.offset >= 0) this.committed.set(tpKey(s.topic, s.partition), s.offset);
+      else this.o.log(`group '${this.g.groupId}' has no committed offset for ${s.topic}/${s.partition}; starting at ${this.o.autoOffsetReset} (autoOffsetReset)`);
+    }
+    this.g.onPartitionsAssigned?.(tps);
+  }
+
+  private async revoked(tps: TopicPartition[]): Promise<void> {
+    // Stop fetching and delivering them now; then wait until the application is between
+    // messages, so the committed position covers only messages it has finished.
+    this.control.stopFetching(tps);
+    if (this.busySince) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.g.maxPollIntervalMs);
+        this.idleWaiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    if (this.g.autoCommit) {
+      await this.commit(tps).catch((err: unknown) => this.o.log(`commit before releasing partitions failed: ${(err as Error).message}`));
+    }
+    this.forget(tps);
+    this.g.onPartitionsRevoked?.(tps);
+  }
+
+  private forget(tps: readonly TopicPartition[]): void {
+    this.control.forget(tps);
+    for (const tp of tps) this.committed.delete(tpKey(tp.topic, tp.partition));
+  }
+
+  /** Commits what was delivered (autoCommit), then leaves at once so the partitions move without waiting for the session timeout. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.commitTimer);
+    if (this.g.autoCommit && this.member.active) await this.commit().catch((err: unknown) => this.o.log(`commit on close failed: ${(err as Error).message}`));
+    await this.member.leave();
+  }
+}

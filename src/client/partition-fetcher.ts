@@ -1,0 +1,330 @@
+/**
+ * The Consumer's fetching half: partition states, the pipelined fetch loop, and the queue
+ * of fetched, undelivered chunks.
+ *
+ * Fetching is pipelined: one long-poll Fetch covering every ready partition is in flight;
+ * when its response arrives, the next fetch offsets are read from the batch headers alone
+ * and the next Fetch goes out at once, before any record is decoded. The broker reads the
+ * next chunk while this process decodes and delivers the previous one, so replay speed is
+ * bounded by the broker and the decoder, not by round trips. Undelivered fetched bytes are
+ * capped by `maxBufferedBytes`; past it, fetching pauses until the application catches up.
+ *
+ * Each partition has an `epoch`, bumped by seek(), a reset, revocation or removal: data
+ * fetched or queued under an older epoch is dropped, never delivered.
+ */
+import { Api, EARLIEST, LATEST, type FetchResponse, type ListOffsetsResponse } from '../protocol/api.js';
+import { BrokerError } from '../protocol/errors.js';
+import { SluiceError } from '../errors.js';
+import type { Connection } from './connection.js';
+import { decodeMessages, nextOffsetAfter, wholeBatchesWithin } from './message-decoder.js';
+import type { MetadataCache } from './metadata-cache.js';
+import type { Message, TopicPartition } from './types.js';
+
+export type OffsetReset = 'earliest' | 'latest' | 'none';
+export type ResetTarget = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'time'; ts: number };
+
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset the application receives. */
+  position: number;
+  /** Next offset to fetch (ahead of position by what is buffered). */
+  fetchOffset: number;
+  reset: ResetTarget | null;
+  /** Bumped by seek(); data fetched under an older epoch is dropped. */
+  epoch: number;
+  highWatermark: number;
+  logStartOffset: number;
+  retryAt: number;
+  /**
+   * After a seek by time: skip records until the first with timestamp >= this (-1: off).
+   * The broker answers ListOffsets from its time index, which may point at the start of
+   * the batch holding the target, so the records before it are dropped here.
+   */
+  skipBeforeTs: number;
+  /** Group mode: the position came from a committed offset (for the reset log line). */
+  committedStart?: boolean;
+  /** Group mode: being given up; nothing more is delivered from it. */
+  revoked?: boolean;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  messages: Message[];
+  highWatermark: number;
+}
+
+interface Chunk {
+  state: PartitionState;
+  epoch: number;
+  records: Buffer;
+  minOffset: number;
+  highWatermark: number;
+}
+
+export interface FetcherOptions {
+  autoOffsetReset: OffsetReset;
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  maxPartitionBytes: number;
+  maxBufferedBytes: number;
+  retryBackoffMs: number;
+  /** For the reset log line of a committed offset. */
+  groupId: string;
+  log: (msg: string) => void;
+}
+
+export const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/** Fetched bytes decoded per delivery (whole batches; at least one). */
+const DELIVERY_BYTES = 1024 * 1024;
+
+export class PartitionFetcher {
+  readonly states = new Map<string, PartitionState>();
+  private readonly queue: Chunk[] = [];
+  private bufferedBytes = 0;
+  private loop: Promise<void> | null = null;
+  private closed = false;
+  private failure: Error | null = null;
+  private loopWake: (() => void) | null = null;
+  private dataWake: (() => void) | null = null;
+
+  constructor(private readonly conn: Connection, private readonly meta: MetadataCache, private readonly o: FetcherOptions) {}
+
+  get(tp: TopicPartition): PartitionState | undefined {
+    return this.states.get(tpKey(tp.topic, tp.partition));
+  }
+
+  /**
+   * Adds a partition unless present: at `offset`, or (offset < 0) per `reset` (null: no
+   * position until seek()). Returns the new state, or undefined if it was there already.
+   */
+  add(topic: string, partition: number, offset: number, reset: ResetTarget | null, committedStart?: boolean): PartitionState | undefined {
+    const k = tpKey(topic, partition);
+    if (this.states.has(k)) return undefined;
+    const s: PartitionState = {
+      topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0,
+      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart,
+    };
+    this.states.set(k, s);
+    return s;
+  }
+
+  /** Stops fetching and delivering `tps` now; they stay until remove(). */
+  pause(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) {
+      const s = this.get(tp);
+      if (s) { s.epoch++; s.revoked = true; }
+    }
+  }
+
+  remove(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) {
+      const s = this.get(tp);
+      if (s) s.epoch++;
+      this.states.delete(tpKey(tp.topic, tp.partition));
+    }
+  }
+
+  /** Starts the fetch loop if it is not running. */
+  start(): void {
+    if (!this.loop) this.loop = this.fetchLoop().catch((err) => this.fail(err as Error));
+  }
+
+  /** Makes the next delivery throw `err` (the first failure wins). */
+  fail(err: Error): void {
+    if (!this.failure && !this.closed) this.failure = err;
+    this.wakeData();
+  }
+
+  wakeLoop(): void {
+    const w = this.loopWake;
+    this.loopWake = null;
+    w?.();
+  }
+
+  private wakeData(): void {
+    const w = this.dataWake;
+    this.dataWake = null;
+    w?.();
+  }
+
+  /** Stops the loop and ends a waiting nextBatch(); call after the connection is closing. */
+  close(): void {
+    this.closed = true;
+    this.wakeLoop();
+    this.wakeData();
+  }
+
+  /** Resolves once the loop has stopped (after close()). */
+  async stopped(): Promise<void> {
+    await this.loop?.catch(() => {});
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.loopWake = null; resolve(); }, ms);
+      this.loopWake = () => { clearTimeout(t); resolve(); };
+    });
+  }
+
+  private async fetchLoop(): Promise<void> {
+    while (!this.closed && !this.failure) {
+      const now = Date.now();
+      const resets = [...this.states.values()].filter((s) => s.reset && !s.revoked && s.retryAt <= now);
+      if (resets.length) await this.resolveResets(resets);
+      if (this.closed) return;
+      if (this.bufferedBytes >= this.o.maxBufferedBytes) {
+        await new Promise<void>((resolve) => { this.loopWake = resolve; });
+        continue;
+      }
+      const t = Date.now();
+      const ready = [...this.states.values()].filter((s) => !s.reset && !s.revoked && s.fetchOffset >= 0 && s.retryAt <= t);
+      if (ready.length === 0) {
+        const unassignedNone = [...this.states.values()].find((s) => !s.reset && s.fetchOffset < 0);
+        if (unassignedNone) {
+          throw new SluiceError('NO_OFFSET', `${unassignedNone.topic}/${unassignedNone.partition} has no position and autoOffsetReset is 'none'; call seek()`);
+        }
+        const next = Math.min(...[...this.states.values()].map((s) => s.retryAt).filter((x) => x > t), t + 1000);
+        await this.sleep(Math.max(1, next - t));
+        continue;
+      }
+      await this.fetchOnce(ready);
+    }
+  }
+
+  private async resolveResets(resets: PartitionState[]): Promise<void> {
+    const epochs = resets.map((s) => s.epoch);
+    const partitions = resets.map((s) => ({
+      topic: s.topic, partition: s.partition,
+      timestamp: s.reset!.kind === 'earliest' ? EARLIEST : s.reset!.kind === 'latest' ? LATEST : (s.reset as { ts: number }).ts,
+    }));
+    let res: ListOffsetsResponse;
+    try {
+      res = await this.conn.request<ListOffsetsResponse>(Api.ListOffsets, { partitions });
+    } catch (err) {
+      if (err instanceof SluiceError && err.retriable) {
+        for (const s of resets) s.retryAt = Date.now() + this.o.retryBackoffMs;
+        return;
+      }
+      throw err;
+    }
+    for (const r of res.partitions) {
+      const s = this.states.get(tpKey(r.topic, r.partition));
+      if (!s) continue;
+      const i = resets.indexOf(s);
+      if (i < 0 || epochs[i] !== s.epoch) continue; // seeked again meanwhile
+      if (r.error && r.error.code !== 0) {
+        const e = new BrokerError(r.error.code, `list offsets of ${s.topic}/${s.partition}: ${r.error.message}`, r.error.data);
+        if (!e.retriable) throw e;
+        s.retryAt = Date.now() + this.o.retryBackoffMs;
+        continue;
+      }
+      if (s.reset!.kind === 'time') s.skipBeforeTs = s.reset!.ts;
+      s.reset = null;
+      s.position = s.fetchOffset = r.offset;
+    }
+  }
+
+  private async fetchOnce(ready: PartitionState[]): Promise<void> {
+    const epochs = ready.map((s) => s.epoch);
+    const partitions = ready.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.fetchOffset, maxBytes: this.o.maxPartitionBytes }));
+    let res: FetchResponse;
+    try {
+      res = await this.conn.request<FetchResponse>(
+        Api.Fetch,
+        { maxWaitMs: this.o.maxWaitMs, minBytes: this.o.minBytes, maxBytes: this.o.maxBytes, partitions },
+        this.o.maxWaitMs + this.conn.requestTimeoutMs,
+      );
+    } catch (err) {
+      if (this.closed) return;
+      if (err instanceof SluiceError && err.retriable) {
+        // Connection dropped or broker busy: the same offsets are fetched again later.
+        await this.sleep(this.o.retryBackoffMs);
+        return;
+      }
+      throw err;
+    }
+    let added = false;
+    for (const r of res.partitions ?? []) {
+      const s = this.states.get(tpKey(r.topic, r.partition));
+      if (!s) continue;
+      const i = ready.indexOf(s);
+      if (i < 0 || epochs[i] !== s.epoch || s.reset) continue; // seek() happened while the fetch was out
+      if (r.error && r.error.code !== 0) {
+        this.onPartitionError(s, r.error.code, r.error.message, r.error.data);
+        continue;
+      }
+      if (r.highWatermark !== undefined) s.highWatermark = r.highWatermark;
+      if (r.logStartOffset !== undefined) s.logStartOffset = r.logStartOffset;
+      const records = r.records;
+      if (!records || records.length === 0) continue;
+      const buf = Buffer.isBuffer(records) ? records : Buffer.from(records.buffer, records.byteOffset, records.length);
+      const next = nextOffsetAfter(buf);
+      if (next < 0) continue;
+      this.queue.push({ state: s, epoch: s.epoch, records: buf, minOffset: s.fetchOffset, highWatermark: s.highWatermark });
+      this.bufferedBytes += buf.length;
+      s.fetchOffset = next;
+      added = true;
+    }
+    if (added) this.wakeData();
+  }
+
+  private onPartitionError(s: PartitionState, code: number, message: string, data?: Record<string, unknown>): void {
+    const err = new BrokerError(code, `fetch ${s.topic}/${s.partition} at offset ${s.fetchOffset}: ${message}`, data);
+    if (err.code === 'OFFSET_OUT_OF_RANGE') {
+      const range = data && data.logStartOffset !== undefined ? ` (log holds ${data.logStartOffset}..${data.logEndOffset})` : '';
+      const reset = this.o.autoOffsetReset;
+      if (reset === 'none') throw err;
+      const what = s.committedStart && s.fetchOffset === s.position ? `committed offset ${s.fetchOffset} of group '${this.o.groupId}'` : 'offset ' + s.fetchOffset;
+      this.o.log(`${what} of ${s.topic}/${s.partition} is out of range${range}; resetting to ${reset} (autoOffsetReset)`);
+      s.epoch++;
+      s.reset = { kind: reset };
+      return;
+    }
+    if (!err.retriable) throw err;
+    if (err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(s.topic);
+    s.retryAt = Date.now() + this.o.retryBackoffMs;
+  }
+
+  /** Next chunk of decoded messages (non-empty), or null once closed. */
+  async nextBatch(): Promise<Batch | null> {
+    this.start();
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.closed) return null;
+      const c = this.queue.shift();
+      if (!c) {
+        await new Promise<void>((resolve) => { this.dataWake = resolve; });
+        continue;
+      }
+      let records = c.records;
+      const cut = wholeBatchesWithin(records, DELIVERY_BYTES);
+      if (cut < records.length) {
+        // A big fetch is decoded and delivered a piece at a time: the Message objects of
+        // one delivery are all alive together, and a small live set keeps GC scavenges cheap.
+        this.queue.unshift({ ...c, records: records.subarray(cut) });
+        records = records.subarray(0, cut);
+      }
+      this.bufferedBytes -= records.length;
+      if (this.bufferedBytes < this.o.maxBufferedBytes) this.wakeLoop();
+      const s = c.state;
+      if (c.epoch !== s.epoch) continue;
+      let messages: Message[] = [];
+      decodeMessages(records, s.topic, s.partition, Math.max(c.minOffset, s.position), messages);
+      if (s.skipBeforeTs >= 0) {
+        const from = messages.findIndex((m) => m.timestamp >= s.skipBeforeTs);
+        if (from < 0) {
+          if (messages.length) s.position = messages[messages.length - 1].offset + 1;
+          continue;
+        }
+        s.skipBeforeTs = -1;
+        messages = messages.slice(from);
+      }
+      if (messages.length === 0) continue;
+      return { topic: s.topic, partition: s.partition, messages, highWatermark: c.highWatermark };
+    }
+  }
+}
