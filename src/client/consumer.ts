@@ -93,7 +93,7 @@ export class Consumer {
       maxWaitMs: opts.maxWaitMs ?? 500,
       minBytes: opts.minBytes ?? 1,
       maxBytes: opts.maxBytes ?? 16 * 1024 * 1024,
-      maxPartitionBytes: opts.maxPartitionBytes ?? 1024 * 1024,
+      maxPartitionBytes: opts.maxPartitionBytes ?? 4 * 1024 * 1024,
       maxBufferedBytes: opts.maxBufferedBytes ?? 32 * 1024 * 1024,
       retryBackoffMs,
       groupId: g.groupId,
