@@ -45,6 +45,9 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** Id of unsolicited broker frames; never allocated to a request (ids run 1..0xffffffff). */
+const PUSH_ID = 0;
+
 type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export class Connection {
@@ -66,6 +69,7 @@ export class Connection {
   private unwritten = 0;
   private drainWaiters: Waiter[] = [];
   private readonly reconnectListeners: (() => void)[] = [];
+  private readonly pushListeners = new Set<(msg: Record<string, unknown>) => void>();
 
   constructor(readonly url: string, opts: ConnectionOptions = {}) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
@@ -83,6 +87,15 @@ export class Connection {
   /** Called after every successful reconnect (not the first connect). */
   onReconnect(fn: () => void): void {
     this.reconnectListeners.push(fn);
+  }
+
+  /**
+   * Calls `fn` for every unsolicited frame the broker sends (`{ id: 0, push, ... }`, see
+   * docs/protocol.md); listeners ignore push kinds they do not know. Returns an unsubscribe.
+   */
+  onPush(fn: (msg: Record<string, unknown>) => void): () => void {
+    this.pushListeners.add(fn);
+    return () => this.pushListeners.delete(fn);
   }
 
   /** Opens the socket; rejects with NetworkError if the broker cannot be reached. Idempotent. */
@@ -194,11 +207,23 @@ export class Connection {
   }
 
   private onMessage(data: Buffer[]): void {
-    let msg: { id?: number; error?: WireError };
+    let msg: { id?: number; error?: WireError; push?: unknown };
     try {
       msg = decodeFrameFragments(data) as typeof msg;
     } catch (err) {
       this.log(`undecodable frame from ${this.url}: ${(err as Error).message}`);
+      return;
+    }
+    if (msg.id === PUSH_ID) {
+      // Request ids start at 1 and wrap back to 1, so id 0 is only ever a broker push.
+      if (typeof msg.push !== 'string') return;
+      for (const fn of this.pushListeners) {
+        try {
+          fn(msg as Record<string, unknown>);
+        } catch (err) {
+          this.log(`push listener failed: ${(err as Error).message}`);
+        }
+      }
       return;
     }
     const p = msg.id === undefined ? undefined : this.pending.get(msg.id);

@@ -89,3 +89,24 @@ test('close() rejects what is in flight with CLIENT_CLOSED', async () => {
   await assert.rejects(c.request(3, {}), (e: any) => e.code === 'CLIENT_CLOSED');
   await s.stop();
 });
+
+test('unsolicited id-0 push frames go to onPush listeners and never settle a request', async () => {
+  const s = await server(0, (ws, m) => {
+    ws.send(encodeFrame({ id: 0, push: 'group', groupId: 'g' }));
+    ws.send(encodeFrame({ id: 0, push: 'some-future-kind', x: 1 }));
+    ws.send(encodeFrame({ id: 0, nopush: true })); // not a push: ignored
+    ws.send(encodeFrame({ id: m.id, ok: true }));
+  });
+  const c = new Connection(s.url);
+  const pushes: any[] = [];
+  const off = c.onPush((msg) => pushes.push(msg));
+  const r = await c.request<any>(3, {});
+  assert.equal(r.ok, true);
+  assert.deepEqual(pushes.map((p) => p.push), ['group', 'some-future-kind']);
+  assert.equal(pushes[0].groupId, 'g');
+  off();
+  await c.request<any>(3, {});
+  assert.equal(pushes.length, 2);
+  await c.close();
+  await s.stop();
+});
