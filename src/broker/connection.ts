@@ -62,6 +62,11 @@ export class Connection implements RequestScope {
     return () => this.closeHooks.delete(fn);
   }
 
+  /** Sends an unsolicited frame (`{ id: 0, push, ... }`, docs/protocol.md); dropped once closed. */
+  push(msg: object): void {
+    this.send(msg);
+  }
+
   /** Closes with a code and a reason (trimmed to the 123 bytes a close frame allows). */
   close(code: number, reason: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());

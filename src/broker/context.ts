@@ -28,4 +28,6 @@ export interface RequestScope {
   readonly closed: boolean;
   /** Runs `fn` when the connection closes; returns a function that unregisters it. */
   onClose(fn: () => void): () => void;
+  /** Sends an unsolicited frame on this connection (`{ id: 0, push, ... }`). */
+  push(msg: object): void;
 }
