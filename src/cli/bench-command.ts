@@ -7,8 +7,8 @@
  *
  * `--producers K` / `--consumers K` are K client objects, each with its own connection,
  * in this one process (not K processes): on a 2-core machine extra processes would only
- * compete with the broker for the same cores. Consumer groups are not used: consumers get
- * an explicit, round-robin share of the partitions.
+ * compete with the broker for the same cores. Consumers get an explicit, round-robin share
+ * of the partitions, or with `--group` join a consumer group and the coordinator deals them.
  *
  * Output: a table, or one JSON object with --json (msgs/s, MB/s, latencies, settings,
  * versions, machine). Progress goes to stderr. Topics the command creates are kept so that
@@ -87,6 +87,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--consumers <k>', 'consumer objects in this process; partitions are dealt round-robin', intOption('--consumers', 1), 1)
     .option('--max-bytes <bytes>', 'consumer maxBytes (cap on one fetch response; default: the Consumer\'s)', intOption('--max-bytes', 1))
     .option('--max-partition-bytes <bytes>', 'consumer maxPartitionBytes (default: the Consumer\'s)', intOption('--max-partition-bytes', 1))
+    .option('-g, --group <id>', 'consume as members of this (new) consumer group instead of explicit assignment')
     .action(async (o: Common & Record<string, any>) => {
       let topic = o.topic;
       if (topic === undefined) {
@@ -97,7 +98,9 @@ export function registerBenchCommand(program: Command): void {
           batchBytes: o.batchBytes, lingerMs: 5, inFlight: o.inFlight, chunk: 1000, window: 32, rate: 0, progress: o.progress,
         });
       }
-      emit(await runConsume({ url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, maxPartitionBytes: o.maxPartitionBytes, progress: o.progress }), !!o.json);
+      emit(await runConsume({
+        url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, maxPartitionBytes: o.maxPartitionBytes, group: o.group, progress: o.progress,
+      }), !!o.json);
     });
 
   common(producerOpts(bench.command('e2e').description('produce at a fixed rate, consume at once, report latency percentiles')))
@@ -105,7 +108,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--linger-ms <ms>', 'producer lingerMs', intOption('--linger-ms', 0), 0)
     .option('--max-wait-ms <ms>', 'consumer long-poll wait', intOption('--max-wait-ms', 0), 500)
     .option('--warmup-ms <ms>', 'messages due in the first <ms> are not recorded', intOption('--warmup-ms', 0), 1000)
-    .action(async (o: Common & Record<string, any>) => {
+    .action(async (o: Common & Record<string, any>, cmd: Command) => {
+      // Without -n, e2e runs for 10 s of offered load (1M messages at 10k/s would be 100 s).
+      if (cmd.getOptionValueSource('messages') === 'default') o.messages = o.rate * 10;
       const topic = o.topic ?? freshTopic('e2e');
       const partitions = await ensureTopic(o.broker, topic, o.partitions);
       emit(await runE2e({

@@ -57,6 +57,16 @@ test('bench produce then bench consume replays exactly what was produced', async
   assertSane(oneJson(c.stdout), 'consume', 20000, 50);
 });
 
+test('bench consume --group: two members of a new group replay the whole topic', async () => {
+  const p = await bench(['produce', '--messages', '8000', '--size', '20', '--topic', 'bench-grp', '--partitions', '4']);
+  assert.equal(p.code, 0, p.stderr);
+  const c = await bench(['consume', '--topic', 'bench-grp', '--consumers', '2', '--group', 'bench-it-group']);
+  assert.equal(c.code, 0, c.stderr);
+  const r = oneJson(c.stdout);
+  assertSane(r, 'consume', 8000, 20);
+  assert.equal(r.settings.group, 'bench-it-group');
+});
+
 test('bench consume without --topic fills a new topic first', async () => {
   const c = await bench(['consume', '--messages', '5000', '--size', '10']);
   assert.equal(c.code, 0, c.stderr);

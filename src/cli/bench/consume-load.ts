@@ -15,6 +15,8 @@ export interface ConsumeSettings {
   consumers: number;
   maxBytes?: number;
   maxPartitionBytes?: number;
+  /** Consumer group: the K consumers join it and the coordinator deals the partitions. */
+  group?: string;
   progress: boolean;
 }
 
@@ -31,6 +33,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const k = Math.max(1, Math.min(s.consumers, ends.length));
   const shares = Array.from({ length: k }, (_, i) => ends.filter((_e, j) => j % k === i));
   const total = ends.reduce((a, e) => a + (e.end - e.start), 0);
+  if (s.group !== undefined) return runGroup(s, ends, total);
   const consumers = shares.map(() => new Consumer({
     url: s.url, autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxPartitionBytes,
   }));
@@ -71,6 +74,54 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   return {
     kind: 'consume',
     settings: { topic: s.topic, partitions: ends.length, consumers: `${k} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group: 'none (explicit assignment)' },
+    messages: done,
+    bytes,
+    seconds: round(seconds, 3),
+    msgsPerSec: Math.round(done / seconds),
+    mbPerSec: round(bytes / 1e6 / seconds, 1),
+    clientCores,
+  };
+}
+
+/**
+ * --group: K consumers join `group` (it should be new, so that every partition starts at
+ * the log start by autoOffsetReset 'earliest'); time runs from the first join until the
+ * records that were in the topic when the run began have all been delivered, across the
+ * consumers, whichever got which partition. Join and rebalance time are part of it.
+ */
+async function runGroup(s: ConsumeSettings, ends: { tp: TopicPartition; start: number; end: number }[], total: number): Promise<BenchResult> {
+  const end = new Map(ends.map((e) => [`${e.tp.topic}\0${e.tp.partition}`, e.end]));
+  const consumers = Array.from({ length: Math.max(1, s.consumers) }, () => new Consumer({
+    url: s.url, groupId: s.group, topics: [s.topic], autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxPartitionBytes,
+  }));
+  let done = 0;
+  let bytes = 0;
+  let allIn!: () => void;
+  const finished = new Promise<void>((r) => { allIn = r; });
+  if (total === 0) allIn();
+  const progress = new Progress('consume', total, () => done, s.progress);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const runs = consumers.map((c) => c.run({
+    eachBatch: ({ topic, partition, messages }) => {
+      const stop = end.get(`${topic}\0${partition}`) ?? 0;
+      for (const m of messages) {
+        if (m.offset >= stop) break;
+        bytes += m.value ? m.value.length : 0;
+        if (++done === total) allIn();
+      }
+    },
+  }));
+  const failed = Promise.race(runs.map((r) => r.then(() => new Error('a group consumer stopped early'), (e: Error) => e)));
+  const err = await Promise.race([finished.then(() => null), failed]);
+  progress.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  const clientCores = cpuCores(cpu0, seconds);
+  await Promise.all(consumers.map((c) => c.close()));
+  if (err) throw err;
+  return {
+    kind: 'consume',
+    settings: { topic: s.topic, partitions: ends.length, consumers: `${consumers.length} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group: s.group },
     messages: done,
     bytes,
     seconds: round(seconds, 3),
