@@ -1,7 +1,8 @@
 /**
  * The broker's side of consumer groups: opens the offset store on internal topics
  * `__consumer_offsets-<n>`, runs the coordinator's liveness timer, tells it about topic
- * changes, logs one line per rebalance and feeds the group metrics.
+ * changes, logs one line per rebalance, feeds the group metrics, and pushes rebalance
+ * notices to the members of a group whose epoch moved (group-push.ts).
  *
  * Internal topics (`__` prefix) are the broker's own: hidden from Metadata listings,
  * refused for user create/delete/produce (see isInternalTopic's callers), and never
@@ -16,6 +17,7 @@ import type { LogManager } from '../storage/types.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { Logger } from './logger.js';
 import { GroupLagCache } from './group-lag.js';
+import { GroupPush } from './group-push.js';
 
 export const INTERNAL_PREFIX = '__';
 
@@ -31,12 +33,15 @@ export class GroupService {
   private ticking = false;
   private closed = false;
 
-  private constructor(readonly coordinator: GroupCoordinator, private readonly logs: LogManager, private readonly log: Logger) {}
+  private constructor(readonly coordinator: GroupCoordinator, readonly push: GroupPush, private readonly logs: LogManager, private readonly log: Logger) {}
 
   static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
     const started = Date.now();
     const store = await OffsetStore.open(logManagerOffsetLogDir(logs), { clock: systemClock });
     const g = config.group;
+    // The coordinator's onEpochBump feeds the push registry, which asks the coordinator about
+    // membership; the registry only calls back later (on setImmediate or a tick).
+    const push = new GroupPush((group, member) => coordinator.hasMember(group, member));
     const coordinator = new GroupCoordinator(store, {
       clock: systemClock,
       sessionTimeoutMs: g.sessionTimeoutMs,
@@ -48,10 +53,11 @@ export class GroupService {
       onEpochBump: (group, epoch, members) => {
         metrics.rebalance(group);
         log.info('rebalance', { group, epoch, members });
+        push.epochBumped(group);
       },
       onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
     });
-    const svc = new GroupService(coordinator, logs, log);
+    const svc = new GroupService(coordinator, push, logs, log);
     svc.topicsChanged();
     const lag = new GroupLagCache(logs);
     metrics.collectGroups(() => lag.collect(coordinator));
@@ -81,6 +87,7 @@ export class GroupService {
       const { removedMembers, expiredOffsets } = await this.coordinator.tick();
       if (removedMembers.length) this.log.info('group members timed out', { members: removedMembers });
       if (expiredOffsets) this.log.info('group offsets expired', { offsets: expiredOffsets });
+      this.push.sweep();
     } catch (err) {
       this.log.error('group tick failed', { error: err });
     } finally {

@@ -2,16 +2,23 @@
  * ConsumerGroupHeartbeat (api 68): join, stay, reconcile or leave (docs/groups.md). The
  * coordinator's thrown error is the whole request's error (FENCED_MEMBER_EPOCH,
  * UNKNOWN_MEMBER_ID, INVALID_SESSION_TIMEOUT, ...), answered in the response header.
+ *
+ * Each answered heartbeat records the member's connection for rebalance pushes
+ * (group-push.ts); a leave or a refused member drops it.
  */
 import type { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from '../protocol/api.js';
-import type { BrokerContext } from './context.js';
+import type { BrokerContext, RequestScope } from './context.js';
 import { wireError } from './wire-error.js';
 
-export async function handleConsumerGroupHeartbeat(ctx: BrokerContext, req: ConsumerGroupHeartbeatRequest): Promise<ConsumerGroupHeartbeatResponse> {
+export async function handleConsumerGroupHeartbeat(ctx: BrokerContext, req: ConsumerGroupHeartbeatRequest, scope?: RequestScope): Promise<ConsumerGroupHeartbeatResponse> {
+  const push = ctx.groups.push;
   try {
-    const out = ctx.groups.coordinator.heartbeat(req.groupId, req);
+    const out = scope ? push.during(scope, () => ctx.groups.coordinator.heartbeat(req.groupId, req)) : ctx.groups.coordinator.heartbeat(req.groupId, req);
+    if (out.memberEpoch < 0) push.untrack(req.groupId, req.memberId);
+    else if (scope) push.track(req.groupId, out.memberId, scope);
     return { id: req.id, ...out };
   } catch (err) {
+    if (typeof req.memberId === 'string') push.untrack(req.groupId, req.memberId);
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), memberId: req.memberId, memberEpoch: req.memberEpoch, heartbeatIntervalMs: 0 };
   }
 }

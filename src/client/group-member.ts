@@ -11,6 +11,11 @@
  *   added                = assignment - owned   -> hooks.assigned (read committed offsets)
  *   removed              = owned - assignment   -> hooks.revoked (stop fetching, commit)
  *   FENCED / UNKNOWN     -> hooks.lost(all) (no commit: the epoch is gone), rejoin with epoch 0
+ *
+ * Rebalance push: the broker sends `{ id: 0, push: 'group', groupId }` on this member's
+ * connection when the group's epoch moves; the member heartbeats at once instead of at the
+ * end of its interval. Debounced by sendNow(): a push while a heartbeat is in flight only
+ * marks one more to follow it, so a burst of pushes costs at most one extra heartbeat.
  */
 import { Api, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
 import { SluiceError } from '../errors.js';
@@ -72,7 +77,12 @@ export class GroupMember {
   private leftForPoll = false;
   private responseWaiters: (() => void)[] = [];
 
-  constructor(private readonly conn: Connection, private readonly opts: GroupMemberOptions, private readonly hooks: GroupMemberHooks) {}
+  constructor(private readonly conn: Connection, private readonly opts: GroupMemberOptions, private readonly hooks: GroupMemberHooks) {
+    // Lives as long as the connection (one Consumer, one connection), so never unsubscribed.
+    conn.onPush((msg) => {
+      if (msg.push === 'group' && msg.groupId === opts.groupId && this.memberEpoch > 0) this.sendNow();
+    });
+  }
 
   get active(): boolean {
     return !this.stopped;
@@ -180,10 +190,16 @@ export class GroupMember {
     if (added.length) {
       for (const k of added) this.adding.add(k);
       this.hooks.assigned(added.map(unkey)).then(() => {
+        // A newer answer (or a fence) may have taken some away while their offsets were
+        // read: those were started but are not ours, so they are dropped again (no commit:
+        // they never counted as owned). Left alone, the consumer kept fetching them forever.
+        const gone: string[] = [];
         for (const k of added) {
           this.adding.delete(k);
           if (this.target.has(k)) this.owned.add(k);
+          else gone.push(k);
         }
+        if (gone.length) this.hooks.lost(gone.map(unkey));
         this.sendNow();
       }, (err: unknown) => {
         for (const k of added) this.adding.delete(k);

@@ -164,6 +164,11 @@ export class GroupCoordinator {
     return { removedMembers, expiredOffsets };
   }
 
+  /** Whether `memberId` is currently a member of `groupId`. */
+  hasMember(groupId: string, memberId: string): boolean {
+    return this.groups.get(groupId)?.hasMember(memberId) ?? false;
+  }
+
   /** Earliest time a member could time out (Infinity when no group has members). */
   nextDeadline(): number {
     let t = Infinity;

@@ -1,0 +1,81 @@
+// Rebalance push with the broker's DEFAULT heartbeat interval (3 s): members learn of a
+// rebalance from an unsolicited { id: 0, push: 'group' } frame, not at their next
+// heartbeat, so a joiner gets its share well under one interval.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBroker, type BrokerHandle } from './harness.js';
+import { Admin, type Consumer } from '../../src/client/index.js';
+import { complete, groupConsumer, keys, waitFor } from './group-helpers.js';
+
+let broker: BrokerHandle;
+let admin: Admin;
+before(async () => {
+  broker = await startBroker();
+  admin = new Admin({ url: broker.url });
+});
+after(async () => {
+  await admin.close();
+  await broker.stop();
+});
+
+async function stable(group: string): Promise<boolean> {
+  return (await admin.describeGroup(group)).state === 'Stable';
+}
+
+test('default 3 s heartbeat: a second consumer joining a group of one on 6 partitions gets 3 of them well under 1 s', async () => {
+  await admin.createTopic('push6', 6);
+  const a = groupConsumer(broker.url, 'g-push6', ['push6']);
+  const b = groupConsumer(broker.url, 'g-push6', ['push6']);
+  try {
+    await joinSecond(a, b);
+  } finally {
+    await Promise.all([a.close(), b.close()]); // also on failure: open consumers keep the test process alive
+  }
+});
+
+async function joinSecond(a: Consumer, b: Consumer): Promise<void> {
+  await a.connect();
+  await waitFor('first consumer owns all 6', async () => keys(a).length === 6 && await stable('g-push6'));
+  // Let a's fast reconcile heartbeats end: it now sits in its 3 s interval, where only a
+  // push can make it notice the join before the interval is up.
+  await new Promise((r) => setTimeout(r, 300));
+
+  const t0 = Date.now();
+  await b.connect();
+  await waitFor('3 + 3', () => complete([a, b], 'push6', 6) && keys(a).length === 3 && keys(b).length === 3, 5000, 2);
+  const ms = Date.now() - t0;
+  console.log(`second consumer joined a group of one (6 partitions, heartbeatIntervalMs 3000): both own 3 after ${ms} ms`);
+  assert.ok(ms < 1500, `took ${ms} ms; without the push it is about one heartbeat interval (3000 ms)`);
+}
+
+test('default settings: 10 consumers joining one after another on a 100-partition topic settle balanced quickly', async () => {
+  await admin.createTopic('push100', 100);
+  const cs: ReturnType<typeof groupConsumer>[] = Array.from({ length: 10 }, () => groupConsumer(broker.url, 'g-push100', ['push100']));
+  try {
+    await joinTen(cs);
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+  }
+});
+
+async function joinTen(cs: ReturnType<typeof groupConsumer>[]): Promise<void> {
+  const t0 = Date.now();
+  for (const c of cs) {
+    await c.connect();
+    await waitFor('member joined', () => c.groupMember()!.memberEpoch > 0, 5000, 1);
+  }
+  const joined = Date.now() - t0;
+  await waitFor('10 consumers balanced on 100 partitions',
+    async () => complete(cs, 'push100', 100) && cs.every((c) => keys(c).length === 10) && await stable('g-push100'), 15_000, 5)
+    .catch(async (err) => {
+      // What each side believed when it timed out.
+      for (const c of cs) console.log(keys(c).length, c.groupMember(), c.logs.filter((l) => !l.includes('no committed offset')));
+      const d = await admin.describeGroup('g-push100');
+      console.log(d.state, d.groupEpoch, d.members.map((m) => [m.memberEpoch, m.state, m.assignment.flatMap((t) => t.partitions).length, m.revoking.flatMap((t) => t.partitions).length]));
+      throw err;
+    });
+  const ms = Date.now() - t0;
+  console.log(`default settings (heartbeatIntervalMs 3000): 10 consumers joined one after another on 100 partitions: all joined after ${joined} ms, stable and balanced (10 each) after ${ms} ms`);
+  // Without the push the last joiner alone waits for the others' 3 s intervals.
+  assert.ok(ms < 2500, `took ${ms} ms`);
+}
