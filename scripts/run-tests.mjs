@@ -3,7 +3,7 @@
 // Node 20's `--test` does not expand globs, so the list is built here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 function walk(dir) {
   const out = [];
@@ -21,5 +21,22 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// A test that fails can leave clients open, and on Node 20 the runner then waits for that
+// file forever: a per-test timeout plus a whole-run watchdog keep CI bounded and failing loudly.
+// The run gets its own process group so the watchdog also ends the brokers it started.
+const totalMs = Number(process.env.SLUICE_TEST_TOTAL_TIMEOUT_MS ?? 13 * 60_000);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files], {
+  stdio: 'inherit',
+  detached: true,
+});
+const killGroup = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
+const watchdog = setTimeout(() => {
+  console.error(`run-tests: the test run did not finish within ${totalMs / 1000} s; failing`);
+  killGroup();
+  process.exit(1);
+}, totalMs);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killGroup(); process.exit(130); });
+child.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  process.exit(code ?? (signal ? 1 : 0));
+});
