@@ -49,9 +49,10 @@ export interface ConsumerOptions extends ConnectionOptions, GroupConsumerOptions
   /** Cap on one fetch response. Default 16 MiB. */
   maxBytes?: number;
   /**
-   * Cap per partition in one fetch. Default 4 MiB. Fetched bytes are decoded and
-   * delivered 1 MiB at a time whatever this is (a bounded set of live Message objects for
-   * the GC), so this only trades round trips against response size. Replay of 100 B
+   * Cap per partition in one fetch. Default 4 MiB. Fetched records are decoded and
+   * delivered at most 1024 at a time whatever this is (a bounded set of live Message
+   * objects for the GC; see MessageDecoder), so this only trades round trips against
+   * response size. Replay of 100 B
    * messages, 1 partition, same broker, interleaved, medians of 3: 1 MiB 2.79 M, 2 MiB
    * 2.97 M, 4 MiB 3.44 M, 8 MiB 2.73 M, 16 MiB 2.71 M msgs/s. The first batch is always
    * returned whole, so a batch larger than this still flows.

@@ -16,7 +16,7 @@ import { Api, EARLIEST, LATEST, type FetchResponse, type ListOffsetsResponse } f
 import { BrokerError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
-import { decodeMessages, nextOffsetAfter, wholeBatchesWithin } from './message-decoder.js';
+import { MessageDecoder, nextOffsetAfter } from './message-decoder.js';
 import type { MetadataCache } from './metadata-cache.js';
 import type { Message, TopicPartition } from './types.js';
 
@@ -61,6 +61,10 @@ interface Chunk {
   records: Buffer;
   minOffset: number;
   highWatermark: number;
+  /** Set once delivery from this chunk began. */
+  decoder?: MessageDecoder;
+  /** Bytes of `records` already taken off bufferedBytes. */
+  released: number;
 }
 
 export interface FetcherOptions {
@@ -78,8 +82,8 @@ export interface FetcherOptions {
 
 export const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
 
-/** Fetched bytes decoded per delivery (whole batches; at least one). */
-const DELIVERY_BYTES = 1024 * 1024;
+/** Records decoded per delivery, at most (~260 KB of live Message objects and views at 100 B). */
+const DELIVERY_MESSAGES = 1024;
 
 export class PartitionFetcher {
   readonly states = new Map<string, PartitionState>();
@@ -264,7 +268,7 @@ export class PartitionFetcher {
       const buf = Buffer.isBuffer(records) ? records : Buffer.from(records.buffer, records.byteOffset, records.length);
       const next = nextOffsetAfter(buf);
       if (next < 0) continue;
-      this.queue.push({ state: s, epoch: s.epoch, records: buf, minOffset: s.fetchOffset, highWatermark: s.highWatermark });
+      this.queue.push({ state: s, epoch: s.epoch, records: buf, minOffset: s.fetchOffset, highWatermark: s.highWatermark, released: 0 });
       this.bufferedBytes += buf.length;
       s.fetchOffset = next;
       added = true;
@@ -289,6 +293,11 @@ export class PartitionFetcher {
     s.retryAt = Date.now() + this.o.retryBackoffMs;
   }
 
+  private release(bytes: number): void {
+    this.bufferedBytes -= bytes;
+    if (this.bufferedBytes < this.o.maxBufferedBytes) this.wakeLoop();
+  }
+
   /** Next chunk of decoded messages (non-empty), or null once closed. */
   async nextBatch(): Promise<Batch | null> {
     this.start();
@@ -300,20 +309,27 @@ export class PartitionFetcher {
         await new Promise<void>((resolve) => { this.dataWake = resolve; });
         continue;
       }
-      let records = c.records;
-      const cut = wholeBatchesWithin(records, DELIVERY_BYTES);
-      if (cut < records.length) {
-        // A big fetch is decoded and delivered a piece at a time: the Message objects of
-        // one delivery are all alive together, and a small live set keeps GC scavenges cheap.
-        this.queue.unshift({ ...c, records: records.subarray(cut) });
-        records = records.subarray(0, cut);
-      }
-      this.bufferedBytes -= records.length;
-      if (this.bufferedBytes < this.o.maxBufferedBytes) this.wakeLoop();
       const s = c.state;
-      if (c.epoch !== s.epoch) continue;
+      if (c.epoch !== s.epoch) {
+        this.release(c.records.length - c.released);
+        continue;
+      }
+      // A fetch is decoded and delivered a piece at a time (see MessageDecoder): the
+      // Message objects of one delivery are all alive together, and a small live set keeps
+      // GC scavenges cheap.
+      c.decoder ??= new MessageDecoder(c.records, s.topic, s.partition, Math.max(c.minOffset, s.position));
       let messages: Message[] = [];
-      decodeMessages(records, s.topic, s.partition, Math.max(c.minOffset, s.position), messages);
+      let more: boolean;
+      try {
+        more = c.decoder.next(messages, DELIVERY_MESSAGES);
+      } catch (err) {
+        this.release(c.records.length - c.released);
+        throw err;
+      }
+      if (more) this.queue.unshift(c);
+      const used = (more ? c.decoder.consumed : c.records.length) - c.released;
+      c.released += used;
+      this.release(used);
       if (s.skipBeforeTs >= 0) {
         const from = messages.findIndex((m) => m.timestamp >= s.skipBeforeTs);
         if (from < 0) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeBatch, setBaseOffset, CRC } from '../../src/record/index.js';
-import { decodeMessages, nextOffsetAfter } from '../../src/client/message-decoder.js';
+import { MessageDecoder, decodeMessages, nextOffsetAfter } from '../../src/client/message-decoder.js';
 import type { Message } from '../../src/client/types.js';
 
 function batchAt(base: number, values: string[], ts = 1_700_000_000_000): Buffer {
@@ -54,4 +54,38 @@ test('large values and multi-byte varints decode exactly', () => {
   assert.equal(out[1].offset, 2 ** 40 + 1);
   assert.equal(out[1].timestamp, 5 + 2 ** 40);
   assert.equal(out[1].value!.length, 0);
+});
+
+test('MessageDecoder hands out at most max records per call, resuming mid-batch, with the same result as one decode', () => {
+  const buf = Buffer.concat([batchAt(0, ['a', 'b', 'c', 'd', 'e']), batchAt(5, ['f', 'g']), batchAt(7, ['h'])]);
+  const all: Message[] = [];
+  decodeMessages(buf, 't', 0, 2, all);
+  const d = new MessageDecoder(buf, 't', 0, 2);
+  const pieces: number[][] = [];
+  const consumed: number[] = [];
+  for (;;) {
+    const out: Message[] = [];
+    const more = d.next(out, 2);
+    pieces.push(out.map((m) => m.offset));
+    consumed.push(d.consumed);
+    if (!more) break;
+  }
+  assert.deepEqual(pieces.flat(), all.map((m) => m.offset));
+  assert.deepEqual(pieces.flat(), [2, 3, 4, 5, 6, 7]);
+  assert.ok(pieces.every((p) => p.length <= 2));
+  assert.equal(consumed.at(-1), buf.length);
+  for (let i = 1; i < consumed.length; i++) assert.ok(consumed[i] >= consumed[i - 1], 'consumed never goes back');
+});
+
+test('MessageDecoder checks a batch\'s CRC before returning any of its records', () => {
+  const good = batchAt(0, ['a', 'b']);
+  const bad = batchAt(2, ['c', 'd', 'e']);
+  bad[bad.length - 2] ^= 0xff;
+  const d = new MessageDecoder(Buffer.concat([good, bad]), 't', 0, 0);
+  const first: Message[] = [];
+  assert.equal(d.next(first, 2), true);
+  assert.deepEqual(first.map((m) => m.offset), [0, 1]);
+  const second: Message[] = [];
+  assert.throws(() => d.next(second, 2), (e: any) => e.code === 'CORRUPT_MESSAGE');
+  assert.equal(second.length, 0);
 });
