@@ -8,7 +8,7 @@
  * before offset". A snapshot is written to generation g+1, and g is dropped once the
  * snapshot is durable, so restart time is bounded by live entries, not by history.
  */
-import { setBaseOffset, batchSizeAt, lastOffsetOf, validateBatches } from '../record/index.js';
+import { setBaseOffset, batchSizeAt, lastOffsetOf, validateBatches, encodeBatch, type RecordInput } from '../record/index.js';
 import type { LogManager } from '../storage/types.js';
 
 /** The subset of storage's PartitionLog the offset store uses. */
@@ -47,6 +47,27 @@ export async function openNewestGeneration(
   chosen ??= { gen: 0, log: await dir.open(0) };
   for (const g of gens) if (g !== chosen.gen) await dir.remove(g);
   return chosen;
+}
+
+/**
+ * Writes a snapshot as generation `gen`: each chunk of `batches` as one durable batch, then
+ * `marker(n)` (n = records before it), whose presence is what makes a generation complete
+ * on replay. A leftover `gen` from an attempt that failed earlier is removed first. Returns
+ * the new log and how many records it holds, marker included.
+ */
+export async function writeSnapshotGeneration(
+  dir: OffsetLogDir, gen: number, batches: Iterable<RecordInput[]>, marker: (records: number) => RecordInput, now: number,
+): Promise<{ log: OffsetLog; records: number }> {
+  await dir.remove(gen);
+  const log = await dir.open(gen);
+  let records = 0;
+  for (const batch of batches) {
+    if (batch.length === 0) continue;
+    await log.append(encodeBatch(batch, { now }), { durable: true });
+    records += batch.length;
+  }
+  await log.append(encodeBatch([marker(records)], { now }), { durable: true });
+  return { log, records: records + 1 };
 }
 
 /** In-memory logs with PartitionLog's offset and read semantics (whole batches from the one holding `offset`). */

@@ -16,7 +16,7 @@
 import type { SluiceError } from '../errors.js';
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
-import { openNewestGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
+import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
 import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
@@ -289,37 +289,35 @@ export class OffsetStore {
     this.compacting = true;
     const next = this.gen + 1;
     try {
-      await this.dir.remove(next); // a leftover of an attempt that failed in this process
-      const log = await this.dir.open(next);
       const now = this.opts.clock.now();
-      let pending: RecordInput[] = [];
-      let written = 0;
-      const flush = async () => {
-        if (pending.length === 0) return;
-        await log.append(encodeBatch(pending, { now }), { durable: true });
-        written += pending.length;
-        pending = [];
-      };
-      for (const [group, g] of this.groupsMap) {
-        if (g.hasRecord) pending.push(groupRecord(group, g.emptySince, now));
-        for (const [k, o] of g.offsets) {
-          const { topic, partition } = parseTpKey(k);
-          pending.push(offsetRecord(group, topic, partition, o, now));
-          if (pending.length >= this.snapshotBatchRecords) await flush();
-        }
-        if (pending.length >= this.snapshotBatchRecords) await flush();
-      }
-      pending.push(snapshotMarker(next, written + pending.length, now));
-      await flush();
+      const { log, records } = await writeSnapshotGeneration(
+        this.dir, next, this.snapshotBatches(now), (n) => snapshotMarker(next, n, now), now);
       const old = this.gen;
       this.log = log;
       this.gen = next;
-      this.records = written;
+      this.records = records;
       this.compactions++;
       await this.dir.remove(old);
     } finally {
       this.compacting = false;
     }
+  }
+
+  /** Live entries in chunks of snapshotBatchRecords, for a snapshot. */
+  private *snapshotBatches(now: number): Generator<RecordInput[]> {
+    let pending: RecordInput[] = [];
+    for (const [group, g] of this.groupsMap) {
+      if (g.hasRecord) pending.push(groupRecord(group, g.emptySince, now));
+      for (const [k, o] of g.offsets) {
+        const { topic, partition } = parseTpKey(k);
+        pending.push(offsetRecord(group, topic, partition, o, now));
+        if (pending.length >= this.snapshotBatchRecords) {
+          yield pending;
+          pending = [];
+        }
+      }
+    }
+    yield pending;
   }
 
   /** Rebuilds the map from `log`; true when it holds a snapshot marker. */

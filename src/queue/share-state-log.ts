@@ -18,7 +18,7 @@
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
-import { openNewestGeneration, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
+import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
 import { configRecord, decodeShareStateRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
@@ -125,40 +125,39 @@ export class ShareStateLog {
     this.compacting = true;
     const next = this.gen + 1;
     try {
-      await this.dir.remove(next);
-      const log = await this.dir.open(next);
       const now = this.clock.now();
-      let pending: RecordInput[] = [];
-      let pendingRuns = 0;
-      let written = 0;
-      const flush = async () => {
-        if (pending.length === 0) return;
-        await log.append(encodeBatch(pending, { now }), { durable: true });
-        written += pending.length;
-        pending = [];
-        pendingRuns = 0;
-      };
-      for (const id of this.coord.groups()) {
-        const g = this.coord.group(id)!;
-        pending.push(configRecord(id, g.config, now));
-        for (const p of g.partitions.values()) {
-          const runs = p.snapshotRuns();
-          pending.push(partitionRecord(id, p.topic, p.partition, p.startOffset, runs, p, now));
-          pendingRuns += runs.length + 1;
-          if (pendingRuns >= 4096) await flush();
-        }
-      }
-      pending.push(snapshotMarker(next, written + pending.length, now));
-      await flush();
+      const { log, records } = await writeSnapshotGeneration(
+        this.dir, next, this.snapshotBatches(now), (n) => snapshotMarker(next, n, now), now);
       const old = this.gen;
       this.log = log;
       this.gen = next;
-      this.records = written;
+      this.records = records;
       this.compactions++;
       await this.dir.remove(old);
     } finally {
       this.compacting = false;
     }
+  }
+
+  /** Every group's config and partition state, in batches of about 4096 runs, for a snapshot. */
+  private *snapshotBatches(now: number): Generator<RecordInput[]> {
+    let pending: RecordInput[] = [];
+    let pendingRuns = 0;
+    for (const id of this.coord.groups()) {
+      const g = this.coord.group(id)!;
+      pending.push(configRecord(id, g.config, now));
+      for (const p of g.partitions.values()) {
+        const runs = p.snapshotRuns();
+        pending.push(partitionRecord(id, p.topic, p.partition, p.startOffset, runs, p, now));
+        pendingRuns += runs.length + 1;
+        if (pendingRuns >= 4096) {
+          yield pending;
+          pending = [];
+          pendingRuns = 0;
+        }
+      }
+    }
+    yield pending;
   }
 
   /** Applies `log` to the coordinator; true when it holds a snapshot marker. */
