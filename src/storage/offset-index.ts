@@ -11,25 +11,15 @@
  * `lookup` returns. The index lives in memory (1 GiB segment / 4 KiB interval = 2 MiB) and
  * the active segment writes new entries through to the file with each log write.
  */
+import { EntryIndex } from './entry-index.js';
+
 export const RELATIVE_OFFSET = 0; //             u32
 export const POSITION = RELATIVE_OFFSET + 4; //  u32
 export const OFFSET_ENTRY_SIZE = POSITION + 4; // 8
 
-export class OffsetIndex {
-  private buf: Buffer;
-  /** Entries in memory. */
-  count = 0;
-  /** Entries already written to the file; only the segment's write path moves it. */
-  written = 0;
-
+export class OffsetIndex extends EntryIndex {
   constructor(initial?: Buffer) {
-    if (initial && initial.length > 0) {
-      this.buf = initial;
-      this.count = initial.length / OFFSET_ENTRY_SIZE;
-      this.written = this.count;
-    } else {
-      this.buf = Buffer.allocUnsafe(64 * OFFSET_ENTRY_SIZE);
-    }
+    super(OFFSET_ENTRY_SIZE, initial);
   }
 
   /**
@@ -51,21 +41,10 @@ export class OffsetIndex {
   }
 
   append(relOffset: number, position: number): void {
-    const at = this.count * OFFSET_ENTRY_SIZE;
-    if (at + OFFSET_ENTRY_SIZE > this.buf.length) {
-      const grown = Buffer.allocUnsafe(this.buf.length * 2);
-      this.buf.copy(grown, 0, 0, at);
-      this.buf = grown;
-    }
+    const at = this.nextSlot();
     this.buf.writeUInt32BE(relOffset, at + RELATIVE_OFFSET);
     this.buf.writeUInt32BE(position, at + POSITION);
     this.count++;
-  }
-
-  /** Drops entries past `count` (a failed write is rolled back). */
-  truncateTo(count: number): void {
-    this.count = Math.min(this.count, count);
-    this.written = Math.min(this.written, count);
   }
 
   relOffsetAt(i: number): number {
@@ -78,31 +57,7 @@ export class OffsetIndex {
 
   /** Position of the last entry whose relative offset is <= `relOffset`, or 0 (the segment start). */
   lookup(relOffset: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.relOffsetAt(mid) <= relOffset) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found < 0 ? 0 : this.positionAt(found);
-  }
-
-  /** File bytes of entries not yet written; the caller writes them at `writtenBytes()`. */
-  unwritten(): Buffer {
-    return this.buf.subarray(this.written * OFFSET_ENTRY_SIZE, this.count * OFFSET_ENTRY_SIZE);
-  }
-
-  writtenBytes(): number {
-    return this.written * OFFSET_ENTRY_SIZE;
-  }
-
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.count * OFFSET_ENTRY_SIZE);
+    const i = this.lastWhere((at) => this.buf.readUInt32BE(at + RELATIVE_OFFSET) <= relOffset);
+    return i < 0 ? 0 : this.positionAt(i);
   }
 }

@@ -11,24 +11,15 @@
  * like the offset index.
  */
 import { readInt64, writeInt64 } from '../record/index.js';
+import { EntryIndex } from './entry-index.js';
 
 export const TIMESTAMP = 0; //                    i64
 export const TIME_RELATIVE_OFFSET = TIMESTAMP + 8; // u32
 export const TIME_ENTRY_SIZE = TIME_RELATIVE_OFFSET + 4; // 12
 
-export class TimeIndex {
-  private buf: Buffer;
-  count = 0;
-  written = 0;
-
+export class TimeIndex extends EntryIndex {
   constructor(initial?: Buffer) {
-    if (initial && initial.length > 0) {
-      this.buf = initial;
-      this.count = initial.length / TIME_ENTRY_SIZE;
-      this.written = this.count;
-    } else {
-      this.buf = Buffer.allocUnsafe(64 * TIME_ENTRY_SIZE);
-    }
+    super(TIME_ENTRY_SIZE, initial);
   }
 
   /** Whole entries, timestamps strictly increasing, offsets non-decreasing and below `maxRel`; else null. */
@@ -57,20 +48,10 @@ export class TimeIndex {
   /** Adds (timestamp, relOffset) only when `timestamp` is larger than the last entry's. */
   maybeAppend(timestamp: number, relOffset: number): void {
     if (this.count > 0 && timestamp <= this.lastTimestamp()) return;
-    const at = this.count * TIME_ENTRY_SIZE;
-    if (at + TIME_ENTRY_SIZE > this.buf.length) {
-      const grown = Buffer.allocUnsafe(this.buf.length * 2);
-      this.buf.copy(grown, 0, 0, at);
-      this.buf = grown;
-    }
+    const at = this.nextSlot();
     writeInt64(this.buf, at + TIMESTAMP, timestamp);
     this.buf.writeUInt32BE(relOffset, at + TIME_RELATIVE_OFFSET);
     this.count++;
-  }
-
-  truncateTo(count: number): void {
-    this.count = Math.min(this.count, count);
-    this.written = Math.min(this.written, count);
   }
 
   /**
@@ -78,30 +59,7 @@ export class TimeIndex {
    * that offset's batch is older than `ts`, so a search for `ts` may start after it.
    */
   lastBefore(ts: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (readInt64(this.buf, mid * TIME_ENTRY_SIZE + TIMESTAMP) < ts) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found < 0 ? -1 : this.buf.readUInt32BE(found * TIME_ENTRY_SIZE + TIME_RELATIVE_OFFSET);
-  }
-
-  unwritten(): Buffer {
-    return this.buf.subarray(this.written * TIME_ENTRY_SIZE, this.count * TIME_ENTRY_SIZE);
-  }
-
-  writtenBytes(): number {
-    return this.written * TIME_ENTRY_SIZE;
-  }
-
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.count * TIME_ENTRY_SIZE);
+    const i = this.lastWhere((at) => readInt64(this.buf, at + TIMESTAMP) < ts);
+    return i < 0 ? -1 : this.buf.readUInt32BE(i * TIME_ENTRY_SIZE + TIME_RELATIVE_OFFSET);
   }
 }
