@@ -47,6 +47,9 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const progress = new Progress('consume', total, () => done, s.progress);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  // The clock stops at the last message, not after close(): the peers' replays
+  // (../shared/peers) stop theirs there too, and a close handshake is not replay work.
+  let lastMessageAt = 0;
   try {
     await Promise.all(consumers.map((c, i) => {
       const want = new Map(shares[i].map((e) => [`${e.tp.topic}\0${e.tp.partition}`, e.end]));
@@ -62,14 +65,17 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
             n++;
           }
           done += n;
-          if (n > 0 && messages[n - 1].offset === end - 1 && --open === 0) await c.close();
+          if (n > 0 && messages[n - 1].offset === end - 1 && --open === 0) {
+            lastMessageAt = performance.now();
+            await c.close();
+          }
         },
       });
     }));
   } finally {
     progress.stop();
   }
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = ((lastMessageAt || performance.now()) - t0) / 1000;
   const clientCores = cpuCores(cpu0, seconds);
   return {
     kind: 'consume',
