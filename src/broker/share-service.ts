@@ -48,7 +48,7 @@ export class ShareService {
   private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly ctx: BrokerContext) {
-    this.coord = new ShareCoordinator();
+    this.coord = new ShareCoordinator({ defaults: ctx.config.share });
   }
 
   static async start(ctx: BrokerContext): Promise<ShareService> {

@@ -43,6 +43,16 @@ export interface BrokerConfig {
   log: LogConfig;
   /** Consumer groups (docs/groups.md). */
   group: GroupSettings;
+  /** Defaults for share groups (queue mode, docs/queue.md); a group's first acquire may override them. */
+  share: ShareDefaults;
+}
+
+export interface ShareDefaults {
+  visibilityTimeoutMs: number;
+  maxDeliveries: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  sessionTimeoutMs: number;
 }
 
 export interface GroupSettings {
@@ -100,6 +110,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'log.retentionBytes', type: int(-1, MAX), description: 'delete oldest segments beyond this size (-1 = no limit)' },
   { key: 'log.flushMessages', type: int(-1, MAX), description: 'fsync every N messages (-1 = off)' },
   { key: 'log.flushMs', type: int(-1, MAX), description: 'fsync at least this often (-1 = off)' },
+  { key: 'share.visibilityTimeoutMs', type: int(1, 7 * 24 * 3600_000), description: 'queue mode: lock time of an acquired record' },
+  { key: 'share.maxDeliveries', type: int(1, 0xffff), description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
+  { key: 'share.retryBackoffMs', type: int(0, I32), description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
+  { key: 'share.retryBackoffMaxMs', type: int(0, I32), description: 'queue mode: cap on that delay' },
+  { key: 'share.sessionTimeoutMs', type: int(1, I32), description: 'queue mode: a silent worker is removed after this long' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
