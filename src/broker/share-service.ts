@@ -2,9 +2,10 @@
  * The broker's queue mode: the share coordinator (src/queue/, pure), its state log, the
  * housekeeping timer and the bookkeeping the handlers (handle-share-*.ts) share.
  *
- *   - tick every TICK_MS: expired locks and silent workers release their records (dead
- *     letters when out of attempts); parked acquirers retry, since records may have become
- *     available by time alone (lock expiry, end of a backoff) with no append to wake them.
+ *   - tick every TICK_MS, and at the next lock deadline when that comes sooner: expired
+ *     locks and silent workers release their records (dead letters when out of attempts);
+ *     parked acquirers retry, since records may have become available by time alone (lock
+ *     expiry, end of a backoff) with no append to wake them.
  *   - a worker is tied to the connection its acquires came on: when that connection closes
  *     (process killed, network gone) the worker leaves and its records are released at once,
  *     rather than after sessionTimeoutMs.
@@ -40,6 +41,9 @@ export class ShareService {
   readonly coord: ShareCoordinator;
   private state!: ShareStateLog;
   private timer: NodeJS.Timeout | undefined;
+  /** One-shot tick at the next lock deadline when it falls before the next interval tick. */
+  private precise: NodeJS.Timeout | undefined;
+  private preciseAt = Infinity;
   private closing = false;
   private readonly parked = new Set<ParkedAcquire>();
   /** Workers per connection, so a closed connection makes its workers leave. */
@@ -67,6 +71,7 @@ export class ShareService {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.timer);
+    clearTimeout(this.precise);
     for (const p of [...this.parked]) p.retry();
     await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
     await this.state.idle();
@@ -143,13 +148,39 @@ export class ShareService {
   }
 
   private tick(): void {
-    if (this.ticking || this.closing) return;
+    if (this.closing) return;
+    if (this.ticking) {
+      // A precise tick that lands on a running one must not be lost: try again shortly.
+      this.armAt(Math.max(this.coord.nextLockDeadline(), Date.now() + 5));
+      return;
+    }
     this.ticking = true;
     const dls = this.coord.tick();
     this.commit(dls, dls.length > 0).then(
       () => this.wakeAll(),
       (err: unknown) => this.ctx.log.error('share tick failed', { error: err }),
-    ).finally(() => { this.ticking = false; });
+    ).finally(() => {
+      this.ticking = false;
+      this.armAt(this.coord.nextLockDeadline());
+    });
+  }
+
+  /**
+   * The interval tick alone would redeliver an expired record up to TICK_MS late; when the
+   * next lock deadline comes before the next interval tick, tick at it instead.
+   */
+  private armAt(at: number): void {
+    if (this.closing || !Number.isFinite(at)) return;
+    const delay = at - Date.now();
+    if (delay >= TICK_MS || (this.precise && this.preciseAt <= at)) return;
+    clearTimeout(this.precise);
+    this.preciseAt = at;
+    this.precise = setTimeout(() => {
+      this.precise = undefined;
+      this.preciseAt = Infinity;
+      this.tick();
+    }, Math.max(0, delay + 1));
+    this.precise.unref();
   }
 
   private registerMetrics(): void {

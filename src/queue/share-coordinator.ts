@@ -185,6 +185,13 @@ export class ShareCoordinator {
     return this.removeWorker(g, workerId, w.handle, this.clock.now());
   }
 
+  /** The earliest a held lock can expire, over every group (a lower bound; Infinity when none is held). */
+  nextLockDeadline(): number {
+    let next = Infinity;
+    for (const g of this.groupsMap.values()) for (const p of g.partitions.values()) next = Math.min(next, p.lockDeadline);
+    return next;
+  }
+
   /**
    * Housekeeping, to run every few hundred ms: removes workers silent for their session
    * timeout (releasing their records) and ends expired locks. Returns the dead letters.

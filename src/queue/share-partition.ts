@@ -218,6 +218,11 @@ export class SharePartition {
   }
 
   /** Ends every lock that ran out by `now` as a failed attempt. Cheap when nothing is due. */
+  /** No lock of this partition expires before this (a lower bound; Infinity when none is held). */
+  get lockDeadline(): number {
+    return this.nextDeadline;
+  }
+
   expire(now: number): ExpireResult {
     const res: ExpireResult = { expired: [], deadLetters: [] };
     if (now < this.nextDeadline) return res;
