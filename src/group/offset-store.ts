@@ -14,9 +14,10 @@
  * crash could take back.
  */
 import type { SluiceError } from '../errors.js';
-import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
+import { decodeBatches, type RecordInput } from '../record/index.js';
+import { CompactedLog, type CompactionOptions } from './compacted-log.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
-import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
+import type { OffsetLog, OffsetLogDir } from './offset-log.js';
 import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
@@ -36,14 +37,10 @@ export interface CommittedOffset {
   commitTimestamp: number;
 }
 
-export interface OffsetStoreOptions {
+export interface OffsetStoreOptions extends CompactionOptions {
   clock: Clock;
   /** Largest commit metadata string, in utf-8 bytes. Default 4096 (Kafka's offset.metadata.max.bytes). */
   maxMetadataBytes?: number;
-  /** Compact when records in the log exceed this many times the live keys. Default 4. */
-  compactRatio?: number;
-  /** ...and at least this many records. Default 1000. */
-  compactMinRecords?: number;
   /** Records per batch when writing a snapshot. Default 1000. */
   snapshotBatchRecords?: number;
 }
@@ -61,49 +58,31 @@ interface GroupOffsets {
 
 const READ_BYTES = 1 << 20;
 
-export class OffsetStore {
+export class OffsetStore extends CompactedLog {
   private readonly groupsMap = new Map<string, GroupOffsets>();
-  private log!: OffsetLog;
-  private gen = 0;
-  /** Records in the current generation, live or not. */
-  private records = 0;
-  private tail: Promise<unknown> = Promise.resolve();
-  private compacting = false;
-  private closed = false;
   private readonly maxMetadataBytes: number;
-  private readonly compactRatio: number;
-  private readonly compactMinRecords: number;
   private readonly snapshotBatchRecords: number;
-  /** Completed compactions since open (for tests and metrics). */
-  compactions = 0;
 
-  private constructor(private readonly dir: OffsetLogDir, private readonly opts: OffsetStoreOptions) {
+  private constructor(dir: OffsetLogDir, private readonly opts: OffsetStoreOptions) {
+    super(dir, () => opts.clock.now(), opts);
     this.maxMetadataBytes = opts.maxMetadataBytes ?? 4096;
-    this.compactRatio = opts.compactRatio ?? 4;
-    this.compactMinRecords = opts.compactMinRecords ?? 1000;
     this.snapshotBatchRecords = opts.snapshotBatchRecords ?? 1000;
   }
 
   /** Replays the newest complete generation. Groups that had members when the broker stopped count as empty from now. */
   static async open(dir: OffsetLogDir, opts: OffsetStoreOptions): Promise<OffsetStore> {
     const store = new OffsetStore(dir, opts);
-    const { gen, log } = await openNewestGeneration(dir, (l) => {
+    await store.load((l) => {
       store.groupsMap.clear();
       return store.replay(l);
     });
-    store.gen = gen;
-    store.log = log;
     const now = opts.clock.now();
     for (const [id, g] of store.groupsMap) if (g.emptySince === null) await store.setEmptySince(id, now);
     return store;
   }
 
-  get generation(): number {
-    return this.gen;
-  }
-
   stats(): { generation: number; records: number; liveKeys: number; groups: number } {
-    return { generation: this.gen, records: this.records, liveKeys: this.liveKeys(), groups: this.groupsMap.size };
+    return { generation: this.generation, records: this.records, liveKeys: this.liveKeys(), groups: this.groupsMap.size };
   }
 
   /** Groups with committed offsets or bookkeeping. */
@@ -216,16 +195,6 @@ export class OffsetStore {
     return n;
   }
 
-  /** Forces a snapshot into a new generation (normally triggered by the record/live-key ratio). */
-  compact(): Promise<void> {
-    return this.enqueue(() => this.compactNow());
-  }
-
-  /** Resolves when every write queued so far has finished (successfully or not). */
-  async idle(): Promise<void> {
-    await this.tail.catch(() => undefined);
-  }
-
   async close(): Promise<void> {
     await this.idle();
     this.closed = true;
@@ -239,7 +208,7 @@ export class OffsetStore {
     return g;
   }
 
-  private liveKeys(): number {
+  protected liveKeys(): number {
     let n = 0;
     for (const g of this.groupsMap.values()) n += g.offsets.size + (g.hasRecord ? 1 : 0);
     return n;
@@ -266,45 +235,11 @@ export class OffsetStore {
 
   private write(records: RecordInput[], apply: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new CoordinatorNotAvailableError('the offset store is closed'));
-    const batch = encodeBatch(records, { now: this.opts.clock.now() });
-    return this.enqueue(async () => {
-      await this.log.append(batch, { durable: true });
-      this.records += records.length;
-      apply();
-      if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
-        // Queued behind this write; its failure must not fail this commit, which is already durable.
-        this.compact().catch(() => undefined);
-      }
-    });
-  }
-
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private async compactNow(): Promise<void> {
-    if (this.compacting || this.closed) return;
-    this.compacting = true;
-    const next = this.gen + 1;
-    try {
-      const now = this.opts.clock.now();
-      const { log, records } = await writeSnapshotGeneration(
-        this.dir, next, this.snapshotBatches(now), (n) => snapshotMarker(next, n, now), now);
-      const old = this.gen;
-      this.log = log;
-      this.gen = next;
-      this.records = records;
-      this.compactions++;
-      await this.dir.remove(old);
-    } finally {
-      this.compacting = false;
-    }
+    return this.append(records, true, apply);
   }
 
   /** Live entries in chunks of snapshotBatchRecords, for a snapshot. */
-  private *snapshotBatches(now: number): Generator<RecordInput[]> {
+  protected *snapshotBatches(now: number): Generator<RecordInput[]> {
     let pending: RecordInput[] = [];
     for (const [group, g] of this.groupsMap) {
       if (g.hasRecord) pending.push(groupRecord(group, g.emptySince, now));
@@ -318,6 +253,10 @@ export class OffsetStore {
       }
     }
     yield pending;
+  }
+
+  protected snapshotMarker(gen: number, records: number, now: number): RecordInput {
+    return snapshotMarker(gen, records, now);
   }
 
   /** Rebuilds the map from `log`; true when it holds a snapshot marker. */

@@ -17,8 +17,9 @@
  * counters (acked, dead-lettered) carry on. What it loses: changes whose persist() had not
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
-import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
-import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
+import { decodeBatches, type RecordInput } from '../record/index.js';
+import { CompactedLog, type CompactionOptions } from '../group/compacted-log.js';
+import type { OffsetLog, OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
 import { configRecord, decodeShareStateRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
@@ -27,48 +28,27 @@ import { tpKey, type Clock, systemClock } from './types.js';
 export { logManagerOffsetLogDir as logManagerShareStateDir, MemoryOffsetLogDir as MemoryShareStateDir } from '../group/offset-log.js';
 export const SHARE_STATE_PREFIX = '__share_state';
 
-export interface ShareStateLogOptions {
+export interface ShareStateLogOptions extends CompactionOptions {
   clock?: Clock;
-  /** Compact when records exceed this many times the live keys. Default 4. */
-  compactRatio?: number;
-  /** ...and at least this many records. Default 1000. */
-  compactMinRecords?: number;
 }
 
 const READ_BYTES = 1 << 20;
 
-export class ShareStateLog {
-  private log!: OffsetLog;
-  private gen = 0;
-  private records = 0;
-  private tail: Promise<unknown> = Promise.resolve();
-  private compacting = false;
-  private readonly clock: Clock;
-  private readonly compactRatio: number;
-  private readonly compactMinRecords: number;
-  /** Completed compactions since open. */
-  compactions = 0;
+export class ShareStateLog extends CompactedLog {
   /** Records replayed by open() (for tests: replay stays bounded). */
   replayed = 0;
 
-  private constructor(private readonly dir: OffsetLogDir, private readonly coord: ShareCoordinator, opts: ShareStateLogOptions) {
-    this.clock = opts.clock ?? systemClock;
-    this.compactRatio = opts.compactRatio ?? 4;
-    this.compactMinRecords = opts.compactMinRecords ?? 1000;
+  private constructor(dir: OffsetLogDir, private readonly coord: ShareCoordinator, opts: ShareStateLogOptions) {
+    const clock = opts.clock ?? systemClock;
+    super(dir, () => clock.now(), opts);
   }
 
   /** Replays the newest complete generation into `coord` (which should be empty). */
   static async open(dir: OffsetLogDir, coord: ShareCoordinator, opts: ShareStateLogOptions = {}): Promise<ShareStateLog> {
     const s = new ShareStateLog(dir, coord, opts);
-    const { gen, log } = await openNewestGeneration(dir, (l, last) => s.replay(l, last));
-    s.gen = gen;
-    s.log = log;
+    await s.load((l, last) => s.replay(l, last));
     coord.drainChanges(); // replay is already on disk
     return s;
-  }
-
-  get generation(): number {
-    return this.gen;
   }
 
   /**
@@ -78,69 +58,28 @@ export class ShareStateLog {
    */
   persist(durable = true): Promise<void> {
     const { updates, configs } = this.coord.drainChanges();
-    const now = this.clock.now();
+    const now = this.now();
     const records: RecordInput[] = [];
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
     for (const u of updates) records.push(updateRecord(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
-    if (records.length === 0) return this.tail.then(() => undefined);
-    const batch = encodeBatch(records, { now });
-    return this.enqueue(async () => {
-      await this.log.append(batch, { durable });
-      this.records += records.length;
-      if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
-        this.compact().catch(() => undefined); // queued behind this write; this write already succeeded
-      }
-    });
-  }
-
-  /** Forces a snapshot into a new generation. */
-  compact(): Promise<void> {
-    return this.enqueue(() => this.compactNow());
-  }
-
-  async idle(): Promise<void> {
-    await this.tail.catch(() => undefined);
+    if (records.length === 0) return this.idle();
+    return this.append(records, durable);
   }
 
   stats(): { generation: number; records: number; liveKeys: number } {
-    return { generation: this.gen, records: this.records, liveKeys: this.liveKeys() };
+    return { generation: this.generation, records: this.records, liveKeys: this.liveKeys() };
   }
 
   // --- internals ----------------------------------------------------------------
 
-  private liveKeys(): number {
+  protected liveKeys(): number {
     let n = 0;
     for (const id of this.coord.groups()) n += 1 + this.coord.group(id)!.partitions.size;
     return n;
   }
 
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private async compactNow(): Promise<void> {
-    if (this.compacting) return;
-    this.compacting = true;
-    const next = this.gen + 1;
-    try {
-      const now = this.clock.now();
-      const { log, records } = await writeSnapshotGeneration(
-        this.dir, next, this.snapshotBatches(now), (n) => snapshotMarker(next, n, now), now);
-      const old = this.gen;
-      this.log = log;
-      this.gen = next;
-      this.records = records;
-      this.compactions++;
-      await this.dir.remove(old);
-    } finally {
-      this.compacting = false;
-    }
-  }
-
   /** Every group's config and partition state, in batches of about 4096 runs, for a snapshot. */
-  private *snapshotBatches(now: number): Generator<RecordInput[]> {
+  protected *snapshotBatches(now: number): Generator<RecordInput[]> {
     let pending: RecordInput[] = [];
     let pendingRuns = 0;
     for (const id of this.coord.groups()) {
@@ -158,6 +97,10 @@ export class ShareStateLog {
       }
     }
     yield pending;
+  }
+
+  protected snapshotMarker(gen: number, records: number, now: number): RecordInput {
+    return snapshotMarker(gen, records, now);
   }
 
   /** Applies `log` to the coordinator; true when it holds a snapshot marker. */
@@ -180,7 +123,7 @@ export class ShareStateLog {
       }
     }
     if (!complete && !last) return false;
-    const now = this.clock.now();
+    const now = this.now();
     for (const r of recs) {
       const d = decodeShareStateRecord(r.key, r.value);
       if (d.kind === 'config') {
