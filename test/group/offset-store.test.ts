@@ -1,44 +1,13 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeBatch } from '../../src/record/index.js';
-import { openLogManager } from '../../src/storage/log-manager.js';
 import { StorageError } from '../../src/storage/errors.js';
-import type { LogManager } from '../../src/storage/types.js';
-import { MemoryOffsetLogDir, logManagerOffsetLogDir, type OffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
 import { OffsetStore, type OffsetStoreOptions } from '../../src/group/offset-store.js';
 import { ManualClock } from './sim.js';
+import { logDirEngines, type Engine } from './log-dir-engines.js';
 
-/** A place offsets live that survives `restart()`: the same memory logs, or a log manager closed and reopened on the same directory. */
-interface Engine {
-  dir(): OffsetLogDir;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-const ENGINES: [string, () => Promise<Engine>][] = [
-  ['memory', async () => {
-    const d = new MemoryOffsetLogDir();
-    return { dir: () => d, restart: async () => undefined, close: async () => undefined };
-  }],
-  ['disk (storage log manager)', async () => {
-    const path = await mkdtemp(join(tmpdir(), 'sluice-offsets-'));
-    let mgr: LogManager = await openLogManager(path, {}, { retentionCheckMs: 0 });
-    return {
-      dir: () => logManagerOffsetLogDir(mgr),
-      restart: async () => {
-        await mgr.close();
-        mgr = await openLogManager(path, {}, { retentionCheckMs: 0 });
-      },
-      close: async () => {
-        await mgr.close();
-        await rm(path, { recursive: true, force: true });
-      },
-    };
-  }],
-];
+const ENGINES = logDirEngines('__consumer_offsets');
 
 for (const [name, makeEngine] of ENGINES) {
   describe(`offset store on ${name}`, () => {

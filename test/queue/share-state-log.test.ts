@@ -1,42 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openLogManager } from '../../src/storage/log-manager.js';
-import type { LogManager } from '../../src/storage/types.js';
-import type { OffsetLogDir } from '../../src/group/offset-log.js';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
-import { MemoryShareStateDir, SHARE_STATE_PREFIX, ShareStateLog, logManagerShareStateDir } from '../../src/queue/share-state-log.js';
+import { SHARE_STATE_PREFIX, ShareStateLog } from '../../src/queue/share-state-log.js';
 import { ManualClock, countOf, offsetsOf } from './helpers.js';
+import { logDirEngines } from '../group/log-dir-engines.js';
 
-interface Engine {
-  dir(): OffsetLogDir;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-const ENGINES: [string, () => Promise<Engine>][] = [
-  ['memory', async () => {
-    const d = new MemoryShareStateDir();
-    return { dir: () => d, restart: async () => undefined, close: async () => undefined };
-  }],
-  ['disk (storage log manager)', async () => {
-    const path = await mkdtemp(join(tmpdir(), 'sluice-share-'));
-    let mgr: LogManager = await openLogManager(path, {}, { retentionCheckMs: 0 });
-    return {
-      dir: () => logManagerShareStateDir(mgr, SHARE_STATE_PREFIX),
-      restart: async () => {
-        await mgr.close();
-        mgr = await openLogManager(path, {}, { retentionCheckMs: 0 });
-      },
-      close: async () => {
-        await mgr.close();
-        await rm(path, { recursive: true, force: true });
-      },
-    };
-  }],
-];
+const ENGINES = logDirEngines(SHARE_STATE_PREFIX);
 
 const src = (end: number) => [{ topic: 't', partition: 0, logStartOffset: 0, logEndOffset: end }];
 const tgt = (offsets: number[]) => [{ topic: 't', partition: 0, offsets }];
