@@ -1,7 +1,26 @@
 // Shared bits of the consumer-group integration tests.
-import { Consumer, type ConsumerOptions } from '../../src/client/index.js';
+import { before, after } from 'node:test';
+import { Admin, Consumer, type ConsumerOptions } from '../../src/client/index.js';
+import { startBroker, type BrokerHandle } from './harness.js';
 
 export const GROUP_BROKER_ARGS = ['--group-heartbeat-interval-ms', '250', '--group-session-timeout-ms', '10000', '--group-min-session-timeout-ms', '500'];
+
+/**
+ * Starts one broker (and an Admin on it) before this file's tests and stops both after.
+ * The fields are set once `before` has run: read them inside tests.
+ */
+export function brokerForFile(args: string[] = GROUP_BROKER_ARGS): { broker: BrokerHandle; admin: Admin } {
+  const env = {} as { broker: BrokerHandle; admin: Admin };
+  before(async () => {
+    env.broker = await startBroker({ args });
+    env.admin = new Admin({ url: env.broker.url });
+  });
+  after(async () => {
+    await env.admin.close();
+    await env.broker.stop();
+  });
+  return env;
+}
 
 export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 10): Promise<number> {
   const t0 = Date.now();

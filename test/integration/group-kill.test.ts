@@ -1,14 +1,13 @@
 // A consumer process SIGKILLed mid-stream: its partitions go to the surviving member
 // within the session timeout, every produced message is processed at least once, and
 // the only duplicates are the killed member's uncommitted tail.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startBroker, type BrokerHandle } from './harness.js';
-import { Admin, Producer } from '../../src/client/index.js';
-import { GROUP_BROKER_ARGS, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { Producer } from '../../src/client/index.js';
+import { brokerForFile, GROUP_BROKER_ARGS, groupConsumer, keys, waitFor } from './group-helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/group-consumer.ts', import.meta.url));
 const SESSION_MS = 1500;
@@ -16,25 +15,16 @@ const COMMIT_MS = 300;
 const PARTITIONS = 4;
 const TOTAL = 4000;
 
-let broker: BrokerHandle;
-let admin: Admin;
-before(async () => {
-  broker = await startBroker({ args: GROUP_BROKER_ARGS });
-  admin = new Admin({ url: broker.url });
-});
-after(async () => {
-  await admin.close();
-  await broker.stop();
-});
+const env = brokerForFile();
 
 test('SIGKILL of a consumer process: reassigned within the session timeout, nothing lost, duplicates only uncommitted', async () => {
   const topic = 'kill';
   const group = 'g-kill';
-  await admin.createTopic(topic, PARTITIONS);
+  await env.admin.createTopic(topic, PARTITIONS);
 
   // The victim: a child process, first in the group, so it starts with every partition.
   const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-    env: { ...process.env, URL: broker.url, GROUP: group, TOPIC: topic, SESSION_MS: String(SESSION_MS), COMMIT_MS: String(COMMIT_MS) },
+    env: { ...process.env, URL: env.broker.url, GROUP: group, TOPIC: topic, SESSION_MS: String(SESSION_MS), COMMIT_MS: String(COMMIT_MS) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let childErr = '';
@@ -48,7 +38,7 @@ test('SIGKILL of a consumer process: reassigned within the session timeout, noth
   });
 
   // Producer: a steady stream, explicit partitions, in the background.
-  const producer = new Producer({ url: broker.url, acks: 1 });
+  const producer = new Producer({ url: env.broker.url, acks: 1 });
   let produced = 0;
   const producing = (async () => {
     while (produced < TOTAL) {
@@ -60,7 +50,7 @@ test('SIGKILL of a consumer process: reassigned within the session timeout, noth
   })();
 
   await waitFor('child owns everything', () => childOwns.length === PARTITIONS, 15_000);
-  const survivor = groupConsumer(broker.url, group, [topic], { sessionTimeoutMs: SESSION_MS, autoCommitIntervalMs: COMMIT_MS });
+  const survivor = groupConsumer(env.broker.url, group, [topic], { sessionTimeoutMs: SESSION_MS, autoCommitIntervalMs: COMMIT_MS });
   const survivorSeen: { p: number; o: number; at: number }[] = [];
   await survivor.connect();
   const consuming = survivor.run({ eachMessage: (m) => { survivorSeen.push({ p: m.partition, o: m.offset, at: Date.now() }); } });

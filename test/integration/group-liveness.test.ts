@@ -1,56 +1,46 @@
 // Member liveness from the client's side: heartbeats do not depend on message handling,
 // a handler stuck past maxPollIntervalMs makes the consumer leave (and rejoin once it
 // returns), and a fenced member rejoins by itself.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type BrokerHandle } from './harness.js';
-import { Admin, Producer } from '../../src/client/index.js';
+import { Producer } from '../../src/client/index.js';
 import { Connection } from '../../src/client/connection.js';
 import { Api } from '../../src/protocol/api.js';
-import { GROUP_BROKER_ARGS, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { brokerForFile, GROUP_BROKER_ARGS, groupConsumer, keys, waitFor } from './group-helpers.js';
 
-let broker: BrokerHandle;
-let admin: Admin;
-before(async () => {
-  broker = await startBroker({ args: GROUP_BROKER_ARGS });
-  admin = new Admin({ url: broker.url });
-});
-after(async () => {
-  await admin.close();
-  await broker.stop();
-});
+const env = brokerForFile();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a slow handler (longer than the session timeout) keeps its member; a stuck one past maxPollIntervalMs leaves and rejoins', async () => {
-  await admin.createTopic('slow', 2);
-  const p = new Producer({ url: broker.url });
+  await env.admin.createTopic('slow', 2);
+  const p = new Producer({ url: env.broker.url });
   await p.send('slow', [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: 'c', partition: 0 }]);
   await p.close();
 
   // Session 800 ms, handler 1600 ms: heartbeats run on their own timer, so it stays.
-  const slow = groupConsumer(broker.url, 'g-slow', ['slow'], { sessionTimeoutMs: 800, maxPollIntervalMs: 60_000 });
+  const slow = groupConsumer(env.broker.url, 'g-slow', ['slow'], { sessionTimeoutMs: 800, maxPollIntervalMs: 60_000 });
   await slow.connect();
   const epochBefore = { v: 0 };
   let handled = 0;
   const running = slow.run({
     eachMessage: async () => {
-      if (handled === 0) epochBefore.v = (await admin.describeGroup('g-slow')).groupEpoch;
+      if (handled === 0) epochBefore.v = (await env.admin.describeGroup('g-slow')).groupEpoch;
       handled++;
       await sleep(1600);
     },
   });
   await waitFor('first message handled', () => handled >= 1);
   await sleep(1700);
-  const d = await admin.describeGroup('g-slow');
+  const d = await env.admin.describeGroup('g-slow');
   assert.equal(d.members.length, 1);
   assert.equal(d.groupEpoch, epochBefore.v, 'no rebalance while the handler was slow');
   await slow.close();
   await running;
 
   // maxPollIntervalMs 400 ms, handler stuck 1500 ms: it leaves, the other member takes over, then it rejoins.
-  const stuck = groupConsumer(broker.url, 'g-stuck', ['slow'], { maxPollIntervalMs: 400 });
-  const other = groupConsumer(broker.url, 'g-stuck', ['slow']);
+  const stuck = groupConsumer(env.broker.url, 'g-stuck', ['slow'], { maxPollIntervalMs: 400 });
+  const other = groupConsumer(env.broker.url, 'g-stuck', ['slow']);
   await stuck.connect();
   let stuckOnce = false;
   const stuckRun = stuck.run({ eachMessage: async () => { if (!stuckOnce) { stuckOnce = true; await sleep(1500); } } });
@@ -58,7 +48,7 @@ test('a slow handler (longer than the session timeout) keeps its member; a stuck
   await other.connect();
   await waitFor('other owns everything', () => keys(other).length === 2, 5000);
   assert.ok(stuck.logs.some((l) => /handler stuck: no message pulled for \d+ ms \(maxPollIntervalMs 400\); leaving group 'g-stuck'/.test(l)), stuck.logs.join('\n'));
-  await waitFor('stuck consumer rejoined after its handler returned', async () => (await admin.describeGroup('g-stuck')).members.length === 2, 5000);
+  await waitFor('stuck consumer rejoined after its handler returned', async () => (await env.admin.describeGroup('g-stuck')).members.length === 2, 5000);
   assert.ok(stuck.logs.some((l) => /rejoining group 'g-stuck'/.test(l)));
   await waitFor('split again', () => keys(stuck).length === 1 && keys(other).length === 1, 5000);
   await Promise.all([stuck.close(), other.close()]);
@@ -66,17 +56,17 @@ test('a slow handler (longer than the session timeout) keeps its member; a stuck
 });
 
 test('a fenced member drops its partitions and rejoins by itself', async () => {
-  await admin.createTopic('fence', 2);
-  const c = groupConsumer(broker.url, 'g-fence', ['fence']);
+  await env.admin.createTopic('fence', 2);
+  const c = groupConsumer(env.broker.url, 'g-fence', ['fence']);
   await c.connect();
   await waitFor('owns both', () => keys(c).length === 2);
   const { memberId } = c.groupMember()!;
   // Another incarnation of the same member id joins: the running one is now fenced.
-  const conn = new Connection(broker.url);
+  const conn = new Connection(env.broker.url);
   await conn.connect();
   await conn.request(Api.ConsumerGroupHeartbeat, { groupId: 'g-fence', memberId, memberEpoch: 0, subscribedTopics: ['fence'] });
   await waitFor('fenced and rejoined', () => c.logs.some((l) => /FENCED_MEMBER_EPOCH in group 'g-fence'.*rejoining/.test(l)), 5000);
-  await waitFor('owns its partitions again', async () => keys(c).length === 2 && (await admin.describeGroup('g-fence')).state === 'Stable', 5000);
+  await waitFor('owns its partitions again', async () => keys(c).length === 2 && (await env.admin.describeGroup('g-fence')).state === 'Stable', 5000);
   await conn.close();
   await c.close();
 });

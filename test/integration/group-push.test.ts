@@ -1,31 +1,21 @@
 // Rebalance push with the broker's DEFAULT heartbeat interval (3 s): members learn of a
 // rebalance from an unsolicited { id: 0, push: 'group' } frame, not at their next
 // heartbeat, so a joiner gets its share well under one interval.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type BrokerHandle } from './harness.js';
-import { Admin, type Consumer } from '../../src/client/index.js';
-import { complete, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { type Consumer } from '../../src/client/index.js';
+import { brokerForFile, complete, groupConsumer, keys, waitFor } from './group-helpers.js';
 
-let broker: BrokerHandle;
-let admin: Admin;
-before(async () => {
-  broker = await startBroker();
-  admin = new Admin({ url: broker.url });
-});
-after(async () => {
-  await admin.close();
-  await broker.stop();
-});
+const env = brokerForFile([]);
 
 async function stable(group: string): Promise<boolean> {
-  return (await admin.describeGroup(group)).state === 'Stable';
+  return (await env.admin.describeGroup(group)).state === 'Stable';
 }
 
 test('default 3 s heartbeat: a second consumer joining a group of one on 6 partitions gets 3 of them well under 1 s', async () => {
-  await admin.createTopic('push6', 6);
-  const a = groupConsumer(broker.url, 'g-push6', ['push6']);
-  const b = groupConsumer(broker.url, 'g-push6', ['push6']);
+  await env.admin.createTopic('push6', 6);
+  const a = groupConsumer(env.broker.url, 'g-push6', ['push6']);
+  const b = groupConsumer(env.broker.url, 'g-push6', ['push6']);
   try {
     await joinSecond(a, b);
   } finally {
@@ -49,8 +39,8 @@ async function joinSecond(a: Consumer, b: Consumer): Promise<void> {
 }
 
 test('default settings: 10 consumers joining one after another on a 100-partition topic settle balanced quickly', async () => {
-  await admin.createTopic('push100', 100);
-  const cs: ReturnType<typeof groupConsumer>[] = Array.from({ length: 10 }, () => groupConsumer(broker.url, 'g-push100', ['push100']));
+  await env.admin.createTopic('push100', 100);
+  const cs: ReturnType<typeof groupConsumer>[] = Array.from({ length: 10 }, () => groupConsumer(env.broker.url, 'g-push100', ['push100']));
   try {
     await joinTen(cs);
   } finally {
@@ -70,7 +60,7 @@ async function joinTen(cs: ReturnType<typeof groupConsumer>[]): Promise<void> {
     .catch(async (err) => {
       // What each side believed when it timed out.
       for (const c of cs) console.log(keys(c).length, c.groupMember(), c.logs.filter((l) => !l.includes('no committed offset')));
-      const d = await admin.describeGroup('g-push100');
+      const d = await env.admin.describeGroup('g-push100');
       console.log(d.state, d.groupEpoch, d.members.map((m) => [m.memberEpoch, m.state, m.assignment.flatMap((t) => t.partitions).length, m.revoking.flatMap((t) => t.partitions).length]));
       throw err;
     });

@@ -1,35 +1,24 @@
 // Consumer groups over the real broker: balanced assignment, a joiner moves few
 // partitions, a clean leave is reassigned at once, and the time for 10 consumers joining
 // one after another on a 100-partition topic to settle.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type BrokerHandle } from './harness.js';
-import { Admin } from '../../src/client/index.js';
-import { GROUP_BROKER_ARGS, complete, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { brokerForFile, GROUP_BROKER_ARGS, complete, groupConsumer, keys, waitFor } from './group-helpers.js';
 
-let broker: BrokerHandle;
-let admin: Admin;
-before(async () => {
-  broker = await startBroker({ args: GROUP_BROKER_ARGS });
-  admin = new Admin({ url: broker.url });
-});
-after(async () => {
-  await admin.close();
-  await broker.stop();
-});
+const env = brokerForFile();
 
 async function stable(group: string): Promise<boolean> {
-  return (await admin.describeGroup(group)).state === 'Stable';
+  return (await env.admin.describeGroup(group)).state === 'Stable';
 }
 
 test('3 consumers share 6 partitions 2/2/2; a 4th moves at most 2; a clean leave is reassigned at once', async () => {
-  await admin.createTopic('rb6', 6);
-  const cs = [0, 1, 2].map(() => groupConsumer(broker.url, 'g-rb6', ['rb6']));
+  await env.admin.createTopic('rb6', 6);
+  const cs = [0, 1, 2].map(() => groupConsumer(env.broker.url, 'g-rb6', ['rb6']));
   await Promise.all(cs.map((c) => c.connect()));
   await waitFor('3 consumers balanced', async () => complete(cs, 'rb6', 6) && cs.every((c) => keys(c).length === 2) && await stable('g-rb6'));
 
   const before4 = new Map(cs.flatMap((c, i) => keys(c).map((k) => [k, i] as const)));
-  const c4 = groupConsumer(broker.url, 'g-rb6', ['rb6']);
+  const c4 = groupConsumer(env.broker.url, 'g-rb6', ['rb6']);
   await c4.connect();
   const all = [...cs, c4];
   await waitFor('4 consumers balanced', async () => complete(all, 'rb6', 6) && await stable('g-rb6'));
@@ -38,7 +27,7 @@ test('3 consumers share 6 partitions 2/2/2; a 4th moves at most 2; a clean leave
   assert.ok(moved <= 2, `a 4th member moved ${moved} partitions`);
   assert.equal(keys(c4).length, moved);
 
-  const d = await admin.describeGroup('g-rb6');
+  const d = await env.admin.describeGroup('g-rb6');
   assert.equal(d.members.length, 4);
   assert.deepEqual(d.members.flatMap((m) => m.assignment.flatMap((t) => t.partitions)).sort(), [0, 1, 2, 3, 4, 5]);
 
@@ -51,12 +40,12 @@ test('3 consumers share 6 partitions 2/2/2; a 4th moves at most 2; a clean leave
   console.log(`clean leave: partitions reassigned and group Stable after ${ms} ms (session timeout 10000 ms)`);
   assert.ok(ms < 3000);
   await Promise.all(rest.map((c) => c.close()));
-  assert.equal((await admin.describeGroup('g-rb6')).state, 'Empty');
+  assert.equal((await env.admin.describeGroup('g-rb6')).state, 'Empty');
 });
 
 test('10 consumers joining one after another on a 100-partition topic settle balanced quickly', async () => {
-  await admin.createTopic('rb100', 100);
-  const cs = Array.from({ length: 10 }, () => groupConsumer(broker.url, 'g-rb100', ['rb100']));
+  await env.admin.createTopic('rb100', 100);
+  const cs = Array.from({ length: 10 }, () => groupConsumer(env.broker.url, 'g-rb100', ['rb100']));
   const t0 = Date.now();
   for (const c of cs) {
     await c.connect();
@@ -72,13 +61,13 @@ test('10 consumers joining one after another on a 100-partition topic settle bal
 });
 
 test('a pattern subscription picks up a new matching topic and new partitions', async () => {
-  await admin.createTopic('pat-a', 2);
-  const c = groupConsumer(broker.url, 'g-pat', /pat-.*/);
+  await env.admin.createTopic('pat-a', 2);
+  const c = groupConsumer(env.broker.url, 'g-pat', /pat-.*/);
   await c.connect();
   await waitFor('pattern assignment', () => keys(c).length === 2);
-  await admin.createTopic('pat-b', 1);
+  await env.admin.createTopic('pat-b', 1);
   await waitFor('new topic picked up', () => keys(c).includes('pat-b/0'));
-  await admin.createPartitions('pat-a', 3);
+  await env.admin.createPartitions('pat-a', 3);
   await waitFor('new partition picked up', () => keys(c).includes('pat-a/2'));
   assert.deepEqual(keys(c), ['pat-a/0', 'pat-a/1', 'pat-a/2', 'pat-b/0']);
   await c.close();
