@@ -21,11 +21,15 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// A test that fails can leave clients open, and on Node 20 the runner then waits for that
-// file forever: a per-test timeout plus a whole-run watchdog keep CI bounded and failing loudly.
+// A test that fails can leave clients open, and the runner then waits for that file until the
+// per-test timeout: --test-force-exit ends each file once its tests are done (the harness kills
+// the brokers it started on exit), and a whole-run watchdog keeps CI bounded regardless.
 // The run gets its own process group so the watchdog also ends the brokers it started.
 const totalMs = Number(process.env.SLUICE_TEST_TOTAL_TIMEOUT_MS ?? 13 * 60_000);
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files], {
+// --test-force-exit arrived in Node 20.14; older 20.x runs without it.
+const [major, minor] = process.versions.node.split('.').map(Number);
+const forceExit = major > 20 || minor >= 14 ? ['--test-force-exit'] : [];
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...forceExit, ...files], {
   stdio: 'inherit',
   detached: true,
 });

@@ -145,17 +145,18 @@ test('settling a record the worker does not hold is INVALID_RECORD_STATE; descri
   await q.close();
 });
 
-test('release with delayMs comes back after the delay; extend keeps a lock past the visibility timeout', async () => {
+test('release with delayMs comes back after the delay; extend keeps a lock past the visibility timeout', async (t) => {
   const topic = 'q-delay';
   await produce(topic, 2);
   const settings = { visibilityTimeoutMs: 400, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-delay', topics: topic, concurrency: 2, maxWaitMs: 300, settings });
+  t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
   const a = (await it.next()).value as Job;
   const acquiredAt = Date.now();
   const b = (await it.next()).value as Job;
-  const deadline = await a.extend(1500);
-  assert.ok(deadline - Date.now() > 1000, `extended deadline only ${deadline - Date.now()} ms away`);
+  const deadline = await a.extend(3000);
+  assert.ok(deadline - Date.now() > 2000, `extended deadline only ${deadline - Date.now()} ms away`);
   const releasedAt = Date.now();
   await b.release({ delayMs: 600 });
   const again = (await it.next()).value as Job;
@@ -163,13 +164,13 @@ test('release with delayMs comes back after the delay; extend keeps a lock past 
   assert.equal(again.offset, b.offset);
   assert.equal(again.deliveryCount, 2);
   assert.ok(waited >= 550, `redelivered after ${waited} ms, before the 600 ms delay`);
-  // Past the 400 ms visibility timeout plus a 250 ms tick, inside the 1500 ms extension.
+  // Acked at once: its own 400 ms lock runs from this redelivery.
+  await again.ack();
+  // `a` is now well past its 400 ms visibility timeout but inside the 3000 ms extension.
   await sleep(Math.max(0, 1000 - (Date.now() - acquiredAt)));
   await a.ack();
-  await again.ack();
   const d = await qadmin.describeGroup('g-delay');
   assert.equal(d.acked, 2);
-  await q.close();
 });
 
 test('the share state topics are internal: not listed, not readable as a queue', async () => {
