@@ -10,6 +10,9 @@ import { registerConsumeCommand } from './consume-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerGroupCommand } from './group-command.js';
 import { registerQueueCommand } from './queue-command.js';
+import { tuneGc } from './gc-tuning.js';
+
+tuneGc();
 
 const program = new Command();
 program
