@@ -125,14 +125,27 @@ export class Connection implements RequestScope {
   }
 
   private send(msg: object): void {
-    if (this.closed) return;
+    const lent = lentRecords(msg);
+    if (this.closed) return this.giveBack(lent);
     const parts = encodeFrameParts(msg);
-    if (parts.length === 1) this.ws.send(parts[0]);
-    // Fetched records go out as fragments of one message, by reference: no copy into the frame.
-    else for (let i = 0; i < parts.length; i++) this.ws.send(parts[i], { binary: true, fin: i === parts.length - 1 });
+    if (parts.length === 1) {
+      this.ws.send(parts[0]);
+      this.giveBack(lent); // the records were copied into the frame
+    } else {
+      // Fetched records go out as fragments of one message, by reference: no copy into the
+      // frame. Their read buffers go back to the pool once the last fragment is written
+      // (the socket writes in order), or the write failed and nothing will read them.
+      const last = parts.length - 1;
+      for (let i = 0; i < last; i++) this.ws.send(parts[i], { binary: true, fin: false });
+      this.ws.send(parts[last], { binary: true, fin: true }, lent ? () => this.giveBack(lent) : undefined);
+    }
     const buffered = this.ws.bufferedAmount;
     if (buffered !== this.reportedBuffered) this.reportBuffered(buffered);
     if (!this.pausedForOutput && buffered > this.ctx.config.maxBufferedBytesPerConnection) this.pause('output');
+  }
+
+  private giveBack(lent: Uint8Array[] | null): void {
+    if (lent) for (const b of lent) this.ctx.readPool.release(b);
   }
 
   private reportBuffered(now: number): void {
@@ -170,4 +183,16 @@ export class Connection implements RequestScope {
     for (const fn of [...this.closeHooks]) fn();
     this.closeHooks.clear();
   }
+}
+
+/** The records of a Fetch response: buffers that may come from the read pool. */
+function lentRecords(msg: object): Uint8Array[] | null {
+  const parts = (msg as { partitions?: unknown }).partitions;
+  if (!Array.isArray(parts)) return null;
+  let out: Uint8Array[] | null = null;
+  for (const p of parts) {
+    const r = (p as { records?: unknown } | null)?.records;
+    if (r instanceof Uint8Array && r.length > 0) (out ??= []).push(r);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
  */
 import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
+import type { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import type { Logger } from './logger.js';
 import type { FetchWaiters } from './fetch-waiters.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
@@ -12,6 +13,8 @@ import type { GroupService } from './group-service.js';
 export interface BrokerContext {
   readonly config: BrokerConfig;
   readonly logs: LogManager;
+  /** Read buffers for Fetch; a connection returns them once the response is written. */
+  readonly readPool: ReadBufferPool;
   readonly waiters: FetchWaiters;
   readonly log: Logger;
   readonly version: string;

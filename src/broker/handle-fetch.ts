@@ -108,7 +108,7 @@ async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutco
       continue;
     }
     try {
-      const res = await log.read(p.offset, Math.max(0, Math.min(p.maxBytes, budget)));
+      const res = await log.read(p.offset, Math.max(0, Math.min(p.maxBytes, budget)), ctx.readPool);
       partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: res.logEndOffset, logStartOffset: res.logStartOffset, records: res.bytes };
       bytes += res.bytes.length;
       budget -= res.bytes.length;

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
+import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
 import type { BrokerContext } from './context.js';
 import { FetchWaiters } from './fetch-waiters.js';
@@ -81,7 +82,7 @@ export class Broker {
     const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s) } : {});
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
-    this.ctx = { config: this.config, logs, waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };
+    this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };
     await ShareService.start(this.ctx);
     this.ready = true;
     const topics = logs.topics();

@@ -19,6 +19,7 @@ import { StorageError } from './errors.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { readFully, scanBatches } from './scan-batches.js';
+import type { ReadBufferPool } from './read-buffer-pool.js';
 
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
@@ -311,24 +312,34 @@ export class Segment {
    * bytes between an index entry and the batch sought (the index interval), so one read
    * normally covers both the scan and the answer.
    */
-  async read(offset: number, maxBytes: number, window: number): Promise<Buffer> {
+  async read(offset: number, maxBytes: number, window: number, pool?: ReadBufferPool): Promise<Buffer> {
     const limit = this.size;
     let pos = this.index.lookup(offset - this.baseOffset);
     for (;;) {
       if (pos + HEADER_SIZE > limit) throw new StorageError(`offset ${offset} not found in segment ${this.baseOffset}`);
       const len = Math.min(limit - pos, Math.max(maxBytes, 0) + window + HEADER_SIZE);
-      const buf = Buffer.allocUnsafe(len);
-      const n = await readFully(this.fh, buf, 0, len, pos);
-      let off = 0;
-      while (n - off >= HEADER_SIZE) {
-        const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
-        const last = readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA);
-        if (size < HEADER_SIZE) throw new StorageError(`segment ${this.baseOffset}: bad batch length at ${pos + off}`);
-        if (last >= offset) return this.collect(buf, n, off, size, pos, maxBytes);
-        off += size;
+      const buf = pool ? pool.acquire(len) : Buffer.allocUnsafe(len);
+      let keep = false;
+      try {
+        const n = await readFully(this.fh, buf, 0, len, pos);
+        let off = 0;
+        while (n - off >= HEADER_SIZE) {
+          const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
+          const last = readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA);
+          if (size < HEADER_SIZE) throw new StorageError(`segment ${this.baseOffset}: bad batch length at ${pos + off}`);
+          if (last >= offset) {
+            const out = await this.collect(buf, n, off, size, pos, maxBytes);
+            keep = out.buffer === buf.buffer;
+            return out;
+          }
+          off += size;
+        }
+        if (off === 0) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos}`);
+        pos += off;
+      } finally {
+        // Every buffer that is not the answer goes straight back.
+        if (!keep) pool?.release(buf);
       }
-      if (off === 0) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos}`);
-      pos += off;
     }
   }
 

@@ -4,6 +4,8 @@
  * to 2^53). All methods that touch files are async; none blocks the event loop.
  */
 
+import type { ReadBufferPool } from './read-buffer-pool.js';
+
 /** Per-log settings. Names follow Kafka's topic configs (segment.bytes -> segmentBytes). */
 export interface LogConfig {
   /** Roll to a new segment once the active one reaches this size. Default 1 GiB. */
@@ -83,7 +85,11 @@ export interface PartitionLog {
    * batch is returned whole even when larger than `maxBytes`, so a reader always progresses.
    * Throws OffsetOutOfRangeError when offset < logStartOffset or > logEndOffset.
    */
-  read(offset: number, maxBytes: number): Promise<ReadResult>;
+  /**
+   * With `pool`, the bytes are read into a buffer from it; the caller returns them with
+   * pool.release() once nothing reads them any more (see read-buffer-pool.ts).
+   */
+  read(offset: number, maxBytes: number, pool?: ReadBufferPool): Promise<ReadResult>;
   /** Offset of the first record with timestamp >= ts (Kafka's ListOffsets rule), or null when none. */
   offsetForTimestamp(ts: number): Promise<number | null>;
   stats(): PartitionStats;

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
+import { openLogManager } from '../../src/storage/log-manager.js';
+import { batchOf, recordsIn, tempDir } from './helpers.js';
+
+test('a returned buffer is lent again for a read of the same size class', () => {
+  const pool = new ReadBufferPool();
+  const a = pool.acquire(100_000);
+  assert.ok(a.length >= 100_000);
+  pool.release(a.subarray(10, 20)); // any view of it returns the whole buffer
+  assert.equal(pool.kept, a.buffer.byteLength);
+  const b = pool.acquire(120_000); // same 64 KiB class
+  assert.equal(b.buffer, a.buffer);
+  assert.equal(pool.kept, 0);
+  const c = pool.acquire(1_000_000); // another class: fresh memory
+  assert.notEqual(c.buffer, a.buffer);
+});
+
+test('buffers the pool did not lend, or lent and already returned, are ignored', () => {
+  const pool = new ReadBufferPool();
+  pool.release(Buffer.alloc(70_000));
+  assert.equal(pool.kept, 0);
+  const a = pool.acquire(70_000);
+  pool.release(a);
+  pool.release(a);
+  assert.equal(pool.kept, a.buffer.byteLength);
+  const b = pool.acquire(70_000);
+  const c = pool.acquire(70_000);
+  assert.notEqual(b.buffer, c.buffer, 'a double release must not lend one buffer twice');
+});
+
+test('the pool keeps at most maxKeptBytes', () => {
+  const pool = new ReadBufferPool(256 * 1024);
+  const bufs = Array.from({ length: 4 }, () => pool.acquire(128 * 1024));
+  for (const b of bufs) pool.release(b);
+  assert.equal(pool.kept, 256 * 1024);
+});
+
+test('pooled log reads return the same records as plain reads, and reuse returned buffers', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  const logs = await openLogManager(dir, { segmentBytes: 64 * 1024 }, { retentionCheckMs: 0 });
+  t.after(async () => {
+    await logs.close();
+    await cleanup();
+  });
+  await logs.createTopic('t', 1);
+  const log = logs.log('t', 0)!;
+  for (let i = 0; i < 40; i++) await log.append(batchOf(50, i * 50, undefined, 40));
+  const pool = new ReadBufferPool();
+  let reused = 0;
+  let prev: ArrayBufferLike | null = null;
+  for (let offset = 0; offset < 2000; offset += 37) {
+    const plain = await log.read(offset, 16 * 1024);
+    const pooled = await log.read(offset, 16 * 1024, pool);
+    assert.deepEqual(recordsIn(pooled.bytes), recordsIn(plain.bytes), `records at ${offset}`);
+    if (pooled.bytes.buffer === prev) reused++;
+    prev = pooled.bytes.buffer;
+    pool.release(pooled.bytes);
+  }
+  assert.ok(reused > 40, `reads that reused the previous read's buffer: ${reused} of 55`);
+});
