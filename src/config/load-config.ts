@@ -17,7 +17,8 @@ import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, type BrokerConfig, ty
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.json', import.meta.url));
 
 /** Environment names that are not settings but are read by the broker or its tools. */
-const ENV_NOT_SETTINGS = new Set(['SLUICE_CONFIG']);
+// Read by the `sluice` command itself, not broker settings: no warning for them.
+const ENV_NOT_SETTINGS = new Set(['SLUICE_CONFIG', 'SLUICE_BROKER', 'SLUICE_GC_TUNING']);
 
 export interface ConfigSources {
   /** JSON config file (`--config`); missing file is an error. */

@@ -68,8 +68,8 @@ test('unknown or ill-typed settings stop start-up naming the setting', () => {
   fails(() => loadConfig({ file: file('[1]') }), /JSON object/);
 });
 
-test('unknown SLUICE_* env vars warn instead of failing (other tools share the prefix)', () => {
-  const { warnings } = loadConfig({ env: { SLUICE_BROKERS: 'x', SLUICE_CONFIG: 'f', PATH: '/bin' } });
+test('unknown SLUICE_* env vars warn instead of failing (other tools share the prefix); the CLI\'s own stay quiet', () => {
+  const { warnings } = loadConfig({ env: { SLUICE_BROKERS: 'x', SLUICE_CONFIG: 'f', SLUICE_BROKER: 'ws://h:1', SLUICE_GC_TUNING: '0', PATH: '/bin' } });
   assert.deepEqual(warnings, ['ignoring unknown environment variable SLUICE_BROKERS']);
 });
 
