@@ -46,6 +46,8 @@ export interface PartitionState {
   committedStart?: boolean;
   /** Group mode: being given up; nothing more is delivered from it. */
   revoked?: boolean;
+  /** Number of the last fetch that brought records for it (0: none yet); orders the next request. */
+  servedIn: number;
 }
 
 export interface Batch {
@@ -89,6 +91,7 @@ export class PartitionFetcher {
   readonly states = new Map<string, PartitionState>();
   private readonly queue: Chunk[] = [];
   private bufferedBytes = 0;
+  private fetches = 0;
   private loop: Promise<void> | null = null;
   private closed = false;
   private failure: Error | null = null;
@@ -110,7 +113,7 @@ export class PartitionFetcher {
     if (this.states.has(k)) return undefined;
     const s: PartitionState = {
       topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0,
-      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart,
+      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart, servedIn: 0,
     };
     this.states.set(k, s);
     return s;
@@ -195,6 +198,11 @@ export class PartitionFetcher {
         await this.sleep(Math.max(1, next - t));
         continue;
       }
+      // The broker fills maxBytes in request order: a fixed order would let the first
+      // partitions take every response while they have data and starve the others. As in
+      // Kafka's consumer, partitions that just returned records go to the back (stable sort:
+      // ties keep assignment order).
+      ready.sort((a, b) => a.servedIn - b.servedIn);
       await this.fetchOnce(ready);
     }
   }
@@ -252,6 +260,7 @@ export class PartitionFetcher {
       throw err;
     }
     let added = false;
+    const fetchNo = ++this.fetches;
     for (const r of res.partitions ?? []) {
       const s = this.states.get(tpKey(r.topic, r.partition));
       if (!s) continue;
@@ -271,6 +280,7 @@ export class PartitionFetcher {
       this.queue.push({ state: s, epoch: s.epoch, records: buf, minOffset: s.fetchOffset, highWatermark: s.highWatermark, released: 0 });
       this.bufferedBytes += buf.length;
       s.fetchOffset = next;
+      s.servedIn = fetchNo;
       added = true;
     }
     if (added) this.wakeData();
