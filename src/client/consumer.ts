@@ -46,7 +46,14 @@ export interface ConsumerOptions extends ConnectionOptions, GroupConsumerOptions
   /** Long-poll wait of a fetch when no data is there. Default 500 ms. */
   maxWaitMs?: number;
   minBytes?: number;
-  /** Cap on one fetch response. Default 16 MiB. */
+  /**
+   * Cap on one fetch response. Default 4 MiB (one partition's maxPartitionBytes): bigger
+   * responses only mean more fetched bytes alive at once. Replay of 1 M x 100 B, same
+   * broker, interleaved, medians of 5: from 16 partitions 2.71 M msgs/s with 16 MiB,
+   * 3.12 M with 4 MiB; from 4 partitions 2.73 M and 3.07 M; from one, no difference.
+   * Partitions that just returned records go to the back of the next request, so a small
+   * cap does not starve the partitions after the first.
+   */
   maxBytes?: number;
   /**
    * Cap per partition in one fetch. Default 4 MiB. Fetched records are decoded and
@@ -93,7 +100,7 @@ export class Consumer {
       autoOffsetReset: this.autoOffsetReset,
       maxWaitMs: opts.maxWaitMs ?? 500,
       minBytes: opts.minBytes ?? 1,
-      maxBytes: opts.maxBytes ?? 16 * 1024 * 1024,
+      maxBytes: opts.maxBytes ?? 4 * 1024 * 1024,
       maxPartitionBytes: opts.maxPartitionBytes ?? 4 * 1024 * 1024,
       maxBufferedBytes: opts.maxBufferedBytes ?? 32 * 1024 * 1024,
       retryBackoffMs,
