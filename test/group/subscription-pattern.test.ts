@@ -38,7 +38,8 @@ test('property: any accepted pattern matches a 249-character name quickly', () =
     const t0 = performance.now();
     for (const n of names) re.test(n);
     const ms = performance.now() - t0;
-    assert.ok(ms < 50, `${tokens.join('')} took ${ms.toFixed(1)} ms`);
+    // Catastrophic backtracking takes seconds; 250 ms leaves room for a GC pause or preemption.
+    assert.ok(ms < 250, `${tokens.join('')} took ${ms.toFixed(1)} ms`);
   }), { numRuns: 3000 });
   assert.ok(accepted > 50, `only ${accepted} patterns accepted`);
 });

@@ -18,8 +18,8 @@ test('a slow handler (longer than the session timeout) keeps its member; a stuck
   await p.send('slow', [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: 'c', partition: 0 }]);
   await p.close();
 
-  // Session 800 ms, handler 1600 ms: heartbeats run on their own timer, so it stays.
-  const slow = groupConsumer(env.broker.url, 'g-slow', ['slow'], { sessionTimeoutMs: 800, maxPollIntervalMs: 60_000 });
+  // Session 1500 ms, handler 3000 ms: heartbeats run on their own timer, so it stays.
+  const slow = groupConsumer(env.broker.url, 'g-slow', ['slow'], { sessionTimeoutMs: 1500, maxPollIntervalMs: 60_000 });
   await slow.connect();
   const epochBefore = { v: 0 };
   let handled = 0;
@@ -27,11 +27,11 @@ test('a slow handler (longer than the session timeout) keeps its member; a stuck
     eachMessage: async () => {
       if (handled === 0) epochBefore.v = (await env.admin.describeGroup('g-slow')).groupEpoch;
       handled++;
-      await sleep(1600);
+      await sleep(3000);
     },
   });
   await waitFor('first message handled', () => handled >= 1);
-  await sleep(1700);
+  await sleep(3100);
   const d = await env.admin.describeGroup('g-slow');
   assert.equal(d.members.length, 1);
   assert.equal(d.groupEpoch, epochBefore.v, 'no rebalance while the handler was slow');

@@ -15,7 +15,7 @@ const prometheus = findBinary('prometheus');
 const PER_BATCH = 50;
 const TICK_MS = 50; // 20 batches/s -> 1000 messages/s
 
-test('Prometheus sees the produce rate and the log end offset', { skip: prometheus === undefined && 'prometheus not installed (apt-get install prometheus)', timeout: 30_000 }, async () => {
+test('Prometheus sees the produce rate and the log end offset', { skip: prometheus === undefined && 'prometheus not installed (apt-get install prometheus)', timeout: 90_000 }, async () => {
   const broker = await startBroker();
   let prom: PrometheusServer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -46,8 +46,9 @@ test('Prometheus sees the produce rate and the log end offset', { skip: promethe
     clearInterval(timer);
     timer = undefined;
     assert.equal(failed, undefined);
-    assert.ok(rate[0].value > expected * 0.5 && rate[0].value < expected * 1.5,
-      `rate() ${rate[0].value.toFixed(0)}/s, expected ~${expected}/s (client measured ${measured.toFixed(0)}/s)`);
+    // Against what the client actually sent: a loaded machine fires the interval late.
+    assert.ok(rate[0].value > measured * 0.5 && rate[0].value < Math.max(measured, expected) * 1.5,
+      `rate() ${rate[0].value.toFixed(0)}/s, client sent ${measured.toFixed(0)}/s (nominal ${expected}/s)`);
 
     // Drain in-flight produces, then consume everything.
     await new Promise((r) => setTimeout(r, 200));

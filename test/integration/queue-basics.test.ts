@@ -43,12 +43,13 @@ async function readTopic(topic: string, n: number, timeoutMs = 10_000): Promise<
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('10 workers on a 1-partition topic all get work; every job is processed exactly once', async () => {
+test('10 workers on a 1-partition topic all get work; every job is processed exactly once', async (t) => {
   const topic = 'q-ten';
   await produce(topic, 300);
   const seen = new Map<number, string>();
   const perWorker = new Map<string, number>();
   const workers = Array.from({ length: 10 }, (_, i) => new QueueConsumer({ url: broker.url, groupId: 'g-ten', topics: topic, workerId: `w${i}`, concurrency: 2, maxWaitMs: 500 }));
+  t.after(() => Promise.all(workers.map((w) => w.close())));
   let total = 0;
   let finish!: () => void;
   const allDone = new Promise<void>((r) => { finish = r; });
@@ -74,10 +75,11 @@ test('10 workers on a 1-partition topic all get work; every job is processed exa
   assert.equal(d.inFlight, 0);
 });
 
-test('reject sends the record to <topic>.dlq with headers; it is never delivered again', async () => {
+test('reject sends the record to <topic>.dlq with headers; it is never delivered again', async (t) => {
   const topic = 'q-reject';
   await produce(topic, 5);
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-reject', topics: topic, concurrency: 5, maxWaitMs: 300 });
+  t.after(() => q.close());
   const got: number[] = [];
   const it = q[Symbol.asyncIterator]();
   for (let i = 0; i < 5; i++) {
@@ -98,11 +100,12 @@ test('reject sends the record to <topic>.dlq with headers; it is never delivered
   assert.deepEqual(got.sort(), [0, 1, 2, 3, 4]);
 });
 
-test('after maxDeliveries failed attempts the record goes to the configured DLQ with its count and last reason', async () => {
+test('after maxDeliveries failed attempts the record goes to the configured DLQ with its count and last reason', async (t) => {
   const topic = 'q-maxdel';
   await produce(topic, 1);
   const settings = { maxDeliveries: 3, retryBackoffMs: 50, retryBackoffMaxMs: 200, visibilityTimeoutMs: 400, deadLetterTopic: 'q-maxdel-dead' };
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-maxdel', topics: topic, concurrency: 1, maxWaitMs: 300, settings });
+  t.after(() => q.close());
   const counts: number[] = [];
   const it = q[Symbol.asyncIterator]();
   // Attempt 1: released with a reason; attempt 2: lock left to expire; attempt 3: released again.
@@ -133,10 +136,11 @@ test('after maxDeliveries failed attempts the record goes to the configured DLQ 
   await q.close();
 });
 
-test('settling a record the worker does not hold is INVALID_RECORD_STATE; describe of an unknown group is GROUP_ID_NOT_FOUND', async () => {
+test('settling a record the worker does not hold is INVALID_RECORD_STATE; describe of an unknown group is GROUP_ID_NOT_FOUND', async (t) => {
   const topic = 'q-errors';
   await produce(topic, 1);
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-errors', topics: topic, concurrency: 1, maxWaitMs: 300 });
+  t.after(() => q.close());
   const job = (await q[Symbol.asyncIterator]().next()).value as Job;
   await job.ack();
   await assert.rejects(job.ack(), { code: 'INVALID_RECORD_STATE' }); // refused locally
@@ -173,11 +177,12 @@ test('release with delayMs comes back after the delay; extend keeps a lock past 
   assert.equal(d.acked, 2);
 });
 
-test('the share state topics are internal: not listed, not readable as a queue', async () => {
+test('the share state topics are internal: not listed, not readable as a queue', async (t) => {
   const names = (await admin.listTopics()).map((t) => t.name);
   assert.ok(!names.some((n) => n.startsWith('__share_state')), names.join(','));
   const logs: string[] = [];
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-internal', topics: '__share_state-0', maxWaitMs: 100, retryBackoffMs: 50, log: (m) => logs.push(m) });
+  t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
   const r = await Promise.race([it.next().then(() => 'job'), sleep(500).then(() => 'none')]);
   await q.close();

@@ -10,7 +10,7 @@ import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Producer, QueueConsumer } from '../../src/client/index.js';
 
 const HOLDER = fileURLToPath(new URL('./fixtures/queue-holder.ts', import.meta.url));
-const VISIBILITY = 1500;
+const VISIBILITY = 2500;
 const SETTINGS = { visibilityTimeoutMs: VISIBILITY, retryBackoffMs: 100, retryBackoffMaxMs: 100, sessionTimeoutMs: 60_000 };
 
 let broker: BrokerHandle;
@@ -46,7 +46,7 @@ function holder(group: string, topic: string, n: number): Promise<{ proc: ChildP
   });
 }
 
-test('records of a stopped worker come back after the lock expires, of a killed one at once; each is processed exactly once more', async () => {
+test('records of a stopped worker come back after the lock expires, of a killed one at once; each is processed exactly once more', async (t) => {
   const topic = 'q-crash';
   const admin = new Admin({ url: broker.url });
   await admin.createTopic(topic, 1);
@@ -55,9 +55,10 @@ test('records of a stopped worker come back after the lock expires, of a killed 
   await p.send(topic, Array.from({ length: 30 }, (_, i) => ({ value: `job-${i}` })));
   await p.close();
 
-  const stopped = await holder('g-crash', topic, 5);
+  // Both start together: a holder started after the other's locks expired would take the
+  // same five records again.
+  const [stopped, killed] = await Promise.all([holder('g-crash', topic, 5), holder('g-crash', topic, 5)]);
   stopped.proc.kill('SIGSTOP');
-  const killed = await holder('g-crash', topic, 5);
   const killedAt = Date.now();
   killed.proc.kill('SIGKILL');
   const held = new Set([...stopped.jobs, ...killed.jobs].map((j) => j.offset));
@@ -67,6 +68,7 @@ test('records of a stopped worker come back after the lock expires, of a killed 
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-crash', topics: topic, concurrency: 5, maxWaitMs: 300, settings: SETTINGS });
   let finish!: () => void;
   const all = new Promise<void>((r) => { finish = r; });
+  t.after(() => q.close());
   const run = q.run(async (job) => {
     const l = processed.get(job.offset) ?? [];
     l.push({ deliveryCount: job.deliveryCount, at: Date.now() });

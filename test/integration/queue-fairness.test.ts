@@ -9,7 +9,7 @@ let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
-test('faster workers get more jobs than slower ones', async () => {
+test('faster workers get more jobs than slower ones', async (t) => {
   const topic = 'q-speed';
   const N = 240;
   const admin = new Admin({ url: broker.url });
@@ -19,13 +19,16 @@ test('faster workers get more jobs than slower ones', async () => {
   await p.send(topic, Array.from({ length: N }, (_, i) => ({ value: `job-${i}` })));
   await p.close();
 
-  const delays = { fast: 2, medium: 15, slow: 45 };
+  // Far apart, so that the order holds even when each job's round trips take tens of ms
+  // on a slow machine: share ∝ 1 / (delay + overhead).
+  const delays = { fast: 1, medium: 30, slow: 120 };
   const counts: Record<string, number> = { fast: 0, medium: 0, slow: 0 };
   let total = 0;
   let finish!: () => void;
   const done = new Promise<void>((r) => { finish = r; });
   const workers = Object.entries(delays).map(([name, ms]) => {
     const q = new QueueConsumer({ url: broker.url, groupId: 'g-speed', topics: topic, workerId: name, concurrency: 1, maxWaitMs: 300 });
+    t.after(() => q.close());
     return { q, run: q.run(async () => {
       await new Promise((r) => setTimeout(r, ms));
       counts[name]++;
