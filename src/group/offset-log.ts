@@ -8,7 +8,7 @@
  * before offset". A snapshot is written to generation g+1, and g is dropped once the
  * snapshot is durable, so restart time is bounded by live entries, not by history.
  */
-import { setBaseOffset, batchSizeAt, lastOffsetOf, validateBatches, encodeBatch, type RecordInput } from '../record/index.js';
+import { setBaseOffset, batchSizeAt, lastOffsetOf, validateBatches, encodeBatch, decodeBatches, type DecodedRecord, type RecordInput } from '../record/index.js';
 import type { LogManager } from '../storage/types.js';
 
 /** The subset of storage's PartitionLog the offset store uses. */
@@ -17,6 +17,21 @@ export interface OffsetLog {
   readonly logEndOffset: number;
   append(batches: Buffer, opts?: { durable?: boolean }): Promise<{ lastOffset: number }>;
   read(offset: number, maxBytes: number): Promise<{ bytes: Buffer }>;
+}
+
+const READ_BYTES = 1 << 20;
+
+/** Every record of `log`, from its start to its end, in offset order (for replay at start-up). */
+export async function* recordsOf(log: OffsetLog): AsyncGenerator<DecodedRecord> {
+  let offset = log.logStartOffset;
+  while (offset < log.logEndOffset) {
+    const { bytes } = await log.read(offset, READ_BYTES);
+    if (bytes.length === 0) return;
+    for (const batch of decodeBatches(bytes)) {
+      for (const r of batch.records) if (r.offset >= offset) yield r;
+      offset = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+    }
+  }
 }
 
 export interface OffsetLogDir {

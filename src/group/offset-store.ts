@@ -14,10 +14,10 @@
  * crash could take back.
  */
 import type { SluiceError } from '../errors.js';
-import { decodeBatches, type RecordInput } from '../record/index.js';
+import type { RecordInput } from '../record/index.js';
 import { CompactedLog, type CompactionOptions } from './compacted-log.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
-import type { OffsetLog, OffsetLogDir } from './offset-log.js';
+import { recordsOf, type OffsetLog, type OffsetLogDir } from './offset-log.js';
 import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
@@ -56,7 +56,6 @@ interface GroupOffsets {
   readonly offsets: Map<string, StoredOffset>;
 }
 
-const READ_BYTES = 1 << 20;
 
 export class OffsetStore extends CompactedLog {
   private readonly groupsMap = new Map<string, GroupOffsets>();
@@ -263,18 +262,9 @@ export class OffsetStore extends CompactedLog {
   private async replay(log: OffsetLog): Promise<boolean> {
     let complete = false;
     let records = 0;
-    let offset = log.logStartOffset;
-    while (offset < log.logEndOffset) {
-      const { bytes } = await log.read(offset, READ_BYTES);
-      if (bytes.length === 0) break;
-      for (const batch of decodeBatches(bytes)) {
-        for (const r of batch.records) {
-          if (r.offset < offset) continue;
-          records++;
-          if (this.applyRecord(r.key, r.value)) complete = true;
-        }
-        offset = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
-      }
+    for await (const r of recordsOf(log)) {
+      records++;
+      if (this.applyRecord(r.key, r.value)) complete = true;
     }
     this.records = records;
     return complete;

@@ -17,9 +17,9 @@
  * counters (acked, dead-lettered) carry on. What it loses: changes whose persist() had not
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
-import { decodeBatches, type RecordInput } from '../record/index.js';
+import type { RecordInput } from '../record/index.js';
 import { CompactedLog, type CompactionOptions } from '../group/compacted-log.js';
-import type { OffsetLog, OffsetLogDir } from '../group/offset-log.js';
+import { recordsOf, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
 import { configRecord, decodeShareStateRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
@@ -32,7 +32,6 @@ export interface ShareStateLogOptions extends CompactionOptions {
   clock?: Clock;
 }
 
-const READ_BYTES = 1 << 20;
 
 export class ShareStateLog extends CompactedLog {
   /** Records replayed by open() (for tests: replay stays bounded). */
@@ -108,19 +107,9 @@ export class ShareStateLog extends CompactedLog {
     // Read everything first so an incomplete generation does not leave state behind.
     const recs: { key: Buffer | null; value: Buffer | null }[] = [];
     let complete = false;
-    let offset = log.logStartOffset;
-    while (offset < log.logEndOffset) {
-      const { bytes } = await log.read(offset, READ_BYTES);
-      if (bytes.length === 0) break;
-      for (const batch of decodeBatches(bytes)) {
-        for (const r of batch.records) {
-          if (r.offset < offset) continue;
-          const d = decodeShareStateRecord(r.key, r.value);
-          if (d.kind === 'snapshot') complete = true;
-          recs.push({ key: r.key, value: r.value });
-        }
-        offset = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
-      }
+    for await (const r of recordsOf(log)) {
+      if (decodeShareStateRecord(r.key, r.value).kind === 'snapshot') complete = true;
+      recs.push({ key: r.key, value: r.value });
     }
     if (!complete && !last) return false;
     const now = this.now();
