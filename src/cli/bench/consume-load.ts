@@ -7,7 +7,7 @@
  */
 import { Admin, Consumer, type TopicPartition } from '../../client/index.js';
 import { Progress } from './progress.js';
-import { cpuCores, round, type BenchResult } from './report.js';
+import { measured, type BenchResult } from './report.js';
 
 export interface ConsumeSettings {
   url: string;
@@ -76,16 +76,11 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
     progress.stop();
   }
   const seconds = ((lastMessageAt || performance.now()) - t0) / 1000;
-  const clientCores = cpuCores(cpu0, seconds);
+  const m = measured(done, bytes, seconds, cpu0);
   return {
     kind: 'consume',
     settings: { topic: s.topic, partitions: ends.length, consumers: `${k} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group: 'none (explicit assignment)' },
-    messages: done,
-    bytes,
-    seconds: round(seconds, 3),
-    msgsPerSec: Math.round(done / seconds),
-    mbPerSec: round(bytes / 1e6 / seconds, 1),
-    clientCores,
+    ...m,
   };
 }
 
@@ -122,17 +117,12 @@ async function runGroup(s: ConsumeSettings, ends: { tp: TopicPartition; start: n
   const err = await Promise.race([finished.then(() => null), failed]);
   progress.stop();
   const seconds = (performance.now() - t0) / 1000;
-  const clientCores = cpuCores(cpu0, seconds);
+  const m = measured(done, bytes, seconds, cpu0);
   await Promise.all(consumers.map((c) => c.close()));
   if (err) throw err;
   return {
     kind: 'consume',
     settings: { topic: s.topic, partitions: ends.length, consumers: `${consumers.length} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group: s.group },
-    messages: done,
-    bytes,
-    seconds: round(seconds, 3),
-    msgsPerSec: Math.round(done / seconds),
-    mbPerSec: round(bytes / 1e6 / seconds, 1),
-    clientCores,
+    ...m,
   };
 }

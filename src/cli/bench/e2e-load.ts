@@ -16,7 +16,7 @@ import { createHistogram } from 'node:perf_hooks';
 import { randomFillSync } from 'node:crypto';
 import { Consumer, Producer, type Acks } from '../../client/index.js';
 import { Progress } from './progress.js';
-import { cpuCores, round, type BenchResult } from './report.js';
+import { measured, round, type BenchResult } from './report.js';
 
 export interface E2eSettings {
   url: string;
@@ -91,7 +91,7 @@ export async function runE2e(s: E2eSettings): Promise<BenchResult> {
   const failed = await Promise.race([consumed.then(() => null), reading.then(() => new Error('consumer stopped early'), (e: Error) => e)]);
   progress.stop();
   const seconds = (performance.now() - start) / 1000;
-  const clientCores = cpuCores(cpu0, seconds);
+  const m = measured(received, bytes, seconds, cpu0);
   await consumer.close();
   await producer.close();
   if (failed) throw failed;
@@ -102,12 +102,7 @@ export async function runE2e(s: E2eSettings): Promise<BenchResult> {
       topic: s.topic, size, partitions: s.partitions, rate: s.rate, acks: String(s.acks), batchBytes: s.batchBytes,
       lingerMs: s.lingerMs, inFlight: s.inFlight, maxWaitMs: s.maxWaitMs, warmupMs: s.warmupMs,
     },
-    messages: received,
-    bytes,
-    seconds: round(seconds, 3),
-    msgsPerSec: Math.round(received / seconds),
-    mbPerSec: round(bytes / 1e6 / seconds, 1),
-    clientCores,
+    ...m,
     latencyMs: {
       p50: ms(50), p90: ms(90), p99: ms(99), 'p99.9': ms(99.9), max: round(hist.max / 1e6, 3), mean: round(hist.mean / 1e6, 3),
     },

@@ -11,7 +11,7 @@
 import { Producer, type Acks } from '../../client/index.js';
 import { PayloadPool } from './payload.js';
 import { Progress } from './progress.js';
-import { cpuCores, round, type BenchResult } from './report.js';
+import { measured, type BenchResult } from './report.js';
 
 export interface ProduceSettings {
   url: string;
@@ -53,7 +53,7 @@ export async function runProduce(s: ProduceSettings): Promise<BenchResult> {
     progress.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const clientCores = cpuCores(cpu0, seconds);
+  const m = measured(s.messages, s.messages * s.size, seconds, cpu0);
   await Promise.all(producers.map((p) => p.close()));
   return {
     kind: 'produce',
@@ -62,12 +62,7 @@ export async function runProduce(s: ProduceSettings): Promise<BenchResult> {
       batchBytes: s.batchBytes, lingerMs: s.lingerMs, inFlight: s.inFlight, chunk: s.chunk, window: s.window,
       rate: s.rate > 0 ? s.rate : 'unlimited',
     },
-    messages: s.messages,
-    bytes: s.messages * s.size,
-    seconds: round(seconds, 3),
-    msgsPerSec: Math.round(s.messages / seconds),
-    mbPerSec: round((s.messages * s.size) / 1e6 / seconds, 1),
-    clientCores,
+    ...m,
   };
 }
 

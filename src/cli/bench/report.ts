@@ -44,6 +44,15 @@ export function round(x: number, digits = 0): number {
   return Math.round(x * f) / f;
 }
 
+/** The throughput fields of a result: counts, duration, rates and the client's CPU over `seconds`. */
+export function measured(messages: number, bytes: number, seconds: number, cpuSince: NodeJS.CpuUsage) {
+  return {
+    messages, bytes, seconds: round(seconds, 3),
+    msgsPerSec: Math.round(messages / seconds), mbPerSec: round(bytes / 1e6 / seconds, 1),
+    clientCores: cpuCores(cpuSince, seconds),
+  };
+}
+
 export interface BenchResult {
   kind: 'produce' | 'consume' | 'e2e';
   settings: Record<string, unknown>;
