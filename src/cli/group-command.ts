@@ -3,21 +3,12 @@
  * Tables go to stdout, confirmations and errors to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { Admin } from '../client/admin.js';
 import type { ResetSpec } from '../client/group-admin.js';
 import { InvalidArgumentError as ClientArgError } from '../client/errors.js';
 import { brokerOption } from './broker-url.js';
 import { table } from './format.js';
+import { withAdmin } from './with-admin.js';
 
-async function withAdmin<T>(url: string, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ url });
-  try {
-    await admin.connect();
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 function anyInt(name: string) {
   return (v: string): number => {

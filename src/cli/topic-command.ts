@@ -3,9 +3,10 @@
  * Tables go to stdout, confirmations and errors to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { Admin, type TopicConfig } from '../client/admin.js';
+import type { TopicConfig } from '../client/admin.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { formatBytes, table } from './format.js';
+import { withAdmin } from './with-admin.js';
 
 const CONFIG_KEYS: (keyof TopicConfig)[] = [
   'segmentBytes', 'segmentMs', 'indexIntervalBytes', 'retentionMs', 'retentionBytes', 'flushMessages', 'flushMs',
@@ -24,15 +25,6 @@ export function parseConfigEntry(entry: string, prev: TopicConfig = {}): TopicCo
   return { ...prev, [key]: n };
 }
 
-async function withAdmin<T>(url: string, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ url });
-  try {
-    await admin.connect();
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 export function registerTopicCommand(program: Command): void {
   const topic = program.command('topic').description('create, list, describe and delete topics');

@@ -13,7 +13,7 @@
 import { InvalidRecordStateError, InvalidShareRequestError, UnknownShareGroupError, UnknownShareWorkerError } from './errors.js';
 import { resolveShareConfig } from './share-config.js';
 import { ShareGroup } from './share-group.js';
-import type { PartitionDescription, SharePartition } from './share-partition.js';
+import type { PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
 import {
   DEFAULT_SHARE_GROUP_CONFIG, parseTpKey, systemClock, tpKey, type AcquiredRange, type Clock, type DeadLetter,
   type PartitionUpdate, type ShareGroupConfig,
@@ -39,18 +39,11 @@ export interface ShareChanges {
   configs: { group: string; config: ShareGroupConfig }[];
 }
 
-export interface ShareGroupDescription {
+/** `available` counts the windows plus the backlog not yet taken in (up to the last log end seen). */
+export interface ShareGroupDescription extends ShareCounts {
   groupId: string;
   config: ShareGroupConfig;
   workers: { workerId: string; lastSeenMsAgo: number; inFlight: number; acquired: number }[];
-  /** In the windows plus the backlog not yet taken in (up to the last log end seen). */
-  available: number;
-  delayed: number;
-  inFlight: number;
-  acked: number;
-  deadLettered: number;
-  redeliveries: number;
-  oldestUnackedMs: number;
   partitions: (PartitionDescription & { topic: string; partition: number; backlog: number })[];
 }
 

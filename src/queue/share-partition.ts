@@ -35,9 +35,8 @@ import {
 const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
 const MAX_COUNT = 0xffff;
 
-export interface PartitionDescription {
-  startOffset: number;
-  endOffset: number;
+/** Record counts of a share partition, and summed over a group's partitions. */
+export interface ShareCounts {
   /** Records in the window that can be acquired now or after their backoff. */
   available: number;
   /** ...of which are waiting for their backoff to pass. */
@@ -49,8 +48,13 @@ export interface PartitionDescription {
   deadLettered: number;
   /** Acquisitions that were not the record's first. */
   redeliveries: number;
-  /** ms since the oldest unsettled record in the window entered it; 0 when none. */
+  /** ms since the oldest unsettled record in the window entered it; 0 when none (a group: the oldest of all). */
   oldestUnackedMs: number;
+}
+
+export interface PartitionDescription extends ShareCounts {
+  startOffset: number;
+  endOffset: number;
 }
 
 export interface ExpireResult {
