@@ -53,7 +53,18 @@ export interface QueueConsumerOptions extends ConnectionOptions {
   settings?: ShareGroupSettings;
   /** Wait after a failed acquire (network, unknown topic). Default 500 ms. */
   retryBackoffMs?: number;
+  /**
+   * run() only: while a handler is still running, extend its job's lock (by the group's
+   * visibility timeout) each time half of the lock is left, as BullMQ renews its locks, so a
+   * long job is not handed to a second worker while the first is alive and working. The
+   * lock then only catches dead or disconnected workers. Default true; with false a job
+   * outliving visibilityTimeoutMs is delivered again (for-await users call job.extend()).
+   */
+  extendLocks?: boolean;
 }
+
+/** Extensions at most this often per job, however short the lock. */
+const MIN_EXTEND_GAP_MS = 50;
 
 interface PendingAck {
   job: Job;
@@ -69,6 +80,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly concurrency: number;
   private readonly maxWaitMs: number;
   private readonly retryBackoffMs: number;
+  private readonly extendLocks: boolean;
   private readonly settings: ShareGroupSettings | undefined;
   private readonly log: (msg: string) => void;
 
@@ -99,6 +111,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.workerId = opts.workerId ?? randomUUID();
     this.maxWaitMs = opts.maxWaitMs ?? 5000;
     this.retryBackoffMs = opts.retryBackoffMs ?? 500;
+    this.extendLocks = opts.extendLocks ?? true;
     this.settings = opts.settings;
     this.log = opts.log ?? ((m) => process.stderr.write(`sluice queue: ${m}\n`));
     this.conn = new Connection(brokerUrl(opts), { ...opts, log: this.log });
@@ -131,16 +144,20 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /**
    * Runs `handler` for every job, up to `concurrency` at once: acked when it resolves
    * (unless it settled the job itself), released with the error as reason when it throws.
-   * Resolves when the consumer is closed.
+   * Locks of running handlers are extended (see `extendLocks`). Resolves when the consumer
+   * is closed.
    */
   async run(handler: (job: Job) => Promise<void> | void): Promise<void> {
     const running = new Set<Promise<void>>();
     for await (const job of this) {
       const p: Promise<void> = (async () => {
+        const stopExtending = this.extendLocks ? this.keepLocked(job) : undefined;
         try {
           await handler(job);
+          stopExtending?.();
           if (!job.settled) await job.ack();
         } catch (err) {
+          stopExtending?.();
           if (!job.settled) await job.release({ reason: (err as Error)?.message ?? String(err) });
           else throw err;
         }
@@ -185,6 +202,32 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   // --- internals ---------------------------------------------------------------------
+
+  /**
+   * Extends `job`'s lock whenever half of what is left has passed, until the returned stop
+   * function is called or the job is settled. Deadlines are broker time, compared with this
+   * machine's clock (as the prefetch expiry check does), so skew eats into the margin.
+   */
+  private keepLocked(job: Job): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const schedule = () => {
+      if (stopped || job.settled || this.closing) return;
+      timer = setTimeout(tick, Math.max(MIN_EXTEND_GAP_MS, (job.lockDeadline - Date.now()) / 2));
+    };
+    const tick = () => {
+      if (stopped || job.settled || this.closing) return;
+      job.extend().then(schedule, (err: Error) => {
+        // Settled meanwhile: the extend raced the ack, nothing lost.
+        if (!job.settled && !stopped) this.log(`job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
+      });
+    };
+    schedule();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
 
   private start(): void {
     if (!this.loop && !this.closing) this.loop = this.acquireLoop().catch((err: Error) => this.fail(err));
