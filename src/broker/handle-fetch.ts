@@ -6,8 +6,14 @@
  * or broker shutdown ends the wait early.
  *
  * `records` is the Buffer storage returned: whole stored batches, never re-encoded. The
- * response's maxBytes is a budget across partitions; only the first partition with data
- * may exceed it (its first batch is always whole so a consumer never stalls on a big batch).
+ * response's maxBytes is a budget across partitions, as in Kafka (KIP-74): only the first
+ * partition with data may exceed it (its first batch is always whole, so a consumer never
+ * stalls on a big batch); later partitions return the whole batches that fit, or nothing.
+ * Without that, every partition after the first got one batch over the budget per fetch,
+ * and the client's rotation counted that sliver as its turn.
+ *
+ * Records are read into the broker's read pool; an outcome that is not sent (a long poll
+ * that reads again) hands its buffers back at once.
  *
  * Metrics count what the answer carries (records from batch headers, bytes, per-partition
  * errors), once per fetch however many re-reads its long poll made.
@@ -34,6 +40,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
   if (first.bytes >= req.minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
     return { id: req.id, partitions: counted(ctx, first.partitions) };
   }
+  giveBack(ctx, first);
   return new Promise<FetchResponse>((resolve, reject) => {
     const keys = req.partitions.map((p) => FetchWaiters.key(p.topic, p.partition));
     let reading = false; // a re-read is running
@@ -43,7 +50,10 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     let timer: NodeJS.Timeout | undefined;
     let unClose: (() => void) | undefined;
     const end = (out: ReadOutcome | Error) => {
-      if (done) return;
+      if (done) {
+        if (!(out instanceof Error)) giveBack(ctx, out);
+        return;
+      }
       done = true;
       clearTimeout(timer);
       unClose?.();
@@ -62,6 +72,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
       readAll(ctx, req).then((out) => {
         reading = false;
         if (final || finalPending || out.bytes >= req.minBytes || out.failed) return end(out);
+        giveBack(ctx, out);
         if (again) {
           again = false;
           reread(false);
@@ -74,6 +85,11 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     // A closed connection cannot receive the answer: drop the wait without reading.
     unClose = scope?.onClose(() => end({ partitions: [], bytes: 0, failed: false }));
   });
+}
+
+/** Returns the read buffers of an outcome that will not be sent. */
+function giveBack(ctx: BrokerContext, out: ReadOutcome): void {
+  for (const p of out.partitions) if (p.records.length > 0) ctx.readPool.release(p.records);
 }
 
 function counted(ctx: BrokerContext, partitions: FetchPartitionResult[]): FetchPartitionResult[] {
@@ -108,10 +124,17 @@ async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutco
       continue;
     }
     try {
-      const res = await log.read(p.offset, Math.max(0, Math.min(p.maxBytes, budget)), ctx.readPool);
-      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: res.logEndOffset, logStartOffset: res.logStartOffset, records: res.bytes };
-      bytes += res.bytes.length;
-      budget -= res.bytes.length;
+      const limit = Math.max(0, Math.min(p.maxBytes, budget));
+      const res = await log.read(p.offset, limit, ctx.readPool);
+      let records = res.bytes;
+      if (bytes > 0 && records.length > limit) {
+        // Only a first batch larger than the limit comes back over it: not after the first partition.
+        ctx.readPool.release(records);
+        records = EMPTY;
+      }
+      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: res.logEndOffset, logStartOffset: res.logStartOffset, records };
+      bytes += records.length;
+      budget -= records.length;
     } catch (err) {
       failed = true;
       partitions[i] = {

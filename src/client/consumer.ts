@@ -47,7 +47,7 @@ export interface ConsumerOptions extends ConnectionOptions, GroupConsumerOptions
   maxWaitMs?: number;
   minBytes?: number;
   /**
-   * Cap on one fetch response. Default 4 MiB (one partition's maxPartitionBytes): bigger
+   * Cap on one fetch response. Default 4 MiB, or maxPartitionBytes if larger: bigger
    * responses only mean more fetched bytes alive at once. Replay of 1 M x 100 B, same
    * broker, interleaved, medians of 5: from 16 partitions 2.71 M msgs/s with 16 MiB,
    * 3.12 M with 4 MiB; from 4 partitions 2.73 M and 3.07 M; from one, no difference.
@@ -100,7 +100,7 @@ export class Consumer {
       autoOffsetReset: this.autoOffsetReset,
       maxWaitMs: opts.maxWaitMs ?? 500,
       minBytes: opts.minBytes ?? 1,
-      maxBytes: opts.maxBytes ?? 4 * 1024 * 1024,
+      maxBytes: opts.maxBytes ?? Math.max(4 * 1024 * 1024, opts.maxPartitionBytes ?? 0),
       maxPartitionBytes: opts.maxPartitionBytes ?? 4 * 1024 * 1024,
       maxBufferedBytes: opts.maxBufferedBytes ?? 32 * 1024 * 1024,
       retryBackoffMs,
