@@ -8,7 +8,7 @@
  * one thread copies what is left quickly.
  *
  * The `sluice` command (broker, CLI clients, benchmarks) therefore scavenges on one thread
- * on machines with at most 2 cores. SLUICE_GC_TUNING=0 keeps V8's defaults. An application
+ * on machines with at most 2 cores. SLUICE_GC_TUNING=0 (or false, off) keeps V8's defaults. An application
  * that embeds the client library chooses its own flags (`node --no-parallel-scavenge`).
  */
 import { availableParallelism } from 'node:os';
@@ -16,7 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 
 /** Returns the V8 flag it set, or null when it left the defaults alone. */
 export function tuneGc(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): string | null {
-  if (env.SLUICE_GC_TUNING === '0' || cores > 2) return null;
+  if (/^(0|false|off|no)$/i.test(env.SLUICE_GC_TUNING ?? '') || cores > 2) return null;
   const flag = '--no-parallel-scavenge';
   // The flag is read at every scavenge, so setting it after start-up takes effect.
   setFlagsFromString(flag);

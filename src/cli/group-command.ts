@@ -9,7 +9,6 @@ import { brokerOption } from './broker-url.js';
 import { table } from './format.js';
 import { withAdmin } from './with-admin.js';
 
-
 function anyInt(name: string) {
   return (v: string): number => {
     if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be an integer, not '${v}'`);

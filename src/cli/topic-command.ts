@@ -25,7 +25,6 @@ export function parseConfigEntry(entry: string, prev: TopicConfig = {}): TopicCo
   return { ...prev, [key]: n };
 }
 
-
 export function registerTopicCommand(program: Command): void {
   const topic = program.command('topic').description('create, list, describe and delete topics');
 

@@ -56,7 +56,6 @@ interface GroupOffsets {
   readonly offsets: Map<string, StoredOffset>;
 }
 
-
 export class OffsetStore extends CompactedLog {
   private readonly groupsMap = new Map<string, GroupOffsets>();
   private readonly maxMetadataBytes: number;
@@ -262,9 +261,11 @@ export class OffsetStore extends CompactedLog {
   private async replay(log: OffsetLog): Promise<boolean> {
     let complete = false;
     let records = 0;
-    for await (const r of recordsOf(log)) {
-      records++;
-      if (this.applyRecord(r.key, r.value)) complete = true;
+    for await (const batch of recordsOf(log)) {
+      for (const r of batch) {
+        records++;
+        if (this.applyRecord(r.key, r.value)) complete = true;
+      }
     }
     this.records = records;
     return complete;

@@ -32,7 +32,6 @@ export interface ShareStateLogOptions extends CompactionOptions {
   clock?: Clock;
 }
 
-
 export class ShareStateLog extends CompactedLog {
   /** Records replayed by open() (for tests: replay stays bounded). */
   replayed = 0;
@@ -107,9 +106,11 @@ export class ShareStateLog extends CompactedLog {
     // Read everything first so an incomplete generation does not leave state behind.
     const recs: { key: Buffer | null; value: Buffer | null }[] = [];
     let complete = false;
-    for await (const r of recordsOf(log)) {
-      if (decodeShareStateRecord(r.key, r.value).kind === 'snapshot') complete = true;
-      recs.push({ key: r.key, value: r.value });
+    for await (const batch of recordsOf(log)) {
+      for (const r of batch) {
+        if (decodeShareStateRecord(r.key, r.value).kind === 'snapshot') complete = true;
+        recs.push({ key: r.key, value: r.value });
+      }
     }
     if (!complete && !last) return false;
     const now = this.now();

@@ -8,7 +8,9 @@
  * replayed, varying with when V8 happened to free the previous buffers (they are external
  * memory, freed only by a major GC once promoted). Reusing them keeps the pages mapped.
  *
- * Buffers are kept by size class (64 KiB steps) with a bound on the bytes kept. A buffer
+ * Buffers are kept by size class (64 KiB steps) with a bound on the bytes kept; when a
+ * returned buffer would pass it, buffers of other classes make room (a few odd-sized reads
+ * at segment ends must not pin the pool against the common fetch size). A buffer
  * the pool did not lend, or one returned twice, is ignored, so callers may return
  * whatever they read and a read that is never returned is simply left to the GC.
  * Returning a buffer is a promise that nothing reads it any more: the next read
@@ -40,12 +42,24 @@ export class ReadBufferPool {
     const ab = buf.buffer;
     if (!(ab instanceof ArrayBuffer) || !this.lent.has(ab)) return;
     this.lent.delete(ab);
-    if (this.keptBytes + ab.byteLength > this.maxKeptBytes) return;
     const cls = ab.byteLength / CLASS_BYTES;
+    if (!this.makeRoom(ab.byteLength, cls)) return;
     let list = this.free.get(cls);
     if (!list) this.free.set(cls, (list = []));
     list.push(ab);
     this.keptBytes += ab.byteLength;
+  }
+
+  /** Drops kept buffers of classes other than `keep` until `bytes` more fit; false if they cannot. */
+  private makeRoom(bytes: number, keep: number): boolean {
+    if (bytes > this.maxKeptBytes) return false;
+    for (const [cls, list] of this.free) {
+      if (this.keptBytes + bytes <= this.maxKeptBytes) break;
+      if (cls === keep) continue;
+      while (list.length > 0 && this.keptBytes + bytes > this.maxKeptBytes) this.keptBytes -= list.pop()!.byteLength;
+      if (list.length === 0) this.free.delete(cls);
+    }
+    return this.keptBytes + bytes <= this.maxKeptBytes;
   }
 
   /** Bytes held for reuse (for tests and metrics). */

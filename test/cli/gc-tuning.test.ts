@@ -7,4 +7,6 @@ test('the CLI scavenges on one thread on machines with at most 2 cores, unless S
   assert.equal(tuneGc({}, 1), '--no-parallel-scavenge');
   assert.equal(tuneGc({}, 8), null);
   assert.equal(tuneGc({ SLUICE_GC_TUNING: '0' }, 2), null);
+  assert.equal(tuneGc({ SLUICE_GC_TUNING: 'false' }, 2), null);
+  assert.equal(tuneGc({ SLUICE_GC_TUNING: '1' }, 2), '--no-parallel-scavenge');
 });

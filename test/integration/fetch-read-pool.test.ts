@@ -45,6 +45,7 @@ test('fetch answers queued behind a slow reader keep their bytes while other fet
   t.after(() => slow.close());
   const sock = (slow.ws as unknown as { _socket: Socket })._socket;
   sock.pause();
+  t.after(() => sock.resume()); // a paused socket would hold up the close if the test fails first
   // ~400 KB per answer, 5 rounds over every batch: far more than loopback buffers hold, so
   // most answers wait in the broker's write queue, their read buffers still lent out.
   const queued: { offset: number; res: ReturnType<typeof fetchOne> }[] = [];

@@ -53,6 +53,7 @@ test('SIGKILL of a consumer process: reassigned within the session timeout, noth
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
+  producing.catch(() => {}); // awaited below; if the test fails first, closing the producer must not leave it unhandled
 
   await waitFor('child owns everything', () => childOwns.length === PARTITIONS, 15_000);
   const survivor = groupConsumer(env.broker.url, group, [topic], { sessionTimeoutMs: SESSION_MS, autoCommitIntervalMs: COMMIT_MS });

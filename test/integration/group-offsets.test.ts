@@ -33,7 +33,7 @@ async function take(c: Consumer, n: number): Promise<Message[]> {
   return out;
 }
 
-test('committed offsets: lag in describe, survive a restart, reset-offsets via CLI replays', async () => {
+test('committed offsets: lag in describe, survive a restart, reset-offsets via CLI replays', async (t) => {
   let admin = new Admin({ url: broker.url });
   await admin.createTopic('off', 2);
   const p = new Producer({ url: broker.url });
@@ -48,6 +48,7 @@ test('committed offsets: lag in describe, survive a restart, reset-offsets via C
   // delivered past what commit() covers, however slow the commit is.
   let openGate!: () => void;
   const gate = new Promise<void>((r) => { openGate = r; });
+  t.after(() => openGate());
   await new Promise<void>((resolve, reject) => {
     c.run({ eachMessage: async (m) => { got.push(m); if (got.length === 60) { resolve(); await gate; } } }).catch(reject);
   });

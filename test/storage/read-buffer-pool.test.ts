@@ -30,11 +30,19 @@ test('buffers the pool did not lend, or lent and already returned, are ignored',
   assert.notEqual(b.buffer, c.buffer, 'a double release must not lend one buffer twice');
 });
 
-test('the pool keeps at most maxKeptBytes', () => {
+test('the pool keeps at most maxKeptBytes; other size classes make room for a returned buffer', () => {
   const pool = new ReadBufferPool(256 * 1024);
   const bufs = Array.from({ length: 4 }, () => pool.acquire(128 * 1024));
   for (const b of bufs) pool.release(b);
   assert.equal(pool.kept, 256 * 1024);
+  // Odd sizes (reads at segment ends) fill the pool...
+  const odd = [pool.acquire(60_000), pool.acquire(60_000), pool.acquire(190_000)];
+  for (const b of odd) pool.release(b);
+  assert.equal(pool.kept, 256 * 1024);
+  // ...and a common-size buffer coming back evicts them rather than being dropped.
+  const common = pool.acquire(128 * 1024);
+  pool.release(common);
+  assert.equal(pool.acquire(128 * 1024).buffer, common.buffer);
 });
 
 test('pooled log reads return the same records as plain reads, and reuse returned buffers', async (t) => {
