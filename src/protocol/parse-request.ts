@@ -53,7 +53,9 @@ export function parseRequest(msg: Obj): Request {
   switch (api) {
     case Api.Produce: {
       const acks = msg.acks;
-      if (acks !== 0 && acks !== 1 && acks !== -1) throw new RequestError('INVALID_REQUIRED_ACKS', id, `acks must be 0, 1 or -1, got ${String(acks)}`);
+      // Only a number is printed: String() of a map such as { toString: 1 } throws, and a
+      // throw here is not a RequestError, so it would escape the connection's handler.
+      if (acks !== 0 && acks !== 1 && acks !== -1) throw new RequestError('INVALID_REQUIRED_ACKS', id, `acks must be 0, 1 or -1, got ${typeof acks === 'number' ? acks : typeof acks}`);
       c.each(msg, 'partitions', (p) => {
         c.str(p, 'topic');
         c.int(p, 'partition', 0, I32_MAX);
