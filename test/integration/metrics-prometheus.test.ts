@@ -1,7 +1,8 @@
 /**
  * End to end with a real Prometheus scraping a real broker every second: a steady produce
  * rate shows up in rate(sluice_messages_in_total), and after consuming, the partition log
- * end offset and messages out match what was sent. Skipped when prometheus is not installed.
+ * end offset and messages out match what was sent, and a consumer group that committed part
+ * of the topic shows the lag in messages and in seconds. Skipped when prometheus is not installed.
  * Takes ~10 s: Prometheus start-up plus a few seconds of traffic for rate() to see.
  */
 import { test } from 'node:test';
@@ -10,12 +11,13 @@ import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { batchOf, createTopic, fetchFrom, produce, recordsIn } from './broker-helpers.js';
 import { PrometheusServer, findBinary } from '../metrics/prometheus-server.js';
+import { Admin, Consumer } from '../../src/client/index.js';
 
 const prometheus = findBinary('prometheus');
 const PER_BATCH = 50;
 const TICK_MS = 50; // 20 batches/s -> 1000 messages/s
 
-test('Prometheus sees the produce rate and the log end offset', { skip: prometheus === undefined && 'prometheus not installed (apt-get install prometheus)', timeout: 90_000 }, async () => {
+test('Prometheus sees the produce rate, the log end offset and a group\'s lag', { skip: prometheus === undefined && 'prometheus not installed (apt-get install prometheus)', timeout: 90_000 }, async () => {
   const broker = await startBroker();
   let prom: PrometheusServer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -67,6 +69,32 @@ test('Prometheus sees the produce rate and the log end offset', { skip: promethe
     // Every fetch started at a batch boundary, so messages out equals messages consumed.
     await prom.waitFor('sluice_messages_out_total{topic="rate"}', (r) => r.length === 1 && r[0].value === total);
     await prom.waitFor('sluice_messages_in_total{topic="rate"}', (r) => r.length === 1 && r[0].value === total);
+
+    // A group consumes part of the topic and commits: its lag is the rest, and the oldest
+    // uncommitted record is older than the time since it was produced began.
+    const part = Math.floor(total / 3);
+    const group = new Consumer({ url: broker.url, groupId: 'g-lag', topics: ['rate'], autoOffsetReset: 'earliest', autoCommit: false, log: () => {} });
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => { openGate = r; });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let n = 0;
+        group.run({ eachMessage: async () => { if (++n === part) { resolve(); await gate; } } }).catch(reject);
+      });
+      await group.commit();
+    } finally {
+      openGate();
+      await group.close();
+    }
+    const admin = new Admin({ url: broker.url });
+    const committed = (await admin.fetchOffsets('g-lag')).find((o) => o.topic === 'rate' && o.partition === 0)!.offset;
+    await admin.close();
+    assert.ok(committed >= part && committed < total, `committed ${committed} of ${total}`);
+    const sel = '{group="g-lag",topic="rate",partition="0"}';
+    await prom.waitFor(`sluice_group_lag_messages${sel}`, (r) => r.length === 1 && r[0].value === total - committed);
+    const lagSec = await prom.waitFor(`sluice_group_lag_seconds${sel}`, (r) => r.length === 1 && r[0].value > 0);
+    const producedFor = (Date.now() - started) / 1000;
+    assert.ok(lagSec[0].value <= producedFor + 1, `lag ${lagSec[0].value} s, but producing began ${producedFor.toFixed(1)} s ago`);
   } finally {
     if (timer) clearInterval(timer);
     c.close();
