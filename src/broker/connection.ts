@@ -21,7 +21,7 @@ import type { Socket } from 'node:net';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
 import { parseRequest } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
-import { FrameError, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
+import { FrameError, CLOSE_INTERNAL_ERROR, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
 import { errorName, toWireError, type WireError } from '../protocol/errors.js';
 import { API_NAMES } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
@@ -85,7 +85,11 @@ export class Connection implements RequestScope {
     } catch (err) {
       if (err instanceof RequestError) return this.answerRefused(frame?.api, start, { id: err.id, error: toWireError(err) });
       if (err instanceof FrameError) return this.refuse(err.closeCode, err.message);
-      throw err;
+      // A parser bug: one client's frame must not take the broker down. Logged with its
+      // stack; answered as UNKNOWN_SERVER_ERROR when the id is readable, else the close.
+      const error = wireError(err, this.ctx.log, { remote: this.remote, api: frame?.api });
+      if (typeof frame?.id === 'number') return this.answerRefused(frame.api, start, { id: frame.id, error });
+      return this.refuse(CLOSE_INTERNAL_ERROR, error.message);
     }
     if (!this.ctx.accepting) return this.answerRefused(req.api, start, { id, error: SHUTTING_DOWN });
     const max = this.ctx.config.maxInFlightPerConnection;

@@ -12,6 +12,7 @@ export const CLOSE_UNSUPPORTED_DATA = 1003; // text frame
 export const CLOSE_INVALID_PAYLOAD = 1007; //  not msgpack, or not a map
 export const CLOSE_POLICY_VIOLATION = 1008; // a map without a readable request id
 export const CLOSE_TOO_BIG = 1009; //          larger than maxFrameBytes (ws closes by itself)
+export const CLOSE_INTERNAL_ERROR = 1011; //   the broker failed on this frame (a bug; logged)
 
 export class FrameError extends SluiceError {
   constructor(readonly closeCode: number, message: string) {
