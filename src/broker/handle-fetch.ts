@@ -124,14 +124,9 @@ async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutco
       continue;
     }
     try {
-      const limit = Math.max(0, Math.min(p.maxBytes, budget));
-      const res = await log.read(p.offset, limit, ctx.readPool);
-      let records = res.bytes;
-      if (bytes > 0 && records.length > limit) {
-        // Only a first batch larger than the limit comes back over it: not after the first partition.
-        ctx.readPool.release(records);
-        records = EMPTY;
-      }
+      // After the first partition with data, only batches that fit (none read that do not).
+      const res = await log.read(p.offset, Math.max(0, Math.min(p.maxBytes, budget)), { pool: ctx.readPool, fitOnly: bytes > 0 });
+      const records = res.bytes;
       partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: res.logEndOffset, logStartOffset: res.logStartOffset, records };
       bytes += records.length;
       budget -= records.length;

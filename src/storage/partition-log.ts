@@ -16,8 +16,7 @@ import { OffsetOutOfRangeError, StorageError } from './errors.js';
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles } from './segment.js';
 import { Segments } from './segments.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
-import type { ReadBufferPool } from './read-buffer-pool.js';
-import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadResult } from './types.js';
+import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
 export type StorageLogger = (event: string, fields: Record<string, unknown>) => void;
 
@@ -296,7 +295,7 @@ export class DiskPartitionLog implements PartitionLog {
     return this.syncs;
   }
 
-  async read(offset: number, maxBytes: number, pool?: ReadBufferPool): Promise<ReadResult> {
+  async read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
     const start = this.logStartOffset;
     const end = this.logEndOffset;
     if (!Number.isSafeInteger(offset) || offset < start || offset > end) throw new OffsetOutOfRangeError(offset, start, end);
@@ -308,7 +307,7 @@ export class DiskPartitionLog implements PartitionLog {
     try {
       // NaN, negative or huge limits mean "the first batch only" / "at most 2 GiB".
       const limit = maxBytes > 0 ? Math.min(maxBytes, 0x7fff_ffff) : 0;
-      const bytes = await seg.read(offset, limit, this.config.indexIntervalBytes, pool);
+      const bytes = await seg.read(offset, limit, this.config.indexIntervalBytes, opts);
       return { bytes, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
     } catch (err) {
       throw err instanceof SluiceError ? err : new StorageError(`read of ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });

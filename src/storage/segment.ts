@@ -20,6 +20,9 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { readFully, scanBatches } from './scan-batches.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
+import type { ReadOptions } from './types.js';
+
+const NOTHING = Buffer.alloc(0);
 
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
@@ -310,14 +313,17 @@ export class Segment {
    * Reads whole batches starting with the one holding `offset` (which must be committed in
    * this segment), up to `maxBytes` but always the first batch whole. `window` bounds the
    * bytes between an index entry and the batch sought (the index interval), so one read
-   * normally covers both the scan and the answer.
+   * normally covers both the scan and the answer. With `fitOnly` (see ReadOptions) the
+   * first read covers the window only, and the data is read once it is known to fit.
    */
-  async read(offset: number, maxBytes: number, window: number, pool?: ReadBufferPool): Promise<Buffer> {
+  async read(offset: number, maxBytes: number, window: number, opts: ReadOptions = {}): Promise<Buffer> {
+    const { pool, fitOnly = false } = opts;
+    if (fitOnly && maxBytes < HEADER_SIZE) return NOTHING;
     const limit = this.size;
     let pos = this.index.lookup(offset - this.baseOffset);
     for (;;) {
       if (pos + HEADER_SIZE > limit) throw new StorageError(`offset ${offset} not found in segment ${this.baseOffset}`);
-      const len = Math.min(limit - pos, Math.max(maxBytes, 0) + window + HEADER_SIZE);
+      const len = Math.min(limit - pos, (fitOnly ? 0 : Math.max(maxBytes, 0)) + window + HEADER_SIZE);
       const buf = pool ? pool.acquire(len) : Buffer.allocUnsafe(len);
       let keep = false;
       try {
@@ -328,6 +334,7 @@ export class Segment {
           const last = readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA);
           if (size < HEADER_SIZE) throw new StorageError(`segment ${this.baseOffset}: bad batch length at ${pos + off}`);
           if (last >= offset) {
+            if (fitOnly) return size > maxBytes ? NOTHING : await this.readFitting(pos + off, size, maxBytes, pool);
             const out = await this.collect(buf, n, off, size, pos, maxBytes);
             keep = out.buffer === buf.buffer;
             return out;
@@ -340,6 +347,22 @@ export class Segment {
         // Every buffer that is not the answer goes straight back.
         if (!keep) pool?.release(buf);
       }
+    }
+  }
+
+  /** The batches from `start` (the first, `size` bytes, known to fit) that fit in maxBytes. */
+  private async readFitting(start: number, size: number, maxBytes: number, pool: ReadBufferPool | undefined): Promise<Buffer> {
+    const len = Math.min(this.size - start, maxBytes);
+    const buf = pool ? pool.acquire(len) : Buffer.allocUnsafe(len);
+    let keep = false;
+    try {
+      const n = await readFully(this.fh, buf, 0, len, start);
+      if (n < size) throw new StorageError(`segment ${this.baseOffset}: short read at ${start}`);
+      const out = await this.collect(buf, n, 0, size, start, maxBytes);
+      keep = out.buffer === buf.buffer;
+      return out;
+    } finally {
+      if (!keep) pool?.release(buf);
     }
   }
 

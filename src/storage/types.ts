@@ -6,6 +6,20 @@
 
 import type { ReadBufferPool } from './read-buffer-pool.js';
 
+export interface ReadOptions {
+  /**
+   * Read into a buffer from this pool; the caller hands the bytes back with pool.release()
+   * once nothing reads them any more (see read-buffer-pool.ts).
+   */
+  pool?: ReadBufferPool;
+  /**
+   * Only whole batches within maxBytes: empty when the first one is larger (instead of
+   * returning it whole). Costs a small probe read (the index interval) before the data, so
+   * a batch that does not fit is never read. For the partitions after the first in a fetch.
+   */
+  fitOnly?: boolean;
+}
+
 /** Per-log settings. Names follow Kafka's topic configs (segment.bytes -> segmentBytes). */
 export interface LogConfig {
   /** Roll to a new segment once the active one reaches this size. Default 1 GiB. */
@@ -85,11 +99,7 @@ export interface PartitionLog {
    * batch is returned whole even when larger than `maxBytes`, so a reader always progresses.
    * Throws OffsetOutOfRangeError when offset < logStartOffset or > logEndOffset.
    */
-  /**
-   * With `pool`, the bytes are read into a buffer from it; the caller returns them with
-   * pool.release() once nothing reads them any more (see read-buffer-pool.ts).
-   */
-  read(offset: number, maxBytes: number, pool?: ReadBufferPool): Promise<ReadResult>;
+  read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult>;
   /** Offset of the first record with timestamp >= ts (Kafka's ListOffsets rule), or null when none. */
   offsetForTimestamp(ts: number): Promise<number | null>;
   stats(): PartitionStats;

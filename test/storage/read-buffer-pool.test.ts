@@ -60,11 +60,36 @@ test('pooled log reads return the same records as plain reads, and reuse returne
   let prev: ArrayBufferLike | null = null;
   for (let offset = 0; offset < 2000; offset += 37) {
     const plain = await log.read(offset, 16 * 1024);
-    const pooled = await log.read(offset, 16 * 1024, pool);
+    const pooled = await log.read(offset, 16 * 1024, { pool });
     assert.deepEqual(recordsIn(pooled.bytes), recordsIn(plain.bytes), `records at ${offset}`);
     if (pooled.bytes.buffer === prev) reused++;
     prev = pooled.bytes.buffer;
     pool.release(pooled.bytes);
   }
   assert.ok(reused > 40, `reads that reused the previous read's buffer: ${reused} of 55`);
+});
+
+test('fitOnly reads return only whole batches within maxBytes, nothing when the first is larger', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+  t.after(async () => {
+    await logs.close();
+    await cleanup();
+  });
+  await logs.createTopic('f', 1);
+  const log = logs.log('f', 0)!;
+  // Ten batches of 100 records (~3 KB each with the padding), then one of 2000 (~60 KB).
+  for (let i = 0; i < 10; i++) await log.append(batchOf(100, i * 100, undefined, 20));
+  await log.append(batchOf(2000, 1000, undefined, 20));
+  const pool = new ReadBufferPool();
+  const one = (await log.read(200, 1)).bytes.length; // one batch (values v200..v299: batches 2-9 have this size)
+  assert.equal((await log.read(200, one - 1, { fitOnly: true, pool })).bytes.length, 0, 'first batch larger than maxBytes');
+  const fit = await log.read(250, 3 * one + 10, { fitOnly: true, pool });
+  assert.deepEqual(recordsIn(fit.bytes).map((r) => r.offset), Array.from({ length: 300 }, (_, i) => 200 + i));
+  // Same bytes as a plain read of the same range.
+  assert.deepEqual(fit.bytes, (await log.read(250, 3 * one + 10)).bytes);
+  // The big last batch: nothing under its size, all of it at its size.
+  const big = (await log.read(1000, 1)).bytes.length;
+  assert.equal((await log.read(1500, big - 1, { fitOnly: true })).bytes.length, 0);
+  assert.equal(recordsIn((await log.read(1500, big, { fitOnly: true })).bytes).length, 2000);
 });
