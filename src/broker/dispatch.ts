@@ -20,6 +20,7 @@ import { handleShareAcquire } from './handle-share-acquire.js';
 import { handleShareAck } from './handle-share-ack.js';
 import { handleShareDescribe } from './handle-share-describe.js';
 import { handleShareLeave } from './handle-share-leave.js';
+import { handleShareDelete } from './handle-share-delete.js';
 
 type Handler = (ctx: BrokerContext, req: never, scope: RequestScope) => Promise<object | undefined>;
 
@@ -44,6 +45,7 @@ const HANDLERS: Readonly<Record<number, Handler>> = {
   [Api.ShareAck]: handleShareAck,
   [Api.ShareDescribe]: handleShareDescribe,
   [Api.ShareLeave]: handleShareLeave,
+  [Api.ShareDelete]: handleShareDelete,
 };
 
 /** parseRequest has already refused unknown apis, so a handler always exists. */

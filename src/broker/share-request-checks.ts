@@ -1,11 +1,11 @@
 /**
- * Shape checks of the share apis' requests (ShareAcquire 1100 .. ShareLeave 1103), the
+ * Shape checks of the share apis' requests (ShareAcquire 1100 .. ShareDelete 1104), the
  * same rules as src/protocol/parse-request.ts applies to the other apis: a missing or
  * ill-typed field is INVALID_REQUEST naming it. They run in the handlers, so the shared
  * parser needs no queue knowledge. Settings values are checked by the coordinator
  * (INVALID_CONFIG naming the setting).
  */
-import type { ShareAckRequest, ShareAcquireRequest, ShareDescribeRequest, ShareLeaveRequest } from '../protocol/api.js';
+import type { ShareAckRequest, ShareAcquireRequest, ShareDescribeRequest, ShareLeaveRequest, ShareDeleteRequest } from '../protocol/api.js';
 import { InvalidShareRequestError } from '../queue/errors.js';
 
 const I32_MAX = 0x7fff_ffff;
@@ -96,4 +96,8 @@ export function checkShareLeave(req: ShareLeaveRequest): void {
   const o = req as unknown as Obj;
   str(o, 'groupId');
   str(o, 'workerId');
+}
+
+export function checkShareDelete(req: ShareDeleteRequest): void {
+  str(req as unknown as Obj, 'groupId');
 }

@@ -3,6 +3,7 @@
  * job, ack it once printed. Any number of these may run side by side on the same group.
  * `sluice queue describe [G]`: per share group available / in flight / acked /
  * dead-lettered counts and the oldest unacked age; all groups without G.
+ * `sluice queue delete G`: forget a share group that has no workers.
  */
 import { Command, Option } from 'commander';
 import { QueueAdmin, type ShareGroupDescription } from '../client/queue-admin.js';
@@ -121,5 +122,21 @@ export function registerQueueCommand(program: Command): void {
       } finally {
         await admin.close();
       }
+    });
+
+  queue
+    .command('delete')
+    .description('delete a share group and its per-record state (only while it has no workers)')
+    .argument('<group>', 'share group')
+    .addOption(brokerOption())
+    .addHelpText('after', '\nThe next worker of that group starts a new group, from its startFrom setting.')
+    .action(async (group: string, o: { broker: string }) => {
+      const admin = new QueueAdmin({ url: o.broker });
+      try {
+        await admin.deleteGroup(group);
+      } finally {
+        await admin.close();
+      }
+      process.stderr.write(`deleted share group '${group}'\n`);
     });
 }

@@ -1,6 +1,6 @@
 /**
- * Share group (queue) administration: describe groups. A separate class from Admin so the
- * queue surface can grow (reset, delete) without touching the topic admin.
+ * Share group (queue) administration: describe and delete groups. A separate class from
+ * Admin so the queue surface can grow without touching the topic admin.
  */
 import { Api, type ShareDescribeResponse, type ShareGroupDescriptionWire } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
@@ -28,6 +28,15 @@ export class QueueAdmin {
     const g = res.groups[0];
     if (g.error) throw fromWireError(g.error);
     return g;
+  }
+
+  /**
+   * Deletes a group with no workers: which records were acked, dead-lettered or are owed a
+   * retry, and its settings. Throws GROUP_ID_NOT_FOUND, or NON_EMPTY_GROUP while workers
+   * are in it (stop them, or wait for their session timeout).
+   */
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.conn.request(Api.ShareDelete, { groupId });
   }
 
   close(): Promise<void> {

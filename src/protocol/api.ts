@@ -35,6 +35,7 @@ export const Api = {
   ShareAck: 1101,
   ShareDescribe: 1102,
   ShareLeave: 1103,
+  ShareDelete: 1104,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -406,3 +407,13 @@ export interface ShareLeaveRequest extends RequestHeader {
   workerId: string;
 }
 export type ShareLeaveResponse = ResponseHeader;
+
+// --- ShareDelete (1104) --------------------------------------------------------------------
+/**
+ * Deletes a share group with no workers: its per-record state and config. Errors:
+ * GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (workers still in it).
+ */
+export interface ShareDeleteRequest extends RequestHeader {
+  groupId: string;
+}
+export type ShareDeleteResponse = ResponseHeader;

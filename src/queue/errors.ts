@@ -34,6 +34,13 @@ export class UnknownShareGroupError extends SluiceError {
   }
 }
 
+/** Deleting a share group that still has workers: they must leave (or time out) first. */
+export class NonEmptyShareGroupError extends SluiceError {
+  constructor(readonly group: string, workers: number) {
+    super('NON_EMPTY_GROUP', `share group '${group}' still has ${workers} worker(s); stop them (or wait for their session timeout) first`, false);
+  }
+}
+
 /** A group config value out of range; `field` names it. */
 export class InvalidShareConfigError extends SluiceError {
   constructor(readonly field: string, detail: string) {

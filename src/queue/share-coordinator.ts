@@ -10,7 +10,7 @@
  * that finishes faster (acquires more often) gets more records, as with SQS or RabbitMQ
  * prefetch.
  */
-import { InvalidRecordStateError, InvalidShareRequestError, UnknownShareGroupError, UnknownShareWorkerError } from './errors.js';
+import { InvalidRecordStateError, InvalidShareRequestError, NonEmptyShareGroupError, UnknownShareGroupError, UnknownShareWorkerError } from './errors.js';
 import { resolveShareConfig } from './share-config.js';
 import { ShareGroup } from './share-group.js';
 import type { PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
@@ -34,6 +34,8 @@ export interface AcquiredPartition {
 }
 
 export interface ShareChanges {
+  /** Groups deleted since the last drain (written before the configs and updates). */
+  deleted: string[];
   updates: PartitionUpdate[];
   /** Groups whose config changed (or were created) since the last drain. */
   configs: { group: string; config: ShareGroupConfig }[];
@@ -61,6 +63,7 @@ export interface ShareCoordinatorOptions {
 
 export class ShareCoordinator {
   private readonly groupsMap = new Map<string, ShareGroup>();
+  private deletedSinceDrain: string[] = [];
   private readonly clock: Clock;
   readonly defaults: Readonly<ShareGroupConfig>;
 
@@ -86,6 +89,19 @@ export class ShareCoordinator {
 
   group(groupId: string): ShareGroup | undefined {
     return this.groupsMap.get(groupId);
+  }
+
+  /**
+   * Deletes a group with no workers: its state (which records were acked, dead-lettered or
+   * are owed a retry) and config. A worker that comes later starts a new group, from
+   * `startFrom`. GROUP_ID_NOT_FOUND when unknown, NON_EMPTY_GROUP while workers are in it.
+   */
+  deleteGroup(groupId: string): void {
+    const g = this.groupsMap.get(groupId);
+    if (!g) throw new UnknownShareGroupError(groupId);
+    if (g.workers.size > 0) throw new NonEmptyShareGroupError(groupId, g.workers.size);
+    this.groupsMap.delete(groupId);
+    this.deletedSinceDrain.push(groupId);
   }
 
   /** Keeps a worker alive without acquiring. Creates the group with defaults when new. */
@@ -203,7 +219,8 @@ export class ShareCoordinator {
 
   /** State changes since the last drain, for the state log. */
   drainChanges(): ShareChanges {
-    const changes: ShareChanges = { updates: [], configs: [] };
+    const changes: ShareChanges = { deleted: this.deletedSinceDrain, updates: [], configs: [] };
+    this.deletedSinceDrain = [];
     for (const g of this.groupsMap.values()) {
       if (g.configDirty) {
         changes.configs.push({ group: g.id, config: g.config });
@@ -246,6 +263,11 @@ export class ShareCoordinator {
       d.workers.push({ workerId: w.id, lastSeenMsAgo: now - w.lastSeen, inFlight: perWorker.get(w.handle) ?? 0, acquired: w.acquired });
     }
     return d;
+  }
+
+  /** For replay (share-state-log.ts): a delete record drops what came before it. */
+  forgetGroup(groupId: string): void {
+    this.groupsMap.delete(groupId);
   }
 
   /** For replay (share-state-log.ts): the group, created with `config` or defaults. */

@@ -22,7 +22,7 @@ import { CompactedLog, type CompactionOptions } from '../group/compacted-log.js'
 import { recordsOf, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
-import { configRecord, decodeShareStateRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
+import { configRecord, decodeShareStateRecord, deleteRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
 import { tpKey, type Clock, systemClock } from './types.js';
 
 export { logManagerOffsetLogDir as logManagerShareStateDir, MemoryOffsetLogDir as MemoryShareStateDir } from '../group/offset-log.js';
@@ -55,9 +55,11 @@ export class ShareStateLog extends CompactedLog {
    * use false (a crash then only under-counts a delivery).
    */
   persist(durable = true): Promise<void> {
-    const { updates, configs } = this.coord.drainChanges();
+    const { deleted, updates, configs } = this.coord.drainChanges();
     const now = this.now();
     const records: RecordInput[] = [];
+    // Deletes first: a group deleted and started again in one drain keeps only the new state.
+    for (const g of deleted) records.push(deleteRecord(g, now));
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
     for (const u of updates) records.push(updateRecord(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
     if (records.length === 0) return this.idle();
@@ -116,7 +118,9 @@ export class ShareStateLog extends CompactedLog {
     const now = this.now();
     for (const r of recs) {
       const d = decodeShareStateRecord(r.key, r.value);
-      if (d.kind === 'config') {
+      if (d.kind === 'delete') {
+        this.coord.forgetGroup(d.group);
+      } else if (d.kind === 'config') {
         let cfg;
         try {
           cfg = resolveShareConfig(this.coord.defaults, d.config);

@@ -5,11 +5,13 @@
  *           ["u", group, topic, partition]  an update: runs that changed, and the start offset
  *           ["p", group, topic, partition]  a partition snapshot: replaces all earlier state
  *           ["c", group]                    the group's config
+ *           ["d", group]                    the group was deleted: forget all of it seen so far
  *           ["s", generation]               end of a snapshot: the generation is complete
  *   value msgpack map
  *           u: { v: 1, start, runs, acked, deadLettered, redeliveries }   (totals after it)
  *           p: { v: 1, start, runs, acked, deadLettered, redeliveries }
  *           c: { v: 1, config }
+ *           d: { v: 1 }
  *           s: { v: 1, entries }
  *   runs  flat array [first, last, state, deliveryCount, ...]; state 0 available, 2 acked,
  *         3 archived (acquired is written as 0: locks do not survive a restart)
@@ -33,6 +35,7 @@ export type ShareStateRecord =
   | { kind: 'update'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
   | { kind: 'partition'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
   | { kind: 'config'; group: string; config: Partial<ShareGroupConfig> }
+  | { kind: 'delete'; group: string }
   | { kind: 'snapshot'; generation: number }
   | { kind: 'unknown' };
 
@@ -85,6 +88,10 @@ export function configRecord(group: string, config: ShareGroupConfig, timestamp:
   return { key: JSON.stringify(['c', group]), value: pack({ v: 1, config }), timestamp };
 }
 
+export function deleteRecord(group: string, timestamp: number): RecordInput {
+  return { key: JSON.stringify(['d', group]), value: pack({ v: 1 }), timestamp };
+}
+
 export function snapshotMarker(generation: number, entries: number, timestamp: number): RecordInput {
   return { key: JSON.stringify(['s', generation]), value: pack({ v: 1, entries }), timestamp };
 }
@@ -111,6 +118,7 @@ export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null)
   if (k[0] === 'c' && k.length === 2 && typeof k[1] === 'string') {
     return { kind: 'config', group: k[1], config: (v.config ?? {}) as Partial<ShareGroupConfig> };
   }
+  if (k[0] === 'd' && k.length === 2 && typeof k[1] === 'string') return { kind: 'delete', group: k[1] };
   if (k[0] === 's' && typeof k[1] === 'number') return { kind: 'snapshot', generation: k[1] };
   return { kind: 'unknown' };
 }

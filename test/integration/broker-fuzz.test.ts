@@ -182,6 +182,7 @@ const TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
   }),
   [Api.ShareDescribe]: fc.record({ groupIds: list(pick(GROUPS)) }, { requiredKeys: [] }),
   [Api.ShareLeave]: fc.record({ groupId: pick(GROUPS), workerId: pick(WORKERS) }),
+  [Api.ShareDelete]: fc.record({ groupId: pick(GROUPS) }),
 };
 const APIS = Object.values(Api) as number[];
 for (const a of APIS) assert.ok(TEMPLATES[a], `no fuzz template for api ${a}`);

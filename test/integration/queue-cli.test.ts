@@ -1,9 +1,9 @@
-// `sluice queue consume` and `sluice queue describe` against the real broker process.
+// `sluice queue consume`, `describe` and `delete` against the real broker process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from './harness.js';
-import { Admin, Producer } from '../../src/client/index.js';
+import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
@@ -54,4 +54,43 @@ test('queue consume prints and acks jobs; a second worker gets the rest; describ
   const bad = await sluice(['queue', 'describe', 'nope']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /GROUP_ID_NOT_FOUND/);
+});
+
+test('queue delete: refused while a worker is in the group; afterwards the group is gone, also after a restart, and starts over', async (t) => {
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic('del-q', 1);
+  await admin.close();
+  const p = new Producer({ url: broker.url, acks: 'all' });
+  await p.send('del-q', Array.from({ length: 5 }, (_, i) => ({ value: `job ${i}` })));
+  await p.close();
+
+  const w = new QueueConsumer({ url: broker.url, groupId: 'del-g', topics: 'del-q', concurrency: 5, maxWaitMs: 200, log: () => {} });
+  t.after(() => w.close());
+  const it = w[Symbol.asyncIterator]();
+  for (let i = 0; i < 5; i++) await ((await it.next()).value as Job).ack();
+
+  const busy = await sluice(['queue', 'delete', 'del-g']);
+  assert.notEqual(busy.code, 0);
+  assert.match(busy.stderr, /NON_EMPTY_GROUP.*1 worker/);
+  await w.close();
+
+  const del = await sluice(['queue', 'delete', 'del-g']);
+  assert.equal(del.code, 0, del.stderr);
+  assert.match(del.stderr, /deleted share group 'del-g'/);
+  const gone = await sluice(['queue', 'describe', 'del-g']);
+  assert.notEqual(gone.code, 0);
+  assert.match(gone.stderr, /GROUP_ID_NOT_FOUND/);
+  const twice = await sluice(['queue', 'delete', 'del-g']);
+  assert.match(twice.stderr, /GROUP_ID_NOT_FOUND/);
+
+  await broker.restart();
+  const qa = new QueueAdmin({ url: broker.url });
+  t.after(() => qa.close());
+  assert.deepEqual((await qa.listGroups()).filter((g) => g === 'del-g'), [], 'still deleted after a restart');
+  // A worker of the same name starts a new group: every job again, first delivery.
+  const again = await sluice(['queue', 'consume', 'del-q', '--group', 'del-g', '--max-messages', '5', '--format', 'json']);
+  assert.equal(again.code, 0, again.stderr);
+  const jobs = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string; deliveryCount: number });
+  assert.deepEqual(jobs.map((j) => j.value), ['job 0', 'job 1', 'job 2', 'job 3', 'job 4']);
+  assert.ok(jobs.every((j) => j.deliveryCount === 1));
 });

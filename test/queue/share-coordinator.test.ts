@@ -142,3 +142,25 @@ test('startFrom latest begins at the log end', () => {
   assert.equal(countOf(c.acquire('g', 'w', one(10), 5)), 0);
   assert.deepEqual(offsetsOf(c.acquire('g', 'w', one(12), 5)[0].ranges), [10, 11]);
 });
+
+test('deleteGroup: refused while workers are in it, then forgets every record state; a later worker starts a new group', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  c.configure('g', { maxDeliveries: 7 });
+  const got = c.acquire('g', 'w', one(10), 10);
+  c.ack('g', 'w', [{ topic: 't', partition: 0, offsets: offsetsOf(got[0].ranges).slice(0, 6) }]);
+  assert.throws(() => c.deleteGroup('g'), (e: Error & { code?: string }) => e.code === 'NON_EMPTY_GROUP' && /1 worker/.test(e.message));
+  assert.throws(() => c.deleteGroup('nope'), (e: Error & { code?: string }) => e.code === 'GROUP_ID_NOT_FOUND');
+  c.leave('g', 'w');
+  c.drainChanges();
+  c.deleteGroup('g');
+  assert.deepEqual(c.groups(), []);
+  assert.throws(() => c.describe('g'), (e: Error & { code?: string }) => e.code === 'GROUP_ID_NOT_FOUND');
+  assert.deepEqual(c.drainChanges().deleted, ['g']);
+  assert.deepEqual(c.drainChanges().deleted, [], 'reported once');
+  // A new group of the same name: defaults, every record again, first delivery.
+  const again = c.acquire('g', 'w2', one(10), 100);
+  assert.equal(countOf(again), 10);
+  assert.ok(again[0].ranges.every((r) => r.deliveryCount === 1));
+  assert.equal(c.group('g')!.config.maxDeliveries, c.defaults.maxDeliveries);
+});

@@ -1,0 +1,17 @@
+/**
+ * ShareDelete (api 1104): forgets a share group that has no workers (like Kafka's
+ * kafka-share-groups --delete). The delete is durable in the share state log before the
+ * answer; a worker that acquires afterwards starts a new group from `startFrom`.
+ */
+import type { ShareDeleteRequest, ShareDeleteResponse } from '../protocol/api.js';
+import type { BrokerContext } from './context.js';
+import { checkShareDelete } from './share-request-checks.js';
+import { shareService } from './share-service.js';
+
+export async function handleShareDelete(ctx: BrokerContext, req: ShareDeleteRequest): Promise<ShareDeleteResponse> {
+  checkShareDelete(req);
+  const svc = shareService(ctx);
+  svc.coord.deleteGroup(req.groupId);
+  await svc.commit([], true);
+  return { id: req.id };
+}
