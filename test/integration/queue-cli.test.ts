@@ -22,13 +22,18 @@ function sluice(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-test('queue consume prints and acks jobs; a second worker gets the rest; describe shows the counts', async () => {
+/** A new one-partition topic holding jobs `job 0` .. `job n-1`. */
+async function fillJobs(topic: string, n: number): Promise<void> {
   const admin = new Admin({ url: broker.url });
-  await admin.createTopic('cli-q', 1);
+  await admin.createTopic(topic, 1);
   await admin.close();
   const p = new Producer({ url: broker.url, acks: 'all' });
-  await p.send('cli-q', Array.from({ length: 8 }, (_, i) => ({ value: `job ${i}` })));
+  await p.send(topic, Array.from({ length: n }, (_, i) => ({ value: `job ${i}` })));
   await p.close();
+}
+
+test('queue consume prints and acks jobs; a second worker gets the rest; describe shows the counts', async () => {
+  await fillJobs('cli-q', 8);
 
   const a = await sluice(['queue', 'consume', 'cli-q', '--group', 'cli-g', '--max-messages', '5', '--concurrency', '2', '--format', 'json']);
   assert.equal(a.code, 0, a.stderr);
@@ -57,12 +62,7 @@ test('queue consume prints and acks jobs; a second worker gets the rest; describ
 });
 
 test('queue delete: refused while a worker is in the group; afterwards the group is gone, also after a restart, and starts over', async (t) => {
-  const admin = new Admin({ url: broker.url });
-  await admin.createTopic('del-q', 1);
-  await admin.close();
-  const p = new Producer({ url: broker.url, acks: 'all' });
-  await p.send('del-q', Array.from({ length: 5 }, (_, i) => ({ value: `job ${i}` })));
-  await p.close();
+  await fillJobs('del-q', 5);
 
   const w = new QueueConsumer({ url: broker.url, groupId: 'del-g', topics: 'del-q', concurrency: 5, maxWaitMs: 200, log: () => {} });
   t.after(() => w.close());

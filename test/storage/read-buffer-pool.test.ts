@@ -1,7 +1,8 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { openLogManager } from '../../src/storage/log-manager.js';
+import type { LogConfig, PartitionLog } from '../../src/storage/types.js';
 import { batchOf, recordsIn, tempDir } from './helpers.js';
 
 test('a returned buffer is lent again for a read of the same size class', () => {
@@ -45,15 +46,20 @@ test('the pool keeps at most maxKeptBytes; other size classes make room for a re
   assert.equal(pool.acquire(128 * 1024).buffer, common.buffer);
 });
 
-test('pooled log reads return the same records as plain reads, and reuse returned buffers', async (t) => {
+/** A one-partition log in a temp dir, closed and removed after the test. */
+async function tempLog(t: TestContext, config: Partial<LogConfig> = {}): Promise<PartitionLog> {
   const { dir, cleanup } = await tempDir();
-  const logs = await openLogManager(dir, { segmentBytes: 64 * 1024 }, { retentionCheckMs: 0 });
+  const logs = await openLogManager(dir, config, { retentionCheckMs: 0 });
   t.after(async () => {
     await logs.close();
     await cleanup();
   });
   await logs.createTopic('t', 1);
-  const log = logs.log('t', 0)!;
+  return logs.log('t', 0)!;
+}
+
+test('pooled log reads return the same records as plain reads, and reuse returned buffers', async (t) => {
+  const log = await tempLog(t, { segmentBytes: 64 * 1024 });
   for (let i = 0; i < 40; i++) await log.append(batchOf(50, i * 50, undefined, 40));
   const pool = new ReadBufferPool();
   let reused = 0;
@@ -70,14 +76,7 @@ test('pooled log reads return the same records as plain reads, and reuse returne
 });
 
 test('fitOnly reads return only whole batches within maxBytes, nothing when the first is larger', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0 });
-  t.after(async () => {
-    await logs.close();
-    await cleanup();
-  });
-  await logs.createTopic('f', 1);
-  const log = logs.log('f', 0)!;
+  const log = await tempLog(t);
   // Ten batches of 100 records (~3 KB each with the padding), then one of 2000 (~60 KB).
   for (let i = 0; i < 10; i++) await log.append(batchOf(100, i * 100, undefined, 20));
   await log.append(batchOf(2000, 1000, undefined, 20));
