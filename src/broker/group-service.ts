@@ -37,7 +37,9 @@ export class GroupService {
 
   static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
     const started = Date.now();
-    const store = await OffsetStore.open(logManagerOffsetLogDir(logs), { clock: systemClock });
+    const store = await OffsetStore.open(logManagerOffsetLogDir(logs), {
+      clock: systemClock, onCompactionError: (err) => log.error('offset store compaction failed', { error: err }),
+    });
     const g = config.group;
     // The coordinator's onEpochBump feeds the push registry, which asks the coordinator about
     // membership; the registry only calls back later (on setImmediate or a tick).

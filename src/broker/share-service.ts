@@ -50,6 +50,8 @@ export class ShareService {
   private readonly byConnection = new Map<RequestScope, Map<string, { groupId: string; workerId: string }>>();
   private ticking = false;
   private chain: Promise<unknown> = Promise.resolve();
+  /** A commit since the last drain asked for fsync (see commit()). */
+  private durableWanted = false;
 
   private constructor(private readonly ctx: BrokerContext) {
     this.coord = new ShareCoordinator({ defaults: ctx.config.share });
@@ -57,7 +59,9 @@ export class ShareService {
 
   static async start(ctx: BrokerContext): Promise<ShareService> {
     const s = new ShareService(ctx);
-    s.state = await ShareStateLog.open(logManagerShareStateDir(ctx.logs, SHARE_STATE_PREFIX), s.coord);
+    s.state = await ShareStateLog.open(logManagerShareStateDir(ctx.logs, SHARE_STATE_PREFIX), s.coord, {
+      onCompactionError: (err) => ctx.log.error('share state compaction failed', { error: err }),
+    });
     s.timer = setInterval(() => s.tick(), TICK_MS);
     s.timer.unref();
     s.registerMetrics();
@@ -81,14 +85,30 @@ export class ShareService {
     return !this.closing;
   }
 
-  /** Persists coordinator changes; dead letters are appended first (see share-dead-letters.ts). */
+  /**
+   * Persists coordinator changes; dead letters are appended first (see share-dead-letters.ts).
+   * Call it in the same tick as the coordinator change it covers.
+   */
   commit(dls: readonly DeadLetter[], durable: boolean): Promise<void> {
-    // Serialised: a persist drains *every* change, so it must not overtake another
-    // caller's dead-letter append (the state would call a record archived before its copy
-    // is in the DLQ).
+    // A persist drains *every* pending change, so an earlier queued non-durable commit may
+    // write this caller's change: it must then be durable, or an ack (or a delete) would be
+    // answered before its fsync. The flag is read in the same tick as the drain.
+    if (durable) this.durableWanted = true;
+    // Serialised: a persist must not overtake another caller's dead-letter append (the
+    // state would call a record archived before its copy is in the DLQ).
     const run = this.chain.then(async () => {
       if (dls.length) await writeDeadLetters(this.ctx, dls);
-      await this.state.persist(durable);
+      const d = this.durableWanted;
+      this.durableWanted = false;
+      try {
+        await this.state.persist(d);
+      } catch (err) {
+        // The drained changes are lost to the log but still in memory: a snapshot of memory
+        // puts the log right again (else a restart would revive, say, a deleted group).
+        this.ctx.log.error('share state write failed; rewriting the state from memory', { error: err });
+        await this.state.compact().catch((e: unknown) => this.ctx.log.error('share state rewrite failed', { error: e }));
+        throw err;
+      }
     });
     this.chain = run.catch(() => undefined);
     return run;

@@ -15,6 +15,8 @@ export interface CompactionOptions {
   compactRatio?: number;
   /** ...and at least this many records. Default 1000. */
   compactMinRecords?: number;
+  /** Told when a compaction that a write triggered fails (the log stays as it was; the next write tries again). */
+  onCompactionError?: (err: unknown) => void;
 }
 
 export abstract class CompactedLog {
@@ -28,12 +30,14 @@ export abstract class CompactedLog {
   protected closed = false;
   private readonly compactRatio: number;
   private readonly compactMinRecords: number;
+  private readonly onCompactionError: (err: unknown) => void;
   /** Completed compactions since open (for tests and metrics). */
   compactions = 0;
 
   protected constructor(private readonly dir: OffsetLogDir, protected readonly now: () => number, opts: CompactionOptions) {
     this.compactRatio = opts.compactRatio ?? 4;
     this.compactMinRecords = opts.compactMinRecords ?? 1000;
+    this.onCompactionError = opts.onCompactionError ?? (() => {});
   }
 
   get generation(): number {
@@ -72,7 +76,7 @@ export abstract class CompactedLog {
       apply?.();
       if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
         // Queued behind this write; its failure must not fail this write, which already succeeded.
-        this.compact().catch(() => undefined);
+        this.compact().catch(this.onCompactionError);
       }
     });
   }

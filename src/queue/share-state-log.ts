@@ -83,7 +83,10 @@ export class ShareStateLog extends CompactedLog {
     let pending: RecordInput[] = [];
     let pendingRuns = 0;
     for (const id of this.coord.groups()) {
-      const g = this.coord.group(id)!;
+      // The batches are written one by one, with awaits between them: a group deleted
+      // meanwhile is skipped (its delete record follows this snapshot's marker).
+      const g = this.coord.group(id);
+      if (!g) continue;
       pending.push(configRecord(id, g.config, now));
       for (const p of g.partitions.values()) {
         const runs = p.snapshotRuns();

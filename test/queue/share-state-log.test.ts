@@ -98,6 +98,31 @@ for (const [name, make] of ENGINES) {
       }
     });
 
+    test('a group deleted while a snapshot is being written is left out of it, not a crash', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        const c = new ShareCoordinator({ clock });
+        const s = await ShareStateLog.open(e.dir(), c, { clock });
+        // Enough runs per group that the snapshot comes in several batches (about 4096 runs each).
+        for (const g of ['ga', 'gb', 'gone']) {
+          c.acquire(g, 'w', src(6000), 6000);
+          c.ack(g, 'w', tgt(Array.from({ length: 3000 }, (_, i) => i * 2)));
+          c.leave(g, 'w');
+        }
+        const batches = (s as unknown as { snapshotBatches(now: number): Iterable<{ key: unknown }[]> }).snapshotBatches(clock.now());
+        const it = batches[Symbol.iterator]();
+        assert.equal(it.next().done, false);
+        c.deleteGroup('gone'); // between two batches, as an append's await would allow
+        const keys: string[] = [];
+        for (let r = it.next(); !r.done; r = it.next()) for (const rec of r.value) keys.push(String(rec.key));
+        assert.ok(!keys.some((k) => k.includes('"gone"')), 'nothing of the deleted group');
+        assert.ok(keys.some((k) => k.includes('"gb"')), 'the other groups are still written');
+      } finally {
+        await e.close();
+      }
+    });
+
     test('compaction keeps state, drops history, and bounds replay', async () => {
       const e = await make();
       try {
