@@ -39,8 +39,13 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
     else if (!ctx.logs.topic(topic)) errors.push(failed(topic, errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${topic}'`)));
     else known.push(topic);
   }
+  let attempted = false;
   const attempt = async (): Promise<ShareAcquirePartitionResult[] | undefined> => {
     if (scope?.closed || !svc.isBound(scope, groupId, workerId)) return undefined;
+    // A parked retry must not bring back a group deleted meanwhile, with broker defaults in
+    // place of this worker's settings: its next acquire recreates it properly.
+    if (attempted && !svc.coord.group(groupId)) return undefined;
+    attempted = true;
     const got = svc.coord.acquire(groupId, workerId, sources(ctx, known), req.maxRecords);
     if (got.length === 0) return undefined;
     await svc.commit([], false);

@@ -48,6 +48,8 @@ export class ShareService {
   private readonly parked = new Set<ParkedAcquire>();
   /** Workers per connection, so a closed connection makes its workers leave. */
   private readonly byConnection = new Map<RequestScope, Map<string, { groupId: string; workerId: string }>>();
+  /** The connection each worker last spoke on: a worker that moved is no longer the old one's. */
+  private readonly scopeOf = new Map<string, RequestScope>();
   private ticking = false;
   private chain: Promise<unknown> = Promise.resolve();
   /** A commit since the last drain asked for fsync (see commit()). */
@@ -117,17 +119,25 @@ export class ShareService {
   /** Remembers that `workerId` speaks on `scope`; when it closes, the worker leaves. */
   bindWorker(scope: RequestScope | undefined, groupId: string, workerId: string): void {
     if (!scope || scope.closed) return;
+    const key = groupId + '\0' + workerId;
+    // A worker that reconnected before the broker saw its old connection die: when that one
+    // closes, the worker must not leave (it would lose the jobs it is still working on).
+    const old = this.scopeOf.get(key);
+    if (old !== undefined && old !== scope) this.byConnection.get(old)?.delete(key);
+    this.scopeOf.set(key, scope);
     let m = this.byConnection.get(scope);
     if (!m) {
       this.byConnection.set(scope, (m = new Map()));
       scope.onClose(() => this.connectionClosed(scope));
     }
-    const key = groupId + '\0' + workerId;
     if (!m.has(key)) m.set(key, { groupId, workerId });
   }
 
   unbindWorker(scope: RequestScope | undefined, groupId: string, workerId: string): void {
-    if (scope) this.byConnection.get(scope)?.delete(groupId + '\0' + workerId);
+    if (!scope) return;
+    const key = groupId + '\0' + workerId;
+    this.byConnection.get(scope)?.delete(key);
+    if (this.scopeOf.get(key) === scope) this.scopeOf.delete(key);
   }
 
   /** False once the worker left on this connection (a parked acquire must not take records for it). */
@@ -155,7 +165,9 @@ export class ShareService {
   private connectionClosed(scope: RequestScope): void {
     const m = this.byConnection.get(scope);
     this.byConnection.delete(scope);
-    if (!m || this.closing) return;
+    if (!m) return;
+    for (const key of m.keys()) if (this.scopeOf.get(key) === scope) this.scopeOf.delete(key);
+    if (this.closing) return;
     const dls: DeadLetter[] = [];
     for (const { groupId, workerId } of m.values()) {
       dls.push(...this.coord.leave(groupId, workerId));
