@@ -64,24 +64,27 @@ function parseRuns(flat: unknown, where: string): StateRun[] {
   return out;
 }
 
-export function updateRecord(
-  group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+/** A partition's window as an update (`u`) or a snapshot entry (`p`): same value, different key kind. */
+function windowRecord(
+  kind: 'u' | 'p', group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
 ): RecordInput {
   return {
-    key: JSON.stringify(['u', group, topic, partition]),
+    key: JSON.stringify([kind, group, topic, partition]),
     value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries }),
     timestamp,
   };
 }
 
+export function updateRecord(
+  group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+): RecordInput {
+  return windowRecord('u', group, topic, partition, start, runs, c, timestamp);
+}
+
 export function partitionRecord(
   group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
 ): RecordInput {
-  return {
-    key: JSON.stringify(['p', group, topic, partition]),
-    value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries }),
-    timestamp,
-  };
+  return windowRecord('p', group, topic, partition, start, runs, c, timestamp);
 }
 
 export function configRecord(group: string, config: ShareGroupConfig, timestamp: number): RecordInput {

@@ -3,26 +3,14 @@
 // No assertion on speed (the machine is shared; timings are never a test gate).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from './harness.js';
+import { runCli, type CliResult } from './cli-process.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...args, '--json'], {
-      env: { ...process.env, SLUICE_BROKER: broker.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const bench = (args: string[]): Promise<CliResult> => runCli(broker.url, ['bench', ...args, '--json']);
 
 function oneJson(stdout: string): Record<string, any> {
   const lines = stdout.trim().split('\n');

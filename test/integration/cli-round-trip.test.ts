@@ -2,30 +2,17 @@
 // the real broker; stdout for data, stderr for diagnostics, non-zero exit on failure.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, type BrokerHandle } from './harness.js';
+import { runCli, type CliResult } from './cli-process.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
-function sluice(args: string[], input?: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      env: { ...process.env, SLUICE_BROKER: broker.url, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(input ?? '');
-  });
-}
+const sluice = (args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> => runCli(broker.url, args, { input, env });
 
 test('produce lines from stdin, then consume --from-beginning --max-messages N', async () => {
   assert.equal((await sluice(['topic', 'create', 'cli-rt', '--partitions', '1'])).code, 0);

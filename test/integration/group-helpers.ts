@@ -39,6 +39,16 @@ export function groupConsumer(url: string, groupId: string, topics: string[] | R
   return c;
 }
 
+/** Connects `cs` one after another, each once its join was answered; returns the ms it took. */
+export async function joinOneByOne(cs: Consumer[]): Promise<number> {
+  const t0 = Date.now();
+  for (const c of cs) {
+    await c.connect();
+    await waitFor('member joined', () => c.groupMember()!.memberEpoch > 0, 5000, 1);
+  }
+  return Date.now() - t0;
+}
+
 export const keys = (c: Consumer) => c.assignment().map((tp) => `${tp.topic}/${tp.partition}`).sort();
 
 /** Every partition of `topic` (n partitions) owned by exactly one consumer. */

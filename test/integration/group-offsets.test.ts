@@ -3,27 +3,18 @@
 // DeleteGroups refused while members remain, internal topics hidden, group metrics.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Consumer, Producer, type Message } from '../../src/client/index.js';
 import { Connection } from '../../src/client/connection.js';
 import { Api } from '../../src/protocol/api.js';
 import { GROUP_BROKER_ARGS, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { runCli, type CliResult } from './cli-process.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker({ args: GROUP_BROKER_ARGS }); });
 after(async () => { await broker.stop(); });
 
-function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, SLUICE_BROKER: broker.url } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sluice = (args: string[]): Promise<CliResult> => runCli(broker.url, args);
 
 async function take(c: Consumer, n: number): Promise<Message[]> {
   const out: Message[] = [];

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Consumer } from '../../src/client/index.js';
-import { brokerForFile, complete, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { brokerForFile, complete, groupConsumer, keys, waitFor, joinOneByOne } from './group-helpers.js';
 
 const env = brokerForFile([]);
 
@@ -50,11 +50,7 @@ test('default settings: 10 consumers joining one after another on a 100-partitio
 
 async function joinTen(cs: ReturnType<typeof groupConsumer>[]): Promise<void> {
   const t0 = Date.now();
-  for (const c of cs) {
-    await c.connect();
-    await waitFor('member joined', () => c.groupMember()!.memberEpoch > 0, 5000, 1);
-  }
-  const joined = Date.now() - t0;
+  const joined = await joinOneByOne(cs);
   await waitFor('10 consumers balanced on 100 partitions',
     async () => complete(cs, 'push100', 100) && cs.every((c) => keys(c).length === 10) && await stable('g-push100'), 15_000, 5)
     .catch(async (err) => {

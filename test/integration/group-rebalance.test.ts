@@ -3,7 +3,7 @@
 // one after another on a 100-partition topic to settle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brokerForFile, GROUP_BROKER_ARGS, complete, groupConsumer, keys, waitFor } from './group-helpers.js';
+import { brokerForFile, GROUP_BROKER_ARGS, complete, groupConsumer, keys, waitFor, joinOneByOne } from './group-helpers.js';
 
 const env = brokerForFile();
 
@@ -48,11 +48,7 @@ test('10 consumers joining one after another on a 100-partition topic settle bal
   await env.admin.createTopic('rb100', 100);
   const cs = Array.from({ length: 10 }, () => groupConsumer(env.broker.url, 'g-rb100', ['rb100']));
   const t0 = Date.now();
-  for (const c of cs) {
-    await c.connect();
-    await waitFor('member joined', () => c.groupMember()!.memberEpoch > 0, 5000, 1);
-  }
-  const joined = Date.now() - t0;
+  const joined = await joinOneByOne(cs);
   await waitFor('10 consumers balanced on 100 partitions',
     async () => complete(cs, 'rb100', 100) && cs.every((c) => keys(c).length === 10) && await stable('g-rb100'), 10_000, 5);
   const ms = Date.now() - t0;

@@ -1,26 +1,15 @@
 // `sluice queue consume`, `describe` and `delete` against the real broker process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
+import { runCli, type CliResult } from './cli-process.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
-function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      env: { ...process.env, SLUICE_BROKER: broker.url }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sluice = (args: string[]): Promise<CliResult> => runCli(broker.url, args);
 
 /** A new one-partition topic holding jobs `job 0` .. `job n-1`. */
 async function fillJobs(topic: string, n: number): Promise<void> {
