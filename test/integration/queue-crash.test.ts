@@ -11,6 +11,7 @@ import { Admin, Producer, QueueConsumer } from '../../src/client/index.js';
 
 const HOLDER = fileURLToPath(new URL('./fixtures/queue-holder.ts', import.meta.url));
 const VISIBILITY = 2500;
+const EXTEND_EVERY_MS = 300;
 const SETTINGS = { visibilityTimeoutMs: VISIBILITY, retryBackoffMs: 100, retryBackoffMaxMs: 100, sessionTimeoutMs: 60_000 };
 
 let broker: BrokerHandle;
@@ -25,7 +26,7 @@ interface Held { offset: number; deliveryCount: number; at: number }
 
 /** Starts a holder process and resolves once it printed `n` jobs. */
 function holder(group: string, topic: string, n: number): Promise<{ proc: ChildProcess; jobs: Held[] }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', HOLDER, broker.url, group, topic, String(n), JSON.stringify(SETTINGS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', HOLDER, broker.url, group, topic, String(n), JSON.stringify(SETTINGS), String(EXTEND_EVERY_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   procs.push(proc);
   const jobs: Held[] = [];
   let buf = '';
@@ -55,9 +56,10 @@ test('records of a stopped worker come back after the lock expires, of a killed 
   await p.send(topic, Array.from({ length: 30 }, (_, i) => ({ value: `job-${i}` })));
   await p.close();
 
-  // Both start together: a holder started after the other's locks expired would take the
-  // same five records again.
+  // Holders keep their locks alive until stopped, so however far apart they start, each
+  // holds five records of its own.
   const [stopped, killed] = await Promise.all([holder('g-crash', topic, 5), holder('g-crash', topic, 5)]);
+  const stoppedAt = Date.now();
   stopped.proc.kill('SIGSTOP');
   const killedAt = Date.now();
   killed.proc.kill('SIGKILL');
@@ -87,7 +89,9 @@ test('records of a stopped worker come back after the lock expires, of a killed 
   for (const j of stopped.jobs) {
     const [r] = processed.get(j.offset)!;
     assert.equal(r.deliveryCount, 2);
-    assert.ok(r.at - j.at >= VISIBILITY - 100, `stopped worker's offset ${j.offset} redelivered after ${r.at - j.at} ms, before its lock expired`);
+    // Its last extension ran at most EXTEND_EVERY_MS before the stop.
+    const sinceStop = r.at - stoppedAt;
+    assert.ok(sinceStop >= VISIBILITY - EXTEND_EVERY_MS - 100, `stopped worker's offset ${j.offset} redelivered ${sinceStop} ms after the stop, before its lock expired`);
   }
   for (const j of killed.jobs) {
     const [r] = processed.get(j.offset)!;
