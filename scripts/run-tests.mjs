@@ -2,8 +2,8 @@
 // Runs every test/**/*.test.ts with node's built-in runner, through tsx.
 // Node 20's `--test` does not expand globs, so the list is built here.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 
 function walk(dir) {
   const out = [];
@@ -29,9 +29,17 @@ const totalMs = Number(process.env.SLUICE_TEST_TOTAL_TIMEOUT_MS ?? 13 * 60_000);
 // --test-force-exit arrived in Node 20.14; older 20.x runs without it.
 const [major, minor] = process.versions.node.split('.').map(Number);
 const forceExit = major > 20 || minor >= 14 ? ['--test-force-exit'] : [];
+// The brokers and CLIs that integration tests spawn run compiled JS (test/integration/
+// cli-entry.ts says why), so compile src/ into dist/ first; a type error fails the run here.
+const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('run-tests: the build (tsc -p tsconfig.build.json) failed');
+  process.exit(1);
+}
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...forceExit, ...files], {
   stdio: 'inherit',
   detached: true,
+  env: { ...process.env, TEST_SLUICE_CLI: resolve('dist/cli/main.js') },
 });
 const killGroup = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
 const watchdog = setTimeout(() => {

@@ -1,19 +1,13 @@
 /**
  * Starts the real broker as a child process for integration tests: port 0, a temp data
  * dir, waits for the JSON "ready" line (which carries the bound port), and cleans up.
- * Spawns `node --import tsx src/cli/main.ts broker` so no build is needed; while the CLI's
- * other command files are missing, falls back to the broker-only entry src/broker/main.ts.
+ * Spawns `sluice broker` as cliArgs() says (compiled under `npm test`, else through tsx).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const CLI = join(ROOT, 'src/cli/main.ts');
-const CLI_PARTS = ['broker-command.ts', 'topic-command.ts', 'produce-command.ts', 'consume-command.ts'].map((f) => join(ROOT, 'src/cli', f));
-const ENTRY = CLI_PARTS.every((f) => existsSync(f)) ? CLI : join(ROOT, 'src/broker/main.ts');
+import { join } from 'node:path';
+import { ROOT, cliArgs } from './cli-entry.js';
 
 export interface BrokerHandle {
   url: string;
@@ -53,15 +47,22 @@ export async function startBroker(opts: StartOptions = {}): Promise<BrokerHandle
   } as BrokerHandle;
 
   const launch = async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])], {
+    const proc = spawn(process.execPath, [...cliArgs(), 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])], {
       cwd: ROOT,
       env: { ...stripSluiceEnv(process.env), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     handle.proc = proc;
+    const startedAt = Date.now();
     const port = await new Promise<number>((resolveP, reject) => {
       let buf = '';
-      const timer = setTimeout(() => reject(new Error(`broker not ready after ${opts.timeoutMs ?? 20000} ms:\n${out}`)), opts.timeoutMs ?? 20000);
+      // Generous: a broker is ready in well under a second here, but CI machines have stalled
+      // for many seconds; a slow start is reported below so the next failure has a clue.
+      const limit = opts.timeoutMs ?? 60_000;
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`broker not ready after ${limit} ms (pid ${proc.pid}):\n${out}`));
+      }, limit);
       const onData = (chunk: Buffer) => {
         const s = chunk.toString();
         out += s;
@@ -74,6 +75,8 @@ export async function startBroker(opts: StartOptions = {}): Promise<BrokerHandle
             const ev = JSON.parse(line) as { event?: string; port?: number };
             if (ev.event === 'ready' && typeof ev.port === 'number') {
               clearTimeout(timer);
+              const took = Date.now() - startedAt;
+              if (took > 5000) process.stderr.write(`harness: the broker took ${took} ms to get ready\n`);
               resolveP(ev.port);
             }
           } catch { /* not a JSON line */ }
