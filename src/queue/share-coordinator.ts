@@ -49,6 +49,14 @@ export interface ShareGroupDescription extends ShareCounts {
   partitions: (PartitionDescription & { topic: string; partition: number; backlog: number })[];
 }
 
+export interface ShareOffsetReset {
+  topic: string;
+  partition: number;
+  /** The share-partition start before the reset; -1 when the group had not read it. */
+  from: number;
+  to: number;
+}
+
 export interface SettleTarget {
   topic: string;
   partition: number;
@@ -102,6 +110,29 @@ export class ShareCoordinator {
     if (g.workers.size > 0) throw new NonEmptyShareGroupError(groupId, g.workers.size);
     this.groupsMap.delete(groupId);
     this.deletedSinceDrain.push(groupId);
+  }
+
+  /**
+   * Moves where the group reads each named partition (Kafka's kafka-share-groups
+   * --reset-offsets): the partition's state is forgotten and records from `offset` on are
+   * delivered again, acked or not, with delivery count 1. Only while the group has no
+   * workers (NON_EMPTY_GROUP): a worker holding a record of the old window could not settle
+   * it. Creates the group with defaults when unknown, so a group can be placed before its
+   * first worker starts. Offsets are the caller's to clamp to the log. Returns each
+   * partition's start before (-1: the group had not read it) and after.
+   */
+  resetOffsets(groupId: string, targets: readonly { topic: string; partition: number; offset: number }[]): ShareOffsetReset[] {
+    for (const t of targets) {
+      if (!Number.isInteger(t.offset) || t.offset < 0) throw new InvalidShareRequestError(`reset offset must be a non-negative integer, got ${t.offset}`);
+    }
+    const existing = this.groupsMap.get(groupId);
+    if (existing && existing.workers.size > 0) throw new NonEmptyShareGroupError(groupId, existing.workers.size);
+    const g = existing ?? this.ensureGroup(groupId);
+    return targets.map(({ topic, partition, offset }) => {
+      const from = g.existing(topic, partition)?.startOffset ?? -1;
+      g.resetPartition(topic, partition, offset);
+      return { topic, partition, from, to: offset };
+    });
   }
 
   /** Keeps a worker alive without acquiring. Creates the group with defaults when new. */

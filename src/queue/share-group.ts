@@ -61,6 +61,14 @@ export class ShareGroup {
     return p;
   }
 
+  /** Replaces the share-partition by an empty one at `startOffset` (the group has no workers). */
+  resetPartition(topic: string, partition: number, startOffset: number): SharePartition {
+    const key = tpKey(topic, partition);
+    const p = SharePartition.resetFrom(this.partitions.get(key), this.id, topic, partition, this.cfgFn, startOffset);
+    this.partitions.set(key, p);
+    return p;
+  }
+
   existing(topic: string, partition: number): SharePartition | undefined {
     return this.partitions.get(tpKey(topic, partition));
   }

@@ -82,6 +82,8 @@ export class SharePartition {
   private entTime: number[] = [];
   private pendingRuns: StateRun[] = [];
   private startDirty = false;
+  /** Set by a reset: the next drain writes the whole window, replacing the persisted one. */
+  private replaceOnDrain = false;
   acked = 0;
   deadLettered = 0;
   redeliveries = 0;
@@ -263,14 +265,31 @@ export class SharePartition {
 
   /** The changes since the last drain, for the state log; null when nothing changed. */
   drainUpdate(): PartitionUpdate | null {
-    if (this.pendingRuns.length === 0 && !this.startDirty) return null;
-    const runs = this.pendingRuns;
+    if (this.pendingRuns.length === 0 && !this.startDirty && !this.replaceOnDrain) return null;
+    const replace = this.replaceOnDrain;
+    const runs = replace ? this.snapshotRuns() : this.pendingRuns;
     this.pendingRuns = [];
-    this.startDirty = false;
+    this.startDirty = this.replaceOnDrain = false;
     return {
       group: this.group, topic: this.topic, partition: this.partition, startOffset: this.startOff, runs,
-      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries,
+      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, ...(replace ? { replace } : {}),
     };
+  }
+
+  /**
+   * A fresh window at `startOffset` that takes over `old`'s totals (metrics count on), and
+   * whose first drain replaces what the state log held for the partition.
+   */
+  static resetFrom(old: SharePartition | undefined, group: string, topic: string, partition: number,
+    cfg: () => Readonly<ShareGroupConfig>, startOffset: number): SharePartition {
+    const p = new SharePartition(group, topic, partition, cfg, startOffset);
+    if (old) {
+      p.acked = old.acked;
+      p.deadLettered = old.deadLettered;
+      p.redeliveries = old.redeliveries;
+    }
+    p.replaceOnDrain = true;
+    return p;
   }
 
   /** The whole window as runs (acquired written as available), for a snapshot. */

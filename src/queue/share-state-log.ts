@@ -61,7 +61,7 @@ export class ShareStateLog extends CompactedLog {
     // Deletes first: a group deleted and started again in one drain keeps only the new state.
     for (const g of deleted) records.push(deleteRecord(g, now));
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
-    for (const u of updates) records.push(updateRecord(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
+    for (const u of updates) records.push((u.replace ? partitionRecord : updateRecord)(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
     if (records.length === 0) return this.idle();
     return this.append(records, durable);
   }

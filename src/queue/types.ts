@@ -102,6 +102,8 @@ export interface PartitionUpdate {
   acked: number;
   deadLettered: number;
   redeliveries: number;
+  /** The runs are the whole window and replace what the log held (after a reset). */
+  replace?: boolean;
 }
 
 export function tpKey(topic: string, partition: number): string {

@@ -143,6 +143,33 @@ test('startFrom latest begins at the log end', () => {
   assert.deepEqual(offsetsOf(c.acquire('g', 'w', one(12), 5)[0].ranges), [10, 11]);
 });
 
+test('resetOffsets: refused while workers are in it; moves the start back (acked records come again, count 1) or forward; totals stay', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  const got = c.acquire('g', 'w', one(10), 10);
+  c.ack('g', 'w', [{ topic: 't', partition: 0, offsets: offsetsOf(got[0].ranges) }]);
+  assert.throws(() => c.resetOffsets('g', [{ topic: 't', partition: 0, offset: 0 }]), (e: Error & { code?: string }) => e.code === 'NON_EMPTY_GROUP');
+  c.leave('g', 'w');
+  c.drainChanges();
+  assert.throws(() => c.resetOffsets('g', [{ topic: 't', partition: 0, offset: -1 }]), (e: Error & { code?: string }) => e.code === 'INVALID_REQUEST');
+
+  assert.deepEqual(c.resetOffsets('g', [{ topic: 't', partition: 0, offset: 4 }]), [{ topic: 't', partition: 0, from: 10, to: 4 }]);
+  const [u] = c.drainChanges().updates;
+  assert.equal(u.replace, true, 'the state log must replace the old window, not add to it');
+  assert.equal(u.startOffset, 4);
+  assert.equal(c.describe('g').acked, 10, 'totals are counters: a reset does not take them back');
+  const again = c.acquire('g', 'w2', one(10), 100);
+  assert.deepEqual(offsetsOf(again[0].ranges), [4, 5, 6, 7, 8, 9]);
+  assert.ok(again[0].ranges.every((r) => r.deliveryCount === 1));
+  c.leave('g', 'w2');
+
+  assert.deepEqual(c.resetOffsets('g', [{ topic: 't', partition: 0, offset: 10 }]), [{ topic: 't', partition: 0, from: 4, to: 10 }]);
+  assert.equal(countOf(c.acquire('g', 'w3', one(10), 100)), 0, 'moved forward past everything');
+  // An unknown group is created (placed before its first worker), an unread partition reports from -1.
+  assert.deepEqual(c.resetOffsets('new', [{ topic: 't', partition: 0, offset: 7 }]), [{ topic: 't', partition: 0, from: -1, to: 7 }]);
+  assert.deepEqual(offsetsOf(c.acquire('new', 'w', one(10), 100)[0].ranges), [7, 8, 9]);
+});
+
 test('deleteGroup: refused while workers are in it, then forgets every record state; a later worker starts a new group', () => {
   const clock = new ManualClock();
   const c = new ShareCoordinator({ clock });
