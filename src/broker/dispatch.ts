@@ -21,6 +21,7 @@ import { handleShareAck } from './handle-share-ack.js';
 import { handleShareDescribe } from './handle-share-describe.js';
 import { handleShareLeave } from './handle-share-leave.js';
 import { handleShareDelete } from './handle-share-delete.js';
+import { handleShareReset } from './handle-share-reset.js';
 
 type Handler = (ctx: BrokerContext, req: never, scope: RequestScope) => Promise<object | undefined>;
 
@@ -46,6 +47,7 @@ const HANDLERS: Readonly<Record<number, Handler>> = {
   [Api.ShareDescribe]: handleShareDescribe,
   [Api.ShareLeave]: handleShareLeave,
   [Api.ShareDelete]: handleShareDelete,
+  [Api.ShareReset]: handleShareReset,
 };
 
 /** parseRequest has already refused unknown apis, so a handler always exists. */

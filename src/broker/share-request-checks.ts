@@ -1,11 +1,13 @@
 /**
- * Shape checks of the share apis' requests (ShareAcquire 1100 .. ShareDelete 1104), the
+ * Shape checks of the share apis' requests (ShareAcquire 1100 .. ShareReset 1105), the
  * same rules as src/protocol/parse-request.ts applies to the other apis: a missing or
  * ill-typed field is INVALID_REQUEST naming it. They run in the handlers, so the shared
  * parser needs no queue knowledge. Settings values are checked by the coordinator
  * (INVALID_CONFIG naming the setting).
  */
-import type { ShareAckRequest, ShareAcquireRequest, ShareDescribeRequest, ShareLeaveRequest, ShareDeleteRequest } from '../protocol/api.js';
+import type {
+  ShareAckRequest, ShareAcquireRequest, ShareDescribeRequest, ShareLeaveRequest, ShareDeleteRequest, ShareResetRequest,
+} from '../protocol/api.js';
 import { InvalidShareRequestError } from '../queue/errors.js';
 
 const I32_MAX = 0x7fff_ffff;
@@ -100,4 +102,22 @@ export function checkShareLeave(req: ShareLeaveRequest): void {
 
 export function checkShareDelete(req: ShareDeleteRequest): void {
   str(req as unknown as Obj, 'groupId');
+}
+
+export function checkShareReset(req: ShareResetRequest): void {
+  const o = req as unknown as Obj;
+  str(o, 'groupId');
+  str(o, 'topic');
+  if (o.partitions == null) delete o.partitions;
+  else list(o, 'partitions').forEach((_, i) => int(o.partitions as unknown as Obj, String(i), 0, I32_MAX, `partitions[${i}]`));
+  const to = o.to;
+  if (to !== 'earliest' && to !== 'latest') {
+    if (!isMap(to) || Object.keys(to).length !== 1 || !('offset' in to || 'timestamp' in to)) {
+      throw new InvalidShareRequestError("to must be 'earliest', 'latest', {offset} or {timestamp}");
+    }
+    if ('offset' in to) int(to, 'offset', 0, Number.MAX_SAFE_INTEGER, 'to.offset');
+    else int(to, 'timestamp', 0, Number.MAX_SAFE_INTEGER, 'to.timestamp');
+  }
+  if (o.dryRun == null) delete o.dryRun;
+  else if (typeof o.dryRun !== 'boolean') throw new InvalidShareRequestError('dryRun must be a boolean');
 }

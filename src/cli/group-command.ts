@@ -2,37 +2,19 @@
  * `sluice group list|describe|reset-offsets|delete`: consumer group administration.
  * Tables go to stdout, confirmations and errors to stderr.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import type { ResetSpec } from '../client/group-admin.js';
-import { InvalidArgumentError as ClientArgError } from '../client/errors.js';
 import { brokerOption } from './broker-url.js';
 import { table } from './format.js';
+import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 import { withAdmin } from './with-admin.js';
-
-function anyInt(name: string) {
-  return (v: string): number => {
-    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be an integer, not '${v}'`);
-    return Number(v);
-  };
-}
-
-function parseDate(v: string): number {
-  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(t)) throw new InvalidArgumentError(`--to-datetime takes an ISO date (2024-05-01T12:00:00Z) or ms since epoch, not '${v}'`);
-  return t;
-}
 
 const parts = (list: { topic: string; partitions: number[] }[]) =>
   list.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || '-';
 
-interface ResetOpts {
+interface ResetOpts extends ResetTargetOpts {
   broker: string;
   topic: string;
-  toEarliest?: boolean;
-  toLatest?: boolean;
-  toOffset?: number;
-  toDatetime?: number;
-  shiftBy?: number;
   dryRun?: boolean;
 }
 
@@ -64,24 +46,15 @@ export function registerGroupCommand(program: Command): void {
       process.stdout.write(out);
     });
 
-  group.command('reset-offsets').description("move a group's committed offsets of a topic (only while the group has no members)")
+  const reset = group.command('reset-offsets').description("move a group's committed offsets of a topic (only while the group has no members)")
     .argument('<group>')
-    .requiredOption('--topic <topic>', 'topic whose partitions are reset')
-    .option('--to-earliest', 'the oldest retained offset')
-    .option('--to-latest', 'the log end (skip everything)')
-    .option('--to-offset <n>', 'this offset in every partition (clamped to what the log holds)', anyInt('--to-offset'))
-    .option('--to-datetime <time>', 'the first message at or after this time (ISO 8601 or ms)', parseDate)
-    .option('--shift-by <n>', 'move each committed offset by n (negative = replay)', anyInt('--shift-by'))
+    .requiredOption('--topic <topic>', 'topic whose partitions are reset');
+  addResetTargetOptions(reset, { shiftBy: true })
     .option('--dry-run', 'print the plan without changing anything')
     .addOption(brokerOption())
     .addHelpText('after', '\nExamples:\n  sluice group reset-offsets billing --topic orders --to-earliest --dry-run\n  sluice group reset-offsets billing --topic orders --shift-by -100')
     .action(async (id: string, o: ResetOpts) => {
-      const chosen = [o.toEarliest, o.toLatest, o.toOffset !== undefined, o.toDatetime !== undefined, o.shiftBy !== undefined].filter(Boolean).length;
-      if (chosen !== 1) throw new ClientArgError('give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by');
-      const spec: ResetSpec = o.toEarliest ? 'earliest' : o.toLatest ? 'latest'
-        : o.toOffset !== undefined ? { offset: o.toOffset }
-        : o.toDatetime !== undefined ? { timestamp: o.toDatetime }
-        : { shiftBy: o.shiftBy! };
+      const spec: ResetSpec = resetTarget(o, { shiftBy: true });
       const plan = await withAdmin(o.broker, (a) => a.resetOffsets(id, o.topic, spec, { dryRun: o.dryRun }));
       process.stdout.write(table(['TOPIC', 'PARTITION', 'FROM', 'TO'], plan.map((p) => [p.topic, p.partition, p.from, p.to])));
       process.stderr.write(o.dryRun ? `dry run: nothing changed\n` : `reset ${plan.length} partition(s) of group '${id}'\n`);

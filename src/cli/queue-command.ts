@@ -4,14 +4,17 @@
  * `sluice queue describe [G]`: per share group available / in flight / acked /
  * dead-lettered counts and the oldest unacked age; all groups without G.
  * `sluice queue delete G`: forget a share group that has no workers.
+ * `sluice queue reset-offsets G --topic T --to-...`: move where a share group (with no
+ * workers) reads a topic.
  */
-import { Command, Option } from 'commander';
-import { QueueAdmin, type ShareGroupDescription } from '../client/queue-admin.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { QueueAdmin, type ShareGroupDescription, type ShareResetTo } from '../client/queue-admin.js';
 import { QueueConsumer } from '../client/queue-consumer.js';
 import type { Job } from '../client/queue-job.js';
 import type { ShareGroupSettings } from '../protocol/api.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { table, writeOut } from './format.js';
+import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 
 interface ConsumeOpts {
   broker: string;
@@ -139,4 +142,33 @@ export function registerQueueCommand(program: Command): void {
       }
       process.stderr.write(`deleted share group '${group}'\n`);
     });
+
+  const reset = queue
+    .command('reset-offsets')
+    .description('move where a share group reads a topic; records from there on are delivered again (only while it has no workers)')
+    .argument('<group>', 'share group')
+    .requiredOption('--topic <topic>', 'topic whose partitions are reset')
+    .option('--partition <n...>', 'only these partitions (default: all)', collectInts);
+  addResetTargetOptions(reset, { shiftBy: false })
+    .option('--dry-run', 'print the plan without changing anything')
+    .addOption(brokerOption())
+    .addHelpText('after', '\nExamples:\n  sluice queue reset-offsets emails --topic outbox --to-earliest --dry-run\n  sluice queue reset-offsets emails --topic outbox --to-datetime 2026-11-25T09:00:00Z')
+    .action(async (group: string, o: ResetTargetOpts & { broker: string; topic: string; partition?: number[]; dryRun?: boolean }) => {
+      const to = resetTarget(o, { shiftBy: false }) as ShareResetTo;
+      const admin = new QueueAdmin({ url: o.broker });
+      let plan;
+      try {
+        plan = await admin.resetOffsets(group, o.topic, to, { partitions: o.partition, dryRun: o.dryRun });
+      } finally {
+        await admin.close();
+      }
+      process.stdout.write(table(['TOPIC', 'PARTITION', 'FROM', 'TO'], plan.map((p) => [p.topic, p.partition, p.from < 0 ? '-' : p.from, p.to])));
+      process.stderr.write(o.dryRun ? 'dry run: nothing changed\n' : `reset ${plan.length} partition(s) of share group '${group}'\n`);
+    });
+}
+
+function collectInts(v: string, prev: number[] = []): number[] {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`--partition must be a partition number, not '${v}'`);
+  return [...prev, n];
 }

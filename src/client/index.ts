@@ -10,7 +10,7 @@ export {
 } from './admin.js';
 export { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
-export { QueueAdmin, type ShareGroupDescription } from './queue-admin.js';
+export { QueueAdmin, type ShareGroupDescription, type ShareOffsetReset, type ShareResetTo } from './queue-admin.js';
 export type { ShareGroupSettings } from '../protocol/api.js';
 export type { GroupListing, CommittedOffset, ResetSpec, GroupOffsetReset, GroupDescription } from './group-admin.js';
 export type { GroupConsumerOptions } from './group-options.js';

@@ -1,13 +1,22 @@
 /**
- * Share group (queue) administration: describe and delete groups. A separate class from
+ * Share group (queue) administration: describe, reset and delete groups. A separate class from
  * Admin so the queue surface can grow without touching the topic admin.
  */
-import { Api, type ShareDescribeResponse, type ShareGroupDescriptionWire } from '../protocol/api.js';
+import { Api, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { brokerUrl } from './producer.js';
 
 export type ShareGroupDescription = ShareGroupDescriptionWire;
+export type { ShareResetTo };
+
+export interface ShareOffsetReset {
+  topic: string;
+  partition: number;
+  /** The group's start before (-1: it had not read the partition). */
+  from: number;
+  to: number;
+}
 
 export class QueueAdmin {
   readonly conn: Connection;
@@ -37,6 +46,23 @@ export class QueueAdmin {
    */
   async deleteGroup(groupId: string): Promise<void> {
     await this.conn.request(Api.ShareDelete, { groupId });
+  }
+
+  /**
+   * Moves where the group reads `topic` (every partition, or those named): `to` is
+   * 'earliest', 'latest', {offset} (clamped to the log) or {timestamp} (the first record at
+   * or after it; a Date works too). Every record from the new start is delivered again,
+   * acked before or not, with delivery count 1. Throws NON_EMPTY_GROUP while workers are
+   * in the group. With dryRun the plan comes back and nothing changes. An unknown group is
+   * created, so a group can be placed before its first worker starts.
+   */
+  async resetOffsets(groupId: string, topic: string, to: ShareResetTo | { timestamp: Date },
+    opts: { partitions?: number[]; dryRun?: boolean } = {}): Promise<ShareOffsetReset[]> {
+    const wireTo = typeof to === 'object' && 'timestamp' in to && to.timestamp instanceof Date ? { timestamp: to.timestamp.getTime() } : to as ShareResetTo;
+    const res = await this.conn.request<ShareResetResponse>(Api.ShareReset, {
+      groupId, topic, to: wireTo, ...(opts.partitions ? { partitions: opts.partitions } : {}), ...(opts.dryRun ? { dryRun: true } : {}),
+    });
+    return res.partitions;
   }
 
   close(): Promise<void> {

@@ -36,6 +36,7 @@ export const Api = {
   ShareDescribe: 1102,
   ShareLeave: 1103,
   ShareDelete: 1104,
+  ShareReset: 1105,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -417,3 +418,25 @@ export interface ShareDeleteRequest extends RequestHeader {
   groupId: string;
 }
 export type ShareDeleteResponse = ResponseHeader;
+
+// --- ShareReset (1105) ---------------------------------------------------------------------
+/** Where a reset moves a share group's start: offsets are clamped to what the log holds. */
+export type ShareResetTo = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+/**
+ * Moves where a share group reads `topic` (partitions omitted: every partition). State of
+ * the old window is forgotten: from the new start every record is delivered again, with
+ * delivery count 1. Errors: NON_EMPTY_GROUP while workers are in the group (dry runs
+ * excepted), UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC, INVALID_REQUEST.
+ */
+export interface ShareResetRequest extends RequestHeader {
+  groupId: string;
+  topic: string;
+  partitions?: number[];
+  to: ShareResetTo;
+  /** Answer the plan without changing anything. */
+  dryRun?: boolean;
+}
+export interface ShareResetResponse extends ResponseHeader {
+  /** from: the group's start before (-1: it had not read the partition); to: after. */
+  partitions: { topic: string; partition: number; from: number; to: number }[];
+}

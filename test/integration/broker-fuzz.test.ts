@@ -183,6 +183,10 @@ const TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
   [Api.ShareDescribe]: fc.record({ groupIds: list(pick(GROUPS)) }, { requiredKeys: [] }),
   [Api.ShareLeave]: fc.record({ groupId: pick(GROUPS), workerId: pick(WORKERS) }),
   [Api.ShareDelete]: fc.record({ groupId: pick(GROUPS) }),
+  [Api.ShareReset]: fc.record({
+    groupId: pick(GROUPS), topic: readTopic, partitions: list(partition),
+    to: fc.oneof(pick(['earliest', 'latest']), fc.record({ offset }), fc.record({ timestamp: pick([0, 1_700_000_000_000]) })), dryRun: fc.boolean(),
+  }, { requiredKeys: ['groupId', 'topic', 'to'] }),
 };
 const APIS = Object.values(Api) as number[];
 for (const a of APIS) assert.ok(TEMPLATES[a], `no fuzz template for api ${a}`);
