@@ -1,9 +1,10 @@
 /**
  * ShareReset (api 1105): moves where a share group reads a topic, like Kafka's
  * kafka-share-groups --reset-offsets. The broker resolves the target against the log
- * (earliest, latest, an offset clamped to the log, the first record at or after a time) in
- * the same step that checks the group has no workers, so no worker can slip in between.
- * The reset is durable in the share state log before the answer.
+ * (earliest, latest, an offset clamped to the log, the first record at or after a time),
+ * then checks that the group has no workers and applies the reset in one synchronous step,
+ * so no worker can slip in between. The reset is durable in the share state log before
+ * the answer.
  */
 import type { ShareResetRequest, ShareResetResponse } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
@@ -11,25 +12,28 @@ import { topicNameProblem } from '../protocol/topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { BrokerContext } from './context.js';
+import { isInternalTopic } from './group-service.js';
 import { checkShareReset } from './share-request-checks.js';
 import { shareService } from './share-service.js';
 
 export async function handleShareReset(ctx: BrokerContext, req: ShareResetRequest): Promise<ShareResetResponse> {
   checkShareReset(req);
   const { groupId, topic, to } = req;
+  if (isInternalTopic(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
   const info = ctx.logs.topic(topic);
   if (!info) {
     const problem = topicNameProblem(topic);
     throw problem ? new InvalidTopicError(problem) : new UnknownTopicError(topic);
   }
   const numbers = req.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
+  if (numbers.length > info.partitions) throw new UnknownTopicError(topic, numbers.find((p) => p >= info.partitions));
   const logs: [number, PartitionLog][] = numbers.map((p) => {
     const log = ctx.logs.log(topic, p);
     if (!log) throw new UnknownTopicError(topic, p);
     return [p, log];
   });
   // Resolved first (a timestamp lookup reads the log), applied in one synchronous step below.
-  const targets = await Promise.all(logs.map(async ([partition, log]) => ({ topic, partition, offset: await target(log, to) })));
+  const targets = await Promise.all(logs.map(async ([partition, log]) => ({ topic, partition, offset: await target(log, to), logEndOffset: log.logEndOffset })));
   const svc = shareService(ctx);
   if (req.dryRun) {
     const g = svc.coord.group(groupId);

@@ -109,7 +109,13 @@ export function checkShareReset(req: ShareResetRequest): void {
   str(o, 'groupId');
   str(o, 'topic');
   if (o.partitions == null) delete o.partitions;
-  else list(o, 'partitions').forEach((_, i) => int(o.partitions as unknown as Obj, String(i), 0, I32_MAX, `partitions[${i}]`));
+  else {
+    // Bounded by the topic's partition count in the handler; distinct so `from` means one thing.
+    const ps = list(o, 'partitions');
+    if (ps.length === 0) throw new InvalidShareRequestError('partitions must name at least one partition (omit it for all)');
+    ps.forEach((_, i) => int(ps as unknown as Obj, String(i), 0, I32_MAX, `partitions[${i}]`));
+    if (new Set(ps).size !== ps.length) throw new InvalidShareRequestError('partitions must not repeat a partition');
+  }
   const to = o.to;
   if (to !== 'earliest' && to !== 'latest') {
     if (!isMap(to) || Object.keys(to).length !== 1 || !('offset' in to || 'timestamp' in to)) {

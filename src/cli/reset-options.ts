@@ -33,7 +33,7 @@ export function addResetTargetOptions(cmd: Command, opts: { shiftBy: boolean }):
   cmd
     .option('--to-earliest', 'the oldest retained offset')
     .option('--to-latest', 'the log end (skip everything)')
-    .option('--to-offset <n>', 'this offset in every partition (clamped to what the log holds)', anyInt('--to-offset'))
+    .option('--to-offset <n>', 'this offset (>= 0) in every partition, clamped to what the log holds', anyInt('--to-offset'))
     .option('--to-datetime <time>', 'the first message at or after this time (ISO 8601 or ms)', parseDate);
   if (opts.shiftBy) cmd.option('--shift-by <n>', 'move each committed offset by n (negative = replay)', anyInt('--shift-by'));
   return cmd;

@@ -121,16 +121,18 @@ export class ShareCoordinator {
    * first worker starts. Offsets are the caller's to clamp to the log. Returns each
    * partition's start before (-1: the group had not read it) and after.
    */
-  resetOffsets(groupId: string, targets: readonly { topic: string; partition: number; offset: number }[]): ShareOffsetReset[] {
+  resetOffsets(groupId: string, targets: readonly { topic: string; partition: number; offset: number; logEndOffset?: number }[]): ShareOffsetReset[] {
     for (const t of targets) {
       if (!Number.isInteger(t.offset) || t.offset < 0) throw new InvalidShareRequestError(`reset offset must be a non-negative integer, got ${t.offset}`);
     }
     const existing = this.groupsMap.get(groupId);
     if (existing && existing.workers.size > 0) throw new NonEmptyShareGroupError(groupId, existing.workers.size);
     const g = existing ?? this.ensureGroup(groupId);
-    return targets.map(({ topic, partition, offset }) => {
+    return targets.map(({ topic, partition, offset, logEndOffset }) => {
       const from = g.existing(topic, partition)?.startOffset ?? -1;
       g.resetPartition(topic, partition, offset);
+      // So describe (and the available-records metric) counts the backlog before any acquire.
+      if (logEndOffset !== undefined) g.logEnds.set(tpKey(topic, partition), logEndOffset);
       return { topic, partition, from, to: offset };
     });
   }

@@ -19,20 +19,23 @@ const T0 = Date.UTC(2026, 0, 1);
 async function work(group: string, topic: string, n: number): Promise<{ offset: number; deliveryCount: number }[]> {
   const w = new QueueConsumer({ url: broker.url, groupId: group, topics: topic, concurrency: 10, maxWaitMs: 200, log: () => {} });
   const out: { offset: number; deliveryCount: number }[] = [];
+  // Fewer jobs than expected must fail the test, not hang it: close() ends the iteration.
+  const guard = setTimeout(() => { void w.close(); }, 15_000);
   try {
-    const it = w[Symbol.asyncIterator]();
-    while (out.length < n) {
-      const job = (await it.next()).value as Job;
+    for await (const job of w) {
       out.push({ offset: job.offset, deliveryCount: job.deliveryCount });
       await job.ack();
+      if (out.length === n) break;
     }
   } finally {
+    clearTimeout(guard);
     await w.close();
   }
+  assert.equal(out.length, n, `got ${out.length} of ${n} jobs`);
   return out.sort((a, b) => a.offset - b.offset);
 }
 
-test('queue reset-offsets: refused with a worker in the group, dry run, to an offset, to a time; acked jobs come again and the reset survives a restart', async (t) => {
+test('queue reset-offsets: refused with a worker in the group, dry run, to an offset, to a time; acked jobs come again and the reset survives a crash', async (t) => {
   const admin = new Admin({ url: broker.url });
   await admin.createTopic('rq', 1);
   await admin.close();
@@ -68,9 +71,11 @@ test('queue reset-offsets: refused with a worker in the group, dry run, to an of
   const toTime = await sluice(['queue', 'reset-offsets', 'rg', '--topic', 'rq', '--to-datetime', new Date(T0 + 1000).toISOString()]);
   assert.equal(toTime.code, 0, toTime.stderr);
   assert.match(toTime.stdout, /^rq\s+0\s+20\s+10\s*$/m);
+  // Killed, not stopped: the reset was durable when the CLI got its answer.
+  await broker.kill();
   await broker.restart();
   const again = await work('rg', 'rq', 10);
-  assert.deepEqual(again.map((j) => j.offset), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19], 'the reset survived the restart');
+  assert.deepEqual(again.map((j) => j.offset), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19], 'the reset survived the crash');
   assert.ok(again.every((j) => j.deliveryCount === 1));
   const qa2 = new QueueAdmin({ url: broker.url });
   t.after(() => qa2.close());
@@ -89,8 +94,11 @@ test('queue reset-offsets: a group can be placed before its first worker; offset
   try {
     const plan = await qa.resetOffsets('fresh', 'rq2', { offset: 99 }, { partitions: [1] });
     assert.deepEqual(plan, [{ topic: 'rq2', partition: 1, from: -1, to: 3 }], 'clamped to the log end');
+    const earliest = await qa.resetOffsets('fresh', 'rq2', 'earliest');
+    assert.deepEqual(earliest.map((x) => [x.partition, x.from, x.to]), [[0, -1, 0], [1, 3, 0]]);
+    assert.equal((await qa.describeGroup('fresh')).available, 6, 'a placed group shows its backlog before any worker came');
     const latest = await qa.resetOffsets('fresh', 'rq2', 'latest');
-    assert.deepEqual(latest.map((x) => [x.partition, x.from, x.to]), [[0, -1, 3], [1, 3, 3]]);
+    assert.deepEqual(latest.map((x) => [x.partition, x.from, x.to]), [[0, 0, 3], [1, 0, 3]]);
     const d = await qa.describeGroup('fresh');
     assert.deepEqual(d.partitions.map((x) => x.startOffset), [3, 3]);
   } finally {
@@ -108,6 +116,9 @@ test('queue reset-offsets: unknown or hostile topics, bad partitions, ill-typed 
     assert.equal(await code(qa.resetOffsets('g3', 'nope', 'earliest')), 'UNKNOWN_TOPIC_OR_PARTITION');
     assert.equal(await code(qa.resetOffsets('g3', '../x', 'earliest')), 'INVALID_TOPIC');
     assert.equal(await code(qa.resetOffsets('g3', 'rq3', 'earliest', { partitions: [5] })), 'UNKNOWN_TOPIC_OR_PARTITION');
+    assert.equal(await code(qa.resetOffsets('g3', '__share_state-0', 'earliest')), 'INVALID_TOPIC', 'internal topics are not queues');
+    assert.equal(await code(qa.resetOffsets('g3', 'rq3', 'earliest', { partitions: [] })), 'INVALID_REQUEST');
+    assert.equal(await code(qa.resetOffsets('g3', 'rq3', 'earliest', { partitions: [0, 0] })), 'INVALID_REQUEST');
     for (const to of [{ offset: -1 }, { offset: 1.5 }, 'middle', { offset: 1, timestamp: 2 }, null]) {
       assert.equal(await code(qa.conn.request(Api.ShareReset, { groupId: 'g3', topic: 'rq3', to })), 'INVALID_REQUEST', JSON.stringify(to));
     }
