@@ -3,18 +3,27 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
+import { waitFor } from './group-helpers.js';
 import { Admin, Producer, QueueAdmin, QueueConsumer } from '../../src/client/index.js';
 
 let broker: BrokerHandle;
-before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const VISIBILITY = 500;
-const JOB_MS = 2000;
+// run() renews when half of the lock is left, so a stall (of this process or the broker)
+// up to ~VISIBILITY / 2 = 3 s is survived; CI machines have stalled for seconds, and a
+// 500 ms lock there gave a second delivery although the renewal works.
+const VISIBILITY = 6000;
+const JOB_MS = 8000; // well past VISIBILITY: without renewals the lock expires mid-job
 
-/** Two workers on one job that takes JOB_MS; returns each delivery's worker and count. */
-async function longJob(topic: string, extendLocks: boolean): Promise<{ deliveries: { worker: string; count: number }[]; acked: number }> {
+interface Outcome { deliveries: { worker: string; count: number }[]; acked: number }
+
+/**
+ * Two workers on one job that takes JOB_MS (or until a second delivery, without renewals:
+ * the point is made then, no need to wait for that worker's handler); returns each
+ * delivery's worker and count.
+ */
+async function longJob(topic: string, extendLocks: boolean): Promise<Outcome> {
   const admin = new Admin({ url: broker.url });
   await admin.createTopic(topic, 1);
   await admin.close();
@@ -23,35 +32,57 @@ async function longJob(topic: string, extendLocks: boolean): Promise<{ deliverie
   await p.close();
   const settings = { visibilityTimeoutMs: VISIBILITY, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
   const deliveries: { worker: string; count: number }[] = [];
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => { stop = r; });
   const workers = ['a', 'b'].map((w) => new QueueConsumer({
     url: broker.url, groupId: `g-${topic}`, topics: topic, workerId: w, concurrency: 1, maxWaitMs: 200, settings, extendLocks, log: () => {},
   }));
+  const qa = new QueueAdmin({ url: broker.url });
   try {
     const runs = workers.map((q) => q.run(async (job) => {
       deliveries.push({ worker: q.workerId, count: job.deliveryCount });
-      await sleep(JOB_MS);
+      await Promise.race([sleep(JOB_MS), stopped]);
     }));
-    await sleep(JOB_MS + 1000);
-    const qa = new QueueAdmin({ url: broker.url });
-    const d = await qa.describeGroup(`g-${topic}`);
-    await qa.close();
+    let acked = 0;
+    if (extendLocks) {
+      // The ack comes only when the handler is done (JOB_MS); a lock lost before that
+      // would have given the other worker (polling every 200 ms) its delivery by then.
+      await waitFor('the long job acked', async () => (acked = (await qa.describeGroup(`g-${topic}`)).acked) >= 1, JOB_MS + 15_000, 100);
+    } else {
+      await waitFor('a second delivery', () => deliveries.length >= 2, 15_000);
+      stop();
+    }
     await Promise.all(workers.map((q) => q.close()));
     await Promise.all(runs);
-    return { deliveries, acked: d.acked };
+    return { deliveries, acked };
   } finally {
+    stop();
+    await qa.close();
     await Promise.all(workers.map((q) => q.close()));
   }
 }
 
+// Both run at once (different topics and groups), so the file takes ~JOB_MS, not twice that.
+let withExtend: Promise<Outcome>;
+let withoutExtend: Promise<Outcome>;
+before(async () => {
+  broker = await startBroker();
+  withExtend = longJob('q-long', true);
+  withoutExtend = longJob('q-long-noext', false);
+  // Awaited by the tests; keep a failure of one from being reported as unhandled meanwhile.
+  withExtend.catch(() => {});
+  withoutExtend.catch(() => {});
+});
+
 test('a run() handler working past the visibility timeout keeps its job: processed once, acked', async () => {
-  const { deliveries, acked } = await longJob('q-long', true);
+  const { deliveries, acked } = await withExtend;
   assert.equal(deliveries.length, 1, JSON.stringify(deliveries));
   assert.equal(deliveries[0].count, 1);
   assert.equal(acked, 1);
 });
 
 test('with extendLocks: false the same job is handed out again once its lock expires', async () => {
-  const { deliveries } = await longJob('q-long-noext', false);
+  const { deliveries } = await withoutExtend;
   assert.ok(deliveries.length >= 2, JSON.stringify(deliveries));
   assert.equal(deliveries[1].count, 2);
 });
