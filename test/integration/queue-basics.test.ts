@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Consumer, Producer, QueueAdmin, QueueConsumer, type Job, type Message } from '../../src/client/index.js';
 import { readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
+import { waitFor } from './group-helpers.js';
 
 let broker: BrokerHandle;
 let admin: Admin;
@@ -103,7 +104,9 @@ test('reject sends the record to <topic>.dlq with headers; it is never delivered
 test('after maxDeliveries failed attempts the record goes to the configured DLQ with its count and last reason', async (t) => {
   const topic = 'q-maxdel';
   await produce(topic, 1);
-  const settings = { maxDeliveries: 3, retryBackoffMs: 50, retryBackoffMaxMs: 200, visibilityTimeoutMs: 400, deadLetterTopic: 'q-maxdel-dead' };
+  // The lock must outlast a stall (CI has seen seconds) between taking a job and releasing
+  // it: with 400 ms, a late release found the lock expired and the counts came out wrong.
+  const settings = { maxDeliveries: 3, retryBackoffMs: 50, retryBackoffMaxMs: 200, visibilityTimeoutMs: 3000, deadLetterTopic: 'q-maxdel-dead' };
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-maxdel', topics: topic, concurrency: 1, maxWaitMs: 300, settings });
   t.after(() => q.close());
   const counts: number[] = [];
@@ -114,10 +117,12 @@ test('after maxDeliveries failed attempts the record goes to the configured DLQ 
   await job.release({ reason: 'smtp down' });
   job = (await it.next()).value as Job;
   counts.push(job.deliveryCount);
-  const t0 = Date.now();
-  job = (await it.next()).value as Job; // only after the 400 ms lock of attempt 2 expired
+  // Only after the lock of attempt 2 expired; its deadline is broker time (same machine),
+  // so a stall anywhere cannot make this pass or fail wrongly.
+  const expiresAt = job.lockDeadline;
+  job = (await it.next()).value as Job;
   counts.push(job.deliveryCount);
-  assert.ok(Date.now() - t0 >= 350, `redelivered after ${Date.now() - t0} ms, before the lock expired`);
+  assert.ok(Date.now() >= expiresAt, `redelivered ${expiresAt - Date.now()} ms before the lock of attempt 2 expired`);
   await job.release({ reason: 'still down' });
   assert.deepEqual(counts, [1, 2, 3]);
   const [dl] = await readTopic('q-maxdel-dead', 1);
@@ -151,16 +156,34 @@ test('settling a record the worker does not hold is INVALID_RECORD_STATE; descri
 
 test('release with delayMs comes back after the delay; extend keeps a lock past the visibility timeout', async (t) => {
   const topic = 'q-delay';
-  await produce(topic, 2);
-  const settings = { visibilityTimeoutMs: 400, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
+  await produce(topic, 1);
+  // Two groups on the topic, run at once: the delay part keeps the default (long) lock, the
+  // extend part a 5 s lock, long enough that a stall of seconds (seen on CI) between taking
+  // the job and extending it does not expire it first.
+  const extendPart = (async () => {
+    const settings = { visibilityTimeoutMs: 5000, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
+    const q = new QueueConsumer({ url: broker.url, groupId: 'g-extend', topics: topic, concurrency: 2, maxWaitMs: 300, settings });
+    t.after(() => q.close());
+    const it = q[Symbol.asyncIterator]();
+    const a = (await it.next()).value as Job;
+    const takenAt = Date.now();
+    const deadline = await a.extend(20_000);
+    assert.ok(deadline - Date.now() > 15_000, `extended deadline only ${deadline - Date.now()} ms away`);
+    // Past the 5 s lock (taken before takenAt), inside the extension: an expired lock would
+    // have sent the record back and the ack would be refused.
+    await sleep(Math.max(0, 6000 - (Date.now() - takenAt)));
+    await a.ack();
+    const d = await qadmin.describeGroup('g-extend');
+    assert.equal(d.acked, 1);
+    assert.equal(d.redeliveries, 0);
+    await q.close();
+  })();
+  extendPart.catch(() => {}); // awaited below
+  const settings = { retryBackoffMs: 0, retryBackoffMaxMs: 0 };
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-delay', topics: topic, concurrency: 2, maxWaitMs: 300, settings });
   t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
-  const a = (await it.next()).value as Job;
-  const acquiredAt = Date.now();
   const b = (await it.next()).value as Job;
-  const deadline = await a.extend(3000);
-  assert.ok(deadline - Date.now() > 2000, `extended deadline only ${deadline - Date.now()} ms away`);
   const releasedAt = Date.now();
   await b.release({ delayMs: 600 });
   const again = (await it.next()).value as Job;
@@ -168,13 +191,11 @@ test('release with delayMs comes back after the delay; extend keeps a lock past 
   assert.equal(again.offset, b.offset);
   assert.equal(again.deliveryCount, 2);
   assert.ok(waited >= 550, `redelivered after ${waited} ms, before the 600 ms delay`);
-  // Acked at once: its own 400 ms lock runs from this redelivery.
   await again.ack();
-  // `a` is now well past its 400 ms visibility timeout but inside the 3000 ms extension.
-  await sleep(Math.max(0, 1000 - (Date.now() - acquiredAt)));
-  await a.ack();
   const d = await qadmin.describeGroup('g-delay');
-  assert.equal(d.acked, 2);
+  assert.equal(d.acked, 1);
+  await q.close();
+  await extendPart;
 });
 
 test('the share state topics are internal: not listed, not readable as a queue', async (t) => {
@@ -184,10 +205,12 @@ test('the share state topics are internal: not listed, not readable as a queue',
   const q = new QueueConsumer({ url: broker.url, groupId: 'g-internal', topics: '__share_state-0', maxWaitMs: 100, retryBackoffMs: 50, log: (m) => logs.push(m) });
   t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
-  const r = await Promise.race([it.next().then(() => 'job'), sleep(500).then(() => 'none')]);
+  const first = it.next().then(() => 'job');
+  // Refused at least once (a stall may delay that by seconds), and still nothing after it.
+  await waitFor('INVALID_TOPIC logged', () => logs.some((m) => /INVALID_TOPIC|internal topic/.test(m)), 10_000);
+  const r = await Promise.race([first, sleep(500).then(() => 'none')]);
   await q.close();
   assert.equal(r, 'none');
-  assert.ok(logs.some((m) => /INVALID_TOPIC|internal topic/.test(m)), logs.join('\n'));
 });
 
 test('metrics expose per-group queue gauges and dead-letter counts', async () => {
