@@ -166,7 +166,7 @@ test('internal topics are hidden and protected; group metrics are exported', asy
     text = await scrape();
     const m = /sluice_group_lag_seconds\{group="g-met",topic="met",partition="0"\} ([\d.]+)/.exec(text);
     return !!m && Number(m[1]) >= 59 && Number(m[1]) < 120;
-  }, 3000, 50);
+  }, 15_000, 50);
   assert.match(text, /sluice_group_rebalances_total\{group="g-ep"\} [1-9]/);
   await admin.close();
 });

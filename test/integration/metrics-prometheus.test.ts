@@ -41,9 +41,10 @@ test('Prometheus sees the produce rate, the log end offset and a group\'s lag', 
     // Let 5 s of scrapes cover the steady rate, then read it while traffic continues.
     await new Promise((r) => setTimeout(r, 5500));
     const expected = (1000 / TICK_MS) * PER_BATCH;
-    // rate() divides by the whole range: make sure the series spans it before reading.
-    await prom.waitFor('count_over_time(sluice_messages_in_total{topic="rate"}[5s])', (r) => r.length === 1 && r[0].value >= 5, 5000);
-    const rate = await prom.waitFor('sum(rate(sluice_messages_in_total{topic="rate"}[5s]))', (r) => r.length === 1 && r[0].value > 0, 5000);
+    // rate() divides by the whole range: make sure the series spans it before reading. The
+    // default 15 s wait: a stalled scrape or Prometheus on CI can take seconds to catch up.
+    await prom.waitFor('count_over_time(sluice_messages_in_total{topic="rate"}[5s])', (r) => r.length === 1 && r[0].value >= 5);
+    const rate = await prom.waitFor('sum(rate(sluice_messages_in_total{topic="rate"}[5s]))', (r) => r.length === 1 && r[0].value > 0);
     const measured = sent / ((Date.now() - started) / 1000);
     clearInterval(timer);
     timer = undefined;
