@@ -87,6 +87,15 @@ function park(
     let running = false;
     let again = false;
     let done = false;
+    // The wait ran out while an attempt was running: that attempt may already hold records
+    // (acquired before its awaits), so its answer must go out, not an empty one. After a
+    // stall the wake and the wait's timer fire together; answering empty there left the
+    // records locked to a worker that never saw them, until their lock expired.
+    let expired = false;
+    const expire = () => {
+      if (running) expired = true;
+      else end([]);
+    };
     const end = (out: ShareAcquirePartitionResult[] | Error) => {
       if (done) return;
       done = true;
@@ -107,18 +116,18 @@ function park(
       running = true;
       attempt().then((out) => {
         running = false;
-        if (out) return end(out);
+        if (out || expired) return end(out ?? []);
         if (again) {
           again = false;
           retry();
         }
       }, (err: Error) => end(err));
     };
-    const waiter: Waiter = { wake: retry, finish: () => end([]) };
+    const waiter: Waiter = { wake: retry, finish: expire };
     const parked: ParkedAcquire = { groupId, retry };
     ctx.waiters.add(waiter, keys);
     svc.park(parked);
-    const timer = setTimeout(() => end([]), maxWait);
+    const timer = setTimeout(expire, maxWait);
     const unClose = scope?.onClose(() => end([]));
   });
 }
