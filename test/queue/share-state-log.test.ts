@@ -10,6 +10,16 @@ const ENGINES = logDirEngines(SHARE_STATE_PREFIX);
 const src = (end: number) => [{ topic: 't', partition: 0, logStartOffset: 0, logEndOffset: end }];
 const tgt = (offsets: number[]) => [{ topic: 't', partition: 0, offsets }];
 
+/** Config writes (each a state record) until the log has compacted at least once. */
+async function trafficUntilCompacted(c: ShareCoordinator, s: ShareStateLog, group: string, maxDeliveries: number): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    c.configure(group, { maxDeliveries });
+    await s.persist();
+  }
+  await s.idle();
+  assert.ok(s.compactions > 0, 'compacted');
+}
+
 for (const [name, make] of ENGINES) {
   describe(`share state log on ${name}`, () => {
     test('restart loses no ack and drops no unacked record; acquired come back with their count', async () => {
@@ -79,12 +89,7 @@ for (const [name, make] of ENGINES) {
         assert.ok(got.every((r) => r.deliveryCount === 1), 'delivery counts start over');
         assert.equal(c.describe('g').acked, 8, 'totals survive');
 
-        for (let i = 0; i < 40; i++) {
-          c.configure('g', { maxDeliveries: 5 });
-          await s.persist();
-        }
-        await s.idle();
-        assert.ok(s.compactions > 0, 'compacted');
+        await trafficUntilCompacted(c, s, 'g', 5);
         got = await reopen();
         assert.deepEqual(offsetsOf(got), [2, 3, 4, 5, 6, 7, 8, 9]);
       } finally {
@@ -125,12 +130,7 @@ for (const [name, make] of ENGINES) {
         assert.equal(countOf(back), 10, 'every record of the new group is available');
 
         // Enough traffic to compact: the delete record goes, the deletion stays.
-        for (let i = 0; i < 40; i++) {
-          c.configure('kept', { maxDeliveries: 6 });
-          await s.persist();
-        }
-        await s.idle();
-        assert.ok(s.compactions > 0, 'compacted');
+        await trafficUntilCompacted(c, s, 'kept', 6);
         await e.restart();
         c = new ShareCoordinator({ clock });
         await ShareStateLog.open(e.dir(), c, { clock });
