@@ -16,7 +16,14 @@
  * connection when the group's epoch moves; the member heartbeats at once instead of at the
  * end of its interval. Debounced by sendNow(): a push while a heartbeat is in flight only
  * marks one more to follow it, so a burst of pushes costs at most one extra heartbeat.
+ *
+ * The member picks its own id (a UUID, as Kafka's clients do since KIP-1082) and keeps it
+ * for its life. A join whose answer was lost (connection dropped, timeout) and is sent again
+ * then replaces its first incarnation at the broker instead of adding a second member that
+ * holds partitions nobody reads until its session times out; and a close() right after a join
+ * can leave by id even though no answer came back.
  */
+import { randomUUID } from 'node:crypto';
 import { Api, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
@@ -61,8 +68,10 @@ function toList(keys: Iterable<string>): TopicPartitionList[] {
 }
 
 export class GroupMember {
-  memberId = '';
+  readonly memberId = randomUUID();
   memberEpoch = 0;
+  /** A heartbeat went out: the broker may know this member even without an answer. */
+  private announced = false;
   /** Partitions this member holds (fetching or allowed to fetch). */
   readonly owned = new Set<string>();
   private target = new Set<string>();
@@ -136,6 +145,7 @@ export class GroupMember {
       return;
     }
     this.inFlight = true;
+    this.announced = true;
     const joining = this.memberEpoch === 0;
     const body: Record<string, unknown> = {
       groupId: this.opts.groupId,
@@ -179,7 +189,6 @@ export class GroupMember {
   }
 
   private apply(res: ConsumerGroupHeartbeatResponse): void {
-    this.memberId = res.memberId;
     this.memberEpoch = res.memberEpoch;
     if (res.heartbeatIntervalMs > 0) this.intervalMs = res.heartbeatIntervalMs;
     if (!res.assignment) return;
@@ -237,7 +246,9 @@ export class GroupMember {
     this.stopped = true;
     clearTimeout(this.timer);
     this.loseAll();
-    if (!this.memberId || this.memberEpoch <= 0) return;
+    // Epoch 0 with a join sent: it may have been applied with its answer still on the way.
+    if (!this.announced) return;
+    this.announced = false;
     const body = { groupId: this.opts.groupId, memberId: this.memberId, memberEpoch: -1 };
     this.memberEpoch = 0;
     try {
