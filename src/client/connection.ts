@@ -282,8 +282,12 @@ export class Connection {
     const frame = encodeFrameParts({ id, api, version: 0, ...body });
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new RequestTimeoutError(this.url, api, timeoutMs));
+        // After a stall (GC, a paused VM) timers run before the poll phase reads what arrived
+        // meanwhile: an answer already on the socket gets that one I/O turn to land. Dropping
+        // it would lose what the broker did for it (records it locked for this worker).
+        setImmediate(() => {
+          if (this.pending.delete(id)) reject(new RequestTimeoutError(this.url, api, timeoutMs));
+        });
       }, timeoutMs);
       this.pending.set(id, { api, resolve, reject, timer });
       this.write(frame, (e) => {
