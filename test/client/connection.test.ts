@@ -110,3 +110,24 @@ test('unsolicited id-0 push frames go to onPush listeners and never settle a req
   await c.close();
   await s.stop();
 });
+
+test('an answer that reached the socket during a stall past the timeout still resolves the request', async () => {
+  let answered!: () => void;
+  const sent = new Promise<void>((r) => { answered = r; });
+  const s = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, ok: true }), () => answered()));
+  const c = new Connection(s.url);
+  await c.connect();
+  // The client's socket delivers nothing until resumed, so the answer waits in its buffer.
+  const sock = (c as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+  sock.pause();
+  const res = c.request<any>(3, {}, 200);
+  await sent;
+  // A 300 ms stall; when the loop next runs timers, the 200 ms timeout fires first and the
+  // answer is delivered right after it, in the same turn of the loop, as an answer that sat
+  // in the kernel during a stall is read in the poll phase right after the timers.
+  setTimeout(() => { const end = Date.now() + 300; while (Date.now() < end) { /* stalled */ } }, 0);
+  setTimeout(() => sock.resume(), 250);
+  assert.equal((await res).ok, true);
+  await c.close();
+  await s.stop();
+});
