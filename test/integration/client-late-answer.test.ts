@@ -23,7 +23,7 @@ test('a queue worker that stalls past its acquire timeout still gets the job, on
   await admin.createTopic('late', 1);
   await admin.close();
   const q = new QueueConsumer({
-    url: broker.url, groupId: 'g-late', topics: 'late', concurrency: 1, maxWaitMs: 200, requestTimeoutMs: 200, log: () => {},
+    url: broker.url, groupId: 'g-late', topics: 'late', concurrency: 1, maxWaitMs: 200, requestTimeoutMs: 3000, log: () => {},
     settings: { visibilityTimeoutMs: 30_000, maxDeliveries: 1 },
   });
   t.after(() => q.close());
@@ -33,8 +33,9 @@ test('a queue worker that stalls past its acquire timeout still gets the job, on
   const p = new Producer({ url: broker.url, acks: 1 });
   await p.send('late', [{ value: 'job' }]);
   // The broker answers the parked acquire right after the append; stall before reading it,
-  // past the acquire's timeout (maxWaitMs + requestTimeoutMs = 400 ms).
-  stall(1200);
+  // past the acquire's timeout (maxWaitMs + requestTimeoutMs = 3.2 s: long enough that a
+  // broker stall of a few seconds during the produce does not time the acquire out first).
+  stall(5000);
   await p.close();
   let guard: NodeJS.Timeout | undefined;
   const job = await Promise.race([next.then((r) => r.value as Job), new Promise<null>((r) => { guard = setTimeout(() => r(null), 10_000); })]);

@@ -57,8 +57,9 @@ describe('a real Prometheus scraping a BrokerMetrics registry', { skip }, () => 
   it('computes a rate from the counter', async () => {
     // rate() divides by the whole 5 s range, so it reads low while the series is younger
     // than the range: wait for a full window of samples before asking.
-    await prom.waitFor('count_over_time(sluice_messages_in_total{topic="orders"}[5s])', (r) => r.length === 1 && r[0].value >= 5);
-    const [s] = await prom.waitFor('rate(sluice_messages_in_total{topic="orders"}[5s])', (r) => r.length === 1);
+    // Up to 30 s: a stalled test process fails scrapes (1 s timeout), leaving gaps.
+    await prom.waitFor('count_over_time(sluice_messages_in_total{topic="orders"}[5s])', (r) => r.length === 1 && r[0].value >= 5, 30_000);
+    const [s] = await prom.waitFor('rate(sluice_messages_in_total{topic="orders"}[5s])', (r) => r.length === 1, 30_000);
     // Timers on a busy 2-core CI box run late, never early: allow a wide band below 1000/s.
     assert.ok(s.value > 300 && s.value < 1300, `rate ${s.value}/s, expected about 1000/s`);
   });
