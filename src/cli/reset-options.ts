@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { InvalidArgumentError as ClientArgError } from '../client/errors.js';
+import type { ResetSpec } from '../client/group-admin.js';
 
 export interface ResetTargetOpts {
   toEarliest?: boolean;
@@ -13,8 +14,6 @@ export interface ResetTargetOpts {
   toDatetime?: number;
   shiftBy?: number;
 }
-
-export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number } | { shiftBy: number };
 
 export function anyInt(name: string) {
   return (v: string): number => {
@@ -40,7 +39,7 @@ export function addResetTargetOptions(cmd: Command, opts: { shiftBy: boolean }):
 }
 
 /** The one target the options name; a usage error unless exactly one was given. */
-export function resetTarget(o: ResetTargetOpts, opts: { shiftBy: boolean }): ResetTarget {
+export function resetTarget(o: ResetTargetOpts, opts: { shiftBy: boolean }): ResetSpec {
   const given = [o.toEarliest, o.toLatest, o.toOffset !== undefined, o.toDatetime !== undefined, o.shiftBy !== undefined].filter(Boolean).length;
   if (given !== 1) {
     throw new ClientArgError(`give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime${opts.shiftBy ? ', --shift-by' : ''}`);
