@@ -10,14 +10,15 @@ import assert from 'node:assert/strict';
 import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { batchOf, createTopic, fetchFrom, produce, recordsIn } from './broker-helpers.js';
-import { PrometheusServer, findBinary } from '../metrics/prometheus-server.js';
+import { PrometheusServer } from '../metrics/prometheus-server.js';
+import { externalTool } from '../external-tool.js';
 import { Admin, Consumer } from '../../src/client/index.js';
 
-const prometheus = findBinary('prometheus');
+const prometheus = externalTool('prometheus');
 const PER_BATCH = 50;
 const TICK_MS = 50; // 20 batches/s -> 1000 messages/s
 
-test('Prometheus sees the produce rate, the log end offset and a group\'s lag', { skip: prometheus === undefined && 'prometheus not installed (apt-get install prometheus)', timeout: 90_000 }, async () => {
+test('Prometheus sees the produce rate, the log end offset and a group\'s lag', { skip: prometheus.skip, timeout: 90_000 }, async () => {
   const broker = await startBroker();
   let prom: PrometheusServer | undefined;
   let timer: NodeJS.Timeout | undefined;

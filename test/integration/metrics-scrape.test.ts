@@ -11,7 +11,7 @@ import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { batchOf, createTopic, fetchFrom, produce } from './broker-helpers.js';
 import { parseExposition, valueOf, find } from '../metrics/exposition.js';
-import { findBinary } from '../metrics/prometheus-server.js';
+import { externalTool } from '../external-tool.js';
 import { Api } from '../../src/protocol/api.js';
 
 const values = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
@@ -128,9 +128,9 @@ test('metricsPort serves only /metrics on its own port', async () => {
   }
 });
 
-const promtool = findBinary('promtool');
+const promtool = externalTool('promtool');
 
-test('promtool check metrics reports nothing on a real scrape', { skip: promtool === undefined && 'promtool not installed (apt-get install prometheus)' }, async () => {
+test('promtool check metrics reports nothing on a real scrape', { skip: promtool.skip }, async () => {
   const b = await startBroker();
   try {
     const c = await RawClient.connect(b.url);
@@ -141,7 +141,7 @@ test('promtool check metrics reports nothing on a real scrape', { skip: promtool
     await fetchFrom(c, 'p', 0, 99);
     const { text } = await scrape(b.httpUrl);
     assert.match(text, /^sluice_request_errors_total\{api="Fetch",error="OFFSET_OUT_OF_RANGE"\} 1$/m);
-    const r = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const r = spawnSync(promtool.path(), ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(r.stdout + r.stderr, '', 'promtool found problems');
     assert.equal(r.status, 0);
     c.close();

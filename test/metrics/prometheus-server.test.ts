@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBrokerMetrics, metricsRoute } from '../../src/metrics/index.js';
-import { PrometheusServer, findBinary } from './prometheus-server.js';
+import { PrometheusServer } from './prometheus-server.js';
+import { externalTool } from '../external-tool.js';
 import { dashboardQueries, withoutGrafanaVariables } from './fixtures.js';
 
-const prometheus = findBinary('prometheus');
-const skip = prometheus === undefined && 'prometheus not installed (apt-get install prometheus)';
+const { skip } = externalTool('prometheus');
 
 describe('a real Prometheus scraping a BrokerMetrics registry', { skip }, () => {
   const metrics = createBrokerMetrics({ collectDefault: true });

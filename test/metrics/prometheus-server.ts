@@ -6,33 +6,15 @@
  * waits for /-/ready, answers instant queries through /api/v1/query, and on stop() kills
  * the process and removes the dir.
  *
- * Tests that use it should skip when `findBinary('prometheus')` is undefined (CI installs
- * Debian's `prometheus` package; a developer machine may not have it). Set
- * SLUICE_PROMETHEUS / SLUICE_PROMTOOL to use a binary outside PATH.
+ * Tests that use it take their skip option from externalTool('prometheus') (test/external-tool.ts:
+ * skipped on a machine without it, a failure under CI).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-
-const ENV_OVERRIDE: Record<string, string> = { prometheus: 'SLUICE_PROMETHEUS', promtool: 'SLUICE_PROMTOOL' };
-
-/** Absolute path of an executable from the env override or PATH, or undefined. */
-export function findBinary(name: 'prometheus' | 'promtool'): string | undefined {
-  const override = process.env[ENV_OVERRIDE[name]];
-  const candidates = override ? [override] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not here; try the next directory
-    }
-  }
-  return undefined;
-}
+import { join } from 'node:path';
+import { externalTool } from '../external-tool.js';
 
 /** A port that was free a moment ago (the OS picked it); good enough for a test. */
 export async function freePort(): Promise<number> {
@@ -92,8 +74,7 @@ export class PrometheusServer {
   }
 
   static async start(opts: StartOptions): Promise<PrometheusServer> {
-    const binary = opts.binary ?? findBinary('prometheus');
-    if (binary === undefined) throw new Error('prometheus is not installed (apt-get install prometheus, or set SLUICE_PROMETHEUS)');
+    const binary = opts.binary ?? externalTool('prometheus').path();
     const dir = await mkdtemp(join(tmpdir(), 'sluice-prom-'));
     const config = join(dir, 'prometheus.yml');
     await writeFile(config, prometheusYaml(opts.targets, opts.intervalSeconds ?? 1, opts.metricsPath));

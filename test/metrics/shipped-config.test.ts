@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createBrokerMetrics } from '../../src/metrics/index.js';
 import { parseExposition } from './exposition.js';
 import { dashboardQueries, populateAll } from './fixtures.js';
-import { findBinary } from './prometheus-server.js';
+import { externalTool } from '../external-tool.js';
 
 const METRIC_NAME = /\b((?:sluice|nodejs|process)_[a-z0-9_]+)\b/g;
 
@@ -28,9 +28,9 @@ function familyOf(name: string, families: Set<string>): string {
 }
 
 describe('shipped operator files', () => {
-  it('config/prometheus.yml scrapes 127.0.0.1:9400 and passes promtool check config', { skip: findBinary('promtool') === undefined && 'promtool not installed' }, () => {
+  it('config/prometheus.yml scrapes 127.0.0.1:9400 and passes promtool check config', { skip: externalTool('promtool').skip }, () => {
     assert.match(readFileSync('config/prometheus.yml', 'utf8'), /targets: \['127\.0\.0\.1:9400'\]/);
-    const r = spawnSync(findBinary('promtool')!, ['check', 'config', 'config/prometheus.yml'], { encoding: 'utf8' });
+    const r = spawnSync(externalTool('promtool').path(), ['check', 'config', 'config/prometheus.yml'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 
