@@ -1,0 +1,227 @@
+import { test, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import { Purgatory, type DelayedOperation, type CloseSignal } from '../../src/broker/purgatory.js';
+
+/** An operation whose attempts the test answers one by one. */
+class Scripted implements DelayedOperation<string> {
+  readonly calls: boolean[] = [];
+  readonly discarded: string[] = [];
+  private pending: { final: boolean; resolve: (v: string | undefined) => void; reject: (e: Error) => void }[] = [];
+  running = 0;
+  maxRunning = 0;
+
+  attempt(final: boolean): Promise<string | undefined> {
+    this.calls.push(final);
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    return new Promise((resolve, reject) => this.pending.push({
+      final,
+      resolve: (v) => { this.running--; resolve(v); },
+      reject: (e) => { this.running--; reject(e); },
+    }));
+  }
+
+  discard(answer: string): void {
+    this.discarded.push(answer);
+  }
+
+  /** Answers the oldest attempt still open, and lets the purgatory react. */
+  async answer(v: string | undefined): Promise<void> {
+    const p = this.pending.shift();
+    assert.ok(p, 'an attempt is open');
+    p.resolve(v);
+    await flush();
+  }
+
+  async fail(e: Error): Promise<void> {
+    this.pending.shift()!.reject(e);
+    await flush();
+  }
+
+  get open(): number {
+    return this.pending.length;
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+class Conn implements CloseSignal {
+  closed = false;
+  private fns = new Set<() => void>();
+  onClose(fn: () => void): () => void {
+    this.fns.add(fn);
+    return () => this.fns.delete(fn);
+  }
+  close(): void {
+    this.closed = true;
+    for (const f of [...this.fns]) f();
+  }
+  get hooks(): number {
+    return this.fns.size;
+  }
+}
+
+function settled<T>(p: Promise<T>): { value?: T; error?: unknown; done: boolean } {
+  const s: { value?: T; error?: unknown; done: boolean } = { done: false };
+  p.then((v) => { s.value = v; s.done = true; }, (e: unknown) => { s.error = e; s.done = true; });
+  return s;
+}
+
+test('a wake attempts; an attempt that answers completes the wait and removes its watches', async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const s = settled(pg.watch(op, { keys: ['a', 'b'], timeoutMs: 60_000 }));
+  assert.equal(pg.size, 1);
+  pg.wake('other');
+  assert.equal(op.calls.length, 0, 'a key it does not watch does not wake it');
+  pg.wake('b');
+  assert.deepEqual(op.calls, [false]);
+  await op.answer(undefined);
+  assert.equal(s.done, false, 'no answer: keeps waiting');
+  pg.wake('a');
+  await op.answer('data');
+  assert.equal(s.value, 'data');
+  assert.equal(pg.size, 0);
+  pg.wake('a');
+  assert.equal(op.calls.length, 2, 'a completed operation is no longer woken');
+});
+
+test('attempts never overlap, and a wake during an attempt is not lost', async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 60_000 }));
+  pg.wake('k');
+  pg.wake('k');
+  pg.wake('k');
+  assert.equal(op.open, 1);
+  await op.answer(undefined);
+  assert.equal(op.open, 1, 'one more attempt for the wakes that came during the first');
+  await op.answer(undefined);
+  assert.equal(op.open, 0, 'three wakes during one attempt make one re-attempt, not three');
+  assert.equal(op.maxRunning, 1);
+  assert.equal(s.done, false);
+  pg.finishAll();
+  await op.answer('final');
+  assert.equal(s.value, 'final');
+});
+
+test('the wait running out makes a final attempt, whose answer is sent', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const pg = new Purgatory();
+    const op = new Scripted();
+    const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
+    mock.timers.tick(499);
+    assert.equal(op.calls.length, 0);
+    mock.timers.tick(1);
+    assert.deepEqual(op.calls, [true]);
+    return op.answer('whatever there is').then(() => assert.equal(s.value, 'whatever there is'));
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('the wait running out during an attempt answers with that attempt\'s result (stall race)', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const pg = new Purgatory();
+    const op = new Scripted();
+    const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
+    // After a stall the wake and the timer fire in the same turn.
+    pg.wake('k');
+    mock.timers.tick(500);
+    assert.deepEqual(op.calls, [false], 'no second attempt while one runs');
+    await op.answer('records locked for this worker');
+    assert.equal(s.value, 'records locked for this worker');
+    assert.deepEqual(op.discarded, []);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('the wait running out during an attempt that found nothing makes one final attempt', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const pg = new Purgatory();
+    const op = new Scripted();
+    const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
+    pg.wake('k');
+    mock.timers.tick(500);
+    pg.wake('k'); // ignored: the final attempt is already asked for
+    await op.answer(undefined);
+    assert.deepEqual(op.calls, [false, true]);
+    await op.answer('empty');
+    assert.equal(s.value, 'empty');
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a closed connection ends the wait at once, and a result that arrives after is discarded', async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const conn = new Conn();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 60_000, scope: conn }));
+  pg.wake('k');
+  conn.close();
+  await flush();
+  assert.equal(s.done, true);
+  assert.equal(s.value, undefined);
+  assert.equal(pg.size, 0);
+  await op.answer('late');
+  assert.deepEqual(op.discarded, ['late'], 'the late answer gives back what it holds');
+});
+
+test('a connection closed before the watch is not waited on', async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const conn = new Conn();
+  conn.close();
+  const v = await pg.watch(op, { keys: ['k'], timeoutMs: 60_000, scope: conn });
+  assert.equal(v, undefined);
+  assert.equal(pg.size, 0);
+  assert.equal(op.calls.length, 0);
+});
+
+test('an attempt that throws rejects the wait and cleans up (timer, close hook, watches)', async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const conn = new Conn();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 60_000, scope: conn }));
+  assert.equal(conn.hooks, 1);
+  pg.wake('k');
+  await op.fail(new Error('disk gone'));
+  assert.equal((s.error as Error).message, 'disk gone');
+  assert.equal(pg.size, 0);
+  assert.equal(conn.hooks, 0);
+});
+
+test('finish(key) answers only the operations watching that key', async () => {
+  const pg = new Purgatory();
+  const a = new Scripted();
+  const b = new Scripted();
+  const sa = settled(pg.watch(a, { keys: ['topic:x'], timeoutMs: 60_000 }));
+  const sb = settled(pg.watch(b, { keys: ['topic:y'], timeoutMs: 60_000 }));
+  pg.finish('topic:x');
+  assert.deepEqual(a.calls, [true]);
+  assert.deepEqual(b.calls, []);
+  await a.answer('x gone');
+  assert.equal(sa.value, 'x gone');
+  assert.equal(sb.done, false);
+  assert.equal(pg.size, 1);
+  pg.finishAll();
+  await b.answer('shutdown');
+  assert.equal(sb.value, 'shutdown');
+});
+
+test('a final attempt that gives no answer is an error, not a wait that never ends', async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 60_000 }));
+  pg.finishAll();
+  await op.answer(undefined);
+  assert.match(String((s.error as Error).message), /final attempt/);
+  assert.equal(pg.size, 0);
+});
