@@ -14,7 +14,7 @@ import { SluiceError } from '../errors.js';
 import { OffsetOutOfRangeError, StorageError } from './errors.js';
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles } from './segment.js';
 import { Segments } from './segments.js';
-import { readOptionalText, writeFileAtomic } from './atomic-file.js';
+import { readOptionalText, syncDir, writeFileAtomic } from './atomic-file.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
@@ -118,8 +118,13 @@ export class DiskPartitionLog implements PartitionLog {
           logger('storage.index.rebuilt', { topic, partition, segment: base });
         }
       }
-      if (segments.length === 0) segments.push(await Segment.create(dir, 0, config.indexIntervalBytes, fs));
-      else await segments.active.activate();
+      if (segments.length === 0) {
+        segments.push(await Segment.create(dir, 0, config.indexIntervalBytes, fs));
+        // fsync(2) of a new file does not make its name durable; without this a power loss
+        // could drop the whole first segment, acknowledged durable appends included. (A roll
+        // gets the same from the recovery-point write, which fsyncs the directory.)
+        await syncDir(dir, fs);
+      } else await segments.active.activate();
     } catch (err) {
       for (const s of segments.all()) await s.close().catch(noop);
       throw err instanceof SluiceError ? err : new StorageError(`cannot open log ${dir}: ${(err as Error).message}`, { cause: err });
