@@ -16,14 +16,22 @@ export async function writeFileAtomic(path: string, data: string | Buffer, fs: F
   await syncDir(dirname(path), fs);
 }
 
-/** Makes a rename or create in `dir` durable; some filesystems refuse to fsync a directory, which is fine. */
+/**
+ * Errors that mean "this platform or filesystem cannot fsync a directory" (Windows refuses
+ * to open one, some FUSE and network filesystems reject the fsync): nothing more can be done
+ * there, so they are ignored. Any other error (EIO above all) means the entry may not be
+ * durable, and is thrown: a caller must not go on as if it were.
+ */
+const DIR_SYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EACCES']);
+
+/** Makes a rename or create in `dir` durable (where the filesystem supports fsync of a directory). */
 export async function syncDir(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
   let fh;
   try {
     fh = await fs.open(dir, 'r');
     await fh.sync();
-  } catch {
-    // best effort
+  } catch (err) {
+    if (!DIR_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     await fh?.close().catch(() => {});
   }

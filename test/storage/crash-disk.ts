@@ -26,6 +26,8 @@
  * report success without making anything durable, for tests that show a crash test notices
  * data acknowledged before it was on disk.
  *
+ * `failNext(op, code)` makes one call fail with an errno code and no crash (an I/O error).
+ *
  * `crashAfterOps(n)` crashes inside the n-th file-system call from now (the call fails),
  * so a property test can crash at any point of a sequence: mid-roll, between the write and
  * the rename of an atomic file, between a write and its fsync.
@@ -69,7 +71,10 @@ export class CrashDisk {
   private epoch = 0;
   private opsLeft = Infinity;
   private syncSeq = 0;
+  private failures: { op: string; code: string; path?: string }[] = [];
   private lastSync = new WeakMap<Node, number>();
+  /** File-system calls so far (for sizing crash points). */
+  ops = 0;
   /** Crashes so far. */
   crashes = 0;
   /** fsync/fdatasync calls that reached the disk (directories included). */
@@ -121,9 +126,17 @@ export class CrashDisk {
     this.root = survive(this.root) as DirNode;
   }
 
+  /** The next `op` call (on `path`, when given) fails with `code`, without a crash: an I/O error the caller must handle. */
+  failNext(op: string, code: string, path?: string): void {
+    this.failures.push({ op, code, path });
+  }
+
   /** Counts a call of a mounted file system; crashes when the armed count runs out. */
   step(epoch: number, op: string, path: string): void {
     if (epoch !== this.epoch) throw fsError('EIO', op, path);
+    this.ops++;
+    const f = this.failures.findIndex((x) => x.op === op && (x.path === undefined || posix.resolve(x.path) === posix.resolve(path)));
+    if (f >= 0) throw fsError(this.failures.splice(f, 1)[0].code, op, path);
     if (--this.opsLeft <= 0) {
       this.crash();
       throw fsError('EIO', op, path);
