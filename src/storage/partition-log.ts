@@ -132,7 +132,11 @@ export class DiskPartitionLog implements PartitionLog {
     const log = new DiskPartitionLog(topic, partition, dir, config, segments, opts);
     log.logStartOffset = segments.first.baseOffset;
     log.logEndOffset = segments.active.nextOffset;
-    if (clean) await fs.unlink(marker);
+    if (clean) {
+      await fs.unlink(marker);
+      // Else a crash could bring the marker back, and the next open would skip the CRC scan.
+      await syncDir(dir, fs);
+    }
     return log;
   }
 

@@ -151,3 +151,29 @@ test('an append acknowledged without durable is not promised to survive, and a d
   assert.deepEqual(recordsIn((await again.log('t', 0)!.read(0, 1 << 20)).bytes).map((r) => r.value), ['v0', 'v1', 'v2', 'v3', 'v4']);
   await again.close();
 });
+
+test('a crash after a clean restart gets the recovery scan: the removed clean-shutdown marker does not come back', async () => {
+  const disk = new CrashDisk();
+  disk.prepareDir(DATA);
+  let mgr = await openOn(disk);
+  await mgr.createTopic('t', 1);
+  await mgr.log('t', 0)!.append(batchOf(3, 0), { durable: true });
+  await mgr.close(); // writes .clean-shutdown
+  mgr = await openOn(disk); // a clean open removes it
+  await mgr.log('t', 0)!.append(batchOf(2, 3), { durable: true });
+  // Damage the new batch where only its CRC shows it (a bad sector, a torn page).
+  const path = `${DATA}/t-0/00000000000000000000.log`;
+  const size = disk.contentOf(path)!.length;
+  const fh = await disk.mount().open(path, 'r+');
+  await fh.write(Buffer.from([0xff]), 0, 1, size - 2);
+  await fh.datasync();
+  disk.crash();
+  const after = await openOn(disk);
+  try {
+    const log = after.log('t', 0)!;
+    assert.equal(log.logEndOffset, 3, 'the damaged batch is cut off by recovery, not served');
+    assert.deepEqual(recordsIn((await log.read(0, 1 << 20)).bytes).map((r) => r.value), ['v0', 'v1', 'v2']);
+  } finally {
+    await after.close();
+  }
+});
