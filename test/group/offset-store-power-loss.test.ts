@@ -81,6 +81,7 @@ test('every commit answered before a power loss is the committed offset after it
         }
       },
     ),
-    { numRuns: RUNS, seed: SEED },
+    // Found by this test: a new generation's first segment vanished (no directory fsync).
+    { numRuns: RUNS, seed: SEED, examples: [[[{ group: 0, partition: 0, wait: false }], 19]] },
   );
 });

@@ -84,6 +84,7 @@ test('no ack answered before a power loss is delivered again after it, and no un
         }
       },
     ),
-    { numRuns: RUNS, seed: SEED },
+    // Found by this test: a new generation's first segment vanished (no directory fsync).
+    { numRuns: RUNS, seed: SEED, examples: [[[{ take: 1, acks: 1, wait: false }], 22]] },
   );
 });
