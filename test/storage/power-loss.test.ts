@@ -21,7 +21,13 @@ const DATA = '/data';
 const SEED = process.env.SLUICE_CRASH_SEED ? Number(process.env.SLUICE_CRASH_SEED) : undefined;
 const RUNS = Number(process.env.SLUICE_CRASH_RUNS ?? 150);
 
-type Op = { kind: 'append'; records: number; durable: boolean; wait: boolean } | { kind: 'restart' };
+type Op =
+  | { kind: 'append'; records: number; durable: boolean; wait: boolean }
+  | { kind: 'restart' }
+  /** Retention on `t` (by size): segments go, their names need a directory fsync too. */
+  | { kind: 'retention' }
+  /** Creates topic `u` (with a durable append) or deletes it: topics.json and directories come and go beside `t`. */
+  | { kind: 'churn' };
 
 function openOn(disk: CrashDisk): Promise<LogManager> {
   // Small segments so the crash also lands in rolls (fsync old segment, seal, create, recovery-point).
@@ -38,7 +44,7 @@ async function runUntilCrash(disk: CrashDisk, ops: readonly Op[]): Promise<Set<n
   const pending: Promise<unknown>[] = [];
   try {
     let mgr = await openOn(disk);
-    if (!mgr.topic('t')) await mgr.createTopic('t', 1);
+    if (!mgr.topic('t')) await mgr.createTopic('t', 1, { retentionMs: -1, retentionBytes: 4000 });
     let seq = mgr.log('t', 0)!.logEndOffset;
     for (const op of ops) {
       if (disk.crashes !== crashes) break;
@@ -48,6 +54,19 @@ async function runUntilCrash(disk: CrashDisk, ops: readonly Op[]): Promise<Set<n
         mgr = await openOn(disk);
         continue;
       }
+      if (op.kind === 'retention') {
+        await mgr.enforceRetention();
+        continue;
+      }
+      if (op.kind === 'churn') {
+        if (mgr.topic('u')) {
+          await mgr.deleteTopic('u');
+        } else {
+          await mgr.createTopic('u', 1);
+          await mgr.log('u', 0)!.append(batchOf(2, 0), { durable: true });
+        }
+        continue;
+      }
       const first = seq;
       seq += op.records;
       const p = mgr.log('t', 0)!.append(batchOf(op.records, first), { durable: op.durable }).then((r) => {
@@ -55,6 +74,7 @@ async function runUntilCrash(disk: CrashDisk, ops: readonly Op[]): Promise<Set<n
         if (op.durable && disk.crashes === crashes) for (let o = r.baseOffset; o <= r.lastOffset; o++) acked.add(o);
       });
       pending.push(p);
+      p.catch(() => {}); // a crash rejects it while another call is awaited; settled below
       if (op.wait) await p;
     }
   } catch {
@@ -92,6 +112,8 @@ async function problemsAfterCrash(disk: CrashDisk, acked: Set<number>): Promise<
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ kind: fc.constant('append' as const), records: fc.integer({ min: 1, max: 30 }), durable: fc.boolean(), wait: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'retention' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'churn' as const }) },
 );
 
 for (const directories of ['strict', 'immediate'] as const) {
