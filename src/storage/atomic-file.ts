@@ -1,36 +1,45 @@
 /** Small metadata files replaced whole: temp file, fsync, rename, fsync of the directory. */
-import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { nodeFileSystem, type FileSystem } from './file-system.js';
 
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, fs: FileSystem = nodeFileSystem): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const fh = await fs.open(tmp, 'w');
   try {
-    await fh.writeFile(data);
+    for (let done = 0; done < bytes.length;) done += (await fh.write(bytes, done, bytes.length - done, done)).bytesWritten;
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
-  await syncDir(dirname(path));
+  await fs.rename(tmp, path);
+  await syncDir(dirname(path), fs);
 }
 
-/** Makes a rename or create in `dir` durable; some filesystems refuse to fsync a directory, which is fine. */
-export async function syncDir(dir: string): Promise<void> {
+/**
+ * Errors that mean "this platform or filesystem cannot fsync a directory" (Windows refuses
+ * to open one, some FUSE and network filesystems reject the fsync): nothing more can be done
+ * there, so they are ignored. Any other error (EIO above all) means the entry may not be
+ * durable, and is thrown: a caller must not go on as if it were.
+ */
+const DIR_SYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EACCES']);
+
+/** Makes a rename or create in `dir` durable (where the filesystem supports fsync of a directory). */
+export async function syncDir(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
   let fh;
   try {
-    fh = await open(dir, 'r');
+    fh = await fs.open(dir, 'r');
     await fh.sync();
-  } catch {
-    // best effort
+  } catch (err) {
+    if (!DIR_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     await fh?.close().catch(() => {});
   }
 }
 
-export async function readOptionalText(path: string): Promise<string | null> {
+export async function readOptionalText(path: string, fs: FileSystem = nodeFileSystem): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8');
+    return (await fs.readFile(path)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

@@ -4,7 +4,6 @@
  * validated before any path is built (topic-name.ts), so nothing is created outside the
  * data directory. Admin operations (create, delete, add partitions) run one at a time.
  */
-import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
 import { InvalidPartitionsError, StorageError, TopicExistsError, UnknownTopicError } from './errors.js';
@@ -12,6 +11,7 @@ import { effectiveConfig, validateLogConfig } from './log-config.js';
 import { DiskPartitionLog, type StorageLogger } from './partition-log.js';
 import { validateTopicName } from './topic-name.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
+import { nodeFileSystem, type FileSystem } from './file-system.js';
 import type { LogConfig, LogManager, PartitionLog, TopicInfo } from './types.js';
 
 export const TOPICS_FILE = 'topics.json';
@@ -26,6 +26,8 @@ export interface LogManagerOptions {
   now?: () => number;
   /** Passed to every partition log: called after each segment fsync with its duration. */
   onFsync?: (seconds: number) => void;
+  /** Where files live (and every partition's); node:fs by default. Tests pass a crash-simulating one. */
+  fs?: FileSystem;
 }
 
 interface TopicsFile {
@@ -46,14 +48,16 @@ class DiskLogManager implements LogManager {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly logger: StorageLogger;
+  private readonly fs: FileSystem;
 
   constructor(readonly dataDir: string, private readonly defaults: Partial<LogConfig>, private readonly opts: LogManagerOptions) {
     this.logger = opts.logger ?? noop;
+    this.fs = opts.fs ?? nodeFileSystem;
   }
 
   async load(): Promise<void> {
-    await mkdir(this.dataDir, { recursive: true });
-    const text = await readOptionalText(join(this.dataDir, TOPICS_FILE));
+    await this.fs.mkdir(this.dataDir);
+    const text = await readOptionalText(join(this.dataDir, TOPICS_FILE), this.fs);
     if (text !== null) {
       let parsed: TopicsFile;
       try {
@@ -104,7 +108,7 @@ class DiskLogManager implements LogManager {
 
   private async persist(): Promise<void> {
     const file: TopicsFile = { version: 1, topics: [...this.infos.values()] };
-    await writeFileAtomic(join(this.dataDir, TOPICS_FILE), JSON.stringify(file, null, 2) + '\n');
+    await writeFileAtomic(join(this.dataDir, TOPICS_FILE), JSON.stringify(file, null, 2) + '\n', this.fs);
   }
 
   createTopic(name: string, partitions: number, config?: Partial<LogConfig>): Promise<TopicInfo> {
@@ -120,7 +124,7 @@ class DiskLogManager implements LogManager {
       if (this.infos.has(name)) throw new TopicExistsError(name);
       const info: TopicInfo = { name, partitions, config: overrides, createdAt: Date.now() };
       // Directories left by a crash between removing metadata and files of a deleted topic.
-      for (let p = 0; p < partitions; p++) await rm(partitionDir(this.dataDir, name, p), { recursive: true, force: true });
+      for (let p = 0; p < partitions; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
       const logs = await this.openPartitions(info, 0, partitions);
       this.infos.set(name, info);
       this.logs.set(name, logs);
@@ -149,7 +153,7 @@ class DiskLogManager implements LogManager {
 
   private async removeLogs(name: string, logs: DiskPartitionLog[]): Promise<void> {
     await Promise.all(logs.map((l) => l.close().catch(noop)));
-    for (let p = 0; p < logs.length; p++) await rm(partitionDir(this.dataDir, name, p), { recursive: true, force: true });
+    for (let p = 0; p < logs.length; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
   }
 
   addPartitions(name: string, totalPartitions: number): Promise<TopicInfo> {
@@ -161,7 +165,7 @@ class DiskLogManager implements LogManager {
       if (totalPartitions <= info.partitions) {
         throw new InvalidPartitionsError(`topic '${name}' has ${info.partitions} partitions; the new count must be larger, got ${totalPartitions}`);
       }
-      for (let p = info.partitions; p < totalPartitions; p++) await rm(partitionDir(this.dataDir, name, p), { recursive: true, force: true });
+      for (let p = info.partitions; p < totalPartitions; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
       const added = await this.openPartitions(info, info.partitions, totalPartitions);
       const before = info.partitions;
       logs.push(...added);

@@ -8,14 +8,14 @@
  * written in call order. While one write is in flight, later appends pile up and go out
  * together in one writev. Durable appends share fsyncs (group commit, see sync()).
  */
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maxTimestampOf, validateBatches } from '../record/index.js';
 import { SluiceError } from '../errors.js';
 import { OffsetOutOfRangeError, StorageError } from './errors.js';
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles } from './segment.js';
 import { Segments } from './segments.js';
-import { readOptionalText, writeFileAtomic } from './atomic-file.js';
+import { readOptionalText, syncDir, writeFileAtomic } from './atomic-file.js';
+import { nodeFileSystem, type FileSystem } from './file-system.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
 export type StorageLogger = (event: string, fields: Record<string, unknown>) => void;
@@ -26,6 +26,8 @@ export interface PartitionLogOptions {
   now?: () => number;
   /** Called after each segment log fsync with its duration (the broker's fsync histogram). */
   onFsync?: (seconds: number) => void;
+  /** Where files live; node:fs by default. Tests pass a crash-simulating one (file-system.ts). */
+  fs?: FileSystem;
 }
 
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
@@ -61,6 +63,7 @@ export class DiskPartitionLog implements PartitionLog {
   private readonly logger: StorageLogger;
   private readonly now: () => number;
   private readonly onFsync: ((seconds: number) => void) | undefined;
+  private readonly fs: FileSystem;
 
   private constructor(
     readonly topic: string,
@@ -73,6 +76,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.logger = opts.logger ?? noop;
     this.now = opts.now ?? Date.now;
     this.onFsync = opts.onFsync;
+    this.fs = opts.fs ?? nodeFileSystem;
   }
 
   /** Opens (creating if needed) the partition directory, recovering it when it was not closed cleanly. */
@@ -80,11 +84,12 @@ export class DiskPartitionLog implements PartitionLog {
     dir: string, topic: string, partition: number, config: Readonly<LogConfig>, opts: PartitionLogOptions = {},
   ): Promise<DiskPartitionLog> {
     const logger = opts.logger ?? noop;
-    await mkdir(dir, { recursive: true });
+    const fs = opts.fs ?? nodeFileSystem;
+    await fs.mkdir(dir);
     const marker = join(dir, CLEAN_SHUTDOWN_FILE);
-    const clean = await stat(marker).then(() => true, () => false);
-    const recoveryPoint = clean ? Infinity : Number((await readOptionalText(join(dir, RECOVERY_POINT_FILE)))?.trim() ?? 0) || 0;
-    const bases = (await readdir(dir)).map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null)
+    const clean = await fs.stat(marker).then(() => true, () => false);
+    const recoveryPoint = clean ? Infinity : Number((await readOptionalText(join(dir, RECOVERY_POINT_FILE), fs))?.trim() ?? 0) || 0;
+    const bases = (await fs.readdir(dir)).map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null)
       .map((m) => Number(m![1])).sort((a, b) => a - b);
     const segments = new Segments();
     try {
@@ -95,14 +100,14 @@ export class DiskPartitionLog implements PartitionLog {
           // A gap or overlap after a truncated segment: the later segments cannot be trusted.
           for (const b of bases.slice(i)) {
             logger('storage.recovery.segment-dropped', { topic, partition, segment: b, expectedOffset: prev.nextOffset });
-            await deleteSegmentFiles(dir, b);
+            await deleteSegmentFiles(dir, b, fs);
           }
           break;
         }
         // Segments holding offsets at or past the recovery point may have unflushed bytes.
         const nextBase = i + 1 < bases.length ? bases[i + 1] : Infinity;
         const recover = !clean && nextBase > recoveryPoint;
-        const { segment, report } = await Segment.load(dir, base, config.indexIntervalBytes, recover);
+        const { segment, report } = await Segment.load(dir, base, config.indexIntervalBytes, recover, fs);
         segments.push(segment);
         if (report && report.droppedBytes > 0) {
           logger('storage.recovery.truncated', {
@@ -113,8 +118,13 @@ export class DiskPartitionLog implements PartitionLog {
           logger('storage.index.rebuilt', { topic, partition, segment: base });
         }
       }
-      if (segments.length === 0) segments.push(await Segment.create(dir, 0, config.indexIntervalBytes));
-      else await segments.active.activate();
+      if (segments.length === 0) {
+        segments.push(await Segment.create(dir, 0, config.indexIntervalBytes, fs));
+        // fsync(2) of a new file does not make its name durable; without this a power loss
+        // could drop the whole first segment, acknowledged durable appends included. (A roll
+        // gets the same from the recovery-point write, which fsyncs the directory.)
+        await syncDir(dir, fs);
+      } else await segments.active.activate();
     } catch (err) {
       for (const s of segments.all()) await s.close().catch(noop);
       throw err instanceof SluiceError ? err : new StorageError(`cannot open log ${dir}: ${(err as Error).message}`, { cause: err });
@@ -122,7 +132,11 @@ export class DiskPartitionLog implements PartitionLog {
     const log = new DiskPartitionLog(topic, partition, dir, config, segments, opts);
     log.logStartOffset = segments.first.baseOffset;
     log.logEndOffset = segments.active.nextOffset;
-    if (clean) await unlink(marker);
+    if (clean) {
+      await fs.unlink(marker);
+      // Else a crash could bring the marker back, and the next open would skip the CRC scan.
+      await syncDir(dir, fs);
+    }
     return log;
   }
 
@@ -209,9 +223,9 @@ export class DiskPartitionLog implements PartitionLog {
     const old = this.segments.active;
     await this.sync();
     await old.seal();
-    const seg = await Segment.create(this.dir, old.nextOffset, this.config.indexIntervalBytes);
+    const seg = await Segment.create(this.dir, old.nextOffset, this.config.indexIntervalBytes, this.fs);
     this.segments.push(seg);
-    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(seg.baseOffset));
+    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(seg.baseOffset), this.fs);
     return seg;
   }
 
@@ -380,7 +394,7 @@ export class DiskPartitionLog implements PartitionLog {
     await this.sync();
     for (const s of this.segments.all()) await s.close();
     if (this.failed) return; // no marker: the next open must recover
-    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(this.logEndOffset));
-    await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '');
+    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(this.logEndOffset), this.fs);
+    await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.fs);
   }
 }

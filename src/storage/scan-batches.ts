@@ -3,7 +3,7 @@
  * batch): recovery, index rebuild and timestamp search all need to visit batch headers
  * in order. A batch larger than a chunk is read on its own.
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { StorageFile } from './file-system.js';
 import { BATCH_LENGTH, HEADER_SIZE, LOG_OVERHEAD } from '../record/index.js';
 
 const CHUNK = 4 * 1024 * 1024;
@@ -18,7 +18,7 @@ export interface ScanResult {
   stop: 'end' | 'torn' | 'visitor';
 }
 
-export async function readFully(fh: FileHandle, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+export async function readFully(fh: StorageFile, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
   let done = 0;
   while (done < len) {
     const { bytesRead } = await fh.read(buf, off + done, len - done, pos + done);
@@ -29,7 +29,7 @@ export async function readFully(fh: FileHandle, buf: Buffer, off: number, len: n
 }
 
 export async function scanBatches(
-  fh: FileHandle, from: number, end: number, whole: boolean, visit: BatchVisitor, chunkSize = CHUNK,
+  fh: StorageFile, from: number, end: number, whole: boolean, visit: BatchVisitor, chunkSize = CHUNK,
 ): Promise<ScanResult> {
   let buf: Buffer | null = null;
   let pos = from;

@@ -8,7 +8,6 @@
  * below `size` are fully written and the only ones reads may return; batches in a segment
  * have contiguous offsets starting at `baseOffset`.
  */
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BASE_OFFSET, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVERHEAD, BATCH_LENGTH, MAX_TIMESTAMP, readInt64, setBaseOffset,
@@ -20,6 +19,7 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { readFully, scanBatches } from './scan-batches.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
+import type { FileSystem, StorageFile } from './file-system.js';
 import type { ReadOptions } from './types.js';
 
 const NOTHING = Buffer.alloc(0);
@@ -59,8 +59,8 @@ export class Segment {
   /** maxTimestamp of the first batch; segmentMs counts from it (as Kafka does). */
   firstTimestamp = -1;
   private bytesSinceIndex = 0;
-  private idxFh: FileHandle | null = null;
-  private timeFh: FileHandle | null = null;
+  private idxFh: StorageFile | null = null;
+  private timeFh: StorageFile | null = null;
   private refs = 0;
   private deleted = false;
   // State saved by mark() so a failed write can be undone without allocation.
@@ -69,10 +69,11 @@ export class Segment {
   private constructor(
     readonly dir: string,
     readonly baseOffset: number,
-    readonly fh: FileHandle,
+    readonly fh: StorageFile,
     private indexIntervalBytes: number,
     public index: OffsetIndex,
     public timeIndex: TimeIndex,
+    private readonly fs: FileSystem,
   ) {
     this.nextOffset = baseOffset;
   }
@@ -82,12 +83,12 @@ export class Segment {
   }
 
   /** Creates an empty active segment (files truncated if present). */
-  static async create(dir: string, baseOffset: number, indexIntervalBytes: number): Promise<Segment> {
+  static async create(dir: string, baseOffset: number, indexIntervalBytes: number, fs: FileSystem): Promise<Segment> {
     const name = (s: string) => join(dir, segmentFileName(baseOffset, s));
-    const fh = await open(name(LOG_SUFFIX), 'w+');
-    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex());
-    seg.idxFh = await open(name(INDEX_SUFFIX), 'w+');
-    seg.timeFh = await open(name(TIME_INDEX_SUFFIX), 'w+');
+    const fh = await fs.open(name(LOG_SUFFIX), 'w+');
+    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex(), fs);
+    seg.idxFh = await fs.open(name(INDEX_SUFFIX), 'w+');
+    seg.timeFh = await fs.open(name(TIME_INDEX_SUFFIX), 'w+');
     return seg;
   }
 
@@ -98,18 +99,18 @@ export class Segment {
    * index entry is walked to find the end offset.
    */
   static async load(
-    dir: string, baseOffset: number, indexIntervalBytes: number, recover: boolean,
+    dir: string, baseOffset: number, indexIntervalBytes: number, recover: boolean, fs: FileSystem,
   ): Promise<{ segment: Segment; report: RecoveryReport | null }> {
     const name = (s: string) => join(dir, segmentFileName(baseOffset, s));
-    const fh = await open(name(LOG_SUFFIX), 'r+');
+    const fh = await fs.open(name(LOG_SUFFIX), 'r+');
     const fileSize = (await fh.stat()).size;
-    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex());
+    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex(), fs);
     let report: RecoveryReport | null = null;
     try {
       let trusted = false;
       if (!recover) {
-        const idx = await readOptional(name(INDEX_SUFFIX));
-        const tidx = await readOptional(name(TIME_INDEX_SUFFIX));
+        const idx = await readOptional(fs, name(INDEX_SUFFIX));
+        const tidx = await readOptional(fs, name(TIME_INDEX_SUFFIX));
         const index = idx ? OffsetIndex.fromFile(idx, fileSize) : null;
         if (index) {
           trusted = await seg.loadTail(index, fileSize);
@@ -127,8 +128,8 @@ export class Segment {
       }
       if (!trusted) {
         report = await seg.rebuild(fileSize, recover);
-        await writeWhole(name(INDEX_SUFFIX), seg.index.bytes());
-        await writeWhole(name(TIME_INDEX_SUFFIX), seg.timeIndex.bytes());
+        await writeWhole(fs, name(INDEX_SUFFIX), seg.index.bytes());
+        await writeWhole(fs, name(TIME_INDEX_SUFFIX), seg.timeIndex.bytes());
         seg.index.written = seg.index.count;
         seg.timeIndex.written = seg.timeIndex.count;
       }
@@ -142,8 +143,8 @@ export class Segment {
 
   /** Opens the index files for write-through; the segment becomes the active one. */
   async activate(): Promise<void> {
-    this.idxFh = await open(this.path(INDEX_SUFFIX), 'r+');
-    this.timeFh = await open(this.path(TIME_INDEX_SUFFIX), 'r+');
+    this.idxFh = await this.fs.open(this.path(INDEX_SUFFIX), 'r+');
+    this.timeFh = await this.fs.open(this.path(TIME_INDEX_SUFFIX), 'r+');
   }
 
   /** Uses a loaded index; walks headers from its last entry to the end. False when they disagree. */
@@ -415,7 +416,7 @@ export class Segment {
 
   private async removeFiles(): Promise<void> {
     await this.close();
-    for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await unlink(this.path(s)).catch(() => {});
+    for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await this.fs.unlink(this.path(s)).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -425,21 +426,21 @@ export class Segment {
 }
 
 /** Removes a segment's files without opening it (log first: an index without a log is ignored). */
-export async function deleteSegmentFiles(dir: string, baseOffset: number): Promise<void> {
-  for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await unlink(join(dir, segmentFileName(baseOffset, s))).catch(() => {});
+export async function deleteSegmentFiles(dir: string, baseOffset: number, fs: FileSystem): Promise<void> {
+  for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await fs.unlink(join(dir, segmentFileName(baseOffset, s))).catch(() => {});
 }
 
-async function readOptional(path: string): Promise<Buffer | null> {
+async function readOptional(fs: FileSystem, path: string): Promise<Buffer | null> {
   try {
-    return await readFile(path);
+    return await fs.readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
 }
 
-async function writeWhole(path: string, bytes: Buffer): Promise<void> {
-  const fh = await open(path, 'w');
+async function writeWhole(fs: FileSystem, path: string, bytes: Buffer): Promise<void> {
+  const fh = await fs.open(path, 'w');
   try {
     await fh.write(bytes, 0, bytes.length, 0);
     await fh.sync();
