@@ -25,6 +25,17 @@ export class CorruptBatchError extends SluiceError {
   }
 }
 
+/**
+ * A record batch that arrived intact (length, magic, CRC) but whose header lies about its
+ * records: a last offset delta or record count that does not match the records present,
+ * offset deltas that do not run 0..n-1, a max timestamp no record has. Nothing was stored.
+ */
+export class InvalidRecordError extends SluiceError {
+  constructor(message: string, readonly position?: number) {
+    super('INVALID_RECORD', message, false);
+  }
+}
+
 /** A topic name that could escape the data directory or is not allowed for another reason. */
 export class InvalidTopicError extends SluiceError {
   constructor(message: string) {
