@@ -18,7 +18,7 @@ export class SluiceError extends Error {
   }
 }
 
-/** A record batch failed its length, magic or CRC check. Nothing was stored from it. */
+/** A record batch failed its length, magic or CRC check, or a record does not fit its length. Nothing was stored from it. */
 export class CorruptBatchError extends SluiceError {
   constructor(message: string, readonly position?: number) {
     super('CORRUPT_MESSAGE', message, false);
