@@ -18,10 +18,21 @@ export class SluiceError extends Error {
   }
 }
 
-/** A record batch failed its length, magic or CRC check. Nothing was stored from it. */
+/** A record batch failed its length, magic or CRC check, or a record does not fit its length. Nothing was stored from it. */
 export class CorruptBatchError extends SluiceError {
   constructor(message: string, readonly position?: number) {
     super('CORRUPT_MESSAGE', message, false);
+  }
+}
+
+/**
+ * A record batch that arrived intact (length, magic, CRC) but whose header lies about its
+ * records: a last offset delta or record count that does not match the records present,
+ * offset deltas that do not run 0..n-1, a max timestamp no record has. Nothing was stored.
+ */
+export class InvalidRecordError extends SluiceError {
+  constructor(message: string, readonly position?: number) {
+    super('INVALID_RECORD', message, false);
   }
 }
 

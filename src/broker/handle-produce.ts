@@ -1,7 +1,8 @@
 /**
  * Produce (api 0). Per partition: check the record set's size against maxBatchBytes, then
- * hand the bytes to storage, which validates every batch (length, magic, CRC-32C), stamps
- * base offsets in place and appends. Records are never decoded here. Partitions are
+ * hand the bytes to storage, which validates every batch (length, magic, CRC-32C, and that
+ * the header matches its records: src/record/validate-records.ts walks their varint
+ * lengths), stamps base offsets in place and appends. No record object is built. Partitions are
  * appended concurrently and fail independently.
  *
  *   acks 0   no response at all (the connection still counts it in flight until stored)

@@ -45,6 +45,7 @@ export const ERRORS = {
   NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'the group has members' },
   GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'no such group' },
   GROUP_SUBSCRIBED_TO_TOPIC: { code: 86, retriable: false, message: 'the group has members subscribed to the topic' },
+  INVALID_RECORD: { code: 87, retriable: false, message: 'a record batch header disagrees with the records it holds' },
   FENCED_MEMBER_EPOCH: { code: 110, retriable: false, message: 'the member epoch is fenced; rejoin' },
   UNSUPPORTED_ASSIGNOR: { code: 112, retriable: false, message: 'the group assignor is not known' },
   STALE_MEMBER_EPOCH: { code: 113, retriable: false, message: 'the member epoch is stale' },

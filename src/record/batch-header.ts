@@ -17,8 +17,9 @@
  *   recordCount          i32
  *   records              ...   see encoder.ts
  *
- * The broker touches only this header: it checks length, magic and CRC, and rewrites
- * baseOffset (which the CRC does not cover, so stamping is free of re-hashing).
+ * The broker reads this header, checks length, magic and CRC, walks the records' varint
+ * lengths to check the header tells the truth about them (validate-records.ts), and
+ * rewrites baseOffset (which the CRC does not cover, so stamping is free of re-hashing).
  */
 import { crc32c } from '@node-rs/crc32';
 import { CorruptBatchError } from '../errors.js';
@@ -114,11 +115,13 @@ export function computeCrc(buf: Buffer, pos: number, size: number): number {
 }
 
 /**
- * Checks that the bytes at `pos` hold one whole, valid batch and returns its size.
- * Throws CorruptBatchError naming what is wrong (for a CRC, both the stored and the
- * computed value, so a report tells a torn write from a flipped bit).
+ * Checks that the bytes at `pos` hold one whole batch that arrived as written: length
+ * within `end`, magic 2, CRC-32C. Returns its size. Throws CorruptBatchError naming what
+ * is wrong (for a CRC, both the stored and the computed value, so a report tells a torn
+ * write from a flipped bit). Says nothing about whether the header tells the truth about
+ * the records; see validateBatch and validate-records.ts for that.
  */
-export function validateBatch(buf: Buffer, pos = 0, end = buf.length): number {
+export function checkBatchFrame(buf: Buffer, pos = 0, end = buf.length): number {
   const avail = end - pos;
   if (avail < HEADER_SIZE) throw new CorruptBatchError(`batch at ${pos}: ${avail} bytes, shorter than the ${HEADER_SIZE}-byte header`, pos);
   const size = buf.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
@@ -131,6 +134,18 @@ export function validateBatch(buf: Buffer, pos = 0, end = buf.length): number {
   if (stored !== computed) {
     throw new CorruptBatchError(`batch at ${pos}: CRC-32C stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`, pos);
   }
+  return size;
+}
+
+/**
+ * checkBatchFrame plus the header checks a stored batch must pass (recovery, fetch
+ * decoding): at least one record, uncompressed, and a last offset delta no smaller than
+ * count - 1. That last rule is the lenient one Kafka applies to stored (possibly
+ * compacted) batches; a batch from a producer must also pass validateBatches
+ * (validate-records.ts), which requires delta == count - 1 and walks the records.
+ */
+export function validateBatch(buf: Buffer, pos = 0, end = buf.length): number {
+  const size = checkBatchFrame(buf, pos, end);
   const count = buf.readInt32BE(pos + RECORD_COUNT);
   const lastDelta = buf.readInt32BE(pos + LAST_OFFSET_DELTA);
   if (count <= 0 || lastDelta < count - 1) {
@@ -140,23 +155,4 @@ export function validateBatch(buf: Buffer, pos = 0, end = buf.length): number {
     throw new CorruptBatchError(`batch at ${pos}: compressed batches are not supported`, pos);
   }
   return size;
-}
-
-/**
- * Validates a buffer of one or more concatenated batches (what a producer sends per
- * partition) and returns how many batches and records it holds. Throws on the first
- * bad batch; the caller stores nothing in that case.
- */
-export function validateBatches(buf: Buffer): { batches: number; records: number } {
-  let pos = 0;
-  let batches = 0;
-  let records = 0;
-  while (pos < buf.length) {
-    const size = validateBatch(buf, pos);
-    records += buf.readInt32BE(pos + LAST_OFFSET_DELTA) + 1;
-    batches++;
-    pos += size;
-  }
-  if (batches === 0) throw new CorruptBatchError('empty record set');
-  return { batches, records };
 }

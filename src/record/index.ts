@@ -1,4 +1,5 @@
 export * from './batch-header.js';
 export * from './encoder.js';
 export * from './decoder.js';
+export * from './validate-records.js';
 export { varintSize, writeVarint, readVarint } from './varint.js';
