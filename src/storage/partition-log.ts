@@ -12,7 +12,7 @@ import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maxTimestampOf, validateBatches } from '../record/index.js';
 import { SluiceError } from '../errors.js';
-import { OffsetOutOfRangeError, StorageError } from './errors.js';
+import { CorruptLogError, OffsetOutOfRangeError, StorageError } from './errors.js';
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles } from './segment.js';
 import { Segments } from './segments.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
@@ -310,6 +310,13 @@ export class DiskPartitionLog implements PartitionLog {
       const bytes = await seg.read(offset, limit, this.config.indexIntervalBytes, opts);
       return { bytes, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
     } catch (err) {
+      if (err instanceof CorruptLogError) {
+        const e = err.in(this.topic, this.partition);
+        this.logger('storage.read.corrupt', {
+          topic: this.topic, partition: this.partition, offset: e.offset, segment: e.segment, position: e.position, reason: e.reason, readOffset: offset,
+        });
+        throw e;
+      }
       throw err instanceof SluiceError ? err : new StorageError(`read of ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });
     } finally {
       seg.release();
