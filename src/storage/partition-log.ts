@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { maxTimestampOf, validateBatches } from '../record/index.js';
 import { SluiceError } from '../errors.js';
 import { CorruptLogError, OffsetOutOfRangeError, StorageError } from './errors.js';
-import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles } from './segment.js';
+import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles, measureSegmentFile } from './segment.js';
 import { Segments } from './segments.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
@@ -94,7 +94,10 @@ export class DiskPartitionLog implements PartitionLog {
         if (prev && prev.nextOffset !== base) {
           // A gap or overlap after a truncated segment: the later segments cannot be trusted.
           for (const b of bases.slice(i)) {
-            logger('storage.recovery.segment-dropped', { topic, partition, segment: b, expectedOffset: prev.nextOffset });
+            const lost = await measureSegmentFile(dir, b).catch(() => ({ bytes: 0, records: 0 }));
+            logger('storage.recovery.segment-dropped', {
+              topic, partition, segment: b, expectedOffset: prev.nextOffset, droppedBytes: lost.bytes, droppedRecords: lost.records,
+            });
             await deleteSegmentFiles(dir, b);
           }
           break;
@@ -107,7 +110,7 @@ export class DiskPartitionLog implements PartitionLog {
         if (report && report.droppedBytes > 0) {
           logger('storage.recovery.truncated', {
             topic, partition, segment: base, position: report.validBytes, droppedBytes: report.droppedBytes,
-            offset: report.nextOffset, reason: report.reason,
+            droppedRecords: report.droppedRecords, offset: report.nextOffset, reason: report.reason,
           });
         } else if (report && !recover) {
           logger('storage.index.rebuilt', { topic, partition, segment: base });

@@ -19,7 +19,7 @@ import { CorruptLogError, StorageError } from './errors.js';
 import { crcFault, headerFault } from './batch-check.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
-import { readFully, scanBatches } from './scan-batches.js';
+import { countRecords, readFully, scanBatches } from './scan-batches.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
 import type { ReadOptions } from './types.js';
 
@@ -42,6 +42,8 @@ export interface RecoveryReport {
   droppedBytes: number;
   /** Offset the first dropped byte would have held, i.e. the segment's next offset after truncation. */
   nextOffset: number;
+  /** Records in the dropped bytes, counted from the batch headers that can still be walked (countRecords). */
+  droppedRecords: number;
   reason?: string;
 }
 
@@ -220,9 +222,10 @@ export class Segment {
       return true;
     });
     if (r.stop === 'torn') reason = `torn batch at ${r.pos}`;
+    const droppedRecords = r.pos < fileSize ? await countRecords(this.fh, r.pos, fileSize) : 0;
     this.size = this.writePos = r.pos;
     if (r.pos < fileSize) await this.fh.truncate(r.pos);
-    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, reason };
+    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, droppedRecords, reason };
   }
 
   /** Index and offset bookkeeping for one batch placed at `pos` (the same rule on append and rebuild). */
@@ -472,6 +475,17 @@ export class Segment {
   async close(): Promise<void> {
     if (this.idxFh || this.timeFh) await this.seal();
     await this.fh.close().catch(() => {});
+  }
+}
+
+/** Size and record count (countRecords) of a segment's log file, read only: what deleting it loses. */
+export async function measureSegmentFile(dir: string, baseOffset: number): Promise<{ bytes: number; records: number }> {
+  const fh = await open(join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'r');
+  try {
+    const bytes = (await fh.stat()).size;
+    return { bytes, records: await countRecords(fh, 0, bytes) };
+  } finally {
+    await fh.close();
   }
 }
 
