@@ -71,9 +71,16 @@ test('clean restart after a flipped base offset: the consumer gets CORRUPT_MESSA
     try {
       await consumer.assign('damaged');
       consumer.seek({ topic: 'damaged', partition: 0 }, 'earliest');
-      await assert.rejects((async () => {
+      // Before the fix the consumer was served the damaged batch and never stopped (it
+      // reset on OFFSET_OUT_OF_RANGE and went round again); 30 s leaves room for a stalled
+      // machine, the answer takes well under a second.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no CORRUPT_MESSAGE after 30 s; offsets seen: ${seen.slice(0, 40).join(',')}...`)), 30_000);
+      });
+      await assert.rejects(Promise.race([(async () => {
         for await (const m of consumer) seen.push(m.offset);
-      })(), (err: Error & { code?: string }) => {
+      })(), stuck]).finally(() => clearTimeout(timer)), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'CORRUPT_MESSAGE');
         assert.match(err.message, /damaged\/0/);
         assert.match(err.message, /corrupt at offset 20 /);
