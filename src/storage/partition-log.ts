@@ -16,6 +16,7 @@ import { CorruptLogError, OffsetOutOfRangeError, StorageError } from './errors.j
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles, measureSegmentFile } from './segment.js';
 import { Segments } from './segments.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
+import { checkSegmentStart, emptyReport, verifySegment, type PartitionVerifyReport } from './verify.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
 export type StorageLogger = (event: string, fields: Record<string, unknown>) => void;
@@ -338,6 +339,26 @@ export class DiskPartitionLog implements PartitionLog {
       }
     }
     return null;
+  }
+
+  /**
+   * Checks every stored batch, CRC included (verify.ts), up to what is committed now; appends
+   * may continue meanwhile. Segments are held so retention cannot delete them mid-walk.
+   */
+  async verify(): Promise<PartitionVerifyReport> {
+    const segs = this.segments.all().slice();
+    for (const s of segs) s.acquire();
+    const report = emptyReport();
+    try {
+      let next: number | null = null;
+      for (const s of segs) {
+        checkSegmentStart(report, s.baseOffset, next);
+        next = await verifySegment(s.fh, s.baseOffset, s.size, report);
+      }
+    } finally {
+      for (const s of segs) s.release();
+    }
+    return report;
   }
 
   stats(): PartitionStats {
