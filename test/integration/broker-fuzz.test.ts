@@ -72,7 +72,7 @@ const LIST_FIELD: Record<number, string> = {
   [Api.CreateTopics]: 'topics', [Api.DeleteTopics]: 'topics', [Api.CreatePartitions]: 'topics', [Api.DescribeTopics]: 'topics',
   [Api.OffsetCommit]: 'partitions', [Api.OffsetFetch]: 'partitions', [Api.OffsetDelete]: 'partitions', [Api.ListGroups]: 'groups',
   [Api.DescribeGroups]: 'groups', [Api.ConsumerGroupDescribe]: 'groups', [Api.DeleteGroups]: 'groups',
-  [Api.ShareAcquire]: 'partitions', [Api.ShareAck]: 'results', [Api.ShareDescribe]: 'groups',
+  [Api.ShareAcquire]: 'partitions', [Api.ShareAck]: 'results', [Api.ShareDescribe]: 'groups', [Api.VerifyTopic]: 'partitions',
 };
 
 // --- generators ----------------------------------------------------------------------------
@@ -187,6 +187,7 @@ const TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
     groupId: pick(GROUPS), topic: readTopic, partitions: list(partition),
     to: fc.oneof(pick(['earliest', 'latest']), fc.record({ offset }), fc.record({ timestamp: pick([0, 1_700_000_000_000]) })), dryRun: fc.boolean(),
   }, { requiredKeys: ['groupId', 'topic', 'to'] }),
+  [Api.VerifyTopic]: fc.record({ topic: readTopic, partitions: list(partition) }, { requiredKeys: ['topic'] }),
 };
 const APIS = Object.values(Api) as number[];
 for (const a of APIS) assert.ok(TEMPLATES[a], `no fuzz template for api ${a}`);
