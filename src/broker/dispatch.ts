@@ -22,6 +22,7 @@ import { handleShareDescribe } from './handle-share-describe.js';
 import { handleShareLeave } from './handle-share-leave.js';
 import { handleShareDelete } from './handle-share-delete.js';
 import { handleShareReset } from './handle-share-reset.js';
+import { handleVerifyTopic } from './handle-verify-topic.js';
 
 type Handler = (ctx: BrokerContext, req: never, scope: RequestScope) => Promise<object | undefined>;
 
@@ -48,6 +49,7 @@ const HANDLERS: Readonly<Record<number, Handler>> = {
   [Api.ShareLeave]: handleShareLeave,
   [Api.ShareDelete]: handleShareDelete,
   [Api.ShareReset]: handleShareReset,
+  [Api.VerifyTopic]: handleVerifyTopic,
 };
 
 /** parseRequest has already refused unknown apis, so a handler always exists. */

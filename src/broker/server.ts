@@ -29,7 +29,7 @@ import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metric
 import { GroupService } from './group-service.js';
 import { ShareService, stopShareService } from './share-service.js';
 
-export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void }) => Promise<LogManager>;
+export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics }) => Promise<LogManager>;
 
 const VERSION: string = (() => {
   try {
@@ -79,7 +79,7 @@ export class Broker {
       this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
     }
     const metrics = this.metrics;
-    const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s) } : {});
+    const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
     this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };

@@ -1,5 +1,6 @@
 /**
- * `sluice topic create|list|describe|delete`: topic administration over the wire.
+ * `sluice topic create|list|describe|verify|delete`: topic administration over the wire
+ * (verify also offline, topic-verify.ts).
  * Tables go to stdout, confirmations and errors to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -7,6 +8,7 @@ import type { TopicConfig } from '../client/admin.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { formatBytes, table } from './format.js';
 import { withAdmin } from './with-admin.js';
+import { verifyTopics } from './topic-verify.js';
 
 const CONFIG_KEYS: (keyof TopicConfig)[] = [
   'segmentBytes', 'segmentMs', 'indexIntervalBytes', 'retentionMs', 'retentionBytes', 'flushMessages', 'flushMs',
@@ -63,6 +65,16 @@ export function registerTopicCommand(program: Command): void {
         d.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.highWatermark - p.logStartOffset, formatBytes(p.sizeBytes), p.segmentCount]),
       );
       process.stdout.write(out);
+    });
+
+  topic
+    .command('verify')
+    .description('check every stored batch (CRC, length, offsets) of a topic, or of all topics; exit 2 if any is corrupt')
+    .argument('[name]', 'topic name (default: every topic)')
+    .option('--data-dir <dir>', 'check this data dir offline, without a broker (read-only; stop the broker first)')
+    .addOption(brokerOption())
+    .action(async (name: string | undefined, o: { dataDir?: string; broker: string }) => {
+      await verifyTopics(name, o);
     });
 
   topic

@@ -8,6 +8,7 @@ import {
   Api, EARLIEST, LATEST,
   type CreatePartitionsResponse, type CreateTopicsResponse, type DeleteTopicsResponse, type DescribeTopicsResponse,
   type ListOffsetsResponse, type MetadataResponse, type PartitionDescription, type TopicConfig, type TopicResult,
+  type VerifyPartitionResult, type VerifyTopicResponse,
 } from '../protocol/api.js';
 import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -104,6 +105,21 @@ export class Admin {
       if (t.error && t.error.code !== 0) throw topicError(t.name, t.error, 'describe');
       return { name: t.name, config: t.config ?? {}, partitions: [...t.partitions].sort((a, b) => a.partition - b.partition) };
     });
+  }
+
+  /**
+   * Has the broker check every stored batch of `name` (CRC, length, offsets), all
+   * partitions or those given. The broker reads them at disk speed, so the request may take
+   * long: `timeoutMs` (default 10 minutes) bounds it. A partition's own error is in its result.
+   */
+  async verifyTopic(name: string, partitions?: number[], timeoutMs = 600_000): Promise<VerifyPartitionResult[]> {
+    try {
+      const res = await this.conn.request<VerifyTopicResponse>(Api.VerifyTopic, { topic: name, ...(partitions ? { partitions } : {}) }, timeoutMs);
+      return res.partitions;
+    } catch (err) {
+      if (err instanceof BrokerError) throw topicError(name, { code: err.wireCode, message: err.message, data: err.data }, 'verify');
+      throw err;
+    }
   }
 
   async describeTopic(name: string): Promise<TopicDescription> {

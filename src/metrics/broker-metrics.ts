@@ -83,6 +83,12 @@ export interface BrokerMetrics {
   setBufferedBytes(bytes: number): void;
   addBufferedBytes(delta: number): void;
 
+  // --- stored data lost or refused (rare: one call per event) ---------------------
+  /** A read refused a stored batch of `topic` that failed its check (CORRUPT_MESSAGE). */
+  corruptRead(topic: string): void;
+  /** Recovery dropped `bytes` bytes holding `records` records of `topic` (a torn or damaged tail, or a segment after it). */
+  recoveryDropped(topic: string, bytes: number, records: number): void;
+
   // --- group coordinator / queue mode events -------------------------------------
   rebalance(group: string): void;
   redelivered(group: string, n: number): void;

@@ -16,6 +16,8 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   connectionClosed(): void {}
   setBufferedBytes(_bytes: number): void {}
   addBufferedBytes(_delta: number): void {}
+  corruptRead(_topic: string): void {}
+  recoveryDropped(_topic: string, _bytes: number, _records: number): void {}
   rebalance(_group: string): void {}
   redelivered(_group: string, _n: number): void {}
   deadLettered(_group: string, _n: number): void {}

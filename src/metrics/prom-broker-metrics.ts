@@ -110,6 +110,9 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly redeliveries: CounterFamily;
   private readonly deadLetters: CounterFamily;
   private readonly collectErrors: CounterFamily;
+  private readonly corruptReads: CounterFamily;
+  private readonly recoveryDroppedBytes: CounterFamily;
+  private readonly recoveryDroppedRecords: CounterFamily;
 
   private readonly topics = new Map<string, TopicChildren>();
   private readonly apis = new Map<string, ApiChildren>();
@@ -162,6 +165,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.rebalances = new CounterFamily('sluice_group_rebalances_total', 'Rebalances started, by consumer group.', group, this.maxGroups).register(r);
     this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
     this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
+
+    this.corruptReads = new CounterFamily('sluice_corrupt_reads_total', 'Reads refused with CORRUPT_MESSAGE because a stored batch failed its check.', topic, MAX_TOPICS).register(r);
+    this.recoveryDroppedBytes = new CounterFamily('sluice_recovery_dropped_bytes_total', 'Log bytes dropped by recovery at open (a torn or damaged tail and the segments after it).', topic, MAX_TOPICS).register(r);
+    this.recoveryDroppedRecords = new CounterFamily('sluice_recovery_dropped_records_total', 'Records dropped by recovery at open, counted from the dropped batch headers.', topic, MAX_TOPICS).register(r);
 
     this.registerScrapeGauges();
     // Registered after the scrape-time gauges: a scrape calls get() in registration order,
@@ -234,6 +241,15 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   addBufferedBytes(delta: number): void {
     this.bufferedBytes.value += delta;
+  }
+
+  corruptRead(topic: string): void {
+    this.corruptReads.child(topic).value++;
+  }
+
+  recoveryDropped(topic: string, bytes: number, records: number): void {
+    this.recoveryDroppedBytes.child(topic).value += bytes;
+    this.recoveryDroppedRecords.child(topic).value += records;
   }
 
   rebalance(group: string): void {

@@ -37,6 +37,8 @@ export const Api = {
   ShareLeave: 1103,
   ShareDelete: 1104,
   ShareReset: 1105,
+  // Sluice-only admin: Kafka has no api that checks stored batches.
+  VerifyTopic: 1200,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -171,6 +173,43 @@ export interface PartitionDescription {
 }
 export interface DescribeTopicsResponse extends ResponseHeader {
   topics: { name: string; error?: WireError; config: TopicConfig; partitions: PartitionDescription[] }[];
+}
+
+// --- VerifyTopic (1200) ------------------------------------------------------------
+/**
+ * Checks every batch the broker stores for `topic` (all partitions, or those listed): CRC,
+ * length, magic, record count, offset continuity (src/storage/verify.ts). One partition is
+ * read at a time at disk speed, so a client asks per partition for big topics. Errors
+ * (whole request): UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC; per partition:
+ * UNKNOWN_TOPIC_OR_PARTITION, STORAGE_ERROR.
+ */
+export interface VerifyTopicRequest extends RequestHeader {
+  topic: string;
+  partitions?: number[];
+}
+export interface VerifyProblem {
+  /** Base offset of the segment. */
+  segment: number;
+  /** Byte position in the segment's .log file. */
+  position: number;
+  /** Offset the bad batch should start at. */
+  offset: number;
+  reason: string;
+}
+export interface VerifyPartitionResult {
+  partition: number;
+  error?: WireError;
+  segments: number;
+  batches: number;
+  records: number;
+  bytes: number;
+  /** The first 100 problems; problemCount counts all. */
+  problems: VerifyProblem[];
+  problemCount: number;
+}
+export interface VerifyTopicResponse extends ResponseHeader {
+  topic: string;
+  partitions: VerifyPartitionResult[];
 }
 
 // --- Consumer groups -------------------------------------------------------------

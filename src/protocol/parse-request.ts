@@ -14,13 +14,13 @@
  */
 import { Api, type ProduceRequest, type FetchRequest, type ListOffsetsRequest, type MetadataRequest,
   type CreateTopicsRequest, type DeleteTopicsRequest, type CreatePartitionsRequest,
-  type DescribeTopicsRequest, EARLIEST } from './api.js';
+  type DescribeTopicsRequest, type VerifyTopicRequest, EARLIEST } from './api.js';
 import { FrameError, CLOSE_POLICY_VIOLATION } from './frame-error.js';
 import { RequestError } from './request-error.js';
 import { checkGroupRequest } from './parse-group-request.js';
 
 export type Request = ProduceRequest | FetchRequest | ListOffsetsRequest | MetadataRequest | CreateTopicsRequest
-  | DeleteTopicsRequest | CreatePartitionsRequest | DescribeTopicsRequest;
+  | DeleteTopicsRequest | CreatePartitionsRequest | DescribeTopicsRequest | VerifyTopicRequest;
 
 /** Highest version of each api this broker speaks; every api starts at 0. */
 export const MAX_VERSION: Readonly<Record<number, number>> = Object.freeze(
@@ -103,6 +103,11 @@ export function parseRequest(msg: Obj): Request {
         c.int(t, 'totalPartitions', -I32_MAX, I32_MAX);
       });
       break;
+    case Api.VerifyTopic:
+      c.str(msg, 'topic');
+      if (msg.partitions == null) delete msg.partitions;
+      else c.ints(msg, 'partitions', 0, I32_MAX);
+      break;
     default:
       checkGroupRequest(id, api, msg);
   }
@@ -157,6 +162,15 @@ class Check {
     const v = o[key];
     if (!Array.isArray(v)) fail(this.id, `${key} must be an array of strings`);
     for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') fail(this.id, `${key}[${i}] must be a string`);
+  }
+
+  ints(o: Obj, key: string, min: number, max: number): void {
+    const v = o[key];
+    if (!Array.isArray(v)) fail(this.id, `${key} must be an array of integers`);
+    for (let i = 0; i < v.length; i++) {
+      const n: unknown = v[i];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(this.id, `${key}[${i}] must be an integer in ${min}..${max}`);
+    }
   }
 
   each(o: Obj, key: string, fn: (item: Obj) => void): void {

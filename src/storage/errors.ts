@@ -44,3 +44,27 @@ export class IndexOverflowError extends SluiceError {
     super('STORAGE_ERROR', message, true);
   }
 }
+
+/**
+ * Stored bytes failed a check when read back: the log is damaged at `offset` (the offset the
+ * bad batch should start at), `position` bytes into segment `segment`. Nothing of that batch
+ * is served. Segment.read throws it without the partition; DiskPartitionLog adds it (`in`).
+ */
+export class CorruptLogError extends SluiceError {
+  constructor(
+    readonly segment: number,
+    readonly position: number,
+    readonly offset: number,
+    readonly reason: string,
+    readonly topic?: string,
+    readonly partition?: number,
+  ) {
+    super('CORRUPT_MESSAGE',
+      `${topic === undefined ? 'log' : `partition ${topic}/${partition}`} is corrupt at offset ${offset} (segment ${segment}, byte ${position}): ${reason}`, false);
+  }
+
+  /** The same fault, named with its partition. */
+  in(topic: string, partition: number): CorruptLogError {
+    return new CorruptLogError(this.segment, this.position, this.offset, this.reason, topic, partition);
+  }
+}

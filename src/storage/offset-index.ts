@@ -57,7 +57,12 @@ export class OffsetIndex extends EntryIndex {
 
   /** Position of the last entry whose relative offset is <= `relOffset`, or 0 (the segment start). */
   lookup(relOffset: number): number {
-    const i = this.lastWhere((at) => this.buf.readUInt32BE(at + RELATIVE_OFFSET) <= relOffset);
+    const i = this.floor(relOffset);
     return i < 0 ? 0 : this.positionAt(i);
+  }
+
+  /** The last entry whose relative offset is <= `relOffset`, or -1 (then the segment start: offset 0, position 0). */
+  floor(relOffset: number): number {
+    return this.lastWhere((at) => this.buf.readUInt32BE(at + RELATIVE_OFFSET) <= relOffset);
   }
 }

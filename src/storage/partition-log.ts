@@ -11,10 +11,11 @@
 import { join } from 'node:path';
 import { maxTimestampOf, validateBatches } from '../record/index.js';
 import { SluiceError } from '../errors.js';
-import { OffsetOutOfRangeError, StorageError } from './errors.js';
-import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles } from './segment.js';
+import { CorruptLogError, OffsetOutOfRangeError, StorageError } from './errors.js';
+import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles, measureSegmentFile } from './segment.js';
 import { Segments } from './segments.js';
 import { readOptionalText, syncDir, writeFileAtomic } from './atomic-file.js';
+import { checkSegmentStart, emptyReport, verifySegment, type PartitionVerifyReport } from './verify.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
@@ -99,7 +100,10 @@ export class DiskPartitionLog implements PartitionLog {
         if (prev && prev.nextOffset !== base) {
           // A gap or overlap after a truncated segment: the later segments cannot be trusted.
           for (const b of bases.slice(i)) {
-            logger('storage.recovery.segment-dropped', { topic, partition, segment: b, expectedOffset: prev.nextOffset });
+            const lost = await measureSegmentFile(dir, b, fs).catch(() => ({ bytes: 0, records: 0 }));
+            logger('storage.recovery.segment-dropped', {
+              topic, partition, segment: b, expectedOffset: prev.nextOffset, droppedBytes: lost.bytes, droppedRecords: lost.records,
+            });
             await deleteSegmentFiles(dir, b, fs);
           }
           break;
@@ -112,7 +116,7 @@ export class DiskPartitionLog implements PartitionLog {
         if (report && report.droppedBytes > 0) {
           logger('storage.recovery.truncated', {
             topic, partition, segment: base, position: report.validBytes, droppedBytes: report.droppedBytes,
-            offset: report.nextOffset, reason: report.reason,
+            droppedRecords: report.droppedRecords, offset: report.nextOffset, reason: report.reason,
           });
         } else if (report && !recover) {
           logger('storage.index.rebuilt', { topic, partition, segment: base });
@@ -324,6 +328,13 @@ export class DiskPartitionLog implements PartitionLog {
       const bytes = await seg.read(offset, limit, this.config.indexIntervalBytes, opts);
       return { bytes, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
     } catch (err) {
+      if (err instanceof CorruptLogError) {
+        const e = err.in(this.topic, this.partition);
+        this.logger('storage.read.corrupt', {
+          topic: this.topic, partition: this.partition, offset: e.offset, segment: e.segment, position: e.position, reason: e.reason, readOffset: offset,
+        });
+        throw e;
+      }
       throw err instanceof SluiceError ? err : new StorageError(`read of ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });
     } finally {
       seg.release();
@@ -342,6 +353,26 @@ export class DiskPartitionLog implements PartitionLog {
       }
     }
     return null;
+  }
+
+  /**
+   * Checks every stored batch, CRC included (verify.ts), up to what is committed now; appends
+   * may continue meanwhile. Segments are held so retention cannot delete them mid-walk.
+   */
+  async verify(): Promise<PartitionVerifyReport> {
+    const segs = this.segments.all().slice();
+    for (const s of segs) s.acquire();
+    const report = emptyReport();
+    try {
+      let next: number | null = null;
+      for (const s of segs) {
+        checkSegmentStart(report, s.baseOffset, next);
+        next = await verifySegment(s.fh, s.baseOffset, s.size, report);
+      }
+    } finally {
+      for (const s of segs) s.release();
+    }
+    return report;
   }
 
   stats(): PartitionStats {

@@ -14,10 +14,11 @@ import {
   validateBatch, decodeBatch,
 } from '../record/index.js';
 import { CorruptBatchError } from '../errors.js';
-import { StorageError } from './errors.js';
+import { CorruptLogError, StorageError } from './errors.js';
+import { crcFault, headerFault } from './batch-check.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
-import { readFully, scanBatches } from './scan-batches.js';
+import { countRecords, readFully, scanBatches } from './scan-batches.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
 import type { FileSystem, StorageFile } from './file-system.js';
 import type { ReadOptions } from './types.js';
@@ -41,6 +42,8 @@ export interface RecoveryReport {
   droppedBytes: number;
   /** Offset the first dropped byte would have held, i.e. the segment's next offset after truncation. */
   nextOffset: number;
+  /** Records in the dropped bytes, counted from the batch headers that can still be walked (countRecords). */
+  droppedRecords: number;
   reason?: string;
 }
 
@@ -63,6 +66,10 @@ export class Segment {
   private timeFh: StorageFile | null = null;
   private refs = 0;
   private deleted = false;
+  /** Bytes in the file when it was opened; bytes after them were appended by this process and passed their CRC then. */
+  private loadedSize = 0;
+  /** Bytes below this passed a CRC check since open (recovery scan, or reads: see checkCrcs). */
+  private crcCheckedTo = 0;
   // State saved by mark() so a failed write can be undone without allocation.
   private saved = { writePos: 0, nextOffset: 0, maxTs: -1, offMaxTs: -1, firstTs: -1, since: 0, idx: 0, tidx: 0 };
 
@@ -133,7 +140,9 @@ export class Segment {
         seg.index.written = seg.index.count;
         seg.timeIndex.written = seg.timeIndex.count;
       }
-      seg.flushedSize = seg.size;
+      seg.flushedSize = seg.loadedSize = seg.size;
+      // A recovery scan checked every CRC; otherwise reads check them (checkCrcs).
+      seg.crcCheckedTo = recover ? seg.size : 0;
     } catch (err) {
       await fh.close().catch(() => {});
       throw err;
@@ -214,9 +223,10 @@ export class Segment {
       return true;
     });
     if (r.stop === 'torn') reason = `torn batch at ${r.pos}`;
+    const droppedRecords = r.pos < fileSize ? await countRecords(this.fh, r.pos, fileSize) : 0;
     this.size = this.writePos = r.pos;
     if (r.pos < fileSize) await this.fh.truncate(r.pos);
-    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, reason };
+    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, droppedRecords, reason };
   }
 
   /** Index and offset bookkeeping for one batch placed at `pos` (the same rule on append and rebuild). */
@@ -316,12 +326,19 @@ export class Segment {
    * bytes between an index entry and the batch sought (the index interval), so one read
    * normally covers both the scan and the answer. With `fitOnly` (see ReadOptions) the
    * first read covers the window only, and the data is read once it is known to fit.
+   *
+   * Every header walked or served is checked (batch-check.ts): the first one against the
+   * index entry, each later one against the batch before it. A bad batch on the way to
+   * `offset`, or the one holding it, throws CorruptLogError; a bad batch after the first
+   * served one ends the answer before it (the next read, which starts there, throws).
    */
   async read(offset: number, maxBytes: number, window: number, opts: ReadOptions = {}): Promise<Buffer> {
     const { pool, fitOnly = false } = opts;
     if (fitOnly && maxBytes < HEADER_SIZE) return NOTHING;
     const limit = this.size;
-    let pos = this.index.lookup(offset - this.baseOffset);
+    const entry = this.index.floor(offset - this.baseOffset);
+    let pos = entry < 0 ? 0 : this.index.positionAt(entry);
+    let expected = this.baseOffset + (entry < 0 ? 0 : this.index.relOffsetAt(entry));
     for (;;) {
       if (pos + HEADER_SIZE > limit) throw new StorageError(`offset ${offset} not found in segment ${this.baseOffset}`);
       const len = Math.min(limit - pos, (fitOnly ? 0 : Math.max(maxBytes, 0)) + window + HEADER_SIZE);
@@ -331,15 +348,17 @@ export class Segment {
         const n = await readFully(this.fh, buf, 0, len, pos);
         let off = 0;
         while (n - off >= HEADER_SIZE) {
+          const fault = headerFault(buf, off, limit - pos - off, expected, this.nextOffset);
+          if (fault !== null) throw new CorruptLogError(this.baseOffset, pos + off, expected, fault);
           const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
-          const last = readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA);
-          if (size < HEADER_SIZE) throw new StorageError(`segment ${this.baseOffset}: bad batch length at ${pos + off}`);
-          if (last >= offset) {
-            if (fitOnly) return size > maxBytes ? NOTHING : await this.readFitting(pos + off, size, maxBytes, pool);
-            const out = await this.collect(buf, n, off, size, pos, maxBytes);
+          const next = expected + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
+          if (next > offset) {
+            if (fitOnly) return size > maxBytes ? NOTHING : await this.readFitting(pos + off, size, maxBytes, next, pool);
+            const out = await this.collect(buf, n, off, size, pos, maxBytes, next);
             keep = out.buffer === buf.buffer;
             return out;
           }
+          expected = next;
           off += size;
         }
         if (off === 0) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos}`);
@@ -351,15 +370,15 @@ export class Segment {
     }
   }
 
-  /** The batches from `start` (the first, `size` bytes, known to fit) that fit in maxBytes. */
-  private async readFitting(start: number, size: number, maxBytes: number, pool: ReadBufferPool | undefined): Promise<Buffer> {
+  /** The batches from `start` (the first, `size` bytes, known to fit and checked) that fit in maxBytes. */
+  private async readFitting(start: number, size: number, maxBytes: number, next: number, pool: ReadBufferPool | undefined): Promise<Buffer> {
     const len = Math.min(this.size - start, maxBytes);
     const buf = pool ? pool.acquire(len) : Buffer.allocUnsafe(len);
     let keep = false;
     try {
       const n = await readFully(this.fh, buf, 0, len, start);
       if (n < size) throw new StorageError(`segment ${this.baseOffset}: short read at ${start}`);
-      const out = await this.collect(buf, n, 0, size, start, maxBytes);
+      const out = await this.collect(buf, n, 0, size, start, maxBytes, next);
       keep = out.buffer === buf.buffer;
       return out;
     } finally {
@@ -367,22 +386,57 @@ export class Segment {
     }
   }
 
-  private async collect(buf: Buffer, n: number, off: number, size: number, pos: number, maxBytes: number): Promise<Buffer> {
+  /**
+   * The answer: the checked first batch (`size` bytes at `buf[off]`, file position `pos + off`)
+   * and the whole, checked batches after it that fit in maxBytes. `next` is the offset the
+   * second batch must start at. A partial batch at the end of what was read is not served
+   * (normal: the read stopped inside it); a batch that fails its check is not served either.
+   */
+  private async collect(buf: Buffer, n: number, off: number, size: number, pos: number, maxBytes: number, next: number): Promise<Buffer> {
     if (off + size > n) {
       // The first batch is larger than what was read: return it whole anyway.
       const whole = Buffer.allocUnsafe(size);
       buf.copy(whole, 0, off, n);
       const got = await readFully(this.fh, whole, n - off, size - (n - off), pos + n);
       if (got < size - (n - off)) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos + n}`);
-      return whole;
+      return this.checkCrcs(whole, pos + off);
     }
+    const left = this.size - pos;
     let end = off + size;
-    while (n - end >= LOG_OVERHEAD) {
-      const next = buf.readInt32BE(end + BATCH_LENGTH) + LOG_OVERHEAD;
-      if (end + next > n || end + next - off > maxBytes) break;
-      end += next;
+    while (n - end >= HEADER_SIZE) {
+      const bytes = buf.readInt32BE(end + BATCH_LENGTH) + LOG_OVERHEAD;
+      if (end + bytes > n || end + bytes - off > maxBytes) break;
+      if (headerFault(buf, end, left - end, next, this.nextOffset) !== null) break;
+      next += buf.readInt32BE(end + LAST_OFFSET_DELTA) + 1;
+      end += bytes;
     }
-    return buf.subarray(off, end);
+    return this.checkCrcs(buf.subarray(off, end), pos + off);
+  }
+
+  /**
+   * Checks the CRC of each batch in `out` (checked headers, first at file position `at`)
+   * that was on disk at open and has not been checked since: a replay of bytes appended by
+   * this process costs two compares. Returns `out`, or the batches before the first bad one;
+   * throws CorruptLogError when that is the first.
+   */
+  private checkCrcs(out: Buffer, at: number): Buffer {
+    if (at >= this.loadedSize || at + out.length <= this.crcCheckedTo) return out;
+    let o = 0;
+    while (o < out.length) {
+      const p = at + o;
+      const size = out.readInt32BE(o + BATCH_LENGTH) + LOG_OVERHEAD;
+      if (p + size > this.crcCheckedTo && p < this.loadedSize) {
+        const fault = crcFault(out, o, size);
+        if (fault !== null) {
+          if (o === 0) throw new CorruptLogError(this.baseOffset, p, readInt64(out, o + BASE_OFFSET), fault);
+          return out.subarray(0, o);
+        }
+        // Only a contiguous prefix is remembered; a read elsewhere checks again next time.
+        if (p <= this.crcCheckedTo) this.crcCheckedTo = p + size;
+      }
+      o += size;
+    }
+    return out;
   }
 
   /** Base offset of the first batch with maxTimestamp >= ts, or null. */
@@ -422,6 +476,17 @@ export class Segment {
   async close(): Promise<void> {
     if (this.idxFh || this.timeFh) await this.seal();
     await this.fh.close().catch(() => {});
+  }
+}
+
+/** Size and record count (countRecords) of a segment's log file, read only: what deleting it loses. */
+export async function measureSegmentFile(dir: string, baseOffset: number, fs: FileSystem): Promise<{ bytes: number; records: number }> {
+  const fh = await fs.open(join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'r');
+  try {
+    const bytes = (await fh.stat()).size;
+    return { bytes, records: await countRecords(fh, 0, bytes) };
+  } finally {
+    await fh.close();
   }
 }
 

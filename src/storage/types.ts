@@ -5,6 +5,7 @@
  */
 
 import type { ReadBufferPool } from './read-buffer-pool.js';
+import type { PartitionVerifyReport } from './verify.js';
 
 export interface ReadOptions {
   /**
@@ -103,6 +104,8 @@ export interface PartitionLog {
   /** Offset of the first record with timestamp >= ts (Kafka's ListOffsets rule), or null when none. */
   offsetForTimestamp(ts: number): Promise<number | null>;
   stats(): PartitionStats;
+  /** Checks every stored batch, CRC included, and reports each problem (verify.ts). */
+  verify(): Promise<PartitionVerifyReport>;
   /** fsync everything appended so far. */
   flush(): Promise<void>;
   /** Deletes closed segments past retention; returns how many were deleted. */

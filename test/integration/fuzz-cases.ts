@@ -51,7 +51,7 @@ const LIST_FIELD: Record<number, string> = {
   [Api.CreateTopics]: 'topics', [Api.DeleteTopics]: 'topics', [Api.CreatePartitions]: 'topics', [Api.DescribeTopics]: 'topics',
   [Api.OffsetCommit]: 'partitions', [Api.OffsetFetch]: 'partitions', [Api.OffsetDelete]: 'partitions', [Api.ListGroups]: 'groups',
   [Api.DescribeGroups]: 'groups', [Api.ConsumerGroupDescribe]: 'groups', [Api.DeleteGroups]: 'groups',
-  [Api.ShareAcquire]: 'partitions', [Api.ShareAck]: 'results', [Api.ShareDescribe]: 'groups',
+  [Api.ShareAcquire]: 'partitions', [Api.ShareAck]: 'results', [Api.ShareDescribe]: 'groups', [Api.VerifyTopic]: 'partitions',
 };
 
 // --- generators ----------------------------------------------------------------------------
@@ -170,6 +170,7 @@ const TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
     }, { requiredKeys: ['topic', 'partition', 'offsets', 'type'] })),
   }),
   [Api.ShareDescribe]: fc.record({ groupIds: list(pick(GROUPS)) }, { requiredKeys: [] }),
+  [Api.VerifyTopic]: fc.record({ topic: readTopic, partitions: list(partition) }, { requiredKeys: ['topic'] }),
   [Api.ShareLeave]: fc.record({ groupId: pick(GROUPS), workerId: pick(WORKERS) }),
   [Api.ShareDelete]: fc.record({ groupId: pick(GROUPS) }),
   [Api.ShareReset]: fc.record({

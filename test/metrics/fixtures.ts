@@ -14,6 +14,8 @@ export function populateAll(m: BrokerMetrics): void {
   m.rebalance('billing');
   m.redelivered('workers', 2);
   m.deadLettered('workers', 1);
+  m.corruptRead('orders');
+  m.recoveryDropped('orders', 4096, 50);
   m.collectPartitions(() => [
     { topic: 'orders', partition: 0, logStartOffset: 0, logEndOffset: 10, sizeBytes: 1000, segmentCount: 1, fsyncCount: 3 },
     { topic: 'orders', partition: 1, logStartOffset: 5, logEndOffset: 7, sizeBytes: 300, segmentCount: 2 },

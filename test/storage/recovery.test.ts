@@ -105,7 +105,15 @@ test('flipped bytes (CRC-covered, offset, length) drop that batch and everything
       const log = await DiskPartitionLog.open(work, 't', 0, effectiveConfig(), { logger: rec.logger });
       const keep = spans.slice(0, k).reduce((s, x) => s + x.count, 0);
       await expectRecords(log, keep);
-      assert.equal(rec.events.filter((e) => e.event === 'storage.recovery.truncated').length, 1);
+      const trunc = rec.events.filter((e) => e.event === 'storage.recovery.truncated');
+      assert.equal(trunc.length, 1);
+      // The report says what was lost: every byte from the damaged batch on, and its records
+      // (counted from the headers; a damaged length ends the count, so then at most that).
+      const total = spans.reduce((s, x) => s + x.count, 0);
+      assert.equal(trunc[0].fields.droppedBytes, spans[spans.length - 1].end - spans[k].start);
+      const lengthHit = field === BATCH_LENGTH + 3 || field === BATCH_LENGTH + 2;
+      if (lengthHit) assert.ok(Number(trunc[0].fields.droppedRecords) <= total - keep);
+      else assert.equal(trunc[0].fields.droppedRecords, total - keep, `field ${field}`);
       assert.equal((await log.append(batchOf(1, keep))).baseOffset, keep);
       await log.close();
     }
@@ -133,7 +141,13 @@ test('damage in an older segment drops the later segments too', async () => {
     assert.equal(again.stats().segmentCount, 2);
     assert.ok(again.logEndOffset > base1 && again.logEndOffset < 24);
     await expectRecords(again, again.logEndOffset);
-    assert.equal(rec.events.filter((e) => e.event === 'storage.recovery.segment-dropped').length, segs - 2);
+    const dropped = rec.events.filter((e) => e.event === 'storage.recovery.segment-dropped');
+    assert.equal(dropped.length, segs - 2);
+    // Each dropped segment reports its bytes and records; with the truncated tail they add up to what was lost.
+    const trunc = rec.events.filter((e) => e.event === 'storage.recovery.truncated');
+    const lostRecords = [...dropped, ...trunc].reduce((n, e) => n + Number(e.fields.droppedRecords), 0);
+    assert.equal(lostRecords, 24 - again.logEndOffset);
+    for (const e of dropped) assert.ok(Number(e.fields.droppedBytes) > 0);
     assert.equal((await readdir(dir)).filter((f) => f.endsWith('.log')).length, 2);
     await again.close();
   } finally {

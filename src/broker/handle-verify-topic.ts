@@ -1,0 +1,39 @@
+/**
+ * VerifyTopic (api 1200): checks every stored batch of a topic's partitions, CRC included,
+ * one partition after another (src/storage/verify.ts), and reports what it found. Problems
+ * are also logged at error, so the broker log keeps a record of the damage.
+ */
+import type { VerifyPartitionResult, VerifyTopicRequest, VerifyTopicResponse } from '../protocol/api.js';
+import { InvalidTopicError } from '../errors.js';
+import { topicNameProblem } from '../protocol/topic-name.js';
+import { UnknownTopicError } from '../storage/errors.js';
+import type { BrokerContext } from './context.js';
+import { errorOf, wireError } from './wire-error.js';
+
+const NOTHING = { segments: 0, batches: 0, records: 0, bytes: 0, problems: [], problemCount: 0 };
+
+export async function handleVerifyTopic(ctx: BrokerContext, req: VerifyTopicRequest): Promise<VerifyTopicResponse> {
+  const { topic } = req;
+  const info = ctx.logs.topic(topic);
+  if (!info) {
+    const problem = topicNameProblem(topic);
+    throw problem ? new InvalidTopicError(problem) : new UnknownTopicError(topic);
+  }
+  const wanted = req.partitions ?? Array.from({ length: info.partitions }, (_, p) => p);
+  const partitions: VerifyPartitionResult[] = [];
+  for (const partition of wanted) {
+    const log = ctx.logs.log(topic, partition);
+    if (!log) {
+      partitions.push({ partition, ...NOTHING, error: errorOf('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`) });
+      continue;
+    }
+    try {
+      const r = await log.verify();
+      if (r.problemCount > 0) ctx.log.error('storage.verify.corrupt', { topic, partition, problems: r.problemCount, first: r.problems[0] });
+      partitions.push({ partition, ...r });
+    } catch (err) {
+      partitions.push({ partition, ...NOTHING, error: wireError(err, ctx.log, { topic, partition }) });
+    }
+  }
+  return { id: req.id, topic, partitions };
+}
