@@ -14,12 +14,20 @@
  * (FENCED/UNKNOWN_MEMBER_ID), and on sweep() when the coordinator no longer knows the member
  * (timed out), so the map never holds more than live members plus open connections.
  *
- * Pushes are batched per group and sent on setImmediate: one join may bump the epoch and
- * recompute the target once, but a burst of joins, or a topic change touching many groups,
- * sends one frame per member, not one per bump. The connection whose heartbeat caused the
- * bump is skipped: its answer already carries the news. (One Sluice Consumer = one
- * connection; a client running several members of one group on one connection would only
- * lose the push for its siblings, which then learn at their next heartbeat.)
+ * Who is told: only the members whose target assignment changed in the bump (the
+ * coordinator's onEpochBump names them). A join that takes partitions from two members of a
+ * thousand pushes to two; the others have nothing to do and keep their epoch until their
+ * next regular heartbeat. (Pushing every member on every join sent 490,000 frames for 1,000
+ * members joining one group.)
+ *
+ * Coalescing: pushes are batched and sent on setImmediate, so a burst of bumps in one turn
+ * sends one frame per member. Beyond that, a member pushed less than `windowMs` (the group
+ * heartbeat interval) ago that has not heartbeated since is not pushed again: the heartbeat
+ * that push triggers reaches the broker after the later bump, so its answer carries every
+ * change up to then; and a member that ignores pushes still heartbeats within its interval.
+ * So each member gets at most one push per heartbeat it sends, or per interval.
+ *
+ * The member whose heartbeat caused the bump is not pushed: its answer already says it.
  */
 import type { RequestScope } from './context.js';
 
@@ -28,23 +36,38 @@ type PushTarget = Pick<RequestScope, 'closed' | 'onClose' | 'push'>;
 interface Tracked {
   conn: PushTarget;
   unhook: () => void;
+  /** When it was last pushed, until it heartbeats again (undefined: nothing outstanding). */
+  pushedAt?: number;
+}
+
+export interface GroupPushOptions {
+  /** A member pushed this recently that has not heartbeated since is not pushed again (the group heartbeat interval). */
+  windowMs: number;
+  now?: () => number;
 }
 
 export class GroupPush {
   /** groupId -> memberId -> the connection it last heartbeated on. */
   private readonly members = new Map<string, Map<string, Tracked>>();
-  /** Groups with a push due -> the connection to skip (null: none). */
-  private readonly due = new Map<string, PushTarget | null>();
+  /** groupId -> members with a push due. */
+  private readonly due = new Map<string, Set<string>>();
   private flushQueued = false;
-  private requester: PushTarget | null = null;
+  private requester: { groupId: string; memberId: string } | null = null;
+  private readonly windowMs: number;
+  private readonly now: () => number;
   pushesSent = 0;
+  /** Pushes left out because the member's answer to an earlier one was still to come. */
+  pushesCoalesced = 0;
 
   /** `isMember` says whether the coordinator still has the member. */
-  constructor(private readonly isMember: (groupId: string, memberId: string) => boolean) {}
+  constructor(private readonly isMember: (groupId: string, memberId: string) => boolean, opts: GroupPushOptions) {
+    this.windowMs = opts.windowMs;
+    this.now = opts.now ?? Date.now;
+  }
 
-  /** Runs a heartbeat for `conn`: epoch bumps it causes do not push back to it. */
-  during<T>(conn: PushTarget, fn: () => T): T {
-    this.requester = conn;
+  /** Runs a heartbeat of `memberId`: epoch bumps it causes do not push back to it. */
+  during<T>(groupId: string, memberId: string, fn: () => T): T {
+    this.requester = { groupId, memberId };
     try {
       return fn();
     } finally {
@@ -52,12 +75,15 @@ export class GroupPush {
     }
   }
 
-  /** The member heartbeated on `conn` (and is still a member). */
+  /** The member heartbeated on `conn` (and is still a member): it knows the group as of now. */
   track(groupId: string, memberId: string, conn: PushTarget): void {
     if (conn.closed || !memberId) return;
     let byMember = this.members.get(groupId);
     const old = byMember?.get(memberId);
-    if (old?.conn === conn) return;
+    if (old?.conn === conn) {
+      old.pushedAt = undefined;
+      return;
+    }
     old?.unhook();
     if (!byMember) this.members.set(groupId, (byMember = new Map()));
     const t: Tracked = { conn, unhook: () => {} };
@@ -76,13 +102,18 @@ export class GroupPush {
     if (byMember.size === 0) this.members.delete(groupId);
   }
 
-  /** The group's epoch was bumped (its target assignment was recomputed). */
-  epochBumped(groupId: string): void {
-    if (!this.members.has(groupId)) return;
-    const skip = this.requester;
-    // Two bumps from different causes before the flush: skip nobody.
-    this.due.set(groupId, this.due.has(groupId) && this.due.get(groupId) !== skip ? null : skip);
-    if (!this.flushQueued) {
+  /** The group's epoch was bumped and the target assignment of `changed` moved. */
+  epochBumped(groupId: string, changed: readonly string[]): void {
+    const byMember = this.members.get(groupId);
+    if (!byMember) return;
+    const r = this.requester;
+    let due = this.due.get(groupId);
+    for (const memberId of changed) {
+      if (!byMember.has(memberId) || (r?.groupId === groupId && r.memberId === memberId)) continue;
+      if (!due) this.due.set(groupId, (due = new Set()));
+      due.add(memberId);
+    }
+    if (due && !this.flushQueued) {
       this.flushQueued = true;
       setImmediate(() => this.flush());
     }
@@ -90,14 +121,18 @@ export class GroupPush {
 
   private flush(): void {
     this.flushQueued = false;
-    for (const [groupId, skip] of this.due) {
-      const byMember = this.members.get(groupId);
-      if (!byMember) continue;
+    const now = this.now();
+    for (const [groupId, due] of this.due) {
       const frame = { id: 0, push: 'group', groupId };
-      for (const [memberId, t] of byMember) {
+      for (const memberId of due) {
+        const t = this.members.get(groupId)?.get(memberId);
+        if (!t) continue;
         if (!this.isMember(groupId, memberId)) this.untrack(groupId, memberId);
-        else if (t.conn !== skip && !t.conn.closed) {
+        else if (t.conn.closed) continue;
+        else if (t.pushedAt !== undefined && now - t.pushedAt < this.windowMs) this.pushesCoalesced++;
+        else {
           t.conn.push(frame);
+          t.pushedAt = now;
           this.pushesSent++;
         }
       }

@@ -43,7 +43,7 @@ export class GroupService {
     const g = config.group;
     // The coordinator's onEpochBump feeds the push registry, which asks the coordinator about
     // membership; the registry only calls back later (on setImmediate or a tick).
-    const push = new GroupPush((group, member) => coordinator.hasMember(group, member));
+    const push = new GroupPush((group, member) => coordinator.hasMember(group, member), { windowMs: g.heartbeatIntervalMs });
     const coordinator = new GroupCoordinator(store, {
       clock: systemClock,
       sessionTimeoutMs: g.sessionTimeoutMs,
@@ -52,10 +52,10 @@ export class GroupService {
       heartbeatIntervalMs: g.heartbeatIntervalMs,
       reconcileHeartbeatIntervalMs: g.reconcileHeartbeatIntervalMs,
       offsetsRetentionMs: g.offsetsRetentionMs,
-      onEpochBump: (group, epoch, members) => {
+      onEpochBump: (group, epoch, members, changed) => {
         metrics.rebalance(group);
-        log.info('rebalance', { group, epoch, members });
-        push.epochBumped(group);
+        log.info('rebalance', { group, epoch, members, changed: changed.length });
+        push.epochBumped(group, changed);
       },
       onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
     });

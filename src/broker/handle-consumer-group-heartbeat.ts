@@ -13,7 +13,7 @@ import { wireError } from './wire-error.js';
 export async function handleConsumerGroupHeartbeat(ctx: BrokerContext, req: ConsumerGroupHeartbeatRequest, scope?: RequestScope): Promise<ConsumerGroupHeartbeatResponse> {
   const push = ctx.groups.push;
   try {
-    const out = scope ? push.during(scope, () => ctx.groups.coordinator.heartbeat(req.groupId, req)) : ctx.groups.coordinator.heartbeat(req.groupId, req);
+    const out = push.during(req.groupId, req.memberId, () => ctx.groups.coordinator.heartbeat(req.groupId, req));
     if (out.memberEpoch < 0) push.untrack(req.groupId, req.memberId);
     else if (scope) push.track(req.groupId, out.memberId, scope);
     return { id: req.id, ...out };

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { BrokerConfig } from '../config/settings.js';
+import { flagName, type BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
 import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
@@ -64,9 +64,10 @@ export class Broker {
   async start(): Promise<number> {
     const { host, port } = this.config;
     await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
+      const failed = (err: Error) => reject(listenFailed(err, 'port', host, port));
+      this.http.once('error', failed);
       this.http.listen(port, host, () => {
-        this.http.off('error', reject);
+        this.http.off('error', failed);
         resolve();
       });
     });
@@ -74,7 +75,8 @@ export class Broker {
     this.log.info('listening', { host, port: bound, url: `ws://${host}:${bound}`, version: VERSION });
     const started = Date.now();
     if (this.metrics.enabled && this.config.metricsPort >= 0) {
-      const m = await listenMetricsPort(this.metrics, host, this.config.metricsPort);
+      const m = await listenMetricsPort(this.metrics, host, this.config.metricsPort)
+        .catch((err: Error) => { throw listenFailed(err, 'metricsPort', host, this.config.metricsPort); });
       this.metricsServer = m.server;
       this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
     }
@@ -160,4 +162,9 @@ export class Broker {
     }
     this.log.info('stopped', {});
   }
+}
+
+/** A listen error naming the setting and its flag, so the user knows which one to change. */
+function listenFailed(err: Error & { code?: string }, setting: string, host: string, port: number): Error {
+  return Object.assign(new Error(`cannot listen on ${host}:${port} (setting '${setting}', flag --${flagName(setting)}): ${err.message}`, { cause: err }), { code: err.code });
 }

@@ -11,8 +11,10 @@
  * of the partitions, or with `--group` join a consumer group and the coordinator deals them.
  *
  * Output: a table, or one JSON object with --json (msgs/s, MB/s, latencies, settings,
- * versions, machine). Progress goes to stderr. Topics the command creates are kept so that
- * `bench consume --topic` can replay what `bench produce` wrote; their names are printed.
+ * versions, machine). Progress goes to stderr. A topic the command names itself (no
+ * --topic) is deleted when it ends, also on failure, unless --keep (then its name is printed
+ * on stderr); a topic named with --topic is the user's and stays, so `bench consume --topic T`
+ * can replay what `bench produce --topic T` wrote.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Admin, BrokerError, type Acks } from '../client/index.js';
@@ -47,13 +49,40 @@ async function ensureTopic(url: string, topic: string, partitions: number): Prom
 
 const freshTopic = (kind: string) => `bench-${kind}-${Date.now().toString(36)}-${process.pid}`;
 
-interface Common { broker: string; json?: boolean; progress: boolean; topic?: string }
+interface Common { broker: string; json?: boolean; progress: boolean; topic?: string; keep?: boolean }
+
+/**
+ * Runs `body` on `o.topic`, or on a new bench-* topic that is deleted afterwards (also when
+ * `body` fails) unless --keep.
+ */
+async function withBenchTopic(o: Common, kind: string, body: (topic: string, fresh: boolean) => Promise<void>): Promise<void> {
+  if (o.topic !== undefined) return body(o.topic, false);
+  const topic = freshTopic(kind);
+  try {
+    await body(topic, true);
+  } finally {
+    if (o.keep) process.stderr.write(`kept topic ${topic}\n`);
+    else await deleteIfExists(o.broker, topic);
+  }
+}
+
+async function deleteIfExists(url: string, topic: string): Promise<void> {
+  const admin = new Admin({ url });
+  try {
+    await admin.deleteTopic(topic);
+  } catch (err) {
+    if (!(err instanceof BrokerError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
+  } finally {
+    await admin.close();
+  }
+}
 
 export function registerBenchCommand(program: Command): void {
   const bench = program.command('bench').description('benchmark a running broker: produce, consume (replay), e2e latency');
   const common = (c: Command) => c
     .addOption(brokerOption())
     .option('-t, --topic <name>', 'topic to use (created if missing); default: a new bench-* topic')
+    .option('--keep', 'keep the bench-* topic the command creates (default: deleted at the end)')
     .option('--json', 'print one JSON object instead of a table')
     .option('--no-progress', 'no progress line on stderr');
   const producerOpts = (c: Command) => c
@@ -73,25 +102,22 @@ export function registerBenchCommand(program: Command): void {
     // slower (medians of 3, 1M x 100 B: 0.97 M vs 1.29 M msgs/s on a loaded machine).
     .option('--chunk <n>', 'messages per sendBatch() call', intOption('--chunk', 1), 1000)
     .option('--window <n>', 'sendBatch() calls outstanding per producer', intOption('--window', 1), 32)
-    .action(async (o: Common & Record<string, any>) => {
-      const topic = o.topic ?? freshTopic('produce');
+    .action((o: Common & Record<string, any>) => withBenchTopic(o, 'produce', async (topic) => {
       const partitions = await ensureTopic(o.broker, topic, o.partitions);
       emit(await runProduce({
         url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: o.producers, acks: o.acks,
         batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, chunk: o.chunk, window: o.window,
         rate: o.rate, progress: o.progress,
       }), !!o.json);
-    });
+    }));
 
   common(producerOpts(bench.command('consume').description('replay a topic from its start (fills a new topic with N messages first unless --topic)')))
     .option('--consumers <k>', 'consumer objects in this process; partitions are dealt round-robin', intOption('--consumers', 1), 1)
     .option('--max-bytes <bytes>', 'consumer maxBytes (cap on one fetch response; default: the Consumer\'s)', intOption('--max-bytes', 1))
     .option('--max-partition-bytes <bytes>', 'consumer maxPartitionBytes (default: the Consumer\'s)', intOption('--max-partition-bytes', 1))
     .option('-g, --group <id>', 'consume as members of this (new) consumer group instead of explicit assignment')
-    .action(async (o: Common & Record<string, any>) => {
-      let topic = o.topic;
-      if (topic === undefined) {
-        topic = freshTopic('consume');
+    .action((o: Common & Record<string, any>) => withBenchTopic(o, 'consume', async (topic, fresh) => {
+      if (fresh) {
         const partitions = await ensureTopic(o.broker, topic, o.partitions);
         await runProduce({
           url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: 1, acks: o.acks,
@@ -101,22 +127,21 @@ export function registerBenchCommand(program: Command): void {
       emit(await runConsume({
         url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, maxPartitionBytes: o.maxPartitionBytes, group: o.group, progress: o.progress,
       }), !!o.json);
-    });
+    }));
 
   common(producerOpts(bench.command('e2e').description('produce at a fixed rate, consume at once, report latency percentiles')))
     .option('--rate <msgs/s>', 'offered load in msgs/s', intOption('--rate', 1), 10_000)
     .option('--linger-ms <ms>', 'producer lingerMs', intOption('--linger-ms', 0), 0)
     .option('--max-wait-ms <ms>', 'consumer long-poll wait', intOption('--max-wait-ms', 0), 500)
     .option('--warmup-ms <ms>', 'messages due in the first <ms> are not recorded', intOption('--warmup-ms', 0), 1000)
-    .action(async (o: Common & Record<string, any>, cmd: Command) => {
+    .action((o: Common & Record<string, any>, cmd: Command) => withBenchTopic(o, 'e2e', async (topic) => {
       // Without -n, e2e runs for 10 s of offered load (1M messages at 10k/s would be 100 s).
       if (cmd.getOptionValueSource('messages') === 'default') o.messages = o.rate * 10;
-      const topic = o.topic ?? freshTopic('e2e');
       const partitions = await ensureTopic(o.broker, topic, o.partitions);
       emit(await runE2e({
         url: o.broker, topic, messages: o.messages, size: o.size, partitions, rate: o.rate, acks: o.acks,
         batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, maxWaitMs: o.maxWaitMs, warmupMs: o.warmupMs,
         progress: o.progress,
       }), !!o.json);
-    });
+    }));
 }

@@ -46,7 +46,9 @@ export function registerGroupCommand(program: Command): void {
       process.stdout.write(out);
     });
 
-  const reset = group.command('reset-offsets').description("move a group's committed offsets of a topic (only while the group has no members)")
+  // As with Kafka's kafka-consumer-groups --reset-offsets, a group that does not exist yet is
+  // created with the offsets given (a way to set where a new group starts); the CLI says so.
+  const reset = group.command('reset-offsets').description("move a group's committed offsets of a topic (only while the group has no members; a group that does not exist yet is created with them)")
     .argument('<group>')
     .requiredOption('--topic <topic>', 'topic whose partitions are reset');
   addResetTargetOptions(reset, { shiftBy: true })
@@ -55,9 +57,15 @@ export function registerGroupCommand(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sluice group reset-offsets billing --topic orders --to-earliest --dry-run\n  sluice group reset-offsets billing --topic orders --shift-by -100')
     .action(async (id: string, o: ResetOpts) => {
       const spec: ResetSpec = resetTarget(o, { shiftBy: true });
-      const plan = await withAdmin(o.broker, (a) => a.resetOffsets(id, o.topic, spec, { dryRun: o.dryRun }));
+      const { plan, existed } = await withAdmin(o.broker, async (a) => {
+        const existed = (await a.listGroups()).some((g) => g.groupId === id);
+        return { existed, plan: await a.resetOffsets(id, o.topic, spec, { dryRun: o.dryRun }) };
+      });
       process.stdout.write(table(['TOPIC', 'PARTITION', 'FROM', 'TO'], plan.map((p) => [p.topic, p.partition, p.from, p.to])));
-      process.stderr.write(o.dryRun ? `dry run: nothing changed\n` : `reset ${plan.length} partition(s) of group '${id}'\n`);
+      process.stderr.write(
+        o.dryRun ? `dry run: nothing changed${existed ? '' : ` (group '${id}' does not exist yet; without --dry-run it is created with these offsets)`}\n`
+        : existed ? `reset ${plan.length} partition(s) of group '${id}'\n`
+        : `group '${id}' did not exist: created it with committed offsets for ${plan.length} partition(s)\n`);
     });
 
   group.command('delete').description('delete a group and its committed offsets (only while it has no members)')

@@ -18,7 +18,8 @@ const program = new Command();
 program
   .name('sluice')
   .description('Sluice: a Kafka-style message broker (partitioned logs, replay, consumer groups, queues)')
-  .showHelpAfterError();
+  // A mistyped option gets one line of error and this hint, not the whole usage.
+  .showHelpAfterError('(add --help for usage)');
 
 registerBrokerCommand(program);
 registerTopicCommand(program);
@@ -29,7 +30,14 @@ registerGroupCommand(program);
 registerQueueCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  process.stderr.write(`sluice: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+  process.stderr.write(`sluice: ${errorLine(err)}\n`);
   process.exit(1);
 });
+
+/** `CODE: message`, the code once: Node's fs errors already start with it ("ENOENT: no such file ..."). */
+function errorLine(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (typeof e.code !== 'string' || !e.code || message.startsWith(`${e.code}:`) || message === e.code) return message;
+  return `${e.code}: ${message}`;
+}

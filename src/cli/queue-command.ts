@@ -14,6 +14,7 @@ import type { Job } from '../client/queue-job.js';
 import type { ShareGroupSettings } from '../protocol/api.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { table, writeOut } from './format.js';
+import { untilStopSignal } from './stop-signal.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 
 interface ConsumeOpts {
@@ -59,31 +60,28 @@ export function registerQueueCommand(program: Command): void {
     .option('--dead-letter-topic <topic>', 'DLQ topic (only when this creates the group; default <topic>.dlq)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
-    .addHelpText('after', '\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
+    .addHelpText('after', '\nCtrl-C releases the jobs not yet printed, leaves the group and exits with 130 (SIGTERM: 143).\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
     .action(async (topic: string, o: ConsumeOpts) => {
       const settings: ShareGroupSettings = {};
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
       const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, settings });
-      const onSignal = () => void q.close();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;
-      try {
-        await q.conn.connect();
-        for await (const job of q) {
-          await writeOut(fmt(job) + '\n');
-          await job.ack();
-          if (++count >= max) break;
+      await untilStopSignal(() => q.close(), async () => {
+        try {
+          await q.conn.connect();
+          for await (const job of q) {
+            await writeOut(fmt(job) + '\n');
+            await job.ack();
+            if (++count >= max) break;
+          }
+        } finally {
+          await q.close();
         }
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await q.close();
-      }
+      });
     });
 
   queue

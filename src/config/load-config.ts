@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './config-error.js';
-import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, type BrokerConfig, type Setting } from './settings.js';
+import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, flagName, type BrokerConfig, type Setting } from './settings.js';
 
 /** src/config/ and dist/config/ both sit two levels below the package root. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.json', import.meta.url));
@@ -24,7 +24,7 @@ export interface ConfigSources {
   /** JSON config file (`--config`); missing file is an error. */
   file?: string;
   env?: Record<string, string | undefined>;
-  /** Values by setting key (`log.segmentBytes`); strings are parsed like env values. */
+  /** Values by setting key (`log.segmentBytes`); strings are parsed like env values. Errors name the flag (`--log-segment-bytes`). */
   flags?: Record<string, unknown>;
   defaultsFile?: string;
 }
@@ -56,8 +56,9 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   for (const [key, raw] of Object.entries(src.flags ?? {})) {
     if (raw === undefined) continue;
     const setting = SETTINGS_BY_KEY.get(key);
-    if (!setting) throw new ConfigError(`unknown setting '${key}' given as a flag`);
-    const where = `flag --${key}`;
+    if (!setting) throw new ConfigError(`unknown flag --${flagName(key)}`);
+    // Named as typed on the command line (--log-segment-bytes), not as the setting's path.
+    const where = `flag --${flagName(key)}`;
     values.set(key, typeof raw === 'string' ? parseText(setting, raw, where) : checkValue(setting, raw, where));
   }
   for (const s of SETTINGS) if (!values.has(s.key)) throw new ConfigError(`setting '${s.key}' has no value (is ${defaultsFile} complete?)`);

@@ -101,7 +101,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'group.minSessionTimeoutMs', type: int(1, I32), description: 'smallest session timeout a member may ask for' },
   { key: 'group.maxSessionTimeoutMs', type: int(1, I32), description: 'largest session timeout a member may ask for' },
   { key: 'group.heartbeatIntervalMs', type: int(1, I32), description: 'how often group members are told to heartbeat' },
-  { key: 'group.reconcileHeartbeatIntervalMs', type: int(1, I32), description: 'heartbeat interval told to members while their group rebalances' },
+  { key: 'group.reconcileHeartbeatIntervalMs', type: int(1, I32), description: 'heartbeat interval told to a member with a revocation or hand-over pending' },
   { key: 'group.offsetsRetentionMs', type: int(1, MAX), description: 'committed offsets of an empty group expire this long after it became empty' },
   { key: 'log.segmentBytes', type: int(1024, MAX), description: 'roll a segment at this size' },
   { key: 'log.segmentMs', type: int(1, MAX), description: 'roll a segment at this age' },

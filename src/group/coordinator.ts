@@ -35,8 +35,11 @@ export interface CoordinatorOptions {
   /** Bounds on a member's own sessionTimeoutMs (INVALID_SESSION_TIMEOUT outside). Default 1000..1800000. */
   minSessionTimeoutMs?: number;
   maxSessionTimeoutMs?: number;
-  /** Called once per group epoch bump: metrics and the rebalance log line. */
-  onEpochBump?: (groupId: string, epoch: number, members: number) => void;
+  /**
+   * Called once per group epoch bump: metrics, the rebalance log line, and the rebalance
+   * push to `changed`, the members whose target assignment changed.
+   */
+  onEpochBump?: (groupId: string, epoch: number, members: number, changed: readonly string[]) => void;
   /** How long a member may take to give partitions up when it sends no own value. Default 300000. */
   rebalanceTimeoutMs?: number;
   /** Server-side assignor for every group: sticky (default), range or roundrobin. */

@@ -37,12 +37,16 @@ export interface GroupConfig {
   assignor: Assignor;
   newMemberId: () => string;
   /**
-   * Heartbeat interval told to members while the group is not Stable, so revocations and
-   * releases propagate in a few round trips instead of a few full intervals. Default: heartbeatIntervalMs.
+   * Heartbeat interval told to a member with something left to do (a revocation to confirm,
+   * a partition to wait for), so revocations and releases propagate in a few round trips
+   * instead of a few full intervals. Default: heartbeatIntervalMs.
    */
   reconcileHeartbeatIntervalMs?: number;
-  /** Called once per group epoch bump (join, leave, subscription or metadata change). */
-  onEpochBump?: (groupId: string, epoch: number, members: number) => void;
+  /**
+   * Called once per group epoch bump (join, leave, subscription or metadata change), with
+   * the members whose target assignment changed in it (only they have anything to do).
+   */
+  onEpochBump?: (groupId: string, epoch: number, members: number, changed: readonly string[]) => void;
 }
 
 /** A heartbeat's body. Optional fields left out mean "unchanged since my last heartbeat". */
@@ -101,6 +105,8 @@ class Member {
   state: MemberState = 'stable';
   /** When it must have confirmed its revocation (state 'unrevoked'), or be removed. */
   revokeDeadline = Infinity;
+  /** The group epoch at which its target assignment last changed. */
+  targetSince = 0;
 
   constructor(readonly id: string, rebalanceTimeoutMs: number, sessionTimeoutMs: number, now: number) {
     this.rebalanceTimeoutMs = rebalanceTimeoutMs;
@@ -138,7 +144,7 @@ export class ConsumerGroup {
   state(): GroupState {
     if (this.members.size === 0) return 'Empty';
     if (this.targetEpoch < this.epoch) return 'Assigning';
-    for (const m of this.members.values()) if (m.epoch !== this.targetEpoch || m.state !== 'stable') return 'Reconciling';
+    for (const m of this.members.values()) if (!settled(m)) return 'Reconciling';
     return 'Stable';
   }
 
@@ -201,7 +207,10 @@ export class ConsumerGroup {
     return {
       memberId: m.id,
       memberEpoch: m.epoch,
-      heartbeatIntervalMs: this.state() === 'Stable' ? this.config.heartbeatIntervalMs
+      // Only a member with something left to do polls fast: with hundreds of members, a group
+      // that is rebalancing somewhere would otherwise have every member heartbeat at 50 ms.
+      // A settled member learns of a new target from the rebalance push (or its next heartbeat).
+      heartbeatIntervalMs: settled(m) ? this.config.heartbeatIntervalMs
         : Math.min(this.config.heartbeatIntervalMs, this.config.reconcileHeartbeatIntervalMs ?? Infinity),
       assignment: toTopicPartitions([...m.assigned].sort(compareTpKeys)),
     };
@@ -337,9 +346,20 @@ export class ConsumerGroup {
       topics: this.resolve(m, topics),
       current: this.target.get(m.id) ?? EMPTY,
     }));
+    const previous = this.target;
     this.target = this.config.assignor(input, this.metadata);
     this.targetEpoch = this.epoch;
-    this.config.onEpochBump?.(this.id, this.epoch, this.members.size);
+    // Only members whose target moved have anything to do; the rest keep their epoch until
+    // their next heartbeat and count as settled meanwhile (settled()), so a join that takes
+    // partitions from two members of a thousand disturbs two, not a thousand.
+    const changed: string[] = [];
+    for (const m of this.members.values()) {
+      if (!sameSet(previous.get(m.id), this.target.get(m.id))) {
+        m.targetSince = this.epoch;
+        changed.push(m.id);
+      }
+    }
+    this.config.onEpochBump?.(this.id, this.epoch, this.members.size, changed);
   }
 
   /**
@@ -381,6 +401,22 @@ export class ConsumerGroup {
     }
     m.state = waiting ? 'unreleased' : 'stable';
   }
+}
+
+/**
+ * A member with nothing to do: it owns exactly its target, and that target has not changed
+ * since the epoch it reached. Its own epoch may lag the group's (bumps that did not touch
+ * its target); its next heartbeat moves it up without changing what it owns.
+ */
+function settled(m: Member): boolean {
+  return m.state === 'stable' && m.revoking.size === 0 && m.epoch >= m.targetSince;
+}
+
+function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.size !== b.size) return false;
+  for (const k of a) if (!b.has(k)) return false;
+  return true;
 }
 
 function sameCounts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {

@@ -28,6 +28,8 @@ export interface LogManagerOptions {
   onFsync?: (seconds: number) => void;
   /** Where files live (and every partition's); node:fs by default. Tests pass a crash-simulating one. */
   fs?: FileSystem;
+  /** Opens one partition; DiskPartitionLog.open unless a test injects failures (EMFILE at partition k). */
+  openPartition?: typeof DiskPartitionLog.open;
 }
 
 interface TopicsFile {
@@ -82,18 +84,38 @@ class DiskLogManager implements LogManager {
     }
   }
 
-  private async openPartitions(info: TopicInfo, from: number, to: number): Promise<DiskPartitionLog[]> {
+  /**
+   * Opens partitions [from, to) of a topic. On failure the ones opened are closed, and with
+   * `fresh` (a create or a growth, whose directories did not exist before) every directory of
+   * the range is removed again, so a create that fails at partition k of n (EMFILE, disk
+   * full) leaves nothing behind. The error names the partition and the cause.
+   */
+  private async openPartitions(info: TopicInfo, from: number, to: number, fresh = false): Promise<DiskPartitionLog[]> {
     const config = effectiveConfig(this.defaults, info.config);
+    const open = this.opts.openPartition ?? DiskPartitionLog.open;
     const opened: DiskPartitionLog[] = [];
     try {
       for (let p = from; p < to; p++) {
-        opened.push(await DiskPartitionLog.open(partitionDir(this.dataDir, info.name, p), info.name, p, config, this.opts));
+        try {
+          opened.push(await open(partitionDir(this.dataDir, info.name, p), info.name, p, config, this.opts));
+        } catch (err) {
+          throw fresh ? wrap(err, `partition ${p} of ${to} failed`) : err;
+        }
       }
     } catch (err) {
       await Promise.all(opened.map((l) => l.close().catch(noop)));
+      if (fresh) await this.removeDirs(info.name, from, to);
       throw err;
     }
     return opened;
+  }
+
+  /** Removes partition directories [from, to); a failure is logged, not thrown (the caller reports the first error). */
+  private async removeDirs(name: string, from: number, to: number): Promise<void> {
+    for (let p = from; p < to; p++) {
+      const dir = partitionDir(this.dataDir, name, p);
+      await this.fs.rm(dir).catch((err: unknown) => this.logger('storage.cleanup.failed', { dir, error: String(err) }));
+    }
   }
 
   /** Runs admin operations one after another so two creates of one name cannot interleave. */
@@ -125,7 +147,12 @@ class DiskLogManager implements LogManager {
       const info: TopicInfo = { name, partitions, config: overrides, createdAt: Date.now() };
       // Directories left by a crash between removing metadata and files of a deleted topic.
       for (let p = 0; p < partitions; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
-      const logs = await this.openPartitions(info, 0, partitions);
+      let logs: DiskPartitionLog[];
+      try {
+        logs = await this.openPartitions(info, 0, partitions, true);
+      } catch (err) {
+        throw wrap(err, `cannot create topic '${name}'`);
+      }
       this.infos.set(name, info);
       this.logs.set(name, logs);
       try {
@@ -151,9 +178,9 @@ class DiskLogManager implements LogManager {
     });
   }
 
-  private async removeLogs(name: string, logs: DiskPartitionLog[]): Promise<void> {
+  private async removeLogs(name: string, logs: DiskPartitionLog[], from = 0): Promise<void> {
     await Promise.all(logs.map((l) => l.close().catch(noop)));
-    for (let p = 0; p < logs.length; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
+    for (let p = from; p < from + logs.length; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
   }
 
   addPartitions(name: string, totalPartitions: number): Promise<TopicInfo> {
@@ -166,7 +193,12 @@ class DiskLogManager implements LogManager {
         throw new InvalidPartitionsError(`topic '${name}' has ${info.partitions} partitions; the new count must be larger, got ${totalPartitions}`);
       }
       for (let p = info.partitions; p < totalPartitions; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
-      const added = await this.openPartitions(info, info.partitions, totalPartitions);
+      let added: DiskPartitionLog[];
+      try {
+        added = await this.openPartitions(info, info.partitions, totalPartitions, true);
+      } catch (err) {
+        throw wrap(err, `cannot add partitions to '${name}'`);
+      }
       const before = info.partitions;
       logs.push(...added);
       info.partitions = totalPartitions;
@@ -175,7 +207,7 @@ class DiskLogManager implements LogManager {
       } catch (err) {
         info.partitions = before;
         logs.length = before;
-        await Promise.all(added.map((l) => l.close().catch(noop)));
+        await this.removeLogs(name, added, before);
         throw wrap(err, `cannot add partitions to '${name}'`);
       }
       return { ...info };
@@ -218,7 +250,9 @@ function checkPartitions(n: number): void {
   }
 }
 
+/** A SluiceError of the storage layer as is; anything else (an fs error) as a StorageError saying what failed. */
 function wrap(err: unknown, what: string): SluiceError {
+  if (err instanceof StorageError) return new StorageError(`${what}: ${err.message}`, { cause: err.cause ?? err });
   return err instanceof SluiceError ? err : new StorageError(`${what}: ${(err as Error).message}`, { cause: err });
 }
 

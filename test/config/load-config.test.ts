@@ -61,8 +61,11 @@ test('unknown or ill-typed settings stop start-up naming the setting', () => {
   fails(() => loadConfig({ env: { SLUICE_PORT: 'abc' } }), /setting 'port' \(environment variable SLUICE_PORT\)/);
   fails(() => loadConfig({ env: { SLUICE_MAX_FRAME_BYTES: '1.5' } }), /maxFrameBytes/);
   fails(() => loadConfig({ env: { SLUICE_LOG_LEVEL: 'loud' } }), /logLevel.*one of debug, info, warn, error/);
-  fails(() => loadConfig({ flags: { port: '-1' } }), /setting 'port' \(flag/);
-  fails(() => loadConfig({ flags: { nope: '1' } }), /unknown setting 'nope'/);
+  fails(() => loadConfig({ flags: { port: '-1' } }), /setting 'port' \(flag --port\)/);
+  // Flags are named as typed (kebab-case), not by the setting's path.
+  fails(() => loadConfig({ flags: { 'log.segmentBytes': 'big' } }), /setting 'log.segmentBytes' \(flag --log-segment-bytes\) must be an integer/);
+  fails(() => loadConfig({ flags: { metricsPort: '-5' } }), /\(flag --metrics-port\)/);
+  fails(() => loadConfig({ flags: { nope: '1' } }), /unknown flag --nope/);
   fails(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
   fails(() => loadConfig({ file: file('{ not json') }), /not valid JSON/);
   fails(() => loadConfig({ file: file('[1]') }), /JSON object/);

@@ -30,3 +30,15 @@ test('settings from a config file and env apply; flags win (the harness passes -
   c.close();
   await b.stop();
 });
+
+test('a port already in use stops start-up naming the setting and its flag (--port, --metrics-port)', async () => {
+  const first = await startBroker();
+  try {
+    await assert.rejects(startBroker({ args: ['--metrics-port', String(first.port)] }),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port} \\(setting 'metricsPort', flag --metrics-port\\): listen EADDRINUSE`));
+    await assert.rejects(startBroker({ args: ['--port', String(first.port)] }),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port} \\(setting 'port', flag --port\\)`));
+  } finally {
+    await first.stop();
+  }
+});

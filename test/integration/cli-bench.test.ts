@@ -87,3 +87,20 @@ test('bad option values fail with a message, not a stack', async () => {
   assert.match(e.stderr, /--acks must be 0, 1 or all/);
   assert.equal(e.stdout, '');
 });
+
+test('a bench-* topic the command made is deleted when it ends, unless --keep; a --topic named one stays', async () => {
+  const topics = async () => (await runCli(broker.url, ['topic', 'list'])).stdout.split('\n').map((l) => l.split(/\s+/)[0]);
+  const made = (list: string[]) => list.filter((t) => /^bench-(produce|consume|e2e)-/.test(t));
+  const before = made(await topics());
+  for (const args of [['produce', '--messages', '500'], ['consume', '--messages', '500'], ['e2e', '--messages', '300', '--rate', '3000', '--warmup-ms', '0']]) {
+    const r = await bench(args);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.deepEqual(made(await topics()), before, 'no bench-* topics left behind');
+  const kept = await bench(['produce', '--messages', '500', '--keep']);
+  assert.equal(kept.code, 0, kept.stderr);
+  const name = /kept topic (bench-produce-\S+)/.exec(kept.stderr)?.[1];
+  assert.ok(name, kept.stderr);
+  assert.ok((await topics()).includes(name));
+  assert.ok((await topics()).includes('bench-it'), 'the topic named with --topic by the first test stays');
+});

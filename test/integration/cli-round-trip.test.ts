@@ -6,13 +6,25 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, type BrokerHandle } from './harness.js';
-import { runCli, type CliResult } from './cli-process.js';
+import { runCli, spawnCli, type CliResult } from './cli-process.js';
+import { waitFor } from './group-helpers.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
 const sluice = (args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> => runCli(broker.url, args, { input, env });
+
+/** For a command that should end on its own: killed after 60 s (a command that follows the topic never ends). */
+async function bounded(args: string[]): Promise<CliResult> {
+  const p = spawnCli(broker.url, args);
+  const timer = setTimeout(() => p.proc.kill('SIGKILL'), 60_000);
+  try {
+    return await p.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 test('produce lines from stdin, then consume --from-beginning --max-messages N', async () => {
   assert.equal((await sluice(['topic', 'create', 'cli-rt', '--partitions', '1'])).code, 0);
@@ -79,4 +91,63 @@ test('errors: unknown topic, unreachable broker, bad arguments -> message on std
   const sep = await sluice(['produce', 'cli-rt', '--key-separator', ':'], 'no separator here\n');
   assert.notEqual(sep.code, 0);
   assert.match(sep.stderr, /line 1 has no key separator/);
+});
+
+test('consume --offset past the end is an error naming the log\'s range, with or without --until-end', async () => {
+  await sluice(['topic', 'create', 'cli-off', '--partitions', '3']);
+  assert.equal((await sluice(['produce', 'cli-off', '--partition', '2'], 'a\nb\nc\nd\n')).code, 0);
+  for (const extra of [[], ['--until-end'], ['--max-messages', '1']]) {
+    const r = await bounded(['consume', 'cli-off', '--partition', '2', '--offset', '99', ...extra]);
+    assert.equal(r.code, 1, `${extra.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '', 'nothing replayed from the start');
+    assert.match(r.stderr, /--offset 99 is past the end of the log: cli-off\/2 holds offsets 0\.\.3 \(next offset 4\)/);
+  }
+  // The next offset itself is not past the end: nothing to print up to the end.
+  const atEnd = await sluice(['consume', 'cli-off', '--partition', '2', '--offset', '4', '--until-end']);
+  assert.equal(atEnd.code, 0, atEnd.stderr);
+  assert.equal(atEnd.stdout, '');
+  const tail = await sluice(['consume', 'cli-off', '--partition', '2', '--offset', '3', '--until-end']);
+  assert.equal(tail.stdout, 'd\n');
+});
+
+test('consume --print-partition --print-offset --print-key: Partition:P, Offset:N, key, value, tab-separated', async () => {
+  await sluice(['topic', 'create', 'cli-print', '--partitions', '1']);
+  assert.equal((await sluice(['produce', 'cli-print', '--key-separator', ':'], 'k1:v1\nk2:v2\n')).code, 0);
+  assert.equal((await sluice(['produce', 'cli-print'], 'nokey\n')).code, 0);
+  const r = await sluice(['consume', 'cli-print', '--from-beginning', '--until-end', '--print-partition', '--print-offset', '--print-key']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Partition:0\tOffset:0\tk1\tv1\nPartition:0\tOffset:1\tk2\tv2\nPartition:0\tOffset:2\tnull\tnokey\n');
+  const keyOnly = await sluice(['consume', 'cli-print', '--from-beginning', '--max-messages', '1', '--print-key']);
+  assert.equal(keyOnly.stdout, 'k1\tv1\n');
+});
+
+test('a bad option prints one line and a hint, not the usage; an fs error names its code once; consume --help says what --group excludes', async () => {
+  const bad = await sluice(['consume', 'cli-rt', '--bogus']);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr, "error: unknown option '--bogus'\n(add --help for usage)\n");
+  const file = await sluice(['produce', 'cli-rt', '--file', '/no/such/file']);
+  assert.equal(file.code, 1);
+  assert.match(file.stderr, /^sluice: ENOENT: no such file or directory/);
+  assert.doesNotMatch(file.stderr, /ENOENT: ENOENT/);
+  const help = await sluice(['consume', '--help']);
+  assert.match(help.stdout, /--group takes --from-beginning .* but not --offset, --from-time, --partition, --until-end/);
+  const both = await sluice(['consume', 'cli-rt', '--group', 'g', '--partition', '0']);
+  assert.match(both.stderr, /--group cannot be combined with --offset, --from-time, --partition, --until-end/);
+});
+
+test('Ctrl-C: consume, consume --group and queue consume all stop cleanly and exit 130', async () => {
+  await sluice(['topic', 'create', 'cli-sig', '--partitions', '2']);
+  assert.equal((await sluice(['produce', 'cli-sig'], 'one\ntwo\nthree\n')).code, 0);
+  for (const args of [
+    ['consume', 'cli-sig', '--from-beginning'],
+    ['consume', 'cli-sig', '--from-beginning', '--group', 'cli-sig-g'],
+    ['queue', 'consume', 'cli-sig', '--group', 'cli-sig-q'],
+  ]) {
+    const p = spawnCli(broker.url, args);
+    // Interrupted while following the topic, after it printed what was there.
+    await waitFor(`${args.join(' ')} printed a message`, () => p.stdout().length > 0, 30_000);
+    p.proc.kill('SIGINT');
+    const r = await p.done;
+    assert.equal(r.code, 130, `${args.join(' ')}: exit ${r.code}, stderr: ${r.stderr}`);
+  }
 });

@@ -187,3 +187,26 @@ test('sluice consume --group: two runs together read everything once, committing
   assert.deepEqual(all, Array.from({ length: 40 }, (_, i) => `v${i}`).sort());
   await admin.close();
 });
+
+test('reset-offsets of a group that does not exist creates it with those offsets (as Kafka\'s tool does), and a consumer of it starts there', async () => {
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic('newg', 1);
+  const p = new Producer({ url: broker.url });
+  await p.send('newg', Array.from({ length: 10 }, (_, i) => ({ value: `m${i}` })));
+  await p.close();
+
+  const dry = await sluice(['group', 'reset-offsets', 'g-new', '--topic', 'newg', '--to-offset', '7', '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stderr, /group 'g-new' does not exist yet; without --dry-run it is created with these offsets/);
+  await assert.rejects(admin.describeGroup('g-new'), (e: Error & { code?: string }) => e.code === 'GROUP_ID_NOT_FOUND');
+
+  const r = await sluice(['group', 'reset-offsets', 'g-new', '--topic', 'newg', '--to-offset', '7']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /group 'g-new' did not exist: created it with committed offsets for 1 partition/);
+  const d = await admin.describeGroup('g-new');
+  assert.deepEqual(d.offsets?.map((o) => [o.topic, o.partition, o.offset]), [['newg', 0, 7]]);
+  const c = groupConsumer(broker.url, 'g-new', ['newg'], { autoOffsetReset: 'earliest' });
+  const got = await take(c, 3);
+  assert.deepEqual(got.map((m) => m.value?.toString()), ['m7', 'm8', 'm9']);
+  await admin.close();
+});

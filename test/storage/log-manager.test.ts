@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { openLogManager } from '../../src/storage/log-manager.js';
+import { openLogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
+import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import { validateTopicName } from '../../src/storage/topic-name.js';
 import {
-  InvalidConfigError, InvalidPartitionsError, TopicExistsError, UnknownTopicError,
+  InvalidConfigError, InvalidPartitionsError, StorageError, TopicExistsError, UnknownTopicError,
 } from '../../src/storage/errors.js';
 import { InvalidTopicError } from '../../src/errors.js';
 import { batchOf, recordsIn, tempDir } from './helpers.js';
@@ -91,6 +92,65 @@ test('bad partition counts and config values are typed errors naming the problem
     await assert.rejects(openLogManager(dir, { flushMessages: 0 }), InvalidConfigError);
     assert.deepEqual(mgr.topics(), []);
     assert.deepEqual((await readdir(dir)).filter((f) => f !== 'topics.json'), []);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+/**
+ * Fails opening partition `k` the way running out of file descriptors does: after its
+ * directory was made, with the EMFILE error fs gives. Other partitions open for real.
+ */
+function failAt(k: number, topic: string): LogManagerOptions['openPartition'] {
+  return async (dir, t, p, config, opts) => {
+    if (t === topic && p === k) {
+      await mkdir(dir, { recursive: true });
+      throw Object.assign(new Error(`EMFILE: too many open files, open '${join(dir, '00000000000000000000.log')}'`), { code: 'EMFILE', errno: -24 });
+    }
+    return DiskPartitionLog.open(dir, t, p, config, opts);
+  };
+}
+
+const partitionDirs = async (dir: string, topic: string) => (await readdir(dir)).filter((f) => f.startsWith(`${topic}-`));
+
+test('a create that fails at partition k of n removes every directory it made, names the cause, and can be retried', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let mgr = await openLogManager(dir, {}, { retentionCheckMs: 0, openPartition: failAt(6, 'big') });
+    await mgr.createTopic('kept', 2);
+    await assert.rejects(mgr.createTopic('big', 10), (err: Error) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.match(err.message, /cannot create topic 'big': partition 6 of 10 failed: EMFILE: too many open files/);
+      return true;
+    });
+    assert.deepEqual(await partitionDirs(dir, 'big'), []);
+    assert.equal(mgr.topic('big'), undefined);
+    assert.deepEqual(mgr.topics().map((t) => t.name), ['kept']);
+    assert.deepEqual((await partitionDirs(dir, 'kept')).sort(), ['kept-0', 'kept-1'], 'other topics are untouched');
+    await mgr.close();
+
+    // Nothing of it after a restart either, and the same name can be created once the cause is gone.
+    mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    assert.deepEqual(mgr.topics().map((t) => t.name), ['kept']);
+    assert.equal((await mgr.createTopic('big', 10)).partitions, 10);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('growing a topic that fails at a new partition removes the new directories and keeps the old ones', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0, openPartition: failAt(5, 'grow') });
+    await mgr.createTopic('grow', 2);
+    await mgr.log('grow', 1)!.append(batchOf(3, 0));
+    await assert.rejects(mgr.addPartitions('grow', 8), /cannot add partitions to 'grow': partition 5 of 8 failed: EMFILE/);
+    assert.deepEqual((await partitionDirs(dir, 'grow')).sort(), ['grow-0', 'grow-1']);
+    assert.equal(mgr.topic('grow')!.partitions, 2);
+    assert.equal(mgr.log('grow', 1)!.logEndOffset, 3);
+    assert.equal(mgr.log('grow', 2), undefined);
     await mgr.close();
   } finally {
     await cleanup();
