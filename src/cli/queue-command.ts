@@ -65,7 +65,9 @@ export function registerQueueCommand(program: Command): void {
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
-      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, settings });
+      // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
+      // back) more than N.
+      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, maxMessages: o.maxMessages, settings });
       const onSignal = () => void q.close();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);

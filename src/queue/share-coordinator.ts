@@ -16,7 +16,7 @@ import { ShareGroup } from './share-group.js';
 import type { PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
 import {
   DEFAULT_SHARE_GROUP_CONFIG, parseTpKey, systemClock, tpKey, type AcquiredRange, type Clock, type DeadLetter,
-  type PartitionUpdate, type ShareGroupConfig,
+  type PartitionUpdate, type ReleaseKind, type ShareGroupConfig,
 } from './types.js';
 
 /** What the broker knows about a partition a worker reads. */
@@ -197,15 +197,18 @@ export class ShareCoordinator {
     return out;
   }
 
-  /** Gives records back (delayMs undefined: the group's backoff). Returns records out of attempts. */
-  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number; reason?: string } = {}): DeadLetter[] {
+  /**
+   * Gives records back (delayMs undefined: the group's backoff; kind `unstarted`: not an
+   * attempt, see SharePartition.release). Returns records out of attempts.
+   */
+  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number; reason?: string; kind?: ReleaseKind } = {}): DeadLetter[] {
     if (opts.delayMs !== undefined && (!Number.isInteger(opts.delayMs) || opts.delayMs < 0)) {
       throw new InvalidShareRequestError(`release delayMs must be a non-negative integer, got ${opts.delayMs}`);
     }
     const { g, w } = this.settleContext(groupId, workerId, targets);
     const now = this.clock.now();
     const out: DeadLetter[] = [];
-    for (const t of targets) out.push(...this.held(g, t).release(w, t.offsets, now, opts.delayMs, opts.reason));
+    for (const t of targets) out.push(...this.held(g, t).release(w, t.offsets, now, opts.delayMs, opts.reason, opts.kind));
     return out;
   }
 

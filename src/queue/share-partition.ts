@@ -20,7 +20,10 @@
  * A delivery attempt is an acquisition: the delivery count goes up when a record is
  * acquired, and each attempt that ends without an ack (release, lock expiry, worker gone)
  * is a failed attempt: the record is dead-lettered once its count reached maxDeliveries,
- * else it is available again after an exponential backoff. Workers are small integers
+ * else it is available again after an exponential backoff. The one exception is a release
+ * of kind `unstarted` (a worker's prefetch it never began): it takes the acquisition back,
+ * as Kafka's share partitions decrement the count of records released on a session close,
+ * so prefetching workers that stop cannot push untouched jobs into the DLQ. Workers are small integers
  * (> 0) here; share-group.ts maps worker ids to them.
  *
  * Every change is also recorded as StateRuns for the state log (drainUpdate); an acquired
@@ -29,7 +32,7 @@
 import { InvalidRecordStateError } from './errors.js';
 import {
   RecordState, backoffMs, type AcquiredRange, type DeadLetter, type DeadLetterCause, type PartitionUpdate,
-  type RecordStateValue, type ShareGroupConfig, type StateRun,
+  type RecordStateValue, type ReleaseKind, type ShareGroupConfig, type StateRun,
 } from './types.js';
 
 const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
@@ -202,14 +205,18 @@ export class SharePartition {
   }
 
   /**
-   * Gives records back after a failed (or abandoned) attempt. They are available again after
-   * `delayMs`, or after the group's exponential backoff when `delayMs` is undefined; records
-   * that used their last attempt are dead-lettered instead (returned).
+   * Gives records back. Kind `failed` (default) ends an attempt: the records are available
+   * again after `delayMs`, or after the group's exponential backoff when `delayMs` is
+   * undefined; records that used their last attempt are dead-lettered instead (returned).
+   * Kind `unstarted` says the worker never began them (prefetched, then closed or stopped):
+   * the acquisition is undone (delivery count back down by one, durable like any release),
+   * so they are available after `delayMs` (default 0) and never dead-lettered for it.
    */
-  release(worker: number, offsets: readonly number[], now: number, delayMs?: number, reason = 'released'): DeadLetter[] {
+  release(worker: number, offsets: readonly number[], now: number, delayMs?: number, reason = 'released', kind: ReleaseKind = 'failed'): DeadLetter[] {
     this.checkHeld(worker, offsets);
     const out: DeadLetter[] = [];
-    for (const off of offsets) this.failAttempt(off, now, reason, delayMs, out);
+    if (kind === 'unstarted') for (const off of offsets) this.unacquire(off, now + (delayMs ?? 0));
+    else for (const off of offsets) this.failAttempt(off, now, reason, delayMs, out);
     this.recordRuns(offsets);
     this.advance();
     return out;
@@ -422,6 +429,21 @@ export class SharePartition {
     this.state[i] = AVAILABLE;
     this.owner[i] = 0;
     this.time[i] = now + (delayMs ?? backoffMs(cfg, this.count[i]));
+    if (off < this.scanFrom) this.scanFrom = off;
+  }
+
+  /**
+   * Undoes an acquisition the worker never started: the count goes back to what it was before
+   * it (the redelivery total is a counter and stays). A count at MAX_COUNT stayed there on
+   * acquisition, so it stays here too.
+   */
+  private unacquire(off: number, notBefore: number): void {
+    const i = off - this.base;
+    this.inFlightCount--;
+    this.state[i] = AVAILABLE;
+    this.owner[i] = 0;
+    if (this.count[i] > 0 && this.count[i] < MAX_COUNT) this.count[i]--;
+    this.time[i] = notBefore;
     if (off < this.scanFrom) this.scanFrom = off;
   }
 
