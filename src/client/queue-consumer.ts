@@ -21,7 +21,8 @@
  *
  * close(): gives back jobs not yet handed to the application as `unstarted` releases (at
  * once, and not counted as delivery attempts: a prefetch must not push untouched jobs toward
- * the DLQ), waits for pending acks, leaves the group (jobs handed out and still held are
+ * the DLQ), waits for pending acks and for an acquire still out (up to maxWaitMs; what it
+ * brings is given back too), leaves the group (jobs handed out and still held are
  * released by the broker as failed attempts) and closes the connection. With `maxMessages`
  * the worker never holds more jobs than it may still hand out.
  */
@@ -445,6 +446,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const unstarted = this.buffer.splice(0);
     for (const j of unstarted) this.giveBack(j);
     if (this.ackFlush) await this.ackFlush;
+    // An acquire still parked at the broker takes records (the ones just given back too)
+    // until this worker leaves; leaving first would release those as failed attempts though
+    // no handler saw them. So let it end (within maxWaitMs; at once when it got records),
+    // give back what it brought, then leave.
+    if (this.conn.connected) await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
       await this.conn.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
