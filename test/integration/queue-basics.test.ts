@@ -233,6 +233,9 @@ test('close gives prefetched jobs back unstarted: the next worker gets them on t
     assert.equal(job.deliveryCount, 1, `worker ${i}: job ${job.offset} on its first delivery`);
     await job.ack();
     await q.close();
+    // Checked before the next worker waits for jobs that would otherwise be gone.
+    const d = await qadmin.describeGroup('g-giveback');
+    assert.deepEqual([d.acked, d.deadLettered, d.inFlight, d.available], [i + 1, 0, 0, 2 - i], `after worker ${i}`);
   }
   const d = await qadmin.describeGroup('g-giveback');
   assert.deepEqual([d.acked, d.deadLettered, d.inFlight], [3, 0, 0]);
