@@ -53,7 +53,7 @@ export function registerQueueCommand(program: Command): void {
     .argument('<topic>', 'topic to work')
     .requiredOption('-g, --group <group>', 'share group (workers of one group split the jobs)')
     .option('-c, --concurrency <n>', 'jobs held at once (prefetch)', intOption('--concurrency', 1), 10)
-    .option('-n, --max-messages <n>', 'exit after acking this many jobs', intOption('--max-messages', 1))
+    .option('-n, --max-messages <n>', 'exit after acking this many jobs (and never hold more than are left)', intOption('--max-messages', 1))
     .option('--visibility-timeout <ms>', 'lock time of a job (only when this creates the group)', intOption('--visibility-timeout', 1))
     .option('--max-deliveries <n>', 'attempts before the DLQ (only when this creates the group)', intOption('--max-deliveries', 1))
     .option('--dead-letter-topic <topic>', 'DLQ topic (only when this creates the group; default <topic>.dlq)')

@@ -37,6 +37,8 @@ import {
 
 const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
 const MAX_COUNT = 0xffff;
+/** owner of an AVAILABLE record whose last take was given back unstarted (owners are > 0). */
+const GIVEN_BACK = -1;
 
 /** Record counts of a share partition, and summed over a group's partitions. */
 export interface ShareCounts {
@@ -51,7 +53,7 @@ export interface ShareCounts {
   deadLettered: number;
   /** Acquisitions that were not the record's first. */
   redeliveries: number;
-  /** ms since the oldest unsettled record in the window entered it; 0 when none (a group: the oldest of all). */
+  /** ms since the oldest record now in flight was first delivered; 0 when none is in flight (a group: the oldest of all). */
   oldestUnackedMs: number;
 }
 
@@ -335,6 +337,7 @@ export class SharePartition {
         this.state[i] = r.state === ACQUIRED ? AVAILABLE : r.state;
         this.count[i] = r.deliveryCount;
         this.time[i] = 0;
+        this.owner[i] = 0;
       }
     }
     if (startOffset > this.startOff) this.skipTo(startOffset);
@@ -353,10 +356,17 @@ export class SharePartition {
       available++;
       if (this.time[i] > now) delayed++;
     }
+    // Age of the oldest record in flight, from its first delivery (when it entered the
+    // window); records waiting for a retry are not in flight, so with none held it is 0.
+    // Entry times rise with offsets, so the lowest acquired offset is the oldest.
     let oldest = 0;
-    if (this.startOff < this.endOff) {
+    if (this.inFlightCount > 0) {
       this.dropEntriesBelow(this.startOff);
-      oldest = Math.max(0, now - this.entTime[0]);
+      let off = this.startOff;
+      while (off < this.endOff && this.state[off - this.base] !== ACQUIRED) off++;
+      let k = 0;
+      while (k + 1 < this.entOff.length && this.entOff[k + 1] <= off) k++;
+      if (off < this.endOff && k < this.entTime.length) oldest = Math.max(0, now - this.entTime[k]);
     }
     return {
       startOffset: this.startOff, endOffset: this.endOff, available, delayed, inFlight: this.inFlightCount,
@@ -367,10 +377,12 @@ export class SharePartition {
   // --- internals ----------------------------------------------------------------
 
   private lock(i: number, worker: number, deadline: number): void {
+    // A record given back unstarted was counted as a redelivery when it was taken (if it was
+    // one); taking it again is the same redelivery, not another.
+    if (this.count[i] > 0 && this.owner[i] !== GIVEN_BACK) this.redeliveries++;
     this.state[i] = ACQUIRED;
     this.owner[i] = worker;
     this.time[i] = deadline;
-    if (this.count[i] > 0) this.redeliveries++;
     if (this.count[i] < MAX_COUNT) this.count[i]++;
     this.inFlightCount++;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
@@ -434,15 +446,17 @@ export class SharePartition {
 
   /**
    * Undoes an acquisition the worker never started: the count goes back to what it was before
-   * it (the redelivery total is a counter and stays). A count at MAX_COUNT stayed there on
-   * acquisition, so it stays here too.
+   * it. The redelivery total is a counter and stays; the next take of the record does not add
+   * to it again (GIVEN_BACK). A count at MAX_COUNT stayed there on acquisition, so it stays
+   * here too.
    */
   private unacquire(off: number, notBefore: number): void {
     const i = off - this.base;
     this.inFlightCount--;
     this.state[i] = AVAILABLE;
-    this.owner[i] = 0;
     if (this.count[i] > 0 && this.count[i] < MAX_COUNT) this.count[i]--;
+    // Marks (until the next lock) that this take was already counted as a redelivery.
+    this.owner[i] = this.count[i] > 0 ? GIVEN_BACK : 0;
     this.time[i] = notBefore;
     if (off < this.scanFrom) this.scanFrom = off;
   }

@@ -241,6 +241,21 @@ test('close gives prefetched jobs back unstarted: the next worker gets them on t
   assert.deepEqual([d.acked, d.deadLettered, d.inFlight], [3, 0, 0]);
 });
 
+test('sluice_queue_oldest_unacked_age_seconds is 0 when nothing is in flight, though jobs wait for a retry', async (t) => {
+  await produce('q-age', 2);
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-age', topics: 'q-age', concurrency: 2, maxWaitMs: 200, log: () => {} });
+  t.after(() => q.close());
+  const it = q[Symbol.asyncIterator]();
+  const a = (await it.next()).value as Job;
+  const b = (await it.next()).value as Job;
+  await a.release({ delayMs: 600_000 });
+  await b.release({ delayMs: 600_000 });
+  const d = await qadmin.describeGroup('g-age');
+  assert.deepEqual([d.inFlight, d.delayed, d.oldestUnackedMs], [0, 2, 0]);
+  const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+  assert.match(text, /sluice_queue_oldest_unacked_age_seconds\{group="g-age",topic="q-age"\} 0\n/);
+});
+
 test('the share state topics are internal: not listed, not readable as a queue', async (t) => {
   const names = (await admin.listTopics()).map((t) => t.name);
   assert.ok(!names.some((n) => n.startsWith('__share_state')), names.join(','));

@@ -187,6 +187,7 @@ test('release kinds: a failed release counts and backs off; an unstarted one aft
   p.release(2, [0], 1000, undefined, 'worker closing', 'unstarted'); // not started: count back to 1
   assert.equal(p.deliveryCountOf(0), 1);
   assert.deepEqual(p.acquire(3, 1, 1000, 1), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }], 'no backoff after a give-back; same attempt number');
+  assert.equal(p.redeliveries, 1, 'one redelivery, however often it was taken and given back');
   // This attempt is the last one allowed: failing it dead-letters with 2 attempts made.
   const dead = p.release(3, [0], 1000, undefined, 'boom again');
   assert.deepEqual(dead.map((d) => [d.cause, d.deliveryCount, d.reason]), [['max-deliveries', 2, 'boom again']]);
