@@ -446,11 +446,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const unstarted = this.buffer.splice(0);
     for (const j of unstarted) this.giveBack(j);
     if (this.ackFlush) await this.ackFlush;
-    // An acquire still parked at the broker takes records (the ones just given back too)
-    // until this worker leaves; leaving first would release those as failed attempts though
-    // no handler saw them. So let it end (within maxWaitMs; at once when it got records),
-    // give back what it brought, then leave.
-    if (this.conn.connected) await this.loop?.catch(() => undefined);
+    // An acquire of ours still parked at the broker is woken by these give-backs and takes
+    // them again; leaving before its answer arrives would release them as failed attempts
+    // though no handler saw them. So when something was given back, let it end (at once when
+    // it took records, else within maxWaitMs) and give back what it brought, then leave.
+    // With nothing given back there is nothing to wake it: leave at once (a record appended in
+    // the instant before the leave could still be taken and count one attempt).
+    if (unstarted.length > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
       await this.conn.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
