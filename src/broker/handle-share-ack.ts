@@ -30,7 +30,7 @@ export async function handleShareAck(ctx: BrokerContext, req: ShareAckRequest, s
           dls.push(...coord.reject(groupId, workerId, targets, e.reason));
           return {};
         case 'release':
-          dls.push(...coord.release(groupId, workerId, targets, { delayMs: e.delayMs, reason: e.reason }));
+          dls.push(...coord.release(groupId, workerId, targets, { delayMs: e.delayMs, reason: e.reason, kind: e.kind }));
           freed = true;
           return {};
         case 'extend':

@@ -53,7 +53,7 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
     let redelivered = 0;
     const out: ShareAcquirePartitionResult[] = [];
     for (const g of got) {
-      for (const r of g.ranges) if (r.deliveryCount > 1) redelivered += r.lastOffset - r.firstOffset + 1;
+      redelivered += g.redelivered;
       const log = ctx.logs.log(g.topic, g.partition);
       try {
         if (!log) throw new Error(`partition ${g.topic}/${g.partition} vanished`);

@@ -1,7 +1,8 @@
 /**
  * ShareLeave (api 1103): the worker leaves; what it still holds is released (each record
  * counts as a failed attempt, so a job that keeps killing its workers reaches the DLQ).
- * A graceful client releases unstarted jobs with delayMs 0 first. Leaving twice is fine.
+ * A graceful client first gives back unstarted jobs (release kind `unstarted`, not an
+ * attempt). Leaving twice is fine.
  */
 import type { ShareLeaveRequest, ShareLeaveResponse } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';

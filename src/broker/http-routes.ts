@@ -18,11 +18,31 @@ export function defaultRoutes(isReady: () => boolean): RouteTable {
 export function routeRequest(routes: RouteTable, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0];
   const handler = routes.get(`${req.method === 'HEAD' ? 'GET' : req.method} ${path}`);
-  if (!handler) return text(res, 404, 'not found');
+  if (!handler) {
+    // A known path asked with another method is 405 with Allow (RFC 9110 15.5.6), not 404:
+    // "no such thing" would send an operator looking for a missing route.
+    const allow = allowedMethods(routes, path);
+    if (allow.length === 0) return text(res, 404, 'not found');
+    res.setHeader('allow', allow.join(', '));
+    return text(res, 405, 'method not allowed');
+  }
   Promise.resolve(handler(req, res)).catch(() => {
     if (!res.headersSent) text(res, 500, 'internal error');
     else res.destroy();
   });
+}
+
+/** Methods routed for `path` (GET brings HEAD, as routeRequest maps HEAD to GET). */
+function allowedMethods(routes: RouteTable, path: string): string[] {
+  const out: string[] = [];
+  for (const key of routes.keys()) {
+    const sp = key.indexOf(' ');
+    if (key.slice(sp + 1) !== path) continue;
+    const m = key.slice(0, sp);
+    out.push(m);
+    if (m === 'GET') out.push('HEAD');
+  }
+  return out;
 }
 
 export function text(res: ServerResponse, status: number, body: string): void {

@@ -12,6 +12,7 @@ import { InvalidShareRequestError } from '../queue/errors.js';
 
 const I32_MAX = 0x7fff_ffff;
 const ACK_TYPES = new Set(['ack', 'release', 'reject', 'extend']);
+const RELEASE_KINDS = new Set(['failed', 'unstarted']);
 /** One request may name this many offsets in all; bounds the work of one ShareAck. */
 export const MAX_ACK_OFFSETS = 100_000;
 
@@ -79,6 +80,8 @@ export function checkShareAck(req: ShareAckRequest): void {
     optInt(e, 'extendMs', 1, I32_MAX, `${at}.extendMs`);
     if (e.reason == null) delete e.reason;
     else if (typeof e.reason !== 'string') throw new InvalidShareRequestError(`${at}.reason must be a string`);
+    if (e.kind == null) delete e.kind;
+    else if (e.type !== 'release' || !RELEASE_KINDS.has(e.kind as string)) throw new InvalidShareRequestError(`${at}.kind must be failed or unstarted, and only on a release`);
   });
   if (total > MAX_ACK_OFFSETS) throw new InvalidShareRequestError(`one ShareAck may name at most ${MAX_ACK_OFFSETS} offsets, got ${total}`);
 }

@@ -54,7 +54,7 @@ export function registerQueueCommand(program: Command): void {
     .argument('<topic>', 'topic to work')
     .requiredOption('-g, --group <group>', 'share group (workers of one group split the jobs)')
     .option('-c, --concurrency <n>', 'jobs held at once (prefetch)', intOption('--concurrency', 1), 10)
-    .option('-n, --max-messages <n>', 'exit after acking this many jobs', intOption('--max-messages', 1))
+    .option('-n, --max-messages <n>', 'exit after acking this many jobs (and never hold more than are left)', intOption('--max-messages', 1))
     .option('--visibility-timeout <ms>', 'lock time of a job (only when this creates the group)', intOption('--visibility-timeout', 1))
     .option('--max-deliveries <n>', 'attempts before the DLQ (only when this creates the group)', intOption('--max-deliveries', 1))
     .option('--dead-letter-topic <topic>', 'DLQ topic (only when this creates the group; default <topic>.dlq)')
@@ -66,7 +66,9 @@ export function registerQueueCommand(program: Command): void {
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
-      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, settings });
+      // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
+      // back) more than N.
+      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, maxMessages: o.maxMessages, settings });
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;

@@ -19,9 +19,12 @@
  * worker as gone and releases its records; settling them afterwards fails with
  * UNKNOWN_MEMBER_ID / INVALID_RECORD_STATE and they are delivered again (at-least-once).
  *
- * close(): releases jobs not yet handed to the application (delayMs 0, they were never
- * started), waits for pending acks, leaves the group (jobs still held are released by the
- * broker as failed attempts) and closes the connection.
+ * close(): gives back jobs not yet handed to the application as `unstarted` releases (at
+ * once, and not counted as delivery attempts: a prefetch must not push untouched jobs toward
+ * the DLQ), waits for pending acks and for an acquire still out (up to maxWaitMs; what it
+ * brings is given back too), leaves the group (jobs handed out and still held are
+ * released by the broker as failed attempts) and closes the connection. With `maxMessages`
+ * the worker never holds more jobs than it may still hand out.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -45,6 +48,12 @@ export interface QueueConsumerOptions extends ConnectionOptions {
   workerId?: string;
   /** Most jobs held at once (prefetch). Default 10. */
   concurrency?: number;
+  /**
+   * Hand out at most this many jobs in all; the iteration (and run()) then ends. Acquires
+   * never ask for more than are left, so a worker that stops after N jobs holds no others.
+   * Default: no limit.
+   */
+  maxMessages?: number;
   /** Long-poll wait of one acquire when the queue is empty. Default 5000 ms. */
   maxWaitMs?: number;
   /** Heartbeat period; keep well below the group's sessionTimeoutMs. Default 3000 ms. */
@@ -78,6 +87,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   readonly workerId: string;
   readonly topics: string[];
   private readonly concurrency: number;
+  private readonly maxMessages: number;
+  /** Jobs handed to the application so far (for maxMessages). */
+  private handedOut = 0;
   private readonly maxWaitMs: number;
   private readonly retryBackoffMs: number;
   private readonly extendLocks: boolean;
@@ -106,6 +118,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     }
     this.concurrency = opts.concurrency ?? 10;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new InvalidArgumentError(`concurrency must be an integer >= 1, got ${opts.concurrency}`);
+    this.maxMessages = opts.maxMessages ?? Infinity;
+    if (this.maxMessages !== Infinity && (!Number.isInteger(this.maxMessages) || this.maxMessages < 1)) {
+      throw new InvalidArgumentError(`maxMessages must be an integer >= 1, got ${opts.maxMessages}`);
+    }
     this.groupId = opts.groupId;
     this.topics = topics;
     this.workerId = opts.workerId ?? randomUUID();
@@ -128,10 +144,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         this.start();
         for (;;) {
           if (this.failure) throw this.failure;
-          if (this.closing) return done;
+          if (this.closing || this.handedOut >= this.maxMessages) return done;
           const job = this.buffer.shift();
           if (job) {
             job.delivered = true;
+            this.handedOut++;
             return { value: job, done: false };
           }
           await new Promise<void>((r) => { this.jobWake = r; });
@@ -145,7 +162,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * Runs `handler` for every job, up to `concurrency` at once: acked when it resolves
    * (unless it settled the job itself), released with the error as reason when it throws.
    * Locks of running handlers are extended (see `extendLocks`). Resolves when the consumer
-   * is closed.
+   * is closed, or once `maxMessages` jobs were handed out and their handlers finished.
    */
   async run(handler: (job: Job) => Promise<void> | void): Promise<void> {
     const running = new Set<Promise<void>>();
@@ -188,7 +205,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
     this.freeSlot(job);
-    return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release', delayMs: opts.delayMs, reason: opts.reason }).then(() => undefined);
+    return this.settleOne({
+      topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release', delayMs: opts.delayMs, reason: opts.reason,
+      ...(opts.kind ? { kind: opts.kind } : {}),
+    }).then(() => undefined);
   }
 
   settleReject(job: Job, reason: string | undefined): Promise<void> {
@@ -319,7 +339,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private async acquireLoop(): Promise<void> {
     let warned = '';
     while (!this.closing) {
-      const want = this.concurrency - this.outstanding;
+      // Never ask for more than may still be handed out: what is buffered is already spoken for.
+      const want = Math.min(this.concurrency - this.outstanding, this.maxMessages - this.handedOut - this.buffer.length);
       if (want <= 0) {
         await new Promise<void>((r) => { this.loopWake = r; });
         continue;
@@ -349,7 +370,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       if (this.closing) {
         // Acquired while closing: give them straight back, unstarted.
         this.outstanding += jobs.length;
-        for (const j of jobs) this.track(j.release({ delayMs: 0, reason: 'worker closing' })).catch(() => undefined);
+        for (const j of jobs) this.giveBack(j);
         return;
       }
       if (jobs.length) {
@@ -403,6 +424,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     }
   }
 
+  /** Returns a job the application never saw: not a delivery attempt. */
+  private giveBack(job: Job): void {
+    this.track(job.release({ kind: 'unstarted', reason: 'worker closing' })).catch(() => undefined);
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise<void>((r) => {
       const t = setTimeout(() => { this.loopWake = null; r(); }, ms);
@@ -418,8 +444,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.loopWake = null;
     lw?.();
     const unstarted = this.buffer.splice(0);
-    for (const j of unstarted) this.track(j.release({ delayMs: 0, reason: 'worker closing' })).catch(() => undefined);
+    for (const j of unstarted) this.giveBack(j);
     if (this.ackFlush) await this.ackFlush;
+    // An acquire of ours still parked at the broker is woken by these give-backs and takes
+    // them again; leaving before its answer arrives would release them as failed attempts
+    // though no handler saw them. So when something was given back, let it end (at once when
+    // it took records, else within maxWaitMs) and give back what it brought, then leave.
+    // With nothing given back there is nothing to wake it: leave at once (a record appended in
+    // the instant before the leave could still be taken and count one attempt).
+    if (unstarted.length > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
       await this.conn.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)

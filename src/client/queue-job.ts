@@ -12,6 +12,12 @@ export interface ReleaseOptions {
   delayMs?: number;
   /** Kept as the last reason; ends up in the DLQ headers if the record dies. */
   reason?: string;
+  /**
+   * 'failed' (default): this attempt counts toward the group's maxDeliveries. 'unstarted':
+   * the job was never begun (e.g. the worker is stopping), so the delivery is taken back and
+   * the job is available again after `delayMs` (default 0), never dead-lettered for it.
+   */
+  kind?: 'failed' | 'unstarted';
 }
 
 /** What a job needs from its consumer: the settle requests. */
@@ -51,7 +57,7 @@ export class Job implements Message {
     return this.settler.settleAck(this);
   }
 
-  /** Give it back (failed or not started); redelivered after `delayMs` or the group's backoff. */
+  /** Give it back: a failed attempt (redelivered after `delayMs` or the group's backoff), or `kind: 'unstarted'`. */
   async release(opts: ReleaseOptions = {}): Promise<void> {
     this.markSettled('release');
     return this.settler.settleRelease(this, opts);

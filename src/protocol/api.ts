@@ -392,8 +392,10 @@ export interface ShareAcquireResponse extends ResponseHeader {
 
 // --- ShareAck (1101) -----------------------------------------------------------------------
 /**
- * Settles records the worker holds. Per entry: ack (done), release (failed or abandoned; after
- * delayMs, or the group's exponential backoff when omitted), reject (poison: dead-letter
+ * Settles records the worker holds. Per entry: ack (done), release (kind `failed`, the
+ * default: the attempt failed or was abandoned, after delayMs or the group's exponential
+ * backoff when omitted; kind `unstarted`: the worker never began it, so the acquisition does
+ * not count toward maxDeliveries, after delayMs or at once), reject (poison: dead-letter
  * now), extend (push the lock deadline by extendMs, default visibilityTimeoutMs). An entry
  * is all or nothing; INVALID_RECORD_STATE when the worker does not hold one of its offsets.
  */
@@ -402,6 +404,8 @@ export interface ShareAckEntry {
   partition: number;
   offsets: number[];
   type: 'ack' | 'release' | 'reject' | 'extend';
+  /** release only; default 'failed'. */
+  kind?: 'failed' | 'unstarted';
   delayMs?: number;
   extendMs?: number;
   reason?: string;

@@ -16,7 +16,7 @@ import { ShareGroup } from './share-group.js';
 import type { PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
 import {
   DEFAULT_SHARE_GROUP_CONFIG, parseTpKey, systemClock, tpKey, type AcquiredRange, type Clock, type DeadLetter,
-  type PartitionUpdate, type ShareGroupConfig,
+  type PartitionUpdate, type ReleaseKind, type ShareGroupConfig,
 } from './types.js';
 
 /** What the broker knows about a partition a worker reads. */
@@ -31,6 +31,8 @@ export interface AcquiredPartition {
   topic: string;
   partition: number;
   ranges: AcquiredRange[];
+  /** How many of these records are redeliveries (not the first delivery, nor a retake of a give-back). */
+  redelivered: number;
 }
 
 export interface ShareChanges {
@@ -159,6 +161,7 @@ export class ShareCoordinator {
     const start = g.cursor++ % n;
     let left = max;
     const got = new Map<number, AcquiredRange[]>();
+    const redelivered = new Map<number, number>();
     // Pass 1: an equal share each; pass 2: what is left, in the same order.
     for (let pass = 0; pass < 2 && left > 0; pass++) {
       for (let k = 0; k < n && left > 0; k++) {
@@ -167,8 +170,10 @@ export class ShareCoordinator {
         const p = g.partition(s.topic, s.partition, s.logStartOffset, s.logEndOffset);
         g.logEnds.set(tpKey(s.topic, s.partition), s.logEndOffset);
         const quota = pass === 0 ? Math.ceil(left / (n - k)) : left;
+        const before = p.redeliveries;
         const ranges = p.acquire(w.handle, quota, now, s.logEndOffset, s.logStartOffset);
         if (ranges.length === 0) continue;
+        redelivered.set(idx, (redelivered.get(idx) ?? 0) + p.redeliveries - before);
         let c = 0;
         for (const r of ranges) c += r.lastOffset - r.firstOffset + 1;
         left -= c;
@@ -179,7 +184,7 @@ export class ShareCoordinator {
       }
     }
     for (const [idx, ranges] of [...got].sort((a, b) => a[0] - b[0])) {
-      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges });
+      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges, redelivered: redelivered.get(idx) ?? 0 });
     }
     return out;
   }
@@ -197,15 +202,18 @@ export class ShareCoordinator {
     return out;
   }
 
-  /** Gives records back (delayMs undefined: the group's backoff). Returns records out of attempts. */
-  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number; reason?: string } = {}): DeadLetter[] {
+  /**
+   * Gives records back (delayMs undefined: the group's backoff; kind `unstarted`: not an
+   * attempt, see SharePartition.release). Returns records out of attempts.
+   */
+  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number; reason?: string; kind?: ReleaseKind } = {}): DeadLetter[] {
     if (opts.delayMs !== undefined && (!Number.isInteger(opts.delayMs) || opts.delayMs < 0)) {
       throw new InvalidShareRequestError(`release delayMs must be a non-negative integer, got ${opts.delayMs}`);
     }
     const { g, w } = this.settleContext(groupId, workerId, targets);
     const now = this.clock.now();
     const out: DeadLetter[] = [];
-    for (const t of targets) out.push(...this.held(g, t).release(w, t.offsets, now, opts.delayMs, opts.reason));
+    for (const t of targets) out.push(...this.held(g, t).release(w, t.offsets, now, opts.delayMs, opts.reason, opts.kind));
     return out;
   }
 

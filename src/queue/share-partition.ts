@@ -20,7 +20,10 @@
  * A delivery attempt is an acquisition: the delivery count goes up when a record is
  * acquired, and each attempt that ends without an ack (release, lock expiry, worker gone)
  * is a failed attempt: the record is dead-lettered once its count reached maxDeliveries,
- * else it is available again after an exponential backoff. Workers are small integers
+ * else it is available again after an exponential backoff. The one exception is a release
+ * of kind `unstarted` (a worker's prefetch it never began): it takes the acquisition back,
+ * as Kafka's share partitions decrement the count of records released on a session close,
+ * so prefetching workers that stop cannot push untouched jobs into the DLQ. Workers are small integers
  * (> 0) here; share-group.ts maps worker ids to them.
  *
  * Every change is also recorded as StateRuns for the state log (drainUpdate); an acquired
@@ -29,11 +32,13 @@
 import { InvalidRecordStateError } from './errors.js';
 import {
   RecordState, backoffMs, type AcquiredRange, type DeadLetter, type DeadLetterCause, type PartitionUpdate,
-  type RecordStateValue, type ShareGroupConfig, type StateRun,
+  type RecordStateValue, type ReleaseKind, type ShareGroupConfig, type StateRun,
 } from './types.js';
 
 const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
 const MAX_COUNT = 0xffff;
+/** owner of an AVAILABLE record whose last take was given back unstarted (owners are > 0). */
+const GIVEN_BACK = -1;
 
 /** Record counts of a share partition, and summed over a group's partitions. */
 export interface ShareCounts {
@@ -48,7 +53,7 @@ export interface ShareCounts {
   deadLettered: number;
   /** Acquisitions that were not the record's first. */
   redeliveries: number;
-  /** ms since the oldest unsettled record in the window entered it; 0 when none (a group: the oldest of all). */
+  /** ms since the oldest record now in flight was first delivered; 0 when none is in flight (a group: the oldest of all). */
   oldestUnackedMs: number;
 }
 
@@ -202,14 +207,18 @@ export class SharePartition {
   }
 
   /**
-   * Gives records back after a failed (or abandoned) attempt. They are available again after
-   * `delayMs`, or after the group's exponential backoff when `delayMs` is undefined; records
-   * that used their last attempt are dead-lettered instead (returned).
+   * Gives records back. Kind `failed` (default) ends an attempt: the records are available
+   * again after `delayMs`, or after the group's exponential backoff when `delayMs` is
+   * undefined; records that used their last attempt are dead-lettered instead (returned).
+   * Kind `unstarted` says the worker never began them (prefetched, then closed or stopped):
+   * the acquisition is undone (delivery count back down by one, durable like any release),
+   * so they are available after `delayMs` (default 0) and never dead-lettered for it.
    */
-  release(worker: number, offsets: readonly number[], now: number, delayMs?: number, reason = 'released'): DeadLetter[] {
+  release(worker: number, offsets: readonly number[], now: number, delayMs?: number, reason = 'released', kind: ReleaseKind = 'failed'): DeadLetter[] {
     this.checkHeld(worker, offsets);
     const out: DeadLetter[] = [];
-    for (const off of offsets) this.failAttempt(off, now, reason, delayMs, out);
+    if (kind === 'unstarted') for (const off of offsets) this.unacquire(off, now + (delayMs ?? 0));
+    else for (const off of offsets) this.failAttempt(off, now, reason, delayMs, out);
     this.recordRuns(offsets);
     this.advance();
     return out;
@@ -328,6 +337,7 @@ export class SharePartition {
         this.state[i] = r.state === ACQUIRED ? AVAILABLE : r.state;
         this.count[i] = r.deliveryCount;
         this.time[i] = 0;
+        this.owner[i] = 0;
       }
     }
     if (startOffset > this.startOff) this.skipTo(startOffset);
@@ -346,10 +356,17 @@ export class SharePartition {
       available++;
       if (this.time[i] > now) delayed++;
     }
+    // Age of the oldest record in flight, from its first delivery (when it entered the
+    // window); records waiting for a retry are not in flight, so with none held it is 0.
+    // Entry times rise with offsets, so the lowest acquired offset is the oldest.
     let oldest = 0;
-    if (this.startOff < this.endOff) {
+    if (this.inFlightCount > 0) {
       this.dropEntriesBelow(this.startOff);
-      oldest = Math.max(0, now - this.entTime[0]);
+      let off = this.startOff;
+      while (off < this.endOff && this.state[off - this.base] !== ACQUIRED) off++;
+      let k = 0;
+      while (k + 1 < this.entOff.length && this.entOff[k + 1] <= off) k++;
+      if (off < this.endOff && k < this.entTime.length) oldest = Math.max(0, now - this.entTime[k]);
     }
     return {
       startOffset: this.startOff, endOffset: this.endOff, available, delayed, inFlight: this.inFlightCount,
@@ -360,10 +377,12 @@ export class SharePartition {
   // --- internals ----------------------------------------------------------------
 
   private lock(i: number, worker: number, deadline: number): void {
+    // A record given back unstarted was counted as a redelivery when it was taken (if it was
+    // one); taking it again is the same redelivery, not another.
+    if (this.count[i] > 0 && this.owner[i] !== GIVEN_BACK) this.redeliveries++;
     this.state[i] = ACQUIRED;
     this.owner[i] = worker;
     this.time[i] = deadline;
-    if (this.count[i] > 0) this.redeliveries++;
     if (this.count[i] < MAX_COUNT) this.count[i]++;
     this.inFlightCount++;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
@@ -422,6 +441,23 @@ export class SharePartition {
     this.state[i] = AVAILABLE;
     this.owner[i] = 0;
     this.time[i] = now + (delayMs ?? backoffMs(cfg, this.count[i]));
+    if (off < this.scanFrom) this.scanFrom = off;
+  }
+
+  /**
+   * Undoes an acquisition the worker never started: the count goes back to what it was before
+   * it. The redelivery total is a counter and stays; the next take of the record does not add
+   * to it again (GIVEN_BACK). A count at MAX_COUNT stayed there on acquisition, so it stays
+   * here too.
+   */
+  private unacquire(off: number, notBefore: number): void {
+    const i = off - this.base;
+    this.inFlightCount--;
+    this.state[i] = AVAILABLE;
+    if (this.count[i] > 0 && this.count[i] < MAX_COUNT) this.count[i]--;
+    // Marks (until the next lock) that this take was already counted as a redelivery.
+    this.owner[i] = this.count[i] > 0 ? GIVEN_BACK : 0;
+    this.time[i] = notBefore;
     if (off < this.scanFrom) this.scanFrom = off;
   }
 

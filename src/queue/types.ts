@@ -62,6 +62,13 @@ export interface AcquiredRange {
   deliveryCount: number;
 }
 
+/**
+ * How a worker gives a record back. `failed`: it tried and failed (or gave up): the attempt
+ * counts toward maxDeliveries. `unstarted`: it never began the job (prefetched, then closed
+ * or stopped): the acquisition does not count.
+ */
+export type ReleaseKind = 'failed' | 'unstarted';
+
 /** Why a record was dead-lettered. `rejected` is a worker's verdict; the others are the limit. */
 export type DeadLetterCause = 'rejected' | 'max-deliveries';
 

@@ -40,4 +40,8 @@ test('share request checks name the bad field', () => {
   assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'nack' as 'ack' }] }), { message: /entries\[0\]\.type/ });
   assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', delayMs: -5 }] }), { message: /delayMs/ });
   checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', delayMs: 0, reason: 'x' }] });
+  // Release kinds: failed (default) or unstarted, and only on a release.
+  checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', kind: 'unstarted' }] });
+  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', kind: 'later' as 'failed' }] }), { code: 'INVALID_REQUEST', message: /entries\[0\]\.kind/ });
+  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'ack', kind: 'unstarted' }] }), { message: /entries\[0\]\.kind .*only on a release/ });
 });

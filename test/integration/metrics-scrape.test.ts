@@ -98,6 +98,26 @@ test('/metrics after produce and fetch: topic counters, requests, partition gaug
   }
 });
 
+test('other methods on /metrics get 405 with Allow, on the broker port and on a metrics port; unknown paths stay 404', async () => {
+  const b = await startBroker({ args: ['--metrics-port', '0'] });
+  try {
+    const line = b.logs().split('\n').map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((l) => l.event === 'metrics listening');
+    assert.ok(line, 'metrics listening is logged');
+    for (const base of [b.httpUrl, `http://127.0.0.1:${line.port}`]) {
+      for (const method of ['POST', 'PUT', 'DELETE']) {
+        const res = await fetch(`${base}/metrics`, { method });
+        assert.equal(res.status, 405, `${method} ${base}/metrics`);
+        assert.equal(res.headers.get('allow'), 'GET, HEAD', `${method} ${base}/metrics`);
+        await res.arrayBuffer();
+      }
+    }
+    assert.equal((await fetch(`${b.httpUrl}/metrics`, { method: 'HEAD' })).status, 200);
+    assert.equal((await fetch(`${b.httpUrl}/nope`, { method: 'POST' })).status, 404);
+  } finally {
+    await b.stop();
+  }
+});
+
 test('metrics: false -> /metrics is 404, the broker still serves', async () => {
   const b = await startBroker({ env: { SLUICE_METRICS: 'false' } });
   try {

@@ -200,6 +200,62 @@ test('release with delayMs comes back after the delay; extend keeps a lock past 
   await extendPart;
 });
 
+test('a worker with maxMessages N never holds more than N jobs, whatever its concurrency; close gives back nothing it did not take', async (t) => {
+  await produce('q-cap', 10);
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-cap', topics: 'q-cap', concurrency: 10, maxMessages: 2, maxWaitMs: 200, log: () => {} });
+  t.after(() => q.close());
+  const it = q[Symbol.asyncIterator]();
+  const a = (await it.next()).value as Job;
+  const b = (await it.next()).value as Job;
+  assert.deepEqual([a.offset, b.offset], [0, 1]);
+  assert.equal((await it.next()).done, true, 'the iteration ends after maxMessages jobs');
+  // Both jobs are handed out and unsettled, so the worker asks for nothing more: what the
+  // broker shows now is final.
+  const d = await qadmin.describeGroup('g-cap');
+  assert.deepEqual([d.inFlight, d.workers.map((w) => w.inFlight)], [2, [2]]);
+  assert.equal(q.inFlight, 2);
+  await a.ack();
+  await b.ack();
+  await q.close();
+  const after = await qadmin.describeGroup('g-cap');
+  assert.deepEqual([after.acked, after.inFlight, after.redeliveries, after.deadLettered, after.available], [2, 0, 0, 0, 8]);
+});
+
+test('close gives prefetched jobs back unstarted: the next worker gets them on their first delivery, even past maxDeliveries closes', async (t) => {
+  await produce('q-giveback', 3);
+  const settings = { maxDeliveries: 1 };
+  for (let i = 0; i < 3; i++) {
+    // Takes one job and stops; the other two sat in its prefetch.
+    const q = new QueueConsumer({ url: broker.url, groupId: 'g-giveback', topics: 'q-giveback', concurrency: 3, maxWaitMs: 200, settings, log: () => {} });
+    t.after(() => q.close());
+    const it = q[Symbol.asyncIterator]();
+    const job = (await it.next()).value as Job;
+    assert.equal(job.deliveryCount, 1, `worker ${i}: job ${job.offset} on its first delivery`);
+    await job.ack();
+    await q.close();
+    // Checked before the next worker waits for jobs that would otherwise be gone.
+    const d = await qadmin.describeGroup('g-giveback');
+    assert.deepEqual([d.acked, d.deadLettered, d.inFlight, d.available], [i + 1, 0, 0, 2 - i], `after worker ${i}`);
+  }
+  const d = await qadmin.describeGroup('g-giveback');
+  assert.deepEqual([d.acked, d.deadLettered, d.inFlight], [3, 0, 0]);
+});
+
+test('sluice_queue_oldest_unacked_age_seconds is 0 when nothing is in flight, though jobs wait for a retry', async (t) => {
+  await produce('q-age', 2);
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-age', topics: 'q-age', concurrency: 2, maxWaitMs: 200, log: () => {} });
+  t.after(() => q.close());
+  const it = q[Symbol.asyncIterator]();
+  const a = (await it.next()).value as Job;
+  const b = (await it.next()).value as Job;
+  await a.release({ delayMs: 600_000 });
+  await b.release({ delayMs: 600_000 });
+  const d = await qadmin.describeGroup('g-age');
+  assert.deepEqual([d.inFlight, d.delayed, d.oldestUnackedMs], [0, 2, 0]);
+  const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+  assert.match(text, /sluice_queue_oldest_unacked_age_seconds\{group="g-age",topic="q-age"\} 0\n/);
+});
+
 test('the share state topics are internal: not listed, not readable as a queue', async (t) => {
   const names = (await admin.listTopics()).map((t) => t.name);
   assert.ok(!names.some((n) => n.startsWith('__share_state')), names.join(','));

@@ -83,3 +83,29 @@ test('queue delete: refused while a worker is in the group; afterwards the group
   assert.deepEqual(jobs.map((j) => j.value), ['job 0', 'job 1', 'job 2', 'job 3', 'job 4']);
   assert.ok(jobs.every((j) => j.deliveryCount === 1));
 });
+
+test('six workers each taking 1 of 10 jobs (--max-messages 1) dead-letter nothing; every job reaches a handler on its first delivery', async () => {
+  await fillJobs('six-q', 10);
+  const describe = async () => {
+    const d = await sluice(['queue', 'describe', 'six-g', '--format', 'json']);
+    assert.equal(d.code, 0, d.stderr);
+    const desc = JSON.parse(d.stdout) as { acked: number; available: number; deadLettered: number; redeliveries: number; inFlight: number };
+    return { acked: desc.acked, available: desc.available, deadLettered: desc.deadLettered, redeliveries: desc.redeliveries, inFlight: desc.inFlight };
+  };
+  const seen: { value: string; deliveryCount: number }[] = [];
+  // Default concurrency (10): without the cap each run would prefetch every job.
+  for (let i = 0; i < 6; i++) {
+    const r = await sluice(['queue', 'consume', 'six-q', '--group', 'six-g', '--max-messages', '1', '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    seen.push(...r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string; deliveryCount: number }));
+    // Checked after each run: the next one would wait for ever for jobs that are gone.
+    assert.deepEqual(await describe(), { acked: i + 1, available: 9 - i, deadLettered: 0, redeliveries: 0, inFlight: 0 }, `after run ${i + 1}`);
+  }
+  const rest = await sluice(['queue', 'consume', 'six-q', '--group', 'six-g', '--max-messages', '4', '--format', 'json']);
+  assert.equal(rest.code, 0, rest.stderr);
+  seen.push(...rest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string; deliveryCount: number }));
+
+  assert.deepEqual(seen.map((j) => j.value).sort(), Array.from({ length: 10 }, (_, i) => `job ${i}`).sort());
+  assert.deepEqual(seen.filter((j) => j.deliveryCount !== 1), [], 'a job given back unstarted is not a delivery attempt');
+  assert.deepEqual(await describe(), { acked: 10, available: 0, deadLettered: 0, redeliveries: 0, inFlight: 0 });
+});

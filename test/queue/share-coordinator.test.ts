@@ -137,6 +137,29 @@ test('describe: available, in flight, acked, dead-lettered, oldest unacked age; 
   assert.throws(() => c.describe('zz'), /no share group/);
 });
 
+test('oldest unacked age: from the first delivery of the oldest record in flight; 0 while none is in flight, however long jobs wait', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  const tgt = (offsets: number[]) => [{ topic: 't', partition: 0, offsets }];
+  c.configure('g', { retryBackoffMs: 60_000 });
+  c.acquire('g', 'w', one(10), 2); // 0, 1 enter the window now
+  clock.t += 1_000;
+  c.acquire('g', 'w', one(10), 2); // 2, 3 a second later
+  clock.t += 4_000;
+  assert.equal(c.describe('g').oldestUnackedMs, 5_000);
+  c.ack('g', 'w', tgt([0]));
+  assert.equal(c.describe('g').oldestUnackedMs, 5_000, '1 is still in flight since the first acquire');
+  c.ack('g', 'w', tgt([1]));
+  assert.equal(c.describe('g').oldestUnackedMs, 4_000);
+  c.release('g', 'w', tgt([2, 3]), { reason: 'boom' }); // back off for a minute: none in flight
+  clock.t += 56_000;
+  const idle = c.describe('g');
+  assert.deepEqual([idle.inFlight, idle.available, idle.oldestUnackedMs], [0, 8, 0]);
+  clock.t += 4_000;
+  c.acquire('g', 'w', one(10), 1); // 2 again: its age counts from its first delivery
+  assert.equal(c.describe('g').oldestUnackedMs, 64_000);
+});
+
 test('startFrom latest begins at the log end', () => {
   const c = new ShareCoordinator({ clock: new ManualClock(), defaults: { startFrom: 'latest' } });
   assert.equal(countOf(c.acquire('g', 'w', one(10), 5)), 0);

@@ -164,3 +164,46 @@ test('drainUpdate reports acquisitions as available-with-count and settles as fi
   ]);
   assert.equal(p.drainUpdate(), null);
 });
+
+test('release kind unstarted takes the acquisition back: no attempt counted, available at once, never dead-lettered', () => {
+  const p = part({ maxDeliveries: 2, retryBackoffMs: 1000 });
+  // Far more give-backs than maxDeliveries allows attempts: none of them counts.
+  for (let i = 0; i < 5; i++) {
+    assert.deepEqual(p.acquire(1, 1, 0, 1), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }], `round ${i}: still a first delivery`);
+    assert.deepEqual(p.release(1, [0], 0, undefined, 'worker closing', 'unstarted'), [], 'not dead-lettered');
+    assert.equal(p.deliveryCountOf(0), 0);
+  }
+  assert.equal(p.inFlight, 0);
+  assert.equal(p.redeliveries, 0, 'a give-back is not a redelivery');
+  assert.equal(p.deadLettered, 0);
+});
+
+test('release kinds: a failed release counts and backs off; an unstarted one after it keeps the failed attempt', () => {
+  const p = part({ maxDeliveries: 2, retryBackoffMs: 1000 });
+  p.acquire(1, 1, 0, 1);
+  assert.deepEqual(p.release(1, [0], 0, undefined, 'boom', 'failed'), []); // attempt 1 failed
+  assert.deepEqual(p.acquire(2, 1, 999, 1), [], 'backoff applies to a failed attempt');
+  assert.deepEqual(p.acquire(2, 1, 1000, 1), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }]);
+  p.release(2, [0], 1000, undefined, 'worker closing', 'unstarted'); // not started: count back to 1
+  assert.equal(p.deliveryCountOf(0), 1);
+  assert.deepEqual(p.acquire(3, 1, 1000, 1), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }], 'no backoff after a give-back; same attempt number');
+  assert.equal(p.redeliveries, 1, 'one redelivery, however often it was taken and given back');
+  // This attempt is the last one allowed: failing it dead-letters with 2 attempts made.
+  const dead = p.release(3, [0], 1000, undefined, 'boom again');
+  assert.deepEqual(dead.map((d) => [d.cause, d.deliveryCount, d.reason]), [['max-deliveries', 2, 'boom again']]);
+});
+
+test('a lock that expires while held still counts, prefetched or not', () => {
+  const p = part({ maxDeliveries: 1, visibilityTimeoutMs: 1000 });
+  p.acquire(1, 1, 0, 1);
+  const r = p.expire(1000);
+  assert.deepEqual(r.deadLetters.map((d) => [d.cause, d.reason]), [['max-deliveries', 'lock expired']]);
+});
+
+test('an unstarted release is recorded for the state log with the lowered count', () => {
+  const p = part();
+  p.acquire(1, 3, 0, 3);
+  p.drainUpdate();
+  p.release(1, [1], 0, undefined, undefined, 'unstarted');
+  assert.deepEqual(p.drainUpdate()?.runs, [{ first: 1, last: 1, state: RecordState.AVAILABLE, deliveryCount: 0 }]);
+});

@@ -60,6 +60,37 @@ for (const [name, make] of ENGINES) {
       }
     });
 
+    test('restart: a give-back (unstarted release) left no attempt behind; a failed release and an expired lock did', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        let c = new ShareCoordinator({ clock });
+        let s = await ShareStateLog.open(e.dir(), c, { clock });
+        c.configure('g', { maxDeliveries: 2, retryBackoffMs: 0, visibilityTimeoutMs: 1000 });
+        c.acquire('g', 'w1', src(3), 3); // 0, 1, 2: count 1 each
+        await s.persist(false);
+        c.release('g', 'w1', tgt([0]), { kind: 'unstarted', reason: 'worker closing' });
+        c.release('g', 'w1', tgt([1]), { reason: 'boom' });
+        await s.persist();
+        clock.t += 1000;
+        c.tick(); // 2's lock ran out while held: an attempt
+        await s.persist();
+        await s.idle();
+
+        await e.restart();
+        c = new ShareCoordinator({ clock });
+        s = await ShareStateLog.open(e.dir(), c, { clock });
+        const got = new Map<number, number>();
+        for (const r of c.acquire('g', 'w2', src(3), 10)[0].ranges) for (let o = r.firstOffset; o <= r.lastOffset; o++) got.set(o, r.deliveryCount);
+        assert.deepEqual([...got].sort((a, b) => a[0] - b[0]), [[0, 1], [1, 2], [2, 2]], 'offset 0 is on its first delivery again');
+        // Offsets 1 and 2 are on their last attempt, offset 0 is not.
+        const dead = c.release('g', 'w2', tgt([0, 1, 2]), { reason: 'fail' });
+        assert.deepEqual(dead.map((d) => d.offset).sort(), [1, 2]);
+      } finally {
+        await e.close();
+      }
+    });
+
     test('a reset survives restart and compaction: the old window is replaced, not merged', async () => {
       const e = await make();
       try {
