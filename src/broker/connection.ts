@@ -14,11 +14,14 @@
  * request); requests refused before dispatch count too, under their api when it is known.
  * The buffered-bytes gauge follows ws.bufferedAmount, which send() reads anyway.
  * Undecodable frames and frames without a readable id close the connection (1007/1008);
- * text frames close it with 1003; ws itself closes oversize frames with 1009.
+ * text frames close it with 1003; ws itself closes oversize frames with 1009, and so does
+ * the structure check run before decoding (protocol/frame-limits.ts: msgpack bytes besides
+ * record batches, value count, depth), so a small frame cannot cost seconds to decode.
  */
 import type { WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
+import { MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES, type FrameLimits } from '../protocol/frame-limits.js';
 import { parseRequest } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
 import { FrameError, CLOSE_INTERNAL_ERROR, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
@@ -39,6 +42,7 @@ export class Connection implements RequestScope {
   private readonly socket: Socket;
   /** This connection's share of the sluice_buffered_bytes gauge, as last reported. */
   private reportedBuffered = 0;
+  private readonly limits: FrameLimits;
 
   constructor(
     private readonly ws: WebSocket,
@@ -48,6 +52,7 @@ export class Connection implements RequestScope {
     private readonly onIdle: () => void,
   ) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.limits = { maxMsgpackBytes: ctx.config.maxRequestMsgpackBytes, maxValues: MAX_REQUEST_VALUES, maxDepth: MAX_REQUEST_DEPTH };
     // Produce requests arrive as fragments (protocol/frame-parts.ts); as a list, their
     // record batches are used in place instead of being concatenated (a copy) by ws.
     ws.binaryType = 'fragments';
@@ -79,7 +84,7 @@ export class Connection implements RequestScope {
     let frame: Record<string, unknown> | undefined;
     const start = performance.now();
     try {
-      frame = decodeFrameFragments(data);
+      frame = decodeFrameFragments(data, this.limits);
       req = parseRequest(frame);
       id = req.id;
     } catch (err) {

@@ -29,6 +29,8 @@ export interface BrokerConfig {
   maxFrameBytes: number;
   /** Largest record set accepted for one partition in a Produce; bigger -> MESSAGE_TOO_LARGE. */
   maxBatchBytes: number;
+  /** Bytes of a request besides its binary fields (record batches); more closes the connection (1009). */
+  maxRequestMsgpackBytes: number;
   maxInFlightPerConnection: number;
   /** Unsent response bytes a connection may queue before the broker stops reading from it. */
   maxBufferedBytesPerConnection: number;
@@ -91,6 +93,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'metricsPort', type: int(-1, 65535), description: 'extra port serving only /metrics (-1 = none, 0 = any free port)' },
   { key: 'maxFrameBytes', type: int(1024, 2 ** 31), description: 'largest WebSocket message accepted' },
   { key: 'maxBatchBytes', type: int(61, I32), description: 'largest record set per partition in a produce' },
+  { key: 'maxRequestMsgpackBytes', type: int(1024, I32), description: 'bytes of a request besides its binary fields (headers, names, numbers)' },
   { key: 'maxInFlightPerConnection', type: int(1, 1 << 20), description: 'requests a connection may have in flight' },
   { key: 'maxBufferedBytesPerConnection', type: int(1024, MAX), description: 'queued response bytes before reading pauses' },
   { key: 'maxFetchWaitMs', type: int(0, I32), description: 'cap on a fetch long poll' },
