@@ -16,6 +16,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   connectionClosed(): void {}
   setBufferedBytes(_bytes: number): void {}
   addBufferedBytes(_delta: number): void {}
+  addReservedBytes(_delta: number): void {}
   rebalance(_group: string): void {}
   redelivered(_group: string, _n: number): void {}
   deadLettered(_group: string, _n: number): void {}
