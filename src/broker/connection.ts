@@ -6,19 +6,26 @@
  *   - in flight: at maxInFlightPerConnection the socket is paused (no more reads) and
  *     resumed when a request completes. Frames already read past the pause are refused
  *     with TOO_MANY_REQUESTS (retriable), so the count never exceeds the limit.
- *   - output: when ws.bufferedAmount passes maxBufferedBytesPerConnection (a slow reader),
- *     reading pauses until the socket drains; a client that does not read its answers
- *     stops being read from, so the broker's memory per connection stays bounded.
+ *   - output (output-budget.ts): fetched records are reserved against the connection's
+ *     budget (maxBufferedBytesPerConnection) and the broker's (maxBufferedBytes) before
+ *     they are read, and count until their response is queued; then the socket's unsent
+ *     bytes count. While the connection's share is spent, reading pauses; it resumes as
+ *     the socket drains. A client that pipelines fetches and does not read its answers
+ *     stops being read from with about one budget held for it, not one answer per fetch.
  * Metrics: each request is timed from decode to its answer being queued (here rather than
  * in dispatch, so the existing settle callbacks carry it and no extra promise is made per
  * request); requests refused before dispatch count too, under their api when it is known.
- * The buffered-bytes gauge follows ws.bufferedAmount, which send() reads anyway.
+ * The buffered-bytes gauge follows ws.bufferedAmount, which send() reads anyway, at each
+ * send and drain.
  * Undecodable frames and frames without a readable id close the connection (1007/1008);
- * text frames close it with 1003; ws itself closes oversize frames with 1009.
+ * text frames close it with 1003; ws itself closes oversize frames with 1009, and so does
+ * the structure check run before decoding (protocol/frame-limits.ts: msgpack bytes besides
+ * record batches, value count, depth), so a small frame cannot cost seconds to decode.
  */
 import type { WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
+import { MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES, type FrameLimits } from '../protocol/frame-limits.js';
 import { parseRequest } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
 import { FrameError, CLOSE_INTERNAL_ERROR, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
@@ -27,6 +34,7 @@ import { API_NAMES } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { dispatch } from './dispatch.js';
 import { errorOf, wireError } from './wire-error.js';
+import { ConnectionBudget } from './output-budget.js';
 
 const SHUTTING_DOWN = errorOf('BROKER_SHUTTING_DOWN');
 
@@ -37,8 +45,11 @@ export class Connection implements RequestScope {
   private pausedForOutput = false;
   private readonly closeHooks = new Set<() => void>();
   private readonly socket: Socket;
-  /** This connection's share of the sluice_buffered_bytes gauge, as last reported. */
-  private reportedBuffered = 0;
+  private readonly limits: FrameLimits;
+  /** Response bytes held for this connection; `buffered` is its share of the sluice_buffered_bytes gauge. */
+  private readonly budget: ConnectionBudget;
+  /** Reserved bytes carried by responses not yet sent (holdUntilSent). */
+  private readonly heldBy = new Map<object, number>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -48,6 +59,14 @@ export class Connection implements RequestScope {
     private readonly onIdle: () => void,
   ) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.limits = { maxMsgpackBytes: ctx.config.maxRequestMsgpackBytes, maxValues: MAX_REQUEST_VALUES, maxDepth: MAX_REQUEST_DEPTH };
+    this.budget = new ConnectionBudget(ctx.config.maxBufferedBytesPerConnection, ctx.output, (spent) => {
+      if (spent) this.pause('output');
+      else if (this.pausedForOutput) {
+        this.pausedForOutput = false;
+        this.maybeResume();
+      }
+    });
     // Produce requests arrive as fragments (protocol/frame-parts.ts); as a list, their
     // record batches are used in place instead of being concatenated (a copy) by ws.
     ws.binaryType = 'fragments';
@@ -67,6 +86,18 @@ export class Connection implements RequestScope {
     this.send(msg);
   }
 
+  reserveOutput(want: number): Promise<number> {
+    return this.budget.reserve(want);
+  }
+
+  adjustOutput(delta: number): void {
+    this.budget.adjust(delta);
+  }
+
+  holdUntilSent(res: object, bytes: number): void {
+    if (bytes > 0) this.heldBy.set(res, bytes);
+  }
+
   /** Closes with a code and a reason (trimmed to the 123 bytes a close frame allows). */
   close(code: number, reason: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
@@ -79,7 +110,7 @@ export class Connection implements RequestScope {
     let frame: Record<string, unknown> | undefined;
     const start = performance.now();
     try {
-      frame = decodeFrameFragments(data);
+      frame = decodeFrameFragments(data, this.limits);
       req = parseRequest(frame);
       id = req.id;
     } catch (err) {
@@ -130,7 +161,15 @@ export class Connection implements RequestScope {
 
   private send(msg: object): void {
     const lent = lentRecords(msg);
-    if (this.closed) return this.giveBack(lent);
+    let held = 0;
+    if (this.heldBy.size > 0) {
+      held = this.heldBy.get(msg) ?? 0;
+      if (held !== 0) this.heldBy.delete(msg);
+    }
+    if (this.closed) {
+      if (held !== 0) this.budget.adjust(-held);
+      return this.giveBack(lent);
+    }
     const parts = encodeFrameParts(msg);
     if (parts.length === 1) {
       this.ws.send(parts[0]);
@@ -143,18 +182,18 @@ export class Connection implements RequestScope {
       for (let i = 0; i < last; i++) this.ws.send(parts[i], { binary: true, fin: false });
       this.ws.send(parts[last], { binary: true, fin: true }, lent ? () => this.giveBack(lent) : undefined);
     }
+    // The reserved bytes now sit in bufferedAmount (or already in the kernel).
     const buffered = this.ws.bufferedAmount;
-    if (buffered !== this.reportedBuffered) this.reportBuffered(buffered);
-    if (!this.pausedForOutput && buffered > this.ctx.config.maxBufferedBytesPerConnection) this.pause('output');
+    if (held !== 0 || buffered !== this.budget.buffered) this.reportBuffered(buffered, held);
   }
 
   private giveBack(lent: Uint8Array[] | null): void {
     if (lent) for (const b of lent) this.ctx.readPool.release(b);
   }
 
-  private reportBuffered(now: number): void {
-    this.ctx.metrics.addBufferedBytes(now - this.reportedBuffered);
-    this.reportedBuffered = now;
+  private reportBuffered(now: number, sentReserved = 0): void {
+    this.ctx.metrics.addBufferedBytes(now - this.budget.buffered);
+    this.budget.sent(sentReserved, now);
   }
 
   private pause(why: 'inFlight' | 'output'): void {
@@ -164,11 +203,8 @@ export class Connection implements RequestScope {
   }
 
   private onDrain(): void {
-    if (this.ws.bufferedAmount !== this.reportedBuffered) this.reportBuffered(this.ws.bufferedAmount);
-    if (this.pausedForOutput && this.ws.bufferedAmount <= this.ctx.config.maxBufferedBytesPerConnection) {
-      this.pausedForOutput = false;
-      this.maybeResume();
-    }
+    // Resumes reading through the budget's onSpent(false) once held bytes fall below the limit.
+    if (this.ws.bufferedAmount !== this.budget.buffered) this.reportBuffered(this.ws.bufferedAmount);
   }
 
   private maybeResume(): void {
@@ -182,7 +218,8 @@ export class Connection implements RequestScope {
 
   private closedBy(code: number, reason: string): void {
     this.closed = true;
-    if (this.reportedBuffered !== 0) this.reportBuffered(0);
+    if (this.budget.buffered !== 0) this.ctx.metrics.addBufferedBytes(-this.budget.buffered);
+    this.budget.close(); // gives this connection's bytes back to the broker budget; waiting fetches read nothing
     this.ctx.log.debug('connection closed', { remote: this.remote, code, reason, inFlight: this.inFlight });
     for (const fn of [...this.closeHooks]) fn();
     this.closeHooks.clear();

@@ -9,12 +9,15 @@ import type { Logger } from './logger.js';
 import type { FetchWaiters } from './fetch-waiters.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { GroupService } from './group-service.js';
+import type { BrokerBudget } from './output-budget.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
   readonly logs: LogManager;
   /** Read buffers for Fetch; a connection returns them once the response is written. */
   readonly readPool: ReadBufferPool;
+  /** Response bytes held across connections (maxBufferedBytes); each connection draws on it. */
+  readonly output: BrokerBudget;
   readonly waiters: FetchWaiters;
   readonly log: Logger;
   readonly version: string;
@@ -33,4 +36,14 @@ export interface RequestScope {
   onClose(fn: () => void): () => void;
   /** Sends an unsolicited frame on this connection (`{ id: 0, push, ... }`). */
   push(msg: object): void;
+  /**
+   * Waits until the connection's and the broker's output budgets have room (output-budget.ts),
+   * then reserves up to `want` bytes for a response about to be read; resolves with the bytes
+   * reserved, at least 1, or 0 once the connection is closed (read nothing then).
+   */
+  reserveOutput(want: number): Promise<number>;
+  /** Changes this request's reservation by `delta` bytes (negative gives back). */
+  adjustOutput(delta: number): void;
+  /** `bytes` of reservation travel in `res`: the connection gives them back once it queued `res` on the socket. */
+  holdUntilSent(res: object, bytes: number): void;
 }

@@ -15,6 +15,13 @@
  * Records are read into the broker's read pool; an outcome that is not sent (a long poll
  * that reads again) hands its buffers back at once.
  *
+ * Each read first reserves its bytes against the connection's and the broker's output
+ * budgets (output-budget.ts), waiting for room, and reads no more than was granted (the
+ * first batch excepted, as above). It asks for at least maxBatchBytes: a read granted less
+ * than a batch holds all the room left, so at most one read at a time can overshoot its
+ * grant, by at most one batch. After the read the reservation shrinks to what was read and
+ * travels with the response until the connection queues it on the socket.
+ *
  * Metrics count what the answer carries (records from batch headers, bytes, per-partition
  * errors), once per fetch however many re-reads its long poll made.
  */
@@ -32,15 +39,19 @@ interface ReadOutcome {
   partitions: FetchPartitionResult[];
   bytes: number;
   failed: boolean;
+  /** Bytes of output budget this outcome holds (its records, when read on a connection). */
+  reserved: number;
 }
 
+const nothing = (): ReadOutcome => ({ partitions: [], bytes: 0, failed: false, reserved: 0 });
+
 export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?: RequestScope): Promise<FetchResponse> {
-  const first = await readAll(ctx, req);
+  const first = await readAll(ctx, req, scope);
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
   if (first.bytes >= req.minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
-    return { id: req.id, partitions: counted(ctx, first.partitions) };
+    return respond(ctx, req, first, scope);
   }
-  giveBack(ctx, first);
+  giveBack(ctx, first, scope);
   return new Promise<FetchResponse>((resolve, reject) => {
     const keys = req.partitions.map((p) => FetchWaiters.key(p.topic, p.partition));
     let reading = false; // a re-read is running
@@ -51,7 +62,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     let unClose: (() => void) | undefined;
     const end = (out: ReadOutcome | Error) => {
       if (done) {
-        if (!(out instanceof Error)) giveBack(ctx, out);
+        if (!(out instanceof Error)) giveBack(ctx, out, scope);
         return;
       }
       done = true;
@@ -59,7 +70,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
       unClose?.();
       ctx.waiters.remove(waiter, keys);
       if (out instanceof Error) reject(out);
-      else resolve({ id: req.id, partitions: counted(ctx, out.partitions) });
+      else resolve(respond(ctx, req, out, scope));
     };
     const reread = (final: boolean) => {
       if (done) return;
@@ -69,10 +80,10 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
         return;
       }
       reading = true;
-      readAll(ctx, req).then((out) => {
+      readAll(ctx, req, scope).then((out) => {
         reading = false;
         if (final || finalPending || out.bytes >= req.minBytes || out.failed) return end(out);
-        giveBack(ctx, out);
+        giveBack(ctx, out, scope);
         if (again) {
           again = false;
           reread(false);
@@ -83,13 +94,20 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     ctx.waiters.add(waiter, keys);
     timer = setTimeout(() => reread(true), maxWait);
     // A closed connection cannot receive the answer: drop the wait without reading.
-    unClose = scope?.onClose(() => end({ partitions: [], bytes: 0, failed: false }));
+    unClose = scope?.onClose(() => end(nothing()));
   });
 }
 
-/** Returns the read buffers of an outcome that will not be sent. */
-function giveBack(ctx: BrokerContext, out: ReadOutcome): void {
+function respond(ctx: BrokerContext, req: FetchRequest, out: ReadOutcome, scope: RequestScope | undefined): FetchResponse {
+  const res = { id: req.id, partitions: counted(ctx, out.partitions) };
+  scope?.holdUntilSent(res, out.reserved);
+  return res;
+}
+
+/** Returns the read buffers and the output budget of an outcome that will not be sent. */
+function giveBack(ctx: BrokerContext, out: ReadOutcome, scope: RequestScope | undefined): void {
   for (const p of out.partitions) if (p.records.length > 0) ctx.readPool.release(p.records);
+  if (out.reserved !== 0) scope?.adjustOutput(-out.reserved);
 }
 
 function counted(ctx: BrokerContext, partitions: FetchPartitionResult[]): FetchPartitionResult[] {
@@ -103,10 +121,28 @@ function counted(ctx: BrokerContext, partitions: FetchPartitionResult[]): FetchP
   return partitions;
 }
 
-async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutcome> {
+async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScope | undefined): Promise<ReadOutcome> {
+  const parts = req.partitions;
+  if (parts.length === 0) return nothing();
+  const granted = scope ? await scope.reserveOutput(Math.max(req.maxBytes, ctx.config.maxBatchBytes)) : req.maxBytes;
+  if (granted === 0) return nothing(); // the connection closed while waiting: no one to read for
+  try {
+    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted));
+    if (scope) {
+      scope.adjustOutput(out.bytes - granted);
+      out.reserved = out.bytes;
+    }
+    return out;
+  } catch (err) {
+    scope?.adjustOutput(-granted);
+    throw err;
+  }
+}
+
+async function readWithin(ctx: BrokerContext, req: FetchRequest, maxBytes: number): Promise<ReadOutcome> {
   const parts = req.partitions;
   const partitions: FetchPartitionResult[] = new Array(parts.length);
-  let budget = req.maxBytes;
+  let budget = maxBytes;
   let bytes = 0;
   let failed = false;
   // Sequential: the response budget decides what the next partition may return.
@@ -138,5 +174,5 @@ async function readAll(ctx: BrokerContext, req: FetchRequest): Promise<ReadOutco
       };
     }
   }
-  return { partitions, bytes, failed };
+  return { partitions, bytes, failed, reserved: 0 };
 }

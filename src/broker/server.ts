@@ -21,6 +21,7 @@ import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
 import type { BrokerContext } from './context.js';
 import { FetchWaiters } from './fetch-waiters.js';
+import { BrokerBudget } from './output-budget.js';
 import type { Logger } from './logger.js';
 import { Connection } from './connection.js';
 import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
@@ -84,7 +85,8 @@ export class Broker {
     const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
-    this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };
+    const output = new BrokerBudget(this.config.maxBufferedBytes, (delta) => metrics.addReservedBytes(delta));
+    this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };
     await ShareService.start(this.ctx);
     this.ready = true;
     const topics = logs.topics();

@@ -29,9 +29,13 @@ export interface BrokerConfig {
   maxFrameBytes: number;
   /** Largest record set accepted for one partition in a Produce; bigger -> MESSAGE_TOO_LARGE. */
   maxBatchBytes: number;
+  /** Bytes of a request besides its binary fields (record batches); more closes the connection (1009). */
+  maxRequestMsgpackBytes: number;
   maxInFlightPerConnection: number;
-  /** Unsent response bytes a connection may queue before the broker stops reading from it. */
+  /** Response bytes (fetched records reserved or unsent) a connection may hold before the broker stops reading from it. */
   maxBufferedBytesPerConnection: number;
+  /** The same across all connections: past it, fetches wait for room before reading. */
+  maxBufferedBytes: number;
   /** Cap on a Fetch's maxWaitMs. */
   maxFetchWaitMs: number;
   autoCreateTopics: boolean;
@@ -91,8 +95,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'metricsPort', type: int(-1, 65535), description: 'extra port serving only /metrics (-1 = none, 0 = any free port)' },
   { key: 'maxFrameBytes', type: int(1024, 2 ** 31), description: 'largest WebSocket message accepted' },
   { key: 'maxBatchBytes', type: int(61, I32), description: 'largest record set per partition in a produce' },
+  { key: 'maxRequestMsgpackBytes', type: int(1024, I32), description: 'bytes of a request besides its binary fields (headers, names, numbers)' },
   { key: 'maxInFlightPerConnection', type: int(1, 1 << 20), description: 'requests a connection may have in flight' },
-  { key: 'maxBufferedBytesPerConnection', type: int(1024, MAX), description: 'queued response bytes before reading pauses' },
+  { key: 'maxBufferedBytesPerConnection', type: int(1024, MAX), description: 'response bytes held for one connection (fetched or queued) before reading it pauses' },
+  { key: 'maxBufferedBytes', type: int(1024, MAX), description: 'response bytes held across all connections before fetches wait' },
   { key: 'maxFetchWaitMs', type: int(0, I32), description: 'cap on a fetch long poll' },
   { key: 'autoCreateTopics', type: { kind: 'bool' }, description: 'create unknown topics on first produce' },
   { key: 'defaultPartitions', type: int(1, 1 << 16), description: 'partitions of an auto-created topic' },

@@ -82,6 +82,8 @@ export interface BrokerMetrics {
   /** Total bytes queued on sockets of slow clients, across connections. */
   setBufferedBytes(bytes: number): void;
   addBufferedBytes(delta: number): void;
+  /** Fetched bytes reserved before reading and not yet queued on a socket, across connections. */
+  addReservedBytes(delta: number): void;
 
   // --- stored data lost or refused (rare: one call per event) ---------------------
   /** A read refused a stored batch of `topic` that failed its check (CORRUPT_MESSAGE). */

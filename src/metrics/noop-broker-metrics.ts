@@ -18,6 +18,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   addBufferedBytes(_delta: number): void {}
   corruptRead(_topic: string): void {}
   recoveryDropped(_topic: string, _bytes: number, _records: number): void {}
+  addReservedBytes(_delta: number): void {}
   rebalance(_group: string): void {}
   redelivered(_group: string, _n: number): void {}
   deadLettered(_group: string, _n: number): void {}

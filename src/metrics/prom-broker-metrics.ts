@@ -106,6 +106,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly connections: GaugeChild;
   private readonly connectionsOpened: CounterChild;
   private readonly bufferedBytes: GaugeChild;
+  private readonly reservedBytes: GaugeChild;
   private readonly rebalances: CounterFamily;
   private readonly redeliveries: CounterFamily;
   private readonly deadLetters: CounterFamily;
@@ -160,6 +161,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.connections = new GaugeFamily('sluice_connections', 'Open client connections.', []).register(r).child();
     this.connectionsOpened = new CounterFamily('sluice_connections_opened_total', 'Client connections accepted since start.', []).register(r).child();
     this.bufferedBytes = new GaugeFamily('sluice_buffered_bytes', 'Response bytes queued on sockets of slow clients, all connections.', []).register(r).child();
+    this.reservedBytes = new GaugeFamily('sluice_reserved_bytes', 'Fetched record bytes reserved against the output budgets: being read or not yet queued on a socket, all connections.', []).register(r).child();
 
     const group = ['group'];
     this.rebalances = new CounterFamily('sluice_group_rebalances_total', 'Rebalances started, by consumer group.', group, this.maxGroups).register(r);
@@ -250,6 +252,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
   recoveryDropped(topic: string, bytes: number, records: number): void {
     this.recoveryDroppedBytes.child(topic).value += bytes;
     this.recoveryDroppedRecords.child(topic).value += records;
+  }
+
+  addReservedBytes(delta: number): void {
+    this.reservedBytes.value += delta;
   }
 
   rebalance(group: string): void {

@@ -13,6 +13,7 @@
  */
 import { Packr } from 'msgpackr';
 import { FrameError, CLOSE_INVALID_PAYLOAD } from './frame-error.js';
+import { checkFrameLimits, type FrameLimits } from './frame-limits.js';
 
 const packr = new Packr({ useRecords: false, int64AsType: 'number', mapsAsObjects: true });
 
@@ -24,8 +25,11 @@ export function encodeFrame(msg: object): Buffer {
  * Decodes one frame into a plain object. Throws FrameError (close code 1007) when the
  * bytes are not exactly one msgpack map; the caller closes the connection, because a
  * peer that sends garbage cannot be trusted to read an error response either.
+ * With `limits` (the broker, for requests) the msgpack structure is checked first
+ * (frame-limits.ts) and a frame past a cap throws FrameError 1009 before msgpackr runs.
  */
-export function decodeFrame(buf: Uint8Array): Record<string, unknown> {
+export function decodeFrame(buf: Uint8Array, limits?: FrameLimits): Record<string, unknown> {
+  if (limits) checkFrameLimits(buf, limits);
   let msg: unknown;
   try {
     msg = packr.unpack(buf);

@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decodeFrame, encodeFrame } from './codec.js';
+import type { FrameLimits } from './frame-limits.js';
 
 export const BIG_BIN_BYTES = 64 * 1024;
 const TAG = randomBytes(12);
@@ -96,17 +97,19 @@ const EMPTY = Buffer.alloc(0);
  * each head ending in a bin32 header for the next fragment, the big fragments are used in
  * place: only the small heads are copied, with placeholders that are swapped back after
  * decoding. Anything else (one fragment, another sender's fragmentation) is decoded as the
- * concatenation, as ws would have delivered it. Throws FrameError like decodeFrame.
+ * concatenation, as ws would have delivered it. Throws FrameError like decodeFrame, and
+ * checks `limits` like it on the bytes msgpackr decodes (a big fragment counts as its
+ * placeholder, a bin, so as no msgpack bytes).
  */
-export function decodeFrameFragments(frags: Buffer[]): Record<string, unknown> {
-  if (frags.length === 1) return decodeFrame(frags[0]);
+export function decodeFrameFragments(frags: Buffer[], limits?: FrameLimits): Record<string, unknown> {
+  if (frags.length === 1) return decodeFrame(frags[0], limits);
   const pairs = frags.length >> 1;
   let small = 0;
   for (let i = 0; i < pairs; i++) {
     const head = frags[2 * i];
     const big = frags[2 * i + 1];
     if (head.length < 5 || head[head.length - 5] !== 0xc6 || head.readUInt32BE(head.length - 4) !== big.length || big.length < BIG_BIN_BYTES) {
-      return decodeFrame(Buffer.concat(frags));
+      return decodeFrame(Buffer.concat(frags), limits);
     }
     small += head.length - 5 + 2 + MARK_LEN;
   }
@@ -124,12 +127,12 @@ export function decodeFrameFragments(frags: Buffer[]): Record<string, unknown> {
   tail.copy(buf, pos);
   let msg: Record<string, unknown>;
   try {
-    msg = decodeFrame(buf);
+    msg = decodeFrame(buf, limits);
   } catch {
-    return decodeFrame(Buffer.concat(frags)); // the c6 was not a bin32 header after all
+    return decodeFrame(Buffer.concat(frags), limits); // the c6 was not a bin32 header after all
   }
   const bigs = frags.filter((_f, i) => i % 2 === 1 && i < 2 * pairs);
-  if (restore(msg, bigs) !== pairs) return decodeFrame(Buffer.concat(frags));
+  if (restore(msg, bigs) !== pairs) return decodeFrame(Buffer.concat(frags), limits);
   return msg;
 }
 

@@ -18,6 +18,7 @@ import { handleProduce } from '../../src/broker/handle-produce.js';
 import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
 import { CrashDisk } from '../storage/crash-disk.js';
+import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { batchOf, recordsIn } from '../storage/helpers.js';
 
 const DATA = '/data';
@@ -31,7 +32,7 @@ function openOn(disk: CrashDisk): Promise<LogManager> {
 
 function contextOn(logs: LogManager): BrokerContext {
   return {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), waiters: new FetchWaiters(),
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), waiters: new FetchWaiters(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, accepting: true,
   };
 }

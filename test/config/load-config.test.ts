@@ -21,7 +21,9 @@ test('embedded defaults', () => {
   assert.equal(config.dataDir, './data');
   assert.equal(config.autoCreateTopics, false);
   assert.equal(config.defaultPartitions, 1);
-  assert.equal(config.maxFrameBytes, 64 * 1024 * 1024);
+  // A produce of maxBatchBytes plus its request fields fits one frame, and not much more.
+  assert.equal(config.maxFrameBytes, config.maxBatchBytes + config.maxRequestMsgpackBytes);
+  assert.equal(config.maxFrameBytes, 17 * 1024 * 1024);
   assert.equal(config.log.flushMs, 1000);
   assert.equal(config.log.retentionBytes, -1);
   assert.deepEqual(warnings, []);
