@@ -18,12 +18,11 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { Logger } from './logger.js';
 import { GroupLagCache } from './group-lag.js';
 import { GroupPush } from './group-push.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName } from '../protocol/topic-name.js';
 
-export const INTERNAL_PREFIX = '__';
-
-export function isInternalTopic(name: string): boolean {
-  return name.startsWith(INTERNAL_PREFIX);
-}
+// The rule lives with the other topic-name rules, where the pure layers can use it too.
+export const INTERNAL_PREFIX = INTERNAL_TOPIC_PREFIX;
+export const isInternalTopic = isInternalTopicName;
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
