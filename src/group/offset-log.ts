@@ -54,14 +54,14 @@ export interface OffsetLogDir {
  * generation it gets is the last candidate, so it can accept a partial one.
  */
 export async function openNewestGeneration(
-  dir: OffsetLogDir, replay: (log: OffsetLog, last: boolean) => Promise<boolean>,
+  dir: OffsetLogDir, replay: (log: OffsetLog, last: boolean, gen: number) => Promise<boolean>,
 ): Promise<{ gen: number; log: OffsetLog }> {
   const gens = (await dir.generations()).sort((a, b) => b - a);
   let chosen: { gen: number; log: OffsetLog } | undefined;
   for (let i = 0; i < gens.length && !chosen; i++) {
     const log = await dir.open(gens[i]);
     const last = i === gens.length - 1;
-    if ((await replay(log, last)) || last) chosen = { gen: gens[i], log };
+    if ((await replay(log, last, gens[i])) || last) chosen = { gen: gens[i], log };
   }
   chosen ??= { gen: 0, log: await dir.open(0) };
   for (const g of gens) if (g !== chosen.gen) await dir.remove(g);

@@ -6,13 +6,16 @@ import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '..
 import { InvalidShareConfigError } from './errors.js';
 import { DEFAULT_SHARE_GROUP_CONFIG, type ShareGroupConfig } from './types.js';
 
+/** Largest maxWindow: no share-partition tracks more offsets than this past its start. */
+export const MAX_WINDOW_LIMIT = 1_000_000;
+
 const INT_FIELDS: [keyof ShareGroupConfig, number, number][] = [
   ['visibilityTimeoutMs', 1, 24 * 3600_000 * 7],
   ['maxDeliveries', 1, 0xffff],
   ['retryBackoffMs', 0, 24 * 3600_000],
   ['retryBackoffMaxMs', 0, 24 * 3600_000 * 7],
   ['sessionTimeoutMs', 1, 24 * 3600_000],
-  ['maxWindow', 1, 1_000_000],
+  ['maxWindow', 1, MAX_WINDOW_LIMIT],
 ];
 
 export function resolveShareConfig(base: Readonly<ShareGroupConfig>, patch: Partial<ShareGroupConfig> = {}): ShareGroupConfig {
