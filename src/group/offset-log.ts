@@ -163,7 +163,10 @@ export class MemoryOffsetLogDir implements OffsetLogDir {
  * Generations as single-partition internal topics `<prefix>-<gen>` of a LogManager, kept
  * forever (no time or size retention: the store's compaction bounds them instead).
  */
-export function logManagerOffsetLogDir(manager: LogManager, prefix = '__consumer_offsets'): OffsetLogDir {
+/** Generations of the committed-offsets log are the internal topics `__consumer_offsets-<n>`. */
+export const OFFSETS_PREFIX = '__consumer_offsets';
+
+export function logManagerOffsetLogDir(manager: LogManager, prefix = OFFSETS_PREFIX): OffsetLogDir {
   const name = (gen: number) => `${prefix}-${gen}`;
   const pattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}-(\\d+)$`);
   return {

@@ -11,6 +11,7 @@ import type {
   GroupStats,
   PartitionStats,
   QueueStats,
+  StateLogName,
 } from './broker-metrics.js';
 import {
   CounterFamily,
@@ -110,6 +111,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly redeliveries: CounterFamily;
   private readonly deadLetters: CounterFamily;
   private readonly collectErrors: CounterFamily;
+  private readonly stateSkipped: CounterFamily;
 
   private readonly topics = new Map<string, TopicChildren>();
   private readonly apis = new Map<string, ApiChildren>();
@@ -162,6 +164,15 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.rebalances = new CounterFamily('sluice_group_rebalances_total', 'Rebalances started, by consumer group.', group, this.maxGroups).register(r);
     this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
     this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
+
+    this.stateSkipped = new CounterFamily(
+      'sluice_state_records_skipped_total',
+      'State log records skipped at start-up because they did not decode or apply; each is copied to <data-dir>/quarantine.jsonl.',
+      ['log'],
+      2,
+    ).register(r);
+    // Both series from the start at 0, so an alert on increase() sees the first skip.
+    for (const log of ['offsets', 'share_state'] as const) this.stateSkipped.child(log);
 
     this.registerScrapeGauges();
     // Registered after the scrape-time gauges: a scrape calls get() in registration order,
@@ -246,6 +257,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   deadLettered(group: string, n: number): void {
     this.deadLetters.child(group).value += n;
+  }
+
+  stateRecordSkipped(log: StateLogName): void {
+    this.stateSkipped.child(log).value++;
   }
 
   // --- scrape time ----------------------------------------------------------------
