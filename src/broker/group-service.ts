@@ -10,7 +10,7 @@
  */
 import { GroupCoordinator } from '../group/coordinator.js';
 import { OffsetStore } from '../group/offset-store.js';
-import { logManagerOffsetLogDir } from '../group/offset-log.js';
+import { OFFSETS_PREFIX, logManagerOffsetLogDir } from '../group/offset-log.js';
 import { systemClock } from '../group/types.js';
 import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
@@ -18,12 +18,12 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { Logger } from './logger.js';
 import { GroupLagCache } from './group-lag.js';
 import { GroupPush } from './group-push.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName } from '../protocol/topic-name.js';
+import { quarantineSkipped } from './state-quarantine.js';
 
-export const INTERNAL_PREFIX = '__';
-
-export function isInternalTopic(name: string): boolean {
-  return name.startsWith(INTERNAL_PREFIX);
-}
+// The rule lives with the other topic-name rules, where the pure layers can use it too.
+export const INTERNAL_PREFIX = INTERNAL_TOPIC_PREFIX;
+export const isInternalTopic = isInternalTopicName;
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
@@ -37,8 +37,9 @@ export class GroupService {
 
   static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
     const started = Date.now();
-    const store = await OffsetStore.open(logManagerOffsetLogDir(logs), {
+    const store = await OffsetStore.open(logManagerOffsetLogDir(logs, OFFSETS_PREFIX), {
       clock: systemClock, onCompactionError: (err) => log.error('offset store compaction failed', { error: err }),
+      onBadRecord: quarantineSkipped(logs.dataDir, 'offsets', OFFSETS_PREFIX, log, metrics),
     });
     const g = config.group;
     // The coordinator's onEpochBump feeds the push registry, which asks the coordinator about

@@ -9,7 +9,9 @@
  * than lose a record that the state already calls archived.
  */
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
+import { InvalidTopicError } from '../errors.js';
 import { deadLetterRecord } from '../queue/dead-letter.js';
+import { deadLetterTopicProblem } from '../queue/share-config.js';
 import type { DeadLetter } from '../queue/types.js';
 import type { BrokerContext } from './context.js';
 
@@ -59,6 +61,13 @@ export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLet
     if (!e) byTopic.set(dl.deadLetterTopic, (e = { records: [], groups: new Map() }));
     e.records.push(rec);
     e.groups.set(dl.group, (e.groups.get(dl.group) ?? 0) + 1);
+  }
+  // The checks a produce gets (handle-produce.ts): group configs are checked when set, but
+  // this is the one place where a client-chosen name makes the broker write, so it refuses
+  // an internal or illegal topic itself, before any append.
+  for (const [topic, e] of byTopic) {
+    const problem = deadLetterTopicProblem(topic);
+    if (problem) throw new InvalidTopicError(`dead-letter topic of share group(s) ${[...e.groups.keys()].join(', ')}: ${problem}`);
   }
   let written = 0;
   for (const [topic, e] of byTopic) {

@@ -20,6 +20,7 @@ import type { DeadLetter } from '../queue/types.js';
 import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
+import { quarantineSkipped } from './state-quarantine.js';
 
 export const TICK_MS = 250;
 
@@ -63,6 +64,7 @@ export class ShareService {
     const s = new ShareService(ctx);
     s.state = await ShareStateLog.open(logManagerShareStateDir(ctx.logs, SHARE_STATE_PREFIX), s.coord, {
       onCompactionError: (err) => ctx.log.error('share state compaction failed', { error: err }),
+      onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics),
     });
     s.timer = setInterval(() => s.tick(), TICK_MS);
     s.timer.unref();

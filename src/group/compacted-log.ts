@@ -10,6 +10,22 @@
 import { encodeBatch, type RecordInput } from '../record/index.js';
 import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
 
+/**
+ * A replayed record that does not decode or cannot be applied: a record this broker did not
+ * write (the queue's dead-letter path could once copy a client's record into an internal
+ * topic), or one a bug wrote. Replay skips it rather than refuse to start.
+ */
+export interface BadStateRecord {
+  /** Generation (the internal topic's `-<n>` suffix) and offset of the record in it. */
+  generation: number;
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Why it was skipped. */
+  error: Error;
+}
+
 export interface CompactionOptions {
   /** Compact when records in the log exceed this many times the live keys. Default 4. */
   compactRatio?: number;
@@ -17,6 +33,14 @@ export interface CompactionOptions {
   compactMinRecords?: number;
   /** Told when a compaction that a write triggered fails (the log stays as it was; the next write tries again). */
   onCompactionError?: (err: unknown) => void;
+  /**
+   * Told about each record replay skips (see BadStateRecord), before the store opens. Resolve
+   * true once the record is kept somewhere else (the broker copies it to a quarantine file):
+   * when every skipped record was kept, the store rewrites its log without them (a
+   * compaction), so the next start does not meet them again. Without this option, or when
+   * it resolves false or throws, the records stay in the log and are skipped on every start.
+   */
+  onBadRecord?: (record: BadStateRecord) => boolean | Promise<boolean>;
 }
 
 export abstract class CompactedLog {
@@ -31,13 +55,18 @@ export abstract class CompactedLog {
   private readonly compactRatio: number;
   private readonly compactMinRecords: number;
   private readonly onCompactionError: (err: unknown) => void;
+  private readonly onBadRecord: ((record: BadStateRecord) => boolean | Promise<boolean>) | undefined;
   /** Completed compactions since open (for tests and metrics). */
   compactions = 0;
+  /** Records the last open() skipped, and how many of them onBadRecord kept elsewhere. */
+  badRecords = 0;
+  private badRecordsKept = 0;
 
   protected constructor(private readonly dir: OffsetLogDir, protected readonly now: () => number, opts: CompactionOptions) {
     this.compactRatio = opts.compactRatio ?? 4;
     this.compactMinRecords = opts.compactMinRecords ?? 1000;
     this.onCompactionError = opts.onCompactionError ?? (() => {});
+    this.onBadRecord = opts.onBadRecord;
   }
 
   get generation(): number {
@@ -60,11 +89,32 @@ export abstract class CompactedLog {
   /** The record that closes a complete snapshot of generation `gen` holding `records` records. */
   protected abstract snapshotMarker(gen: number, records: number, now: number): RecordInput;
 
-  /** Opens the newest complete generation, replaying candidates through `replay` (offset-log.ts). */
-  protected async load(replay: (log: OffsetLog, last: boolean) => Promise<boolean>): Promise<void> {
+  /**
+   * Opens the newest complete generation, replaying candidates through `replay`
+   * (offset-log.ts), which reports the records it skips with `skipped()`. When it skipped
+   * some and all of them were kept elsewhere, a compaction is queued to drop them from the log.
+   */
+  protected async load(replay: (log: OffsetLog, last: boolean, gen: number) => Promise<boolean>): Promise<void> {
     const { gen, log } = await openNewestGeneration(this.dir, replay);
     this.gen = gen;
     this.log = log;
+    if (this.badRecords > 0 && this.badRecordsKept === this.badRecords) {
+      // Not awaited by open: a failure leaves the log as it was (the records are skipped again next start).
+      this.compact().catch(this.onCompactionError);
+    }
+  }
+
+  /** Reports a record replay of generation `gen` skips; call it from `replay`, in offset order. */
+  protected async skipped(gen: number, r: { offset: number; timestamp: number; key: Buffer | null; value: Buffer | null }, error: unknown): Promise<void> {
+    this.badRecords++;
+    const err = error instanceof Error ? error : new Error(String(error));
+    let kept = false;
+    try {
+      kept = (await this.onBadRecord?.({ generation: gen, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, error: err })) === true;
+    } catch {
+      kept = false; // the handler's own failure: the record stays in the log
+    }
+    if (kept) this.badRecordsKept++;
   }
 
   /** Appends `records` as one batch after every earlier write, then runs `apply`, then compacts when due. */

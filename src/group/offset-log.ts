@@ -54,14 +54,14 @@ export interface OffsetLogDir {
  * generation it gets is the last candidate, so it can accept a partial one.
  */
 export async function openNewestGeneration(
-  dir: OffsetLogDir, replay: (log: OffsetLog, last: boolean) => Promise<boolean>,
+  dir: OffsetLogDir, replay: (log: OffsetLog, last: boolean, gen: number) => Promise<boolean>,
 ): Promise<{ gen: number; log: OffsetLog }> {
   const gens = (await dir.generations()).sort((a, b) => b - a);
   let chosen: { gen: number; log: OffsetLog } | undefined;
   for (let i = 0; i < gens.length && !chosen; i++) {
     const log = await dir.open(gens[i]);
     const last = i === gens.length - 1;
-    if ((await replay(log, last)) || last) chosen = { gen: gens[i], log };
+    if ((await replay(log, last, gens[i])) || last) chosen = { gen: gens[i], log };
   }
   chosen ??= { gen: 0, log: await dir.open(0) };
   for (const g of gens) if (g !== chosen.gen) await dir.remove(g);
@@ -163,7 +163,10 @@ export class MemoryOffsetLogDir implements OffsetLogDir {
  * Generations as single-partition internal topics `<prefix>-<gen>` of a LogManager, kept
  * forever (no time or size retention: the store's compaction bounds them instead).
  */
-export function logManagerOffsetLogDir(manager: LogManager, prefix = '__consumer_offsets'): OffsetLogDir {
+/** Generations of the committed-offsets log are the internal topics `__consumer_offsets-<n>`. */
+export const OFFSETS_PREFIX = '__consumer_offsets';
+
+export function logManagerOffsetLogDir(manager: LogManager, prefix = OFFSETS_PREFIX): OffsetLogDir {
   const name = (gen: number) => `${prefix}-${gen}`;
   const pattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}-(\\d+)$`);
   return {

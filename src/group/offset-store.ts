@@ -70,9 +70,9 @@ export class OffsetStore extends CompactedLog {
   /** Replays the newest complete generation. Groups that had members when the broker stopped count as empty from now. */
   static async open(dir: OffsetLogDir, opts: OffsetStoreOptions): Promise<OffsetStore> {
     const store = new OffsetStore(dir, opts);
-    await store.load((l) => {
+    await store.load((l, _last, gen) => {
       store.groupsMap.clear();
-      return store.replay(l);
+      return store.replay(l, gen);
     });
     const now = opts.clock.now();
     for (const [id, g] of store.groupsMap) if (g.emptySince === null) await store.setEmptySince(id, now);
@@ -257,14 +257,21 @@ export class OffsetStore extends CompactedLog {
     return snapshotMarker(gen, records, now);
   }
 
-  /** Rebuilds the map from `log`; true when it holds a snapshot marker. */
-  private async replay(log: OffsetLog): Promise<boolean> {
+  /**
+   * Rebuilds the map from `log`; true when it holds a snapshot marker. A record that does not
+   * decode is skipped (and reported): one bad record must not keep the broker from starting.
+   */
+  private async replay(log: OffsetLog, gen: number): Promise<boolean> {
     let complete = false;
     let records = 0;
     for await (const batch of recordsOf(log)) {
       for (const r of batch) {
         records++;
-        if (this.applyRecord(r.key, r.value)) complete = true;
+        try {
+          if (this.applyRecord(r.key, r.value)) complete = true;
+        } catch (err) {
+          await this.skipped(gen, r, err);
+        }
       }
     }
     this.records = records;

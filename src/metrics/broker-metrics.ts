@@ -60,6 +60,9 @@ export interface QueueStats {
   oldestUnackedAgeSeconds: number;
 }
 
+/** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */
+export type StateLogName = 'offsets' | 'share_state';
+
 export interface BrokerMetrics {
   /** False for the no-op implementation: the /metrics route then declines the request. */
   readonly enabled: boolean;
@@ -95,6 +98,8 @@ export interface BrokerMetrics {
   rebalance(group: string): void;
   redelivered(group: string, n: number): void;
   deadLettered(group: string, n: number): void;
+  /** A state log record replay skipped at start-up (it did not decode or apply; see docs/storage.md, quarantine). */
+  stateRecordSkipped(log: StateLogName): void;
 
   // --- scrape-time collectors: each callback runs once per scrape ------------------
   collectPartitions(fn: () => Iterable<PartitionStats>): void;

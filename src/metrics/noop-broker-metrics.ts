@@ -2,7 +2,7 @@
  * BrokerMetrics for `metrics: false`: every method does nothing, so the broker's call sites
  * stay unconditional and the on/off benchmark measures exactly the cost of recording.
  */
-import type { BrokerMetrics, GroupStats, PartitionStats, QueueStats } from './broker-metrics.js';
+import type { BrokerMetrics, GroupStats, PartitionStats, QueueStats, StateLogName } from './broker-metrics.js';
 
 export class NoopBrokerMetrics implements BrokerMetrics {
   readonly enabled = false;
@@ -22,6 +22,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   rebalance(_group: string): void {}
   redelivered(_group: string, _n: number): void {}
   deadLettered(_group: string, _n: number): void {}
+  stateRecordSkipped(_log: StateLogName): void {}
   collectPartitions(_fn: () => Iterable<PartitionStats>): void {}
   collectGroups(_fn: () => Iterable<GroupStats>): void {}
   collectQueues(_fn: () => Iterable<QueueStats>): void {}

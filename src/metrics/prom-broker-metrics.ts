@@ -11,6 +11,7 @@ import type {
   GroupStats,
   PartitionStats,
   QueueStats,
+  StateLogName,
 } from './broker-metrics.js';
 import {
   CounterFamily,
@@ -114,6 +115,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly corruptReads: CounterFamily;
   private readonly recoveryDroppedBytes: CounterFamily;
   private readonly recoveryDroppedRecords: CounterFamily;
+  private readonly stateSkipped: CounterFamily;
 
   private readonly topics = new Map<string, TopicChildren>();
   private readonly apis = new Map<string, ApiChildren>();
@@ -171,6 +173,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.corruptReads = new CounterFamily('sluice_corrupt_reads_total', 'Reads refused with CORRUPT_MESSAGE because a stored batch failed its check.', topic, MAX_TOPICS).register(r);
     this.recoveryDroppedBytes = new CounterFamily('sluice_recovery_dropped_bytes_total', 'Log bytes dropped by recovery at open (a torn or damaged tail and the segments after it).', topic, MAX_TOPICS).register(r);
     this.recoveryDroppedRecords = new CounterFamily('sluice_recovery_dropped_records_total', 'Records dropped by recovery at open, counted from the dropped batch headers.', topic, MAX_TOPICS).register(r);
+    this.stateSkipped = new CounterFamily(
+      'sluice_state_records_skipped_total',
+      'State log records skipped at start-up because they did not decode or apply; each is copied to <data-dir>/quarantine.jsonl.',
+      ['log'],
+      2,
+    ).register(r);
+    // Both series from the start at 0, so an alert on increase() sees the first skip.
+    for (const log of ['offsets', 'share_state'] as const) this.stateSkipped.child(log);
 
     this.registerScrapeGauges();
     // Registered after the scrape-time gauges: a scrape calls get() in registration order,
@@ -268,6 +278,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   deadLettered(group: string, n: number): void {
     this.deadLetters.child(group).value += n;
+  }
+
+  stateRecordSkipped(log: StateLogName): void {
+    this.stateSkipped.child(log).value++;
   }
 
   // --- scrape time ----------------------------------------------------------------

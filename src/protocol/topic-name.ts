@@ -20,6 +20,18 @@ export function isValidTopicName(name: string): boolean {
   return topicNameProblem(name) === undefined;
 }
 
+/**
+ * Topics whose names start with this are the broker's own (`__consumer_offsets-<n>`,
+ * `__share_state-<n>`): only the component that owns one writes it, because replaying them
+ * is how the broker starts. Every name a client supplies as a topic to create, delete,
+ * produce to, read as a queue or dead-letter into is refused when it has this prefix.
+ */
+export const INTERNAL_TOPIC_PREFIX = '__';
+
+export function isInternalTopicName(name: string): boolean {
+  return name.startsWith(INTERNAL_TOPIC_PREFIX);
+}
+
 function printable(s: string): string {
   return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}...` : s).slice(1, -1);
 }

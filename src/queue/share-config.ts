@@ -2,8 +2,12 @@
  * Checks a (partial) share group config and fills in defaults. A bad value is a typed
  * error naming the field, never a silently clamped number.
  */
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
 import { InvalidShareConfigError } from './errors.js';
 import { DEFAULT_SHARE_GROUP_CONFIG, type ShareGroupConfig } from './types.js';
+
+/** Largest maxWindow: no share-partition tracks more offsets than this past its start. */
+export const MAX_WINDOW_LIMIT = 1_000_000;
 
 const INT_FIELDS: [keyof ShareGroupConfig, number, number][] = [
   ['visibilityTimeoutMs', 1, 24 * 3600_000 * 7],
@@ -11,7 +15,7 @@ const INT_FIELDS: [keyof ShareGroupConfig, number, number][] = [
   ['retryBackoffMs', 0, 24 * 3600_000],
   ['retryBackoffMaxMs', 0, 24 * 3600_000 * 7],
   ['sessionTimeoutMs', 1, 24 * 3600_000],
-  ['maxWindow', 1, 1_000_000],
+  ['maxWindow', 1, MAX_WINDOW_LIMIT],
 ];
 
 export function resolveShareConfig(base: Readonly<ShareGroupConfig>, patch: Partial<ShareGroupConfig> = {}): ShareGroupConfig {
@@ -26,8 +30,9 @@ export function resolveShareConfig(base: Readonly<ShareGroupConfig>, patch: Part
   }
   if (patch.deadLetterTopic !== undefined) {
     const t = patch.deadLetterTopic;
-    if (t !== null && (typeof t !== 'string' || t === '' || t.length > 249)) {
-      throw new InvalidShareConfigError('deadLetterTopic', `must be a topic name or null, got ${JSON.stringify(t)}`);
+    if (t !== null) {
+      const problem = deadLetterTopicProblem(t);
+      if (problem) throw new InvalidShareConfigError('deadLetterTopic', problem);
     }
     out.deadLetterTopic = t;
   }
@@ -41,6 +46,20 @@ export function resolveShareConfig(base: Readonly<ShareGroupConfig>, patch: Part
     throw new InvalidShareConfigError('retryBackoffMaxMs', `must be >= retryBackoffMs (${out.retryBackoffMs}), got ${out.retryBackoffMaxMs}`);
   }
   return out;
+}
+
+/**
+ * Why `t` cannot be a dead-letter topic, or undefined when it can. The broker writes dead
+ * letters itself, so without this a worker could make it write into an internal topic: a
+ * record copied into `__consumer_offsets-0` forged a committed offset, or (a key that is not
+ * JSON) kept the broker from starting until its data directory was edited by hand.
+ */
+export function deadLetterTopicProblem(t: unknown): string | undefined {
+  if (typeof t !== 'string') return `must be a topic name or null, got ${JSON.stringify(t)}`;
+  const problem = topicNameProblem(t);
+  if (problem) return problem;
+  if (isInternalTopicName(t)) return `'${t}' is an internal topic (names starting with '${INTERNAL_TOPIC_PREFIX}' are the broker's own)`;
+  return undefined;
 }
 
 export { DEFAULT_SHARE_GROUP_CONFIG };

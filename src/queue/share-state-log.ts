@@ -17,13 +17,13 @@
  * counters (acked, dead-lettered) carry on. What it loses: changes whose persist() had not
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
-import type { RecordInput } from '../record/index.js';
+import type { DecodedRecord, RecordInput } from '../record/index.js';
 import { CompactedLog, type CompactionOptions } from '../group/compacted-log.js';
 import { recordsOf, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
-import { configRecord, decodeShareStateRecord, deleteRecord, partitionRecord, snapshotMarker, updateRecord } from './share-state-records.js';
-import { tpKey, type Clock, systemClock } from './types.js';
+import { configRecord, decodeShareStateRecord, deleteRecord, partitionRecord, snapshotMarker, updateRecord, type ShareStateRecord } from './share-state-records.js';
+import { tpKey, type Clock, type ShareGroupConfig, systemClock } from './types.js';
 
 export { logManagerOffsetLogDir as logManagerShareStateDir, MemoryOffsetLogDir as MemoryShareStateDir } from '../group/offset-log.js';
 export const SHARE_STATE_PREFIX = '__share_state';
@@ -44,7 +44,7 @@ export class ShareStateLog extends CompactedLog {
   /** Replays the newest complete generation into `coord` (which should be empty). */
   static async open(dir: OffsetLogDir, coord: ShareCoordinator, opts: ShareStateLogOptions = {}): Promise<ShareStateLog> {
     const s = new ShareStateLog(dir, coord, opts);
-    await s.load((l, last) => s.replay(l, last));
+    await s.load((l, last, gen) => s.replay(l, last, gen));
     coord.drainChanges(); // replay is already on disk
     return s;
   }
@@ -106,43 +106,77 @@ export class ShareStateLog extends CompactedLog {
     return snapshotMarker(gen, records, now);
   }
 
-  /** Applies `log` to the coordinator; true when it holds a snapshot marker. */
-  private async replay(log: OffsetLog, last: boolean): Promise<boolean> {
-    // Read everything first so an incomplete generation does not leave state behind.
-    const recs: { key: Buffer | null; value: Buffer | null }[] = [];
+  /**
+   * Applies `log` to the coordinator; true when it holds a snapshot marker. A record that
+   * does not decode, or that the coordinator refuses, is skipped (and reported): one bad
+   * record must not keep the broker from starting. A group config with a value this version
+   * refuses keeps its other settings and takes the default for that one (also reported).
+   */
+  private async replay(log: OffsetLog, last: boolean, gen: number): Promise<boolean> {
+    // Decode everything first so an incomplete generation does not leave state behind.
+    const recs: { r: DecodedRecord; d: ShareStateRecord }[] = [];
+    const bad: { r: DecodedRecord; err: unknown }[] = [];
     let complete = false;
+    let total = 0;
     for await (const batch of recordsOf(log)) {
       for (const r of batch) {
-        if (decodeShareStateRecord(r.key, r.value).kind === 'snapshot') complete = true;
-        recs.push({ key: r.key, value: r.value });
+        total++;
+        try {
+          const d = decodeShareStateRecord(r.key, r.value);
+          if (d.kind === 'snapshot') complete = true;
+          recs.push({ r, d });
+        } catch (err) {
+          bad.push({ r, err });
+        }
       }
     }
+    for (const { r, err } of bad) await this.skipped(gen, r, err);
     if (!complete && !last) return false;
     const now = this.now();
-    for (const r of recs) {
-      const d = decodeShareStateRecord(r.key, r.value);
-      if (d.kind === 'delete') {
-        this.coord.forgetGroup(d.group);
-      } else if (d.kind === 'config') {
-        let cfg;
-        try {
-          cfg = resolveShareConfig(this.coord.defaults, d.config);
-        } catch {
-          cfg = { ...this.coord.defaults }; // a value this version refuses: defaults rather than no start
+    for (const { r, d } of recs) {
+      try {
+        if (d.kind === 'delete') {
+          this.coord.forgetGroup(d.group);
+        } else if (d.kind === 'config') {
+          const { config, refused } = this.replayedConfig(d.config);
+          this.coord.restoreGroup(d.group, config);
+          if (refused) await this.skipped(gen, r, refused);
+        } else if (d.kind === 'partition' || d.kind === 'update') {
+          const g = this.coord.restoreGroup(d.group);
+          if (d.kind === 'partition') g.partitions.delete(tpKey(d.topic, d.partition)); // a snapshot replaces
+          const p = g.restoredPartition(d.topic, d.partition, d.start);
+          p.restore(d.start, d.runs, now);
+          p.acked = d.counters.acked;
+          p.deadLettered = d.counters.deadLettered;
+          p.redeliveries = d.counters.redeliveries;
         }
-        this.coord.restoreGroup(d.group, cfg);
-      } else if (d.kind === 'partition' || d.kind === 'update') {
-        const g = this.coord.restoreGroup(d.group);
-        if (d.kind === 'partition') g.partitions.delete(tpKey(d.topic, d.partition)); // a snapshot replaces
-        const p = g.restoredPartition(d.topic, d.partition, d.start);
-        p.restore(d.start, d.runs, now);
-        p.acked = d.counters.acked;
-        p.deadLettered = d.counters.deadLettered;
-        p.redeliveries = d.counters.redeliveries;
+      } catch (err) {
+        await this.skipped(gen, r, err);
       }
     }
-    this.records = recs.length;
-    this.replayed = recs.length;
+    this.records = total;
+    this.replayed = total;
     return complete;
+  }
+
+  /**
+   * A replayed config resolved against the defaults. A value this version refuses (an
+   * internal dead-letter topic an older broker accepted) takes its default, the other
+   * settings are kept; `refused` says which one, for the report.
+   */
+  private replayedConfig(patch: Partial<ShareGroupConfig>): { config: ShareGroupConfig; refused?: Error } {
+    const rest: Partial<ShareGroupConfig> = { ...patch };
+    let refused: Error | undefined;
+    for (;;) {
+      try {
+        return { config: resolveShareConfig(this.coord.defaults, rest), refused };
+      } catch (err) {
+        const field = (err as { field?: unknown }).field;
+        refused ??= err as Error;
+        // Each pass drops one refused field; anything else, or a field already gone: defaults.
+        if (typeof field !== 'string' || !(field in rest)) return { config: { ...this.coord.defaults }, refused };
+        delete (rest as Record<string, unknown>)[field];
+      }
+    }
   }
 }

@@ -23,6 +23,7 @@
 import { pack, unpack } from 'msgpackr';
 import { CorruptBatchError } from '../errors.js';
 import type { RecordInput } from '../record/index.js';
+import { MAX_WINDOW_LIMIT } from './share-config.js';
 import { RecordState, type RecordStateValue, type ShareGroupConfig, type StateRun } from './types.js';
 
 export interface PartitionCounters {
@@ -51,12 +52,17 @@ function flatRuns(runs: readonly StateRun[]): number[] {
   return out;
 }
 
-function parseRuns(flat: unknown, where: string): StateRun[] {
+/**
+ * Runs of a window starting at `start`. A window never reaches MAX_WINDOW_LIMIT offsets past
+ * its start, and replay allocates up to a run's last offset: a run beyond that is refused
+ * here rather than allocated (a forged `last` of 1e9 would take gigabytes at start-up).
+ */
+function parseRuns(flat: unknown, start: number, where: string): StateRun[] {
   if (!Array.isArray(flat) || flat.length % 4 !== 0) throw new CorruptBatchError(`share state record ${where}: runs is not a flat array of 4-tuples`);
   const out: StateRun[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     const [first, last, state, dc] = flat.slice(i, i + 4) as number[];
-    if (![first, last, state, dc].every(Number.isSafeInteger) || last < first || state < 0 || state > 3) {
+    if (![first, last, state, dc].every(Number.isSafeInteger) || first < 0 || last < first || last >= start + MAX_WINDOW_LIMIT || state < 0 || state > 3) {
       throw new CorruptBatchError(`share state record ${where}: bad run ${JSON.stringify(flat.slice(i, i + 4))}`);
     }
     out.push({ first, last, state: state as RecordStateValue, deliveryCount: dc });
@@ -112,8 +118,8 @@ export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null)
   if (!Array.isArray(k) || v === null || typeof v !== 'object') return { kind: 'unknown' };
   if ((k[0] === 'u' || k[0] === 'p') && k.length === 4 && typeof k[1] === 'string' && typeof k[2] === 'string' && Number.isInteger(k[3])) {
     const where = `${k[0]} ${k[1]}/${k[2]}/${k[3]}`;
-    if (!Number.isSafeInteger(v.start)) throw new CorruptBatchError(`share state record ${where}: no start offset`);
-    const runs = parseRuns(v.runs, where);
+    if (!Number.isSafeInteger(v.start) || (v.start as number) < 0) throw new CorruptBatchError(`share state record ${where}: no start offset`);
+    const runs = parseRuns(v.runs, v.start as number, where);
     const n = (x: unknown) => (typeof x === 'number' ? x : 0);
     const counters = { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries) };
     return { kind: k[0] === 'u' ? 'update' : 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs, counters };

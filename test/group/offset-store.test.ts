@@ -4,6 +4,7 @@ import { encodeBatch } from '../../src/record/index.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
 import { OffsetStore, type OffsetStoreOptions } from '../../src/group/offset-store.js';
+import type { BadStateRecord } from '../../src/group/compacted-log.js';
 import { ManualClock } from './sim.js';
 import { logDirEngines, type Engine } from './log-dir-engines.js';
 
@@ -120,7 +121,7 @@ test('bad commit values are typed errors and store nothing', async () => {
   assert.deepEqual(store.groups(), []);
 });
 
-test('replay skips record kinds it does not know and reports undecodable ones as corrupt', async () => {
+test('replay skips record kinds it does not know, and skips and reports records that do not decode', async () => {
   const dir = new MemoryOffsetLogDir();
   const clock = new ManualClock();
   const store = await OffsetStore.open(dir, { clock });
@@ -128,6 +129,27 @@ test('replay skips record kinds it does not know and reports undecodable ones as
   const log = await dir.open(store.generation);
   await log.append(encodeBatch([{ key: JSON.stringify(['future-kind', 'g']), value: 'whatever' }]));
   assert.equal((await OffsetStore.open(dir, { clock })).fetch('g')[0].offset, 4);
-  await log.append(encodeBatch([{ key: '{not json', value: null }]));
-  await assert.rejects(OffsetStore.open(dir, { clock }), { code: 'CORRUPT_MESSAGE' });
+  const badAt = log.logEndOffset;
+  await log.append(encodeBatch([{ key: '{not json', value: null }, { key: JSON.stringify(['o', 'g', 't', 1]), value: 'not msgpack \xc1' }]));
+  await store.commit('h', [{ topic: 't', partition: 0, offset: 9 }]); // after the bad records: still applied
+
+  // Not kept elsewhere (no handler, or it says false): skipped, and left in the log.
+  const seen: BadStateRecord[] = [];
+  let reopened = await OffsetStore.open(dir, { clock, onBadRecord: (r) => { seen.push(r); return false; } });
+  assert.deepEqual(reopened.fetch('g').map((o) => [o.partition, o.offset]), [[0, 4]]);
+  assert.equal(reopened.fetch('h')[0].offset, 9);
+  assert.deepEqual(seen.map((r) => [r.generation, r.offset, r.key?.toString()]), [[0, badAt, '{not json'], [0, badAt + 1, '["o","g","t",1]']]);
+  assert.ok(seen.every((r) => (r.error as { code?: string }).code === 'CORRUPT_MESSAGE'), String(seen[0].error));
+  assert.equal(reopened.badRecords, 2);
+  assert.equal((await OffsetStore.open(dir, { clock })).fetch('h')[0].offset, 9, 'without a handler it opens too');
+
+  // Kept elsewhere: the log is rewritten without them, so the next open meets none.
+  reopened = await OffsetStore.open(dir, { clock, onBadRecord: async () => true });
+  await reopened.idle();
+  assert.equal(reopened.generation, 1, 'compacted into a new generation');
+  seen.length = 0;
+  reopened = await OffsetStore.open(dir, { clock, onBadRecord: (r) => { seen.push(r); return true; } });
+  assert.deepEqual(seen, []);
+  assert.equal(reopened.fetch('g')[0].offset, 4);
+  assert.equal(reopened.fetch('h')[0].offset, 9);
 });

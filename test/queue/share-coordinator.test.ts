@@ -214,3 +214,17 @@ test('deleteGroup: refused while workers are in it, then forgets every record st
   assert.ok(again[0].ranges.every((r) => r.deliveryCount === 1));
   assert.equal(c.group('g')!.config.maxDeliveries, c.defaults.maxDeliveries);
 });
+
+test('a dead-letter topic must be a legal, non-internal topic name, when a group is created and when its config changes', () => {
+  const c = new ShareCoordinator({ clock: new ManualClock() });
+  const refused = ['__consumer_offsets-0', '__share_state-0', '__x', '', '.', '../up', 'a b', 'x'.repeat(250), 42];
+  const isRefusal = (e: unknown) => (e as { code: string }).code === 'INVALID_CONFIG' && /deadLetterTopic/.test((e as Error).message);
+  for (const t of refused) {
+    assert.throws(() => c.configure(`new-${String(t)}`, { deadLetterTopic: t as string }), isRefusal, `create with ${String(t)}`);
+    assert.equal(c.group(`new-${String(t)}`), undefined, 'no group is created');
+  }
+  c.configure('g', { deadLetterTopic: 'jobs.failed', maxDeliveries: 2 });
+  for (const t of refused) assert.throws(() => c.configure('g', { deadLetterTopic: t as string }), isRefusal, `change to ${String(t)}`);
+  assert.equal(c.group('g')!.config.deadLetterTopic, 'jobs.failed', 'a refused change leaves the config as it was');
+  assert.equal(c.configure('g', { deadLetterTopic: null }).deadLetterTopic, null, 'null (= <topic>.dlq) is allowed');
+});

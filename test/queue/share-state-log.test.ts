@@ -4,6 +4,9 @@ import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { SHARE_STATE_PREFIX, ShareStateLog } from '../../src/queue/share-state-log.js';
 import { ManualClock, countOf, offsetsOf } from './helpers.js';
 import { logDirEngines } from '../group/log-dir-engines.js';
+import type { BadStateRecord } from '../../src/group/compacted-log.js';
+import { encodeBatch } from '../../src/record/index.js';
+import { pack } from 'msgpackr';
 
 const ENGINES = logDirEngines(SHARE_STATE_PREFIX);
 
@@ -191,6 +194,55 @@ for (const [name, make] of ENGINES) {
         for (let r = it.next(); !r.done; r = it.next()) for (const rec of r.value) keys.push(String(rec.key));
         assert.ok(!keys.some((k) => k.includes('"gone"')), 'nothing of the deleted group');
         assert.ok(keys.some((k) => k.includes('"gb"')), 'the other groups are still written');
+      } finally {
+        await e.close();
+      }
+    });
+
+    test('replay skips a record that does not decode or apply, reports it, and keeps every other group\'s state', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        let c = new ShareCoordinator({ clock });
+        let s = await ShareStateLog.open(e.dir(), c, { clock });
+        c.configure('good', { maxDeliveries: 3 });
+        c.acquire('good', 'w', src(10), 10);
+        c.ack('good', 'w', tgt([0, 1, 2]));
+        await s.persist();
+        const log = await e.dir().open(s.generation);
+        const badAt = log.logEndOffset;
+        await log.append(encodeBatch([
+          { key: 'not json', value: 'x' },
+          { key: JSON.stringify(['u', 'good', 't', 0]), value: pack({ v: 1, start: 0, runs: [0, 1e9, 2, 1] }) }, // would allocate gigabytes
+          // An older broker accepted any dead-letter topic: this one takes the default, maxDeliveries stays.
+          { key: JSON.stringify(['c', 'legacy']), value: pack({ v: 1, config: { ...c.defaults, maxDeliveries: 7, deadLetterTopic: '__consumer_offsets-0' } }) },
+        ]));
+        c.ack('good', 'w', tgt([3])); // after the bad records: still applied
+        await s.persist();
+        await s.idle();
+
+        await e.restart();
+        const seen: BadStateRecord[] = [];
+        c = new ShareCoordinator({ clock });
+        s = await ShareStateLog.open(e.dir(), c, { clock, onBadRecord: (r) => { seen.push(r); return true; } });
+        assert.deepEqual(seen.map((r) => [r.generation, r.offset]), [[0, badAt], [0, badAt + 1], [0, badAt + 2]]);
+        assert.equal(seen[0].key?.toString(), 'not json');
+        assert.match(String(seen[1].error), /bad run/);
+        assert.match(String(seen[2].error), /deadLetterTopic/);
+        assert.equal(c.describe('good').acked, 4, 'the good group keeps its acks');
+        assert.equal(c.group('good')!.config.maxDeliveries, 3);
+        assert.equal(c.group('legacy')!.config.deadLetterTopic, null, 'the refused setting takes its default');
+        assert.equal(c.group('legacy')!.config.maxDeliveries, 7, 'the others are kept');
+
+        // All kept elsewhere: the log was rewritten without them.
+        await s.idle();
+        await e.restart();
+        seen.length = 0;
+        c = new ShareCoordinator({ clock });
+        await ShareStateLog.open(e.dir(), c, { clock, onBadRecord: (r) => { seen.push(r); return true; } });
+        assert.deepEqual(seen, []);
+        assert.equal(c.describe('good').acked, 4);
+        assert.equal(c.group('legacy')!.config.maxDeliveries, 7);
       } finally {
         await e.close();
       }

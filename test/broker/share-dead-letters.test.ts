@@ -1,0 +1,53 @@
+// The dead-letter writer refuses what a produce refuses: an internal topic (the broker's
+// offsets or share state log) or an illegal name, before it appends anything. Group configs
+// are checked when set (share-config.ts); this covers a name that reaches the writer anyway
+// (a config replayed from a log an older broker wrote).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openLogManager } from '../../src/storage/log-manager.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/broker/logger.js';
+import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
+import { FetchWaiters } from '../../src/broker/fetch-waiters.js';
+import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
+import { writeDeadLetters } from '../../src/broker/share-dead-letters.js';
+import type { BrokerContext } from '../../src/broker/context.js';
+import type { GroupService } from '../../src/broker/group-service.js';
+import type { DeadLetter } from '../../src/queue/types.js';
+import { SluiceError } from '../../src/errors.js';
+import { encodeBatch } from '../../src/record/index.js';
+import { tempDir } from '../storage/helpers.js';
+
+test('dead letters bound for an internal or illegal topic are refused and nothing is appended', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+  t.after(async () => {
+    await logs.close();
+    await cleanup();
+  });
+  const ctx: BrokerContext = {
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), waiters: new FetchWaiters(),
+    log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(),
+    groups: { topicsChanged() {} } as unknown as GroupService, accepting: true,
+  };
+  await logs.createTopic('jobs', 1);
+  await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'not json', value: 'x' }]));
+  await logs.createTopic('__consumer_offsets-0', 1);
+  const dl = (deadLetterTopic: string): DeadLetter => ({
+    group: 'g', topic: 'jobs', partition: 0, offset: 0, deliveryCount: 1, cause: 'rejected', reason: 'test', deadLetterTopic,
+  });
+
+  for (const bad of ['__consumer_offsets-0', '__share_state-0', '../escape']) {
+    await assert.rejects(writeDeadLetters(ctx, [dl('jobs.dlq'), dl(bad)]), (err: unknown) => {
+      assert.ok(err instanceof SluiceError && err.code === 'INVALID_TOPIC', String(err));
+      assert.match((err as Error).message, /dead-letter topic/);
+      return true;
+    }, bad);
+  }
+  assert.equal(logs.log('__consumer_offsets-0', 0)!.logEndOffset, 0, 'nothing reached the offsets log');
+  assert.equal(logs.topic('__share_state-0'), undefined, 'no internal topic was created');
+  assert.equal(logs.topic('jobs.dlq'), undefined, 'a refused call appends nothing, not even its legal part');
+
+  assert.equal(await writeDeadLetters(ctx, [dl('jobs.dlq')]), 1, 'a legal dead-letter topic still works');
+  assert.equal(logs.log('jobs.dlq', 0)!.logEndOffset, 1);
+});
