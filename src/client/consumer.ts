@@ -18,8 +18,8 @@
  * Consumer groups: with `groupId` and `topics` (names or a RegExp) the partitions come
  * from the group coordinator instead of assign() (group-session.ts wires group-member.ts,
  * which heartbeats on its own timer, to the fetcher). A granted partition starts at the group's committed offset, or per
- * autoOffsetReset when there is none (logged). Commits send `position` (last delivered + 1)
- * with the member's epoch: automatically every autoCommitIntervalMs, before a partition is
+ * autoOffsetReset when there is none (logged). Commits send `position` (last delivered + 1;
+ * with run(), last handled + 1: see run()) with the member's epoch: automatically every autoCommitIntervalMs, before a partition is
  * released, and on close(); or by commit(). A partition is released only once the
  * application is between messages (it asked for the next one or its handler returned), so
  * a commit never covers a message still being handled. If the application stays inside a
@@ -83,6 +83,9 @@ export class Consumer {
   private readonly log: (msg: string) => void;
   private readonly fetcher: PartitionFetcher;
   private closed = false;
+  /** A run() handler is running (close() must not wait for it: it may be the caller). */
+  private handling = false;
+  private finishing: Promise<void> | undefined;
   /** Group mode only (undefined without groupId). */
   private readonly group: GroupSession | undefined;
 
@@ -236,33 +239,56 @@ export class Consumer {
 
   /**
    * Calls `eachBatch` (or `eachMessage`) for everything read, one call at a time, until
-   * close() or an error (which rejects). Positions advance after each batch (or message)
-   * is handled, so a seek() from inside a handler takes effect from the next one.
+   * close() or an error (which rejects).
+   *
+   * A position moves past a message (or batch) only once its handler has resolved, so every
+   * commit (automatic, commit(), before a partition is released, on close()) covers only
+   * handled messages, as KafkaJS resolves offsets. When a handler throws, run() rejects with
+   * that error and the partition is set back to the failed message, dropping what was fetched
+   * after it: it is not committed, a later run() (or iteration) delivers it again, and after
+   * close() the group delivers it again to whichever member gets the partition. (For
+   * eachBatch the whole batch is delivered again.) A seek() from inside a handler takes
+   * effect from the next message.
+   *
+   * close() while a handler runs (for instance from inside it, to stop after this message)
+   * stops delivery at once, commits what was handled before that message and resolves
+   * without waiting for the handler (which may be awaiting it); run() then commits the
+   * message too if its handler resolves, leaves the group and closes the connection, and
+   * resolves once that is done.
    */
   async run(opts: RunOptions): Promise<void> {
     if (!opts.eachBatch && !opts.eachMessage) throw new InvalidArgumentError('run() needs eachBatch or eachMessage');
-    for (;;) {
+    while (!this.closed) {
       const b = await this.nextBatch();
-      if (!b) return;
+      if (!b) break;
       const s = this.fetcher.get(b)!;
       const epoch = s.epoch;
       this.group?.markBusy();
+      this.handling = true;
       try {
         if (opts.eachBatch) {
-          s.position = b.messages[b.messages.length - 1].offset + 1;
           await opts.eachBatch(b);
+          if (handled(s, epoch)) s.position = b.messages[b.messages.length - 1].offset + 1;
         } else {
           for (const m of b.messages) {
             if (s.epoch !== epoch || this.closed) break;
-            s.position = m.offset + 1;
             this.group?.markBusy();
             await opts.eachMessage!(m);
+            if (handled(s, epoch)) s.position = m.offset + 1;
           }
         }
+      } catch (err) {
+        // Not past the failed message: what was fetched after it is dropped and fetched
+        // again from it, so it is delivered again rather than skipped.
+        if (s.epoch === epoch && !this.closed) this.fetcher.rewind(s);
+        throw err;
       } finally {
+        this.handling = false;
         this.markIdle();
+        if (this.closed) await this.finishClose();
       }
     }
+    if (this.closed) await this.finishClose();
   }
 
   private nextBatch(): Promise<Batch | null> {
@@ -302,13 +328,35 @@ export class Consumer {
     };
   }
 
-  /** Stops fetching and closes the connection; a pending `for await` ends. */
+  /**
+   * Stops fetching, commits what was handled (auto-commit), leaves the group and closes the
+   * connection; a pending `for await` ends. While a run() handler is running, resolves once
+   * what was handled before its message is committed, and run() finishes the rest (see run()).
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.group) await this.group.close();
-    this.closed = true;
-    this.fetcher.close();
-    await this.conn.close();
-    await this.fetcher.stopped();
+    if (!this.closed) {
+      this.closed = true;
+      if (this.handling) await this.group?.commitHandled();
+    }
+    if (this.handling) return;
+    await this.finishClose();
   }
+
+  private finishClose(): Promise<void> {
+    return (this.finishing ??= (async () => {
+      if (this.group) await this.group.close();
+      this.fetcher.close();
+      await this.conn.close();
+      await this.fetcher.stopped();
+    })());
+  }
+}
+
+/**
+ * Whether a handler that resolved may move the position past its message: not after a
+ * seek() or an offset reset (they set the position), but yes for a partition being
+ * revoked, whose position is what its release commits.
+ */
+function handled(s: PartitionState, epoch: number): boolean {
+  return s.epoch === epoch || s.revoked === true;
 }

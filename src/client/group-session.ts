@@ -172,11 +172,16 @@ export class GroupSession {
     for (const tp of tps) this.committed.delete(tpKey(tp.topic, tp.partition));
   }
 
+  /** With autoCommit, commits the positions as they stand (what close() commits); never rejects. */
+  async commitHandled(): Promise<void> {
+    if (this.g.autoCommit && this.member.active) await this.commit().catch((err: unknown) => this.o.log(`commit on close failed: ${(err as Error).message}`));
+  }
+
   /** Commits what was delivered (autoCommit), then leaves at once so the partitions move without waiting for the session timeout. */
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.commitTimer);
-    if (this.g.autoCommit && this.member.active) await this.commit().catch((err: unknown) => this.o.log(`commit on close failed: ${(err as Error).message}`));
+    await this.commitHandled();
     await this.member.leave();
   }
 }

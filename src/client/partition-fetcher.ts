@@ -127,6 +127,17 @@ export class PartitionFetcher {
     }
   }
 
+  /**
+   * Drops what was fetched for `s` past its position, so that its next delivery starts at
+   * the position again (run() after a handler threw).
+   */
+  rewind(s: PartitionState): void {
+    s.epoch++;
+    s.fetchOffset = s.position;
+    s.retryAt = 0;
+    this.wakeLoop();
+  }
+
   remove(tps: readonly TopicPartition[]): void {
     for (const tp of tps) {
       const s = this.get(tp);
