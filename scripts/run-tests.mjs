@@ -29,13 +29,23 @@ const totalMs = Number(process.env.SLUICE_TEST_TOTAL_TIMEOUT_MS ?? 13 * 60_000);
 // --test-force-exit arrived in Node 20.14; older 20.x runs without it.
 const [major, minor] = process.versions.node.split('.').map(Number);
 const forceExit = major > 20 || minor >= 14 ? ['--test-force-exit'] : [];
+// Static checks first, on a full run only (a run of chosen files is for quick iteration):
+// tsx strips types without checking them, so test/ and bench/ are type-checked here, and the
+// linter catches floating promises (a rejection nobody handles), which the compiler cannot.
+function step(what, args) {
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`run-tests: ${what} failed`);
+    process.exit(1);
+  }
+}
+if (filter.length === 0) {
+  step('the type check of src/, test/ and bench/ (tsc --noEmit)', ['node_modules/typescript/bin/tsc', '--noEmit']);
+  step('the lint (eslint .)', ['node_modules/eslint/bin/eslint.js', '.']);
+}
 // The brokers and CLIs that integration tests spawn run compiled JS (test/integration/
 // cli-entry.ts says why), so compile src/ into dist/ first; a type error fails the run here.
-const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-if (build.status !== 0) {
-  console.error('run-tests: the build (tsc -p tsconfig.build.json) failed');
-  process.exit(1);
-}
+step('the build (tsc -p tsconfig.build.json)', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...forceExit, ...files], {
   stdio: 'inherit',
   detached: true,

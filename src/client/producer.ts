@@ -151,7 +151,9 @@ export class Producer {
     while (this.inFlight < this.maxInFlight && this.acc.ready.length > 0) {
       const batches = this.acc.takeReady(this.maxRequestBytes);
       this.inFlight++;
-      this.sendRequest(batches).finally(() => {
+      // sendRequest settles every batch itself and does not reject (each await is inside a
+      // try); `void` says the promise is deliberately not awaited here.
+      void this.sendRequest(batches).finally(() => {
         this.inFlight--;
         this.pump();
         this.checkIdle();

@@ -2,6 +2,7 @@
 // offsets or share state log) or an illegal name, before it appends anything. Group configs
 // are checked when set (share-config.ts); this covers a name that reaches the writer anyway
 // (a config replayed from a log an older broker wrote).
+import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openLogManager } from '../../src/storage/log-manager.js';
@@ -26,7 +27,7 @@ test('dead letters bound for an internal or illegal topic are refused and nothin
     await cleanup();
   });
   const ctx: BrokerContext = {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), waiters: new FetchWaiters(),
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), waiters: new FetchWaiters(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(),
     groups: { topicsChanged() {} } as unknown as GroupService, accepting: true,
   };
