@@ -151,9 +151,12 @@ export class Producer {
     while (this.inFlight < this.maxInFlight && this.acc.ready.length > 0) {
       const batches = this.acc.takeReady(this.maxRequestBytes);
       this.inFlight++;
-      // sendRequest settles every batch itself and does not reject (each await is inside a
-      // try); `void` says the promise is deliberately not awaited here.
-      void this.sendRequest(batches).finally(() => {
+      // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
+      // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
+      // send that already settled is a no-op).
+      void this.sendRequest(batches).catch((err: unknown) => {
+        for (const b of batches) b.fail(err instanceof Error ? err : new Error(String(err)));
+      }).finally(() => {
         this.inFlight--;
         this.pump();
         this.checkIdle();

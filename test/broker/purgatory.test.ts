@@ -63,6 +63,16 @@ class Conn implements CloseSignal {
   }
 }
 
+/** Runs `body` with setTimeout under test control, resetting it after the body has finished. */
+async function withMockTimers(body: () => Promise<void>): Promise<void> {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    await body();
+  } finally {
+    mock.timers.reset();
+  }
+}
+
 function settled<T>(p: Promise<T>): { value?: T; error?: unknown; done: boolean } {
   const s: { value?: T; error?: unknown; done: boolean } = { done: false };
   p.then((v) => { s.value = v; s.done = true; }, (e: unknown) => { s.error = e; s.done = true; });
@@ -107,57 +117,43 @@ test('attempts never overlap, and a wake during an attempt is not lost', async (
   assert.equal(s.value, 'final');
 });
 
-test('the wait running out makes a final attempt, whose answer is sent', () => {
-  mock.timers.enable({ apis: ['setTimeout'] });
-  try {
-    const pg = new Purgatory();
-    const op = new Scripted();
-    const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
-    mock.timers.tick(499);
-    assert.equal(op.calls.length, 0);
-    mock.timers.tick(1);
-    assert.deepEqual(op.calls, [true]);
-    return op.answer('whatever there is').then(() => assert.equal(s.value, 'whatever there is'));
-  } finally {
-    mock.timers.reset();
-  }
-});
+test('the wait running out makes a final attempt, whose answer is sent', () => withMockTimers(async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
+  mock.timers.tick(499);
+  assert.equal(op.calls.length, 0);
+  mock.timers.tick(1);
+  assert.deepEqual(op.calls, [true]);
+  await op.answer('whatever there is');
+  assert.equal(s.value, 'whatever there is');
+}));
 
-test('the wait running out during an attempt answers with that attempt\'s result (stall race)', async () => {
-  mock.timers.enable({ apis: ['setTimeout'] });
-  try {
-    const pg = new Purgatory();
-    const op = new Scripted();
-    const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
-    // After a stall the wake and the timer fire in the same turn.
-    pg.wake('k');
-    mock.timers.tick(500);
-    assert.deepEqual(op.calls, [false], 'no second attempt while one runs');
-    await op.answer('records locked for this worker');
-    assert.equal(s.value, 'records locked for this worker');
-    assert.deepEqual(op.discarded, []);
-  } finally {
-    mock.timers.reset();
-  }
-});
+test('the wait running out during an attempt answers with that attempt\'s result (stall race)', () => withMockTimers(async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
+  // After a stall the wake and the timer fire in the same turn.
+  pg.wake('k');
+  mock.timers.tick(500);
+  assert.deepEqual(op.calls, [false], 'no second attempt while one runs');
+  await op.answer('records locked for this worker');
+  assert.equal(s.value, 'records locked for this worker');
+  assert.deepEqual(op.discarded, []);
+}));
 
-test('the wait running out during an attempt that found nothing makes one final attempt', async () => {
-  mock.timers.enable({ apis: ['setTimeout'] });
-  try {
-    const pg = new Purgatory();
-    const op = new Scripted();
-    const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
-    pg.wake('k');
-    mock.timers.tick(500);
-    pg.wake('k'); // ignored: the final attempt is already asked for
-    await op.answer(undefined);
-    assert.deepEqual(op.calls, [false, true]);
-    await op.answer('empty');
-    assert.equal(s.value, 'empty');
-  } finally {
-    mock.timers.reset();
-  }
-});
+test('the wait running out during an attempt that found nothing makes one final attempt', () => withMockTimers(async () => {
+  const pg = new Purgatory();
+  const op = new Scripted();
+  const s = settled(pg.watch(op, { keys: ['k'], timeoutMs: 500 }));
+  pg.wake('k');
+  mock.timers.tick(500);
+  pg.wake('k'); // ignored: the final attempt is already asked for
+  await op.answer(undefined);
+  assert.deepEqual(op.calls, [false, true]);
+  await op.answer('empty');
+  assert.equal(s.value, 'empty');
+}));
 
 test('a closed connection ends the wait at once, and a result that arrives after is discarded', async () => {
   const pg = new Purgatory();

@@ -7,33 +7,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { batchOf, createTopic, produce, readAll } from './broker-helpers.js';
+import { batchStarts, xorByte } from '../storage/helpers.js';
 import { parseExposition, valueOf } from '../metrics/exposition.js';
 import { Consumer } from '../../src/client/consumer.js';
-import { BATCH_LENGTH, BASE_OFFSET, LOG_OVERHEAD, RECORDS } from '../../src/record/index.js';
+import { BASE_OFFSET, RECORDS } from '../../src/record/index.js';
 
 const SEG0 = '00000000000000000000.log';
-
-/** File positions of the batches in a segment file. */
-async function batchStarts(path: string): Promise<number[]> {
-  const b = await readFile(path);
-  const out: number[] = [];
-  for (let p = 0; p < b.length; p += b.readInt32BE(p + BATCH_LENGTH) + LOG_OVERHEAD) out.push(p);
-  return out;
-}
-
-async function xorByte(path: string, at: number, mask: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  const one = Buffer.alloc(1);
-  await fh.read(one, 0, 1, at);
-  one[0] ^= mask;
-  await fh.write(one, 0, 1, at);
-  await fh.close();
-}
 
 async function metric(b: BrokerHandle, name: string, labels: Record<string, string>): Promise<number> {
   return valueOf(parseExposition(await (await fetch(`${b.httpUrl}/metrics`)).text()), name, labels);

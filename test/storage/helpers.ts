@@ -1,7 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeBatch, decodeBatches } from '../../src/record/index.js';
+import { BATCH_LENGTH, LOG_OVERHEAD, encodeBatch, decodeBatches } from '../../src/record/index.js';
 
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-storage-'));
@@ -20,4 +20,25 @@ export function recordsIn(bytes: Buffer): { offset: number; value: string }[] {
   const out: { offset: number; value: string }[] = [];
   for (const b of decodeBatches(bytes)) for (const r of b.records) out.push({ offset: r.offset, value: r.value!.toString().replace(/x+$/, '') });
   return out;
+}
+
+/** File positions of the batches in a segment file. */
+export async function batchStarts(path: string): Promise<number[]> {
+  const b = await readFile(path);
+  const out: number[] = [];
+  for (let p = 0; p < b.length; p += b.readInt32BE(p + BATCH_LENGTH) + LOG_OVERHEAD) out.push(p);
+  return out;
+}
+
+/** Flips the bits of `mask` in the byte at `at` of a file: damage as a disk would do it. */
+export async function xorByte(path: string, at: number, mask: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const one = Buffer.alloc(1);
+    await fh.read(one, 0, 1, at);
+    one[0] ^= mask;
+    await fh.write(one, 0, 1, at);
+  } finally {
+    await fh.close();
+  }
 }

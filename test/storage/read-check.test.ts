@@ -5,14 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import { SluiceError } from '../../src/errors.js';
 import { effectiveConfig } from '../../src/storage/log-config.js';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { BASE_OFFSET, BATCH_LENGTH, CRC, LAST_OFFSET_DELTA, RECORDS } from '../../src/record/index.js';
-import { batchOf, recordsIn, tempDir } from './helpers.js';
+import { batchOf, recordsIn, tempDir, xorByte } from './helpers.js';
 
 const SEG0 = '00000000000000000000';
 const SIZES = [2, 3, 4, 1, 2, 3];
@@ -33,15 +32,6 @@ async function buildClosedLog(dir: string, indexIntervalBytes: number) {
   }
   await log.close();
   return spans;
-}
-
-async function xorByte(path: string, at: number, mask: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  const b = Buffer.alloc(1);
-  await fh.read(b, 0, 1, at);
-  b[0] ^= mask;
-  await fh.write(b, 0, 1, at);
-  await fh.close();
 }
 
 const DAMAGE: { what: string; field: number; mask: number; reason: RegExp }[] = [

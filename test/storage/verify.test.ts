@@ -1,34 +1,18 @@
 /** verify.ts: every CRC and offset checked, every problem reported with its place, nothing written. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import { effectiveConfig } from '../../src/storage/log-config.js';
 import { verifyPartitionDir } from '../../src/storage/verify.js';
-import { BASE_OFFSET, BATCH_LENGTH, CRC, LOG_OVERHEAD } from '../../src/record/index.js';
-import { batchOf, tempDir } from './helpers.js';
+import { BASE_OFFSET, BATCH_LENGTH, CRC } from '../../src/record/index.js';
+import { batchOf, batchStarts, tempDir, xorByte } from './helpers.js';
 
 async function snapshot(dir: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (const f of (await readdir(dir)).sort()) out.set(f, await readFile(join(dir, f)));
   return out;
-}
-
-async function batchStarts(path: string): Promise<number[]> {
-  const b = await readFile(path);
-  const out: number[] = [];
-  for (let p = 0; p < b.length; p += b.readInt32BE(p + BATCH_LENGTH) + LOG_OVERHEAD) out.push(p);
-  return out;
-}
-
-async function xorByte(path: string, at: number, mask: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  const one = Buffer.alloc(1);
-  await fh.read(one, 0, 1, at);
-  one[0] ^= mask;
-  await fh.write(one, 0, 1, at);
-  await fh.close();
 }
 
 test('verify reports every damaged batch with segment, byte and offset, walks past CRC and offset damage, and writes nothing', async () => {
