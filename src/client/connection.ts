@@ -18,8 +18,9 @@ import { API_NAMES } from '../protocol/api.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
 import { ClientClosedError, NetworkError, RequestTimeoutError } from './errors.js';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
+import { clientLogger, errorText, type Logger, type LoggerOptions } from './logger.js';
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends LoggerOptions {
   /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */
   requestTimeoutMs?: number;
   /** Timeout of one connect attempt. Default 10 s. */
@@ -29,8 +30,6 @@ export interface ConnectionOptions {
   reconnectBackoffMaxMs?: number;
   /** Bytes handed to the socket but not yet written above which requests wait. Default 16 MiB. */
   maxBufferedBytes?: number;
-  /** Diagnostics (reconnects). Default: silent. */
-  log?: (msg: string) => void;
 }
 
 interface Pending {
@@ -56,7 +55,7 @@ export class Connection {
   private readonly backoffMs: number;
   private readonly backoffMaxMs: number;
   private readonly maxBufferedBytes: number;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
 
   private ws: WebSocket | null = null;
   private state: State = 'idle';
@@ -77,7 +76,7 @@ export class Connection {
     this.backoffMs = opts.reconnectBackoffMs ?? 100;
     this.backoffMaxMs = opts.reconnectBackoffMaxMs ?? 5_000;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 16 * 1024 * 1024;
-    this.log = opts.log ?? (() => {});
+    this.log = clientLogger(opts);
   }
 
   get connected(): boolean {
@@ -169,7 +168,7 @@ export class Connection {
     this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
     if (this.state === 'closed') return;
     this.state = 'reconnecting';
-    this.log(`connection to ${this.url} lost; reconnecting`);
+    this.log.warn({ url: this.url }, `connection to ${this.url} lost; reconnecting`);
     this.scheduleReconnect();
   }
 
@@ -184,7 +183,7 @@ export class Connection {
       if (this.state !== 'reconnecting') return;
       this.open().then(
         () => {
-          this.log(`reconnected to ${this.url}`);
+          this.log.info({ url: this.url }, `reconnected to ${this.url}`);
           for (const fn of this.reconnectListeners) fn();
         },
         () => { if (this.state === 'reconnecting') this.scheduleReconnect(); },
@@ -211,7 +210,7 @@ export class Connection {
     try {
       msg = decodeFrameFragments(data) as typeof msg;
     } catch (err) {
-      this.log(`undecodable frame from ${this.url}: ${(err as Error).message}`);
+      this.log.warn({ url: this.url }, `undecodable frame from ${this.url}: ${errorText(err)}`);
       return;
     }
     if (msg.id === PUSH_ID) {
@@ -221,7 +220,7 @@ export class Connection {
         try {
           fn(msg as Record<string, unknown>);
         } catch (err) {
-          this.log(`push listener failed: ${(err as Error).message}`);
+          this.log.error({ url: this.url }, `push listener failed: ${errorText(err)}`);
         }
       }
       return;

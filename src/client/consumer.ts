@@ -28,6 +28,7 @@
  */
 import { BrokerError, ERRORS } from '../protocol/errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { clientLogger, type Logger } from './logger.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import { MetadataCache } from './metadata-cache.js';
 import { brokerUrl } from './producer.js';
@@ -80,7 +81,7 @@ export class Consumer {
   readonly conn: Connection;
   private readonly meta: MetadataCache;
   private readonly autoOffsetReset: OffsetReset;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
   private readonly fetcher: PartitionFetcher;
   private closed = false;
   /** A run() handler is running (close() must not wait for it: it may be the caller). */
@@ -95,8 +96,8 @@ export class Consumer {
       throw new InvalidArgumentError(`autoOffsetReset must be 'earliest', 'latest' or 'none'`);
     }
     const retryBackoffMs = opts.retryBackoffMs ?? 200;
-    this.log = opts.log ?? ((m) => process.stderr.write(`sluice consumer: ${m}\n`));
-    this.conn = new Connection(brokerUrl(opts), { ...opts, log: this.log });
+    this.log = clientLogger(opts);
+    this.conn = new Connection(brokerUrl(opts), { ...opts, logger: this.log });
     this.meta = new MetadataCache(this.conn);
     const g = groupOptions(opts);
     this.fetcher = new PartitionFetcher(this.conn, this.meta, {
@@ -108,12 +109,12 @@ export class Consumer {
       maxBufferedBytes: opts.maxBufferedBytes ?? 32 * 1024 * 1024,
       retryBackoffMs,
       groupId: g.groupId,
-      log: this.log,
+      logger: this.log,
     });
     if (g.groupId) {
       this.group = new GroupSession(this.conn, this.groupControl(), {
         g, sessionTimeoutMs: opts.sessionTimeoutMs, rebalanceTimeoutMs: opts.rebalanceTimeoutMs,
-        autoOffsetReset: this.autoOffsetReset, retryBackoffMs, log: this.log,
+        autoOffsetReset: this.autoOffsetReset, retryBackoffMs, logger: this.log,
       });
     }
   }

@@ -15,6 +15,7 @@ export type { ShareGroupSettings } from '../protocol/api.js';
 export type { GroupListing, CommittedOffset, ResetSpec, GroupOffsetReset, GroupDescription } from './group-admin.js';
 export type { GroupConsumerOptions } from './group-options.js';
 export type { ConnectionOptions } from './connection.js';
+export { SILENT_LOGGER, type Logger, type LogFn, type LoggerOptions } from './logger.js';
 export type { Acks, Bytes, Message, ProducerMessage, RecordHeader, SendResult, TopicPartition } from './types.js';
 export { murmur2, toPositive } from './murmur2.js';
 export { partitionForKey } from './partitioner.js';
