@@ -155,7 +155,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
           await new Promise<void>((r) => { this.jobWake = r; });
         }
       },
-      return: async () => done,
+      // `break`, `return` or a throw out of `for await` ends this worker, as it ends a Consumer:
+      // no more acquires, and the prefetched jobs the loop never got go back unstarted
+      // (close()), so another worker gets them at once with no delivery counted.
+      return: async () => {
+        await this.close();
+        return done;
+      },
     };
   }
 
