@@ -21,4 +21,5 @@ export { murmur2, toPositive } from './murmur2.js';
 export { partitionForKey } from './partitioner.js';
 export { SluiceError } from '../errors.js';
 export { BrokerError, ERRORS, type ErrorName } from '../protocol/errors.js';
-export { NetworkError, RequestTimeoutError, ClientClosedError, InvalidArgumentError } from './errors.js';
+export { NetworkError, RequestTimeoutError, ClientClosedError, InvalidArgumentError, MessageTooLargeError } from './errors.js';
+export type { BrokerLimits } from '../protocol/broker-limits.js';
