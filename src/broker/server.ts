@@ -5,6 +5,9 @@
  * Metrics (docs/metrics.md): GET /metrics on the same port unless `metrics: false`, and
  * also on `metricsPort` when that is >= 0.
  *
+ * Every upgrade response announces the broker's size limits as headers
+ * (protocol/broker-limits.ts), so clients refuse an oversize request instead of sending it.
+ *
  * Lifecycle: listen (the port is known and logged) -> open storage, which recovers every
  * log -> ready (upgrades accepted, /readyz 200). Until ready, upgrades get HTTP 503.
  * stop(): refuse new work, answer parked long polls, wait for in-flight requests (at most
@@ -19,6 +22,7 @@ import { flagName, type BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
 import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
+import { limitHeaderLines } from '../protocol/broker-limits.js';
 import type { BrokerContext } from './context.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { BrokerBudget } from './output-budget.js';
@@ -57,6 +61,8 @@ export class Broker {
     this.metrics = setUpMetrics(config, this.routes);
     this.http = createServer((req, res) => routeRequest(this.routes, req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
+    const limits = limitHeaderLines(config);
+    this.wss.on('headers', (headers: string[]) => { headers.push(...limits); });
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
   }

@@ -24,6 +24,7 @@ import type { Message, TopicPartition } from '../client/types.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { writeOut } from './format.js';
 import { untilStopSignal } from './stop-signal.js';
+import { stderrLogger } from './stderr-logger.js';
 
 interface ConsumeOpts {
   broker: string;
@@ -113,7 +114,7 @@ export function registerConsumeCommand(program: Command): void {
         }
         return consumeInGroup(topic, o);
       }
-      const consumer = new Consumer({ url: o.broker, autoOffsetReset: 'earliest' });
+      const consumer = new Consumer({ url: o.broker, autoOffsetReset: 'earliest', logger: stderrLogger('sluice consumer') });
       await untilStopSignal(() => consumer.close(), () => consumeAssigned(consumer, topic, o));
     });
 }
@@ -179,7 +180,9 @@ async function consumeAssigned(consumer: Consumer, topic: string, o: ConsumeOpts
 }
 
 async function consumeInGroup(topic: string, o: ConsumeOpts): Promise<void> {
-  const consumer = new Consumer({ url: o.broker, groupId: o.group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
+  const consumer = new Consumer({
+    url: o.broker, groupId: o.group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest', logger: stderrLogger('sluice consumer'),
+  });
   let count = 0;
   const max = o.maxMessages ?? Infinity;
   const fmt = o.format === 'json' ? toJson : textFormat(o);

@@ -15,6 +15,7 @@ import type { ShareGroupSettings } from '../protocol/api.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { table, writeOut } from './format.js';
 import { untilStopSignal } from './stop-signal.js';
+import { stderrLogger } from './stderr-logger.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 
 interface ConsumeOpts {
@@ -68,7 +69,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
-      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, maxMessages: o.maxMessages, settings });
+      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, maxMessages: o.maxMessages, settings, logger: stderrLogger('sluice queue') });
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;

@@ -12,14 +12,27 @@
  * a retriable NETWORK_ERROR (whether the broker applied them is unknown; the caller
  * retries) and reconnects with exponential backoff and jitter until close(). Requests made
  * while reconnecting wait for the new socket, up to their timeout.
+ *
+ * Size limits: the broker announces maxFrameBytes and maxRequestMsgpackBytes (and
+ * maxBatchBytes, for the producer) on the upgrade response (protocol/broker-limits.ts). A
+ * request that breaks one is refused here with MESSAGE_TOO_LARGE naming the limit and the
+ * size, without being sent: the broker would close the connection on it. Should the broker
+ * close with 1009 anyway (a limit not announced: an older broker, or the msgpack value
+ * count cap), the request in flight with the largest frame, the likely culprit, fails with
+ * MESSAGE_TOO_LARGE naming the close and the limits, the others with a NETWORK_ERROR saying
+ * why the connection was lost.
  */
 import WebSocket from 'ws';
 import { API_NAMES } from '../protocol/api.js';
+import { readLimitHeaders, type BrokerLimits } from '../protocol/broker-limits.js';
+import { CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
+import { checkFrameLimits, MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../protocol/frame-limits.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
-import { ClientClosedError, NetworkError, RequestTimeoutError } from './errors.js';
+import { ClientClosedError, MessageTooLargeError, NetworkError, RequestTimeoutError } from './errors.js';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
+import { clientLogger, errorText, type Logger, type LoggerOptions } from './logger.js';
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends LoggerOptions {
   /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */
   requestTimeoutMs?: number;
   /** Timeout of one connect attempt. Default 10 s. */
@@ -29,12 +42,12 @@ export interface ConnectionOptions {
   reconnectBackoffMaxMs?: number;
   /** Bytes handed to the socket but not yet written above which requests wait. Default 16 MiB. */
   maxBufferedBytes?: number;
-  /** Diagnostics (reconnects). Default: silent. */
-  log?: (msg: string) => void;
 }
 
 interface Pending {
   api: number;
+  /** Bytes of the request's frame (to tell the likely culprit of a 1009 close). */
+  bytes: number;
   resolve: (v: any) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
@@ -56,9 +69,11 @@ export class Connection {
   private readonly backoffMs: number;
   private readonly backoffMaxMs: number;
   private readonly maxBufferedBytes: number;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
 
   private ws: WebSocket | null = null;
+  /** What the broker announced on the current (or last) connection; undefined: nothing. */
+  private announced: BrokerLimits | undefined;
   private state: State = 'idle';
   private connecting: Promise<void> | null = null;
   private attempts = 0;
@@ -77,11 +92,16 @@ export class Connection {
     this.backoffMs = opts.reconnectBackoffMs ?? 100;
     this.backoffMaxMs = opts.reconnectBackoffMaxMs ?? 5_000;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 16 * 1024 * 1024;
-    this.log = opts.log ?? (() => {});
+    this.log = clientLogger(opts);
   }
 
   get connected(): boolean {
     return this.state === 'open';
+  }
+
+  /** The size limits the broker announced when this connection opened (undefined: none, or not connected yet). */
+  get limits(): BrokerLimits | undefined {
+    return this.announced;
   }
 
   /** Called after every successful reconnect (not the first connect). */
@@ -132,10 +152,13 @@ export class Connection {
         return;
       }
       let settled = false;
+      let announced: BrokerLimits | undefined;
+      ws.on('upgrade', (res) => { announced = readLimitHeaders(res.headers); });
       ws.on('open', () => {
         if (this.state === 'closed') { ws.terminate(); return; }
         settled = true;
         this.ws = ws;
+        this.announced = announced;
         this.state = 'open';
         this.attempts = 0;
         resolve();
@@ -153,24 +176,72 @@ export class Connection {
           reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: ${describe(err)}`, { cause: err }));
         }
       });
-      ws.on('close', () => {
+      ws.on('close', (code, reason) => {
         if (!settled) {
           settled = true;
           reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: connection closed during handshake`));
           return;
         }
-        if (this.ws === ws) this.onDropped();
+        if (this.ws === ws) this.onDropped(code, reason.toString());
       });
     });
   }
 
-  private onDropped(): void {
+  private onDropped(code: number, reason: string): void {
     this.ws = null;
-    this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
+    if (code === CLOSE_TOO_BIG) {
+      const why = this.tooBigText(reason);
+      this.log.warn({ url: this.url, code, reason }, why);
+      let culprit: Pending | undefined;
+      for (const p of this.pending.values()) if (!culprit || p.bytes > culprit.bytes) culprit = p;
+      const l = this.announced;
+      this.failAll((p) => p === culprit
+        ? new MessageTooLargeError(`${apiName(p.api)} request of ${p.bytes} bytes: ${why}`, 'maxFrameBytes', l ? l.maxFrameBytes : -1, p.bytes)
+        : new NetworkError(this.url, `connection to ${this.url} was lost: ${why}`));
+    } else {
+      this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
+    }
     if (this.state === 'closed') return;
     this.state = 'reconnecting';
-    this.log(`connection to ${this.url} lost; reconnecting`);
+    this.log.warn({ url: this.url }, `connection to ${this.url} lost; reconnecting`);
     this.scheduleReconnect();
+  }
+
+  /** What a 1009 close says, with the limits it may be about. */
+  private tooBigText(reason: string): string {
+    const l = this.announced;
+    const limits = l
+      ? `maxFrameBytes ${l.maxFrameBytes}, maxRequestMsgpackBytes ${l.maxRequestMsgpackBytes}`
+      : 'maxFrameBytes (the broker announced no limits)';
+    return `the broker closed the connection with 1009 (message too big${reason ? `: ${reason}` : ''}); a request broke its limits: ${limits}`;
+  }
+
+  /**
+   * Throws MessageTooLargeError when `frame` breaks a limit the broker announced: the broker
+   * would close the connection on it (1009), failing everything else in flight too. Cheap:
+   * the msgpack bytes are walked only when the bytes besides big record batches could
+   * exceed maxRequestMsgpackBytes at all.
+   */
+  private checkSize(api: number, frame: Uint8Array[]): number {
+    let total = 0;
+    for (const p of frame) total += p.length;
+    const l = this.announced;
+    if (!l) return total;
+    if (total > l.maxFrameBytes) {
+      throw new MessageTooLargeError(`${apiName(api)} request of ${total} bytes is larger than the broker's maxFrameBytes ${l.maxFrameBytes}`, 'maxFrameBytes', l.maxFrameBytes, total);
+    }
+    // Parts are [msgpack, batch, msgpack, batch, ..., msgpack] (protocol/frame-parts.ts).
+    let other = total;
+    for (let i = 1; i < frame.length; i += 2) other -= frame[i].length;
+    if (other > l.maxRequestMsgpackBytes) {
+      try {
+        checkFrameLimits(frame.length === 1 ? frame[0] : Buffer.concat(frame), { maxMsgpackBytes: l.maxRequestMsgpackBytes, maxValues: MAX_REQUEST_VALUES, maxDepth: MAX_REQUEST_DEPTH });
+      } catch (err) {
+        if (!(err instanceof FrameError) || err.closeCode !== CLOSE_TOO_BIG) throw err;
+        throw new MessageTooLargeError(`${apiName(api)} request refused before sending: ${err.message}`, 'maxRequestMsgpackBytes', l.maxRequestMsgpackBytes, total);
+      }
+    }
+    return total;
   }
 
   private scheduleReconnect(): void {
@@ -184,7 +255,7 @@ export class Connection {
       if (this.state !== 'reconnecting') return;
       this.open().then(
         () => {
-          this.log(`reconnected to ${this.url}`);
+          this.log.info({ url: this.url }, `reconnected to ${this.url}`);
           for (const fn of this.reconnectListeners) fn();
         },
         () => { if (this.state === 'reconnecting') this.scheduleReconnect(); },
@@ -211,7 +282,7 @@ export class Connection {
     try {
       msg = decodeFrameFragments(data) as typeof msg;
     } catch (err) {
-      this.log(`undecodable frame from ${this.url}: ${(err as Error).message}`);
+      this.log.warn({ url: this.url }, `undecodable frame from ${this.url}: ${errorText(err)}`);
       return;
     }
     if (msg.id === PUSH_ID) {
@@ -221,7 +292,7 @@ export class Connection {
         try {
           fn(msg as Record<string, unknown>);
         } catch (err) {
-          this.log(`push listener failed: ${(err as Error).message}`);
+          this.log.error({ url: this.url }, `push listener failed: ${errorText(err)}`);
         }
       }
       return;
@@ -280,6 +351,7 @@ export class Connection {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const frame = encodeFrameParts({ id, api, version: 0, ...body });
+    const bytes = this.checkSize(api, frame);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         // After a stall (GC, a paused VM) timers run before the poll phase reads what arrived
@@ -289,7 +361,7 @@ export class Connection {
           if (this.pending.delete(id)) reject(new RequestTimeoutError(this.url, api, timeoutMs));
         });
       }, timeoutMs);
-      this.pending.set(id, { api, resolve, reject, timer });
+      this.pending.set(id, { api, bytes, resolve, reject, timer });
       this.write(frame, (e) => {
         if (this.pending.delete(id)) {
           clearTimeout(timer);
@@ -306,6 +378,7 @@ export class Connection {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const frame = encodeFrameParts({ id, api, version: 0, ...body });
+    this.checkSize(api, frame);
     await new Promise<void>((resolve, reject) => {
       const n = sendParts(this.ws!, frame, (err) => {
         this.unwritten -= n;
@@ -320,11 +393,11 @@ export class Connection {
     return this.pending.size;
   }
 
-  private failAll(make: () => Error): void {
+  private failAll(make: (p: Pending) => Error): void {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);
-      p.reject(make());
+      p.reject(make(p));
     }
     const dw = this.drainWaiters;
     this.drainWaiters = [];

@@ -5,8 +5,8 @@
  * assigned partition is in flight, and undelivered fetched bytes are capped by
  * `maxBufferedBytes`.
  *
- * Positions: `position(tp)` is the next offset the application will receive. seek()
- * changes it and discards anything already fetched for that partition. After a dropped
+ * Positions: `position(tp)` is the offset after the last message the application handled
+ * (while a message is being handled, that message's own offset). seek() changes it and discards anything already fetched for that partition. After a dropped
  * connection the fetch is retried from the same offsets once the connection is back.
  *
  * autoOffsetReset decides where a partition without a position starts and what happens
@@ -18,8 +18,8 @@
  * Consumer groups: with `groupId` and `topics` (names or a RegExp) the partitions come
  * from the group coordinator instead of assign() (group-session.ts wires group-member.ts,
  * which heartbeats on its own timer, to the fetcher). A granted partition starts at the group's committed offset, or per
- * autoOffsetReset when there is none (logged). Commits send `position` (last delivered + 1;
- * with run(), last handled + 1: see run()) with the member's epoch: automatically every autoCommitIntervalMs, before a partition is
+ * autoOffsetReset when there is none (logged). Commits send `position` (last handled + 1:
+ * see run() and the async iterator) with the member's epoch: automatically every autoCommitIntervalMs, before a partition is
  * released, and on close(); or by commit(). A partition is released only once the
  * application is between messages (it asked for the next one or its handler returned), so
  * a commit never covers a message still being handled. If the application stays inside a
@@ -28,6 +28,7 @@
  */
 import { BrokerError, ERRORS } from '../protocol/errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { clientLogger, type Logger } from './logger.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import { MetadataCache } from './metadata-cache.js';
 import { brokerUrl } from './producer.js';
@@ -80,10 +81,10 @@ export class Consumer {
   readonly conn: Connection;
   private readonly meta: MetadataCache;
   private readonly autoOffsetReset: OffsetReset;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
   private readonly fetcher: PartitionFetcher;
   private closed = false;
-  /** A run() handler is running (close() must not wait for it: it may be the caller). */
+  /** A run() handler or a `for await` body has a message (close() must not wait for it: it may be the caller). */
   private handling = false;
   private finishing: Promise<void> | undefined;
   /** Group mode only (undefined without groupId). */
@@ -95,8 +96,8 @@ export class Consumer {
       throw new InvalidArgumentError(`autoOffsetReset must be 'earliest', 'latest' or 'none'`);
     }
     const retryBackoffMs = opts.retryBackoffMs ?? 200;
-    this.log = opts.log ?? ((m) => process.stderr.write(`sluice consumer: ${m}\n`));
-    this.conn = new Connection(brokerUrl(opts), { ...opts, log: this.log });
+    this.log = clientLogger(opts);
+    this.conn = new Connection(brokerUrl(opts), { ...opts, logger: this.log });
     this.meta = new MetadataCache(this.conn);
     const g = groupOptions(opts);
     this.fetcher = new PartitionFetcher(this.conn, this.meta, {
@@ -108,12 +109,12 @@ export class Consumer {
       maxBufferedBytes: opts.maxBufferedBytes ?? 32 * 1024 * 1024,
       retryBackoffMs,
       groupId: g.groupId,
-      log: this.log,
+      logger: this.log,
     });
     if (g.groupId) {
       this.group = new GroupSession(this.conn, this.groupControl(), {
         g, sessionTimeoutMs: opts.sessionTimeoutMs, rebalanceTimeoutMs: opts.rebalanceTimeoutMs,
-        autoOffsetReset: this.autoOffsetReset, retryBackoffMs, log: this.log,
+        autoOffsetReset: this.autoOffsetReset, retryBackoffMs, logger: this.log,
       });
     }
   }
@@ -226,7 +227,7 @@ export class Consumer {
     this.fetcher.wakeLoop();
   }
 
-  /** Next offset the application will receive from `tp` (-1 while not yet known). */
+  /** The offset after the last message handled from `tp`: what a commit sends (-1 while not yet known). */
   position(tp: TopicPartition): number {
     return this.fetcher.get(tp)?.position ?? -1;
   }
@@ -296,20 +297,41 @@ export class Consumer {
     return this.fetcher.nextBatch();
   }
 
+  /**
+   * `for await (const m of consumer)`: every message, until close(). At-least-once, as run():
+   * a message counts as handled when the loop asks for the next one, so the position (what
+   * commits send) moves past it only then. Leaving the loop with `break`, `return` or a throw
+   * closes the consumer and commits up to, not including, the message the body was handling:
+   * the group delivers that message again (as KafkaJS does for an eachMessage that did not
+   * finish). close() from inside the body (or elsewhere while the body runs) commits what
+   * was handled before the current message; if the body then finishes normally, the loop's
+   * next pull commits that message too and ends the loop.
+   */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     let batch: Message[] = [];
     let i = 0;
     let state: PartitionState | null = null;
     let epoch = 0;
+    /** The message the loop body has; handled once the loop asks for the next one. */
+    let current: Message | null = null;
     const done: IteratorResult<Message> = { value: undefined, done: true };
     return {
       next: async (): Promise<IteratorResult<Message>> => {
+        if (current) {
+          if (handled(state!, epoch)) state!.position = current.offset + 1;
+          current = null;
+          this.handling = false;
+        }
         this.markIdle();
         for (;;) {
-          if (this.closed) return done;
+          if (this.closed) {
+            await this.finishClose();
+            return done;
+          }
           if (i < batch.length && state!.epoch === epoch) {
             const m = batch[i++];
-            state!.position = m.offset + 1;
+            current = m;
+            this.handling = true;
             this.group?.markBusy();
             return { value: m, done: false };
           }
@@ -322,6 +344,9 @@ export class Consumer {
         }
       },
       return: async (): Promise<IteratorResult<Message>> => {
+        // The body left the loop inside its message: that message is not handled.
+        current = null;
+        this.handling = false;
         await this.close();
         return done;
       },
@@ -330,8 +355,9 @@ export class Consumer {
 
   /**
    * Stops fetching, commits what was handled (auto-commit), leaves the group and closes the
-   * connection; a pending `for await` ends. While a run() handler is running, resolves once
-   * what was handled before its message is committed, and run() finishes the rest (see run()).
+   * connection; a pending `for await` ends. While a run() handler or a `for await` body has a
+   * message, resolves once what was handled before that message is committed, and run() or
+   * the loop's next pull (or its exit) finishes the rest (see run() and the async iterator).
    */
   async close(): Promise<void> {
     if (!this.closed) {

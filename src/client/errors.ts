@@ -32,3 +32,16 @@ export class InvalidArgumentError extends SluiceError {
     super('INVALID_ARGUMENT', message, false);
   }
 }
+
+/**
+ * A request larger than the broker accepts: refused before sending, by the limits the
+ * broker announced (or the producer's own), or after the broker closed the connection with
+ * 1009. Not retriable: the same request fails the same way. `limit` names the setting
+ * (`maxFrameBytes`, `maxBatchBytes`, `maxRequestMsgpackBytes`), `limitBytes` its value
+ * (-1 when unknown) and `size` the bytes that broke it (-1 when unknown).
+ */
+export class MessageTooLargeError extends SluiceError {
+  constructor(message: string, readonly limit: string, readonly limitBytes: number, readonly size: number) {
+    super('MESSAGE_TOO_LARGE', message, false);
+  }
+}

@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { Api, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
+import { errorText, type Logger } from './logger.js';
 import type { TopicPartition } from './types.js';
 
 export interface GroupMemberHooks {
@@ -47,7 +48,7 @@ export interface GroupMemberOptions {
   rebalanceTimeoutMs?: number;
   maxPollIntervalMs: number;
   retryBackoffMs: number;
-  log: (msg: string) => void;
+  logger: Logger;
 }
 
 const key = (topic: string, partition: number) => `${topic}\0${partition}`;
@@ -124,7 +125,7 @@ export class GroupMember {
   /** The application polled again after a maxPollIntervalMs departure: join again. */
   polled(): void {
     if (this.leftForPoll) {
-      this.opts.log(`handler returned; rejoining group '${this.opts.groupId}'`);
+      this.opts.logger.info({ groupId: this.opts.groupId }, `handler returned; rejoining group '${this.opts.groupId}'`);
       this.start();
     }
   }
@@ -139,7 +140,7 @@ export class GroupMember {
     if (this.stopped || this.inFlight) return;
     const busy = this.hooks.busyForMs();
     if (busy > this.opts.maxPollIntervalMs) {
-      this.opts.log(`handler stuck: no message pulled for ${busy} ms (maxPollIntervalMs ${this.opts.maxPollIntervalMs}); leaving group '${this.opts.groupId}' so its partitions move to other members`);
+      this.opts.logger.warn({ groupId: this.opts.groupId, busyMs: busy }, `handler stuck: no message pulled for ${busy} ms (maxPollIntervalMs ${this.opts.maxPollIntervalMs}); leaving group '${this.opts.groupId}' so its partitions move to other members`);
       this.leftForPoll = true;
       await this.leave();
       return;
@@ -166,14 +167,14 @@ export class GroupMember {
     } catch (err) {
       const code = err instanceof SluiceError ? err.code : '';
       if (code === 'FENCED_MEMBER_EPOCH' || code === 'UNKNOWN_MEMBER_ID') {
-        this.opts.log(`${code} in group '${this.opts.groupId}' (epoch ${this.memberEpoch}); dropping ${this.owned.size} partition(s) and rejoining`);
+        this.opts.logger.warn({ groupId: this.opts.groupId, code }, `${code} in group '${this.opts.groupId}' (epoch ${this.memberEpoch}); dropping ${this.owned.size} partition(s) and rejoining`);
         this.loseAll();
         this.memberEpoch = 0;
         next = 0;
       } else if (err instanceof SluiceError && err.retriable) {
         next = this.opts.retryBackoffMs;
       } else if (!this.stopped) {
-        this.opts.log(`heartbeat of group '${this.opts.groupId}' failed: ${(err as Error).message}`);
+        this.opts.logger.warn({ groupId: this.opts.groupId }, `heartbeat of group '${this.opts.groupId}' failed: ${errorText(err)}`);
         next = Math.max(this.opts.retryBackoffMs, 1000);
       }
     } finally {
@@ -212,7 +213,7 @@ export class GroupMember {
         this.sendNow();
       }, (err: unknown) => {
         for (const k of added) this.adding.delete(k);
-        this.opts.log(`could not start partitions of group '${this.opts.groupId}': ${(err as Error).message}`);
+        this.opts.logger.warn({ groupId: this.opts.groupId }, `could not start partitions of group '${this.opts.groupId}': ${errorText(err)}`);
         this.sendNow();
       });
     }
@@ -224,7 +225,7 @@ export class GroupMember {
     const removed = [...this.owned].filter((k) => !this.target.has(k));
     if (!removed.length) return;
     this.revoking = this.hooks.revoked(removed.map(unkey)).catch((err: unknown) => {
-      this.opts.log(`revoking partitions of group '${this.opts.groupId}': ${(err as Error).message}`);
+      this.opts.logger.warn({ groupId: this.opts.groupId }, `revoking partitions of group '${this.opts.groupId}': ${errorText(err)}`);
     }).then(() => {
       for (const k of removed) this.owned.delete(k);
       this.revoking = null;

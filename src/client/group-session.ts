@@ -17,6 +17,7 @@ import { Api, type OffsetCommitResponse, type OffsetFetchResponse } from '../pro
 import { BrokerError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
+import { errorText, type Logger } from './logger.js';
 import { GroupMember } from './group-member.js';
 import type { groupOptions } from './group-options.js';
 import type { OffsetReset } from './partition-fetcher.js';
@@ -45,7 +46,7 @@ export interface GroupSessionOptions {
   rebalanceTimeoutMs?: number;
   autoOffsetReset: OffsetReset;
   retryBackoffMs: number;
-  log: (msg: string) => void;
+  logger: Logger;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
@@ -65,7 +66,7 @@ export class GroupSession {
     this.g = o.g;
     this.member = new GroupMember(conn, {
       groupId: this.g.groupId, topics: this.g.topics, sessionTimeoutMs: o.sessionTimeoutMs, rebalanceTimeoutMs: o.rebalanceTimeoutMs,
-      maxPollIntervalMs: this.g.maxPollIntervalMs, retryBackoffMs: o.retryBackoffMs, log: o.log,
+      maxPollIntervalMs: this.g.maxPollIntervalMs, retryBackoffMs: o.retryBackoffMs, logger: o.logger,
     }, {
       assigned: (tps) => this.assigned(tps),
       revoked: (tps) => this.revoked(tps),
@@ -80,7 +81,7 @@ export class GroupSession {
     this.member.start();
     if (this.g.autoCommit && !this.commitTimer) {
       this.commitTimer = setInterval(() => {
-        this.commit().catch((err: unknown) => this.o.log(`auto-commit failed: ${(err as Error).message}`));
+        this.commit().catch((err: unknown) => this.o.logger.warn({ groupId: this.g.groupId }, `auto-commit failed: ${errorText(err)}`));
       }, this.g.autoCommitIntervalMs);
     }
   }
@@ -145,7 +146,7 @@ export class GroupSession {
     for (const tp of this.control.startFetching(starts)) {
       const s = starts.find((x) => x.topic === tp.topic && x.partition === tp.partition)!;
       if (s.offset >= 0) this.committed.set(tpKey(s.topic, s.partition), s.offset);
-      else this.o.log(`group '${this.g.groupId}' has no committed offset for ${s.topic}/${s.partition}; starting at ${this.o.autoOffsetReset} (autoOffsetReset)`);
+      else this.o.logger.info({ groupId: this.g.groupId, topic: s.topic, partition: s.partition }, `group '${this.g.groupId}' has no committed offset for ${s.topic}/${s.partition}; starting at ${this.o.autoOffsetReset} (autoOffsetReset)`);
     }
     this.g.onPartitionsAssigned?.(tps);
   }
@@ -161,7 +162,7 @@ export class GroupSession {
       });
     }
     if (this.g.autoCommit) {
-      await this.commit(tps).catch((err: unknown) => this.o.log(`commit before releasing partitions failed: ${(err as Error).message}`));
+      await this.commit(tps).catch((err: unknown) => this.o.logger.warn({ groupId: this.g.groupId }, `commit before releasing partitions failed: ${errorText(err)}`));
     }
     this.forget(tps);
     this.g.onPartitionsRevoked?.(tps);
@@ -174,7 +175,7 @@ export class GroupSession {
 
   /** With autoCommit, commits the positions as they stand (what close() commits); never rejects. */
   async commitHandled(): Promise<void> {
-    if (this.g.autoCommit && this.member.active) await this.commit().catch((err: unknown) => this.o.log(`commit on close failed: ${(err as Error).message}`));
+    if (this.g.autoCommit && this.member.active) await this.commit().catch((err: unknown) => this.o.logger.warn({ groupId: this.g.groupId }, `commit on close failed: ${errorText(err)}`));
   }
 
   /** Commits what was delivered (autoCommit), then leaves at once so the partitions move without waiting for the session timeout. */

@@ -16,6 +16,7 @@ import { Api, EARLIEST, LATEST, type FetchResponse, type ListOffsetsResponse } f
 import { BrokerError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
+import type { Logger } from './logger.js';
 import { MessageDecoder, nextOffsetAfter } from './message-decoder.js';
 import type { MetadataCache } from './metadata-cache.js';
 import type { Message, TopicPartition } from './types.js';
@@ -79,7 +80,7 @@ export interface FetcherOptions {
   retryBackoffMs: number;
   /** For the reset log line of a committed offset. */
   groupId: string;
-  log: (msg: string) => void;
+  logger: Logger;
 }
 
 export const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
@@ -304,7 +305,7 @@ export class PartitionFetcher {
       const reset = this.o.autoOffsetReset;
       if (reset === 'none') throw err;
       const what = s.committedStart && s.fetchOffset === s.position ? `committed offset ${s.fetchOffset} of group '${this.o.groupId}'` : 'offset ' + s.fetchOffset;
-      this.o.log(`${what} of ${s.topic}/${s.partition} is out of range${range}; resetting to ${reset} (autoOffsetReset)`);
+      this.o.logger.warn({ topic: s.topic, partition: s.partition, offset: s.fetchOffset, reset }, `${what} of ${s.topic}/${s.partition} is out of range${range}; resetting to ${reset} (autoOffsetReset)`);
       s.epoch++;
       s.reset = { kind: reset };
       return;

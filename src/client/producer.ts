@@ -14,6 +14,13 @@
  * acks='all' when an acknowledged message must survive a power cut. lingerMs=5,
  * batchBytes=1 MiB, maxInFlight=5, retries=10 with exponential backoff from 100 ms.
  *
+ * Size limits: a batch must fit the broker's maxBatchBytes and, with the request around it,
+ * its maxFrameBytes, both announced when the connection opens (protocol/broker-limits.ts),
+ * and the producer's own maxBatchBytes if set. A message that cannot fit even alone is
+ * refused at once with MESSAGE_TOO_LARGE naming the limit and its size; batches close
+ * before they grow past the limit, and requests are grouped to fit the frame limit. Sent
+ * anyway, the broker would close the connection (1009), failing every request in flight.
+ *
  * Retriable failures (NETWORK_ERROR on a dropped connection, timeouts, a broker shutting
  * down, an unknown partition) resend the same encoded batch after a backoff. With more
  * than one request in flight a retried batch can land after a later batch of the same
@@ -26,10 +33,15 @@ import { SluiceError } from '../errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import { MetadataCache } from './metadata-cache.js';
-import { PendingSend, RecordAccumulator, type ProducerBatch } from './record-accumulator.js';
+import type { BrokerLimits } from '../protocol/broker-limits.js';
+import {
+  PendingSend, RecordAccumulator, PRODUCE_REQUEST_OVERHEAD, produceBatchOverhead, tooLarge, type BatchCap, type ProducerBatch,
+} from './record-accumulator.js';
 import type { Acks, ProducerMessage, SendResult } from './types.js';
 
 export const DEFAULT_BROKER = 'ws://127.0.0.1:9400';
+/** maxBatchBytes of a broker that announces no limits: the broker setting's default. */
+const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 export interface ProducerOptions extends ConnectionOptions {
   /** Broker URL (ws://host:port). `brokers[0]` is used when given instead. */
@@ -46,6 +58,13 @@ export interface ProducerOptions extends ConnectionOptions {
   retries?: number;
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
+  /**
+   * Largest record batch (one partition's records in one request) to send. Default: the
+   * broker's maxBatchBytes as it announces it, or 16 MiB (the broker's default) when it
+   * announces none; when set, the smaller of this and the broker's. A message too big for
+   * it, or for the broker's maxFrameBytes, is refused at once with MESSAGE_TOO_LARGE.
+   */
+  maxBatchBytes?: number;
 }
 
 export function brokerUrl(opts: { url?: string; brokers?: string[] }): string {
@@ -64,6 +83,10 @@ export class Producer {
   private readonly retries: number;
   private readonly retryBackoffMs: number;
   private readonly retryBackoffMaxMs: number;
+  private readonly ownMaxBatchBytes: number | undefined;
+  /** batchCap() per topic, for the limits it was computed from. */
+  private caps = new Map<string, BatchCap>();
+  private capsFor: BrokerLimits | undefined;
 
   private inFlight = 0;
   private retrying = 0;
@@ -84,6 +107,9 @@ export class Producer {
     this.retries = opts.retries ?? 10;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryBackoffMaxMs = opts.retryBackoffMaxMs ?? 2000;
+    const own = opts.maxBatchBytes;
+    if (own !== undefined && (!Number.isInteger(own) || own < 1)) throw new InvalidArgumentError(`maxBatchBytes must be an integer >= 1, not ${String(own)}`);
+    this.ownMaxBatchBytes = own;
     this.conn = new Connection(brokerUrl(opts), opts);
     this.meta = new MetadataCache(this.conn);
     this.acc = new RecordAccumulator(batchBytes);
@@ -131,7 +157,7 @@ export class Producer {
     return new Promise<SendResult[] | null>((resolve, reject) => {
       const results = wantResults ? new Array<SendResult>(messages.length) : null;
       const ps = new PendingSend(messages.length, results, () => resolve(results), reject);
-      this.acc.append(topic, n, messages, ps); // throws (-> reject) before queuing anything
+      this.acc.append(topic, n, messages, ps, this.batchCap(topic)); // throws (-> reject) before queuing anything
       if (this.acc.ready.length > 0) this.pump();
       if (this.lingerTimer === null && this.acc.hasOpen) {
         const linger = () => {
@@ -147,9 +173,38 @@ export class Producer {
     });
   }
 
+  /**
+   * The largest batch of `topic` that may go out now: the smallest of the broker's
+   * maxBatchBytes, what its maxFrameBytes leaves for one batch, and our own maxBatchBytes.
+   */
+  private batchCap(topic: string): BatchCap {
+    const l = this.conn.limits;
+    if (l !== this.capsFor) {
+      this.caps.clear();
+      this.capsFor = l;
+    }
+    let cap = this.caps.get(topic);
+    if (cap) return cap;
+    const own = this.ownMaxBatchBytes;
+    const broker = l ? l.maxBatchBytes : own === undefined ? DEFAULT_MAX_BATCH_BYTES : Infinity;
+    if (own !== undefined && own <= broker) cap = { bytes: own, limit: 'maxBatchBytes', limitBytes: own, text: `the producer's maxBatchBytes ${own}` };
+    else cap = { bytes: broker, limit: 'maxBatchBytes', limitBytes: broker, text: `${l ? "the broker's" : 'the default'} maxBatchBytes ${broker}` };
+    if (l) {
+      const room = l.maxFrameBytes - PRODUCE_REQUEST_OVERHEAD - produceBatchOverhead(topic);
+      if (room < cap.bytes) {
+        cap = { bytes: room, limit: 'maxFrameBytes', limitBytes: l.maxFrameBytes, text: `the broker's maxFrameBytes ${l.maxFrameBytes} leaves for one batch of topic '${topic}' (${room})` };
+      }
+    }
+    this.caps.set(topic, cap);
+    return cap;
+  }
+
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.acc.ready.length > 0) {
-      const batches = this.acc.takeReady(this.maxRequestBytes);
+      const l = this.conn.limits;
+      const maxBytes = l ? Math.min(this.maxRequestBytes, l.maxFrameBytes - PRODUCE_REQUEST_OVERHEAD) : this.maxRequestBytes;
+      const batches = this.refuseTooLarge(this.acc.takeReady(maxBytes));
+      if (batches.length === 0) continue;
       this.inFlight++;
       // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
       // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
@@ -162,6 +217,28 @@ export class Producer {
         this.checkIdle();
       });
     }
+  }
+
+  /**
+   * Fails the encoded batches that are over their cap (the size estimate let them through:
+   * headers, multi-byte text) instead of sending them; returns the others.
+   */
+  private refuseTooLarge(batches: ProducerBatch[]): ProducerBatch[] {
+    let out: ProducerBatch[] | undefined;
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i];
+      const cap = this.batchCap(b.topic);
+      if (b.bytes <= cap.bytes) {
+        out?.push(b);
+        continue;
+      }
+      out ??= batches.slice(0, i);
+      this.acc.release(b);
+      b.fail(tooLarge(`a batch of ${b.records.length} message(s) to ${b.topic}/${b.partition}`, b.bytes, cap));
+      this.wakeSpace();
+    }
+    if (out) this.checkIdle();
+    return out ?? batches;
   }
 
   private async sendRequest(batches: ProducerBatch[]): Promise<void> {

@@ -33,6 +33,7 @@ import {
 import { fromWireError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { clientLogger, errorText, type Logger } from './logger.js';
 import { InvalidArgumentError } from './errors.js';
 import { decodeMessages } from './message-decoder.js';
 import { brokerUrl } from './producer.js';
@@ -94,7 +95,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly retryBackoffMs: number;
   private readonly extendLocks: boolean;
   private readonly settings: ShareGroupSettings | undefined;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
 
   private readonly buffer: Job[] = [];
   private outstanding = 0;
@@ -129,8 +130,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.retryBackoffMs = opts.retryBackoffMs ?? 500;
     this.extendLocks = opts.extendLocks ?? true;
     this.settings = opts.settings;
-    this.log = opts.log ?? ((m) => process.stderr.write(`sluice queue: ${m}\n`));
-    this.conn = new Connection(brokerUrl(opts), { ...opts, log: this.log });
+    this.log = clientLogger(opts);
+    this.conn = new Connection(brokerUrl(opts), { ...opts, logger: this.log });
     const hb = opts.heartbeatIntervalMs ?? 3000;
     this.heartbeat = setInterval(() => this.beat(), hb);
     this.heartbeat.unref();
@@ -154,7 +155,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
           await new Promise<void>((r) => { this.jobWake = r; });
         }
       },
-      return: async () => done,
+      // `break`, `return` or a throw out of `for await` ends this worker, as it ends a Consumer:
+      // no more acquires, and the prefetched jobs the loop never got go back unstarted
+      // (close()), so another worker gets them at once with no delivery counted.
+      return: async () => {
+        await this.close();
+        return done;
+      },
     };
   }
 
@@ -178,7 +185,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
           if (!job.settled) await job.release({ reason: (err as Error)?.message ?? String(err) });
           else throw err;
         }
-      })().catch((err: unknown) => this.log(`job ${job.topic}/${job.partition}@${job.offset}: ${(err as Error)?.message ?? err}`))
+      })().catch((err: unknown) => this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: ${errorText(err)}`))
         .finally(() => running.delete(p));
       running.add(p);
     }
@@ -239,7 +246,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       if (stopped || job.settled || this.closing) return;
       job.extend().then(schedule, (err: Error) => {
         // Settled meanwhile: the extend raced the ack, nothing lost.
-        if (!job.settled && !stopped) this.log(`job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
+        if (!job.settled && !stopped) this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
       });
     };
     schedule();
@@ -365,7 +372,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         }
         this.toJobs(p.topic, p.partition, p.records as Buffer, p.acquired, p.lockDeadline, jobs);
       }
-      if (problem && problem !== warned) this.log(`acquire: ${problem}`);
+      if (problem && problem !== warned) this.log.warn({ groupId: this.groupId }, `acquire: ${problem}`);
       warned = problem;
       if (this.closing) {
         // Acquired while closing: give them straight back, unstarted.
@@ -456,7 +463,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
       await this.conn.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
-        .catch((err: Error) => this.log(`leave failed: ${err.message}`));
+        .catch((err: Error) => this.log.warn({ groupId: this.groupId }, `leave failed: ${err.message}`));
     }
     await this.conn.close();
     await this.loop?.catch(() => undefined);

@@ -9,7 +9,7 @@
  * batch. A keyless send() of 10,000 messages is one run per batch, not 10,000 entries.
  */
 import { encodeBatch, type RecordInput } from '../record/index.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, MessageTooLargeError } from './errors.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 import type { ProducerMessage, SendResult } from './types.js';
 
@@ -89,6 +89,29 @@ export class ProducerBatch {
 const RECORD_OVERHEAD = 12;
 const BATCH_OVERHEAD = 61;
 
+/** Bytes of a Produce frame besides its record batches: the request's own fields, then per batch its topic and partition. */
+export const PRODUCE_REQUEST_OVERHEAD = 64;
+export const produceBatchOverhead = (topic: string): number => 48 + topic.length;
+
+/**
+ * The largest encoded batch that may go out, and the limit that sets it (for the error a
+ * message that cannot fit gets): the broker's maxBatchBytes, the room its maxFrameBytes
+ * leaves for one batch, or the producer's own maxBatchBytes.
+ */
+export interface BatchCap {
+  bytes: number;
+  /** The setting: 'maxBatchBytes' or 'maxFrameBytes'. */
+  limit: string;
+  limitBytes: number;
+  /** The limit in words, e.g. "the broker's maxFrameBytes 65536 (65,422 bytes for one batch of topic 't')". */
+  text: string;
+}
+
+/** The error for `what` of `size` bytes that cannot fit `cap`. */
+export function tooLarge(what: string, size: number, cap: BatchCap): MessageTooLargeError {
+  return new MessageTooLargeError(`${what} is ${size} bytes as a record batch, more than ${cap.text}`, cap.limit, cap.limitBytes, size);
+}
+
 function sizeOf(b: Uint8Array | string | null | undefined): number {
   if (b == null) return 0;
   // A string's UTF-16 length underestimates multi-byte text; fine for a fill threshold.
@@ -110,16 +133,22 @@ export class RecordAccumulator {
 
   /**
    * Adds `messages` of one send() to their partitions' open batches; batches that fill
-   * up move to `ready`. Validates before adding anything, so a bad message fails the call
-   * without half of it being queued.
+   * up (at batchBytes, or short of `cap`) move to `ready`. Validates before adding anything,
+   * so a bad message fails the call without half of it being queued: a message that cannot
+   * fit `cap` even alone is refused here with MESSAGE_TOO_LARGE (by its key and value size;
+   * headers and multi-byte text are caught when the batch is encoded).
    */
-  append(topic: string, numPartitions: number, messages: readonly ProducerMessage[], send: PendingSend): void {
+  append(topic: string, numPartitions: number, messages: readonly ProducerMessage[], send: PendingSend, cap?: BatchCap): void {
+    const maxPayload = cap ? cap.bytes - BATCH_OVERHEAD - RECORD_OVERHEAD : Infinity;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       if (m === null || typeof m !== 'object') throw new InvalidArgumentError(`message ${i} is not an object`);
       const v = m.value;
       if (v !== null && typeof v !== 'string' && !(v instanceof Uint8Array)) {
         throw new InvalidArgumentError(`message ${i}: value must be a Buffer, Uint8Array, string or null`);
+      }
+      if (maxPayload !== Infinity && sizeOf(v) + sizeOf(m.key) > maxPayload) {
+        throw tooLarge(`message ${i}`, BATCH_OVERHEAD + RECORD_OVERHEAD + sizeOf(v) + sizeOf(m.key), cap!);
       }
       const p = m.partition;
       if (p !== undefined && (!Number.isInteger(p) || p < 0 || p >= numPartitions)) {
@@ -133,6 +162,9 @@ export class RecordAccumulator {
     }
     t.n = numPartitions;
     const parts = t.parts;
+    // A batch closes before it could pass the cap, with room for the size estimate's error
+    // (an eighth), so that a full batch is not refused with messages that fit on their own.
+    const fill = cap ? Math.min(this.batchBytes, cap.bytes - (cap.bytes >> 3)) : this.batchBytes;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       const keyless = m.partition === undefined && m.key == null;
@@ -140,7 +172,7 @@ export class RecordAccumulator {
       let size = RECORD_OVERHEAD + sizeOf(m.value) + sizeOf(m.key);
       if (m.headers) for (const h of m.headers) size += 4 + h.key.length + sizeOf(h.value);
       let b: ProducerBatch | undefined = parts[p];
-      if (b && b.records.length > 0 && b.bytes + size > this.batchBytes) {
+      if (b && b.records.length > 0 && b.bytes + size > fill) {
         this.close(parts, p, numPartitions);
         b = undefined;
         if (keyless) {
@@ -188,7 +220,8 @@ export class RecordAccumulator {
   }
 
   /**
-   * Removes ready batches for one request, encoded: up to `maxBytes` (at least one batch)
+   * Removes ready batches for one request, encoded: up to `maxBytes` (at least one batch;
+   * each batch counts with its produceBatchOverhead, so that `maxBytes` bounds the frame)
    * and at most one batch per partition, so a partition's batches go out in order, one
    * request after another. Batches left behind keep their order.
    */
@@ -201,7 +234,7 @@ export class RecordAccumulator {
     for (let i = 0; i < ready.length; i++) {
       const b = ready[i];
       const tp = `${b.topic}\0${b.partition}`;
-      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes > maxBytes)) {
+      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes + produceBatchOverhead(b.topic) > maxBytes)) {
         ready[keep++] = b;
         continue;
       }
@@ -209,7 +242,7 @@ export class RecordAccumulator {
       const before = b.bytes;
       b.encode();
       this.bufferedBytes += b.bytes - before;
-      bytes += b.bytes;
+      bytes += b.bytes + produceBatchOverhead(b.topic);
       out.push(b);
     }
     ready.length = keep;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch } from '../../src/record/index.js';
-import { PendingSend, RecordAccumulator } from '../../src/client/record-accumulator.js';
+import { PendingSend, RecordAccumulator, type BatchCap } from '../../src/client/record-accumulator.js';
 import { partitionForKey, StickyPartitioner } from '../../src/client/partitioner.js';
 import type { SendResult } from '../../src/client/types.js';
 
@@ -107,4 +107,20 @@ test('a failed batch rejects every send() with records in it, once', () => {
   assert.equal(a.state.error?.message, 'boom');
   assert.equal(b.state.error?.message, 'boom');
   assert.equal(a.state.resolved, false);
+});
+
+test('under a cap: a message that cannot fit alone is refused before anything of its send is queued; batches close short of the cap', () => {
+  const cap: BatchCap = { bytes: 4096, limit: 'maxFrameBytes', limitBytes: 4200, text: "the broker's maxFrameBytes 4200" };
+  const acc = new RecordAccumulator(1 << 20);
+  const { ps } = pending(3);
+  assert.throws(() => acc.append('t', 1, [{ value: value(0) }, { value: Buffer.alloc(5000) }, { value: value(2) }], ps, cap),
+    (e: Error & { code?: string }) => e.code === 'MESSAGE_TOO_LARGE' && /message 1 is 5073 bytes .*maxFrameBytes 4200/.test(e.message));
+  assert.equal(acc.bufferedBytes, 0);
+  assert.equal(acc.hasOpen, false);
+
+  const many = pending(100);
+  acc.append('t', 1, Array.from({ length: 100 }, (_, i) => ({ value: value(i) })), many.ps, cap);
+  acc.closeAll();
+  assert.ok(acc.ready.length >= 3, `${acc.ready.length} batches`);
+  for (const b of acc.takeReady(1 << 20)) assert.ok(b.bytes <= cap.bytes, `a batch of ${b.bytes} bytes`);
 });

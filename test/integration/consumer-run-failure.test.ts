@@ -1,4 +1,4 @@
-// Consumer.run() is at-least-once: a message whose handler threw is never committed and is
+// Consumer.run() and `for await` are at-least-once: a message whose handler threw is never committed and is
 // delivered again, by the same consumer on its next run() and by the group after close().
 // (The position used to move before the handler ran, so close() committed past a failed
 // message and the group never saw it again.)
@@ -77,4 +77,44 @@ test('eachBatch throws: the batch is not committed and is delivered again whole'
   clearTimeout(timer);
   assert.deepEqual(again, [0, 1, 2, 3]);
   assert.equal(await committed('g-rfb'), 4);
+});
+
+// The same for `for await`: a message counts as handled when the loop asks for the next one.
+// (The iterator used to move the position as it handed a message out, so a body that threw,
+// or a break, committed the message it was handling and the group never delivered it again.)
+
+test('for await: a body that throws on offset 1 leaves offset 1 committed, and the group delivers it again', async () => {
+  await produce('itf', 4);
+  const a = groupConsumer(env.broker.url, 'g-itf', ['itf']);
+  const boom = new Error('body failed on offset 1');
+  const seen: number[] = [];
+  await assert.rejects((async () => {
+    for await (const m of a) {
+      seen.push(m.offset);
+      if (m.offset === 1) throw boom;
+    }
+  })(), (e) => e === boom);
+  await a.close(); // already closed by leaving the loop; a second close is harmless
+  assert.deepEqual(seen, [0, 1]);
+  assert.equal(await committed('g-itf'), 1, 'committed up to, not past, the message whose body threw');
+
+  const b = groupConsumer(env.broker.url, 'g-itf', ['itf']);
+  assert.deepEqual(await takeThenClose(b, 3), [1, 2, 3]);
+  assert.equal(await committed('g-itf'), 4);
+});
+
+test('for await: break leaves the message being handled uncommitted; close() inside the body commits it once the loop goes on', async () => {
+  await produce('itb', 5);
+  const a = groupConsumer(env.broker.url, 'g-itb', ['itb']);
+  for await (const m of a) if (m.offset === 2) break;
+  assert.equal(await committed('g-itb'), 2, 'break at offset 2 commits offsets 0 and 1 only');
+
+  const b = groupConsumer(env.broker.url, 'g-itb', ['itb']);
+  const seen: number[] = [];
+  for await (const m of b) {
+    seen.push(m.offset);
+    if (m.offset === 3) await b.close(); // stop after this message: it was handled
+  }
+  assert.deepEqual(seen, [2, 3]);
+  assert.equal(await committed('g-itb'), 4, 'the message whose body called close() is committed once the body finishes');
 });
