@@ -263,6 +263,50 @@ export class Segment {
     await this.fh.truncate(this.size);
   }
 
+  /** Whether the index files are open for write-through (the active segment). */
+  get writable(): boolean {
+    return this.idxFh !== null;
+  }
+
+  /**
+   * Cuts the segment back to the batches that end before `offset`: the batch holding
+   * `offset` goes whole (Kafka truncates to batch boundaries), and so does everything after
+   * it. Returns the new next offset (= `offset` when it was a batch boundary). Durable before
+   * it resolves: the log's new size is fsynced, then both indexes are rebuilt from the kept
+   * bytes and written whole (fsynced). Needs: nothing placed and not committed (the
+   * partition's queue runs this between writes).
+   *
+   * The indexes and timestamps are rebuilt by walking every kept batch header (rebuild):
+   * truncation is rare (a follower meeting a new leader), and the walk keeps maxTimestamp,
+   * the time index and the index interval exact instead of estimating them from the sparse
+   * entries, for about one read of the segment (~0.3 s for 1 GiB from the page cache).
+   */
+  async truncateTo(offset: number): Promise<number> {
+    if (offset >= this.nextOffset) return this.nextOffset;
+    let cut = 0;
+    if (offset > this.baseOffset) {
+      const entry = this.index.floor(offset - this.baseOffset);
+      const from = entry < 0 ? 0 : this.index.positionAt(entry);
+      const r = await scanBatches(this.fh, from, this.size, false, (buf, off, pos) => {
+        if (readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1 <= offset) return true;
+        cut = pos;
+        return false;
+      }, 256 * 1024);
+      if (r.stop !== 'visitor') throw new StorageError(`segment ${this.baseOffset}: no batch holds offset ${offset} (walk stopped: ${r.stop} at ${r.pos})`);
+    }
+    await this.fh.truncate(cut);
+    await this.fh.sync();
+    await this.rebuild(cut, false);
+    this.flushedSize = this.size;
+    this.loadedSize = Math.min(this.loadedSize, this.size);
+    this.crcCheckedTo = Math.min(this.crcCheckedTo, this.size);
+    await writeWhole(this.fs, this.path(INDEX_SUFFIX), this.index.bytes());
+    await writeWhole(this.fs, this.path(TIME_INDEX_SUFFIX), this.timeIndex.bytes());
+    this.index.written = this.index.count;
+    this.timeIndex.written = this.timeIndex.count;
+    return this.nextOffset;
+  }
+
   /** Bytes placed so far (committed or in flight). */
   get placedBytes(): number {
     return this.writePos;
