@@ -472,7 +472,8 @@ export class DiskPartitionLog implements PartitionLog {
       for (let i = dropped.length - 1; i >= 0; i--) {
         const s = dropped[i];
         this.logger('storage.truncate.segment-deleted', { topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size });
-        await s.delete();
+        // Waits for reads holding it: a segment with this base offset may be created again soon.
+        await s.deleteAndWait();
       }
       if (!kept.writable) await kept.activate();
       const newEnd = await kept.truncateTo(offset);

@@ -66,6 +66,8 @@ export class Segment {
   private timeFh: StorageFile | null = null;
   private refs = 0;
   private deleted = false;
+  /** deleteAndWait's caller, told when release() removed the files. */
+  private onRemoved: (() => void) | null = null;
   /** Bytes in the file when it was opened; bytes after them were appended by this process and passed their CRC then. */
   private loadedSize = 0;
   /** Bytes below this passed a CRC check since open (recovery scan, or reads: see checkCrcs). */
@@ -503,13 +505,28 @@ export class Segment {
   }
 
   release(): void {
-    if (--this.refs === 0 && this.deleted) void this.removeFiles();
+    if (--this.refs === 0 && this.deleted) {
+      const removed = this.onRemoved;
+      void this.removeFiles().finally(() => removed?.());
+    }
   }
 
   /** Removes the segment's files once no read holds it. The log file goes first: an index without a log is ignored. */
   async delete(): Promise<void> {
     this.deleted = true;
     if (this.refs === 0) await this.removeFiles();
+  }
+
+  /**
+   * delete(), resolving only once the files are gone, after the last read holding the segment
+   * released it. Truncation needs this: a segment of the same base offset may be created again
+   * right after it, and a late removal by path would delete the new one's files.
+   */
+  async deleteAndWait(): Promise<void> {
+    if (this.refs === 0) return this.delete();
+    const removed = new Promise<void>((resolve) => { this.onRemoved = resolve; });
+    this.deleted = true;
+    await removed;
   }
 
   private async removeFiles(): Promise<void> {

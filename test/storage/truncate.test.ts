@@ -14,7 +14,7 @@ import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import { effectiveConfig } from '../../src/storage/log-config.js';
 import { OffsetOutOfRangeError } from '../../src/storage/errors.js';
 import { nodeFileSystem, type FileSystem, type StorageFile } from '../../src/storage/file-system.js';
-import { SEGMENT_FILE } from '../../src/storage/segment.js';
+import { SEGMENT_FILE, Segment } from '../../src/storage/segment.js';
 import { CrashDisk } from './crash-disk.js';
 import { batchOf, batchesIn, epochRuns, storedBatches, tempDir } from './helpers.js';
 
@@ -217,13 +217,63 @@ test('a read in flight during a truncation never returns removed records: it rea
     assert.deepEqual(got[0].values, values(1003, 1006), 'the batch now holding 61 (new records), not the removed one');
 
     // A reader parked past the new end (a fetch waiting at its old position) gets OFFSET_OUT_OF_RANGE.
+    // Its segment is deleted: the truncation waits for the read to let go of it.
     reached = g.arm();
     const parked = log.read(60, 1 << 20);
     await reached;
-    await log.truncateTo(30);
+    const cut = log.truncateTo(30);
     g.release();
+    assert.equal(await cut, 30);
     await assert.rejects(parked, (e: OffsetOutOfRangeError) => e instanceof OffsetOutOfRangeError && e.code === 'OFFSET_OUT_OF_RANGE' && e.logEndOffset === 30);
     await log.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a segment a truncation deletes while a read holds it is removed after the read, before a segment of the same base can be created again', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const g = gatedFs();
+    const log = await filledLog(dir, g.fs);
+    const bases = await segmentBases(dir);
+    const held = bases[bases.length - 2];
+    const reached = g.arm();
+    const reading = log.read(held + 1, 1 << 20).then((r) => batchesIn(r.bytes), (e: unknown) => e);
+    await reached;
+    const cut = log.truncateTo(bases[1]);
+    // The same batches again make the same segments: `held` is created anew by a roll.
+    const refill: Promise<unknown>[] = [];
+    for (let o = bases[1]; o < 90; o += 3) refill.push(log.append(batchOf(3, o, undefined, 20), { leaderEpoch: o < 45 ? 0 : 1 }));
+    g.release();
+    assert.equal(await cut, bases[1]);
+    await Promise.all(refill);
+    // Read again after the truncation: past the end then, or (if the refill came first) the new records.
+    const got = await reading;
+    if (!(got instanceof OffsetOutOfRangeError)) assert.deepEqual((got as { values: string[] }[])[0].values.slice(0, 1), values(held, held + 1));
+    assert.deepEqual(await segmentBases(dir), bases, 'the refilled segment of the same base is there');
+    await log.close();
+    const again = await DiskPartitionLog.open(dir, 't', 0, CFG);
+    await assertHolds(again, 90);
+    await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('Segment.deleteAndWait (what truncation uses) resolves only once the last read released the segment and its files are gone', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const seg = await Segment.create(dir, 18, 300, nodeFileSystem);
+    seg.acquire();
+    let done = false;
+    const deleting = seg.deleteAndWait().then(() => { done = true; });
+    await Promise.resolve();
+    assert.equal(done, false, 'not while a read holds it');
+    assert.deepEqual(await segmentBases(dir), [18]);
+    seg.release();
+    await deleting;
+    assert.deepEqual(await segmentBases(dir), [], 'removed by the time it resolves: a new segment 18 is safe to create');
   } finally {
     await cleanup();
   }
