@@ -551,7 +551,25 @@ export class DiskPartitionLog implements PartitionLog {
     }
   }
 
-  async offsetForTimestamp(ts: number): Promise<number | null> {
+  /** Runs `fn` (a walk over segments) again until no truncation ran during it. */
+  private async untruncated<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.truncation !== null) await this.truncation.catch(noop);
+      const gen = this.truncations;
+      try {
+        const out = await fn();
+        if (gen === this.truncations) return out;
+      } catch (err) {
+        if (gen === this.truncations) throw err;
+      }
+    }
+  }
+
+  offsetForTimestamp(ts: number): Promise<number | null> {
+    return this.untruncated(() => this.findTimestamp(ts));
+  }
+
+  private async findTimestamp(ts: number): Promise<number | null> {
     for (const seg of this.segments.all()) {
       if (seg.maxTimestamp < ts) continue;
       seg.acquire();
@@ -569,7 +587,11 @@ export class DiskPartitionLog implements PartitionLog {
    * Checks every stored batch, CRC included (verify.ts), up to what is committed now; appends
    * may continue meanwhile. Segments are held so retention cannot delete them mid-walk.
    */
-  async verify(): Promise<PartitionVerifyReport> {
+  verify(): Promise<PartitionVerifyReport> {
+    return this.untruncated(() => this.verifySegments());
+  }
+
+  private async verifySegments(): Promise<PartitionVerifyReport> {
     const segs = this.segments.all().slice();
     for (const s of segs) s.acquire();
     const report = emptyReport();
