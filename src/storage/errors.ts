@@ -68,3 +68,24 @@ export class CorruptLogError extends SluiceError {
     return new CorruptLogError(this.segment, this.position, this.offset, this.reason, topic, partition);
   }
 }
+
+/**
+ * An append the log cannot take as asked: a leader epoch that is not an i32 >= 0, or both
+ * `leaderEpoch` and `asFollower`. A caller's mistake, not a disk's: not retriable.
+ */
+export class InvalidAppendError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_REQUEST', message, false);
+  }
+}
+
+/**
+ * A follower append (`asFollower`) whose batches do not continue the log: the first does not
+ * start at the log end, or one does not follow the batch before it. Nothing of it was stored;
+ * the follower must truncate (follower-truncation.ts) or fetch from its log end offset.
+ */
+export class UnexpectedAppendOffsetError extends SluiceError {
+  constructor(readonly firstOffset: number, readonly expectedOffset: number, detail = 'the log end offset') {
+    super('INVALID_REQUEST', `follower append starts at offset ${firstOffset}, expected ${expectedOffset} (${detail})`, false);
+  }
+}

@@ -16,6 +16,11 @@ const LEVELS: Readonly<Record<string, StorageEventLevel>> = {
   [CORRUPT_READ_EVENT]: 'error',
   'storage.index.rebuilt': 'info',
   'storage.retention.deleted': 'info',
+  // The checkpoint is derived data: rebuilt from the batch headers, nothing lost.
+  'storage.leader-epoch.rebuilt': 'warn',
+  // Asked for (a follower meeting a new leader): the caller decided to drop these records.
+  'storage.truncated': 'info',
+  'storage.truncate.segment-deleted': 'info',
 };
 
 /** The level of `event`; an event not listed is an error when its name says it failed. */

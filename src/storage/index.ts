@@ -6,3 +6,6 @@ export { DiskPartitionLog, CLEAN_SHUTDOWN_FILE, RECOVERY_POINT_FILE, type Partit
 export { validateTopicName } from './topic-name.js';
 export { validateLogConfig, effectiveConfig, LOG_CONFIG_KEYS } from './log-config.js';
 export { nodeFileSystem, type FileSystem, type StorageFile, type OpenFlags } from './file-system.js';
+export { LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, type EpochEntry, type EpochEndOffset } from './leader-epoch-cache.js';
+export { LEADER_EPOCH_CHECKPOINT_FILE } from './leader-epoch-checkpoint.js';
+export { followerTruncation, type TruncationDecision } from './follower-truncation.js';

@@ -1,22 +1,30 @@
 /**
  * The on-disk PartitionLog: a directory `<data-dir>/<topic>-<partition>/` of segments
  * (segment.ts), a `recovery-point` file (decimal offset below which everything was fsynced;
- * written on roll and close) and, between a clean close and the next open, a
+ * written on roll, truncation and close), a `leader-epoch-checkpoint` once a leader epoch
+ * was written (leader-epoch-checkpoint.ts) and, between a clean close and the next open, a
  * `.clean-shutdown` marker.
  *
  * Appends go through one queue per partition: validated synchronously at the call, then
  * written in call order. While one write is in flight, later appends pile up and go out
  * together in one writev. Durable appends share fsyncs (group commit, see sync()).
+ * Truncation (truncateTo) goes through the same queue, so it sees no append half done.
  */
 import { join } from 'node:path';
-import { maxTimestampOf, validateBatches } from '../record/index.js';
+import {
+  BASE_OFFSET, BATCH_LENGTH, LAST_OFFSET_DELTA, LOG_OVERHEAD, PARTITION_LEADER_EPOCH, maxTimestampOf, readInt64, validateBatches,
+} from '../record/index.js';
 import { SluiceError } from '../errors.js';
-import { CorruptLogError, OffsetOutOfRangeError, StorageError } from './errors.js';
+import {
+  CorruptLogError, InvalidAppendError, OffsetOutOfRangeError, StorageError, UnexpectedAppendOffsetError,
+} from './errors.js';
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles, measureSegmentFile } from './segment.js';
 import { Segments } from './segments.js';
 import { readOptionalText, syncDir, writeFileAtomic } from './atomic-file.js';
 import { checkSegmentStart, emptyReport, verifySegment, type PartitionVerifyReport } from './verify.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
+import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch-cache.js';
+import { CheckpointFormatError, epochsFromSegments, readCheckpoint, writeCheckpoint } from './leader-epoch-checkpoint.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
 export type StorageLogger = (event: string, fields: Record<string, unknown>) => void;
@@ -42,7 +50,18 @@ interface Pending {
   reject: (e: unknown) => void;
   baseOffset: number;
   lastOffset: number;
+  /** Leader epoch stamped into the batches (AppendOptions.leaderEpoch), -1 for none. */
+  epoch: number;
+  /** AppendOptions.asFollower: offsets and epochs as they arrived. */
+  follower: boolean;
+  /** Refused in the queue (a follower append that does not continue the log); already rejected. */
+  skip: boolean;
+  /** Not an append: work that runs alone between writes (truncation); settles its own promise. */
+  op: (() => Promise<void>) | null;
 }
+
+/** The largest leader epoch a batch header holds (partitionLeaderEpoch is an i32). */
+const MAX_EPOCH = 0x7fff_ffff;
 
 const EMPTY = Buffer.alloc(0);
 const noop = () => {};
@@ -65,6 +84,14 @@ export class DiskPartitionLog implements PartitionLog {
   private readonly now: () => number;
   private readonly onFsync: ((seconds: number) => void) | undefined;
   private readonly fs: FileSystem;
+  /** Ops (truncations) waiting in the queue; while 0, drain writes whole groups without looking for them. */
+  private queuedOps = 0;
+  /** Bumped when a truncation starts and when it ends: a read that saw it change reads again. */
+  private truncations = 0;
+  /** The running truncation, which reads wait for. */
+  private truncation: Promise<unknown> | null = null;
+  /** Checkpoint writes, one at a time (appends, truncation and retention all change the cache). */
+  private epochWrite: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly topic: string,
@@ -72,6 +99,7 @@ export class DiskPartitionLog implements PartitionLog {
     readonly dir: string,
     readonly config: Readonly<LogConfig>,
     private segments: Segments,
+    private readonly epochs: LeaderEpochCache,
     opts: PartitionLogOptions,
   ) {
     this.logger = opts.logger ?? noop;
@@ -93,6 +121,7 @@ export class DiskPartitionLog implements PartitionLog {
     const bases = (await fs.readdir(dir)).map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null)
       .map((m) => Number(m![1])).sort((a, b) => a - b);
     const segments = new Segments();
+    let epochs: LeaderEpochCache;
     try {
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i];
@@ -129,11 +158,12 @@ export class DiskPartitionLog implements PartitionLog {
         // gets the same from the recovery-point write, which fsyncs the directory.)
         await syncDir(dir, fs);
       } else await segments.active.activate();
+      epochs = await loadEpochs(dir, topic, partition, segments, logger, fs);
     } catch (err) {
       for (const s of segments.all()) await s.close().catch(noop);
       throw err instanceof SluiceError ? err : new StorageError(`cannot open log ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    const log = new DiskPartitionLog(topic, partition, dir, config, segments, opts);
+    const log = new DiskPartitionLog(topic, partition, dir, config, segments, epochs, opts);
     log.logStartOffset = segments.first.baseOffset;
     log.logEndOffset = segments.active.nextOffset;
     if (clean) {
@@ -148,13 +178,28 @@ export class DiskPartitionLog implements PartitionLog {
     if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
     if (this.failed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed }));
     let records: number;
+    let epoch = -1;
+    let follower = false;
     try {
       records = validateBatches(batches).records;
+      if (opts !== undefined && (opts.leaderEpoch !== undefined || opts.asFollower === true)) {
+        if (opts.asFollower === true) {
+          if (opts.leaderEpoch !== undefined) throw new InvalidAppendError('an append takes leaderEpoch (as leader) or asFollower, not both');
+          checkContiguous(batches);
+          follower = true;
+        } else {
+          epoch = opts.leaderEpoch!;
+          if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) throw new InvalidAppendError(`leader epoch ${epoch} is not an integer in [0, ${MAX_EPOCH}]`);
+          stampEpoch(batches, epoch);
+        }
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ buf: batches, records, durable: opts?.durable === true, resolve, reject, baseOffset: 0, lastOffset: 0 });
+      this.queue.push({
+        buf: batches, records, durable: opts?.durable === true, resolve, reject, baseOffset: 0, lastOffset: 0, epoch, follower, skip: false, op: null,
+      });
       if (!this.draining) void this.drain();
     });
   }
@@ -164,7 +209,8 @@ export class DiskPartitionLog implements PartitionLog {
     while (this.queue.length > 0) {
       const items = this.queue;
       this.queue = this.spare;
-      await this.writeGroup(items);
+      if (this.queuedOps === 0) await this.writeGroup(items, 0, items.length);
+      else await this.writeWithOps(items);
       items.length = 0;
       this.spare = items;
     }
@@ -174,20 +220,43 @@ export class DiskPartitionLog implements PartitionLog {
     for (const w of waiters) w();
   }
 
-  /** Places and writes queued appends in order, rolling between them when needed. Never throws. */
-  private async writeGroup(items: Pending[]): Promise<void> {
-    let seg = this.segments.active;
+  /** Runs the ops among `items` alone, each after the appends queued before it were written. */
+  private async writeWithOps(items: Pending[]): Promise<void> {
     let from = 0;
+    for (let i = 0; i < items.length; i++) {
+      const op = items[i].op;
+      if (op === null) continue;
+      if (i > from) await this.writeGroup(items, from, i);
+      this.queuedOps--;
+      await op();
+      from = i + 1;
+    }
+    if (from < items.length) await this.writeGroup(items, from, items.length);
+  }
+
+  /** Places and writes queued appends `items[start, end)` in order, rolling between them when needed. Never throws. */
+  private async writeGroup(items: Pending[], start: number, end: number): Promise<void> {
+    let seg = this.segments.active;
+    let from = start;
     const bufs: Buffer[] = [];
+    // The cache changed for batches about to be written: the checkpoint goes first (below).
+    let epochsChanged = false;
     try {
       if (this.failed) throw this.failed;
       seg.mark();
-      for (let i = 0; i < items.length; i++) {
+      for (let i = start; i < end; i++) {
         const it = items[i];
+        if (it.follower && readInt64(it.buf, BASE_OFFSET) !== seg.nextOffset) {
+          it.skip = true;
+          it.reject(new UnexpectedAppendOffsetError(readInt64(it.buf, BASE_OFFSET), seg.nextOffset));
+          continue;
+        }
         if (this.shouldRoll(seg, it)) {
           if (bufs.length > 0) {
+            if (epochsChanged) await this.persistEpochs();
+            epochsChanged = false;
             await seg.commit(bufs);
-            this.publish(items, from, i);
+            this.publish(items, from, i, seg.nextOffset);
             bufs.length = 0;
             from = i;
           }
@@ -195,12 +264,19 @@ export class DiskPartitionLog implements PartitionLog {
           seg.mark();
         }
         it.baseOffset = seg.nextOffset;
+        // A follower's batches already hold these offsets (checked above and in append): stamping rewrites the same values.
         seg.place(it.buf, it.baseOffset);
         it.lastOffset = seg.nextOffset - 1;
+        if (it.epoch >= 0) epochsChanged = this.epochs.assign(it.epoch, it.baseOffset) || epochsChanged;
+        else if (it.follower) epochsChanged = this.assignBatchEpochs(it.buf) || epochsChanged;
         bufs.push(it.buf);
       }
+      // As Kafka: the checkpoint names an epoch before any batch of it is on disk. A crash in
+      // between leaves an entry past the log end, which the next open removes; the other order
+      // could leave batches of an epoch the checkpoint does not know.
+      if (epochsChanged) await this.persistEpochs();
       await seg.commit(bufs);
-      this.publish(items, from, items.length);
+      this.publish(items, from, end, seg.nextOffset);
     } catch (err) {
       try {
         await seg.rollback();
@@ -209,9 +285,32 @@ export class DiskPartitionLog implements PartitionLog {
         this.failed = err2 as Error;
         this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err2) });
       }
+      // Epochs assigned for batches that were not written.
+      if (this.epochs.truncateFromEnd(this.logEndOffset)) this.persistEpochsInBackground();
       const e = err instanceof SluiceError ? err : new StorageError(`append to ${this.topic}-${this.partition} failed: ${(err as Error).message}`, { cause: err });
-      for (let i = from; i < items.length; i++) items[i].reject(e);
+      for (let i = from; i < end; i++) items[i].reject(e);
     }
+  }
+
+  /** A follower's batches: each epoch's first batch starts it in the cache. */
+  private assignBatchEpochs(buf: Buffer): boolean {
+    let changed = false;
+    for (let off = 0; off < buf.length; off += buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD) {
+      const epoch = buf.readInt32BE(off + PARTITION_LEADER_EPOCH);
+      if (epoch >= 0) changed = this.epochs.assign(epoch, readInt64(buf, off + BASE_OFFSET)) || changed;
+    }
+    return changed;
+  }
+
+  /** Writes the cache's current entries to the checkpoint, after any write already running. */
+  private persistEpochs(): Promise<void> {
+    const p = this.epochWrite.then(() => writeCheckpoint(this.dir, this.epochs.entries(), this.fs));
+    this.epochWrite = p.catch(noop);
+    return p;
+  }
+
+  private persistEpochsInBackground(): void {
+    this.persistEpochs().catch((err) => this.logger('storage.leader-epoch.write-failed', { topic: this.topic, partition: this.partition, error: String(err) }));
   }
 
   private shouldRoll(seg: Segment, it: Pending): boolean {
@@ -233,12 +332,12 @@ export class DiskPartitionLog implements PartitionLog {
     return seg;
   }
 
-  private publish(items: Pending[], from: number, to: number): void {
-    const end = items[to - 1].lastOffset + 1;
+  private publish(items: Pending[], from: number, to: number, end: number): void {
     this.logEndOffset = end;
     let durable: Pending[] | null = null;
     for (let i = from; i < to; i++) {
       const it = items[i];
+      if (it.skip) continue;
       this.unflushedMessages += it.records;
       if (it.durable) (durable ??= []).push(it);
       else it.resolve({ baseOffset: it.baseOffset, lastOffset: it.lastOffset, logEndOffset: end });
@@ -313,7 +412,118 @@ export class DiskPartitionLog implements PartitionLog {
     return this.syncs;
   }
 
+  /**
+   * Removes every record at or after `offset` (the batch holding it goes whole, so the new
+   * log end offset may be below `offset`; Kafka truncates to batch boundaries too) and
+   * resolves with the new log end offset once that is durable: later segments deleted, the
+   * one holding `offset` cut and fsynced, its indexes rebuilt, `recovery-point` rewritten
+   * (which fsyncs the directory, making the deletions durable), and the leader-epoch
+   * checkpoint cut to the new end. `offset` = log end offset changes nothing; outside
+   * [logStartOffset, logEndOffset] throws OffsetOutOfRangeError.
+   *
+   * Runs in the append queue: appends made before the call are written (and fsynced) first,
+   * appends made after it get offsets from the new end. A read running meanwhile reads
+   * again afterwards, so it never returns bytes of the removed tail: past the new end it
+   * gets OffsetOutOfRangeError.
+   *
+   * Crash safety: segments are deleted from the last one back, then the kept one is cut, so
+   * a crash part-way leaves a prefix of the old log that is longer than asked (the caller,
+   * which was not answered, truncates again); the epoch cache is cut to the log end at open.
+   */
+  truncateTo(offset: number): Promise<number> {
+    if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
+    if (this.failed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed }));
+    return new Promise((resolve, reject) => {
+      const op = async () => {
+        const running = this.truncateNow(offset);
+        this.truncation = running;
+        this.truncations++;
+        try {
+          resolve(await running);
+        } catch (err) {
+          reject(err);
+        } finally {
+          this.truncation = null;
+          this.truncations++;
+        }
+      };
+      this.queuedOps++;
+      this.queue.push({
+        buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, op,
+      });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async truncateNow(offset: number): Promise<number> {
+    const end = this.logEndOffset;
+    if (!Number.isSafeInteger(offset) || offset < this.logStartOffset || offset > end) throw new OffsetOutOfRangeError(offset, this.logStartOffset, end);
+    if (offset === end) return end;
+    if (this.failed) throw new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed });
+    try {
+      // Everything written before is fsynced first: durable appends waiting for it are
+      // answered, and no fsync runs on a segment this deletes.
+      await this.sync();
+      let keep = this.segments.floorIndex(offset);
+      // A segment starting exactly at `offset` goes whole, unless it is the only one left.
+      if (keep > 0 && this.segments.at(keep).baseOffset === offset) keep--;
+      const dropped = this.segments.dropFrom(keep + 1);
+      const kept = this.segments.active;
+      for (let i = dropped.length - 1; i >= 0; i--) {
+        const s = dropped[i];
+        this.logger('storage.truncate.segment-deleted', { topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size });
+        // Waits for reads holding it: a segment with this base offset may be created again soon.
+        await s.deleteAndWait();
+      }
+      if (!kept.writable) await kept.activate();
+      const newEnd = await kept.truncateTo(offset);
+      this.logEndOffset = newEnd;
+      await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(kept.baseOffset), this.fs);
+      if (this.epochs.truncateFromEnd(newEnd)) await this.persistEpochs();
+      this.logger('storage.truncated', { topic: this.topic, partition: this.partition, requestedOffset: offset, oldEndOffset: end, logEndOffset: newEnd });
+      return newEnd;
+    } catch (err) {
+      // The files may no longer match what the log holds in memory: refuse appends until reopened (open recovers).
+      this.failed = err as Error;
+      this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err) });
+      throw err instanceof SluiceError ? err : new StorageError(`truncation of ${this.topic}-${this.partition} to ${offset} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The newest leader epoch that wrote to this log, or -1 (UNDEFINED_EPOCH). */
+  latestEpoch(): number {
+    return this.epochs.latestEpoch();
+  }
+
+  /** Kafka's OffsetsForLeaderEpoch answer from this log: see LeaderEpochCache.endOffsetFor. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** The leader-epoch cache's entries (epoch, first offset written in it), oldest first. */
+  leaderEpochs(): readonly EpochEntry[] {
+    return this.epochs.entries().slice();
+  }
+
   async read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
+    // A truncation while this read ran may have cut (and refilled) the bytes it read: read
+    // again against the new log. Costs one compare when nothing was truncated.
+    for (;;) {
+      if (this.truncation !== null) await this.truncation.catch(noop);
+      const gen = this.truncations;
+      let result: ReadResult;
+      try {
+        result = await this.readOnce(offset, maxBytes, opts);
+      } catch (err) {
+        if (gen === this.truncations) throw err;
+        continue;
+      }
+      if (gen === this.truncations) return result;
+      opts?.pool?.release(result.bytes);
+    }
+  }
+
+  private async readOnce(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
     const start = this.logStartOffset;
     const end = this.logEndOffset;
     if (!Number.isSafeInteger(offset) || offset < start || offset > end) throw new OffsetOutOfRangeError(offset, start, end);
@@ -341,7 +551,25 @@ export class DiskPartitionLog implements PartitionLog {
     }
   }
 
-  async offsetForTimestamp(ts: number): Promise<number | null> {
+  /** Runs `fn` (a walk over segments) again until no truncation ran during it. */
+  private async untruncated<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.truncation !== null) await this.truncation.catch(noop);
+      const gen = this.truncations;
+      try {
+        const out = await fn();
+        if (gen === this.truncations) return out;
+      } catch (err) {
+        if (gen === this.truncations) throw err;
+      }
+    }
+  }
+
+  offsetForTimestamp(ts: number): Promise<number | null> {
+    return this.untruncated(() => this.findTimestamp(ts));
+  }
+
+  private async findTimestamp(ts: number): Promise<number | null> {
     for (const seg of this.segments.all()) {
       if (seg.maxTimestamp < ts) continue;
       seg.acquire();
@@ -359,7 +587,11 @@ export class DiskPartitionLog implements PartitionLog {
    * Checks every stored batch, CRC included (verify.ts), up to what is committed now; appends
    * may continue meanwhile. Segments are held so retention cannot delete them mid-walk.
    */
-  async verify(): Promise<PartitionVerifyReport> {
+  verify(): Promise<PartitionVerifyReport> {
+    return this.untruncated(() => this.verifySegments());
+  }
+
+  private async verifySegments(): Promise<PartitionVerifyReport> {
     const segs = this.segments.all().slice();
     for (const s of segs) s.acquire();
     const report = emptyReport();
@@ -408,6 +640,8 @@ export class DiskPartitionLog implements PartitionLog {
       await s.delete();
       deleted++;
     }
+    // Kafka's truncateFromStart: the epoch that wrote the new first offset now starts there.
+    if (deleted > 0 && this.epochs.truncateFromStart(this.logStartOffset)) await this.persistEpochs();
     return deleted;
   }
 
@@ -423,9 +657,52 @@ export class DiskPartitionLog implements PartitionLog {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     await this.sync();
+    await this.epochWrite;
     for (const s of this.segments.all()) await s.close();
     if (this.failed) return; // no marker: the next open must recover
     await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(this.logEndOffset), this.fs);
     await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.fs);
+  }
+}
+
+/**
+ * The leader-epoch cache at open: the checkpoint (missing: empty; damaged: rebuilt from the
+ * batch headers, and logged), then cut to the log as recovered, as Kafka's LogLoader does:
+ * entries at or past the log end go (a crash after an epoch's checkpoint write but before
+ * its first batch was durable, or during a truncation), and the first entry moves up to the
+ * log start. Written back when that changed anything.
+ */
+async function loadEpochs(
+  dir: string, topic: string, partition: number, segments: Segments, logger: StorageLogger, fs: FileSystem,
+): Promise<LeaderEpochCache> {
+  let cache: LeaderEpochCache;
+  let rewrite = false;
+  try {
+    cache = new LeaderEpochCache((await readCheckpoint(dir, fs)) ?? []);
+  } catch (err) {
+    if (!(err instanceof CheckpointFormatError)) throw err;
+    cache = await epochsFromSegments(segments.all());
+    logger('storage.leader-epoch.rebuilt', { topic, partition, reason: err.message, entries: cache.length });
+    rewrite = true;
+  }
+  const cutEnd = cache.truncateFromEnd(segments.active.nextOffset);
+  const cutStart = cache.truncateFromStart(segments.first.baseOffset);
+  if (rewrite || cutEnd || cutStart) await writeCheckpoint(dir, cache.entries(), fs);
+  return cache;
+}
+
+/** Stamps `epoch` into every batch's partitionLeaderEpoch (outside the CRC, like the base offset). */
+function stampEpoch(buf: Buffer, epoch: number): void {
+  for (let off = 0; off < buf.length; off += buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD) buf.writeInt32BE(epoch, off + PARTITION_LEADER_EPOCH);
+}
+
+/** A follower's batches must run on without gaps (the queue checks the first against the log end). */
+function checkContiguous(buf: Buffer): void {
+  let expected = readInt64(buf, BASE_OFFSET);
+  if (!Number.isSafeInteger(expected) || expected < 0) throw new UnexpectedAppendOffsetError(expected, 0, 'a base offset must be >= 0');
+  for (let off = 0; off < buf.length; off += buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD) {
+    const base = readInt64(buf, off + BASE_OFFSET);
+    if (base !== expected) throw new UnexpectedAppendOffsetError(base, expected, `batch at byte ${off} does not follow the batch before it`);
+    expected = base + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
   }
 }

@@ -41,6 +41,12 @@ export class Segments {
 
   /** The segment with the largest base offset <= `offset` (binary search), or undefined. */
   floor(offset: number): Segment | undefined {
+    const i = this.floorIndex(offset);
+    return i < 0 ? undefined : this.list[i];
+  }
+
+  /** Index of the segment with the largest base offset <= `offset`, or -1. */
+  floorIndex(offset: number): number {
     let lo = 0;
     let hi = this.list.length - 1;
     let found = -1;
@@ -53,7 +59,7 @@ export class Segments {
         hi = mid - 1;
       }
     }
-    return found < 0 ? undefined : this.list[found];
+    return found;
   }
 
   sizeBytes(): number {

@@ -4,6 +4,7 @@
  * to 2^53). All methods that touch files are async; none blocks the event loop.
  */
 
+import type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
 import type { PartitionVerifyReport } from './verify.js';
 
@@ -52,6 +53,20 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
 export interface AppendOptions {
   /** Resolve only after the appended bytes are fsynced (shared with concurrent durable appends). */
   durable?: boolean;
+  /**
+   * Cluster mode, as the partition's leader: stamp this epoch (an i32 >= 0) into every
+   * batch's partitionLeaderEpoch (outside the CRC, like the base offset) and, when it is a
+   * new epoch, record where it starts in the leader-epoch cache (its checkpoint is written
+   * before the batches).
+   */
+  leaderEpoch?: number;
+  /**
+   * Cluster mode, as a follower: the batches are the leader's bytes and are stored unchanged,
+   * offsets and epochs included. The first must start at the log end offset and each must
+   * follow the one before (else UnexpectedAppendOffsetError, nothing stored); each new epoch
+   * in them is recorded in the leader-epoch cache.
+   */
+  asFollower?: boolean;
 }
 
 export interface AppendResult {
@@ -108,6 +123,17 @@ export interface PartitionLog {
   verify(): Promise<PartitionVerifyReport>;
   /** fsync everything appended so far. */
   flush(): Promise<void>;
+  /**
+   * Removes the records at and after `offset` (the batch holding it whole) and resolves with
+   * the new log end offset once that is durable; keeps the leader-epoch cache consistent.
+   */
+  truncateTo(offset: number): Promise<number>;
+  /** The newest leader epoch that wrote to this log, or -1. */
+  latestEpoch(): number;
+  /** Where `epoch` ends on this log (Kafka's OffsetsForLeaderEpoch answer; LeaderEpochCache.endOffsetFor). */
+  endOffsetForEpoch(epoch: number): EpochEndOffset;
+  /** The leader-epoch cache: (epoch, first offset written in it), oldest first. */
+  leaderEpochs(): readonly EpochEntry[];
   /** Deletes closed segments past retention; returns how many were deleted. */
   enforceRetention(now?: number): Promise<number>;
   /** Flushes and closes, leaving a clean-shutdown marker. */
