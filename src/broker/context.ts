@@ -6,10 +6,14 @@ import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
 import type { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import type { Logger } from './logger.js';
-import type { FetchWaiters } from './fetch-waiters.js';
+import type { Purgatory } from './purgatory.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { GroupService } from './group-service.js';
 import type { BrokerBudget } from './output-budget.js';
+
+/** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
+export const DELAYED_KINDS = ['fetch', 'share_acquire'] as const;
+export type DelayedKind = (typeof DELAYED_KINDS)[number];
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -18,7 +22,8 @@ export interface BrokerContext {
   readonly readPool: ReadBufferPool;
   /** Response bytes held across connections (maxBufferedBytes); each connection draws on it. */
   readonly output: BrokerBudget;
-  readonly waiters: FetchWaiters;
+  /** Long polls (Fetch, ShareAcquire) parked until a key they watch is woken or they expire. */
+  readonly delayed: Purgatory<DelayedKind>;
   readonly log: Logger;
   readonly version: string;
   /** Always present: the no-op implementation when `metrics: false`, so call sites stay unconditional. */

@@ -1,9 +1,10 @@
 /**
  * Fetch (api 1), a long poll. Reads every partition; if the reads hold at least minBytes
  * (or maxWaitMs is 0, or a partition failed) the response goes out at once. Otherwise the
- * fetch parks in FetchWaiters on each of its partitions and re-reads only when an append
- * to one of them wakes it, until minBytes is met or maxWaitMs passes. A closed connection
- * or broker shutdown ends the wait early.
+ * fetch is a delayed operation (purgatory.ts) watching each of its partitions: it re-reads
+ * only when an append to one of them wakes it, until minBytes is met, and reads once more
+ * when maxWaitMs passes or its topic is deleted. Broker shutdown ends the wait early; a
+ * closed connection ends it without reading.
  *
  * `records` is the Buffer storage returned: whole stored batches, never re-encoded. The
  * response's maxBytes is a budget across partitions, as in Kafka (KIP-74): only the first
@@ -27,7 +28,7 @@
  */
 import type { FetchRequest, FetchResponse, FetchPartitionResult } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
-import { FetchWaiters, type Waiter } from './fetch-waiters.js';
+import { partitionKey } from './purgatory.js';
 import { resolveLog } from './topic-access.js';
 import { wireError } from './wire-error.js';
 import { countRecords } from './count-records.js';
@@ -52,50 +53,21 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     return respond(ctx, req, first, scope);
   }
   giveBack(ctx, first, scope);
-  return new Promise<FetchResponse>((resolve, reject) => {
-    const keys = req.partitions.map((p) => FetchWaiters.key(p.topic, p.partition));
-    let reading = false; // a re-read is running
-    let again = false; //   a wake arrived during it
-    let finalPending = false; // the wait ended during a re-read: answer with the next result
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    let unClose: (() => void) | undefined;
-    const end = (out: ReadOutcome | Error) => {
-      if (done) {
-        if (!(out instanceof Error)) giveBack(ctx, out, scope);
-        return;
-      }
-      done = true;
-      clearTimeout(timer);
-      unClose?.();
-      ctx.waiters.remove(waiter, keys);
-      if (out instanceof Error) reject(out);
-      else resolve(respond(ctx, req, out, scope));
-    };
-    const reread = (final: boolean) => {
-      if (done) return;
-      if (reading) {
-        again = true;
-        if (final) finalPending = true;
-        return;
-      }
-      reading = true;
-      readAll(ctx, req, scope).then((out) => {
-        reading = false;
-        if (final || finalPending || out.bytes >= req.minBytes || out.failed) return end(out);
-        giveBack(ctx, out, scope);
-        if (again) {
-          again = false;
-          reread(false);
-        }
-      }, (err: Error) => end(err));
-    };
-    const waiter: Waiter = { wake: () => reread(false), finish: () => reread(true) };
-    ctx.waiters.add(waiter, keys);
-    timer = setTimeout(() => reread(true), maxWait);
-    // A closed connection cannot receive the answer: drop the wait without reading.
-    unClose = scope?.onClose(() => end(nothing()));
-  });
+  const keys = new Array<string>(req.partitions.length);
+  for (let i = 0; i < keys.length; i++) keys[i] = partitionKey(req.partitions[i].topic, req.partitions[i].partition);
+  const out = await ctx.delayed.watch<ReadOutcome>({
+    tryComplete: async () => {
+      const out = await readAll(ctx, req, scope);
+      if (out.bytes >= req.minBytes || out.failed) return out;
+      giveBack(ctx, out, scope);
+      return undefined;
+    },
+    // The wait is over: answer with what there is now, below minBytes or empty.
+    onExpire: () => readAll(ctx, req, scope),
+    discard: (out) => giveBack(ctx, out, scope),
+  }, { kind: 'fetch', keys, timeoutMs: maxWait, scope });
+  // undefined: the connection closed, and no one reads the answer.
+  return respond(ctx, req, out ?? nothing(), scope);
 }
 
 function respond(ctx: BrokerContext, req: FetchRequest, out: ReadOutcome, scope: RequestScope | undefined): FetchResponse {

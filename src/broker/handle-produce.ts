@@ -48,7 +48,7 @@ async function produceOne(ctx: BrokerContext, topic: string, partition: number, 
   if (r.error) return { topic, partition, error: r.error };
   try {
     const res = await r.log.append(records, acks === -1 ? DURABLE : undefined);
-    ctx.waiters.notify(topic, partition);
+    ctx.delayed.wakePartition(topic, partition);
     ctx.metrics.produced(topic, res.lastOffset - res.baseOffset + 1, records.length);
     return { topic, partition, baseOffset: res.baseOffset };
   } catch (err) {

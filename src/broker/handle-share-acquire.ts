@@ -3,11 +3,12 @@
  * returns the stored batches covering them (the client keeps only records inside
  * `acquired`). Also the worker's heartbeat: maxRecords 0 answers at once.
  *
- * Long poll: when nothing can be acquired the request parks until maxWaitMs passes. It
- * retries when an append wakes it (FetchWaiters, same as Fetch), and on every share tick
- * or release, because records also become available by time alone (lock expiry, end of a
- * backoff). Attempts never overlap; a closed connection ends the wait without acquiring
- * (its worker has left, and records locked now would stay locked for nobody).
+ * Long poll: when nothing can be acquired the request parks, a delayed operation
+ * (purgatory.ts), until maxWaitMs passes. It retries when an append wakes it (as Fetch
+ * does), when its group's records are released or a worker leaves (shareGroupKey), and on
+ * every share tick (SHARE_TICK_KEY), because records also become available by time alone
+ * (lock expiry, end of a backoff). Attempts never overlap; a closed connection ends the wait
+ * without acquiring (its worker has left, and records locked now would stay locked for nobody).
  *
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
@@ -16,10 +17,10 @@ import type { ShareAcquirePartitionResult, ShareAcquireRequest, ShareAcquireResp
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
-import { FetchWaiters, type Waiter } from './fetch-waiters.js';
+import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { checkShareAcquire } from './share-request-checks.js';
 import { readCovering } from './share-read.js';
-import { shareService, type ParkedAcquire, type ShareService } from './share-service.js';
+import { shareService, type ShareService } from './share-service.js';
 import { errorOf, wireError } from './wire-error.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -77,59 +78,23 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
   return { id: req.id, partitions: [...errors, ...parts] };
 }
 
-function park(
+/**
+ * Waits as a delayed operation (purgatory.ts) until an attempt acquires something or maxWait
+ * passes (then nothing: acquiring is the attempt's job, and the try that was running when
+ * the wait ran out has already had its chance; its records, if any, are the answer).
+ */
+async function park(
   ctx: BrokerContext, svc: ShareService, groupId: string, topics: string[], maxWait: number,
   attempt: () => Promise<ShareAcquirePartitionResult[] | undefined>, scope?: RequestScope,
 ): Promise<ShareAcquirePartitionResult[]> {
-  return new Promise((resolve, reject) => {
-    const keys: string[] = [];
-    for (const t of topics) for (let p = 0; p < (ctx.logs.topic(t)?.partitions ?? 0); p++) keys.push(FetchWaiters.key(t, p));
-    let running = false;
-    let again = false;
-    let done = false;
-    // The wait ran out while an attempt was running: that attempt may already hold records
-    // (acquired before its awaits), so its answer must go out, not an empty one. After a
-    // stall the wake and the wait's timer fire together; answering empty there left the
-    // records locked to a worker that never saw them, until their lock expired.
-    let expired = false;
-    const expire = () => {
-      if (running) expired = true;
-      else end([]);
-    };
-    const end = (out: ShareAcquirePartitionResult[] | Error) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      unClose?.();
-      ctx.waiters.remove(waiter, keys);
-      svc.unpark(parked);
-      if (out instanceof Error) reject(out);
-      else resolve(out);
-    };
-    const retry = () => {
-      if (done) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      if (!ctx.accepting || !svc.accepting) return end([]);
-      running = true;
-      attempt().then((out) => {
-        running = false;
-        if (out || expired) return end(out ?? []);
-        if (again) {
-          again = false;
-          retry();
-        }
-      }, (err: Error) => end(err));
-    };
-    const waiter: Waiter = { wake: retry, finish: expire };
-    const parked: ParkedAcquire = { groupId, retry };
-    ctx.waiters.add(waiter, keys);
-    svc.park(parked);
-    const timer = setTimeout(expire, maxWait);
-    const unClose = scope?.onClose(() => end([]));
-  });
+  const keys = [shareGroupKey(groupId), SHARE_TICK_KEY];
+  for (const t of topics) for (let p = 0; p < (ctx.logs.topic(t)?.partitions ?? 0); p++) keys.push(partitionKey(t, p));
+  const out = await ctx.delayed.watch<ShareAcquirePartitionResult[]>({
+    // Shutting down: answer empty rather than lock records the state log may not persist.
+    tryComplete: () => (ctx.accepting && svc.accepting ? attempt() : Promise.resolve([])),
+    onExpire: () => [],
+  }, { kind: 'share_acquire', keys, timeoutMs: maxWait, scope });
+  return out ?? []; // undefined: the connection closed
 }
 
 function sources(ctx: BrokerContext, topics: string[]): PartitionSource[] {

@@ -23,8 +23,8 @@ import type { LogManager } from '../storage/types.js';
 import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
 import { limitHeaderLines } from '../protocol/broker-limits.js';
-import type { BrokerContext } from './context.js';
-import { FetchWaiters } from './fetch-waiters.js';
+import { DELAYED_KINDS, type BrokerContext } from './context.js';
+import { Purgatory } from './purgatory.js';
 import { BrokerBudget } from './output-budget.js';
 import type { Logger } from './logger.js';
 import { Connection } from './connection.js';
@@ -92,7 +92,9 @@ export class Broker {
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
     const output = new BrokerBudget(this.config.maxBufferedBytes, (delta) => metrics.addReservedBytes(delta));
-    this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, waiters: new FetchWaiters(), log: this.log, version: VERSION, metrics, groups, accepting: true };
+    const delayed = new Purgatory(DELAYED_KINDS);
+    metrics.collectDelayedOperations(() => delayed.sizes());
+    this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, delayed, log: this.log, version: VERSION, metrics, groups, accepting: true };
     await ShareService.start(this.ctx);
     this.ready = true;
     const topics = logs.topics();
@@ -145,7 +147,7 @@ export class Broker {
     const ctx = this.ctx;
     if (ctx) {
       ctx.accepting = false;
-      ctx.waiters.finishAll();
+      ctx.delayed.finishAll();
       if (this.inFlight() > 0) {
         const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
         let timer: NodeJS.Timeout | undefined;

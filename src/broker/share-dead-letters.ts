@@ -75,7 +75,7 @@ export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLet
     const log = ctx.logs.log(topic, 0);
     if (!log) throw new Error(`dead-letter topic ${topic} has no partition 0`);
     await log.append(encodeBatch(e.records), { durable: true });
-    ctx.waiters.notify(topic, 0);
+    ctx.delayed.wakePartition(topic, 0);
     for (const [group, n] of e.groups) ctx.metrics.deadLettered(group, n);
     written += e.records.length;
   }

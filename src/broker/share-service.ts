@@ -21,14 +21,9 @@ import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
 import { quarantineSkipped } from './state-quarantine.js';
+import { shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 
 export const TICK_MS = 250;
-
-/** A parked ShareAcquire: `retry` re-runs its acquisition, `finish` answers with what there is. */
-export interface ParkedAcquire {
-  groupId: string;
-  retry(): void;
-}
 
 const services = new WeakMap<BrokerContext, ShareService>();
 
@@ -46,7 +41,6 @@ export class ShareService {
   private precise: NodeJS.Timeout | undefined;
   private preciseAt = Infinity;
   private closing = false;
-  private readonly parked = new Set<ParkedAcquire>();
   /** Workers per connection, so a closed connection makes its workers leave. */
   private readonly byConnection = new Map<RequestScope, Map<string, { groupId: string; workerId: string }>>();
   /** The connection each worker last spoke on: a worker that moved is no longer the old one's. */
@@ -80,7 +74,8 @@ export class ShareService {
     this.closing = true;
     clearInterval(this.timer);
     clearTimeout(this.precise);
-    for (const p of [...this.parked]) p.retry();
+    // Parked acquires answer now, with nothing (see handle-share-acquire.ts).
+    this.ctx.delayed.finish(SHARE_TICK_KEY);
     await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
     await this.state.idle();
   }
@@ -147,21 +142,9 @@ export class ShareService {
     return !scope || (this.byConnection.get(scope)?.has(groupId + '\0' + workerId) ?? false);
   }
 
-  park(p: ParkedAcquire): void {
-    this.parked.add(p);
-  }
-
-  unpark(p: ParkedAcquire): void {
-    this.parked.delete(p);
-  }
-
-  /** Records of `groupId` may be available again (released, a worker left). */
+  /** Records of `groupId` may be available again (released, a worker left): its parked acquires retry. */
   wakeGroup(groupId: string): void {
-    for (const p of [...this.parked]) if (p.groupId === groupId) p.retry();
-  }
-
-  private wakeAll(): void {
-    for (const p of [...this.parked]) p.retry();
+    this.ctx.delayed.wake(shareGroupKey(groupId));
   }
 
   private connectionClosed(scope: RequestScope): void {
@@ -191,7 +174,7 @@ export class ShareService {
     this.ticking = true;
     const dls = this.coord.tick();
     this.commit(dls, dls.length > 0).then(
-      () => this.wakeAll(),
+      () => this.ctx.delayed.wake(SHARE_TICK_KEY),
       (err: unknown) => this.ctx.log.error('share tick failed', { error: err }),
     ).finally(() => {
       this.ticking = false;

@@ -105,6 +105,8 @@ export interface BrokerMetrics {
   collectPartitions(fn: () => Iterable<PartitionStats>): void;
   collectGroups(fn: () => Iterable<GroupStats>): void;
   collectQueues(fn: () => Iterable<QueueStats>): void;
+  /** Requests parked in a long poll now, as [kind, count] (broker/purgatory.ts). */
+  collectDelayedOperations(fn: () => Iterable<readonly [string, number]>): void;
 
   /** The whole exposition (Prometheus text format 0.0.4). */
   metricsText(): Promise<string>;

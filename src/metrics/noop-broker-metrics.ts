@@ -26,6 +26,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   collectPartitions(_fn: () => Iterable<PartitionStats>): void {}
   collectGroups(_fn: () => Iterable<GroupStats>): void {}
   collectQueues(_fn: () => Iterable<QueueStats>): void {}
+  collectDelayedOperations(_fn: () => Iterable<readonly [string, number]>): void {}
   async metricsText(): Promise<string> {
     return '';
   }

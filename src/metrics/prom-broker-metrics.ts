@@ -124,6 +124,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private partitionsFn: () => Iterable<PartitionStats> = () => [];
   private groupsFn: () => Iterable<GroupStats> = () => [];
   private queuesFn: () => Iterable<QueueStats> = () => [];
+  private delayedFn: () => Iterable<readonly [string, number]> = () => [];
 
   constructor(opts: BrokerMetricsOptions = {}) {
     const r = this.registry;
@@ -298,6 +299,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.queuesFn = fn;
   }
 
+  collectDelayedOperations(fn: () => Iterable<readonly [string, number]>): void {
+    this.delayedFn = fn;
+  }
+
   async metricsText(): Promise<string> {
     return this.registry.metrics();
   }
@@ -367,6 +372,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
     }).register(r);
     new ScrapeGaugeFamily('sluice_queue_oldest_unacked_age_seconds', 'Age of the oldest delivered but unacknowledged queue-mode message; 0 when none.', ['group', 'topic'], () =>
       queues().map((q) => [[q.group, q.topic], q.oldestUnackedAgeSeconds] as const),
+    ).register(r);
+
+    // Read at scrape time: parking and waking a long poll (the fetch hot path) pushes nothing.
+    new ScrapeGaugeFamily('sluice_delayed_operations', 'Requests parked in a long poll (fetch below minBytes, share acquire with nothing to acquire), by kind.', ['kind'], () =>
+      this.safely('delayed_operations', this.delayedFn).map(([kind, n]) => [[kind], n] as const),
     ).register(r);
   }
 }

@@ -12,7 +12,7 @@ import type { LogManager } from '../../src/storage/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/broker/logger.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
-import { FetchWaiters } from '../../src/broker/fetch-waiters.js';
+import { Purgatory } from '../../src/broker/purgatory.js';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { handleProduce } from '../../src/broker/handle-produce.js';
 import type { BrokerContext } from '../../src/broker/context.js';
@@ -32,7 +32,7 @@ function openOn(disk: CrashDisk): Promise<LogManager> {
 
 function contextOn(logs: LogManager): BrokerContext {
   return {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), waiters: new FetchWaiters(),
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, accepting: true,
   };
 }

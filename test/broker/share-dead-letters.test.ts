@@ -9,7 +9,7 @@ import { openLogManager } from '../../src/storage/log-manager.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/broker/logger.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
-import { FetchWaiters } from '../../src/broker/fetch-waiters.js';
+import { Purgatory } from '../../src/broker/purgatory.js';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { writeDeadLetters } from '../../src/broker/share-dead-letters.js';
 import type { BrokerContext } from '../../src/broker/context.js';
@@ -27,7 +27,7 @@ test('dead letters bound for an internal or illegal topic are refused and nothin
     await cleanup();
   });
   const ctx: BrokerContext = {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), waiters: new FetchWaiters(),
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(),
     groups: { topicsChanged() {} } as unknown as GroupService, accepting: true,
   };

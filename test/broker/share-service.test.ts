@@ -6,7 +6,7 @@ import { openLogManager } from '../../src/storage/log-manager.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/broker/logger.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
-import { FetchWaiters } from '../../src/broker/fetch-waiters.js';
+import { Purgatory } from '../../src/broker/purgatory.js';
 import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { ShareService, stopShareService } from '../../src/broker/share-service.js';
@@ -20,7 +20,7 @@ test('a delete answered as durable is fsynced even when an earlier queued non-du
   // flushMs -1: no background flush, so every fsync comes from a durable write.
   const logs = await openLogManager(dir, { flushMs: -1 }, { retentionCheckMs: 0, onFsync: () => { fsyncs++; } });
   const ctx: BrokerContext = {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), waiters: new FetchWaiters(),
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, accepting: true,
   };
   const svc = await ShareService.start(ctx);

@@ -61,12 +61,14 @@ test('unreachable broker: NETWORK_ERROR naming the URL', async () => {
 });
 
 test('dropped connection fails in-flight requests retriably, then reconnects', async () => {
-  let s = await server(0, () => {});
+  let arrived!: () => void;
+  const received = new Promise<void>((r) => { arrived = r; });
+  let s = await server(0, () => arrived());
   const port = s.port;
   const c = new Connection(s.url, { reconnectBackoffMs: 20, reconnectBackoffMaxMs: 50 });
   await c.connect();
   const inflight = c.request(3, {});
-  await new Promise((r) => setTimeout(r, 20));
+  await received; // the server holds it unanswered when the connection drops
   await s.stop();
   await assert.rejects(inflight, (e: any) => e.code === 'NETWORK_ERROR' && e.retriable === true);
   let reconnected = false;

@@ -6,7 +6,8 @@ import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
 import { ERRORS } from '../../src/protocol/errors.js';
 import { encodeBatch } from '../../src/record/index.js';
-import { batchOf, createTopic, produce, readAll } from './broker-helpers.js';
+import { batchOf, createTopic, metricValue, produce, readAll } from './broker-helpers.js';
+import { waitFor } from './group-helpers.js';
 
 let broker: BrokerHandle;
 let admin: RawClient;
@@ -50,7 +51,10 @@ test('a client that stops reading stops being read from; it resumes once it drai
   const fetches = Array.from({ length: 40 }, () => slow.request({
     api: Api.Fetch, maxWaitMs: 0, minBytes: 0, maxBytes: 2 << 20, partitions: [{ topic: 'big', partition: 0, offset: 0, maxBytes: 2 << 20 }],
   }, 60_000));
-  await new Promise((r) => setTimeout(r, 500));
+  // The broker holds a full budget for this connection (queued on its socket or reserved for
+  // a read), so it has stopped reading it: the produce below stays unread.
+  await waitFor('the slow connection\'s output budget spent', async () =>
+    await metricValue(b2.httpUrl, 'sluice_buffered_bytes') + await metricValue(b2.httpUrl, 'sluice_reserved_bytes') >= 1048576, 30_000, 20);
   const markerDone = produce(slow, 'marker', 0, batchOf(['late']));
   await new Promise((r) => setTimeout(r, 400));
   assert.deepEqual(await readAll(admin, 'marker', 0), [], 'the paused connection was not read');

@@ -2,6 +2,8 @@
 import { encodeBatch, decodeBatches } from '../../src/record/index.js';
 import { Api } from '../../src/protocol/api.js';
 import type { RawClient } from './raw-client.js';
+import { waitFor } from './group-helpers.js';
+import { parseExposition, valueOf } from '../metrics/exposition.js';
 
 export function batchOf(values: string[], timestamp?: number): Buffer {
   return encodeBatch(values.map((v) => ({ value: v, ...(timestamp !== undefined ? { timestamp } : {}) })));
@@ -44,4 +46,28 @@ export async function readAll(c: RawClient, topic: string, partition: number, fr
     out.push(...recs);
     offset = recs[recs.length - 1][0] + 1;
   }
+}
+
+/** One sample of the broker's GET /metrics (docs/metrics.md); throws unless exactly one matches. */
+export async function metricValue(httpUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(`${httpUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+  return valueOf(parseExposition(await res.text()), name, labels);
+}
+
+/**
+ * Waits, scraping GET /metrics, until `name{labels}` satisfies `ok`: a test orders itself on
+ * a state the broker reports rather than on a sleep. The bound leaves room for CI stalls.
+ */
+export async function waitForMetric(
+  httpUrl: string, name: string, labels: Record<string, string>, ok: (v: number) => boolean, timeoutMs = 30_000,
+): Promise<void> {
+  let last = NaN;
+  await waitFor(`${name}${JSON.stringify(labels)}`, async () => ok((last = await metricValue(httpUrl, name, labels))), timeoutMs, 20)
+    .catch((err: Error) => { throw new Error(`${err.message}; last value ${last}`); });
+}
+
+/** Waits until at least `n` requests of `kind` are parked in a long poll at the broker (sluice_delayed_operations). */
+export function waitForParked(httpUrl: string, kind: 'fetch' | 'share_acquire', n = 1): Promise<void> {
+  return waitForMetric(httpUrl, 'sluice_delayed_operations', { kind }, (v) => v >= n);
 }

@@ -4,7 +4,7 @@ import { startBroker, type BrokerHandle } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api, EARLIEST, LATEST } from '../../src/protocol/api.js';
 import { ERRORS } from '../../src/protocol/errors.js';
-import { batchOf, createTopic, produce, fetchFrom, readAll, recordsIn } from './broker-helpers.js';
+import { batchOf, createTopic, produce, fetchFrom, readAll, recordsIn, waitForParked } from './broker-helpers.js';
 
 let broker: BrokerHandle;
 let c: RawClient;
@@ -121,7 +121,7 @@ test('long poll: a fetch at the log end wakes on new data, and times out when no
   const other = await RawClient.connect(broker.url);
   const t1 = Date.now();
   const pending = fetchFrom(c, 'poll', 0, 0, { maxWaitMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 150));
+  await waitForParked(broker.httpUrl, 'fetch'); // the append below must wake it, not find it still reading
   await produce(other, 'poll', 0, batchOf(['wake']));
   const res = await pending;
   assert.ok(Date.now() - t1 < 9_000, 'answered on append, not on timeout'); // room for a stall of seconds (CI)

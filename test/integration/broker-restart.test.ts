@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
-import { batchOf, createTopic, produce, readAll, fetchFrom } from './broker-helpers.js';
+import { batchOf, createTopic, produce, readAll, fetchFrom, waitForParked } from './broker-helpers.js';
 
 test('SIGTERM: graceful stop (exit 0, pending long poll answered), restart keeps topics and data', async () => {
   const broker = await startBroker();
@@ -11,7 +11,7 @@ test('SIGTERM: graceful stop (exit 0, pending long poll answered), restart keeps
   await createTopic(c, 'keep', 2);
   for (let i = 0; i < 5; i++) await produce(c, 'keep', i % 2, batchOf([`v${i}`]), i === 4 ? -1 : 1);
   const parked = fetchFrom(c, 'keep', 0, 3, { maxWaitMs: 20_000 });
-  await new Promise((r) => setTimeout(r, 100));
+  await waitForParked(broker.httpUrl, 'fetch'); // parked before the SIGTERM, so shutdown is what answers it
   const t0 = Date.now();
   const code = await broker.stop('SIGTERM');
   assert.equal(code, 0);

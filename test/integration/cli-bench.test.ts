@@ -26,7 +26,9 @@ function assertSane(r: Record<string, any>, kind: string, messages: number, size
   assert.ok(r.msgsPerSec > 0);
   // seconds is printed to the ms, so allow half a ms of rounding in the rate check
   assert.ok(Math.abs(r.msgsPerSec * r.seconds - messages) <= messages * 0.01 + r.msgsPerSec * 0.0005, `${r.msgsPerSec} msgs/s x ${r.seconds} s != ${messages}`);
-  assert.ok(r.mbPerSec >= 0);
+  // Payload MB/s is bytes / seconds, printed to 0.1 MB/s, from a time printed to the ms.
+  const mbPerSec = r.bytes / 1e6 / r.seconds;
+  assert.ok(Math.abs(r.mbPerSec - mbPerSec) <= 0.05 + mbPerSec * (0.0005 / r.seconds) + 1e-9, `${r.mbPerSec} MB/s reported, ${r.bytes} B in ${r.seconds} s is ${mbPerSec}`);
   assert.equal(typeof r.versions.sluice, 'string');
   assert.equal(typeof r.versions.node, 'string');
   assert.equal(typeof r.settings, 'object');

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
+import { waitForParked } from './broker-helpers.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
@@ -29,7 +30,7 @@ test('a queue worker that stalls past its acquire timeout still gets the job, on
   t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
   const next = it.next();
-  await new Promise((r) => setTimeout(r, 300)); // the worker's acquire is parked at the broker
+  await waitForParked(broker.httpUrl, 'share_acquire'); // the worker's acquire is parked at the broker
   const p = new Producer({ url: broker.url, acks: 1 });
   await p.send('late', [{ value: 'job' }]);
   // The broker answers the parked acquire right after the append; stall before reading it,

@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Consumer, Producer, partitionForKey, type Message } from '../../src/client/index.js';
+import { waitForParked } from './broker-helpers.js';
 
 let broker: BrokerHandle;
 let admin: Admin;
@@ -96,7 +97,8 @@ test('for await long-polls and wakes when new data arrives', async () => {
   const c = new Consumer({ url: broker.url, autoOffsetReset: 'latest', maxWaitMs: 30_000 });
   await c.assign(topic);
   const got = readN(c, 2, 20_000);
-  await new Promise((r) => setTimeout(r, 300)); // consumer is now parked in a long poll
+  // The consumer's fetch is parked at the broker: the append below must wake it.
+  await waitForParked(broker.httpUrl, 'fetch');
   const p = new Producer({ url: broker.url, lingerMs: 0 });
   const sentAt = Date.now();
   await p.send(topic, [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }]);

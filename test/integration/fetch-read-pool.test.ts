@@ -9,7 +9,7 @@ import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/index.js';
-import { createTopic, produce, recordsIn } from './broker-helpers.js';
+import { createTopic, produce, recordsIn, waitForMetric } from './broker-helpers.js';
 
 const BATCHES = 12;
 const PER_BATCH = 200;
@@ -52,7 +52,9 @@ test('fetch answers queued behind a slow reader keep their bytes while other fet
   for (let round = 0; round < 5; round++) {
     for (let b = 0; b < BATCHES; b++) queued.push({ offset: b * PER_BATCH, res: fetchOne(slow, b * PER_BATCH) });
   }
-  await new Promise((r) => setTimeout(r, 300));
+  // Every one of them answered (counted once its response is queued): their read buffers are
+  // lent out to the write queue before the other connection starts to churn the pool.
+  await waitForMetric(broker.httpUrl, 'sluice_requests_total', { api: 'Fetch' }, (n) => n >= queued.length);
 
   // Meanwhile another connection reads every batch, in the opposite order, many times.
   const fast = await RawClient.connect(broker.url);

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Consumer } from '../../src/client/index.js';
+import { waitForMetric } from './broker-helpers.js';
 import { brokerForFile, complete, groupConsumer, keys, waitFor, joinOneByOne } from './group-helpers.js';
 
 const HEARTBEAT_MS = 20_000;
@@ -29,9 +30,10 @@ test('20 s heartbeat: a second consumer joining a group of one on 6 partitions g
 async function joinSecond(a: Consumer, b: Consumer): Promise<void> {
   await a.connect();
   await waitFor('first consumer owns all 6', async () => keys(a).length === 6 && await stable('g-push6'));
-  // Let a's fast reconcile heartbeats end: it now sits in its 20 s interval, where only a
-  // push can make it notice the join before the interval is up.
-  await new Promise((r) => setTimeout(r, 300));
+  // Let a's fast reconcile heartbeats end: a lone member heartbeats twice (the join, answered
+  // with all 6, and the ack that it owns them); once the broker has answered both, a sits in
+  // its 20 s interval, where only a push can make it notice the join before the interval is up.
+  await waitForMetric(env.broker.httpUrl, 'sluice_requests_total', { api: 'ConsumerGroupHeartbeat' }, (n) => n >= 2);
 
   const t0 = Date.now();
   await b.connect();

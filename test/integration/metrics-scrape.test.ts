@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
-import { batchOf, createTopic, fetchFrom, produce } from './broker-helpers.js';
+import { batchOf, createTopic, fetchFrom, metricValue, produce, recordsIn, waitForMetric, waitForParked } from './broker-helpers.js';
 import { parseExposition, valueOf, find } from '../metrics/exposition.js';
 import { externalTool } from '../external-tool.js';
 import { Api } from '../../src/protocol/api.js';
@@ -164,6 +164,39 @@ test('promtool check metrics reports nothing on a real scrape', { skip: promtool
     const r = spawnSync(promtool.path(), ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(r.stdout + r.stderr, '', 'promtool found problems');
     assert.equal(r.status, 0);
+    c.close();
+  } finally {
+    await b.stop();
+  }
+});
+
+test('sluice_delayed_operations counts parked fetches and share acquires until they are answered or their connection closes', async () => {
+  const b = await startBroker();
+  try {
+    const c = await RawClient.connect(b.url);
+    await createTopic(c, 'parked');
+    const parked = async (kind: string) => metricValue(b.httpUrl, 'sluice_delayed_operations', { kind });
+    assert.deepEqual([await parked('fetch'), await parked('share_acquire')], [0, 0], 'both kinds reported from the start');
+
+    const fetching = fetchFrom(c, 'parked', 0, 0, { maxWaitMs: 30_000 });
+    await waitForParked(b.httpUrl, 'fetch');
+    const acquiring = c.request({ api: Api.ShareAcquire, groupId: 'g-parked', workerId: 'w', topics: ['parked'], maxRecords: 1, maxWaitMs: 30_000 }, 60_000);
+    await waitForParked(b.httpUrl, 'share_acquire');
+    assert.deepEqual([await parked('fetch'), await parked('share_acquire')], [1, 1]);
+
+    // One append answers both; neither is counted once answered.
+    await produce(c, 'parked', 0, batchOf(['job']));
+    assert.equal(recordsIn((await fetching).partitions[0].records).length, 1);
+    assert.equal((await acquiring).partitions[0].acquired.length, 1);
+    assert.deepEqual([await parked('fetch'), await parked('share_acquire')], [0, 0]);
+
+    // A parked fetch whose connection closes is no longer counted.
+    const gone = await RawClient.connect(b.url);
+    gone.request({ api: Api.Fetch, maxWaitMs: 30_000, minBytes: 1, maxBytes: 1000, partitions: [{ topic: 'parked', partition: 0, offset: 1, maxBytes: 1000 }] }, 60_000)
+      .catch(() => {}); // fails with the closed connection
+    await waitForParked(b.httpUrl, 'fetch');
+    gone.close();
+    await waitForMetric(b.httpUrl, 'sluice_delayed_operations', { kind: 'fetch' }, (n) => n === 0);
     c.close();
   } finally {
     await b.stop();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
-import { batchOf, createTopic, produce } from './broker-helpers.js';
+import { batchOf, createTopic, produce, waitForMetric } from './broker-helpers.js';
 
 test('closing a worker\'s old connection does not release the jobs it now holds through a new one', async (t) => {
   const broker = await startBroker();
@@ -27,7 +27,9 @@ test('closing a worker\'s old connection does not release the jobs it now holds 
   t.after(() => newConn.close());
   await acquire(newConn, 0); // heartbeat
   oldConn.close();
-  await new Promise((r) => setTimeout(r, 300)); // the broker handles the close
+  // The broker has handled the close (its close hooks, where a worker leaves, run before the
+  // gauge drops): admin and newConn are left.
+  await waitForMetric(broker.httpUrl, 'sluice_connections', {}, (n) => n === 2);
 
   const res = await newConn.request({
     api: Api.ShareAck, groupId: 'g-move', workerId: 'w', entries: [{ topic: 'q-move', partition: 0, offsets: [0, 1], type: 'ack' }],
