@@ -27,7 +27,10 @@ import { DELAYED_KINDS, type BrokerContext } from './context.js';
 import { Purgatory } from './purgatory.js';
 import { BrokerBudget } from './output-budget.js';
 import type { Logger } from './logger.js';
-import { Connection } from './connection.js';
+import { RequestPipeline } from './request-pipeline.js';
+import { WsTransport } from './ws-transport.js';
+import { nativeCodec, type FrameCodec } from './native-codec.js';
+import { dispatch } from './dispatch.js';
 import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
@@ -50,16 +53,19 @@ export class Broker {
   private metricsServer: Server | undefined;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Set<RequestPipeline>();
   private ctx: BrokerContext | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** One codec for every connection: its frame limits come from the config. */
+  private readonly codec: FrameCodec;
 
   constructor(readonly config: BrokerConfig, private readonly log: Logger, private readonly openLogs: OpenLogs) {
     this.routes = defaultRoutes(() => this.ready);
     this.metrics = setUpMetrics(config, this.routes);
     this.http = createServer((req, res) => routeRequest(this.routes, req, res));
+    this.codec = nativeCodec(config.maxRequestMsgpackBytes);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
     const limits = limitHeaderLines(config);
     this.wss.on('headers', (headers: string[]) => { headers.push(...limits); });
@@ -118,10 +124,16 @@ export class Broker {
     }
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      const conn = new Connection(ws, ctx, remote, () => this.checkIdle());
+      // The upgraded socket is handed to the transport here, where it is public; ws keeps
+      // its own reference in a private field that nothing else should read.
+      const transport = new WsTransport(ws, socket, remote, { pingIntervalMs: this.config.pingIntervalMs, log: this.log });
+      const conn = new RequestPipeline(transport, ctx, {
+        codec: this.codec, ordered: false, onIdle: () => this.checkIdle(),
+        dispatch: (r, scope) => dispatch(ctx, r, scope),
+      });
       this.connections.add(conn);
       ctx.metrics.connectionOpened();
-      ws.on('close', () => {
+      conn.onClose(() => {
         ctx.metrics.connectionClosed();
         this.connections.delete(conn);
         this.checkIdle();

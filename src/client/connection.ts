@@ -21,6 +21,11 @@
  * count cap), the request in flight with the largest frame, the likely culprit, fails with
  * MESSAGE_TOO_LARGE naming the close and the limits, the others with a NETWORK_ERROR saying
  * why the connection was lost.
+ *
+ * Liveness: every `pingIntervalMs` the client pings the broker; a broker that sent nothing
+ * (no pong, no answer, no push) for a whole interval is taken for lost, exactly as a drop:
+ * TCP alone would keep a connection to a frozen broker or across a cut path open, and its
+ * requests would only time out one by one.
  */
 import WebSocket from 'ws';
 import { API_NAMES } from '../protocol/api.js';
@@ -42,6 +47,12 @@ export interface ConnectionOptions extends LoggerOptions {
   reconnectBackoffMaxMs?: number;
   /** Bytes handed to the socket but not yet written above which requests wait. Default 16 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Ping the broker this often; a broker silent for a whole interval counts as a lost
+   * connection (requests in flight fail with NETWORK_ERROR, then reconnect). 0 = no pings.
+   * Default 10 s.
+   */
+  pingIntervalMs?: number;
 }
 
 interface Pending {
@@ -69,6 +80,7 @@ export class Connection {
   private readonly backoffMs: number;
   private readonly backoffMaxMs: number;
   private readonly maxBufferedBytes: number;
+  private readonly pingIntervalMs: number;
   private readonly log: Logger;
 
   private ws: WebSocket | null = null;
@@ -78,6 +90,8 @@ export class Connection {
   private connecting: Promise<void> | null = null;
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** The broker sent something (pong, answer, push) since the last ping. */
+  private heard = true;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private openWaiters: Waiter[] = [];
@@ -92,6 +106,7 @@ export class Connection {
     this.backoffMs = opts.reconnectBackoffMs ?? 100;
     this.backoffMaxMs = opts.reconnectBackoffMaxMs ?? 5_000;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 16 * 1024 * 1024;
+    this.pingIntervalMs = opts.pingIntervalMs ?? 10_000;
     this.log = clientLogger(opts);
   }
 
@@ -161,6 +176,7 @@ export class Connection {
         this.announced = announced;
         this.state = 'open';
         this.attempts = 0;
+        this.keepAlive(ws);
         resolve();
         const waiters = this.openWaiters;
         this.openWaiters = [];
@@ -185,6 +201,24 @@ export class Connection {
         if (this.ws === ws) this.onDropped(code, reason.toString());
       });
     });
+  }
+
+  /** Pings `ws` until it closes; ends it (a drop: onDropped) when the broker went silent. */
+  private keepAlive(ws: WebSocket): void {
+    if (this.pingIntervalMs <= 0) return;
+    this.heard = true;
+    ws.on('pong', () => { this.heard = true; });
+    const timer = setInterval(() => {
+      if (!this.heard) {
+        clearInterval(timer);
+        this.log.warn({ url: this.url, pingIntervalMs: this.pingIntervalMs }, `no answer from ${this.url} within ${this.pingIntervalMs} ms of a ping; dropping the connection`);
+        ws.terminate();
+        return;
+      }
+      this.heard = false;
+      ws.ping();
+    }, this.pingIntervalMs).unref();
+    ws.once('close', () => clearInterval(timer));
   }
 
   private onDropped(code: number, reason: string): void {
@@ -278,6 +312,7 @@ export class Connection {
   }
 
   private onMessage(data: Buffer[]): void {
+    this.heard = true;
     let msg: { id?: number; error?: WireError; push?: unknown };
     try {
       msg = decodeFrameFragments(data) as typeof msg;

@@ -43,6 +43,8 @@ export interface BrokerConfig {
   defaultPartitions: number;
   /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /** WebSocket ping period; a client silent for a whole period is disconnected. 0 = no pings. */
+  pingIntervalMs: number;
   /** Defaults for every topic's log; a topic's own config overrides them. */
   log: LogConfig;
   /** Consumer groups (docs/groups.md). */
@@ -103,6 +105,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'autoCreateTopics', type: { kind: 'bool' }, description: 'create unknown topics on first produce' },
   { key: 'defaultPartitions', type: int(1, 1 << 16), description: 'partitions of an auto-created topic' },
   { key: 'shutdownTimeoutMs', type: int(0, I32), description: 'wait for in-flight requests on shutdown' },
+  { key: 'pingIntervalMs', type: int(0, I32), description: 'ping each connection this often; close one that sent nothing (no pong) for a whole interval (0 = off)' },
   { key: 'group.sessionTimeoutMs', type: int(1, I32), description: 'consumer group member removed after this long without a heartbeat (default for members that ask for none)' },
   { key: 'group.minSessionTimeoutMs', type: int(1, I32), description: 'smallest session timeout a member may ask for' },
   { key: 'group.maxSessionTimeoutMs', type: int(1, I32), description: 'largest session timeout a member may ask for' },

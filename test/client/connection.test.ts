@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
 import { Connection } from '../../src/client/connection.js';
 import { BrokerError } from '../../src/protocol/errors.js';
+import { TcpProxy } from '../integration/tcp-proxy.js';
 
 async function server(port = 0, onMsg?: (ws: WebSocket, m: any) => void) {
   const wss = new WebSocketServer({ port, host: '127.0.0.1' });
@@ -114,22 +115,22 @@ test('unsolicited id-0 push frames go to onPush listeners and never settle a req
 });
 
 test('an answer that reached the socket during a stall past the timeout still resolves the request', async () => {
-  let answered!: () => void;
-  const sent = new Promise<void>((r) => { answered = r; });
-  const s = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, ok: true }), () => answered()));
-  const c = new Connection(s.url);
+  const s = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, ok: true })));
+  // The answer is held in a proxy (as if in the client's kernel buffer) until released.
+  const proxy = await TcpProxy.start(s.port);
+  const c = new Connection(`ws://127.0.0.1:${proxy.port}`);
   await c.connect();
-  // The client's socket delivers nothing until resumed, so the answer waits in its buffer.
-  const sock = (c as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
-  sock.pause();
+  proxy.hold('toClient');
   const res = c.request<any>(3, {}, 200);
-  await sent;
+  await proxy.whenKept('toClient');
   // A 300 ms stall; when the loop next runs timers, the 200 ms timeout fires first and the
   // answer is delivered right after it, in the same turn of the loop, as an answer that sat
-  // in the kernel during a stall is read in the poll phase right after the timers.
+  // in the kernel during a stall is read in the poll phase right after the timers. (The
+  // proxy writes the answer to the client's socket synchronously on release.)
   setTimeout(() => { const end = Date.now() + 300; while (Date.now() < end) { /* stalled */ } }, 0);
-  setTimeout(() => sock.resume(), 250);
+  setTimeout(() => proxy.release(), 250);
   assert.equal((await res).ok, true);
   await c.close();
+  await proxy.close();
   await s.stop();
 });

@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
@@ -45,7 +44,7 @@ test('a client that stops reading stops being read from; it resumes once it drai
   await produce(admin, 'big', 0, big);
 
   const slow = await RawClient.connect(b2.url);
-  const sock = (slow.ws as unknown as { _socket: Socket })._socket;
+  const sock = slow.socket;
   sock.pause();
   // ~40 MB of answers: far past the 1 MiB output limit plus what loopback buffers absorb.
   const fetches = Array.from({ length: 40 }, () => slow.request({

@@ -9,7 +9,6 @@
 // fetch the broker had started reading is read. Without the budgets that is all of them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
@@ -47,7 +46,7 @@ async function bigTopic(c: RawClient, name: string): Promise<number> {
 /** A client whose socket is paused (it reads nothing) with `n` fetches of the whole batch in flight. */
 async function stalledFetcher(b: BrokerHandle, topic: string, n: number) {
   const c = await RawClient.connect(b.url);
-  const sock = (c.ws as unknown as { _socket: Socket })._socket;
+  const sock = c.socket;
   sock.pause();
   const answers = Array.from({ length: n }, () => c.request({
     api: Api.Fetch, maxWaitMs: 0, minBytes: 0, maxBytes: 4 * MiB, partitions: [{ topic, partition: 0, offset: 0, maxBytes: 4 * MiB }],

@@ -4,7 +4,6 @@
 // second connection, then checks every queued response byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { startBroker } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { Api } from '../../src/protocol/api.js';
@@ -43,7 +42,7 @@ test('fetch answers queued behind a slow reader keep their bytes while other fet
 
   const slow = await RawClient.connect(broker.url);
   t.after(() => slow.close());
-  const sock = (slow.ws as unknown as { _socket: Socket })._socket;
+  const sock = slow.socket;
   sock.pause();
   t.after(() => sock.resume()); // a paused socket would hold up the close if the test fails first
   // ~400 KB per answer, 5 rounds over every batch: far more than loopback buffers hold, so

@@ -4,6 +4,7 @@
  * Also exposes raw frame sending and the close event for malformed-input tests.
  */
 import WebSocket from 'ws';
+import type { Socket } from 'node:net';
 import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
 
 export interface Closed { code: number; reason: string }
@@ -15,7 +16,11 @@ export class RawClient {
   readonly unexpected: Record<string, unknown>[] = [];
   readonly closed: Promise<Closed>;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    /** The TCP socket under `ws` (from the upgrade response): pause it to stop reading answers. */
+    readonly socket: Socket,
+  ) {
     ws.on('message', (data: Buffer) => {
       const msg = decodeFrame(data);
       const fn = this.pending.get(msg.id as number);
@@ -31,7 +36,9 @@ export class RawClient {
   static connect(url: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
-      ws.once('open', () => resolve(new RawClient(ws)));
+      let socket: Socket | undefined;
+      ws.once('upgrade', (res) => { socket = res.socket as Socket; });
+      ws.once('open', () => resolve(new RawClient(ws, socket!)));
       ws.once('error', reject);
     });
   }

@@ -1,65 +1,91 @@
 /**
- * One client connection: decode, validate, dispatch, answer by id. Many requests run at
- * once (pipelining); answers go out as they complete, so possibly out of order.
+ * The request pipeline of one connection, whatever its transport (transport.ts): decode,
+ * validate, limit, dispatch, answer by id. Many requests run at once (pipelining).
+ *
+ * Order of answers: out of order (the native protocol: each answer leaves as its request
+ * completes, a parked long poll does not hold up later produces) or, with `ordered`, in
+ * request order, as Kafka's protocol requires: a completed answer waits behind the ones
+ * before it, and keeps counting in flight until it leaves, so answers held back by a slow
+ * first request are bounded by the in-flight limit.
  *
  * Back-pressure, checked before anything is buffered without bound:
- *   - in flight: at maxInFlightPerConnection the socket is paused (no more reads) and
- *     resumed when a request completes. Frames already read past the pause are refused
- *     with TOO_MANY_REQUESTS (retriable), so the count never exceeds the limit.
+ *   - in flight: at maxInFlightPerConnection the transport stops reading and resumes when
+ *     a request completes. Frames already read past the pause are refused with
+ *     TOO_MANY_REQUESTS (retriable), so the count never exceeds the limit.
  *   - output (output-budget.ts): fetched records are reserved against the connection's
  *     budget (maxBufferedBytesPerConnection) and the broker's (maxBufferedBytes) before
- *     they are read, and count until their response is queued; then the socket's unsent
+ *     they are read, and count until their response is queued; then the transport's unsent
  *     bytes count. While the connection's share is spent, reading pauses; it resumes as
- *     the socket drains. A client that pipelines fetches and does not read its answers
+ *     the transport drains. A client that pipelines fetches and does not read its answers
  *     stops being read from with about one budget held for it, not one answer per fetch.
- * Metrics: each request is timed from decode to its answer being queued (here rather than
- * in dispatch, so the existing settle callbacks carry it and no extra promise is made per
+ * Metrics: each request is timed from decode to its handler's answer (here rather than in
+ * dispatch, so the existing settle callbacks carry it and no extra promise is made per
  * request); requests refused before dispatch count too, under their api when it is known.
- * The buffered-bytes gauge follows ws.bufferedAmount, which send() reads anyway, at each
- * send and drain.
- * Undecodable frames and frames without a readable id close the connection (1007/1008);
- * text frames close it with 1003; ws itself closes oversize frames with 1009, and so does
- * the structure check run before decoding (protocol/frame-limits.ts: msgpack bytes besides
- * record batches, value count, depth), so a small frame cannot cost seconds to decode.
+ * The buffered-bytes gauge follows the transport's unsent bytes, read at each send and drain.
+ * Undecodable frames and frames without a readable id close the connection (1007/1008),
+ * and so does the structure check run before decoding (protocol/frame-limits.ts: msgpack
+ * bytes besides record batches, value count, depth), so a small frame cannot cost seconds
+ * to decode. What the transport refuses itself (text frames, oversize messages) it closes.
  */
-import type { WebSocket } from 'ws';
-import type { Socket } from 'node:net';
-import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
-import { MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES, type FrameLimits } from '../protocol/frame-limits.js';
-import { parseRequest } from '../protocol/parse-request.js';
+import type { Request } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
-import { FrameError, CLOSE_INTERNAL_ERROR, CLOSE_UNSUPPORTED_DATA } from '../protocol/frame-error.js';
+import { FrameError, CLOSE_INTERNAL_ERROR } from '../protocol/frame-error.js';
 import { errorName, toWireError, type WireError } from '../protocol/errors.js';
 import { API_NAMES } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
-import { dispatch } from './dispatch.js';
 import { errorOf, wireError } from './wire-error.js';
 import { ConnectionBudget } from './output-budget.js';
+import type { FrameCodec } from './native-codec.js';
+import type { Transport } from './transport.js';
 
 const SHUTTING_DOWN = errorOf('BROKER_SHUTTING_DOWN');
 
-export class Connection implements RequestScope {
+/** What the pipeline reads from the broker; `accepting` is read live. */
+export type PipelineContext = Pick<BrokerContext, 'config' | 'metrics' | 'log' | 'output' | 'readPool' | 'accepting'>;
+
+/** Runs one request's handler (dispatch.ts, bound to the broker context by server.ts). */
+export type Dispatch = (req: Request, scope: RequestScope) => Promise<object | undefined>;
+
+export interface PipelineOptions {
+  codec: FrameCodec;
+  dispatch: Dispatch;
+  /** Answers leave in request order (Kafka) instead of as they complete (native). */
+  ordered: boolean;
+  /** Called whenever the in-flight count drops to zero. */
+  onIdle: () => void;
+}
+
+/** An answer's place in line (ordered mode). */
+interface Slot {
+  res: object | undefined;
+  ready: boolean;
+  /** Counted in flight until it leaves (refused frames are not). */
+  counted: boolean;
+}
+
+export class RequestPipeline implements RequestScope {
   closed = false;
   inFlight = 0;
   private pausedForInFlight = false;
   private pausedForOutput = false;
+  private paused = false;
   private readonly closeHooks = new Set<() => void>();
-  private readonly socket: Socket;
-  private readonly limits: FrameLimits;
   /** Response bytes held for this connection; `buffered` is its share of the sluice_buffered_bytes gauge. */
   private readonly budget: ConnectionBudget;
   /** Reserved bytes carried by responses not yet sent (holdUntilSent). */
   private readonly heldBy = new Map<object, number>();
+  private readonly codec: FrameCodec;
+  private readonly dispatch: Dispatch;
+  private readonly onIdle: () => void;
+  /** Answers in request order, the first not yet sent at `head` (ordered mode only). */
+  private readonly line: Slot[] | null;
+  private head = 0;
 
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly ctx: BrokerContext,
-    readonly remote: string,
-    /** Called whenever this connection's in-flight count drops to zero. */
-    private readonly onIdle: () => void,
-  ) {
-    this.socket = (ws as unknown as { _socket: Socket })._socket;
-    this.limits = { maxMsgpackBytes: ctx.config.maxRequestMsgpackBytes, maxValues: MAX_REQUEST_VALUES, maxDepth: MAX_REQUEST_DEPTH };
+  constructor(private readonly transport: Transport, private readonly ctx: PipelineContext, opts: PipelineOptions) {
+    this.codec = opts.codec;
+    this.dispatch = opts.dispatch;
+    this.onIdle = opts.onIdle;
+    this.line = opts.ordered ? [] : null;
     this.budget = new ConnectionBudget(ctx.config.maxBufferedBytesPerConnection, ctx.output, (spent) => {
       if (spent) this.pause('output');
       else if (this.pausedForOutput) {
@@ -67,13 +93,15 @@ export class Connection implements RequestScope {
         this.maybeResume();
       }
     });
-    // Produce requests arrive as fragments (protocol/frame-parts.ts); as a list, their
-    // record batches are used in place instead of being concatenated (a copy) by ws.
-    ws.binaryType = 'fragments';
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer[], isBinary));
-    ws.on('close', (code, reason) => this.closedBy(code, reason.toString()));
-    ws.on('error', (err) => ctx.log.debug('connection error', { remote, error: err }));
-    this.socket.on('drain', () => this.onDrain());
+    transport.bind({
+      frame: (parts) => this.onFrame(parts),
+      drain: () => this.onDrain(),
+      close: (code, reason) => this.closedBy(code, reason),
+    });
+  }
+
+  get remote(): string {
+    return this.transport.remote;
   }
 
   onClose(fn: () => void): () => void {
@@ -81,7 +109,7 @@ export class Connection implements RequestScope {
     return () => this.closeHooks.delete(fn);
   }
 
-  /** Sends an unsolicited frame (`{ id: 0, push, ... }`, docs/protocol.md); dropped once closed. */
+  /** Sends an unsolicited frame (`{ id: 0, push, ... }`, docs/protocol.md) at once; dropped once closed. */
   push(msg: object): void {
     this.send(msg);
   }
@@ -98,20 +126,18 @@ export class Connection implements RequestScope {
     if (bytes > 0) this.heldBy.set(res, bytes);
   }
 
-  /** Closes with a code and a reason (trimmed to the 123 bytes a close frame allows). */
   close(code: number, reason: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.transport.close(code, reason);
   }
 
-  private onMessage(data: Buffer[], isBinary: boolean): void {
-    if (!isBinary) return this.refuse(CLOSE_UNSUPPORTED_DATA, 'text frames are not accepted; send msgpack in binary frames');
+  private onFrame(parts: Buffer[]): void {
     let id: number;
-    let req;
+    let req: Request;
     let frame: Record<string, unknown> | undefined;
     const start = performance.now();
     try {
-      frame = decodeFrameFragments(data, this.limits);
-      req = parseRequest(frame);
+      frame = this.codec.decode(parts);
+      req = this.codec.parse(frame);
       id = req.id;
     } catch (err) {
       if (err instanceof RequestError) return this.answerRefused(frame?.api, start, { id: err.id, error: toWireError(err) });
@@ -129,25 +155,73 @@ export class Connection implements RequestScope {
     }
     if (++this.inFlight >= max) this.pause('inFlight');
     const api = API_NAMES[req.api] ?? 'unknown';
-    dispatch(this.ctx, req, this).then(
+    const slot = this.line ? this.enqueue(true) : null;
+    void this.dispatch(req, this).then(
       (res) => {
-        if (res) this.send(res);
+        this.answer(slot, res);
         const error = (res as { error?: WireError } | undefined)?.error;
         this.ctx.metrics.request(api, (performance.now() - start) / 1000, error ? errorName(error.code) : undefined);
       },
       (err) => {
         const error = wireError(err, this.ctx.log, { api: req.api });
-        this.send({ id, error });
+        this.answer(slot, { id, error });
         this.ctx.metrics.request(api, (performance.now() - start) / 1000, errorName(error.code));
       },
-    ).finally(() => this.done());
+    );
+  }
+
+  /** A handler finished: its answer leaves now (out of order) or when its turn comes (ordered). */
+  private answer(slot: Slot | null, res: object | undefined): void {
+    if (slot) {
+      slot.res = res;
+      slot.ready = true;
+      this.flush();
+      return;
+    }
+    try {
+      if (res) this.send(res);
+    } finally {
+      this.done();
+    }
   }
 
   private answerRefused(api: unknown, start: number, res: { id: number; error: WireError }): void {
-    this.send(res);
+    if (this.line) {
+      const slot = this.enqueue(false);
+      slot.res = res;
+      slot.ready = true;
+      this.flush();
+    } else this.send(res);
     // A refused frame's api may be anything a client sent; only known api numbers become labels.
     const name = (typeof api === 'number' && Object.hasOwn(API_NAMES, api) && API_NAMES[api]) || 'unknown';
     this.ctx.metrics.request(name, (performance.now() - start) / 1000, errorName(res.error.code));
+  }
+
+  private enqueue(counted: boolean): Slot {
+    const slot: Slot = { res: undefined, ready: false, counted };
+    this.line!.push(slot);
+    return slot;
+  }
+
+  /** Sends the ready answers at the head of the line, in order. */
+  private flush(): void {
+    const line = this.line!;
+    while (this.head < line.length && line[this.head].ready) {
+      const slot = line[this.head++];
+      try {
+        if (slot.res) this.send(slot.res);
+      } finally {
+        if (slot.counted) this.done();
+      }
+    }
+    // Drop the sent prefix now and then rather than shifting once per answer.
+    if (this.head === line.length) {
+      line.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= line.length) {
+      line.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   private done(): void {
@@ -170,20 +244,18 @@ export class Connection implements RequestScope {
       if (held !== 0) this.budget.adjust(-held);
       return this.giveBack(lent);
     }
-    const parts = encodeFrameParts(msg);
+    const parts = this.codec.encode(msg);
     if (parts.length === 1) {
-      this.ws.send(parts[0]);
+      this.transport.send(parts);
       this.giveBack(lent); // the records were copied into the frame
     } else {
-      // Fetched records go out as fragments of one message, by reference: no copy into the
-      // frame. Their read buffers go back to the pool once the last fragment is written
-      // (the socket writes in order), or the write failed and nothing will read them.
-      const last = parts.length - 1;
-      for (let i = 0; i < last; i++) this.ws.send(parts[i], { binary: true, fin: false });
-      this.ws.send(parts[last], { binary: true, fin: true }, lent ? () => this.giveBack(lent) : undefined);
+      // Fetched records go out by reference: no copy into the frame. Their read buffers go
+      // back to the pool once the last part is written, or the write failed and nothing
+      // will read them.
+      this.transport.send(parts, lent ? () => this.giveBack(lent) : undefined);
     }
-    // The reserved bytes now sit in bufferedAmount (or already in the kernel).
-    const buffered = this.ws.bufferedAmount;
+    // The reserved bytes now sit in the transport's buffer (or already in the kernel).
+    const buffered = this.transport.bufferedBytes;
     if (held !== 0 || buffered !== this.budget.buffered) this.reportBuffered(buffered, held);
   }
 
@@ -199,16 +271,23 @@ export class Connection implements RequestScope {
   private pause(why: 'inFlight' | 'output'): void {
     if (why === 'inFlight') this.pausedForInFlight = true;
     else this.pausedForOutput = true;
-    if (!this.ws.isPaused) this.ws.pause();
+    if (!this.paused) {
+      this.paused = true;
+      this.transport.pauseReads();
+    }
   }
 
   private onDrain(): void {
     // Resumes reading through the budget's onSpent(false) once held bytes fall below the limit.
-    if (this.ws.bufferedAmount !== this.budget.buffered) this.reportBuffered(this.ws.bufferedAmount);
+    const buffered = this.transport.bufferedBytes;
+    if (buffered !== this.budget.buffered) this.reportBuffered(buffered);
   }
 
   private maybeResume(): void {
-    if (!this.pausedForInFlight && !this.pausedForOutput && this.ws.isPaused && !this.closed) this.ws.resume();
+    if (!this.pausedForInFlight && !this.pausedForOutput && this.paused && !this.closed) {
+      this.paused = false;
+      this.transport.resumeReads();
+    }
   }
 
   private refuse(code: number, reason: string): void {
