@@ -17,7 +17,6 @@ import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { FetchWaiters, type Waiter } from './fetch-waiters.js';
-import { checkShareAcquire } from './share-request-checks.js';
 import { readCovering } from './share-read.js';
 import { shareService, type ParkedAcquire, type ShareService } from './share-service.js';
 import { errorOf, wireError } from './wire-error.js';
@@ -26,7 +25,6 @@ const EMPTY = Buffer.alloc(0);
 const SETTING_KEYS = ['visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom'] as const;
 
 export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRequest, scope?: RequestScope): Promise<ShareAcquireResponse> {
-  checkShareAcquire(req);
   const svc = shareService(ctx);
   const { groupId, workerId } = req;
   if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));
