@@ -45,6 +45,16 @@ test('ill-typed group request fields are INVALID_REQUEST naming the field', () =
   refused(Api.ListGroups, { states: ['Stable', 'Sleeping'] }, /^states\[1\] must be one of Empty, Assigning, Reconciling, Stable, Dead/);
   refused(Api.DescribeGroups, { groupIds: ['g'], includeOffsets: 'yes' }, /includeOffsets must be a boolean/);
   refused(Api.DeleteGroups, {}, /groupIds must be an array of strings/);
+  // What the coordinator used to re-check itself (group/request-checks.ts) is refused here, before it.
+  refused(Api.ConsumerGroupHeartbeat, { groupId: 'g', memberId: 'a', memberEpoch: 0, subscribedTopics: ['t'], ownedPartitions: [{ topic: 't', partitions: 'x' }] },
+    /^ownedPartitions\[0\]\.partitions must be an array/);
+  refused(Api.ConsumerGroupHeartbeat, { groupId: 'g', memberId: 'a', memberEpoch: 0, subscribedTopics: 't' }, /^subscribedTopics must be an array/);
+  refused(Api.ConsumerGroupHeartbeat, { groupId: 'g', memberId: 'a', memberEpoch: 1.5 }, /^memberEpoch must be an integer/);
+  refused(Api.ConsumerGroupHeartbeat, { groupId: 'g', memberId: 7, memberEpoch: 0 }, /^memberId must be a string/);
+  refused(Api.ConsumerGroupHeartbeat, { groupId: 'g', memberId: 'a', memberEpoch: 0, rebalanceTimeoutMs: 0 }, /^rebalanceTimeoutMs must be in 1\.\./);
+  refused(Api.OffsetCommit, { groupId: 'g', partitions: null }, /^partitions must be an array/);
+  refused(Api.OffsetFetch, { groupId: 'g', partitions: [null] }, /^partitions\[0\] must be a map/);
+  refused(Api.DescribeGroups, { groupIds: 'g' }, /^groupIds must be an array of strings/);
 });
 
 const shareRefused = (api: number, body: object, field: RegExp) => refused(api, body, field);
