@@ -24,7 +24,7 @@
  */
 import WebSocket from 'ws';
 import { API_NAMES, Api, type ApiKey, type ApiVersionsResponse } from '../protocol/api.js';
-import { API_TABLE, type BodyOf, type ResponseOf } from '../protocol/api-table.js';
+import { apiDefinition, type BodyOf, type ResponseOf } from '../protocol/api-table.js';
 import { readLimitHeaders, type BrokerLimits } from '../protocol/broker-limits.js';
 import { CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
 import { checkFrameLimits, MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../protocol/frame-limits.js';
@@ -356,7 +356,7 @@ export class Connection {
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrameParts({ id, api, version: API_TABLE[api].maxVersion, ...body });
+    const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
     const bytes = this.checkSize(api, frame);
     return new Promise<ResponseOf<A>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -397,7 +397,7 @@ export class Connection {
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrameParts({ id, api, version: API_TABLE[api].maxVersion, ...body });
+    const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
     this.checkSize(api, frame);
     await new Promise<void>((resolve, reject) => {
       const n = sendParts(this.ws!, frame, (err) => {
@@ -456,6 +456,11 @@ function sendParts(ws: WebSocket, parts: Uint8Array[], cb: (err?: Error) => void
   if (parts.length === 1) ws.send(parts[0], cb);
   else for (let i = 0; i < parts.length; i++) ws.send(parts[i], { binary: true, fin: i === parts.length - 1 }, i === parts.length - 1 ? cb : undefined);
   return n;
+}
+
+/** The version of `api` this client speaks: its table's maxVersion. */
+function versionOf(api: ApiKey): number {
+  return apiDefinition(api)?.maxVersion ?? 0;
 }
 
 function zeroMask(mask: Buffer): void {
