@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const holder = new Connection(url);
     for (let i = 0; i < 5; i++) {
       const groupId = `redeliver-${i}`;
-      const res = await holder.request<ShareAcquireResponse>(Api.ShareAcquire, { groupId, workerId: 'holder', topics: ['bench-redeliver'], maxRecords: 1, maxWaitMs: 1000, settings });
+      const res = await holder.request(Api.ShareAcquire, { groupId, workerId: 'holder', topics: ['bench-redeliver'], maxRecords: 1, maxWaitMs: 1000, settings });
       const acquiredAt = Date.now();
       if (res.partitions[0]?.acquired.length !== 1) throw new Error('holder acquired nothing');
       const other = new QueueConsumer({ url, groupId, topics: 'bench-redeliver', concurrency: 1, maxWaitMs: 2 * VISIBILITY });

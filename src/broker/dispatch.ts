@@ -1,8 +1,11 @@
 /**
- * Api number -> handler. A handler returns the response, or undefined when none is due
- * (Produce with acks 0). Adding an api means one file and one line here.
+ * Api -> handler. A handler gets the request its api's schema checked (api-table.ts) and
+ * returns that api's response, or undefined when none is due (Produce with acks 0).
+ * Adding an api means one handler file and one line here; the map's type makes a missing
+ * or mistyped handler a compile error.
  */
-import { Api } from '../protocol/api.js';
+import { Api, type ApiKey } from '../protocol/api.js';
+import type { RequestOf, ResponseOf } from '../protocol/api-table.js';
 import type { Request } from '../protocol/parse-request.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { handleProduce } from './handle-produce.js';
@@ -23,10 +26,16 @@ import { handleShareLeave } from './handle-share-leave.js';
 import { handleShareDelete } from './handle-share-delete.js';
 import { handleShareReset } from './handle-share-reset.js';
 import { handleVerifyTopic } from './handle-verify-topic.js';
+import { handleApiVersions } from './handle-api-versions.js';
 
-type Handler = (ctx: BrokerContext, req: never, scope: RequestScope) => Promise<object | undefined>;
+/** Only Produce may answer nothing (acks 0). */
+type Answer<A extends ApiKey> = A extends typeof Api.Produce ? ResponseOf<A> | undefined : ResponseOf<A>;
 
-const HANDLERS: Readonly<Record<number, Handler>> = {
+export type Handler<A extends ApiKey> = (ctx: BrokerContext, req: RequestOf<A>, scope: RequestScope) => Promise<Answer<A>>;
+
+type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
+
+const HANDLERS: HandlerMap = {
   [Api.Produce]: handleProduce,
   [Api.Fetch]: handleFetch,
   [Api.ListOffsets]: handleListOffsets,
@@ -50,9 +59,20 @@ const HANDLERS: Readonly<Record<number, Handler>> = {
   [Api.ShareDelete]: handleShareDelete,
   [Api.ShareReset]: handleShareReset,
   [Api.VerifyTopic]: handleVerifyTopic,
+  [Api.ApiVersions]: handleApiVersions,
 };
+
+/** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */
+function handlerOf<A extends ApiKey>(api: A): HandlerMap[A] {
+  return HANDLERS[api];
+}
+
+function call<A extends ApiKey>(ctx: BrokerContext, req: RequestOf<A>, scope: RequestScope): Promise<Answer<A>> {
+  const h: Handler<A> = handlerOf(req.api);
+  return h(ctx, req, scope);
+}
 
 /** parseRequest has already refused unknown apis, so a handler always exists. */
 export function dispatch(ctx: BrokerContext, req: Request, scope: RequestScope): Promise<object | undefined> {
-  return (HANDLERS[req.api] as (c: BrokerContext, r: Request, s: RequestScope) => Promise<object | undefined>)(ctx, req, scope);
+  return call(ctx, req, scope);
 }

@@ -6,18 +6,17 @@
  * lag = logEnd - committed, clamped at 0; both are -1 when the partition no longer exists.
  */
 import type {
-  DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, GroupDescription, ListGroupsRequest,
+  ConsumerGroupDescribeRequest, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, GroupDescription, ListGroupsRequest,
   ListGroupsResponse,
 } from '../protocol/api.js';
-import type { GroupState } from '../group/types.js';
 import type { BrokerContext } from './context.js';
 import { wireError } from './wire-error.js';
 
 export async function handleListGroups(ctx: BrokerContext, req: ListGroupsRequest): Promise<ListGroupsResponse> {
-  return { id: req.id, groups: ctx.groups.coordinator.listGroups(req.states as GroupState[] | undefined) };
+  return { id: req.id, groups: ctx.groups.coordinator.listGroups(req.states) };
 }
 
-export async function handleDescribeGroups(ctx: BrokerContext, req: DescribeGroupsRequest): Promise<DescribeGroupsResponse> {
+export async function handleDescribeGroups(ctx: BrokerContext, req: DescribeGroupsRequest | ConsumerGroupDescribeRequest): Promise<DescribeGroupsResponse> {
   try {
     const groups = ctx.groups.coordinator.describeGroups(req.groupIds, req.includeOffsets ?? true).map((d): GroupDescription => {
       const { error, offsets, ...rest } = d;

@@ -8,12 +8,10 @@
 import type { ShareAckRequest, ShareAckResponse } from '../protocol/api.js';
 import type { DeadLetter } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
-import { checkShareAck } from './share-request-checks.js';
 import { shareService } from './share-service.js';
 import { wireError } from './wire-error.js';
 
 export async function handleShareAck(ctx: BrokerContext, req: ShareAckRequest, scope?: RequestScope): Promise<ShareAckResponse> {
-  checkShareAck(req);
   const svc = shareService(ctx);
   const { groupId, workerId } = req;
   const coord = svc.coord;

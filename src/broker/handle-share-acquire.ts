@@ -18,7 +18,6 @@ import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
-import { checkShareAcquire } from './share-request-checks.js';
 import { readCovering } from './share-read.js';
 import { shareService, type ShareService } from './share-service.js';
 import { errorOf, wireError } from './wire-error.js';
@@ -27,7 +26,6 @@ const EMPTY = Buffer.alloc(0);
 const SETTING_KEYS = ['visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom'] as const;
 
 export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRequest, scope?: RequestScope): Promise<ShareAcquireResponse> {
-  checkShareAcquire(req);
   const svc = shareService(ctx);
   const { groupId, workerId } = req;
   if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));

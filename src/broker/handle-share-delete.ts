@@ -5,11 +5,9 @@
  */
 import type { ShareDeleteRequest, ShareDeleteResponse } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
-import { checkShareDelete } from './share-request-checks.js';
 import { shareService } from './share-service.js';
 
 export async function handleShareDelete(ctx: BrokerContext, req: ShareDeleteRequest): Promise<ShareDeleteResponse> {
-  checkShareDelete(req);
   const svc = shareService(ctx);
   svc.coord.deleteGroup(req.groupId);
   await svc.commit([], true);

@@ -4,12 +4,10 @@
  */
 import type { ShareDescribeRequest, ShareDescribeResponse, ShareGroupDescriptionWire } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
-import { checkShareDescribe } from './share-request-checks.js';
 import { shareService } from './share-service.js';
 import { wireError } from './wire-error.js';
 
 export async function handleShareDescribe(ctx: BrokerContext, req: ShareDescribeRequest): Promise<ShareDescribeResponse> {
-  checkShareDescribe(req);
   const coord = shareService(ctx).coord;
   const ids = req.groupIds ?? coord.groups();
   const groups = ids.map((groupId): ShareGroupDescriptionWire => {

@@ -6,11 +6,9 @@
  */
 import type { ShareLeaveRequest, ShareLeaveResponse } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
-import { checkShareLeave } from './share-request-checks.js';
 import { shareService } from './share-service.js';
 
 export async function handleShareLeave(ctx: BrokerContext, req: ShareLeaveRequest, scope?: RequestScope): Promise<ShareLeaveResponse> {
-  checkShareLeave(req);
   const svc = shareService(ctx);
   const dls = svc.coord.leave(req.groupId, req.workerId);
   svc.unbindWorker(scope, req.groupId, req.workerId);

@@ -13,11 +13,9 @@ import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { BrokerContext } from './context.js';
 import { isInternalTopic } from './group-service.js';
-import { checkShareReset } from './share-request-checks.js';
 import { shareService } from './share-service.js';
 
 export async function handleShareReset(ctx: BrokerContext, req: ShareResetRequest): Promise<ShareResetResponse> {
-  checkShareReset(req);
   const { groupId, topic, to } = req;
   if (isInternalTopic(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
   const info = ctx.logs.topic(topic);

@@ -73,7 +73,7 @@ export class Admin {
 
   async createTopics(topics: NewTopic[]): Promise<void> {
     const body = topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1, ...(t.config ? { config: t.config } : {}) }));
-    const res = await this.conn.request<CreateTopicsResponse>(Api.CreateTopics, { topics: body });
+    const res = await this.conn.request(Api.CreateTopics, { topics: body });
     throwFirst(res.topics, 'create');
   }
 
@@ -82,7 +82,7 @@ export class Admin {
   }
 
   async deleteTopics(names: string[]): Promise<void> {
-    const res = await this.conn.request<DeleteTopicsResponse>(Api.DeleteTopics, { topics: names });
+    const res = await this.conn.request(Api.DeleteTopics, { topics: names });
     throwFirst(res.topics, 'delete');
   }
 
@@ -92,7 +92,7 @@ export class Admin {
 
   /** Every topic with its partition count and config, sorted by name. */
   async listTopics(): Promise<TopicInfo[]> {
-    const res = await this.conn.request<MetadataResponse>(Api.Metadata, {});
+    const res = await this.conn.request(Api.Metadata, {});
     return res.topics
       .filter((t) => !t.error || t.error.code === 0)
       .map((t) => ({ name: t.name, partitions: t.partitions, config: t.config ?? {} }))
@@ -100,7 +100,7 @@ export class Admin {
   }
 
   async describeTopics(names: string[]): Promise<TopicDescription[]> {
-    const res = await this.conn.request<DescribeTopicsResponse>(Api.DescribeTopics, { topics: names });
+    const res = await this.conn.request(Api.DescribeTopics, { topics: names });
     return res.topics.map((t) => {
       if (t.error && t.error.code !== 0) throw topicError(t.name, t.error, 'describe');
       return { name: t.name, config: t.config ?? {}, partitions: [...t.partitions].sort((a, b) => a.partition - b.partition) };
@@ -114,7 +114,7 @@ export class Admin {
    */
   async verifyTopic(name: string, partitions?: number[], timeoutMs = 600_000): Promise<VerifyPartitionResult[]> {
     try {
-      const res = await this.conn.request<VerifyTopicResponse>(Api.VerifyTopic, { topic: name, ...(partitions ? { partitions } : {}) }, timeoutMs);
+      const res = await this.conn.request(Api.VerifyTopic, { topic: name, ...(partitions ? { partitions } : {}) }, timeoutMs);
       return res.partitions;
     } catch (err) {
       if (err instanceof BrokerError) throw topicError(name, { code: err.wireCode, message: err.message, data: err.data }, 'verify');
@@ -130,7 +130,7 @@ export class Admin {
 
   /** Grows `name` to `totalPartitions` (never shrinks). */
   async createPartitions(name: string, totalPartitions: number): Promise<void> {
-    const res = await this.conn.request<CreatePartitionsResponse>(Api.CreatePartitions, { topics: [{ name, totalPartitions }] });
+    const res = await this.conn.request(Api.CreatePartitions, { topics: [{ name, totalPartitions }] });
     throwFirst(res.topics, 'add partitions to');
   }
 
@@ -142,7 +142,7 @@ export class Admin {
   async listOffsets(what: string | TopicPartition[], spec: OffsetSpec = 'latest'): Promise<PartitionOffset[]> {
     let tps: TopicPartition[];
     if (typeof what === 'string') {
-      const md = await this.conn.request<MetadataResponse>(Api.Metadata, { topics: [what] });
+      const md = await this.conn.request(Api.Metadata, { topics: [what] });
       const t = md.topics.find((x) => x.name === what);
       if (!t || (t.error && t.error.code !== 0)) {
         throw topicError(what, t?.error ?? { code: ERRORS.UNKNOWN_TOPIC_OR_PARTITION.code, message: '' }, 'list offsets of');
@@ -156,7 +156,7 @@ export class Admin {
     else if (spec === 'latest') timestamp = LATEST;
     else if (spec && typeof spec === 'object') timestamp = spec.timestamp instanceof Date ? spec.timestamp.getTime() : spec.timestamp;
     else throw new InvalidArgumentError(`offset spec must be 'earliest', 'latest' or {timestamp}`);
-    const res = await this.conn.request<ListOffsetsResponse>(Api.ListOffsets, {
+    const res = await this.conn.request(Api.ListOffsets, {
       partitions: tps.map(({ topic, partition }) => ({ topic, partition, timestamp })),
     });
     return res.partitions.map((r) => {

@@ -28,7 +28,8 @@
  * requests would only time out one by one.
  */
 import WebSocket from 'ws';
-import { API_NAMES } from '../protocol/api.js';
+import { API_NAMES, Api, type ApiKey, type ApiVersionsResponse } from '../protocol/api.js';
+import { apiDefinition, type BodyOf, type ResponseOf } from '../protocol/api-table.js';
 import { readLimitHeaders, type BrokerLimits } from '../protocol/broker-limits.js';
 import { CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
 import { checkFrameLimits, MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../protocol/frame-limits.js';
@@ -99,6 +100,7 @@ export class Connection {
   private drainWaiters: Waiter[] = [];
   private readonly reconnectListeners: (() => void)[] = [];
   private readonly pushListeners = new Set<(msg: Record<string, unknown>) => void>();
+  private versions: Promise<ApiVersionsResponse['apis']> | null = null;
 
   constructor(readonly url: string, opts: ConnectionOptions = {}) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
@@ -223,6 +225,7 @@ export class Connection {
 
   private onDropped(code: number, reason: string): void {
     this.ws = null;
+    this.versions = null; // the next socket may reach another broker build
     if (code === CLOSE_TOO_BIG) {
       const why = this.tooBigText(reason);
       this.log.warn({ url: this.url, code, reason }, why);
@@ -375,19 +378,22 @@ export class Connection {
   }
 
   /**
-   * Sends one request and resolves with the response frame. Rejects with BrokerError for
-   * a whole-request wire error, NetworkError when the connection drops first, or
-   * RequestTimeoutError after `timeoutMs` (default requestTimeoutMs).
+   * Sends one request of `api` and resolves with its response frame, both typed by the
+   * api table (protocol/api-table.ts). The header carries the version of the api this
+   * client was built with (the table's maxVersion). Rejects with BrokerError for a
+   * whole-request wire error (UNSUPPORTED_VERSION from a broker that does not speak it),
+   * NetworkError when the connection drops first, or RequestTimeoutError after
+   * `timeoutMs` (default requestTimeoutMs).
    */
-  async request<T>(api: number, body: object, timeoutMs = this.requestTimeoutMs): Promise<T> {
+  async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs = this.requestTimeoutMs): Promise<ResponseOf<A>> {
     // Re-checked after every await: close() or a drop can happen between ready() resolving and this line.
     do await this.ready(timeoutMs);
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrameParts({ id, api, version: 0, ...body });
+    const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
     const bytes = this.checkSize(api, frame);
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<ResponseOf<A>>((resolve, reject) => {
       const timer = setTimeout(() => {
         // After a stall (GC, a paused VM) timers run before the poll phase reads what arrived
         // meanwhile: an answer already on the socket gets that one I/O turn to land. Dropping
@@ -406,13 +412,27 @@ export class Connection {
     });
   }
 
-  /** Sends a request the broker does not answer (Produce with acks=0); resolves once written. */
-  async sendOnly(api: number, body: object): Promise<void> {
+  /**
+   * The version range of every api the broker speaks (ApiVersions), asked once per
+   * connection and kept until it drops. Nothing calls it yet: every api is at version 0,
+   * so this client sends version 0; a client that sends a newer version of an api asks
+   * first and falls back to the broker's maxVersion.
+   */
+  apiVersions(): Promise<ApiVersionsResponse['apis']> {
+    this.versions ??= this.request(Api.ApiVersions, {}).then((r) => r.apis, (err: unknown) => {
+      this.versions = null;
+      throw err;
+    });
+    return this.versions;
+  }
+
+  /** Sends a Produce the broker does not answer (acks=0); resolves once written. */
+  async sendOnly(api: typeof Api.Produce, body: BodyOf<typeof Api.Produce>): Promise<void> {
     do await this.ready(this.requestTimeoutMs);
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrameParts({ id, api, version: 0, ...body });
+    const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
     this.checkSize(api, frame);
     await new Promise<void>((resolve, reject) => {
       const n = sendParts(this.ws!, frame, (err) => {
@@ -471,6 +491,11 @@ function sendParts(ws: WebSocket, parts: Uint8Array[], cb: (err?: Error) => void
   if (parts.length === 1) ws.send(parts[0], cb);
   else for (let i = 0; i < parts.length; i++) ws.send(parts[i], { binary: true, fin: i === parts.length - 1 }, i === parts.length - 1 ? cb : undefined);
   return n;
+}
+
+/** The version of `api` this client speaks: its table's maxVersion. */
+function versionOf(api: ApiKey): number {
+  return apiDefinition(api)?.maxVersion ?? 0;
 }
 
 function zeroMask(mask: Buffer): void {

@@ -42,12 +42,12 @@ export interface LogOffsets {
 }
 
 export async function listGroups(conn: Connection): Promise<GroupListing[]> {
-  const res = await conn.request<ListGroupsResponse>(Api.ListGroups, {});
+  const res = await conn.request(Api.ListGroups, {});
   return res.groups;
 }
 
 export async function describeGroup(conn: Connection, groupId: string): Promise<GroupDescription> {
-  const res = await conn.request<DescribeGroupsResponse>(Api.ConsumerGroupDescribe, { groupIds: [groupId], includeOffsets: true });
+  const res = await conn.request(Api.ConsumerGroupDescribe, { groupIds: [groupId], includeOffsets: true });
   const g = res.groups[0];
   if (!g) throw new BrokerError(ERRORS.GROUP_ID_NOT_FOUND.code, `no group '${groupId}'`);
   if (g.error && g.error.code !== 0) throw new BrokerError(g.error.code, g.error.code === ERRORS.GROUP_ID_NOT_FOUND.code ? `no group '${groupId}'` : g.error.message, { group: groupId });
@@ -55,7 +55,7 @@ export async function describeGroup(conn: Connection, groupId: string): Promise<
 }
 
 export async function fetchOffsets(conn: Connection, groupId: string, partitions?: TopicPartition[]): Promise<CommittedOffset[]> {
-  const res = await conn.request<OffsetFetchResponse>(Api.OffsetFetch, { groupId, ...(partitions ? { partitions } : {}) });
+  const res = await conn.request(Api.OffsetFetch, { groupId, ...(partitions ? { partitions } : {}) });
   return res.partitions.map((p) => {
     if (p.error && p.error.code !== 0) throw new BrokerError(p.error.code, `fetch offsets of group '${groupId}' (${p.topic}/${p.partition}): ${p.error.message}`);
     return { topic: p.topic, partition: p.partition, offset: p.offset, metadata: p.metadata };
@@ -63,7 +63,7 @@ export async function fetchOffsets(conn: Connection, groupId: string, partitions
 }
 
 export async function deleteGroup(conn: Connection, groupId: string): Promise<void> {
-  const res = await conn.request<DeleteGroupsResponse>(Api.DeleteGroups, { groupIds: [groupId] });
+  const res = await conn.request(Api.DeleteGroups, { groupIds: [groupId] });
   const e = res.groups[0]?.error;
   if (e && e.code !== 0) throw new BrokerError(e.code, `delete group '${groupId}': ${e.message}`, { group: groupId });
 }
@@ -103,7 +103,7 @@ export async function resetOffsets(conn: Connection, admin: LogOffsets, groupId:
     return { topic, partition: e.partition, from, to };
   }).sort((a, b) => a.partition - b.partition);
   if (opts.dryRun || out.length === 0) return out;
-  const res = await conn.request<OffsetCommitResponse>(Api.OffsetCommit, {
+  const res = await conn.request(Api.OffsetCommit, {
     groupId, partitions: out.map(({ partition, to }) => ({ topic, partition, offset: to })),
   });
   for (const p of res.partitions) {

@@ -24,7 +24,7 @@
  * can leave by id even though no answer came back.
  */
 import { randomUUID } from 'node:crypto';
-import { Api, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
+import { Api, type BodyOf, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { errorText, type Logger } from './logger.js';
@@ -148,7 +148,7 @@ export class GroupMember {
     this.inFlight = true;
     this.announced = true;
     const joining = this.memberEpoch === 0;
-    const body: Record<string, unknown> = {
+    const body: BodyOf<typeof Api.ConsumerGroupHeartbeat> = {
       groupId: this.opts.groupId,
       memberId: this.memberId,
       memberEpoch: this.memberEpoch,
@@ -162,7 +162,7 @@ export class GroupMember {
     }
     let next = -1; // -1: the interval the broker just told (read after the response)
     try {
-      const res = await this.conn.request<ConsumerGroupHeartbeatResponse>(Api.ConsumerGroupHeartbeat, body, Math.max(1000, this.intervalMs * 2));
+      const res = await this.conn.request(Api.ConsumerGroupHeartbeat, body, Math.max(1000, this.intervalMs * 2));
       if (!this.stopped) this.apply(res);
     } catch (err) {
       const code = err instanceof SluiceError ? err.code : '';

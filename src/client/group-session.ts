@@ -112,7 +112,7 @@ export class GroupSession {
     }
     if (partitions.length === 0) return;
     for (let attempt = 0; ; attempt++) {
-      const res = await this.conn.request<OffsetCommitResponse>(Api.OffsetCommit, {
+      const res = await this.conn.request(Api.OffsetCommit, {
         groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch: this.member.memberEpoch, partitions,
       });
       const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
@@ -130,7 +130,7 @@ export class GroupSession {
   }
 
   private async assigned(tps: TopicPartition[]): Promise<void> {
-    const res = await this.conn.request<OffsetFetchResponse>(Api.OffsetFetch, { groupId: this.g.groupId, partitions: tps });
+    const res = await this.conn.request(Api.OffsetFetch, { groupId: this.g.groupId, partitions: tps });
     const starts: { topic: string; partition: number; offset: number }[] = [];
     for (const r of res.partitions) {
       if (r.offset >= 0 && !(r.error && r.error.code !== 0)) {

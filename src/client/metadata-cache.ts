@@ -31,7 +31,7 @@ export class MetadataCache {
   }
 
   private async fetch(topic: string): Promise<number> {
-    const res = await this.conn.request<MetadataResponse>(Api.Metadata, { topics: [topic] });
+    const res = await this.conn.request(Api.Metadata, { topics: [topic] });
     const t = res.topics.find((x) => x.name === topic);
     if (!t) throw new BrokerError(ERRORS.UNKNOWN_TOPIC_OR_PARTITION.code, `topic '${topic}' does not exist`, { topic });
     if (t.error && t.error.code !== 0) {

@@ -227,7 +227,7 @@ export class PartitionFetcher {
     }));
     let res: ListOffsetsResponse;
     try {
-      res = await this.conn.request<ListOffsetsResponse>(Api.ListOffsets, { partitions });
+      res = await this.conn.request(Api.ListOffsets, { partitions });
     } catch (err) {
       if (err instanceof SluiceError && err.retriable) {
         for (const s of resets) s.retryAt = Date.now() + this.o.retryBackoffMs;
@@ -257,7 +257,7 @@ export class PartitionFetcher {
     const partitions = ready.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.fetchOffset, maxBytes: this.o.maxPartitionBytes }));
     let res: FetchResponse;
     try {
-      res = await this.conn.request<FetchResponse>(
+      res = await this.conn.request(
         Api.Fetch,
         { maxWaitMs: this.o.maxWaitMs, minBytes: this.o.minBytes, maxBytes: this.o.maxBytes, partitions },
         this.o.maxWaitMs + this.conn.requestTimeoutMs,

@@ -255,7 +255,7 @@ export class Producer {
     }
     let res: ProduceResponse;
     try {
-      res = await this.conn.request<ProduceResponse>(Api.Produce, { acks: this.acks, partitions });
+      res = await this.conn.request(Api.Produce, { acks: this.acks, partitions });
     } catch (err) {
       for (const b of batches) this.retryOrFail(b, err as Error);
       return;

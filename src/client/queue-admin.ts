@@ -27,13 +27,13 @@ export class QueueAdmin {
 
   /** Every share group's ids. */
   async listGroups(): Promise<string[]> {
-    const res = await this.conn.request<ShareDescribeResponse>(Api.ShareDescribe, {});
+    const res = await this.conn.request(Api.ShareDescribe, {});
     return res.groups.map((g) => g.groupId);
   }
 
   /** One group's counts; throws GROUP_ID_NOT_FOUND for an unknown group. */
   async describeGroup(groupId: string): Promise<ShareGroupDescription> {
-    const res = await this.conn.request<ShareDescribeResponse>(Api.ShareDescribe, { groupIds: [groupId] });
+    const res = await this.conn.request(Api.ShareDescribe, { groupIds: [groupId] });
     const g = res.groups[0];
     if (g.error) throw fromWireError(g.error);
     return g;
@@ -59,7 +59,7 @@ export class QueueAdmin {
   async resetOffsets(groupId: string, topic: string, to: ShareResetTo | { timestamp: Date },
     opts: { partitions?: number[]; dryRun?: boolean } = {}): Promise<ShareOffsetReset[]> {
     const wireTo = typeof to === 'object' && 'timestamp' in to && to.timestamp instanceof Date ? { timestamp: to.timestamp.getTime() } : to as ShareResetTo;
-    const res = await this.conn.request<ShareResetResponse>(Api.ShareReset, {
+    const res = await this.conn.request(Api.ShareReset, {
       groupId, topic, to: wireTo, ...(opts.partitions ? { partitions: opts.partitions } : {}), ...(opts.dryRun ? { dryRun: true } : {}),
     });
     return res.partitions;

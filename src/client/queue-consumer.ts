@@ -288,7 +288,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   private async settleOne(entry: ShareAckEntry): Promise<{ lockDeadline?: number }> {
-    const res = await this.track(this.conn.request<ShareAckResponse>(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry] }));
+    const res = await this.track(this.conn.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry] }));
     const r = res.results[0];
     if (r?.error) throw fromWireError(r.error);
     return r ?? {};
@@ -310,7 +310,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const entries = groups.map((l): ShareAckEntry => ({ topic: l[0].job.topic, partition: l[0].job.partition, offsets: l.map((a) => a.job.offset), type: 'ack' }));
     let res: ShareAckResponse;
     try {
-      res = await this.track(this.conn.request<ShareAckResponse>(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries }));
+      res = await this.track(this.conn.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries }));
     } catch (err) {
       for (const a of batch) a.reject(err as Error);
       return;
@@ -326,7 +326,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     // One merged entry failed as a whole; find the culprits by acking one offset per entry.
     const single = retry.map((a): ShareAckEntry => ({ topic: a.job.topic, partition: a.job.partition, offsets: [a.job.offset], type: 'ack' }));
     try {
-      const r2 = await this.track(this.conn.request<ShareAckResponse>(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: single }));
+      const r2 = await this.track(this.conn.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: single }));
       retry.forEach((a, i) => {
         const e = r2.results[i]?.error;
         if (e) a.reject(fromWireError(e));
@@ -354,7 +354,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       let res: ShareAcquireResponse;
       try {
-        res = await this.conn.request<ShareAcquireResponse>(Api.ShareAcquire, {
+        res = await this.conn.request(Api.ShareAcquire, {
           groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, settings: this.settings,
         }, this.conn.requestTimeoutMs + this.maxWaitMs);
       } catch (err) {

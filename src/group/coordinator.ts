@@ -2,7 +2,8 @@
  * The group coordinator: every group on this broker, the topic metadata they resolve
  * subscriptions against, liveness (session and revocation timeouts) and the offset store.
  * No network here; the broker turns requests into these calls and thrown or returned
- * SluiceErrors into wire errors (toWireError).
+ * SluiceErrors into wire errors (toWireError). Requests arrive checked against their
+ * schema (protocol/api-table.ts): field types and ranges are not checked again here.
  *
  * Time is injected: `tick(now)` removes members whose deadlines passed and expires
  * offsets; the broker calls it on a timer (e.g. every second, or at `nextDeadline()`).
@@ -16,10 +17,9 @@ import { SluiceError } from '../errors.js';
 import { StorageError } from '../storage/errors.js';
 import { assignorByName, DEFAULT_ASSIGNOR } from './assignors.js';
 import {
-  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidGroupRequestError, InvalidSessionTimeoutError,
+  GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidSessionTimeoutError,
   NonEmptyGroupError, UnknownMemberIdError,
 } from './errors.js';
-import { checkMemberFields, checkPartitionRefs } from './request-checks.js';
 import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
 import type { CommittedOffset, OffsetCommitEntry, OffsetStore } from './offset-store.js';
 import { systemClock, type Clock, type GroupState, type TopicPartition } from './types.js';
@@ -116,7 +116,6 @@ export class GroupCoordinator {
   /** ConsumerGroupHeartbeat: join, stay, reconcile or leave. Throws the whole-request error. */
   heartbeat(groupId: string, req: HeartbeatInput): HeartbeatOutput {
     checkGroupId(groupId);
-    checkMemberFields(req.memberId, req.memberEpoch);
     const st = req.sessionTimeoutMs;
     if (st !== undefined && (typeof st !== 'number' || !Number.isInteger(st) || st < this.minSessionMs || st > this.maxSessionMs)) {
       throw new InvalidSessionTimeoutError(st, this.minSessionMs, this.maxSessionMs);
@@ -186,7 +185,6 @@ export class GroupCoordinator {
   async commitOffsets(groupId: string, memberId: string | undefined, memberEpoch: number | undefined,
     entries: readonly OffsetCommitEntry[]): Promise<PartitionResult[]> {
     checkGroupId(groupId);
-    checkPartitionRefs(entries, 'partitions');
     const all = (error: SluiceError) => entries.map(({ topic, partition }) => ({ topic, partition, error }));
     try {
       const g = this.groups.get(groupId);
@@ -214,14 +212,12 @@ export class GroupCoordinator {
   /** OffsetFetch: the given partitions (-1 where nothing is committed) or all committed ones. */
   fetchOffsets(groupId: string, partitions?: readonly TopicPartition[]): CommittedOffset[] {
     checkGroupId(groupId);
-    if (partitions !== undefined) checkPartitionRefs(partitions, 'partitions');
     return this.store.fetch(groupId, partitions);
   }
 
   /** OffsetDelete: refused for topics a current member subscribes to. */
   async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionResult[]> {
     checkGroupId(groupId);
-    checkPartitionRefs(partitions, 'partitions');
     const g = this.groups.get(groupId);
     if (!g && !this.store.hasGroup(groupId)) {
       const error = new GroupIdNotFoundError(groupId);
@@ -253,9 +249,6 @@ export class GroupCoordinator {
   }
 
   describeGroups(groupIds: readonly string[], includeOffsets = true): GroupDescription[] {
-    if (!Array.isArray(groupIds) || groupIds.some((id) => typeof id !== 'string')) {
-      throw new InvalidGroupRequestError('groupIds must be an array of strings');
-    }
     return groupIds.map((id) => {
       const g = this.groups.get(id);
       const base = { groupId: id, assignor: this.config.assignorName };
@@ -275,9 +268,6 @@ export class GroupCoordinator {
 
   /** DeleteGroups: only groups without members; their offsets go with them. */
   async deleteGroups(groupIds: readonly string[]): Promise<{ groupId: string; error?: SluiceError }[]> {
-    if (!Array.isArray(groupIds) || groupIds.some((id) => typeof id !== 'string')) {
-      throw new InvalidGroupRequestError('groupIds must be an array of strings');
-    }
     const out: { groupId: string; error?: SluiceError }[] = [];
     for (const id of groupIds) {
       const g = this.groups.get(id);

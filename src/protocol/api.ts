@@ -8,8 +8,20 @@
  * carry their own `error` so one bad partition does not fail the rest.
  *
  * Api numbers follow Kafka's api keys where one exists. docs/protocol.md is the prose.
+ *
+ * Request types are not written here: they come from the request schemas of the api table
+ * (api-table.ts), which also checks them at run time, and are re-exported below under
+ * their usual names. Responses are built by the broker and typed here.
  */
 import type { WireError } from './errors.js';
+
+export type {
+  ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, CreateTopicsRequest, DeleteTopicsRequest,
+  CreatePartitionsRequest, DescribeTopicsRequest, VerifyTopicRequest, ConsumerGroupHeartbeatRequest, OffsetCommitRequest,
+  OffsetFetchRequest, OffsetDeleteRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
+  DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
+  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+} from './api-table.js';
 
 export const Api = {
   Produce: 0,
@@ -20,6 +32,7 @@ export const Api = {
   DeleteTopics: 20,
   DescribeTopics: 75,
   CreatePartitions: 37,
+  ApiVersions: 18,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -67,11 +80,6 @@ export interface TopicConfig {
 }
 
 // --- Produce (0) ---------------------------------------------------------------
-/** acks: 0 = no response at all, 1 = appended to the log, -1 = appended and fsynced ("all"). */
-export interface ProduceRequest extends RequestHeader {
-  acks: 0 | 1 | -1;
-  partitions: { topic: string; partition: number; records: Uint8Array }[];
-}
 export interface ProducePartitionResult {
   topic: string;
   partition: number;
@@ -84,17 +92,6 @@ export interface ProduceResponse extends ResponseHeader {
 }
 
 // --- Fetch (1) -----------------------------------------------------------------
-/**
- * Long poll: answered as soon as at least `minBytes` are available across the partitions,
- * or when `maxWaitMs` passes, whichever is first. `maxBytes` caps the whole response; each
- * partition's own `maxBytes` caps that partition (the first batch is always returned whole).
- */
-export interface FetchRequest extends RequestHeader {
-  maxWaitMs: number;
-  minBytes: number;
-  maxBytes: number;
-  partitions: { topic: string; partition: number; offset: number; maxBytes: number }[];
-}
 export interface FetchPartitionResult {
   topic: string;
   partition: number;
@@ -111,20 +108,12 @@ export interface FetchResponse extends ResponseHeader {
 // --- ListOffsets (2) -------------------------------------------------------------
 export const EARLIEST = -2;
 export const LATEST = -1;
-/** timestamp: EARLIEST (-2), LATEST (-1) or ms since epoch (first offset with timestamp >= it). */
-export interface ListOffsetsRequest extends RequestHeader {
-  partitions: { topic: string; partition: number; timestamp: number }[];
-}
 export interface ListOffsetsResponse extends ResponseHeader {
   /** offset is the log end offset when no record is at or after the timestamp. */
   partitions: { topic: string; partition: number; error?: WireError; offset: number }[];
 }
 
 // --- Metadata (3) ----------------------------------------------------------------
-/** topics omitted: every topic. */
-export interface MetadataRequest extends RequestHeader {
-  topics?: string[];
-}
 export interface TopicMetadata {
   name: string;
   error?: WireError;
@@ -137,9 +126,6 @@ export interface MetadataResponse extends ResponseHeader {
 }
 
 // --- CreateTopics (19) / DeleteTopics (20) / CreatePartitions (37) ----------------
-export interface CreateTopicsRequest extends RequestHeader {
-  topics: { name: string; partitions: number; config?: TopicConfig }[];
-}
 export interface TopicResult {
   name: string;
   error?: WireError;
@@ -147,23 +133,14 @@ export interface TopicResult {
 export interface CreateTopicsResponse extends ResponseHeader {
   topics: TopicResult[];
 }
-export interface DeleteTopicsRequest extends RequestHeader {
-  topics: string[];
-}
 export interface DeleteTopicsResponse extends ResponseHeader {
   topics: TopicResult[];
-}
-export interface CreatePartitionsRequest extends RequestHeader {
-  topics: { name: string; totalPartitions: number }[];
 }
 export interface CreatePartitionsResponse extends ResponseHeader {
   topics: TopicResult[];
 }
 
 // --- DescribeTopics (75) ---------------------------------------------------------
-export interface DescribeTopicsRequest extends RequestHeader {
-  topics: string[];
-}
 export interface PartitionDescription {
   partition: number;
   logStartOffset: number;
@@ -176,17 +153,6 @@ export interface DescribeTopicsResponse extends ResponseHeader {
 }
 
 // --- VerifyTopic (1200) ------------------------------------------------------------
-/**
- * Checks every batch the broker stores for `topic` (all partitions, or those listed): CRC,
- * length, magic, record count, offset continuity (src/storage/verify.ts). One partition is
- * read at a time at disk speed, so a client asks per partition for big topics. Errors
- * (whole request): UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC; per partition:
- * UNKNOWN_TOPIC_OR_PARTITION, STORAGE_ERROR.
- */
-export interface VerifyTopicRequest extends RequestHeader {
-  topic: string;
-  partitions?: number[];
-}
 export interface VerifyProblem {
   /** Base offset of the segment. */
   segment: number;
@@ -223,27 +189,6 @@ export interface TopicPartitionList {
 }
 
 // --- ConsumerGroupHeartbeat (68) ---------------------------------------------------
-/**
- * memberEpoch: 0 joins (memberId '' lets the coordinator pick one; a known id restarts
- * that member), -1 leaves at once, otherwise the last epoch this member was given.
- * Optional fields left out mean "unchanged"; a join must carry subscribedTopics or
- * subscribedPattern (a JavaScript regex matched against whole topic names, never `__*`).
- * ownedPartitions: what the member holds now; a member told to give partitions up confirms
- * it by sending ownedPartitions without them. Errors (whole-request): FENCED_MEMBER_EPOCH,
- * UNKNOWN_MEMBER_ID (rejoin with epoch 0), INVALID_REQUEST, INVALID_REGULAR_EXPRESSION,
- * INVALID_GROUP_ID.
- */
-export interface ConsumerGroupHeartbeatRequest extends RequestHeader {
-  groupId: string;
-  memberId: string;
-  memberEpoch: number;
-  rebalanceTimeoutMs?: number;
-  /** This member's session timeout, within the broker's group.min/maxSessionTimeoutMs (else INVALID_SESSION_TIMEOUT). */
-  sessionTimeoutMs?: number;
-  subscribedTopics?: string[];
-  subscribedPattern?: string;
-  ownedPartitions?: TopicPartitionList[];
-}
 export interface ConsumerGroupHeartbeatResponse extends ResponseHeader {
   memberId: string;
   memberEpoch: number;
@@ -253,57 +198,27 @@ export interface ConsumerGroupHeartbeatResponse extends ResponseHeader {
 }
 
 // --- OffsetCommit (8) ----------------------------------------------------------------
-/**
- * With memberId: it must be a current member and memberEpoch its current epoch (else
- * UNKNOWN_MEMBER_ID / STALE_MEMBER_EPOCH / FENCED_MEMBER_EPOCH for every partition).
- * Without memberId ("simple consumer"): allowed only while the group has no members.
- */
-export interface OffsetCommitRequest extends RequestHeader {
-  groupId: string;
-  memberId?: string;
-  memberEpoch?: number;
-  partitions: { topic: string; partition: number; offset: number; metadata?: string }[];
-}
 export interface OffsetCommitResponse extends ResponseHeader {
   partitions: { topic: string; partition: number; error?: WireError }[];
 }
 
 // --- OffsetFetch (9) -------------------------------------------------------------------
-/** partitions omitted: every committed partition of the group. offset -1: nothing committed. */
-export interface OffsetFetchRequest extends RequestHeader {
-  groupId: string;
-  partitions?: { topic: string; partition: number }[];
-}
 export interface OffsetFetchResponse extends ResponseHeader {
   partitions: { topic: string; partition: number; offset: number; metadata: string; error?: WireError }[];
 }
 
 // --- OffsetDelete (47) -----------------------------------------------------------------
-/** Refused per partition with GROUP_SUBSCRIBED_TO_TOPIC while a member subscribes to the topic. */
-export interface OffsetDeleteRequest extends RequestHeader {
-  groupId: string;
-  partitions: { topic: string; partition: number }[];
-}
 export interface OffsetDeleteResponse extends ResponseHeader {
   partitions: { topic: string; partition: number; error?: WireError }[];
 }
 
 // --- ListGroups (16) -------------------------------------------------------------------
 export type GroupStateName = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable' | 'Dead';
-/** states omitted or empty: every group. */
-export interface ListGroupsRequest extends RequestHeader {
-  states?: GroupStateName[];
-}
 export interface ListGroupsResponse extends ResponseHeader {
   groups: { groupId: string; state: GroupStateName; groupEpoch: number; members: number }[];
 }
 
 // --- DescribeGroups (15) / ConsumerGroupDescribe (69, same shapes) -----------------------
-export interface DescribeGroupsRequest extends RequestHeader {
-  groupIds: string[];
-  /** Also return committed offsets. Default true. */
-  includeOffsets?: boolean;
-}
 export interface GroupMemberDescription {
   memberId: string;
   memberEpoch: number;
@@ -330,14 +245,9 @@ export interface GroupDescription {
 export interface DescribeGroupsResponse extends ResponseHeader {
   groups: GroupDescription[];
 }
-export type ConsumerGroupDescribeRequest = DescribeGroupsRequest;
 export type ConsumerGroupDescribeResponse = DescribeGroupsResponse;
 
 // --- DeleteGroups (42) -----------------------------------------------------------------
-/** Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown. */
-export interface DeleteGroupsRequest extends RequestHeader {
-  groupIds: string[];
-}
 export interface DeleteGroupsResponse extends ResponseHeader {
   groups: { groupId: string; error?: WireError }[];
 }
@@ -358,20 +268,6 @@ export interface ShareGroupSettings {
 }
 
 // --- ShareAcquire (1100) -----------------------------------------------------------------
-/**
- * Locks up to `maxRecords` records for the worker across the topics' partitions, long
- * polling up to `maxWaitMs` when none is available. Also the worker's heartbeat (send one
- * with maxRecords 0 to stay alive). Each partition result carries the stored batches that
- * cover the acquired offsets; the client must deliver only records inside `acquired`.
- */
-export interface ShareAcquireRequest extends RequestHeader {
-  groupId: string;
-  workerId: string;
-  topics: string[];
-  maxRecords: number;
-  maxWaitMs: number;
-  settings?: ShareGroupSettings;
-}
 export interface ShareAcquiredRecords {
   firstOffset: number;
   lastOffset: number;
@@ -399,32 +295,12 @@ export interface ShareAcquireResponse extends ResponseHeader {
  * now), extend (push the lock deadline by extendMs, default visibilityTimeoutMs). An entry
  * is all or nothing; INVALID_RECORD_STATE when the worker does not hold one of its offsets.
  */
-export interface ShareAckEntry {
-  topic: string;
-  partition: number;
-  offsets: number[];
-  type: 'ack' | 'release' | 'reject' | 'extend';
-  /** release only; default 'failed'. */
-  kind?: 'failed' | 'unstarted';
-  delayMs?: number;
-  extendMs?: number;
-  reason?: string;
-}
-export interface ShareAckRequest extends RequestHeader {
-  groupId: string;
-  workerId: string;
-  entries: ShareAckEntry[];
-}
 export interface ShareAckResponse extends ResponseHeader {
   /** One per entry, same order. lockDeadline is set for extend. */
   results: { error?: WireError; lockDeadline?: number }[];
 }
 
 // --- ShareDescribe (1102) ------------------------------------------------------------------
-/** groupIds omitted: every share group. */
-export interface ShareDescribeRequest extends RequestHeader {
-  groupIds?: string[];
-}
 export interface ShareGroupDescriptionWire {
   groupId: string;
   error?: WireError;
@@ -445,41 +321,19 @@ export interface ShareDescribeResponse extends ResponseHeader {
 }
 
 // --- ShareLeave (1103) ---------------------------------------------------------------------
-/** The worker leaves; records it still holds are released (each counts as a failed attempt). */
-export interface ShareLeaveRequest extends RequestHeader {
-  groupId: string;
-  workerId: string;
-}
 export type ShareLeaveResponse = ResponseHeader;
 
 // --- ShareDelete (1104) --------------------------------------------------------------------
-/**
- * Deletes a share group with no workers: its per-record state and config. Errors:
- * GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (workers still in it).
- */
-export interface ShareDeleteRequest extends RequestHeader {
-  groupId: string;
-}
 export type ShareDeleteResponse = ResponseHeader;
 
 // --- ShareReset (1105) ---------------------------------------------------------------------
-/** Where a reset moves a share group's start: offsets are clamped to what the log holds. */
-export type ShareResetTo = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
-/**
- * Moves where a share group reads `topic` (partitions omitted: every partition). State of
- * the old window is forgotten: from the new start every record is delivered again, with
- * delivery count 1. Errors: NON_EMPTY_GROUP while workers are in the group (dry runs
- * excepted), UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC, INVALID_REQUEST.
- */
-export interface ShareResetRequest extends RequestHeader {
-  groupId: string;
-  topic: string;
-  partitions?: number[];
-  to: ShareResetTo;
-  /** Answer the plan without changing anything. */
-  dryRun?: boolean;
-}
 export interface ShareResetResponse extends ResponseHeader {
   /** from: the group's start before (-1: it had not read the partition); to: after. */
   partitions: { topic: string; partition: number; from: number; to: number }[];
+}
+
+// --- ApiVersions (18) -----------------------------------------------------------------
+/** Every api this broker speaks and its version range (the api table's). */
+export interface ApiVersionsResponse extends ResponseHeader {
+  apis: { api: number; name: string; minVersion: number; maxVersion: number }[];
 }

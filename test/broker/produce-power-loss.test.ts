@@ -54,7 +54,7 @@ test('every record answered for acks=all before a power loss is there after it',
         let seq = 0;
         for (const p of produces) {
           if (disk.crashes > 0) break;
-          const req = { id: 1, api: 0, version: 0, acks: p.acks, partitions: [{ topic: 't', partition: 0, records: batchOf(p.records, seq) }] };
+          const req = { id: 1, api: 0 as const, version: 0, acks: p.acks, partitions: [{ topic: 't', partition: 0, records: batchOf(p.records, seq) }] };
           seq += p.records;
           const done = handleProduce(ctx, req).then((res) => {
             const r = res!.partitions[0];

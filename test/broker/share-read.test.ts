@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
 import { readCovering } from '../../src/broker/share-read.js';
-import { checkShareAck, checkShareAcquire } from '../../src/broker/share-request-checks.js';
 
 test('readCovering returns whole batches from the one holding firstOffset through the one holding lastOffset, no further', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'share-read-'));
@@ -29,19 +28,4 @@ test('readCovering returns whole batches from the one holding firstOffset throug
     await mgr.close();
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('share request checks name the bad field', () => {
-  const base = { id: 1, api: 1100, version: 0 };
-  assert.throws(() => checkShareAcquire({ ...base, groupId: '', workerId: 'w', topics: ['t'], maxRecords: 1, maxWaitMs: 0 }), { code: 'INVALID_REQUEST', message: /groupId/ });
-  assert.throws(() => checkShareAcquire({ ...base, groupId: 'g', workerId: 'w', topics: [], maxRecords: 1, maxWaitMs: 0 }), { message: /topics/ });
-  assert.throws(() => checkShareAcquire({ ...base, groupId: 'g', workerId: 'w', topics: ['t'], maxRecords: -1, maxWaitMs: 0 }), { message: /maxRecords/ });
-  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1.5], type: 'ack' }] }), { message: /entries\[0\]\.offsets/ });
-  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'nack' as 'ack' }] }), { message: /entries\[0\]\.type/ });
-  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', delayMs: -5 }] }), { message: /delayMs/ });
-  checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', delayMs: 0, reason: 'x' }] });
-  // Release kinds: failed (default) or unstarted, and only on a release.
-  checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', kind: 'unstarted' }] });
-  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'release', kind: 'later' as 'failed' }] }), { code: 'INVALID_REQUEST', message: /entries\[0\]\.kind/ });
-  assert.throws(() => checkShareAck({ ...base, groupId: 'g', workerId: 'w', entries: [{ topic: 't', partition: 0, offsets: [1], type: 'ack', kind: 'unstarted' }] }), { message: /entries\[0\]\.kind .*only on a release/ });
 });

@@ -20,6 +20,8 @@ import { RawClient } from './raw-client.js';
 import { batchOf, createTopic, produce, readAll } from './broker-helpers.js';
 import { LIE_KINDS, lie } from '../record/batch-lies.js';
 import { Api } from '../../src/protocol/api.js';
+import { API_DEFINITIONS } from '../../src/protocol/api-table.js';
+import { arbitraryOf } from '../protocol/schema-arbitrary.js';
 import { ERRORS } from '../../src/protocol/errors.js';
 import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
 import { readRequestId } from '../../src/protocol/parse-request.js';
@@ -54,6 +56,7 @@ const LIST_FIELD: Record<number, string> = {
   [Api.OffsetCommit]: 'partitions', [Api.OffsetFetch]: 'partitions', [Api.OffsetDelete]: 'partitions', [Api.ListGroups]: 'groups',
   [Api.DescribeGroups]: 'groups', [Api.ConsumerGroupDescribe]: 'groups', [Api.DeleteGroups]: 'groups',
   [Api.ShareAcquire]: 'partitions', [Api.ShareAck]: 'results', [Api.ShareDescribe]: 'groups', [Api.VerifyTopic]: 'partitions',
+  [Api.ApiVersions]: 'apis',
 };
 
 // --- generators ----------------------------------------------------------------------------
@@ -127,8 +130,13 @@ const shareSettings = fc.record({
   deadLetterTopic: fc.oneof(writeTopic, fc.constant(null)), startFrom: pick(['earliest', 'latest']), sessionTimeoutMs: pick([1000, 45_000]),
 }, { requiredKeys: [] });
 
-/** A valid-looking body per api; mutations then break it. */
-const TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
+/**
+ * A valid-looking body per api; mutations then break it. Hand-made where the values matter
+ * (known and hostile topic and group names, records, small partition counts); every other
+ * api of the table gets one generated from its request schema (schema-arbitrary.ts), so a
+ * new api is fuzzed from the day it is added.
+ */
+const HAND_TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
   [Api.Produce]: fc.record({
     acks: fc.oneof({ weight: 6, arbitrary: pick([1, -1]) }, { weight: 1, arbitrary: fc.constant(0) }),
     partitions: list(fc.oneof(
@@ -189,8 +197,10 @@ const liesTemplate = fc.record({
   acks: pick([1, -1]),
   partitions: fc.array(fc.record({ topic: pick([KNOWN, SCRATCH]), partition: fc.constant(0), records: lyingRecords }), { minLength: 1, maxLength: 3 }),
 });
-const APIS = Object.values(Api) as number[];
-for (const a of APIS) assert.ok(TEMPLATES[a], `no fuzz template for api ${a}`);
+const APIS = API_DEFINITIONS.map((d) => d.key);
+const TEMPLATES: Record<number, fc.Arbitrary<Obj>> = Object.fromEntries(API_DEFINITIONS.map((d) => [d.key,
+  HAND_TEMPLATES[d.key] ?? (arbitraryOf(d.request, { str: pick([...READ_TOPICS, ...GROUPS]) }) as fc.Arbitrary<Obj>)]));
+for (const a of Object.values(Api)) assert.ok(TEMPLATES[a], `no fuzz template for api ${a}: is it in the api table?`);
 
 interface Mutation { at: number; op: 'delete' | 'replace' | 'wrap'; value: unknown }
 const mutation: fc.Arbitrary<Mutation> = fc.record({ at: fc.nat(), op: pick(['delete', 'replace', 'replace', 'wrap'] as const), value: garbage });

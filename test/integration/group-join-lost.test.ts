@@ -41,7 +41,7 @@ test('the same member id joining again replaces the first incarnation (a join se
   // The first join's answer "lost": sent on a side connection and ignored.
   const conn = new Connection(env.broker.url);
   await conn.connect();
-  await conn.request(Api.ConsumerGroupHeartbeat, { groupId: 'g-jl2', memberId: id, memberEpoch: 0, subscribedTopics: ['jl2'], sessionTimeoutMs: SESSION_MS });
+  await conn.request(Api.ConsumerGroupHeartbeat, { groupId: 'g-jl2', memberId: id!, memberEpoch: 0, subscribedTopics: ['jl2'], sessionTimeoutMs: SESSION_MS });
   await conn.close();
   await c.connect(); // joins again with the same id
   await waitFor('one member owning both partitions', async () => {

@@ -39,7 +39,7 @@ class Member {
     this.busy = (async () => {
       do {
         this.again = false;
-        const res = await this.conn.request<Hb>(Api.ConsumerGroupHeartbeat, {
+        const res = await this.conn.request(Api.ConsumerGroupHeartbeat, {
           groupId: this.group, memberId: this.id, memberEpoch: this.epoch, ownedPartitions: this.owned,
           ...(this.epoch === 0 ? { subscribedTopics: [this.topic] } : {}),
         });

@@ -1,0 +1,259 @@
+/**
+ * One definition per api: its name, key, the versions this broker speaks, the request
+ * schema and the response type. Everything else comes from here:
+ *   - parseRequest (parse-request.ts) checks a frame against `request` and refuses an
+ *     unknown api or a version outside minVersion..maxVersion;
+ *   - RequestOf<A> / ResponseOf<A> type the broker's handlers (broker/dispatch.ts) and the
+ *     client's `Connection.request(api, body)`;
+ *   - ApiVersions answers the version ranges; the fuzz test walks the table.
+ *
+ * Adding an api: give it a key in `Api` (api.ts), its response interface there, an entry
+ * here, a handler file in src/broker/ and its line in dispatch.ts (the compiler refuses a
+ * table or dispatch map that misses one). Changing a request's shape in a way an old
+ * client or broker cannot read: raise maxVersion and branch on `req.version` in the
+ * handler. docs/protocol.md has the prose of every api.
+ *
+ * Rules shared by every api (schema.ts): a missing or ill-typed field is INVALID_REQUEST
+ * naming it; optional fields may be missing or null; extra fields are ignored. Whether a
+ * topic or group exists, or a name is legal for a topic, is checked where that state is
+ * (per topic or partition in the handler, or in the coordinator), not here.
+ */
+import {
+  Api, EARLIEST, type ApiKey, type ProduceResponse, type FetchResponse, type ListOffsetsResponse, type MetadataResponse,
+  type CreateTopicsResponse, type DeleteTopicsResponse, type CreatePartitionsResponse, type DescribeTopicsResponse,
+  type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
+  type OffsetDeleteResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
+  type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
+  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type TopicConfig, type ShareGroupSettings,
+} from './api.js';
+import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET } from './limits.js';
+import {
+  array, bool, bytes, int, map, oneOf, optional, refine, responds, str, struct, union, type Infer, type Responds, type Schema,
+} from './schema.js';
+
+export interface ApiDefinition<Req = unknown, Res = unknown> {
+  readonly name: string;
+  readonly key: number;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  /** The body, without the header (id, api, version) parseRequest checks first. */
+  readonly request: Schema<Req>;
+  readonly response: Responds<Res>;
+}
+
+function def<Req, Res>(name: keyof typeof Api, request: Schema<Req>, response: Responds<Res>, versions = { min: 0, max: 0 }): ApiDefinition<Req, Res> {
+  return { name, key: Api[name], minVersion: versions.min, maxVersion: versions.max, request, response };
+}
+
+// --- fields several apis share ---------------------------------------------------------
+/** Topic names are only typed here: an illegal or unknown name fails that topic alone. */
+const topic = str();
+const partition = int({ min: 0, max: I32_MAX });
+const offset = int({ min: 0, max: MAX_OFFSET });
+const size = int({ min: 0, max: I32_MAX });
+/**
+ * Consumer-group ids are only typed here: an empty or overlong one is Kafka's
+ * INVALID_GROUP_ID from the coordinator, which clients handle as such.
+ */
+const groupId = str();
+/** Share group and worker ids name files of share state: non-empty and bounded, refused as the request's shape. */
+const shareId = str({ min: 1, max: MAX_ID_CHARS });
+const partitionRef = struct({ topic, partition });
+/** A set of partitions: one entry per topic. */
+const topicPartitions = struct({ topic, partitions: array(partition) });
+const GROUP_STATES = ['Empty', 'Assigning', 'Reconciling', 'Stable', 'Dead'] as const;
+const describeGroups = struct({ groupIds: array(groupId), includeOffsets: optional(bool()) });
+
+export const API_TABLE = {
+  // acks: 0 = no response at all, 1 = appended to the log, -1 = appended and fsynced ("all").
+  [Api.Produce]: def('Produce', struct({
+    acks: oneOf([0, 1, -1], { code: 'INVALID_REQUIRED_ACKS' }),
+    partitions: array(struct({ topic, partition, records: bytes() })),
+  }), responds<ProduceResponse>()),
+
+  // Long poll: answered once `minBytes` are available across the partitions or `maxWaitMs`
+  // passes. `maxBytes` caps the response; a partition's own `maxBytes` caps it (the first
+  // batch always comes whole).
+  [Api.Fetch]: def('Fetch', struct({
+    maxWaitMs: size, minBytes: size, maxBytes: size,
+    partitions: array(struct({ topic, partition, offset, maxBytes: size })),
+  }), responds<FetchResponse>()),
+
+  // timestamp: EARLIEST (-2), LATEST (-1) or ms since epoch (first offset with timestamp >= it).
+  [Api.ListOffsets]: def('ListOffsets', struct({
+    partitions: array(struct({ topic, partition, timestamp: int({ min: EARLIEST, max: MAX_OFFSET }) })),
+  }), responds<ListOffsetsResponse>()),
+
+  // topics omitted: every topic.
+  [Api.Metadata]: def('Metadata', struct({ topics: optional(array(topic)) }), responds<MetadataResponse>()),
+
+  // partitions 0 or negative, and config values, fail per topic (INVALID_PARTITIONS, INVALID_CONFIG).
+  [Api.CreateTopics]: def('CreateTopics', struct({
+    topics: array(struct({ name: topic, partitions: int({ min: -I32_MAX, max: I32_MAX }), config: optional(map<TopicConfig>()) })),
+  }), responds<CreateTopicsResponse>()),
+
+  [Api.DeleteTopics]: def('DeleteTopics', struct({ topics: array(topic) }), responds<DeleteTopicsResponse>()),
+
+  [Api.CreatePartitions]: def('CreatePartitions', struct({
+    topics: array(struct({ name: topic, totalPartitions: int({ min: -I32_MAX, max: I32_MAX }) })),
+  }), responds<CreatePartitionsResponse>()),
+
+  [Api.DescribeTopics]: def('DescribeTopics', struct({ topics: array(topic) }), responds<DescribeTopicsResponse>()),
+
+  // Checks every stored batch of `topic` (all partitions, or those listed); see VerifyTopicResponse.
+  [Api.VerifyTopic]: def('VerifyTopic', struct({ topic, partitions: optional(array(partition)) }), responds<VerifyTopicResponse>()),
+
+  // memberEpoch: 0 joins (memberId '' lets the coordinator pick one), -1 leaves, otherwise
+  // the last epoch this member was given. Optional fields left out mean "unchanged"; a join
+  // must carry subscribedTopics or subscribedPattern (a JavaScript regex matched against
+  // whole topic names, never `__*`). ownedPartitions: what the member holds now.
+  // sessionTimeoutMs must also lie within group.min/maxSessionTimeoutMs (INVALID_SESSION_TIMEOUT).
+  // docs/groups.md is the prose.
+  [Api.ConsumerGroupHeartbeat]: def('ConsumerGroupHeartbeat', struct({
+    groupId,
+    memberId: str(),
+    memberEpoch: int({ min: -1, max: I32_MAX }),
+    rebalanceTimeoutMs: optional(int({ min: 1, max: I32_MAX })),
+    sessionTimeoutMs: optional(int({ min: 1, max: I32_MAX })),
+    subscribedTopics: optional(array(topic)),
+    subscribedPattern: optional(str()),
+    ownedPartitions: optional(array(topicPartitions)),
+  }), responds<ConsumerGroupHeartbeatResponse>()),
+
+  // With memberId: a current member at its current epoch. Without ("simple consumer"):
+  // only while the group has no members.
+  [Api.OffsetCommit]: def('OffsetCommit', struct({
+    groupId,
+    memberId: optional(str()),
+    memberEpoch: optional(int({ min: -1, max: I32_MAX })),
+    partitions: array(struct({ topic, partition, offset, metadata: optional(str()) })),
+  }), responds<OffsetCommitResponse>()),
+
+  // partitions omitted: every committed partition of the group.
+  [Api.OffsetFetch]: def('OffsetFetch', struct({ groupId, partitions: optional(array(partitionRef)) }), responds<OffsetFetchResponse>()),
+
+  [Api.OffsetDelete]: def('OffsetDelete', struct({ groupId, partitions: array(partitionRef) }), responds<OffsetDeleteResponse>()),
+
+  // states omitted or empty: every group.
+  [Api.ListGroups]: def('ListGroups', struct({ states: optional(array(oneOf(GROUP_STATES))) }), responds<ListGroupsResponse>()),
+
+  // includeOffsets: also return committed offsets (default true).
+  [Api.DescribeGroups]: def('DescribeGroups', describeGroups, responds<DescribeGroupsResponse>()),
+  [Api.ConsumerGroupDescribe]: def('ConsumerGroupDescribe', describeGroups, responds<DescribeGroupsResponse>()),
+
+  [Api.DeleteGroups]: def('DeleteGroups', struct({ groupIds: array(groupId) }), responds<DeleteGroupsResponse>()),
+
+  // Locks up to maxRecords records for the worker, long polling up to maxWaitMs; also the
+  // worker's heartbeat (maxRecords 0). settings apply when this acquire creates the group;
+  // their values are checked by the share coordinator (INVALID_CONFIG naming the setting).
+  [Api.ShareAcquire]: def('ShareAcquire', struct({
+    groupId: shareId,
+    workerId: shareId,
+    topics: array(str({ min: 1 }), { min: 1 }),
+    maxRecords: int({ min: 0, max: MAX_ACQUIRE_RECORDS }),
+    maxWaitMs: size,
+    settings: optional(map<ShareGroupSettings>()),
+  }), responds<ShareAcquireResponse>()),
+
+  // Settles records the worker holds, per entry all or nothing. kind (release only):
+  // failed (default) or unstarted. docs/queue.md is the prose.
+  [Api.ShareAck]: def('ShareAck', refine(struct({
+    groupId: shareId,
+    workerId: shareId,
+    entries: array(refine(struct({
+      topic,
+      partition,
+      offsets: array(offset, { max: MAX_ACK_OFFSETS }),
+      type: oneOf(['ack', 'release', 'reject', 'extend']),
+      kind: optional(oneOf(['failed', 'unstarted'])),
+      delayMs: optional(size),
+      extendMs: optional(int({ min: 1, max: I32_MAX })),
+      reason: optional(str()),
+    }), (e) => (e.kind !== undefined && e.type !== 'release' ? ['kind', 'must be failed or unstarted, and only on a release'] : undefined))),
+  }), (req) => {
+    let total = 0;
+    for (const e of req.entries) total += e.offsets.length;
+    return total > MAX_ACK_OFFSETS ? ['entries', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAck, got ${total}`] : undefined;
+  }), responds<ShareAckResponse>()),
+
+  // groupIds omitted: every share group.
+  [Api.ShareDescribe]: def('ShareDescribe', struct({ groupIds: optional(array(str())) }), responds<ShareDescribeResponse>()),
+
+  // The worker leaves; records it holds are released (each counts as a failed attempt).
+  [Api.ShareLeave]: def('ShareLeave', struct({ groupId: shareId, workerId: shareId }), responds<ShareLeaveResponse>()),
+
+  // Deletes a share group with no workers.
+  [Api.ShareDelete]: def('ShareDelete', struct({ groupId: shareId }), responds<ShareDeleteResponse>()),
+
+  // Moves where a share group reads `topic` (partitions omitted: all; listed: distinct, so
+  // `from` in the answer means one thing). dryRun: answer the plan without changing anything.
+  [Api.ShareReset]: def('ShareReset', struct({
+    groupId: shareId,
+    topic,
+    partitions: optional(refine(array(partition, { min: 1 }), (ps) => (new Set(ps).size !== ps.length ? ['', 'must not repeat a partition'] : undefined))),
+    to: union([
+      oneOf(['earliest', 'latest']),
+      struct({ offset }, { exact: true }),
+      struct({ timestamp: int({ min: 0, max: MAX_OFFSET }) }, { exact: true }),
+    ], "must be 'earliest', 'latest', {offset} or {timestamp}"),
+    dryRun: optional(bool()),
+  }), responds<ShareResetResponse>()),
+
+  // The version range of every api this broker speaks, so a client can pick versions both know.
+  [Api.ApiVersions]: def('ApiVersions', struct({}), responds<ApiVersionsResponse>()),
+} as const satisfies { readonly [A in ApiKey]: ApiDefinition };
+
+export type ApiTable = typeof API_TABLE;
+
+/** What a client sends for api A (no header). */
+export type BodyOf<A extends ApiKey> = Infer<ApiTable[A]['request']>;
+/** What a handler receives for api A: the checked body and the header. */
+export type RequestOf<A extends ApiKey> = { id: number; api: A; version: number } & BodyOf<A>;
+/** What the broker answers for api A. */
+export type ResponseOf<A extends ApiKey> = ApiTable[A]['response'] extends Responds<infer R> ? R : never;
+/** Any checked request; `api` tells which. */
+export type AnyRequest = { [A in ApiKey]: RequestOf<A> }[ApiKey];
+
+export const API_DEFINITIONS: readonly ApiDefinition[] = Object.values(API_TABLE);
+
+/**
+ * Key -> definition as a plain array: the table's keys run to 1200 with gaps, which makes
+ * V8 keep the object's elements in dictionary mode; looking up every request there cost
+ * a third of the produce check (bench in the commit message).
+ */
+const BY_KEY: (ApiDefinition | undefined)[] = [];
+for (const d of API_DEFINITIONS) BY_KEY[d.key] = d;
+
+/** The definition of api `key`, or undefined for a number that is no api. */
+export function apiDefinition(key: number): ApiDefinition | undefined {
+  return key >= 0 && key < BY_KEY.length ? BY_KEY[key] : undefined;
+}
+
+// The request types by name, as handlers and clients import them.
+export type ProduceRequest = RequestOf<typeof Api.Produce>;
+export type FetchRequest = RequestOf<typeof Api.Fetch>;
+export type ListOffsetsRequest = RequestOf<typeof Api.ListOffsets>;
+export type MetadataRequest = RequestOf<typeof Api.Metadata>;
+export type CreateTopicsRequest = RequestOf<typeof Api.CreateTopics>;
+export type DeleteTopicsRequest = RequestOf<typeof Api.DeleteTopics>;
+export type CreatePartitionsRequest = RequestOf<typeof Api.CreatePartitions>;
+export type DescribeTopicsRequest = RequestOf<typeof Api.DescribeTopics>;
+export type VerifyTopicRequest = RequestOf<typeof Api.VerifyTopic>;
+export type ConsumerGroupHeartbeatRequest = RequestOf<typeof Api.ConsumerGroupHeartbeat>;
+export type OffsetCommitRequest = RequestOf<typeof Api.OffsetCommit>;
+export type OffsetFetchRequest = RequestOf<typeof Api.OffsetFetch>;
+export type OffsetDeleteRequest = RequestOf<typeof Api.OffsetDelete>;
+export type ListGroupsRequest = RequestOf<typeof Api.ListGroups>;
+export type DescribeGroupsRequest = RequestOf<typeof Api.DescribeGroups>;
+export type ConsumerGroupDescribeRequest = RequestOf<typeof Api.ConsumerGroupDescribe>;
+export type DeleteGroupsRequest = RequestOf<typeof Api.DeleteGroups>;
+export type ShareAcquireRequest = RequestOf<typeof Api.ShareAcquire>;
+export type ShareAckRequest = RequestOf<typeof Api.ShareAck>;
+export type ShareAckEntry = ShareAckRequest['entries'][number];
+export type ShareDescribeRequest = RequestOf<typeof Api.ShareDescribe>;
+export type ShareLeaveRequest = RequestOf<typeof Api.ShareLeave>;
+export type ShareDeleteRequest = RequestOf<typeof Api.ShareDelete>;
+export type ShareResetRequest = RequestOf<typeof Api.ShareReset>;
+/** Where a reset moves a share group's start: offsets are clamped to what the log holds. */
+export type ShareResetTo = ShareResetRequest['to'];
+export type ApiVersionsRequest = RequestOf<typeof Api.ApiVersions>;

@@ -1,0 +1,21 @@
+/**
+ * Bounds of request fields: the one place the api table (api-table.ts) and anything else
+ * checking them takes its numbers from. Sizes a broker operator tunes (frame bytes, batch
+ * bytes, wait caps) are settings in src/config/settings.ts instead.
+ */
+
+/** Largest i32: sizes, waits and partition numbers travel as Kafka's INT32. */
+export const I32_MAX = 0x7fff_ffff;
+/** Largest u32: request ids. */
+export const U32_MAX = 0xffff_ffff;
+/** Offsets and timestamps are i64 in Kafka; a JavaScript number is exact up to 2^53 - 1. */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+/** Share group and worker ids: non-empty, at most this many characters (also a file-name part of share state). */
+export const MAX_ID_CHARS = 255;
+/** Records one ShareAcquire may ask for; bounds the work and the response of one request. */
+export const MAX_ACQUIRE_RECORDS = 1_000_000;
+/**
+ * Offsets one ShareAck may name in all; bounds the work of one request (and stays under
+ * MAX_REQUEST_VALUES in frame-limits.ts, so the largest legal ack always decodes).
+ */
+export const MAX_ACK_OFFSETS = 100_000;
