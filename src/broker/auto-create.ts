@@ -17,7 +17,6 @@ export function ensureTopic(ctx: BrokerContext, topic: string): Promise<void> {
       if (ctx.logs.topic(topic)) return;
       await ctx.logs.createTopic(topic, ctx.config.defaultPartitions);
       ctx.log.info('topic created', { topic, partitions: ctx.config.defaultPartitions, auto: true });
-      ctx.groups.topicsChanged();
     } finally {
       byName.delete(topic);
     }

@@ -28,7 +28,7 @@ export interface BrokerContext {
   readonly version: string;
   /** Always present: the no-op implementation when `metrics: false`, so call sites stay unconditional. */
   readonly metrics: BrokerMetrics;
-  /** Consumer group coordinator and offset store; call groups.topicsChanged() after any topic change. */
+  /** Consumer group coordinator and offset store; it follows topic changes through logs.events. */
   readonly groups: GroupService;
   /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
   accepting: boolean;

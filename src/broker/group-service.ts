@@ -1,7 +1,7 @@
 /**
  * The broker's side of consumer groups: opens the offset store on internal topics
  * `__consumer_offsets-<n>`, runs the coordinator's liveness timer, tells it about topic
- * changes, logs one line per rebalance, feeds the group metrics, and pushes rebalance
+ * changes (it subscribes to the topic events, storage/topic-events.ts), logs one line per rebalance, feeds the group metrics, and pushes rebalance
  * notices to the members of a group whose epoch moved (group-push.ts).
  *
  * Internal topics (`__` prefix) are the broker's own: hidden from Metadata listings,
@@ -32,6 +32,7 @@ export class GroupService {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private closed = false;
+  private readonly unsubscribe: (() => void)[] = [];
 
   private constructor(readonly coordinator: GroupCoordinator, readonly push: GroupPush, private readonly logs: LogManager, private readonly log: Logger) {}
 
@@ -62,6 +63,8 @@ export class GroupService {
     });
     const svc = new GroupService(coordinator, push, logs, log);
     svc.topicsChanged();
+    const changed = (e: { topic: string }) => { if (!isInternalTopic(e.topic)) svc.topicsChanged(); };
+    svc.unsubscribe.push(logs.events.on('topicCreated', changed), logs.events.on('topicDeleted', changed), logs.events.on('partitionsAdded', changed));
     const lag = new GroupLagCache(logs);
     metrics.collectGroups(() => lag.collect(coordinator));
     log.info('groups loaded', { groups: store.groups().length, ms: Date.now() - started });
@@ -69,8 +72,8 @@ export class GroupService {
     return svc;
   }
 
-  /** Call after every topic create, delete or partition change. */
-  topicsChanged(): void {
+  /** Gives the coordinator the current partition counts (on open and on every topic event). */
+  private topicsChanged(): void {
     const topics = new Map<string, number>();
     for (const t of this.logs.topics()) if (!isInternalTopic(t.name)) topics.set(t.name, t.partitions);
     this.coordinator.onTopicsChanged(topics);
@@ -101,6 +104,7 @@ export class GroupService {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const off of this.unsubscribe.splice(0)) off();
     clearTimeout(this.timer);
     await this.coordinator.store.close();
   }

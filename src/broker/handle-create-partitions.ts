@@ -23,7 +23,6 @@ export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePart
     try {
       await ctx.logs.addPartitions(name, totalPartitions);
       ctx.log.info('partitions added', { topic: name, from: info.partitions, to: totalPartitions });
-      ctx.groups.topicsChanged();
       topics.push({ name });
     } catch (err) {
       topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });

@@ -30,7 +30,6 @@ export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRe
     try {
       await ctx.logs.createTopic(name, t.partitions, t.config);
       ctx.log.info('topic created', { topic: name, partitions: t.partitions, config: t.config ?? {} });
-      ctx.groups.topicsChanged();
       topics.push({ name });
     } catch (err) {
       topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });

@@ -1,10 +1,9 @@
-/** DeleteTopics (api 20). Long polls parked on a deleted topic's partitions are answered at once. */
+/** DeleteTopics (api 20). Long polls parked on a deleted topic's partitions are answered at once (server.ts subscribes them to topicDeleted). */
 import type { DeleteTopicsRequest, DeleteTopicsResponse, TopicResult } from '../protocol/api.js';
 import { topicNameProblem } from '../protocol/topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
 import { isInternalTopic } from './group-service.js';
-import { partitionKey } from './purgatory.js';
 
 export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
   const topics: TopicResult[] = [];
@@ -13,17 +12,14 @@ export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRe
       topics.push({ name, error: errorOf('INVALID_TOPIC', `'${name}' is an internal topic`) });
       continue;
     }
-    const meta = ctx.logs.topic(name);
-    if (!meta) {
+    if (!ctx.logs.topic(name)) {
       const problem = topicNameProblem(name);
       topics.push({ name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`) });
       continue;
     }
     try {
       await ctx.logs.deleteTopic(name);
-      for (let p = 0; p < meta.partitions; p++) ctx.delayed.finish(partitionKey(name, p));
       ctx.log.info('topic deleted', { topic: name });
-      ctx.groups.topicsChanged();
       topics.push({ name });
     } catch (err) {
       topics.push({ name, error: wireError(err, ctx.log, { topic: name }) });

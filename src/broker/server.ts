@@ -24,7 +24,7 @@ import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
 import { limitHeaderLines } from '../protocol/broker-limits.js';
 import { DELAYED_KINDS, type BrokerContext } from './context.js';
-import { Purgatory } from './purgatory.js';
+import { Purgatory, partitionKey } from './purgatory.js';
 import { BrokerBudget } from './output-budget.js';
 import type { Logger } from './logger.js';
 import { RequestPipeline } from './request-pipeline.js';
@@ -95,11 +95,14 @@ export class Broker {
     }
     const metrics = this.metrics;
     const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
+    logs.events.onListenerError = (event, err) => this.log.error('topic event listener failed', { event, error: err });
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
     const output = new BrokerBudget(this.config.maxBufferedBytes, (delta) => metrics.addReservedBytes(delta));
     const delayed = new Purgatory(DELAYED_KINDS);
     metrics.collectDelayedOperations(() => delayed.sizes());
+    // Long polls parked on a deleted topic's partitions answer at once (UNKNOWN_TOPIC_OR_PARTITION).
+    logs.events.on('topicDeleted', (e) => { for (let p = 0; p < e.partitions; p++) delayed.finish(partitionKey(e.topic, p)); });
     this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, delayed, log: this.log, version: VERSION, metrics, groups, accepting: true };
     await ShareService.start(this.ctx);
     this.ready = true;

@@ -25,7 +25,6 @@ async function ensureDlqTopic(ctx: BrokerContext, topic: string): Promise<void> 
       try {
         if (!ctx.logs.topic(topic)) {
           await ctx.logs.createTopic(topic, 1);
-          ctx.groups.topicsChanged(); // pattern subscriptions may match the new DLQ
           ctx.log.info('topic created', { topic, partitions: 1, deadLetter: true });
         }
       } finally {

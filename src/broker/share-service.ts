@@ -11,12 +11,19 @@
  *     rather than after sessionTimeoutMs.
  *   - writes are serialised by the state log; `work()` runs a change + dead letters +
  *     persist so that no two runs interleave their dead-letter appends and persists.
+ *   - topic events (storage/topic-events.ts): a deleted topic's share-partitions are
+ *     dropped, locks included, with no dead letters; when a topic of that name is created
+ *     again, the groups that had read it start over at the new log's start (a warn line
+ *     says so, with the old and new positions); partitions added to a topic a group reads
+ *     start at their beginning. Without this a group kept its old position and delivered
+ *     nothing until the new log passed it.
  *
  * One instance per broker context, found with `shareService(ctx)`.
  */
 import { ShareCoordinator } from '../queue/share-coordinator.js';
 import { ShareStateLog, SHARE_STATE_PREFIX, logManagerShareStateDir } from '../queue/share-state-log.js';
 import type { DeadLetter } from '../queue/types.js';
+import { isInternalTopicName } from '../protocol/topic-name.js';
 import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
@@ -49,6 +56,14 @@ export class ShareService {
   private chain: Promise<unknown> = Promise.resolve();
   /** A commit since the last drain asked for fsync (see commit()). */
   private durableWanted = false;
+  /**
+   * Deleted topics that groups had read: group -> partition -> start when deleted, so a
+   * topic created again under the name starts those groups over (topicCreated). In memory
+   * only: after a restart in between, a group meets the new topic as any topic it has not
+   * read (its startFrom).
+   */
+  private readonly deletedReads = new Map<string, Map<string, Map<number, number>>>();
+  private readonly unsubscribe: (() => void)[] = [];
 
   private constructor(private readonly ctx: BrokerContext) {
     this.coord = new ShareCoordinator({ defaults: ctx.config.share });
@@ -62,6 +77,12 @@ export class ShareService {
     });
     s.timer = setInterval(() => s.tick(), TICK_MS);
     s.timer.unref();
+    const events = ctx.logs.events;
+    s.unsubscribe.push(
+      events.on('topicDeleted', (e) => s.topicDeleted(e.topic)),
+      events.on('topicCreated', (e) => s.topicCreated(e.topic, e.partitions)),
+      events.on('partitionsAdded', (e) => s.partitionsAdded(e.topic, e.from, e.to)),
+    );
     s.registerMetrics();
     services.set(ctx, s);
     const groups = s.coord.groups();
@@ -72,6 +93,7 @@ export class ShareService {
   /** Writes the state durably and stops; connection closes after this do not release anything. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const off of this.unsubscribe.splice(0)) off();
     clearInterval(this.timer);
     clearTimeout(this.precise);
     // Parked acquires answer now, with nothing (see handle-share-acquire.ts).
@@ -145,6 +167,69 @@ export class ShareService {
   /** Records of `groupId` may be available again (released, a worker left): its parked acquires retry. */
   wakeGroup(groupId: string): void {
     this.ctx.delayed.wake(shareGroupKey(groupId));
+  }
+
+  /** The topic is gone: every group forgets its partitions of it (see the file comment). */
+  private topicDeleted(topic: string): void {
+    if (isInternalTopicName(topic)) return;
+    const dropped = this.coord.topicDeleted(topic);
+    if (dropped.length === 0) return;
+    const reads = new Map<string, Map<number, number>>();
+    for (const d of dropped) {
+      reads.set(d.group, new Map(d.partitions.map((p) => [p.partition, p.startOffset])));
+      this.ctx.log.warn('share group state of a deleted topic dropped', {
+        group: d.group, topic, partitions: d.partitions.map((p) => ({ partition: p.partition, position: p.startOffset, inFlight: p.inFlight })),
+      });
+    }
+    this.deletedReads.set(topic, reads);
+    this.persistTopicChange(dropped.map((d) => d.group));
+  }
+
+  /** A topic of a name groups had read before it was deleted: they start over at the new log's start. */
+  private topicCreated(topic: string, partitions: number): void {
+    const reads = this.deletedReads.get(topic);
+    if (!reads) return;
+    this.deletedReads.delete(topic);
+    const groups: string[] = [];
+    for (const [group, before] of reads) {
+      if (!this.coord.group(group)) continue; // deleted meanwhile
+      const targets = this.logStarts(topic, 0, partitions);
+      this.coord.startPartitionsAt(group, topic, targets);
+      groups.push(group);
+      this.ctx.log.warn('share group starts over on a re-created topic', {
+        group, topic, partitions: targets.map((t) => ({ partition: t.partition, from: before.get(t.partition) ?? -1, to: t.offset })),
+      });
+    }
+    this.persistTopicChange(groups);
+  }
+
+  /** New partitions of a topic groups read: served from their first record (not from where the log is when a worker next asks). */
+  private partitionsAdded(topic: string, from: number, to: number): void {
+    if (isInternalTopicName(topic)) return;
+    const groups = this.coord.groupsReading(topic);
+    for (const group of groups) {
+      this.coord.startPartitionsAt(group, topic, this.logStarts(topic, from, to));
+      this.ctx.log.info('share group reads new partitions', { group, topic, from, to });
+    }
+    this.persistTopicChange(groups);
+  }
+
+  private logStarts(topic: string, from: number, to: number): { partition: number; offset: number; logEndOffset: number }[] {
+    const out: { partition: number; offset: number; logEndOffset: number }[] = [];
+    for (let partition = from; partition < to; partition++) {
+      const log = this.ctx.logs.log(topic, partition);
+      if (log) out.push({ partition, offset: log.logStartOffset, logEndOffset: log.logEndOffset });
+    }
+    return out;
+  }
+
+  /** Writes a topic-driven change durably and lets the groups' parked acquires look again. */
+  private persistTopicChange(groups: readonly string[]): void {
+    if (groups.length === 0 || this.closing) return;
+    this.commit([], true).then(
+      () => { for (const g of groups) this.wakeGroup(g); },
+      (err: unknown) => this.ctx.log.error('share state persist failed', { error: err }),
+    );
   }
 
   private connectionClosed(scope: RequestScope): void {

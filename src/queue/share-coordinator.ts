@@ -38,6 +38,8 @@ export interface AcquiredPartition {
 export interface ShareChanges {
   /** Groups deleted since the last drain (written before the configs and updates). */
   deleted: string[];
+  /** Share-partitions forgotten since the last drain (their topic was deleted); written after the group deletes. */
+  dropped: { group: string; topic: string; partition: number }[];
   updates: PartitionUpdate[];
   /** Groups whose config changed (or were created) since the last drain. */
   configs: { group: string; config: ShareGroupConfig }[];
@@ -59,6 +61,14 @@ export interface ShareOffsetReset {
   to: number;
 }
 
+/** What one group held of a deleted topic (topicDeleted). */
+export interface DroppedTopicState {
+  group: string;
+  topic: string;
+  /** Each share-partition's start (the group had settled everything below) and the records its workers held. */
+  partitions: { partition: number; startOffset: number; inFlight: number }[];
+}
+
 export interface SettleTarget {
   topic: string;
   partition: number;
@@ -74,6 +84,7 @@ export interface ShareCoordinatorOptions {
 export class ShareCoordinator {
   private readonly groupsMap = new Map<string, ShareGroup>();
   private deletedSinceDrain: string[] = [];
+  private droppedSinceDrain: ShareChanges['dropped'] = [];
   private readonly clock: Clock;
   readonly defaults: Readonly<ShareGroupConfig>;
 
@@ -137,6 +148,60 @@ export class ShareCoordinator {
       if (logEndOffset !== undefined) g.logEnds.set(tpKey(topic, partition), logEndOffset);
       return { topic, partition, from, to: offset };
     });
+  }
+
+  /**
+   * A topic was deleted: every group forgets its share-partitions of it, window, counters
+   * and locks. Records workers held are let go without counting an attempt and without dead
+   * letters (their log is gone: there is nothing to redeliver or copy); a worker settling one
+   * later gets INVALID_RECORD_STATE. The forgetting is persisted (drainChanges().dropped).
+   * Returns what each group held, for the broker to log.
+   */
+  topicDeleted(topic: string): DroppedTopicState[] {
+    const out: DroppedTopicState[] = [];
+    for (const g of this.groupsMap.values()) {
+      const partitions: DroppedTopicState['partitions'] = [];
+      for (const [key, p] of g.partitions) {
+        if (p.topic !== topic) continue;
+        partitions.push({ partition: p.partition, startOffset: p.startOffset, inFlight: p.inFlight });
+        g.partitions.delete(key);
+        g.logEnds.delete(key);
+        this.droppedSinceDrain.push({ group: g.id, topic, partition: p.partition });
+      }
+      if (partitions.length) out.push({ group: g.id, topic, partitions: partitions.sort((a, b) => a.partition - b.partition) });
+    }
+    return out;
+  }
+
+  /** Groups that hold state for some partition of `topic` (they have read it). */
+  groupsReading(topic: string): string[] {
+    const out: string[] = [];
+    for (const g of this.groupsMap.values()) {
+      for (const p of g.partitions.values()) {
+        if (p.topic === topic) {
+          out.push(g.id);
+          break;
+        }
+      }
+    }
+    return out.sort();
+  }
+
+  /**
+   * Places an existing group on partitions it has not read at `offset` each, whatever its
+   * startFrom: the partitions of a re-created topic start over at the new log's start, and
+   * partitions added to a topic the group reads start at their beginning (records produced
+   * there before the group's next acquire are not skipped). A partition the group already
+   * holds is left alone. Persisted as a replacing window, so it survives a restart.
+   */
+  startPartitionsAt(groupId: string, topic: string, targets: readonly { partition: number; offset: number; logEndOffset: number }[]): void {
+    const g = this.groupsMap.get(groupId);
+    if (!g) return;
+    for (const t of targets) {
+      if (g.existing(topic, t.partition)) continue;
+      g.resetPartition(topic, t.partition, t.offset);
+      g.logEnds.set(tpKey(topic, t.partition), t.logEndOffset);
+    }
   }
 
   /** Keeps a worker alive without acquiring. Creates the group with defaults when new. */
@@ -260,8 +325,9 @@ export class ShareCoordinator {
 
   /** State changes since the last drain, for the state log. */
   drainChanges(): ShareChanges {
-    const changes: ShareChanges = { deleted: this.deletedSinceDrain, updates: [], configs: [] };
+    const changes: ShareChanges = { deleted: this.deletedSinceDrain, dropped: this.droppedSinceDrain, updates: [], configs: [] };
     this.deletedSinceDrain = [];
+    this.droppedSinceDrain = [];
     for (const g of this.groupsMap.values()) {
       if (g.configDirty) {
         changes.configs.push({ group: g.id, config: g.config });
@@ -304,6 +370,13 @@ export class ShareCoordinator {
       d.workers.push({ workerId: w.id, lastSeenMsAgo: now - w.lastSeen, inFlight: perWorker.get(w.handle) ?? 0, acquired: w.acquired });
     }
     return d;
+  }
+
+  /** For replay (share-state-log.ts): a drop record forgets one share-partition. */
+  forgetPartition(groupId: string, topic: string, partition: number): void {
+    const g = this.groupsMap.get(groupId);
+    g?.partitions.delete(tpKey(topic, partition));
+    g?.logEnds.delete(tpKey(topic, partition));
   }
 
   /** For replay (share-state-log.ts): a delete record drops what came before it. */

@@ -22,7 +22,7 @@ import { CompactedLog, type CompactionOptions } from '../group/compacted-log.js'
 import { recordsOf, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
-import { configRecord, decodeShareStateRecord, deleteRecord, partitionRecord, snapshotMarker, updateRecord, type ShareStateRecord } from './share-state-records.js';
+import { configRecord, decodeShareStateRecord, deleteRecord, dropRecord, partitionRecord, snapshotMarker, updateRecord, type ShareStateRecord } from './share-state-records.js';
 import { tpKey, type Clock, type ShareGroupConfig, systemClock } from './types.js';
 
 export { logManagerOffsetLogDir as logManagerShareStateDir, MemoryOffsetLogDir as MemoryShareStateDir } from '../group/offset-log.js';
@@ -55,11 +55,13 @@ export class ShareStateLog extends CompactedLog {
    * use false (a crash then only under-counts a delivery).
    */
   persist(durable = true): Promise<void> {
-    const { deleted, updates, configs } = this.coord.drainChanges();
+    const { deleted, dropped, updates, configs } = this.coord.drainChanges();
     const now = this.now();
     const records: RecordInput[] = [];
     // Deletes first: a group deleted and started again in one drain keeps only the new state.
     for (const g of deleted) records.push(deleteRecord(g, now));
+    // Drops before updates: a partition dropped and started again in one drain keeps the new window.
+    for (const d of dropped) records.push(dropRecord(d.group, d.topic, d.partition, now));
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
     for (const u of updates) records.push((u.replace ? partitionRecord : updateRecord)(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
     if (records.length === 0) return this.idle();
@@ -137,6 +139,8 @@ export class ShareStateLog extends CompactedLog {
       try {
         if (d.kind === 'delete') {
           this.coord.forgetGroup(d.group);
+        } else if (d.kind === 'drop') {
+          this.coord.forgetPartition(d.group, d.topic, d.partition);
         } else if (d.kind === 'config') {
           const { config, refused } = this.replayedConfig(d.config);
           this.coord.restoreGroup(d.group, config);

@@ -6,19 +6,22 @@
  *           ["p", group, topic, partition]  a partition snapshot: replaces all earlier state
  *           ["c", group]                    the group's config
  *           ["d", group]                    the group was deleted: forget all of it seen so far
+ *           ["x", group, topic, partition]  the partition's topic was deleted: forget its state
  *           ["s", generation]               end of a snapshot: the generation is complete
  *   value msgpack map
  *           u: { v: 1, start, runs, acked, deadLettered, redeliveries }   (totals after it)
  *           p: { v: 1, start, runs, acked, deadLettered, redeliveries }
  *           c: { v: 1, config }
  *           d: { v: 1 }
+ *           x: { v: 1 }
  *           s: { v: 1, entries }
  *   runs  flat array [first, last, state, deliveryCount, ...]; state 0 available, 2 acked,
  *         3 archived (acquired is written as 0: locks do not survive a restart)
  *
  * Updates are absolute ("offsets a..b are now in state s with count n"), so replaying one
  * twice is harmless; that lets a snapshot be taken while updates are still queued. Unknown
- * key kinds are skipped so an older broker can start on a newer log.
+ * key kinds are skipped so an older broker can start on a newer log (one that predates "x"
+ * keeps the state of a deleted topic's partitions, as it always did).
  */
 import { pack, unpack } from 'msgpackr';
 import { CorruptBatchError } from '../errors.js';
@@ -37,6 +40,7 @@ export type ShareStateRecord =
   | { kind: 'partition'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
   | { kind: 'config'; group: string; config: Partial<ShareGroupConfig> }
   | { kind: 'delete'; group: string }
+  | { kind: 'drop'; group: string; topic: string; partition: number }
   | { kind: 'snapshot'; generation: number }
   | { kind: 'unknown' };
 
@@ -101,6 +105,10 @@ export function deleteRecord(group: string, timestamp: number): RecordInput {
   return { key: JSON.stringify(['d', group]), value: pack({ v: 1 }), timestamp };
 }
 
+export function dropRecord(group: string, topic: string, partition: number, timestamp: number): RecordInput {
+  return { key: JSON.stringify(['x', group, topic, partition]), value: pack({ v: 1 }), timestamp };
+}
+
 export function snapshotMarker(generation: number, entries: number, timestamp: number): RecordInput {
   return { key: JSON.stringify(['s', generation]), value: pack({ v: 1, entries }), timestamp };
 }
@@ -128,6 +136,9 @@ export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null)
     return { kind: 'config', group: k[1], config: (v.config ?? {}) as Partial<ShareGroupConfig> };
   }
   if (k[0] === 'd' && k.length === 2 && typeof k[1] === 'string') return { kind: 'delete', group: k[1] };
+  if (k[0] === 'x' && k.length === 4 && typeof k[1] === 'string' && typeof k[2] === 'string' && Number.isInteger(k[3])) {
+    return { kind: 'drop', group: k[1], topic: k[2], partition: k[3] };
+  }
   if (k[0] === 's' && typeof k[1] === 'number') return { kind: 'snapshot', generation: k[1] };
   return { kind: 'unknown' };
 }

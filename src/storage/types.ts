@@ -7,6 +7,7 @@
 import type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
 import type { PartitionVerifyReport } from './verify.js';
+import type { TopicEvents } from './topic-events.js';
 
 export interface ReadOptions {
   /**
@@ -148,8 +149,14 @@ export interface TopicInfo {
   createdAt: number;
 }
 
+/**
+ * The broker's topics: metadata (metadata-store.ts) and the local logs it lists
+ * (local-logs.ts), changed together by log-manager.ts.
+ */
 export interface LogManager {
   readonly dataDir: string;
+  /** topicCreated / topicDeleted / partitionsAdded, once each change is durable and the local logs match it. */
+  readonly events: TopicEvents;
   createTopic(name: string, partitions: number, config?: Partial<LogConfig>): Promise<TopicInfo>;
   /** Closes and removes the topic's directories and metadata. */
   deleteTopic(name: string): Promise<void>;

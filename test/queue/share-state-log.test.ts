@@ -199,6 +199,53 @@ for (const [name, make] of ENGINES) {
       }
     });
 
+    test('a deleted topic\'s share-partitions stay dropped across restart and compaction; started over, only the new window is kept', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        let c = new ShareCoordinator({ clock });
+        let s = await ShareStateLog.open(e.dir(), c, { clock, compactMinRecords: 20, compactRatio: 2 });
+        const two = [...src(20), { topic: 'u', partition: 0, logStartOffset: 0, logEndOffset: 5 }];
+        for (const g of ['g1', 'g2']) {
+          c.acquire(g, 'w', two, 25);
+          c.ack(g, 'w', [{ topic: 't', partition: 0, offsets: Array.from({ length: 20 }, (_, i) => i) }]);
+        }
+        await s.persist();
+        // g1 holds t/0 records 0..2 when t is deleted: they go without an attempt or a dead letter.
+        c.acquire('g1', 'w', src(23), 3);
+        const dropped = c.topicDeleted('t');
+        assert.deepEqual(dropped, [
+          { group: 'g1', topic: 't', partitions: [{ partition: 0, startOffset: 20, inFlight: 3 }] },
+          { group: 'g2', topic: 't', partitions: [{ partition: 0, startOffset: 20, inFlight: 0 }] },
+        ]);
+        assert.deepEqual(c.tick(), [], 'no dead letters');
+        assert.deepEqual(c.describe('g1').partitions.map((p) => p.topic), ['u']);
+        // g2 starts over on the re-created t in the same drain as the drop.
+        c.startPartitionsAt('g2', 't', [{ partition: 0, offset: 0, logEndOffset: 2 }]);
+        await s.persist();
+        await s.idle();
+
+        const check = (what: string) => {
+          assert.deepEqual(c.describe('g1').partitions.map((p) => `${p.topic}/${p.partition}`), ['u/0'], what);
+          assert.deepEqual(c.describe('g2').partitions.map((p) => [`${p.topic}/${p.partition}`, p.startOffset]), [['t/0', 0], ['u/0', 0]], what);
+          assert.deepEqual(offsetsOf(c.acquire('g2', 'w2', src(2), 10)[0]?.ranges ?? []), [0, 1], what);
+        };
+        await e.restart();
+        c = new ShareCoordinator({ clock });
+        s = await ShareStateLog.open(e.dir(), c, { clock, compactMinRecords: 20, compactRatio: 2 });
+        check('after a restart');
+        c.leave('g2', 'w2');
+        await s.persist();
+        await trafficUntilCompacted(c, s, 'g1', 4);
+        await e.restart();
+        c = new ShareCoordinator({ clock });
+        s = await ShareStateLog.open(e.dir(), c, { clock, compactMinRecords: 20, compactRatio: 2 });
+        check('after compaction and a restart');
+      } finally {
+        await e.close();
+      }
+    });
+
     test('replay skips a record that does not decode or apply, reports it, and keeps every other group\'s state', async () => {
       const e = await make();
       try {

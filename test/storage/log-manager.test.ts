@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openLogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import { DiskPartitionLog } from '../../src/storage/partition-log.js';
@@ -151,6 +152,42 @@ test('growing a topic that fails at a new partition removes the new directories 
     assert.equal(mgr.topic('grow')!.partitions, 2);
     assert.equal(mgr.log('grow', 1)!.logEndOffset, 3);
     assert.equal(mgr.log('grow', 2), undefined);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('topic events: each change is told once it is durable, with the local logs already matching it; a failed change tells nothing', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0, openPartition: failAt(2, 'broken') });
+    const seen: string[] = [];
+    mgr.events.on('topicCreated', (e) => {
+      const saved = JSON.parse(readFileSync(join(dir, 'topics.json'), 'utf8')) as { topics: { name: string }[] };
+      seen.push(`created ${e.topic} ${e.partitions} ${JSON.stringify(e.config)} log0=${mgr.log(e.topic, 0) !== undefined} listed=${mgr.topic(e.topic) !== undefined} saved=${saved.topics.some((t) => t.name === e.topic)}`);
+    });
+    mgr.events.on('partitionsAdded', (e) => seen.push(`added ${e.topic} ${e.from}..${e.to} log3=${mgr.log(e.topic, 3) !== undefined} count=${mgr.topic(e.topic)?.partitions}`));
+    mgr.events.on('topicDeleted', (e) => seen.push(`deleted ${e.topic} ${e.partitions} log0=${mgr.log(e.topic, 0) !== undefined} listed=${mgr.topic(e.topic) !== undefined}`));
+    // A listener that throws neither fails the change nor keeps the others from hearing it.
+    const failures: string[] = [];
+    mgr.events.onListenerError = (event, err) => failures.push(`${event}: ${(err as Error).message}`);
+    const off = mgr.events.on('topicCreated', () => { throw new Error('listener bug'); });
+
+    await mgr.createTopic('ev', 2, { segmentBytes: 4096 });
+    off();
+    await mgr.addPartitions('ev', 4);
+    await assert.rejects(mgr.createTopic('broken', 3), StorageError);
+    await assert.rejects(mgr.createTopic('ev', 1), TopicExistsError);
+    await mgr.deleteTopic('ev');
+    await mgr.createTopic('ev', 1);
+    assert.deepEqual(seen, [
+      'created ev 2 {"segmentBytes":4096} log0=true listed=true saved=true',
+      'added ev 2..4 log3=true count=4',
+      'deleted ev 4 log0=false listed=false',
+      'created ev 1 {} log0=true listed=true saved=true',
+    ]);
+    assert.deepEqual(failures, ['topicCreated: listener bug']);
     await mgr.close();
   } finally {
     await cleanup();
