@@ -9,8 +9,8 @@
  * offered to a group subscription.
  */
 import { GroupCoordinator } from '../group/coordinator.js';
-import { OffsetStore } from '../group/offset-store.js';
-import { OFFSETS_PREFIX, logManagerOffsetLogDir } from '../group/offset-log.js';
+import { OFFSETS_PREFIX, OffsetStore } from '../group/offset-store.js';
+import { logManagerGenerationDir } from '../state-log/generation-log.js';
 import { systemClock } from '../group/types.js';
 import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
@@ -38,7 +38,7 @@ export class GroupService {
 
   static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
     const started = Date.now();
-    const store = await OffsetStore.open(logManagerOffsetLogDir(logs, OFFSETS_PREFIX), {
+    const store = await OffsetStore.open(logManagerGenerationDir(logs, OFFSETS_PREFIX), {
       clock: systemClock, onCompactionError: (err) => log.error('offset store compaction failed', { error: err }),
       onBadRecord: quarantineSkipped(logs.dataDir, 'offsets', OFFSETS_PREFIX, log, metrics),
     });

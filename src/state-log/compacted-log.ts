@@ -1,5 +1,5 @@
 /**
- * State kept as an append-only log of keyed records in generations (offset-log.ts), and
+ * State kept as an append-only log of keyed records in generations (generation-log.ts), and
  * snapshotted into the next generation once the log holds more than `compactRatio` times
  * as many records as there are live keys: so restart time follows live state, not history.
  * The consumer-group offset store and the queue-mode share state log are both this.
@@ -8,7 +8,7 @@
  * many keys are live, what a snapshot holds and what its closing marker looks like.
  */
 import { encodeBatch, type RecordInput } from '../record/index.js';
-import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
+import { openNewestGeneration, writeSnapshotGeneration, type GenerationLog, type GenerationDir } from './generation-log.js';
 
 /**
  * A replayed record that does not decode or cannot be applied: a record this broker did not
@@ -44,7 +44,7 @@ export interface CompactionOptions {
 }
 
 export abstract class CompactedLog {
-  private log!: OffsetLog;
+  private log!: GenerationLog;
   private gen = 0;
   /** Records in the current generation, live or not. */
   protected records = 0;
@@ -62,7 +62,7 @@ export abstract class CompactedLog {
   badRecords = 0;
   private badRecordsKept = 0;
 
-  protected constructor(private readonly dir: OffsetLogDir, protected readonly now: () => number, opts: CompactionOptions) {
+  protected constructor(private readonly dir: GenerationDir, protected readonly now: () => number, opts: CompactionOptions) {
     this.compactRatio = opts.compactRatio ?? 4;
     this.compactMinRecords = opts.compactMinRecords ?? 1000;
     this.onCompactionError = opts.onCompactionError ?? (() => {});
@@ -90,11 +90,12 @@ export abstract class CompactedLog {
   protected abstract snapshotMarker(gen: number, records: number, now: number): RecordInput;
 
   /**
-   * Opens the newest complete generation, replaying candidates through `replay`
-   * (offset-log.ts), which reports the records it skips with `skipped()`. When it skipped
-   * some and all of them were kept elsewhere, a compaction is queued to drop them from the log.
+   * Opens the newest complete generation, replaying candidates through `replay` (the
+   * subclass's: it reads with replay.ts' recordsOf and reports the records it skips with
+   * `skipped()`). When it skipped some and all of them were kept elsewhere, a compaction is
+   * queued to drop them from the log.
    */
-  protected async load(replay: (log: OffsetLog, last: boolean, gen: number) => Promise<boolean>): Promise<void> {
+  protected async load(replay: (log: GenerationLog, last: boolean, gen: number) => Promise<boolean>): Promise<void> {
     const { gen, log } = await openNewestGeneration(this.dir, replay);
     this.gen = gen;
     this.log = log;
