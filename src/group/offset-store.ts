@@ -263,12 +263,13 @@ export class OffsetStore extends CompactedLog {
 
   /**
    * Rebuilds the map from `log`; true when it holds a snapshot marker. A record that does not
-   * decode is skipped (and reported): one bad record must not keep the broker from starting.
+   * decode, or a stored batch whose bytes changed on disk, is skipped (and reported): one bad
+   * record must not keep the broker from starting.
    */
   private async replay(log: GenerationLog, gen: number): Promise<boolean> {
     let complete = false;
     let records = 0;
-    for await (const batch of recordsOf(log)) {
+    for await (const batch of recordsOf(log, (b) => this.skippedBatch(gen, b))) {
       for (const r of batch) {
         records++;
         try {

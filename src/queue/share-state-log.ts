@@ -111,9 +111,10 @@ export class ShareStateLog extends CompactedLog {
 
   /**
    * Applies `log` to the coordinator; true when it holds a snapshot marker. A record that
-   * does not decode, or that the coordinator refuses, is skipped (and reported): one bad
-   * record must not keep the broker from starting. A group config with a value this version
-   * refuses keeps its other settings and takes the default for that one (also reported).
+   * does not decode, or that the coordinator refuses, or a stored batch whose bytes changed
+   * on disk, is skipped (and reported): one bad record must not keep the broker from
+   * starting. A group config with a value this version refuses keeps its other settings and
+   * takes the default for that one (also reported).
    */
   private async replay(log: GenerationLog, last: boolean, gen: number): Promise<boolean> {
     // Decode everything first so an incomplete generation does not leave state behind.
@@ -121,7 +122,7 @@ export class ShareStateLog extends CompactedLog {
     const bad: { r: DecodedRecord; err: unknown }[] = [];
     let complete = false;
     let total = 0;
-    for await (const batch of recordsOf(log)) {
+    for await (const batch of recordsOf(log, (b) => this.skippedBatch(gen, b))) {
       for (const r of batch) {
         total++;
         try {

@@ -8,12 +8,14 @@
  * many keys are live, what a snapshot holds and what its closing marker looks like.
  */
 import { encodeBatch, type RecordInput } from '../record/index.js';
+import type { BadBatch } from './replay.js';
 import { openNewestGeneration, writeSnapshotGeneration, type GenerationLog, type GenerationDir } from './generation-log.js';
 
 /**
  * A replayed record that does not decode or cannot be applied: a record this broker did not
  * write (the queue's dead-letter path could once copy a client's record into an internal
- * topic), or one a bug wrote. Replay skips it rather than refuse to start.
+ * topic), or one a bug wrote. Replay skips it rather than refuse to start. A stored batch
+ * whose bytes changed on disk is reported as one such record: key null, value the bytes.
  */
 export interface BadStateRecord {
   /** Generation (the internal topic's `-<n>` suffix) and offset of the record in it. */
@@ -105,7 +107,15 @@ export abstract class CompactedLog {
     }
   }
 
-  /** Reports a record replay of generation `gen` skips; call it from `replay`, in offset order. */
+  /**
+   * Reports a stored batch replay of generation `gen` stepped over (replay.ts' onBadBatch) as
+   * one skipped record: its first offset, no key, the stored bytes as its value.
+   */
+  protected skippedBatch(gen: number, b: BadBatch): Promise<void> {
+    return this.skipped(gen, { offset: b.offset, timestamp: b.timestamp, key: null, value: b.bytes }, b.error);
+  }
+
+  /** Reports a record replay of generation `gen` skips; call it from `replay`. */
   protected async skipped(gen: number, r: { offset: number; timestamp: number; key: Buffer | null; value: Buffer | null }, error: unknown): Promise<void> {
     this.badRecords++;
     const err = error instanceof Error ? error : new Error(String(error));
