@@ -8,6 +8,7 @@
  * kebab-case (--log-segment-bytes).
  */
 import type { LogConfig } from '../storage/types.js';
+import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -106,7 +107,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxBufferedBytes', type: int(1024, MAX), description: 'response bytes held across all connections before fetches wait' },
   { key: 'maxFetchWaitMs', type: int(0, I32), description: 'cap on a fetch long poll' },
   { key: 'autoCreateTopics', type: { kind: 'bool' }, description: 'create unknown topics on first produce' },
-  { key: 'defaultPartitions', type: int(1, 1 << 16), description: 'partitions of an auto-created topic' },
+  { key: 'defaultPartitions', type: int(1, MAX_PARTITIONS), description: 'partitions of an auto-created topic' },
   { key: 'shutdownTimeoutMs', type: int(0, I32), description: 'wait for in-flight requests on shutdown' },
   { key: 'pingIntervalMs', type: int(0, I32), description: 'ping each connection this often; close one that sent nothing (no pong) for a whole interval (0 = off)' },
   { key: 'group.sessionTimeoutMs', type: int(1, I32), description: 'consumer group member removed after this long without a heartbeat (default for members that ask for none)' },

@@ -14,6 +14,7 @@
  * crash could take back.
  */
 import type { SluiceError } from '../errors.js';
+import { INTERNAL_TOPIC_PREFIX } from '../protocol/topic-name.js';
 import type { RecordInput } from '../record/index.js';
 import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
@@ -23,7 +24,7 @@ import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type Sto
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
 /** Generations of the committed-offsets log are the internal topics `__consumer_offsets-<n>`. */
-export const OFFSETS_PREFIX = '__consumer_offsets';
+export const OFFSETS_PREFIX = `${INTERNAL_TOPIC_PREFIX}consumer_offsets`;
 
 export interface OffsetCommitEntry {
   topic: string;

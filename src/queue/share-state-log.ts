@@ -18,6 +18,7 @@
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
 import type { DecodedRecord, RecordInput } from '../record/index.js';
+import { INTERNAL_TOPIC_PREFIX } from '../protocol/topic-name.js';
 import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
 import { recordsOf } from '../state-log/replay.js';
 import type { GenerationLog, GenerationDir } from '../state-log/generation-log.js';
@@ -27,7 +28,7 @@ import { configRecord, decodeShareStateRecord, deleteRecord, dropRecord, partiti
 import { tpKey, type Clock, type ShareGroupConfig, systemClock } from './types.js';
 
 /** Generations of the share state log are the internal topics `__share_state-<n>`. */
-export const SHARE_STATE_PREFIX = '__share_state';
+export const SHARE_STATE_PREFIX = `${INTERNAL_TOPIC_PREFIX}share_state`;
 
 export interface ShareStateLogOptions extends CompactionOptions {
   clock?: Clock;

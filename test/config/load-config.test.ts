@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { SETTINGS, envName, flagName } from '../../src/config/settings.js';
 import { SHARE_CONFIG_RANGES } from '../../src/queue/share-config.js';
+import { MAX_PARTITIONS } from '../../src/storage/log-manager.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
 function file(obj: unknown, name = `c${Math.random()}.json`): string {
@@ -69,6 +70,8 @@ test('unknown or ill-typed settings stop start-up naming the setting', () => {
   fails(() => loadConfig({ flags: { 'log.segmentBytes': 'big' } }), /setting 'log.segmentBytes' \(flag --log-segment-bytes\) must be an integer/);
   fails(() => loadConfig({ flags: { metricsPort: '-5' } }), /\(flag --metrics-port\)/);
   fails(() => loadConfig({ flags: { nope: '1' } }), /unknown flag --nope/);
+  // The storage layer's limit (each partition keeps three files open), not a second number.
+  fails(() => loadConfig({ flags: { defaultPartitions: String(MAX_PARTITIONS + 1) } }), new RegExp(`defaultPartitions.*1\\.\\.${MAX_PARTITIONS}`));
   fails(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
   fails(() => loadConfig({ file: file('{ not json') }), /not valid JSON/);
   fails(() => loadConfig({ file: file('[1]') }), /JSON object/);
