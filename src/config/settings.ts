@@ -10,6 +10,7 @@
 import type { LogConfig } from '../storage/types.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
+import type { ShareGroupConfig } from '../queue/types.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -55,13 +56,8 @@ export interface BrokerConfig {
   share: ShareDefaults;
 }
 
-export interface ShareDefaults {
-  visibilityTimeoutMs: number;
-  maxDeliveries: number;
-  retryBackoffMs: number;
-  retryBackoffMaxMs: number;
-  sessionTimeoutMs: number;
-}
+/** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
+export type ShareDefaults = Pick<ShareGroupConfig, 'visibilityTimeoutMs' | 'maxDeliveries' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'sessionTimeoutMs'>;
 
 export interface GroupSettings {
   sessionTimeoutMs: number;
