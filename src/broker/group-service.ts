@@ -18,7 +18,7 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { Logger } from './logger.js';
 import { GroupLagCache } from './group-lag.js';
 import { GroupPush } from './group-push.js';
-import { isInternalTopicName } from '../protocol/topic-name.js';
+import { isInternalTopicName } from '../topic-name.js';
 import { quarantineSkipped } from './state-quarantine.js';
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */

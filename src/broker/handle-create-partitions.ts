@@ -1,6 +1,6 @@
 /** CreatePartitions (api 37): grow a topic to totalPartitions; shrinking is INVALID_PARTITIONS. */
 import type { CreatePartitionsRequest, CreatePartitionsResponse, TopicResult } from '../protocol/api.js';
-import { isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';

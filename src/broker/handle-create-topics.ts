@@ -5,7 +5,7 @@
  * Topics are created one after another so two entries with one name cannot race.
  */
 import type { CreateTopicsRequest, CreateTopicsResponse, TopicResult } from '../protocol/api.js';
-import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { topicConfigProblem } from '../protocol/topic-config.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';

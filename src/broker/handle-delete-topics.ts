@@ -1,6 +1,6 @@
 /** DeleteTopics (api 20). Long polls parked on a deleted topic's partitions are answered at once (server.ts subscribes them to topicDeleted). */
 import type { DeleteTopicsRequest, DeleteTopicsResponse, TopicResult } from '../protocol/api.js';
-import { isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
 

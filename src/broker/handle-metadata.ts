@@ -1,6 +1,6 @@
 /** Metadata (api 3): every topic, or the named ones, with partition count and overrides. */
 import type { MetadataRequest, MetadataResponse, TopicMetadata } from '../protocol/api.js';
-import { isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
 

@@ -13,7 +13,7 @@
  * on success, or the error name on failure.
  */
 import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
-import { isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { resolveLog } from './topic-access.js';
 import { errorOf, wireError } from './wire-error.js';

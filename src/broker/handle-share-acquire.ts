@@ -14,7 +14,7 @@
  * an existing group keeps its config.
  */
 import type { ShareAcquirePartitionResult, ShareAcquireRequest, ShareAcquireResponse, ShareGroupSettings } from '../protocol/api.js';
-import { isInternalTopicName } from '../protocol/topic-name.js';
+import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';

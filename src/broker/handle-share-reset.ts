@@ -8,7 +8,7 @@
  */
 import type { ShareResetRequest, ShareResetResponse } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
-import { isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { BrokerContext } from './context.js';

@@ -21,7 +21,7 @@ import {
   FencedMemberEpochError, InvalidGroupRequestError, StaleMemberEpochError,
   UnknownMemberIdError,
 } from './errors.js';
-import { isInternalTopicName } from '../protocol/topic-name.js';
+import { isInternalTopicName } from '../topic-name.js';
 import { compilePattern } from './subscription-pattern.js';
 import {
   compareTpKeys, fromTopicPartitions, toTopicPartitions,

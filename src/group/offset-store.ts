@@ -14,7 +14,7 @@
  * crash could take back.
  */
 import type { SluiceError } from '../errors.js';
-import { INTERNAL_TOPIC_PREFIX } from '../protocol/topic-name.js';
+import { INTERNAL_TOPIC_PREFIX } from '../topic-name.js';
 import type { RecordInput } from '../record/index.js';
 import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';

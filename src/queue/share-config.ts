@@ -2,7 +2,7 @@
  * Checks a (partial) share group config and fills in defaults. A bad value is a typed
  * error naming the field, never a silently clamped number.
  */
-import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { InvalidShareConfigError } from './errors.js';
 import { DEFAULT_SHARE_GROUP_CONFIG, type ShareGroupConfig } from './types.js';
 

@@ -18,7 +18,7 @@
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
 import type { DecodedRecord, RecordInput } from '../record/index.js';
-import { INTERNAL_TOPIC_PREFIX } from '../protocol/topic-name.js';
+import { INTERNAL_TOPIC_PREFIX } from '../topic-name.js';
 import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
 import { recordsOf } from '../state-log/replay.js';
 import type { GenerationLog, GenerationDir } from '../state-log/generation-log.js';
