@@ -59,7 +59,7 @@ export class GroupService {
     });
     const svc = new GroupService(coordinator, push, logs, log);
     svc.topicsChanged();
-    const changed = (e: { topic: string }) => { if (!isInternalTopic(e.topic)) svc.topicsChanged(); };
+    const changed = (e: { topic: string }) => { if (!isInternalTopicName(e.topic)) svc.topicsChanged(); };
     svc.unsubscribe.push(logs.events.on('topicCreated', changed), logs.events.on('topicDeleted', changed), logs.events.on('partitionsAdded', changed));
     const lag = new GroupLagCache(logs);
     metrics.collectGroups(() => lag.collect(coordinator));

@@ -24,7 +24,7 @@ import { ShareCoordinator } from '../queue/share-coordinator.js';
 import { ShareStateLog, SHARE_STATE_PREFIX } from '../queue/share-state-log.js';
 import { logManagerGenerationDir } from '../state-log/generation-log.js';
 import type { DeadLetter } from '../queue/types.js';
-import { isInternalTopicName } from '../protocol/topic-name.js';
+import { isInternalTopicName } from '../topic-name.js';
 import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
