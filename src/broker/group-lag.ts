@@ -13,6 +13,7 @@ import type { GroupCoordinator } from '../group/coordinator.js';
 import type { GroupStats, GroupPartitionStats } from '../metrics/broker-metrics.js';
 import type { LogManager } from '../storage/types.js';
 import { readBatchHeader } from '../record/index.js';
+import { tpKey } from '../protocol/topic-partition.js';
 
 interface Cached {
   offset: number;
@@ -38,7 +39,7 @@ export class GroupLagCache {
         const p: GroupPartitionStats = { topic: o.topic, partition: o.partition, committedOffset: o.offset, logEndOffset: end, lagMessages };
         if (lagMessages === 0) p.lagSeconds = 0;
         else {
-          const key = `${g.groupId}\0${o.topic}\0${o.partition}`;
+          const key = `${g.groupId}\0${tpKey(o.topic, o.partition)}`;
           seen.add(key);
           const c = this.cache.get(key);
           if (!c || c.offset !== o.offset) this.refresh(key, o.topic, o.partition, o.offset);

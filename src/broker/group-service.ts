@@ -5,12 +5,12 @@
  * notices to the members of a group whose epoch moved (group-push.ts).
  *
  * Internal topics (`__` prefix) are the broker's own: hidden from Metadata listings,
- * refused for user create/delete/produce (see isInternalTopic's callers), and never
+ * refused for user create/delete/produce (see isInternalTopicName's callers), and never
  * offered to a group subscription.
  */
 import { GroupCoordinator } from '../group/coordinator.js';
-import { OffsetStore } from '../group/offset-store.js';
-import { OFFSETS_PREFIX, logManagerOffsetLogDir } from '../group/offset-log.js';
+import { OFFSETS_PREFIX, OffsetStore } from '../group/offset-store.js';
+import { logManagerGenerationDir } from '../state-log/generation-log.js';
 import { systemClock } from '../group/types.js';
 import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
@@ -18,12 +18,8 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { Logger } from './logger.js';
 import { GroupLagCache } from './group-lag.js';
 import { GroupPush } from './group-push.js';
-import { INTERNAL_TOPIC_PREFIX, isInternalTopicName } from '../protocol/topic-name.js';
+import { isInternalTopicName } from '../topic-name.js';
 import { quarantineSkipped } from './state-quarantine.js';
-
-// The rule lives with the other topic-name rules, where the pure layers can use it too.
-export const INTERNAL_PREFIX = INTERNAL_TOPIC_PREFIX;
-export const isInternalTopic = isInternalTopicName;
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
@@ -38,7 +34,7 @@ export class GroupService {
 
   static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
     const started = Date.now();
-    const store = await OffsetStore.open(logManagerOffsetLogDir(logs, OFFSETS_PREFIX), {
+    const store = await OffsetStore.open(logManagerGenerationDir(logs, OFFSETS_PREFIX), {
       clock: systemClock, onCompactionError: (err) => log.error('offset store compaction failed', { error: err }),
       onBadRecord: quarantineSkipped(logs.dataDir, 'offsets', OFFSETS_PREFIX, log, metrics),
     });
@@ -63,7 +59,7 @@ export class GroupService {
     });
     const svc = new GroupService(coordinator, push, logs, log);
     svc.topicsChanged();
-    const changed = (e: { topic: string }) => { if (!isInternalTopic(e.topic)) svc.topicsChanged(); };
+    const changed = (e: { topic: string }) => { if (!isInternalTopicName(e.topic)) svc.topicsChanged(); };
     svc.unsubscribe.push(logs.events.on('topicCreated', changed), logs.events.on('topicDeleted', changed), logs.events.on('partitionsAdded', changed));
     const lag = new GroupLagCache(logs);
     metrics.collectGroups(() => lag.collect(coordinator));
@@ -75,7 +71,7 @@ export class GroupService {
   /** Gives the coordinator the current partition counts (on open and on every topic event). */
   private topicsChanged(): void {
     const topics = new Map<string, number>();
-    for (const t of this.logs.topics()) if (!isInternalTopic(t.name)) topics.set(t.name, t.partitions);
+    for (const t of this.logs.topics()) if (!isInternalTopicName(t.name)) topics.set(t.name, t.partitions);
     this.coordinator.onTopicsChanged(topics);
   }
 

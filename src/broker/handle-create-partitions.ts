@@ -1,16 +1,14 @@
 /** CreatePartitions (api 37): grow a topic to totalPartitions; shrinking is INVALID_PARTITIONS. */
 import type { CreatePartitionsRequest, CreatePartitionsResponse, TopicResult } from '../protocol/api.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
-import { isInternalTopic } from './group-service.js';
-
-const MAX_PARTITIONS = 1 << 16;
+import { MAX_PARTITIONS } from '../storage/log-manager.js';
 
 export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponse> {
   const topics: TopicResult[] = [];
   for (const { name, totalPartitions } of req.topics) {
-    const info = isInternalTopic(name) ? undefined : ctx.logs.topic(name);
+    const info = isInternalTopicName(name) ? undefined : ctx.logs.topic(name);
     if (!info) {
       const problem = topicNameProblem(name);
       topics.push({ name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`) });

@@ -5,13 +5,11 @@
  * Topics are created one after another so two entries with one name cannot race.
  */
 import type { CreateTopicsRequest, CreateTopicsResponse, TopicResult } from '../protocol/api.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { topicConfigProblem } from '../protocol/topic-config.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
-import { isInternalTopic } from './group-service.js';
-
-const MAX_PARTITIONS = 1 << 16;
+import { MAX_PARTITIONS } from '../storage/log-manager.js';
 
 export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRequest): Promise<CreateTopicsResponse> {
   const topics: TopicResult[] = [];
@@ -19,7 +17,7 @@ export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRe
     const name = t.name;
     const nameProblem = topicNameProblem(name);
     if (nameProblem) { topics.push({ name, error: errorOf('INVALID_TOPIC', nameProblem) }); continue; }
-    if (isInternalTopic(name)) { topics.push({ name, error: errorOf('INVALID_TOPIC', `topic names starting with '__' are reserved for the broker`) }); continue; }
+    if (isInternalTopicName(name)) { topics.push({ name, error: errorOf('INVALID_TOPIC', `topic names starting with '${INTERNAL_TOPIC_PREFIX}' are reserved for the broker`) }); continue; }
     if (t.partitions < 1 || t.partitions > MAX_PARTITIONS) {
       topics.push({ name, error: errorOf('INVALID_PARTITIONS', `partitions must be in 1..${MAX_PARTITIONS}, got ${t.partitions}`) });
       continue;

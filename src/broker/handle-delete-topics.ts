@@ -1,14 +1,13 @@
 /** DeleteTopics (api 20). Long polls parked on a deleted topic's partitions are answered at once (server.ts subscribes them to topicDeleted). */
 import type { DeleteTopicsRequest, DeleteTopicsResponse, TopicResult } from '../protocol/api.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
-import { isInternalTopic } from './group-service.js';
 
 export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
   const topics: TopicResult[] = [];
   for (const name of req.topics) {
-    if (isInternalTopic(name)) {
+    if (isInternalTopicName(name)) {
       topics.push({ name, error: errorOf('INVALID_TOPIC', `'${name}' is an internal topic`) });
       continue;
     }

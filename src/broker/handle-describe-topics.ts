@@ -1,6 +1,6 @@
 /** DescribeTopics (api 75): effective config and per-partition offsets and sizes. */
 import type { DescribeTopicsRequest, DescribeTopicsResponse, PartitionDescription } from '../protocol/api.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
 

@@ -1,13 +1,12 @@
 /** Metadata (api 3): every topic, or the named ones, with partition count and overrides. */
 import type { MetadataRequest, MetadataResponse, TopicMetadata } from '../protocol/api.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
-import { isInternalTopic } from './group-service.js';
 
 export async function handleMetadata(ctx: BrokerContext, req: MetadataRequest): Promise<MetadataResponse> {
   // Internal topics are left out of the full listing; asking for one by exact name answers it.
-  const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopic(n)).sort();
+  const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopicName(n)).sort();
   const topics = names.map((name): TopicMetadata => {
     const info = ctx.logs.topic(name);
     if (info) return { name, partitions: info.partitions, config: info.config };

@@ -13,13 +13,12 @@
  * on success, or the error name on failure.
  */
 import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { resolveLog } from './topic-access.js';
 import { errorOf, wireError } from './wire-error.js';
 import { ensureTopic } from './auto-create.js';
 import { errorName } from '../protocol/errors.js';
-import { isInternalTopic } from './group-service.js';
 
 export async function handleProduce(ctx: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | undefined> {
   const parts = req.partitions;
@@ -35,7 +34,7 @@ async function produceOne(ctx: BrokerContext, topic: string, partition: number, 
   if (records.length > ctx.config.maxBatchBytes) {
     return { topic, partition, error: errorOf('MESSAGE_TOO_LARGE', `record set of ${records.length} bytes exceeds maxBatchBytes ${ctx.config.maxBatchBytes}`) };
   }
-  if (isInternalTopic(topic)) return { topic, partition, error: errorOf('INVALID_TOPIC', `'${topic}' is an internal topic; only the broker writes to it`) };
+  if (isInternalTopicName(topic)) return { topic, partition, error: errorOf('INVALID_TOPIC', `'${topic}' is an internal topic; only the broker writes to it`) };
   let r = resolveLog(ctx, topic, partition);
   if (r.error && ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
     try {

@@ -14,6 +14,7 @@
  * an existing group keeps its config.
  */
 import type { ShareAcquirePartitionResult, ShareAcquireRequest, ShareAcquireResponse, ShareGroupSettings } from '../protocol/api.js';
+import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
@@ -34,7 +35,7 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
   const errors: ShareAcquirePartitionResult[] = [];
   const known: string[] = [];
   for (const topic of new Set(req.topics)) {
-    if (topic.startsWith('__')) errors.push(failed(topic, errorOf('INVALID_TOPIC', `'${topic}' is an internal topic`)));
+    if (isInternalTopicName(topic)) errors.push(failed(topic, errorOf('INVALID_TOPIC', `'${topic}' is an internal topic`)));
     else if (!ctx.logs.topic(topic)) errors.push(failed(topic, errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${topic}'`)));
     else known.push(topic);
   }

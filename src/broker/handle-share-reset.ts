@@ -8,16 +8,15 @@
  */
 import type { ShareResetRequest, ShareResetResponse } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { BrokerContext } from './context.js';
-import { isInternalTopic } from './group-service.js';
 import { shareService } from './share-service.js';
 
 export async function handleShareReset(ctx: BrokerContext, req: ShareResetRequest): Promise<ShareResetResponse> {
   const { groupId, topic, to } = req;
-  if (isInternalTopic(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
+  if (isInternalTopicName(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
   const info = ctx.logs.topic(topic);
   if (!info) {
     const problem = topicNameProblem(topic);

@@ -5,7 +5,7 @@
  */
 import type { VerifyPartitionResult, VerifyTopicRequest, VerifyTopicResponse } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';

@@ -21,9 +21,10 @@
  * One instance per broker context, found with `shareService(ctx)`.
  */
 import { ShareCoordinator } from '../queue/share-coordinator.js';
-import { ShareStateLog, SHARE_STATE_PREFIX, logManagerShareStateDir } from '../queue/share-state-log.js';
+import { ShareStateLog, SHARE_STATE_PREFIX } from '../queue/share-state-log.js';
+import { logManagerGenerationDir } from '../state-log/generation-log.js';
 import type { DeadLetter } from '../queue/types.js';
-import { isInternalTopicName } from '../protocol/topic-name.js';
+import { isInternalTopicName } from '../topic-name.js';
 import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
@@ -71,7 +72,7 @@ export class ShareService {
 
   static async start(ctx: BrokerContext): Promise<ShareService> {
     const s = new ShareService(ctx);
-    s.state = await ShareStateLog.open(logManagerShareStateDir(ctx.logs, SHARE_STATE_PREFIX), s.coord, {
+    s.state = await ShareStateLog.open(logManagerGenerationDir(ctx.logs, SHARE_STATE_PREFIX), s.coord, {
       onCompactionError: (err) => ctx.log.error('share state compaction failed', { error: err }),
       onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics),
     });

@@ -6,7 +6,7 @@
  * reported as kept, which is what lets the store compact it away; if the copy fails, the
  * record stays in the log and is skipped again on the next start.
  */
-import type { BadStateRecord } from '../group/compacted-log.js';
+import type { BadStateRecord } from '../state-log/compacted-log.js';
 import type { BrokerMetrics, StateLogName } from '../metrics/broker-metrics.js';
 import { appendQuarantine } from '../storage/quarantine-file.js';
 import type { Logger } from './logger.js';

@@ -5,7 +5,7 @@
  * checked when created.
  */
 import type { PartitionLog } from '../storage/types.js';
-import { topicNameProblem } from '../protocol/topic-name.js';
+import { topicNameProblem } from '../topic-name.js';
 import type { WireError } from '../protocol/errors.js';
 import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';

@@ -25,6 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Api, type BodyOf, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
+import { parseTpKey, tpKey } from '../protocol/topic-partition.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { errorText, type Logger } from './logger.js';
@@ -51,16 +52,10 @@ export interface GroupMemberOptions {
   logger: Logger;
 }
 
-const key = (topic: string, partition: number) => `${topic}\0${partition}`;
-const unkey = (k: string): TopicPartition => {
-  const i = k.lastIndexOf('\0');
-  return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) };
-};
-
 function toList(keys: Iterable<string>): TopicPartitionList[] {
   const by = new Map<string, number[]>();
   for (const k of keys) {
-    const { topic, partition } = unkey(k);
+    const { topic, partition } = parseTpKey(k);
     let ps = by.get(topic);
     if (!ps) by.set(topic, (ps = []));
     ps.push(partition);
@@ -194,12 +189,12 @@ export class GroupMember {
     if (res.heartbeatIntervalMs > 0) this.intervalMs = res.heartbeatIntervalMs;
     if (!res.assignment) return;
     const target = new Set<string>();
-    for (const { topic, partitions } of res.assignment) for (const p of partitions) target.add(key(topic, p));
+    for (const { topic, partitions } of res.assignment) for (const p of partitions) target.add(tpKey(topic, p));
     this.target = target;
     const added = [...target].filter((k) => !this.owned.has(k) && !this.adding.has(k));
     if (added.length) {
       for (const k of added) this.adding.add(k);
-      this.hooks.assigned(added.map(unkey)).then(() => {
+      this.hooks.assigned(added.map(parseTpKey)).then(() => {
         // A newer answer (or a fence) may have taken some away while their offsets were
         // read: those were started but are not ours, so they are dropped again (no commit:
         // they never counted as owned). Left alone, the consumer kept fetching them forever.
@@ -209,7 +204,7 @@ export class GroupMember {
           if (this.target.has(k)) this.owned.add(k);
           else gone.push(k);
         }
-        if (gone.length) this.hooks.lost(gone.map(unkey));
+        if (gone.length) this.hooks.lost(gone.map(parseTpKey));
         this.sendNow();
       }, (err: unknown) => {
         for (const k of added) this.adding.delete(k);
@@ -224,7 +219,7 @@ export class GroupMember {
     if (this.revoking) return;
     const removed = [...this.owned].filter((k) => !this.target.has(k));
     if (!removed.length) return;
-    this.revoking = this.hooks.revoked(removed.map(unkey)).catch((err: unknown) => {
+    this.revoking = this.hooks.revoked(removed.map(parseTpKey)).catch((err: unknown) => {
       this.opts.logger.warn({ groupId: this.opts.groupId }, `revoking partitions of group '${this.opts.groupId}': ${errorText(err)}`);
     }).then(() => {
       for (const k of removed) this.owned.delete(k);
@@ -239,7 +234,7 @@ export class GroupMember {
     this.owned.clear();
     this.adding.clear();
     this.target.clear();
-    if (all.length) this.hooks.lost(all.map(unkey));
+    if (all.length) this.hooks.lost(all.map(parseTpKey));
   }
 
   /** Leaves at once (epoch -1): the broker reassigns this member's partitions immediately. */

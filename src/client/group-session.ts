@@ -15,6 +15,7 @@
  */
 import { Api, type OffsetCommitResponse, type OffsetFetchResponse } from '../protocol/api.js';
 import { BrokerError } from '../protocol/errors.js';
+import { tpKey } from '../protocol/topic-partition.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { errorText, type Logger } from './logger.js';
@@ -48,8 +49,6 @@ export interface GroupSessionOptions {
   retryBackoffMs: number;
   logger: Logger;
 }
-
-const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
 
 export class GroupSession {
   readonly member: GroupMember;

@@ -20,6 +20,7 @@ import type { Logger } from './logger.js';
 import { MessageDecoder, nextOffsetAfter } from './message-decoder.js';
 import type { MetadataCache } from './metadata-cache.js';
 import type { Message, TopicPartition } from './types.js';
+import { tpKey } from '../protocol/topic-partition.js';
 
 export type OffsetReset = 'earliest' | 'latest' | 'none';
 export type ResetTarget = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'time'; ts: number };
@@ -82,8 +83,6 @@ export interface FetcherOptions {
   groupId: string;
   logger: Logger;
 }
-
-export const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
 
 /** Records decoded per delivery, at most (~260 KB of live Message objects and views at 100 B). */
 const DELIVERY_MESSAGES = 1024;

@@ -39,6 +39,7 @@ import { decodeMessages } from './message-decoder.js';
 import { brokerUrl } from './producer.js';
 import { Job, type JobSettler, type ReleaseOptions } from './queue-job.js';
 import type { Message } from './types.js';
+import { tpKey } from '../protocol/topic-partition.js';
 
 export interface QueueConsumerOptions extends ConnectionOptions {
   url?: string;
@@ -301,7 +302,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (batch.length === 0) return;
     const byTp = new Map<string, PendingAck[]>();
     for (const a of batch) {
-      const k = `${a.job.topic}\0${a.job.partition}`;
+      const k = tpKey(a.job.topic, a.job.partition);
       const l = byTp.get(k);
       if (l) l.push(a);
       else byTp.set(k, [a]);

@@ -12,6 +12,7 @@ import { encodeBatch, type RecordInput } from '../record/index.js';
 import { InvalidArgumentError, MessageTooLargeError } from './errors.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 import type { ProducerMessage, SendResult } from './types.js';
+import { tpKey } from '../protocol/topic-partition.js';
 
 /** One send() call waiting for its messages. `results` is null when the caller wants no per-message results. */
 export class PendingSend {
@@ -233,7 +234,7 @@ export class RecordAccumulator {
     const ready = this.ready;
     for (let i = 0; i < ready.length; i++) {
       const b = ready[i];
-      const tp = `${b.topic}\0${b.partition}`;
+      const tp = tpKey(b.topic, b.partition);
       if (seen.has(tp) || (out.length > 0 && bytes + b.bytes + produceBatchOverhead(b.topic) > maxBytes)) {
         ready[keep++] = b;
         continue;

@@ -10,6 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SHARE_GROUP_CONFIG, resolveShareConfig } from '../queue/share-config.js';
+import { InvalidShareConfigError } from '../queue/errors.js';
 import { ConfigError } from './config-error.js';
 import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, flagName, type BrokerConfig, type Setting } from './settings.js';
 
@@ -62,7 +64,24 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
     values.set(key, typeof raw === 'string' ? parseText(setting, raw, where) : checkValue(setting, raw, where));
   }
   for (const s of SETTINGS) if (!values.has(s.key)) throw new ConfigError(`setting '${s.key}' has no value (is ${defaultsFile} complete?)`);
-  return { config: unflatten(values) as unknown as BrokerConfig, warnings };
+  const config = unflatten(values) as unknown as BrokerConfig;
+  checkShareDefaults(config);
+  return { config, warnings };
+}
+
+/**
+ * The share.* defaults are a share group config, with rules between fields (the backoff cap
+ * is at least the first backoff): checked here with the queue's own check, so a broker whose
+ * defaults no group could have stops before it listens, naming the setting.
+ */
+function checkShareDefaults(config: BrokerConfig): void {
+  try {
+    resolveShareConfig(DEFAULT_SHARE_GROUP_CONFIG, config.share);
+  } catch (err) {
+    if (!(err instanceof InvalidShareConfigError)) throw err;
+    const key = `share.${err.field}`;
+    throw new ConfigError(`setting '${key}' (flag --${flagName(key)}, env ${envName(key)}) ${err.detail}`);
+  }
 }
 
 function applyFile(values: Flat, path: string, what: string): void {

@@ -8,6 +8,9 @@
  * kebab-case (--log-segment-bytes).
  */
 import type { LogConfig } from '../storage/types.js';
+import { MAX_PARTITIONS } from '../storage/log-manager.js';
+import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
+import type { ShareGroupConfig } from '../queue/types.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,13 +56,8 @@ export interface BrokerConfig {
   share: ShareDefaults;
 }
 
-export interface ShareDefaults {
-  visibilityTimeoutMs: number;
-  maxDeliveries: number;
-  retryBackoffMs: number;
-  retryBackoffMaxMs: number;
-  sessionTimeoutMs: number;
-}
+/** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
+export type ShareDefaults = Pick<ShareGroupConfig, 'visibilityTimeoutMs' | 'maxDeliveries' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'sessionTimeoutMs'>;
 
 export interface GroupSettings {
   sessionTimeoutMs: number;
@@ -86,6 +84,8 @@ export interface Setting {
 const MAX = Number.MAX_SAFE_INTEGER;
 const I32 = 0x7fff_ffff;
 const int = (min: number, max: number): SettingType => ({ kind: 'int', min, max });
+/** A share.* default has the range a share group's own setting has (queue/share-config.ts). */
+const shareRange = (field: keyof typeof SHARE_CONFIG_RANGES): SettingType => int(SHARE_CONFIG_RANGES[field][0], SHARE_CONFIG_RANGES[field][1]);
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', type: { kind: 'string' }, description: 'directory holding topics and logs' },
@@ -103,7 +103,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxBufferedBytes', type: int(1024, MAX), description: 'response bytes held across all connections before fetches wait' },
   { key: 'maxFetchWaitMs', type: int(0, I32), description: 'cap on a fetch long poll' },
   { key: 'autoCreateTopics', type: { kind: 'bool' }, description: 'create unknown topics on first produce' },
-  { key: 'defaultPartitions', type: int(1, 1 << 16), description: 'partitions of an auto-created topic' },
+  { key: 'defaultPartitions', type: int(1, MAX_PARTITIONS), description: 'partitions of an auto-created topic' },
   { key: 'shutdownTimeoutMs', type: int(0, I32), description: 'wait for in-flight requests on shutdown' },
   { key: 'pingIntervalMs', type: int(0, I32), description: 'ping each connection this often; close one that sent nothing (no pong) for a whole interval (0 = off)' },
   { key: 'group.sessionTimeoutMs', type: int(1, I32), description: 'consumer group member removed after this long without a heartbeat (default for members that ask for none)' },
@@ -119,11 +119,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'log.retentionBytes', type: int(-1, MAX), description: 'delete oldest segments beyond this size (-1 = no limit)' },
   { key: 'log.flushMessages', type: int(-1, MAX), description: 'fsync every N messages (-1 = off)' },
   { key: 'log.flushMs', type: int(-1, MAX), description: 'fsync at least this often (-1 = off)' },
-  { key: 'share.visibilityTimeoutMs', type: int(1, 7 * 24 * 3600_000), description: 'queue mode: lock time of an acquired record' },
-  { key: 'share.maxDeliveries', type: int(1, 0xffff), description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
-  { key: 'share.retryBackoffMs', type: int(0, I32), description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
-  { key: 'share.retryBackoffMaxMs', type: int(0, I32), description: 'queue mode: cap on that delay' },
-  { key: 'share.sessionTimeoutMs', type: int(1, I32), description: 'queue mode: a silent worker is removed after this long' },
+  { key: 'share.visibilityTimeoutMs', type: shareRange('visibilityTimeoutMs'), description: 'queue mode: lock time of an acquired record' },
+  { key: 'share.maxDeliveries', type: shareRange('maxDeliveries'), description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
+  { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
+  { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), description: 'queue mode: cap on that delay' },
+  { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), description: 'queue mode: a silent worker is removed after this long' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -21,6 +21,7 @@ import {
   FencedMemberEpochError, InvalidGroupRequestError, StaleMemberEpochError,
   UnknownMemberIdError,
 } from './errors.js';
+import { isInternalTopicName } from '../topic-name.js';
 import { compilePattern } from './subscription-pattern.js';
 import {
   compareTpKeys, fromTopicPartitions, toTopicPartitions,
@@ -320,7 +321,7 @@ export class ConsumerGroup {
     let out = this.patternCache.get(m.pattern);
     if (!out) {
       out = [];
-      for (const t of topics.keys()) if (!t.startsWith('__') && m.regex.test(t)) out.push(t);
+      for (const t of topics.keys()) if (!isInternalTopicName(t) && m.regex.test(t)) out.push(t);
       out.sort();
       this.patternCache.set(m.pattern, out);
     }

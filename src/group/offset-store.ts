@@ -1,5 +1,5 @@
 /**
- * Committed offsets, kept in memory and made durable in an append-only log (offset-log.ts)
+ * Committed offsets, kept in memory and made durable in a state log (src/state-log/)
  * whose record format is described in offset-records.ts. One commit request = one batch,
  * so a commit of many partitions is stored all or nothing.
  *
@@ -14,12 +14,17 @@
  * crash could take back.
  */
 import type { SluiceError } from '../errors.js';
+import { INTERNAL_TOPIC_PREFIX } from '../topic-name.js';
 import type { RecordInput } from '../record/index.js';
-import { CompactedLog, type CompactionOptions } from './compacted-log.js';
+import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
-import { recordsOf, type OffsetLog, type OffsetLogDir } from './offset-log.js';
+import { recordsOf } from '../state-log/replay.js';
+import type { GenerationLog, GenerationDir } from '../state-log/generation-log.js';
 import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
+
+/** Generations of the committed-offsets log are the internal topics `__consumer_offsets-<n>`. */
+export const OFFSETS_PREFIX = `${INTERNAL_TOPIC_PREFIX}consumer_offsets`;
 
 export interface OffsetCommitEntry {
   topic: string;
@@ -61,14 +66,14 @@ export class OffsetStore extends CompactedLog {
   private readonly maxMetadataBytes: number;
   private readonly snapshotBatchRecords: number;
 
-  private constructor(dir: OffsetLogDir, private readonly opts: OffsetStoreOptions) {
+  private constructor(dir: GenerationDir, private readonly opts: OffsetStoreOptions) {
     super(dir, () => opts.clock.now(), opts);
     this.maxMetadataBytes = opts.maxMetadataBytes ?? 4096;
     this.snapshotBatchRecords = opts.snapshotBatchRecords ?? 1000;
   }
 
   /** Replays the newest complete generation. Groups that had members when the broker stopped count as empty from now. */
-  static async open(dir: OffsetLogDir, opts: OffsetStoreOptions): Promise<OffsetStore> {
+  static async open(dir: GenerationDir, opts: OffsetStoreOptions): Promise<OffsetStore> {
     const store = new OffsetStore(dir, opts);
     await store.load((l, _last, gen) => {
       store.groupsMap.clear();
@@ -259,12 +264,13 @@ export class OffsetStore extends CompactedLog {
 
   /**
    * Rebuilds the map from `log`; true when it holds a snapshot marker. A record that does not
-   * decode is skipped (and reported): one bad record must not keep the broker from starting.
+   * decode, or a stored batch whose bytes changed on disk, is skipped (and reported): one bad
+   * record must not keep the broker from starting.
    */
-  private async replay(log: OffsetLog, gen: number): Promise<boolean> {
+  private async replay(log: GenerationLog, gen: number): Promise<boolean> {
     let complete = false;
     let records = 0;
-    for await (const batch of recordsOf(log)) {
+    for await (const batch of recordsOf(log, (b) => this.skippedBatch(gen, b))) {
       for (const r of batch) {
         records++;
         try {

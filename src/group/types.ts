@@ -1,10 +1,11 @@
 /**
  * Shapes shared by the group coordinator's files. Nothing here does I/O.
  *
- * Inside the coordinator a topic-partition is a string key `topic + '\0' + partition`
- * (topic names cannot contain NUL), so sets of partitions are plain `Set<string>`s and
+ * Inside the coordinator a topic-partition is a string key (`tpKey`, protocol/topic-partition.ts,
+ * re-exported here), so sets of partitions are plain `Set<string>`s and
  * ownership is one `Map<string, memberId>`. Wire shapes use `{ topic, partitions[] }`.
  */
+import { compareTpKeys, parseTpKey, tpKey, type TopicPartition } from '../protocol/topic-partition.js';
 
 /** Injected time source so timeouts and expiry are testable without waiting. */
 export interface Clock {
@@ -13,31 +14,12 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
+export { compareTpKeys, parseTpKey, tpKey, type TopicPartition };
 
 /** The wire form of a set of partitions: one entry per topic, partitions ascending. */
 export interface TopicPartitions {
   topic: string;
   partitions: number[];
-}
-
-export function tpKey(topic: string, partition: number): string {
-  return topic + '\0' + partition;
-}
-
-export function parseTpKey(key: string): TopicPartition {
-  const i = key.lastIndexOf('\0');
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
-
-/** Orders keys by topic, then partition number (not string order: 10 after 9). */
-export function compareTpKeys(a: string, b: string): number {
-  const x = parseTpKey(a);
-  const y = parseTpKey(b);
-  return x.topic < y.topic ? -1 : x.topic > y.topic ? 1 : x.partition - y.partition;
 }
 
 export function toTopicPartitions(keys: Iterable<string>): TopicPartitions[] {

@@ -43,7 +43,7 @@ export class NonEmptyShareGroupError extends SluiceError {
 
 /** A group config value out of range; `field` names it. */
 export class InvalidShareConfigError extends SluiceError {
-  constructor(readonly field: string, detail: string) {
+  constructor(readonly field: string, readonly detail: string) {
     super('INVALID_CONFIG', `share group config ${field}: ${detail}`, false);
   }
 }

@@ -2,31 +2,41 @@
  * Checks a (partial) share group config and fills in defaults. A bad value is a typed
  * error naming the field, never a silently clamped number.
  */
-import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../protocol/topic-name.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { InvalidShareConfigError } from './errors.js';
 import { DEFAULT_SHARE_GROUP_CONFIG, type ShareGroupConfig } from './types.js';
 
 /** Largest maxWindow: no share-partition tracks more offsets than this past its start. */
 export const MAX_WINDOW_LIMIT = 1_000_000;
 
-const INT_FIELDS: [keyof ShareGroupConfig, number, number][] = [
-  ['visibilityTimeoutMs', 1, 24 * 3600_000 * 7],
-  ['maxDeliveries', 1, 0xffff],
-  ['retryBackoffMs', 0, 24 * 3600_000],
-  ['retryBackoffMaxMs', 0, 24 * 3600_000 * 7],
-  ['sessionTimeoutMs', 1, 24 * 3600_000],
-  ['maxWindow', 1, MAX_WINDOW_LIMIT],
-];
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * [min, max] of each integer field of a share group config: the one source of these ranges.
+ * The broker's share.* settings (config/settings.ts) take theirs from here, so a default the
+ * broker accepts at start-up is one every group accepts (config/ imports queue/, never the
+ * other way round).
+ */
+export const SHARE_CONFIG_RANGES = {
+  visibilityTimeoutMs: [1, 7 * DAY_MS],
+  maxDeliveries: [1, 0xffff],
+  retryBackoffMs: [0, DAY_MS],
+  retryBackoffMaxMs: [0, 7 * DAY_MS],
+  sessionTimeoutMs: [1, DAY_MS],
+  maxWindow: [1, MAX_WINDOW_LIMIT],
+} as const satisfies Partial<Record<keyof ShareGroupConfig, readonly [number, number]>>;
+
+const INT_FIELDS = Object.entries(SHARE_CONFIG_RANGES) as [keyof typeof SHARE_CONFIG_RANGES, readonly [number, number]][];
 
 export function resolveShareConfig(base: Readonly<ShareGroupConfig>, patch: Partial<ShareGroupConfig> = {}): ShareGroupConfig {
   const out: ShareGroupConfig = { ...base };
-  for (const [field, min, max] of INT_FIELDS) {
+  for (const [field, [min, max]] of INT_FIELDS) {
     const v = patch[field];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       throw new InvalidShareConfigError(field, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
     }
-    (out as unknown as Record<string, number>)[field] = v;
+    out[field] = v;
   }
   if (patch.deadLetterTopic !== undefined) {
     const t = patch.deadLetterTopic;

@@ -40,17 +40,11 @@ export class ShareGroup {
 
   /** The share-partition, created at the log start (earliest) or end (latest) on first use. */
   partition(topic: string, partition: number, logStartOffset: number, logEndOffset: number): SharePartition {
-    const key = tpKey(topic, partition);
-    let p = this.partitions.get(key);
-    if (!p) {
-      const start = this.config.startFrom === 'latest' ? logEndOffset : logStartOffset;
-      p = new SharePartition(this.id, topic, partition, this.cfgFn, start);
-      this.partitions.set(key, p);
-    }
-    return p;
+    return this.partitions.get(tpKey(topic, partition))
+      ?? this.restoredPartition(topic, partition, this.config.startFrom === 'latest' ? logEndOffset : logStartOffset);
   }
 
-  /** For replay: a share-partition at exactly `startOffset`. */
+  /** The share-partition, created at exactly `startOffset` on first use (for replay, and for partition()). */
   restoredPartition(topic: string, partition: number, startOffset: number): SharePartition {
     const key = tpKey(topic, partition);
     let p = this.partitions.get(key);

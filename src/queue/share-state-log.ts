@@ -3,9 +3,9 @@
  * calls `persist()` after each batch of worker calls and answers the workers once it
  * resolves. Record format: share-state-records.ts.
  *
- * Storage is the offsets store's contract (src/group/offset-log.ts: generations of
- * append-only logs; `logManagerOffsetLogDir(manager, '__share_state')` on disk,
- * `MemoryOffsetLogDir` in tests). Compaction is the same scheme as the offsets store: when
+ * Storage and compaction are the state-log module's (src/state-log/: generations of
+ * append-only logs; `logManagerGenerationDir(manager, SHARE_STATE_PREFIX)` on disk,
+ * `MemoryGenerationDir` in tests), shared with the offsets store: when
  * the current generation holds more than `compactRatio` times as many records as live keys
  * (and at least `compactMinRecords`), every group's config and every partition's window is
  * written to generation g+1 with a marker, durably, and g is removed. On open, the newest
@@ -18,15 +18,17 @@
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
 import type { DecodedRecord, RecordInput } from '../record/index.js';
-import { CompactedLog, type CompactionOptions } from '../group/compacted-log.js';
-import { recordsOf, type OffsetLog, type OffsetLogDir } from '../group/offset-log.js';
+import { INTERNAL_TOPIC_PREFIX } from '../topic-name.js';
+import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
+import { recordsOf } from '../state-log/replay.js';
+import type { GenerationLog, GenerationDir } from '../state-log/generation-log.js';
 import { resolveShareConfig } from './share-config.js';
 import type { ShareCoordinator } from './share-coordinator.js';
 import { configRecord, decodeShareStateRecord, deleteRecord, dropRecord, partitionRecord, snapshotMarker, updateRecord, type ShareStateRecord } from './share-state-records.js';
 import { tpKey, type Clock, type ShareGroupConfig, systemClock } from './types.js';
 
-export { logManagerOffsetLogDir as logManagerShareStateDir, MemoryOffsetLogDir as MemoryShareStateDir } from '../group/offset-log.js';
-export const SHARE_STATE_PREFIX = '__share_state';
+/** Generations of the share state log are the internal topics `__share_state-<n>`. */
+export const SHARE_STATE_PREFIX = `${INTERNAL_TOPIC_PREFIX}share_state`;
 
 export interface ShareStateLogOptions extends CompactionOptions {
   clock?: Clock;
@@ -36,13 +38,13 @@ export class ShareStateLog extends CompactedLog {
   /** Records replayed by open() (for tests: replay stays bounded). */
   replayed = 0;
 
-  private constructor(dir: OffsetLogDir, private readonly coord: ShareCoordinator, opts: ShareStateLogOptions) {
+  private constructor(dir: GenerationDir, private readonly coord: ShareCoordinator, opts: ShareStateLogOptions) {
     const clock = opts.clock ?? systemClock;
     super(dir, () => clock.now(), opts);
   }
 
   /** Replays the newest complete generation into `coord` (which should be empty). */
-  static async open(dir: OffsetLogDir, coord: ShareCoordinator, opts: ShareStateLogOptions = {}): Promise<ShareStateLog> {
+  static async open(dir: GenerationDir, coord: ShareCoordinator, opts: ShareStateLogOptions = {}): Promise<ShareStateLog> {
     const s = new ShareStateLog(dir, coord, opts);
     await s.load((l, last, gen) => s.replay(l, last, gen));
     coord.drainChanges(); // replay is already on disk
@@ -110,17 +112,18 @@ export class ShareStateLog extends CompactedLog {
 
   /**
    * Applies `log` to the coordinator; true when it holds a snapshot marker. A record that
-   * does not decode, or that the coordinator refuses, is skipped (and reported): one bad
-   * record must not keep the broker from starting. A group config with a value this version
-   * refuses keeps its other settings and takes the default for that one (also reported).
+   * does not decode, or that the coordinator refuses, or a stored batch whose bytes changed
+   * on disk, is skipped (and reported): one bad record must not keep the broker from
+   * starting. A group config with a value this version refuses keeps its other settings and
+   * takes the default for that one (also reported).
    */
-  private async replay(log: OffsetLog, last: boolean, gen: number): Promise<boolean> {
+  private async replay(log: GenerationLog, last: boolean, gen: number): Promise<boolean> {
     // Decode everything first so an incomplete generation does not leave state behind.
     const recs: { r: DecodedRecord; d: ShareStateRecord }[] = [];
     const bad: { r: DecodedRecord; err: unknown }[] = [];
     let complete = false;
     let total = 0;
-    for await (const batch of recordsOf(log)) {
+    for await (const batch of recordsOf(log, (b) => this.skippedBatch(gen, b))) {
       for (const r of batch) {
         total++;
         try {

@@ -113,14 +113,7 @@ export interface PartitionUpdate {
   replace?: boolean;
 }
 
-export function tpKey(topic: string, partition: number): string {
-  return topic + '\0' + partition;
-}
-
-export function parseTpKey(key: string): { topic: string; partition: number } {
-  const i = key.lastIndexOf('\0');
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
+export { parseTpKey, tpKey } from '../protocol/topic-partition.js';
 
 /** Backoff after attempt `deliveryCount` failed: min(max, initial * 2^(deliveryCount-1)). */
 export function backoffMs(cfg: Pick<ShareGroupConfig, 'retryBackoffMs' | 'retryBackoffMaxMs'>, deliveryCount: number): number {

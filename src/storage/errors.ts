@@ -58,6 +58,12 @@ export class CorruptLogError extends SluiceError {
     readonly reason: string,
     readonly topic?: string,
     readonly partition?: number,
+    /**
+     * A copy of the bad batch's bytes as far as they can be trusted to belong to it: the whole
+     * batch when only its CRC fails, its header when the header itself is bad. Never served;
+     * for a reader that must skip the damage and keep it for forensics (a state log's replay).
+     */
+    readonly stored?: Buffer,
   ) {
     super('CORRUPT_MESSAGE',
       `${topic === undefined ? 'log' : `partition ${topic}/${partition}`} is corrupt at offset ${offset} (segment ${segment}, byte ${position}): ${reason}`, false);
@@ -65,7 +71,7 @@ export class CorruptLogError extends SluiceError {
 
   /** The same fault, named with its partition. */
   in(topic: string, partition: number): CorruptLogError {
-    return new CorruptLogError(this.segment, this.position, this.offset, this.reason, topic, partition);
+    return new CorruptLogError(this.segment, this.position, this.offset, this.reason, topic, partition, this.stored);
   }
 }
 

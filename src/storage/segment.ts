@@ -395,7 +395,7 @@ export class Segment {
         let off = 0;
         while (n - off >= HEADER_SIZE) {
           const fault = headerFault(buf, off, limit - pos - off, expected, this.nextOffset);
-          if (fault !== null) throw new CorruptLogError(this.baseOffset, pos + off, expected, fault);
+          if (fault !== null) throw new CorruptLogError(this.baseOffset, pos + off, expected, fault, undefined, undefined, Buffer.from(buf.subarray(off, off + HEADER_SIZE)));
           const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
           const next = expected + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
           if (next > offset) {
@@ -474,7 +474,7 @@ export class Segment {
       if (p + size > this.crcCheckedTo && p < this.loadedSize) {
         const fault = crcFault(out, o, size);
         if (fault !== null) {
-          if (o === 0) throw new CorruptLogError(this.baseOffset, p, readInt64(out, o + BASE_OFFSET), fault);
+          if (o === 0) throw new CorruptLogError(this.baseOffset, p, readInt64(out, o + BASE_OFFSET), fault, undefined, undefined, Buffer.from(out.subarray(0, size)));
           return out.subarray(0, o);
         }
         // Only a contiguous prefix is remembered; a read elsewhere checks again next time.

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupPush } from '../../src/broker/group-push.js';
 import { GroupCoordinator } from '../../src/group/coordinator.js';
-import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { OffsetStore } from '../../src/group/offset-store.js';
 import { fromTopicPartitions, toTopicPartitions, tpKey } from '../../src/group/types.js';
 import { ManualClock } from '../group/sim.js';
@@ -126,7 +126,7 @@ test('a push finds a member the coordinator no longer has and drops it instead o
  */
 async function joinMany(n: number, partitions: number, perBurst = 1) {
   const clock = new ManualClock();
-  const store = await OffsetStore.open(new MemoryOffsetLogDir(), { clock });
+  const store = await OffsetStore.open(new MemoryGenerationDir(), { clock });
   let push: GroupPush | undefined;
   const coord = new GroupCoordinator(store, {
     clock, heartbeatIntervalMs: WINDOW, reconcileHeartbeatIntervalMs: 50,

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { SETTINGS, envName, flagName } from '../../src/config/settings.js';
+import { SHARE_CONFIG_RANGES } from '../../src/queue/share-config.js';
+import { MAX_PARTITIONS } from '../../src/storage/log-manager.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
 function file(obj: unknown, name = `c${Math.random()}.json`): string {
@@ -68,9 +70,26 @@ test('unknown or ill-typed settings stop start-up naming the setting', () => {
   fails(() => loadConfig({ flags: { 'log.segmentBytes': 'big' } }), /setting 'log.segmentBytes' \(flag --log-segment-bytes\) must be an integer/);
   fails(() => loadConfig({ flags: { metricsPort: '-5' } }), /\(flag --metrics-port\)/);
   fails(() => loadConfig({ flags: { nope: '1' } }), /unknown flag --nope/);
+  // The storage layer's limit (each partition keeps three files open), not a second number.
+  fails(() => loadConfig({ flags: { defaultPartitions: String(MAX_PARTITIONS + 1) } }), new RegExp(`defaultPartitions.*1\\.\\.${MAX_PARTITIONS}`));
   fails(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
   fails(() => loadConfig({ file: file('{ not json') }), /not valid JSON/);
   fails(() => loadConfig({ file: file('[1]') }), /JSON object/);
+});
+
+test('a share.* default is held to the range a share group holds it to, and to the rules between them', () => {
+  // Every share.* setting has exactly the range the queue enforces on a group's own config.
+  for (const [field, [min, max]] of Object.entries(SHARE_CONFIG_RANGES)) {
+    const s = SETTINGS.find((x) => x.key === `share.${field}`);
+    if (s) assert.deepEqual(s.type, { kind: 'int', min, max }, s.key);
+  }
+  fails(() => loadConfig({ flags: { 'share.retryBackoffMs': '100000000' } }),
+    /setting 'share.retryBackoffMs' \(flag --share-retry-backoff-ms\) must be an integer in 0\.\.86400000, got 100000000/);
+  fails(() => loadConfig({ env: { SLUICE_SHARE_SESSION_TIMEOUT_MS: String(2 ** 31 - 1) } }), /share.sessionTimeoutMs.*1\.\.86400000/);
+  // In range, but above the default cap of the backoff (60 s): no group could have it.
+  fails(() => loadConfig({ flags: { 'share.retryBackoffMs': '80000' } }),
+    /setting 'share.retryBackoffMaxMs' \(flag --share-retry-backoff-max-ms, env SLUICE_SHARE_RETRY_BACKOFF_MAX_MS\) must be >= retryBackoffMs \(80000\), got 60000/);
+  assert.equal(loadConfig({ flags: { 'share.retryBackoffMs': '80000', 'share.retryBackoffMaxMs': '90000' } }).config.share.retryBackoffMs, 80000);
 });
 
 test('unknown SLUICE_* env vars warn instead of failing (other tools share the prefix); the CLI\'s own stay quiet', () => {

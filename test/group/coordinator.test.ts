@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupCoordinator, type CoordinatorOptions } from '../../src/group/coordinator.js';
-import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { OffsetStore } from '../../src/group/offset-store.js';
 import { tpKey } from '../../src/group/types.js';
 import { ManualClock, SimConsumer, assertDisjoint, counts, roundsUntilStable } from './sim.js';
 
 async function setup(topics: Record<string, number> = { t: 6 }, opts: CoordinatorOptions = {}) {
   const clock = new ManualClock();
-  const dir = new MemoryOffsetLogDir();
+  const dir = new MemoryGenerationDir();
   const store = await OffsetStore.open(dir, { clock });
   let n = 0;
   const coord = new GroupCoordinator(store, { clock, newMemberId: () => `gen-${n++}`, ...opts });

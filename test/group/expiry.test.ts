@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupCoordinator } from '../../src/group/coordinator.js';
-import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { OffsetStore } from '../../src/group/offset-store.js';
 import { ManualClock, SimConsumer } from './sim.js';
 
 const DAY = 24 * 3600 * 1000;
 const RETENTION = 7 * DAY;
 
-async function start(dir: MemoryOffsetLogDir, clock: ManualClock) {
+async function start(dir: MemoryGenerationDir, clock: ManualClock) {
   const store = await OffsetStore.open(dir, { clock });
   const coord = new GroupCoordinator(store, { clock, sessionTimeoutMs: 45_000 });
   coord.onTopicsChanged(new Map([['t', 2]]));
@@ -18,7 +18,7 @@ async function start(dir: MemoryOffsetLogDir, clock: ManualClock) {
 const offsetOf = (coord: GroupCoordinator, group = 'g') => coord.fetchOffsets(group, [{ topic: 't', partition: 0 }])[0].offset;
 
 test('offsets expire offsetsRetentionMs after the group became empty, not before; the clock survives a restart', async () => {
-  const dir = new MemoryOffsetLogDir();
+  const dir = new MemoryGenerationDir();
   const clock = new ManualClock();
   let { store, coord } = await start(dir, clock);
   const c = new SimConsumer(coord, 'g', 'c');
@@ -49,7 +49,7 @@ test('offsets expire offsetsRetentionMs after the group became empty, not before
 });
 
 test('offsets of a group with members never expire, however old the commit', async () => {
-  const dir = new MemoryOffsetLogDir();
+  const dir = new MemoryGenerationDir();
   const clock = new ManualClock();
   const { coord } = await start(dir, clock);
   const c = new SimConsumer(coord, 'g', 'c');
@@ -66,7 +66,7 @@ test('offsets of a group with members never expire, however old the commit', asy
 });
 
 test('a group that had members when the broker stopped counts as empty from the restart', async () => {
-  const dir = new MemoryOffsetLogDir();
+  const dir = new MemoryGenerationDir();
   const clock = new ManualClock();
   let { store, coord } = await start(dir, clock);
   const c = new SimConsumer(coord, 'g', 'c');
@@ -87,7 +87,7 @@ test('a group that had members when the broker stopped counts as empty from the 
 
 test('simple-consumer commits to a memberless group expire by their own commit time', async () => {
   const clock = new ManualClock();
-  const { coord } = await start(new MemoryOffsetLogDir(), clock);
+  const { coord } = await start(new MemoryGenerationDir(), clock);
   await coord.commitOffsets('s', undefined, undefined, [{ topic: 't', partition: 0, offset: 1 }]);
   clock.t += RETENTION / 2;
   await coord.commitOffsets('s', undefined, undefined, [{ topic: 't', partition: 1, offset: 1 }]);
@@ -101,7 +101,7 @@ test('simple-consumer commits to a memberless group expire by their own commit t
 
 test('describe, delete and offset delete follow the group state', async () => {
   const clock = new ManualClock();
-  const { coord } = await start(new MemoryOffsetLogDir(), clock);
+  const { coord } = await start(new MemoryGenerationDir(), clock);
   const c = new SimConsumer(coord, 'g', 'c');
   c.heartbeat();
   await coord.commitOffsets('g', c.id, c.epoch, [{ topic: 't', partition: 0, offset: 3 }, { topic: 'other', partition: 0, offset: 4 }]);

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import type { LogManager } from '../../src/storage/types.js';
-import { logManagerOffsetLogDir } from '../../src/group/offset-log.js';
-import { OffsetStore } from '../../src/group/offset-store.js';
+import { logManagerGenerationDir } from '../../src/state-log/generation-log.js';
+import { OFFSETS_PREFIX, OffsetStore } from '../../src/group/offset-store.js';
 import { CrashDisk } from '../storage/crash-disk.js';
 import { ManualClock } from './sim.js';
 
@@ -24,7 +24,7 @@ interface Commit { group: number; partition: number; wait: boolean }
 
 async function openStore(disk: CrashDisk, clock: ManualClock): Promise<{ mgr: LogManager; store: OffsetStore }> {
   const mgr = await openLogManager(DATA, {}, { retentionCheckMs: 0, fs: disk.mount() });
-  const store = await OffsetStore.open(logManagerOffsetLogDir(mgr), { clock, compactMinRecords: 6, compactRatio: 1.5 });
+  const store = await OffsetStore.open(logManagerGenerationDir(mgr, OFFSETS_PREFIX), { clock, compactMinRecords: 6, compactRatio: 1.5 });
   return { mgr, store };
 }
 

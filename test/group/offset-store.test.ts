@@ -2,11 +2,11 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeBatch } from '../../src/record/index.js';
 import { StorageError } from '../../src/storage/errors.js';
-import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { OffsetStore, type OffsetStoreOptions } from '../../src/group/offset-store.js';
-import type { BadStateRecord } from '../../src/group/compacted-log.js';
+import type { BadStateRecord } from '../../src/state-log/compacted-log.js';
 import { ManualClock } from './sim.js';
-import { logDirEngines, type Engine } from './log-dir-engines.js';
+import { logDirEngines, type Engine } from '../state-log/log-dir-engines.js';
 
 const ENGINES = logDirEngines('__consumer_offsets');
 
@@ -100,7 +100,7 @@ for (const [name, makeEngine] of ENGINES) {
 }
 
 test('a failed append rejects the commit and changes nothing; the next commit works', async () => {
-  const dir = new MemoryOffsetLogDir();
+  const dir = new MemoryGenerationDir();
   const clock = new ManualClock();
   const store = await OffsetStore.open(dir, { clock });
   await store.commit('g', [{ topic: 't', partition: 0, offset: 1 }]);
@@ -113,7 +113,7 @@ test('a failed append rejects the commit and changes nothing; the next commit wo
 });
 
 test('bad commit values are typed errors and store nothing', async () => {
-  const store = await OffsetStore.open(new MemoryOffsetLogDir(), { clock: new ManualClock(), maxMetadataBytes: 8 });
+  const store = await OffsetStore.open(new MemoryGenerationDir(), { clock: new ManualClock(), maxMetadataBytes: 8 });
   await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 1, metadata: '123456789' }]), { code: 'OFFSET_METADATA_TOO_LARGE' });
   await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: -1 }]), { code: 'INVALID_REQUEST' });
   await assert.rejects(store.commit('g', [{ topic: 't', partition: 1.5, offset: 1 }]), { code: 'INVALID_REQUEST' });
@@ -122,7 +122,7 @@ test('bad commit values are typed errors and store nothing', async () => {
 });
 
 test('replay skips record kinds it does not know, and skips and reports records that do not decode', async () => {
-  const dir = new MemoryOffsetLogDir();
+  const dir = new MemoryGenerationDir();
   const clock = new ManualClock();
   const store = await OffsetStore.open(dir, { clock });
   await store.commit('g', [{ topic: 't', partition: 0, offset: 4 }]);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GroupCoordinator } from '../../src/group/coordinator.js';
-import { MemoryOffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { OffsetStore } from '../../src/group/offset-store.js';
 import { ManualClock, SimConsumer, assertDisjoint, roundsUntilStable } from './sim.js';
 
@@ -22,7 +22,7 @@ const op = fc.oneof(
 test('property: under any mix of joins, leaves, crashes, heartbeats and new partitions, no partition is ever held twice; the group then converges complete and balanced', async () => {
   await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 12 }), fc.array(op, { maxLength: 60 }), async (pa, pb, ops) => {
     const clock = new ManualClock();
-    const store = await OffsetStore.open(new MemoryOffsetLogDir(), { clock });
+    const store = await OffsetStore.open(new MemoryGenerationDir(), { clock });
     let n = 0;
     const coord = new GroupCoordinator(store, { clock, sessionTimeoutMs: SESSION, newMemberId: () => `m${n++}` });
     const topics = new Map([['a', pa], ['b', pb]]);

@@ -14,6 +14,15 @@ test('an ill-typed or unknown setting stops start-up with a message naming it', 
   await assert.rejects(startBroker({ args: ['--config', file] }), /unknown setting 'prot'/);
 });
 
+test('an out-of-range share.* setting stops start-up before listening, naming the flag and its range', async () => {
+  await assert.rejects(startBroker({ args: ['--share-retry-backoff-ms', '100000000'] }), (err: Error) => {
+    assert.match(err.message, /broker exited \(2\) before ready/);
+    assert.match(err.message, /setting 'share\.retryBackoffMs' \(flag --share-retry-backoff-ms\) must be an integer in 0\.\.86400000, got 100000000/);
+    assert.doesNotMatch(err.message, /listening/);
+    return true;
+  });
+});
+
 test('settings from a config file and env apply; flags win (the harness passes --port 0)', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'sluice-cfg-')), 'broker.json');
   writeFileSync(file, JSON.stringify({ port: 1, logLevel: 'debug' }));

@@ -25,7 +25,7 @@ import { arbitraryOf } from '../protocol/schema-arbitrary.js';
 import { ERRORS } from '../../src/protocol/errors.js';
 import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
 import { readRequestId } from '../../src/protocol/parse-request.js';
-import { isValidTopicName } from '../../src/protocol/topic-name.js';
+import { isValidTopicName } from '../../src/topic-name.js';
 import { FrameError } from '../../src/protocol/frame-error.js';
 import { MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../../src/protocol/frame-limits.js';
 

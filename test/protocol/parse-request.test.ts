@@ -4,7 +4,7 @@ import { parseRequest } from '../../src/protocol/parse-request.js';
 import { RequestError } from '../../src/protocol/request-error.js';
 import { FrameError, CLOSE_POLICY_VIOLATION } from '../../src/protocol/frame-error.js';
 import { Api } from '../../src/protocol/api.js';
-import { topicNameProblem } from '../../src/protocol/topic-name.js';
+import { topicNameProblem } from '../../src/topic-name.js';
 import { topicConfigProblem } from '../../src/protocol/topic-config.js';
 
 const produce = () => ({ id: 5, api: Api.Produce, version: 0, acks: 1, partitions: [{ topic: 't', partition: 0, records: Buffer.from([1]) }] });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { SHARE_STATE_PREFIX, ShareStateLog } from '../../src/queue/share-state-log.js';
 import { ManualClock, countOf, offsetsOf } from './helpers.js';
-import { logDirEngines } from '../group/log-dir-engines.js';
-import type { BadStateRecord } from '../../src/group/compacted-log.js';
+import { logDirEngines } from '../state-log/log-dir-engines.js';
+import type { BadStateRecord } from '../../src/state-log/compacted-log.js';
 import { encodeBatch } from '../../src/record/index.js';
 import { pack } from 'msgpackr';
 

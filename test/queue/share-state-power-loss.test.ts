@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import type { LogManager } from '../../src/storage/types.js';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
-import { SHARE_STATE_PREFIX, ShareStateLog, logManagerShareStateDir } from '../../src/queue/share-state-log.js';
+import { SHARE_STATE_PREFIX, ShareStateLog } from '../../src/queue/share-state-log.js';
+import { logManagerGenerationDir } from '../../src/state-log/generation-log.js';
 import { CrashDisk } from '../storage/crash-disk.js';
 import { ManualClock, offsetsOf } from './helpers.js';
 
@@ -27,7 +28,7 @@ interface Step { take: number; acks: number; wait: boolean }
 async function openState(disk: CrashDisk, clock: ManualClock): Promise<{ mgr: LogManager; c: ShareCoordinator; s: ShareStateLog }> {
   const mgr = await openLogManager(DATA, {}, { retentionCheckMs: 0, fs: disk.mount() });
   const c = new ShareCoordinator({ clock });
-  const s = await ShareStateLog.open(logManagerShareStateDir(mgr, SHARE_STATE_PREFIX), c, { clock, compactMinRecords: 6, compactRatio: 1.5 });
+  const s = await ShareStateLog.open(logManagerGenerationDir(mgr, SHARE_STATE_PREFIX), c, { clock, compactMinRecords: 6, compactRatio: 1.5 });
   return { mgr, c, s };
 }
 

@@ -6,6 +6,7 @@
  * value is touched (its length summed) so that decoding cannot be skipped lazily.
  */
 import { Admin, Consumer, type TopicPartition } from '../../client/index.js';
+import { tpKey } from '../../protocol/topic-partition.js';
 import { Progress } from './progress.js';
 import { measured, type BenchResult } from './report.js';
 
@@ -52,12 +53,12 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   let lastMessageAt = 0;
   try {
     await Promise.all(consumers.map((c, i) => {
-      const want = new Map(shares[i].map((e) => [`${e.tp.topic}\0${e.tp.partition}`, e.end]));
+      const want = new Map(shares[i].map((e) => [tpKey(e.tp.topic, e.tp.partition), e.end]));
       let open = [...want.values()].filter((end, j) => end > shares[i][j].start).length;
       if (open === 0) return c.close();
       return c.run({
         eachBatch: async ({ topic, partition, messages }) => {
-          const end = want.get(`${topic}\0${partition}`)!;
+          const end = want.get(tpKey(topic, partition))!;
           let n = 0;
           for (const m of messages) {
             if (m.offset >= end) break;
@@ -91,7 +92,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
  * consumers, whichever got which partition. Join and rebalance time are part of it.
  */
 async function runGroup(s: ConsumeSettings, ends: { tp: TopicPartition; start: number; end: number }[], total: number): Promise<BenchResult> {
-  const end = new Map(ends.map((e) => [`${e.tp.topic}\0${e.tp.partition}`, e.end]));
+  const end = new Map(ends.map((e) => [tpKey(e.tp.topic, e.tp.partition), e.end]));
   const consumers = Array.from({ length: Math.max(1, s.consumers) }, () => new Consumer({
     url: s.url, groupId: s.group, topics: [s.topic], autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxPartitionBytes,
   }));
@@ -105,7 +106,7 @@ async function runGroup(s: ConsumeSettings, ends: { tp: TopicPartition; start: n
   const t0 = performance.now();
   const runs = consumers.map((c) => c.run({
     eachBatch: ({ topic, partition, messages }) => {
-      const stop = end.get(`${topic}\0${partition}`) ?? 0;
+      const stop = end.get(tpKey(topic, partition)) ?? 0;
       for (const m of messages) {
         if (m.offset >= stop) break;
         bytes += m.value ? m.value.length : 0;

@@ -2,7 +2,8 @@
  * Topic names become directory names, so they are checked before anything touches disk:
  * Kafka's rule (1-249 chars of [a-zA-Z0-9._-], not "." or "..") rules out path separators,
  * `..` escapes, NUL bytes and names that differ only in ways a filesystem might fold.
- * Pure; the broker checks every topic name a request carries with this.
+ * Pure and imports nothing, so every layer uses this one rule: the broker checks every topic
+ * name a request carries with it, storage every name it builds a path from.
  */
 export const MAX_TOPIC_NAME_LENGTH = 249;
 const LEGAL = /^[a-zA-Z0-9._-]+$/;

@@ -1,5 +1,5 @@
 /**
- * State kept as an append-only log of keyed records in generations (offset-log.ts), and
+ * State kept as an append-only log of keyed records in generations (generation-log.ts), and
  * snapshotted into the next generation once the log holds more than `compactRatio` times
  * as many records as there are live keys: so restart time follows live state, not history.
  * The consumer-group offset store and the queue-mode share state log are both this.
@@ -8,12 +8,14 @@
  * many keys are live, what a snapshot holds and what its closing marker looks like.
  */
 import { encodeBatch, type RecordInput } from '../record/index.js';
-import { openNewestGeneration, writeSnapshotGeneration, type OffsetLog, type OffsetLogDir } from './offset-log.js';
+import type { BadBatch } from './replay.js';
+import { openNewestGeneration, writeSnapshotGeneration, type GenerationLog, type GenerationDir } from './generation-log.js';
 
 /**
  * A replayed record that does not decode or cannot be applied: a record this broker did not
  * write (the queue's dead-letter path could once copy a client's record into an internal
- * topic), or one a bug wrote. Replay skips it rather than refuse to start.
+ * topic), or one a bug wrote. Replay skips it rather than refuse to start. A stored batch
+ * whose bytes changed on disk is reported as one such record: key null, value the bytes.
  */
 export interface BadStateRecord {
   /** Generation (the internal topic's `-<n>` suffix) and offset of the record in it. */
@@ -44,7 +46,7 @@ export interface CompactionOptions {
 }
 
 export abstract class CompactedLog {
-  private log!: OffsetLog;
+  private log!: GenerationLog;
   private gen = 0;
   /** Records in the current generation, live or not. */
   protected records = 0;
@@ -62,7 +64,7 @@ export abstract class CompactedLog {
   badRecords = 0;
   private badRecordsKept = 0;
 
-  protected constructor(private readonly dir: OffsetLogDir, protected readonly now: () => number, opts: CompactionOptions) {
+  protected constructor(private readonly dir: GenerationDir, protected readonly now: () => number, opts: CompactionOptions) {
     this.compactRatio = opts.compactRatio ?? 4;
     this.compactMinRecords = opts.compactMinRecords ?? 1000;
     this.onCompactionError = opts.onCompactionError ?? (() => {});
@@ -90,11 +92,12 @@ export abstract class CompactedLog {
   protected abstract snapshotMarker(gen: number, records: number, now: number): RecordInput;
 
   /**
-   * Opens the newest complete generation, replaying candidates through `replay`
-   * (offset-log.ts), which reports the records it skips with `skipped()`. When it skipped
-   * some and all of them were kept elsewhere, a compaction is queued to drop them from the log.
+   * Opens the newest complete generation, replaying candidates through `replay` (the
+   * subclass's: it reads with replay.ts' recordsOf and reports the records it skips with
+   * `skipped()`). When it skipped some and all of them were kept elsewhere, a compaction is
+   * queued to drop them from the log.
    */
-  protected async load(replay: (log: OffsetLog, last: boolean, gen: number) => Promise<boolean>): Promise<void> {
+  protected async load(replay: (log: GenerationLog, last: boolean, gen: number) => Promise<boolean>): Promise<void> {
     const { gen, log } = await openNewestGeneration(this.dir, replay);
     this.gen = gen;
     this.log = log;
@@ -104,7 +107,15 @@ export abstract class CompactedLog {
     }
   }
 
-  /** Reports a record replay of generation `gen` skips; call it from `replay`, in offset order. */
+  /**
+   * Reports a stored batch replay of generation `gen` stepped over (replay.ts' onBadBatch) as
+   * one skipped record: its first offset, no key, the stored bytes as its value.
+   */
+  protected skippedBatch(gen: number, b: BadBatch): Promise<void> {
+    return this.skipped(gen, { offset: b.offset, timestamp: b.timestamp, key: null, value: b.bytes }, b.error);
+  }
+
+  /** Reports a record replay of generation `gen` skips; call it from `replay`. */
   protected async skipped(gen: number, r: { offset: number; timestamp: number; key: Buffer | null; value: Buffer | null }, error: unknown): Promise<void> {
     this.badRecords++;
     const err = error instanceof Error ? error : new Error(String(error));

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import type { LogManager } from '../../src/storage/types.js';
-import { MemoryOffsetLogDir, logManagerOffsetLogDir, type OffsetLogDir } from '../../src/group/offset-log.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
+import { logManagerGenerationDir, type GenerationDir } from '../../src/state-log/generation-log.js';
 
 export interface Engine {
-  dir(): OffsetLogDir;
+  dir(): GenerationDir;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -20,14 +21,14 @@ export interface Engine {
 export function logDirEngines(prefix: string): [string, () => Promise<Engine>][] {
   return [
     ['memory', async () => {
-      const d = new MemoryOffsetLogDir();
+      const d = new MemoryGenerationDir();
       return { dir: () => d, restart: async () => undefined, close: async () => undefined };
     }],
     ['disk (storage log manager)', async () => {
       const path = await mkdtemp(join(tmpdir(), `sluice-${prefix.replace(/^_+/, '')}-`));
       let mgr: LogManager = await openLogManager(path, {}, { retentionCheckMs: 0 });
       return {
-        dir: () => logManagerOffsetLogDir(mgr, prefix),
+        dir: () => logManagerGenerationDir(mgr, prefix),
         restart: async () => {
           await mgr.close();
           mgr = await openLogManager(path, {}, { retentionCheckMs: 0 });
