@@ -33,6 +33,8 @@ export interface AcquiredPartition {
   ranges: AcquiredRange[];
   /** How many of these records are redeliveries (not the first delivery, nor a retake of a give-back). */
   redelivered: number;
+  /** When the locks of these records expire (ms since epoch): the deadline the worker must extend before. */
+  lockDeadline: number;
 }
 
 export interface ShareChanges {
@@ -147,7 +149,8 @@ export class ShareCoordinator {
 
   /**
    * Locks up to `max` records for the worker across `sources`, spread fairly. Registers or
-   * refreshes the worker. Returns only partitions that gave something.
+   * refreshes the worker. Returns only partitions that gave something, each with the lock
+   * deadline set here (the broker answers with it, not with a time it computes later).
    */
   acquire(groupId: string, workerId: string, sources: readonly PartitionSource[], max: number): AcquiredPartition[] {
     checkId('worker id', workerId);
@@ -183,8 +186,10 @@ export class ShareCoordinator {
         else got.set(idx, ranges);
       }
     }
+    // The deadline SharePartition.acquire gave every lock of this call (same clock reading, same config).
+    const lockDeadline = now + g.config.visibilityTimeoutMs;
     for (const [idx, ranges] of [...got].sort((a, b) => a[0] - b[0])) {
-      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges, redelivered: redelivered.get(idx) ?? 0 });
+      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges, redelivered: redelivered.get(idx) ?? 0, lockDeadline });
     }
     return out;
   }
