@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
 import { ShareService, stopShareService } from '../../src/broker/share-service.js';
+import { Api } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/index.js';
 import { testContext } from './test-context.js';
 
@@ -27,7 +28,7 @@ test('the acquire response carries the lock deadline the coordinator set, even w
   };
   const acquiredAt = now;
   const res = await handleShareAcquire(ctx, {
-    id: 1, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 10, maxWaitMs: 0, settings: { visibilityTimeoutMs: 30_000 },
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 10, maxWaitMs: 0, settings: { visibilityTimeoutMs: 30_000 },
   });
   assert.equal(res.partitions.length, 1);
   const [p] = res.partitions;
