@@ -48,17 +48,29 @@ export const COMPRESSION_MASK = 0x07;
 
 const TWO_32 = 0x1_0000_0000;
 
-/** Reads a signed 64-bit big-endian integer as a number; exact up to 2^53, which offsets and ms timestamps never pass. */
+/**
+ * Reads a signed 64-bit big-endian integer as a number; exact up to 2^53, which offsets and ms
+ * timestamps never pass. Takes any Uint8Array: a Buffer (every caller on the produce and fetch
+ * paths) reads through its own methods, anything else through a DataView over the same bytes.
+ */
 export function readInt64(buf: Uint8Array, pos: number): number {
-  const b = buf as Buffer;
-  return b.readInt32BE(pos) * TWO_32 + b.readUInt32BE(pos + 4);
+  if (buf instanceof Buffer) return buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return v.getInt32(pos) * TWO_32 + v.getUint32(pos + 4);
 }
 
+/** Writes `value` (an integer within +-2^53) as a signed 64-bit big-endian integer; any Uint8Array, as readInt64. */
 export function writeInt64(buf: Uint8Array, pos: number, value: number): void {
-  const b = buf as Buffer;
   const hi = Math.floor(value / TWO_32);
-  b.writeInt32BE(hi, pos);
-  b.writeUInt32BE(value - hi * TWO_32, pos + 4);
+  const lo = value - hi * TWO_32;
+  if (buf instanceof Buffer) {
+    buf.writeInt32BE(hi, pos);
+    buf.writeUInt32BE(lo, pos + 4);
+    return;
+  }
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  v.setInt32(pos, hi);
+  v.setUint32(pos + 4, lo);
 }
 
 /** The header fields a broker or index needs, read without decoding records. */
