@@ -4,12 +4,13 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger, type Logger } from '../../src/broker/logger.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
 import type { BrokerMetrics } from '../../src/metrics/broker-metrics.js';
-import { FetchWaiters } from '../../src/broker/fetch-waiters.js';
+import { Purgatory } from '../../src/broker/purgatory.js';
 import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
 import type { LogManager } from '../../src/storage/types.js';
+import type { FileSystem } from '../../src/storage/file-system.js';
 import { tempDir } from '../storage/helpers.js';
 
 export interface TestContext {
@@ -20,11 +21,12 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics } = {}): Promise<TestContext> {
+/** `fs`: the storage file system (a fault-injecting one). */
+export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics; fs?: FileSystem } = {}): Promise<TestContext> {
   const { dir, cleanup } = await tempDir();
-  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0, ...(opts.fs ? { fs: opts.fs } : {}) });
   const ctx: BrokerContext = {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), waiters: new FetchWaiters(),
+    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: opts.log ?? createLogger('error', () => {}), version: 'test', metrics: opts.metrics ?? new NoopBrokerMetrics(),
     // Only topicsChanged() is called on the paths these tests take (a dead-letter topic created).
     groups: { topicsChanged() {} } as unknown as GroupService, accepting: true,
