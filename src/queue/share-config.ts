@@ -9,7 +9,10 @@ import { DEFAULT_SHARE_GROUP_CONFIG, type ShareGroupConfig } from './types.js';
 /** Largest maxWindow: no share-partition tracks more offsets than this past its start. */
 export const MAX_WINDOW_LIMIT = 1_000_000;
 
-const INT_FIELDS: [keyof ShareGroupConfig, number, number][] = [
+/** The config fields that hold an integer (and only those: the loop below writes numbers). */
+type IntField = { [K in keyof ShareGroupConfig]: ShareGroupConfig[K] extends number ? K : never }[keyof ShareGroupConfig];
+
+const INT_FIELDS: [IntField, number, number][] = [
   ['visibilityTimeoutMs', 1, 24 * 3600_000 * 7],
   ['maxDeliveries', 1, 0xffff],
   ['retryBackoffMs', 0, 24 * 3600_000],
@@ -26,7 +29,7 @@ export function resolveShareConfig(base: Readonly<ShareGroupConfig>, patch: Part
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       throw new InvalidShareConfigError(field, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
     }
-    (out as unknown as Record<string, number>)[field] = v;
+    out[field] = v;
   }
   if (patch.deadLetterTopic !== undefined) {
     const t = patch.deadLetterTopic;
