@@ -1,27 +1,105 @@
 /**
- * The base of every error Sluice throws on purpose. `code` is the stable name of the
- * error and is the same string as its entry in the wire table (src/protocol/errors.ts),
- * so the broker maps a local error to a wire code by name, one to one. `retriable`
- * tells a client whether trying the same request again can succeed.
+ * The base of every error Sluice throws on purpose, and the one table of error codes.
+ * `code` is the stable name of the error; a wire code is the same string as its entry in
+ * ERRORS, so the broker maps a local error to a wire code by name, one to one (the wire
+ * mapping is src/protocol/errors.ts). `retriable` tells a client whether trying the same
+ * request again can succeed; it is stated once per code, in the tables below, and every
+ * error reads it from there.
  *
  * This file has no imports so that every layer, including the pure ones, can use it.
  */
+
+export interface ErrorSpec {
+  readonly code: number;
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+/**
+ * The wire errors. A number never changes meaning once released; where Kafka has the same
+ * error, Sluice uses Kafka's number so operators can look codes up in either project's docs.
+ * Sluice-only errors live at 1000+.
+ */
+export const ERRORS = {
+  UNKNOWN_RETRIABLE: { code: -2, retriable: true, message: 'an error this client does not know; it may pass if retried' },
+  UNKNOWN_SERVER_ERROR: { code: -1, retriable: false, message: 'the broker failed unexpectedly' },
+  NONE: { code: 0, retriable: false, message: '' },
+  OFFSET_OUT_OF_RANGE: { code: 1, retriable: false, message: 'the offset is outside the stored log' },
+  CORRUPT_MESSAGE: { code: 2, retriable: false, message: 'a record batch failed its length, magic or CRC check' },
+  UNKNOWN_TOPIC_OR_PARTITION: { code: 3, retriable: true, message: 'no such topic or partition' },
+  INVALID_FETCH_SIZE: { code: 4, retriable: false, message: 'the fetch size is invalid' },
+  REQUEST_TIMED_OUT: { code: 7, retriable: true, message: 'the request timed out' },
+  MESSAGE_TOO_LARGE: { code: 10, retriable: false, message: 'the batch is larger than the broker accepts' },
+  OFFSET_METADATA_TOO_LARGE: { code: 12, retriable: false, message: 'the commit metadata string is too large' },
+  COORDINATOR_LOAD_IN_PROGRESS: { code: 14, retriable: true, message: 'the coordinator is loading state' },
+  COORDINATOR_NOT_AVAILABLE: { code: 15, retriable: true, message: 'the coordinator is not available' },
+  INVALID_TOPIC: { code: 17, retriable: false, message: 'the topic name is invalid' },
+  RECORD_LIST_TOO_LARGE: { code: 18, retriable: false, message: 'the request carries more bytes than the broker accepts' },
+  INVALID_REQUIRED_ACKS: { code: 21, retriable: false, message: 'acks must be 0, 1 or all (-1)' },
+  ILLEGAL_GENERATION: { code: 22, retriable: false, message: 'the generation is not the current one' },
+  INVALID_GROUP_ID: { code: 24, retriable: false, message: 'the group id is invalid' },
+  UNKNOWN_MEMBER_ID: { code: 25, retriable: false, message: 'the member is not known to the group' },
+  INVALID_SESSION_TIMEOUT: { code: 26, retriable: false, message: 'the session timeout is outside the allowed range' },
+  REBALANCE_IN_PROGRESS: { code: 27, retriable: false, message: 'the group is rebalancing' },
+  INVALID_COMMIT_OFFSET_SIZE: { code: 28, retriable: false, message: 'the commit metadata is too large' },
+  UNSUPPORTED_VERSION: { code: 35, retriable: false, message: 'the api version is not supported' },
+  TOPIC_ALREADY_EXISTS: { code: 36, retriable: false, message: 'the topic already exists' },
+  INVALID_PARTITIONS: { code: 37, retriable: false, message: 'the partition count is invalid' },
+  INVALID_CONFIG: { code: 40, retriable: false, message: 'a config value is invalid' },
+  INVALID_REQUEST: { code: 42, retriable: false, message: 'the request is malformed' },
+  STORAGE_ERROR: { code: 56, retriable: true, message: 'the broker could not read or write its disk' },
+  NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'the group has members' },
+  GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'no such group' },
+  GROUP_SUBSCRIBED_TO_TOPIC: { code: 86, retriable: false, message: 'the group has members subscribed to the topic' },
+  INVALID_RECORD: { code: 87, retriable: false, message: 'a record batch header disagrees with the records it holds' },
+  FENCED_MEMBER_EPOCH: { code: 110, retriable: false, message: 'the member epoch is fenced; rejoin' },
+  UNSUPPORTED_ASSIGNOR: { code: 112, retriable: false, message: 'the group assignor is not known' },
+  STALE_MEMBER_EPOCH: { code: 113, retriable: false, message: 'the member epoch is stale' },
+  INVALID_RECORD_STATE: { code: 121, retriable: false, message: 'the record is not in a state that allows this' },
+  INVALID_REGULAR_EXPRESSION: { code: 130, retriable: false, message: 'the subscription pattern is not a valid regular expression' },
+  UNKNOWN_API: { code: 1000, retriable: false, message: 'the broker does not know this api' },
+  TOO_MANY_REQUESTS: { code: 1001, retriable: true, message: 'too many requests in flight on this connection' },
+  BROKER_SHUTTING_DOWN: { code: 1002, retriable: true, message: 'the broker is shutting down' },
+  NETWORK_ERROR: { code: 1003, retriable: true, message: 'the connection to the broker failed' },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Errors a client raises itself that never cross the wire. */
+export const LOCAL_ERRORS = {
+  NO_OFFSET: { retriable: false, message: 'no committed offset and autoOffsetReset is none' },
+  CLIENT_CLOSED: { retriable: false, message: 'the client is closed' },
+  INVALID_ARGUMENT: { retriable: false, message: 'an argument is invalid' },
+} as const satisfies Record<string, Omit<ErrorSpec, 'code'>>;
+
+export type WireErrorName = keyof typeof ERRORS;
+/** Every error code Sluice raises: `new SluiceError('NOT_A_CODE', ...)` does not compile. */
+export type ErrorName = WireErrorName | keyof typeof LOCAL_ERRORS;
+
+/** `retriable` of a code; false for a name outside the tables (only plain JavaScript can pass one). */
+function retriableOf(code: ErrorName): boolean {
+  if (Object.hasOwn(ERRORS, code)) return ERRORS[code as WireErrorName].retriable;
+  if (Object.hasOwn(LOCAL_ERRORS, code)) return LOCAL_ERRORS[code as keyof typeof LOCAL_ERRORS].retriable;
+  return false;
+}
+
 export class SluiceError extends Error {
+  /** From the table entry of `code`. */
+  readonly retriable: boolean;
+
   constructor(
-    readonly code: string,
+    readonly code: ErrorName,
     message: string,
-    readonly retriable = false,
     options?: ErrorOptions,
   ) {
     super(message, options);
     this.name = new.target.name;
+    this.retriable = retriableOf(code);
   }
 }
 
 /** A record batch failed its length, magic or CRC check, or a record does not fit its length. Nothing was stored from it. */
 export class CorruptBatchError extends SluiceError {
   constructor(message: string, readonly position?: number) {
-    super('CORRUPT_MESSAGE', message, false);
+    super('CORRUPT_MESSAGE', message);
   }
 }
 
@@ -32,13 +110,13 @@ export class CorruptBatchError extends SluiceError {
  */
 export class InvalidRecordError extends SluiceError {
   constructor(message: string, readonly position?: number) {
-    super('INVALID_RECORD', message, false);
+    super('INVALID_RECORD', message);
   }
 }
 
 /** A topic name that could escape the data directory or is not allowed for another reason. */
 export class InvalidTopicError extends SluiceError {
   constructor(message: string) {
-    super('INVALID_TOPIC', message, false);
+    super('INVALID_TOPIC', message);
   }
 }

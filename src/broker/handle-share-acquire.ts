@@ -49,7 +49,6 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
     const got = svc.coord.acquire(groupId, workerId, sources(ctx, known), req.maxRecords);
     if (got.length === 0) return undefined;
     await svc.commit([], false);
-    const deadline = Date.now() + (svc.coord.group(groupId)?.config.visibilityTimeoutMs ?? 0);
     let redelivered = 0;
     const out: ShareAcquirePartitionResult[] = [];
     for (const g of got) {
@@ -58,7 +57,7 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
       try {
         if (!log) throw new Error(`partition ${g.topic}/${g.partition} vanished`);
         const records = await readCovering(log, g.ranges[0].firstOffset, g.ranges[g.ranges.length - 1].lastOffset);
-        out.push({ topic: g.topic, partition: g.partition, acquired: g.ranges, lockDeadline: deadline, records });
+        out.push({ topic: g.topic, partition: g.partition, acquired: g.ranges, lockDeadline: g.lockDeadline, records });
       } catch (err) {
         // The records stay locked to this worker, which cannot see them: they come back when the lock expires.
         out.push({ ...failed(g.topic, wireError(err, ctx.log, { topic: g.topic, partition: g.partition })), partition: g.partition });

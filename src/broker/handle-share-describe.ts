@@ -1,8 +1,9 @@
 /**
  * ShareDescribe (api 1102): counts of each share group (all of them when groupIds is
- * omitted). An unknown group is a per-group GROUP_ID_NOT_FOUND, not a failed request.
+ * omitted). An unknown group is a per-group GROUP_ID_NOT_FOUND, not a failed request: its
+ * entry carries only the id and the error (no settings or counts it does not have).
  */
-import type { ShareDescribeRequest, ShareDescribeResponse, ShareGroupDescriptionWire } from '../protocol/api.js';
+import type { ShareDescribeRequest, ShareDescribeResponse, ShareGroupDescribeFailure, ShareGroupDescriptionWire } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
 import { shareService } from './share-service.js';
 import { wireError } from './wire-error.js';
@@ -10,7 +11,7 @@ import { wireError } from './wire-error.js';
 export async function handleShareDescribe(ctx: BrokerContext, req: ShareDescribeRequest): Promise<ShareDescribeResponse> {
   const coord = shareService(ctx).coord;
   const ids = req.groupIds ?? coord.groups();
-  const groups = ids.map((groupId): ShareGroupDescriptionWire => {
+  const groups = ids.map((groupId): ShareGroupDescriptionWire | ShareGroupDescribeFailure => {
     try {
       const d = coord.describe(groupId);
       const c = d.config;
@@ -29,11 +30,7 @@ export async function handleShareDescribe(ctx: BrokerContext, req: ShareDescribe
         })),
       };
     } catch (err) {
-      return {
-        groupId, error: wireError(err, ctx.log, { api: 'ShareDescribe', group: groupId }),
-        settings: undefined as unknown as ShareGroupDescriptionWire['settings'], workers: [], available: 0, delayed: 0, inFlight: 0,
-        acked: 0, deadLettered: 0, redeliveries: 0, oldestUnackedMs: 0, partitions: [],
-      };
+      return { groupId, error: wireError(err, ctx.log, { api: 'ShareDescribe', group: groupId }) };
     }
   });
   return { id: req.id, groups };

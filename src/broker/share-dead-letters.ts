@@ -2,14 +2,17 @@
  * Copies dead-lettered records to their dead-letter topics (docs/queue.md, "Dead-letter
  * records"). The coordinator only says which (topic, partition, offset) died and why; this
  * reads the original record, adds the `sluice.dlq.*` headers and appends one batch per
- * dead-letter topic, creating the topic (1 partition) when it does not exist.
+ * dead-letter topic, creating the topic (1 partition) when it does not exist (whatever
+ * autoCreateTopics says: a share group's dead-letter topic is part of its config).
  *
- * Order matters for at-least-once: the caller appends dead letters *before* persisting
- * the share state. A crash in between then re-delivers (and may dead-letter twice) rather
- * than lose a record that the state already calls archived.
+ * It never throws: it reports, per dead-letter topic, what was durably appended and what
+ * failed. The caller archives only the records whose copy is written (or whose source
+ * retention already deleted) and retries the rest (share-service.ts), so a failed write
+ * (the topic cannot be created, disk error, illegal name) never leaves a record archived without a copy.
  */
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
 import { InvalidTopicError } from '../errors.js';
+import { UnknownTopicError } from '../storage/errors.js';
 import { deadLetterRecord } from '../queue/dead-letter.js';
 import { deadLetterTopicProblem } from '../queue/share-config.js';
 import type { DeadLetter } from '../queue/types.js';
@@ -46,37 +49,63 @@ async function readOriginal(ctx: BrokerContext, dl: DeadLetter): Promise<RecordI
   return undefined;
 }
 
-/** Appends every dead letter (durably); returns how many were written. Records retention already deleted are logged and skipped. */
-export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLetter[]): Promise<number> {
-  if (dls.length === 0) return 0;
-  const byTopic = new Map<string, { records: RecordInput[]; groups: Map<string, number> }>();
+/** What writeDeadLetters did with each dead letter. */
+export interface DeadLetterOutcome {
+  /** Durably appended to their dead-letter topic: the records may be archived. */
+  written: DeadLetter[];
+  /** Their source record is gone (retention deleted it): nothing to copy, they may be archived too. */
+  gone: DeadLetter[];
+  /** Not appended, per dead-letter topic, with the reason: the records must not be archived. */
+  failed: { topic: string; dls: DeadLetter[]; error: unknown }[];
+}
+
+/** Appends every dead letter durably, one batch per dead-letter topic; never throws (see the file comment). */
+export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLetter[]): Promise<DeadLetterOutcome> {
+  const out: DeadLetterOutcome = { written: [], gone: [], failed: [] };
+  const byTopic = new Map<string, { records: RecordInput[]; dls: DeadLetter[]; readErrors: { dl: DeadLetter; error: unknown }[] }>();
   for (const dl of dls) {
-    const rec = await readOriginal(ctx, dl);
-    if (!rec) {
-      ctx.log.warn('dead letter source gone', { group: dl.group, topic: dl.topic, partition: dl.partition, offset: dl.offset });
+    let e = byTopic.get(dl.deadLetterTopic);
+    if (!e) byTopic.set(dl.deadLetterTopic, (e = { records: [], dls: [], readErrors: [] }));
+    let rec: RecordInput | undefined;
+    try {
+      rec = await readOriginal(ctx, dl);
+    } catch (error) {
+      e.readErrors.push({ dl, error });
       continue;
     }
-    let e = byTopic.get(dl.deadLetterTopic);
-    if (!e) byTopic.set(dl.deadLetterTopic, (e = { records: [], groups: new Map() }));
+    if (!rec) {
+      ctx.log.warn('dead letter source gone', { group: dl.group, topic: dl.topic, partition: dl.partition, offset: dl.offset });
+      out.gone.push(dl);
+      continue;
+    }
     e.records.push(rec);
-    e.groups.set(dl.group, (e.groups.get(dl.group) ?? 0) + 1);
+    e.dls.push(dl);
   }
+  for (const [topic, e] of byTopic) {
+    for (const { dl, error } of e.readErrors) out.failed.push({ topic, dls: [dl], error });
+    if (e.dls.length === 0) continue;
+    try {
+      await appendTo(ctx, topic, e.dls, e.records);
+      out.written.push(...e.dls);
+    } catch (error) {
+      out.failed.push({ topic, dls: e.dls, error });
+    }
+  }
+  return out;
+}
+
+async function appendTo(ctx: BrokerContext, topic: string, dls: readonly DeadLetter[], records: RecordInput[]): Promise<void> {
   // The checks a produce gets (handle-produce.ts): group configs are checked when set, but
   // this is the one place where a client-chosen name makes the broker write, so it refuses
   // an internal or illegal topic itself, before any append.
-  for (const [topic, e] of byTopic) {
-    const problem = deadLetterTopicProblem(topic);
-    if (problem) throw new InvalidTopicError(`dead-letter topic of share group(s) ${[...e.groups.keys()].join(', ')}: ${problem}`);
-  }
-  let written = 0;
-  for (const [topic, e] of byTopic) {
-    await ensureDlqTopic(ctx, topic);
-    const log = ctx.logs.log(topic, 0);
-    if (!log) throw new Error(`dead-letter topic ${topic} has no partition 0`);
-    await log.append(encodeBatch(e.records), { durable: true });
-    ctx.delayed.wakePartition(topic, 0);
-    for (const [group, n] of e.groups) ctx.metrics.deadLettered(group, n);
-    written += e.records.length;
-  }
-  return written;
+  const problem = deadLetterTopicProblem(topic);
+  if (problem) throw new InvalidTopicError(`dead-letter topic of share group(s) ${[...new Set(dls.map((d) => d.group))].join(', ')}: ${problem}`);
+  await ensureDlqTopic(ctx, topic);
+  const log = ctx.logs.log(topic, 0);
+  if (!log) throw new UnknownTopicError(topic, 0);
+  await log.append(encodeBatch(records), { durable: true });
+  ctx.delayed.wakePartition(topic, 0);
+  const perGroup = new Map<string, number>();
+  for (const dl of dls) perGroup.set(dl.group, (perGroup.get(dl.group) ?? 0) + 1);
+  for (const [group, n] of perGroup) ctx.metrics.deadLettered(group, n);
 }

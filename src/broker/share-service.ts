@@ -17,6 +17,11 @@
  *     says so, with the old and new positions); partitions added to a topic a group reads
  *     start at their beginning. Without this a group kept its old position and delivered
  *     nothing until the new log passed it.
+ *   - a record is archived only once its dead-letter copy is durably appended
+ *     (coord.deadLettersWritten). A copy that fails (the topic cannot be created,
+ *     disk error) is logged at error, counted, and retried by the tick with backoff
+ *     (DEAD_LETTER_RETRY_MS doubling to DEAD_LETTER_RETRY_MAX_MS); its record stays in
+ *     flight, held by the dead-letter writer, and a restart meanwhile delivers it again.
  *
  * One instance per broker context, found with `shareService(ctx)`.
  */
@@ -25,6 +30,7 @@ import { ShareStateLog, SHARE_STATE_PREFIX } from '../queue/share-state-log.js';
 import { logManagerGenerationDir } from '../state-log/generation-log.js';
 import type { DeadLetter } from '../queue/types.js';
 import { isInternalTopicName } from '../topic-name.js';
+import { tpKey } from '../protocol/topic-partition.js';
 import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
@@ -32,6 +38,9 @@ import { quarantineSkipped } from './state-quarantine.js';
 import { shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 
 export const TICK_MS = 250;
+/** Wait before retrying a failed dead-letter write; doubles per failure in a row up to DEAD_LETTER_RETRY_MAX_MS. */
+export const DEAD_LETTER_RETRY_MS = 1_000;
+export const DEAD_LETTER_RETRY_MAX_MS = 60_000;
 
 const services = new WeakMap<BrokerContext, ShareService>();
 
@@ -65,6 +74,11 @@ export class ShareService {
    */
   private readonly deletedReads = new Map<string, Map<string, Map<number, number>>>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** Dead letters whose copy failed, by record: the tick retries them from `deadLetterRetryAt` on. */
+  private readonly owedDeadLetters = new Map<string, DeadLetter>();
+  private deadLetterRetryAt = 0;
+  /** Dead-letter writes that failed in a row (the backoff's exponent). */
+  private deadLetterFailures = 0;
 
   private constructor(private readonly ctx: BrokerContext) {
     this.coord = new ShareCoordinator({ defaults: ctx.config.share });
@@ -99,6 +113,9 @@ export class ShareService {
     clearTimeout(this.precise);
     // Parked acquires answer now, with nothing (see handle-share-acquire.ts).
     this.ctx.delayed.finish(SHARE_TICK_KEY);
+    if (this.owedDeadLetters.size) {
+      this.ctx.log.warn('dead letters not written at shutdown; their records will be delivered again after the restart', { records: this.owedDeadLetters.size });
+    }
     await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
     await this.state.idle();
   }
@@ -108,8 +125,10 @@ export class ShareService {
   }
 
   /**
-   * Persists coordinator changes; dead letters are appended first (see share-dead-letters.ts).
-   * Call it in the same tick as the coordinator change it covers.
+   * Persists coordinator changes; dead letters are appended first, and the records whose copy
+   * is written are archived before the persist (see share-dead-letters.ts). A failed copy
+   * does not fail the commit: it is owed and retried (copyDeadLetters). Call it in the same
+   * tick as the coordinator change it covers.
    */
   commit(dls: readonly DeadLetter[], durable: boolean): Promise<void> {
     // A persist drains *every* pending change, so an earlier queued non-durable commit may
@@ -119,7 +138,7 @@ export class ShareService {
     // Serialised: a persist must not overtake another caller's dead-letter append (the
     // state would call a record archived before its copy is in the DLQ).
     const run = this.chain.then(async () => {
-      if (dls.length) await writeDeadLetters(this.ctx, dls);
+      if (dls.length) await this.copyDeadLetters(dls);
       const d = this.durableWanted;
       this.durableWanted = false;
       try {
@@ -134,6 +153,44 @@ export class ShareService {
     });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Appends the dead-letter copies and archives the records whose copy is durable (or whose
+   * source retention deleted). The rest stay held by the dead-letter writer and are owed:
+   * logged at error, counted, retried by the tick after a backoff.
+   */
+  private async copyDeadLetters(dls: readonly DeadLetter[]): Promise<void> {
+    const res = await writeDeadLetters(this.ctx, dls);
+    this.coord.deadLettersWritten(res.written);
+    this.coord.deadLettersWritten(res.gone);
+    for (const dl of [...res.written, ...res.gone]) this.owedDeadLetters.delete(deadLetterKey(dl));
+    if (res.failed.length === 0) {
+      this.deadLetterFailures = 0;
+      return;
+    }
+    this.deadLetterFailures++;
+    const retryInMs = Math.min(DEAD_LETTER_RETRY_MAX_MS, DEAD_LETTER_RETRY_MS * 2 ** Math.min(this.deadLetterFailures - 1, 16));
+    this.deadLetterRetryAt = Date.now() + retryInMs;
+    for (const f of res.failed) {
+      const perGroup = new Map<string, number>();
+      for (const dl of f.dls) {
+        this.owedDeadLetters.set(deadLetterKey(dl), dl);
+        perGroup.set(dl.group, (perGroup.get(dl.group) ?? 0) + 1);
+      }
+      for (const [group, n] of perGroup) this.ctx.metrics.deadLetterFailed(group, n);
+      this.ctx.log.error('dead letter write failed; the records stay unarchived and the write is retried', {
+        deadLetterTopic: f.topic, groups: [...perGroup.keys()], records: f.dls.length, retryInMs, error: f.error,
+      });
+    }
+  }
+
+  /** The owed dead letters once their backoff passed, minus those no longer waiting (group deleted or reset). */
+  private dueDeadLetters(): DeadLetter[] {
+    if (this.owedDeadLetters.size === 0 || Date.now() < this.deadLetterRetryAt) return [];
+    const due = [...this.owedDeadLetters.values()].filter((dl) => this.coord.awaitingDeadLetter(dl));
+    this.owedDeadLetters.clear();
+    return due;
   }
 
   /** Remembers that `workerId` speaks on `scope`; when it closes, the worker leaves. */
@@ -259,6 +316,7 @@ export class ShareService {
     }
     this.ticking = true;
     const dls = this.coord.tick();
+    dls.push(...this.dueDeadLetters());
     this.commit(dls, dls.length > 0).then(
       () => this.ctx.delayed.wake(SHARE_TICK_KEY),
       (err: unknown) => this.ctx.log.error('share tick failed', { error: err }),
@@ -305,6 +363,10 @@ export class ShareService {
       }
     });
   }
+}
+
+function deadLetterKey(dl: DeadLetter): string {
+  return dl.group + '\0' + tpKey(dl.topic, dl.partition) + '\0' + dl.offset;
 }
 
 /** For shutdown: closes the service when it was started on `ctx`. */

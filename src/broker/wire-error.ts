@@ -4,7 +4,7 @@
  * its stack and answered as UNKNOWN_SERVER_ERROR without leaking internals.
  */
 import { SluiceError } from '../errors.js';
-import { ERRORS, toWireError, type ErrorName, type WireError } from '../protocol/errors.js';
+import { ERRORS, toWireError, type WireErrorName, type WireError } from '../protocol/errors.js';
 import type { Logger } from './logger.js';
 
 export function wireError(err: unknown, log: Logger, context?: Record<string, unknown>): WireError {
@@ -14,6 +14,6 @@ export function wireError(err: unknown, log: Logger, context?: Record<string, un
 }
 
 /** A wire error by table name, with a specific message. */
-export function errorOf(name: ErrorName, message?: string, data?: Record<string, unknown>): WireError {
+export function errorOf(name: WireErrorName, message?: string, data?: Record<string, unknown>): WireError {
   return { code: ERRORS[name].code, message: message ?? ERRORS[name].message, ...(data ? { data } : {}) };
 }

@@ -8,28 +8,28 @@ import { SluiceError } from '../errors.js';
 /** The connection failed or dropped. Retriable: the connection reconnects on its own. */
 export class NetworkError extends SluiceError {
   constructor(readonly url: string, message: string, options?: ErrorOptions) {
-    super('NETWORK_ERROR', message, true, options);
+    super('NETWORK_ERROR', message, options);
   }
 }
 
 /** No response within the request timeout. The request may still have been applied. */
 export class RequestTimeoutError extends SluiceError {
   constructor(readonly url: string, readonly api: number, readonly timeoutMs: number) {
-    super('REQUEST_TIMED_OUT', `no response from ${url} to api ${api} within ${timeoutMs} ms`, true);
+    super('REQUEST_TIMED_OUT', `no response from ${url} to api ${api} within ${timeoutMs} ms`);
   }
 }
 
 /** The client was closed; the operation will never complete. */
 export class ClientClosedError extends SluiceError {
   constructor(what: string) {
-    super('CLIENT_CLOSED', `${what} is closed`, false);
+    super('CLIENT_CLOSED', `${what} is closed`);
   }
 }
 
 /** Bad arguments from the application (not retriable, nothing was sent). */
 export class InvalidArgumentError extends SluiceError {
   constructor(message: string) {
-    super('INVALID_ARGUMENT', message, false);
+    super('INVALID_ARGUMENT', message);
   }
 }
 
@@ -42,6 +42,6 @@ export class InvalidArgumentError extends SluiceError {
  */
 export class MessageTooLargeError extends SluiceError {
   constructor(message: string, readonly limit: string, readonly limitBytes: number, readonly size: number) {
-    super('MESSAGE_TOO_LARGE', message, false);
+    super('MESSAGE_TOO_LARGE', message);
   }
 }

@@ -35,7 +35,7 @@ export class QueueAdmin {
   async describeGroup(groupId: string): Promise<ShareGroupDescription> {
     const res = await this.conn.request(Api.ShareDescribe, { groupIds: [groupId] });
     const g = res.groups[0];
-    if (g.error) throw fromWireError(g.error);
+    if ('error' in g) throw fromWireError(g.error);
     return g;
   }
 

@@ -84,6 +84,6 @@ export class Job implements Message {
 /** ack/release/reject called on a job that was already settled: a bug in the worker, refused locally. */
 export class JobSettledError extends SluiceError {
   constructor(job: Job, how: string) {
-    super('INVALID_RECORD_STATE', `${how}: job ${job.topic}/${job.partition}@${job.offset} is already settled`, false);
+    super('INVALID_RECORD_STATE', `${how}: job ${job.topic}/${job.partition}@${job.offset} is already settled`);
   }
 }

@@ -120,7 +120,7 @@ function sizeOf(b: Uint8Array | string | null | undefined): number {
 }
 
 export class RecordAccumulator {
-  private readonly open = new Map<string, { parts: ProducerBatch[]; n: number }>(); // topic -> open batch by partition
+  private readonly open = new Map<string, { parts: (ProducerBatch | undefined)[]; n: number }>(); // topic -> open batch by partition (undefined: none open)
   /** Closed batches in the order they closed. */
   readonly ready: ProducerBatch[] = [];
   /** Bytes held in open and ready batches (estimates before encoding). */
@@ -198,9 +198,11 @@ export class RecordAccumulator {
     }
   }
 
-  private close(parts: ProducerBatch[], p: number, numPartitions: number): void {
+  /** Closes the open batch of partition `p`, if there is one. */
+  private close(parts: (ProducerBatch | undefined)[], p: number, numPartitions: number): void {
     const b = parts[p];
-    parts[p] = undefined as unknown as ProducerBatch;
+    if (!b) return;
+    parts[p] = undefined;
     this.ready.push(b);
     this.partitioner.batchClosed(b.topic, p, numPartitions);
   }
@@ -209,7 +211,7 @@ export class RecordAccumulator {
   closeAll(): void {
     for (const { parts, n } of this.open.values()) {
       for (let p = 0; p < parts.length; p++) {
-        if (parts[p] && parts[p].records.length > 0) this.close(parts, p, n);
+        if (parts[p]?.records.length) this.close(parts, p, n);
       }
     }
   }

@@ -12,7 +12,7 @@ import { SluiceError } from '../errors.js';
 export class FencedMemberEpochError extends SluiceError {
   constructor(readonly groupId: string, readonly memberId: string, readonly memberEpoch: number, readonly currentEpoch: number) {
     super('FENCED_MEMBER_EPOCH',
-      `member '${memberId}' of group '${groupId}' sent epoch ${memberEpoch} but is at ${currentEpoch}; rejoin with epoch 0`, false);
+      `member '${memberId}' of group '${groupId}' sent epoch ${memberEpoch} but is at ${currentEpoch}; rejoin with epoch 0`);
   }
 }
 
@@ -23,77 +23,77 @@ export class FencedMemberEpochError extends SluiceError {
 export class StaleMemberEpochError extends SluiceError {
   constructor(readonly groupId: string, readonly memberId: string, readonly memberEpoch: number, readonly currentEpoch: number) {
     super('STALE_MEMBER_EPOCH',
-      `commit from member '${memberId}' of group '${groupId}' carries epoch ${memberEpoch}, current is ${currentEpoch}`, false);
+      `commit from member '${memberId}' of group '${groupId}' carries epoch ${memberEpoch}, current is ${currentEpoch}`);
   }
 }
 
 /** The member id is not (or no longer: left, timed out) in the group. Rejoin with epoch 0. */
 export class UnknownMemberIdError extends SluiceError {
   constructor(readonly groupId: string, readonly memberId: string, detail = '') {
-    super('UNKNOWN_MEMBER_ID', `member '${memberId}' is not in group '${groupId}'${detail ? `: ${detail}` : ''}`, false);
+    super('UNKNOWN_MEMBER_ID', `member '${memberId}' is not in group '${groupId}'${detail ? `: ${detail}` : ''}`);
   }
 }
 
 export class InvalidGroupIdError extends SluiceError {
   constructor(readonly groupId: unknown) {
-    super('INVALID_GROUP_ID', `group id must be a non-empty string of at most 255 characters, got ${JSON.stringify(groupId)}`, false);
+    super('INVALID_GROUP_ID', `group id must be a non-empty string of at most 255 characters, got ${JSON.stringify(groupId)}`);
   }
 }
 
 export class GroupIdNotFoundError extends SluiceError {
   constructor(readonly groupId: string) {
-    super('GROUP_ID_NOT_FOUND', `no group '${groupId}'`, false);
+    super('GROUP_ID_NOT_FOUND', `no group '${groupId}'`);
   }
 }
 
 export class NonEmptyGroupError extends SluiceError {
   constructor(readonly groupId: string, readonly members: number) {
-    super('NON_EMPTY_GROUP', `group '${groupId}' still has ${members} member(s)`, false);
+    super('NON_EMPTY_GROUP', `group '${groupId}' still has ${members} member(s)`);
   }
 }
 
 /** OffsetDelete on a topic an active member still subscribes to: the next commit would bring it back. */
 export class GroupSubscribedToTopicError extends SluiceError {
   constructor(readonly groupId: string, readonly topic: string) {
-    super('GROUP_SUBSCRIBED_TO_TOPIC', `group '${groupId}' has members subscribed to '${topic}'`, false);
+    super('GROUP_SUBSCRIBED_TO_TOPIC', `group '${groupId}' has members subscribed to '${topic}'`);
   }
 }
 
 export class UnsupportedAssignorError extends SluiceError {
   constructor(readonly assignor: string, known: readonly string[]) {
-    super('UNSUPPORTED_ASSIGNOR', `unknown assignor '${assignor}'; known: ${known.join(', ')}`, false);
+    super('UNSUPPORTED_ASSIGNOR', `unknown assignor '${assignor}'; known: ${known.join(', ')}`);
   }
 }
 
 export class InvalidRegularExpressionError extends SluiceError {
   constructor(readonly pattern: string, reason: string) {
-    super('INVALID_REGULAR_EXPRESSION', `subscription pattern ${JSON.stringify(pattern)} is invalid: ${reason}`, false);
+    super('INVALID_REGULAR_EXPRESSION', `subscription pattern ${JSON.stringify(pattern)} is invalid: ${reason}`);
   }
 }
 
 export class OffsetMetadataTooLargeError extends SluiceError {
   constructor(readonly topic: string, readonly partition: number, readonly size: number, readonly max: number) {
-    super('OFFSET_METADATA_TOO_LARGE', `commit metadata for ${topic}/${partition} is ${size} bytes, at most ${max} allowed`, false);
+    super('OFFSET_METADATA_TOO_LARGE', `commit metadata for ${topic}/${partition} is ${size} bytes, at most ${max} allowed`);
   }
 }
 
 /** A request field is missing or out of range (the message says which). */
 export class InvalidGroupRequestError extends SluiceError {
   constructor(message: string) {
-    super('INVALID_REQUEST', message, false);
+    super('INVALID_REQUEST', message);
   }
 }
 
 /** The offset store is still replaying its log, or has been closed. */
 export class CoordinatorNotAvailableError extends SluiceError {
   constructor(message: string) {
-    super('COORDINATOR_NOT_AVAILABLE', message, true);
+    super('COORDINATOR_NOT_AVAILABLE', message);
   }
 }
 
 /** A member asked for a session timeout outside the broker's group.minSessionTimeoutMs..group.maxSessionTimeoutMs. */
 export class InvalidSessionTimeoutError extends SluiceError {
   constructor(readonly sessionTimeoutMs: unknown, readonly min: number, readonly max: number) {
-    super('INVALID_SESSION_TIMEOUT', `sessionTimeoutMs must be an integer in ${min}..${max}, got ${String(sessionTimeoutMs)}`, false);
+    super('INVALID_SESSION_TIMEOUT', `sessionTimeoutMs must be an integer in ${min}..${max}, got ${String(sessionTimeoutMs)}`);
   }
 }

@@ -98,6 +98,8 @@ export interface BrokerMetrics {
   rebalance(group: string): void;
   redelivered(group: string, n: number): void;
   deadLettered(group: string, n: number): void;
+  /** Records whose dead-letter copy could not be written (they stay unarchived and are retried). */
+  deadLetterFailed(group: string, n: number): void;
   /** A state log record replay skipped at start-up (it did not decode or apply; see docs/storage.md, quarantine). */
   stateRecordSkipped(log: StateLogName): void;
 

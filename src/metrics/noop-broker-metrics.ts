@@ -22,6 +22,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   rebalance(_group: string): void {}
   redelivered(_group: string, _n: number): void {}
   deadLettered(_group: string, _n: number): void {}
+  deadLetterFailed(_group: string, _n: number): void {}
   stateRecordSkipped(_log: StateLogName): void {}
   collectPartitions(_fn: () => Iterable<PartitionStats>): void {}
   collectGroups(_fn: () => Iterable<GroupStats>): void {}

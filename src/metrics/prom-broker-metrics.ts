@@ -111,6 +111,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly rebalances: CounterFamily;
   private readonly redeliveries: CounterFamily;
   private readonly deadLetters: CounterFamily;
+  private readonly deadLetterFailures: CounterFamily;
   private readonly collectErrors: CounterFamily;
   private readonly corruptReads: CounterFamily;
   private readonly recoveryDroppedBytes: CounterFamily;
@@ -170,6 +171,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.rebalances = new CounterFamily('sluice_group_rebalances_total', 'Rebalances started, by consumer group.', group, this.maxGroups).register(r);
     this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
     this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
+    this.deadLetterFailures = new CounterFamily('sluice_queue_dead_letter_failures_total', 'Queue-mode messages whose dead-letter copy could not be written; they stay unarchived and the write is retried.', group, this.maxGroups).register(r);
 
     this.corruptReads = new CounterFamily('sluice_corrupt_reads_total', 'Reads refused with CORRUPT_MESSAGE because a stored batch failed its check.', topic, MAX_TOPICS).register(r);
     this.recoveryDroppedBytes = new CounterFamily('sluice_recovery_dropped_bytes_total', 'Log bytes dropped by recovery at open (a torn or damaged tail and the segments after it).', topic, MAX_TOPICS).register(r);
@@ -279,6 +281,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   deadLettered(group: string, n: number): void {
     this.deadLetters.child(group).value += n;
+  }
+
+  deadLetterFailed(group: string, n: number): void {
+    this.deadLetterFailures.child(group).value += n;
   }
 
   stateRecordSkipped(log: StateLogName): void {

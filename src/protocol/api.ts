@@ -303,7 +303,6 @@ export interface ShareAckResponse extends ResponseHeader {
 // --- ShareDescribe (1102) ------------------------------------------------------------------
 export interface ShareGroupDescriptionWire {
   groupId: string;
-  error?: WireError;
   settings: Required<ShareGroupSettings>;
   /** acquired: records the worker acquired in total since it joined (how work was spread). */
   workers: { workerId: string; lastSeenMsAgo: number; inFlight: number; acquired?: number }[];
@@ -316,8 +315,13 @@ export interface ShareGroupDescriptionWire {
   oldestUnackedMs: number;
   partitions: { topic: string; partition: number; startOffset: number; endOffset: number; available: number; inFlight: number; backlog: number }[];
 }
+/** A group that could not be described (GROUP_ID_NOT_FOUND): only its id and the error. */
+export interface ShareGroupDescribeFailure {
+  groupId: string;
+  error: WireError;
+}
 export interface ShareDescribeResponse extends ResponseHeader {
-  groups: ShareGroupDescriptionWire[];
+  groups: (ShareGroupDescriptionWire | ShareGroupDescribeFailure)[];
 }
 
 // --- ShareLeave (1103) ---------------------------------------------------------------------

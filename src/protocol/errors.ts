@@ -1,68 +1,21 @@
 /**
- * The one table of wire errors, shared by broker and client. A number never changes
- * meaning once released; where Kafka has the same error, Sluice uses Kafka's number so
- * operators can look codes up in either project's docs. Sluice-only errors live at 1000+.
+ * The wire side of the error table (ERRORS, in src/errors.ts): a wire number back to its
+ * name, a local error to the error object a response carries, and the BrokerError a client
+ * raises for it.
  *
  * A local error (SluiceError subclass) crosses the wire as the entry whose name equals its
  * `code`; the client turns a wire error back into a SluiceError with the same code.
  */
-import { SluiceError } from '../errors.js';
+import { ERRORS, SluiceError, type ErrorSpec, type WireErrorName } from '../errors.js';
 
-export interface ErrorSpec {
-  readonly code: number;
-  readonly retriable: boolean;
-  readonly message: string;
-}
+// The table itself lives in src/errors.ts (no imports), so SluiceError can type its code
+// and read `retriable` from it; this module adds the wire mapping.
+export { ERRORS, type ErrorName, type ErrorSpec, type WireErrorName } from '../errors.js';
 
-export const ERRORS = {
-  UNKNOWN_RETRIABLE: { code: -2, retriable: true, message: 'an error this client does not know; it may pass if retried' },
-  UNKNOWN_SERVER_ERROR: { code: -1, retriable: false, message: 'the broker failed unexpectedly' },
-  NONE: { code: 0, retriable: false, message: '' },
-  OFFSET_OUT_OF_RANGE: { code: 1, retriable: false, message: 'the offset is outside the stored log' },
-  CORRUPT_MESSAGE: { code: 2, retriable: false, message: 'a record batch failed its length, magic or CRC check' },
-  UNKNOWN_TOPIC_OR_PARTITION: { code: 3, retriable: true, message: 'no such topic or partition' },
-  INVALID_FETCH_SIZE: { code: 4, retriable: false, message: 'the fetch size is invalid' },
-  REQUEST_TIMED_OUT: { code: 7, retriable: true, message: 'the request timed out' },
-  MESSAGE_TOO_LARGE: { code: 10, retriable: false, message: 'the batch is larger than the broker accepts' },
-  OFFSET_METADATA_TOO_LARGE: { code: 12, retriable: false, message: 'the commit metadata string is too large' },
-  COORDINATOR_LOAD_IN_PROGRESS: { code: 14, retriable: true, message: 'the coordinator is loading state' },
-  COORDINATOR_NOT_AVAILABLE: { code: 15, retriable: true, message: 'the coordinator is not available' },
-  INVALID_TOPIC: { code: 17, retriable: false, message: 'the topic name is invalid' },
-  RECORD_LIST_TOO_LARGE: { code: 18, retriable: false, message: 'the request carries more bytes than the broker accepts' },
-  INVALID_REQUIRED_ACKS: { code: 21, retriable: false, message: 'acks must be 0, 1 or all (-1)' },
-  ILLEGAL_GENERATION: { code: 22, retriable: false, message: 'the generation is not the current one' },
-  INVALID_GROUP_ID: { code: 24, retriable: false, message: 'the group id is invalid' },
-  UNKNOWN_MEMBER_ID: { code: 25, retriable: false, message: 'the member is not known to the group' },
-  INVALID_SESSION_TIMEOUT: { code: 26, retriable: false, message: 'the session timeout is outside the allowed range' },
-  REBALANCE_IN_PROGRESS: { code: 27, retriable: false, message: 'the group is rebalancing' },
-  INVALID_COMMIT_OFFSET_SIZE: { code: 28, retriable: false, message: 'the commit metadata is too large' },
-  UNSUPPORTED_VERSION: { code: 35, retriable: false, message: 'the api version is not supported' },
-  TOPIC_ALREADY_EXISTS: { code: 36, retriable: false, message: 'the topic already exists' },
-  INVALID_PARTITIONS: { code: 37, retriable: false, message: 'the partition count is invalid' },
-  INVALID_CONFIG: { code: 40, retriable: false, message: 'a config value is invalid' },
-  INVALID_REQUEST: { code: 42, retriable: false, message: 'the request is malformed' },
-  STORAGE_ERROR: { code: 56, retriable: true, message: 'the broker could not read or write its disk' },
-  NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'the group has members' },
-  GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'no such group' },
-  GROUP_SUBSCRIBED_TO_TOPIC: { code: 86, retriable: false, message: 'the group has members subscribed to the topic' },
-  INVALID_RECORD: { code: 87, retriable: false, message: 'a record batch header disagrees with the records it holds' },
-  FENCED_MEMBER_EPOCH: { code: 110, retriable: false, message: 'the member epoch is fenced; rejoin' },
-  UNSUPPORTED_ASSIGNOR: { code: 112, retriable: false, message: 'the group assignor is not known' },
-  STALE_MEMBER_EPOCH: { code: 113, retriable: false, message: 'the member epoch is stale' },
-  INVALID_RECORD_STATE: { code: 121, retriable: false, message: 'the record is not in a state that allows this' },
-  INVALID_REGULAR_EXPRESSION: { code: 130, retriable: false, message: 'the subscription pattern is not a valid regular expression' },
-  UNKNOWN_API: { code: 1000, retriable: false, message: 'the broker does not know this api' },
-  TOO_MANY_REQUESTS: { code: 1001, retriable: true, message: 'too many requests in flight on this connection' },
-  BROKER_SHUTTING_DOWN: { code: 1002, retriable: true, message: 'the broker is shutting down' },
-  NETWORK_ERROR: { code: 1003, retriable: true, message: 'the connection to the broker failed' },
-} as const satisfies Record<string, ErrorSpec>;
-
-export type ErrorName = keyof typeof ERRORS;
-
-const BY_CODE = new Map<number, ErrorName>(Object.entries(ERRORS).map(([name, spec]) => [spec.code, name as ErrorName]));
+const BY_CODE = new Map<number, WireErrorName>(Object.entries(ERRORS).map(([name, spec]) => [spec.code, name as WireErrorName]));
 
 /** Name of a wire code; unknown numbers map to UNKNOWN_RETRIABLE (a newer broker's error). */
-export function errorName(code: number): ErrorName {
+export function errorName(code: number): WireErrorName {
   return BY_CODE.get(code) ?? 'UNKNOWN_RETRIABLE';
 }
 
@@ -95,7 +48,7 @@ export function toWireError(err: unknown): WireError {
 export class BrokerError extends SluiceError {
   constructor(readonly wireCode: number, message: string, readonly data?: Record<string, unknown>) {
     const name = errorName(wireCode);
-    super(name, message || ERRORS[name].message, ERRORS[name].retriable);
+    super(name, message || ERRORS[name].message);
   }
 }
 

@@ -16,6 +16,6 @@ export const CLOSE_INTERNAL_ERROR = 1011; //   the broker failed on this frame (
 
 export class FrameError extends SluiceError {
   constructor(readonly closeCode: number, message: string) {
-    super('INVALID_REQUEST', message, false);
+    super('INVALID_REQUEST', message);
   }
 }

@@ -9,6 +9,6 @@ export type RequestErrorCode = 'INVALID_REQUEST' | 'UNKNOWN_API' | 'UNSUPPORTED_
 
 export class RequestError extends SluiceError {
   constructor(code: RequestErrorCode, readonly id: number, message: string) {
-    super(code, message, false);
+    super(code, message);
   }
 }

@@ -17,40 +17,40 @@ export class InvalidRecordStateError extends SluiceError {
     readonly offset: number,
     detail: string,
   ) {
-    super('INVALID_RECORD_STATE', `share group '${group}' ${topic}/${partition} offset ${offset}: ${detail}`, false);
+    super('INVALID_RECORD_STATE', `share group '${group}' ${topic}/${partition} offset ${offset}: ${detail}`);
   }
 }
 
 /** A worker id the group does not know (never acquired, left, or timed out). Acquire again to rejoin. */
 export class UnknownShareWorkerError extends SluiceError {
   constructor(readonly group: string, readonly workerId: string) {
-    super('UNKNOWN_MEMBER_ID', `worker '${workerId}' is not in share group '${group}'`, false);
+    super('UNKNOWN_MEMBER_ID', `worker '${workerId}' is not in share group '${group}'`);
   }
 }
 
 export class UnknownShareGroupError extends SluiceError {
   constructor(readonly group: string) {
-    super('GROUP_ID_NOT_FOUND', `no share group '${group}'`, false);
+    super('GROUP_ID_NOT_FOUND', `no share group '${group}'`);
   }
 }
 
 /** Deleting a share group that still has workers: they must leave (or time out) first. */
 export class NonEmptyShareGroupError extends SluiceError {
   constructor(readonly group: string, workers: number) {
-    super('NON_EMPTY_GROUP', `share group '${group}' still has ${workers} worker(s); stop them (or wait for their session timeout) first`, false);
+    super('NON_EMPTY_GROUP', `share group '${group}' still has ${workers} worker(s); stop them (or wait for their session timeout) first`);
   }
 }
 
 /** A group config value out of range; `field` names it. */
 export class InvalidShareConfigError extends SluiceError {
   constructor(readonly field: string, readonly detail: string) {
-    super('INVALID_CONFIG', `share group config ${field}: ${detail}`, false);
+    super('INVALID_CONFIG', `share group config ${field}: ${detail}`);
   }
 }
 
 /** Bad request fields (offsets that are not integers, empty worker ids). */
 export class InvalidShareRequestError extends SluiceError {
   constructor(detail: string) {
-    super('INVALID_REQUEST', detail, false);
+    super('INVALID_REQUEST', detail);
   }
 }

@@ -33,6 +33,8 @@ export interface AcquiredPartition {
   ranges: AcquiredRange[];
   /** How many of these records are redeliveries (not the first delivery, nor a retake of a give-back). */
   redelivered: number;
+  /** When the locks of these records expire (ms since epoch): the deadline the worker must extend before. */
+  lockDeadline: number;
 }
 
 export interface ShareChanges {
@@ -212,7 +214,8 @@ export class ShareCoordinator {
 
   /**
    * Locks up to `max` records for the worker across `sources`, spread fairly. Registers or
-   * refreshes the worker. Returns only partitions that gave something.
+   * refreshes the worker. Returns only partitions that gave something, each with the lock
+   * deadline set here (the broker answers with it, not with a time it computes later).
    */
   acquire(groupId: string, workerId: string, sources: readonly PartitionSource[], max: number): AcquiredPartition[] {
     checkId('worker id', workerId);
@@ -248,8 +251,10 @@ export class ShareCoordinator {
         else got.set(idx, ranges);
       }
     }
+    // The deadline SharePartition.acquire gave every lock of this call (same clock reading, same config).
+    const lockDeadline = now + g.config.visibilityTimeoutMs;
     for (const [idx, ranges] of [...got].sort((a, b) => a[0] - b[0])) {
-      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges, redelivered: redelivered.get(idx) ?? 0 });
+      out.push({ topic: sources[idx].topic, partition: sources[idx].partition, ranges, redelivered: redelivered.get(idx) ?? 0, lockDeadline });
     }
     return out;
   }
@@ -259,12 +264,35 @@ export class ShareCoordinator {
     for (const t of targets) this.held(g, t).ack(w, t.offsets);
   }
 
-  /** Rejects (poison): the returned dead letters must be appended to their topics. */
+  /**
+   * Rejects (poison): the returned dead letters must be appended to their topics, then
+   * reported with deadLettersWritten(), which archives the records.
+   */
   reject(groupId: string, workerId: string, targets: readonly SettleTarget[], reason?: string): DeadLetter[] {
     const { g, w } = this.settleContext(groupId, workerId, targets);
     const out: DeadLetter[] = [];
     for (const t of targets) out.push(...this.held(g, t).reject(w, t.offsets, reason));
     return out;
+  }
+
+  /**
+   * The broker durably appended the dead-letter copies of `dls`: archives the records still
+   * waiting for them (see SharePartition, "Dead-lettering takes two steps"). A dead letter
+   * whose group or partition was deleted or reset meanwhile is ignored. Returns how many
+   * records were archived.
+   */
+  deadLettersWritten(dls: readonly DeadLetter[]): number {
+    let n = 0;
+    for (const [key, offsets] of byPartition(dls)) {
+      const [group, topic, partition] = JSON.parse(key) as [string, string, number];
+      n += this.groupsMap.get(group)?.existing(topic, partition)?.deadLettersWritten(offsets) ?? 0;
+    }
+    return n;
+  }
+
+  /** True while the record of `dl` still waits for its dead-letter copy (a retry is still owed). */
+  awaitingDeadLetter(dl: DeadLetter): boolean {
+    return this.groupsMap.get(dl.group)?.existing(dl.topic, dl.partition)?.awaitingDeadLetter(dl.offset) ?? false;
   }
 
   /**
@@ -443,6 +471,17 @@ export class ShareCoordinator {
     for (const p of g.partitions.values()) out.push(...p.workerGone(handle, now).deadLetters);
     return out;
   }
+}
+
+function byPartition(dls: readonly DeadLetter[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const dl of dls) {
+    const key = JSON.stringify([dl.group, dl.topic, dl.partition]);
+    const offsets = out.get(key);
+    if (offsets) offsets.push(dl.offset);
+    else out.set(key, [dl.offset]);
+  }
+  return out;
 }
 
 function checkId(what: string, id: unknown): void {

@@ -26,6 +26,14 @@
  * so prefetching workers that stop cannot push untouched jobs into the DLQ. Workers are small integers
  * (> 0) here; share-group.ts maps worker ids to them.
  *
+ * Dead-lettering takes two steps, so that no record is archived without its copy: a record
+ * that must be dead-lettered (rejected, or out of attempts) stays ACQUIRED, its lock handed to
+ * the dead-letter writer (owner DEAD_LETTER_WRITER, no deadline), and the returned DeadLetter
+ * tells the broker to copy it. Only `deadLettersWritten()`, called once the copy is durably
+ * appended, archives it. If the copy cannot be written the broker keeps retrying; a restart
+ * before then finds it AVAILABLE (held records persist as available), so it is delivered
+ * again and dead-lettered again: at-least-once, never lost.
+ *
  * Every change is also recorded as StateRuns for the state log (drainUpdate); an acquired
  * record is persisted as AVAILABLE with its count, since locks do not survive a restart.
  */
@@ -39,6 +47,8 @@ const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
 const MAX_COUNT = 0xffff;
 /** owner of an AVAILABLE record whose last take was given back unstarted (owners are > 0). */
 const GIVEN_BACK = -1;
+/** owner of an ACQUIRED record waiting for its dead-letter copy (the broker's writer holds it). */
+const DEAD_LETTER_WRITER = -2;
 
 /** Record counts of a share partition, and summed over a group's partitions. */
 export interface ShareCounts {
@@ -193,17 +203,40 @@ export class SharePartition {
     this.advance();
   }
 
-  /** Poison: archives the records and dead-letters them; they are never delivered again. */
+  /**
+   * Poison: the records go to the dead-letter writer (returned) and are never delivered to a
+   * worker again, unless a restart comes before their copy is written.
+   */
   reject(worker: number, offsets: readonly number[], reason = 'rejected'): DeadLetter[] {
     this.checkHeld(worker, offsets);
     const out: DeadLetter[] = [];
-    for (const off of offsets) {
-      this.settle(off, ARCHIVED);
-      out.push(this.deadLetter(off, 'rejected', reason));
-    }
+    for (const off of offsets) out.push(this.toDeadLetterWriter(off, 'rejected', reason));
     this.recordRuns(offsets);
-    this.advance();
     return out;
+  }
+
+  /**
+   * The dead-letter copies of `offsets` are durably appended: archives those still waiting for
+   * their copy (a record reset or deleted by retention meanwhile is left alone). Returns how
+   * many were archived.
+   */
+  deadLettersWritten(offsets: readonly number[]): number {
+    const done: number[] = [];
+    for (const off of offsets) {
+      if (!this.awaitingDeadLetter(off)) continue;
+      this.settle(off, ARCHIVED);
+      done.push(off);
+    }
+    this.recordRuns(done);
+    this.advance();
+    return done.length;
+  }
+
+  /** True while `offset` waits for its dead-letter copy (handed out by reject or a last failed attempt, not yet written). */
+  awaitingDeadLetter(offset: number): boolean {
+    if (offset < this.startOff || offset >= this.endOff) return false;
+    const i = offset - this.base;
+    return this.state[i] === ACQUIRED && this.owner[i] === DEAD_LETTER_WRITER;
   }
 
   /**
@@ -406,6 +439,7 @@ export class SharePartition {
         const st = this.state[i];
         if (st === ACKED || st === ARCHIVED) problem = 'already settled';
         else if (st === AVAILABLE) problem = 'not acquired (its lock may have expired)';
+        else if (this.owner[i] === DEAD_LETTER_WRITER) problem = 'already settled (waiting for its dead-letter copy)';
         else if (this.owner[i] !== worker) problem = 'acquired by another worker';
       }
       if (problem) throw new InvalidRecordStateError(this.group, this.topic, this.partition, off, problem);
@@ -433,8 +467,7 @@ export class SharePartition {
     const i = off - this.base;
     const cfg = this.cfg();
     if (this.count[i] >= cfg.maxDeliveries) {
-      dead.push(this.deadLetter(off, 'max-deliveries', reason));
-      this.settle(off, ARCHIVED);
+      dead.push(this.toDeadLetterWriter(off, 'max-deliveries', reason));
       return;
     }
     this.inFlightCount--;
@@ -459,6 +492,17 @@ export class SharePartition {
     this.owner[i] = this.count[i] > 0 ? GIVEN_BACK : 0;
     this.time[i] = notBefore;
     if (off < this.scanFrom) this.scanFrom = off;
+  }
+
+  /**
+   * Hands an ACQUIRED record's lock to the dead-letter writer: no deadline (the broker retries
+   * a failed copy itself), still in flight, archived by deadLettersWritten().
+   */
+  private toDeadLetterWriter(off: number, cause: DeadLetterCause, reason: string): DeadLetter {
+    const i = off - this.base;
+    this.owner[i] = DEAD_LETTER_WRITER;
+    this.time[i] = Infinity;
+    return this.deadLetter(off, cause, reason);
   }
 
   private deadLetter(off: number, cause: DeadLetterCause, reason: string): DeadLetter {

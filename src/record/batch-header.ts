@@ -48,17 +48,37 @@ export const COMPRESSION_MASK = 0x07;
 
 const TWO_32 = 0x1_0000_0000;
 
-/** Reads a signed 64-bit big-endian integer as a number; exact up to 2^53, which offsets and ms timestamps never pass. */
+/**
+ * Reads a signed 64-bit big-endian integer as a number; exact up to 2^53, which offsets and ms
+ * timestamps never pass. Works on any Uint8Array (a Buffer or not) by indexing bytes, which is
+ * what Buffer.readInt32BE does inside; no branch on the type, so the produce and fetch paths,
+ * which pass Buffers, pay nothing for it.
+ */
 export function readInt64(buf: Uint8Array, pos: number): number {
-  const b = buf as Buffer;
-  return b.readInt32BE(pos) * TWO_32 + b.readUInt32BE(pos + 4);
+  checkRange(buf, pos);
+  const hi = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]; // signed
+  const lo = ((buf[pos + 4] << 24) | (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]) >>> 0;
+  return hi * TWO_32 + lo;
 }
 
+/** Writes `value` (an integer within +-2^53) as a signed 64-bit big-endian integer; any Uint8Array, as readInt64. */
 export function writeInt64(buf: Uint8Array, pos: number, value: number): void {
-  const b = buf as Buffer;
+  checkRange(buf, pos);
   const hi = Math.floor(value / TWO_32);
-  b.writeInt32BE(hi, pos);
-  b.writeUInt32BE(value - hi * TWO_32, pos + 4);
+  const lo = value - hi * TWO_32;
+  buf[pos] = hi >>> 24;
+  buf[pos + 1] = hi >>> 16;
+  buf[pos + 2] = hi >>> 8;
+  buf[pos + 3] = hi;
+  buf[pos + 4] = lo >>> 24;
+  buf[pos + 5] = lo >>> 16;
+  buf[pos + 6] = lo >>> 8;
+  buf[pos + 7] = lo;
+}
+
+/** Indexing past the end reads undefined and drops writes: refuse it, as Buffer's methods do. */
+function checkRange(buf: Uint8Array, pos: number): void {
+  if (!(pos >= 0 && pos + 8 <= buf.length)) throw new RangeError(`an int64 at ${pos} does not fit in ${buf.length} bytes`);
 }
 
 /** The header fields a broker or index needs, read without decoding records. */

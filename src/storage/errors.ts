@@ -3,45 +3,45 @@ import { SluiceError } from '../errors.js';
 
 export class OffsetOutOfRangeError extends SluiceError {
   constructor(readonly offset: number, readonly logStartOffset: number, readonly logEndOffset: number) {
-    super('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside the log [${logStartOffset}, ${logEndOffset}]`, false);
+    super('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside the log [${logStartOffset}, ${logEndOffset}]`);
   }
 }
 
 export class UnknownTopicError extends SluiceError {
   constructor(readonly topic: string, readonly partition?: number) {
     super('UNKNOWN_TOPIC_OR_PARTITION',
-      partition === undefined ? `unknown topic '${topic}'` : `unknown topic or partition '${topic}'/${partition}`, true);
+      partition === undefined ? `unknown topic '${topic}'` : `unknown topic or partition '${topic}'/${partition}`);
   }
 }
 
 export class TopicExistsError extends SluiceError {
   constructor(readonly topic: string) {
-    super('TOPIC_ALREADY_EXISTS', `topic '${topic}' already exists`, false);
+    super('TOPIC_ALREADY_EXISTS', `topic '${topic}' already exists`);
   }
 }
 
 export class InvalidPartitionsError extends SluiceError {
   constructor(message: string) {
-    super('INVALID_PARTITIONS', message, false);
+    super('INVALID_PARTITIONS', message);
   }
 }
 
 export class InvalidConfigError extends SluiceError {
   constructor(message: string) {
-    super('INVALID_CONFIG', message, false);
+    super('INVALID_CONFIG', message);
   }
 }
 
 /** A file operation failed (disk full, permissions, closed log). Retriable: it may pass later. */
 export class StorageError extends SluiceError {
   constructor(message: string, options?: ErrorOptions) {
-    super('STORAGE_ERROR', message, true, options);
+    super('STORAGE_ERROR', message, options);
   }
 }
 
 export class IndexOverflowError extends SluiceError {
   constructor(message: string) {
-    super('STORAGE_ERROR', message, true);
+    super('STORAGE_ERROR', message);
   }
 }
 
@@ -66,7 +66,7 @@ export class CorruptLogError extends SluiceError {
     readonly stored?: Buffer,
   ) {
     super('CORRUPT_MESSAGE',
-      `${topic === undefined ? 'log' : `partition ${topic}/${partition}`} is corrupt at offset ${offset} (segment ${segment}, byte ${position}): ${reason}`, false);
+      `${topic === undefined ? 'log' : `partition ${topic}/${partition}`} is corrupt at offset ${offset} (segment ${segment}, byte ${position}): ${reason}`);
   }
 
   /** The same fault, named with its partition. */
@@ -81,7 +81,7 @@ export class CorruptLogError extends SluiceError {
  */
 export class InvalidAppendError extends SluiceError {
   constructor(message: string) {
-    super('INVALID_REQUEST', message, false);
+    super('INVALID_REQUEST', message);
   }
 }
 
@@ -92,6 +92,6 @@ export class InvalidAppendError extends SluiceError {
  */
 export class UnexpectedAppendOffsetError extends SluiceError {
   constructor(readonly firstOffset: number, readonly expectedOffset: number, detail = 'the log end offset') {
-    super('INVALID_REQUEST', `follower append starts at offset ${firstOffset}, expected ${expectedOffset} (${detail})`, false);
+    super('INVALID_REQUEST', `follower append starts at offset ${firstOffset}, expected ${expectedOffset} (${detail})`);
   }
 }

@@ -1,5 +1,7 @@
 // The dead-letter writer refuses what a produce refuses: an internal topic (the broker's
-// offsets or share state log) or an illegal name, before it appends anything. Group configs
+// offsets or share state log) or an illegal name, before it appends anything to it; it
+// reports that topic's dead letters as failed (so their records are not archived) and still
+// writes the other topics of the same call. Group configs
 // are checked when set (share-config.ts); this covers a name that reaches the writer anyway
 // (a config replayed from a log an older broker wrote).
 import { BrokerBudget } from '../../src/broker/output-budget.js';
@@ -19,7 +21,7 @@ import { SluiceError } from '../../src/errors.js';
 import { encodeBatch } from '../../src/record/index.js';
 import { tempDir } from '../storage/helpers.js';
 
-test('dead letters bound for an internal or illegal topic are refused and nothing is appended', async (t) => {
+test('dead letters bound for an internal or illegal topic are refused, reported as failed, and nothing is appended there', async (t) => {
   const { dir, cleanup } = await tempDir();
   const logs = await openLogManager(dir, {}, { retentionCheckMs: 0 });
   t.after(async () => {
@@ -39,16 +41,16 @@ test('dead letters bound for an internal or illegal topic are refused and nothin
   });
 
   for (const bad of ['__consumer_offsets-0', '__share_state-0', '../escape']) {
-    await assert.rejects(writeDeadLetters(ctx, [dl('jobs.dlq'), dl(bad)]), (err: unknown) => {
-      assert.ok(err instanceof SluiceError && err.code === 'INVALID_TOPIC', String(err));
-      assert.match((err as Error).message, /dead-letter topic/);
-      return true;
-    }, bad);
+    const res = await writeDeadLetters(ctx, [dl('jobs.dlq'), dl(bad)]);
+    assert.equal(res.failed.length, 1, bad);
+    const [f] = res.failed;
+    assert.equal(f.topic, bad);
+    assert.deepEqual(f.dls, [dl(bad)]);
+    assert.ok(f.error instanceof SluiceError && f.error.code === 'INVALID_TOPIC', String(f.error));
+    assert.match((f.error as Error).message, /dead-letter topic/);
+    assert.deepEqual(res.written, [dl('jobs.dlq')], 'the legal topic of the same call is written');
   }
   assert.equal(logs.log('__consumer_offsets-0', 0)!.logEndOffset, 0, 'nothing reached the offsets log');
   assert.equal(logs.topic('__share_state-0'), undefined, 'no internal topic was created');
-  assert.equal(logs.topic('jobs.dlq'), undefined, 'a refused call appends nothing, not even its legal part');
-
-  assert.equal(await writeDeadLetters(ctx, [dl('jobs.dlq')]), 1, 'a legal dead-letter topic still works');
-  assert.equal(logs.log('jobs.dlq', 0)!.logEndOffset, 1);
+  assert.equal(logs.log('jobs.dlq', 0)!.logEndOffset, 3);
 });

@@ -116,7 +116,13 @@ test('reject and maxDeliveries produce dead letters whose records carry the DLQ 
   assert.deepEqual(readDeadLetterHeaders(back.headers), {
     group: 'g', topic: 't', partition: '0', offset: '0', deliveryCount: '1', cause: 'rejected', reason: 'cannot parse',
   });
-  const d = c.describe('g');
+  let d = c.describe('g');
+  assert.equal(d.deadLettered, 0, 'archived only once the copies are written');
+  assert.equal(d.inFlight, 2, 'held by the dead-letter writer');
+  assert.ok(c.awaitingDeadLetter(rejected[0]));
+  assert.equal(c.deadLettersWritten([...rejected, ...expired]), 2);
+  assert.ok(!c.awaitingDeadLetter(rejected[0]));
+  d = c.describe('g');
   assert.equal(d.deadLettered, 2);
   assert.equal(d.inFlight + d.available, 0);
 });

@@ -95,14 +95,34 @@ test('a delayed record does not block later ones', () => {
   assert.deepEqual(p.describe(1).delayed, 1);
 });
 
-test('reject archives at once and dead-letters with cause rejected; never delivered again', () => {
-  const p = part();
+test('reject dead-letters with cause rejected, archives once the copy is written; never delivered again', () => {
+  const p = part({ visibilityTimeoutMs: 10 });
   p.acquire(1, 3, 0, 3);
   const dl = p.reject(1, [1], 'bad json');
   assert.deepEqual(dl, [{ group: 'g', topic: 't', partition: 0, offset: 1, deliveryCount: 1, cause: 'rejected', reason: 'bad json', deadLetterTopic: 't.dlq' }]);
   p.release(1, [0, 2], 0, 0);
-  assert.deepEqual(offsetsOf(p.acquire(2, 10, 0, 3)), [0, 2]);
+  // Waiting for its copy: held by the dead-letter writer, not archived, not handed out, no lock expiry.
+  assert.equal(p.stateOf(1), RecordState.ACQUIRED);
+  assert.ok(p.awaitingDeadLetter(1));
+  assert.deepEqual(p.expire(1_000_000).expired, []);
+  assert.deepEqual(offsetsOf(p.acquire(2, 10, 1_000_000, 3)), [0, 2]);
+  assert.equal(p.describe(0).deadLettered, 0);
+  assert.throws(() => p.ack(1, [1]), /waiting for its dead-letter copy/);
+  assert.equal(p.deadLettersWritten([1]), 1);
+  assert.equal(p.stateOf(1), RecordState.ARCHIVED);
   assert.equal(p.describe(0).deadLettered, 1);
+  assert.equal(p.deadLettersWritten([1]), 0, 'archived once');
+});
+
+test('a record waiting for its dead-letter copy is persisted as available: a restart delivers it again', () => {
+  const p = part({ maxDeliveries: 1 });
+  p.acquire(1, 1, 0, 1);
+  p.drainUpdate();
+  assert.equal(p.release(1, [0], 0).length, 1);
+  assert.deepEqual(p.drainUpdate()!.runs, [{ first: 0, last: 0, state: RecordState.AVAILABLE, deliveryCount: 1 }]);
+  assert.deepEqual(p.snapshotRuns(), [{ first: 0, last: 0, state: RecordState.AVAILABLE, deliveryCount: 1 }]);
+  p.deadLettersWritten([0]);
+  assert.deepEqual(p.drainUpdate()!.runs, [{ first: 0, last: 0, state: RecordState.ARCHIVED, deliveryCount: 1 }]);
 });
 
 test('after maxDeliveries failed attempts the record is dead-lettered (expiry, release, worker gone alike)', () => {
@@ -115,6 +135,9 @@ test('after maxDeliveries failed attempts the record is dead-lettered (expiry, r
   const r = p.expire(10);
   assert.deepEqual(r.deadLetters, [{ group: 'g', topic: 't', partition: 0, offset: 0, deliveryCount: 3, cause: 'max-deliveries', reason: 'lock expired', deadLetterTopic: 'graveyard' }]);
   assert.deepEqual(p.acquire(4, 1, 100, 1), []);
+  assert.equal(p.startOffset, 0, 'not archived before its copy is written');
+  assert.equal(p.inFlight, 1);
+  p.deadLettersWritten([0]);
   assert.equal(p.startOffset, 1);
   assert.equal(p.inFlight, 0);
 });

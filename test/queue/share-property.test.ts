@@ -1,7 +1,8 @@
 /**
- * Any sequence of acquire/ack/release/reject/extend/expire/worker-gone: a record is never
- * held by two workers at once, and once everything is drained every record ended acked or
- * archived exactly once.
+ * Any sequence of acquire/ack/release/reject/extend/expire/worker-gone and of dead-letter
+ * writes that succeed or fail: a record is never held by two workers at once, a record waiting
+ * for its dead-letter copy is never handed out nor archived before the copy is written, and
+ * once everything is drained every record ended acked or archived exactly once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,8 @@ const op = fc.oneof(
   fc.record({ k: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }),
   fc.record({ k: fc.constant('gone' as const), w: fc.integer({ min: 1, max: W }) }),
   fc.record({ k: fc.constant('produce' as const), n: fc.integer({ min: 1, max: 5 }) }),
+  // The broker's dead-letter write: copies the waiting records, or fails and leaves them waiting.
+  fc.record({ k: fc.constant('dlq' as const), ok: fc.boolean() }),
 );
 
 test('no record is held twice at once; every record is settled exactly once', () => {
@@ -29,6 +32,20 @@ test('no record is held twice at once; every record is settled exactly once', ()
     const holder = new Map<number, number>(); // offset -> worker, per the model
     const settled = new Map<number, number>(); // offset -> times settled
     const settle = (o: number) => settled.set(o, (settled.get(o) ?? 0) + 1);
+    const waitingForCopy = new Set<number>();
+    const deadLettered = (dls: readonly { offset: number }[]) => {
+      for (const d of dls) {
+        settle(d.offset);
+        waitingForCopy.add(d.offset);
+      }
+    };
+    const archivedBefore = p.deadLettered;
+    const writeCopies = () => {
+      const before = p.deadLettered;
+      assert.equal(before - archivedBefore + waitingForCopy.size + p.acked, [...settled.keys()].length, 'archived only after its copy');
+      assert.equal(p.deadLettersWritten([...waitingForCopy]), waitingForCopy.size);
+      waitingForCopy.clear();
+    };
     const dropExpired = (offs: number[]) => { for (const o of offs) holder.delete(o); };
     const held = (w: number) => [...holder].filter(([, h]) => h === w).map(([o]) => o);
     const apply = (o: Op) => {
@@ -43,25 +60,29 @@ test('no record is held twice at once; every record is settled exactly once', ()
         now += o.ms;
         const r = p.expire(now);
         dropExpired(r.expired);
-        for (const d of r.deadLetters) settle(d.offset);
+        deadLettered(r.deadLetters);
       } else if (o.k === 'gone') {
         const r = p.workerGone(o.w, now);
         assert.deepEqual(new Set(r.expired), new Set(held(o.w)));
         dropExpired(r.expired);
-        for (const d of r.deadLetters) settle(d.offset);
+        deadLettered(r.deadLetters);
       } else if (o.k === 'produce') {
         logEnd += o.n;
+      } else if (o.k === 'dlq') {
+        if (o.ok) writeCopies();
+        for (const off of waitingForCopy) assert.ok(p.awaitingDeadLetter(off), `offset ${off} left the dead-letter writer without its copy`);
       } else {
         const mine = held(o.w).slice(0, o.pick);
         if (o.k === 'ack') { p.ack(o.w, mine); for (const x of mine) { holder.delete(x); settle(x); } }
-        if (o.k === 'reject') { p.reject(o.w, mine); for (const x of mine) { holder.delete(x); settle(x); } }
-        if (o.k === 'release') { for (const d of p.release(o.w, mine, now)) settle(d.offset); dropExpired(mine); }
+        if (o.k === 'reject') { deadLettered(p.reject(o.w, mine)); for (const x of mine) holder.delete(x); }
+        if (o.k === 'release') { deadLettered(p.release(o.w, mine, now)); dropExpired(mine); }
         if (o.k === 'extend' && mine.length) p.extend(o.w, mine, now);
         // A record someone else holds is refused.
         const other = [...holder].find(([, h]) => h !== o.w);
         if (other) assert.throws(() => p.ack(o.w, [other[0]]), /INVALID_RECORD_STATE|another worker/);
       }
-      assert.equal(p.inFlight, holder.size);
+      // A record waiting for its copy is still in flight (held by the dead-letter writer).
+      assert.equal(p.inFlight, holder.size + waitingForCopy.size);
     };
     for (const o of ops) apply(o);
     // Drain: worker 1 acks everything it can get until the log is done.
@@ -69,11 +90,13 @@ test('no record is held twice at once; every record is settled exactly once', ()
       now += 1000;
       const r = p.expire(now);
       dropExpired(r.expired);
-      for (const d of r.deadLetters) settle(d.offset);
+      deadLettered(r.deadLetters);
+      writeCopies();
       const got = offsetsOf(p.acquire(1, 50, now, logEnd));
       p.ack(1, got);
       for (const x of got) settle(x);
     }
+    writeCopies();
     assert.equal(settled.size, logEnd);
     for (const [off, n] of settled) assert.equal(n, 1, `offset ${off} settled ${n} times`);
     assert.equal(p.startOffset, logEnd);

@@ -35,7 +35,7 @@ for (const [name, make] of ENGINES) {
         c.acquire('g', 'w1', src(20), 10); // 0..9
         await s.persist(false);
         c.ack('g', 'w1', tgt([0, 1, 2, 5, 7]));
-        c.reject('g', 'w1', tgt([3]));
+        c.deadLettersWritten(c.reject('g', 'w1', tgt([3])));
         c.release('g', 'w1', tgt([4]), { delayMs: 0 });
         await s.persist();
         c.acquire('g', 'w1', src(20), 1); // 4 again, count 2

@@ -1,0 +1,39 @@
+// ShareAcquire answers with the lock deadline the coordinator set, not a time computed after
+// the state commit: a worker extends its locks by that deadline, so a later one would let a
+// lock expire (and the job be handed to another worker) while the first still works on it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
+import { ShareService, stopShareService } from '../../src/broker/share-service.js';
+import { Api } from '../../src/protocol/api.js';
+import { encodeBatch } from '../../src/record/index.js';
+import { testContext } from './test-context.js';
+
+test('the acquire response carries the lock deadline the coordinator set, even when the commit stalls', async (t) => {
+  let now = 1_700_000_000_000;
+  t.mock.method(Date, 'now', () => now);
+  const { ctx, logs, close } = await testContext();
+  await logs.createTopic('jobs', 1);
+  await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }, { value: 'b' }]));
+  const svc = await ShareService.start(ctx);
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  // The state commit takes 5 s (a slow disk, a stalled machine) before the answer goes out.
+  const commit = svc.commit.bind(svc);
+  svc.commit = (dls, durable) => {
+    now += 5_000;
+    return commit(dls, durable);
+  };
+  const acquiredAt = now;
+  const res = await handleShareAcquire(ctx, {
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 10, maxWaitMs: 0, settings: { visibilityTimeoutMs: 30_000 },
+  });
+  assert.equal(res.partitions.length, 1);
+  const [p] = res.partitions;
+  assert.deepEqual(p.acquired.map((r) => [r.firstOffset, r.lastOffset]), [[0, 1]]);
+  const coordDeadline = svc.coord.group('g')!.existing('jobs', 0)!.lockDeadline;
+  assert.equal(coordDeadline, acquiredAt + 30_000, 'the coordinator locked at acquire time');
+  assert.equal(p.lockDeadline, coordDeadline, 'the response names the deadline the locks actually have');
+});
