@@ -14,6 +14,11 @@ export class ClusterKeys {
   get controllerPrefix(): string { return `${this.root}controller/`; }
   /** A candidate's key: one per session lease (hex, as etcd's Go election names them). */
   controllerCandidate(leaseId: string): string { return `${this.controllerPrefix}${BigInt(leaseId).toString(16)}`; }
+  get topicsPrefix(): string { return `${this.root}topics/`; }
+  topic(name: string): string { return `${this.topicsPrefix}${name}`; }
+  get partitionsPrefix(): string { return `${this.root}partitions/`; }
+  partition(topic: string, partition: number): string { return `${this.partitionsPrefix}${topic}/${partition}`; }
+  get producerIdNext(): string { return `${this.root}producer-ids/next`; }
 }
 
 /**
