@@ -19,6 +19,7 @@ import { ControllerFencedError } from './errors.js';
 import type { ClusterKeys } from './keys.js';
 import { electLeader, type PartitionState } from './partition-state.js';
 import { readAllPartitionStates, readPartitionState, type StoredPartitionState } from './partition-state-store.js';
+import type { TopicAdmin } from './topic-admin.js';
 
 export interface ControllerEvents {
   /** A partition got a new leader, went offline or lost ISR members; for logs and metrics. */
@@ -29,6 +30,8 @@ export interface ControllerEvents {
 export interface ControllerOptions extends ControllerEvents {
   /** Elect a replica outside the ISR when no ISR member lives (may lose acknowledged records). */
   uncleanLeaderElection?: boolean;
+  /** Finishes topics a previous controller left half-written (their missing partitions) before each pass. */
+  topics?: Pick<TopicAdmin, 'completeTopics'>;
 }
 
 export class FailoverController {
@@ -81,6 +84,7 @@ export class FailoverController {
   }
 
   private async pass(): Promise<void> {
+    await this.opts.topics?.completeTopics();
     const { states } = await readAllPartitionStates(this.client, this.keys);
     for (const s of states) await this.decide(s);
   }
