@@ -96,7 +96,9 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
   }
 
   async close(): Promise<void> {
-    await this.watcher?.cancel();
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.cancel();
   }
 
   private apply(kv: IKeyValue, deleted: boolean): void {

@@ -65,8 +65,11 @@ export class ClusterView extends EventEmitter<ViewEvents> {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    await this.watcher?.cancel();
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.cancel();
   }
 
   /** Reads everything, emits the difference to the current view, and watches from the next revision. */
