@@ -45,9 +45,13 @@ export const ERRORS = {
   UNSUPPORTED_VERSION: { code: 35, retriable: false, message: 'the api version is not supported' },
   TOPIC_ALREADY_EXISTS: { code: 36, retriable: false, message: 'the topic already exists' },
   INVALID_PARTITIONS: { code: 37, retriable: false, message: 'the partition count is invalid' },
+  INVALID_REPLICATION_FACTOR: { code: 38, retriable: false, message: 'the replication factor is invalid or larger than the live brokers' },
   INVALID_CONFIG: { code: 40, retriable: false, message: 'a config value is invalid' },
   INVALID_REQUEST: { code: 42, retriable: false, message: 'the request is malformed' },
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false, message: 'the producer batch does not follow the last stored sequence' },
+  INVALID_PRODUCER_EPOCH: { code: 47, retriable: false, message: 'the producer epoch is older than the current one (fenced)' },
   STORAGE_ERROR: { code: 56, retriable: true, message: 'the broker could not read or write its disk' },
+  UNKNOWN_PRODUCER_ID: { code: 59, retriable: false, message: 'the partition has no state for this producer id; start a new sequence' },
   NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'the group has members' },
   GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'no such group' },
   GROUP_SUBSCRIBED_TO_TOPIC: { code: 86, retriable: false, message: 'the group has members subscribed to the topic' },
@@ -63,11 +67,15 @@ export const ERRORS = {
   NETWORK_ERROR: { code: 1003, retriable: true, message: 'the connection to the broker failed' },
 } as const satisfies Record<string, ErrorSpec>;
 
-/** Errors a client raises itself that never cross the wire. */
+/** Errors that never cross the wire: ones a client raises itself, and the broker-internal ones of cluster membership. */
 export const LOCAL_ERRORS = {
   NO_OFFSET: { retriable: false, message: 'no committed offset and autoOffsetReset is none' },
   CLIENT_CLOSED: { retriable: false, message: 'the client is closed' },
   INVALID_ARGUMENT: { retriable: false, message: 'an argument is invalid' },
+  // Cluster membership (src/cluster/): they stop a broker's start-up or make the controller decide again.
+  NODE_ID_IN_USE: { retriable: false, message: 'another live broker is registered with this node id' },
+  CONTROLLER_FENCED: { retriable: true, message: 'this broker is no longer the controller' },
+  SESSION_EXPIRED: { retriable: true, message: 'the etcd session is gone or no longer trusted' },
 } as const satisfies Record<string, Omit<ErrorSpec, 'code'>>;
 
 export type WireErrorName = keyof typeof ERRORS;

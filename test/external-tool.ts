@@ -13,6 +13,7 @@ import { delimiter, join } from 'node:path';
 const TOOLS = {
   prometheus: { env: 'SLUICE_PROMETHEUS', pkg: 'prometheus' },
   promtool: { env: 'SLUICE_PROMTOOL', pkg: 'prometheus' },
+  etcd: { env: 'SLUICE_ETCD', pkg: 'etcd-server' },
 } as const;
 
 export type ToolName = keyof typeof TOOLS;

@@ -10,6 +10,7 @@ import { registerConsumeCommand } from './consume-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerGroupCommand } from './group-command.js';
 import { registerQueueCommand } from './queue-command.js';
+import { registerClusterCommand } from './cluster-command.js';
 import { tuneGc } from './gc-tuning.js';
 
 tuneGc();
@@ -28,6 +29,7 @@ registerConsumeCommand(program);
 registerBenchCommand(program);
 registerGroupCommand(program);
 registerQueueCommand(program);
+registerClusterCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`sluice: ${errorLine(err)}\n`);

@@ -95,3 +95,24 @@ export class UnexpectedAppendOffsetError extends SluiceError {
     super('INVALID_REQUEST', `follower append starts at offset ${firstOffset}, expected ${expectedOffset} (${detail})`);
   }
 }
+
+/** A producer batch whose sequence does not follow the last one stored for its producer (a gap or a reordering). */
+export class OutOfOrderSequenceError extends SluiceError {
+  constructor(message: string) {
+    super('OUT_OF_ORDER_SEQUENCE_NUMBER', message);
+  }
+}
+
+/** A batch from an older epoch of a producer id than one already stored: that producer was fenced by a newer session. */
+export class InvalidProducerEpochError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_PRODUCER_EPOCH', message);
+  }
+}
+
+/** A batch that continues a sequence of a producer id the partition has no state for (expired, or removed by retention or truncation). */
+export class UnknownProducerIdError extends SluiceError {
+  constructor(message: string) {
+    super('UNKNOWN_PRODUCER_ID', message);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * One broker's membership in the cluster, composed from the pieces in this folder: an etcd
+ * session, the broker's registration, the live-broker directory, the view of topics and
+ * partition states, and its candidacy for controller (with the failover passes and topic
+ * changes it runs while it leads).
+ *
+ * A lost session (etcd expired the lease: this broker was paused or cut off for longer than
+ * the TTL) is not the end: as a Kafka broker re-registers after its ZooKeeper session
+ * expired, the node opens a new session, registers again and campaigns again, with backoff,
+ * until it is stopped. In between it holds nothing (no controllership) and says so.
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import { BrokerDirectory, registerBroker, type BrokerInfo } from './broker-registry.js';
+import { ClusterView } from './cluster-view.js';
+import { ControllerElection } from './controller-election.js';
+import { FailoverController } from './controller.js';
+import { EtcdSession } from './etcd-session.js';
+import { ClusterKeys } from './keys.js';
+import { TopicAdmin } from './topic-admin.js';
+
+export interface ClusterNodeOptions {
+  nodeId: number;
+  advertisedUrl: string;
+  clusterName: string;
+  sessionTtlMs: number;
+  uncleanLeaderElection?: boolean;
+  /** Silent unless given: events an operator acts on (session lost, controller change). */
+  log?: (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void;
+}
+
+type NodeEvents = {
+  /** The session is up and this broker registered (again, after a loss). */
+  registered: [];
+  /** The session is gone; the node is trying to get a new one. */
+  sessionLost: [Error];
+  controller: [active: boolean];
+};
+
+export class ClusterNode extends EventEmitter<NodeEvents> {
+  readonly keys: ClusterKeys;
+  private session: EtcdSession | undefined;
+  private election: ControllerElection | undefined;
+  private controller: FailoverController | undefined;
+  private directoryHandle: BrokerDirectory | undefined;
+  private viewHandle: ClusterView | undefined;
+  private stopped = false;
+  private readonly log: NonNullable<ClusterNodeOptions['log']>;
+
+  constructor(private readonly client: Etcd3, private readonly opts: ClusterNodeOptions) {
+    super();
+    this.keys = new ClusterKeys(opts.clusterName);
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Registers (waiting out this broker's previous life, refusing a live duplicate id) and starts campaigning. */
+  async start(): Promise<void> {
+    this.directoryHandle = await BrokerDirectory.open(this.client, this.keys);
+    this.viewHandle = await ClusterView.open(this.client, this.keys);
+    await this.join();
+  }
+
+  get directory(): BrokerDirectory {
+    if (this.directoryHandle === undefined) throw new Error('cluster node not started');
+    return this.directoryHandle;
+  }
+
+  get view(): ClusterView {
+    if (this.viewHandle === undefined) throw new Error('cluster node not started');
+    return this.viewHandle;
+  }
+
+  /** Whether this broker holds a valid session now (readiness). */
+  get hasSession(): boolean {
+    return this.session !== undefined && !this.session.lost && this.session.isValid();
+  }
+
+  get isController(): boolean {
+    return this.election?.epoch !== undefined;
+  }
+
+  /** The controller's topic changes; only the controller's succeed (others get ControllerFencedError). */
+  topicAdmin(): TopicAdmin {
+    if (this.election === undefined) throw new Error('cluster node not started');
+    return new TopicAdmin(this.client, this.keys, this.election, () => [...this.directory.brokers().keys()]);
+  }
+
+  /** Resigns (a successor is elected at once) and revokes the session (the registration vanishes at once). */
+  async stop(): Promise<void> {
+    if (this.stopped) return; // a second stop would wait on etcd for watches already cancelled
+    this.stopped = true;
+    this.controller?.stop();
+    await this.election?.resign().catch(() => {});
+    await this.session?.close();
+    await this.viewHandle?.close();
+    await this.directoryHandle?.close();
+  }
+
+  private async join(): Promise<void> {
+    const session = await EtcdSession.open(this.client, { ttlMs: this.opts.sessionTtlMs });
+    this.session = session;
+    const info: BrokerInfo = { nodeId: this.opts.nodeId, url: this.opts.advertisedUrl, startedAt: Date.now() };
+    await registerBroker(this.client, this.keys, session, info);
+    const election = new ControllerElection(this.client, this.keys, session, this.opts.nodeId);
+    this.election = election;
+    election.on('elected', (epoch) => {
+      this.log('info', 'controller elected', { nodeId: this.opts.nodeId, epoch });
+      this.emit('controller', true);
+    });
+    election.on('deposed', () => {
+      this.log('warn', 'controller deposed', { nodeId: this.opts.nodeId });
+      this.emit('controller', false);
+    });
+    election.on('error', (err) => { this.log('error', 'controller election failed', { error: err.message }); });
+    this.controller?.stop();
+    this.controller = new FailoverController(this.client, this.keys, election, this.directory, {
+      uncleanLeaderElection: this.opts.uncleanLeaderElection === true,
+      topics: new TopicAdmin(this.client, this.keys, election, () => [...this.directory.brokers().keys()]),
+      onChange: (topic, partition, from, to) => { this.log('info', 'partition state changed', { topic, partition, from, to }); },
+      onError: (err) => { this.log('error', 'controller pass failed', { error: err.message }); },
+    });
+    session.once('lost', (err) => { this.rejoin(err); });
+    this.emit('registered');
+    // Campaigning waits until this broker leads, maybe forever: not part of start().
+    election.campaign().catch((err: unknown) => {
+      if (!this.stopped && !session.lost) this.log('error', 'controller campaign failed', { error: (err as Error).message });
+    });
+  }
+
+  private rejoin(err: Error): void {
+    if (this.stopped) return;
+    this.log('error', 'etcd session lost', { nodeId: this.opts.nodeId, error: err.message });
+    this.emit('sessionLost', err);
+    void (async () => {
+      for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.join();
+          return;
+        } catch (e) {
+          this.log('warn', 'etcd rejoin failed; retrying', { error: (e as Error).message, retryInMs: delay });
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    })();
+  }
+}

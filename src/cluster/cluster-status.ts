@@ -1,0 +1,54 @@
+/**
+ * What `sluice cluster status` reports, computed from what etcd holds: the brokers (registered
+ * ones are alive; a replica's broker that is not registered is dead), the controller, and
+ * the partitions that are offline (no leader) or under-replicated (ISR smaller than the
+ * replica set), as `kafka-topics --describe --under-replicated-partitions` would list them.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { BrokerInfo } from './broker-registry.js';
+import type { ClusterKeys } from './keys.js';
+import { NO_LEADER } from './partition-state.js';
+import { readAllPartitionStates, type StoredPartitionState } from './partition-state-store.js';
+
+export interface ClusterStatus {
+  brokers: { nodeId: number; url: string; alive: boolean }[];
+  /** Node id of the controller, undefined when there is none. */
+  controller: number | undefined;
+  offline: StoredPartitionState[];
+  underReplicated: StoredPartitionState[];
+  partitions: number;
+}
+
+export function summarize(live: ReadonlyMap<number, BrokerInfo>, states: readonly StoredPartitionState[], controller: number | undefined): ClusterStatus {
+  const ids = new Set<number>(live.keys());
+  for (const s of states) for (const r of s.state.replicas) ids.add(r);
+  const brokers = [...ids].sort((a, b) => a - b).map((nodeId) => ({ nodeId, url: live.get(nodeId)?.url ?? '', alive: live.has(nodeId) }));
+  const byName = (a: StoredPartitionState, b: StoredPartitionState) => a.topic.localeCompare(b.topic) || a.partition - b.partition;
+  return {
+    brokers,
+    controller,
+    offline: states.filter((s) => s.state.leader === NO_LEADER).sort(byName),
+    underReplicated: states.filter((s) => s.state.leader !== NO_LEADER && s.state.isr.length < s.state.replicas.length).sort(byName),
+    partitions: states.length,
+  };
+}
+
+/** Reads brokers, controller and partition states from etcd (no broker needs to be up). */
+export async function readClusterStatus(client: Etcd3, keys: ClusterKeys): Promise<ClusterStatus> {
+  const [brokers, ctl, parts] = await Promise.all([
+    client.getAll().prefix(keys.brokersPrefix).exec(),
+    client.getAll().prefix(keys.controllerPrefix).sort('Create', 'Ascend').limit(1).exec(),
+    readAllPartitionStates(client, keys),
+  ]);
+  const live = new Map<number, BrokerInfo>();
+  for (const kv of brokers.kvs) {
+    try {
+      const info = JSON.parse(kv.value.toString()) as BrokerInfo;
+      live.set(info.nodeId, info);
+    } catch {
+      // not written by a broker: not a broker
+    }
+  }
+  const c = ctl.kvs[0];
+  return summarize(live, parts.states, c === undefined ? undefined : Number(c.value.toString()));
+}

@@ -1,0 +1,110 @@
+/**
+ * The controller's failover duty (docs/cluster.md, "Failover"): while this broker holds the
+ * controller election, every change in the set of live brokers is answered by re-deciding
+ * every partition's leader and ISR with `electLeader`, and writing each change as a
+ * transaction fenced by the controller epoch and the partition key's mod revision. A write
+ * that loses a race (a leader changed its ISR meanwhile) is re-read and decided again; a
+ * fenced write means another broker is controller now, and this one stops.
+ *
+ * A new controller starts with a full pass, so a change its predecessor saw but did not finish
+ * is not lost. Passes are serialized and coalesced: changes that arrive during a pass cause
+ * exactly one more pass. A pass reads every partition key, which is what a cluster of
+ * thousands of partitions can afford on a broker death; Kafka's controller kept an index by
+ * broker for larger ones.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { BrokerDirectory } from './broker-registry.js';
+import type { ControllerElection } from './controller-election.js';
+import { ControllerFencedError } from './errors.js';
+import type { ClusterKeys } from './keys.js';
+import { electLeader, type PartitionState } from './partition-state.js';
+import { readAllPartitionStates, readPartitionState, type StoredPartitionState } from './partition-state-store.js';
+import type { TopicAdmin } from './topic-admin.js';
+
+export interface ControllerEvents {
+  /** A partition got a new leader, went offline or lost ISR members; for logs and metrics. */
+  onChange?(topic: string, partition: number, from: PartitionState, to: PartitionState): void;
+  onError?(err: Error): void;
+}
+
+export interface ControllerOptions extends ControllerEvents {
+  /** Elect a replica outside the ISR when no ISR member lives (may lose acknowledged records). */
+  uncleanLeaderElection?: boolean;
+  /** Finishes topics a previous controller left half-written (their missing partitions) before each pass. */
+  topics?: Pick<TopicAdmin, 'completeTopics'>;
+}
+
+export class FailoverController {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly onDirectoryChange = (): void => { this.kick(); };
+  private readonly onElected = (): void => { this.kick(); };
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: ClusterKeys,
+    private readonly election: ControllerElection,
+    private readonly directory: BrokerDirectory,
+    private readonly opts: ControllerOptions = {},
+  ) {
+    directory.on('change', this.onDirectoryChange);
+    election.on('elected', this.onElected);
+    if (election.epoch !== undefined) this.kick();
+  }
+
+  /** Resolves when no pass is running or queued (tests and shutdown wait on it). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.directory.off('change', this.onDirectoryChange);
+    this.election.off('elected', this.onElected);
+  }
+
+  private kick(): void {
+    if (this.stopped || this.election.epoch === undefined) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.pass();
+        } catch (err) {
+          if (err instanceof ControllerFencedError) return; // not controller any more: the successor does the work
+          this.opts.onError?.(err as Error);
+        }
+      } while (this.again && !this.stopped && this.election.epoch !== undefined);
+    })().finally(() => { this.running = undefined; });
+  }
+
+  private async pass(): Promise<void> {
+    await this.opts.topics?.completeTopics();
+    const { states } = await readAllPartitionStates(this.client, this.keys);
+    for (const s of states) await this.decide(s);
+  }
+
+  /** Decides one partition, re-reading it after a lost compare-and-swap until the write holds or nothing changes. */
+  private async decide(first: StoredPartitionState): Promise<void> {
+    let cur: StoredPartitionState | undefined = first;
+    while (cur !== undefined) {
+      const live = new Set(this.directory.brokers().keys());
+      const r = electLeader(cur.state, live, this.opts.uncleanLeaderElection === true);
+      if (r.kind === 'unchanged') return;
+      const res = await this.election.fencedTxn(
+        [this.client.put(cur.key).value(JSON.stringify(r.state))],
+        [[cur.key, 'Mod', '==', cur.modRevision]],
+      );
+      if (res.succeeded) {
+        this.opts.onChange?.(cur.topic, cur.partition, cur.state, r.state);
+        return;
+      }
+      cur = await readPartitionState(this.client, this.keys, cur.topic, cur.partition);
+    }
+  }
+}

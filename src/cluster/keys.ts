@@ -1,0 +1,30 @@
+/**
+ * The etcd keyspace of one cluster (docs/cluster.md, "The etcd keyspace"): every key under
+ * `/<clusterName>/`, so several clusters can share one etcd. The one place key names are built.
+ */
+export class ClusterKeys {
+  readonly root: string;
+
+  constructor(clusterName: string) {
+    this.root = `/${clusterName}/`;
+  }
+
+  get brokersPrefix(): string { return `${this.root}brokers/`; }
+  broker(nodeId: number): string { return `${this.brokersPrefix}${nodeId}`; }
+  get controllerPrefix(): string { return `${this.root}controller/`; }
+  /** A candidate's key: one per session lease (hex, as etcd's Go election names them). */
+  controllerCandidate(leaseId: string): string { return `${this.controllerPrefix}${BigInt(leaseId).toString(16)}`; }
+  get topicsPrefix(): string { return `${this.root}topics/`; }
+  topic(name: string): string { return `${this.topicsPrefix}${name}`; }
+  get partitionsPrefix(): string { return `${this.root}partitions/`; }
+  partition(topic: string, partition: number): string { return `${this.partitionsPrefix}${topic}/${partition}`; }
+  get producerIdNext(): string { return `${this.root}producer-ids/next`; }
+}
+
+/**
+ * etcd revisions are int64 and arrive as decimal strings. A cluster would need 2^53 writes to
+ * leave the exact range of a double, so they are handled as numbers.
+ */
+export function revision(s: string | number): number {
+  return typeof s === 'number' ? s : Number(s);
+}

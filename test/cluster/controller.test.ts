@@ -1,0 +1,103 @@
+// Failover decided by the controller, against a real etcd and member processes that are
+// SIGKILLed: a dead leader's partitions get a new leader from the ISR with the next epoch,
+// a partition with no live ISR member goes offline (never an out-of-sync leader) and comes
+// back with its replica, and a controller killed together with a leader is replaced by one
+// that finishes the failover.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Etcd3 } from 'etcd3';
+import { ClusterKeys } from '../../src/cluster/keys.js';
+import { initialState, NO_LEADER, type PartitionState } from '../../src/cluster/partition-state.js';
+import { readPartitionState } from '../../src/cluster/partition-state-store.js';
+import { startMember, until, type Member } from './cluster-helpers.js';
+import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+
+const TTL_MS = 2000;
+// Lease expiry (TTL) + etcd's expiry check + the controller's pass, with room for a stalled machine.
+const FAILOVER_BOUND_MS = 15_000;
+let etcd: EtcdHandle;
+let client: Etcd3;
+
+before(async () => {
+  if (etcdTool.skip) return;
+  etcd = await startEtcd();
+  client = new Etcd3({ hosts: etcd.url });
+});
+after(async () => {
+  client?.close();
+  await etcd?.stop();
+});
+
+async function put(keys: ClusterKeys, topic: string, p: number, s: PartitionState): Promise<void> {
+  await client.put(keys.partition(topic, p)).value(JSON.stringify(s));
+}
+
+async function stateWhen(keys: ClusterKeys, topic: string, p: number, ok: (s: PartitionState) => boolean, what: string): Promise<PartitionState> {
+  return until(async () => {
+    const s = (await readPartitionState(client, keys, topic, p))?.state;
+    return s !== undefined && ok(s) ? s : undefined;
+  }, FAILOVER_BOUND_MS, what);
+}
+
+function members(cluster: string, ids: number[], controller: boolean, t: { after(fn: () => void): void }): Member[] {
+  return ids.map((id) => {
+    const m = startMember(etcd.url, id, { CLUSTER: cluster, TTL_MS: String(TTL_MS), CONTROLLER: controller ? '1' : '0' });
+    t.after(() => { m.kill(); });
+    return m;
+  });
+}
+
+test('a SIGKILLed leader\'s partitions move to the next ISR member; no live ISR member means offline, not unclean', { skip: etcdTool.skip }, async (t) => {
+  const cluster = 'failover';
+  const keys = new ClusterKeys(cluster);
+  // Member 1 first, so that it is the controller.
+  const [m1] = members(cluster, [1], true, t);
+  await m1!.next('elected');
+  const [m2, m3] = members(cluster, [2, 3], true, t);
+  await m2!.next('registered');
+  await m3!.next('registered');
+  // The states are written once every broker is registered: a controller treats a broker it
+  // has not seen register as dead, and would rightly shrink the ISRs to the brokers it saw.
+  await put(keys, 't', 0, initialState([1, 2, 3]));
+  await put(keys, 't', 1, initialState([2, 3, 1]));
+  // 3 is a replica but fell out of the ISR: it must not lead when 1 dies.
+  await put(keys, 't', 2, { replicas: [1, 3], leader: 1, leaderEpoch: 4, isr: [1] });
+
+  // The controller (member 1) is alive; kill a non-controller leader: member 2.
+  m2!.kill();
+  const p1 = await stateWhen(keys, 't', 1, (s) => s.leader !== 2, 'partition 1 to leave dead broker 2');
+  assert.deepEqual(p1, { replicas: [2, 3, 1], leader: 3, leaderEpoch: 1, isr: [3, 1] });
+  const p0 = await stateWhen(keys, 't', 0, (s) => !s.isr.includes(2), 'broker 2 to leave partition 0\'s ISR');
+  assert.deepEqual(p0, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 3] }, 'a live leader keeps its epoch');
+  const p2 = (await readPartitionState(client, keys, 't', 2))!.state;
+  assert.deepEqual(p2, { replicas: [1, 3], leader: 1, leaderEpoch: 4, isr: [1] }, 'untouched');
+});
+
+test('the controller killed together with a leader: the next controller finishes the failover', { skip: etcdTool.skip }, async (t) => {
+  const cluster = 'ctlkill';
+  const keys = new ClusterKeys(cluster);
+  const [m1] = members(cluster, [1], true, t);
+  const epoch1 = (await m1!.next('elected')) as number;
+  // Member 2 registers (and queues as candidate) before member 3, so it is next in line.
+  const [m2] = members(cluster, [2], true, t);
+  await m2!.next('registered');
+  const [m3] = members(cluster, [3], true, t);
+  await m3!.next('registered');
+  await put(keys, 't', 0, initialState([1, 2, 3]));
+  await put(keys, 't', 1, { replicas: [1, 3], leader: 1, leaderEpoch: 4, isr: [1] });
+
+  m1!.kill(); // the controller and the leader of both partitions
+  const epoch2 = (await m2!.next('elected', FAILOVER_BOUND_MS)) as number;
+  assert.ok(epoch2 > epoch1);
+  const p0 = await stateWhen(keys, 't', 0, (s) => s.leader !== 1, 'partition 0 to get a new leader');
+  assert.deepEqual(p0, { replicas: [1, 2, 3], leader: 2, leaderEpoch: 1, isr: [2, 3] });
+  const p1 = await stateWhen(keys, 't', 1, (s) => s.leader === NO_LEADER, 'partition 1 to go offline');
+  assert.deepEqual(p1, { replicas: [1, 3], leader: NO_LEADER, leaderEpoch: 5, isr: [1] }, 'offline, with the ISR that must come back');
+
+  // Broker 1 comes back (new process, same id): partition 1 returns with it, at a new epoch.
+  const [again] = members(cluster, [1], true, t);
+  await again!.next('registered', FAILOVER_BOUND_MS);
+  const back = await stateWhen(keys, 't', 1, (s) => s.leader === 1, 'partition 1 to come back with broker 1');
+  assert.deepEqual(back, { replicas: [1, 3], leader: 1, leaderEpoch: 6, isr: [1] });
+  void m3;
+});

@@ -1,0 +1,83 @@
+/**
+ * A real etcd (Debian's etcd-server, 3.4) for cluster tests: one member on free loopback
+ * ports with a temp data dir, started per test file and killed afterwards. `pause()` and
+ * `resume()` send SIGSTOP/SIGCONT, the way a stalled machine looks to its clients.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { externalTool } from '../external-tool.js';
+
+export const etcdTool = externalTool('etcd');
+
+export interface EtcdHandle {
+  /** The client URL, http://127.0.0.1:PORT. */
+  readonly url: string;
+  readonly proc: ChildProcess;
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+/** A port nobody listens on right now (the kernel picks it; a race with other processes is possible but rare on loopback). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolveP(port));
+    });
+  });
+}
+
+/** Starts etcd and resolves once it serves client requests (its own "ready" log line). */
+export async function startEtcd(timeoutMs = 30_000): Promise<EtcdHandle> {
+  const bin = etcdTool.path();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-etcd-'));
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const proc = spawn(bin, [
+    '--name', 'test', '--data-dir', dir,
+    '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
+    // No periodic snapshots or compaction surprises during a test.
+    '--snapshot-count', '100000',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const cleanup = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); };
+  process.once('exit', cleanup);
+  await new Promise<void>((resolveP, reject) => {
+    const timer = setTimeout(() => reject(new Error(`etcd did not become ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready to serve client requests')) { clearTimeout(timer); resolveP(); }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? sig}) before it was ready:\n${out}`)); });
+  });
+  return {
+    url,
+    proc,
+    pause: () => { proc.kill('SIGSTOP'); },
+    resume: () => { proc.kill('SIGCONT'); },
+    logs: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGCONT');
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await gone;
+      }
+      process.removeListener('exit', cleanup);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
