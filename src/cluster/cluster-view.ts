@@ -75,32 +75,26 @@ export class ClusterView extends EventEmitter<ViewEvents> {
 
   /** Reads everything, emits the difference to the current view, and watches from the next revision. */
   private async sync(): Promise<void> {
-    const [topics, parts] = await Promise.all([
-      this.client.getAll().prefix(this.keys.topicsPrefix).exec(),
-      this.client.getAll().prefix(this.keys.partitionsPrefix).exec(),
-    ]);
-    // Both reads must describe one revision: re-read the older one at the newer revision.
-    const rev = Math.max(revision(topics.header.revision), revision(parts.header.revision));
-    const [t, p] = await Promise.all([
-      revision(topics.header.revision) === rev ? topics : this.client.getAll().prefix(this.keys.topicsPrefix).exec(),
-      revision(parts.header.revision) === rev ? parts : this.client.getAll().prefix(this.keys.partitionsPrefix).exec(),
-    ]);
+    // One range read of the cluster's root: topics and partitions at one revision.
+    const res = await this.client.getAll().prefix(this.keys.root).exec();
     const seenTopics = new Set<string>();
-    for (const kv of t.kvs) seenTopics.add(this.applyTopic(kv, false) ?? '');
-    for (const name of [...this.topicMap.keys()]) if (!seenTopics.has(name)) this.dropTopic(name);
     const seenParts = new Set<string>();
-    for (const kv of p.kvs) seenParts.add(this.applyPartition(kv, false) ?? '');
+    for (const kv of res.kvs) {
+      const key = kv.key.toString();
+      if (key.startsWith(this.keys.topicsPrefix)) seenTopics.add(this.applyTopic(kv, false) ?? '');
+      else if (key.startsWith(this.keys.partitionsPrefix)) seenParts.add(this.applyPartition(kv, false) ?? '');
+    }
+    for (const name of [...this.topicMap.keys()]) if (!seenTopics.has(name)) this.dropTopic(name);
     for (const [k, s] of [...this.partitionMap]) if (!seenParts.has(k)) this.dropPartition(s.topic, s.partition);
-    const startRev = Math.max(revision(t.header.revision), revision(p.header.revision)) + 1;
+    const startRev = revision(res.header.revision) + 1;
     this.watcher = await this.client.watch().prefix(this.keys.root).startRevision(String(startRev)).create();
     this.watcher.on('put', (kv) => { this.route(kv, false); });
     this.watcher.on('delete', (kv) => { this.route(kv, true); });
-    this.watcher.on('error', (err) => {
+    this.watcher.on('error', () => {
       // Cancelled by etcd (compaction): start over from a fresh read.
       if (this.closed) return;
       this.watcher = undefined;
       this.sync().catch((e: unknown) => { this.emit('error', e as Error); });
-      void err;
     });
   }
 

@@ -2,43 +2,31 @@
 // broker leaves the directory within its lease TTL, a restarted one gets its id back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { BrokerDirectory, registerBroker } from '../../src/cluster/broker-registry.js';
 import { NodeIdInUseError } from '../../src/cluster/errors.js';
 import { EtcdSession } from '../../src/cluster/etcd-session.js';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { startMember } from './cluster-helpers.js';
-import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdForFile, etcdTool } from './etcd-process.js';
 
 const TTL_MS = 2000;
-let etcd: EtcdHandle;
-let client: Etcd3;
-
-before(async () => {
-  if (etcdTool.skip) return;
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.url });
-});
-after(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+const env = etcdForFile();
 
 const opts = { skip: etcdTool.skip };
 
 test('a second broker with the node id of a live one is refused, naming the id and the holder', opts, async () => {
   const keys = new ClusterKeys('dup');
-  const a = await EtcdSession.open(client, { ttlMs: TTL_MS });
-  const b = await EtcdSession.open(client, { ttlMs: TTL_MS });
+  const a = await EtcdSession.open(env.client, { ttlMs: TTL_MS });
+  const b = await EtcdSession.open(env.client, { ttlMs: TTL_MS });
   try {
-    await registerBroker(client, keys, a, { nodeId: 1, url: 'ws://a:1', startedAt: Date.now() });
+    await registerBroker(env.client, keys, a, { nodeId: 1, url: 'ws://a:1', startedAt: Date.now() });
     await assert.rejects(
-      registerBroker(client, keys, b, { nodeId: 1, url: 'ws://b:1', startedAt: Date.now() }, 300),
+      registerBroker(env.client, keys, b, { nodeId: 1, url: 'ws://b:1', startedAt: Date.now() }, 300),
       (err: unknown) => err instanceof NodeIdInUseError && /node id 1\b/.test(err.message) && err.message.includes('ws://a:1'),
     );
     // Another id is fine.
-    await registerBroker(client, keys, b, { nodeId: 2, url: 'ws://b:1', startedAt: Date.now() });
-    const dir = await BrokerDirectory.open(client, keys);
+    await registerBroker(env.client, keys, b, { nodeId: 2, url: 'ws://b:1', startedAt: Date.now() });
+    const dir = await BrokerDirectory.open(env.client, keys);
     assert.deepEqual([...dir.brokers().keys()].sort(), [1, 2]);
     await dir.close();
   } finally {
@@ -49,11 +37,11 @@ test('a second broker with the node id of a live one is refused, naming the id a
 
 test('keep-alives hold the registration for many TTLs while the broker lives', opts, async () => {
   const keys = new ClusterKeys('alive');
-  const s = await EtcdSession.open(client, { ttlMs: 1000 });
+  const s = await EtcdSession.open(env.client, { ttlMs: 1000 });
   let fenced = false;
   s.on('fenced', () => { fenced = true; });
   try {
-    await registerBroker(client, keys, s, { nodeId: 7, url: 'ws://x:1', startedAt: Date.now() });
+    await registerBroker(env.client, keys, s, { nodeId: 7, url: 'ws://x:1', startedAt: Date.now() });
     // Keep-alives go every TTL/3: nine answered ones span three TTLs.
     await new Promise<void>((resolveP) => {
       let n = 0;
@@ -61,18 +49,18 @@ test('keep-alives hold the registration for many TTLs while the broker lives', o
     });
     assert.equal(fenced, false, 'a session whose keep-alives are answered is never fenced');
     assert.ok(s.isValid());
-    assert.notEqual(await client.get(keys.broker(7)).string(), null, 'the registration outlived three TTLs');
+    assert.notEqual(await env.client.get(keys.broker(7)).string(), null, 'the registration outlived three TTLs');
   } finally {
     await s.close();
   }
-  assert.equal(await client.get(keys.broker(7)).string(), null, 'closing the session removes the registration at once');
+  assert.equal(await env.client.get(keys.broker(7)).string(), null, 'closing the session removes the registration at once');
 });
 
 test('a SIGKILLed broker leaves the directory within its lease TTL, and its restart gets the id back', opts, async (t) => {
   const keys = new ClusterKeys('sluice');
-  const dir = await BrokerDirectory.open(client, keys);
+  const dir = await BrokerDirectory.open(env.client, keys);
   t.after(() => dir.close());
-  const m = startMember(etcd.url, 3, { TTL_MS: String(TTL_MS) });
+  const m = startMember(env.etcd.url, 3, { TTL_MS: String(TTL_MS) });
   t.after(() => { m.kill(); });
   await m.next('registered');
   assert.ok(dir.brokers().has(3), 'the directory saw the registration');
@@ -83,7 +71,7 @@ test('a SIGKILLed broker leaves the directory within its lease TTL, and its rest
   const killedAt = performance.now();
   m.kill();
   // A restart right away: the previous life's key still holds the id until its lease expires.
-  const again = startMember(etcd.url, 3, { TTL_MS: String(TTL_MS) });
+  const again = startMember(env.etcd.url, 3, { TTL_MS: String(TTL_MS) });
   t.after(() => { again.kill(); });
   const leftAfter = (await gone) - killedAt;
   // etcd expires the lease TTL after its last keep-alive; its expiry check runs every 500 ms.

@@ -4,29 +4,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Etcd3 } from 'etcd3';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { until } from './cluster-helpers.js';
-import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdForFile, etcdTool } from './etcd-process.js';
 
-let etcd: EtcdHandle;
-let client: Etcd3;
-
-before(async () => {
-  if (etcdTool.skip) return;
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.url });
-});
-after(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+const env = etcdForFile();
 
 // Long, so that "handed over at once" and "after the lease expired" are far apart.
 const TTL_MS = 30_000;
 
 function node(cluster: string, nodeId: number, t: { after(fn: () => Promise<void>): void }): ClusterNode {
-  const n = new ClusterNode(client, { nodeId, advertisedUrl: `ws://127.0.0.1:${9000 + nodeId}`, clusterName: cluster, sessionTtlMs: TTL_MS, ...(process.env.DEBUG_CLUSTER ? { log: (l, e, f) => { console.error(nodeId, l, e, f); } } : {}) });
+  const n = new ClusterNode(env.client, { nodeId, advertisedUrl: `ws://127.0.0.1:${9000 + nodeId}`, clusterName: cluster, sessionTtlMs: TTL_MS, ...(process.env.DEBUG_CLUSTER ? { log: (l, e, f) => { console.error(nodeId, l, e, f); } } : {}) });
   t.after(() => n.stop());
   return n;
 }
@@ -53,10 +41,10 @@ test('a broker whose lease etcd revoked registers again with a new session', { s
   const watcher = node('rejoin', 2, t);
   await a.start();
   await watcher.start();
-  const leaseId = (await client.getAll().prefix(a.keys.brokersPrefix).exec()).kvs.find((kv) => kv.key.toString().endsWith('/1'))!.lease;
+  const leaseId = (await env.client.getAll().prefix(a.keys.brokersPrefix).exec()).kvs.find((kv) => kv.key.toString().endsWith('/1'))!.lease;
   const lost = once(a, 'sessionLost');
   const back = new Promise<void>((resolveP) => { a.on('registered', () => { resolveP(); }); });
-  await client.leaseClient.leaseRevoke({ ID: leaseId });
+  await env.client.leaseClient.leaseRevoke({ ID: leaseId });
   await lost;
   await back;
   await until(async () => (watcher.directory.brokers().has(1) ? true : undefined), 20_000, 'broker 1 to be back in the directory');

@@ -2,35 +2,23 @@
 // offline / under-replicated partitions, with exit status 2 while a partition is offline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { runCli } from '../integration/cli-process.js';
 import { startMember } from './cluster-helpers.js';
-import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdForFile, etcdTool } from './etcd-process.js';
 
-let etcd: EtcdHandle;
-let client: Etcd3;
-
-before(async () => {
-  if (etcdTool.skip) return;
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.url });
-});
-after(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+const env = etcdForFile();
 
 test('cluster status names dead brokers, the controller and unhealthy partitions, and exits 2 while one is offline', { skip: etcdTool.skip }, async (t) => {
   const keys = new ClusterKeys('status');
-  const m = startMember(etcd.url, 1, { CLUSTER: 'status', TTL_MS: '5000' });
+  const m = startMember(env.etcd.url, 1, { CLUSTER: 'status', TTL_MS: '5000' });
   t.after(() => { m.kill(); });
   await m.next('elected');
-  const put = (p: number, s: object) => client.put(keys.partition('orders', p)).value(JSON.stringify(s));
+  const put = (p: number, s: object) => env.client.put(keys.partition('orders', p)).value(JSON.stringify(s));
   await put(0, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] });
   await put(1, { replicas: [1, 2], leader: 1, leaderEpoch: 3, isr: [1] });
 
-  const healthy = await runCli('', ['cluster', 'status', '--etcd', etcd.url, '--cluster-name', 'status', '--json']);
+  const healthy = await runCli('', ['cluster', 'status', '--etcd', env.etcd.url, '--cluster-name', 'status', '--json']);
   assert.equal(healthy.code, 0, healthy.stderr);
   const s = JSON.parse(healthy.stdout) as { brokers: { nodeId: number; alive: boolean }[]; controller: number; offline: unknown[]; underReplicated: { partition: number }[] };
   assert.deepEqual(s.brokers.map((b) => [b.nodeId, b.alive]), [[1, true], [2, false]], 'broker 2 holds replicas but is not registered');
@@ -38,7 +26,7 @@ test('cluster status names dead brokers, the controller and unhealthy partitions
   assert.deepEqual(s.underReplicated.map((p) => p.partition), [1]);
 
   await put(2, { replicas: [2], leader: -1, leaderEpoch: 1, isr: [2] });
-  const offline = await runCli('', ['cluster', 'status', '--etcd', etcd.url, '--cluster-name', 'status']);
+  const offline = await runCli('', ['cluster', 'status', '--etcd', env.etcd.url, '--cluster-name', 'status']);
   assert.equal(offline.code, 2, 'an offline partition makes the exit status 2');
   assert.match(offline.stdout, /orders\s+2\s+offline\s+-1/);
   assert.match(offline.stdout, /orders\s+1\s+under-replicated\s+1/);

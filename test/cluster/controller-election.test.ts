@@ -3,44 +3,32 @@
 // controller's writes refused by etcd itself (the create-revision guard), not by its belief.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { ControllerElection } from '../../src/cluster/controller-election.js';
 import { ControllerFencedError } from '../../src/cluster/errors.js';
 import { EtcdSession } from '../../src/cluster/etcd-session.js';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { startMember } from './cluster-helpers.js';
-import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdForFile, etcdTool } from './etcd-process.js';
 
 const TTL_MS = 2000;
-let etcd: EtcdHandle;
-let client: Etcd3;
-
-before(async () => {
-  if (etcdTool.skip) return;
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.url });
-});
-after(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+const env = etcdForFile();
 
 const opts = { skip: etcdTool.skip };
 
 test('one controller at a time; a SIGKILLed controller is replaced within the lease TTL by a higher epoch', opts, async (t) => {
   const keys = new ClusterKeys('sluice');
-  const first = startMember(etcd.url, 1, { TTL_MS: String(TTL_MS) });
+  const first = startMember(env.etcd.url, 1, { TTL_MS: String(TTL_MS) });
   t.after(() => { first.kill(); });
   const epoch1 = (await first.next('elected')) as number;
-  const second = startMember(etcd.url, 2, { TTL_MS: String(TTL_MS) });
+  const second = startMember(env.etcd.url, 2, { TTL_MS: String(TTL_MS) });
   t.after(() => { second.kill(); });
   await second.next('registered');
 
-  const observer = await EtcdSession.open(client, { ttlMs: TTL_MS });
+  const observer = await EtcdSession.open(env.client, { ttlMs: TTL_MS });
   t.after(() => observer.close());
-  const view = new ControllerElection(client, keys, observer, 99);
+  const view = new ControllerElection(env.client, keys, observer, 99);
   // The second member is a candidate (its key exists) but does not lead while the first lives.
-  const candidates = await client.getAll().prefix(keys.controllerPrefix).keys();
+  const candidates = await env.client.getAll().prefix(keys.controllerPrefix).keys();
   assert.equal(candidates.length, 2, 'both members are candidates');
   assert.equal(await view.leader(), 1);
 
@@ -55,38 +43,38 @@ test('one controller at a time; a SIGKILLed controller is replaced within the le
 
 test('a deposed controller cannot write: etcd refuses its fenced transaction, the successor\'s goes through', opts, async (t) => {
   const keys = new ClusterKeys('fence');
-  const sa = await EtcdSession.open(client, { ttlMs: 5000 });
-  const sb = await EtcdSession.open(client, { ttlMs: 5000 });
+  const sa = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  const sb = await EtcdSession.open(env.client, { ttlMs: 5000 });
   t.after(async () => { await sa.close(); await sb.close(); });
-  const a = new ControllerElection(client, keys, sa, 1);
-  const b = new ControllerElection(client, keys, sb, 2);
+  const a = new ControllerElection(env.client, keys, sa, 1);
+  const b = new ControllerElection(env.client, keys, sb, 2);
   const epochA = await a.campaign();
   const bElected = b.campaign();
 
   // A's candidacy disappears behind its back (what a lease expiry during a long pause looks
   // like from etcd's side); A's own session is still valid, so only etcd can stop it.
-  await client.delete().key(keys.controllerCandidate(sa.leaseId));
+  await env.client.delete().key(keys.controllerCandidate(sa.leaseId));
   const epochB = await bElected;
   assert.ok(epochB > epochA);
   assert.equal(a.epoch, epochA, 'A still believes it leads');
 
   await assert.rejects(
-    a.fencedTxn([client.put('/fence/partitions/t/0').value('from A')]),
+    a.fencedTxn([env.client.put('/fence/partitions/t/0').value('from A')]),
     (err: unknown) => err instanceof ControllerFencedError && err.retriable,
   );
-  assert.equal(await client.get('/fence/partitions/t/0').string(), null, 'nothing A wrote took effect');
+  assert.equal(await env.client.get('/fence/partitions/t/0').string(), null, 'nothing A wrote took effect');
   assert.equal(a.epoch, undefined, 'A knows it is deposed once etcd refused it');
 
-  const res = await b.fencedTxn([client.put('/fence/partitions/t/0').value('from B')]);
+  const res = await b.fencedTxn([env.client.put('/fence/partitions/t/0').value('from B')]);
   assert.ok(res.succeeded);
-  assert.equal(await client.get('/fence/partitions/t/0').string(), 'from B');
+  assert.equal(await env.client.get('/fence/partitions/t/0').string(), 'from B');
 });
 
 test('a session fences itself before its lease can expire when etcd stops answering', opts, async (t) => {
-  const s = await EtcdSession.open(client, { ttlMs: TTL_MS });
+  const s = await EtcdSession.open(env.client, { ttlMs: TTL_MS });
   t.after(() => s.close());
   const keys = new ClusterKeys('selffence');
-  const e = new ControllerElection(client, keys, s, 1);
+  const e = new ControllerElection(env.client, keys, s, 1);
   await e.campaign();
   const deposed = new Promise<void>((resolveP) => { e.once('deposed', resolveP); });
   const fenced = new Promise<number>((resolveP) => { s.once('fenced', () => { resolveP(performance.now()); }); });
@@ -94,12 +82,12 @@ test('a session fences itself before its lease can expire when etcd stops answer
   // Every keep-alive etcd answered so far was sent before this instant, so etcd cannot
   // expire the lease before pausedAt + TTL; the session must count itself fenced by then.
   const pausedAt = performance.now();
-  etcd.pause();
-  t.after(() => { etcd.resume(); });
+  env.etcd.pause();
+  t.after(() => { env.etcd.resume(); });
   const fencedAt = await fenced;
   await deposed;
   assert.equal(s.isValid(pausedAt + TTL_MS), false, 'not valid at the earliest moment etcd could expire the lease');
   assert.equal(e.epoch, undefined, 'the controller stepped down with its fence');
   assert.ok(fencedAt - pausedAt < 30_000);
-  etcd.resume();
+  env.etcd.resume();
 });

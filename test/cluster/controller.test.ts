@@ -5,43 +5,31 @@
 // that finishes the failover.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { initialState, NO_LEADER, type PartitionState } from '../../src/cluster/partition-state.js';
 import { readPartitionState } from '../../src/cluster/partition-state-store.js';
 import { startMember, until, type Member } from './cluster-helpers.js';
-import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdForFile, etcdTool } from './etcd-process.js';
 
 const TTL_MS = 2000;
 // Lease expiry (TTL) + etcd's expiry check + the controller's pass, with room for a stalled machine.
 const FAILOVER_BOUND_MS = 15_000;
-let etcd: EtcdHandle;
-let client: Etcd3;
-
-before(async () => {
-  if (etcdTool.skip) return;
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.url });
-});
-after(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+const env = etcdForFile();
 
 async function put(keys: ClusterKeys, topic: string, p: number, s: PartitionState): Promise<void> {
-  await client.put(keys.partition(topic, p)).value(JSON.stringify(s));
+  await env.client.put(keys.partition(topic, p)).value(JSON.stringify(s));
 }
 
 async function stateWhen(keys: ClusterKeys, topic: string, p: number, ok: (s: PartitionState) => boolean, what: string): Promise<PartitionState> {
   return until(async () => {
-    const s = (await readPartitionState(client, keys, topic, p))?.state;
+    const s = (await readPartitionState(env.client, keys, topic, p))?.state;
     return s !== undefined && ok(s) ? s : undefined;
   }, FAILOVER_BOUND_MS, what);
 }
 
 function members(cluster: string, ids: number[], controller: boolean, t: { after(fn: () => void): void }): Member[] {
   return ids.map((id) => {
-    const m = startMember(etcd.url, id, { CLUSTER: cluster, TTL_MS: String(TTL_MS), CONTROLLER: controller ? '1' : '0' });
+    const m = startMember(env.etcd.url, id, { CLUSTER: cluster, TTL_MS: String(TTL_MS), CONTROLLER: controller ? '1' : '0' });
     t.after(() => { m.kill(); });
     return m;
   });
@@ -69,7 +57,7 @@ test('a SIGKILLed leader\'s partitions move to the next ISR member; no live ISR 
   assert.deepEqual(p1, { replicas: [2, 3, 1], leader: 3, leaderEpoch: 1, isr: [3, 1] });
   const p0 = await stateWhen(keys, 't', 0, (s) => !s.isr.includes(2), 'broker 2 to leave partition 0\'s ISR');
   assert.deepEqual(p0, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 3] }, 'a live leader keeps its epoch');
-  const p2 = (await readPartitionState(client, keys, 't', 2))!.state;
+  const p2 = (await readPartitionState(env.client, keys, 't', 2))!.state;
   assert.deepEqual(p2, { replicas: [1, 3], leader: 1, leaderEpoch: 4, isr: [1] }, 'untouched');
 });
 

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { Etcd3 } from 'etcd3';
 import { externalTool } from '../external-tool.js';
 
 export const etcdTool = externalTool('etcd');
@@ -80,4 +82,22 @@ export async function startEtcd(timeoutMs = 30_000): Promise<EtcdHandle> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One etcd and one client for a test file: started before its tests, stopped after them.
+ * Read `env.etcd` and `env.client` inside tests (they are set once `before` has run).
+ */
+export function etcdForFile(): { etcd: EtcdHandle; client: Etcd3 } {
+  const env = {} as { etcd: EtcdHandle; client: Etcd3 };
+  before(async () => {
+    if (etcdTool.skip) return;
+    env.etcd = await startEtcd();
+    env.client = new Etcd3({ hosts: env.etcd.url });
+  });
+  after(async () => {
+    env.client?.close();
+    await env.etcd?.stop();
+  });
+  return env;
 }
