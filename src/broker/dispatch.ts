@@ -27,6 +27,7 @@ import { handleShareDelete } from './handle-share-delete.js';
 import { handleShareReset } from './handle-share-reset.js';
 import { handleVerifyTopic } from './handle-verify-topic.js';
 import { handleApiVersions } from './handle-api-versions.js';
+import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
 
 /** Only Produce may answer nothing (acks 0). */
 type Answer<A extends ApiKey> = A extends typeof Api.Produce ? ResponseOf<A> | undefined : ResponseOf<A>;
@@ -60,6 +61,7 @@ const HANDLERS: HandlerMap = {
   [Api.ShareReset]: handleShareReset,
   [Api.VerifyTopic]: handleVerifyTopic,
   [Api.ApiVersions]: handleApiVersions,
+  [Api.OffsetsForLeaderEpoch]: handleOffsetsForLeaderEpoch,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

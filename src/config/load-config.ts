@@ -63,10 +63,19 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
     const where = `flag --${flagName(key)}`;
     values.set(key, typeof raw === 'string' ? parseText(setting, raw, where) : checkValue(setting, raw, where));
   }
-  for (const s of SETTINGS) if (!values.has(s.key)) throw new ConfigError(`setting '${s.key}' has no value (is ${defaultsFile} complete?)`);
+  for (const s of SETTINGS) if (!values.has(s.key) && s.optional !== true) throw new ConfigError(`setting '${s.key}' has no value (is ${defaultsFile} complete?)`);
   const config = unflatten(values) as unknown as BrokerConfig;
   checkShareDefaults(config);
+  checkCluster(config);
   return { config, warnings };
+}
+
+/** Cluster mode needs to know who this broker is: an id no other broker has (etcd refuses a live duplicate). */
+function checkCluster(config: BrokerConfig): void {
+  if (config.etcd === undefined) return;
+  if (config.nodeId === undefined) {
+    throw new ConfigError(`setting 'nodeId' (flag --${flagName('nodeId')}, env ${envName('nodeId')}) is required when 'etcd' is set (cluster mode)`);
+  }
 }
 
 /**

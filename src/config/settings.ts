@@ -54,6 +54,20 @@ export interface BrokerConfig {
   group: GroupSettings;
   /** Defaults for share groups (queue mode, docs/queue.md); a group's first acquire may override them. */
   share: ShareDefaults;
+  /** This broker's id in a cluster (unique, required with `etcd`). */
+  nodeId?: number;
+  /** etcd endpoints, comma-separated; set = cluster mode (docs/cluster.md), absent = a single broker. */
+  etcd?: string;
+  /** The URL clients and other brokers dial for this broker; default ws://host:port as bound. */
+  advertisedUrl?: string;
+  /** Prefix of every etcd key of this cluster, so several clusters can share one etcd. */
+  clusterName: string;
+  /** TTL of the broker's etcd lease: a broker silent this long is dead to the cluster. */
+  etcdSessionTtlMs: number;
+  /** A follower not caught up with its leader for this long leaves the in-sync replicas. */
+  replicaLagTimeMs: number;
+  /** Elect a leader outside the ISR when no in-sync replica is alive (may lose acknowledged records). */
+  uncleanLeaderElection: boolean;
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
@@ -79,6 +93,8 @@ export interface Setting {
   key: string;
   type: SettingType;
   description: string;
+  /** May be left unset (no default in config/default.json): the config field is then absent. */
+  optional?: true;
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -124,6 +140,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
   { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), description: 'queue mode: cap on that delay' },
   { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), description: 'queue mode: a silent worker is removed after this long' },
+  { key: 'nodeId', type: int(0, I32), optional: true, description: 'cluster mode: this broker\'s unique node id (required with --etcd)' },
+  { key: 'etcd', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd endpoints, comma-separated (unset = a single broker)' },
+  { key: 'advertisedUrl', type: { kind: 'string' }, optional: true, description: 'cluster mode: URL clients and brokers dial for this broker (default ws://host:port)' },
+  { key: 'clusterName', type: { kind: 'string' }, description: 'cluster mode: prefix of this cluster\'s etcd keys' },
+  { key: 'etcdSessionTtlMs', type: int(1000, 600_000), description: 'cluster mode: etcd lease TTL; a broker silent this long is dead to the cluster' },
+  { key: 'replicaLagTimeMs', type: int(100, I32), description: 'cluster mode: a follower not caught up for this long leaves the in-sync replicas' },
+  { key: 'uncleanLeaderElection', type: { kind: 'bool' }, description: 'cluster mode: elect an out-of-sync replica when no in-sync one lives (may lose acknowledged records)' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -24,7 +24,7 @@ import {
   type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
   type OffsetDeleteResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
-  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type TopicConfig, type ShareGroupSettings,
+  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET } from './limits.js';
 import {
@@ -59,6 +59,8 @@ const groupId = str();
 /** Share group and worker ids name files of share state: non-empty and bounded, refused as the request's shape. */
 const shareId = str({ min: 1, max: MAX_ID_CHARS });
 const partitionRef = struct({ topic, partition });
+/** A leader epoch as a request names it: -1 means "unknown, do not check". */
+const leaderEpoch = int({ min: -1, max: I32_MAX });
 /** A set of partitions: one entry per topic. */
 const topicPartitions = struct({ topic, partitions: array(partition) });
 const GROUP_STATES = ['Empty', 'Assigning', 'Reconciling', 'Stable', 'Dead'] as const;
@@ -74,9 +76,14 @@ export const API_TABLE = {
   // Long poll: answered once `minBytes` are available across the partitions or `maxWaitMs`
   // passes. `maxBytes` caps the response; a partition's own `maxBytes` caps it (the first
   // batch always comes whole).
+  // replicaId: set by a follower broker fetching for its replica (cluster mode): it reads up to
+  // the log end and tells the leader how far the follower has got; consumers read up to the
+  // high watermark. currentLeaderEpoch: the epoch the sender believes current; a stale one is
+  // FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH (-1 or absent: not checked).
   [Api.Fetch]: def('Fetch', struct({
     maxWaitMs: size, minBytes: size, maxBytes: size,
-    partitions: array(struct({ topic, partition, offset, maxBytes: size })),
+    replicaId: optional(int({ min: 0, max: I32_MAX })),
+    partitions: array(struct({ topic, partition, offset, maxBytes: size, currentLeaderEpoch: optional(leaderEpoch) })),
   }), responds<FetchResponse>()),
 
   // timestamp: EARLIEST (-2), LATEST (-1) or ms since epoch (first offset with timestamp >= it).
@@ -89,7 +96,14 @@ export const API_TABLE = {
 
   // partitions 0 or negative, and config values, fail per topic (INVALID_PARTITIONS, INVALID_CONFIG).
   [Api.CreateTopics]: def('CreateTopics', struct({
-    topics: array(struct({ name: topic, partitions: int({ min: -I32_MAX, max: I32_MAX }), config: optional(map<TopicConfig>()) })),
+    topics: array(struct({
+      name: topic,
+      partitions: int({ min: -I32_MAX, max: I32_MAX }),
+      config: optional(map<TopicConfig>()),
+      // Cluster mode: replicas per partition (default min(3, live brokers)); outside 1..live
+      // brokers fails the topic with INVALID_REPLICATION_FACTOR. A single broker accepts only 1.
+      replicationFactor: optional(int({ min: -I32_MAX, max: I32_MAX })),
+    })),
   }), responds<CreateTopicsResponse>()),
 
   [Api.DeleteTopics]: def('DeleteTopics', struct({ topics: array(topic) }), responds<DeleteTopicsResponse>()),
@@ -201,6 +215,13 @@ export const API_TABLE = {
 
   // The version range of every api this broker speaks, so a client can pick versions both know.
   [Api.ApiVersions]: def('ApiVersions', struct({}), responds<ApiVersionsResponse>()),
+
+  // Cluster mode: a follower's "where does my epoch `leaderEpoch` end on your log?" before it
+  // fetches (follower truncation, KIP-279). currentLeaderEpoch is checked like Fetch's.
+  [Api.OffsetsForLeaderEpoch]: def('OffsetsForLeaderEpoch', struct({
+    replicaId: optional(int({ min: 0, max: I32_MAX })),
+    partitions: array(struct({ topic, partition, currentLeaderEpoch: leaderEpoch, leaderEpoch: int({ min: 0, max: I32_MAX }) })),
+  }), responds<OffsetsForLeaderEpochResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -257,3 +278,4 @@ export type ShareResetRequest = RequestOf<typeof Api.ShareReset>;
 /** Where a reset moves a share group's start: offsets are clamped to what the log holds. */
 export type ShareResetTo = ShareResetRequest['to'];
 export type ApiVersionsRequest = RequestOf<typeof Api.ApiVersions>;
+export type OffsetsForLeaderEpochRequest = RequestOf<typeof Api.OffsetsForLeaderEpoch>;

@@ -20,7 +20,7 @@ export type {
   CreatePartitionsRequest, DescribeTopicsRequest, VerifyTopicRequest, ConsumerGroupHeartbeatRequest, OffsetCommitRequest,
   OffsetFetchRequest, OffsetDeleteRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
-  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
 } from './api-table.js';
 
 export const Api = {
@@ -33,6 +33,7 @@ export const Api = {
   DescribeTopics: 75,
   CreatePartitions: 37,
   ApiVersions: 18,
+  OffsetsForLeaderEpoch: 23,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -119,10 +120,32 @@ export interface TopicMetadata {
   error?: WireError;
   partitions: number;
   config: TopicConfig;
+  /** Cluster mode only: per partition, leader, replicas and ISR (index = partition number). */
+  partitionInfo?: PartitionMetadata[];
 }
 export interface MetadataResponse extends ResponseHeader {
   brokerVersion: string;
   topics: TopicMetadata[];
+  /**
+   * Cluster mode only: the live brokers and the controller. Absent on a single broker, where
+   * the broker answering leads every partition (clients keep using the connection they have).
+   */
+  brokers?: BrokerMetadata[];
+  controllerId?: number;
+}
+/** A live broker: its node id and the URL it advertises (what clients and other brokers dial). */
+export interface BrokerMetadata {
+  nodeId: number;
+  url: string;
+}
+/** Cluster mode: one partition's replication state (docs/cluster.md). leader -1: offline. */
+export interface PartitionMetadata {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  error?: WireError;
 }
 
 // --- CreateTopics (19) / DeleteTopics (20) / CreatePartitions (37) ----------------
@@ -340,4 +363,21 @@ export interface ShareResetResponse extends ResponseHeader {
 /** Every api this broker speaks and its version range (the api table's). */
 export interface ApiVersionsResponse extends ResponseHeader {
   apis: { api: number; name: string; minVersion: number; maxVersion: number }[];
+}
+
+// --- OffsetsForLeaderEpoch (23) ----------------------------------------------------------
+/**
+ * A follower asks the leader where its latest leader epoch ends on the leader's log (KIP-101 /
+ * KIP-279) and truncates its own log to there before fetching. leaderEpoch -1 / endOffset -1:
+ * the leader knows no epoch at or below the one asked for.
+ */
+export interface EpochEndOffsetResult {
+  topic: string;
+  partition: number;
+  error?: WireError;
+  leaderEpoch: number;
+  endOffset: number;
+}
+export interface OffsetsForLeaderEpochResponse extends ResponseHeader {
+  partitions: EpochEndOffsetResult[];
 }
