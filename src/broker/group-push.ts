@@ -37,7 +37,7 @@ interface Tracked {
   conn: PushTarget;
   unhook: () => void;
   /** When it was last pushed, until it heartbeats again (undefined: nothing outstanding). */
-  pushedAt?: number;
+  pushedAt?: number | undefined;
 }
 
 export interface GroupPushOptions {

@@ -107,7 +107,7 @@ function sources(ctx: BrokerContext, topics: string[]): PartitionSource[] {
   return out;
 }
 
-function failed(topic: string, error: ShareAcquirePartitionResult['error']): ShareAcquirePartitionResult {
+function failed(topic: string, error: NonNullable<ShareAcquirePartitionResult['error']>): ShareAcquirePartitionResult {
   return { topic, partition: -1, error, acquired: [], lockDeadline: 0, records: EMPTY };
 }
 

@@ -26,5 +26,5 @@ export function openLogs(config: BrokerConfig, log: Logger, opts: OpenLogsOption
     if (event === CORRUPT_READ_EVENT) metrics.corruptRead(topic);
     else if (DATA_LOSS_EVENTS.includes(event)) metrics.recoveryDropped(topic, Number(fields.droppedBytes) || 0, Number(fields.droppedRecords) || 0);
   };
-  return openLogManager(config.dataDir, config.log, { logger, onFsync: opts.onFsync });
+  return openLogManager(config.dataDir, config.log, { logger, ...(opts.onFsync && { onFsync: opts.onFsync }) });
 }

@@ -22,9 +22,10 @@ export function registerBrokerCommand(program: Command): void {
       const v = opts[camel(flagName(s.key))];
       if (v !== undefined) flags[s.key] = v;
     }
+    const file = opts.config as string | undefined;
     let loaded;
     try {
-      loaded = loadConfig({ file: opts.config as string | undefined, env: process.env, flags });
+      loaded = loadConfig({ ...(file !== undefined && { file }), env: process.env, flags });
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`sluice broker: ${err.message}\n`);

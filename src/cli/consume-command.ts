@@ -112,7 +112,7 @@ export function registerConsumeCommand(program: Command): void {
         if (o.offset !== undefined || o.fromTime !== undefined || o.partition !== undefined || o.untilEnd) {
           throw new ClientArgError(`--group cannot be combined with ${NOT_WITH_GROUP}`);
         }
-        return consumeInGroup(topic, o);
+        return consumeInGroup(topic, o.group, o);
       }
       const consumer = new Consumer({ url: o.broker, autoOffsetReset: 'earliest', logger: stderrLogger('sluice consumer') });
       await untilStopSignal(() => consumer.close(), () => consumeAssigned(consumer, topic, o));
@@ -179,9 +179,9 @@ async function consumeAssigned(consumer: Consumer, topic: string, o: ConsumeOpts
   }
 }
 
-async function consumeInGroup(topic: string, o: ConsumeOpts): Promise<void> {
+async function consumeInGroup(topic: string, group: string, o: ConsumeOpts): Promise<void> {
   const consumer = new Consumer({
-    url: o.broker, groupId: o.group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest', logger: stderrLogger('sluice consumer'),
+    url: o.broker, groupId: group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest', logger: stderrLogger('sluice consumer'),
   });
   let count = 0;
   const max = o.maxMessages ?? Infinity;

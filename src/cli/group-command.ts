@@ -59,7 +59,7 @@ export function registerGroupCommand(program: Command): void {
       const spec: ResetSpec = resetTarget(o, { shiftBy: true });
       const { plan, existed } = await withAdmin(o.broker, async (a) => {
         const existed = (await a.listGroups()).some((g) => g.groupId === id);
-        return { existed, plan: await a.resetOffsets(id, o.topic, spec, { dryRun: o.dryRun }) };
+        return { existed, plan: await a.resetOffsets(id, o.topic, spec, { dryRun: o.dryRun === true }) };
       });
       process.stdout.write(table(['TOPIC', 'PARTITION', 'FROM', 'TO'], plan.map((p) => [p.topic, p.partition, p.from, p.to])));
       process.stderr.write(

@@ -69,7 +69,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
-      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, maxMessages: o.maxMessages, settings, logger: stderrLogger('sluice queue') });
+      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;
@@ -159,7 +159,7 @@ export function registerQueueCommand(program: Command): void {
       const admin = new QueueAdmin({ url: o.broker });
       let plan;
       try {
-        plan = await admin.resetOffsets(group, o.topic, to, { partitions: o.partition, dryRun: o.dryRun });
+        plan = await admin.resetOffsets(group, o.topic, to, { ...(o.partition && { partitions: o.partition }), dryRun: o.dryRun === true });
       } finally {
         await admin.close();
       }

@@ -61,8 +61,8 @@ async function viaBroker(url: string, topic: string | undefined): Promise<Report
       const report: Report = { topic: name, partitions: [] };
       // One request per partition: each is bounded by one partition's size, not the topic's.
       for (const { partition } of partitions) {
-        for (const r of await a.verifyTopic(name, [partition])) {
-          report.partitions.push({ ...r, error: r.error && r.error.code !== 0 ? r.error.message : undefined });
+        for (const { error, ...r } of await a.verifyTopic(name, [partition])) {
+          report.partitions.push({ ...r, ...(error && error.code !== 0 && { error: error.message }) });
         }
       }
       out.push(report);

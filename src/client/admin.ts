@@ -78,7 +78,7 @@ export class Admin {
   }
 
   createTopic(name: string, partitions = 1, config?: TopicConfig): Promise<void> {
-    return this.createTopics([{ name, partitions, config }]);
+    return this.createTopics([{ name, partitions, ...(config && { config }) }]);
   }
 
   async deleteTopics(names: string[]): Promise<void> {
@@ -117,7 +117,7 @@ export class Admin {
       const res = await this.conn.request(Api.VerifyTopic, { topic: name, ...(partitions ? { partitions } : {}) }, timeoutMs);
       return res.partitions;
     } catch (err) {
-      if (err instanceof BrokerError) throw topicError(name, { code: err.wireCode, message: err.message, data: err.data }, 'verify');
+      if (err instanceof BrokerError) throw topicError(name, { code: err.wireCode, message: err.message, ...(err.data && { data: err.data }) }, 'verify');
       throw err;
     }
   }

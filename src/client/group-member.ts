@@ -45,8 +45,9 @@ export interface GroupMemberHooks {
 export interface GroupMemberOptions {
   groupId: string;
   topics: string[] | RegExp;
-  sessionTimeoutMs?: number;
-  rebalanceTimeoutMs?: number;
+  /** Forwarded from the consumer's options: undefined leaves the broker's default. */
+  sessionTimeoutMs?: number | undefined;
+  rebalanceTimeoutMs?: number | undefined;
   maxPollIntervalMs: number;
   retryBackoffMs: number;
   logger: Logger;

@@ -43,8 +43,9 @@ export interface GroupPartitionControl {
 
 export interface GroupSessionOptions {
   g: ReturnType<typeof groupOptions>;
-  sessionTimeoutMs?: number;
-  rebalanceTimeoutMs?: number;
+  /** Forwarded from the consumer's options: undefined leaves the broker's default. */
+  sessionTimeoutMs?: number | undefined;
+  rebalanceTimeoutMs?: number | undefined;
   autoOffsetReset: OffsetReset;
   retryBackoffMs: number;
   logger: Logger;

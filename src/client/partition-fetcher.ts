@@ -45,7 +45,7 @@ export interface PartitionState {
    */
   skipBeforeTs: number;
   /** Group mode: the position came from a committed offset (for the reset log line). */
-  committedStart?: boolean;
+  committedStart: boolean;
   /** Group mode: being given up; nothing more is delivered from it. */
   revoked?: boolean;
   /** Number of the last fetch that brought records for it (0: none yet); orders the next request. */
@@ -113,7 +113,7 @@ export class PartitionFetcher {
     if (this.states.has(k)) return undefined;
     const s: PartitionState = {
       topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0,
-      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart, servedIn: 0,
+      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart: committedStart === true, servedIn: 0,
     };
     this.states.set(k, s);
     return s;

@@ -214,18 +214,18 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
     this.freeSlot(job);
     return this.settleOne({
-      topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release', delayMs: opts.delayMs, reason: opts.reason,
-      ...(opts.kind ? { kind: opts.kind } : {}),
+      topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release',
+      ...(opts.delayMs !== undefined && { delayMs: opts.delayMs }), ...(opts.reason !== undefined && { reason: opts.reason }), ...(opts.kind && { kind: opts.kind }),
     }).then(() => undefined);
   }
 
   settleReject(job: Job, reason: string | undefined): Promise<void> {
     this.freeSlot(job);
-    return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'reject', reason }).then(() => undefined);
+    return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'reject', ...(reason !== undefined && { reason }) }).then(() => undefined);
   }
 
   async settleExtend(job: Job, ms: number | undefined): Promise<number> {
-    const r = await this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'extend', extendMs: ms });
+    const r = await this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'extend', ...(ms !== undefined && { extendMs: ms }) });
     return r.lockDeadline ?? job.lockDeadline;
   }
 
@@ -340,7 +340,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   private beat(): void {
     if (this.closing || !this.loop) return;
-    this.conn.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, settings: this.settings })
+    this.conn.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
       .catch(() => undefined); // the acquire loop reports connection trouble
   }
 
@@ -356,7 +356,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       let res: ShareAcquireResponse;
       try {
         res = await this.conn.request(Api.ShareAcquire, {
-          groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, settings: this.settings,
+          groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, ...(this.settings && { settings: this.settings }),
         }, this.conn.requestTimeoutMs + this.maxWaitMs);
       } catch (err) {
         if (this.closing) return;

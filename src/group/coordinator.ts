@@ -105,7 +105,7 @@ export class GroupCoordinator {
       assignor: assignorByName(assignorName),
       newMemberId: opts.newMemberId ?? (() => crypto.randomUUID()),
       reconcileHeartbeatIntervalMs: opts.reconcileHeartbeatIntervalMs ?? 50,
-      onEpochBump: opts.onEpochBump,
+      ...(opts.onEpochBump && { onEpochBump: opts.onEpochBump }),
     };
     this.minSessionMs = opts.minSessionTimeoutMs ?? 1_000;
     this.maxSessionMs = opts.maxSessionTimeoutMs ?? 1_800_000;

@@ -299,7 +299,7 @@ export class ShareCoordinator {
    * Gives records back (delayMs undefined: the group's backoff; kind `unstarted`: not an
    * attempt, see SharePartition.release). Returns records out of attempts.
    */
-  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number; reason?: string; kind?: ReleaseKind } = {}): DeadLetter[] {
+  release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number | undefined; reason?: string | undefined; kind?: ReleaseKind | undefined } = {}): DeadLetter[] {
     if (opts.delayMs !== undefined && (!Number.isInteger(opts.delayMs) || opts.delayMs < 0)) {
       throw new InvalidShareRequestError(`release delayMs must be a non-negative integer, got ${opts.delayMs}`);
     }

@@ -176,7 +176,7 @@ export class ShareStateLog extends CompactedLog {
     let refused: Error | undefined;
     for (;;) {
       try {
-        return { config: resolveShareConfig(this.coord.defaults, rest), refused };
+        return { config: resolveShareConfig(this.coord.defaults, rest), ...(refused && { refused }) };
       } catch (err) {
         const field = (err as { field?: unknown }).field;
         refused ??= err as Error;

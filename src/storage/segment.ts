@@ -228,7 +228,7 @@ export class Segment {
     const droppedRecords = r.pos < fileSize ? await countRecords(this.fh, r.pos, fileSize) : 0;
     this.size = this.writePos = r.pos;
     if (r.pos < fileSize) await this.fh.truncate(r.pos);
-    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, droppedRecords, reason };
+    return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, droppedRecords, ...(reason !== undefined && { reason }) };
   }
 
   /** Index and offset bookkeeping for one batch placed at `pos` (the same rule on append and rebuild). */

@@ -17,13 +17,11 @@ import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { handleProduce } from '../../src/broker/handle-produce.js';
 import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
-import { CrashDisk } from '../storage/crash-disk.js';
+import { CrashDisk, crashRunParams } from '../storage/crash-disk.js';
 import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { batchOf, recordsIn } from '../storage/helpers.js';
 
 const DATA = '/data';
-const SEED = process.env.SLUICE_CRASH_SEED ? Number(process.env.SLUICE_CRASH_SEED) : undefined;
-const RUNS = Number(process.env.SLUICE_CRASH_RUNS ?? 100);
 
 function openOn(disk: CrashDisk): Promise<LogManager> {
   // No interval flush: only what acks=all makes durable is on disk.
@@ -85,6 +83,6 @@ test('every record answered for acks=all before a power loss is there after it',
         }
       },
     ),
-    { numRuns: RUNS, seed: SEED },
+    crashRunParams(100),
   );
 });

@@ -5,7 +5,7 @@ import { MessageDecoder, decodeMessages, nextOffsetAfter } from '../../src/clien
 import type { Message } from '../../src/client/types.js';
 
 function batchAt(base: number, values: string[], ts = 1_700_000_000_000): Buffer {
-  const b = encodeBatch(values.map((v, i) => ({ key: i % 2 ? `k${i}` : null, value: v, timestamp: ts + i, headers: i === 0 ? [{ key: 'h', value: 'x' }] : undefined })));
+  const b = encodeBatch(values.map((v, i) => ({ key: i % 2 ? `k${i}` : null, value: v, timestamp: ts + i, ...(i === 0 && { headers: [{ key: 'h', value: 'x' }] }) })));
   setBaseOffset(b, 0, base);
   return b;
 }

@@ -13,12 +13,10 @@ import { openLogManager } from '../../src/storage/log-manager.js';
 import type { LogManager } from '../../src/storage/types.js';
 import { logManagerGenerationDir } from '../../src/state-log/generation-log.js';
 import { OFFSETS_PREFIX, OffsetStore } from '../../src/group/offset-store.js';
-import { CrashDisk } from '../storage/crash-disk.js';
+import { CrashDisk, crashRunParams } from '../storage/crash-disk.js';
 import { ManualClock } from './sim.js';
 
 const DATA = '/data';
-const SEED = process.env.SLUICE_CRASH_SEED ? Number(process.env.SLUICE_CRASH_SEED) : undefined;
-const RUNS = Number(process.env.SLUICE_CRASH_RUNS ?? 100);
 
 interface Commit { group: number; partition: number; wait: boolean }
 
@@ -83,6 +81,6 @@ test('every commit answered before a power loss is the committed offset after it
       },
     ),
     // Found by this test: a new generation's first segment vanished (no directory fsync).
-    { numRuns: RUNS, seed: SEED, examples: [[[{ group: 0, partition: 0, wait: false }], 19]] },
+    { ...crashRunParams(100), examples: [[[{ group: 0, partition: 0, wait: false }], 19]] },
   );
 });

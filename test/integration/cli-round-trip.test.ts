@@ -13,7 +13,7 @@ let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
-const sluice = (args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> => runCli(broker.url, args, { input, env });
+const sluice = (args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> => runCli(broker.url, args, { ...(input !== undefined && { input }), env });
 
 /** For a command that should end on its own: killed after 60 s (a command that follows the topic never ends). */
 async function bounded(args: string[]): Promise<CliResult> {

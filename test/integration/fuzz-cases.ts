@@ -206,7 +206,7 @@ interface Mutation { at: number; op: 'delete' | 'replace' | 'wrap'; value: unkno
 const mutation: fc.Arbitrary<Mutation> = fc.record({ at: fc.nat(), op: pick(['delete', 'replace', 'replace', 'wrap'] as const), value: garbage });
 
 export type Case =
-  | { kind: 'mutated'; api: number; body: Obj; mutations: Mutation[]; badId?: { value: unknown } }
+  | { kind: 'mutated'; api: number; body: Obj; mutations: Mutation[]; badId?: { value: unknown } | undefined }
   | { kind: 'poison-field'; api: number; body: Obj; field: number; value: unknown }
   | { kind: 'random-body'; api: number; body: Obj }
   | { kind: 'lies'; api: number; body: Obj }

@@ -13,12 +13,10 @@ import type { LogManager } from '../../src/storage/types.js';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { SHARE_STATE_PREFIX, ShareStateLog } from '../../src/queue/share-state-log.js';
 import { logManagerGenerationDir } from '../../src/state-log/generation-log.js';
-import { CrashDisk } from '../storage/crash-disk.js';
+import { CrashDisk, crashRunParams } from '../storage/crash-disk.js';
 import { ManualClock, offsetsOf } from './helpers.js';
 
 const DATA = '/data';
-const SEED = process.env.SLUICE_CRASH_SEED ? Number(process.env.SLUICE_CRASH_SEED) : undefined;
-const RUNS = Number(process.env.SLUICE_CRASH_RUNS ?? 100);
 const END = 1000;
 const src = [{ topic: 't', partition: 0, logStartOffset: 0, logEndOffset: END }];
 const tgt = (offsets: number[]) => [{ topic: 't', partition: 0, offsets }];
@@ -87,6 +85,6 @@ test('no ack answered before a power loss is delivered again after it, and no un
       },
     ),
     // Found by this test: a new generation's first segment vanished (no directory fsync).
-    { numRuns: RUNS, seed: SEED, examples: [[[{ take: 1, acks: 1, wait: false }], 22]] },
+    { ...crashRunParams(100), examples: [[[{ take: 1, acks: 1, wait: false }], 22]] },
   );
 });

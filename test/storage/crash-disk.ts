@@ -128,7 +128,7 @@ export class CrashDisk {
 
   /** The next `op` call (on `path`, when given) fails with `code`, without a crash: an I/O error the caller must handle. */
   failNext(op: string, code: string, path?: string): void {
-    this.failures.push({ op, code, path });
+    this.failures.push({ op, code, ...(path !== undefined && { path }) });
   }
 
   /** Counts a call of a mounted file system; crashes when the armed count runs out. */
@@ -400,4 +400,13 @@ class CrashFile implements StorageFile {
     // Closing never fails at a crash: the process is gone either way, and storage closes in finally blocks.
     this.closed = true;
   }
+}
+
+/**
+ * fast-check parameters for a crash property: SLUICE_CRASH_RUNS cases (default `defaultRuns`),
+ * and SLUICE_CRASH_SEED, when set, to replay the seed fast-check printed for a failure.
+ */
+export function crashRunParams(defaultRuns: number): { numRuns: number; seed?: number } {
+  const seed = process.env.SLUICE_CRASH_SEED;
+  return { numRuns: Number(process.env.SLUICE_CRASH_RUNS ?? defaultRuns), ...(seed && { seed: Number(seed) }) };
 }

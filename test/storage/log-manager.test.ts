@@ -103,7 +103,7 @@ test('bad partition counts and config values are typed errors naming the problem
  * Fails opening partition `k` the way running out of file descriptors does: after its
  * directory was made, with the EMFILE error fs gives. Other partitions open for real.
  */
-function failAt(k: number, topic: string): LogManagerOptions['openPartition'] {
+function failAt(k: number, topic: string): NonNullable<LogManagerOptions['openPartition']> {
   return async (dir, t, p, config, opts) => {
     if (t === topic && p === k) {
       await mkdir(dir, { recursive: true });

@@ -14,12 +14,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import type { LogManager } from '../../src/storage/types.js';
-import { CrashDisk, type CrashDiskOptions } from './crash-disk.js';
+import { CrashDisk, type CrashDiskOptions, crashRunParams } from './crash-disk.js';
 import { batchOf, recordsIn } from './helpers.js';
 
 const DATA = '/data';
-const SEED = process.env.SLUICE_CRASH_SEED ? Number(process.env.SLUICE_CRASH_SEED) : undefined;
-const RUNS = Number(process.env.SLUICE_CRASH_RUNS ?? 150);
 
 type Op =
   | { kind: 'append'; records: number; durable: boolean; wait: boolean }
@@ -133,7 +131,7 @@ for (const directories of ['strict', 'immediate'] as const) {
         assert.deepEqual(await problemsAfterCrash(disk, acked), []);
       }),
       {
-        numRuns: RUNS, seed: SEED,
+        ...crashRunParams(150),
         // Found by this test: the first segment's name was not durable (no directory fsync).
         examples: [[[{ kind: 'append', records: 1, durable: true, wait: false }], 17, true]],
       },

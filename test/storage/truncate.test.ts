@@ -22,7 +22,7 @@ const CFG = effectiveConfig({ segmentBytes: 1000, indexIntervalBytes: 300, reten
 
 /** 30 batches of 3 records: batch i holds offsets 3i..3i+2 with values v<offset>, over several segments. */
 async function filledLog(dir: string, fs?: FileSystem): Promise<DiskPartitionLog> {
-  const log = await DiskPartitionLog.open(dir, 't', 0, CFG, { fs });
+  const log = await DiskPartitionLog.open(dir, 't', 0, CFG, fs ? { fs } : {});
   for (let i = 0; i < 30; i++) await log.append(batchOf(3, 3 * i, undefined, 20), { leaderEpoch: i < 15 ? 0 : 1 });
   return log;
 }

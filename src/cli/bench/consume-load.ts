@@ -34,9 +34,9 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const k = Math.max(1, Math.min(s.consumers, ends.length));
   const shares = Array.from({ length: k }, (_, i) => ends.filter((_e, j) => j % k === i));
   const total = ends.reduce((a, e) => a + (e.end - e.start), 0);
-  if (s.group !== undefined) return runGroup(s, ends, total);
+  if (s.group !== undefined) return runGroup(s, s.group, ends, total);
   const consumers = shares.map(() => new Consumer({
-    url: s.url, autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxPartitionBytes,
+    url: s.url, autoOffsetReset: 'earliest', ...sizeLimits(s),
   }));
   for (let i = 0; i < k; i++) {
     await consumers[i].connect();
@@ -91,10 +91,10 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
  * records that were in the topic when the run began have all been delivered, across the
  * consumers, whichever got which partition. Join and rebalance time are part of it.
  */
-async function runGroup(s: ConsumeSettings, ends: { tp: TopicPartition; start: number; end: number }[], total: number): Promise<BenchResult> {
+async function runGroup(s: ConsumeSettings, group: string, ends: { tp: TopicPartition; start: number; end: number }[], total: number): Promise<BenchResult> {
   const end = new Map(ends.map((e) => [tpKey(e.tp.topic, e.tp.partition), e.end]));
   const consumers = Array.from({ length: Math.max(1, s.consumers) }, () => new Consumer({
-    url: s.url, groupId: s.group, topics: [s.topic], autoOffsetReset: 'earliest', maxBytes: s.maxBytes, maxPartitionBytes: s.maxPartitionBytes,
+    url: s.url, groupId: group, topics: [s.topic], autoOffsetReset: 'earliest', ...sizeLimits(s),
   }));
   let done = 0;
   let bytes = 0;
@@ -123,7 +123,12 @@ async function runGroup(s: ConsumeSettings, ends: { tp: TopicPartition; start: n
   if (err) throw err;
   return {
     kind: 'consume',
-    settings: { topic: s.topic, partitions: ends.length, consumers: `${consumers.length} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group: s.group },
+    settings: { topic: s.topic, partitions: ends.length, consumers: `${consumers.length} (in one process)`, maxBytes: s.maxBytes ?? 'default', maxPartitionBytes: s.maxPartitionBytes ?? 'default', group },
     ...m,
   };
+}
+
+/** The consumer's fetch size limits, only those given (an absent one keeps the consumer's default). */
+function sizeLimits(s: ConsumeSettings): { maxBytes?: number; maxPartitionBytes?: number } {
+  return { ...(s.maxBytes !== undefined && { maxBytes: s.maxBytes }), ...(s.maxPartitionBytes !== undefined && { maxPartitionBytes: s.maxPartitionBytes }) };
 }
