@@ -19,7 +19,6 @@ import { ClusterNode } from '../cluster/cluster-node.js';
 import { ControllerTracker } from '../cluster/controller-tracker.js';
 import { ControllerFencedError, NodeIdInUseError } from '../cluster/errors.js';
 import { EtcdMetadataStore, type TopicChanges } from '../cluster/etcd-metadata-store.js';
-import { InvalidReplicationFactorError } from '../cluster/placement.js';
 import type { CreateTopicSpec } from '../cluster/topic-admin.js';
 import { InvalidConfigError } from '../storage/errors.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
@@ -169,11 +168,8 @@ class ControllerRoute implements TopicChanges {
       const res = await (await this.controllerLink()).request(Api.CreateTopics, { topics: [topic] });
       return throwIfFailed(res.topics[0]);
     }
-    const live = this.node.directory.brokers().size;
-    const rf = spec.replicationFactor ?? Math.min(3, live);
-    if (rf < 1 || rf > live) {
-      throw new InvalidReplicationFactorError(`replication factor ${rf} is not possible with ${live} live broker(s): it must be from 1 to ${live}`);
-    }
+    // A factor outside 1..live brokers is refused by the placement (INVALID_REPLICATION_FACTOR naming both numbers).
+    const rf = spec.replicationFactor ?? Math.min(3, this.node.directory.brokers().size);
     const mir = spec.config?.minInsyncReplicas;
     if (typeof mir === 'number' && mir > rf) {
       throw new InvalidConfigError(`minInsyncReplicas ${mir} is larger than the replication factor ${rf}`);
