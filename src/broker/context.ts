@@ -10,6 +10,7 @@ import type { Purgatory } from './purgatory.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { GroupService } from './group-service.js';
 import type { BrokerBudget } from './output-budget.js';
+import type { ClusterContext } from './cluster-context.js';
 
 /** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
 export const DELAYED_KINDS = ['fetch', 'share_acquire'] as const;
@@ -32,6 +33,8 @@ export interface BrokerContext {
   readonly groups: GroupService;
   /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
   accepting: boolean;
+  /** Cluster mode only (the `etcd` setting): membership, view, links to other brokers (cluster-context.ts). */
+  cluster?: ClusterContext;
 }
 
 /** The connection a request arrived on, as far as a handler needs to know it. */

@@ -3,6 +3,12 @@
  * name (checked before storage sees it), INVALID_PARTITIONS for a count < 1,
  * INVALID_CONFIG for an unknown or out-of-range override, TOPIC_ALREADY_EXISTS.
  * Topics are created one after another so two entries with one name cannot race.
+ *
+ * replicationFactor: a single broker holds one replica, so anything but 1 is
+ * INVALID_REPLICATION_FACTOR, and so is minInsyncReplicas above 1 (INVALID_CONFIG). In cluster
+ * mode the topic is created by the controller (this broker forwards to it when it is not;
+ * cluster-context.ts), which checks both against the live brokers; the answer comes once this
+ * broker's view shows the topic.
  */
 import type { CreateTopicsRequest, CreateTopicsResponse, TopicResult } from '../protocol/api.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../topic-name.js';
@@ -24,9 +30,23 @@ export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRe
     }
     const configProblem = t.config ? topicConfigProblem(t.config as Record<string, unknown>) : undefined;
     if (configProblem) { topics.push({ name, error: errorOf('INVALID_CONFIG', configProblem) }); continue; }
+    const rf = t.replicationFactor;
+    if (!ctx.cluster && rf !== undefined && rf !== 1) {
+      topics.push({ name, error: errorOf('INVALID_REPLICATION_FACTOR', `replication factor ${rf} is not possible: a single broker holds one replica`) });
+      continue;
+    }
+    if (ctx.cluster && rf !== undefined && rf < 1) {
+      topics.push({ name, error: errorOf('INVALID_REPLICATION_FACTOR', `replication factor must be at least 1, got ${rf}`) });
+      continue;
+    }
+    const mir = t.config?.minInsyncReplicas;
+    if (!ctx.cluster && mir !== undefined && mir > 1) {
+      topics.push({ name, error: errorOf('INVALID_CONFIG', `minInsyncReplicas ${mir} is larger than the replication factor 1 of a single broker`) });
+      continue;
+    }
     if (ctx.logs.topic(name)) { topics.push({ name, error: errorOf('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`) }); continue; }
     try {
-      await ctx.logs.createTopic(name, t.partitions, t.config);
+      await ctx.logs.createTopic(name, t.partitions, t.config, rf === undefined ? {} : { replicationFactor: rf });
       ctx.log.info('topic created', { topic: name, partitions: t.partitions, config: t.config ?? {} });
       topics.push({ name });
     } catch (err) {

@@ -1,5 +1,12 @@
-/** Metadata (api 3): every topic, or the named ones, with partition count and overrides. */
-import type { MetadataRequest, MetadataResponse, TopicMetadata } from '../protocol/api.js';
+/**
+ * Metadata (api 3): every topic, or the named ones, with partition count and overrides.
+ * Cluster mode adds the live brokers, the controller and, per topic, each partition's leader,
+ * leader epoch, replicas and ISR, all from this broker's view of etcd, so every broker answers
+ * the same once their views have caught up. A single broker leaves those fields out.
+ */
+import type { BrokerMetadata, MetadataRequest, MetadataResponse, PartitionMetadata, TopicMetadata } from '../protocol/api.js';
+import { isInternalTopicName as internal } from '../topic-name.js';
+import type { ClusterContext } from './cluster-context.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
@@ -9,9 +16,33 @@ export async function handleMetadata(ctx: BrokerContext, req: MetadataRequest): 
   const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopicName(n)).sort();
   const topics = names.map((name): TopicMetadata => {
     const info = ctx.logs.topic(name);
-    if (info) return { name, partitions: info.partitions, config: info.config };
+    if (info) {
+      const m: TopicMetadata = { name, partitions: info.partitions, config: info.config };
+      if (ctx.cluster && !internal(name)) m.partitionInfo = partitionInfo(ctx.cluster, name, info.partitions);
+      return m;
+    }
     const problem = topicNameProblem(name);
     return { name, error: problem ? errorOf('INVALID_TOPIC', problem) : errorOf('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic '${name}'`), partitions: 0, config: {} };
   });
-  return { id: req.id, brokerVersion: ctx.version, topics };
+  const res: MetadataResponse = { id: req.id, brokerVersion: ctx.version, topics };
+  if (ctx.cluster) {
+    res.brokers = [...ctx.cluster.node.directory.brokers().values()]
+      .map((b): BrokerMetadata => ({ nodeId: b.nodeId, url: b.url }))
+      .sort((a, b) => a.nodeId - b.nodeId);
+    const controllerId = ctx.cluster.controller.current;
+    if (controllerId !== undefined) res.controllerId = controllerId;
+  }
+  return res;
+}
+
+/** Each partition's state from the view; one whose state is not written yet has no leader (-1) and no replicas. */
+function partitionInfo(c: ClusterContext, topic: string, partitions: number): PartitionMetadata[] {
+  const out: PartitionMetadata[] = [];
+  for (let p = 0; p < partitions; p++) {
+    const s = c.node.view.partition(topic, p)?.state;
+    out.push(s
+      ? { partition: p, leader: s.leader, leaderEpoch: s.leaderEpoch, replicas: [...s.replicas], isr: [...s.isr] }
+      : { partition: p, leader: -1, leaderEpoch: -1, replicas: [], isr: [] });
+  }
+  return out;
 }

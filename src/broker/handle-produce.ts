@@ -35,6 +35,8 @@ async function produceOne(ctx: BrokerContext, topic: string, partition: number, 
     return { topic, partition, error: errorOf('MESSAGE_TOO_LARGE', `record set of ${records.length} bytes exceeds maxBatchBytes ${ctx.config.maxBatchBytes}`) };
   }
   if (isInternalTopicName(topic)) return { topic, partition, error: errorOf('INVALID_TOPIC', `'${topic}' is an internal topic; only the broker writes to it`) };
+  // Controlled shutdown (cluster mode): leaderships are moving away; the client finds the new leader.
+  if (ctx.cluster?.leaving) return { topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', 'this broker is shutting down; its leaderships are moving to other brokers') };
   let r = resolveLog(ctx, topic, partition);
   if (r.error && ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
     try {

@@ -1,6 +1,7 @@
 /**
  * Plain-HTTP routes on the broker's port, looked up by method and path. `/healthz` says
- * the process is up; `/readyz` says logs are recovered and requests are accepted. Other
+ * the process is up; `/readyz` says logs are recovered and requests are accepted (in cluster
+ * mode also: the etcd session is valid), and answers 503 with the reason otherwise. Other
  * modules add routes (e.g. `/metrics`) with `routes.set('GET /metrics', handler)`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,10 +9,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 export type RouteTable = Map<string, RouteHandler>;
 
-export function defaultRoutes(isReady: () => boolean): RouteTable {
+/** `notReady` says why the broker is not ready, or undefined when it is. */
+export function defaultRoutes(notReady: () => string | undefined): RouteTable {
   return new Map<string, RouteHandler>([
     ['GET /healthz', (_req, res) => text(res, 200, 'ok')],
-    ['GET /readyz', (_req, res) => (isReady() ? text(res, 200, 'ready') : text(res, 503, 'not ready'))],
+    ['GET /readyz', (_req, res) => {
+      const why = notReady();
+      return why === undefined ? text(res, 200, 'ready') : text(res, 503, `not ready: ${why}`);
+    }],
   ]);
 }
 

@@ -18,13 +18,16 @@ export interface OpenLogsOptions {
 }
 
 export function openLogs(config: BrokerConfig, log: Logger, opts: OpenLogsOptions = {}): Promise<LogManager> {
-  const { metrics } = opts;
-  const logger = (event: string, fields: Record<string, unknown>) => {
+  return openLogManager(config.dataDir, config.log, { logger: storageLogger(log, opts.metrics), ...(opts.onFsync && { onFsync: opts.onFsync }) });
+}
+
+/** Storage events to the broker log at the level storage gives them, lost or refused data counted in metrics. */
+export function storageLogger(log: Logger, metrics?: BrokerMetrics): (event: string, fields: Record<string, unknown>) => void {
+  return (event: string, fields: Record<string, unknown>) => {
     log[storageEventLevel(event)](event, fields);
     if (!metrics) return;
     const topic = String(fields.topic);
     if (event === CORRUPT_READ_EVENT) metrics.corruptRead(topic);
     else if (DATA_LOSS_EVENTS.includes(event)) metrics.recoveryDropped(topic, Number(fields.droppedBytes) || 0, Number(fields.droppedRecords) || 0);
   };
-  return openLogManager(config.dataDir, config.log, { logger, ...(opts.onFsync && { onFsync: opts.onFsync }) });
 }

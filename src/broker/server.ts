@@ -12,6 +12,15 @@
  * log -> ready (upgrades accepted, /readyz 200). Until ready, upgrades get HTTP 503.
  * stop(): refuse new work, answer parked long polls, wait for in-flight requests (at most
  * shutdownTimeoutMs), close connections with 1001, close logs (flush + clean marker).
+ *
+ * Cluster mode (the `etcd` setting, docs/cluster.md): after the local storage is open, connect
+ * to etcd and start this broker's ClusterNode (cluster-context.ts); the broker is ready only
+ * once registered, and /readyz answers 503 while its etcd session is not valid (lost or
+ * self-fenced), 200 again after it rejoins. Topics other than internal ones then come from
+ * etcd and the local logs follow their placement (storage/placed-log-manager.ts). stop() is a
+ * controlled shutdown: refuse produce, leave the cluster (resign, revoke the lease: the
+ * controller moves this broker's leaderships at once), wait (at most shutdownTimeoutMs) until
+ * the view shows no partition led here, then close as above.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +45,9 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
 import { GroupService } from './group-service.js';
 import { ShareService, stopShareService } from './share-service.js';
+import { startCluster, type ClusterRuntime } from './cluster-context.js';
+import { storageLogger } from './open-logs.js';
+import { PlacedLogManager } from '../storage/placed-log-manager.js';
 
 export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics }) => Promise<LogManager>;
 
@@ -55,6 +67,7 @@ export class Broker {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<RequestPipeline>();
   private ctx: BrokerContext | undefined;
+  private cluster: ClusterRuntime | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -62,7 +75,7 @@ export class Broker {
   private readonly codec: FrameCodec;
 
   constructor(readonly config: BrokerConfig, private readonly log: Logger, private readonly openLogs: OpenLogs) {
-    this.routes = defaultRoutes(() => this.ready);
+    this.routes = defaultRoutes(() => this.notReady());
     this.metrics = setUpMetrics(config, this.routes);
     this.http = createServer((req, res) => routeRequest(this.routes, req, res));
     this.codec = nativeCodec(config.maxRequestMsgpackBytes);
@@ -94,7 +107,8 @@ export class Broker {
       this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
     }
     const metrics = this.metrics;
-    const logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
+    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
+    if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound);
     logs.events.onListenerError = (event, err) => this.log.error('topic event listener failed', { event, error: err });
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
@@ -104,11 +118,53 @@ export class Broker {
     // Long polls parked on a deleted topic's partitions answer at once (UNKNOWN_TOPIC_OR_PARTITION).
     logs.events.on('topicDeleted', (e) => { for (let p = 0; p < e.partitions; p++) delayed.finish(partitionKey(e.topic, p)); });
     this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, delayed, log: this.log, version: VERSION, metrics, groups, accepting: true };
+    if (this.cluster) this.ctx.cluster = this.cluster.ctx;
     await ShareService.start(this.ctx);
+    if (this.ctx.cluster) {
+      // REPLICATION: the ReplicaManager (src/replication/, issue 13) starts here, once the node is
+      // registered and the local logs follow the placement: `this.ctx.replicas = ...start(this.ctx)`,
+      // and shutdown() stops it before the logs close. Nothing else here leads or follows.
+    }
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
     return bound;
+  }
+
+  /**
+   * Cluster mode: connects to etcd, registers, and returns the log manager whose non-internal
+   * topics follow etcd and their placement. On failure the logs opened so far are closed and the
+   * error (naming the setting to fix) stops start-up.
+   */
+  private async joinCluster(fileLogs: LogManager, bound: number): Promise<LogManager> {
+    try {
+      this.cluster = await startCluster(this.config, bound, this.log);
+      const c = this.cluster.ctx;
+      const metrics = this.metrics;
+      metrics.collectCluster(() => ({
+        sessionUp: c.node.hasSession, controllerActive: c.node.isController,
+        liveBrokers: c.node.directory.brokers().size, leaderElections: c.leaderElections.count,
+      }));
+      c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
+      c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
+      return await PlacedLogManager.open(fileLogs, c.store, {
+        defaults: this.config.log, logger: storageLogger(this.log, metrics.enabled ? metrics : undefined),
+        ...(metrics.enabled ? { onFsync: (s: number) => metrics.fsync(s) } : {}),
+      });
+    } catch (err) {
+      await fileLogs.close().catch(() => {});
+      await this.cluster?.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Why /readyz answers 503, or undefined when ready. */
+  private notReady(): string | undefined {
+    if (this.stopping) return 'shutting down';
+    if (!this.ready) return 'starting';
+    const c = this.ctx?.cluster;
+    if (c && !c.node.hasSession) return `broker ${c.nodeId} has no valid etcd session (lost or self-fenced); rejoining`;
+    return undefined;
   }
 
   get port(): number {
@@ -145,6 +201,10 @@ export class Broker {
     });
   }
 
+  private leaveCluster(c: NonNullable<BrokerContext['cluster']>): Promise<void> {
+    return leaveClusterOf({ log: this.log, config: this.config }, c);
+  }
+
   private inFlight(): number {
     let n = 0;
     for (const c of this.connections) n += c.inFlight;
@@ -158,8 +218,9 @@ export class Broker {
   private async shutdown(): Promise<void> {
     this.log.info('shutting down', { connections: this.connections.size, inFlight: this.inFlight() });
     this.ready = false;
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     const ctx = this.ctx;
+    if (ctx?.cluster) await this.leaveCluster(ctx.cluster);
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     if (ctx) {
       ctx.accepting = false;
       ctx.delayed.finishAll();
@@ -177,6 +238,7 @@ export class Broker {
     if (ctx) await stopShareService(ctx);
     if (ctx) await ctx.groups.close();
     if (ctx) await ctx.logs.close();
+    await this.cluster?.close();
     await closed;
     const ms = this.metricsServer;
     if (ms) {
@@ -187,6 +249,32 @@ export class Broker {
     }
     this.log.info('stopped', {});
   }
+}
+
+/**
+ * Controlled shutdown: refuse produce, leave (resign and revoke: the controller moves this
+ * broker's leaderships at once), then wait until the view shows none led here, at most
+ * shutdownTimeoutMs (no other broker alive: nobody can take them over).
+ */
+async function leaveClusterOf(broker: { log: Logger; config: BrokerConfig }, c: NonNullable<BrokerContext['cluster']>): Promise<void> {
+  c.leaving = true;
+  const view = c.node.view;
+  const led = (): string[] => [...view.partitions()].filter((s) => s.state.leader === c.nodeId).map((s) => `${s.topic}-${s.partition}`);
+  const started = Date.now();
+  broker.log.info('controlled shutdown: leaving the cluster', { nodeId: c.nodeId, leading: led() });
+  await c.node.leave();
+  if (led().length > 0) {
+    await new Promise<void>((resolve) => {
+      const check = (): void => { if (led().length === 0) done(); };
+      const timer = setTimeout(() => done(), broker.config.shutdownTimeoutMs);
+      const done = (): void => { clearTimeout(timer); view.off('partition', check); resolve(); };
+      view.on('partition', check);
+      check();
+    });
+  }
+  const left = led();
+  if (left.length === 0) broker.log.info('controlled shutdown: leaderships moved', { waitedMs: Date.now() - started });
+  else broker.log.warn('controlled shutdown: still leading after shutdownTimeoutMs (no other in-sync replica alive?)', { waitedMs: Date.now() - started, leading: left });
 }
 
 /** A listen error naming the setting and its flag, so the user knows which one to change. */

@@ -18,6 +18,9 @@ export function resolveLog(ctx: BrokerContext, topic: string, partition: number)
   const problem = topicNameProblem(topic);
   if (problem) return { error: errorOf('INVALID_TOPIC', problem) };
   const info = ctx.logs.topic(topic);
+  if (info && ctx.cluster && partition >= 0 && partition < info.partitions) {
+    return { error: errorOf('NOT_LEADER_OR_FOLLOWER', `broker ${ctx.cluster.nodeId} holds no replica of ${topic}-${partition}; refresh metadata`) };
+  }
   return {
     error: errorOf('UNKNOWN_TOPIC_OR_PARTITION', info ? `topic '${topic}' has no partition ${partition} (it has ${info.partitions})` : `unknown topic '${topic}'`),
   };

@@ -15,6 +15,7 @@ import { BrokerDirectory, registerBroker, type BrokerInfo } from './broker-regis
 import { ClusterView } from './cluster-view.js';
 import { ControllerElection } from './controller-election.js';
 import { FailoverController } from './controller.js';
+import type { PartitionState } from './partition-state.js';
 import { EtcdSession } from './etcd-session.js';
 import { ClusterKeys } from './keys.js';
 import { TopicAdmin } from './topic-admin.js';
@@ -25,6 +26,8 @@ export interface ClusterNodeOptions {
   clusterName: string;
   sessionTtlMs: number;
   uncleanLeaderElection?: boolean;
+  /** While this broker is the controller: each partition state it wrote (a new leader, offline, ISR shrunk by a death); for metrics. */
+  onPartitionChange?: (topic: string, partition: number, from: PartitionState, to: PartitionState) => void;
   /** Silent unless given: events an operator acts on (session lost, controller change). */
   log?: (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void;
 }
@@ -45,6 +48,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private directoryHandle: BrokerDirectory | undefined;
   private viewHandle: ClusterView | undefined;
   private stopped = false;
+  private closed = false;
   private readonly log: NonNullable<ClusterNodeOptions['log']>;
 
   constructor(private readonly client: Etcd3, private readonly opts: ClusterNodeOptions) {
@@ -85,13 +89,24 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     return new TopicAdmin(this.client, this.keys, this.election, () => [...this.directory.brokers().keys()]);
   }
 
-  /** Resigns (a successor is elected at once) and revokes the session (the registration vanishes at once). */
-  async stop(): Promise<void> {
-    if (this.stopped) return; // a second stop would wait on etcd for watches already cancelled
+  /**
+   * Resigns (a successor is elected at once) and revokes the session (the registration vanishes
+   * at once, so the controller moves this broker's leaderships away), but keeps watching: a
+   * controlled shutdown waits in the view for its leaderships to move before it stops.
+   */
+  async leave(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     this.controller?.stop();
     await this.election?.resign().catch(() => {});
     await this.session?.close();
+  }
+
+  /** leave(), then stops watching. */
+  async stop(): Promise<void> {
+    if (this.closed) return; // a second stop would wait on etcd for watches already cancelled
+    this.closed = true;
+    await this.leave();
     await this.viewHandle?.close();
     await this.directoryHandle?.close();
   }
@@ -116,7 +131,10 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.controller = new FailoverController(this.client, this.keys, election, this.directory, {
       uncleanLeaderElection: this.opts.uncleanLeaderElection === true,
       topics: new TopicAdmin(this.client, this.keys, election, () => [...this.directory.brokers().keys()]),
-      onChange: (topic, partition, from, to) => { this.log('info', 'partition state changed', { topic, partition, from, to }); },
+      onChange: (topic, partition, from, to) => {
+        this.log('info', 'partition state changed', { topic, partition, from, to });
+        this.opts.onPartitionChange?.(topic, partition, from, to);
+      },
       onError: (err) => { this.log('error', 'controller pass failed', { error: err.message }); },
     });
     session.once('lost', (err) => { this.rejoin(err); });

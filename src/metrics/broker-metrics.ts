@@ -60,6 +60,18 @@ export interface QueueStats {
   oldestUnackedAgeSeconds: number;
 }
 
+/** Cluster mode (docs/cluster.md): this broker's membership, read at scrape time. */
+export interface ClusterStats {
+  /** The etcd session is valid (registered, not lost or self-fenced). */
+  sessionUp: boolean;
+  /** This broker is the controller. */
+  controllerActive: boolean;
+  /** Brokers registered in etcd now, as this broker's directory sees them. */
+  liveBrokers: number;
+  /** Partition leader changes this broker wrote while controller, since start. */
+  leaderElections: number;
+}
+
 /** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */
 export type StateLogName = 'offsets' | 'share_state';
 
@@ -109,6 +121,8 @@ export interface BrokerMetrics {
   collectQueues(fn: () => Iterable<QueueStats>): void;
   /** Requests parked in a long poll now, as [kind, count] (broker/purgatory.ts). */
   collectDelayedOperations(fn: () => Iterable<readonly [string, number]>): void;
+  /** Cluster mode only: membership gauges and the controller's election count (no series on a single broker). */
+  collectCluster(fn: () => ClusterStats | undefined): void;
 
   /** The whole exposition (Prometheus text format 0.0.4). */
   metricsText(): Promise<string>;

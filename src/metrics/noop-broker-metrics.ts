@@ -2,7 +2,7 @@
  * BrokerMetrics for `metrics: false`: every method does nothing, so the broker's call sites
  * stay unconditional and the on/off benchmark measures exactly the cost of recording.
  */
-import type { BrokerMetrics, GroupStats, PartitionStats, QueueStats, StateLogName } from './broker-metrics.js';
+import type { BrokerMetrics, ClusterStats, GroupStats, PartitionStats, QueueStats, StateLogName } from './broker-metrics.js';
 
 export class NoopBrokerMetrics implements BrokerMetrics {
   readonly enabled = false;
@@ -28,6 +28,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   collectGroups(_fn: () => Iterable<GroupStats>): void {}
   collectQueues(_fn: () => Iterable<QueueStats>): void {}
   collectDelayedOperations(_fn: () => Iterable<readonly [string, number]>): void {}
+  collectCluster(_fn: () => ClusterStats | undefined): void {}
   async metricsText(): Promise<string> {
     return '';
   }

@@ -8,6 +8,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type {
   BrokerMetrics,
   BrokerMetricsOptions,
+  ClusterStats,
   GroupStats,
   PartitionStats,
   QueueStats,
@@ -126,6 +127,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private groupsFn: () => Iterable<GroupStats> = () => [];
   private queuesFn: () => Iterable<QueueStats> = () => [];
   private delayedFn: () => Iterable<readonly [string, number]> = () => [];
+  private clusterFn: () => ClusterStats | undefined = () => undefined;
 
   constructor(opts: BrokerMetricsOptions = {}) {
     const r = this.registry;
@@ -309,6 +311,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.delayedFn = fn;
   }
 
+  collectCluster(fn: () => ClusterStats | undefined): void {
+    this.clusterFn = fn;
+  }
+
   async metricsText(): Promise<string> {
     return this.registry.metrics();
   }
@@ -379,6 +385,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_queue_oldest_unacked_age_seconds', 'Age of the oldest delivered but unacknowledged queue-mode message; 0 when none.', ['group', 'topic'], () =>
       queues().map((q) => [[q.group, q.topic], q.oldestUnackedAgeSeconds] as const),
     ).register(r);
+
+    // Cluster mode only: a single broker has no series here (the collector answers undefined).
+    const cluster = oncePerScrape(() => this.safely('cluster', () => { const c = this.clusterFn(); return c ? [c] : []; }));
+    const clusterRow = (pick: (c: ClusterStats) => number) => (): Row[] => cluster().map((c) => [[], pick(c)] as const);
+    new ScrapeGaugeFamily('sluice_cluster_session_up', 'Cluster mode: 1 while the etcd session is valid (registered, not lost or self-fenced), else 0.', [], clusterRow((c) => (c.sessionUp ? 1 : 0))).register(r);
+    new ScrapeGaugeFamily('sluice_cluster_controller_active', 'Cluster mode: 1 while this broker is the controller, else 0.', [], clusterRow((c) => (c.controllerActive ? 1 : 0))).register(r);
+    new ScrapeGaugeFamily('sluice_cluster_live_brokers', 'Cluster mode: brokers registered in etcd, as this broker sees them.', [], clusterRow((c) => c.liveBrokers)).register(r);
+    new ScrapeCounterFamily('sluice_cluster_leader_elections_total', 'Cluster mode: partition leader changes this broker wrote as controller (failover, offline, return).', [], clusterRow((c) => c.leaderElections)).register(r);
 
     // Read at scrape time: parking and waking a long poll (the fetch hot path) pushes nothing.
     new ScrapeGaugeFamily('sluice_delayed_operations', 'Requests parked in a long poll (fetch below minBytes, share acquire with nothing to acquire), by kind.', ['kind'], () =>

@@ -78,6 +78,8 @@ export interface TopicConfig {
   retentionBytes?: number;
   flushMessages?: number;
   flushMs?: number;
+  /** Cluster mode: in-sync replicas an acks=all produce needs (<= the replication factor). */
+  minInsyncReplicas?: number;
 }
 
 // --- Produce (0) ---------------------------------------------------------------

@@ -13,6 +13,7 @@ const MINIMUM: Readonly<Record<keyof TopicConfig, number>> = {
   retentionBytes: -1,
   flushMessages: -1,
   flushMs: -1,
+  minInsyncReplicas: 1,
 };
 
 export const TOPIC_CONFIG_KEYS = Object.keys(MINIMUM) as (keyof TopicConfig)[];

@@ -5,6 +5,10 @@
  * that, and log-manager.ts keeps the two in step. Retention runs over every open log on a
  * timer. Topic names are validated before they reach here (topic-name.ts), so no path is
  * built outside the data directory.
+ *
+ * In cluster mode a broker holds only the partitions placed on it (placed-log-manager.ts):
+ * a topic's list then has holes, and `log(topic, p)` is undefined for the partitions other
+ * brokers hold. `openPlaced` and `removePartition` change one partition at a time.
  */
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
@@ -35,7 +39,8 @@ export function partitionDir(dataDir: string, topic: string, partition: number):
 }
 
 export class LocalLogs {
-  private readonly logs = new Map<string, DiskPartitionLog[]>();
+  /** Per topic, index = partition; a hole is a partition this broker does not hold (cluster mode). */
+  private readonly logs = new Map<string, (DiskPartitionLog | undefined)[]>();
   private timer: NodeJS.Timeout | null = null;
   private readonly logger: StorageLogger;
   private readonly fs: FileSystem;
@@ -62,6 +67,43 @@ export class LocalLogs {
 
   log(topic: string, partition: number): DiskPartitionLog | undefined {
     return this.logs.get(topic)?.[partition];
+  }
+
+  /** The partitions of `topic` open here (all of them on a single broker). */
+  partitions(topic: string): number[] {
+    const out: number[] = [];
+    (this.logs.get(topic) ?? []).forEach((l, p) => { if (l) out.push(p); });
+    return out;
+  }
+
+  /** Topics with at least one partition open here. */
+  topicNames(): string[] {
+    return [...this.logs.keys()];
+  }
+
+  /**
+   * Cluster mode: opens partition `p` of a topic placed on this broker, recovering its
+   * directory when it exists (this broker held it before) or starting it empty. A no-op when
+   * it is open already. The error names the partition.
+   */
+  async openPlaced(info: TopicInfo, p: number): Promise<void> {
+    if (this.log(info.name, p)) return;
+    const [opened] = await this.openPartitions(info, p, p + 1);
+    let logs = this.logs.get(info.name);
+    if (!logs) this.logs.set(info.name, (logs = []));
+    logs[p] = opened;
+  }
+
+  /** Cluster mode: closes partition `p` of `name` (if open) and removes its directory (the replica left this broker). */
+  async removePartition(name: string, p: number): Promise<void> {
+    const logs = this.logs.get(name);
+    const l = logs?.[p];
+    if (logs) {
+      logs[p] = undefined;
+      if (logs.every((x) => x === undefined)) this.logs.delete(name);
+    }
+    await l?.close().catch(noop);
+    await this.fs.rm(partitionDir(this.dataDir, name, p));
   }
 
   /** Opens (and recovers) the existing partitions of a topic listed in the metadata. */
@@ -101,31 +143,31 @@ export class LocalLogs {
    * Takes a topic's logs out of service at once (log() no longer finds them) without closing
    * them; `remove()` closes and deletes them, `attach()` puts them back (a delete that failed).
    */
-  detach(name: string): DiskPartitionLog[] {
+  detach(name: string): (DiskPartitionLog | undefined)[] {
     const logs = this.logs.get(name) ?? [];
     this.logs.delete(name);
     return logs;
   }
 
-  attach(name: string, logs: DiskPartitionLog[]): void {
+  attach(name: string, logs: (DiskPartitionLog | undefined)[]): void {
     this.logs.set(name, logs);
   }
 
   /** Closes detached logs and removes their directories. */
-  remove(name: string, logs: DiskPartitionLog[]): Promise<void> {
+  remove(name: string, logs: (DiskPartitionLog | undefined)[]): Promise<void> {
     return this.removeLogs(name, logs, 0);
   }
 
   async enforceRetention(now?: number): Promise<number> {
     let n = 0;
-    for (const logs of this.logs.values()) for (const l of logs) n += await l.enforceRetention(now);
+    for (const logs of this.logs.values()) for (const l of logs) if (l) n += await l.enforceRetention(now);
     return n;
   }
 
   async close(): Promise<void> {
     this.stopRetention();
     const all = [...this.logs.values()].flat();
-    await Promise.all(all.map((l) => l.close()));
+    await Promise.all(all.map((l) => l?.close()));
   }
 
   /**
@@ -162,8 +204,8 @@ export class LocalLogs {
     }
   }
 
-  private async removeLogs(name: string, logs: DiskPartitionLog[], from: number): Promise<void> {
-    await Promise.all(logs.map((l) => l.close().catch(noop)));
+  private async removeLogs(name: string, logs: (DiskPartitionLog | undefined)[], from: number): Promise<void> {
+    await Promise.all(logs.map((l) => l?.close().catch(noop)));
     for (let p = from; p < from + logs.length; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
   }
 }

@@ -12,6 +12,7 @@ const LIMITS: Record<keyof LogConfig, { min: number; max: number; off: boolean }
   retentionBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, off: true },
   flushMessages: { min: 1, max: Number.MAX_SAFE_INTEGER, off: true },
   flushMs: { min: 0, max: Number.MAX_SAFE_INTEGER, off: true },
+  minInsyncReplicas: { min: 1, max: 0x7fff_ffff, off: false },
 };
 
 export const LOG_CONFIG_KEYS = Object.keys(LIMITS) as (keyof LogConfig)[];

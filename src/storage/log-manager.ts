@@ -23,7 +23,7 @@ import { FileMetadataStore } from './file-metadata-store.js';
 import { LocalLogs, wrapStorage, type LocalLogsOptions } from './local-logs.js';
 import type { MetadataStore } from './metadata-store.js';
 import type { TopicEvents } from './topic-events.js';
-import type { LogConfig, LogManager, PartitionLog, TopicInfo } from './types.js';
+import type { CreateTopicOptions, LogConfig, LogManager, PartitionLog, TopicInfo } from './types.js';
 
 export { TOPICS_FILE } from './file-metadata-store.js';
 export { partitionDir } from './local-logs.js';
@@ -59,7 +59,7 @@ class DiskLogManager implements LogManager {
     return run;
   }
 
-  createTopic(name: string, partitions: number, config?: Partial<LogConfig>): Promise<TopicInfo> {
+  createTopic(name: string, partitions: number, config?: Partial<LogConfig>, _opts?: CreateTopicOptions): Promise<TopicInfo> {
     try {
       validateTopicName(name);
       checkPartitions(partitions);
@@ -147,7 +147,8 @@ class DiskLogManager implements LogManager {
   }
 }
 
-function checkPartitions(n: number): void {
+/** InvalidPartitionsError unless `n` is a partition count a topic may have. */
+export function checkPartitions(n: number): void {
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PARTITIONS) {
     throw new InvalidPartitionsError(`partition count must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(n)}`);
   }

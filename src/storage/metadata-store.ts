@@ -12,15 +12,15 @@
  * durable is undone in memory and throws; no event is emitted for it.
  */
 import type { TopicEvents } from './topic-events.js';
-import type { TopicInfo } from './types.js';
+import type { CreateTopicOptions, TopicInfo } from './types.js';
 
 export interface MetadataStore {
   /** topicCreated / topicDeleted / partitionsAdded, after each change is durable. */
   readonly events: TopicEvents;
   topic(name: string): TopicInfo | undefined;
   topics(): TopicInfo[];
-  /** Records a new, already validated topic. TopicExistsError when the name is taken. */
-  createTopic(info: TopicInfo): Promise<void>;
+  /** Records a new, already validated topic. TopicExistsError when the name is taken. `opts` matter in cluster mode only. */
+  createTopic(info: TopicInfo, opts?: CreateTopicOptions): Promise<void>;
   /** Removes a topic and returns what it was. UnknownTopicError when absent. */
   deleteTopic(name: string): Promise<TopicInfo>;
   /** Raises a topic's partition count (never lowers: InvalidPartitionsError). UnknownTopicError when absent. */

@@ -39,6 +39,12 @@ export interface LogConfig {
   flushMessages: number;
   /** fsync at least this often while there is unflushed data; -1 = never by time. Default 1000. */
   flushMs: number;
+  /**
+   * Cluster mode: an acks=all produce needs this many in-sync replicas (default from the
+   * replication factor, docs/cluster.md). Storage ignores it; it travels with the topic's other
+   * overrides as Kafka's LogConfig carries min.insync.replicas. Absent on a single broker.
+   */
+  minInsyncReplicas?: number;
 }
 
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
@@ -141,6 +147,12 @@ export interface PartitionLog {
   close(): Promise<void>;
 }
 
+/** Cluster mode: how a new topic is replicated (a single broker holds one replica). */
+export interface CreateTopicOptions {
+  /** Replicas per partition; default min(3, live brokers). */
+  replicationFactor?: number;
+}
+
 export interface TopicInfo {
   name: string;
   partitions: number;
@@ -157,14 +169,14 @@ export interface LogManager {
   readonly dataDir: string;
   /** topicCreated / topicDeleted / partitionsAdded, once each change is durable and the local logs match it. */
   readonly events: TopicEvents;
-  createTopic(name: string, partitions: number, config?: Partial<LogConfig>): Promise<TopicInfo>;
+  createTopic(name: string, partitions: number, config?: Partial<LogConfig>, opts?: CreateTopicOptions): Promise<TopicInfo>;
   /** Closes and removes the topic's directories and metadata. */
   deleteTopic(name: string): Promise<void>;
   /** Adds partitions to an existing topic (never removes). */
   addPartitions(name: string, totalPartitions: number): Promise<TopicInfo>;
   topic(name: string): TopicInfo | undefined;
   topics(): TopicInfo[];
-  /** The open log, or undefined for an unknown topic or partition. */
+  /** The open log, or undefined for an unknown topic or partition (in cluster mode also for a partition placed on other brokers). */
   log(topic: string, partition: number): PartitionLog | undefined;
   /** Runs retention on every log; the manager also does this on a timer. */
   enforceRetention(now?: number): Promise<number>;
