@@ -11,6 +11,7 @@ import type {
   GroupStats,
   PartitionStats,
   QueueStats,
+  ReplicationStats,
   StateLogName,
 } from './broker-metrics.js';
 import {
@@ -117,6 +118,8 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly recoveryDroppedBytes: CounterFamily;
   private readonly recoveryDroppedRecords: CounterFamily;
   private readonly stateSkipped: CounterFamily;
+  private readonly isrShrinks: CounterChild;
+  private readonly isrExpands: CounterChild;
 
   private readonly topics = new Map<string, TopicChildren>();
   private readonly apis = new Map<string, ApiChildren>();
@@ -126,6 +129,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private groupsFn: () => Iterable<GroupStats> = () => [];
   private queuesFn: () => Iterable<QueueStats> = () => [];
   private delayedFn: () => Iterable<readonly [string, number]> = () => [];
+  private replicationFn: () => ReplicationStats = () => ({ underReplicatedPartitions: 0, followers: [] });
 
   constructor(opts: BrokerMetricsOptions = {}) {
     const r = this.registry;
@@ -184,6 +188,9 @@ export class PromBrokerMetrics implements BrokerMetrics {
     ).register(r);
     // Both series from the start at 0, so an alert on increase() sees the first skip.
     for (const log of ['offsets', 'share_state'] as const) this.stateSkipped.child(log);
+
+    this.isrShrinks = new CounterFamily('sluice_isr_shrinks_total', 'Cluster mode: ISR shrinks of partitions this broker leads (lagging followers removed, written to etcd).', []).register(r).child();
+    this.isrExpands = new CounterFamily('sluice_isr_expands_total', 'Cluster mode: ISR expansions of partitions this broker leads (a caught-up follower rejoined, written to etcd).', []).register(r).child();
 
     this.registerScrapeGauges();
     // Registered after the scrape-time gauges: a scrape calls get() in registration order,
@@ -291,6 +298,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.stateSkipped.child(log).value++;
   }
 
+  isrShrunk(): void {
+    this.isrShrinks.value++;
+  }
+
+  isrExpanded(): void {
+    this.isrExpands.value++;
+  }
+
   // --- scrape time ----------------------------------------------------------------
 
   collectPartitions(fn: () => Iterable<PartitionStats>): void {
@@ -307,6 +322,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   collectDelayedOperations(fn: () => Iterable<readonly [string, number]>): void {
     this.delayedFn = fn;
+  }
+
+  collectReplication(fn: () => ReplicationStats): void {
+    this.replicationFn = fn;
   }
 
   async metricsText(): Promise<string> {
@@ -378,6 +397,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     }).register(r);
     new ScrapeGaugeFamily('sluice_queue_oldest_unacked_age_seconds', 'Age of the oldest delivered but unacknowledged queue-mode message; 0 when none.', ['group', 'topic'], () =>
       queues().map((q) => [[q.group, q.topic], q.oldestUnackedAgeSeconds] as const),
+    ).register(r);
+
+    const replication = oncePerScrape(() => this.safely('replication', () => [this.replicationFn()])[0] ?? { underReplicatedPartitions: 0, followers: [] });
+    new ScrapeGaugeFamily('sluice_under_replicated_partitions', 'Cluster mode: partitions this broker leads whose ISR is smaller than their replica set.', [], () =>
+      [[[], replication().underReplicatedPartitions] as const],
+    ).register(r);
+    new ScrapeGaugeFamily('sluice_replica_lag_messages', 'Cluster mode: records a follower lacks, as the leader sees it (leader log end - follower log end at its last fetch).', ['topic', 'partition', 'replica'], () =>
+      replication().followers.map((f) => [[f.topic, f.partition, f.replica], f.lagMessages] as const),
     ).register(r);
 
     // Read at scrape time: parking and waking a long poll (the fetch hot path) pushes nothing.
