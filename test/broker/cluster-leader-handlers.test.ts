@@ -68,6 +68,16 @@ function track<T>(p: Promise<T>): { done: () => boolean; value: Promise<T> } {
 /** Lets every queued microtask and immediate run (wakes and tries are asynchronous). */
 const turn = () => new Promise((r) => setImmediate(r));
 
+/** Waits until a request is parked in the purgatory (it answered nothing yet); the bound leaves room for CI stalls. */
+async function parked(ctx: BrokerContext, what: { done: () => boolean }): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (ctx.delayed.size === 0) {
+    if (what.done()) assert.fail('answered at once instead of waiting');
+    if (Date.now() > deadline) assert.fail('nothing parked within 30 s');
+    await turn();
+  }
+}
+
 async function produceOk(ctx: BrokerContext, records: Buffer, acks: 1 | -1): Promise<number> {
   const res = await handleProduce(ctx, produceReq(records, acks));
   const p = res!.partitions[0];
@@ -78,7 +88,7 @@ async function produceOk(ctx: BrokerContext, records: Buffer, acks: 1 | -1): Pro
 test('acks=all is answered once every ISR member fetched past the batch, not before', async (t) => {
   const { ctx, rm } = await setup(t, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 2, 3] });
   const produced = track(handleProduce(ctx, produceReq(batchOf(2, 0), -1)));
-  while (ctx.delayed.size === 0) await turn();
+  await parked(ctx, produced);
   assert.equal(produced.done(), false);
   // Follower 2 has both records, follower 3 has none yet.
   const f2 = await handleFetch(ctx, fetchReq(0, { replicaId: 2 }));
@@ -108,7 +118,7 @@ test('acks=all with fewer in-sync replicas than minInsyncReplicas: NOT_ENOUGH_RE
 test('the ISR shrinking below minInsyncReplicas while acks=all waits: NOT_ENOUGH_REPLICAS_AFTER_APPEND', async (t) => {
   const { ctx, states } = await setup(t, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 2] });
   const produced = track(handleProduce(ctx, produceReq(batchOf(1, 0), -1)));
-  while (ctx.delayed.size === 0) await turn();
+  await parked(ctx, produced);
   // The controller removes dead follower 2 from the ISR (same leader, same epoch).
   states.set('t', 0, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1] });
   const res = await produced.value;
@@ -136,13 +146,13 @@ test('a consumer never sees records at or above the high watermark; a parked con
   const latest = await handleListOffsets(ctx, { id: ++ids, api: Api.ListOffsets, version: 0, partitions: [{ topic: 't', partition: 0, timestamp: LATEST }] });
   assert.equal(latest.partitions[0].offset, 2, 'LATEST is the high watermark');
 
-  const parked = track(handleFetch(ctx, fetchReq(2, { maxWaitMs: 60_000 })));
-  while (ctx.delayed.size === 0) await turn();
+  const consumer = track(handleFetch(ctx, fetchReq(2, { maxWaitMs: 60_000 })));
+  await parked(ctx, consumer);
   await produceOk(ctx, batchOf(1, 5), 1); // offset 5
   await turn();
-  assert.equal(parked.done(), false, 'an append does not move the high watermark: the consumer keeps waiting');
+  assert.equal(consumer.done(), false, 'an append does not move the high watermark: the consumer keeps waiting');
   await handleFetch(ctx, fetchReq(6, { replicaId: 2 }));
-  const got = await parked.value;
+  const got = await consumer.value;
   assert.deepEqual(recordsIn(got.partitions[0].records as Buffer).map((r) => r.offset), [2, 3, 4, 5]);
   assert.equal(got.partitions[0].highWatermark, 6);
 });
@@ -178,7 +188,7 @@ test('epochs and roles: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR
 test('a leader without a valid etcd session refuses produce, and a waiting acks=all answers NOT_LEADER_OR_FOLLOWER', async (t) => {
   const { ctx, session } = await setup(t, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] }, 1);
   const waiting = track(handleProduce(ctx, produceReq(batchOf(1, 0), -1)));
-  while (ctx.delayed.size === 0) await turn();
+  await parked(ctx, waiting);
   session.valid = false;
   const refused = await handleProduce(ctx, produceReq(batchOf(1, 1), 1));
   assert.equal(refused!.partitions[0].error?.code, ERRORS.NOT_LEADER_OR_FOLLOWER.code);
