@@ -447,11 +447,31 @@ export class DiskPartitionLog implements PartitionLog {
           this.truncations++;
         }
       };
-      this.queuedOps++;
-      this.queue.push({
-        buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, op,
+      this.enqueueOp(op);
+    });
+  }
+
+  /** Queues `op` to run alone between writes, after the appends queued before it. */
+  private enqueueOp(op: () => Promise<void>): void {
+    this.queuedOps++;
+    this.queue.push({
+      buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, op,
+    });
+    if (!this.draining) void this.drain();
+  }
+
+  assignLeaderEpoch(epoch: number): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) return Promise.reject(new InvalidAppendError(`leader epoch ${epoch} is not an integer in [0, ${MAX_EPOCH}]`));
+    return new Promise((resolve, reject) => {
+      this.enqueueOp(async () => {
+        try {
+          if (this.epochs.assign(epoch, this.logEndOffset)) await this.persistEpochs();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
       });
-      if (!this.draining) void this.drain();
     });
   }
 
@@ -506,6 +526,33 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   async read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
+    const bound = opts?.maxOffset;
+    if (bound !== undefined) return this.readBelow(offset, maxBytes, bound, opts!);
+    return this.readUnbounded(offset, maxBytes, opts);
+  }
+
+  /**
+   * A read cut to the whole batches below `bound` (ReadOptions.maxOffset). It reads as an
+   * unbounded read would and cuts the answer (a view, the stored bytes unchanged): what lies
+   * past the bound is read and dropped, at most maxBytes, and only in cluster mode.
+   */
+  private async readBelow(offset: number, maxBytes: number, bound: number, opts: ReadOptions): Promise<ReadResult> {
+    if (offset >= bound && offset >= this.logStartOffset && offset <= this.logEndOffset) {
+      return { bytes: EMPTY, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
+    }
+    const res = await this.readUnbounded(offset, maxBytes, opts);
+    const buf = res.bytes;
+    let end = 0;
+    while (end < buf.length) { // whole, checked batches: every header is there
+      if (readInt64(buf, end + BASE_OFFSET) + buf.readInt32BE(end + LAST_OFFSET_DELTA) >= bound) break;
+      end += buf.readInt32BE(end + BATCH_LENGTH) + LOG_OVERHEAD;
+    }
+    if (end === buf.length) return res;
+    if (end === 0) opts.pool?.release(buf);
+    return { bytes: end === 0 ? EMPTY : buf.subarray(0, end), logStartOffset: res.logStartOffset, logEndOffset: res.logEndOffset };
+  }
+
+  private async readUnbounded(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
     // A truncation while this read ran may have cut (and refilled) the bytes it read: read
     // again against the new log. Costs one compare when nothing was truncated.
     for (;;) {
