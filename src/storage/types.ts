@@ -129,6 +129,12 @@ export interface PartitionLog {
    * the new log end offset once that is durable; keeps the leader-epoch cache consistent.
    */
   truncateTo(offset: number): Promise<number>;
+  /**
+   * Removes every record and leader epoch and restarts the log empty at `offset` (log start =
+   * log end = offset); resolves with it once durable. A follower's answer to a leader whose
+   * log start passed its log end (Kafka's truncateFullyAndStartAt).
+   */
+  truncateFullyAndStartAt(offset: number): Promise<number>;
   /** The newest leader epoch that wrote to this log, or -1. */
   latestEpoch(): number;
   /** Where `epoch` ends on this log (Kafka's OffsetsForLeaderEpoch answer; LeaderEpochCache.endOffsetFor). */
