@@ -5,11 +5,12 @@
  * leader broker (leader-fetch-loop.ts), so every partition followed from one leader travels
  * in one Fetch request, and the loops of different leaders never wait for each other.
  *
- * Moving a partition: `follow` with a new leader or epoch retires the old follow at once
+ * Moving a partition: `follow` with a new leader or epoch (or log) retires the old follow at once
  * (its loop ignores answers for it and starts nothing more on the log) and the new follow
  * starts once the old one's running append or truncation has settled, truncating by leader
  * epoch first. `unfollow` resolves once no append or truncation of the partition is in
- * flight, so the caller may make the log a leader's or close it.
+ * flight, so the caller may make the log a leader's or close it. `follow` with what is already
+ * followed (same leader, epoch and log) changes nothing; after a storage error it restarts.
  *
  * Metrics and the storage-failure report go through hooks handed in; the broker wires them
  * to prom-client and to the replica manager. Knows no sockets: links come from a LinkFactory.
@@ -88,6 +89,11 @@ export class ReplicaFetcher implements Follower {
       nodeId: opts.nodeId,
       link: async (leaderId) => {
         const link = await opts.links(leaderId);
+        if (this.stopped) {
+          // Opened while stop() was closing the others: no loop will use it.
+          await link.close().catch(noop);
+          throw new SluiceError('CLIENT_CLOSED', 'the replica fetcher is stopped');
+        }
         this.openLinks.add(link);
         return link;
       },
@@ -120,6 +126,9 @@ export class ReplicaFetcher implements Follower {
     if (!Number.isInteger(p.leaderEpoch) || p.leaderEpoch < 0) throw new SluiceError('INVALID_ARGUMENT', `${p.topic}/${p.partition}: leader epoch ${p.leaderEpoch} is not an integer >= 0`);
     const key = tpKey(p.topic, p.partition);
     const old = this.states.get(key);
+    // The same leader, epoch and log again (the manager re-applying unchanged metadata): keep
+    // going without another truncation round. A failed follow is restarted.
+    if (old && !old.failed && old.p.leaderId === p.leaderId && old.p.leaderEpoch === p.leaderEpoch && old.p.log === p.log) return;
     let blockedBy: Promise<void> | null = null;
     let hw = -1;
     if (old) {

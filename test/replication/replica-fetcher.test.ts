@@ -146,6 +146,13 @@ test('a follower catches up over many segments and epochs, keeps up with appends
   await until(() => env.lag.get('t/0') === 0, 'lag 0 reported');
   assert.equal(fetcher.highWatermark('t', 1), -1, 'unknown for a partition not followed');
   assert.deepEqual(env.errors, []);
+  // The manager re-applying unchanged metadata: no new truncation round.
+  const asked = a.epochQueriesOf('t', 0).length;
+  fetcher.follow({ topic: 't', partition: 0, leaderId: 1, leaderEpoch: 1, log: fp.log });
+  await a.produce('t', 0, ['again']);
+  await until(caughtUp(lp, fp), 'the append after the repeated follow');
+  assert.equal(a.epochQueriesOf('t', 0).length, asked, 'no OffsetsForLeaderEpoch for a follow that changed nothing');
+  await assertIdentical(lp, fp);
 });
 
 test('every partition followed from one leader travels in one Fetch request, as a replica fetch at the leader epoch it believes in, from its log end', async (t) => {
@@ -479,4 +486,9 @@ test('a storage error on append stops that partition, is logged and reported thr
   assert.equal(a.fetchesOf('t', 0).length, fetchesOfP, 'the failed partition is not fetched any more');
   assert.equal(gated.appends, 1, 'one failed append, no retry loop');
   assert.equal(env.failures.length, 1);
+  // The manager follows it again (say after reopening the log): it restarts.
+  gated.failWith = null;
+  fetcher.follow({ topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, log: gated.log });
+  await until(caughtUp(lp, fp), 'p after the follow that restarts it');
+  await assertIdentical(lp, fp);
 });
