@@ -53,6 +53,8 @@ export interface FetchLoopContext {
   failed(state: PartitionFetchState, err: unknown): void;
 }
 
+const noop = (): void => {};
+
 /** Errors in a leader's answer that say the data, not the disk, was bad: fetch again after a backoff. */
 const BAD_DATA = new Set(['CORRUPT_MESSAGE', 'INVALID_RECORD']);
 
@@ -62,6 +64,9 @@ export class LeaderFetchLoop {
   /** Resolves when the loop has ended (stopped, or idle with no partition left). */
   readonly done: Promise<void>;
   private stopped = false;
+  private stoppedNow!: () => void;
+  /** Resolves (with undefined) when stop() is called. */
+  private readonly stopping = new Promise<undefined>((resolve) => { this.stoppedNow = () => resolve(undefined); });
   private wake: (() => void) | null = null;
   private linkFailures = 0;
   /** The link this loop fetches over; null until the factory gave one, and after a request on it failed. */
@@ -84,6 +89,7 @@ export class LeaderFetchLoop {
 
   stop(): void {
     this.stopped = true;
+    this.stoppedNow();
     this.notify();
   }
 
@@ -117,7 +123,13 @@ export class LeaderFetchLoop {
       let link = this.link;
       if (!link) {
         try {
-          link = await this.ctx.link(this.leaderId);
+          // stop() does not wait for a connect that may take its whole timeout; a link that
+          // arrives after it is closed by the fetcher.
+          const opening = this.ctx.link(this.leaderId);
+          opening.catch(noop);
+          const got = await Promise.race([opening, this.stopping]);
+          if (got === undefined) break;
+          link = got;
         } catch (err) {
           await this.linkFailed(err, 'connect');
           continue;

@@ -492,3 +492,36 @@ test('a storage error on append stops that partition, is logged and reported thr
   await until(caughtUp(lp, fp), 'p after the follow that restarts it');
   await assertIdentical(lp, fp);
 });
+
+test('stop() ends the loops and closes the links at once, even with a long poll parked and a connect that never completes', async (t) => {
+  const env = await setup(t);
+  const a = leader(env, 1);
+  const lp = a.add(await openReplica(env, 'A', 't', 0, 0));
+  a.add(await openReplica(env, 'A', 't', 1, 0));
+  const fp = await openReplica(env, 'F', 't', 0);
+  const fq = await openReplica(env, 'F', 't', 1);
+  await lp.produce(['m']);
+  let hung = 0;
+  const fetcher = env.fetcher({
+    maxWaitMs: 60_000,
+    links: (id) => {
+      if (id === 1) return a.connect();
+      hung++;
+      return new Promise(() => {}); // broker 2: a connect that never completes
+    },
+  });
+  fetcher.follow({ topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, log: fp.log });
+  fetcher.follow({ topic: 't', partition: 1, leaderId: 2, leaderEpoch: 0, log: fq.log });
+  await until(caughtUp(lp, fp), 'p from A');
+  await until(() => hung === 1 && a.fetchesOf('t', 0).length >= 2, 'a long poll parked at A and a connect hanging to broker 2');
+  const stopped = fetcher.stop();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((r) => { timer = setTimeout(() => r('late'), 10_000); });
+  assert.equal(await Promise.race([stopped.then(() => 'stopped'), late]), 'stopped');
+  clearTimeout(timer);
+  assert.throws(() => fetcher.follow({ topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, log: fp.log }), /stopped/);
+  const requests = a.requests.length;
+  await a.produce('t', 0, ['after stop']);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(a.requests.length, requests, 'no request after stop');
+});
