@@ -431,11 +431,31 @@ export class DiskPartitionLog implements PartitionLog {
    * which was not answered, truncates again); the epoch cache is cut to the log end at open.
    */
   truncateTo(offset: number): Promise<number> {
+    return this.queueTruncation(() => this.truncateNow(offset));
+  }
+
+  /**
+   * Kafka's truncateFullyAndStartAt: removes every segment and the leader-epoch cache, and
+   * restarts the log empty at `offset` (log start = log end = offset). For a follower whose
+   * leader's log start has passed its log end (OFFSET_OUT_OF_RANGE on a replica fetch):
+   * nothing it holds can be continued, and the leader has nothing before `offset` to send.
+   * Ordered with appends like truncateTo; reads running meanwhile read again afterwards.
+   *
+   * Crash safety: segments are deleted from the last one back before the new one is
+   * created, so a crash part-way leaves a prefix of the old log (or, with every segment gone,
+   * an empty log at 0 on the next open); the caller, not answered, does it again.
+   */
+  truncateFullyAndStartAt(offset: number): Promise<number> {
+    return this.queueTruncation(() => this.restartAtNow(offset));
+  }
+
+  /** Runs a truncation in the append queue, alone, with reads waiting for it (see read()). */
+  private queueTruncation(run: () => Promise<number>): Promise<number> {
     if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
     if (this.failed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed }));
     return new Promise((resolve, reject) => {
       const op = async () => {
-        const running = this.truncateNow(offset);
+        const running = run();
         this.truncation = running;
         this.truncations++;
         try {
@@ -507,6 +527,40 @@ export class DiskPartitionLog implements PartitionLog {
       this.failed = err as Error;
       this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err) });
       throw err instanceof SluiceError ? err : new StorageError(`truncation of ${this.topic}-${this.partition} to ${offset} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async restartAtNow(offset: number): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidAppendError(`cannot restart the log at offset ${offset}: not an integer >= 0`);
+    if (this.failed) throw new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed });
+    const { logStartOffset: oldStart, logEndOffset: oldEnd } = this;
+    try {
+      // As truncateNow: durable appends waiting are answered, and no fsync runs on a deleted segment.
+      await this.sync();
+      const dropped = this.segments.dropFrom(0);
+      for (let i = dropped.length - 1; i >= 0; i--) {
+        const s = dropped[i];
+        this.logger('storage.truncate.segment-deleted', { topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size });
+        await s.deleteAndWait();
+      }
+      // The empty checkpoint before the new segment: with the new segment and the old
+      // checkpoint on disk, the next open would move the old last epoch up to the new start
+      // (truncateFromStart). With no segment at all, open starts an empty log at 0, whose
+      // epochs it cuts anyway. The checkpoint write fsyncs the directory, which makes the
+      // deletions above durable first.
+      this.epochs.clear();
+      await this.persistEpochs();
+      this.segments.push(await Segment.create(this.dir, offset, this.config.indexIntervalBytes, this.fs));
+      this.logStartOffset = offset;
+      this.logEndOffset = offset;
+      // Writing the recovery point fsyncs the directory, so the new segment's name is durable.
+      await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(offset), this.fs);
+      this.logger('storage.truncated-fully', { topic: this.topic, partition: this.partition, oldStartOffset: oldStart, oldEndOffset: oldEnd, logStartOffset: offset });
+      return offset;
+    } catch (err) {
+      this.failed = err as Error;
+      this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err) });
+      throw err instanceof SluiceError ? err : new StorageError(`restarting ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -147,6 +147,12 @@ export interface PartitionLog {
    * before it), so OffsetsForLeaderEpoch answers for the new epoch before its first append.
    */
   assignLeaderEpoch(epoch: number): Promise<void>;
+  /**
+   * Removes every record and leader epoch and restarts the log empty at `offset` (log start =
+   * log end = offset); resolves with it once durable. A follower's answer to a leader whose
+   * log start passed its log end (Kafka's truncateFullyAndStartAt).
+   */
+  truncateFullyAndStartAt(offset: number): Promise<number>;
   /** The newest leader epoch that wrote to this log, or -1. */
   latestEpoch(): number;
   /** Where `epoch` ends on this log (Kafka's OffsetsForLeaderEpoch answer; LeaderEpochCache.endOffsetFor). */
