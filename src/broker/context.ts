@@ -11,9 +11,10 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { GroupService } from './group-service.js';
 import type { BrokerBudget } from './output-budget.js';
 import type { ClusterContext } from './cluster-context.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 
 /** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
-export const DELAYED_KINDS = ['fetch', 'share_acquire'] as const;
+export const DELAYED_KINDS = ['fetch', 'share_acquire', 'produce'] as const;
 export type DelayedKind = (typeof DELAYED_KINDS)[number];
 
 export interface BrokerContext {
@@ -31,6 +32,12 @@ export interface BrokerContext {
   readonly metrics: BrokerMetrics;
   /** Consumer group coordinator and offset store; it follows topic changes through logs.events. */
   readonly groups: GroupService;
+  /**
+   * Cluster mode only (docs/cluster.md): this broker's replica roles. Produce, Fetch,
+   * ListOffsets and OffsetsForLeaderEpoch serve only partitions it leads, consumers only below
+   * the high watermark. Absent on a single broker: the handlers do what they always did.
+   */
+  replicas?: ReplicaManager | undefined;
   /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
   accepting: boolean;
   /** Cluster mode only (the `etcd` setting): membership, view, links to other brokers (cluster-context.ts). */

@@ -23,14 +23,24 @@
  * grant, by at most one batch. After the read the reservation shrinks to what was read and
  * travels with the response until the connection queues it on the socket.
  *
+ * Cluster mode (ctx.replicas set, docs/cluster.md): only the partition's leader answers
+ * (else NOT_LEADER_OR_FOLLOWER), and a `currentLeaderEpoch` other than its own is
+ * FENCED_LEADER_EPOCH (older) or UNKNOWN_LEADER_EPOCH (newer). A replica fetch (`replicaId`)
+ * reads up to the log end and tells the leader how far that follower has got, which may move
+ * the high watermark; a consumer reads only whole batches below the high watermark, so it
+ * never sees a record a failover could take back. `highWatermark` is the leader's. A parked
+ * replica fetch is woken by the leader's appends, a consumer's by high watermark moves.
+ *
  * Metrics count what the answer carries (records from batch headers, bytes, per-partition
  * errors), once per fetch however many re-reads its long poll made.
  */
 import type { FetchRequest, FetchResponse, FetchPartitionResult } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
-import { partitionKey } from './purgatory.js';
+import type { PartitionLog } from '../storage/types.js';
+import { partitionKey, replicaFetchKey } from './purgatory.js';
+import { Leadership } from '../replication/replica-manager.js';
+import { errorOf, wireError } from './wire-error.js';
 import { resolveLog } from './topic-access.js';
-import { wireError } from './wire-error.js';
 import { countRecords } from './count-records.js';
 import { errorName } from '../protocol/errors.js';
 
@@ -53,8 +63,10 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
     return respond(ctx, req, first, scope);
   }
   giveBack(ctx, first, scope);
+  // Cluster mode: a replica fetch waits for the leader's appends, a consumer's for the high watermark.
+  const key = ctx.replicas !== undefined && req.replicaId !== undefined ? replicaFetchKey : partitionKey;
   const keys = new Array<string>(req.partitions.length);
-  for (let i = 0; i < keys.length; i++) keys[i] = partitionKey(req.partitions[i].topic, req.partitions[i].partition);
+  for (let i = 0; i < keys.length; i++) keys[i] = key(req.partitions[i].topic, req.partitions[i].partition);
   const out = await ctx.delayed.watch<ReadOutcome>({
     tryComplete: async () => {
       const out = await readAll(ctx, req, scope);
@@ -117,32 +129,51 @@ async function readWithin(ctx: BrokerContext, req: FetchRequest, maxBytes: numbe
   let budget = maxBytes;
   let bytes = 0;
   let failed = false;
+  const rm = ctx.replicas;
   // Sequential: the response budget decides what the next partition may return.
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
-    const r = resolveLog(ctx, p.topic, p.partition);
-    if (r.error) {
-      failed = true;
-      partitions[i] = { topic: p.topic, partition: p.partition, error: r.error, highWatermark: -1, logStartOffset: -1, records: EMPTY };
-      continue;
+    let log: PartitionLog;
+    // Cluster mode: the partition's leadership; a consumer reads below its high watermark.
+    let lead: Leadership | undefined;
+    if (rm === undefined) {
+      const r = resolveLog(ctx, p.topic, p.partition);
+      if (r.error) {
+        failed = true;
+        partitions[i] = { topic: p.topic, partition: p.partition, error: r.error, highWatermark: -1, logStartOffset: -1, records: EMPTY };
+        continue;
+      }
+      log = r.log;
+    } else {
+      const l = rm.leaderFor(p.topic, p.partition, p.currentLeaderEpoch);
+      const refused = !(l instanceof Leadership) ? l : req.replicaId === undefined ? undefined : rm.followerFetched(l, req.replicaId, p.offset);
+      if (refused !== undefined) {
+        failed = true;
+        partitions[i] = { topic: p.topic, partition: p.partition, error: errorOf(refused.error, refused.message), highWatermark: -1, logStartOffset: -1, records: EMPTY };
+        continue;
+      }
+      lead = l as Leadership;
+      log = lead.log;
     }
-    const log = r.log;
     if (budget <= 0 && bytes > 0) {
-      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset, records: EMPTY };
+      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: lead?.highWatermark ?? log.logEndOffset, logStartOffset: log.logStartOffset, records: EMPTY };
       continue;
     }
     try {
       // After the first partition with data, only batches that fit (none read that do not).
-      const res = await log.read(p.offset, Math.max(0, Math.min(p.maxBytes, budget)), { pool: ctx.readPool, fitOnly: bytes > 0 });
+      const maxBytes = Math.max(0, Math.min(p.maxBytes, budget));
+      const res = lead === undefined
+        ? await log.read(p.offset, maxBytes, { pool: ctx.readPool, fitOnly: bytes > 0 })
+        : await log.read(p.offset, maxBytes, { pool: ctx.readPool, fitOnly: bytes > 0, maxOffset: req.replicaId === undefined ? lead.highWatermark : undefined });
       const records = res.bytes;
-      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: res.logEndOffset, logStartOffset: res.logStartOffset, records };
+      partitions[i] = { topic: p.topic, partition: p.partition, highWatermark: lead?.highWatermark ?? res.logEndOffset, logStartOffset: res.logStartOffset, records };
       bytes += records.length;
       budget -= records.length;
     } catch (err) {
       failed = true;
       partitions[i] = {
         topic: p.topic, partition: p.partition, error: wireError(err, ctx.log, { topic: p.topic, partition: p.partition }),
-        highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset, records: EMPTY,
+        highWatermark: lead?.highWatermark ?? log.logEndOffset, logStartOffset: log.logStartOffset, records: EMPTY,
       };
     }
   }

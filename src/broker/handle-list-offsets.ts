@@ -1,14 +1,19 @@
 /**
  * ListOffsets (api 2): EARLIEST (-2) -> log start, LATEST (-1) -> log end, otherwise the
  * first offset whose batch has a timestamp >= the given one (log end when none has).
+ * In cluster mode only the partition's leader answers, with the high watermark where a single
+ * broker says log end: a consumer is never pointed past what it may read.
  */
 import { EARLIEST, LATEST, type ListOffsetsRequest, type ListOffsetsResponse } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
 import { resolveLog } from './topic-access.js';
-import { wireError } from './wire-error.js';
+import { errorOf, wireError } from './wire-error.js';
+import { Leadership, type ReplicaManager } from '../replication/replica-manager.js';
 
 export async function handleListOffsets(ctx: BrokerContext, req: ListOffsetsRequest): Promise<ListOffsetsResponse> {
+  const rm = ctx.replicas;
   const partitions = await Promise.all(req.partitions.map(async ({ topic, partition, timestamp }) => {
+    if (rm !== undefined) return listAsLeader(ctx, rm, topic, partition, timestamp);
     const r = resolveLog(ctx, topic, partition);
     if (r.error) return { topic, partition, error: r.error, offset: -1 };
     try {
@@ -21,4 +26,19 @@ export async function handleListOffsets(ctx: BrokerContext, req: ListOffsetsRequ
     }
   }));
   return { id: req.id, partitions };
+}
+
+/** Cluster mode: the leader answers, and nothing at or past the high watermark is visible (LATEST is the high watermark). */
+async function listAsLeader(ctx: BrokerContext, rm: ReplicaManager, topic: string, partition: number, timestamp: number): Promise<ListOffsetsResponse['partitions'][number]> {
+  const l = rm.leaderFor(topic, partition);
+  if (!(l instanceof Leadership)) return { topic, partition, error: errorOf(l.error, l.message), offset: -1 };
+  try {
+    const hw = l.highWatermark;
+    const offset = timestamp === EARLIEST ? l.log.logStartOffset
+      : timestamp === LATEST ? hw
+      : Math.min((await l.log.offsetForTimestamp(timestamp)) ?? hw, hw);
+    return { topic, partition, offset };
+  } catch (err) {
+    return { topic, partition, error: wireError(err, ctx.log, { topic, partition }), offset: -1 };
+  }
 }

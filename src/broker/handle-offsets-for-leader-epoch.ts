@@ -5,18 +5,32 @@
  * partition's leader-epoch cache: the largest epoch at or below the one asked for, and the
  * first offset of the next epoch (the log end for the latest).
  *
- * Checking `currentLeaderEpoch` against this broker's role (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER)
- * belongs to the replication layer once it is wired in; a single broker answers from its logs.
+ * In cluster mode only the partition's leader answers, and `currentLeaderEpoch` (-1: not
+ * checked) is checked as Fetch's is: older than the leader's FENCED_LEADER_EPOCH, newer
+ * UNKNOWN_LEADER_EPOCH, a broker that does not lead NOT_LEADER_OR_FOLLOWER. A single broker
+ * answers from its logs.
  */
 import type { OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse, EpochEndOffsetResult } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
 import { resolveLog } from './topic-access.js';
+import { errorOf } from './wire-error.js';
+import { Leadership } from '../replication/replica-manager.js';
+import type { PartitionLog } from '../storage/types.js';
 
 export async function handleOffsetsForLeaderEpoch(ctx: BrokerContext, req: OffsetsForLeaderEpochRequest): Promise<OffsetsForLeaderEpochResponse> {
+  const rm = ctx.replicas;
   const partitions = req.partitions.map((p): EpochEndOffsetResult => {
-    const r = resolveLog(ctx, p.topic, p.partition);
-    if (r.error) return { topic: p.topic, partition: p.partition, error: r.error, leaderEpoch: -1, endOffset: -1 };
-    const end = r.log.endOffsetForEpoch(p.leaderEpoch);
+    let log: PartitionLog;
+    if (rm === undefined) {
+      const r = resolveLog(ctx, p.topic, p.partition);
+      if (r.error) return { topic: p.topic, partition: p.partition, error: r.error, leaderEpoch: -1, endOffset: -1 };
+      log = r.log;
+    } else {
+      const l = rm.leaderFor(p.topic, p.partition, p.currentLeaderEpoch);
+      if (!(l instanceof Leadership)) return { topic: p.topic, partition: p.partition, error: errorOf(l.error, l.message), leaderEpoch: -1, endOffset: -1 };
+      log = l.log;
+    }
+    const end = log.endOffsetForEpoch(p.leaderEpoch);
     return { topic: p.topic, partition: p.partition, leaderEpoch: end.epoch, endOffset: end.endOffset };
   });
   return { id: req.id, partitions };

@@ -9,20 +9,24 @@
  *   acks 1   answered after the append is in the log (page cache)
  *   acks -1  answered after the append is fsynced (storage group-commits concurrent ones)
  *
+ * In cluster mode (ctx.replicas set) only the partition's leader appends, and acks -1 also
+ * waits for the in-sync replicas: produce-as-leader.ts.
+ *
  * Metrics: per partition, records (from the append's offsets, not by decoding) and bytes
  * on success, or the error name on failure.
  */
 import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
-import type { BrokerContext } from './context.js';
+import type { BrokerContext, RequestScope } from './context.js';
 import { resolveLog } from './topic-access.js';
 import { errorOf, wireError } from './wire-error.js';
 import { ensureTopic } from './auto-create.js';
 import { errorName } from '../protocol/errors.js';
+import { produceAsLeader } from './produce-as-leader.js';
 
-export async function handleProduce(ctx: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | undefined> {
+export async function handleProduce(ctx: BrokerContext, req: ProduceRequest, scope?: RequestScope): Promise<ProduceResponse | undefined> {
   const parts = req.partitions;
-  const results = await Promise.all(parts.map((p) => produceOne(ctx, p.topic, p.partition, p.records as Buffer, req.acks)));
+  const results = await Promise.all(parts.map((p) => produceOne(ctx, p.topic, p.partition, p.records as Buffer, req.acks, req.timeoutMs, scope)));
   for (let i = 0; i < results.length; i++) {
     const e = results[i].error;
     if (e) ctx.metrics.partitionError('Produce', errorName(e.code));
@@ -30,13 +34,17 @@ export async function handleProduce(ctx: BrokerContext, req: ProduceRequest): Pr
   return req.acks === 0 ? undefined : { id: req.id, partitions: results };
 }
 
-async function produceOne(ctx: BrokerContext, topic: string, partition: number, records: Buffer, acks: number): Promise<ProducePartitionResult> {
+async function produceOne(
+  ctx: BrokerContext, topic: string, partition: number, records: Buffer, acks: number, timeoutMs: number | undefined, scope: RequestScope | undefined,
+): Promise<ProducePartitionResult> {
   if (records.length > ctx.config.maxBatchBytes) {
     return { topic, partition, error: errorOf('MESSAGE_TOO_LARGE', `record set of ${records.length} bytes exceeds maxBatchBytes ${ctx.config.maxBatchBytes}`) };
   }
   if (isInternalTopicName(topic)) return { topic, partition, error: errorOf('INVALID_TOPIC', `'${topic}' is an internal topic; only the broker writes to it`) };
   // Controlled shutdown (cluster mode): leaderships are moving away; the client finds the new leader.
   if (ctx.cluster?.leaving) return { topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', 'this broker is shutting down; its leaderships are moving to other brokers') };
+  // Cluster mode: the leader's path (produce-as-leader.ts); topics are created through the controller, not here.
+  if (ctx.replicas !== undefined) return produceAsLeader(ctx, ctx.replicas, topic, partition, records, acks, timeoutMs, scope);
   let r = resolveLog(ctx, topic, partition);
   if (r.error && ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
     try {

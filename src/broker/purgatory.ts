@@ -8,9 +8,11 @@
  *  - ShareAcquire with nothing to acquire (handle-share-acquire.ts): the partition keys of its
  *    topics, `shareGroupKey` (records released or a worker left) and SHARE_TICK_KEY (lock
  *    expiry and the end of a backoff free records by time alone; the share tick wakes it).
- *  - Next, an acks=all produce waiting for followers (Kafka's DelayedProduce): keyed by
- *    partition, woken when a follower's fetch moves the high watermark, expiring with
- *    REQUEST_TIMED_OUT. Nothing here needs to change for it.
+ *  - Cluster mode: an acks=all produce waiting for followers (Kafka's DelayedProduce,
+ *    handle-produce.ts): `partitionKey`, woken when the high watermark moves or the
+ *    partition's role changes, expiring with REQUEST_TIMED_OUT. There consumer fetches too
+ *    are woken by high watermark moves, not appends; a replica fetch watches
+ *    `replicaFetchKey`, woken by the leader's appends.
  *
  * The state machine, written once because each hand-rolled copy got the same race wrong:
  *  - `wake(key)` runs `tryComplete`; tries of one operation never overlap, and a wake that
@@ -57,6 +59,15 @@ export interface WatchOptions<K extends string> {
 /** Appends to this partition may complete the operation (fetch, share acquire; later acks=all produce). */
 export function partitionKey(topic: string, partition: number): string {
   return `p:${partition}:${topic}`;
+}
+
+/**
+ * Cluster mode: the leader appended to this partition, which completes a parked replica
+ * fetch (a follower at the log end). Consumer fetches and acks=all produces watch
+ * `partitionKey`, which the leader wakes when the high watermark moves instead.
+ */
+export function replicaFetchKey(topic: string, partition: number): string {
+  return `r:${partition}:${topic}`;
 }
 
 /** Records of this share group were released, or one of its workers left. */

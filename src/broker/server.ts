@@ -45,7 +45,9 @@ import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
 import { GroupService } from './group-service.js';
 import { ShareService, stopShareService } from './share-service.js';
-import { startCluster, type ClusterRuntime } from './cluster-context.js';
+import { startCluster, type ClusterContext, type ClusterRuntime } from './cluster-context.js';
+import { startReplication } from '../replication/start-replication.js';
+import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { storageLogger } from './open-logs.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 
@@ -68,6 +70,7 @@ export class Broker {
   private readonly connections = new Set<RequestPipeline>();
   private ctx: BrokerContext | undefined;
   private cluster: ClusterRuntime | undefined;
+  private follower: ReplicaFetcher | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -120,11 +123,7 @@ export class Broker {
     this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, delayed, log: this.log, version: VERSION, metrics, groups, accepting: true };
     if (this.cluster) this.ctx.cluster = this.cluster.ctx;
     await ShareService.start(this.ctx);
-    if (this.ctx.cluster) {
-      // REPLICATION: the ReplicaManager (src/replication/, issue 13) starts here, once the node is
-      // registered and the local logs follow the placement: `this.ctx.replicas = ...start(this.ctx)`,
-      // and shutdown() stops it before the logs close. Nothing else here leads or follows.
-    }
+    if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster);
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
@@ -156,6 +155,30 @@ export class Broker {
       await this.cluster?.close().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Cluster mode: this broker's replica roles (src/replication/). The follower copies leaders
+   * over the cluster's links; the manager applies every partition state of the view and is
+   * told when a partition's local log appears (a topic created or grown here), since a role
+   * needs the log. A high-watermark move wakes the long polls and acks=all produces parked on
+   * the partition.
+   */
+  private startReplication(ctx: BrokerContext, c: ClusterContext): void {
+    const logger = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => { this.log[level](event, fields); };
+    this.follower = new ReplicaFetcher({
+      nodeId: c.nodeId, links: c.links, logger: this.log,
+      onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
+    });
+    const rm = startReplication({
+      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,
+      logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
+      onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
+      ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger,
+    });
+    ctx.replicas = rm;
+    ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
+    ctx.logs.events.on('partitionsAdded', (e) => { rm.refresh(e.topic); });
   }
 
   /** Why /readyz answers 503, or undefined when ready. */
@@ -235,6 +258,9 @@ export class Broker {
     }
     for (const c of this.connections) c.close(CLOSE_GOING_AWAY, 'broker shutting down');
     this.http.closeAllConnections();
+    // Replication stops before the logs close: no append or truncation may run into a closed log.
+    await ctx?.replicas?.stop();
+    await this.follower?.stop();
     if (ctx) await stopShareService(ctx);
     if (ctx) await ctx.groups.close();
     if (ctx) await ctx.logs.close();

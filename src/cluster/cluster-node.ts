@@ -51,7 +51,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private closed = false;
   private readonly log: NonNullable<ClusterNodeOptions['log']>;
 
-  constructor(private readonly client: Etcd3, private readonly opts: ClusterNodeOptions) {
+  constructor(readonly client: Etcd3, private readonly opts: ClusterNodeOptions) {
     super();
     this.keys = new ClusterKeys(opts.clusterName);
     this.log = opts.log ?? (() => {});

@@ -59,6 +59,16 @@ export class LeaderReplicaState {
     return this.hw;
   }
 
+  /** The leader's own log end offset, as last reported to this state. */
+  get leaderLogEndOffset(): number {
+    return this.leaderLeo;
+  }
+
+  /** Each follower's log end offset as of its last fetch (-1 before its first), for lag reporting. */
+  followerLogEndOffsets(): IterableIterator<[followerId: number, logEndOffset: number]> {
+    return [...this.followers].map(([id, f]) => [id, f.logEndOffset] as [number, number]).values();
+  }
+
   get isr(): readonly number[] {
     return [...this.isrSet];
   }

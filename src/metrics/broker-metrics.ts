@@ -15,6 +15,9 @@
  */
 import { NoopBrokerMetrics } from './noop-broker-metrics.js';
 import { PromBrokerMetrics } from './prom-broker-metrics.js';
+import type { ReplicationStats } from '../replication/replica-manager.js';
+
+export type { ReplicationStats } from '../replication/replica-manager.js';
 
 /** One partition's log, as reported at scrape time. */
 export interface PartitionStats {
@@ -115,6 +118,12 @@ export interface BrokerMetrics {
   /** A state log record replay skipped at start-up (it did not decode or apply; see docs/storage.md, quarantine). */
   stateRecordSkipped(log: StateLogName): void;
 
+  // --- cluster mode: replication (rare: one call per ISR change) -------------------
+  /** A partition this broker leads removed lagging followers from its ISR (written to etcd). */
+  isrShrunk(): void;
+  /** A caught-up follower rejoined the ISR of a partition this broker leads. */
+  isrExpanded(): void;
+
   // --- scrape-time collectors: each callback runs once per scrape ------------------
   collectPartitions(fn: () => Iterable<PartitionStats>): void;
   collectGroups(fn: () => Iterable<GroupStats>): void;
@@ -123,6 +132,8 @@ export interface BrokerMetrics {
   collectDelayedOperations(fn: () => Iterable<readonly [string, number]>): void;
   /** Cluster mode only: membership gauges and the controller's election count (no series on a single broker). */
   collectCluster(fn: () => ClusterStats | undefined): void;
+  /** Cluster mode: under-replicated partitions and follower lag, of the partitions this broker leads. */
+  collectReplication(fn: () => ReplicationStats): void;
 
   /** The whole exposition (Prometheus text format 0.0.4). */
   metricsText(): Promise<string>;

@@ -2,7 +2,7 @@
  * BrokerMetrics for `metrics: false`: every method does nothing, so the broker's call sites
  * stay unconditional and the on/off benchmark measures exactly the cost of recording.
  */
-import type { BrokerMetrics, ClusterStats, GroupStats, PartitionStats, QueueStats, StateLogName } from './broker-metrics.js';
+import type { BrokerMetrics, ClusterStats, GroupStats, PartitionStats, QueueStats, ReplicationStats, StateLogName } from './broker-metrics.js';
 
 export class NoopBrokerMetrics implements BrokerMetrics {
   readonly enabled = false;
@@ -24,11 +24,14 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   deadLettered(_group: string, _n: number): void {}
   deadLetterFailed(_group: string, _n: number): void {}
   stateRecordSkipped(_log: StateLogName): void {}
+  isrShrunk(): void {}
+  isrExpanded(): void {}
   collectPartitions(_fn: () => Iterable<PartitionStats>): void {}
   collectGroups(_fn: () => Iterable<GroupStats>): void {}
   collectQueues(_fn: () => Iterable<QueueStats>): void {}
   collectDelayedOperations(_fn: () => Iterable<readonly [string, number]>): void {}
   collectCluster(_fn: () => ClusterStats | undefined): void {}
+  collectReplication(_fn: () => ReplicationStats): void {}
   async metricsText(): Promise<string> {
     return '';
   }

@@ -12,6 +12,7 @@ import type {
   GroupStats,
   PartitionStats,
   QueueStats,
+  ReplicationStats,
   StateLogName,
 } from './broker-metrics.js';
 import {
@@ -118,6 +119,8 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly recoveryDroppedBytes: CounterFamily;
   private readonly recoveryDroppedRecords: CounterFamily;
   private readonly stateSkipped: CounterFamily;
+  private readonly isrShrinks: CounterChild;
+  private readonly isrExpands: CounterChild;
 
   private readonly topics = new Map<string, TopicChildren>();
   private readonly apis = new Map<string, ApiChildren>();
@@ -128,6 +131,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private queuesFn: () => Iterable<QueueStats> = () => [];
   private delayedFn: () => Iterable<readonly [string, number]> = () => [];
   private clusterFn: () => ClusterStats | undefined = () => undefined;
+  private replicationFn: () => ReplicationStats = () => ({ underReplicatedPartitions: 0, followers: [] });
 
   constructor(opts: BrokerMetricsOptions = {}) {
     const r = this.registry;
@@ -186,6 +190,9 @@ export class PromBrokerMetrics implements BrokerMetrics {
     ).register(r);
     // Both series from the start at 0, so an alert on increase() sees the first skip.
     for (const log of ['offsets', 'share_state'] as const) this.stateSkipped.child(log);
+
+    this.isrShrinks = new CounterFamily('sluice_isr_shrinks_total', 'Cluster mode: ISR shrinks of partitions this broker leads (lagging followers removed, written to etcd).', []).register(r).child();
+    this.isrExpands = new CounterFamily('sluice_isr_expands_total', 'Cluster mode: ISR expansions of partitions this broker leads (a caught-up follower rejoined, written to etcd).', []).register(r).child();
 
     this.registerScrapeGauges();
     // Registered after the scrape-time gauges: a scrape calls get() in registration order,
@@ -293,6 +300,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.stateSkipped.child(log).value++;
   }
 
+  isrShrunk(): void {
+    this.isrShrinks.value++;
+  }
+
+  isrExpanded(): void {
+    this.isrExpands.value++;
+  }
+
   // --- scrape time ----------------------------------------------------------------
 
   collectPartitions(fn: () => Iterable<PartitionStats>): void {
@@ -313,6 +328,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   collectCluster(fn: () => ClusterStats | undefined): void {
     this.clusterFn = fn;
+  }
+
+  collectReplication(fn: () => ReplicationStats): void {
+    this.replicationFn = fn;
   }
 
   async metricsText(): Promise<string> {
@@ -393,6 +412,13 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_cluster_controller_active', 'Cluster mode: 1 while this broker is the controller, else 0.', [], clusterRow((c) => (c.controllerActive ? 1 : 0))).register(r);
     new ScrapeGaugeFamily('sluice_cluster_live_brokers', 'Cluster mode: brokers registered in etcd, as this broker sees them.', [], clusterRow((c) => c.liveBrokers)).register(r);
     new ScrapeCounterFamily('sluice_cluster_leader_elections_total', 'Cluster mode: partition leader changes this broker wrote as controller (failover, offline, return).', [], clusterRow((c) => c.leaderElections)).register(r);
+    const replication = oncePerScrape(() => this.safely('replication', () => [this.replicationFn()])[0] ?? { underReplicatedPartitions: 0, followers: [] });
+    new ScrapeGaugeFamily('sluice_under_replicated_partitions', 'Cluster mode: partitions this broker leads whose ISR is smaller than their replica set.', [], () =>
+      [[[], replication().underReplicatedPartitions] as const],
+    ).register(r);
+    new ScrapeGaugeFamily('sluice_replica_lag_messages', 'Cluster mode: records a follower lacks, as the leader sees it (leader log end - follower log end at its last fetch).', ['topic', 'partition', 'replica'], () =>
+      replication().followers.map((f) => [[f.topic, f.partition, f.replica], f.lagMessages] as const),
+    ).register(r);
 
     // Read at scrape time: parking and waking a long poll (the fetch hot path) pushes nothing.
     new ScrapeGaugeFamily('sluice_delayed_operations', 'Requests parked in a long poll (fetch below minBytes, share acquire with nothing to acquire), by kind.', ['kind'], () =>

@@ -26,7 +26,7 @@ import {
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
   type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
-import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET } from './limits.js';
+import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import {
   array, bool, bytes, int, map, oneOf, optional, refine, responds, str, struct, union, type Infer, type Responds, type Schema,
 } from './schema.js';
@@ -67,9 +67,12 @@ const GROUP_STATES = ['Empty', 'Assigning', 'Reconciling', 'Stable', 'Dead'] as 
 const describeGroups = struct({ groupIds: array(groupId), includeOffsets: optional(bool()) });
 
 export const API_TABLE = {
-  // acks: 0 = no response at all, 1 = appended to the log, -1 = appended and fsynced ("all").
+  // acks: 0 = no response at all, 1 = appended to the log, -1 = appended and fsynced ("all"),
+  // and in cluster mode held by every in-sync replica. timeoutMs: how long an acks=all produce
+  // waits for the in-sync replicas (cluster mode; default DEFAULT_PRODUCE_TIMEOUT_MS).
   [Api.Produce]: def('Produce', struct({
     acks: oneOf([0, 1, -1], { code: 'INVALID_REQUIRED_ACKS' }),
+    timeoutMs: optional(int({ min: 0, max: MAX_PRODUCE_TIMEOUT_MS })),
     partitions: array(struct({ topic, partition, records: bytes() })),
   }), responds<ProduceResponse>()),
 

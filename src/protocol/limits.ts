@@ -19,3 +19,7 @@ export const MAX_ACQUIRE_RECORDS = 1_000_000;
  * MAX_REQUEST_VALUES in frame-limits.ts, so the largest legal ack always decodes).
  */
 export const MAX_ACK_OFFSETS = 100_000;
+/** Cluster mode: how long an acks=all produce waits for the in-sync replicas when the request names no timeoutMs. */
+export const DEFAULT_PRODUCE_TIMEOUT_MS = 30_000;
+/** The longest timeoutMs a produce may ask for (an acks=all produce holds its request slot while it waits). */
+export const MAX_PRODUCE_TIMEOUT_MS = 300_000;

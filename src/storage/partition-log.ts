@@ -431,11 +431,31 @@ export class DiskPartitionLog implements PartitionLog {
    * which was not answered, truncates again); the epoch cache is cut to the log end at open.
    */
   truncateTo(offset: number): Promise<number> {
+    return this.queueTruncation(() => this.truncateNow(offset));
+  }
+
+  /**
+   * Kafka's truncateFullyAndStartAt: removes every segment and the leader-epoch cache, and
+   * restarts the log empty at `offset` (log start = log end = offset). For a follower whose
+   * leader's log start has passed its log end (OFFSET_OUT_OF_RANGE on a replica fetch):
+   * nothing it holds can be continued, and the leader has nothing before `offset` to send.
+   * Ordered with appends like truncateTo; reads running meanwhile read again afterwards.
+   *
+   * Crash safety: segments are deleted from the last one back before the new one is
+   * created, so a crash part-way leaves a prefix of the old log (or, with every segment gone,
+   * an empty log at 0 on the next open); the caller, not answered, does it again.
+   */
+  truncateFullyAndStartAt(offset: number): Promise<number> {
+    return this.queueTruncation(() => this.restartAtNow(offset));
+  }
+
+  /** Runs a truncation in the append queue, alone, with reads waiting for it (see read()). */
+  private queueTruncation(run: () => Promise<number>): Promise<number> {
     if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
     if (this.failed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed }));
     return new Promise((resolve, reject) => {
       const op = async () => {
-        const running = this.truncateNow(offset);
+        const running = run();
         this.truncation = running;
         this.truncations++;
         try {
@@ -447,11 +467,31 @@ export class DiskPartitionLog implements PartitionLog {
           this.truncations++;
         }
       };
-      this.queuedOps++;
-      this.queue.push({
-        buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, op,
+      this.enqueueOp(op);
+    });
+  }
+
+  /** Queues `op` to run alone between writes, after the appends queued before it. */
+  private enqueueOp(op: () => Promise<void>): void {
+    this.queuedOps++;
+    this.queue.push({
+      buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, op,
+    });
+    if (!this.draining) void this.drain();
+  }
+
+  assignLeaderEpoch(epoch: number): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) return Promise.reject(new InvalidAppendError(`leader epoch ${epoch} is not an integer in [0, ${MAX_EPOCH}]`));
+    return new Promise((resolve, reject) => {
+      this.enqueueOp(async () => {
+        try {
+          if (this.epochs.assign(epoch, this.logEndOffset)) await this.persistEpochs();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
       });
-      if (!this.draining) void this.drain();
     });
   }
 
@@ -490,6 +530,40 @@ export class DiskPartitionLog implements PartitionLog {
     }
   }
 
+  private async restartAtNow(offset: number): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidAppendError(`cannot restart the log at offset ${offset}: not an integer >= 0`);
+    if (this.failed) throw new StorageError(`log ${this.topic}-${this.partition} failed: ${this.failed.message}`, { cause: this.failed });
+    const { logStartOffset: oldStart, logEndOffset: oldEnd } = this;
+    try {
+      // As truncateNow: durable appends waiting are answered, and no fsync runs on a deleted segment.
+      await this.sync();
+      const dropped = this.segments.dropFrom(0);
+      for (let i = dropped.length - 1; i >= 0; i--) {
+        const s = dropped[i];
+        this.logger('storage.truncate.segment-deleted', { topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size });
+        await s.deleteAndWait();
+      }
+      // The empty checkpoint before the new segment: with the new segment and the old
+      // checkpoint on disk, the next open would move the old last epoch up to the new start
+      // (truncateFromStart). With no segment at all, open starts an empty log at 0, whose
+      // epochs it cuts anyway. The checkpoint write fsyncs the directory, which makes the
+      // deletions above durable first.
+      this.epochs.clear();
+      await this.persistEpochs();
+      this.segments.push(await Segment.create(this.dir, offset, this.config.indexIntervalBytes, this.fs));
+      this.logStartOffset = offset;
+      this.logEndOffset = offset;
+      // Writing the recovery point fsyncs the directory, so the new segment's name is durable.
+      await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(offset), this.fs);
+      this.logger('storage.truncated-fully', { topic: this.topic, partition: this.partition, oldStartOffset: oldStart, oldEndOffset: oldEnd, logStartOffset: offset });
+      return offset;
+    } catch (err) {
+      this.failed = err as Error;
+      this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err) });
+      throw err instanceof SluiceError ? err : new StorageError(`restarting ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   /** The newest leader epoch that wrote to this log, or -1 (UNDEFINED_EPOCH). */
   latestEpoch(): number {
     return this.epochs.latestEpoch();
@@ -506,6 +580,33 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   async read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
+    const bound = opts?.maxOffset;
+    if (bound !== undefined) return this.readBelow(offset, maxBytes, bound, opts!);
+    return this.readUnbounded(offset, maxBytes, opts);
+  }
+
+  /**
+   * A read cut to the whole batches below `bound` (ReadOptions.maxOffset). It reads as an
+   * unbounded read would and cuts the answer (a view, the stored bytes unchanged): what lies
+   * past the bound is read and dropped, at most maxBytes, and only in cluster mode.
+   */
+  private async readBelow(offset: number, maxBytes: number, bound: number, opts: ReadOptions): Promise<ReadResult> {
+    if (offset >= bound && offset >= this.logStartOffset && offset <= this.logEndOffset) {
+      return { bytes: EMPTY, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
+    }
+    const res = await this.readUnbounded(offset, maxBytes, opts);
+    const buf = res.bytes;
+    let end = 0;
+    while (end < buf.length) { // whole, checked batches: every header is there
+      if (readInt64(buf, end + BASE_OFFSET) + buf.readInt32BE(end + LAST_OFFSET_DELTA) >= bound) break;
+      end += buf.readInt32BE(end + BATCH_LENGTH) + LOG_OVERHEAD;
+    }
+    if (end === buf.length) return res;
+    if (end === 0) opts.pool?.release(buf);
+    return { bytes: end === 0 ? EMPTY : buf.subarray(0, end), logStartOffset: res.logStartOffset, logEndOffset: res.logEndOffset };
+  }
+
+  private async readUnbounded(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
     // A truncation while this read ran may have cut (and refilled) the bytes it read: read
     // again against the new log. Costs one compare when nothing was truncated.
     for (;;) {

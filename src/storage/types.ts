@@ -21,6 +21,12 @@ export interface ReadOptions {
    * a batch that does not fit is never read. For the partitions after the first in a fetch.
    */
   fitOnly?: boolean;
+  /**
+   * Only records below this offset (cluster mode: a consumer reads below the high watermark).
+   * Whole stored batches whose last offset is below it; a batch straddling it is left out, and
+   * a read at or past it returns nothing. Undefined: up to the log end.
+   */
+  maxOffset?: number | undefined;
 }
 
 /** Per-log settings. Names follow Kafka's topic configs (segment.bytes -> segmentBytes). */
@@ -135,6 +141,18 @@ export interface PartitionLog {
    * the new log end offset once that is durable; keeps the leader-epoch cache consistent.
    */
   truncateTo(offset: number): Promise<number>;
+  /**
+   * Cluster mode, becoming the partition's leader (Kafka's makeLeader): records that `epoch`
+   * starts at the current log end, durably, in the append queue (after the appends queued
+   * before it), so OffsetsForLeaderEpoch answers for the new epoch before its first append.
+   */
+  assignLeaderEpoch(epoch: number): Promise<void>;
+  /**
+   * Removes every record and leader epoch and restarts the log empty at `offset` (log start =
+   * log end = offset); resolves with it once durable. A follower's answer to a leader whose
+   * log start passed its log end (Kafka's truncateFullyAndStartAt).
+   */
+  truncateFullyAndStartAt(offset: number): Promise<number>;
   /** The newest leader epoch that wrote to this log, or -1. */
   latestEpoch(): number;
   /** Where `epoch` ends on this log (Kafka's OffsetsForLeaderEpoch answer; LeaderEpochCache.endOffsetFor). */

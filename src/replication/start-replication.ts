@@ -1,0 +1,56 @@
+/**
+ * The replica manager as the broker's cluster start-up builds it: partition states from the
+ * cluster view, ISR writes by compare-and-swap in etcd, the self-fence from the etcd session,
+ * minInsyncReplicas from the topic's config in etcd, and replication's metrics. The broker
+ * hands in what it owns (its local logs, its follower, the wake-up of its delayed
+ * operations); the caller sets `ctx.replicas` to the result and stops it before the follower
+ * and the logs.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { ClusterView } from '../cluster/cluster-view.js';
+import { casPartitionState } from '../cluster/partition-state-store.js';
+import type { PartitionLog } from '../storage/types.js';
+import { ReplicaManager, type ReplicationLogger, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
+import type { Follower } from './types.js';
+
+export interface StartReplicationOptions {
+  nodeId: number;
+  client: Etcd3;
+  view: ClusterView;
+  /** EtcdSession.isValid (ClusterNode.hasSession): false once this broker must stop acknowledging writes. */
+  sessionValid(): boolean;
+  logs: { log(topic: string, partition: number): PartitionLog | undefined };
+  follower: Follower;
+  replicaLagTimeMs: number;
+  /** Wakes what waits on the partition (the broker's purgatory: ctx.delayed.wakePartition). */
+  onHighWatermark(topic: string, partition: number): void;
+  /** BrokerMetrics fits: counters, and the scrape-time gauges of `stats()`. */
+  metrics?: ReplicationMetrics & { collectReplication(fn: () => ReplicationStats): void };
+  logger?: ReplicationLogger;
+}
+
+/** Builds, starts and returns the manager; every partition state the view holds is applied. */
+export function startReplication(o: StartReplicationOptions): ReplicaManager {
+  const rm = new ReplicaManager({
+    nodeId: o.nodeId,
+    states: o.view,
+    log: (t, p) => o.logs.log(t, p),
+    follower: o.follower,
+    writeIsr: (expected, next) => casPartitionState(o.client, expected, next),
+    sessionValid: () => o.sessionValid(),
+    replicaLagTimeMs: o.replicaLagTimeMs,
+    minInsyncReplicas: (topic) => minInsyncReplicasOf(o.view.topic(topic)?.config),
+    onHighWatermark: (t, p) => { o.onHighWatermark(t, p); },
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.logger ? { logger: o.logger } : {}),
+  });
+  o.metrics?.collectReplication(() => rm.stats());
+  rm.start();
+  return rm;
+}
+
+/** A topic's minInsyncReplicas from its config in etcd; 1 when absent or not a positive integer. */
+export function minInsyncReplicasOf(config: Record<string, unknown> | undefined): number {
+  const v = config?.minInsyncReplicas;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : 1;
+}
