@@ -138,11 +138,12 @@ export class LeaderFetchLoop {
         this.link = link;
       }
       try {
-        const truncating = ready.filter((s) => s.needsTruncation);
-        if (truncating.length > 0) await this.truncate(link, truncating);
-        if (this.stopped) break;
-        const fetching = ready.filter((s) => s.active && !s.needsTruncation);
-        if (fetching.length > 0) await this.fetch(link, fetching);
+        // stop() does not wait for a long poll or a request to a leader that stopped answering
+        // (the link may be shared and stay open): the states are retired by then, so what the
+        // request brings back is never applied. Appends already running are awaited by stop().
+        const round = this.round(link, ready);
+        round.catch(noop);
+        if (await Promise.race([round, this.stopping]) === undefined) break;
       } catch (err) {
         if (this.stopped) break;
         // Ask the factory again after the backoff: it reconnects, or hands back a link that did.
@@ -153,6 +154,16 @@ export class LeaderFetchLoop {
       if (this.linkFailures > 0) this.ctx.logger.info('replication.link-recovered', { leaderId: this.leaderId, failures: this.linkFailures });
       this.linkFailures = 0;
     }
+  }
+
+  /** One round: truncation for the partitions that need it, then one Fetch for the others. */
+  private async round(link: BrokerLink, ready: PartitionFetchState[]): Promise<'done'> {
+    const truncating = ready.filter((s) => s.needsTruncation);
+    if (truncating.length > 0) await this.truncate(link, truncating);
+    if (this.stopped) return 'done';
+    const fetching = ready.filter((s) => s.active && !s.needsTruncation);
+    if (fetching.length > 0) await this.fetch(link, fetching);
+    return 'done';
   }
 
   // --- truncation (KIP-279) --------------------------------------------------------------

@@ -55,6 +55,11 @@ export interface ReplicaFetcherOptions {
   linkBackoffMs?: number;
   /** Largest backoff of either, reached by doubling. Default 10 s. */
   backoffMaxMs?: number;
+  /**
+   * Close every link the factory handed over when stop() is called. Default true. Pass false
+   * when the factory's links are shared and closed by their owner (the broker's BrokerLinks).
+   */
+  closeLinksOnStop?: boolean;
   logger?: ReplicationLogger;
   metrics?: ReplicaFetcherMetrics;
   /**
@@ -91,7 +96,7 @@ export class ReplicaFetcher implements Follower {
         const link = await opts.links(leaderId);
         if (this.stopped) {
           // Opened while stop() was closing the others: no loop will use it.
-          await link.close().catch(noop);
+          if (opts.closeLinksOnStop !== false) await link.close().catch(noop);
           throw new SluiceError('CLIENT_CLOSED', 'the replica fetcher is stopped');
         }
         this.openLinks.add(link);
@@ -177,8 +182,8 @@ export class ReplicaFetcher implements Follower {
     }
     const loops = [...this.loops.values()];
     for (const l of loops) l.stop();
-    // Closing the links ends the long polls in flight at once.
-    await Promise.allSettled([...this.openLinks].map((l) => l.close()));
+    // The loops end without waiting for the requests in flight (leader-fetch-loop.ts).
+    if (this.opts.closeLinksOnStop !== false) await Promise.allSettled([...this.openLinks].map((l) => l.close()));
     this.openLinks.clear();
     await Promise.all(loops.map((l) => l.done));
     await Promise.all(states.map((s) => s.settled()));

@@ -122,6 +122,13 @@ export class FakeLeader {
     return link;
   }
 
+  /** Links handed out and not closed or dropped. */
+  openLinks(): number {
+    let n = 0;
+    for (const l of this.links) if (!l.closed) n++;
+    return n;
+  }
+
   /** Fails every request in flight on every link with NETWORK_ERROR (a cut connection). */
   dropLinks(): void {
     for (const l of this.links) l.drop();

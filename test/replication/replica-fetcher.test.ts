@@ -153,6 +153,9 @@ test('a follower catches up over many segments and epochs, keeps up with appends
   await until(caughtUp(lp, fp), 'the append after the repeated follow');
   assert.equal(a.epochQueriesOf('t', 0).length, asked, 'no OffsetsForLeaderEpoch for a follow that changed nothing');
   await assertIdentical(lp, fp);
+  assert.equal(a.openLinks(), 1);
+  await fetcher.stop();
+  assert.equal(a.openLinks(), 0, 'stop() closed the link');
 });
 
 test('every partition followed from one leader travels in one Fetch request, as a replica fetch at the leader epoch it believes in, from its log end', async (t) => {
@@ -493,7 +496,7 @@ test('a storage error on append stops that partition, is logged and reported thr
   await assertIdentical(lp, fp);
 });
 
-test('stop() ends the loops and closes the links at once, even with a long poll parked and a connect that never completes', async (t) => {
+test('stop() ends the loops at once, even with a long poll parked on a link it leaves open (closeLinksOnStop: false) and a connect that never completes', async (t) => {
   const env = await setup(t);
   const a = leader(env, 1);
   const lp = a.add(await openReplica(env, 'A', 't', 0, 0));
@@ -504,6 +507,7 @@ test('stop() ends the loops and closes the links at once, even with a long poll 
   let hung = 0;
   const fetcher = env.fetcher({
     maxWaitMs: 60_000,
+    closeLinksOnStop: false,
     links: (id) => {
       if (id === 1) return a.connect();
       hung++;
@@ -519,6 +523,7 @@ test('stop() ends the loops and closes the links at once, even with a long poll 
   const late = new Promise<string>((r) => { timer = setTimeout(() => r('late'), 10_000); });
   assert.equal(await Promise.race([stopped.then(() => 'stopped'), late]), 'stopped');
   clearTimeout(timer);
+  assert.equal(a.openLinks(), 1, 'the shared link stays open');
   assert.throws(() => fetcher.follow({ topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, log: fp.log }), /stopped/);
   const requests = a.requests.length;
   await a.produce('t', 0, ['after stop']);
