@@ -167,7 +167,8 @@ export class Broker {
   private startReplication(ctx: BrokerContext, c: ClusterContext): void {
     const logger = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => { this.log[level](event, fields); };
     this.follower = new ReplicaFetcher({
-      nodeId: c.nodeId, links: c.links, logger: this.log,
+      // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
+      nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
     });
     const rm = startReplication({
