@@ -267,6 +267,8 @@ export class ReplicaManager {
     if (replicaId === this.opts.nodeId || !replicas.includes(replicaId)) {
       return { error: 'NOT_LEADER_OR_FOLLOWER', message: `broker ${replicaId} holds no replica of ${l.topic}-${l.partition} (replicas ${replicas.join(', ')})` };
     }
+    // Past the log end the read answers OFFSET_OUT_OF_RANGE: that is not a log end this follower holds.
+    if (offset > l.log.logEndOffset) return undefined;
     if (l.progress.onFollowerFetch(replicaId, offset, this.now())) this.hwMoved(l.topic, l.partition);
     if (l.progress.caughtUpReplicas().includes(replicaId)) {
       void this.changeIsr(r, l, [...l.progress.isr, replicaId], 'expand');

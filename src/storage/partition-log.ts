@@ -579,7 +579,8 @@ export class DiskPartitionLog implements PartitionLog {
     return this.epochs.entries().slice();
   }
 
-  async read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
+  read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult> {
+    // Not async itself: a single broker's reads (no bound) cost one check, no extra promise.
     const bound = opts?.maxOffset;
     if (bound !== undefined) return this.readBelow(offset, maxBytes, bound, opts!);
     return this.readUnbounded(offset, maxBytes, opts);

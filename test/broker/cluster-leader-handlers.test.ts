@@ -198,3 +198,14 @@ test('a leader without a valid etcd session refuses produce, and a waiting acks=
   const res = await waiting.value;
   assert.equal(res!.partitions[0].error?.code, ERRORS.NOT_LEADER_OR_FOLLOWER.code);
 });
+
+test('a replica fetch past the leader\'s log end is OFFSET_OUT_OF_RANGE and counts as no progress', async (t) => {
+  const { ctx, rm } = await setup(t, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] }, 1);
+  await produceOk(ctx, batchOf(2, 0), 1);
+  const res = await handleFetch(ctx, fetchReq(9, { replicaId: 2 }));
+  assert.equal(res.partitions[0].error?.code, ERRORS.OFFSET_OUT_OF_RANGE.code);
+  const l = rm.leaderFor('t', 0);
+  assert.ok(l instanceof Leadership);
+  assert.equal(l.highWatermark, 0, 'the follower holds nothing the leader knows of');
+  assert.deepEqual(rm.stats().followers, [{ topic: 't', partition: 0, replica: 2, lagMessages: 2 }]);
+});

@@ -31,6 +31,9 @@ export function populateAll(m: BrokerMetrics): void {
   m.collectQueues(() => [
     { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, acked: 1, deadLettered: 1, oldestUnackedAgeSeconds: 12 },
   ]);
+  m.isrShrunk();
+  m.isrExpanded();
+  m.collectReplication(() => ({ underReplicatedPartitions: 1, followers: [{ topic: 'orders', partition: 0, replica: 2, lagMessages: 5 }] }));
 }
 
 /** Every PromQL expression in config/grafana-dashboard.json. */
