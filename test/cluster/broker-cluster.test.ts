@@ -107,6 +107,19 @@ test('a topic created through a broker that is not the controller is answered on
   assert.equal(md.topics[0]!.config.minInsyncReplicas, 2, 'minInsyncReplicas defaults to 2 with three replicas');
 });
 
+test('a value in etcd that no broker wrote is skipped and logged, and the brokers keep answering', { skip }, async () => {
+  const client = new Etcd3({ hosts: cluster().etcd.url });
+  try {
+    await client.put(new ClusterKeys('sluice').topic('not-json')).value('{oops');
+    await until(async () => (/cluster view skipped a value no broker wrote.*not-json/.test(cluster().broker(1).logs()) ? true : undefined), 30_000, 'the warning');
+    const md = await cluster().metadata(1);
+    assert.equal(md.topics.some((t) => t.name === 'not-json'), false);
+  } finally {
+    await client.delete().key(new ClusterKeys('sluice').topic('not-json'));
+    client.close();
+  }
+});
+
 test('a replication factor above the live brokers is refused with INVALID_REPLICATION_FACTOR naming both numbers, and nothing is created', { skip }, async () => {
   const ctl = await controllerId();
   const via = [1, 2, 3].find((id) => id !== ctl)!;
