@@ -82,7 +82,11 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
     throw err;
   }
   const tracker = controller;
+  // Watch failures are reported, never thrown: an 'error' event without a listener would end the process.
   tracker.on('error', (err) => { log.warn('controller watch failed', { error: err.message }); });
+  node.view.on('error', (err) => { log.error('cluster view resync failed', { error: err.message }); });
+  node.view.on('invalid', (key, err) => { log.warn('cluster view skipped a value no broker wrote', { key, error: err.message }); });
+  node.directory.on('error', (err) => { log.warn('broker directory watch failed', { error: err.message }); });
   const links = new BrokerLinks(node);
   const store = new EtcdMetadataStore(node.view, nodeId, new ControllerRoute(nodeId, node, tracker, links.link));
   const ctx: ClusterContext = { nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false };

@@ -16,7 +16,7 @@ import { ROOT, cliArgs } from '../integration/cli-entry.js';
 import { metricValue } from '../integration/broker-helpers.js';
 import { brokerClusterForFile, untilAllRegistered, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
-import { etcdTool } from './etcd-process.js';
+import { etcdTool, freePort } from './etcd-process.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const TTL_MS = 6000;
@@ -107,6 +107,19 @@ test('a topic created through a broker that is not the controller is answered on
   assert.equal(md.topics[0]!.config.minInsyncReplicas, 2, 'minInsyncReplicas defaults to 2 with three replicas');
 });
 
+test('a value in etcd that no broker wrote is skipped and logged, and the brokers keep answering', { skip }, async () => {
+  const client = new Etcd3({ hosts: cluster().etcd.url });
+  try {
+    await client.put(new ClusterKeys('sluice').topic('not-json')).value('{oops');
+    await until(async () => (/cluster view skipped a value no broker wrote.*not-json/.test(cluster().broker(1).logs()) ? true : undefined), 30_000, 'the warning');
+    const md = await cluster().metadata(1);
+    assert.equal(md.topics.some((t) => t.name === 'not-json'), false);
+  } finally {
+    await client.delete().key(new ClusterKeys('sluice').topic('not-json'));
+    client.close();
+  }
+});
+
 test('a replication factor above the live brokers is refused with INVALID_REPLICATION_FACTOR naming both numbers, and nothing is created', { skip }, async () => {
   const ctl = await controllerId();
   const via = [1, 2, 3].find((id) => id !== ctl)!;
@@ -171,6 +184,25 @@ test('a second broker with the node id of a live one stops at start, naming the 
     assert.match(out, /node id 1 is already registered by a live broker/);
     assert.match(out, /setting 'nodeId'/);
     assert.doesNotMatch(out, /"event":"ready"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('etcd unreachable at start stops start-up after a bounded wait, naming the setting', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-noetcd-'));
+  try {
+    const nobody = await freePort();
+    const proc = spawn(process.execPath, [
+      ...cliArgs(), 'broker', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir,
+      '--node-id', '9', '--etcd', `http://127.0.0.1:${nobody}`, '--etcd-session-ttl-ms', '1000',
+    ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    assert.equal(code, 1, out);
+    assert.match(out, /cannot reach etcd at http:\/\/127\.0\.0\.1:\d+ \(setting 'etcd', flag --etcd\) within 10000 ms/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

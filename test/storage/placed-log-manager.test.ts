@@ -1,0 +1,136 @@
+// Cluster mode's local logs follow the placement (src/storage/placed-log-manager.ts), driven
+// here by an in-test metadata store: only the partitions placed on this broker have logs,
+// strays and a re-created topic's old data are removed at open, changes are applied before
+// their events, and internal topics stay in the file store.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openLogManager } from '../../src/storage/log-manager.js';
+import { PlacedLogManager, type PlacedMetadataStore } from '../../src/storage/placed-log-manager.js';
+import { TopicEvents } from '../../src/storage/topic-events.js';
+import { TopicExistsError, UnknownTopicError } from '../../src/storage/errors.js';
+import type { CreateTopicOptions, TopicInfo } from '../../src/storage/types.js';
+import { batchOf, tempDir } from './helpers.js';
+
+/** Topics with an id and, per partition, whether it is placed here; the "etcd" of these tests. */
+class FakeStore implements PlacedMetadataStore {
+  readonly events = new TopicEvents();
+  readonly topicMap = new Map<string, { info: TopicInfo; id: string; local: Set<number> }>();
+  private readonly listeners = new Set<(t: string) => void>();
+  created: { info: TopicInfo; opts: CreateTopicOptions | undefined }[] = [];
+
+  put(name: string, partitions: number, local: number[], id = `${name}-id`): void {
+    const existed = this.topicMap.get(name);
+    this.topicMap.set(name, { info: { name, partitions, config: {}, createdAt: 0 }, id, local: new Set(local) });
+    if (!existed) this.events.emit('topicCreated', { topic: name, partitions, config: {} });
+    else if (partitions > existed.info.partitions) this.events.emit('partitionsAdded', { topic: name, from: existed.info.partitions, to: partitions });
+    else for (const fn of this.listeners) fn(name);
+  }
+
+  drop(name: string): void {
+    const t = this.topicMap.get(name)!;
+    this.topicMap.delete(name);
+    this.events.emit('topicDeleted', { topic: name, partitions: t.info.partitions });
+  }
+
+  topic(name: string) { return this.topicMap.get(name)?.info; }
+  topics() { return [...this.topicMap.values()].map((t) => t.info); }
+  topicId(name: string) { return this.topicMap.get(name)?.id; }
+  localPartitions(name: string) { return [...(this.topicMap.get(name)?.local ?? [])].sort((a, b) => a - b); }
+  onPlacementChange(fn: (t: string) => void) { this.listeners.add(fn); return () => { this.listeners.delete(fn); }; }
+  async createTopic(info: TopicInfo, opts?: CreateTopicOptions) {
+    if (this.topicMap.has(info.name)) throw new TopicExistsError(info.name);
+    this.created.push({ info, opts });
+    this.put(info.name, info.partitions, [0]);
+  }
+  async deleteTopic(name: string) {
+    const t = this.topicMap.get(name);
+    if (!t) throw new UnknownTopicError(name);
+    this.drop(name);
+    return t.info;
+  }
+  async addPartitions(name: string, total: number) {
+    const t = this.topicMap.get(name)!;
+    this.put(name, total, [...t.local, total - 1], t.id);
+    return this.topicMap.get(name)!.info;
+  }
+}
+
+async function open(dir: string, store: FakeStore): Promise<PlacedLogManager> {
+  const internal = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+  return PlacedLogManager.open(internal, store, { retentionCheckMs: 0 });
+}
+
+test('only the partitions placed here have logs; placement changes and events are applied before they are told', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const store = new FakeStore();
+    store.topicMap.set('orders', { info: { name: 'orders', partitions: 3, config: {}, createdAt: 0 }, id: 'o1', local: new Set([0, 2]) });
+    const mgr = await open(dir, store);
+    assert.ok(mgr.log('orders', 0));
+    assert.equal(mgr.log('orders', 1), undefined, 'partition 1 is placed on other brokers');
+    assert.ok(mgr.log('orders', 2));
+    assert.deepEqual([0, 1, 2].map((p) => existsSync(join(dir, `orders-${p}`))), [true, false, true]);
+    await mgr.log('orders', 2)!.append(batchOf(3, 0));
+    assert.equal(await mgr.enforceRetention(), 0, 'retention walks a topic with holes');
+
+    const seen: string[] = [];
+    mgr.events.on('topicCreated', (e) => { seen.push(`created ${e.topic} log0=${mgr.log(e.topic, 0) !== undefined}`); });
+    mgr.events.on('partitionsAdded', (e) => { seen.push(`added ${e.topic} log${e.to - 1}=${mgr.log(e.topic, e.to - 1) !== undefined}`); });
+    mgr.events.on('topicDeleted', (e) => { seen.push(`deleted ${e.topic} dir0=${existsSync(join(dir, `${e.topic}-0`))}`); });
+
+    const info = await mgr.createTopic('fresh', 2, {}, { replicationFactor: 3 });
+    assert.equal(info.partitions, 2);
+    assert.deepEqual(store.created[0]!.opts, { replicationFactor: 3 }, 'the replication factor reaches the store');
+    assert.ok(mgr.log('fresh', 0), 'created locally before createTopic resolved');
+    await mgr.addPartitions('fresh', 3);
+    assert.ok(mgr.log('fresh', 2));
+    store.put('orders', 3, [0, 1, 2], 'o1'); // a replica moved here
+    await mgr.deleteTopic('fresh');
+    assert.ok(mgr.log('orders', 1), 'a partition placed here later gets its log');
+    store.put('orders', 3, [1, 2], 'o1'); // and one moved away
+    await mgr.deleteTopic('orders');
+    assert.deepEqual(seen, ['created fresh log0=true', 'added fresh log2=true', 'deleted fresh dir0=false', 'deleted orders dir0=false']);
+    assert.deepEqual([0, 1, 2].map((p) => existsSync(join(dir, `orders-${p}`))), [false, false, false]);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('at open: a deleted topic, a re-created one and partitions placed elsewhere lose their directories; internal and single-broker topics are kept', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const store = new FakeStore();
+    store.topicMap.set('kept', { info: { name: 'kept', partitions: 2, config: {}, createdAt: 0 }, id: 'k1', local: new Set([0, 1]) });
+    store.topicMap.set('again', { info: { name: 'again', partitions: 1, config: {}, createdAt: 0 }, id: 'a1', local: new Set([0]) });
+    let mgr = await open(dir, store);
+    await mgr.log('kept', 0)!.append(batchOf(2, 0));
+    await mgr.log('again', 0)!.append(batchOf(4, 0));
+    await mgr.createTopic('__consumer_offsets-0', 1);
+    await mgr.close();
+
+    // While the broker was down: 'again' deleted and re-created (new id), 'kept' lost partition 1, 'gone' vanished.
+    await mkdir(join(dir, 'gone-0'));
+    await mkdir(join(dir, 'single-0'));
+    await writeFile(join(dir, 'topics.json'), JSON.stringify({ version: 1, topics: [
+      { name: '__consumer_offsets-0', partitions: 1, config: {}, createdAt: 0 },
+      { name: 'single', partitions: 1, config: {}, createdAt: 0 },
+    ] }));
+    store.topicMap.set('again', { info: { name: 'again', partitions: 1, config: {}, createdAt: 0 }, id: 'a2', local: new Set([0]) });
+    store.topicMap.get('kept')!.local = new Set([0]);
+    mgr = await open(dir, store);
+    assert.equal(mgr.log('kept', 0)!.logEndOffset, 2, 'the data of a partition still placed here is kept');
+    assert.equal(existsSync(join(dir, 'kept-1')), false);
+    assert.equal(mgr.log('again', 0)!.logEndOffset, 0, 'the re-created topic starts empty, not with the old data');
+    assert.equal(existsSync(join(dir, 'gone-0')), false);
+    assert.equal(existsSync(join(dir, 'single-0')), true, 'a single-broker topic is never removed');
+    assert.ok(mgr.log('__consumer_offsets-0', 0), 'internal topics stay in the file store');
+    assert.deepEqual(mgr.topics().map((t) => t.name).sort(), ['__consumer_offsets-0', 'again', 'kept']);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
