@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnCli, type CliProcess } from '../integration/cli-process.js';
+import { runCli, spawnCli, type CliProcess } from '../integration/cli-process.js';
 import { etcdTool } from './etcd-process.js';
 
 const dirs: string[] = [];
@@ -78,7 +78,7 @@ function alive(pid: number): boolean {
   }
 }
 
-test('cluster dev --brokers 3 starts etcd and three ready brokers, and SIGINT stops every one of them', { skip: etcdTool.skip }, async () => {
+test('cluster dev --brokers 3 starts etcd and a cluster of three brokers, and SIGINT stops every one of them', { skip: etcdTool.skip }, async () => {
   const base = await freePortBlock(3);
   const dir = tempDir();
   const cli = spawnCli('', ['cluster', 'dev', '--brokers', '3', '--base-port', String(base), '--data-dir', dir, '--etcd-bin', etcdTool.path()]);
@@ -96,6 +96,32 @@ test('cluster dev --brokers 3 starts etcd and three ready brokers, and SIGINT st
       assert.equal(res.status, 200, `broker ${i} is ready when "ready" is printed`);
     }
     for (const [name, pid] of started) assert.ok(alive(pid), `${name} (pid ${pid}) runs`);
+
+    // The brokers are a cluster: registered in etcd, one of them the controller.
+    const status = await runCli('', ['cluster', 'status', '--etcd', etcdUrl, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout) as { brokers: { nodeId: number; url: string; alive: boolean }[]; controller?: number };
+    assert.deepEqual(s.brokers, [0, 1, 2].map((i) => ({ nodeId: i, url: `ws://127.0.0.1:${base + i}`, alive: true })));
+    assert.ok(s.controller !== undefined && [0, 1, 2].includes(s.controller), `a controller: ${status.stdout}`);
+
+    // A topic with replication factor 3, created through one broker and described by another.
+    const created = await runCli(`ws://127.0.0.1:${base + 1}`, ['topic', 'create', 'orders', '--partitions', '3', '--replication-factor', '3', '--config', 'min.insync.replicas=2']);
+    assert.equal(created.code, 0, created.stderr);
+    const described = await runCli(`ws://127.0.0.1:${base + 2}`, ['topic', 'describe', 'orders']);
+    assert.equal(described.code, 0, described.stderr);
+    const [head, columns, ...rows] = described.stdout.trimEnd().split('\n');
+    assert.match(head, /^Topic: orders {2}Partitions: 3 {2}ReplicationFactor: 3 .*minInsyncReplicas=2/);
+    assert.match(columns, /^PARTITION +LEADER +EPOCH +REPLICAS +ISR +LOG-START/);
+    const leaders = rows.map((row, p) => {
+      const [partition, leader, epoch, replicas, isr] = row.trim().split(/\s+/);
+      assert.equal(Number(partition), p);
+      assert.deepEqual(replicas.split(',').map(Number).sort(), [0, 1, 2], `partition ${p} has a replica on every broker`);
+      assert.equal(replicas.split(',')[0], leader, `partition ${p}: the first replica leads`);
+      assert.deepEqual(isr.split(',').sort(), replicas.split(',').sort(), `partition ${p}: every replica in sync`);
+      assert.equal(epoch, '0');
+      return leader;
+    });
+    assert.equal(new Set(leaders).size, 3, `leaders spread over the brokers: ${described.stdout}`);
 
     cli.proc.kill('SIGINT');
     const r = await cli.done;
