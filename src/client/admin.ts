@@ -36,9 +36,8 @@ export interface NewTopic {
   replicationFactor?: number;
 }
 
-export interface CreateTopicOptions {
-  replicationFactor?: number;
-}
+/** What `createTopic` takes besides name, partitions and config. */
+export type CreateTopicOptions = Pick<NewTopic, 'replicationFactor'>;
 
 export interface TopicInfo {
   name: string;
