@@ -13,7 +13,8 @@ import { delimiter, join } from 'node:path';
 const TOOLS = {
   prometheus: { env: 'SLUICE_PROMETHEUS', pkg: 'prometheus' },
   promtool: { env: 'SLUICE_PROMTOOL', pkg: 'prometheus' },
-  etcd: { env: 'SLUICE_ETCD', pkg: 'etcd-server' },
+  // Not SLUICE_ETCD: that is the broker's 'etcd' setting (its endpoints), and a spawned broker would read it.
+  etcd: { env: 'SLUICE_ETCD_BIN', pkg: 'etcd-server' },
 } as const;
 
 export type ToolName = keyof typeof TOOLS;

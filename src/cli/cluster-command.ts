@@ -2,17 +2,37 @@
  * `sluice cluster status`: the cluster as etcd records it (brokers, controller, offline and
  * under-replicated partitions), read from etcd directly so that it works when brokers do not.
  * Exit status 2 when any partition is offline, so scripts and probes can alert on it.
+ *
+ * `sluice cluster dev`: etcd and N brokers on this machine, stopped together (cluster-dev.ts).
  */
 import { Command, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
 import { readClusterStatus } from '../cluster/cluster-status.js';
 import { ClusterKeys } from '../cluster/keys.js';
 import { table } from './format.js';
+import { intOption } from './broker-url.js';
+import { runDevCluster } from './cluster-dev.js';
 
 export const EXIT_OFFLINE_PARTITIONS = 2;
 
 export function registerClusterCommand(program: Command): void {
   const cluster = program.command('cluster').description('cluster mode: brokers, controller and partition health (read from etcd)');
+  cluster
+    .command('dev')
+    .description('start etcd and N brokers on this machine (broker i: node id i, port base+i) for trying cluster mode; Ctrl-C stops them all')
+    .option('--brokers <n>', 'how many brokers', intOption('--brokers', 1), 3)
+    .option('--base-port <port>', 'broker i listens on this port + i', intOption('--base-port', 1), 9400)
+    .option('--data-dir <dir>', 'etcd\'s and the brokers\' data and logs (kept between runs)', './data-cluster')
+    .option('--etcd-port <port>', 'etcd\'s client port (default: a free port)', intOption('--etcd-port', 1))
+    .addOption(new Option('--etcd-bin <path>', 'the etcd executable (default: etcd on PATH, then /usr/bin/etcd)').env('SLUICE_ETCD_BIN'))
+    .addOption(new Option('--cluster-name <name>', 'the etcd key prefix of the cluster').env('SLUICE_CLUSTER_NAME').default('sluice'))
+    .action(async (o: { brokers: number; basePort: number; dataDir: string; etcdPort?: number; etcdBin?: string; clusterName: string }) => {
+      process.exitCode = await runDevCluster(o, {
+        out: (line) => { process.stdout.write(`${line}\n`); },
+        err: (line) => { process.stderr.write(`${line}\n`); },
+      });
+    });
+
   cluster
     .command('status')
     .description('list brokers (alive or not), the controller, and offline or under-replicated partitions; exits 2 when any partition is offline')

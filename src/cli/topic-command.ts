@@ -5,14 +5,16 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { TopicConfig } from '../client/admin.js';
+import { TOPIC_CONFIG_KEYS } from '../protocol/topic-config.js';
 import { brokerOption, intOption } from './broker-url.js';
-import { formatBytes, table } from './format.js';
+import { table } from './format.js';
 import { withAdmin } from './with-admin.js';
 import { verifyTopics } from './topic-verify.js';
+import { formatTopicDescription } from './topic-describe.js';
 
-const CONFIG_KEYS: (keyof TopicConfig)[] = [
-  'segmentBytes', 'segmentMs', 'indexIntervalBytes', 'retentionMs', 'retentionBytes', 'flushMessages', 'flushMs',
-];
+// The keys the broker's CreateTopics check accepts: one list, so a key added there (such as
+// minInsyncReplicas for cluster mode) is accepted here too.
+const CONFIG_KEYS: readonly (keyof TopicConfig)[] = TOPIC_CONFIG_KEYS;
 
 /** Accepts retentionMs, retention-ms or retention.ms; values are integers. */
 export function parseConfigEntry(entry: string, prev: TopicConfig = {}): TopicConfig {
@@ -36,10 +38,13 @@ export function registerTopicCommand(program: Command): void {
     .argument('<name>', 'topic name')
     .option('-p, --partitions <n>', 'number of partitions', intOption('--partitions', 1), 1)
     .option('-c, --config <key=value>', 'topic config, repeatable (e.g. retention.ms=86400000)', parseConfigEntry)
+    .option('-r, --replication-factor <n>', 'cluster mode: replicas per partition (default min(3, live brokers); a single broker takes only 1)', intOption('--replication-factor', 1))
     .addOption(brokerOption())
-    .action(async (name: string, o: { partitions: number; config?: TopicConfig; broker: string }) => {
-      await withAdmin(o.broker, (a) => a.createTopic(name, o.partitions, o.config));
-      process.stderr.write(`created topic '${name}' with ${o.partitions} partition${o.partitions === 1 ? '' : 's'}\n`);
+    .action(async (name: string, o: { partitions: number; config?: TopicConfig; replicationFactor?: number; broker: string }) => {
+      const options = o.replicationFactor !== undefined ? { replicationFactor: o.replicationFactor } : {};
+      await withAdmin(o.broker, (a) => a.createTopic(name, o.partitions, o.config, options));
+      const rf = o.replicationFactor !== undefined ? `, replication factor ${o.replicationFactor}` : '';
+      process.stderr.write(`created topic '${name}' with ${o.partitions} partition${o.partitions === 1 ? '' : 's'}${rf}\n`);
     });
 
   topic
@@ -53,18 +58,12 @@ export function registerTopicCommand(program: Command): void {
 
   topic
     .command('describe')
-    .description('show each partition of a topic: log start, high watermark, size, segments')
+    .description('show each partition of a topic: log start, high watermark, size, segments; in cluster mode also leader, epoch, replicas, ISR')
     .argument('<name>', 'topic name')
     .addOption(brokerOption())
     .action(async (name: string, o: { broker: string }) => {
       const d = await withAdmin(o.broker, (a) => a.describeTopic(name));
-      const cfg = Object.entries(d.config).map(([k, v]) => `${k}=${v}`).join(' ');
-      let out = `Topic: ${d.name}  Partitions: ${d.partitions.length}${cfg ? `  Config: ${cfg}` : ''}\n`;
-      out += table(
-        ['PARTITION', 'LOG-START', 'HIGH-WATERMARK', 'MESSAGES', 'SIZE', 'SEGMENTS'],
-        d.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.highWatermark - p.logStartOffset, formatBytes(p.sizeBytes), p.segmentCount]),
-      );
-      process.stdout.write(out);
+      process.stdout.write(formatTopicDescription(d));
     });
 
   topic

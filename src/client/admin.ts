@@ -16,8 +16,9 @@ import { InvalidArgumentError } from './errors.js';
 import { brokerUrl } from './producer.js';
 import type { TopicPartition } from './types.js';
 import * as groups from './group-admin.js';
+import { withReplication, type PartitionDetails } from './topic-description.js';
 
-export type { TopicConfig, PartitionDescription };
+export type { TopicConfig, PartitionDescription, PartitionDetails };
 
 export interface AdminOptions extends ConnectionOptions {
   url?: string;
@@ -28,7 +29,15 @@ export interface NewTopic {
   name: string;
   partitions?: number;
   config?: TopicConfig;
+  /**
+   * Cluster mode: replicas per partition (default min(3, live brokers)); outside 1..live
+   * brokers fails with INVALID_REPLICATION_FACTOR. A single broker accepts only 1.
+   */
+  replicationFactor?: number;
 }
+
+/** What `createTopic` takes besides name, partitions and config. */
+export type CreateTopicOptions = Pick<NewTopic, 'replicationFactor'>;
 
 export interface TopicInfo {
   name: string;
@@ -39,7 +48,8 @@ export interface TopicInfo {
 export interface TopicDescription {
   name: string;
   config: TopicConfig;
-  partitions: PartitionDescription[];
+  /** In partition order; in cluster mode with leader, leaderEpoch, replicas and isr (topic-description.ts). */
+  partitions: PartitionDetails[];
 }
 
 export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number | Date };
@@ -72,13 +82,17 @@ export class Admin {
   }
 
   async createTopics(topics: NewTopic[]): Promise<void> {
-    const body = topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1, ...(t.config ? { config: t.config } : {}) }));
+    const body = topics.map((t) => ({
+      name: t.name, partitions: t.partitions ?? 1,
+      ...(t.config ? { config: t.config } : {}),
+      ...(t.replicationFactor !== undefined ? { replicationFactor: t.replicationFactor } : {}),
+    }));
     const res = await this.conn.request(Api.CreateTopics, { topics: body });
     throwFirst(res.topics, 'create');
   }
 
-  createTopic(name: string, partitions = 1, config?: TopicConfig): Promise<void> {
-    return this.createTopics([{ name, partitions, ...(config && { config }) }]);
+  createTopic(name: string, partitions = 1, config?: TopicConfig, options: CreateTopicOptions = {}): Promise<void> {
+    return this.createTopics([{ name, partitions, ...(config && { config }), ...options }]);
   }
 
   async deleteTopics(names: string[]): Promise<void> {
@@ -99,11 +113,20 @@ export class Admin {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Config and per-partition log figures (log start, high watermark, size, segments) and,
+   * in cluster mode, each partition's leader, leader epoch, replicas and ISR (from Metadata,
+   * asked at the same time).
+   */
   async describeTopics(names: string[]): Promise<TopicDescription[]> {
-    const res = await this.conn.request(Api.DescribeTopics, { topics: names });
+    const [res, md] = await Promise.all([
+      this.conn.request(Api.DescribeTopics, { topics: names }),
+      this.conn.request(Api.Metadata, { topics: names }),
+    ]);
     return res.topics.map((t) => {
       if (t.error && t.error.code !== 0) throw topicError(t.name, t.error, 'describe');
-      return { name: t.name, config: t.config ?? {}, partitions: [...t.partitions].sort((a, b) => a.partition - b.partition) };
+      const info = md.topics.find((m) => m.name === t.name)?.partitionInfo;
+      return { name: t.name, config: t.config ?? {}, partitions: withReplication(t.partitions, info) };
     });
   }
 

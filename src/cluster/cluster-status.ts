@@ -1,7 +1,7 @@
 /**
  * What `sluice cluster status` reports, computed from what etcd holds: the brokers (registered
  * ones are alive; a replica's broker that is not registered is dead), the controller, and
- * the partitions that are offline (no leader) or under-replicated (ISR smaller than the
+ * the partitions that are offline (no leader, or a leader that is not alive) or under-replicated (ISR smaller than the
  * replica set), as `kafka-topics --describe --under-replicated-partitions` would list them.
  */
 import type { Etcd3 } from 'etcd3';
@@ -23,12 +23,16 @@ export function summarize(live: ReadonlyMap<number, BrokerInfo>, states: readonl
   const ids = new Set<number>(live.keys());
   for (const s of states) for (const r of s.state.replicas) ids.add(r);
   const brokers = [...ids].sort((a, b) => a - b).map((nodeId) => ({ nodeId, url: live.get(nodeId)?.url ?? '', alive: live.has(nodeId) }));
+  // A leader that is not registered serves nobody: until the controller elects another
+  // (within a TTL of its death) the partition is unavailable, as Kafka's
+  // --unavailable-partitions counts it, not merely under-replicated.
+  const leads = (s: StoredPartitionState) => s.state.leader !== NO_LEADER && live.has(s.state.leader);
   const byName = (a: StoredPartitionState, b: StoredPartitionState) => a.topic.localeCompare(b.topic) || a.partition - b.partition;
   return {
     brokers,
     controller,
-    offline: states.filter((s) => s.state.leader === NO_LEADER).sort(byName),
-    underReplicated: states.filter((s) => s.state.leader !== NO_LEADER && s.state.isr.length < s.state.replicas.length).sort(byName),
+    offline: states.filter((s) => !leads(s)).sort(byName),
+    underReplicated: states.filter((s) => leads(s) && s.state.isr.length < s.state.replicas.length).sort(byName),
     partitions: states.length,
   };
 }

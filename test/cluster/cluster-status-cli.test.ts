@@ -33,6 +33,15 @@ test('cluster status names dead brokers, the controller and unhealthy partitions
   assert.match(offline.stdout, /controller: 1; partitions: 3, offline: 1, under-replicated: 1/);
 });
 
+test('a partition whose leader is not registered counts as offline, not under-replicated', { skip: etcdTool.skip }, async () => {
+  const keys = new ClusterKeys('deadleader');
+  await env.client.put(keys.partition('orders', 0)).value(JSON.stringify({ replicas: [5, 6], leader: 5, leaderEpoch: 2, isr: [5] }));
+  const r = await runCli('', ['cluster', 'status', '--etcd', env.etcd.url, '--cluster-name', 'deadleader']);
+  assert.equal(r.code, 2, `a dead leader's partition is unavailable; stdout:\n${r.stdout}`);
+  assert.match(r.stdout, /orders\s+0\s+offline\s+5\s+2\s+5,6\s+5/);
+  assert.match(r.stdout, /controller: none; partitions: 1, offline: 1, under-replicated: 0/);
+});
+
 test('cluster status names the etcd it could not reach', { skip: etcdTool.skip }, async () => {
   const r = await runCli('', ['cluster', 'status', '--etcd', 'http://127.0.0.1:1']);
   assert.equal(r.code, 1);
