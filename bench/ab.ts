@@ -4,7 +4,8 @@
  *   node --import tsx bench/ab.ts before=/tmp/wt-before after=. -- e2e -n 60000 --rate 10000
  * Prints per-run values and medians of msgs/s and, for e2e, the latency percentiles.
  * Env: RUNS (3), BROKER_ARGS (extra broker flags), NODE_ARGS (e.g. --cpu-prof),
- * CONSUME_ARGS (extra `bench consume` flags; the other args fill the topic first).
+ * CONSUME_ARGS (extra `bench consume` flags; the other args fill the topic first),
+ * ARGS_<name> (extra bench flags for variant <name> only, e.g. ARGS_after=--no-idempotent).
  */
 import { resolve } from 'node:path';
 import { benchCli, median, startBroker } from './broker-process.js';
@@ -17,6 +18,7 @@ const RUNS = Number(process.env.RUNS ?? 3);
 const brokerArgs = (process.env.BROKER_ARGS ?? '').split(' ').filter(Boolean);
 const nodeArgs = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
 const consumeArgs = (process.env.CONSUME_ARGS ?? '').split(' ').filter(Boolean);
+const own = (name: string) => (process.env[`ARGS_${name}`] ?? '').split(' ').filter(Boolean);
 
 const results = new Map<string, Record<string, any>[]>();
 for (let r = 1; r <= RUNS; r++) {
@@ -27,11 +29,11 @@ for (let r = 1; r <= RUNS; r++) {
       let cpu0 = b.cpuSeconds();
       if (args[0] === 'consume' && !args.includes('-t')) {
         // fill first with the same producer settings, then time the replay only
-        await benchCli(['produce', '-b', b.url, '-t', 'ab', ...args.slice(1)], v.root);
+        await benchCli(['produce', '-b', b.url, '-t', 'ab', ...args.slice(1), ...own(v.name)], v.root);
         cpu0 = b.cpuSeconds();
         res = await benchCli(['consume', '-b', b.url, '-t', 'ab', ...consumeArgs], v.root, nodeArgs);
       } else {
-        res = await benchCli([args[0], '-b', b.url, ...args.slice(1)], v.root, nodeArgs);
+        res = await benchCli([args[0], '-b', b.url, ...args.slice(1), ...own(v.name)], v.root, nodeArgs);
       }
       // Broker CPU per million messages: less sensitive than msgs/s to what else the machine runs.
       const brokerCpuMsPerM = Math.round(((b.cpuSeconds() - cpu0) * 1e9) / res.messages);

@@ -23,6 +23,8 @@ import type { CreateTopicSpec } from '../cluster/topic-admin.js';
 import { InvalidConfigError } from '../storage/errors.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
 import type { Logger } from './logger.js';
+import { ProducerIdAllocator } from '../cluster/producer-id-blocks.js';
+import type { ProducerIdSource } from '../storage/producer-id-counter.js';
 
 export interface ClusterContext {
   readonly nodeId: number;
@@ -37,6 +39,8 @@ export interface ClusterContext {
   readonly leaderElections: { count: number };
   /** Set when a controlled shutdown begins: produce is refused with NOT_LEADER_OR_FOLLOWER from then on. */
   leaving: boolean;
+  /** Producer ids for InitProducerId, unique across the cluster (blocks claimed in etcd). */
+  readonly producerIds: ProducerIdSource;
 }
 
 /** The running cluster side: its context and how to stop it (after the logs are closed). */
@@ -89,7 +93,9 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   node.directory.on('error', (err) => { log.warn('broker directory watch failed', { error: err.message }); });
   const links = new BrokerLinks(node);
   const store = new EtcdMetadataStore(node.view, nodeId, new ControllerRoute(nodeId, node, tracker, links.link));
-  const ctx: ClusterContext = { nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false };
+  const ctx: ClusterContext = {
+    nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
+  };
   return {
     ctx,
     async close() {

@@ -12,6 +12,7 @@ import type { GroupService } from './group-service.js';
 import type { BrokerBudget } from './output-budget.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
+import type { ProducerIdSource } from '../storage/producer-id-counter.js';
 
 /** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
 export const DELAYED_KINDS = ['fetch', 'share_acquire', 'produce'] as const;
@@ -38,6 +39,12 @@ export interface BrokerContext {
    * the high watermark. Absent on a single broker: the handlers do what they always did.
    */
   replicas?: ReplicaManager | undefined;
+  /**
+   * Where InitProducerId takes producer ids: single node, the counter in the data directory
+   * (storage/producer-id-counter.ts); cluster mode, ProducerIdAllocator over etcd
+   * (cluster/producer-id-blocks.ts), which the cluster start-up puts here instead.
+   */
+  readonly producerIds: ProducerIdSource;
   /** False once shutdown began: new requests get BROKER_SHUTTING_DOWN, long polls end. */
   accepting: boolean;
   /** Cluster mode only (the `etcd` setting): membership, view, links to other brokers (cluster-context.ts). */

@@ -28,6 +28,7 @@ import { handleShareReset } from './handle-share-reset.js';
 import { handleVerifyTopic } from './handle-verify-topic.js';
 import { handleApiVersions } from './handle-api-versions.js';
 import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
+import { handleInitProducerId } from './handle-init-producer-id.js';
 
 /** Only Produce may answer nothing (acks 0). */
 type Answer<A extends ApiKey> = A extends typeof Api.Produce ? ResponseOf<A> | undefined : ResponseOf<A>;
@@ -62,6 +63,7 @@ const HANDLERS: HandlerMap = {
   [Api.VerifyTopic]: handleVerifyTopic,
   [Api.ApiVersions]: handleApiVersions,
   [Api.OffsetsForLeaderEpoch]: handleOffsetsForLeaderEpoch,
+  [Api.InitProducerId]: handleInitProducerId,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

@@ -12,8 +12,12 @@
  * In cluster mode (ctx.replicas set) only the partition's leader appends, and acks -1 also
  * waits for the in-sync replicas: produce-as-leader.ts.
  *
+ * Idempotent producers: storage checks each batch's producer id and sequence in the append
+ * queue (partition-log.ts); a retry of a stored batch is answered with its first offsets,
+ * a bad sequence with OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH / UNKNOWN_PRODUCER_ID.
+ *
  * Metrics: per partition, records (from the append's offsets, not by decoding) and bytes
- * on success, or the error name on failure.
+ * on success (not for a duplicate), or the error name on failure.
  */
 import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
@@ -58,7 +62,8 @@ async function produceOne(
   try {
     const res = await r.log.append(records, acks === -1 ? DURABLE : undefined);
     ctx.delayed.wakePartition(topic, partition);
-    ctx.metrics.produced(topic, res.lastOffset - res.baseOffset + 1, records.length);
+    // A duplicate (an idempotent producer's retry) was answered, not stored again: not counted twice.
+    if (res.duplicate !== true) ctx.metrics.produced(topic, res.lastOffset - res.baseOffset + 1, records.length);
     return { topic, partition, baseOffset: res.baseOffset };
   } catch (err) {
     return { topic, partition, error: wireError(err, ctx.log, { topic, partition }) };

@@ -18,7 +18,9 @@ export interface OpenLogsOptions {
 }
 
 export function openLogs(config: BrokerConfig, log: Logger, opts: OpenLogsOptions = {}): Promise<LogManager> {
-  return openLogManager(config.dataDir, config.log, { logger: storageLogger(log, opts.metrics), ...(opts.onFsync && { onFsync: opts.onFsync }) });
+  return openLogManager(config.dataDir, config.log, {
+    logger: storageLogger(log, opts.metrics), ...(opts.onFsync && { onFsync: opts.onFsync }), producerIdExpirationMs: config.producerIdExpirationMs,
+  });
 }
 
 /** Storage events to the broker log at the level storage gives them, lost or refused data counted in metrics. */

@@ -39,7 +39,7 @@ export async function produceAsLeader(
     const res = await rm.append(l, records, acks === -1);
     baseOffset = res.baseOffset;
     lastOffset = res.lastOffset;
-    ctx.metrics.produced(topic, res.lastOffset - res.baseOffset + 1, records.length);
+    if (res.duplicate !== true) ctx.metrics.produced(topic, res.lastOffset - res.baseOffset + 1, records.length);
   } catch (err) {
     return { topic, partition, error: wireError(err, ctx.log, { topic, partition }) };
   }

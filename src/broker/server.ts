@@ -33,6 +33,7 @@ import { ReadBufferPool } from '../storage/read-buffer-pool.js';
 import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
 import { limitHeaderLines } from '../protocol/broker-limits.js';
 import { DELAYED_KINDS, type BrokerContext } from './context.js';
+import { ProducerIdCounter } from '../storage/producer-id-counter.js';
 import { Purgatory, partitionKey } from './purgatory.js';
 import { BrokerBudget } from './output-budget.js';
 import type { Logger } from './logger.js';
@@ -120,7 +121,11 @@ export class Broker {
     metrics.collectDelayedOperations(() => delayed.sizes());
     // Long polls parked on a deleted topic's partitions answer at once (UNKNOWN_TOPIC_OR_PARTITION).
     logs.events.on('topicDeleted', (e) => { for (let p = 0; p < e.partitions; p++) delayed.finish(partitionKey(e.topic, p)); });
-    this.ctx = { config: this.config, logs, readPool: new ReadBufferPool(), output, delayed, log: this.log, version: VERSION, metrics, groups, accepting: true };
+    this.ctx = {
+      config: this.config, logs, readPool: new ReadBufferPool(), output, delayed, log: this.log, version: VERSION, metrics, groups,
+      // Unique across the cluster: blocks claimed in etcd; on a single node, a counter in the data dir.
+      producerIds: this.cluster ? this.cluster.ctx.producerIds : new ProducerIdCounter(logs.dataDir), accepting: true,
+    };
     if (this.cluster) this.ctx.cluster = this.cluster.ctx;
     await ShareService.start(this.ctx);
     if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster);

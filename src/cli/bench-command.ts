@@ -91,7 +91,8 @@ export function registerBenchCommand(program: Command): void {
     .option('-p, --partitions <p>', 'partitions of a topic the command creates', intOption('--partitions', 1), 1)
     .addOption(new Option('-a, --acks <acks>', '0, 1 or all').argParser(parseAcks).default(1 as Acks, '1'))
     .option('--batch-bytes <bytes>', 'producer batchBytes', intOption('--batch-bytes', 1), 1024 * 1024)
-    .option('--in-flight <n>', 'producer maxInFlight (requests outstanding per connection)', intOption('--in-flight', 1), 5);
+    .option('--in-flight <n>', 'producer maxInFlight (requests outstanding per connection)', intOption('--in-flight', 1), 5)
+    .option('--no-idempotent', 'producer without idempotence (no producer id, no sequence numbers)');
 
   common(producerOpts(bench.command('produce').description('produce N messages, as fast as acknowledged or at --rate')))
     .option('--producers <k>', 'producer objects (connections) in this process', intOption('--producers', 1), 1)
@@ -107,7 +108,7 @@ export function registerBenchCommand(program: Command): void {
       emit(await runProduce({
         url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: o.producers, acks: o.acks,
         batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, chunk: o.chunk, window: o.window,
-        rate: o.rate, progress: o.progress,
+        rate: o.rate, progress: o.progress, idempotent: o.idempotent,
       }), !!o.json);
     }));
 
@@ -121,7 +122,7 @@ export function registerBenchCommand(program: Command): void {
         const partitions = await ensureTopic(o.broker, topic, o.partitions);
         await runProduce({
           url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: 1, acks: o.acks,
-          batchBytes: o.batchBytes, lingerMs: 5, inFlight: o.inFlight, chunk: 1000, window: 32, rate: 0, progress: o.progress,
+          batchBytes: o.batchBytes, lingerMs: 5, inFlight: o.inFlight, chunk: 1000, window: 32, rate: 0, progress: o.progress, idempotent: o.idempotent,
         });
       }
       emit(await runConsume({
@@ -141,7 +142,7 @@ export function registerBenchCommand(program: Command): void {
       emit(await runE2e({
         url: o.broker, topic, messages: o.messages, size: o.size, partitions, rate: o.rate, acks: o.acks,
         batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, maxWaitMs: o.maxWaitMs, warmupMs: o.warmupMs,
-        progress: o.progress,
+        progress: o.progress, idempotent: o.idempotent,
       }), !!o.json);
     }));
 }

@@ -22,15 +22,22 @@
  * anyway, the broker would close the connection (1009), failing every request in flight.
  *
  * Retriable failures (NETWORK_ERROR on a dropped connection, timeouts, a broker shutting
- * down, an unknown partition) resend the same encoded batch after a backoff. With more
- * than one request in flight a retried batch can land after a later batch of the same
- * partition, and a batch whose response was lost may be stored twice: delivery is
+ * down, an unknown partition) resend the same encoded batch after a backoff.
+ *
+ * Idempotent by default (Kafka's enable.idempotence; idempotence.ts has the rules): the
+ * producer takes a producer id (InitProducerId) before its first batch and numbers its
+ * batches per partition, so the broker stores a retried batch whose answer was lost only
+ * once, and retries go out in order (a later batch never overtakes an earlier one of its
+ * partition): exactly once and in order per partition, as long as the producer lives.
+ * With `idempotent: false` (or acks 0, which gets no answers to track) a batch whose
+ * response was lost may be stored twice and a retried batch can land after a later one:
  * at-least-once, as in Kafka without idempotence.
  */
 import { Api, type ProduceResponse } from '../protocol/api.js';
 import { BrokerError, errorCode } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { IdempotentSequences } from './idempotence.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import { MetadataCache } from './metadata-cache.js';
 import type { BrokerLimits } from '../protocol/broker-limits.js';
@@ -65,6 +72,11 @@ export interface ProducerOptions extends ConnectionOptions {
    * it, or for the broker's maxFrameBytes, is refused at once with MESSAGE_TOO_LARGE.
    */
   maxBatchBytes?: number;
+  /**
+   * Number batches so that the broker stores each exactly once and in order despite retries
+   * (see above). Default true, unless acks is 0; true with acks 0 is refused.
+   */
+  idempotent?: boolean;
 }
 
 export function brokerUrl(opts: { url?: string; brokers?: string[] }): string {
@@ -92,6 +104,10 @@ export class Producer {
   private retrying = 0;
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private closed = false;
+  /** Sequence numbers of the idempotent producer; null when not idempotent. */
+  private readonly idem: IdempotentSequences | null;
+  private readonly admit: ((b: ProducerBatch) => boolean) | undefined;
+  private initing: Promise<void> | null = null;
   private spaceWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -99,6 +115,10 @@ export class Producer {
     const acks = opts.acks ?? 1;
     if (acks !== 0 && acks !== 1 && acks !== 'all' && acks !== -1) throw new InvalidArgumentError(`acks must be 0, 1 or 'all', not ${String(acks)}`);
     this.acks = acks === 'all' ? -1 : acks;
+    if (opts.idempotent === true && this.acks === 0) throw new InvalidArgumentError('idempotent needs acks 1 or all: with acks 0 the producer gets no answers to track');
+    const idem = (opts.idempotent ?? this.acks !== 0) ? new IdempotentSequences() : null;
+    this.idem = idem;
+    this.admit = idem === null ? undefined : (b) => idem.admit(b);
     this.lingerMs = opts.lingerMs ?? 5;
     const batchBytes = opts.batchBytes ?? 1024 * 1024;
     this.maxRequestBytes = Math.max(opts.maxRequestBytes ?? 8 * 1024 * 1024, batchBytes);
@@ -200,10 +220,16 @@ export class Producer {
   }
 
   private pump(): void {
+    if (this.idem?.needsProducerId) {
+      if (this.acc.ready.length > 0) this.initProducerId();
+      return;
+    }
     while (this.inFlight < this.maxInFlight && this.acc.ready.length > 0) {
       const l = this.conn.limits;
       const maxBytes = l ? Math.min(this.maxRequestBytes, l.maxFrameBytes - PRODUCE_REQUEST_OVERHEAD) : this.maxRequestBytes;
-      const batches = this.refuseTooLarge(this.acc.takeReady(maxBytes));
+      const taken = this.acc.takeReady(maxBytes, this.admit);
+      if (taken.length === 0) break; // every ready batch waits for one in flight (idempotence)
+      const batches = this.refuseTooLarge(taken);
       if (batches.length === 0) continue;
       this.inFlight++;
       // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
@@ -233,6 +259,7 @@ export class Producer {
         continue;
       }
       out ??= batches.slice(0, i);
+      this.idem?.withdraw(b);
       this.acc.release(b);
       b.fail(tooLarge(`a batch of ${b.records.length} message(s) to ${b.topic}/${b.partition}`, b.bytes, cap));
       this.wakeSpace();
@@ -276,29 +303,84 @@ export class Producer {
   }
 
   private done(b: ProducerBatch, baseOffset: number): void {
+    this.idem?.acked(b);
     this.acc.release(b);
     b.complete(baseOffset);
     this.wakeSpace();
   }
 
   private retryOrFail(b: ProducerBatch, err: Error): void {
-    const retriable = err instanceof SluiceError && err.retriable && !(err instanceof ClientClosedError);
+    let retriable = err instanceof SluiceError && err.retriable && !(err instanceof ClientClosedError);
+    const idem = this.idem;
+    const code = err instanceof SluiceError ? err.code : undefined;
+    if (idem !== null && (code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' || code === 'UNKNOWN_PRODUCER_ID' || code === 'INVALID_PRODUCER_EPOCH')) {
+      const what = idem.refused(b, code);
+      if (what === 'resequence' && !this.closedHard) {
+        // Not stored: it goes out again under the new producer id (sendRequest's caller pumps).
+        idem.resequence(b);
+        this.acc.requeue(b);
+        return;
+      }
+      retriable = what === 'retry';
+    }
     if (retriable && b.attempts < this.retries && !this.closedHard) {
       b.attempts++;
+      idem?.retrying(b);
       if ((err as SluiceError).code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(b.topic);
       const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** (b.attempts - 1));
       this.retrying++;
       setTimeout(() => {
         this.retrying--;
-        this.acc.ready.unshift(b); // ahead of later batches, to keep partition order where possible
+        this.acc.requeue(b); // ahead of its partition's later batches: order within a partition holds
         this.pump();
         this.checkIdle();
       }, delay * (0.8 + Math.random() * 0.4));
       return;
     }
+    idem?.failed(b);
     this.acc.release(b);
     b.fail(err);
     this.wakeSpace();
+  }
+
+  /**
+   * Takes a producer id (first use, or a reset after a gap), retried like a produce; pumps
+   * again once it has one. When it cannot get one, the batches waiting to be sent fail with
+   * the reason.
+   */
+  private initProducerId(): void {
+    if (this.initing !== null) return;
+    this.initing = this.fetchProducerId().catch((err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      for (const b of this.acc.ready.splice(0)) {
+        this.acc.release(b);
+        b.fail(e);
+      }
+      this.wakeSpace();
+    }).finally(() => {
+      this.initing = null;
+      this.pump();
+      this.checkIdle();
+    });
+  }
+
+  private async fetchProducerId(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.conn.request(Api.InitProducerId, {});
+        this.idem!.start(r.producerId, r.producerEpoch);
+        return;
+      } catch (err) {
+        const code = err instanceof SluiceError ? err.code : undefined;
+        if (code === 'UNKNOWN_API' || code === 'UNSUPPORTED_VERSION') {
+          throw new BrokerError(errorCode(code), `the broker does not hand out producer ids (InitProducerId): it predates idempotent producers; pass idempotent: false to send without (${(err as Error).message})`);
+        }
+        const retriable = err instanceof SluiceError && err.retriable && !(err instanceof ClientClosedError);
+        if (!retriable || attempt > this.retries || this.closedHard) throw err;
+        const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** (attempt - 1));
+        await new Promise((resolve) => setTimeout(resolve, delay * (0.8 + Math.random() * 0.4)));
+      }
+    }
   }
 
   private wakeSpace(): void {

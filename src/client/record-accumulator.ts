@@ -40,18 +40,30 @@ export interface Run {
   count: number;
 }
 
+let batchesMade = 0;
+
 export class ProducerBatch {
   readonly records: RecordInput[] = [];
   readonly runs: Run[] = [];
   bytes = 0;
   encoded: Buffer | null = null;
   attempts = 0;
+  /** Creation order across the producer: a partition's batches must reach the broker in this order. */
+  readonly order = batchesMade++;
+  /** Idempotent producer (idempotence.ts): the header fields, -1 until the batch is first admitted. */
+  producerId = -1;
+  producerEpoch = -1;
+  baseSequence = -1;
+  /** Sent and not yet answered. */
+  inFlight = false;
   constructor(readonly topic: string, readonly partition: number, readonly createdAt: number) {}
 
-  /** Encodes the records into one RecordBatch (once; retries resend the same bytes). */
+  /** Encodes the records into one RecordBatch (once; retries resend the same bytes, sequence included). */
   encode(): Buffer {
     if (!this.encoded) {
-      this.encoded = encodeBatch(this.records);
+      this.encoded = this.producerId < 0
+        ? encodeBatch(this.records)
+        : encodeBatch(this.records, { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence: this.baseSequence });
       this.bytes = this.encoded.length;
     }
     return this.encoded;
@@ -226,9 +238,11 @@ export class RecordAccumulator {
    * Removes ready batches for one request, encoded: up to `maxBytes` (at least one batch;
    * each batch counts with its produceBatchOverhead, so that `maxBytes` bounds the frame)
    * and at most one batch per partition, so a partition's batches go out in order, one
-   * request after another. Batches left behind keep their order.
+   * request after another. Batches left behind keep their order. `admit` (the idempotent
+   * producer's, idempotence.ts) may hold a batch back, and with it the later ones of its
+   * partition; it is asked in ready order, before the batch is encoded.
    */
-  takeReady(maxBytes: number): ProducerBatch[] {
+  takeReady(maxBytes: number, admit?: (b: ProducerBatch) => boolean): ProducerBatch[] {
     const out: ProducerBatch[] = [];
     const seen = new Set<string>();
     let bytes = 0;
@@ -237,7 +251,9 @@ export class RecordAccumulator {
     for (let i = 0; i < ready.length; i++) {
       const b = ready[i];
       const tp = tpKey(b.topic, b.partition);
-      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes + produceBatchOverhead(b.topic) > maxBytes)) {
+      // A batch left behind holds back the later ones of its partition (seen), so none overtakes it.
+      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes + produceBatchOverhead(b.topic) > maxBytes) || (admit !== undefined && !admit(b))) {
+        seen.add(tp);
         ready[keep++] = b;
         continue;
       }
@@ -250,6 +266,22 @@ export class RecordAccumulator {
     }
     ready.length = keep;
     return out;
+  }
+
+  /**
+   * Puts a batch back among the ready ones (a retry), after the earlier and before the later
+   * batches of its partition, and ahead of other partitions' batches otherwise.
+   */
+  requeue(b: ProducerBatch): void {
+    const ready = this.ready;
+    let at = 0;
+    for (let i = 0; i < ready.length; i++) {
+      const r = ready[i];
+      if (r.topic !== b.topic || r.partition !== b.partition) continue;
+      if (r.order > b.order) break;
+      at = i + 1;
+    }
+    ready.splice(at, 0, b);
   }
 
   /** Called when a batch leaves the producer for good (acknowledged or failed). */

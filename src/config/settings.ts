@@ -68,6 +68,8 @@ export interface BrokerConfig {
   replicaLagTimeMs: number;
   /** Elect a leader outside the ISR when no in-sync replica is alive (may lose acknowledged records). */
   uncleanLeaderElection: boolean;
+  /** An idempotent producer idle this long is forgotten by each partition (Kafka's producer.id.expiration.ms). */
+  producerIdExpirationMs: number;
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
@@ -146,6 +148,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'clusterName', type: { kind: 'string' }, description: 'cluster mode: prefix of this cluster\'s etcd keys' },
   { key: 'etcdSessionTtlMs', type: int(1000, 600_000), description: 'cluster mode: etcd lease TTL; a broker silent this long is dead to the cluster' },
   { key: 'replicaLagTimeMs', type: int(100, I32), description: 'cluster mode: a follower not caught up for this long leaves the in-sync replicas' },
+  { key: 'producerIdExpirationMs', type: int(1, MAX), description: 'idempotent producers idle this long are forgotten; their next batch must start a new sequence' },
   { key: 'uncleanLeaderElection', type: { kind: 'bool' }, description: 'cluster mode: elect an out-of-sync replica when no in-sync one lives (may lose acknowledged records)' },
 ];
 

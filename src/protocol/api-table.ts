@@ -24,7 +24,7 @@ import {
   type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
   type OffsetDeleteResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
-  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type TopicConfig, type ShareGroupSettings,
+  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import {
@@ -225,6 +225,9 @@ export const API_TABLE = {
     replicaId: optional(int({ min: 0, max: I32_MAX })),
     partitions: array(struct({ topic, partition, currentLeaderEpoch: leaderEpoch, leaderEpoch: int({ min: 0, max: I32_MAX }) })),
   }), responds<OffsetsForLeaderEpochResponse>()),
+
+  // Idempotent producer (KIP-98): a new producer id and epoch. No transactional id (yet).
+  [Api.InitProducerId]: def('InitProducerId', struct({}), responds<InitProducerIdResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -261,6 +264,7 @@ export type MetadataRequest = RequestOf<typeof Api.Metadata>;
 export type CreateTopicsRequest = RequestOf<typeof Api.CreateTopics>;
 export type DeleteTopicsRequest = RequestOf<typeof Api.DeleteTopics>;
 export type CreatePartitionsRequest = RequestOf<typeof Api.CreatePartitions>;
+export type InitProducerIdRequest = RequestOf<typeof Api.InitProducerId>;
 export type DescribeTopicsRequest = RequestOf<typeof Api.DescribeTopics>;
 export type VerifyTopicRequest = RequestOf<typeof Api.VerifyTopic>;
 export type ConsumerGroupHeartbeatRequest = RequestOf<typeof Api.ConsumerGroupHeartbeat>;

@@ -20,7 +20,7 @@ export type {
   CreatePartitionsRequest, DescribeTopicsRequest, VerifyTopicRequest, ConsumerGroupHeartbeatRequest, OffsetCommitRequest,
   OffsetFetchRequest, OffsetDeleteRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
-  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
 } from './api-table.js';
 
 export const Api = {
@@ -34,6 +34,7 @@ export const Api = {
   CreatePartitions: 37,
   ApiVersions: 18,
   OffsetsForLeaderEpoch: 23,
+  InitProducerId: 22,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -382,4 +383,15 @@ export interface EpochEndOffsetResult {
 }
 export interface OffsetsForLeaderEpochResponse extends ResponseHeader {
   partitions: EpochEndOffsetResult[];
+}
+
+// --- InitProducerId (22) -------------------------------------------------------------------
+/**
+ * A new producer id for an idempotent producer (KIP-98), never handed out before by this
+ * broker (or, in cluster mode, by any broker of the cluster), and its epoch (0). The producer
+ * stamps both, with a sequence number per partition, into every RecordBatch header it sends.
+ */
+export interface InitProducerIdResponse extends ResponseHeader {
+  producerId: number;
+  producerEpoch: number;
 }

@@ -44,6 +44,12 @@ export const HEADER_SIZE = RECORDS; // 61
 /** Bytes before batchLength's count starts: baseOffset + batchLength. */
 export const LOG_OVERHEAD = BATCH_LENGTH + 4; // 12
 export const CURRENT_MAGIC = 2;
+/**
+ * Batches per idempotent producer a partition remembers (storage/producer-state.ts), and so
+ * the most batches such a producer may have in flight per partition (client/producer.ts):
+ * any retry it can send is still remembered. Kafka's max.in.flight.requests.per.connection cap.
+ */
+export const IDEMPOTENT_WINDOW = 5;
 export const COMPRESSION_MASK = 0x07;
 
 const TWO_32 = 0x1_0000_0000;

@@ -18,6 +18,10 @@ const LEVELS: Readonly<Record<string, StorageEventLevel>> = {
   'storage.retention.deleted': 'info',
   // The checkpoint is derived data: rebuilt from the batch headers, nothing lost.
   'storage.leader-epoch.rebuilt': 'warn',
+  // Producer state (producer-state-file.ts) is derived data: replayed from the batch headers, nothing lost.
+  'storage.producer-state.replayed': 'info',
+  'storage.producer-state.rebuilt': 'warn',
+  'storage.producer-state.expired': 'info',
   // Asked for (a follower meeting a new leader): the caller decided to drop these records.
   'storage.truncated': 'info',
   'storage.truncate.segment-deleted': 'info',

@@ -28,6 +28,8 @@ export interface LocalLogsOptions {
   onFsync?: (seconds: number) => void;
   /** Where files live (and every partition's); node:fs by default. Tests pass a crash-simulating one. */
   fs?: FileSystem;
+  /** Passed to every partition log: idle producer ids are dropped after this long (PartitionLogOptions). */
+  producerIdExpirationMs?: number;
   /** Opens one partition; DiskPartitionLog.open unless a test injects failures (EMFILE at partition k). */
   openPartition?: typeof DiskPartitionLog.open;
 }

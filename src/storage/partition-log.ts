@@ -2,21 +2,31 @@
  * The on-disk PartitionLog: a directory `<data-dir>/<topic>-<partition>/` of segments
  * (segment.ts), a `recovery-point` file (decimal offset below which everything was fsynced;
  * written on roll, truncation and close), a `leader-epoch-checkpoint` once a leader epoch
- * was written (leader-epoch-checkpoint.ts) and, between a clean close and the next open, a
+ * was written (leader-epoch-checkpoint.ts), a `producer-state.snapshot` once the log was rolled
+ * or closed (producer-state-file.ts) and, between a clean close and the next open, a
  * `.clean-shutdown` marker.
  *
  * Appends go through one queue per partition: validated synchronously at the call, then
  * written in call order. While one write is in flight, later appends pile up and go out
  * together in one writev. Durable appends share fsyncs (group commit, see sync()).
  * Truncation (truncateTo) goes through the same queue, so it sees no append half done.
+ *
+ * Idempotent producers (KIP-98): a leader append's batches that carry a producer id are
+ * checked against the partition's ProducerStateTable (producer-state.ts) in the queue, in
+ * order, just before they are placed, so two appends of the same batch can never both pass:
+ * a retry of one of the producer's last five batches is not written and is answered with the
+ * offsets of the first store (AppendResult.duplicate); a gap, an older epoch or an unknown
+ * producer continuing a sequence is refused. Accepted batches are recorded as they are placed
+ * and forgotten again if their write fails. Follower appends record without checking.
  */
 import { join } from 'node:path';
 import {
-  BASE_OFFSET, BATCH_LENGTH, LAST_OFFSET_DELTA, LOG_OVERHEAD, PARTITION_LEADER_EPOCH, maxTimestampOf, readInt64, validateBatches,
+  BASE_OFFSET, BASE_SEQUENCE, BATCH_LENGTH, LAST_OFFSET_DELTA, LOG_OVERHEAD, PARTITION_LEADER_EPOCH, PRODUCER_EPOCH, PRODUCER_ID,
+  maxTimestampOf, readInt64, validateBatches,
 } from '../record/index.js';
 import { SluiceError } from '../errors.js';
 import {
-  CorruptLogError, InvalidAppendError, OffsetOutOfRangeError, StorageError, UnexpectedAppendOffsetError,
+  CorruptLogError, InvalidAppendError, OffsetOutOfRangeError, OutOfOrderSequenceError, StorageError, UnexpectedAppendOffsetError,
 } from './errors.js';
 import { MAX_U32, SEGMENT_FILE, Segment, deleteSegmentFiles, measureSegmentFile } from './segment.js';
 import { Segments } from './segments.js';
@@ -25,6 +35,8 @@ import { checkSegmentStart, emptyReport, verifySegment, type PartitionVerifyRepo
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch-cache.js';
 import { CheckpointFormatError, epochsFromSegments, readCheckpoint, writeCheckpoint } from './leader-epoch-checkpoint.js';
+import { lastSequenceOf, nextSequence, ProducerStateTable, type ProducerBatch } from './producer-state.js';
+import { readProducerSnapshot, replayProducerState, writeProducerSnapshot } from './producer-state-file.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
 export type StorageLogger = (event: string, fields: Record<string, unknown>) => void;
@@ -37,7 +49,15 @@ export interface PartitionLogOptions {
   onFsync?: (seconds: number) => void;
   /** Where files live; node:fs by default. Tests pass a crash-simulating one (file-system.ts). */
   fs?: FileSystem;
+  /**
+   * Producer ids idle this long are dropped from the partition's producer state when
+   * retention runs (Kafka's producer.id.expiration.ms); their next batch must start a new
+   * sequence. Default 1 day.
+   */
+  producerIdExpirationMs?: number;
 }
+
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000;
 
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 export const RECOVERY_POINT_FILE = 'recovery-point';
@@ -54,8 +74,10 @@ interface Pending {
   epoch: number;
   /** AppendOptions.asFollower: offsets and epochs as they arrived. */
   follower: boolean;
-  /** Refused in the queue (a follower append that does not continue the log); already rejected. */
+  /** Refused in the queue (a follower append that does not continue the log, a producer's bad sequence); already rejected. */
   skip: boolean;
+  /** A producer's retry of batches already stored: not written, answered with baseOffset..lastOffset of the first store. */
+  dup: boolean;
   /** Not an append: work that runs alone between writes (truncation); settles its own promise. */
   op: (() => Promise<void>) | null;
 }
@@ -92,6 +114,7 @@ export class DiskPartitionLog implements PartitionLog {
   private truncation: Promise<unknown> | null = null;
   /** Checkpoint writes, one at a time (appends, truncation and retention all change the cache). */
   private epochWrite: Promise<void> = Promise.resolve();
+  private readonly producerIdExpirationMs: number;
 
   private constructor(
     readonly topic: string,
@@ -100,8 +123,11 @@ export class DiskPartitionLog implements PartitionLog {
     readonly config: Readonly<LogConfig>,
     private segments: Segments,
     private readonly epochs: LeaderEpochCache,
+    /** Idempotent producers' last batches; only the append queue changes it. */
+    private producers: ProducerStateTable,
     opts: PartitionLogOptions,
   ) {
+    this.producerIdExpirationMs = opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.logger = opts.logger ?? noop;
     this.now = opts.now ?? Date.now;
     this.onFsync = opts.onFsync;
@@ -122,6 +148,7 @@ export class DiskPartitionLog implements PartitionLog {
       .map((m) => Number(m![1])).sort((a, b) => a - b);
     const segments = new Segments();
     let epochs: LeaderEpochCache;
+    let producers: ProducerStateTable;
     try {
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i];
@@ -159,11 +186,12 @@ export class DiskPartitionLog implements PartitionLog {
         await syncDir(dir, fs);
       } else await segments.active.activate();
       epochs = await loadEpochs(dir, topic, partition, segments, logger, fs);
+      producers = await loadProducers(dir, topic, partition, segments, logger, fs);
     } catch (err) {
       for (const s of segments.all()) await s.close().catch(noop);
       throw err instanceof SluiceError ? err : new StorageError(`cannot open log ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    const log = new DiskPartitionLog(topic, partition, dir, config, segments, epochs, opts);
+    const log = new DiskPartitionLog(topic, partition, dir, config, segments, epochs, producers, opts);
     log.logStartOffset = segments.first.baseOffset;
     log.logEndOffset = segments.active.nextOffset;
     if (clean) {
@@ -198,7 +226,7 @@ export class DiskPartitionLog implements PartitionLog {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({
-        buf: batches, records, durable: opts?.durable === true, resolve, reject, baseOffset: 0, lastOffset: 0, epoch, follower, skip: false, op: null,
+        buf: batches, records, durable: opts?.durable === true, resolve, reject, baseOffset: 0, lastOffset: 0, epoch, follower, skip: false, dup: false, op: null,
       });
       if (!this.draining) void this.drain();
     });
@@ -251,6 +279,17 @@ export class DiskPartitionLog implements PartitionLog {
           it.reject(new UnexpectedAppendOffsetError(readInt64(it.buf, BASE_OFFSET), seg.nextOffset));
           continue;
         }
+        let idempotent: ProducerBatch[] | null = null;
+        if (!it.follower) {
+          try {
+            idempotent = this.checkProducers(it);
+          } catch (err) {
+            it.skip = true;
+            it.reject(err);
+            continue;
+          }
+          if (it.dup) continue;
+        }
         if (this.shouldRoll(seg, it)) {
           if (bufs.length > 0) {
             if (epochsChanged) await this.persistEpochs();
@@ -267,6 +306,8 @@ export class DiskPartitionLog implements PartitionLog {
         // A follower's batches already hold these offsets (checked above and in append): stamping rewrites the same values.
         seg.place(it.buf, it.baseOffset);
         it.lastOffset = seg.nextOffset - 1;
+        if (idempotent !== null) this.recordProducers(it.buf, idempotent);
+        else if (it.follower) this.recordFollowerProducers(it.buf);
         if (it.epoch >= 0) epochsChanged = this.epochs.assign(it.epoch, it.baseOffset) || epochsChanged;
         else if (it.follower) epochsChanged = this.assignBatchEpochs(it.buf) || epochsChanged;
         bufs.push(it.buf);
@@ -285,10 +326,91 @@ export class DiskPartitionLog implements PartitionLog {
         this.failed = err2 as Error;
         this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err2) });
       }
-      // Epochs assigned for batches that were not written.
+      // Epochs assigned and producer batches recorded for batches that were not written.
       if (this.epochs.truncateFromEnd(this.logEndOffset)) this.persistEpochsInBackground();
+      this.producers.truncateTo(this.logEndOffset);
       const e = err instanceof SluiceError ? err : new StorageError(`append to ${this.topic}-${this.partition} failed: ${(err as Error).message}`, { cause: err });
       for (let i = from; i < end; i++) items[i].reject(e);
+    }
+  }
+
+  /**
+   * The producer check of a leader append (see the file comment): null when no batch carries
+   * a producer id (one header read per batch); the batches to record once placed; or, for a
+   * retry of stored batches, marks `it` as a duplicate answered with the first store's
+   * offsets. Throws OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH or
+   * UNKNOWN_PRODUCER_ID (nothing of the append is stored). A record set of several batches of
+   * one producer must continue its own sequence, and is a duplicate only as a whole.
+   */
+  private checkProducers(it: Pending): ProducerBatch[] | null {
+    const buf = it.buf;
+    let out: ProducerBatch[] | null = null;
+    let dups = 0;
+    let plain = 0;
+    let firstDup = 0;
+    let lastDup = 0;
+    for (let off = 0; off < buf.length; off += buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD) {
+      const producerId = readInt64(buf, off + PRODUCER_ID);
+      if (producerId < 0) {
+        plain++;
+        continue;
+      }
+      const baseSequence = buf.readInt32BE(off + BASE_SEQUENCE);
+      const b: ProducerBatch = {
+        producerId, producerEpoch: buf.readInt16BE(off + PRODUCER_EPOCH), baseSequence,
+        lastSequence: lastSequenceOf(baseSequence, buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1),
+      };
+      const prev = out?.findLast((x) => x.producerId === producerId);
+      if (prev !== undefined) {
+        if (b.producerEpoch !== prev.producerEpoch || b.baseSequence !== nextSequence(prev.lastSequence)) {
+          throw new OutOfOrderSequenceError(`producer ${producerId}: a batch of the record set starts at sequence ${b.baseSequence} (epoch ${b.producerEpoch}), expected ${nextSequence(prev.lastSequence)} (epoch ${prev.producerEpoch}) after the batch before it`);
+        }
+      } else {
+        const c = this.producers.check(b);
+        if (c.kind === 'duplicate') {
+          if (dups === 0) firstDup = c.firstOffset;
+          lastDup = c.lastOffset;
+          dups++;
+          continue;
+        }
+      }
+      (out ??= []).push(b);
+    }
+    if (dups === 0) return out;
+    if (out !== null || plain > 0) {
+      throw new OutOfOrderSequenceError(`the record set mixes ${dups} batch(es) already stored (a retry) with new ones; send a retry as it was first sent`);
+    }
+    it.dup = true;
+    it.baseOffset = firstDup;
+    it.lastOffset = lastDup;
+    return null;
+  }
+
+  /** Records the accepted producer batches of a leader append, placed (offsets stamped) just now. */
+  private recordProducers(buf: Buffer, batches: ProducerBatch[]): void {
+    const now = this.now();
+    let k = 0;
+    for (let off = 0; off < buf.length && k < batches.length; off += buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD) {
+      if (readInt64(buf, off + PRODUCER_ID) < 0) continue;
+      const base = readInt64(buf, off + BASE_OFFSET);
+      this.producers.record(batches[k++], base, base + buf.readInt32BE(off + LAST_OFFSET_DELTA), now);
+    }
+  }
+
+  /** A follower records what the leader stored, unchecked: the leader decided, and a new leader must dedup too. */
+  private recordFollowerProducers(buf: Buffer): void {
+    let now = -1;
+    for (let off = 0; off < buf.length; off += buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD) {
+      const producerId = readInt64(buf, off + PRODUCER_ID);
+      if (producerId < 0) continue;
+      if (now < 0) now = this.now();
+      const base = readInt64(buf, off + BASE_OFFSET);
+      const delta = buf.readInt32BE(off + LAST_OFFSET_DELTA);
+      const baseSequence = buf.readInt32BE(off + BASE_SEQUENCE);
+      this.producers.record(
+        { producerId, producerEpoch: buf.readInt16BE(off + PRODUCER_EPOCH), baseSequence, lastSequence: lastSequenceOf(baseSequence, delta + 1) },
+        base, base + delta, now,
+      );
     }
   }
 
@@ -329,7 +451,23 @@ export class DiskPartitionLog implements PartitionLog {
     const seg = await Segment.create(this.dir, old.nextOffset, this.config.indexIntervalBytes, this.fs);
     this.segments.push(seg);
     await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(seg.baseOffset), this.fs);
+    // Every batch before the new segment is recorded (the queue placed it) and fsynced (above):
+    // after a crash, recovery replays the new segment only.
+    await this.snapshotProducers(seg.baseOffset);
     return seg;
+  }
+
+  /**
+   * Writes the producer state as of `offset` (the table must describe exactly the batches
+   * below it). A failed write keeps the older snapshot, which stays correct (more is replayed
+   * at open), so it is logged, not thrown.
+   */
+  private async snapshotProducers(offset: number): Promise<void> {
+    try {
+      await writeProducerSnapshot(this.dir, this.producers, offset, this.fs);
+    } catch (err) {
+      this.logger('storage.producer-state.write-failed', { topic: this.topic, partition: this.partition, offset, error: String(err) });
+    }
   }
 
   private publish(items: Pending[], from: number, to: number, end: number): void {
@@ -338,14 +476,15 @@ export class DiskPartitionLog implements PartitionLog {
     for (let i = from; i < to; i++) {
       const it = items[i];
       if (it.skip) continue;
-      this.unflushedMessages += it.records;
+      if (!it.dup) this.unflushedMessages += it.records;
+      // A duplicate's first store may still be unflushed: a durable one waits for the same fsync.
       if (it.durable) (durable ??= []).push(it);
-      else it.resolve({ baseOffset: it.baseOffset, lastOffset: it.lastOffset, logEndOffset: end });
+      else it.resolve(resultOf(it, end));
     }
     if (durable) {
       const list = durable;
       this.sync().then(
-        () => { for (const it of list) it.resolve({ baseOffset: it.baseOffset, lastOffset: it.lastOffset, logEndOffset: end }); },
+        () => { for (const it of list) it.resolve(resultOf(it, end)); },
         (err) => { for (const it of list) it.reject(err); },
       );
     } else if (this.config.flushMessages > 0 && this.unflushedMessages >= this.config.flushMessages) {
@@ -475,7 +614,7 @@ export class DiskPartitionLog implements PartitionLog {
   private enqueueOp(op: () => Promise<void>): void {
     this.queuedOps++;
     this.queue.push({
-      buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, op,
+      buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, dup: false, op,
     });
     if (!this.draining) void this.drain();
   }
@@ -520,6 +659,7 @@ export class DiskPartitionLog implements PartitionLog {
       this.logEndOffset = newEnd;
       await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(kept.baseOffset), this.fs);
       if (this.epochs.truncateFromEnd(newEnd)) await this.persistEpochs();
+      await this.rebuildProducers(newEnd);
       this.logger('storage.truncated', { topic: this.topic, partition: this.partition, requestedOffset: offset, oldEndOffset: end, logEndOffset: newEnd });
       return newEnd;
     } catch (err) {
@@ -553,6 +693,9 @@ export class DiskPartitionLog implements PartitionLog {
       this.segments.push(await Segment.create(this.dir, offset, this.config.indexIntervalBytes, this.fs));
       this.logStartOffset = offset;
       this.logEndOffset = offset;
+      // No batch is left for any producer state to describe (a stale snapshot would answer retries from deleted records).
+      this.producers = new ProducerStateTable();
+      await writeProducerSnapshot(this.dir, this.producers, offset, this.fs);
       // Writing the recovery point fsyncs the directory, so the new segment's name is durable.
       await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(offset), this.fs);
       this.logger('storage.truncated-fully', { topic: this.topic, partition: this.partition, oldStartOffset: oldStart, oldEndOffset: oldEnd, logStartOffset: offset });
@@ -562,6 +705,25 @@ export class DiskPartitionLog implements PartitionLog {
       this.logger('storage.log.failed', { topic: this.topic, partition: this.partition, error: String(err) });
       throw err instanceof SluiceError ? err : new StorageError(`restarting ${this.topic}-${this.partition} at ${offset} failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /**
+   * After a truncation to `end`: the producer state of the log as it now is, from the
+   * snapshot when it describes no more than the log holds, else from the log start, then
+   * written as the snapshot at `end` (a snapshot past the end would, after a crash, answer a
+   * retry of a cut batch as a duplicate of records that are gone).
+   */
+  private async rebuildProducers(end: number): Promise<void> {
+    let table = new ProducerStateTable();
+    let from = this.logStartOffset;
+    const loaded = await readProducerSnapshot(this.dir, this.fs).catch(() => null);
+    if (loaded !== null && loaded.offset <= end) {
+      table = loaded.table;
+      from = Math.max(from, loaded.offset);
+    }
+    await replayProducerState(table, this.segments.all(), from);
+    this.producers = table;
+    await writeProducerSnapshot(this.dir, table, end, this.fs);
   }
 
   /** The newest leader epoch that wrote to this log, or -1 (UNDEFINED_EPOCH). */
@@ -724,6 +886,8 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   async enforceRetention(now = this.now()): Promise<number> {
+    const expired = this.producers.expire(now, this.producerIdExpirationMs);
+    if (expired > 0) this.logger('storage.producer-state.expired', { topic: this.topic, partition: this.partition, producers: expired });
     const { retentionMs, retentionBytes } = this.config;
     if (retentionMs < 0 && retentionBytes < 0) return 0;
     let total = this.segments.sizeBytes();
@@ -760,6 +924,8 @@ export class DiskPartitionLog implements PartitionLog {
     this.flushTimer = null;
     await this.sync();
     await this.epochWrite;
+    // At the log end: a clean open replays nothing.
+    if (!this.failed) await this.snapshotProducers(this.logEndOffset);
     for (const s of this.segments.all()) await s.close();
     if (this.failed) return; // no marker: the next open must recover
     await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(this.logEndOffset), this.fs);
@@ -791,6 +957,52 @@ async function loadEpochs(
   const cutStart = cache.truncateFromStart(segments.first.baseOffset);
   if (rewrite || cutEnd || cutStart) await writeCheckpoint(dir, cache.entries(), fs);
   return cache;
+}
+
+/**
+ * The producer state at open: the snapshot, then the batches after it replayed from their
+ * headers. No snapshot, one that does not parse, or one past the recovered log end (the
+ * tail it described was lost): replayed from the log start, and logged when the log holds
+ * anything. A clean close leaves a snapshot at the log end, so a clean open replays nothing.
+ */
+async function loadProducers(
+  dir: string, topic: string, partition: number, segments: Segments, logger: StorageLogger, fs: FileSystem,
+): Promise<ProducerStateTable> {
+  const end = segments.active.nextOffset;
+  const start = segments.first.baseOffset;
+  let reason: string | null = null;
+  let loaded = null;
+  try {
+    loaded = await readProducerSnapshot(dir, fs);
+    if (loaded === null) reason = 'no snapshot';
+    else if (loaded.offset > end) {
+      // Recovery cut the tail the snapshot described. No producer wrote below its offset: nor below the end.
+      if (loaded.table.size === 0) return loaded.table;
+      reason = `the snapshot is at offset ${loaded.offset}, past the log end ${end}`;
+    }
+  } catch (err) {
+    reason = (err as Error).message;
+  }
+  if (loaded === null || reason !== null) {
+    const table = new ProducerStateTable();
+    if (end === start) return table;
+    const t0 = performance.now();
+    const batches = await replayProducerState(table, segments.all(), start);
+    // A missing snapshot is ordinary (a log that never rolled, after a crash); a damaged one is not.
+    logger(loaded === null && reason === 'no snapshot' ? 'storage.producer-state.replayed' : 'storage.producer-state.rebuilt', {
+      topic, partition, reason, fromOffset: start, batches, producers: table.size, ms: Math.round(performance.now() - t0),
+    });
+    return table;
+  }
+  if (loaded.offset < end) await replayProducerState(loaded.table, segments.all(), Math.max(loaded.offset, start));
+  return loaded.table;
+}
+
+/** What an append answers: where its batches are (the first store's, for a duplicate). */
+function resultOf(it: Pending, end: number): AppendResult {
+  return it.dup
+    ? { baseOffset: it.baseOffset, lastOffset: it.lastOffset, logEndOffset: end, duplicate: true }
+    : { baseOffset: it.baseOffset, lastOffset: it.lastOffset, logEndOffset: end };
 }
 
 /** Stamps `epoch` into every batch's partitionLeaderEpoch (outside the CRC, like the base offset). */

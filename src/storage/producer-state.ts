@@ -20,9 +20,10 @@
  *
  * Sequences are int32 and wrap from 2^31-1 to 0, as in Kafka.
  */
+import { IDEMPOTENT_WINDOW } from '../record/index.js';
 import { InvalidProducerEpochError, OutOfOrderSequenceError, UnknownProducerIdError } from './errors.js';
 
-export const PRODUCER_BATCHES_KEPT = 5;
+export const PRODUCER_BATCHES_KEPT = IDEMPOTENT_WINDOW;
 const MAX_SEQUENCE = 0x7fffffff;
 
 /** The producer fields of a batch header, and its last sequence (base + last offset delta, wrapped). */
@@ -58,7 +59,7 @@ export function lastSequenceOf(baseSequence: number, recordCount: number): numbe
   return last > MAX_SEQUENCE ? last - MAX_SEQUENCE - 1 : last;
 }
 
-function nextSequence(seq: number): number {
+export function nextSequence(seq: number): number {
   return seq === MAX_SEQUENCE ? 0 : seq + 1;
 }
 

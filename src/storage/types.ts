@@ -89,6 +89,11 @@ export interface AppendResult {
   lastOffset: number;
   /** Log end offset after this append. */
   logEndOffset: number;
+  /**
+   * The batches were an idempotent producer's retry of batches already stored: nothing was
+   * appended, and the offsets are those of the first store.
+   */
+  duplicate?: boolean;
 }
 
 export interface ReadResult {

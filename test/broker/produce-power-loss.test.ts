@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openLogManager } from '../../src/storage/log-manager.js';
+import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import type { LogManager } from '../../src/storage/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/broker/logger.js';
@@ -31,7 +32,7 @@ function openOn(disk: CrashDisk): Promise<LogManager> {
 function contextOn(logs: LogManager): BrokerContext {
   return {
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
-    log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, accepting: true,
+    log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
   };
 }
 

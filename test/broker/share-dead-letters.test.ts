@@ -8,6 +8,7 @@ import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openLogManager } from '../../src/storage/log-manager.js';
+import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/broker/logger.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
@@ -31,7 +32,7 @@ test('dead letters bound for an internal or illegal topic are refused, reported 
   const ctx: BrokerContext = {
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(),
-    groups: { topicsChanged() {} } as unknown as GroupService, accepting: true,
+    groups: { topicsChanged() {} } as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
   };
   await logs.createTopic('jobs', 1);
   await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'not json', value: 'x' }]));

@@ -11,6 +11,7 @@ import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
 import type { LogManager } from '../../src/storage/types.js';
 import type { FileSystem } from '../../src/storage/file-system.js';
+import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import { tempDir } from '../storage/helpers.js';
 
 export interface TestContext {
@@ -29,7 +30,7 @@ export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics;
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: opts.log ?? createLogger('error', () => {}), version: 'test', metrics: opts.metrics ?? new NoopBrokerMetrics(),
     // Only topicsChanged() is called on the paths these tests take (a dead-letter topic created).
-    groups: { topicsChanged() {} } as unknown as GroupService, accepting: true,
+    groups: { topicsChanged() {} } as unknown as GroupService, producerIds: new ProducerIdCounter(dir), accepting: true,
   };
   return { ctx, logs, dir, close: async () => { await logs.close(); await cleanup(); } };
 }

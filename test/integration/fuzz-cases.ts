@@ -17,6 +17,7 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import type { BrokerHandle } from './harness.js';
 import { RawClient } from './raw-client.js';
+import { PRODUCER_IDS_FILE } from '../../src/storage/producer-id-counter.js';
 import { batchOf, createTopic, produce, readAll } from './broker-helpers.js';
 import { LIE_KINDS, lie } from '../record/batch-lies.js';
 import { Api } from '../../src/protocol/api.js';
@@ -606,7 +607,8 @@ export async function checkAfterFuzz(s: FuzzSession, healthTimeoutMs = 30_000): 
     for (const f of readdirSync(broker.dataDir)) {
       const full = join(broker.dataDir, f);
       if (!statSync(full).isDirectory()) {
-        assert.ok(s.baselineFiles.includes(f), `unexpected file ${f} in the data dir`);
+        // producer-ids: the broker's producer id counter, written by the fuzz's InitProducerId requests.
+        assert.ok(s.baselineFiles.includes(f) || f === PRODUCER_IDS_FILE, `unexpected file ${f} in the data dir`);
         continue;
       }
       const m = /^(.+)-(\d+)$/.exec(f);

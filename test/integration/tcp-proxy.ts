@@ -2,7 +2,8 @@
  * A TCP proxy for tests that need a network path to go silent: it forwards bytes both ways
  * until hold(), then keeps what it reads (in memory, in order) without writing it on, so
  * both ends see open sockets that carry nothing, as behind a cut cable or a frozen NAT;
- * release() writes what it kept, synchronously, and forwards again.
+ * release() writes what it kept, synchronously, and forwards again. cut() drops every
+ * connection (and what was kept) and refuses new ones until restore(): a broken link.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,7 @@ export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   private readonly held = new Set<Direction>();
   private readonly keptWaiters: { dir: Direction; resolve: () => void }[] = [];
+  private refusing = false;
 
   private constructor(private readonly server: Server) {}
 
@@ -52,6 +54,19 @@ export class TcpProxy {
     }
   }
 
+  /** Destroys every open connection, discarding what was kept, and refuses new ones until restore(). Ends any hold. */
+  cut(): void {
+    this.refusing = true;
+    this.held.clear();
+    for (const p of this.pairs) { p.client.destroy(); p.server.destroy(); }
+    this.pairs.clear();
+  }
+
+  /** Accepts and forwards connections again after cut(). */
+  restore(): void {
+    this.refusing = false;
+  }
+
   /** Connections open through the proxy. */
   get connections(): number {
     return this.pairs.size;
@@ -63,6 +78,10 @@ export class TcpProxy {
   }
 
   private accept(client: Socket, port: number): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     const server = connect(port, '127.0.0.1');
     const pair: Pair = { client, server, kept: { toServer: [], toClient: [] } };
     this.pairs.add(pair);

@@ -32,11 +32,15 @@ export interface E2eSettings {
   maxWaitMs: number;
   warmupMs: number;
   progress: boolean;
+  /** Producer option `idempotent` (default: the Producer's, on). */
+  idempotent?: boolean;
 }
 
 export async function runE2e(s: E2eSettings): Promise<BenchResult> {
   const size = Math.max(8, s.size);
-  const producer = new Producer({ url: s.url, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight });
+  const producer = new Producer({
+    url: s.url, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight, ...(s.idempotent === false ? { idempotent: false } : {}),
+  });
   const consumer = new Consumer({ url: s.url, autoOffsetReset: 'earliest', maxWaitMs: s.maxWaitMs });
   await producer.connect();
   await producer.partitionCount(s.topic);

@@ -28,12 +28,15 @@ export interface ProduceSettings {
   window: number;
   rate: number; // 0: as fast as possible
   progress: boolean;
+  /** Producer option `idempotent` (default: the Producer's, on). */
+  idempotent?: boolean;
 }
 
 export async function runProduce(s: ProduceSettings): Promise<BenchResult> {
   const pool = new PayloadPool(s.size, s.messages);
   const producers = Array.from({ length: s.producers }, () => new Producer({
     url: s.url, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight,
+    ...(s.idempotent === false ? { idempotent: false } : {}),
   }));
   await Promise.all(producers.map(async (p) => { await p.connect(); await p.partitionCount(s.topic); }));
   let done = 0;

@@ -1,0 +1,160 @@
+/**
+ * The idempotent producer's bookkeeping (Kafka's enable.idempotence, KIP-98), kept apart from
+ * the network so its rules are unit-testable. The producer holds a producer id and epoch
+ * (InitProducerId) and numbers its batches per partition: a batch gets `baseSequence` = the
+ * partition's next sequence when it is first sent, the sequence moves on by its record count,
+ * and the three fields go into the RecordBatch v2 header (covered by the CRC, so a retry
+ * resends the same bytes). The partition leader keeps the last IDEMPOTENT_WINDOW (5) batches
+ * per producer and answers a retry of one of them with its original offsets, so a batch
+ * whose answer was lost can be sent again without being stored twice.
+ *
+ * Rules, per partition:
+ * - at most IDEMPOTENT_WINDOW batches are unsettled (sent, not yet acknowledged or failed):
+ *   the leader could not recognise a retry of an older one;
+ * - a batch that must be retried keeps its sequence, and the partition then sends one batch
+ *   at a time, oldest first, until every batch that was in flight is settled: a later batch
+ *   never overtakes an earlier one, and nothing new goes out meanwhile (it would be refused
+ *   as out of order behind the gap);
+ * - an OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch with an earlier batch
+ *   still unsettled is the consequence of that one (it did not arrive first): retried in turn;
+ * - otherwise OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH fail that batch's sends;
+ *   UNKNOWN_PRODUCER_ID (the leader forgot the producer: expired, or its records were cut)
+ *   means the batch was not stored and must start a new sequence: it is re-sequenced.
+ * - a batch that failed for good, or was refused, leaves a gap no later batch can cross: the
+ *   producer resets once nothing is unsettled any more (new producer id, every partition from
+ *   sequence 0); batches waiting meanwhile go out after the reset, in order.
+ */
+import { IDEMPOTENT_WINDOW } from '../record/index.js';
+import { tpKey } from '../protocol/topic-partition.js';
+import type { ProducerBatch } from './record-accumulator.js';
+
+const SEQUENCE_SPACE = 0x8000_0000; // sequences are int32 >= 0 and wrap to 0, as on the broker
+
+interface PartitionSequences {
+  next: number;
+  /** Sent at least once, not yet acknowledged or failed; oldest (lowest sequence) first. */
+  unsettled: ProducerBatch[];
+}
+
+/** What to do with a batch the leader refused with a producer error. */
+export type Refusal = 'retry' | 'resequence' | 'fail';
+
+export class IdempotentSequences {
+  producerId = -1;
+  producerEpoch = -1;
+  private readonly parts = new Map<string, PartitionSequences>();
+  /** A gap was left: take a new producer id once nothing is unsettled. */
+  private resetWanted = false;
+  private unsettledTotal = 0;
+
+  /** True while there is no producer id to send with (none yet, or a reset is due and nothing is unsettled). */
+  get needsProducerId(): boolean {
+    return this.producerId < 0 || (this.resetWanted && this.unsettledTotal === 0);
+  }
+
+  /** A new producer id: every partition starts over at sequence 0. */
+  start(producerId: number, producerEpoch: number): void {
+    this.producerId = producerId;
+    this.producerEpoch = producerEpoch;
+    this.parts.clear();
+    this.resetWanted = false;
+    this.unsettledTotal = 0;
+  }
+
+  /**
+   * Whether `b` may go out now; when it may and has no sequence yet, gives it one (the
+   * caller encodes it afterwards). Called by RecordAccumulator.takeReady in ready order.
+   */
+  admit(b: ProducerBatch): boolean {
+    if (this.producerId < 0) return false;
+    const ps = this.part(b);
+    if (b.baseSequence >= 0) {
+      // A retry: only the oldest unsettled batch, and only once nothing else of the partition is in flight.
+      // (Every unsettled batch has the current producer id: a reset waits until none is left.)
+      if (ps.unsettled[0] !== b) return false;
+      for (let i = 1; i < ps.unsettled.length; i++) if (ps.unsettled[i].inFlight) return false;
+      b.inFlight = true;
+      return true;
+    }
+    if (this.resetWanted || ps.unsettled.length >= IDEMPOTENT_WINDOW) return false;
+    for (const u of ps.unsettled) if (!u.inFlight) return false; // retries first
+    b.producerId = this.producerId;
+    b.producerEpoch = this.producerEpoch;
+    b.baseSequence = ps.next;
+    ps.next = (ps.next + b.records.length) % SEQUENCE_SPACE;
+    ps.unsettled.push(b);
+    this.unsettledTotal++;
+    b.inFlight = true;
+    return true;
+  }
+
+  /** The leader stored `b` (or answered it as a duplicate of its first store). */
+  acked(b: ProducerBatch): void {
+    this.remove(b);
+  }
+
+  /** `b` failed retriably and will be sent again, with the same sequence. */
+  retrying(b: ProducerBatch): void {
+    b.inFlight = false;
+  }
+
+  /** `b` failed for good after it was sent: later batches of its partition are behind a gap. */
+  failed(b: ProducerBatch): void {
+    if (this.remove(b)) this.resetWanted = true;
+  }
+
+  /**
+   * `b` was admitted but never sent (refused locally as too large): its sequence is taken back
+   * (it is the newest of its partition: takeReady admits one batch per partition at a time).
+   */
+  withdraw(b: ProducerBatch): void {
+    const ps = this.part(b);
+    if (ps.unsettled[ps.unsettled.length - 1] === b) {
+      ps.unsettled.pop();
+      this.unsettledTotal--;
+      ps.next = b.baseSequence;
+    }
+    b.inFlight = false;
+  }
+
+  /** Decides about a batch the leader refused with OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_EPOCH. */
+  refused(b: ProducerBatch, code: string): Refusal {
+    const ps = this.part(b);
+    if (code !== 'INVALID_PRODUCER_EPOCH' && ps.unsettled.indexOf(b) > 0) return 'retry';
+    if (code === 'UNKNOWN_PRODUCER_ID') return 'resequence';
+    return 'fail';
+  }
+
+  /**
+   * `b` was refused and not stored: it leaves its partition's sequence and will get a new one
+   * after the reset (the caller puts it back among the ready batches, in order).
+   */
+  resequence(b: ProducerBatch): void {
+    this.remove(b);
+    this.resetWanted = true;
+    b.producerId = -1;
+    b.producerEpoch = -1;
+    b.baseSequence = -1;
+    b.encoded = null;
+  }
+
+  private remove(b: ProducerBatch): boolean {
+    b.inFlight = false;
+    const ps = this.parts.get(tpKey(b.topic, b.partition));
+    const i = ps ? ps.unsettled.indexOf(b) : -1;
+    if (i < 0) return false;
+    ps!.unsettled.splice(i, 1);
+    this.unsettledTotal--;
+    return true;
+  }
+
+  private part(b: ProducerBatch): PartitionSequences {
+    const key = tpKey(b.topic, b.partition);
+    let ps = this.parts.get(key);
+    if (ps === undefined) {
+      ps = { next: 0, unsettled: [] };
+      this.parts.set(key, ps);
+    }
+    return ps;
+  }
+}
