@@ -37,7 +37,7 @@ export function registerTopicCommand(program: Command): void {
     .option('-p, --partitions <n>', 'number of partitions', intOption('--partitions', 1), 1)
     .option('-c, --config <key=value>', 'topic config, repeatable (e.g. retention.ms=86400000)', parseConfigEntry)
     .addOption(brokerOption())
-    .action(async (name: string, o: { partitions: number; config?: TopicConfig; broker: string }) => {
+    .action(async (name: string, o: { partitions: number; config?: TopicConfig; broker: string[] }) => {
       await withAdmin(o.broker, (a) => a.createTopic(name, o.partitions, o.config));
       process.stderr.write(`created topic '${name}' with ${o.partitions} partition${o.partitions === 1 ? '' : 's'}\n`);
     });
@@ -46,7 +46,7 @@ export function registerTopicCommand(program: Command): void {
     .command('list')
     .description('list topics with their partition counts')
     .addOption(brokerOption())
-    .action(async (o: { broker: string }) => {
+    .action(async (o: { broker: string[] }) => {
       const topics = await withAdmin(o.broker, (a) => a.listTopics());
       process.stdout.write(table(['TOPIC', 'PARTITIONS'], topics.map((t) => [t.name, t.partitions])));
     });
@@ -56,7 +56,7 @@ export function registerTopicCommand(program: Command): void {
     .description('show each partition of a topic: log start, high watermark, size, segments')
     .argument('<name>', 'topic name')
     .addOption(brokerOption())
-    .action(async (name: string, o: { broker: string }) => {
+    .action(async (name: string, o: { broker: string[] }) => {
       const d = await withAdmin(o.broker, (a) => a.describeTopic(name));
       const cfg = Object.entries(d.config).map(([k, v]) => `${k}=${v}`).join(' ');
       let out = `Topic: ${d.name}  Partitions: ${d.partitions.length}${cfg ? `  Config: ${cfg}` : ''}\n`;
@@ -73,7 +73,7 @@ export function registerTopicCommand(program: Command): void {
     .argument('[name]', 'topic name (default: every topic)')
     .option('--data-dir <dir>', 'check this data dir offline, without a broker (read-only; stop the broker first)')
     .addOption(brokerOption())
-    .action(async (name: string | undefined, o: { dataDir?: string; broker: string }) => {
+    .action(async (name: string | undefined, o: { dataDir?: string; broker: string[] }) => {
       await verifyTopics(name, o);
     });
 
@@ -82,7 +82,7 @@ export function registerTopicCommand(program: Command): void {
     .description('delete a topic and all its data')
     .argument('<name>', 'topic name')
     .addOption(brokerOption())
-    .action(async (name: string, o: { broker: string }) => {
+    .action(async (name: string, o: { broker: string[] }) => {
       await withAdmin(o.broker, (a) => a.deleteTopic(name));
       process.stderr.write(`deleted topic '${name}'\n`);
     });

@@ -11,18 +11,17 @@ import {
   type VerifyPartitionResult, type VerifyTopicResponse,
 } from '../protocol/api.js';
 import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
 import { InvalidArgumentError } from './errors.js';
-import { brokerUrl } from './producer.js';
+import { bootstrapUrls } from './broker-list.js';
+import { defaultConnectionFactory, type ClientOptions } from './broker-pool.js';
 import type { TopicPartition } from './types.js';
 import * as groups from './group-admin.js';
 
 export type { TopicConfig, PartitionDescription };
 
-export interface AdminOptions extends ConnectionOptions {
-  url?: string;
-  brokers?: string[];
-}
+/** Admin requests go to the first live broker of the bootstrap list (a broker forwards topic changes to the controller). */
+export type AdminOptions = ClientOptions;
 
 export interface NewTopic {
   name: string;
@@ -64,7 +63,7 @@ export class Admin {
   readonly conn: Connection;
 
   constructor(opts: AdminOptions = {}) {
-    this.conn = new Connection(brokerUrl(opts), opts);
+    this.conn = (opts.connectionFactory ?? defaultConnectionFactory)(bootstrapUrls(opts), opts);
   }
 
   connect(): Promise<void> {

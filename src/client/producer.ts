@@ -21,32 +21,41 @@
  * before they grow past the limit, and requests are grouped to fit the frame limit. Sent
  * anyway, the broker would close the connection (1009), failing every request in flight.
  *
- * Retriable failures (NETWORK_ERROR on a dropped connection, timeouts, a broker shutting
- * down, an unknown partition) resend the same encoded batch after a backoff. With more
- * than one request in flight a retried batch can land after a later batch of the same
- * partition, and a batch whose response was lost may be stored twice: delivery is
- * at-least-once, as in Kafka without idempotence.
+ * Routing (client/broker-pool.ts): on a single broker every request goes to it. In a
+ * cluster each batch goes to its partition's leader as Metadata names it, one request per
+ * leader; a partition with no leader now (offline, or its leader's connection is down) waits,
+ * with backoff and metadata refreshes, up to `deliveryTimeoutMs`.
+ *
+ * Retriable failures (NOT_LEADER_OR_FOLLOWER and the leader-epoch errors after a failover,
+ * NOT_ENOUGH_REPLICAS, NETWORK_ERROR on a dropped connection, timeouts, a broker shutting
+ * down, an unknown partition) resend the same encoded batch after a backoff, at most
+ * `retries` times and within `deliveryTimeoutMs`; when the leader may have moved, metadata is
+ * refreshed first (one refresh for all). Until a failed batch is resent, its partition sends
+ * nothing new, and the batches that failed with it go back in their first order
+ * (client/partition-hold.ts): a leader move does not reorder a partition. A batch whose
+ * response was lost (a dropped connection) may be stored twice: without idempotence,
+ * delivery is at-least-once, as in Kafka.
  */
 import { Api, type ProduceResponse } from '../protocol/api.js';
 import { BrokerError, errorCode } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
-import { MetadataCache } from './metadata-cache.js';
+import type { MetadataCache } from './metadata-cache.js';
+import { bootstrapUrls } from './broker-list.js';
+import { BrokerPool, NoLeaderError, needsRefresh, type ClientOptions } from './broker-pool.js';
+import { PartitionHold } from './partition-hold.js';
 import type { BrokerLimits } from '../protocol/broker-limits.js';
 import {
   PendingSend, RecordAccumulator, PRODUCE_REQUEST_OVERHEAD, produceBatchOverhead, tooLarge, type BatchCap, type ProducerBatch,
 } from './record-accumulator.js';
 import type { Acks, ProducerMessage, SendResult } from './types.js';
 
-export const DEFAULT_BROKER = 'ws://127.0.0.1:9400';
+export { DEFAULT_BROKER } from './broker-list.js';
 /** maxBatchBytes of a broker that announces no limits: the broker setting's default. */
 const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
-export interface ProducerOptions extends ConnectionOptions {
-  /** Broker URL (ws://host:port). `brokers[0]` is used when given instead. */
-  url?: string;
-  brokers?: string[];
+export interface ProducerOptions extends ClientOptions {
   /** 0: no response; 1: appended (default); 'all' / -1: appended and fsynced. */
   acks?: Acks;
   lingerMs?: number;
@@ -59,6 +68,12 @@ export interface ProducerOptions extends ConnectionOptions {
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
   /**
+   * How long a message may take from send() to its acknowledgement, retries and waits for a
+   * partition leader included (Kafka's delivery.timeout.ms); past it, the send fails with
+   * the last error. Default 120 s.
+   */
+  deliveryTimeoutMs?: number;
+  /**
    * Largest record batch (one partition's records in one request) to send. Default: the
    * broker's maxBatchBytes as it announces it, or 16 MiB (the broker's default) when it
    * announces none; when set, the smaller of this and the broker's. A message too big for
@@ -67,13 +82,15 @@ export interface ProducerOptions extends ConnectionOptions {
   maxBatchBytes?: number;
 }
 
-export function brokerUrl(opts: { url?: string; brokers?: string[] }): string {
-  return opts.url ?? opts.brokers?.[0] ?? DEFAULT_BROKER;
-}
-
 export class Producer {
+  /** The home connection (client/broker-pool.ts). */
   readonly conn: Connection;
+  private readonly pool: BrokerPool;
   private readonly meta: MetadataCache;
+  /** Partitions whose retry is pending send nothing new (ordering after a leader move). */
+  private readonly hold: PartitionHold<ProducerBatch>;
+  /** Times a batch waited for a leader (its backoff; not counted as attempts). */
+  private readonly leaderWaits = new WeakMap<ProducerBatch, number>();
   private readonly acc: RecordAccumulator;
   private readonly acks: 0 | 1 | -1;
   private readonly lingerMs: number;
@@ -83,13 +100,13 @@ export class Producer {
   private readonly retries: number;
   private readonly retryBackoffMs: number;
   private readonly retryBackoffMaxMs: number;
+  private readonly deliveryTimeoutMs: number;
   private readonly ownMaxBatchBytes: number | undefined;
   /** batchCap() per topic, for the limits it was computed from. */
   private caps = new Map<string, BatchCap>();
   private capsFor: BrokerLimits | undefined;
 
   private inFlight = 0;
-  private retrying = 0;
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private closed = false;
   private spaceWaiters: (() => void)[] = [];
@@ -107,11 +124,18 @@ export class Producer {
     this.retries = opts.retries ?? 10;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryBackoffMaxMs = opts.retryBackoffMaxMs ?? 2000;
+    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 120_000;
     const own = opts.maxBatchBytes;
     if (own !== undefined && (!Number.isInteger(own) || own < 1)) throw new InvalidArgumentError(`maxBatchBytes must be an integer >= 1, not ${String(own)}`);
     this.ownMaxBatchBytes = own;
-    this.conn = new Connection(brokerUrl(opts), opts);
-    this.meta = new MetadataCache(this.conn);
+    this.pool = new BrokerPool(bootstrapUrls(opts), opts, opts.connectionFactory);
+    this.conn = this.pool.home;
+    this.meta = this.pool.meta;
+    this.hold = new PartitionHold((batches) => {
+      this.acc.ready.unshift(...batches); // ahead of later batches of their partition
+      this.pump();
+      this.checkIdle();
+    });
     this.acc = new RecordAccumulator(batchBytes);
   }
 
@@ -203,20 +227,71 @@ export class Producer {
     while (this.inFlight < this.maxInFlight && this.acc.ready.length > 0) {
       const l = this.conn.limits;
       const maxBytes = l ? Math.min(this.maxRequestBytes, l.maxFrameBytes - PRODUCE_REQUEST_OVERHEAD) : this.maxRequestBytes;
-      const batches = this.refuseTooLarge(this.acc.takeReady(maxBytes));
+      const taken = this.acc.takeReady(maxBytes, this.hold.muted);
+      if (taken.length === 0) break; // every ready batch waits for its partition's retry
+      const batches = this.refuseTooLarge(taken);
       if (batches.length === 0) continue;
-      this.inFlight++;
-      // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
-      // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
-      // send that already settled is a no-op).
-      void this.sendRequest(batches).catch((err: unknown) => {
-        for (const b of batches) b.fail(err instanceof Error ? err : new Error(String(err)));
-      }).finally(() => {
-        this.inFlight--;
-        this.pump();
-        this.checkIdle();
-      });
+      if (!this.meta.clustered) {
+        this.dispatch(batches, this.conn);
+        continue;
+      }
+      // Cluster: one request per leader.
+      for (const [conn, group] of this.byLeader(batches)) this.dispatch(group, conn);
     }
+  }
+
+  /** `batches` grouped by their partition leader's connection; those with no leader now are held. */
+  private byLeader(batches: ProducerBatch[]): Map<Connection, ProducerBatch[]> {
+    const out = new Map<Connection, ProducerBatch[]>();
+    for (const b of batches) {
+      let conn: Connection;
+      try {
+        conn = this.pool.route(b.topic, b.partition).conn;
+      } catch (err) {
+        if (!(err instanceof NoLeaderError)) throw err;
+        this.waitForLeader(b, err);
+        continue;
+      }
+      const g = out.get(conn);
+      if (g) g.push(b);
+      else out.set(conn, [b]);
+    }
+    return out;
+  }
+
+  private dispatch(batches: ProducerBatch[], conn: Connection): void {
+    this.inFlight++;
+    for (const b of batches) this.hold.sent(b);
+    // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
+    // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
+    // send that already settled is a no-op).
+    void this.sendRequest(batches, conn).catch((err: unknown) => {
+      for (const b of batches) b.fail(err instanceof Error ? err : new Error(String(err)));
+    }).finally(() => {
+      this.inFlight--;
+      for (const b of batches) this.hold.settled(b);
+      this.pump();
+      this.checkIdle();
+    });
+  }
+
+  /**
+   * Holds a batch whose partition has no reachable leader now (offline, or its leader's
+   * connection is down) until metadata is refreshed and a backoff passed; no attempt is
+   * counted, but the delivery timeout runs.
+   */
+  private waitForLeader(b: ProducerBatch, err: NoLeaderError): void {
+    if (this.closedHard || Date.now() - b.createdAt >= this.deliveryTimeoutMs) {
+      this.acc.release(b);
+      b.fail(new SluiceError('REQUEST_TIMED_OUT', `no leader for ${err.message} within the delivery timeout of ${this.deliveryTimeoutMs} ms`, { cause: err }));
+      this.wakeSpace();
+      this.checkIdle();
+      return;
+    }
+    const waits = (this.leaderWaits.get(b) ?? 0) + 1;
+    this.leaderWaits.set(b, waits);
+    const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** Math.min(waits - 1, 16));
+    this.hold.hold(b, delay * (0.8 + Math.random() * 0.4), this.meta.refresh([b.topic]).catch(() => undefined));
   }
 
   /**
@@ -241,11 +316,11 @@ export class Producer {
     return out ?? batches;
   }
 
-  private async sendRequest(batches: ProducerBatch[]): Promise<void> {
+  private async sendRequest(batches: ProducerBatch[], conn: Connection): Promise<void> {
     const partitions = batches.map((b) => ({ topic: b.topic, partition: b.partition, records: b.encoded! }));
     if (this.acks === 0) {
       try {
-        await this.conn.sendOnly(Api.Produce, { acks: 0, partitions });
+        await conn.sendOnly(Api.Produce, { acks: 0, partitions });
       } catch (err) {
         for (const b of batches) this.retryOrFail(b, err as Error);
         return;
@@ -255,7 +330,7 @@ export class Producer {
     }
     let res: ProduceResponse;
     try {
-      res = await this.conn.request(Api.Produce, { acks: this.acks, partitions });
+      res = await conn.request(Api.Produce, { acks: this.acks, partitions });
     } catch (err) {
       for (const b of batches) this.retryOrFail(b, err as Error);
       return;
@@ -283,17 +358,15 @@ export class Producer {
 
   private retryOrFail(b: ProducerBatch, err: Error): void {
     const retriable = err instanceof SluiceError && err.retriable && !(err instanceof ClientClosedError);
-    if (retriable && b.attempts < this.retries && !this.closedHard) {
+    if (retriable && b.attempts < this.retries && !this.closedHard && Date.now() - b.createdAt < this.deliveryTimeoutMs) {
       b.attempts++;
-      if ((err as SluiceError).code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(b.topic);
+      // A leader that moved (or, in a cluster, a dropped connection) is looked up again
+      // before the retry; the refresh is shared by every batch that failed meanwhile.
+      let refreshed: Promise<unknown> | undefined;
+      if (needsRefresh(err, this.meta.clustered)) refreshed = this.meta.refresh([b.topic]).catch(() => undefined);
+      else if ((err as SluiceError).code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(b.topic);
       const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** (b.attempts - 1));
-      this.retrying++;
-      setTimeout(() => {
-        this.retrying--;
-        this.acc.ready.unshift(b); // ahead of later batches, to keep partition order where possible
-        this.pump();
-        this.checkIdle();
-      }, delay * (0.8 + Math.random() * 0.4));
+      this.hold.hold(b, delay * (0.8 + Math.random() * 0.4), refreshed);
       return;
     }
     this.acc.release(b);
@@ -310,7 +383,7 @@ export class Producer {
   }
 
   private get idle(): boolean {
-    return this.inFlight === 0 && this.retrying === 0 && this.acc.ready.length === 0 && !this.acc.hasOpen;
+    return this.inFlight === 0 && this.hold.size === 0 && this.acc.ready.length === 0 && !this.acc.hasOpen;
   }
 
   private checkIdle(): void {
@@ -346,7 +419,7 @@ export class Producer {
       this.closedHard = true;
       for (const f of this.spaceWaiters) f();
       this.spaceWaiters = [];
-      await this.conn.close();
+      await this.pool.close();
     }
   }
 }

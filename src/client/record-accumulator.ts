@@ -226,9 +226,10 @@ export class RecordAccumulator {
    * Removes ready batches for one request, encoded: up to `maxBytes` (at least one batch;
    * each batch counts with its produceBatchOverhead, so that `maxBytes` bounds the frame)
    * and at most one batch per partition, so a partition's batches go out in order, one
-   * request after another. Batches left behind keep their order.
+   * request after another. Batches left behind keep their order, as do those `skip` says
+   * must wait (a partition whose retry is pending: client/partition-hold.ts).
    */
-  takeReady(maxBytes: number): ProducerBatch[] {
+  takeReady(maxBytes: number, skip?: (b: ProducerBatch) => boolean): ProducerBatch[] {
     const out: ProducerBatch[] = [];
     const seen = new Set<string>();
     let bytes = 0;
@@ -237,7 +238,7 @@ export class RecordAccumulator {
     for (let i = 0; i < ready.length; i++) {
       const b = ready[i];
       const tp = tpKey(b.topic, b.partition);
-      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes + produceBatchOverhead(b.topic) > maxBytes)) {
+      if (seen.has(tp) || (out.length > 0 && bytes + b.bytes + produceBatchOverhead(b.topic) > maxBytes) || (skip !== undefined && skip(b))) {
         ready[keep++] = b;
         continue;
       }
