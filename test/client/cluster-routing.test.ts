@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Producer } from '../../src/client/producer.js';
 import { Consumer } from '../../src/client/consumer.js';
+import { Admin } from '../../src/client/admin.js';
+import { encodeBatch } from '../../src/record/index.js';
 import { MetadataCache } from '../../src/client/metadata-cache.js';
 import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import type { Message } from '../../src/client/types.js';
@@ -197,4 +199,21 @@ test('bootstrap: the first broker of the list is down, the client starts from th
   assert.deepEqual(c.requests.filter((r) => r.api === Api.Metadata).map((r) => r.url), [c.url(1)]);
   assert.deepEqual(c.requests.filter((r) => r.api === Api.Produce).map((r) => r.url), [c.url(2)]);
   await producer.close();
+});
+
+test('Admin.listOffsets asks each partition leader; explicit partitions of an unknown cluster are learnt after NOT_LEADER_OR_FOLLOWER', async () => {
+  const c = new FakeCluster(3);
+  c.createTopic('t', [0, 1, 2]);
+  for (let p = 0; p < 3; p++) for (let i = 0; i <= p; i++) c.append('t', p, encodeBatch([{ value: `v${i}` }]));
+  const admin = new Admin({ brokers: [c.url(0)], connectionFactory: c.factory });
+  const byTopic = await admin.listOffsets('t', 'latest');
+  assert.deepEqual(byTopic.map((x) => [x.partition, x.offset]), [[0, 1], [1, 2], [2, 3]]);
+  for (const r of c.requests.filter((x) => x.api === Api.ListOffsets)) {
+    for (const p of r.body.partitions) assert.equal(r.url, c.url(p.partition));
+  }
+  await admin.close();
+  const fresh = new Admin({ brokers: [c.url(0)], connectionFactory: c.factory });
+  const explicit = await fresh.listOffsets([{ topic: 't', partition: 2 }, { topic: 't', partition: 1 }], 'latest');
+  assert.deepEqual(explicit.map((x) => [x.partition, x.offset]), [[2, 3], [1, 2]]);
+  await fresh.close();
 });
