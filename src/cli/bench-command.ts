@@ -32,8 +32,8 @@ function parseAcks(v: string): Acks {
 }
 
 /** Creates `topic` with `partitions` unless it exists; returns its partition count. */
-async function ensureTopic(url: string, topic: string, partitions: number): Promise<number> {
-  const admin = new Admin({ url });
+async function ensureTopic(brokers: readonly string[], topic: string, partitions: number): Promise<number> {
+  const admin = new Admin({ brokers });
   try {
     try {
       return (await admin.describeTopic(topic)).partitions.length;
@@ -49,7 +49,7 @@ async function ensureTopic(url: string, topic: string, partitions: number): Prom
 
 const freshTopic = (kind: string) => `bench-${kind}-${Date.now().toString(36)}-${process.pid}`;
 
-interface Common { broker: string; json?: boolean; progress: boolean; topic?: string; keep?: boolean }
+interface Common { broker: string[]; json?: boolean; progress: boolean; topic?: string; keep?: boolean }
 
 /**
  * Runs `body` on `o.topic`, or on a new bench-* topic that is deleted afterwards (also when
@@ -66,8 +66,8 @@ async function withBenchTopic(o: Common, kind: string, body: (topic: string, fre
   }
 }
 
-async function deleteIfExists(url: string, topic: string): Promise<void> {
-  const admin = new Admin({ url });
+async function deleteIfExists(brokers: readonly string[], topic: string): Promise<void> {
+  const admin = new Admin({ brokers });
   try {
     await admin.deleteTopic(topic);
   } catch (err) {
@@ -106,7 +106,7 @@ export function registerBenchCommand(program: Command): void {
     .action((o: Common & Record<string, any>) => withBenchTopic(o, 'produce', async (topic) => {
       const partitions = await ensureTopic(o.broker, topic, o.partitions);
       emit(await runProduce({
-        url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: o.producers, acks: o.acks,
+        brokers: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: o.producers, acks: o.acks,
         batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, chunk: o.chunk, window: o.window,
         rate: o.rate, progress: o.progress, idempotent: o.idempotent,
       }), !!o.json);
@@ -121,12 +121,12 @@ export function registerBenchCommand(program: Command): void {
       if (fresh) {
         const partitions = await ensureTopic(o.broker, topic, o.partitions);
         await runProduce({
-          url: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: 1, acks: o.acks,
+          brokers: o.broker, topic, messages: o.messages, size: o.size, partitions, producers: 1, acks: o.acks,
           batchBytes: o.batchBytes, lingerMs: 5, inFlight: o.inFlight, chunk: 1000, window: 32, rate: 0, progress: o.progress, idempotent: o.idempotent,
         });
       }
       emit(await runConsume({
-        url: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, maxPartitionBytes: o.maxPartitionBytes, group: o.group, progress: o.progress,
+        brokers: o.broker, topic, consumers: o.consumers, maxBytes: o.maxBytes, maxPartitionBytes: o.maxPartitionBytes, group: o.group, progress: o.progress,
       }), !!o.json);
     }));
 
@@ -140,7 +140,7 @@ export function registerBenchCommand(program: Command): void {
       if (cmd.getOptionValueSource('messages') === 'default') o.messages = o.rate * 10;
       const partitions = await ensureTopic(o.broker, topic, o.partitions);
       emit(await runE2e({
-        url: o.broker, topic, messages: o.messages, size: o.size, partitions, rate: o.rate, acks: o.acks,
+        brokers: o.broker, topic, messages: o.messages, size: o.size, partitions, rate: o.rate, acks: o.acks,
         batchBytes: o.batchBytes, lingerMs: o.lingerMs, inFlight: o.inFlight, maxWaitMs: o.maxWaitMs, warmupMs: o.warmupMs,
         progress: o.progress, idempotent: o.idempotent,
       }), !!o.json);

@@ -1,15 +1,23 @@
 /**
  * The `--broker` option every client command takes, and the URL rules: `--broker` beats
- * SLUICE_BROKER beats ws://127.0.0.1:9400; a bare host:port gets ws:// in front.
+ * SLUICE_BROKER beats ws://127.0.0.1:9400; either may name several brokers, comma-separated
+ * (the client's bootstrap list, tried in order); a bare host:port gets ws:// in front.
  */
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_BROKER } from '../client/producer.js';
+import { DEFAULT_BROKER } from '../client/broker-list.js';
 
 export function brokerOption(): Option {
-  return new Option('-b, --broker <url>', 'broker URL (ws://host:port)')
+  return new Option('-b, --broker <urls>', 'broker URL, or several comma-separated (ws://host:port[,ws://host:port...]): where the client starts')
     .env('SLUICE_BROKER')
-    .default(DEFAULT_BROKER)
-    .argParser(parseBrokerUrl);
+    .default([DEFAULT_BROKER], DEFAULT_BROKER)
+    .argParser(parseBrokerList);
+}
+
+/** A comma-separated list of broker URLs (the bootstrap list), each checked as parseBrokerUrl does. */
+export function parseBrokerList(value: string): string[] {
+  const parts = value.split(',').map((x) => x.trim());
+  if (parts.some((x) => x === '')) throw new InvalidArgumentError(`'${value}' has an empty broker URL (expected ws://host:port[,ws://host:port...])`);
+  return parts.map(parseBrokerUrl);
 }
 
 export function parseBrokerUrl(value: string): string {

@@ -27,7 +27,7 @@ import { untilStopSignal } from './stop-signal.js';
 import { stderrLogger } from './stderr-logger.js';
 
 interface ConsumeOpts {
-  broker: string;
+  broker: string[];
   fromBeginning?: boolean;
   offset?: number;
   fromTime?: number;
@@ -114,7 +114,7 @@ export function registerConsumeCommand(program: Command): void {
         }
         return consumeInGroup(topic, o.group, o);
       }
-      const consumer = new Consumer({ url: o.broker, autoOffsetReset: 'earliest', logger: stderrLogger('sluice consumer') });
+      const consumer = new Consumer({ brokers: o.broker, autoOffsetReset: 'earliest', logger: stderrLogger('sluice consumer') });
       await untilStopSignal(() => consumer.close(), () => consumeAssigned(consumer, topic, o));
     });
 }
@@ -181,7 +181,7 @@ async function consumeAssigned(consumer: Consumer, topic: string, o: ConsumeOpts
 
 async function consumeInGroup(topic: string, group: string, o: ConsumeOpts): Promise<void> {
   const consumer = new Consumer({
-    url: o.broker, groupId: group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest', logger: stderrLogger('sluice consumer'),
+    brokers: o.broker, groupId: group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest', logger: stderrLogger('sluice consumer'),
   });
   let count = 0;
   const max = o.maxMessages ?? Infinity;
@@ -201,8 +201,8 @@ async function consumeInGroup(topic: string, group: string, o: ConsumeOpts): Pro
   });
 }
 
-async function endOffsets(tps: TopicPartition[], url: string): Promise<Map<number, number>> {
-  const admin = new Admin({ url });
+async function endOffsets(tps: TopicPartition[], brokers: readonly string[]): Promise<Map<number, number>> {
+  const admin = new Admin({ brokers });
   try {
     const offs = await admin.listOffsets(tps, 'latest');
     return new Map(offs.map((x) => [x.partition, x.offset]));
@@ -211,9 +211,9 @@ async function endOffsets(tps: TopicPartition[], url: string): Promise<Map<numbe
   }
 }
 
-async function startOffsets(tps: TopicPartition[], target: SeekTarget, url: string): Promise<Map<number, number>> {
+async function startOffsets(tps: TopicPartition[], target: SeekTarget, brokers: readonly string[]): Promise<Map<number, number>> {
   if (typeof target === 'number') return new Map(tps.map((tp) => [tp.partition, target]));
-  const admin = new Admin({ url });
+  const admin = new Admin({ brokers });
   try {
     const spec = target === 'earliest' || target === 'latest' ? target : { timestamp: (target as { timestamp: number }).timestamp };
     const offs = await admin.listOffsets(tps, spec);

@@ -13,7 +13,7 @@ const parts = (list: { topic: string; partitions: number[] }[]) =>
   list.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || '-';
 
 interface ResetOpts extends ResetTargetOpts {
-  broker: string;
+  broker: string[];
   topic: string;
   dryRun?: boolean;
 }
@@ -22,14 +22,14 @@ export function registerGroupCommand(program: Command): void {
   const group = program.command('group').description('list, describe, reset offsets of and delete consumer groups');
 
   group.command('list').description('every group with its state and member count').addOption(brokerOption())
-    .action(async (o: { broker: string }) => {
+    .action(async (o: { broker: string[] }) => {
       const gs = await withAdmin(o.broker, (a) => a.listGroups());
       process.stdout.write(table(['GROUP', 'STATE', 'EPOCH', 'MEMBERS'], gs.map((g) => [g.groupId, g.state, g.groupEpoch, g.members])));
     });
 
   group.command('describe').description('state, epoch, members with partitions, committed offsets, log end and lag')
     .argument('<group>').addOption(brokerOption())
-    .action(async (id: string, o: { broker: string }) => {
+    .action(async (id: string, o: { broker: string[] }) => {
       const g = await withAdmin(o.broker, (a) => a.describeGroup(id));
       let out = `group ${g.groupId}  state ${g.state}  epoch ${g.groupEpoch}  assignor ${g.assignor}  members ${g.members.length}\n\n`;
       if (g.members.length) {
@@ -70,7 +70,7 @@ export function registerGroupCommand(program: Command): void {
 
   group.command('delete').description('delete a group and its committed offsets (only while it has no members)')
     .argument('<group>').addOption(brokerOption())
-    .action(async (id: string, o: { broker: string }) => {
+    .action(async (id: string, o: { broker: string[] }) => {
       await withAdmin(o.broker, (a) => a.deleteGroup(id));
       process.stderr.write(`deleted group '${id}'\n`);
     });

@@ -29,7 +29,7 @@ function parseHeader(v: string, prev: RecordHeader[] = []): RecordHeader[] {
 }
 
 interface ProduceOpts {
-  broker: string;
+  broker: string[];
   key?: string;
   keySeparator?: string;
   partition?: number;
@@ -54,7 +54,7 @@ export function registerProduceCommand(program: Command): void {
     .action(async (topic: string, o: ProduceOpts) => {
       if (o.key !== undefined && o.keySeparator !== undefined) throw new ClientArgError('use either --key or --key-separator, not both');
       if (o.keySeparator === '') throw new ClientArgError('--key-separator must not be empty');
-      const producer = new Producer({ url: o.broker, acks: o.acks });
+      const producer = new Producer({ brokers: o.broker, acks: o.acks });
       await producer.connect();
       try {
         await producer.partitionCount(topic); // an unknown topic fails before any input is read

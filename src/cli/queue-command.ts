@@ -19,7 +19,7 @@ import { stderrLogger } from './stderr-logger.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 
 interface ConsumeOpts {
-  broker: string;
+  broker: string[];
   group: string;
   concurrency: number;
   maxMessages?: number;
@@ -69,7 +69,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
-      const q = new QueueConsumer({ url: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
+      const q = new QueueConsumer({ brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;
@@ -93,8 +93,8 @@ export function registerQueueCommand(program: Command): void {
     .argument('[group]', 'share group')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
-    .action(async (group: string | undefined, o: { broker: string; format: 'text' | 'json' }) => {
-      const admin = new QueueAdmin({ url: o.broker });
+    .action(async (group: string | undefined, o: { broker: string[]; format: 'text' | 'json' }) => {
+      const admin = new QueueAdmin({ brokers: o.broker });
       try {
         await admin.conn.connect();
         const ids = group ? [group] : await admin.listGroups();
@@ -134,8 +134,8 @@ export function registerQueueCommand(program: Command): void {
     .argument('<group>', 'share group')
     .addOption(brokerOption())
     .addHelpText('after', '\nThe next worker of that group starts a new group, from its startFrom setting.')
-    .action(async (group: string, o: { broker: string }) => {
-      const admin = new QueueAdmin({ url: o.broker });
+    .action(async (group: string, o: { broker: string[] }) => {
+      const admin = new QueueAdmin({ brokers: o.broker });
       try {
         await admin.deleteGroup(group);
       } finally {
@@ -154,9 +154,9 @@ export function registerQueueCommand(program: Command): void {
     .option('--dry-run', 'print the plan without changing anything')
     .addOption(brokerOption())
     .addHelpText('after', '\nExamples:\n  sluice queue reset-offsets emails --topic outbox --to-earliest --dry-run\n  sluice queue reset-offsets emails --topic outbox --to-datetime 2026-11-25T09:00:00Z')
-    .action(async (group: string, o: ResetTargetOpts & { broker: string; topic: string; partition?: number[]; dryRun?: boolean }) => {
+    .action(async (group: string, o: ResetTargetOpts & { broker: string[]; topic: string; partition?: number[]; dryRun?: boolean }) => {
       const to = resetTarget(o, { shiftBy: false }) as ShareResetTo;
-      const admin = new QueueAdmin({ url: o.broker });
+      const admin = new QueueAdmin({ brokers: o.broker });
       let plan;
       try {
         plan = await admin.resetOffsets(group, o.topic, to, { ...(o.partition && { partitions: o.partition }), dryRun: o.dryRun === true });

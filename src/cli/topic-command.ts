@@ -40,7 +40,7 @@ export function registerTopicCommand(program: Command): void {
     .option('-c, --config <key=value>', 'topic config, repeatable (e.g. retention.ms=86400000)', parseConfigEntry)
     .option('-r, --replication-factor <n>', 'cluster mode: replicas per partition (default min(3, live brokers); a single broker takes only 1)', intOption('--replication-factor', 1))
     .addOption(brokerOption())
-    .action(async (name: string, o: { partitions: number; config?: TopicConfig; replicationFactor?: number; broker: string }) => {
+    .action(async (name: string, o: { partitions: number; config?: TopicConfig; replicationFactor?: number; broker: string[] }) => {
       const options = o.replicationFactor !== undefined ? { replicationFactor: o.replicationFactor } : {};
       await withAdmin(o.broker, (a) => a.createTopic(name, o.partitions, o.config, options));
       const rf = o.replicationFactor !== undefined ? `, replication factor ${o.replicationFactor}` : '';
@@ -51,7 +51,7 @@ export function registerTopicCommand(program: Command): void {
     .command('list')
     .description('list topics with their partition counts')
     .addOption(brokerOption())
-    .action(async (o: { broker: string }) => {
+    .action(async (o: { broker: string[] }) => {
       const topics = await withAdmin(o.broker, (a) => a.listTopics());
       process.stdout.write(table(['TOPIC', 'PARTITIONS'], topics.map((t) => [t.name, t.partitions])));
     });
@@ -61,7 +61,7 @@ export function registerTopicCommand(program: Command): void {
     .description('show each partition of a topic: log start, high watermark, size, segments; in cluster mode also leader, epoch, replicas, ISR')
     .argument('<name>', 'topic name')
     .addOption(brokerOption())
-    .action(async (name: string, o: { broker: string }) => {
+    .action(async (name: string, o: { broker: string[] }) => {
       const d = await withAdmin(o.broker, (a) => a.describeTopic(name));
       process.stdout.write(formatTopicDescription(d));
     });
@@ -72,7 +72,7 @@ export function registerTopicCommand(program: Command): void {
     .argument('[name]', 'topic name (default: every topic)')
     .option('--data-dir <dir>', 'check this data dir offline, without a broker (read-only; stop the broker first)')
     .addOption(brokerOption())
-    .action(async (name: string | undefined, o: { dataDir?: string; broker: string }) => {
+    .action(async (name: string | undefined, o: { dataDir?: string; broker: string[] }) => {
       await verifyTopics(name, o);
     });
 
@@ -81,7 +81,7 @@ export function registerTopicCommand(program: Command): void {
     .description('delete a topic and all its data')
     .argument('<name>', 'topic name')
     .addOption(brokerOption())
-    .action(async (name: string, o: { broker: string }) => {
+    .action(async (name: string, o: { broker: string[] }) => {
       await withAdmin(o.broker, (a) => a.deleteTopic(name));
       process.stderr.write(`deleted topic '${name}'\n`);
     });

@@ -18,7 +18,7 @@ interface Report {
   partitions: (Omit<VerifyPartitionResult, 'error'> & { error?: string })[];
 }
 
-export async function verifyTopics(topic: string | undefined, o: { dataDir?: string; broker: string }): Promise<void> {
+export async function verifyTopics(topic: string | undefined, o: { dataDir?: string; broker: string[] }): Promise<void> {
   const reports: Report[] = o.dataDir !== undefined ? await verifyDataDir(o.dataDir, topic) : await viaBroker(o.broker, topic);
   let out = '';
   let partitions = 0;
@@ -52,8 +52,8 @@ export async function verifyTopics(topic: string | undefined, o: { dataDir?: str
   if (bad > 0) process.exitCode = EXIT_CORRUPT;
 }
 
-async function viaBroker(url: string, topic: string | undefined): Promise<Report[]> {
-  return withAdmin(url, async (a) => {
+async function viaBroker(brokers: readonly string[], topic: string | undefined): Promise<Report[]> {
+  return withAdmin(brokers, async (a) => {
     const names = topic !== undefined ? [topic] : (await a.listTopics()).map((t) => t.name);
     const out: Report[] = [];
     for (const name of names) {

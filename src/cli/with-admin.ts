@@ -1,8 +1,8 @@
 import { Admin } from '../client/admin.js';
 
 /** Runs `fn` with a connected Admin and closes it whatever happens (one per CLI command). */
-export async function withAdmin<T>(url: string, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ url });
+export async function withAdmin<T>(brokers: readonly string[], fn: (a: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin({ brokers });
   try {
     await admin.connect();
     return await fn(admin);

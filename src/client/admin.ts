@@ -11,19 +11,19 @@ import {
   type VerifyPartitionResult, type VerifyTopicResponse,
 } from '../protocol/api.js';
 import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
 import { InvalidArgumentError } from './errors.js';
-import { brokerUrl } from './producer.js';
+import { bootstrapUrls } from './broker-list.js';
+import { BrokerPool, NoLeaderError, needsRefresh, type ClientOptions } from './broker-pool.js';
 import type { TopicPartition } from './types.js';
 import * as groups from './group-admin.js';
 import { withReplication, type PartitionDetails } from './topic-description.js';
+import { tpKey } from '../protocol/topic-partition.js';
 
 export type { TopicConfig, PartitionDescription, PartitionDetails };
 
-export interface AdminOptions extends ConnectionOptions {
-  url?: string;
-  brokers?: string[];
-}
+/** Admin requests go to the first live broker of the bootstrap list (a broker forwards topic changes to the controller). */
+export type AdminOptions = ClientOptions;
 
 export interface NewTopic {
   name: string;
@@ -71,10 +71,13 @@ function throwFirst(results: TopicResult[] | undefined, verb: string): void {
 }
 
 export class Admin {
+  /** The home connection (client/broker-pool.ts); offsets of the log itself are asked of each partition's leader. */
   readonly conn: Connection;
+  private readonly pool: BrokerPool;
 
   constructor(opts: AdminOptions = {}) {
-    this.conn = new Connection(brokerUrl(opts), opts);
+    this.pool = new BrokerPool(bootstrapUrls(opts), opts, opts.connectionFactory);
+    this.conn = this.pool.home;
   }
 
   connect(): Promise<void> {
@@ -165,7 +168,7 @@ export class Admin {
   async listOffsets(what: string | TopicPartition[], spec: OffsetSpec = 'latest'): Promise<PartitionOffset[]> {
     let tps: TopicPartition[];
     if (typeof what === 'string') {
-      const md = await this.conn.request(Api.Metadata, { topics: [what] });
+      const md = await this.pool.meta.refresh([what]);
       const t = md.topics.find((x) => x.name === what);
       if (!t || (t.error && t.error.code !== 0)) {
         throw topicError(what, t?.error ?? { code: ERRORS.UNKNOWN_TOPIC_OR_PARTITION.code, message: '' }, 'list offsets of');
@@ -179,15 +182,45 @@ export class Admin {
     else if (spec === 'latest') timestamp = LATEST;
     else if (spec && typeof spec === 'object') timestamp = spec.timestamp instanceof Date ? spec.timestamp.getTime() : spec.timestamp;
     else throw new InvalidArgumentError(`offset spec must be 'earliest', 'latest' or {timestamp}`);
-    const res = await this.conn.request(Api.ListOffsets, {
-      partitions: tps.map(({ topic, partition }) => ({ topic, partition, timestamp })),
-    });
-    return res.partitions.map((r) => {
+    let res = await this.listOffsetsAtLeaders(tps, timestamp);
+    // In a cluster whose leaders this Admin did not know yet (explicit partitions) or that just
+    // moved: learn them and ask once more.
+    if (res.some((r) => r.error && needsRefresh(new BrokerError(r.error.code, r.error.message), this.pool.meta.clustered))) {
+      await this.pool.meta.refresh([...new Set(tps.map((tp) => tp.topic))]);
+      res = await this.listOffsetsAtLeaders(tps, timestamp);
+    }
+    return res.map((r) => {
       if (r.error && r.error.code !== 0) {
         throw new BrokerError(r.error.code, `list offsets of ${r.topic}/${r.partition}: ${r.error.message}`, r.error.data);
       }
       return { topic: r.topic, partition: r.partition, offset: r.offset };
     });
+  }
+
+  /** ListOffsets of `tps`, one request per leader (one to the broker on a single broker); answers in the order of `tps`. */
+  private async listOffsetsAtLeaders(tps: TopicPartition[], timestamp: number): Promise<ListOffsetsResponse['partitions']> {
+    const groups = new Map<Connection, TopicPartition[]>();
+    const out: ListOffsetsResponse['partitions'] = [];
+    for (const tp of tps) {
+      let conn: Connection;
+      try {
+        conn = this.pool.route(tp.topic, tp.partition).conn;
+      } catch (err) {
+        if (!(err instanceof NoLeaderError)) throw err;
+        out.push({ topic: tp.topic, partition: tp.partition, offset: -1, error: { code: ERRORS.NOT_LEADER_OR_FOLLOWER.code, message: err.message } });
+        continue;
+      }
+      const g = groups.get(conn);
+      if (g) g.push(tp);
+      else groups.set(conn, [tp]);
+    }
+    const answers = await Promise.all([...groups].map(([conn, g]) => conn.request(Api.ListOffsets, {
+      partitions: g.map(({ topic, partition }) => ({ topic, partition, timestamp })),
+    })));
+    for (const a of answers) out.push(...a.partitions);
+    if (groups.size <= 1 && out.length === answers[0]?.partitions.length) return out;
+    const at = new Map(tps.map((tp, i) => [tpKey(tp.topic, tp.partition), i]));
+    return out.sort((a, b) => (at.get(tpKey(a.topic, a.partition)) ?? 0) - (at.get(tpKey(b.topic, b.partition)) ?? 0));
   }
 
   // --- consumer groups (group-admin.ts) ---------------------------------------------
@@ -214,6 +247,6 @@ export class Admin {
   }
 
   close(): Promise<void> {
-    return this.conn.close();
+    return this.pool.close();
   }
 }

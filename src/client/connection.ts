@@ -22,6 +22,13 @@
  * MESSAGE_TOO_LARGE naming the close and the limits, the others with a NETWORK_ERROR saying
  * why the connection was lost.
  *
+ * Several URLs (a bootstrap list, client/broker-list.ts): the first connect tries them in
+ * order and fails only when none answers (one pass, so a mistyped list is reported at once).
+ * After a drop the connection tries the URL it had, then the others in order without waiting,
+ * and backs off only once a whole pass failed; `url` is the one it is (or was last) connected
+ * to. A client's home connection is one of these: its groups, queues and admin requests go to
+ * whichever bootstrap broker is alive.
+ *
  * Liveness: every `pingIntervalMs` the client pings the broker; a broker that sent nothing
  * (no pong, no answer, no push) for a whole interval is taken for lost, exactly as a drop:
  * TCP alone would keep a connection to a frozen broker or across a cut path open, and its
@@ -34,7 +41,7 @@ import { readLimitHeaders, type BrokerLimits } from '../protocol/broker-limits.j
 import { CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
 import { checkFrameLimits, MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../protocol/frame-limits.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
-import { ClientClosedError, MessageTooLargeError, NetworkError, RequestTimeoutError } from './errors.js';
+import { ClientClosedError, InvalidArgumentError, MessageTooLargeError, NetworkError, RequestTimeoutError } from './errors.js';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
 import { clientLogger, errorText, type Logger, type LoggerOptions } from './logger.js';
 
@@ -84,6 +91,11 @@ export class Connection {
   private readonly pingIntervalMs: number;
   private readonly log: Logger;
 
+  private readonly urls: string[];
+  /** Index in `urls` of the broker this connection is (or was last) connected to, or tries next. */
+  private at = 0;
+  /** URLs left to try in the current reconnect pass before backing off. */
+  private untried = 0;
   private ws: WebSocket | null = null;
   /** What the broker announced on the current (or last) connection; undefined: nothing. */
   private announced: BrokerLimits | undefined;
@@ -102,7 +114,9 @@ export class Connection {
   private readonly pushListeners = new Set<(msg: Record<string, unknown>) => void>();
   private versions: Promise<ApiVersionsResponse['apis']> | null = null;
 
-  constructor(readonly url: string, opts: ConnectionOptions = {}) {
+  constructor(urls: string | readonly string[], opts: ConnectionOptions = {}) {
+    this.urls = typeof urls === 'string' ? [urls] : [...urls];
+    if (this.urls.length === 0) throw new InvalidArgumentError('a connection needs at least one broker URL');
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.backoffMs = opts.reconnectBackoffMs ?? 100;
@@ -112,8 +126,18 @@ export class Connection {
     this.log = clientLogger(opts);
   }
 
+  /** The broker URL this connection is (or was last) connected to, or tries next. */
+  get url(): string {
+    return this.urls[this.at];
+  }
+
   get connected(): boolean {
     return this.state === 'open';
+  }
+
+  /** Lost and trying to reconnect: a request made now waits for the reconnect (up to its timeout). */
+  get reconnecting(): boolean {
+    return this.state === 'reconnecting';
   }
 
   /** The size limits the broker announced when this connection opened (undefined: none, or not connected yet). */
@@ -142,12 +166,30 @@ export class Connection {
     if (this.state === 'reconnecting') return this.whenOpen(this.connectTimeoutMs);
     if (!this.connecting) {
       this.state = 'connecting';
-      this.connecting = this.open().then(
+      this.connecting = this.openAny().then(
         () => { this.connecting = null; },
         (err) => { this.connecting = null; this.state = 'idle'; throw err; },
       );
     }
     return this.connecting;
+  }
+
+  /** The first connect: each URL in order, once; rejects naming them all when none answers. */
+  private async openAny(): Promise<void> {
+    const errors: Error[] = [];
+    for (let i = 0; i < this.urls.length; i++) {
+      try {
+        await this.open();
+        return;
+      } catch (err) {
+        errors.push(err as Error);
+        if (this.state === 'closed') break;
+        this.at = (this.at + 1) % this.urls.length;
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    const all = this.urls.join(', ');
+    throw new NetworkError(all, `cannot connect to any broker of ${all}: ${errors.map((e) => e.message).join('; ')}`, { cause: errors[errors.length - 1] });
   }
 
   private open(): Promise<void> {
@@ -241,7 +283,8 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'reconnecting';
     this.log.warn({ url: this.url }, `connection to ${this.url} lost; reconnecting`);
-    this.scheduleReconnect();
+    this.untried = this.urls.length;
+    this.scheduleReconnect(false);
   }
 
   /** What a 1009 close says, with the limits it may be about. */
@@ -281,12 +324,16 @@ export class Connection {
     return total;
   }
 
-  private scheduleReconnect(): void {
+  /** `now`: the next URL of a pass, tried without waiting (the backoff is per pass over the URLs). */
+  private scheduleReconnect(now: boolean): void {
     // Full jitter on an exponential backoff: many clients of a restarted broker do not
     // all come back in the same millisecond.
-    const cap = Math.min(this.backoffMaxMs, this.backoffMs * 2 ** Math.min(this.attempts, 16));
-    const delay = cap / 2 + Math.random() * (cap / 2);
-    this.attempts++;
+    let delay = 0;
+    if (!now) {
+      const cap = Math.min(this.backoffMaxMs, this.backoffMs * 2 ** Math.min(this.attempts, 16));
+      delay = cap / 2 + Math.random() * (cap / 2);
+      this.attempts++;
+    }
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.state !== 'reconnecting') return;
@@ -295,7 +342,16 @@ export class Connection {
           this.log.info({ url: this.url }, `reconnected to ${this.url}`);
           for (const fn of this.reconnectListeners) fn();
         },
-        () => { if (this.state === 'reconnecting') this.scheduleReconnect(); },
+        () => {
+          if (this.state !== 'reconnecting') return;
+          this.at = (this.at + 1) % this.urls.length;
+          if (--this.untried > 0) {
+            this.scheduleReconnect(true);
+          } else {
+            this.untried = this.urls.length;
+            this.scheduleReconnect(false);
+          }
+        },
       );
     }, delay);
   }

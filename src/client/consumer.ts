@@ -27,11 +27,12 @@
  * the group, logging that the handler is stuck, and rejoins on its next pull.
  */
 import { BrokerError, ERRORS } from '../protocol/errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
 import { clientLogger, type Logger } from './logger.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
-import { MetadataCache } from './metadata-cache.js';
-import { brokerUrl } from './producer.js';
+import type { MetadataCache } from './metadata-cache.js';
+import { bootstrapUrls } from './broker-list.js';
+import { BrokerPool, type ClientOptions } from './broker-pool.js';
 import { groupOptions, type GroupConsumerOptions } from './group-options.js';
 import { GroupSession, type GroupPartitionControl } from './group-session.js';
 import { PartitionFetcher, type Batch, type OffsetReset, type PartitionState } from './partition-fetcher.js';
@@ -40,9 +41,7 @@ import type { Message, TopicPartition } from './types.js';
 export type { Batch, OffsetReset } from './partition-fetcher.js';
 export type SeekTarget = number | 'earliest' | 'latest' | { timestamp: number | Date };
 
-export interface ConsumerOptions extends ConnectionOptions, GroupConsumerOptions {
-  url?: string;
-  brokers?: string[];
+export interface ConsumerOptions extends ClientOptions, GroupConsumerOptions {
   autoOffsetReset?: OffsetReset;
   /** Long-poll wait of a fetch when no data is there. Default 500 ms. */
   maxWaitMs?: number;
@@ -78,7 +77,9 @@ export interface RunOptions {
 }
 
 export class Consumer {
+  /** The home connection (client/broker-pool.ts): groups and metadata; fetches go to leaders. */
   readonly conn: Connection;
+  private readonly pool: BrokerPool;
   private readonly meta: MetadataCache;
   private readonly autoOffsetReset: OffsetReset;
   private readonly log: Logger;
@@ -97,10 +98,11 @@ export class Consumer {
     }
     const retryBackoffMs = opts.retryBackoffMs ?? 200;
     this.log = clientLogger(opts);
-    this.conn = new Connection(brokerUrl(opts), { ...opts, logger: this.log });
-    this.meta = new MetadataCache(this.conn);
+    this.pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
+    this.conn = this.pool.home;
+    this.meta = this.pool.meta;
     const g = groupOptions(opts);
-    this.fetcher = new PartitionFetcher(this.conn, this.meta, {
+    this.fetcher = new PartitionFetcher(this.pool, {
       autoOffsetReset: this.autoOffsetReset,
       maxWaitMs: opts.maxWaitMs ?? 500,
       minBytes: opts.minBytes ?? 1,
@@ -372,7 +374,7 @@ export class Consumer {
     return (this.finishing ??= (async () => {
       if (this.group) await this.group.close();
       this.fetcher.close();
-      await this.conn.close();
+      await this.pool.close();
       await this.fetcher.stopped();
     })());
   }

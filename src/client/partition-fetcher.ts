@@ -11,6 +11,15 @@
  *
  * Each partition has an `epoch`, bumped by seek(), a reset, revocation or removal: data
  * fetched or queued under an older epoch is dropped, never delivered.
+ *
+ * Routing (client/broker-pool.ts): on a single broker the one Fetch goes to it. In a cluster
+ * each partition is fetched from its leader, with the leader epoch Metadata gave as
+ * `currentLeaderEpoch`: one Fetch per leader in flight, each going out again as soon as its
+ * answer is in, so a leader with nothing new (a long poll) does not hold up the others. A
+ * partition is in at most one Fetch at a time. After NOT_LEADER_OR_FOLLOWER, a leader-epoch
+ * error, an unknown partition or a dropped connection, metadata is refreshed and the
+ * partition is fetched again after a backoff, from the same offset, on whichever broker then
+ * leads it: the consumer resumes from its position on the new leader.
  */
 import { Api, EARLIEST, LATEST, type FetchResponse, type ListOffsetsResponse } from '../protocol/api.js';
 import { BrokerError } from '../protocol/errors.js';
@@ -19,6 +28,7 @@ import type { Connection } from './connection.js';
 import type { Logger } from './logger.js';
 import { MessageDecoder, nextOffsetAfter } from './message-decoder.js';
 import type { MetadataCache } from './metadata-cache.js';
+import { NoLeaderError, needsRefresh, type BrokerPool } from './broker-pool.js';
 import type { Message, TopicPartition } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
@@ -50,6 +60,8 @@ export interface PartitionState {
   revoked?: boolean;
   /** Number of the last fetch that brought records for it (0: none yet); orders the next request. */
   servedIn: number;
+  /** In a Fetch in flight now (a partition is in at most one). */
+  fetching: boolean;
 }
 
 export interface Batch {
@@ -97,8 +109,13 @@ export class PartitionFetcher {
   private failure: Error | null = null;
   private loopWake: (() => void) | null = null;
   private dataWake: (() => void) | null = null;
+  /** Fetches in flight, one per broker connection at most. */
+  private readonly inFlight = new Map<Connection, Promise<void>>();
+  private readonly meta: MetadataCache;
 
-  constructor(private readonly conn: Connection, private readonly meta: MetadataCache, private readonly o: FetcherOptions) {}
+  constructor(private readonly pool: BrokerPool, private readonly o: FetcherOptions) {
+    this.meta = pool.meta;
+  }
 
   get(tp: TopicPartition): PartitionState | undefined {
     return this.states.get(tpKey(tp.topic, tp.partition));
@@ -113,7 +130,7 @@ export class PartitionFetcher {
     if (this.states.has(k)) return undefined;
     const s: PartitionState = {
       topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1, logStartOffset: -1, retryAt: 0,
-      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart: committedStart === true, servedIn: 0,
+      skipBeforeTs: -1, reset: offset >= 0 ? null : reset, committedStart: committedStart === true, servedIn: 0, fetching: false,
     };
     this.states.set(k, s);
     return s;
@@ -189,6 +206,14 @@ export class PartitionFetcher {
   }
 
   private async fetchLoop(): Promise<void> {
+    try {
+      await this.fetchLoopBody();
+    } finally {
+      await Promise.all(this.inFlight.values());
+    }
+  }
+
+  private async fetchLoopBody(): Promise<void> {
     while (!this.closed && !this.failure) {
       const now = Date.now();
       const resets = [...this.states.values()].filter((s) => s.reset && !s.revoked && s.retryAt <= now);
@@ -199,26 +224,92 @@ export class PartitionFetcher {
         continue;
       }
       const t = Date.now();
-      const ready = [...this.states.values()].filter((s) => !s.reset && !s.revoked && s.fetchOffset >= 0 && s.retryAt <= t);
-      if (ready.length === 0) {
+      const ready = [...this.states.values()].filter((s) => !s.reset && !s.revoked && s.fetchOffset >= 0 && s.retryAt <= t && !s.fetching);
+      if (ready.length === 0 && this.inFlight.size === 0) {
         const unassignedNone = [...this.states.values()].find((s) => !s.reset && s.fetchOffset < 0);
         if (unassignedNone) {
           throw new SluiceError('NO_OFFSET', `${unassignedNone.topic}/${unassignedNone.partition} has no position and autoOffsetReset is 'none'; call seek()`);
         }
-        const next = Math.min(...[...this.states.values()].map((s) => s.retryAt).filter((x) => x > t), t + 1000);
-        await this.sleep(Math.max(1, next - t));
-        continue;
       }
-      // The broker fills maxBytes in request order: a fixed order would let the first
-      // partitions take every response while they have data and starve the others. As in
-      // Kafka's consumer, partitions that just returned records go to the back (stable sort:
-      // ties keep assignment order).
-      ready.sort((a, b) => a.servedIn - b.servedIn);
-      await this.fetchOnce(ready);
+      if (ready.length > 0) {
+        // The broker fills maxBytes in request order: a fixed order would let the first
+        // partitions take every response while they have data and starve the others. As in
+        // Kafka's consumer, partitions that just returned records go to the back (stable sort:
+        // ties keep assignment order).
+        ready.sort((a, b) => a.servedIn - b.servedIn);
+        this.startFetches(ready);
+      }
+      // Until a fetch is answered (it wakes the loop), a partition's backoff ends, or a
+      // seek, an assignment or a delivery wakes it.
+      const next = Math.min(...[...this.states.values()].map((s) => s.retryAt).filter((x) => x > t), t + 1000);
+      await this.sleep(Math.max(1, next - t));
     }
   }
 
+  /** Sends a Fetch for `ready` to each leader that has none in flight (one to the broker on a single broker). */
+  private startFetches(ready: PartitionState[]): void {
+    if (!this.meta.clustered) {
+      if (!this.inFlight.has(this.pool.home)) this.startFetch(this.pool.home, ready, undefined);
+      return;
+    }
+    const groups = new Map<Connection, { states: PartitionState[]; epochs: (number | undefined)[] }>();
+    for (const s of ready) {
+      let route;
+      try {
+        route = this.pool.route(s.topic, s.partition);
+      } catch (err) {
+        if (!(err instanceof NoLeaderError)) throw err;
+        this.backOff(s, err);
+        continue;
+      }
+      if (this.inFlight.has(route.conn)) continue; // goes out with that leader's next fetch
+      let g = groups.get(route.conn);
+      if (!g) groups.set(route.conn, g = { states: [], epochs: [] });
+      g.states.push(s);
+      g.epochs.push(route.leaderEpoch);
+    }
+    for (const [conn, g] of groups) this.startFetch(conn, g.states, g.epochs);
+  }
+
+  private startFetch(conn: Connection, states: PartitionState[], leaderEpochs: (number | undefined)[] | undefined): void {
+    for (const s of states) s.fetching = true;
+    const p = this.fetchOnce(conn, states, leaderEpochs)
+      .catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => {
+        for (const s of states) s.fetching = false;
+        this.inFlight.delete(conn);
+        this.wakeLoop();
+      });
+    this.inFlight.set(conn, p);
+  }
+
+  /** After a retriable error of `s`: fetch it again after the backoff, with fresh metadata when its leader may have moved. */
+  private backOff(s: PartitionState, err: unknown): void {
+    s.retryAt = Date.now() + this.o.retryBackoffMs;
+    if (needsRefresh(err, this.meta.clustered)) void this.meta.refresh([s.topic]).catch(() => undefined);
+  }
+
+  /** ListOffsets for partitions to reset: to the broker, or in a cluster to each leader. */
   private async resolveResets(resets: PartitionState[]): Promise<void> {
+    if (!this.meta.clustered) return this.resolveResetsOn(this.pool.home, resets);
+    const groups = new Map<Connection, PartitionState[]>();
+    for (const s of resets) {
+      let conn: Connection;
+      try {
+        conn = this.pool.route(s.topic, s.partition).conn;
+      } catch (err) {
+        if (!(err instanceof NoLeaderError)) throw err;
+        this.backOff(s, err);
+        continue;
+      }
+      const g = groups.get(conn);
+      if (g) g.push(s);
+      else groups.set(conn, [s]);
+    }
+    await Promise.all([...groups].map(([conn, g]) => this.resolveResetsOn(conn, g)));
+  }
+
+  private async resolveResetsOn(conn: Connection, resets: PartitionState[]): Promise<void> {
     const epochs = resets.map((s) => s.epoch);
     const partitions = resets.map((s) => ({
       topic: s.topic, partition: s.partition,
@@ -226,10 +317,10 @@ export class PartitionFetcher {
     }));
     let res: ListOffsetsResponse;
     try {
-      res = await this.conn.request(Api.ListOffsets, { partitions });
+      res = await conn.request(Api.ListOffsets, { partitions });
     } catch (err) {
       if (err instanceof SluiceError && err.retriable) {
-        for (const s of resets) s.retryAt = Date.now() + this.o.retryBackoffMs;
+        for (const s of resets) this.backOff(s, err);
         return;
       }
       throw err;
@@ -242,7 +333,7 @@ export class PartitionFetcher {
       if (r.error && r.error.code !== 0) {
         const e = new BrokerError(r.error.code, `list offsets of ${s.topic}/${s.partition}: ${r.error.message}`, r.error.data);
         if (!e.retriable) throw e;
-        s.retryAt = Date.now() + this.o.retryBackoffMs;
+        this.backOff(s, e);
         continue;
       }
       if (s.reset!.kind === 'time') s.skipBeforeTs = s.reset!.ts;
@@ -251,21 +342,29 @@ export class PartitionFetcher {
     }
   }
 
-  private async fetchOnce(ready: PartitionState[]): Promise<void> {
+  /** One Fetch of `ready` on `conn`; `leaderEpochs` (cluster mode) are sent as each partition's currentLeaderEpoch. */
+  private async fetchOnce(conn: Connection, ready: PartitionState[], leaderEpochs: (number | undefined)[] | undefined): Promise<void> {
     const epochs = ready.map((s) => s.epoch);
-    const partitions = ready.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.fetchOffset, maxBytes: this.o.maxPartitionBytes }));
+    const maxBytes = this.o.maxPartitionBytes;
+    const partitions = ready.map((s, i) => {
+      const e = leaderEpochs?.[i];
+      return e === undefined
+        ? { topic: s.topic, partition: s.partition, offset: s.fetchOffset, maxBytes }
+        : { topic: s.topic, partition: s.partition, offset: s.fetchOffset, maxBytes, currentLeaderEpoch: e };
+    });
     let res: FetchResponse;
     try {
-      res = await this.conn.request(
+      res = await conn.request(
         Api.Fetch,
         { maxWaitMs: this.o.maxWaitMs, minBytes: this.o.minBytes, maxBytes: this.o.maxBytes, partitions },
-        this.o.maxWaitMs + this.conn.requestTimeoutMs,
+        this.o.maxWaitMs + conn.requestTimeoutMs,
       );
     } catch (err) {
       if (this.closed) return;
       if (err instanceof SluiceError && err.retriable) {
-        // Connection dropped or broker busy: the same offsets are fetched again later.
-        await this.sleep(this.o.retryBackoffMs);
+        // Connection dropped or broker busy: the same offsets are fetched again after the
+        // backoff (in a cluster, from whichever broker then leads each partition).
+        for (const s of ready) this.backOff(s, err);
         return;
       }
       throw err;
@@ -310,8 +409,8 @@ export class PartitionFetcher {
       return;
     }
     if (!err.retriable) throw err;
-    if (err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(s.topic);
-    s.retryAt = Date.now() + this.o.retryBackoffMs;
+    if (err.code === 'UNKNOWN_TOPIC_OR_PARTITION' && !this.meta.clustered) this.meta.invalidate(s.topic);
+    this.backOff(s, err);
   }
 
   private release(bytes: number): void {

@@ -21,8 +21,18 @@
  * before they grow past the limit, and requests are grouped to fit the frame limit. Sent
  * anyway, the broker would close the connection (1009), failing every request in flight.
  *
- * Retriable failures (NETWORK_ERROR on a dropped connection, timeouts, a broker shutting
- * down, an unknown partition) resend the same encoded batch after a backoff.
+ * Routing (client/broker-pool.ts): on a single broker every request goes to it. In a
+ * cluster each batch goes to its partition's leader as Metadata names it, one request per
+ * leader; a partition with no leader now (offline, or its leader's connection is down) waits,
+ * with backoff and metadata refreshes, up to `deliveryTimeoutMs`.
+ *
+ * Retriable failures (NOT_LEADER_OR_FOLLOWER and the leader-epoch errors after a failover,
+ * NOT_ENOUGH_REPLICAS, NETWORK_ERROR on a dropped connection, timeouts, a broker shutting
+ * down, an unknown partition) resend the same encoded batch after a backoff, at most
+ * `retries` times and within `deliveryTimeoutMs`; when the leader may have moved, metadata is
+ * refreshed first (one refresh for all). Until a failed batch is resent, its partition sends
+ * nothing new, and the batches that failed with it go back in their first order
+ * (client/partition-hold.ts): a leader move does not reorder a partition.
  *
  * Idempotent by default (Kafka's enable.idempotence; idempotence.ts has the rules): the
  * producer takes a producer id (InitProducerId) before its first batch and numbers its
@@ -30,30 +40,29 @@
  * once, and retries go out in order (a later batch never overtakes an earlier one of its
  * partition): exactly once and in order per partition, as long as the producer lives.
  * With `idempotent: false` (or acks 0, which gets no answers to track) a batch whose
- * response was lost may be stored twice and a retried batch can land after a later one:
- * at-least-once, as in Kafka without idempotence.
+ * response was lost may be stored twice: at-least-once, as in Kafka without idempotence.
  */
 import { Api, type ProduceResponse } from '../protocol/api.js';
 import { BrokerError, errorCode } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
 import { IdempotentSequences } from './idempotence.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
-import { MetadataCache } from './metadata-cache.js';
+import type { MetadataCache } from './metadata-cache.js';
+import { bootstrapUrls } from './broker-list.js';
+import { BrokerPool, NoLeaderError, needsRefresh, type ClientOptions } from './broker-pool.js';
+import { PartitionHold } from './partition-hold.js';
 import type { BrokerLimits } from '../protocol/broker-limits.js';
 import {
   PendingSend, RecordAccumulator, PRODUCE_REQUEST_OVERHEAD, produceBatchOverhead, tooLarge, type BatchCap, type ProducerBatch,
 } from './record-accumulator.js';
 import type { Acks, ProducerMessage, SendResult } from './types.js';
 
-export const DEFAULT_BROKER = 'ws://127.0.0.1:9400';
+export { DEFAULT_BROKER } from './broker-list.js';
 /** maxBatchBytes of a broker that announces no limits: the broker setting's default. */
 const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
-export interface ProducerOptions extends ConnectionOptions {
-  /** Broker URL (ws://host:port). `brokers[0]` is used when given instead. */
-  url?: string;
-  brokers?: string[];
+export interface ProducerOptions extends ClientOptions {
   /** 0: no response; 1: appended (default); 'all' / -1: appended and fsynced. */
   acks?: Acks;
   lingerMs?: number;
@@ -65,6 +74,12 @@ export interface ProducerOptions extends ConnectionOptions {
   retries?: number;
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
+  /**
+   * How long a message may take from send() to its acknowledgement, retries and waits for a
+   * partition leader included (Kafka's delivery.timeout.ms); past it, the send fails with
+   * the last error. Default 120 s.
+   */
+  deliveryTimeoutMs?: number;
   /**
    * Largest record batch (one partition's records in one request) to send. Default: the
    * broker's maxBatchBytes as it announces it, or 16 MiB (the broker's default) when it
@@ -79,13 +94,15 @@ export interface ProducerOptions extends ConnectionOptions {
   idempotent?: boolean;
 }
 
-export function brokerUrl(opts: { url?: string; brokers?: string[] }): string {
-  return opts.url ?? opts.brokers?.[0] ?? DEFAULT_BROKER;
-}
-
 export class Producer {
+  /** The home connection (client/broker-pool.ts). */
   readonly conn: Connection;
+  private readonly pool: BrokerPool;
   private readonly meta: MetadataCache;
+  /** Partitions whose retry is pending send nothing new (ordering after a leader move). */
+  private readonly hold: PartitionHold<ProducerBatch>;
+  /** Times a batch waited for a leader (its backoff; not counted as attempts). */
+  private readonly leaderWaits = new WeakMap<ProducerBatch, number>();
   private readonly acc: RecordAccumulator;
   private readonly acks: 0 | 1 | -1;
   private readonly lingerMs: number;
@@ -95,18 +112,19 @@ export class Producer {
   private readonly retries: number;
   private readonly retryBackoffMs: number;
   private readonly retryBackoffMaxMs: number;
+  private readonly deliveryTimeoutMs: number;
   private readonly ownMaxBatchBytes: number | undefined;
   /** batchCap() per topic, for the limits it was computed from. */
   private caps = new Map<string, BatchCap>();
   private capsFor: BrokerLimits | undefined;
 
   private inFlight = 0;
-  private retrying = 0;
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private closed = false;
   /** Sequence numbers of the idempotent producer; null when not idempotent. */
   private readonly idem: IdempotentSequences | null;
-  private readonly admit: ((b: ProducerBatch) => boolean) | undefined;
+  /** Whether a ready batch may go now: its partition is not held for a retry, and idempotence lets it. */
+  private readonly admit: (b: ProducerBatch) => boolean;
   private initing: Promise<void> | null = null;
   private spaceWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
@@ -118,7 +136,6 @@ export class Producer {
     if (opts.idempotent === true && this.acks === 0) throw new InvalidArgumentError('idempotent needs acks 1 or all: with acks 0 the producer gets no answers to track');
     const idem = (opts.idempotent ?? this.acks !== 0) ? new IdempotentSequences() : null;
     this.idem = idem;
-    this.admit = idem === null ? undefined : (b) => idem.admit(b);
     this.lingerMs = opts.lingerMs ?? 5;
     const batchBytes = opts.batchBytes ?? 1024 * 1024;
     this.maxRequestBytes = Math.max(opts.maxRequestBytes ?? 8 * 1024 * 1024, batchBytes);
@@ -127,12 +144,21 @@ export class Producer {
     this.retries = opts.retries ?? 10;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryBackoffMaxMs = opts.retryBackoffMaxMs ?? 2000;
+    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 120_000;
     const own = opts.maxBatchBytes;
     if (own !== undefined && (!Number.isInteger(own) || own < 1)) throw new InvalidArgumentError(`maxBatchBytes must be an integer >= 1, not ${String(own)}`);
     this.ownMaxBatchBytes = own;
-    this.conn = new Connection(brokerUrl(opts), opts);
-    this.meta = new MetadataCache(this.conn);
+    this.pool = new BrokerPool(bootstrapUrls(opts), opts, opts.connectionFactory);
+    this.conn = this.pool.home;
+    this.meta = this.pool.meta;
+    this.hold = new PartitionHold((batches) => {
+      for (const b of batches) this.acc.requeue(b); // in first-taken order, ahead of later batches of their partition
+      this.pump();
+      this.checkIdle();
+    });
     this.acc = new RecordAccumulator(batchBytes);
+    const muted = this.hold.muted;
+    this.admit = idem === null ? (b) => !muted(b) : (b) => !muted(b) && idem.admit(b);
   }
 
   /** Connects to the broker; rejects with NETWORK_ERROR naming the URL when it is unreachable. */
@@ -228,21 +254,70 @@ export class Producer {
       const l = this.conn.limits;
       const maxBytes = l ? Math.min(this.maxRequestBytes, l.maxFrameBytes - PRODUCE_REQUEST_OVERHEAD) : this.maxRequestBytes;
       const taken = this.acc.takeReady(maxBytes, this.admit);
-      if (taken.length === 0) break; // every ready batch waits for one in flight (idempotence)
+      if (taken.length === 0) break; // every ready batch waits: for its partition's retry, or for one in flight (idempotence)
       const batches = this.refuseTooLarge(taken);
       if (batches.length === 0) continue;
-      this.inFlight++;
-      // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
-      // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
-      // send that already settled is a no-op).
-      void this.sendRequest(batches).catch((err: unknown) => {
-        for (const b of batches) b.fail(err instanceof Error ? err : new Error(String(err)));
-      }).finally(() => {
-        this.inFlight--;
-        this.pump();
-        this.checkIdle();
-      });
+      if (!this.meta.clustered) {
+        this.dispatch(batches, this.conn);
+        continue;
+      }
+      // Cluster: one request per leader.
+      for (const [conn, group] of this.byLeader(batches)) this.dispatch(group, conn);
     }
+  }
+
+  /** `batches` grouped by their partition leader's connection; those with no leader now are held. */
+  private byLeader(batches: ProducerBatch[]): Map<Connection, ProducerBatch[]> {
+    const out = new Map<Connection, ProducerBatch[]>();
+    for (const b of batches) {
+      let conn: Connection;
+      try {
+        conn = this.pool.route(b.topic, b.partition).conn;
+      } catch (err) {
+        if (!(err instanceof NoLeaderError)) throw err;
+        this.waitForLeader(b, err);
+        continue;
+      }
+      const g = out.get(conn);
+      if (g) g.push(b);
+      else out.set(conn, [b]);
+    }
+    return out;
+  }
+
+  private dispatch(batches: ProducerBatch[], conn: Connection): void {
+    this.inFlight++;
+    for (const b of batches) this.hold.sent(b);
+    // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
+    // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
+    // send that already settled is a no-op).
+    void this.sendRequest(batches, conn).catch((err: unknown) => {
+      for (const b of batches) b.fail(err instanceof Error ? err : new Error(String(err)));
+    }).finally(() => {
+      this.inFlight--;
+      for (const b of batches) this.hold.settled(b);
+      this.pump();
+      this.checkIdle();
+    });
+  }
+
+  /**
+   * Holds a batch whose partition has no reachable leader now (offline, or its leader's
+   * connection is down) until metadata is refreshed and a backoff passed; no attempt is
+   * counted, but the delivery timeout runs.
+   */
+  private waitForLeader(b: ProducerBatch, err: NoLeaderError): void {
+    if (this.closedHard || Date.now() - b.createdAt >= this.deliveryTimeoutMs) {
+      this.acc.release(b);
+      b.fail(new SluiceError('REQUEST_TIMED_OUT', `no leader for ${err.message} within the delivery timeout of ${this.deliveryTimeoutMs} ms`, { cause: err }));
+      this.wakeSpace();
+      this.checkIdle();
+      return;
+    }
+    const waits = (this.leaderWaits.get(b) ?? 0) + 1;
+    this.leaderWaits.set(b, waits);
+    const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** Math.min(waits - 1, 16));
+    this.hold.hold(b, delay * (0.8 + Math.random() * 0.4), this.meta.refresh([b.topic]).catch(() => undefined));
   }
 
   /**
@@ -268,11 +343,11 @@ export class Producer {
     return out ?? batches;
   }
 
-  private async sendRequest(batches: ProducerBatch[]): Promise<void> {
+  private async sendRequest(batches: ProducerBatch[], conn: Connection): Promise<void> {
     const partitions = batches.map((b) => ({ topic: b.topic, partition: b.partition, records: b.encoded! }));
     if (this.acks === 0) {
       try {
-        await this.conn.sendOnly(Api.Produce, { acks: 0, partitions });
+        await conn.sendOnly(Api.Produce, { acks: 0, partitions });
       } catch (err) {
         for (const b of batches) this.retryOrFail(b, err as Error);
         return;
@@ -282,7 +357,7 @@ export class Producer {
     }
     let res: ProduceResponse;
     try {
-      res = await this.conn.request(Api.Produce, { acks: this.acks, partitions });
+      res = await conn.request(Api.Produce, { acks: this.acks, partitions });
     } catch (err) {
       for (const b of batches) this.retryOrFail(b, err as Error);
       return;
@@ -323,18 +398,16 @@ export class Producer {
       }
       retriable = what === 'retry';
     }
-    if (retriable && b.attempts < this.retries && !this.closedHard) {
+    if (retriable && b.attempts < this.retries && !this.closedHard && Date.now() - b.createdAt < this.deliveryTimeoutMs) {
       b.attempts++;
       idem?.retrying(b);
-      if ((err as SluiceError).code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(b.topic);
+      // A leader that moved (or, in a cluster, a dropped connection) is looked up again
+      // before the retry; the refresh is shared by every batch that failed meanwhile.
+      let refreshed: Promise<unknown> | undefined;
+      if (needsRefresh(err, this.meta.clustered)) refreshed = this.meta.refresh([b.topic]).catch(() => undefined);
+      else if (code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(b.topic);
       const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** (b.attempts - 1));
-      this.retrying++;
-      setTimeout(() => {
-        this.retrying--;
-        this.acc.requeue(b); // ahead of its partition's later batches: order within a partition holds
-        this.pump();
-        this.checkIdle();
-      }, delay * (0.8 + Math.random() * 0.4));
+      this.hold.hold(b, delay * (0.8 + Math.random() * 0.4), refreshed);
       return;
     }
     idem?.failed(b);
@@ -392,7 +465,7 @@ export class Producer {
   }
 
   private get idle(): boolean {
-    return this.inFlight === 0 && this.retrying === 0 && this.acc.ready.length === 0 && !this.acc.hasOpen;
+    return this.inFlight === 0 && this.hold.size === 0 && this.acc.ready.length === 0 && !this.acc.hasOpen;
   }
 
   private checkIdle(): void {
@@ -428,7 +501,7 @@ export class Producer {
       this.closedHard = true;
       for (const f of this.spaceWaiters) f();
       this.spaceWaiters = [];
-      await this.conn.close();
+      await this.pool.close();
     }
   }
 }

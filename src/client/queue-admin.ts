@@ -4,8 +4,9 @@
  */
 import { Api, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
-import { brokerUrl } from './producer.js';
+import type { Connection } from './connection.js';
+import { bootstrapUrls } from './broker-list.js';
+import { defaultConnectionFactory, type ClientOptions } from './broker-pool.js';
 
 export type ShareGroupDescription = ShareGroupDescriptionWire;
 export type { ShareResetTo };
@@ -21,8 +22,8 @@ export interface ShareOffsetReset {
 export class QueueAdmin {
   readonly conn: Connection;
 
-  constructor(opts: ConnectionOptions & { url?: string; brokers?: string[] } = {}) {
-    this.conn = new Connection(brokerUrl(opts), opts);
+  constructor(opts: ClientOptions = {}) {
+    this.conn = (opts.connectionFactory ?? defaultConnectionFactory)(bootstrapUrls(opts), opts);
   }
 
   /** Every share group's ids. */

@@ -32,18 +32,18 @@ import {
 } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
+import { bootstrapUrls } from './broker-list.js';
+import { defaultConnectionFactory, type ClientOptions } from './broker-pool.js';
 import { clientLogger, errorText, type Logger } from './logger.js';
 import { InvalidArgumentError } from './errors.js';
 import { decodeMessages } from './message-decoder.js';
-import { brokerUrl } from './producer.js';
 import { Job, type JobSettler, type ReleaseOptions } from './queue-job.js';
 import type { Message } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
-export interface QueueConsumerOptions extends ConnectionOptions {
-  url?: string;
-  brokers?: string[];
+/** Share groups are kept by the broker the worker is connected to: the first live one of the bootstrap list. */
+export interface QueueConsumerOptions extends ClientOptions {
   groupId: string;
   topics: string | string[];
   /** Stable id of this worker; default a random UUID. */
@@ -132,7 +132,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.extendLocks = opts.extendLocks ?? true;
     this.settings = opts.settings;
     this.log = clientLogger(opts);
-    this.conn = new Connection(brokerUrl(opts), { ...opts, logger: this.log });
+    this.conn = (opts.connectionFactory ?? defaultConnectionFactory)(bootstrapUrls(opts), { ...opts, logger: this.log });
     const hb = opts.heartbeatIntervalMs ?? 3000;
     this.heartbeat = setInterval(() => this.beat(), hb);
     this.heartbeat.unref();

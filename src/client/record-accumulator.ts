@@ -238,9 +238,10 @@ export class RecordAccumulator {
    * Removes ready batches for one request, encoded: up to `maxBytes` (at least one batch;
    * each batch counts with its produceBatchOverhead, so that `maxBytes` bounds the frame)
    * and at most one batch per partition, so a partition's batches go out in order, one
-   * request after another. Batches left behind keep their order. `admit` (the idempotent
-   * producer's, idempotence.ts) may hold a batch back, and with it the later ones of its
-   * partition; it is asked in ready order, before the batch is encoded.
+   * request after another. Batches left behind keep their order. `admit` may hold a batch
+   * back, and with it the later ones of its partition (a partition whose retry is pending:
+   * client/partition-hold.ts; the idempotent producer's window: idempotence.ts); it is asked
+   * in ready order, before the batch is encoded.
    */
   takeReady(maxBytes: number, admit?: (b: ProducerBatch) => boolean): ProducerBatch[] {
     const out: ProducerBatch[] = [];

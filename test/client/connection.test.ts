@@ -88,6 +88,36 @@ test('dropped connection fails in-flight requests retriably, then reconnects', a
   await s.stop();
 });
 
+test('bootstrap list: the first URL refused, the second answers; none answering names them all', async () => {
+  const dead = await server();
+  const deadUrl = dead.url;
+  await dead.stop();
+  const s = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, from: 'second' })));
+  const c = new Connection([deadUrl, s.url]);
+  assert.equal((await raw(c, 3, {})).from, 'second');
+  assert.equal(c.url, s.url);
+  await c.close();
+  const url2 = s.url;
+  await s.stop();
+  const none = new Connection([deadUrl, url2]);
+  await assert.rejects(none.connect(), (e: any) => e.code === 'NETWORK_ERROR' && e.message.includes(deadUrl) && e.message.includes(url2));
+  await none.close();
+});
+
+test('bootstrap list: after a drop the connection goes on with the next live URL', async () => {
+  const a = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, from: 'a' })));
+  const b = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, from: 'b' })));
+  const c = new Connection([a.url, b.url], { reconnectBackoffMs: 20, reconnectBackoffMaxMs: 20 });
+  assert.equal((await raw(c, 3, {})).from, 'a');
+  const back = new Promise<void>((r) => c.onReconnect(r));
+  await a.stop();
+  await back;
+  assert.equal(c.url, b.url);
+  assert.equal((await raw(c, 3, {}, 5000)).from, 'b');
+  await c.close();
+  await b.stop();
+});
+
 test('close() rejects what is in flight with CLIENT_CLOSED', async () => {
   const s = await server(0, () => {});
   const c = new Connection(s.url);

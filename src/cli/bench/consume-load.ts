@@ -11,7 +11,7 @@ import { Progress } from './progress.js';
 import { measured, type BenchResult } from './report.js';
 
 export interface ConsumeSettings {
-  url: string;
+  brokers: readonly string[];
   topic: string;
   consumers: number;
   maxBytes?: number;
@@ -22,7 +22,7 @@ export interface ConsumeSettings {
 }
 
 export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
-  const admin = new Admin({ url: s.url });
+  const admin = new Admin({ brokers: s.brokers });
   let ends: { tp: TopicPartition; start: number; end: number }[];
   try {
     const first = await admin.listOffsets(s.topic, 'earliest');
@@ -36,7 +36,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const total = ends.reduce((a, e) => a + (e.end - e.start), 0);
   if (s.group !== undefined) return runGroup(s, s.group, ends, total);
   const consumers = shares.map(() => new Consumer({
-    url: s.url, autoOffsetReset: 'earliest', ...sizeLimits(s),
+    brokers: s.brokers, autoOffsetReset: 'earliest', ...sizeLimits(s),
   }));
   for (let i = 0; i < k; i++) {
     await consumers[i].connect();
@@ -94,7 +94,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
 async function runGroup(s: ConsumeSettings, group: string, ends: { tp: TopicPartition; start: number; end: number }[], total: number): Promise<BenchResult> {
   const end = new Map(ends.map((e) => [tpKey(e.tp.topic, e.tp.partition), e.end]));
   const consumers = Array.from({ length: Math.max(1, s.consumers) }, () => new Consumer({
-    url: s.url, groupId: group, topics: [s.topic], autoOffsetReset: 'earliest', ...sizeLimits(s),
+    brokers: s.brokers, groupId: group, topics: [s.topic], autoOffsetReset: 'earliest', ...sizeLimits(s),
   }));
   let done = 0;
   let bytes = 0;

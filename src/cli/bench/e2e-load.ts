@@ -19,7 +19,7 @@ import { Progress } from './progress.js';
 import { measured, round, type BenchResult } from './report.js';
 
 export interface E2eSettings {
-  url: string;
+  brokers: readonly string[];
   topic: string;
   messages: number;
   size: number;
@@ -39,9 +39,9 @@ export interface E2eSettings {
 export async function runE2e(s: E2eSettings): Promise<BenchResult> {
   const size = Math.max(8, s.size);
   const producer = new Producer({
-    url: s.url, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight, ...(s.idempotent === false ? { idempotent: false } : {}),
+    brokers: s.brokers, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight, ...(s.idempotent === false ? { idempotent: false } : {}),
   });
-  const consumer = new Consumer({ url: s.url, autoOffsetReset: 'earliest', maxWaitMs: s.maxWaitMs });
+  const consumer = new Consumer({ brokers: s.brokers, autoOffsetReset: 'earliest', maxWaitMs: s.maxWaitMs });
   await producer.connect();
   await producer.partitionCount(s.topic);
   await consumer.connect();

@@ -14,7 +14,7 @@ import { Progress } from './progress.js';
 import { measured, type BenchResult } from './report.js';
 
 export interface ProduceSettings {
-  url: string;
+  brokers: readonly string[];
   topic: string;
   messages: number;
   size: number;
@@ -35,7 +35,7 @@ export interface ProduceSettings {
 export async function runProduce(s: ProduceSettings): Promise<BenchResult> {
   const pool = new PayloadPool(s.size, s.messages);
   const producers = Array.from({ length: s.producers }, () => new Producer({
-    url: s.url, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight,
+    brokers: s.brokers, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight,
     ...(s.idempotent === false ? { idempotent: false } : {}),
   }));
   await Promise.all(producers.map(async (p) => { await p.connect(); await p.partitionCount(s.topic); }));
