@@ -253,6 +253,14 @@ export function apiDefinition(key: number): ApiDefinition | undefined {
   return key >= 0 && key < BY_KEY.length ? BY_KEY[key] : undefined;
 }
 
+/**
+ * The name of api `key` ('Produce'), or undefined for a number that is no api: the one name
+ * lookup for the broker's metric labels and logs and the client's error messages.
+ */
+export function apiName(key: number): string | undefined {
+  return apiDefinition(key)?.name;
+}
+
 // The request types by name, as handlers and clients import them.
 export type ProduceRequest = RequestOf<typeof Api.Produce>;
 export type FetchRequest = RequestOf<typeof Api.Fetch>;
