@@ -132,7 +132,8 @@ export const API_TABLE = {
     memberEpoch: int({ min: -1, max: I32_MAX }),
     rebalanceTimeoutMs: optional(int({ min: 1, max: I32_MAX })),
     sessionTimeoutMs: optional(int({ min: 1, max: I32_MAX })),
-    subscribedTopics: optional(array(topic)),
+    // Names, not yet topics: an empty one can never match, so the subscription is refused.
+    subscribedTopics: optional(array(str({ min: 1 }))),
     subscribedPattern: optional(str()),
     ownedPartitions: optional(array(topicPartitions)),
   }), responds<ConsumerGroupHeartbeatResponse>()),
