@@ -1,13 +1,14 @@
 /**
- * Api -> handler. A handler gets the request its api's schema checked (api-table.ts) and
- * returns that api's response, or undefined when none is due (Produce with acks 0).
- * Adding an api means one handler file and one line here; the map's type makes a missing
- * or mistyped handler a compile error.
+ * Api -> handler. A handler (handler.ts) gets the request its api's schema checked
+ * (api-table.ts) and returns that api's response, or undefined when none is due (Produce
+ * with acks 0). Adding an api means one handler file and one line here; the map's type
+ * makes a missing or mistyped handler a compile error.
  */
 import { Api, type ApiKey } from '../protocol/api.js';
-import type { RequestOf, ResponseOf } from '../protocol/api-table.js';
+import type { RequestOf } from '../protocol/api-table.js';
 import type { Request } from '../protocol/parse-request.js';
 import type { BrokerContext, RequestScope } from './context.js';
+import type { Answer, Handler } from './handler.js';
 import { handleProduce } from './handle-produce.js';
 import { handleFetch } from './handle-fetch.js';
 import { handleListOffsets } from './handle-list-offsets.js';
@@ -29,11 +30,6 @@ import { handleVerifyTopic } from './handle-verify-topic.js';
 import { handleApiVersions } from './handle-api-versions.js';
 import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
 import { handleInitProducerId } from './handle-init-producer-id.js';
-
-/** Only Produce may answer nothing (acks 0). */
-type Answer<A extends ApiKey> = A extends typeof Api.Produce ? ResponseOf<A> | undefined : ResponseOf<A>;
-
-export type Handler<A extends ApiKey> = (ctx: BrokerContext, req: RequestOf<A>, scope: RequestScope) => Promise<Answer<A>>;
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 

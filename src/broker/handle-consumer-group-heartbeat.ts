@@ -6,11 +6,11 @@
  * Each answered heartbeat records the member's connection for rebalance pushes
  * (group-push.ts); a leave or a refused member drops it.
  */
-import type { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from '../protocol/api.js';
-import type { BrokerContext, RequestScope } from './context.js';
+import type { Api } from '../protocol/api.js';
 import { wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleConsumerGroupHeartbeat(ctx: BrokerContext, req: ConsumerGroupHeartbeatRequest, scope?: RequestScope): Promise<ConsumerGroupHeartbeatResponse> {
+export const handleConsumerGroupHeartbeat: Handler<typeof Api.ConsumerGroupHeartbeat> = async (ctx, req, scope) => {
   const push = ctx.groups.push;
   try {
     const out = push.during(req.groupId, req.memberId, () => ctx.groups.coordinator.heartbeat(req.groupId, req));
@@ -21,4 +21,4 @@ export async function handleConsumerGroupHeartbeat(ctx: BrokerContext, req: Cons
     if (typeof req.memberId === 'string') push.untrack(req.groupId, req.memberId);
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), memberId: req.memberId, memberEpoch: req.memberEpoch, heartbeatIntervalMs: 0 };
   }
-}
+};

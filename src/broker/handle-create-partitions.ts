@@ -1,11 +1,11 @@
 /** CreatePartitions (api 37): grow a topic to totalPartitions; shrinking is INVALID_PARTITIONS. */
-import type { CreatePartitionsRequest, CreatePartitionsResponse, TopicResult } from '../protocol/api.js';
+import type { Api, TopicResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
-import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
+import type { Handler } from './handler.js';
 
-export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponse> {
+export const handleCreatePartitions: Handler<typeof Api.CreatePartitions> = async (ctx, req) => {
   const topics: TopicResult[] = [];
   for (const { name, totalPartitions } of req.topics) {
     const info = isInternalTopicName(name) ? undefined : ctx.logs.topic(name);
@@ -27,4 +27,4 @@ export async function handleCreatePartitions(ctx: BrokerContext, req: CreatePart
     }
   }
   return { id: req.id, topics };
-}
+};

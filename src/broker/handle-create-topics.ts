@@ -10,14 +10,14 @@
  * cluster-context.ts), which checks both against the live brokers; the answer comes once this
  * broker's view shows the topic.
  */
-import type { CreateTopicsRequest, CreateTopicsResponse, TopicResult } from '../protocol/api.js';
+import type { Api, TopicResult } from '../protocol/api.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { topicConfigProblem } from '../protocol/topic-config.js';
-import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
+import type { Handler } from './handler.js';
 
-export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRequest): Promise<CreateTopicsResponse> {
+export const handleCreateTopics: Handler<typeof Api.CreateTopics> = async (ctx, req) => {
   const topics: TopicResult[] = [];
   for (const t of req.topics) {
     const name = t.name;
@@ -54,4 +54,4 @@ export async function handleCreateTopics(ctx: BrokerContext, req: CreateTopicsRe
     }
   }
   return { id: req.id, topics };
-}
+};

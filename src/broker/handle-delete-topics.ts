@@ -1,10 +1,10 @@
 /** DeleteTopics (api 20). Long polls parked on a deleted topic's partitions are answered at once (server.ts subscribes them to topicDeleted). */
-import type { DeleteTopicsRequest, DeleteTopicsResponse, TopicResult } from '../protocol/api.js';
+import type { Api, TopicResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
-import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
+export const handleDeleteTopics: Handler<typeof Api.DeleteTopics> = async (ctx, req) => {
   const topics: TopicResult[] = [];
   for (const name of req.topics) {
     if (isInternalTopicName(name)) {
@@ -25,4 +25,4 @@ export async function handleDeleteTopics(ctx: BrokerContext, req: DeleteTopicsRe
     }
   }
   return { id: req.id, topics };
-}
+};

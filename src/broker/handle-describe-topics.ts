@@ -1,10 +1,10 @@
 /** DescribeTopics (api 75): effective config and per-partition offsets and sizes. */
-import type { DescribeTopicsRequest, DescribeTopicsResponse, PartitionDescription } from '../protocol/api.js';
+import type { Api, PartitionDescription } from '../protocol/api.js';
 import { topicNameProblem } from '../topic-name.js';
-import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleDescribeTopics(ctx: BrokerContext, req: DescribeTopicsRequest): Promise<DescribeTopicsResponse> {
+export const handleDescribeTopics: Handler<typeof Api.DescribeTopics> = async (ctx, req) => {
   const topics = req.topics.map((name) => {
     const info = ctx.logs.topic(name);
     if (!info) {
@@ -21,4 +21,4 @@ export async function handleDescribeTopics(ctx: BrokerContext, req: DescribeTopi
     return { name, config: { ...ctx.config.log, ...info.config }, partitions };
   });
   return { id: req.id, topics };
-}
+};

@@ -34,7 +34,7 @@
  * Metrics count what the answer carries (records from batch headers, bytes, per-partition
  * errors), once per fetch however many re-reads its long poll made.
  */
-import type { FetchRequest, FetchResponse, FetchPartitionResult } from '../protocol/api.js';
+import type { Api, FetchRequest, FetchResponse, FetchPartitionResult } from '../protocol/api.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import type { PartitionLog } from '../storage/types.js';
 import { partitionKey, replicaFetchKey } from './purgatory.js';
@@ -43,6 +43,7 @@ import { errorOf, wireError } from './wire-error.js';
 import { resolveLog } from './topic-access.js';
 import { countRecords } from './count-records.js';
 import { errorName } from '../protocol/errors.js';
+import type { Handler } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -56,7 +57,7 @@ interface ReadOutcome {
 
 const nothing = (): ReadOutcome => ({ partitions: [], bytes: 0, failed: false, reserved: 0 });
 
-export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?: RequestScope): Promise<FetchResponse> {
+export const handleFetch: Handler<typeof Api.Fetch> = async (ctx, req, scope) => {
   const first = await readAll(ctx, req, scope);
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
   if (first.bytes >= req.minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
@@ -80,7 +81,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, scope?:
   }, { kind: 'fetch', keys, timeoutMs: maxWait, scope });
   // undefined: the connection closed, and no one reads the answer.
   return respond(ctx, req, out ?? nothing(), scope);
-}
+};
 
 function respond(ctx: BrokerContext, req: FetchRequest, out: ReadOutcome, scope: RequestScope | undefined): FetchResponse {
   const res = { id: req.id, partitions: counted(ctx, out.partitions) };

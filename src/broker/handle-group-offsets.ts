@@ -5,19 +5,18 @@
  * Per-partition errors (membership, metadata size, storage) ride in each partition's entry;
  * a malformed group id fails the whole request.
  */
-import type {
-  OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse,
-} from '../protocol/api.js';
 import type { PartitionResult } from '../group/coordinator.js';
 import type { WireError } from '../protocol/errors.js';
 import type { BrokerContext } from './context.js';
 import { wireError } from './wire-error.js';
+import type { Api } from '../protocol/api.js';
+import type { Handler } from './handler.js';
 
 function results(ctx: BrokerContext, rs: PartitionResult[]): { topic: string; partition: number; error?: WireError }[] {
   return rs.map((r) => (r.error ? { topic: r.topic, partition: r.partition, error: wireError(r.error, ctx.log) } : { topic: r.topic, partition: r.partition }));
 }
 
-export async function handleOffsetCommit(ctx: BrokerContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
+export const handleOffsetCommit: Handler<typeof Api.OffsetCommit> = async (ctx, req) => {
   try {
     const rs = await ctx.groups.coordinator.commitOffsets(req.groupId, req.memberId, req.memberEpoch,
       req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? '' })));
@@ -25,21 +24,21 @@ export async function handleOffsetCommit(ctx: BrokerContext, req: OffsetCommitRe
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };
   }
-}
+};
 
-export async function handleOffsetFetch(ctx: BrokerContext, req: OffsetFetchRequest): Promise<OffsetFetchResponse> {
+export const handleOffsetFetch: Handler<typeof Api.OffsetFetch> = async (ctx, req) => {
   try {
     const offsets = ctx.groups.coordinator.fetchOffsets(req.groupId, req.partitions);
     return { id: req.id, partitions: offsets.map(({ topic, partition, offset, metadata }) => ({ topic, partition, offset, metadata })) };
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };
   }
-}
+};
 
-export async function handleOffsetDelete(ctx: BrokerContext, req: OffsetDeleteRequest): Promise<OffsetDeleteResponse> {
+export const handleOffsetDelete: Handler<typeof Api.OffsetDelete> = async (ctx, req) => {
   try {
     return { id: req.id, partitions: results(ctx, await ctx.groups.coordinator.deleteOffsets(req.groupId, req.partitions)) };
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };
   }
-}
+};

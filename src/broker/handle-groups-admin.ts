@@ -5,18 +5,15 @@
  * Describe adds, per committed partition, the partition's log end (high watermark) and the
  * lag = logEnd - committed, clamped at 0; both are -1 when the partition no longer exists.
  */
-import type {
-  ConsumerGroupDescribeRequest, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, GroupDescription, ListGroupsRequest,
-  ListGroupsResponse,
-} from '../protocol/api.js';
-import type { BrokerContext } from './context.js';
+import type { GroupDescription, Api } from '../protocol/api.js';
 import { wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleListGroups(ctx: BrokerContext, req: ListGroupsRequest): Promise<ListGroupsResponse> {
+export const handleListGroups: Handler<typeof Api.ListGroups> = async (ctx, req) => {
   return { id: req.id, groups: ctx.groups.coordinator.listGroups(req.states) };
-}
+};
 
-export async function handleDescribeGroups(ctx: BrokerContext, req: DescribeGroupsRequest | ConsumerGroupDescribeRequest): Promise<DescribeGroupsResponse> {
+export const handleDescribeGroups: Handler<typeof Api.DescribeGroups | typeof Api.ConsumerGroupDescribe> = async (ctx, req) => {
   try {
     const groups = ctx.groups.coordinator.describeGroups(req.groupIds, req.includeOffsets ?? true).map((d): GroupDescription => {
       const { error, offsets, ...rest } = d;
@@ -35,9 +32,9 @@ export async function handleDescribeGroups(ctx: BrokerContext, req: DescribeGrou
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log), groups: [] };
   }
-}
+};
 
-export async function handleDeleteGroups(ctx: BrokerContext, req: DeleteGroupsRequest): Promise<DeleteGroupsResponse> {
+export const handleDeleteGroups: Handler<typeof Api.DeleteGroups> = async (ctx, req) => {
   try {
     const rs = await ctx.groups.coordinator.deleteGroups(req.groupIds);
     for (const r of rs) if (!r.error) ctx.log.info('group deleted', { group: r.groupId });
@@ -45,4 +42,4 @@ export async function handleDeleteGroups(ctx: BrokerContext, req: DeleteGroupsRe
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log), groups: [] };
   }
-}
+};

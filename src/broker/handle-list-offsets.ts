@@ -4,13 +4,15 @@
  * In cluster mode only the partition's leader answers, with the high watermark where a single
  * broker says log end: a consumer is never pointed past what it may read.
  */
-import { EARLIEST, LATEST, type ListOffsetsRequest, type ListOffsetsResponse } from '../protocol/api.js';
+import { EARLIEST, LATEST, type ListOffsetsResponse } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
 import { resolveLog } from './topic-access.js';
 import { errorOf, wireError } from './wire-error.js';
 import { Leadership, type ReplicaManager } from '../replication/replica-manager.js';
+import type { Api } from '../protocol/api.js';
+import type { Handler } from './handler.js';
 
-export async function handleListOffsets(ctx: BrokerContext, req: ListOffsetsRequest): Promise<ListOffsetsResponse> {
+export const handleListOffsets: Handler<typeof Api.ListOffsets> = async (ctx, req) => {
   const rm = ctx.replicas;
   const partitions = await Promise.all(req.partitions.map(async ({ topic, partition, timestamp }) => {
     if (rm !== undefined) return listAsLeader(ctx, rm, topic, partition, timestamp);
@@ -26,7 +28,7 @@ export async function handleListOffsets(ctx: BrokerContext, req: ListOffsetsRequ
     }
   }));
   return { id: req.id, partitions };
-}
+};
 
 /** Cluster mode: the leader answers, and nothing at or past the high watermark is visible (LATEST is the high watermark). */
 async function listAsLeader(ctx: BrokerContext, rm: ReplicaManager, topic: string, partition: number, timestamp: number): Promise<ListOffsetsResponse['partitions'][number]> {

@@ -4,14 +4,14 @@
  * leader epoch, replicas and ISR, all from this broker's view of etcd, so every broker answers
  * the same once their views have caught up. A single broker leaves those fields out.
  */
-import type { BrokerMetadata, MetadataRequest, MetadataResponse, PartitionMetadata, TopicMetadata } from '../protocol/api.js';
+import type { Api, BrokerMetadata, MetadataResponse, PartitionMetadata, TopicMetadata } from '../protocol/api.js';
 import { isInternalTopicName as internal } from '../topic-name.js';
 import type { ClusterContext } from './cluster-context.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
-import type { BrokerContext } from './context.js';
 import { errorOf } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleMetadata(ctx: BrokerContext, req: MetadataRequest): Promise<MetadataResponse> {
+export const handleMetadata: Handler<typeof Api.Metadata> = async (ctx, req) => {
   // Internal topics are left out of the full listing; asking for one by exact name answers it.
   const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopicName(n)).sort();
   const topics = names.map((name): TopicMetadata => {
@@ -33,7 +33,7 @@ export async function handleMetadata(ctx: BrokerContext, req: MetadataRequest): 
     if (controllerId !== undefined) res.controllerId = controllerId;
   }
   return res;
-}
+};
 
 /** Each partition's state from the view; one whose state is not written yet has no leader (-1) and no replicas. */
 function partitionInfo(c: ClusterContext, topic: string, partitions: number): PartitionMetadata[] {

@@ -10,14 +10,15 @@
  * UNKNOWN_LEADER_EPOCH, a broker that does not lead NOT_LEADER_OR_FOLLOWER. A single broker
  * answers from its logs.
  */
-import type { OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse, EpochEndOffsetResult } from '../protocol/api.js';
-import type { BrokerContext } from './context.js';
+import type { EpochEndOffsetResult } from '../protocol/api.js';
 import { resolveLog } from './topic-access.js';
 import { errorOf } from './wire-error.js';
 import { Leadership } from '../replication/replica-manager.js';
 import type { PartitionLog } from '../storage/types.js';
+import type { Api } from '../protocol/api.js';
+import type { Handler } from './handler.js';
 
-export async function handleOffsetsForLeaderEpoch(ctx: BrokerContext, req: OffsetsForLeaderEpochRequest): Promise<OffsetsForLeaderEpochResponse> {
+export const handleOffsetsForLeaderEpoch: Handler<typeof Api.OffsetsForLeaderEpoch> = async (ctx, req) => {
   const rm = ctx.replicas;
   const partitions = req.partitions.map((p): EpochEndOffsetResult => {
     let log: PartitionLog;
@@ -34,4 +35,4 @@ export async function handleOffsetsForLeaderEpoch(ctx: BrokerContext, req: Offse
     return { topic: p.topic, partition: p.partition, leaderEpoch: end.epoch, endOffset: end.endOffset };
   });
   return { id: req.id, partitions };
-}
+};

@@ -19,7 +19,7 @@
  * Metrics: per partition, records (from the append's offsets, not by decoding) and bytes
  * on success (not for a duplicate), or the error name on failure.
  */
-import type { ProduceRequest, ProduceResponse, ProducePartitionResult } from '../protocol/api.js';
+import type { ProducePartitionResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { resolveLog } from './topic-access.js';
@@ -27,8 +27,10 @@ import { errorOf, wireError } from './wire-error.js';
 import { ensureTopic } from './auto-create.js';
 import { errorName } from '../protocol/errors.js';
 import { produceAsLeader } from './produce-as-leader.js';
+import type { Api } from '../protocol/api.js';
+import type { Handler } from './handler.js';
 
-export async function handleProduce(ctx: BrokerContext, req: ProduceRequest, scope?: RequestScope): Promise<ProduceResponse | undefined> {
+export const handleProduce: Handler<typeof Api.Produce> = async (ctx, req, scope) => {
   const parts = req.partitions;
   const results = await Promise.all(parts.map((p) => produceOne(ctx, p.topic, p.partition, p.records as Buffer, req.acks, req.timeoutMs, scope)));
   for (let i = 0; i < results.length; i++) {
@@ -36,7 +38,7 @@ export async function handleProduce(ctx: BrokerContext, req: ProduceRequest, sco
     if (e) ctx.metrics.partitionError('Produce', errorName(e.code));
   }
   return req.acks === 0 ? undefined : { id: req.id, partitions: results };
-}
+};
 
 async function produceOne(
   ctx: BrokerContext, topic: string, partition: number, records: Buffer, acks: number, timeoutMs: number | undefined, scope: RequestScope | undefined,

@@ -5,13 +5,13 @@
  * out only after the state is fsynced (and dead letters are in their topic), so an
  * acknowledged ack survives a crash.
  */
-import type { ShareAckRequest, ShareAckResponse } from '../protocol/api.js';
+import type { Api, ShareAckResponse } from '../protocol/api.js';
 import type { DeadLetter } from '../queue/types.js';
-import type { BrokerContext, RequestScope } from './context.js';
 import { shareService } from './share-service.js';
 import { wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleShareAck(ctx: BrokerContext, req: ShareAckRequest, scope?: RequestScope): Promise<ShareAckResponse> {
+export const handleShareAck: Handler<typeof Api.ShareAck> = async (ctx, req, scope) => {
   const svc = shareService(ctx);
   const { groupId, workerId } = req;
   const coord = svc.coord;
@@ -43,4 +43,4 @@ export async function handleShareAck(ctx: BrokerContext, req: ShareAckRequest, s
   await svc.commit(dls, true);
   if (freed) svc.wakeGroup(groupId);
   return { id: req.id, results };
-}
+};

@@ -13,7 +13,7 @@
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
  */
-import type { ShareAcquirePartitionResult, ShareAcquireRequest, ShareAcquireResponse, ShareGroupSettings } from '../protocol/api.js';
+import type { Api, ShareAcquirePartitionResult, ShareGroupSettings } from '../protocol/api.js';
 import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
@@ -22,11 +22,12 @@ import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { readCovering } from './share-read.js';
 import { shareService, type ShareService } from './share-service.js';
 import { errorOf, wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
 const SETTING_KEYS = ['visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom'] as const;
 
-export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRequest, scope?: RequestScope): Promise<ShareAcquireResponse> {
+export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, req, scope) => {
   const svc = shareService(ctx);
   const { groupId, workerId } = req;
   if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));
@@ -74,7 +75,7 @@ export async function handleShareAcquire(ctx: BrokerContext, req: ShareAcquireRe
   }
   const parts = await park(ctx, svc, groupId, known, maxWait, attempt, scope);
   return { id: req.id, partitions: [...errors, ...parts] };
-}
+};
 
 /**
  * Waits as a delayed operation (purgatory.ts) until an attempt acquires something or maxWait

@@ -3,13 +3,13 @@
  * kafka-share-groups --delete). The delete is durable in the share state log before the
  * answer; a worker that acquires afterwards starts a new group from `startFrom`.
  */
-import type { ShareDeleteRequest, ShareDeleteResponse } from '../protocol/api.js';
-import type { BrokerContext } from './context.js';
+import type { Api } from '../protocol/api.js';
 import { shareService } from './share-service.js';
+import type { Handler } from './handler.js';
 
-export async function handleShareDelete(ctx: BrokerContext, req: ShareDeleteRequest): Promise<ShareDeleteResponse> {
+export const handleShareDelete: Handler<typeof Api.ShareDelete> = async (ctx, req) => {
   const svc = shareService(ctx);
   svc.coord.deleteGroup(req.groupId);
   await svc.commit([], true);
   return { id: req.id };
-}
+};

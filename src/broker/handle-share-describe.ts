@@ -3,12 +3,12 @@
  * omitted). An unknown group is a per-group GROUP_ID_NOT_FOUND, not a failed request: its
  * entry carries only the id and the error (no settings or counts it does not have).
  */
-import type { ShareDescribeRequest, ShareDescribeResponse, ShareGroupDescribeFailure, ShareGroupDescriptionWire } from '../protocol/api.js';
-import type { BrokerContext } from './context.js';
+import type { Api, ShareGroupDescribeFailure, ShareGroupDescriptionWire } from '../protocol/api.js';
 import { shareService } from './share-service.js';
 import { wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
-export async function handleShareDescribe(ctx: BrokerContext, req: ShareDescribeRequest): Promise<ShareDescribeResponse> {
+export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx, req) => {
   const coord = shareService(ctx).coord;
   const ids = req.groupIds ?? coord.groups();
   const groups = ids.map((groupId): ShareGroupDescriptionWire | ShareGroupDescribeFailure => {
@@ -34,4 +34,4 @@ export async function handleShareDescribe(ctx: BrokerContext, req: ShareDescribe
     }
   });
   return { id: req.id, groups };
-}
+};

@@ -4,15 +4,15 @@
  * A graceful client first gives back unstarted jobs (release kind `unstarted`, not an
  * attempt). Leaving twice is fine.
  */
-import type { ShareLeaveRequest, ShareLeaveResponse } from '../protocol/api.js';
-import type { BrokerContext, RequestScope } from './context.js';
+import type { Api } from '../protocol/api.js';
 import { shareService } from './share-service.js';
+import type { Handler } from './handler.js';
 
-export async function handleShareLeave(ctx: BrokerContext, req: ShareLeaveRequest, scope?: RequestScope): Promise<ShareLeaveResponse> {
+export const handleShareLeave: Handler<typeof Api.ShareLeave> = async (ctx, req, scope) => {
   const svc = shareService(ctx);
   const dls = svc.coord.leave(req.groupId, req.workerId);
   svc.unbindWorker(scope, req.groupId, req.workerId);
   await svc.commit(dls, true);
   svc.wakeGroup(req.groupId);
   return { id: req.id };
-}
+};

@@ -6,15 +6,15 @@
  * so no worker can slip in between. The reset is durable in the share state log before
  * the answer.
  */
-import type { ShareResetRequest, ShareResetResponse } from '../protocol/api.js';
+import type { Api, ShareResetRequest } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
-import type { BrokerContext } from './context.js';
 import { shareService } from './share-service.js';
+import type { Handler } from './handler.js';
 
-export async function handleShareReset(ctx: BrokerContext, req: ShareResetRequest): Promise<ShareResetResponse> {
+export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req) => {
   const { groupId, topic, to } = req;
   if (isInternalTopicName(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
   const info = ctx.logs.topic(topic);
@@ -41,7 +41,7 @@ export async function handleShareReset(ctx: BrokerContext, req: ShareResetReques
   await svc.commit([], true);
   ctx.log.info('share group reset', { group: groupId, topic, partitions: partitions.map((p) => [p.partition, p.from, p.to]) });
   return { id: req.id, partitions };
-}
+};
 
 async function target(log: PartitionLog, to: ShareResetRequest['to']): Promise<number> {
   const start = log.logStartOffset;

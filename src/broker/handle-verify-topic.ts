@@ -3,16 +3,16 @@
  * one partition after another (src/storage/verify.ts), and reports what it found. Problems
  * are also logged at error, so the broker log keeps a record of the damage.
  */
-import type { VerifyPartitionResult, VerifyTopicRequest, VerifyTopicResponse } from '../protocol/api.js';
+import type { Api, VerifyPartitionResult } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
 import { topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
-import type { BrokerContext } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
+import type { Handler } from './handler.js';
 
 const NOTHING = { segments: 0, batches: 0, records: 0, bytes: 0, problems: [], problemCount: 0 };
 
-export async function handleVerifyTopic(ctx: BrokerContext, req: VerifyTopicRequest): Promise<VerifyTopicResponse> {
+export const handleVerifyTopic: Handler<typeof Api.VerifyTopic> = async (ctx, req) => {
   const { topic } = req;
   const info = ctx.logs.topic(topic);
   if (!info) {
@@ -36,4 +36,4 @@ export async function handleVerifyTopic(ctx: BrokerContext, req: VerifyTopicRequ
     }
   }
   return { id: req.id, topic, partitions };
-}
+};

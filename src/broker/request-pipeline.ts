@@ -31,7 +31,7 @@ import type { Request } from '../protocol/parse-request.js';
 import { RequestError } from '../protocol/request-error.js';
 import { FrameError, CLOSE_INTERNAL_ERROR } from '../protocol/frame-error.js';
 import { errorName, toWireError, type WireError } from '../protocol/errors.js';
-import { API_NAMES } from '../protocol/api.js';
+import { apiName } from '../protocol/api-table.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { errorOf, wireError } from './wire-error.js';
 import { ConnectionBudget } from './output-budget.js';
@@ -154,7 +154,7 @@ export class RequestPipeline implements RequestScope {
       return this.answerRefused(req.api, start, { id, error: errorOf('TOO_MANY_REQUESTS', `more than ${max} requests in flight on this connection`) });
     }
     if (++this.inFlight >= max) this.pause('inFlight');
-    const api = API_NAMES[req.api] ?? 'unknown';
+    const api = apiName(req.api) ?? 'unknown';
     const slot = this.line ? this.enqueue(true) : null;
     void this.dispatch(req, this).then(
       (res) => {
@@ -193,7 +193,7 @@ export class RequestPipeline implements RequestScope {
       this.flush();
     } else this.send(res);
     // A refused frame's api may be anything a client sent; only known api numbers become labels.
-    const name = (typeof api === 'number' && Object.hasOwn(API_NAMES, api) && API_NAMES[api]) || 'unknown';
+    const name = (typeof api === 'number' && apiName(api)) || 'unknown';
     this.ctx.metrics.request(name, (performance.now() - start) / 1000, errorName(res.error.code));
   }
 

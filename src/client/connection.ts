@@ -35,8 +35,8 @@
  * requests would only time out one by one.
  */
 import WebSocket from 'ws';
-import { API_NAMES, Api, type ApiKey, type ApiVersionsResponse } from '../protocol/api.js';
-import { apiDefinition, type BodyOf, type ResponseOf } from '../protocol/api-table.js';
+import { Api, type ApiKey, type ApiVersionsResponse } from '../protocol/api.js';
+import { apiDefinition, apiName, type BodyOf, type ResponseOf } from '../protocol/api-table.js';
 import { readLimitHeaders, type BrokerLimits } from '../protocol/broker-limits.js';
 import { CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
 import { checkFrameLimits, MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../protocol/frame-limits.js';
@@ -275,7 +275,7 @@ export class Connection {
       for (const p of this.pending.values()) if (!culprit || p.bytes > culprit.bytes) culprit = p;
       const l = this.announced;
       this.failAll((p) => p === culprit
-        ? new MessageTooLargeError(`${apiName(p.api)} request of ${p.bytes} bytes: ${why}`, 'maxFrameBytes', l ? l.maxFrameBytes : -1, p.bytes)
+        ? new MessageTooLargeError(`${apiName(p.api) ?? `api ${p.api}`} request of ${p.bytes} bytes: ${why}`, 'maxFrameBytes', l ? l.maxFrameBytes : -1, p.bytes)
         : new NetworkError(this.url, `connection to ${this.url} was lost: ${why}`));
     } else {
       this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
@@ -308,7 +308,7 @@ export class Connection {
     const l = this.announced;
     if (!l) return total;
     if (total > l.maxFrameBytes) {
-      throw new MessageTooLargeError(`${apiName(api)} request of ${total} bytes is larger than the broker's maxFrameBytes ${l.maxFrameBytes}`, 'maxFrameBytes', l.maxFrameBytes, total);
+      throw new MessageTooLargeError(`${apiName(api) ?? `api ${api}`} request of ${total} bytes is larger than the broker's maxFrameBytes ${l.maxFrameBytes}`, 'maxFrameBytes', l.maxFrameBytes, total);
     }
     // Parts are [msgpack, batch, msgpack, batch, ..., msgpack] (protocol/frame-parts.ts).
     let other = total;
@@ -318,7 +318,7 @@ export class Connection {
         checkFrameLimits(frame.length === 1 ? frame[0] : Buffer.concat(frame), { maxMsgpackBytes: l.maxRequestMsgpackBytes, maxValues: MAX_REQUEST_VALUES, maxDepth: MAX_REQUEST_DEPTH });
       } catch (err) {
         if (!(err instanceof FrameError) || err.closeCode !== CLOSE_TOO_BIG) throw err;
-        throw new MessageTooLargeError(`${apiName(api)} request refused before sending: ${err.message}`, 'maxRequestMsgpackBytes', l.maxRequestMsgpackBytes, total);
+        throw new MessageTooLargeError(`${apiName(api) ?? `api ${api}`} request refused before sending: ${err.message}`, 'maxRequestMsgpackBytes', l.maxRequestMsgpackBytes, total);
       }
     }
     return total;
@@ -562,8 +562,4 @@ function describe(err: Error & { code?: string }): string {
   if (err.code === 'ECONNREFUSED') return 'connection refused (is the broker running?)';
   if (err.code === 'ENOTFOUND') return 'host not found';
   return err.message || err.code || String(err);
-}
-
-export function apiName(api: number): string {
-  return API_NAMES[api] ?? `api ${api}`;
 }

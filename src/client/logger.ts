@@ -26,20 +26,11 @@ export const SILENT_LOGGER: Logger = Object.freeze({ debug: noop, info: noop, wa
 export interface LoggerOptions {
   /** Diagnostics (reconnects, offset resets, group changes, failed acks). Default: silent. */
   logger?: Logger;
-  /**
-   * @deprecated Use `logger`. A function given every diagnostic as one line of text, at any
-   * level; ignored when `logger` is given.
-   */
-  log?: (msg: string) => void;
 }
 
 /** The logger a client object writes to, from its options. */
 export function clientLogger(opts: LoggerOptions): Logger {
-  if (opts.logger) return opts.logger;
-  const log = opts.log;
-  if (!log) return SILENT_LOGGER;
-  const line: LogFn = (fieldsOrMsg, msg) => log(typeof fieldsOrMsg === 'string' ? fieldsOrMsg : String(msg));
-  return { debug: line, info: line, warn: line, error: line };
+  return opts.logger ?? SILENT_LOGGER;
 }
 
 /** The message of a thrown value, for a log line. */

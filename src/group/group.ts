@@ -163,8 +163,8 @@ export class ConsumerGroup {
     if (req.subscribedTopics !== undefined && req.subscribedPattern !== undefined) {
       throw new InvalidGroupRequestError('send subscribedTopics or subscribedPattern, not both');
     }
-    // Parsed before anything changes, so a refused heartbeat leaves the group as it was.
-    const newTopics = req.subscribedTopics !== undefined ? parseTopics(req.subscribedTopics) : undefined;
+    // Compiled before anything changes, so a refused pattern leaves the group as it was.
+    const newTopics = req.subscribedTopics !== undefined ? [...new Set(req.subscribedTopics)].sort() : undefined;
     const newRegex = req.subscribedPattern !== undefined ? compilePattern(req.subscribedPattern) : undefined;
     if (req.memberEpoch === -1) {
       if (this.members.has(req.memberId)) this.remove(req.memberId, now, topics);
@@ -420,13 +420,6 @@ function sameCounts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, numbe
   if (a.size !== b.size) return false;
   for (const [t, n] of a) if (b.get(t) !== n) return false;
   return true;
-}
-
-function parseTopics(list: unknown): string[] {
-  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || t === '')) {
-    throw new InvalidGroupRequestError('subscribedTopics must be an array of non-empty topic names');
-  }
-  return [...new Set(list as string[])].sort();
 }
 
 /** Returns whether the subscription changed. */

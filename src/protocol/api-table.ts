@@ -132,7 +132,8 @@ export const API_TABLE = {
     memberEpoch: int({ min: -1, max: I32_MAX }),
     rebalanceTimeoutMs: optional(int({ min: 1, max: I32_MAX })),
     sessionTimeoutMs: optional(int({ min: 1, max: I32_MAX })),
-    subscribedTopics: optional(array(topic)),
+    // Names, not yet topics: an empty one can never match, so the subscription is refused.
+    subscribedTopics: optional(array(str({ min: 1 }))),
     subscribedPattern: optional(str()),
     ownedPartitions: optional(array(topicPartitions)),
   }), responds<ConsumerGroupHeartbeatResponse>()),
@@ -254,6 +255,14 @@ for (const d of API_DEFINITIONS) BY_KEY[d.key] = d;
 /** The definition of api `key`, or undefined for a number that is no api. */
 export function apiDefinition(key: number): ApiDefinition | undefined {
   return key >= 0 && key < BY_KEY.length ? BY_KEY[key] : undefined;
+}
+
+/**
+ * The name of api `key` ('Produce'), or undefined for a number that is no api: the one name
+ * lookup for the broker's metric labels and logs and the client's error messages.
+ */
+export function apiName(key: number): string | undefined {
+  return apiDefinition(key)?.name;
 }
 
 // The request types by name, as handlers and clients import them.

@@ -57,8 +57,6 @@ export const Api = {
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
-export const API_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Api).map(([k, v]) => [v, k]));
-
 export interface RequestHeader {
   id: number;
   api: number;

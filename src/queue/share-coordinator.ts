@@ -83,6 +83,12 @@ export interface ShareCoordinatorOptions {
   defaults?: Partial<ShareGroupConfig>;
 }
 
+/**
+ * Ids and numbers arrive checked: every caller is a broker handler of a request the api
+ * schema passed (protocol/api-table.ts: group and worker ids 1..255 characters, maxRecords,
+ * delayMs and extendMs in range, targets and offsets arrays), so they are not checked again
+ * here. What needs the group's state is: unknown group or worker, records not held.
+ */
 export class ShareCoordinator {
   private readonly groupsMap = new Map<string, ShareGroup>();
   private deletedSinceDrain: string[] = [];
@@ -97,7 +103,6 @@ export class ShareCoordinator {
 
   /** Creates the group or changes its config (validated; INVALID_CONFIG names the field). */
   configure(groupId: string, patch: Partial<ShareGroupConfig> = {}): ShareGroupConfig {
-    checkId('group id', groupId);
     const g = this.groupsMap.get(groupId);
     const config = resolveShareConfig(g?.config ?? this.defaults, patch);
     if (g) g.config = config;
@@ -137,6 +142,8 @@ export class ShareCoordinator {
    * partition's start before (-1: the group had not read it) and after.
    */
   resetOffsets(groupId: string, targets: readonly { topic: string; partition: number; offset: number; logEndOffset?: number }[]): ShareOffsetReset[] {
+    // Kept: these offsets are the handler's (clamped to the log, or found by timestamp), not
+    // a request field the schema checked.
     for (const t of targets) {
       if (!Number.isInteger(t.offset) || t.offset < 0) throw new InvalidShareRequestError(`reset offset must be a non-negative integer, got ${t.offset}`);
     }
@@ -208,7 +215,6 @@ export class ShareCoordinator {
 
   /** Keeps a worker alive without acquiring. Creates the group with defaults when new. */
   heartbeat(groupId: string, workerId: string): void {
-    checkId('worker id', workerId);
     this.ensureGroup(groupId).worker(workerId, this.clock.now());
   }
 
@@ -218,8 +224,6 @@ export class ShareCoordinator {
    * deadline set here (the broker answers with it, not with a time it computes later).
    */
   acquire(groupId: string, workerId: string, sources: readonly PartitionSource[], max: number): AcquiredPartition[] {
-    checkId('worker id', workerId);
-    if (!Number.isInteger(max) || max < 0) throw new InvalidShareRequestError(`max records must be a non-negative integer, got ${max}`);
     const now = this.clock.now();
     const g = this.ensureGroup(groupId);
     const w = g.worker(workerId, now);
@@ -300,9 +304,6 @@ export class ShareCoordinator {
    * attempt, see SharePartition.release). Returns records out of attempts.
    */
   release(groupId: string, workerId: string, targets: readonly SettleTarget[], opts: { delayMs?: number | undefined; reason?: string | undefined; kind?: ReleaseKind | undefined } = {}): DeadLetter[] {
-    if (opts.delayMs !== undefined && (!Number.isInteger(opts.delayMs) || opts.delayMs < 0)) {
-      throw new InvalidShareRequestError(`release delayMs must be a non-negative integer, got ${opts.delayMs}`);
-    }
     const { g, w } = this.settleContext(groupId, workerId, targets);
     const now = this.clock.now();
     const out: DeadLetter[] = [];
@@ -312,7 +313,6 @@ export class ShareCoordinator {
 
   /** Pushes lock deadlines to now + ms (default visibilityTimeoutMs); returns the new deadline. */
   extend(groupId: string, workerId: string, targets: readonly SettleTarget[], ms?: number): number {
-    if (ms !== undefined && (!Number.isInteger(ms) || ms <= 0)) throw new InvalidShareRequestError(`extend ms must be a positive integer, got ${ms}`);
     const { g, w } = this.settleContext(groupId, workerId, targets);
     const now = this.clock.now();
     let deadline = now;
@@ -428,7 +428,6 @@ export class ShareCoordinator {
   }
 
   private ensureGroup(groupId: string): ShareGroup {
-    checkId('group id', groupId);
     let g = this.groupsMap.get(groupId);
     if (!g) {
       g = this.addGroup(groupId, { ...this.defaults });
@@ -443,14 +442,12 @@ export class ShareCoordinator {
     const w = g.workers.get(workerId);
     if (!w) throw new UnknownShareWorkerError(groupId, workerId);
     w.lastSeen = this.clock.now();
-    if (!Array.isArray(targets)) throw new InvalidShareRequestError('targets must be an array');
     // Check every partition before changing any, so a request applies all or nothing.
     const seen = new Set<string>();
     for (const t of targets) {
       const key = tpKey(t.topic, t.partition);
       if (seen.has(key)) throw new InvalidShareRequestError(`${t.topic}/${t.partition} is listed twice; merge its offsets`);
       seen.add(key);
-      if (!Array.isArray(t.offsets)) throw new InvalidShareRequestError(`offsets of ${t.topic}/${t.partition} must be an array`);
       const p = g.existing(t.topic, t.partition);
       if (!p) {
         if (t.offsets.length) throw new InvalidRecordStateError(groupId, t.topic, t.partition, t.offsets[0], 'never acquired');
@@ -482,10 +479,4 @@ function byPartition(dls: readonly DeadLetter[]): Map<string, number[]> {
     else out.set(key, [dl.offset]);
   }
   return out;
-}
-
-function checkId(what: string, id: unknown): void {
-  if (typeof id !== 'string' || id === '' || id.length > 255) {
-    throw new InvalidShareRequestError(`${what} must be a non-empty string of at most 255 characters, got ${JSON.stringify(id)}`);
-  }
 }

@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
 import { Connection } from '../../src/client/connection.js';
 import { BrokerError } from '../../src/protocol/errors.js';
-import { TcpProxy } from '../integration/tcp-proxy.js';
+import { TcpProxy } from '../tcp-proxy.js';
 import type { ApiKey } from '../../src/protocol/api.js';
 
 /** A request to the fake servers below, which echo what they like: no api's types apply. */

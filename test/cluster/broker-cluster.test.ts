@@ -17,7 +17,7 @@ import { metricValue } from '../integration/broker-helpers.js';
 import { brokerClusterForFile, untilAllRegistered, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool, freePort } from './etcd-process.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 
 const TTL_MS = 6000;
 /** Room for a CI machine that stalls for seconds on top of what is measured. */

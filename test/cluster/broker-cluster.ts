@@ -12,7 +12,7 @@
  *
  * `startBrokerCluster()` resolves once every broker is ready (registered in etcd: a broker
  * logs "ready" only then) and every broker's Metadata lists all N brokers. A broker's etcd
- * URL can be replaced (`etcdUrlFor`), e.g. by a TCP proxy (tcp-proxy.ts) that a test cuts.
+ * URL can be replaced (`etcdUrlFor`), e.g. by a TCP proxy (test/tcp-proxy.ts) that a test cuts.
  * Every process is killed in `after` (and on process exit) even when a test fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -9,7 +9,7 @@ import { ClusterKeys } from '../../src/cluster/keys.js';
 import { initialState } from '../../src/cluster/partition-state.js';
 import { until } from './cluster-helpers.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
-import { startTcpProxy } from './tcp-proxy.js';
+import { startTcpProxy } from '../tcp-proxy.js';
 
 const env = etcdForFile();
 

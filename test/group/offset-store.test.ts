@@ -115,8 +115,6 @@ test('a failed append rejects the commit and changes nothing; the next commit wo
 test('bad commit values are typed errors and store nothing', async () => {
   const store = await OffsetStore.open(new MemoryGenerationDir(), { clock: new ManualClock(), maxMetadataBytes: 8 });
   await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 1, metadata: '123456789' }]), { code: 'OFFSET_METADATA_TOO_LARGE' });
-  await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: -1 }]), { code: 'INVALID_REQUEST' });
-  await assert.rejects(store.commit('g', [{ topic: 't', partition: 1.5, offset: 1 }]), { code: 'INVALID_REQUEST' });
   await assert.rejects(store.commit('g', [{ topic: 't', partition: 0, offset: 1 }, { topic: '', partition: 0, offset: 1 }]), { code: 'INVALID_REQUEST' });
   assert.deepEqual(store.groups(), []);
 });

@@ -24,7 +24,7 @@ test('a queue worker that stalls past its acquire timeout still gets the job, on
   await admin.createTopic('late', 1);
   await admin.close();
   const q = new QueueConsumer({
-    url: broker.url, groupId: 'g-late', topics: 'late', concurrency: 1, maxWaitMs: 200, requestTimeoutMs: 3000, log: () => {},
+    url: broker.url, groupId: 'g-late', topics: 'late', concurrency: 1, maxWaitMs: 200, requestTimeoutMs: 3000,
     settings: { visibilityTimeoutMs: 30_000, maxDeliveries: 1 },
   });
   t.after(() => q.close());

@@ -45,10 +45,10 @@ function recorder(): Logger & { entries: Entry[] } {
   return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Seeks `c` past the end of lg's log (a warning: reset per autoOffsetReset) and reads one message. */
-async function readPastEnd(c: Consumer): Promise<Message> {
-  await c.assign('lg');
-  c.seek({ topic: 'lg', partition: 0 }, 99);
+/** Seeks `c` past the end of the topic's log (a warning: reset per autoOffsetReset) and reads one message. */
+async function readPastEnd(c: Consumer, topic = 'lg'): Promise<Message> {
+  await c.assign(topic);
+  c.seek({ topic, partition: 0 }, 99);
   for await (const m of c) return m; // leaving the loop closes the consumer
   throw new Error('the consumer ended without a message');
 }
@@ -67,6 +67,19 @@ test('Consumer: an out-of-range offset reset writes nothing to stderr without a 
   assert.ok(warn, JSON.stringify(logger.entries));
   assert.match(String(warn.msg), /offset 99 of lg\/0 is out of range .*resetting to earliest/);
   assert.deepEqual(warn.fields, { topic: 'lg', partition: 0, offset: 99, reset: 'earliest' });
+});
+
+test('Consumer: the removed log(line) option is no second way to log: a consumer given only it stays silent', async () => {
+  await produce('lg-old', 3);
+  const lines: string[] = [];
+  // What a JavaScript application that still passes the old option hands over (it is no
+  // longer a key of ConsumerOptions, so TypeScript code cannot pass it in a literal).
+  const jsOptions = { url: broker.url, log: (line: string) => { lines.push(line); } };
+  let first: Message | undefined;
+  const written = await stderrOf(async () => { first = await readPastEnd(new Consumer(jsOptions), 'lg-old'); });
+  assert.equal(first?.offset, 0, 'reset to earliest, the path that warns');
+  assert.equal(written, '');
+  assert.deepEqual(lines, []);
 });
 
 test('QueueConsumer: a job whose handler failed after settling it writes nothing to stderr without a logger, and warns through the given one', async () => {

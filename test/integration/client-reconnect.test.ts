@@ -27,7 +27,7 @@ test('producer and consumer carry on across a broker restart without losing ackn
 
   const opts = { url, reconnectBackoffMs: 50, reconnectBackoffMaxMs: 300 };
   const producer = new Producer({ ...opts, acks: 'all', retryBackoffMs: 100 });
-  const consumer = new Consumer({ ...opts, autoOffsetReset: 'earliest', maxWaitMs: 200, log: () => {} });
+  const consumer = new Consumer({ ...opts, autoOffsetReset: 'earliest', maxWaitMs: 200 });
   await consumer.assign('rs');
   let reconnects = 0;
   producer.conn.onReconnect(() => reconnects++);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker } from './harness.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { TcpProxy } from '../tcp-proxy.js';
 import { Admin, Producer, QueueConsumer, type Job } from '../../src/client/index.js';
 import { Connection } from '../../src/client/connection.js';
 import { Api } from '../../src/protocol/api.js';

@@ -21,7 +21,7 @@ import { PRODUCER_IDS_FILE } from '../../src/storage/producer-id-counter.js';
 import { batchOf, createTopic, produce, readAll } from './broker-helpers.js';
 import { LIE_KINDS, lie } from '../record/batch-lies.js';
 import { Api } from '../../src/protocol/api.js';
-import { API_DEFINITIONS } from '../../src/protocol/api-table.js';
+import { API_DEFINITIONS, apiName } from '../../src/protocol/api-table.js';
 import { arbitraryOf } from '../protocol/schema-arbitrary.js';
 import { ERRORS } from '../../src/protocol/errors.js';
 import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
@@ -496,11 +496,9 @@ export function closeFuzzSession(s: FuzzSession): void {
   for (const slot of s.slots) slot.close();
 }
 
-const API_NAMES = new Map<number, string>(Object.entries(Api).map(([name, n]) => [n as number, name]));
-
 /** The api a case targets, or its kind when it has none (random bytes, msgpack, headers). */
 export function caseLabel(c: Case): string {
-  return 'api' in c ? API_NAMES.get(c.api) ?? `api ${c.api}` : c.kind;
+  return 'api' in c ? apiName(c.api) ?? `api ${c.api}` : c.kind;
 }
 
 function brokerExited(broker: BrokerHandle): boolean {

@@ -2,6 +2,7 @@
 import { before, after } from 'node:test';
 import { Admin, Consumer, type ConsumerOptions } from '../../src/client/index.js';
 import { startBroker, type BrokerHandle } from './harness.js';
+import { lineLogger } from './line-logger.js';
 
 export const GROUP_BROKER_ARGS = ['--group-heartbeat-interval-ms', '250', '--group-session-timeout-ms', '10000', '--group-min-session-timeout-ms', '500'];
 
@@ -34,7 +35,7 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 /** A group consumer that logs into an array instead of stderr. */
 export function groupConsumer(url: string, groupId: string, topics: string[] | RegExp, opts: Partial<ConsumerOptions> = {}): Consumer & { logs: string[] } {
   const logs: string[] = [];
-  const c = new Consumer({ url, groupId, topics, autoOffsetReset: 'earliest', log: (m) => logs.push(m), ...opts }) as Consumer & { logs: string[] };
+  const c = new Consumer({ url, groupId, topics, autoOffsetReset: 'earliest', logger: lineLogger((m) => logs.push(m)), ...opts }) as Consumer & { logs: string[] };
   c.logs = logs;
   return c;
 }

@@ -75,7 +75,7 @@ test('Prometheus sees the produce rate, the log end offset and a group\'s lag', 
     // A group consumes part of the topic and commits: its lag is the rest, and the oldest
     // uncommitted record is older than the time since it was produced began.
     const part = Math.floor(total / 3);
-    const group = new Consumer({ url: broker.url, groupId: 'g-lag', topics: ['rate'], autoOffsetReset: 'earliest', autoCommit: false, log: () => {} });
+    const group = new Consumer({ url: broker.url, groupId: 'g-lag', topics: ['rate'], autoOffsetReset: 'earliest', autoCommit: false });
     let openGate!: () => void;
     const gate = new Promise<void>((r) => { openGate = r; });
     try {

@@ -6,6 +6,7 @@ import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Consumer, Producer, QueueAdmin, QueueConsumer, type Job, type Message } from '../../src/client/index.js';
 import { readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
 import { waitFor } from './group-helpers.js';
+import { lineLogger } from './line-logger.js';
 
 let broker: BrokerHandle;
 let admin: Admin;
@@ -206,7 +207,7 @@ test('release with delayMs comes back after the delay; extend keeps a lock past 
 
 test('a worker with maxMessages N never holds more than N jobs, whatever its concurrency; close gives back nothing it did not take', async (t) => {
   await produce('q-cap', 10);
-  const q = new QueueConsumer({ url: broker.url, groupId: 'g-cap', topics: 'q-cap', concurrency: 10, maxMessages: 2, maxWaitMs: 200, log: () => {} });
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-cap', topics: 'q-cap', concurrency: 10, maxMessages: 2, maxWaitMs: 200 });
   t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
   const a = (await it.next()).value as Job;
@@ -230,7 +231,7 @@ test('close gives prefetched jobs back unstarted: the next worker gets them on t
   const settings = { maxDeliveries: 1 };
   for (let i = 0; i < 3; i++) {
     // Takes one job and stops; the other two sat in its prefetch.
-    const q = new QueueConsumer({ url: broker.url, groupId: 'g-giveback', topics: 'q-giveback', concurrency: 3, maxWaitMs: 200, settings, log: () => {} });
+    const q = new QueueConsumer({ url: broker.url, groupId: 'g-giveback', topics: 'q-giveback', concurrency: 3, maxWaitMs: 200, settings });
     t.after(() => q.close());
     const it = q[Symbol.asyncIterator]();
     const job = (await it.next()).value as Job;
@@ -247,7 +248,7 @@ test('close gives prefetched jobs back unstarted: the next worker gets them on t
 
 test('sluice_queue_oldest_unacked_age_seconds is 0 when nothing is in flight, though jobs wait for a retry', async (t) => {
   await produce('q-age', 2);
-  const q = new QueueConsumer({ url: broker.url, groupId: 'g-age', topics: 'q-age', concurrency: 2, maxWaitMs: 200, log: () => {} });
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-age', topics: 'q-age', concurrency: 2, maxWaitMs: 200 });
   t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
   const a = (await it.next()).value as Job;
@@ -264,7 +265,7 @@ test('the share state topics are internal: not listed, not readable as a queue',
   const names = (await admin.listTopics()).map((t) => t.name);
   assert.ok(!names.some((n) => n.startsWith('__share_state')), names.join(','));
   const logs: string[] = [];
-  const q = new QueueConsumer({ url: broker.url, groupId: 'g-internal', topics: '__share_state-0', maxWaitMs: 100, retryBackoffMs: 50, log: (m) => logs.push(m) });
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-internal', topics: '__share_state-0', maxWaitMs: 100, retryBackoffMs: 50, logger: lineLogger((m) => logs.push(m)) });
   t.after(() => q.close());
   const it = q[Symbol.asyncIterator]();
   const first = it.next().then(() => 'job');

@@ -53,7 +53,7 @@ test('queue consume prints and acks jobs; a second worker gets the rest; describ
 test('queue delete: refused while a worker is in the group; afterwards the group is gone, also after a restart, and starts over', async (t) => {
   await fillJobs('del-q', 5);
 
-  const w = new QueueConsumer({ url: broker.url, groupId: 'del-g', topics: 'del-q', concurrency: 5, maxWaitMs: 200, log: () => {} });
+  const w = new QueueConsumer({ url: broker.url, groupId: 'del-g', topics: 'del-q', concurrency: 5, maxWaitMs: 200 });
   t.after(() => w.close());
   const it = w[Symbol.asyncIterator]();
   for (let i = 0; i < 5; i++) await ((await it.next()).value as Job).ack();

@@ -35,7 +35,7 @@ async function longJob(topic: string, extendLocks: boolean): Promise<Outcome> {
   let stop!: () => void;
   const stopped = new Promise<void>((r) => { stop = r; });
   const workers = ['a', 'b'].map((w) => new QueueConsumer({
-    url: broker.url, groupId: `g-${topic}`, topics: topic, workerId: w, concurrency: 1, maxWaitMs: 200, settings, extendLocks, log: () => {},
+    url: broker.url, groupId: `g-${topic}`, topics: topic, workerId: w, concurrency: 1, maxWaitMs: 200, settings, extendLocks,
   }));
   const qa = new QueueAdmin({ url: broker.url });
   try {

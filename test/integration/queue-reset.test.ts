@@ -17,7 +17,7 @@ const T0 = Date.UTC(2026, 0, 1);
 
 /** Takes `n` jobs with one worker, acks them, leaves; returns their offsets and delivery counts. */
 async function work(group: string, topic: string, n: number): Promise<{ offset: number; deliveryCount: number }[]> {
-  const w = new QueueConsumer({ url: broker.url, groupId: group, topics: topic, concurrency: 10, maxWaitMs: 200, log: () => {} });
+  const w = new QueueConsumer({ url: broker.url, groupId: group, topics: topic, concurrency: 10, maxWaitMs: 200 });
   const out: { offset: number; deliveryCount: number }[] = [];
   // Fewer jobs than expected must fail the test, not hang it: close() ends the iteration.
   const guard = setTimeout(() => { void w.close(); }, 15_000);
@@ -46,7 +46,7 @@ test('queue reset-offsets: refused with a worker in the group, dry run, to an of
   await p.close();
 
   // A worker in the group: the reset is refused and nothing moves.
-  const w = new QueueConsumer({ url: broker.url, groupId: 'rg', topics: 'rq', concurrency: 20, maxWaitMs: 200, log: () => {} });
+  const w = new QueueConsumer({ url: broker.url, groupId: 'rg', topics: 'rq', concurrency: 20, maxWaitMs: 200 });
   t.after(() => w.close());
   const it = w[Symbol.asyncIterator]();
   for (let i = 0; i < 20; i++) await ((await it.next()).value as Job).ack();

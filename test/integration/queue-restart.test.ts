@@ -25,7 +25,7 @@ test('a broker crash loses no acknowledgement and drops no unacknowledged job', 
   const key = (j: Job) => `${j.partition}:${j.offset}`;
   const acked = new Set<string>();
   const held = new Set<string>();
-  const w1 = new QueueConsumer({ url: broker.url, groupId: 'g-restart', topics: topic, concurrency: 10, maxWaitMs: 300, settings: SETTINGS, log: () => {} });
+  const w1 = new QueueConsumer({ url: broker.url, groupId: 'g-restart', topics: topic, concurrency: 10, maxWaitMs: 300, settings: SETTINGS });
   const it = w1[Symbol.asyncIterator]();
   for (let i = 0; i < 40; i++) {
     const job = (await it.next()).value as Job;

@@ -23,7 +23,7 @@ test('records acquired for a parked worker while its wait runs out reach it (bro
   await p.close();
 
   const q = new QueueConsumer({
-    url: broker.url, groupId: 'g-stall', topics: 'q-stall', concurrency: 1, maxWaitMs: 300, log: () => {},
+    url: broker.url, groupId: 'g-stall', topics: 'q-stall', concurrency: 1, maxWaitMs: 300,
     settings: { visibilityTimeoutMs: VISIBILITY, retryBackoffMs: 50, retryBackoffMaxMs: 50, maxDeliveries: 10 },
   });
   t.after(() => q.close());

@@ -57,6 +57,36 @@ test('ill-typed group request fields are INVALID_REQUEST naming the field', () =
   refused(Api.DescribeGroups, { groupIds: 'g' }, /^groupIds must be an array of strings/);
 });
 
+test('what the group coordinator and offset store no longer re-check is refused by the schema, before them', () => {
+  // group.ts parseTopics refused an empty subscribed name; the schema now does.
+  refused(Api.ConsumerGroupHeartbeat, { groupId: 'g', memberId: '', memberEpoch: 0, subscribedTopics: ['t', ''] }, /^subscribedTopics\[1\] must be a string of at least 1 characters/);
+  // offset-store.ts checkEntry refused these partitions, offsets and metadata.
+  refused(Api.OffsetCommit, { groupId: 'g', partitions: [{ topic: 'a', partition: 1.5, offset: 1 }] }, /^partitions\[0\]\.partition must be an integer/);
+  refused(Api.OffsetCommit, { groupId: 'g', partitions: [{ topic: 'a', partition: -1, offset: 1 }] }, /^partitions\[0\]\.partition must be in 0\.\./);
+  refused(Api.OffsetCommit, { groupId: 'g', partitions: [{ topic: 'a', partition: 0, offset: 2 ** 53 }] }, /^partitions\[0\]\.offset must be in 0\.\./);
+  refused(Api.OffsetCommit, { groupId: 'g', partitions: [{ topic: 'a', partition: 0, offset: -1 }] }, /^partitions\[0\]\.offset must be in 0\.\./);
+  refused(Api.OffsetCommit, { groupId: 'g', partitions: [{ topic: 'a', partition: 0, offset: 1, metadata: 5 }] }, /^partitions\[0\]\.metadata must be a string/);
+});
+
+test('what the share coordinator no longer re-checks is refused by the schema, before it', () => {
+  // Group and worker ids (checkId: non-empty, at most 255 characters) on every api that names one.
+  for (const id of ['', 'x'.repeat(256)]) {
+    shareRefused(Api.ShareAcquire, { groupId: id, workerId: 'w', topics: ['t'], maxRecords: 1, maxWaitMs: 0 }, /^groupId must be a string of 1\.\.255 characters/);
+    shareRefused(Api.ShareAcquire, { groupId: 'g', workerId: id, topics: ['t'], maxRecords: 1, maxWaitMs: 0 }, /^workerId must be a string of 1\.\.255 characters/);
+    shareRefused(Api.ShareAck, { groupId: 'g', workerId: id, entries: [] }, /^workerId must be a string of 1\.\.255 characters/);
+    shareRefused(Api.ShareAck, { groupId: id, workerId: 'w', entries: [] }, /^groupId must be a string of 1\.\.255 characters/);
+    shareRefused(Api.ShareLeave, { groupId: 'g', workerId: id }, /^workerId must be a string of 1\.\.255 characters/);
+    shareRefused(Api.ShareDelete, { groupId: id }, /^groupId must be a string of 1\.\.255 characters/);
+    shareRefused(Api.ShareReset, { groupId: id, topic: 't', to: 'earliest' }, /^groupId must be a string of 1\.\.255 characters/);
+  }
+  // acquire's max records, release's delayMs, extend's ms, and the targets' arrays.
+  shareRefused(Api.ShareAcquire, { groupId: 'g', workerId: 'w', topics: ['t'], maxRecords: 1.5, maxWaitMs: 0 }, /^maxRecords must be an integer/);
+  shareRefused(Api.ShareAck, ack([{ topic: 't', partition: 0, offsets: [1], type: 'release', delayMs: 0.5 }]), /^entries\[0\]\.delayMs must be an integer/);
+  shareRefused(Api.ShareAck, ack([{ topic: 't', partition: 0, offsets: [1], type: 'extend', extendMs: 0 }]), /^entries\[0\]\.extendMs must be in 1\.\./);
+  shareRefused(Api.ShareAck, { groupId: 'g', workerId: 'w', entries: {} }, /^entries must be an array/);
+  shareRefused(Api.ShareAck, ack([{ topic: 't', partition: 0, offsets: 3, type: 'ack' }]), /^entries\[0\]\.offsets must be an array/);
+});
+
 const shareRefused = (api: number, body: object, field: RegExp) => refused(api, body, field);
 const ack = (entries: object[]) => ({ groupId: 'g', workerId: 'w', entries });
 

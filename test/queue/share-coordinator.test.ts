@@ -86,7 +86,6 @@ test('settle requests are all or nothing across partitions', () => {
   assert.equal(c.describe('g').acked, 0);
   assert.throws(() => c.ack('g', 'w', [{ topic: 'nope', partition: 0, offsets: [0] }]), (e: unknown) => (e as { code: string }).code === 'INVALID_RECORD_STATE');
   assert.throws(() => c.ack('zz', 'w', []), (e: unknown) => (e as { code: string }).code === 'GROUP_ID_NOT_FOUND');
-  assert.throws(() => c.acquire('g', '', src, 1), (e: unknown) => (e as { code: string }).code === 'INVALID_REQUEST');
   assert.throws(() => c.configure('g', { maxDeliveries: 0 }), (e: unknown) => (e as { code: string }).code === 'INVALID_CONFIG');
   assert.throws(() => c.configure('g', { retryBackoffMs: 10, retryBackoffMaxMs: 5 }), /retryBackoffMaxMs/);
 });
