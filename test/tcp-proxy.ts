@@ -62,9 +62,11 @@ export class TcpProxy {
     }
   }
 
-  /** Destroys every open connection and refuses new ones until restore(). */
+  /** Destroys every open connection (and what was held) and refuses new ones until restore(). */
   cut(): void {
     this.isCut = true;
+    // A cut link holds nothing: after restore() the new connections forward both ways.
+    this.held.clear();
     this.destroyAll();
   }
 
