@@ -10,7 +10,7 @@ import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
 import {
-  assertAcknowledgedPresent, createReplicated, logEvents, partition0, produceOk, stopAndCompareReplicas,
+  type Acked, assertAcknowledgedPresent, createReplicated, logEvents, partition0, produceOk, stopAndCompareReplicas,
 } from './fault-helpers.js';
 
 const TTL_MS = 6000;
@@ -23,10 +23,10 @@ test('a leader\'s acks=1 tail that no follower has is truncated away when it com
   const first = await createReplicated(cluster(), TOPIC);
   const old = first.leader;
   const followers = first.replicas.filter((b) => b !== old);
-  const acked: { baseOffset: number; values: string[] }[] = [];
+  const acked: Acked[] = [];
   for (let i = 0; i < 3; i++) {
     const values = Array.from({ length: 5 }, (_, j) => `all-${i}-${j}`);
-    acked.push({ baseOffset: await produceOk(cluster(), old, TOPIC, values, -1), values });
+    acked.push(await produceOk(cluster(), old, TOPIC, values, -1));
   }
 
   // Followers stalled (for far less than the TTL: their leases live); the leader alone takes
@@ -54,7 +54,7 @@ test('a leader\'s acks=1 tail that no follower has is truncated away when it com
   // The new leader takes acks=all writes at the offsets the old leader's tail used.
   for (let i = 0; i < 5; i++) {
     const values = Array.from({ length: 5 }, (_, j) => `new-${i}-${j}`);
-    acked.push({ baseOffset: await produceOk(cluster(), next.leader, TOPIC, values, -1), values });
+    acked.push(await produceOk(cluster(), next.leader, TOPIC, values, -1));
   }
 
   await cluster().broker(old).restart();

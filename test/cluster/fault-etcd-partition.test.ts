@@ -28,7 +28,7 @@ const env = brokerClusterForFile({
 const cluster = (): BrokerCluster => env.cluster;
 after(async () => { await Promise.all([...proxies.values()].map((p) => p.close())); });
 
-interface Ack { broker: number; baseOffset: number; values: string[]; sentAt: number }
+interface Ack { broker: number; baseOffset: number; values: string[]; sentAt: number; retried?: boolean }
 
 test('a leader cut off from etcd stops acknowledging within the TTL, another is elected, no acknowledged write is lost, and the old one rejoins', { skip: etcdTool.skip, timeout: 240_000 }, async () => {
   const first = await createReplicated(cluster(), TOPIC);
@@ -45,7 +45,7 @@ test('a leader cut off from etcd stops acknowledging within the TTL, another is 
   };
   for (let i = 0; i < 5; i++) {
     const values = Array.from({ length: 5 }, (_, j) => `before-${i}-${j}`);
-    acked.push({ broker: old, baseOffset: await produceOk(cluster(), old, TOPIC, values, -1), values, sentAt: Date.now() });
+    acked.push({ broker: old, ...await produceOk(cluster(), old, TOPIC, values, -1), sentAt: Date.now() });
   }
 
   const cutAt = Date.now();
