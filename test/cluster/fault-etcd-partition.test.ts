@@ -54,8 +54,13 @@ test('a leader cut off from etcd stops acknowledging within the TTL, another is 
   // whoever the other brokers name as leader, until a new leader acknowledged writes.
   let next: number | undefined;
   const deadline = cutAt + TTL_MS + STALL_MARGIN_MS;
+  // acks=1 writes too: they need no follower, so only the self-fence can refuse them.
+  const ackedOne: { sentAt: number; values: string[] }[] = [];
   while (Date.now() < deadline) {
     await send(old);
+    const values = [`one-${n++}`];
+    const sentAt = Date.now();
+    if ((await produceTo(cluster(), old, TOPIC, values, 1, 3000)).ok) ackedOne.push({ sentAt, values });
     const p = await partition0(cluster(), TOPIC, others[0]);
     if (p && p.leader >= 0 && p.leader !== old) {
       next = p.leader;
@@ -67,9 +72,12 @@ test('a leader cut off from etcd stops acknowledging within the TTL, another is 
   assert.ok(acked.some((a) => a.broker === next), `the new leader ${next} acknowledged writes`);
   const lateFromOld = acked.filter((a) => a.broker === old && a.sentAt >= cutAt + TTL_MS);
   assert.deepEqual(lateFromOld.map((a) => a.values[0]), [], 'the cut broker acknowledged no produce sent a TTL after the cut');
-  // One more to the old leader, long after the TTL: refused.
-  const late = await produceTo(cluster(), old, TOPIC, ['late'], -1, 3000);
-  assert.equal(late.ok, false, 'the cut broker refuses writes');
+  assert.deepEqual(ackedOne.filter((a) => a.sentAt >= cutAt + TTL_MS).map((a) => a.values[0]), [], 'the cut broker acknowledged no acks=1 produce sent a TTL after the cut');
+  // One more of each to the old leader, long after the TTL: refused.
+  for (const acks of [-1, 1] as const) {
+    const late = await produceTo(cluster(), old, TOPIC, [`late-${acks}`], acks, 3000);
+    assert.equal(late.ok, false, `the cut broker refuses acks=${acks} writes`);
+  }
 
   proxies.get(old)!.restore();
   await until(async () => {
