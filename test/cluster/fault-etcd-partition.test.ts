@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 import { assertAcknowledgedPresent, createReplicated, partition0, produceOk, produceTo, stopAndCompareReplicas } from './fault-helpers.js';
 
 const TTL_MS = 6000;

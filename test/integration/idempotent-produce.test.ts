@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { startBroker, type BrokerHandle } from './harness.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { TcpProxy } from '../tcp-proxy.js';
 import { RawClient } from './raw-client.js';
 import { readAll, waitForMetric } from './broker-helpers.js';
 import { Admin, Producer } from '../../src/client/index.js';
