@@ -109,7 +109,12 @@ test('a leader move: the batches refused by the old leader are resent to the new
   const want = (p: string) => Array.from({ length: n }, (_, i) => `${p}${i}`);
   assert.deepEqual(c.values('t', 0), want('a'), 'partition 0: every acknowledged message once, in send order');
   assert.deepEqual(c.values('t', 1), want('b'), 'partition 1: every acknowledged message once, in send order');
-  assert.ok(c.count(Api.Metadata) <= 3, `one coalesced refresh for the move (${c.count(Api.Metadata)} Metadata requests in all)`);
+  // Coalesced: the refused batches share refreshes (one in flight, one queued behind it), so
+  // there are fewer refreshes than refused requests; a refusal that arrives after both ended
+  // (a stalled machine) may start one more, hence a bound rather than an exact count.
+  const refreshes = c.count(Api.Metadata) - 1;
+  const refused = c.count(Api.Produce, c.url(1)) - 3; // the 4th request to broker 1 and later met the move
+  assert.ok(refreshes <= 3 && refreshes < Math.max(2, refused), `coalesced refreshes for the move: ${refreshes} refreshes for ${refused} refused produce requests`);
   assert.ok(c.count(Api.Produce, c.url(2)) > 0);
   await producer.close();
 });
