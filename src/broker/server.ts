@@ -170,7 +170,6 @@ export class Broker {
    * the partition.
    */
   private startReplication(ctx: BrokerContext, c: ClusterContext): void {
-    const logger = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => { this.log[level](event, fields); };
     this.follower = new ReplicaFetcher({
       // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
@@ -180,7 +179,7 @@ export class Broker {
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
-      ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger,
+      ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
     });
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });

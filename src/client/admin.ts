@@ -14,7 +14,7 @@ import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
 import { InvalidArgumentError } from './errors.js';
 import { bootstrapUrls } from './broker-list.js';
-import { BrokerPool, NoLeaderError, needsRefresh, type ClientOptions } from './broker-pool.js';
+import { BrokerPool, needsRefresh, type ClientOptions } from './broker-pool.js';
 import type { TopicPartition } from './types.js';
 import * as groups from './group-admin.js';
 import { withReplication, type PartitionDetails } from './topic-description.js';
@@ -199,23 +199,12 @@ export class Admin {
 
   /** ListOffsets of `tps`, one request per leader (one to the broker on a single broker); answers in the order of `tps`. */
   private async listOffsetsAtLeaders(tps: TopicPartition[], timestamp: number): Promise<ListOffsetsResponse['partitions']> {
-    const groups = new Map<Connection, TopicPartition[]>();
     const out: ListOffsetsResponse['partitions'] = [];
-    for (const tp of tps) {
-      let conn: Connection;
-      try {
-        conn = this.pool.route(tp.topic, tp.partition).conn;
-      } catch (err) {
-        if (!(err instanceof NoLeaderError)) throw err;
-        out.push({ topic: tp.topic, partition: tp.partition, offset: -1, error: { code: ERRORS.NOT_LEADER_OR_FOLLOWER.code, message: err.message } });
-        continue;
-      }
-      const g = groups.get(conn);
-      if (g) g.push(tp);
-      else groups.set(conn, [tp]);
-    }
+    const groups = this.pool.byLeader(tps, (tp, err) => {
+      out.push({ topic: tp.topic, partition: tp.partition, offset: -1, error: { code: ERRORS.NOT_LEADER_OR_FOLLOWER.code, message: err.message } });
+    });
     const answers = await Promise.all([...groups].map(([conn, g]) => conn.request(Api.ListOffsets, {
-      partitions: g.map(({ topic, partition }) => ({ topic, partition, timestamp })),
+      partitions: g.items.map(({ topic, partition }) => ({ topic, partition, timestamp })),
     })));
     for (const a of answers) out.push(...a.partitions);
     if (groups.size <= 1 && out.length === answers[0]?.partitions.length) return out;

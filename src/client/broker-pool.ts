@@ -61,6 +61,12 @@ export class NoLeaderError extends SluiceError {
   }
 }
 
+/** The items of one leader's request (BrokerPool.byLeader), each with the leader epoch of its route. */
+export interface LeaderGroup<T> {
+  items: T[];
+  leaderEpochs: (number | undefined)[];
+}
+
 export class BrokerPool {
   readonly home: Connection;
   readonly meta: MetadataCache;
@@ -91,6 +97,30 @@ export class BrokerPool {
     // the leader is probably gone, and the next Metadata will say who took over.
     if (conn.reconnecting) throw new NoLeaderError(topic, partition, `the connection to its leader, broker ${r.leader} at ${url}, is down`);
     return { conn, leaderEpoch: r.leaderEpoch };
+  }
+
+  /**
+   * `items` grouped by the connection their partition's requests go to now (`route`), in
+   * order, one group per leader; an item whose partition has no reachable leader goes to
+   * `noLeader` instead (the caller waits for a refresh and a backoff).
+   */
+  byLeader<T extends { topic: string; partition: number }>(items: Iterable<T>, noLeader: (item: T, err: NoLeaderError) => void): Map<Connection, LeaderGroup<T>> {
+    const groups = new Map<Connection, LeaderGroup<T>>();
+    for (const item of items) {
+      let r: Route;
+      try {
+        r = this.route(item.topic, item.partition);
+      } catch (err) {
+        if (!(err instanceof NoLeaderError)) throw err;
+        noLeader(item, err);
+        continue;
+      }
+      let g = groups.get(r.conn);
+      if (!g) groups.set(r.conn, g = { items: [], leaderEpochs: [] });
+      g.items.push(item);
+      g.leaderEpochs.push(r.leaderEpoch);
+    }
+    return groups;
   }
 
   /** The connection to the broker at `url` (the home connection when it is connected there). */

@@ -28,7 +28,7 @@ import type { Connection } from './connection.js';
 import type { Logger } from './logger.js';
 import { MessageDecoder, nextOffsetAfter } from './message-decoder.js';
 import type { MetadataCache } from './metadata-cache.js';
-import { NoLeaderError, needsRefresh, type BrokerPool } from './broker-pool.js';
+import { needsRefresh, type BrokerPool } from './broker-pool.js';
 import type { Message, TopicPartition } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
@@ -252,23 +252,9 @@ export class PartitionFetcher {
       if (!this.inFlight.has(this.pool.home)) this.startFetch(this.pool.home, ready, undefined);
       return;
     }
-    const groups = new Map<Connection, { states: PartitionState[]; epochs: (number | undefined)[] }>();
-    for (const s of ready) {
-      let route;
-      try {
-        route = this.pool.route(s.topic, s.partition);
-      } catch (err) {
-        if (!(err instanceof NoLeaderError)) throw err;
-        this.backOff(s, err);
-        continue;
-      }
-      if (this.inFlight.has(route.conn)) continue; // goes out with that leader's next fetch
-      let g = groups.get(route.conn);
-      if (!g) groups.set(route.conn, g = { states: [], epochs: [] });
-      g.states.push(s);
-      g.epochs.push(route.leaderEpoch);
+    for (const [conn, g] of this.pool.byLeader(ready, (s, err) => { this.backOff(s, err); })) {
+      if (!this.inFlight.has(conn)) this.startFetch(conn, g.items, g.leaderEpochs); // else they go out with that leader's next fetch
     }
-    for (const [conn, g] of groups) this.startFetch(conn, g.states, g.epochs);
   }
 
   private startFetch(conn: Connection, states: PartitionState[], leaderEpochs: (number | undefined)[] | undefined): void {
@@ -292,21 +278,8 @@ export class PartitionFetcher {
   /** ListOffsets for partitions to reset: to the broker, or in a cluster to each leader. */
   private async resolveResets(resets: PartitionState[]): Promise<void> {
     if (!this.meta.clustered) return this.resolveResetsOn(this.pool.home, resets);
-    const groups = new Map<Connection, PartitionState[]>();
-    for (const s of resets) {
-      let conn: Connection;
-      try {
-        conn = this.pool.route(s.topic, s.partition).conn;
-      } catch (err) {
-        if (!(err instanceof NoLeaderError)) throw err;
-        this.backOff(s, err);
-        continue;
-      }
-      const g = groups.get(conn);
-      if (g) g.push(s);
-      else groups.set(conn, [s]);
-    }
-    await Promise.all([...groups].map(([conn, g]) => this.resolveResetsOn(conn, g)));
+    const groups = this.pool.byLeader(resets, (s, err) => { this.backOff(s, err); });
+    await Promise.all([...groups].map(([conn, g]) => this.resolveResetsOn(conn, g.items)));
   }
 
   private async resolveResetsOn(conn: Connection, resets: PartitionState[]): Promise<void> {

@@ -261,28 +261,9 @@ export class Producer {
         this.dispatch(batches, this.conn);
         continue;
       }
-      // Cluster: one request per leader.
-      for (const [conn, group] of this.byLeader(batches)) this.dispatch(group, conn);
+      // Cluster: one request per leader; a batch whose partition has no leader now is held.
+      for (const [conn, g] of this.pool.byLeader(batches, (b, err) => { this.waitForLeader(b, err); })) this.dispatch(g.items, conn);
     }
-  }
-
-  /** `batches` grouped by their partition leader's connection; those with no leader now are held. */
-  private byLeader(batches: ProducerBatch[]): Map<Connection, ProducerBatch[]> {
-    const out = new Map<Connection, ProducerBatch[]>();
-    for (const b of batches) {
-      let conn: Connection;
-      try {
-        conn = this.pool.route(b.topic, b.partition).conn;
-      } catch (err) {
-        if (!(err instanceof NoLeaderError)) throw err;
-        this.waitForLeader(b, err);
-        continue;
-      }
-      const g = out.get(conn);
-      if (g) g.push(b);
-      else out.set(conn, [b]);
-    }
-    return out;
   }
 
   private dispatch(batches: ProducerBatch[], conn: Connection): void {

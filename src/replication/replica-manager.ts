@@ -36,6 +36,7 @@ import { LeaderReplicaState, type AcksAllState } from '../cluster/replica-progre
 import type { WireErrorName } from '../errors.js';
 import { tpKey } from '../protocol/topic-partition.js';
 import type { AppendResult, PartitionLog } from '../storage/types.js';
+import { SILENT_REPLICATION_LOGGER, type ReplicationLogger } from './logger.js';
 import type { Follower } from './types.js';
 
 type StateListener = (topic: string, partition: number, state: StoredPartitionState | undefined) => void;
@@ -53,8 +54,6 @@ export interface ReplicationMetrics {
   isrShrunk(): void;
   isrExpanded(): void;
 }
-
-export type ReplicationLogger = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void;
 
 export interface ReplicaManagerOptions {
   readonly nodeId: number;
@@ -158,7 +157,7 @@ export class ReplicaManager {
   constructor(private readonly opts: ReplicaManagerOptions) {
     this.now = opts.now ?? Date.now;
     this.hwMoved = opts.onHighWatermark ?? noop;
-    this.logger = opts.logger ?? noop;
+    this.logger = opts.logger ?? SILENT_REPLICATION_LOGGER;
   }
 
   get nodeId(): number {
@@ -328,7 +327,7 @@ export class ReplicaManager {
     if (this.stopped) return;
     const r = this.replica(topic, partition);
     r.chain = r.chain.then(() => this.apply(r, state)).catch((err: unknown) => {
-      this.logger('error', 'replica state not applied', { topic, partition, error: (err as Error).message });
+      this.logger.error('replica state not applied', { topic, partition, error: (err as Error).message });
     });
   }
 
@@ -338,7 +337,7 @@ export class ReplicaManager {
       const e = s.state.leaderEpoch;
       const ce = cur.state.leaderEpoch;
       if (e < ce || (e === ce && s.modRevision < cur.modRevision)) {
-        this.logger('info', 'stale partition state ignored', { topic: r.topic, partition: r.partition, epoch: e, appliedEpoch: ce });
+        this.logger.info('stale partition state ignored', { topic: r.topic, partition: r.partition, epoch: e, appliedEpoch: ce });
         return;
       }
     }
@@ -387,7 +386,7 @@ export class ReplicaManager {
     r.leaderId = this.opts.nodeId;
     r.epoch = st.leaderEpoch;
     r.leadership = new Leadership(r.topic, r.partition, st.leaderEpoch, log, progress);
-    this.logger('info', 'became leader', { topic: r.topic, partition: r.partition, epoch: st.leaderEpoch, logEndOffset: leo, highWatermark: progress.highWatermark });
+    this.logger.info('became leader', { topic: r.topic, partition: r.partition, epoch: st.leaderEpoch, logEndOffset: leo, highWatermark: progress.highWatermark });
     this.hwMoved(r.topic, r.partition);
   }
 
@@ -404,7 +403,7 @@ export class ReplicaManager {
     r.leaderId = st.leader;
     r.epoch = st.leaderEpoch;
     r.log = log;
-    this.logger('info', 'became follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
+    this.logger.info('became follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
     this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log });
   }
 
@@ -434,7 +433,7 @@ export class ReplicaManager {
     try {
       next = withIsr(expected.state, isr);
     } catch (err) {
-      this.logger('error', 'ISR change refused', { topic: r.topic, partition: r.partition, isr, error: (err as Error).message });
+      this.logger.error('ISR change refused', { topic: r.topic, partition: r.partition, isr, error: (err as Error).message });
       return;
     }
     r.isrWriting = true;
@@ -442,19 +441,19 @@ export class ReplicaManager {
       const rev = await this.opts.writeIsr(expected, next);
       if (rev === undefined) {
         // The key moved on (the controller changed the state): decide again from what the view holds.
-        this.logger('info', 'ISR write lost to a newer state', { topic: r.topic, partition: r.partition, isr: next.isr });
+        this.logger.info('ISR write lost to a newer state', { topic: r.topic, partition: r.partition, isr: next.isr });
         this.enqueue(r.topic, r.partition, this.opts.states.partition(r.topic, r.partition));
         return;
       }
       if (kind === 'shrink') this.opts.metrics?.isrShrunk();
       else this.opts.metrics?.isrExpanded();
-      this.logger('info', kind === 'shrink' ? 'ISR shrunk' : 'ISR expanded', { topic: r.topic, partition: r.partition, from: expected.state.isr, to: next.isr });
+      this.logger.info(kind === 'shrink' ? 'ISR shrunk' : 'ISR expanded', { topic: r.topic, partition: r.partition, from: expected.state.isr, to: next.isr });
       // Applied meanwhile (the watch brought this write, or a newer state, first): nothing left to do.
       if (r.stored !== expected || r.leadership !== l) return;
       r.stored = { ...expected, state: next, modRevision: rev };
       if (l.progress.setIsr(next.isr)) this.hwMoved(r.topic, r.partition);
     } catch (err) {
-      this.logger('warn', 'ISR write failed', { topic: r.topic, partition: r.partition, error: (err as Error).message });
+      this.logger.warn('ISR write failed', { topic: r.topic, partition: r.partition, error: (err as Error).message });
     } finally {
       r.isrWriting = false;
     }

@@ -10,7 +10,8 @@ import type { Etcd3 } from 'etcd3';
 import type { ClusterView } from '../cluster/cluster-view.js';
 import { casPartitionState } from '../cluster/partition-state-store.js';
 import type { PartitionLog } from '../storage/types.js';
-import { ReplicaManager, type ReplicationLogger, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
+import type { ReplicationLogger } from './logger.js';
+import { ReplicaManager, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
 import type { Follower } from './types.js';
 
 export interface StartReplicationOptions {

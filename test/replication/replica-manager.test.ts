@@ -138,3 +138,16 @@ test('an ISR of the leader alone: the high watermark follows the log end', async
   assert.equal(l.highWatermark, 2);
   assert.deepEqual(woken, ['t-0'], 'a high watermark move wakes the partition');
 });
+
+test('role changes go to the handed-in logger, the same object shape the follower takes (the broker hands its own)', async (t) => {
+  const lines: string[] = [];
+  const record = (level: string) => (event: string, fields?: Record<string, unknown>) => { lines.push(`${level} ${event} ${String(fields?.topic)}-${String(fields?.partition)}`); };
+  const logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+  const { states, rm } = await setup(t, { logger });
+  states.set('t', 0, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] });
+  rm.start();
+  await rm.settled();
+  states.set('t', 0, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [2] });
+  await rm.settled();
+  assert.deepEqual(lines, ['info became leader t-0', 'info became follower t-0']);
+});
