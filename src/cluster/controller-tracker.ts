@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Watcher } from 'etcd3';
+import { CoalescedTask } from './coalesced-task.js';
 import type { ClusterKeys } from './keys.js';
 import { revision } from './keys.js';
 
@@ -14,9 +15,16 @@ type TrackerEvents = { change: [number | undefined]; error: [Error] };
 export class ControllerTracker extends EventEmitter<TrackerEvents> {
   private id: number | undefined;
   private watcher: Watcher | undefined;
-  private reading: Promise<void> | undefined;
-  private again = false;
   private closed = false;
+  /** Re-reads, coalescing changes that arrive during a read into one more read. */
+  private readonly reread = new CoalescedTask(async () => {
+    try {
+      await this.read();
+    } catch (err) {
+      this.emit('error', err as Error);
+    }
+    return true;
+  }, () => !this.closed);
 
   private constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys) {
     super();
@@ -26,10 +34,10 @@ export class ControllerTracker extends EventEmitter<TrackerEvents> {
     const t = new ControllerTracker(client, keys);
     const rev = await t.read();
     t.watcher = await client.watch().prefix(keys.controllerPrefix).startRevision(String(rev + 1)).create();
-    t.watcher.on('put', () => { t.refresh(); });
-    t.watcher.on('delete', () => { t.refresh(); });
+    t.watcher.on('put', () => { t.reread.kick(); });
+    t.watcher.on('delete', () => { t.reread.kick(); });
     // A cancelled watch (compaction while cut off) would leave the id stale: read again and keep watching from now.
-    t.watcher.on('error', (err) => { t.emit('error', err); t.refresh(); });
+    t.watcher.on('error', (err) => { t.emit('error', err); t.reread.kick(); });
     return t;
   }
 
@@ -43,25 +51,6 @@ export class ControllerTracker extends EventEmitter<TrackerEvents> {
     const w = this.watcher;
     this.watcher = undefined;
     await w?.cancel();
-  }
-
-  /** Re-reads, coalescing changes that arrive during a read into one more read. */
-  private refresh(): void {
-    if (this.closed) return;
-    if (this.reading) {
-      this.again = true;
-      return;
-    }
-    this.reading = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.read();
-        } catch (err) {
-          this.emit('error', err as Error);
-        }
-      } while (this.again && !this.closed);
-    })().finally(() => { this.reading = undefined; });
   }
 
   private async read(): Promise<number> {

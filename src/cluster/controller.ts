@@ -15,6 +15,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { BrokerDirectory } from './broker-registry.js';
 import type { ControllerElection } from './controller-election.js';
+import { CoalescedTask } from './coalesced-task.js';
 import { ControllerFencedError } from './errors.js';
 import type { ClusterKeys } from './keys.js';
 import { electLeader, type PartitionState } from './partition-state.js';
@@ -35,11 +36,18 @@ export interface ControllerOptions extends ControllerEvents {
 }
 
 export class FailoverController {
-  private running: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
-  private readonly onDirectoryChange = (): void => { this.kick(); };
-  private readonly onElected = (): void => { this.kick(); };
+  private readonly passes = new CoalescedTask(async () => {
+    try {
+      await this.pass();
+    } catch (err) {
+      if (err instanceof ControllerFencedError) return false; // not controller any more: the successor does the work
+      this.opts.onError?.(err as Error);
+    }
+    return true;
+  }, () => !this.stopped && this.election.epoch !== undefined);
+  private readonly onDirectoryChange = (): void => { this.passes.kick(); };
+  private readonly onElected = (): void => { this.passes.kick(); };
 
   constructor(
     private readonly client: Etcd3,
@@ -50,37 +58,18 @@ export class FailoverController {
   ) {
     directory.on('change', this.onDirectoryChange);
     election.on('elected', this.onElected);
-    if (election.epoch !== undefined) this.kick();
+    this.passes.kick();
   }
 
   /** Resolves when no pass is running or queued (tests and shutdown wait on it). */
   async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running;
+    await this.passes.idle();
   }
 
   stop(): void {
     this.stopped = true;
     this.directory.off('change', this.onDirectoryChange);
     this.election.off('elected', this.onElected);
-  }
-
-  private kick(): void {
-    if (this.stopped || this.election.epoch === undefined) return;
-    if (this.running !== undefined) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.pass();
-        } catch (err) {
-          if (err instanceof ControllerFencedError) return; // not controller any more: the successor does the work
-          this.opts.onError?.(err as Error);
-        }
-      } while (this.again && !this.stopped && this.election.epoch !== undefined);
-    })().finally(() => { this.running = undefined; });
   }
 
   private async pass(): Promise<void> {

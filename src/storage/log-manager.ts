@@ -60,14 +60,12 @@ class DiskLogManager implements LogManager {
   }
 
   createTopic(name: string, partitions: number, config?: Partial<LogConfig>, _opts?: CreateTopicOptions): Promise<TopicInfo> {
+    let overrides: Partial<LogConfig>;
     try {
-      validateTopicName(name);
-      checkPartitions(partitions);
-      config = validateLogConfig(config);
+      overrides = validateNewTopic(name, partitions, config);
     } catch (err) {
       return Promise.reject(err);
     }
-    const overrides = config;
     return this.serial(async () => {
       if (this.meta.topic(name)) throw new TopicExistsError(name);
       const info: TopicInfo = { name, partitions, config: overrides, createdAt: Date.now() };
@@ -145,6 +143,17 @@ class DiskLogManager implements LogManager {
     this.closed = true;
     await this.local.close();
   }
+}
+
+/**
+ * The checks of a topic about to be created, wherever its metadata lives (this manager or the
+ * cluster's placed one): its name, its partition count and its config overrides, which it
+ * returns validated. Throws the coded error of the first that is wrong.
+ */
+export function validateNewTopic(name: string, partitions: number, config: Partial<LogConfig> | undefined): Partial<LogConfig> {
+  validateTopicName(name);
+  checkPartitions(partitions);
+  return validateLogConfig(config);
 }
 
 /** InvalidPartitionsError unless `n` is a partition count a topic may have. */

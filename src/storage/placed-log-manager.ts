@@ -28,7 +28,7 @@ import { validateTopicName } from './topic-name.js';
 import { isInternalTopicName } from '../topic-name.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
-import { checkPartitions } from './log-manager.js';
+import { checkPartitions, validateNewTopic } from './log-manager.js';
 import { LocalLogs } from './local-logs.js';
 import type { StorageLogger } from './partition-log.js';
 import type { MetadataStore } from './metadata-store.js';
@@ -195,9 +195,7 @@ export class PlacedLogManager implements LogManager {
     if (isInternalTopicName(name)) return this.internal.createTopic(name, partitions, config);
     let overrides: Partial<LogConfig>;
     try {
-      validateTopicName(name);
-      checkPartitions(partitions);
-      overrides = validateLogConfig(config);
+      overrides = validateNewTopic(name, partitions, config);
     } catch (err) {
       return Promise.reject(err);
     }

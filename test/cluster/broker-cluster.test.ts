@@ -3,7 +3,6 @@
 // cuts. Tests that kill or stop a broker start it again before they end.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +11,12 @@ import { Api, type MetadataResponse, type PartitionMetadata } from '../../src/pr
 import { ERRORS } from '../../src/errors.js';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { parsePartitionState } from '../../src/cluster/partition-state.js';
-import { ROOT, cliArgs } from '../integration/cli-entry.js';
+import { runCli } from '../integration/cli-process.js';
 import { metricValue } from '../integration/broker-helpers.js';
 import { brokerClusterForFile, untilAllRegistered, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
-import { etcdTool, freePort } from './etcd-process.js';
+import { etcdTool } from './etcd-process.js';
+import { freePort } from '../free-port.js';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 
 const TTL_MS = 6000;
@@ -172,14 +172,11 @@ test('SIGKILL of a partition leader: another broker soon names a new leader from
 test('a second broker with the node id of a live one stops at start, naming the setting', { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-dup-'));
   try {
-    const proc = spawn(process.execPath, [
-      ...cliArgs(), 'broker', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir,
+    const { code, stdout, stderr } = await runCli(undefined, [
+      'broker', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir,
       '--node-id', '1', '--etcd', cluster().etcd.url, '--etcd-session-ttl-ms', String(TTL_MS),
-    ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    ]);
+    const out = stdout + stderr;
     assert.equal(code, 1, out);
     assert.match(out, /node id 1 is already registered by a live broker/);
     assert.match(out, /setting 'nodeId'/);
@@ -193,14 +190,11 @@ test('etcd unreachable at start stops start-up after a bounded wait, naming the 
   const dir = mkdtempSync(join(tmpdir(), 'sluice-noetcd-'));
   try {
     const nobody = await freePort();
-    const proc = spawn(process.execPath, [
-      ...cliArgs(), 'broker', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir,
+    const { code, stdout, stderr } = await runCli(undefined, [
+      'broker', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir,
       '--node-id', '9', '--etcd', `http://127.0.0.1:${nobody}`, '--etcd-session-ttl-ms', '1000',
-    ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    ]);
+    const out = stdout + stderr;
     assert.equal(code, 1, out);
     assert.match(out, /cannot reach etcd at http:\/\/127\.0\.0\.1:\d+ \(setting 'etcd', flag --etcd\) within 10000 ms/);
   } finally {

@@ -25,7 +25,8 @@ import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import type { BodyOf, ResponseOf } from '../../src/protocol/api-table.js';
 import type { ApiKey } from '../../src/protocol/api.js';
 import { ROOT, cliArgs } from '../integration/cli-entry.js';
-import { etcdTool, freePort, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { freePort } from '../free-port.js';
 import { until } from './cluster-helpers.js';
 
 export interface ClusterBroker {

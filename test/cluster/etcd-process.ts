@@ -5,12 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { externalTool } from '../external-tool.js';
+import { freePort } from '../free-port.js';
 
 export const etcdTool = externalTool('etcd');
 
@@ -22,19 +22,6 @@ export interface EtcdHandle {
   resume(): void;
   stop(): Promise<void>;
   logs(): string;
-}
-
-/** A port nobody listens on right now (the kernel picks it; a race with other processes is possible but rare on loopback). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolveP, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolveP(port));
-    });
-  });
 }
 
 /** Starts etcd and resolves once it serves client requests (its own "ready" log line). */

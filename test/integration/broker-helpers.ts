@@ -1,9 +1,42 @@
 /** Small helpers shared by the broker integration tests (wire-level, no client library). */
 import { encodeBatch, decodeBatches } from '../../src/record/index.js';
 import { Api } from '../../src/protocol/api.js';
-import type { RawClient } from './raw-client.js';
+import { after, before } from 'node:test';
+import { RawClient } from './raw-client.js';
+import { startBroker, type BrokerHandle, type StartOptions } from './harness.js';
 import { waitFor } from './group-helpers.js';
 import { parseExposition, valueOf } from '../metrics/exposition.js';
+
+/** One broker process and one raw client shared by a test file (read them inside tests). */
+export interface FileBroker {
+  readonly broker: BrokerHandle;
+  readonly client: RawClient;
+}
+
+/**
+ * Starts one broker and connects one raw client in `before`; closes both in `after`, also
+ * when a test failed. Call at the top level of a test file.
+ */
+export function brokerForFile(opts: StartOptions = {}): FileBroker {
+  let broker: BrokerHandle | undefined;
+  let client: RawClient | undefined;
+  before(async () => {
+    broker = await startBroker(opts);
+    client = await RawClient.connect(broker.url);
+  });
+  after(async () => {
+    client?.close();
+    await broker?.stop();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('brokerForFile: the broker starts in before(); read it inside a test');
+    return v;
+  };
+  return {
+    get broker() { return started(broker); },
+    get client() { return started(client); },
+  };
+}
 
 export function batchOf(values: string[], timestamp?: number): Buffer {
   return encodeBatch(values.map((v) => ({ value: v, ...(timestamp !== undefined ? { timestamp } : {}) })));

@@ -1,4 +1,4 @@
-/** Runs the `sluice` CLI (as cliArgs() says) as a child process against `brokerUrl`. */
+/** Runs the `sluice` CLI (as cliArgs() says) as a child process against `brokerUrl` (none for `sluice broker`). */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ROOT, cliArgs } from './cli-entry.js';
 
@@ -12,10 +12,10 @@ export interface CliProcess {
   done: Promise<CliResult>;
 }
 
-export function spawnCli(brokerUrl: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): CliProcess {
+export function spawnCli(brokerUrl: string | undefined, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): CliProcess {
   const p = spawn(process.execPath, [...cliArgs(), ...args], {
     cwd: ROOT,
-    env: { ...process.env, SLUICE_BROKER: brokerUrl, ...opts.env },
+    env: { ...process.env, ...(brokerUrl === undefined ? {} : { SLUICE_BROKER: brokerUrl }), ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -27,6 +27,6 @@ export function spawnCli(brokerUrl: string, args: string[], opts: { input?: stri
   return { proc: p, stdout: () => stdout, stderr: () => stderr, done };
 }
 
-export function runCli(brokerUrl: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(brokerUrl: string | undefined, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return spawnCli(brokerUrl, args, opts).done;
 }

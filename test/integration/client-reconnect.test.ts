@@ -3,17 +3,9 @@
 // position; no acknowledged message is lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { freePort } from '../free-port.js';
 import { startBroker } from './harness.js';
 import { Admin, Consumer, Producer } from '../../src/client/index.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 test('producer and consumer carry on across a broker restart without losing acknowledged messages', async () => {
   // A fixed port, so the restarted broker is reachable at the URL the clients hold.

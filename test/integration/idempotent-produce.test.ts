@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { freePort } from '../free-port.js';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { RawClient } from './raw-client.js';
@@ -20,14 +20,6 @@ const PARTITIONS = 2;
 /** Sends in flight at once: one batch per partition each, within the five unsettled batches a partition allows. */
 const WAVES = 4;
 const PER_WAVE = 40;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 interface Run {
   broker: BrokerHandle;

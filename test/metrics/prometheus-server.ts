@@ -11,22 +11,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { externalTool } from '../external-tool.js';
-
-/** A port that was free a moment ago (the OS picked it); good enough for a test. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../free-port.js';
 
 /** The scrape config written for the given targets; also what config/prometheus.yml looks like. */
 export function prometheusYaml(targets: readonly string[], intervalSeconds = 1, metricsPath = '/metrics'): string {
