@@ -68,7 +68,7 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   const node = new ClusterNode(client, {
     nodeId, advertisedUrl, clusterName: config.clusterName, sessionTtlMs: config.etcdSessionTtlMs,
     uncleanLeaderElection: config.uncleanLeaderElection,
-    log: (level, event, fields) => { log[level](event, fields); },
+    log,
     onPartitionChange: (_t, _p, from, to) => { if (from.leader !== to.leader || from.leaderEpoch !== to.leaderEpoch) leaderElections.count++; },
   });
   let controller: ControllerTracker | undefined;

@@ -83,10 +83,13 @@ export class PartitionHold<B extends { readonly topic: string; readonly partitio
     if (wait) {
       const hh = h;
       hh.waits++;
-      void wait.finally(() => {
+      // Settled either way: a refresh that failed ends the hold too (the retry meets the error
+      // again), and a rejection handled here is not an unhandled one.
+      const done = (): void => {
         hh.waits--;
         this.tryRelease(k);
-      });
+      };
+      wait.then(done, done);
     }
     this.arm(k, h);
   }

@@ -297,8 +297,16 @@ export class Producer {
     }
     const waits = (this.leaderWaits.get(b) ?? 0) + 1;
     this.leaderWaits.set(b, waits);
-    const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** Math.min(waits - 1, 16));
-    this.hold.hold(b, delay * (0.8 + Math.random() * 0.4), this.meta.refresh([b.topic]).catch(() => undefined));
+    this.hold.hold(b, this.retryDelay(waits), this.meta.refresh([b.topic]).catch(() => undefined));
+  }
+
+  /**
+   * The wait before retry number `attempt` (1, 2, ...): retryBackoffMs doubling per attempt up
+   * to retryBackoffMaxMs, with ±20% jitter so producers refused together do not retry in step.
+   */
+  private retryDelay(attempt: number): number {
+    const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** Math.min(attempt - 1, 30));
+    return delay * (0.8 + Math.random() * 0.4);
   }
 
   /**
@@ -387,8 +395,7 @@ export class Producer {
       let refreshed: Promise<unknown> | undefined;
       if (needsRefresh(err, this.meta.clustered)) refreshed = this.meta.refresh([b.topic]).catch(() => undefined);
       else if (code === 'UNKNOWN_TOPIC_OR_PARTITION') this.meta.invalidate(b.topic);
-      const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** (b.attempts - 1));
-      this.hold.hold(b, delay * (0.8 + Math.random() * 0.4), refreshed);
+      this.hold.hold(b, this.retryDelay(b.attempts), refreshed);
       return;
     }
     idem?.failed(b);
@@ -431,8 +438,7 @@ export class Producer {
         }
         const retriable = err instanceof SluiceError && err.retriable && !(err instanceof ClientClosedError);
         if (!retriable || attempt > this.retries || this.closedHard) throw err;
-        const delay = Math.min(this.retryBackoffMaxMs, this.retryBackoffMs * 2 ** (attempt - 1));
-        await new Promise((resolve) => setTimeout(resolve, delay * (0.8 + Math.random() * 0.4)));
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelay(attempt)));
       }
     }
   }

@@ -19,6 +19,7 @@ import type { PartitionState } from './partition-state.js';
 import { EtcdSession } from './etcd-session.js';
 import { ClusterKeys } from './keys.js';
 import { TopicAdmin } from './topic-admin.js';
+import { SILENT_EVENT_LOGGER, type EventLogger } from '../event-logger.js';
 
 export interface ClusterNodeOptions {
   nodeId: number;
@@ -29,7 +30,7 @@ export interface ClusterNodeOptions {
   /** While this broker is the controller: each partition state it wrote (a new leader, offline, ISR shrunk by a death); for metrics. */
   onPartitionChange?: (topic: string, partition: number, from: PartitionState, to: PartitionState) => void;
   /** Silent unless given: events an operator acts on (session lost, controller change). */
-  log?: (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void;
+  log?: EventLogger;
 }
 
 type NodeEvents = {
@@ -49,12 +50,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private viewHandle: ClusterView | undefined;
   private stopped = false;
   private closed = false;
-  private readonly log: NonNullable<ClusterNodeOptions['log']>;
+  private readonly log: EventLogger;
 
   constructor(readonly client: Etcd3, private readonly opts: ClusterNodeOptions) {
     super();
     this.keys = new ClusterKeys(opts.clusterName);
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log ?? SILENT_EVENT_LOGGER;
   }
 
   /** Registers (waiting out this broker's previous life, refusing a live duplicate id) and starts campaigning. */
@@ -119,35 +120,35 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     const election = new ControllerElection(this.client, this.keys, session, this.opts.nodeId);
     this.election = election;
     election.on('elected', (epoch) => {
-      this.log('info', 'controller elected', { nodeId: this.opts.nodeId, epoch });
+      this.log.info('controller elected', { nodeId: this.opts.nodeId, epoch });
       this.emit('controller', true);
     });
     election.on('deposed', () => {
-      this.log('warn', 'controller deposed', { nodeId: this.opts.nodeId });
+      this.log.warn('controller deposed', { nodeId: this.opts.nodeId });
       this.emit('controller', false);
     });
-    election.on('error', (err) => { this.log('error', 'controller election failed', { error: err.message }); });
+    election.on('error', (err) => { this.log.error('controller election failed', { error: err.message }); });
     this.controller?.stop();
     this.controller = new FailoverController(this.client, this.keys, election, this.directory, {
       uncleanLeaderElection: this.opts.uncleanLeaderElection === true,
       topics: new TopicAdmin(this.client, this.keys, election, () => [...this.directory.brokers().keys()]),
       onChange: (topic, partition, from, to) => {
-        this.log('info', 'partition state changed', { topic, partition, from, to });
+        this.log.info('partition state changed', { topic, partition, from, to });
         this.opts.onPartitionChange?.(topic, partition, from, to);
       },
-      onError: (err) => { this.log('error', 'controller pass failed', { error: err.message }); },
+      onError: (err) => { this.log.error('controller pass failed', { error: err.message }); },
     });
     session.once('lost', (err) => { this.rejoin(err); });
     this.emit('registered');
     // Campaigning waits until this broker leads, maybe forever: not part of start().
     election.campaign().catch((err: unknown) => {
-      if (!this.stopped && !session.lost) this.log('error', 'controller campaign failed', { error: (err as Error).message });
+      if (!this.stopped && !session.lost) this.log.error('controller campaign failed', { error: (err as Error).message });
     });
   }
 
   private rejoin(err: Error): void {
     if (this.stopped) return;
-    this.log('error', 'etcd session lost', { nodeId: this.opts.nodeId, error: err.message });
+    this.log.error('etcd session lost', { nodeId: this.opts.nodeId, error: err.message });
     this.emit('sessionLost', err);
     void (async () => {
       for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 5000)) {
@@ -155,7 +156,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
           await this.join();
           return;
         } catch (e) {
-          this.log('warn', 'etcd rejoin failed; retrying', { error: (e as Error).message, retryInMs: delay });
+          this.log.warn('etcd rejoin failed; retrying', { error: (e as Error).message, retryInMs: delay });
           await new Promise((r) => setTimeout(r, delay));
         }
       }

@@ -1,14 +1,9 @@
 /**
- * Where replication's diagnostics go: one event name plus fields, the shape of the broker's
- * logger (src/broker/logger.ts), which fits as it is. Silent unless one is handed in.
+ * Where replication's diagnostics go: the libraries' one logger shape (src/event-logger.ts),
+ * under the names replication's modules import. Silent unless one is handed in.
  */
-export interface ReplicationLogger {
-  debug(event: string, fields?: Record<string, unknown>): void;
-  info(event: string, fields?: Record<string, unknown>): void;
-  warn(event: string, fields?: Record<string, unknown>): void;
-  error(event: string, fields?: Record<string, unknown>): void;
-}
+import { SILENT_EVENT_LOGGER, type EventLogger } from '../event-logger.js';
 
-const noop = (): void => {};
+export type ReplicationLogger = EventLogger;
 
-export const SILENT_REPLICATION_LOGGER: ReplicationLogger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+export const SILENT_REPLICATION_LOGGER: ReplicationLogger = SILENT_EVENT_LOGGER;

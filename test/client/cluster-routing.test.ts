@@ -1,6 +1,6 @@
 // Client routing against a fake cluster (fake-cluster.ts, through connectionFactory): produce
-// and fetch go to each partition's leader, a leader move is followed after one coalesced
-// metadata refresh, retries keep each partition's order, and a single broker sees exactly
+// and fetch go to each partition's leader, a leader move is followed after coalesced metadata
+// refreshes (fewer than the refused requests), retries keep each partition's order, and a single broker sees exactly
 // the requests it saw before cluster mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,7 +84,7 @@ test('a refresh asked for while one is in flight joins it; other topics join one
   assert.deepEqual(asked[1].sort(), ['a', 'b', 'c'], 'the queued refresh asks for every known topic and the new ones');
 });
 
-test('a leader move: the batches refused by the old leader are resent to the new one in order, after one refresh', async () => {
+test('a leader move: the batches refused by the old leader are resent to the new one in order, after coalesced refreshes', async () => {
   const c = new FakeCluster(3);
   c.createTopic('t', [1, 1, 2]);
   c.brokers.get(1)!.produceDelayMs = 15; // several produce requests in flight to the old leader

@@ -7,14 +7,16 @@ import { once } from 'node:events';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { until } from './cluster-helpers.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
+import type { EventLogger } from '../../src/event-logger.js';
 
 const env = etcdForFile();
 
 // Long, so that "handed over at once" and "after the lease expired" are far apart.
 const TTL_MS = 30_000;
 
-function node(cluster: string, nodeId: number, t: { after(fn: () => Promise<void>): void }): ClusterNode {
-  const n = new ClusterNode(env.client, { nodeId, advertisedUrl: `ws://127.0.0.1:${9000 + nodeId}`, clusterName: cluster, sessionTtlMs: TTL_MS, ...(process.env.DEBUG_CLUSTER ? { log: (l, e, f) => { console.error(nodeId, l, e, f); } } : {}) });
+function node(cluster: string, nodeId: number, t: { after(fn: () => Promise<void>): void }, log?: EventLogger): ClusterNode {
+  const logger = log ?? (process.env.DEBUG_CLUSTER ? debugLogger(nodeId) : undefined);
+  const n = new ClusterNode(env.client, { nodeId, advertisedUrl: `ws://127.0.0.1:${9000 + nodeId}`, clusterName: cluster, sessionTtlMs: TTL_MS, ...(logger ? { log: logger } : {}) });
   t.after(() => n.stop());
   return n;
 }
@@ -36,8 +38,10 @@ test('a clean stop hands the controller to the next broker at once, not after th
   assert.deepEqual([...b.directory.brokers().keys()], [2], 'the stopped broker left the directory at once');
 });
 
-test('a broker whose lease etcd revoked registers again with a new session', { skip: etcdTool.skip }, async (t) => {
-  const a = node('rejoin', 1, t);
+test('a broker whose lease etcd revoked registers again with a new session, and says so to the logger it was handed', { skip: etcdTool.skip }, async (t) => {
+  const events: string[] = [];
+  const record = (level: string) => (event: string) => { events.push(`${level} ${event}`); };
+  const a = node('rejoin', 1, t, { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') });
   const watcher = node('rejoin', 2, t);
   await a.start();
   await watcher.start();
@@ -49,6 +53,7 @@ test('a broker whose lease etcd revoked registers again with a new session', { s
   await back;
   await until(async () => (watcher.directory.brokers().has(1) ? true : undefined), 20_000, 'broker 1 to be back in the directory');
   assert.ok(a.hasSession);
+  assert.ok(events.includes('error etcd session lost'), events.join('; '));
 });
 
 test('a topic created by the controller reaches the view of every broker with all its partitions', { skip: etcdTool.skip }, async (t) => {
@@ -65,3 +70,9 @@ test('a topic created by the controller reaches the view of every broker with al
   }
   await assert.rejects(nodes[1]!.topicAdmin().createTopic({ name: 'other', partitions: 1 }), /no longer current|CONTROLLER_FENCED|another broker is the controller/, 'only the controller creates topics');
 });
+
+/** DEBUG_CLUSTER=1: a node's events on stderr. */
+function debugLogger(nodeId: number): EventLogger {
+  const at = (level: string) => (event: string, fields?: Record<string, unknown>) => { console.error(nodeId, level, event, fields); };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
