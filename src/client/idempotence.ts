@@ -19,7 +19,8 @@
  *   still unsettled is the consequence of that one (it did not arrive first): retried in turn;
  * - otherwise OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH fail that batch's sends;
  *   UNKNOWN_PRODUCER_ID (the leader forgot the producer: expired, or its records were cut)
- *   means the batch was not stored and must start a new sequence: it is re-sequenced.
+ *   means the batch was not stored and must start a new sequence: it is re-sequenced, with
+ *   the retries of its partition waiting behind it (the leader would refuse them too);
  * - a batch that failed for good, or was refused, leaves a gap no later batch can cross: the
  *   producer resets once nothing is unsettled any more (new producer id, every partition from
  *   sequence 0); batches waiting meanwhile go out after the reset, in order.
@@ -126,16 +127,27 @@ export class IdempotentSequences {
   }
 
   /**
-   * `b` was refused and not stored: it leaves its partition's sequence and will get a new one
-   * after the reset (the caller puts it back among the ready batches, in order).
+   * `b`, the oldest unsettled batch of its partition, was refused with UNKNOWN_PRODUCER_ID and
+   * not stored: it leaves its partition's sequence and will get a new one after the reset (the
+   * caller puts it back among the ready batches, in order). The leader does not know this
+   * producer on that partition, so it would refuse the later unsettled batches too: those
+   * waiting for their retry (not in flight) leave the sequence with `b` (they sit among the
+   * ready batches or in the retry hold, in order behind `b`); those in flight come back refused
+   * and take this path in turn. Leaving them unsettled would deadlock the partition: `b` waits
+   * for the reset, the reset for nothing to be unsettled, and the retries behind `b` for `b`
+   * (a batch never overtakes an earlier one of its partition). A new leader that never got the
+   * producer's batches (acks=1 writes its dead predecessor took) answers exactly this.
    */
   resequence(b: ProducerBatch): void {
+    const ps = this.parts.get(tpKey(b.topic, b.partition));
     this.remove(b);
     this.resetWanted = true;
-    b.producerId = -1;
-    b.producerEpoch = -1;
-    b.baseSequence = -1;
-    b.encoded = null;
+    unsequence(b);
+    if (ps === undefined) return;
+    for (const u of ps.unsettled.filter((x) => !x.inFlight)) {
+      this.remove(u);
+      unsequence(u);
+    }
   }
 
   private remove(b: ProducerBatch): boolean {
@@ -157,4 +169,12 @@ export class IdempotentSequences {
     }
     return ps;
   }
+}
+
+/** Takes `b` out of any sequence: it is encoded again, with the producer id it gets when next admitted. */
+function unsequence(b: ProducerBatch): void {
+  b.producerId = -1;
+  b.producerEpoch = -1;
+  b.baseSequence = -1;
+  b.encoded = null;
 }

@@ -17,6 +17,7 @@ import { ProducerBatch } from '../../src/client/record-accumulator.js';
 import { Producer } from '../../src/client/producer.js';
 import { lastSequenceOf, ProducerStateTable, type SequenceCheck } from '../../src/storage/producer-state.js';
 import type { SluiceError } from '../../src/errors.js';
+import type { SendResult } from '../../src/client/types.js';
 
 function batch(topic: string, partition: number, records: number): ProducerBatch {
   const b = new ProducerBatch(topic, partition, 0);
@@ -72,6 +73,24 @@ test('a retried batch keeps its sequence and goes out alone and first; later bat
   assert.equal(fresh.baseSequence, 6);
 });
 
+test('UNKNOWN_PRODUCER_ID for the first of several retries: the ones waiting behind it are re-sequenced with it, so the reset is not blocked', () => {
+  const s = new IdempotentSequences();
+  s.start(1, 0);
+  const [x, y, z] = [batch('t', 0, 2), batch('t', 0, 2), batch('t', 0, 2)];
+  for (const b of [x, y, z]) assert.ok(s.admit(b));
+  // The leader died with all three in flight; retries go one at a time, x first.
+  for (const b of [x, y, z]) s.retrying(b);
+  assert.equal(s.admit(x), true);
+  // The new leader does not know the producer: it would refuse y and z just the same.
+  assert.equal(s.refused(x, 'UNKNOWN_PRODUCER_ID'), 'resequence');
+  s.resequence(x);
+  assert.deepEqual([x, y, z].map((b) => b.baseSequence), [-1, -1, -1], 'x and the retries behind it leave the old sequence');
+  assert.equal(s.needsProducerId, true, 'nothing of the old producer id is unsettled: the reset can happen');
+  s.start(2, 0);
+  for (const b of [x, y, z]) assert.ok(s.admit(b));
+  assert.deepEqual([x, y, z].map((b) => [b.producerId, b.baseSequence]), [[2, 0], [2, 2], [2, 4]], 'in their first order under the new id');
+});
+
 test('refusals: a consequence of an earlier batch is retried; UNKNOWN_PRODUCER_ID re-sequences after a reset; a gap resets', () => {
   const s = new IdempotentSequences();
   s.start(1, 0);
@@ -95,7 +114,9 @@ test('refusals: a consequence of an earlier batch is retried; UNKNOWN_PRODUCER_I
 /**
  * A fake broker with one topic `t` of two partitions, leading both with a real
  * ProducerStateTable. `lose(n)`: the next n produce requests are stored but not answered, and
- * the connection is then cut.
+ * the connection is then cut. `drop(n)`: the next n are neither stored nor answered, and the
+ * connection is then cut. `forget()`: the producer state is lost (a new leader that never saw
+ * the producer's batches, as after an acks=1 leader died before its followers fetched).
  */
 async function fakeBroker() {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -103,12 +124,21 @@ async function fakeBroker() {
   const logs = [0, 1].map(() => ({ table: new ProducerStateTable(), values: [] as string[], sequences: [] as number[] }));
   const sent: { partition: number; seq: number; first: string }[] = [];
   let toLose = 0;
+  let toDrop = 0;
   let nextId = 100;
+  let producerIds = 0;
   wss.on('connection', (ws: WebSocket) => ws.on('message', (d: Buffer) => {
     const m = decodeFrame(d) as any;
     if (m.api === Api.Metadata) return ws.send(encodeFrame({ id: m.id, brokerVersion: 'fake', topics: [{ name: 't', partitions: 2 }] }));
-    if (m.api === Api.InitProducerId) return ws.send(encodeFrame({ id: m.id, producerId: nextId++, producerEpoch: 0 }));
+    if (m.api === Api.InitProducerId) {
+      producerIds++;
+      return ws.send(encodeFrame({ id: m.id, producerId: nextId++, producerEpoch: 0 }));
+    }
     if (m.api !== Api.Produce) return ws.send(encodeFrame({ id: m.id, error: { code: 1000, message: 'no' } }));
+    if (toDrop > 0) {
+      if (--toDrop === 0) ws.terminate();
+      return;
+    }
     const partitions = m.partitions.map((p: any) => {
       const buf = Buffer.from(p.records);
       const log = logs[p.partition]!;
@@ -137,7 +167,11 @@ async function fakeBroker() {
   const port = (wss.address() as { port: number }).port;
   return {
     url: `ws://127.0.0.1:${port}`, logs, sent,
+    /** InitProducerId requests answered. */
+    get producerIds() { return producerIds; },
     lose(n: number) { toLose = n; },
+    drop(n: number) { toDrop = n; },
+    forget() { for (const l of logs) l.table = new ProducerStateTable(); },
     async stop() {
       for (const c of wss.clients) c.terminate();
       await new Promise((r) => wss.close(r));
@@ -168,4 +202,33 @@ test('answers lost with the connection: retries resend each batch with its seque
     const firstSend = broker.sent.find((x) => x.partition === r.partition && x.first === r.first)!;
     assert.equal(r.seq, firstSend.seq, 'a retry carries its first sequence');
   }
+});
+
+test('a leader that lost the producer (UNKNOWN_PRODUCER_ID) after a dropped connection: the producer re-sequences every waiting retry under a new id, and every send is stored once, in order', async (t) => {
+  const broker = await fakeBroker();
+  t.after(() => broker.stop());
+  const producer = new Producer({ url: broker.url, lingerMs: 0, reconnectBackoffMs: 10, reconnectBackoffMaxMs: 20, retryBackoffMs: 5, retryBackoffMaxMs: 20 });
+  t.after(() => producer.close());
+  await producer.send('t', { value: 'first', partition: 0 });
+  broker.forget();
+  broker.drop(3);
+  const sends: Promise<SendResult[]>[] = [];
+  const values: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const msgs = Array.from({ length: 5 }, (_, i) => ({ value: `s${k}-${i}`, partition: 0 }));
+    values.push(...msgs.map((m) => m.value));
+    sends.push(producer.send('t', msgs));
+    // Next turn of the event loop: lingerMs 0 closes this send's batch first, so each send is its own request.
+    await new Promise((r) => setImmediate(r));
+  }
+  // Without the fix the sends never settle: the first retry, re-sequenced, waits for a reset
+  // that waits for the retries queued behind it. The bound only separates that from done.
+  let timer: NodeJS.Timeout | undefined;
+  const results = await Promise.race([
+    Promise.all(sends),
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('the sends did not settle within 30 s')), 30_000); }),
+  ]).finally(() => clearTimeout(timer));
+  assert.deepEqual(broker.logs[0]!.values, ['first', ...values], 'every message once, in order');
+  assert.deepEqual(results.flat().map((r) => r.offset), values.map((_, i) => 1 + i));
+  assert.equal(broker.producerIds, 2, 'one new producer id for the reset');
 });

@@ -62,33 +62,34 @@ export async function produceOk(cluster: BrokerCluster, nodeId: number, topic: s
 }
 
 /** The partition's segment files of a (stopped) broker, concatenated in offset order. */
-export function segmentBytes(dataDir: string, topic: string): Buffer {
-  const dir = join(dataDir, `${topic}-0`);
+export function segmentBytes(dataDir: string, topic: string, partition = 0): Buffer {
+  const dir = join(dataDir, `${topic}-${partition}`);
   const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
   return Buffer.concat(logs.map((f) => readFileSync(join(dir, f))));
 }
 
 /** Every record of a (stopped) broker's replica, from its segment files: value by offset, in log order. */
-export function recordsOnDisk(dataDir: string, topic: string): { offset: number; value: string }[] {
+export function recordsOnDisk(dataDir: string, topic: string, partition = 0): { offset: number; value: string }[] {
   const out: { offset: number; value: string }[] = [];
-  for (const b of decodeBatches(segmentBytes(dataDir, topic))) {
+  for (const b of decodeBatches(segmentBytes(dataDir, topic, partition))) {
     for (const r of b.records) out.push({ offset: r.offset, value: r.value!.toString() });
   }
   return out;
 }
 
 /**
- * Stops every running broker (SIGTERM), then asserts that every replica holds the same bytes,
- * and returns the records of that one log.
+ * Stops every running broker (SIGTERM; already stopped ones are left alone, so it can be
+ * called once per partition), then asserts that every replica of `partition` holds the same
+ * bytes, and returns the records of that one log.
  */
-export async function stopAndCompareReplicas(cluster: BrokerCluster, topic: string): Promise<{ offset: number; value: string }[]> {
+export async function stopAndCompareReplicas(cluster: BrokerCluster, topic: string, partition = 0): Promise<{ offset: number; value: string }[]> {
   for (const b of cluster.brokers) await b.stop();
-  const bytes = cluster.brokers.map((b) => segmentBytes(b.dataDir, topic));
-  assert.ok(bytes[0]!.length > 0, 'the replicas hold data');
+  const bytes = cluster.brokers.map((b) => segmentBytes(b.dataDir, topic, partition));
+  assert.ok(bytes[0]!.length > 0, `the replicas of ${topic}-${partition} hold data`);
   bytes.forEach((b, i) => {
-    assert.ok(b.equals(bytes[0]!), `broker ${i + 1}'s replica (${b.length} bytes) is byte-identical to broker 1's (${bytes[0]!.length} bytes)`);
+    assert.ok(b.equals(bytes[0]!), `${topic}-${partition}: broker ${i + 1}'s replica (${b.length} bytes) is byte-identical to broker 1's (${bytes[0]!.length} bytes)`);
   });
-  return recordsOnDisk(cluster.brokers[0]!.dataDir, topic);
+  return recordsOnDisk(cluster.brokers[0]!.dataDir, topic, partition);
 }
 
 /**
