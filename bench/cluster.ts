@@ -33,7 +33,9 @@ const ROOTS = (process.env.SLUICE_ROOTS ?? `sluice=${ROOT}`).split(',').map((kv)
   return { name, root: resolve(path) };
 });
 const CPU_PROF = process.env.CPU_PROF;
-const nodeArgs = (tag: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF, '--cpu-prof-name', `${tag}-${Date.now()}.cpuprofile`] : []);
+// A directory per process: under tsx a process has two threads (the loader's hooks run in a
+// worker) and each writes a profile; a fixed --cpu-prof-name would let one overwrite the other.
+const nodeArgs = (tag: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(CPU_PROF, `${tag}-${Date.now()}`)] : []);
 
 /** One figure of one run: msgs/s, and the CPU seconds per million messages of the processes that matter. */
 interface Row { msgsPerSec: number; cpuMsPerM: Record<string, number> }
@@ -77,6 +79,7 @@ async function cluster(root: string): Promise<{ produce: Row; replay: Row; repla
       await admin.close();
     }
     const leader = await leaderOf(urls, topic);
+    process.stderr.write(`RF 3 topic led by broker ${leader} (pid ${brokers[leader].pid})\n`);
     const follower = (leader + 1) % 3;
     const cpu = () => brokers.map((b) => b.cpuSeconds());
     const perM = (a: number[], b: number[]) => ({ leader: cpuMsPerM(b[leader] - a[leader]), follower: cpuMsPerM(b[follower] - a[follower]) });
