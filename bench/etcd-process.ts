@@ -6,23 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findEtcd } from '../src/cli/cluster-dev.js';
+import { findEtcd, freePort } from '../src/cli/cluster-dev.js';
 
 export interface BenchEtcd { url: string; stop(): Promise<void> }
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => res(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
 
 export async function startEtcd(timeoutMs = 60_000): Promise<BenchEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-etcd-'));
