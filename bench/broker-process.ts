@@ -36,11 +36,11 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
-/** A fresh broker: temp data dir, port 0, `args` as extra flags (e.g. --log-flush-ms). */
-export async function startBroker(root = ROOT, args: string[] = []): Promise<BrokerProc> {
+/** A fresh broker: temp data dir, port 0, `args` as extra flags (e.g. --log-flush-ms), `nodeArgs` for node (e.g. --cpu-prof). */
+export async function startBroker(root = ROOT, args: string[] = [], nodeArgs: string[] = []): Promise<BrokerProc> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const proc: ChildProcess = spawn(process.execPath,
-    [...cli(root), 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir, '--log-level', 'info', '--log-format', 'json', ...args],
+    [...nodeArgs, ...cli(root), 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir, '--log-level', 'info', '--log-format', 'json', ...args],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const port = await new Promise<number>((res, rej) => {
@@ -59,6 +59,8 @@ export async function startBroker(root = ROOT, args: string[] = []): Promise<Bro
     pid,
     cpuSeconds: () => procCpuSeconds(pid),
     stop: async () => {
+      // Idempotent: a benchmark may stop a broker on purpose and again in its cleanup.
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.removeAllListeners('exit');
       const gone = new Promise<void>((r) => proc.once('exit', () => r()));
       proc.kill('SIGTERM');

@@ -24,6 +24,7 @@ import { InvalidConfigError } from '../storage/errors.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
 import type { Logger } from './logger.js';
 import { ProducerIdAllocator } from '../cluster/producer-id-blocks.js';
+import { forwardedFrom } from './forwarded-request.js';
 import type { ProducerIdSource } from '../storage/producer-id-counter.js';
 
 export interface ClusterContext {
@@ -175,7 +176,7 @@ class ControllerRoute implements TopicChanges {
       const topic: { name: string; partitions: number; config?: Record<string, number>; replicationFactor?: number } = { name: spec.name, partitions: spec.partitions };
       if (spec.config) topic.config = spec.config as Record<string, number>;
       if (spec.replicationFactor !== undefined) topic.replicationFactor = spec.replicationFactor;
-      const res = await (await this.controllerLink()).request(Api.CreateTopics, { topics: [topic] });
+      const res = await (await this.controllerLink()).request(Api.CreateTopics, { topics: [topic], forwardedBy: this.nodeId });
       return throwIfFailed(res.topics[0]);
     }
     // A factor outside 1..live brokers is refused by the placement (INVALID_REPLICATION_FACTOR naming both numbers).
@@ -189,7 +190,7 @@ class ControllerRoute implements TopicChanges {
 
   async deleteTopic(name: string): Promise<void> {
     if (!this.node.isController) {
-      const res = await (await this.controllerLink()).request(Api.DeleteTopics, { topics: [name] });
+      const res = await (await this.controllerLink()).request(Api.DeleteTopics, { topics: [name], forwardedBy: this.nodeId });
       return throwIfFailed(res.topics[0]);
     }
     await asController(() => this.node.topicAdmin().deleteTopic(name));
@@ -197,7 +198,7 @@ class ControllerRoute implements TopicChanges {
 
   async addPartitions(name: string, totalPartitions: number): Promise<void> {
     if (!this.node.isController) {
-      const res = await (await this.controllerLink()).request(Api.CreatePartitions, { topics: [{ name, totalPartitions }] });
+      const res = await (await this.controllerLink()).request(Api.CreatePartitions, { topics: [{ name, totalPartitions }], forwardedBy: this.nodeId });
       return throwIfFailed(res.topics[0]);
     }
     await asController(() => this.node.topicAdmin().addPartitions(name, totalPartitions));
@@ -208,6 +209,10 @@ class ControllerRoute implements TopicChanges {
    * broker while it does not lead (an election in progress): forwarding to itself would loop.
    */
   private async controllerLink(): Promise<BrokerLink> {
+    const from = forwardedFrom();
+    if (from !== undefined) {
+      throw new SluiceError('NOT_CONTROLLER', `broker ${this.nodeId} is not the controller (broker ${from} forwarded the request here on a stale view; it is not forwarded again); retry`);
+    }
     const id = this.controller.current;
     if (id === undefined || id === this.nodeId) {
       throw new SluiceError('NOT_CONTROLLER', id === undefined ? 'no controller is elected right now; retry' : 'the controller is changing; retry');

@@ -4,6 +4,7 @@ import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import type { Handler } from './handler.js';
+import { asForwarded } from './forwarded-request.js';
 
 export const handleCreatePartitions: Handler<typeof Api.CreatePartitions> = async (ctx, req) => {
   const topics: TopicResult[] = [];
@@ -19,7 +20,7 @@ export const handleCreatePartitions: Handler<typeof Api.CreatePartitions> = asyn
       continue;
     }
     try {
-      await ctx.logs.addPartitions(name, totalPartitions);
+      await asForwarded(req.forwardedBy, () => ctx.logs.addPartitions(name, totalPartitions));
       ctx.log.info('partitions added', { topic: name, from: info.partitions, to: totalPartitions });
       topics.push({ name });
     } catch (err) {

@@ -16,6 +16,7 @@ import { topicConfigProblem } from '../protocol/topic-config.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import type { Handler } from './handler.js';
+import { asForwarded } from './forwarded-request.js';
 
 export const handleCreateTopics: Handler<typeof Api.CreateTopics> = async (ctx, req) => {
   const topics: TopicResult[] = [];
@@ -46,7 +47,7 @@ export const handleCreateTopics: Handler<typeof Api.CreateTopics> = async (ctx, 
     }
     if (ctx.logs.topic(name)) { topics.push({ name, error: errorOf('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`) }); continue; }
     try {
-      await ctx.logs.createTopic(name, t.partitions, t.config, rf === undefined ? {} : { replicationFactor: rf });
+      await asForwarded(req.forwardedBy, () => ctx.logs.createTopic(name, t.partitions, t.config, rf === undefined ? {} : { replicationFactor: rf }));
       ctx.log.info('topic created', { topic: name, partitions: t.partitions, config: t.config ?? {} });
       topics.push({ name });
     } catch (err) {

@@ -3,6 +3,7 @@ import type { Api, TopicResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
+import { asForwarded } from './forwarded-request.js';
 
 export const handleDeleteTopics: Handler<typeof Api.DeleteTopics> = async (ctx, req) => {
   const topics: TopicResult[] = [];
@@ -17,7 +18,7 @@ export const handleDeleteTopics: Handler<typeof Api.DeleteTopics> = async (ctx, 
       continue;
     }
     try {
-      await ctx.logs.deleteTopic(name);
+      await asForwarded(req.forwardedBy, () => ctx.logs.deleteTopic(name));
       ctx.log.info('topic deleted', { topic: name });
       topics.push({ name });
     } catch (err) {

@@ -40,6 +40,16 @@ export const handleProduce: Handler<typeof Api.Produce> = async (ctx, req, scope
   return req.acks === 0 ? undefined : { id: req.id, partitions: results };
 };
 
+/** Creates `topic` on first produce; the partition's error answer when that failed. */
+async function autoCreate(ctx: BrokerContext, topic: string, partition: number): Promise<ProducePartitionResult | undefined> {
+  try {
+    await ensureTopic(ctx, topic);
+    return undefined;
+  } catch (err) {
+    return { topic, partition, error: wireError(err, ctx.log, { topic }) };
+  }
+}
+
 async function produceOne(
   ctx: BrokerContext, topic: string, partition: number, records: Buffer, acks: number, timeoutMs: number | undefined, scope: RequestScope | undefined,
 ): Promise<ProducePartitionResult> {
@@ -49,15 +59,20 @@ async function produceOne(
   if (isInternalTopicName(topic)) return { topic, partition, error: errorOf('INVALID_TOPIC', `'${topic}' is an internal topic; only the broker writes to it`) };
   // Controlled shutdown (cluster mode): leaderships are moving away; the client finds the new leader.
   if (ctx.cluster?.leaving) return { topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', 'this broker is shutting down; its leaderships are moving to other brokers') };
-  // Cluster mode: the leader's path (produce-as-leader.ts); topics are created through the controller, not here.
-  if (ctx.replicas !== undefined) return produceAsLeader(ctx, ctx.replicas, topic, partition, records, acks, timeoutMs, scope);
+  // Cluster mode: the leader's path (produce-as-leader.ts). Auto-create goes through the
+  // controller (the log manager forwards it) and answers once this broker's view has the
+  // topic; the leader may be another broker, which the client then learns from Metadata.
+  if (ctx.replicas !== undefined) {
+    if (ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
+      const failed = await autoCreate(ctx, topic, partition);
+      if (failed) return failed;
+    }
+    return produceAsLeader(ctx, ctx.replicas, topic, partition, records, acks, timeoutMs, scope);
+  }
   let r = resolveLog(ctx, topic, partition);
   if (r.error && ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
-    try {
-      await ensureTopic(ctx, topic);
-    } catch (err) {
-      return { topic, partition, error: wireError(err, ctx.log, { topic }) };
-    }
+    const failed = await autoCreate(ctx, topic, partition);
+    if (failed) return failed;
     r = resolveLog(ctx, topic, partition);
   }
   if (r.error) return { topic, partition, error: r.error };

@@ -10,6 +10,7 @@ import type { LogManager } from '../storage/types.js';
 import { createBrokerMetrics, type BrokerMetrics, type PartitionStats } from '../metrics/broker-metrics.js';
 import { metricsRoute, serveMetrics } from '../metrics/http-route.js';
 import { text, type RouteTable } from './http-routes.js';
+import type { ReplicaFetcherMetrics } from '../replication/replica-fetcher.js';
 
 export function setUpMetrics(config: BrokerConfig, routes: RouteTable): BrokerMetrics {
   const metrics = createBrokerMetrics({ enabled: config.metrics !== false, collectDefault: true });
@@ -52,4 +53,13 @@ export async function listenMetricsPort(metrics: BrokerMetrics, host: string, po
     });
   });
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** The follower's hooks (src/replication/replica-fetcher.ts) onto the broker's metrics. */
+export function followerMetrics(metrics: BrokerMetrics): ReplicaFetcherMetrics {
+  return {
+    lag: (topic, partition, messages) => { metrics.followerLag(topic, partition, messages); },
+    lagRemoved: (topic, partition) => { metrics.followerLagRemoved(topic, partition); },
+    fetchError: (code) => { metrics.replicaFetchError(code); },
+  };
 }

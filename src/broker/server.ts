@@ -43,10 +43,11 @@ import { nativeCodec, type FrameCodec } from './native-codec.js';
 import { dispatch } from './dispatch.js';
 import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
-import { collectPartitionStats, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
+import { collectPartitionStats, followerMetrics, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
 import { GroupService } from './group-service.js';
 import { ShareService, stopShareService } from './share-service.js';
 import { startCluster, type ClusterContext, type ClusterRuntime } from './cluster-context.js';
+import { summarize } from '../cluster/cluster-status.js';
 import { startReplication } from '../replication/start-replication.js';
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { storageLogger } from './open-logs.js';
@@ -148,6 +149,8 @@ export class Broker {
       metrics.collectCluster(() => ({
         sessionUp: c.node.hasSession, controllerActive: c.node.isController,
         liveBrokers: c.node.directory.brokers().size, leaderElections: c.leaderElections.count,
+        // The controller's count only, as Kafka's OfflinePartitionsCount: summed over brokers it counts each partition once.
+        offlinePartitions: c.node.isController ? summarize(c.node.directory.brokers(), [...c.node.view.partitions()], c.nodeId).offline.length : 0,
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
       c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
@@ -174,6 +177,7 @@ export class Broker {
       // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
+      ...(this.metrics.enabled ? { metrics: followerMetrics(this.metrics) } : {}),
     });
     const rm = startReplication({
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,

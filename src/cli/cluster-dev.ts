@@ -74,7 +74,7 @@ function isExecutable(p: string): boolean {
 }
 
 /** A port nobody listens on right now, picked by the kernel. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolveP, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -23,6 +23,8 @@ export interface TopicRecord {
   readonly partitions: number;
   readonly replicationFactor: number;
   readonly config: Record<string, unknown>;
+  /** When the controller created it (ms since the epoch); absent in records written before it was kept. */
+  readonly createdAt?: number;
 }
 
 type ViewEvents = {
@@ -161,5 +163,9 @@ export function parseTopicRecord(json: string): TopicRecord {
   if (!Number.isInteger(v.replicationFactor) || (v.replicationFactor as number) < 1) throw new Error('topic record: replicationFactor must be a positive integer');
   const config = v.config ?? {};
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error('topic record: config must be an object');
-  return { topicId: v.topicId, partitions: v.partitions as number, replicationFactor: v.replicationFactor as number, config: config as Record<string, unknown> };
+  if (v.createdAt !== undefined && !(Number.isSafeInteger(v.createdAt) && (v.createdAt as number) >= 0)) throw new Error('topic record: createdAt must be a non-negative integer (ms since the epoch)');
+  return {
+    topicId: v.topicId, partitions: v.partitions as number, replicationFactor: v.replicationFactor as number, config: config as Record<string, unknown>,
+    ...(v.createdAt !== undefined ? { createdAt: v.createdAt as number } : {}),
+  };
 }

@@ -162,9 +162,11 @@ export class EtcdMetadataStore implements PlacedMetadataStore {
   }
 }
 
-function toTopicInfo(name: string, rec: TopicRecord): TopicInfo {
-  // etcd's topic record has no creation time; 0 says "unknown" (nothing reads it for ordering).
-  return { name, partitions: rec.partitions, config: logConfigOf(rec.config), createdAt: 0 };
+/** The storage layer's TopicInfo of an etcd topic record. */
+export function toTopicInfo(name: string, rec: TopicRecord): TopicInfo {
+  // The controller stamps the record at creation; 0 says "unknown" for records written before
+  // it did (nothing reads it for ordering).
+  return { name, partitions: rec.partitions, config: logConfigOf(rec.config), createdAt: rec.createdAt ?? 0 };
 }
 
 /** The log config overrides in a topic record's config: known keys with integer values; anything else is not ours and is left out. */

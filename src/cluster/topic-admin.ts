@@ -50,7 +50,7 @@ export class TopicAdmin {
     const rf = spec.replicationFactor ?? Math.min(3, live.length);
     const replicas = placeReplicas(live, spec.partitions, rf);
     const config = { minInsyncReplicas: defaultMinInsyncReplicas(rf), ...spec.config };
-    const rec: TopicRecord = { topicId: randomUUID(), partitions: spec.partitions, replicationFactor: rf, config };
+    const rec: TopicRecord = { topicId: randomUUID(), partitions: spec.partitions, replicationFactor: rf, config, createdAt: Date.now() };
     const topicKey = this.keys.topic(spec.name);
     const first = replicas.slice(0, TXN_PARTITIONS);
     const res = await this.election.fencedTxn(

@@ -73,6 +73,12 @@ export interface ClusterStats {
   liveBrokers: number;
   /** Partition leader changes this broker wrote while controller, since start. */
   leaderElections: number;
+  /**
+   * While this broker is the controller: partitions without a live leader (offline, or led by
+   * a broker whose lease is gone), as `sluice cluster status` counts them; 0 on the others,
+   * so the sum over the cluster counts each partition once (Kafka's OfflinePartitionsCount).
+   */
+  offlinePartitions: number;
 }
 
 /** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */
@@ -123,6 +129,14 @@ export interface BrokerMetrics {
   isrShrunk(): void;
   /** A caught-up follower rejoined the ISR of a partition this broker leads. */
   isrExpanded(): void;
+
+  // --- cluster mode: the follower side (once per fetch answer and followed partition) --
+  /** Records a partition followed here lacks: the leader's high watermark minus the local log end, after the leader's last answer. */
+  followerLag(topic: string, partition: number, messages: number): void;
+  /** The partition is no longer followed here: its lag series goes. */
+  followerLagRemoved(topic: string, partition: number): void;
+  /** A replica fetch (a whole request, or one partition of it) failed with `code`, an error code name. */
+  replicaFetchError(code: string): void;
 
   // --- scrape-time collectors: each callback runs once per scrape ------------------
   collectPartitions(fn: () => Iterable<PartitionStats>): void;

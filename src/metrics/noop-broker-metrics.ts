@@ -26,6 +26,9 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   stateRecordSkipped(_log: StateLogName): void {}
   isrShrunk(): void {}
   isrExpanded(): void {}
+  followerLag(_topic: string, _partition: number, _messages: number): void {}
+  followerLagRemoved(_topic: string, _partition: number): void {}
+  replicaFetchError(_code: string): void {}
   collectPartitions(_fn: () => Iterable<PartitionStats>): void {}
   collectGroups(_fn: () => Iterable<GroupStats>): void {}
   collectQueues(_fn: () => Iterable<QueueStats>): void {}

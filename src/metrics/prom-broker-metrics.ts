@@ -121,6 +121,9 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly stateSkipped: CounterFamily;
   private readonly isrShrinks: CounterChild;
   private readonly isrExpands: CounterChild;
+  private readonly replicaFetchErrors: CounterFamily;
+  /** Lag of each partition followed here, by `topic\0partition`: set per fetch answer, read at scrape time. */
+  private readonly followerLags = new Map<string, { topic: string; partition: number; messages: number }>();
 
   private readonly topics = new Map<string, TopicChildren>();
   private readonly apis = new Map<string, ApiChildren>();
@@ -193,6 +196,8 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
     this.isrShrinks = new CounterFamily('sluice_isr_shrinks_total', 'Cluster mode: ISR shrinks of partitions this broker leads (lagging followers removed, written to etcd).', []).register(r).child();
     this.isrExpands = new CounterFamily('sluice_isr_expands_total', 'Cluster mode: ISR expansions of partitions this broker leads (a caught-up follower rejoined, written to etcd).', []).register(r).child();
+
+    this.replicaFetchErrors = new CounterFamily('sluice_replica_fetch_errors_total', 'Cluster mode: replica fetches of this broker (as a follower) that failed, whole requests or single partitions, by error code.', ['code'], MAX_ERRORS).register(r);
 
     this.registerScrapeGauges();
     // Registered after the scrape-time gauges: a scrape calls get() in registration order,
@@ -308,6 +313,22 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.isrExpands.value++;
   }
 
+  followerLag(topic: string, partition: number, messages: number): void {
+    // Bounded by the partitions placed here (one entry each, removed on unfollow).
+    const key = `${topic}\0${partition}`;
+    const e = this.followerLags.get(key);
+    if (e) e.messages = messages;
+    else this.followerLags.set(key, { topic, partition, messages });
+  }
+
+  followerLagRemoved(topic: string, partition: number): void {
+    this.followerLags.delete(`${topic}\0${partition}`);
+  }
+
+  replicaFetchError(code: string): void {
+    this.replicaFetchErrors.child(code).value++;
+  }
+
   // --- scrape time ----------------------------------------------------------------
 
   collectPartitions(fn: () => Iterable<PartitionStats>): void {
@@ -411,6 +432,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_cluster_session_up', 'Cluster mode: 1 while the etcd session is valid (registered, not lost or self-fenced), else 0.', [], clusterRow((c) => (c.sessionUp ? 1 : 0))).register(r);
     new ScrapeGaugeFamily('sluice_cluster_controller_active', 'Cluster mode: 1 while this broker is the controller, else 0.', [], clusterRow((c) => (c.controllerActive ? 1 : 0))).register(r);
     new ScrapeGaugeFamily('sluice_cluster_live_brokers', 'Cluster mode: brokers registered in etcd, as this broker sees them.', [], clusterRow((c) => c.liveBrokers)).register(r);
+    new ScrapeGaugeFamily('sluice_cluster_offline_partitions', 'Cluster mode, on the controller (0 elsewhere): partitions without a live leader.', [], clusterRow((c) => c.offlinePartitions)).register(r);
     new ScrapeCounterFamily('sluice_cluster_leader_elections_total', 'Cluster mode: partition leader changes this broker wrote as controller (failover, offline, return).', [], clusterRow((c) => c.leaderElections)).register(r);
     const replication = oncePerScrape(() => this.safely('replication', () => [this.replicationFn()])[0] ?? { underReplicatedPartitions: 0, followers: [] });
     new ScrapeGaugeFamily('sluice_under_replicated_partitions', 'Cluster mode: partitions this broker leads whose ISR is smaller than their replica set.', [], () =>
@@ -418,6 +440,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     ).register(r);
     new ScrapeGaugeFamily('sluice_replica_lag_messages', 'Cluster mode: records a follower lacks, as the leader sees it (leader log end - follower log end at its last fetch).', ['topic', 'partition', 'replica'], () =>
       replication().followers.map((f) => [[f.topic, f.partition, f.replica], f.lagMessages] as const),
+    ).register(r);
+
+    new ScrapeGaugeFamily('sluice_follower_lag_messages', 'Cluster mode: records a partition followed here lacks (leader high watermark - local log end), as of the leader\'s last answer.', ['topic', 'partition'], () =>
+      [...this.followerLags.values()].map((f) => [[f.topic, f.partition], f.messages] as const),
     ).register(r);
 
     // Read at scrape time: parking and waking a long poll (the fetch hot path) pushes nothing.

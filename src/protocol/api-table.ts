@@ -49,6 +49,8 @@ function def<Req, Res>(name: keyof typeof Api, request: Schema<Req>, response: R
 /** Topic names are only typed here: an illegal or unknown name fails that topic alone. */
 const topic = str();
 const partition = int({ min: 0, max: I32_MAX });
+/** Cluster mode, topic changes: the node id of the broker that forwarded the request to the controller (never forwarded again). */
+const forwardedBy = optional(int({ min: 0, max: I32_MAX }));
 const offset = int({ min: 0, max: MAX_OFFSET });
 const size = int({ min: 0, max: I32_MAX });
 /**
@@ -107,12 +109,14 @@ export const API_TABLE = {
       // brokers fails the topic with INVALID_REPLICATION_FACTOR. A single broker accepts only 1.
       replicationFactor: optional(int({ min: -I32_MAX, max: I32_MAX })),
     })),
+    forwardedBy,
   }), responds<CreateTopicsResponse>()),
 
-  [Api.DeleteTopics]: def('DeleteTopics', struct({ topics: array(topic) }), responds<DeleteTopicsResponse>()),
+  [Api.DeleteTopics]: def('DeleteTopics', struct({ topics: array(topic), forwardedBy }), responds<DeleteTopicsResponse>()),
 
   [Api.CreatePartitions]: def('CreatePartitions', struct({
     topics: array(struct({ name: topic, totalPartitions: int({ min: -I32_MAX, max: I32_MAX }) })),
+    forwardedBy,
   }), responds<CreatePartitionsResponse>()),
 
   [Api.DescribeTopics]: def('DescribeTopics', struct({ topics: array(topic) }), responds<DescribeTopicsResponse>()),

@@ -11,6 +11,8 @@ import { InvalidReplicationFactorError } from '../../src/cluster/placement.js';
 import { readAllPartitionStates } from '../../src/cluster/partition-state-store.js';
 import { TopicAdmin } from '../../src/cluster/topic-admin.js';
 import { InvalidPartitionsError, TopicExistsError, UnknownTopicError } from '../../src/storage/errors.js';
+import { parseTopicRecord } from '../../src/cluster/cluster-view.js';
+import { toTopicInfo } from '../../src/cluster/etcd-metadata-store.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
 
 const env = etcdForFile();
@@ -26,7 +28,12 @@ async function controller(cluster: string, t: { after(fn: () => Promise<void>): 
 
 test('a topic is created with every partition placed, in one transaction; its name is then taken', { skip: etcdTool.skip }, async (t) => {
   const { keys, admin } = await controller('create', t);
+  const before = Date.now();
   const rec = await admin.createTopic({ name: 'orders', partitions: 6 });
+  // The creation time is in the stored record, so every broker's view (and TopicInfo.createdAt) has it.
+  const stored = parseTopicRecord((await env.client.get(keys.topic('orders')).string())!);
+  assert.ok(stored.createdAt !== undefined && stored.createdAt >= before && stored.createdAt <= Date.now(), `createdAt ${stored.createdAt} stored at creation`);
+  assert.equal(toTopicInfo('orders', stored).createdAt, stored.createdAt);
   assert.equal(rec.replicationFactor, 3, 'default min(3, live brokers)');
   assert.equal(rec.config.minInsyncReplicas, 2);
   const { states } = await readAllPartitionStates(env.client, keys);
@@ -86,4 +93,11 @@ test('a topic larger than one etcd transaction is written in chunks; a successor
   assert.deepEqual(states.map((s) => s.partition).sort(), [0, 1, 2, 3, 4]);
   for (const s of states) assert.equal(s.state.replicas.length, 2);
   assert.equal(await admin.completeTopics(), 0, 'nothing left to complete');
+});
+
+test('a topic record from before createdAt was kept still reads (createdAt unknown: 0); a malformed one is refused naming the field', () => {
+  const old = parseTopicRecord(JSON.stringify({ topicId: 'a', partitions: 1, replicationFactor: 1, config: {} }));
+  assert.equal(old.createdAt, undefined);
+  assert.equal(toTopicInfo('t', old).createdAt, 0);
+  assert.throws(() => parseTopicRecord(JSON.stringify({ topicId: 'a', partitions: 1, replicationFactor: 1, createdAt: 'yesterday' })), /createdAt/);
 });

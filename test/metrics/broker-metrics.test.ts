@@ -207,6 +207,30 @@ describe('BrokerMetrics (Prometheus)', () => {
     assert.equal(valueOf(e, 'sluice_requests_total', { api: 'Api0' }), 1);
   });
 
+  it('follower side: lag per followed partition until it is no longer followed, fetch errors by code', async () => {
+    const m = fresh();
+    m.followerLag('orders', 0, 7);
+    m.followerLag('orders', 1, 2);
+    m.followerLag('orders', 0, 0);
+    m.replicaFetchError('NETWORK_ERROR');
+    m.replicaFetchError('NETWORK_ERROR');
+    m.replicaFetchError('FENCED_LEADER_EPOCH');
+    let e = await scrape(m);
+    assert.equal(valueOf(e, 'sluice_follower_lag_messages', { topic: 'orders', partition: '0' }), 0);
+    assert.equal(valueOf(e, 'sluice_follower_lag_messages', { topic: 'orders', partition: '1' }), 2);
+    assert.equal(valueOf(e, 'sluice_replica_fetch_errors_total', { code: 'NETWORK_ERROR' }), 2);
+    assert.equal(valueOf(e, 'sluice_replica_fetch_errors_total', { code: 'FENCED_LEADER_EPOCH' }), 1);
+    m.followerLagRemoved('orders', 1);
+    e = await scrape(m);
+    assert.equal(find(e, 'sluice_follower_lag_messages').length, 1);
+  });
+
+  it('cluster: offline partitions as the collector reports them', async () => {
+    const m = fresh();
+    m.collectCluster(() => ({ sessionUp: true, controllerActive: true, liveBrokers: 3, leaderElections: 4, offlinePartitions: 2 }));
+    assert.equal(valueOf(await scrape(m), 'sluice_cluster_offline_partitions'), 2);
+  });
+
   it('every sluice family has help text and a type', async () => {
     const m = fresh();
     populateAll(m);
