@@ -49,6 +49,8 @@ import { ShareService, stopShareService } from './share-service.js';
 import { startCluster, type ClusterContext, type ClusterRuntime } from './cluster-context.js';
 import { startReplication } from '../replication/start-replication.js';
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
+import { FailsafeChecker } from '../replication/failsafe-checker.js';
+import { newestRevision } from '../cluster/failsafe.js';
 import { storageLogger } from './open-logs.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 
@@ -72,6 +74,7 @@ export class Broker {
   private ctx: BrokerContext | undefined;
   private cluster: ClusterRuntime | undefined;
   private follower: ReplicaFetcher | undefined;
+  private failsafe: FailsafeChecker | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -148,6 +151,7 @@ export class Broker {
       metrics.collectCluster(() => ({
         sessionUp: c.node.hasSession, controllerActive: c.node.isController,
         liveBrokers: c.node.directory.brokers().size, leaderElections: c.leaderElections.count,
+        failsafeActive: this.failsafe?.active === true,
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
       c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
@@ -175,8 +179,14 @@ export class Broker {
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
     });
+    // Failsafe mode: while etcd is down for every broker, leaders go on acknowledging (docs/cluster.md, "Fencing").
+    this.failsafe = new FailsafeChecker({
+      nodeId: c.nodeId, failsafe: c.failsafe, links: c.links, sessionValid: () => c.node.hasSession,
+      liveBrokers: () => c.node.directory.brokers().keys(), viewRevision: () => newestRevision(c.node.view.partitions()), logger: this.log,
+    });
+    this.failsafe.start();
     const rm = startReplication({
-      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,
+      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession, failsafe: c.failsafe,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
@@ -264,6 +274,7 @@ export class Broker {
     for (const c of this.connections) c.close(CLOSE_GOING_AWAY, 'broker shutting down');
     this.http.closeAllConnections();
     // Replication stops before the logs close: no append or truncation may run into a closed log.
+    this.failsafe?.stop();
     await ctx?.replicas?.stop();
     await this.follower?.stop();
     if (ctx) await stopShareService(ctx);

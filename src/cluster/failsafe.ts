@@ -27,6 +27,18 @@
  * (b), and one that granted before it saw it holds its first write until its promise ran out.
  */
 
+/**
+ * The view revision of FailsafeCheck: the etcd revision of the newest partition state applied.
+ * A view applies watch events in revision order, so holding a state of revision r means every
+ * change before r was applied too; a deleted key is not counted, which only makes the number
+ * smaller (a deleted partition has no leader to conflict with).
+ */
+export function newestRevision(states: Iterable<{ readonly modRevision: number }>): number {
+  let max = 0;
+  for (const s of states) if (s.modRevision > max) max = s.modRevision;
+  return max;
+}
+
 /** P, W and the round interval from the session TTL. */
 export interface FailsafeWindows {
   /** How long a grant binds the granter (P = TTL). */

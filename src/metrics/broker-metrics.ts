@@ -73,6 +73,8 @@ export interface ClusterStats {
   liveBrokers: number;
   /** Partition leader changes this broker wrote while controller, since start. */
   leaderElections: number;
+  /** This broker leads without a trusted etcd session because every other broker granted its failsafe check. */
+  failsafeActive?: boolean;
 }
 
 /** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */
