@@ -9,7 +9,7 @@
  * over its link and the controller's answer is returned. With no controller known the change
  * fails with NOT_CONTROLLER (retriable).
  */
-import { Etcd3 } from 'etcd3';
+import { Etcd3, GRPCGenericError } from 'etcd3';
 import { flagName, type BrokerConfig } from '../config/settings.js';
 import { SluiceError } from '../errors.js';
 import { Api } from '../protocol/api.js';
@@ -206,6 +206,9 @@ class ControllerRoute implements TopicChanges {
     });
     try {
       await Promise.race([fn(), bound]);
+    } catch (err) {
+      if (isEtcdUnreachable(err)) throw Object.assign(unavailable(`did not answer: ${(err as Error).message}`), { cause: err });
+      throw err;
     } finally {
       clearTimeout(timer);
     }
@@ -255,6 +258,15 @@ class ControllerRoute implements TopicChanges {
     }
     return this.links(id);
   }
+}
+
+/**
+ * etcd3's failures to reach etcd: its gRPC transport errors (unavailable, deadline, cancelled)
+ * and the open circuit breaker of its connection pool (cockatiel's BrokenCircuitError, marked
+ * `isBrokenCircuitError`; not imported, cockatiel is etcd3's dependency, not ours).
+ */
+function isEtcdUnreachable(err: unknown): boolean {
+  return err instanceof GRPCGenericError || (err instanceof Error && (err as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true);
 }
 
 /** A controller write refused by its epoch guard means another broker leads now: NOT_CONTROLLER, retriable. */
