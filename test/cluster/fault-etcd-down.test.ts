@@ -14,6 +14,7 @@ import { decodeBatches } from '../../src/record/decoder.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
+import { waitForMetric } from '../integration/broker-helpers.js';
 import { assertAcknowledgedPresent, createReplicated, logEvents, partition0, produceOk, produceTo, stopAndCompareReplicas, type Acked } from './fault-helpers.js';
 
 const TTL_MS = 6000;
@@ -79,11 +80,13 @@ test('etcd SIGKILLed: the leader keeps acknowledging acks=all and serving fetche
     assert.ok(lateAcked.some((a) => a.sentAt >= killedAt + k * TTL_MS), `acks=all writes acknowledged ${k} TTL(s) after etcd died`);
   }
   assert.ok(logEvents(cluster().broker(leader).logs(), 'failsafe: on').length >= 1, 'the leader logged failsafe: on');
+  await waitForMetric(cluster().broker(leader).httpUrl, 'sluice_cluster_failsafe_active', {}, (v) => v === 1, 10_000);
   const seen = await consume(leader, last.baseOffset);
   assert.deepEqual(seen, last.values, 'a consumer fetch from the leader returns the write acknowledged during the outage');
 
   await cluster().etcd.restart();
   await until(async () => (logEvents(cluster().broker(leader).logs(), 'failsafe: off').length >= 1 ? true : undefined), 60_000, 'the leader left failsafe mode');
+  await waitForMetric(cluster().broker(leader).httpUrl, 'sluice_cluster_failsafe_active', {}, (v) => v === 0, 10_000);
   // A new topic can be created again (retried while sessions and the controller come back).
   await until(async () => {
     const res = await cluster().request(other, Api.CreateTopics, { topics: [{ name: 'after-etcd', partitions: 1 }] });
