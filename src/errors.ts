@@ -71,6 +71,7 @@ export const ERRORS = {
   TOO_MANY_REQUESTS: { code: 1001, retriable: true, message: 'too many requests in flight on this connection' },
   BROKER_SHUTTING_DOWN: { code: 1002, retriable: true, message: 'the broker is shutting down' },
   NETWORK_ERROR: { code: 1003, retriable: true, message: 'the connection to the broker failed' },
+  ETCD_UNAVAILABLE: { code: 1004, retriable: true, message: 'etcd (the cluster\'s metadata store) does not answer; topics cannot be created, deleted or grown until it is back' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Errors that never cross the wire: ones a client raises itself, and the broker-internal ones of cluster membership. */

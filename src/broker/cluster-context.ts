@@ -9,7 +9,7 @@
  * over its link and the controller's answer is returned. With no controller known the change
  * fails with NOT_CONTROLLER (retriable).
  */
-import { Etcd3 } from 'etcd3';
+import { Etcd3, GRPCGenericError } from 'etcd3';
 import { flagName, type BrokerConfig } from '../config/settings.js';
 import { SluiceError } from '../errors.js';
 import { Api } from '../protocol/api.js';
@@ -26,6 +26,8 @@ import type { Logger } from './logger.js';
 import { ProducerIdAllocator } from '../cluster/producer-id-blocks.js';
 import { forwardedFrom } from './forwarded-request.js';
 import type { ProducerIdSource } from '../storage/producer-id-counter.js';
+import { Failsafe, failsafeWindows } from '../cluster/failsafe.js';
+import { performance } from 'node:perf_hooks';
 
 export interface ClusterContext {
   readonly nodeId: number;
@@ -42,6 +44,8 @@ export interface ClusterContext {
   leaving: boolean;
   /** Producer ids for InitProducerId, unique across the cluster (blocks claimed in etcd). */
   readonly producerIds: ProducerIdSource;
+  /** Failsafe mode (cluster/failsafe.ts): the promises this broker gave and the rounds it asked. */
+  readonly failsafe: Failsafe;
 }
 
 /** The running cluster side: its context and how to stop it (after the logs are closed). */
@@ -93,9 +97,10 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   node.view.on('invalid', (key, err) => { log.warn('cluster view skipped a value no broker wrote', { key, error: err.message }); });
   node.directory.on('error', (err) => { log.warn('broker directory watch failed', { error: err.message }); });
   const links = new BrokerLinks(node);
-  const store = new EtcdMetadataStore(node.view, nodeId, new ControllerRoute(nodeId, node, tracker, links.link));
+  const store = new EtcdMetadataStore(node.view, nodeId, new ControllerRoute(nodeId, node, tracker, links.link, config.etcdSessionTtlMs));
   const ctx: ClusterContext = {
     nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
+    failsafe: new Failsafe(failsafeWindows(config.etcdSessionTtlMs), () => performance.now()),
   };
   return {
     ctx,
@@ -169,9 +174,48 @@ class ControllerRoute implements TopicChanges {
     private readonly node: ClusterNode,
     private readonly controller: ControllerTracker,
     private readonly links: LinkFactory,
+    /** How long a metadata change may wait for etcd (the session TTL). */
+    private readonly boundMs: number,
   ) {}
 
   async createTopic(spec: CreateTopicSpec): Promise<void> {
+    return this.whileEtcdAnswers(`create topic ${spec.name}`, () => this.create(spec));
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    return this.whileEtcdAnswers(`delete topic ${name}`, () => this.delete(name));
+  }
+
+  async addPartitions(name: string, totalPartitions: number): Promise<void> {
+    return this.whileEtcdAnswers(`grow topic ${name}`, () => this.grow(name, totalPartitions));
+  }
+
+  /**
+   * Runs a metadata change only while etcd answers this broker, and within a bound: while etcd
+   * is down (for longer than this broker's own fence point, which a healthy link never reaches)
+   * the change fails at once, and one that etcd does not finish within the session TTL fails
+   * then, both with ETCD_UNAVAILABLE (retriable), never a hang. A change that timed out may
+   * still land once etcd answers again; the retry then sees it (TOPIC_ALREADY_EXISTS).
+   */
+  private async whileEtcdAnswers(what: string, fn: () => Promise<void>): Promise<void> {
+    const silent = this.node.etcdSilentMs();
+    const unavailable = (detail: string) => new SluiceError('ETCD_UNAVAILABLE', `cannot ${what}: etcd ${detail} (broker ${this.nodeId}); metadata changes wait until etcd is back; retry`);
+    if (silent >= this.node.fenceAfterMs) throw unavailable(`has not answered for ${Math.round(silent)} ms`);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => { reject(unavailable(`did not finish the change within ${this.boundMs} ms`)); }, this.boundMs);
+    });
+    try {
+      await Promise.race([fn(), bound]);
+    } catch (err) {
+      if (isEtcdUnreachable(err)) throw Object.assign(unavailable(`did not answer: ${(err as Error).message}`), { cause: err });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async create(spec: CreateTopicSpec): Promise<void> {
     if (!this.node.isController) {
       const topic: { name: string; partitions: number; config?: Record<string, number>; replicationFactor?: number } = { name: spec.name, partitions: spec.partitions };
       if (spec.config) topic.config = spec.config as Record<string, number>;
@@ -188,7 +232,7 @@ class ControllerRoute implements TopicChanges {
     await asController(() => this.node.topicAdmin().createTopic({ ...spec, replicationFactor: rf }));
   }
 
-  async deleteTopic(name: string): Promise<void> {
+  private async delete(name: string): Promise<void> {
     if (!this.node.isController) {
       const res = await (await this.controllerLink()).request(Api.DeleteTopics, { topics: [name], forwardedBy: this.nodeId });
       return throwIfFailed(res.topics[0]);
@@ -196,7 +240,7 @@ class ControllerRoute implements TopicChanges {
     await asController(() => this.node.topicAdmin().deleteTopic(name));
   }
 
-  async addPartitions(name: string, totalPartitions: number): Promise<void> {
+  private async grow(name: string, totalPartitions: number): Promise<void> {
     if (!this.node.isController) {
       const res = await (await this.controllerLink()).request(Api.CreatePartitions, { topics: [{ name, totalPartitions }], forwardedBy: this.nodeId });
       return throwIfFailed(res.topics[0]);
@@ -219,6 +263,15 @@ class ControllerRoute implements TopicChanges {
     }
     return this.links(id);
   }
+}
+
+/**
+ * etcd3's failures to reach etcd: its gRPC transport errors (unavailable, deadline, cancelled)
+ * and the open circuit breaker of its connection pool (cockatiel's BrokenCircuitError, marked
+ * `isBrokenCircuitError`; not imported, cockatiel is etcd3's dependency, not ours).
+ */
+function isEtcdUnreachable(err: unknown): boolean {
+  return err instanceof GRPCGenericError || (err instanceof Error && (err as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true);
 }
 
 /** A controller write refused by its epoch guard means another broker leads now: NOT_CONTROLLER, retriable. */

@@ -50,6 +50,8 @@ import { startCluster, type ClusterContext, type ClusterRuntime } from './cluste
 import { summarize } from '../cluster/cluster-status.js';
 import { startReplication } from '../replication/start-replication.js';
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
+import { FailsafeChecker } from '../replication/failsafe-checker.js';
+import { newestRevision } from '../cluster/failsafe.js';
 import { storageLogger } from './open-logs.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 
@@ -73,6 +75,7 @@ export class Broker {
   private ctx: BrokerContext | undefined;
   private cluster: ClusterRuntime | undefined;
   private follower: ReplicaFetcher | undefined;
+  private failsafe: FailsafeChecker | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -151,6 +154,7 @@ export class Broker {
         liveBrokers: c.node.directory.brokers().size, leaderElections: c.leaderElections.count,
         // The controller's count only, as Kafka's OfflinePartitionsCount: summed over brokers it counts each partition once.
         offlinePartitions: c.node.isController ? summarize(c.node.directory.brokers(), [...c.node.view.partitions()], c.nodeId).offline.length : 0,
+        failsafeActive: this.failsafe?.active === true,
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
       c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
@@ -179,8 +183,14 @@ export class Broker {
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
       ...(this.metrics.enabled ? { metrics: followerMetrics(this.metrics) } : {}),
     });
+    // Failsafe mode: while etcd is down for every broker, leaders go on acknowledging (docs/cluster.md, "Fencing").
+    this.failsafe = new FailsafeChecker({
+      nodeId: c.nodeId, failsafe: c.failsafe, links: c.links, sessionValid: () => c.node.hasSession,
+      liveBrokers: () => c.node.directory.brokers().keys(), viewRevision: () => newestRevision(c.node.view.partitions()), logger: this.log,
+    });
+    this.failsafe.start();
     const rm = startReplication({
-      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,
+      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession, failsafe: c.failsafe,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
@@ -268,6 +278,7 @@ export class Broker {
     for (const c of this.connections) c.close(CLOSE_GOING_AWAY, 'broker shutting down');
     this.http.closeAllConnections();
     // Replication stops before the logs close: no append or truncation may run into a closed log.
+    this.failsafe?.stop();
     await ctx?.replicas?.stop();
     await this.follower?.stop();
     if (ctx) await stopShareService(ctx);

@@ -10,6 +10,7 @@
  * until it is stopped. In between it holds nothing (no controllership) and says so.
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
 import { BrokerDirectory, registerBroker, type BrokerInfo } from './broker-registry.js';
 import { ClusterView } from './cluster-view.js';
@@ -78,6 +79,19 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /** Whether this broker holds a valid session now (readiness). */
   get hasSession(): boolean {
     return this.session !== undefined && !this.session.lost && this.session.isValid();
+  }
+
+  /**
+   * Milliseconds since etcd last answered this broker's session (its grant or a keep-alive),
+   * across rejoins: the failsafe's "cannot see etcd either" (cluster/failsafe.ts).
+   */
+  etcdSilentMs(now = performance.now()): number {
+    return this.session === undefined ? Infinity : now - this.session.lastAnswerAt;
+  }
+
+  /** How long etcd must be silent before this broker's session fences itself (TTL minus the margin). */
+  get fenceAfterMs(): number {
+    return this.session?.fenceAfterMs ?? this.opts.sessionTtlMs;
   }
 
   get isController(): boolean {

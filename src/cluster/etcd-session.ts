@@ -32,6 +32,8 @@ export class EtcdSession extends EventEmitter<SessionEvents> {
   /** Send times (monotonic ms) of keep-alives not yet answered, oldest first. */
   private readonly pendingSends: number[] = [];
   private lastAckedSendAt: number;
+  /** When etcd last answered this session (monotonic ms): the grant, then every answered keep-alive. */
+  private answeredAt: number;
   private fenceTimer: NodeJS.Timeout | undefined;
   private fenced = false;
   private isLost = false;
@@ -49,6 +51,7 @@ export class EtcdSession extends EventEmitter<SessionEvents> {
     this.ttlSeconds = Math.max(1, Math.ceil(opts.ttlMs / 1000));
     this.marginMs = opts.safetyMarginMs ?? Math.max(250, Math.round((this.ttlSeconds * 1000) / 6));
     this.lastAckedSendAt = grantSentAt;
+    this.answeredAt = performance.now();
     lease.on('keepaliveFired', () => { this.pendingSends.push(performance.now()); });
     lease.on('keepaliveSucceeded', () => { this.acked(); });
     // A failed keep-alive leaves the pending send unanswered; the next success answers a later one.
@@ -83,6 +86,16 @@ export class EtcdSession extends EventEmitter<SessionEvents> {
     return now < this.validUntil();
   }
 
+  /** When etcd last answered this session (monotonic ms, performance.now() scale), lost or not. */
+  get lastAnswerAt(): number {
+    return this.answeredAt;
+  }
+
+  /** How long after the last answered keep-alive was sent the session fences itself (TTL minus the margin). */
+  get fenceAfterMs(): number {
+    return this.ttlSeconds * 1000 - this.marginMs;
+  }
+
   get lost(): boolean {
     return this.isLost;
   }
@@ -100,6 +113,7 @@ export class EtcdSession extends EventEmitter<SessionEvents> {
 
   private acked(): void {
     const sentAt = this.pendingSends.shift();
+    this.answeredAt = performance.now();
     if (sentAt === undefined || this.isLost) return;
     if (sentAt > this.lastAckedSendAt) this.lastAckedSendAt = sentAt;
     if (this.fenced && this.isValid()) {

@@ -79,6 +79,8 @@ export interface ClusterStats {
    * so the sum over the cluster counts each partition once (Kafka's OfflinePartitionsCount).
    */
   offlinePartitions: number;
+  /** This broker leads without a trusted etcd session because every other broker granted its failsafe check. */
+  failsafeActive?: boolean;
 }
 
 /** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */

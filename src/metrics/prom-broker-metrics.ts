@@ -433,6 +433,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_cluster_controller_active', 'Cluster mode: 1 while this broker is the controller, else 0.', [], clusterRow((c) => (c.controllerActive ? 1 : 0))).register(r);
     new ScrapeGaugeFamily('sluice_cluster_live_brokers', 'Cluster mode: brokers registered in etcd, as this broker sees them.', [], clusterRow((c) => c.liveBrokers)).register(r);
     new ScrapeGaugeFamily('sluice_cluster_offline_partitions', 'Cluster mode, on the controller (0 elsewhere): partitions without a live leader.', [], clusterRow((c) => c.offlinePartitions)).register(r);
+    new ScrapeGaugeFamily('sluice_cluster_failsafe_active', 'Cluster mode: 1 while this broker acknowledges writes without a trusted etcd session because every other broker granted its failsafe check (etcd down for everyone), else 0.', [], clusterRow((c) => (c.failsafeActive === true ? 1 : 0))).register(r);
     new ScrapeCounterFamily('sluice_cluster_leader_elections_total', 'Cluster mode: partition leader changes this broker wrote as controller (failover, offline, return).', [], clusterRow((c) => c.leaderElections)).register(r);
     const replication = oncePerScrape(() => this.safely('replication', () => [this.replicationFn()])[0] ?? { underReplicatedPartitions: 0, followers: [] });
     new ScrapeGaugeFamily('sluice_under_replicated_partitions', 'Cluster mode: partitions this broker leads whose ISR is smaller than their replica set.', [], () =>

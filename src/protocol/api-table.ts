@@ -24,7 +24,7 @@ import {
   type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
   type OffsetDeleteResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
-  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type TopicConfig, type ShareGroupSettings,
+  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import {
@@ -233,6 +233,14 @@ export const API_TABLE = {
 
   // Idempotent producer (KIP-98): a new producer id and epoch. No transactional id (yet).
   [Api.InitProducerId]: def('InitProducerId', struct({}), responds<InitProducerIdResponse>()),
+
+  // Cluster mode, broker to broker: a leader whose etcd session is no longer trusted asks
+  // whether it may go on acknowledging (failsafe mode, cluster/failsafe.ts). nodeId: the asker;
+  // viewRevision: the etcd revision of the newest partition state it has applied.
+  [Api.FailsafeCheck]: def('FailsafeCheck', struct({
+    nodeId: int({ min: 0, max: I32_MAX }),
+    viewRevision: int({ min: 0, max: MAX_OFFSET }),
+  }), responds<FailsafeCheckResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -278,6 +286,7 @@ export type CreateTopicsRequest = RequestOf<typeof Api.CreateTopics>;
 export type DeleteTopicsRequest = RequestOf<typeof Api.DeleteTopics>;
 export type CreatePartitionsRequest = RequestOf<typeof Api.CreatePartitions>;
 export type InitProducerIdRequest = RequestOf<typeof Api.InitProducerId>;
+export type FailsafeCheckRequest = RequestOf<typeof Api.FailsafeCheck>;
 export type DescribeTopicsRequest = RequestOf<typeof Api.DescribeTopics>;
 export type VerifyTopicRequest = RequestOf<typeof Api.VerifyTopic>;
 export type ConsumerGroupHeartbeatRequest = RequestOf<typeof Api.ConsumerGroupHeartbeat>;

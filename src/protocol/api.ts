@@ -20,7 +20,7 @@ export type {
   CreatePartitionsRequest, DescribeTopicsRequest, VerifyTopicRequest, ConsumerGroupHeartbeatRequest, OffsetCommitRequest,
   OffsetFetchRequest, OffsetDeleteRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
-  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, FailsafeCheckRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
 } from './api-table.js';
 
 export const Api = {
@@ -54,6 +54,8 @@ export const Api = {
   ShareReset: 1105,
   // Sluice-only admin: Kafka has no api that checks stored batches.
   VerifyTopic: 1200,
+  // Sluice-only, broker to broker: failsafe mode while etcd is down (docs/cluster.md, "Fencing").
+  FailsafeCheck: 1300,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -392,4 +394,11 @@ export interface OffsetsForLeaderEpochResponse extends ResponseHeader {
 export interface InitProducerIdResponse extends ResponseHeader {
   producerId: number;
   producerEpoch: number;
+}
+
+// --- FailsafeCheck (1300) ----------------------------------------------------------------
+/** granted: the answerer promises not to start leading for the session TTL; otherwise `reason` says why not. */
+export interface FailsafeCheckResponse extends ResponseHeader {
+  granted: boolean;
+  reason?: string;
 }

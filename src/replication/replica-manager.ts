@@ -25,7 +25,10 @@
  * epoch), and takes effect only once written: a new leader is always elected from an ISR that
  * held every acknowledged record. A lost compare-and-swap means the state moved on (the
  * controller changed it): the manager re-applies what the view holds. A leader whose etcd
- * session is not valid (self-fenced) writes nothing and accepts no produce.
+ * session is not valid (self-fenced) writes nothing and accepts no produce, unless the
+ * failsafe (cluster/failsafe.ts) says every other broker granted it; and a leadership gained
+ * after this broker granted another's failsafe check acknowledges nothing until that promise
+ * ran out.
  *
  * Knows storage and cluster state; no sockets, no broker handlers: those call it through
  * `leaderFor`, `append`, `acksAll`, `followerFetched` and `highWatermark`.
@@ -78,11 +81,22 @@ export interface ReplicaManagerOptions {
   metrics?: ReplicationMetrics;
   /** Silent unless given. */
   logger?: ReplicationLogger;
+  /** Failsafe mode (cluster/failsafe.ts; `Failsafe` fits). Absent: the self-fence alone decides. */
+  failsafe?: FailsafeGate;
   /** Run the ISR check on a timer (replicaLagTimeMs / 2). Default true; tests that drive the clock call checkIsr(). */
   isrTimer?: boolean;
 }
 
 export type ReplicaRole = 'leader' | 'follower' | 'none';
+
+/** What the manager asks of failsafe mode; every time on the gate's own monotonic clock. */
+export interface FailsafeGate {
+  now(): number;
+  /** Whether a leader whose etcd session is not valid may acknowledge now (every other broker granted). */
+  writable(now: number): boolean;
+  /** Whether a leadership gained at `gainedAt` must not acknowledge yet (a promise given before it still runs). */
+  held(gainedAt: number, now: number): boolean;
+}
 
 /** A request this broker cannot serve for a partition, as a wire error name and why. */
 export interface Refusal {
@@ -101,6 +115,8 @@ export class Leadership {
     readonly leaderEpoch: number,
     readonly log: PartitionLog,
     readonly progress: LeaderReplicaState,
+    /** When this broker became leader, on the failsafe gate's clock (0 without one). */
+    readonly gainedAt = 0,
   ) {}
 
   get highWatermark(): number {
@@ -223,10 +239,26 @@ export class ReplicaManager {
     if (l === undefined) {
       return { error: 'NOT_LEADER_OR_FOLLOWER', message: `broker ${this.opts.nodeId} does not lead ${topic}-${partition} (leader ${known.state.leader}, epoch ${epoch})` };
     }
-    if (forWrite && !this.opts.sessionValid()) {
-      return { error: 'NOT_LEADER_OR_FOLLOWER', message: `broker ${this.opts.nodeId} has no valid etcd session and accepts no writes (self-fenced)` };
+    if (forWrite) {
+      const why = this.writeRefusal(l);
+      if (why !== undefined) return { error: 'NOT_LEADER_OR_FOLLOWER', message: why };
     }
     return l;
+  }
+
+  /**
+   * Why leadership `l` may not acknowledge a write now, or undefined when it may: the
+   * self-fence (no valid etcd session and no full failsafe grant), or a failsafe promise this
+   * broker gave before it gained `l`.
+   */
+  private writeRefusal(l: Leadership): string | undefined {
+    const g = this.opts.failsafe;
+    const now = g?.now() ?? 0;
+    if (g?.held(l.gainedAt, now)) {
+      return `broker ${this.opts.nodeId} promised another leader's failsafe check not to start leading ${l.topic}-${l.partition} yet; retry`;
+    }
+    if (this.opts.sessionValid() || g?.writable(now)) return undefined;
+    return `broker ${this.opts.nodeId} has no valid etcd session and accepts no writes (self-fenced)`;
   }
 
   /** Whether `l` is still this broker's leadership of its partition. */
@@ -251,7 +283,7 @@ export class ReplicaManager {
 
   /** Where an acks=all produce up to `lastOffset` stands; 'not-leader' once `l` is no longer current or the session is not valid. */
   acksAll(l: Leadership, lastOffset: number): AcksAllState | 'not-leader' {
-    if (!this.isCurrent(l) || !this.opts.sessionValid()) return 'not-leader';
+    if (!this.isCurrent(l) || this.writeRefusal(l) !== undefined) return 'not-leader';
     return l.progress.acksAll(lastOffset, this.opts.minInsyncReplicas(l.topic));
   }
 
@@ -385,7 +417,7 @@ export class ReplicaManager {
     r.role = 'leader';
     r.leaderId = this.opts.nodeId;
     r.epoch = st.leaderEpoch;
-    r.leadership = new Leadership(r.topic, r.partition, st.leaderEpoch, log, progress);
+    r.leadership = new Leadership(r.topic, r.partition, st.leaderEpoch, log, progress, this.opts.failsafe?.now() ?? 0);
     this.logger.info('became leader', { topic: r.topic, partition: r.partition, epoch: st.leaderEpoch, logEndOffset: leo, highWatermark: progress.highWatermark });
     this.hwMoved(r.topic, r.partition);
   }

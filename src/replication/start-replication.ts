@@ -11,7 +11,7 @@ import type { ClusterView } from '../cluster/cluster-view.js';
 import { casPartitionState } from '../cluster/partition-state-store.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { ReplicationLogger } from './logger.js';
-import { ReplicaManager, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
+import { ReplicaManager, type FailsafeGate, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
 import type { Follower } from './types.js';
 
 export interface StartReplicationOptions {
@@ -20,6 +20,8 @@ export interface StartReplicationOptions {
   view: ClusterView;
   /** EtcdSession.isValid (ClusterNode.hasSession): false once this broker must stop acknowledging writes. */
   sessionValid(): boolean;
+  /** Failsafe mode (cluster/failsafe.ts): writes without a trusted session, and the promises that hold new leaderships. */
+  failsafe?: FailsafeGate;
   logs: { log(topic: string, partition: number): PartitionLog | undefined };
   follower: Follower;
   replicaLagTimeMs: number;
@@ -39,6 +41,7 @@ export function startReplication(o: StartReplicationOptions): ReplicaManager {
     follower: o.follower,
     writeIsr: (expected, next) => casPartitionState(o.client, expected, next),
     sessionValid: () => o.sessionValid(),
+    ...(o.failsafe ? { failsafe: o.failsafe } : {}),
     replicaLagTimeMs: o.replicaLagTimeMs,
     minInsyncReplicas: (topic) => minInsyncReplicasOf(o.view.topic(topic)?.config),
     onHighWatermark: (t, p) => { o.onHighWatermark(t, p); },

@@ -1,7 +1,8 @@
 /**
  * A real etcd (Debian's etcd-server, 3.4) for cluster tests: one member on free loopback
  * ports with a temp data dir, started per test file and killed afterwards. `pause()` and
- * `resume()` send SIGSTOP/SIGCONT, the way a stalled machine looks to its clients.
+ * `resume()` send SIGSTOP/SIGCONT, the way a stalled machine looks to its clients; `kill()`
+ * and `restart()` crash it and bring it back with its data, as an etcd outage does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,9 +18,14 @@ export const etcdTool = externalTool('etcd');
 export interface EtcdHandle {
   /** The client URL, http://127.0.0.1:PORT. */
   readonly url: string;
+  /** The current process (a new one after restart()). */
   readonly proc: ChildProcess;
   pause(): void;
   resume(): void;
+  /** SIGKILL; the data dir stays, for restart(). */
+  kill(): Promise<void>;
+  /** Starts it again (killing it first if it runs) with the same data dir and ports; resolves once it serves. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -31,40 +37,56 @@ export async function startEtcd(timeoutMs = 30_000): Promise<EtcdHandle> {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  const proc = spawn(bin, [
+  const args = [
     '--name', 'test', '--data-dir', dir,
     '--listen-client-urls', url, '--advertise-client-urls', url,
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
     '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
     // No periodic snapshots or compaction surprises during a test.
     '--snapshot-count', '100000',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ];
   let out = '';
+  let proc: ChildProcess;
   const cleanup = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); };
   process.once('exit', cleanup);
-  await new Promise<void>((resolveP, reject) => {
-    const timer = setTimeout(() => reject(new Error(`etcd did not become ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready to serve client requests')) { clearTimeout(timer); resolveP(); }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? sig}) before it was ready:\n${out}`)); });
-  });
+  // One life of the process; a restart (same data dir and ports: etcd ignores the initial-cluster flags then) is another.
+  const launch = async (): Promise<void> => {
+    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = p;
+    const from = out.length;
+    await new Promise<void>((resolveP, reject) => {
+      const timer = setTimeout(() => reject(new Error(`etcd did not become ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (out.slice(from).includes('ready to serve client requests')) { clearTimeout(timer); resolveP(); }
+      };
+      p.stdout!.on('data', onData);
+      p.stderr!.on('data', onData);
+      p.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? sig}) before it was ready:\n${out}`)); });
+    });
+  };
+  const killNow = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGCONT');
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await gone;
+    }
+  };
+  await launch();
   return {
     url,
-    proc,
+    get proc() { return proc; },
     pause: () => { proc.kill('SIGSTOP'); },
     resume: () => { proc.kill('SIGCONT'); },
     logs: () => out,
+    kill: killNow,
+    async restart() {
+      await killNow();
+      await launch();
+    },
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGCONT');
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGKILL');
-        await gone;
-      }
+      await killNow();
       process.removeListener('exit', cleanup);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -9,6 +9,7 @@ import { ReplicaManager, Leadership, type ReplicaManagerOptions } from '../../sr
 import { tempDir, batchOf } from '../storage/helpers.js';
 import { tpKey } from '../../src/protocol/topic-partition.js';
 import { FedStates, RecordingFollower, TestClock } from './helpers.js';
+import { Failsafe, failsafeWindows } from '../../src/cluster/failsafe.js';
 
 async function setup(t: { after(fn: () => Promise<void>): void }, opts: Partial<ReplicaManagerOptions> = {}) {
   const { dir, cleanup } = await tempDir();
@@ -150,4 +151,47 @@ test('role changes go to the handed-in logger, the same object shape the followe
   states.set('t', 0, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [2] });
   await rm.settled();
   assert.deepEqual(lines, ['info became leader t-0', 'info became follower t-0']);
+});
+
+test('failsafe: a leader without a valid session acknowledges only while the gate is writable; a leadership gained after a grant waits out the promise', async (t) => {
+  let sessionOk = true;
+  let now = 0;
+  const fs = new Failsafe(failsafeWindows(6000), () => now);
+  const { states, rm, log } = await setup(t, { sessionValid: () => sessionOk, failsafe: fs });
+  const grant = { askerNodeId: 2, askerViewRevision: 9, ownNodeId: 1, ownViewRevision: 1, etcdSilentMs: 9999, silenceNeededMs: 5000 };
+  states.set('t', 0, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1] });
+  rm.start();
+  await rm.settled();
+  const l0 = leadership(rm);
+  now += 10;
+  assert.ok(fs.answer(grant).granted, 'a grant given while already leading');
+  assert.ok(rm.leaderFor('t', 0, 0, true) instanceof Leadership, 'a leadership older than the grant is not held');
+
+  sessionOk = false;
+  const fenced = rm.leaderFor('t', 0, 0, true);
+  assert.ok(!(fenced instanceof Leadership) && /self-fenced/.test(fenced.message), 'no session, no full round: fenced');
+  assert.equal(rm.acksAll(l0, 0), 'not-leader');
+  fs.roundEnded(now, true);
+  assert.ok(rm.leaderFor('t', 0, 0, true) instanceof Leadership, 'every peer granted: writes go on');
+  assert.notEqual(rm.acksAll(l0, 0), 'not-leader');
+  assert.ok(rm.leaderFor('t', 0, 0, false) instanceof Leadership, 'reads never depended on it');
+  now += 3000;
+  assert.ok(!(rm.leaderFor('t', 0, 0, true) instanceof Leadership), 'W after the round start: fenced again');
+
+  // Leadership moves away and back (a new epoch) after this broker granted a check: held for P.
+  sessionOk = true;
+  states.set('t', 0, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [1, 2] });
+  await rm.settled();
+  now += 10;
+  assert.ok(fs.answer(grant).granted);
+  const grantedAt = now;
+  now += 10;
+  states.set('t', 0, { replicas: [1, 2], leader: 1, leaderEpoch: 2, isr: [1, 2] });
+  await rm.settled();
+  const held = rm.leaderFor('t', 0, 2, true);
+  assert.ok(!(held instanceof Leadership) && /promised another leader's failsafe check/.test(held.message), 'held by the promise');
+  assert.equal(rm.acksAll(leadership(rm), 0), 'not-leader');
+  now = grantedAt + 6000;
+  assert.ok(rm.leaderFor('t', 0, 2, true) instanceof Leadership, 'the promise ran out: the new leadership writes');
+  assert.equal(log.logEndOffset, 0);
 });
