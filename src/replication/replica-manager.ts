@@ -357,8 +357,10 @@ export class ReplicaManager {
     const prev = r.leadership;
     if (prev !== undefined && prev.leaderEpoch === st.leaderEpoch && prev.log === log) {
       // The same leadership: an ISR change (this leader's own write coming back through the
-      // watch, or the controller dropping a dead follower).
+      // watch, or the controller dropping a dead follower), or a reassignment adding or
+      // dropping replicas: the new followers' fetches must count.
       r.stored = s;
+      prev.progress.setReplicas(st.replicas, this.now());
       if (st.isr.includes(this.opts.nodeId) && !sameMembers(prev.progress.isr, st.isr) && prev.progress.setIsr(st.isr)) {
         this.hwMoved(r.topic, r.partition);
       }
