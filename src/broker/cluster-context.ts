@@ -20,6 +20,7 @@ import { ControllerTracker } from '../cluster/controller-tracker.js';
 import { ControllerFencedError, NodeIdInUseError } from '../cluster/errors.js';
 import { EtcdMetadataStore, type TopicChanges } from '../cluster/etcd-metadata-store.js';
 import type { CreateTopicSpec } from '../cluster/topic-admin.js';
+import type { ReassignmentRequest } from '../cluster/reassignment-admin.js';
 import { InvalidConfigError } from '../storage/errors.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
 import type { Logger } from './logger.js';
@@ -41,6 +42,8 @@ export interface ClusterContext {
   leaving: boolean;
   /** Producer ids for InitProducerId, unique across the cluster (blocks claimed in etcd). */
   readonly producerIds: ProducerIdSource;
+  /** Starts a partition reassignment on the controller (this broker's, or forwarded to it). */
+  reassign(req: ReassignmentRequest): Promise<void>;
 }
 
 /** The running cluster side: its context and how to stop it (after the logs are closed). */
@@ -92,9 +95,11 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   node.view.on('invalid', (key, err) => { log.warn('cluster view skipped a value no broker wrote', { key, error: err.message }); });
   node.directory.on('error', (err) => { log.warn('broker directory watch failed', { error: err.message }); });
   const links = new BrokerLinks(node);
-  const store = new EtcdMetadataStore(node.view, nodeId, new ControllerRoute(nodeId, node, tracker, links.link));
+  const route = new ControllerRoute(nodeId, node, tracker, links.link);
+  const store = new EtcdMetadataStore(node.view, nodeId, route);
   const ctx: ClusterContext = {
     nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
+    reassign: (req) => route.reassign(req),
   };
   return {
     ctx,
@@ -203,6 +208,14 @@ class ControllerRoute implements TopicChanges {
     await asController(() => this.node.topicAdmin().addPartitions(name, totalPartitions));
   }
 
+  async reassign(req: ReassignmentRequest): Promise<void> {
+    if (!this.node.isController) {
+      const res = await (await this.controllerLink()).request(Api.AlterPartitionReassignments, { partitions: [{ topic: req.topic, partition: req.partition, replicas: [...req.replicas] }] });
+      return throwIfFailed(res.partitions[0]);
+    }
+    await asController(() => this.node.reassignmentAdmin().reassign(req));
+  }
+
   /**
    * The link to the controller. NOT_CONTROLLER when none is known, or when etcd names this
    * broker while it does not lead (an election in progress): forwarding to itself would loop.
@@ -227,6 +240,6 @@ async function asController<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function throwIfFailed(r: { error?: { code: number; message: string } } | undefined): void {
-  if (r === undefined) throw new SluiceError('UNKNOWN_SERVER_ERROR', 'the controller answered without a result for the topic');
+  if (r === undefined) throw new SluiceError('UNKNOWN_SERVER_ERROR', 'the controller answered without a result');
   if (r.error && r.error.code !== 0) throw fromWireError(r.error);
 }

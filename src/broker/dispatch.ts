@@ -30,6 +30,8 @@ import { handleVerifyTopic } from './handle-verify-topic.js';
 import { handleApiVersions } from './handle-api-versions.js';
 import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
 import { handleInitProducerId } from './handle-init-producer-id.js';
+import { handleAlterPartitionReassignments } from './handle-alter-partition-reassignments.js';
+import { handleListPartitionReassignments } from './handle-list-partition-reassignments.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -60,6 +62,8 @@ const HANDLERS: HandlerMap = {
   [Api.ApiVersions]: handleApiVersions,
   [Api.OffsetsForLeaderEpoch]: handleOffsetsForLeaderEpoch,
   [Api.InitProducerId]: handleInitProducerId,
+  [Api.AlterPartitionReassignments]: handleAlterPartitionReassignments,
+  [Api.ListPartitionReassignments]: handleListPartitionReassignments,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

@@ -1,6 +1,6 @@
 /**
  * `sluice cluster status`: the cluster as etcd records it (brokers, controller, offline and
- * under-replicated partitions), read from etcd directly so that it works when brokers do not.
+ * under-replicated partitions, running reassignments), read from etcd directly so that it works when brokers do not.
  * Exit status 2 when any partition is offline, so scripts and probes can alert on it.
  *
  * `sluice cluster dev`: etcd and N brokers on this machine, stopped together (cluster-dev.ts).
@@ -56,6 +56,11 @@ export function registerClusterCommand(program: Command): void {
           if (rows.length > 0) {
             process.stdout.write(`\n${table(['TOPIC', 'PARTITION', 'STATE', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR'], rows.map(([what, p]) => [
               p.topic, p.partition, what, p.state.leader, p.state.leaderEpoch, p.state.replicas.join(','), p.state.isr.join(','),
+            ]))}`);
+          }
+          if (s.reassigning.length > 0) {
+            process.stdout.write(`\nREASSIGNING\n${table(['TOPIC', 'PARTITION', 'FROM', 'TO', 'NOT-IN-SYNC'], s.reassigning.map((r) => [
+              r.topic, r.partition, r.from.join(','), r.to.join(','), r.notInSync.join(',') || '-',
             ]))}`);
           }
         }
