@@ -165,7 +165,8 @@ export class Broker {
   /**
    * Cluster mode: this broker's replica roles (src/replication/). The follower copies leaders
    * over the cluster's links; the manager applies every partition state of the view and is
-   * told when a partition's local log appears (a topic created or grown here), since a role
+   * told when a partition's local log appears (a topic created or grown here, or a replica
+   * placed here by a reassignment), since a role
    * needs the log. A high-watermark move wakes the long polls and acks=all produces parked on
    * the partition.
    */
@@ -184,6 +185,8 @@ export class Broker {
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
     ctx.logs.events.on('partitionsAdded', (e) => { rm.refresh(e.topic); });
+    // A reassignment places a replica of an existing topic here: its role waits for the log.
+    if (ctx.logs instanceof PlacedLogManager) ctx.logs.onPlacementApplied((topic) => { rm.refresh(topic); });
   }
 
   /** Why /readyz answers 503, or undefined when ready. */
