@@ -174,6 +174,7 @@ export class Broker {
     this.follower = new ReplicaFetcher({
       // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
+      throttleBytesPerSec: this.config.reassignmentThrottleBytesPerSec,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
     });
     const rm = startReplication({

@@ -122,6 +122,8 @@ interface Replica {
   /** Applies of this partition, one at a time. */
   chain: Promise<void>;
   isrWriting: boolean;
+  /** Followed under the reassignment throttle (this replica is being added). */
+  throttled?: boolean;
   /** The leader's appends in flight: a leader that becomes a follower waits for them before the follower appends. */
   readonly appends: Set<Promise<unknown>>;
 }
@@ -395,7 +397,9 @@ export class ReplicaManager {
   private async becomeFollower(r: Replica, s: StoredPartitionState, log: PartitionLog): Promise<void> {
     const st = s.state;
     r.stored = s;
-    if (r.role === 'follower' && r.leaderId === st.leader && r.epoch === st.leaderEpoch && r.log === log) return;
+    const throttled = st.addingReplicas?.includes(this.opts.nodeId) === true;
+    // A new follow only for a new leader or epoch, or when a reassignment adding this replica ends (its throttle lifts).
+    if (r.role === 'follower' && r.leaderId === st.leader && r.epoch === st.leaderEpoch && r.log === log && r.throttled === throttled) return;
     if (r.leadership !== undefined) {
       this.leave(r);
       // The follower appends from the new leader's offsets: no append of this broker's may still be on its way.
@@ -406,7 +410,8 @@ export class ReplicaManager {
     r.epoch = st.leaderEpoch;
     r.log = log;
     this.logger.info('became follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
-    this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log });
+    r.throttled = throttled;
+    this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log, ...(throttled ? { throttled } : {}) });
   }
 
   private async becomeNone(r: Replica): Promise<void> {

@@ -20,7 +20,11 @@ import { assertAcknowledgedPresent, partition0, produceOk, produceTo, recordsOnD
 const TTL_MS = 6000;
 /** Room for a loaded machine: a move of a few MB, a controller election, catch-up after a pause. */
 const MOVE_MS = 90_000;
-const env = brokerClusterForFile({ brokers: 4, sessionTtlMs: TTL_MS });
+/** The reassignment throttle of every broker: the 2 MB move must take seconds, not the fraction of a second it takes unthrottled. */
+const THROTTLE = 300_000;
+/** A replica fetch answer's cap per partition (replica-fetcher.ts): the most the throttle lets through beyond its rate. */
+const PARTITION_MAX_BYTES = 1024 * 1024;
+const env = brokerClusterForFile({ brokers: 4, sessionTtlMs: TTL_MS, args: ['--reassignment-throttle-bytes-per-sec', String(THROTTLE)] });
 const cluster = (): BrokerCluster => env.cluster;
 
 const MOVED = 'moved';
@@ -106,10 +110,14 @@ test('an RF 3 partition with data moves from {1,2,3} to {1,2,4} under acks=all p
       }
     }
   })();
+  const bytes = segmentBytes(cluster().broker(1).dataDir, MOVED).length;
+  let moveMs = 0;
   try {
+    const started = Date.now();
     // Through broker 2: a broker that is not the controller forwards (unless it is the controller).
     await withAdmin(2, (a) => a.reassignPartitions([{ topic: MOVED, partition: 0, replicas: [1, 2, 4] }]));
     await untilMoved(MOVED, [1, 2, 4]);
+    moveMs = Date.now() - started;
     // Some writes acknowledged after the move completed, at the (possibly new) leader.
     const ackedBefore = acked.length;
     await until(() => Promise.resolve(acked.length >= ackedBefore + 3 ? true : undefined), 60_000, 'acks=all writes after the move');
@@ -118,6 +126,10 @@ test('an RF 3 partition with data moves from {1,2,3} to {1,2,4} under acks=all p
     await producer;
   }
   assert.ok(n > 3, `the producer kept producing during the move (${n} batches)`);
+  // The throttle: stalls only make a move slower, so a lower bound separates throttled from not
+  // (unthrottled this move took 0.6 s on a loaded machine).
+  const floorMs = ((bytes - PARTITION_MAX_BYTES) / THROTTLE) * 1000;
+  assert.ok(moveMs >= floorMs, `moving ${bytes} bytes at ${THROTTLE} B/s took ${moveMs} ms, at least ${Math.round(floorMs)} ms expected`);
   await until(() => Promise.resolve(existsSync(join(cluster().broker(3).dataDir, `${MOVED}-0`)) ? undefined : true), 30_000, 'broker 3 deleted its replica of moved-0');
 });
 
@@ -167,7 +179,8 @@ test('a reassignment outlives a SIGKILLed controller: the next controller finish
   const keep = before.replicas.find((b) => b !== ctl)!;
   const target = [keep, adding];
   survivorTarget = target;
-  const via = [1, 2, 3, 4].find((b) => b !== adding)!;
+  // Asked through a broker that stays up and unpaused throughout.
+  const via = [1, 2, 3, 4].find((b) => b !== adding && b !== ctl)!;
   for (let i = 0; i < 20; i++) await produceOk(cluster(), before.leader, SURVIVOR, [`s-${i}`], -1);
   cluster().broker(adding).pause();
   try {
