@@ -6,6 +6,10 @@
  * that loses a race (a leader changed its ISR meanwhile) is re-read and decided again; a
  * fenced write means another broker is controller now, and this one stops.
  *
+ * The passes also step running reassignments (reassignment.ts): a pass runs on each change of
+ * a partition being reassigned (`partitionChanged`, from the view), and a partition is
+ * re-read and decided again after each write until nothing changes.
+ *
  * A new controller starts with a full pass, so a change its predecessor saw but did not finish
  * is not lost. Passes are serialized and coalesced: changes that arrive during a pass cause
  * exactly one more pass. A pass reads every partition key, which is what a cluster of
