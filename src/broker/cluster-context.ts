@@ -20,6 +20,7 @@ import { ControllerTracker } from '../cluster/controller-tracker.js';
 import { ControllerFencedError, NodeIdInUseError } from '../cluster/errors.js';
 import { EtcdMetadataStore, type TopicChanges } from '../cluster/etcd-metadata-store.js';
 import type { CreateTopicSpec } from '../cluster/topic-admin.js';
+import type { ReassignmentRequest } from '../cluster/reassignment-admin.js';
 import { InvalidConfigError } from '../storage/errors.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
 import type { Logger } from './logger.js';
@@ -46,6 +47,8 @@ export interface ClusterContext {
   readonly producerIds: ProducerIdSource;
   /** Failsafe mode (cluster/failsafe.ts): the promises this broker gave and the rounds it asked. */
   readonly failsafe: Failsafe;
+  /** Starts a partition reassignment on the controller (this broker's, or forwarded to it). */
+  reassign(req: ReassignmentRequest): Promise<void>;
 }
 
 /** The running cluster side: its context and how to stop it (after the logs are closed). */
@@ -97,10 +100,12 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   node.view.on('invalid', (key, err) => { log.warn('cluster view skipped a value no broker wrote', { key, error: err.message }); });
   node.directory.on('error', (err) => { log.warn('broker directory watch failed', { error: err.message }); });
   const links = new BrokerLinks(node);
-  const store = new EtcdMetadataStore(node.view, nodeId, new ControllerRoute(nodeId, node, tracker, links.link, config.etcdSessionTtlMs));
+  const route = new ControllerRoute(nodeId, node, tracker, links.link, config.etcdSessionTtlMs);
+  const store = new EtcdMetadataStore(node.view, nodeId, route);
   const ctx: ClusterContext = {
     nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
     failsafe: new Failsafe(failsafeWindows(config.etcdSessionTtlMs), () => performance.now()),
+    reassign: (req) => route.reassign(req),
   };
   return {
     ctx,
@@ -248,6 +253,14 @@ class ControllerRoute implements TopicChanges {
     await asController(() => this.node.topicAdmin().addPartitions(name, totalPartitions));
   }
 
+  async reassign(req: ReassignmentRequest): Promise<void> {
+    if (!this.node.isController) {
+      const res = await (await this.controllerLink()).request(Api.AlterPartitionReassignments, { partitions: [{ topic: req.topic, partition: req.partition, replicas: [...req.replicas] }] });
+      return throwIfFailed(res.partitions[0]);
+    }
+    await asController(() => this.node.reassignmentAdmin().reassign(req));
+  }
+
   /**
    * The link to the controller. NOT_CONTROLLER when none is known, or when etcd names this
    * broker while it does not lead (an election in progress): forwarding to itself would loop.
@@ -285,6 +298,6 @@ async function asController<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function throwIfFailed(r: { error?: { code: number; message: string } } | undefined): void {
-  if (r === undefined) throw new SluiceError('UNKNOWN_SERVER_ERROR', 'the controller answered without a result for the topic');
+  if (r === undefined) throw new SluiceError('UNKNOWN_SERVER_ERROR', 'the controller answered without a result');
   if (r.error && r.error.code !== 0) throw fromWireError(r.error);
 }

@@ -31,6 +31,8 @@ import { handleApiVersions } from './handle-api-versions.js';
 import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
 import { handleInitProducerId } from './handle-init-producer-id.js';
 import { handleFailsafeCheck } from './handle-failsafe-check.js';
+import { handleAlterPartitionReassignments } from './handle-alter-partition-reassignments.js';
+import { handleListPartitionReassignments } from './handle-list-partition-reassignments.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -62,6 +64,8 @@ const HANDLERS: HandlerMap = {
   [Api.OffsetsForLeaderEpoch]: handleOffsetsForLeaderEpoch,
   [Api.InitProducerId]: handleInitProducerId,
   [Api.FailsafeCheck]: handleFailsafeCheck,
+  [Api.AlterPartitionReassignments]: handleAlterPartitionReassignments,
+  [Api.ListPartitionReassignments]: handleListPartitionReassignments,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

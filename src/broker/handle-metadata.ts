@@ -7,6 +7,7 @@
 import type { Api, BrokerMetadata, MetadataResponse, PartitionMetadata, TopicMetadata } from '../protocol/api.js';
 import { isInternalTopicName as internal } from '../topic-name.js';
 import type { ClusterContext } from './cluster-context.js';
+import type { PartitionState } from '../cluster/partition-state.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf } from './wire-error.js';
 import type { Handler } from './handler.js';
@@ -41,8 +42,14 @@ function partitionInfo(c: ClusterContext, topic: string, partitions: number): Pa
   for (let p = 0; p < partitions; p++) {
     const s = c.node.view.partition(topic, p)?.state;
     out.push(s
-      ? { partition: p, leader: s.leader, leaderEpoch: s.leaderEpoch, replicas: [...s.replicas], isr: [...s.isr] }
+      ? { partition: p, leader: s.leader, leaderEpoch: s.leaderEpoch, replicas: [...s.replicas], isr: [...s.isr], ...reassigning(s) }
       : { partition: p, leader: -1, leaderEpoch: -1, replicas: [], isr: [] });
   }
   return out;
+}
+
+/** The running reassignment's fields, absent when none runs (the answer stays as it was). */
+function reassigning(s: PartitionState): Pick<PartitionMetadata, 'addingReplicas' | 'removingReplicas'> {
+  if (s.addingReplicas === undefined && s.removingReplicas === undefined) return {};
+  return { addingReplicas: [...s.addingReplicas ?? []], removingReplicas: [...s.removingReplicas ?? []] };
 }

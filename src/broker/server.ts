@@ -172,7 +172,8 @@ export class Broker {
   /**
    * Cluster mode: this broker's replica roles (src/replication/). The follower copies leaders
    * over the cluster's links; the manager applies every partition state of the view and is
-   * told when a partition's local log appears (a topic created or grown here), since a role
+   * told when a partition's local log appears (a topic created or grown here, or a replica
+   * placed here by a reassignment), since a role
    * needs the log. A high-watermark move wakes the long polls and acks=all produces parked on
    * the partition.
    */
@@ -180,6 +181,7 @@ export class Broker {
     this.follower = new ReplicaFetcher({
       // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
+      throttleBytesPerSec: this.config.reassignmentThrottleBytesPerSec,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
       ...(this.metrics.enabled ? { metrics: followerMetrics(this.metrics) } : {}),
     });
@@ -198,6 +200,8 @@ export class Broker {
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
     ctx.logs.events.on('partitionsAdded', (e) => { rm.refresh(e.topic); });
+    // A reassignment places a replica of an existing topic here: its role waits for the log.
+    if (ctx.logs instanceof PlacedLogManager) ctx.logs.onPlacementApplied((topic) => { rm.refresh(topic); });
   }
 
   /** Why /readyz answers 503, or undefined when ready. */

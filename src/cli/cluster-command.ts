@@ -1,16 +1,20 @@
 /**
  * `sluice cluster status`: the cluster as etcd records it (brokers, controller, offline and
- * under-replicated partitions), read from etcd directly so that it works when brokers do not.
+ * under-replicated partitions, running reassignments), read from etcd directly so that it works when brokers do not.
  * Exit status 2 when any partition is offline, so scripts and probes can alert on it.
  *
  * `sluice cluster dev`: etcd and N brokers on this machine, stopped together (cluster-dev.ts).
+ *
+ * `sluice cluster drain|rebalance`: reassignments planned from a broker's Metadata (cluster-moves.ts).
  */
 import { Command, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
 import { readClusterStatus } from '../cluster/cluster-status.js';
 import { ClusterKeys } from '../cluster/keys.js';
 import { table } from './format.js';
-import { intOption } from './broker-url.js';
+import { brokerOption, intOption } from './broker-url.js';
+import { drain, rebalance } from './cluster-moves.js';
+import { withAdmin } from './with-admin.js';
 import { runDevCluster } from './cluster-dev.js';
 
 export const EXIT_OFFLINE_PARTITIONS = 2;
@@ -31,6 +35,24 @@ export function registerClusterCommand(program: Command): void {
         out: (line) => { process.stdout.write(`${line}\n`); },
         err: (line) => { process.stderr.write(`${line}\n`); },
       });
+    });
+
+  const moveOptions = (c: Command): Command => c
+    .option('--wait', 'wait until every move is done')
+    .option('--timeout-ms <ms>', 'with --wait: give up after this long', intOption('--timeout-ms', 1), 3_600_000)
+    .addOption(brokerOption());
+  moveOptions(cluster
+    .command('drain')
+    .description('move every replica off a broker (to the least loaded live brokers), e.g. before decommissioning it')
+    .argument('<node>', 'the node id to empty', intOption('<node>', 0)))
+    .action(async (node: number, o: { wait?: boolean; timeoutMs: number; broker: string[] }) => {
+      await withAdmin(o.broker, (a) => drain(a, node, { ...o, out: (l) => { process.stderr.write(`${l}\n`); } }));
+    });
+  moveOptions(cluster
+    .command('rebalance')
+    .description('even out replicas over the live brokers (after brokers were added)'))
+    .action(async (o: { wait?: boolean; timeoutMs: number; broker: string[] }) => {
+      await withAdmin(o.broker, (a) => rebalance(a, { ...o, out: (l) => { process.stderr.write(`${l}\n`); } }));
     });
 
   cluster
@@ -56,6 +78,11 @@ export function registerClusterCommand(program: Command): void {
           if (rows.length > 0) {
             process.stdout.write(`\n${table(['TOPIC', 'PARTITION', 'STATE', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR'], rows.map(([what, p]) => [
               p.topic, p.partition, what, p.state.leader, p.state.leaderEpoch, p.state.replicas.join(','), p.state.isr.join(','),
+            ]))}`);
+          }
+          if (s.reassigning.length > 0) {
+            process.stdout.write(`\nREASSIGNING\n${table(['TOPIC', 'PARTITION', 'FROM', 'TO', 'NOT-IN-SYNC'], s.reassigning.map((r) => [
+              r.topic, r.partition, r.from.join(','), r.to.join(','), r.notInSync.join(',') || '-',
             ]))}`);
           }
         }

@@ -1,5 +1,5 @@
 /**
- * `sluice topic create|list|describe|verify|delete`: topic administration over the wire
+ * `sluice topic create|list|describe|verify|reassign|delete`: topic administration over the wire
  * (verify also offline, topic-verify.ts).
  * Tables go to stdout, confirmations and errors to stderr.
  */
@@ -11,6 +11,7 @@ import { table } from './format.js';
 import { withAdmin } from './with-admin.js';
 import { verifyTopics } from './topic-verify.js';
 import { formatTopicDescription } from './topic-describe.js';
+import { waitForMoves } from './reassign-wait.js';
 
 // The keys the broker's CreateTopics check accepts: one list, so a key added there (such as
 // minInsyncReplicas for cluster mode) is accepted here too.
@@ -27,6 +28,13 @@ export function parseConfigEntry(entry: string, prev: TopicConfig = {}): TopicCo
   const n = Number(value);
   if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`config ${raw} must be an integer, not '${value}'`);
   return { ...prev, [key]: n };
+}
+
+/** `1,2,4` -> [1, 2, 4]; anything but whole node ids is refused naming it (repeats and unknown ids are the broker's to refuse). */
+export function parseReplicaList(value: string): number[] {
+  const parts = value.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const x of parts) if (!/^\d+$/.test(x)) throw new InvalidArgumentError(`--replicas takes node ids separated by commas, not '${x}'`);
+  return parts.map(Number);
 }
 
 export function registerTopicCommand(program: Command): void {
@@ -74,6 +82,28 @@ export function registerTopicCommand(program: Command): void {
     .addOption(brokerOption())
     .action(async (name: string | undefined, o: { dataDir?: string; broker: string[] }) => {
       await verifyTopics(name, o);
+    });
+
+  topic
+    .command('reassign')
+    .description('cluster mode: move a partition\'s replicas to other brokers (new replicas catch up, leadership moves if needed, the old ones are dropped)')
+    .argument('<name>', 'topic name')
+    .requiredOption('--partition <p>', 'the partition to move', intOption('--partition', 0))
+    .requiredOption('--replicas <ids>', 'the target node ids, comma-separated, preferred leader first (e.g. 1,2,4)', parseReplicaList)
+    .option('--wait', 'wait until the move is done')
+    .option('--timeout-ms <ms>', 'with --wait: give up after this long', intOption('--timeout-ms', 1), 3_600_000)
+    .addOption(brokerOption())
+    .action(async (name: string, o: { partition: number; replicas: number[]; wait?: boolean; timeoutMs: number; broker: string[] }) => {
+      const move = { topic: name, partition: o.partition, replicas: o.replicas };
+      await withAdmin(o.broker, async (a) => {
+        const before = (await a.describeTopic(name)).partitions.find((p) => p.partition === o.partition)?.replicas;
+        await a.reassignPartitions([move]);
+        process.stderr.write(`reassigning ${name}-${o.partition}: ${before?.join(',') ?? '?'} -> ${o.replicas.join(',')}\n`);
+        if (o.wait) {
+          await waitForMoves(a, [move], o.timeoutMs);
+          process.stderr.write(`reassigned ${name}-${o.partition} to ${o.replicas.join(',')}\n`);
+        }
+      });
     });
 
   topic

@@ -20,11 +20,23 @@ export function formatTopicDescription(d: TopicDescription): string {
     ]));
   }
   const ids = (xs: number[] | undefined) => (xs && xs.length > 0 ? xs.join(',') : '-');
-  return head + table(['PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR', ...logHeaders], d.partitions.map((p) => {
+  // A REASSIGNING column only while some partition is being moved: the common listing stays as it was.
+  const moving = d.partitions.some((p) => p.addingReplicas !== undefined || p.removingReplicas !== undefined);
+  return head + table(['PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR', ...(moving ? ['REASSIGNING'] : []), ...logHeaders], d.partitions.map((p) => {
     const local = p.segmentCount >= 0;
     return [
       p.partition, p.leader === -1 ? 'none' : (p.leader ?? '-'), p.leaderEpoch ?? '-', ids(p.replicas), ids(p.isr),
+      ...(moving ? [reassigningText(p)] : []),
       ...(local ? [p.logStartOffset, p.highWatermark, p.highWatermark - p.logStartOffset, formatBytes(p.sizeBytes), p.segmentCount] : ['-', '-', '-', '-', '-']),
     ];
   }));
+}
+
+/** `adding 4 removing 3` for a partition being reassigned, `-` for the others. */
+function reassigningText(p: TopicDescription['partitions'][number]): string {
+  if (p.addingReplicas === undefined && p.removingReplicas === undefined) return '-';
+  const parts = [];
+  if (p.addingReplicas && p.addingReplicas.length > 0) parts.push(`adding ${p.addingReplicas.join(',')}`);
+  if (p.removingReplicas && p.removingReplicas.length > 0) parts.push(`removing ${p.removingReplicas.join(',')}`);
+  return parts.join(' ') || 'reordering';
 }

@@ -8,7 +8,7 @@ import {
   Api, EARLIEST, LATEST,
   type CreatePartitionsResponse, type CreateTopicsResponse, type DeleteTopicsResponse, type DescribeTopicsResponse,
   type ListOffsetsResponse, type MetadataResponse, type PartitionDescription, type TopicConfig, type TopicResult,
-  type VerifyPartitionResult, type VerifyTopicResponse,
+  type VerifyPartitionResult, type VerifyTopicResponse, type PartitionReassignment,
 } from '../protocol/api.js';
 import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
@@ -20,7 +20,7 @@ import * as groups from './group-admin.js';
 import { withReplication, type PartitionDetails } from './topic-description.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
-export type { TopicConfig, PartitionDescription, PartitionDetails };
+export type { TopicConfig, PartitionDescription, PartitionDetails, PartitionReassignment };
 
 /** Admin requests go to the first live broker of the bootstrap list (a broker forwards topic changes to the controller). */
 export type AdminOptions = ClientOptions;
@@ -50,6 +50,11 @@ export interface TopicDescription {
   config: TopicConfig;
   /** In partition order; in cluster mode with leader, leaderEpoch, replicas and isr (topic-description.ts). */
   partitions: PartitionDetails[];
+}
+
+/** Where a partition's replicas should be: `replicas` is the target list, preferred leader first. */
+export interface PartitionMove extends TopicPartition {
+  replicas: readonly number[];
 }
 
 export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number | Date };
@@ -158,6 +163,26 @@ export class Admin {
   async createPartitions(name: string, totalPartitions: number): Promise<void> {
     const res = await this.conn.request(Api.CreatePartitions, { topics: [{ name, totalPartitions }] });
     throwFirst(res.topics, 'add partitions to');
+  }
+
+  /**
+   * Cluster mode: moves each partition's replicas to `replicas` (preferred leader first;
+   * docs/cluster.md, "Moving data between brokers"). Resolves once the controller recorded
+   * every reassignment; they run on after that (`listPartitionReassignments` shows them, and
+   * Metadata the new replicas once done). Rejects with the first partition's error
+   * (INVALID_REPLICA_ASSIGNMENT naming a bad list, REASSIGNMENT_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION).
+   */
+  async reassignPartitions(moves: PartitionMove[]): Promise<void> {
+    const res = await this.conn.request(Api.AlterPartitionReassignments, { partitions: moves.map((m) => ({ topic: m.topic, partition: m.partition, replicas: [...m.replicas] })) });
+    for (const r of res.partitions) {
+      if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `reassign ${r.topic}-${r.partition}: ${r.error.message}`, { topic: r.topic, partition: r.partition, ...r.error.data });
+    }
+  }
+
+  /** Cluster mode: the reassignments running now (of `topics`, or all), as the answering broker sees them. */
+  async listPartitionReassignments(topics?: string[]): Promise<PartitionReassignment[]> {
+    const res = await this.conn.request(Api.ListPartitionReassignments, topics ? { topics } : {});
+    return res.reassignments;
   }
 
   /**

@@ -6,7 +6,7 @@ export { Producer, DEFAULT_BROKER, type ProducerOptions } from './producer.js';
 export { Consumer, type ConsumerOptions, type OffsetReset, type SeekTarget, type Batch, type RunOptions } from './consumer.js';
 export {
   Admin, type AdminOptions, type NewTopic, type TopicInfo, type TopicDescription, type OffsetSpec, type PartitionOffset,
-  type TopicConfig, type PartitionDescription, type PartitionDetails, type CreateTopicOptions,
+  type TopicConfig, type PartitionDescription, type PartitionDetails, type CreateTopicOptions, type PartitionMove, type PartitionReassignment,
 } from './admin.js';
 export { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';

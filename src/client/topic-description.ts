@@ -15,6 +15,9 @@ export interface PartitionDetails extends PartitionDescription {
   replicas?: number[];
   /** Cluster mode only: the in-sync replicas. */
   isr?: number[];
+  /** Cluster mode, while a reassignment runs: the replicas being added and removed (both in `replicas`). */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
 }
 
 /**
@@ -27,7 +30,9 @@ export function withReplication(described: readonly PartitionDescription[], info
   const byPartition = new Map<number, PartitionDetails>(described.map((p) => [p.partition, { ...p }]));
   for (const m of info ?? []) {
     const p = byPartition.get(m.partition) ?? { partition: m.partition, logStartOffset: -1, highWatermark: -1, sizeBytes: -1, segmentCount: -1 };
-    byPartition.set(m.partition, { ...p, leader: m.leader, leaderEpoch: m.leaderEpoch, replicas: [...m.replicas], isr: [...m.isr] });
+    const moving = m.addingReplicas !== undefined || m.removingReplicas !== undefined
+      ? { addingReplicas: [...m.addingReplicas ?? []], removingReplicas: [...m.removingReplicas ?? []] } : {};
+    byPartition.set(m.partition, { ...p, leader: m.leader, leaderEpoch: m.leaderEpoch, replicas: [...m.replicas], isr: [...m.isr], ...moving });
   }
   return [...byPartition.values()].sort((a, b) => a.partition - b.partition);
 }

@@ -19,6 +19,7 @@ import { FailoverController } from './controller.js';
 import type { PartitionState } from './partition-state.js';
 import { EtcdSession } from './etcd-session.js';
 import { ClusterKeys } from './keys.js';
+import { ReassignmentAdmin } from './reassignment-admin.js';
 import { TopicAdmin } from './topic-admin.js';
 import { SILENT_EVENT_LOGGER, type EventLogger } from '../event-logger.js';
 
@@ -63,6 +64,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   async start(): Promise<void> {
     this.directoryHandle = await BrokerDirectory.open(this.client, this.keys);
     this.viewHandle = await ClusterView.open(this.client, this.keys);
+    // A reassignment waits on ISR changes the leaders write: the controller looks again at each.
+    this.viewHandle.on('partition', (_t, _p, s) => { this.controller?.partitionChanged(s?.state); });
     await this.join();
   }
 
@@ -102,6 +105,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   topicAdmin(): TopicAdmin {
     if (this.election === undefined) throw new Error('cluster node not started');
     return new TopicAdmin(this.client, this.keys, this.election, () => [...this.directory.brokers().keys()]);
+  }
+
+  /** The controller's reassignments; only the controller's succeed (others get ControllerFencedError). */
+  reassignmentAdmin(): ReassignmentAdmin {
+    if (this.election === undefined) throw new Error('cluster node not started');
+    return new ReassignmentAdmin(this.client, this.keys, this.election, () => [...this.directory.brokers().keys()]);
   }
 
   /**

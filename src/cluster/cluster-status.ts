@@ -2,12 +2,13 @@
  * What `sluice cluster status` reports, computed from what etcd holds: the brokers (registered
  * ones are alive; a replica's broker that is not registered is dead), the controller, and
  * the partitions that are offline (no leader, or a leader that is not alive) or under-replicated (ISR smaller than the
- * replica set), as `kafka-topics --describe --under-replicated-partitions` would list them.
+ * replica set, replicas being added by a reassignment aside), and the reassignments running, as `kafka-topics --describe --under-replicated-partitions` would list them.
  */
 import type { Etcd3 } from 'etcd3';
 import type { BrokerInfo } from './broker-registry.js';
 import type { ClusterKeys } from './keys.js';
 import { NO_LEADER } from './partition-state.js';
+import { isReassigning, originReplicas, replicasNotInSync, targetReplicas } from './reassignment.js';
 import { readAllPartitionStates, type StoredPartitionState } from './partition-state-store.js';
 
 export interface ClusterStatus {
@@ -16,7 +17,18 @@ export interface ClusterStatus {
   controller: number | undefined;
   offline: StoredPartitionState[];
   underReplicated: StoredPartitionState[];
+  /** Partitions being moved (docs/cluster.md, "Moving data between brokers"). */
+  reassigning: ReassigningPartition[];
   partitions: number;
+}
+
+export interface ReassigningPartition {
+  topic: string;
+  partition: number;
+  from: number[];
+  to: number[];
+  /** Target replicas not in the ISR yet: what the move waits for. */
+  notInSync: number[];
 }
 
 export function summarize(live: ReadonlyMap<number, BrokerInfo>, states: readonly StoredPartitionState[], controller: number | undefined): ClusterStatus {
@@ -32,7 +44,11 @@ export function summarize(live: ReadonlyMap<number, BrokerInfo>, states: readonl
     brokers,
     controller,
     offline: states.filter((s) => !leads(s)).sort(byName),
-    underReplicated: states.filter((s) => leads(s) && s.state.isr.length < s.state.replicas.length).sort(byName),
+    // A replica being added is not missing: it is catching up (Kafka leaves adding replicas out too).
+    underReplicated: states.filter((s) => leads(s) && originReplicas(s.state).some((b) => !s.state.isr.includes(b))).sort(byName),
+    reassigning: states.filter((s) => isReassigning(s.state)).sort(byName).map((s) => ({
+      topic: s.topic, partition: s.partition, from: originReplicas(s.state), to: targetReplicas(s.state), notInSync: replicasNotInSync(s.state),
+    })),
     partitions: states.length,
   };
 }

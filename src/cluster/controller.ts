@@ -6,6 +6,10 @@
  * that loses a race (a leader changed its ISR meanwhile) is re-read and decided again; a
  * fenced write means another broker is controller now, and this one stops.
  *
+ * The passes also step running reassignments (reassignment.ts): a pass runs on each change of
+ * a partition being reassigned (`partitionChanged`, from the view), and a partition is
+ * re-read and decided again after each write until nothing changes.
+ *
  * A new controller starts with a full pass, so a change its predecessor saw but did not finish
  * is not lost. Passes are serialized and coalesced: changes that arrive during a pass cause
  * exactly one more pass. A pass reads every partition key, which is what a cluster of
@@ -19,6 +23,7 @@ import { CoalescedTask } from './coalesced-task.js';
 import { ControllerFencedError } from './errors.js';
 import type { ClusterKeys } from './keys.js';
 import { electLeader, type PartitionState } from './partition-state.js';
+import { isReassigning, reassignmentStep } from './reassignment.js';
 import { readAllPartitionStates, readPartitionState, type StoredPartitionState } from './partition-state-store.js';
 import type { TopicAdmin } from './topic-admin.js';
 
@@ -61,6 +66,14 @@ export class FailoverController {
     this.passes.kick();
   }
 
+  /**
+   * A partition's state changed (the cluster view's event): a running reassignment may be able
+   * to take its next step (its new replicas joined the ISR), so a pass runs.
+   */
+  partitionChanged(state: PartitionState | undefined): void {
+    if (state !== undefined && isReassigning(state)) this.passes.kick();
+  }
+
   /** Resolves when no pass is running or queued (tests and shutdown wait on it). */
   async idle(): Promise<void> {
     await this.passes.idle();
@@ -78,22 +91,31 @@ export class FailoverController {
     for (const s of states) await this.decide(s);
   }
 
-  /** Decides one partition, re-reading it after a lost compare-and-swap until the write holds or nothing changes. */
+  /**
+   * Decides one partition: a leader election after deaths first, then the next step of a
+   * running reassignment, each written and re-read until nothing changes; a lost
+   * compare-and-swap is re-read and decided again.
+   */
   private async decide(first: StoredPartitionState): Promise<void> {
     let cur: StoredPartitionState | undefined = first;
     while (cur !== undefined) {
-      const live = new Set(this.directory.brokers().keys());
-      const r = electLeader(cur.state, live, this.opts.uncleanLeaderElection === true);
-      if (r.kind === 'unchanged') return;
+      const next = this.next(cur.state);
+      if (next === undefined) return;
       const res = await this.election.fencedTxn(
-        [this.client.put(cur.key).value(JSON.stringify(r.state))],
+        [this.client.put(cur.key).value(JSON.stringify(next))],
         [[cur.key, 'Mod', '==', cur.modRevision]],
       );
-      if (res.succeeded) {
-        this.opts.onChange?.(cur.topic, cur.partition, cur.state, r.state);
-        return;
-      }
+      if (res.succeeded) this.opts.onChange?.(cur.topic, cur.partition, cur.state, next);
       cur = await readPartitionState(this.client, this.keys, cur.topic, cur.partition);
     }
+  }
+
+  /** The state the controller writes next for `s`, or undefined when it waits or nothing is to do. */
+  private next(s: PartitionState): PartitionState | undefined {
+    const live = new Set(this.directory.brokers().keys());
+    const r = electLeader(s, live, this.opts.uncleanLeaderElection === true);
+    if (r.kind !== 'unchanged') return r.state;
+    const step = reassignmentStep(s, live);
+    return step.kind === 'leader-moved' || step.kind === 'completed' ? step.state : undefined;
   }
 }

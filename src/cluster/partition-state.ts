@@ -19,6 +19,13 @@ export interface PartitionState {
   readonly leaderEpoch: number;
   /** Replicas known to hold every acknowledged record; always contains the leader when there is one. */
   readonly isr: readonly number[];
+  /**
+   * A reassignment in progress (KIP-455, src/cluster/reassignment.ts): replicas being added
+   * (in `replicas`, not yet in the target's ISR) and replicas to drop once it completes. Absent
+   * when none runs; stored in the partition's key so a new controller finishes it.
+   */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 /** The state of a new partition: the first replica leads at epoch 0 and every replica is in sync (all logs are empty). */
@@ -87,5 +94,7 @@ export function parsePartitionState(json: string): PartitionState {
     return x as number[];
   };
   if (!Number.isInteger(v.leader) || !Number.isInteger(v.leaderEpoch)) throw new Error('partition state: leader and leaderEpoch must be integers');
-  return { replicas: ints(v.replicas, 'replicas'), leader: v.leader as number, leaderEpoch: v.leaderEpoch as number, isr: ints(v.isr, 'isr') };
+  const s: PartitionState = { replicas: ints(v.replicas, 'replicas'), leader: v.leader as number, leaderEpoch: v.leaderEpoch as number, isr: ints(v.isr, 'isr') };
+  if (v.addingReplicas === undefined && v.removingReplicas === undefined) return s;
+  return { ...s, addingReplicas: ints(v.addingReplicas ?? [], 'addingReplicas'), removingReplicas: ints(v.removingReplicas ?? [], 'removingReplicas') };
 }

@@ -113,6 +113,20 @@ export class LeaderReplicaState {
     return out;
   }
 
+  /**
+   * The replica set changed while this leadership lasts (a reassignment added or dropped
+   * replicas): an added follower starts outside any lag (a fresh clock, log end unknown until
+   * it fetches), a dropped one is forgotten. The ISR is changed by `setIsr`.
+   */
+  setReplicas(replicas: readonly number[], nowMs: number): void {
+    for (const r of replicas) {
+      if (r !== this.leaderId && !this.followers.has(r)) {
+        this.followers.set(r, { logEndOffset: -1, lastCaughtUpMs: nowMs, lastFetchLeaderLeo: -1, lastFetchMs: nowMs });
+      }
+    }
+    for (const id of [...this.followers.keys()]) if (!replicas.includes(id)) this.followers.delete(id);
+  }
+
   /** The ISR as written to etcd. A shrink can move the high watermark up (a laggard no longer holds it back). */
   setIsr(isr: readonly number[]): boolean {
     if (!isr.includes(this.leaderId)) throw new Error(`the ISR must contain the leader ${this.leaderId}`);

@@ -70,6 +70,8 @@ export interface BrokerConfig {
   uncleanLeaderElection: boolean;
   /** An idempotent producer idle this long is forgotten by each partition (Kafka's producer.id.expiration.ms). */
   producerIdExpirationMs: number;
+  /** Bytes/s this broker fetches for replicas a reassignment adds here (not for in-sync followers); 0: unlimited. */
+  reassignmentThrottleBytesPerSec: number;
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
@@ -150,6 +152,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'replicaLagTimeMs', type: int(100, I32), description: 'cluster mode: a follower not caught up for this long leaves the in-sync replicas' },
   { key: 'producerIdExpirationMs', type: int(1, MAX), description: 'idempotent producers idle this long are forgotten; their next batch must start a new sequence' },
   { key: 'uncleanLeaderElection', type: { kind: 'bool' }, description: 'cluster mode: elect an out-of-sync replica when no in-sync one lives (may lose acknowledged records)' },
+  { key: 'reassignmentThrottleBytesPerSec', type: int(0, MAX), description: 'cluster mode: bytes/s a broker fetches for replicas a reassignment adds to it (in-sync followers are never throttled); 0 = unlimited' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -24,7 +24,8 @@ import {
   type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
   type OffsetDeleteResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
-  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse, type TopicConfig, type ShareGroupSettings,
+  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
+  type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import {
@@ -241,6 +242,17 @@ export const API_TABLE = {
     nodeId: int({ min: 0, max: I32_MAX }),
     viewRevision: int({ min: 0, max: MAX_OFFSET }),
   }), responds<FailsafeCheckResponse>()),
+
+  // Cluster mode: move each partition's replicas to `replicas` (preferred leader first), run by
+  // the controller (forwarded like CreateTopics). An empty, repeated or unknown id, or a
+  // partition already being reassigned, fails that partition (INVALID_REPLICA_ASSIGNMENT,
+  // REASSIGNMENT_IN_PROGRESS) naming what was wrong.
+  [Api.AlterPartitionReassignments]: def('AlterPartitionReassignments', struct({
+    partitions: array(struct({ topic, partition, replicas: array(int({ min: -I32_MAX, max: I32_MAX })) })),
+  }), responds<AlterPartitionReassignmentsResponse>()),
+
+  // Cluster mode: the running reassignments (of `topics`, or all), from the answering broker's view.
+  [Api.ListPartitionReassignments]: def('ListPartitionReassignments', struct({ topics: optional(array(topic)) }), responds<ListPartitionReassignmentsResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -308,3 +320,5 @@ export type ShareResetRequest = RequestOf<typeof Api.ShareReset>;
 export type ShareResetTo = ShareResetRequest['to'];
 export type ApiVersionsRequest = RequestOf<typeof Api.ApiVersions>;
 export type OffsetsForLeaderEpochRequest = RequestOf<typeof Api.OffsetsForLeaderEpoch>;
+export type AlterPartitionReassignmentsRequest = RequestOf<typeof Api.AlterPartitionReassignments>;
+export type ListPartitionReassignmentsRequest = RequestOf<typeof Api.ListPartitionReassignments>;

@@ -20,7 +20,8 @@ export type {
   CreatePartitionsRequest, DescribeTopicsRequest, VerifyTopicRequest, ConsumerGroupHeartbeatRequest, OffsetCommitRequest,
   OffsetFetchRequest, OffsetDeleteRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
-  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, FailsafeCheckRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+  ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, FailsafeCheckRequest,
+  AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
 } from './api-table.js';
 
 export const Api = {
@@ -35,6 +36,8 @@ export const Api = {
   ApiVersions: 18,
   OffsetsForLeaderEpoch: 23,
   InitProducerId: 22,
+  AlterPartitionReassignments: 45,
+  ListPartitionReassignments: 46,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -148,6 +151,9 @@ export interface PartitionMetadata {
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** A reassignment is running (api 45): replicas being added and being removed (`replicas` holds both). */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
   error?: WireError;
 }
 
@@ -401,4 +407,25 @@ export interface InitProducerIdResponse extends ResponseHeader {
 export interface FailsafeCheckResponse extends ResponseHeader {
   granted: boolean;
   reason?: string;
+}
+
+// --- AlterPartitionReassignments (45) / ListPartitionReassignments (46) --------------
+/** Cluster mode (docs/cluster.md, "Moving data between brokers"): one result per requested partition. */
+export interface AlterPartitionReassignmentsResponse extends ResponseHeader {
+  partitions: { topic: string; partition: number; error?: WireError }[];
+}
+/** A running reassignment as this broker's view of etcd shows it. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  /** Target replicas followed by the ones being removed. */
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+export interface ListPartitionReassignmentsResponse extends ResponseHeader {
+  reassignments: PartitionReassignment[];
 }

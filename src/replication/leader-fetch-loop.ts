@@ -32,6 +32,7 @@ import { backoffDelay } from './backoff.js';
 import type { PartitionFetchState } from './partition-fetch-state.js';
 import type { ReplicationLogger } from './logger.js';
 import type { BrokerLink } from './types.js';
+import type { ReplicationQuota } from './replication-quota.js';
 
 /** What a loop needs from the fetcher that owns it (replica-fetcher.ts fills it from its options). */
 export interface FetchLoopContext {
@@ -51,6 +52,8 @@ export interface FetchLoopContext {
   fetchError(code: string): void;
   /** A storage error stopped the partition (already logged). */
   failed(state: PartitionFetchState, err: unknown): void;
+  /** The reassignment throttle, shared by every leader's loop; none: unlimited. */
+  readonly quota?: ReplicationQuota | undefined;
 }
 
 const noop = (): void => {};
@@ -111,10 +114,13 @@ export class LeaderFetchLoop {
       const now = this.ctx.now();
       const ready: PartitionFetchState[] = [];
       let next = Infinity;
+      // Replicas being added by a reassignment sit out while the throttle is in debt.
+      const throttledUntil = now + (this.ctx.quota?.delayMs() ?? 0);
       for (const s of this.partitions.values()) {
         if (!s.active) continue;
-        if (s.retryAt <= now) ready.push(s);
-        else next = Math.min(next, s.retryAt);
+        const at = s.p.throttled === true ? Math.max(s.retryAt, throttledUntil) : s.retryAt;
+        if (at <= now) ready.push(s);
+        else next = Math.min(next, at);
       }
       if (ready.length === 0) {
         await this.sleep(next - now);
@@ -255,6 +261,7 @@ export class LeaderFetchLoop {
     }
     s.leaderHighWatermark = r.highWatermark;
     let bytes = asBuffer(r.records);
+    if (s.p.throttled === true) this.ctx.quota?.record(bytes.length);
     if (bytes.length > 0) {
       // The log end moves only here and in truncation, both awaited before the next request.
       if (log.logEndOffset !== offset) return;

@@ -19,6 +19,7 @@ import { SluiceError } from '../errors.js';
 import { tpKey } from '../protocol/topic-partition.js';
 import { LeaderFetchLoop, type FetchLoopContext } from './leader-fetch-loop.js';
 import { PartitionFetchState } from './partition-fetch-state.js';
+import { ReplicationQuota } from './replication-quota.js';
 import { SILENT_REPLICATION_LOGGER, type ReplicationLogger } from './logger.js';
 import type { BrokerLink, FollowedPartition, Follower, LinkFactory } from './types.js';
 
@@ -47,6 +48,8 @@ export interface ReplicaFetcherOptions {
   maxBytes?: number;
   /** Cap per partition in one answer (the first batch always comes whole). Default 1 MiB. */
   partitionMaxBytes?: number;
+  /** Bytes/s for partitions followed with `throttled` (replicas a reassignment adds); 0 or absent: unlimited. */
+  throttleBytesPerSec?: number;
   /** Request timeout beyond the long-poll wait. Default 30 s. */
   requestTimeoutMs?: number;
   /** First backoff of a partition after an error in its answer (Kafka's replica.fetch.backoff.ms). Default 1000 ms. */
@@ -102,6 +105,7 @@ export class ReplicaFetcher implements Follower {
         this.openLinks.add(link);
         return link;
       },
+      quota: opts.throttleBytesPerSec !== undefined && opts.throttleBytesPerSec > 0 ? new ReplicationQuota(opts.throttleBytesPerSec, opts.now) : undefined,
       maxWaitMs: opts.maxWaitMs ?? 500,
       maxBytes: opts.maxBytes ?? 16 * 1024 * 1024,
       partitionMaxBytes: opts.partitionMaxBytes ?? 1024 * 1024,

@@ -138,6 +138,8 @@ interface Replica {
   /** Applies of this partition, one at a time. */
   chain: Promise<void>;
   isrWriting: boolean;
+  /** Followed under the reassignment throttle (this replica is being added). */
+  throttled?: boolean;
   /** The leader's appends in flight: a leader that becomes a follower waits for them before the follower appends. */
   readonly appends: Set<Promise<unknown>>;
 }
@@ -389,8 +391,10 @@ export class ReplicaManager {
     const prev = r.leadership;
     if (prev !== undefined && prev.leaderEpoch === st.leaderEpoch && prev.log === log) {
       // The same leadership: an ISR change (this leader's own write coming back through the
-      // watch, or the controller dropping a dead follower).
+      // watch, or the controller dropping a dead follower), or a reassignment adding or
+      // dropping replicas: the new followers' fetches must count.
       r.stored = s;
+      prev.progress.setReplicas(st.replicas, this.now());
       if (st.isr.includes(this.opts.nodeId) && !sameMembers(prev.progress.isr, st.isr) && prev.progress.setIsr(st.isr)) {
         this.hwMoved(r.topic, r.partition);
       }
@@ -425,7 +429,9 @@ export class ReplicaManager {
   private async becomeFollower(r: Replica, s: StoredPartitionState, log: PartitionLog): Promise<void> {
     const st = s.state;
     r.stored = s;
-    if (r.role === 'follower' && r.leaderId === st.leader && r.epoch === st.leaderEpoch && r.log === log) return;
+    const throttled = st.addingReplicas?.includes(this.opts.nodeId) === true;
+    // A new follow only for a new leader or epoch, or when a reassignment adding this replica ends (its throttle lifts).
+    if (r.role === 'follower' && r.leaderId === st.leader && r.epoch === st.leaderEpoch && r.log === log && r.throttled === throttled) return;
     if (r.leadership !== undefined) {
       this.leave(r);
       // The follower appends from the new leader's offsets: no append of this broker's may still be on its way.
@@ -436,7 +442,8 @@ export class ReplicaManager {
     r.epoch = st.leaderEpoch;
     r.log = log;
     this.logger.info('became follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
-    this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log });
+    r.throttled = throttled;
+    this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log, ...(throttled ? { throttled } : {}) });
   }
 
   private async becomeNone(r: Replica): Promise<void> {

@@ -33,6 +33,8 @@ export interface FollowedPartition {
   readonly leaderId: number;
   readonly leaderEpoch: number;
   readonly log: PartitionLog;
+  /** A replica a reassignment is adding here: its fetching counts against the reassignment throttle (replication-quota.ts). */
+  readonly throttled?: boolean;
 }
 
 /**

@@ -59,6 +59,7 @@ export class PlacedLogManager implements LogManager {
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
   private readonly logger: StorageLogger;
+  private readonly placementApplied = new Set<(topic: string) => void>();
 
   private constructor(
     readonly dataDir: string,
@@ -109,7 +110,9 @@ export class PlacedLogManager implements LogManager {
     this.forward('topicCreated');
     this.forward('topicDeleted');
     this.forward('partitionsAdded');
-    this.unsubscribe.push(this.meta.onPlacementChange((topic) => { this.apply(topic); }));
+    this.unsubscribe.push(this.meta.onPlacementChange((topic) => {
+      this.apply(topic, () => { for (const fn of [...this.placementApplied]) fn(topic); });
+    }));
     await this.removeStrays();
     for (const info of this.meta.topics()) await this.reconcile(info.name);
     this.local.startRetention();
@@ -184,6 +187,16 @@ export class PlacedLogManager implements LogManager {
     else next[topic] = id;
     await writeFileAtomic(join(this.dataDir, CLUSTER_TOPICS_FILE), JSON.stringify(next, null, 2) + '\n', this.fs);
     this.topicIds = next;
+  }
+
+  /**
+   * Calls `fn` with the topic each time a placement change (a replica added here or moved
+   * away by a reassignment) has been applied to the local logs; returns the unsubscribe. The
+   * replica manager needs it: a partition's role waits for its log to exist.
+   */
+  onPlacementApplied(fn: (topic: string) => void): () => void {
+    this.placementApplied.add(fn);
+    return () => { this.placementApplied.delete(fn); };
   }
 
   /** Resolves once every change queued so far is applied to the local logs (and its event passed on). */
