@@ -30,6 +30,7 @@ import { handleVerifyTopic } from './handle-verify-topic.js';
 import { handleApiVersions } from './handle-api-versions.js';
 import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
 import { handleInitProducerId } from './handle-init-producer-id.js';
+import { handleFindCoordinator } from './handle-find-coordinator.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -60,6 +61,7 @@ const HANDLERS: HandlerMap = {
   [Api.ApiVersions]: handleApiVersions,
   [Api.OffsetsForLeaderEpoch]: handleOffsetsForLeaderEpoch,
   [Api.InitProducerId]: handleInitProducerId,
+  [Api.FindCoordinator]: handleFindCoordinator,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

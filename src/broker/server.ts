@@ -48,6 +48,7 @@ import { GroupService } from './group-service.js';
 import { ShareService, stopShareService } from './share-service.js';
 import { startCluster, type ClusterContext, type ClusterRuntime } from './cluster-context.js';
 import { startReplication } from '../replication/start-replication.js';
+import { GROUP_COORDINATOR_TOPIC } from '../topic-name.js';
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { storageLogger } from './open-logs.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
@@ -175,11 +176,13 @@ export class Broker {
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
     });
+    ctx.groups.startCluster(ctx, () => c.node.view.topic(GROUP_COORDINATOR_TOPIC)?.partitions);
     const rm = startReplication({
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
+      onRoleChange: (t, p, role) => { ctx.groups.roleChanged(t, p, role); },
     });
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
