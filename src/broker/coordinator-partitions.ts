@@ -25,6 +25,13 @@ export interface CoordinatorPartitionsOptions {
   close(coordinator: GroupCoordinator): Promise<void>;
   /** Partitions of the coordinator topic as etcd holds it; undefined before it exists. */
   partitionCount(): number | undefined;
+  /**
+   * Whether etcd names this broker the leader of partition `p`. Such a partition whose role
+   * change has not reached this broker yet (its local log is still being created, or the
+   * replica manager is applying the state) is loading, not elsewhere: FindCoordinator already
+   * sends clients here.
+   */
+  ledHere(partition: number): boolean;
   log: Logger;
   /** Delay before a failed load is tried again. Default 1000. */
   retryMs?: number;
@@ -59,7 +66,10 @@ export class CoordinatorPartitions {
     if (n === undefined) throw new NotCoordinatorError(groupId, 'the coordinator topic does not exist yet (FindCoordinator creates it)');
     const p = coordinatorPartition(groupId, n);
     const s = this.slots.get(p);
-    if (s === undefined) throw new NotCoordinatorError(groupId, `it does not lead coordinator partition ${p}`);
+    if (s === undefined) {
+      if (this.opts.ledHere(p)) throw new CoordinatorLoadInProgressError(groupId, p);
+      throw new NotCoordinatorError(groupId, `it does not lead coordinator partition ${p}`);
+    }
     if (s.kind === 'loading') throw new CoordinatorLoadInProgressError(groupId, p);
     if (s.kind === 'failed') throw new CoordinatorNotAvailableError(`coordinator partition ${p} of group '${groupId}' failed to load (${s.error}); retrying`);
     return s.coordinator;

@@ -101,9 +101,10 @@ export class GroupService {
    * coordinator partition this broker leads. The broker passes `roleChanged` to the replica
    * manager's onRoleChange; loads use `ctx.replicas`, set by then.
    */
-  startCluster(ctx: BrokerContext, partitionCount: () => number | undefined): void {
+  startCluster(ctx: BrokerContext, partitionCount: () => number | undefined, ledHere: (partition: number) => boolean): void {
     this.partitions = new CoordinatorPartitions({
       partitionCount,
+      ledHere,
       log: this.log,
       open: async (p) => {
         const rm = ctx.replicas;

@@ -176,7 +176,8 @@ export class Broker {
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
       onError: (topic, partition, err) => { this.log.error('replica fetch stopped', { topic, partition, error: err }); },
     });
-    ctx.groups.startCluster(ctx, () => c.node.view.topic(GROUP_COORDINATOR_TOPIC)?.partitions);
+    ctx.groups.startCluster(ctx, () => c.node.view.topic(GROUP_COORDINATOR_TOPIC)?.partitions,
+      (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId);
     const rm = startReplication({
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
