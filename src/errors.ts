@@ -34,6 +34,7 @@ export const ERRORS = {
   OFFSET_METADATA_TOO_LARGE: { code: 12, retriable: false, message: 'the commit metadata string is too large' },
   COORDINATOR_LOAD_IN_PROGRESS: { code: 14, retriable: true, message: 'the coordinator is loading state' },
   COORDINATOR_NOT_AVAILABLE: { code: 15, retriable: true, message: 'the coordinator is not available' },
+  NOT_COORDINATOR: { code: 16, retriable: true, message: 'this broker does not coordinate the group; ask FindCoordinator and retry there' },
   INVALID_TOPIC: { code: 17, retriable: false, message: 'the topic name is invalid' },
   RECORD_LIST_TOO_LARGE: { code: 18, retriable: false, message: 'the request carries more bytes than the broker accepts' },
   NOT_ENOUGH_REPLICAS: { code: 19, retriable: true, message: 'fewer in-sync replicas than the topic\'s minInsyncReplicas; the write was not appended' },

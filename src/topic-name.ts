@@ -33,6 +33,19 @@ export function isInternalTopicName(name: string): boolean {
   return name.startsWith(INTERNAL_TOPIC_PREFIX);
 }
 
+/**
+ * Cluster mode: the internal topic whose partitions are the consumer-group coordinators
+ * (docs/cluster.md, "Coordinators"). Unlike the generation logs (`__consumer_offsets-<n>`,
+ * kept by each broker for itself), it is placed and replicated through etcd like a user
+ * topic; users still cannot create, delete or produce to it (it is internal).
+ */
+export const GROUP_COORDINATOR_TOPIC = '__consumer_offsets';
+
+/** Internal topics every broker keeps for itself (single node, and the generation logs): all but the replicated ones. */
+export function isLocalInternalTopicName(name: string): boolean {
+  return isInternalTopicName(name) && name !== GROUP_COORDINATOR_TOPIC;
+}
+
 function printable(s: string): string {
   return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}...` : s).slice(1, -1);
 }

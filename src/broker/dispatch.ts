@@ -33,6 +33,7 @@ import { handleInitProducerId } from './handle-init-producer-id.js';
 import { handleFailsafeCheck } from './handle-failsafe-check.js';
 import { handleAlterPartitionReassignments } from './handle-alter-partition-reassignments.js';
 import { handleListPartitionReassignments } from './handle-list-partition-reassignments.js';
+import { handleFindCoordinator } from './handle-find-coordinator.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -66,6 +67,7 @@ const HANDLERS: HandlerMap = {
   [Api.FailsafeCheck]: handleFailsafeCheck,
   [Api.AlterPartitionReassignments]: handleAlterPartitionReassignments,
   [Api.ListPartitionReassignments]: handleListPartitionReassignments,
+  [Api.FindCoordinator]: handleFindCoordinator,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

@@ -26,10 +26,11 @@ export class GroupLagCache {
 
   constructor(private readonly logs: LogManager) {}
 
-  *collect(coordinator: GroupCoordinator): Iterable<GroupStats> {
+  /** Stats of every group of the given coordinators (cluster mode: one per coordinator partition led here). */
+  *collect(coordinators: Iterable<GroupCoordinator>): Iterable<GroupStats> {
     const now = Date.now();
     const seen = new Set<string>();
-    for (const g of coordinator.listGroups()) {
+    for (const coordinator of coordinators) for (const g of coordinator.listGroups()) {
       const partitions: GroupPartitionStats[] = [];
       for (const o of coordinator.fetchOffsets(g.groupId)) {
         const log = this.logs.log(o.topic, o.partition);

@@ -7,8 +7,16 @@
  * Internal topics (`__` prefix) are the broker's own: hidden from Metadata listings,
  * refused for user create/delete/produce (see isInternalTopicName's callers), and never
  * offered to a group subscription.
+ *
+ * Where a group's coordinator is (`coordinatorFor`): on a single broker, the one coordinator
+ * over the local generation logs, exactly as before cluster mode. In cluster mode
+ * (docs/cluster.md, "Coordinators") one coordinator per partition of the replicated
+ * `__consumer_offsets` topic this broker leads (coordinator-partitions.ts), rebuilt from the
+ * replica when it becomes leader and dropped when it stops; its offsets are written with
+ * acks=all (replicated-generation-dir.ts). Until `startCluster` is called (replication starts
+ * after this service opens) no group is coordinated here.
  */
-import { GroupCoordinator } from '../group/coordinator.js';
+import { GroupCoordinator, type CoordinatorOptions } from '../group/coordinator.js';
 import { OFFSETS_PREFIX, OffsetStore } from '../group/offset-store.js';
 import { logManagerGenerationDir } from '../state-log/generation-log.js';
 import { systemClock } from '../group/types.js';
@@ -19,7 +27,13 @@ import type { Logger } from './logger.js';
 import { GroupLagCache } from './group-lag.js';
 import { GroupPush } from './group-push.js';
 import { isInternalTopicName } from '../topic-name.js';
+import { NotCoordinatorError } from '../group/errors.js';
 import { quarantineSkipped } from './state-quarantine.js';
+import { GROUP_COORDINATOR_TOPIC } from '../topic-name.js';
+import { CoordinatorPartitions } from './coordinator-partitions.js';
+import { replicatedGenerationDir } from './replicated-generation-dir.js';
+import type { BrokerContext } from './context.js';
+import type { ReplicaRole } from '../replication/replica-manager.js';
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
@@ -29,20 +43,32 @@ export class GroupService {
   private ticking = false;
   private closed = false;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Cluster mode: the coordinators of the coordinator partitions led here (set by startCluster). */
+  private partitions: CoordinatorPartitions | undefined;
+  private topics: ReadonlyMap<string, number> = new Map();
 
-  private constructor(readonly coordinator: GroupCoordinator, readonly push: GroupPush, private readonly logs: LogManager, private readonly log: Logger) {}
+  private constructor(
+    /** Single broker: the one coordinator of every group. Undefined in cluster mode. */
+    private readonly single: GroupCoordinator | undefined,
+    readonly push: GroupPush,
+    private readonly logs: LogManager,
+    private readonly log: Logger,
+    private readonly options: CoordinatorOptions,
+  ) {}
 
   static async open(config: BrokerConfig, logs: LogManager, log: Logger, metrics: BrokerMetrics): Promise<GroupService> {
     const started = Date.now();
-    const store = await OffsetStore.open(logManagerGenerationDir(logs, OFFSETS_PREFIX), {
+    const clustered = config.etcd !== undefined;
+    const store = clustered ? undefined : await OffsetStore.open(logManagerGenerationDir(logs, OFFSETS_PREFIX), {
       clock: systemClock, onCompactionError: (err) => log.error('offset store compaction failed', { error: err }),
       onBadRecord: quarantineSkipped(logs.dataDir, 'offsets', OFFSETS_PREFIX, log, metrics),
     });
     const g = config.group;
     // The coordinator's onEpochBump feeds the push registry, which asks the coordinator about
     // membership; the registry only calls back later (on setImmediate or a tick).
-    const push = new GroupPush((group, member) => coordinator.hasMember(group, member), { windowMs: g.heartbeatIntervalMs });
-    const coordinator = new GroupCoordinator(store, {
+    let svc: GroupService | undefined;
+    const push = new GroupPush((group, member) => svc?.loadedFor(group)?.hasMember(group, member) ?? false, { windowMs: g.heartbeatIntervalMs });
+    const options: CoordinatorOptions = {
       clock: systemClock,
       sessionTimeoutMs: g.sessionTimeoutMs,
       minSessionTimeoutMs: g.minSessionTimeoutMs,
@@ -56,28 +82,86 @@ export class GroupService {
         push.epochBumped(group, changed);
       },
       onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
-    });
-    const svc = new GroupService(coordinator, push, logs, log);
-    svc.topicsChanged();
-    const changed = (e: { topic: string }) => { if (!isInternalTopicName(e.topic)) svc.topicsChanged(); };
-    svc.unsubscribe.push(logs.events.on('topicCreated', changed), logs.events.on('topicDeleted', changed), logs.events.on('partitionsAdded', changed));
+    };
+    const single = store ? new GroupCoordinator(store, options) : undefined;
+    svc = new GroupService(single, push, logs, log, options);
+    const self = svc;
+    self.topicsChanged();
+    const changed = (e: { topic: string }) => { if (!isInternalTopicName(e.topic)) self.topicsChanged(); };
+    self.unsubscribe.push(logs.events.on('topicCreated', changed), logs.events.on('topicDeleted', changed), logs.events.on('partitionsAdded', changed));
     const lag = new GroupLagCache(logs);
-    metrics.collectGroups(() => lag.collect(coordinator));
-    log.info('groups loaded', { groups: store.groups().length, ms: Date.now() - started });
-    svc.schedule();
-    return svc;
+    metrics.collectGroups(() => lag.collect(self.coordinators()));
+    if (store) log.info('groups loaded', { groups: store.groups().length, ms: Date.now() - started });
+    self.schedule();
+    return self;
   }
 
-  /** Gives the coordinator the current partition counts (on open and on every topic event). */
+  /**
+   * Cluster mode, just before replication starts: coordinates the groups of every
+   * coordinator partition this broker leads. The broker passes `roleChanged` to the replica
+   * manager's onRoleChange; loads use `ctx.replicas`, set by then.
+   */
+  startCluster(ctx: BrokerContext, partitionCount: () => number | undefined, ledHere: (partition: number) => boolean): void {
+    this.partitions = new CoordinatorPartitions({
+      partitionCount,
+      ledHere,
+      log: this.log,
+      open: async (p) => {
+        const rm = ctx.replicas;
+        if (!rm) throw new Error('replication is not running');
+        const store = await OffsetStore.open(replicatedGenerationDir(ctx, rm, GROUP_COORDINATOR_TOPIC, p), {
+          clock: systemClock,
+          // Generations cannot be swapped on a replicated partition: no compaction (docs/cluster.md).
+          compactMinRecords: Number.MAX_SAFE_INTEGER,
+          onCompactionError: (err) => this.log.error('offset store compaction failed', { error: err, partition: p }),
+        });
+        const c = new GroupCoordinator(store, this.options);
+        c.onTopicsChanged(this.topics);
+        return c;
+      },
+      close: (c) => c.store.close(),
+    });
+  }
+
+  /** ReplicaManager's onRoleChange: coordinator partitions load on leader and drop otherwise. */
+  roleChanged(topic: string, partition: number, role: ReplicaRole): void {
+    if (topic === GROUP_COORDINATOR_TOPIC) this.partitions?.roleChanged(partition, role === 'leader');
+  }
+
+  /**
+   * The coordinator of `groupId` on this broker. Throws NOT_COORDINATOR (another broker
+   * leads its partition), COORDINATOR_LOAD_IN_PROGRESS (this broker is replaying it) or
+   * COORDINATOR_NOT_AVAILABLE (cluster mode only).
+   */
+  coordinatorFor(groupId: string): GroupCoordinator {
+    if (this.single) return this.single;
+    if (!this.partitions) throw new NotCoordinatorError(groupId, 'replication has not started yet');
+    return this.partitions.lookup(groupId);
+  }
+
+  /** Every coordinator running here: the one of a single broker, or one per led coordinator partition. */
+  coordinators(): GroupCoordinator[] {
+    if (this.single) return [this.single];
+    return this.partitions?.coordinators() ?? [];
+  }
+
+  private loadedFor(groupId: string): GroupCoordinator | undefined {
+    return this.single ?? this.partitions?.has(groupId);
+  }
+
+  /** Gives the coordinators the current partition counts (on open and on every topic event). */
   private topicsChanged(): void {
     const topics = new Map<string, number>();
     for (const t of this.logs.topics()) if (!isInternalTopicName(t.name)) topics.set(t.name, t.partitions);
-    this.coordinator.onTopicsChanged(topics);
+    this.topics = topics;
+    for (const c of this.coordinators()) c.onTopicsChanged(topics);
   }
 
   private schedule(): void {
     if (this.closed) return;
-    const wait = Math.max(10, Math.min(TICK_MS, this.coordinator.nextDeadline() - Date.now() + 1));
+    let deadline = Infinity;
+    for (const c of this.coordinators()) deadline = Math.min(deadline, c.nextDeadline());
+    const wait = Math.max(10, Math.min(TICK_MS, deadline - Date.now() + 1));
     this.timer = setTimeout(() => void this.tick(), wait);
     this.timer.unref();
   }
@@ -86,12 +170,16 @@ export class GroupService {
     if (this.ticking || this.closed) return;
     this.ticking = true;
     try {
-      const { removedMembers, expiredOffsets } = await this.coordinator.tick();
-      if (removedMembers.length) this.log.info('group members timed out', { members: removedMembers });
-      if (expiredOffsets) this.log.info('group offsets expired', { offsets: expiredOffsets });
+      for (const c of this.coordinators()) {
+        try {
+          const { removedMembers, expiredOffsets } = await c.tick();
+          if (removedMembers.length) this.log.info('group members timed out', { members: removedMembers });
+          if (expiredOffsets) this.log.info('group offsets expired', { offsets: expiredOffsets });
+        } catch (err) {
+          this.log.error('group tick failed', { error: err });
+        }
+      }
       this.push.sweep();
-    } catch (err) {
-      this.log.error('group tick failed', { error: err });
     } finally {
       this.ticking = false;
       this.schedule();
@@ -102,6 +190,7 @@ export class GroupService {
     this.closed = true;
     for (const off of this.unsubscribe.splice(0)) off();
     clearTimeout(this.timer);
-    await this.coordinator.store.close();
+    await this.partitions?.close();
+    await this.single?.store.close();
   }
 }

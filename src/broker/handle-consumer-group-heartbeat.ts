@@ -13,7 +13,7 @@ import type { Handler } from './handler.js';
 export const handleConsumerGroupHeartbeat: Handler<typeof Api.ConsumerGroupHeartbeat> = async (ctx, req, scope) => {
   const push = ctx.groups.push;
   try {
-    const out = push.during(req.groupId, req.memberId, () => ctx.groups.coordinator.heartbeat(req.groupId, req));
+    const out = push.during(req.groupId, req.memberId, () => ctx.groups.coordinatorFor(req.groupId).heartbeat(req.groupId, req));
     if (out.memberEpoch < 0) push.untrack(req.groupId, req.memberId);
     else if (scope) push.track(req.groupId, out.memberId, scope);
     return { id: req.id, ...out };

@@ -18,7 +18,7 @@ function results(ctx: BrokerContext, rs: PartitionResult[]): { topic: string; pa
 
 export const handleOffsetCommit: Handler<typeof Api.OffsetCommit> = async (ctx, req) => {
   try {
-    const rs = await ctx.groups.coordinator.commitOffsets(req.groupId, req.memberId, req.memberEpoch,
+    const rs = await ctx.groups.coordinatorFor(req.groupId).commitOffsets(req.groupId, req.memberId, req.memberEpoch,
       req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? '' })));
     return { id: req.id, partitions: results(ctx, rs) };
   } catch (err) {
@@ -28,7 +28,7 @@ export const handleOffsetCommit: Handler<typeof Api.OffsetCommit> = async (ctx, 
 
 export const handleOffsetFetch: Handler<typeof Api.OffsetFetch> = async (ctx, req) => {
   try {
-    const offsets = ctx.groups.coordinator.fetchOffsets(req.groupId, req.partitions);
+    const offsets = ctx.groups.coordinatorFor(req.groupId).fetchOffsets(req.groupId, req.partitions);
     return { id: req.id, partitions: offsets.map(({ topic, partition, offset, metadata }) => ({ topic, partition, offset, metadata })) };
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };
@@ -37,7 +37,7 @@ export const handleOffsetFetch: Handler<typeof Api.OffsetFetch> = async (ctx, re
 
 export const handleOffsetDelete: Handler<typeof Api.OffsetDelete> = async (ctx, req) => {
   try {
-    return { id: req.id, partitions: results(ctx, await ctx.groups.coordinator.deleteOffsets(req.groupId, req.partitions)) };
+    return { id: req.id, partitions: results(ctx, await ctx.groups.coordinatorFor(req.groupId).deleteOffsets(req.groupId, req.partitions)) };
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };
   }

@@ -4,18 +4,33 @@
  *
  * Describe adds, per committed partition, the partition's log end (high watermark) and the
  * lag = logEnd - committed, clamped at 0; both are -1 when the partition no longer exists.
+ *
+ * Cluster mode: ListGroups lists the groups coordinated by this broker (Kafka's admin asks
+ * every broker); Describe and Delete answer per group, NOT_COORDINATOR (or
+ * COORDINATOR_LOAD_IN_PROGRESS) for a group another broker coordinates.
  */
+import type { SluiceError } from '../errors.js';
+import type { GroupDescription as CoordinatorGroupDescription } from '../group/coordinator.js';
 import type { GroupDescription, Api } from '../protocol/api.js';
 import { wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 export const handleListGroups: Handler<typeof Api.ListGroups> = async (ctx, req) => {
-  return { id: req.id, groups: ctx.groups.coordinator.listGroups(req.states) };
+  const groups = ctx.groups.coordinators().flatMap((c) => c.listGroups(req.states));
+  groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  return { id: req.id, groups };
 };
 
 export const handleDescribeGroups: Handler<typeof Api.DescribeGroups | typeof Api.ConsumerGroupDescribe> = async (ctx, req) => {
+  const describeOne = (id: string): CoordinatorGroupDescription => {
+    try {
+      return ctx.groups.coordinatorFor(id).describeGroups([id], req.includeOffsets ?? true)[0]!;
+    } catch (err) {
+      return { groupId: id, error: err as SluiceError, state: 'Dead', groupEpoch: -1, targetEpoch: -1, assignor: '', members: [] };
+    }
+  };
   try {
-    const groups = ctx.groups.coordinator.describeGroups(req.groupIds, req.includeOffsets ?? true).map((d): GroupDescription => {
+    const groups = req.groupIds.map((id) => describeOne(id)).map((d): GroupDescription => {
       const { error, offsets, ...rest } = d;
       return {
         ...rest,
@@ -36,7 +51,14 @@ export const handleDescribeGroups: Handler<typeof Api.DescribeGroups | typeof Ap
 
 export const handleDeleteGroups: Handler<typeof Api.DeleteGroups> = async (ctx, req) => {
   try {
-    const rs = await ctx.groups.coordinator.deleteGroups(req.groupIds);
+    const rs: { groupId: string; error?: SluiceError }[] = [];
+    for (const id of req.groupIds) {
+      try {
+        rs.push(...await ctx.groups.coordinatorFor(id).deleteGroups([id]));
+      } catch (err) {
+        rs.push({ groupId: id, error: err as SluiceError });
+      }
+    }
     for (const r of rs) if (!r.error) ctx.log.info('group deleted', { group: r.groupId });
     return { id: req.id, groups: rs.map((r) => (r.error ? { groupId: r.groupId, error: wireError(r.error, ctx.log) } : { groupId: r.groupId })) };
   } catch (err) {

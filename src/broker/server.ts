@@ -49,6 +49,7 @@ import { ShareService, stopShareService } from './share-service.js';
 import { startCluster, type ClusterContext, type ClusterRuntime } from './cluster-context.js';
 import { summarize } from '../cluster/cluster-status.js';
 import { startReplication } from '../replication/start-replication.js';
+import { GROUP_COORDINATOR_TOPIC } from '../topic-name.js';
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
@@ -191,11 +192,14 @@ export class Broker {
       liveBrokers: () => c.node.directory.brokers().keys(), viewRevision: () => newestRevision(c.node.view.partitions()), logger: this.log,
     });
     this.failsafe.start();
+    ctx.groups.startCluster(ctx, () => c.node.view.topic(GROUP_COORDINATOR_TOPIC)?.partitions,
+      (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId);
     const rm = startReplication({
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession, failsafe: c.failsafe,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
+      onRoleChange: (t, p, role) => { ctx.groups.roleChanged(t, p, role); },
     });
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });

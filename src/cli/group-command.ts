@@ -31,7 +31,8 @@ export function registerGroupCommand(program: Command): void {
     .argument('<group>').addOption(brokerOption())
     .action(async (id: string, o: { broker: string[] }) => {
       const g = await withAdmin(o.broker, (a) => a.describeGroup(id));
-      let out = `group ${g.groupId}  state ${g.state}  epoch ${g.groupEpoch}  assignor ${g.assignor}  members ${g.members.length}\n\n`;
+      let out = `group ${g.groupId}  state ${g.state}  epoch ${g.groupEpoch}  assignor ${g.assignor}  members ${g.members.length}\n`;
+      out += `COORDINATOR  ${g.coordinator === undefined || g.coordinator < 0 ? 'this broker (single node)' : `broker ${g.coordinator}`}\n\n`;
       if (g.members.length) {
         out += table(['MEMBER', 'EPOCH', 'STATE', 'PARTITIONS', 'REVOKING'],
           g.members.map((m) => [m.memberId, m.memberEpoch, m.state, parts(m.assignment), parts(m.revoking)])) + '\n';

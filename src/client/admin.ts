@@ -19,6 +19,8 @@ import type { TopicPartition } from './types.js';
 import * as groups from './group-admin.js';
 import { withReplication, type PartitionDetails } from './topic-description.js';
 import { tpKey } from '../protocol/topic-partition.js';
+import { CoordinatorRoute } from './coordinator-route.js';
+import { clientLogger, type Logger } from './logger.js';
 
 export type { TopicConfig, PartitionDescription, PartitionDetails, PartitionReassignment };
 
@@ -79,10 +81,13 @@ export class Admin {
   /** The home connection (client/broker-pool.ts); offsets of the log itself are asked of each partition's leader. */
   readonly conn: Connection;
   private readonly pool: BrokerPool;
+  private readonly routes = new Map<string, CoordinatorRoute>();
+  private readonly log: Logger;
 
   constructor(opts: AdminOptions = {}) {
     this.pool = new BrokerPool(bootstrapUrls(opts), opts, opts.connectionFactory);
     this.conn = this.pool.home;
+    this.log = clientLogger(opts);
   }
 
   connect(): Promise<void> {
@@ -238,26 +243,39 @@ export class Admin {
   }
 
   // --- consumer groups (group-admin.ts) ---------------------------------------------
+  /** The groups the home broker coordinates (every group on a single broker; cluster mode: that broker's share). */
   listGroups(): Promise<groups.GroupListing[]> {
     return groups.listGroups(this.conn);
   }
 
-  /** State, epochs, members with partitions, committed offsets with log end and lag. */
-  describeGroup(groupId: string): Promise<groups.GroupDescription> {
-    return groups.describeGroup(this.conn, groupId);
+  /**
+   * State, epochs, members with partitions, committed offsets with log end and lag, and the
+   * coordinating broker (asked with FindCoordinator first).
+   */
+  async describeGroup(groupId: string): Promise<groups.GroupDescription> {
+    const route = this.coordinatorOf(groupId);
+    const coordinator = await route.find();
+    return { ...(await groups.describeGroup(route, groupId)), coordinator };
   }
 
   fetchOffsets(groupId: string, partitions?: TopicPartition[]): Promise<groups.CommittedOffset[]> {
-    return groups.fetchOffsets(this.conn, groupId, partitions);
+    return groups.fetchOffsets(this.coordinatorOf(groupId), groupId, partitions);
   }
 
   resetOffsets(groupId: string, topic: string, spec: groups.ResetSpec, opts?: { dryRun?: boolean }): Promise<groups.GroupOffsetReset[]> {
-    return groups.resetOffsets(this.conn, this, groupId, topic, spec, opts);
+    return groups.resetOffsets(this.coordinatorOf(groupId), this, groupId, topic, spec, opts);
   }
 
   /** Refused with NON_EMPTY_GROUP while the group has members. */
   deleteGroup(groupId: string): Promise<void> {
-    return groups.deleteGroup(this.conn, groupId);
+    return groups.deleteGroup(this.coordinatorOf(groupId), groupId);
+  }
+
+  /** Group requests go to the group's coordinator (client/coordinator-route.ts); one route per group, kept. */
+  private coordinatorOf(groupId: string): CoordinatorRoute {
+    let r = this.routes.get(groupId);
+    if (!r) this.routes.set(groupId, (r = new CoordinatorRoute(this.pool, groupId, { retryBackoffMs: 200, logger: this.log })));
+    return r;
   }
 
   close(): Promise<void> {

@@ -28,6 +28,7 @@
  */
 import { BrokerError, ERRORS } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
+import { CoordinatorRoute } from './coordinator-route.js';
 import { clientLogger, type Logger } from './logger.js';
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import type { MetadataCache } from './metadata-cache.js';
@@ -114,7 +115,8 @@ export class Consumer {
       logger: this.log,
     });
     if (g.groupId) {
-      this.group = new GroupSession(this.conn, this.groupControl(), {
+      const route = new CoordinatorRoute(this.pool, g.groupId, { retryBackoffMs, logger: this.log });
+      this.group = new GroupSession(route, this.groupControl(), {
         g, sessionTimeoutMs: opts.sessionTimeoutMs, rebalanceTimeoutMs: opts.rebalanceTimeoutMs,
         autoOffsetReset: this.autoOffsetReset, retryBackoffMs, logger: this.log,
       });

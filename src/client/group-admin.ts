@@ -4,15 +4,19 @@
  * BrokerError; describe of an unknown group raises GROUP_ID_NOT_FOUND.
  */
 import {
-  Api, type DeleteGroupsResponse, type DescribeGroupsResponse, type GroupDescription, type ListGroupsResponse, type OffsetCommitResponse,
+  Api, type DeleteGroupsResponse, type DescribeGroupsResponse, type GroupDescription as WireGroupDescription, type ListGroupsResponse, type OffsetCommitResponse,
   type OffsetFetchResponse,
 } from '../protocol/api.js';
 import { BrokerError, ERRORS } from '../protocol/errors.js';
-import type { Connection } from './connection.js';
+import type { GroupLink } from './coordinator-route.js';
 import { InvalidArgumentError } from './errors.js';
 import type { TopicPartition } from './types.js';
 
-export type { GroupDescription };
+/** A group as its coordinator describes it, and which broker that is. */
+export interface GroupDescription extends WireGroupDescription {
+  /** Node id of the coordinating broker (cluster mode); -1 on a single broker, which coordinates every group. */
+  coordinator?: number;
+}
 
 export interface GroupListing {
   groupId: string;
@@ -41,12 +45,12 @@ export interface LogOffsets {
   listOffsets(what: string, spec: 'earliest' | 'latest' | { timestamp: number | Date }): Promise<{ topic: string; partition: number; offset: number }[]>;
 }
 
-export async function listGroups(conn: Connection): Promise<GroupListing[]> {
+export async function listGroups(conn: GroupLink): Promise<GroupListing[]> {
   const res = await conn.request(Api.ListGroups, {});
   return res.groups;
 }
 
-export async function describeGroup(conn: Connection, groupId: string): Promise<GroupDescription> {
+export async function describeGroup(conn: GroupLink, groupId: string): Promise<GroupDescription> {
   const res = await conn.request(Api.ConsumerGroupDescribe, { groupIds: [groupId], includeOffsets: true });
   const g = res.groups[0];
   if (!g) throw new BrokerError(ERRORS.GROUP_ID_NOT_FOUND.code, `no group '${groupId}'`);
@@ -54,7 +58,7 @@ export async function describeGroup(conn: Connection, groupId: string): Promise<
   return g;
 }
 
-export async function fetchOffsets(conn: Connection, groupId: string, partitions?: TopicPartition[]): Promise<CommittedOffset[]> {
+export async function fetchOffsets(conn: GroupLink, groupId: string, partitions?: TopicPartition[]): Promise<CommittedOffset[]> {
   const res = await conn.request(Api.OffsetFetch, { groupId, ...(partitions ? { partitions } : {}) });
   return res.partitions.map((p) => {
     if (p.error && p.error.code !== 0) throw new BrokerError(p.error.code, `fetch offsets of group '${groupId}' (${p.topic}/${p.partition}): ${p.error.message}`);
@@ -62,7 +66,7 @@ export async function fetchOffsets(conn: Connection, groupId: string, partitions
   });
 }
 
-export async function deleteGroup(conn: Connection, groupId: string): Promise<void> {
+export async function deleteGroup(conn: GroupLink, groupId: string): Promise<void> {
   const res = await conn.request(Api.DeleteGroups, { groupIds: [groupId] });
   const e = res.groups[0]?.error;
   if (e && e.code !== 0) throw new BrokerError(e.code, `delete group '${groupId}': ${e.message}`, { group: groupId });
@@ -73,7 +77,7 @@ export async function deleteGroup(conn: Connection, groupId: string): Promise<vo
  * log holds. Refused (NON_EMPTY_GROUP) while the group has members: a running member would
  * overwrite the new offsets with its next commit. With dryRun nothing is written.
  */
-export async function resetOffsets(conn: Connection, admin: LogOffsets, groupId: string, topic: string, spec: ResetSpec,
+export async function resetOffsets(conn: GroupLink, admin: LogOffsets, groupId: string, topic: string, spec: ResetSpec,
   opts: { dryRun?: boolean } = {}): Promise<GroupOffsetReset[]> {
   const listed = (await listGroups(conn)).find((g) => g.groupId === groupId);
   if (listed && listed.members > 0) {

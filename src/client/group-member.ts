@@ -27,7 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { Api, type BodyOf, type ConsumerGroupHeartbeatResponse, type TopicPartitionList } from '../protocol/api.js';
 import { parseTpKey, tpKey } from '../protocol/topic-partition.js';
 import { SluiceError } from '../errors.js';
-import type { Connection } from './connection.js';
+import type { GroupLink } from './coordinator-route.js';
 import { errorText, type Logger } from './logger.js';
 import type { TopicPartition } from './types.js';
 
@@ -83,7 +83,7 @@ export class GroupMember {
   private leftForPoll = false;
   private responseWaiters: (() => void)[] = [];
 
-  constructor(private readonly conn: Connection, private readonly opts: GroupMemberOptions, private readonly hooks: GroupMemberHooks) {
+  constructor(private readonly conn: GroupLink, private readonly opts: GroupMemberOptions, private readonly hooks: GroupMemberHooks) {
     // Lives as long as the connection (one Consumer, one connection), so never unsubscribed.
     conn.onPush((msg) => {
       if (msg.push === 'group' && msg.groupId === opts.groupId && this.memberEpoch > 0) this.sendNow();

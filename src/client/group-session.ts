@@ -17,7 +17,7 @@ import { Api, type OffsetCommitResponse, type OffsetFetchResponse } from '../pro
 import { BrokerError } from '../protocol/errors.js';
 import { tpKey } from '../protocol/topic-partition.js';
 import { SluiceError } from '../errors.js';
-import type { Connection } from './connection.js';
+import type { GroupLink } from './coordinator-route.js';
 import { errorText, type Logger } from './logger.js';
 import { GroupMember } from './group-member.js';
 import type { groupOptions } from './group-options.js';
@@ -62,7 +62,7 @@ export class GroupSession {
   private readonly committed = new Map<string, number>();
   private closing = false;
 
-  constructor(private readonly conn: Connection, private readonly control: GroupPartitionControl, private readonly o: GroupSessionOptions) {
+  constructor(private readonly conn: GroupLink, private readonly control: GroupPartitionControl, private readonly o: GroupSessionOptions) {
     this.g = o.g;
     this.member = new GroupMember(conn, {
       groupId: this.g.groupId, topics: this.g.topics, sessionTimeoutMs: o.sessionTimeoutMs, rebalanceTimeoutMs: o.rebalanceTimeoutMs,

@@ -16,7 +16,7 @@ import { LOG_CONFIG_KEYS } from '../storage/log-config.js';
 import { TopicEvents } from '../storage/topic-events.js';
 import type { PlacedMetadataStore } from '../storage/placed-log-manager.js';
 import type { CreateTopicOptions, LogConfig, TopicInfo } from '../storage/types.js';
-import { isInternalTopicName } from '../topic-name.js';
+import { isLocalInternalTopicName } from '../topic-name.js';
 import type { ClusterView, TopicRecord } from './cluster-view.js';
 import type { CreateTopicSpec } from './topic-admin.js';
 
@@ -47,7 +47,7 @@ export class EtcdMetadataStore implements PlacedMetadataStore {
   private readonly viewWaitMs: number;
   private readonly onTopic = (name: string, rec: TopicRecord | undefined): void => { this.topicChanged(name, rec); };
   private readonly onPartition = (topic: string): void => {
-    if (isInternalTopicName(topic)) return;
+    if (isLocalInternalTopicName(topic)) return;
     for (const fn of [...this.placementListeners]) fn(topic);
   };
 
@@ -58,7 +58,7 @@ export class EtcdMetadataStore implements PlacedMetadataStore {
     opts: EtcdMetadataStoreOptions = {},
   ) {
     this.viewWaitMs = opts.viewWaitMs ?? 30_000;
-    for (const [name, rec] of view.topics()) if (!isInternalTopicName(name)) this.known.set(name, rec);
+    for (const [name, rec] of view.topics()) if (!isLocalInternalTopicName(name)) this.known.set(name, rec);
     view.on('topic', this.onTopic);
     view.on('partition', this.onPartition);
   }
@@ -70,13 +70,13 @@ export class EtcdMetadataStore implements PlacedMetadataStore {
   }
 
   topic(name: string): TopicInfo | undefined {
-    const rec = isInternalTopicName(name) ? undefined : this.view.topic(name);
+    const rec = isLocalInternalTopicName(name) ? undefined : this.view.topic(name);
     return rec === undefined ? undefined : toTopicInfo(name, rec);
   }
 
   topics(): TopicInfo[] {
     const out: TopicInfo[] = [];
-    for (const [name, rec] of this.view.topics()) if (!isInternalTopicName(name)) out.push(toTopicInfo(name, rec));
+    for (const [name, rec] of this.view.topics()) if (!isLocalInternalTopicName(name)) out.push(toTopicInfo(name, rec));
     return out;
   }
 
@@ -141,7 +141,7 @@ export class EtcdMetadataStore implements PlacedMetadataStore {
   }
 
   private topicChanged(name: string, rec: TopicRecord | undefined): void {
-    if (isInternalTopicName(name)) return;
+    if (isLocalInternalTopicName(name)) return;
     const old = this.known.get(name);
     if (rec === undefined) {
       if (old === undefined) return;

@@ -97,3 +97,17 @@ export class InvalidSessionTimeoutError extends SluiceError {
     super('INVALID_SESSION_TIMEOUT', `sessionTimeoutMs must be an integer in ${min}..${max}, got ${String(sessionTimeoutMs)}`);
   }
 }
+
+/** The group's coordinator partition is not led here (cluster mode): FindCoordinator, then retry there. */
+export class NotCoordinatorError extends SluiceError {
+  constructor(readonly groupId: string, detail: string) {
+    super('NOT_COORDINATOR', `this broker does not coordinate group '${groupId}': ${detail}`);
+  }
+}
+
+/** This broker just became the group's coordinator and is replaying its partition: retry shortly. */
+export class CoordinatorLoadInProgressError extends SluiceError {
+  constructor(readonly groupId: string, partition: number) {
+    super('COORDINATOR_LOAD_IN_PROGRESS', `the coordinator of group '${groupId}' is loading coordinator partition ${partition}; retry`);
+  }
+}

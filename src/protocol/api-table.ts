@@ -22,7 +22,7 @@ import {
   Api, EARLIEST, type ApiKey, type ProduceResponse, type FetchResponse, type ListOffsetsResponse, type MetadataResponse,
   type CreateTopicsResponse, type DeleteTopicsResponse, type CreatePartitionsResponse, type DescribeTopicsResponse,
   type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
-  type OffsetDeleteResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
+  type OffsetDeleteResponse, type FindCoordinatorResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
   type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
   type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type TopicConfig, type ShareGroupSettings,
@@ -151,6 +151,10 @@ export const API_TABLE = {
     memberEpoch: optional(int({ min: -1, max: I32_MAX })),
     partitions: array(struct({ topic, partition, offset, metadata: optional(str()) })),
   }), responds<OffsetCommitResponse>()),
+
+  // Which broker coordinates group `key` (any broker answers; docs/cluster.md "Coordinators").
+  // keyType: only 'group' (consumer groups) for now; share groups will add theirs.
+  [Api.FindCoordinator]: def('FindCoordinator', struct({ key: groupId, keyType: optional(oneOf(['group'])) }), responds<FindCoordinatorResponse>()),
 
   // partitions omitted: every committed partition of the group.
   [Api.OffsetFetch]: def('OffsetFetch', struct({ groupId, partitions: optional(array(partitionRef)) }), responds<OffsetFetchResponse>()),
@@ -304,6 +308,7 @@ export type VerifyTopicRequest = RequestOf<typeof Api.VerifyTopic>;
 export type ConsumerGroupHeartbeatRequest = RequestOf<typeof Api.ConsumerGroupHeartbeat>;
 export type OffsetCommitRequest = RequestOf<typeof Api.OffsetCommit>;
 export type OffsetFetchRequest = RequestOf<typeof Api.OffsetFetch>;
+export type FindCoordinatorRequest = RequestOf<typeof Api.FindCoordinator>;
 export type OffsetDeleteRequest = RequestOf<typeof Api.OffsetDelete>;
 export type ListGroupsRequest = RequestOf<typeof Api.ListGroups>;
 export type DescribeGroupsRequest = RequestOf<typeof Api.DescribeGroups>;

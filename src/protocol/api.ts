@@ -18,7 +18,7 @@ import type { WireError } from './errors.js';
 export type {
   ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, CreateTopicsRequest, DeleteTopicsRequest,
   CreatePartitionsRequest, DescribeTopicsRequest, VerifyTopicRequest, ConsumerGroupHeartbeatRequest, OffsetCommitRequest,
-  OffsetFetchRequest, OffsetDeleteRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
+  OffsetFetchRequest, OffsetDeleteRequest, FindCoordinatorRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
   ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, FailsafeCheckRequest,
   AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
@@ -38,6 +38,7 @@ export const Api = {
   InitProducerId: 22,
   AlterPartitionReassignments: 45,
   ListPartitionReassignments: 46,
+  FindCoordinator: 10,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -170,6 +171,17 @@ export interface DeleteTopicsResponse extends ResponseHeader {
 }
 export interface CreatePartitionsResponse extends ResponseHeader {
   topics: TopicResult[];
+}
+
+// --- FindCoordinator (10) ---------------------------------------------------------
+/**
+ * Where a group's requests go. Cluster mode: the leader of the group's coordinator partition
+ * (docs/cluster.md, "Coordinators"), by node id and advertised URL. A single broker answers
+ * nodeId -1 and no url: it coordinates every group itself (stay on this connection).
+ */
+export interface FindCoordinatorResponse extends ResponseHeader {
+  nodeId: number;
+  url?: string;
 }
 
 // --- DescribeTopics (75) ---------------------------------------------------------

@@ -79,6 +79,12 @@ export interface ReplicaManagerOptions {
    */
   onHighWatermark?: (topic: string, partition: number) => void;
   metrics?: ReplicationMetrics;
+  /**
+   * This broker's role of a partition changed, or it leads it under a new leadership (a new
+   * epoch): told after the change took effect. The group coordinators load a coordinator
+   * partition on `leader` and drop it on anything else (broker/group-service.ts).
+   */
+  onRoleChange?: (topic: string, partition: number, role: ReplicaRole) => void;
   /** Silent unless given. */
   logger?: ReplicationLogger;
   /** Failsafe mode (cluster/failsafe.ts; `Failsafe` fits). Absent: the self-fence alone decides. */
@@ -377,13 +383,16 @@ export class ReplicaManager {
     }
     const log = this.opts.log(r.topic, r.partition);
     const st = s?.state;
+    const before = { role: r.role, leadership: r.leadership };
     if (st === undefined || log === undefined || !st.replicas.includes(this.opts.nodeId) || st.leader === NO_LEADER) {
       await this.becomeNone(r);
       r.stored = s;
-      return;
+    } else if (st.leader === this.opts.nodeId) {
+      await this.becomeLeader(r, s!, log);
+    } else {
+      await this.becomeFollower(r, s!, log);
     }
-    if (st.leader === this.opts.nodeId) await this.becomeLeader(r, s!, log);
-    else await this.becomeFollower(r, s!, log);
+    if (r.role !== before.role || r.leadership !== before.leadership) this.opts.onRoleChange?.(r.topic, r.partition, r.role);
   }
 
   private async becomeLeader(r: Replica, s: StoredPartitionState, log: PartitionLog): Promise<void> {

@@ -11,7 +11,7 @@ import type { ClusterView } from '../cluster/cluster-view.js';
 import { casPartitionState } from '../cluster/partition-state-store.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { ReplicationLogger } from './logger.js';
-import { ReplicaManager, type FailsafeGate, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
+import { ReplicaManager, type FailsafeGate, type ReplicaRole, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
 import type { Follower } from './types.js';
 
 export interface StartReplicationOptions {
@@ -30,6 +30,8 @@ export interface StartReplicationOptions {
   /** BrokerMetrics fits: counters, and the scrape-time gauges of `stats()`. */
   metrics?: ReplicationMetrics & { collectReplication(fn: () => ReplicationStats): void };
   logger?: ReplicationLogger;
+  /** ReplicaManagerOptions.onRoleChange: the broker's group coordinators follow it. */
+  onRoleChange?: (topic: string, partition: number, role: ReplicaRole) => void;
 }
 
 /** Builds, starts and returns the manager; every partition state the view holds is applied. */
@@ -47,6 +49,7 @@ export function startReplication(o: StartReplicationOptions): ReplicaManager {
     onHighWatermark: (t, p) => { o.onHighWatermark(t, p); },
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.onRoleChange ? { onRoleChange: o.onRoleChange } : {}),
   });
   o.metrics?.collectReplication(() => rm.stats());
   rm.start();

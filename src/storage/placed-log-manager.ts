@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { InvalidPartitionsError, StorageError, UnknownTopicError } from './errors.js';
 import { validateLogConfig } from './log-config.js';
 import { validateTopicName } from './topic-name.js';
-import { isInternalTopicName } from '../topic-name.js';
+import { isLocalInternalTopicName } from '../topic-name.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { checkPartitions, validateNewTopic } from './log-manager.js';
@@ -121,7 +121,7 @@ export class PlacedLogManager implements LogManager {
   /** Passes a store event on once the local logs match it. */
   private forward<E extends TopicEventName>(name: E): void {
     this.unsubscribe.push(this.meta.events.on(name, (e: TopicEventMap[E]) => {
-      if (isInternalTopicName(e.topic)) return;
+      if (isLocalInternalTopicName(e.topic)) return;
       this.apply(e.topic, () => { this.events.emit(name, e); });
     }));
   }
@@ -157,13 +157,13 @@ export class PlacedLogManager implements LogManager {
 
   /** At open: removes directories of topics the store no longer has, of another incarnation, or of partitions not placed here. */
   private async removeStrays(): Promise<void> {
-    const singleBroker = new Set(this.internal.topics().map((t) => t.name).filter((n) => !isInternalTopicName(n)));
+    const singleBroker = new Set(this.internal.topics().map((t) => t.name).filter((n) => !isLocalInternalTopicName(n)));
     if (singleBroker.size > 0) this.logger('storage.placement.ignored', { topics: [...singleBroker], reason: 'listed in topics.json (a single-broker data directory): not served in cluster mode' });
     for (const entry of await this.fs.readdir(this.dataDir)) {
       const m = PARTITION_DIR.exec(entry);
       if (!m) continue;
       const [, topic, pText] = m as unknown as [string, string, string];
-      if (isInternalTopicName(topic) || singleBroker.has(topic)) continue;
+      if (isLocalInternalTopicName(topic) || singleBroker.has(topic)) continue;
       try {
         validateTopicName(topic);
       } catch {
@@ -205,7 +205,7 @@ export class PlacedLogManager implements LogManager {
   }
 
   createTopic(name: string, partitions: number, config?: Partial<LogConfig>, opts?: CreateTopicOptions): Promise<TopicInfo> {
-    if (isInternalTopicName(name)) return this.internal.createTopic(name, partitions, config);
+    if (isLocalInternalTopicName(name)) return this.internal.createTopic(name, partitions, config);
     let overrides: Partial<LogConfig>;
     try {
       overrides = validateNewTopic(name, partitions, config);
@@ -221,13 +221,13 @@ export class PlacedLogManager implements LogManager {
   }
 
   async deleteTopic(name: string): Promise<void> {
-    if (isInternalTopicName(name)) return this.internal.deleteTopic(name);
+    if (isLocalInternalTopicName(name)) return this.internal.deleteTopic(name);
     await this.meta.deleteTopic(name);
     await this.settled();
   }
 
   async addPartitions(name: string, totalPartitions: number): Promise<TopicInfo> {
-    if (isInternalTopicName(name)) return this.internal.addPartitions(name, totalPartitions);
+    if (isLocalInternalTopicName(name)) return this.internal.addPartitions(name, totalPartitions);
     checkPartitions(totalPartitions);
     const info = this.meta.topic(name);
     if (!info) throw new UnknownTopicError(name);
@@ -240,15 +240,15 @@ export class PlacedLogManager implements LogManager {
   }
 
   topic(name: string): TopicInfo | undefined {
-    return isInternalTopicName(name) ? this.internal.topic(name) : this.meta.topic(name);
+    return isLocalInternalTopicName(name) ? this.internal.topic(name) : this.meta.topic(name);
   }
 
   topics(): TopicInfo[] {
-    return [...this.internal.topics().filter((t) => isInternalTopicName(t.name)), ...this.meta.topics()];
+    return [...this.internal.topics().filter((t) => isLocalInternalTopicName(t.name)), ...this.meta.topics()];
   }
 
   log(topic: string, partition: number): PartitionLog | undefined {
-    return isInternalTopicName(topic) ? this.internal.log(topic, partition) : this.local.log(topic, partition);
+    return isLocalInternalTopicName(topic) ? this.internal.log(topic, partition) : this.local.log(topic, partition);
   }
 
   async enforceRetention(now?: number): Promise<number> {

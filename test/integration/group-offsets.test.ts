@@ -69,6 +69,8 @@ test('committed offsets: lag in describe, survive a restart, reset-offsets via C
   const total = d.offsets!.reduce((s, o) => s + o.lag!, 0);
   assert.match(desc.stdout, new RegExp(`total lag ${total}\\b`));
   assert.match(desc.stdout, /state Empty/);
+  assert.match(desc.stdout, /^COORDINATOR\s+this broker \(single node\)$/m);
+  assert.equal(d.coordinator, -1, 'a single broker coordinates every group');
 
   await admin.close();
   await broker.restart();

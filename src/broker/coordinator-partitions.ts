@@ -1,0 +1,141 @@
+/**
+ * Cluster mode: the group coordinators this broker runs, one per partition of the
+ * coordinator topic (`__consumer_offsets`) that it leads (docs/cluster.md, "Coordinators").
+ *
+ *   becomes leader   -> the partition is LOADING: its coordinator is rebuilt by replaying the
+ *                       local replica (`open`); group requests for it get
+ *                       COORDINATOR_LOAD_IN_PROGRESS (retriable) until it is LOADED
+ *   stops leading    -> the coordinator is dropped (its store closed); group requests get
+ *                       NOT_COORDINATOR and the client asks FindCoordinator again
+ *   load failed      -> COORDINATOR_NOT_AVAILABLE, and the load is tried again after
+ *                       `retryMs` while this broker still leads the partition
+ *
+ * Each load carries a token: a load that finishes after the partition moved on (or was loaded
+ * again at a newer epoch) is closed, not installed. Knows no connections.
+ */
+import type { GroupCoordinator } from '../group/coordinator.js';
+import { coordinatorPartition } from '../group/coordinator-partition.js';
+import { CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError } from '../group/errors.js';
+import type { Logger } from './logger.js';
+
+export interface CoordinatorPartitionsOptions {
+  /** Rebuilds the coordinator of partition `p` from its replica (as its leader). */
+  open(partition: number): Promise<GroupCoordinator>;
+  /** Closes a coordinator that is dropped (its store waits for writes in flight). */
+  close(coordinator: GroupCoordinator): Promise<void>;
+  /** Partitions of the coordinator topic as etcd holds it; undefined before it exists. */
+  partitionCount(): number | undefined;
+  /**
+   * Whether etcd names this broker the leader of partition `p`. Such a partition whose role
+   * change has not reached this broker yet (its local log is still being created, or the
+   * replica manager is applying the state) is loading, not elsewhere: FindCoordinator already
+   * sends clients here.
+   */
+  ledHere(partition: number): boolean;
+  log: Logger;
+  /** Delay before a failed load is tried again. Default 1000. */
+  retryMs?: number;
+}
+
+type Slot =
+  | { kind: 'loading'; token: number }
+  | { kind: 'loaded'; token: number; coordinator: GroupCoordinator }
+  | { kind: 'failed'; token: number; error: string };
+
+export class CoordinatorPartitions {
+  private readonly slots = new Map<number, Slot>();
+  private token = 0;
+  private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly opts: CoordinatorPartitionsOptions) {}
+
+  /** The replica manager's role change of coordinator partition `p`. */
+  roleChanged(partition: number, leader: boolean): void {
+    if (this.closed) return;
+    this.drop(partition);
+    if (leader) this.load(partition);
+  }
+
+  /**
+   * The coordinator of `groupId` if it is loaded here; otherwise throws NOT_COORDINATOR,
+   * COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE.
+   */
+  lookup(groupId: string): GroupCoordinator {
+    const n = this.opts.partitionCount();
+    if (n === undefined) throw new NotCoordinatorError(groupId, 'the coordinator topic does not exist yet (FindCoordinator creates it)');
+    const p = coordinatorPartition(groupId, n);
+    const s = this.slots.get(p);
+    if (s === undefined) {
+      if (this.opts.ledHere(p)) throw new CoordinatorLoadInProgressError(groupId, p);
+      throw new NotCoordinatorError(groupId, `it does not lead coordinator partition ${p}`);
+    }
+    if (s.kind === 'loading') throw new CoordinatorLoadInProgressError(groupId, p);
+    if (s.kind === 'failed') throw new CoordinatorNotAvailableError(`coordinator partition ${p} of group '${groupId}' failed to load (${s.error}); retrying`);
+    return s.coordinator;
+  }
+
+  /** Whether `groupId`'s coordinator is loaded here (no throw). */
+  has(groupId: string): GroupCoordinator | undefined {
+    try {
+      return this.lookup(groupId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The loaded coordinators. */
+  coordinators(): GroupCoordinator[] {
+    const out: GroupCoordinator[] = [];
+    for (const s of this.slots.values()) if (s.kind === 'loaded') out.push(s.coordinator);
+    return out;
+  }
+
+  /** Partitions led here and their state, for logs and tests. */
+  states(): Map<number, Slot['kind']> {
+    return new Map([...this.slots].map(([p, s]) => [p, s.kind]));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    const all = this.coordinators();
+    this.slots.clear();
+    await Promise.all(all.map((c) => this.opts.close(c).catch(() => {})));
+  }
+
+  private load(p: number): void {
+    const token = ++this.token;
+    this.slots.set(p, { kind: 'loading', token });
+    const started = Date.now();
+    this.opts.log.info('coordinator partition loading', { partition: p });
+    this.opts.open(p).then((coordinator) => {
+      if (this.slots.get(p)?.token !== token || this.closed) {
+        void this.opts.close(coordinator).catch(() => {});
+        return;
+      }
+      this.slots.set(p, { kind: 'loaded', token, coordinator });
+      this.opts.log.info('coordinator partition loaded', { partition: p, groups: coordinator.listGroups().length, ms: Date.now() - started });
+    }, (err: unknown) => {
+      if (this.slots.get(p)?.token !== token || this.closed) return;
+      const error = err instanceof Error ? err.message : String(err);
+      this.slots.set(p, { kind: 'failed', token, error });
+      this.opts.log.warn('coordinator partition load failed; retrying', { partition: p, error });
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (this.slots.get(p)?.token === token) this.load(p);
+      }, this.opts.retryMs ?? 1000);
+      this.timers.add(t);
+    });
+  }
+
+  private drop(p: number): void {
+    const s = this.slots.get(p);
+    if (s === undefined) return;
+    this.slots.delete(p);
+    if (s.kind === 'loaded') {
+      this.opts.log.info('coordinator partition unloaded', { partition: p, groups: s.coordinator.listGroups().length });
+      void this.opts.close(s.coordinator).catch((err: unknown) => { this.opts.log.warn('closing a coordinator failed', { partition: p, error: err }); });
+    }
+  }
+}

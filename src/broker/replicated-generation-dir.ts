@@ -1,0 +1,54 @@
+/**
+ * Cluster mode: a state log (src/state-log/) on one partition of a replicated internal topic,
+ * as its leader sees it. There is one generation, the partition itself: an append is an
+ * acks=all produce through the replica manager (produce-as-leader.ts), so it resolves only
+ * once every in-sync replica holds it and the ISR has at least minInsyncReplicas members;
+ * reads are of the local replica up to its log end (a new leader's whole log is the truth its
+ * followers truncate to).
+ *
+ * Compaction by generations (create g+1, drop g) is not possible here: the stores that use
+ * this dir are opened with compaction off, and `remove` refuses (docs/cluster.md,
+ * "Coordinators": compaction of coordinator partitions is not built yet).
+ */
+import { SluiceError } from '../errors.js';
+import { readBatchHeader } from '../record/index.js';
+import { errorName } from '../protocol/errors.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
+import type { GenerationDir, GenerationLog } from '../state-log/generation-log.js';
+import type { BrokerContext } from './context.js';
+import { produceAsLeader } from './produce-as-leader.js';
+
+/** Errors of the leader's produce that mean "this broker no longer coordinates": the client finds the coordinator again. */
+const MOVED = new Set(['NOT_LEADER_OR_FOLLOWER', 'FENCED_LEADER_EPOCH', 'UNKNOWN_TOPIC_OR_PARTITION']);
+
+export function replicatedGenerationDir(ctx: BrokerContext, rm: ReplicaManager, topic: string, partition: number): GenerationDir {
+  const local = () => {
+    const log = ctx.logs.log(topic, partition);
+    if (!log) throw new SluiceError('NOT_COORDINATOR', `${topic}-${partition} has no replica on this broker`);
+    return log;
+  };
+  const log: GenerationLog = {
+    get logStartOffset() { return local().logStartOffset; },
+    get logEndOffset() { return local().logEndOffset; },
+    read: (offset, maxBytes) => local().read(offset, maxBytes),
+    async append(batch) {
+      const r = await produceAsLeader(ctx, rm, topic, partition, batch, -1, undefined, undefined);
+      if (r.error) {
+        const code = errorName(r.error.code);
+        const name = MOVED.has(code) ? 'NOT_COORDINATOR' : code;
+        throw new SluiceError(name, `writing coordinator state to ${topic}-${partition}: ${r.error.message}`);
+      }
+      return { lastOffset: r.baseOffset! + readBatchHeader(batch, 0).lastOffsetDelta };
+    },
+  };
+  return {
+    async generations() { return [0]; },
+    async open(gen) {
+      if (gen !== 0) throw new SluiceError('UNKNOWN_SERVER_ERROR', `a replicated coordinator partition has only generation 0, asked for ${gen}`);
+      return log;
+    },
+    async remove(gen) {
+      throw new SluiceError('UNKNOWN_SERVER_ERROR', `generation ${gen} of ${topic}-${partition} cannot be removed: compaction of replicated coordinator partitions is not built`);
+    },
+  };
+}
