@@ -17,9 +17,14 @@ export const etcdTool = externalTool('etcd');
 export interface EtcdHandle {
   /** The client URL, http://127.0.0.1:PORT. */
   readonly url: string;
+  /** The current process (a new one after restart()). */
   readonly proc: ChildProcess;
   pause(): void;
   resume(): void;
+  /** SIGKILL, keeping the data dir and ports (for restart()); resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** Starts it again on the same data dir and ports (killing it first if it runs); resolves once it serves. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -31,40 +36,56 @@ export async function startEtcd(timeoutMs = 30_000): Promise<EtcdHandle> {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  const proc = spawn(bin, [
-    '--name', 'test', '--data-dir', dir,
-    '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
-    // No periodic snapshots or compaction surprises during a test.
-    '--snapshot-count', '100000',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let proc!: ChildProcess;
+  const running = () => proc.exitCode === null && proc.signalCode === null;
+  const killNow = async () => {
+    if (!running()) return;
+    proc.kill('SIGCONT');
+    const gone = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await gone;
+  };
   const cleanup = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); };
   process.once('exit', cleanup);
-  await new Promise<void>((resolveP, reject) => {
-    const timer = setTimeout(() => reject(new Error(`etcd did not become ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready to serve client requests')) { clearTimeout(timer); resolveP(); }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? sig}) before it was ready:\n${out}`)); });
-  });
+  // A restart reuses the data dir: etcd then ignores the --initial-cluster* flags and recovers its state.
+  const launch = async () => {
+    proc = spawn(bin, [
+      '--name', 'test', '--data-dir', dir,
+      '--listen-client-urls', url, '--advertise-client-urls', url,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+      '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
+      // No periodic snapshots or compaction surprises during a test.
+      '--snapshot-count', '100000',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = proc;
+    let life = '';
+    await new Promise<void>((resolveP, reject) => {
+      const timer = setTimeout(() => reject(new Error(`etcd did not become ready within ${timeoutMs} ms:\n${life}`)), timeoutMs);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        life += d.toString();
+        if (life.includes('ready to serve client requests')) { clearTimeout(timer); resolveP(); }
+      };
+      p.stdout!.on('data', onData);
+      p.stderr!.on('data', onData);
+      p.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? sig}) before it was ready:\n${life}`)); });
+    });
+  };
+  await launch();
   return {
     url,
-    proc,
+    get proc() { return proc; },
     pause: () => { proc.kill('SIGSTOP'); },
     resume: () => { proc.kill('SIGCONT'); },
     logs: () => out,
+    kill: killNow,
+    async restart() {
+      await killNow();
+      await launch();
+    },
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGCONT');
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGKILL');
-        await gone;
-      }
+      await killNow();
       process.removeListener('exit', cleanup);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -61,17 +61,17 @@ export async function produceOk(cluster: BrokerCluster, nodeId: number, topic: s
   return attempts > 1 ? { baseOffset, values, retried: true } : { baseOffset, values };
 }
 
-/** The partition's segment files of a (stopped) broker, concatenated in offset order. */
-export function segmentBytes(dataDir: string, topic: string): Buffer {
-  const dir = join(dataDir, `${topic}-0`);
+/** The partition's (default 0) segment files of a (stopped) broker, concatenated in offset order. */
+export function segmentBytes(dataDir: string, topic: string, partition = 0): Buffer {
+  const dir = join(dataDir, `${topic}-${partition}`);
   const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
   return Buffer.concat(logs.map((f) => readFileSync(join(dir, f))));
 }
 
 /** Every record of a (stopped) broker's replica, from its segment files: value by offset, in log order. */
-export function recordsOnDisk(dataDir: string, topic: string): { offset: number; value: string }[] {
+export function recordsOnDisk(dataDir: string, topic: string, partition = 0): { offset: number; value: string }[] {
   const out: { offset: number; value: string }[] = [];
-  for (const b of decodeBatches(segmentBytes(dataDir, topic))) {
+  for (const b of decodeBatches(segmentBytes(dataDir, topic, partition))) {
     for (const r of b.records) out.push({ offset: r.offset, value: r.value!.toString() });
   }
   return out;
