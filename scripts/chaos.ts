@@ -37,7 +37,7 @@ const { values: a } = parseArgs({
     faults: { type: 'string', default: DEFAULTS.faults.join(',') },
     'target-coordinator': { type: 'boolean', default: false },
     workloads: { type: 'string', default: DEFAULTS.workloads.join(',') },
-    quiet: { type: 'string', default: String(DEFAULTS.quietS) },
+    quiet: { type: 'string' },
     'session-ttl-ms': { type: 'string', default: String(DEFAULTS.sessionTtlMs) },
     report: { type: 'string' },
     history: { type: 'boolean', default: false },
@@ -45,7 +45,8 @@ const { values: a } = parseArgs({
 });
 
 const durationS = Number(a.duration);
-const quietS = Number(a.quiet);
+// Default: 15 s fault-free at the end, or a quarter of a short run.
+const quietS = a.quiet === undefined ? Math.min(DEFAULTS.quietS, durationS / 4) : Number(a.quiet);
 const brokers = Number(a.brokers);
 const seed = a.seed === undefined ? randomInt(2 ** 31) : Number(a.seed);
 const sessionTtlMs = Number(a['session-ttl-ms']);
