@@ -90,7 +90,7 @@ export class QueueWorkload {
       try {
         for await (const job of w) {
           const value = job.value?.toString() ?? '';
-          this.h.event(proc, 'deliver', { value, partition: job.partition, offset: job.offset, deliveryCount: job.deliveryCount });
+          this.h.event(proc, 'deliver', { value, topic: job.topic, partition: job.partition, offset: job.offset, deliveryCount: job.deliveryCount });
           const op = this.h.invoke(proc, 'ack', { value, partition: job.partition, offset: job.offset });
           try {
             await job.ack();

@@ -163,6 +163,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (queue) {
       anomalies.push(...checkProduce(h.ops.filter((op) => op.f === 'enqueue').map((op) => ({ ...op, f: 'produce' })), JOBS_TOPIC, logs.get(JOBS_TOPIC)!));
       anomalies.push(...checkQueue(h.ops));
+      // A job handed out is a read too: it must be in the final log at its offset.
+      anomalies.push(...checkConsumed(h.ops.filter((op) => op.f === 'deliver').map((op) => {
+        const v = op.value as { topic: string; partition: number; offset: number; value: string };
+        return { ...op, f: 'consume', value: { topic: v.topic, partition: v.partition, offsets: [v.offset], values: [v.value] } };
+      }), JOBS_TOPIC, logs.get(JOBS_TOPIC)!));
     }
     const report: ChaosReport = {
       seed: o.seed,

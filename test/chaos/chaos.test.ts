@@ -32,4 +32,10 @@ test('chaos seed 34, 60 s, 3 brokers: every check passes after kill, pause, cut-
     assert.ok((report.ops[f]?.ok ?? 0) > 0, `some ${f} ops succeeded: ${why}`);
   }
   assert.deepEqual(report.notes, [], why);
+  // One fault at a time: each healed, and the cluster recovered, before the next.
+  const nemesis = report.history!.filter((o) => o.process === 'nemesis' && o.type !== 'invoke');
+  nemesis.forEach((o, i) => {
+    assert.equal(o.f, ['fault', 'heal', 'recover'][i % 3], `nemesis op ${i} (${o.f}) in fault/heal/recover order: ${why}`);
+    assert.equal(o.type, 'ok', `nemesis ${o.f} ${JSON.stringify(o.value)} succeeded: ${o.error ?? ''}`);
+  });
 });
