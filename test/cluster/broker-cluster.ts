@@ -32,8 +32,10 @@ import { until } from './cluster-helpers.js';
 export interface ClusterBroker {
   readonly nodeId: number;
   readonly port: number;
-  /** ws://127.0.0.1:PORT, also its advertised URL. */
+  /** ws://127.0.0.1:PORT, also its advertised URL unless `advertisedUrlFor` gave another. */
   readonly url: string;
+  /** What clients and other brokers dial (from Metadata). */
+  readonly advertisedUrl: string;
   readonly httpUrl: string;
   readonly dataDir: string;
   /** The current process (a new one after restart()). */
@@ -75,6 +77,8 @@ export interface BrokerClusterOptions {
   sessionTtlMs?: number;
   /** The etcd URL broker `nodeId` dials (default etcd's own); e.g. a proxy the test cuts. */
   etcdUrlFor?: (nodeId: number, etcd: EtcdHandle) => string | Promise<string>;
+  /** The URL broker `nodeId` advertises (default its own ws://127.0.0.1:port); e.g. a proxy in front of `port`. */
+  advertisedUrlFor?: (nodeId: number, port: number) => string | Promise<string>;
   /** Extra flags for every broker. */
   args?: string[];
   /** Bound on one broker's start (default 60 s: CI machines stall for seconds). */
@@ -112,7 +116,9 @@ export async function startBrokerCluster(opts: BrokerClusterOptions = {}): Promi
   try {
     for (let id = 1; id <= n; id++) {
       const etcdUrl = opts.etcdUrlFor ? await opts.etcdUrlFor(id, etcd) : etcd.url;
-      brokers.push(new ManagedBroker(id, await freePort(), etcdUrl, opts));
+      const port = await freePort();
+      const advertised = opts.advertisedUrlFor ? await opts.advertisedUrlFor(id, port) : undefined;
+      brokers.push(new ManagedBroker(id, port, etcdUrl, opts, advertised));
     }
     await Promise.all(brokers.map((b) => b.start()));
     await untilAllRegistered(cluster, n);
@@ -160,8 +166,11 @@ class ManagedBroker implements ClusterBroker {
   private out = '';
   private conn: Connection | undefined;
 
-  constructor(readonly nodeId: number, readonly port: number, private readonly etcdUrl: string, private readonly opts: BrokerClusterOptions) {
+  readonly advertisedUrl: string;
+
+  constructor(readonly nodeId: number, readonly port: number, private readonly etcdUrl: string, private readonly opts: BrokerClusterOptions, advertised?: string) {
     this.url = `ws://127.0.0.1:${port}`;
+    this.advertisedUrl = advertised ?? this.url;
     this.httpUrl = `http://127.0.0.1:${port}`;
     this.dataDir = mkdtempSync(join(tmpdir(), `sluice-cluster-${nodeId}-`));
   }
@@ -183,7 +192,7 @@ class ManagedBroker implements ClusterBroker {
   async start(): Promise<void> {
     const args = [
       ...cliArgs(), 'broker', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir,
-      '--node-id', String(this.nodeId), '--etcd', this.etcdUrl, '--advertised-url', this.url,
+      '--node-id', String(this.nodeId), '--etcd', this.etcdUrl, '--advertised-url', this.advertisedUrl,
       '--etcd-session-ttl-ms', String(this.opts.sessionTtlMs ?? 6000), ...(this.opts.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { cwd: ROOT, env: withoutSluiceEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -61,7 +61,7 @@ export async function produceOk(cluster: BrokerCluster, nodeId: number, topic: s
   return attempts > 1 ? { baseOffset, values, retried: true } : { baseOffset, values };
 }
 
-/** The partition's segment files of a (stopped) broker, concatenated in offset order. */
+/** The partition's (default 0) segment files of a (stopped) broker, concatenated in offset order. */
 export function segmentBytes(dataDir: string, topic: string, partition = 0): Buffer {
   const dir = join(dataDir, `${topic}-${partition}`);
   const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();

@@ -1,0 +1,112 @@
+/**
+ * Queue mode in the chaos run: a producer enqueues jobs (`j-<seq>`, acks=all, one at a time:
+ * `enqueue` ops) on the jobs topic, and `workers` QueueConsumers of one share group take them
+ * (`deliver`: an event per job handed out, with its delivery count) and ack each (`ack` ops).
+ * After the producers stop, drain() lets the workers run until every enqueued job was acked.
+ */
+import { Producer } from '../../src/client/producer.js';
+import { QueueConsumer } from '../../src/client/queue-consumer.js';
+import type { History } from './history.js';
+
+export interface QueueWorkloadOptions {
+  /** Bootstrap list of the job producer. */
+  brokers: readonly string[];
+  /** Bootstrap list of the workers: the first live one keeps the share group. */
+  workerBrokers: readonly string[];
+  topic: string;
+  groupId: string;
+  partitions: number;
+  workers: number;
+  /** Pause between two enqueues, ms. */
+  enqueueEveryMs: number;
+  deliveryTimeoutMs: number;
+}
+
+export class QueueWorkload {
+  private enqueuing = true;
+  private stopping = false;
+  private readonly tasks: Promise<void>[] = [];
+  private enqueuer: Promise<void> | undefined;
+  private readonly live = new Set<QueueConsumer>();
+  private producer: Producer | undefined;
+  private readonly acked = new Set<string>();
+  private readonly enqueued = new Set<string>();
+
+  constructor(private readonly h: History, private readonly o: QueueWorkloadOptions) {}
+
+  start(): void {
+    this.producer = new Producer({ brokers: [...this.o.brokers], acks: 'all', lingerMs: 0, deliveryTimeoutMs: this.o.deliveryTimeoutMs, requestTimeoutMs: 10_000 });
+    this.enqueuer = this.enqueue(this.producer);
+    for (let i = 1; i <= this.o.workers; i++) this.tasks.push(this.worker(`worker-${i}`));
+  }
+
+  /** Stops enqueuing (after the send in flight). */
+  async stopEnqueuing(): Promise<void> {
+    this.enqueuing = false;
+    await this.enqueuer;
+    await this.producer?.close().catch(() => {});
+  }
+
+  /** Resolves true once every enqueued (ok) job was acked, false after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ([...this.enqueued].every((v) => this.acked.has(v))) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.stopEnqueuing();
+    await Promise.all([...this.live].map((w) => w.close().catch(() => {})));
+    await Promise.all(this.tasks);
+  }
+
+  private async enqueue(p: Producer): Promise<void> {
+    for (let seq = 0; this.enqueuing; seq++) {
+      const value = `j-${seq}`;
+      const partition = seq % this.o.partitions;
+      const op = this.h.invoke('enqueuer', 'enqueue', { topic: this.o.topic, partition, value });
+      try {
+        const r = await p.send(this.o.topic, { partition, value });
+        this.enqueued.add(value);
+        op.ok({ topic: this.o.topic, partition: r.partition, offset: r.offset, value });
+      } catch (err) {
+        op.info(err);
+      }
+      await new Promise((r) => setTimeout(r, this.o.enqueueEveryMs));
+    }
+  }
+
+  private async worker(proc: string): Promise<void> {
+    while (!this.stopping) {
+      const w = new QueueConsumer({
+        brokers: [...this.o.workerBrokers], groupId: this.o.groupId, topics: this.o.topic, concurrency: 5,
+        maxWaitMs: 1000, requestTimeoutMs: 10_000, settings: { startFrom: 'earliest' },
+      });
+      this.live.add(w);
+      try {
+        for await (const job of w) {
+          const value = job.value?.toString() ?? '';
+          this.h.event(proc, 'deliver', { value, topic: job.topic, partition: job.partition, offset: job.offset, deliveryCount: job.deliveryCount });
+          const op = this.h.invoke(proc, 'ack', { value, partition: job.partition, offset: job.offset });
+          try {
+            await job.ack();
+            this.acked.add(value);
+            op.ok();
+          } catch (err) {
+            op.info(err);
+          }
+        }
+      } catch (err) {
+        if (!this.stopping) this.h.invoke(proc, 'worker-restart').info(err);
+        // A member that fails at once (its broker refuses it) must not spin.
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      this.live.delete(w);
+      await w.close().catch(() => {});
+    }
+  }
+}

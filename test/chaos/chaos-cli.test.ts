@@ -1,0 +1,29 @@
+/**
+ * `npm run chaos` arguments (scripts/chaos.ts): a fault this build cannot inject, an unknown
+ * fault and a bad broker count are refused by name with exit 2, before anything starts.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from '../integration/cli-entry.js';
+
+function chaos(...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/chaos.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+test('the reassign fault is refused as not available until partition reassignment lands', () => {
+  const r = chaos('--faults', 'kill,reassign', '--duration', '10', '--quiet', '2');
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /fault "reassign" is not available on this build: .*reassignment.*f\/reassign/);
+});
+
+test('an unknown fault and a broker count other than 3 or 5 are refused naming the value', () => {
+  const bad = chaos('--faults', 'kill,flood');
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /unknown fault "flood"; faults: kill, pause, cut-etcd, cut-net, kill-etcd, move-leader, reassign/);
+  const four = chaos('--brokers', '4');
+  assert.equal(four.status, 2, four.stderr);
+  assert.match(four.stderr, /--brokers must be 3 or 5, got 4/);
+});

@@ -1,0 +1,41 @@
+/**
+ * A 60-second chaos run (scripts/chaos/run-chaos.ts) with a fixed seed, as part of npm test:
+ * three brokers and etcd, the produce, consumer-group and queue workloads at once, and the
+ * faults the current build promises to survive (kill, pause, cut-etcd, cut-net, move-leader),
+ * on brokers 2 and 3 only: broker 1 keeps the group and queue coordinators, whose state is
+ * not replicated yet (issue 14; `--target-coordinator` runs that combination). Seed 34's
+ * schedule: a leadership move, a network cut, a pause longer than the 6 s lease (the broker
+ * loses its session and rejoins), a kill, a cut from etcd, a kill. Needs etcd (fails without).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULTS, runChaos } from '../../scripts/chaos/run-chaos.js';
+
+test('chaos seed 34, 60 s, 3 brokers: every check passes after kill, pause, cut-etcd, cut-net and move-leader faults', { timeout: 300_000 }, async (t) => {
+  const lines: string[] = [];
+  const report = await runChaos({
+    ...DEFAULTS,
+    seed: 34,
+    durationS: 60,
+    quietS: 10,
+    holdMs: [2000, 8000],
+    gapMs: [2000, 5000],
+    log: (l) => lines.push(l),
+  });
+  t.diagnostic(report.summary);
+  const why = `${report.summary}\n${JSON.stringify(report.anomalies.slice(0, 10), null, 1)}\n${report.notes.join('\n')}\n${lines.join('\n')}`;
+  assert.deepEqual(report.anomalies, [], why);
+  // The run did what it claims: faults were injected, and every workload made progress.
+  const faults = Object.values(report.faults).reduce((a, b) => a + b, 0);
+  assert.ok(faults >= 4, `at least 4 faults injected: ${why}`);
+  for (const f of ['produce', 'consume', 'commit', 'read-offsets', 'enqueue', 'deliver', 'ack']) {
+    assert.ok((report.ops[f]?.ok ?? 0) > 0, `some ${f} ops succeeded: ${why}`);
+  }
+  assert.deepEqual(report.notes, [], why);
+  // One fault at a time: each healed, and the cluster recovered, before the next.
+  const nemesis = report.history!.filter((o) => o.process === 'nemesis' && o.type !== 'invoke');
+  nemesis.forEach((o, i) => {
+    assert.equal(o.f, ['fault', 'heal', 'recover'][i % 3], `nemesis op ${i} (${o.f}) in fault/heal/recover order: ${why}`);
+    assert.equal(o.type, 'ok', `nemesis ${o.f} ${JSON.stringify(o.value)} succeeded: ${o.error ?? ''}`);
+  });
+});
