@@ -4,29 +4,16 @@
 // acknowledging"): the cut broker must stop acknowledging writes within the session TTL
 // (no produce sent after cut + TTL succeeds there), a new leader is elected, and no write
 // acknowledged by either broker is lost. Restored, the old leader rejoins as a follower.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
-import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
-import { assertAcknowledgedPresent, createReplicated, partition0, produceOk, produceTo, stopAndCompareReplicas } from './fault-helpers.js';
+import { assertAcknowledgedPresent, clusterBehindEtcdProxies, createReplicated, partition0, produceOk, produceTo, stopAndCompareReplicas } from './fault-helpers.js';
 
 const TTL_MS = 6000;
 const STALL_MARGIN_MS = 20_000;
 const TOPIC = 'cut-off';
-const proxies = new Map<number, TcpProxy>();
-const env = brokerClusterForFile({
-  brokers: 3,
-  sessionTtlMs: TTL_MS,
-  etcdUrlFor: async (nodeId, etcd) => {
-    const p = await startTcpProxy(Number(new URL(etcd.url).port));
-    proxies.set(nodeId, p);
-    return p.url;
-  },
-});
-const cluster = (): BrokerCluster => env.cluster;
-after(async () => { await Promise.all([...proxies.values()].map((p) => p.close())); });
+const { cluster, proxies } = clusterBehindEtcdProxies({ brokers: 3, sessionTtlMs: TTL_MS });
 
 interface Ack { broker: number; baseOffset: number; values: string[]; sentAt: number; retried?: boolean }
 

@@ -5,29 +5,16 @@
 // stays fenced (no produce sent a TTL after the cut is acknowledged), the third broker is
 // elected and acknowledges, and no write is acknowledged by both: every write the new leader
 // acknowledged is in every replica once, and restored, both cut brokers rejoin byte-identical.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
-import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
-import { assertAcknowledgedPresent, createReplicated, logEvents, partition0, produceOk, produceTo, stopAndCompareReplicas, type Acked } from './fault-helpers.js';
+import { assertAcknowledgedPresent, clusterBehindEtcdProxies, createReplicated, logEvents, partition0, produceOk, produceTo, stopAndCompareReplicas, type Acked } from './fault-helpers.js';
 
 const TTL_MS = 6000;
 const STALL_MARGIN_MS = 20_000;
 const TOPIC = 'two-cut';
-const proxies = new Map<number, TcpProxy>();
-const env = brokerClusterForFile({
-  brokers: 3,
-  sessionTtlMs: TTL_MS,
-  etcdUrlFor: async (nodeId, etcd) => {
-    const p = await startTcpProxy(Number(new URL(etcd.url).port));
-    proxies.set(nodeId, p);
-    return p.url;
-  },
-});
-const cluster = (): BrokerCluster => env.cluster;
-after(async () => { await Promise.all([...proxies.values()].map((p) => p.close())); });
+const { cluster, proxies } = clusterBehindEtcdProxies({ brokers: 3, sessionTtlMs: TTL_MS });
 
 test('leader and a follower cut from etcd together: the broker that sees etcd refuses the failsafe, the cut leader stays fenced, the third takes over, no write acknowledged by both', { skip: etcdTool.skip, timeout: 240_000 }, async () => {
   const first = await createReplicated(cluster(), TOPIC);

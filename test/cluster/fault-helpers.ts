@@ -11,8 +11,28 @@ import { Api, type PartitionMetadata } from '../../src/protocol/api.js';
 import { errorName } from '../../src/protocol/errors.js';
 import { encodeBatch } from '../../src/record/encoder.js';
 import { decodeBatches } from '../../src/record/decoder.js';
-import type { BrokerCluster } from './broker-cluster.js';
+import { after } from 'node:test';
+import { brokerClusterForFile, type BrokerCluster, type BrokerClusterOptions } from './broker-cluster.js';
+import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 import { until } from './cluster-helpers.js';
+
+/**
+ * A cluster for this test file whose brokers each reach etcd through their own TCP proxy
+ * (`proxies`, by node id), so a test can cut one broker, or several, off from etcd alone.
+ */
+export function clusterBehindEtcdProxies(opts: BrokerClusterOptions): { cluster: () => BrokerCluster; proxies: Map<number, TcpProxy> } {
+  const proxies = new Map<number, TcpProxy>();
+  const env = brokerClusterForFile({
+    ...opts,
+    etcdUrlFor: async (nodeId, etcd) => {
+      const p = await startTcpProxy(Number(new URL(etcd.url).port));
+      proxies.set(nodeId, p);
+      return p.url;
+    },
+  });
+  after(async () => { await Promise.all([...proxies.values()].map((p) => p.close())); });
+  return { cluster: () => env.cluster, proxies };
+}
 
 /** Partition 0 of `topic` as broker `nodeId` (or the first running one) sees it; undefined while unknown or unreachable. */
 export async function partition0(cluster: BrokerCluster, topic: string, nodeId?: number): Promise<PartitionMetadata | undefined> {
