@@ -7,6 +7,11 @@
  *                       COORDINATOR_LOAD_IN_PROGRESS (retriable) until it is LOADED
  *   stops leading    -> the coordinator is dropped (its store closed); group requests get
  *                       NOT_COORDINATOR and the client asks FindCoordinator again
+ *   fenced           -> a loaded coordinator answers only while `refusal` finds this broker
+ *                       still leading at the epoch it loaded under with a valid etcd session;
+ *                       otherwise NOT_COORDINATOR, before the role change arrives: a broker
+ *                       paused past its lease wakes with requests queued and a view that still
+ *                       names it leader, while another broker already coordinates the group
  *   load failed      -> COORDINATOR_NOT_AVAILABLE, and the load is tried again after
  *                       `retryMs` while this broker still leads the partition
  *
@@ -19,8 +24,8 @@ import { CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordi
 import type { Logger } from './logger.js';
 
 export interface CoordinatorPartitionsOptions {
-  /** Rebuilds the coordinator of partition `p` from its replica (as its leader). */
-  open(partition: number): Promise<GroupCoordinator>;
+  /** Rebuilds the coordinator of partition `p` from its replica, as its leader at `leaderEpoch` (its writes pinned to it). */
+  open(partition: number, leaderEpoch: number): Promise<GroupCoordinator>;
   /** Closes a coordinator that is dropped (its store waits for writes in flight). */
   close(coordinator: GroupCoordinator): Promise<void>;
   /** Partitions of the coordinator topic as etcd holds it; undefined before it exists. */
@@ -32,6 +37,14 @@ export interface CoordinatorPartitionsOptions {
    * sends clients here.
    */
   ledHere(partition: number): boolean;
+  /** The epoch of this broker's leadership of partition `p` (read when a load starts); undefined when it has none. */
+  leaderEpoch(partition: number): number | undefined;
+  /**
+   * Why the coordinator of partition `p` loaded at `leaderEpoch` may not answer now, or
+   * undefined when it may: this broker no longer leads `p` at that epoch, or its etcd
+   * session lapsed (the self-fence: the controller may have elected another leader).
+   */
+  refusal(partition: number, leaderEpoch: number): string | undefined;
   log: Logger;
   /** Delay before a failed load is tried again. Default 1000. */
   retryMs?: number;
@@ -39,7 +52,7 @@ export interface CoordinatorPartitionsOptions {
 
 type Slot =
   | { kind: 'loading'; token: number }
-  | { kind: 'loaded'; token: number; coordinator: GroupCoordinator }
+  | { kind: 'loaded'; token: number; coordinator: GroupCoordinator; leaderEpoch: number }
   | { kind: 'failed'; token: number; error: string };
 
 export class CoordinatorPartitions {
@@ -72,6 +85,8 @@ export class CoordinatorPartitions {
     }
     if (s.kind === 'loading') throw new CoordinatorLoadInProgressError(groupId, p);
     if (s.kind === 'failed') throw new CoordinatorNotAvailableError(`coordinator partition ${p} of group '${groupId}' failed to load (${s.error}); retrying`);
+    const why = this.opts.refusal(p, s.leaderEpoch);
+    if (why !== undefined) throw new NotCoordinatorError(groupId, why);
     return s.coordinator;
   }
 
@@ -108,13 +123,17 @@ export class CoordinatorPartitions {
     const token = ++this.token;
     this.slots.set(p, { kind: 'loading', token });
     const started = Date.now();
-    this.opts.log.info('coordinator partition loading', { partition: p });
-    this.opts.open(p).then((coordinator) => {
+    const leaderEpoch = this.opts.leaderEpoch(p);
+    this.opts.log.info('coordinator partition loading', { partition: p, leaderEpoch });
+    const opened = leaderEpoch === undefined
+      ? Promise.reject(new Error(`this broker's leadership of coordinator partition ${p} ended before its load started`))
+      : this.opts.open(p, leaderEpoch);
+    opened.then((coordinator) => {
       if (this.slots.get(p)?.token !== token || this.closed) {
         void this.opts.close(coordinator).catch(() => {});
         return;
       }
-      this.slots.set(p, { kind: 'loaded', token, coordinator });
+      this.slots.set(p, { kind: 'loaded', token, coordinator, leaderEpoch: leaderEpoch! });
       this.opts.log.info('coordinator partition loaded', { partition: p, groups: coordinator.listGroups().length, ms: Date.now() - started });
     }, (err: unknown) => {
       if (this.slots.get(p)?.token !== token || this.closed) return;

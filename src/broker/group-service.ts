@@ -33,7 +33,7 @@ import { GROUP_COORDINATOR_TOPIC } from '../topic-name.js';
 import { CoordinatorPartitions } from './coordinator-partitions.js';
 import { replicatedGenerationDir } from './replicated-generation-dir.js';
 import type { BrokerContext } from './context.js';
-import type { ReplicaRole } from '../replication/replica-manager.js';
+import { Leadership, type ReplicaRole } from '../replication/replica-manager.js';
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
@@ -106,10 +106,20 @@ export class GroupService {
       partitionCount,
       ledHere,
       log: this.log,
+      leaderEpoch: (p) => {
+        const l = ctx.replicas?.leaderFor(GROUP_COORDINATOR_TOPIC, p);
+        return l instanceof Leadership ? l.leaderEpoch : undefined;
+      },
+      refusal: (p, epoch) => {
+        const l = ctx.replicas?.leaderFor(GROUP_COORDINATOR_TOPIC, p, epoch, true);
+        if (l === undefined) return 'replication is not running';
+        return l instanceof Leadership ? undefined : l.message;
+      },
       open: async (p) => {
         const rm = ctx.replicas;
         if (!rm) throw new Error('replication is not running');
-        const store = await OffsetStore.open(replicatedGenerationDir(ctx, rm, GROUP_COORDINATOR_TOPIC, p), {
+        const dir = replicatedGenerationDir(ctx, rm, GROUP_COORDINATOR_TOPIC, p);
+        const store = await OffsetStore.open(dir, {
           clock: systemClock,
           // Generations cannot be swapped on a replicated partition: no compaction (docs/cluster.md).
           compactMinRecords: Number.MAX_SAFE_INTEGER,

@@ -1,5 +1,6 @@
 // The coordinators of the coordinator partitions a broker leads (cluster mode): loading,
-// loaded, dropped, a late load after a move, a failed load retried. No sockets, no etcd.
+// loaded, dropped, a late load after a move, a failed load retried, a loaded coordinator fenced
+// before its role change arrives. No sockets, no etcd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoordinatorPartitions } from '../../src/broker/coordinator-partitions.js';
@@ -42,6 +43,7 @@ test('a led partition is LOAD_IN_PROGRESS until its replay finishes, then serves
     close: async (c) => { closed.push(c); },
     partitionCount: () => count,
     ledHere: () => led,
+    leaderEpoch: () => 1, refusal: () => undefined,
     log: silent,
   });
   assert.equal(codeOf(() => parts.lookup('g')), 'NOT_COORDINATOR', 'no coordinator topic yet');
@@ -69,7 +71,7 @@ test('a load that finishes after the partition moved on is closed, not installed
   const parts = new CoordinatorPartitions({
     open: () => { const d = deferred<GroupCoordinator>(); loads.push(d); return d.promise; },
     close: async (c) => { closed.push(c); },
-    partitionCount: () => 1, ledHere: () => false, log: silent,
+    partitionCount: () => 1, ledHere: () => false, leaderEpoch: () => 1, refusal: () => undefined, log: silent,
   });
   parts.roleChanged(0, true);
   parts.roleChanged(0, false);
@@ -96,7 +98,7 @@ test('a failed load answers COORDINATOR_NOT_AVAILABLE and is tried again while s
   const log = createLogger('warn', (line) => { if (line.includes('load failed')) duringFailure = codeOf(() => parts.lookup('g')); });
   const parts: CoordinatorPartitions = new CoordinatorPartitions({
     open: async () => { attempts++; if (attempts === 1) throw new Error('NOT_ENOUGH_REPLICAS'); return c; },
-    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log, retryMs: 10,
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, leaderEpoch: () => 1, refusal: () => undefined, log, retryMs: 10,
   });
   parts.roleChanged(0, true);
   const deadline = Date.now() + 10_000;
@@ -104,5 +106,53 @@ test('a failed load answers COORDINATOR_NOT_AVAILABLE and is tried again while s
   assert.equal(duringFailure, 'COORDINATOR_NOT_AVAILABLE');
   assert.equal(parts.lookup('g'), c);
   assert.equal(attempts, 2);
+  await parts.close();
+});
+
+test('a loaded coordinator answers only while its leadership at the load epoch holds: fenced (NOT_COORDINATOR) before the role change arrives', async () => {
+  // What the replica manager says: this broker's leadership epoch, and whether its session is valid.
+  let epoch: number | undefined = 7;
+  let sessionValid = true;
+  const opened: number[] = [];
+  const asked: number[] = [];
+  const c = await coordinator();
+  const parts = new CoordinatorPartitions({
+    open: async (_p, e) => { opened.push(e); return c; },
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log: silent,
+    leaderEpoch: () => epoch,
+    refusal: (_p, e) => {
+      asked.push(e);
+      if (epoch !== e) return `leads at epoch ${String(epoch)}, loaded at ${e}`;
+      return sessionValid ? undefined : 'self-fenced';
+    },
+  });
+  parts.roleChanged(0, true);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(opened, [7], 'loaded at the leadership epoch of the moment');
+  assert.equal(parts.lookup('g'), c);
+  // A broker paused past its lease wakes up: the session lapsed, the role change is not here yet.
+  sessionValid = false;
+  assert.equal(codeOf(() => parts.lookup('g')), 'NOT_COORDINATOR');
+  assert.equal(parts.has('g'), undefined, 'nor for pushes');
+  sessionValid = true;
+  assert.equal(parts.lookup('g'), c, 'a renewed session serves again (no one else was elected meanwhile: same epoch)');
+  // Leadership moved on (away and back at a newer epoch) before this coordinator was dropped.
+  epoch = 9;
+  assert.equal(codeOf(() => parts.lookup('g')), 'NOT_COORDINATOR');
+  assert.ok(asked.every((e) => e === 7), 'checked against the epoch it loaded under');
+  await parts.close();
+});
+
+test('a load whose leadership ended before it started fails (COORDINATOR_NOT_AVAILABLE), never opens without an epoch', async () => {
+  let opens = 0;
+  const parts = new CoordinatorPartitions({
+    open: async () => { opens++; return coordinator(); },
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log: silent, retryMs: 60_000,
+    leaderEpoch: () => undefined, refusal: () => undefined,
+  });
+  parts.roleChanged(0, true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(codeOf(() => parts.lookup('g')), 'COORDINATOR_NOT_AVAILABLE');
+  assert.equal(opens, 0);
   await parts.close();
 });

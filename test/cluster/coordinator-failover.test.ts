@@ -14,21 +14,9 @@ import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
 import { Admin } from '../../src/client/admin.js';
 import { runCli } from '../integration/cli-process.js';
+import { findCoordinator } from './fault-helpers.js';
 
 const env = brokerClusterForFile({ brokers: 3 });
-
-/** FindCoordinator at `nodeId`, retried while the coordinator topic is created or its partition has no leader. */
-async function findCoordinator(cluster: BrokerCluster, nodeId: number, group: string): Promise<{ nodeId: number; url?: string }> {
-  return until(async () => {
-    try {
-      const res = await cluster.request(nodeId, Api.FindCoordinator, { key: group });
-      return res.nodeId > 0 ? res : undefined;
-    } catch (err) {
-      if (err instanceof SluiceError && err.retriable) return undefined;
-      throw err;
-    }
-  }, 60_000, `FindCoordinator(${group}) at broker ${nodeId}`);
-}
 
 test('FindCoordinator names the same broker from every broker; group requests elsewhere get NOT_COORDINATOR', { skip: etcdTool.skip }, async () => {
   const cluster = env.cluster;

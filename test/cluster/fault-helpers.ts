@@ -15,6 +15,7 @@ import { after } from 'node:test';
 import { brokerClusterForFile, type BrokerCluster, type BrokerClusterOptions } from './broker-cluster.js';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 import { until } from './cluster-helpers.js';
+import { SluiceError } from '../../src/errors.js';
 
 /**
  * A cluster for this test file whose brokers each reach etcd through their own TCP proxy
@@ -134,4 +135,17 @@ export function assertAcknowledgedPresent(log: { offset: number; value: string }
 /** The broker's log lines with `"event":"<event>"` (JSON lines; a broker logs one object per line). */
 export function logEvents(logs: string, event: string): Record<string, unknown>[] {
   return logs.split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** FindCoordinator at `nodeId`, retried while the coordinator topic is created or its partition has no leader. */
+export async function findCoordinator(cluster: BrokerCluster, nodeId: number, group: string, timeoutMs = 60_000): Promise<{ nodeId: number; url?: string }> {
+  return until(async () => {
+    try {
+      const res = await cluster.request(nodeId, Api.FindCoordinator, { key: group });
+      return res.nodeId > 0 ? res : undefined;
+    } catch (err) {
+      if (err instanceof SluiceError && err.retriable) return undefined;
+      throw err;
+    }
+  }, timeoutMs, `FindCoordinator(${group}) at broker ${nodeId}`);
 }
