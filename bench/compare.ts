@@ -19,13 +19,19 @@
  * installed next to it; the shared folder stays untouched).
  *
  * Writes bench/results/latest.json and bench/results/throughput.svg (msgs/s per system).
+ *
+ * Then the work-queue section (bench/workqueue.ts: Sluice queue mode, RabbitMQ quorum and
+ * classic, NATS JetStream, BullMQ; 40,000 jobs, 4 workers, ack per job, RUNS runs each),
+ * into latest.json's `workQueue` and bench/results/workqueue.svg; a peer that is not
+ * installed is skipped with the reason printed. WORKQUEUE=0 leaves the section out.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ROOT, benchCli, median, startBroker } from './broker-process.js';
 import { barChart } from './svg-chart.js';
+import { printWorkQueue, runWorkQueue, workQueueChart } from './workqueue.js';
 import { machine, versions } from '../src/cli/bench/report.js';
 
 const N = Number(process.env.N ?? 1_000_000);
@@ -129,9 +135,13 @@ for (const p of peers) {
   peerSystems.set(name, e);
 }
 
+const workQueue = process.env.WORKQUEUE === '0' ? undefined : await runWorkQueue({ runs: RUNS, peersDir: PEERS_DIR });
+if (workQueue) printWorkQueue(workQueue);
+
 const result = {
   date: new Date().toISOString(), machine: machine(), versions: versions(), workload: { n: N, size: SIZE, partitions: 1, runs: RUNS },
   sluice, peers: [...peerSystems.entries()].map(([system, e]) => ({ system, ...e })), peersRaw: peers,
+  ...(workQueue && { workQueue }),
   notes: 'Kafka is not run: it needs kafka/lib from Maven, which this machine cannot reach.',
 };
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
@@ -143,4 +153,5 @@ const groups = [
 writeFileSync(OUT.replace(/\.json$/, '.svg').replace('latest.svg', 'throughput.svg'), barChart(
   `1,000,000 x 100 B, 1 partition: msgs/s (median of ${RUNS}), ${result.date.slice(0, 10)}, ${machine().cpus} cores`,
   ['produce', 'replay'], groups, 'messages per second (higher is better)'));
-process.stdout.write(JSON.stringify({ sluice: sluice.map(({ system, produce_msgs_s, replay_msgs_s }) => ({ system, produce_msgs_s, replay_msgs_s })), peers: result.peers.map(({ system, produce, replay }) => ({ system, produce, replay })) }) + '\n');
+if (workQueue) writeFileSync(join(dirname(OUT), 'workqueue.svg'), workQueueChart(workQueue, result.date));
+process.stdout.write(JSON.stringify({ sluice: sluice.map(({ system, produce_msgs_s, replay_msgs_s }) => ({ system, produce_msgs_s, replay_msgs_s })), peers: result.peers.map(({ system, produce, replay }) => ({ system, produce, replay })), ...(workQueue && { workQueue: workQueue.systems.map(({ system, acked_jobs_s }) => ({ system, acked_jobs_s })) }) }) + '\n');

@@ -1,101 +1,296 @@
 /**
  * Queue mode (share groups) through the real broker process:
- *   1. throughput: acked jobs per second, 4 workers (QueueConsumer.run, trivial handler),
- *      small jobs, one partition; median of 3 runs (fresh group each run).
- *   2. redelivery delay: a worker takes a job and never settles it; how long after the
+ *   1. throughput: acked jobs per second, W workers in this process (QueueConsumer.run,
+ *      trivial handler, each job acked on its own), small jobs, P partitions; median of RUNS
+ *      runs (a fresh group each run). `--workers 1,4,16 --partitions 1,4` runs every
+ *      combination (the scaling table of docs/queue-performance.md). Each run also reports,
+ *      from the broker's metrics and sockets, what one acked job costs: requests by api,
+ *      fsyncs, and bytes on the wire (the workers' connections, both directions, from `ss`).
+ *   2. pick-up latency (`--latency`): workers wait idle (parked acquires); one job at a time
+ *      is produced at `--rate` jobs/s; the time from the produce's acknowledgement (and from
+ *      the send call) to the handler starting, p50/p99. Negative: the handler started
+ *      before the producer saw its acknowledgement.
+ *   3. redelivery delay: a worker takes a job and never settles it; how long after the
  *      acquisition the job reaches another worker, against the visibility timeout.
  *
- *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--concurrency 64] [--visibility 1000]
+ *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64]
+ *        [--runs 3] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000]] [--json]
+ *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life) [--workers-cpu-prof FILE]
+ *        (the workers' process, throughput runs only) [--strace FILE] (strace -c of the broker's fsync and
+ *        fdatasync calls, all threads, throughput runs only)
  *
- * Starts its own broker (test/integration/harness.ts) on a temp data dir.
+ * Starts its own broker (bench/broker-process.ts) on a temp data dir. --json prints one JSON
+ * line at the end (bench/workqueue.ts reads it).
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startBroker } from '../test/integration/harness.js';
+import { startBroker, median } from './broker-process.js';
 import { Admin, Producer, QueueConsumer, type Job } from '../src/client/index.js';
 import { Connection } from '../src/client/connection.js';
-import { Api, type ShareAcquireResponse } from '../src/protocol/api.js';
+import { Api } from '../src/protocol/api.js';
 
 const { values } = parseArgs({
   options: {
     jobs: { type: 'string', default: '20000' },
     size: { type: 'string', default: '100' },
     workers: { type: 'string', default: '4' },
+    partitions: { type: 'string', default: '1' },
+    'produce-batch': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
     visibility: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
+    'skip-redelivery': { type: 'boolean', default: false },
+    'skip-throughput': { type: 'boolean', default: false },
+    latency: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '1000' },
+    'latency-jobs': { type: 'string', default: '5000' },
+    json: { type: 'boolean', default: false },
+    'broker-cpu-prof': { type: 'string' },
+    'workers-cpu-prof': { type: 'string' },
+    strace: { type: 'string' },
   },
 });
+const list = (s: string) => s.split(',').map(Number);
 const JOBS = Number(values.jobs);
 const SIZE = Number(values.size);
-const WORKERS = Number(values.workers);
+const WORKERS = list(values.workers);
+const PARTITIONS = list(values.partitions);
 const CONCURRENCY = Number(values.concurrency);
 const VISIBILITY = Number(values.visibility);
 const RUNS = Number(values.runs);
+/** Records per producer send (one stored batch each): an acquire is answered with the whole batches covering it. */
+const PRODUCE_BATCH = Number(values['produce-batch']);
+const RATE = Number(values.rate);
+const LATENCY_JOBS = Number(values['latency-jobs']);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const say = (s: string) => (values.json ? process.stderr : process.stdout).write(s + '\n');
+const load = () => loadavg()[0].toFixed(2);
+
+/** Counters from the broker's /metrics that say what a job costs: requests by api, fsyncs. */
+async function brokerCounters(httpUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^sluice_requests_total\{api="([^"]+)"\} (\S+)$/.exec(line) ?? /^(sluice_fsync_duration_seconds_count) (\S+)$/.exec(line);
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+/** Bytes sent and received so far by the broker's sockets on `port` (Linux `ss -ti`); undefined without ss. */
+function socketBytes(port: number): { sent: number; received: number } | undefined {
+  const r = spawnSync('ss', ['-tinH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  let sent = 0;
+  let received = 0;
+  for (const m of r.stdout.matchAll(/bytes_sent:(\d+)/g)) sent += Number(m[1]);
+  for (const m of r.stdout.matchAll(/bytes_received:(\d+)/g)) received += Number(m[1]);
+  return { sent, received };
+}
+
+interface RunResult { jobsPerSec: number; perJob: Record<string, number> }
+
+/** One throughput run: a fresh group of `workers` workers acks `JOBS` jobs of `topic`. */
+async function throughputRun(url: string, httpUrl: string, port: number, topic: string, groupId: string, workers: number): Promise<RunResult> {
+  const before = await brokerCounters(httpUrl);
+  let acked = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => { finish = r; });
+  const consumers = Array.from({ length: workers }, (_, i) => new QueueConsumer({ url, groupId, topics: topic, workerId: `w${i}`, concurrency: CONCURRENCY, maxWaitMs: 200 }));
+  const t0 = performance.now();
+  const running = consumers.map((w) => w.run(async (job: Job) => {
+    await job.ack();
+    if (++acked === JOBS) finish();
+  }));
+  await done;
+  const secs = (performance.now() - t0) / 1000;
+  const wire = socketBytes(port); // before close: only the workers' connections are open now
+  await Promise.all(consumers.map((w) => w.close()));
+  await Promise.all(running);
+  const after = await brokerCounters(httpUrl);
+  const perJob: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0 && k !== 'Metadata') perJob[k === 'sluice_fsync_duration_seconds_count' ? 'fsyncs' : `${k} requests`] = +(d / JOBS).toFixed(4);
+  }
+  if (wire) {
+    perJob['wire bytes to broker'] = Math.round(wire.received / JOBS);
+    perJob['wire bytes from broker'] = Math.round(wire.sent / JOBS);
+  }
+  return { jobsPerSec: JOBS / secs, perJob };
+}
+
+async function produceJobs(url: string, topic: string, partitions: number, n: number): Promise<void> {
+  const producer = new Producer({ url, acks: 1 });
+  const payload = 'x'.repeat(SIZE);
+  let p = 0;
+  for (let i = 0; i < n; i += PRODUCE_BATCH) {
+    // Explicit partitions, round robin per send: every partition gets an even share.
+    await producer.send(topic, Array.from({ length: Math.min(PRODUCE_BATCH, n - i) }, () => ({ value: payload, partition: p })));
+    p = (p + 1) % partitions;
+  }
+  await producer.close();
+}
+
+async function throughput(url: string, httpUrl: string, port: number, admin: Admin, brokerPid: number) {
+  const results: { workers: number; partitions: number; median: number; runs: number[]; perJob: Record<string, number>; load: string }[] = [];
+  let prof: Session | undefined;
+  if (values['workers-cpu-prof']) {
+    prof = new Session();
+    prof.connect();
+    await prof.post('Profiler.enable');
+    await prof.post('Profiler.start');
+  }
+  const strace = values.strace
+    ? spawn('strace', ['-c', '-f', '-e', 'trace=fsync,fdatasync', '-o', values.strace, '-p', String(brokerPid)], { stdio: 'ignore' })
+    : undefined;
+  if (strace) await new Promise((r) => setTimeout(r, 1000)); // attached to every thread before the first run
+  for (const partitions of PARTITIONS) {
+    const topic = `bench-q-p${partitions}`;
+    await admin.createTopic(topic, partitions);
+    // Every run's group reads the topic from the start and stops after JOBS acks; the topic
+    // holds twice that, so no run waits for data however much its workers prefetch.
+    await produceJobs(url, topic, partitions, 2 * JOBS);
+    for (const workers of WORKERS) {
+      const runs: RunResult[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const r = await throughputRun(url, httpUrl, port, topic, `bench-p${partitions}-w${workers}-${run}`, workers);
+        runs.push(r);
+        say(`${workers} workers, ${partitions} partitions, run ${run + 1}: ${Math.round(r.jobsPerSec)} acked jobs/s (load ${load()}) per job: ${JSON.stringify(r.perJob)}`);
+      }
+      const rates = runs.map((r) => r.jobsPerSec);
+      const med = median(rates);
+      const mid = runs.find((r) => r.jobsPerSec === med) ?? runs[0];
+      results.push({ workers, partitions, median: Math.round(med), runs: rates.map(Math.round), perJob: mid.perJob, load: load() });
+      say(`throughput (${workers} workers, concurrency ${CONCURRENCY}, ${SIZE}-byte jobs, ${partitions} partitions): median ${Math.round(med)} acked jobs/s`);
+    }
+  }
+  if (strace) {
+    const exited = new Promise((r) => strace.once('exit', r));
+    strace.kill('SIGINT');
+    await exited;
+    say(`strace -c of the broker's fsync/fdatasync calls written to ${values.strace}`);
+  }
+  if (prof) {
+    const { profile } = await prof.post('Profiler.stop');
+    writeFileSync(values['workers-cpu-prof']!, JSON.stringify(profile));
+    prof.disconnect();
+    say(`workers' CPU profile written to ${values['workers-cpu-prof']}`);
+  }
+  return results;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(2);
+};
+
+/** Idle workers, one job produced at a time at RATE/s: produce ack (and send) to handler start. */
+async function pickUpLatency(url: string, admin: Admin) {
+  const topic = 'bench-latency';
+  await admin.createTopic(topic, 1);
+  const workers = WORKERS[0];
+  const sentAt = new Float64Array(LATENCY_JOBS);
+  const ackedAt = new Float64Array(LATENCY_JOBS);
+  const startedAt = new Float64Array(LATENCY_JOBS);
+  let started = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => { finish = r; });
+  const consumers = Array.from({ length: workers }, (_, i) => new QueueConsumer({ url, groupId: 'bench-latency', topics: topic, workerId: `l${i}`, concurrency: CONCURRENCY }));
+  const running = consumers.map((w) => w.run(async (job: Job) => {
+    startedAt[Number(job.value!.toString('latin1', 0, 8))] = performance.now();
+    await job.ack();
+    if (++started === LATENCY_JOBS) finish();
+  }));
+  // Wait until every worker has an acquire parked at the broker (the group exists and is empty).
+  const probe = new Producer({ url, acks: 1, lingerMs: 0 });
+  const warm = 200;
+  for (let i = 0; i < warm; i++) await probe.send(topic, { value: 'w' });
+  while (started < warm) await new Promise((r) => setTimeout(r, 10));
+  started = 0;
+  await new Promise((r) => setTimeout(r, 500));
+  const pad = 'y'.repeat(Math.max(0, SIZE - 8));
+  const t0 = performance.now();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < LATENCY_JOBS; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sentAt[i] = performance.now();
+    sends.push(probe.send(topic, { value: String(i).padStart(8, '0') + pad }).then(() => { ackedAt[i] = performance.now(); }));
+  }
+  await Promise.all(sends);
+  const timeout = setTimeout(() => finish(), 30_000);
+  await done;
+  clearTimeout(timeout);
+  const secs = (performance.now() - t0) / 1000;
+  await probe.close();
+  await Promise.all(consumers.map((w) => w.close()));
+  await Promise.all(running);
+  const fromAck: number[] = [];
+  const fromSend: number[] = [];
+  for (let i = 0; i < LATENCY_JOBS; i++) {
+    if (!startedAt[i]) continue;
+    fromAck.push(startedAt[i] - ackedAt[i]);
+    fromSend.push(startedAt[i] - sentAt[i]);
+  }
+  const r = {
+    workers, rate: RATE, jobs: LATENCY_JOBS, handled: fromAck.length, achievedRate: Math.round(LATENCY_JOBS / secs),
+    fromAckMs: { p50: pct(fromAck, 50), p99: pct(fromAck, 99), max: pct(fromAck, 100) },
+    fromSendMs: { p50: pct(fromSend, 50), p99: pct(fromSend, 99), max: pct(fromSend, 100) },
+    startedBeforeAck: fromAck.filter((x) => x < 0).length, load: load(),
+  };
+  say(`pick-up latency (${workers} idle workers, ${RATE} jobs/s, ${LATENCY_JOBS} jobs, load ${r.load}): produce ack -> handler start p50 ${r.fromAckMs.p50} ms, p99 ${r.fromAckMs.p99} ms, max ${r.fromAckMs.max} ms; ` +
+    `send -> handler start p50 ${r.fromSendMs.p50} ms, p99 ${r.fromSendMs.p99} ms; ${r.startedBeforeAck} handlers started before their produce ack arrived`);
+  return r;
+}
+
+/** A raw holder (no client lock bookkeeping) acquires the one job of a fresh group and sits on it; a QueueConsumer of the same group waits for it. */
+async function redelivery(url: string, admin: Admin) {
+  await admin.createTopic('bench-redeliver', 1);
+  const p2 = new Producer({ url, acks: 'all' });
+  await p2.send('bench-redeliver', [{ value: 'r' }]);
+  await p2.close();
+  const delays: number[] = [];
+  const settings = { visibilityTimeoutMs: VISIBILITY, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
+  const holder = new Connection(url);
+  for (let i = 0; i < 5; i++) {
+    const groupId = `redeliver-${i}`;
+    const res = await holder.request(Api.ShareAcquire, { groupId, workerId: 'holder', topics: ['bench-redeliver'], maxRecords: 1, maxWaitMs: 1000, settings });
+    const acquiredAt = Date.now();
+    if (res.partitions[0]?.acquired.length !== 1) throw new Error('holder acquired nothing');
+    const other = new QueueConsumer({ url, groupId, topics: 'bench-redeliver', concurrency: 1, maxWaitMs: 2 * VISIBILITY });
+    const again = (await other[Symbol.asyncIterator]().next()).value as Job;
+    delays.push(Date.now() - acquiredAt);
+    if (again.deliveryCount !== 2) throw new Error(`expected a redelivery, got delivery ${again.deliveryCount}`);
+    await again.ack();
+    await other.close();
+  }
+  await holder.close();
+  const extra = delays.map((d) => d - VISIBILITY);
+  say(`redelivery after lock expiry (visibility ${VISIBILITY} ms): delays ${delays.join(', ')} ms; ` +
+    `median ${median(delays)} ms = timeout + ${median(extra)} ms (max + ${Math.max(...extra)} ms)`);
+  return { visibilityMs: VISIBILITY, delaysMs: delays };
+}
 
 async function main(): Promise<void> {
-  const broker = await startBroker();
+  const nodeArgs = values['broker-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['broker-cpu-prof']] : [];
+  const broker = await startBroker(undefined, [], nodeArgs);
   const url = broker.url;
+  const port = Number(new URL(url).port);
+  const httpUrl = `http://127.0.0.1:${port}`;
+  const admin = new Admin({ url });
   try {
-    const admin = new Admin({ url });
-    await admin.createTopic('bench-q', 1);
-    const producer = new Producer({ url, acks: 1 });
-    const payload = 'x'.repeat(SIZE);
-    for (let i = 0; i < JOBS * RUNS; i += 1000) {
-      await producer.send('bench-q', Array.from({ length: Math.min(1000, JOBS * RUNS - i) }, () => ({ value: payload })));
-    }
-    await producer.close();
-
-    // 1. Throughput. Every run's group reads the topic from the start, so each run stops
-    // after JOBS acks; the topic holds JOBS * RUNS so no run waits for data.
-    const rates: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      let acked = 0;
-      let finish!: () => void;
-      const done = new Promise<void>((r) => { finish = r; });
-      const workers = Array.from({ length: WORKERS }, (_, i) => new QueueConsumer({ url, groupId: `bench-${run}`, topics: 'bench-q', workerId: `w${i}`, concurrency: CONCURRENCY, maxWaitMs: 200 }));
-      const t0 = performance.now();
-      const runs = workers.map((w) => w.run(async (job: Job) => {
-        await job.ack();
-        if (++acked === JOBS) finish();
-      }));
-      await done;
-      const secs = (performance.now() - t0) / 1000;
-      rates.push(JOBS / secs);
-      await Promise.all(workers.map((w) => w.close()));
-      await Promise.all(runs);
-      console.log(`run ${run + 1}: ${JOBS} jobs acked in ${secs.toFixed(2)} s = ${Math.round(JOBS / secs)} jobs/s`);
-    }
-    console.log(`throughput (${WORKERS} workers, concurrency ${CONCURRENCY}, ${SIZE}-byte jobs, 1 partition): median ${Math.round(median(rates))} acked jobs/s`);
-
-    // 2. Redelivery delay: a raw holder (no client lock bookkeeping) acquires the one job
-    // of a fresh group and sits on it; a QueueConsumer of the same group waits for it.
-    await admin.createTopic('bench-redeliver', 1);
-    await admin.close();
-    const p2 = new Producer({ url, acks: 'all' });
-    await p2.send('bench-redeliver', [{ value: 'r' }]);
-    await p2.close();
-    const delays: number[] = [];
-    const settings = { visibilityTimeoutMs: VISIBILITY, retryBackoffMs: 0, retryBackoffMaxMs: 0 };
-    const holder = new Connection(url);
-    for (let i = 0; i < 5; i++) {
-      const groupId = `redeliver-${i}`;
-      const res = await holder.request(Api.ShareAcquire, { groupId, workerId: 'holder', topics: ['bench-redeliver'], maxRecords: 1, maxWaitMs: 1000, settings });
-      const acquiredAt = Date.now();
-      if (res.partitions[0]?.acquired.length !== 1) throw new Error('holder acquired nothing');
-      const other = new QueueConsumer({ url, groupId, topics: 'bench-redeliver', concurrency: 1, maxWaitMs: 2 * VISIBILITY });
-      const again = (await other[Symbol.asyncIterator]().next()).value as Job;
-      delays.push(Date.now() - acquiredAt);
-      if (again.deliveryCount !== 2) throw new Error(`expected a redelivery, got delivery ${again.deliveryCount}`);
-      await again.ack();
-      await other.close();
-    }
-    await holder.close();
-    const extra = delays.map((d) => d - VISIBILITY);
-    console.log(`redelivery after lock expiry (visibility ${VISIBILITY} ms): delays ${delays.join(', ')} ms; ` +
-      `median ${median(delays)} ms = timeout + ${median(extra)} ms (max + ${Math.max(...extra)} ms)`);
+    const out: Record<string, unknown> = { system: 'sluice', jobs: JOBS, size: SIZE, concurrency: CONCURRENCY, runs: RUNS, loadBefore: load() };
+    if (!values['skip-throughput']) out.throughput = await throughput(url, httpUrl, port, admin, broker.pid);
+    if (values.latency) out.latency = await pickUpLatency(url, admin);
+    if (!values['skip-redelivery']) out.redelivery = await redelivery(url, admin);
+    if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
   } finally {
+    await admin.close();
     await broker.stop();
   }
 }
