@@ -14,7 +14,7 @@
  *      acquisition the job reaches another worker, against the visibility timeout.
  *
  *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64]
- *        [--runs 3] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000]] [--json]
+ *        [--runs 3] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000] [--latency-workers 4]] [--json]
  *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life) [--workers-cpu-prof FILE]
  *        (the workers' process, throughput runs only) [--strace FILE] (strace -c of the broker's fsync and
  *        fdatasync calls, all threads, throughput runs only)
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     latency: { type: 'boolean', default: false },
     rate: { type: 'string', default: '1000' },
     'latency-jobs': { type: 'string', default: '5000' },
+    'latency-workers': { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     'broker-cpu-prof': { type: 'string' },
     'workers-cpu-prof': { type: 'string' },
@@ -91,7 +92,10 @@ function socketBytes(port: number): { sent: number; received: number } | undefin
   return { sent, received };
 }
 
-interface RunResult { jobsPerSec: number; perJob: Record<string, number> }
+interface RunResult { jobsPerSec: number; perJob: Record<string, number>; window: string }
+
+/** CLOCK_MONOTONIC in microseconds: V8's profile clock, for cpuprofile-summary.ts --window. */
+const monoUs = () => String(process.hrtime.bigint() / 1000n);
 
 /** One throughput run: a fresh group of `workers` workers acks `JOBS` jobs of `topic`. */
 async function throughputRun(url: string, httpUrl: string, port: number, topic: string, groupId: string, workers: number): Promise<RunResult> {
@@ -100,6 +104,7 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   let finish!: () => void;
   const done = new Promise<void>((r) => { finish = r; });
   const consumers = Array.from({ length: workers }, (_, i) => new QueueConsumer({ url, groupId, topics: topic, workerId: `w${i}`, concurrency: CONCURRENCY, maxWaitMs: 200 }));
+  const w0 = monoUs();
   const t0 = performance.now();
   const running = consumers.map((w) => w.run(async (job: Job) => {
     await job.ack();
@@ -107,6 +112,7 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   }));
   await done;
   const secs = (performance.now() - t0) / 1000;
+  const window = `${w0}-${monoUs()}`;
   const wire = socketBytes(port); // before close: only the workers' connections are open now
   await Promise.all(consumers.map((w) => w.close()));
   await Promise.all(running);
@@ -120,7 +126,7 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
     perJob['wire bytes to broker'] = Math.round(wire.received / JOBS);
     perJob['wire bytes from broker'] = Math.round(wire.sent / JOBS);
   }
-  return { jobsPerSec: JOBS / secs, perJob };
+  return { jobsPerSec: JOBS / secs, perJob, window };
 }
 
 async function produceJobs(url: string, topic: string, partitions: number, n: number): Promise<void> {
@@ -159,7 +165,7 @@ async function throughput(url: string, httpUrl: string, port: number, admin: Adm
       for (let run = 0; run < RUNS; run++) {
         const r = await throughputRun(url, httpUrl, port, topic, `bench-p${partitions}-w${workers}-${run}`, workers);
         runs.push(r);
-        say(`${workers} workers, ${partitions} partitions, run ${run + 1}: ${Math.round(r.jobsPerSec)} acked jobs/s (load ${load()}) per job: ${JSON.stringify(r.perJob)}`);
+        say(`${workers} workers, ${partitions} partitions, run ${run + 1}: ${Math.round(r.jobsPerSec)} acked jobs/s (load ${load()}) per job: ${JSON.stringify(r.perJob)} profile window ${r.window}`);
       }
       const rates = runs.map((r) => r.jobsPerSec);
       const med = median(rates);
@@ -192,7 +198,7 @@ const pct = (xs: number[], p: number) => {
 async function pickUpLatency(url: string, admin: Admin) {
   const topic = 'bench-latency';
   await admin.createTopic(topic, 1);
-  const workers = WORKERS[0];
+  const workers = Number(values['latency-workers']);
   const sentAt = new Float64Array(LATENCY_JOBS);
   const ackedAt = new Float64Array(LATENCY_JOBS);
   const startedAt = new Float64Array(LATENCY_JOBS);
