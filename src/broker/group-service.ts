@@ -101,7 +101,11 @@ export class GroupService {
    * coordinator partition this broker leads. The broker passes `roleChanged` to the replica
    * manager's onRoleChange; loads use `ctx.replicas`, set by then.
    */
-  startCluster(ctx: BrokerContext, partitionCount: () => number | undefined, ledHere: (partition: number) => boolean): void {
+  startCluster(
+    ctx: BrokerContext, partitionCount: () => number | undefined, ledHere: (partition: number) => boolean,
+    /** ClusterNode.viewCaughtUp: whether the view has every change up to this session's registration. */
+    viewCaughtUp: () => boolean,
+  ): void {
     this.partitions = new CoordinatorPartitions({
       partitionCount,
       ledHere,
@@ -113,7 +117,10 @@ export class GroupService {
       refusal: (p, epoch) => {
         const l = ctx.replicas?.leaderFor(GROUP_COORDINATOR_TOPIC, p, epoch, true);
         if (l === undefined) return 'replication is not running';
-        return l instanceof Leadership ? undefined : l.message;
+        if (!(l instanceof Leadership)) return l.message;
+        // Re-registered after losing its session: the view may still show leaderships the
+        // controller gave away meanwhile (valid session, stale view) until the watch catches up.
+        return viewCaughtUp() ? undefined : 'this broker re-registered with etcd and its view has not caught up yet';
       },
       open: async (p) => {
         const rm = ctx.replicas;

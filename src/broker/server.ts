@@ -193,7 +193,7 @@ export class Broker {
     });
     this.failsafe.start();
     ctx.groups.startCluster(ctx, () => c.node.view.topic(GROUP_COORDINATOR_TOPIC)?.partitions,
-      (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId);
+      (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
     const rm = startReplication({
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession, failsafe: c.failsafe,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,

@@ -25,7 +25,7 @@ export interface BrokerInfo {
  */
 export async function registerBroker(
   client: Etcd3, keys: ClusterKeys, session: EtcdSession, info: BrokerInfo, waitMs = session.ttlSeconds * 1000 + 1000,
-): Promise<void> {
+): Promise<number> {
   const key = keys.broker(info.nodeId);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -33,10 +33,11 @@ export async function registerBroker(
       .then(client.put(key).value(JSON.stringify(info)).lease(session.leaseId))
       .else(client.get(key))
       .commit();
-    if (res.succeeded) return;
+    // The revision at which the registration is in etcd (ClusterNode.viewCaughtUp compares the view with it).
+    if (res.succeeded) return revision(res.header.revision);
     const held = res.responses[0]?.response_range.kvs[0];
     if (held === undefined) continue; // it vanished between the compare and the get
-    if (held.lease === session.leaseId) return; // ours already (a retried call)
+    if (held.lease === session.leaseId) return revision(res.header.revision); // ours already (a retried call)
     const left = deadline - Date.now();
     if (left <= 0) throw new NodeIdInUseError(info.nodeId, describe(held));
     await waitForDelete(client, key, revision(res.header.revision) + 1, left);

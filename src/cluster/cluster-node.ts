@@ -46,6 +46,8 @@ type NodeEvents = {
 export class ClusterNode extends EventEmitter<NodeEvents> {
   readonly keys: ClusterKeys;
   private session: EtcdSession | undefined;
+  /** etcd revision of the current session's registration; undefined until it is written. */
+  private registeredAt: number | undefined;
   private election: ControllerElection | undefined;
   private controller: FailoverController | undefined;
   private directoryHandle: BrokerDirectory | undefined;
@@ -77,6 +79,17 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   get view(): ClusterView {
     if (this.viewHandle === undefined) throw new Error('cluster node not started');
     return this.viewHandle;
+  }
+
+  /**
+   * Whether the view has caught up with etcd as of this broker's current registration (it
+   * applied every change up to the revision that registered this session): false from a
+   * session's loss until the watch delivered the changes made meanwhile. A broker whose lease
+   * expired wakes up or reconnects to a view that still shows what it led before; once it
+   * re-registered, its session is valid again while those leaderships may belong to others.
+   */
+  get viewCaughtUp(): boolean {
+    return this.registeredAt !== undefined && this.view.revision >= this.registeredAt;
   }
 
   /** Whether this broker holds a valid session now (readiness). */
@@ -137,9 +150,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   private async join(): Promise<void> {
     const session = await EtcdSession.open(this.client, { ttlMs: this.opts.sessionTtlMs });
+    // Not caught up from the new session until its registration is in the view (while etcd is
+    // down the old value stands: failsafe mode serves from a view nobody can change meanwhile).
+    this.registeredAt = undefined;
     this.session = session;
     const info: BrokerInfo = { nodeId: this.opts.nodeId, url: this.opts.advertisedUrl, startedAt: Date.now() };
-    await registerBroker(this.client, this.keys, session, info);
+    this.registeredAt = await registerBroker(this.client, this.keys, session, info);
     const election = new ControllerElection(this.client, this.keys, session, this.opts.nodeId);
     this.election = election;
     election.on('elected', (epoch) => {

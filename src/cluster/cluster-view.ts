@@ -39,7 +39,16 @@ export class ClusterView extends EventEmitter<ViewEvents> {
   private readonly topicMap = new Map<string, TopicRecord>();
   private readonly partitionMap = new Map<string, StoredPartitionState>();
   private watcher: Watcher | undefined;
+  private seenRevision = 0;
   private closed = false;
+
+  /**
+   * The etcd revision up to which this view has applied every change under the cluster's root
+   * (its read, then each watch event; a delete's revision counts too).
+   */
+  get revision(): number {
+    return this.seenRevision;
+  }
 
   private constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys) {
     super();
@@ -89,6 +98,7 @@ export class ClusterView extends EventEmitter<ViewEvents> {
     for (const name of [...this.topicMap.keys()]) if (!seenTopics.has(name)) this.dropTopic(name);
     for (const [k, s] of [...this.partitionMap]) if (!seenParts.has(k)) this.dropPartition(s.topic, s.partition);
     const startRev = revision(res.header.revision) + 1;
+    this.seenRevision = Math.max(this.seenRevision, startRev - 1);
     this.watcher = await this.client.watch().prefix(this.keys.root).startRevision(String(startRev)).create();
     this.watcher.on('put', (kv) => { this.route(kv, false); });
     this.watcher.on('delete', (kv) => { this.route(kv, true); });
@@ -102,6 +112,8 @@ export class ClusterView extends EventEmitter<ViewEvents> {
 
   private route(kv: IKeyValue, deleted: boolean): void {
     const key = kv.key.toString();
+    // Every key under the root counts (brokers too): the watch delivers in revision order.
+    this.seenRevision = Math.max(this.seenRevision, revision(kv.mod_revision));
     if (key.startsWith(this.keys.topicsPrefix)) this.applyTopic(kv, deleted);
     else if (key.startsWith(this.keys.partitionsPrefix)) this.applyPartition(kv, deleted);
   }

@@ -6,6 +6,8 @@
 // holding the group in memory and a view that names it leader. It must refuse both queued
 // requests (NOT_COORDINATOR: fenced by its lapsed session) rather than answer the offset from
 // before the pause; and no broker answers an offset other than the newest acknowledged one.
+// The same for a coordinator cut off from etcd (how the rerun of seed 34 showed it): running,
+// it keeps the group in memory and its view, frozen without the watch, names it leader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Connection } from '../../src/client/connection.js';
@@ -13,12 +15,13 @@ import { SluiceError } from '../../src/errors.js';
 import { Api } from '../../src/protocol/api.js';
 import { errorName } from '../../src/protocol/errors.js';
 import type { ResponseOf } from '../../src/protocol/api-table.js';
-import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
+import type { BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
-import { findCoordinator } from './fault-helpers.js';
+import { clusterBehindEtcdProxies, findCoordinator } from './fault-helpers.js';
 
-const env = brokerClusterForFile({ brokers: 3 });
+// Each broker reaches etcd through its own proxy (for the cut); default TTL, as in the chaos run.
+const { cluster: clusterOf, proxies } = clusterBehindEtcdProxies({ brokers: 3 });
 
 /** Coordinator errors a client answers by finding the coordinator again. */
 const MOVED = new Set(['NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE']);
@@ -40,6 +43,15 @@ async function commitAt(cluster: BrokerCluster, nodeId: number, group: string, o
   }, 60_000, `a commit of ${offset} acknowledged by broker ${nodeId}`);
 }
 
+/** Waits until FindCoordinator at a broker other than `old` names a coordinator other than `old`; returns it. */
+async function movedFrom(cluster: BrokerCluster, old: number, group: string): Promise<number> {
+  const other = cluster.brokers.find((x) => x.nodeId !== old)!.nodeId;
+  return until(async () => {
+    const c = await findCoordinator(cluster, other, group);
+    return c.nodeId !== old ? c.nodeId : undefined;
+  }, 90_000, `a coordinator of ${group} other than broker ${old}`);
+}
+
 /** What `nodeId` answers to OffsetFetch: the offset, or the error name. */
 async function fetchAt(conn: Connection, group: string, timeoutMs?: number): Promise<number | string> {
   try {
@@ -52,7 +64,7 @@ async function fetchAt(conn: Connection, group: string, timeoutMs?: number): Pro
 }
 
 test('a coordinator paused past its lease wakes up fenced: queued OffsetFetch/OffsetCommit get NOT_COORDINATOR, never the offsets from before the pause', { skip: etcdTool.skip, timeout: 240_000 }, async (t) => {
-  const cluster = env.cluster;
+  const cluster = clusterOf();
   const group = 'g-paused-coordinator';
   const old = (await findCoordinator(cluster, 1, group)).nodeId;
   await commitAt(cluster, old, group, 100);
@@ -72,11 +84,7 @@ test('a coordinator paused past its lease wakes up fenced: queued OffsetFetch/Of
 
   // Its lease expires, the controller elects another leader of the group's partition, which
   // loads and acknowledges a newer commit.
-  const other = cluster.brokers.find((x) => x.nodeId !== old)!.nodeId;
-  const next = await until(async () => {
-    const c = await findCoordinator(cluster, other, group);
-    return c.nodeId !== old ? c.nodeId : undefined;
-  }, 90_000, `a coordinator other than the paused broker ${old}`);
+  const next = await movedFrom(cluster, old, group);
   await commitAt(cluster, next, group, 200);
   assert.equal(await fetchAt(cluster.broker(next).client(), group), 200);
 
@@ -100,4 +108,30 @@ test('a coordinator paused past its lease wakes up fenced: queued OffsetFetch/Of
     assert.equal(got, 200, `coordinator ${c.nodeId} after the wake-up`);
     return true;
   }, 60_000, 'the coordinator answering after the wake-up');
+});
+
+test('a coordinator cut off from etcd answers NOT_COORDINATOR once its lease lapsed, while its frozen view still names it leader', { skip: etcdTool.skip, timeout: 240_000 }, async (t) => {
+  const cluster = clusterOf();
+  const group = 'g-cut-coordinator';
+  const old = (await findCoordinator(cluster, 1, group)).nodeId;
+  await commitAt(cluster, old, group, 100);
+  const proxy = proxies.get(old)!;
+  proxy.cut();
+  t.after(() => proxy.restore());
+  const next = await movedFrom(cluster, old, group);
+  await commitAt(cluster, next, group, 200);
+  // Still cut: it has not heard of the move (its view is frozen), but its session lapsed.
+  const got = await fetchAt(cluster.broker(old).client(), group);
+  assert.ok(typeof got === 'string' && MOVED.has(got), `broker ${old}, cut from etcd, answered OffsetFetch with ${got} (200 acknowledged by broker ${next})`);
+  const res = await cluster.request(old, Api.OffsetCommit, { groupId: group, partitions: [{ topic: TOPIC, partition: 0, offset: 50 }] })
+    .then((r) => (r.partitions[0]!.error ? errorName(r.partitions[0]!.error.code) : 'acknowledged'), (err: unknown) => (err instanceof SluiceError ? err.code : String(err)));
+  assert.ok(MOVED.has(res), `broker ${old}, cut from etcd, answered OffsetCommit with ${res}`);
+  proxy.restore();
+  await until(async () => {
+    const c = await findCoordinator(cluster, old, group);
+    const v = await fetchAt(cluster.broker(c.nodeId).client(), group);
+    if (typeof v === 'string' && MOVED.has(v)) return undefined;
+    assert.equal(v, 200, `coordinator ${c.nodeId} after the etcd link is back`);
+    return true;
+  }, 60_000, 'the coordinator answering after the etcd link is back');
 });
