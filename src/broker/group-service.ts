@@ -127,9 +127,8 @@ export class GroupService {
         if (!rm) throw new Error('replication is not running');
         const dir = replicatedGenerationDir(ctx, rm, GROUP_COORDINATOR_TOPIC, p);
         const store = await OffsetStore.open(dir, {
+          // Compaction with the single broker's thresholds (CompactedLog's), in place: a snapshot, then a log start advance.
           clock: systemClock,
-          // Generations cannot be swapped on a replicated partition: no compaction (docs/cluster.md).
-          compactMinRecords: Number.MAX_SAFE_INTEGER,
           onCompactionError: (err) => this.log.error('offset store compaction failed', { error: err, partition: p }),
         });
         const c = new GroupCoordinator(store, this.options);

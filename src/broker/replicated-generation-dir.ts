@@ -6,14 +6,16 @@
  * reads are of the local replica up to its log end (a new leader's whole log is the truth its
  * followers truncate to).
  *
- * Compaction by generations (create g+1, drop g) is not possible here: the stores that use
- * this dir are opened with compaction off, and `remove` refuses (docs/cluster.md,
- * "Coordinators": compaction of coordinator partitions is not built yet).
+ * Compaction by generations (create g+1, drop g) would create and drop topics through the
+ * controller; here the snapshot is written into the partition itself and then the leader's
+ * log start moves to its first record (`advanceLogStart`, Kafka's DeleteRecords), which
+ * followers copy from the fetch responses (leader-fetch-loop.ts). `remove` refuses
+ * (docs/cluster.md, "Coordinators").
  */
 import { SluiceError } from '../errors.js';
 import { readBatchHeader } from '../record/index.js';
 import { errorName } from '../protocol/errors.js';
-import type { ReplicaManager } from '../replication/replica-manager.js';
+import { Leadership, type ReplicaManager } from '../replication/replica-manager.js';
 import type { GenerationDir, GenerationLog } from '../state-log/generation-log.js';
 import type { BrokerContext } from './context.js';
 import { produceAsLeader } from './produce-as-leader.js';
@@ -46,6 +48,12 @@ export function replicatedGenerationDir(ctx: BrokerContext, rm: ReplicaManager, 
     async open(gen) {
       if (gen !== 0) throw new SluiceError('UNKNOWN_SERVER_ERROR', `a replicated coordinator partition has only generation 0, asked for ${gen}`);
       return log;
+    },
+    async advanceLogStart(_gen, offset) {
+      // Only while leading: a deposed leader's log is its new leader's to shape.
+      const l = rm.leaderFor(topic, partition, undefined, true);
+      if (!(l instanceof Leadership)) throw new SluiceError('NOT_COORDINATOR', `moving the log start of ${topic}-${partition}: ${l.message}`);
+      await local().advanceLogStartOffset(offset);
     },
     async remove(gen) {
       throw new SluiceError('UNKNOWN_SERVER_ERROR', `generation ${gen} of ${topic}-${partition} cannot be removed: compaction of replicated coordinator partitions is not built`);

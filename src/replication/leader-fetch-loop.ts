@@ -275,6 +275,17 @@ export class LeaderFetchLoop {
         }
       }
     }
+    // Kafka's follower copy of the leader's log start (DeleteRecords, a coordinator
+    // partition's snapshot: docs/cluster.md, "Coordinators"), up to what this replica holds.
+    const start = Math.min(r.logStartOffset, log.logEndOffset);
+    if (start > log.logStartOffset) {
+      try {
+        await s.onLog(() => log.advanceLogStartOffset(start));
+      } catch (err) {
+        this.storageFailed(s, err, 'advance log start');
+        return;
+      }
+    }
     s.failures = 0;
     this.ctx.lag(s.p.topic, s.p.partition, Math.max(0, r.highWatermark - log.logEndOffset));
   }

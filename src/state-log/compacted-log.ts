@@ -1,7 +1,9 @@
 /**
  * State kept as an append-only log of keyed records in generations (generation-log.ts), and
- * snapshotted into the next generation once the log holds more than `compactRatio` times
- * as many records as there are live keys: so restart time follows live state, not history.
+ * snapshotted (into the next generation; or, where the dir keeps one generation for life,
+ * into the same one followed by a log start advance: GenerationDir.advanceLogStart) once
+ * the log holds more than `compactRatio` times as many records as there are live keys: so
+ * restart time follows live state, not history.
  * The consumer-group offset store and the queue-mode share state log are both this.
  *
  * Writes (appends and compactions) run one at a time, in call order. Subclasses say how
@@ -153,6 +155,7 @@ export abstract class CompactedLog {
     this.compacting = true;
     const next = this.gen + 1;
     try {
+      if (this.dir.advanceLogStart) return await this.compactInPlace((offset) => this.dir.advanceLogStart!(this.gen, offset));
       const now = this.now();
       const { log, records } = await writeSnapshotGeneration(
         this.dir, next, this.snapshotBatches(now), (n) => this.snapshotMarker(next, n, now), now);
@@ -165,5 +168,30 @@ export abstract class CompactedLog {
     } finally {
       this.compacting = false;
     }
+  }
+
+  /**
+   * The snapshot appended to the current generation, then the log start moved to its first
+   * record (GenerationDir.advanceLogStart). Writes are serialized, so nothing else is between
+   * its records. A failure part-way leaves the start where it was: replay reads the partial
+   * snapshot as rewrites of live values, which change nothing.
+   */
+  private async compactInPlace(advance: (offset: number) => Promise<void>): Promise<void> {
+    const now = this.now();
+    let first = -1;
+    let records = 0;
+    for (const batch of this.snapshotBatches(now)) {
+      if (batch.length === 0) continue;
+      const { lastOffset } = await this.log.append(encodeBatch(batch, { now }), { durable: true });
+      if (first < 0) first = lastOffset - batch.length + 1;
+      records += batch.length;
+      this.records += batch.length;
+    }
+    const { lastOffset } = await this.log.append(encodeBatch([this.snapshotMarker(this.gen, records, now)], { now }), { durable: true });
+    this.records++;
+    if (first < 0) first = lastOffset;
+    await advance(first);
+    this.records = records + 1;
+    this.compactions++;
   }
 }

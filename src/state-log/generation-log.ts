@@ -27,6 +27,14 @@ export interface GenerationDir {
   open(gen: number): Promise<GenerationLog>;
   /** Deletes generation `gen` and its data; a no-op when missing. */
   remove(gen: number): Promise<void>;
+  /**
+   * Present on a dir that keeps one generation for life (a replicated coordinator partition,
+   * docs/cluster.md "Coordinators"): compaction then writes its snapshot into the same
+   * generation and calls this with the snapshot's first offset, which becomes the log start
+   * (Kafka's DeleteRecords), instead of swapping generations. Replay starts at the log start,
+   * which is then always the start of a complete snapshot (or of a log never compacted).
+   */
+  advanceLogStart?(gen: number, offset: number): Promise<void>;
 }
 
 /**

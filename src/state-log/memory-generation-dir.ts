@@ -9,11 +9,27 @@ import type { GenerationDir, GenerationLog } from './generation-log.js';
 export class MemoryGenerationLog implements GenerationLog {
   private readonly batches: { base: number; bytes: Buffer }[] = [];
   private end = 0;
+  private start = 0;
   /** Test hook: the next append rejects with this error. */
   failNextAppend: Error | null = null;
 
   get logStartOffset(): number {
-    return 0;
+    return this.start;
+  }
+
+  /** PartitionLog's: reads below `offset` are refused, batches wholly below it dropped. */
+  advanceLogStartOffset(offset: number): void {
+    if (offset > this.end) throw new RangeError(`log start ${offset} past the log end ${this.end}`);
+    if (offset <= this.start) return;
+    this.start = offset;
+    while (this.batches.length > 0 && lastOffsetOf(this.batches[0].bytes, 0) < offset) this.batches.shift();
+  }
+
+  /** Stored bytes (for tests of what compaction leaves). */
+  get sizeBytes(): number {
+    let n = 0;
+    for (const b of this.batches) n += b.bytes.length;
+    return n;
   }
 
   get logEndOffset(): number {
@@ -42,7 +58,7 @@ export class MemoryGenerationLog implements GenerationLog {
   }
 
   async read(offset: number, maxBytes: number): Promise<{ bytes: Buffer }> {
-    if (offset < 0 || offset > this.end) throw new RangeError(`offset ${offset} outside [0, ${this.end}]`);
+    if (offset < this.start || offset > this.end) throw new RangeError(`offset ${offset} outside [${this.start}, ${this.end}]`);
     let i = this.batches.findIndex((b) => lastOffsetOf(b.bytes, 0) >= offset);
     if (i < 0) return { bytes: Buffer.alloc(0) };
     const out: Buffer[] = [];
@@ -59,6 +75,12 @@ export class MemoryGenerationLog implements GenerationLog {
 
 export class MemoryGenerationDir implements GenerationDir {
   readonly logs = new Map<number, MemoryGenerationLog>();
+  /** Set by `{ inPlace: true }`: one generation for life, compacted by log start advances (a replicated partition's shape). */
+  readonly advanceLogStart?: (gen: number, offset: number) => Promise<void>;
+
+  constructor(opts: { inPlace?: boolean } = {}) {
+    if (opts.inPlace === true) this.advanceLogStart = async (gen, offset) => (await this.open(gen)).advanceLogStartOffset(offset);
+  }
 
   async generations(): Promise<number[]> {
     return [...this.logs.keys()];

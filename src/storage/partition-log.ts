@@ -61,6 +61,11 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000;
 
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 export const RECOVERY_POINT_FILE = 'recovery-point';
+/**
+ * The log start offset when it is past the first segment's base (advanceLogStartOffset:
+ * Kafka's log-start-offset checkpoint). Absent, the log starts at its first segment.
+ */
+export const LOG_START_OFFSET_FILE = 'log-start-offset';
 
 interface Pending {
   buf: Buffer;
@@ -192,8 +197,10 @@ export class DiskPartitionLog implements PartitionLog {
       throw err instanceof SluiceError ? err : new StorageError(`cannot open log ${dir}: ${(err as Error).message}`, { cause: err });
     }
     const log = new DiskPartitionLog(topic, partition, dir, config, segments, epochs, producers, opts);
-    log.logStartOffset = segments.first.baseOffset;
     log.logEndOffset = segments.active.nextOffset;
+    const savedStart = Number((await readOptionalText(join(dir, LOG_START_OFFSET_FILE), fs))?.trim() ?? 0) || 0;
+    // Recovery may have cut the log below the saved start: it cannot start past its end.
+    log.logStartOffset = Math.max(segments.first.baseOffset, Math.min(savedStart, log.logEndOffset));
     if (clean) {
       await fs.unlink(marker);
       // Else a crash could bring the marker back, and the next open would skip the CRC scan.
@@ -588,6 +595,38 @@ export class DiskPartitionLog implements PartitionLog {
     return this.queueTruncation(() => this.restartAtNow(offset));
   }
 
+  /**
+   * Kafka's maybeIncrementLogStartOffset (DeleteRecords): records before `offset` are no
+   * longer served (reads below it get OffsetOutOfRangeError), and every segment wholly below
+   * it is deleted; the bytes before `offset` in the segment that holds it stay until that
+   * segment is deleted in turn. The new start is durable when this resolves. A start at or
+   * below the current one changes nothing. Ordered with appends; `offset` past the log end
+   * is an OffsetOutOfRangeError.
+   */
+  advanceLogStartOffset(offset: number): Promise<number> {
+    return this.queueTruncation(() => this.advanceStartNow(offset));
+  }
+
+  private async advanceStartNow(offset: number): Promise<number> {
+    const end = this.logEndOffset;
+    if (!Number.isSafeInteger(offset) || offset > end) throw new OffsetOutOfRangeError(offset, this.logStartOffset, end);
+    if (offset <= this.logStartOffset) return this.logStartOffset;
+    const from = this.logStartOffset;
+    // Durable before any segment goes: a crash after a deletion must not reopen below it with a hole.
+    await writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), String(offset), this.fs);
+    this.logStartOffset = offset;
+    let deleted = 0;
+    while (this.segments.length > 1 && this.segments.at(1).baseOffset <= offset) {
+      const s = this.segments.shift()!;
+      deleted++;
+      this.logger('storage.log-start.segment-deleted', { topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size });
+      await s.delete();
+    }
+    if (this.epochs.truncateFromStart(offset)) await this.persistEpochs();
+    this.logger('storage.log-start.advanced', { topic: this.topic, partition: this.partition, oldStartOffset: from, logStartOffset: offset, segmentsDeleted: deleted });
+    return offset;
+  }
+
   /** Runs a truncation in the append queue, alone, with reads waiting for it (see read()). */
   private queueTruncation(run: () => Promise<number>): Promise<number> {
     if (this.closed) return Promise.reject(new StorageError(`log ${this.topic}-${this.partition} is closed`));
@@ -693,6 +732,7 @@ export class DiskPartitionLog implements PartitionLog {
       this.segments.push(await Segment.create(this.dir, offset, this.config.indexIntervalBytes, this.fs));
       this.logStartOffset = offset;
       this.logEndOffset = offset;
+      await writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), String(offset), this.fs);
       // No batch is left for any producer state to describe (a stale snapshot would answer retries from deleted records).
       this.producers = new ProducerStateTable();
       await writeProducerSnapshot(this.dir, this.producers, offset, this.fs);
@@ -899,7 +939,7 @@ export class DiskPartitionLog implements PartitionLog {
       if (!byTime && !bySize) break;
       this.segments.shift();
       total -= s.size;
-      this.logStartOffset = this.segments.first.baseOffset;
+      this.logStartOffset = Math.max(this.logStartOffset, this.segments.first.baseOffset);
       this.logger('storage.retention.deleted', {
         topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size, reason: byTime ? 'time' : 'size',
       });

@@ -158,6 +158,13 @@ export interface PartitionLog {
    * log start passed its log end (Kafka's truncateFullyAndStartAt).
    */
   truncateFullyAndStartAt(offset: number): Promise<number>;
+  /**
+   * Moves the log start up to `offset` (Kafka's DeleteRecords): reads below it are out of
+   * range, segments wholly below it are deleted; resolves with the start once durable. For a
+   * replicated internal partition's snapshot (docs/cluster.md, "Coordinators") and a
+   * follower copying its leader's log start.
+   */
+  advanceLogStartOffset(offset: number): Promise<number>;
   /** The newest leader epoch that wrote to this log, or -1. */
   latestEpoch(): number;
   /** Where `epoch` ends on this log (Kafka's OffsetsForLeaderEpoch answer; LeaderEpochCache.endOffsetFor). */
