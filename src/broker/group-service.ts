@@ -131,7 +131,8 @@ export class GroupService {
           clock: systemClock,
           onCompactionError: (err) => this.log.error('offset store compaction failed', { error: err, partition: p }),
         });
-        const c = new GroupCoordinator(store, this.options);
+        // Membership persisted too: members keep their partitions across a coordinator move (KIP-848).
+        const c = new GroupCoordinator(store, { ...this.options, persistMembership: true });
         c.onTopicsChanged(this.topics);
         return c;
       },

@@ -3,6 +3,9 @@
  * coordinator's thrown error is the whole request's error (FENCED_MEMBER_EPOCH,
  * UNKNOWN_MEMBER_ID, INVALID_SESSION_TIMEOUT, ...), answered in the response header.
  *
+ * In cluster mode the answer waits until the group's membership as of this heartbeat is
+ * written to the coordinator partition (GroupCoordinator.membershipDurable).
+ *
  * Each answered heartbeat records the member's connection for rebalance pushes
  * (group-push.ts); a leave or a refused member drops it.
  */
@@ -13,7 +16,10 @@ import type { Handler } from './handler.js';
 export const handleConsumerGroupHeartbeat: Handler<typeof Api.ConsumerGroupHeartbeat> = async (ctx, req, scope) => {
   const push = ctx.groups.push;
   try {
-    const out = push.during(req.groupId, req.memberId, () => ctx.groups.coordinatorFor(req.groupId).heartbeat(req.groupId, req));
+    const coordinator = ctx.groups.coordinatorFor(req.groupId);
+    const out = push.during(req.groupId, req.memberId, () => coordinator.heartbeat(req.groupId, req));
+    // Cluster mode: the epoch and assignment answered are durable first, so a new coordinator knows them.
+    await coordinator.membershipDurable(req.groupId);
     if (out.memberEpoch < 0) push.untrack(req.groupId, req.memberId);
     else if (scope) push.track(req.groupId, out.memberId, scope);
     return { id: req.id, ...out };

@@ -10,9 +10,15 @@
  * The broker must call `onTopicsChanged` at start and after every topic create, delete or
  * partition change, or subscriptions resolve to nothing.
  *
- * Membership is in memory only: after a restart members get UNKNOWN_MEMBER_ID on their
- * next heartbeat and rejoin with epoch 0. Offsets and "empty since" times are durable.
+ * Single broker: membership is in memory only: after a restart members get
+ * UNKNOWN_MEMBER_ID on their next heartbeat and rejoin with epoch 0. Offsets and "empty
+ * since" times are durable. Cluster mode (`persistMembership`): each change of a group's
+ * membership (member epochs, assignments, target) is written to the store as one record, and
+ * `membershipDurable` resolves once what a heartbeat answered is durable, so a new coordinator
+ * (built over the same store) continues the group: a member it knows at its epoch keeps its
+ * partitions; any other epoch is FENCED_MEMBER_EPOCH, an unknown id UNKNOWN_MEMBER_ID.
  */
+import { pack, unpack } from 'msgpackr';
 import { SluiceError } from '../errors.js';
 import { StorageError } from '../storage/errors.js';
 import { assignorByName, DEFAULT_ASSIGNOR } from './assignors.js';
@@ -20,7 +26,7 @@ import {
   GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidSessionTimeoutError,
   NonEmptyGroupError, UnknownMemberIdError,
 } from './errors.js';
-import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
+import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription, type PersistedGroup } from './group.js';
 import type { CommittedOffset, OffsetCommitEntry, OffsetStore } from './offset-store.js';
 import { systemClock, type Clock, type GroupState, type TopicPartition } from './types.js';
 
@@ -50,6 +56,11 @@ export interface CoordinatorOptions {
   newMemberId?: () => string;
   /** Failures of background writes ("empty since" bookkeeping); they never fail a heartbeat. */
   onBackgroundError?: (err: unknown) => void;
+  /**
+   * Cluster mode: persist every membership change to the store and restore the groups the
+   * store holds at construction (docs/cluster.md, "Coordinators"). Default false.
+   */
+  persistMembership?: boolean;
 }
 
 export interface PartitionResult {
@@ -93,6 +104,11 @@ export class GroupCoordinator {
   private readonly onBackgroundError: (err: unknown) => void;
   /** Last "empty since" value handed to the store per group, so each change is written once. */
   private readonly persistedEmpty = new Map<string, number | null>();
+  private readonly persistMembers: boolean;
+  /** Last packed membership handed to the store per group, so each change is written once. */
+  private readonly persistedMembers = new Map<string, Buffer>();
+  /** The newest membership write per group still in flight (the store writes in order). */
+  private readonly membershipWrites = new Map<string, Promise<void>>();
 
   constructor(readonly store: OffsetStore, opts: CoordinatorOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -111,6 +127,52 @@ export class GroupCoordinator {
     this.maxSessionMs = opts.maxSessionTimeoutMs ?? 1_800_000;
     this.retentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3600 * 1000;
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
+    this.persistMembers = opts.persistMembership === true;
+    if (this.persistMembers) this.restoreGroups();
+  }
+
+  /** The groups whose membership the store holds (a previous coordinator's), members heard from now. */
+  private restoreGroups(): void {
+    const now = this.clock.now();
+    for (const [id, packed] of this.store.memberships()) {
+      try {
+        const v = unpack(packed) as { v?: unknown } & PersistedGroup;
+        this.groups.set(id, ConsumerGroup.restore(id, this.config, v, now));
+        this.persistedMembers.set(id, packed);
+      } catch (err) {
+        // Its members are unknown here: they get UNKNOWN_MEMBER_ID and rejoin (at-least-once still holds).
+        this.onBackgroundError(err);
+      }
+    }
+  }
+
+  /**
+   * Resolves once the membership of `groupId` as of now (what a heartbeat just answered) is
+   * durable; rejects when that write failed (NOT_COORDINATOR once this broker stopped
+   * leading). Resolved at once without persistMembership.
+   */
+  membershipDurable(groupId: string): Promise<void> {
+    return this.membershipWrites.get(groupId) ?? Promise.resolve();
+  }
+
+  /** Writes the group's membership when it changed since the last write (cluster mode). */
+  private persistMembership(g: ConsumerGroup): void {
+    if (!this.persistMembers) return;
+    const packed = g.size > 0 ? pack({ v: 1, ...g.snapshot() }) : null;
+    const last = this.persistedMembers.get(g.id);
+    if (packed === null ? last === undefined : last !== undefined && packed.equals(last)) return;
+    if (packed === null) this.persistedMembers.delete(g.id);
+    else this.persistedMembers.set(g.id, packed);
+    const write: Promise<void> = this.store.setMembership(g.id, packed).then(() => {
+      if (this.membershipWrites.get(g.id) === write) this.membershipWrites.delete(g.id);
+    }, (err: unknown) => {
+      if (this.membershipWrites.get(g.id) === write) this.membershipWrites.delete(g.id);
+      this.persistedMembers.delete(g.id); // unknown what is stored: the next change writes again
+      throw err;
+    });
+    // Heartbeats await it (membershipDurable); a change no request waits for reports its failure here.
+    write.catch(this.onBackgroundError);
+    this.membershipWrites.set(g.id, write);
   }
 
   /** ConsumerGroupHeartbeat: join, stay, reconcile or leave. Throws the whole-request error. */
@@ -138,13 +200,14 @@ export class GroupCoordinator {
       throw err;
     } finally {
       this.persistEmptiness(g);
+      this.persistMembership(g);
     }
   }
 
   /** The full topic -> partition count map; groups whose subscriptions resolve differently rebalance. */
   onTopicsChanged(topics: ReadonlyMap<string, number>): void {
     this.topics = new Map(topics);
-    for (const g of this.groups.values()) g.onTopicsChanged(this.topics);
+    for (const g of this.groups.values()) if (g.onTopicsChanged(this.topics)) this.persistMembership(g);
   }
 
   /** Removes members past their session or revocation deadline and expires offsets of empty groups. */
@@ -153,6 +216,7 @@ export class GroupCoordinator {
     for (const g of this.groups.values()) {
       removedMembers.push(...g.expireMembers(now, this.topics));
       this.persistEmptiness(g);
+      this.persistMembership(g);
     }
     const expiredOffsets = await this.store.expire(now, this.retentionMs);
     await this.store.idle();
@@ -281,6 +345,7 @@ export class GroupCoordinator {
       }
       this.groups.delete(id);
       this.persistedEmpty.delete(id);
+      this.persistedMembers.delete(id); // deleteGroup below tombstones it
       try {
         await this.store.deleteGroup(id);
         out.push({ groupId: id });

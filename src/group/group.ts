@@ -87,6 +87,36 @@ export interface MemberDescription {
 
 const EMPTY: ReadonlySet<string> = new Set();
 
+/**
+ * What cluster mode persists of a group (KIP-848's member epochs and target assignment), so a
+ * new coordinator continues it: members keep their ids, epochs and partitions. Not persisted:
+ * heartbeat times and revocation deadlines (a restored member gets a fresh session and, if it
+ * was revoking, a fresh rebalance timeout). Partitions are tpKey strings.
+ */
+export interface PersistedGroup {
+  epoch: number;
+  targetEpoch: number;
+  /** Partition counts of the subscribed topics the target was computed from. */
+  metadata: [string, number][];
+  members: PersistedMember[];
+  target: [string, string[]][];
+}
+
+export interface PersistedMember {
+  id: string;
+  epoch: number;
+  previousEpoch: number;
+  topics: string[] | null;
+  pattern: string | null;
+  rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
+  assigned: string[];
+  revoking: string[];
+  owned: string[];
+  state: MemberState;
+  targetSince: number;
+}
+
 class Member {
   epoch = 0;
   previousEpoch = -1;
@@ -278,6 +308,58 @@ export class ConsumerGroup {
     this.afterRemoval(now, topics);
   }
 
+  /** The state a new coordinator needs to continue this group (see PersistedGroup). */
+  snapshot(): PersistedGroup {
+    return {
+      epoch: this.epoch,
+      targetEpoch: this.targetEpoch,
+      metadata: [...this.metadata],
+      members: [...this.members.values()].map((m) => ({
+        id: m.id, epoch: m.epoch, previousEpoch: m.previousEpoch, topics: m.topics, pattern: m.pattern,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs, sessionTimeoutMs: m.sessionTimeoutMs,
+        assigned: [...m.assigned], revoking: [...m.revoking], owned: [...m.owned], state: m.state, targetSince: m.targetSince,
+      })),
+      target: [...this.target].map(([id, ks]) => [id, [...ks]]),
+    };
+  }
+
+  /**
+   * A group as a previous coordinator persisted it (`snapshot()`), its members heard from
+   * `now`. Throws InvalidGroupRequestError when `p` is not a PersistedGroup (the caller drops
+   * the membership: its members are fenced and rejoin).
+   */
+  static restore(id: string, config: GroupConfig, p: PersistedGroup, now: number): ConsumerGroup {
+    const bad = (what: string) => new InvalidGroupRequestError(`persisted membership of group '${id}' is not valid: ${what}`);
+    if (!isObject(p) || !Number.isInteger(p.epoch) || !Number.isInteger(p.targetEpoch) || !Array.isArray(p.members) || !Array.isArray(p.target) || !Array.isArray(p.metadata)) {
+      throw bad('epochs, members, target or metadata missing');
+    }
+    const g = new ConsumerGroup(id, config, now);
+    g.epoch = p.epoch;
+    g.targetEpoch = p.targetEpoch;
+    g.metadata = new Map(p.metadata);
+    g.target = new Map(p.target.map(([mid, ks]) => [mid, new Set(ks)]));
+    for (const pm of p.members) {
+      if (!isObject(pm) || typeof pm.id !== 'string' || !Number.isInteger(pm.epoch) || !Array.isArray(pm.assigned) || !Array.isArray(pm.revoking)) throw bad('a member lacks id, epoch or partitions');
+      const m = new Member(pm.id, pm.rebalanceTimeoutMs, pm.sessionTimeoutMs, now);
+      m.epoch = pm.epoch;
+      m.previousEpoch = pm.previousEpoch;
+      m.topics = pm.topics;
+      if (pm.pattern !== null) {
+        m.pattern = pm.pattern;
+        m.regex = compilePattern(pm.pattern);
+      }
+      for (const k of pm.assigned) { m.assigned.add(k); g.owners.set(k, m.id); }
+      for (const k of pm.revoking) { m.revoking.add(k); g.owners.set(k, m.id); }
+      m.owned = new Set(pm.owned);
+      m.state = pm.state;
+      m.targetSince = pm.targetSince;
+      if (m.state === 'unrevoked') m.revokeDeadline = now + m.rebalanceTimeoutMs;
+      g.members.set(m.id, m);
+    }
+    if (g.members.size > 0) g.emptySince = null;
+    return g;
+  }
+
   describeMembers(): MemberDescription[] {
     return [...this.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((m) => ({
       memberId: m.id,
@@ -407,6 +489,10 @@ export class ConsumerGroup {
  */
 function settled(m: Member): boolean {
   return m.state === 'stable' && m.revoking.size === 0 && m.epoch >= m.targetSince;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {

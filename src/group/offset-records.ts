@@ -5,10 +5,13 @@
  *           ["o", group, topic, partition]  a committed offset
  *           ["g", group]                    group bookkeeping (when it became empty)
  *           ["s", generation]               end of a snapshot: the generation is complete
+ *           ["m", group]                    cluster mode: the group's membership (KIP-848
+ *                                           member epochs and target assignment)
  *   value msgpack map, or null (a tombstone: the key is deleted)
  *           o: { v: 1, offset, metadata, commitTimestamp }
  *           g: { v: 1, emptySince }         ms, or null while the group has members
  *           s: { v: 1, entries }            live keys written before this marker
+ *           m: { v: 1, ... }                group.ts' PersistedGroup, packed by the coordinator
  *
  * The last record for a key wins. Unknown key kinds decode as `unknown` and are skipped, so
  * records a newer broker added do not stop an older one from starting. JSON keys cost a few
@@ -29,6 +32,8 @@ export type OffsetRecord =
   /** emptySince undefined: the group's record was deleted. */
   | { kind: 'group'; group: string; emptySince: number | null | undefined }
   | { kind: 'snapshot'; generation: number }
+  /** state: the packed value as stored (opaque here: group.ts owns its shape), null once deleted. */
+  | { kind: 'members'; group: string; state: Buffer | null }
   | { kind: 'unknown' };
 
 export function offsetRecord(group: string, topic: string, partition: number, value: StoredOffset | null, timestamp: number): RecordInput {
@@ -44,6 +49,11 @@ export function groupRecord(group: string, emptySince: number | null | undefined
   return { key: JSON.stringify(['g', group]), value: emptySince === undefined ? null : pack({ v: 1, emptySince }), timestamp };
 }
 
+/** `state` is the packed membership ({ v: 1, ... }); null writes a tombstone. */
+export function membershipRecord(group: string, state: Buffer | null, timestamp: number): RecordInput {
+  return { key: JSON.stringify(['m', group]), value: state, timestamp };
+}
+
 export function snapshotMarker(generation: number, entries: number, timestamp: number): RecordInput {
   return { key: JSON.stringify(['s', generation]), value: pack({ v: 1, entries }), timestamp };
 }
@@ -56,7 +66,9 @@ export function decodeOffsetRecord(key: Buffer | null, value: Buffer | null): Of
   } catch (err) {
     throw new CorruptBatchError(`offsets log record key does not decode: ${(err as Error).message}`);
   }
-  if (!Array.isArray(k) || !['o', 'g', 's'].includes(k[0])) return { kind: 'unknown' };
+  if (!Array.isArray(k) || !['o', 'g', 's', 'm'].includes(k[0])) return { kind: 'unknown' };
+  // Membership values are checked where they are read back (group.ts), not unpacked twice.
+  if (k[0] === 'm' && k.length === 2 && typeof k[1] === 'string') return { kind: 'members', group: k[1], state: value === null ? null : Buffer.from(value) };
   // Values are decoded only for known kinds: a newer kind may use another value format.
   let v: Record<string, unknown> | null;
   try {

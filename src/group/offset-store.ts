@@ -20,7 +20,7 @@ import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
 import { recordsOf } from '../state-log/replay.js';
 import type { GenerationLog, GenerationDir } from '../state-log/generation-log.js';
-import { decodeOffsetRecord, groupRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
+import { decodeOffsetRecord, groupRecord, membershipRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
 /** Generations of the committed-offsets log are the internal topics `__consumer_offsets-<n>`. */
@@ -63,6 +63,8 @@ interface GroupOffsets {
 
 export class OffsetStore extends CompactedLog {
   private readonly groupsMap = new Map<string, GroupOffsets>();
+  /** Cluster mode: each group's persisted membership, packed (the coordinator's; opaque here). */
+  private readonly membersMap = new Map<string, Buffer>();
   private readonly maxMetadataBytes: number;
   private readonly snapshotBatchRecords: number;
 
@@ -77,10 +79,12 @@ export class OffsetStore extends CompactedLog {
     const store = new OffsetStore(dir, opts);
     await store.load((l, _last, gen) => {
       store.groupsMap.clear();
+      store.membersMap.clear();
       return store.replay(l, gen);
     });
     const now = opts.clock.now();
-    for (const [id, g] of store.groupsMap) if (g.emptySince === null) await store.setEmptySince(id, now);
+    // A group whose membership was persisted (cluster mode) keeps its members: the coordinator restores them.
+    for (const [id, g] of store.groupsMap) if (g.emptySince === null && !store.membersMap.has(id)) await store.setEmptySince(id, now);
     return store;
   }
 
@@ -99,6 +103,23 @@ export class OffsetStore extends CompactedLog {
 
   emptySince(group: string): number | null | undefined {
     return this.groupsMap.get(group)?.emptySince;
+  }
+
+  /** Persisted memberships (cluster mode): group -> packed state, as the coordinator wrote them. */
+  memberships(): ReadonlyMap<string, Buffer> {
+    return this.membersMap;
+  }
+
+  /**
+   * Persists the group's membership (packed by the coordinator), or deletes it (null). One
+   * record, written like a commit: resolves once durable (acks=all in cluster mode).
+   */
+  setMembership(group: string, state: Buffer | null): Promise<void> {
+    // No short cut on membersMap for a delete: it changes only once earlier writes, maybe this group's first, are durable.
+    return this.write([membershipRecord(group, state, this.opts.clock.now())], () => {
+      if (state === null) this.membersMap.delete(group);
+      else this.membersMap.set(group, state);
+    });
   }
 
   /** Committed offsets of `group`: the given partitions (-1 where none), or all it has. */
@@ -210,7 +231,7 @@ export class OffsetStore extends CompactedLog {
   protected liveKeys(): number {
     let n = 0;
     for (const g of this.groupsMap.values()) n += g.offsets.size + (g.hasRecord ? 1 : 0);
-    return n;
+    return n + this.membersMap.size;
   }
 
   private tombstone(group: string, keys: readonly string[], wholeGroup: boolean): Promise<void> {
@@ -220,6 +241,7 @@ export class OffsetStore extends CompactedLog {
       return offsetRecord(group, topic, partition, null, now);
     });
     if (wholeGroup && this.groupsMap.get(group)?.hasRecord) records.push(groupRecord(group, undefined, now));
+    if (wholeGroup && this.membersMap.has(group)) records.push(membershipRecord(group, null, now));
     if (records.length === 0) {
       if (wholeGroup) this.groupsMap.delete(group);
       return Promise.resolve();
@@ -229,6 +251,7 @@ export class OffsetStore extends CompactedLog {
       if (!g) return;
       for (const k of keys) g.offsets.delete(k);
       if (wholeGroup || (g.offsets.size === 0 && !g.hasRecord)) this.groupsMap.delete(group);
+      if (wholeGroup) this.membersMap.delete(group);
     });
   }
 
@@ -240,6 +263,7 @@ export class OffsetStore extends CompactedLog {
   /** Live entries in chunks of snapshotBatchRecords, for a snapshot. */
   protected *snapshotBatches(now: number): Generator<RecordInput[]> {
     let pending: RecordInput[] = [];
+    for (const [group, state] of this.membersMap) pending.push(membershipRecord(group, state, now));
     for (const [group, g] of this.groupsMap) {
       if (g.hasRecord) pending.push(groupRecord(group, g.emptySince, now));
       for (const [k, o] of g.offsets) {
@@ -292,6 +316,9 @@ export class OffsetStore extends CompactedLog {
       } else {
         this.groupEntry(r.group).offsets.set(k, r.value);
       }
+    } else if (r.kind === 'members') {
+      if (r.state === null) this.membersMap.delete(r.group);
+      else this.membersMap.set(r.group, r.state);
     } else if (r.kind === 'group') {
       if (r.emptySince === undefined) {
         this.groupsMap.delete(r.group);

@@ -1,8 +1,9 @@
 // Group coordinators in a cluster (docs/cluster.md, "Coordinators"): etcd + three broker
 // processes. FindCoordinator agrees on every broker, a group request elsewhere gets
 // NOT_COORDINATOR, and a consumer group of three survives the SIGKILL of the broker that
-// coordinates it: it resumes on the new coordinator, no committed offset goes backwards, and
-// every message is consumed at least once.
+// coordinates it: it resumes on the new coordinator, no committed offset goes backwards,
+// every message is consumed at least once, and (membership being persisted) every member keeps
+// its id and partition with nothing delivered twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Consumer } from '../../src/client/consumer.js';
@@ -73,12 +74,18 @@ test('a group of three resumes on a new coordinator after its coordinator is SIG
   };
   await produce(0);
 
-  const seen = new Set<string>();
-  const consumers = [0, 1, 2].map(() => new Consumer({ brokers: bootstrap, groupId: group, topics: topic, autoCommitIntervalMs: 200, maxWaitMs: 200 }));
+  const seen = new Map<string, number>();
+  // Every assignment change a consumer sees, with when it happened.
+  const moves: { consumer: number; what: 'assigned' | 'revoked'; at: number }[] = [];
+  const consumers = [0, 1, 2].map((i) => new Consumer({
+    brokers: bootstrap, groupId: group, topics: topic, autoCommitIntervalMs: 200, maxWaitMs: 200,
+    onPartitionsAssigned: () => { moves.push({ consumer: i, what: 'assigned', at: Date.now() }); },
+    onPartitionsRevoked: () => { moves.push({ consumer: i, what: 'revoked', at: Date.now() }); },
+  }));
   t.after(() => Promise.all(consumers.map((c) => c.close().catch(() => {}))));
   for (const c of consumers) {
     await c.connect();
-    void c.run({ eachMessage: (m) => { seen.add(m.value!.toString()); } });
+    void c.run({ eachMessage: (m) => { const v = m.value!.toString(); seen.set(v, (seen.get(v) ?? 0) + 1); } });
   }
 
   // Committed offsets as the coordinator of the moment answers them (the test's own FindCoordinator).
@@ -105,6 +112,10 @@ test('a group of three resumes on a new coordinator after its coordinator is SIG
   await until(async () => ([0, 1, 2].every((p) => (committed.get(p) ?? -1) >= perPartition) ? true : undefined), 90_000,
     `the group committing offset ${perPartition} on every partition`);
   const old = (await findCoordinator(cluster, 1, group)).nodeId;
+  // Settled: one partition each (the group may still be reconciling right after its first commits).
+  await until(async () => (consumers.every((c) => c.assignment().length === 1) ? true : undefined), 60_000, 'one partition per consumer');
+  const membersBefore = consumers.map((c) => c.groupMember()!.memberId);
+  const assignmentsBefore = consumers.map((c) => JSON.stringify(c.assignment()));
 
   const killedAt = Date.now();
   await cluster.broker(old).kill();
@@ -125,5 +136,13 @@ test('a group of three resumes on a new coordinator after its coordinator is SIG
   const missing = [];
   for (let i = 0; i < 2 * PER_BATCH; i++) if (!seen.has(`m${i}`)) missing.push(i);
   assert.deepEqual(missing, [], 'every message consumed at least once');
+  // Membership is persisted (KIP-848): the new coordinator knows every member at its epoch, so
+  // nobody is fenced, gives its partition up or reads it again from the committed offset.
+  assert.deepEqual(moves.filter((m) => m.at >= killedAt), [], 'no partition assigned or revoked after the kill');
+  assert.deepEqual(consumers.map((c) => c.groupMember()!.memberId), membersBefore, 'every member kept its member id');
+  assert.deepEqual(consumers.map((c) => JSON.stringify(c.assignment())), assignmentsBefore, 'every member kept its partition');
+  const twice = [...seen].filter(([, n]) => n > 1).length;
+  console.log(`messages delivered more than once: ${twice}`);
+  assert.equal(twice, 0, 'no message delivered twice: no partition went back to a committed offset');
   assert.notEqual(now, old);
 });
