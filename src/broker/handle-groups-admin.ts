@@ -5,8 +5,8 @@
  * Describe adds, per committed partition, the partition's log end (high watermark) and the
  * lag = logEnd - committed, clamped at 0; both are -1 when the partition no longer exists.
  *
- * Cluster mode: ListGroups lists the groups coordinated by this broker (Kafka's admin asks
- * every broker); Describe and Delete answer per group, NOT_COORDINATOR (or
+ * Cluster mode: ListGroups lists the groups coordinated by this broker; Admin.listGroups
+ * asks every live broker and merges the lists (as Kafka's admin does); Describe and Delete answer per group, NOT_COORDINATOR (or
  * COORDINATOR_LOAD_IN_PROGRESS) for a group another broker coordinates.
  */
 import type { SluiceError } from '../errors.js';

@@ -243,9 +243,15 @@ export class Admin {
   }
 
   // --- consumer groups (group-admin.ts) ---------------------------------------------
-  /** The groups the home broker coordinates (every group on a single broker; cluster mode: that broker's share). */
-  listGroups(): Promise<groups.GroupListing[]> {
-    return groups.listGroups(this.conn);
+  /** Every group: of the one broker, or in a cluster of every live broker (each lists those it coordinates), merged. */
+  async listGroups(): Promise<groups.GroupListing[]> {
+    // In a cluster each broker lists the groups it coordinates: ask every live broker (as
+    // Kafka's admin does). A broker that does not answer fails the call: a partial list
+    // would look like a complete one.
+    await this.pool.meta.refresh();
+    if (!this.pool.meta.clustered) return groups.listGroups(this.conn);
+    const lists = await Promise.all(this.pool.meta.brokerUrls().map((url) => groups.listGroups(this.pool.forUrl(url))));
+    return groups.mergeGroupListings(lists);
   }
 
   /**

@@ -50,6 +50,22 @@ export async function listGroups(conn: GroupLink): Promise<GroupListing[]> {
   return res.groups;
 }
 
+/**
+ * One list from the lists of several brokers (cluster mode: each lists the groups it
+ * coordinates), by group id. A group listed twice (its coordinator moving while the lists
+ * were asked) is taken at its highest group epoch.
+ */
+export function mergeGroupListings(lists: readonly (readonly GroupListing[])[]): GroupListing[] {
+  const byId = new Map<string, GroupListing>();
+  for (const list of lists) {
+    for (const g of list) {
+      const seen = byId.get(g.groupId);
+      if (!seen || g.groupEpoch > seen.groupEpoch) byId.set(g.groupId, g);
+    }
+  }
+  return [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+}
+
 export async function describeGroup(conn: GroupLink, groupId: string): Promise<GroupDescription> {
   const res = await conn.request(Api.ConsumerGroupDescribe, { groupIds: [groupId], includeOffsets: true });
   const g = res.groups[0];

@@ -396,6 +396,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_group_members', 'Members of the consumer group.', ['group'], () =>
       reported().map((g) => [[g.group], g.members] as const),
     ).register(r);
+    // Which groups this broker coordinates: in a cluster each broker reports only its own.
+    new ScrapeGaugeFamily('sluice_group_coordinated', 'Consumer groups coordinated by this broker (1 per group).', ['group'], () =>
+      reported().map((g) => [[g.group], 1] as const),
+    ).register(r);
     const gtp = ['group', 'topic', 'partition'];
     const perGroupPartition = (pick: (p: GroupStats['partitions'][number]) => number | undefined) => (): Row[] => {
       const rows: Row[] = [];

@@ -57,6 +57,47 @@ test('FindCoordinator names the same broker from every broker; group requests el
     (err: SluiceError) => err.code === 'NOT_COORDINATOR');
 });
 
+test('ListGroups across brokers: Admin and the CLI given one broker list every group of the cluster; each group is reported coordinated by its coordinator alone', { skip: etcdTool.skip }, async () => {
+  const cluster = env.cluster;
+  const ids = Array.from({ length: 8 }, (_, i) => `g-list-${i}`);
+  const coordinatorOf = new Map<string, number>();
+  for (const id of ids) {
+    const c = (await findCoordinator(cluster, 1, id)).nodeId;
+    coordinatorOf.set(id, c);
+    await until(async () => {
+      try {
+        const res = await cluster.request(c, Api.OffsetCommit, { groupId: id, partitions: [{ topic: 't', partition: 0, offset: 1 }] });
+        return res.partitions[0]!.error === undefined ? true : undefined;
+      } catch (err) {
+        if (err instanceof SluiceError && err.retriable) return undefined;
+        throw err;
+      }
+    }, 30_000, `a commit of ${id} accepted`);
+  }
+  assert.ok(new Set(coordinatorOf.values()).size >= 2, `the groups span several coordinators (${[...coordinatorOf].join(' ')})`);
+  for (const b of cluster.brokers) {
+    const admin = new Admin({ brokers: [b.url] });
+    try {
+      const listed = (await admin.listGroups()).map((g) => g.groupId).filter((id) => id.startsWith('g-list-'));
+      assert.deepEqual(listed, ids, `Admin.listGroups through broker ${b.nodeId}`);
+    } finally {
+      await admin.close();
+    }
+  }
+  const cli = await runCli(cluster.broker(1).url, ['group', 'list']);
+  assert.equal(cli.code, 0, cli.stderr);
+  for (const id of ids) assert.match(cli.stdout, new RegExp(`^${id}\\s`, 'm'), `sluice group list shows ${id}`);
+  // sluice_group_coordinated{group} is 1 on the coordinator and absent elsewhere.
+  for (const id of ids) {
+    const on = [];
+    for (const b of cluster.brokers) {
+      const text = await (await fetch(`${b.httpUrl}/metrics`)).text();
+      if (text.includes(`sluice_group_coordinated{group="${id}"} 1`)) on.push(b.nodeId);
+    }
+    assert.deepEqual(on, [coordinatorOf.get(id)], `brokers reporting ${id} coordinated`);
+  }
+});
+
 test('a group of three resumes on a new coordinator after its coordinator is SIGKILLed: offsets never go back, nothing skipped', { skip: etcdTool.skip, timeout: 240_000 }, async (t) => {
   const cluster = env.cluster;
   const group = 'g-failover';

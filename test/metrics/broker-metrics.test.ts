@@ -146,6 +146,8 @@ describe('BrokerMetrics (Prometheus)', () => {
     assert.equal(valueOf(e, 'sluice_groups', { state: 'Assigning' }), 0);
     assert.equal(valueOf(e, 'sluice_group_members', { group: 'billing' }), 2);
     assert.equal(valueOf(e, 'sluice_group_members', { group: 'idle' }), 0);
+    assert.equal(valueOf(e, 'sluice_group_coordinated', { group: 'billing' }), 1);
+    assert.equal(valueOf(e, 'sluice_group_coordinated', { group: 'idle' }), 1);
     const gp = { group: 'billing', topic: 'orders', partition: '0' };
     assert.equal(valueOf(e, 'sluice_group_committed_offset', gp), 6);
     assert.equal(valueOf(e, 'sluice_group_lag_messages', gp), 4);
@@ -159,6 +161,7 @@ describe('BrokerMetrics (Prometheus)', () => {
     m.collectGroups(() => ['a', 'b', 'c'].map((group) => ({ group, state: 'Stable', members: 1, partitions: [] })));
     const e = await scrape(m);
     assert.equal(find(e, 'sluice_group_members').length, 2);
+    assert.equal(find(e, 'sluice_group_coordinated').length, 2);
     assert.equal(valueOf(e, 'sluice_groups', { state: 'Stable' }), 3);
   });
 
