@@ -3,21 +3,22 @@
  * is applied (a `fault` op), held for a while, healed (a `heal` op), and followed by a wait
  * until the cluster recovered (`recover`: every broker registered and seen by every broker,
  * every partition of the run's topics with a leader) before the next one, so the checker
- * judges what the cluster promises after each fault, not a pile-up of them.
+ * judges what the cluster promises after each fault, not a pile-up of them. The exception is
+ * `reassign`: the reassignment it starts is left running (its heal does nothing) while the
+ * next faults happen; the run waits for every reassignment to finish before its checks
+ * (`untilReassigned`). Targets: fault-choice.ts.
  */
+import { Admin } from '../../src/client/admin.js';
+import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import { until } from '../../test/cluster/cluster-helpers.js';
 import { untilAllRegistered } from '../../test/cluster/broker-cluster.js';
 import type { ChaosCluster } from './chaos-cluster.js';
+import { pickBroker, planReassignment, type ReassignPlan } from './fault-choice.js';
 import type { History } from './history.js';
 import type { Rng } from './random.js';
 
 export const FAULT_KINDS = ['kill', 'pause', 'cut-etcd', 'cut-net', 'kill-etcd', 'move-leader', 'reassign'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-
-/** Faults that cannot run on this build, with why; asking for one is refused by name. */
-export const UNAVAILABLE_FAULTS: Partial<Record<FaultKind, string>> = {
-  reassign: 'a reassignment in flight needs partition reassignment (issue 14, branch f/reassign), which is not merged yet',
-};
 
 /** What to do, and to whom. */
 export interface NemesisOptions {
@@ -32,11 +33,19 @@ export interface NemesisOptions {
   gapMs: readonly [number, number];
   /** Bound on the wait for recovery after a heal. */
   recoverTimeoutMs: number;
+  /** The consumer group whose coordinator's broker broker faults favour (when it is among `targets`). */
+  groupId?: string;
+  /** The replication factor a `reassign` fault keeps partitions at (or restores). */
+  replicationFactor: number;
+  /** Per topic, brokers a `reassign` fault never removes (the share group's broker for the jobs topic). */
+  pinned?: ReadonlyMap<string, readonly number[]>;
 }
 
 export class Nemesis {
   private stopping = false;
   private wake: (() => void) | undefined;
+  /** Reassignments started, in order. */
+  private readonly started: { plan: ReassignPlan; opIndex: number }[] = [];
 
   constructor(private readonly cc: ChaosCluster, private readonly h: History, private readonly rng: Rng, private readonly o: NemesisOptions) {}
 
@@ -59,11 +68,15 @@ export class Nemesis {
   }
 
   private async inject(kind: FaultKind, holdMs: number): Promise<void> {
+    if (kind === 'reassign') return this.reassign(holdMs);
     const c = this.cc.cluster;
-    const target = kind === 'kill-etcd' ? 0 : await this.pickTarget(kind);
-    if (target === undefined) return;
+    const choice = kind === 'kill-etcd' ? { nodeId: 0, coordinator: false } : await this.pickTarget(kind);
+    if (choice === undefined) return;
+    const target = choice.nodeId;
     const b = target > 0 ? c.broker(target) : undefined;
-    const fault = this.h.invoke('nemesis', 'fault', { fault: kind, target: target > 0 ? `broker-${target}` : 'etcd', holdMs });
+    const fault = this.h.invoke('nemesis', 'fault', {
+      fault: kind, target: target > 0 ? `broker-${target}` : 'etcd', holdMs, ...(choice.coordinator ? { groupCoordinator: true } : {}),
+    });
     try {
       switch (kind) {
         case 'kill': await b!.kill(); break;
@@ -72,7 +85,6 @@ export class Nemesis {
         case 'cut-net': this.cc.front.get(target)!.cut(); break;
         case 'kill-etcd': await c.etcd.kill(); break;
         case 'move-leader': await b!.stop('SIGTERM'); break;
-        case 'reassign': throw new Error(UNAVAILABLE_FAULTS.reassign);
       }
       fault.ok();
     } catch (err) {
@@ -89,7 +101,6 @@ export class Nemesis {
         case 'cut-etcd': this.cc.etcdLink.get(target)!.restore(); break;
         case 'cut-net': this.cc.front.get(target)!.restore(); break;
         case 'kill-etcd': await c.etcd.restart(); break;
-        case 'reassign': break;
       }
       heal.ok();
     } catch (err) {
@@ -98,14 +109,83 @@ export class Nemesis {
     await this.recover();
   }
 
-  /** A broker among the targets; for move-leader one that leads a partition (else none: skipped). */
-  private async pickTarget(kind: FaultKind): Promise<number | undefined> {
-    if (kind !== 'move-leader') return this.rng.pick(this.o.targets);
-    const leaders = new Set<number>();
+  /**
+   * Starts a reassignment of a workload partition (fault-choice.ts: add, move or remove a
+   * replica) through the Admin api and leaves it running: no heal, and the next fault does
+   * not wait for it. Skipped when every partition is being reassigned.
+   */
+  private async reassign(holdMs: number): Promise<void> {
+    const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);
+    if (!md) return;
+    const plan = planReassignment(this.rng, placements(md), (md.brokers ?? []).map((b) => b.nodeId).sort((a, b) => a - b),
+      this.o.replicationFactor, this.o.pinned);
+    if (!plan) return;
+    const fault = this.h.invoke('nemesis', 'fault', { fault: 'reassign', target: `${plan.topic}-${plan.partition}`, holdMs, kind: plan.kind, from: plan.from, to: plan.to });
+    const admin = new Admin({ brokers: this.cc.cluster.brokers.filter((b) => b.running).map((b) => b.url), requestTimeoutMs: 15_000 });
+    try {
+      await admin.reassignPartitions([{ topic: plan.topic, partition: plan.partition, replicas: plan.to }]);
+      this.started.push({ plan, opIndex: fault.invoke.index });
+      fault.ok();
+    } catch (err) {
+      fault.info(err);
+    } finally {
+      await admin.close().catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, holdMs));
+    this.h.invoke('nemesis', 'heal', { fault: 'reassign', target: `${plan.topic}-${plan.partition}`, left: 'running' }).ok();
+    await this.recover();
+  }
+
+  /**
+   * Waits until no reassignment runs on the run's topics, then checks that each partition
+   * this nemesis reassigned is placed where its last reassignment asked (a `reassigned` op).
+   * Resolves with what is wrong: `timeout` when some still ran after `timeoutMs`, and the
+   * partitions that ended elsewhere.
+   */
+  async untilReassigned(timeoutMs: number): Promise<{ timeout: boolean; elsewhere: { partition: string; asked: number[]; placed: number[] }[] }> {
+    const op = this.h.invoke('nemesis', 'reassigned', { started: this.started.length });
+    let md: MetadataResponse;
+    try {
+      md = await until(async () => {
+        const m = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);
+        return m && m.topics.length === this.o.topics.length && placements(m).every((p) => !p.reassigning) ? m : undefined;
+      }, timeoutMs, 'no reassignment running');
+    } catch (err) {
+      op.info(err);
+      return { timeout: true, elsewhere: [] };
+    }
+    const now = new Map(placements(md).map((p) => [`${p.topic}-${p.partition}`, p.replicas]));
+    // One reassignment per partition at a time, so the last one started is the placement to expect.
+    const last = new Map(this.started.map((s) => [`${s.plan.topic}-${s.plan.partition}`, s.plan.to]));
+    const elsewhere = [...last].filter(([k, to]) => now.get(k)?.join(',') !== to.join(','))
+      .map(([partition, asked]) => ({ partition, asked, placed: [...(now.get(partition) ?? [])] }));
+    op.ok({ started: this.started.length, placements: Object.fromEntries(now), elsewhere });
+    return { timeout: false, elsewhere };
+  }
+
+  /**
+   * A broker among the targets (the group coordinator's half of the time: pickBroker); for
+   * move-leader one that leads a partition of the run's topics or is the group coordinator
+   * (else none: skipped).
+   */
+  private async pickTarget(kind: FaultKind): Promise<{ nodeId: number; coordinator: boolean } | undefined> {
+    const coordinator = await this.groupCoordinator();
+    if (kind !== 'move-leader') return pickBroker(this.rng, this.o.targets, coordinator);
+    const leaders = new Set<number>(coordinator === undefined ? [] : [coordinator]);
     const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);
     for (const t of md?.topics ?? []) for (const p of t.partitionInfo ?? []) leaders.add(p.leader);
-    const candidates = this.o.targets.filter((n) => leaders.has(n));
-    return candidates.length > 0 ? this.rng.pick(candidates) : undefined;
+    return pickBroker(this.rng, this.o.targets.filter((n) => leaders.has(n)), coordinator);
+  }
+
+  /** The broker coordinating the group now (FindCoordinator at a running broker), if any answers. */
+  private async groupCoordinator(): Promise<number | undefined> {
+    if (this.o.groupId === undefined) return undefined;
+    for (const b of this.cc.cluster.brokers) {
+      if (!b.running) continue;
+      const r = await this.cc.cluster.request(b.nodeId, Api.FindCoordinator, { key: this.o.groupId }).catch(() => undefined);
+      if (r && r.nodeId >= 0) return r.nodeId;
+    }
+    return undefined;
   }
 
   /** Waits until every broker is registered and every partition of the topics has a leader. */
@@ -132,4 +212,12 @@ export class Nemesis {
       this.wake = () => { clearTimeout(t); r(); };
     });
   }
+}
+
+/** The partitions of a Metadata answer, with whether a reassignment of each runs. */
+function placements(md: MetadataResponse) {
+  return md.topics.flatMap((t) => (t.partitionInfo ?? []).map((p) => ({
+    topic: t.name, partition: p.partition, replicas: p.replicas,
+    reassigning: (p.addingReplicas?.length ?? 0) > 0 || (p.removingReplicas?.length ?? 0) > 0,
+  })));
 }

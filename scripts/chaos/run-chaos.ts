@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '../../src/client/admin.js';
+import { Api } from '../../src/protocol/api.js';
 import { until } from '../../test/cluster/cluster-helpers.js';
 import { segmentBytes } from '../../test/cluster/fault-helpers.js';
 import { startChaosCluster, type ChaosCluster } from './chaos-cluster.js';
@@ -27,6 +28,8 @@ export const DATA_TOPIC = 'chaos-data';
 export const JOBS_TOPIC = 'chaos-jobs';
 const GROUP = 'chaos-group';
 const SHARE_GROUP = 'chaos-queue';
+/** Of the workload topics; a `reassign` fault may take a partition to one less and back. */
+const REPLICATION_FACTOR = 3;
 
 export type Workload = 'produce' | 'group' | 'queue';
 
@@ -38,7 +41,11 @@ export interface ChaosOptions {
   quietS: number;
   brokers: number;
   faults: readonly FaultKind[];
-  /** Let broker faults hit broker 1, the home (coordinator) of the group and the queue workers. */
+  /**
+   * Let broker faults hit the share group's broker too (the queue workers' home: share-group
+   * state is local to it, not replicated yet). The consumer group's coordinator (the leader of
+   * its `__consumer_offsets` partition) is a target either way, favoured by pickBroker().
+   */
   targetCoordinator: boolean;
   workloads: readonly Workload[];
   sessionTtlMs: number;
@@ -46,6 +53,12 @@ export interface ChaosOptions {
   gapMs: readonly [number, number];
   partitions: number;
   producers: number;
+  /**
+   * reassignmentThrottleBytesPerSec of every broker: a `reassign` fault's copy then takes
+   * seconds (a 2 MB partition: about 15 s), so it is still in flight when the next faults come.
+   * Above the producers' rate per partition (about 10 kB/s), or an added replica never catches up.
+   */
+  reassignThrottleBytesPerSec: number;
   /** Progress lines (faults, phases); default none. */
   log?: (line: string) => void;
 }
@@ -62,6 +75,7 @@ export const DEFAULTS: Omit<ChaosOptions, 'seed'> = {
   gapMs: [2000, 6000],
   partitions: 3,
   producers: 3,
+  reassignThrottleBytesPerSec: 131_072,
 };
 
 export interface ChaosReport {
@@ -74,6 +88,8 @@ export interface ChaosReport {
   anomalies: Anomaly[];
   /** Longest gap between acknowledged produces per partition of the data topic. */
   unavailability: Record<string, { ms: number; fromMs: number; toMs: number }>;
+  /** Faults (of any kind) that hit the consumer group's coordinator's broker. */
+  groupCoordinatorFaults: number;
   /** Phases that ran out of time (recovery, queue drain); a job left unacked is also an anomaly. */
   notes: string[];
   summary: string;
@@ -89,12 +105,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const rng = new Rng(o.seed);
   const notes: string[] = [];
   const anomalies: Anomaly[] = [];
-  const cc = await startChaosCluster({ brokers: o.brokers, sessionTtlMs: o.sessionTtlMs });
+  const cc = await startChaosCluster({
+    brokers: o.brokers, sessionTtlMs: o.sessionTtlMs, args: ['--reassignment-throttle-bytes-per-sec', String(o.reassignThrottleBytesPerSec)],
+  });
   try {
     log(`cluster up: etcd ${cc.cluster.etcd.url}, brokers ${cc.bootstrap.join(' ')}`);
     const topics = await createTopics(cc, o);
-    // Group and queue clients go to broker 1 first (their home: coordinators live there today).
     const home = cc.bootstrap;
+    const coordinator = o.workloads.includes('group') ? await groupCoordinator(cc, GROUP) : undefined;
+    // Share-group state is local to the broker the workers reach first: one that holds a replica
+    // of every jobs partition (it serves only local logs), not the group's coordinator if it can.
+    const shareHome = o.workloads.includes('queue') ? await shareHomeFor(cc, coordinator) : undefined;
+    const workerBrokers = shareHome === undefined ? home : [cc.cluster.broker(shareHome).advertisedUrl, ...home.filter((u) => u !== cc.cluster.broker(shareHome).advertisedUrl)];
     const produce = o.workloads.includes('produce')
       ? new ProduceWorkload(h, { brokers: cc.bootstrap, topic: DATA_TOPIC, partitions: o.partitions, producers: o.producers, deliveryTimeoutMs: 30_000 })
       : undefined;
@@ -102,12 +124,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ? new GroupWorkload(h, { brokers: home, topic: DATA_TOPIC, groupId: GROUP, members: 3, commitEveryMs: 1000 })
       : undefined;
     const queue = o.workloads.includes('queue')
-      ? new QueueWorkload(h, { brokers: cc.bootstrap, workerBrokers: home, topic: JOBS_TOPIC, groupId: SHARE_GROUP, partitions: 2, workers: 2, enqueueEveryMs: 20, deliveryTimeoutMs: 30_000 })
+      ? new QueueWorkload(h, { brokers: cc.bootstrap, workerBrokers, topic: JOBS_TOPIC, groupId: SHARE_GROUP, partitions: 2, workers: 2, enqueueEveryMs: 20, deliveryTimeoutMs: 30_000 })
       : undefined;
-    const targets = cc.cluster.brokers.map((b) => b.nodeId).filter((n) => o.targetCoordinator || n !== 1);
+    const targets = cc.cluster.brokers.map((b) => b.nodeId).filter((n) => o.targetCoordinator || n !== shareHome);
     const nemesis = new Nemesis(cc, h, rng, {
       kinds: o.faults, targets, topics, holdMs: o.holdMs, gapMs: o.gapMs, recoverTimeoutMs: 90_000,
+      replicationFactor: REPLICATION_FACTOR,
+      ...(group ? { groupId: GROUP } : {}),
+      ...(shareHome === undefined ? {} : { pinned: new Map([[JOBS_TOPIC, [shareHome]]]) }),
     });
+    log(`group coordinator: ${coordinator === undefined ? '-' : `broker-${coordinator}`}; share group on ${shareHome === undefined ? '-' : `broker-${shareHome}`}`);
 
     const workStart = h.now();
     produce?.start();
@@ -125,7 +151,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     await produce?.stop();
     await queue?.stopEnqueuing();
-    log(`[${(h.now() / 1000).toFixed(1)}s] producers stopped; waiting for every replica in sync`);
+    log(`[${(h.now() / 1000).toFixed(1)}s] producers stopped; waiting for every reassignment to finish and every replica in sync`);
+    const moved = await nemesis.untilReassigned(120_000);
+    if (moved.timeout) notes.push('a reassignment was still running 120 s after the run');
+    for (const e of moved.elsewhere) anomalies.push({ kind: 'reassignment-elsewhere', evidence: e });
     if (!(await allInSync(cc, topics, 90_000))) notes.push('not every partition had all replicas in sync within 90 s after the run');
     if (queue && !(await queue.drain(90_000))) notes.push('the queue workers had not acked every enqueued job within 90 s after the run');
     if (group) await group.readOffsets();
@@ -176,6 +205,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       elapsedS: Math.round(h.now() / 100) / 10,
       ops: countOps(h.ops),
       faults: countFaults(h.ops),
+      groupCoordinatorFaults: h.ops.filter((op) => op.f === 'fault' && op.type === 'ok' && (op.value as { groupCoordinator?: boolean }).groupCoordinator).length,
       anomalies,
       unavailability: produce ? longestUnavailability(h.ops, DATA_TOPIC, o.partitions, workStart, workEnd) : {},
       notes,
@@ -196,7 +226,7 @@ async function createTopics(cc: ChaosCluster, o: ChaosOptions): Promise<string[]
     const topics: { name: string; partitions: number }[] = [];
     if (o.workloads.includes('produce') || o.workloads.includes('group')) topics.push({ name: DATA_TOPIC, partitions: o.partitions });
     if (o.workloads.includes('queue')) topics.push({ name: JOBS_TOPIC, partitions: 2 });
-    await admin.createTopics(topics.map((t) => ({ ...t, replicationFactor: 3, config: { minInsyncReplicas: 2 } })));
+    await admin.createTopics(topics.map((t) => ({ ...t, replicationFactor: REPLICATION_FACTOR, config: { minInsyncReplicas: 2 } })));
     const names = topics.map((t) => t.name);
     if (!(await allInSync(cc, names, 60_000))) throw new Error(`the topics ${names.join(', ')} did not get all replicas in sync within 60 s`);
     return names;
@@ -221,6 +251,24 @@ async function allInSync(cc: ChaosCluster, topics: readonly string[], timeoutMs:
   }
 }
 
+/** The group's coordinator (FindCoordinator; the first one creates `__consumer_offsets`, so it may take a while). */
+async function groupCoordinator(cc: ChaosCluster, groupId: string): Promise<number> {
+  return until(async () => {
+    const r = await cc.cluster.request(1, Api.FindCoordinator, { key: groupId }).catch(() => undefined);
+    return r && r.nodeId >= 0 ? r.nodeId : undefined;
+  }, 60_000, `a coordinator for ${groupId}`);
+}
+
+/** The lowest node id holding a replica of every jobs partition, other than `avoid` if another does. */
+async function shareHomeFor(cc: ChaosCluster, avoid: number | undefined): Promise<number> {
+  const md = await cc.cluster.metadata(undefined, [JOBS_TOPIC]);
+  const parts = md.topics[0]?.partitionInfo ?? [];
+  const all = cc.cluster.brokers.map((b) => b.nodeId).filter((n) => parts.every((p) => p.replicas.includes(n)));
+  const home = all.find((n) => n !== avoid) ?? all[0];
+  if (home === undefined) throw new Error(`no broker holds every partition of ${JOBS_TOPIC}: ${JSON.stringify(parts.map((p) => p.replicas))}`);
+  return home;
+}
+
 function countFaults(ops: readonly Op[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const op of ops) {
@@ -235,7 +283,7 @@ function countFaults(ops: readonly Op[]): Record<string, number> {
 /** The one line a run ends with: seed, operations, faults, anomalies, longest unavailability. */
 export function summaryLine(r: Omit<ChaosReport, 'summary'>): string {
   const ops = Object.entries(r.ops).map(([f, c]) => `${f} ${c.ok}/${c.fail}/${c.info}`).join(', ');
-  const faults = Object.entries(r.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const faults = (Object.entries(r.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none') + (r.groupCoordinatorFaults ? ` (${r.groupCoordinatorFaults} on the group coordinator)` : '');
   const kinds = new Map<string, number>();
   for (const a of r.anomalies) kinds.set(a.kind, (kinds.get(a.kind) ?? 0) + 1);
   const anomalies = r.anomalies.length === 0 ? '0' : `${r.anomalies.length} (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})`;

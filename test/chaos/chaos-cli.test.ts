@@ -1,6 +1,6 @@
 /**
- * `npm run chaos` arguments (scripts/chaos.ts): a fault this build cannot inject, an unknown
- * fault and a bad broker count are refused by name with exit 2, before anything starts.
+ * `npm run chaos` arguments (scripts/chaos.ts): an unknown fault and a bad broker count are
+ * refused by name with exit 2, before anything starts.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,12 +12,6 @@ function chaos(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/chaos.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stderr: r.stderr };
 }
-
-test('the reassign fault is refused as not available until partition reassignment lands', () => {
-  const r = chaos('--faults', 'kill,reassign', '--duration', '10', '--quiet', '2');
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /fault "reassign" is not available on this build: .*reassignment.*f\/reassign/);
-});
 
 test('an unknown fault and a broker count other than 3 or 5 are refused naming the value', () => {
   const bad = chaos('--faults', 'kill,flood');
