@@ -115,11 +115,17 @@ export class Nemesis {
    * not wait for it. Skipped when every partition is being reassigned.
    */
   private async reassign(holdMs: number): Promise<void> {
-    const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);
-    if (!md) return;
-    const plan = planReassignment(this.rng, placements(md), (md.brokers ?? []).map((b) => b.nodeId).sort((a, b) => a - b),
-      this.o.replicationFactor, this.o.pinned);
-    if (!plan) return;
+    const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch((err: unknown) => err as Error);
+    if (md instanceof Error) {
+      this.h.event('nemesis', 'skip', { fault: 'reassign', why: `no Metadata: ${md.message}` });
+      return;
+    }
+    const live = (md.brokers ?? []).map((b) => b.nodeId).sort((a, b) => a - b);
+    const plan = planReassignment(this.rng, placements(md), live, this.o.replicationFactor, this.o.pinned);
+    if (!plan) {
+      this.h.event('nemesis', 'skip', { fault: 'reassign', why: 'no partition to reassign', live, placements: placements(md) });
+      return;
+    }
     const fault = this.h.invoke('nemesis', 'fault', { fault: 'reassign', target: `${plan.topic}-${plan.partition}`, holdMs, kind: plan.kind, from: plan.from, to: plan.to });
     const admin = new Admin({ brokers: this.cc.cluster.brokers.filter((b) => b.running).map((b) => b.url), requestTimeoutMs: 15_000 });
     try {
