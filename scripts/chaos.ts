@@ -85,9 +85,14 @@ for (const an of report.anomalies.slice(0, 20)) console.error(`chaos: anomaly ${
 if (report.anomalies.length > 20) console.error(`chaos: ... ${report.anomalies.length - 20} more anomalies in the report`);
 for (const n of report.notes) console.error(`chaos: note: ${n}`);
 if (a.report) {
-  const { history, ...rest } = report;
-  writeFileSync(a.report, JSON.stringify(a.history ? report : rest, null, 2) + '\n');
+  const { history, brokerLogs, ...rest } = report;
+  writeFileSync(a.report, JSON.stringify(a.history ? { ...rest, history } : rest, null, 2) + '\n');
   console.error(`chaos: report written to ${a.report}${a.history ? ` (with ${history?.length ?? 0} history ops)` : ''}`);
+  // With an anomaly, the brokers' logs beside it: which broker led or coordinated what, when.
+  for (const [node, text] of Object.entries(brokerLogs ?? {})) {
+    writeFileSync(`${a.report}.broker-${node}.log`, text);
+    console.error(`chaos: broker ${node}'s log written to ${a.report}.broker-${node}.log`);
+  }
 }
 console.log(report.summary);
 process.exit(report.anomalies.length === 0 ? 0 : 1);

@@ -67,7 +67,7 @@ export const DEFAULTS: Omit<ChaosOptions, 'seed'> = {
   durationS: 300,
   quietS: 15,
   brokers: 3,
-  faults: ['kill', 'pause', 'cut-etcd', 'cut-net', 'move-leader'],
+  faults: ['kill', 'pause', 'cut-etcd', 'cut-net', 'move-leader', 'reassign'],
   targetCoordinator: false,
   workloads: ['produce', 'group', 'queue'],
   sessionTtlMs: 6000,
@@ -94,6 +94,8 @@ export interface ChaosReport {
   notes: string[];
   summary: string;
   history?: Op[];
+  /** Every broker's output (all its lives) by node id, kept only when an anomaly was found: who answered what. */
+  brokerLogs?: Record<string, string>;
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
@@ -211,6 +213,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       notes,
       summary: '',
       history: h.ops,
+      ...(anomalies.length > 0 ? { brokerLogs: Object.fromEntries(cc.cluster.brokers.map((b) => [String(b.nodeId), b.logs()])) } : {}),
     };
     report.summary = summaryLine(report);
     return report;

@@ -5,9 +5,10 @@
  * until it is replicated; `--target-coordinator` runs that combination), the consumer group's
  * coordinator (wherever its `__consumer_offsets` partition leads) favoured: CI's seed-34 run
  * caught a coordinator answering after it lost its partition
- * (test/cluster/coordinator-fencing.test.ts). Seed 34's schedule: a leadership move off the
- * group's coordinator (broker 3), a network cut, a pause longer than the 6 s lease (the broker
- * loses its session and rejoins), a kill, a cut from etcd. Needs etcd (fails without).
+ * (test/cluster/coordinator-fencing.test.ts). Seed 34's schedule with the default faults
+ * (reassign among them since it passed the long runs of docs/cluster.md): two leadership moves
+ * (one off the group's coordinator), a pause, a kill; it draws no reassign (the long runs and
+ * test/chaos/fault-choice.test.ts cover that). Needs etcd (fails without).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
