@@ -17,6 +17,8 @@ import { ClusterNode } from '../cluster/cluster-node.js';
 import { ControllerTracker } from '../cluster/controller-tracker.js';
 import { NodeIdInUseError } from '../cluster/errors.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
+import { etcdEndpoints, etcdEndpointsProblem } from '../cluster/etcd-endpoints.js';
+import { isEtcdUnreachable } from '../cluster/etcd-unreachable.js';
 import type { ReassignmentRequest } from '../cluster/reassignment-admin.js';
 import type { LinkFactory } from '../replication/types.js';
 import type { Logger } from './logger.js';
@@ -60,13 +62,16 @@ export function etcdConnectWaitMs(config: BrokerConfig): number {
 }
 
 /**
- * Connects to etcd and starts this broker's ClusterNode. Fails with an error naming the
- * setting when etcd does not answer within etcdConnectWaitMs, or when another live broker holds
- * this node id.
+ * Connects to etcd and starts this broker's ClusterNode. Fails with a coded SluiceError naming
+ * the setting (see the top of this file): a bad `etcd` value before dialling, etcd silent for
+ * etcdConnectWaitMs, or another live broker holding this node id.
  */
 export async function startCluster(config: BrokerConfig, boundPort: number, log: Logger): Promise<ClusterRuntime> {
   const nodeId = config.nodeId!;
-  const hosts = config.etcd!.split(',').map((h) => h.trim()).filter(Boolean);
+  // loadConfig checked the value already; a Broker built in code gets the same answer here.
+  const problem = etcdEndpointsProblem(config.etcd!);
+  if (problem !== undefined) throw new SluiceError('INVALID_CONFIG', `setting 'etcd' (flag --${flagName('etcd')}) ${problem}`);
+  const hosts = etcdEndpoints(config.etcd!);
   const client = new Etcd3({ hosts, dialTimeout: 5000 });
   const advertisedUrl = config.advertisedUrl ?? `ws://${config.host}:${boundPort}`;
   const leaderElections = { count: 0 };
@@ -80,15 +85,12 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   try {
     await reachEtcd(client, config);
     log.info('etcd reachable', { etcd: hosts, nodeId, advertisedUrl });
-    await node.start().catch((err: unknown) => {
-      if (err instanceof NodeIdInUseError) throw new Error(`${err.message} (setting 'nodeId', flag --${flagName('nodeId')})`, { cause: err });
-      throw err;
-    });
+    await node.start();
     controller = await ControllerTracker.open(client, node.keys);
   } catch (err) {
-    await node.stop().catch(() => {});
+    await node.stop().catch(() => {}); // the start-up error below is the one to report
     client.close();
-    throw err;
+    throw startError(err, config);
   }
   const tracker = controller;
   // Watch failures are reported, never thrown: an 'error' event without a listener would end the process.
@@ -136,6 +138,21 @@ async function reachEtcd(client: Etcd3, config: BrokerConfig): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
   }
-  throw new Error(`cannot reach etcd at ${config.etcd} (setting 'etcd', flag --${flagName('etcd')}) within ${waitMs} ms: ${(last as Error | undefined)?.message ?? 'no answer'}`, { cause: last });
+  throw new SluiceError('ETCD_UNAVAILABLE', `cannot reach etcd at ${config.etcd} (setting 'etcd', flag --${flagName('etcd')}) within ${waitMs} ms: ${(last as Error | undefined)?.message ?? 'no answer'}`, { cause: last });
+}
+
+/**
+ * A start-up failure as the coded error an operator acts on, naming the setting: a live broker
+ * with this node id (NODE_ID_IN_USE), etcd gone silent after it first answered
+ * (ETCD_UNAVAILABLE, retriable). Anything else is passed on as it is.
+ */
+function startError(err: unknown, config: BrokerConfig): unknown {
+  if (err instanceof NodeIdInUseError) {
+    return new SluiceError('NODE_ID_IN_USE', `${err.message} (setting 'nodeId', flag --${flagName('nodeId')})`, { cause: err });
+  }
+  if (isEtcdUnreachable(err)) {
+    return new SluiceError('ETCD_UNAVAILABLE', `etcd at ${config.etcd} (setting 'etcd', flag --${flagName('etcd')}) stopped answering during start-up: ${(err as Error).message}`, { cause: err });
+  }
+  return err;
 }
 
