@@ -4,10 +4,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ControllerElection } from '../../src/cluster/controller-election.js';
-import { ControllerFencedError } from '../../src/cluster/errors.js';
+import { ControllerFencedError, SessionExpiredError } from '../../src/cluster/errors.js';
 import { EtcdSession } from '../../src/cluster/etcd-session.js';
 import { ClusterKeys } from '../../src/cluster/keys.js';
-import { startMember } from './cluster-helpers.js';
+import { startMember, until } from './cluster-helpers.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
 
 const TTL_MS = 2000;
@@ -90,4 +90,21 @@ test('a session fences itself before its lease can expire when etcd stops answer
   assert.equal(e.epoch, undefined, 'the controller stepped down with its fence');
   assert.ok(fencedAt - pausedAt < 30_000);
   env.etcd.resume();
+});
+
+test('a candidate whose session is lost while it waits gives up with SessionExpiredError (retriable), not a plain Error', opts, async (t) => {
+  const keys = new ClusterKeys('lostwait');
+  const sa = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  const sb = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  t.after(async () => { await sa.close(); await sb.close(); });
+  const a = new ControllerElection(env.client, keys, sa, 1);
+  const b = new ControllerElection(env.client, keys, sb, 2);
+  await a.campaign();
+  const bWaits = b.campaign();
+  // B is queued behind A; its candidate key exists, then its session ends (revoked: the key goes).
+  await until(async () => ((await env.client.getAll().prefix(keys.controllerPrefix).keys()).length === 2 ? true : undefined), 10_000, 'B\'s candidacy');
+  await sb.close();
+  await a.resign();
+  await assert.rejects(bWaits, (err: unknown) => err instanceof SessionExpiredError && err.code === 'SESSION_EXPIRED' && err.retriable);
+  assert.equal(b.epoch, undefined, 'B never led');
 });
