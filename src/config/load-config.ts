@@ -43,6 +43,7 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   const warnings: string[] = [];
   const values: Flat = new Map();
   const defaultsFile = src.defaultsFile ?? DEFAULT_CONFIG_PATH;
+  for (const s of SETTINGS) if (s.default !== undefined) values.set(s.key, s.default);
   applyFile(values, defaultsFile, 'defaults file');
   if (src.file !== undefined) applyFile(values, src.file, 'config file');
   const env = src.env ?? {};
@@ -128,6 +129,9 @@ function applyFile(values: Flat, path: string, what: string): void {
   if (!isObject(json)) throw new ConfigError(`${what} ${path} must hold a JSON object`);
   walk(json, '', (key, value) => {
     const setting = SETTINGS_BY_KEY.get(key);
+    if (setting?.default !== undefined && what === 'defaults file') {
+      throw new ConfigError(`${what} ${path} sets '${key}', whose default the code owns (src/config/settings.ts names it): remove it there`);
+    }
     if (!setting) throw new ConfigError(`unknown setting '${key}' in ${what} ${path}`);
     values.set(key, checkValue(setting, value, `${what} ${path}`));
   });
