@@ -8,14 +8,14 @@
  * kebab-case (--log-segment-bytes).
  *
  * A default has one source: config/default.json, or, for a setting whose module also runs
- * without the broker's config (storage's log defaults and producer-id expiry, which tests,
- * benches and embedders rely on), that module's constant, named here as `default`. The
+ * without the broker's config (storage's log defaults and producer-id expiry, the share group
+ * defaults of queue mode; tests, benches and embedders rely on them), that module's constant, named here as `default`. The
  * loader refuses a defaults file that sets one of those, so the two cannot drift apart.
  */
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../storage/types.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
-import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
+import { DEFAULT_SHARE_GROUP_CONFIG, SHARE_CONFIG_RANGES } from '../queue/share-config.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -147,11 +147,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'log.retentionBytes', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.retentionBytes, description: 'delete oldest segments beyond this size (-1 = no limit)' },
   { key: 'log.flushMessages', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.flushMessages, description: 'fsync every N messages (-1 = off)' },
   { key: 'log.flushMs', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.flushMs, description: 'fsync at least this often (-1 = off)' },
-  { key: 'share.visibilityTimeoutMs', type: shareRange('visibilityTimeoutMs'), description: 'queue mode: lock time of an acquired record' },
-  { key: 'share.maxDeliveries', type: shareRange('maxDeliveries'), description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
-  { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
-  { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), description: 'queue mode: cap on that delay' },
-  { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), description: 'queue mode: a silent worker is removed after this long' },
+  { key: 'share.visibilityTimeoutMs', type: shareRange('visibilityTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.visibilityTimeoutMs, description: 'queue mode: lock time of an acquired record' },
+  { key: 'share.maxDeliveries', type: shareRange('maxDeliveries'), default: DEFAULT_SHARE_GROUP_CONFIG.maxDeliveries, description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
+  { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMs, description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
+  { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMaxMs, description: 'queue mode: cap on that delay' },
+  { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.sessionTimeoutMs, description: 'queue mode: a silent worker is removed after this long' },
   { key: 'nodeId', type: int(0, I32), optional: true, description: 'cluster mode: this broker\'s unique node id (required with --etcd)' },
   { key: 'etcd', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd endpoints, comma-separated (unset = a single broker)' },
   { key: 'advertisedUrl', type: { kind: 'string' }, optional: true, description: 'cluster mode: URL clients and brokers dial for this broker (default ws://host:port)' },

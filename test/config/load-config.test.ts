@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { SETTINGS, envName, flagName } from '../../src/config/settings.js';
-import { SHARE_CONFIG_RANGES } from '../../src/queue/share-config.js';
+import { DEFAULT_SHARE_GROUP_CONFIG, SHARE_CONFIG_RANGES } from '../../src/queue/share-config.js';
 import { MAX_PARTITIONS } from '../../src/storage/log-manager.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/types.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../../src/storage/partition-log.js';
@@ -110,11 +110,12 @@ test('storage owns its defaults: the broker takes them from the code, and a defa
   const { config } = loadConfig();
   assert.deepEqual({ ...config.log }, { ...DEFAULT_LOG_CONFIG });
   assert.equal(config.producerIdExpirationMs, DEFAULT_PRODUCER_ID_EXPIRATION_MS);
+  for (const [k, v] of Object.entries(config.share)) assert.equal(v, DEFAULT_SHARE_GROUP_CONFIG[k as keyof typeof DEFAULT_SHARE_GROUP_CONFIG], `share.${k}`);
   // A second copy of a code-owned default is what let the two drift: the loader says where it is.
   const defaults = JSON.parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
-  for (const extra of [{ producerIdExpirationMs: 1000 }, { log: { segmentBytes: 4096 } }]) {
+  for (const extra of [{ producerIdExpirationMs: 1000 }, { log: { segmentBytes: 4096 } }, { share: { maxDeliveries: 3 } }]) {
     assert.throws(() => loadConfig({ defaultsFile: file({ ...defaults, ...extra }) }),
-      (err: unknown) => err instanceof ConfigError && /sets '(producerIdExpirationMs|log\.segmentBytes)', whose default the code owns/.test(err.message));
+      (err: unknown) => err instanceof ConfigError && /sets '(producerIdExpirationMs|log\.segmentBytes|share\.maxDeliveries)', whose default the code owns/.test(err.message));
   }
   // An operator's config file still sets them.
   assert.equal(loadConfig({ file: file({ producerIdExpirationMs: 1000, log: { segmentBytes: 4096 } }) }).config.log.segmentBytes, 4096);
