@@ -84,7 +84,7 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   let controller: ControllerTracker | undefined;
   try {
     await reachEtcd(client, config);
-    log.info('etcd reachable', { etcd: hosts, nodeId, advertisedUrl });
+    log.info('cluster.etcd.reachable', { etcd: hosts, nodeId, advertisedUrl });
     await node.start();
     controller = await ControllerTracker.open(client, node.keys);
   } catch (err) {
@@ -94,10 +94,10 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   }
   const tracker = controller;
   // Watch failures are reported, never thrown: an 'error' event without a listener would end the process.
-  tracker.on('error', (err) => { log.warn('controller watch failed', { error: err.message }); });
-  node.view.on('error', (err) => { log.error('cluster view resync failed', { error: err.message }); });
-  node.view.on('invalid', (key, err) => { log.warn('cluster view skipped a value no broker wrote', { key, error: err.message }); });
-  node.directory.on('error', (err) => { log.warn('broker directory watch failed', { error: err.message }); });
+  tracker.on('error', (err) => { log.warn('cluster.controller.watch-failed', { error: err.message }); });
+  node.view.on('error', (err) => { log.error('cluster.view.resync-failed', { error: err.message }); });
+  node.view.on('invalid', (key, err) => { log.warn('cluster.view.invalid-value', { key, error: err.message }); });
+  node.directory.on('error', (err) => { log.warn('cluster.directory.watch-failed', { error: err.message }); });
   const links = new BrokerLinks(node);
   const route = new ControllerRoute(nodeId, node, tracker, links.link, config.etcdSessionTtlMs);
   const store = new EtcdMetadataStore(node.view, nodeId, route);

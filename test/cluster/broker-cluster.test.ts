@@ -111,7 +111,7 @@ test('a value in etcd that no broker wrote is skipped and logged, and the broker
   const client = new Etcd3({ hosts: cluster().etcd.url });
   try {
     await client.put(new ClusterKeys('sluice').topic('not-json')).value('{oops');
-    await until(async () => (/cluster view skipped a value no broker wrote.*not-json/.test(cluster().broker(1).logs()) ? true : undefined), 30_000, 'the warning');
+    await until(async () => (/cluster\.view\.invalid-value.*not-json/.test(cluster().broker(1).logs()) ? true : undefined), 30_000, 'the warning');
     const md = await cluster().metadata(1);
     assert.equal(md.topics.some((t) => t.name === 'not-json'), false);
   } finally {
