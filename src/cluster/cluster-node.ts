@@ -64,7 +64,9 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   /** Registers (waiting out this broker's previous life, refusing a live duplicate id) and starts campaigning. */
   async start(): Promise<void> {
-    this.directoryHandle = await BrokerDirectory.open(this.client, this.keys);
+    this.directoryHandle = await BrokerDirectory.open(this.client, this.keys, (key, err) => {
+      this.log.warn('cluster.directory.invalid-value', { key, error: err.message });
+    });
     this.viewHandle = await ClusterView.open(this.client, this.keys);
     // A reassignment waits on ISR changes the leaders write: the controller looks again at each.
     this.viewHandle.on('partition', (_t, _p, s) => { this.controller?.partitionChanged(s?.state); });
