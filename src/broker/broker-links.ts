@@ -25,6 +25,7 @@ export class BrokerLinks {
       throw new SluiceError('NOT_CONTROLLER', `broker ${nodeId} is not registered in etcd: no URL to dial`);
     }
     if (have && have.url === url) return have;
+    // The old URL's connection is dropped; a failure to close it cleanly leaves nothing to undo.
     if (have) void have.close().catch(() => {});
     const conn = new Connection(url);
     this.open.set(nodeId, conn);

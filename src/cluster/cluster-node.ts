@@ -137,6 +137,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.controller?.stop();
+    // A resign etcd does not take (etcd unreachable) costs nothing: the session's revoke below,
+    // or else its expiry within the TTL, removes the candidate key all the same.
     await this.election?.resign().catch(() => {});
     await this.session?.close();
   }
