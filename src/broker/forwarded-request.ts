@@ -7,7 +7,7 @@
  * caught up, each hop holding a request slot and a link. One hop is enough: the first broker
  * answers its client NOT_CONTROLLER, and the client retries once metadata settles.
  *
- * The mark reaches the forwarding decision (cluster-context.ts's ControllerRoute, below the
+ * The mark reaches the forwarding decision (controller-route.ts's ControllerRoute, below the
  * log manager and the metadata store) through an AsyncLocalStorage rather than a parameter
  * threaded through the storage layer, which knows nothing of forwarding.
  */

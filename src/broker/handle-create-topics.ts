@@ -7,7 +7,7 @@
  * replicationFactor: a single broker holds one replica, so anything but 1 is
  * INVALID_REPLICATION_FACTOR, and so is minInsyncReplicas above 1 (INVALID_CONFIG). In cluster
  * mode the topic is created by the controller (this broker forwards to it when it is not;
- * cluster-context.ts), which checks both against the live brokers; the answer comes once this
+ * controller-route.ts), which checks both against the live brokers; the answer comes once this
  * broker's view shows the topic.
  */
 import type { Api, TopicResult } from '../protocol/api.js';

@@ -58,6 +58,10 @@ function pad(n: number): string {
 }
 
 function errorsAsText(_key: string, v: unknown): unknown {
-  if (v instanceof Error) return { name: v.name, message: v.message, ...((v as { code?: string }).code ? { code: (v as { code?: string }).code } : {}) };
+  if (v instanceof Error) {
+    const { code, retriable } = v as { code?: string; retriable?: unknown };
+    // A SluiceError's code and retriable say what to do about it; the stack is for developers, not logs.
+    return { name: v.name, message: v.message, ...(code ? { code } : {}), ...(typeof retriable === 'boolean' ? { retriable } : {}) };
+  }
   return v;
 }

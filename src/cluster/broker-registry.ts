@@ -76,12 +76,17 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
   private readonly live = new Map<number, BrokerInfo>();
   private watcher: Watcher | undefined;
 
-  private constructor(private readonly keys: ClusterKeys) {
+  private constructor(private readonly keys: ClusterKeys, private readonly onInvalid: (key: string, err: Error) => void) {
     super();
   }
 
-  static async open(client: Etcd3, keys: ClusterKeys): Promise<BrokerDirectory> {
-    const dir = new BrokerDirectory(keys);
+  /**
+   * `onInvalid` hears of each value under the brokers prefix that is not a broker's record
+   * (skipped), from the first read on: a callback rather than an event, so the values present
+   * at open are not emitted before anyone listens.
+   */
+  static async open(client: Etcd3, keys: ClusterKeys, onInvalid: (key: string, err: Error) => void = () => {}): Promise<BrokerDirectory> {
+    const dir = new BrokerDirectory(keys, onInvalid);
     const res = await client.getAll().prefix(keys.brokersPrefix).exec();
     for (const kv of res.kvs) dir.apply(kv, false);
     dir.watcher = await client.watch().prefix(keys.brokersPrefix)
@@ -111,8 +116,9 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
       let info: BrokerInfo;
       try {
         info = JSON.parse(kv.value.toString()) as BrokerInfo;
-      } catch {
-        return; // not written by a broker; nothing to learn from it
+      } catch (err) {
+        this.onInvalid(kv.key.toString(), err as Error); // not written by a broker: skipped, but said
+        return;
       }
       this.live.set(nodeId, info);
     }

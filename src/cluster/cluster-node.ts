@@ -64,7 +64,9 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   /** Registers (waiting out this broker's previous life, refusing a live duplicate id) and starts campaigning. */
   async start(): Promise<void> {
-    this.directoryHandle = await BrokerDirectory.open(this.client, this.keys);
+    this.directoryHandle = await BrokerDirectory.open(this.client, this.keys, (key, err) => {
+      this.log.warn('cluster.directory.invalid-value', { key, error: err.message });
+    });
     this.viewHandle = await ClusterView.open(this.client, this.keys);
     // A reassignment waits on ISR changes the leaders write: the controller looks again at each.
     this.viewHandle.on('partition', (_t, _p, s) => { this.controller?.partitionChanged(s?.state); });
@@ -135,6 +137,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.controller?.stop();
+    // A resign etcd does not take (etcd unreachable) costs nothing: the session's revoke below,
+    // or else its expiry within the TTL, removes the candidate key all the same.
     await this.election?.resign().catch(() => {});
     await this.session?.close();
   }
@@ -159,35 +163,35 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     const election = new ControllerElection(this.client, this.keys, session, this.opts.nodeId);
     this.election = election;
     election.on('elected', (epoch) => {
-      this.log.info('controller elected', { nodeId: this.opts.nodeId, epoch });
+      this.log.info('cluster.controller.elected', { nodeId: this.opts.nodeId, epoch });
       this.emit('controller', true);
     });
     election.on('deposed', () => {
-      this.log.warn('controller deposed', { nodeId: this.opts.nodeId });
+      this.log.warn('cluster.controller.deposed', { nodeId: this.opts.nodeId });
       this.emit('controller', false);
     });
-    election.on('error', (err) => { this.log.error('controller election failed', { error: err.message }); });
+    election.on('error', (err) => { this.log.error('cluster.controller.election-failed', { error: err.message }); });
     this.controller?.stop();
     this.controller = new FailoverController(this.client, this.keys, election, this.directory, {
       uncleanLeaderElection: this.opts.uncleanLeaderElection === true,
       topics: new TopicAdmin(this.client, this.keys, election, () => [...this.directory.brokers().keys()]),
       onChange: (topic, partition, from, to) => {
-        this.log.info('partition state changed', { topic, partition, from, to });
+        this.log.info('cluster.partition-state.changed', { topic, partition, from, to });
         this.opts.onPartitionChange?.(topic, partition, from, to);
       },
-      onError: (err) => { this.log.error('controller pass failed', { error: err.message }); },
+      onError: (err) => { this.log.error('cluster.controller.pass-failed', { error: err.message }); },
     });
     session.once('lost', (err) => { this.rejoin(err); });
     this.emit('registered');
     // Campaigning waits until this broker leads, maybe forever: not part of start().
     election.campaign().catch((err: unknown) => {
-      if (!this.stopped && !session.lost) this.log.error('controller campaign failed', { error: (err as Error).message });
+      if (!this.stopped && !session.lost) this.log.error('cluster.controller.campaign-failed', { error: (err as Error).message });
     });
   }
 
   private rejoin(err: Error): void {
     if (this.stopped) return;
-    this.log.error('etcd session lost', { nodeId: this.opts.nodeId, error: err.message });
+    this.log.error('cluster.session.lost', { nodeId: this.opts.nodeId, error: err.message });
     this.emit('sessionLost', err);
     void (async () => {
       for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 5000)) {
@@ -195,7 +199,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
           await this.join();
           return;
         } catch (e) {
-          this.log.warn('etcd rejoin failed; retrying', { error: (e as Error).message, retryInMs: delay });
+          this.log.warn('cluster.session.rejoin-failed', { error: (e as Error).message, retryInMs: delay });
           await new Promise((r) => setTimeout(r, delay));
         }
       }

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IOperation, IRequestOp, ITxnResponse } from 'etcd3';
 import type { EtcdSession } from './etcd-session.js';
-import { ControllerFencedError } from './errors.js';
+import { ControllerFencedError, SessionExpiredError } from './errors.js';
 import type { ClusterKeys } from './keys.js';
 import { revision } from './keys.js';
 
@@ -51,7 +51,9 @@ export class ControllerElection extends EventEmitter<ElectionEvents> {
 
   /**
    * Puts the candidate key and resolves once this broker leads (with its epoch). Rejects when
-   * the election is closed or the session lost before that.
+   * the election is closed, or with SessionExpiredError (retriable) when the session was lost,
+   * its candidate key vanished with its lease, or it would win past its fence: a 'renewed'
+   * session campaigns again (above), a lost one is replaced by the node's rejoin.
    */
   async campaign(): Promise<number> {
     this.campaigning = true;
@@ -72,13 +74,14 @@ export class ControllerElection extends EventEmitter<ElectionEvents> {
       ? revision(res.header.revision)
       : revision(res.responses[0]!.response_range.kvs[0]!.create_revision);
     for (;;) {
-      if (this.closed || this.session.lost) throw new Error('controller election closed before it was won');
+      if (this.closed) throw new Error('controller election closed before it was won');
+      if (this.session.lost) throw new SessionExpiredError('controller campaign ended: the etcd session was lost before it was won');
       const range = await this.client.getAll().prefix(this.keys.controllerPrefix).sort('Create', 'Ascend').exec();
       const before = range.kvs.filter((kv) => revision(kv.create_revision) < this.myRevision);
       const mine = range.kvs.some((kv) => kv.key.toString() === this.myKey);
-      if (!mine) throw new Error('controller candidacy vanished (session lease expired) before it was won');
+      if (!mine) throw new SessionExpiredError('controller candidacy vanished (its session lease expired) before it was won');
       if (before.length === 0) {
-        if (!this.session.isValid()) throw new Error('controller election won on a session past its fence');
+        if (!this.session.isValid()) throw new SessionExpiredError('controller election won on a session past its fence: its lease may have expired');
         this.leading = true;
         this.emit('elected', this.myRevision);
         return this.myRevision;

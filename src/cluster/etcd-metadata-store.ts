@@ -6,7 +6,7 @@
  * Reads answer from the view, events come from the view's watch (so every broker sees the same
  * changes in the same order), and changes go to the controller through `TopicChanges` (the
  * broker wires the controller's TopicAdmin or a forward to the controller,
- * src/broker/cluster-context.ts). A change resolves only once this broker's view shows it, so
+ * src/broker/controller-route.ts). A change resolves only once this broker's view shows it, so
  * a Metadata request answered here right after sees the change.
  *
  * Internal topics (`__` prefix) are not here: each broker keeps its own in the file store.

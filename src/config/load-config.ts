@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SHARE_GROUP_CONFIG, resolveShareConfig } from '../queue/share-config.js';
 import { InvalidShareConfigError } from '../queue/errors.js';
+import { etcdEndpointsProblem } from '../cluster/etcd-endpoints.js';
 import { ConfigError } from './config-error.js';
 import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, flagName, type BrokerConfig, type Setting } from './settings.js';
 
@@ -42,6 +43,7 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   const warnings: string[] = [];
   const values: Flat = new Map();
   const defaultsFile = src.defaultsFile ?? DEFAULT_CONFIG_PATH;
+  for (const s of SETTINGS) if (s.default !== undefined) values.set(s.key, s.default);
   applyFile(values, defaultsFile, 'defaults file');
   if (src.file !== undefined) applyFile(values, src.file, 'config file');
   const env = src.env ?? {};
@@ -70,11 +72,29 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   return { config, warnings };
 }
 
-/** Cluster mode needs to know who this broker is: an id no other broker has (etcd refuses a live duplicate). */
+/**
+ * Cluster mode needs to know who this broker is (an id no other broker has: etcd refuses a live
+ * duplicate), where etcd is, and a URL the others can dial: checked before the broker listens.
+ */
 function checkCluster(config: BrokerConfig): void {
   if (config.etcd === undefined) return;
   if (config.nodeId === undefined) {
     throw new ConfigError(`setting 'nodeId' (flag --${flagName('nodeId')}, env ${envName('nodeId')}) is required when 'etcd' is set (cluster mode)`);
+  }
+  const etcd = etcdEndpointsProblem(config.etcd);
+  if (etcd !== undefined) throw new ConfigError(`setting 'etcd' (flag --${flagName('etcd')}, env ${envName('etcd')}) ${etcd}`);
+  const url = config.advertisedUrl;
+  if (url !== undefined && !isWsUrl(url)) {
+    throw new ConfigError(`setting 'advertisedUrl' (flag --${flagName('advertisedUrl')}, env ${envName('advertisedUrl')}) must be a ws:// or wss:// URL other brokers and clients can dial, got ${JSON.stringify(url)}`);
+  }
+}
+
+function isWsUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'ws:' || u.protocol === 'wss:') && u.hostname !== '';
+  } catch {
+    return false; // not a URL at all: the caller names the setting
   }
 }
 
@@ -109,6 +129,9 @@ function applyFile(values: Flat, path: string, what: string): void {
   if (!isObject(json)) throw new ConfigError(`${what} ${path} must hold a JSON object`);
   walk(json, '', (key, value) => {
     const setting = SETTINGS_BY_KEY.get(key);
+    if (setting?.default !== undefined && what === 'defaults file') {
+      throw new ConfigError(`${what} ${path} sets '${key}', whose default the code owns (src/config/settings.ts names it): remove it there`);
+    }
     if (!setting) throw new ConfigError(`unknown setting '${key}' in ${what} ${path}`);
     values.set(key, checkValue(setting, value, `${what} ${path}`));
   });

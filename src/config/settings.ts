@@ -6,10 +6,16 @@
  * Keys are dotted paths into the JSON file (`log.segmentBytes`); the environment name is
  * SLUICE_ + UPPER_SNAKE of the path (SLUICE_LOG_SEGMENT_BYTES) and the flag is its
  * kebab-case (--log-segment-bytes).
+ *
+ * A default has one source: config/default.json, or, for a setting whose module also runs
+ * without the broker's config (storage's log defaults and producer-id expiry, the share group
+ * defaults of queue mode; tests, benches and embedders rely on them), that module's constant, named here as `default`. The
+ * loader refuses a defaults file that sets one of those, so the two cannot drift apart.
  */
-import type { LogConfig } from '../storage/types.js';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from '../storage/types.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
-import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
+import { DEFAULT_SHARE_GROUP_CONFIG, SHARE_CONFIG_RANGES } from '../queue/share-config.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -99,6 +105,8 @@ export interface Setting {
   description: string;
   /** May be left unset (no default in config/default.json): the config field is then absent. */
   optional?: true;
+  /** The default, when the module that enforces the setting owns it (then config/default.json must not set it). */
+  default?: number;
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -132,25 +140,25 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'group.heartbeatIntervalMs', type: int(1, I32), description: 'how often group members are told to heartbeat' },
   { key: 'group.reconcileHeartbeatIntervalMs', type: int(1, I32), description: 'heartbeat interval told to a member with a revocation or hand-over pending' },
   { key: 'group.offsetsRetentionMs', type: int(1, MAX), description: 'committed offsets of an empty group expire this long after it became empty' },
-  { key: 'log.segmentBytes', type: int(1024, MAX), description: 'roll a segment at this size' },
-  { key: 'log.segmentMs', type: int(1, MAX), description: 'roll a segment at this age' },
-  { key: 'log.indexIntervalBytes', type: int(1, I32), description: 'bytes between sparse index entries' },
-  { key: 'log.retentionMs', type: int(-1, MAX), description: 'delete segments older than this (-1 = keep)' },
-  { key: 'log.retentionBytes', type: int(-1, MAX), description: 'delete oldest segments beyond this size (-1 = no limit)' },
-  { key: 'log.flushMessages', type: int(-1, MAX), description: 'fsync every N messages (-1 = off)' },
-  { key: 'log.flushMs', type: int(-1, MAX), description: 'fsync at least this often (-1 = off)' },
-  { key: 'share.visibilityTimeoutMs', type: shareRange('visibilityTimeoutMs'), description: 'queue mode: lock time of an acquired record' },
-  { key: 'share.maxDeliveries', type: shareRange('maxDeliveries'), description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
-  { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
-  { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), description: 'queue mode: cap on that delay' },
-  { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), description: 'queue mode: a silent worker is removed after this long' },
+  { key: 'log.segmentBytes', type: int(1024, MAX), default: DEFAULT_LOG_CONFIG.segmentBytes, description: 'roll a segment at this size' },
+  { key: 'log.segmentMs', type: int(1, MAX), default: DEFAULT_LOG_CONFIG.segmentMs, description: 'roll a segment at this age' },
+  { key: 'log.indexIntervalBytes', type: int(1, I32), default: DEFAULT_LOG_CONFIG.indexIntervalBytes, description: 'bytes between sparse index entries' },
+  { key: 'log.retentionMs', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.retentionMs, description: 'delete segments older than this (-1 = keep)' },
+  { key: 'log.retentionBytes', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.retentionBytes, description: 'delete oldest segments beyond this size (-1 = no limit)' },
+  { key: 'log.flushMessages', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.flushMessages, description: 'fsync every N messages (-1 = off)' },
+  { key: 'log.flushMs', type: int(-1, MAX), default: DEFAULT_LOG_CONFIG.flushMs, description: 'fsync at least this often (-1 = off)' },
+  { key: 'share.visibilityTimeoutMs', type: shareRange('visibilityTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.visibilityTimeoutMs, description: 'queue mode: lock time of an acquired record' },
+  { key: 'share.maxDeliveries', type: shareRange('maxDeliveries'), default: DEFAULT_SHARE_GROUP_CONFIG.maxDeliveries, description: 'queue mode: deliveries before a record goes to the dead-letter topic' },
+  { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMs, description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
+  { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMaxMs, description: 'queue mode: cap on that delay' },
+  { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.sessionTimeoutMs, description: 'queue mode: a silent worker is removed after this long' },
   { key: 'nodeId', type: int(0, I32), optional: true, description: 'cluster mode: this broker\'s unique node id (required with --etcd)' },
   { key: 'etcd', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd endpoints, comma-separated (unset = a single broker)' },
   { key: 'advertisedUrl', type: { kind: 'string' }, optional: true, description: 'cluster mode: URL clients and brokers dial for this broker (default ws://host:port)' },
   { key: 'clusterName', type: { kind: 'string' }, description: 'cluster mode: prefix of this cluster\'s etcd keys' },
   { key: 'etcdSessionTtlMs', type: int(1000, 600_000), description: 'cluster mode: etcd lease TTL; a broker silent this long is dead to the cluster' },
   { key: 'replicaLagTimeMs', type: int(100, I32), description: 'cluster mode: a follower not caught up for this long leaves the in-sync replicas' },
-  { key: 'producerIdExpirationMs', type: int(1, MAX), description: 'idempotent producers idle this long are forgotten; their next batch must start a new sequence' },
+  { key: 'producerIdExpirationMs', type: int(1, MAX), default: DEFAULT_PRODUCER_ID_EXPIRATION_MS, description: 'idempotent producers idle this long are forgotten; their next batch must start a new sequence' },
   { key: 'uncleanLeaderElection', type: { kind: 'bool' }, description: 'cluster mode: elect an out-of-sync replica when no in-sync one lives (may lose acknowledged records)' },
   { key: 'reassignmentThrottleBytesPerSec', type: int(0, MAX), description: 'cluster mode: bytes/s a broker fetches for replicas a reassignment adds to it (in-sync followers are never throttled); 0 = unlimited' },
 ];

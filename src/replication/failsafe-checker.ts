@@ -5,8 +5,8 @@
  * session stopped being trusted, at once and then every TTL/3 (sooner after a round that was
  * not fully granted, so a peer that fenced itself a little later than this broker is asked
  * again soon). Each round's outcome goes to the Failsafe state, which the replica manager
- * reads on every write (`writable`). It logs `failsafe: on` when a full round lets it write
- * while untrusted and `failsafe: off` with the reason when that ends.
+ * reads on every write (`writable`). It logs `replication.failsafe.on` when a full round lets it write
+ * while untrusted and `replication.failsafe.off` with the reason when that ends.
  *
  * No sockets: the links are handed in (the broker's, shared with the replica fetcher).
  */
@@ -113,7 +113,7 @@ export class FailsafeChecker {
         this.setActive(this.o.failsafe.writable(), `etcd unreachable; every other broker (${peers.join(', ')}) granted`);
       } else {
         const reason = refusals.join('; ');
-        if (reason !== this.lastRefusal) this.log.info('failsafe check not granted', { reason });
+        if (reason !== this.lastRefusal) this.log.info('replication.failsafe.not-granted', { reason });
         this.lastRefusal = reason;
         this.setActive(false, reason);
       }
@@ -125,7 +125,7 @@ export class FailsafeChecker {
   private setActive(active: boolean, reason: string): void {
     if (active === this.activeNow) return;
     this.activeNow = active;
-    if (active) this.log.warn('failsafe: on', { reason });
-    else this.log.info('failsafe: off', { reason });
+    if (active) this.log.warn('replication.failsafe.on', { reason });
+    else this.log.info('replication.failsafe.off', { reason });
   }
 }

@@ -367,7 +367,7 @@ export class ReplicaManager {
     if (this.stopped) return;
     const r = this.replica(topic, partition);
     r.chain = r.chain.then(() => this.apply(r, state)).catch((err: unknown) => {
-      this.logger.error('replica state not applied', { topic, partition, error: (err as Error).message });
+      this.logger.error('replication.state-not-applied', { topic, partition, error: (err as Error).message });
     });
   }
 
@@ -377,7 +377,7 @@ export class ReplicaManager {
       const e = s.state.leaderEpoch;
       const ce = cur.state.leaderEpoch;
       if (e < ce || (e === ce && s.modRevision < cur.modRevision)) {
-        this.logger.info('stale partition state ignored', { topic: r.topic, partition: r.partition, epoch: e, appliedEpoch: ce });
+        this.logger.info('replication.stale-state-ignored', { topic: r.topic, partition: r.partition, epoch: e, appliedEpoch: ce });
         return;
       }
     }
@@ -431,7 +431,7 @@ export class ReplicaManager {
     r.leaderId = this.opts.nodeId;
     r.epoch = st.leaderEpoch;
     r.leadership = new Leadership(r.topic, r.partition, st.leaderEpoch, log, progress, this.opts.failsafe?.now() ?? 0);
-    this.logger.info('became leader', { topic: r.topic, partition: r.partition, epoch: st.leaderEpoch, logEndOffset: leo, highWatermark: progress.highWatermark });
+    this.logger.info('replication.became-leader', { topic: r.topic, partition: r.partition, epoch: st.leaderEpoch, logEndOffset: leo, highWatermark: progress.highWatermark });
     this.hwMoved(r.topic, r.partition);
   }
 
@@ -450,7 +450,7 @@ export class ReplicaManager {
     r.leaderId = st.leader;
     r.epoch = st.leaderEpoch;
     r.log = log;
-    this.logger.info('became follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
+    this.logger.info('replication.became-follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
     r.throttled = throttled;
     this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log, ...(throttled ? { throttled } : {}) });
   }
@@ -481,7 +481,7 @@ export class ReplicaManager {
     try {
       next = withIsr(expected.state, isr);
     } catch (err) {
-      this.logger.error('ISR change refused', { topic: r.topic, partition: r.partition, isr, error: (err as Error).message });
+      this.logger.error('replication.isr.change-refused', { topic: r.topic, partition: r.partition, isr, error: (err as Error).message });
       return;
     }
     r.isrWriting = true;
@@ -489,7 +489,7 @@ export class ReplicaManager {
       const rev = await this.opts.writeIsr(expected, next);
       if (rev === undefined) {
         // The key moved on (the controller changed the state): decide again from what the view holds.
-        this.logger.info('ISR write lost to a newer state', { topic: r.topic, partition: r.partition, isr: next.isr });
+        this.logger.info('replication.isr.write-lost', { topic: r.topic, partition: r.partition, isr: next.isr });
         this.enqueue(r.topic, r.partition, this.opts.states.partition(r.topic, r.partition));
         return;
       }
@@ -501,7 +501,7 @@ export class ReplicaManager {
       r.stored = { ...expected, state: next, modRevision: rev };
       if (l.progress.setIsr(next.isr)) this.hwMoved(r.topic, r.partition);
     } catch (err) {
-      this.logger.warn('ISR write failed', { topic: r.topic, partition: r.partition, error: (err as Error).message });
+      this.logger.warn('replication.isr.write-failed', { topic: r.topic, partition: r.partition, error: (err as Error).message });
     } finally {
       r.isrWriting = false;
     }

@@ -39,12 +39,6 @@ export class StorageError extends SluiceError {
   }
 }
 
-export class IndexOverflowError extends SluiceError {
-  constructor(message: string) {
-    super('STORAGE_ERROR', message);
-  }
-}
-
 /**
  * Stored bytes failed a check when read back: the log is damaged at `offset` (the offset the
  * bad batch should start at), `position` bytes into segment `segment`. Nothing of that batch

@@ -111,7 +111,7 @@ test('a value in etcd that no broker wrote is skipped and logged, and the broker
   const client = new Etcd3({ hosts: cluster().etcd.url });
   try {
     await client.put(new ClusterKeys('sluice').topic('not-json')).value('{oops');
-    await until(async () => (/cluster view skipped a value no broker wrote.*not-json/.test(cluster().broker(1).logs()) ? true : undefined), 30_000, 'the warning');
+    await until(async () => (/cluster\.view\.invalid-value.*not-json/.test(cluster().broker(1).logs()) ? true : undefined), 30_000, 'the warning');
     const md = await cluster().metadata(1);
     assert.equal(md.topics.some((t) => t.name === 'not-json'), false);
   } finally {
@@ -180,23 +180,9 @@ test('a second broker with the node id of a live one stops at start, naming the 
     assert.equal(code, 1, out);
     assert.match(out, /node id 1 is already registered by a live broker/);
     assert.match(out, /setting 'nodeId'/);
+    assert.match(out, /"code":"NODE_ID_IN_USE","retriable":false/);
     assert.doesNotMatch(out, /"event":"ready"/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('etcd unreachable at start stops start-up after a bounded wait, naming the setting', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-noetcd-'));
-  try {
-    const nobody = await freePort();
-    const { code, stdout, stderr } = await runCli(undefined, [
-      'broker', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir,
-      '--node-id', '9', '--etcd', `http://127.0.0.1:${nobody}`, '--etcd-session-ttl-ms', '1000',
-    ]);
-    const out = stdout + stderr;
-    assert.equal(code, 1, out);
-    assert.match(out, /cannot reach etcd at http:\/\/127\.0\.0\.1:\d+ \(setting 'etcd', flag --etcd\) within 10000 ms/);
+    assert.doesNotMatch(out, /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -80,3 +80,17 @@ test('a SIGKILLed broker leaves the directory within its lease TTL, and its rest
   assert.equal(await again.next('registered', 30_000), 3, 'the restarted broker registered its own id');
   assert.ok(dir.brokers().has(3));
 });
+
+test('a value under the brokers prefix that no broker wrote is skipped and reported, at open and when it arrives later', opts, async (t) => {
+  const keys = new ClusterKeys('junk');
+  await env.client.put(`${keys.brokersPrefix}7`).value('{not json');
+  const reported: string[] = [];
+  const dir = await BrokerDirectory.open(env.client, keys, (key) => { reported.push(key); });
+  t.after(() => dir.close());
+  assert.deepEqual(reported, [`${keys.brokersPrefix}7`]);
+  const later = new Promise<void>((resolveP) => { const check = setInterval(() => { if (reported.length === 2) { clearInterval(check); resolveP(); } }, 20); });
+  await env.client.put(`${keys.brokersPrefix}8`).value('neither');
+  await later;
+  assert.deepEqual(reported, [`${keys.brokersPrefix}7`, `${keys.brokersPrefix}8`]);
+  assert.equal(dir.brokers().size, 0, 'neither counts as a live broker');
+});

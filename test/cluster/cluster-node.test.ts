@@ -53,7 +53,7 @@ test('a broker whose lease etcd revoked registers again with a new session, and 
   await back;
   await until(async () => (watcher.directory.brokers().has(1) ? true : undefined), 20_000, 'broker 1 to be back in the directory');
   assert.ok(a.hasSession);
-  assert.ok(events.includes('error etcd session lost'), events.join('; '));
+  assert.ok(events.includes('error cluster.session.lost'), events.join('; '));
 });
 
 test('a topic created by the controller reaches the view of every broker with all its partitions', { skip: etcdTool.skip }, async (t) => {

@@ -1,19 +1,27 @@
 // The controller election through etcd, against a real etcd: one controller at a time, a
 // SIGKILLed controller replaced within its lease TTL with a higher epoch, and a deposed
 // controller's writes refused by etcd itself (the create-revision guard), not by its belief.
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ControllerElection } from '../../src/cluster/controller-election.js';
-import { ControllerFencedError } from '../../src/cluster/errors.js';
+import { ControllerFencedError, SessionExpiredError } from '../../src/cluster/errors.js';
 import { EtcdSession } from '../../src/cluster/etcd-session.js';
 import { ClusterKeys } from '../../src/cluster/keys.js';
-import { startMember } from './cluster-helpers.js';
+import { startMember, until } from './cluster-helpers.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
 
 const TTL_MS = 2000;
 const env = etcdForFile();
 
 const opts = { skip: etcdTool.skip };
+
+/** Two candidates (node ids 1 and 2) on sessions of their own, closed when the test ends. */
+async function twoCandidates(t: TestContext, keys: ClusterKeys) {
+  const sa = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  const sb = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  t.after(async () => { await sa.close(); await sb.close(); });
+  return { sa, sb, a: new ControllerElection(env.client, keys, sa, 1), b: new ControllerElection(env.client, keys, sb, 2) };
+}
 
 test('one controller at a time; a SIGKILLed controller is replaced within the lease TTL by a higher epoch', opts, async (t) => {
   const keys = new ClusterKeys('sluice');
@@ -43,11 +51,7 @@ test('one controller at a time; a SIGKILLed controller is replaced within the le
 
 test('a deposed controller cannot write: etcd refuses its fenced transaction, the successor\'s goes through', opts, async (t) => {
   const keys = new ClusterKeys('fence');
-  const sa = await EtcdSession.open(env.client, { ttlMs: 5000 });
-  const sb = await EtcdSession.open(env.client, { ttlMs: 5000 });
-  t.after(async () => { await sa.close(); await sb.close(); });
-  const a = new ControllerElection(env.client, keys, sa, 1);
-  const b = new ControllerElection(env.client, keys, sb, 2);
+  const { sa, sb, a, b } = await twoCandidates(t, keys);
   const epochA = await a.campaign();
   const bElected = b.campaign();
 
@@ -90,4 +94,19 @@ test('a session fences itself before its lease can expire when etcd stops answer
   assert.equal(e.epoch, undefined, 'the controller stepped down with its fence');
   assert.ok(fencedAt - pausedAt < 30_000);
   env.etcd.resume();
+});
+
+test('a candidate whose session is lost while it waits gives up with SessionExpiredError (retriable), not a plain Error', opts, async (t) => {
+  const keys = new ClusterKeys('lostwait');
+  const { sa, sb, a, b } = await twoCandidates(t, keys);
+  await a.campaign();
+  // Its outcome is caught at once: B may give up as soon as its session closes, before A resigns.
+  const bWaits = b.campaign().then(() => 'won', (err: unknown) => err);
+  // B is queued behind A; its candidate key exists, then its session ends (revoked: the key goes).
+  await until(async () => ((await env.client.getAll().prefix(keys.controllerPrefix).keys()).length === 2 ? true : undefined), 10_000, 'B\'s candidacy');
+  await sb.close();
+  await a.resign();
+  const err = await bWaits;
+  assert.ok(err instanceof SessionExpiredError && err.code === 'SESSION_EXPIRED' && err.retriable, String(err));
+  assert.equal(b.epoch, undefined, 'B never led');
 });

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
-import { assertAcknowledgedPresent, createReplicated, partition0, produceTo, stopAndCompareReplicas } from './fault-helpers.js';
+import { assertAcknowledgedPresent, createReplicated, leaderFollowingProducer, partition0, stopAndCompareReplicas } from './fault-helpers.js';
 
 const TTL_MS = 6000;
 const STALL_MARGIN_MS = 20_000;
@@ -20,36 +20,12 @@ const TOPIC = 'continuous';
 const env = brokerClusterForFile({ brokers: 3, sessionTtlMs: TTL_MS });
 const cluster = (): BrokerCluster => env.cluster;
 
-interface Ack { broker: number; baseOffset: number; values: string[]; at: number; retried?: boolean }
 
 test('acks=all producing continuously through two leader SIGKILLs: every acknowledged batch on every replica once, at its offset', { skip: etcdTool.skip, timeout: 300_000 }, async () => {
   const first = await createReplicated(cluster(), TOPIC);
-  const acked: Ack[] = [];
-  let stop = false;
-  let n = 0;
-  let leader = first.leader;
-  // The producer: one batch at a time to the leader it knows; on any failure it asks a
-  // running broker's Metadata again and retries the same values.
-  const producer = (async () => {
-    while (!stop) {
-      const values = Array.from({ length: 10 }, (_, j) => `v-${n}-${j}`);
-      n++;
-      let attempts = 0;
-      for (;;) {
-        if (stop) return;
-        const target = leader;
-        attempts++;
-        const r = cluster().broker(target).running ? await produceTo(cluster(), target, TOPIC, values, -1, 5000) : undefined;
-        if (r?.ok) {
-          acked.push({ broker: target, baseOffset: r.baseOffset, values, at: Date.now(), ...(attempts > 1 ? { retried: true } : {}) });
-          break;
-        }
-        const p = await partition0(cluster(), TOPIC);
-        if (p && p.leader >= 0) leader = p.leader;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    }
-  })();
+  // One batch at a time to the leader it knows; on any failure it asks Metadata again and retries the same values.
+  const producer = leaderFollowingProducer(cluster(), TOPIC, first.leader, { batch: 10, prefix: 'v' });
+  const acked = producer.acked;
 
   const ackedBy = (broker: number, after: number) => until(
     () => Promise.resolve(acked.find((a) => a.broker === broker && a.at > after)), TTL_MS + STALL_MARGIN_MS, `a produce acknowledged by broker ${broker}`);
@@ -75,16 +51,14 @@ test('acks=all producing continuously through two leader SIGKILLs: every acknowl
     const countAfterTwo = acked.length;
     await until(() => Promise.resolve(acked.length >= countAfterTwo + 20 ? true : undefined), 30_000, 'writes on the third leader');
     console.log(`failover times (kill -> first acknowledged produce on the new leader), session TTL ${TTL_MS} ms: ${one.ms} ms, ${two.ms} ms`);
-    stop = true;
-    await producer;
+    await producer.stop();
     await cluster().broker(one.next).restart();
     await until(async () => {
       const p = await partition0(cluster(), TOPIC, two.next);
       return p && p.isr.length === 3 ? p : undefined;
     }, 60_000, `broker ${one.next} back in the ISR`);
   } finally {
-    stop = true;
-    await producer;
+    await producer.stop();
   }
   for (let i = 1; i < acked.length; i++) assert.ok(acked[i]!.baseOffset > acked[i - 1]!.baseOffset, 'acknowledged offsets increase');
   const log = await stopAndCompareReplicas(cluster(), TOPIC);

@@ -79,13 +79,13 @@ test('etcd SIGKILLed: the leader keeps acknowledging acks=all and serving fetche
   for (const k of [1, 2, 3]) {
     assert.ok(lateAcked.some((a) => a.sentAt >= killedAt + k * TTL_MS), `acks=all writes acknowledged ${k} TTL(s) after etcd died`);
   }
-  assert.ok(logEvents(cluster().broker(leader).logs(), 'failsafe: on').length >= 1, 'the leader logged failsafe: on');
+  assert.ok(logEvents(cluster().broker(leader).logs(), 'replication.failsafe.on').length >= 1, 'the leader logged replication.failsafe.on');
   await waitForMetric(cluster().broker(leader).httpUrl, 'sluice_cluster_failsafe_active', {}, (v) => v === 1, 10_000);
   const seen = await consume(leader, last.baseOffset);
   assert.deepEqual(seen, last.values, 'a consumer fetch from the leader returns the write acknowledged during the outage');
 
   await cluster().etcd.restart();
-  await until(async () => (logEvents(cluster().broker(leader).logs(), 'failsafe: off').length >= 1 ? true : undefined), 60_000, 'the leader left failsafe mode');
+  await until(async () => (logEvents(cluster().broker(leader).logs(), 'replication.failsafe.off').length >= 1 ? true : undefined), 60_000, 'the leader left failsafe mode');
   await waitForMetric(cluster().broker(leader).httpUrl, 'sluice_cluster_failsafe_active', {}, (v) => v === 0, 10_000);
   // A new topic can be created again (retried while sessions and the controller come back).
   await until(async () => {

@@ -49,8 +49,8 @@ test('leader and a follower cut from etcd together: the broker that sees etcd re
   assert.ok(newAcks >= 3, `the third broker ${third} was elected and acknowledged writes`);
   assert.deepEqual(lateFromOld, [], 'the cut leader acknowledged no produce sent a TTL after the cut');
   const oldLogs = cluster().broker(old).logs();
-  assert.deepEqual(logEvents(oldLogs, 'failsafe: on'), [], 'the cut leader never entered failsafe mode');
-  const refusals = logEvents(oldLogs, 'failsafe check not granted').map((e) => String(e.reason));
+  assert.deepEqual(logEvents(oldLogs, 'replication.failsafe.on'), [], 'the cut leader never entered failsafe mode');
+  const refusals = logEvents(oldLogs, 'replication.failsafe.not-granted').map((e) => String(e.reason));
   assert.ok(refusals.some((r) => r.includes(`refused by broker ${third}: broker ${third} reaches etcd`)), `the broker that sees etcd refused: ${refusals.join(' | ')}`);
 
   proxies.get(old)!.restore();

@@ -149,3 +149,42 @@ export async function findCoordinator(cluster: BrokerCluster, nodeId: number, gr
     }
   }, timeoutMs, `FindCoordinator(${group}) at broker ${nodeId}`);
 }
+
+/** A batch `leaderFollowingProducer` got acknowledged: by which broker, and when. */
+export interface LeaderAck extends Acked { broker: number; at: number }
+
+/**
+ * The fault tests' continuous producer: one acks=all batch of `batch` values at a time
+ * (`<prefix>-<n>-<j>`) to partition 0's leader as it last knew it; on any failure it asks
+ * Metadata again and retries the same values (`retried` marks a batch acknowledged after a
+ * retry). Runs until `stop()`; `batches()` counts the batches begun.
+ */
+export function leaderFollowingProducer(
+  cluster: BrokerCluster, topic: string, firstLeader: number,
+  opts: { batch: number; prefix: string; onAck?: (a: LeaderAck) => void },
+): { acked: LeaderAck[]; batches: () => number; stop: () => Promise<void> } {
+  const acked: LeaderAck[] = [];
+  let stopped = false;
+  let n = 0;
+  let leader = firstLeader;
+  const run = (async () => {
+    while (!stopped) {
+      const values = Array.from({ length: opts.batch }, (_, j) => `${opts.prefix}-${n}-${j}`);
+      n++;
+      for (let attempts = 1; !stopped; attempts++) {
+        const target = leader;
+        const r = cluster.broker(target).running ? await produceTo(cluster, target, topic, values, -1, 5000) : undefined;
+        if (r?.ok) {
+          const a: LeaderAck = { broker: target, baseOffset: r.baseOffset, values, at: Date.now(), ...(attempts > 1 ? { retried: true } : {}) };
+          acked.push(a);
+          opts.onAck?.(a);
+          break;
+        }
+        const p = await partition0(cluster, topic);
+        if (p && p.leader >= 0) leader = p.leader;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+  })();
+  return { acked, batches: () => n, stop: async () => { stopped = true; await run; } };
+}

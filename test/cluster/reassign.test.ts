@@ -15,7 +15,7 @@ import { runCli } from '../integration/cli-process.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
-import { assertAcknowledgedPresent, partition0, produceOk, produceTo, recordsOnDisk, segmentBytes, type Acked } from './fault-helpers.js';
+import { assertAcknowledgedPresent, leaderFollowingProducer, partition0, produceOk, recordsOnDisk, segmentBytes, type Acked } from './fault-helpers.js';
 
 const TTL_MS = 6000;
 /** Room for a loaded machine: a move of a few MB, a controller election, catch-up after a pause. */
@@ -91,25 +91,7 @@ test('setup: topics placed on brokers 1, 2 and 3 while broker 4 is down, then br
 test('an RF 3 partition with data moves from {1,2,3} to {1,2,4} under acks=all producing: nothing acknowledged is lost, broker 3 deletes its log', { skip: etcdTool.skip, timeout: 240_000 }, async () => {
   const before = (await partition0(cluster(), MOVED))!;
   assert.deepEqual([...before.replicas].sort(), [1, 2, 3]);
-  let stop = false;
-  let n = 0;
-  let leader = before.leader;
-  const producer = (async () => {
-    while (!stop) {
-      const values = Array.from({ length: 5 }, (_, j) => `during-${n}-${j}`);
-      n++;
-      for (let attempts = 1; !stop; attempts++) {
-        const r = await produceTo(cluster(), leader, MOVED, values, -1, 5000);
-        if (r.ok) {
-          acked.push({ baseOffset: r.baseOffset, values, ...(attempts > 1 ? { retried: true } : {}) });
-          break;
-        }
-        const p = await partition0(cluster(), MOVED);
-        if (p && p.leader >= 0) leader = p.leader;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    }
-  })();
+  const producer = leaderFollowingProducer(cluster(), MOVED, before.leader, { batch: 5, prefix: 'during', onAck: (a) => { acked.push(a); } });
   const bytes = segmentBytes(cluster().broker(1).dataDir, MOVED).length;
   let moveMs = 0;
   try {
@@ -122,10 +104,9 @@ test('an RF 3 partition with data moves from {1,2,3} to {1,2,4} under acks=all p
     const ackedBefore = acked.length;
     await until(() => Promise.resolve(acked.length >= ackedBefore + 3 ? true : undefined), 60_000, 'acks=all writes after the move');
   } finally {
-    stop = true;
-    await producer;
+    await producer.stop();
   }
-  assert.ok(n > 3, `the producer kept producing during the move (${n} batches)`);
+  assert.ok(producer.batches() > 3, `the producer kept producing during the move (${producer.batches()} batches)`);
   // The throttle: stalls only make a move slower, so a lower bound separates throttled from not
   // (unthrottled this move took 0.6 s on a loaded machine).
   const floorMs = ((bytes - PARTITION_MAX_BYTES) / THROTTLE) * 1000;

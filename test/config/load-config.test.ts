@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load-config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { SETTINGS, envName, flagName } from '../../src/config/settings.js';
-import { SHARE_CONFIG_RANGES } from '../../src/queue/share-config.js';
+import { DEFAULT_SHARE_GROUP_CONFIG, SHARE_CONFIG_RANGES } from '../../src/queue/share-config.js';
 import { MAX_PARTITIONS } from '../../src/storage/log-manager.js';
+import { DEFAULT_LOG_CONFIG } from '../../src/storage/types.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../../src/storage/partition-log.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
 function file(obj: unknown, name = `c${Math.random()}.json`): string {
@@ -102,4 +104,19 @@ test('every setting is reachable by env and flag name', () => {
   assert.equal(envName('dataDir'), 'SLUICE_DATA_DIR');
   assert.equal(flagName('maxInFlightPerConnection'), 'max-in-flight-per-connection');
   assert.equal(new Set(SETTINGS.map((s) => envName(s.key))).size, SETTINGS.length);
+});
+
+test('storage owns its defaults: the broker takes them from the code, and a defaults file that repeats one is refused', () => {
+  const { config } = loadConfig();
+  assert.deepEqual({ ...config.log }, { ...DEFAULT_LOG_CONFIG });
+  assert.equal(config.producerIdExpirationMs, DEFAULT_PRODUCER_ID_EXPIRATION_MS);
+  for (const [k, v] of Object.entries(config.share)) assert.equal(v, DEFAULT_SHARE_GROUP_CONFIG[k as keyof typeof DEFAULT_SHARE_GROUP_CONFIG], `share.${k}`);
+  // A second copy of a code-owned default is what let the two drift: the loader says where it is.
+  const defaults = JSON.parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
+  for (const extra of [{ producerIdExpirationMs: 1000 }, { log: { segmentBytes: 4096 } }, { share: { maxDeliveries: 3 } }]) {
+    assert.throws(() => loadConfig({ defaultsFile: file({ ...defaults, ...extra }) }),
+      (err: unknown) => err instanceof ConfigError && /sets '(producerIdExpirationMs|log\.segmentBytes|share\.maxDeliveries)', whose default the code owns/.test(err.message));
+  }
+  // An operator's config file still sets them.
+  assert.equal(loadConfig({ file: file({ producerIdExpirationMs: 1000, log: { segmentBytes: 4096 } }) }).config.log.segmentBytes, 4096);
 });

@@ -150,7 +150,7 @@ test('role changes go to the handed-in logger, the same object shape the followe
   await rm.settled();
   states.set('t', 0, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [2] });
   await rm.settled();
-  assert.deepEqual(lines, ['info became leader t-0', 'info became follower t-0']);
+  assert.deepEqual(lines, ['info replication.became-leader t-0', 'info replication.became-follower t-0']);
 });
 
 test('failsafe: a leader without a valid session acknowledges only while the gate is writable; a leadership gained after a grant waits out the promise', async (t) => {

@@ -1,0 +1,42 @@
+/**
+ * The links from this broker to the others (a `LinkFactory` of replication/types.ts): one
+ * client `Connection` per broker id, dialled at the URL that broker registered in etcd. The
+ * one place `broker/` imports `client/`: replica fetches, failsafe checks and forwarded topic
+ * changes all go over these.
+ */
+import { SluiceError } from '../errors.js';
+import { Connection } from '../client/connection.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { BrokerLink, LinkFactory } from '../replication/types.js';
+
+/** One client Connection per broker id, reopened when that broker registers with another URL. */
+export class BrokerLinks {
+  private readonly open = new Map<number, Connection>();
+  private closed = false;
+
+  constructor(private readonly node: ClusterNode) {}
+
+  readonly link: LinkFactory = async (nodeId: number): Promise<BrokerLink> => {
+    if (this.closed) throw new SluiceError('NETWORK_ERROR', 'broker links are closed (the broker is stopping)');
+    const url = this.node.directory.brokers().get(nodeId)?.url;
+    const have = this.open.get(nodeId);
+    if (url === undefined) {
+      if (have) return have; // not registered right now (restarting?): the old link reconnects if it comes back at the same URL
+      throw new SluiceError('NOT_CONTROLLER', `broker ${nodeId} is not registered in etcd: no URL to dial`);
+    }
+    if (have && have.url === url) return have;
+    // The old URL's connection is dropped; a failure to close it cleanly leaves nothing to undo.
+    if (have) void have.close().catch(() => {});
+    const conn = new Connection(url);
+    this.open.set(nodeId, conn);
+    return conn;
+  };
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((c) => c.close().catch(() => {})));
+  }
+}
+
