@@ -277,6 +277,23 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.wakeJobs();
   }
 
+  /**
+   * An ack settles the record whichever of this worker's acquisitions it was sent for: after
+   * a coordinator move (the new one rebuilds the state from the log: acquired records are
+   * available again) the same worker may acquire the record again while its first delivery
+   * is still being worked, and that delivery's ack then settles the second. The copy still
+   * buffered is dropped, so the application is not handed a job it already acknowledged.
+   */
+  private dropStale(acked: Job): void {
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const j = this.buffer[i];
+      if (j !== acked && j.offset === acked.offset && j.partition === acked.partition && j.topic === acked.topic) {
+        this.buffer.splice(i, 1);
+        this.freeSlot(j);
+      }
+    }
+  }
+
   private freeSlot(job: Job): void {
     if (!job.holdsSlot) return;
     job.holdsSlot = false;
@@ -330,7 +347,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const retry: PendingAck[] = [];
     groups.forEach((l, i) => {
       const e = res.results[i]?.error;
-      if (!e) for (const a of l) a.resolve();
+      if (!e) for (const a of l) { this.dropStale(a.job); a.resolve(); }
       else if (l.length === 1) l[0].reject(fromWireError(e));
       else retry.push(...l);
     });
@@ -342,7 +359,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       retry.forEach((a, i) => {
         const e = r2.results[i]?.error;
         if (e) a.reject(fromWireError(e));
-        else a.resolve();
+        else { this.dropStale(a.job); a.resolve(); }
       });
     } catch (err) {
       for (const a of retry) a.reject(err as Error);
