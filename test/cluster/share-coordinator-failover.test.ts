@@ -113,8 +113,12 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
     await job.ack();
     ackedAt.set(v, Date.now());
   };
+  // The workers start at the coordinator (first in their bootstrap list), so a build that kept
+  // share state local to the broker a worker talks to loses it with the SIGKILL below.
+  const old = (await findShareCoordinator(cluster, 1, group)).nodeId;
+  const workerBootstrap = [cluster.broker(old).url, ...bootstrap.filter((u) => u !== cluster.broker(old).url)];
   const workers = [0, 1, 2].map((i) => new QueueConsumer({
-    brokers: bootstrap, groupId: group, topics: topic, workerId: `w${i}`, concurrency: 5, maxWaitMs: 500, retryBackoffMs: 100,
+    brokers: workerBootstrap, groupId: group, topics: topic, workerId: `w${i}`, concurrency: 5, maxWaitMs: 500, retryBackoffMs: 100,
     settings: { maxDeliveries: MAX_DELIVERIES, retryBackoffMs: 100, retryBackoffMaxMs: 200, deadLetterTopic: dlq },
   }));
   let stopped = 0;
@@ -130,7 +134,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   await until(async () => (acked('n-1-') >= NORMAL / 2 && [...deliveries.keys()].filter((v) => v.startsWith('h-')).length === HOLD ? true : undefined),
     120_000, 'half the first jobs acked and every held job acquired');
 
-  const old = (await findShareCoordinator(cluster, 1, group)).nodeId;
+  assert.equal((await findShareCoordinator(cluster, 1, group)).nodeId, old, 'the coordinator did not move before the kill');
   const heldCounts = new Map([...deliveries].filter(([v]) => v.startsWith('h-')).map(([v, d]) => [v, d.length]));
   killedAt = Date.now();
   await cluster.broker(old).kill();
@@ -154,6 +158,14 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   const firstAckAfter = Math.min(...[...ackedAt.values()].filter((at) => at > killedAt));
   const now = (await findShareCoordinator(cluster, cluster.brokers.find((b) => b.running)!.nodeId, group)).nodeId;
   console.log(`share coordinator ${old} SIGKILLed; queue resumed on coordinator ${now}: first ack after the kill ${firstAckAfter - killedAt} ms after the kill`);
+  assert.notEqual(now, old);
+  assert.deepEqual(deliveredAfterAck, [], 'no acknowledged job delivered again');
+  for (const [v, n] of heldCounts) {
+    const d = deliveries.get(v)!;
+    assert.ok(d.length > n, `${v} delivered again after the kill`);
+    const after = d.slice(n);
+    assert.ok(after.every((x) => x.count > d[n - 1]!.count), `${v}: delivery count kept across the move (${d.map((x) => x.count).join(', ')})`);
+  }
   // A second copy of a dead letter would be written before its record is archived: once the
   // group has archived every poison job and holds nothing, the DLQ is complete; read it to its end.
   const admin = new QueueAdmin({ brokers: bootstrap });
@@ -169,14 +181,6 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   }
   await until(async () => (dead.length >= dlqEnd ? true : undefined), 30_000, `the DLQ read to its end (${dlqEnd})`);
 
-  assert.notEqual(now, old);
-  assert.deepEqual(deliveredAfterAck, [], 'no acknowledged job delivered again');
-  for (const [v, n] of heldCounts) {
-    const d = deliveries.get(v)!;
-    assert.ok(d.length > n, `${v} delivered again after the kill`);
-    const after = d.slice(n);
-    assert.ok(after.every((x) => x.count > d[n - 1]!.count), `${v}: delivery count kept across the move (${d.map((x) => x.count).join(', ')})`);
-  }
   for (const v of poison) {
     assert.equal(dead.filter((x) => x === v).length, 1, `${v} in the DLQ exactly once (${dead.filter((x) => x === v).length})`);
     const counts = deliveries.get(v)!.map((x) => x.count);
