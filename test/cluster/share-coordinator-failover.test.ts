@@ -95,6 +95,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   const deliveries = new Map<string, { count: number; at: number }[]>();
   const ackedAt = new Map<string, number>();
   const deliveredAfterAck: string[] = [];
+  const ackUnknown = new Set<string>();
   let killedAt = 0;
   let released: () => void = () => {};
   const kill = new Promise<void>((r) => { released = r; });
@@ -110,7 +111,14 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
       await kill;
       throw new Error('held across the kill');
     }
-    await job.ack();
+    try {
+      await job.ack();
+    } catch (err) {
+      // The coordinator died with the ack in flight: it may have been written (then the job is
+      // settled and never comes back) or not (then it is delivered again). Told apart below.
+      ackUnknown.add(v);
+      throw err;
+    }
     ackedAt.set(v, Date.now());
   };
   // The workers start at the coordinator (first in their bootstrap list), so a build that kept
@@ -132,7 +140,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   await produce([...Array.from({ length: HOLD }, (_, i) => `h-${i}`), ...phase(1)]);
   const acked = (prefix: string) => [...ackedAt.keys()].filter((v) => v.startsWith(prefix)).length;
   await until(async () => (acked('n-1-') >= NORMAL / 2 && [...deliveries.keys()].filter((v) => v.startsWith('h-')).length === HOLD ? true : undefined),
-    120_000, 'half the first jobs acked and every held job acquired');
+    60_000, 'half the first jobs acked and every held job acquired');
 
   assert.equal((await findShareCoordinator(cluster, 1, group)).nodeId, old, 'the coordinator did not move before the kill');
   const heldCounts = new Map([...deliveries].filter(([v]) => v.startsWith('h-')).map(([v, d]) => [v, d.length]));
@@ -153,8 +161,12 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
 
   const all = [...Array.from({ length: HOLD }, (_, i) => `h-${i}`), ...phase(1), ...phase(2)].filter((v) => !v.startsWith('p-'));
   const poison = [...phase(1), ...phase(2)].filter((v) => v.startsWith('p-'));
-  await until(async () => (all.every((v) => ackedAt.has(v)) && poison.every((v) => dead.includes(v)) ? true : undefined), 180_000,
-    'every job acked and every poison job in the DLQ');
+  const settled = (v: string) => ackedAt.has(v) || ackUnknown.has(v);
+  await until(async () => (all.every(settled) && poison.every((v) => dead.includes(v)) ? true : undefined), 100_000,
+    'every job acked and every poison job in the DLQ').catch((err: Error) => {
+    const waiting = all.filter((v) => !settled(v)).map((v) => `${v}: deliveries ${(deliveries.get(v) ?? []).map((x) => x.count).join('/') || 'none'}`);
+    throw new Error(`${err.message}; not acked: ${waiting.slice(0, 20).join(', ')} (${waiting.length}); not in the DLQ: ${poison.filter((v) => !dead.includes(v)).join(', ')}; stopped workers ${stopped}`);
+  });
   const firstAckAfter = Math.min(...[...ackedAt.values()].filter((at) => at > killedAt));
   const now = (await findShareCoordinator(cluster, cluster.brokers.find((b) => b.running)!.nodeId, group)).nodeId;
   console.log(`share coordinator ${old} SIGKILLed; queue resumed on coordinator ${now}: first ack after the kill ${firstAckAfter - killedAt} ms after the kill`);
@@ -172,8 +184,11 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   t.after(() => admin.close());
   await until(async () => {
     const d = await admin.describeGroup(group).catch(() => undefined);
-    return d && d.deadLettered >= poison.length && d.inFlight === 0 ? true : undefined;
-  }, 60_000, 'every poison job archived, nothing in flight');
+    return d && d.deadLettered >= poison.length && d.inFlight === 0 && d.available === 0 && d.delayed === 0 ? true : undefined;
+  }, 60_000, 'every poison job archived, nothing in flight or left');
+  // Nothing is left to deliver: a job whose ack's answer was lost and that never came back was
+  // settled by that ack. Every job was acked at least once.
+  assert.ok(all.every(settled));
   let dlqEnd = 0;
   for (const b of cluster.brokers.filter((x) => x.running)) {
     const res = await cluster.request(b.nodeId, Api.DescribeTopics, { topics: [dlq] });
@@ -184,7 +199,10 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   for (const v of poison) {
     assert.equal(dead.filter((x) => x === v).length, 1, `${v} in the DLQ exactly once (${dead.filter((x) => x === v).length})`);
     const counts = deliveries.get(v)!.map((x) => x.count);
-    assert.ok(counts.length <= MAX_DELIVERIES && counts.every((c, i) => i === 0 || c > counts[i - 1]!), `${v}: at most ${MAX_DELIVERIES} deliveries, counts rising (${counts.join(', ')})`);
+    // One more than maxDeliveries when its last attempt was in flight at the kill: the release
+    // never reached a broker, and a restored record comes back available with its count
+    // (docs/cluster.md, "Coordinators": not dead-lettered on load). Counts never restart.
+    assert.ok(counts.length <= MAX_DELIVERIES + 1 && counts.every((c, i) => i === 0 || c > counts[i - 1]!), `${v}: at most ${MAX_DELIVERIES} + 1 deliveries, counts rising (${counts.join(', ')})`);
   }
   assert.equal(stopped, 0, 'no worker stopped');
 });
