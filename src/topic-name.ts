@@ -40,10 +40,16 @@ export function isInternalTopicName(name: string): boolean {
  * topic; users still cannot create, delete or produce to it (it is internal).
  */
 export const GROUP_COORDINATOR_TOPIC = '__consumer_offsets';
+/**
+ * Cluster mode: the replicated internal topic of the share-group (queue mode) coordinators,
+ * laid out as GROUP_COORDINATOR_TOPIC (docs/cluster.md, "Coordinators"). On a single node
+ * the share state lives in the local generation topics `__share_state-<n>` instead.
+ */
+export const SHARE_COORDINATOR_TOPIC = '__share_state';
 
 /** Internal topics every broker keeps for itself (single node, and the generation logs): all but the replicated ones. */
 export function isLocalInternalTopicName(name: string): boolean {
-  return isInternalTopicName(name) && name !== GROUP_COORDINATOR_TOPIC;
+  return isInternalTopicName(name) && name !== GROUP_COORDINATOR_TOPIC && name !== SHARE_COORDINATOR_TOPIC;
 }
 
 function printable(s: string): string {

@@ -1,6 +1,8 @@
 /**
- * Cluster mode: the group coordinators this broker runs, one per partition of the
- * coordinator topic (`__consumer_offsets`) that it leads (docs/cluster.md, "Coordinators").
+ * Cluster mode: the coordinators this broker runs, one per partition of a coordinator topic
+ * that it leads (docs/cluster.md, "Coordinators"): consumer groups on `__consumer_offsets`
+ * (`C` = GroupCoordinator, group-service.ts), share groups on `__share_state` (`C` = the
+ * share service of one partition, share-coordinators.ts).
  *
  *   becomes leader   -> the partition is LOADING: its coordinator is rebuilt by replaying the
  *                       local replica (`open`); group requests for it get
@@ -18,16 +20,19 @@
  * Each load carries a token: a load that finishes after the partition moved on (or was loaded
  * again at a newer epoch) is closed, not installed. Knows no connections.
  */
-import type { GroupCoordinator } from '../group/coordinator.js';
 import { coordinatorPartition } from '../group/coordinator-partition.js';
 import { CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError } from '../group/errors.js';
 import type { Logger } from './logger.js';
+import type { BrokerContext } from './context.js';
+import { Leadership } from '../replication/replica-manager.js';
 
-export interface CoordinatorPartitionsOptions {
+export interface CoordinatorPartitionsOptions<C> {
   /** Rebuilds the coordinator of partition `p` from its replica, as its leader at `leaderEpoch` (its writes pinned to it). */
-  open(partition: number, leaderEpoch: number): Promise<GroupCoordinator>;
+  open(partition: number, leaderEpoch: number): Promise<C>;
   /** Closes a coordinator that is dropped (its store waits for writes in flight). */
-  close(coordinator: GroupCoordinator): Promise<void>;
+  close(coordinator: C): Promise<void>;
+  /** How many groups `coordinator` holds (for the load and unload log lines). */
+  groupCount(coordinator: C): number;
   /** Partitions of the coordinator topic as etcd holds it; undefined before it exists. */
   partitionCount(): number | undefined;
   /**
@@ -50,18 +55,18 @@ export interface CoordinatorPartitionsOptions {
   retryMs?: number;
 }
 
-type Slot =
+type Slot<C> =
   | { kind: 'loading'; token: number }
-  | { kind: 'loaded'; token: number; coordinator: GroupCoordinator; leaderEpoch: number }
+  | { kind: 'loaded'; token: number; coordinator: C; leaderEpoch: number }
   | { kind: 'failed'; token: number; error: string };
 
-export class CoordinatorPartitions {
-  private readonly slots = new Map<number, Slot>();
+export class CoordinatorPartitions<C> {
+  private readonly slots = new Map<number, Slot<C>>();
   private token = 0;
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly opts: CoordinatorPartitionsOptions) {}
+  constructor(private readonly opts: CoordinatorPartitionsOptions<C>) {}
 
   /** The replica manager's role change of coordinator partition `p`. */
   roleChanged(partition: number, leader: boolean): void {
@@ -74,7 +79,7 @@ export class CoordinatorPartitions {
    * The coordinator of `groupId` if it is loaded here; otherwise throws NOT_COORDINATOR,
    * COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE.
    */
-  lookup(groupId: string): GroupCoordinator {
+  lookup(groupId: string): C {
     const n = this.opts.partitionCount();
     if (n === undefined) throw new NotCoordinatorError(groupId, 'the coordinator topic does not exist yet (FindCoordinator creates it)');
     const p = coordinatorPartition(groupId, n);
@@ -91,7 +96,7 @@ export class CoordinatorPartitions {
   }
 
   /** Whether `groupId`'s coordinator is loaded here (no throw). */
-  has(groupId: string): GroupCoordinator | undefined {
+  has(groupId: string): C | undefined {
     try {
       return this.lookup(groupId);
     } catch {
@@ -100,14 +105,14 @@ export class CoordinatorPartitions {
   }
 
   /** The loaded coordinators. */
-  coordinators(): GroupCoordinator[] {
-    const out: GroupCoordinator[] = [];
+  coordinators(): C[] {
+    const out: C[] = [];
     for (const s of this.slots.values()) if (s.kind === 'loaded') out.push(s.coordinator);
     return out;
   }
 
   /** Partitions led here and their state, for logs and tests. */
-  states(): Map<number, Slot['kind']> {
+  states(): Map<number, Slot<C>['kind']> {
     return new Map([...this.slots].map(([p, s]) => [p, s.kind]));
   }
 
@@ -134,7 +139,7 @@ export class CoordinatorPartitions {
         return;
       }
       this.slots.set(p, { kind: 'loaded', token, coordinator, leaderEpoch: leaderEpoch! });
-      this.opts.log.info('coordinator partition loaded', { partition: p, groups: coordinator.listGroups().length, ms: Date.now() - started });
+      this.opts.log.info('coordinator partition loaded', { partition: p, groups: this.opts.groupCount(coordinator), ms: Date.now() - started });
     }, (err: unknown) => {
       if (this.slots.get(p)?.token !== token || this.closed) return;
       const error = err instanceof Error ? err.message : String(err);
@@ -153,8 +158,31 @@ export class CoordinatorPartitions {
     if (s === undefined) return;
     this.slots.delete(p);
     if (s.kind === 'loaded') {
-      this.opts.log.info('coordinator partition unloaded', { partition: p, groups: s.coordinator.listGroups().length });
+      this.opts.log.info('coordinator partition unloaded', { partition: p, groups: this.opts.groupCount(s.coordinator) });
       void this.opts.close(s.coordinator).catch((err: unknown) => { this.opts.log.warn('closing a coordinator failed', { partition: p, error: err }); });
     }
   }
+}
+
+/**
+ * The `leaderEpoch` and `refusal` options for the coordinators of `topic`'s partitions, from
+ * the replica manager (the same fence for consumer groups and share groups).
+ * `viewCaughtUp`: ClusterNode.viewCaughtUp, whether the view has every change up to this
+ * session's registration.
+ */
+export function leadershipChecks(ctx: BrokerContext, topic: string, viewCaughtUp: () => boolean): Pick<CoordinatorPartitionsOptions<unknown>, 'leaderEpoch' | 'refusal'> {
+  return {
+    leaderEpoch: (p) => {
+      const l = ctx.replicas?.leaderFor(topic, p);
+      return l instanceof Leadership ? l.leaderEpoch : undefined;
+    },
+    refusal: (p, epoch) => {
+      const l = ctx.replicas?.leaderFor(topic, p, epoch, true);
+      if (l === undefined) return 'replication is not running';
+      if (!(l instanceof Leadership)) return l.message;
+      // Re-registered after losing its session: the view may still show leaderships the
+      // controller gave away meanwhile (valid session, stale view) until the watch catches up.
+      return viewCaughtUp() ? undefined : 'this broker re-registered with etcd and its view has not caught up yet';
+    },
+  };
 }

@@ -30,10 +30,10 @@ import { isInternalTopicName } from '../topic-name.js';
 import { NotCoordinatorError } from '../group/errors.js';
 import { quarantineSkipped } from './state-quarantine.js';
 import { GROUP_COORDINATOR_TOPIC } from '../topic-name.js';
-import { CoordinatorPartitions } from './coordinator-partitions.js';
+import { CoordinatorPartitions, leadershipChecks } from './coordinator-partitions.js';
 import { replicatedGenerationDir } from './replicated-generation-dir.js';
 import type { BrokerContext } from './context.js';
-import { Leadership, type ReplicaRole } from '../replication/replica-manager.js';
+import type { ReplicaRole } from '../replication/replica-manager.js';
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
@@ -44,7 +44,7 @@ export class GroupService {
   private closed = false;
   private readonly unsubscribe: (() => void)[] = [];
   /** Cluster mode: the coordinators of the coordinator partitions led here (set by startCluster). */
-  private partitions: CoordinatorPartitions | undefined;
+  private partitions: CoordinatorPartitions<GroupCoordinator> | undefined;
   private topics: ReadonlyMap<string, number> = new Map();
 
   private constructor(
@@ -110,18 +110,7 @@ export class GroupService {
       partitionCount,
       ledHere,
       log: this.log,
-      leaderEpoch: (p) => {
-        const l = ctx.replicas?.leaderFor(GROUP_COORDINATOR_TOPIC, p);
-        return l instanceof Leadership ? l.leaderEpoch : undefined;
-      },
-      refusal: (p, epoch) => {
-        const l = ctx.replicas?.leaderFor(GROUP_COORDINATOR_TOPIC, p, epoch, true);
-        if (l === undefined) return 'replication is not running';
-        if (!(l instanceof Leadership)) return l.message;
-        // Re-registered after losing its session: the view may still show leaderships the
-        // controller gave away meanwhile (valid session, stale view) until the watch catches up.
-        return viewCaughtUp() ? undefined : 'this broker re-registered with etcd and its view has not caught up yet';
-      },
+      ...leadershipChecks(ctx, GROUP_COORDINATOR_TOPIC, viewCaughtUp),
       open: async (p) => {
         const rm = ctx.replicas;
         if (!rm) throw new Error('replication is not running');
@@ -137,6 +126,7 @@ export class GroupService {
         return c;
       },
       close: (c) => c.store.close(),
+      groupCount: (c) => c.listGroups().length,
     });
   }
 

@@ -7,12 +7,12 @@
  */
 import type { Api, ShareAckResponse } from '../protocol/api.js';
 import type { DeadLetter } from '../queue/types.js';
-import { shareService } from './share-service.js';
+import { shareServiceFor } from './share-coordinators.js';
 import { wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 export const handleShareAck: Handler<typeof Api.ShareAck> = async (ctx, req, scope) => {
-  const svc = shareService(ctx);
+  const svc = shareServiceFor(ctx, req.groupId);
   const { groupId, workerId } = req;
   const coord = svc.coord;
   const dls: DeadLetter[] = [];

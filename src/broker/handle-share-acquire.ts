@@ -20,7 +20,8 @@ import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { readCovering } from './share-read.js';
-import { shareService, type ShareService } from './share-service.js';
+import type { ShareService } from './share-service.js';
+import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
@@ -28,7 +29,7 @@ const EMPTY = Buffer.alloc(0);
 const SETTING_KEYS = ['visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom'] as const;
 
 export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, req, scope) => {
-  const svc = shareService(ctx);
+  const svc = shareServiceFor(ctx, req.groupId);
   const { groupId, workerId } = req;
   if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));
   svc.bindWorker(scope, groupId, workerId);
@@ -96,13 +97,23 @@ async function park(
   return out ?? []; // undefined: the connection closed
 }
 
+/**
+ * The partitions a group may acquire from, and how far. Single node: the local logs up to
+ * their end. Cluster mode: the local replicas (leader or follower) up to the committed end
+ * this broker knows (ReplicaManager.committedEnd: the high watermark), never the log end: a
+ * record past it may be truncated by a failover, and a job handed out from it would vanish
+ * (docs/cluster.md, "Coordinators"). A partition with no replica here is not offered.
+ */
 function sources(ctx: BrokerContext, topics: string[]): PartitionSource[] {
   const out: PartitionSource[] = [];
+  const rm = ctx.replicas;
   for (const topic of topics) {
     const n = ctx.logs.topic(topic)?.partitions ?? 0;
     for (let partition = 0; partition < n; partition++) {
       const log = ctx.logs.log(topic, partition);
-      if (log) out.push({ topic, partition, logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset });
+      if (!log) continue;
+      const end = rm ? rm.committedEnd(topic, partition) : log.logEndOffset;
+      if (end !== undefined) out.push({ topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) });
     }
   }
   return out;

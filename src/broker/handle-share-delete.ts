@@ -4,11 +4,11 @@
  * answer; a worker that acquires afterwards starts a new group from `startFrom`.
  */
 import type { Api } from '../protocol/api.js';
-import { shareService } from './share-service.js';
+import { shareServiceFor } from './share-coordinators.js';
 import type { Handler } from './handler.js';
 
 export const handleShareDelete: Handler<typeof Api.ShareDelete> = async (ctx, req) => {
-  const svc = shareService(ctx);
+  const svc = shareServiceFor(ctx, req.groupId);
   svc.coord.deleteGroup(req.groupId);
   await svc.commit([], true);
   return { id: req.id };

@@ -4,16 +4,18 @@
  * entry carries only the id and the error (no settings or counts it does not have).
  */
 import type { Api, ShareGroupDescribeFailure, ShareGroupDescriptionWire } from '../protocol/api.js';
-import { shareService } from './share-service.js';
+import { shareCoordinators } from './share-coordinators.js';
 import { wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx, req) => {
-  const coord = shareService(ctx).coord;
-  const ids = req.groupIds ?? coord.groups();
+  const shares = shareCoordinators(ctx);
+  // Cluster mode: without ids, the groups coordinated here; a named group coordinated
+  // elsewhere fails alone with NOT_COORDINATOR (the client asks its coordinator).
+  const ids = req.groupIds ?? shares.services().flatMap((s) => s.coord.groups());
   const groups = ids.map((groupId): ShareGroupDescriptionWire | ShareGroupDescribeFailure => {
     try {
-      const d = coord.describe(groupId);
+      const d = shares.forGroup(groupId).coord.describe(groupId);
       const c = d.config;
       return {
         groupId,

@@ -5,11 +5,11 @@
  * attempt). Leaving twice is fine.
  */
 import type { Api } from '../protocol/api.js';
-import { shareService } from './share-service.js';
+import { shareServiceFor } from './share-coordinators.js';
 import type { Handler } from './handler.js';
 
 export const handleShareLeave: Handler<typeof Api.ShareLeave> = async (ctx, req, scope) => {
-  const svc = shareService(ctx);
+  const svc = shareServiceFor(ctx, req.groupId);
   const dls = svc.coord.leave(req.groupId, req.workerId);
   svc.unbindWorker(scope, req.groupId, req.workerId);
   await svc.commit(dls, true);

@@ -11,7 +11,7 @@ import { InvalidTopicError } from '../errors.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
-import { shareService } from './share-service.js';
+import { shareServiceFor } from './share-coordinators.js';
 import type { Handler } from './handler.js';
 
 export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req) => {
@@ -31,7 +31,7 @@ export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req)
   });
   // Resolved first (a timestamp lookup reads the log), applied in one synchronous step below.
   const targets = await Promise.all(logs.map(async ([partition, log]) => ({ topic, partition, offset: await target(log, to), logEndOffset: log.logEndOffset })));
-  const svc = shareService(ctx);
+  const svc = shareServiceFor(ctx, groupId);
   if (req.dryRun) {
     const g = svc.coord.group(groupId);
     const partitions = targets.map((t) => ({ topic, partition: t.partition, from: g?.existing(topic, t.partition)?.startOffset ?? -1, to: t.offset }));

@@ -45,11 +45,11 @@ import { defaultRoutes, routeRequest, type RouteTable } from './http-routes.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { collectPartitionStats, followerMetrics, listenMetricsPort, setUpMetrics } from './metrics-setup.js';
 import { GroupService } from './group-service.js';
-import { ShareService, stopShareService } from './share-service.js';
+import { ShareCoordinators, stopShareService } from './share-coordinators.js';
 import { startCluster, type ClusterContext, type ClusterRuntime } from './cluster-context.js';
 import { summarize } from '../cluster/cluster-status.js';
 import { startReplication } from '../replication/start-replication.js';
-import { GROUP_COORDINATOR_TOPIC } from '../topic-name.js';
+import { GROUP_COORDINATOR_TOPIC, SHARE_COORDINATOR_TOPIC } from '../topic-name.js';
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
@@ -132,8 +132,8 @@ export class Broker {
       producerIds: this.cluster ? this.cluster.ctx.producerIds : new ProducerIdCounter(logs.dataDir), accepting: true,
     };
     if (this.cluster) this.ctx.cluster = this.cluster.ctx;
-    await ShareService.start(this.ctx);
-    if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster);
+    const shares = await ShareCoordinators.start(this.ctx);
+    if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster, shares);
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
@@ -178,7 +178,7 @@ export class Broker {
    * needs the log. A high-watermark move wakes the long polls and acks=all produces parked on
    * the partition.
    */
-  private startReplication(ctx: BrokerContext, c: ClusterContext): void {
+  private startReplication(ctx: BrokerContext, c: ClusterContext, shares: ShareCoordinators): void {
     this.follower = new ReplicaFetcher({
       // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
@@ -194,12 +194,14 @@ export class Broker {
     this.failsafe.start();
     ctx.groups.startCluster(ctx, () => c.node.view.topic(GROUP_COORDINATOR_TOPIC)?.partitions,
       (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
+    shares.startCluster(() => c.node.view.topic(SHARE_COORDINATOR_TOPIC)?.partitions,
+      (p) => c.node.view.partition(SHARE_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
     const rm = startReplication({
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession, failsafe: c.failsafe,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
-      onRoleChange: (t, p, role) => { ctx.groups.roleChanged(t, p, role); },
+      onRoleChange: (t, p, role) => { ctx.groups.roleChanged(t, p, role); shares.roleChanged(t, p, role); },
     });
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });

@@ -5,6 +5,12 @@
  * dead-letter topic, creating the topic (1 partition) when it does not exist (whatever
  * autoCreateTopics says: a share group's dead-letter topic is part of its config).
  *
+ * Cluster mode (docs/cluster.md, "Coordinators"): the copy is an acks=all produce through the
+ * dead-letter partition's leader (produce-as-leader.ts when that is this broker, else a
+ * Produce over the broker link the replication layer keeps, ctx.cluster.links), so "written"
+ * means on every in-sync replica; the original is read from the local replica, and a record
+ * with no replica here fails (and is retried) rather than counting as gone.
+ *
  * It never throws: it reports, per dead-letter topic, what was durably appended and what
  * failed. The caller archives only the records whose copy is written (or whose source
  * retention already deleted) and retries the rest (share-service.ts), so a failed write
@@ -16,7 +22,11 @@ import { UnknownTopicError } from '../storage/errors.js';
 import { deadLetterRecord } from '../queue/dead-letter.js';
 import { deadLetterTopicProblem } from '../queue/share-config.js';
 import type { DeadLetter } from '../queue/types.js';
+import { Api } from '../protocol/api.js';
+import { errorName } from '../protocol/errors.js';
+import { SluiceError } from '../errors.js';
 import type { BrokerContext } from './context.js';
+import { produceAsLeader } from './produce-as-leader.js';
 
 const creating = new Map<string, Promise<void>>();
 
@@ -41,6 +51,8 @@ async function ensureDlqTopic(ctx: BrokerContext, topic: string): Promise<void> 
 
 async function readOriginal(ctx: BrokerContext, dl: DeadLetter): Promise<RecordInput | undefined> {
   const log = ctx.logs.log(dl.topic, dl.partition);
+  // Cluster mode: no replica here says nothing about retention; fail, and the write is retried.
+  if (!log && ctx.replicas) throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `no replica of ${dl.topic}-${dl.partition} on this broker to copy offset ${dl.offset} from`);
   if (!log || dl.offset < log.logStartOffset || dl.offset >= log.logEndOffset) return undefined;
   const { bytes } = await log.read(dl.offset, 1);
   for (const b of decodeBatches(bytes)) {
@@ -101,11 +113,31 @@ async function appendTo(ctx: BrokerContext, topic: string, dls: readonly DeadLet
   const problem = deadLetterTopicProblem(topic);
   if (problem) throw new InvalidTopicError(`dead-letter topic of share group(s) ${[...new Set(dls.map((d) => d.group))].join(', ')}: ${problem}`);
   await ensureDlqTopic(ctx, topic);
-  const log = ctx.logs.log(topic, 0);
-  if (!log) throw new UnknownTopicError(topic, 0);
-  await log.append(encodeBatch(records), { durable: true });
-  ctx.delayed.wakePartition(topic, 0);
+  if (ctx.replicas) {
+    await produceReplicated(ctx, topic, encodeBatch(records));
+  } else {
+    const log = ctx.logs.log(topic, 0);
+    if (!log) throw new UnknownTopicError(topic, 0);
+    await log.append(encodeBatch(records), { durable: true });
+    ctx.delayed.wakePartition(topic, 0);
+  }
   const perGroup = new Map<string, number>();
   for (const dl of dls) perGroup.set(dl.group, (perGroup.get(dl.group) ?? 0) + 1);
   for (const [group, n] of perGroup) ctx.metrics.deadLettered(group, n);
+}
+
+/** Cluster mode: an acks=all produce of `batch` to `topic`-0 at its leader, here or over the broker link; throws on any error. */
+async function produceReplicated(ctx: BrokerContext, topic: string, batch: Buffer): Promise<void> {
+  const rm = ctx.replicas!;
+  const c = ctx.cluster;
+  const leader = c?.node.view.partition(topic, 0)?.state.leader ?? -1;
+  let error: { code: number; message: string } | undefined;
+  if (leader === rm.nodeId || !c) {
+    error = (await produceAsLeader(ctx, rm, topic, 0, batch, -1, undefined, undefined)).error;
+  } else {
+    if (leader < 0) throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `dead-letter partition ${topic}-0 has no leader`);
+    const res = await (await c.links(leader)).request(Api.Produce, { acks: -1, partitions: [{ topic, partition: 0, records: batch }] });
+    error = res.partitions[0]?.error;
+  }
+  if (error) throw new SluiceError(errorName(error.code), `dead letters to ${topic}-0 (leader ${leader}): ${error.message}`);
 }

@@ -23,15 +23,16 @@
  *     (DEAD_LETTER_RETRY_MS doubling to DEAD_LETTER_RETRY_MAX_MS); its record stays in
  *     flight, held by the dead-letter writer, and a restart meanwhile delivers it again.
  *
- * One instance per broker context, found with `shareService(ctx)`.
+ * One instance per share state log: on a single node one per broker; in cluster mode one per
+ * partition of `__share_state` this broker leads. Found with `shareServiceFor(ctx, groupId)`
+ * (share-coordinators.ts).
  */
 import { ShareCoordinator } from '../queue/share-coordinator.js';
 import { ShareStateLog, SHARE_STATE_PREFIX } from '../queue/share-state-log.js';
-import { logManagerGenerationDir } from '../state-log/generation-log.js';
+import type { GenerationDir } from '../state-log/generation-log.js';
 import type { DeadLetter } from '../queue/types.js';
 import { isInternalTopicName } from '../topic-name.js';
 import { tpKey } from '../protocol/topic-partition.js';
-import type { QueueStats } from '../metrics/broker-metrics.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { writeDeadLetters } from './share-dead-letters.js';
 import { quarantineSkipped } from './state-quarantine.js';
@@ -42,12 +43,16 @@ export const TICK_MS = 250;
 export const DEAD_LETTER_RETRY_MS = 1_000;
 export const DEAD_LETTER_RETRY_MAX_MS = 60_000;
 
-const services = new WeakMap<BrokerContext, ShareService>();
-
-export function shareService(ctx: BrokerContext): ShareService {
-  const s = services.get(ctx);
-  if (!s) throw new Error('queue mode is not started on this broker');
-  return s;
+/** How one share coordinator keeps its state log. */
+export interface ShareServiceOptions {
+  /**
+   * Cluster mode: the state log is a partition of the replicated `__share_state` topic
+   * (replicated-generation-dir.ts): every write is an acks=all produce, so nothing is
+   * answered before the in-sync replicas hold it; there is one generation, so no compaction,
+   * and a failed write cannot be repaired by a snapshot of memory: `onWriteFailed` is called
+   * and the owner reloads this coordinator from the replica (share-coordinators.ts).
+   */
+  replicated?: { partition: number; onWriteFailed: () => void };
 }
 
 export class ShareService {
@@ -80,15 +85,24 @@ export class ShareService {
   /** Dead-letter writes that failed in a row (the backoff's exponent). */
   private deadLetterFailures = 0;
 
-  private constructor(private readonly ctx: BrokerContext) {
+  private constructor(private readonly ctx: BrokerContext, private readonly opts: ShareServiceOptions) {
     this.coord = new ShareCoordinator({ defaults: ctx.config.share });
   }
 
-  static async start(ctx: BrokerContext): Promise<ShareService> {
-    const s = new ShareService(ctx);
-    s.state = await ShareStateLog.open(logManagerGenerationDir(ctx.logs, SHARE_STATE_PREFIX), s.coord, {
-      onCompactionError: (err) => ctx.log.error('share state compaction failed', { error: err }),
-      onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics),
+  /**
+   * Replays `dir` into a new coordinator and starts its tick. Single node: the local
+   * generation topics `__share_state-<n>` (logManagerGenerationDir). Cluster mode: one
+   * partition of `__share_state` as its leader (share-coordinators.ts).
+   */
+  static async open(ctx: BrokerContext, dir: GenerationDir, opts: ShareServiceOptions = {}): Promise<ShareService> {
+    const s = new ShareService(ctx, opts);
+    const p = opts.replicated?.partition;
+    s.state = await ShareStateLog.open(dir, s.coord, {
+      onCompactionError: (err) => ctx.log.error('share state compaction failed', { error: err, ...(p !== undefined && { partition: p }) }),
+      ...(p === undefined
+        ? { onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics) }
+        // Generations cannot be swapped on a replicated partition: no compaction (docs/cluster.md).
+        : { compactMinRecords: Number.MAX_SAFE_INTEGER }),
     });
     s.timer = setInterval(() => s.tick(), TICK_MS);
     s.timer.unref();
@@ -98,10 +112,8 @@ export class ShareService {
       events.on('topicCreated', (e) => s.topicCreated(e.topic, e.partitions)),
       events.on('partitionsAdded', (e) => s.partitionsAdded(e.topic, e.from, e.to)),
     );
-    s.registerMetrics();
-    services.set(ctx, s);
     const groups = s.coord.groups();
-    if (groups.length) ctx.log.info('share groups restored', { groups: groups.length, stateGeneration: s.state.generation });
+    if (groups.length) ctx.log.info('share groups restored', { groups: groups.length, stateGeneration: s.state.generation, ...(p !== undefined && { partition: p }) });
     return s;
   }
 
@@ -116,8 +128,10 @@ export class ShareService {
     if (this.owedDeadLetters.size) {
       this.ctx.log.warn('dead letters not written at shutdown; their records will be delivered again after the restart', { records: this.owedDeadLetters.size });
     }
-    await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
-    await this.state.idle();
+    // Replicated: every change a worker was answered for is in the log already, and this
+    // broker may no longer lead the partition (a write would only fail).
+    if (!this.opts.replicated) await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
+    await this.state.idle().catch(() => undefined);
   }
 
   get accepting(): boolean {
@@ -144,6 +158,14 @@ export class ShareService {
       try {
         await this.state.persist(d);
       } catch (err) {
+        const r = this.opts.replicated;
+        if (r) {
+          // Leadership moved, or the ISR shrank below minInsyncReplicas: the caller gets a
+          // retriable error, and memory (ahead of the log now) is rebuilt from the replica.
+          this.ctx.log.warn('share state write failed; reloading the coordinator from its replica', { partition: r.partition, error: err });
+          r.onWriteFailed();
+          throw err;
+        }
         // The drained changes are lost to the log but still in memory: a snapshot of memory
         // puts the log right again (else a restart would revive, say, a deleted group).
         this.ctx.log.error('share state write failed; rewriting the state from memory', { error: err });
@@ -343,33 +365,8 @@ export class ShareService {
     }, Math.max(0, delay + 1));
     this.precise.unref();
   }
-
-  private registerMetrics(): void {
-    const coord = this.coord;
-    this.ctx.metrics.collectQueues(function* (): Iterable<QueueStats> {
-      for (const id of coord.groups()) {
-        const d = coord.describe(id);
-        const byTopic = new Map<string, QueueStats>();
-        for (const p of d.partitions) {
-          let q = byTopic.get(p.topic);
-          if (!q) byTopic.set(p.topic, (q = { group: id, topic: p.topic, inFlight: 0, available: 0, acked: 0, deadLettered: 0, oldestUnackedAgeSeconds: 0 }));
-          q.inFlight += p.inFlight;
-          q.available += p.available + p.backlog;
-          q.acked += p.acked;
-          q.deadLettered += p.deadLettered;
-          q.oldestUnackedAgeSeconds = Math.max(q.oldestUnackedAgeSeconds, p.oldestUnackedMs / 1000);
-        }
-        yield* byTopic.values();
-      }
-    });
-  }
 }
 
 function deadLetterKey(dl: DeadLetter): string {
   return dl.group + '\0' + tpKey(dl.topic, dl.partition) + '\0' + dl.offset;
-}
-
-/** For shutdown: closes the service when it was started on `ctx`. */
-export async function stopShareService(ctx: BrokerContext): Promise<void> {
-  await services.get(ctx)?.close();
 }

@@ -108,6 +108,10 @@ export function registerQueueCommand(program: Command): void {
           await writeOut('no share groups\n');
           return;
         }
+        if (group) {
+          const c = groups[0].coordinator;
+          await writeOut(`COORDINATOR  ${c === undefined || c < 0 ? 'this broker (single node)' : `broker ${c}`}\n\n`);
+        }
         await writeOut(table(
           ['GROUP', 'AVAILABLE', 'DELAYED', 'IN FLIGHT', 'ACKED', 'DEAD-LETTERED', 'REDELIVERIES', 'WORKERS', 'OLDEST UNACKED'],
           groups.map((d) => [d.groupId, d.available, d.delayed, d.inFlight, d.acked, d.deadLettered, d.redeliveries, d.workers.length, age(d.oldestUnackedMs)]),

@@ -36,6 +36,8 @@ export interface CoordinatorRouteOptions {
   logger: Logger;
   /** Sends of one request before its last error is thrown. Default 8 (backoff doubling to 1 s between). */
   maxAttempts?: number;
+  /** Which coordinator FindCoordinator is asked for: 'group' (consumer groups, the default) or 'share' (queue mode). */
+  keyType?: 'group' | 'share';
 }
 
 export class CoordinatorRoute implements GroupLink {
@@ -62,6 +64,7 @@ export class CoordinatorRoute implements GroupLink {
         const conn = this.connection();
         const res = await conn.request(api, body, timeoutMs);
         if (api === Api.OffsetCommit) throwIfMoved(res as ResponseOf<typeof Api.OffsetCommit>, this.groupId);
+        if (api === Api.ShareDescribe) throwIfDescribeMoved(res as ResponseOf<typeof Api.ShareDescribe>, this.groupId);
         return res;
       } catch (err) {
         if (!this.moved(err) || attempt >= max) throw err;
@@ -82,7 +85,7 @@ export class CoordinatorRoute implements GroupLink {
     let last: unknown = new SluiceError('COORDINATOR_NOT_AVAILABLE', `no broker answered FindCoordinator for group '${this.groupId}'`);
     for (const c of candidates) {
       try {
-        const res = await c.request(Api.FindCoordinator, { key: this.groupId });
+        const res = await c.request(Api.FindCoordinator, { key: this.groupId, ...(this.o.keyType === 'share' && { keyType: 'share' as const }) });
         this.coordinatorId = res.nodeId;
         this.current = res.nodeId < 0 || res.url === undefined ? c : this.pool.forUrl(res.url);
         this.listen(this.current);
@@ -118,6 +121,14 @@ export class CoordinatorRoute implements GroupLink {
     // Lives as long as the connection (the pool's, closed with the client), so never unsubscribed.
     conn.onPush((msg) => { for (const fn of this.listeners) fn(msg); });
   }
+}
+
+/** A ShareDescribe of this group answered NOT_COORDINATOR (or loading) for it: thrown, to be retried at the coordinator. */
+function throwIfDescribeMoved(res: ResponseOf<typeof Api.ShareDescribe>, groupId: string): void {
+  const g = res.groups.find((x) => x.groupId === groupId);
+  if (g === undefined || !('error' in g)) return;
+  const name = errorName(g.error.code);
+  if (COORDINATOR_ERRORS.has(name)) throw new SluiceError(name, `describe share group '${groupId}': ${g.error.message}`);
 }
 
 /** An OffsetCommit whose partitions failed because the coordinator moved: thrown as that error, to be retried whole. */

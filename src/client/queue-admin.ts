@@ -1,14 +1,21 @@
 /**
  * Share group (queue) administration: describe, reset and delete groups. A separate class from
- * Admin so the queue surface can grow without touching the topic admin.
+ * Admin so the queue surface can grow without touching the topic admin. A group's requests go
+ * to its coordinator (client/coordinator-route.ts with keyType 'share'): on a single broker
+ * the home connection, in a cluster the leader of the group's `__share_state` partition.
  */
 import { Api, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
 import { bootstrapUrls } from './broker-list.js';
-import { defaultConnectionFactory, type ClientOptions } from './broker-pool.js';
+import { BrokerPool, type ClientOptions } from './broker-pool.js';
+import { CoordinatorRoute } from './coordinator-route.js';
+import { clientLogger, type Logger } from './logger.js';
 
-export type ShareGroupDescription = ShareGroupDescriptionWire;
+export type ShareGroupDescription = ShareGroupDescriptionWire & {
+  /** The broker coordinating the group (node id); -1 or absent: the broker answering (single node). */
+  coordinator?: number;
+};
 export type { ShareResetTo };
 
 export interface ShareOffsetReset {
@@ -20,24 +27,32 @@ export interface ShareOffsetReset {
 }
 
 export class QueueAdmin {
+  /** The home connection: the first live broker of the bootstrap list. */
   readonly conn: Connection;
+  private readonly pool: BrokerPool;
+  private readonly log: Logger;
+  private readonly routes = new Map<string, CoordinatorRoute>();
 
   constructor(opts: ClientOptions = {}) {
-    this.conn = (opts.connectionFactory ?? defaultConnectionFactory)(bootstrapUrls(opts), opts);
+    this.log = clientLogger(opts);
+    this.pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
+    this.conn = this.pool.home;
   }
 
-  /** Every share group's ids. */
+  /** Every share group's ids (in a cluster: those coordinated by the broker answering). */
   async listGroups(): Promise<string[]> {
     const res = await this.conn.request(Api.ShareDescribe, {});
     return res.groups.map((g) => g.groupId);
   }
 
-  /** One group's counts; throws GROUP_ID_NOT_FOUND for an unknown group. */
+  /** One group's counts and its coordinator; throws GROUP_ID_NOT_FOUND for an unknown group. */
   async describeGroup(groupId: string): Promise<ShareGroupDescription> {
-    const res = await this.conn.request(Api.ShareDescribe, { groupIds: [groupId] });
+    const route = this.coordinatorOf(groupId);
+    const coordinator = await route.find();
+    const res = await route.request(Api.ShareDescribe, { groupIds: [groupId] });
     const g = res.groups[0];
     if ('error' in g) throw fromWireError(g.error);
-    return g;
+    return { ...g, coordinator: route.coordinatorId ?? coordinator };
   }
 
   /**
@@ -46,7 +61,7 @@ export class QueueAdmin {
    * are in it (stop them, or wait for their session timeout).
    */
   async deleteGroup(groupId: string): Promise<void> {
-    await this.conn.request(Api.ShareDelete, { groupId });
+    await this.coordinatorOf(groupId).request(Api.ShareDelete, { groupId });
   }
 
   /**
@@ -60,13 +75,20 @@ export class QueueAdmin {
   async resetOffsets(groupId: string, topic: string, to: ShareResetTo | { timestamp: Date },
     opts: { partitions?: number[]; dryRun?: boolean } = {}): Promise<ShareOffsetReset[]> {
     const wireTo = typeof to === 'object' && 'timestamp' in to && to.timestamp instanceof Date ? { timestamp: to.timestamp.getTime() } : to as ShareResetTo;
-    const res = await this.conn.request(Api.ShareReset, {
+    const res = await this.coordinatorOf(groupId).request(Api.ShareReset, {
       groupId, topic, to: wireTo, ...(opts.partitions ? { partitions: opts.partitions } : {}), ...(opts.dryRun ? { dryRun: true } : {}),
     });
     return res.partitions;
   }
 
   close(): Promise<void> {
-    return this.conn.close();
+    return this.pool.close();
+  }
+
+  /** A group's requests go to its coordinator; one route per group, kept. */
+  private coordinatorOf(groupId: string): CoordinatorRoute {
+    let r = this.routes.get(groupId);
+    if (!r) this.routes.set(groupId, (r = new CoordinatorRoute(this.pool, groupId, { retryBackoffMs: 200, logger: this.log, keyType: 'share' })));
+    return r;
   }
 }

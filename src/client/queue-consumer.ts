@@ -34,7 +34,8 @@ import { fromWireError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { bootstrapUrls } from './broker-list.js';
-import { defaultConnectionFactory, type ClientOptions } from './broker-pool.js';
+import { BrokerPool, type ClientOptions } from './broker-pool.js';
+import { CoordinatorRoute } from './coordinator-route.js';
 import { clientLogger, errorText, type Logger } from './logger.js';
 import { InvalidArgumentError } from './errors.js';
 import { decodeMessages } from './message-decoder.js';
@@ -42,7 +43,11 @@ import { Job, type JobSettler, type ReleaseOptions } from './queue-job.js';
 import type { Message } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
-/** Share groups are kept by the broker the worker is connected to: the first live one of the bootstrap list. */
+/**
+ * A share group is kept by its coordinator: on a single broker the one the worker is connected
+ * to; in a cluster the leader of the group's `__share_state` partition, found with
+ * FindCoordinator and followed across a move (client/coordinator-route.ts).
+ */
 export interface QueueConsumerOptions extends ClientOptions {
   groupId: string;
   topics: string | string[];
@@ -84,7 +89,11 @@ interface PendingAck {
 }
 
 export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
+  /** The home connection (the first live bootstrap broker); share requests go through `route`. */
   readonly conn: Connection;
+  private readonly pool: BrokerPool;
+  /** Where the group's requests go: its coordinator (home until a broker says NOT_COORDINATOR). */
+  private readonly route: CoordinatorRoute;
   readonly groupId: string;
   readonly workerId: string;
   readonly topics: string[];
@@ -132,7 +141,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.extendLocks = opts.extendLocks ?? true;
     this.settings = opts.settings;
     this.log = clientLogger(opts);
-    this.conn = (opts.connectionFactory ?? defaultConnectionFactory)(bootstrapUrls(opts), { ...opts, logger: this.log });
+    this.pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
+    this.conn = this.pool.home;
+    this.route = new CoordinatorRoute(this.pool, this.groupId, { retryBackoffMs: this.retryBackoffMs, logger: this.log, keyType: 'share' });
     const hb = opts.heartbeatIntervalMs ?? 3000;
     this.heartbeat = setInterval(() => this.beat(), hb);
     this.heartbeat.unref();
@@ -266,6 +277,23 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.wakeJobs();
   }
 
+  /**
+   * An ack settles the record whichever of this worker's acquisitions it was sent for: after
+   * a coordinator move (the new one rebuilds the state from the log: acquired records are
+   * available again) the same worker may acquire the record again while its first delivery
+   * is still being worked, and that delivery's ack then settles the second. The copy still
+   * buffered is dropped, so the application is not handed a job it already acknowledged.
+   */
+  private dropStale(acked: Job): void {
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const j = this.buffer[i];
+      if (j !== acked && j.offset === acked.offset && j.partition === acked.partition && j.topic === acked.topic) {
+        this.buffer.splice(i, 1);
+        this.freeSlot(j);
+      }
+    }
+  }
+
   private freeSlot(job: Job): void {
     if (!job.holdsSlot) return;
     job.holdsSlot = false;
@@ -289,7 +317,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   private async settleOne(entry: ShareAckEntry): Promise<{ lockDeadline?: number }> {
-    const res = await this.track(this.conn.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry] }));
+    const res = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry] }));
     const r = res.results[0];
     if (r?.error) throw fromWireError(r.error);
     return r ?? {};
@@ -311,7 +339,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const entries = groups.map((l): ShareAckEntry => ({ topic: l[0].job.topic, partition: l[0].job.partition, offsets: l.map((a) => a.job.offset), type: 'ack' }));
     let res: ShareAckResponse;
     try {
-      res = await this.track(this.conn.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries }));
+      res = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries }));
     } catch (err) {
       for (const a of batch) a.reject(err as Error);
       return;
@@ -319,7 +347,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const retry: PendingAck[] = [];
     groups.forEach((l, i) => {
       const e = res.results[i]?.error;
-      if (!e) for (const a of l) a.resolve();
+      if (!e) for (const a of l) { this.dropStale(a.job); a.resolve(); }
       else if (l.length === 1) l[0].reject(fromWireError(e));
       else retry.push(...l);
     });
@@ -327,11 +355,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     // One merged entry failed as a whole; find the culprits by acking one offset per entry.
     const single = retry.map((a): ShareAckEntry => ({ topic: a.job.topic, partition: a.job.partition, offsets: [a.job.offset], type: 'ack' }));
     try {
-      const r2 = await this.track(this.conn.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: single }));
+      const r2 = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: single }));
       retry.forEach((a, i) => {
         const e = r2.results[i]?.error;
         if (e) a.reject(fromWireError(e));
-        else a.resolve();
+        else { this.dropStale(a.job); a.resolve(); }
       });
     } catch (err) {
       for (const a of retry) a.reject(err as Error);
@@ -340,7 +368,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   private beat(): void {
     if (this.closing || !this.loop) return;
-    this.conn.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
+    this.route.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
       .catch(() => undefined); // the acquire loop reports connection trouble
   }
 
@@ -355,7 +383,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       let res: ShareAcquireResponse;
       try {
-        res = await this.conn.request(Api.ShareAcquire, {
+        res = await this.route.request(Api.ShareAcquire, {
           groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, ...(this.settings && { settings: this.settings }),
         }, this.conn.requestTimeoutMs + this.maxWaitMs);
       } catch (err) {
@@ -463,10 +491,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (unstarted.length > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
-      await this.conn.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
+      await this.route.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
         .catch((err: Error) => this.log.warn({ groupId: this.groupId }, `leave failed: ${err.message}`));
     }
-    await this.conn.close();
+    await this.pool.close();
     await this.loop?.catch(() => undefined);
   }
 }

@@ -153,8 +153,8 @@ export const API_TABLE = {
   }), responds<OffsetCommitResponse>()),
 
   // Which broker coordinates group `key` (any broker answers; docs/cluster.md "Coordinators").
-  // keyType: only 'group' (consumer groups) for now; share groups will add theirs.
-  [Api.FindCoordinator]: def('FindCoordinator', struct({ key: groupId, keyType: optional(oneOf(['group'])) }), responds<FindCoordinatorResponse>()),
+  // keyType: 'group' (consumer groups, the default) or 'share' (share groups, queue mode).
+  [Api.FindCoordinator]: def('FindCoordinator', struct({ key: groupId, keyType: optional(oneOf(['group', 'share'])) }), responds<FindCoordinatorResponse>()),
 
   // partitions omitted: every committed partition of the group.
   [Api.OffsetFetch]: def('OffsetFetch', struct({ groupId, partitions: optional(array(partitionRef)) }), responds<OffsetFetchResponse>()),

@@ -269,6 +269,20 @@ export class ReplicaManager {
     return `broker ${this.opts.nodeId} has no valid etcd session and accepts no writes (self-fenced)`;
   }
 
+  /**
+   * The end of what is committed of `topic`-`partition` as this broker knows it: the
+   * leader's high watermark, or the one a follower last heard from its leader (never above
+   * the leader's, so everything below it survives any failover); undefined while this broker
+   * has no role for it. For readers of the local replica that must not hand out what a
+   * failover could take back (the share coordinator, docs/cluster.md "Coordinators").
+   */
+  committedEnd(topic: string, partition: number): number | undefined {
+    const r = this.replicas.get(tpKey(topic, partition));
+    if (r?.leadership !== undefined) return r.leadership.highWatermark;
+    if (r?.role === 'follower') return this.opts.follower.highWatermark(topic, partition);
+    return undefined;
+  }
+
   /** Whether `l` is still this broker's leadership of its partition. */
   isCurrent(l: Leadership): boolean {
     return this.replicas.get(tpKey(l.topic, l.partition))?.leadership === l;

@@ -44,7 +44,7 @@ test('a led partition is LOAD_IN_PROGRESS until its replay finishes, then serves
     partitionCount: () => count,
     ledHere: () => led,
     leaderEpoch: () => 1, refusal: () => undefined,
-    log: silent,
+    log: silent, groupCount: (c: GroupCoordinator) => c.listGroups().length,
   });
   assert.equal(codeOf(() => parts.lookup('g')), 'NOT_COORDINATOR', 'no coordinator topic yet');
   count = 1;
@@ -71,7 +71,7 @@ test('a load that finishes after the partition moved on is closed, not installed
   const parts = new CoordinatorPartitions({
     open: () => { const d = deferred<GroupCoordinator>(); loads.push(d); return d.promise; },
     close: async (c) => { closed.push(c); },
-    partitionCount: () => 1, ledHere: () => false, leaderEpoch: () => 1, refusal: () => undefined, log: silent,
+    partitionCount: () => 1, ledHere: () => false, leaderEpoch: () => 1, refusal: () => undefined, log: silent, groupCount: () => 0,
   });
   parts.roleChanged(0, true);
   parts.roleChanged(0, false);
@@ -96,9 +96,9 @@ test('a failed load answers COORDINATOR_NOT_AVAILABLE and is tried again while s
   // before the retry timer can run, however the machine stalls).
   let duringFailure = '';
   const log = createLogger('warn', (line) => { if (line.includes('load failed')) duringFailure = codeOf(() => parts.lookup('g')); });
-  const parts: CoordinatorPartitions = new CoordinatorPartitions({
+  const parts: CoordinatorPartitions<GroupCoordinator> = new CoordinatorPartitions<GroupCoordinator>({
     open: async () => { attempts++; if (attempts === 1) throw new Error('NOT_ENOUGH_REPLICAS'); return c; },
-    close: async () => {}, partitionCount: () => 1, ledHere: () => true, leaderEpoch: () => 1, refusal: () => undefined, log, retryMs: 10,
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, leaderEpoch: () => 1, refusal: () => undefined, log, retryMs: 10, groupCount: () => 0,
   });
   parts.roleChanged(0, true);
   const deadline = Date.now() + 10_000;
@@ -118,7 +118,7 @@ test('a loaded coordinator answers only while its leadership at the load epoch h
   const c = await coordinator();
   const parts = new CoordinatorPartitions({
     open: async (_p, e) => { opened.push(e); return c; },
-    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log: silent,
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log: silent, groupCount: () => 0,
     leaderEpoch: () => epoch,
     refusal: (_p, e) => {
       asked.push(e);
@@ -147,7 +147,7 @@ test('a load whose leadership ended before it started fails (COORDINATOR_NOT_AVA
   let opens = 0;
   const parts = new CoordinatorPartitions({
     open: async () => { opens++; return coordinator(); },
-    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log: silent, retryMs: 60_000,
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, log: silent, retryMs: 60_000, groupCount: () => 0,
     leaderEpoch: () => undefined, refusal: () => undefined,
   });
   parts.roleChanged(0, true);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
-import { ShareService, stopShareService } from '../../src/broker/share-service.js';
+import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { Api } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/index.js';
 import { testContext } from './test-context.js';
@@ -15,7 +15,7 @@ test('the acquire response carries the lock deadline the coordinator set, even w
   const { ctx, logs, close } = await testContext();
   await logs.createTopic('jobs', 1);
   await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }, { value: 'b' }]));
-  const svc = await ShareService.start(ctx);
+  const svc = (await ShareCoordinators.start(ctx)).single!;
   t.after(async () => {
     await stopShareService(ctx);
     await close();

@@ -9,7 +9,7 @@ import { handleShareAck } from '../../src/broker/handle-share-ack.js';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
 import { createLogger } from '../../src/broker/logger.js';
 import { partitionKey } from '../../src/broker/purgatory.js';
-import { ShareService, shareService, stopShareService } from '../../src/broker/share-service.js';
+import { ShareCoordinators, shareServiceFor, stopShareService } from '../../src/broker/share-coordinators.js';
 import type { BrokerContext } from '../../src/broker/context.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
 import { Api } from '../../src/protocol/api.js';
@@ -59,7 +59,7 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
   const { ctx, logs, close } = await testContext({ fs, metrics, log });
   await logs.createTopic('jobs', 1);
   await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'k', value: 'not json' }]));
-  await ShareService.start(ctx);
+  (await ShareCoordinators.start(ctx)).single!;
   t.after(async () => {
     await stopShareService(ctx);
     await close();
@@ -67,7 +67,7 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
 
   assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);
   assert.deepEqual(await reject(ctx, 0), {}, 'the worker\'s verdict is accepted');
-  let svc = shareService(ctx);
+  let svc = shareServiceFor(ctx, 'g');
   assert.equal(svc.coord.describe('g').deadLettered, 0, 'not archived without its copy');
   assert.equal(logs.topic('jobs.dlq'), undefined);
   assert.equal(metrics.failed, 1, 'the failure is counted');
@@ -77,7 +77,7 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
   // Another commit (a tick's) persists whatever changed meanwhile; then the broker restarts.
   await svc.commit([], true);
   await stopShareService(ctx);
-  svc = await ShareService.start(ctx);
+  svc = (await ShareCoordinators.start(ctx)).single!;
   const d = svc.coord.describe('g');
   assert.deepEqual([d.deadLettered, d.available], [0, 1], 'the state log does not call it archived either');
   assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }], 'delivered again after the restart');

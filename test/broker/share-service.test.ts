@@ -10,7 +10,7 @@ import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
 import { Purgatory } from '../../src/broker/purgatory.js';
 import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
-import { ShareService, stopShareService } from '../../src/broker/share-service.js';
+import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
 import { tempDir } from '../storage/helpers.js';
@@ -24,7 +24,7 @@ test('a delete answered as durable is fsynced even when an earlier queued non-du
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
   };
-  const svc = await ShareService.start(ctx);
+  const svc = (await ShareCoordinators.start(ctx)).single!;
   t.after(async () => {
     await stopShareService(ctx);
     await logs.close();
