@@ -20,6 +20,7 @@ import { Api, type FindCoordinatorResponse } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import { coordinatorPartition, COORDINATOR_PARTITIONS } from '../group/coordinator-partition.js';
 import { SluiceError } from '../errors.js';
+import { STATE_LOG_TOPIC_CONFIG } from '../state-log/generation-log.js';
 import { GROUP_COORDINATOR_TOPIC, SHARE_COORDINATOR_TOPIC } from '../topic-name.js';
 import type { BrokerContext } from './context.js';
 import type { ClusterContext } from './cluster-context.js';
@@ -78,7 +79,7 @@ async function createCoordinatorTopic(
   creating ??= (async () => {
     try {
       const rf = Math.min(3, c.node.directory.brokers().size);
-      await ctx.logs.createTopic(topic, COORDINATOR_PARTITIONS, {}, { replicationFactor: rf });
+      await ctx.logs.createTopic(topic, COORDINATOR_PARTITIONS, STATE_LOG_TOPIC_CONFIG, { replicationFactor: rf });
       ctx.log.info('coordinator topic created', { topic, partitions: COORDINATOR_PARTITIONS, replicationFactor: rf });
     } catch (err) {
       if (!(err instanceof SluiceError && err.code === 'TOPIC_ALREADY_EXISTS')) throw err;

@@ -12,6 +12,14 @@
 import { encodeBatch, type RecordInput } from '../record/index.js';
 import type { LogManager } from '../storage/types.js';
 
+/**
+ * The log config of every topic a state log lives on, single-node generations and the
+ * replicated coordinator topics alike: retention off. Their records are live state (the
+ * latest snapshot and what followed it), which only the state log's own compaction may
+ * remove; time or size retention would delete a quiet group's offsets or acked jobs.
+ */
+export const STATE_LOG_TOPIC_CONFIG = Object.freeze({ retentionMs: -1, retentionBytes: -1 });
+
 /** The subset of storage's PartitionLog a state log uses. */
 export interface GenerationLog {
   readonly logStartOffset: number;
@@ -97,7 +105,7 @@ export function logManagerGenerationDir(manager: LogManager, prefix: string): Ge
     },
     async open(gen) {
       const topic = name(gen);
-      if (!manager.topic(topic)) await manager.createTopic(topic, 1, { retentionMs: -1, retentionBytes: -1 });
+      if (!manager.topic(topic)) await manager.createTopic(topic, 1, STATE_LOG_TOPIC_CONFIG);
       const log = manager.log(topic, 0);
       if (!log) throw new Error(`internal topic ${topic} has no partition 0`);
       return log;

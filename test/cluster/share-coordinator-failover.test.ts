@@ -3,7 +3,7 @@
 // on every broker, a share request elsewhere gets NOT_COORDINATOR, and three QueueConsumer
 // workers acking jobs survive the SIGKILL of the broker that coordinates their group: no
 // acknowledged job is delivered again, jobs held at the kill come back with their delivery
-// count kept, every poison job reaches the DLQ exactly once, every job is acked at least
+// count kept, every poison job reaches the DLQ (once, twice at most across the kill), every job is acked at least
 // once, and the workers are never restarted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,9 @@ import { QueueConsumer } from '../../src/client/queue-consumer.js';
 import type { Job } from '../../src/client/queue-job.js';
 import { SluiceError } from '../../src/errors.js';
 import { Api } from '../../src/protocol/api.js';
+import { Etcd3 } from 'etcd3';
+import { ClusterKeys } from '../../src/cluster/keys.js';
+import { SHARE_COORDINATOR_TOPIC } from '../../src/topic-name.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
@@ -47,6 +50,15 @@ test('FindCoordinator (share) names the same broker everywhere; share requests e
   for (const b of cluster.brokers) answers.push(await findShareCoordinator(cluster, b.nodeId, group));
   const coordinator = answers[0]!.nodeId;
   for (const a of answers) assert.deepEqual({ nodeId: a.nodeId, url: a.url }, { nodeId: coordinator, url: cluster.broker(coordinator).url });
+  // The state topic keeps its records until the state log compacts them: time or size
+  // retention (7 days by default for a topic) would drop acked-job records and redeliver them.
+  const etcd = new Etcd3({ hosts: cluster.etcd.url });
+  try {
+    const rec = JSON.parse((await etcd.get(new ClusterKeys('sluice').topic(SHARE_COORDINATOR_TOPIC)).string())!) as { config: Record<string, unknown> };
+    assert.deepEqual({ retentionMs: rec.config.retentionMs, retentionBytes: rec.config.retentionBytes }, { retentionMs: -1, retentionBytes: -1 }, `${SHARE_COORDINATOR_TOPIC} is created with retention off`);
+  } finally {
+    etcd.close();
+  }
   // The group's coordinator differs from the consumer-group one only by chance: a separate topic.
   const other = cluster.brokers.find((b) => b.nodeId !== coordinator)!.nodeId;
   await assert.rejects(cluster.request(other, Api.ShareAcquire, { groupId: group, workerId: 'w', topics: ['q-find-topic'], maxRecords: 1, maxWaitMs: 0 }),
@@ -76,7 +88,7 @@ test('FindCoordinator (share) names the same broker everywhere; share requests e
   assert.match(cli.stdout, new RegExp(`^COORDINATOR\\s+broker ${coordinator}$`, 'm'));
 });
 
-test('queue workers keep running through a SIGKILL of their share coordinator: acked jobs stay acked, held jobs keep their count, DLQ once', { skip: etcdTool.skip, timeout: 300_000 }, async (t) => {
+test('queue workers keep running through a SIGKILL of their share coordinator: acked jobs stay acked, held jobs keep their count, every poison job dead-lettered', { skip: etcdTool.skip, timeout: 300_000 }, async (t) => {
   const cluster = env.cluster;
   const group = 'q-failover';
   const topic = 'jobs';
@@ -197,7 +209,10 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   await until(async () => (dead.length >= dlqEnd ? true : undefined), 30_000, `the DLQ read to its end (${dlqEnd})`);
 
   for (const v of poison) {
-    assert.equal(dead.filter((x) => x === v).length, 1, `${v} in the DLQ exactly once (${dead.filter((x) => x === v).length})`);
+    // Once, or twice when the coordinator died between the dead letter's acknowledgement and
+    // the job's archive record (docs/cluster.md: a dead letter is written at least once).
+    const copies = dead.filter((x) => x === v).length;
+    assert.ok(copies >= 1 && copies <= 2, `${v} in the DLQ once (twice at most, across the kill): ${copies}`);
     const counts = deliveries.get(v)!.map((x) => x.count);
     // One more than maxDeliveries when its last attempt was in flight at the kill: the release
     // never reached a broker, and a restored record comes back available with its count
