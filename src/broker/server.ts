@@ -197,7 +197,8 @@ export class Broker {
     shares.startCluster(() => c.node.view.topic(SHARE_COORDINATOR_TOPIC)?.partitions,
       (p) => c.node.view.partition(SHARE_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
     const rm = startReplication({
-      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.hasSession, failsafe: c.failsafe,
+      // Trusted, not only valid: a re-registered broker's view may still name it leader of partitions given away.
+      nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.sessionTrusted, failsafe: c.failsafe,
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,

@@ -101,19 +101,23 @@ export class GroupSession {
   /**
    * Commits positions (last delivered + 1) of the given partitions, or of every owned one
    * that moved since its last commit. Resolves when the broker has them durably. A commit
-   * refused for a stale epoch (a rebalance raced it) is retried once after a heartbeat.
+   * refused for a stale epoch (a rebalance raced it) is retried once after a heartbeat, with
+   * the positions held at the new epoch: a commit carries the epoch at which its positions
+   * were captured, so positions of a partition given away meanwhile are never sent under the
+   * new epoch (they would overwrite its new owner's commit).
    */
   async commit(tps?: readonly TopicPartition[]): Promise<void> {
-    const partitions: { topic: string; partition: number; offset: number }[] = [];
-    for (const p of this.control.positions(tps)) {
-      if (p.offset < 0) continue;
-      if (!tps && this.committed.get(tpKey(p.topic, p.partition)) === p.offset) continue;
-      partitions.push(p);
-    }
-    if (partitions.length === 0) return;
     for (let attempt = 0; ; attempt++) {
+      const memberEpoch = this.member.memberEpoch;
+      const partitions: { topic: string; partition: number; offset: number }[] = [];
+      for (const p of this.control.positions(tps)) {
+        if (p.offset < 0) continue;
+        if (!tps && this.committed.get(tpKey(p.topic, p.partition)) === p.offset) continue;
+        partitions.push(p);
+      }
+      if (partitions.length === 0) return;
       const res = await this.conn.request(Api.OffsetCommit, {
-        groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch: this.member.memberEpoch, partitions,
+        groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch, partitions,
       });
       const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
       if (!failed) {

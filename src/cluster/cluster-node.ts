@@ -94,6 +94,17 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     return this.registeredAt !== undefined && this.view.revision >= this.registeredAt;
   }
 
+  /**
+   * The self-fence's "trusted now": a valid session AND a view caught up to that session's
+   * registration. A broker that re-registered after losing its session has a valid session
+   * again while its view, fed by a watch that was cut, may still name it leader of partitions
+   * the controller gave away meanwhile: it must not acknowledge writes for them (split brain).
+   * While etcd is down, viewCaughtUp keeps its old value (failsafe mode decides then).
+   */
+  get sessionTrusted(): boolean {
+    return this.hasSession && this.viewCaughtUp;
+  }
+
   /** Whether this broker holds a valid session now (readiness). */
   get hasSession(): boolean {
     return this.session !== undefined && !this.session.lost && this.session.isValid();

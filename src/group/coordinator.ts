@@ -250,8 +250,8 @@ export class GroupCoordinator {
     entries: readonly OffsetCommitEntry[]): Promise<PartitionResult[]> {
     checkGroupId(groupId);
     const all = (error: SluiceError) => entries.map(({ topic, partition }) => ({ topic, partition, error }));
+    const g = this.groups.get(groupId);
     try {
-      const g = this.groups.get(groupId);
       if (g) g.validateCommit(memberId, memberEpoch);
       else if (memberId) throw new UnknownMemberIdError(groupId, memberId);
     } catch (err) {
@@ -260,7 +260,7 @@ export class GroupCoordinator {
     const results: PartitionResult[] = [];
     const accepted: OffsetCommitEntry[] = [];
     for (const e of entries) {
-      const error = this.store.checkEntry(e);
+      const error = this.store.checkEntry(e) ?? g?.commitRefusal(memberId, e.topic, e.partition);
       results.push(error ? { topic: e.topic, partition: e.partition, error } : { topic: e.topic, partition: e.partition });
       if (!error) accepted.push(e);
     }

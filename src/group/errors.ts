@@ -27,6 +27,18 @@ export class StaleMemberEpochError extends SluiceError {
   }
 }
 
+/**
+ * An offset commit from a member, at its current epoch, for a partition it neither owns nor
+ * is still revoking: positions captured before a rebalance gave the partition to another
+ * member. Not retriable: the new owner commits it now. Same wire code as Kafka's (KIP-848).
+ */
+export class NotOwnedCommitError extends SluiceError {
+  constructor(readonly groupId: string, readonly memberId: string, readonly memberEpoch: number, readonly topic: string, readonly partition: number) {
+    super('STALE_MEMBER_EPOCH',
+      `commit from member '${memberId}' of group '${groupId}' at epoch ${memberEpoch} for ${topic}/${partition}, which it does not own (reassigned by a rebalance)`);
+  }
+}
+
 /** The member id is not (or no longer: left, timed out) in the group. Rejoin with epoch 0. */
 export class UnknownMemberIdError extends SluiceError {
   constructor(readonly groupId: string, readonly memberId: string, detail = '') {

@@ -18,13 +18,14 @@
  * Everything is synchronous and takes `now` as an argument; the coordinator owns time.
  */
 import {
-  FencedMemberEpochError, InvalidGroupRequestError, StaleMemberEpochError,
+  FencedMemberEpochError, InvalidGroupRequestError, NotOwnedCommitError, StaleMemberEpochError,
   UnknownMemberIdError,
 } from './errors.js';
+import type { SluiceError } from '../errors.js';
 import { isInternalTopicName } from '../topic-name.js';
 import { compilePattern } from './subscription-pattern.js';
 import {
-  compareTpKeys, fromTopicPartitions, toTopicPartitions,
+  compareTpKeys, fromTopicPartitions, toTopicPartitions, tpKey,
   type Assignor, type GroupState, type MemberState, type TopicPartitions,
 } from './types.js';
 
@@ -271,6 +272,20 @@ export class ConsumerGroup {
     const epoch = memberEpoch ?? -1;
     if (epoch < m.epoch) throw new StaleMemberEpochError(this.id, memberId, epoch, m.epoch);
     if (epoch > m.epoch) throw new FencedMemberEpochError(this.id, memberId, epoch, m.epoch);
+  }
+
+  /**
+   * Why member `memberId` (at its current epoch, validateCommit passed) may not commit
+   * `topic`/`partition`, or undefined: it neither owns it nor is still revoking it (KIP-848).
+   * A commit of positions captured before a rebalance, retried after it, would otherwise
+   * overwrite the newer commit of the partition's new owner. No member id: no owner to check.
+   */
+  commitRefusal(memberId: string | undefined, topic: string, partition: number): SluiceError | undefined {
+    const m = memberId ? this.members.get(memberId) : undefined;
+    if (!m) return undefined;
+    const k = tpKey(topic, partition);
+    if (m.assigned.has(k) || m.revoking.has(k)) return undefined;
+    return new NotOwnedCommitError(this.id, m.id, m.epoch, topic, partition);
   }
 
   /** Removes members whose session or revocation deadline passed; returns their ids. */

@@ -18,7 +18,7 @@ export interface StartReplicationOptions {
   nodeId: number;
   client: Etcd3;
   view: ClusterView;
-  /** EtcdSession.isValid (ClusterNode.hasSession): false once this broker must stop acknowledging writes. */
+  /** ClusterNode.sessionTrusted (valid session, view caught up to its registration): false while this broker must not acknowledge writes. */
   sessionValid(): boolean;
   /** Failsafe mode (cluster/failsafe.ts): writes without a trusted session, and the promises that hold new leaderships. */
   failsafe?: FailsafeGate;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { GroupCoordinator, type CoordinatorOptions } from '../../src/group/coordinator.js';
 import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { OffsetStore } from '../../src/group/offset-store.js';
-import { tpKey } from '../../src/group/types.js';
+import { fromTopicPartitions, parseTpKey, tpKey } from '../../src/group/types.js';
 import { ManualClock, SimConsumer, assertDisjoint, counts, roundsUntilStable } from './sim.js';
 
 async function setup(topics: Record<string, number> = { t: 6 }, opts: CoordinatorOptions = {}) {
@@ -175,19 +175,21 @@ test('commits: stale epoch refused, unknown member refused, simple commits only 
   const { coord } = await setup();
   const [a, b] = consumers(coord, 2);
   roundsUntilStable(coord, 'g', [a, b]);
-  const ok = await coord.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition: 0, offset: 10 }]);
+  // Partitions a owns: a member commits only those (another test covers the rest).
+  const [m0, m1, m2] = [...a.owned].map((k) => parseTpKey(k).partition).sort((x, y) => x - y);
+  const ok = await coord.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition: m0!, offset: 10 }]);
   assert.equal(ok[0].error, undefined);
-  const stale = await coord.commitOffsets('g', a.id, a.epoch - 1, [{ topic: 't', partition: 0, offset: 11 }, { topic: 't', partition: 1, offset: 5 }]);
+  const stale = await coord.commitOffsets('g', a.id, a.epoch - 1, [{ topic: 't', partition: m0!, offset: 11 }, { topic: 't', partition: m1!, offset: 5 }]);
   assert.deepEqual(stale.map((r) => r.error?.code), ['STALE_MEMBER_EPOCH', 'STALE_MEMBER_EPOCH']);
-  const fenced = await coord.commitOffsets('g', a.id, a.epoch + 1, [{ topic: 't', partition: 0, offset: 11 }]);
+  const fenced = await coord.commitOffsets('g', a.id, a.epoch + 1, [{ topic: 't', partition: m0!, offset: 11 }]);
   assert.equal(fenced[0].error?.code, 'FENCED_MEMBER_EPOCH');
-  const unknown = await coord.commitOffsets('g', 'ghost', 1, [{ topic: 't', partition: 0, offset: 11 }]);
+  const unknown = await coord.commitOffsets('g', 'ghost', 1, [{ topic: 't', partition: m0!, offset: 11 }]);
   assert.equal(unknown[0].error?.code, 'UNKNOWN_MEMBER_ID');
-  const simple = await coord.commitOffsets('g', undefined, undefined, [{ topic: 't', partition: 0, offset: 11 }]);
+  const simple = await coord.commitOffsets('g', undefined, undefined, [{ topic: 't', partition: m0!, offset: 11 }]);
   assert.equal(simple[0].error?.code, 'UNKNOWN_MEMBER_ID');
-  assert.equal(coord.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0].offset, 10);
+  assert.equal(coord.fetchOffsets('g', [{ topic: 't', partition: m0! }])[0].offset, 10);
   // One bad entry (an empty topic name: the schema only types names) fails only its own partition.
-  const mixed = await coord.commitOffsets('g', a.id, a.epoch, [{ topic: '', partition: 1, offset: 5 }, { topic: 't', partition: 2, offset: 7 }]);
+  const mixed = await coord.commitOffsets('g', a.id, a.epoch, [{ topic: '', partition: m1!, offset: 5 }, { topic: 't', partition: m2!, offset: 7 }]);
   assert.deepEqual(mixed.map((r) => r.error?.code), ['INVALID_REQUEST', undefined]);
   a.leave();
   b.leave();
@@ -196,6 +198,34 @@ test('commits: stale epoch refused, unknown member refused, simple commits only 
   assert.equal(coord.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0].offset, 12);
   const fresh = await coord.commitOffsets('standalone', undefined, undefined, [{ topic: 't', partition: 3, offset: 1 }]);
   assert.equal(fresh[0].error, undefined);
+});
+
+test('a commit for a partition the member no longer owns is refused (STALE_MEMBER_EPOCH) after its new owner committed; one it is still revoking is accepted', async () => {
+  const { coord } = await setup({ t: 2 });
+  const [a, b] = consumers(coord, 2);
+  a.heartbeat();
+  assert.equal(a.owned.size, 2);
+  b.heartbeat(); // the target gives b one of a's partitions
+  a.heartbeat(); // a is told to give it up, at the same epoch
+  const moved = [...fromTopicPartitions([{ topic: 't', partitions: [0, 1] }])].find((k) => !a.owned.has(k))!;
+  const { partition } = parseTpKey(moved);
+  const kept = 1 - partition;
+  // Still revoking: its commit before the release is the one the new owner starts from.
+  const revoking = await coord.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition, offset: 100 }]);
+  assert.equal(revoking[0].error, undefined, 'a commit of a partition the member is still revoking is accepted');
+  a.heartbeat(); // confirms the release: its epoch moves on
+  b.heartbeat();
+  assert.ok(b.owned.has(moved), `b owns t/${partition}`);
+  assert.equal((await coord.commitOffsets('g', b.id, b.epoch, [{ topic: 't', partition, offset: 200 }]))[0].error, undefined);
+  // a's positions captured before the rebalance, sent (retried) under its new epoch: refused
+  // for the partition it gave away, accepted for the one it kept.
+  const late = await coord.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition, offset: 150 }, { topic: 't', partition: kept, offset: 7 }]);
+  assert.equal(late[0].error?.code, 'STALE_MEMBER_EPOCH', `a's commit of t/${partition}, now b's: ${late[0].error?.message}`);
+  assert.equal(late[0].error?.retriable, false);
+  assert.match(late[0].error!.message, /does not own/);
+  assert.equal(late[1].error, undefined, 'the partition a kept is committed');
+  assert.equal(coord.fetchOffsets('g', [{ topic: 't', partition }])[0].offset, 200, 'the new owner\'s commit stands');
+  assert.equal(coord.fetchOffsets('g', [{ topic: 't', partition: kept }])[0].offset, 7);
 });
 
 test('new partitions of a subscribed topic and new topics matching a pattern are picked up; `__` topics never match', async () => {

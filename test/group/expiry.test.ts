@@ -102,9 +102,12 @@ test('simple-consumer commits to a memberless group expire by their own commit t
 test('describe, delete and offset delete follow the group state', async () => {
   const clock = new ManualClock();
   const { coord } = await start(new MemoryGenerationDir(), clock);
+  // An offset of a topic nobody subscribes to: committed while the group had no members (a
+  // member may commit only the partitions it owns).
+  assert.equal((await coord.commitOffsets('g', undefined, undefined, [{ topic: 'other', partition: 0, offset: 4 }]))[0].error, undefined);
   const c = new SimConsumer(coord, 'g', 'c');
   c.heartbeat();
-  await coord.commitOffsets('g', c.id, c.epoch, [{ topic: 't', partition: 0, offset: 3 }, { topic: 'other', partition: 0, offset: 4 }]);
+  await coord.commitOffsets('g', c.id, c.epoch, [{ topic: 't', partition: 0, offset: 3 }]);
   const d = coord.describeGroups(['g', 'nope']);
   assert.equal(d[0].state, 'Stable');
   assert.equal(d[0].assignor, 'sticky');

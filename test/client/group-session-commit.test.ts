@@ -1,0 +1,106 @@
+// The consumer's commit across a rebalance (chaos seed 204, commit-went-back): a commit
+// refused as STALE_MEMBER_EPOCH is retried after a heartbeat, and the retry must carry the
+// positions held at the new epoch, never the positions captured before the rebalance (of a
+// partition given away meanwhile) under the new epoch. A fake coordinator behind GroupLink.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Api, type ApiKey, type BodyOf, type ResponseOf } from '../../src/protocol/api.js';
+import { errorCode } from '../../src/protocol/errors.js';
+import { tpKey } from '../../src/protocol/topic-partition.js';
+import type { GroupLink } from '../../src/client/coordinator-route.js';
+import { GroupSession, type GroupPartitionControl } from '../../src/client/group-session.js';
+import { groupOptions } from '../../src/client/group-options.js';
+import { SILENT_LOGGER } from '../../src/client/logger.js';
+import type { TopicPartition } from '../../src/client/types.js';
+
+type CommitBody = BodyOf<typeof Api.OffsetCommit>;
+
+/** A coordinator that answers heartbeats with `epoch`/`assignment` and records every commit. */
+class FakeCoordinator implements GroupLink {
+  epoch = 1;
+  assignment = [0, 1];
+  readonly commits: CommitBody[] = [];
+  /** Answers a commit: the error name, or undefined to accept. */
+  onCommit: (body: CommitBody) => string | undefined = () => undefined;
+
+  request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
+    return Promise.resolve(this.answer(api, body) as ResponseOf<A>);
+  }
+
+  private answer(api: ApiKey, body: unknown): unknown {
+    if (api === Api.ConsumerGroupHeartbeat) {
+      return { id: 0, memberId: (body as { memberId: string }).memberId, memberEpoch: this.epoch, heartbeatIntervalMs: 60_000, assignment: [{ topic: 't', partitions: this.assignment }] };
+    }
+    if (api === Api.OffsetFetch) {
+      const b = body as BodyOf<typeof Api.OffsetFetch>;
+      return { id: 0, partitions: (b.partitions ?? []).map((p) => ({ ...p, offset: 0, metadata: '' })) };
+    }
+    if (api === Api.OffsetCommit) {
+      const b = structuredClone(body as CommitBody);
+      this.commits.push(b);
+      const err = this.onCommit(b);
+      return { id: 0, partitions: b.partitions.map((p) => ({ topic: p.topic, partition: p.partition, ...(err ? { error: { code: errorCode(err), message: err } } : {}) })) };
+    }
+    throw new Error(`unexpected api ${api}`);
+  }
+
+  onPush(): () => void {
+    return () => {};
+  }
+}
+
+/** The consumer's fetching, reduced to positions by partition. */
+class FakeControl implements GroupPartitionControl {
+  readonly held = new Map<string, { topic: string; partition: number; offset: number }>();
+  startFetching(starts: readonly { topic: string; partition: number; offset: number }[]): TopicPartition[] {
+    for (const s of starts) this.held.set(tpKey(s.topic, s.partition), { ...s });
+    return starts.map(({ topic, partition }) => ({ topic, partition }));
+  }
+  stopFetching(): void {}
+  forget(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.held.delete(tpKey(tp.topic, tp.partition));
+  }
+  positions(tps?: readonly TopicPartition[]): { topic: string; partition: number; offset: number }[] {
+    const all = [...this.held.values()];
+    return tps ? all.filter((p) => tps.some((tp) => tp.topic === p.topic && tp.partition === p.partition)) : all;
+  }
+  fail(err: Error): void {
+    throw err;
+  }
+}
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held at the new epoch, not those captured before the rebalance', async (t) => {
+  const coord = new FakeCoordinator();
+  const control = new FakeControl();
+  const session = new GroupSession(coord, control, {
+    g: groupOptions({ groupId: 'g', topics: ['t'], autoCommit: false }), autoOffsetReset: 'earliest', retryBackoffMs: 10, logger: SILENT_LOGGER,
+  });
+  t.after(() => session.close());
+  session.join();
+  await until('both partitions held', () => control.held.size === 2);
+  control.held.get(tpKey('t', 0))!.offset = 10;
+  control.held.get(tpKey('t', 1))!.offset = 20;
+
+  // A rebalance races the commit: the coordinator moved the member to epoch 2 and gave t/1 to
+  // another member, so the commit at epoch 1 is stale.
+  coord.onCommit = (b) => (b.memberEpoch === 1 ? 'STALE_MEMBER_EPOCH' : undefined);
+  coord.epoch = 2;
+  coord.assignment = [0];
+  await session.commit();
+
+  assert.equal(coord.commits.length, 2, 'the stale commit was retried once');
+  const [first, retry] = coord.commits;
+  assert.equal(first!.memberEpoch, 1);
+  assert.deepEqual(first!.partitions.map((p) => [p.partition, p.offset]), [[0, 10], [1, 20]]);
+  assert.equal(retry!.memberEpoch, 2);
+  assert.deepEqual(retry!.partitions.map((p) => [p.partition, p.offset]), [[0, 10]],
+    'the retry at epoch 2 carries only the positions held at epoch 2 (t/1 was given away)');
+});
