@@ -198,7 +198,9 @@ function splitKey(key: string): [string, string] {
 }
 
 /**
- * Queue mode: every enqueued (ok) job is acked at least once by the end (`job-never-acked`),
+ * Queue mode: every enqueued (ok) job is acked at least once by the end (`job-never-acked`;
+ * an `info` ack, whose outcome is unknown, counts when the last `queue-state` op saw the
+ * group holding nothing),
  * and no job is handed to a worker after an ack of it succeeded (`acked-job-delivered-again`).
  * `enqueue` ok values are `{ value }`, `deliver` events `{ value, deliveryCount, ... }`, `ack` ok values `{ value }`.
  */
@@ -211,6 +213,9 @@ export function checkQueue(ops: readonly Op[]): Anomaly[] {
       if (!firstAck.has(v)) firstAck.set(v, o);
     }
   }
+  const maybeAcked = new Set(ops.filter((o) => o.f === 'ack' && o.type === 'info').map((o) => (o.value as { value: string }).value));
+  const final = ops.filter((o) => o.f === 'queue-state' && o.type === 'ok').at(-1)?.value as { available: number; delayed: number; inFlight: number } | undefined;
+  const drained = final !== undefined && final.available + final.delayed + final.inFlight === 0;
   const deliveries = new Map<string, Op[]>();
   for (const o of ops) {
     if (o.f !== 'deliver' || o.type !== 'ok') continue;
@@ -227,6 +232,10 @@ export function checkQueue(ops: readonly Op[]): Anomaly[] {
     if (o.f !== 'enqueue' || o.type !== 'ok') continue;
     const v = (o.value as { value: string }).value;
     if (firstAck.has(v)) continue;
+    // An ack whose answer was lost may have been applied: it counts only if the group ended
+    // holding nothing (no job available, delayed or in flight), which it could not if this
+    // job had not been acked (or dead-lettered) there.
+    if (maybeAcked.has(v) && drained) continue;
     const d = deliveries.get(v) ?? [];
     out.push({ kind: 'job-never-acked', evidence: { job: v, enqueuedAtMs: o.time, deliveries: d.length, lastDeliveredAtMs: d.at(-1)?.time ?? null } });
   }

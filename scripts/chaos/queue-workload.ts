@@ -2,10 +2,15 @@
  * Queue mode in the chaos run: a producer enqueues jobs (`j-<seq>`, acks=all, one at a time:
  * `enqueue` ops) on the jobs topic, and `workers` QueueConsumers of one share group take them
  * (`deliver`: an event per job handed out, with its delivery count) and ack each (`ack` ops).
- * After the producers stop, drain() lets the workers run until every enqueued job was acked.
+ * After the producers stop, drain() lets the workers run until every enqueued job was acked,
+ * or until the only ones left are jobs whose ack ended indeterminate (`info`: the answer was
+ * lost, say when the coordinator moved, so the ack may have been applied) and the share
+ * group holds nothing any more. finalState() records that state (a `queue-state` op) for the
+ * checker, which counts such a job as acked only when the group ended with nothing pending.
  */
 import { Producer } from '../../src/client/producer.js';
 import { QueueConsumer } from '../../src/client/queue-consumer.js';
+import { QueueAdmin } from '../../src/client/queue-admin.js';
 import type { History } from './history.js';
 
 export interface QueueWorkloadOptions {
@@ -30,6 +35,8 @@ export class QueueWorkload {
   private readonly live = new Set<QueueConsumer>();
   private producer: Producer | undefined;
   private readonly acked = new Set<string>();
+  /** Jobs an ack was sent for whose outcome is unknown (the ack op ended `info`). */
+  private readonly maybeAcked = new Set<string>();
   private readonly enqueued = new Set<string>();
 
   constructor(private readonly h: History, private readonly o: QueueWorkloadOptions) {}
@@ -47,14 +54,50 @@ export class QueueWorkload {
     await this.producer?.close().catch(() => {});
   }
 
-  /** Resolves true once every enqueued (ok) job was acked, false after `timeoutMs`. */
+  /**
+   * Resolves true once every enqueued (ok) job was acked, or every one left had an
+   * indeterminate ack and the group holds nothing (finalState); false after `timeoutMs`.
+   */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
+    let lastState = 0;
     while (Date.now() < deadline) {
-      if ([...this.enqueued].every((v) => this.acked.has(v))) return true;
+      const left = [...this.enqueued].filter((v) => !this.acked.has(v));
+      if (left.length === 0) return true;
+      if (left.every((v) => this.maybeAcked.has(v)) && Date.now() - lastState >= 2000) {
+        lastState = Date.now();
+        const pending = await this.pending().catch(() => undefined);
+        if (pending === 0) return true;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     return false;
+  }
+
+  /** Records the share group's counts now (a `queue-state` op: what the checker reads). */
+  async finalState(): Promise<void> {
+    const op = this.h.invoke('queue-admin', 'queue-state', { group: this.o.groupId });
+    try {
+      const d = await this.describe();
+      op.ok({ available: d.available, delayed: d.delayed, inFlight: d.inFlight });
+    } catch (err) {
+      op.info(err);
+    }
+  }
+
+  /** Jobs the group still holds: available (the backlog not yet read included), delayed, in flight. */
+  private async pending(): Promise<number> {
+    const d = await this.describe();
+    return d.available + d.delayed + d.inFlight;
+  }
+
+  private async describe() {
+    const admin = new QueueAdmin({ brokers: [...this.o.workerBrokers], requestTimeoutMs: 10_000 });
+    try {
+      return await admin.describeGroup(this.o.groupId);
+    } finally {
+      await admin.close().catch(() => {});
+    }
   }
 
   async stop(): Promise<void> {
@@ -97,6 +140,7 @@ export class QueueWorkload {
             this.acked.add(value);
             op.ok();
           } catch (err) {
+            this.maybeAcked.add(value);
             op.info(err);
           }
         }

@@ -159,6 +159,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const e of moved.elsewhere) anomalies.push({ kind: 'reassignment-elsewhere', evidence: e });
     if (!(await allInSync(cc, topics, 90_000))) notes.push('not every partition had all replicas in sync within 90 s after the run');
     if (queue && !(await queue.drain(90_000))) notes.push('the queue workers had not acked every enqueued job within 90 s after the run');
+    await queue?.finalState();
     if (group) await group.readOffsets();
     await group?.stop();
     await queue?.stop();

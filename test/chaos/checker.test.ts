@@ -126,6 +126,34 @@ test('queue: redelivery before an ack is legal; a delivery after an ack succeede
   assert.deepEqual([again.evidence.job, again.evidence.ackedAtMs, again.evidence.deliveredAtMs], ['j-0', 7, 9]);
 });
 
+test('queue: a job whose only ack ended indeterminate counts as acked only when the group ended holding nothing', () => {
+  const base = () => {
+    const { ops, add } = history();
+    add('enqueuer', 'enqueue', 'invoke', 0, { value: 'j-0' });
+    add('enqueuer', 'enqueue', 'ok', 1, { value: 'j-0', offset: 0 });
+    add('worker-1', 'deliver', 'invoke', 2, { value: 'j-0', deliveryCount: 1 });
+    add('worker-1', 'deliver', 'ok', 2, { value: 'j-0', deliveryCount: 1 });
+    add('worker-1', 'ack', 'invoke', 3, { value: 'j-0' });
+    add('worker-1', 'ack', 'info', 4, { value: 'j-0' });
+    return { ops, add };
+  };
+  const kinds = (ops: Parameters<typeof checkQueue>[0]) => checkQueue(ops).map((a) => [a.kind, a.evidence.job]);
+  // No final state recorded: nothing says the ack took effect.
+  assert.deepEqual(kinds(base().ops), [['job-never-acked', 'j-0']]);
+  // The group still holds a job (in flight, or available): the lost ack may not have been applied.
+  for (const held of [{ available: 0, delayed: 0, inFlight: 1 }, { available: 1, delayed: 0, inFlight: 0 }, { available: 0, delayed: 1, inFlight: 0 }]) {
+    const { ops, add } = base();
+    add('queue-admin', 'queue-state', 'invoke', 5, { group: 'g' });
+    add('queue-admin', 'queue-state', 'ok', 6, held);
+    assert.deepEqual(kinds(ops), [['job-never-acked', 'j-0']], JSON.stringify(held));
+  }
+  // The group ended empty: the job was acked there (its ack's answer was what got lost).
+  const { ops, add } = base();
+  add('queue-admin', 'queue-state', 'invoke', 5, { group: 'g' });
+  add('queue-admin', 'queue-state', 'ok', 6, { available: 0, delayed: 0, inFlight: 0 });
+  assert.deepEqual(kinds(ops), []);
+});
+
 test('unavailability: the longest gap between acknowledged produces per partition, counted from the start and to the end', () => {
   const { ops, add } = history();
   produced(add, 'producer-0', 'p0-0', 0, 0, 100);
