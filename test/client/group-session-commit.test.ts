@@ -23,8 +23,17 @@ class FakeCoordinator implements GroupLink {
   /** Answers a commit: the error name, or undefined to accept. */
   onCommit: (body: CommitBody) => string | undefined = () => undefined;
 
-  request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
-    return Promise.resolve(this.answer(api, body) as ResponseOf<A>);
+  /** When set, the next commit's answer waits for this promise (a coordinator that stalls). */
+  holdNextCommit: Promise<void> | undefined;
+
+  async request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
+    const answer = this.answer(api, body) as ResponseOf<A>;
+    if (api === Api.OffsetCommit && this.holdNextCommit) {
+      const hold = this.holdNextCommit;
+      this.holdNextCommit = undefined;
+      await hold;
+    }
+    return answer;
   }
 
   private answer(api: ApiKey, body: unknown): unknown {
@@ -61,7 +70,7 @@ class FakeControl implements GroupPartitionControl {
     for (const tp of tps) this.held.delete(tpKey(tp.topic, tp.partition));
   }
   positions(tps?: readonly TopicPartition[]): { topic: string; partition: number; offset: number }[] {
-    const all = [...this.held.values()];
+    const all = [...this.held.values()].map((p) => ({ ...p }));
     return tps ? all.filter((p) => tps.some((tp) => tp.topic === p.topic && tp.partition === p.partition)) : all;
   }
   fail(err: Error): void {
@@ -103,4 +112,29 @@ test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held 
   assert.equal(retry!.memberEpoch, 2);
   assert.deepEqual(retry!.partitions.map((p) => [p.partition, p.offset]), [[0, 10]],
     'the retry at epoch 2 carries only the positions held at epoch 2 (t/1 was given away)');
+});
+
+test('commits run one at a time: a later commit is sent only once the earlier one is answered, with the positions of that moment', async (t) => {
+  const coord = new FakeCoordinator();
+  const control = new FakeControl();
+  const session = new GroupSession(coord, control, {
+    g: groupOptions({ groupId: 'g', topics: ['t'], autoCommit: false }), autoOffsetReset: 'earliest', retryBackoffMs: 10, logger: SILENT_LOGGER,
+  });
+  t.after(() => session.close());
+  session.join();
+  await until('both partitions held', () => control.held.size === 2);
+  control.held.get(tpKey('t', 0))!.offset = 10;
+  let release!: () => void;
+  coord.holdNextCommit = new Promise<void>((r) => { release = r; });
+  const first = session.commit();
+  await until('the first commit sent', () => coord.commits.length === 1);
+  // The application moves on and commits again while the first commit is unanswered.
+  control.held.get(tpKey('t', 0))!.offset = 15;
+  const second = session.commit();
+  // Without the serialization the second request is sent within the same turn of the event loop.
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(coord.commits.length, 1, 'the second commit waits for the first one\'s answer');
+  release();
+  await Promise.all([first, second]);
+  assert.deepEqual(coord.commits.map((c) => c.partitions.find((p) => p.partition === 0)?.offset), [10, 15]);
 });
