@@ -42,9 +42,10 @@ export interface ChaosOptions {
   brokers: number;
   faults: readonly FaultKind[];
   /**
-   * Let broker faults hit the share group's broker too (the queue workers' home: share-group
-   * state is local to it, not replicated yet). The consumer group's coordinator (the leader of
-   * its `__consumer_offsets` partition) is a target either way, favoured by pickBroker().
+   * Let broker faults hit the share group's coordinator too (the leader of its `__share_state`
+   * partition, found at the start; spared by default: see runChaos). The consumer group's
+   * coordinator (the leader of its `__consumer_offsets` partition) is a target either way,
+   * favoured by pickBroker().
    */
   targetCoordinator: boolean;
   workloads: readonly Workload[];
@@ -115,9 +116,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const topics = await createTopics(cc, o);
     const home = cc.bootstrap;
     const coordinator = o.workloads.includes('group') ? await groupCoordinator(cc, GROUP) : undefined;
-    // Share-group state is local to the broker the workers reach first: one that holds a replica
-    // of every jobs partition (it serves only local logs), not the group's coordinator if it can.
-    const shareHome = o.workloads.includes('queue') ? await shareHomeFor(cc, coordinator) : undefined;
+    // The share group's coordinator (the leader of its `__share_state` partition). It serves
+    // jobs only from partitions it holds a replica of, so reassignments never remove it from
+    // the jobs topic (pinned), and broker faults spare it unless --target-coordinator: with
+    // faults on it, runs found an acked job handed out again (docs/cluster.md, open in issue 14).
+    const shareHome = o.workloads.includes('queue') ? await groupCoordinator(cc, SHARE_GROUP, 'share') : undefined;
     const workerBrokers = shareHome === undefined ? home : [cc.cluster.broker(shareHome).advertisedUrl, ...home.filter((u) => u !== cc.cluster.broker(shareHome).advertisedUrl)];
     const produce = o.workloads.includes('produce')
       ? new ProduceWorkload(h, { brokers: cc.bootstrap, topic: DATA_TOPIC, partitions: o.partitions, producers: o.producers, deliveryTimeoutMs: 30_000 })
@@ -255,22 +258,12 @@ async function allInSync(cc: ChaosCluster, topics: readonly string[], timeoutMs:
   }
 }
 
-/** The group's coordinator (FindCoordinator; the first one creates `__consumer_offsets`, so it may take a while). */
-async function groupCoordinator(cc: ChaosCluster, groupId: string): Promise<number> {
+/** A group's coordinator (FindCoordinator; the first one creates `__consumer_offsets` or `__share_state`, so it may take a while). */
+async function groupCoordinator(cc: ChaosCluster, groupId: string, keyType: 'group' | 'share' = 'group'): Promise<number> {
   return until(async () => {
-    const r = await cc.cluster.request(1, Api.FindCoordinator, { key: groupId }).catch(() => undefined);
+    const r = await cc.cluster.request(1, Api.FindCoordinator, { key: groupId, keyType }).catch(() => undefined);
     return r && r.nodeId >= 0 ? r.nodeId : undefined;
   }, 60_000, `a coordinator for ${groupId}`);
-}
-
-/** The lowest node id holding a replica of every jobs partition, other than `avoid` if another does. */
-async function shareHomeFor(cc: ChaosCluster, avoid: number | undefined): Promise<number> {
-  const md = await cc.cluster.metadata(undefined, [JOBS_TOPIC]);
-  const parts = md.topics[0]?.partitionInfo ?? [];
-  const all = cc.cluster.brokers.map((b) => b.nodeId).filter((n) => parts.every((p) => p.replicas.includes(n)));
-  const home = all.find((n) => n !== avoid) ?? all[0];
-  if (home === undefined) throw new Error(`no broker holds every partition of ${JOBS_TOPIC}: ${JSON.stringify(parts.map((p) => p.replicas))}`);
-  return home;
 }
 
 function countFaults(ops: readonly Op[]): Record<string, number> {
