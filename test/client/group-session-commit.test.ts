@@ -86,7 +86,8 @@ async function until(what: string, cond: () => boolean): Promise<void> {
   }
 }
 
-test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held at the new epoch, not those captured before the rebalance', async (t) => {
+/** A session without auto-commit that joined the fake coordinator and holds t/0 and t/1. */
+async function joined(t: { after: (fn: () => unknown) => void }): Promise<{ coord: FakeCoordinator; control: FakeControl; session: GroupSession }> {
   const coord = new FakeCoordinator();
   const control = new FakeControl();
   const session = new GroupSession(coord, control, {
@@ -95,6 +96,11 @@ test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held 
   t.after(() => session.close());
   session.join();
   await until('both partitions held', () => control.held.size === 2);
+  return { coord, control, session };
+}
+
+test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held at the new epoch, not those captured before the rebalance', async (t) => {
+  const { coord, control, session } = await joined(t);
   control.held.get(tpKey('t', 0))!.offset = 10;
   control.held.get(tpKey('t', 1))!.offset = 20;
 
@@ -115,14 +121,7 @@ test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held 
 });
 
 test('commits run one at a time: a later commit is sent only once the earlier one is answered, with the positions of that moment', async (t) => {
-  const coord = new FakeCoordinator();
-  const control = new FakeControl();
-  const session = new GroupSession(coord, control, {
-    g: groupOptions({ groupId: 'g', topics: ['t'], autoCommit: false }), autoOffsetReset: 'earliest', retryBackoffMs: 10, logger: SILENT_LOGGER,
-  });
-  t.after(() => session.close());
-  session.join();
-  await until('both partitions held', () => control.held.size === 2);
+  const { coord, control, session } = await joined(t);
   control.held.get(tpKey('t', 0))!.offset = 10;
   let release!: () => void;
   coord.holdNextCommit = new Promise<void>((r) => { release = r; });
