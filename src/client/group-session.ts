@@ -60,8 +60,6 @@ export class GroupSession {
   private idleWaiters: (() => void)[] = [];
   /** Last offset committed per partition, so auto-commit sends only what moved. */
   private readonly committed = new Map<string, number>();
-  /** The last commit queued (commits run one after another, see commit()). */
-  private commitChain: Promise<void> = Promise.resolve();
   private closing = false;
 
   constructor(private readonly conn: GroupLink, private readonly control: GroupPartitionControl, private readonly o: GroupSessionOptions) {
@@ -108,17 +106,7 @@ export class GroupSession {
    * were captured, so positions of a partition given away meanwhile are never sent under the
    * new epoch (they would overwrite its new owner's commit).
    */
-  commit(tps?: readonly TopicPartition[]): Promise<void> {
-    // One commit at a time, each capturing its positions when its turn comes: an earlier
-    // commit still in flight (its request resent by the route after NOT_COORDINATOR or a
-    // dropped link, with the body it was built with) must not land after a later one, or the
-    // group's offsets would go back (chaos: commit-went-back after a coordinator pause).
-    const run = this.commitChain.then(() => this.commitNow(tps));
-    this.commitChain = run.catch(() => undefined);
-    return run;
-  }
-
-  private async commitNow(tps?: readonly TopicPartition[]): Promise<void> {
+  async commit(tps?: readonly TopicPartition[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const memberEpoch = this.member.memberEpoch;
       const partitions: { topic: string; partition: number; offset: number }[] = [];

@@ -119,21 +119,3 @@ test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held 
   assert.deepEqual(retry!.partitions.map((p) => [p.partition, p.offset]), [[0, 10]],
     'the retry at epoch 2 carries only the positions held at epoch 2 (t/1 was given away)');
 });
-
-test('commits run one at a time: a later commit is sent only once the earlier one is answered, with the positions of that moment', async (t) => {
-  const { coord, control, session } = await joined(t);
-  control.held.get(tpKey('t', 0))!.offset = 10;
-  let release!: () => void;
-  coord.holdNextCommit = new Promise<void>((r) => { release = r; });
-  const first = session.commit();
-  await until('the first commit sent', () => coord.commits.length === 1);
-  // The application moves on and commits again while the first commit is unanswered.
-  control.held.get(tpKey('t', 0))!.offset = 15;
-  const second = session.commit();
-  // Without the serialization the second request is sent within the same turn of the event loop.
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  assert.equal(coord.commits.length, 1, 'the second commit waits for the first one\'s answer');
-  release();
-  await Promise.all([first, second]);
-  assert.deepEqual(coord.commits.map((c) => c.partitions.find((p) => p.partition === 0)?.offset), [10, 15]);
-});
