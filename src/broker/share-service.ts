@@ -27,6 +27,7 @@
  * partition of `__share_state` this broker leads. Found with `shareServiceFor(ctx, groupId)`
  * (share-coordinators.ts).
  */
+import { SluiceError } from '../errors.js';
 import { ShareCoordinator } from '../queue/share-coordinator.js';
 import { ShareStateLog, SHARE_STATE_PREFIX } from '../queue/share-state-log.js';
 import type { GenerationDir } from '../state-log/generation-log.js';
@@ -63,6 +64,12 @@ export class ShareService {
   private precise: NodeJS.Timeout | undefined;
   private preciseAt = Infinity;
   private closing = false;
+  /**
+   * Replicated: a write of this service failed, so its memory is ahead of the log and it is
+   * being replaced (onWriteFailed). Every commit from then on fails: its changes may have been
+   * drained into the write that failed, and answering it would acknowledge what no replica holds.
+   */
+  private writeFailed = false;
   /** Workers per connection, so a closed connection makes its workers leave. */
   private readonly byConnection = new Map<RequestScope, Map<string, { groupId: string; workerId: string }>>();
   /** The connection each worker last spoke on: a worker that moved is no longer the old one's. */
@@ -152,14 +159,22 @@ export class ShareService {
     // Serialised: a persist must not overtake another caller's dead-letter append (the
     // state would call a record archived before its copy is in the DLQ).
     const run = this.chain.then(async () => {
+      // A replicated service that is closing (dropped: another coordinator may own the
+      // partition, or this one reloads it) or whose write failed answers nothing more: a
+      // persist that finds nothing left to write (an earlier, failed one drained it) would
+      // otherwise resolve and acknowledge a change no replica holds.
+      const r = this.opts.replicated;
+      if (r && (this.closing || this.writeFailed)) {
+        throw new SluiceError('NOT_COORDINATOR', `share coordinator of __share_state-${r.partition} is ${this.writeFailed ? 'reloading after a failed write' : 'closed'}`);
+      }
       if (dls.length) await this.copyDeadLetters(dls);
       const d = this.durableWanted;
       this.durableWanted = false;
       try {
         await this.state.persist(d);
       } catch (err) {
-        const r = this.opts.replicated;
         if (r) {
+          this.writeFailed = true;
           // Leadership moved, or the ISR shrank below minInsyncReplicas: the caller gets a
           // retriable error, and memory (ahead of the log now) is rebuilt from the replica.
           this.ctx.log.warn('share state write failed; reloading the coordinator from its replica', { partition: r.partition, error: err });

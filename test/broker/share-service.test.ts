@@ -1,5 +1,7 @@
 // The share service's commit chain on a real log manager: a durable commit whose change an
-// earlier queued non-durable commit writes must still be fsynced before it resolves.
+// earlier queued non-durable commit writes must still be fsynced before it resolves. In
+// cluster mode (a replicated state log): a commit is never answered once a write failed or
+// the service was dropped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openLogManager } from '../../src/storage/log-manager.js';
@@ -14,6 +16,10 @@ import { ShareCoordinators, stopShareService } from '../../src/broker/share-coor
 import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
 import { tempDir } from '../storage/helpers.js';
+import { ShareService } from '../../src/broker/share-service.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
+import { SluiceError } from '../../src/errors.js';
+import { testContext } from './test-context.js';
 
 test('a delete answered as durable is fsynced even when an earlier queued non-durable commit writes it', async (t) => {
   const { dir, cleanup } = await tempDir();
@@ -42,4 +48,48 @@ test('a delete answered as durable is fsynced even when an earlier queued non-du
   await svc.commit([], true);
   assert.ok(fsyncs > before, 'the delete reached the disk with an fsync before its commit resolved');
   await first;
+});
+
+test('replicated: once a write failed, a commit whose change that write drained is refused (NOT_COORDINATOR), and so is every later one and a closed service\'s', async (t) => {
+  const tc = await testContext();
+  const dir = new MemoryGenerationDir();
+  let reloads = 0;
+  const svc = await ShareService.open(tc.ctx, dir, { replicated: { partition: 0, onWriteFailed: () => { reloads++; } } });
+  t.after(async () => { await svc.close(); await tc.close(); });
+  svc.coord.configure('g1');
+  await svc.commit([], true);
+  const log = await dir.open(0);
+  const written = log.logEndOffset;
+
+  // Two callers change state in one tick (an acquire and an ack, say); the first persist
+  // drains both changes into one write, and that write fails (this broker stopped leading).
+  log.failNextAppend = new SluiceError('NOT_COORDINATOR', 'writing coordinator state: broker 1 stopped leading');
+  svc.coord.configure('g2');
+  const first = svc.commit([], false);
+  svc.coord.configure('g3');
+  const second = svc.commit([], true);
+  await assert.rejects(first, (err: SluiceError) => err.code === 'NOT_COORDINATOR');
+  // The second caller's change was in the failed write: answering it would acknowledge what no replica holds.
+  await assert.rejects(second, (err: SluiceError) => err.code === 'NOT_COORDINATOR', 'a commit whose change a failed write drained is not answered');
+  assert.equal(reloads, 1);
+  svc.coord.configure('g4');
+  await assert.rejects(svc.commit([], true), (err: SluiceError) => err.code === 'NOT_COORDINATOR', 'nothing after a failed write');
+  assert.equal(log.logEndOffset, written, 'nothing written after the failed write');
+});
+
+test('replicated: a closed (dropped) service persists nothing more and answers NOT_COORDINATOR', async (t) => {
+  const tc = await testContext();
+  const dir = new MemoryGenerationDir();
+  const svc = await ShareService.open(tc.ctx, dir, { replicated: { partition: 0, onWriteFailed: () => {} } });
+  t.after(() => tc.close());
+  svc.coord.configure('g1');
+  await svc.commit([], true);
+  const log = await dir.open(0);
+  const written = log.logEndOffset;
+  // A handler that found the service before it was dropped changes its memory and commits after.
+  const closed = svc.close();
+  svc.coord.configure('g2');
+  await assert.rejects(svc.commit([], true), (err: SluiceError) => err.code === 'NOT_COORDINATOR');
+  await closed;
+  assert.equal(log.logEndOffset, written, 'the dropped service wrote nothing');
 });
