@@ -18,7 +18,11 @@
  *                       `retryMs` while this broker still leads the partition
  *
  * Each load carries a token: a load that finishes after the partition moved on (or was loaded
- * again at a newer epoch) is closed, not installed. Knows no connections.
+ * again at a newer epoch) is closed, not installed, and a reload asked for by a coordinator
+ * that is no longer the partition's (a dropped one's late failed write) is ignored, so it
+ * cannot drop its successor. A load starts only once the coordinator it replaces has closed
+ * (its writes in flight ended): the two never run side by side, and the replay sees every
+ * write the old one made. Knows no connections.
  */
 import { coordinatorPartition } from '../group/coordinator-partition.js';
 import { CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError } from '../group/errors.js';
@@ -27,8 +31,13 @@ import type { BrokerContext } from './context.js';
 import { Leadership } from '../replication/replica-manager.js';
 
 export interface CoordinatorPartitionsOptions<C> {
-  /** Rebuilds the coordinator of partition `p` from its replica, as its leader at `leaderEpoch` (its writes pinned to it). */
-  open(partition: number, leaderEpoch: number): Promise<C>;
+  /**
+   * Rebuilds the coordinator of partition `p` from its replica, as its leader at `leaderEpoch`
+   * (its writes pinned to it). `reload` drops this coordinator and loads the partition again
+   * if this broker still leads it (after a failed write: memory is ahead of the log); it does
+   * nothing once this coordinator is no longer the partition's.
+   */
+  open(partition: number, leaderEpoch: number, reload: () => void): Promise<C>;
   /** Closes a coordinator that is dropped (its store waits for writes in flight). */
   close(coordinator: C): Promise<void>;
   /** How many groups `coordinator` holds (for the load and unload log lines). */
@@ -65,6 +74,8 @@ export class CoordinatorPartitions<C> {
   private token = 0;
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Closes of dropped coordinators still running, by partition: the next load waits for them. */
+  private readonly closing = new Map<number, Promise<void>>();
 
   constructor(private readonly opts: CoordinatorPartitionsOptions<C>) {}
 
@@ -121,7 +132,7 @@ export class CoordinatorPartitions<C> {
     for (const t of this.timers) clearTimeout(t);
     const all = this.coordinators();
     this.slots.clear();
-    await Promise.all(all.map((c) => this.opts.close(c).catch(() => {})));
+    await Promise.all([...all.map((c) => this.opts.close(c).catch(() => {})), ...this.closing.values()]);
   }
 
   private load(p: number): void {
@@ -130,9 +141,19 @@ export class CoordinatorPartitions<C> {
     const started = Date.now();
     const leaderEpoch = this.opts.leaderEpoch(p);
     this.opts.log.info('coordinator partition loading', { partition: p, leaderEpoch });
+    const reload = () => {
+      if (this.closed || this.slots.get(p)?.token !== token) return;
+      this.drop(p);
+      if (this.opts.ledHere(p)) this.load(p);
+    };
+    const previous = this.closing.get(p) ?? Promise.resolve();
     const opened = leaderEpoch === undefined
       ? Promise.reject(new Error(`this broker's leadership of coordinator partition ${p} ended before its load started`))
-      : this.opts.open(p, leaderEpoch);
+      // The replaced coordinator first: its last writes end (or fail) before the replay reads the log.
+      : previous.then(() => {
+        if (this.slots.get(p)?.token !== token || this.closed) throw new Error(`coordinator partition ${p} moved on before its load started`);
+        return this.opts.open(p, leaderEpoch, reload);
+      });
     opened.then((coordinator) => {
       if (this.slots.get(p)?.token !== token || this.closed) {
         void this.opts.close(coordinator).catch(() => {});
@@ -159,7 +180,10 @@ export class CoordinatorPartitions<C> {
     this.slots.delete(p);
     if (s.kind === 'loaded') {
       this.opts.log.info('coordinator partition unloaded', { partition: p, groups: this.opts.groupCount(s.coordinator) });
-      void this.opts.close(s.coordinator).catch((err: unknown) => { this.opts.log.warn('closing a coordinator failed', { partition: p, error: err }); });
+      const closed = this.opts.close(s.coordinator).catch((err: unknown) => { this.opts.log.warn('closing a coordinator failed', { partition: p, error: err }); });
+      const all = (this.closing.get(p) ?? Promise.resolve()).then(() => closed);
+      this.closing.set(p, all);
+      void all.then(() => { if (this.closing.get(p) === all) this.closing.delete(p); });
     }
   }
 }

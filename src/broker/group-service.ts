@@ -111,10 +111,10 @@ export class GroupService {
       ledHere,
       log: this.log,
       ...leadershipChecks(ctx, GROUP_COORDINATOR_TOPIC, viewCaughtUp),
-      open: async (p) => {
+      open: async (p, leaderEpoch) => {
         const rm = ctx.replicas;
         if (!rm) throw new Error('replication is not running');
-        const dir = replicatedGenerationDir(ctx, rm, GROUP_COORDINATOR_TOPIC, p);
+        const dir = replicatedGenerationDir(ctx, rm, GROUP_COORDINATOR_TOPIC, p, leaderEpoch);
         const store = await OffsetStore.open(dir, {
           // Compaction with the single broker's thresholds (CompactedLog's), in place: a snapshot, then a log start advance.
           clock: systemClock,

@@ -54,21 +54,21 @@ export class ShareCoordinators {
    */
   startCluster(partitionCount: () => number | undefined, ledHere: (partition: number) => boolean, viewCaughtUp: () => boolean): void {
     const ctx = this.ctx;
-    const parts: CoordinatorPartitions<ShareService> = new CoordinatorPartitions<ShareService>({
+    this.partitions = new CoordinatorPartitions<ShareService>({
       partitionCount, ledHere, log: ctx.log,
       ...leadershipChecks(ctx, SHARE_COORDINATOR_TOPIC, viewCaughtUp),
-      open: async (p) => {
+      open: async (p, leaderEpoch, reload) => {
         const rm = ctx.replicas;
         if (!rm) throw new Error('replication is not running');
-        return ShareService.open(ctx, replicatedGenerationDir(ctx, rm, SHARE_COORDINATOR_TOPIC, p), {
-          // Reload from the replica: drop this service and load again if still leader.
-          replicated: { partition: p, onWriteFailed: () => { if (!this.closing) parts.roleChanged(p, ledHere(p)); } },
+        return ShareService.open(ctx, replicatedGenerationDir(ctx, rm, SHARE_COORDINATOR_TOPIC, p, leaderEpoch), {
+          // Reload from the replica: drop this service and load again if still leader (a
+          // no-op once this service is no longer the partition's: it must not drop its successor).
+          replicated: { partition: p, onWriteFailed: () => { if (!this.closing) reload(); } },
         });
       },
       close: (s) => s.close(),
       groupCount: (s) => s.coord.groups().length,
     });
-    this.partitions = parts;
   }
 
   /** ReplicaManager's onRoleChange: `__share_state` partitions load on leader and drop otherwise. */

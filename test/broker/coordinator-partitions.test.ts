@@ -1,6 +1,7 @@
 // The coordinators of the coordinator partitions a broker leads (cluster mode): loading,
 // loaded, dropped, a late load after a move, a failed load retried, a loaded coordinator fenced
-// before its role change arrives. No sockets, no etcd.
+// before its role change arrives, a load that waits for the close of the coordinator it
+// replaces, a reload asked by a dropped coordinator ignored. No sockets, no etcd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoordinatorPartitions } from '../../src/broker/coordinator-partitions.js';
@@ -74,8 +75,10 @@ test('a load that finishes after the partition moved on is closed, not installed
     partitionCount: () => 1, ledHere: () => false, leaderEpoch: () => 1, refusal: () => undefined, log: silent, groupCount: () => 0,
   });
   parts.roleChanged(0, true);
+  await new Promise((r) => setImmediate(r)); // the first load has started its replay
   parts.roleChanged(0, false);
   parts.roleChanged(0, true); // leader again at a newer epoch: a second load
+  await new Promise((r) => setImmediate(r));
   const stale = await coordinator();
   loads[0]!.resolve(stale);
   await new Promise((r) => setImmediate(r));
@@ -154,5 +157,59 @@ test('a load whose leadership ended before it started fails (COORDINATOR_NOT_AVA
   await new Promise((r) => setImmediate(r));
   assert.equal(codeOf(() => parts.lookup('g')), 'COORDINATOR_NOT_AVAILABLE');
   assert.equal(opens, 0);
+  await parts.close();
+});
+
+test('a new load starts only once the coordinator it replaces has closed (its writes in flight ended): never two side by side', async () => {
+  const closes: ReturnType<typeof deferred<void>>[] = [];
+  const opened: number[] = [];
+  const parts = new CoordinatorPartitions({
+    open: async (_p, e) => { opened.push(e); return coordinator(); },
+    close: () => { const d = deferred<void>(); closes.push(d); return d.promise; },
+    partitionCount: () => 1, ledHere: () => true, leaderEpoch: () => opened.length + 1, refusal: () => undefined, log: silent, groupCount: () => 0,
+  });
+  parts.roleChanged(0, true);
+  const deadline = Date.now() + 10_000;
+  while (parts.coordinators().length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.equal(parts.coordinators().length, 1);
+  // Away and back (a controlled shutdown's move, then leader again): the old one is still closing.
+  parts.roleChanged(0, false);
+  parts.roleChanged(0, true);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(opened, [1], 'no replay while the dropped coordinator may still write');
+  assert.equal(codeOf(() => parts.lookup('g')), 'COORDINATOR_LOAD_IN_PROGRESS');
+  closes[0]!.resolve();
+  while (parts.coordinators().length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(opened, [1, 2], 'loaded once the old one closed');
+  const closing = parts.close();
+  closes[1]!.resolve();
+  await closing;
+});
+
+test('a reload asked by a coordinator that is no longer the partition\'s (a dropped one\'s late failed write) does not drop its successor', async () => {
+  const reloads: (() => void)[] = [];
+  const made: GroupCoordinator[] = [];
+  const parts = new CoordinatorPartitions({
+    open: async (_p, _e, reload) => { reloads.push(reload); const c = await coordinator(); made.push(c); return c; },
+    close: async () => {}, partitionCount: () => 1, ledHere: () => true, leaderEpoch: () => 1, refusal: () => undefined, log: silent, groupCount: () => 0,
+  });
+  const loaded = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while ((made.length < n || parts.coordinators()[0] !== made[n - 1]) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.equal(parts.lookup('g'), made[n - 1]);
+  };
+  parts.roleChanged(0, true);
+  await loaded(1);
+  // Its write failed: it asks for a reload, which replaces it.
+  reloads[0]!();
+  await loaded(2);
+  // The first one's next failure arrives late: the second stays, nothing loads again.
+  reloads[0]!();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(parts.lookup('g'), made[1]);
+  assert.equal(reloads.length, 2);
+  // The current one's own reload still works.
+  reloads[1]!();
+  await loaded(3);
   await parts.close();
 });
