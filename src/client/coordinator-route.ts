@@ -47,6 +47,13 @@ export class CoordinatorRoute implements GroupLink {
   private readonly heard = new WeakSet<Connection>();
   /** Node id FindCoordinator named last (-1: the broker answering; undefined: never asked). */
   coordinatorId: number | undefined;
+  /**
+   * How many times a request found the coordinator gone, moved or reloading (the errors that
+   * send it to FindCoordinator). State the coordinator kept for this client only in memory
+   * before that (a share group's locks) may be held by nobody now: QueueConsumer drops the
+   * jobs it acquired before and has not handed out.
+   */
+  moves = 0;
 
   constructor(private readonly pool: BrokerPool, readonly groupId: string, private readonly o: CoordinatorRouteOptions) {}
 
@@ -67,7 +74,9 @@ export class CoordinatorRoute implements GroupLink {
         if (api === Api.ShareDescribe) throwIfDescribeMoved(res as ResponseOf<typeof Api.ShareDescribe>, this.groupId);
         return res;
       } catch (err) {
-        if (!this.moved(err) || attempt >= max) throw err;
+        if (!this.moved(err)) throw err;
+        this.moves++;
+        if (attempt >= max) throw err;
         this.o.logger.debug({ groupId: this.groupId, attempt, error: (err as Error).message }, `group '${this.groupId}': finding its coordinator again`);
         this.current = undefined;
         await new Promise((r) => setTimeout(r, backoff));

@@ -108,6 +108,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly log: Logger;
 
   private readonly buffer: Job[] = [];
+  /** `route.moves` when each buffered job was acquired: a job from before a move is not handed out (see next()). */
+  private readonly acquiredAt = new WeakMap<Job, number>();
   private outstanding = 0;
   private closing = false;
   private closed: Promise<void> | undefined;
@@ -159,6 +161,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
           if (this.failure) throw this.failure;
           if (this.closing || this.handedOut >= this.maxMessages) return done;
           const job = this.buffer.shift();
+          if (job && this.acquiredAt.get(job) !== this.route.moves) {
+            // Acquired before the coordinator moved (or reloaded, or the connection dropped):
+            // its lock died with that coordinator's memory, the record is available again, and
+            // another worker may already have acked it. Not handed out; nothing to release.
+            this.freeSlot(job);
+            continue;
+          }
           if (job) {
             job.delivered = true;
             this.handedOut++;
@@ -411,6 +420,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       if (jobs.length) {
         this.outstanding += jobs.length;
+        for (const j of jobs) this.acquiredAt.set(j, this.route.moves);
         this.buffer.push(...jobs);
         this.watchLocks(jobs);
         this.wakeJobs();
