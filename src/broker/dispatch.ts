@@ -26,6 +26,8 @@ import { handleShareDescribe } from './handle-share-describe.js';
 import { handleShareLeave } from './handle-share-leave.js';
 import { handleShareDelete } from './handle-share-delete.js';
 import { handleShareReset } from './handle-share-reset.js';
+import { handleShareCancel } from './handle-share-cancel.js';
+import { handleShareProgress } from './handle-share-progress.js';
 import { handleVerifyTopic } from './handle-verify-topic.js';
 import { handleApiVersions } from './handle-api-versions.js';
 import { handleOffsetsForLeaderEpoch } from './handle-offsets-for-leader-epoch.js';
@@ -68,6 +70,8 @@ const HANDLERS: HandlerMap = {
   [Api.AlterPartitionReassignments]: handleAlterPartitionReassignments,
   [Api.ListPartitionReassignments]: handleListPartitionReassignments,
   [Api.FindCoordinator]: handleFindCoordinator,
+  [Api.ShareCancel]: handleShareCancel,
+  [Api.ShareProgress]: handleShareProgress,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

@@ -106,17 +106,22 @@ async function park(
  */
 function sources(ctx: BrokerContext, topics: string[]): PartitionSource[] {
   const out: PartitionSource[] = [];
-  const rm = ctx.replicas;
   for (const topic of topics) {
     const n = ctx.logs.topic(topic)?.partitions ?? 0;
     for (let partition = 0; partition < n; partition++) {
-      const log = ctx.logs.log(topic, partition);
-      if (!log) continue;
-      const end = rm ? rm.committedEnd(topic, partition) : log.logEndOffset;
-      if (end !== undefined) out.push({ topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) });
+      const s = partitionSource(ctx, topic, partition);
+      if (s) out.push(s);
     }
   }
   return out;
+}
+
+/** One partition as sources() offers it (see there), or undefined when this broker cannot serve it. */
+export function partitionSource(ctx: BrokerContext, topic: string, partition: number): PartitionSource | undefined {
+  const log = ctx.logs.log(topic, partition);
+  if (!log) return undefined;
+  const end = ctx.replicas ? ctx.replicas.committedEnd(topic, partition) : log.logEndOffset;
+  return end === undefined ? undefined : { topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) };
 }
 
 function failed(topic: string, error: NonNullable<ShareAcquirePartitionResult['error']>): ShareAcquirePartitionResult {

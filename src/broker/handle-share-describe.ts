@@ -15,7 +15,8 @@ export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx
   const ids = req.groupIds ?? shares.services().flatMap((s) => s.coord.groups());
   const groups = ids.map((groupId): ShareGroupDescriptionWire | ShareGroupDescribeFailure => {
     try {
-      const d = shares.forGroup(groupId).coord.describe(groupId);
+      const coord = shares.forGroup(groupId).coord;
+      const d = coord.describe(groupId);
       const c = d.config;
       return {
         groupId,
@@ -25,11 +26,12 @@ export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx
         },
         workers: d.workers.map((w) => ({ workerId: w.workerId, lastSeenMsAgo: w.lastSeenMsAgo, inFlight: w.inFlight, acquired: w.acquired })),
         available: d.available, delayed: d.delayed, inFlight: d.inFlight, acked: d.acked, deadLettered: d.deadLettered,
-        redeliveries: d.redeliveries, oldestUnackedMs: d.oldestUnackedMs,
+        redeliveries: d.redeliveries, cancelled: d.cancelled, oldestUnackedMs: d.oldestUnackedMs,
         partitions: d.partitions.map((p) => ({
           topic: p.topic, partition: p.partition, startOffset: p.startOffset, endOffset: p.endOffset,
           available: p.available, inFlight: p.inFlight, backlog: p.backlog,
         })),
+        ...(req.jobs !== undefined && { jobs: coord.heldJobs(groupId, req.jobs) }),
       };
     } catch (err) {
       return { groupId, error: wireError(err, ctx.log, { api: 'ShareDescribe', group: groupId }) };

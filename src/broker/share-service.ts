@@ -259,6 +259,15 @@ export class ShareService {
     return !scope || (this.byConnection.get(scope)?.has(groupId + '\0' + workerId) ?? false);
   }
 
+  /**
+   * Tells a worker that records it held were cancelled (handle-share-cancel.ts), on the
+   * connection it last spoke on; nothing when it has none (it learns at its next settle).
+   */
+  pushCancel(groupId: string, workerId: string, topic: string, partition: number, offsets: readonly number[]): void {
+    const scope = this.scopeOf.get(groupId + '\0' + workerId);
+    if (scope && !scope.closed) scope.push({ id: 0, push: 'share-cancel', groupId, workerId, topic, partition, offsets });
+  }
+
   /** Records of `groupId` may be available again (released, a worker left): its parked acquires retry. */
   wakeGroup(groupId: string): void {
     this.ctx.delayed.wake(shareGroupKey(groupId));

@@ -6,6 +6,8 @@
  * `sluice queue delete G`: forget a share group that has no workers.
  * `sluice queue reset-offsets G --topic T --to-...`: move where a share group (with no
  * workers) reads a topic.
+ * `sluice queue cancel G --topic T (--partition P --offset O... | --key K [--partition P])`:
+ * cancel jobs (never delivered; a worker holding one sees its signal aborted).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { QueueAdmin, type ShareGroupDescription, type ShareResetTo } from '../client/queue-admin.js';
@@ -27,6 +29,7 @@ interface ConsumeOpts {
   visibilityTimeout?: number;
   maxDeliveries?: number;
   deadLetterTopic?: string;
+  drainTimeout: number;
 }
 
 function jobJson(j: Job): string {
@@ -59,9 +62,10 @@ export function registerQueueCommand(program: Command): void {
     .option('--visibility-timeout <ms>', 'lock time of a job (only when this creates the group)', intOption('--visibility-timeout', 1))
     .option('--max-deliveries <n>', 'attempts before the DLQ (only when this creates the group)', intOption('--max-deliveries', 1))
     .option('--dead-letter-topic <topic>', 'DLQ topic (only when this creates the group; default <topic>.dlq)')
+    .option('--drain-timeout <ms>', 'on SIGTERM/Ctrl-C, wait this long for the job being printed to be acked', intOption('--drain-timeout', 0), 30_000)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
-    .addHelpText('after', '\nCtrl-C releases the jobs not yet printed, leaves the group and exits with 130 (SIGTERM: 143).\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
+    .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0.\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
     .action(async (topic: string, o: ConsumeOpts) => {
       const settings: ShareGroupSettings = {};
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
@@ -73,7 +77,7 @@ export function registerQueueCommand(program: Command): void {
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;
-      await untilStopSignal(() => q.close(), async () => {
+      await untilStopSignal(() => q.close({ drain: true, timeoutMs: o.drainTimeout }), async () => {
         try {
           await q.conn.connect();
           for await (const job of q) {
@@ -84,22 +88,24 @@ export function registerQueueCommand(program: Command): void {
         } finally {
           await q.close();
         }
-      });
+      }, { graceful: true });
     });
 
   queue
     .command('describe')
     .description('counts of a share group (all groups when none is named)')
     .argument('[group]', 'share group')
+    .option('--jobs [n]', 'also list the jobs in flight (at most n, default 100): holder, since, deliveries, last progress', intOption('--jobs', 1))
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
-    .action(async (group: string | undefined, o: { broker: string[]; format: 'text' | 'json' }) => {
+    .action(async (group: string | undefined, o: { broker: string[]; format: 'text' | 'json'; jobs?: number | true }) => {
       const admin = new QueueAdmin({ brokers: o.broker });
+      const jobs = o.jobs === undefined ? undefined : o.jobs === true ? 100 : o.jobs;
       try {
         await admin.conn.connect();
         const ids = group ? [group] : await admin.listGroups();
         const groups: ShareGroupDescription[] = [];
-        for (const id of ids) groups.push(await admin.describeGroup(id));
+        for (const id of ids) groups.push(await admin.describeGroup(id, jobs !== undefined ? { jobs } : {}));
         if (o.format === 'json') {
           await writeOut(JSON.stringify(group ? groups[0] : groups, null, 2) + '\n');
           return;
@@ -113,9 +119,17 @@ export function registerQueueCommand(program: Command): void {
           await writeOut(`COORDINATOR  ${c === undefined || c < 0 ? 'this broker (single node)' : `broker ${c}`}\n\n`);
         }
         await writeOut(table(
-          ['GROUP', 'AVAILABLE', 'DELAYED', 'IN FLIGHT', 'ACKED', 'DEAD-LETTERED', 'REDELIVERIES', 'WORKERS', 'OLDEST UNACKED'],
-          groups.map((d) => [d.groupId, d.available, d.delayed, d.inFlight, d.acked, d.deadLettered, d.redeliveries, d.workers.length, age(d.oldestUnackedMs)]),
+          ['GROUP', 'AVAILABLE', 'DELAYED', 'IN FLIGHT', 'ACKED', 'DEAD-LETTERED', 'CANCELLED', 'REDELIVERIES', 'WORKERS', 'OLDEST UNACKED'],
+          groups.map((d) => [d.groupId, d.available, d.delayed, d.inFlight, d.acked, d.deadLettered, d.cancelled ?? 0, d.redeliveries, d.workers.length, age(d.oldestUnackedMs)]),
         ));
+        for (const d of groups) {
+          if (!d.jobs) continue;
+          const now = Date.now();
+          await writeOut(`\nJOBS IN FLIGHT (${d.groupId})\n` + (d.jobs.length === 0 ? 'none\n' : table(
+            ['TOPIC', 'PARTITION', 'OFFSET', 'WORKER', 'SINCE', 'DELIVERIES', 'PROGRESS', 'PROGRESS AT'],
+            d.jobs.map((j) => [j.topic, j.partition, j.offset, j.workerId, `${age(now - j.since)} ago`, j.deliveryCount, j.progress ?? '-', j.progressAt ? `${age(now - j.progressAt)} ago` : '-']),
+          )));
+        }
         if (group) {
           const d = groups[0];
           if (d.partitions.length) {
@@ -153,7 +167,7 @@ export function registerQueueCommand(program: Command): void {
     .description('move where a share group reads a topic; records from there on are delivered again (only while it has no workers)')
     .argument('<group>', 'share group')
     .requiredOption('--topic <topic>', 'topic whose partitions are reset')
-    .option('--partition <n...>', 'only these partitions (default: all)', collectInts);
+    .option('--partition <n...>', 'only these partitions (default: all)', collectInts('--partition', 'a partition number'));
   addResetTargetOptions(reset, { shiftBy: false })
     .option('--dry-run', 'print the plan without changing anything')
     .addOption(brokerOption())
@@ -170,10 +184,62 @@ export function registerQueueCommand(program: Command): void {
       process.stdout.write(table(['TOPIC', 'PARTITION', 'FROM', 'TO'], plan.map((p) => [p.topic, p.partition, p.from < 0 ? '-' : p.from, p.to])));
       process.stderr.write(o.dryRun ? 'dry run: nothing changed\n' : `reset ${plan.length} partition(s) of share group '${group}'\n`);
     });
+
+  registerCancel(queue);
 }
 
-function collectInts(v: string, prev: number[] = []): number[] {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`--partition must be a partition number, not '${v}'`);
-  return [...prev, n];
+interface CancelOpts {
+  broker: string[];
+  topic: string;
+  partition?: number;
+  offset?: number[];
+  key?: string;
+  format: 'text' | 'json';
+}
+
+function registerCancel(queue: Command): void {
+  queue
+    .command('cancel')
+    .description('cancel jobs: one not yet taken is never delivered; a worker holding one is told (its handler\'s signal aborts) and it is archived as cancelled')
+    .argument('<group>', 'share group')
+    .requiredOption('--topic <topic>', 'topic of the jobs')
+    .option('--partition <n>', 'partition (required with --offset)', intOption('--partition', 0))
+    .option('--offset <n...>', 'offsets of the jobs to cancel', collectInts('--offset', 'an offset'))
+    .option('--key <key>', 'cancel every job with this key (utf-8) not yet settled')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(brokerOption())
+    .addHelpText('after', '\nExits 1 when an offset named could not be cancelled (already settled, no such record).\n\nExamples:\n  sluice queue cancel mailer --topic emails --partition 0 --offset 42\n  sluice queue cancel mailer --topic emails --key user-17')
+    .action(async (group: string, o: CancelOpts) => {
+      if ((o.offset === undefined) === (o.key === undefined)) throw new InvalidArgumentError('give either --offset (with --partition) or --key');
+      if (o.offset && o.partition === undefined) throw new InvalidArgumentError('--offset needs --partition');
+      const admin = new QueueAdmin({ brokers: o.broker });
+      let res;
+      try {
+        res = await admin.cancel(group, o.topic, o.offset ? { partition: o.partition!, offsets: o.offset } : { key: o.key!, ...(o.partition !== undefined && { partition: o.partition }) });
+      } finally {
+        await admin.close();
+      }
+      if (o.format === 'json') await writeOut(JSON.stringify(res, null, 2) + '\n');
+      else {
+        const rows: (string | number)[][] = [];
+        for (const p of res) {
+          if (p.error) rows.push([p.topic, p.partition, '-', 'error', p.error.message]);
+          for (const c of p.cancelled) rows.push([p.topic, p.partition, c.offset, 'cancelled', c.workerId ? `held by ${c.workerId}` : 'not taken']);
+          for (const k of p.skipped) rows.push([p.topic, p.partition, k.offset, 'skipped', k.reason]);
+        }
+        await writeOut(rows.length ? table(['TOPIC', 'PARTITION', 'OFFSET', 'RESULT', 'DETAIL'], rows) : 'nothing to cancel\n');
+      }
+      const n = res.reduce((s, p) => s + p.cancelled.length, 0);
+      process.stderr.write(`cancelled ${n} job(s) of share group '${group}'\n`);
+      if (res.some((p) => p.error) || (o.offset && res.some((p) => p.skipped.length > 0))) process.exitCode = 1;
+    });
+}
+
+/** A repeatable integer option (`--partition 0 --partition 2`, `--offset 5 7`), named in its error. */
+function collectInts(flag: string, what: string): (v: string, prev?: number[]) => number[] {
+  return (v, prev = []) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be ${what}, not '${v}'`);
+    return [...prev, n];
+  };
 }

@@ -7,10 +7,13 @@
  * (before these handlers exist, Node's default handling gives it too), and scripts can tell
  * "stopped" from "done" (0: --max-messages or --until-end reached) and "failed" (1).
  * A second signal finds no handler and ends the process at once.
+ *
+ * `graceful`: the stop is the command's normal end (`queue consume` drains: its running jobs
+ * finish and are acked), so the process exits 0 after it, not 128 + the signal.
  */
 import { constants } from 'node:os';
 
-export async function untilStopSignal(stop: () => unknown, body: () => Promise<void>): Promise<void> {
+export async function untilStopSignal(stop: () => unknown, body: () => Promise<void>, opts: { graceful?: boolean } = {}): Promise<void> {
   let got: NodeJS.Signals | null = null;
   const on = (sig: NodeJS.Signals) => {
     got = sig;
@@ -27,5 +30,5 @@ export async function untilStopSignal(stop: () => unknown, body: () => Promise<v
     process.off('SIGINT', on);
     process.off('SIGTERM', on);
   }
-  if (got !== null) process.exitCode = 128 + constants.signals[got];
+  if (got !== null && !opts.graceful) process.exitCode = 128 + constants.signals[got];
 }

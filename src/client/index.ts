@@ -8,9 +8,9 @@ export {
   Admin, type AdminOptions, type NewTopic, type TopicInfo, type TopicDescription, type OffsetSpec, type PartitionOffset,
   type TopicConfig, type PartitionDescription, type PartitionDetails, type CreateTopicOptions, type PartitionMove, type PartitionReassignment,
 } from './admin.js';
-export { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
+export { QueueConsumer, type QueueConsumerOptions, type QueueCloseOptions, type JobContext } from './queue-consumer.js';
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
-export { QueueAdmin, type ShareGroupDescription, type ShareOffsetReset, type ShareResetTo } from './queue-admin.js';
+export { QueueAdmin, type ShareGroupDescription, type ShareOffsetReset, type ShareResetTo, type CancelTarget, type ShareCancelPartitionResult } from './queue-admin.js';
 export type { ShareGroupSettings } from '../protocol/api.js';
 export type { GroupListing, CommittedOffset, ResetSpec, GroupOffsetReset, GroupDescription } from './group-admin.js';
 export type { GroupConsumerOptions } from './group-options.js';

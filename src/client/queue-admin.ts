@@ -4,7 +4,7 @@
  * to its coordinator (client/coordinator-route.ts with keyType 'share'): on a single broker
  * the home connection, in a cluster the leader of the group's `__share_state` partition.
  */
-import { Api, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
+import { Api, type ShareCancelPartitionResult, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
 import { bootstrapUrls } from './broker-list.js';
@@ -16,7 +16,12 @@ export type ShareGroupDescription = ShareGroupDescriptionWire & {
   /** The broker coordinating the group (node id); -1 or absent: the broker answering (single node). */
   coordinator?: number;
 };
-export type { ShareResetTo };
+export type { ShareResetTo, ShareCancelPartitionResult };
+
+/** What to cancel: offsets of one partition, or every unsettled record with a key (on one partition or all). */
+export type CancelTarget =
+  | { partition: number; offsets: number[] }
+  | { key: string | Buffer; partition?: number };
 
 export interface ShareOffsetReset {
   topic: string;
@@ -45,11 +50,15 @@ export class QueueAdmin {
     return res.groups.map((g) => g.groupId);
   }
 
-  /** One group's counts and its coordinator; throws GROUP_ID_NOT_FOUND for an unknown group. */
-  async describeGroup(groupId: string): Promise<ShareGroupDescription> {
+  /**
+   * One group's counts and its coordinator; throws GROUP_ID_NOT_FOUND for an unknown group.
+   * `jobs`: also list up to that many jobs in flight (holder, since when, delivery count,
+   * lock deadline, last progress) as `jobs`.
+   */
+  async describeGroup(groupId: string, opts: { jobs?: number } = {}): Promise<ShareGroupDescription> {
     const route = this.coordinatorOf(groupId);
     const coordinator = await route.find();
-    const res = await route.request(Api.ShareDescribe, { groupIds: [groupId] });
+    const res = await route.request(Api.ShareDescribe, { groupIds: [groupId], ...(opts.jobs !== undefined && { jobs: opts.jobs }) });
     const g = res.groups[0];
     if ('error' in g) throw fromWireError(g.error);
     return { ...g, coordinator: route.coordinatorId ?? coordinator };
@@ -78,6 +87,21 @@ export class QueueAdmin {
     const res = await this.coordinatorOf(groupId).request(Api.ShareReset, {
       groupId, topic, to: wireTo, ...(opts.partitions ? { partitions: opts.partitions } : {}), ...(opts.dryRun ? { dryRun: true } : {}),
     });
+    return res.partitions;
+  }
+
+  /**
+   * Cancels jobs of a group on `topic`: a job not yet taken is never delivered; one a worker
+   * holds is archived as cancelled (not redelivered, not dead-lettered) and its worker's
+   * handler sees its `signal` aborted. Per partition: what was cancelled (and who held it) and
+   * what was skipped, with the reason (already settled, no such record, too far ahead).
+   * Throws GROUP_ID_NOT_FOUND for an unknown group, UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async cancel(groupId: string, topic: string, target: CancelTarget): Promise<ShareCancelPartitionResult[]> {
+    const body = 'offsets' in target
+      ? { groupId, topic, partition: target.partition, offsets: target.offsets }
+      : { groupId, topic, key: typeof target.key === 'string' ? Buffer.from(target.key) : target.key, ...(target.partition !== undefined && { partition: target.partition }) };
+    const res = await this.coordinatorOf(groupId).request(Api.ShareCancel, body);
     return res.partitions;
   }
 

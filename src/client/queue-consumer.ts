@@ -25,6 +25,17 @@
  * brings is given back too), leaves the group (jobs handed out and still held are
  * released by the broker as failed attempts) and closes the connection. With `maxMessages`
  * the worker never holds more jobs than it may still hand out.
+ *
+ * close({ drain: true, timeoutMs }): graceful drain. No more acquires and no more jobs handed
+ * out; the prefetched ones go back unstarted at once (another worker takes them now); then it
+ * waits, up to timeoutMs, for the jobs already handed out to be settled (run() acks its
+ * handlers' successes and releases their failures as usual), and closes as above. Jobs
+ * still running at the timeout are released by the leave as failed attempts.
+ *
+ * Cancel: an admin's cancel of a job this worker holds arrives as a push
+ * (`{ push: 'share-cancel', ... }`, docs/protocol.md) on the coordinator's connection. A job
+ * still buffered is dropped; one handed out has its `signal` aborted (run() passes it as
+ * `{ signal }`), its slot is freed, and run() does not ack it.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -79,6 +90,26 @@ export interface QueueConsumerOptions extends ClientOptions {
   extendLocks?: boolean;
 }
 
+/** What run() hands a handler besides the job. */
+export interface JobContext {
+  /** Aborted when an admin cancels the job (see Job.signal). */
+  readonly signal: AbortSignal;
+}
+
+export interface QueueCloseOptions {
+  /**
+   * Graceful drain: stop taking jobs, give back the unstarted ones at once, and wait (up to
+   * `timeoutMs`) for the jobs handed out to be settled before leaving. Default false: leave
+   * at once (jobs still held are released by the broker as failed attempts).
+   */
+  drain?: boolean;
+  /** Drain only: the longest wait for running jobs. Default 30 000 ms. */
+  timeoutMs?: number;
+}
+
+/** Default of QueueCloseOptions.timeoutMs. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
 /** Extensions at most this often per job, however short the lock. */
 const MIN_EXTEND_GAP_MS = 50;
 
@@ -112,6 +143,14 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly acquiredAt = new WeakMap<Job, number>();
   private outstanding = 0;
   private closing = false;
+  /** close({ drain }) began: no more acquires or hand-outs; running jobs are being waited for. */
+  private draining = false;
+  /** Jobs handed out and not yet settled (a cancel push looks them up here). */
+  private readonly active = new Set<Job>();
+  /** run()'s handlers still running (a drain waits for them and their acks). */
+  private readonly running = new Set<Promise<void>>();
+  /** Wakes a drain waiting for the handed-out jobs. */
+  private drainWake: (() => void) | null = null;
   private closed: Promise<void> | undefined;
   private failure: Error | null = null;
   private loop: Promise<void> | undefined;
@@ -146,6 +185,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
     this.conn = this.pool.home;
     this.route = new CoordinatorRoute(this.pool, this.groupId, { retryBackoffMs: this.retryBackoffMs, logger: this.log, keyType: 'share' });
+    this.route.onPush((msg) => {
+      if (msg.push === 'share-cancel' && msg.groupId === this.groupId && msg.workerId === this.workerId) this.cancelled(msg);
+    });
     const hb = opts.heartbeatIntervalMs ?? 3000;
     this.heartbeat = setInterval(() => this.beat(), hb);
     this.heartbeat.unref();
@@ -159,7 +201,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         this.start();
         for (;;) {
           if (this.failure) throw this.failure;
-          if (this.closing || this.handedOut >= this.maxMessages) return done;
+          if (this.closing || this.draining || this.handedOut >= this.maxMessages) return done;
           const job = this.buffer.shift();
           if (job && this.acquiredAt.get(job) !== this.route.moves) {
             // Acquired before the coordinator moved (or reloaded, or the connection dropped):
@@ -170,6 +212,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
           }
           if (job) {
             job.delivered = true;
+            this.active.add(job);
             this.handedOut++;
             return { value: job, done: false };
           }
@@ -192,22 +235,27 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * Locks of running handlers are extended (see `extendLocks`). Resolves when the consumer
    * is closed, or once `maxMessages` jobs were handed out and their handlers finished.
    */
-  async run(handler: (job: Job) => Promise<void> | void): Promise<void> {
-    const running = new Set<Promise<void>>();
+  async run(handler: (job: Job, ctx: JobContext) => Promise<void> | void): Promise<void> {
+    const running = this.running;
     for await (const job of this) {
       const p: Promise<void> = (async () => {
         const stopExtending = this.extendLocks ? this.keepLocked(job) : undefined;
         try {
-          await handler(job);
+          await handler(job, { get signal() { return job.signal; } });
           stopExtending?.();
-          if (!job.settled) await job.ack();
+          if (!job.settled && !job.cancelled) await job.ack();
         } catch (err) {
           stopExtending?.();
+          // Cancelled: the broker settled it; the handler's abort is the expected end.
+          if (job.cancelled && !job.settled) return;
           if (!job.settled) await job.release({ reason: (err as Error)?.message ?? String(err) });
           else throw err;
         }
       })().catch((err: unknown) => this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: ${errorText(err)}`))
-        .finally(() => running.delete(p));
+        .finally(() => {
+          running.delete(p);
+          this.wakeDrain();
+        });
       running.add(p);
     }
     await Promise.all(running);
@@ -218,8 +266,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     return this.outstanding;
   }
 
-  close(): Promise<void> {
-    return (this.closed ??= this.shutdown());
+  /** Leaves the group and disconnects; `{ drain: true }` first lets the running jobs finish (see QueueCloseOptions). */
+  close(opts: QueueCloseOptions = {}): Promise<void> {
+    return (this.closed ??= this.shutdown(opts));
   }
 
   // --- JobSettler --------------------------------------------------------------------
@@ -244,6 +293,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     return this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'reject', ...(reason !== undefined && { reason }) }).then(() => undefined);
   }
 
+  async settleProgress(job: Job, progress: string): Promise<number> {
+    const res = await this.track(this.route.request(Api.ShareProgress, {
+      groupId: this.groupId, workerId: this.workerId, topic: job.topic, partition: job.partition, offset: job.offset, progress,
+    }));
+    return res.lockDeadline;
+  }
+
   async settleExtend(job: Job, ms: number | undefined): Promise<number> {
     const r = await this.settleOne({ topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'extend', ...(ms !== undefined && { extendMs: ms }) });
     return r.lockDeadline ?? job.lockDeadline;
@@ -264,7 +320,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       timer = setTimeout(tick, Math.max(MIN_EXTEND_GAP_MS, (job.lockDeadline - Date.now()) / 2));
     };
     const tick = () => {
-      if (stopped || job.settled || this.closing) return;
+      if (stopped || job.settled || job.cancelled || this.closing) return;
       job.extend().then(schedule, (err: Error) => {
         // Settled meanwhile: the extend raced the ack, nothing lost.
         if (!job.settled && !stopped) this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
@@ -307,9 +363,42 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (!job.holdsSlot) return;
     job.holdsSlot = false;
     this.outstanding--;
+    this.active.delete(job);
+    if (this.drainWake) this.wakeDrain();
     const w = this.loopWake;
     this.loopWake = null;
     w?.();
+  }
+
+  private wakeDrain(): void {
+    const w = this.drainWake;
+    this.drainWake = null;
+    w?.();
+  }
+
+  /**
+   * The broker's cancel push: the jobs it names are settled there. A buffered one is dropped;
+   * a handed-out one gets its signal aborted. Either way its slot is free (the broker no
+   * longer counts it against this worker).
+   */
+  private cancelled(msg: Record<string, unknown>): void {
+    const { topic, partition, offsets } = msg;
+    if (typeof topic !== 'string' || typeof partition !== 'number' || !Array.isArray(offsets)) return;
+    const wanted = new Set(offsets as unknown[]);
+    const hit = (j: Job) => j.topic === topic && j.partition === partition && wanted.has(j.offset);
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const j = this.buffer[i];
+      if (!hit(j)) continue;
+      this.buffer.splice(i, 1);
+      j.markCancelled();
+      this.freeSlot(j);
+    }
+    for (const j of [...this.active]) {
+      if (!hit(j)) continue;
+      j.markCancelled();
+      this.freeSlot(j);
+      this.log.info({ groupId: this.groupId, topic, partition, offset: j.offset }, `job ${topic}/${partition}@${j.offset} was cancelled`);
+    }
   }
 
   private wakeJobs(): void {
@@ -383,7 +472,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   private async acquireLoop(): Promise<void> {
     let warned = '';
-    while (!this.closing) {
+    while (!this.closing && !this.draining) {
       // Never ask for more than may still be handed out: what is buffered is already spoken for.
       const want = Math.min(this.concurrency - this.outstanding, this.maxMessages - this.handedOut - this.buffer.length);
       if (want <= 0) {
@@ -412,8 +501,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       if (problem && problem !== warned) this.log.warn({ groupId: this.groupId }, `acquire: ${problem}`);
       warned = problem;
-      if (this.closing) {
-        // Acquired while closing: give them straight back, unstarted.
+      if (this.closing || this.draining) {
+        // Acquired while closing or draining: give them straight back, unstarted.
         this.outstanding += jobs.length;
         for (const j of jobs) this.giveBack(j);
         return;
@@ -482,7 +571,34 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     });
   }
 
-  private async shutdown(): Promise<void> {
+  /**
+   * close({ drain }): stop acquiring and handing out, give back the prefetch at once, then
+   * wait up to `timeoutMs` for every handed-out job to be settled (and run()'s handlers to
+   * end). Returns how many jobs were given back.
+   */
+  private async drain(timeoutMs: number): Promise<number> {
+    this.draining = true;
+    this.wakeJobs();
+    const lw = this.loopWake;
+    this.loopWake = null;
+    lw?.();
+    const unstarted = this.buffer.splice(0);
+    for (const j of unstarted) this.giveBack(j);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const deadline = new Promise<void>((r) => { timer = setTimeout(() => { timedOut = true; r(); }, timeoutMs); });
+    while (!timedOut && (this.active.size > 0 || this.running.size > 0)) {
+      await Promise.race([new Promise<void>((r) => { this.drainWake = r; }), deadline]);
+    }
+    clearTimeout(timer);
+    if (this.active.size > 0) {
+      this.log.warn({ groupId: this.groupId }, `drain: ${this.active.size} job(s) still running after ${timeoutMs} ms; leaving releases them as failed attempts`);
+    }
+    return unstarted.length;
+  }
+
+  private async shutdown(opts: QueueCloseOptions): Promise<void> {
+    const drained = opts.drain ? await this.drain(opts.timeoutMs ?? DRAIN_TIMEOUT_MS) : 0;
     this.closing = true;
     clearInterval(this.heartbeat);
     this.wakeJobs();
@@ -498,7 +614,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     // it took records, else within maxWaitMs) and give back what it brought, then leave.
     // With nothing given back there is nothing to wake it: leave at once (a record appended in
     // the instant before the leave could still be taken and count one attempt).
-    if (unstarted.length > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
+    if (unstarted.length + drained > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
       await this.route.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)

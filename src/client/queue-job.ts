@@ -5,6 +5,7 @@
  * record went back to the queue and another worker may already have it (at-least-once).
  */
 import { SluiceError } from '../errors.js';
+import { InvalidArgumentError } from './errors.js';
 import type { Message } from './types.js';
 
 export interface ReleaseOptions {
@@ -26,6 +27,8 @@ export interface JobSettler {
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void>;
   settleReject(job: Job, reason: string | undefined): Promise<void>;
   settleExtend(job: Job, ms: number | undefined): Promise<number>;
+  /** Sends `progress` (JSON text) for the job; resolves with the extended lock deadline. */
+  settleProgress(job: Job, progress: string): Promise<number>;
 }
 
 export class Job implements Message {
@@ -35,6 +38,10 @@ export class Job implements Message {
   delivered = false;
   /** Counts against the consumer's concurrency (until settled or its lock expires). */
   holdsSlot = true;
+  /** An admin cancelled the job (the broker's push): it is settled at the broker; `signal` is aborted. */
+  cancelled = false;
+  /** Made on first use of `signal`, so a job whose handler never looks costs nothing. */
+  private abort: AbortController | undefined;
 
   constructor(
     private readonly settler: JobSettler,
@@ -69,6 +76,42 @@ export class Job implements Message {
     return this.settler.settleReject(this, reason);
   }
 
+  /**
+   * Aborted when an admin cancels the job (`sluice queue cancel`, QueueAdmin.cancel): stop
+   * working on it. A cancelled job is settled at the broker (archived as cancelled, never
+   * delivered again); acking it afterwards fails with INVALID_RECORD_STATE.
+   */
+  get signal(): AbortSignal {
+    this.abort ??= new AbortController();
+    if (this.cancelled && !this.abort.signal.aborted) this.abort.abort(cancelReason(this));
+    return this.abort.signal;
+  }
+
+  /** The consumer got the broker's cancel for this job: abort its signal. */
+  markCancelled(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.abort?.abort(cancelReason(this));
+  }
+
+  /**
+   * Reports progress (a number or a small JSON value, shown by `sluice queue describe
+   * --jobs`) and, as extend() does, keeps the lock for the group's visibility timeout: a
+   * job that reports progress is alive. Its JSON text is bounded by the broker setting
+   * maxJobProgressBytes (default 1024; INVALID_REQUEST beyond it). Returns the new deadline.
+   */
+  async progress(value: unknown): Promise<number> {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      throw new InvalidArgumentError(`progress must be a number or a JSON value: ${(err as Error).message}`);
+    }
+    if (text === undefined) throw new InvalidArgumentError(`progress must be a number or a JSON value, got ${typeof value}`);
+    this.lockDeadline = await this.settler.settleProgress(this, text);
+    return this.lockDeadline;
+  }
+
   /** Keeps the lock for `ms` more (default: the group's visibility timeout); returns the new deadline. */
   async extend(ms?: number): Promise<number> {
     this.lockDeadline = await this.settler.settleExtend(this, ms);
@@ -79,6 +122,10 @@ export class Job implements Message {
     if (this.settled) throw new JobSettledError(this, how);
     this.settled = true;
   }
+}
+
+function cancelReason(job: Job): Error {
+  return new SluiceError('INVALID_RECORD_STATE', `job ${job.topic}/${job.partition}@${job.offset} was cancelled`);
 }
 
 /** ack/release/reject called on a job that was already settled: a bug in the worker, refused locally. */

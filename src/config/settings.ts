@@ -14,6 +14,7 @@
  */
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../storage/types.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
+import { DEFAULT_JOB_PROGRESS_BYTES, MAX_JOB_PROGRESS_BYTES } from '../protocol/limits.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import { DEFAULT_SHARE_GROUP_CONFIG, SHARE_CONFIG_RANGES } from '../queue/share-config.js';
 import type { ShareGroupConfig } from '../queue/types.js';
@@ -78,6 +79,8 @@ export interface BrokerConfig {
   producerIdExpirationMs: number;
   /** Bytes/s this broker fetches for replicas a reassignment adds here (not for in-sync followers); 0: unlimited. */
   reassignmentThrottleBytesPerSec: number;
+  /** Queue mode: largest progress a worker may report on a job (job.progress), bytes of its JSON text. */
+  maxJobProgressBytes: number;
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
@@ -152,6 +155,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMs, description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
   { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMaxMs, description: 'queue mode: cap on that delay' },
   { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.sessionTimeoutMs, description: 'queue mode: a silent worker is removed after this long' },
+  { key: 'maxJobProgressBytes', type: int(2, MAX_JOB_PROGRESS_BYTES), default: DEFAULT_JOB_PROGRESS_BYTES, description: 'queue mode: largest progress (JSON text) a worker may report on a job' },
   { key: 'nodeId', type: int(0, I32), optional: true, description: 'cluster mode: this broker\'s unique node id (required with --etcd)' },
   { key: 'etcd', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd endpoints, comma-separated (unset = a single broker)' },
   { key: 'advertisedUrl', type: { kind: 'string' }, optional: true, description: 'cluster mode: URL clients and brokers dial for this broker (default ws://host:port)' },

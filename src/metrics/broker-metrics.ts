@@ -59,6 +59,8 @@ export interface QueueStats {
   available: number;
   acked: number;
   deadLettered: number;
+  /** Cancelled by an admin (ShareCancel), in total. */
+  cancelled: number;
   /** Age of the oldest delivered-but-unacked message, 0 when none. */
   oldestUnackedAgeSeconds: number;
 }

@@ -24,10 +24,10 @@ import {
   type VerifyTopicResponse, type ConsumerGroupHeartbeatResponse, type OffsetCommitResponse, type OffsetFetchResponse,
   type OffsetDeleteResponse, type FindCoordinatorResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
-  type ShareDeleteResponse, type ShareResetResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
+  type ShareDeleteResponse, type ShareResetResponse, type ShareCancelResponse, type ShareProgressResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
   type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
-import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_ID_CHARS, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
+import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_DESCRIBE_JOBS, MAX_ID_CHARS, MAX_JOB_PROGRESS_BYTES, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import {
   array, bool, bytes, int, map, oneOf, optional, refine, responds, str, struct, union, type Infer, type Responds, type Schema,
 } from './schema.js';
@@ -203,8 +203,9 @@ export const API_TABLE = {
     return total > MAX_ACK_OFFSETS ? ['entries', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAck, got ${total}`] : undefined;
   }), responds<ShareAckResponse>()),
 
-  // groupIds omitted: every share group.
-  [Api.ShareDescribe]: def('ShareDescribe', struct({ groupIds: optional(array(str())) }), responds<ShareDescribeResponse>()),
+  // groupIds omitted: every share group. jobs: also list up to this many held records per
+  // group (describe --jobs); a broker before it ignores the field and lists none.
+  [Api.ShareDescribe]: def('ShareDescribe', struct({ groupIds: optional(array(str())), jobs: optional(int({ min: 0, max: MAX_DESCRIBE_JOBS })) }), responds<ShareDescribeResponse>()),
 
   // The worker leaves; records it holds are released (each counts as a failed attempt).
   [Api.ShareLeave]: def('ShareLeave', struct({ groupId: shareId, workerId: shareId }), responds<ShareLeaveResponse>()),
@@ -257,6 +258,31 @@ export const API_TABLE = {
 
   // Cluster mode: the running reassignments (of `topics`, or all), from the answering broker's view.
   [Api.ListPartitionReassignments]: def('ListPartitionReassignments', struct({ topics: optional(array(topic)) }), responds<ListPartitionReassignmentsResponse>()),
+
+  // An admin cancels jobs of a share group on one topic: `offsets` of one `partition`, or every
+  // record with `key` not yet settled (on `partition`, or all partitions). docs/queue.md, "Cancel".
+  [Api.ShareCancel]: def('ShareCancel', refine(struct({
+    groupId: shareId,
+    topic,
+    partition: optional(partition),
+    offsets: optional(array(offset, { min: 1, max: MAX_ACK_OFFSETS })),
+    key: optional(bytes()),
+  }), (r) => {
+    if ((r.offsets === undefined) === (r.key === undefined)) return ['offsets', 'give either offsets (with a partition) or a key'];
+    if (r.offsets !== undefined && r.partition === undefined) return ['partition', 'is required with offsets'];
+    return undefined;
+  }), responds<ShareCancelResponse>()),
+
+  // The holder of a record reports progress on it (JSON text, bounded by the broker setting
+  // maxJobProgressBytes under this hard cap); the record's lock is extended as an extend is.
+  [Api.ShareProgress]: def('ShareProgress', struct({
+    groupId: shareId,
+    workerId: shareId,
+    topic,
+    partition,
+    offset,
+    progress: str({ max: MAX_JOB_PROGRESS_BYTES }),
+  }), responds<ShareProgressResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -323,6 +349,8 @@ export type ShareDeleteRequest = RequestOf<typeof Api.ShareDelete>;
 export type ShareResetRequest = RequestOf<typeof Api.ShareReset>;
 /** Where a reset moves a share group's start: offsets are clamped to what the log holds. */
 export type ShareResetTo = ShareResetRequest['to'];
+export type ShareCancelRequest = RequestOf<typeof Api.ShareCancel>;
+export type ShareProgressRequest = RequestOf<typeof Api.ShareProgress>;
 export type ApiVersionsRequest = RequestOf<typeof Api.ApiVersions>;
 export type OffsetsForLeaderEpochRequest = RequestOf<typeof Api.OffsetsForLeaderEpoch>;
 export type AlterPartitionReassignmentsRequest = RequestOf<typeof Api.AlterPartitionReassignments>;

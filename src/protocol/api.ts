@@ -56,6 +56,9 @@ export const Api = {
   ShareLeave: 1103,
   ShareDelete: 1104,
   ShareReset: 1105,
+  // 1110+: job control (cancel, progress); numbered apart from 1106.. so parallel additions do not collide.
+  ShareCancel: 1110,
+  ShareProgress: 1111,
   // Sluice-only admin: Kafka has no api that checks stored batches.
   VerifyTopic: 1200,
   // Sluice-only, broker to broker: failsafe mode while etcd is down (docs/cluster.md, "Fencing").
@@ -357,7 +360,24 @@ export interface ShareGroupDescriptionWire {
   deadLettered: number;
   redeliveries: number;
   oldestUnackedMs: number;
+  /** Records cancelled by an admin (ShareCancel), in total. Absent from brokers before cancel existed. */
+  cancelled?: number;
   partitions: { topic: string; partition: number; startOffset: number; endOffset: number; available: number; inFlight: number; backlog: number }[];
+  /** The records workers hold now, when the request asked for `jobs` (at most that many). */
+  jobs?: ShareHeldJob[];
+}
+/** A job in flight: who holds it since when, its delivery count, lock deadline and last progress (ms since epoch, broker clock). */
+export interface ShareHeldJob {
+  topic: string;
+  partition: number;
+  offset: number;
+  workerId: string;
+  since: number;
+  deliveryCount: number;
+  lockDeadline: number;
+  /** The JSON text the holder last reported (job.progress), and when; absent before its first report. */
+  progress?: string;
+  progressAt?: number;
 }
 /** A group that could not be described (GROUP_ID_NOT_FOUND): only its id and the error. */
 export interface ShareGroupDescribeFailure {
@@ -378,6 +398,31 @@ export type ShareDeleteResponse = ResponseHeader;
 export interface ShareResetResponse extends ResponseHeader {
   /** from: the group's start before (-1: it had not read the partition); to: after. */
   partitions: { topic: string; partition: number; from: number; to: number }[];
+}
+
+// --- ShareCancel (1110) --------------------------------------------------------------------
+/**
+ * Per partition: the offsets cancelled (workerId: the worker that held it, which was told
+ * with a `share-cancel` push) and those skipped with the reason (already settled, no such
+ * record, too far ahead of the group). error: the partition could not be read here.
+ */
+export interface ShareCancelPartitionResult {
+  topic: string;
+  partition: number;
+  error?: WireError;
+  cancelled: { offset: number; workerId?: string }[];
+  skipped: { offset: number; reason: string }[];
+  /** By key: the offset the search stopped at (the group's window limit or the log end); later records were not looked at. */
+  searchedTo?: number;
+}
+export interface ShareCancelResponse extends ResponseHeader {
+  partitions: ShareCancelPartitionResult[];
+}
+
+// --- ShareProgress (1111) ------------------------------------------------------------------
+/** The lock deadline after the extension the progress report is (ms since epoch, broker clock). */
+export interface ShareProgressResponse extends ResponseHeader {
+  lockDeadline: number;
 }
 
 // --- ApiVersions (18) -----------------------------------------------------------------

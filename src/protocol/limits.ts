@@ -23,3 +23,9 @@ export const MAX_ACK_OFFSETS = 100_000;
 export const DEFAULT_PRODUCE_TIMEOUT_MS = 30_000;
 /** The longest timeoutMs a produce may ask for (an acks=all produce holds its request slot while it waits). */
 export const MAX_PRODUCE_TIMEOUT_MS = 300_000;
+/** Hard cap of a job's progress (ShareProgress), bytes of its JSON text; the broker setting `maxJobProgressBytes` may only lower it. */
+export const MAX_JOB_PROGRESS_BYTES = 65_536;
+/** Default of the broker setting `maxJobProgressBytes`: a percentage or a small status object, not a payload. */
+export const DEFAULT_JOB_PROGRESS_BYTES = 1_024;
+/** Held jobs one ShareDescribe may list (describe --jobs). */
+export const MAX_DESCRIBE_JOBS = 100_000;

@@ -13,7 +13,7 @@
 import { InvalidRecordStateError, InvalidShareRequestError, NonEmptyShareGroupError, UnknownShareGroupError, UnknownShareWorkerError } from './errors.js';
 import { resolveShareConfig } from './share-config.js';
 import { ShareGroup } from './share-group.js';
-import type { PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
+import type { HeldRecord, PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
 import {
   DEFAULT_SHARE_GROUP_CONFIG, parseTpKey, systemClock, tpKey, type AcquiredRange, type Clock, type DeadLetter,
   type PartitionUpdate, type ReleaseKind, type ShareGroupConfig,
@@ -53,6 +53,21 @@ export interface ShareGroupDescription extends ShareCounts {
   config: ShareGroupConfig;
   workers: { workerId: string; lastSeenMsAgo: number; inFlight: number; acquired: number }[];
   partitions: (PartitionDescription & { topic: string; partition: number; backlog: number })[];
+}
+
+/** A record a worker holds now, for `describe --jobs` (see SharePartition.heldRecords). */
+export interface HeldJob extends Omit<HeldRecord, 'worker'> {
+  topic: string;
+  partition: number;
+  workerId: string;
+}
+
+/** What a cancel did on one partition: offsets cancelled (with their holder's id when a worker held one) and skipped. */
+export interface ShareCancelResult {
+  topic: string;
+  partition: number;
+  cancelled: { offset: number; workerId?: string }[];
+  skipped: { offset: number; reason: string }[];
 }
 
 export interface ShareOffsetReset {
@@ -311,6 +326,51 @@ export class ShareCoordinator {
     return out;
   }
 
+  /**
+   * The worker reports progress on a record it holds (`value` is opaque here: the broker
+   * bounds its size) and its lock is extended as extend() does. Returns the new deadline.
+   */
+  progress(groupId: string, workerId: string, topic: string, partition: number, offset: number, value: string): number {
+    const target = { topic, partition, offsets: [offset] };
+    const { g, w } = this.settleContext(groupId, workerId, [target]);
+    return this.held(g, target).progress(w, offset, value, this.clock.now());
+  }
+
+  /**
+   * An admin cancels records of a group (SharePartition.cancel): those not yet taken are never
+   * delivered, those a worker holds are settled as cancelled and returned with the holder's id
+   * (the broker tells that worker). GROUP_ID_NOT_FOUND for an unknown group; a partition the
+   * group has not read yet is placed as an acquire would place it (its startFrom).
+   */
+  cancel(groupId: string, source: PartitionSource, offsets: readonly number[]): ShareCancelResult {
+    const g = this.groupsMap.get(groupId);
+    if (!g) throw new UnknownShareGroupError(groupId);
+    const p = g.partition(source.topic, source.partition, source.logStartOffset, source.logEndOffset);
+    const res = p.cancel(offsets, this.clock.now(), source.logEndOffset);
+    const ids = res.cancelled.some((c) => c.worker > 0) ? workerIds(g) : undefined;
+    return {
+      topic: source.topic, partition: source.partition, skipped: res.skipped,
+      cancelled: res.cancelled.map((c) => {
+        const workerId = c.worker > 0 ? ids?.get(c.worker) : undefined;
+        return workerId === undefined ? { offset: c.offset } : { offset: c.offset, workerId };
+      }),
+    };
+  }
+
+  /** The records workers of the group hold now (at most `limit`, by partition then offset). */
+  heldJobs(groupId: string, limit: number): HeldJob[] {
+    const g = this.groupsMap.get(groupId);
+    if (!g) throw new UnknownShareGroupError(groupId);
+    const ids = workerIds(g);
+    const out: HeldJob[] = [];
+    for (const [key, p] of [...g.partitions].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (out.length >= limit) break;
+      const tp = parseTpKey(key);
+      for (const { worker, ...r } of p.heldRecords(limit - out.length)) out.push({ ...tp, ...r, workerId: ids.get(worker) ?? `#${worker}` });
+    }
+    return out;
+  }
+
   /** Pushes lock deadlines to now + ms (default visibilityTimeoutMs); returns the new deadline. */
   extend(groupId: string, workerId: string, targets: readonly SettleTarget[], ms?: number): number {
     const { g, w } = this.settleContext(groupId, workerId, targets);
@@ -375,7 +435,7 @@ export class ShareCoordinator {
     const now = this.clock.now();
     const d: ShareGroupDescription = {
       groupId, config: g.config, workers: [], available: 0, delayed: 0, inFlight: 0, acked: 0, deadLettered: 0,
-      redeliveries: 0, oldestUnackedMs: 0, partitions: [],
+      redeliveries: 0, cancelled: 0, oldestUnackedMs: 0, partitions: [],
     };
     const perWorker = new Map<number, number>();
     for (const [key, p] of [...g.partitions].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
@@ -388,6 +448,7 @@ export class ShareCoordinator {
       d.acked += pd.acked;
       d.deadLettered += pd.deadLettered;
       d.redeliveries += pd.redeliveries;
+      d.cancelled += pd.cancelled;
       d.oldestUnackedMs = Math.max(d.oldestUnackedMs, pd.oldestUnackedMs);
       for (let off = pd.startOffset; off < pd.endOffset && pd.inFlight > 0; off++) {
         const h = p.ownerOf(off);
@@ -468,6 +529,11 @@ export class ShareCoordinator {
     for (const p of g.partitions.values()) out.push(...p.workerGone(handle, now).deadLetters);
     return out;
   }
+}
+
+/** Worker handles -> ids (handles are what the partitions store). */
+function workerIds(g: ShareGroup): Map<number, string> {
+  return new Map([...g.workers.values()].map((w) => [w.handle, w.id]));
 }
 
 function byPartition(dls: readonly DeadLetter[]): Map<string, number[]> {

@@ -36,6 +36,16 @@
  *
  * Every change is also recorded as StateRuns for the state log (drainUpdate); an acquired
  * record is persisted as AVAILABLE with its count, since locks do not survive a restart.
+ *
+ * Cancel (an admin's ShareCancel) settles a record as CANCELLED whatever its state short of
+ * settled: one not yet taken is never delivered (an offset past `end` widens the window to
+ * it, up to maxWindow past `start`), one a worker holds loses its lock (the broker tells the
+ * worker) and a later settle by that worker is INVALID_RECORD_STATE ("cancelled"). CANCELLED
+ * is persisted like ACKED, so it survives a restart or a coordinator move.
+ *
+ * Progress (ShareProgress) is kept in memory only, per held record, beside its acquisition
+ * time (`since`): it is for `describe --jobs`, and is forgotten when the record leaves its
+ * holder or the coordinator restarts (docs/queue.md).
  */
 import { InvalidRecordStateError } from './errors.js';
 import {
@@ -43,7 +53,7 @@ import {
   type RecordStateValue, type ReleaseKind, type ShareGroupConfig, type StateRun,
 } from './types.js';
 
-const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED } = RecordState;
+const { AVAILABLE, ACQUIRED, ACKED, ARCHIVED, CANCELLED } = RecordState;
 const MAX_COUNT = 0xffff;
 /** owner of an AVAILABLE record whose last take was given back unstarted (owners are > 0). */
 const GIVEN_BACK = -1;
@@ -63,6 +73,8 @@ export interface ShareCounts {
   deadLettered: number;
   /** Acquisitions that were not the record's first. */
   redeliveries: number;
+  /** Total cancelled by an admin (survives restarts). */
+  cancelled: number;
   /** ms since the oldest record now in flight was first delivered; 0 when none is in flight (a group: the oldest of all). */
   oldestUnackedMs: number;
 }
@@ -70,6 +82,28 @@ export interface ShareCounts {
 export interface PartitionDescription extends ShareCounts {
   startOffset: number;
   endOffset: number;
+}
+
+/** A record a worker holds now (describe --jobs). */
+export interface HeldRecord {
+  offset: number;
+  /** The holder's handle (share-group.ts maps it to a worker id). */
+  worker: number;
+  /** When this acquisition took it, ms. */
+  since: number;
+  deliveryCount: number;
+  lockDeadline: number;
+  /** The last progress its holder reported in this acquisition (ShareProgress), and when. */
+  progress?: string;
+  progressAt?: number;
+}
+
+/** What cancel() did with each offset it was given. */
+export interface CancelResult {
+  /** Cancelled now; `worker` is the holder's handle when a worker held it (0: nobody did). */
+  cancelled: { offset: number; worker: number }[];
+  /** Not cancelled, and why (already settled, past the log end, too far ahead). */
+  skipped: { offset: number; reason: string }[];
 }
 
 export interface ExpireResult {
@@ -87,6 +121,10 @@ export class SharePartition {
   /** ACQUIRED: lock deadline; AVAILABLE: not before. ms. */
   private time = new Float64Array(64);
   private owner = new Int32Array(64);
+  /** ACQUIRED: when this acquisition took it, ms (describe --jobs). */
+  private since = new Float64Array(64);
+  /** Last progress of a held record (ShareProgress), by offset; dropped when the record leaves its holder. */
+  private readonly progressOf = new Map<number, { value: string; at: number }>();
   /** Lowest offset that may be AVAILABLE (all below are not): where acquire starts scanning. */
   private scanFrom: number;
   /** No lock expires before this (a lower bound; exact after each expire scan). */
@@ -102,6 +140,7 @@ export class SharePartition {
   acked = 0;
   deadLettered = 0;
   redeliveries = 0;
+  cancelled = 0;
 
   constructor(
     readonly group: string,
@@ -167,7 +206,7 @@ export class SharePartition {
         if (firstDelayed < 0) firstDelayed = off;
         continue;
       }
-      this.lock(i, worker, deadline);
+      this.lock(i, worker, deadline, now);
       this.addRange(out, off, this.count[i]);
       got++;
     }
@@ -185,7 +224,7 @@ export class SharePartition {
         const i = off - this.base;
         this.state[i] = AVAILABLE;
         this.count[i] = 0;
-        this.lock(i, worker, deadline);
+        this.lock(i, worker, deadline, now);
         this.addRange(out, off, 1);
       }
       this.endOff = first + n;
@@ -265,12 +304,72 @@ export class SharePartition {
     return deadline;
   }
 
-  /** Ends every lock that ran out by `now` as a failed attempt. Cheap when nothing is due. */
+  /**
+   * The holder reports progress on `offset` (kept in memory for describe) and, as with
+   * extend(), its lock is pushed to now + visibilityTimeoutMs. Returns the new deadline.
+   */
+  progress(worker: number, offset: number, value: string, now: number): number {
+    const deadline = this.extend(worker, [offset], now);
+    this.progressOf.set(offset, { value, at: now });
+    return deadline;
+  }
+
+  /**
+   * An admin cancels `offsets` (see the file comment). Offsets at or past `logEndOffset` have
+   * no record; one more than maxWindow past `start` cannot be tracked yet and is skipped,
+   * naming why. Returns what was cancelled (and who held it) and what was not.
+   */
+  cancel(offsets: readonly number[], now: number, logEndOffset: number): CancelResult {
+    const res: CancelResult = { cancelled: [], skipped: [] };
+    const done: number[] = [];
+    const limit = this.startOff + this.cfg().maxWindow;
+    for (const off of new Set(offsets)) {
+      let reason: string | null = null;
+      if (off < this.startOff) reason = 'already settled';
+      else if (off >= logEndOffset) reason = `no record at this offset (the log ends at ${logEndOffset})`;
+      else if (off >= limit) reason = `more than maxWindow (${this.cfg().maxWindow}) past the group's position ${this.startOff}; cancel it once the group is closer`;
+      if (reason === null && off >= this.endOff) this.widenTo(off + 1, now);
+      const i = off - this.base;
+      if (reason === null) {
+        const st = this.state[i];
+        if (st === CANCELLED) reason = 'already cancelled';
+        else if (st === ACKED || st === ARCHIVED) reason = 'already settled';
+        else if (st === ACQUIRED && this.owner[i] === DEAD_LETTER_WRITER) reason = 'already settled (waiting for its dead-letter copy)';
+      }
+      if (reason !== null) {
+        res.skipped.push({ offset: off, reason });
+        continue;
+      }
+      res.cancelled.push({ offset: off, worker: this.state[i] === ACQUIRED ? this.owner[i] : 0 });
+      this.settle(off, CANCELLED);
+      done.push(off);
+    }
+    this.recordRuns(done);
+    this.advance();
+    return res;
+  }
+
+  /** Records workers hold now, lowest offset first, at most `limit` (the dead-letter writer's are not listed). */
+  heldRecords(limit: number): HeldRecord[] {
+    const out: HeldRecord[] = [];
+    for (let off = this.startOff; off < this.endOff && out.length < limit && this.inFlightCount > 0; off++) {
+      const i = off - this.base;
+      if (this.state[i] !== ACQUIRED || this.owner[i] <= 0) continue;
+      const p = this.progressOf.get(off);
+      out.push({
+        offset: off, worker: this.owner[i], since: this.since[i], deliveryCount: this.count[i], lockDeadline: this.time[i],
+        ...(p && { progress: p.value, progressAt: p.at }),
+      });
+    }
+    return out;
+  }
+
   /** No lock of this partition expires before this (a lower bound; Infinity when none is held). */
   get lockDeadline(): number {
     return this.nextDeadline;
   }
 
+  /** Ends every lock that ran out by `now` as a failed attempt. Cheap when nothing is due. */
   expire(now: number): ExpireResult {
     const res: ExpireResult = { expired: [], deadLetters: [] };
     if (now < this.nextDeadline) return res;
@@ -314,7 +413,7 @@ export class SharePartition {
     this.startDirty = this.replaceOnDrain = false;
     return {
       group: this.group, topic: this.topic, partition: this.partition, startOffset: this.startOff, runs,
-      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, ...(replace ? { replace } : {}),
+      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, cancelled: this.cancelled, ...(replace ? { replace } : {}),
     };
   }
 
@@ -329,6 +428,7 @@ export class SharePartition {
       p.acked = old.acked;
       p.deadLettered = old.deadLettered;
       p.redeliveries = old.redeliveries;
+      p.cancelled = old.cancelled;
     }
     p.replaceOnDrain = true;
     return p;
@@ -403,19 +503,21 @@ export class SharePartition {
     }
     return {
       startOffset: this.startOff, endOffset: this.endOff, available, delayed, inFlight: this.inFlightCount,
-      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, oldestUnackedMs: oldest,
+      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, cancelled: this.cancelled, oldestUnackedMs: oldest,
     };
   }
 
   // --- internals ----------------------------------------------------------------
 
-  private lock(i: number, worker: number, deadline: number): void {
+  private lock(i: number, worker: number, deadline: number, now: number): void {
     // A record given back unstarted was counted as a redelivery when it was taken (if it was
     // one); taking it again is the same redelivery, not another.
     if (this.count[i] > 0 && this.owner[i] !== GIVEN_BACK) this.redeliveries++;
     this.state[i] = ACQUIRED;
     this.owner[i] = worker;
     this.time[i] = deadline;
+    this.since[i] = now;
+    if (this.progressOf.size) this.progressOf.delete(i + this.base);
     if (this.count[i] < MAX_COUNT) this.count[i]++;
     this.inFlightCount++;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
@@ -437,7 +539,8 @@ export class SharePartition {
       else {
         const i = off - this.base;
         const st = this.state[i];
-        if (st === ACKED || st === ARCHIVED) problem = 'already settled';
+        if (st === CANCELLED) problem = 'cancelled by an admin (ShareCancel): it is settled and will not be delivered again';
+        else if (st === ACKED || st === ARCHIVED) problem = 'already settled';
         else if (st === AVAILABLE) problem = 'not acquired (its lock may have expired)';
         else if (this.owner[i] === DEAD_LETTER_WRITER) problem = 'already settled (waiting for its dead-letter copy)';
         else if (this.owner[i] !== worker) problem = 'acquired by another worker';
@@ -454,12 +557,14 @@ export class SharePartition {
     }
   }
 
-  private settle(off: number, st: typeof ACKED | typeof ARCHIVED): void {
+  private settle(off: number, st: typeof ACKED | typeof ARCHIVED | typeof CANCELLED): void {
     const i = off - this.base;
     if (this.state[i] === ACQUIRED) this.inFlightCount--;
     this.state[i] = st;
     this.owner[i] = 0;
+    if (this.progressOf.size) this.progressOf.delete(off);
     if (st === ACKED) this.acked++;
+    else if (st === CANCELLED) this.cancelled++;
     else this.deadLettered++;
   }
 
@@ -473,6 +578,7 @@ export class SharePartition {
     this.inFlightCount--;
     this.state[i] = AVAILABLE;
     this.owner[i] = 0;
+    if (this.progressOf.size) this.progressOf.delete(off);
     this.time[i] = now + (delayMs ?? backoffMs(cfg, this.count[i]));
     if (off < this.scanFrom) this.scanFrom = off;
   }
@@ -487,6 +593,7 @@ export class SharePartition {
     const i = off - this.base;
     this.inFlightCount--;
     this.state[i] = AVAILABLE;
+    if (this.progressOf.size) this.progressOf.delete(off);
     if (this.count[i] > 0 && this.count[i] < MAX_COUNT) this.count[i]--;
     // Marks (until the next lock) that this take was already counted as a redelivery.
     this.owner[i] = this.count[i] > 0 ? GIVEN_BACK : 0;
@@ -532,7 +639,7 @@ export class SharePartition {
     const before = this.startOff;
     while (this.startOff < this.endOff) {
       const st = this.state[this.startOff - this.base];
-      if (st !== ACKED && st !== ARCHIVED) break;
+      if (st !== ACKED && st !== ARCHIVED && st !== CANCELLED) break;
       this.startOff++;
     }
     if (this.startOff !== before) {
@@ -543,6 +650,21 @@ export class SharePartition {
         this.entOff.length = this.entTime.length = 0;
       }
     }
+  }
+
+  /** Takes offsets up to `endExclusive` into the window, untaken (AVAILABLE, count 0), as acquire does. */
+  private widenTo(endExclusive: number, now: number): void {
+    this.ensureRoom(endExclusive);
+    this.entOff.push(this.endOff);
+    this.entTime.push(now);
+    for (let off = this.endOff; off < endExclusive; off++) {
+      const i = off - this.base;
+      this.state[i] = AVAILABLE;
+      this.count[i] = 0;
+      this.time[i] = 0;
+      this.owner[i] = 0;
+    }
+    this.endOff = endExclusive;
   }
 
   /** Drops the window below `offset` (log retention deleted those records). */
@@ -581,6 +703,7 @@ export class SharePartition {
       this.count.copyWithin(0, shift, shift + live);
       this.time.copyWithin(0, shift, shift + live);
       this.owner.copyWithin(0, shift, shift + live);
+      this.since.copyWithin(0, shift, shift + live);
       this.base = this.startOff;
       this.dropEntriesBelow(this.startOff);
       if (endExclusive - this.base <= this.state.length) return;
@@ -596,5 +719,6 @@ export class SharePartition {
     this.count = grow(this.count, (n) => new Uint16Array(n));
     this.time = grow(this.time, (n) => new Float64Array(n));
     this.owner = grow(this.owner, (n) => new Int32Array(n));
+    this.since = grow(this.since, (n) => new Float64Array(n));
   }
 }

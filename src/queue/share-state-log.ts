@@ -156,6 +156,7 @@ export class ShareStateLog extends CompactedLog {
           p.acked = d.counters.acked;
           p.deadLettered = d.counters.deadLettered;
           p.redeliveries = d.counters.redeliveries;
+          p.cancelled = d.counters.cancelled;
         }
       } catch (err) {
         await this.skipped(gen, r, err);

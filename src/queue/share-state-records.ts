@@ -16,7 +16,8 @@
  *           x: { v: 1 }
  *           s: { v: 1, entries }
  *   runs  flat array [first, last, state, deliveryCount, ...]; state 0 available, 2 acked,
- *         3 archived (acquired is written as 0: locks do not survive a restart)
+ *         3 archived, 4 cancelled (acquired is written as 0: locks do not survive a restart)
+ *         u and p values also carry `cancelled` (total cancelled by an admin; absent = 0)
  *
  * Updates are absolute ("offsets a..b are now in state s with count n"), so replaying one
  * twice is harmless; that lets a snapshot be taken while updates are still queued. Unknown
@@ -33,6 +34,7 @@ export interface PartitionCounters {
   acked: number;
   deadLettered: number;
   redeliveries: number;
+  cancelled: number;
 }
 
 export type ShareStateRecord =
@@ -66,7 +68,7 @@ function parseRuns(flat: unknown, start: number, where: string): StateRun[] {
   const out: StateRun[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     const [first, last, state, dc] = flat.slice(i, i + 4) as number[];
-    if (![first, last, state, dc].every(Number.isSafeInteger) || first < 0 || last < first || last >= start + MAX_WINDOW_LIMIT || state < 0 || state > 3) {
+    if (![first, last, state, dc].every(Number.isSafeInteger) || first < 0 || last < first || last >= start + MAX_WINDOW_LIMIT || state < 0 || state > RecordState.CANCELLED) {
       throw new CorruptBatchError(`share state record ${where}: bad run ${JSON.stringify(flat.slice(i, i + 4))}`);
     }
     out.push({ first, last, state: state as RecordStateValue, deliveryCount: dc });
@@ -80,7 +82,7 @@ function windowRecord(
 ): RecordInput {
   return {
     key: JSON.stringify([kind, group, topic, partition]),
-    value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries }),
+    value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries, ...(c.cancelled ? { cancelled: c.cancelled } : {}) }),
     timestamp,
   };
 }
@@ -129,7 +131,7 @@ export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null)
     if (!Number.isSafeInteger(v.start) || (v.start as number) < 0) throw new CorruptBatchError(`share state record ${where}: no start offset`);
     const runs = parseRuns(v.runs, v.start as number, where);
     const n = (x: unknown) => (typeof x === 'number' ? x : 0);
-    const counters = { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries) };
+    const counters = { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries), cancelled: n(v.cancelled) };
     return { kind: k[0] === 'u' ? 'update' : 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs, counters };
   }
   if (k[0] === 'c' && k.length === 2 && typeof k[1] === 'string') {

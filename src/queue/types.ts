@@ -51,6 +51,8 @@ export const RecordState = {
   ACQUIRED: 1,
   ACKED: 2,
   ARCHIVED: 3,
+  /** Settled by an admin's cancel (ShareCancel): never delivered again, not dead-lettered. */
+  CANCELLED: 4,
 } as const;
 export type RecordStateValue = (typeof RecordState)[keyof typeof RecordState];
 
@@ -109,6 +111,8 @@ export interface PartitionUpdate {
   acked: number;
   deadLettered: number;
   redeliveries: number;
+  /** Records cancelled by an admin (ShareCancel). */
+  cancelled: number;
   /** The runs are the whole window and replace what the log held (after a reset). */
   replace?: boolean;
 }

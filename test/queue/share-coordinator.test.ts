@@ -233,3 +233,21 @@ test('a dead-letter topic must be a legal, non-internal topic name, when a group
   assert.equal(c.group('g')!.config.deadLetterTopic, 'jobs.failed', 'a refused change leaves the config as it was');
   assert.equal(c.configure('g', { deadLetterTopic: null }).deadLetterTopic, null, 'null (= <topic>.dlq) is allowed');
 });
+
+test('progress extends the lock as extend does and shows with the held job; it goes when the record leaves its holder', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  c.configure('g', { visibilityTimeoutMs: 1000, retryBackoffMs: 0 });
+  c.acquire('g', 'w1', one(2), 2);
+  clock.t += 900;
+  assert.equal(c.progress('g', 'w1', 't', 0, 0, '{"pct":40}'), clock.t + 1000);
+  clock.t += 900; // 1800 ms after the acquisition: only the reported job is still held
+  c.tick();
+  const jobs = c.heldJobs('g', 10);
+  assert.deepEqual(jobs.map((j) => [j.offset, j.workerId, j.deliveryCount, j.progress, j.progressAt]), [[0, 'w1', 1, '{"pct":40}', clock.t - 900]]);
+  assert.equal(jobs[0].since, clock.t - 1800);
+  assert.throws(() => c.progress('g', 'w1', 't', 0, 1, '1'), /not acquired/, 'a record whose lock ran out takes no progress');
+  c.release('g', 'w1', [{ topic: 't', partition: 0, offsets: [0] }], { delayMs: 0 });
+  c.acquire('g', 'w2', one(2), 2);
+  assert.deepEqual(c.heldJobs('g', 10).map((j) => [j.offset, j.workerId, j.progress]), [[0, 'w2', undefined], [1, 'w2', undefined]]);
+});

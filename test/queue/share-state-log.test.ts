@@ -63,6 +63,33 @@ for (const [name, make] of ENGINES) {
       }
     });
 
+    test('restart: cancelled records stay cancelled (held, not taken, and ahead of the window) and the total carries on', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        let c = new ShareCoordinator({ clock });
+        let s = await ShareStateLog.open(e.dir(), c, { clock });
+        c.configure('g', { retryBackoffMs: 0 });
+        c.acquire('g', 'w1', src(10), 2); // 0, 1 held by w1
+        const r = c.cancel('g', src(10)[0], [1, 3, 8]); // 1 held; 3 in the backlog; 8 widens the window
+        assert.deepEqual(r.cancelled, [{ offset: 1, workerId: 'w1' }, { offset: 3 }, { offset: 8 }]);
+        assert.deepEqual(c.cancel('g', src(10)[0], [1, 10]).skipped.map((k) => k.offset), [1, 10], 'cancelled again or past the log end: skipped');
+        assert.throws(() => c.ack('g', 'w1', tgt([1])), /cancelled/);
+        await s.persist(true);
+        await s.idle();
+
+        await e.restart();
+        c = new ShareCoordinator({ clock });
+        s = await ShareStateLog.open(e.dir(), c, { clock });
+        assert.equal(c.describe('g').cancelled, 3);
+        const got: number[] = [];
+        for (const rr of c.acquire('g', 'w2', src(10), 100)[0].ranges) for (let o = rr.firstOffset; o <= rr.lastOffset; o++) got.push(o);
+        assert.deepEqual(got, [0, 2, 4, 5, 6, 7, 9], 'cancelled offsets are never delivered');
+      } finally {
+        await e.close();
+      }
+    });
+
     test('restart: a give-back (unstarted release) left no attempt behind; a failed release and an expired lock did', async () => {
       const e = await make();
       try {

@@ -1,0 +1,103 @@
+/**
+ * ShareCancel (api 1110): an admin cancels jobs of a share group on one topic, by offset (of
+ * one partition) or by key (every record with that key not yet settled). A job not yet taken
+ * is never delivered; one a worker holds is settled as cancelled (not redelivered, not
+ * dead-lettered) and its worker is told at once by a push on the connection it works on:
+ *
+ *   frame: { id: 0, push: 'share-cancel', groupId, workerId, topic, partition, offsets }
+ *
+ * (docs/protocol.md, "Unsolicited frames"). The push is a courtesy, not the guarantee: the
+ * cancel is durable in the share state log before the answer, and a worker that missed the
+ * push is refused (INVALID_RECORD_STATE, "cancelled") when it settles or extends the job.
+ *
+ * By key the broker reads the partition from the group's position to the end it may hand
+ * out, at most maxWindow records (a record further on cannot be tracked yet; `searchedTo`
+ * says where the search stopped), and matches record keys byte for byte.
+ */
+import type { Api, ShareCancelPartitionResult } from '../protocol/api.js';
+import { InvalidTopicError } from '../errors.js';
+import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
+import { UnknownTopicError } from '../storage/errors.js';
+import { decodeBatches } from '../record/index.js';
+import type { PartitionLog } from '../storage/types.js';
+import type { PartitionSource } from '../queue/share-coordinator.js';
+import { UnknownShareGroupError } from '../queue/errors.js';
+import { partitionSource } from './handle-share-acquire.js';
+import { shareServiceFor } from './share-coordinators.js';
+import { errorOf } from './wire-error.js';
+import type { Handler } from './handler.js';
+
+/** One storage read while searching by key. */
+const READ_BYTES = 1 << 20;
+
+export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, req) => {
+  const { groupId, topic } = req;
+  if (isInternalTopicName(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
+  const info = ctx.logs.topic(topic);
+  if (!info) {
+    const problem = topicNameProblem(topic);
+    throw problem ? new InvalidTopicError(problem) : new UnknownTopicError(topic);
+  }
+  if (req.partition !== undefined && req.partition >= info.partitions) throw new UnknownTopicError(topic, req.partition);
+  const svc = shareServiceFor(ctx, groupId);
+  if (!svc.coord.group(groupId)) throw new UnknownShareGroupError(groupId);
+  const numbers = req.partition !== undefined ? [req.partition] : Array.from({ length: info.partitions }, (_, i) => i);
+
+  const plans: { source: PartitionSource; offsets: number[]; searchedTo?: number }[] = [];
+  const out: ShareCancelPartitionResult[] = [];
+  for (const partition of numbers) {
+    const source = partitionSource(ctx, topic, partition);
+    const log = ctx.logs.log(topic, partition);
+    if (!source || !log) {
+      out.push({ topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', `no replica of ${topic}-${partition} on the group's coordinator`), cancelled: [], skipped: [] });
+      continue;
+    }
+    if (req.offsets) {
+      plans.push({ source, offsets: req.offsets });
+      continue;
+    }
+    const start = svc.coord.group(groupId)?.existing(topic, partition)?.startOffset ?? source.logStartOffset;
+    const to = Math.min(source.logEndOffset, start + (svc.coord.group(groupId)?.config.maxWindow ?? 0));
+    plans.push({ source, offsets: await offsetsWithKey(log, Math.max(start, source.logStartOffset), to, req.key!), searchedTo: to });
+  }
+  // Applied in one synchronous step after the reads: the coordinator checks each offset's
+  // state now (a record settled during the search is skipped as settled).
+  const notify: { workerId: string; partition: number; offsets: number[] }[] = [];
+  for (const plan of plans) {
+    const r = svc.coord.cancel(groupId, plan.source, plan.offsets);
+    out.push({ ...r, ...(plan.searchedTo !== undefined && { searchedTo: plan.searchedTo }) });
+    const byWorker = new Map<string, number[]>();
+    for (const c of r.cancelled) if (c.workerId !== undefined) byWorker.set(c.workerId, [...(byWorker.get(c.workerId) ?? []), c.offset]);
+    for (const [workerId, offsets] of byWorker) notify.push({ workerId, partition: plan.source.partition, offsets });
+  }
+  out.sort((a, b) => a.partition - b.partition);
+  const n = out.reduce((s, p) => s + p.cancelled.length, 0);
+  if (n > 0) {
+    await svc.commit([], true);
+    for (const w of notify) svc.pushCancel(groupId, w.workerId, topic, w.partition, w.offsets);
+    ctx.log.info('share jobs cancelled', { group: groupId, topic, records: n, held: notify.reduce((s, w) => s + w.offsets.length, 0) });
+  }
+  return { id: req.id, partitions: out };
+};
+
+/** Offsets in [from, to) whose record key is `key`. */
+async function offsetsWithKey(log: PartitionLog, from: number, to: number, key: Uint8Array): Promise<number[]> {
+  const out: number[] = [];
+  const want = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  let offset = from;
+  while (offset < to && offset < log.logEndOffset) {
+    const { bytes } = await log.read(offset, READ_BYTES);
+    if (bytes.length === 0) break;
+    let next = offset;
+    for (const b of decodeBatches(bytes)) {
+      for (const r of b.records) {
+        if (r.offset >= offset && r.offset < to && r.key !== null && want.equals(r.key)) out.push(r.offset);
+        next = Math.max(next, r.offset + 1);
+      }
+      next = Math.max(next, b.header.baseOffset + b.header.lastOffsetDelta + 1);
+    }
+    if (next <= offset) break; // no whole batch: nothing more to read
+    offset = next;
+  }
+  return out;
+}
