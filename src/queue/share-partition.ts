@@ -59,6 +59,13 @@ const MAX_COUNT = 0xffff;
 const GIVEN_BACK = -1;
 /** owner of an ACQUIRED record waiting for its dead-letter copy (the broker's writer holds it). */
 const DEAD_LETTER_WRITER = -2;
+/**
+ * Cancelled offsets remembered after `start` passed them, so a late settle by the worker that
+ * held one is told it was cancelled rather than just "already settled" (memory only, bounded).
+ */
+const RECENT_CANCELS = 1024;
+
+const CANCELLED_PROBLEM = 'cancelled by an admin (ShareCancel): it is settled and will not be delivered again';
 
 /** Record counts of a share partition, and summed over a group's partitions. */
 export interface ShareCounts {
@@ -125,6 +132,8 @@ export class SharePartition {
   private since = new Float64Array(64);
   /** Last progress of a held record (ShareProgress), by offset; dropped when the record leaves its holder. */
   private readonly progressOf = new Map<number, { value: string; at: number }>();
+  /** The last RECENT_CANCELS cancelled offsets (insertion order), for the late settle's error. */
+  private readonly recentCancels = new Set<number>();
   /** Lowest offset that may be AVAILABLE (all below are not): where acquire starts scanning. */
   private scanFrom: number;
   /** No lock expires before this (a lower bound; exact after each expire scan). */
@@ -342,6 +351,8 @@ export class SharePartition {
       }
       res.cancelled.push({ offset: off, worker: this.state[i] === ACQUIRED ? this.owner[i] : 0 });
       this.settle(off, CANCELLED);
+      this.recentCancels.add(off);
+      if (this.recentCancels.size > RECENT_CANCELS) this.recentCancels.delete(this.recentCancels.values().next().value!);
       done.push(off);
     }
     this.recordRuns(done);
@@ -534,12 +545,12 @@ export class SharePartition {
     for (const off of offsets) {
       let problem: string | null = null;
       if (!Number.isSafeInteger(off)) problem = 'not an offset';
-      else if (off < this.startOff) problem = 'already settled';
+      else if (off < this.startOff) problem = this.recentCancels.has(off) ? CANCELLED_PROBLEM : 'already settled';
       else if (off >= this.endOff) problem = 'never acquired';
       else {
         const i = off - this.base;
         const st = this.state[i];
-        if (st === CANCELLED) problem = 'cancelled by an admin (ShareCancel): it is settled and will not be delivered again';
+        if (st === CANCELLED) problem = CANCELLED_PROBLEM;
         else if (st === ACKED || st === ARCHIVED) problem = 'already settled';
         else if (st === AVAILABLE) problem = 'not acquired (its lock may have expired)';
         else if (this.owner[i] === DEAD_LETTER_WRITER) problem = 'already settled (waiting for its dead-letter copy)';

@@ -3,7 +3,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
-import { runCli, type CliResult } from './cli-process.js';
+import { runCli, spawnCli, type CliResult } from './cli-process.js';
+import { waitFor } from './group-helpers.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
@@ -108,4 +109,43 @@ test('six workers each taking 1 of 10 jobs (--max-messages 1) dead-letter nothin
   assert.deepEqual(seen.map((j) => j.value).sort(), Array.from({ length: 10 }, (_, i) => `job ${i}`).sort());
   assert.deepEqual(seen.filter((j) => j.deliveryCount !== 1), [], 'a job given back unstarted is not a delivery attempt');
   assert.deepEqual(await describe(), { acked: 10, available: 0, deadLettered: 0, redeliveries: 0, inFlight: 0 });
+});
+
+test('SIGTERM of queue consume drains: the job being printed is acked, the prefetched ones go back unstarted, exit 0', async () => {
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic('drain-q', 1);
+  await admin.close();
+  // 16 KB jobs: once this test stops reading, the CLI blocks writing one (a pipe holds ~64 KB)
+  // while it holds the rest of its prefetch.
+  const big = 'x'.repeat(16_384);
+  const p = new Producer({ url: broker.url, acks: 'all' });
+  await p.send('drain-q', Array.from({ length: 20 }, (_, i) => ({ value: `${i} ${big}` })));
+  await p.close();
+  const c = spawnCli(broker.url, ['queue', 'consume', 'drain-q', '--group', 'drain-g', '--concurrency', '10']);
+  c.proc.stdout.once('data', () => c.proc.stdout.pause());
+  const describe = async () => {
+    const d = await sluice(['queue', 'describe', 'drain-g', '--format', 'json']);
+    assert.equal(d.code, 0, d.stderr);
+    return JSON.parse(d.stdout) as { acked: number; available: number; inFlight: number; redeliveries: number; delayed: number };
+  };
+  try {
+    // Blocked on a write, holding a full prefetch.
+    await waitFor('the CLI holds 10 jobs', async () => c.stdout().length > 0 && (await describe()).inFlight === 10, 30_000, 100);
+    c.proc.kill('SIGTERM');
+    c.proc.stdout.resume();
+    const r = await c.done;
+    assert.equal(r.code, 0, r.stderr);
+    const printed = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => Number(l.split(' ')[0]));
+    assert.equal(new Set(printed).size, printed.length, 'nothing printed twice');
+    const d = await describe();
+    assert.deepEqual([d.acked, d.inFlight, d.delayed, d.redeliveries, d.available], [printed.length, 0, 0, 0, 20 - printed.length],
+      `printed ${printed.length}: every printed job acked, the rest available at once`);
+    const rest = await sluice(['queue', 'consume', 'drain-q', '--group', 'drain-g', '--max-messages', String(20 - printed.length), '--format', 'json']);
+    assert.equal(rest.code, 0, rest.stderr);
+    const jobs = rest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: number; deliveryCount: number });
+    assert.deepEqual(jobs.filter((j) => j.deliveryCount !== 1), [], 'given back unstarted: no attempt counted');
+    assert.deepEqual([...printed, ...jobs.map((j) => j.offset)].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+  } finally {
+    c.proc.kill('SIGKILL');
+  }
 });
