@@ -129,8 +129,8 @@ test('SIGTERM of queue consume drains: the job being printed is acked, the prefe
     return JSON.parse(d.stdout) as { acked: number; available: number; inFlight: number; redeliveries: number; delayed: number };
   };
   try {
-    // Blocked on a write, holding a full prefetch.
-    await waitFor('the CLI holds 10 jobs', async () => c.stdout().length > 0 && (await describe()).inFlight === 10, 30_000, 100);
+    // Blocked on a write (a pipe's stdout is synchronous on Linux) while holding jobs.
+    await waitFor('the CLI printed and holds jobs', async () => c.stdout().length > 0 && (await describe()).inFlight > 0, 60_000, 100);
     c.proc.kill('SIGTERM');
     c.proc.stdout.resume();
     const r = await c.done;
