@@ -578,12 +578,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    */
   private async drain(timeoutMs: number): Promise<number> {
     this.draining = true;
-    this.wakeJobs();
-    const lw = this.loopWake;
-    this.loopWake = null;
-    lw?.();
-    const unstarted = this.buffer.splice(0);
-    for (const j of unstarted) this.giveBack(j);
+    const unstarted = this.stopTaking();
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const deadline = new Promise<void>((r) => { timer = setTimeout(() => { timedOut = true; r(); }, timeoutMs); });
@@ -594,6 +589,17 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (this.active.size > 0) {
       this.log.warn({ groupId: this.groupId }, `drain: ${this.active.size} job(s) still running after ${timeoutMs} ms; leaving releases them as failed attempts`);
     }
+    return unstarted;
+  }
+
+  /** Wakes the iterator and the acquire loop (to see the closing or draining flag) and gives back the prefetch; returns how many. */
+  private stopTaking(): number {
+    this.wakeJobs();
+    const lw = this.loopWake;
+    this.loopWake = null;
+    lw?.();
+    const unstarted = this.buffer.splice(0);
+    for (const j of unstarted) this.giveBack(j);
     return unstarted.length;
   }
 
@@ -601,12 +607,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const drained = opts.drain ? await this.drain(opts.timeoutMs ?? DRAIN_TIMEOUT_MS) : 0;
     this.closing = true;
     clearInterval(this.heartbeat);
-    this.wakeJobs();
-    const lw = this.loopWake;
-    this.loopWake = null;
-    lw?.();
-    const unstarted = this.buffer.splice(0);
-    for (const j of unstarted) this.giveBack(j);
+    const unstarted = this.stopTaking();
     if (this.ackFlush) await this.ackFlush;
     // An acquire of ours still parked at the broker is woken by these give-backs and takes
     // them again; leaving before its answer arrives would release them as failed attempts
@@ -614,7 +615,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     // it took records, else within maxWaitMs) and give back what it brought, then leave.
     // With nothing given back there is nothing to wake it: leave at once (a record appended in
     // the instant before the leave could still be taken and count one attempt).
-    if (unstarted.length + drained > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
+    if (unstarted + drained > 0 && this.conn.connected) await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlightSettles]);
     if (this.loop && this.conn.connected) {
       await this.route.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)

@@ -35,6 +35,14 @@ function gate(): { open: () => void; opened: Promise<void> } {
   return { open, opened };
 }
 
+/** Works until cancelled (the bound only keeps a broken build from hanging the test). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    signal.addEventListener('abort', () => resolve(), { once: true });
+    setTimeout(resolve, 60_000).unref();
+  });
+}
+
 const FAST = { retryBackoffMs: 0, retryBackoffMaxMs: 0 };
 
 test('cancel: the held job\'s handler sees its signal abort, a late ack is refused, and neither it nor a job not yet taken is delivered', async () => {
@@ -51,11 +59,7 @@ test('cancel: the held job\'s handler sees its signal abort, a late ack is refus
       delivered.push(job.offset);
       if (job.offset !== 0) return;
       running.open();
-      // Works until cancelled (the bound only keeps a broken build from hanging the test).
-      await new Promise<void>((resolve) => {
-        signal.addEventListener('abort', () => resolve(), { once: true });
-        setTimeout(resolve, 60_000).unref();
-      });
+      await untilAborted(signal);
       if (signal.aborted) aborted.push(job.offset);
       lateAck = await job.ack().then(() => 'acked', (err: unknown) => err);
     });
@@ -97,10 +101,7 @@ test('cancel by key cancels the unsettled jobs with that key, held or not, and n
       delivered.push(job.offset);
       if (job.offset !== 0) return;
       first.open();
-      await new Promise<void>((resolve) => {
-        signal.addEventListener('abort', () => resolve(), { once: true });
-        setTimeout(resolve, 60_000).unref();
-      });
+      await untilAborted(signal);
       keyAborted = signal.aborted;
     });
     await first.opened;
