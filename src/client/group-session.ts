@@ -15,7 +15,7 @@
  */
 import { Api, type OffsetCommitResponse, type OffsetFetchResponse } from '../protocol/api.js';
 import { BrokerError } from '../protocol/errors.js';
-import { tpKey } from '../protocol/topic-partition.js';
+import { parseTpKey, tpKey } from '../protocol/topic-partition.js';
 import { SluiceError } from '../errors.js';
 import type { GroupLink } from './coordinator-route.js';
 import { errorText, type Logger } from './logger.js';
@@ -60,6 +60,13 @@ export class GroupSession {
   private idleWaiters: (() => void)[] = [];
   /** Last offset committed per partition, so auto-commit sends only what moved. */
   private readonly committed = new Map<string, number>();
+  /**
+   * Per held partition, which grant it is held under (a counter): a commit retried across a
+   * rebalance tells a partition held throughout from one lost (or given away) and granted
+   * again, whose position restarted at the group's committed offset.
+   */
+  private readonly grants = new Map<string, number>();
+  private grantCount = 0;
   private closing = false;
 
   constructor(private readonly conn: GroupLink, private readonly control: GroupPartitionControl, private readonly o: GroupSessionOptions) {
@@ -105,31 +112,52 @@ export class GroupSession {
    * the positions held at the new epoch: a commit carries the epoch at which its positions
    * were captured, so positions of a partition given away meanwhile are never sent under the
    * new epoch (they would overwrite its new owner's commit).
+   *
+   * It resolves only if every position it captured is committed, or a later one of the same
+   * grant: a partition given away or lost before the retry (fenced, then granted again at
+   * the group's committed offset) is left out of the retry and the commit rejects with
+   * STALE_MEMBER_EPOCH naming it. Resolving would tell the application its positions are
+   * committed while the group's offsets stay behind them (chaos seed 34: commit-went-back
+   * after a pause of the group coordinator).
    */
   async commit(tps?: readonly TopicPartition[]): Promise<void> {
+    /** The first attempt's partitions and the grant each was held under; a retry sends only those still held under it. */
+    let captured: Map<string, number | undefined> | undefined;
     for (let attempt = 0; ; attempt++) {
       const memberEpoch = this.member.memberEpoch;
+      const first = captured === undefined;
+      const sent = captured ?? new Map<string, number | undefined>();
       const partitions: { topic: string; partition: number; offset: number }[] = [];
       for (const p of this.control.positions(tps)) {
         if (p.offset < 0) continue;
-        if (!tps && this.committed.get(tpKey(p.topic, p.partition)) === p.offset) continue;
+        const k = tpKey(p.topic, p.partition);
+        if (!first && (!sent.has(k) || sent.get(k) !== this.grants.get(k))) continue;
+        if (!tps && this.committed.get(k) === p.offset) continue;
         partitions.push(p);
+        if (first) sent.set(k, this.grants.get(k));
       }
-      if (partitions.length === 0) return;
-      const res = await this.conn.request(Api.OffsetCommit, {
-        groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch, partitions,
-      });
-      const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
-      if (!failed) {
+      captured = sent;
+      const lost = [...sent].filter(([k, grant]) => grant !== this.grants.get(k)).map(([k]) => parseTpKey(k));
+      if (partitions.length > 0) {
+        const res = await this.conn.request(Api.OffsetCommit, {
+          groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch, partitions,
+        });
+        const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
+        if (failed) {
+          const e = new BrokerError(failed.error!.code, `commit to group '${this.g.groupId}' (${failed.topic}/${failed.partition}): ${failed.error!.message}`, failed.error!.data);
+          if (e.code === 'STALE_MEMBER_EPOCH' && attempt === 0) {
+            await this.member.nextResponse();
+            continue;
+          }
+          throw e;
+        }
         for (const p of partitions) this.committed.set(tpKey(p.topic, p.partition), p.offset);
-        return;
       }
-      const e = new BrokerError(failed.error!.code, `commit to group '${this.g.groupId}' (${failed.topic}/${failed.partition}): ${failed.error!.message}`, failed.error!.data);
-      if (e.code === 'STALE_MEMBER_EPOCH' && attempt === 0) {
-        await this.member.nextResponse();
-        continue;
+      if (lost.length > 0) {
+        throw new SluiceError('STALE_MEMBER_EPOCH', `commit to group '${this.g.groupId}' refused for a stale member epoch, and ${lost.map((tp) => `${tp.topic}/${tp.partition}`).join(', ')} `
+          + 'changed hands in the rebalance before it could be retried (given away, or lost and granted again at the committed offset): those positions were not committed');
       }
-      throw e;
+      return;
     }
   }
 
@@ -149,6 +177,7 @@ export class GroupSession {
     }
     for (const tp of this.control.startFetching(starts)) {
       const s = starts.find((x) => x.topic === tp.topic && x.partition === tp.partition)!;
+      this.grants.set(tpKey(s.topic, s.partition), ++this.grantCount);
       if (s.offset >= 0) this.committed.set(tpKey(s.topic, s.partition), s.offset);
       else this.o.logger.info({ groupId: this.g.groupId, topic: s.topic, partition: s.partition }, `group '${this.g.groupId}' has no committed offset for ${s.topic}/${s.partition}; starting at ${this.o.autoOffsetReset} (autoOffsetReset)`);
     }
@@ -174,7 +203,10 @@ export class GroupSession {
 
   private forget(tps: readonly TopicPartition[]): void {
     this.control.forget(tps);
-    for (const tp of tps) this.committed.delete(tpKey(tp.topic, tp.partition));
+    for (const tp of tps) {
+      this.committed.delete(tpKey(tp.topic, tp.partition));
+      this.grants.delete(tpKey(tp.topic, tp.partition));
+    }
   }
 
   /** With autoCommit, commits the positions as they stand (what close() commits); never rejects. */

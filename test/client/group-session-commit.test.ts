@@ -5,23 +5,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, type ApiKey, type BodyOf, type ResponseOf } from '../../src/protocol/api.js';
-import { errorCode } from '../../src/protocol/errors.js';
+import { BrokerError, errorCode } from '../../src/protocol/errors.js';
 import { tpKey } from '../../src/protocol/topic-partition.js';
 import type { GroupLink } from '../../src/client/coordinator-route.js';
 import { GroupSession, type GroupPartitionControl } from '../../src/client/group-session.js';
 import { groupOptions } from '../../src/client/group-options.js';
 import { SILENT_LOGGER } from '../../src/client/logger.js';
 import type { TopicPartition } from '../../src/client/types.js';
+import type { SluiceError } from '../../src/errors.js';
 
 type CommitBody = BodyOf<typeof Api.OffsetCommit>;
 
-/** A coordinator that answers heartbeats with `epoch`/`assignment` and records every commit. */
+/**
+ * A coordinator that answers heartbeats with `epoch`/`assignment`, records every commit and
+ * keeps what it accepted (`stored`: what an OffsetFetch would answer).
+ */
 class FakeCoordinator implements GroupLink {
   epoch = 1;
   assignment = [0, 1];
   readonly commits: CommitBody[] = [];
+  readonly stored = new Map<number, number>();
   /** Answers a commit: the error name, or undefined to accept. */
   onCommit: (body: CommitBody) => string | undefined = () => undefined;
+  /** Answers a heartbeat: a whole-request error name, or undefined to answer `epoch`/`assignment`. */
+  onHeartbeat: (body: BodyOf<typeof Api.ConsumerGroupHeartbeat>) => string | undefined = () => undefined;
 
   /** When set, the next commit's answer waits for this promise (a coordinator that stalls). */
   holdNextCommit: Promise<void> | undefined;
@@ -38,16 +45,20 @@ class FakeCoordinator implements GroupLink {
 
   private answer(api: ApiKey, body: unknown): unknown {
     if (api === Api.ConsumerGroupHeartbeat) {
-      return { id: 0, memberId: (body as { memberId: string }).memberId, memberEpoch: this.epoch, heartbeatIntervalMs: 60_000, assignment: [{ topic: 't', partitions: this.assignment }] };
+      const b = body as BodyOf<typeof Api.ConsumerGroupHeartbeat>;
+      const err = this.onHeartbeat(b);
+      if (err) throw new BrokerError(errorCode(err), err);
+      return { id: 0, memberId: b.memberId, memberEpoch: this.epoch, heartbeatIntervalMs: 60_000, assignment: [{ topic: 't', partitions: this.assignment }] };
     }
     if (api === Api.OffsetFetch) {
       const b = body as BodyOf<typeof Api.OffsetFetch>;
-      return { id: 0, partitions: (b.partitions ?? []).map((p) => ({ ...p, offset: 0, metadata: '' })) };
+      return { id: 0, partitions: (b.partitions ?? []).map((p) => ({ ...p, offset: this.stored.get(p.partition) ?? 0, metadata: '' })) };
     }
     if (api === Api.OffsetCommit) {
       const b = structuredClone(body as CommitBody);
       this.commits.push(b);
       const err = this.onCommit(b);
+      if (!err) for (const p of b.partitions) this.stored.set(p.partition, p.offset);
       return { id: 0, partitions: b.partitions.map((p) => ({ topic: p.topic, partition: p.partition, ...(err ? { error: { code: errorCode(err), message: err } } : {}) })) };
     }
     throw new Error(`unexpected api ${api}`);
@@ -99,7 +110,7 @@ async function joined(t: { after: (fn: () => unknown) => void }): Promise<{ coor
   return { coord, control, session };
 }
 
-test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held at the new epoch, not those captured before the rebalance', async (t) => {
+test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held at the new epoch, and fails for a partition given away meanwhile', async (t) => {
   const { coord, control, session } = await joined(t);
   control.held.get(tpKey('t', 0))!.offset = 10;
   control.held.get(tpKey('t', 1))!.offset = 20;
@@ -109,7 +120,8 @@ test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held 
   coord.onCommit = (b) => (b.memberEpoch === 1 ? 'STALE_MEMBER_EPOCH' : undefined);
   coord.epoch = 2;
   coord.assignment = [0];
-  await session.commit();
+  // Resolving would tell the application that t/1 is committed at 20; the group holds nothing of it.
+  await assert.rejects(session.commit(), (err: SluiceError) => err.code === 'STALE_MEMBER_EPOCH' && /t\/1/.test(err.message) && !/t\/0/.test(err.message));
 
   assert.equal(coord.commits.length, 2, 'the stale commit was retried once');
   const [first, retry] = coord.commits;
@@ -118,4 +130,44 @@ test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held 
   assert.equal(retry!.memberEpoch, 2);
   assert.deepEqual(retry!.partitions.map((p) => [p.partition, p.offset]), [[0, 10]],
     'the retry at epoch 2 carries only the positions held at epoch 2 (t/1 was given away)');
+});
+
+test('a stale commit of partitions held throughout the rebalance is retried with their positions and resolves', async (t) => {
+  const { coord, control, session } = await joined(t);
+  control.held.get(tpKey('t', 0))!.offset = 10;
+  control.held.get(tpKey('t', 1))!.offset = 20;
+  coord.onCommit = (b) => (b.memberEpoch === 1 ? 'STALE_MEMBER_EPOCH' : undefined);
+  coord.epoch = 2;
+  await session.commit([{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
+  assert.deepEqual(coord.commits.map((c) => c.memberEpoch), [1, 2]);
+  assert.deepEqual([...coord.stored].sort(), [[0, 10], [1, 20]]);
+});
+
+// Chaos seed 34 (commit-went-back after a pause of the group coordinator): the member was
+// fenced while its commit waited at the paused coordinator, rejoined and was granted its
+// partitions again at the group's committed offsets; the commit, refused for its old epoch,
+// was retried with those reset positions and resolved, so the application took its
+// positions as committed while the group's offsets stayed behind them.
+test('a stale commit whose partitions were lost and granted again meanwhile fails instead of committing the reset positions', async (t) => {
+  const { coord, control, session } = await joined(t);
+  control.held.get(tpKey('t', 0))!.offset = 10;
+  control.held.get(tpKey('t', 1))!.offset = 20;
+  coord.onCommit = (b) => (b.memberEpoch === 1 ? 'STALE_MEMBER_EPOCH' : undefined);
+  let release!: () => void;
+  coord.holdNextCommit = new Promise<void>((r) => { release = r; });
+  const commit = session.commit([{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
+  await until('the commit sent', () => coord.commits.length === 1);
+
+  // While the commit waits at the coordinator, the member is fenced, drops both partitions
+  // and rejoins at epoch 3, granted both again at the committed offsets (nothing: 0).
+  coord.onHeartbeat = (b) => (b.memberEpoch === 1 ? 'FENCED_MEMBER_EPOCH' : undefined);
+  coord.epoch = 3;
+  session.member.sendNow();
+  await until('granted again at epoch 3', () => session.member.memberEpoch === 3 && control.held.size === 2);
+  assert.equal(control.held.get(tpKey('t', 0))!.offset, 0);
+
+  release();
+  await assert.rejects(commit, (err: SluiceError) => err.code === 'STALE_MEMBER_EPOCH' && /t\/0/.test(err.message) && /t\/1/.test(err.message));
+  assert.deepEqual(coord.commits.map((c) => c.memberEpoch), [1], 'nothing retried at epoch 3: the positions it would carry are not the ones asked for');
+  assert.deepEqual([...coord.stored], []);
 });
