@@ -82,6 +82,7 @@ export class GroupService {
         push.epochBumped(group, changed);
       },
       onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
+      onRestoreWarning: (w) => log.warn('persisted group membership: invalid field skipped', { group: w.group, field: w.field, problem: w.problem }),
     };
     const single = store ? new GroupCoordinator(store, options) : undefined;
     svc = new GroupService(single, push, logs, log, options);

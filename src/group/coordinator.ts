@@ -26,8 +26,9 @@ import {
   GroupIdNotFoundError, GroupSubscribedToTopicError, InvalidGroupIdError, InvalidSessionTimeoutError,
   NonEmptyGroupError, UnknownMemberIdError,
 } from './errors.js';
-import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription, type PersistedGroup } from './group.js';
+import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
 import type { CommittedOffset, OffsetCommitEntry, OffsetStore } from './offset-store.js';
+import { checkPersistedGroup, PERSISTED_MEMBERSHIP_VERSION, type RestoreWarning } from './persisted-membership.js';
 import { systemClock, type Clock, type GroupState, type TopicPartition } from './types.js';
 
 export interface CoordinatorOptions {
@@ -56,6 +57,8 @@ export interface CoordinatorOptions {
   newMemberId?: () => string;
   /** Failures of background writes ("empty since" bookkeeping); they never fail a heartbeat. */
   onBackgroundError?: (err: unknown) => void;
+  /** A persisted membership field that was invalid at restore and skipped or replaced (persisted-membership.ts). */
+  onRestoreWarning?: (w: RestoreWarning) => void;
   /**
    * Cluster mode: persist every membership change to the store and restore the groups the
    * store holds at construction (docs/cluster.md, "Coordinators"). Default false.
@@ -128,21 +131,30 @@ export class GroupCoordinator {
     this.retentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3600 * 1000;
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.persistMembers = opts.persistMembership === true;
-    if (this.persistMembers) this.restoreGroups();
+    if (this.persistMembers) this.restoreGroups(opts.onRestoreWarning ?? (() => undefined));
   }
 
-  /** The groups whose membership the store holds (a previous coordinator's), members heard from now. */
-  private restoreGroups(): void {
+  /**
+   * The groups whose membership the store holds (a previous coordinator's), members heard
+   * from now. Each record is checked first (checkPersistedGroup): what is invalid is skipped
+   * with a warning, and a record that cannot be used at all leaves its group without members
+   * (they get UNKNOWN_MEMBER_ID and rejoin; at-least-once still holds).
+   */
+  private restoreGroups(warn: (w: RestoreWarning) => void): void {
     const now = this.clock.now();
+    const defaults = { sessionTimeoutMs: this.config.sessionTimeoutMs, rebalanceTimeoutMs: this.config.rebalanceTimeoutMs };
     for (const [id, packed] of this.store.memberships()) {
+      let raw: unknown;
       try {
-        const v = unpack(packed) as { v?: unknown } & PersistedGroup;
-        this.groups.set(id, ConsumerGroup.restore(id, this.config, v, now));
-        this.persistedMembers.set(id, packed);
+        raw = unpack(packed);
       } catch (err) {
-        // Its members are unknown here: they get UNKNOWN_MEMBER_ID and rejoin (at-least-once still holds).
-        this.onBackgroundError(err);
+        warn({ group: id, field: '(record)', problem: `does not decode (${(err as Error).message}); membership dropped` });
+        continue;
       }
+      const p = checkPersistedGroup(id, raw, defaults, warn);
+      if (!p) continue;
+      this.groups.set(id, ConsumerGroup.restore(id, this.config, p, now));
+      this.persistedMembers.set(id, packed);
     }
   }
 
@@ -158,7 +170,7 @@ export class GroupCoordinator {
   /** Writes the group's membership when it changed since the last write (cluster mode). */
   private persistMembership(g: ConsumerGroup): void {
     if (!this.persistMembers) return;
-    const packed = g.size > 0 ? pack({ v: 1, ...g.snapshot() }) : null;
+    const packed = g.size > 0 ? pack({ v: PERSISTED_MEMBERSHIP_VERSION, ...g.snapshot() }) : null;
     const last = this.persistedMembers.get(g.id);
     if (packed === null ? last === undefined : last !== undefined && packed.equals(last)) return;
     if (packed === null) this.persistedMembers.delete(g.id);

@@ -340,21 +340,16 @@ export class ConsumerGroup {
 
   /**
    * A group as a previous coordinator persisted it (`snapshot()`), its members heard from
-   * `now`. Throws InvalidGroupRequestError when `p` is not a PersistedGroup (the caller drops
-   * the membership: its members are fenced and rejoin).
+   * `now`. `p` must have passed checkPersistedGroup (persisted-membership.ts), which drops
+   * or repairs what a damaged record holds: restore trusts it.
    */
   static restore(id: string, config: GroupConfig, p: PersistedGroup, now: number): ConsumerGroup {
-    const bad = (what: string) => new InvalidGroupRequestError(`persisted membership of group '${id}' is not valid: ${what}`);
-    if (!isObject(p) || !Number.isInteger(p.epoch) || !Number.isInteger(p.targetEpoch) || !Array.isArray(p.members) || !Array.isArray(p.target) || !Array.isArray(p.metadata)) {
-      throw bad('epochs, members, target or metadata missing');
-    }
     const g = new ConsumerGroup(id, config, now);
     g.epoch = p.epoch;
     g.targetEpoch = p.targetEpoch;
     g.metadata = new Map(p.metadata);
     g.target = new Map(p.target.map(([mid, ks]) => [mid, new Set(ks)]));
     for (const pm of p.members) {
-      if (!isObject(pm) || typeof pm.id !== 'string' || !Number.isInteger(pm.epoch) || !Array.isArray(pm.assigned) || !Array.isArray(pm.revoking)) throw bad('a member lacks id, epoch or partitions');
       const m = new Member(pm.id, pm.rebalanceTimeoutMs, pm.sessionTimeoutMs, now);
       m.epoch = pm.epoch;
       m.previousEpoch = pm.previousEpoch;
@@ -504,10 +499,6 @@ export class ConsumerGroup {
  */
 function settled(m: Member): boolean {
   return m.state === 'stable' && m.revoking.size === 0 && m.epoch >= m.targetSince;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
