@@ -12,6 +12,7 @@ import { Admin } from '../../src/client/admin.js';
 import { Api, type PartitionMetadata } from '../../src/protocol/api.js';
 import type { BrokerError } from '../../src/protocol/errors.js';
 import { runCli } from '../integration/cli-process.js';
+import { metricValue } from '../integration/broker-helpers.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
@@ -111,6 +112,12 @@ test('an RF 3 partition with data moves from {1,2,3} to {1,2,4} under acks=all p
   // (unthrottled this move took 0.6 s on a loaded machine).
   const floorMs = ((bytes - PARTITION_MAX_BYTES) / THROTTLE) * 1000;
   assert.ok(moveMs >= floorMs, `moving ${bytes} bytes at ${THROTTLE} B/s took ${moveMs} ms, at least ${Math.round(floorMs)} ms expected`);
+  // The metric of what the throttle did, on the broker it held back: it fetched the whole log
+  // under the throttle and waited at least (those bytes - one answer) / rate.
+  const throttled = await metricValue(cluster().broker(4).httpUrl, 'sluice_replication_throttled_bytes_total');
+  const waited = await metricValue(cluster().broker(4).httpUrl, 'sluice_replication_throttle_wait_seconds_total');
+  assert.ok(throttled >= bytes, `broker 4 counted ${throttled} throttled bytes, at least the ${bytes} it copied`);
+  assert.ok(waited * 1000 >= floorMs, `broker 4 was held back ${waited} s, at least ${Math.round(floorMs)} ms expected`);
   await until(() => Promise.resolve(existsSync(join(cluster().broker(3).dataDir, `${MOVED}-0`)) ? undefined : true), 30_000, 'broker 3 deleted its replica of moved-0');
 });
 
