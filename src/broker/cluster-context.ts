@@ -20,6 +20,7 @@ import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import { etcdEndpoints, etcdEndpointsProblem } from '../cluster/etcd-endpoints.js';
 import { isEtcdUnreachable } from '../cluster/etcd-unreachable.js';
 import type { ReassignmentRequest } from '../cluster/reassignment-admin.js';
+import type { ElectLeadersResponse } from '../protocol/api.js';
 import type { LinkFactory } from '../replication/types.js';
 import type { Logger } from './logger.js';
 import { ProducerIdAllocator } from '../cluster/producer-id-blocks.js';
@@ -48,6 +49,10 @@ export interface ClusterContext {
   readonly failsafe: Failsafe;
   /** Starts a partition reassignment on the controller (this broker's, or forwarded to it). */
   reassign(req: ReassignmentRequest): Promise<void>;
+  /** Cancels a partition's running reassignment on the controller (this broker's, or forwarded to it). */
+  cancelReassignment(topic: string, partition: number): Promise<void>;
+  /** Preferred-leader elections on the controller (ControllerRoute.electLeaders): of `partitions`, or of every partition not led by its first replica. */
+  electLeaders(partitions: readonly { topic: string; partition: number }[] | undefined): Promise<ElectLeadersResponse['partitions']>;
 }
 
 /** The running cluster side: its context and how to stop it (after the logs are closed). */
@@ -105,6 +110,8 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
     nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
     failsafe: new Failsafe(failsafeWindows(config.etcdSessionTtlMs), () => performance.now()),
     reassign: (req) => route.reassign(req),
+    cancelReassignment: (topic, partition) => route.cancelReassignment(topic, partition),
+    electLeaders: (partitions) => route.electLeaders(partitions, log),
   };
   return {
     ctx,

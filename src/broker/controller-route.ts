@@ -6,7 +6,7 @@
  * NOT_CONTROLLER (retriable); while etcd does not answer, with ETCD_UNAVAILABLE (retriable).
  */
 import { SluiceError } from '../errors.js';
-import { Api } from '../protocol/api.js';
+import { Api, type ElectLeadersResponse } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { ControllerTracker } from '../cluster/controller-tracker.js';
@@ -18,6 +18,8 @@ import type { ReassignmentRequest } from '../cluster/reassignment-admin.js';
 import { InvalidConfigError } from '../storage/errors.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
 import { forwardedFrom } from './forwarded-request.js';
+import type { Logger } from './logger.js';
+import { wireError } from './wire-error.js';
 
 /** Topic changes routed to the controller: this broker's TopicAdmin when it leads, else the controller's link. */
 export class ControllerRoute implements TopicChanges {
@@ -106,6 +108,39 @@ export class ControllerRoute implements TopicChanges {
       return throwIfFailed(res.partitions[0]);
     }
     await asController(() => this.node.reassignmentAdmin().reassign(req));
+  }
+
+  /** Cancels the partition's running reassignment on the controller (forwarded as AlterPartitionReassignments without replicas). */
+  async cancelReassignment(topic: string, partition: number): Promise<void> {
+    if (!this.node.isController) {
+      const res = await (await this.controllerLink()).request(Api.AlterPartitionReassignments, { partitions: [{ topic, partition }] });
+      return throwIfFailed(res.partitions[0]);
+    }
+    await asController(() => this.node.reassignmentAdmin().cancel(topic, partition));
+  }
+
+  /**
+   * Preferred-leader elections on the controller (ElectLeaders, forwarded once): of
+   * `partitions`, or of every partition whose leader is not its first replica. One result per
+   * partition, its error a wire error (ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+   * UNKNOWN_TOPIC_OR_PARTITION, ...).
+   */
+  async electLeaders(partitions: readonly { topic: string; partition: number }[] | undefined, log: Logger): Promise<ElectLeadersResponse['partitions']> {
+    if (!this.node.isController) {
+      const res = await (await this.controllerLink()).request(Api.ElectLeaders, { ...(partitions ? { partitions: [...partitions] } : {}), forwardedBy: this.nodeId });
+      return res.partitions;
+    }
+    const admin = this.node.reassignmentAdmin();
+    const out: ElectLeadersResponse['partitions'] = [];
+    for (const { topic, partition } of partitions ?? await asController(() => admin.notPreferred())) {
+      try {
+        const s = await asController(() => admin.electPreferredLeader(topic, partition));
+        out.push({ topic, partition, leader: s.leader });
+      } catch (err) {
+        out.push({ topic, partition, error: wireError(err, log, { topic, partition }) });
+      }
+    }
+    return out;
   }
 
   /**

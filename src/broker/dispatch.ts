@@ -35,6 +35,7 @@ import { handleInitProducerId } from './handle-init-producer-id.js';
 import { handleFailsafeCheck } from './handle-failsafe-check.js';
 import { handleAlterPartitionReassignments } from './handle-alter-partition-reassignments.js';
 import { handleListPartitionReassignments } from './handle-list-partition-reassignments.js';
+import { handleElectLeaders } from './handle-elect-leaders.js';
 import { handleFindCoordinator } from './handle-find-coordinator.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
@@ -69,6 +70,7 @@ const HANDLERS: HandlerMap = {
   [Api.FailsafeCheck]: handleFailsafeCheck,
   [Api.AlterPartitionReassignments]: handleAlterPartitionReassignments,
   [Api.ListPartitionReassignments]: handleListPartitionReassignments,
+  [Api.ElectLeaders]: handleElectLeaders,
   [Api.FindCoordinator]: handleFindCoordinator,
   [Api.ShareCancel]: handleShareCancel,
   [Api.ShareProgress]: handleShareProgress,

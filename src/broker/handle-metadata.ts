@@ -3,12 +3,13 @@
  * Cluster mode adds the live brokers, the controller and, per topic, each partition's leader,
  * leader epoch, replicas and ISR, all from this broker's view of etcd, so every broker answers
  * the same once their views have caught up. A single broker leaves those fields out.
+ * Internal topics are left out of the full listing; asked by name, the replicated ones
+ * (`__consumer_offsets`, `__share_state`) are answered with their placement too.
  */
 import type { Api, BrokerMetadata, MetadataResponse, PartitionMetadata, TopicMetadata } from '../protocol/api.js';
-import { isInternalTopicName as internal } from '../topic-name.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { PartitionState } from '../cluster/partition-state.js';
-import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
+import { isInternalTopicName, isLocalInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf } from './wire-error.js';
 import type { Handler } from './handler.js';
 
@@ -19,7 +20,10 @@ export const handleMetadata: Handler<typeof Api.Metadata> = async (ctx, req) => 
     const info = ctx.logs.topic(name);
     if (info) {
       const m: TopicMetadata = { name, partitions: info.partitions, config: info.config };
-      if (ctx.cluster && !internal(name)) m.partitionInfo = partitionInfo(ctx.cluster, name, info.partitions);
+      // The replicated internal topics (__consumer_offsets, __share_state) are placed like any
+      // topic: their placement is answered (drain, rebalance and `topic describe` need it);
+      // produce to them stays refused. Each broker's own internal logs have no placement.
+      if (ctx.cluster && !isLocalInternalTopicName(name)) m.partitionInfo = partitionInfo(ctx.cluster, name, info.partitions);
       return m;
     }
     const problem = topicNameProblem(name);

@@ -156,6 +156,7 @@ export class Broker {
         // The controller's count only, as Kafka's OfflinePartitionsCount: summed over brokers it counts each partition once.
         offlinePartitions: c.node.isController ? summarize(c.node.directory.brokers(), [...c.node.view.partitions()], c.nodeId).offline.length : 0,
         failsafeActive: this.failsafe?.active === true,
+        ...throttleOf(this.follower),
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
       c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
@@ -337,4 +338,10 @@ async function leaveClusterOf(broker: { log: Logger; config: BrokerConfig }, c: 
 /** A listen error naming the setting and its flag, so the user knows which one to change. */
 function listenFailed(err: Error & { code?: string }, setting: string, host: string, port: number): Error {
   return Object.assign(new Error(`cannot listen on ${host}:${port} (setting '${setting}', flag --${flagName(setting)}): ${err.message}`, { cause: err }), { code: err.code });
+}
+
+/** The follower's reassignment throttle totals for the cluster metrics; nothing when no throttle is set (or before replication starts). */
+function throttleOf(follower: ReplicaFetcher | undefined): { throttle?: { bytes: number; waitedMs: number } } {
+  const t = follower?.throttleStats();
+  return t === undefined ? {} : { throttle: t };
 }

@@ -5,15 +5,16 @@
  *
  * `sluice cluster dev`: etcd and N brokers on this machine, stopped together (cluster-dev.ts).
  *
- * `sluice cluster drain|rebalance`: reassignments planned from a broker's Metadata (cluster-moves.ts).
+ * `sluice cluster drain|rebalance`: reassignments planned from a broker's Metadata (cluster-moves.ts);
+ * `sluice cluster elect-leaders`: preferred-leader elections (ElectLeaders).
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
 import { readClusterStatus } from '../cluster/cluster-status.js';
 import { ClusterKeys } from '../cluster/keys.js';
 import { table } from './format.js';
 import { brokerOption, intOption } from './broker-url.js';
-import { drain, rebalance } from './cluster-moves.js';
+import { drain, electLeaders, rebalance } from './cluster-moves.js';
 import { withAdmin } from './with-admin.js';
 import { runDevCluster } from './cluster-dev.js';
 
@@ -50,9 +51,21 @@ export function registerClusterCommand(program: Command): void {
     });
   moveOptions(cluster
     .command('rebalance')
-    .description('even out replicas over the live brokers (after brokers were added)'))
+    .description('even out replicas over the live brokers (after brokers were added), then leaders (preferred-leader elections; with --wait after the moves)'))
     .action(async (o: { wait?: boolean; timeoutMs: number; broker: string[] }) => {
       await withAdmin(o.broker, (a) => rebalance(a, { ...o, out: (l) => { process.stderr.write(`${l}\n`); } }));
+    });
+  cluster
+    .command('elect-leaders')
+    .description('move each partition\'s leadership to its preferred (first) replica when that is alive and in sync; all partitions, or --topic and --partition; exits 1 when one could not be elected')
+    .option('--topic <name>', 'only this topic (with --partition)')
+    .option('--partition <p>', 'only this partition of --topic', intOption('--partition', 0))
+    .addOption(brokerOption())
+    .action(async (o: { topic?: string; partition?: number; broker: string[] }) => {
+      if ((o.topic === undefined) !== (o.partition === undefined)) throw new InvalidArgumentError('--topic and --partition go together (or neither, for every partition)');
+      const only = o.topic !== undefined && o.partition !== undefined ? [{ topic: o.topic, partition: o.partition }] : undefined;
+      const failed = await withAdmin(o.broker, (a) => electLeaders(a, only, (l) => { process.stderr.write(`${l}\n`); }));
+      if (failed > 0) process.exitCode = 1;
     });
 
   cluster

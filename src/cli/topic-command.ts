@@ -86,22 +86,33 @@ export function registerTopicCommand(program: Command): void {
 
   topic
     .command('reassign')
-    .description('cluster mode: move a partition\'s replicas to other brokers (new replicas catch up, leadership moves if needed, the old ones are dropped)')
+    .description('cluster mode: move a partition\'s replicas to other brokers (leadership leaves a removed broker first, new replicas catch up, the old ones are dropped), or --cancel a running move')
     .argument('<name>', 'topic name')
     .requiredOption('--partition <p>', 'the partition to move', intOption('--partition', 0))
-    .requiredOption('--replicas <ids>', 'the target node ids, comma-separated, preferred leader first (e.g. 1,2,4)', parseReplicaList)
+    .option('--replicas <ids>', 'the target node ids, comma-separated, preferred leader first (e.g. 1,2,4)', parseReplicaList)
+    .option('--cancel', 'cancel the running reassignment: back to the original replicas, the added ones delete their logs')
     .option('--wait', 'wait until the move is done')
     .option('--timeout-ms <ms>', 'with --wait: give up after this long', intOption('--timeout-ms', 1), 3_600_000)
     .addOption(brokerOption())
-    .action(async (name: string, o: { partition: number; replicas: number[]; wait?: boolean; timeoutMs: number; broker: string[] }) => {
+    .action(async (name: string, o: { partition: number; replicas?: number[]; cancel?: boolean; wait?: boolean; timeoutMs: number; broker: string[] }) => {
+      if ((o.replicas === undefined) === (o.cancel !== true)) throw new InvalidArgumentError('give either --replicas (a move) or --cancel (stop the running one)');
+      if (o.replicas === undefined) {
+        await withAdmin(o.broker, async (a) => {
+          const running = (await a.listPartitionReassignments([name])).find((r) => r.partition === o.partition);
+          await a.cancelPartitionReassignments([{ topic: name, partition: o.partition }]);
+          const origin = running?.replicas.filter((b) => !running.addingReplicas.includes(b));
+          process.stderr.write(`cancelled the reassignment of ${name}-${o.partition}${origin ? `: back to ${origin.join(',')}` : ''}\n`);
+        });
+        return;
+      }
       const move = { topic: name, partition: o.partition, replicas: o.replicas };
       await withAdmin(o.broker, async (a) => {
         const before = (await a.describeTopic(name)).partitions.find((p) => p.partition === o.partition)?.replicas;
         await a.reassignPartitions([move]);
-        process.stderr.write(`reassigning ${name}-${o.partition}: ${before?.join(',') ?? '?'} -> ${o.replicas.join(',')}\n`);
+        process.stderr.write(`reassigning ${name}-${o.partition}: ${before?.join(',') ?? '?'} -> ${o.replicas!.join(',')}\n`);
         if (o.wait) {
           await waitForMoves(a, [move], o.timeoutMs);
-          process.stderr.write(`reassigned ${name}-${o.partition} to ${o.replicas.join(',')}\n`);
+          process.stderr.write(`reassigned ${name}-${o.partition} to ${o.replicas!.join(',')}\n`);
         }
       });
     });

@@ -8,7 +8,7 @@ import {
   Api, EARLIEST, LATEST,
   type CreatePartitionsResponse, type CreateTopicsResponse, type DeleteTopicsResponse, type DescribeTopicsResponse,
   type ListOffsetsResponse, type MetadataResponse, type PartitionDescription, type TopicConfig, type TopicResult,
-  type VerifyPartitionResult, type VerifyTopicResponse, type PartitionReassignment,
+  type VerifyPartitionResult, type VerifyTopicResponse, type PartitionReassignment, type ElectLeadersResponse,
 } from '../protocol/api.js';
 import { BrokerError, ERRORS, type WireError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
@@ -182,6 +182,32 @@ export class Admin {
     for (const r of res.partitions) {
       if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `reassign ${r.topic}-${r.partition}: ${r.error.message}`, { topic: r.topic, partition: r.partition, ...r.error.data });
     }
+  }
+
+  /**
+   * Cluster mode: cancels each partition's running reassignment (KIP-455): it goes back to its
+   * original replicas, the adding ones delete their logs, a leader that had moved outside
+   * them hands back. Rejects with the first partition's error (NO_REASSIGNMENT_IN_PROGRESS
+   * when none runs or no original replica could lead without loss, UNKNOWN_TOPIC_OR_PARTITION).
+   */
+  async cancelPartitionReassignments(partitions: TopicPartition[]): Promise<void> {
+    const res = await this.conn.request(Api.AlterPartitionReassignments, { partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) });
+    for (const r of res.partitions) {
+      if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `cancel the reassignment of ${r.topic}-${r.partition}: ${r.error.message}`, { topic: r.topic, partition: r.partition, ...r.error.data });
+    }
+  }
+
+  /**
+   * Cluster mode: preferred-leader elections (Kafka's ElectLeaders, preferred): each partition
+   * (or, with none named, every partition not led by its first replica) is led by its first
+   * replica when that is live and in the ISR. Resolves with one result per partition: the new
+   * leader, or the error (ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE naming why);
+   * rejects only when the request as a whole failed (no controller reachable).
+   */
+  async electPreferredLeaders(partitions?: TopicPartition[]): Promise<ElectLeadersResponse['partitions']> {
+    const res = await this.conn.request(Api.ElectLeaders, partitions ? { partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) } : {});
+    if (res.error && res.error.code !== 0) throw new BrokerError(res.error.code, `elect preferred leaders: ${res.error.message}`, res.error.data);
+    return res.partitions;
   }
 
   /** Cluster mode: the reassignments running now (of `topics`, or all), as the answering broker sees them. */

@@ -78,6 +78,30 @@ export function moveAwayFrom(s: PartitionState, broker: number, live: ReadonlySe
   return { ...s, leader: next, leaderEpoch: s.leaderEpoch + 1, isr: s.isr.filter((b) => b !== broker) };
 }
 
+export type PreferredElection =
+  | { kind: 'elected'; state: PartitionState }
+  /** The preferred replica leads already (ELECTION_NOT_NEEDED). */
+  | { kind: 'not-needed' }
+  /** It cannot lead now (PREFERRED_LEADER_NOT_AVAILABLE): why, for the operator. */
+  | { kind: 'not-available'; reason: string };
+
+/**
+ * Preferred-leader election (Kafka's kafka-leader-election --election-type preferred): the
+ * first replica leads, at a new epoch, when it is live and in the ISR (it then holds every
+ * acknowledged record; the old leader becomes a follower and stays in the ISR). Not while the
+ * partition is being reassigned: its replica list is changing, and the reassignment places
+ * the leader itself.
+ */
+export function electPreferredLeader(s: PartitionState, live: ReadonlySet<number>): PreferredElection {
+  const preferred = s.replicas[0];
+  if (preferred === undefined) return { kind: 'not-available', reason: 'the partition has no replicas' };
+  if (s.leader === preferred) return { kind: 'not-needed' };
+  if (s.addingReplicas !== undefined || s.removingReplicas !== undefined) return { kind: 'not-available', reason: 'it is being reassigned' };
+  if (!live.has(preferred)) return { kind: 'not-available', reason: `its preferred replica ${preferred} is not alive` };
+  if (!s.isr.includes(preferred)) return { kind: 'not-available', reason: `its preferred replica ${preferred} is not in the ISR (${s.isr.join(',')})` };
+  return { kind: 'elected', state: { ...s, leader: preferred, leaderEpoch: s.leaderEpoch + 1 } };
+}
+
 /** The leader's ISR change: a follower that fell behind leaves, a caught-up one rejoins; the leader and epoch stay. */
 export function withIsr(s: PartitionState, isr: readonly number[]): PartitionState {
   if (s.leader !== NO_LEADER && !isr.includes(s.leader)) throw new Error(`the ISR ${JSON.stringify(isr)} must contain the leader ${s.leader}`);

@@ -8,12 +8,18 @@
  *
  * The steps, each one controller write (compare-and-swap, fenced by the controller epoch):
  *   1. start: replicas = target + removing, addingReplicas / removingReplicas recorded;
- *   2. wait until every target replica is in the ISR (nothing to write);
- *   3. when the leader is not in the target: the first target replica that is live and in
- *      the ISR leads, at a new epoch (the leaving one becomes a follower, so acknowledged
- *      records stay where clients can read them);
+ *   2. leadership first: when the leader is not in the target, the first target replica that
+ *      is live and in the ISR leads, at a new epoch, as soon as there is one (the leaving one
+ *      becomes a follower, so acknowledged records stay where clients can read them). A
+ *      drained broker so hands its leaderships over at once, not when each replacement has
+ *      copied the log (Kafka's controlled shutdown does the same for a stopping broker);
+ *   3. wait until every target replica is in the ISR (nothing to write); a leader with no
+ *      in-sync target replica to hand over to (RF 1) hands over then;
  *   4. complete: replicas = target, the ISR loses the removed replicas, the reassignment
  *      fields go; the removed brokers delete their logs (they are no longer placed there).
+ * Cancelling (KIP-455's cancel, `cancelReassignment`) writes the original replicas back: the
+ * adding brokers are no longer placed and delete their logs, and a leader that had moved to
+ * a replica outside the original ones hands back to the first original replica in sync.
  * Pure functions; the controller (controller.ts) and `ReassignmentAdmin` write them.
  */
 import { SluiceError } from '../errors.js';
@@ -30,6 +36,13 @@ export class InvalidReplicaAssignmentError extends SluiceError {
 export class ReassignmentInProgressError extends SluiceError {
   constructor(message: string) {
     super('REASSIGNMENT_IN_PROGRESS', message);
+  }
+}
+
+/** Cancelling a partition that is not being reassigned, or whose cancel would lose acknowledged records. */
+export class NoReassignmentInProgressError extends SluiceError {
+  constructor(message: string) {
+    super('NO_REASSIGNMENT_IN_PROGRESS', message);
   }
 }
 
@@ -98,13 +111,38 @@ export type ReassignmentStep =
 export function reassignmentStep(s: PartitionState, live: ReadonlySet<number>): ReassignmentStep {
   if (!isReassigning(s)) return { kind: 'none' };
   const notInSync = replicasNotInSync(s);
-  if (notInSync.length > 0 || s.leader === NO_LEADER) return { kind: 'waiting', notInSync };
+  if (s.leader === NO_LEADER) return { kind: 'waiting', notInSync };
   const target = targetReplicas(s);
   if (!target.includes(s.leader)) {
+    // Leadership leaves first: any live in-sync target replica holds every acknowledged record.
     const next = target.find((b) => live.has(b) && s.isr.includes(b));
-    if (next === undefined) return { kind: 'waiting', notInSync: [] };
+    if (next === undefined) return { kind: 'waiting', notInSync };
     return { kind: 'leader-moved', state: { ...s, leader: next, leaderEpoch: s.leaderEpoch + 1 } };
   }
+  if (notInSync.length > 0) return { kind: 'waiting', notInSync };
   const { addingReplicas: _a, removingReplicas: _r, ...rest } = s;
   return { kind: 'completed', state: { ...rest, replicas: target, isr: s.isr.filter((b) => target.includes(b)) } };
+}
+
+/**
+ * The state that cancels the running reassignment of `s` (KIP-455's cancel): the original
+ * replicas (in the running list's order without the adding ones, as Kafka's cancel: the
+ * stored state does not keep their first order), the ISR without the adding replicas, no reassignment fields. A
+ * leader outside the original replicas (it moved to an added replica once that caught up)
+ * hands back, at a new epoch, to the first original replica that is live and in the ISR.
+ * Refuses (NO_REASSIGNMENT_IN_PROGRESS) a partition not being reassigned, one without a
+ * leader, and one no original replica could lead without losing acknowledged records.
+ */
+export function cancelReassignment(s: PartitionState, live: ReadonlySet<number>, where: string): PartitionState {
+  if (!isReassigning(s)) throw new NoReassignmentInProgressError(`${where}: no reassignment is running (replicas ${s.replicas.join(',')})`);
+  if (s.leader === NO_LEADER) throw new NoReassignmentInProgressError(`${where}: the partition has no leader; cancel once it has one`);
+  const origin = originReplicas(s);
+  const { addingReplicas: _a, removingReplicas: _r, ...rest } = s;
+  const isr = s.isr.filter((b) => origin.includes(b));
+  if (origin.includes(s.leader)) return { ...rest, replicas: origin, isr };
+  const next = origin.find((b) => live.has(b) && s.isr.includes(b));
+  if (next === undefined) {
+    throw new NoReassignmentInProgressError(`${where}: no original replica (${origin.join(',')}) is live and in sync (ISR ${s.isr.join(',')}), so none can lead without losing acknowledged records; let the reassignment finish`);
+  }
+  return { ...rest, replicas: origin, leader: next, leaderEpoch: s.leaderEpoch + 1, isr };
 }

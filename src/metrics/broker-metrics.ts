@@ -83,6 +83,8 @@ export interface ClusterStats {
   offlinePartitions: number;
   /** This broker leads without a trusted etcd session because every other broker granted its failsafe check. */
   failsafeActive?: boolean;
+  /** The reassignment throttle (reassignmentThrottleBytesPerSec) on this broker's fetches; absent when it is 0 (unlimited). */
+  throttle?: { bytes: number; waitedMs: number };
 }
 
 /** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */

@@ -440,6 +440,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_cluster_offline_partitions', 'Cluster mode, on the controller (0 elsewhere): partitions without a live leader.', [], clusterRow((c) => c.offlinePartitions)).register(r);
     new ScrapeGaugeFamily('sluice_cluster_failsafe_active', 'Cluster mode: 1 while this broker acknowledges writes without a trusted etcd session because every other broker granted its failsafe check (etcd down for everyone), else 0.', [], clusterRow((c) => (c.failsafeActive === true ? 1 : 0))).register(r);
     new ScrapeCounterFamily('sluice_cluster_leader_elections_total', 'Cluster mode: partition leader changes this broker wrote as controller (failover, offline, return).', [], clusterRow((c) => c.leaderElections)).register(r);
+    // No series while no throttle is set: the rows come only from a broker with reassignmentThrottleBytesPerSec > 0.
+    const throttleRow = (pick: (t: NonNullable<ClusterStats['throttle']>) => number) => (): Row[] =>
+      cluster().flatMap((c) => (c.throttle === undefined ? [] : [[[], pick(c.throttle)] as const]));
+    new ScrapeCounterFamily('sluice_replication_throttled_bytes_total', 'Cluster mode, with reassignmentThrottleBytesPerSec set: bytes this broker fetched for replicas a reassignment adds here (the throttled ones).', [], throttleRow((t) => t.bytes)).register(r);
+    new ScrapeCounterFamily('sluice_replication_throttle_wait_seconds_total', 'Cluster mode, with reassignmentThrottleBytesPerSec set: time the throttle held those replicas back (throttled bytes / this time: the rate they got while held).', [], throttleRow((t) => t.waitedMs / 1000)).register(r);
     const replication = oncePerScrape(() => this.safely('replication', () => [this.replicationFn()])[0] ?? { underReplicatedPartitions: 0, followers: [] });
     new ScrapeGaugeFamily('sluice_under_replicated_partitions', 'Cluster mode: partitions this broker leads whose ISR is smaller than their replica set.', [], () =>
       [[[], replication().underReplicatedPartitions] as const],

@@ -25,7 +25,7 @@ import {
   type OffsetDeleteResponse, type FindCoordinatorResponse, type ListGroupsResponse, type DescribeGroupsResponse, type DeleteGroupsResponse,
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
   type ShareDeleteResponse, type ShareResetResponse, type ShareCancelResponse, type ShareProgressResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
-  type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type TopicConfig, type ShareGroupSettings,
+  type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type ElectLeadersResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_DESCRIBE_JOBS, MAX_ID_CHARS, MAX_JOB_PROGRESS_BYTES, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import {
@@ -252,9 +252,11 @@ export const API_TABLE = {
   // the controller (forwarded like CreateTopics). An empty, repeated or unknown id, or a
   // partition already being reassigned, fails that partition (INVALID_REPLICA_ASSIGNMENT,
   // REASSIGNMENT_IN_PROGRESS) naming what was wrong.
+  // Version 1: `replicas` may be left out, which cancels the partition's running
+  // reassignment (KIP-455's null replicas): NO_REASSIGNMENT_IN_PROGRESS when none runs.
   [Api.AlterPartitionReassignments]: def('AlterPartitionReassignments', struct({
-    partitions: array(struct({ topic, partition, replicas: array(int({ min: -I32_MAX, max: I32_MAX })) })),
-  }), responds<AlterPartitionReassignmentsResponse>()),
+    partitions: array(struct({ topic, partition, replicas: optional(array(int({ min: -I32_MAX, max: I32_MAX }))) })),
+  }), responds<AlterPartitionReassignmentsResponse>(), { min: 0, max: 1 }),
 
   // Cluster mode: the running reassignments (of `topics`, or all), from the answering broker's view.
   [Api.ListPartitionReassignments]: def('ListPartitionReassignments', struct({ topics: optional(array(topic)) }), responds<ListPartitionReassignmentsResponse>()),
@@ -283,6 +285,12 @@ export const API_TABLE = {
     offset,
     progress: str({ max: MAX_JOB_PROGRESS_BYTES }),
   }), responds<ShareProgressResponse>()),
+
+  // Cluster mode: preferred-leader elections (Kafka's ElectLeaders, election type preferred)
+  // on the controller (forwarded like CreateTopics). `partitions` omitted: every partition
+  // whose leader is not its first replica. Per partition: ELECTION_NOT_NEEDED,
+  // PREFERRED_LEADER_NOT_AVAILABLE (not alive, not in the ISR, being reassigned).
+  [Api.ElectLeaders]: def('ElectLeaders', struct({ partitions: optional(array(struct({ topic, partition }))), forwardedBy }), responds<ElectLeadersResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;

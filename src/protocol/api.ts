@@ -38,6 +38,7 @@ export const Api = {
   InitProducerId: 22,
   AlterPartitionReassignments: 45,
   ListPartitionReassignments: 46,
+  ElectLeaders: 43,
   FindCoordinator: 10,
   OffsetCommit: 8,
   OffsetFetch: 9,
@@ -485,4 +486,10 @@ export interface PartitionReassignment {
 }
 export interface ListPartitionReassignmentsResponse extends ResponseHeader {
   reassignments: PartitionReassignment[];
+}
+
+// --- ElectLeaders (43) ------------------------------------------------------------------
+/** Cluster mode, preferred-leader elections: one result per partition asked (or per partition elected, when none was named). */
+export interface ElectLeadersResponse extends ResponseHeader {
+  partitions: { topic: string; partition: number; /** The new leader (its preferred replica) when elected. */ leader?: number; error?: WireError }[];
 }

@@ -19,7 +19,7 @@ import { SluiceError } from '../errors.js';
 import { tpKey } from '../protocol/topic-partition.js';
 import { LeaderFetchLoop, type FetchLoopContext } from './leader-fetch-loop.js';
 import { PartitionFetchState } from './partition-fetch-state.js';
-import { ReplicationQuota } from './replication-quota.js';
+import { ReplicationQuota, type ThrottleStats } from './replication-quota.js';
 import { SILENT_REPLICATION_LOGGER, type ReplicationLogger } from './logger.js';
 import type { BrokerLink, FollowedPartition, Follower, LinkFactory } from './types.js';
 
@@ -127,6 +127,11 @@ export class ReplicaFetcher implements Follower {
         }
       },
     };
+  }
+
+  /** The reassignment throttle's totals (replication-quota.ts); undefined when no throttle is set. */
+  throttleStats(): ThrottleStats | undefined {
+    return this.ctx.quota?.stats();
   }
 
   follow(p: FollowedPartition): void {

@@ -12,6 +12,7 @@ import { Admin } from '../../src/client/admin.js';
 import { Api, type PartitionMetadata } from '../../src/protocol/api.js';
 import type { BrokerError } from '../../src/protocol/errors.js';
 import { runCli } from '../integration/cli-process.js';
+import { metricValue } from '../integration/broker-helpers.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
@@ -30,6 +31,7 @@ const cluster = (): BrokerCluster => env.cluster;
 const MOVED = 'moved';
 const HANDOVER = 'handover';
 const SURVIVOR = 'survivor';
+const CANCELLED = 'cancelled';
 
 async function createOn123(names: { name: string; rf: number }[]): Promise<void> {
   for (const { name, rf } of names) {
@@ -77,7 +79,7 @@ let survivorTarget: number[] = [];
 test('setup: topics placed on brokers 1, 2 and 3 while broker 4 is down, then broker 4 starts', { skip: etcdTool.skip, timeout: 180_000 }, async () => {
   await cluster().broker(4).stop();
   await until(async () => ((await cluster().metadata(1)).brokers?.length === 3 ? true : undefined), 30_000, 'broker 4 gone from the directory');
-  await createOn123([{ name: MOVED, rf: 3 }, { name: HANDOVER, rf: 3 }, { name: SURVIVOR, rf: 2 }]);
+  await createOn123([{ name: MOVED, rf: 3 }, { name: HANDOVER, rf: 3 }, { name: SURVIVOR, rf: 2 }, { name: CANCELLED, rf: 2 }]);
   // Data to move: about 2 MB in 200 acknowledged batches.
   const big = 'x'.repeat(200);
   for (let i = 0; i < 200; i++) {
@@ -111,21 +113,96 @@ test('an RF 3 partition with data moves from {1,2,3} to {1,2,4} under acks=all p
   // (unthrottled this move took 0.6 s on a loaded machine).
   const floorMs = ((bytes - PARTITION_MAX_BYTES) / THROTTLE) * 1000;
   assert.ok(moveMs >= floorMs, `moving ${bytes} bytes at ${THROTTLE} B/s took ${moveMs} ms, at least ${Math.round(floorMs)} ms expected`);
+  // The metric of what the throttle did, on the broker it held back: it fetched the whole log
+  // under the throttle and waited at least (those bytes - one answer) / rate.
+  const throttled = await metricValue(cluster().broker(4).httpUrl, 'sluice_replication_throttled_bytes_total');
+  const waited = await metricValue(cluster().broker(4).httpUrl, 'sluice_replication_throttle_wait_seconds_total');
+  assert.ok(throttled >= bytes, `broker 4 counted ${throttled} throttled bytes, at least the ${bytes} it copied`);
+  assert.ok(waited * 1000 >= floorMs, `broker 4 was held back ${waited} s, at least ${Math.round(floorMs)} ms expected`);
   await until(() => Promise.resolve(existsSync(join(cluster().broker(3).dataDir, `${MOVED}-0`)) ? undefined : true), 30_000, 'broker 3 deleted its replica of moved-0');
 });
 
-test('a leader outside the target hands over to the first target replica at a new epoch, then leaves', { skip: etcdTool.skip, timeout: 180_000 }, async () => {
+test('a leader outside the target hands over at once, before the added replica is in sync; elect-leaders then moves it to the preferred replica', { skip: etcdTool.skip, timeout: 180_000 }, async () => {
   const before = (await partition0(cluster(), HANDOVER))!;
   const target = [4, ...[1, 2, 3].filter((b) => b !== before.leader)];
-  const cli = await runCli(cluster().broker(1).url, ['topic', 'reassign', HANDOVER, '--partition', '0', '--replicas', target.join(','), '--wait', '--timeout-ms', String(MOVE_MS)]);
-  assert.equal(cli.code, 0, cli.stderr);
-  assert.match(cli.stderr, new RegExp(`reassigning ${HANDOVER}-0: ${before.replicas.join(',')} -> ${target.join(',')}`));
-  assert.match(cli.stderr, new RegExp(`reassigned ${HANDOVER}-0 to ${target.join(',')}`));
+  const ctl = controllerOf(await cluster().metadata(1));
+  assert.notEqual(ctl, 4, 'broker 4 restarted last, so it is not the controller');
+  // Broker 4 cannot copy anything while paused: the leadership must move without waiting for it.
+  cluster().broker(4).pause();
+  try {
+    // In-process, at once: a paused broker stays known only until its lease expires.
+    await withAdmin(1, (a) => a.reassignPartitions([{ topic: HANDOVER, partition: 0, replicas: target }]));
+    const moved = await until(async () => {
+      const p = await partition0(cluster(), HANDOVER, 1);
+      return p && p.leader !== before.leader && p.leader !== -1 ? p : undefined;
+    }, MOVE_MS, `the leadership of ${HANDOVER}-0 leaves broker ${before.leader}`);
+    assert.deepEqual(moved.addingReplicas, [4], 'it moved while the reassignment still waits for broker 4');
+    assert.ok(target.includes(moved.leader) && moved.leader !== 4, `an in-sync target replica leads (${moved.leader})`);
+    assert.ok(moved.leaderEpoch > before.leaderEpoch, `a new epoch (${before.leaderEpoch} -> ${moved.leaderEpoch})`);
+    // No preferred-leader election while the partition is being reassigned.
+    const early = await runCli(cluster().broker(1).url, ['cluster', 'elect-leaders', '--topic', HANDOVER, '--partition', '0']);
+    assert.equal(early.code, 1, early.stderr);
+    assert.match(early.stderr, new RegExp(`${HANDOVER}-0: PREFERRED_LEADER_NOT_AVAILABLE: .*being reassigned`));
+  } finally {
+    cluster().broker(4).resume();
+  }
   const after = await untilMoved(HANDOVER, target);
-  assert.equal(after.leader, 4, 'the first target replica leads');
-  assert.ok(after.leaderEpoch > before.leaderEpoch, `a new epoch (${before.leaderEpoch} -> ${after.leaderEpoch})`);
+  assert.notEqual(after.leader, 4);
+  const elect = await runCli(cluster().broker(2).url, ['cluster', 'elect-leaders', '--topic', HANDOVER, '--partition', '0']);
+  assert.equal(elect.code, 0, elect.stderr);
+  assert.match(elect.stderr, new RegExp(`elected the preferred leader of ${HANDOVER}-0: broker 4`));
+  const led = await until(async () => {
+    const p = await partition0(cluster(), HANDOVER, 1);
+    return p?.leader === 4 ? p : undefined;
+  }, 30_000, `broker 4 leads ${HANDOVER}-0`);
+  assert.ok(led.leaderEpoch > after.leaderEpoch, `a new epoch (${after.leaderEpoch} -> ${led.leaderEpoch})`);
   const acks = await produceOk(cluster(), 4, HANDOVER, ['after-handover'], -1);
   assert.equal(acks.values.length, 1);
+  const again = await runCli(cluster().broker(2).url, ['cluster', 'elect-leaders', '--topic', HANDOVER, '--partition', '0']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /preferred replica 4 leads already/);
+});
+
+test('a cancelled reassignment goes back to its original replicas: the leader hands back, the added broker deletes its log', { skip: etcdTool.skip, timeout: 180_000 }, async () => {
+  const before = (await partition0(cluster(), CANCELLED))!;
+  const ctl = controllerOf(await cluster().metadata(1));
+  // Two brokers outside the original pair: one catches up (and leads: the leader is being
+  // removed), the other is paused so the move cannot complete. The paused one is not the controller.
+  const outside = [1, 2, 3, 4].filter((b) => !before.replicas.includes(b));
+  const paused = outside.find((b) => b !== ctl)!;
+  const other = outside.find((b) => b !== paused)!;
+  for (let i = 0; i < 10; i++) await produceOk(cluster(), before.leader, CANCELLED, [`c-${i}`], -1);
+  const via = [1, 2, 3, 4].find((b) => b !== paused)!;
+  cluster().broker(paused).pause();
+  try {
+    await withAdmin(via, (a) => a.reassignPartitions([{ topic: CANCELLED, partition: 0, replicas: [other, paused] }]));
+    const moved = await until(async () => {
+      const p = await partition0(cluster(), CANCELLED, via);
+      return p?.leader === other ? p : undefined;
+    }, MOVE_MS, `broker ${other} in sync and leading ${CANCELLED}-0`);
+    assert.ok(moved.addingReplicas?.includes(paused), 'still waiting for the paused broker');
+    const cli = await runCli(cluster().broker(via).url, ['topic', 'reassign', CANCELLED, '--partition', '0', '--cancel']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stderr, new RegExp(`cancelled the reassignment of ${CANCELLED}-0: back to [\\d,]+`));
+    const back = await until(async () => {
+      const p = await partition0(cluster(), CANCELLED, via);
+      return p && p.addingReplicas === undefined && before.replicas.includes(p.leader) ? p : undefined;
+    }, 30_000, `${CANCELLED}-0 back on ${before.replicas.join(',')}`);
+    assert.deepEqual([...back.replicas].sort(), [...before.replicas].sort(), 'the original replicas');
+    assert.ok(back.leaderEpoch > moved.leaderEpoch, `the leadership handed back at a new epoch (${moved.leaderEpoch} -> ${back.leaderEpoch})`);
+    await until(() => Promise.resolve(existsSync(join(cluster().broker(other).dataDir, `${CANCELLED}-0`)) ? undefined : true), 30_000, `broker ${other} deleted its replica of ${CANCELLED}-0`);
+    // Nothing left to cancel.
+    await withAdmin(via, async (a) => {
+      await assert.rejects(a.cancelPartitionReassignments([{ topic: CANCELLED, partition: 0 }]),
+        (e: BrokerError) => e.code === 'NO_REASSIGNMENT_IN_PROGRESS' && /no reassignment is running/.test(e.message));
+    });
+    assert.equal((await produceOk(cluster(), back.leader, CANCELLED, ['after-cancel'], -1)).values.length, 1);
+  } finally {
+    cluster().broker(paused).resume();
+  }
+  // The paused broker never became a replica: it holds no log once it runs again.
+  await until(async () => ((await cluster().metadata(paused).catch(() => undefined))?.brokers?.length === 4 ? true : undefined), 60_000, `broker ${paused} back`);
+  assert.equal(existsSync(join(cluster().broker(paused).dataDir, `${CANCELLED}-0`)), false);
 });
 
 test('bad reassignments are refused naming what is wrong, through a broker that forwards them', { skip: etcdTool.skip, timeout: 120_000 }, async () => {
