@@ -1,15 +1,16 @@
 /**
  * A 60-second chaos run (scripts/chaos/run-chaos.ts) with a fixed seed, as part of npm test:
  * three brokers and etcd, the produce, consumer-group and queue workloads at once, and the
- * default faults, on every broker but the share group's coordinator (faults on it found an
- * acked job handed out again, open in issue 14: docs/cluster.md; `--target-coordinator` runs
- * that combination), the consumer group's
+ * default faults on every broker, the share group's coordinator included (`targetCoordinator`:
+ * faults on it once found acked jobs handed out again, fixed by the share-service commit fence
+ * and QueueConsumer's drop of jobs prefetched before a move, docs/cluster.md), the consumer group's
  * coordinator (wherever its `__consumer_offsets` partition leads) favoured: CI's seed-34 run
  * caught a coordinator answering after it lost its partition
- * (test/cluster/coordinator-fencing.test.ts). Seed 34's schedule with the default faults
- * (reassign among them since it passed the long runs of docs/cluster.md): two leadership moves
- * (one off the group's coordinator), a pause, a kill; it draws no reassign (the long runs and
- * test/chaos/fault-choice.test.ts cover that). Needs etcd (fails without).
+ * (test/cluster/coordinator-fencing.test.ts). Seed 34's schedule with the default faults on
+ * every broker begins with two leadership moves (the group's coordinator, then the share
+ * group's home); on a machine at load average 30 only those two fit in the 50 s of faults and
+ * the fault-count check below fails, with or without the share home among the targets (seen
+ * on main too), with no anomaly. Needs etcd (fails without).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,6 +21,7 @@ test('chaos seed 34, 60 s, 3 brokers: every check passes after kill, pause, cut-
   const report = await runChaos({
     ...DEFAULTS,
     seed: 34,
+    targetCoordinator: true,
     durationS: 60,
     quietS: 10,
     holdMs: [2000, 8000],
