@@ -60,6 +60,13 @@ export interface ChaosOptions {
    * Above the producers' rate per partition (about 10 kB/s), or an added replica never catches up.
    */
   reassignThrottleBytesPerSec: number;
+  /**
+   * Keep injecting past `durationS - quietS` until this many faults succeeded, that many of them
+   * on the group coordinator's broker, for at most `maxExtraS` more seconds. A loaded machine
+   * heals and recovers slowly, so a fixed fault window can hold too few faults to mean
+   * anything; npm test's run sets it so that it always tests what it claims.
+   */
+  minFaults?: { total: number; groupCoordinator: number; maxExtraS: number };
   /** Progress lines (faults, phases); default none. */
   log?: (line: string) => void;
 }
@@ -150,6 +157,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const faultsEnd = Date.now() + Math.max(0, o.durationS - o.quietS) * 1000;
     const nemesisDone = nemesis.run();
     await sleepUntil(faultsEnd);
+    if (o.minFaults) await untilFaults(h, o.minFaults, log);
     nemesis.stop();
     await nemesisDone;
     log(`[${(h.now() / 1000).toFixed(1)}s] faults over; quiet for ${o.quietS} s`);
@@ -213,7 +221,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       elapsedS: Math.round(h.now() / 100) / 10,
       ops: countOps(h.ops),
       faults: countFaults(h.ops),
-      groupCoordinatorFaults: h.ops.filter((op) => op.f === 'fault' && op.type === 'ok' && (op.value as { groupCoordinator?: boolean }).groupCoordinator).length,
+      groupCoordinatorFaults: faultCounts(h).groupCoordinator,
       anomalies,
       unavailability: produce ? longestUnavailability(h.ops, DATA_TOPIC, o.partitions, workStart, workEnd) : {},
       notes,
@@ -293,6 +301,25 @@ export function summaryLine(r: Omit<ChaosReport, 'summary'>): string {
 function withoutLog(o: ChaosOptions): Omit<ChaosOptions, 'log'> {
   const { log: _log, ...rest } = o;
   return rest;
+}
+
+/** Faults that succeeded so far: all of them, and those on the group coordinator's broker. */
+function faultCounts(h: History): { total: number; groupCoordinator: number } {
+  const ok = h.ops.filter((op) => op.process === 'nemesis' && op.f === 'fault' && op.type === 'ok');
+  return { total: ok.length, groupCoordinator: ok.filter((op) => (op.value as { groupCoordinator?: boolean }).groupCoordinator).length };
+}
+
+async function untilFaults(h: History, min: NonNullable<ChaosOptions['minFaults']>, log: (l: string) => void): Promise<void> {
+  const deadline = Date.now() + min.maxExtraS * 1000;
+  let c = faultCounts(h);
+  if (c.total < min.total || c.groupCoordinator < min.groupCoordinator) {
+    log(`[${(h.now() / 1000).toFixed(1)}s] ${c.total} faults (${c.groupCoordinator} on the group coordinator) in the window; going on for up to ${min.maxExtraS} s until ${min.total} (${min.groupCoordinator})`);
+  }
+  while ((c.total < min.total || c.groupCoordinator < min.groupCoordinator) && Date.now() < deadline) {
+    // Polls the history the nemesis appends to; a fault takes seconds, so 250 ms costs nothing.
+    await new Promise((r) => setTimeout(r, 250));
+    c = faultCounts(h);
+  }
 }
 
 function sleepUntil(t: number): Promise<void> {

@@ -8,9 +8,10 @@
  * caught a coordinator answering after it lost its partition
  * (test/cluster/coordinator-fencing.test.ts). Seed 34's schedule with the default faults on
  * every broker begins with two leadership moves (the group's coordinator, then the share
- * group's home); on a machine at load average 30 only those two fit in the 50 s of faults and
- * the fault-count check below fails, with or without the share home among the targets (seen
- * on main too), with no anomaly. Needs etcd (fails without).
+ * group's home); on a machine at load average 30 only those two fitted in the 50 s of faults
+ * and the fault-count check below failed with no anomaly, so the run now goes on past its
+ * window until 4 faults (one on the group coordinator) succeeded (`minFaults`). Needs etcd
+ * (fails without).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -26,6 +27,9 @@ test('chaos seed 34, 60 s, 3 brokers: every check passes after kill, pause, cut-
     quietS: 10,
     holdMs: [2000, 8000],
     gapMs: [2000, 5000],
+    // A loaded CI machine recovers slowly and fits fewer faults in 50 s: the run goes on (at
+    // most 60 s more) until the asserts below about the faults can hold.
+    minFaults: { total: 4, groupCoordinator: 1, maxExtraS: 60 },
     log: (l) => lines.push(l),
   });
   t.diagnostic(report.summary);
