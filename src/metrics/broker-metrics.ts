@@ -57,6 +57,8 @@ export interface QueueStats {
   topic: string;
   inFlight: number;
   available: number;
+  /** ...of which wait for a time: a delivery time (delayed jobs) or a retry backoff. */
+  delayed: number;
   acked: number;
   deadLettered: number;
   /** Cancelled by an admin (ShareCancel), in total. */

@@ -416,10 +416,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_group_lag_seconds', 'Age of the oldest record not yet committed by the group; 0 when caught up.', gtp, perGroupPartition((p) => p.lagSeconds)).register(r);
 
     const queues = oncePerScrape(() => this.safely('queues', this.queuesFn).slice(0, this.maxGroups));
-    new ScrapeGaugeFamily('sluice_queue_messages', 'Queue-mode messages by delivery state (available, in_flight, acked, dead_lettered, cancelled).', ['group', 'topic', 'state'], () => {
+    new ScrapeGaugeFamily('sluice_queue_messages', 'Queue-mode messages by delivery state (available, in_flight, acked, dead_lettered, cancelled; delayed: those of available waiting for a delivery time or a retry backoff).', ['group', 'topic', 'state'], () => {
       const rows: Row[] = [];
       for (const q of queues()) {
         rows.push([[q.group, q.topic, 'available'], q.available]);
+        rows.push([[q.group, q.topic, 'delayed'], q.delayed]);
         rows.push([[q.group, q.topic, 'in_flight'], q.inFlight]);
         rows.push([[q.group, q.topic, 'acked'], q.acked]);
         rows.push([[q.group, q.topic, 'dead_lettered'], q.deadLettered]);

@@ -388,6 +388,32 @@ export class ShareCoordinator {
     return this.removeWorker(g, workerId, w.handle, this.clock.now());
   }
 
+  /**
+   * Records `workerId` just acquired on topic/partition whose delivery time has not come
+   * ([offset, dueAt] pairs, read by the broker from their `sluice.deliver.at` headers): they
+   * are taken back as never delivered and wait until dueAt (SharePartition.delay). Returns
+   * how many were taken back; the broker leaves them out of the worker's answer.
+   */
+  delay(groupId: string, workerId: string, topic: string, partition: number, due: readonly (readonly [number, number])[]): number {
+    const g = this.groupsMap.get(groupId);
+    const w = g?.workers.get(workerId);
+    const p = g?.existing(topic, partition);
+    if (!g || !p || due.length === 0) return 0;
+    const taken = p.delay(w?.handle ?? 0, due);
+    if (w) w.acquired -= taken;
+    return taken;
+  }
+
+  /**
+   * When the broker should next look at the coordinator (tick): the earliest lock deadline or
+   * time a waiting record comes due, over every group (a lower bound; Infinity when none).
+   */
+  nextWakeAt(): number {
+    let next = Infinity;
+    for (const g of this.groupsMap.values()) for (const p of g.partitions.values()) next = Math.min(next, p.lockDeadline, p.dueDeadline);
+    return next;
+  }
+
   /** The earliest a held lock can expire, over every group (a lower bound; Infinity when none is held). */
   nextLockDeadline(): number {
     let next = Infinity;
@@ -406,7 +432,10 @@ export class ShareCoordinator {
       for (const [id, w] of [...g.workers]) {
         if (now - w.lastSeen >= g.config.sessionTimeoutMs) out.push(...this.removeWorker(g, id, w.handle, now));
       }
-      for (const p of g.partitions.values()) out.push(...p.expire(now).deadLetters);
+      for (const p of g.partitions.values()) {
+        out.push(...p.expire(now).deadLetters);
+        p.refreshDue(now);
+      }
     }
     return out;
   }
