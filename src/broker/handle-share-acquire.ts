@@ -13,21 +13,20 @@
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
  */
-import type { Api, ShareAcquirePartitionResult, ShareGroupSettings } from '../protocol/api.js';
+import type { Api, ShareAcquirePartitionResult } from '../protocol/api.js';
 import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
-import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { readCovering } from './share-read.js';
 import { holdBackDelayed } from './share-delayed.js';
+import { pickSettings } from './share-settings.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
-const SETTING_KEYS = ['visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom'] as const;
 
 export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, req, scope) => {
   const svc = shareServiceFor(ctx, req.groupId);
@@ -129,10 +128,4 @@ export function partitionSource(ctx: BrokerContext, topic: string, partition: nu
 
 function failed(topic: string, error: NonNullable<ShareAcquirePartitionResult['error']>): ShareAcquirePartitionResult {
   return { topic, partition: -1, error, acquired: [], lockDeadline: 0, records: EMPTY };
-}
-
-function pickSettings(s: ShareGroupSettings): Partial<ShareGroupConfig> {
-  const out: Record<string, unknown> = {};
-  for (const k of SETTING_KEYS) if (s[k] !== undefined) out[k] = s[k];
-  return out as Partial<ShareGroupConfig>;
 }

@@ -93,7 +93,7 @@ export class ShareService {
   private deadLetterFailures = 0;
 
   private constructor(private readonly ctx: BrokerContext, private readonly opts: ShareServiceOptions) {
-    this.coord = new ShareCoordinator({ defaults: ctx.config.share });
+    this.coord = new ShareCoordinator({ defaults: ctx.config.share, onLimited: (group, limit) => ctx.metrics.shareLimited(group, limit) });
   }
 
   /**

@@ -127,6 +127,8 @@ export interface BrokerMetrics {
   deadLettered(group: string, n: number): void;
   /** Records whose dead-letter copy could not be written (they stay unarchived and are retried). */
   deadLetterFailed(group: string, n: number): void;
+  /** A share group's rate or concurrency limit cut an acquire short (queue/group-limits.ts). */
+  shareLimited(group: string, limit: 'rate' | 'concurrency'): void;
   /** A state log record replay skipped at start-up (it did not decode or apply; see docs/storage.md, quarantine). */
   stateRecordSkipped(log: StateLogName): void;
 

@@ -114,6 +114,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly redeliveries: CounterFamily;
   private readonly deadLetters: CounterFamily;
   private readonly deadLetterFailures: CounterFamily;
+  private readonly shareLimits: CounterFamily;
   private readonly collectErrors: CounterFamily;
   private readonly corruptReads: CounterFamily;
   private readonly recoveryDroppedBytes: CounterFamily;
@@ -181,6 +182,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
     this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
     this.deadLetterFailures = new CounterFamily('sluice_queue_dead_letter_failures_total', 'Queue-mode messages whose dead-letter copy could not be written; they stay unarchived and the write is retried.', group, this.maxGroups).register(r);
+    this.shareLimits = new CounterFamily('sluice_share_limited_total', 'Queue-mode acquires a share group\'s limit cut short (limit: rate or concurrency): work held back by the limit.', ['group', 'limit'], this.maxGroups * 2).register(r);
 
     this.corruptReads = new CounterFamily('sluice_corrupt_reads_total', 'Reads refused with CORRUPT_MESSAGE because a stored batch failed its check.', topic, MAX_TOPICS).register(r);
     this.recoveryDroppedBytes = new CounterFamily('sluice_recovery_dropped_bytes_total', 'Log bytes dropped by recovery at open (a torn or damaged tail and the segments after it).', topic, MAX_TOPICS).register(r);
@@ -299,6 +301,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   deadLetterFailed(group: string, n: number): void {
     this.deadLetterFailures.child(group).value += n;
+  }
+
+  shareLimited(group: string, limit: 'rate' | 'concurrency'): void {
+    this.shareLimits.child(group, limit).value++;
   }
 
   stateRecordSkipped(log: StateLogName): void {
