@@ -25,6 +25,7 @@ import { handleShareAck } from './handle-share-ack.js';
 import { handleShareDescribe } from './handle-share-describe.js';
 import { handleShareLeave } from './handle-share-leave.js';
 import { handleShareDelete } from './handle-share-delete.js';
+import { handleShareAlter } from './handle-share-alter.js';
 import { handleShareReset } from './handle-share-reset.js';
 import { handleShareCancel } from './handle-share-cancel.js';
 import { handleShareProgress } from './handle-share-progress.js';
@@ -74,6 +75,7 @@ const HANDLERS: HandlerMap = {
   [Api.FindCoordinator]: handleFindCoordinator,
   [Api.ShareCancel]: handleShareCancel,
   [Api.ShareProgress]: handleShareProgress,
+  [Api.ShareAlter]: handleShareAlter,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

@@ -41,6 +41,7 @@ export const handleShareAck: Handler<typeof Api.ShareAck> = async (ctx, req, sco
   // A worker settling records is alive on this connection (it may have reconnected).
   if (coord.group(groupId)?.workers.has(workerId)) svc.bindWorker(scope, groupId, workerId);
   await svc.commit(dls, true);
-  if (freed) svc.wakeGroup(groupId);
+  // A settled record frees a slot of a group-wide concurrency limit: parked acquires look again.
+  if (freed || coord.group(groupId)?.config.maxInFlight) svc.wakeGroup(groupId);
   return { id: req.id, results };
 };

@@ -13,20 +13,20 @@
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
  */
-import type { Api, ShareAcquirePartitionResult, ShareGroupSettings } from '../protocol/api.js';
+import type { Api, ShareAcquirePartitionResult } from '../protocol/api.js';
 import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
-import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { readCovering } from './share-read.js';
+import { holdBackDelayed } from './share-delayed.js';
+import { pickSettings } from './share-settings.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
-const SETTING_KEYS = ['visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom'] as const;
 
 export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, req, scope) => {
   const svc = shareServiceFor(ctx, req.groupId);
@@ -59,14 +59,16 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
       try {
         if (!log) throw new Error(`partition ${g.topic}/${g.partition} vanished`);
         const records = await readCovering(log, g.ranges[0].firstOffset, g.ranges[g.ranges.length - 1].lastOffset);
-        out.push({ topic: g.topic, partition: g.partition, acquired: g.ranges, lockDeadline: g.lockDeadline, records });
+        // Records whose delivery time has not come go back to wait for it (share-delayed.ts).
+        const acquired = holdBackDelayed(svc.coord, groupId, workerId, g.topic, g.partition, g.ranges, records, Date.now());
+        if (acquired.length) out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records });
       } catch (err) {
         // The records stay locked to this worker, which cannot see them: they come back when the lock expires.
         out.push({ ...failed(g.topic, wireError(err, ctx.log, { topic: g.topic, partition: g.partition })), partition: g.partition });
       }
     }
     if (redelivered) ctx.metrics.redelivered(groupId, redelivered);
-    return out;
+    return out.length ? out : undefined; // all delayed: wait as if nothing was there
   };
 
   const first = known.length ? await attempt() : undefined;
@@ -126,10 +128,4 @@ export function partitionSource(ctx: BrokerContext, topic: string, partition: nu
 
 function failed(topic: string, error: NonNullable<ShareAcquirePartitionResult['error']>): ShareAcquirePartitionResult {
   return { topic, partition: -1, error, acquired: [], lockDeadline: 0, records: EMPTY };
-}
-
-function pickSettings(s: ShareGroupSettings): Partial<ShareGroupConfig> {
-  const out: Record<string, unknown> = {};
-  for (const k of SETTING_KEYS) if (s[k] !== undefined) out[k] = s[k];
-  return out as Partial<ShareGroupConfig>;
 }

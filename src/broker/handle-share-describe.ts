@@ -6,6 +6,7 @@
 import type { Api, ShareGroupDescribeFailure, ShareGroupDescriptionWire } from '../protocol/api.js';
 import { shareCoordinators } from './share-coordinators.js';
 import { wireError } from './wire-error.js';
+import { settingsOf } from './share-settings.js';
 import type { Handler } from './handler.js';
 
 export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx, req) => {
@@ -17,13 +18,9 @@ export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx
     try {
       const coord = shares.forGroup(groupId).coord;
       const d = coord.describe(groupId);
-      const c = d.config;
       return {
         groupId,
-        settings: {
-          visibilityTimeoutMs: c.visibilityTimeoutMs, maxDeliveries: c.maxDeliveries, retryBackoffMs: c.retryBackoffMs,
-          retryBackoffMaxMs: c.retryBackoffMaxMs, deadLetterTopic: c.deadLetterTopic, sessionTimeoutMs: c.sessionTimeoutMs, startFrom: c.startFrom,
-        },
+        settings: settingsOf(d.config),
         workers: d.workers.map((w) => ({ workerId: w.workerId, lastSeenMsAgo: w.lastSeenMsAgo, inFlight: w.inFlight, acquired: w.acquired })),
         available: d.available, delayed: d.delayed, inFlight: d.inFlight, acked: d.acked, deadLettered: d.deadLettered,
         redeliveries: d.redeliveries, cancelled: d.cancelled, oldestUnackedMs: d.oldestUnackedMs,

@@ -110,9 +110,10 @@ export class ShareCoordinators {
           const byTopic = new Map<string, QueueStats>();
           for (const p of d.partitions) {
             let q = byTopic.get(p.topic);
-            if (!q) byTopic.set(p.topic, (q = { group: id, topic: p.topic, inFlight: 0, available: 0, acked: 0, deadLettered: 0, cancelled: 0, oldestUnackedAgeSeconds: 0 }));
+            if (!q) byTopic.set(p.topic, (q = { group: id, topic: p.topic, inFlight: 0, available: 0, delayed: 0, acked: 0, deadLettered: 0, cancelled: 0, oldestUnackedAgeSeconds: 0 }));
             q.inFlight += p.inFlight;
             q.available += p.available + p.backlog;
+            q.delayed += p.delayed;
             q.acked += p.acked;
             q.deadLettered += p.deadLettered;
             q.cancelled += p.cancelled;

@@ -93,7 +93,7 @@ export class ShareService {
   private deadLetterFailures = 0;
 
   private constructor(private readonly ctx: BrokerContext, private readonly opts: ShareServiceOptions) {
-    this.coord = new ShareCoordinator({ defaults: ctx.config.share });
+    this.coord = new ShareCoordinator({ defaults: ctx.config.share, onLimited: (group, limit) => ctx.metrics.shareLimited(group, limit) });
   }
 
   /**
@@ -357,7 +357,7 @@ export class ShareService {
     if (this.closing) return;
     if (this.ticking) {
       // A precise tick that lands on a running one must not be lost: try again shortly.
-      this.armAt(Math.max(this.coord.nextLockDeadline(), Date.now() + 5));
+      this.armAt(Math.max(this.coord.nextWakeAt(), Date.now() + 5));
       return;
     }
     this.ticking = true;
@@ -368,13 +368,14 @@ export class ShareService {
       (err: unknown) => this.ctx.log.error('share tick failed', { error: err }),
     ).finally(() => {
       this.ticking = false;
-      this.armAt(this.coord.nextLockDeadline());
+      this.armAt(this.coord.nextWakeAt());
     });
   }
 
   /**
-   * The interval tick alone would redeliver an expired record up to TICK_MS late; when the
-   * next lock deadline comes before the next interval tick, tick at it instead.
+   * The interval tick alone would redeliver an expired record (or hand out a delayed one) up
+   * to TICK_MS late; when the next lock deadline or due time comes before the next interval
+   * tick, tick at it instead.
    */
   private armAt(at: number): void {
     if (this.closing || !Number.isFinite(at)) return;

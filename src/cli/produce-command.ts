@@ -11,6 +11,7 @@ import { Producer } from '../client/producer.js';
 import type { Acks, ProducerMessage, RecordHeader } from '../client/types.js';
 import { InvalidArgumentError as ClientArgError } from '../client/errors.js';
 import { brokerOption, intOption } from './broker-url.js';
+import { durationOption, timeOption } from './duration-option.js';
 
 const CHUNK = 1000;
 const MAX_OUTSTANDING = 64;
@@ -36,6 +37,8 @@ interface ProduceOpts {
   acks: Acks;
   file?: string;
   header?: RecordHeader[];
+  delay?: number;
+  at?: number;
 }
 
 export function registerProduceCommand(program: Command): void {
@@ -49,11 +52,14 @@ export function registerProduceCommand(program: Command): void {
     .addOption(new Option('-a, --acks <acks>', 'acknowledgement: 0 (none), 1 (appended), all (fsynced)').argParser(parseAcks).default(1, '1'))
     .option('-f, --file <path>', 'read lines from a file instead of stdin')
     .option('-H, --header <key=value>', 'header for every message, repeatable', parseHeader)
+    .option('--delay <duration>', 'queue mode: share groups hand each message out only this long after it is sent (10m, 30s, 1h30m; at most 30d)', durationOption('--delay'))
+    .option('--at <iso-time>', 'queue mode: share groups hand each message out only from this time (ISO 8601)', timeOption('--at'))
     .addOption(brokerOption())
-    .addHelpText('after', '\nExample:\n  printf "a\\nb\\n" | sluice produce events --key user-1\n  sluice produce events --key-separator : --file lines.txt')
+    .addHelpText('after', '\nExample:\n  printf "a\\nb\\n" | sluice produce events --key user-1\n  sluice produce events --key-separator : --file lines.txt\n  echo \'{"to":"a@b.c"}\' | sluice produce emails --delay 10m')
     .action(async (topic: string, o: ProduceOpts) => {
       if (o.key !== undefined && o.keySeparator !== undefined) throw new ClientArgError('use either --key or --key-separator, not both');
       if (o.keySeparator === '') throw new ClientArgError('--key-separator must not be empty');
+      if (o.delay !== undefined && o.at !== undefined) throw new ClientArgError('use either --delay or --at, not both');
       const producer = new Producer({ brokers: o.broker, acks: o.acks });
       await producer.connect();
       try {
@@ -86,6 +92,8 @@ export function registerProduceCommand(program: Command): void {
           }
           if (o.partition !== undefined) m.partition = o.partition;
           if (o.header) m.headers = o.header;
+          if (o.delay !== undefined) m.delayMs = o.delay;
+          if (o.at !== undefined) m.deliverAt = o.at;
           chunk.push(m);
           if (chunk.length >= CHUNK) {
             track(producer.sendBatch(topic, chunk));

@@ -8,6 +8,8 @@
  * workers) reads a topic.
  * `sluice queue cancel G --topic T (--partition P --offset O... | --key K [--partition P])`:
  * cancel jobs (never delivered; a worker holding one sees its signal aborted).
+ * `sluice queue alter G --rate N --max-in-flight N`: change a group's limits (and other
+ * settings) while it runs.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { QueueAdmin, type ShareGroupDescription, type ShareResetTo } from '../client/queue-admin.js';
@@ -30,6 +32,12 @@ interface ConsumeOpts {
   maxDeliveries?: number;
   deadLetterTopic?: string;
   drainTimeout: number;
+  rate?: number;
+  maxInFlight?: number;
+}
+
+function limit(n: number, unit: string): string {
+  return n > 0 ? `${n}${unit}` : 'none';
 }
 
 function jobJson(j: Job): string {
@@ -63,6 +71,8 @@ export function registerQueueCommand(program: Command): void {
     .option('--max-deliveries <n>', 'attempts before the DLQ (only when this creates the group)', intOption('--max-deliveries', 1))
     .option('--dead-letter-topic <topic>', 'DLQ topic (only when this creates the group; default <topic>.dlq)')
     .option('--drain-timeout <ms>', 'on SIGTERM/Ctrl-C, wait this long for the job being printed to be acked', intOption('--drain-timeout', 0), 30_000)
+    .option('--rate <n>', 'jobs handed out per second across the whole group, 0 = no limit (only when this creates the group; later: queue alter)', intOption('--rate'))
+    .option('--max-in-flight <n>', 'jobs held at once by the whole group, 0 = no limit (only when this creates the group; later: queue alter)', intOption('--max-in-flight'))
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
     .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0.\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
@@ -71,6 +81,8 @@ export function registerQueueCommand(program: Command): void {
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
+      if (o.rate !== undefined) settings.rateLimit = o.rate;
+      if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
       const q = new QueueConsumer({ brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
@@ -116,7 +128,9 @@ export function registerQueueCommand(program: Command): void {
         }
         if (group) {
           const c = groups[0].coordinator;
-          await writeOut(`COORDINATOR  ${c === undefined || c < 0 ? 'this broker (single node)' : `broker ${c}`}\n\n`);
+          const st = groups[0].settings;
+          await writeOut(`COORDINATOR  ${c === undefined || c < 0 ? 'this broker (single node)' : `broker ${c}`}\n`);
+          await writeOut(`LIMITS       rate ${limit(st.rateLimit, '/s')}, max in flight ${limit(st.maxInFlight, '')}\n\n`);
         }
         await writeOut(table(
           ['GROUP', 'AVAILABLE', 'DELAYED', 'IN FLIGHT', 'ACKED', 'DEAD-LETTERED', 'CANCELLED', 'REDELIVERIES', 'WORKERS', 'OLDEST UNACKED'],
@@ -160,6 +174,33 @@ export function registerQueueCommand(program: Command): void {
         await admin.close();
       }
       process.stderr.write(`deleted share group '${group}'\n`);
+    });
+
+  queue
+    .command('alter')
+    .description("change a share group's settings while it runs: its group-wide limits (rate, jobs held at once) and lock time")
+    .argument('<group>', 'share group')
+    .option('--rate <n>', 'jobs handed out per second across all workers; 0 = no limit', intOption('--rate'))
+    .option('--max-in-flight <n>', 'jobs held at once by all workers together; 0 = no limit', intOption('--max-in-flight'))
+    .option('--visibility-timeout <ms>', 'lock time of a job acquired from now on', intOption('--visibility-timeout', 1))
+    .option('--max-deliveries <n>', 'attempts before the DLQ', intOption('--max-deliveries', 1))
+    .addOption(brokerOption())
+    .addHelpText('after', '\nExamples:\n  sluice queue alter mailer --rate 50 --max-in-flight 10\n  sluice queue alter mailer --rate 0     # lift the rate limit')
+    .action(async (group: string, o: { broker: string[]; rate?: number; maxInFlight?: number; visibilityTimeout?: number; maxDeliveries?: number }) => {
+      const settings: ShareGroupSettings = {};
+      if (o.rate !== undefined) settings.rateLimit = o.rate;
+      if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
+      if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
+      if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
+      if (Object.keys(settings).length === 0) throw new InvalidArgumentError('name at least one setting to change (--rate, --max-in-flight, --visibility-timeout, --max-deliveries)');
+      const admin = new QueueAdmin({ brokers: o.broker });
+      let after;
+      try {
+        after = await admin.alterGroup(group, settings);
+      } finally {
+        await admin.close();
+      }
+      process.stderr.write(`altered share group '${group}': rate ${limit(after.rateLimit, '/s')}, max in flight ${limit(after.maxInFlight, '')}, visibility timeout ${after.visibilityTimeoutMs} ms, max deliveries ${after.maxDeliveries}\n`);
     });
 
   const reset = queue

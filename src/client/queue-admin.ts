@@ -4,7 +4,7 @@
  * to its coordinator (client/coordinator-route.ts with keyType 'share'): on a single broker
  * the home connection, in a cluster the leader of the group's `__share_state` partition.
  */
-import { Api, type ShareCancelPartitionResult, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
+import { Api, type ShareCancelPartitionResult, type ShareDescribeResponse, type ShareGroupDescriptionWire, type ShareGroupSettings, type ShareResetResponse, type ShareResetTo } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
 import { bootstrapUrls } from './broker-list.js';
@@ -103,6 +103,17 @@ export class QueueAdmin {
       : { groupId, topic, key: typeof target.key === 'string' ? Buffer.from(target.key) : target.key, ...(target.partition !== undefined && { partition: target.partition }) };
     const res = await this.coordinatorOf(groupId).request(Api.ShareCancel, body);
     return res.partitions;
+  }
+
+  /**
+   * Changes settings of an existing group, applied from its next acquire and durable before
+   * this resolves: e.g. `{ rateLimit: 50, maxInFlight: 10 }` (jobs per second, jobs held at
+   * once, across all its workers; 0 = no limit). Resolves with every setting after the
+   * change. Throws GROUP_ID_NOT_FOUND, or INVALID_CONFIG naming a setting out of range.
+   */
+  async alterGroup(groupId: string, settings: ShareGroupSettings): Promise<Required<ShareGroupSettings>> {
+    const res = await this.coordinatorOf(groupId).request(Api.ShareAlter, { groupId, settings });
+    return res.settings;
   }
 
   close(): Promise<void> {

@@ -13,6 +13,7 @@ import { InvalidArgumentError, MessageTooLargeError } from './errors.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 import type { ProducerMessage, SendResult } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
+import { wantsDeliverAt, withDeliverAt } from './deliver-at.js';
 
 /** One send() call waiting for its messages. `results` is null when the caller wants no per-message results. */
 export class PendingSend {
@@ -153,9 +154,11 @@ export class RecordAccumulator {
    */
   append(topic: string, numPartitions: number, messages: readonly ProducerMessage[], send: PendingSend, cap?: BatchCap): void {
     const maxPayload = cap ? cap.bytes - BATCH_OVERHEAD - RECORD_OVERHEAD : Infinity;
+    let withTimes: ProducerMessage[] | undefined; // a copy, made only when a message asks for a delivery time
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       if (m === null || typeof m !== 'object') throw new InvalidArgumentError(`message ${i} is not an object`);
+      if (wantsDeliverAt(m)) (withTimes ??= messages.slice())[i] = withDeliverAt(m, i, this.now());
       const v = m.value;
       if (v !== null && typeof v !== 'string' && !(v instanceof Uint8Array)) {
         throw new InvalidArgumentError(`message ${i}: value must be a Buffer, Uint8Array, string or null`);
@@ -168,6 +171,7 @@ export class RecordAccumulator {
         throw new InvalidArgumentError(`message ${i}: partition ${p} is not in 0..${numPartitions - 1} of topic '${topic}'`);
       }
     }
+    if (withTimes) messages = withTimes;
     let t = this.open.get(topic);
     if (!t) {
       t = { parts: [], n: numPartitions };

@@ -13,6 +13,13 @@ export interface ProducerMessage {
   partition?: number;
   /** ms since epoch; default: when the batch is encoded. */
   timestamp?: number;
+  /**
+   * Queue mode: share groups hand the job out no earlier than this many ms after the send
+   * (written as the `sluice.deliver.at` header; at most 30 days). Not with `deliverAt`.
+   */
+  delayMs?: number;
+  /** Queue mode: share groups hand the job out no earlier than this time (Date or epoch ms). Not with `delayMs`. */
+  deliverAt?: Date | number;
 }
 
 /** Where a produced message was stored. offset is -1 with acks=0 (the broker does not answer). */

@@ -57,6 +57,8 @@ export interface QueueStats {
   topic: string;
   inFlight: number;
   available: number;
+  /** ...of which wait for a time: a delivery time (delayed jobs) or a retry backoff. */
+  delayed: number;
   acked: number;
   deadLettered: number;
   /** Cancelled by an admin (ShareCancel), in total. */
@@ -127,6 +129,8 @@ export interface BrokerMetrics {
   deadLettered(group: string, n: number): void;
   /** Records whose dead-letter copy could not be written (they stay unarchived and are retried). */
   deadLetterFailed(group: string, n: number): void;
+  /** A share group's rate or concurrency limit cut an acquire short (queue/group-limits.ts). */
+  shareLimited(group: string, limit: 'rate' | 'concurrency'): void;
   /** A state log record replay skipped at start-up (it did not decode or apply; see docs/storage.md, quarantine). */
   stateRecordSkipped(log: StateLogName): void;
 

@@ -23,6 +23,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   redelivered(_group: string, _n: number): void {}
   deadLettered(_group: string, _n: number): void {}
   deadLetterFailed(_group: string, _n: number): void {}
+  shareLimited(_group: string, _limit: 'rate' | 'concurrency'): void {}
   stateRecordSkipped(_log: StateLogName): void {}
   isrShrunk(): void {}
   isrExpanded(): void {}

@@ -114,6 +114,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly redeliveries: CounterFamily;
   private readonly deadLetters: CounterFamily;
   private readonly deadLetterFailures: CounterFamily;
+  private readonly shareLimits: CounterFamily;
   private readonly collectErrors: CounterFamily;
   private readonly corruptReads: CounterFamily;
   private readonly recoveryDroppedBytes: CounterFamily;
@@ -181,6 +182,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.redeliveries = new CounterFamily('sluice_queue_redeliveries_total', 'Queue-mode messages delivered again after a lock timeout or release.', group, this.maxGroups).register(r);
     this.deadLetters = new CounterFamily('sluice_queue_dead_lettered_total', 'Queue-mode messages moved to the dead-letter topic.', group, this.maxGroups).register(r);
     this.deadLetterFailures = new CounterFamily('sluice_queue_dead_letter_failures_total', 'Queue-mode messages whose dead-letter copy could not be written; they stay unarchived and the write is retried.', group, this.maxGroups).register(r);
+    this.shareLimits = new CounterFamily('sluice_share_limited_total', 'Queue-mode acquires a share group\'s limit cut short (limit: rate or concurrency): work held back by the limit.', ['group', 'limit'], this.maxGroups * 2).register(r);
 
     this.corruptReads = new CounterFamily('sluice_corrupt_reads_total', 'Reads refused with CORRUPT_MESSAGE because a stored batch failed its check.', topic, MAX_TOPICS).register(r);
     this.recoveryDroppedBytes = new CounterFamily('sluice_recovery_dropped_bytes_total', 'Log bytes dropped by recovery at open (a torn or damaged tail and the segments after it).', topic, MAX_TOPICS).register(r);
@@ -301,6 +303,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.deadLetterFailures.child(group).value += n;
   }
 
+  shareLimited(group: string, limit: 'rate' | 'concurrency'): void {
+    this.shareLimits.child(group, limit).value++;
+  }
+
   stateRecordSkipped(log: StateLogName): void {
     this.stateSkipped.child(log).value++;
   }
@@ -416,10 +422,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_group_lag_seconds', 'Age of the oldest record not yet committed by the group; 0 when caught up.', gtp, perGroupPartition((p) => p.lagSeconds)).register(r);
 
     const queues = oncePerScrape(() => this.safely('queues', this.queuesFn).slice(0, this.maxGroups));
-    new ScrapeGaugeFamily('sluice_queue_messages', 'Queue-mode messages by delivery state (available, in_flight, acked, dead_lettered, cancelled).', ['group', 'topic', 'state'], () => {
+    new ScrapeGaugeFamily('sluice_queue_messages', 'Queue-mode messages by delivery state (available, in_flight, acked, dead_lettered, cancelled; delayed: those of available waiting for a delivery time or a retry backoff).', ['group', 'topic', 'state'], () => {
       const rows: Row[] = [];
       for (const q of queues()) {
         rows.push([[q.group, q.topic, 'available'], q.available]);
+        rows.push([[q.group, q.topic, 'delayed'], q.delayed]);
         rows.push([[q.group, q.topic, 'in_flight'], q.inFlight]);
         rows.push([[q.group, q.topic, 'acked'], q.acked]);
         rows.push([[q.group, q.topic, 'dead_lettered'], q.deadLettered]);

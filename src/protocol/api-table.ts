@@ -28,6 +28,7 @@ import {
   type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type ElectLeadersResponse, type TopicConfig, type ShareGroupSettings,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_DESCRIBE_JOBS, MAX_ID_CHARS, MAX_JOB_PROGRESS_BYTES, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
+import type { ShareAlterResponse } from './api.js';
 import {
   array, bool, bytes, int, map, oneOf, optional, refine, responds, str, struct, union, type Infer, type Responds, type Schema,
 } from './schema.js';
@@ -291,6 +292,11 @@ export const API_TABLE = {
   // whose leader is not its first replica. Per partition: ELECTION_NOT_NEEDED,
   // PREFERRED_LEADER_NOT_AVAILABLE (not alive, not in the ISR, being reassigned).
   [Api.ElectLeaders]: def('ElectLeaders', struct({ partitions: optional(array(struct({ topic, partition }))), forwardedBy }), responds<ElectLeadersResponse>()),
+
+  // Changes settings of an existing share group (rate and concurrency limits, lock time, ...),
+  // durably in the share state log before the answer; values are checked by the share
+  // coordinator (INVALID_CONFIG naming the setting), an unknown group is GROUP_ID_NOT_FOUND.
+  [Api.ShareAlter]: def('ShareAlter', struct({ groupId: shareId, settings: map<ShareGroupSettings>() }), responds<ShareAlterResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -363,3 +369,4 @@ export type ApiVersionsRequest = RequestOf<typeof Api.ApiVersions>;
 export type OffsetsForLeaderEpochRequest = RequestOf<typeof Api.OffsetsForLeaderEpoch>;
 export type AlterPartitionReassignmentsRequest = RequestOf<typeof Api.AlterPartitionReassignments>;
 export type ListPartitionReassignmentsRequest = RequestOf<typeof Api.ListPartitionReassignments>;
+export type ShareAlterRequest = RequestOf<typeof Api.ShareAlter>;

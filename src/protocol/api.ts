@@ -60,6 +60,8 @@ export const Api = {
   // 1110+: job control (cancel, progress); numbered apart from 1106.. so parallel additions do not collide.
   ShareCancel: 1110,
   ShareProgress: 1111,
+  // Numbered apart from 1106.. so parallel work adding share apis does not collide.
+  ShareAlter: 1120,
   // Sluice-only admin: Kafka has no api that checks stored batches.
   VerifyTopic: 1200,
   // Sluice-only, broker to broker: failsafe mode while etcd is down (docs/cluster.md, "Fencing").
@@ -304,7 +306,10 @@ export interface DeleteGroupsResponse extends ResponseHeader {
 // Any number of workers read the same partitions; the broker locks each record to one
 // worker at a time. docs/queue.md is the prose (states, timing, DLQ headers).
 
-/** Group settings a worker may set when it creates the group (first acquire); ignored later. */
+/**
+ * Group settings a worker may set when it creates the group (first acquire; ignored later),
+ * and an admin may change with ShareAlter.
+ */
 export interface ShareGroupSettings {
   visibilityTimeoutMs?: number;
   maxDeliveries?: number;
@@ -313,6 +318,10 @@ export interface ShareGroupSettings {
   deadLetterTopic?: string | null;
   sessionTimeoutMs?: number;
   startFrom?: 'earliest' | 'latest';
+  /** Most records handed out per second across all the group's workers; 0 = no limit. */
+  rateLimit?: number;
+  /** Most records held at once by all the group's workers together; 0 = no limit. */
+  maxInFlight?: number;
 }
 
 // --- ShareAcquire (1100) -----------------------------------------------------------------
@@ -424,6 +433,12 @@ export interface ShareCancelResponse extends ResponseHeader {
 /** The lock deadline after the extension the progress report is (ms since epoch, broker clock). */
 export interface ShareProgressResponse extends ResponseHeader {
   lockDeadline: number;
+}
+
+// --- ShareAlter (1120) ---------------------------------------------------------------------
+/** The group's settings after the change (all of them). */
+export interface ShareAlterResponse extends ResponseHeader {
+  settings: Required<ShareGroupSettings>;
 }
 
 // --- ApiVersions (18) -----------------------------------------------------------------

@@ -24,6 +24,8 @@ export const SHARE_CONFIG_RANGES = {
   retryBackoffMaxMs: [0, 7 * DAY_MS],
   sessionTimeoutMs: [1, DAY_MS],
   maxWindow: [1, MAX_WINDOW_LIMIT],
+  rateLimit: [0, 1_000_000],
+  maxInFlight: [0, 1_000_000],
 } as const satisfies Partial<Record<keyof ShareGroupConfig, readonly [number, number]>>;
 
 const INT_FIELDS = Object.entries(SHARE_CONFIG_RANGES) as [keyof typeof SHARE_CONFIG_RANGES, readonly [number, number]][];

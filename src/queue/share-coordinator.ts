@@ -13,6 +13,7 @@
 import { InvalidRecordStateError, InvalidShareRequestError, NonEmptyShareGroupError, UnknownShareGroupError, UnknownShareWorkerError } from './errors.js';
 import { resolveShareConfig } from './share-config.js';
 import { ShareGroup } from './share-group.js';
+import type { LimitName } from './group-limits.js';
 import type { HeldRecord, PartitionDescription, ShareCounts, SharePartition } from './share-partition.js';
 import {
   DEFAULT_SHARE_GROUP_CONFIG, parseTpKey, systemClock, tpKey, type AcquiredRange, type Clock, type DeadLetter,
@@ -94,6 +95,8 @@ export interface SettleTarget {
 
 export interface ShareCoordinatorOptions {
   clock?: Clock;
+  /** Called when a group-wide limit cut an acquire short (for the sluice_share_limited_total metric). */
+  onLimited?: (groupId: string, limit: LimitName) => void;
   /** Config of a group created implicitly (first acquire); broker settings. */
   defaults?: Partial<ShareGroupConfig>;
 }
@@ -109,10 +112,12 @@ export class ShareCoordinator {
   private deletedSinceDrain: string[] = [];
   private droppedSinceDrain: ShareChanges['dropped'] = [];
   private readonly clock: Clock;
+  private readonly onLimited: ((groupId: string, limit: LimitName) => void) | undefined;
   readonly defaults: Readonly<ShareGroupConfig>;
 
   constructor(opts: ShareCoordinatorOptions = {}) {
     this.clock = opts.clock ?? systemClock;
+    this.onLimited = opts.onLimited;
     this.defaults = Object.freeze(resolveShareConfig(DEFAULT_SHARE_GROUP_CONFIG, opts.defaults));
   }
 
@@ -245,6 +250,11 @@ export class ShareCoordinator {
     const out: AcquiredPartition[] = [];
     const n = sources.length;
     if (n === 0 || max === 0) return out;
+    // Group-wide limits (group-limits.ts): the whole group's rate and records held, whoever asks.
+    const allowed = g.limits.allowance(g.config, max, g.inFlight(), now);
+    if (allowed.limitedBy) this.onLimited?.(groupId, allowed.limitedBy);
+    max = allowed.n;
+    if (max === 0) return out;
     const start = g.cursor++ % n;
     let left = max;
     const got = new Map<number, AcquiredRange[]>();
@@ -270,6 +280,7 @@ export class ShareCoordinator {
         else got.set(idx, ranges);
       }
     }
+    g.limits.took(g.config, max - left);
     // The deadline SharePartition.acquire gave every lock of this call (same clock reading, same config).
     const lockDeadline = now + g.config.visibilityTimeoutMs;
     for (const [idx, ranges] of [...got].sort((a, b) => a[0] - b[0])) {
@@ -388,6 +399,38 @@ export class ShareCoordinator {
     return this.removeWorker(g, workerId, w.handle, this.clock.now());
   }
 
+  /**
+   * Records `workerId` just acquired on topic/partition whose delivery time has not come
+   * ([offset, dueAt] pairs, read by the broker from their `sluice.deliver.at` headers): they
+   * are taken back as never delivered and wait until dueAt (SharePartition.delay). Returns
+   * how many were taken back; the broker leaves them out of the worker's answer.
+   */
+  delay(groupId: string, workerId: string, topic: string, partition: number, due: readonly (readonly [number, number])[]): number {
+    const g = this.groupsMap.get(groupId);
+    const w = g?.workers.get(workerId);
+    const p = g?.existing(topic, partition);
+    if (!g || !p || due.length === 0) return 0;
+    const taken = p.delay(w?.handle ?? 0, due);
+    if (w) w.acquired -= taken;
+    g.limits.refund(g.config, taken);
+    return taken;
+  }
+
+  /**
+   * When the broker should next look at the coordinator (tick): the earliest lock deadline,
+   * time a waiting record comes due, or time a rate-limited group has a token again, over
+   * every group (a lower bound; Infinity when none).
+   */
+  nextWakeAt(): number {
+    let next = Infinity;
+    const now = this.clock.now();
+    for (const g of this.groupsMap.values()) {
+      next = Math.min(next, g.limits.wakeAt(now));
+      for (const p of g.partitions.values()) next = Math.min(next, p.lockDeadline, p.dueDeadline);
+    }
+    return next;
+  }
+
   /** The earliest a held lock can expire, over every group (a lower bound; Infinity when none is held). */
   nextLockDeadline(): number {
     let next = Infinity;
@@ -406,7 +449,10 @@ export class ShareCoordinator {
       for (const [id, w] of [...g.workers]) {
         if (now - w.lastSeen >= g.config.sessionTimeoutMs) out.push(...this.removeWorker(g, id, w.handle, now));
       }
-      for (const p of g.partitions.values()) out.push(...p.expire(now).deadLetters);
+      for (const p of g.partitions.values()) {
+        out.push(...p.expire(now).deadLetters);
+        p.refreshDue(now);
+      }
     }
     return out;
   }

@@ -4,6 +4,7 @@
  * first acquire or heartbeat; every call it makes refreshes it; the coordinator's tick
  * removes workers silent for sessionTimeoutMs and releases what they held.
  */
+import { GroupLimits } from './group-limits.js';
 import { SharePartition } from './share-partition.js';
 import { tpKey, type ShareGroupConfig } from './types.js';
 
@@ -23,6 +24,8 @@ export class ShareGroup {
   /** Rotates the partition a hand-out starts with, so no partition starves. */
   cursor = 0;
   configDirty = false;
+  /** Rate and concurrency limits across the group's workers (config.rateLimit, config.maxInFlight). */
+  readonly limits = new GroupLimits();
   private nextHandle = 1;
   private readonly cfgFn = () => this.config;
 
@@ -61,6 +64,13 @@ export class ShareGroup {
     const p = SharePartition.resetFrom(this.partitions.get(key), this.id, topic, partition, this.cfgFn, startOffset);
     this.partitions.set(key, p);
     return p;
+  }
+
+  /** Records the group holds now, over all its partitions. */
+  inFlight(): number {
+    let n = 0;
+    for (const p of this.partitions.values()) n += p.inFlight;
+    return n;
   }
 
   existing(topic: string, partition: number): SharePartition | undefined {

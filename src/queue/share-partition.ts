@@ -138,6 +138,8 @@ export class SharePartition {
   private scanFrom: number;
   /** No lock expires before this (a lower bound; exact after each expire scan). */
   private nextDeadline = Infinity;
+  /** No AVAILABLE record waiting for its time (backoff, delivery time) comes due before this (a lower bound). */
+  private nextDue = Infinity;
   private inFlightCount = 0;
   /** When chunks of the window were taken in: offsets entOff[i].. entered at entTime[i]. */
   private entOff: number[] = [];
@@ -375,9 +377,55 @@ export class SharePartition {
     return out;
   }
 
+  /**
+   * Delayed and scheduled jobs: each [offset, dueAt] is a record whose delivery time (its
+   * `sluice.deliver.at` header, read by the broker from the log) is after now. A record
+   * `worker` just acquired for its first delivery is given back as never taken (delivery
+   * count back down, not an attempt) and waits AVAILABLE until dueAt; one already given
+   * back waits at least until dueAt. Anything else (settled, held by someone) is left
+   * alone. Returns how many records were taken back from `worker`.
+   */
+  delay(worker: number, due: readonly (readonly [number, number])[]): number {
+    const offsets: number[] = [];
+    let taken = 0;
+    for (const [off, dueAt] of due) {
+      if (off < this.startOff || off >= this.endOff) continue;
+      const i = off - this.base;
+      if (this.state[i] === ACQUIRED && this.owner[i] === worker) {
+        this.unacquire(off, dueAt);
+        taken++;
+      } else if (this.state[i] === AVAILABLE) {
+        this.time[i] = Math.max(this.time[i], dueAt);
+        if (dueAt < this.nextDue) this.nextDue = dueAt;
+      } else continue;
+      offsets.push(off);
+    }
+    this.recordRuns(offsets);
+    return taken;
+  }
+
   /** No lock of this partition expires before this (a lower bound; Infinity when none is held). */
   get lockDeadline(): number {
     return this.nextDeadline;
+  }
+
+  /** No record waiting for its time (backoff end, delivery time) becomes available before this (a lower bound). */
+  get dueDeadline(): number {
+    return this.nextDue;
+  }
+
+  /**
+   * Once the earliest waiting record is due: finds the next one, so the broker's timer can
+   * be armed for it (one timer for all partitions, not one per record). Cheap until then.
+   */
+  refreshDue(now: number): void {
+    if (now < this.nextDue) return;
+    let next = Infinity;
+    for (let off = Math.max(this.scanFrom, this.startOff); off < this.endOff; off++) {
+      const i = off - this.base;
+      if (this.state[i] === AVAILABLE && this.time[i] > now && this.time[i] < next) next = this.time[i];
+    }
+    this.nextDue = next;
   }
 
   /** Ends every lock that ran out by `now` as a failed attempt. Cheap when nothing is due. */
@@ -591,6 +639,7 @@ export class SharePartition {
     this.owner[i] = 0;
     if (this.progressOf.size) this.progressOf.delete(off);
     this.time[i] = now + (delayMs ?? backoffMs(cfg, this.count[i]));
+    if (this.time[i] < this.nextDue) this.nextDue = this.time[i];
     if (off < this.scanFrom) this.scanFrom = off;
   }
 
@@ -609,6 +658,7 @@ export class SharePartition {
     // Marks (until the next lock) that this take was already counted as a redelivery.
     this.owner[i] = this.count[i] > 0 ? GIVEN_BACK : 0;
     this.time[i] = notBefore;
+    if (notBefore < this.nextDue) this.nextDue = notBefore;
     if (off < this.scanFrom) this.scanFrom = off;
   }
 

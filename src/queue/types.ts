@@ -32,6 +32,10 @@ export interface ShareGroupConfig {
   startFrom: 'earliest' | 'latest';
   /** Most records tracked per share-partition window (bounds memory: ~16 bytes each). */
   maxWindow: number;
+  /** Most records handed out per second across all workers of the group (group-limits.ts); 0 = no limit. */
+  rateLimit: number;
+  /** Most records held (in flight) at once by the whole group; 0 = no limit. */
+  maxInFlight: number;
 }
 
 export const DEFAULT_SHARE_GROUP_CONFIG: Readonly<ShareGroupConfig> = Object.freeze({
@@ -43,6 +47,8 @@ export const DEFAULT_SHARE_GROUP_CONFIG: Readonly<ShareGroupConfig> = Object.fre
   sessionTimeoutMs: 45_000,
   startFrom: 'earliest',
   maxWindow: 10_000,
+  rateLimit: 0,
+  maxInFlight: 0,
 });
 
 /** Record states. Numbers are stored in a Uint8Array and in the state log: never renumber. */

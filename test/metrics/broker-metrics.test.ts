@@ -168,12 +168,13 @@ describe('BrokerMetrics (Prometheus)', () => {
   it('collects queue-mode state per group and topic', async () => {
     const m = fresh();
     m.collectQueues(() => [
-      { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, acked: 1, deadLettered: 2, cancelled: 4, oldestUnackedAgeSeconds: 12 },
+      { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, delayed: 4, acked: 1, deadLettered: 2, cancelled: 4, oldestUnackedAgeSeconds: 12 },
     ]);
     const e = await scrape(m);
     const q = { group: 'workers', topic: 'jobs' };
     assert.equal(valueOf(e, 'sluice_queue_messages', { ...q, state: 'in_flight' }), 3);
     assert.equal(valueOf(e, 'sluice_queue_messages', { ...q, state: 'available' }), 7);
+    assert.equal(valueOf(e, 'sluice_queue_messages', { ...q, state: 'delayed' }), 4);
     assert.equal(valueOf(e, 'sluice_queue_messages', { ...q, state: 'acked' }), 1);
     assert.equal(valueOf(e, 'sluice_queue_messages', { ...q, state: 'dead_lettered' }), 2);
     assert.equal(valueOf(e, 'sluice_queue_messages', { ...q, state: 'cancelled' }), 4);

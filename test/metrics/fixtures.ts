@@ -29,7 +29,7 @@ export function populateAll(m: BrokerMetrics): void {
     },
   ]);
   m.collectQueues(() => [
-    { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, acked: 1, deadLettered: 1, cancelled: 0, oldestUnackedAgeSeconds: 12 },
+    { group: 'workers', topic: 'jobs', inFlight: 3, available: 7, delayed: 4, acked: 1, deadLettered: 1, cancelled: 0, oldestUnackedAgeSeconds: 12 },
   ]);
   m.isrShrunk();
   m.isrExpanded();

@@ -251,3 +251,35 @@ test('progress extends the lock as extend does and shows with the held job; it g
   c.acquire('g', 'w2', one(2), 2);
   assert.deepEqual(c.heldJobs('g', 10).map((j) => [j.offset, j.workerId, j.progress]), [[0, 'w2', undefined], [1, 'w2', undefined]]);
 });
+
+test('group-wide rate limit: all workers together get at most rateLimit per second, a burst of one second, tokens refill with time', () => {
+  const clock = new ManualClock();
+  const limited: string[] = [];
+  const c = new ShareCoordinator({ clock, onLimited: (g, l) => limited.push(`${g}:${l}`) });
+  c.configure('g', { rateLimit: 10 });
+  let got = 0;
+  for (let w = 0; w < 4; w++) got += countOf(c.acquire('g', `w${w}`, one(1000), 8));
+  assert.equal(got, 10, 'the first second: one bucket for the whole group');
+  assert.deepEqual(limited, ['g:rate', 'g:rate', 'g:rate'], 'each cut is counted');
+  assert.ok(c.nextWakeAt() <= clock.t + 100, 'the broker is told when a token comes back');
+  clock.t += 300;
+  got = 0;
+  for (let w = 0; w < 4; w++) got += countOf(c.acquire('g', `w${w}`, one(1000), 8));
+  assert.equal(got, 3, '300 ms refill 3 tokens');
+  clock.t += 10_000;
+  assert.equal(countOf(c.acquire('g', 'w0', one(1000), 100)), 10, 'the bucket holds one second at most');
+});
+
+test('group-wide concurrency limit: the whole group holds at most maxInFlight; settling frees slots; alter applies at once', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  c.configure('g', { maxInFlight: 5 });
+  const a = c.acquire('g', 'a', one(100), 4);
+  const b = c.acquire('g', 'b', one(100), 4);
+  assert.equal(countOf(a) + countOf(b), 5);
+  assert.equal(countOf(c.acquire('g', 'c', one(100), 4)), 0);
+  c.ack('g', 'a', [{ topic: 't', partition: 0, offsets: offsetsOf(a[0].ranges).slice(0, 2) }]);
+  assert.equal(countOf(c.acquire('g', 'c', one(100), 4)), 2);
+  c.configure('g', { maxInFlight: 0 });
+  assert.equal(countOf(c.acquire('g', 'c', one(100), 4)), 4, 'limit lifted');
+});

@@ -230,3 +230,20 @@ test('an unstarted release is recorded for the state log with the lowered count'
   p.release(1, [1], 0, undefined, undefined, 'unstarted');
   assert.deepEqual(p.drainUpdate()?.runs, [{ first: 1, last: 1, state: RecordState.AVAILABLE, deliveryCount: 0 }]);
 });
+
+test('delay: a record taken before its delivery time waits for it, not counted as an attempt, and the ones behind it go out', () => {
+  const p = part();
+  assert.deepEqual(offsetsOf(p.acquire(1, 3, 0, 3)), [0, 1, 2]);
+  assert.equal(p.delay(1, [[1, 5000]]), 1);
+  assert.equal(p.stateOf(1), RecordState.AVAILABLE);
+  assert.equal(p.deliveryCountOf(1), 0, 'the take is undone');
+  assert.equal(p.inFlight, 2);
+  assert.equal(p.dueDeadline, 5000, 'the broker is told when to look again');
+  assert.equal(p.describe(100).delayed, 1);
+  p.ack(1, [0, 2]);
+  assert.deepEqual(p.acquire(2, 10, 4999, 3), [], 'not before its time');
+  assert.equal(p.startOffset, 1, 'the waiting record pins the window start');
+  p.refreshDue(5000);
+  assert.deepEqual(p.acquire(2, 10, 5000, 3), [{ firstOffset: 1, lastOffset: 1, deliveryCount: 1 }], 'first delivery at its time');
+  assert.equal(p.redeliveries, 0);
+});
