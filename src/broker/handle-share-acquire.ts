@@ -1,7 +1,7 @@
 /**
  * ShareAcquire (api 1100): locks up to maxRecords records of the topics for the worker and
- * returns the stored batches covering them (the client keeps only records inside
- * `acquired`). Also the worker's heartbeat: maxRecords 0 answers at once.
+ * returns them: the stored batches covering them, cut down to the acquired records
+ * (share-read.ts; the client still keeps only records inside `acquired`). Also the worker's heartbeat: maxRecords 0 answers at once.
  *
  * Long poll: when nothing can be acquired the request parks, a delayed operation
  * (purgatory.ts), until maxWaitMs passes. It retries when an append wakes it (as Fetch
@@ -19,7 +19,7 @@ import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { ShareGroupConfig } from '../queue/types.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
-import { readCovering } from './share-read.js';
+import { readAcquired } from './share-read.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
@@ -58,7 +58,7 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
       const log = ctx.logs.log(g.topic, g.partition);
       try {
         if (!log) throw new Error(`partition ${g.topic}/${g.partition} vanished`);
-        const records = await readCovering(log, g.ranges[0].firstOffset, g.ranges[g.ranges.length - 1].lastOffset);
+        const records = await readAcquired(log, g.ranges);
         out.push({ topic: g.topic, partition: g.partition, acquired: g.ranges, lockDeadline: g.lockDeadline, records });
       } catch (err) {
         // The records stay locked to this worker, which cannot see them: they come back when the lock expires.

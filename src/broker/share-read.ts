@@ -1,10 +1,15 @@
 /**
- * Reads the stored batches that cover an acquired offset range, for a ShareAcquire answer.
- * Like Fetch, the bytes are the stored batches (views, never re-encoded); the client keeps
- * only the records inside the acquired ranges. Batches wholly past `lastOffset` are cut off
- * so a worker that acquired 10 records is not sent a megabyte of later ones.
+ * Reads what a ShareAcquire answer carries: the acquired records of one partition.
+ *
+ * readCovering gives the stored batches that cover an offset range, as Fetch does (views,
+ * never re-encoded); batches wholly past `lastOffset` are cut off so a worker that acquired
+ * 10 records is not sent a megabyte of later ones. readAcquired then cuts each of those
+ * batches down to the acquired records (record/batch-subset.ts): a producer's batch holds
+ * ~1,000 records and an acquire takes ~30 of them, so the whole batches were 35x the
+ * payload on the wire (docs/queue-performance.md, step 1). Every kept record keeps its offset
+ * and timestamp; a worker's client decodes them as it decodes a fetch.
  */
-import { batchSizeAt, lastOffsetOf, RECORDS } from '../record/index.js';
+import { batchSizeAt, lastOffsetOf, RECORDS, subsetBatch, type OffsetRange } from '../record/index.js';
 import type { PartitionLog } from '../storage/types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -30,6 +35,27 @@ export async function readCovering(log: PartitionLog, firstOffset: number, lastO
     if (next < 0) break; // no whole batch: nothing more to give
     parts.push(bytes.subarray(0, pos));
     offset = next;
+  }
+  if (parts.length === 0) return EMPTY;
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/**
+ * The records of `ranges` (sorted, as ShareCoordinator.acquire returns them) as batches
+ * holding only those records. A record no longer stored (retention) is simply absent: its
+ * worker cannot see it and its lock runs out, as before.
+ */
+export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRange[]): Promise<Buffer> {
+  if (ranges.length === 0) return EMPTY;
+  const covering = await readCovering(log, ranges[0].firstOffset, ranges[ranges.length - 1].lastOffset);
+  const parts: Buffer[] = [];
+  let pos = 0;
+  while (pos < covering.length) {
+    const size = batchSizeAt(covering, pos);
+    if (size < RECORDS || pos + size > covering.length) break;
+    const kept = subsetBatch(covering, pos, size, ranges);
+    if (kept) parts.push(kept);
+    pos += size;
   }
   if (parts.length === 0) return EMPTY;
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);

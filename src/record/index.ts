@@ -3,3 +3,4 @@ export * from './encoder.js';
 export * from './decoder.js';
 export * from './validate-records.js';
 export { varintSize, writeVarint, readVarint } from './varint.js';
+export * from './batch-subset.js';

@@ -1,4 +1,4 @@
-// readCovering: the bytes a ShareAcquire answer carries for an acquired range.
+// readCovering / readAcquired: the bytes a ShareAcquire answer carries for an acquired range.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
-import { readCovering } from '../../src/broker/share-read.js';
+import { readAcquired, readCovering } from '../../src/broker/share-read.js';
 
 test('readCovering returns whole batches from the one holding firstOffset through the one holding lastOffset, no further', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'share-read-'));
@@ -24,6 +24,26 @@ test('readCovering returns whole batches from the one holding firstOffset throug
     const all = await offsets(0, 99);
     assert.equal(all.length, 100);
     assert.equal((await readCovering(log, 100, 120)).length, 0, 'past the end: nothing');
+  } finally {
+    await mgr.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readAcquired answers only the acquired records, across batch boundaries and between ranges', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'share-read-'));
+  const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+  try {
+    await mgr.createTopic('t', 1);
+    const log = mgr.log('t', 0)!;
+    // 10 batches of 10 records of 100 bytes: offsets 0..99.
+    for (let b = 0; b < 10; b++) await log.append(encodeBatch(Array.from({ length: 10 }, (_, i) => ({ value: `v${b * 10 + i}`.padEnd(100, '.') }))));
+    const ranges = [{ firstOffset: 3, lastOffset: 3 }, { firstOffset: 47, lastOffset: 52 }, { firstOffset: 99, lastOffset: 99 }];
+    const bytes = await readAcquired(log, ranges);
+    const got = [...decodeBatches(bytes)].flatMap((x) => x.records.map((r) => [r.offset, r.value!.toString().replace(/\.+$/, '')]));
+    assert.deepEqual(got, [[3, 'v3'], [47, 'v47'], [48, 'v48'], [49, 'v49'], [50, 'v50'], [51, 'v51'], [52, 'v52'], [99, 'v99']]);
+    assert.ok(bytes.length < 8 * 100 + 4 * 61 + 8 * 20, `${bytes.length} bytes for 8 records of 100 bytes`);
+    assert.equal((await readAcquired(log, [{ firstOffset: 100, lastOffset: 120 }])).length, 0, 'past the end: nothing');
   } finally {
     await mgr.close();
     rmSync(dir, { recursive: true, force: true });
