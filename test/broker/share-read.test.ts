@@ -7,13 +7,24 @@ import { join } from 'node:path';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
 import { readAcquired, readCovering } from '../../src/broker/share-read.js';
+import type { PartitionLog } from '../../src/storage/types.js';
 
-test('readCovering returns whole batches from the one holding firstOffset through the one holding lastOffset, no further', async () => {
+/** A fresh one-partition topic 't' on disk for `fn`, removed afterwards. */
+async function withLog(fn: (log: PartitionLog) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'share-read-'));
   const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
   try {
     await mgr.createTopic('t', 1);
-    const log = mgr.log('t', 0)!;
+    await fn(mgr.log('t', 0)!);
+  } finally {
+    await mgr.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+
+test('readCovering returns whole batches from the one holding firstOffset through the one holding lastOffset, no further', async () => {
+  await withLog(async (log) => {
     // 10 batches of 10 records: offsets 0..99.
     for (let b = 0; b < 10; b++) await log.append(encodeBatch(Array.from({ length: 10 }, (_, i) => ({ value: `v${b * 10 + i}` }))));
     const offsets = async (first: number, last: number) => [...decodeBatches(await readCovering(log, first, last))].flatMap((x) => x.records.map((r) => r.offset));
@@ -24,18 +35,11 @@ test('readCovering returns whole batches from the one holding firstOffset throug
     const all = await offsets(0, 99);
     assert.equal(all.length, 100);
     assert.equal((await readCovering(log, 100, 120)).length, 0, 'past the end: nothing');
-  } finally {
-    await mgr.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('readAcquired answers only the acquired records, across batch boundaries and between ranges', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'share-read-'));
-  const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
-  try {
-    await mgr.createTopic('t', 1);
-    const log = mgr.log('t', 0)!;
+  await withLog(async (log) => {
     // 10 batches of 10 records of 100 bytes: offsets 0..99.
     for (let b = 0; b < 10; b++) await log.append(encodeBatch(Array.from({ length: 10 }, (_, i) => ({ value: `v${b * 10 + i}`.padEnd(100, '.') }))));
     const ranges = [{ firstOffset: 3, lastOffset: 3 }, { firstOffset: 47, lastOffset: 52 }, { firstOffset: 99, lastOffset: 99 }];
@@ -44,18 +48,11 @@ test('readAcquired answers only the acquired records, across batch boundaries an
     assert.deepEqual(got, [[3, 'v3'], [47, 'v47'], [48, 'v48'], [49, 'v49'], [50, 'v50'], [51, 'v51'], [52, 'v52'], [99, 'v99']]);
     assert.ok(bytes.length < 8 * 100 + 4 * 61 + 8 * 20, `${bytes.length} bytes for 8 records of 100 bytes`);
     assert.equal((await readAcquired(log, [{ firstOffset: 100, lastOffset: 120 }])).length, 0, 'past the end: nothing');
-  } finally {
-    await mgr.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('readAcquired reads about what it answers: reads sized to the range, batches between ranges not read', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'share-read-'));
-  const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
-  try {
-    await mgr.createTopic('t', 1);
-    const log = mgr.log('t', 0)!;
+  await withLog(async (log) => {
     // 20 batches of 100 records of 100 bytes (~11 KB each): offsets 0..1999, ~230 KB.
     for (let b = 0; b < 20; b++) await log.append(encodeBatch(Array.from({ length: 100 }, (_, i) => ({ value: `v${b * 100 + i}`.padEnd(100, '.') }))));
     const read = t.mock.method(log, 'read');
@@ -78,8 +75,5 @@ test('readAcquired reads about what it answers: reads sized to the range, batche
     const many = await readBytes([{ firstOffset: 0, lastOffset: 1999 }]);
     assert.equal(many.offsets.length, 2000);
     assert.ok(read.mock.callCount() <= 3, `${read.mock.callCount()} reads for 230 KB`);
-  } finally {
-    await mgr.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
