@@ -5,7 +5,8 @@
  *      runs (a fresh group each run). `--workers 1,4,16 --partitions 1,4` runs every
  *      combination (the scaling table of docs/queue-performance.md). Each run also reports,
  *      from the broker's metrics and sockets, what one acked job costs: requests by api,
- *      fsyncs, and bytes on the wire (the workers' connections, both directions, from `ss`).
+ *      fsyncs, bytes on the wire (the workers' connections, both directions, from `ss`), and
+ *      CPU microseconds of the broker and of this process (the workers).
  *   2. pick-up latency (`--latency`): workers wait idle (parked acquires); one job at a time
  *      is produced at `--rate` jobs/s; the time from the produce's acknowledgement (and from
  *      the send call) to the handler starting, p50/p99. Negative: the handler started
@@ -27,7 +28,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startBroker, median } from './broker-process.js';
+import { startBroker, median, procCpuSeconds } from './broker-process.js';
 import { Admin, Producer, QueueConsumer, type Job } from '../src/client/index.js';
 import { Connection } from '../src/client/connection.js';
 import { Api } from '../src/protocol/api.js';
@@ -98,8 +99,12 @@ interface RunResult { jobsPerSec: number; perJob: Record<string, number>; window
 const monoUs = () => String(process.hrtime.bigint() / 1000n);
 
 /** One throughput run: a fresh group of `workers` workers acks `JOBS` jobs of `topic`. */
-async function throughputRun(url: string, httpUrl: string, port: number, topic: string, groupId: string, workers: number): Promise<RunResult> {
+async function throughputRun(url: string, httpUrl: string, port: number, topic: string, groupId: string, workers: number, brokerPid: number): Promise<RunResult> {
   const before = await brokerCounters(httpUrl);
+  // CPU per job, the broker's and this process's (the workers): on a loaded machine far
+  // steadier than jobs/s, which mostly measures what else the cores run.
+  const brokerCpu0 = procCpuSeconds(brokerPid);
+  const workersCpu0 = process.cpuUsage();
   let acked = 0;
   let finish!: () => void;
   const done = new Promise<void>((r) => { finish = r; });
@@ -114,6 +119,8 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   const secs = (performance.now() - t0) / 1000;
   const window = `${w0}-${monoUs()}`;
   const wire = socketBytes(port); // before close: only the workers' connections are open now
+  const brokerCpuUs = (procCpuSeconds(brokerPid) - brokerCpu0) * 1e6;
+  const workersCpu = process.cpuUsage(workersCpu0);
   await Promise.all(consumers.map((w) => w.close()));
   await Promise.all(running);
   const after = await brokerCounters(httpUrl);
@@ -122,6 +129,8 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
     const d = v - (before.get(k) ?? 0);
     if (d > 0 && k !== 'Metadata') perJob[k === 'sluice_fsync_duration_seconds_count' ? 'fsyncs' : `${k} requests`] = +(d / JOBS).toFixed(4);
   }
+  if (brokerCpuUs > 0) perJob['broker cpu us'] = +(brokerCpuUs / JOBS).toFixed(1);
+  perJob['workers cpu us'] = +((workersCpu.user + workersCpu.system) / JOBS).toFixed(1);
   if (wire) {
     perJob['wire bytes to broker'] = Math.round(wire.received / JOBS);
     perJob['wire bytes from broker'] = Math.round(wire.sent / JOBS);
@@ -163,7 +172,7 @@ async function throughput(url: string, httpUrl: string, port: number, admin: Adm
     for (const workers of WORKERS) {
       const runs: RunResult[] = [];
       for (let run = 0; run < RUNS; run++) {
-        const r = await throughputRun(url, httpUrl, port, topic, `bench-p${partitions}-w${workers}-${run}`, workers);
+        const r = await throughputRun(url, httpUrl, port, topic, `bench-p${partitions}-w${workers}-${run}`, workers, brokerPid);
         runs.push(r);
         say(`${workers} workers, ${partitions} partitions, run ${run + 1}: ${Math.round(r.jobsPerSec)} acked jobs/s (load ${load()}) per job: ${JSON.stringify(r.perJob)} profile window ${r.window}`);
       }

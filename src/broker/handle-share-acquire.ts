@@ -1,7 +1,7 @@
 /**
  * ShareAcquire (api 1100): locks up to maxRecords records of the topics for the worker and
- * returns the stored batches covering them (the client keeps only records inside
- * `acquired`). Also the worker's heartbeat: maxRecords 0 answers at once.
+ * returns them: the stored batches covering them, cut down to the acquired records
+ * (share-read.ts; the client still keeps only records inside `acquired`). Also the worker's heartbeat: maxRecords 0 answers at once.
  *
  * Long poll: when nothing can be acquired the request parks, a delayed operation
  * (purgatory.ts), until maxWaitMs passes. It retries when an append wakes it (as Fetch
@@ -18,7 +18,7 @@ import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
-import { readCovering } from './share-read.js';
+import { readAcquired } from './share-read.js';
 import { holdBackDelayed } from './share-delayed.js';
 import { pickSettings } from './share-settings.js';
 import type { ShareService } from './share-service.js';
@@ -58,10 +58,13 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
       const log = ctx.logs.log(g.topic, g.partition);
       try {
         if (!log) throw new Error(`partition ${g.topic}/${g.partition} vanished`);
-        const records = await readCovering(log, g.ranges[0].firstOffset, g.ranges[g.ranges.length - 1].lastOffset);
-        // Records whose delivery time has not come go back to wait for it (share-delayed.ts).
+        const records = await readAcquired(log, g.ranges);
+        // Records whose delivery time has not come go back to wait for it (share-delayed.ts);
+        // the answer then holds only the records the worker keeps.
         const acquired = holdBackDelayed(svc.coord, groupId, workerId, g.topic, g.partition, g.ranges, records, Date.now());
-        if (acquired.length) out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records });
+        if (acquired.length) {
+          out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records: acquired === g.ranges ? records : await readAcquired(log, acquired) });
+        }
       } catch (err) {
         // The records stay locked to this worker, which cannot see them: they come back when the lock expires.
         out.push({ ...failed(g.topic, wireError(err, ctx.log, { topic: g.topic, partition: g.partition })), partition: g.partition });

@@ -1,10 +1,15 @@
 /**
- * Reads the stored batches that cover an acquired offset range, for a ShareAcquire answer.
- * Like Fetch, the bytes are the stored batches (views, never re-encoded); the client keeps
- * only the records inside the acquired ranges. Batches wholly past `lastOffset` are cut off
- * so a worker that acquired 10 records is not sent a megabyte of later ones.
+ * Reads what a ShareAcquire answer carries: the acquired records of one partition.
+ *
+ * readCovering gives the stored batches that cover an offset range, as Fetch does (views,
+ * never re-encoded); batches wholly past `lastOffset` are cut off so a worker that acquired
+ * 10 records is not sent a megabyte of later ones. readAcquired reads the batches holding
+ * acquired records (reads sized to the range) and cuts each of them down to the acquired records (record/batch-subset.ts): a producer's batch holds
+ * ~1,000 records and an acquire takes ~30 of them, so the whole batches were 35x the
+ * payload on the wire (docs/queue-performance.md, step 1). Every kept record keeps its offset
+ * and timestamp; a worker's client decodes them as it decodes a fetch.
  */
-import { batchSizeAt, lastOffsetOf, RECORDS } from '../record/index.js';
+import { BASE_OFFSET, batchSizeAt, lastOffsetOf, readInt64, RECORDS, subsetBatch, type OffsetRange } from '../record/index.js';
 import type { PartitionLog } from '../storage/types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -29,6 +34,58 @@ export async function readCovering(log: PartitionLog, firstOffset: number, lastO
     }
     if (next < 0) break; // no whole batch: nothing more to give
     parts.push(bytes.subarray(0, pos));
+    offset = next;
+  }
+  if (parts.length === 0) return EMPTY;
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/**
+ * Bytes per offset assumed for the first read of an acquisition: ~100-byte jobs. The log
+ * returns the first batch whole however small the read, and later reads use the size per
+ * offset of what was read, so a wrong guess costs one more read, not a wrong answer.
+ */
+const FIRST_GUESS_BYTES_PER_OFFSET = 128;
+
+/**
+ * The records of `ranges` (sorted, as ShareCoordinator.acquire returns them) as batches
+ * holding only those records. A record no longer stored (retention) is simply absent: its
+ * worker cannot see it and its lock runs out, as before.
+ *
+ * Reads are sized to what is left of the range being read (docs/queue-performance.md, step
+ * 2), not 1 MiB per acquire: ~30 acquired records of a 110 KB batch read that batch, not the
+ * next nine. Batches wholly between two ranges (a redelivered record far behind the rest)
+ * are not read.
+ */
+export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRange[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let perOffset = FIRST_GUESS_BYTES_PER_OFFSET;
+  let r = 0;
+  let offset = -1;
+  for (;;) {
+    while (r < ranges.length && ranges[r].lastOffset < offset) r++;
+    if (r === ranges.length) break;
+    offset = Math.max(offset, ranges[r].firstOffset, log.logStartOffset);
+    if (offset > ranges[r].lastOffset) continue;
+    if (offset >= log.logEndOffset) break;
+    const want = Math.min(READ_BYTES, Math.ceil((ranges[r].lastOffset - offset + 1) * perOffset));
+    const { bytes } = await log.read(offset, want);
+    let pos = 0;
+    let first = -1;
+    let next = -1;
+    const lastWanted = ranges[ranges.length - 1].lastOffset;
+    while (pos < bytes.length) {
+      const size = batchSizeAt(bytes, pos);
+      if (size < RECORDS || pos + size > bytes.length) break;
+      if (first < 0) first = readInt64(bytes, pos + BASE_OFFSET);
+      const kept = subsetBatch(bytes, pos, size, ranges);
+      if (kept) parts.push(kept);
+      next = lastOffsetOf(bytes, pos) + 1;
+      pos += size;
+      if (next > lastWanted) break;
+    }
+    if (next < 0) break; // no whole batch: nothing more to give
+    perOffset = Math.max(1, pos / (next - first));
     offset = next;
   }
   if (parts.length === 0) return EMPTY;

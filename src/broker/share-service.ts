@@ -157,7 +157,11 @@ export class ShareService {
     // answered before its fsync. The flag is read in the same tick as the drain.
     if (durable) this.durableWanted = true;
     // Serialised: a persist must not overtake another caller's dead-letter append (the
-    // state would call a record archived before its copy is in the DLQ).
+    // state would call a record archived before its copy is in the DLQ). A run ends once its
+    // write is in the state log, not once it is fsynced: the next run, an acquisition's say,
+    // does not wait for this one's fsync (the caller of a durable commit does).
+    // The drain waits for the end of the current I/O phase, so the commits of the requests
+    // read from the sockets together share one append (docs/queue-performance.md, step 3).
     const run = this.chain.then(async () => {
       // A replicated service that is closing (dropped: another coordinator may own the
       // partition, or this one reloads it) or whose write failed answers nothing more: a
@@ -168,28 +172,42 @@ export class ShareService {
         throw new SluiceError('NOT_COORDINATOR', `share coordinator of __share_state-${r.partition} is ${this.writeFailed ? 'reloading after a failed write' : 'closed'}`);
       }
       if (dls.length) await this.copyDeadLetters(dls);
+      await new Promise<void>((r) => setImmediate(r));
       const d = this.durableWanted;
       this.durableWanted = false;
+      // `|| durable`: an earlier run may have drained (and written durably) this caller's
+      // change; with nothing left to write, the persist then waits for that write's fsync.
+      const w = this.state.write(d || durable);
+      // The write (not its fsync) is waited for here: a failed one must be handled before
+      // the next run, which would otherwise find nothing to write and answer a change the
+      // log does not hold.
       try {
-        await this.state.persist(d);
+        await w.written;
       } catch (err) {
-        if (r) {
-          this.writeFailed = true;
-          // Leadership moved, or the ISR shrank below minInsyncReplicas: the caller gets a
-          // retriable error, and memory (ahead of the log now) is rebuilt from the replica.
-          this.ctx.log.warn('share state write failed; reloading the coordinator from its replica', { partition: r.partition, error: err });
-          r.onWriteFailed();
-          throw err;
-        }
-        // The drained changes are lost to the log but still in memory: a snapshot of memory
-        // puts the log right again (else a restart would revive, say, a deleted group).
-        this.ctx.log.error('share state write failed; rewriting the state from memory', { error: err });
-        await this.state.compact().catch((e: unknown) => this.ctx.log.error('share state rewrite failed', { error: e }));
-        throw err;
+        return this.failedWrite(err);
       }
+      return { persisted: w.done };
     });
     this.chain = run.catch(() => undefined);
-    return run;
+    return run.then(({ persisted }) => persisted.catch((err: unknown) => this.failedWrite(err)));
+  }
+
+  /** A state write (or its fsync) failed: the caller gets the error, and the coordinator is put right. */
+  private async failedWrite(err: unknown): Promise<never> {
+    const r = this.opts.replicated;
+    if (r) {
+      this.writeFailed = true;
+      // Leadership moved, or the ISR shrank below minInsyncReplicas: the caller gets a
+      // retriable error, and memory (ahead of the log now) is rebuilt from the replica.
+      this.ctx.log.warn('share state write failed; reloading the coordinator from its replica', { partition: r.partition, error: err });
+      r.onWriteFailed();
+      throw err;
+    }
+    // The drained changes are lost to the log but still in memory: a snapshot of memory
+    // puts the log right again (else a restart would revive, say, a deleted group).
+    this.ctx.log.error('share state write failed; rewriting the state from memory', { error: err });
+    await this.state.compact().catch((e: unknown) => this.ctx.log.error('share state rewrite failed', { error: e }));
+    throw err;
   }
 
   /**

@@ -161,6 +161,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private acks: PendingAck[] = [];
   private ackFlush: Promise<void> | null = null;
   private readonly inFlightSettles = new Set<Promise<unknown>>();
+  /** Running handlers' jobs (run() with extendLocks) -> when their lock is next extended (Infinity: an extend is out). */
+  private readonly extendAt = new Map<Job, number>();
+  private extendTimer: NodeJS.Timeout | undefined;
+  private extendTimerAt = Infinity;
 
   constructor(opts: QueueConsumerOptions) {
     if (typeof opts?.groupId !== 'string' || opts.groupId === '') throw new InvalidArgumentError('groupId is required');
@@ -311,26 +315,53 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * Extends `job`'s lock whenever half of what is left has passed, until the returned stop
    * function is called or the job is settled. Deadlines are broker time, compared with this
    * machine's clock (as the prefetch expiry check does), so skew eats into the margin.
+   *
+   * One timer per worker, armed at the earliest extension due, not one per job: most jobs
+   * end long before half their lock, and a setTimeout per job was most of the workers'
+   * per-job timer work (docs/queue-performance.md, step 4).
    */
   private keepLocked(job: Job): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const schedule = () => {
-      if (stopped || job.settled || this.closing) return;
-      timer = setTimeout(tick, Math.max(MIN_EXTEND_GAP_MS, (job.lockDeadline - Date.now()) / 2));
-    };
-    const tick = () => {
-      if (stopped || job.settled || job.cancelled || this.closing) return;
-      job.extend().then(schedule, (err: Error) => {
+    this.extendAt.set(job, this.nextExtension(job));
+    this.armExtensions();
+    return () => { this.extendAt.delete(job); };
+  }
+
+  private nextExtension(job: Job): number {
+    const now = Date.now();
+    return now + Math.max(MIN_EXTEND_GAP_MS, (job.lockDeadline - now) / 2);
+  }
+
+  private armExtensions(): void {
+    let next = Infinity;
+    for (const at of this.extendAt.values()) if (at < next) next = at;
+    if (next === Infinity || next >= this.extendTimerAt) return;
+    clearTimeout(this.extendTimer);
+    this.extendTimerAt = next;
+    this.extendTimer = setTimeout(() => this.extendDue(), Math.max(0, next - Date.now()));
+  }
+
+  /** Extends every running job whose extension is due; each is looked at again once its extend answers. */
+  private extendDue(): void {
+    this.extendTimer = undefined;
+    this.extendTimerAt = Infinity;
+    const now = Date.now();
+    for (const [job, at] of this.extendAt) {
+      if (job.settled || job.cancelled || this.closing) {
+        this.extendAt.delete(job);
+        continue;
+      }
+      if (at > now) continue;
+      this.extendAt.set(job, Infinity); // in flight
+      job.extend().then(() => {
+        if (!this.extendAt.has(job) || job.settled || this.closing) return;
+        this.extendAt.set(job, this.nextExtension(job));
+        this.armExtensions();
+      }, (err: Error) => {
         // Settled meanwhile: the extend raced the ack, nothing lost.
-        if (!job.settled && !stopped) this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
+        if (!job.settled && this.extendAt.delete(job)) this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
       });
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
+    }
+    this.armExtensions();
   }
 
   private start(): void {
@@ -607,6 +638,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const drained = opts.drain ? await this.drain(opts.timeoutMs ?? DRAIN_TIMEOUT_MS) : 0;
     this.closing = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.extendTimer);
     const unstarted = this.stopTaking();
     if (this.ackFlush) await this.ackFlush;
     // An acquire of ours still parked at the broker is woken by these give-backs and takes

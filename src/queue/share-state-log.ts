@@ -57,6 +57,11 @@ export class ShareStateLog extends CompactedLog {
    * use false (a crash then only under-counts a delivery).
    */
   persist(durable = true): Promise<void> {
+    return this.write(durable).done;
+  }
+
+  /** As persist, with the write apart from its end: `written` once in the log, `done` once also fsynced when `durable`. */
+  write(durable: boolean): { written: Promise<void>; done: Promise<void> } {
     const { deleted, dropped, updates, configs } = this.coord.drainChanges();
     const now = this.now();
     const records: RecordInput[] = [];
@@ -66,8 +71,9 @@ export class ShareStateLog extends CompactedLog {
     for (const d of dropped) records.push(dropRecord(d.group, d.topic, d.partition, now));
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
     for (const u of updates) records.push((u.replace ? partitionRecord : updateRecord)(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
-    if (records.length === 0) return this.idle();
-    return this.append(records, durable);
+    // Nothing new: what this caller changed went out with an earlier write, which is then
+    // waited for (with an fsync, when this caller needs one).
+    return this.appendSplit(records, durable);
   }
 
   stats(): { generation: number; records: number; liveKeys: number } {

@@ -6,8 +6,13 @@
  * restart time follows live state, not history.
  * The consumer-group offset store and the queue-mode share state log are both this.
  *
- * Writes (appends and compactions) run one at a time, in call order. Subclasses say how
- * many keys are live, what a snapshot holds and what its closing marker looks like.
+ * Writes (appends and compactions) run one at a time, in call order. A durable append's
+ * fsync is waited for outside that queue when the log can flush (GenerationLog.flush): the
+ * next write, durable or not, goes to the file while the fsync runs, and the fsyncs of
+ * appends made meanwhile are shared (group commit). Before, an acquisition's non-durable
+ * write waited for the fsync of an ack written before it (docs/queue-performance.md, step 3).
+ * Subclasses say how many keys are live, what a snapshot holds and what its closing marker
+ * looks like.
  */
 import { encodeBatch, type RecordInput } from '../record/index.js';
 import type { BadBatch } from './replay.js';
@@ -52,7 +57,10 @@ export abstract class CompactedLog {
   private gen = 0;
   /** Records in the current generation, live or not. */
   protected records = 0;
+  /** The write queue: appends and compactions, one at a time. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Every append queued so far, each with its fsync when durable. */
+  private done: Promise<unknown> = Promise.resolve();
   private compacting = false;
   /** Set by a subclass that closes: later writes are refused by it, compactions skipped here. */
   protected closed = false;
@@ -82,8 +90,14 @@ export abstract class CompactedLog {
     return this.enqueue(() => this.compactNow());
   }
 
-  /** Resolves when every write queued so far has finished (successfully or not). */
+  /** Resolves when every write queued so far has finished (successfully or not), fsyncs of durable ones included. */
   async idle(): Promise<void> {
+    await this.tail.catch(() => undefined);
+    await this.done.catch(() => undefined);
+  }
+
+  /** Resolves when every write queued so far is in the log (not necessarily fsynced). */
+  protected async written(): Promise<void> {
     await this.tail.catch(() => undefined);
   }
 
@@ -132,9 +146,24 @@ export abstract class CompactedLog {
 
   /** Appends `records` as one batch after every earlier write, then runs `apply`, then compacts when due. */
   protected append(records: RecordInput[], durable: boolean, apply?: () => void): Promise<void> {
+    return this.appendSplit(records, durable, apply).done;
+  }
+
+  /**
+   * As append, with the write and its end apart: `written` resolves once the batch is in
+   * the log, `done` once it is also fsynced when `durable`. With nothing to write, both
+   * cover the writes queued before (and, when durable, a fresh fsync of them).
+   */
+  protected appendSplit(records: RecordInput[], durable: boolean, apply?: () => void): { written: Promise<void>; done: Promise<void> } {
+    if (records.length === 0) {
+      const written = this.written();
+      return { written, done: durable ? written.then(() => this.log.flush?.()) : written };
+    }
     const batch = encodeBatch(records, { now: this.now() });
-    return this.enqueue(async () => {
-      await this.log.append(batch, { durable });
+    let log: GenerationLog | undefined;
+    const written = this.enqueue(async () => {
+      log = this.log;
+      await log.append(batch, { durable: durable && !log.flush });
       this.records += records.length;
       apply?.();
       if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
@@ -142,6 +171,25 @@ export abstract class CompactedLog {
         this.compact().catch(this.onCompactionError);
       }
     });
+    const out = durable ? written.then(() => this.flushed(log!)) : written;
+    const before = this.done;
+    this.done = Promise.allSettled([before, out]);
+    return { written, done: out };
+  }
+
+  /**
+   * fsyncs what `log` holds, this caller's append included. A compaction may have replaced
+   * the generation meanwhile and removed `log` (the flush then fails): the snapshot that
+   * replaced it was taken after this append and written durably, so waiting for it is enough.
+   */
+  private async flushed(log: GenerationLog): Promise<void> {
+    if (!log.flush) return;
+    try {
+      await log.flush();
+    } catch (err) {
+      if (log === this.log) throw err;
+      await this.written();
+    }
   }
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {

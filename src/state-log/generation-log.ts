@@ -26,6 +26,13 @@ export interface GenerationLog {
   readonly logEndOffset: number;
   append(batches: Buffer, opts?: { durable?: boolean }): Promise<{ lastOffset: number }>;
   read(offset: number, maxBytes: number): Promise<{ bytes: Buffer }>;
+  /**
+   * fsyncs every append resolved so far (group commit: PartitionLog.flush). With it a state
+   * log writes non-durably and waits for the fsync outside its write queue, so a write that
+   * need not be durable is not queued behind another's fsync; without it (memory, a
+   * replicated partition, where an append is durable when it resolves) appends carry `durable`.
+   */
+  flush?(): Promise<void>;
 }
 
 export interface GenerationDir {

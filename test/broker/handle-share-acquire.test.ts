@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
 import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { Api } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/record/index.js';
+import { decodeBatches, encodeBatch } from '../../src/record/index.js';
 import { testContext } from './test-context.js';
 
 test('the acquire response carries the lock deadline the coordinator set, even when the commit stalls', async (t) => {
@@ -36,4 +36,26 @@ test('the acquire response carries the lock deadline the coordinator set, even w
   const coordDeadline = svc.coord.group('g')!.existing('jobs', 0)!.lockDeadline;
   assert.equal(coordDeadline, acquiredAt + 30_000, 'the coordinator locked at acquire time');
   assert.equal(p.lockDeadline, coordDeadline, 'the response names the deadline the locks actually have');
+});
+
+test('an acquire answers only the records it acquired, not the whole stored batch: two workers splitting one batch each get their own', async (t) => {
+  const { ctx, logs, close } = await testContext();
+  await logs.createTopic('jobs', 1);
+  await logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: 100 }, (_, i) => ({ value: `job-${i}`.padEnd(100, '.') }))));
+  await ShareCoordinators.start(ctx);
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  const acquire = (workerId: string) => handleShareAcquire(ctx, {
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId, topics: ['jobs'], maxRecords: 30, maxWaitMs: 0,
+  });
+  for (const [worker, first] of [['w1', 0], ['w2', 30]] as const) {
+    const [p] = (await acquire(worker)).partitions;
+    assert.deepEqual(p.acquired.map((r) => [r.firstOffset, r.lastOffset]), [[first, first + 29]]);
+    const records = [...decodeBatches(p.records as Buffer)].flatMap((b) => b.records);
+    assert.deepEqual(records.map((r) => r.offset), Array.from({ length: 30 }, (_, i) => first + i), `${worker} gets exactly its 30 records`);
+    assert.deepEqual(records.map((r) => r.value!.toString().replace(/\.+$/, '')), records.map((r) => `job-${r.offset}`));
+    assert.ok((p.records as Buffer).length < 30 * 120 + 61, `${(p.records as Buffer).length} bytes for 30 jobs of 100 bytes (the stored batch is ~11 KB)`);
+  }
 });

@@ -20,12 +20,13 @@ import { ShareService } from '../../src/broker/share-service.js';
 import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { SluiceError } from '../../src/errors.js';
 import { testContext } from './test-context.js';
+import { decodeBatches } from '../../src/record/index.js';
 
-test('a delete answered as durable is fsynced even when an earlier queued non-durable commit writes it', async (t) => {
+/** A share service on a real log manager with no background flush: every fsync comes from a durable write. */
+async function startService(t: { after: (fn: () => Promise<void>) => void }) {
   const { dir, cleanup } = await tempDir();
-  let fsyncs = 0;
-  // flushMs -1: no background flush, so every fsync comes from a durable write.
-  const logs = await openLogManager(dir, { flushMs: -1 }, { retentionCheckMs: 0, onFsync: () => { fsyncs++; } });
+  const counts = { fsyncs: 0 };
+  const logs = await openLogManager(dir, { flushMs: -1 }, { retentionCheckMs: 0, onFsync: () => { counts.fsyncs++; } });
   const ctx: BrokerContext = {
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
@@ -36,6 +37,11 @@ test('a delete answered as durable is fsynced even when an earlier queued non-du
     await logs.close();
     await cleanup();
   });
+  return { svc, logs, counts };
+}
+
+test('a delete answered as durable is fsynced even when an earlier queued non-durable commit writes it', async (t) => {
+  const { svc, counts } = await startService(t);
   svc.coord.configure('g', { maxDeliveries: 3 });
   await svc.commit([], true);
 
@@ -44,9 +50,9 @@ test('a delete answered as durable is fsynced even when an earlier queued non-du
   svc.coord.heartbeat('other', 'w');
   const first = svc.commit([], false);
   svc.coord.deleteGroup('g');
-  const before = fsyncs;
+  const before = counts.fsyncs;
   await svc.commit([], true);
-  assert.ok(fsyncs > before, 'the delete reached the disk with an fsync before its commit resolved');
+  assert.ok(counts.fsyncs > before, 'the delete reached the disk with an fsync before its commit resolved');
   await first;
 });
 
@@ -92,4 +98,23 @@ test('replicated: a closed (dropped) service persists nothing more and answers N
   await assert.rejects(svc.commit([], true), (err: SluiceError) => err.code === 'NOT_COORDINATOR');
   await closed;
   assert.equal(log.logEndOffset, written, 'the dropped service wrote nothing');
+});
+
+test('commits of one I/O phase share one state-log append, though each came after the one before had started', async (t) => {
+  const { svc, logs } = await startService(t);
+  svc.coord.configure('g', { maxDeliveries: 3 });
+  await svc.commit([], true);
+  const stateLog = logs.log('__share_state-0', 0)!;
+  const end0 = stateLog.logEndOffset;
+  // Three requests' commits, each a few promise turns after the last (as handlers that
+  // awaited something first): the first commit's run has started before the second arrives.
+  const commits: Promise<void>[] = [];
+  for (const g of ['g1', 'g2', 'g3']) {
+    svc.coord.configure(g, { maxDeliveries: 2 });
+    commits.push(svc.commit([], true));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+  await Promise.all(commits);
+  const batches = [...decodeBatches((await stateLog.read(end0, 1 << 20)).bytes)];
+  assert.equal(batches.length, 1, `${batches.length} appends for three commits of one I/O phase`);
 });

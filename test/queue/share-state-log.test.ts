@@ -7,6 +7,7 @@ import { logDirEngines } from '../state-log/log-dir-engines.js';
 import type { BadStateRecord } from '../../src/state-log/compacted-log.js';
 import { encodeBatch } from '../../src/record/index.js';
 import { pack } from 'msgpackr';
+import { MemoryGenerationDir, type MemoryGenerationLog } from '../../src/state-log/memory-generation-dir.js';
 
 const ENGINES = logDirEngines(SHARE_STATE_PREFIX);
 
@@ -354,3 +355,57 @@ for (const [name, make] of ENGINES) {
     });
   });
 }
+
+/**
+ * A disk-like generation log: a durable append, and a flush, resolve only when the test
+ * lets the "fsync" finish; a plain append resolves at once (the write).
+ */
+function slowFsyncDir(): { dir: MemoryGenerationDir; fsyncDone: () => void; appends: { durable: boolean }[] } {
+  const dir = new MemoryGenerationDir();
+  const gates: (() => void)[] = [];
+  const fsync = () => new Promise<void>((r) => gates.push(r));
+  const appends: { durable: boolean }[] = [];
+  const open = dir.open.bind(dir);
+  dir.open = async (gen: number) => {
+    const log = await open(gen);
+    const append = log.append.bind(log);
+    log.append = async (buf: Buffer, opts?: { durable?: boolean }) => {
+      appends.push({ durable: opts?.durable === true });
+      const r = await append(buf);
+      if (opts?.durable) await fsync();
+      return r;
+    };
+    (log as MemoryGenerationLog & { flush(): Promise<void> }).flush = fsync;
+    return log;
+  };
+  return { dir, fsyncDone: () => { for (const g of gates.splice(0)) g(); }, appends };
+}
+
+test('a non-durable persist (an acquisition) is not queued behind an earlier durable persist\'s fsync, which still holds its caller until it ends', async () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  const { dir, fsyncDone } = slowFsyncDir();
+  const s = await ShareStateLog.open(dir, c, { clock });
+  c.configure('g', { maxDeliveries: 3 });
+  c.acquire('g', 'w1', src(20), 5);
+  let acked = false;
+  c.ack('g', 'w1', tgt([0, 1]));
+  const ack = s.persist(true).then(() => { acked = true; });
+  c.acquire('g', 'w2', src(20), 5);
+  const acquired = await Promise.race([s.persist(false).then(() => 'written'), new Promise((r) => setTimeout(() => r('stuck behind the fsync'), 2_000))]);
+  assert.equal(acquired, 'written');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(acked, false, 'the ack is not answered before its fsync');
+  fsyncDone();
+  await ack;
+  assert.equal(acked, true);
+  // Nothing left to write: a durable persist still waits for the fsync of what was written.
+  c.ack('g', 'w2', tgt([5]));
+  const p = s.persist(true);
+  let done = false;
+  const q = s.persist(true).then(() => { done = true; });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(done, false, 'a durable persist with nothing new waits for the earlier write\'s fsync');
+  fsyncDone();
+  await Promise.all([p, q]);
+});

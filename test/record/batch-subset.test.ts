@@ -1,0 +1,55 @@
+// subsetBatch: a stored batch cut down to some of its records (a ShareAcquire's answer).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { decodeBatch, encodeBatch, subsetBatch, validateBatch, type OffsetRange } from '../../src/record/index.js';
+import { decodeMessages } from '../../src/client/message-decoder.js';
+import type { Message } from '../../src/client/types.js';
+
+const inRanges = (o: number, ranges: OffsetRange[]) => ranges.some((r) => o >= r.firstOffset && o <= r.lastOffset);
+
+/** Sorted, disjoint ranges over base..base+n-1 from a list of cut points. */
+function rangesFrom(base: number, n: number, cuts: number[]): OffsetRange[] {
+  const pts = [...new Set(cuts.map((c) => c % n))].sort((a, b) => a - b);
+  const out: OffsetRange[] = [];
+  for (let i = 0; i + 1 < pts.length; i += 2) out.push({ firstOffset: base + pts[i], lastOffset: base + pts[i + 1] });
+  return out;
+}
+
+test('subsetBatch keeps exactly the records inside the ranges, each with its offset, timestamp, key, value and headers, in a batch with a valid CRC', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 2 ** 40 }), fc.array(fc.nat(), { maxLength: 8 }),
+    (n, base, cuts) => {
+      const recs = Array.from({ length: n }, (_, i) => ({ key: i % 3 ? `k${i}` : null, value: Buffer.alloc(i * 7, i), timestamp: 1_000 + i * 13, ...(i % 4 === 0 && { headers: [{ key: 'h', value: Buffer.from([i]) }] }) }));
+      const batch = encodeBatch(recs, { baseOffset: base });
+      const ranges = rangesFrom(base, n, cuts);
+      const out = subsetBatch(batch, 0, batch.length, ranges);
+      const want = recs.map((r, i) => ({ ...r, offset: base + i })).filter((r) => inRanges(r.offset, ranges));
+      if (want.length === 0) return assert.equal(out, null);
+      assert.ok(out);
+      assert.equal(validateBatch(out), out.length, 'framed, CRC good');
+      const got = decodeBatch(out).records;
+      assert.deepEqual(got.map((r) => r.offset), want.map((r) => r.offset));
+      assert.deepEqual(got.map((r) => r.timestamp), want.map((r) => r.timestamp));
+      assert.deepEqual(got.map((r) => r.key?.toString() ?? null), want.map((r) => r.key));
+      assert.deepEqual(got.map((r) => r.value), want.map((r) => r.value));
+      assert.deepEqual(got.map((r) => r.headers.length), want.map((r) => (r.headers ? 1 : 0)));
+      if (want.length === n) assert.equal(out.buffer, batch.buffer, 'every record kept: the stored bytes, not a copy');
+    },
+  ));
+});
+
+test('subsetBatch of 31 records out of 1,000 is ~3 % of the batch, and the client decoder reads kept records of several cut batches at their offsets', () => {
+  const big = encodeBatch(Array.from({ length: 1000 }, () => ({ value: 'x'.repeat(100) })), { baseOffset: 5000 });
+  const cut = subsetBatch(big, 0, big.length, [{ firstOffset: 5100, lastOffset: 5130 }]);
+  assert.ok(cut);
+  assert.ok(cut.length < big.length / 25, `${cut.length} bytes of ${big.length}`);
+  // Two stored batches, an acquire spanning their boundary plus one redelivered record.
+  const b1 = encodeBatch(Array.from({ length: 10 }, (_, i) => ({ value: `a${i}` })), { baseOffset: 0 });
+  const b2 = encodeBatch(Array.from({ length: 10 }, (_, i) => ({ value: `b${i}` })), { baseOffset: 10 });
+  const ranges = [{ firstOffset: 2, lastOffset: 2 }, { firstOffset: 8, lastOffset: 12 }];
+  const wire = Buffer.concat([subsetBatch(b1, 0, b1.length, ranges)!, subsetBatch(b2, 0, b2.length, ranges)!]);
+  const msgs: Message[] = [];
+  decodeMessages(wire, 't', 0, 2, msgs);
+  assert.deepEqual(msgs.map((m) => `${m.offset}:${m.value!.toString()}`), ['2:a2', '8:a8', '9:a9', '10:b0', '11:b1', '12:b2']);
+});
