@@ -18,9 +18,9 @@ import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
-import { readAcquired } from './share-read.js';
 import { holdBackDelayed } from './share-delayed.js';
 import { pickSettings } from './share-settings.js';
+import { jobSource } from './job-source.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
@@ -42,28 +42,27 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
     else known.push(topic);
   }
   let attempted = false;
+  const jobs = jobSource(ctx);
   const attempt = async (): Promise<ShareAcquirePartitionResult[] | undefined> => {
     if (scope?.closed || !svc.isBound(scope, groupId, workerId)) return undefined;
     // A parked retry must not bring back a group deleted meanwhile, with broker defaults in
     // place of this worker's settings: its next acquire recreates it properly.
     if (attempted && !svc.coord.group(groupId)) return undefined;
     attempted = true;
-    const got = svc.coord.acquire(groupId, workerId, sources(ctx, known), req.maxRecords);
+    const got = svc.coord.acquire(groupId, workerId, jobs.partitions(known), req.maxRecords);
     if (got.length === 0) return undefined;
     await svc.commit([], false);
     let redelivered = 0;
     const out: ShareAcquirePartitionResult[] = [];
     for (const g of got) {
       redelivered += g.redelivered;
-      const log = ctx.logs.log(g.topic, g.partition);
       try {
-        if (!log) throw new Error(`partition ${g.topic}/${g.partition} vanished`);
-        const records = await readAcquired(log, g.ranges);
+        const records = await jobs.read(g.topic, g.partition, g.ranges);
         // Records whose delivery time has not come go back to wait for it (share-delayed.ts);
         // the answer then holds only the records the worker keeps.
         const acquired = holdBackDelayed(svc.coord, groupId, workerId, g.topic, g.partition, g.ranges, records, Date.now());
         if (acquired.length) {
-          out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records: acquired === g.ranges ? records : await readAcquired(log, acquired) });
+          out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records: acquired === g.ranges ? records : await jobs.read(g.topic, g.partition, acquired) });
         }
       } catch (err) {
         // The records stay locked to this worker, which cannot see them: they come back when the lock expires.
@@ -103,25 +102,11 @@ async function park(
 }
 
 /**
- * The partitions a group may acquire from, and how far. Single node: the local logs up to
- * their end. Cluster mode: the local replicas (leader or follower) up to the committed end
- * this broker knows (ReplicaManager.committedEnd: the high watermark), never the log end: a
- * record past it may be truncated by a failover, and a job handed out from it would vanish
- * (docs/cluster.md, "Coordinators"). A partition with no replica here is not offered.
+ * One partition of the local replicas, up to the committed end this broker knows
+ * (ReplicaManager.committedEnd), or undefined when this broker holds none: ShareCancel's
+ * source (it searches the local log). The acquire reads through job-source.ts, which also
+ * reads partitions with no in-sync replica here at their leader.
  */
-function sources(ctx: BrokerContext, topics: string[]): PartitionSource[] {
-  const out: PartitionSource[] = [];
-  for (const topic of topics) {
-    const n = ctx.logs.topic(topic)?.partitions ?? 0;
-    for (let partition = 0; partition < n; partition++) {
-      const s = partitionSource(ctx, topic, partition);
-      if (s) out.push(s);
-    }
-  }
-  return out;
-}
-
-/** One partition as sources() offers it (see there), or undefined when this broker cannot serve it. */
 export function partitionSource(ctx: BrokerContext, topic: string, partition: number): PartitionSource | undefined {
   const log = ctx.logs.log(topic, partition);
   if (!log) return undefined;

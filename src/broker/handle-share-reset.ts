@@ -6,12 +6,12 @@
  * so no worker can slip in between. The reset is durable in the share state log before
  * the answer.
  */
-import type { Api, ShareResetRequest } from '../protocol/api.js';
+import type { Api } from '../protocol/api.js';
 import { InvalidTopicError } from '../errors.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
-import type { PartitionLog } from '../storage/types.js';
 import { shareServiceFor } from './share-coordinators.js';
+import { jobSource } from './job-source.js';
 import type { Handler } from './handler.js';
 
 export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req) => {
@@ -24,13 +24,12 @@ export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req)
   }
   const numbers = req.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
   if (numbers.length > info.partitions) throw new UnknownTopicError(topic, numbers.find((p) => p >= info.partitions));
-  const logs: [number, PartitionLog][] = numbers.map((p) => {
-    const log = ctx.logs.log(topic, p);
-    if (!log) throw new UnknownTopicError(topic, p);
-    return [p, log];
-  });
-  // Resolved first (a timestamp lookup reads the log), applied in one synchronous step below.
-  const targets = await Promise.all(logs.map(async ([partition, log]) => ({ topic, partition, offset: await target(log, to), logEndOffset: log.logEndOffset })));
+  const bad = numbers.find((p) => p >= info.partitions);
+  if (bad !== undefined) throw new UnknownTopicError(topic, bad);
+  // Resolved first (a timestamp lookup reads the log; in a cluster, a partition with no
+  // replica in sync here asks its leader: job-source.ts), applied in one synchronous step below.
+  const jobs = jobSource(ctx);
+  const targets = await Promise.all(numbers.map(async (partition) => ({ topic, partition, ...(await jobs.resetTarget(topic, partition, to)) })));
   const svc = shareServiceFor(ctx, groupId);
   if (req.dryRun) {
     const g = svc.coord.group(groupId);
@@ -42,12 +41,3 @@ export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req)
   ctx.log.info('share group reset', { group: groupId, topic, partitions: partitions.map((p) => [p.partition, p.from, p.to]) });
   return { id: req.id, partitions };
 };
-
-async function target(log: PartitionLog, to: ShareResetRequest['to']): Promise<number> {
-  const start = log.logStartOffset;
-  const end = log.logEndOffset;
-  if (to === 'earliest') return start;
-  if (to === 'latest') return end;
-  if ('offset' in to) return Math.min(end, Math.max(start, to.offset));
-  return (await log.offsetForTimestamp(to.timestamp)) ?? end;
-}

@@ -8,8 +8,9 @@
  * Cluster mode (docs/cluster.md, "Coordinators"): the copy is an acks=all produce through the
  * dead-letter partition's leader (produce-as-leader.ts when that is this broker, else a
  * Produce over the broker link the replication layer keeps, ctx.cluster.links), so "written"
- * means on every in-sync replica; the original is read from the local replica, and a record
- * with no replica here fails (and is retried) rather than counting as gone.
+ * means on every in-sync replica; the original is read where the coordinator reads jobs
+ * (job-source.ts: the local replica in sync, else the partition's leader), and a record it
+ * cannot reach fails (and is retried) rather than counting as gone.
  *
  * It never throws: it reports, per dead-letter topic, what was durably appended and what
  * failed. The caller archives only the records whose copy is written (or whose source
@@ -27,6 +28,7 @@ import { errorName } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
 import type { BrokerContext } from './context.js';
 import { produceAsLeader } from './produce-as-leader.js';
+import { jobSource } from './job-source.js';
 
 const creating = new Map<string, Promise<void>>();
 
@@ -50,11 +52,10 @@ async function ensureDlqTopic(ctx: BrokerContext, topic: string): Promise<void> 
 }
 
 async function readOriginal(ctx: BrokerContext, dl: DeadLetter): Promise<RecordInput | undefined> {
-  const log = ctx.logs.log(dl.topic, dl.partition);
-  // Cluster mode: no replica here says nothing about retention; fail, and the write is retried.
-  if (!log && ctx.replicas) throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `no replica of ${dl.topic}-${dl.partition} on this broker to copy offset ${dl.offset} from`);
-  if (!log || dl.offset < log.logStartOffset || dl.offset >= log.logEndOffset) return undefined;
-  const { bytes } = await log.read(dl.offset, 1);
+  // Undefined: retention deleted it. Cluster mode with no replica in sync here: read at the
+  // leader (job-source.ts); one it cannot reach throws, and the write is retried.
+  const bytes = await jobSource(ctx).readAt(dl.topic, dl.partition, dl.offset);
+  if (!bytes) return undefined;
   for (const b of decodeBatches(bytes)) {
     for (const r of b.records) if (r.offset === dl.offset) return deadLetterRecord(r, dl);
   }

@@ -49,9 +49,10 @@ export interface ShareServiceOptions {
   /**
    * Cluster mode: the state log is a partition of the replicated `__share_state` topic
    * (replicated-generation-dir.ts): every write is an acks=all produce, so nothing is
-   * answered before the in-sync replicas hold it; there is one generation, so no compaction,
-   * and a failed write cannot be repaired by a snapshot of memory: `onWriteFailed` is called
-   * and the owner reloads this coordinator from the replica (share-coordinators.ts).
+   * answered before the in-sync replicas hold it; there is one generation, compacted in place
+   * (a snapshot, then the log start moves to it), and a failed write cannot be repaired by a
+   * snapshot of memory: `onWriteFailed` is called and the owner reloads this coordinator from
+   * the replica (share-coordinators.ts).
    */
   replicated?: { partition: number; onWriteFailed: () => void };
 }
@@ -106,10 +107,10 @@ export class ShareService {
     const p = opts.replicated?.partition;
     s.state = await ShareStateLog.open(dir, s.coord, {
       onCompactionError: (err) => ctx.log.error('share state compaction failed', { error: err, ...(p !== undefined && { partition: p }) }),
-      ...(p === undefined
-        ? { onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics) }
-        // Generations cannot be swapped on a replicated partition: no compaction (docs/cluster.md).
-        : { compactMinRecords: Number.MAX_SAFE_INTEGER }),
+      // Compaction with the single broker's thresholds (CompactedLog's) on both; replicated,
+      // in place: a snapshot into the partition, then its log start moves there
+      // (replicated-generation-dir.ts). Only a single node quarantines bad records.
+      ...(p === undefined && { onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics) }),
     });
     s.timer = setInterval(() => s.tick(), TICK_MS);
     s.timer.unref();

@@ -104,6 +104,22 @@ export function registerQueueCommand(program: Command): void {
     });
 
   queue
+    .command('list')
+    .description('the share groups, one id a line (in a cluster: every broker\'s)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(brokerOption())
+    .action(async (o: { broker: string[]; format: 'text' | 'json' }) => {
+      const admin = new QueueAdmin({ brokers: o.broker });
+      try {
+        await admin.conn.connect();
+        const ids = await admin.listGroups();
+        await writeOut(o.format === 'json' ? JSON.stringify(ids) + '\n' : ids.map((id) => id + '\n').join(''));
+      } finally {
+        await admin.close();
+      }
+    });
+
+  queue
     .command('describe')
     .description('counts of a share group (all groups when none is named)')
     .argument('[group]', 'share group')

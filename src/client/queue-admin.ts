@@ -44,10 +44,17 @@ export class QueueAdmin {
     this.conn = this.pool.home;
   }
 
-  /** Every share group's ids (in a cluster: those coordinated by the broker answering). */
+  /**
+   * Every share group's id. In a cluster each broker lists the groups it coordinates: every
+   * live broker from Metadata is asked (as Admin.listGroups does) and the lists merged, sorted;
+   * a broker that does not answer fails the call, since a partial list would look complete.
+   */
   async listGroups(): Promise<string[]> {
-    const res = await this.conn.request(Api.ShareDescribe, {});
-    return res.groups.map((g) => g.groupId);
+    await this.pool.meta.refresh();
+    if (!this.pool.meta.clustered) return groupIds(await this.conn.request(Api.ShareDescribe, {}));
+    const lists = await Promise.all(this.pool.meta.brokerUrls().map((url) => this.pool.forUrl(url).request(Api.ShareDescribe, {})));
+    // A group listed by two brokers (its coordinator moving meanwhile) once.
+    return [...new Set(lists.flatMap(groupIds))].sort();
   }
 
   /**
@@ -126,4 +133,8 @@ export class QueueAdmin {
     if (!r) this.routes.set(groupId, (r = new CoordinatorRoute(this.pool, groupId, { retryBackoffMs: 200, logger: this.log, keyType: 'share' })));
     return r;
   }
+}
+
+function groupIds(res: ShareDescribeResponse): string[] {
+  return res.groups.map((g) => g.groupId);
 }

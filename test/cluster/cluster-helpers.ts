@@ -2,6 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SluiceError } from '../../src/errors.js';
+import { SEGMENT_FILE } from '../../src/storage/segment.js';
+import { LOG_START_OFFSET_FILE } from '../../src/storage/partition-log.js';
 
 const MEMBER = fileURLToPath(new URL('./fixtures/member.ts', import.meta.url));
 
@@ -54,4 +59,29 @@ export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: n
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A request retried while it fails with a retriable error (a coordinator loading or moved, a partition without a leader yet). */
+export async function retriedWhileRetriable<T>(what: string, run: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  return until(async () => {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof SluiceError && err.retriable) return undefined;
+      throw err;
+    }
+  }, timeoutMs, what);
+}
+
+/** A replica of `topic`-`partition` in a broker's data dir: its log start (the saved one, else its first segment), its segment bases and its bytes. */
+export function replicaOnDisk(dataDir: string, topic: string, partition: number): { start: number; bases: number[]; bytes: number } {
+  const dir = join(dataDir, `${topic}-${partition}`);
+  const files = readdirSync(dir);
+  const bases = files.map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((a, b) => a - b);
+  let start = bases[0] ?? 0;
+  try {
+    start = Math.max(start, Number(readFileSync(join(dir, LOG_START_OFFSET_FILE), 'utf8').trim()));
+  } catch { /* never advanced */ }
+  const bytes = files.filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  return { start, bases, bytes };
 }

@@ -6,16 +6,11 @@
 // snapshot with exactly the offsets last committed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { SluiceError } from '../../src/errors.js';
 import { Api } from '../../src/protocol/api.js';
 import { GROUP_COORDINATOR_TOPIC } from '../../src/topic-name.js';
 import { COORDINATOR_PARTITIONS, coordinatorPartition } from '../../src/group/coordinator-partition.js';
-import { SEGMENT_FILE } from '../../src/storage/segment.js';
-import { LOG_START_OFFSET_FILE } from '../../src/storage/partition-log.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
-import { until } from './cluster-helpers.js';
+import { replicaOnDisk, retriedWhileRetriable, until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
 
 const SEGMENT_BYTES = 8192;
@@ -30,30 +25,8 @@ async function coordinatorOf(cluster: BrokerCluster, group: string, not?: number
   }, 60_000, `a live coordinator of ${group}`);
 }
 
-/** A group request at `nodeId`, retried while the answer is retriable (loading, moved, not yet known). */
-async function retried<T>(what: string, run: () => Promise<T | undefined>): Promise<T> {
-  return until(async () => {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof SluiceError && err.retriable) return undefined;
-      throw err;
-    }
-  }, 60_000, what);
-}
-
-/** A replica's log start (the saved one, else its first segment), its segment bases and its bytes. */
-function replicaOnDisk(dataDir: string, partition: number): { start: number; bases: number[]; bytes: number } {
-  const dir = join(dataDir, `${GROUP_COORDINATOR_TOPIC}-${partition}`);
-  const files = readdirSync(dir);
-  const bases = files.map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((a, b) => a - b);
-  let start = bases[0] ?? 0;
-  try {
-    start = Math.max(start, Number(readFileSync(join(dir, LOG_START_OFFSET_FILE), 'utf8').trim()));
-  } catch { /* never advanced */ }
-  const bytes = files.filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-  return { start, bases, bytes };
-}
+const retried = <T>(what: string, run: () => Promise<T | undefined>) => retriedWhileRetriable(what, run);
+const replica = (dataDir: string, partition: number) => replicaOnDisk(dataDir, GROUP_COORDINATOR_TOPIC, partition);
 
 test('a coordinator partition compacts in place: every replica moves its log start and drops older segments; a SIGKILLed coordinator is rebuilt with exactly the committed offsets', { skip: etcdTool.skip, timeout: 300_000 }, async () => {
   const cluster = env.cluster;
@@ -77,10 +50,10 @@ test('a coordinator partition compacts in place: every replica moves its log sta
   for (const [p, o] of committed) assert.ok(o >= (COMMITS - 8) * 10 + p && o % 10 === p, `partition ${p}: ${o}`);
 
   // Every replica copies the leader's log start (followers take it from their fetch answers).
-  const leaderStart = replicaOnDisk(cluster.broker(coordinator).dataDir, partition).start;
+  const leaderStart = replica(cluster.broker(coordinator).dataDir, partition).start;
   assert.ok(leaderStart > 0, `the coordinator's log start moved (it is ${leaderStart})`);
   const replicas = await until(async () => {
-    const all = cluster.brokers.map((b) => ({ node: b.nodeId, ...replicaOnDisk(b.dataDir, partition) }));
+    const all = cluster.brokers.map((b) => ({ node: b.nodeId, ...replica(b.dataDir, partition) }));
     return all.every((r) => r.start >= leaderStart) ? all : undefined;
   }, 30_000, `every replica of ${GROUP_COORDINATOR_TOPIC}-${partition} at log start ${leaderStart}`);
   for (const r of replicas) {

@@ -1,0 +1,173 @@
+/**
+ * Where a share coordinator reads the jobs it hands out (docs/cluster.md, "Share groups"):
+ * the one seam the share handlers call for a data partition's bounds and bytes (ShareAcquire's
+ * hand-out and answer, ShareReset's targets, the dead-letter copy's original).
+ *
+ *   single broker        the local log, up to its end (as before cluster mode)
+ *   cluster, in sync     the local replica (leader, or a follower in the ISR), up to the
+ *                        committed end this broker knows (ReplicaManager.committedEnd: the
+ *                        high watermark), never the log end: a record past it may be
+ *                        truncated by a failover, and a job handed out from it would vanish
+ *   cluster, otherwise   the partition's leader over the broker link, up to the high
+ *                        watermark it reports (remote-partition-reader.ts, with a small
+ *                        cache): a broker that holds no replica of a partition (5 brokers,
+ *                        replication factor 3), or one out of sync, still offers its jobs
+ *
+ * One instance per broker context, `jobSource(ctx)`.
+ */
+import { EARLIEST, LATEST, type ShareResetTo } from '../protocol/api.js';
+import { SluiceError } from '../errors.js';
+import { UnknownTopicError } from '../storage/errors.js';
+import type { PartitionLog } from '../storage/types.js';
+import type { PartitionSource } from '../queue/share-coordinator.js';
+import type { BrokerContext } from './context.js';
+import { readAcquired } from './share-read.js';
+import type { OffsetRange } from '../record/index.js';
+import { RemotePartitionReader } from './remote-partition-reader.js';
+
+export interface JobSource {
+  /**
+   * The partitions of `topics` a share group may acquire from now, and how far. Synchronous:
+   * the coordinator hands out in one step. A remote partition is offered up to the high
+   * watermark last heard from its leader (none before the first answer; each answer that
+   * moves it wakes the acquires parked on the partition).
+   */
+  partitions(topics: readonly string[]): PartitionSource[];
+  /**
+   * The records of `ranges` (ascending) of a partition `partitions` offered: from a local
+   * log, its batches cut down to those records (share-read.ts `readAcquired`); from a leader,
+   * the whole batches covering them (the client keeps only the acquired records).
+   */
+  read(topic: string, partition: number, ranges: readonly OffsetRange[]): Promise<Buffer>;
+  /** Where ShareReset's `to` lands on a partition, and the end it was resolved against. */
+  resetTarget(topic: string, partition: number, to: ShareResetTo): Promise<{ offset: number; logEndOffset: number }>;
+  /**
+   * The stored batch(es) holding `offset`, or undefined once the partition's log start passed
+   * it (retention deleted it). Throws when it cannot tell (no leader, a dropped link).
+   */
+  readAt(topic: string, partition: number, offset: number): Promise<Buffer | undefined>;
+}
+
+const registry = new WeakMap<BrokerContext, JobSource>();
+
+/** This broker's job source (created on first use). */
+export function jobSource(ctx: BrokerContext): JobSource {
+  let s = registry.get(ctx);
+  if (!s) registry.set(ctx, (s = new BrokerJobSource(ctx)));
+  return s;
+}
+
+class BrokerJobSource implements JobSource {
+  private remoteReader: RemotePartitionReader | undefined;
+
+  constructor(private readonly ctx: BrokerContext) {}
+
+  partitions(topics: readonly string[]): PartitionSource[] {
+    const ctx = this.ctx;
+    const out: PartitionSource[] = [];
+    const rm = ctx.replicas;
+    for (const topic of topics) {
+      const n = ctx.logs.topic(topic)?.partitions ?? 0;
+      for (let partition = 0; partition < n; partition++) {
+        const log = this.local(topic, partition);
+        if (log) {
+          const end = rm ? rm.committedEnd(topic, partition) : log.logEndOffset;
+          if (end !== undefined) out.push({ topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) });
+          continue;
+        }
+        const b = this.remote()?.bounds(topic, partition);
+        if (b) out.push({ topic, partition, logStartOffset: b.logStartOffset, logEndOffset: b.highWatermark });
+      }
+    }
+    return out;
+  }
+
+  async read(topic: string, partition: number, ranges: readonly OffsetRange[]): Promise<Buffer> {
+    const log = this.local(topic, partition);
+    if (log) return readAcquired(log, ranges);
+    const remote = this.remote();
+    if (!remote) throw new Error(`partition ${topic}/${partition} vanished`);
+    return remote.read(topic, partition, ranges[0]!.firstOffset, ranges[ranges.length - 1]!.lastOffset);
+  }
+
+  async resetTarget(topic: string, partition: number, to: ShareResetTo): Promise<{ offset: number; logEndOffset: number }> {
+    const log = this.local(topic, partition);
+    if (log) return { offset: await localTarget(log, to), logEndOffset: log.logEndOffset };
+    const remote = this.remote();
+    if (!remote) throw new UnknownTopicError(topic, partition);
+    // The leader answers with its high watermark where a single broker says log end.
+    const [start, end] = await Promise.all([remote.listOffset(topic, partition, EARLIEST), remote.listOffset(topic, partition, LATEST)]);
+    const offset = to === 'earliest' ? start
+      : to === 'latest' ? end
+      : 'offset' in to ? Math.min(end, Math.max(start, to.offset))
+      : await remote.listOffset(topic, partition, to.timestamp);
+    return { offset, logEndOffset: end };
+  }
+
+  async readAt(topic: string, partition: number, offset: number): Promise<Buffer | undefined> {
+    const log = this.local(topic, partition);
+    if (log) {
+      if (offset < log.logStartOffset || offset >= log.logEndOffset) return undefined;
+      return (await log.read(offset, 1)).bytes;
+    }
+    const remote = this.remote();
+    if (!remote) return undefined; // single broker: no log is no record
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await remote.read(topic, partition, offset, offset);
+    } catch (err) {
+      if (!(err instanceof SluiceError && err.code === 'OFFSET_OUT_OF_RANGE')) throw err;
+    }
+    if (bytes && bytes.length > 0) return bytes;
+    // Not served: gone only when the leader's log start passed it; else (not committed
+    // there yet, a leader that truncated) the caller tries again later.
+    if (offset < await remote.listOffset(topic, partition, EARLIEST)) return undefined;
+    throw new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${offset} of ${topic}-${partition} is not committed at its leader (yet); asked again later`);
+  }
+
+  /**
+   * The local log to read `topic`-`partition` from: single broker, the log; cluster mode, a
+   * replica in sync (leader, or a follower in the ISR), else none (read from the leader).
+   */
+  private local(topic: string, partition: number): PartitionLog | undefined {
+    const ctx = this.ctx;
+    const log = ctx.logs.log(topic, partition);
+    const rm = ctx.replicas;
+    if (!log || !rm || !ctx.cluster) return log;
+    const role = rm.role(topic, partition);
+    if (role === 'leader') return log;
+    if (role === 'follower' && ctx.cluster.node.view.partition(topic, partition)?.state.isr.includes(rm.nodeId)) return log;
+    return undefined;
+  }
+
+  /** Cluster mode: the reader of partitions with no replica in sync here; undefined on a single broker. */
+  private remote(): RemotePartitionReader | undefined {
+    const ctx = this.ctx;
+    const cluster = ctx.cluster;
+    if (!cluster || !ctx.replicas) return undefined;
+    if (!this.remoteReader) {
+      const reader = new RemotePartitionReader({
+        links: cluster.links,
+        leaderOf: (topic, partition) => {
+          const s = cluster.node.view.partition(topic, partition)?.state;
+          // No leader, or this broker (its replica is on the way): nothing to read remotely.
+          return s && s.leader >= 0 && s.leader !== cluster.nodeId ? { leader: s.leader, leaderEpoch: s.leaderEpoch } : undefined;
+        },
+        onAdvance: (topic, partition) => ctx.delayed.wakePartition(topic, partition),
+        log: ctx.log,
+      });
+      ctx.logs.events.on('topicDeleted', (e) => reader.forget(e.topic));
+      this.remoteReader = reader;
+    }
+    return this.remoteReader;
+  }
+}
+
+async function localTarget(log: PartitionLog, to: ShareResetTo): Promise<number> {
+  const start = log.logStartOffset;
+  const end = log.logEndOffset;
+  if (to === 'earliest') return start;
+  if (to === 'latest') return end;
+  if ('offset' in to) return Math.min(end, Math.max(start, to.offset));
+  return (await log.offsetForTimestamp(to.timestamp)) ?? end;
+}
