@@ -22,24 +22,28 @@ export function addSecurityOptions(cmd: Command): void {
   if (!cmd.options.some((o) => o.long === '--broker')) return;
   cmd.addOption(new Option('--ca <file>', 'PEM CA bundle that signed the broker\'s certificate (wss://)').env('SLUICE_CA'));
   cmd.addOption(new Option('--cert <file>', 'PEM client certificate, for brokers that require one'));
-  cmd.addOption(new Option('--key <file>', 'PEM key of --cert'));
+  // `produce` has a --key of its own (the message key): there the certificate's key is --cert-key.
+  const keyFlag = cmd.options.some((o) => o.long === '--key') ? '--cert-key' : '--key';
+  cmd.addOption(new Option(`${keyFlag} <file>`, 'PEM key of --cert'));
   cmd.addOption(new Option('--user <name>', 'log in as this user (SASL/SCRAM-SHA-256); password from SLUICE_PASSWORD or --password-stdin').env('SLUICE_USER'));
   // `user add --password-stdin` reads the new user's password: there the login's comes from SLUICE_PASSWORD.
   const stdinIsLogin = !cmd.options.some((o) => o.long === '--password-stdin');
   if (stdinIsLogin) cmd.addOption(new Option('--password-stdin', 'read the --user password from the first line of stdin'));
   cmd.hook('preAction', async (_cmd, action) => {
-    resolved = await resolveSecurity(action.opts(), stdinIsLogin);
+    resolved = await resolveSecurity(action.opts(), stdinIsLogin, keyFlag === '--key' ? 'key' : 'certKey');
   });
 }
 
-async function resolveSecurity(o: Record<string, unknown>, stdinIsLogin: boolean): Promise<Pick<ConnectionOptions, 'tls' | 'sasl'>> {
+async function resolveSecurity(o: Record<string, unknown>, stdinIsLogin: boolean, keyOpt: 'key' | 'certKey'): Promise<Pick<ConnectionOptions, 'tls' | 'sasl'>> {
   const out: Pick<ConnectionOptions, 'tls' | 'sasl'> = {};
   const tls: ClientTlsOptions = {};
+  const key = o[keyOpt];
+  const keyFlag = keyOpt === 'key' ? '--key' : '--cert-key';
   if (typeof o.ca === 'string') tls.ca = await readPem(o.ca, '--ca');
-  if ((o.cert === undefined) !== (o.key === undefined)) throw new InvalidArgumentError('--cert and --key go together');
-  if (typeof o.cert === 'string' && typeof o.key === 'string') {
+  if ((o.cert === undefined) !== (key === undefined)) throw new InvalidArgumentError(`--cert and ${keyFlag} go together`);
+  if (typeof o.cert === 'string' && typeof key === 'string') {
     tls.cert = await readPem(o.cert, '--cert');
-    tls.key = await readPem(o.key, '--key');
+    tls.key = await readPem(key, keyFlag);
   }
   if (Object.keys(tls).length > 0) out.tls = tls;
   if (typeof o.user === 'string') {
