@@ -194,7 +194,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
       if (Object.keys(settings).length === 0) throw new InvalidArgumentError('name at least one setting to change (--rate, --max-in-flight, --visibility-timeout, --max-deliveries)');
-      const admin = new QueueAdmin({ brokers: o.broker });
+      const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       let after;
       try {
         after = await admin.alterGroup(group, settings);
