@@ -1,6 +1,6 @@
 /**
  * Programs that some tests need from outside the repository (Prometheus and promtool now,
- * etcd for cluster tests), found on PATH or through an env override.
+ * etcd for cluster tests, openssl for TLS tests), found on PATH or through an env override.
  *
  * A developer machine without one skips those tests, loudly. Under CI (the `CI` env var,
  * which .ci/run sets) a missing tool is a failure, never a skip: .ci/run installs what the
@@ -15,6 +15,8 @@ const TOOLS = {
   promtool: { env: 'SLUICE_PROMTOOL', pkg: 'prometheus' },
   // Not SLUICE_ETCD: that is the broker's 'etcd' setting (its endpoints), and a spawned broker would read it.
   etcd: { env: 'SLUICE_ETCD_BIN', pkg: 'etcd-server' },
+  // The TLS tests make a throwaway CA and certificates with it.
+  openssl: { env: 'SLUICE_OPENSSL_BIN', pkg: 'openssl' },
 } as const;
 
 export type ToolName = keyof typeof TOOLS;

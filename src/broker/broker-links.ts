@@ -2,10 +2,11 @@
  * The links from this broker to the others (a `LinkFactory` of replication/types.ts): one
  * client `Connection` per broker id, dialled at the URL that broker registered in etcd. The
  * one place `broker/` imports `client/`: replica fetches, failsafe checks and forwarded topic
- * changes all go over these.
+ * changes all go over these. With TLS on they dial wss:// with the broker's CA and present its
+ * certificate; with `auth: scram` they log in as the inter-broker user (docs/security.md).
  */
 import { SluiceError } from '../errors.js';
-import { Connection } from '../client/connection.js';
+import { Connection, type ConnectionOptions } from '../client/connection.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { BrokerLink, LinkFactory } from '../replication/types.js';
 
@@ -14,7 +15,8 @@ export class BrokerLinks {
   private readonly open = new Map<number, Connection>();
   private closed = false;
 
-  constructor(private readonly node: ClusterNode) {}
+  /** `opts`: the links' TLS and login (cluster-context.ts builds them from the settings). */
+  constructor(private readonly node: ClusterNode, private readonly opts: ConnectionOptions = {}) {}
 
   readonly link: LinkFactory = async (nodeId: number): Promise<BrokerLink> => {
     if (this.closed) throw new SluiceError('NETWORK_ERROR', 'broker links are closed (the broker is stopping)');
@@ -27,7 +29,7 @@ export class BrokerLinks {
     if (have && have.url === url) return have;
     // The old URL's connection is dropped; a failure to close it cleanly leaves nothing to undo.
     if (have) void have.close().catch(() => {});
-    const conn = new Connection(url);
+    const conn = new Connection(url, this.opts);
     this.open.set(nodeId, conn);
     return conn;
   };

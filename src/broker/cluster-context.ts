@@ -29,6 +29,8 @@ import { Failsafe, failsafeWindows } from '../cluster/failsafe.js';
 import { performance } from 'node:perf_hooks';
 import { BrokerLinks } from './broker-links.js';
 import { ControllerRoute } from './controller-route.js';
+import { linkTlsOptions, tlsOn } from './tls-files.js';
+import type { ConnectionOptions } from '../client/connection.js';
 
 export interface ClusterContext {
   readonly nodeId: number;
@@ -78,7 +80,8 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   if (problem !== undefined) throw new SluiceError('INVALID_CONFIG', `setting 'etcd' (flag --${flagName('etcd')}) ${problem}`);
   const hosts = etcdEndpoints(config.etcd!);
   const client = new Etcd3({ hosts, dialTimeout: 5000 });
-  const advertisedUrl = config.advertisedUrl ?? `ws://${config.host}:${boundPort}`;
+  const advertisedUrl = config.advertisedUrl ?? `${tlsOn(config) ? 'wss' : 'ws'}://${config.host}:${boundPort}`;
+  const linkOptions = await linkSecurity(config);
   const leaderElections = { count: 0 };
   const node = new ClusterNode(client, {
     nodeId, advertisedUrl, clusterName: config.clusterName, sessionTtlMs: config.etcdSessionTtlMs,
@@ -103,7 +106,7 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   node.view.on('error', (err) => { log.error('cluster.view.resync-failed', { error: err.message }); });
   node.view.on('invalid', (key, err) => { log.warn('cluster.view.invalid-value', { key, error: err.message }); });
   node.directory.on('error', (err) => { log.warn('cluster.directory.watch-failed', { error: err.message }); });
-  const links = new BrokerLinks(node);
+  const links = new BrokerLinks(node, linkOptions);
   const route = new ControllerRoute(nodeId, node, tracker, links.link, config.etcdSessionTtlMs);
   const store = new EtcdMetadataStore(node.view, nodeId, route);
   const ctx: ClusterContext = {
@@ -123,6 +126,15 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
       client.close();
     },
   };
+}
+
+/** The links' TLS (the broker's CA and its certificate as a client certificate) and login (the inter-broker user). */
+async function linkSecurity(config: BrokerConfig): Promise<ConnectionOptions> {
+  const tls = await linkTlsOptions(config);
+  const out: ConnectionOptions = {};
+  if (tls !== undefined) out.tls = tls;
+  if (config.auth === 'scram') out.sasl = { username: config.interBrokerUser!, password: config.interBrokerPassword! };
+  return out;
 }
 
 /** Resolves once etcd answers a read; rejects naming the `etcd` setting after etcdConnectWaitMs. */

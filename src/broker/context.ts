@@ -13,6 +13,8 @@ import type { BrokerBudget } from './output-budget.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { ProducerIdSource } from '../storage/producer-id-counter.js';
+import type { UserStore } from '../auth/user-store.js';
+import type { ConnectionAuth } from './connection-auth.js';
 
 /** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
 export const DELAYED_KINDS = ['fetch', 'share_acquire', 'produce'] as const;
@@ -49,6 +51,8 @@ export interface BrokerContext {
   accepting: boolean;
   /** Cluster mode only (the `etcd` setting): membership, view, links to other brokers (cluster-context.ts). */
   cluster?: ClusterContext;
+  /** SCRAM users (docs/security.md): the data directory's users.json, or etcd in cluster mode. */
+  users?: UserStore;
 }
 
 /** The connection a request arrived on, as far as a handler needs to know it. */
@@ -68,4 +72,11 @@ export interface RequestScope {
   adjustOutput(delta: number): void;
   /** `bytes` of reservation travel in `res`: the connection gives them back once it queued `res` on the socket. */
   holdUntilSent(res: object, bytes: number): void;
+  /**
+   * Who sent the request (docs/security.md): the user the connection authenticated as, with
+   * `auth: scram`; undefined with `auth: none`. What an authorizer checks.
+   */
+  readonly principal?: string | undefined;
+  /** The connection's login (`auth: scram` only): the SASL handlers drive it. */
+  readonly auth?: ConnectionAuth | undefined;
 }

@@ -38,6 +38,8 @@ import { handleAlterPartitionReassignments } from './handle-alter-partition-reas
 import { handleListPartitionReassignments } from './handle-list-partition-reassignments.js';
 import { handleElectLeaders } from './handle-elect-leaders.js';
 import { handleFindCoordinator } from './handle-find-coordinator.js';
+import { handleSaslAuthenticate, handleSaslHandshake } from './handle-sasl.js';
+import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials } from './handle-user-scram-credentials.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -76,6 +78,10 @@ const HANDLERS: HandlerMap = {
   [Api.ShareCancel]: handleShareCancel,
   [Api.ShareProgress]: handleShareProgress,
   [Api.ShareAlter]: handleShareAlter,
+  [Api.SaslHandshake]: handleSaslHandshake,
+  [Api.SaslAuthenticate]: handleSaslAuthenticate,
+  [Api.DescribeUserScramCredentials]: handleDescribeUserScramCredentials,
+  [Api.AlterUserScramCredentials]: handleAlterUserScramCredentials,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

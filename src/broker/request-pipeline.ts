@@ -37,6 +37,7 @@ import { errorOf, wireError } from './wire-error.js';
 import { ConnectionBudget } from './output-budget.js';
 import type { FrameCodec } from './native-codec.js';
 import type { Transport } from './transport.js';
+import type { ConnectionAuth } from './connection-auth.js';
 
 const SHUTTING_DOWN = errorOf('BROKER_SHUTTING_DOWN');
 
@@ -53,6 +54,8 @@ export interface PipelineOptions {
   ordered: boolean;
   /** Called whenever the in-flight count drops to zero. */
   onIdle: () => void;
+  /** `auth: scram`: the connection's login, which admits each request first (connection-auth.ts). */
+  auth?: ConnectionAuth | undefined;
 }
 
 /** An answer's place in line (ordered mode). */
@@ -80,12 +83,14 @@ export class RequestPipeline implements RequestScope {
   /** Answers in request order, the first not yet sent at `head` (ordered mode only). */
   private readonly line: Slot[] | null;
   private head = 0;
+  readonly auth: ConnectionAuth | undefined;
 
   constructor(private readonly transport: Transport, private readonly ctx: PipelineContext, opts: PipelineOptions) {
     this.codec = opts.codec;
     this.dispatch = opts.dispatch;
     this.onIdle = opts.onIdle;
     this.line = opts.ordered ? [] : null;
+    this.auth = opts.auth;
     this.budget = new ConnectionBudget(ctx.config.maxBufferedBytesPerConnection, ctx.output, (spent) => {
       if (spent) this.pause('output');
       else if (this.pausedForOutput) {
@@ -102,6 +107,10 @@ export class RequestPipeline implements RequestScope {
 
   get remote(): string {
     return this.transport.remote;
+  }
+
+  get principal(): string | undefined {
+    return this.auth?.principal;
   }
 
   onClose(fn: () => void): () => void {
@@ -149,6 +158,10 @@ export class RequestPipeline implements RequestScope {
       return this.refuse(CLOSE_INTERNAL_ERROR, error.message);
     }
     if (!this.ctx.accepting) return this.answerRefused(req.api, start, { id, error: SHUTTING_DOWN });
+    if (this.auth !== undefined) {
+      const refused = this.auth.admit(req);
+      if (refused !== undefined) return this.answerRefused(req.api, start, { id, error: refused });
+    }
     const max = this.ctx.config.maxInFlightPerConnection;
     if (this.inFlight >= max) {
       return this.answerRefused(req.api, start, { id, error: errorOf('TOO_MANY_REQUESTS', `more than ${max} requests in flight on this connection`) });
@@ -297,6 +310,7 @@ export class RequestPipeline implements RequestScope {
 
   private closedBy(code: number, reason: string): void {
     this.closed = true;
+    this.auth?.stop();
     if (this.budget.buffered !== 0) this.ctx.metrics.addBufferedBytes(-this.budget.buffered);
     this.budget.close(); // gives this connection's bytes back to the broker budget; waiting fetches read nothing
     this.ctx.log.debug('connection closed', { remote: this.remote, code, reason, inFlight: this.inFlight });

@@ -1,7 +1,8 @@
 /**
  * Runs a broker as the process's main job: start, then on SIGINT/SIGTERM shut down
  * gracefully and exit 0; a second signal exits at once (code 130). A failure to start
- * (port taken, data dir unusable) logs the reason and exits 1.
+ * (port taken, data dir unusable) logs the reason and exits 1. SIGHUP reloads the TLS
+ * certificate and key (server.ts `reloadTls`).
  */
 import type { BrokerConfig } from '../config/settings.js';
 import { Broker, type OpenLogs } from './server.js';
@@ -26,6 +27,8 @@ export async function runBroker(config: BrokerConfig, opts: { log?: Logger; open
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Renewed certificates (docs/security.md): new connections get them, open ones keep theirs.
+  process.on('SIGHUP', () => { void broker.reloadTls(); });
   try {
     await broker.start();
   } catch (err) {

@@ -23,6 +23,7 @@
  * the view shows no partition led here, then close as above.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
@@ -55,6 +56,14 @@ import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
 import { storageLogger } from './open-logs.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
+import { FileUserStore } from '../auth/file-user-store.js';
+import { EtcdUserStore } from '../auth/etcd-user-store.js';
+import type { UserStore } from '../auth/user-store.js';
+import { makeCredential, passwordMatches } from '../protocol/scram.js';
+import { SluiceError } from '../errors.js';
+import { authService, ConnectionAuth, type AuthService } from './connection-auth.js';
+import { LoginDelay } from './login-delay.js';
+import { isLoopbackHost, serverTlsOptions, tlsOn } from './tls-files.js';
 
 export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics }) => Promise<LogManager>;
 
@@ -70,7 +79,9 @@ export class Broker {
   readonly routes: RouteTable;
   readonly metrics: BrokerMetrics;
   private metricsServer: Server | undefined;
-  private readonly http: Server;
+  private readonly http: Server | TlsServer;
+  /** `auth: scram`: what every connection's login shares (set once the user store is open). */
+  private auth: AuthService | undefined;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<RequestPipeline>();
   private ctx: BrokerContext | undefined;
@@ -86,7 +97,17 @@ export class Broker {
   constructor(readonly config: BrokerConfig, private readonly log: Logger, private readonly openLogs: OpenLogs) {
     this.routes = defaultRoutes(() => this.notReady());
     this.metrics = setUpMetrics(config, this.routes);
-    this.http = createServer((req, res) => routeRequest(this.routes, req, res));
+    const route = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => routeRequest(this.routes, req, res);
+    // With TLS, the certificate is loaded in start() (setSecureContext): a file that cannot be
+    // read is then a start-up failure naming its setting, like any other.
+    const tls = config.tls;
+    this.http = tlsOn(config)
+      ? createTlsServer({ requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert }, route)
+      : createServer(route);
+    // A plaintext client, an unknown client CA, a broken handshake: the socket is closed, as Node does by default, and logged at debug.
+    this.http.on('tlsClientError', (err: Error, socket: Duplex) => {
+      this.log.debug('tls.handshake-failed', { remote: remoteOf(socket), error: err.message });
+    });
     this.codec = nativeCodec(config.maxRequestMsgpackBytes);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
     const limits = limitHeaderLines(config);
@@ -98,6 +119,7 @@ export class Broker {
   /** Listens, recovers storage, then accepts requests. Resolves with the bound port. */
   async start(): Promise<number> {
     const { host, port } = this.config;
+    if (tlsOn(this.config)) (this.http as TlsServer).setSecureContext(await serverTlsOptions(this.config));
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(listenFailed(err, 'port', host, port));
       this.http.once('error', failed);
@@ -107,7 +129,8 @@ export class Broker {
       });
     });
     const bound = (this.http.address() as AddressInfo).port;
-    this.log.info('listening', { host, port: bound, url: `ws://${host}:${bound}`, version: VERSION });
+    this.log.info('listening', { host, port: bound, url: `${tlsOn(this.config) ? 'wss' : 'ws'}://${host}:${bound}`, version: VERSION });
+    this.warnIfExposed();
     const started = Date.now();
     if (this.metrics.enabled && this.config.metricsPort >= 0) {
       const m = await listenMetricsPort(this.metrics, host, this.config.metricsPort)
@@ -132,6 +155,7 @@ export class Broker {
       producerIds: this.cluster ? this.cluster.ctx.producerIds : new ProducerIdCounter(logs.dataDir), accepting: true,
     };
     if (this.cluster) this.ctx.cluster = this.cluster.ctx;
+    this.ctx.users = await this.openUsers(logs.dataDir);
     const shares = await ShareCoordinators.start(this.ctx);
     if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster, shares);
     this.ready = true;
@@ -212,6 +236,54 @@ export class Broker {
     if (ctx.logs instanceof PlacedLogManager) ctx.logs.onPlacementApplied((topic) => { rm.refresh(topic); });
   }
 
+  /**
+   * The user store (a data directory's users.json, or etcd in cluster mode), and with
+   * `auth: scram` what logins share. In cluster mode the inter-broker user is created if no
+   * broker did yet; an existing one must have this broker's interBrokerPassword, or start-up
+   * stops saying so (the links to the other brokers could not log in).
+   */
+  private async openUsers(dataDir: string): Promise<UserStore> {
+    const c = this.cluster?.ctx;
+    const users: UserStore = c ? new EtcdUserStore(c.node.client, c.node.keys) : await FileUserStore.open(dataDir);
+    const { config } = this;
+    if (config.auth !== 'scram') return users;
+    if (c && users instanceof EtcdUserStore) await checkInterBrokerUser(users, config.interBrokerUser!, config.interBrokerPassword!);
+    this.auth = authService({
+      users, delay: new LoginDelay(config.authFailureDelayMaxMs), timeoutMs: config.authTimeoutMs,
+      interBrokerUser: config.interBrokerUser, log: this.log, metrics: this.metrics,
+    });
+    return users;
+  }
+
+  /** A listener other machines can reach, without auth or TLS: said at start-up, naming both. */
+  private warnIfExposed(): void {
+    const { host, auth } = this.config;
+    const tls = tlsOn(this.config);
+    if (isLoopbackHost(host) || (auth !== 'none' && tls)) return;
+    this.log.warn('security.exposed', {
+      host, auth, tls: tls ? 'on' : 'off',
+      message: `listening on ${host}, reachable beyond this machine, with auth ${auth} and TLS ${tls ? 'on' : 'off'}: anyone who reaches the port ${auth === 'none' ? 'may read, write and delete everything' : 'may read the traffic'} (docs/security.md)`,
+    });
+  }
+
+  /**
+   * SIGHUP (run-broker.ts): reads the TLS files again and serves them to new connections;
+   * open connections keep the certificate they were made with. A file that cannot be read
+   * leaves the old certificate in place (logged).
+   */
+  async reloadTls(): Promise<void> {
+    if (!tlsOn(this.config)) {
+      this.log.info('tls.reload-skipped', { reason: 'TLS is off (no tls.certFile)' });
+      return;
+    }
+    try {
+      (this.http as TlsServer).setSecureContext(await serverTlsOptions(this.config));
+      this.log.info('tls.reloaded', { certFile: this.config.tls.certFile });
+    } catch (err) {
+      this.log.error('tls.reload-failed', { error: (err as Error).message });
+    }
+  }
+
   /** Why /readyz answers 503, or undefined when ready. */
   private notReady(): string | undefined {
     if (this.stopping) return 'shutting down';
@@ -240,8 +312,9 @@ export class Broker {
       // The upgraded socket is handed to the transport here, where it is public; ws keeps
       // its own reference in a private field that nothing else should read.
       const transport = new WsTransport(ws, socket, remote, { pingIntervalMs: this.config.pingIntervalMs, log: this.log });
+      const auth = this.auth ? new ConnectionAuth(this.auth, remote, (code, reason) => transport.close(code, reason)) : undefined;
       const conn = new RequestPipeline(transport, ctx, {
-        codec: this.codec, ordered: false, onIdle: () => this.checkIdle(),
+        codec: this.codec, ordered: false, onIdle: () => this.checkIdle(), auth,
         dispatch: (r, scope) => dispatch(ctx, r, scope),
       });
       this.connections.add(conn);
@@ -333,6 +406,25 @@ async function leaveClusterOf(broker: { log: Logger; config: BrokerConfig }, c: 
   const left = led();
   if (left.length === 0) broker.log.info('controlled shutdown: leaderships moved', { waitedMs: Date.now() - started });
   else broker.log.warn('controlled shutdown: still leading after shutdownTimeoutMs (no other in-sync replica alive?)', { waitedMs: Date.now() - started, leading: left });
+}
+
+/**
+ * Cluster mode, `auth: scram`: the inter-broker user exists in etcd with this broker's
+ * password (the first broker to start creates it). Checked by recomputing the StoredKey from
+ * the password and the stored salt, as a login would.
+ */
+async function checkInterBrokerUser(users: EtcdUserStore, name: string, password: string): Promise<void> {
+  if (await users.createIfAbsent(name, await makeCredential(password))) return;
+  const have = await users.lookup(name);
+  if (!have) return; // deleted meanwhile: the next start creates it again
+  if (!(await passwordMatches(have, password))) {
+    throw new SluiceError('INVALID_CONFIG', `the inter-broker user ${JSON.stringify(name)} in etcd has another password than this broker's (setting 'interBrokerPassword', flag --${flagName('interBrokerPassword')}): every broker of the cluster needs the same`);
+  }
+}
+
+function remoteOf(socket: Duplex): string {
+  const s = socket as { remoteAddress?: string; remotePort?: number };
+  return `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
 }
 
 /** A listen error naming the setting and its flag, so the user knows which one to change. */

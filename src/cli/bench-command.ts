@@ -23,6 +23,7 @@ import { runProduce } from './bench/produce-load.js';
 import { runConsume } from './bench/consume-load.js';
 import { runE2e } from './bench/e2e-load.js';
 import { emit } from './bench/report.js';
+import { clientSecurity } from './client-security.js';
 
 function parseAcks(v: string): Acks {
   if (v === '0') return 0;
@@ -33,7 +34,7 @@ function parseAcks(v: string): Acks {
 
 /** Creates `topic` with `partitions` unless it exists; returns its partition count. */
 async function ensureTopic(brokers: readonly string[], topic: string, partitions: number): Promise<number> {
-  const admin = new Admin({ brokers });
+  const admin = new Admin({ ...clientSecurity(), brokers });
   try {
     try {
       return (await admin.describeTopic(topic)).partitions.length;
@@ -67,7 +68,7 @@ async function withBenchTopic(o: Common, kind: string, body: (topic: string, fre
 }
 
 async function deleteIfExists(brokers: readonly string[], topic: string): Promise<void> {
-  const admin = new Admin({ brokers });
+  const admin = new Admin({ ...clientSecurity(), brokers });
   try {
     await admin.deleteTopic(topic);
   } catch (err) {

@@ -25,6 +25,7 @@ import { brokerOption, intOption } from './broker-url.js';
 import { writeOut } from './format.js';
 import { untilStopSignal } from './stop-signal.js';
 import { stderrLogger } from './stderr-logger.js';
+import { clientSecurity } from './client-security.js';
 
 interface ConsumeOpts {
   broker: string[];
@@ -114,7 +115,7 @@ export function registerConsumeCommand(program: Command): void {
         }
         return consumeInGroup(topic, o.group, o);
       }
-      const consumer = new Consumer({ brokers: o.broker, autoOffsetReset: 'earliest', logger: stderrLogger('sluice consumer') });
+      const consumer = new Consumer({ ...clientSecurity(), brokers: o.broker, autoOffsetReset: 'earliest', logger: stderrLogger('sluice consumer') });
       await untilStopSignal(() => consumer.close(), () => consumeAssigned(consumer, topic, o));
     });
 }
@@ -181,6 +182,7 @@ async function consumeAssigned(consumer: Consumer, topic: string, o: ConsumeOpts
 
 async function consumeInGroup(topic: string, group: string, o: ConsumeOpts): Promise<void> {
   const consumer = new Consumer({
+    ...clientSecurity(),
     brokers: o.broker, groupId: group, topics: [topic], autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest', logger: stderrLogger('sluice consumer'),
   });
   let count = 0;
@@ -202,7 +204,7 @@ async function consumeInGroup(topic: string, group: string, o: ConsumeOpts): Pro
 }
 
 async function endOffsets(tps: TopicPartition[], brokers: readonly string[]): Promise<Map<number, number>> {
-  const admin = new Admin({ brokers });
+  const admin = new Admin({ ...clientSecurity(), brokers });
   try {
     const offs = await admin.listOffsets(tps, 'latest');
     return new Map(offs.map((x) => [x.partition, x.offset]));
@@ -213,7 +215,7 @@ async function endOffsets(tps: TopicPartition[], brokers: readonly string[]): Pr
 
 async function startOffsets(tps: TopicPartition[], target: SeekTarget, brokers: readonly string[]): Promise<Map<number, number>> {
   if (typeof target === 'number') return new Map(tps.map((tp) => [tp.partition, target]));
-  const admin = new Admin({ brokers });
+  const admin = new Admin({ ...clientSecurity(), brokers });
   try {
     const spec = target === 'earliest' || target === 'latest' ? target : { timestamp: (target as { timestamp: number }).timestamp };
     const offs = await admin.listOffsets(tps, spec);

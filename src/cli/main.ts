@@ -11,6 +11,8 @@ import { registerBenchCommand } from './bench-command.js';
 import { registerGroupCommand } from './group-command.js';
 import { registerQueueCommand } from './queue-command.js';
 import { registerClusterCommand } from './cluster-command.js';
+import { registerUserCommand } from './user-command.js';
+import { addSecurityOptions } from './client-security.js';
 import { tuneGc } from './gc-tuning.js';
 
 tuneGc();
@@ -30,6 +32,9 @@ registerBenchCommand(program);
 registerGroupCommand(program);
 registerQueueCommand(program);
 registerClusterCommand(program);
+registerUserCommand(program);
+// --ca/--cert/--key/--user/--password-stdin on every command that takes --broker (docs/security.md).
+addSecurityOptions(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`sluice: ${errorLine(err)}\n`);

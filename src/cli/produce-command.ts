@@ -12,6 +12,7 @@ import type { Acks, ProducerMessage, RecordHeader } from '../client/types.js';
 import { InvalidArgumentError as ClientArgError } from '../client/errors.js';
 import { brokerOption, intOption } from './broker-url.js';
 import { durationOption, timeOption } from './duration-option.js';
+import { clientSecurity } from './client-security.js';
 
 const CHUNK = 1000;
 const MAX_OUTSTANDING = 64;
@@ -60,7 +61,7 @@ export function registerProduceCommand(program: Command): void {
       if (o.key !== undefined && o.keySeparator !== undefined) throw new ClientArgError('use either --key or --key-separator, not both');
       if (o.keySeparator === '') throw new ClientArgError('--key-separator must not be empty');
       if (o.delay !== undefined && o.at !== undefined) throw new ClientArgError('use either --delay or --at, not both');
-      const producer = new Producer({ brokers: o.broker, acks: o.acks });
+      const producer = new Producer({ ...clientSecurity(), brokers: o.broker, acks: o.acks });
       await producer.connect();
       try {
         await producer.partitionCount(topic); // an unknown topic fails before any input is read

@@ -21,6 +21,7 @@ import { table, writeOut } from './format.js';
 import { untilStopSignal } from './stop-signal.js';
 import { stderrLogger } from './stderr-logger.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
+import { clientSecurity } from './client-security.js';
 
 interface ConsumeOpts {
   broker: string[];
@@ -85,7 +86,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
-      const q = new QueueConsumer({ brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
+      const q = new QueueConsumer({ ...clientSecurity(), brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
       const fmt = o.format === 'json' ? jobJson : (j: Job) => (j.value ? j.value.toString('utf8') : '');
       const max = o.maxMessages ?? Infinity;
       let count = 0;
@@ -127,7 +128,7 @@ export function registerQueueCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
     .action(async (group: string | undefined, o: { broker: string[]; format: 'text' | 'json'; jobs?: number | true }) => {
-      const admin = new QueueAdmin({ brokers: o.broker });
+      const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       const jobs = o.jobs === undefined ? undefined : o.jobs === true ? 100 : o.jobs;
       try {
         await admin.conn.connect();
@@ -183,7 +184,7 @@ export function registerQueueCommand(program: Command): void {
     .addOption(brokerOption())
     .addHelpText('after', '\nThe next worker of that group starts a new group, from its startFrom setting.')
     .action(async (group: string, o: { broker: string[] }) => {
-      const admin = new QueueAdmin({ brokers: o.broker });
+      const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       try {
         await admin.deleteGroup(group);
       } finally {
@@ -209,7 +210,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
       if (Object.keys(settings).length === 0) throw new InvalidArgumentError('name at least one setting to change (--rate, --max-in-flight, --visibility-timeout, --max-deliveries)');
-      const admin = new QueueAdmin({ brokers: o.broker });
+      const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       let after;
       try {
         after = await admin.alterGroup(group, settings);
@@ -231,7 +232,7 @@ export function registerQueueCommand(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sluice queue reset-offsets emails --topic outbox --to-earliest --dry-run\n  sluice queue reset-offsets emails --topic outbox --to-datetime 2026-11-25T09:00:00Z')
     .action(async (group: string, o: ResetTargetOpts & { broker: string[]; topic: string; partition?: number[]; dryRun?: boolean }) => {
       const to = resetTarget(o, { shiftBy: false }) as ShareResetTo;
-      const admin = new QueueAdmin({ brokers: o.broker });
+      const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       let plan;
       try {
         plan = await admin.resetOffsets(group, o.topic, to, { ...(o.partition && { partitions: o.partition }), dryRun: o.dryRun === true });
@@ -269,7 +270,7 @@ function registerCancel(queue: Command): void {
     .action(async (group: string, o: CancelOpts) => {
       if ((o.offset === undefined) === (o.key === undefined)) throw new InvalidArgumentError('give either --offset (with --partition) or --key');
       if (o.offset && o.partition === undefined) throw new InvalidArgumentError('--offset needs --partition');
-      const admin = new QueueAdmin({ brokers: o.broker });
+      const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       let res;
       try {
         res = await admin.cancel(group, o.topic, o.offset ? { partition: o.partition!, offsets: o.offset } : { key: o.key!, ...(o.partition !== undefined && { partition: o.partition }) });

@@ -21,6 +21,7 @@ import { withReplication, type PartitionDetails } from './topic-description.js';
 import { tpKey } from '../protocol/topic-partition.js';
 import { CoordinatorRoute } from './coordinator-route.js';
 import { clientLogger, type Logger } from './logger.js';
+import { DEFAULT_SCRAM_ITERATIONS, makeCredential, ScramError } from '../protocol/scram.js';
 
 export type { TopicConfig, PartitionDescription, PartitionDetails, PartitionReassignment };
 
@@ -73,6 +74,10 @@ function topicError(name: string, e: WireError, verb: string): BrokerError {
   return new BrokerError(e.code, msg, { topic: name, ...e.data });
 }
 
+function throwUserError(results: { user: string; error?: WireError }[]): void {
+  for (const r of results) if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `user ${JSON.stringify(r.user)}: ${r.error.message}`, { user: r.user });
+}
+
 function throwFirst(results: TopicResult[] | undefined, verb: string): void {
   for (const r of results ?? []) if (r.error && r.error.code !== 0) throw topicError(r.name, r.error, verb);
 }
@@ -115,6 +120,36 @@ export class Admin {
 
   deleteTopic(name: string): Promise<void> {
     return this.deleteTopics([name]);
+  }
+
+  /**
+   * Adds a SCRAM-SHA-256 user, or gives an existing one a new password (docs/security.md).
+   * The credential is computed here: the password never leaves this process. With auth on,
+   * only a super user may (CLUSTER_AUTHORIZATION_FAILED otherwise).
+   */
+  async upsertUser(name: string, password: string, iterations = DEFAULT_SCRAM_ITERATIONS): Promise<void> {
+    let c;
+    try {
+      c = await makeCredential(password, iterations);
+    } catch (err) {
+      if (err instanceof ScramError) throw new InvalidArgumentError(`user ${JSON.stringify(name)}: ${err.message}`);
+      throw err;
+    }
+    const res = await this.conn.request(Api.AlterUserScramCredentials, {
+      upsertions: [{ name, mechanism: c.mechanism, iterations: c.iterations, salt: c.salt, storedKey: c.storedKey, serverKey: c.serverKey }], deletions: [],
+    });
+    throwUserError(res.results);
+  }
+
+  /** Deletes a user; RESOURCE_NOT_FOUND when there is none. Its open connections stay until they close. */
+  async deleteUser(name: string): Promise<void> {
+    const res = await this.conn.request(Api.AlterUserScramCredentials, { upsertions: [], deletions: [{ name }] });
+    throwUserError(res.results);
+  }
+
+  /** Every user with its mechanism and iterations, sorted by name (never a key). */
+  async listUsers(): Promise<{ name: string; mechanism: string; iterations: number }[]> {
+    return (await this.conn.request(Api.DescribeUserScramCredentials, {})).users;
   }
 
   /** Every topic with its partition count and config, sorted by name. */

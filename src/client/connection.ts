@@ -44,6 +44,24 @@ import { fromWireError, type WireError } from '../protocol/errors.js';
 import { ClientClosedError, InvalidArgumentError, MessageTooLargeError, NetworkError, RequestTimeoutError } from './errors.js';
 import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.js';
 import { clientLogger, errorText, type Logger, type LoggerOptions } from './logger.js';
+import { scramLogin, type LoginSend, type SaslCredentials } from './sasl-login.js';
+import { SluiceError } from '../errors.js';
+
+/** PEM text or bytes, or several (a CA bundle). */
+type Pem = string | Buffer | (string | Buffer)[];
+
+/** TLS for wss:// brokers, handed to ws (Node's tls.connect options). */
+export interface ClientTlsOptions {
+  /** The CA(s) that signed the broker's certificate; default: Node's trusted CAs. */
+  ca?: Pem;
+  /** A client certificate and its key, for brokers with tls.requireClientCert. */
+  cert?: Pem;
+  key?: Pem;
+  /** Default true. false accepts any certificate: for tests only, never in production. */
+  rejectUnauthorized?: boolean;
+  /** The name the certificate must carry, when not the URL's host. */
+  servername?: string;
+}
 
 export interface ConnectionOptions extends LoggerOptions {
   /** Default timeout of one request; a long-poll fetch adds its maxWaitMs. Default 30 s. */
@@ -61,6 +79,10 @@ export interface ConnectionOptions extends LoggerOptions {
    * Default 10 s.
    */
   pingIntervalMs?: number;
+  /** TLS for wss:// URLs (docs/security.md). */
+  tls?: ClientTlsOptions;
+  /** Log in with SASL/SCRAM-SHA-256 on every new socket, before anything else (a broker with auth: scram requires it). */
+  sasl?: SaslCredentials;
 }
 
 interface Pending {
@@ -90,6 +112,8 @@ export class Connection {
   private readonly maxBufferedBytes: number;
   private readonly pingIntervalMs: number;
   private readonly log: Logger;
+  private readonly tls: ClientTlsOptions | undefined;
+  private readonly sasl: SaslCredentials | undefined;
 
   private readonly urls: string[];
   /** Index in `urls` of the broker this connection is (or was last) connected to, or tries next. */
@@ -124,6 +148,11 @@ export class Connection {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 16 * 1024 * 1024;
     this.pingIntervalMs = opts.pingIntervalMs ?? 10_000;
     this.log = clientLogger(opts);
+    this.tls = opts.tls;
+    this.sasl = opts.sasl;
+    if (opts.sasl !== undefined && (typeof opts.sasl.username !== 'string' || opts.sasl.username === '' || typeof opts.sasl.password !== 'string' || opts.sasl.password === '')) {
+      throw new InvalidArgumentError('sasl needs a non-empty username and password');
+    }
   }
 
   /** The broker URL this connection is (or was last) connected to, or tries next. */
@@ -182,6 +211,8 @@ export class Connection {
         await this.open();
         return;
       } catch (err) {
+        // A login refused is not a broker being down: the next bootstrap broker would say the same.
+        if (err instanceof SluiceError && err.code !== 'NETWORK_ERROR') throw err;
         errors.push(err as Error);
         if (this.state === 'closed') break;
         this.at = (this.at + 1) % this.urls.length;
@@ -205,6 +236,7 @@ export class Connection {
           // 21% of client CPU in bench/client-throughput.ts. An all-zero mask is valid on
           // the wire and lets ws skip the XOR pass.
           generateMask: zeroMask,
+          ...this.tls,
         });
       } catch (err) {
         reject(new NetworkError(this.url, `invalid broker URL ${this.url}: ${(err as Error).message}`, { cause: err }));
@@ -214,6 +246,19 @@ export class Connection {
       let announced: BrokerLimits | undefined;
       ws.on('upgrade', (res) => { announced = readLimitHeaders(res.headers); });
       ws.on('open', () => {
+        if (this.state === 'closed') { ws.terminate(); return; }
+        if (this.sasl === undefined) return opened();
+        // Logged in before the socket is used: nothing else may be sent first.
+        scramLogin(this.loginSend(ws, loginIds), this.sasl).then(opened, (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          ws.terminate();
+          reject(err instanceof SluiceError ? err : new NetworkError(this.url, `login at ${this.url} failed: ${errorText(err)}`, { cause: err }));
+        });
+      });
+      const loginIds: number[] = [];
+      const opened = (): void => {
+        if (settled) return;
         if (this.state === 'closed') { ws.terminate(); return; }
         settled = true;
         this.ws = ws;
@@ -225,7 +270,7 @@ export class Connection {
         const waiters = this.openWaiters;
         this.openWaiters = [];
         for (const w of waiters) w.resolve();
-      });
+      };
       // Fetch responses arrive as fragments (see protocol/frame-parts.ts); taking them as a
       // list lets the records be used in place instead of ws concatenating them (a copy).
       ws.binaryType = 'fragments';
@@ -239,12 +284,42 @@ export class Connection {
       ws.on('close', (code, reason) => {
         if (!settled) {
           settled = true;
-          reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: connection closed during handshake`));
+          for (const id of loginIds) this.forget(id);
+          reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: connection closed during ${loginIds.length > 0 ? 'login' : 'handshake'}${reason.length > 0 ? ` (${reason.toString()})` : ''}`));
           return;
         }
         if (this.ws === ws) this.onDropped(code, reason.toString());
       });
     });
+  }
+
+  /** Sends the login's requests on `ws` before it is the connection's socket; answers come back through onMessage. */
+  private loginSend(ws: WebSocket, ids: number[]): LoginSend {
+    return (api, body) => {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      ids.push(id);
+      const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          if (this.pending.delete(id)) reject(new NetworkError(this.url, `no answer to ${apiName(api) ?? api} from ${this.url} within ${this.connectTimeoutMs} ms (login)`));
+        }, this.connectTimeoutMs);
+        this.pending.set(id, { api, bytes: 0, resolve, reject, timer });
+        sendParts(ws, frame, (err) => {
+          if (err && this.pending.delete(id)) {
+            clearTimeout(timer);
+            reject(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
+          }
+        });
+      });
+    };
+  }
+
+  private forget(id: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
   }
 
   /** Pings `ws` until it closes; ends it (a drop: onDropped) when the broker went silent. */
@@ -558,7 +633,18 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
+/** Node's codes for a broker certificate that does not verify. */
+const CERT_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function describe(err: Error & { code?: string }): string {
+  if (err.code !== undefined && CERT_ERRORS.has(err.code)) {
+    return `the broker's TLS certificate does not verify (${err.code}: ${err.message}); give the CA that signed it (tls.ca, sluice --ca, SLUICE_CA)`;
+  }
+  if (err.code === 'EPROTO' || /wrong version number|packet length too long/.test(err.message)) return `TLS handshake failed (${err.message}): does the broker listen with TLS? (wss:// needs a TLS listener, ws:// a plaintext one)`;
+  if (err.code === 'ECONNRESET' || err.message === 'socket hang up') return `${err.message || err.code} (if the broker listens with TLS, use a wss:// URL; if it requires client certificates, give one)`;
   if (err.code === 'ECONNREFUSED') return 'connection refused (is the broker running?)';
   if (err.code === 'ENOTFOUND') return 'host not found';
   return err.message || err.code || String(err);

@@ -14,7 +14,8 @@ export { QueueAdmin, type ShareGroupDescription, type ShareOffsetReset, type Sha
 export type { ShareGroupSettings } from '../protocol/api.js';
 export type { GroupListing, CommittedOffset, ResetSpec, GroupOffsetReset, GroupDescription } from './group-admin.js';
 export type { GroupConsumerOptions } from './group-options.js';
-export type { ConnectionOptions } from './connection.js';
+export type { ConnectionOptions, ClientTlsOptions } from './connection.js';
+export type { SaslCredentials } from './sasl-login.js';
 export { SILENT_LOGGER, type Logger, type LogFn, type LoggerOptions } from './logger.js';
 export type { Acks, Bytes, Message, ProducerMessage, RecordHeader, SendResult, TopicPartition } from './types.js';
 export { murmur2, toPositive } from './murmur2.js';

@@ -19,6 +19,9 @@ export class ClusterKeys {
   get partitionsPrefix(): string { return `${this.root}partitions/`; }
   partition(topic: string, partition: number): string { return `${this.partitionsPrefix}${topic}/${partition}`; }
   get producerIdNext(): string { return `${this.root}producer-ids/next`; }
+  /** SCRAM users (auth/etcd-user-store.ts): one key per user, its stored credential as JSON. */
+  get usersPrefix(): string { return `${this.root}users/`; }
+  user(name: string): string { return `${this.usersPrefix}${name}`; }
 }
 
 /**

@@ -69,7 +69,30 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   const config = unflatten(values) as unknown as BrokerConfig;
   checkShareDefaults(config);
   checkCluster(config);
+  checkSecurity(config);
   return { config, warnings };
+}
+
+/** `setting 'x' (flag --x, env SLUICE_X)`: how an error names a setting. */
+function named(key: string): string {
+  return `setting '${key}' (flag --${flagName(key)}, env ${envName(key)})`;
+}
+
+/**
+ * TLS needs a certificate and its key together; a CA or required client certificates only
+ * make sense with TLS on. Cluster mode with auth needs the credential brokers log in to each
+ * other with. Checked before the broker listens (docs/security.md).
+ */
+function checkSecurity(config: BrokerConfig): void {
+  const tls = config.tls;
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new ConfigError(`${named(tls.certFile === undefined ? 'tls.certFile' : 'tls.keyFile')} is required with ${named(tls.certFile === undefined ? 'tls.keyFile' : 'tls.certFile')}: TLS needs both`);
+  }
+  if (tls.certFile === undefined && tls.caFile !== undefined) throw new ConfigError(`${named('tls.caFile')} needs TLS on: set tls.certFile and tls.keyFile too`);
+  if (tls.requireClientCert && tls.caFile === undefined) throw new ConfigError(`${named('tls.requireClientCert')} needs tls.caFile: the CA client certificates must be signed by`);
+  if (config.auth === 'scram' && config.etcd !== undefined && (config.interBrokerUser === undefined || config.interBrokerPassword === undefined)) {
+    throw new ConfigError(`${named('interBrokerUser')} and ${named('interBrokerPassword')} are required in cluster mode with auth scram: brokers log in to each other with them`);
+  }
 }
 
 /**
@@ -153,7 +176,7 @@ function checkValue(s: Setting, v: unknown, where: string): unknown {
     : t.kind === 'bool' ? typeof v === 'boolean'
     : t.kind === 'enum' ? typeof v === 'string' && t.values.includes(v)
     : typeof v === 'number' && Number.isSafeInteger(v) && v >= t.min && v <= t.max;
-  if (!ok) throw new ConfigError(`setting '${s.key}' (${where}) must be ${describeType(t)}, got ${JSON.stringify(v)}`);
+  if (!ok) throw new ConfigError(`setting '${s.key}' (${where}) must be ${describeType(t)}, got ${s.secret ? 'another value (not shown: a secret)' : JSON.stringify(v)}`);
   return v;
 }
 

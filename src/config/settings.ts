@@ -24,6 +24,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** `auto` = `pretty` when stdout is a terminal, else `json` (one JSON object per line). */
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+/** `none`: anyone who reaches the port is served (the default); `scram`: SASL/SCRAM-SHA-256 first (docs/security.md). */
+export const AUTH_MODES = ['none', 'scram'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 export interface BrokerConfig {
   dataDir: string;
@@ -81,6 +84,30 @@ export interface BrokerConfig {
   reassignmentThrottleBytesPerSec: number;
   /** Queue mode: largest progress a worker may report on a job (job.progress), bytes of its JSON text. */
   maxJobProgressBytes: number;
+  /** TLS on the listener (docs/security.md): set certFile and keyFile to serve wss:// and https://. */
+  tls: TlsSettings;
+  /** Authentication of every connection (docs/security.md). */
+  auth: AuthMode;
+  /** A connection that has not authenticated this long after it opened is closed (auth scram). */
+  authTimeoutMs: number;
+  /** Cap of the delay a failed login's answer gets; the delay doubles per failure from one address. */
+  authFailureDelayMaxMs: number;
+  /** Users who may manage users (comma-separated), until ACLs exist. */
+  superUsers?: string;
+  /** Cluster mode with auth scram: the user this broker logs in as to the other brokers (replica fetches, forwarded requests). */
+  interBrokerUser?: string;
+  /** That user's password; every broker of the cluster has the same. */
+  interBrokerPassword?: string;
+}
+
+export interface TlsSettings {
+  /** PEM certificate chain of this broker; with keyFile, turns TLS on. */
+  certFile?: string;
+  keyFile?: string;
+  /** PEM CA bundle: the CA client certificates must chain to, and the CA this broker trusts when it dials other brokers. */
+  caFile?: string;
+  /** Refuse clients without a certificate signed by caFile. */
+  requireClientCert: boolean;
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
@@ -110,6 +137,10 @@ export interface Setting {
   optional?: true;
   /** The default, when the module that enforces the setting owns it (then config/default.json must not set it). */
   default?: number;
+  /** The command-line flag, when not the kebab-case of the key (`tls.certFile` is `--tls-cert`). */
+  flag?: string;
+  /** A secret: never printed (a config dump, an error message) with its value. */
+  secret?: true;
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -165,6 +196,16 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'producerIdExpirationMs', type: int(1, MAX), default: DEFAULT_PRODUCER_ID_EXPIRATION_MS, description: 'idempotent producers idle this long are forgotten; their next batch must start a new sequence' },
   { key: 'uncleanLeaderElection', type: { kind: 'bool' }, description: 'cluster mode: elect an out-of-sync replica when no in-sync one lives (may lose acknowledged records)' },
   { key: 'reassignmentThrottleBytesPerSec', type: int(0, MAX), description: 'cluster mode: bytes/s a broker fetches for replicas a reassignment adds to it (in-sync followers are never throttled); 0 = unlimited' },
+  { key: 'tls.certFile', type: { kind: 'string' }, optional: true, flag: 'tls-cert', description: 'PEM certificate (chain) of this broker; with tls.keyFile the listener is wss:// and https://; reloaded on SIGHUP' },
+  { key: 'tls.keyFile', type: { kind: 'string' }, optional: true, flag: 'tls-key', description: 'PEM private key of tls.certFile' },
+  { key: 'tls.caFile', type: { kind: 'string' }, optional: true, flag: 'tls-ca', description: 'PEM CA bundle: verifies client certificates, and the brokers this one dials' },
+  { key: 'tls.requireClientCert', type: { kind: 'bool' }, description: 'refuse TLS clients without a certificate signed by tls.caFile' },
+  { key: 'auth', type: { kind: 'enum', values: AUTH_MODES }, description: 'none: serve anyone who reaches the port; scram: SASL/SCRAM-SHA-256 login first' },
+  { key: 'authTimeoutMs', type: int(100, 600_000), description: 'auth scram: close a connection not authenticated this long after it opened' },
+  { key: 'authFailureDelayMaxMs', type: int(0, 600_000), description: 'auth scram: cap of the delay before a failed login is answered (doubles per failure from one address)' },
+  { key: 'superUsers', type: { kind: 'string' }, optional: true, description: 'auth scram: users (comma-separated) who may add, delete and list users' },
+  { key: 'interBrokerUser', type: { kind: 'string' }, optional: true, description: 'cluster mode, auth scram: the user brokers log in as to each other' },
+  { key: 'interBrokerPassword', type: { kind: 'string' }, optional: true, secret: true, description: 'cluster mode, auth scram: that user\'s password (the same on every broker)' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
@@ -174,8 +215,10 @@ export function envName(key: string): string {
   return `SLUICE_${key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }
 
-/** `log.segmentBytes` -> `log-segment-bytes`. */
+/** `log.segmentBytes` -> `log-segment-bytes` (or the setting's own `flag`). */
 export function flagName(key: string): string {
+  const own = SETTINGS_BY_KEY.get(key)?.flag;
+  if (own !== undefined) return own;
   return key.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
 

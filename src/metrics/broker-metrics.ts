@@ -111,6 +111,8 @@ export interface BrokerMetrics {
   fsync(seconds: number): void;
   connectionOpened(): void;
   connectionClosed(): void;
+  /** A login refused, a request refused before login, a login timed out, a client posing as a broker (docs/security.md). */
+  authFailure(reason: 'unauthenticated_request' | 'bad_credentials' | 'timeout' | 'not_a_broker'): void;
   /** Total bytes queued on sockets of slow clients, across connections. */
   setBufferedBytes(bytes: number): void;
   addBufferedBytes(delta: number): void;

@@ -14,6 +14,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   fsync(_seconds: number): void {}
   connectionOpened(): void {}
   connectionClosed(): void {}
+  authFailure(): void {}
   setBufferedBytes(_bytes: number): void {}
   addBufferedBytes(_delta: number): void {}
   corruptRead(_topic: string): void {}

@@ -108,6 +108,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly fsyncChild: HistogramChild;
   private readonly connections: GaugeChild;
   private readonly connectionsOpened: CounterChild;
+  private readonly authFailures: CounterFamily;
   private readonly bufferedBytes: GaugeChild;
   private readonly reservedBytes: GaugeChild;
   private readonly rebalances: CounterFamily;
@@ -174,6 +175,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
     this.connections = new GaugeFamily('sluice_connections', 'Open client connections.', []).register(r).child();
     this.connectionsOpened = new CounterFamily('sluice_connections_opened_total', 'Client connections accepted since start.', []).register(r).child();
+    this.authFailures = new CounterFamily('sluice_auth_failures_total', 'Logins refused and requests refused for authentication, by reason (bad_credentials, unauthenticated_request, timeout, not_a_broker).', ['reason'], 8).register(r);
     this.bufferedBytes = new GaugeFamily('sluice_buffered_bytes', 'Response bytes queued on sockets of slow clients, all connections.', []).register(r).child();
     this.reservedBytes = new GaugeFamily('sluice_reserved_bytes', 'Fetched record bytes reserved against the output budgets: being read or not yet queued on a socket, all connections.', []).register(r).child();
 
@@ -264,6 +266,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   connectionClosed(): void {
     this.connections.value--;
+  }
+
+  authFailure(reason: string): void {
+    this.authFailures.child(reason).value++;
   }
 
   setBufferedBytes(bytes: number): void {

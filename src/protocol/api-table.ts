@@ -26,9 +26,11 @@ import {
   type ShareAcquireResponse, type ShareAckResponse, type ShareDescribeResponse, type ShareLeaveResponse,
   type ShareDeleteResponse, type ShareResetResponse, type ShareCancelResponse, type ShareProgressResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
   type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type ElectLeadersResponse, type TopicConfig, type ShareGroupSettings,
+  type SaslHandshakeResponse, type SaslAuthenticateResponse, type DescribeUserScramCredentialsResponse, type AlterUserScramCredentialsResponse,
 } from './api.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_DESCRIBE_JOBS, MAX_ID_CHARS, MAX_JOB_PROGRESS_BYTES, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import type { ShareAlterResponse } from './api.js';
+import { MAX_SCRAM_ITERATIONS, MAX_USER_NAME_CHARS, MIN_SCRAM_ITERATIONS, SCRAM_SHA_256 } from './scram.js';
 import {
   array, bool, bytes, int, map, oneOf, optional, refine, responds, str, struct, union, type Infer, type Responds, type Schema,
 } from './schema.js';
@@ -68,6 +70,10 @@ const leaderEpoch = int({ min: -1, max: I32_MAX });
 /** A set of partitions: one entry per topic. */
 const topicPartitions = struct({ topic, partitions: array(partition) });
 const GROUP_STATES = ['Empty', 'Assigning', 'Reconciling', 'Stable', 'Dead'] as const;
+/** A user name is only bounded here; the store's rule (protocol/scram.ts userNameProblem) fails that user alone. */
+const userName = str({ min: 1, max: MAX_USER_NAME_CHARS });
+/** Longest SCRAM message accepted: the longest real one (a 255-character name, escaped) is under 1 KiB. */
+const MAX_SASL_MESSAGE_BYTES = 4096;
 const describeGroups = struct({ groupIds: array(groupId), includeOffsets: optional(bool()) });
 
 export const API_TABLE = {
@@ -297,6 +303,23 @@ export const API_TABLE = {
   // durably in the share state log before the answer; values are checked by the share
   // coordinator (INVALID_CONFIG naming the setting), an unknown group is GROUP_ID_NOT_FOUND.
   [Api.ShareAlter]: def('ShareAlter', struct({ groupId: shareId, settings: map<ShareGroupSettings>() }), responds<ShareAlterResponse>()),
+
+  // Authentication (docs/security.md): the mechanism this connection will use (SCRAM-SHA-256),
+  // then the SCRAM messages (protocol/scram.ts), each bounded: a SCRAM message is a few hundred bytes.
+  [Api.SaslHandshake]: def('SaslHandshake', struct({ mechanism: str({ min: 1, max: 64 }) }), responds<SaslHandshakeResponse>()),
+  [Api.SaslAuthenticate]: def('SaslAuthenticate', struct({ authBytes: refine(bytes(), (b) => b.length > MAX_SASL_MESSAGE_BYTES ? ['', `must be at most ${MAX_SASL_MESSAGE_BYTES} bytes`] : undefined) }), responds<SaslAuthenticateResponse>()),
+
+  // Users (an admin's request, `superUsers`): names and iterations, of `users` or all.
+  [Api.DescribeUserScramCredentials]: def('DescribeUserScramCredentials', struct({ users: optional(array(userName)) }), responds<DescribeUserScramCredentialsResponse>()),
+  // Adds or replaces users' credentials (computed by the client: the password never reaches
+  // the broker) and deletes users. Each one succeeds or fails alone.
+  [Api.AlterUserScramCredentials]: def('AlterUserScramCredentials', struct({
+    upsertions: array(struct({
+      name: userName, mechanism: oneOf([SCRAM_SHA_256], { code: 'INVALID_REQUEST' }),
+      iterations: int({ min: MIN_SCRAM_ITERATIONS, max: MAX_SCRAM_ITERATIONS }), salt: bytes(), storedKey: bytes(), serverKey: bytes(),
+    })),
+    deletions: array(struct({ name: userName })),
+  }), responds<AlterUserScramCredentialsResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -370,3 +393,8 @@ export type OffsetsForLeaderEpochRequest = RequestOf<typeof Api.OffsetsForLeader
 export type AlterPartitionReassignmentsRequest = RequestOf<typeof Api.AlterPartitionReassignments>;
 export type ListPartitionReassignmentsRequest = RequestOf<typeof Api.ListPartitionReassignments>;
 export type ShareAlterRequest = RequestOf<typeof Api.ShareAlter>;
+
+export type SaslHandshakeRequest = RequestOf<typeof Api.SaslHandshake>;
+export type SaslAuthenticateRequest = RequestOf<typeof Api.SaslAuthenticate>;
+export type DescribeUserScramCredentialsRequest = RequestOf<typeof Api.DescribeUserScramCredentials>;
+export type AlterUserScramCredentialsRequest = RequestOf<typeof Api.AlterUserScramCredentials>;

@@ -21,7 +21,8 @@ export type {
   OffsetFetchRequest, OffsetDeleteRequest, FindCoordinatorRequest, ListGroupsRequest, DescribeGroupsRequest, ConsumerGroupDescribeRequest,
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
   ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, FailsafeCheckRequest,
-  AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+  AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest, SaslHandshakeRequest, SaslAuthenticateRequest,
+  DescribeUserScramCredentialsRequest, AlterUserScramCredentialsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
 } from './api-table.js';
 
 export const Api = {
@@ -40,6 +41,11 @@ export const Api = {
   ListPartitionReassignments: 46,
   ElectLeaders: 43,
   FindCoordinator: 10,
+  // Authentication (docs/security.md): Kafka's keys, Sluice's shapes (msgpack fields, not Kafka's bytes).
+  SaslHandshake: 17,
+  SaslAuthenticate: 36,
+  DescribeUserScramCredentials: 50,
+  AlterUserScramCredentials: 51,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -480,6 +486,32 @@ export interface InitProducerIdResponse extends ResponseHeader {
 export interface FailsafeCheckResponse extends ResponseHeader {
   granted: boolean;
   reason?: string;
+}
+
+// --- SaslHandshake (17) / SaslAuthenticate (36) ------------------------------------------
+/**
+ * The first frames of a connection when the broker's `auth` is scram (docs/security.md): the
+ * handshake names the mechanism, then two SaslAuthenticate rounds carry the SCRAM messages
+ * (protocol/scram.ts). A failure is a whole-request error (SASL_AUTHENTICATION_FAILED), after
+ * which the broker closes the connection.
+ */
+export interface SaslHandshakeResponse extends ResponseHeader {
+  mechanisms: string[];
+}
+
+export interface SaslAuthenticateResponse extends ResponseHeader {
+  authBytes: Uint8Array;
+}
+
+// --- DescribeUserScramCredentials (50) / AlterUserScramCredentials (51) -----------------
+/** Users and their SCRAM iterations (never a key or a salt). */
+export interface DescribeUserScramCredentialsResponse extends ResponseHeader {
+  users: { name: string; mechanism: string; iterations: number }[];
+}
+
+/** One result per upsertion and deletion, in that order. */
+export interface AlterUserScramCredentialsResponse extends ResponseHeader {
+  results: { user: string; error?: WireError }[];
 }
 
 // --- AlterPartitionReassignments (45) / ListPartitionReassignments (46) --------------

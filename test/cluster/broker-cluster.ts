@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { Connection } from '../../src/client/connection.js';
+import { Connection, type ConnectionOptions } from '../../src/client/connection.js';
 import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import type { BodyOf, ResponseOf } from '../../src/protocol/api-table.js';
 import type { ApiKey } from '../../src/protocol/api.js';
@@ -73,6 +73,8 @@ export interface BrokerCluster {
 export interface BrokerClusterOptions {
   /** How many brokers (node ids 1..N). Default 3. */
   brokers?: number;
+  /** TLS and login of the harness's own connections (`client()`); with `tls` they dial wss://. */
+  clientOptions?: ConnectionOptions;
   /** etcdSessionTtlMs of every broker. Default 6000 (the product default). */
   sessionTtlMs?: number;
   /** The etcd URL broker `nodeId` dials (default etcd's own); e.g. a proxy the test cuts. */
@@ -184,7 +186,8 @@ class ManagedBroker implements ClusterBroker {
   }
 
   client(): Connection {
-    this.conn ??= new Connection(this.url, { reconnectBackoffMaxMs: 500, requestTimeoutMs: 15_000 });
+    const o = this.opts.clientOptions;
+    this.conn ??= new Connection(o?.tls ? this.url.replace(/^ws:/, 'wss:') : this.url, { reconnectBackoffMaxMs: 500, requestTimeoutMs: 15_000, ...o });
     return this.conn;
   }
 

@@ -9,6 +9,7 @@ import { Admin, Consumer, type TopicPartition } from '../../client/index.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 import { Progress } from './progress.js';
 import { measured, type BenchResult } from './report.js';
+import { clientSecurity } from '../client-security.js';
 
 export interface ConsumeSettings {
   brokers: readonly string[];
@@ -22,7 +23,7 @@ export interface ConsumeSettings {
 }
 
 export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
-  const admin = new Admin({ brokers: s.brokers });
+  const admin = new Admin({ ...clientSecurity(), brokers: s.brokers });
   let ends: { tp: TopicPartition; start: number; end: number }[];
   try {
     const first = await admin.listOffsets(s.topic, 'earliest');
@@ -36,6 +37,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
   const total = ends.reduce((a, e) => a + (e.end - e.start), 0);
   if (s.group !== undefined) return runGroup(s, s.group, ends, total);
   const consumers = shares.map(() => new Consumer({
+    ...clientSecurity(),
     brokers: s.brokers, autoOffsetReset: 'earliest', ...sizeLimits(s),
   }));
   for (let i = 0; i < k; i++) {
@@ -94,6 +96,7 @@ export async function runConsume(s: ConsumeSettings): Promise<BenchResult> {
 async function runGroup(s: ConsumeSettings, group: string, ends: { tp: TopicPartition; start: number; end: number }[], total: number): Promise<BenchResult> {
   const end = new Map(ends.map((e) => [tpKey(e.tp.topic, e.tp.partition), e.end]));
   const consumers = Array.from({ length: Math.max(1, s.consumers) }, () => new Consumer({
+    ...clientSecurity(),
     brokers: s.brokers, groupId: group, topics: [s.topic], autoOffsetReset: 'earliest', ...sizeLimits(s),
   }));
   let done = 0;

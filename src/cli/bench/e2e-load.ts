@@ -17,6 +17,7 @@ import { randomFillSync } from 'node:crypto';
 import { Consumer, Producer, type Acks } from '../../client/index.js';
 import { Progress } from './progress.js';
 import { measured, round, type BenchResult } from './report.js';
+import { clientSecurity } from '../client-security.js';
 
 export interface E2eSettings {
   brokers: readonly string[];
@@ -39,9 +40,10 @@ export interface E2eSettings {
 export async function runE2e(s: E2eSettings): Promise<BenchResult> {
   const size = Math.max(8, s.size);
   const producer = new Producer({
+    ...clientSecurity(),
     brokers: s.brokers, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight, ...(s.idempotent === false ? { idempotent: false } : {}),
   });
-  const consumer = new Consumer({ brokers: s.brokers, autoOffsetReset: 'earliest', maxWaitMs: s.maxWaitMs });
+  const consumer = new Consumer({ ...clientSecurity(), brokers: s.brokers, autoOffsetReset: 'earliest', maxWaitMs: s.maxWaitMs });
   await producer.connect();
   await producer.partitionCount(s.topic);
   await consumer.connect();

@@ -12,6 +12,7 @@ import { Producer, type Acks } from '../../client/index.js';
 import { PayloadPool } from './payload.js';
 import { Progress } from './progress.js';
 import { measured, type BenchResult } from './report.js';
+import { clientSecurity } from '../client-security.js';
 
 export interface ProduceSettings {
   brokers: readonly string[];
@@ -35,6 +36,7 @@ export interface ProduceSettings {
 export async function runProduce(s: ProduceSettings): Promise<BenchResult> {
   const pool = new PayloadPool(s.size, s.messages);
   const producers = Array.from({ length: s.producers }, () => new Producer({
+    ...clientSecurity(),
     brokers: s.brokers, acks: s.acks, batchBytes: s.batchBytes, lingerMs: s.lingerMs, maxInFlight: s.inFlight,
     ...(s.idempotent === false ? { idempotent: false } : {}),
   }));

@@ -1,0 +1,59 @@
+/**
+ * DescribeUserScramCredentials (50) and AlterUserScramCredentials (51): `sluice user
+ * list|add|delete` through the broker (docs/security.md). With `auth: scram` only a user
+ * named in `superUsers` (or the inter-broker user) may; others get CLUSTER_AUTHORIZATION_FAILED.
+ * With `auth: none` anyone who reaches the port may (as with every other request), so users
+ * can be prepared before auth is turned on. The client computes the credential: the
+ * password never reaches the broker.
+ */
+import type { Api, AlterUserScramCredentialsResponse } from '../protocol/api.js';
+import { SCRAM_SHA_256 } from '../protocol/scram.js';
+import { SluiceError } from '../errors.js';
+import { InvalidCredentialError, type UserStore } from '../auth/user-store.js';
+import type { BrokerContext, RequestScope } from './context.js';
+import type { Handler } from './handler.js';
+import { errorOf } from './wire-error.js';
+
+/** The user store, if the principal may manage users; throws SluiceError otherwise. */
+function usersFor(ctx: BrokerContext, scope: RequestScope | undefined): UserStore {
+  const users = ctx.users;
+  if (users === undefined) throw new SluiceError('INVALID_REQUEST', 'this broker has no user store');
+  if (ctx.config.auth === 'none') return users;
+  const p = scope?.principal;
+  if (p === undefined || !(superUsers(ctx).has(p) || p === ctx.config.interBrokerUser)) {
+    throw new SluiceError('CLUSTER_AUTHORIZATION_FAILED', `user ${JSON.stringify(p ?? '')} may not manage users: only the superUsers setting's users may`);
+  }
+  return users;
+}
+
+function superUsers(ctx: BrokerContext): Set<string> {
+  return new Set((ctx.config.superUsers ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
+}
+
+export const handleDescribeUserScramCredentials: Handler<typeof Api.DescribeUserScramCredentials> = async (ctx, req, scope) => {
+  const all = await usersFor(ctx, scope).list();
+  const want = req.users === undefined ? undefined : new Set(req.users);
+  return { id: req.id, users: want === undefined ? all : all.filter((u) => want.has(u.name)) };
+};
+
+export const handleAlterUserScramCredentials: Handler<typeof Api.AlterUserScramCredentials> = async (ctx, req, scope) => {
+  const users = usersFor(ctx, scope);
+  const results: AlterUserScramCredentialsResponse['results'] = [];
+  for (const u of req.upsertions) {
+    try {
+      await users.upsert(u.name, { mechanism: SCRAM_SHA_256, iterations: u.iterations, salt: u.salt, storedKey: u.storedKey, serverKey: u.serverKey });
+      ctx.log.info('auth.user.upserted', { user: u.name, by: scope?.principal });
+      results.push({ user: u.name });
+    } catch (err) {
+      if (!(err instanceof InvalidCredentialError)) throw err;
+      results.push({ user: u.name, error: errorOf('UNACCEPTABLE_CREDENTIAL', err.message) });
+    }
+  }
+  for (const d of req.deletions) {
+    if (await users.delete(d.name)) {
+      ctx.log.info('auth.user.deleted', { user: d.name, by: scope?.principal });
+      results.push({ user: d.name });
+    } else results.push({ user: d.name, error: errorOf('RESOURCE_NOT_FOUND', `no user ${JSON.stringify(d.name)}`) });
+  }
+  return { id: req.id, results };
+};
