@@ -151,10 +151,17 @@ export class GroupCoordinator {
         warn({ group: id, field: '(record)', problem: `does not decode (${(err as Error).message}); membership dropped` });
         continue;
       }
-      const p = checkPersistedGroup(id, raw, defaults, warn);
-      if (!p) continue;
-      this.groups.set(id, ConsumerGroup.restore(id, this.config, p, now));
-      this.persistedMembers.set(id, packed);
+      // One group's record, however damaged, must not keep the whole partition from loading:
+      // whatever the check or the restore throws drops that group's membership only.
+      try {
+        const p = checkPersistedGroup(id, raw, defaults, warn);
+        if (!p) continue;
+        this.groups.set(id, ConsumerGroup.restore(id, this.config, p, now));
+        this.persistedMembers.set(id, packed);
+      } catch (err) {
+        this.groups.delete(id);
+        warn({ group: id, field: '(record)', problem: `cannot be restored (${(err as Error).message}); membership dropped` });
+      }
     }
   }
 

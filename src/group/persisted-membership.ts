@@ -167,6 +167,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function show(v: unknown): string {
-  const s = typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
+  let s: string;
+  try {
+    // A bigint (msgpack's 64-bit integers) or a cycle makes JSON.stringify throw: the warning
+    // about a bad field must not itself take the coordinator down.
+    s = typeof v === 'string' ? `'${v}'` : JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+  } catch {
+    s = String(v);
+  }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

@@ -145,3 +145,15 @@ test('invalid timeouts, owned, state, targetSince and previous epoch are replace
   clock.t += 2_000;
   assert.deepEqual((await c.tick()).removedMembers, ['a']);
 });
+
+test('a 64-bit integer where a number belongs (msgpack decodes it as a bigint) is named and dropped; the partition still loads', async () => {
+  const { c, warnings } = await restored({
+    huge: pack(group([member('a', [0])], { epoch: 2n ** 64n - 1n })),
+    hugeMember: pack(group([member('a', [0], { epoch: 2n ** 63n }), member('b', [1])])),
+    fine: pack(group([member('a', [0, 1, 2, 3])])),
+  });
+  assert.ok(warnings.some((w) => w.group === 'huge' && w.field === 'epoch'), JSON.stringify(warnings, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+  assert.ok(warnings.some((w) => w.group === 'hugeMember'), 'the member with a bigint epoch is named');
+  assert.throws(() => c.heartbeat('huge', { memberId: 'a', memberEpoch: 3 }), (err: SluiceError) => err.code === 'UNKNOWN_MEMBER_ID');
+  assert.equal(owners(c, 'fine').size, 4);
+});
