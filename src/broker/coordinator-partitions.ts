@@ -156,7 +156,9 @@ export class CoordinatorPartitions<C> {
       });
     opened.then((coordinator) => {
       if (this.slots.get(p)?.token !== token || this.closed) {
-        void this.opts.close(coordinator).catch(() => {});
+        // A load overtaken by a drop or a newer load: its coordinator is closed like a dropped
+        // one, so the newer load waits for it (it may have ticked and written meanwhile).
+        this.closeTracked(p, coordinator);
         return;
       }
       this.slots.set(p, { kind: 'loaded', token, coordinator, leaderEpoch: leaderEpoch! });
@@ -180,11 +182,19 @@ export class CoordinatorPartitions<C> {
     this.slots.delete(p);
     if (s.kind === 'loaded') {
       this.opts.log.info('coordinator partition unloaded', { partition: p, groups: this.opts.groupCount(s.coordinator) });
-      const closed = this.opts.close(s.coordinator).catch((err: unknown) => { this.opts.log.warn('closing a coordinator failed', { partition: p, error: err }); });
-      const all = (this.closing.get(p) ?? Promise.resolve()).then(() => closed);
-      this.closing.set(p, all);
-      void all.then(() => { if (this.closing.get(p) === all) this.closing.delete(p); });
+      this.closeTracked(p, s.coordinator);
     }
+  }
+
+  /**
+   * Closes a coordinator of partition `p` such that the next load of `p`, and close(), wait
+   * for it: never two coordinators of one partition side by side.
+   */
+  private closeTracked(p: number, coordinator: C): void {
+    const closed = this.opts.close(coordinator).catch((err: unknown) => { this.opts.log.warn('closing a coordinator failed', { partition: p, error: err }); });
+    const all = (this.closing.get(p) ?? Promise.resolve()).then(() => closed);
+    this.closing.set(p, all);
+    void all.then(() => { if (this.closing.get(p) === all) this.closing.delete(p); });
   }
 }
 

@@ -213,3 +213,47 @@ test('a reload asked by a coordinator that is no longer the partition\'s (a drop
   await loaded(3);
   await parts.close();
 });
+
+test('a load overtaken by a newer one (its open finished late) is closed before the newer one opens: never two side by side', async () => {
+  const closes: ReturnType<typeof deferred<void>>[] = [];
+  const opens: ReturnType<typeof deferred<GroupCoordinator>>[] = [];
+  const opened: number[] = [];
+  const parts = new CoordinatorPartitions({
+    open: (_p, e) => { opened.push(e); const d = deferred<GroupCoordinator>(); opens.push(d); return d.promise; },
+    close: () => { const d = deferred<void>(); closes.push(d); return d.promise; },
+    partitionCount: () => 1, ledHere: () => true, leaderEpoch: () => opened.length + 1, refusal: () => undefined, log: silent, groupCount: () => 0,
+  });
+  const deadline = Date.now() + 10_000;
+  const until = async (cond: () => boolean) => { while (!cond() && Date.now() < deadline) await new Promise((r) => setImmediate(r)); };
+  parts.roleChanged(0, true);
+  await until(() => opened.length === 1);
+  // Away and back while the first replay still runs: the second load waits for nothing (no
+  // coordinator was installed) and opens at once.
+  parts.roleChanged(0, false);
+  parts.roleChanged(0, true);
+  await until(() => opened.length === 2);
+  assert.deepEqual(opened, [1, 2]);
+  // The second load finishes and is installed; then the overtaken first one finishes late.
+  opens[1]!.resolve(await coordinator());
+  await until(() => parts.coordinators().length === 1);
+  opens[0]!.resolve(await coordinator());
+  await until(() => closes.length === 1);
+  assert.equal(closes.length, 1, 'the overtaken coordinator is closed, not installed');
+  // Moved away and back again: the next load must wait for that late close as for any drop.
+  parts.roleChanged(0, false);
+  parts.roleChanged(0, true);
+  await until(() => closes.length === 2);
+  closes[1]!.resolve(); // the installed one, dropped now, has closed; the overtaken one has not
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(opened, [1, 2], 'no replay while the overtaken coordinator may still write');
+  closes[0]!.resolve();
+  await until(() => opened.length === 3);
+  assert.deepEqual(opened, [1, 2, 3]);
+  opens[2]!.resolve(await coordinator());
+  await until(() => parts.coordinators().length === 1);
+  const closing = parts.close();
+  for (const c of closes) c.resolve();
+  await until(() => closes.length === 3);
+  for (const c of closes) c.resolve();
+  await closing;
+});
