@@ -72,8 +72,12 @@ export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, re
   }
   out.sort((a, b) => a.partition - b.partition);
   const n = out.reduce((s, p) => s + p.cancelled.length, 0);
+  // Committed (durably) even when nothing was cancelled: "already settled" is read from memory,
+  // and an ack applied there may still be on its way to the log. Waiting for the durable write
+  // means the answer never reports a state a failed write (and the reload after it) takes back;
+  // a dropped or failed service answers NOT_COORDINATOR instead and the client retries.
+  await svc.commit([], true);
   if (n > 0) {
-    await svc.commit([], true);
     for (const w of notify) svc.pushCancel(groupId, w.workerId, topic, w.partition, w.offsets);
     ctx.log.info('share jobs cancelled', { group: groupId, topic, records: n, held: notify.reduce((s, w) => s + w.offsets.length, 0) });
   }
