@@ -102,6 +102,12 @@ export function registerQueueCommand(program: Command): void {
           await q.close();
         }
       }, { graceful: true });
+      // A drain cut short by --drain-timeout released the job being printed as a failed
+      // attempt: not the clean end exit 0 promises.
+      if (q.drainLeftRunning > 0) {
+        process.stderr.write(`sluice queue consume: the drain timed out after ${o.drainTimeout} ms with ${q.drainLeftRunning} job(s) unfinished; they were released\n`);
+        process.exitCode = 1;
+      }
     });
 
   queue

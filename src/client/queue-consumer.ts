@@ -143,6 +143,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly acquiredAt = new WeakMap<Job, number>();
   private outstanding = 0;
   private closing = false;
+  /**
+   * Jobs still running when close({ drain })'s timeout ran out (released as failed attempts
+   * by the leave); 0 when the drain finished them all or none ran.
+   */
+  drainLeftRunning = 0;
   /** close({ drain }) began: no more acquires or hand-outs; running jobs are being waited for. */
   private draining = false;
   /** Jobs handed out and not yet settled (a cancel push looks them up here). */
@@ -618,6 +623,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     }
     clearTimeout(timer);
     if (this.active.size > 0) {
+      this.drainLeftRunning = this.active.size;
       this.log.warn({ groupId: this.groupId }, `drain: ${this.active.size} job(s) still running after ${timeoutMs} ms; leaving releases them as failed attempts`);
     }
     return unstarted;
