@@ -1,9 +1,7 @@
 /**
  * Reads what a ShareAcquire answer carries: the acquired records of one partition.
  *
- * readCovering gives the stored batches that cover an offset range, as Fetch does (views,
- * never re-encoded); batches wholly past `lastOffset` are cut off so a worker that acquired
- * 10 records is not sent a megabyte of later ones. readAcquired reads the batches holding
+ * readAcquired reads the batches holding
  * acquired records (reads sized to the range) and cuts each of them down to the acquired records (record/batch-subset.ts): a producer's batch holds
  * ~1,000 records and an acquire takes ~30 of them, so the whole batches were 35x the
  * payload on the wire (docs/queue-performance.md, step 1). Every kept record keeps its offset
@@ -15,30 +13,6 @@ import type { PartitionLog } from '../storage/types.js';
 const EMPTY = Buffer.alloc(0);
 /** One storage read; a range needing more is read in several steps. */
 const READ_BYTES = 1 << 20;
-
-export async function readCovering(log: PartitionLog, firstOffset: number, lastOffset: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let offset = Math.max(firstOffset, log.logStartOffset);
-  while (offset <= lastOffset && offset < log.logEndOffset) {
-    const { bytes } = await log.read(offset, READ_BYTES);
-    if (bytes.length === 0) break;
-    let pos = 0;
-    let next = -1;
-    while (pos < bytes.length) {
-      const size = batchSizeAt(bytes, pos);
-      if (size < RECORDS || pos + size > bytes.length) break;
-      const last = lastOffsetOf(bytes, pos);
-      pos += size;
-      next = last + 1;
-      if (last >= lastOffset) break;
-    }
-    if (next < 0) break; // no whole batch: nothing more to give
-    parts.push(bytes.subarray(0, pos));
-    offset = next;
-  }
-  if (parts.length === 0) return EMPTY;
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-}
 
 /**
  * Bytes per offset assumed for the first read of an acquisition: ~100-byte jobs. The log

@@ -1,4 +1,4 @@
-// readCovering / readAcquired: the bytes a ShareAcquire answer carries for an acquired range.
+// readAcquired: the bytes a ShareAcquire answer carries for an acquired range.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
-import { readAcquired, readCovering } from '../../src/broker/share-read.js';
+import { readAcquired } from '../../src/broker/share-read.js';
 import type { PartitionLog } from '../../src/storage/types.js';
 
 /** A fresh one-partition topic 't' on disk for `fn`, removed afterwards. */
@@ -22,21 +22,6 @@ async function withLog(fn: (log: PartitionLog) => Promise<void>): Promise<void> 
   }
 }
 
-
-test('readCovering returns whole batches from the one holding firstOffset through the one holding lastOffset, no further', async () => {
-  await withLog(async (log) => {
-    // 10 batches of 10 records: offsets 0..99.
-    for (let b = 0; b < 10; b++) await log.append(encodeBatch(Array.from({ length: 10 }, (_, i) => ({ value: `v${b * 10 + i}` }))));
-    const offsets = async (first: number, last: number) => [...decodeBatches(await readCovering(log, first, last))].flatMap((x) => x.records.map((r) => r.offset));
-    const r1 = await offsets(15, 34);
-    assert.equal(r1[0], 10);
-    assert.equal(r1[r1.length - 1], 39);
-    assert.deepEqual(await offsets(99, 99), Array.from({ length: 10 }, (_, i) => 90 + i));
-    const all = await offsets(0, 99);
-    assert.equal(all.length, 100);
-    assert.equal((await readCovering(log, 100, 120)).length, 0, 'past the end: nothing');
-  });
-});
 
 test('readAcquired answers only the acquired records, across batch boundaries and between ranges', async () => {
   await withLog(async (log) => {
