@@ -15,8 +15,6 @@
  * says where the search stopped), and matches record keys byte for byte.
  */
 import type { Api, ShareCancelPartitionResult } from '../protocol/api.js';
-import { InvalidTopicError } from '../errors.js';
-import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { decodeBatches } from '../record/index.js';
 import type { PartitionLog } from '../storage/types.js';
@@ -24,6 +22,7 @@ import type { PartitionSource } from '../queue/share-coordinator.js';
 import { UnknownShareGroupError } from '../queue/errors.js';
 import { partitionSource } from './handle-share-acquire.js';
 import { shareServiceFor } from './share-coordinators.js';
+import { shareTopicPartitions } from './share-topic.js';
 import { errorOf } from './wire-error.js';
 import type { Handler } from './handler.js';
 
@@ -32,16 +31,11 @@ const READ_BYTES = 1 << 20;
 
 export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, req) => {
   const { groupId, topic } = req;
-  if (isInternalTopicName(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
-  const info = ctx.logs.topic(topic);
-  if (!info) {
-    const problem = topicNameProblem(topic);
-    throw problem ? new InvalidTopicError(problem) : new UnknownTopicError(topic);
-  }
-  if (req.partition !== undefined && req.partition >= info.partitions) throw new UnknownTopicError(topic, req.partition);
+  const partitions = shareTopicPartitions(ctx, topic);
+  if (req.partition !== undefined && req.partition >= partitions) throw new UnknownTopicError(topic, req.partition);
   const svc = shareServiceFor(ctx, groupId);
   if (!svc.coord.group(groupId)) throw new UnknownShareGroupError(groupId);
-  const numbers = req.partition !== undefined ? [req.partition] : Array.from({ length: info.partitions }, (_, i) => i);
+  const numbers = req.partition !== undefined ? [req.partition] : Array.from({ length: partitions }, (_, i) => i);
 
   const plans: { source: PartitionSource; offsets: number[]; searchedTo?: number }[] = [];
   const out: ShareCancelPartitionResult[] = [];

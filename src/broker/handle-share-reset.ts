@@ -7,24 +7,18 @@
  * the answer.
  */
 import type { Api } from '../protocol/api.js';
-import { InvalidTopicError } from '../errors.js';
-import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { shareServiceFor } from './share-coordinators.js';
+import { shareTopicPartitions } from './share-topic.js';
 import { jobSource } from './job-source.js';
 import type { Handler } from './handler.js';
 
 export const handleShareReset: Handler<typeof Api.ShareReset> = async (ctx, req) => {
   const { groupId, topic, to } = req;
-  if (isInternalTopicName(topic)) throw new InvalidTopicError(`'${topic}' is an internal topic`);
-  const info = ctx.logs.topic(topic);
-  if (!info) {
-    const problem = topicNameProblem(topic);
-    throw problem ? new InvalidTopicError(problem) : new UnknownTopicError(topic);
-  }
-  const numbers = req.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
-  if (numbers.length > info.partitions) throw new UnknownTopicError(topic, numbers.find((p) => p >= info.partitions));
-  const bad = numbers.find((p) => p >= info.partitions);
+  const count = shareTopicPartitions(ctx, topic);
+  const numbers = req.partitions ?? Array.from({ length: count }, (_, i) => i);
+  if (numbers.length > count) throw new UnknownTopicError(topic, numbers.find((p) => p >= count));
+  const bad = numbers.find((p) => p >= count);
   if (bad !== undefined) throw new UnknownTopicError(topic, bad);
   // Resolved first (a timestamp lookup reads the log; in a cluster, a partition with no
   // replica in sync here asks its leader: job-source.ts), applied in one synchronous step below.
