@@ -386,12 +386,17 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * buffered is dropped, so the application is not handed a job it already acknowledged.
    */
   private dropStale(acked: Job): void {
+    this.dropBuffered((j) => j !== acked && j.offset === acked.offset && j.partition === acked.partition && j.topic === acked.topic);
+  }
+
+  /** Takes the buffered jobs `which` picks out of the buffer (never handed out), freeing their slots. */
+  private dropBuffered(which: (j: Job) => boolean, each?: (j: Job) => void): void {
     for (let i = this.buffer.length - 1; i >= 0; i--) {
-      const j = this.buffer[i];
-      if (j !== acked && j.offset === acked.offset && j.partition === acked.partition && j.topic === acked.topic) {
-        this.buffer.splice(i, 1);
-        this.freeSlot(j);
-      }
+      const j = this.buffer[i]!;
+      if (!which(j)) continue;
+      this.buffer.splice(i, 1);
+      each?.(j);
+      this.freeSlot(j);
     }
   }
 
@@ -422,13 +427,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (typeof topic !== 'string' || typeof partition !== 'number' || !Array.isArray(offsets)) return;
     const wanted = new Set(offsets as unknown[]);
     const hit = (j: Job) => j.topic === topic && j.partition === partition && wanted.has(j.offset);
-    for (let i = this.buffer.length - 1; i >= 0; i--) {
-      const j = this.buffer[i];
-      if (!hit(j)) continue;
-      this.buffer.splice(i, 1);
-      j.markCancelled();
-      this.freeSlot(j);
-    }
+    this.dropBuffered(hit, (j) => j.markCancelled());
     for (const j of [...this.active]) {
       if (!hit(j)) continue;
       j.markCancelled();
