@@ -148,6 +148,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * by the leave); 0 when the drain finished them all or none ran.
    */
   drainLeftRunning = 0;
+  /**
+   * Acks answered so far, and for recent ones (record key -> that count when its answer came):
+   * an acquire sent before an ack's answer may come back holding the record that ack just
+   * settled (across a coordinator move, this worker's ack of its first delivery settles the
+   * new coordinator's acquisition of it, and the acquire's answer can arrive after the
+   * ack's). Such a copy is not handed out (see acquireLoop).
+   */
+  private acksAnswered = 0;
+  private readonly recentAcks = new Map<string, number>();
   /** close({ drain }) began: no more acquires or hand-outs; running jobs are being waited for. */
   private draining = false;
   /** Jobs handed out and not yet settled (a cancel push looks them up here). */
@@ -385,6 +394,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * is still being worked, and that delivery's ack then settles the second. The copy still
    * buffered is dropped, so the application is not handed a job it already acknowledged.
    */
+  /** An ack of `job` was answered: drop buffered copies of its record, and remember it for acquires in flight. */
+  private acked(job: Job): void {
+    this.dropStale(job);
+    this.recentAcks.delete(recordKey(job));
+    this.recentAcks.set(recordKey(job), ++this.acksAnswered);
+    // Only acquires in flight can need it; a few thousand cover far more than one round trip.
+    if (this.recentAcks.size > RECENT_ACKS) this.recentAcks.delete(this.recentAcks.keys().next().value!);
+  }
+
   private dropStale(acked: Job): void {
     this.dropBuffered((j) => j !== acked && j.offset === acked.offset && j.partition === acked.partition && j.topic === acked.topic);
   }
@@ -480,7 +498,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const retry: PendingAck[] = [];
     groups.forEach((l, i) => {
       const e = res.results[i]?.error;
-      if (!e) for (const a of l) { this.dropStale(a.job); a.resolve(); }
+      if (!e) for (const a of l) { this.acked(a.job); a.resolve(); }
       else if (l.length === 1) l[0].reject(fromWireError(e));
       else retry.push(...l);
     });
@@ -492,7 +510,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       retry.forEach((a, i) => {
         const e = r2.results[i]?.error;
         if (e) a.reject(fromWireError(e));
-        else { this.dropStale(a.job); a.resolve(); }
+        else { this.acked(a.job); a.resolve(); }
       });
     } catch (err) {
       for (const a of retry) a.reject(err as Error);
@@ -515,6 +533,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         continue;
       }
       let res: ShareAcquireResponse;
+      const acksBefore = this.acksAnswered;
       try {
         res = await this.route.request(Api.ShareAcquire, {
           groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, ...(this.settings && { settings: this.settings }),
@@ -541,6 +560,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         this.outstanding += jobs.length;
         for (const j of jobs) this.giveBack(j);
         return;
+      }
+      if (this.acksAnswered !== acksBefore) {
+        // A record this worker's ack settled after this acquire was sent: the broker may have
+        // handed it out before applying that ack, which then settled this very acquisition.
+        for (let i = jobs.length - 1; i >= 0; i--) {
+          if ((this.recentAcks.get(recordKey(jobs[i]!)) ?? 0) > acksBefore) jobs.splice(i, 1);
+        }
       }
       if (jobs.length) {
         this.outstanding += jobs.length;
@@ -664,3 +690,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 }
 
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
+
+/** Acks remembered for acquires in flight (QueueConsumer.acked). */
+const RECENT_ACKS = 4096;
+
+function recordKey(j: { topic: string; partition: number; offset: number }): string {
+  return `${j.topic}\u0000${j.partition}\u0000${j.offset}`;
+}

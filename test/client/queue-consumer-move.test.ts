@@ -21,8 +21,18 @@ class ShareFakeCluster extends FakeCluster {
   readonly held = new Map<number, Set<number>>();
   readonly counts = new Map<number, number>();
   readonly acked = new Set<number>();
+  /** While set, acquire answers (computed at once) are delivered only once it resolves. */
+  holdAcquires: Promise<void> | undefined;
+  readonly acquiresHeld: unknown[] = [];
 
   override answer(b: FakeBroker, api: number, body: any): any {
+    const res = this.answerNow(b, api, body);
+    if (api !== Api.ShareAcquire || !this.holdAcquires || res.error) return res;
+    this.acquiresHeld.push(res);
+    return this.holdAcquires.then(() => res);
+  }
+
+  private answerNow(b: FakeBroker, api: number, body: any): any {
     if (api === Api.FindCoordinator) return { nodeId: this.coordinator, url: this.url(this.coordinator) };
     if (api !== Api.ShareAcquire && api !== Api.ShareAck) return super.answer(b, api, body);
     if (b.nodeId !== this.coordinator) return { error: NOT_COORDINATOR };
@@ -79,4 +89,37 @@ test('jobs acquired from the old coordinator and still buffered at a move are no
   await next.ack();
   assert.ok(cluster.acked.has(0));
   void first;
+});
+
+test('an acquire answered after this worker\'s ack of the same record (the ack settled that acquisition) does not hand the record out again', { timeout: 60_000 }, async (t) => {
+  const cluster = new ShareFakeCluster(2);
+  cluster.createTopic('jobs', [0]);
+  cluster.append('jobs', 0, batchOf(1, 0));
+  const w = new QueueConsumer({
+    brokers: [cluster.url(0), cluster.url(1)], groupId: 'g', topics: 'jobs', concurrency: 4, maxWaitMs: 10, retryBackoffMs: 10,
+    connectionFactory: cluster.factory,
+  });
+  t.after(() => w.close());
+  const it = w[Symbol.asyncIterator]();
+  const first = (await it.next()).value!;
+  assert.deepEqual([first.offset, first.deliveryCount], [0, 1]);
+  // The coordinator moves to broker 1 (no locks there); the worker's next acquire takes offset
+  // 0 again at count 2, but its answer is held back until the first delivery's ack is answered.
+  let release!: () => void;
+  cluster.holdAcquires = new Promise<void>((r) => { release = r; });
+  cluster.coordinator = 1;
+  const deadline = Date.now() + 30_000;
+  while (!cluster.held.get(1)?.has(0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cluster.held.get(1)?.has(0), 'broker 1 handed offset 0 to the worker again');
+  // The ack of the first delivery reaches broker 1, where the worker holds offset 0: it settles it.
+  await first.ack();
+  assert.ok(cluster.acked.has(0));
+  // A new job, then the held acquire answer (offset 0 at count 2) arrives after the ack's.
+  cluster.append('jobs', 0, batchOf(1, 1));
+  cluster.holdAcquires = undefined;
+  release();
+  const next = (await it.next()).value!;
+  assert.deepEqual({ offset: next.offset, deliveryCount: next.deliveryCount }, { offset: 1, deliveryCount: 1 },
+    'the copy of the acked record in the late acquire answer is not handed out');
+  await next.ack();
 });
