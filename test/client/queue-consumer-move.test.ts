@@ -56,11 +56,11 @@ class ShareFakeCluster extends FakeCluster {
   }
 }
 
-test('jobs acquired from the old coordinator and still buffered at a move are not handed out; their records come from the new one', { timeout: 60_000 }, async (t) => {
+/** A worker on a fresh two-broker fake holding `jobs` records at broker 0; its first job, handed out. */
+async function firstJob(t: { after: (fn: () => Promise<void>) => void }, jobs: number) {
   const cluster = new ShareFakeCluster(2);
   cluster.createTopic('jobs', [0]);
-  cluster.append('jobs', 0, batchOf(3, 0));
-  // Room for four: the first acquire takes all three records, and the loop keeps asking for one more.
+  cluster.append('jobs', 0, batchOf(jobs, 0));
   const w = new QueueConsumer({
     brokers: [cluster.url(0), cluster.url(1)], groupId: 'g', topics: 'jobs', concurrency: 4, maxWaitMs: 10, retryBackoffMs: 10,
     connectionFactory: cluster.factory,
@@ -69,6 +69,12 @@ test('jobs acquired from the old coordinator and still buffered at a move are no
   const it = w[Symbol.asyncIterator]();
   const first = (await it.next()).value!;
   assert.deepEqual([first.offset, first.deliveryCount], [0, 1]);
+  return { cluster, it, first };
+}
+
+test('jobs acquired from the old coordinator and still buffered at a move are not handed out; their records come from the new one', { timeout: 60_000 }, async (t) => {
+  // Room for four: the first acquire takes all three records, and the loop keeps asking for one more.
+  const { cluster, it, first } = await firstJob(t, 3);
   assert.deepEqual([...cluster.held.get(0)!].sort(), [0, 1, 2], 'all three acquired at broker 0: two wait in the buffer');
 
   // The coordinator moves to broker 1, which rebuilt the group from its log (no locks, counts
@@ -88,21 +94,10 @@ test('jobs acquired from the old coordinator and still buffered at a move are no
     'the next job comes from the new coordinator, not a buffered copy of a job another worker acked');
   await next.ack();
   assert.ok(cluster.acked.has(0));
-  void first;
 });
 
 test('an acquire answered after this worker\'s ack of the same record (the ack settled that acquisition) does not hand the record out again', { timeout: 60_000 }, async (t) => {
-  const cluster = new ShareFakeCluster(2);
-  cluster.createTopic('jobs', [0]);
-  cluster.append('jobs', 0, batchOf(1, 0));
-  const w = new QueueConsumer({
-    brokers: [cluster.url(0), cluster.url(1)], groupId: 'g', topics: 'jobs', concurrency: 4, maxWaitMs: 10, retryBackoffMs: 10,
-    connectionFactory: cluster.factory,
-  });
-  t.after(() => w.close());
-  const it = w[Symbol.asyncIterator]();
-  const first = (await it.next()).value!;
-  assert.deepEqual([first.offset, first.deliveryCount], [0, 1]);
+  const { cluster, it, first } = await firstJob(t, 1);
   // The coordinator moves to broker 1 (no locks there); the worker's next acquire takes offset
   // 0 again at count 2, but its answer is held back until the first delivery's ack is answered.
   let release!: () => void;
