@@ -149,7 +149,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    */
   drainLeftRunning = 0;
   /**
-   * Acks answered so far, and for recent ones (record key -> that count when its answer came):
+   * Acks answered for jobs acquired before the coordinator last moved, and for recent ones
+   * (record key -> that count when its answer came):
    * an acquire sent before an ack's answer may come back holding the record that ack just
    * settled (across a coordinator move, this worker's ack of its first delivery settles the
    * new coordinator's acquisition of it, and the acquire's answer can arrive after the
@@ -397,8 +398,12 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** An ack of `job` was answered: drop buffered copies of its record, and remember it for acquires in flight. */
   private acked(job: Job): void {
     this.dropStale(job);
-    this.recentAcks.delete(recordKey(job));
-    this.recentAcks.set(recordKey(job), ++this.acksAnswered);
+    // Only a job acquired before the coordinator last moved can be acquired again by this
+    // worker while it runs; remembering only those keeps this off the path of every ack.
+    if (this.acquiredAt.get(job) === this.route.moves) return;
+    const key = recordKey(job);
+    this.recentAcks.delete(key);
+    this.recentAcks.set(key, ++this.acksAnswered);
     // Only acquires in flight can need it; a few thousand cover far more than one round trip.
     if (this.recentAcks.size > RECENT_ACKS) this.recentAcks.delete(this.recentAcks.keys().next().value!);
   }
