@@ -28,6 +28,7 @@ import { ROOT, cliArgs } from '../integration/cli-entry.js';
 import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
 import { freePort } from '../free-port.js';
 import { until } from './cluster-helpers.js';
+import '../exit-on-signal.js';
 
 export interface ClusterBroker {
   readonly nodeId: number;

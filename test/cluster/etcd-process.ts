@@ -12,6 +12,7 @@ import { after, before } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { externalTool } from '../external-tool.js';
 import { freePort } from '../free-port.js';
+import '../exit-on-signal.js';
 
 export const etcdTool = externalTool('etcd');
 

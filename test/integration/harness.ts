@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, cliArgs } from './cli-entry.js';
+import '../exit-on-signal.js';
 
 export interface BrokerHandle {
   url: string;
