@@ -36,7 +36,7 @@ import { bootstrapUrls } from './broker-list.js';
 import { BrokerPool, type ClientOptions } from './broker-pool.js';
 import { groupOptions, type GroupConsumerOptions } from './group-options.js';
 import { GroupSession, type GroupPartitionControl } from './group-session.js';
-import { PartitionFetcher, type Batch, type OffsetReset, type PartitionState } from './partition-fetcher.js';
+import { PartitionFetcher, type Batch, type Delivery, type OffsetReset, type PartitionState } from './partition-fetcher.js';
 import type { Message, TopicPartition } from './types.js';
 
 export type { Batch, OffsetReset } from './partition-fetcher.js';
@@ -264,10 +264,11 @@ export class Consumer {
   async run(opts: RunOptions): Promise<void> {
     if (!opts.eachBatch && !opts.eachMessage) throw new InvalidArgumentError('run() needs eachBatch or eachMessage');
     while (!this.closed) {
-      const b = await this.nextBatch();
-      if (!b) break;
-      const s = this.fetcher.get(b)!;
-      const epoch = s.epoch;
+      const d = await this.nextBatch();
+      if (!d) break;
+      const { batch: b, state: s, epoch } = d;
+      // Revoked, sought or rewound since it left the queue (nextBatch says how): not handed out.
+      if (s.epoch !== epoch) continue;
       this.group?.markBusy();
       this.handling = true;
       try {
@@ -296,7 +297,7 @@ export class Consumer {
     if (this.closed) await this.finishClose();
   }
 
-  private nextBatch(): Promise<Batch | null> {
+  private nextBatch(): Promise<Delivery | null> {
     this.start();
     return this.fetcher.nextBatch();
   }
@@ -339,12 +340,14 @@ export class Consumer {
             this.group?.markBusy();
             return { value: m, done: false };
           }
-          const b = await this.nextBatch();
-          if (!b) return done;
-          batch = b.messages;
+          const d = await this.nextBatch();
+          if (!d) return done;
+          // The epoch it left the queue under: if it changed since (nextBatch says how), the
+          // check above hands none of it out.
+          batch = d.batch.messages;
           i = 0;
-          state = this.fetcher.get(b)!;
-          epoch = state.epoch;
+          state = d.state;
+          epoch = d.epoch;
         }
       },
       return: async (): Promise<IteratorResult<Message>> => {

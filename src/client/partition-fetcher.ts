@@ -64,6 +64,13 @@ export interface PartitionState {
   fetching: boolean;
 }
 
+/** What nextBatch hands out: a batch, and the state and epoch its partition had then. */
+export interface Delivery {
+  batch: Batch;
+  state: PartitionState;
+  epoch: number;
+}
+
 export interface Batch {
   topic: string;
   partition: number;
@@ -391,8 +398,16 @@ export class PartitionFetcher {
     if (this.bufferedBytes < this.o.maxBufferedBytes) this.wakeLoop();
   }
 
-  /** Next chunk of decoded messages (non-empty), or null once closed. */
-  async nextBatch(): Promise<Batch | null> {
+  /**
+   * Next chunk of decoded messages (non-empty), or null once closed, with its partition's
+   * state and the epoch it was taken off the queue under. The caller checks that epoch again
+   * when it gets the chunk: the answer of a heartbeat read in the same tick as the fetch
+   * answer runs before the caller's continuation, and a revocation there commits the
+   * position without this chunk (the application was not busy yet), so the chunk is no
+   * longer the application's (group-kill on CI: a revoked partition's messages handled
+   * after its release was committed, and again by the new owner).
+   */
+  async nextBatch(): Promise<Delivery | null> {
     this.start();
     for (;;) {
       if (this.failure) throw this.failure;
@@ -433,7 +448,7 @@ export class PartitionFetcher {
         messages = messages.slice(from);
       }
       if (messages.length === 0) continue;
-      return { topic: s.topic, partition: s.partition, messages, highWatermark: c.highWatermark };
+      return { batch: { topic: s.topic, partition: s.partition, messages, highWatermark: c.highWatermark }, state: s, epoch: c.epoch };
     }
   }
 }

@@ -46,6 +46,10 @@ export class FakeCluster {
   nextProducerId = 1000;
   /** Called before a request is processed by a live broker (tests move leaders from here). */
   onRequest: ((url: string, api: number, body: any) => void) | undefined;
+  /** Answers apis the fake does not (a group coordinator, say): an answer, or undefined for the fake's own. */
+  answerOther: ((api: number, body: any) => any) | undefined;
+  /** When it returns a promise, the answer (already decided) is handed back only once it resolves. */
+  holdAnswer: ((api: number, body: any) => Promise<void> | undefined) | undefined;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) this.brokers.set(i, { nodeId: i, url: `ws://fake-${i}:9400`, alive: true, produceDelayMs: 0 });
@@ -245,7 +249,9 @@ export class FakeConn extends Connection {
     if (this.closedFlag) throw new ClientClosedError('fake connection');
     this.cluster.onRequest?.(url, api, body);
     if (!b.alive) throw new NetworkError(url, `connection to ${url} was lost`);
-    const res = this.cluster.answer(b, api, body);
+    const res = this.cluster.answerOther?.(api, body) ?? this.cluster.answer(b, api, body);
+    const hold = this.cluster.holdAnswer?.(api, body);
+    if (hold) await hold;
     if (res.error) throw fromWireError(res.error);
     return res as ResponseOf<A>;
   }

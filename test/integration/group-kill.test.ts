@@ -34,11 +34,20 @@ test('SIGKILL of a consumer process: reassigned within the session timeout, noth
   let childErr = '';
   child.stderr.on('data', (d) => (childErr += d));
   const childSeen: [number, number][] = [];
+  const childSeenAt = new Map<string, number>();
   let childOwns: number[] = [];
+  /** The child's assignment changes, with when they were read: for a failure's message. */
+  const childAssignments: string[] = [];
+  const t0 = Date.now();
   createInterface({ input: child.stdout }).on('line', (l) => {
     const e = JSON.parse(l) as { a?: number[]; m?: [number, number] };
-    if (e.a) childOwns = e.a;
-    else if (e.m) childSeen.push(e.m);
+    if (e.a) {
+      if (e.a.join() !== childOwns.join()) childAssignments.push(`${Date.now() - t0} ms: [${e.a.join(',')}]`);
+      childOwns = e.a;
+    } else if (e.m) {
+      childSeen.push(e.m);
+      childSeenAt.set(`${e.m[0]}/${e.m[1]}`, Date.now() - t0);
+    }
   });
 
   // Producer: a steady stream, explicit partitions, in the background.
@@ -58,7 +67,8 @@ test('SIGKILL of a consumer process: reassigned within the session timeout, noth
   })();
   producing.catch(() => {}); // awaited below; if the test fails first, closing the producer must not leave it unhandled
 
-  await waitFor('child owns everything', () => childOwns.length === PARTITIONS, 15_000);
+  // Bounds the child's start (tsx, connect, join): seconds on a loaded machine.
+  await waitFor('child owns everything', () => childOwns.length === PARTITIONS, 60_000);
   const survivor = groupConsumer(env.broker.url, group, [topic], { sessionTimeoutMs: SESSION_MS, autoCommitIntervalMs: COMMIT_MS });
   const survivorSeen: { p: number; o: number; at: number }[] = [];
   t.after(() => survivor.close());
@@ -92,12 +102,19 @@ test('SIGKILL of a consumer process: reassigned within the session timeout, noth
   // child's offsets from there on.
   const childKeys = new Set(childSeen.map(([p, o]) => key(p, o)));
   const dups = survivorSeen.filter((s) => childKeys.has(key(s.p, s.o)));
-  for (const d of dups) assert.ok(victimParts.includes(d.p), `duplicate ${d.p}/${d.o} on a partition the killed member did not own at the end`);
+  for (const d of dups) {
+    if (victimParts.includes(d.p)) continue;
+    const survivorFirst = survivorSeen.find((s) => s.p === d.p)!;
+    const childLast = Math.max(...childSeen.filter(([p]) => p === d.p).map(([, o]) => o));
+    assert.fail(`duplicate ${d.p}/${d.o} on a partition the killed member did not own at the end: the child handled it at ${childSeenAt.get(key(d.p, d.o))} ms `
+      + `and handled up to ${d.p}/${childLast} (at ${childSeenAt.get(key(d.p, childLast))} ms); the survivor started there at ${d.p}/${survivorFirst.o} at ${survivorFirst.at - t0} ms, `
+      + `handled ${d.p}/${d.o} at ${d.at - t0} ms; the child's assignments: ${childAssignments.join('; ')}; killed at ${killedAt - t0} ms; the child's log: ${childErr}; survivor log: ${survivor.logs.join('; ')}; broker: ${env.broker.logs().split('\n').filter((l) => l.includes('"event":"rebalance"') || l.includes('group members')).join('\n')}`);
+  }
   for (const p of victimParts) {
     const first = survivorSeen.find((s) => s.p === p && s.at > killedAt);
     if (!first) continue;
     const expected = childSeen.filter(([cp, o]) => cp === p && o >= first.o).length;
-    assert.equal(dups.filter((d) => d.p === p).length, expected, `partition ${p}: repeats are not exactly the uncommitted tail`);
+    assert.equal(dups.filter((d) => d.p === p).length, expected, `partition ${p}: repeats are not exactly the uncommitted tail (child's log: ${childErr})`);
   }
   console.log(`SIGKILL: partitions ${victimParts.join(',')} consumed again ${recoveryMs} ms after the kill (session timeout ${SESSION_MS} ms); ` +
     `${dups.length} of ${produced} messages redelivered (auto-commit every ${COMMIT_MS} ms)`);
