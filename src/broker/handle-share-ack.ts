@@ -1,20 +1,29 @@
 /**
  * ShareAck (api 1101): settles records a worker holds. Each entry is all or nothing and
  * gets its own result (INVALID_RECORD_STATE when the worker does not hold one of its
- * offsets, UNKNOWN_MEMBER_ID when the group no longer knows the worker). The answer goes
+ * offsets, UNKNOWN_MEMBER_ID when the group no longer knows the worker; every entry
+ * INVALID_RECORD_STATE when the request names a `holder` token that is no longer the
+ * worker's, ShareService.holderOf). The answer goes
  * out only after the state is fsynced (and dead letters are in their topic), so an
  * acknowledged ack survives a crash.
  */
 import type { Api, ShareAckResponse } from '../protocol/api.js';
 import type { DeadLetter } from '../queue/types.js';
 import { shareServiceFor } from './share-coordinators.js';
-import { wireError } from './wire-error.js';
+import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 export const handleShareAck: Handler<typeof Api.ShareAck> = async (ctx, req, scope) => {
   const svc = shareServiceFor(ctx, req.groupId);
   const { groupId, workerId } = req;
   const coord = svc.coord;
+  if (req.holder !== undefined && req.holder !== svc.holderOf(groupId, workerId)) {
+    // Sent for locks of an earlier holder token (this coordinator reloaded or moved, or the
+    // worker left and came back): those locks are gone, and the offsets may be this worker's
+    // again under a new acquisition that this request must not settle.
+    const error = errorOf('INVALID_RECORD_STATE', `worker '${workerId}' of share group '${groupId}' no longer holds records under holder ${req.holder}`);
+    return { id: req.id, results: req.entries.map(() => ({ error })) };
+  }
   const dls: DeadLetter[] = [];
   let freed = false;
   const results: ShareAckResponse['results'] = req.entries.map((e) => {

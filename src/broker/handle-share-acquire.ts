@@ -13,7 +13,7 @@
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
  */
-import type { Api, ShareAcquirePartitionResult } from '../protocol/api.js';
+import type { Api, ShareAcquirePartitionResult, ShareAcquireResponse } from '../protocol/api.js';
 import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext, RequestScope } from './context.js';
@@ -76,11 +76,18 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
   const first = known.length ? await attempt() : undefined;
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
   if (first || req.maxRecords === 0 || known.length === 0 || maxWait === 0 || !ctx.accepting || !svc.accepting || scope?.closed) {
-    return { id: req.id, partitions: [...errors, ...(first ?? [])] };
+    return withHolder(svc, req, { id: req.id, partitions: [...errors, ...(first ?? [])] });
   }
   const parts = await park(ctx, svc, groupId, known, maxWait, attempt, scope);
-  return { id: req.id, partitions: [...errors, ...parts] };
+  return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts] });
 };
+
+/** The answer with the worker's holder token as of now (ShareService.holderOf), when the group knows it. */
+function withHolder(svc: ShareService, req: { groupId: string; workerId: string }, res: ShareAcquireResponse): ShareAcquireResponse {
+  const holder = svc.holderOf(req.groupId, req.workerId);
+  if (holder !== undefined) res.holder = holder;
+  return res;
+}
 
 /**
  * Waits as a delayed operation (purgatory.ts) until an attempt acquires something or maxWait

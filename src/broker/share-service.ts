@@ -27,9 +27,11 @@
  * partition of `__share_state` this broker leads. Found with `shareServiceFor(ctx, groupId)`
  * (share-coordinators.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../errors.js';
 import { ShareCoordinator } from '../queue/share-coordinator.js';
 import { ShareStateLog, SHARE_STATE_PREFIX } from '../queue/share-state-log.js';
+import type { ShareGroup } from '../queue/share-group.js';
 import type { GenerationDir } from '../state-log/generation-log.js';
 import type { DeadLetter } from '../queue/types.js';
 import { isInternalTopicName } from '../topic-name.js';
@@ -59,6 +61,14 @@ export interface ShareServiceOptions {
 
 export class ShareService {
   readonly coord: ShareCoordinator;
+  /**
+   * This coordinator's identity, unique per load (a reload or a move makes a new one): the
+   * first part of every holder token (holderOf).
+   */
+  private readonly instance = randomUUID();
+  /** A serial per group object, so a group deleted and created again gives its workers new holders. */
+  private readonly groupSerials = new WeakMap<ShareGroup, number>();
+  private nextGroupSerial = 1;
   private state!: ShareStateLog;
   private timer: NodeJS.Timeout | undefined;
   /** One-shot tick at the next lock deadline when it falls before the next interval tick. */
@@ -247,6 +257,26 @@ export class ShareService {
     const due = [...this.owedDeadLetters.values()].filter((dl) => this.coord.awaitingDeadLetter(dl));
     this.owedDeadLetters.clear();
     return due;
+  }
+
+  /**
+   * The holder token of `workerId` now (ShareAcquire answers carry it; docs/queue.md, "A
+   * delivery attempt is an acquisition"): this coordinator instance, the group object and the
+   * worker's handle in it. Locks the worker got under a token stay its own exactly as long as
+   * the token is unchanged: a reload or a move makes a new instance, a worker that left
+   * (connection closed, session timeout) and came back gets a new handle. So a worker that saw
+   * a coordinator error keeps its prefetched jobs when the next answer shows the same token,
+   * and a give-back carrying a token (ShareAck `holder`) is refused once it changed, so it
+   * never releases a record the worker acquired again under a new token. Undefined when the
+   * group does not know the worker.
+   */
+  holderOf(groupId: string, workerId: string): string | undefined {
+    const g = this.coord.group(groupId);
+    const w = g?.workers.get(workerId);
+    if (!g || !w) return undefined;
+    let serial = this.groupSerials.get(g);
+    if (serial === undefined) this.groupSerials.set(g, (serial = this.nextGroupSerial++));
+    return `${this.instance}.${serial}.${w.handle}`;
   }
 
   /** Remembers that `workerId` speaks on `scope`; when it closes, the worker leaves. */

@@ -139,8 +139,20 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly log: Logger;
 
   private readonly buffer: Job[] = [];
-  /** `route.moves` when each buffered job was acquired: a job from before a move is not handed out (see next()). */
-  private readonly acquiredAt = new WeakMap<Job, number>();
+  /**
+   * The holder token each job was acquired under (ShareAcquire's `holder`: the coordinator
+   * instance and this worker's handle there; ShareService.holderOf). Its lock is this
+   * worker's as long as the coordinator still answers with that token.
+   */
+  private readonly holderOfJob = new WeakMap<Job, string>();
+  /**
+   * The holder token of the latest acquire answer sent after the last coordinator error
+   * (`route.moves` was `heldAt` when it was sent and still is). While `heldAt` lags
+   * `route.moves` (an error since: a move, a reload, or a mere refusal), buffered jobs are
+   * held back until an answer tells which (see heard()).
+   */
+  private holder: string | undefined;
+  private heldAt = -1;
   private outstanding = 0;
   private closing = false;
   /**
@@ -170,6 +182,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private failure: Error | null = null;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** A heartbeat is out (beat()). */
+  private beating = false;
   /** Wakes the acquire loop (a slot freed) and the iterator (jobs arrived). */
   private loopWake: (() => void) | null = null;
   private jobWake: (() => void) | null = null;
@@ -221,10 +235,17 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         for (;;) {
           if (this.failure) throw this.failure;
           if (this.closing || this.draining || this.handedOut >= this.maxMessages) return done;
+          if (this.buffer.length > 0 && this.heldAt !== this.route.moves) {
+            // A coordinator error since the last answer: whether these jobs' locks survived is
+            // told by the next answer's holder token; a heartbeat asks at once.
+            this.beat();
+            await new Promise<void>((r) => { this.jobWake = r; });
+            continue;
+          }
           const job = this.buffer.shift();
-          if (job && this.acquiredAt.get(job) !== this.route.moves) {
-            // Acquired before the coordinator moved (or reloaded, or the connection dropped):
-            // its lock died with that coordinator's memory, the record is available again, and
+          if (job && this.holderOfJob.get(job) !== this.holder) {
+            // Acquired under another holder token (the coordinator moved or reloaded, or this
+            // worker left and came back): its lock is gone, the record is available again, and
             // another worker may already have acked it. Not handed out; nothing to release.
             this.freeSlot(job);
             continue;
@@ -301,10 +322,14 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
     this.freeSlot(job);
+    // An unstarted give-back names the holder token the job came under: the coordinator
+    // refuses it once that is not this worker's any more, so it cannot let go of the same
+    // offset acquired again meanwhile (after a move: a count taken back that was not given).
+    const holder = opts.kind === 'unstarted' ? this.holderOfJob.get(job) : undefined;
     return this.settleOne({
       topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release',
       ...(opts.delayMs !== undefined && { delayMs: opts.delayMs }), ...(opts.reason !== undefined && { reason: opts.reason }), ...(opts.kind && { kind: opts.kind }),
-    }).then(() => undefined);
+    }, holder !== undefined && !holder.startsWith(NO_HOLDER) ? holder : undefined).then(() => undefined);
   }
 
   settleReject(job: Job, reason: string | undefined): Promise<void> {
@@ -398,9 +423,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** An ack of `job` was answered: drop buffered copies of its record, and remember it for acquires in flight. */
   private acked(job: Job): void {
     this.dropStale(job);
-    // Only a job acquired before the coordinator last moved can be acquired again by this
-    // worker while it runs; remembering only those keeps this off the path of every ack.
-    if (this.acquiredAt.get(job) === this.route.moves) return;
+    // Only a job whose lock may be gone (acquired under another holder token, or one not
+    // confirmed since a coordinator error) can be acquired again by this worker while it runs;
+    // remembering only those keeps this off the path of every ack.
+    if (this.current(job)) return;
     const key = recordKey(job);
     this.recentAcks.delete(key);
     this.recentAcks.set(key, ++this.acksAnswered);
@@ -472,8 +498,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     return p;
   }
 
-  private async settleOne(entry: ShareAckEntry): Promise<{ lockDeadline?: number }> {
-    const res = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry] }));
+  private async settleOne(entry: ShareAckEntry, holder?: string): Promise<{ lockDeadline?: number }> {
+    const res = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: [entry], ...(holder !== undefined && { holder }) }));
     const r = res.results[0];
     if (r?.error) throw fromWireError(r.error);
     return r ?? {};
@@ -522,10 +548,40 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     }
   }
 
+  /** A heartbeat (one at a time); its answer's holder token also tells whether buffered jobs survived a coordinator error (heard()). */
   private beat(): void {
-    if (this.closing || !this.loop) return;
+    if (this.closing || !this.loop || this.beating) return;
+    this.beating = true;
+    const sentAt = this.route.moves;
     this.route.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
-      .catch(() => undefined); // the acquire loop reports connection trouble
+      .then((res) => { this.heard(holderIn(res, this.route.moves), sentAt); }, () => undefined) // the acquire loop reports connection trouble
+      .finally(() => {
+        this.beating = false;
+        // Another coordinator error while it was out: the iterator still waits to know.
+        if (this.jobWake && this.buffer.length > 0 && this.heldAt !== this.route.moves) setTimeout(() => this.beat(), this.retryBackoffMs).unref();
+      });
+  }
+
+  /** Whether `job`'s lock is this worker's as far as it knows: acquired under the holder token confirmed since the last coordinator error. */
+  private current(job: Job): boolean {
+    return this.heldAt === this.route.moves && this.holderOfJob.get(job) === this.holder;
+  }
+
+  /**
+   * An acquire (or heartbeat) answer with holder token `holder`, sent when `route.moves` was
+   * `sentAt`. Only an answer to a request sent after the last coordinator error tells how
+   * things are now: then the buffered jobs of another token are dropped (their locks are gone)
+   * and those of this token are kept, to be handed out (their locks survived: the error was a
+   * refusal, not a move, docs/queue.md). An answer to a request sent before an error says nothing.
+   */
+  private heard(holder: string, sentAt: number): void {
+    if (sentAt !== this.route.moves) return;
+    const confirming = this.heldAt !== sentAt;
+    if (!confirming && holder === this.holder) return;
+    if (holder !== this.holder) this.dropBuffered((j) => this.holderOfJob.get(j) !== holder);
+    this.holder = holder;
+    this.heldAt = sentAt;
+    if (confirming && this.buffer.length > 0) this.wakeJobs();
   }
 
   private async acquireLoop(): Promise<void> {
@@ -539,9 +595,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       let res: ShareAcquireResponse;
       const acksBefore = this.acksAnswered;
+      const sentAt = this.route.moves;
       try {
         res = await this.route.request(Api.ShareAcquire, {
-          groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want, maxWaitMs: this.maxWaitMs, ...(this.settings && { settings: this.settings }),
+          // Buffered jobs waiting for a holder token since a coordinator error: no long poll,
+          // so the answer (heard()) comes at once.
+          groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want,
+          maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...(this.settings && { settings: this.settings }),
         }, this.conn.requestTimeoutMs + this.maxWaitMs);
       } catch (err) {
         if (this.closing) return;
@@ -560,10 +620,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       if (problem && problem !== warned) this.log.warn({ groupId: this.groupId }, `acquire: ${problem}`);
       warned = problem;
+      const holder = holderIn(res, this.route.moves);
+      this.heard(holder, sentAt);
+      for (const j of jobs) this.holderOfJob.set(j, holder);
       if (this.closing || this.draining) {
         // Acquired while closing or draining: give them straight back, unstarted.
         this.outstanding += jobs.length;
-        for (const j of jobs) this.giveBack(j);
+        this.giveBackAll(jobs);
         return;
       }
       if (this.acksAnswered !== acksBefore) {
@@ -575,7 +638,6 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       if (jobs.length) {
         this.outstanding += jobs.length;
-        for (const j of jobs) this.acquiredAt.set(j, this.route.moves);
         this.buffer.push(...jobs);
         this.watchLocks(jobs);
         this.wakeJobs();
@@ -625,9 +687,25 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     }
   }
 
-  /** Returns a job the application never saw: not a delivery attempt. */
+  /** Returns a job the application never saw: not a delivery attempt (the release carries its holder token, see settleRelease). */
   private giveBack(job: Job): void {
     this.track(job.release({ kind: 'unstarted', reason: 'worker closing' })).catch(() => undefined);
+  }
+
+  /**
+   * Gives back the `jobs` whose lock is still this worker's (current()); the others are only
+   * dropped: their record may be this worker's again under a new acquisition, which a release
+   * by offset would let go. Returns how many were given back.
+   */
+  private giveBackAll(jobs: readonly Job[]): number {
+    let n = 0;
+    for (const j of jobs) {
+      if (this.current(j)) {
+        this.giveBack(j);
+        n++;
+      } else this.freeSlot(j);
+    }
+    return n;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -665,9 +743,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const lw = this.loopWake;
     this.loopWake = null;
     lw?.();
-    const unstarted = this.buffer.splice(0);
-    for (const j of unstarted) this.giveBack(j);
-    return unstarted.length;
+    return this.giveBackAll(this.buffer.splice(0));
   }
 
   private async shutdown(opts: QueueCloseOptions): Promise<void> {
@@ -698,6 +774,18 @@ export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
 
 /** Acks remembered for acquires in flight (QueueConsumer.acked). */
 const RECENT_ACKS = 4096;
+
+/** Prefix of the token standing in for a broker's holder token when it sends none (holderIn). */
+const NO_HOLDER = '\u0000';
+
+/**
+ * The holder token of an acquire answer that came when `route.moves` was `moves`. A broker
+ * from before holder tokens sends none: then every coordinator error counts as a move (a token
+ * per `route.moves`), as it did before.
+ */
+function holderIn(res: ShareAcquireResponse, moves: number): string {
+  return res.holder ?? `${NO_HOLDER}${moves}`;
+}
 
 function recordKey(j: { topic: string; partition: number; offset: number }): string {
   return `${j.topic}\u0000${j.partition}\u0000${j.offset}`;

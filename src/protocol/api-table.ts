@@ -190,10 +190,13 @@ export const API_TABLE = {
   }), responds<ShareAcquireResponse>()),
 
   // Settles records the worker holds, per entry all or nothing. kind (release only):
-  // failed (default) or unstarted. docs/queue.md is the prose.
+  // failed (default) or unstarted. holder: the token of the acquire answer the records came
+  // in; when given and no longer the worker's, every entry fails (INVALID_RECORD_STATE).
+  // docs/queue.md is the prose.
   [Api.ShareAck]: def('ShareAck', refine(struct({
     groupId: shareId,
     workerId: shareId,
+    holder: optional(str({ min: 1, max: MAX_ID_CHARS })),
     entries: array(refine(struct({
       topic,
       partition,

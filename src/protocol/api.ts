@@ -347,6 +347,12 @@ export interface ShareAcquirePartitionResult {
 }
 export interface ShareAcquireResponse extends ResponseHeader {
   partitions: ShareAcquirePartitionResult[];
+  /**
+   * The worker's holder token at this coordinator (ShareService.holderOf): unchanged exactly
+   * as long as the locks it got under it are still its own. Absent from brokers before it,
+   * and when the group no longer knows the worker.
+   */
+  holder?: string;
 }
 
 // --- ShareAck (1101) -----------------------------------------------------------------------
