@@ -20,7 +20,7 @@ import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { holdBackDelayed } from './share-delayed.js';
 import { pickSettings } from './share-settings.js';
-import { jobSource } from './job-source.js';
+import { jobSource, type JobSource } from './job-source.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
@@ -49,7 +49,9 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
     // place of this worker's settings: its next acquire recreates it properly.
     if (attempted && !svc.coord.group(groupId)) return undefined;
     attempted = true;
-    const got = svc.coord.acquire(groupId, workerId, jobs.partitions(known), req.maxRecords);
+    const sources = jobs.partitions(known);
+    if (req.maxRecords > 0) await startLatestAtLeader(svc, jobs, groupId, workerId, sources);
+    const got = svc.coord.acquire(groupId, workerId, sources, req.maxRecords);
     if (got.length === 0) return undefined;
     await svc.commit([], false);
     let redelivered = 0;
@@ -82,6 +84,26 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
   return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts] });
 };
 
+/**
+ * A group with startFrom 'latest' meeting a partition for the first time starts it at the
+ * partition leader's end (JobSource.latestAtLeader): where it is read from a follower replica,
+ * the end the follower knows lags. Only partitions the group has not started pay the request.
+ */
+async function startLatestAtLeader(svc: ShareService, jobs: JobSource, groupId: string, workerId: string, sources: readonly PartitionSource[]): Promise<void> {
+  let g = svc.coord.group(groupId);
+  if ((g?.config ?? svc.coord.defaults).startFrom !== 'latest') return;
+  for (const s of sources) {
+    if (g?.existing(s.topic, s.partition)) continue;
+    const end = await jobs.latestAtLeader(s.topic, s.partition).catch(() => undefined);
+    if (end === undefined) continue;
+    if (!g) {
+      svc.coord.heartbeat(groupId, workerId);
+      g = svc.coord.group(groupId);
+    }
+    svc.coord.startPartitionsAt(groupId, s.topic, [{ partition: s.partition, offset: end, logEndOffset: s.logEndOffset }]);
+  }
+}
+
 /** The answer with the worker's holder token as of now (ShareService.holderOf), when the group knows it. */
 function withHolder(svc: ShareService, req: { groupId: string; workerId: string }, res: ShareAcquireResponse): ShareAcquireResponse {
   const holder = svc.holderOf(req.groupId, req.workerId);
@@ -106,19 +128,6 @@ async function park(
     onExpire: () => [],
   }, { kind: 'share_acquire', keys, timeoutMs: maxWait, scope });
   return out ?? []; // undefined: the connection closed
-}
-
-/**
- * One partition of the local replicas, up to the committed end this broker knows
- * (ReplicaManager.committedEnd), or undefined when this broker holds none: ShareCancel's
- * source (it searches the local log). The acquire reads through job-source.ts, which also
- * reads partitions with no in-sync replica here at their leader.
- */
-export function partitionSource(ctx: BrokerContext, topic: string, partition: number): PartitionSource | undefined {
-  const log = ctx.logs.log(topic, partition);
-  if (!log) return undefined;
-  const end = ctx.replicas ? ctx.replicas.committedEnd(topic, partition) : log.logEndOffset;
-  return end === undefined ? undefined : { topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) };
 }
 
 function failed(topic: string, error: NonNullable<ShareAcquirePartitionResult['error']>): ShareAcquirePartitionResult {

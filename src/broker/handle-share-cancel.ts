@@ -13,21 +13,21 @@
  * By key the broker reads the partition from the group's position to the end it may hand
  * out, at most maxWindow records (a record further on cannot be tracked yet; `searchedTo`
  * says where the search stopped), and matches record keys byte for byte.
+ *
+ * Partitions are read where acquires read them (job-source.ts): the local replica in sync, or
+ * in a cluster the partition's leader, so a coordinator with no replica of a partition
+ * cancels its jobs too.
  */
 import type { Api, ShareCancelPartitionResult } from '../protocol/api.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { decodeBatches } from '../record/index.js';
-import type { PartitionLog } from '../storage/types.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import { UnknownShareGroupError } from '../queue/errors.js';
-import { partitionSource } from './handle-share-acquire.js';
+import { jobSource } from './job-source.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { shareTopicPartitions } from './share-topic.js';
-import { errorOf } from './wire-error.js';
+import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
-
-/** One storage read while searching by key. */
-const READ_BYTES = 1 << 20;
 
 export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, req) => {
   const { groupId, topic } = req;
@@ -39,20 +39,26 @@ export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, re
 
   const plans: { source: PartitionSource; offsets: number[]; searchedTo?: number }[] = [];
   const out: ShareCancelPartitionResult[] = [];
+  const jobs = jobSource(ctx);
   for (const partition of numbers) {
-    const source = partitionSource(ctx, topic, partition);
-    const log = ctx.logs.log(topic, partition);
-    if (!source || !log) {
-      out.push({ topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', `no replica of ${topic}-${partition} on the group's coordinator`), cancelled: [], skipped: [] });
-      continue;
+    try {
+      const source = await jobs.source(topic, partition);
+      if (!source) {
+        out.push({ topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} cannot be read by the group's coordinator now`), cancelled: [], skipped: [] });
+        continue;
+      }
+      if (req.offsets) {
+        plans.push({ source, offsets: req.offsets });
+        continue;
+      }
+      const start = svc.coord.group(groupId)?.existing(topic, partition)?.startOffset ?? source.logStartOffset;
+      const to = Math.min(source.logEndOffset, start + (svc.coord.group(groupId)?.config.maxWindow ?? 0));
+      const read = (offset: number) => jobs.readBatches(topic, partition, offset, to - 1);
+      plans.push({ source, offsets: await offsetsWithKey(read, Math.max(start, source.logStartOffset), to, req.key!), searchedTo: to });
+    } catch (err) {
+      // The leader moving or its link down: that partition fails (retriable), the others go on.
+      out.push({ topic, partition, error: wireError(err, ctx.log, { api: 'ShareCancel', group: groupId, topic, partition }), cancelled: [], skipped: [] });
     }
-    if (req.offsets) {
-      plans.push({ source, offsets: req.offsets });
-      continue;
-    }
-    const start = svc.coord.group(groupId)?.existing(topic, partition)?.startOffset ?? source.logStartOffset;
-    const to = Math.min(source.logEndOffset, start + (svc.coord.group(groupId)?.config.maxWindow ?? 0));
-    plans.push({ source, offsets: await offsetsWithKey(log, Math.max(start, source.logStartOffset), to, req.key!), searchedTo: to });
   }
   // Applied in one synchronous step after the reads: the coordinator checks each offset's
   // state now (a record settled during the search is skipped as settled).
@@ -78,13 +84,13 @@ export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, re
   return { id: req.id, partitions: out };
 };
 
-/** Offsets in [from, to) whose record key is `key`. */
-async function offsetsWithKey(log: PartitionLog, from: number, to: number, key: Uint8Array): Promise<number[]> {
+/** Offsets in [from, to) whose record key is `key`; `read` gives the stored batches from an offset on. */
+async function offsetsWithKey(read: (offset: number) => Promise<Buffer>, from: number, to: number, key: Uint8Array): Promise<number[]> {
   const out: number[] = [];
   const want = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
   let offset = from;
-  while (offset < to && offset < log.logEndOffset) {
-    const { bytes } = await log.read(offset, READ_BYTES);
+  while (offset < to) {
+    const bytes = await read(offset);
     if (bytes.length === 0) break;
     let next = offset;
     for (const b of decodeBatches(bytes)) {

@@ -1,7 +1,8 @@
 /**
  * Where a share coordinator reads the jobs it hands out (docs/cluster.md, "Share groups"):
  * the one seam the share handlers call for a data partition's bounds and bytes (ShareAcquire's
- * hand-out and answer, ShareReset's targets, the dead-letter copy's original).
+ * hand-out and answer, ShareReset's targets, the dead-letter copy's original, ShareCancel's
+ * bounds and its search by key).
  *
  *   single broker        the local log, up to its end (as before cluster mode)
  *   cluster, in sync     the local replica (leader, or a follower in the ISR), up to the
@@ -39,6 +40,23 @@ export interface JobSource {
    * the whole batches covering them (the client keeps only the acquired records).
    */
   read(topic: string, partition: number, ranges: readonly OffsetRange[]): Promise<Buffer>;
+  /**
+   * One partition's bounds as `partitions` would offer them, asking the leader (ListOffsets)
+   * when a remote partition's are not known yet; undefined when this broker has no role for it.
+   */
+  source(topic: string, partition: number): Promise<PartitionSource | undefined>;
+  /**
+   * Stored batches from the one holding `offset` on: locally up to about 1 MiB, from a leader
+   * those covering up to `lastOffset` (below its high watermark). Empty when nothing is there.
+   */
+  readBatches(topic: string, partition: number, offset: number, lastOffset: number): Promise<Buffer>;
+  /**
+   * Where a group with startFrom 'latest' starts a partition it reads from a follower replica
+   * here: its leader's high watermark (ListOffsets), since the one a follower knows lags by up
+   * to a fetch and would hand out records produced before the group. Undefined when
+   * `partitions` already offers the leader's end (leader, remote partition, single broker).
+   */
+  latestAtLeader(topic: string, partition: number): Promise<number | undefined>;
   /** Where ShareReset's `to` lands on a partition, and the end it was resolved against. */
   resetTarget(topic: string, partition: number, to: ShareResetTo): Promise<{ offset: number; logEndOffset: number }>;
   /**
@@ -47,6 +65,9 @@ export interface JobSource {
    */
   readAt(topic: string, partition: number, offset: number): Promise<Buffer | undefined>;
 }
+
+/** One local read of readBatches. */
+const READ_BYTES = 1 << 20;
 
 const registry = new WeakMap<BrokerContext, JobSource>();
 
@@ -63,23 +84,50 @@ class BrokerJobSource implements JobSource {
   constructor(private readonly ctx: BrokerContext) {}
 
   partitions(topics: readonly string[]): PartitionSource[] {
-    const ctx = this.ctx;
     const out: PartitionSource[] = [];
-    const rm = ctx.replicas;
     for (const topic of topics) {
-      const n = ctx.logs.topic(topic)?.partitions ?? 0;
+      const n = this.ctx.logs.topic(topic)?.partitions ?? 0;
       for (let partition = 0; partition < n; partition++) {
-        const log = this.local(topic, partition);
-        if (log) {
-          const end = rm ? rm.committedEnd(topic, partition) : log.logEndOffset;
-          if (end !== undefined) out.push({ topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) });
-          continue;
-        }
-        const b = this.remote()?.bounds(topic, partition);
-        if (b) out.push({ topic, partition, logStartOffset: b.logStartOffset, logEndOffset: b.highWatermark });
+        const s = this.known(topic, partition);
+        if (s) out.push(s);
       }
     }
     return out;
+  }
+
+  async source(topic: string, partition: number): Promise<PartitionSource | undefined> {
+    const s = this.known(topic, partition);
+    if (s || this.local(topic, partition)) return s;
+    const remote = this.remote();
+    if (!remote) return undefined;
+    const [start, end] = await Promise.all([remote.listOffset(topic, partition, EARLIEST), remote.listOffset(topic, partition, LATEST)]);
+    return { topic, partition, logStartOffset: start, logEndOffset: end };
+  }
+
+  async latestAtLeader(topic: string, partition: number): Promise<number | undefined> {
+    const rm = this.ctx.replicas;
+    if (!rm || rm.role(topic, partition) !== 'follower' || !this.local(topic, partition)) return undefined;
+    return this.remote()?.listOffset(topic, partition, LATEST);
+  }
+
+  async readBatches(topic: string, partition: number, offset: number, lastOffset: number): Promise<Buffer> {
+    const log = this.local(topic, partition);
+    if (log) return (await log.read(offset, READ_BYTES)).bytes;
+    const remote = this.remote();
+    if (!remote) throw new UnknownTopicError(topic, partition);
+    return remote.read(topic, partition, offset, lastOffset);
+  }
+
+  /** A partition's bounds as known now, without asking anyone (see partitions()). */
+  private known(topic: string, partition: number): PartitionSource | undefined {
+    const log = this.local(topic, partition);
+    if (log) {
+      const rm = this.ctx.replicas;
+      const end = rm ? rm.committedEnd(topic, partition) : log.logEndOffset;
+      return end === undefined ? undefined : { topic, partition, logStartOffset: log.logStartOffset, logEndOffset: Math.min(end, log.logEndOffset) };
+    }
+    const b = this.remote()?.bounds(topic, partition);
+    return b && { topic, partition, logStartOffset: b.logStartOffset, logEndOffset: b.highWatermark };
   }
 
   async read(topic: string, partition: number, ranges: readonly OffsetRange[]): Promise<Buffer> {

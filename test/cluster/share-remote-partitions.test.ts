@@ -177,3 +177,64 @@ test('QueueAdmin.listGroups and `sluice queue list` through one broker list the 
   assert.equal(cli.code, 0, cli.stderr);
   assert.deepEqual(cli.stdout.split('\n').filter((l) => l.startsWith('q-list-')), [...groups].sort());
 });
+
+test('startFrom latest starts the partitions the coordinator holds no replica of at their leader\'s end, and cancel by offset and by key works on them', { skip: etcdTool.skip, timeout: 300_000 }, async (t) => {
+  const cluster = env.cluster;
+  await until(async () => (cluster.brokers.every((b) => b.running) ? true : undefined), 60_000, 'every broker running');
+  const group = 'q-latest';
+  const topic = 'ljobs';
+  const PARTS = 5;
+  const coordinator = await findShareCoordinator(cluster, 1, group);
+  const created = await cluster.request(1, Api.CreateTopics, { topics: [{ name: topic, partitions: PARTS, replicationFactor: 3 }] });
+  assert.equal(created.topics[0]!.error?.code ?? 0, 0, JSON.stringify(created.topics[0]));
+  const remote = await notOn(cluster, topic, coordinator);
+  assert.ok(remote.length > 0, `some partition of ${topic} has no replica on the coordinator (broker ${coordinator})`);
+  const bootstrap = cluster.brokers.map((b) => b.url);
+  const producer = new Producer({ brokers: bootstrap, acks: 'all', lingerMs: 5 });
+  const admin = new QueueAdmin({ brokers: bootstrap });
+  t.after(async () => { await producer.close(); await admin.close(); });
+  const send = (v: string, p: number, key?: string) => producer.send(topic, { value: v, partition: p, ...(key !== undefined && { key }) }) as Promise<{ offset: number }>;
+  const everyPartition = (prefix: string) => Promise.all(Array.from({ length: PARTS * 4 }, (_, i) => send(`${prefix}-${i % PARTS}-${i}`, i % PARTS)));
+
+  // Jobs from before the group: startFrom latest must never hand them out, wherever they live.
+  await everyPartition('old');
+  const seen: string[] = [];
+  const worker = () => {
+    const w = new QueueConsumer({
+      brokers: [cluster.broker(coordinator).url, ...bootstrap], groupId: group, topics: topic, workerId: 'w0', concurrency: 5, maxWaitMs: 500, retryBackoffMs: 100,
+      settings: { startFrom: 'latest' },
+    });
+    const run = w.run(async (job) => { seen.push(job.value!.toString()); });
+    return { w, run };
+  };
+  let w = worker();
+  t.after(async () => { await w.w.close().catch(() => {}); await w.run.catch(() => {}); });
+  // A share-partition starts where the group first sees it: wait until the group has every
+  // partition (a remote one once its leader's bounds came), then produce the new jobs.
+  const started = await until(async () => {
+    const d = await admin.describeGroup(group).catch(() => undefined);
+    return d && d.partitions.length === PARTS ? d.partitions : undefined;
+  }, 60_000, `group ${group} started on all ${PARTS} partitions`);
+  for (const p of started) assert.equal(p.startOffset, 4, `partition ${p.partition} (${remote.includes(p.partition) ? 'no replica at the coordinator' : 'local'}) starts at its leader's end`);
+  await everyPartition('new');
+  await until(async () => (seen.filter((v) => v.startsWith('new-')).length === PARTS * 4 ? true : undefined), 60_000, 'every new job handed out');
+  assert.deepEqual(seen.filter((v) => v.startsWith('old-')), [], 'no job from before the group was handed out');
+
+  // Cancel on a partition the coordinator holds no replica of, with no worker running.
+  await w.w.close();
+  await w.run;
+  const r = remote[0]!;
+  const byOffset = await send(`cancel-offset-${r}`, r);
+  await send(`cancel-key-a-${r}`, r, 'kill');
+  await send(`keep-${r}`, r, 'keep');
+  await send(`cancel-key-b-${r}`, r, 'kill');
+  const one = await admin.cancel(group, topic, { partition: r, offsets: [byOffset.offset] });
+  assert.deepEqual(one.map((p) => [p.partition, p.error?.code ?? 0, p.cancelled.map((c) => c.offset)]), [[r, 0, [byOffset.offset]]], 'cancel by offset on a remote partition');
+  const keyed = await admin.cancel(group, topic, { key: 'kill' });
+  assert.deepEqual(keyed.map((p) => p.error?.code ?? 0), Array.from({ length: PARTS }, () => 0), `cancel by key on every partition: ${JSON.stringify(keyed.map((p) => p.error))}`);
+  assert.deepEqual(keyed.find((p) => p.partition === r)!.cancelled.map((c) => c.offset), [byOffset.offset + 1, byOffset.offset + 3], 'the two jobs keyed kill on the remote partition');
+  await send(`tail-${r}`, r);
+  w = worker();
+  await until(async () => (seen.includes(`tail-${r}`) && seen.includes(`keep-${r}`) ? true : undefined), 60_000, 'the jobs not cancelled handed out');
+  assert.deepEqual(seen.filter((v) => v.startsWith('cancel-')), [], 'no cancelled job handed out');
+});
