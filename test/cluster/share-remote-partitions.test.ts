@@ -43,6 +43,20 @@ async function notOn(cluster: BrokerCluster, topic: string, nodeId: number): Pro
   return md.topics[0]!.partitionInfo!.filter((p) => !p.replicas.includes(nodeId)).map((p) => p.partition);
 }
 
+/**
+ * `group`'s share coordinator, and `topic` created with `parts` partitions of replication
+ * factor 3; `remote`: its partitions with no replica on the coordinator (round-robin
+ * placement: each of 5 brokers holds 3 of 5 partitions, so there are some).
+ */
+async function topicPartlyRemote(cluster: BrokerCluster, group: string, topic: string, parts: number): Promise<{ coordinator: number; remote: number[] }> {
+  const coordinator = await findShareCoordinator(cluster, 1, group);
+  const created = await cluster.request(1, Api.CreateTopics, { topics: [{ name: topic, partitions: parts, replicationFactor: 3 }] });
+  assert.equal(created.topics[0]!.error?.code ?? 0, 0, JSON.stringify(created.topics[0]));
+  const remote = await notOn(cluster, topic, coordinator);
+  assert.ok(remote.length > 0, `some partition of ${topic} has no replica on the coordinator (broker ${coordinator})`);
+  return { coordinator, remote };
+}
+
 test('a share coordinator hands out, resets and dead-letters jobs of partitions it holds no replica of; workers ack every job through its SIGKILL', { skip: etcdTool.skip, timeout: 420_000 }, async (t) => {
   const cluster = env.cluster;
   const group = 'q-remote';
@@ -51,12 +65,7 @@ test('a share coordinator hands out, resets and dead-letters jobs of partitions 
   const PARTS = 5;
   const NORMAL = 100; // per phase, spread over every partition
   const MAX_DELIVERIES = 2;
-  const coordinator = await findShareCoordinator(cluster, 1, group);
-  const created = await cluster.request(1, Api.CreateTopics, { topics: [{ name: topic, partitions: PARTS, replicationFactor: 3 }] });
-  assert.equal(created.topics[0]!.error?.code ?? 0, 0, JSON.stringify(created.topics[0]));
-  const remote = await notOn(cluster, topic, coordinator);
-  // Round-robin placement: each of 5 brokers holds 3 of the 5 partitions.
-  assert.ok(remote.length > 0, `some partition of ${topic} has no replica on the coordinator (broker ${coordinator})`);
+  const { coordinator, remote } = await topicPartlyRemote(cluster, group, topic, PARTS);
   console.log(`share coordinator ${coordinator}; partitions with no replica there: ${remote.join(', ')}`);
 
   const bootstrap = cluster.brokers.map((b) => b.url);
@@ -184,11 +193,7 @@ test('startFrom latest starts the partitions the coordinator holds no replica of
   const group = 'q-latest';
   const topic = 'ljobs';
   const PARTS = 5;
-  const coordinator = await findShareCoordinator(cluster, 1, group);
-  const created = await cluster.request(1, Api.CreateTopics, { topics: [{ name: topic, partitions: PARTS, replicationFactor: 3 }] });
-  assert.equal(created.topics[0]!.error?.code ?? 0, 0, JSON.stringify(created.topics[0]));
-  const remote = await notOn(cluster, topic, coordinator);
-  assert.ok(remote.length > 0, `some partition of ${topic} has no replica on the coordinator (broker ${coordinator})`);
+  const { coordinator, remote } = await topicPartlyRemote(cluster, group, topic, PARTS);
   const bootstrap = cluster.brokers.map((b) => b.url);
   const producer = new Producer({ brokers: bootstrap, acks: 'all', lingerMs: 5 });
   const admin = new QueueAdmin({ brokers: bootstrap });
