@@ -8,7 +8,8 @@
 import type { Etcd3 } from 'etcd3';
 import type { ClusterKeys } from '../cluster/keys.js';
 import type { ScramCredential } from '../protocol/scram.js';
-import { checkUser, decodeCredential, encodeCredential, type UserInfo, type UserStore } from './user-store.js';
+import { randomBytes } from 'node:crypto';
+import { checkUser, decodeCredential, decodeFakeSaltKey, encodeCredential, FAKE_SALT_KEY_BYTES, type UserInfo, type UserStore } from './user-store.js';
 
 export class EtcdUserStore implements UserStore {
   constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys) {}
@@ -39,6 +40,20 @@ export class EtcdUserStore implements UserStore {
   async delete(name: string): Promise<boolean> {
     const res = await this.client.delete().key(this.keys.user(name));
     return Number(res.deleted) > 0;
+  }
+
+  /**
+   * One key for the cluster (`/<clusterName>/scram-fake-salt-key`): the first broker to ask
+   * creates it (a transaction that writes only when the key is absent, so brokers racing at
+   * start-up agree on one), every broker reads it.
+   */
+  async fakeSaltKey(): Promise<Buffer> {
+    const key = this.keys.fakeSaltKey;
+    const mine = randomBytes(FAKE_SALT_KEY_BYTES).toString('base64');
+    await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(mine)).commit();
+    const text = await this.client.get(key).string();
+    if (text === null) throw new Error(`${key} vanished right after it was created`);
+    return decodeFakeSaltKey(text, key);
   }
 
   close(): Promise<void> {

@@ -8,12 +8,17 @@
  * Layout: { "version": 1, "users": { "<name>": { mechanism, iterations, salt, storedKey, serverKey } } }
  * (binary fields in base64; user-store.ts).
  */
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { readOptionalText, writeFileAtomic } from '../storage/atomic-file.js';
 import type { ScramCredential } from '../protocol/scram.js';
-import { checkUser, decodeCredential, encodeCredential, type StoredCredential, type UserInfo, type UserStore } from './user-store.js';
+import {
+  checkUser, decodeCredential, decodeFakeSaltKey, encodeCredential, FAKE_SALT_KEY_BYTES, type StoredCredential, type UserInfo, type UserStore,
+} from './user-store.js';
 
 export const USERS_FILE = 'users.json';
+/** The secret behind unknown users' salts (user-store.ts `fakeSaltKey`), base64; made by the first broker start. */
+export const FAKE_SALT_KEY_FILE = 'scram-fake-salt.key';
 const VERSION = 1;
 
 export class FileUserStore implements UserStore {
@@ -67,6 +72,16 @@ export class FileUserStore implements UserStore {
       throw err;
     });
     return true;
+  }
+
+  /** Read from the data directory, or made and written there (atomically) the first time. */
+  async fakeSaltKey(): Promise<Buffer> {
+    const path = join(dirname(this.path), FAKE_SALT_KEY_FILE);
+    const text = await readOptionalText(path);
+    if (text !== null) return decodeFakeSaltKey(text, path);
+    const key = randomBytes(FAKE_SALT_KEY_BYTES);
+    await writeFileAtomic(path, `${key.toString('base64')}\n`);
+    return key;
   }
 
   close(): Promise<void> {

@@ -22,7 +22,23 @@ export interface UserStore {
   upsert(name: string, credential: ScramCredential): Promise<void>;
   /** Removes the user; false when there was none. */
   delete(name: string): Promise<boolean>;
+  /**
+   * The secret the salts of unknown users are derived from (protocol/scram.ts), made once and
+   * kept with the users: the same on every broker of a cluster and across restarts, so a
+   * missing user's salt never changes between answers and cannot be told from a real one.
+   */
+  fakeSaltKey(): Promise<Buffer>;
   close(): Promise<void>;
+}
+
+/** Bytes of the secret behind unknown users' salts (an HMAC-SHA-256 key). */
+export const FAKE_SALT_KEY_BYTES = 32;
+
+/** The secret as stored (base64 text); throws naming `where` when it is not FAKE_SALT_KEY_BYTES bytes. */
+export function decodeFakeSaltKey(text: string, where: string): Buffer {
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== FAKE_SALT_KEY_BYTES) throw new InvalidCredentialError(`${where}: not a ${FAKE_SALT_KEY_BYTES}-byte base64 key`);
+  return key;
 }
 
 /** A user name or credential a store refuses to keep (UNACCEPTABLE_CREDENTIAL on the wire). */

@@ -16,7 +16,6 @@
  * The exchange: SaslHandshake { mechanism: 'SCRAM-SHA-256' }, then SaslAuthenticate with the
  * client-first and the client-final messages (protocol/scram.ts). One exchange per connection.
  */
-import { randomBytes } from 'node:crypto';
 import { Api } from '../protocol/api.js';
 import type { WireError } from '../protocol/errors.js';
 import type { Request } from '../protocol/parse-request.js';
@@ -38,12 +37,12 @@ export interface AuthService {
   readonly interBrokerUser: string | undefined;
   readonly log: Logger;
   readonly metrics: BrokerMetrics;
-  /** Makes up the salt of an unknown user (protocol/scram.ts), so a login does not say whether the user exists. */
+  /**
+   * Makes up the salt of an unknown user (protocol/scram.ts), so a login does not say whether
+   * the user exists: the user store's (UserStore.fakeSaltKey), so every broker of a cluster
+   * makes up the same salt for the same name, as they all answer a real user's the same.
+   */
   readonly fakeSaltKey: Buffer;
-}
-
-export function authService(o: Omit<AuthService, 'fakeSaltKey'>): AuthService {
-  return { ...o, fakeSaltKey: randomBytes(32) };
 }
 
 /** Why a failed exchange is counted: the `reason` label of sluice_auth_failures_total. */

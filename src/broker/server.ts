@@ -61,7 +61,7 @@ import { EtcdUserStore } from '../auth/etcd-user-store.js';
 import type { UserStore } from '../auth/user-store.js';
 import { makeCredential, passwordMatches } from '../protocol/scram.js';
 import { SluiceError } from '../errors.js';
-import { authService, ConnectionAuth, type AuthService } from './connection-auth.js';
+import { ConnectionAuth, type AuthService } from './connection-auth.js';
 import { LoginDelay } from './login-delay.js';
 import { isLoopbackHost, serverTlsOptions, tlsOn } from './tls-files.js';
 
@@ -248,10 +248,10 @@ export class Broker {
     const { config } = this;
     if (config.auth !== 'scram') return users;
     if (c && users instanceof EtcdUserStore) await checkInterBrokerUser(users, config.interBrokerUser!, config.interBrokerPassword!);
-    this.auth = authService({
+    this.auth = {
       users, delay: new LoginDelay(config.authFailureDelayMaxMs), timeoutMs: config.authTimeoutMs,
-      interBrokerUser: config.interBrokerUser, log: this.log, metrics: this.metrics,
-    });
+      interBrokerUser: config.interBrokerUser, log: this.log, metrics: this.metrics, fakeSaltKey: await users.fakeSaltKey(),
+    };
     return users;
   }
 

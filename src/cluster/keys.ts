@@ -22,6 +22,8 @@ export class ClusterKeys {
   /** SCRAM users (auth/etcd-user-store.ts): one key per user, its stored credential as JSON. */
   get usersPrefix(): string { return `${this.root}users/`; }
   user(name: string): string { return `${this.usersPrefix}${name}`; }
+  /** The secret unknown users' SCRAM salts are derived from (the same on every broker: auth/user-store.ts). */
+  get fakeSaltKey(): string { return `${this.root}scram-fake-salt-key`; }
 }
 
 /**

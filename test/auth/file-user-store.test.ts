@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileUserStore, USERS_FILE } from '../../src/auth/file-user-store.js';
+import { FAKE_SALT_KEY_FILE, FileUserStore, USERS_FILE } from '../../src/auth/file-user-store.js';
 import { InvalidCredentialError } from '../../src/auth/user-store.js';
 import { makeCredential, passwordMatches } from '../../src/protocol/scram.js';
 
@@ -32,4 +32,14 @@ test('a bad name or credential is refused and not stored; a damaged file is name
   assert.deepEqual(await s.list(), []);
   writeFileSync(join(dir, USERS_FILE), '{"version":1,"users":{"x":{"salt":"AA=="}}}');
   await assert.rejects(FileUserStore.open(dir), /users\.json, user "x"/);
+});
+
+test('the secret behind unknown users\' salts is made once and kept in the data directory: the same after a reopen', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-users-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await (await FileUserStore.open(dir)).fakeSaltKey();
+  assert.equal(first.length, 32);
+  assert.deepEqual(await (await FileUserStore.open(dir)).fakeSaltKey(), first);
+  writeFileSync(join(dir, FAKE_SALT_KEY_FILE), 'c2hvcnQ=\n');
+  await assert.rejects((await FileUserStore.open(dir)).fakeSaltKey(), /scram-fake-salt\.key: not a 32-byte base64 key/);
 });
