@@ -6,7 +6,8 @@
  * may need the bound port); absent on a single broker.
  *
  * Start-up fails with a SluiceError whose code says what to fix: INVALID_CONFIG (an `etcd`
- * endpoint that is not host:port), ETCD_UNAVAILABLE (etcd did not answer within
+ * endpoint that is not host:port; etcd's certificate does not verify, it refused the login or
+ * the role lacks the cluster's prefix: etcd-connection.ts), ETCD_UNAVAILABLE (etcd did not answer within
  * etcdConnectWaitMs; retriable), NODE_ID_IN_USE (another live broker holds this node id).
  * Each message names the setting.
  */
@@ -30,6 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { BrokerLinks } from './broker-links.js';
 import { ControllerRoute } from './controller-route.js';
 import { linkTlsOptions, tlsOn } from './tls-files.js';
+import { etcdAnswerProblem, etcdClientOptions, etcdTlsProblem } from './etcd-connection.js';
 import type { ConnectionOptions } from '../client/connection.js';
 
 export interface ClusterContext {
@@ -79,7 +81,7 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   const problem = etcdEndpointsProblem(config.etcd!);
   if (problem !== undefined) throw new SluiceError('INVALID_CONFIG', `setting 'etcd' (flag --${flagName('etcd')}) ${problem}`);
   const hosts = etcdEndpoints(config.etcd!);
-  const client = new Etcd3({ hosts, dialTimeout: 5000 });
+  const client = new Etcd3(await etcdClientOptions(config));
   const advertisedUrl = config.advertisedUrl ?? `${tlsOn(config) ? 'wss' : 'ws'}://${config.host}:${boundPort}`;
   const linkOptions = await linkSecurity(config);
   const leaderElections = { count: 0 };
@@ -91,7 +93,7 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   });
   let controller: ControllerTracker | undefined;
   try {
-    await reachEtcd(client, config);
+    await reachEtcd(client, config, node.keys.root);
     log.info('cluster.etcd.reachable', { etcd: hosts, nodeId, advertisedUrl });
     await node.start();
     controller = await ControllerTracker.open(client, node.keys);
@@ -137,23 +139,36 @@ async function linkSecurity(config: BrokerConfig): Promise<ConnectionOptions> {
   return out;
 }
 
-/** Resolves once etcd answers a read; rejects naming the `etcd` setting after etcdConnectWaitMs. */
-async function reachEtcd(client: Etcd3, config: BrokerConfig): Promise<void> {
+/**
+ * Resolves once etcd answers a read of the cluster's root key (`root`: an etcd role may be
+ * limited to the cluster's prefix); rejects naming the `etcd` setting after etcdConnectWaitMs.
+ * Fails at once, naming the setting to fix, on an answer no retry changes (a refused login, a
+ * role without the prefix) and on a TLS handshake that cannot succeed (etcd-connection.ts).
+ */
+async function reachEtcd(client: Etcd3, config: BrokerConfig, root: string): Promise<void> {
   const waitMs = etcdConnectWaitMs(config);
   const deadline = Date.now() + waitMs;
   let last: unknown;
+  let probed = false;
   while (Date.now() < deadline) {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        client.get('/').exec(),
+        client.get(root).exec(),
         new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no answer')), Math.max(1, Math.min(5000, deadline - Date.now()))); }),
       ]);
       return;
     } catch (err) {
       last = err;
+      const answered = etcdAnswerProblem(err, config, root);
+      if (answered !== undefined) throw answered;
     } finally {
       clearTimeout(timer);
+    }
+    if (!probed) {
+      probed = true;
+      const tls = await etcdTlsProblem(config);
+      if (tls !== undefined) throw new SluiceError('INVALID_CONFIG', `cannot connect to etcd (setting 'etcd', flag --${flagName('etcd')}): ${tls}`, { cause: last });
     }
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
   }

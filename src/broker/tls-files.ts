@@ -18,8 +18,8 @@ export function tlsOn(config: BrokerConfig): boolean {
 /** The listener's secure context options; throws INVALID_CONFIG naming the setting whose file cannot be read. */
 export async function serverTlsOptions(config: BrokerConfig): Promise<SecureContextOptions> {
   const t = config.tls;
-  const out: SecureContextOptions = { cert: await read('tls.certFile', t.certFile!), key: await read('tls.keyFile', t.keyFile!) };
-  if (t.caFile !== undefined) out.ca = await read('tls.caFile', t.caFile);
+  const out: SecureContextOptions = { cert: await readSettingFile('tls.certFile', t.certFile!), key: await readSettingFile('tls.keyFile', t.keyFile!) };
+  if (t.caFile !== undefined) out.ca = await readSettingFile('tls.caFile', t.caFile);
   return out;
 }
 
@@ -34,7 +34,8 @@ export async function linkTlsOptions(config: BrokerConfig): Promise<{ ca?: Buffe
   return { cert: o.cert as Buffer, key: o.key as Buffer, ...(o.ca !== undefined && { ca: o.ca as Buffer }) };
 }
 
-async function read(setting: string, path: string): Promise<Buffer> {
+/** The file a setting names; throws INVALID_CONFIG naming the setting and its flag when it cannot be read. */
+export async function readSettingFile(setting: string, path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {

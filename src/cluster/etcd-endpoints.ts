@@ -25,3 +25,11 @@ export function etcdEndpointsProblem(value: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Whether the connection to etcd uses TLS: a CA or a client certificate is given (settings
+ * etcdCaFile, etcdCertFile), or an endpoint is https:// (then the system's CAs verify etcd).
+ */
+export function etcdUsesTls(value: string, caFile: string | undefined, certFile: string | undefined): boolean {
+  return caFile !== undefined || certFile !== undefined || etcdEndpoints(value).some((h) => h.startsWith('https://'));
+}

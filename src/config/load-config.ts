@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SHARE_GROUP_CONFIG, resolveShareConfig } from '../queue/share-config.js';
 import { InvalidShareConfigError } from '../queue/errors.js';
-import { etcdEndpointsProblem } from '../cluster/etcd-endpoints.js';
+import { etcdEndpoints, etcdEndpointsProblem, etcdUsesTls } from '../cluster/etcd-endpoints.js';
 import { ConfigError } from './config-error.js';
 import { SETTINGS, SETTINGS_BY_KEY, describeType, envName, flagName, type BrokerConfig, type Setting } from './settings.js';
 
@@ -70,6 +70,7 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   checkShareDefaults(config);
   checkCluster(config);
   checkSecurity(config);
+  checkEtcdSecurity(config);
   return { config, warnings };
 }
 
@@ -92,6 +93,27 @@ function checkSecurity(config: BrokerConfig): void {
   if (tls.requireClientCert && tls.caFile === undefined) throw new ConfigError(`${named('tls.requireClientCert')} needs tls.caFile: the CA client certificates must be signed by`);
   if (config.auth === 'scram' && config.etcd !== undefined && (config.interBrokerUser === undefined || config.interBrokerPassword === undefined)) {
     throw new ConfigError(`${named('interBrokerUser')} and ${named('interBrokerPassword')} are required in cluster mode with auth scram: brokers log in to each other with them`);
+  }
+}
+
+/**
+ * The etcd connection's TLS and login (docs/security.md, "etcd") come in pairs (a certificate
+ * with its key, a user with a password), only in cluster mode, and TLS means every endpoint
+ * is dialled with TLS: an http:// endpoint beside them is a contradiction, not a choice.
+ */
+function checkEtcdSecurity(config: BrokerConfig): void {
+  const keys = ['etcdCaFile', 'etcdCertFile', 'etcdKeyFile', 'etcdUser', 'etcdPassword'] as const;
+  const set = keys.filter((k) => config[k] !== undefined);
+  if (set.length === 0) return;
+  if (config.etcd === undefined) throw new ConfigError(`${named(set[0])} needs cluster mode: it configures the connection to etcd (setting 'etcd')`);
+  const pair = (a: (typeof keys)[number], b: (typeof keys)[number], why: string): void => {
+    if ((config[a] === undefined) !== (config[b] === undefined)) throw new ConfigError(`${named(config[a] === undefined ? a : b)} is required with ${named(config[a] === undefined ? b : a)}: ${why}`);
+  };
+  pair('etcdCertFile', 'etcdKeyFile', 'a client certificate needs its key');
+  pair('etcdUser', 'etcdPassword', 'etcd\'s login needs both');
+  const plain = etcdEndpoints(config.etcd).find((h) => h.startsWith('http://'));
+  if (plain !== undefined && etcdUsesTls(config.etcd, config.etcdCaFile, config.etcdCertFile)) {
+    throw new ConfigError(`${named('etcd')} endpoint ${JSON.stringify(plain)} is plaintext (http://) while the etcd connection uses TLS (etcdCaFile, etcdCertFile or an https:// endpoint): write it https://`);
   }
 }
 

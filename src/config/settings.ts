@@ -98,6 +98,14 @@ export interface BrokerConfig {
   interBrokerUser?: string;
   /** That user's password; every broker of the cluster has the same. */
   interBrokerPassword?: string;
+  /** Cluster mode: PEM CA bundle etcd's certificate must chain to; set = the etcd connection uses TLS (docs/security.md). */
+  etcdCaFile?: string;
+  /** Cluster mode: PEM client certificate (with etcdKeyFile) this broker presents to etcd (etcd's --client-cert-auth). */
+  etcdCertFile?: string;
+  etcdKeyFile?: string;
+  /** Cluster mode: etcd's own user (etcd auth enabled), with etcdPassword. */
+  etcdUser?: string;
+  etcdPassword?: string;
 }
 
 export interface TlsSettings {
@@ -206,6 +214,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'superUsers', type: { kind: 'string' }, optional: true, description: 'auth scram: users (comma-separated) who may add, delete and list users' },
   { key: 'interBrokerUser', type: { kind: 'string' }, optional: true, description: 'cluster mode, auth scram: the user brokers log in as to each other' },
   { key: 'interBrokerPassword', type: { kind: 'string' }, optional: true, secret: true, description: 'cluster mode, auth scram: that user\'s password (the same on every broker)' },
+  { key: 'etcdCaFile', type: { kind: 'string' }, optional: true, description: 'cluster mode: PEM CA bundle that etcd\'s certificate must chain to; set, the etcd connection uses TLS (endpoints https://)' },
+  { key: 'etcdCertFile', type: { kind: 'string' }, optional: true, description: 'cluster mode: PEM client certificate this broker presents to etcd (etcd --client-cert-auth); needs etcdKeyFile and etcdCaFile' },
+  { key: 'etcdKeyFile', type: { kind: 'string' }, optional: true, description: 'cluster mode: PEM private key of etcdCertFile' },
+  { key: 'etcdUser', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd\'s own user (etcd auth enabled); needs etcdPassword' },
+  { key: 'etcdPassword', type: { kind: 'string' }, optional: true, secret: true, description: 'cluster mode: that etcd user\'s password (prefer the environment variable or the config file to the flag: a flag shows in ps)' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -25,7 +25,7 @@ import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import type { BodyOf, ResponseOf } from '../../src/protocol/api-table.js';
 import type { ApiKey } from '../../src/protocol/api.js';
 import { ROOT, cliArgs } from '../integration/cli-entry.js';
-import { etcdTool, startEtcd, type EtcdHandle } from './etcd-process.js';
+import { etcdTool, startEtcd, type EtcdHandle, type EtcdSecurity } from './etcd-process.js';
 import { freePort } from '../free-port.js';
 import { until } from './cluster-helpers.js';
 import '../exit-on-signal.js';
@@ -86,6 +86,10 @@ export interface BrokerClusterOptions {
   args?: string[];
   /** Bound on one broker's start (default 60 s: CI machines stall for seconds). */
   startTimeoutMs?: number;
+  /** etcd with TLS and/or auth on (etcd-process.ts); the brokers need the matching `args` and `env`. */
+  etcd?: EtcdSecurity;
+  /** Extra environment of every broker (e.g. SLUICE_ETCD_PASSWORD: a secret stays off the command line). */
+  env?: Record<string, string>;
 }
 
 const everyProcess = new Set<ChildProcess>();
@@ -93,7 +97,7 @@ process.on('exit', () => { for (const p of everyProcess) p.kill('SIGKILL'); });
 
 export async function startBrokerCluster(opts: BrokerClusterOptions = {}): Promise<BrokerCluster> {
   const n = opts.brokers ?? 3;
-  const etcd = await startEtcd();
+  const etcd = await startEtcd(undefined, opts.etcd);
   const brokers: ManagedBroker[] = [];
   const cluster: BrokerCluster = {
     etcd,
@@ -199,7 +203,7 @@ class ManagedBroker implements ClusterBroker {
       '--node-id', String(this.nodeId), '--etcd', this.etcdUrl, '--advertised-url', this.advertisedUrl,
       '--etcd-session-ttl-ms', String(this.opts.sessionTtlMs ?? 6000), ...(this.opts.args ?? []),
     ];
-    const proc = spawn(process.execPath, args, { cwd: ROOT, env: withoutSluiceEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...withoutSluiceEnv(process.env), ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     everyProcess.add(proc);
     proc.once('exit', () => { everyProcess.delete(proc); });

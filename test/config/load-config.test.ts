@@ -120,3 +120,16 @@ test('storage owns its defaults: the broker takes them from the code, and a defa
   // An operator's config file still sets them.
   assert.equal(loadConfig({ file: file({ producerIdExpirationMs: 1000, log: { segmentBytes: 4096 } }) }).config.log.segmentBytes, 4096);
 });
+
+test('the etcd connection\'s TLS and login: read from env and flags, in pairs, only in cluster mode, never next to an http:// endpoint', () => {
+  const cluster = { etcd: 'https://127.0.0.1:2379', nodeId: '1' };
+  const { config } = loadConfig({ env: { SLUICE_ETCD_PASSWORD: 'etcd-Pa55' }, flags: { ...cluster, etcdCaFile: '/ca.pem', etcdCertFile: '/c.pem', etcdKeyFile: '/k.pem', etcdUser: 'sluice' } });
+  assert.deepEqual([config.etcdCaFile, config.etcdCertFile, config.etcdKeyFile, config.etcdUser, config.etcdPassword], ['/ca.pem', '/c.pem', '/k.pem', 'sluice', 'etcd-Pa55']);
+  const refused = (flags: Record<string, string>, re: RegExp) => assert.throws(() => loadConfig({ flags }), (e: unknown) => e instanceof ConfigError && re.test(e.message), String(re));
+  refused({ etcdUser: 'sluice', etcdPassword: 'x' }, /'etcdUser' .* needs cluster mode/);
+  refused({ ...cluster, etcdUser: 'sluice' }, /'etcdPassword' .* is required with setting 'etcdUser'/);
+  refused({ ...cluster, etcdCertFile: '/c.pem', etcdCaFile: '/ca.pem' }, /'etcdKeyFile' .* is required with setting 'etcdCertFile'/);
+  refused({ etcd: 'http://127.0.0.1:2379', nodeId: '1', etcdCaFile: '/ca.pem' }, /endpoint "http:\/\/127.0.0.1:2379" is plaintext/);
+  // A secret in an error message is not shown.
+  assert.throws(() => loadConfig({ file: file({ etcdPassword: 17 }) }), (e: unknown) => e instanceof ConfigError && /etcdPassword/.test(e.message) && !/17/.test(e.message));
+});
