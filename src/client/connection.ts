@@ -278,7 +278,7 @@ export class Connection {
       ws.on('error', (err) => {
         if (!settled) {
           settled = true;
-          reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: ${describe(err)}`, { cause: err }));
+          reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: ${describe(err, this.tls?.cert !== undefined)}`, { cause: err }));
         }
       });
       ws.on('close', (code, reason) => {
@@ -639,9 +639,17 @@ const CERT_ERRORS = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-function describe(err: Error & { code?: string }): string {
+/** `gaveCert`: this client presented a certificate (tls.cert), so a broker that hangs up right away most likely refused it. */
+function describe(err: Error & { code?: string }, gaveCert = false): string {
   if (err.code !== undefined && CERT_ERRORS.has(err.code)) {
     return `the broker's TLS certificate does not verify (${err.code}: ${err.message}); give the CA that signed it (tls.ca, sluice --ca, SLUICE_CA)`;
+  }
+  // The broker's verdict on this client's certificate (tls.requireClientCert): an alert from OpenSSL, or, in TLS 1.3, often only a hang-up after the handshake.
+  if (/alert certificate required/.test(err.message)) {
+    return `the broker requires a client certificate (tls.requireClientCert) and none was given: give tls.cert and tls.key (sluice --cert, --key), signed by a CA the broker trusts (${err.message.trim()})`;
+  }
+  if (/alert (unknown ca|bad certificate|certificate unknown|decrypt error)/.test(err.message) || (gaveCert && (err.code === 'ECONNRESET' || err.message === 'socket hang up'))) {
+    return `the broker refused this client's TLS certificate (${err.message.trim() || err.code}): is it signed by the CA the broker trusts (its tls.caFile), and not expired?`;
   }
   if (err.code === 'EPROTO' || /wrong version number|packet length too long/.test(err.message)) return `TLS handshake failed (${err.message}): does the broker listen with TLS? (wss:// needs a TLS listener, ws:// a plaintext one)`;
   if (err.code === 'ECONNRESET' || err.message === 'socket hang up') return `${err.message || err.code} (if the broker listens with TLS, use a wss:// URL; if it requires client certificates, give one)`;
