@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Consumer } from '../../src/client/index.js';
 import { SluiceError } from '../../src/errors.js';
 import { SEGMENT_FILE } from '../../src/storage/segment.js';
 import { LOG_START_OFFSET_FILE } from '../../src/storage/partition-log.js';
@@ -59,6 +60,26 @@ export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: n
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The values of the first `n` records of `topic` partition 0, read by `consumer` from where it is assigned now; fails after `timeoutMs`. */
+export async function readValues(consumer: Consumer, topic: string, n: number, timeoutMs = 60_000): Promise<string[]> {
+  await consumer.assign([{ topic, partition: 0 }]);
+  const got: string[] = [];
+  const read = (async () => {
+    for await (const m of consumer) {
+      got.push(m.value!.toString());
+      if (got.length === n) break;
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`read ${got.length} of ${n} records of ${topic} within ${timeoutMs} ms`)), timeoutMs); });
+  try {
+    await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return got;
 }
 
 /** A request retried while it fails with a retriable error (a coordinator loading or moved, a partition without a leader yet). */

@@ -11,7 +11,7 @@ import { Admin, Consumer, Producer } from '../../src/client/index.js';
 import { SluiceError } from '../../src/errors.js';
 import { brokerClusterForFile } from './broker-cluster.js';
 import { etcdTool } from './etcd-process.js';
-import { until } from './cluster-helpers.js';
+import { readValues } from './cluster-helpers.js';
 import { makePki, openssl, pem } from '../tls-certs.js';
 
 const BROKER_PASSWORD = 'inter-broker-Pa55';
@@ -60,16 +60,7 @@ test('3 brokers with TLS and SCRAM replicate over authenticated links and fail o
   const survivors = urls.filter((_, i) => i + 1 !== leader);
   const consumer = new Consumer({ brokers: survivors, tls: { ca }, sasl: app, autoOffsetReset: 'earliest' });
   try {
-    await consumer.assign([{ topic: 'secure', partition: 0 }]);
-    const got: string[] = [];
-    await until(async () => {
-      for await (const m of consumer) {
-        got.push(m.value!.toString());
-        if (got.length === 200) break;
-      }
-      return true;
-    }, 60_000, 'the 200 acknowledged messages read back');
-    assert.deepEqual(got, values(0, 200).map((v) => v.value));
+    assert.deepEqual(await readValues(consumer, 'secure', 200), values(0, 200).map((v) => v.value));
   } finally {
     await consumer.close();
   }

@@ -22,7 +22,7 @@ import { ScramClient } from '../../src/protocol/scram.js';
 import { ERRORS, SluiceError } from '../../src/errors.js';
 import { brokerClusterForFile } from './broker-cluster.js';
 import { etcdTool } from './etcd-process.js';
-import { until } from './cluster-helpers.js';
+import { readValues, until } from './cluster-helpers.js';
 import { makePki, openssl } from '../tls-certs.js';
 import { startBroker } from '../integration/harness.js';
 import { RawClient } from '../integration/raw-client.js';
@@ -102,16 +102,7 @@ test('brokers reach etcd over TLS with a client certificate and etcd\'s own logi
 
   const consumer = new Consumer({ brokers: urls.filter((_, i) => i + 1 !== leader), sasl: app, autoOffsetReset: 'earliest' });
   try {
-    await consumer.assign([{ topic: 'etcd-secure', partition: 0 }]);
-    const got: string[] = [];
-    await until(async () => {
-      for await (const m of consumer) {
-        got.push(m.value!.toString());
-        if (got.length === 200) break;
-      }
-      return true;
-    }, 60_000, 'the 200 acknowledged messages read back');
-    assert.deepEqual(got, values(0, 200).map((v) => v.value));
+    assert.deepEqual(await readValues(consumer, 'etcd-secure', 200), values(0, 200).map((v) => v.value));
   } finally {
     await consumer.close();
   }
