@@ -45,6 +45,8 @@ export interface ClusterContext {
   readonly store: EtcdMetadataStore;
   /** Partition leader changes this broker wrote while controller (sluice_cluster_leader_elections_total). */
   readonly leaderElections: { count: number };
+  /** The controller's automatic preferred-leader checks run here and the elections they wrote (sluice_cluster_leader_imbalance_checks_total, sluice_cluster_auto_leader_elections_total). */
+  readonly leaderRebalance: { checks: number; elections: number };
   /** Set when a controlled shutdown begins: produce is refused with NOT_LEADER_OR_FOLLOWER from then on. */
   leaving: boolean;
   /** Producer ids for InitProducerId, unique across the cluster (blocks claimed in etcd). */
@@ -85,11 +87,16 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   const advertisedUrl = config.advertisedUrl ?? `${tlsOn(config) ? 'wss' : 'ws'}://${config.host}:${boundPort}`;
   const linkOptions = await linkSecurity(config);
   const leaderElections = { count: 0 };
+  const leaderRebalance = { checks: 0, elections: 0 };
   const node = new ClusterNode(client, {
     nodeId, advertisedUrl, clusterName: config.clusterName, sessionTtlMs: config.etcdSessionTtlMs,
     uncleanLeaderElection: config.uncleanLeaderElection,
     log,
     onPartitionChange: (_t, _p, from, to) => { if (from.leader !== to.leader || from.leaderEpoch !== to.leaderEpoch) leaderElections.count++; },
+    autoLeaderRebalance: {
+      enabled: config.autoLeaderRebalance, intervalMs: config.leaderImbalanceCheckIntervalMs, perBrokerPercentage: config.leaderImbalancePerBrokerPercentage,
+      onCheck: (elected) => { leaderRebalance.checks++; leaderRebalance.elections += elected.length; },
+    },
   });
   let controller: ControllerTracker | undefined;
   try {
@@ -112,7 +119,7 @@ export async function startCluster(config: BrokerConfig, boundPort: number, log:
   const route = new ControllerRoute(nodeId, node, tracker, links.link, config.etcdSessionTtlMs);
   const store = new EtcdMetadataStore(node.view, nodeId, route);
   const ctx: ClusterContext = {
-    nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
+    nodeId, node, links: links.link, controller: tracker, store, leaderElections, leaderRebalance, leaving: false, producerIds: new ProducerIdAllocator(client, node.keys),
     failsafe: new Failsafe(failsafeWindows(config.etcdSessionTtlMs), () => performance.now()),
     reassign: (req) => route.reassign(req),
     cancelReassignment: (topic, partition) => route.cancelReassignment(topic, partition),

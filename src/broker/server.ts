@@ -180,6 +180,9 @@ export class Broker {
         // The controller's count only, as Kafka's OfflinePartitionsCount: summed over brokers it counts each partition once.
         offlinePartitions: c.node.isController ? summarize(c.node.directory.brokers(), [...c.node.view.partitions()], c.nodeId).offline.length : 0,
         failsafeActive: this.failsafe?.active === true,
+        // As offlinePartitions: the controller's count only, so the sum over brokers counts each partition once.
+        preferredLeaderImbalance: c.node.isController ? [...c.node.view.partitions()].filter((p) => p.state.replicas.length > 0 && p.state.leader !== p.state.replicas[0]).length : 0,
+        leaderImbalanceChecks: c.leaderRebalance.checks, autoLeaderElections: c.leaderRebalance.elections,
         ...throttleOf(this.follower),
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });

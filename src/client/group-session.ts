@@ -58,8 +58,19 @@ export class GroupSession {
   /** When the application got its current message or batch; 0 while it waits for the next. */
   private busySince = 0;
   private idleWaiters: (() => void)[] = [];
-  /** Last offset committed per partition, so auto-commit sends only what moved. */
-  private readonly committed = new Map<string, number>();
+  /**
+   * Last offset committed per partition, so auto-commit sends only what moved, with the
+   * commit sequence it was sent under (0: read from the group at the grant): answers can
+   * arrive out of order (a commit resent after a coordinator move), and an older one must not
+   * replace a newer one here either.
+   */
+  private readonly committed = new Map<string, { offset: number; seq: number }>();
+  /**
+   * The commit sequence (OffsetCommit `commitSeq`), one per capture of positions: the
+   * coordinator never lets an earlier capture overwrite a later one of this member, however
+   * the two requests arrive (group/commit-order.ts). Never reset: one per member id.
+   */
+  private commitSeq = 0;
   /**
    * Per held partition, which grant it is held under (a counter): a commit retried across a
    * rebalance tells a partition held throughout from one lost (or given away) and granted
@@ -125,6 +136,7 @@ export class GroupSession {
     let captured: Map<string, number | undefined> | undefined;
     for (let attempt = 0; ; attempt++) {
       const memberEpoch = this.member.memberEpoch;
+      const commitSeq = ++this.commitSeq;
       const first = captured === undefined;
       const sent = captured ?? new Map<string, number | undefined>();
       const partitions: { topic: string; partition: number; offset: number }[] = [];
@@ -132,7 +144,7 @@ export class GroupSession {
         if (p.offset < 0) continue;
         const k = tpKey(p.topic, p.partition);
         if (!first && (!sent.has(k) || sent.get(k) !== this.grants.get(k))) continue;
-        if (!tps && this.committed.get(k) === p.offset) continue;
+        if (!tps && this.committed.get(k)?.offset === p.offset) continue;
         partitions.push(p);
         if (first) sent.set(k, this.grants.get(k));
       }
@@ -140,7 +152,7 @@ export class GroupSession {
       const lost = [...sent].filter(([k, grant]) => grant !== this.grants.get(k)).map(([k]) => parseTpKey(k));
       if (partitions.length > 0) {
         const res = await this.conn.request(Api.OffsetCommit, {
-          groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch, partitions,
+          groupId: this.g.groupId, memberId: this.member.memberId, memberEpoch, partitions, commitSeq,
         });
         const failed = res.partitions.find((p) => p.error && p.error.code !== 0);
         if (failed) {
@@ -151,7 +163,12 @@ export class GroupSession {
           }
           throw e;
         }
-        for (const p of partitions) this.committed.set(tpKey(p.topic, p.partition), p.offset);
+        for (const p of partitions) {
+          const k = tpKey(p.topic, p.partition);
+          const known = this.committed.get(k);
+          // Only while held under the grant it was captured in (forget() dropped the others), and not over a later commit's answer.
+          if ((known === undefined || known.seq < commitSeq) && this.grants.has(k) && this.grants.get(k) === sent.get(k)) this.committed.set(k, { offset: p.offset, seq: commitSeq });
+        }
       }
       if (lost.length > 0) {
         throw new SluiceError('STALE_MEMBER_EPOCH', `commit to group '${this.g.groupId}' refused for a stale member epoch, and ${lost.map((tp) => `${tp.topic}/${tp.partition}`).join(', ')} `
@@ -178,8 +195,8 @@ export class GroupSession {
     for (const tp of this.control.startFetching(starts)) {
       const s = starts.find((x) => x.topic === tp.topic && x.partition === tp.partition)!;
       this.grants.set(tpKey(s.topic, s.partition), ++this.grantCount);
-      if (s.offset >= 0) this.committed.set(tpKey(s.topic, s.partition), s.offset);
-      else this.o.logger.info({ groupId: this.g.groupId, topic: s.topic, partition: s.partition }, `group '${this.g.groupId}' has no committed offset for ${s.topic}/${s.partition}; starting at ${this.o.autoOffsetReset} (autoOffsetReset)`);
+      this.committed.set(tpKey(s.topic, s.partition), { offset: s.offset, seq: 0 });
+      if (s.offset < 0) this.o.logger.info({ groupId: this.g.groupId, topic: s.topic, partition: s.partition }, `group '${this.g.groupId}' has no committed offset for ${s.topic}/${s.partition}; starting at ${this.o.autoOffsetReset} (autoOffsetReset)`);
     }
     this.g.onPartitionsAssigned?.(tps);
   }

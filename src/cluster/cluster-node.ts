@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
+import { AutoLeaderRebalance, type AutoLeaderRebalanceOptions } from './auto-leader-rebalance.js';
 import { BrokerDirectory, registerBroker, type BrokerInfo } from './broker-registry.js';
 import { ClusterView } from './cluster-view.js';
 import { ControllerElection } from './controller-election.js';
@@ -33,6 +34,8 @@ export interface ClusterNodeOptions {
   onPartitionChange?: (topic: string, partition: number, from: PartitionState, to: PartitionState) => void;
   /** Silent unless given: events an operator acts on (session lost, controller change). */
   log?: EventLogger;
+  /** The controller's automatic preferred-leader check (auto-leader-rebalance.ts); none when absent. */
+  autoLeaderRebalance?: Omit<AutoLeaderRebalanceOptions, 'onError'>;
 }
 
 type NodeEvents = {
@@ -50,6 +53,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private registeredAt: number | undefined;
   private election: ControllerElection | undefined;
   private controller: FailoverController | undefined;
+  private leaderRebalance: AutoLeaderRebalance | undefined;
   private directoryHandle: BrokerDirectory | undefined;
   private viewHandle: ClusterView | undefined;
   private stopped = false;
@@ -148,6 +152,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.controller?.stop();
+    this.leaderRebalance?.stop();
     // A resign etcd does not take (etcd unreachable) costs nothing: the session's revoke below,
     // or else its expiry within the TTL, removes the candidate key all the same.
     await this.election?.resign().catch(() => {});
@@ -192,6 +197,18 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       onError: (err) => { this.log.error('cluster.controller.pass-failed', { error: err.message }); },
     });
+    this.leaderRebalance?.stop();
+    const rebalance = this.opts.autoLeaderRebalance;
+    if (rebalance !== undefined) {
+      this.leaderRebalance = new AutoLeaderRebalance(this.client, this.keys, election, () => [...this.directory.brokers().keys()], {
+        ...rebalance,
+        onCheck: (elected) => {
+          for (const p of elected) this.log.info('cluster.leader-rebalance.elected', p);
+          rebalance.onCheck?.(elected);
+        },
+        onError: (err) => { this.log.warn('cluster.leader-rebalance.failed', { error: err.message }); },
+      });
+    }
     session.once('lost', (err) => { this.rejoin(err); });
     this.emit('registered');
     // Campaigning waits until this broker leads, maybe forever: not part of start().

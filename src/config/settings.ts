@@ -78,6 +78,12 @@ export interface BrokerConfig {
   replicaLagTimeMs: number;
   /** Elect a leader outside the ISR when no in-sync replica is alive (may lose acknowledged records). */
   uncleanLeaderElection: boolean;
+  /** The controller moves leaderships back to preferred replicas on its own (Kafka's auto.leader.rebalance.enable). */
+  autoLeaderRebalance: boolean;
+  /** How often the controller checks the leader imbalance (Kafka's leader.imbalance.check.interval.seconds). */
+  leaderImbalanceCheckIntervalMs: number;
+  /** Above this share (percent) of a broker's preferred partitions led elsewhere, the check moves them back (Kafka's leader.imbalance.per.broker.percentage). */
+  leaderImbalancePerBrokerPercentage: number;
   /** An idempotent producer idle this long is forgotten by each partition (Kafka's producer.id.expiration.ms). */
   producerIdExpirationMs: number;
   /** Bytes/s this broker fetches for replicas a reassignment adds here (not for in-sync followers); 0: unlimited. */
@@ -203,6 +209,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'replicaLagTimeMs', type: int(100, I32), description: 'cluster mode: a follower not caught up for this long leaves the in-sync replicas' },
   { key: 'producerIdExpirationMs', type: int(1, MAX), default: DEFAULT_PRODUCER_ID_EXPIRATION_MS, description: 'idempotent producers idle this long are forgotten; their next batch must start a new sequence' },
   { key: 'uncleanLeaderElection', type: { kind: 'bool' }, description: 'cluster mode: elect an out-of-sync replica when no in-sync one lives (may lose acknowledged records)' },
+  { key: 'autoLeaderRebalance', type: { kind: 'bool' }, description: 'cluster mode: the controller moves leaderships back to the preferred (first) replica when it is in sync and its broker\'s imbalance is above leaderImbalancePerBrokerPercentage' },
+  { key: 'leaderImbalanceCheckIntervalMs', type: int(100, I32), description: 'cluster mode: how often the controller checks the leader imbalance' },
+  { key: 'leaderImbalancePerBrokerPercentage', type: int(0, 100), description: 'cluster mode: a broker\'s partitions led elsewhere, percent of those it is the preferred replica of, above which the check moves them back' },
   { key: 'reassignmentThrottleBytesPerSec', type: int(0, MAX), description: 'cluster mode: bytes/s a broker fetches for replicas a reassignment adds to it (in-sync followers are never throttled); 0 = unlimited' },
   { key: 'tls.certFile', type: { kind: 'string' }, optional: true, flag: 'tls-cert', description: 'PEM certificate (chain) of this broker; with tls.keyFile the listener is wss:// and https://; reloaded on SIGHUP' },
   { key: 'tls.keyFile', type: { kind: 'string' }, optional: true, flag: 'tls-key', description: 'PEM private key of tls.certFile' },

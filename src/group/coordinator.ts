@@ -27,6 +27,7 @@ import {
   NonEmptyGroupError, UnknownMemberIdError,
 } from './errors.js';
 import { ConsumerGroup, type GroupConfig, type HeartbeatInput, type HeartbeatOutput, type MemberDescription } from './group.js';
+import { CommitOrder } from './commit-order.js';
 import type { CommittedOffset, OffsetCommitEntry, OffsetStore } from './offset-store.js';
 import { checkPersistedGroup, PERSISTED_MEMBERSHIP_VERSION, type RestoreWarning } from './persisted-membership.js';
 import { systemClock, type Clock, type GroupState, type TopicPartition } from './types.js';
@@ -112,6 +113,8 @@ export class GroupCoordinator {
   private readonly persistedMembers = new Map<string, Buffer>();
   /** The newest membership write per group still in flight (the store writes in order). */
   private readonly membershipWrites = new Map<string, Promise<void>>();
+  /** Per group and partition, the newest accepted commit of a member still being written (commit-order.ts). */
+  private readonly order = new CommitOrder();
 
   constructor(readonly store: OffsetStore, opts: CoordinatorOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -263,10 +266,13 @@ export class GroupCoordinator {
 
   /**
    * OffsetCommit. A membership failure applies to every partition; a bad value only to its
-   * own partition. Resolves when the accepted offsets are durable.
+   * own partition. Resolves when the accepted offsets are durable. With a member id and a
+   * `commitSeq` (the member's commit sequence), a partition that member committed with a
+   * sequence not below `commitSeq` is not written again: it is answered as that newer commit's
+   * write ends (commit-order.ts), so a commit resent late never moves the offset back.
    */
   async commitOffsets(groupId: string, memberId: string | undefined, memberEpoch: number | undefined,
-    entries: readonly OffsetCommitEntry[]): Promise<PartitionResult[]> {
+    entries: readonly OffsetCommitEntry[], commitSeq?: number): Promise<PartitionResult[]> {
     checkGroupId(groupId);
     const all = (error: SluiceError) => entries.map(({ topic, partition }) => ({ topic, partition, error }));
     const g = this.groups.get(groupId);
@@ -276,19 +282,31 @@ export class GroupCoordinator {
     } catch (err) {
       return all(err as SluiceError);
     }
+    const stamp = memberId && commitSeq !== undefined ? { memberId, seq: commitSeq } : undefined;
     const results: PartitionResult[] = [];
     const accepted: OffsetCommitEntry[] = [];
+    const superseded = new Map<PartitionResult, Promise<void>>();
     for (const e of entries) {
       const error = this.store.checkEntry(e) ?? g?.commitRefusal(memberId, e.topic, e.partition);
-      results.push(error ? { topic: e.topic, partition: e.partition, error } : { topic: e.topic, partition: e.partition });
-      if (!error) accepted.push(e);
+      const r: PartitionResult = error ? { topic: e.topic, partition: e.partition, error } : { topic: e.topic, partition: e.partition };
+      results.push(r);
+      if (error) continue;
+      const newer = stamp && this.order.supersededBy(groupId, e.topic, e.partition, stamp, this.store.commitStamp(groupId, e.topic, e.partition));
+      if (newer) superseded.set(r, newer);
+      else accepted.push(e);
     }
+    // Nothing above awaits: the check and the queueing of the write are one step, so two commits are ordered as they arrived.
+    const write = this.store.commit(groupId, accepted, stamp);
+    if (stamp) this.order.track(groupId, accepted, stamp, write);
+    const failed = (r: PartitionResult, err: unknown) => {
+      r.error ??= err instanceof SluiceError ? err : new StorageError(`offset commit failed: ${(err as Error).message}`, { cause: err });
+    };
     try {
-      await this.store.commit(groupId, accepted);
+      await write;
     } catch (err) {
-      const error = err instanceof SluiceError ? err : new StorageError(`offset commit failed: ${(err as Error).message}`, { cause: err });
-      for (const r of results) r.error ??= error;
+      for (const r of results) if (!superseded.has(r)) failed(r, err);
     }
+    for (const [r, newer] of superseded) await newer.catch((err: unknown) => failed(r, err));
     return results;
   }
 

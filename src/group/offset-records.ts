@@ -8,7 +8,9 @@
  *           ["m", group]                    cluster mode: the group's membership (KIP-848
  *                                           member epochs and target assignment)
  *   value msgpack map, or null (a tombstone: the key is deleted)
- *           o: { v: 1, offset, metadata, commitTimestamp }
+ *           o: { v: 1, offset, metadata, commitTimestamp, member?, seq? }
+                                             member, seq: the committing member's id and its
+                                             commit sequence (commit-order.ts), when it sent one
  *           g: { v: 1, emptySince }         ms, or null while the group has members
  *           s: { v: 1, entries }            live keys written before this marker
  *           m: { v: 1, ... }                group.ts' PersistedGroup, packed by the coordinator
@@ -25,6 +27,14 @@ export interface StoredOffset {
   offset: number;
   metadata: string;
   commitTimestamp: number;
+  /** Who wrote it, when the member sent a commit sequence: a new coordinator orders that member's later commits against it (commit-order.ts). */
+  stamp?: CommitStamp;
+}
+
+/** A member's commit sequence number (OffsetCommit `commitSeq`): a member's later capture of its positions has a higher one. */
+export interface CommitStamp {
+  memberId: string;
+  seq: number;
 }
 
 export type OffsetRecord =
@@ -39,7 +49,10 @@ export type OffsetRecord =
 export function offsetRecord(group: string, topic: string, partition: number, value: StoredOffset | null, timestamp: number): RecordInput {
   return {
     key: JSON.stringify(['o', group, topic, partition]),
-    value: value === null ? null : pack({ v: 1, offset: value.offset, metadata: value.metadata, commitTimestamp: value.commitTimestamp }),
+    value: value === null ? null : pack({
+      v: 1, offset: value.offset, metadata: value.metadata, commitTimestamp: value.commitTimestamp,
+      ...(value.stamp && { member: value.stamp.memberId, seq: value.stamp.seq }),
+    }),
     timestamp,
   };
 }
@@ -82,10 +95,10 @@ export function decodeOffsetRecord(key: Buffer | null, value: Buffer | null): Of
     if (typeof v.offset !== 'number' || typeof v.commitTimestamp !== 'number') {
       throw new CorruptBatchError(`offsets log record for ${k[1]}/${k[2]}/${k[3]} lacks offset or commitTimestamp`);
     }
-    return {
-      kind: 'offset', group: k[1], topic: k[2], partition: k[3],
-      value: { offset: v.offset, metadata: typeof v.metadata === 'string' ? v.metadata : '', commitTimestamp: v.commitTimestamp },
-    };
+    const stored: StoredOffset = { offset: v.offset, metadata: typeof v.metadata === 'string' ? v.metadata : '', commitTimestamp: v.commitTimestamp };
+    // No stamp (a simple commit, a member that sent no sequence, an older broker's record): nothing to order later commits against.
+    if (typeof v.member === 'string' && Number.isSafeInteger(v.seq)) stored.stamp = { memberId: v.member, seq: v.seq as number };
+    return { kind: 'offset', group: k[1], topic: k[2], partition: k[3], value: stored };
   }
   if (k[0] === 'g' && k.length === 2 && typeof k[1] === 'string') {
     return { kind: 'group', group: k[1], emptySince: v === null ? undefined : typeof v.emptySince === 'number' ? v.emptySince : null };

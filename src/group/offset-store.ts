@@ -20,7 +20,7 @@ import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log
 import { CoordinatorNotAvailableError, InvalidGroupRequestError, OffsetMetadataTooLargeError } from './errors.js';
 import { recordsOf } from '../state-log/replay.js';
 import type { GenerationLog, GenerationDir } from '../state-log/generation-log.js';
-import { decodeOffsetRecord, groupRecord, membershipRecord, offsetRecord, snapshotMarker, type StoredOffset } from './offset-records.js';
+import { decodeOffsetRecord, groupRecord, membershipRecord, offsetRecord, snapshotMarker, type CommitStamp, type StoredOffset } from './offset-records.js';
 import { compareTpKeys, parseTpKey, tpKey, type Clock, type TopicPartition } from './types.js';
 
 /** Generations of the committed-offsets log are the internal topics `__consumer_offsets-<n>`. */
@@ -132,21 +132,30 @@ export class OffsetStore extends CompactedLog {
       });
     }
     if (!g) return [];
-    return [...g.offsets.keys()].sort(compareTpKeys).map((k) => ({ ...parseTpKey(k), ...g.offsets.get(k)! }));
+    return [...g.offsets.keys()].sort(compareTpKeys).map((k) => {
+      const { offset, metadata, commitTimestamp } = g.offsets.get(k)!;
+      return { ...parseTpKey(k), offset, metadata, commitTimestamp };
+    });
+  }
+
+  /** Who wrote the durable committed offset of this partition, when it came with a commit sequence (commit-order.ts). */
+  commitStamp(group: string, topic: string, partition: number): CommitStamp | undefined {
+    return this.groupsMap.get(group)?.offsets.get(tpKey(topic, partition))?.stamp;
   }
 
   /**
-   * Stores the offsets durably, as one batch. Membership checks are the coordinator's job;
-   * this checks only the values. Resolves after the batch is fsynced.
+   * Stores the offsets durably, as one batch, each with `stamp` (the committing member's
+   * commit sequence) when given. Membership checks and commit order are the coordinator's
+   * job; this checks only the values. Resolves after the batch is fsynced.
    */
-  async commit(group: string, entries: readonly OffsetCommitEntry[]): Promise<void> {
+  async commit(group: string, entries: readonly OffsetCommitEntry[], stamp?: CommitStamp): Promise<void> {
     const now = this.opts.clock.now();
     const stored: [string, StoredOffset][] = [];
     const records: RecordInput[] = [];
     for (const e of entries) {
       const problem = this.checkEntry(e);
       if (problem) throw problem;
-      const value = { offset: e.offset, metadata: e.metadata ?? '', commitTimestamp: now };
+      const value: StoredOffset = { offset: e.offset, metadata: e.metadata ?? '', commitTimestamp: now, ...(stamp && { stamp }) };
       stored.push([tpKey(e.topic, e.partition), value]);
       records.push(offsetRecord(group, e.topic, e.partition, value, now));
     }

@@ -85,6 +85,14 @@ export interface ClusterStats {
   offlinePartitions: number;
   /** This broker leads without a trusted etcd session because every other broker granted its failsafe check. */
   failsafeActive?: boolean;
+  /**
+   * The controller's automatic preferred-leader check (docs/cluster.md): on the controller,
+   * partitions not led by their preferred (first) replica now, 0 elsewhere; and the checks
+   * run here and the leaderships they moved back, since start. Absent: 0.
+   */
+  preferredLeaderImbalance?: number;
+  leaderImbalanceChecks?: number;
+  autoLeaderElections?: number;
   /** The reassignment throttle (reassignmentThrottleBytesPerSec) on this broker's fetches; absent when it is 0 (unlimited). */
   throttle?: { bytes: number; waitedMs: number };
 }

@@ -157,6 +157,10 @@ export const API_TABLE = {
     memberId: optional(str()),
     memberEpoch: optional(int({ min: -1, max: I32_MAX })),
     partitions: array(struct({ topic, partition, offset, metadata: optional(str()) })),
+    // The member's commit sequence, higher for each later capture of its positions: the
+    // coordinator never lets an older one overwrite a newer one (group/commit-order.ts).
+    // Optional: older clients send none, and older brokers ignore it (a struct skips unknown fields).
+    commitSeq: optional(int({ min: 0, max: MAX_OFFSET })),
   }), responds<OffsetCommitResponse>()),
 
   // Which broker coordinates group `key` (any broker answers; docs/cluster.md "Coordinators").

@@ -13,6 +13,9 @@ import { groupOptions } from '../../src/client/group-options.js';
 import { SILENT_LOGGER } from '../../src/client/logger.js';
 import type { TopicPartition } from '../../src/client/types.js';
 import type { SluiceError } from '../../src/errors.js';
+import { GroupCoordinator } from '../../src/group/coordinator.js';
+import { OffsetStore } from '../../src/group/offset-store.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 
 type CommitBody = BodyOf<typeof Api.OffsetCommit>;
 
@@ -97,17 +100,24 @@ async function until(what: string, cond: () => boolean): Promise<void> {
   }
 }
 
-/** A session without auto-commit that joined the fake coordinator and holds t/0 and t/1. */
-async function joined(t: { after: (fn: () => unknown) => void }): Promise<{ coord: FakeCoordinator; control: FakeControl; session: GroupSession }> {
-  const coord = new FakeCoordinator();
+type After = { after: (fn: () => unknown) => void };
+
+/** A session of group 'g' without auto-commit on `link`, joined and holding `partitions` partitions of t. */
+async function joinedOn(t: After, link: GroupLink, partitions: number): Promise<{ control: FakeControl; session: GroupSession }> {
   const control = new FakeControl();
-  const session = new GroupSession(coord, control, {
+  const session = new GroupSession(link, control, {
     g: groupOptions({ groupId: 'g', topics: ['t'], autoCommit: false }), autoOffsetReset: 'earliest', retryBackoffMs: 10, logger: SILENT_LOGGER,
   });
   t.after(() => session.close());
   session.join();
-  await until('both partitions held', () => control.held.size === 2);
-  return { coord, control, session };
+  await until(`${partitions} partitions held`, () => control.held.size === partitions);
+  return { control, session };
+}
+
+/** A session without auto-commit that joined the fake coordinator and holds t/0 and t/1. */
+async function joined(t: After): Promise<{ coord: FakeCoordinator; control: FakeControl; session: GroupSession }> {
+  const coord = new FakeCoordinator();
+  return { coord, ...await joinedOn(t, coord, 2) };
 }
 
 test('a commit refused as STALE_MEMBER_EPOCH is retried with the positions held at the new epoch, and fails for a partition given away meanwhile', async (t) => {
@@ -170,4 +180,88 @@ test('a stale commit whose partitions were lost and granted again meanwhile fail
   await assert.rejects(commit, (err: SluiceError) => err.code === 'STALE_MEMBER_EPOCH' && /t\/0/.test(err.message) && /t\/1/.test(err.message));
   assert.deepEqual(coord.commits.map((c) => c.memberEpoch), [1], 'nothing retried at epoch 3: the positions it would carry are not the ones asked for');
   assert.deepEqual([...coord.stored], []);
+});
+
+/**
+ * A GroupLink to a real GroupCoordinator over an in-memory store, answering as the broker's
+ * handlers do. `holdNextCommit` delays the next OffsetCommit before the coordinator sees it
+ * (its first send was lost with a link and the route sends it again later); `holdNextAnswer`
+ * delays the next one's answer after the coordinator applied it.
+ */
+class CoordinatorLink implements GroupLink {
+  holdNextCommit: Promise<void> | undefined;
+  holdNextAnswer: Promise<void> | undefined;
+  sent = 0;
+  constructor(readonly coord: GroupCoordinator) {}
+
+  async request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
+    if (api === Api.ConsumerGroupHeartbeat) {
+      const b = body as BodyOf<typeof Api.ConsumerGroupHeartbeat>;
+      return { id: 0, ...this.coord.heartbeat(b.groupId, b as Parameters<GroupCoordinator['heartbeat']>[1]) } as ResponseOf<A>;
+    }
+    if (api === Api.OffsetFetch) {
+      const b = body as BodyOf<typeof Api.OffsetFetch>;
+      return { id: 0, partitions: this.coord.fetchOffsets(b.groupId, b.partitions).map(({ topic, partition, offset, metadata }) => ({ topic, partition, offset, metadata })) } as ResponseOf<A>;
+    }
+    if (api === Api.OffsetCommit) {
+      const b = body as CommitBody;
+      this.sent++;
+      const [before, after] = [this.holdNextCommit, this.holdNextAnswer];
+      this.holdNextCommit = this.holdNextAnswer = undefined;
+      await before;
+      const rs = await this.coord.commitOffsets(b.groupId, b.memberId, b.memberEpoch, b.partitions, b.commitSeq);
+      await after;
+      return { id: 0, partitions: rs.map((r) => ({ topic: r.topic, partition: r.partition, ...(r.error && { error: { code: errorCode(r.error.code), message: r.error.message } }) })) } as ResponseOf<A>;
+    }
+    throw new Error(`unexpected api ${api}`);
+  }
+
+  onPush(): () => void {
+    return () => {};
+  }
+}
+
+/** A session without auto-commit, the only member of group 'g' at a real coordinator, holding t/0. */
+async function joinedReal(t: After): Promise<{ link: CoordinatorLink; control: FakeControl; session: GroupSession; committed: () => number }> {
+  const clock = { now: () => Date.now() };
+  const coord = new GroupCoordinator(await OffsetStore.open(new MemoryGenerationDir(), { clock }), { clock });
+  coord.onTopicsChanged(new Map([['t', 1]]));
+  const link = new CoordinatorLink(coord);
+  return { link, ...await joinedOn(t, link, 1), committed: () => coord.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0]!.offset };
+}
+
+test('two commits in flight at once: the earlier one reaching the coordinator last (resent after a move) does not move the committed offset back', async (t) => {
+  const { link, control, session, committed } = await joinedReal(t);
+  const position = control.held.get(tpKey('t', 0))!;
+  position.offset = 10;
+  let resend!: () => void;
+  link.holdNextCommit = new Promise<void>((r) => { resend = r; });
+  const earlier = session.commit(); // say the auto-commit: its link dropped, the route sends it again later
+  await until('the earlier commit sent', () => link.sent === 1);
+  position.offset = 20;
+  await session.commit(); // an explicit commit, answered first
+  assert.equal(committed(), 20);
+  resend();
+  await earlier; // resolves: the member's later commit stands for it
+  assert.equal(committed(), 20, 'the commit captured first did not overwrite the one captured after it');
+});
+
+test('answers of two commits arriving in reverse order: the older answer does not hide the newer commit from the next auto-commit', async (t) => {
+  const { link, control, session, committed } = await joinedReal(t);
+  const position = control.held.get(tpKey('t', 0))!;
+  position.offset = 10;
+  let answer!: () => void;
+  link.holdNextAnswer = new Promise<void>((r) => { answer = r; });
+  const earlier = session.commit();
+  await until('the earlier commit sent', () => link.sent === 1);
+  position.offset = 20;
+  await session.commit();
+  answer();
+  await earlier;
+  assert.equal(committed(), 20);
+  // The application seeks back to 10: the next commit of what moved must send it, though the
+  // last answer to arrive was the one for 10.
+  position.offset = 10;
+  await session.commit();
+  assert.equal(committed(), 10, 'the commit after the seek back was sent');
 });

@@ -228,6 +228,55 @@ test('a commit for a partition the member no longer owns is refused (STALE_MEMBE
   assert.equal(coord.fetchOffsets('g', [{ topic: 't', partition: kept }])[0].offset, 7);
 });
 
+test('a member\'s commits apply in its sequence order: an older commitSeq arriving later (a resend) neither moves the offset back nor fails', async () => {
+  const { coord } = await setup({ t: 1 });
+  const [a] = consumers(coord, 1);
+  roundsUntilStable(coord, 'g', [a!]);
+  const at = (offset: number) => [{ topic: 't', partition: 0, offset }];
+  const committed = () => coord.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0]!.offset;
+  // The later capture (seq 2) arrives first and is durable; the earlier one (seq 1) comes after.
+  assert.equal((await coord.commitOffsets('g', a!.id, a!.epoch, at(200), 2))[0]!.error, undefined);
+  const late = await coord.commitOffsets('g', a!.id, a!.epoch, at(100), 1);
+  assert.equal(late[0]!.error, undefined, 'answered OK: the member\'s newer commit stands for it');
+  assert.equal(committed(), 200, 'the older commit did not move the offset back');
+  // Both in flight at once, the older one second: it waits for the newer one's write and is not written.
+  const newer = coord.commitOffsets('g', a!.id, a!.epoch, at(400), 4);
+  const older = coord.commitOffsets('g', a!.id, a!.epoch, at(300), 3);
+  assert.deepEqual([(await newer)[0]!.error, (await older)[0]!.error], [undefined, undefined]);
+  assert.equal(committed(), 400);
+  // The same commit sent twice (its answer was lost) is answered OK and changes nothing.
+  assert.equal((await coord.commitOffsets('g', a!.id, a!.epoch, at(400), 4))[0]!.error, undefined);
+  // A later sequence wins even with a lower offset (the application seeked back), and commits without a sequence are not ordered.
+  await coord.commitOffsets('g', a!.id, a!.epoch, at(50), 5);
+  assert.equal(committed(), 50);
+  await coord.commitOffsets('g', a!.id, a!.epoch, at(60));
+  assert.equal(committed(), 60);
+});
+
+test('the commit order survives a coordinator move: a new coordinator over the same store refuses to apply a member\'s older commit, after a compaction too', async () => {
+  const clock = new ManualClock();
+  const dir = new MemoryGenerationDir({ inPlace: true });
+  const open = async () => {
+    const c = new GroupCoordinator(await OffsetStore.open(dir, { clock }), { clock, persistMembership: true });
+    c.onTopicsChanged(new Map([['t', 1]]));
+    return c;
+  };
+  const first = await open();
+  const a = new SimConsumer(first, 'g', 'c0');
+  roundsUntilStable(first, 'g', [a]);
+  assert.equal((await first.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition: 0, offset: 200 }], 7))[0]!.error, undefined);
+  await first.membershipDurable('g');
+  await first.store.compact(); // the snapshot must carry the stamp
+  assert.ok(first.store.compactions >= 1);
+  // The member's seq-6 commit, sent to the old coordinator before seq 7, is resent to the new one.
+  const second = await open();
+  const late = await second.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition: 0, offset: 100 }], 6);
+  assert.equal(late[0]!.error, undefined);
+  assert.equal(second.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0]!.offset, 200);
+  assert.equal((await second.commitOffsets('g', a.id, a.epoch, [{ topic: 't', partition: 0, offset: 300 }], 8))[0]!.error, undefined);
+  assert.equal(second.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0]!.offset, 300);
+});
+
 test('new partitions of a subscribed topic and new topics matching a pattern are picked up; `__` topics never match', async () => {
   const { coord } = await setup({ t: 2, 'orders-eu': 2, __consumer_offsets: 1 });
   const a = new SimConsumer(coord, 'g', 'a');

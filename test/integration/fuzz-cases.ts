@@ -158,6 +158,7 @@ const HAND_TEMPLATES: Record<number, fc.Arbitrary<Obj>> = {
   [Api.OffsetCommit]: fc.record({
     groupId: pick(GROUPS), memberId: pick(['', 'm1']), memberEpoch: pick([-1, 0, 1]),
     partitions: list(fc.record({ topic: readTopic, partition, offset, metadata: fc.string({ maxLength: 10 }) }, { requiredKeys: ['topic', 'partition', 'offset'] })),
+    commitSeq: pick([0, 1, Number.MAX_SAFE_INTEGER]),
   }, { requiredKeys: ['groupId', 'partitions'] }),
   [Api.OffsetFetch]: fc.record({ groupId: pick(GROUPS), partitions: list(fc.record({ topic: readTopic, partition })) }, { requiredKeys: ['groupId'] }),
   [Api.OffsetDelete]: fc.record({ groupId: pick(GROUPS), partitions: list(fc.record({ topic: readTopic, partition })) }),

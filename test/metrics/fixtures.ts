@@ -36,7 +36,9 @@ export function populateAll(m: BrokerMetrics): void {
   m.collectReplication(() => ({ underReplicatedPartitions: 1, followers: [{ topic: 'orders', partition: 0, replica: 2, lagMessages: 5 }] }));
   m.followerLag('orders', 1, 3);
   m.replicaFetchError('NOT_LEADER_OR_FOLLOWER');
-  m.collectCluster(() => ({ sessionUp: true, controllerActive: true, liveBrokers: 3, leaderElections: 2, offlinePartitions: 1 }));
+  m.collectCluster(() => ({
+    sessionUp: true, controllerActive: true, liveBrokers: 3, leaderElections: 2, offlinePartitions: 1, preferredLeaderImbalance: 1, leaderImbalanceChecks: 4, autoLeaderElections: 1,
+  }));
 }
 
 /** Every PromQL expression in config/grafana-dashboard.json. */
