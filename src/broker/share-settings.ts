@@ -8,7 +8,7 @@ import type { ShareGroupConfig } from '../queue/types.js';
 
 const SETTING_KEYS = [
   'visibilityTimeoutMs', 'maxDeliveries', 'retryBackoffMs', 'retryBackoffMaxMs', 'deadLetterTopic', 'sessionTimeoutMs', 'startFrom',
-  'rateLimit', 'maxInFlight',
+  'rateLimit', 'maxInFlight', 'maxWindow',
 ] as const satisfies readonly (keyof ShareGroupSettings & keyof ShareGroupConfig)[];
 
 /** The fields `s` sets, as a config patch (values are checked by resolveShareConfig, INVALID_CONFIG naming the field). */
@@ -23,6 +23,6 @@ export function settingsOf(c: Readonly<ShareGroupConfig>): Required<ShareGroupSe
   return {
     visibilityTimeoutMs: c.visibilityTimeoutMs, maxDeliveries: c.maxDeliveries, retryBackoffMs: c.retryBackoffMs,
     retryBackoffMaxMs: c.retryBackoffMaxMs, deadLetterTopic: c.deadLetterTopic, sessionTimeoutMs: c.sessionTimeoutMs, startFrom: c.startFrom,
-    rateLimit: c.rateLimit, maxInFlight: c.maxInFlight,
+    rateLimit: c.rateLimit, maxInFlight: c.maxInFlight, maxWindow: c.maxWindow,
   };
 }

@@ -35,11 +35,11 @@ export function parseBrokerUrl(value: string): string {
 }
 
 /** Parses a non-negative integer option value, naming the option in the error. */
-export function intOption(name: string, min = 0) {
+export function intOption(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, not '${value}'`);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}, not '${value}'`);
     }
     return n;
   };

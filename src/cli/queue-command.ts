@@ -22,6 +22,7 @@ import { untilStopSignal } from './stop-signal.js';
 import { stderrLogger } from './stderr-logger.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 import { clientSecurity } from './client-security.js';
+import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
 
 interface ConsumeOpts {
   broker: string[];
@@ -35,7 +36,12 @@ interface ConsumeOpts {
   drainTimeout: number;
   rate?: number;
   maxInFlight?: number;
+  maxWindow?: number;
 }
+
+/** `--max-window`: the range is the group setting's own (SHARE_CONFIG_RANGES), checked before anything is sent. */
+const maxWindowOption = () => intOption('--max-window', SHARE_CONFIG_RANGES.maxWindow[0], SHARE_CONFIG_RANGES.maxWindow[1]);
+const MAX_WINDOW_HELP = 'records tracked per partition past the group\'s position: how far it reads past a job in flight or delayed';
 
 function limit(n: number, unit: string): string {
   return n > 0 ? `${n}${unit}` : 'none';
@@ -74,6 +80,7 @@ export function registerQueueCommand(program: Command): void {
     .option('--drain-timeout <ms>', 'on SIGTERM/Ctrl-C, wait this long for the job being printed to be acked', intOption('--drain-timeout', 0), 30_000)
     .option('--rate <n>', 'jobs handed out per second across the whole group, 0 = no limit (only when this creates the group; later: queue alter)', intOption('--rate'))
     .option('--max-in-flight <n>', 'jobs held at once by the whole group, 0 = no limit (only when this creates the group; later: queue alter)', intOption('--max-in-flight'))
+    .option('--max-window <n>', `${MAX_WINDOW_HELP} (only when this creates the group; later: queue alter)`, maxWindowOption())
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
     .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0.\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
@@ -84,6 +91,7 @@ export function registerQueueCommand(program: Command): void {
       if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
       if (o.rate !== undefined) settings.rateLimit = o.rate;
       if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
+      if (o.maxWindow !== undefined) settings.maxWindow = o.maxWindow;
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
       const q = new QueueConsumer({ ...clientSecurity(), brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
@@ -153,7 +161,8 @@ export function registerQueueCommand(program: Command): void {
           const c = groups[0].coordinator;
           const st = groups[0].settings;
           await writeOut(`COORDINATOR  ${c === undefined || c < 0 ? 'this broker (single node)' : `broker ${c}`}\n`);
-          await writeOut(`LIMITS       rate ${limit(st.rateLimit, '/s')}, max in flight ${limit(st.maxInFlight, '')}\n\n`);
+          await writeOut(`LIMITS       rate ${limit(st.rateLimit, '/s')}, max in flight ${limit(st.maxInFlight, '')}\n`);
+          await writeOut(`WINDOW       ${st.maxWindow} records per partition (max window)\n\n`);
         }
         await writeOut(table(
           ['GROUP', 'AVAILABLE', 'DELAYED', 'IN FLIGHT', 'ACKED', 'DEAD-LETTERED', 'CANCELLED', 'REDELIVERIES', 'WORKERS', 'OLDEST UNACKED'],
@@ -207,15 +216,17 @@ export function registerQueueCommand(program: Command): void {
     .option('--max-in-flight <n>', 'jobs held at once by all workers together; 0 = no limit', intOption('--max-in-flight'))
     .option('--visibility-timeout <ms>', 'lock time of a job acquired from now on', intOption('--visibility-timeout', 1))
     .option('--max-deliveries <n>', 'attempts before the DLQ', intOption('--max-deliveries', 1))
+    .option('--max-window <n>', MAX_WINDOW_HELP, maxWindowOption())
     .addOption(brokerOption())
-    .addHelpText('after', '\nExamples:\n  sluice queue alter mailer --rate 50 --max-in-flight 10\n  sluice queue alter mailer --rate 0     # lift the rate limit')
-    .action(async (group: string, o: { broker: string[]; rate?: number; maxInFlight?: number; visibilityTimeout?: number; maxDeliveries?: number }) => {
+    .addHelpText('after', '\nExamples:\n  sluice queue alter mailer --rate 50 --max-in-flight 10\n  sluice queue alter mailer --rate 0     # lift the rate limit\n  sluice queue alter mailer --max-window 100000   # read further past long-delayed jobs')
+    .action(async (group: string, o: { broker: string[]; rate?: number; maxInFlight?: number; visibilityTimeout?: number; maxDeliveries?: number; maxWindow?: number }) => {
       const settings: ShareGroupSettings = {};
       if (o.rate !== undefined) settings.rateLimit = o.rate;
       if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
       if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
       if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
-      if (Object.keys(settings).length === 0) throw new InvalidArgumentError('name at least one setting to change (--rate, --max-in-flight, --visibility-timeout, --max-deliveries)');
+      if (o.maxWindow !== undefined) settings.maxWindow = o.maxWindow;
+      if (Object.keys(settings).length === 0) throw new InvalidArgumentError('name at least one setting to change (--rate, --max-in-flight, --visibility-timeout, --max-deliveries, --max-window)');
       const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       let after;
       try {
@@ -223,7 +234,7 @@ export function registerQueueCommand(program: Command): void {
       } finally {
         await admin.close();
       }
-      process.stderr.write(`altered share group '${group}': rate ${limit(after.rateLimit, '/s')}, max in flight ${limit(after.maxInFlight, '')}, visibility timeout ${after.visibilityTimeoutMs} ms, max deliveries ${after.maxDeliveries}\n`);
+      process.stderr.write(`altered share group '${group}': rate ${limit(after.rateLimit, '/s')}, max in flight ${limit(after.maxInFlight, '')}, visibility timeout ${after.visibilityTimeoutMs} ms, max deliveries ${after.maxDeliveries}, max window ${after.maxWindow}\n`);
     });
 
   const reset = queue

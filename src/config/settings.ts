@@ -125,7 +125,7 @@ export interface TlsSettings {
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
-export type ShareDefaults = Pick<ShareGroupConfig, 'visibilityTimeoutMs' | 'maxDeliveries' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'sessionTimeoutMs'>;
+export type ShareDefaults = Pick<ShareGroupConfig, 'visibilityTimeoutMs' | 'maxDeliveries' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'sessionTimeoutMs' | 'maxWindow'>;
 
 export interface GroupSettings {
   sessionTimeoutMs: number;
@@ -200,6 +200,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'share.retryBackoffMs', type: shareRange('retryBackoffMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMs, description: 'queue mode: delay before a failed record is offered again (doubles per attempt)' },
   { key: 'share.retryBackoffMaxMs', type: shareRange('retryBackoffMaxMs'), default: DEFAULT_SHARE_GROUP_CONFIG.retryBackoffMaxMs, description: 'queue mode: cap on that delay' },
   { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.sessionTimeoutMs, description: 'queue mode: a silent worker is removed after this long' },
+  { key: 'share.maxWindow', type: shareRange('maxWindow'), default: DEFAULT_SHARE_GROUP_CONFIG.maxWindow, description: 'queue mode: records tracked per share-partition past the group\'s position (how far it reads past a job in flight or delayed)' },
   { key: 'maxJobProgressBytes', type: int(2, MAX_JOB_PROGRESS_BYTES), default: DEFAULT_JOB_PROGRESS_BYTES, description: 'queue mode: largest progress (JSON text) a worker may report on a job' },
   { key: 'nodeId', type: int(0, I32), optional: true, description: 'cluster mode: this broker\'s unique node id (required with --etcd)' },
   { key: 'etcd', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd endpoints, comma-separated (unset = a single broker)' },

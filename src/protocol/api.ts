@@ -328,6 +328,12 @@ export interface ShareGroupSettings {
   rateLimit?: number;
   /** Most records held at once by all the group's workers together; 0 = no limit. */
   maxInFlight?: number;
+  /**
+   * Records tracked per share-partition past the group's position (docs/queue.md,
+   * "Share-partition window"): how far the group reads past a job still in flight or waiting
+   * for its delivery time. Lowered, a wider window stops growing until it shrinks below it.
+   */
+  maxWindow?: number;
 }
 
 // --- ShareAcquire (1100) -----------------------------------------------------------------
