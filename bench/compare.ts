@@ -30,6 +30,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ROOT, benchCli, median, startBroker } from './broker-process.js';
+import { peersDir } from './peer-servers.js';
 import { barChart } from './svg-chart.js';
 import { printWorkQueue, runWorkQueue, workQueueChart } from './workqueue.js';
 import { machine, versions } from '../src/cli/bench/report.js';
@@ -37,7 +38,7 @@ import { machine, versions } from '../src/cli/bench/report.js';
 const N = Number(process.env.N ?? 1_000_000);
 const RUNS = Number(process.env.RUNS ?? 3);
 const SIZE = 100;
-const PEERS_DIR = resolve(process.env.PEERS_DIR ?? join(ROOT, '../shared/peers'));
+const PEERS_DIR = peersDir(ROOT);
 const rabbit = existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server');
 const PEERS = process.env.PEERS ?? `redis nats-asyncack${rabbit ? ' rabbitmq-stream rabbitmq-quorum' : ''}`;
 const ROOTS = (process.env.SLUICE_ROOTS ?? `sluice=${ROOT}`).split(',').map((kv) => {

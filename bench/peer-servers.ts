@@ -7,11 +7,11 @@
  *
  * Install (Debian, as root): apt-get install -y rabbitmq-server nats-server redis-server
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { freePort } from '../src/cli/cluster-dev.js';
 
 export type PeerServerKind = 'rabbitmq' | 'nats' | 'redis';
@@ -24,6 +24,20 @@ export interface PeerServer {
 }
 
 const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+/**
+ * The shared peers folder (PEERS_DIR, else `../shared/peers` beside the checkout `root`). A git
+ * worktree elsewhere (/work/wt/NAME) has none beside it: then the one beside the main checkout,
+ * which holds the repository's git directory, so the comparison runs from any worktree.
+ */
+export function peersDir(root: string): string {
+  if (process.env.PEERS_DIR) return resolve(process.env.PEERS_DIR);
+  const beside = join(root, '../shared/peers');
+  if (existsSync(beside)) return beside;
+  const git = spawnSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: root, encoding: 'utf8' });
+  const main = git.status === 0 ? join(dirname(git.stdout.trim()), '../shared/peers') : '';
+  return main && existsSync(main) ? main : beside;
+}
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));

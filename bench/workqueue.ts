@@ -20,7 +20,8 @@
  *   WQ_SYSTEMS="sluice bullmq" RUNS=1 npm run bench:workqueue
  *   npm run bench:compare                        # runs this section too, into latest.json; WORKQUEUE=0 leaves it out
  *
- * Env: JOBS, WORKERS, PREFETCH, RUNS, WQ_SYSTEMS (default all five), PEERS_DIR (../shared/peers),
+ * Env: JOBS, WORKERS, PREFETCH, RUNS, WQ_SYSTEMS (default all five), PEERS_DIR (../shared/peers beside
+ * this checkout, or beside the main one from a git worktree: peersDir() in peer-servers.ts),
  * CLIENT_TIMEOUT (s per peer client process, default 300).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, median } from './broker-process.js';
-import { peerMissing, startPeerServer, type PeerServerKind } from './peer-servers.js';
+import { peerMissing, peersDir, startPeerServer, type PeerServerKind } from './peer-servers.js';
 import { barChart } from './svg-chart.js';
 import { machine, versions } from '../src/cli/bench/report.js';
 
@@ -120,7 +121,7 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
   const prefetch = o.prefetch ?? Number(process.env.PREFETCH ?? 64);
   const runs = o.runs ?? Number(process.env.RUNS ?? 3);
   const wanted = o.systems ?? (process.env.WQ_SYSTEMS ?? SYSTEMS.join(' ')).split(/[\s,]+/).filter(Boolean);
-  const peersDir = resolve(o.peersDir ?? process.env.PEERS_DIR ?? join(ROOT, '../shared/peers'));
+  const peers = o.peersDir ? resolve(o.peersDir) : peersDir(ROOT);
   const timeoutS = Number(process.env.CLIENT_TIMEOUT ?? 300);
   const systems: WorkQueueSystem[] = [];
   const note = (s: string) => process.stderr.write(`workqueue: ${s}\n`);
@@ -145,9 +146,9 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
     };
     const missing = peerMissing(spec.server);
     if (missing) { skip(missing); continue; }
-    if (spec.dir === 'shared' && !existsSync(join(peersDir, spec.script))) { skip(`${join(peersDir, spec.script)} not found (PEERS_DIR)`); continue; }
+    if (spec.dir === 'shared' && !existsSync(join(peers, spec.script))) { skip(`${join(peers, spec.script)} not found (PEERS_DIR)`); continue; }
     let dir: string;
-    try { dir = preparePeerDir(peersDir); } catch (err) { skip((err as Error).message); continue; }
+    try { dir = preparePeerDir(peers); } catch (err) { skip((err as Error).message); continue; }
     const rates: number[] = [];
     const loads: string[] = [];
     try {
