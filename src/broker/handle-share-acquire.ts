@@ -27,6 +27,15 @@ import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * How long records whose read failed wait before they are offered again: a partition whose
+ * leader is moving answers again within about this, and a broken one is not read in a loop.
+ */
+export const READ_RETRY_MS = 500;
+
+function offsetsOf(r: { firstOffset: number; lastOffset: number }): number[] {
+  return Array.from({ length: r.lastOffset - r.firstOffset + 1 }, (_, i) => r.firstOffset + i);
+}
 
 export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, req, scope) => {
   const svc = shareServiceFor(ctx, req.groupId);
@@ -67,7 +76,14 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
           out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records: acquired === g.ranges ? records : await jobs.read(g.topic, g.partition, acquired) });
         }
       } catch (err) {
-        // The records stay locked to this worker, which cannot see them: they come back when the lock expires.
+        // No worker saw these records: they are given back as never taken (delivery count
+        // unchanged) and offered again READ_RETRY_MS from now. Left locked to this worker,
+        // which cannot see them, they came back only when the lock expired, a visibility
+        // timeout later and counted as a failed attempt: a coordinator that has just moved
+        // cannot read a partition whose leader moved with it, and a delayed job taken then
+        // reached its worker at count 2 (test/cluster/share-delayed-moves.test.ts).
+        const retryAt = Date.now() + READ_RETRY_MS;
+        svc.coord.delay(groupId, workerId, g.topic, g.partition, g.ranges.flatMap((r) => offsetsOf(r).map((off) => [off, retryAt] as const)));
         out.push({ ...failed(g.topic, wireError(err, ctx.log, { topic: g.topic, partition: g.partition })), partition: g.partition });
       }
     }

@@ -401,7 +401,8 @@ export class ShareCoordinator {
 
   /**
    * Records `workerId` just acquired on topic/partition whose delivery time has not come
-   * ([offset, dueAt] pairs, read by the broker from their `sluice.deliver.at` headers): they
+   * ([offset, dueAt] pairs, read by the broker from their `sluice.deliver.at` headers), or
+   * whose bytes the broker could not read for the answer (dueAt: when to try again): they
    * are taken back as never delivered and wait until dueAt (SharePartition.delay). Returns
    * how many were taken back; the broker leaves them out of the worker's answer.
    */

@@ -3,7 +3,7 @@
 // lock expire (and the job be handed to another worker) while the first still works on it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
+import { handleShareAcquire, READ_RETRY_MS } from '../../src/broker/handle-share-acquire.js';
 import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { Api } from '../../src/protocol/api.js';
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
@@ -58,4 +58,34 @@ test('an acquire answers only the records it acquired, not the whole stored batc
     assert.deepEqual(records.map((r) => r.value!.toString().replace(/\.+$/, '')), records.map((r) => `job-${r.offset}`));
     assert.ok((p.records as Buffer).length < 30 * 120 + 61, `${(p.records as Buffer).length} bytes for 30 jobs of 100 bytes (the stored batch is ~11 KB)`);
   }
+});
+
+test('records whose read failed are given back as never taken and offered again soon, not locked to a worker that never saw them', async (t) => {
+  let now = 1_700_000_000_000;
+  t.mock.method(Date, 'now', () => now);
+  const { ctx, logs, close } = await testContext();
+  await logs.createTopic('jobs', 1);
+  const log = logs.log('jobs', 0)!;
+  await log.append(encodeBatch([{ value: 'a' }, { value: 'b' }]));
+  const svc = (await ShareCoordinators.start(ctx)).single!;
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  // The read for the answer fails once (in a cluster: the partition's leader moving).
+  const read = log.read.bind(log);
+  let failures = 1;
+  t.mock.method(log, 'read', (offset: number, maxBytes: number) => (failures-- > 0 ? Promise.reject(new Error('leader moving')) : read(offset, maxBytes)));
+  const acquire = () => handleShareAcquire(ctx, {
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 10, maxWaitMs: 0, settings: { visibilityTimeoutMs: 30_000 },
+  });
+  const first = await acquire();
+  assert.equal(first.partitions.length, 1);
+  assert.ok(first.partitions[0]!.error, 'the partition of the answer failed');
+  assert.equal(svc.coord.describe('g').inFlight, 0, 'nothing stays locked to the worker');
+  // Offered again after READ_RETRY_MS (not a visibility timeout), as first deliveries.
+  assert.deepEqual((await acquire()).partitions.flatMap((p) => p.acquired), [], 'not before READ_RETRY_MS');
+  now += READ_RETRY_MS;
+  const second = await acquire();
+  assert.deepEqual(second.partitions.map((p) => p.acquired.map((r) => [r.firstOffset, r.lastOffset, r.deliveryCount])), [[[0, 1, 1]]]);
 });

@@ -17,37 +17,20 @@ import { Api } from '../../src/protocol/api.js';
 import { Etcd3 } from 'etcd3';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { SHARE_COORDINATOR_TOPIC } from '../../src/topic-name.js';
-import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
+import { brokerClusterForFile } from './broker-cluster.js';
+import { createReplicatedTopic, findShareCoordinator } from './share-helpers.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
 import { runCli } from '../integration/cli-process.js';
 
 const env = brokerClusterForFile({ brokers: 3 });
 
-/** FindCoordinator (share) at `nodeId`, retried while `__share_state` is created or its partition has no leader. */
-async function findShareCoordinator(cluster: BrokerCluster, nodeId: number, group: string): Promise<{ nodeId: number; url?: string }> {
-  return until(async () => {
-    try {
-      const res = await cluster.request(nodeId, Api.FindCoordinator, { key: group, keyType: 'share' });
-      return res.nodeId > 0 ? res : undefined;
-    } catch (err) {
-      if (err instanceof SluiceError && err.retriable) return undefined;
-      throw err;
-    }
-  }, 60_000, `FindCoordinator(share ${group}) at broker ${nodeId}`);
-}
-
-async function createTopic(cluster: BrokerCluster, name: string, partitions: number): Promise<void> {
-  const created = await cluster.request(1, Api.CreateTopics, { topics: [{ name, partitions, replicationFactor: 3 }] });
-  assert.equal(created.topics[0]!.error?.code ?? 0, 0, JSON.stringify(created.topics[0]));
-}
-
 test('FindCoordinator (share) names the same broker everywhere; share requests elsewhere get NOT_COORDINATOR; describe names the coordinator', { skip: etcdTool.skip, timeout: 180_000 }, async () => {
   const cluster = env.cluster;
   const group = 'q-find';
-  await createTopic(cluster, 'q-find-topic', 1);
+  await createReplicatedTopic(cluster, 'q-find-topic', 1);
   const answers = [];
-  for (const b of cluster.brokers) answers.push(await findShareCoordinator(cluster, b.nodeId, group));
+  for (const b of cluster.brokers) answers.push(await findShareCoordinator(cluster, group, b.nodeId));
   const coordinator = answers[0]!.nodeId;
   for (const a of answers) assert.deepEqual({ nodeId: a.nodeId, url: a.url }, { nodeId: coordinator, url: cluster.broker(coordinator).url });
   // The state topic keeps its records until the state log compacts them: time or size
@@ -97,7 +80,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   const POISON = 3; // per phase
   const HOLD = 3; // before the kill only
   const MAX_DELIVERIES = 3;
-  await createTopic(cluster, topic, 3);
+  await createReplicatedTopic(cluster, topic, 3);
   const bootstrap = cluster.brokers.map((b) => b.url);
   const producer = new Producer({ brokers: bootstrap, acks: 'all', lingerMs: 5 });
   t.after(() => producer.close());
@@ -135,7 +118,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   };
   // The workers start at the coordinator (first in their bootstrap list), so a build that kept
   // share state local to the broker a worker talks to loses it with the SIGKILL below.
-  const old = (await findShareCoordinator(cluster, 1, group)).nodeId;
+  const old = (await findShareCoordinator(cluster, group, 1)).nodeId;
   const workerBootstrap = [cluster.broker(old).url, ...bootstrap.filter((u) => u !== cluster.broker(old).url)];
   const workers = [0, 1, 2].map((i) => new QueueConsumer({
     brokers: workerBootstrap, groupId: group, topics: topic, workerId: `w${i}`, concurrency: 5, maxWaitMs: 500, retryBackoffMs: 100,
@@ -154,7 +137,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
   await until(async () => (acked('n-1-') >= NORMAL / 2 && [...deliveries.keys()].filter((v) => v.startsWith('h-')).length === HOLD ? true : undefined),
     60_000, 'half the first jobs acked and every held job acquired');
 
-  assert.equal((await findShareCoordinator(cluster, 1, group)).nodeId, old, 'the coordinator did not move before the kill');
+  assert.equal((await findShareCoordinator(cluster, group, 1)).nodeId, old, 'the coordinator did not move before the kill');
   const heldCounts = new Map([...deliveries].filter(([v]) => v.startsWith('h-')).map(([v, d]) => [v, d.length]));
   killedAt = Date.now();
   await cluster.broker(old).kill();
@@ -180,7 +163,7 @@ test('queue workers keep running through a SIGKILL of their share coordinator: a
     throw new Error(`${err.message}; not acked: ${waiting.slice(0, 20).join(', ')} (${waiting.length}); not in the DLQ: ${poison.filter((v) => !dead.includes(v)).join(', ')}; stopped workers ${stopped}`);
   });
   const firstAckAfter = Math.min(...[...ackedAt.values()].filter((at) => at > killedAt));
-  const now = (await findShareCoordinator(cluster, cluster.brokers.find((b) => b.running)!.nodeId, group)).nodeId;
+  const now = (await findShareCoordinator(cluster, group, cluster.brokers.find((b) => b.running)!.nodeId)).nodeId;
   console.log(`share coordinator ${old} SIGKILLed; queue resumed on coordinator ${now}: first ack after the kill ${firstAckAfter - killedAt} ms after the kill`);
   assert.notEqual(now, old);
   assert.deepEqual(deliveredAfterAck, [], 'no acknowledged job delivered again');

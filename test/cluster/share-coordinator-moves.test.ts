@@ -16,9 +16,9 @@ import assert from 'node:assert/strict';
 import { Producer } from '../../src/client/producer.js';
 import { QueueAdmin } from '../../src/client/queue-admin.js';
 import { QueueConsumer } from '../../src/client/queue-consumer.js';
-import { SluiceError } from '../../src/errors.js';
 import { Api } from '../../src/protocol/api.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
+import { findShareCoordinator } from './share-helpers.js';
 import { until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
 
@@ -26,17 +26,9 @@ const env = brokerClusterForFile({ brokers: 3 });
 const GROUP = 'q-moves';
 const TOPIC = 'moves-jobs';
 
+/** The broker coordinating GROUP now. */
 async function shareCoordinator(cluster: BrokerCluster): Promise<number> {
-  return until(async () => {
-    const at = cluster.brokers.find((b) => b.running)!.nodeId;
-    try {
-      const res = await cluster.request(at, Api.FindCoordinator, { key: GROUP, keyType: 'share' });
-      return res.nodeId > 0 ? res.nodeId : undefined;
-    } catch (err) {
-      if (err instanceof SluiceError && err.retriable) return undefined;
-      throw err;
-    }
-  }, 60_000, `FindCoordinator(share ${GROUP})`);
+  return (await findShareCoordinator(cluster, GROUP)).nodeId;
 }
 
 test('acks go on while the share coordinator\'s broker is SIGTERMed (controlled shutdown) and SIGKILLed: no acked job handed out again, every job acked', { skip: etcdTool.skip, timeout: 420_000 }, async (t) => {

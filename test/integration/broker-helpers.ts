@@ -6,6 +6,7 @@ import { RawClient } from './raw-client.js';
 import { startBroker, type BrokerHandle, type StartOptions } from './harness.js';
 import { waitFor } from './group-helpers.js';
 import { parseExposition, valueOf } from '../metrics/exposition.js';
+import { Admin, Producer } from '../../src/client/index.js';
 
 /** One broker process and one raw client shared by a test file (read them inside tests). */
 export interface FileBroker {
@@ -103,4 +104,14 @@ export async function waitForMetric(
 /** Waits until at least `n` requests of `kind` are parked in a long poll at the broker (sluice_delayed_operations). */
 export function waitForParked(httpUrl: string, kind: 'fetch' | 'share_acquire', n = 1): Promise<void> {
   return waitForMetric(httpUrl, 'sluice_delayed_operations', { kind }, (v) => v >= n);
+}
+
+/** A new one-partition topic at `url` holding jobs `job 0` .. `job n-1` (queue tests). */
+export async function fillJobs(url: string, topic: string, n: number): Promise<void> {
+  const admin = new Admin({ url });
+  await admin.createTopic(topic, 1);
+  await admin.close();
+  const p = new Producer({ url, acks: 'all' });
+  await p.send(topic, Array.from({ length: n }, (_, i) => ({ value: `job ${i}` })));
+  await p.close();
 }

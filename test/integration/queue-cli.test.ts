@@ -5,6 +5,7 @@ import { startBroker, type BrokerHandle } from './harness.js';
 import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
 import { runCli, spawnCli, type CliResult } from './cli-process.js';
 import { waitFor } from './group-helpers.js';
+import { fillJobs as fillJobsAt } from './broker-helpers.js';
 
 let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
@@ -13,14 +14,7 @@ after(async () => { await broker.stop(); });
 const sluice = (args: string[]): Promise<CliResult> => runCli(broker.url, args);
 
 /** A new one-partition topic holding jobs `job 0` .. `job n-1`. */
-async function fillJobs(topic: string, n: number): Promise<void> {
-  const admin = new Admin({ url: broker.url });
-  await admin.createTopic(topic, 1);
-  await admin.close();
-  const p = new Producer({ url: broker.url, acks: 'all' });
-  await p.send(topic, Array.from({ length: n }, (_, i) => ({ value: `job ${i}` })));
-  await p.close();
-}
+const fillJobs = (topic: string, n: number) => fillJobsAt(broker.url, topic, n);
 
 test('queue consume prints and acks jobs; a second worker gets the rest; describe shows the counts', async () => {
   await fillJobs('cli-q', 8);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { waitFor } from './group-helpers.js';
 import { runCli } from './cli-process.js';
-import { Admin, Producer, QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
+import { QueueAdmin, QueueConsumer, type Job } from '../../src/client/index.js';
+import { fillJobs } from './broker-helpers.js';
 
 let broker: BrokerHandle;
 let qa: QueueAdmin;
@@ -23,14 +24,7 @@ after(async () => {
   await broker?.stop();
 });
 
-async function fill(topic: string, n: number): Promise<void> {
-  const admin = new Admin({ url: broker.url });
-  await admin.createTopic(topic, 1);
-  await admin.close();
-  const p = new Producer({ url: broker.url, acks: 'all' });
-  await p.send(topic, Array.from({ length: n }, (_, i) => ({ value: `job ${i}` })));
-  await p.close();
-}
+const fill = (topic: string, n: number) => fillJobs(broker.url, topic, n);
 
 test('maxWindow set by the worker that creates the group bounds how far it reads past a held job; ShareAlter changes it, durably', async () => {
   const topic = 'win-jobs';
