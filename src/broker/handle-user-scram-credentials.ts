@@ -26,7 +26,7 @@ function usersFor(ctx: BrokerContext, scope: RequestScope | undefined): UserStor
   return users;
 }
 
-function superUsers(ctx: BrokerContext): Set<string> {
+export function superUsers(ctx: BrokerContext): Set<string> {
   return new Set((ctx.config.superUsers ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
 }
 
