@@ -10,15 +10,16 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { ClusterKeys } from '../cluster/keys.js';
 import { revision } from '../cluster/keys.js';
-import type { ClientQuotaEntry, ClientQuotaValues } from '../protocol/api.js';
+import type { ClientQuotaValues } from '../protocol/api.js';
 import { QUOTA_NAMES, setQuotas, type QuotaEntity, type QuotaName } from '../protocol/client-quota.js';
-import { altered, checkAlter, decodeEntityKey, decodeQuotaValues, quotaEntityKey, QuotaTable, type QuotaStore } from './quota-store.js';
+import { altered, checkAlter, decodeEntityKey, decodeQuotaValues, quotaEntityKey, QuotaTable, TableQuotaStore } from './quota-store.js';
 
-export class EtcdQuotaStore implements QuotaStore {
-  private readonly table = new QuotaTable();
+export class EtcdQuotaStore extends TableQuotaStore {
   private watcher: Watcher | undefined;
 
-  private constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys, private readonly onInvalid: (key: string, err: Error) => void) {}
+  private constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys, private readonly onInvalid: (key: string, err: Error) => void) {
+    super(new QuotaTable());
+  }
 
   static async open(client: Etcd3, keys: ClusterKeys, onInvalid: (key: string, err: Error) => void = () => {}): Promise<EtcdQuotaStore> {
     const s = new EtcdQuotaStore(client, keys, onInvalid);
@@ -29,14 +30,6 @@ export class EtcdQuotaStore implements QuotaStore {
     s.watcher.on('delete', (kv) => { s.apply(kv, true); s.table.changed(); });
     s.watcher.on('error', (err) => { s.onInvalid(keys.quotasPrefix, err); });
     return s;
-  }
-
-  entries(): ClientQuotaEntry[] {
-    return this.table.entries();
-  }
-
-  onChange(fn: () => void): void {
-    this.table.onChange(fn);
   }
 
   /**

@@ -8,43 +8,29 @@
  * (entity keys as protocol/client-quota.ts spells them: `user:alice`, `client-id:app`, `default`).
  */
 import { join } from 'node:path';
-import { readOptionalText, writeFileAtomic } from '../storage/atomic-file.js';
-import type { ClientQuotaEntry, ClientQuotaValues } from '../protocol/api.js';
+import { writeFileAtomic } from '../storage/atomic-file.js';
+import type { ClientQuotaValues } from '../protocol/api.js';
 import type { QuotaEntity, QuotaName } from '../protocol/client-quota.js';
-import { altered, checkAlter, decodeEntityKey, decodeQuotaValues, quotaEntityKey, QuotaTable, type QuotaStore } from './quota-store.js';
+import { altered, checkAlter, decodeEntityKey, decodeQuotaValues, quotaEntityKey, QuotaTable, TableQuotaStore } from './quota-store.js';
+import { readVersionedMap } from './versioned-json-file.js';
 
 export const QUOTAS_FILE = 'quotas.json';
 const VERSION = 1;
 
-export class FileQuotaStore implements QuotaStore {
+export class FileQuotaStore extends TableQuotaStore {
   private writing: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly path: string, private readonly table: QuotaTable) {}
+  private constructor(private readonly path: string, table: QuotaTable) {
+    super(table);
+  }
 
   /** Opens the store of `dataDir` (no file: no quotas). Throws naming the file when it is damaged. */
   static async open(dataDir: string): Promise<FileQuotaStore> {
     const path = join(dataDir, QUOTAS_FILE);
-    const text = await readOptionalText(path);
+    const stored = await readVersionedMap(path, VERSION, 'quotas', 'quotas');
     const table = new QuotaTable();
-    if (text !== null) {
-      let json: { version?: unknown; quotas?: Record<string, unknown> };
-      try {
-        json = JSON.parse(text) as typeof json;
-      } catch (err) {
-        throw new Error(`${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-      }
-      if (json.version !== VERSION || json.quotas === null || typeof json.quotas !== 'object') throw new Error(`${path} is not a version ${VERSION} quotas file`);
-      for (const [key, v] of Object.entries(json.quotas)) table.put(decodeEntityKey(key, path), decodeQuotaValues(v, `${path}, ${key}`));
-    }
+    for (const [key, v] of Object.entries(stored ?? {})) table.put(decodeEntityKey(key, path), decodeQuotaValues(v, `${path}, ${key}`));
     return new FileQuotaStore(path, table);
-  }
-
-  entries(): ClientQuotaEntry[] {
-    return this.table.entries();
-  }
-
-  onChange(fn: () => void): void {
-    this.table.onChange(fn);
   }
 
   async alter(entity: QuotaEntity, set: ClientQuotaValues, remove: readonly QuotaName[]): Promise<void> {

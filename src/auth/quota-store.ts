@@ -69,6 +69,22 @@ export class QuotaTable {
   }
 }
 
+/** A store over a QuotaTable: reads come from the table; each store says how it writes. */
+export abstract class TableQuotaStore implements QuotaStore {
+  protected constructor(protected readonly table: QuotaTable) {}
+
+  entries(): ClientQuotaEntry[] {
+    return this.table.entries();
+  }
+
+  onChange(fn: () => void): void {
+    this.table.onChange(fn);
+  }
+
+  abstract alter(entity: QuotaEntity, set: ClientQuotaValues, remove: readonly QuotaName[]): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
 /** `v` with `set` applied and `remove` removed. */
 export function altered(v: ClientQuotaValues | undefined, set: ClientQuotaValues, remove: readonly QuotaName[]): ClientQuotaValues {
   const out: ClientQuotaValues = { ...v };

@@ -11,18 +11,14 @@ import { InvalidQuotaError, type QuotaStore } from '../auth/quota-store.js';
 import { quotaEntityKey } from '../protocol/client-quota.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import type { Handler } from './handler.js';
-import { superUsers } from './handle-user-scram-credentials.js';
+import { checkSuperUser } from './handle-user-scram-credentials.js';
 import { errorOf } from './wire-error.js';
 
 /** The quota store, if the principal may manage quotas; throws SluiceError otherwise. */
 function quotasFor(ctx: BrokerContext, scope: RequestScope | undefined): QuotaStore {
   const store = ctx.quotas?.store;
   if (store === undefined) throw new SluiceError('INVALID_REQUEST', 'this broker has no quota store');
-  if (ctx.config.auth === 'none') return store;
-  const p = scope?.principal;
-  if (p === undefined || !(superUsers(ctx).has(p) || p === ctx.config.interBrokerUser)) {
-    throw new SluiceError('CLUSTER_AUTHORIZATION_FAILED', `user ${JSON.stringify(p ?? '')} may not manage quotas: only the superUsers setting's users may`);
-  }
+  checkSuperUser(ctx, scope, 'quotas');
   return store;
 }
 
