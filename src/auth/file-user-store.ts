@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { readOptionalText, writeFileAtomic } from '../storage/atomic-file.js';
+import { readVersionedMap } from './versioned-json-file.js';
 import type { ScramCredential } from '../protocol/scram.js';
 import {
   checkUser, decodeCredential, decodeFakeSaltKey, encodeCredential, FAKE_SALT_KEY_BYTES, type StoredCredential, type UserInfo, type UserStore,
@@ -30,18 +31,9 @@ export class FileUserStore implements UserStore {
   /** Opens the store of `dataDir` (no file: no users yet). Throws naming the file when it is damaged. */
   static async open(dataDir: string): Promise<FileUserStore> {
     const path = join(dataDir, USERS_FILE);
-    const text = await readOptionalText(path);
+    const stored = await readVersionedMap(path, VERSION, 'users', 'users');
     const users = new Map<string, ScramCredential>();
-    if (text !== null) {
-      let json: { version?: unknown; users?: Record<string, unknown> };
-      try {
-        json = JSON.parse(text) as typeof json;
-      } catch (err) {
-        throw new Error(`${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-      }
-      if (json.version !== VERSION || json.users === null || typeof json.users !== 'object') throw new Error(`${path} is not a version ${VERSION} users file`);
-      for (const [name, v] of Object.entries(json.users)) users.set(name, decodeCredential(v, `${path}, user ${JSON.stringify(name)}`));
-    }
+    for (const [name, v] of Object.entries(stored ?? {})) users.set(name, decodeCredential(v, `${path}, user ${JSON.stringify(name)}`));
     return new FileUserStore(path, users);
   }
 

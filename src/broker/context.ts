@@ -15,6 +15,7 @@ import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { ProducerIdSource } from '../storage/producer-id-counter.js';
 import type { UserStore } from '../auth/user-store.js';
 import type { ConnectionAuth } from './connection-auth.js';
+import type { ClientQuotas } from './client-quotas.js';
 
 /** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
 export const DELAYED_KINDS = ['fetch', 'share_acquire', 'produce'] as const;
@@ -53,6 +54,8 @@ export interface BrokerContext {
   cluster?: ClusterContext;
   /** SCRAM users (docs/security.md): the data directory's users.json, or etcd in cluster mode. */
   users?: UserStore;
+  /** Byte-rate quotas per user or client id (client-quotas.ts); the request pipeline meters produce and fetch with it. */
+  quotas?: ClientQuotas;
 }
 
 /** The connection a request arrived on, as far as a handler needs to know it. */

@@ -40,6 +40,7 @@ import { handleElectLeaders } from './handle-elect-leaders.js';
 import { handleFindCoordinator } from './handle-find-coordinator.js';
 import { handleSaslAuthenticate, handleSaslHandshake } from './handle-sasl.js';
 import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials } from './handle-user-scram-credentials.js';
+import { handleAlterClientQuotas, handleDescribeClientQuotas } from './handle-client-quotas.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -82,6 +83,8 @@ const HANDLERS: HandlerMap = {
   [Api.SaslAuthenticate]: handleSaslAuthenticate,
   [Api.DescribeUserScramCredentials]: handleDescribeUserScramCredentials,
   [Api.AlterUserScramCredentials]: handleAlterUserScramCredentials,
+  [Api.DescribeClientQuotas]: handleDescribeClientQuotas,
+  [Api.AlterClientQuotas]: handleAlterClientQuotas,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

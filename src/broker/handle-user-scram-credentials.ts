@@ -18,12 +18,20 @@ import { errorOf } from './wire-error.js';
 function usersFor(ctx: BrokerContext, scope: RequestScope | undefined): UserStore {
   const users = ctx.users;
   if (users === undefined) throw new SluiceError('INVALID_REQUEST', 'this broker has no user store');
-  if (ctx.config.auth === 'none') return users;
+  checkSuperUser(ctx, scope, 'users');
+  return users;
+}
+
+/**
+ * Throws CLUSTER_AUTHORIZATION_FAILED unless the principal may manage `what` (users, quotas):
+ * anyone with `auth: none`, else a `superUsers` user or the inter-broker user.
+ */
+export function checkSuperUser(ctx: BrokerContext, scope: RequestScope | undefined, what: string): void {
+  if (ctx.config.auth === 'none') return;
   const p = scope?.principal;
   if (p === undefined || !(superUsers(ctx).has(p) || p === ctx.config.interBrokerUser)) {
-    throw new SluiceError('CLUSTER_AUTHORIZATION_FAILED', `user ${JSON.stringify(p ?? '')} may not manage users: only the superUsers setting's users may`);
+    throw new SluiceError('CLUSTER_AUTHORIZATION_FAILED', `user ${JSON.stringify(p ?? '')} may not manage ${what}: only the superUsers setting's users may`);
   }
-  return users;
 }
 
 function superUsers(ctx: BrokerContext): Set<string> {

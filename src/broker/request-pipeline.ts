@@ -18,6 +18,13 @@
  *     bytes count. While the connection's share is spent, reading pauses; it resumes as
  *     the transport drains. A client that pipelines fetches and does not read its answers
  *     stops being read from with about one budget held for it, not one answer per fetch.
+ * Quotas (client-quotas.ts, KIP-219): a Produce's record bytes and a Fetch's answered record
+ * bytes are metered against the connection's user or client id once its handler answered; an
+ * over-quota answer carries `throttleTimeMs`, and the connection is muted (reads paused) for
+ * it, at most MAX_MUTE_MS at a time. Replica fetches are not metered.
+ * Idle (connectionsMaxIdleMs, server.ts): `idleMs` is how long the connection has had nothing
+ * in flight and nothing bound to it; a handler that binds state to the connection (a share
+ * worker, a group member's pushes, a parked long poll) does so with onClose, which holds it.
  * Metrics: each request is timed from decode to its handler's answer (here rather than in
  * dispatch, so the existing settle callbacks carry it and no extra promise is made per
  * request); requests refused before dispatch count too, under their api when it is known.
@@ -38,11 +45,14 @@ import { ConnectionBudget } from './output-budget.js';
 import type { FrameCodec } from './native-codec.js';
 import type { Transport } from './transport.js';
 import type { ConnectionAuth } from './connection-auth.js';
+import { Api } from '../protocol/api.js';
+import { MAX_MUTE_MS, type QuotaSubject } from './client-quotas.js';
+import type { ClientQuotas } from './client-quotas.js';
 
 const SHUTTING_DOWN = errorOf('BROKER_SHUTTING_DOWN');
 
 /** What the pipeline reads from the broker; `accepting` is read live. */
-export type PipelineContext = Pick<BrokerContext, 'config' | 'metrics' | 'log' | 'output' | 'readPool' | 'accepting'>;
+export type PipelineContext = Pick<BrokerContext, 'config' | 'metrics' | 'log' | 'output' | 'readPool' | 'accepting' | 'quotas'>;
 
 /** Runs one request's handler (dispatch.ts, bound to the broker context by server.ts). */
 export type Dispatch = (req: Request, scope: RequestScope) => Promise<object | undefined>;
@@ -56,6 +66,10 @@ export interface PipelineOptions {
   onIdle: () => void;
   /** `auth: scram`: the connection's login, which admits each request first (connection-auth.ts). */
   auth?: ConnectionAuth | undefined;
+  /** The client id the connection announced (protocol/client-quota.ts); '' when none. */
+  clientId?: string;
+  /** The connection closed: the owner's bookkeeping (not a hook that holds the connection against idling, as onClose's are). */
+  onClosed?: () => void;
 }
 
 /** An answer's place in line (ordered mode). */
@@ -66,11 +80,17 @@ interface Slot {
   counted: boolean;
 }
 
-export class RequestPipeline implements RequestScope {
+export class RequestPipeline implements RequestScope, QuotaSubject {
   closed = false;
   inFlight = 0;
+  readonly clientId: string;
   private pausedForInFlight = false;
   private pausedForOutput = false;
+  private pausedForThrottle = false;
+  private muteTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last frame read or the last answer that left nothing in flight. */
+  private lastActive = performance.now();
+  private readonly onClosed: (() => void) | undefined;
   private paused = false;
   private readonly closeHooks = new Set<() => void>();
   /** Response bytes held for this connection; `buffered` is its share of the sluice_buffered_bytes gauge. */
@@ -91,6 +111,8 @@ export class RequestPipeline implements RequestScope {
     this.onIdle = opts.onIdle;
     this.line = opts.ordered ? [] : null;
     this.auth = opts.auth;
+    this.clientId = opts.clientId ?? '';
+    this.onClosed = opts.onClosed;
     this.budget = new ConnectionBudget(ctx.config.maxBufferedBytesPerConnection, ctx.output, (spent) => {
       if (spent) this.pause('output');
       else if (this.pausedForOutput) {
@@ -139,11 +161,17 @@ export class RequestPipeline implements RequestScope {
     this.transport.close(code, reason);
   }
 
+  /** How long (ms, at `now` from performance.now()) nothing was in flight or bound to this connection; 0 while something is. */
+  idleMs(now: number): number {
+    return this.inFlight === 0 && this.closeHooks.size === 0 ? now - this.lastActive : 0;
+  }
+
   private onFrame(parts: Buffer[]): void {
     let id: number;
     let req: Request;
     let frame: Record<string, unknown> | undefined;
     const start = performance.now();
+    this.lastActive = start;
     try {
       frame = this.codec.decode(parts);
       req = this.codec.parse(frame);
@@ -171,6 +199,8 @@ export class RequestPipeline implements RequestScope {
     const slot = this.line ? this.enqueue(true) : null;
     void this.dispatch(req, this).then(
       (res) => {
+        const q = this.ctx.quotas;
+        if (q !== undefined && q.active) this.meter(q, req, res);
         this.answer(slot, res);
         const error = (res as { error?: WireError } | undefined)?.error;
         this.ctx.metrics.request(api, (performance.now() - start) / 1000, error ? errorName(error.code) : undefined);
@@ -181,6 +211,34 @@ export class RequestPipeline implements RequestScope {
         this.ctx.metrics.request(api, (performance.now() - start) / 1000, errorName(error.code));
       },
     );
+  }
+
+  /** Counts a Produce's or a consumer Fetch's record bytes against the quota; over it, the answer says so and the connection is muted. */
+  private meter(q: ClientQuotas, req: Request, res: object | undefined): void {
+    let bytes = 0;
+    let throttleMs: number;
+    if (req.api === Api.Produce) {
+      for (const p of req.partitions) bytes += p.records.length;
+      throttleMs = q.record('produce', this, bytes);
+    } else if (req.api === Api.Fetch && req.replicaId === undefined) {
+      const parts = (res as { partitions?: { records: Uint8Array }[] } | undefined)?.partitions;
+      if (parts !== undefined) for (const p of parts) bytes += p.records.length;
+      throttleMs = q.record('fetch', this, bytes);
+    } else return;
+    if (throttleMs === 0) return;
+    if (res !== undefined) (res as { throttleTimeMs?: number }).throttleTimeMs = throttleMs;
+    this.mute(Math.min(throttleMs, MAX_MUTE_MS));
+  }
+
+  /** Stops reading for `ms` (from now, unless already muted longer). */
+  private mute(ms: number): void {
+    if (this.closed) return;
+    this.pause('throttle');
+    clearTimeout(this.muteTimer);
+    this.muteTimer = setTimeout(() => {
+      this.pausedForThrottle = false;
+      this.maybeResume();
+    }, ms);
   }
 
   /** A handler finished: its answer leaves now (out of order) or when its turn comes (ordered). */
@@ -243,7 +301,10 @@ export class RequestPipeline implements RequestScope {
       this.pausedForInFlight = false;
       this.maybeResume();
     }
-    if (this.inFlight === 0) this.onIdle();
+    if (this.inFlight === 0) {
+      this.lastActive = performance.now();
+      this.onIdle();
+    }
   }
 
   private send(msg: object): void {
@@ -281,9 +342,10 @@ export class RequestPipeline implements RequestScope {
     this.budget.sent(sentReserved, now);
   }
 
-  private pause(why: 'inFlight' | 'output'): void {
+  private pause(why: 'inFlight' | 'output' | 'throttle'): void {
     if (why === 'inFlight') this.pausedForInFlight = true;
-    else this.pausedForOutput = true;
+    else if (why === 'output') this.pausedForOutput = true;
+    else this.pausedForThrottle = true;
     if (!this.paused) {
       this.paused = true;
       this.transport.pauseReads();
@@ -297,7 +359,7 @@ export class RequestPipeline implements RequestScope {
   }
 
   private maybeResume(): void {
-    if (!this.pausedForInFlight && !this.pausedForOutput && this.paused && !this.closed) {
+    if (!this.pausedForInFlight && !this.pausedForOutput && !this.pausedForThrottle && this.paused && !this.closed) {
       this.paused = false;
       this.transport.resumeReads();
     }
@@ -311,11 +373,13 @@ export class RequestPipeline implements RequestScope {
   private closedBy(code: number, reason: string): void {
     this.closed = true;
     this.auth?.stop();
+    clearTimeout(this.muteTimer);
     if (this.budget.buffered !== 0) this.ctx.metrics.addBufferedBytes(-this.budget.buffered);
     this.budget.close(); // gives this connection's bytes back to the broker budget; waiting fetches read nothing
     this.ctx.log.debug('connection closed', { remote: this.remote, code, reason, inFlight: this.inFlight });
     for (const fn of [...this.closeHooks]) fn();
     this.closeHooks.clear();
+    this.onClosed?.();
   }
 }
 

@@ -31,8 +31,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { flagName, type BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
 import { ReadBufferPool } from '../storage/read-buffer-pool.js';
-import { CLOSE_GOING_AWAY } from '../protocol/frame-error.js';
-import { limitHeaderLines } from '../protocol/broker-limits.js';
+import { CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_TRY_AGAIN_LATER } from '../protocol/frame-error.js';
+import { limitHeaderLines, REFUSED_HEADER } from '../protocol/broker-limits.js';
+import { CLIENT_ID_HEADER, quotaEntityProblem } from '../protocol/client-quota.js';
 import { DELAYED_KINDS, type BrokerContext } from './context.js';
 import { ProducerIdCounter } from '../storage/producer-id-counter.js';
 import { Purgatory, partitionKey } from './purgatory.js';
@@ -64,6 +65,11 @@ import { SluiceError } from '../errors.js';
 import { ConnectionAuth, type AuthService } from './connection-auth.js';
 import { LoginDelay } from './login-delay.js';
 import { isLoopbackHost, serverTlsOptions, tlsOn } from './tls-files.js';
+import { ConnectionLimits, type Refusal } from './connection-limits.js';
+import { ClientQuotas } from './client-quotas.js';
+import { FileQuotaStore } from '../auth/file-quota-store.js';
+import { EtcdQuotaStore } from '../auth/etcd-quota-store.js';
+import type { QuotaStore } from '../auth/quota-store.js';
 
 export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics }) => Promise<LogManager>;
 
@@ -93,6 +99,12 @@ export class Broker {
   private idleWaiters: (() => void)[] = [];
   /** One codec for every connection: its frame limits come from the config. */
   private readonly codec: FrameCodec;
+  /** maxConnections, maxConnectionsPerIp, maxConnectionCreationRatePerIp (connection-limits.ts). */
+  private readonly limits: ConnectionLimits;
+  /** Upgrades refused for a limit, until their 101 response is written (the `headers` event marks them). */
+  private readonly refusals = new WeakMap<import('node:http').IncomingMessage, Refusal>();
+  /** connectionsMaxIdleMs: the sweep that closes idle connections. */
+  private idleSweep: NodeJS.Timeout | undefined;
 
   constructor(readonly config: BrokerConfig, private readonly log: Logger, private readonly openLogs: OpenLogs) {
     this.routes = defaultRoutes(() => this.notReady());
@@ -111,7 +123,11 @@ export class Broker {
     this.codec = nativeCodec(config.maxRequestMsgpackBytes);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
     const limits = limitHeaderLines(config);
-    this.wss.on('headers', (headers: string[]) => { headers.push(...limits); });
+    this.wss.on('headers', (headers: string[], req: import('node:http').IncomingMessage) => {
+      headers.push(...limits);
+      if (this.refusals.has(req)) headers.push(`${REFUSED_HEADER}: 1`);
+    });
+    this.limits = new ConnectionLimits(config);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -156,6 +172,10 @@ export class Broker {
     };
     if (this.cluster) this.ctx.cluster = this.cluster.ctx;
     this.ctx.users = await this.openUsers(logs.dataDir);
+    this.ctx.quotas = new ClientQuotas(await this.openQuotaStore(logs.dataDir), {
+      byUser: this.config.auth === 'scram', exemptUser: this.config.interBrokerUser, metrics,
+    });
+    this.startIdleSweep();
     const shares = await ShareCoordinators.start(this.ctx);
     if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster, shares);
     this.ready = true;
@@ -258,6 +278,32 @@ export class Broker {
     return users;
   }
 
+  /** Client quotas: a single broker's quotas.json, or etcd in cluster mode (watched: a change through any broker applies here). */
+  private openQuotaStore(dataDir: string): Promise<QuotaStore> {
+    const c = this.cluster?.ctx;
+    if (c === undefined) return FileQuotaStore.open(dataDir);
+    return EtcdQuotaStore.open(c.node.client, c.node.keys, (key, err) => this.log.warn('quota.invalid', { key, error: err.message }));
+  }
+
+  /**
+   * connectionsMaxIdleMs: every quarter of it (at most every 10 s), closes the connections
+   * that have had nothing in flight and nothing bound to them (RequestPipeline.idleMs) for
+   * that long, with CLOSE_IDLE: the client reconnects when it next sends.
+   */
+  private startIdleSweep(): void {
+    const max = this.config.connectionsMaxIdleMs;
+    if (max <= 0) return;
+    this.idleSweep = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.connections) {
+        if (c.idleMs(now) < max) continue;
+        this.log.debug('connection idle: closing', { remote: c.remote, connectionsMaxIdleMs: max });
+        this.metrics.connectionIdleClosed();
+        c.close(CLOSE_IDLE, `idle for ${max} ms (connectionsMaxIdleMs)`);
+      }
+    }, Math.min(10_000, Math.max(10, Math.floor(max / 4)))).unref();
+  }
+
   /** A listener other machines can reach, without auth or TLS: said at start-up, naming both. */
   private warnIfExposed(): void {
     const { host, auth } = this.config;
@@ -310,23 +356,34 @@ export class Broker {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    const ip = req.socket.remoteAddress ?? '?';
+    const refused = this.limits.admit(ip);
+    // The place is given back when the socket closes, whichever way: also when ws aborts the handshake.
+    if (refused === undefined) socket.once('close', () => this.limits.closed(ip));
+    else this.refusals.set(req, refused);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      if (refused !== undefined) {
+        ctx.metrics.connectionRefused(refused.reason);
+        this.log.debug('connection refused', { remote, reason: refused.reason, message: refused.message });
+        ws.close(CLOSE_TRY_AGAIN_LATER, Buffer.from(refused.message).subarray(0, 123).toString());
+        return;
+      }
       // The upgraded socket is handed to the transport here, where it is public; ws keeps
       // its own reference in a private field that nothing else should read.
       const transport = new WsTransport(ws, socket, remote, { pingIntervalMs: this.config.pingIntervalMs, log: this.log });
       const auth = this.auth ? new ConnectionAuth(this.auth, remote, (code, reason) => transport.close(code, reason)) : undefined;
       const conn = new RequestPipeline(transport, ctx, {
-        codec: this.codec, ordered: false, onIdle: () => this.checkIdle(), auth,
+        codec: this.codec, ordered: false, onIdle: () => this.checkIdle(), auth, clientId: clientIdOf(req),
         dispatch: (r, scope) => dispatch(ctx, r, scope),
+        onClosed: () => {
+          ctx.metrics.connectionClosed();
+          this.connections.delete(conn);
+          this.checkIdle();
+        },
       });
       this.connections.add(conn);
       ctx.metrics.connectionOpened();
-      conn.onClose(() => {
-        ctx.metrics.connectionClosed();
-        this.connections.delete(conn);
-        this.checkIdle();
-      });
       this.log.debug('connection opened', { remote });
     });
   }
@@ -363,6 +420,7 @@ export class Broker {
         if (this.inFlight() > 0) this.log.warn('shutdown timeout: closing with requests in flight', { inFlight: this.inFlight() });
       }
     }
+    clearInterval(this.idleSweep);
     for (const c of this.connections) c.close(CLOSE_GOING_AWAY, 'broker shutting down');
     this.http.closeAllConnections();
     // Replication stops before the logs close: no append or truncation may run into a closed log.
@@ -371,6 +429,7 @@ export class Broker {
     await this.follower?.stop();
     if (ctx) await stopShareService(ctx);
     if (ctx) await ctx.groups.close();
+    await ctx?.quotas?.store.close();
     if (ctx) await ctx.logs.close();
     await this.cluster?.close();
     await closed;
@@ -423,6 +482,13 @@ async function checkInterBrokerUser(users: EtcdUserStore, name: string, password
   if (!(await passwordMatches(have, password))) {
     throw new SluiceError('INVALID_CONFIG', `the inter-broker user ${JSON.stringify(name)} in etcd has another password than this broker's (setting 'interBrokerPassword', flag --${flagName('interBrokerPassword')}): every broker of the cluster needs the same`);
   }
+}
+
+/** The client id the upgrade announced (protocol/client-quota.ts); one that could not name a quota entry counts as none. */
+function clientIdOf(req: import('node:http').IncomingMessage): string {
+  const v = req.headers[CLIENT_ID_HEADER];
+  if (typeof v !== 'string' || v === '') return '';
+  return quotaEntityProblem({ type: 'client-id', name: v }) === undefined ? v : '';
 }
 
 function remoteOf(socket: Duplex): string {

@@ -25,16 +25,18 @@ export function addSecurityOptions(cmd: Command): void {
   // `produce` has a --key of its own (the message key): there the certificate's key is --cert-key.
   const keyFlag = cmd.options.some((o) => o.long === '--key') ? '--cert-key' : '--key';
   cmd.addOption(new Option(`${keyFlag} <file>`, 'PEM key of --cert'));
-  cmd.addOption(new Option('--user <name>', 'log in as this user (SASL/SCRAM-SHA-256); password from SLUICE_PASSWORD or --password-stdin').env('SLUICE_USER'));
+  // `quota set` has a --user of its own (whose quota): there the login is --login-user.
+  const userFlag = cmd.options.some((o) => o.long === '--user') ? '--login-user' : '--user';
+  cmd.addOption(new Option(`${userFlag} <name>`, 'log in as this user (SASL/SCRAM-SHA-256); password from SLUICE_PASSWORD or --password-stdin').env('SLUICE_USER'));
   // `user add --password-stdin` reads the new user's password: there the login's comes from SLUICE_PASSWORD.
   const stdinIsLogin = !cmd.options.some((o) => o.long === '--password-stdin');
   if (stdinIsLogin) cmd.addOption(new Option('--password-stdin', 'read the --user password from the first line of stdin'));
   cmd.hook('preAction', async (_cmd, action) => {
-    resolved = await resolveSecurity(action.opts(), stdinIsLogin, keyFlag === '--key' ? 'key' : 'certKey');
+    resolved = await resolveSecurity(action.opts(), stdinIsLogin, keyFlag === '--key' ? 'key' : 'certKey', userFlag === '--user' ? 'user' : 'loginUser');
   });
 }
 
-async function resolveSecurity(o: Record<string, unknown>, stdinIsLogin: boolean, keyOpt: 'key' | 'certKey'): Promise<Pick<ConnectionOptions, 'tls' | 'sasl'>> {
+async function resolveSecurity(o: Record<string, unknown>, stdinIsLogin: boolean, keyOpt: 'key' | 'certKey', userOpt: 'user' | 'loginUser'): Promise<Pick<ConnectionOptions, 'tls' | 'sasl'>> {
   const out: Pick<ConnectionOptions, 'tls' | 'sasl'> = {};
   const tls: ClientTlsOptions = {};
   const key = o[keyOpt];
@@ -46,10 +48,11 @@ async function resolveSecurity(o: Record<string, unknown>, stdinIsLogin: boolean
     tls.key = await readPem(key, keyFlag);
   }
   if (Object.keys(tls).length > 0) out.tls = tls;
-  if (typeof o.user === 'string') {
+  const user = o[userOpt];
+  if (typeof user === 'string') {
     const password = stdinIsLogin && o.passwordStdin === true ? await readStdinLine() : process.env.SLUICE_PASSWORD;
-    if (password === undefined || password === '') throw new InvalidArgumentError(`--user ${o.user} needs a password: set SLUICE_PASSWORD or pass --password-stdin`);
-    out.sasl = { username: o.user, password };
+    if (password === undefined || password === '') throw new InvalidArgumentError(`${userOpt === 'user' ? '--user' : '--login-user'} ${user} needs a password: set SLUICE_PASSWORD or pass --password-stdin`);
+    out.sasl = { username: user, password };
   }
   return out;
 }

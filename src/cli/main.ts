@@ -12,6 +12,7 @@ import { registerGroupCommand } from './group-command.js';
 import { registerQueueCommand } from './queue-command.js';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerUserCommand } from './user-command.js';
+import { registerQuotaCommand } from './quota-command.js';
 import { addSecurityOptions } from './client-security.js';
 import { tuneGc } from './gc-tuning.js';
 
@@ -33,6 +34,7 @@ registerGroupCommand(program);
 registerQueueCommand(program);
 registerClusterCommand(program);
 registerUserCommand(program);
+registerQuotaCommand(program);
 // --ca/--cert/--key/--user/--password-stdin on every command that takes --broker (docs/security.md).
 addSecurityOptions(program);
 

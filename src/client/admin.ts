@@ -22,6 +22,10 @@ import { tpKey } from '../protocol/topic-partition.js';
 import { CoordinatorRoute } from './coordinator-route.js';
 import { clientLogger, type Logger } from './logger.js';
 import { DEFAULT_SCRAM_ITERATIONS, makeCredential, ScramError } from '../protocol/scram.js';
+import type { ClientQuotaEntry, ClientQuotaValues } from '../protocol/api.js';
+import { quotaEntityKey, type QuotaEntity, type QuotaName } from '../protocol/client-quota.js';
+
+export type { ClientQuotaEntry, ClientQuotaValues, QuotaEntity, QuotaName };
 
 export type { TopicConfig, PartitionDescription, PartitionDetails, PartitionReassignment };
 
@@ -145,6 +149,25 @@ export class Admin {
   async deleteUser(name: string): Promise<void> {
     const res = await this.conn.request(Api.AlterUserScramCredentials, { upsertions: [], deletions: [{ name }] });
     throwUserError(res.results);
+  }
+
+  /** Every client quota entry (docs/security.md, "Quotas and limits"), sorted by entity. */
+  async describeClientQuotas(): Promise<ClientQuotaEntry[]> {
+    return (await this.conn.request(Api.DescribeClientQuotas, {})).entries;
+  }
+
+  /**
+   * Sets the quotas in `set` and removes those in `remove` on `entity`'s entry (an entry left
+   * with none is deleted). Applies at once (in a cluster at every broker). With auth on, only
+   * a super user may (CLUSTER_AUTHORIZATION_FAILED otherwise).
+   */
+  async alterClientQuotas(entity: QuotaEntity, set: ClientQuotaValues, remove: readonly QuotaName[] = []): Promise<void> {
+    const res = await this.conn.request(Api.AlterClientQuotas, {
+      entries: [{ entityType: entity.type, ...(entity.name !== undefined && { name: entity.name }), ...set, remove: [...remove] }],
+    });
+    for (const r of res.results) {
+      if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `quota of ${quotaEntityKey(entity)}: ${r.error.message}`, { entity: quotaEntityKey(entity) });
+    }
   }
 
   /** Every user with its mechanism and iterations, sorted by name (never a key). */

@@ -29,6 +29,19 @@
  * to. A client's home connection is one of these: its groups, queues and admin requests go to
  * whichever bootstrap broker is alive.
  *
+ * Quotas (docs/security.md, "Quotas and limits"): an answer with `throttleTimeMs` (the
+ * client's user or client id went over its byte-rate quota at that broker) holds every later
+ * request on this connection back until the throttle has passed, as Kafka's clients do
+ * (KIP-219); the broker stops reading the connection meanwhile anyway. `clientId` is announced
+ * on every connect (the `sluice-client-id` upgrade header); it names the client's quota entry
+ * when the broker runs without auth.
+ *
+ * Refused and idle (connection limits): a broker at a connection limit answers the upgrade
+ * with the `sluice-refused` header and closes at once with 1013 and a reason naming the
+ * limit; the connect fails with a NetworkError carrying both (a reconnect backs off and tries
+ * again). A connection the broker closed for idling (CLOSE_IDLE, connectionsMaxIdleMs) is not
+ * reconnected at once: the next request connects again.
+ *
  * Liveness: every `pingIntervalMs` the client pings the broker; a broker that sent nothing
  * (no pong, no answer, no push) for a whole interval is taken for lost, exactly as a drop:
  * TCP alone would keep a connection to a frozen broker or across a cut path open, and its
@@ -37,8 +50,9 @@
 import WebSocket from 'ws';
 import { Api, type ApiKey, type ApiVersionsResponse } from '../protocol/api.js';
 import { apiDefinition, apiName, type BodyOf, type ResponseOf } from '../protocol/api-table.js';
-import { readLimitHeaders, type BrokerLimits } from '../protocol/broker-limits.js';
-import { CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
+import { readLimitHeaders, REFUSED_HEADER, type BrokerLimits } from '../protocol/broker-limits.js';
+import { CLOSE_IDLE, CLOSE_TOO_BIG, FrameError } from '../protocol/frame-error.js';
+import { CLIENT_ID_HEADER } from '../protocol/client-quota.js';
 import { checkFrameLimits, MAX_REQUEST_DEPTH, MAX_REQUEST_VALUES } from '../protocol/frame-limits.js';
 import { fromWireError, type WireError } from '../protocol/errors.js';
 import { ClientClosedError, InvalidArgumentError, MessageTooLargeError, NetworkError, RequestTimeoutError } from './errors.js';
@@ -83,6 +97,11 @@ export interface ConnectionOptions extends LoggerOptions {
   tls?: ClientTlsOptions;
   /** Log in with SASL/SCRAM-SHA-256 on every new socket, before anything else (a broker with auth: scram requires it). */
   sasl?: SaslCredentials;
+  /**
+   * Who this client is, for the broker's quotas when it runs without auth (docs/security.md):
+   * at most 255 characters, no control character or '/' (else the broker counts it as none).
+   */
+  clientId?: string;
 }
 
 interface Pending {
@@ -114,6 +133,11 @@ export class Connection {
   private readonly log: Logger;
   private readonly tls: ClientTlsOptions | undefined;
   private readonly sasl: SaslCredentials | undefined;
+  private readonly clientId: string | undefined;
+  /** Date.now() before which no request is sent: the broker's last throttle (quotas). */
+  private throttledUntil = 0;
+  /** Requests waiting out a throttle; close() releases them. */
+  private readonly throttleWaiters = new Set<() => void>();
 
   private readonly urls: string[];
   /** Index in `urls` of the broker this connection is (or was last) connected to, or tries next. */
@@ -150,6 +174,7 @@ export class Connection {
     this.log = clientLogger(opts);
     this.tls = opts.tls;
     this.sasl = opts.sasl;
+    this.clientId = opts.clientId;
     if (opts.sasl !== undefined && (typeof opts.sasl.username !== 'string' || opts.sasl.username === '' || typeof opts.sasl.password !== 'string' || opts.sasl.password === '')) {
       throw new InvalidArgumentError('sasl needs a non-empty username and password');
     }
@@ -237,6 +262,7 @@ export class Connection {
           // the wire and lets ws skip the XOR pass.
           generateMask: zeroMask,
           ...this.tls,
+          ...(this.clientId !== undefined && { headers: { [CLIENT_ID_HEADER]: this.clientId } }),
         });
       } catch (err) {
         reject(new NetworkError(this.url, `invalid broker URL ${this.url}: ${(err as Error).message}`, { cause: err }));
@@ -244,9 +270,16 @@ export class Connection {
       }
       let settled = false;
       let announced: BrokerLimits | undefined;
-      ws.on('upgrade', (res) => { announced = readLimitHeaders(res.headers); });
+      /** The broker refused the connection (a connection limit): its close says why. */
+      let refused = false;
+      ws.on('upgrade', (res) => {
+        announced = readLimitHeaders(res.headers);
+        refused = res.headers[REFUSED_HEADER] !== undefined;
+      });
       ws.on('open', () => {
         if (this.state === 'closed') { ws.terminate(); return; }
+        if (refused) return; // the close comes next
+
         if (this.sasl === undefined) return opened();
         // Logged in before the socket is used: nothing else may be sent first.
         scramLogin(this.loginSend(ws, loginIds), this.sasl).then(opened, (err: unknown) => {
@@ -285,6 +318,10 @@ export class Connection {
         if (!settled) {
           settled = true;
           for (const id of loginIds) this.forget(id);
+          if (refused) {
+            reject(new NetworkError(this.url, `the broker at ${this.url} refused the connection (close ${code}): ${reason.toString() || 'no reason given'}`));
+            return;
+          }
           reject(new NetworkError(this.url, `cannot connect to broker at ${this.url}: connection closed during ${loginIds.length > 0 ? 'login' : 'handshake'}${reason.length > 0 ? ` (${reason.toString()})` : ''}`));
           return;
         }
@@ -343,6 +380,14 @@ export class Connection {
   private onDropped(code: number, reason: string): void {
     this.ws = null;
     this.versions = null; // the next socket may reach another broker build
+    if (code === CLOSE_IDLE) {
+      // Nothing was in flight (the broker closes only idle connections; a request that crossed the close fails as a drop).
+      this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost: the broker closed it as idle (${reason})`));
+      if (this.state === 'closed') return;
+      this.state = 'idle';
+      this.log.debug({ url: this.url, reason }, `${this.url} closed the connection as idle; reconnecting when next used`);
+      return;
+    }
     if (code === CLOSE_TOO_BIG) {
       const why = this.tooBigText(reason);
       this.log.warn({ url: this.url, code, reason }, why);
@@ -466,6 +511,8 @@ export class Connection {
       }
       return;
     }
+    const throttle = (msg as { throttleTimeMs?: unknown }).throttleTimeMs;
+    if (typeof throttle === 'number' && throttle > 0) this.throttled(throttle);
     const p = msg.id === undefined ? undefined : this.pending.get(msg.id);
     if (!p) return; // answer to a request that already timed out
     this.pending.delete(msg.id!);
@@ -517,6 +564,7 @@ export class Connection {
    * `timeoutMs` (default requestTimeoutMs).
    */
   async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs = this.requestTimeoutMs): Promise<ResponseOf<A>> {
+    if (this.throttledUntil !== 0) await this.waitOutThrottle();
     // Re-checked after every await: close() or a drop can happen between ready() resolving and this line.
     do await this.ready(timeoutMs);
     while (this.state !== 'open' || !this.ws);
@@ -559,6 +607,7 @@ export class Connection {
 
   /** Sends a Produce the broker does not answer (acks=0); resolves once written. */
   async sendOnly(api: typeof Api.Produce, body: BodyOf<typeof Api.Produce>): Promise<void> {
+    if (this.throttledUntil !== 0) await this.waitOutThrottle();
     do await this.ready(this.requestTimeoutMs);
     while (this.state !== 'open' || !this.ws);
     const id = this.nextId;
@@ -577,6 +626,26 @@ export class Connection {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** The broker throttled this client for `ms` (quotas): nothing is sent before it passed. */
+  private throttled(ms: number): void {
+    const until = Date.now() + ms;
+    if (until > this.throttledUntil) this.throttledUntil = until;
+    this.log.debug({ url: this.url, throttleTimeMs: ms }, `${this.url} throttled this client for ${ms} ms (over its byte-rate quota)`);
+  }
+
+  /** Resolves once the last throttle has passed; rejects with ClientClosedError when closed meanwhile. */
+  private async waitOutThrottle(): Promise<void> {
+    for (let ms = this.throttledUntil - Date.now(); ms > 0; ms = this.throttledUntil - Date.now()) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => { clearTimeout(t); this.throttleWaiters.delete(done); resolve(); };
+        const t = setTimeout(done, ms);
+        this.throttleWaiters.add(done);
+      });
+      if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
+    }
+    this.throttledUntil = 0;
   }
 
   private failAll(make: (p: Pending) => Error): void {
@@ -599,6 +668,7 @@ export class Connection {
     this.openWaiters = [];
     for (const w of waiters) w.reject(new ClientClosedError(`connection to ${this.url}`));
     this.failAll(() => new ClientClosedError(`connection to ${this.url}`));
+    for (const done of [...this.throttleWaiters]) done();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState === WebSocket.OPEN) {

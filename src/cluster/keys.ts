@@ -24,6 +24,9 @@ export class ClusterKeys {
   user(name: string): string { return `${this.usersPrefix}${name}`; }
   /** The secret unknown users' SCRAM salts are derived from (the same on every broker: auth/user-store.ts). */
   get fakeSaltKey(): string { return `${this.root}scram-fake-salt-key`; }
+  /** Client quotas (auth/etcd-quota-store.ts): one key per entity (`user:alice`) and quota name, the rate as text. */
+  get quotasPrefix(): string { return `${this.root}quotas/`; }
+  quota(entityKey: string, name: string): string { return `${this.quotasPrefix}${entityKey}/${name}`; }
 }
 
 /**

@@ -112,6 +112,14 @@ export interface BrokerConfig {
   /** Cluster mode: etcd's own user (etcd auth enabled), with etcdPassword. */
   etcdUser?: string;
   etcdPassword?: string;
+  /** Open connections this broker accepts in all; 0: no limit (docs/security.md, "Quotas and limits"). */
+  maxConnections: number;
+  /** Open connections from one IP address; 0: no limit. */
+  maxConnectionsPerIp: number;
+  /** New connections per second from one IP address (a burst of as many); 0: no limit. */
+  maxConnectionCreationRatePerIp: number;
+  /** Close a connection with nothing in flight or bound to it for this long; 0: never. */
+  connectionsMaxIdleMs: number;
 }
 
 export interface TlsSettings {
@@ -229,6 +237,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'etcdKeyFile', type: { kind: 'string' }, optional: true, description: 'cluster mode: PEM private key of etcdCertFile' },
   { key: 'etcdUser', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd\'s own user (etcd auth enabled); needs etcdPassword' },
   { key: 'etcdPassword', type: { kind: 'string' }, optional: true, secret: true, description: 'cluster mode: that etcd user\'s password (prefer the environment variable or the config file to the flag: a flag shows in ps)' },
+  { key: 'maxConnections', type: int(0, I32), description: 'open connections accepted in all; more are refused (close 1013); 0 = no limit' },
+  { key: 'maxConnectionsPerIp', type: int(0, I32), description: 'open connections accepted from one IP address; more are refused (close 1013); 0 = no limit' },
+  { key: 'maxConnectionCreationRatePerIp', type: int(0, I32), description: 'new connections per second from one IP address (bursts of as many); faster ones are refused (close 1013); 0 = no limit' },
+  { key: 'connectionsMaxIdleMs', type: int(0, I32), description: 'close a connection with nothing in flight or bound to it (no long poll, share worker or group member) for this long; 0 = never' },
 ];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -97,6 +97,13 @@ export interface ClusterStats {
   throttle?: { bytes: number; waitedMs: number };
 }
 
+/** What a byte-rate quota meters: the `kind` label of the sluice_quota_* families. */
+export type QuotaKind = 'produce' | 'fetch';
+
+/** Why a connection was refused: the `reason` label of sluice_connections_refused_total. */
+export const CONNECTION_REFUSALS = ['max_connections', 'max_connections_per_ip', 'creation_rate'] as const;
+export type ConnectionRefusal = (typeof CONNECTION_REFUSALS)[number];
+
 /** The broker's internal state logs, as the `log` label of sluice_state_records_skipped_total. */
 export type StateLogName = 'offsets' | 'share_state';
 
@@ -121,6 +128,17 @@ export interface BrokerMetrics {
   connectionClosed(): void;
   /** A login refused, a request refused before login, a login timed out, a client posing as a broker (docs/security.md). */
   authFailure(reason: 'unauthenticated_request' | 'bad_credentials' | 'timeout' | 'not_a_broker'): void;
+  /**
+   * A produce or fetch by an entity with a byte-rate quota (docs/security.md): its record
+   * bytes and the throttle its answer carried (0: none). `entity` is `user:NAME` or
+   * `client-id:NAME` for an entity with its own entry, `default` for every entity under the
+   * default one: as many values as entries an admin made, plus one.
+   */
+  quotaRecorded(kind: QuotaKind, entity: string, bytes: number, throttleMs: number): void;
+  /** A connection refused when it opened: a connection limit (docs/security.md). */
+  connectionRefused(reason: ConnectionRefusal): void;
+  /** A connection closed after connectionsMaxIdleMs without a request. */
+  connectionIdleClosed(): void;
   /** Total bytes queued on sockets of slow clients, across connections. */
   setBufferedBytes(bytes: number): void;
   addBufferedBytes(delta: number): void;

@@ -15,6 +15,9 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   connectionOpened(): void {}
   connectionClosed(): void {}
   authFailure(): void {}
+  quotaRecorded(): void {}
+  connectionRefused(): void {}
+  connectionIdleClosed(): void {}
   setBufferedBytes(_bytes: number): void {}
   addBufferedBytes(_delta: number): void {}
   corruptRead(_topic: string): void {}

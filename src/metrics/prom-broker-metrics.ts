@@ -14,7 +14,10 @@ import type {
   QueueStats,
   ReplicationStats,
   StateLogName,
+  QuotaKind,
+  ConnectionRefusal,
 } from './broker-metrics.js';
+import { CONNECTION_REFUSALS } from './broker-metrics.js';
 import {
   CounterFamily,
   GaugeFamily,
@@ -45,6 +48,8 @@ const MAX_TOPICS = 10_000;
 const MAX_APIS = 64;
 const MAX_ERRORS = 128;
 const MAX_GROUPS = 1000;
+/** Quota entities with their own series (sluice_quota_*): admins make the entries; past this, `_other`. */
+const MAX_QUOTA_ENTITIES = 1000;
 
 interface TopicChildren {
   messagesIn: CounterChild;
@@ -109,6 +114,11 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private readonly connections: GaugeChild;
   private readonly connectionsOpened: CounterChild;
   private readonly authFailures: CounterFamily;
+  private readonly quotaBytes: CounterFamily;
+  private readonly quotaThrottleSeconds: CounterFamily;
+  private readonly quotaThrottled: CounterFamily;
+  private readonly connectionsRefused: CounterFamily;
+  private readonly connectionsIdleClosed: CounterChild;
   private readonly bufferedBytes: GaugeChild;
   private readonly reservedBytes: GaugeChild;
   private readonly rebalances: CounterFamily;
@@ -176,6 +186,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.connections = new GaugeFamily('sluice_connections', 'Open client connections.', []).register(r).child();
     this.connectionsOpened = new CounterFamily('sluice_connections_opened_total', 'Client connections accepted since start.', []).register(r).child();
     this.authFailures = new CounterFamily('sluice_auth_failures_total', 'Logins refused and requests refused for authentication, by reason (bad_credentials, unauthenticated_request, timeout, not_a_broker).', ['reason'], 8).register(r);
+    // Entities: one per quota entry an admin made, plus `default`; the cap is the backstop.
+    const quota = ['kind', 'entity'];
+    this.quotaBytes = new CounterFamily('sluice_quota_bytes_total', 'Record bytes produced or fetched (kind) by entities with a byte-rate quota, by entity (user:NAME, client-id:NAME, or default for all under the default entry).', quota, 2 * MAX_QUOTA_ENTITIES).register(r);
+    this.quotaThrottleSeconds = new CounterFamily('sluice_quota_throttle_seconds_total', 'Throttle time the answers of over-quota entities carried (the connection was muted this long), by kind and entity.', quota, 2 * MAX_QUOTA_ENTITIES).register(r);
+    this.quotaThrottled = new CounterFamily('sluice_quota_throttled_total', 'Answers that carried a throttle time (the entity was over its byte-rate quota), by kind and entity.', quota, 2 * MAX_QUOTA_ENTITIES).register(r);
+    this.connectionsRefused = new CounterFamily('sluice_connections_refused_total', 'Connections refused when they opened, by reason (max_connections, max_connections_per_ip, creation_rate).', ['reason'], CONNECTION_REFUSALS.length).register(r);
+    for (const reason of CONNECTION_REFUSALS) this.connectionsRefused.child(reason);
+    this.connectionsIdleClosed = new CounterFamily('sluice_connections_idle_closed_total', 'Connections closed after connectionsMaxIdleMs without a request (and nothing in flight or bound to them).', []).register(r).child();
     this.bufferedBytes = new GaugeFamily('sluice_buffered_bytes', 'Response bytes queued on sockets of slow clients, all connections.', []).register(r).child();
     this.reservedBytes = new GaugeFamily('sluice_reserved_bytes', 'Fetched record bytes reserved against the output budgets: being read or not yet queued on a socket, all connections.', []).register(r).child();
 
@@ -270,6 +288,22 @@ export class PromBrokerMetrics implements BrokerMetrics {
 
   authFailure(reason: string): void {
     this.authFailures.child(reason).value++;
+  }
+
+  quotaRecorded(kind: QuotaKind, entity: string, bytes: number, throttleMs: number): void {
+    this.quotaBytes.child(kind, entity).value += bytes;
+    if (throttleMs > 0) {
+      this.quotaThrottled.child(kind, entity).value++;
+      this.quotaThrottleSeconds.child(kind, entity).value += throttleMs / 1000;
+    }
+  }
+
+  connectionRefused(reason: ConnectionRefusal): void {
+    this.connectionsRefused.child(reason).value++;
+  }
+
+  connectionIdleClosed(): void {
+    this.connectionsIdleClosed.value++;
   }
 
   setBufferedBytes(bytes: number): void {

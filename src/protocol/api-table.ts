@@ -28,6 +28,8 @@ import {
   type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type ElectLeadersResponse, type TopicConfig, type ShareGroupSettings,
   type SaslHandshakeResponse, type SaslAuthenticateResponse, type DescribeUserScramCredentialsResponse, type AlterUserScramCredentialsResponse,
 } from './api.js';
+import type { DescribeClientQuotasResponse, AlterClientQuotasResponse } from './api.js';
+import { MAX_BYTE_RATE, MAX_QUOTA_ENTITY_CHARS, MIN_BYTE_RATE, QUOTA_NAMES, quotaEntityProblem } from './client-quota.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_DESCRIBE_JOBS, MAX_ID_CHARS, MAX_JOB_PROGRESS_BYTES, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import type { ShareAlterResponse } from './api.js';
 import { MAX_SCRAM_ITERATIONS, MAX_USER_NAME_CHARS, MIN_SCRAM_ITERATIONS, SCRAM_SHA_256 } from './scram.js';
@@ -327,6 +329,25 @@ export const API_TABLE = {
     })),
     deletions: array(struct({ name: userName })),
   }), responds<AlterUserScramCredentialsResponse>()),
+
+  // Quotas (an admin's request, `superUsers`): every entry, or set and remove byte-rate
+  // quotas of entities (docs/security.md, "Quotas and limits"). An entry left with no quota
+  // is deleted. Each entry succeeds or fails alone; a bad entity fails the request.
+  [Api.DescribeClientQuotas]: def('DescribeClientQuotas', struct({}), responds<DescribeClientQuotasResponse>()),
+  [Api.AlterClientQuotas]: def('AlterClientQuotas', struct({
+    entries: array(refine(struct({
+      entityType: oneOf(['user', 'client-id', 'default']),
+      name: optional(str({ min: 1, max: MAX_QUOTA_ENTITY_CHARS })),
+      producerByteRate: optional(int({ min: MIN_BYTE_RATE, max: MAX_BYTE_RATE })),
+      consumerByteRate: optional(int({ min: MIN_BYTE_RATE, max: MAX_BYTE_RATE })),
+      remove: optional(array(oneOf(QUOTA_NAMES))),
+    }), (e) => {
+      const problem = quotaEntityProblem({ type: e.entityType, ...(e.name !== undefined && { name: e.name }) });
+      if (problem !== undefined) return ['name', problem];
+      for (const n of e.remove ?? []) if (e[n] !== undefined) return ['remove', `names ${n}, which the entry also sets`];
+      return undefined;
+    })),
+  }), responds<AlterClientQuotasResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -405,3 +426,4 @@ export type SaslHandshakeRequest = RequestOf<typeof Api.SaslHandshake>;
 export type SaslAuthenticateRequest = RequestOf<typeof Api.SaslAuthenticate>;
 export type DescribeUserScramCredentialsRequest = RequestOf<typeof Api.DescribeUserScramCredentials>;
 export type AlterUserScramCredentialsRequest = RequestOf<typeof Api.AlterUserScramCredentials>;
+export type AlterClientQuotasRequest = RequestOf<typeof Api.AlterClientQuotas>;

@@ -46,6 +46,9 @@ export const Api = {
   SaslAuthenticate: 36,
   DescribeUserScramCredentials: 50,
   AlterUserScramCredentials: 51,
+  // Quotas (docs/security.md, "Quotas and limits"): Kafka's keys, Sluice's shapes.
+  DescribeClientQuotas: 48,
+  AlterClientQuotas: 49,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -109,6 +112,8 @@ export interface ProducePartitionResult {
 }
 export interface ProduceResponse extends ResponseHeader {
   partitions: ProducePartitionResult[];
+  /** Over its byte-rate quota (KIP-219): the client sends nothing more to this broker for this long. Absent: 0. */
+  throttleTimeMs?: number;
 }
 
 // --- Fetch (1) -----------------------------------------------------------------
@@ -123,6 +128,8 @@ export interface FetchPartitionResult {
 }
 export interface FetchResponse extends ResponseHeader {
   partitions: FetchPartitionResult[];
+  /** Over its byte-rate quota (KIP-219): the client sends nothing more to this broker for this long. Absent: 0. */
+  throttleTimeMs?: number;
 }
 
 // --- ListOffsets (2) -------------------------------------------------------------
@@ -524,6 +531,27 @@ export interface DescribeUserScramCredentialsResponse extends ResponseHeader {
 /** One result per upsertion and deletion, in that order. */
 export interface AlterUserScramCredentialsResponse extends ResponseHeader {
   results: { user: string; error?: WireError }[];
+}
+
+// --- DescribeClientQuotas (48) / AlterClientQuotas (49) --------------------------------
+/** Whom a quota is for: a user (auth scram), a client id (auth none), or everyone without their own entry. */
+export type QuotaEntityType = 'user' | 'client-id' | 'default';
+/** The byte-rate quotas of one entity, bytes per second per broker; an absent one is unlimited. */
+export interface ClientQuotaValues {
+  producerByteRate?: number;
+  consumerByteRate?: number;
+}
+export interface ClientQuotaEntry extends ClientQuotaValues {
+  entityType: QuotaEntityType;
+  /** The user or client id; absent for 'default'. */
+  name?: string;
+}
+export interface DescribeClientQuotasResponse extends ResponseHeader {
+  entries: ClientQuotaEntry[];
+}
+/** One result per entry of the request, in order. */
+export interface AlterClientQuotasResponse extends ResponseHeader {
+  results: { entityType: QuotaEntityType; name?: string; error?: WireError }[];
 }
 
 // --- AlterPartitionReassignments (45) / ListPartitionReassignments (46) --------------

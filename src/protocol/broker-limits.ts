@@ -14,6 +14,13 @@
  * (src/config/settings.ts); this file only names and parses them.
  */
 
+/**
+ * On the upgrade response of a connection refused for a connection limit (docs/security.md):
+ * the broker closes it at once with CLOSE_TRY_AGAIN_LATER and a reason naming the limit; the
+ * client, told by this header, waits for that close instead of taking the connection as open.
+ */
+export const REFUSED_HEADER = 'sluice-refused';
+
 export interface BrokerLimits {
   maxFrameBytes: number;
   maxBatchBytes: number;

@@ -170,3 +170,28 @@ test('an answer that reached the socket during a stall past the timeout still re
   await proxy.close();
   await s.stop();
 });
+
+test('an answer with throttleTimeMs holds the next request back until it passed (quotas); the client id rides on the upgrade', async () => {
+  const arrivals: number[] = [];
+  const s = await server(0, (ws, m) => {
+    arrivals.push(Date.now());
+    ws.send(encodeFrame({ id: m.id, ...(arrivals.length === 1 && { throttleTimeMs: 400 }) }));
+  });
+  const headers: (string | string[] | undefined)[] = [];
+  s.wss.on('connection', (_ws, req) => headers.push(req.headers['sluice-client-id']));
+  const c = new Connection(s.url, { clientId: 'billing' });
+  await raw(c, 0, {});
+  await raw(c, 0, {});
+  assert.ok(arrivals[1] - arrivals[0] >= 395, `the second request arrived ${arrivals[1] - arrivals[0]} ms after the first was throttled for 400 ms`);
+  assert.deepEqual(headers, ['billing']);
+  // close() ends a wait for a throttle at once.
+  const pushed = new Promise<void>((r) => c.onPush(() => r()));
+  s.wss.clients.forEach((ws) => ws.send(encodeFrame({ id: 0, push: 'x', throttleTimeMs: 60_000 })));
+  await pushed;
+  const waiting = assert.rejects(raw(c, 0, {}), (e: any) => e.code === 'CLIENT_CLOSED');
+  const t0 = Date.now();
+  await c.close();
+  await waiting;
+  assert.ok(Date.now() - t0 < 5000);
+  await s.stop();
+});
