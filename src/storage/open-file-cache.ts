@@ -34,7 +34,7 @@
 import { StorageError } from './errors.js';
 import type { FileSystem, OpenFlags, StorageFile } from './file-system.js';
 
-/** How long an open waits for a descriptor to free up (pins released) before it fails. */
+/** How long an open waits by default for a descriptor to free up (pins released) before it fails. */
 export const EMFILE_WAIT_MS = 10_000;
 /** Idle handles closed per EMFILE: a few, so a burst of opens does not hit the limit one by one. */
 const EVICT_ON_EMFILE = 16;
@@ -63,8 +63,14 @@ export class OpenFileCache {
   /** Opens waiting for a descriptor after EMFILE with nothing idle to close. */
   private waiters: (() => void)[] = [];
 
-  /** `capacity`: handles kept open beyond those pinned; at least 1 (Infinity: never evict). */
-  constructor(readonly capacity: number) {
+  private readonly emfileWaitMs: number;
+
+  /**
+   * `capacity`: handles kept open beyond those pinned; at least 1 (Infinity: never evict).
+   * `emfileWaitMs`: how long an open meeting EMFILE with nothing idle waits for a release.
+   */
+  constructor(readonly capacity: number, opts: { emfileWaitMs?: number } = {}) {
+    this.emfileWaitMs = opts.emfileWaitMs ?? EMFILE_WAIT_MS;
     if (!(capacity >= 1)) throw new RangeError(`open file cache capacity must be at least 1, got ${capacity}`);
   }
 
@@ -97,7 +103,7 @@ export class OpenFileCache {
 
   /** Runs `fn` (which takes a descriptor), retrying after EMFILE as the header describes. */
   async retrying<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + EMFILE_WAIT_MS;
+    const deadline = Date.now() + this.emfileWaitMs;
     for (;;) {
       try {
         return await fn();
@@ -112,7 +118,7 @@ export class OpenFileCache {
         }
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new StorageError(`out of file descriptors: ${this.openCount} segment files open, all in use, none freed for ${EMFILE_WAIT_MS} ms (${(err as Error).message})`, { cause: err });
+          throw new StorageError(`out of file descriptors: ${this.openCount} segment files open, all in use, none freed for ${this.emfileWaitMs} ms (${(err as Error).message})`, { cause: err });
         }
         await this.released(Math.min(left, 100));
       }
