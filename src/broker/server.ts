@@ -54,7 +54,8 @@ import { GROUP_COORDINATOR_TOPIC, SHARE_COORDINATOR_TOPIC } from '../topic-name.
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
-import { storageLogger } from './open-logs.js';
+import { openFileBudget, storageLogger } from './open-logs.js';
+import type { OpenFileCache } from '../storage/open-file-cache.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 import { FileUserStore } from '../auth/file-user-store.js';
 import { EtcdUserStore } from '../auth/etcd-user-store.js';
@@ -65,7 +66,7 @@ import { authService, ConnectionAuth, type AuthService } from './connection-auth
 import { LoginDelay } from './login-delay.js';
 import { isLoopbackHost, serverTlsOptions, tlsOn } from './tls-files.js';
 
-export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics }) => Promise<LogManager>;
+export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics; openFiles?: OpenFileCache }) => Promise<LogManager>;
 
 const VERSION: string = (() => {
   try {
@@ -86,6 +87,8 @@ export class Broker {
   private readonly connections = new Set<RequestPipeline>();
   private ctx: BrokerContext | undefined;
   private cluster: ClusterRuntime | undefined;
+  /** The LRU of open segment files every log of this broker shares (set in start). */
+  private openFiles: OpenFileCache | undefined;
   private follower: ReplicaFetcher | undefined;
   private failsafe: FailsafeChecker | undefined;
   private ready = false;
@@ -119,6 +122,9 @@ export class Broker {
   /** Listens, recovers storage, then accepts requests. Resolves with the bound port. */
   async start(): Promise<number> {
     const { host, port } = this.config;
+    // Before listening: a file budget that does not fit under the limit stops start-up.
+    const openFiles = openFileBudget(this.config, this.log);
+    this.openFiles = openFiles;
     if (tlsOn(this.config)) (this.http as TlsServer).setSecureContext(await serverTlsOptions(this.config));
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(listenFailed(err, 'port', host, port));
@@ -139,7 +145,8 @@ export class Broker {
       this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
     }
     const metrics = this.metrics;
-    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
+    metrics.collectOpenFiles(() => openFiles.stats());
+    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics, openFiles } : { openFiles });
     if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound);
     logs.events.onListenerError = (event, err) => this.log.error('topic event listener failed', { event, error: err });
     collectPartitionStats(metrics, logs);
@@ -187,6 +194,7 @@ export class Broker {
       return await PlacedLogManager.open(fileLogs, c.store, {
         defaults: this.config.log, logger: storageLogger(this.log, metrics.enabled ? metrics : undefined),
         ...(metrics.enabled ? { onFsync: (s: number) => metrics.fsync(s) } : {}),
+        ...(this.openFiles && { openFiles: this.openFiles }),
       });
     } catch (err) {
       await fileLogs.close().catch(() => {});

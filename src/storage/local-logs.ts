@@ -16,6 +16,7 @@ import { StorageError } from './errors.js';
 import { effectiveConfig } from './log-config.js';
 import { DiskPartitionLog, type StorageLogger } from './partition-log.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
+import type { OpenFileCache } from './open-file-cache.js';
 import type { LogConfig, TopicInfo } from './types.js';
 
 export interface LocalLogsOptions {
@@ -30,6 +31,8 @@ export interface LocalLogsOptions {
   fs?: FileSystem;
   /** Passed to every partition log: idle producer ids are dropped after this long (PartitionLogOptions). */
   producerIdExpirationMs?: number;
+  /** The broker's budget of open segment files, shared by every partition (PartitionLogOptions.openFiles). */
+  openFiles?: OpenFileCache;
   /** Opens one partition; DiskPartitionLog.open unless a test injects failures (EMFILE at partition k). */
   openPartition?: typeof DiskPartitionLog.open;
 }
