@@ -5,6 +5,9 @@
  */
 import { openLogManager } from '../storage/log-manager.js';
 import { CORRUPT_READ_EVENT, DATA_LOSS_EVENTS, storageEventLevel } from '../storage/events.js';
+import { OpenFileCache } from '../storage/open-file-cache.js';
+import { processFileLimit, segmentFileBudget } from '../storage/file-budget.js';
+import { ConfigError } from '../config/config-error.js';
 import type { LogManager } from '../storage/types.js';
 import type { BrokerConfig } from '../config/settings.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
@@ -15,12 +18,32 @@ export interface OpenLogsOptions {
   onFsync?: (seconds: number) => void;
   /** Counts corrupt reads and records lost in recovery. */
   metrics?: BrokerMetrics;
+  /** The budget of open segment files (openFileBudget); unbounded when absent. */
+  openFiles?: OpenFileCache;
 }
 
 export function openLogs(config: BrokerConfig, log: Logger, opts: OpenLogsOptions = {}): Promise<LogManager> {
   return openLogManager(config.dataDir, config.log, {
     logger: storageLogger(log, opts.metrics), ...(opts.onFsync && { onFsync: opts.onFsync }), producerIdExpirationMs: config.producerIdExpirationMs,
+    ...(opts.openFiles && { openFiles: opts.openFiles }),
   });
+}
+
+/**
+ * The broker's one LRU of open segment files, sized by maxOpenSegmentFiles and the process's
+ * file limit (storage/file-budget.ts). A setting that does not fit under the limit stops
+ * start-up (ConfigError naming both); a low limit is logged as a warning.
+ */
+export function openFileBudget(config: BrokerConfig, log: Logger, limit = processFileLimit()): OpenFileCache {
+  let budget;
+  try {
+    budget = segmentFileBudget(config.maxOpenSegmentFiles, limit);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (budget.warning !== undefined) log.warn('storage.file-limit.low', { limit, maxOpenSegmentFiles: budget.capacity, message: budget.warning });
+  log.info('storage.file-budget', { limit, maxOpenSegmentFiles: budget.capacity });
+  return new OpenFileCache(budget.capacity);
 }
 
 /** Storage events to the broker log at the level storage gives them, lost or refused data counted in metrics. */

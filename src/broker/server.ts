@@ -55,7 +55,8 @@ import { GROUP_COORDINATOR_TOPIC, SHARE_COORDINATOR_TOPIC } from '../topic-name.
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
-import { storageLogger } from './open-logs.js';
+import { openFileBudget, storageLogger } from './open-logs.js';
+import type { OpenFileCache } from '../storage/open-file-cache.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 import { FileUserStore } from '../auth/file-user-store.js';
 import { EtcdUserStore } from '../auth/etcd-user-store.js';
@@ -71,7 +72,7 @@ import { FileQuotaStore } from '../auth/file-quota-store.js';
 import { EtcdQuotaStore } from '../auth/etcd-quota-store.js';
 import type { QuotaStore } from '../auth/quota-store.js';
 
-export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics }) => Promise<LogManager>;
+export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics; openFiles?: OpenFileCache }) => Promise<LogManager>;
 
 const VERSION: string = (() => {
   try {
@@ -92,6 +93,8 @@ export class Broker {
   private readonly connections = new Set<RequestPipeline>();
   private ctx: BrokerContext | undefined;
   private cluster: ClusterRuntime | undefined;
+  /** The LRU of open segment files every log of this broker shares (set in start). */
+  private openFiles: OpenFileCache | undefined;
   private follower: ReplicaFetcher | undefined;
   private failsafe: FailsafeChecker | undefined;
   private ready = false;
@@ -135,6 +138,9 @@ export class Broker {
   /** Listens, recovers storage, then accepts requests. Resolves with the bound port. */
   async start(): Promise<number> {
     const { host, port } = this.config;
+    // Before listening: a file budget that does not fit under the limit stops start-up.
+    const openFiles = openFileBudget(this.config, this.log);
+    this.openFiles = openFiles;
     if (tlsOn(this.config)) (this.http as TlsServer).setSecureContext(await serverTlsOptions(this.config));
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(listenFailed(err, 'port', host, port));
@@ -155,7 +161,8 @@ export class Broker {
       this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
     }
     const metrics = this.metrics;
-    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics } : {});
+    metrics.collectOpenFiles(() => openFiles.stats());
+    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics, openFiles } : { openFiles });
     if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound);
     logs.events.onListenerError = (event, err) => this.log.error('topic event listener failed', { event, error: err });
     collectPartitionStats(metrics, logs);
@@ -210,6 +217,7 @@ export class Broker {
       return await PlacedLogManager.open(fileLogs, c.store, {
         defaults: this.config.log, logger: storageLogger(this.log, metrics.enabled ? metrics : undefined),
         ...(metrics.enabled ? { onFsync: (s: number) => metrics.fsync(s) } : {}),
+        ...(this.openFiles && { openFiles: this.openFiles }),
       });
     } catch (err) {
       await fileLogs.close().catch(() => {});

@@ -90,6 +90,8 @@ export interface BrokerConfig {
   reassignmentThrottleBytesPerSec: number;
   /** Queue mode: largest progress a worker may report on a job (job.progress), bytes of its JSON text. */
   maxJobProgressBytes: number;
+  /** Segment files kept open at once (an LRU closes idle ones); 0 = half the process's file limit (storage/file-budget.ts). */
+  maxOpenSegmentFiles: number;
   /** TLS on the listener (docs/security.md): set certFile and keyFile to serve wss:// and https://. */
   tls: TlsSettings;
   /** Authentication of every connection (docs/security.md). */
@@ -210,6 +212,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'share.sessionTimeoutMs', type: shareRange('sessionTimeoutMs'), default: DEFAULT_SHARE_GROUP_CONFIG.sessionTimeoutMs, description: 'queue mode: a silent worker is removed after this long' },
   { key: 'share.maxWindow', type: shareRange('maxWindow'), default: DEFAULT_SHARE_GROUP_CONFIG.maxWindow, description: 'queue mode: records tracked per share-partition past the group\'s position (how far it reads past a job in flight or delayed)' },
   { key: 'maxJobProgressBytes', type: int(2, MAX_JOB_PROGRESS_BYTES), default: DEFAULT_JOB_PROGRESS_BYTES, description: 'queue mode: largest progress (JSON text) a worker may report on a job' },
+  { key: 'maxOpenSegmentFiles', type: int(0, I32), description: 'segment files kept open at once; idle ones are closed and reopened on demand (0 = half the process\'s file limit)' },
   { key: 'nodeId', type: int(0, I32), optional: true, description: 'cluster mode: this broker\'s unique node id (required with --etcd)' },
   { key: 'etcd', type: { kind: 'string' }, optional: true, description: 'cluster mode: etcd endpoints, comma-separated (unset = a single broker)' },
   { key: 'advertisedUrl', type: { kind: 'string' }, optional: true, description: 'cluster mode: URL clients and brokers dial for this broker (default ws://host:port)' },

@@ -16,8 +16,10 @@
 import { NoopBrokerMetrics } from './noop-broker-metrics.js';
 import { PromBrokerMetrics } from './prom-broker-metrics.js';
 import type { ReplicationStats } from '../replication/replica-manager.js';
+import type { OpenFileStats } from '../storage/open-file-cache.js';
 
 export type { ReplicationStats } from '../replication/replica-manager.js';
+export type { OpenFileStats } from '../storage/open-file-cache.js';
 
 /** One partition's log, as reported at scrape time. */
 export interface PartitionStats {
@@ -186,6 +188,8 @@ export interface BrokerMetrics {
   collectCluster(fn: () => ClusterStats | undefined): void;
   /** Cluster mode: under-replicated partitions and follower lag, of the partitions this broker leads. */
   collectReplication(fn: () => ReplicationStats): void;
+  /** The LRU of open segment files (storage/open-file-cache.ts): open now, evictions, EMFILE retries, capacity. */
+  collectOpenFiles(fn: () => OpenFileStats): void;
 
   /** The whole exposition (Prometheus text format 0.0.4). */
   metricsText(): Promise<string>;

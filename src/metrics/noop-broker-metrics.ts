@@ -2,7 +2,7 @@
  * BrokerMetrics for `metrics: false`: every method does nothing, so the broker's call sites
  * stay unconditional and the on/off benchmark measures exactly the cost of recording.
  */
-import type { BrokerMetrics, ClusterStats, GroupStats, PartitionStats, QueueStats, ReplicationStats, StateLogName } from './broker-metrics.js';
+import type { BrokerMetrics, ClusterStats, GroupStats, OpenFileStats, PartitionStats, QueueStats, ReplicationStats, StateLogName } from './broker-metrics.js';
 
 export class NoopBrokerMetrics implements BrokerMetrics {
   readonly enabled = false;
@@ -40,6 +40,7 @@ export class NoopBrokerMetrics implements BrokerMetrics {
   collectDelayedOperations(_fn: () => Iterable<readonly [string, number]>): void {}
   collectCluster(_fn: () => ClusterStats | undefined): void {}
   collectReplication(_fn: () => ReplicationStats): void {}
+  collectOpenFiles(_fn: () => OpenFileStats): void {}
   async metricsText(): Promise<string> {
     return '';
   }

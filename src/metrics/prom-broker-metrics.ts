@@ -13,6 +13,7 @@ import type {
   PartitionStats,
   QueueStats,
   ReplicationStats,
+  OpenFileStats,
   StateLogName,
   QuotaKind,
   ConnectionRefusal,
@@ -147,6 +148,7 @@ export class PromBrokerMetrics implements BrokerMetrics {
   private delayedFn: () => Iterable<readonly [string, number]> = () => [];
   private clusterFn: () => ClusterStats | undefined = () => undefined;
   private replicationFn: () => ReplicationStats = () => ({ underReplicatedPartitions: 0, followers: [] });
+  private openFilesFn: () => OpenFileStats | undefined = () => undefined;
 
   constructor(opts: BrokerMetricsOptions = {}) {
     const r = this.registry;
@@ -401,6 +403,10 @@ export class PromBrokerMetrics implements BrokerMetrics {
     this.replicationFn = fn;
   }
 
+  collectOpenFiles(fn: () => OpenFileStats): void {
+    this.openFilesFn = fn;
+  }
+
   async metricsText(): Promise<string> {
     return this.registry.metrics();
   }
@@ -506,6 +512,14 @@ export class PromBrokerMetrics implements BrokerMetrics {
     new ScrapeGaugeFamily('sluice_follower_lag_messages', 'Cluster mode: records a partition followed here lacks (leader high watermark - local log end), as of the leader\'s last answer.', ['topic', 'partition'], () =>
       [...this.followerLags.values()].map((f) => [[f.topic, f.partition], f.messages] as const),
     ).register(r);
+
+    // Read at scrape time from the LRU's counters: opening and evicting push nothing.
+    const openFiles = (pick: (s: OpenFileStats) => number) => (): Row[] =>
+      this.safely('open_files', () => { const s = this.openFilesFn(); return s ? [s] : []; }).map((s) => [[], pick(s)] as const);
+    new ScrapeGaugeFamily('sluice_open_segment_files', 'Segment log files open now (pinned by an operation or idle in the LRU); at most maxOpenSegmentFiles plus those pinned.', [], openFiles((s) => s.open)).register(r);
+    new ScrapeGaugeFamily('sluice_open_segment_files_max', 'The budget of open segment files (maxOpenSegmentFiles, or half the process file limit when 0).', [], openFiles((s) => s.capacity)).register(r);
+    new ScrapeCounterFamily('sluice_segment_file_evictions_total', 'Idle segment files closed to stay within the budget or after EMFILE; a partition read or written again reopens its file.', [], openFiles((s) => s.evictions)).register(r);
+    new ScrapeCounterFamily('sluice_segment_file_emfile_total', 'Opens of storage files that met EMFILE/ENFILE (out of descriptors) and were retried after closing idle segment files.', [], openFiles((s) => s.emfileRetries)).register(r);
 
     // Read at scrape time: parking and waking a long poll (the fetch hot path) pushes nothing.
     new ScrapeGaugeFamily('sluice_delayed_operations', 'Requests parked in a long poll (fetch below minBytes, share acquire with nothing to acquire), by kind.', ['kind'], () =>

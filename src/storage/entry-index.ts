@@ -1,14 +1,14 @@
 /**
  * What the offset and time indexes share (Kafka's AbstractIndex): fixed-size big-endian
  * entries in one in-memory Buffer that doubles as it fills, a count of entries already
- * written to the file (the active segment writes the rest through with each log write),
+ * written to the file (the segment writes the index whole when it is sealed, closed or truncated),
  * and a binary search for the last entry that satisfies a monotonic predicate.
  */
 export abstract class EntryIndex {
   protected buf: Buffer;
   /** Entries in memory. */
   count = 0;
-  /** Entries already written to the file; only the segment's write path moves it. */
+  /** Entries already in the file: when it equals `count`, sealing need not write the index again. */
   written = 0;
 
   protected constructor(protected readonly entrySize: number, initial?: Buffer) {
@@ -53,15 +53,6 @@ export abstract class EntryIndex {
   truncateTo(count: number): void {
     this.count = Math.min(this.count, count);
     this.written = Math.min(this.written, count);
-  }
-
-  /** File bytes of entries not yet written; the caller writes them at `writtenBytes()`. */
-  unwritten(): Buffer {
-    return this.buf.subarray(this.written * this.entrySize, this.count * this.entrySize);
-  }
-
-  writtenBytes(): number {
-    return this.written * this.entrySize;
   }
 
   bytes(): Buffer {

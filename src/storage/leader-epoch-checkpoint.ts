@@ -77,11 +77,11 @@ export async function writeCheckpoint(dir: string, entries: readonly EpochEntry[
 export async function epochsFromSegments(segments: readonly Segment[]): Promise<LeaderEpochCache> {
   const cache = new LeaderEpochCache();
   for (const s of segments) {
-    await scanBatches(s.fh, 0, s.size, false, (buf, off) => {
+    await s.withFile((fh) => scanBatches(fh, 0, s.size, false, (buf, off) => {
       const epoch = buf.readInt32BE(off + PARTITION_LEADER_EPOCH);
       if (epoch >= 0) cache.assign(epoch, readInt64(buf, off + BASE_OFFSET));
       return true;
-    });
+    }));
   }
   return cache;
 }

@@ -16,6 +16,7 @@ import { StorageError } from './errors.js';
 import { effectiveConfig } from './log-config.js';
 import { DiskPartitionLog, type StorageLogger } from './partition-log.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
+import type { OpenFileCache } from './open-file-cache.js';
 import type { LogConfig, TopicInfo } from './types.js';
 
 export interface LocalLogsOptions {
@@ -30,11 +31,30 @@ export interface LocalLogsOptions {
   fs?: FileSystem;
   /** Passed to every partition log: idle producer ids are dropped after this long (PartitionLogOptions). */
   producerIdExpirationMs?: number;
+  /** The broker's budget of open segment files, shared by every partition (PartitionLogOptions.openFiles). */
+  openFiles?: OpenFileCache;
   /** Opens one partition; DiskPartitionLog.open unless a test injects failures (EMFILE at partition k). */
   openPartition?: typeof DiskPartitionLog.open;
 }
 
 const noop = () => {};
+
+/**
+ * Logs closed at once. Closing one opens a few files briefly (its indexes, recovery-point, the
+ * producer snapshot, the clean-shutdown marker): all 4,000 of a broker at once went past a
+ * 1,024-file limit with nothing the open-file cache could close, and their snapshots failed
+ * with EMFILE (test/integration/open-files.test.ts).
+ */
+const CLOSE_CONCURRENCY = 32;
+
+/** Closes `logs`, CLOSE_CONCURRENCY at a time; with `rethrow` the first failure is thrown once all are closed. */
+async function closeLogs(logs: readonly (DiskPartitionLog | undefined)[], rethrow = false): Promise<void> {
+  let first: unknown = null;
+  for (let i = 0; i < logs.length; i += CLOSE_CONCURRENCY) {
+    await Promise.all(logs.slice(i, i + CLOSE_CONCURRENCY).map((l) => l?.close().catch((err: unknown) => { first ??= err; })));
+  }
+  if (rethrow && first !== null) throw first;
+}
 
 export function partitionDir(dataDir: string, topic: string, partition: number): string {
   return join(dataDir, `${topic}-${partition}`);
@@ -169,7 +189,7 @@ export class LocalLogs {
   async close(): Promise<void> {
     this.stopRetention();
     const all = [...this.logs.values()].flat();
-    await Promise.all(all.map((l) => l?.close()));
+    await closeLogs(all, true);
   }
 
   /**
@@ -191,7 +211,7 @@ export class LocalLogs {
         }
       }
     } catch (err) {
-      await Promise.all(opened.map((l) => l.close().catch(noop)));
+      await closeLogs(opened);
       if (fresh) await this.removeDirs(info.name, from, to);
       throw err;
     }
@@ -207,7 +227,7 @@ export class LocalLogs {
   }
 
   private async removeLogs(name: string, logs: (DiskPartitionLog | undefined)[], from: number): Promise<void> {
-    await Promise.all(logs.map((l) => l?.close().catch(noop)));
+    await closeLogs(logs);
     for (let p = from; p < from + logs.length; p++) await this.fs.rm(partitionDir(this.dataDir, name, p));
   }
 }

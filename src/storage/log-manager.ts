@@ -27,7 +27,7 @@ import type { CreateTopicOptions, LogConfig, LogManager, PartitionLog, TopicInfo
 
 export { TOPICS_FILE } from './file-metadata-store.js';
 export { partitionDir } from './local-logs.js';
-/** Upper bound per topic: each partition keeps three files open. */
+/** Upper bound per topic (a broker holds more across topics: segment files stay within maxOpenSegmentFiles, file-budget.ts). */
 export const MAX_PARTITIONS = 10_000;
 
 export type LogManagerOptions = LocalLogsOptions;

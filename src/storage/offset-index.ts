@@ -9,7 +9,7 @@
  * before a batch once at least `indexIntervalBytes` were appended since the previous entry,
  * so the batch holding any offset starts less than `indexIntervalBytes` after the position
  * `lookup` returns. The index lives in memory (1 GiB segment / 4 KiB interval = 2 MiB) and
- * the active segment writes new entries through to the file with each log write.
+ * is written whole when its segment is sealed, closed or truncated (segment.ts).
  */
 import { EntryIndex } from './entry-index.js';
 

@@ -33,6 +33,7 @@ import { Segments } from './segments.js';
 import { readOptionalText, syncDir, writeFileAtomic } from './atomic-file.js';
 import { checkSegmentStart, emptyReport, verifySegment, type PartitionVerifyReport } from './verify.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
+import { unboundedOpenFiles, type OpenFileCache } from './open-file-cache.js';
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch-cache.js';
 import { CheckpointFormatError, epochsFromSegments, readCheckpoint, writeCheckpoint } from './leader-epoch-checkpoint.js';
 import { lastSequenceOf, nextSequence, ProducerStateTable, type ProducerBatch } from './producer-state.js';
@@ -55,6 +56,11 @@ export interface PartitionLogOptions {
    * sequence. Default 1 day.
    */
   producerIdExpirationMs?: number;
+  /**
+   * The broker's budget of open segment files (open-file-cache.ts), shared by every log; a
+   * log opened without one uses an unbounded cache that still retries EMFILE.
+   */
+  openFiles?: OpenFileCache;
 }
 
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000;
@@ -111,6 +117,7 @@ export class DiskPartitionLog implements PartitionLog {
   private readonly now: () => number;
   private readonly onFsync: ((seconds: number) => void) | undefined;
   private readonly fs: FileSystem;
+  private readonly files: OpenFileCache;
   /** Ops (truncations) waiting in the queue; while 0, drain writes whole groups without looking for them. */
   private queuedOps = 0;
   /** Bumped when a truncation starts and when it ends: a read that saw it change reads again. */
@@ -136,7 +143,8 @@ export class DiskPartitionLog implements PartitionLog {
     this.logger = opts.logger ?? noop;
     this.now = opts.now ?? Date.now;
     this.onFsync = opts.onFsync;
-    this.fs = opts.fs ?? nodeFileSystem;
+    this.files = opts.openFiles ?? unboundedOpenFiles;
+    this.fs = this.files.guard(opts.fs ?? nodeFileSystem);
   }
 
   /** Opens (creating if needed) the partition directory, recovering it when it was not closed cleanly. */
@@ -144,7 +152,9 @@ export class DiskPartitionLog implements PartitionLog {
     dir: string, topic: string, partition: number, config: Readonly<LogConfig>, opts: PartitionLogOptions = {},
   ): Promise<DiskPartitionLog> {
     const logger = opts.logger ?? noop;
-    const fs = opts.fs ?? nodeFileSystem;
+    const files = opts.openFiles ?? unboundedOpenFiles;
+    // Every open storage makes retries EMFILE after closing idle segment files (open-file-cache.ts).
+    const fs = files.guard(opts.fs ?? nodeFileSystem);
     await fs.mkdir(dir);
     const marker = join(dir, CLEAN_SHUTDOWN_FILE);
     const clean = await fs.stat(marker).then(() => true, () => false);
@@ -172,7 +182,7 @@ export class DiskPartitionLog implements PartitionLog {
         // Segments holding offsets at or past the recovery point may have unflushed bytes.
         const nextBase = i + 1 < bases.length ? bases[i + 1] : Infinity;
         const recover = !clean && nextBase > recoveryPoint;
-        const { segment, report } = await Segment.load(dir, base, config.indexIntervalBytes, recover, fs);
+        const { segment, report } = await Segment.load(dir, base, config.indexIntervalBytes, recover, fs, files);
         segments.push(segment);
         if (report && report.droppedBytes > 0) {
           logger('storage.recovery.truncated', {
@@ -184,12 +194,12 @@ export class DiskPartitionLog implements PartitionLog {
         }
       }
       if (segments.length === 0) {
-        segments.push(await Segment.create(dir, 0, config.indexIntervalBytes, fs));
+        segments.push(await Segment.create(dir, 0, config.indexIntervalBytes, fs, files));
         // fsync(2) of a new file does not make its name durable; without this a power loss
         // could drop the whole first segment, acknowledged durable appends included. (A roll
         // gets the same from the recovery-point write, which fsyncs the directory.)
         await syncDir(dir, fs);
-      } else await segments.active.activate();
+      } else segments.active.activate();
       epochs = await loadEpochs(dir, topic, partition, segments, logger, fs);
       producers = await loadProducers(dir, topic, partition, segments, logger, fs);
     } catch (err) {
@@ -455,7 +465,7 @@ export class DiskPartitionLog implements PartitionLog {
     const old = this.segments.active;
     await this.sync();
     await old.seal();
-    const seg = await Segment.create(this.dir, old.nextOffset, this.config.indexIntervalBytes, this.fs);
+    const seg = await Segment.create(this.dir, old.nextOffset, this.config.indexIntervalBytes, this.fs, this.files);
     this.segments.push(seg);
     await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(seg.baseOffset), this.fs);
     // Every batch before the new segment is recorded (the queue placed it) and fsynced (above):
@@ -693,7 +703,7 @@ export class DiskPartitionLog implements PartitionLog {
         // Waits for reads holding it: a segment with this base offset may be created again soon.
         await s.deleteAndWait();
       }
-      if (!kept.writable) await kept.activate();
+      if (!kept.writable) kept.activate();
       const newEnd = await kept.truncateTo(offset);
       this.logEndOffset = newEnd;
       await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(kept.baseOffset), this.fs);
@@ -729,7 +739,7 @@ export class DiskPartitionLog implements PartitionLog {
       // deletions above durable first.
       this.epochs.clear();
       await this.persistEpochs();
-      this.segments.push(await Segment.create(this.dir, offset, this.config.indexIntervalBytes, this.fs));
+      this.segments.push(await Segment.create(this.dir, offset, this.config.indexIntervalBytes, this.fs, this.files));
       this.logStartOffset = offset;
       this.logEndOffset = offset;
       await writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), String(offset), this.fs);
@@ -903,7 +913,7 @@ export class DiskPartitionLog implements PartitionLog {
       let next: number | null = null;
       for (const s of segs) {
         checkSegmentStart(report, s.baseOffset, next);
-        next = await verifySegment(s.fh, s.baseOffset, s.size, report);
+        next = await s.withFile((fh) => verifySegment(fh, s.baseOffset, s.size, report));
       }
     } finally {
       for (const s of segs) s.release();

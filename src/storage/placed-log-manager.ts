@@ -28,6 +28,7 @@ import { validateTopicName } from './topic-name.js';
 import { isLocalInternalTopicName } from '../topic-name.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
+import type { OpenFileCache } from './open-file-cache.js';
 import { checkPartitions, validateNewTopic } from './log-manager.js';
 import { LocalLogs } from './local-logs.js';
 import type { StorageLogger } from './partition-log.js';
@@ -80,7 +81,7 @@ export class PlacedLogManager implements LogManager {
    */
   static async open(
     internal: LogManager, meta: PlacedMetadataStore,
-    opts: { defaults?: Partial<LogConfig>; logger?: StorageLogger; fs?: FileSystem; onFsync?: (seconds: number) => void; retentionCheckMs?: number } = {},
+    opts: { defaults?: Partial<LogConfig>; logger?: StorageLogger; fs?: FileSystem; onFsync?: (seconds: number) => void; retentionCheckMs?: number; openFiles?: OpenFileCache } = {},
   ): Promise<PlacedLogManager> {
     const fs = opts.fs ?? nodeFileSystem;
     const local = new LocalLogs(internal.dataDir, validateLogConfig(opts.defaults ?? {}), {
@@ -88,6 +89,7 @@ export class PlacedLogManager implements LogManager {
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.onFsync ? { onFsync: opts.onFsync } : {}),
       ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
+      ...(opts.openFiles ? { openFiles: opts.openFiles } : {}),
     });
     const mgr = new PlacedLogManager(internal.dataDir, internal, meta, local, fs, opts.logger);
     await mgr.load();

@@ -71,7 +71,7 @@ export async function replayProducerState(table: ProducerStateTable, segments: r
     const s = segments[i];
     const next = i + 1 < segments.length ? segments[i + 1].baseOffset : s.nextOffset;
     if (next <= from || s.size === 0) continue;
-    await scanBatches(s.fh, 0, s.size, false, (buf, off) => {
+    await s.withFile((fh) => scanBatches(fh, 0, s.size, false, (buf, off) => {
       const producerId = readInt64(buf, off + PRODUCER_ID);
       if (producerId < 0) return true;
       const base = readInt64(buf, off + BASE_OFFSET);
@@ -84,7 +84,7 @@ export async function replayProducerState(table: ProducerStateTable, segments: r
       );
       n++;
       return true;
-    });
+    }));
   }
   return n;
 }

@@ -7,6 +7,13 @@
  * Invariants: only the owning partition's append queue calls place/commit/rollback; bytes
  * below `size` are fully written and the only ones reads may return; batches in a segment
  * have contiguous offsets starting at `baseOffset`.
+ *
+ * Open files: the `.log` handle lives in the broker's OpenFileCache (open-file-cache.ts),
+ * pinned by each operation that uses it and closed by the LRU when idle, so an idle
+ * partition holds no descriptor. The indexes live in memory and are written whole when the
+ * segment is sealed, closed or truncated, never held open: a crash rebuilds the active
+ * segment's indexes anyway (it is always at or past the recovery point), so writing them
+ * through with every append bought nothing but two descriptors per partition.
  */
 import { join } from 'node:path';
 import {
@@ -20,6 +27,7 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { countRecords, readFully, scanBatches } from './scan-batches.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
+import { unboundedOpenFiles, type CachedFile, type OpenFileCache } from './open-file-cache.js';
 import type { FileSystem, StorageFile } from './file-system.js';
 import type { ReadOptions } from './types.js';
 
@@ -62,8 +70,8 @@ export class Segment {
   /** maxTimestamp of the first batch; segmentMs counts from it (as Kafka does). */
   firstTimestamp = -1;
   private bytesSinceIndex = 0;
-  private idxFh: StorageFile | null = null;
-  private timeFh: StorageFile | null = null;
+  /** The active segment: appends go here, and close() seals it (writes its indexes). */
+  private active = false;
   private refs = 0;
   private deleted = false;
   /** deleteAndWait's caller, told when release() removed the files. */
@@ -78,7 +86,8 @@ export class Segment {
   private constructor(
     readonly dir: string,
     readonly baseOffset: number,
-    readonly fh: StorageFile,
+    /** The `.log` file; pin it around every use (withFile). */
+    readonly file: CachedFile,
     private indexIntervalBytes: number,
     public index: OffsetIndex,
     public timeIndex: TimeIndex,
@@ -91,14 +100,32 @@ export class Segment {
     return join(this.dir, segmentFileName(this.baseOffset, suffix));
   }
 
-  /** Creates an empty active segment (files truncated if present). */
-  static async create(dir: string, baseOffset: number, indexIntervalBytes: number, fs: FileSystem): Promise<Segment> {
+  /**
+   * Creates an empty active segment (files truncated if present). The index files are
+   * created empty now, so a segment on disk always has all three.
+   */
+  static async create(
+    dir: string, baseOffset: number, indexIntervalBytes: number, fs: FileSystem, files: OpenFileCache = unboundedOpenFiles,
+  ): Promise<Segment> {
     const name = (s: string) => join(dir, segmentFileName(baseOffset, s));
-    const fh = await fs.open(name(LOG_SUFFIX), 'w+');
-    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex(), fs);
-    seg.idxFh = await fs.open(name(INDEX_SUFFIX), 'w+');
-    seg.timeFh = await fs.open(name(TIME_INDEX_SUFFIX), 'w+');
+    const file = files.file(fs, name(LOG_SUFFIX));
+    await file.pinOpen('w+');
+    file.unpin();
+    const seg = new Segment(dir, baseOffset, file, indexIntervalBytes, new OffsetIndex(), new TimeIndex(), fs);
+    try {
+      await writeWhole(fs, name(INDEX_SUFFIX), NOTHING, false);
+      await writeWhole(fs, name(TIME_INDEX_SUFFIX), NOTHING, false);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+    seg.active = true;
     return seg;
+  }
+
+  /** Runs `fn` with the `.log` handle pinned (opened if the LRU closed it), so it stays open until `fn` settles. */
+  withFile<T>(fn: (fh: StorageFile) => Promise<T>): Promise<T> {
+    return this.file.use(fn);
   }
 
   /**
@@ -108,21 +135,22 @@ export class Segment {
    * index entry is walked to find the end offset.
    */
   static async load(
-    dir: string, baseOffset: number, indexIntervalBytes: number, recover: boolean, fs: FileSystem,
+    dir: string, baseOffset: number, indexIntervalBytes: number, recover: boolean, fs: FileSystem, files: OpenFileCache = unboundedOpenFiles,
   ): Promise<{ segment: Segment; report: RecoveryReport | null }> {
     const name = (s: string) => join(dir, segmentFileName(baseOffset, s));
-    const fh = await fs.open(name(LOG_SUFFIX), 'r+');
-    const fileSize = (await fh.stat()).size;
-    const seg = new Segment(dir, baseOffset, fh, indexIntervalBytes, new OffsetIndex(), new TimeIndex(), fs);
+    const file = files.file(fs, name(LOG_SUFFIX));
+    const fh = await file.pinOpen('r+');
+    const seg = new Segment(dir, baseOffset, file, indexIntervalBytes, new OffsetIndex(), new TimeIndex(), fs);
     let report: RecoveryReport | null = null;
     try {
+      const fileSize = (await fh.stat()).size;
       let trusted = false;
       if (!recover) {
         const idx = await readOptional(fs, name(INDEX_SUFFIX));
         const tidx = await readOptional(fs, name(TIME_INDEX_SUFFIX));
         const index = idx ? OffsetIndex.fromFile(idx, fileSize) : null;
         if (index) {
-          trusted = await seg.loadTail(index, fileSize);
+          trusted = await seg.loadTail(fh, index, fileSize);
           const timeIndex = trusted && tidx ? TimeIndex.fromFile(tidx, seg.nextOffset - baseOffset) : null;
           if (timeIndex) {
             seg.timeIndex = timeIndex;
@@ -136,7 +164,7 @@ export class Segment {
         }
       }
       if (!trusted) {
-        report = await seg.rebuild(fileSize, recover);
+        report = await seg.rebuild(fh, fileSize, recover);
         await writeWhole(fs, name(INDEX_SUFFIX), seg.index.bytes());
         await writeWhole(fs, name(TIME_INDEX_SUFFIX), seg.timeIndex.bytes());
         seg.index.written = seg.index.count;
@@ -146,24 +174,25 @@ export class Segment {
       // A recovery scan checked every CRC; otherwise reads check them (checkCrcs).
       seg.crcCheckedTo = recover ? seg.size : 0;
     } catch (err) {
-      await fh.close().catch(() => {});
+      file.unpin();
+      await file.close();
       throw err;
     }
+    file.unpin();
     return { segment: seg, report };
   }
 
-  /** Opens the index files for write-through; the segment becomes the active one. */
-  async activate(): Promise<void> {
-    this.idxFh = await this.fs.open(this.path(INDEX_SUFFIX), 'r+');
-    this.timeFh = await this.fs.open(this.path(TIME_INDEX_SUFFIX), 'r+');
+  /** The segment becomes the active one: appends go here, and close() seals it. */
+  activate(): void {
+    this.active = true;
   }
 
   /** Uses a loaded index; walks headers from its last entry to the end. False when they disagree. */
-  private async loadTail(index: OffsetIndex, fileSize: number): Promise<boolean> {
+  private async loadTail(fh: StorageFile, index: OffsetIndex, fileSize: number): Promise<boolean> {
     const from = index.count > 0 ? index.positionAt(index.count - 1) : 0;
     let expected = index.count > 0 ? this.baseOffset + index.relOffsetAt(index.count - 1) : this.baseOffset;
     let first = from === 0;
-    const r = await scanBatches(this.fh, from, fileSize, false, (buf, off, _pos, _size) => {
+    const r = await scanBatches(fh, from, fileSize, false, (buf, off, _pos, _size) => {
       if (readInt64(buf, off + BASE_OFFSET) !== expected) return false;
       const ts = readInt64(buf, off + MAX_TIMESTAMP);
       if (first) {
@@ -182,14 +211,8 @@ export class Segment {
     this.size = this.writePos = fileSize;
     this.nextOffset = expected;
     this.bytesSinceIndex = fileSize - from;
-    if (this.firstTimestamp < 0 && fileSize > 0) this.firstTimestamp = await this.readFirstTimestamp();
+    if (this.firstTimestamp < 0 && fileSize > 0) this.firstTimestamp = await readFirstTimestamp(fh);
     return true;
-  }
-
-  private async readFirstTimestamp(): Promise<number> {
-    const b = Buffer.allocUnsafe(HEADER_SIZE);
-    await readFully(this.fh, b, 0, HEADER_SIZE, 0);
-    return readInt64(b, MAX_TIMESTAMP);
   }
 
   /**
@@ -197,7 +220,7 @@ export class Segment {
    * that is torn, fails its CRC (when `verify`), or does not continue the offsets; the file
    * is truncated there.
    */
-  private async rebuild(fileSize: number, verify: boolean): Promise<RecoveryReport> {
+  private async rebuild(fh: StorageFile, fileSize: number, verify: boolean): Promise<RecoveryReport> {
     this.index = new OffsetIndex();
     this.timeIndex = new TimeIndex();
     this.maxTimestamp = this.offsetOfMaxTimestamp = this.firstTimestamp = -1;
@@ -205,7 +228,7 @@ export class Segment {
     this.nextOffset = this.baseOffset;
     let expected = this.baseOffset;
     let reason: string | undefined;
-    const r = await scanBatches(this.fh, 0, fileSize, verify, (buf, off, pos, size) => {
+    const r = await scanBatches(fh, 0, fileSize, verify, (buf, off, pos, size) => {
       const base = readInt64(buf, off + BASE_OFFSET);
       if (base !== expected) {
         reason = `batch at ${pos}: base offset ${base}, expected ${expected}`;
@@ -225,9 +248,9 @@ export class Segment {
       return true;
     });
     if (r.stop === 'torn') reason = `torn batch at ${r.pos}`;
-    const droppedRecords = r.pos < fileSize ? await countRecords(this.fh, r.pos, fileSize) : 0;
+    const droppedRecords = r.pos < fileSize ? await countRecords(fh, r.pos, fileSize) : 0;
     this.size = this.writePos = r.pos;
-    if (r.pos < fileSize) await this.fh.truncate(r.pos);
+    if (r.pos < fileSize) await fh.truncate(r.pos);
     return { validBytes: r.pos, droppedBytes: fileSize - r.pos, nextOffset: this.nextOffset, droppedRecords, ...(reason !== undefined && { reason }) };
   }
 
@@ -262,12 +285,12 @@ export class Segment {
     this.offsetOfMaxTimestamp = s.offMaxTs; this.firstTimestamp = s.firstTs; this.bytesSinceIndex = s.since;
     this.index.truncateTo(s.idx);
     this.timeIndex.truncateTo(s.tidx);
-    await this.fh.truncate(this.size);
+    await this.withFile((fh) => fh.truncate(this.size));
   }
 
-  /** Whether the index files are open for write-through (the active segment). */
+  /** Whether this is the active segment (appends go here; close() seals it). */
   get writable(): boolean {
-    return this.idxFh !== null;
+    return this.active;
   }
 
   /**
@@ -285,20 +308,24 @@ export class Segment {
    */
   async truncateTo(offset: number): Promise<number> {
     if (offset >= this.nextOffset) return this.nextOffset;
+    return this.withFile((fh) => this.truncateWith(fh, offset));
+  }
+
+  private async truncateWith(fh: StorageFile, offset: number): Promise<number> {
     let cut = 0;
     if (offset > this.baseOffset) {
       const entry = this.index.floor(offset - this.baseOffset);
       const from = entry < 0 ? 0 : this.index.positionAt(entry);
-      const r = await scanBatches(this.fh, from, this.size, false, (buf, off, pos) => {
+      const r = await scanBatches(fh, from, this.size, false, (buf, off, pos) => {
         if (readInt64(buf, off + BASE_OFFSET) + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1 <= offset) return true;
         cut = pos;
         return false;
       }, 256 * 1024);
       if (r.stop !== 'visitor') throw new StorageError(`segment ${this.baseOffset}: no batch holds offset ${offset} (walk stopped: ${r.stop} at ${r.pos})`);
     }
-    await this.fh.truncate(cut);
-    await this.fh.sync();
-    await this.rebuild(cut, false);
+    await fh.truncate(cut);
+    await fh.sync();
+    await this.rebuild(fh, cut, false);
     this.flushedSize = this.size;
     this.loadedSize = Math.min(this.loadedSize, this.size);
     this.crcCheckedTo = Math.min(this.crcCheckedTo, this.size);
@@ -328,19 +355,21 @@ export class Segment {
     this.writePos += buf.length;
   }
 
-  /** Writes the placed buffers (in order) and new index entries; then they become readable. */
+  /**
+   * Writes the placed buffers (in order); then they become readable. Index entries stay in
+   * memory until seal (see the header). The handle is pinned without an await when the LRU
+   * has it open, which for a partition being written to it always has.
+   */
   async commit(bufs: Buffer[]): Promise<void> {
     const at = this.size;
     const expect = this.writePos - at;
-    const jobs: Promise<unknown>[] = [this.fh.writev(bufs, at)];
-    const idx = this.index.unwritten();
-    if (idx.length > 0 && this.idxFh) jobs.push(this.idxFh.write(idx, 0, idx.length, this.index.writtenBytes()));
-    const tidx = this.timeIndex.unwritten();
-    if (tidx.length > 0 && this.timeFh) jobs.push(this.timeFh.write(tidx, 0, tidx.length, this.timeIndex.writtenBytes()));
-    const [w] = (await Promise.all(jobs)) as [{ bytesWritten: number }];
-    if (w.bytesWritten !== expect) throw new StorageError(`short write: ${w.bytesWritten} of ${expect} bytes`);
-    this.index.written = this.index.count;
-    this.timeIndex.written = this.timeIndex.count;
+    const fh = this.file.pin() ?? await this.file.pinOpen();
+    try {
+      const w = await fh.writev(bufs, at);
+      if (w.bytesWritten !== expect) throw new StorageError(`short write: ${w.bytesWritten} of ${expect} bytes`);
+    } finally {
+      this.file.unpin();
+    }
     this.size = this.writePos;
   }
 
@@ -348,22 +377,23 @@ export class Segment {
   async sync(): Promise<void> {
     const upTo = this.size;
     if (upTo === this.flushedSize) return;
-    await this.fh.datasync();
+    await this.withFile((fh) => fh.datasync());
     if (upTo > this.flushedSize) this.flushedSize = upTo;
   }
 
-  /** The segment stops being active: final time index entry, indexes written and fsynced, their files closed. */
+  /**
+   * The segment stops being active: final time index entry, then each index that changed
+   * since it was last written is written whole and fsynced (a crash before that rebuilds
+   * them: the segment is still at or past the recovery point).
+   */
   async seal(): Promise<void> {
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
-    for (const [fh, ix] of [[this.idxFh, this.index], [this.timeFh, this.timeIndex]] as const) {
-      if (!fh) continue;
-      const pending = ix.unwritten();
-      if (pending.length > 0) await fh.write(pending, 0, pending.length, ix.writtenBytes());
+    for (const [suffix, ix] of [[INDEX_SUFFIX, this.index], [TIME_INDEX_SUFFIX, this.timeIndex]] as const) {
+      if (ix.written === ix.count) continue;
+      await writeWhole(this.fs, this.path(suffix), ix.bytes());
       ix.written = ix.count;
-      await fh.sync();
-      await fh.close();
     }
-    this.idxFh = this.timeFh = null;
+    this.active = false;
   }
 
   /**
@@ -379,8 +409,17 @@ export class Segment {
    * served one ends the answer before it (the next read, which starts there, throws).
    */
   async read(offset: number, maxBytes: number, window: number, opts: ReadOptions = {}): Promise<Buffer> {
+    if (opts.fitOnly === true && maxBytes < HEADER_SIZE) return NOTHING;
+    const fh = this.file.pin() ?? await this.file.pinOpen();
+    try {
+      return await this.readWith(fh, offset, maxBytes, window, opts);
+    } finally {
+      this.file.unpin();
+    }
+  }
+
+  private async readWith(fh: StorageFile, offset: number, maxBytes: number, window: number, opts: ReadOptions): Promise<Buffer> {
     const { pool, fitOnly = false } = opts;
-    if (fitOnly && maxBytes < HEADER_SIZE) return NOTHING;
     const limit = this.size;
     const entry = this.index.floor(offset - this.baseOffset);
     let pos = entry < 0 ? 0 : this.index.positionAt(entry);
@@ -391,7 +430,7 @@ export class Segment {
       const buf = pool ? pool.acquire(len) : Buffer.allocUnsafe(len);
       let keep = false;
       try {
-        const n = await readFully(this.fh, buf, 0, len, pos);
+        const n = await readFully(fh, buf, 0, len, pos);
         let off = 0;
         while (n - off >= HEADER_SIZE) {
           const fault = headerFault(buf, off, limit - pos - off, expected, this.nextOffset);
@@ -399,8 +438,8 @@ export class Segment {
           const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
           const next = expected + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
           if (next > offset) {
-            if (fitOnly) return size > maxBytes ? NOTHING : await this.readFitting(pos + off, size, maxBytes, next, pool);
-            const out = await this.collect(buf, n, off, size, pos, maxBytes, next);
+            if (fitOnly) return size > maxBytes ? NOTHING : await this.readFitting(fh, pos + off, size, maxBytes, next, pool);
+            const out = await this.collect(fh, buf, n, off, size, pos, maxBytes, next);
             keep = out.buffer === buf.buffer;
             return out;
           }
@@ -417,14 +456,14 @@ export class Segment {
   }
 
   /** The batches from `start` (the first, `size` bytes, known to fit and checked) that fit in maxBytes. */
-  private async readFitting(start: number, size: number, maxBytes: number, next: number, pool: ReadBufferPool | undefined): Promise<Buffer> {
+  private async readFitting(fh: StorageFile, start: number, size: number, maxBytes: number, next: number, pool: ReadBufferPool | undefined): Promise<Buffer> {
     const len = Math.min(this.size - start, maxBytes);
     const buf = pool ? pool.acquire(len) : Buffer.allocUnsafe(len);
     let keep = false;
     try {
-      const n = await readFully(this.fh, buf, 0, len, start);
+      const n = await readFully(fh, buf, 0, len, start);
       if (n < size) throw new StorageError(`segment ${this.baseOffset}: short read at ${start}`);
-      const out = await this.collect(buf, n, 0, size, start, maxBytes, next);
+      const out = await this.collect(fh, buf, n, 0, size, start, maxBytes, next);
       keep = out.buffer === buf.buffer;
       return out;
     } finally {
@@ -438,12 +477,12 @@ export class Segment {
    * second batch must start at. A partial batch at the end of what was read is not served
    * (normal: the read stopped inside it); a batch that fails its check is not served either.
    */
-  private async collect(buf: Buffer, n: number, off: number, size: number, pos: number, maxBytes: number, next: number): Promise<Buffer> {
+  private async collect(fh: StorageFile, buf: Buffer, n: number, off: number, size: number, pos: number, maxBytes: number, next: number): Promise<Buffer> {
     if (off + size > n) {
       // The first batch is larger than what was read: return it whole anyway.
       const whole = Buffer.allocUnsafe(size);
       buf.copy(whole, 0, off, n);
-      const got = await readFully(this.fh, whole, n - off, size - (n - off), pos + n);
+      const got = await readFully(fh, whole, n - off, size - (n - off), pos + n);
       if (got < size - (n - off)) throw new StorageError(`segment ${this.baseOffset}: short read at ${pos + n}`);
       return this.checkCrcs(whole, pos + off);
     }
@@ -491,11 +530,11 @@ export class Segment {
     const rel = this.timeIndex.lastBefore(ts);
     const from = rel < 0 ? 0 : this.index.lookup(rel);
     let found: number | null = null;
-    await scanBatches(this.fh, from, this.size, true, (buf, off) => {
+    await this.withFile((fh) => scanBatches(fh, from, this.size, true, (buf, off) => {
       if (readInt64(buf, off + MAX_TIMESTAMP) < ts) return true;
       found = firstRecordAtOrAfter(buf, off, ts);
       return false;
-    }, 256 * 1024);
+    }, 256 * 1024));
     return found;
   }
 
@@ -535,8 +574,11 @@ export class Segment {
   }
 
   async close(): Promise<void> {
-    if (this.idxFh || this.timeFh) await this.seal();
-    await this.fh.close().catch(() => {});
+    try {
+      if (this.active) await this.seal();
+    } finally {
+      await this.file.close();
+    }
   }
 }
 
@@ -556,6 +598,12 @@ export async function deleteSegmentFiles(dir: string, baseOffset: number, fs: Fi
   for (const s of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await fs.unlink(join(dir, segmentFileName(baseOffset, s))).catch(() => {});
 }
 
+async function readFirstTimestamp(fh: StorageFile): Promise<number> {
+  const b = Buffer.allocUnsafe(HEADER_SIZE);
+  await readFully(fh, b, 0, HEADER_SIZE, 0);
+  return readInt64(b, MAX_TIMESTAMP);
+}
+
 async function readOptional(fs: FileSystem, path: string): Promise<Buffer | null> {
   try {
     return await fs.readFile(path);
@@ -565,11 +613,11 @@ async function readOptional(fs: FileSystem, path: string): Promise<Buffer | null
   }
 }
 
-async function writeWhole(fs: FileSystem, path: string, bytes: Buffer): Promise<void> {
+async function writeWhole(fs: FileSystem, path: string, bytes: Buffer, sync = true): Promise<void> {
   const fh = await fs.open(path, 'w');
   try {
-    await fh.write(bytes, 0, bytes.length, 0);
-    await fh.sync();
+    if (bytes.length > 0) await fh.write(bytes, 0, bytes.length, 0);
+    if (sync) await fh.sync();
   } finally {
     await fh.close();
   }

@@ -33,6 +33,8 @@ export interface StartOptions {
   /** Keep the data dir after the test (default: removed on process exit if we made it). */
   keepDataDir?: boolean;
   timeoutMs?: number;
+  /** Runs the broker under `prlimit --nofile=N:N` (util-linux): its file descriptor limit, soft and hard. */
+  fileLimit?: number;
 }
 
 const made = new Set<string>();
@@ -48,7 +50,10 @@ export async function startBroker(opts: StartOptions = {}): Promise<BrokerHandle
   } as BrokerHandle;
 
   const launch = async () => {
-    const proc = spawn(process.execPath, [...cliArgs(), 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])], {
+    const argv = [...cliArgs(), 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])];
+    // prlimit execs node in its own process, so the pid, the signals and the exit code are the broker's.
+    const [cmd, args] = opts.fileLimit === undefined ? [process.execPath, argv] : ['prlimit', [`--nofile=${opts.fileLimit}:${opts.fileLimit}`, process.execPath, ...argv]];
+    const proc = spawn(cmd, args, {
       cwd: ROOT,
       env: { ...stripSluiceEnv(process.env), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
