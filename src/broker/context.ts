@@ -16,6 +16,8 @@ import type { ProducerIdSource } from '../storage/producer-id-counter.js';
 import type { UserStore } from '../auth/user-store.js';
 import type { ConnectionAuth } from './connection-auth.js';
 import type { ClientQuotas } from './client-quotas.js';
+import type { AclStore } from '../auth/acl-store.js';
+import type { Authorizer } from './authorize.js';
 
 /** The kinds of delayed operation, the `kind` label of sluice_delayed_operations. */
 export const DELAYED_KINDS = ['fetch', 'share_acquire', 'produce'] as const;
@@ -56,6 +58,10 @@ export interface BrokerContext {
   users?: UserStore;
   /** Byte-rate quotas per user or client id (client-quotas.ts); the request pipeline meters produce and fetch with it. */
   quotas?: ClientQuotas;
+  /** ACL bindings (docs/security.md, "Authorization"): the data directory's acls.json, or etcd in cluster mode, watched. */
+  acls?: AclStore;
+  /** `auth: scram` only: checks each request's principal against `acls` (authorize.ts). Absent: nothing is checked. */
+  authorizer?: Authorizer;
 }
 
 /** The connection a request arrived on, as far as a handler needs to know it. */

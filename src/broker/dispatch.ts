@@ -41,6 +41,7 @@ import { handleFindCoordinator } from './handle-find-coordinator.js';
 import { handleSaslAuthenticate, handleSaslHandshake } from './handle-sasl.js';
 import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials } from './handle-user-scram-credentials.js';
 import { handleAlterClientQuotas, handleDescribeClientQuotas } from './handle-client-quotas.js';
+import { handleCreateAcls, handleDeleteAcls, handleDescribeAcls } from './handle-acls.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
 
@@ -85,6 +86,9 @@ const HANDLERS: HandlerMap = {
   [Api.AlterUserScramCredentials]: handleAlterUserScramCredentials,
   [Api.DescribeClientQuotas]: handleDescribeClientQuotas,
   [Api.AlterClientQuotas]: handleAlterClientQuotas,
+  [Api.DescribeAcls]: handleDescribeAcls,
+  [Api.CreateAcls]: handleCreateAcls,
+  [Api.DeleteAcls]: handleDeleteAcls,
 };
 
 /** The handler of api A, typed for A (indexing the mapped type keeps request and handler paired). */

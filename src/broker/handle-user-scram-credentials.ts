@@ -1,7 +1,8 @@
 /**
  * DescribeUserScramCredentials (50) and AlterUserScramCredentials (51): `sluice user
- * list|add|delete` through the broker (docs/security.md). With `auth: scram` only a user
- * named in `superUsers` (or the inter-broker user) may; others get CLUSTER_AUTHORIZATION_FAILED.
+ * list|add|delete` through the broker (docs/security.md). With `auth: scram` only a principal
+ * with describe (list) or alter (add, delete) on the cluster may: a `superUsers` user, the
+ * inter-broker user, or one an ACL allows; others get CLUSTER_AUTHORIZATION_FAILED.
  * With `auth: none` anyone who reaches the port may (as with every other request), so users
  * can be prepared before auth is turned on. The client computes the credential: the
  * password never reaches the broker.
@@ -13,12 +14,14 @@ import { InvalidCredentialError, type UserStore } from '../auth/user-store.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import type { Handler } from './handler.js';
 import { errorOf } from './wire-error.js';
+import { requireCluster } from './authorize.js';
+import { superUserSet } from '../auth/acl.js';
 
-/** The user store, if the principal may manage users; throws SluiceError otherwise. */
-function usersFor(ctx: BrokerContext, scope: RequestScope | undefined): UserStore {
+/** The user store, if the principal may `op` on the cluster; throws SluiceError otherwise. */
+function usersFor(ctx: BrokerContext, scope: RequestScope | undefined, op: 'alter' | 'describe'): UserStore {
   const users = ctx.users;
   if (users === undefined) throw new SluiceError('INVALID_REQUEST', 'this broker has no user store');
-  checkSuperUser(ctx, scope, 'users');
+  requireCluster(ctx, scope, op);
   return users;
 }
 
@@ -29,23 +32,19 @@ function usersFor(ctx: BrokerContext, scope: RequestScope | undefined): UserStor
 export function checkSuperUser(ctx: BrokerContext, scope: RequestScope | undefined, what: string): void {
   if (ctx.config.auth === 'none') return;
   const p = scope?.principal;
-  if (p === undefined || !(superUsers(ctx).has(p) || p === ctx.config.interBrokerUser)) {
+  if (p === undefined || !(superUserSet(ctx.config.superUsers).has(p) || p === ctx.config.interBrokerUser)) {
     throw new SluiceError('CLUSTER_AUTHORIZATION_FAILED', `user ${JSON.stringify(p ?? '')} may not manage ${what}: only the superUsers setting's users may`);
   }
 }
 
-function superUsers(ctx: BrokerContext): Set<string> {
-  return new Set((ctx.config.superUsers ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
-}
-
 export const handleDescribeUserScramCredentials: Handler<typeof Api.DescribeUserScramCredentials> = async (ctx, req, scope) => {
-  const all = await usersFor(ctx, scope).list();
+  const all = await usersFor(ctx, scope, 'describe').list();
   const want = req.users === undefined ? undefined : new Set(req.users);
   return { id: req.id, users: want === undefined ? all : all.filter((u) => want.has(u.name)) };
 };
 
 export const handleAlterUserScramCredentials: Handler<typeof Api.AlterUserScramCredentials> = async (ctx, req, scope) => {
-  const users = usersFor(ctx, scope);
+  const users = usersFor(ctx, scope, 'alter');
   const results: AlterUserScramCredentialsResponse['results'] = [];
   for (const u of req.upsertions) {
     try {

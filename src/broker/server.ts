@@ -61,6 +61,10 @@ import { PlacedLogManager } from '../storage/placed-log-manager.js';
 import { FileUserStore } from '../auth/file-user-store.js';
 import { EtcdUserStore } from '../auth/etcd-user-store.js';
 import type { UserStore } from '../auth/user-store.js';
+import { FileAclStore } from '../auth/file-acl-store.js';
+import { EtcdAclStore } from '../auth/etcd-acl-store.js';
+import type { AclStore } from '../auth/acl-store.js';
+import { Authorizer } from './authorize.js';
 import { makeCredential, passwordMatches } from '../protocol/scram.js';
 import { SluiceError } from '../errors.js';
 import { ConnectionAuth, type AuthService } from './connection-auth.js';
@@ -183,6 +187,8 @@ export class Broker {
       byUser: this.config.auth === 'scram', exemptUser: this.config.interBrokerUser, metrics,
     });
     this.startIdleSweep();
+    this.ctx.acls = await this.openAcls(logs.dataDir);
+    if (this.config.auth === 'scram') this.ctx.authorizer = new Authorizer(this.ctx.acls, this.config);
     const shares = await ShareCoordinators.start(this.ctx);
     if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster, shares);
     this.ready = true;
@@ -312,6 +318,19 @@ export class Broker {
     }, Math.min(10_000, Math.max(10, Math.floor(max / 4)))).unref();
   }
 
+  /**
+   * The ACL store beside the users (docs/security.md, "Authorization"): the data directory's
+   * acls.json, or etcd in cluster mode, watched so a change through any broker applies here.
+   */
+  private async openAcls(dataDir: string): Promise<AclStore> {
+    const c = this.cluster?.ctx;
+    if (!c) return FileAclStore.open(dataDir);
+    return EtcdAclStore.open(c.node.client, c.node.keys, {
+      onInvalid: (key, problem) => { this.log.warn('acl.invalid', { key, problem }); },
+      onError: (err) => { this.log.error('acl.watch-failed', { error: err.message }); },
+    });
+  }
+
   /** A listener other machines can reach, without auth or TLS: said at start-up, naming both. */
   private warnIfExposed(): void {
     const { host, auth } = this.config;
@@ -439,6 +458,7 @@ export class Broker {
     if (ctx) await ctx.groups.close();
     await ctx?.quotas?.store.close();
     if (ctx) await ctx.logs.close();
+    await ctx?.acls?.close();
     await this.cluster?.close();
     await closed;
     const ms = this.metricsServer;

@@ -27,6 +27,9 @@ export class ClusterKeys {
   /** Client quotas (auth/etcd-quota-store.ts): one key per entity (`user:alice`) and quota name, the rate as text. */
   get quotasPrefix(): string { return `${this.root}quotas/`; }
   quota(entityKey: string, name: string): string { return `${this.quotasPrefix}${entityKey}/${name}`; }
+  /** ACL bindings (auth/etcd-acl-store.ts): one key per binding, the binding as JSON. */
+  get aclsPrefix(): string { return `${this.root}acls/`; }
+  acl(id: string): string { return `${this.aclsPrefix}${id}`; }
 }
 
 /**

@@ -100,7 +100,7 @@ export interface BrokerConfig {
   authTimeoutMs: number;
   /** Cap of the delay a failed login's answer gets; the delay doubles per failure from one address. */
   authFailureDelayMaxMs: number;
-  /** Users who may manage users (comma-separated), until ACLs exist. */
+  /** Users (comma-separated) who may do everything but read or write internal topics, whatever the ACLs (docs/security.md). */
   superUsers?: string;
   /** Cluster mode with auth scram: the user this broker logs in as to the other brokers (replica fetches, forwarded requests). */
   interBrokerUser?: string;
@@ -232,7 +232,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'auth', type: { kind: 'enum', values: AUTH_MODES }, description: 'none: serve anyone who reaches the port; scram: SASL/SCRAM-SHA-256 login first' },
   { key: 'authTimeoutMs', type: int(100, 600_000), description: 'auth scram: close a connection not authenticated this long after it opened' },
   { key: 'authFailureDelayMaxMs', type: int(0, 600_000), description: 'auth scram: cap of the delay before a failed login is answered (doubles per failure from one address)' },
-  { key: 'superUsers', type: { kind: 'string' }, optional: true, description: 'auth scram: users (comma-separated) who may add, delete and list users' },
+  { key: 'superUsers', type: { kind: 'string' }, optional: true, description: 'auth scram: users (comma-separated) who may do everything, whatever the ACLs (but read or write internal topics)' },
   { key: 'interBrokerUser', type: { kind: 'string' }, optional: true, description: 'cluster mode, auth scram: the user brokers log in as to each other' },
   { key: 'interBrokerPassword', type: { kind: 'string' }, optional: true, secret: true, description: 'cluster mode, auth scram: that user\'s password (the same on every broker)' },
   { key: 'etcdCaFile', type: { kind: 'string' }, optional: true, description: 'cluster mode: PEM CA bundle that etcd\'s certificate must chain to; set, the etcd connection uses TLS (endpoints https://)' },

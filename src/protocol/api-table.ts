@@ -27,9 +27,11 @@ import {
   type ShareDeleteResponse, type ShareResetResponse, type ShareCancelResponse, type ShareProgressResponse, type ApiVersionsResponse, type OffsetsForLeaderEpochResponse, type InitProducerIdResponse, type FailsafeCheckResponse,
   type AlterPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse, type ElectLeadersResponse, type TopicConfig, type ShareGroupSettings,
   type SaslHandshakeResponse, type SaslAuthenticateResponse, type DescribeUserScramCredentialsResponse, type AlterUserScramCredentialsResponse,
+  type DescribeAclsResponse, type CreateAclsResponse, type DeleteAclsResponse,
 } from './api.js';
 import type { DescribeClientQuotasResponse, AlterClientQuotasResponse } from './api.js';
 import { MAX_BYTE_RATE, MAX_QUOTA_ENTITY_CHARS, MIN_BYTE_RATE, QUOTA_NAMES, quotaEntityProblem } from './client-quota.js';
+import { ACL_OPERATIONS, MAX_ACL_NAME_CHARS, PATTERN_TYPES, PERMISSIONS, RESOURCE_TYPES } from './acl-binding.js';
 import { I32_MAX, MAX_ACK_OFFSETS, MAX_ACQUIRE_RECORDS, MAX_DESCRIBE_JOBS, MAX_ID_CHARS, MAX_JOB_PROGRESS_BYTES, MAX_OFFSET, MAX_PRODUCE_TIMEOUT_MS } from './limits.js';
 import type { ShareAlterResponse } from './api.js';
 import { MAX_SCRAM_ITERATIONS, MAX_USER_NAME_CHARS, MIN_SCRAM_ITERATIONS, SCRAM_SHA_256 } from './scram.js';
@@ -76,6 +78,12 @@ const GROUP_STATES = ['Empty', 'Assigning', 'Reconciling', 'Stable', 'Dead'] as 
 const userName = str({ min: 1, max: MAX_USER_NAME_CHARS });
 /** Longest SCRAM message accepted: the longest real one (a 255-character name, escaped) is under 1 KiB. */
 const MAX_SASL_MESSAGE_BYTES = 4096;
+/** An ACL binding (acl-binding.ts): its fields' shapes; whether they fit together (a cluster binding has no name) is the store's check, per binding. */
+const aclName = str({ max: MAX_ACL_NAME_CHARS });
+const aclBinding = struct({
+  principal: str({ min: 1, max: MAX_ACL_NAME_CHARS }), resourceType: oneOf(RESOURCE_TYPES), resourceName: aclName,
+  patternType: oneOf(PATTERN_TYPES), operation: oneOf(ACL_OPERATIONS), permission: oneOf(PERMISSIONS),
+});
 const describeGroups = struct({ groupIds: array(groupId), includeOffsets: optional(bool()) });
 
 export const API_TABLE = {
@@ -348,6 +356,15 @@ export const API_TABLE = {
       return undefined;
     })),
   }), responds<AlterClientQuotasResponse>()),
+  // ACLs (docs/security.md, "Authorization"). Describe: the bindings whose fields equal every
+  // field the filter gives (none: all). Create and delete: exact bindings, each alone.
+  // Managing them needs alter on the cluster, listing them describe (auth: scram).
+  [Api.DescribeAcls]: def('DescribeAcls', struct({
+    principal: optional(str({ min: 1, max: MAX_ACL_NAME_CHARS })), resourceType: optional(oneOf(RESOURCE_TYPES)), resourceName: optional(aclName),
+    patternType: optional(oneOf(PATTERN_TYPES)), operation: optional(oneOf(ACL_OPERATIONS)), permission: optional(oneOf(PERMISSIONS)),
+  }), responds<DescribeAclsResponse>()),
+  [Api.CreateAcls]: def('CreateAcls', struct({ creations: array(aclBinding) }), responds<CreateAclsResponse>()),
+  [Api.DeleteAcls]: def('DeleteAcls', struct({ deletions: array(aclBinding) }), responds<DeleteAclsResponse>()),
 } as const satisfies { readonly [A in ApiKey]: ApiDefinition };
 
 export type ApiTable = typeof API_TABLE;
@@ -427,3 +444,6 @@ export type SaslAuthenticateRequest = RequestOf<typeof Api.SaslAuthenticate>;
 export type DescribeUserScramCredentialsRequest = RequestOf<typeof Api.DescribeUserScramCredentials>;
 export type AlterUserScramCredentialsRequest = RequestOf<typeof Api.AlterUserScramCredentials>;
 export type AlterClientQuotasRequest = RequestOf<typeof Api.AlterClientQuotas>;
+export type DescribeAclsRequest = RequestOf<typeof Api.DescribeAcls>;
+export type CreateAclsRequest = RequestOf<typeof Api.CreateAcls>;
+export type DeleteAclsRequest = RequestOf<typeof Api.DeleteAcls>;

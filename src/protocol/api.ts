@@ -14,6 +14,7 @@
  * their usual names. Responses are built by the broker and typed here.
  */
 import type { WireError } from './errors.js';
+import type { AclBinding } from './acl-binding.js';
 
 export type {
   ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, CreateTopicsRequest, DeleteTopicsRequest,
@@ -22,7 +23,7 @@ export type {
   DeleteGroupsRequest, ShareAcquireRequest, ShareAckRequest, ShareAckEntry, ShareDescribeRequest, ShareLeaveRequest,
   ShareDeleteRequest, ShareResetRequest, ShareResetTo, ApiVersionsRequest, OffsetsForLeaderEpochRequest, InitProducerIdRequest, FailsafeCheckRequest,
   AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest, SaslHandshakeRequest, SaslAuthenticateRequest,
-  DescribeUserScramCredentialsRequest, AlterUserScramCredentialsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
+  DescribeUserScramCredentialsRequest, AlterUserScramCredentialsRequest, DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest, RequestOf, ResponseOf, BodyOf, AnyRequest,
 } from './api-table.js';
 
 export const Api = {
@@ -49,6 +50,10 @@ export const Api = {
   // Quotas (docs/security.md, "Quotas and limits"): Kafka's keys, Sluice's shapes.
   DescribeClientQuotas: 48,
   AlterClientQuotas: 49,
+  // Authorization (docs/security.md): Kafka's keys, Sluice's shapes.
+  DescribeAcls: 29,
+  CreateAcls: 30,
+  DeleteAcls: 31,
   OffsetCommit: 8,
   OffsetFetch: 9,
   DescribeGroups: 15,
@@ -552,6 +557,22 @@ export interface DescribeClientQuotasResponse extends ResponseHeader {
 /** One result per entry of the request, in order. */
 export interface AlterClientQuotasResponse extends ResponseHeader {
   results: { entityType: QuotaEntityType; name?: string; error?: WireError }[];
+}
+
+// --- DescribeAcls (29) / CreateAcls (30) / DeleteAcls (31) ---------------------------
+/** The bindings matching the request's filter, in a stable order. */
+export interface DescribeAclsResponse extends ResponseHeader {
+  acls: AclBinding[];
+}
+
+/** One result per binding of the request, in its order; each succeeds or fails alone. */
+export interface CreateAclsResponse extends ResponseHeader {
+  results: { error?: WireError }[];
+}
+
+/** One result per binding of the request, in its order: RESOURCE_NOT_FOUND when it was not there. */
+export interface DeleteAclsResponse extends ResponseHeader {
+  results: { error?: WireError }[];
 }
 
 // --- AlterPartitionReassignments (45) / ListPartitionReassignments (46) --------------
