@@ -15,8 +15,9 @@
  *     may see it in metadata);
  *   - else refused: what no ACL allows is denied.
  * Super users may do everything, and the broker's own principal (the inter-broker user)
- * too, except that internal topics (`__*`) are the broker's alone: no client principal,
- * super users included, reads or writes them, whatever the ACLs.
+ * too, except that the records of internal topics (`__*`) are the broker's alone: no client
+ * principal, super users included, reads or writes them, whatever the ACLs. Describing them
+ * (their placement: drain and rebalance need it) follows the rules like any topic.
  *
  * Cost: one Map lookup per principal (the user's and `*`), then the bindings of the asked
  * resource type only: a literal name is one more Map lookup, prefixes a scan of that
@@ -173,7 +174,7 @@ function grants(granted: AclOperation, op: Operation): boolean {
  */
 export function authorize(acls: AclSet, who: Privileged, principal: string, op: Operation, resource: Resource, alsoCluster = false): boolean {
   if (principal === who.brokerUser) return true;
-  if (resource.type === 'topic' && isInternalTopicName(resource.name)) return false;
+  if ((op === 'read' || op === 'write') && resource.type === 'topic' && isInternalTopicName(resource.name)) return false;
   if (who.superUsers.has(principal)) return true;
   return acls.verdict(principal, op, alsoCluster ? [resource, CLUSTER] : [resource]) === 'allow';
 }

@@ -41,6 +41,7 @@ import { handleFindCoordinator } from './handle-find-coordinator.js';
 import { handleSaslAuthenticate, handleSaslHandshake } from './handle-sasl.js';
 import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials } from './handle-user-scram-credentials.js';
 import { handleAlterClientQuotas, handleDescribeClientQuotas } from './handle-client-quotas.js';
+import { authorizeRequest } from './request-authorization.js';
 import { handleCreateAcls, handleDeleteAcls, handleDescribeAcls } from './handle-acls.js';
 
 type HandlerMap = { readonly [A in ApiKey]: Handler<A> };
@@ -101,7 +102,18 @@ function call<A extends ApiKey>(ctx: BrokerContext, req: RequestOf<A>, scope: Re
   return h(ctx, req, scope);
 }
 
-/** parseRequest has already refused unknown apis, so a handler always exists. */
+/**
+ * parseRequest has already refused unknown apis, so a handler always exists. With a
+ * principal (auth scram), what the api needs is checked first (request-authorization.ts);
+ * a refusal is the request's answer.
+ */
 export function dispatch(ctx: BrokerContext, req: Request, scope: RequestScope): Promise<object | undefined> {
+  if (scope.principal !== undefined) {
+    try {
+      authorizeRequest(ctx, req, scope);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
   return call(ctx, req, scope);
 }

@@ -4,11 +4,14 @@ import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import type { Handler } from './handler.js';
+import { topicRefusal } from './authorize.js';
 import { asForwarded } from './forwarded-request.js';
 
-export const handleCreatePartitions: Handler<typeof Api.CreatePartitions> = async (ctx, req) => {
+export const handleCreatePartitions: Handler<typeof Api.CreatePartitions> = async (ctx, req, scope) => {
   const topics: TopicResult[] = [];
   for (const { name, totalPartitions } of req.topics) {
+    const denied = topicRefusal(ctx, scope, 'alter', name, true);
+    if (denied !== undefined) { topics.push({ name, error: denied }); continue; }
     const info = isInternalTopicName(name) ? undefined : ctx.logs.topic(name);
     if (!info) {
       const problem = topicNameProblem(name);

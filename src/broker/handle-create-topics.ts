@@ -16,12 +16,16 @@ import { topicConfigProblem } from '../protocol/topic-config.js';
 import { errorOf, wireError } from './wire-error.js';
 import { MAX_PARTITIONS } from '../storage/log-manager.js';
 import type { Handler } from './handler.js';
+import { topicRefusal } from './authorize.js';
 import { asForwarded } from './forwarded-request.js';
 
-export const handleCreateTopics: Handler<typeof Api.CreateTopics> = async (ctx, req) => {
+export const handleCreateTopics: Handler<typeof Api.CreateTopics> = async (ctx, req, scope) => {
   const topics: TopicResult[] = [];
   for (const t of req.topics) {
     const name = t.name;
+    // First: the answer to a principal without create must not tell whether the topic exists.
+    const denied = topicRefusal(ctx, scope, 'create', name, true);
+    if (denied !== undefined) { topics.push({ name, error: denied }); continue; }
     const nameProblem = topicNameProblem(name);
     if (nameProblem) { topics.push({ name, error: errorOf('INVALID_TOPIC', nameProblem) }); continue; }
     if (isInternalTopicName(name)) { topics.push({ name, error: errorOf('INVALID_TOPIC', `topic names starting with '${INTERNAL_TOPIC_PREFIX}' are reserved for the broker`) }); continue; }

@@ -3,11 +3,14 @@ import type { Api, TopicResult } from '../protocol/api.js';
 import { isInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
+import { topicRefusal } from './authorize.js';
 import { asForwarded } from './forwarded-request.js';
 
-export const handleDeleteTopics: Handler<typeof Api.DeleteTopics> = async (ctx, req) => {
+export const handleDeleteTopics: Handler<typeof Api.DeleteTopics> = async (ctx, req, scope) => {
   const topics: TopicResult[] = [];
   for (const name of req.topics) {
+    const denied = topicRefusal(ctx, scope, 'delete', name, true);
+    if (denied !== undefined) { topics.push({ name, error: denied }); continue; }
     if (isInternalTopicName(name)) {
       topics.push({ name, error: errorOf('INVALID_TOPIC', `'${name}' is an internal topic`) });
       continue;

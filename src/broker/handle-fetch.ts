@@ -44,6 +44,7 @@ import { resolveLog } from './topic-access.js';
 import { countRecords } from './count-records.js';
 import { errorName } from '../protocol/errors.js';
 import type { Handler } from './handler.js';
+import { topicRefusal } from './authorize.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -112,7 +113,7 @@ async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScop
   const granted = scope ? await scope.reserveOutput(Math.max(req.maxBytes, ctx.config.maxBatchBytes)) : req.maxBytes;
   if (granted === 0) return nothing(); // the connection closed while waiting: no one to read for
   try {
-    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted));
+    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted), scope);
     if (scope) {
       scope.adjustOutput(out.bytes - granted);
       out.reserved = out.bytes;
@@ -124,19 +125,27 @@ async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScop
   }
 }
 
-async function readWithin(ctx: BrokerContext, req: FetchRequest, maxBytes: number): Promise<ReadOutcome> {
+async function readWithin(ctx: BrokerContext, req: FetchRequest, maxBytes: number, scope: RequestScope | undefined): Promise<ReadOutcome> {
   const parts = req.partitions;
   const partitions: FetchPartitionResult[] = new Array(parts.length);
   let budget = maxBytes;
   let bytes = 0;
   let failed = false;
   const rm = ctx.replicas;
+  // auth scram: read on each topic, checked on every pass (an ACL removed during a long poll applies to it).
+  const checked = scope?.principal !== undefined ? scope : undefined;
   // Sequential: the response budget decides what the next partition may return.
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
     let log: PartitionLog;
     // Cluster mode: the partition's leadership; a consumer reads below its high watermark.
     let lead: Leadership | undefined;
+    const denied = checked === undefined ? undefined : topicRefusal(ctx, checked, 'read', p.topic);
+    if (denied !== undefined) {
+      failed = true;
+      partitions[i] = { topic: p.topic, partition: p.partition, error: denied, highWatermark: -1, logStartOffset: -1, records: EMPTY };
+      continue;
+    }
     if (rm === undefined) {
       const r = resolveLog(ctx, p.topic, p.partition);
       if (r.error) {

@@ -11,6 +11,7 @@ import type { BrokerContext } from './context.js';
 import { wireError } from './wire-error.js';
 import type { Api } from '../protocol/api.js';
 import type { Handler } from './handler.js';
+import { requireGroup, requireTopic, topicRefusal } from './authorize.js';
 
 function results(ctx: BrokerContext, rs: PartitionResult[]): { topic: string; partition: number; error?: WireError }[] {
   return rs.map((r) => (r.error ? { topic: r.topic, partition: r.partition, error: wireError(r.error, ctx.log) } : { topic: r.topic, partition: r.partition }));
@@ -26,9 +27,13 @@ export const handleOffsetCommit: Handler<typeof Api.OffsetCommit> = async (ctx, 
   }
 };
 
-export const handleOffsetFetch: Handler<typeof Api.OffsetFetch> = async (ctx, req) => {
+/** auth scram: read on the group, and on each topic named; without names, only the readable topics' offsets are answered. */
+export const handleOffsetFetch: Handler<typeof Api.OffsetFetch> = async (ctx, req, scope) => {
+  requireGroup(ctx, scope, 'read', req.groupId);
+  for (const p of req.partitions ?? []) requireTopic(ctx, scope, 'read', p.topic);
   try {
-    const offsets = ctx.groups.coordinatorFor(req.groupId).fetchOffsets(req.groupId, req.partitions);
+    let offsets = ctx.groups.coordinatorFor(req.groupId).fetchOffsets(req.groupId, req.partitions);
+    if (req.partitions === undefined && scope?.principal !== undefined) offsets = offsets.filter((o) => topicRefusal(ctx, scope, 'read', o.topic) === undefined);
     return { id: req.id, partitions: offsets.map(({ topic, partition, offset, metadata }) => ({ topic, partition, offset, metadata })) };
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };

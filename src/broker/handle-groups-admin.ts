@@ -14,9 +14,11 @@ import type { GroupDescription as CoordinatorGroupDescription } from '../group/c
 import type { GroupDescription, Api } from '../protocol/api.js';
 import { wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
+import { groupRefusal } from './authorize.js';
 
-export const handleListGroups: Handler<typeof Api.ListGroups> = async (ctx, req) => {
-  const groups = ctx.groups.coordinators().flatMap((c) => c.listGroups(req.states));
+export const handleListGroups: Handler<typeof Api.ListGroups> = async (ctx, req, scope) => {
+  // auth scram: only the groups the principal may describe.
+  const groups = ctx.groups.coordinators().flatMap((c) => c.listGroups(req.states)).filter((g) => groupRefusal(ctx, scope, 'describe', g.groupId) === undefined);
   groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   return { id: req.id, groups };
 };

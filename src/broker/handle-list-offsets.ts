@@ -11,10 +11,13 @@ import { errorOf, wireError } from './wire-error.js';
 import { Leadership, type ReplicaManager } from '../replication/replica-manager.js';
 import type { Api } from '../protocol/api.js';
 import type { Handler } from './handler.js';
+import { topicRefusal } from './authorize.js';
 
-export const handleListOffsets: Handler<typeof Api.ListOffsets> = async (ctx, req) => {
+export const handleListOffsets: Handler<typeof Api.ListOffsets> = async (ctx, req, scope) => {
   const rm = ctx.replicas;
   const partitions = await Promise.all(req.partitions.map(async ({ topic, partition, timestamp }) => {
+    const denied = topicRefusal(ctx, scope, 'read', topic);
+    if (denied !== undefined) return { topic, partition, error: denied, offset: -1 };
     if (rm !== undefined) return listAsLeader(ctx, rm, topic, partition, timestamp);
     const r = resolveLog(ctx, topic, partition);
     if (r.error) return { topic, partition, error: r.error, offset: -1 };

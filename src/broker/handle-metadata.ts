@@ -5,6 +5,8 @@
  * the same once their views have caught up. A single broker leaves those fields out.
  * Internal topics are left out of the full listing; asked by name, the replicated ones
  * (`__consumer_offsets`, `__share_state`) are answered with their placement too.
+ * With auth scram only topics the principal may describe are listed, and one it may not is
+ * answered exactly as a missing one (docs/security.md): the answer does not tell whether it exists.
  */
 import type { Api, BrokerMetadata, MetadataResponse, PartitionMetadata, TopicMetadata } from '../protocol/api.js';
 import type { ClusterContext } from './cluster-context.js';
@@ -12,12 +14,13 @@ import type { PartitionState } from '../cluster/partition-state.js';
 import { isInternalTopicName, isLocalInternalTopicName, topicNameProblem } from '../topic-name.js';
 import { errorOf } from './wire-error.js';
 import type { Handler } from './handler.js';
+import { mayDescribeTopic } from './authorize.js';
 
-export const handleMetadata: Handler<typeof Api.Metadata> = async (ctx, req) => {
+export const handleMetadata: Handler<typeof Api.Metadata> = async (ctx, req, scope) => {
   // Internal topics are left out of the full listing; asking for one by exact name answers it.
-  const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopicName(n)).sort();
+  const names = req.topics ?? ctx.logs.topics().map((t) => t.name).filter((n) => !isInternalTopicName(n) && mayDescribeTopic(ctx, scope, n)).sort();
   const topics = names.map((name): TopicMetadata => {
-    const info = ctx.logs.topic(name);
+    const info = mayDescribeTopic(ctx, scope, name) ? ctx.logs.topic(name) : undefined;
     if (info) {
       const m: TopicMetadata = { name, partitions: info.partitions, config: info.config };
       // The replicated internal topics (__consumer_offsets, __share_state) are placed like any

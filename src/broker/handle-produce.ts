@@ -16,6 +16,10 @@
  * queue (partition-log.ts); a retry of a stored batch is answered with its first offsets,
  * a bad sequence with OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH / UNKNOWN_PRODUCER_ID.
  *
+ * Authorization (auth scram, docs/security.md): write on the topic, checked before anything
+ * else (an internal topic is refused so even for a super user); a topic created on first
+ * produce also needs create on it or on the cluster, else it is answered as missing.
+ *
  * Metrics: per partition, records (from the append's offsets, not by decoding) and bytes
  * on success (not for a duplicate), or the error name on failure.
  */
@@ -29,6 +33,7 @@ import { errorName } from '../protocol/errors.js';
 import { produceAsLeader } from './produce-as-leader.js';
 import type { Api } from '../protocol/api.js';
 import type { Handler } from './handler.js';
+import { topicRefusal } from './authorize.js';
 
 export const handleProduce: Handler<typeof Api.Produce> = async (ctx, req, scope) => {
   const parts = req.partitions;
@@ -56,6 +61,8 @@ async function produceOne(
   if (records.length > ctx.config.maxBatchBytes) {
     return { topic, partition, error: errorOf('MESSAGE_TOO_LARGE', `record set of ${records.length} bytes exceeds maxBatchBytes ${ctx.config.maxBatchBytes}`) };
   }
+  const denied = topicRefusal(ctx, scope, 'write', topic);
+  if (denied !== undefined) return { topic, partition, error: denied };
   if (isInternalTopicName(topic)) return { topic, partition, error: errorOf('INVALID_TOPIC', `'${topic}' is an internal topic; only the broker writes to it`) };
   // Controlled shutdown (cluster mode): leaderships are moving away; the client finds the new leader.
   if (ctx.cluster?.leaving) return { topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', 'this broker is shutting down; its leaderships are moving to other brokers') };
@@ -63,14 +70,14 @@ async function produceOne(
   // controller (the log manager forwards it) and answers once this broker's view has the
   // topic; the leader may be another broker, which the client then learns from Metadata.
   if (ctx.replicas !== undefined) {
-    if (ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
+    if (mayAutoCreate(ctx, topic, scope)) {
       const failed = await autoCreate(ctx, topic, partition);
       if (failed) return failed;
     }
     return produceAsLeader(ctx, ctx.replicas, topic, partition, records, acks, timeoutMs, scope);
   }
   let r = resolveLog(ctx, topic, partition);
-  if (r.error && ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic)) {
+  if (r.error && mayAutoCreate(ctx, topic, scope)) {
     const failed = await autoCreate(ctx, topic, partition);
     if (failed) return failed;
     r = resolveLog(ctx, topic, partition);
@@ -88,3 +95,8 @@ async function produceOne(
 }
 
 const DURABLE = Object.freeze({ durable: true });
+
+/** Whether a produce to `topic` creates it: autoCreateTopics, a legal name not yet a topic, and (auth scram) create on it or the cluster. */
+function mayAutoCreate(ctx: BrokerContext, topic: string, scope: RequestScope | undefined): boolean {
+  return ctx.config.autoCreateTopics && !ctx.logs.topic(topic) && !topicNameProblem(topic) && topicRefusal(ctx, scope, 'create', topic, true) === undefined;
+}

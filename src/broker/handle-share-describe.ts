@@ -8,13 +8,17 @@ import { shareCoordinators } from './share-coordinators.js';
 import { wireError } from './wire-error.js';
 import { settingsOf } from './share-settings.js';
 import type { Handler } from './handler.js';
+import { groupRefusal } from './authorize.js';
 
-export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx, req) => {
+export const handleShareDescribe: Handler<typeof Api.ShareDescribe> = async (ctx, req, scope) => {
   const shares = shareCoordinators(ctx);
   // Cluster mode: without ids, the groups coordinated here; a named group coordinated
   // elsewhere fails alone with NOT_COORDINATOR (the client asks its coordinator).
-  const ids = req.groupIds ?? shares.services().flatMap((s) => s.coord.groups());
+  // auth scram: without ids, only the groups the principal may describe; a named one it may not fails alone.
+  const ids = req.groupIds ?? shares.services().flatMap((s) => s.coord.groups()).filter((g) => groupRefusal(ctx, scope, 'describe', g) === undefined);
   const groups = ids.map((groupId): ShareGroupDescriptionWire | ShareGroupDescribeFailure => {
+    const denied = groupRefusal(ctx, scope, 'describe', groupId);
+    if (denied !== undefined) return { groupId, error: denied };
     try {
       const coord = shares.forGroup(groupId).coord;
       const d = coord.describe(groupId);

@@ -9,12 +9,14 @@ import { topicNameProblem } from '../topic-name.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
+import { mayDescribeTopic } from './authorize.js';
 
 const NOTHING = { segments: 0, batches: 0, records: 0, bytes: 0, problems: [], problemCount: 0 };
 
-export const handleVerifyTopic: Handler<typeof Api.VerifyTopic> = async (ctx, req) => {
+export const handleVerifyTopic: Handler<typeof Api.VerifyTopic> = async (ctx, req, scope) => {
   const { topic } = req;
-  const info = ctx.logs.topic(topic);
+  // A topic the principal may not describe is answered as a missing one (docs/security.md).
+  const info = mayDescribeTopic(ctx, scope, topic) ? ctx.logs.topic(topic) : undefined;
   if (!info) {
     const problem = topicNameProblem(topic);
     throw problem ? new InvalidTopicError(problem) : new UnknownTopicError(topic);

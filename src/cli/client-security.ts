@@ -25,7 +25,7 @@ export function addSecurityOptions(cmd: Command): void {
   // `produce` has a --key of its own (the message key): there the certificate's key is --cert-key.
   const keyFlag = cmd.options.some((o) => o.long === '--key') ? '--cert-key' : '--key';
   cmd.addOption(new Option(`${keyFlag} <file>`, 'PEM key of --cert'));
-  // `quota set` has a --user of its own (whose quota): there the login is --login-user.
+  // `quota set` and `acl add|remove|list` have a --user of their own (whose quota, whom the ACL is for): there the login is --login-user.
   const userFlag = cmd.options.some((o) => o.long === '--user') ? '--login-user' : '--user';
   cmd.addOption(new Option(`${userFlag} <name>`, 'log in as this user (SASL/SCRAM-SHA-256); password from SLUICE_PASSWORD or --password-stdin').env('SLUICE_USER'));
   // `user add --password-stdin` reads the new user's password: there the login's comes from SLUICE_PASSWORD.

@@ -13,6 +13,7 @@ import { registerQueueCommand } from './queue-command.js';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerUserCommand } from './user-command.js';
 import { registerQuotaCommand } from './quota-command.js';
+import { registerAclCommand } from './acl-command.js';
 import { addSecurityOptions } from './client-security.js';
 import { tuneGc } from './gc-tuning.js';
 
@@ -35,6 +36,7 @@ registerQueueCommand(program);
 registerClusterCommand(program);
 registerUserCommand(program);
 registerQuotaCommand(program);
+registerAclCommand(program);
 // --ca/--cert/--key/--user/--password-stdin on every command that takes --broker (docs/security.md).
 addSecurityOptions(program);
 

@@ -26,6 +26,7 @@ import type { ClientQuotaEntry, ClientQuotaValues } from '../protocol/api.js';
 import { quotaEntityKey, type QuotaEntity, type QuotaName } from '../protocol/client-quota.js';
 
 export type { ClientQuotaEntry, ClientQuotaValues, QuotaEntity, QuotaName };
+import type { AclBinding } from '../protocol/acl-binding.js';
 
 export type { TopicConfig, PartitionDescription, PartitionDetails, PartitionReassignment };
 
@@ -80,6 +81,12 @@ function topicError(name: string, e: WireError, verb: string): BrokerError {
 
 function throwUserError(results: { user: string; error?: WireError }[]): void {
   for (const r of results) if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `user ${JSON.stringify(r.user)}: ${r.error.message}`, { user: r.user });
+}
+
+function throwAclError(bindings: AclBinding[], results: { error?: WireError }[], verb: string): void {
+  results.forEach((r, i) => {
+    if (r.error && r.error.code !== 0) throw new BrokerError(r.error.code, `${verb} ACL ${JSON.stringify(bindings[i])}: ${r.error.message}`);
+  });
 }
 
 function throwFirst(results: TopicResult[] | undefined, verb: string): void {
@@ -173,6 +180,26 @@ export class Admin {
   /** Every user with its mechanism and iterations, sorted by name (never a key). */
   async listUsers(): Promise<{ name: string; mechanism: string; iterations: number }[]> {
     return (await this.conn.request(Api.DescribeUserScramCredentials, {})).users;
+  }
+
+  /**
+   * Adds ACL bindings (docs/security.md, "Authorization"); one already there is kept once.
+   * With auth on, needs alter on the cluster (CLUSTER_AUTHORIZATION_FAILED otherwise).
+   */
+  async createAcls(bindings: AclBinding[]): Promise<void> {
+    const res = await this.conn.request(Api.CreateAcls, { creations: bindings });
+    throwAclError(bindings, res.results, 'add');
+  }
+
+  /** Removes ACL bindings, each given exactly; RESOURCE_NOT_FOUND for one that is not there. */
+  async deleteAcls(bindings: AclBinding[]): Promise<void> {
+    const res = await this.conn.request(Api.DeleteAcls, { deletions: bindings });
+    throwAclError(bindings, res.results, 'remove');
+  }
+
+  /** The ACL bindings whose fields equal every field `filter` gives (none: all), in a stable order. */
+  async describeAcls(filter: Partial<AclBinding> = {}): Promise<AclBinding[]> {
+    return (await this.conn.request(Api.DescribeAcls, filter)).acls;
   }
 
   /** Every topic with its partition count and config, sorted by name. */

@@ -24,3 +24,4 @@ export { SluiceError } from '../errors.js';
 export { BrokerError, ERRORS, type ErrorName } from '../protocol/errors.js';
 export { NetworkError, RequestTimeoutError, ClientClosedError, InvalidArgumentError, MessageTooLargeError } from './errors.js';
 export type { BrokerLimits } from '../protocol/broker-limits.js';
+export type { AclBinding, AclOperation, ResourceType, PatternType, Permission } from '../protocol/acl-binding.js';

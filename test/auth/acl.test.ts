@@ -88,6 +88,7 @@ test('super users may do everything but touch internal topics; the broker user m
     assert.equal(authorize(acls, who, p, 'read', topic('__share_state')), false, p);
   }
   assert.equal(authorize(acls, who, 'broker', 'read', topic('__consumer_offsets')), true);
+  assert.equal(authorize(acls, who, 'admin', 'describe', topic('__consumer_offsets')), true, 'placement is not records');
 });
 
 test('a binding with a bad field is named; the cluster has no name; duplicates are kept once', () => {

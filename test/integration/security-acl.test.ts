@@ -1,0 +1,235 @@
+/**
+ * ACLs on one broker with auth: scram (docs/security.md, "Authorization"): each refusal comes
+ * with its error and changes nothing; each operation works with exactly its ACL; a topic the
+ * principal may not describe is answered as a missing one; internal topics are off limits even
+ * to a super user; an ACL added or removed applies to an open connection without a restart;
+ * deny wins; prefix rules. The first ACL is added offline (`sluice acl add --data-dir`).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Admin, Consumer, Producer, QueueConsumer, type AclBinding } from '../../src/client/index.js';
+import { Api } from '../../src/protocol/api.js';
+import { ERRORS } from '../../src/errors.js';
+import { ScramClient } from '../../src/protocol/scram.js';
+import { encodeBatch } from '../../src/record/encoder.js';
+import { startBroker, type BrokerHandle } from './harness.js';
+import { RawClient } from './raw-client.js';
+import { runCli } from './security-cli.js';
+import { waitFor } from './group-helpers.js';
+
+const PASSWORD = 'acl-Pa55-word';
+const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy'] as const;
+type User = (typeof USERS)[number];
+const dataDir = mkdtempSync(join(tmpdir(), 'sluice-acl-'));
+let broker: BrokerHandle;
+const sasl = (u: User) => ({ username: u, password: `${u}-${PASSWORD}` });
+const code = (name: keyof typeof ERRORS) => ERRORS[name].code;
+
+function acl(principal: string, resourceType: AclBinding['resourceType'], resourceName: string, operation: AclBinding['operation'], o: { prefixed?: boolean; deny?: boolean } = {}): AclBinding {
+  return { principal, resourceType, resourceName, patternType: o.prefixed === true ? 'prefixed' : 'literal', operation, permission: o.deny === true ? 'deny' : 'allow' };
+}
+
+async function asAdmin<T>(fn: (a: Admin) => Promise<T>, user: User = 'admin'): Promise<T> {
+  const a = new Admin({ url: broker.url, reconnectBackoffMs: 50, sasl: sasl(user) });
+  try {
+    await a.connect();
+    return await fn(a);
+  } finally {
+    await a.close();
+  }
+}
+
+/** A raw connection logged in as `user`: requests answer with the exact wire error. */
+async function rawAs(user: User): Promise<RawClient> {
+  const raw = await RawClient.connect(broker.url);
+  const scram = new ScramClient(user, sasl(user).password);
+  assert.equal((await raw.request({ api: Api.SaslHandshake, mechanism: 'SCRAM-SHA-256' })).error, undefined);
+  const first = await raw.request({ api: Api.SaslAuthenticate, authBytes: scram.first() });
+  const fin = await raw.request({ api: Api.SaslAuthenticate, authBytes: await scram.final(Buffer.from(first.authBytes as Uint8Array)) });
+  assert.equal(fin.error, undefined, JSON.stringify(fin.error));
+  return raw;
+}
+
+const batch = (value: string): Buffer => encodeBatch([{ value: Buffer.from(value) }]);
+const produce = (raw: RawClient, topic: string) => raw.request({ api: Api.Produce, acks: 1, partitions: [{ topic, partition: 0, records: batch('x') }] });
+const fetch = (raw: RawClient, topic: string) => raw.request({ api: Api.Fetch, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, partitions: [{ topic, partition: 0, offset: 0, maxBytes: 1 << 20 }] });
+const endOffset = (topic: string) => asAdmin(async (a) => (await a.describeTopics([topic]))[0].partitions[0].highWatermark);
+
+before(async () => {
+  for (const u of USERS) {
+    const made = await runCli(['user', 'add', u, '--password-stdin', '--data-dir', dataDir], { stdin: `${sasl(u).password}\n` });
+    assert.equal(made.code, 0, made.stderr);
+  }
+  // The producer's right, granted before the broker starts.
+  const granted = await runCli(['acl', 'add', '--user', 'alice', '--topic', 'orders', '--operation', 'write', '--data-dir', dataDir]);
+  assert.equal(granted.code, 0, granted.stderr);
+  broker = await startBroker({ dataDir, args: ['--auth', 'scram', '--super-users', 'admin', '--auto-create-topics', 'false'] });
+  await asAdmin(async (a) => {
+    await a.createTopic('orders', 1);
+    await a.createTopic('orders-eu', 1);
+    await a.createTopic('jobs', 1);
+  });
+});
+after(async () => {
+  await broker?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('a producer and a consumer group work with exactly their ACLs', async () => {
+  const p = new Producer({ url: broker.url, sasl: sasl('alice') });
+  await p.send('orders', [{ value: 'o1' }, { value: 'o2' }]);
+  await p.close();
+  await asAdmin((a) => a.createAcls([acl('carol', 'topic', 'orders', 'read'), acl('carol', 'group', 'billing', 'read')]));
+  const c = new Consumer({ url: broker.url, sasl: sasl('carol'), groupId: 'billing', topics: ['orders'], autoOffsetReset: 'earliest', autoCommit: false });
+  try {
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      c.run({ eachMessage: async (m) => { got.push(m.value!.toString()); if (got.length === 2) resolve(); } }).catch(reject);
+    });
+    assert.deepEqual(got, ['o1', 'o2']);
+    // A message counts as handled once its handler returned: commit until the second one has.
+    await waitFor('both messages committed', async () => {
+      await c.commit();
+      return (await asAdmin((a) => a.fetchOffsets('billing'))).some((o) => o.topic === 'orders' && o.offset === 2);
+    });
+  } finally {
+    await c.close();
+  }
+});
+
+test('refused with the right error, and nothing changed: produce without write, read without read, create without create', async () => {
+  const eve = await rawAs('eve');
+  try {
+    const before = await endOffset('orders');
+    assert.equal((await produce(eve, 'orders')).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    assert.equal(await endOffset('orders'), before);
+    assert.equal((await fetch(eve, 'orders')).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    const lo = await eve.request({ api: Api.ListOffsets, partitions: [{ topic: 'orders', partition: 0, timestamp: -1 }] });
+    assert.equal(lo.partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    const created = await eve.request({ api: Api.CreateTopics, topics: [{ name: 'eve-topic', partitions: 1 }] });
+    assert.equal(created.topics[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    // The same answer for an existing topic: a refusal does not say whether it exists.
+    const again = await eve.request({ api: Api.CreateTopics, topics: [{ name: 'orders', partitions: 1 }] });
+    assert.equal(again.topics[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    const deleted = await eve.request({ api: Api.DeleteTopics, topics: ['orders'] });
+    assert.equal(deleted.topics[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    const topics = await asAdmin((a) => a.listTopics());
+    assert.deepEqual(topics.map((t) => t.name), ['jobs', 'orders', 'orders-eu']);
+  } finally {
+    eve.close();
+  }
+});
+
+test('committing a group without rights is refused and commits nothing; with the group but not the topic too', async () => {
+  const eve = await rawAs('eve');
+  try {
+    const commit = { api: Api.OffsetCommit, groupId: 'audit', partitions: [{ topic: 'orders', partition: 0, offset: 1 }] };
+    assert.equal((await eve.request(commit)).error.code, code('GROUP_AUTHORIZATION_FAILED'));
+    await asAdmin((a) => a.createAcls([acl('eve', 'group', 'audit', 'read')]));
+    assert.equal((await eve.request(commit)).error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    const hb = await eve.request({ api: Api.ConsumerGroupHeartbeat, groupId: 'billing', memberId: '', memberEpoch: 0, subscribedTopics: ['orders'] });
+    assert.equal(hb.error.code, code('GROUP_AUTHORIZATION_FAILED'));
+    assert.deepEqual(await asAdmin((a) => a.fetchOffsets('audit')), []);
+  } finally {
+    eve.close();
+  }
+});
+
+test('a topic the principal may not describe is answered exactly as a missing one, and left out of listings', async () => {
+  const eve = await rawAs('eve');
+  try {
+    /** An answer about `name` with the name taken out, to compare two topics' answers. */
+    const unnamed = (v: unknown, name: string): string => JSON.stringify(v).replaceAll(name, 'T');
+    for (const api of [Api.Metadata, Api.DescribeTopics]) {
+      const res = await eve.request({ api, topics: ['orders', 'no-such-topic'] });
+      assert.equal(res.topics[0].error.code, code('UNKNOWN_TOPIC_OR_PARTITION'), `api ${api}`);
+      assert.equal(unnamed(res.topics[0], 'orders'), unnamed(res.topics[1], 'no-such-topic'), `api ${api}`);
+    }
+    const all = await eve.request({ api: Api.Metadata });
+    assert.deepEqual(all.topics, []);
+  } finally {
+    eve.close();
+  }
+});
+
+test('internal topics are neither writable nor readable, even by a super user', async () => {
+  const admin = await rawAs('admin');
+  try {
+    for (const t of ['__consumer_offsets', '__share_state-0']) {
+      assert.equal((await produce(admin, t)).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'), t);
+      assert.equal((await fetch(admin, t)).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'), t);
+    }
+    // The super user may do everything else, with no ACL at all.
+    assert.equal((await produce(admin, 'orders-eu')).partitions[0].error, undefined);
+  } finally {
+    admin.close();
+  }
+});
+
+test('an ACL added or removed applies to an open connection without a restart', async () => {
+  const frank = await rawAs('frank');
+  try {
+    assert.equal((await fetch(frank, 'orders-eu')).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    const grant = acl('frank', 'topic', 'orders-eu', 'read');
+    await asAdmin((a) => a.createAcls([grant]));
+    assert.equal((await fetch(frank, 'orders-eu')).partitions[0].error, undefined);
+    const listed = await runCli(['acl', 'list', '--user', 'frank', '--broker', broker.url, '--login-user', 'admin'], { env: { SLUICE_PASSWORD: sasl('admin').password } });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.stdout, 'frank\tallow\tread\ttopic\tliteral\torders-eu\n');
+    const removed = await runCli(['acl', 'remove', '--user', 'frank', '--topic', 'orders-eu', '--operation', 'read', '--broker', broker.url, '--login-user', 'admin'], { env: { SLUICE_PASSWORD: sasl('admin').password } });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await fetch(frank, 'orders-eu')).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+  } finally {
+    frank.close();
+  }
+});
+
+test('deny wins over allow, and prefix rules match by name prefix (create included)', async () => {
+  await asAdmin((a) => a.createAcls([
+    acl('dave', 'topic', 'orders', 'all', { prefixed: true }),
+    acl('dave', 'topic', 'orders', 'read', { deny: true }),
+    acl('dave', 'topic', 'dave-', 'create', { prefixed: true }),
+  ]));
+  const dave = await rawAs('dave');
+  try {
+    assert.equal((await fetch(dave, 'orders')).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'), 'the deny on orders wins');
+    assert.equal((await fetch(dave, 'orders-eu')).partitions[0].error, undefined, 'the prefix allows orders-eu');
+    assert.equal((await fetch(dave, 'jobs')).partitions[0].error.code, code('TOPIC_AUTHORIZATION_FAILED'), 'jobs does not start with orders');
+    const created = await dave.request({ api: Api.CreateTopics, topics: [{ name: 'dave-1', partitions: 1 }, { name: 'other-1', partitions: 1 }] });
+    assert.equal(created.topics[0].error, undefined);
+    assert.equal(created.topics[1].error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    // Cluster operations need the cluster: dave may not manage ACLs.
+    const mine = await dave.request({ api: Api.CreateAcls, creations: [acl('dave', 'topic', 'jobs', 'read')] });
+    assert.equal(mine.error.code, code('CLUSTER_AUTHORIZATION_FAILED'));
+  } finally {
+    dave.close();
+  }
+});
+
+test('a queue worker acquires and acks with read on the topic and the share group, and is refused without the group', async () => {
+  const p = new Producer({ url: broker.url, sasl: sasl('admin') });
+  await p.send('jobs', [{ value: 'j1' }]);
+  await p.close();
+  const wendy = await rawAs('wendy');
+  try {
+    await asAdmin((a) => a.createAcls([acl('wendy', 'topic', 'jobs', 'read')]));
+    const refused = await wendy.request({ api: Api.ShareAcquire, groupId: 'workers', workerId: 'w1', topics: ['jobs'], maxRecords: 1, maxWaitMs: 0 });
+    assert.equal(refused.error.code, code('GROUP_AUTHORIZATION_FAILED'));
+  } finally {
+    wendy.close();
+  }
+  await asAdmin((a) => a.createAcls([acl('wendy', 'group', 'workers', 'read')]));
+  const q = new QueueConsumer({ url: broker.url, sasl: sasl('wendy'), groupId: 'workers', topics: 'jobs', maxWaitMs: 200, settings: { startFrom: 'earliest' } });
+  try {
+    for await (const job of q) {
+      assert.equal(job.value!.toString(), 'j1');
+      await job.ack();
+      break;
+    }
+  } finally {
+    await q.close();
+  }
+});
