@@ -81,6 +81,8 @@ type PrincipalRules = Partial<Record<ResourceType, TypeRules>>;
 export class AclSet {
   static readonly EMPTY = new AclSet([]);
   private readonly byPrincipal = new Map<string, PrincipalRules>();
+  /** The rules of `*` (every principal), looked up once. */
+  private readonly any: PrincipalRules | undefined;
   private readonly all: AclBinding[] = [];
 
   constructor(bindings: Iterable<AclBinding>) {
@@ -101,6 +103,7 @@ export class AclSet {
         else list.push(rule);
       }
     }
+    this.any = this.byPrincipal.get(ANY_PRINCIPAL);
   }
 
   get size(): number {
@@ -117,19 +120,24 @@ export class AclSet {
    * matches on any of `resources`, else 'allow' when an allow does, else 'none'.
    */
   verdict(principal: string, op: Operation, resources: readonly Resource[]): 'allow' | 'deny' | 'none' {
-    let allowed = false;
-    for (const who of principal === ANY_PRINCIPAL ? [principal] : [principal, ANY_PRINCIPAL]) {
-      const p = this.byPrincipal.get(who);
-      if (p === undefined) continue;
-      for (const r of resources) {
-        const t = p[r.type];
-        if (t === undefined) continue;
-        const v = typeVerdict(t, op, r.name);
-        if (v === 'deny') return 'deny';
-        if (v === 'allow') allowed = true;
-      }
+    let v = NONE;
+    for (const r of resources) {
+      const one = this.verdictOf(principal, op, r);
+      if (one === DENY) return 'deny';
+      if (one === ALLOW) v = ALLOW;
     }
-    return allowed ? 'allow' : 'none';
+    return v === ALLOW ? 'allow' : 'none';
+  }
+
+  /** One resource's verdict (NONE, ALLOW or DENY), the principal's own bindings and those of `*`; allocates nothing. */
+  verdictOf(principal: string, op: Operation, r: Resource): number {
+    const mine = this.byPrincipal.get(principal)?.[r.type];
+    const v = mine === undefined ? NONE : typeVerdict(mine, op, r.name);
+    if (v === DENY || principal === ANY_PRINCIPAL) return v;
+    const all = this.any?.[r.type];
+    if (all === undefined) return v;
+    const w = typeVerdict(all, op, r.name);
+    return w === NONE ? v : w === DENY ? DENY : ALLOW;
   }
 
   /** Whether some binding allows `op` (or `all`) on some resource of `type` to `principal` (Kafka's authorizeByResourceType, less its deny pass). */
@@ -144,22 +152,39 @@ export class AclSet {
   }
 }
 
-function typeVerdict(t: TypeRules, op: Operation, name: string): 'allow' | 'deny' | 'none' {
-  let allowed = false;
-  const visit = (rules: readonly Rule[] | undefined): boolean => {
-    if (rules === undefined) return false;
-    for (const r of rules) {
-      if (r.deny) {
-        if (r.operation === op || r.operation === 'all') return true;
-      } else if (grants(r.operation, op)) allowed = true;
-    }
-    return false;
-  };
-  if (visit(t.literal.get(name)) || (name !== ANY_RESOURCE && visit(t.literal.get(ANY_RESOURCE)))) return 'deny';
-  for (const e of t.prefixed) {
-    if (name.startsWith(e.prefix) && visit([e.rule])) return 'deny';
+const NONE = 0;
+const ALLOW = 1;
+const DENY = 2;
+
+function typeVerdict(t: TypeRules, op: Operation, name: string): number {
+  let v = scan(t.literal.get(name), op, NONE);
+  if (v === DENY) return v;
+  if (name !== ANY_RESOURCE) {
+    v = scan(t.literal.get(ANY_RESOURCE), op, v);
+    if (v === DENY) return v;
   }
-  return allowed ? 'allow' : 'none';
+  const prefixed = t.prefixed;
+  for (let i = 0; i < prefixed.length; i++) {
+    const e = prefixed[i];
+    if (!name.startsWith(e.prefix)) continue;
+    const r = e.rule;
+    if (r.deny) {
+      if (r.operation === op || r.operation === 'all') return DENY;
+    } else if (grants(r.operation, op)) v = ALLOW;
+  }
+  return v;
+}
+
+/** `v` updated by `rules`: DENY on a matching deny, ALLOW on a matching allow. */
+function scan(rules: readonly Rule[] | undefined, op: Operation, v: number): number {
+  if (rules === undefined) return v;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.deny) {
+      if (r.operation === op || r.operation === 'all') return DENY;
+    } else if (grants(r.operation, op)) v = ALLOW;
+  }
+  return v;
 }
 
 /** Whether an allow of `granted` admits `op`: the same operation, `all`, or any operation admits describe. */
@@ -176,7 +201,10 @@ export function authorize(acls: AclSet, who: Privileged, principal: string, op: 
   if (principal === who.brokerUser) return true;
   if ((op === 'read' || op === 'write') && resource.type === 'topic' && isInternalTopicName(resource.name)) return false;
   if (who.superUsers.has(principal)) return true;
-  return acls.verdict(principal, op, alsoCluster ? [resource, CLUSTER] : [resource]) === 'allow';
+  const v = acls.verdictOf(principal, op, resource);
+  if (!alsoCluster || v === DENY) return v === ALLOW;
+  const c = acls.verdictOf(principal, op, CLUSTER);
+  return c !== DENY && (v === ALLOW || c === ALLOW);
 }
 
 /** `a,b, c` -> {a, b, c}: the superUsers setting's users. */
