@@ -13,7 +13,7 @@ import { SluiceError } from '../../src/errors.js';
 import type { AclBinding } from '../../src/client/index.js';
 import { brokerClusterForFile } from './broker-cluster.js';
 import { etcdTool } from './etcd-process.js';
-import { readValues } from './cluster-helpers.js';
+import { readValues, until } from './cluster-helpers.js';
 import { makePki, openssl, pem } from '../tls-certs.js';
 
 const BROKER_PASSWORD = 'inter-broker-Pa55';
