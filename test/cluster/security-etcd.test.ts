@@ -83,10 +83,14 @@ test('brokers reach etcd over TLS with a client certificate and etcd\'s own logi
   const asBroker = new Admin({ brokers: [urls[0]], sasl: brokerLogin });
   await asBroker.upsertUser('admin', ADMIN_PASSWORD, 4096);
   await asBroker.upsertUser('app', APP_PASSWORD, 4096);
+  // With auth on, what no ACL allows is refused: the app may do everything on its topic.
+  await asBroker.createAcls([{ principal: 'app', resourceType: 'topic', resourceName: 'etcd-secure', patternType: 'literal', operation: 'all', permission: 'allow' }]);
   await asBroker.close();
   const app = { username: 'app', password: APP_PASSWORD };
   const admin = new Admin({ brokers: [urls[2]], sasl: app });
-  await admin.createTopic('etcd-secure', 1, { minInsyncReplicas: 2 }, { replicationFactor: 3 });
+  // Broker 3 applies the ACL once its watch has it (milliseconds).
+  await until(() => admin.createTopic('etcd-secure', 1, { minInsyncReplicas: 2 }, { replicationFactor: 3 })
+    .then(() => true, (e: unknown) => { if (e instanceof SluiceError && e.code === 'TOPIC_AUTHORIZATION_FAILED') return undefined; throw e; }), 30_000, 'broker 3 to apply the ACL');
   await admin.close();
 
   const producer = new Producer({ brokers: urls, sasl: app, acks: -1, requestTimeoutMs: 20_000 });
