@@ -328,6 +328,7 @@ export class Producer {
       this.checkIdle();
       return;
     }
+    b.lastError = err;
     const waits = (this.leaderWaits.get(b) ?? 0) + 1;
     this.leaderWaits.set(b, waits);
     this.hold.hold(b, this.retryDelay(waits), this.meta.refresh([b.topic]).catch(() => undefined));
@@ -424,6 +425,7 @@ export class Producer {
     }
     if (retriable && b.attempts < this.retries && !this.closedHard && Date.now() - b.createdAt < this.deliveryTimeoutMs) {
       b.attempts++;
+      b.lastError = err;
       idem?.retrying(b);
       // A leader that moved (or, in a cluster, a dropped connection) is looked up again
       // before the retry; the refresh is shared by every batch that failed meanwhile.
@@ -523,7 +525,7 @@ export class Producer {
       const n = b.records.length;
       this.idem?.failed(b);
       this.acc.release(b);
-      b.fail(new SluiceError('REQUEST_TIMED_OUT', `${n} message(s) to ${b.topic}/${b.partition} not acknowledged within the delivery timeout of ${this.deliveryTimeoutMs} ms (attempts: ${b.attempts + 1})`));
+      b.fail(new SluiceError('REQUEST_TIMED_OUT', `${n} message(s) to ${b.topic}/${b.partition} not acknowledged within the delivery timeout of ${this.deliveryTimeoutMs} ms (attempts: ${b.attempts + 1}${b.lastError ? `; last: ${b.lastError.message}` : ''})`, b.lastError ? { cause: b.lastError } : undefined));
     }
     // Partitions the expired in-flight batches held may be released now (after they failed,
     // so that the release cannot hand back a batch of theirs).

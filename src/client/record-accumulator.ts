@@ -62,6 +62,8 @@ export class ProducerBatch {
    * somewhere; whatever answer comes later for it is ignored (no retry, no second outcome).
    */
   expired = false;
+  /** Why it last waited (a retriable error, no leader): named by the delivery-timeout error. */
+  lastError: Error | undefined;
   constructor(readonly topic: string, readonly partition: number, readonly createdAt: number) {}
 
   /** Encodes the records into one RecordBatch (once; retries resend the same bytes, sequence included). */
