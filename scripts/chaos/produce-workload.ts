@@ -9,6 +9,20 @@ import { Producer } from '../../src/client/producer.js';
 import { InvalidArgumentError, MessageTooLargeError } from '../../src/client/errors.js';
 import type { History } from './history.js';
 
+/** Slack over deliveryTimeoutMs before stop() calls a send stuck: the producer must settle every send within the timeout. */
+export const STOP_SLACK_MS = 30_000;
+
+/** Resolves true once `p` settles, false after `ms` (the timer does not outlive it). */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => { timer = setTimeout(() => r(false), ms); });
+  try {
+    return await Promise.race([p.then(() => true as const, () => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface ProduceWorkloadOptions {
   brokers: readonly string[];
   topic: string;
@@ -22,6 +36,8 @@ export class ProduceWorkload {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private readonly clients: Producer[] = [];
+  /** Each loop's send not settled yet (by producer number): what stop() reports when one never settles. */
+  private readonly waiting = new Map<number, { value: string; since: number }>();
 
   constructor(private readonly h: History, private readonly o: ProduceWorkloadOptions) {}
 
@@ -33,11 +49,21 @@ export class ProduceWorkload {
     }
   }
 
-  /** Ends every loop after its send in flight, then closes the producers. */
-  async stop(): Promise<void> {
+  /**
+   * Ends every loop after its send in flight, then closes the producers. Bounded: a send
+   * still unsettled deliveryTimeoutMs + STOP_SLACK_MS after stop() began (a producer bug: every
+   * send must settle within its delivery timeout) is returned instead of waited for, and the
+   * close of its producer is not awaited either.
+   */
+  async stop(): Promise<Record<string, unknown>[]> {
     this.stopping = true;
-    await Promise.all(this.loops);
-    await Promise.all(this.clients.map((c) => c.close().catch(() => {})));
+    const bound = this.o.deliveryTimeoutMs + STOP_SLACK_MS;
+    const stuck: Record<string, unknown>[] = [];
+    if (!(await settlesWithin(Promise.all(this.loops), bound))) {
+      for (const [n, w] of this.waiting) stuck.push({ proc: `producer-${n}`, value: w.value, waitedMs: Date.now() - w.since });
+    }
+    await settlesWithin(Promise.all(this.clients.map((c) => c.close().catch(() => {}))), STOP_SLACK_MS);
+    return stuck;
   }
 
   private async loop(p: Producer, n: number): Promise<void> {
@@ -46,6 +72,7 @@ export class ProduceWorkload {
     for (let seq = 0; !this.stopping; seq++) {
       const value = `p${n}-${seq}`;
       const op = this.h.invoke(proc, 'produce', { topic: this.o.topic, partition, value });
+      this.waiting.set(n, { value, since: Date.now() });
       try {
         const r = await p.send(this.o.topic, { partition, value });
         op.ok({ topic: this.o.topic, partition: r.partition, offset: r.offset, value });
@@ -53,6 +80,7 @@ export class ProduceWorkload {
         if (err instanceof InvalidArgumentError || err instanceof MessageTooLargeError) op.fail(err);
         else op.info(err);
       }
+      this.waiting.delete(n);
     }
   }
 }

@@ -12,6 +12,7 @@ import { Producer } from '../../src/client/producer.js';
 import { QueueConsumer } from '../../src/client/queue-consumer.js';
 import { QueueAdmin } from '../../src/client/queue-admin.js';
 import type { History } from './history.js';
+import { STOP_SLACK_MS, settlesWithin } from './produce-workload.js';
 
 export interface QueueWorkloadOptions {
   /** Bootstrap list of the job producer. */
@@ -38,6 +39,8 @@ export class QueueWorkload {
   /** Jobs an ack was sent for whose outcome is unknown (the ack op ended `info`). */
   private readonly maybeAcked = new Set<string>();
   private readonly enqueued = new Set<string>();
+  /** The enqueue not settled yet: what stopEnqueuing() reports when it never settles. */
+  private sending: { value: string; since: number } | undefined;
 
   constructor(private readonly h: History, private readonly o: QueueWorkloadOptions) {}
 
@@ -47,11 +50,18 @@ export class QueueWorkload {
     for (let i = 1; i <= this.o.workers; i++) this.tasks.push(this.worker(`worker-${i}`));
   }
 
-  /** Stops enqueuing (after the send in flight). */
-  async stopEnqueuing(): Promise<void> {
+  /**
+   * Stops enqueuing (after the send in flight). Bounded like ProduceWorkload.stop(): an enqueue
+   * still unsettled deliveryTimeoutMs + STOP_SLACK_MS later is returned instead of waited for.
+   */
+  async stopEnqueuing(): Promise<Record<string, unknown>[]> {
     this.enqueuing = false;
-    await this.enqueuer;
-    await this.producer?.close().catch(() => {});
+    const stuck: Record<string, unknown>[] = [];
+    if (this.enqueuer && !(await settlesWithin(this.enqueuer, this.o.deliveryTimeoutMs + STOP_SLACK_MS)) && this.sending) {
+      stuck.push({ proc: 'enqueuer', value: this.sending.value, waitedMs: Date.now() - this.sending.since });
+    }
+    if (this.producer) await settlesWithin(this.producer.close().catch(() => {}), STOP_SLACK_MS);
+    return stuck;
   }
 
   /**
@@ -112,6 +122,7 @@ export class QueueWorkload {
       const value = `j-${seq}`;
       const partition = seq % this.o.partitions;
       const op = this.h.invoke('enqueuer', 'enqueue', { topic: this.o.topic, partition, value });
+      this.sending = { value, since: Date.now() };
       try {
         const r = await p.send(this.o.topic, { partition, value });
         this.enqueued.add(value);
@@ -119,6 +130,7 @@ export class QueueWorkload {
       } catch (err) {
         op.info(err);
       }
+      this.sending = undefined;
       await new Promise((r) => setTimeout(r, this.o.enqueueEveryMs));
     }
   }

@@ -164,8 +164,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await new Promise((r) => setTimeout(r, o.quietS * 1000));
     const workEnd = h.now();
 
-    await produce?.stop();
-    await queue?.stopEnqueuing();
+    // Bounded: a send that never settles (the producer must settle each within its delivery
+    // timeout) is an anomaly, not a run that hangs.
+    const stuck = [...(await produce?.stop()) ?? [], ...(await queue?.stopEnqueuing()) ?? []];
+    for (const e of stuck) anomalies.push({ kind: 'send-never-settled', evidence: e });
+    if (stuck.length > 0) notes.push(`a send never settled: ${stuck.length} still waiting past their delivery timeout + 30 s when the producers stopped`);
     log(`[${(h.now() / 1000).toFixed(1)}s] producers stopped; waiting for every reassignment to finish and every replica in sync`);
     const moved = await nemesis.untilReassigned(120_000);
     if (moved.timeout) notes.push('a reassignment was still running 120 s after the run');

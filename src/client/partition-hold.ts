@@ -117,6 +117,32 @@ export class PartitionHold<B extends { readonly topic: string; readonly partitio
     this.release(h.batches);
   }
 
+  /**
+   * Takes the held batches `expired` picks out of their holds (the producer's delivery
+   * timeout), whatever their holds wait for: a metadata refresh that never settles cannot
+   * keep them. A hold left empty ends, unmuting its partition; the others keep waiting.
+   */
+  expire(expired: (b: B) => boolean): B[] {
+    const out: B[] = [];
+    for (const [k, h] of this.holds) {
+      const keep = h.batches.filter((b) => !expired(b));
+      if (keep.length === h.batches.length) continue;
+      for (const b of h.batches) if (keep.indexOf(b) < 0) out.push(b);
+      this.heldCount -= h.batches.length - keep.length;
+      h.batches = keep;
+      if (keep.length === 0) {
+        if (h.timer) clearTimeout(h.timer);
+        this.holds.delete(k);
+      }
+    }
+    return out;
+  }
+
+  /** Calls `f` with every held batch (for the producer's next expiry check). */
+  forEachHeld(f: (b: B) => void): void {
+    for (const h of this.holds.values()) for (const b of h.batches) f(b);
+  }
+
   /** Ends every hold at once (the producer is closing for good): returns the held batches. */
   drain(): B[] {
     const out: B[] = [];

@@ -34,6 +34,17 @@
  * nothing new, and the batches that failed with it go back in their first order
  * (client/partition-hold.ts): a leader move does not reorder a partition.
  *
+ * Delivery timeout: every send settles within `deliveryTimeoutMs` of its batch's creation,
+ * wherever the batch waits: open or ready in the accumulator (behind a held partition, the
+ * idempotence window, a producer id), held for a retry (PartitionHold, even when the metadata
+ * refresh it waits for never settles), or in flight on a connection that never answers (a
+ * request's own timeout does not cover the time it waits for a reconnect or for the socket to
+ * drain). One timer per producer, armed for the oldest live batch's deadline, fails what is
+ * past it with REQUEST_TIMED_OUT (Kafka's batch expiry). A batch that expires in flight
+ * leaves its request: whatever answer comes later is ignored (it is not retried, and does not
+ * complete the send a second time); it may still have been stored, as with any timeout, and
+ * the idempotent producer treats it as failed (a gap: it resets its sequences).
+ *
  * Idempotent by default (Kafka's enable.idempotence; idempotence.ts has the rules): the
  * producer takes a producer id (InitProducerId) before its first batch and numbers its
  * batches per partition, so the broker stores a retried batch whose answer was lost only
@@ -94,6 +105,15 @@ export interface ProducerOptions extends ClientOptions {
   idempotent?: boolean;
 }
 
+/** One Produce request in flight, for the delivery timeout (Producer.expire). */
+interface InFlightRequest {
+  readonly batches: readonly ProducerBatch[];
+  /** Its batches that expired while it was in flight (already settled in the hold). */
+  readonly gone: Set<ProducerBatch>;
+  /** Every batch expired: its maxInFlight slot was given back before it settled. */
+  abandoned: boolean;
+}
+
 export class Producer {
   /** The home connection (client/broker-pool.ts). */
   readonly conn: Connection;
@@ -119,6 +139,11 @@ export class Producer {
   private capsFor: BrokerLimits | undefined;
 
   private inFlight = 0;
+  /** Batches in flight and their request (for the delivery timeout). */
+  private readonly sending = new Map<ProducerBatch, InFlightRequest>();
+  /** The delivery-timeout check (expire()), armed for `expiryDue` while any batch is live. */
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryDue = Infinity;
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private closed = false;
   /** Sequence numbers of the idempotent producer; null when not idempotent. */
@@ -204,6 +229,7 @@ export class Producer {
       const results = wantResults ? new Array<SendResult>(messages.length) : null;
       const ps = new PendingSend(messages.length, results, () => resolve(results), reject);
       this.acc.append(topic, n, messages, ps, this.batchCap(topic)); // throws (-> reject) before queuing anything
+      if (this.expiryTimer === null) this.armExpiry(Date.now() + this.deliveryTimeoutMs);
       if (this.acc.ready.length > 0) this.pump();
       if (this.lingerTimer === null && this.acc.hasOpen) {
         const linger = () => {
@@ -268,15 +294,22 @@ export class Producer {
 
   private dispatch(batches: ProducerBatch[], conn: Connection): void {
     this.inFlight++;
-    for (const b of batches) this.hold.sent(b);
+    const req: InFlightRequest = { batches, gone: new Set(), abandoned: false };
+    for (const b of batches) {
+      this.hold.sent(b);
+      this.sending.set(b, req);
+    }
     // sendRequest settles every batch itself; should it throw anyway (a bug), the sends still
     // waiting fail with that error instead of hanging behind an unhandled rejection (failing a
     // send that already settled is a no-op).
     void this.sendRequest(batches, conn).catch((err: unknown) => {
       for (const b of batches) b.fail(err instanceof Error ? err : new Error(String(err)));
     }).finally(() => {
-      this.inFlight--;
-      for (const b of batches) this.hold.settled(b);
+      if (!req.abandoned) this.inFlight--;
+      for (const b of batches) {
+        if (this.sending.get(b) === req) this.sending.delete(b);
+        if (!req.gone.has(b)) this.hold.settled(b); // an expired batch was settled when it expired
+      }
       this.pump();
       this.checkIdle();
     });
@@ -295,6 +328,7 @@ export class Producer {
       this.checkIdle();
       return;
     }
+    b.lastError = err;
     const waits = (this.leaderWaits.get(b) ?? 0) + 1;
     this.leaderWaits.set(b, waits);
     this.hold.hold(b, this.retryDelay(waits), this.meta.refresh([b.topic]).catch(() => undefined));
@@ -367,6 +401,7 @@ export class Producer {
   }
 
   private done(b: ProducerBatch, baseOffset: number): void {
+    if (b.expired) return; // failed by the delivery timeout while in flight; this answer is too late
     this.idem?.acked(b);
     this.acc.release(b);
     b.complete(baseOffset);
@@ -374,6 +409,7 @@ export class Producer {
   }
 
   private retryOrFail(b: ProducerBatch, err: Error): void {
+    if (b.expired) return; // failed by the delivery timeout while in flight: never retried
     let retriable = err instanceof SluiceError && err.retriable && !(err instanceof ClientClosedError);
     const idem = this.idem;
     const code = err instanceof SluiceError ? err.code : undefined;
@@ -389,6 +425,7 @@ export class Producer {
     }
     if (retriable && b.attempts < this.retries && !this.closedHard && Date.now() - b.createdAt < this.deliveryTimeoutMs) {
       b.attempts++;
+      b.lastError = err;
       idem?.retrying(b);
       // A leader that moved (or, in a cluster, a dropped connection) is looked up again
       // before the retry; the refresh is shared by every batch that failed meanwhile.
@@ -443,6 +480,66 @@ export class Producer {
     }
   }
 
+  /** Arms the delivery-timeout check for `at` (ms since epoch) unless it is armed sooner. */
+  private armExpiry(at: number): void {
+    if (this.expiryTimer !== null) {
+      if (this.expiryDue <= at) return;
+      clearTimeout(this.expiryTimer);
+    }
+    this.expiryDue = at;
+    // +1: a timer may fire up to a millisecond early, and the batch must be past its deadline then.
+    this.expiryTimer = setTimeout(() => this.expire(), Math.max(1, at - Date.now() + 1));
+  }
+
+  /**
+   * Fails every batch created more than deliveryTimeoutMs ago with REQUEST_TIMED_OUT, wherever
+   * it waits (open, ready, held, in flight), then re-arms for the oldest batch left. O(live
+   * batches) per run, and it runs about once per deliveryTimeoutMs while sends are answered.
+   */
+  private expire(): void {
+    this.expiryTimer = null;
+    this.expiryDue = Infinity;
+    const cutoff = Date.now() - this.deliveryTimeoutMs;
+    const { expired, oldest: o } = this.acc.removeExpired(cutoff);
+    let oldest = o;
+    for (const b of this.hold.expire((x) => x.createdAt <= cutoff)) expired.push(b);
+    this.hold.forEachHeld((b) => { if (b.createdAt < oldest) oldest = b.createdAt; });
+    const late: ProducerBatch[] = [];
+    for (const [b, req] of this.sending) {
+      if (b.createdAt > cutoff) {
+        if (b.createdAt < oldest) oldest = b.createdAt;
+        continue;
+      }
+      late.push(b);
+      this.sending.delete(b);
+      b.expired = true; // before settled(): a hold it ends must not hand it back
+      req.gone.add(b);
+      if (req.gone.size === req.batches.length && !req.abandoned) {
+        req.abandoned = true;
+        this.inFlight--;
+      }
+    }
+    for (const b of expired) b.expired = true;
+    for (const b of late) expired.push(b);
+    for (const b of expired) {
+      const n = b.records.length;
+      this.idem?.failed(b);
+      this.acc.release(b);
+      b.fail(new SluiceError('REQUEST_TIMED_OUT', `${n} message(s) to ${b.topic}/${b.partition} not acknowledged within the delivery timeout of ${this.deliveryTimeoutMs} ms (attempts: ${b.attempts + 1}${b.lastError ? `; last: ${b.lastError.message}` : ''})`, b.lastError ? { cause: b.lastError } : undefined));
+    }
+    // Partitions the expired in-flight batches held may be released now (after they failed,
+    // so that the release cannot hand back a batch of theirs).
+    for (const b of late) this.hold.settled(b);
+    if (expired.length > 0) {
+      this.wakeSpace();
+      this.pump();
+      this.checkIdle();
+    }
+    for (const b of this.sending.keys()) if (b.createdAt < oldest) oldest = b.createdAt;
+    if (oldest !== Infinity) this.armExpiry(oldest + this.deliveryTimeoutMs);
+    else if (this.acc.hasOpen || this.acc.ready.length > 0) this.armExpiry(Date.now() + this.deliveryTimeoutMs);
+  }
+
   private wakeSpace(): void {
     if (this.spaceWaiters.length && this.acc.bufferedBytes < this.bufferBytes) {
       const w = this.spaceWaiters;
@@ -489,6 +586,8 @@ export class Producer {
       for (const f of this.spaceWaiters) f();
       this.spaceWaiters = [];
       await this.pool.close();
+      if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+      this.expiryTimer = null;
     }
   }
 }

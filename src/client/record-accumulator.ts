@@ -57,6 +57,13 @@ export class ProducerBatch {
   baseSequence = -1;
   /** Sent and not yet answered. */
   inFlight = false;
+  /**
+   * Failed by the producer's delivery timeout (client/producer.ts expire()) while it waited
+   * somewhere; whatever answer comes later for it is ignored (no retry, no second outcome).
+   */
+  expired = false;
+  /** Why it last waited (a retriable error, no leader): named by the delivery-timeout error. */
+  lastError: Error | undefined;
   constructor(readonly topic: string, readonly partition: number, readonly createdAt: number) {}
 
   /** Encodes the records into one RecordBatch (once; retries resend the same bytes, sequence included). */
@@ -287,6 +294,38 @@ export class RecordAccumulator {
       at = i + 1;
     }
     ready.splice(at, 0, b);
+  }
+
+  /**
+   * Removes and returns the open and ready batches created at or before `cutoff` (ms since
+   * epoch), for the delivery timeout; the others keep their order. `oldest` gets the creation
+   * time of the oldest batch left (Infinity when none), for the next expiry check.
+   */
+  removeExpired(cutoff: number): { expired: ProducerBatch[]; oldest: number } {
+    const expired: ProducerBatch[] = [];
+    let oldest = Infinity;
+    for (const { parts } of this.open.values()) {
+      for (let p = 0; p < parts.length; p++) {
+        const b = parts[p];
+        if (!b || b.records.length === 0) continue;
+        if (b.createdAt <= cutoff) {
+          parts[p] = undefined;
+          expired.push(b);
+        } else if (b.createdAt < oldest) oldest = b.createdAt;
+      }
+    }
+    const ready = this.ready;
+    let keep = 0;
+    for (let i = 0; i < ready.length; i++) {
+      const b = ready[i];
+      if (b.createdAt <= cutoff) expired.push(b);
+      else {
+        if (b.createdAt < oldest) oldest = b.createdAt;
+        ready[keep++] = b;
+      }
+    }
+    ready.length = keep;
+    return { expired, oldest };
   }
 
   /** Called when a batch leaves the producer for good (acknowledged or failed). */
