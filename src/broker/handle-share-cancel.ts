@@ -42,12 +42,20 @@ export const handleShareCancel: Handler<typeof Api.ShareCancel> = async (ctx, re
   const jobs = jobSource(ctx);
   for (const partition of numbers) {
     try {
-      const source = await jobs.source(topic, partition);
+      let source = await jobs.source(topic, partition);
       if (!source) {
         out.push({ topic, partition, error: errorOf('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} cannot be read by the group's coordinator now`), cancelled: [], skipped: [] });
         continue;
       }
       if (req.offsets) {
+        // An offset past the end known here may be a job just produced at a remote leader
+        // (its end reaches this broker with the next long poll): ask the leader before the
+        // coordinator skips it as not written yet (CI: a cancel right after the produce
+        // answered cancelled nothing).
+        if (req.offsets.some((o) => o >= source!.logEndOffset)) {
+          const end = await jobs.leaderEnd(topic, partition);
+          if (end !== undefined && end > source.logEndOffset) source = { ...source, logEndOffset: end };
+        }
         plans.push({ source, offsets: req.offsets });
         continue;
       }

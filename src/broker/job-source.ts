@@ -57,6 +57,12 @@ export interface JobSource {
    * `partitions` already offers the leader's end (leader, remote partition, single broker).
    */
   latestAtLeader(topic: string, partition: number): Promise<number | undefined>;
+  /**
+   * The partition's end at its leader, asked now (ListOffsets) when this broker is not the
+   * leader: a remote partition's end known here comes with the next long poll, a follower's
+   * with the next fetch. Undefined when this broker leads it (or is the only broker).
+   */
+  leaderEnd(topic: string, partition: number): Promise<number | undefined>;
   /** Where ShareReset's `to` lands on a partition, and the end it was resolved against. */
   resetTarget(topic: string, partition: number, to: ShareResetTo): Promise<{ offset: number; logEndOffset: number }>;
   /**
@@ -107,6 +113,11 @@ class BrokerJobSource implements JobSource {
   async latestAtLeader(topic: string, partition: number): Promise<number | undefined> {
     const rm = this.ctx.replicas;
     if (!rm || rm.role(topic, partition) !== 'follower' || !this.local(topic, partition)) return undefined;
+    return this.remote()?.listOffset(topic, partition, LATEST);
+  }
+
+  async leaderEnd(topic: string, partition: number): Promise<number | undefined> {
+    if (this.local(topic, partition)) return this.latestAtLeader(topic, partition);
     return this.remote()?.listOffset(topic, partition, LATEST);
   }
 
