@@ -7,17 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { alive } from './process-alive.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/timed-out-file.ts', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('a test file ended by --test-timeout kills the processes it started', async () => {
   // Without the runner's NODE_TEST_CONTEXT, or the inner run reports to this one's runner.

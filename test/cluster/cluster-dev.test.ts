@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnCli, type CliProcess } from '../integration/cli-process.js';
 import { etcdTool } from './etcd-process.js';
+import { alive } from '../process-alive.js';
 
 const dirs: string[] = [];
 const pids = new Set<number>();
@@ -67,15 +68,6 @@ function printedPids(out: string): Map<string, number> {
   for (const x of out.matchAll(/^(etcd|broker \d+)\s+\S+\s+pid (\d+)/gm)) m.set(x[1], Number(x[2]));
   for (const pid of m.values()) pids.add(pid);
   return m;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('cluster dev --brokers 3 starts etcd and a cluster of three brokers, and SIGINT stops every one of them', { skip: etcdTool.skip }, async () => {
