@@ -60,6 +60,7 @@ import { decodeFrameFragments, encodeFrameParts } from '../protocol/frame-parts.
 import { clientLogger, errorText, type Logger, type LoggerOptions } from './logger.js';
 import { scramLogin, type LoginSend, type SaslCredentials } from './sasl-login.js';
 import { SluiceError } from '../errors.js';
+import { safeToSendLate } from './late-send.js';
 
 /** PEM text or bytes, or several (a CA bundle). */
 type Pem = string | Buffer | (string | Buffer)[];
@@ -113,6 +114,14 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** What a request has asked of the connection: its api (for errors), and when it gives up. */
+interface Ask {
+  api: number;
+  timeoutMs: number;
+  /** performance.now() at which the caller gives up: every wait before the send spends from it, the answer gets what is left. */
+  deadline: number;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (e: Error) => void;
@@ -155,9 +164,9 @@ export class Connection {
   private heard = true;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private openWaiters: Waiter[] = [];
+  private readonly openWaiters = new Set<Waiter>();
   private unwritten = 0;
-  private drainWaiters: Waiter[] = [];
+  private readonly drainWaiters = new Set<Waiter>();
   private readonly reconnectListeners: (() => void)[] = [];
   private readonly pushListeners = new Set<(msg: Record<string, unknown>) => void>();
   private versions: Promise<ApiVersionsResponse['apis']> | null = null;
@@ -217,7 +226,9 @@ export class Connection {
   connect(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new ClientClosedError(`connection to ${this.url}`));
     if (this.state === 'open') return Promise.resolve();
-    if (this.state === 'reconnecting') return this.whenOpen(this.connectTimeoutMs);
+    if (this.state === 'reconnecting') {
+      return park(this.openWaiters, this.connectTimeoutMs, () => new NetworkError(this.url, `not connected to ${this.url} (reconnecting for ${this.connectTimeoutMs} ms)`));
+    }
     if (!this.connecting) {
       this.state = 'connecting';
       this.connecting = this.openAny().then(
@@ -300,9 +311,7 @@ export class Connection {
         this.attempts = 0;
         this.keepAlive(ws);
         resolve();
-        const waiters = this.openWaiters;
-        this.openWaiters = [];
-        for (const w of waiters) w.resolve();
+        for (const w of [...this.openWaiters]) w.resolve();
       };
       // Fetch responses arrive as fragments (see protocol/frame-parts.ts); taking them as a
       // list lets the records be used in place instead of ws concatenating them (a copy).
@@ -395,7 +404,7 @@ export class Connection {
       for (const p of this.pending.values()) if (!culprit || p.bytes > culprit.bytes) culprit = p;
       const l = this.announced;
       this.failAll((p) => p === culprit
-        ? new MessageTooLargeError(`${apiName(p.api) ?? `api ${p.api}`} request of ${p.bytes} bytes: ${why}`, 'maxFrameBytes', l ? l.maxFrameBytes : -1, p.bytes)
+        ? new MessageTooLargeError(`${apiText(p.api)} request of ${p.bytes} bytes: ${why}`, 'maxFrameBytes', l ? l.maxFrameBytes : -1, p.bytes)
         : new NetworkError(this.url, `connection to ${this.url} was lost: ${why}`));
     } else {
       this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
@@ -428,7 +437,7 @@ export class Connection {
     const l = this.announced;
     if (!l) return total;
     if (total > l.maxFrameBytes) {
-      throw new MessageTooLargeError(`${apiName(api) ?? `api ${api}`} request of ${total} bytes is larger than the broker's maxFrameBytes ${l.maxFrameBytes}`, 'maxFrameBytes', l.maxFrameBytes, total);
+      throw new MessageTooLargeError(`${apiText(api)} request of ${total} bytes is larger than the broker's maxFrameBytes ${l.maxFrameBytes}`, 'maxFrameBytes', l.maxFrameBytes, total);
     }
     // Parts are [msgpack, batch, msgpack, batch, ..., msgpack] (protocol/frame-parts.ts).
     let other = total;
@@ -438,7 +447,7 @@ export class Connection {
         checkFrameLimits(frame.length === 1 ? frame[0] : Buffer.concat(frame), { maxMsgpackBytes: l.maxRequestMsgpackBytes, maxValues: MAX_REQUEST_VALUES, maxDepth: MAX_REQUEST_DEPTH });
       } catch (err) {
         if (!(err instanceof FrameError) || err.closeCode !== CLOSE_TOO_BIG) throw err;
-        throw new MessageTooLargeError(`${apiName(api) ?? `api ${api}`} request refused before sending: ${err.message}`, 'maxRequestMsgpackBytes', l.maxRequestMsgpackBytes, total);
+        throw new MessageTooLargeError(`${apiText(api)} request refused before sending: ${err.message}`, 'maxRequestMsgpackBytes', l.maxRequestMsgpackBytes, total);
       }
     }
     return total;
@@ -476,20 +485,6 @@ export class Connection {
     }, delay);
   }
 
-  private whenOpen(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const w: Waiter = {
-        resolve: () => { clearTimeout(t); resolve(); },
-        reject: (e) => { clearTimeout(t); reject(e); },
-      };
-      const t = setTimeout(() => {
-        this.openWaiters = this.openWaiters.filter((x) => x !== w);
-        reject(new NetworkError(this.url, `not connected to ${this.url} (reconnecting for ${timeoutMs} ms)`));
-      }, timeoutMs);
-      this.openWaiters.push(w);
-    });
-  }
-
   private onMessage(data: Buffer[]): void {
     this.heard = true;
     let msg: { id?: number; error?: WireError; push?: unknown };
@@ -521,69 +516,114 @@ export class Connection {
     else p.resolve(msg);
   }
 
-  private async ready(timeoutMs: number): Promise<void> {
-    await this.readyOnce(timeoutMs);
-    // The awaits above yield; the socket may have dropped or been closed meanwhile.
-    while (this.state !== 'open' || !this.ws) {
+  /** Sendable now, without waiting: the fast path of every request. */
+  private sendable(): boolean {
+    return this.state === 'open' && this.ws !== null && this.throttledUntil === 0 && this.unwritten <= this.maxBufferedBytes;
+  }
+
+  /**
+   * Waits until a frame may be handed to the socket: a throttle passed, connected (or
+   * reconnected), the socket drained below maxBufferedBytes. Each wait ends at the request's
+   * deadline, and the state is checked again after each (a drop or close() can come between).
+   * Nothing of the request is left behind when it gives up: waiters remove themselves.
+   * Throws NetworkError when still not connected at the deadline (nothing was sent; a route
+   * takes a lost link for a moved coordinator), RequestTimeoutError when held back by a
+   * throttle or a full socket, ClientClosedError after close().
+   */
+  private async untilSendable(ask: Ask): Promise<void> {
+    while (!this.sendable()) {
       if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
-      await this.readyOnce(timeoutMs);
-    }
-  }
-
-  private async readyOnce(timeoutMs: number): Promise<void> {
-    if (this.state !== 'open') {
-      if (this.state === 'idle' || this.state === 'connecting') await this.connect();
-      else if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
-      else await this.whenOpen(timeoutMs);
-    }
-    if (this.unwritten > this.maxBufferedBytes) {
-      await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
-    }
-  }
-
-  private write(parts: Uint8Array[], onError: (e: Error) => void): void {
-    const ws = this.ws!;
-    const n = sendParts(ws, parts, (err) => {
-      this.unwritten -= n;
-      if (err) onError(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
-      if (this.unwritten <= this.maxBufferedBytes && this.drainWaiters.length) {
-        const ws = this.drainWaiters;
-        this.drainWaiters = [];
-        for (const w of ws) w.resolve();
+      const left = ask.deadline - performance.now();
+      if (this.state !== 'open') {
+        const notConnected = (): Error => new NetworkError(this.url, `not connected to ${this.url} within the ${apiText(ask.api)} request's ${ask.timeoutMs} ms (${this.state === 'reconnecting' ? 'reconnecting' : 'connecting'}); it was not sent`);
+        if (left <= 0) throw notConnected();
+        if (this.state === 'reconnecting') await park(this.openWaiters, left, notConnected);
+        else await within(this.connect(), left, notConnected);
+      } else if (this.throttledUntil !== 0) {
+        await this.waitOutThrottle(ask);
+      } else if (this.unwritten > this.maxBufferedBytes) {
+        const full = (): Error => new RequestTimeoutError(this.url, ask.api, ask.timeoutMs, `waiting for the socket to drain (over maxBufferedBytes ${this.maxBufferedBytes})`);
+        if (left <= 0) throw full();
+        await park(this.drainWaiters, left, full);
+      } else {
+        // 'open' always comes with a socket (onDropped and close() change the state with it).
+        throw new NetworkError(this.url, `connection to ${this.url} is open without a socket`);
       }
+    }
+  }
+
+  /** Hands `parts` to the socket; `done` runs once they are written (to the kernel) or failed. */
+  private write(parts: Uint8Array[], done: (e?: Error) => void): void {
+    const n = sendParts(this.ws!, parts, (err) => {
+      this.unwritten -= n;
+      done(err ? new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }) : undefined);
+      if (this.unwritten <= this.maxBufferedBytes) for (const w of [...this.drainWaiters]) w.resolve();
     });
     this.unwritten += n;
   }
 
   /**
-   * Sends one request of `api` and resolves with its response frame, both typed by the
-   * api table (protocol/api-table.ts). The header carries the version of the api this
-   * client was built with (the table's maxVersion). Rejects with BrokerError for a
-   * whole-request wire error (UNSUPPORTED_VERSION from a broker that does not speak it),
-   * NetworkError when the connection drops first, or RequestTimeoutError after
-   * `timeoutMs` (default requestTimeoutMs).
+   * Encodes a request frame with the next id and checks it against the broker's limits;
+   * state, socket and throttle were checked just before, with no await in between.
    */
-  async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs = this.requestTimeoutMs): Promise<ResponseOf<A>> {
-    if (this.throttledUntil !== 0) await this.waitOutThrottle();
-    // Re-checked after every await: close() or a drop can happen between ready() resolving and this line.
-    do await this.ready(timeoutMs);
-    while (this.state !== 'open' || !this.ws);
+  private frame(api: ApiKey, body: object): { id: number; frame: Uint8Array[]; bytes: number } {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
-    const bytes = this.checkSize(api, frame);
+    return { id, frame, bytes: this.checkSize(api, frame) };
+  }
+
+  /**
+   * The error of a request whose deadline passed. A frame still in the socket's buffer then
+   * (not written to the kernel: the broker stopped reading, or the link is stalled) would go
+   * out whenever the socket drains, long after the caller took the timeout as "not done" and
+   * maybe sent it again. Unless the broker may apply it late harmlessly (client/late-send.ts),
+   * the socket is ended now so the frame is never sent; the other requests in flight fail with
+   * NETWORK_ERROR and the connection reconnects, as after any drop (Kafka's clients drop the
+   * connection on every request timeout).
+   */
+  private timedOut(ws: WebSocket, api: ApiKey, body: object, timeoutMs: number, written: boolean): RequestTimeoutError {
+    if (written || safeToSendLate(api, body)) return new RequestTimeoutError(this.url, api, timeoutMs);
+    if (this.ws === ws) {
+      this.log.warn({ url: this.url, api }, `a ${apiText(api)} request to ${this.url} was still unwritten at its deadline; dropping the connection so it is never sent late`);
+      ws.terminate();
+    }
+    return new RequestTimeoutError(this.url, api, timeoutMs, 'its frame was still in the socket\'s buffer (the broker is not reading); the connection was dropped so it is never sent');
+  }
+
+  /**
+   * Sends one request of `api` and resolves with its response frame, both typed by the
+   * api table (protocol/api-table.ts). The header carries the version of the api this
+   * client was built with (the table's maxVersion).
+   *
+   * One deadline, `timeoutMs` (default requestTimeoutMs) from this call: waits for a
+   * throttle, a connect or reconnect, or a full socket to drain spend from it, and the
+   * answer gets what is left. Rejects with BrokerError for a whole-request wire error
+   * (UNSUPPORTED_VERSION from a broker that does not speak it), NetworkError when the
+   * connection drops first or is still down at the deadline, RequestTimeoutError at the
+   * deadline otherwise (`sent` says whether the frame went out: one that did may still be
+   * applied). A frame not yet written at the deadline is never sent after it unless that is
+   * harmless (timedOut).
+   */
+  async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs = this.requestTimeoutMs): Promise<ResponseOf<A>> {
+    const deadline = performance.now() + timeoutMs;
+    if (!this.sendable()) await this.untilSendable({ api, timeoutMs, deadline });
+    const { id, frame, bytes } = this.frame(api, body);
+    const ws = this.ws!;
     return new Promise<ResponseOf<A>>((resolve, reject) => {
+      let written = false;
       const timer = setTimeout(() => {
         // After a stall (GC, a paused VM) timers run before the poll phase reads what arrived
         // meanwhile: an answer already on the socket gets that one I/O turn to land. Dropping
         // it would lose what the broker did for it (records it locked for this worker).
         setImmediate(() => {
-          if (this.pending.delete(id)) reject(new RequestTimeoutError(this.url, api, timeoutMs));
+          if (this.pending.delete(id)) reject(this.timedOut(ws, api, body, timeoutMs, written));
         });
-      }, timeoutMs);
+      }, Math.max(0, deadline - performance.now()));
       this.pending.set(id, { api, bytes, resolve, reject, timer });
       this.write(frame, (e) => {
-        if (this.pending.delete(id)) {
+        written = e === undefined;
+        if (e && this.pending.delete(id)) {
           clearTimeout(timer);
           reject(e);
         }
@@ -605,22 +645,31 @@ export class Connection {
     return this.versions;
   }
 
-  /** Sends a Produce the broker does not answer (acks=0); resolves once written. */
+  /**
+   * Sends a Produce the broker does not answer (acks=0); resolves once written. The same
+   * deadline as a request (requestTimeoutMs from this call), up to the write: a frame not
+   * written by then fails with RequestTimeoutError and is never sent (timedOut).
+   */
   async sendOnly(api: typeof Api.Produce, body: BodyOf<typeof Api.Produce>): Promise<void> {
-    if (this.throttledUntil !== 0) await this.waitOutThrottle();
-    do await this.ready(this.requestTimeoutMs);
-    while (this.state !== 'open' || !this.ws);
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrameParts({ id, api, version: versionOf(api), ...body });
-    this.checkSize(api, frame);
+    const timeoutMs = this.requestTimeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    if (!this.sendable()) await this.untilSendable({ api, timeoutMs, deadline });
+    const { frame } = this.frame(api, body);
+    const ws = this.ws!;
     await new Promise<void>((resolve, reject) => {
-      const n = sendParts(this.ws!, frame, (err) => {
-        this.unwritten -= n;
-        if (err) reject(new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }));
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(this.timedOut(ws, api, body, timeoutMs, false));
+      }, Math.max(0, deadline - performance.now()));
+      this.write(frame, (e) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (e) reject(e);
         else resolve();
       });
-      this.unwritten += n;
     });
   }
 
@@ -635,12 +684,17 @@ export class Connection {
     this.log.debug({ url: this.url, throttleTimeMs: ms }, `${this.url} throttled this client for ${ms} ms (over its byte-rate quota)`);
   }
 
-  /** Resolves once the last throttle has passed; rejects with ClientClosedError when closed meanwhile. */
-  private async waitOutThrottle(): Promise<void> {
+  /**
+   * Resolves once the last throttle has passed; rejects with ClientClosedError when closed
+   * meanwhile, and with RequestTimeoutError (not sent) when `ask`'s deadline comes first.
+   */
+  private async waitOutThrottle(ask: Ask): Promise<void> {
     for (let ms = this.throttledUntil - Date.now(); ms > 0; ms = this.throttledUntil - Date.now()) {
+      const left = ask.deadline - performance.now();
+      if (left <= 0) throw new RequestTimeoutError(this.url, ask.api, ask.timeoutMs, `held back by the broker's throttle (quota) for ${Math.ceil(ms)} ms more`);
       await new Promise<void>((resolve) => {
         const done = (): void => { clearTimeout(t); this.throttleWaiters.delete(done); resolve(); };
-        const t = setTimeout(done, ms);
+        const t = setTimeout(done, Math.min(ms, left));
         this.throttleWaiters.add(done);
       });
       if (this.state === 'closed') throw new ClientClosedError(`connection to ${this.url}`);
@@ -654,9 +708,7 @@ export class Connection {
       this.pending.delete(id);
       p.reject(make(p));
     }
-    const dw = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of dw) w.resolve(); // they re-check the state and wait for the reconnect
+    for (const w of [...this.drainWaiters]) w.resolve(); // they re-check the state and wait for the reconnect
   }
 
   /** Fails everything in flight with ClientClosedError and stops reconnecting. */
@@ -664,9 +716,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const waiters = this.openWaiters;
-    this.openWaiters = [];
-    for (const w of waiters) w.reject(new ClientClosedError(`connection to ${this.url}`));
+    for (const w of [...this.openWaiters]) w.reject(new ClientClosedError(`connection to ${this.url}`));
     this.failAll(() => new ClientClosedError(`connection to ${this.url}`));
     for (const done of [...this.throttleWaiters]) done();
     const ws = this.ws;
@@ -692,6 +742,32 @@ function sendParts(ws: WebSocket, parts: Uint8Array[], cb: (err?: Error) => void
   if (parts.length === 1) ws.send(parts[0], cb);
   else for (let i = 0; i < parts.length; i++) ws.send(parts[i], { binary: true, fin: i === parts.length - 1 }, i === parts.length - 1 ? cb : undefined);
   return n;
+}
+
+/**
+ * Waits until `waiters` is released (a waiter's resolve or reject), for `ms` at most, then
+ * fails with `onTimeout()`. Either way the waiter and its timer are gone afterwards.
+ */
+function park(waiters: Set<Waiter>, ms: number, onTimeout: () => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const w: Waiter = {
+      resolve: () => { clearTimeout(t); waiters.delete(w); resolve(); },
+      reject: (e) => { clearTimeout(t); waiters.delete(w); reject(e); },
+    };
+    const t = setTimeout(() => w.reject(onTimeout()), ms);
+    waiters.add(w);
+  });
+}
+
+/** `p`, or `onTimeout()` after `ms` if it has not settled by then (p goes on; its outcome is then ignored). */
+function within<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { t = setTimeout(() => reject(onTimeout()), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
+}
+
+function apiText(api: number): string {
+  return apiName(api) ?? `api ${api}`;
 }
 
 /** The version of `api` this client speaks: its table's maxVersion. */

@@ -12,10 +12,18 @@ export class NetworkError extends SluiceError {
   }
 }
 
-/** No response within the request timeout. The request may still have been applied. */
+/**
+ * No response within the request's deadline. `sent` false: its frame never reached the
+ * broker (`unsent` says what it waited for) and never will, so sending it again cannot apply
+ * it twice; true: it went out and may still have been applied.
+ */
 export class RequestTimeoutError extends SluiceError {
-  constructor(readonly url: string, readonly api: number, readonly timeoutMs: number) {
-    super('REQUEST_TIMED_OUT', `no response from ${url} to api ${api} within ${timeoutMs} ms`);
+  readonly sent: boolean;
+  constructor(readonly url: string, readonly api: number, readonly timeoutMs: number, unsent?: string) {
+    super('REQUEST_TIMED_OUT', unsent === undefined
+      ? `no response from ${url} to api ${api} within ${timeoutMs} ms`
+      : `api ${api} request to ${url} not sent within its ${timeoutMs} ms: ${unsent}`);
+    this.sent = unsent === undefined;
   }
 }
 

@@ -8,7 +8,9 @@ import { encodeFrame, decodeFrame } from '../../src/protocol/codec.js';
 import { Connection } from '../../src/client/connection.js';
 import { BrokerError } from '../../src/protocol/errors.js';
 import { TcpProxy } from '../tcp-proxy.js';
-import type { ApiKey } from '../../src/protocol/api.js';
+import { Api, type ApiKey } from '../../src/protocol/api.js';
+import { encodeBatch } from '../../src/record/index.js';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 /** A request to the fake servers below, which echo what they like: no api's types apply. */
 function raw(c: Connection, api: number, body: object, timeoutMs?: number): Promise<any> {
@@ -194,4 +196,127 @@ test('an answer with throttleTimeMs holds the next request back until it passed 
   await waiting;
   assert.ok(Date.now() - t0 < 5000);
   await s.stop();
+});
+
+// --- one deadline per request, from the moment it is asked -------------------------------
+
+/** A broker that accepts the WebSocket, then stops reading it: the client's writes back up. */
+async function deafServer() {
+  const s = await server();
+  const frames: any[] = [];
+  const sockets: Socket[] = [];
+  s.wss.on('connection', (ws, req) => {
+    req.socket.pause();
+    sockets.push(req.socket);
+    ws.on('message', (d: Buffer) => frames.push(decodeFrame(d)));
+  });
+  return { ...s, frames, listen: () => { for (const so of sockets) so.resume(); } };
+}
+
+/** A Produce of one batch large enough to fill the kernel's socket buffers on loopback. */
+function bigProduce(producerId: number) {
+  const records = encodeBatch([{ value: Buffer.alloc(48 * 1024 * 1024, 1) }], { producerId, producerEpoch: 0, baseSequence: 0 });
+  return { acks: 1 as const, partitions: [{ topic: 't', partition: 0, records }] };
+}
+
+/** How `p` settled and after how long; 'hung' when it did not within `boundMs`. */
+async function settleWithin(p: Promise<unknown>, boundMs: number): Promise<{ outcome: 'resolved' | 'rejected' | 'hung'; err?: any; ms: number }> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'hung'>((r) => { timer = setTimeout(() => r('hung'), boundMs); });
+  try {
+    const r = await Promise.race([p.then(() => 'resolved' as const, (err: unknown) => ({ err })), bound]);
+    if (r === 'hung' || r === 'resolved') return { outcome: r, ms: performance.now() - t0 };
+    return { outcome: 'rejected', err: r.err, ms: performance.now() - t0 };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const DEADLINE_MS = 400;
+/** Far above DEADLINE_MS plus a multi-second CI stall; without the deadline these waits never end. */
+const HUNG_MS = 8_000;
+
+test('a request behind a socket the broker stopped reading fails at its deadline; a non-idempotent produce left unwritten is never sent', async () => {
+  const s = await deafServer();
+  const c = new Connection(s.url, { maxBufferedBytes: 1024, pingIntervalMs: 0 });
+  try {
+    await c.connect();
+    const produce = c.request(Api.Produce, bigProduce(-1), DEADLINE_MS);
+    await new Promise((r) => setImmediate(r)); // its frame is in the socket's buffer now
+    // Waits for the socket to drain, which it never does: before the deadline this waited for good.
+    const metadata = settleWithin(raw(c, Api.Metadata, {}, DEADLINE_MS), HUNG_MS);
+    const [p, m] = await Promise.all([settleWithin(produce, HUNG_MS), metadata]);
+    assert.equal(m.outcome, 'rejected', `the Metadata request behind the full socket ${m.outcome} after ${Math.round(m.ms)} ms`);
+    assert.ok(['REQUEST_TIMED_OUT', 'NETWORK_ERROR'].includes(m.err.code) && m.err.retriable, m.err.message);
+    assert.equal(p.outcome, 'rejected');
+    assert.equal(p.err.code, 'REQUEST_TIMED_OUT');
+    assert.equal(p.err.retriable, true);
+    assert.equal(p.err.sent, false, p.err.message);
+    assert.equal(c.inFlight, 0);
+    // The produce's frame sat in the socket's buffer at its deadline: the connection was
+    // dropped so that it never reaches the broker once the broker reads again.
+    const closed = new Promise<void>((r) => s.wss.clients.forEach((ws) => ws.once('close', () => r())));
+    s.listen();
+    await closed;
+    assert.deepEqual(s.frames.map((f) => f.api), []);
+  } finally {
+    await c.close();
+    await s.stop();
+  }
+});
+
+test('an idempotent produce still unwritten at its deadline fails but keeps the connection: the broker may take it late (it drops a duplicate by sequence)', async () => {
+  const s = await deafServer();
+  const c = new Connection(s.url, { maxBufferedBytes: 1024, pingIntervalMs: 0 });
+  try {
+    await c.connect();
+    const p = await settleWithin(c.request(Api.Produce, bigProduce(7), DEADLINE_MS), HUNG_MS);
+    assert.equal(p.outcome, 'rejected');
+    assert.equal(p.err.code, 'REQUEST_TIMED_OUT');
+    assert.equal(p.err.sent, true);
+    assert.equal(c.connected, true);
+    const arrived = new Promise<void>((r) => s.wss.clients.forEach((ws) => ws.once('message', () => r())));
+    s.listen();
+    await arrived;
+    assert.deepEqual(s.frames.map((f) => f.api), [Api.Produce]);
+  } finally {
+    await c.close();
+    await s.stop();
+  }
+});
+
+test('a broker that takes the TCP connection but never answers the upgrade: the request fails at its deadline, not the connect timeout', async () => {
+  const silentSockets: Socket[] = [];
+  const silent: Server = createServer((so) => { silentSockets.push(so); }); // accepts, never answers
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const c = new Connection(url, { connectTimeoutMs: 60_000 });
+  try {
+    const r = await settleWithin(raw(c, Api.Metadata, {}, DEADLINE_MS), HUNG_MS);
+    assert.equal(r.outcome, 'rejected', `${r.outcome} after ${Math.round(r.ms)} ms`);
+    assert.equal(r.err.code, 'NETWORK_ERROR');
+    assert.match(r.err.message, /not connected .* within the Metadata request's 400 ms .*not sent/);
+    assert.equal(c.inFlight, 0);
+  } finally {
+    await c.close();
+    for (const so of silentSockets) so.destroy();
+    silent.close();
+  }
+});
+
+test('a request held back by a long throttle fails at its deadline, never sent', async () => {
+  const s = await server(0, (ws, m) => ws.send(encodeFrame({ id: m.id, throttleTimeMs: 60_000 })));
+  const c = new Connection(s.url);
+  try {
+    await raw(c, Api.Metadata, {}); // its answer throttles the client for a minute
+    const r = await settleWithin(raw(c, Api.Metadata, {}, DEADLINE_MS), HUNG_MS);
+    assert.equal(r.outcome, 'rejected', `${r.outcome} after ${Math.round(r.ms)} ms`);
+    assert.equal(r.err.code, 'REQUEST_TIMED_OUT');
+    assert.equal(r.err.sent, false);
+  } finally {
+    await c.close();
+    await s.stop();
+  }
 });
