@@ -20,7 +20,7 @@ function results(ctx: BrokerContext, rs: PartitionResult[]): { topic: string; pa
 export const handleOffsetCommit: Handler<typeof Api.OffsetCommit> = async (ctx, req) => {
   try {
     const rs = await ctx.groups.coordinatorFor(req.groupId).commitOffsets(req.groupId, req.memberId, req.memberEpoch,
-      req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? '' })), req.commitSeq);
+      req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? '' })), req.commitSeq, req.committerId);
     return { id: req.id, partitions: results(ctx, rs) };
   } catch (err) {
     return { id: req.id, error: wireError(err, ctx.log, { group: req.groupId }), partitions: [] };

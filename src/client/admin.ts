@@ -98,6 +98,8 @@ export class Admin {
   readonly conn: Connection;
   private readonly pool: BrokerPool;
   private readonly routes = new Map<string, CoordinatorRoute>();
+  /** Orders this client's simple commits (resetOffsets) at the coordinator. */
+  private readonly committer = new groups.SimpleCommitter();
   private readonly log: Logger;
 
   constructor(opts: AdminOptions = {}) {
@@ -380,7 +382,7 @@ export class Admin {
   }
 
   resetOffsets(groupId: string, topic: string, spec: groups.ResetSpec, opts?: { dryRun?: boolean }): Promise<groups.GroupOffsetReset[]> {
-    return groups.resetOffsets(this.coordinatorOf(groupId), this, groupId, topic, spec, opts);
+    return groups.resetOffsets(this.coordinatorOf(groupId), this, this.committer, groupId, topic, spec, opts);
   }
 
   /** Refused with NON_EMPTY_GROUP while the group has members. */

@@ -7,6 +7,7 @@ import {
   Api, type DeleteGroupsResponse, type DescribeGroupsResponse, type GroupDescription as WireGroupDescription, type ListGroupsResponse, type OffsetCommitResponse,
   type OffsetFetchResponse,
 } from '../protocol/api.js';
+import { randomUUID } from 'node:crypto';
 import { BrokerError, ERRORS } from '../protocol/errors.js';
 import type { GroupLink } from './coordinator-route.js';
 import { InvalidArgumentError } from './errors.js';
@@ -38,6 +39,21 @@ export interface GroupOffsetReset extends TopicPartition {
   /** Committed before (-1: none). */
   from: number;
   to: number;
+}
+
+/**
+ * Numbers one client's simple commits (OffsetCommit without a member id): the coordinator
+ * applies one committer's commits in this order, whatever order they arrive in (a resend after
+ * a coordinator move, two resets at once), so an older one never moves an offset back
+ * (group/commit-order.ts). One per Admin.
+ */
+export class SimpleCommitter {
+  readonly id = randomUUID();
+  private seq = 0;
+
+  next(): number {
+    return this.seq++;
+  }
 }
 
 /** What group-admin needs from Admin for offsets of the log itself. */
@@ -91,10 +107,12 @@ export async function deleteGroup(conn: GroupLink, groupId: string): Promise<voi
 /**
  * Moves the group's committed offsets of every partition of `topic`, clamped to what the
  * log holds. Refused (NON_EMPTY_GROUP) while the group has members: a running member would
- * overwrite the new offsets with its next commit. With dryRun nothing is written.
+ * overwrite the new offsets with its next commit. With dryRun nothing is written. Of two
+ * resets of one `committer`, the one called last wins, whichever commit arrives last.
  */
-export async function resetOffsets(conn: GroupLink, admin: LogOffsets, groupId: string, topic: string, spec: ResetSpec,
+export async function resetOffsets(conn: GroupLink, admin: LogOffsets, committer: SimpleCommitter, groupId: string, topic: string, spec: ResetSpec,
   opts: { dryRun?: boolean } = {}): Promise<GroupOffsetReset[]> {
+  const commitSeq = committer.next();
   const listed = (await listGroups(conn)).find((g) => g.groupId === groupId);
   if (listed && listed.members > 0) {
     throw new BrokerError(ERRORS.NON_EMPTY_GROUP.code, `group '${groupId}' has ${listed.members} member(s); stop its consumers before resetting offsets`, { group: groupId });
@@ -124,7 +142,7 @@ export async function resetOffsets(conn: GroupLink, admin: LogOffsets, groupId: 
   }).sort((a, b) => a.partition - b.partition);
   if (opts.dryRun || out.length === 0) return out;
   const res = await conn.request(Api.OffsetCommit, {
-    groupId, partitions: out.map(({ partition, to }) => ({ topic, partition, offset: to })),
+    groupId, partitions: out.map(({ partition, to }) => ({ topic, partition, offset: to })), commitSeq, committerId: committer.id,
   });
   for (const p of res.partitions) {
     if (p.error && p.error.code !== 0) throw new BrokerError(p.error.code, `reset offsets of group '${groupId}' (${p.topic}/${p.partition}): ${p.error.message}`);

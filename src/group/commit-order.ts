@@ -18,7 +18,14 @@
  * Commits of other members are not ordered here: a member commits only partitions it owns
  * or is revoking at its current epoch (ConsumerGroup.commitRefusal), and its epoch changes
  * whenever its partitions do, so two members never race on one partition at one epoch.
- * Without a member id or a sequence (simple commits, older clients) nothing is ordered.
+ *
+ * Simple commits (no member id: Admin.resetOffsets, `sluice group reset-offsets`) are allowed
+ * only while the group has no members (Group.validateCommit, Kafka's rule), so they never race
+ * a member; two of one client can still race each other (a resend after a move, two resets at
+ * once). The client numbers them too and names itself (OffsetCommit `committerId`, one per
+ * client): the stamp is (committer id, sequence) and is ordered exactly like a member's. Simple
+ * commits of different clients apply in arrival order, as in Kafka. Without a sequence (older
+ * clients) nothing is ordered.
  */
 import type { CommitStamp } from './offset-records.js';
 import { tpKey } from './types.js';

@@ -269,10 +269,11 @@ export class GroupCoordinator {
    * own partition. Resolves when the accepted offsets are durable. With a member id and a
    * `commitSeq` (the member's commit sequence), a partition that member committed with a
    * sequence not below `commitSeq` is not written again: it is answered as that newer commit's
-   * write ends (commit-order.ts), so a commit resent late never moves the offset back.
+   * write ends (commit-order.ts), so a commit resent late never moves the offset back. A
+   * simple commit (no member id) is ordered the same way among the commits of `committerId`.
    */
   async commitOffsets(groupId: string, memberId: string | undefined, memberEpoch: number | undefined,
-    entries: readonly OffsetCommitEntry[], commitSeq?: number): Promise<PartitionResult[]> {
+    entries: readonly OffsetCommitEntry[], commitSeq?: number, committerId?: string): Promise<PartitionResult[]> {
     checkGroupId(groupId);
     const all = (error: SluiceError) => entries.map(({ topic, partition }) => ({ topic, partition, error }));
     const g = this.groups.get(groupId);
@@ -282,7 +283,8 @@ export class GroupCoordinator {
     } catch (err) {
       return all(err as SluiceError);
     }
-    const stamp = memberId && commitSeq !== undefined ? { memberId, seq: commitSeq } : undefined;
+    const committer = memberId || committerId;
+    const stamp = committer && commitSeq !== undefined ? { memberId: committer, seq: commitSeq } : undefined;
     const results: PartitionResult[] = [];
     const accepted: OffsetCommitEntry[] = [];
     const superseded = new Map<PartitionResult, Promise<void>>();

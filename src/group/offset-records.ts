@@ -33,6 +33,7 @@ export interface StoredOffset {
 
 /** A member's commit sequence number (OffsetCommit `commitSeq`): a member's later capture of its positions has a higher one. */
 export interface CommitStamp {
+  /** The member id, or for a simple commit the client's `committerId` (commit-order.ts). */
   memberId: string;
   seq: number;
 }

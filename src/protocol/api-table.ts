@@ -171,6 +171,9 @@ export const API_TABLE = {
     // coordinator never lets an older one overwrite a newer one (group/commit-order.ts).
     // Optional: older clients send none, and older brokers ignore it (a struct skips unknown fields).
     commitSeq: optional(int({ min: 0, max: MAX_OFFSET })),
+    // A simple commit (no memberId, e.g. Admin.resetOffsets) is ordered by `commitSeq` among the
+    // commits of the client that numbered it: this id, one per client (ignored with a memberId).
+    committerId: optional(str({ min: 1, max: MAX_ID_CHARS })),
   }), responds<OffsetCommitResponse>()),
 
   // Which broker coordinates group `key` (any broker answers; docs/cluster.md "Coordinators").

@@ -277,6 +277,31 @@ test('the commit order survives a coordinator move: a new coordinator over the s
   assert.equal(second.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0]!.offset, 300);
 });
 
+test('simple commits (no member id) of one committer apply in its sequence order, across a coordinator move; other committers\' in arrival order', async () => {
+  const dir = new MemoryGenerationDir({ inPlace: true });
+  const open = async () => {
+    const c = new GroupCoordinator(await OffsetStore.open(dir, { clock: new ManualClock() }));
+    c.onTopicsChanged(new Map([['t', 1]]));
+    return c;
+  };
+  const at = (offset: number) => [{ topic: 't', partition: 0, offset }];
+  const first = await open();
+  const committed = (c: GroupCoordinator) => c.fetchOffsets('g', [{ topic: 't', partition: 0 }])[0]!.offset;
+  // Committer A's reset numbered 2 arrives before its reset numbered 1 (a resend after a move).
+  assert.equal((await first.commitOffsets('g', undefined, undefined, at(200), 2, 'admin-a'))[0]!.error, undefined);
+  assert.equal((await first.commitOffsets('g', undefined, undefined, at(100), 1, 'admin-a'))[0]!.error, undefined, 'answered OK: the newer one stands for it');
+  assert.equal(committed(first), 200, 'the older simple commit did not move the offset back');
+  // Another client's commit is not ordered against A's: arrival order, as in Kafka.
+  await first.commitOffsets('g', undefined, undefined, at(50), 0, 'admin-b');
+  assert.equal(committed(first), 50);
+  await first.commitOffsets('g', undefined, undefined, at(300), 3, 'admin-a');
+  // The stamp is stored with the offset: a new coordinator over the same log still refuses A's older one.
+  await first.store.compact();
+  const second = await open();
+  assert.equal((await second.commitOffsets('g', undefined, undefined, at(250), 2, 'admin-a'))[0]!.error, undefined);
+  assert.equal(committed(second), 300);
+});
+
 test('new partitions of a subscribed topic and new topics matching a pattern are picked up; `__` topics never match', async () => {
   const { coord } = await setup({ t: 2, 'orders-eu': 2, __consumer_offsets: 1 });
   const a = new SimConsumer(coord, 'g', 'a');
