@@ -46,8 +46,7 @@ import type { FrameCodec } from './native-codec.js';
 import type { Transport } from './transport.js';
 import type { ConnectionAuth } from './connection-auth.js';
 import { Api } from '../protocol/api.js';
-import { MAX_MUTE_MS, type QuotaSubject } from './client-quotas.js';
-import type { ClientQuotas } from './client-quotas.js';
+import { MAX_MUTE_MS, type ClientQuotas, type QuotaSubject } from './client-quotas.js';
 
 const SHUTTING_DOWN = errorOf('BROKER_SHUTTING_DOWN');
 

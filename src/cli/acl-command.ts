@@ -13,6 +13,7 @@ import { ACL_OPERATIONS, type AclBinding, type AclFilter, type AclOperation } fr
 import { FileAclStore } from '../auth/file-acl-store.js';
 import { brokerOption } from './broker-url.js';
 import { withAdmin } from './with-admin.js';
+import type { Admin } from '../client/admin.js';
 
 interface AclOpts {
   broker: string[];
@@ -72,36 +73,57 @@ export function formatAcl(b: AclBinding): string {
   return [b.principal, b.permission, b.operation, b.resourceType, b.patternType, b.resourceName].join('\t');
 }
 
+/** What `acl add` and `acl remove` differ in; flags, the offline/online choice and the output are shared. */
+interface BindingChange {
+  name: 'add' | 'remove';
+  description: string;
+  userHelp: string;
+  denyHelp: string;
+  /** Printed before each binding once done. */
+  done: string;
+  /** Against the data directory's acls.json (the broker not running). */
+  offline: (store: FileAclStore, bindings: AclBinding[], dataDir: string) => Promise<void>;
+  /** Through a broker. */
+  online: (admin: Admin, bindings: AclBinding[]) => Promise<void>;
+}
+
+function bindingCommand(acl: Command, c: BindingChange): void {
+  resourceOptions(acl.command(c.name).description(c.description))
+    .option('--user <name>', c.userHelp)
+    .option('--operation <ops>', `comma-separated: ${ACL_OPERATIONS.join(', ')}`)
+    .option('--deny', c.denyHelp)
+    .action(async (o: AclOpts) => {
+      const bindings = bindingsOf(o);
+      if (o.dataDir !== undefined) {
+        const store = await FileAclStore.open(o.dataDir);
+        try {
+          await c.offline(store, bindings, o.dataDir);
+        } finally {
+          await store.close();
+        }
+      } else await withAdmin(o.broker, (a) => c.online(a, bindings));
+      for (const b of bindings) process.stdout.write(`${c.done}\t${formatAcl(b)}\n`);
+    });
+}
+
 export function registerAclCommand(program: Command): void {
   const acl = program.command('acl').description('ACLs: who may do what on which topic, group or the cluster (auth: scram)');
-  resourceOptions(acl.command('add').description('allow (or, with --deny, deny) an operation to a user'))
-    .option('--user <name>', 'the user the ACL is for (* for every user)')
-    .option('--operation <ops>', `comma-separated: ${ACL_OPERATIONS.join(', ')}`)
-    .option('--deny', 'deny instead of allow (a deny wins over any allow)')
-    .action(async (o: AclOpts) => {
-      const bindings = bindingsOf(o);
-      if (o.dataDir !== undefined) {
-        const store = await FileAclStore.open(o.dataDir);
-        await store.add(bindings);
-        await store.close();
-      } else await withAdmin(o.broker, (a) => a.createAcls(bindings));
-      for (const b of bindings) process.stdout.write(`added\t${formatAcl(b)}\n`);
-    });
-  resourceOptions(acl.command('remove').description('remove ACLs, given exactly as added'))
-    .option('--user <name>', 'the user the ACL is for')
-    .option('--operation <ops>', `comma-separated: ${ACL_OPERATIONS.join(', ')}`)
-    .option('--deny', 'remove a deny ACL (else an allow)')
-    .action(async (o: AclOpts) => {
-      const bindings = bindingsOf(o);
-      if (o.dataDir !== undefined) {
-        const store = await FileAclStore.open(o.dataDir);
-        const removed = await store.remove(bindings);
-        await store.close();
-        const missing = bindings.filter((_, i) => !removed[i]);
-        if (missing.length > 0) throw new Error(`no such ACL in ${o.dataDir}: ${missing.map(formatAcl).join('; ')}`);
-      } else await withAdmin(o.broker, (a) => a.deleteAcls(bindings));
-      for (const b of bindings) process.stdout.write(`removed\t${formatAcl(b)}\n`);
-    });
+  bindingCommand(acl, {
+    name: 'add', description: 'allow (or, with --deny, deny) an operation to a user', done: 'added',
+    userHelp: 'the user the ACL is for (* for every user)', denyHelp: 'deny instead of allow (a deny wins over any allow)',
+    offline: (store, bindings) => store.add(bindings),
+    online: (a, bindings) => a.createAcls(bindings),
+  });
+  bindingCommand(acl, {
+    name: 'remove', description: 'remove ACLs, given exactly as added', done: 'removed',
+    userHelp: 'the user the ACL is for', denyHelp: 'remove a deny ACL (else an allow)',
+    offline: async (store, bindings, dataDir) => {
+      const removed = await store.remove(bindings);
+      const missing = bindings.filter((_, i) => !removed[i]);
+      if (missing.length > 0) throw new Error(`no such ACL in ${dataDir}: ${missing.map(formatAcl).join('; ')}`);
+    },
+    online: (a, bindings) => a.deleteAcls(bindings),
+  });
   resourceOptions(acl.command('list').description('ACLs, all or those of a user and/or resource'))
     .option('--user <name>', 'only this user\'s ACLs')
     .action(async (o: AclOpts) => {

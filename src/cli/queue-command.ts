@@ -24,24 +24,40 @@ import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './rese
 import { clientSecurity } from './client-security.js';
 import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
 
-interface ConsumeOpts {
+interface ConsumeOpts extends SettingFlags {
   broker: string[];
   group: string;
   concurrency: number;
   maxMessages?: number;
   format: 'text' | 'json';
-  visibilityTimeout?: number;
-  maxDeliveries?: number;
-  deadLetterTopic?: string;
   drainTimeout: number;
-  rate?: number;
-  maxInFlight?: number;
-  maxWindow?: number;
 }
 
 /** `--max-window`: the range is the group setting's own (SHARE_CONFIG_RANGES), checked before anything is sent. */
 const maxWindowOption = () => intOption('--max-window', SHARE_CONFIG_RANGES.maxWindow[0], SHARE_CONFIG_RANGES.maxWindow[1]);
 const MAX_WINDOW_HELP = 'records tracked per partition past the group\'s position: how far it reads past a job in flight or delayed';
+
+/** The share-group setting flags `queue consume` (at creation) and `queue alter` take. */
+interface SettingFlags {
+  visibilityTimeout?: number;
+  maxDeliveries?: number;
+  deadLetterTopic?: string;
+  rate?: number;
+  maxInFlight?: number;
+  maxWindow?: number;
+}
+
+/** The settings the flags name; the ones not given are left out (the group's stand). */
+function settingsOf(o: SettingFlags): ShareGroupSettings {
+  const settings: ShareGroupSettings = {};
+  if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
+  if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
+  if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
+  if (o.rate !== undefined) settings.rateLimit = o.rate;
+  if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
+  if (o.maxWindow !== undefined) settings.maxWindow = o.maxWindow;
+  return settings;
+}
 
 function limit(n: number, unit: string): string {
   return n > 0 ? `${n}${unit}` : 'none';
@@ -85,13 +101,7 @@ export function registerQueueCommand(program: Command): void {
     .addOption(brokerOption())
     .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0.\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
     .action(async (topic: string, o: ConsumeOpts) => {
-      const settings: ShareGroupSettings = {};
-      if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
-      if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
-      if (o.deadLetterTopic !== undefined) settings.deadLetterTopic = o.deadLetterTopic;
-      if (o.rate !== undefined) settings.rateLimit = o.rate;
-      if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
-      if (o.maxWindow !== undefined) settings.maxWindow = o.maxWindow;
+      const settings = settingsOf(o);
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
       const q = new QueueConsumer({ ...clientSecurity(), brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });
@@ -219,13 +229,8 @@ export function registerQueueCommand(program: Command): void {
     .option('--max-window <n>', MAX_WINDOW_HELP, maxWindowOption())
     .addOption(brokerOption())
     .addHelpText('after', '\nExamples:\n  sluice queue alter mailer --rate 50 --max-in-flight 10\n  sluice queue alter mailer --rate 0     # lift the rate limit\n  sluice queue alter mailer --max-window 100000   # read further past long-delayed jobs')
-    .action(async (group: string, o: { broker: string[]; rate?: number; maxInFlight?: number; visibilityTimeout?: number; maxDeliveries?: number; maxWindow?: number }) => {
-      const settings: ShareGroupSettings = {};
-      if (o.rate !== undefined) settings.rateLimit = o.rate;
-      if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
-      if (o.visibilityTimeout !== undefined) settings.visibilityTimeoutMs = o.visibilityTimeout;
-      if (o.maxDeliveries !== undefined) settings.maxDeliveries = o.maxDeliveries;
-      if (o.maxWindow !== undefined) settings.maxWindow = o.maxWindow;
+    .action(async (group: string, o: { broker: string[] } & Omit<SettingFlags, 'deadLetterTopic'>) => {
+      const settings = settingsOf(o);
       if (Object.keys(settings).length === 0) throw new InvalidArgumentError('name at least one setting to change (--rate, --max-in-flight, --visibility-timeout, --max-deliveries, --max-window)');
       const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
       let after;

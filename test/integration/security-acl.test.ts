@@ -66,6 +66,10 @@ before(async () => {
   // The producer's right, granted before the broker starts.
   const granted = await runCli(['acl', 'add', '--user', 'alice', '--topic', 'orders', '--operation', 'write', '--data-dir', dataDir]);
   assert.equal(granted.code, 0, granted.stderr);
+  // Offline, removing an ACL that is not there fails naming it, and the file stays as it was.
+  const missing = await runCli(['acl', 'remove', '--user', 'alice', '--topic', 'orders', '--operation', 'read', '--data-dir', dataDir]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /no such ACL in .*alice\tallow\tread\ttopic\tliteral\torders/);
   broker = await startBroker({ dataDir, args: ['--auth', 'scram', '--super-users', 'admin', '--auto-create-topics', 'false'] });
   await asAdmin(async (a) => {
     await a.createTopic('orders', 1);
