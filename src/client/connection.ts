@@ -607,7 +607,8 @@ export class Connection {
    */
   async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs = this.requestTimeoutMs): Promise<ResponseOf<A>> {
     const deadline = performance.now() + timeoutMs;
-    if (!this.sendable()) await this.untilSendable({ api, timeoutMs, deadline });
+    // A loop: close() (or another request filling the socket) can run between untilSendable's return and the next line.
+    while (!this.sendable()) await this.untilSendable({ api, timeoutMs, deadline });
     const { id, frame, bytes } = this.frame(api, body);
     const ws = this.ws!;
     return new Promise<ResponseOf<A>>((resolve, reject) => {
@@ -653,7 +654,8 @@ export class Connection {
   async sendOnly(api: typeof Api.Produce, body: BodyOf<typeof Api.Produce>): Promise<void> {
     const timeoutMs = this.requestTimeoutMs;
     const deadline = performance.now() + timeoutMs;
-    if (!this.sendable()) await this.untilSendable({ api, timeoutMs, deadline });
+    // A loop: close() (or another request filling the socket) can run between untilSendable's return and the next line.
+    while (!this.sendable()) await this.untilSendable({ api, timeoutMs, deadline });
     const { frame } = this.frame(api, body);
     const ws = this.ws!;
     await new Promise<void>((resolve, reject) => {
