@@ -100,6 +100,21 @@ export class ClientQuotas {
     return throttleMs;
   }
 
+  /**
+   * The most record bytes one consumer Fetch answer may carry for the subject: its quota's
+   * burst (BURST_MS at its rate), or Infinity when no fetch quota applies. Kafka bounds a
+   * throttled client's fetch the same way (the quota's window): an answer far past the quota
+   * is a throttle as long as it is over quota, and the client holds back every request on
+   * that connection for it, a group member's heartbeats included, so a 4 MiB answer under a
+   * 128 KiB/s quota (31 s) had the member fenced (test/integration/quota-group-member.test.ts).
+   * Bounded, a throttle stays about a second, and a client that ignores it still gets at
+   * most a burst per mute. The first batch of an answer is served whole all the same.
+   */
+  maxFetchBytes(subject: QuotaSubject): number {
+    const m = this.meter('fetch', subject);
+    return m === undefined ? Infinity : Math.max(1, Math.floor((m.rate * BURST_MS) / 1000));
+  }
+
   /** The meter of the subject's entity for `kind`, or undefined when no quota applies to it. */
   private meter(kind: QuotaKind, s: QuotaSubject): Meter | undefined {
     let entity: string;

@@ -86,6 +86,8 @@ export interface RequestScope {
    * `auth: scram`; undefined with `auth: none`. What an authorizer checks.
    */
   readonly principal?: string | undefined;
+  /** The client id the connection announced ('' when none): with `principal`, whose quota applies (client-quotas.ts). */
+  readonly clientId?: string;
   /** The connection's login (`auth: scram` only): the SASL handlers drive it. */
   readonly auth?: ConnectionAuth | undefined;
 }

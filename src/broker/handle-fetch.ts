@@ -113,7 +113,7 @@ async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScop
   const granted = scope ? await scope.reserveOutput(Math.max(req.maxBytes, ctx.config.maxBatchBytes)) : req.maxBytes;
   if (granted === 0) return nothing(); // the connection closed while waiting: no one to read for
   try {
-    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted), scope);
+    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted, quotaBound(ctx, req, scope)), scope);
     if (scope) {
       scope.adjustOutput(out.bytes - granted);
       out.reserved = out.bytes;
@@ -123,6 +123,13 @@ async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScop
     scope?.adjustOutput(-granted);
     throw err;
   }
+}
+
+/** A consumer fetch under a fetch quota answers at most the quota's burst (ClientQuotas.maxFetchBytes); else no bound. */
+function quotaBound(ctx: BrokerContext, req: FetchRequest, scope: RequestScope | undefined): number {
+  const q = ctx.quotas;
+  if (q === undefined || !q.active || scope === undefined || req.replicaId !== undefined) return Infinity;
+  return q.maxFetchBytes({ principal: scope.principal, clientId: scope.clientId ?? '' });
 }
 
 async function readWithin(ctx: BrokerContext, req: FetchRequest, maxBytes: number, scope: RequestScope | undefined): Promise<ReadOutcome> {

@@ -51,6 +51,12 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
     else known.push(topic);
   }
   let attempted = false;
+  /**
+   * The worker's holder token when its records were locked (the attempt that acquired them),
+   * not when the answer leaves: reads and the state commit await in between, and a worker
+   * whose session ended meanwhile and came back has a new token its locks do not belong to.
+   */
+  let acquiredUnder: string | undefined;
   const jobs = jobSource(ctx);
   const attempt = async (): Promise<ShareAcquirePartitionResult[] | undefined> => {
     if (scope?.closed || !svc.isBound(scope, groupId, workerId)) return undefined;
@@ -62,6 +68,7 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
     if (req.maxRecords > 0) await startLatestAtLeader(svc, jobs, groupId, workerId, sources);
     const got = svc.coord.acquire(groupId, workerId, sources, req.maxRecords);
     if (got.length === 0) return undefined;
+    acquiredUnder = svc.holderOf(groupId, workerId);
     await svc.commit([], false);
     let redelivered = 0;
     const out: ShareAcquirePartitionResult[] = [];
@@ -94,10 +101,10 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
   const first = known.length ? await attempt() : undefined;
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
   if (first || req.maxRecords === 0 || known.length === 0 || maxWait === 0 || !ctx.accepting || !svc.accepting || scope?.closed) {
-    return withHolder(svc, req, { id: req.id, partitions: [...errors, ...(first ?? [])] });
+    return withHolder(svc, req, { id: req.id, partitions: [...errors, ...(first ?? [])] }, acquiredUnder);
   }
   const parts = await park(ctx, svc, groupId, known, maxWait, attempt, scope);
-  return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts] });
+  return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts] }, acquiredUnder);
 };
 
 /**
@@ -120,9 +127,15 @@ async function startLatestAtLeader(svc: ShareService, jobs: JobSource, groupId: 
   }
 }
 
-/** The answer with the worker's holder token as of now (ShareService.holderOf), when the group knows it. */
-function withHolder(svc: ShareService, req: { groupId: string; workerId: string }, res: ShareAcquireResponse): ShareAcquireResponse {
-  const holder = svc.holderOf(req.groupId, req.workerId);
+/**
+ * The answer with the worker's holder token (ShareService.holderOf): the one its records were
+ * acquired under when it carries records (`acquiredUnder`), else the token as of now, when
+ * the group knows the worker. A worker that left and came back while its records were read
+ * so gets the old token with them, and drops them at its next heartbeat's new one
+ * (test/broker/share-holder.test.ts), instead of taking them for locks of its new handle.
+ */
+function withHolder(svc: ShareService, req: { groupId: string; workerId: string }, res: ShareAcquireResponse, acquiredUnder: string | undefined): ShareAcquireResponse {
+  const holder = acquiredUnder ?? svc.holderOf(req.groupId, req.workerId);
   if (holder !== undefined) res.holder = holder;
   return res;
 }

@@ -29,6 +29,12 @@ function readGroupAndTopics(ctx: BrokerContext, scope: RequestScope, group: stri
   for (const t of topics) requireTopic(ctx, scope, 'read', t);
 }
 
+/** Alter on the group and read on the topic: a share-group admin change that reads or replays a topic. */
+function alterGroupReadTopic(ctx: BrokerContext, scope: RequestScope, group: string, topic: string): void {
+  requireGroup(ctx, scope, 'alter', group);
+  requireTopic(ctx, scope, 'read', topic);
+}
+
 const CHECKS: { readonly [A in ApiKey]: Entry<A> } = {
   [Api.Produce]: HANDLER,
   [Api.Fetch]: HANDLER,
@@ -59,8 +65,10 @@ const CHECKS: { readonly [A in ApiKey]: Entry<A> } = {
   [Api.ShareLeave]: (ctx, req, scope) => requireGroup(ctx, scope, 'read', req.groupId),
   [Api.ShareDescribe]: HANDLER,
   [Api.ShareDelete]: (ctx, req, scope) => requireGroup(ctx, scope, 'delete', req.groupId),
-  [Api.ShareReset]: (ctx, req, scope) => requireGroup(ctx, scope, 'alter', req.groupId),
-  [Api.ShareCancel]: (ctx, req, scope) => requireGroup(ctx, scope, 'alter', req.groupId),
+  // And read on the topic: a reset replays it to the group, a cancel by key searches its
+  // records' keys (and says which matched); Kafka asks topic read of AlterShareGroupOffsets too.
+  [Api.ShareReset]: (ctx, req, scope) => alterGroupReadTopic(ctx, scope, req.groupId, req.topic),
+  [Api.ShareCancel]: (ctx, req, scope) => alterGroupReadTopic(ctx, scope, req.groupId, req.topic),
   [Api.ShareAlter]: (ctx, req, scope) => requireGroup(ctx, scope, 'alter', req.groupId),
   // Producer ids: for a principal that may write somewhere (Kafka's rule since 3.0), or alter the cluster.
   [Api.InitProducerId]: (ctx, _req, scope) => {

@@ -73,3 +73,44 @@ test('a reloaded coordinator (a new ShareService over the same state) answers a 
   const token = reloaded.holderOf('g', 'w');
   assert.ok(token && res.holder && token !== res.holder, `the reloaded coordinator's token ${token} differs from ${res.holder}`);
 });
+
+test('an acquire answer carries the token its records were acquired under, even when the worker left and came back while they were read', async (t) => {
+  const { ctx, logs, close } = await testContext();
+  await logs.createTopic('jobs', 1);
+  const log = logs.log('jobs', 0)!;
+  await log.append(encodeBatch([{ value: 'a' }]));
+  const svc = (await ShareCoordinators.start(ctx)).single!;
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  const acquire = (maxRecords: number) => handleShareAcquire(ctx, {
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords, maxWaitMs: 0, settings: { retryBackoffMs: 0, retryBackoffMaxMs: 0 },
+  });
+  // While the acquired record is read, the worker's session ends (a stall past the session
+  // timeout: its locks go) and its heartbeat brings it back under a new handle.
+  const read = log.read.bind(log);
+  let once = true;
+  log.read = async (...args: Parameters<typeof log.read>) => {
+    if (once) {
+      once = false;
+      svc.coord.leave('g', 'w');
+      svc.coord.heartbeat('g', 'w');
+    }
+    return read(...args);
+  };
+  const first = await acquire(1);
+  assert.deepEqual(first.partitions[0]!.acquired, [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);
+  assert.notEqual(first.holder, svc.holderOf('g', 'w'), 'the answer must not name the new handle: its records were acquired under the old one, whose locks are gone');
+
+  // The worker takes the record again under its new token; a give-back of the first answer's
+  // job, naming that answer's token, must not let go of it.
+  const again = await acquire(1);
+  assert.deepEqual(again.partitions[0]?.acquired, [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }]);
+  const stale = await handleShareAck(ctx, {
+    id: 2, api: Api.ShareAck, version: 0, groupId: 'g', workerId: 'w', ...(first.holder !== undefined && { holder: first.holder }),
+    entries: [{ topic: 'jobs', partition: 0, offsets: [0], type: 'release', kind: 'unstarted' }],
+  });
+  assert.equal(stale.results[0]!.error?.code, 121, 'the give-back of the first answer\'s job is refused (INVALID_RECORD_STATE)');
+  assert.deepEqual(svc.coord.heldJobs('g', 10).map((j) => [j.offset, j.workerId]), [[0, 'w']], 'the record is still held under its second acquisition');
+});
