@@ -771,7 +771,18 @@ export class DiskPartitionLog implements PartitionLog {
       table = loaded.table;
       from = Math.max(from, loaded.offset);
     }
-    await replayProducerState(table, this.segments.all(), from);
+    // A copy, each segment held: retention is not ordered with truncations and may delete the
+    // first segments meanwhile; walked live, the list shifts under the walk and the segment
+    // after a deleted one was skipped, its producers forgotten (a retry of theirs was stored
+    // again: test/storage/retention-during-truncation.test.ts). Held, a deleted one is
+    // removed only after the walk.
+    const segs = this.segments.all().slice();
+    for (const s of segs) s.acquire();
+    try {
+      await replayProducerState(table, segs, from);
+    } finally {
+      for (const s of segs) s.release();
+    }
     this.producers = table;
     await writeProducerSnapshot(this.dir, table, end, this.fs);
   }
