@@ -34,6 +34,8 @@ import { CoordinatorPartitions, leadershipChecks } from './coordinator-partition
 import { replicatedGenerationDir } from './replicated-generation-dir.js';
 import type { BrokerContext } from './context.js';
 import type { ReplicaRole } from '../replication/replica-manager.js';
+import type { Authorizer } from './authorize.js';
+import type { AclSet } from '../auth/acl.js';
 
 /** Liveness checks run at least this often; sooner when a member's deadline is nearer. */
 const TICK_MS = 1000;
@@ -46,6 +48,10 @@ export class GroupService {
   /** Cluster mode: the coordinators of the coordinator partitions led here (set by startCluster). */
   private partitions: CoordinatorPartitions<GroupCoordinator> | undefined;
   private topics: ReadonlyMap<string, number> = new Map();
+  /** `auth: scram` (useAuthorizer): pattern subscriptions resolve to what a member's user may read. */
+  private authorizer: Authorizer | undefined;
+  /** The ACLs the coordinators last resolved patterns with; a new AclSet (a change) makes them look again. */
+  private aclsSeen: AclSet | undefined;
 
   private constructor(
     /** Single broker: the one coordinator of every group. Undefined in cluster mode. */
@@ -83,6 +89,7 @@ export class GroupService {
       },
       onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
       onRestoreWarning: (w) => log.warn('persisted group membership: invalid field skipped', { group: w.group, field: w.field, problem: w.problem }),
+      topicAccess: (principal, topic) => svc?.mayRead(principal, topic) ?? true,
     };
     const single = store ? new GroupCoordinator(store, options) : undefined;
     svc = new GroupService(single, push, logs, log, options);
@@ -129,6 +136,19 @@ export class GroupService {
       close: (c) => c.store.close(),
       groupCount: (c) => c.listGroups().length,
     });
+  }
+
+  /**
+   * `auth: scram`: members subscribed by pattern are assigned only the matching topics their
+   * user may read; an ACL change reaches the groups within one liveness tick (TICK_MS).
+   */
+  useAuthorizer(authorizer: Authorizer): void {
+    this.authorizer = authorizer;
+    this.aclsSeen = authorizer.store.current;
+  }
+
+  private mayRead(principal: string, topic: string): boolean {
+    return this.authorizer?.allows(principal, 'read', { type: 'topic', name: topic }) ?? true;
   }
 
   /** ReplicaManager's onRoleChange: coordinator partitions load on leader and drop otherwise. */
@@ -178,6 +198,12 @@ export class GroupService {
     if (this.ticking || this.closed) return;
     this.ticking = true;
     try {
+      // The store replaces its AclSet whole on every change, so a new one is a change.
+      const acls = this.authorizer?.store.current;
+      if (acls !== this.aclsSeen) {
+        this.aclsSeen = acls;
+        for (const c of this.coordinators()) c.onAccessChanged();
+      }
       for (const c of this.coordinators()) {
         try {
           const { removedMembers, expiredOffsets } = await c.tick();

@@ -17,7 +17,9 @@ export const handleConsumerGroupHeartbeat: Handler<typeof Api.ConsumerGroupHeart
   const push = ctx.groups.push;
   try {
     const coordinator = ctx.groups.coordinatorFor(req.groupId);
-    const out = push.during(req.groupId, req.memberId, () => coordinator.heartbeat(req.groupId, req));
+    // auth scram: the connection's user, so a pattern resolves only to topics it may read.
+    const input = scope?.principal === undefined ? req : { ...req, principal: scope.principal };
+    const out = push.during(req.groupId, req.memberId, () => coordinator.heartbeat(req.groupId, input));
     // Cluster mode: the epoch and assignment answered are durable first, so a new coordinator knows them.
     await coordinator.membershipDurable(req.groupId);
     if (out.memberEpoch < 0) push.untrack(req.groupId, req.memberId);

@@ -188,7 +188,10 @@ export class Broker {
     });
     this.startIdleSweep();
     this.ctx.acls = await this.openAcls(logs.dataDir);
-    if (this.config.auth === 'scram') this.ctx.authorizer = new Authorizer(this.ctx.acls, this.config);
+    if (this.config.auth === 'scram') {
+      this.ctx.authorizer = new Authorizer(this.ctx.acls, this.config);
+      groups.useAuthorizer(this.ctx.authorizer);
+    }
     const shares = await ShareCoordinators.start(this.ctx);
     if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster, shares);
     this.ready = true;

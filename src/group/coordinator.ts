@@ -65,6 +65,8 @@ export interface CoordinatorOptions {
    * store holds at construction (docs/cluster.md, "Coordinators"). Default false.
    */
   persistMembership?: boolean;
+  /** `auth: scram`: whether a user may read a topic; pattern subscriptions resolve only to those (GroupConfig.topicAccess). */
+  topicAccess?: (principal: string, topic: string) => boolean;
 }
 
 export interface PartitionResult {
@@ -128,6 +130,7 @@ export class GroupCoordinator {
       newMemberId: opts.newMemberId ?? (() => crypto.randomUUID()),
       reconcileHeartbeatIntervalMs: opts.reconcileHeartbeatIntervalMs ?? 50,
       ...(opts.onEpochBump && { onEpochBump: opts.onEpochBump }),
+      ...(opts.topicAccess && { topicAccess: opts.topicAccess }),
     };
     this.minSessionMs = opts.minSessionTimeoutMs ?? 1_000;
     this.maxSessionMs = opts.maxSessionTimeoutMs ?? 1_800_000;
@@ -230,6 +233,11 @@ export class GroupCoordinator {
   onTopicsChanged(topics: ReadonlyMap<string, number>): void {
     this.topics = new Map(topics);
     for (const g of this.groups.values()) if (g.onTopicsChanged(this.topics)) this.persistMembership(g);
+  }
+
+  /** The ACLs changed: groups whose pattern members may now be assigned other topics rebalance. */
+  onAccessChanged(): void {
+    for (const g of this.groups.values()) if (g.onAccessChanged(this.topics)) this.persistMembership(g);
   }
 
   /** Removes members past their session or revocation deadline and expires offsets of empty groups. */

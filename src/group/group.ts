@@ -48,6 +48,13 @@ export interface GroupConfig {
    * the members whose target assignment changed in it (only they have anything to do).
    */
   onEpochBump?: (groupId: string, epoch: number, members: number, changed: readonly string[]) => void;
+  /**
+   * `auth: scram` (docs/security.md, "Authorization"): whether `principal` may read `topic`. A
+   * member subscribed by pattern is assigned only the matching topics its principal may read,
+   * so a pattern neither hands a member partitions it cannot fetch (they would sit with it,
+   * unread) nor tells it the names of topics it may not see. Absent: every match counts.
+   */
+  topicAccess?: (principal: string, topic: string) => boolean;
 }
 
 /** A heartbeat's body. Optional fields left out mean "unchanged since my last heartbeat". */
@@ -59,6 +66,8 @@ export interface HeartbeatInput {
   subscribedTopics?: string[];
   /** A JavaScript regular expression source matched against whole topic names. */
   subscribedPattern?: string;
+  /** Who sent it (`auth: scram`; the connection's user, never the request's word): a pattern resolves to what it may read (GroupConfig.topicAccess). */
+  principal?: string;
   /** Partitions the member holds right now; it must send this on every heartbeat that follows a revocation. */
   ownedPartitions?: TopicPartitions[];
   rebalanceTimeoutMs?: number;
@@ -109,6 +118,8 @@ export interface PersistedMember {
   previousEpoch: number;
   topics: string[] | null;
   pattern: string | null;
+  /** The member's user (auth scram): its pattern resolves to the topics this user may read. */
+  principal?: string;
   rebalanceTimeoutMs: number;
   sessionTimeoutMs: number;
   assigned: string[];
@@ -124,6 +135,8 @@ class Member {
   topics: string[] | null = null;
   pattern: string | null = null;
   regex: RegExp | null = null;
+  /** Its user with auth on (HeartbeatInput.principal); null with auth off. */
+  principal: string | null = null;
   rebalanceTimeoutMs: number;
   sessionTimeoutMs: number;
   lastHeartbeat: number;
@@ -159,6 +172,8 @@ export class ConsumerGroup {
   /** Pattern -> matching topics, valid for the topic map `patternTopics`. */
   private readonly patternCache = new Map<string, string[]>();
   private patternTopics: ReadonlyMap<string, number> | null = null;
+  /** What the access-filtered pattern members resolved to at the last bump (accessSignature). */
+  private accessSig = '';
 
   constructor(readonly id: string, private readonly config: GroupConfig, now: number) {
     this.emptySince = now;
@@ -230,6 +245,11 @@ export class ConsumerGroup {
     if (req.ownedPartitions) m.owned = fromTopicPartitions(req.ownedPartitions);
     if (newTopics) changed = setTopics(m, newTopics) || changed;
     if (newRegex) changed = setPattern(m, req.subscribedPattern!, newRegex) || changed;
+    const principal = req.principal ?? null;
+    if (m.principal !== principal) {
+      m.principal = principal;
+      changed = changed || m.pattern !== null;
+    }
     if (changed) this.bump(topics);
     this.reconcile(m, now);
     return {
@@ -318,6 +338,16 @@ export class ConsumerGroup {
     return true;
   }
 
+  /**
+   * The ACLs changed (GroupConfig.topicAccess answers differently now): recompute the target
+   * if what a pattern member may be assigned changed. Returns whether the group epoch moved.
+   */
+  onAccessChanged(topics: ReadonlyMap<string, number>): boolean {
+    if (this.members.size === 0 || this.accessSignature(topics) === this.accessSig) return false;
+    this.bump(topics);
+    return true;
+  }
+
   remove(memberId: string, now: number, topics: ReadonlyMap<string, number>): void {
     this.dropMember(memberId);
     this.afterRemoval(now, topics);
@@ -331,6 +361,7 @@ export class ConsumerGroup {
       metadata: [...this.metadata],
       members: [...this.members.values()].map((m) => ({
         id: m.id, epoch: m.epoch, previousEpoch: m.previousEpoch, topics: m.topics, pattern: m.pattern,
+        ...(m.principal !== null && { principal: m.principal }),
         rebalanceTimeoutMs: m.rebalanceTimeoutMs, sessionTimeoutMs: m.sessionTimeoutMs,
         assigned: [...m.assigned], revoking: [...m.revoking], owned: [...m.owned], state: m.state, targetSince: m.targetSince,
       })),
@@ -354,6 +385,7 @@ export class ConsumerGroup {
       m.epoch = pm.epoch;
       m.previousEpoch = pm.previousEpoch;
       m.topics = pm.topics;
+      m.principal = pm.principal ?? null;
       if (pm.pattern !== null) {
         m.pattern = pm.pattern;
         m.regex = compilePattern(pm.pattern);
@@ -417,7 +449,18 @@ export class ConsumerGroup {
       out.sort();
       this.patternCache.set(m.pattern, out);
     }
-    return out;
+    const access = this.config.topicAccess;
+    if (m.principal === null || access === undefined) return out;
+    const who = m.principal;
+    return out.filter((t) => access(who, t));
+  }
+
+  /** The topics each access-filtered pattern member resolves to: '' for a group without one (auth off). */
+  private accessSignature(topics: ReadonlyMap<string, number>): string {
+    if (this.config.topicAccess === undefined) return '';
+    let sig = '';
+    for (const m of this.members.values()) if (m.principal !== null && m.regex !== null) sig += `${m.id}\0${this.resolve(m, topics).join('\0')}\n`;
+    return sig;
   }
 
   private resolveMetadata(topics: ReadonlyMap<string, number>): Map<string, number> {
@@ -430,6 +473,7 @@ export class ConsumerGroup {
   private bump(topics: ReadonlyMap<string, number>): void {
     this.epoch++;
     this.metadata = this.resolveMetadata(topics);
+    this.accessSig = this.accessSignature(topics);
     const input = [...this.members.values()].map((m) => ({
       id: m.id,
       topics: this.resolve(m, topics),

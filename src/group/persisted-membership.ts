@@ -118,6 +118,8 @@ function checkMember(pm: unknown, groupEpoch: number, defaults: MembershipDefaul
     }
   }
   if ((topics === null) === (pattern === null)) return void bad('topics', `a member subscribes by topics or by pattern, not ${topics === null ? 'neither' : 'both'}; member '${pm.id}' dropped`);
+  // Unfiltered is not a safe default: a member whose user is unreadable would be assigned every match of its pattern.
+  if (pm.principal !== undefined && (typeof pm.principal !== 'string' || pm.principal === '')) return void bad('principal', `${show(pm.principal)} is not a user name; member '${pm.id}' dropped`);
   const assigned = pm.assigned as string[];
   const revoking = pm.revoking as string[];
 
@@ -140,6 +142,7 @@ function checkMember(pm: unknown, groupEpoch: number, defaults: MembershipDefaul
     : (bad('targetSince', `${show(pm.targetSince)} is not an epoch at most the group's; ${groupEpoch} used`), groupEpoch);
   return {
     id: pm.id, epoch: pm.epoch, previousEpoch, topics: topics === null ? null : [...(topics as string[])], pattern: pattern as string | null,
+    ...(typeof pm.principal === 'string' && { principal: pm.principal }),
     rebalanceTimeoutMs, sessionTimeoutMs, assigned: [...assigned], revoking: [...revoking], owned: [...owned], state, targetSince,
   };
 }

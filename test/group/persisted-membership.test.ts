@@ -157,3 +157,14 @@ test('a 64-bit integer where a number belongs (msgpack decodes it as a bigint) i
   assert.throws(() => c.heartbeat('huge', { memberId: 'a', memberEpoch: 3 }), (err: SluiceError) => err.code === 'UNKNOWN_MEMBER_ID');
   assert.equal(owners(c, 'fine').size, 4);
 });
+
+test('a member whose persisted user is not a user name is dropped, not restored unfiltered; a good one is kept', async () => {
+  const { c, warnings } = await restored({
+    g: pack(group([
+      member('bad', [0, 1], { topics: null, pattern: 't', principal: 42 }),
+      member('good', [2, 3], { topics: null, pattern: 't', principal: 'alice' }),
+    ])),
+  });
+  assert.deepEqual(c.describeGroups(['g'])[0]!.members.map((m) => m.memberId), ['good']);
+  assert.ok(warnings.some((w) => w.field === 'members[0].principal' && /42 is not a user name/.test(w.problem)), JSON.stringify(warnings));
+});

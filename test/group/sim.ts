@@ -20,6 +20,8 @@ export class SimConsumer {
   epoch = 0;
   /** Partitions this consumer ever had to give up (to check members keep theirs through a rebalance). */
   readonly lost = new Set<string>();
+  /** Sent on every heartbeat when set: the member's user (auth scram), as the broker fills it in. */
+  principal: string | undefined;
 
   constructor(readonly coord: GroupCoordinator, readonly groupId: string, public id: string,
     readonly topics: string[] | null = ['t'], readonly pattern?: string) {}
@@ -31,6 +33,7 @@ export class SimConsumer {
       memberEpoch: this.epoch,
       ...(joining && this.topics ? { subscribedTopics: this.topics } : {}),
       ...(joining && this.pattern !== undefined ? { subscribedPattern: this.pattern } : {}),
+      ...(this.principal !== undefined ? { principal: this.principal } : {}),
       ownedPartitions: toTopicPartitions(this.owned),
     });
     this.id = res.memberId;

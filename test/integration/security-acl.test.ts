@@ -18,10 +18,10 @@ import { encodeBatch } from '../../src/record/encoder.js';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { runCli } from './security-cli.js';
-import { waitFor } from './group-helpers.js';
+import { groupConsumer, keys, waitFor } from './group-helpers.js';
 
 const PASSWORD = 'acl-Pa55-word';
-const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy'] as const;
+const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina'] as const;
 type User = (typeof USERS)[number];
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-acl-'));
 let broker: BrokerHandle;
@@ -235,5 +235,27 @@ test('a queue worker acquires and acks with read on the topic and the share grou
     }
   } finally {
     await q.close();
+  }
+});
+
+test('a pattern subscription is assigned only the matching topics the member may read, and follows an ACL change', async () => {
+  await asAdmin((a) => a.createAcls([acl('gina', 'topic', 'orders', 'read'), acl('gina', 'group', 'patterns', 'read')]));
+  // Matches orders and orders-eu; gina may read only orders.
+  const c = groupConsumer(broker.url, 'patterns', /orders.*/, { sasl: sasl('gina'), autoCommit: false });
+  try {
+    await c.connect();
+    await waitFor('gina assigned orders', () => keys(c).length > 0, 30_000);
+    // Without the check the pattern hands her orders-eu too (a topic she may not even describe).
+    const description = await asAdmin((a) => a.describeGroup('patterns'));
+    assert.deepEqual(description.members.map((m) => m.targetAssignment.map((t) => t.topic)), [['orders']]);
+    assert.deepEqual(keys(c), ['orders/0']);
+    const grant = acl('gina', 'topic', 'orders-eu', 'read');
+    await asAdmin((a) => a.createAcls([grant]));
+    await waitFor('orders-eu assigned after the grant', () => keys(c).includes('orders-eu/0'), 30_000);
+    await asAdmin((a) => a.deleteAcls([grant]));
+    await waitFor('orders-eu taken away after the removal', () => !keys(c).includes('orders-eu/0'), 30_000);
+    assert.deepEqual(keys(c), ['orders/0']);
+  } finally {
+    await c.close();
   }
 });
