@@ -320,3 +320,27 @@ test('a request held back by a long throttle fails at its deadline, never sent',
     await s.stop();
   }
 });
+
+test('a request that gave up waiting for a reconnect is not sent once the connection is back', async () => {
+  let s = await server(0, () => {});
+  const port = s.port;
+  const c = new Connection(s.url, { reconnectBackoffMs: 20, reconnectBackoffMaxMs: 50 });
+  try {
+    await c.connect();
+    await s.stop();
+    while (!c.reconnecting) await new Promise((r) => setImmediate(r));
+    const r = await settleWithin(c.request(Api.Produce, { acks: 1, partitions: [] }, DEADLINE_MS), HUNG_MS);
+    assert.equal(r.outcome, 'rejected');
+    assert.equal(r.err.code, 'NETWORK_ERROR');
+    assert.match(r.err.message, /not sent/);
+    const got: number[] = [];
+    s = await server(port, (ws, m) => { got.push(m.api); ws.send(encodeFrame({ id: m.id })); });
+    const back = new Promise<void>((resolve) => c.onReconnect(resolve));
+    await back;
+    await raw(c, Api.Metadata, {}, 5000);
+    assert.deepEqual(got, [Api.Metadata], 'only the request made after the reconnect reached the broker');
+  } finally {
+    await c.close();
+    await s.stop();
+  }
+});
