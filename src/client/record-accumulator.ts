@@ -64,6 +64,8 @@ export class ProducerBatch {
   expired = false;
   /** Why it last waited (a retriable error, no leader): named by the delivery-timeout error. */
   lastError: Error | undefined;
+  /** The producer's record of the request it is in flight in (for the delivery timeout), or null. */
+  sentIn: object | null = null;
   constructor(readonly topic: string, readonly partition: number, readonly createdAt: number) {}
 
   /** Encodes the records into one RecordBatch (once; retries resend the same bytes, sequence included). */
