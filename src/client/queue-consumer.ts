@@ -591,6 +591,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       const want = Math.min(this.concurrency - this.outstanding, this.maxMessages - this.handedOut - this.buffer.length);
       if (want <= 0) {
         await new Promise<void>((r) => { this.loopWake = r; });
+        // Woken by the first slot freed. The handlers of one acquisition usually settle in
+        // the same tick; asking now would ask for that one slot and leave the rest for the
+        // acquire after it (every other acquire took 1-8 records, docs/queue-performance.md
+        // "Step 5"). Counting the slots once the tick's settles have run asks for them all.
+        await new Promise<void>((r) => setImmediate(r));
         continue;
       }
       let res: ShareAcquireResponse;
