@@ -14,11 +14,15 @@
  *   3. redelivery delay: a worker takes a job and never settles it; how long after the
  *      acquisition the job reaches another worker, against the visibility timeout.
  *
- *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64]
+ *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64] [--shared-connection]
  *        [--runs 3] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000] [--latency-workers 4]] [--json]
  *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life) [--workers-cpu-prof FILE]
  *        (the workers' process, throughput runs only) [--strace FILE] (strace -c of the broker's fsync and
  *        fdatasync calls, all threads, throughput runs only)
+ *
+ * --shared-connection: the throughput run's workers share one connection (QueueConsumer's
+ * shareConnectionWith), so their acks of one tick travel as one ShareAck; by default each
+ * worker has its own connection, as each worker of the peers in bench/peers/ has.
  *
  * Starts its own broker (bench/broker-process.ts) on a temp data dir. --json prints one JSON
  * line at the end (bench/workqueue.ts reads it).
@@ -50,6 +54,7 @@ const { values } = parseArgs({
     'latency-jobs': { type: 'string', default: '5000' },
     'latency-workers': { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    'shared-connection': { type: 'boolean', default: false },
     'broker-cpu-prof': { type: 'string' },
     'workers-cpu-prof': { type: 'string' },
     strace: { type: 'string' },
@@ -108,7 +113,13 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   let acked = 0;
   let finish!: () => void;
   const done = new Promise<void>((r) => { finish = r; });
-  const consumers = Array.from({ length: workers }, (_, i) => new QueueConsumer({ url, groupId, topics: topic, workerId: `w${i}`, concurrency: CONCURRENCY, maxWaitMs: 200 }));
+  const consumers: QueueConsumer[] = [];
+  for (let i = 0; i < workers; i++) {
+    consumers.push(new QueueConsumer({
+      url, groupId, topics: topic, workerId: `w${i}`, concurrency: CONCURRENCY, maxWaitMs: 200,
+      ...(values['shared-connection'] && i > 0 && { shareConnectionWith: consumers[0] }),
+    }));
+  }
   const w0 = monoUs();
   const t0 = performance.now();
   const running = consumers.map((w) => w.run(async (job: Job) => {

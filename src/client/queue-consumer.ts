@@ -12,7 +12,10 @@
  *
  * Acks are coalesced: every ack made in the same tick goes out as one ShareAck (one entry
  * per partition). An entry is all or nothing at the broker, so when a merged entry fails its
- * offsets are retried one by one and only the job at fault sees the error.
+ * offsets are retried one by one and only the job at fault sees the error. Workers of one
+ * group in one process can share a connection (`shareConnectionWith`): their acks of a tick
+ * then travel in one ShareAck, each worker's entries answered on their own
+ * (client/share-ack-batcher.ts).
  *
  * Liveness: a heartbeat (ShareAcquire with maxRecords 0) on its own timer keeps the worker
  * in the group while every slot is busy. If the connection drops, the broker treats the
@@ -39,7 +42,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  Api, type ShareAckEntry, type ShareAckResponse, type ShareAcquireResponse, type ShareGroupSettings,
+  Api, type ShareAckEntry, type ShareAcquireResponse, type ShareGroupSettings,
 } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
 import { SluiceError } from '../errors.js';
@@ -51,6 +54,7 @@ import { clientLogger, errorText, type Logger } from './logger.js';
 import { InvalidArgumentError } from './errors.js';
 import { decodeMessages } from './message-decoder.js';
 import { Job, type JobSettler, type ReleaseOptions } from './queue-job.js';
+import { ShareAckBatcher } from './share-ack-batcher.js';
 import type { Message } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
@@ -64,6 +68,14 @@ export interface QueueConsumerOptions extends ClientOptions {
   topics: string | string[];
   /** Stable id of this worker; default a random UUID. */
   workerId?: string;
+  /**
+   * Another worker of the same group whose connection (and coordinator route) this one uses
+   * instead of opening its own: the acks of both (of all workers sharing it) made in the same
+   * tick go out as one ShareAck, so the broker answers one request, with one fsync, for all
+   * of them. The connection closes when the last worker sharing it closes. The connection
+   * options of this worker are then not used.
+   */
+  shareConnectionWith?: QueueConsumer;
   /** Most jobs held at once (prefetch). Default 10. */
   concurrency?: number;
   /**
@@ -113,16 +125,20 @@ const DRAIN_TIMEOUT_MS = 30_000;
 /** Extensions at most this often per job, however short the lock. */
 const MIN_EXTEND_GAP_MS = 50;
 
-interface PendingAck {
-  job: Job;
-  resolve: () => void;
-  reject: (e: Error) => void;
+/** A connection and what goes with it, shared by the workers of one group (`shareConnectionWith`). */
+interface SharedLink {
+  pool: BrokerPool;
+  route: CoordinatorRoute;
+  acks: ShareAckBatcher;
+  /** Workers using it and not yet closed: the last one closes the pool. */
+  users: number;
 }
 
 export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** The home connection (the first live bootstrap broker); share requests go through `route`. */
   readonly conn: Connection;
   private readonly pool: BrokerPool;
+  private readonly link: SharedLink;
   /** Where the group's requests go: its coordinator (home until a broker says NOT_COORDINATOR). */
   private readonly route: CoordinatorRoute;
   readonly groupId: string;
@@ -187,11 +203,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** Wakes the acquire loop (a slot freed) and the iterator (jobs arrived). */
   private loopWake: (() => void) | null = null;
   private jobWake: (() => void) | null = null;
-  private acks: PendingAck[] = [];
-  private ackFlush: Promise<void> | null = null;
   private readonly inFlightSettles = new Set<Promise<unknown>>();
   /** Running handlers' jobs (run() with extendLocks) -> when their lock is next extended (Infinity: an extend is out). */
   private readonly extendAt = new Map<Job, number>();
+  /** Stops this worker's cancel-push listener (the route may outlive it when shared). */
+  private readonly unlisten: () => void;
   private extendTimer: NodeJS.Timeout | undefined;
   private extendTimerAt = Infinity;
 
@@ -215,10 +231,16 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.extendLocks = opts.extendLocks ?? true;
     this.settings = opts.settings;
     this.log = clientLogger(opts);
-    this.pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
+    const other = opts.shareConnectionWith;
+    if (other !== undefined && (!(other instanceof QueueConsumer) || other.groupId !== this.groupId || other.closed)) {
+      throw new InvalidArgumentError('shareConnectionWith must be an open QueueConsumer of the same group');
+    }
+    this.link = other?.link ?? this.newLink(opts);
+    this.link.users++;
+    this.pool = this.link.pool;
     this.conn = this.pool.home;
-    this.route = new CoordinatorRoute(this.pool, this.groupId, { retryBackoffMs: this.retryBackoffMs, logger: this.log, keyType: 'share' });
-    this.route.onPush((msg) => {
+    this.route = this.link.route;
+    this.unlisten = this.route.onPush((msg) => {
       if (msg.push === 'share-cancel' && msg.groupId === this.groupId && msg.workerId === this.workerId) this.cancelled(msg);
     });
     const hb = opts.heartbeatIntervalMs ?? 3000;
@@ -315,9 +337,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   settleAck(job: Job): Promise<void> {
     this.freeSlot(job);
-    const p = new Promise<void>((resolve, reject) => this.acks.push({ job, resolve, reject }));
-    this.ackFlush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flushAcks());
-    return p;
+    return this.link.acks.ack(this.workerId, job).then(() => this.acked(job));
   }
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
@@ -503,49 +523,6 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const r = res.results[0];
     if (r?.error) throw fromWireError(r.error);
     return r ?? {};
-  }
-
-  private async flushAcks(): Promise<void> {
-    const batch = this.acks;
-    this.acks = [];
-    this.ackFlush = null;
-    if (batch.length === 0) return;
-    const byTp = new Map<string, PendingAck[]>();
-    for (const a of batch) {
-      const k = tpKey(a.job.topic, a.job.partition);
-      const l = byTp.get(k);
-      if (l) l.push(a);
-      else byTp.set(k, [a]);
-    }
-    const groups = [...byTp.values()];
-    const entries = groups.map((l): ShareAckEntry => ({ topic: l[0].job.topic, partition: l[0].job.partition, offsets: l.map((a) => a.job.offset), type: 'ack' }));
-    let res: ShareAckResponse;
-    try {
-      res = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries }));
-    } catch (err) {
-      for (const a of batch) a.reject(err as Error);
-      return;
-    }
-    const retry: PendingAck[] = [];
-    groups.forEach((l, i) => {
-      const e = res.results[i]?.error;
-      if (!e) for (const a of l) { this.acked(a.job); a.resolve(); }
-      else if (l.length === 1) l[0].reject(fromWireError(e));
-      else retry.push(...l);
-    });
-    if (retry.length === 0) return;
-    // One merged entry failed as a whole; find the culprits by acking one offset per entry.
-    const single = retry.map((a): ShareAckEntry => ({ topic: a.job.topic, partition: a.job.partition, offsets: [a.job.offset], type: 'ack' }));
-    try {
-      const r2 = await this.track(this.route.request(Api.ShareAck, { groupId: this.groupId, workerId: this.workerId, entries: single }));
-      retry.forEach((a, i) => {
-        const e = r2.results[i]?.error;
-        if (e) a.reject(fromWireError(e));
-        else { this.acked(a.job); a.resolve(); }
-      });
-    } catch (err) {
-      for (const a of retry) a.reject(err as Error);
-    }
   }
 
   /** A heartbeat (one at a time); its answer's holder token also tells whether buffered jobs survived a coordinator error (heard()). */
@@ -757,7 +734,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     clearInterval(this.heartbeat);
     clearTimeout(this.extendTimer);
     const unstarted = this.stopTaking();
-    if (this.ackFlush) await this.ackFlush;
+    await this.link.acks.idle();
     // An acquire of ours still parked at the broker is woken by these give-backs and takes
     // them again; leaving before its answer arrives would release them as failed attempts
     // though no handler saw them. So when something was given back, let it end (at once when
@@ -770,8 +747,16 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       await this.route.request(Api.ShareLeave, { groupId: this.groupId, workerId: this.workerId }, 5000)
         .catch((err: Error) => this.log.warn({ groupId: this.groupId }, `leave failed: ${err.message}`));
     }
-    await this.pool.close();
+    this.unlisten();
+    if (--this.link.users === 0) await this.pool.close();
     await this.loop?.catch(() => undefined);
+  }
+
+  private newLink(opts: QueueConsumerOptions): SharedLink {
+    const pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
+    const route = new CoordinatorRoute(pool, this.groupId, { retryBackoffMs: this.retryBackoffMs, logger: this.log, keyType: 'share' });
+    const acks = new ShareAckBatcher(this.groupId, (body) => route.request(Api.ShareAck, body));
+    return { pool, route, acks, users: 0 };
   }
 }
 

@@ -68,6 +68,20 @@ const size = int({ min: 0, max: I32_MAX });
 const groupId = str();
 /** Share group and worker ids name files of share state: non-empty and bounded, refused as the request's shape. */
 const shareId = str({ min: 1, max: MAX_ID_CHARS });
+
+/** A worker's holder token as ShareAck names it (ShareService.holderOf). */
+const holderToken = str({ min: 1, max: MAX_ID_CHARS });
+/** ShareAck's entries: settles of one worker, each all or nothing (docs/protocol.md). */
+const shareAckEntries = array(refine(struct({
+  topic,
+  partition,
+  offsets: array(offset, { max: MAX_ACK_OFFSETS }),
+  type: oneOf(['ack', 'release', 'reject', 'extend']),
+  kind: optional(oneOf(['failed', 'unstarted'])),
+  delayMs: optional(size),
+  extendMs: optional(int({ min: 1, max: I32_MAX })),
+  reason: optional(str()),
+}), (e) => (e.kind !== undefined && e.type !== 'release' ? ['kind', 'must be failed or unstarted, and only on a release'] : undefined)));
 const partitionRef = struct({ topic, partition });
 /** A leader epoch as a request names it: -1 means "unknown, do not check". */
 const leaderEpoch = int({ min: -1, max: I32_MAX });
@@ -209,24 +223,21 @@ export const API_TABLE = {
   // Settles records the worker holds, per entry all or nothing. kind (release only):
   // failed (default) or unstarted. holder: the token of the acquire answer the records came
   // in; when given and no longer the worker's, every entry fails (INVALID_RECORD_STATE).
-  // docs/queue.md is the prose.
+  // docs/queue.md is the prose. workers: the entries of other workers of the group on this
+  // connection, coalesced into one request (each answered in the response's `workers`, same
+  // order; each with its own optional holder, checked for that worker alone); a broker
+  // before it ignores the field and answers none of them, which the client takes as its cue
+  // to send them on their own.
   [Api.ShareAck]: def('ShareAck', refine(struct({
     groupId: shareId,
     workerId: shareId,
-    holder: optional(str({ min: 1, max: MAX_ID_CHARS })),
-    entries: array(refine(struct({
-      topic,
-      partition,
-      offsets: array(offset, { max: MAX_ACK_OFFSETS }),
-      type: oneOf(['ack', 'release', 'reject', 'extend']),
-      kind: optional(oneOf(['failed', 'unstarted'])),
-      delayMs: optional(size),
-      extendMs: optional(int({ min: 1, max: I32_MAX })),
-      reason: optional(str()),
-    }), (e) => (e.kind !== undefined && e.type !== 'release' ? ['kind', 'must be failed or unstarted, and only on a release'] : undefined))),
+    holder: optional(holderToken),
+    entries: shareAckEntries,
+    workers: optional(array(struct({ workerId: shareId, holder: optional(holderToken), entries: shareAckEntries }))),
   }), (req) => {
     let total = 0;
     for (const e of req.entries) total += e.offsets.length;
+    for (const w of req.workers ?? []) for (const e of w.entries) total += e.offsets.length;
     return total > MAX_ACK_OFFSETS ? ['entries', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAck, got ${total}`] : undefined;
   }), responds<ShareAckResponse>()),
 

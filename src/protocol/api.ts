@@ -384,8 +384,13 @@ export interface ShareAcquireResponse extends ResponseHeader {
  */
 export interface ShareAckResponse extends ResponseHeader {
   /** One per entry, same order. lockDeadline is set for extend. */
-  results: { error?: WireError; lockDeadline?: number }[];
+  results: ShareAckResult[];
+  /** One per entry of the request's `workers`, same order (absent from a broker that predates the field). */
+  workers?: { results: ShareAckResult[] }[];
 }
+
+/** The answer to one ShareAck entry. */
+export interface ShareAckResult { error?: WireError; lockDeadline?: number }
 
 // --- ShareDescribe (1102) ------------------------------------------------------------------
 export interface ShareGroupDescriptionWire {

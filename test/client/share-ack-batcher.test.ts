@@ -1,0 +1,91 @@
+// ShareAckBatcher: the acks of the workers sharing a connection, one ShareAck per tick; each
+// worker's failures stay its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShareAckBatcher } from '../../src/client/share-ack-batcher.js';
+import type { ShareAckRequest, ShareAckResponse } from '../../src/protocol/api.js';
+
+type Body = Omit<ShareAckRequest, 'id' | 'api' | 'version'>;
+type Entry = Body['entries'][number];
+
+/** A broker's ShareAck as a function: `holder` says which worker holds each offset; `coalescing` false answers as a broker before `workers`. */
+function fakeBroker(holder: Record<number, string>, coalescing = true) {
+  const sent: Body[] = [];
+  const acked = new Set<number>();
+  const settle = (workerId: string, entries: Entry[]) => entries.map((e) => {
+    if (!e.offsets.every((o) => holder[o] === workerId)) return { error: { code: 121, message: `${workerId} does not hold one of ${e.offsets.join(',')}` } };
+    for (const o of e.offsets) acked.add(o);
+    return {};
+  });
+  const send = (body: Body): Promise<ShareAckResponse> => {
+    sent.push(structuredClone(body));
+    const results = settle(body.workerId, body.entries);
+    const workers = coalescing ? body.workers?.map((w) => ({ results: settle(w.workerId, w.entries) })) : undefined;
+    return Promise.resolve({ id: 0, results, ...(workers && { workers }) });
+  };
+  return { sent, acked, send };
+}
+
+const job = (offset: number, partition = 0) => ({ topic: 'jobs', partition, offset });
+const outcome = (p: Promise<void>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? 'error');
+
+test('acks of several workers made in one tick go out as one ShareAck, each worker\'s entries under its id', async () => {
+  const broker = fakeBroker({ 0: 'w1', 1: 'w1', 2: 'w2', 3: 'w3' });
+  const b = new ShareAckBatcher('g', broker.send);
+  const all = await Promise.all([b.ack('w1', job(0)), b.ack('w2', job(2)), b.ack('w1', job(1)), b.ack('w3', job(3))].map(outcome));
+  assert.deepEqual(all, ['ok', 'ok', 'ok', 'ok']);
+  assert.equal(broker.sent.length, 1);
+  assert.deepEqual(broker.sent[0], {
+    groupId: 'g', workerId: 'w1', entries: [{ topic: 'jobs', partition: 0, offsets: [0, 1], type: 'ack' }],
+    workers: [
+      { workerId: 'w2', entries: [{ topic: 'jobs', partition: 0, offsets: [2], type: 'ack' }] },
+      { workerId: 'w3', entries: [{ topic: 'jobs', partition: 0, offsets: [3], type: 'ack' }] },
+    ],
+  });
+});
+
+test('one worker\'s refused ack fails only that job: the other workers\' acks and its own good ones succeed', async () => {
+  // w2 no longer holds offset 3 (its lock expired and w3 took it).
+  const broker = fakeBroker({ 0: 'w1', 1: 'w1', 2: 'w2', 3: 'w3', 4: 'w2' });
+  const b = new ShareAckBatcher('g', broker.send);
+  const all = await Promise.all([b.ack('w1', job(0)), b.ack('w2', job(2)), b.ack('w2', job(3)), b.ack('w2', job(4)), b.ack('w1', job(1))].map(outcome));
+  assert.deepEqual(all, ['ok', 'ok', 'INVALID_RECORD_STATE', 'ok', 'ok']);
+  assert.deepEqual([...broker.acked].sort(), [0, 1, 2, 4]);
+  // The merged entry of w2 failed as a whole, so only w2's offsets were sent again, one per entry.
+  assert.equal(broker.sent.length, 2);
+  assert.deepEqual(broker.sent[1].workerId, 'w2');
+  assert.deepEqual(broker.sent[1].entries.map((e) => e.offsets), [[2], [3], [4]]);
+  assert.equal(broker.sent[1].workers, undefined);
+});
+
+test('a failed request rejects every ack it carried, of every worker', async () => {
+  const b = new ShareAckBatcher('g', () => Promise.reject(Object.assign(new Error('connection lost'), { code: 'NETWORK_ERROR' })));
+  const all = await Promise.all([b.ack('w1', job(0)), b.ack('w2', job(1))].map(outcome));
+  assert.deepEqual(all, ['NETWORK_ERROR', 'NETWORK_ERROR']);
+});
+
+test('a broker that ignores workers: the other workers\' acks are sent on their own, and later ticks are not coalesced', async () => {
+  const broker = fakeBroker({ 0: 'w1', 1: 'w2', 2: 'w1', 3: 'w2' }, false);
+  const b = new ShareAckBatcher('g', broker.send);
+  assert.deepEqual(await Promise.all([b.ack('w1', job(0)), b.ack('w2', job(1))].map(outcome)), ['ok', 'ok']);
+  assert.deepEqual(broker.sent.map((s) => [s.workerId, s.workers?.length ?? 0]), [['w1', 1], ['w2', 0]]);
+  assert.deepEqual(await Promise.all([b.ack('w1', job(2)), b.ack('w2', job(3))].map(outcome)), ['ok', 'ok']);
+  assert.deepEqual(broker.sent.slice(2).map((s) => [s.workerId, s.workers?.length ?? 0]), [['w1', 0], ['w2', 0]]);
+  assert.deepEqual([...broker.acked].sort(), [0, 1, 2, 3]);
+});
+
+test('idle() waits for the acks made before it, retries included', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const broker = fakeBroker({ 0: 'w1', 1: 'w2' });
+  const b = new ShareAckBatcher('g', async (body) => { await gate; return broker.send(body); });
+  const acks = [b.ack('w1', job(0)), b.ack('w2', job(1))];
+  let idle = false;
+  const waiting = b.idle().then(() => { idle = true; });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(idle, false, 'the ShareAck is not answered yet');
+  release();
+  await waiting;
+  assert.deepEqual([...broker.acked].sort(), [0, 1]);
+  await Promise.all(acks);
+});
