@@ -3,10 +3,14 @@
  * `shareConnectionWith`), coalesced: every ack made in the same tick, by any of them, goes
  * out as one ShareAck (one entry per worker and partition; the first worker's entries in
  * `entries`, the others' in `workers`). A worker alone on its connection is the case of one
- * worker: one ShareAck per tick with its entries.
+ * worker. At most one ShareAck is out at a time: acks made while one is out wait for its
+ * answer and then go out together (group commit, as the broker's fsync does), so under load
+ * the acks of every worker on the connection share a request, and an idle connection sends
+ * an ack at the next tick.
  *
  * Why: the broker's cost is per request far more than per job (docs/queue-performance.md,
- * step 5), and the acks of one request share one fsync.
+ * step 5), and the acks of one request share one fsync. Waiting costs a worker no slot: a
+ * job's slot is free once it is settled, not once its ack is answered.
  *
  * Failures stay with their owner: each entry is all or nothing at the broker and answered on
  * its own, so a worker whose entry is refused (it left, its lock expired) sees that error and
@@ -45,6 +49,8 @@ export class ShareAckBatcher {
   /** workerId -> its acks of this tick, in order. */
   private pending = new Map<string, PendingAck[]>();
   private scheduled: Promise<void> | null = null;
+  /** The latest flush (the next one starts after it). */
+  private last: Promise<void> = Promise.resolve();
   /** The flushes still running (their requests and retries). */
   private readonly flushing = new Set<Promise<void>>();
   /** False once the broker answered a coalesced request without `workers` (it predates the field). */
@@ -60,7 +66,9 @@ export class ShareAckBatcher {
       if (l) l.push({ target, resolve, reject });
       else this.pending.set(workerId, [{ target, resolve, reject }]);
       if (this.scheduled) return;
-      const flush = (this.scheduled = new Promise<void>((r) => setImmediate(r)).then(() => this.flush()));
+      const before = this.last;
+      const flush = (this.scheduled = new Promise<void>((r) => setImmediate(r)).then(() => before.catch(() => undefined)).then(() => this.flush()));
+      this.last = flush;
       this.flushing.add(flush);
       void flush.finally(() => this.flushing.delete(flush));
     });

@@ -89,3 +89,27 @@ test('idle() waits for the acks made before it, retries included', async () => {
   assert.deepEqual([...broker.acked].sort(), [0, 1]);
   await Promise.all(acks);
 });
+
+test('acks made while a ShareAck is out wait for its answer, then go out together', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const broker = fakeBroker({ 0: 'w1', 1: 'w2', 2: 'w1', 3: 'w3' });
+  const b = new ShareAckBatcher('g', async (body) => { const res = broker.send(body); await gate; return res; });
+  const first = b.ack('w1', job(0));
+  const tick = () => new Promise((r) => setImmediate(r));
+  await tick();
+  await tick();
+  assert.equal(broker.sent.length, 1, 'the first ShareAck is out');
+  // Three more acks, each in a tick of its own, while the first is unanswered.
+  const later = [b.ack('w2', job(1))];
+  await tick();
+  later.push(b.ack('w1', job(2)));
+  await tick();
+  later.push(b.ack('w3', job(3)));
+  await tick();
+  assert.equal(broker.sent.length, 1, 'nothing more sent while the first is out');
+  release();
+  assert.deepEqual(await Promise.all([first, ...later].map(outcome)), ['ok', 'ok', 'ok', 'ok']);
+  assert.equal(broker.sent.length, 2, 'the three later acks in one request');
+  assert.deepEqual([broker.sent[1].workerId, ...(broker.sent[1].workers ?? []).map((w) => w.workerId)], ['w2', 'w1', 'w3']);
+});
