@@ -72,3 +72,43 @@ test('a worker asks for every slot its handlers freed in one tick, not for the f
   // one before have acked (same tick). Asking at the first freed slot took 1 and then 7.
   assert.deepEqual(asked.slice(0, 10), Array(10).fill(8), `maxRecords asked: ${asked.join(',')}`);
 });
+
+/** ShareFake on two brokers: only `coordinator` answers share requests (NOT_COORDINATOR elsewhere); it settles `workers` too. */
+class MovingShareFake extends ShareFake {
+  coordinator = 0;
+
+  constructor(records: number) {
+    super(records);
+    this.clustered = true;
+    this.brokers.set(1, { nodeId: 1, url: 'ws://fake-1:9400', alive: true, produceDelayMs: 0 });
+  }
+
+  override answer(b: FakeBroker, api: number, body: any): any {
+    if (api === Api.FindCoordinator) return { nodeId: this.coordinator, url: this.url(this.coordinator) };
+    if ((api === Api.ShareAcquire || api === Api.ShareAck) && b.nodeId !== this.coordinator) return { error: { code: 16, message: 'not the coordinator' } };
+    if (api !== Api.ShareAck) return super.answer(b, api, body);
+    return {
+      results: body.entries.map((e: any) => this.ack(body.workerId, e)),
+      ...(body.workers && { workers: body.workers.map((w: any) => ({ results: w.entries.map((e: any) => this.ack(w.workerId, e)) })) }),
+    };
+  }
+}
+
+test('two workers sharing a connection: a coalesced ack refused by a moved coordinator is sent again to the new one, for both', { timeout: 30_000 }, async (t) => {
+  const fake = new MovingShareFake(4);
+  const opts = { brokers: [fake.url(0), fake.url(1)], groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, retryBackoffMs: 10, connectionFactory: fake.factory };
+  const w1 = new QueueConsumer({ ...opts, workerId: 'w1' });
+  const w2 = new QueueConsumer({ ...opts, workerId: 'w2', shareConnectionWith: w1 });
+  t.after(() => Promise.all([w2.close(), w1.close()]));
+  const j1 = (await w1[Symbol.asyncIterator]().next()).value!;
+  const j2 = (await w2[Symbol.asyncIterator]().next()).value!;
+  // The group moves to broker 1, which (in this fake) kept the locks: the acks must reach it.
+  fake.coordinator = 1;
+  await Promise.all([j1.ack(), j2.ack()]);
+  assert.deepEqual([...fake.acked].sort(), [j1.offset, j2.offset].sort());
+  const acks = fake.requests.filter((r) => r.api === Api.ShareAck);
+  assert.deepEqual(acks.map((r) => [r.url, r.body.workerId, (r.body.workers ?? []).map((w: any) => w.workerId).join()]), [
+    [fake.url(0), 'w1', 'w2'],
+    [fake.url(1), 'w1', 'w2'],
+  ], 'one coalesced request, refused by broker 0 and sent again whole to broker 1');
+});
