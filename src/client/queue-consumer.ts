@@ -345,11 +345,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     // An unstarted give-back names the holder token the job came under: the coordinator
     // refuses it once that is not this worker's any more, so it cannot let go of the same
     // offset acquired again meanwhile (after a move: a count taken back that was not given).
-    const holder = opts.kind === 'unstarted' ? this.holderOfJob.get(job) : undefined;
+    const token = opts.kind === 'unstarted' ? this.holderOfJob.get(job) : undefined;
+    const holder = token !== undefined && !token.startsWith(NO_HOLDER) ? token : undefined;
+    // Give-backs go through the connection's batcher (close and drain give back a whole
+    // buffer at once, for every worker sharing the connection), each under its own token.
+    if (opts.kind === 'unstarted' && opts.delayMs === undefined) return this.track(this.link.acks.giveBack(this.workerId, job, holder, opts.reason));
     return this.settleOne({
       topic: job.topic, partition: job.partition, offsets: [job.offset], type: 'release',
       ...(opts.delayMs !== undefined && { delayMs: opts.delayMs }), ...(opts.reason !== undefined && { reason: opts.reason }), ...(opts.kind && { kind: opts.kind }),
-    }, holder !== undefined && !holder.startsWith(NO_HOLDER) ? holder : undefined).then(() => undefined);
+    }, holder).then(() => undefined);
   }
 
   settleReject(job: Job, reason: string | undefined): Promise<void> {

@@ -19,6 +19,12 @@
  * every ack it carried. A broker that predates `workers` ignores the field and answers only
  * the first worker's entries: the others are then sent each in their own request (nothing
  * of theirs was applied), and this batcher stops coalescing.
+ *
+ * Give-backs (releases of kind unstarted, QueueConsumer's close and drain) travel the same way,
+ * each under the holder token the job was acquired under (ShareAck `holder`, docs/queue.md):
+ * the broker checks a token per worker entry, so the acks and give-backs of one worker are
+ * sent as one worker entry per token (acks name none), and a stale token fails only the
+ * entries sent under it.
  */
 import type { ShareAckEntry, ShareAckRequest, ShareAckResponse, ShareAckResult } from '../protocol/api.js';
 import { fromWireError } from '../protocol/errors.js';
@@ -35,19 +41,23 @@ export interface AckTarget {
 
 interface PendingAck {
   target: AckTarget;
+  /** Set for a give-back (release kind unstarted): its reason. */
+  giveBack?: { reason?: string };
   resolve: () => void;
   reject: (e: Error) => void;
 }
 
-/** The acks of one entry: one worker, one partition. */
+/** The acks of one entry: one worker, one holder token, one partition, one kind of settle. */
 type Entry = PendingAck[];
-/** Per worker, its entries. */
-type Work = Map<string, Entry[]>;
+/** The entries one worker sends under one holder token (none: acks). */
+interface Unit { workerId: string; holder: string | undefined; entries: Entry[] }
+/** Per worker and holder token (unitKey), its entries. */
+type Work = Map<string, Unit>;
 type ShareAckBody = Omit<ShareAckRequest, 'id' | 'api' | 'version'>;
 
 export class ShareAckBatcher {
-  /** workerId -> its acks of this tick, in order. */
-  private pending = new Map<string, PendingAck[]>();
+  /** unitKey(workerId, holder) -> that worker's settles of this tick under that token, in order. */
+  private pending = new Map<string, { workerId: string; holder: string | undefined; acks: PendingAck[] }>();
   private scheduled: Promise<void> | null = null;
   /** The latest flush (the next one starts after it). */
   private last: Promise<void> = Promise.resolve();
@@ -61,10 +71,25 @@ export class ShareAckBatcher {
 
   /** Acks `target` for `workerId`; resolves once the broker answered the ack (durable), rejects with its error. */
   ack(workerId: string, target: AckTarget): Promise<void> {
+    return this.add(workerId, undefined, target, undefined);
+  }
+
+  /**
+   * Gives `target` back for `workerId` (a release of kind unstarted: not a delivery attempt)
+   * under `holder`, the token the job was acquired under: the broker refuses it
+   * (INVALID_RECORD_STATE) once that is not the worker's token. Resolves once answered.
+   */
+  giveBack(workerId: string, target: AckTarget, holder: string | undefined, reason?: string): Promise<void> {
+    return this.add(workerId, holder, target, { ...(reason !== undefined && { reason }) });
+  }
+
+  private add(workerId: string, holder: string | undefined, target: AckTarget, giveBack: PendingAck['giveBack']): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const l = this.pending.get(workerId);
-      if (l) l.push({ target, resolve, reject });
-      else this.pending.set(workerId, [{ target, resolve, reject }]);
+      const a: PendingAck = { target, ...(giveBack && { giveBack }), resolve, reject };
+      const k = unitKey(workerId, holder);
+      const u = this.pending.get(k);
+      if (u) u.acks.push(a);
+      else this.pending.set(k, { workerId, holder, acks: [a] });
       if (this.scheduled) return;
       const before = this.last;
       const flush = (this.scheduled = new Promise<void>((r) => setImmediate(r)).then(() => before.catch(() => undefined)).then(() => this.flush()));
@@ -84,16 +109,17 @@ export class ShareAckBatcher {
     this.pending = new Map();
     this.scheduled = null;
     const work: Work = new Map();
-    for (const [workerId, acks] of batch) work.set(workerId, byPartition(acks));
+    for (const [k, { workerId, holder, acks }] of batch) work.set(k, { workerId, holder, entries: byPartition(acks) });
     const retry: Work = new Map();
-    await this.sendAll(work, (workerId, entry, error) => {
+    await this.sendAll(work, (unit, entry, error) => {
       if (!error) for (const a of entry) a.resolve();
       else if (entry.length === 1) entry[0].reject(error);
       else {
-        // One merged entry failed as a whole: find the culprits by acking one offset per entry.
-        const l = retry.get(workerId) ?? [];
-        retry.set(workerId, l);
-        for (const a of entry) l.push([a]);
+        // One merged entry failed as a whole: find the culprits by sending one offset per entry.
+        const k = unitKey(unit.workerId, unit.holder);
+        const u = retry.get(k) ?? { workerId: unit.workerId, holder: unit.holder, entries: [] };
+        retry.set(k, u);
+        for (const a of entry) u.entries.push([a]);
       }
     });
     if (retry.size === 0) return;
@@ -104,49 +130,60 @@ export class ShareAckBatcher {
   }
 
   /** Sends `work` in as few requests as the broker takes; calls `each` with every entry and its error (undefined: acked). */
-  private async sendAll(work: Work, each: (workerId: string, entry: Entry, error?: Error) => void): Promise<void> {
-    const workers = [...work];
+  private async sendAll(work: Work, each: Each): Promise<void> {
+    const workers = [...work.values()];
     const sends: Promise<void>[] = [];
     for (let i = 0; i < workers.length;) {
       // Whole workers per request, within the broker's limit of offsets per ShareAck.
       let n = 0;
       let offsets = 0;
-      while (i + n < workers.length && (n === 0 || (this.coalesce && offsets + count(workers[i + n][1]) <= MAX_ACK_OFFSETS))) offsets += count(workers[i + n++][1]);
+      while (i + n < workers.length && (n === 0 || (this.coalesce && offsets + count(workers[i + n].entries) <= MAX_ACK_OFFSETS))) offsets += count(workers[i + n++].entries);
       sends.push(this.sendOne(workers.slice(i, i + n), each));
       i += n;
     }
     await Promise.all(sends);
   }
 
-  private async sendOne(workers: [string, Entry[]][], each: (workerId: string, entry: Entry, error?: Error) => void): Promise<void> {
-    const [[first, firstEntries], ...rest] = workers;
+  private async sendOne(units: Unit[], each: Each): Promise<void> {
+    const [first, ...rest] = units;
     let res: ShareAckResponse;
     try {
       res = await this.send({
-        groupId: this.groupId, workerId: first, entries: firstEntries.map(entryOf),
-        ...(rest.length > 0 && { workers: rest.map(([workerId, entries]) => ({ workerId, entries: entries.map(entryOf) })) }),
+        groupId: this.groupId, workerId: first.workerId, ...holderOf(first), entries: first.entries.map(entryOf),
+        ...(rest.length > 0 && { workers: rest.map((u) => ({ workerId: u.workerId, ...holderOf(u), entries: u.entries.map(entryOf) })) }),
       });
     } catch (err) {
-      for (const [, entries] of workers) for (const e of entries) for (const a of e) a.reject(err as Error);
+      for (const u of units) for (const e of u.entries) for (const a of e) a.reject(err as Error);
       return;
     }
-    answer(first, firstEntries, res.results, each);
+    answer(first, res.results, each);
     if (rest.length === 0) return;
     if (res.workers) {
-      rest.forEach(([workerId, entries], i) => answer(workerId, entries, res.workers![i]?.results ?? [], each));
+      rest.forEach((u, i) => answer(u, res.workers![i]?.results ?? [], each));
       return;
     }
     // A broker before `workers`: it applied only the first worker's entries.
     this.coalesce = false;
-    await this.sendAll(new Map(rest), each);
+    await this.sendAll(new Map(rest.map((u) => [unitKey(u.workerId, u.holder), u])), each);
   }
 }
 
-/** A worker's acks grouped into one entry per partition, in first-seen order. */
+type Each = (unit: Unit, entry: Entry, error?: Error) => void;
+
+function unitKey(workerId: string, holder: string | undefined): string {
+  return holder === undefined ? workerId : `${workerId}\u0000${holder}`;
+}
+
+function holderOf(u: Unit): { holder?: string } {
+  return u.holder === undefined ? {} : { holder: u.holder };
+}
+
+/** A worker's settles grouped into one entry per partition and kind (ack, or give-back with its reason), in first-seen order. */
 function byPartition(acks: PendingAck[]): Entry[] {
   const byTp = new Map<string, Entry>();
   for (const a of acks) {
-    const k = tpKey(a.target.topic, a.target.partition);
+    const tp = tpKey(a.target.topic, a.target.partition);
+    const k = a.giveBack ? `${tp}\u0000release\u0000${a.giveBack.reason ?? ''}` : tp;
     const l = byTp.get(k);
     if (l) l.push(a);
     else byTp.set(k, [a]);
@@ -155,7 +192,10 @@ function byPartition(acks: PendingAck[]): Entry[] {
 }
 
 function entryOf(e: Entry): ShareAckEntry {
-  return { topic: e[0].target.topic, partition: e[0].target.partition, offsets: e.map((a) => a.target.offset), type: 'ack' };
+  const { target, giveBack } = e[0];
+  const offsets = e.map((a) => a.target.offset);
+  if (!giveBack) return { topic: target.topic, partition: target.partition, offsets, type: 'ack' };
+  return { topic: target.topic, partition: target.partition, offsets, type: 'release', kind: 'unstarted', ...(giveBack.reason !== undefined && { reason: giveBack.reason }) };
 }
 
 function count(entries: Entry[]): number {
@@ -165,10 +205,10 @@ function count(entries: Entry[]): number {
 }
 
 /** Hands each entry its result; an entry the broker did not answer is not called acked. */
-function answer(workerId: string, entries: Entry[], results: ShareAckResult[], each: (workerId: string, entry: Entry, error?: Error) => void): void {
-  entries.forEach((e, i) => {
+function answer(unit: Unit, results: ShareAckResult[], each: Each): void {
+  unit.entries.forEach((e, i) => {
     const r = results[i];
-    if (r === undefined) each(workerId, e, new SluiceError('UNKNOWN_SERVER_ERROR', `ShareAck: the broker answered ${results.length} of ${entries.length} entries of worker ${workerId}`));
-    else each(workerId, e, r.error && fromWireError(r.error));
+    if (r === undefined) each(unit, e, new SluiceError('UNKNOWN_SERVER_ERROR', `ShareAck: the broker answered ${results.length} of ${unit.entries.length} entries of worker ${unit.workerId}`));
+    else each(unit, e, r.error && fromWireError(r.error));
   });
 }

@@ -66,3 +66,44 @@ test('a ShareAck without workers is answered without workers, as before the fiel
   const res = await handleShareAck(ctx, { id: 2, api: Api.ShareAck, version: 0, groupId: 'g', workerId: 'w1', entries: [{ topic: 'jobs', partition: 0, offsets: [0], type: 'ack' }] });
   assert.deepEqual(res, { id: 2, results: [{}] });
 });
+
+test('a coalesced worker entry naming a stale holder token fails alone: its worker\'s entries INVALID_RECORD_STATE, the other worker\'s applied', async (t) => {
+  const { ctx, logs, close } = await testContext();
+  await logs.createTopic('jobs', 1);
+  await logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: 4 }, (_, i) => ({ value: `job-${i}` }))));
+  const svc = (await ShareCoordinators.start(ctx)).single!;
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  // No backoff after a failed attempt: w2's record is available again at once after its leave.
+  const acquire = (workerId: string, maxRecords: number) => handleShareAcquire(ctx, {
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId, topics: ['jobs'], maxRecords, maxWaitMs: 0, settings: { retryBackoffMs: 0, retryBackoffMaxMs: 0 },
+  });
+  const w1 = await acquire('w1', 2);
+  assert.deepEqual(w1.partitions[0]!.acquired.map((r) => [r.firstOffset, r.lastOffset]), [[0, 1]]);
+  const w2 = await acquire('w2', 1);
+  assert.deepEqual(w2.partitions[0]!.acquired.map((r) => [r.firstOffset, r.lastOffset]), [[2, 2]]);
+  const stale = w2.holder!;
+  // w2 leaves and comes back: offset 2 came back as a failed attempt and w2 holds it again under a new token.
+  svc.coord.leave('g', 'w2');
+  await svc.commit([], true);
+  const again = await acquire('w2', 1);
+  assert.deepEqual(again.partitions[0]!.acquired.map((r) => [r.firstOffset, r.lastOffset]), [[2, 2]]);
+  assert.ok(again.holder && again.holder !== stale);
+
+  const giveBack = (offsets: number[]) => ({ topic: 'jobs', partition: 0, offsets, type: 'release' as const, kind: 'unstarted' as const });
+  const res = await handleShareAck(ctx, {
+    id: 2, api: Api.ShareAck, version: 0, groupId: 'g', workerId: 'w1', holder: w1.holder!, entries: [giveBack([0])],
+    workers: [
+      { workerId: 'w2', holder: stale, entries: [giveBack([2]), { topic: 'jobs', partition: 0, offsets: [2], type: 'ack' }] },
+      { workerId: 'w1', entries: [{ topic: 'jobs', partition: 0, offsets: [1], type: 'ack' }] },
+    ],
+  });
+  assert.deepEqual(res.results, [{}], 'w1\'s give-back under its current token applies');
+  assert.deepEqual(res.workers!.map((w) => w.results.map((r) => r.error?.code ?? 0)), [[121, 121], [0]], 'every entry under w2\'s stale token INVALID_RECORD_STATE; w1\'s ack applied');
+  const p = svc.coord.group('g')!.existing('jobs', 0)!;
+  assert.equal(p.stateOf(0), RecordState.AVAILABLE, 'offset 0 given back');
+  assert.equal(p.stateOf(1), RecordState.ACKED, 'offset 1 acked');
+  assert.deepEqual(svc.coord.heldJobs('g', 10).map((j) => [j.offset, j.workerId]), [[2, 'w2']], 'w2 still holds offset 2 under its new acquisition');
+});

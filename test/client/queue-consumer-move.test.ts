@@ -222,7 +222,8 @@ test('close after a move gives back only the jobs held under the current holder 
   assert.ok(cluster.held.get(1)?.has(1) && cluster.held.get(1)?.has(2), 'broker 1 handed offsets 1 and 2 to the worker again');
   await w.close();
   assert.deepEqual(cluster.staleHolderRefusals, [], 'no give-back was sent for the stale copies');
-  assert.deepEqual(cluster.releases.map((r) => [r.offsets, r.kind, r.holder]).sort(), [[[0], 'unstarted', 'b1-i1'], [[1], 'unstarted', 'b1-i1'], [[2], 'unstarted', 'b1-i1']],
+  // Give-backs of one tick travel as one entry through the ack batcher: count them per offset.
+  assert.deepEqual(cluster.releases.flatMap((r) => r.offsets.map((o) => [o, r.kind, r.holder])).sort(), [[0, 'unstarted', 'b1-i1'], [1, 'unstarted', 'b1-i1'], [2, 'unstarted', 'b1-i1']],
     'each record given back once, unstarted, naming the holder token it was acquired under');
   assert.deepEqual([cluster.counts.get(1), cluster.counts.get(2)], [1, 1], 'the give-back took back the second acquisition');
 });

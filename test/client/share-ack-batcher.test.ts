@@ -113,3 +113,28 @@ test('acks made while a ShareAck is out wait for its answer, then go out togethe
   assert.equal(broker.sent.length, 2, 'the three later acks in one request');
   assert.deepEqual([broker.sent[1].workerId, ...(broker.sent[1].workers ?? []).map((w) => w.workerId)], ['w2', 'w1', 'w3']);
 });
+
+test('give-backs travel with their worker\'s holder token, one worker entry per token; acks name none', async () => {
+  const sent: Body[] = [];
+  // A broker whose current tokens are w1:h1 and w2:h2-new: a worker entry under another token fails whole.
+  const current: Record<string, string> = { w1: 'h1', w2: 'h2-new' };
+  const settle = (workerId: string, holder: string | undefined, entries: Entry[]) => entries.map(() => (holder !== undefined && holder !== current[workerId] ? { error: { code: 121, message: 'stale holder' } } : {}));
+  const b = new ShareAckBatcher('g', (body) => {
+    sent.push(structuredClone(body));
+    const workers = body.workers?.map((w) => ({ results: settle(w.workerId, w.holder, w.entries) }));
+    return Promise.resolve({ id: 0, results: settle(body.workerId, body.holder, body.entries), ...(workers && { workers }) });
+  });
+  const all = await Promise.all([
+    b.giveBack('w1', job(0), 'h1', 'worker closing'), b.giveBack('w2', job(1), 'h2-old', 'worker closing'), b.ack('w2', job(2)), b.giveBack('w1', job(3), 'h1', 'worker closing'),
+  ].map(outcome));
+  assert.deepEqual(all, ['ok', 'INVALID_RECORD_STATE', 'ok', 'ok']);
+  assert.equal(sent.length, 1);
+  const release = (offsets: number[]) => ({ topic: 'jobs', partition: 0, offsets, type: 'release', kind: 'unstarted', reason: 'worker closing' });
+  assert.deepEqual(sent[0], {
+    groupId: 'g', workerId: 'w1', holder: 'h1', entries: [release([0, 3])],
+    workers: [
+      { workerId: 'w2', holder: 'h2-old', entries: [release([1])] },
+      { workerId: 'w2', entries: [{ topic: 'jobs', partition: 0, offsets: [2], type: 'ack' }] },
+    ],
+  });
+});
