@@ -22,7 +22,7 @@ import { UnknownTopicError } from '../storage/errors.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext } from './context.js';
-import { readAcquired } from './share-read.js';
+import { readAcquired, ShareReadCache } from './share-read.js';
 import type { OffsetRange } from '../record/index.js';
 import { RemotePartitionReader } from './remote-partition-reader.js';
 
@@ -86,6 +86,8 @@ export function jobSource(ctx: BrokerContext): JobSource {
 
 class BrokerJobSource implements JobSource {
   private remoteReader: RemotePartitionReader | undefined;
+  /** The batches last read per local partition: most acquires take records of the same one. */
+  private readonly readCache = new ShareReadCache();
 
   constructor(private readonly ctx: BrokerContext) {}
 
@@ -143,7 +145,7 @@ class BrokerJobSource implements JobSource {
 
   async read(topic: string, partition: number, ranges: readonly OffsetRange[]): Promise<Buffer> {
     const log = this.local(topic, partition);
-    if (log) return readAcquired(log, ranges);
+    if (log) return readAcquired(log, ranges, this.readCache);
     const remote = this.remote();
     if (!remote) throw new Error(`partition ${topic}/${partition} vanished`);
     return remote.read(topic, partition, ranges[0]!.firstOffset, ranges[ranges.length - 1]!.lastOffset);

@@ -31,7 +31,7 @@ const FIRST_GUESS_BYTES_PER_OFFSET = 128;
  * next nine. Batches wholly between two ranges (a redelivered record far behind the rest)
  * are not read.
  */
-export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRange[]): Promise<Buffer> {
+export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRange[], cache?: ShareReadCache): Promise<Buffer> {
   const parts: Buffer[] = [];
   let perOffset = FIRST_GUESS_BYTES_PER_OFFSET;
   let r = 0;
@@ -43,7 +43,9 @@ export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRan
     if (offset > ranges[r].lastOffset) continue;
     if (offset >= log.logEndOffset) break;
     const want = Math.min(READ_BYTES, Math.ceil((ranges[r].lastOffset - offset + 1) * perOffset));
-    const { bytes } = await log.read(offset, want);
+    const cached = cache?.get(log, offset);
+    const bytes = cached ?? (await log.read(offset, want)).bytes;
+    if (!cached && bytes.length > 0) cache?.set(log, bytes);
     let pos = 0;
     let first = -1;
     let next = -1;
@@ -64,4 +66,80 @@ export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRan
   }
   if (parts.length === 0) return EMPTY;
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/** Bytes of stored batches one ShareReadCache keeps, all partitions together. */
+const CACHE_BYTES = 16 << 20;
+
+interface CachedRead {
+  /** Whole stored batches, as the log returned them. */
+  bytes: Buffer;
+  /** Offset of the first batch's base and one past the last batch's last offset. */
+  first: number;
+  next: number;
+  /** The log's latest leader epoch when read: a truncation is followed by appends of a newer one. */
+  epoch: number;
+}
+
+/**
+ * The stored batches last read per partition (readAcquired). A producer's batch holds ~1,000
+ * records and an acquire takes ~64, so without it each stored batch was read from the segment
+ * ~16 times, every read two hand-offs to libuv's pool (docs/queue-performance.md, "the profile
+ * after steps 1-4", item 2). Stored batches do not change, with two exceptions checked at
+ * every hit: the log start moving past them (retention, DeleteRecords) and a truncation, which
+ * is only followed by appends of a newer leader epoch (a record an acquire names lies below
+ * the log end, so it was appended after the truncation). One entry per log, least recently
+ * used dropped first beyond CACHE_BYTES; a deleted topic's log leaves with its entry's turn.
+ */
+export class ShareReadCache {
+  private readonly entries = new Map<PartitionLog, CachedRead>();
+  private bytes = 0;
+
+  constructor(private readonly budget = CACHE_BYTES) {}
+
+  /** The cached batches of `log` from the one holding `offset` on, or undefined. */
+  get(log: PartitionLog, offset: number): Buffer | undefined {
+    const e = this.entries.get(log);
+    if (!e || offset < e.first || offset >= e.next) return undefined;
+    this.entries.delete(log);
+    if (e.epoch !== log.latestEpoch() || offset < log.logStartOffset || offset >= log.logEndOffset) {
+      this.bytes -= e.bytes.length;
+      return undefined;
+    }
+    this.entries.set(log, e); // most recently used
+    let pos = 0;
+    while (lastOffsetOf(e.bytes, pos) < offset) pos += batchSizeAt(e.bytes, pos);
+    return pos === 0 ? e.bytes : e.bytes.subarray(pos);
+  }
+
+  /** Keeps the whole batches of `bytes` (a read of `log`) in place of what was kept for it. */
+  set(log: PartitionLog, bytes: Buffer): void {
+    let end = 0;
+    let next = -1;
+    for (;;) {
+      const size = batchSizeAt(bytes, end);
+      if (size < RECORDS || end + size > bytes.length) break;
+      next = lastOffsetOf(bytes, end) + 1;
+      end += size;
+    }
+    const old = this.entries.get(log);
+    if (old) {
+      this.entries.delete(log);
+      this.bytes -= old.bytes.length;
+    }
+    if (end === 0 || end > this.budget) return;
+    const kept = end === bytes.length ? bytes : bytes.subarray(0, end);
+    this.entries.set(log, { bytes: kept, first: readInt64(bytes, BASE_OFFSET), next, epoch: log.latestEpoch() });
+    this.bytes += end;
+    for (const [l, e] of this.entries) {
+      if (this.bytes <= this.budget) break;
+      this.entries.delete(l);
+      this.bytes -= e.bytes.length;
+    }
+  }
+
+  /** Bytes kept now (tests). */
+  get size(): number {
+    return this.bytes;
+  }
 }
