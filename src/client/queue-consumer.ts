@@ -169,6 +169,12 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    */
   private holder: string | undefined;
   private heldAt = -1;
+  /** Slots asked for by the acquires out (acquireLoop). */
+  private asking = 0;
+  /** No acquire before this (Date.now()): the last one failed. */
+  private retryAt = 0;
+  /** The last partition error of an acquire answer logged (each said once in a row). */
+  private warned = '';
   private outstanding = 0;
   private closing = false;
   /**
@@ -479,9 +485,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.outstanding--;
     this.active.delete(job);
     if (this.drainWake) this.wakeDrain();
-    const w = this.loopWake;
-    this.loopWake = null;
-    w?.();
+    this.wakeLoop();
   }
 
   private wakeDrain(): void {
@@ -554,6 +558,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * things are now: then the buffered jobs of another token are dropped (their locks are gone)
    * and those of this token are kept, to be handed out (their locks survived: the error was a
    * refusal, not a move, docs/queue.md). An answer to a request sent before an error says nothing.
+   * With two acquires out the last answer wins, as between an acquire and a heartbeat: a
+   * token is the coordinator's state when the answer left, and one coordinator's answers
+   * on a connection arrive in the order they left.
    */
   private heard(holder: string, sentAt: number): void {
     if (sentAt !== this.route.moves) return;
@@ -565,72 +572,104 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (confirming && this.buffer.length > 0) this.wakeJobs();
   }
 
+  /**
+   * Keeps acquires out for the free slots: up to ACQUIRES_IN_FLIGHT at once, each asking for
+   * the slots free when it leaves and not asked for by the other. So slots freed while an
+   * acquire is out (parked at the broker, or on its way back) are asked for at once instead
+   * of after its answer, and a worker whose handlers end one by one does not wait a round
+   * trip empty-handed (docs/queue-performance.md, step 7). Never more asked for than free.
+   */
   private async acquireLoop(): Promise<void> {
-    let warned = '';
-    while (!this.closing && !this.draining) {
-      // Never ask for more than may still be handed out: what is buffered is already spoken for.
-      const want = Math.min(this.concurrency - this.outstanding, this.maxMessages - this.handedOut - this.buffer.length);
-      if (want <= 0) {
-        await new Promise<void>((r) => { this.loopWake = r; });
-        // Woken by the first slot freed. The handlers of one acquisition usually settle in
-        // the same tick; asking now would ask for that one slot and leave the rest for the
-        // acquire after it (every other acquire took 1-8 records, docs/queue-performance.md
-        // "Step 5"). Counting the slots once the tick's settles have run asks for them all.
-        await new Promise<void>((r) => setImmediate(r));
-        continue;
-      }
-      let res: ShareAcquireResponse;
-      const acksBefore = this.acksAnswered;
-      const sentAt = this.route.moves;
-      try {
-        res = await this.route.request(Api.ShareAcquire, {
-          // Buffered jobs waiting for a holder token since a coordinator error: no long poll,
-          // so the answer (heard()) comes at once.
-          groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want,
-          maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...(this.settings && { settings: this.settings }),
-        }, this.conn.requestTimeoutMs + this.maxWaitMs);
-      } catch (err) {
-        if (this.closing) return;
-        if (err instanceof SluiceError && !err.retriable && err.code !== 'CLIENT_CLOSED') throw err;
-        await this.sleep(this.retryBackoffMs);
-        continue;
-      }
-      const jobs: Job[] = [];
-      let problem = '';
-      for (const p of res.partitions) {
-        if (p.error) {
-          problem = `${p.topic}: ${fromWireError(p.error).message}`;
+    const out = new Set<Promise<void>>();
+    let fatal: Error | undefined;
+    try {
+      while (!this.closing && !this.draining && fatal === undefined) {
+        // Never ask for more than may still be handed out: what is buffered or asked for is already spoken for.
+        const want = Math.min(this.concurrency - this.outstanding - this.asking, this.maxMessages - this.handedOut - this.buffer.length - this.asking);
+        const backoff = this.retryAt - Date.now();
+        if (want > 0 && out.size < ACQUIRES_IN_FLIGHT && backoff <= 0) {
+          this.asking += want;
+          const p: Promise<void> = this.acquireOnce(want).then(
+            (retry) => { if (retry) this.retryAt = Date.now() + this.retryBackoffMs; },
+            (err: Error) => { fatal = err; },
+          ).finally(() => {
+            this.asking -= want;
+            out.delete(p);
+            this.wakeLoop();
+          });
+          out.add(p);
           continue;
         }
-        this.toJobs(p.topic, p.partition, p.records as Buffer, p.acquired, p.lockDeadline, jobs);
+        // Woken by the first slot freed (or an acquire's end). The handlers of one acquisition
+        // usually settle in the same tick; asking now would ask for that one slot and leave
+        // the rest for the acquire after it (every other acquire took 1-8 records,
+        // docs/queue-performance.md "Step 5"). Counting the slots once the tick's settles
+        // have run asks for them all.
+        await this.waitLoop(backoff > 0 ? backoff : undefined);
+        await new Promise<void>((r) => setImmediate(r));
       }
-      if (problem && problem !== warned) this.log.warn({ groupId: this.groupId }, `acquire: ${problem}`);
-      warned = problem;
-      const holder = holderIn(res, this.route.moves);
-      this.heard(holder, sentAt);
-      for (const j of jobs) this.holderOfJob.set(j, holder);
-      if (this.closing || this.draining) {
-        // Acquired while closing or draining: give them straight back, unstarted.
-        this.outstanding += jobs.length;
-        this.giveBackAll(jobs);
-        return;
+    } finally {
+      await Promise.all(out);
+    }
+    if (fatal) throw fatal;
+  }
+
+  /**
+   * One acquire of up to `want` records: its jobs go to the buffer. Resolves true when the
+   * next acquire should wait retryBackoffMs (a failed request, or only errors in the answer);
+   * throws a non-retriable error.
+   */
+  private async acquireOnce(want: number): Promise<boolean> {
+    let res: ShareAcquireResponse;
+    const acksBefore = this.acksAnswered;
+    const sentAt = this.route.moves;
+    try {
+      res = await this.route.request(Api.ShareAcquire, {
+        // Buffered jobs waiting for a holder token since a coordinator error: no long poll,
+        // so the answer (heard()) comes at once.
+        groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want,
+        maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...(this.settings && { settings: this.settings }),
+      }, this.conn.requestTimeoutMs + this.maxWaitMs);
+    } catch (err) {
+      if (this.closing) return false;
+      if (err instanceof SluiceError && !err.retriable && err.code !== 'CLIENT_CLOSED') throw err;
+      return true;
+    }
+    const jobs: Job[] = [];
+    let problem = '';
+    for (const p of res.partitions) {
+      if (p.error) {
+        problem = `${p.topic}: ${fromWireError(p.error).message}`;
+        continue;
       }
-      if (this.acksAnswered !== acksBefore) {
-        // A record this worker's ack settled after this acquire was sent: the broker may have
-        // handed it out before applying that ack, which then settled this very acquisition.
-        for (let i = jobs.length - 1; i >= 0; i--) {
-          if ((this.recentAcks.get(recordKey(jobs[i]!)) ?? 0) > acksBefore) jobs.splice(i, 1);
-        }
-      }
-      if (jobs.length) {
-        this.outstanding += jobs.length;
-        this.buffer.push(...jobs);
-        this.watchLocks(jobs);
-        this.wakeJobs();
-      } else if (problem) {
-        await this.sleep(this.retryBackoffMs);
+      this.toJobs(p.topic, p.partition, p.records as Buffer, p.acquired, p.lockDeadline, jobs);
+    }
+    if (problem && problem !== this.warned) this.log.warn({ groupId: this.groupId }, `acquire: ${problem}`);
+    this.warned = problem;
+    const holder = holderIn(res, this.route.moves);
+    this.heard(holder, sentAt);
+    for (const j of jobs) this.holderOfJob.set(j, holder);
+    if (this.closing || this.draining) {
+      // Acquired while closing or draining: give them straight back, unstarted.
+      this.outstanding += jobs.length;
+      this.giveBackAll(jobs);
+      return false;
+    }
+    if (this.acksAnswered !== acksBefore) {
+      // A record this worker's ack settled after this acquire was sent: the broker may have
+      // handed it out before applying that ack, which then settled this very acquisition.
+      for (let i = jobs.length - 1; i >= 0; i--) {
+        if ((this.recentAcks.get(recordKey(jobs[i]!)) ?? 0) > acksBefore) jobs.splice(i, 1);
       }
     }
+    if (jobs.length) {
+      this.outstanding += jobs.length;
+      this.buffer.push(...jobs);
+      this.watchLocks(jobs);
+      this.wakeJobs();
+      return false;
+    }
+    return problem !== '';
   }
 
   /**
@@ -694,11 +733,18 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     return n;
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits for wakeLoop() (a slot freed, an acquire ended, closing), or `ms` when given. */
+  private waitLoop(ms?: number): Promise<void> {
     return new Promise<void>((r) => {
-      const t = setTimeout(() => { this.loopWake = null; r(); }, ms);
+      const t = ms === undefined ? undefined : setTimeout(() => { this.loopWake = null; r(); }, ms);
       this.loopWake = () => { clearTimeout(t); r(); };
     });
+  }
+
+  private wakeLoop(): void {
+    const w = this.loopWake;
+    this.loopWake = null;
+    w?.();
   }
 
   /**
@@ -726,9 +772,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** Wakes the iterator and the acquire loop (to see the closing or draining flag) and gives back the prefetch; returns how many. */
   private stopTaking(): number {
     this.wakeJobs();
-    const lw = this.loopWake;
-    this.loopWake = null;
-    lw?.();
+    this.wakeLoop();
     return this.giveBackAll(this.buffer.splice(0));
   }
 
@@ -765,6 +809,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 }
 
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
+
+/** Acquires a worker keeps out at once (acquireLoop). */
+const ACQUIRES_IN_FLIGHT = 2;
 
 /** Acks remembered for acquires in flight (QueueConsumer.acked). */
 const RECENT_ACKS = 4096;

@@ -112,3 +112,45 @@ test('two workers sharing a connection: a coalesced ack refused by a moved coord
     [fake.url(1), 'w1', 'w2'],
   ], 'one coalesced request, refused by broker 0 and sent again whole to broker 1');
 });
+
+test('slots freed while an acquire is out are asked for by a second acquire at once, never more than the free slots', { timeout: 30_000 }, async () => {
+  const fake = new ShareFake(40);
+  // The second acquire's answer is held until the test lets it go: meanwhile the worker's
+  // handlers end and free their slots.
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let acquires = 0;
+  fake.holdAnswer = (api, body) => (api === Api.ShareAcquire && body.maxRecords > 0 && ++acquires === 2 ? held : undefined);
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 8, maxWaitMs: 10, connectionFactory: fake.factory });
+  const finish = new Map<number, () => void>();
+  let acked = 0;
+  let allAcked!: () => void;
+  const all = new Promise<void>((r) => { allAcked = r; });
+  let maxHeld = 0;
+  const running = w.run(async (job) => {
+    maxHeld = Math.max(maxHeld, fake.holder.size);
+    // Jobs 0-3 end at once, 4-7 when the test says; the rest at once.
+    if (job.offset >= 4 && job.offset < 8) await new Promise<void>((r) => finish.set(job.offset, r));
+    await job.ack();
+    if (++acked === 40) allAcked();
+  });
+  const until = async (what: string, ok: () => boolean) => {
+    for (const end = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 5))) {
+      if (Date.now() > end) assert.fail(`timed out waiting for ${what}; acquires asked for ${fake.asked().slice(0, 10).join(',')}`);
+    }
+  };
+  // The first acquisition (8) runs; jobs 0-3 end and the second acquire asks for their 4 slots (held).
+  await until('the second acquire', () => fake.asked().length === 2 && finish.size === 4);
+  assert.deepEqual(fake.asked(), [8, 4]);
+  // Jobs 4-7 end while the second acquire is still out: a third asks for their slots now.
+  for (const f of finish.values()) f();
+  // (The fake answers an acquire it has nothing for at once, so more follow.)
+  await until('a third acquire while the second is out', () => fake.asked().length >= 3);
+  assert.deepEqual(fake.asked().slice(0, 3), [8, 4, 4]);
+  release();
+  await all;
+  await w.close();
+  await running;
+  assert.equal(fake.acked.size, 40);
+  assert.ok(maxHeld <= 8, `the worker held ${maxHeld} jobs at once with concurrency 8`);
+});
