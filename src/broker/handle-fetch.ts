@@ -59,9 +59,14 @@ interface ReadOutcome {
 const nothing = (): ReadOutcome => ({ partitions: [], bytes: 0, failed: false, reserved: 0 });
 
 export const handleFetch: Handler<typeof Api.Fetch> = async (ctx, req, scope) => {
-  const first = await readAll(ctx, req, scope);
+  // Under a fetch quota an answer carries at most the quota's burst (whole batches that fit in
+  // it), which may never reach minBytes: any record meets it then, or the poll would hold what
+  // the quota allows until maxWaitMs (the rate is the quota's either way).
+  const bound = quotaBound(ctx, req, scope);
+  const minBytes = bound === Infinity ? req.minBytes : Math.min(req.minBytes, 1);
+  const first = await readAll(ctx, req, scope, bound);
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
-  if (first.bytes >= req.minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
+  if (first.bytes >= minBytes || first.failed || maxWait === 0 || !ctx.accepting || scope?.closed) {
     return respond(ctx, req, first, scope);
   }
   giveBack(ctx, first, scope);
@@ -71,13 +76,13 @@ export const handleFetch: Handler<typeof Api.Fetch> = async (ctx, req, scope) =>
   for (let i = 0; i < keys.length; i++) keys[i] = key(req.partitions[i].topic, req.partitions[i].partition);
   const out = await ctx.delayed.watch<ReadOutcome>({
     tryComplete: async () => {
-      const out = await readAll(ctx, req, scope);
-      if (out.bytes >= req.minBytes || out.failed) return out;
+      const out = await readAll(ctx, req, scope, bound);
+      if (out.bytes >= minBytes || out.failed) return out;
       giveBack(ctx, out, scope);
       return undefined;
     },
     // The wait is over: answer with what there is now, below minBytes or empty.
-    onExpire: () => readAll(ctx, req, scope),
+    onExpire: () => readAll(ctx, req, scope, bound),
     discard: (out) => giveBack(ctx, out, scope),
   }, { kind: 'fetch', keys, timeoutMs: maxWait, scope });
   // undefined: the connection closed, and no one reads the answer.
@@ -107,13 +112,13 @@ function counted(ctx: BrokerContext, partitions: FetchPartitionResult[]): FetchP
   return partitions;
 }
 
-async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScope | undefined): Promise<ReadOutcome> {
+async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScope | undefined, bound: number): Promise<ReadOutcome> {
   const parts = req.partitions;
   if (parts.length === 0) return nothing();
   const granted = scope ? await scope.reserveOutput(Math.max(req.maxBytes, ctx.config.maxBatchBytes)) : req.maxBytes;
   if (granted === 0) return nothing(); // the connection closed while waiting: no one to read for
   try {
-    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted, quotaBound(ctx, req, scope)), scope);
+    const out = await readWithin(ctx, req, Math.min(req.maxBytes, granted, bound), scope);
     if (scope) {
       scope.adjustOutput(out.bytes - granted);
       out.reserved = out.bytes;

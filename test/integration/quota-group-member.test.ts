@@ -73,3 +73,23 @@ test('a group consumer held to its fetch quota keeps its membership: no answer t
   assert.doesNotMatch(broker.logs(), /group members timed out/, 'the member was fenced while it waited out a throttle');
   assert.equal(epochs.size, 1, `the consumer joined again (member ids ${[...epochs].join(', ')})`);
 });
+
+test('a fetch under a fetch quota whose minBytes is above the quota\'s burst is answered with what the burst allows, not held to maxWaitMs', async () => {
+  const topic = 'quota-min-bytes';
+  const c = new Connection(broker.url, { clientId: 'throttled-member' });
+  try {
+    await c.request(Api.CreateTopics, { topics: [{ name: topic, partitions: 1 }] });
+    const batch = batchOf(Array.from({ length: 4 }, () => 'm'.repeat(16 * KiB)));
+    for (let i = 0; i < 24; i++) await c.request(Api.Produce, { acks: 1, partitions: [{ topic, partition: 0, records: batch }] });
+    const t0 = Date.now();
+    // 1.5 MiB stored, 1 MiB asked for at least: without a quota answered at once; the quota lets
+    // one answer carry 128 KiB, which must not turn the poll into a 30 s wait.
+    const res = await c.request(Api.Fetch, { maxWaitMs: 30_000, minBytes: 1024 * KiB, maxBytes: 4096 * KiB, partitions: [{ topic, partition: 0, offset: 0, maxBytes: 4096 * KiB }] }, 60_000);
+    const took = Date.now() - t0;
+    const bytes = res.partitions[0]!.records.length;
+    assert.ok(bytes > 0 && bytes <= FETCH_RATE + 64 * KiB, `answered ${bytes} bytes: about one burst (${FETCH_RATE}) and its first batch whole`);
+    assert.ok(took < 15_000, `answered after ${took} ms: a minBytes the quota can never let one answer reach must not hold it to maxWaitMs (30 s)`);
+  } finally {
+    await c.close();
+  }
+});
