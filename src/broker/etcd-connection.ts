@@ -12,6 +12,9 @@
  * login or a role without the cluster's prefix is an answer, not silence, and stops start-up
  * at once rather than after etcdConnectWaitMs.
  *
+ * `sluice cluster status` (cli/cluster-command.ts) reads etcd directly with the same settings,
+ * so these take only the etcd settings and name who is connecting (`who`).
+ *
  * The password goes to etcd3 only (which sends it in etcd's Authenticate call); it is never
  * part of an error message or a log line.
  */
@@ -22,6 +25,9 @@ import { SluiceError } from '../errors.js';
 import { etcdEndpoints, etcdUsesTls } from '../cluster/etcd-endpoints.js';
 import { readSettingFile } from './tls-files.js';
 
+/** The settings of a connection to etcd: a broker's, or a CLI's given as the same flags and environment. */
+export type EtcdSettings = Pick<BrokerConfig, 'etcd' | 'etcdCaFile' | 'etcdCertFile' | 'etcdKeyFile' | 'etcdUser' | 'etcdPassword'>;
+
 /** The connection's TLS material, read from the files the settings name; undefined when TLS is off. */
 interface EtcdTls {
   ca?: Buffer;
@@ -29,7 +35,7 @@ interface EtcdTls {
   key?: Buffer;
 }
 
-async function etcdTls(config: BrokerConfig): Promise<EtcdTls | undefined> {
+async function etcdTls(config: EtcdSettings): Promise<EtcdTls | undefined> {
   if (!etcdUsesTls(config.etcd!, config.etcdCaFile, config.etcdCertFile)) return undefined;
   const out: EtcdTls = {};
   if (config.etcdCaFile !== undefined) out.ca = await readSettingFile('etcdCaFile', config.etcdCaFile);
@@ -39,7 +45,7 @@ async function etcdTls(config: BrokerConfig): Promise<EtcdTls | undefined> {
 }
 
 /** The etcd3 client options of this broker; throws INVALID_CONFIG naming the setting whose file cannot be read. */
-export async function etcdClientOptions(config: BrokerConfig): Promise<IOptions> {
+export async function etcdClientOptions(config: EtcdSettings): Promise<IOptions> {
   const out: IOptions = { hosts: etcdEndpoints(config.etcd!), dialTimeout: 5000 };
   const tls = await etcdTls(config);
   if (tls !== undefined) {
@@ -57,16 +63,16 @@ const named = (key: string): string => `'${key}' (flag --${flagName(key)})`;
  * given to an etcd with auth on, or a role without the cluster's keys. Undefined for anything
  * else (silence is waited on).
  */
-export function etcdAnswerProblem(err: unknown, config: BrokerConfig, prefix: string): SluiceError | undefined {
+export function etcdAnswerProblem(err: unknown, config: EtcdSettings, prefix: string, who = 'this broker'): SluiceError | undefined {
   const at = `etcd at ${config.etcd}`;
   if (err instanceof EtcdAuthenticationFailedError) {
     return new SluiceError('INVALID_CONFIG', `${at} refused the login of user ${JSON.stringify(config.etcdUser)}: wrong user or password (settings ${named('etcdUser')}, ${named('etcdPassword')}): ${err.message}`, { cause: err });
   }
   if (err instanceof GRPCInvalidArgumentError && /user name is empty/.test(err.message)) {
-    return new SluiceError('INVALID_CONFIG', `${at} has authentication on and this broker gave no user: set ${named('etcdUser')} and ${named('etcdPassword')} (${err.message})`, { cause: err });
+    return new SluiceError('INVALID_CONFIG', `${at} has authentication on and ${who} gave no user: set ${named('etcdUser')} and ${named('etcdPassword')} (${err.message})`, { cause: err });
   }
   if (err instanceof EtcdPermissionDeniedError) {
-    return new SluiceError('INVALID_CONFIG', `${at} denied ${config.etcdUser === undefined ? 'this broker' : `etcd user ${JSON.stringify(config.etcdUser)}`} access to the cluster's keys: its role needs readwrite on the prefix ${prefix} (setting 'clusterName'): ${err.message}`, { cause: err });
+    return new SluiceError('INVALID_CONFIG', `${at} denied ${config.etcdUser === undefined ? who : `etcd user ${JSON.stringify(config.etcdUser)}`} access to the cluster's keys: its role needs readwrite on the prefix ${prefix} (setting 'clusterName'): ${err.message}`, { cause: err });
   }
   return undefined;
 }
@@ -77,7 +83,7 @@ export function etcdAnswerProblem(err: unknown, config: BrokerConfig, prefix: st
  * does not speak TLS at all. Undefined when the handshake succeeds (or the endpoint does not
  * answer: that is silence, not a TLS problem). With TLS off, says so if etcd speaks TLS.
  */
-export async function etcdTlsProblem(config: BrokerConfig, timeoutMs = 5000): Promise<string | undefined> {
+export async function etcdTlsProblem(config: EtcdSettings, timeoutMs = 5000, who = 'this broker'): Promise<string | undefined> {
   const endpoint = etcdEndpoints(config.etcd!)[0];
   const m = /^(?:https?:\/\/)?(\[[^\]]+\]|[^:]+):(\d+)$/.exec(endpoint);
   if (m === null) return undefined;
@@ -110,13 +116,13 @@ export async function etcdTlsProblem(config: BrokerConfig, timeoutMs = 5000): Pr
       if (tls === undefined || code === 'ECONNREFUSED') return done(undefined); // plaintext etcd, as configured; or nobody there
       // An alert is etcd's verdict on this broker's certificate; a code is Node's on etcd's.
       if (/alert (bad certificate|certificate required|unknown ca|certificate unknown|handshake failure)/.test(err.message)) {
-        return done(`etcd at ${endpoint} refused this broker's client certificate (${config.etcdCertFile === undefined ? `none given: set ${named('etcdCertFile')} and ${named('etcdKeyFile')}` : `${config.etcdCertFile}, setting ${named('etcdCertFile')}`}): ${err.message.trim()}`);
+        return done(`etcd at ${endpoint} refused ${who}'s client certificate (${config.etcdCertFile === undefined ? `none given: set ${named('etcdCertFile')} and ${named('etcdKeyFile')}` : `${config.etcdCertFile}, setting ${named('etcdCertFile')}`}): ${err.message.trim()}`);
       }
       if (/CERT|SELF_SIGNED|VERIFY|ISSUER|ALTNAME|SIGNATURE/.test(code)) {
         return done(`etcd's TLS certificate at ${endpoint} does not verify against ${config.etcdCaFile === undefined ? 'the system\'s CAs' : `${config.etcdCaFile} (setting ${named('etcdCaFile')})`}: ${err.message} (${code})`);
       }
       if (/wrong version number|packet length too long|unknown protocol/.test(err.message)) {
-        return done(`etcd at ${endpoint} does not speak TLS, but this broker dials it with TLS (${config.etcdCaFile !== undefined ? `setting ${named('etcdCaFile')}` : 'an https:// endpoint'}): ${err.message}`);
+        return done(`etcd at ${endpoint} does not speak TLS, but ${who} dials it with TLS (${config.etcdCaFile !== undefined ? `setting ${named('etcdCaFile')}` : 'an https:// endpoint'}): ${err.message}`);
       }
       done(undefined);
     });

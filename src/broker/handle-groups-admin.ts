@@ -5,16 +5,37 @@
  * Describe adds, per committed partition, the partition's log end (high watermark) and the
  * lag = logEnd - committed, clamped at 0; both are -1 when the partition no longer exists.
  *
+ * auth scram: a group's description shows only the topics the principal may describe: offsets
+ * and members' subscriptions and assignments of other topics are left out (as Kafka's
+ * OffsetFetch leaves out unauthorized topics), so describing a group never tells the names,
+ * offsets or lag of topics the principal may not see.
+ *
  * Cluster mode: ListGroups lists the groups coordinated by this broker; Admin.listGroups
  * asks every live broker and merges the lists (as Kafka's admin does); Describe and Delete answer per group, NOT_COORDINATOR (or
  * COORDINATOR_LOAD_IN_PROGRESS) for a group another broker coordinates.
  */
 import type { SluiceError } from '../errors.js';
 import type { GroupDescription as CoordinatorGroupDescription } from '../group/coordinator.js';
+import type { MemberDescription } from '../group/group.js';
+import type { TopicPartitions } from '../group/types.js';
 import type { GroupDescription, Api } from '../protocol/api.js';
 import { wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
-import { groupRefusal } from './authorize.js';
+import { groupRefusal, mayDescribeTopic } from './authorize.js';
+import type { BrokerContext, RequestScope } from './context.js';
+
+/** The description with every topic the principal may not describe left out; as it is when nothing is checked (auth none). */
+function visiblePart(ctx: BrokerContext, scope: RequestScope | undefined, d: CoordinatorGroupDescription): CoordinatorGroupDescription {
+  if (scope?.principal === undefined || ctx.authorizer === undefined) return d;
+  const seen = (t: string): boolean => mayDescribeTopic(ctx, scope, t);
+  const tps = (l: TopicPartitions[]): TopicPartitions[] => l.filter((tp) => seen(tp.topic));
+  const members = d.members.map((m): MemberDescription => ({
+    ...m,
+    ...(m.subscribedTopics !== undefined && { subscribedTopics: m.subscribedTopics.filter(seen) }),
+    assignment: tps(m.assignment), revoking: tps(m.revoking), targetAssignment: tps(m.targetAssignment),
+  }));
+  return { ...d, members, ...(d.offsets !== undefined && { offsets: d.offsets.filter((o) => seen(o.topic)) }) };
+}
 
 export const handleListGroups: Handler<typeof Api.ListGroups> = async (ctx, req, scope) => {
   // auth scram: only the groups the principal may describe.
@@ -23,7 +44,7 @@ export const handleListGroups: Handler<typeof Api.ListGroups> = async (ctx, req,
   return { id: req.id, groups };
 };
 
-export const handleDescribeGroups: Handler<typeof Api.DescribeGroups | typeof Api.ConsumerGroupDescribe> = async (ctx, req) => {
+export const handleDescribeGroups: Handler<typeof Api.DescribeGroups | typeof Api.ConsumerGroupDescribe> = async (ctx, req, scope) => {
   const describeOne = (id: string): CoordinatorGroupDescription => {
     try {
       return ctx.groups.coordinatorFor(id).describeGroups([id], req.includeOffsets ?? true)[0]!;
@@ -32,7 +53,7 @@ export const handleDescribeGroups: Handler<typeof Api.DescribeGroups | typeof Ap
     }
   };
   try {
-    const groups = req.groupIds.map((id) => describeOne(id)).map((d): GroupDescription => {
+    const groups = req.groupIds.map((id) => visiblePart(ctx, scope, describeOne(id))).map((d): GroupDescription => {
       const { error, offsets, ...rest } = d;
       return {
         ...rest,

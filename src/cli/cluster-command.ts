@@ -9,7 +9,6 @@
  * `sluice cluster elect-leaders`: preferred-leader elections (ElectLeaders).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Etcd3 } from 'etcd3';
 import { readClusterStatus } from '../cluster/cluster-status.js';
 import { ClusterKeys } from '../cluster/keys.js';
 import { table } from './format.js';
@@ -17,6 +16,7 @@ import { brokerOption, intOption } from './broker-url.js';
 import { drain, electLeaders, rebalance } from './cluster-moves.js';
 import { withAdmin } from './with-admin.js';
 import { runDevCluster } from './cluster-dev.js';
+import { addEtcdOptions, etcdFailure, etcdSettings, openEtcd, type EtcdFlags } from './etcd-options.js';
 
 export const EXIT_OFFLINE_PARTITIONS = 2;
 
@@ -68,20 +68,17 @@ export function registerClusterCommand(program: Command): void {
       if (failed > 0) process.exitCode = 1;
     });
 
-  cluster
+  addEtcdOptions(cluster
     .command('status')
-    .description('list brokers (alive or not), the controller, and offline or under-replicated partitions; exits 2 when any partition is offline')
-    .addOption(new Option('--etcd <urls>', 'etcd endpoints, comma-separated').env('SLUICE_ETCD').makeOptionMandatory())
+    .description('list brokers (alive or not), the controller, and offline or under-replicated partitions; exits 2 when any partition is offline'))
     .addOption(new Option('--cluster-name <name>', 'the etcd key prefix of the cluster').env('SLUICE_CLUSTER_NAME').default('sluice'))
     .option('--json', 'print the status as JSON')
-    .action(async (o: { etcd: string; clusterName: string; json?: boolean }) => {
-      // A short dial timeout: an unreachable etcd is reported, not waited on forever.
-      const client = new Etcd3({ hosts: o.etcd.split(',').map((h) => h.trim()).filter(Boolean), dialTimeout: 5000 });
+    .action(async (o: EtcdFlags & { clusterName: string; json?: boolean }) => {
+      const settings = etcdSettings(o);
+      const keys = new ClusterKeys(o.clusterName);
+      const client = await openEtcd(settings);
       try {
-        const s = await readClusterStatus(client, new ClusterKeys(o.clusterName)).catch((err: unknown) => {
-          const detail = (err as Error).message.replace(/\s*Resolution note:\s*$/, '');
-          throw new Error(`cannot read the cluster from etcd at ${o.etcd}: ${detail}`);
-        });
+        const s = await readClusterStatus(client, keys).catch(async (err: unknown) => { throw await etcdFailure(err, settings, keys.root); });
         if (o.json) {
           process.stdout.write(`${JSON.stringify(s)}\n`);
         } else {

@@ -101,7 +101,7 @@ function checkSecurity(config: BrokerConfig): void {
  * with its key, a user with a password), only in cluster mode, and TLS means every endpoint
  * is dialled with TLS: an http:// endpoint beside them is a contradiction, not a choice.
  */
-function checkEtcdSecurity(config: BrokerConfig): void {
+export function checkEtcdSecurity(config: Pick<BrokerConfig, 'etcd' | 'etcdCaFile' | 'etcdCertFile' | 'etcdKeyFile' | 'etcdUser' | 'etcdPassword'>): void {
   const keys = ['etcdCaFile', 'etcdCertFile', 'etcdKeyFile', 'etcdUser', 'etcdPassword'] as const;
   const set = keys.filter((k) => config[k] !== undefined);
   if (set.length === 0) return;

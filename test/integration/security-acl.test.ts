@@ -21,7 +21,7 @@ import { runCli } from './security-cli.js';
 import { groupConsumer, keys, waitFor } from './group-helpers.js';
 
 const PASSWORD = 'acl-Pa55-word';
-const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina'] as const;
+const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry'] as const;
 type User = (typeof USERS)[number];
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-acl-'));
 let broker: BrokerHandle;
@@ -257,5 +257,58 @@ test('a pattern subscription is assigned only the matching topics the member may
     assert.deepEqual(keys(c), ['orders/0']);
   } finally {
     await c.close();
+  }
+});
+
+test('describing a group or fetching its offsets shows only the topics the principal may describe (offsets, lag, members)', async () => {
+  const admin = await rawAs('admin');
+  try {
+    const committed = await admin.request({ api: Api.OffsetCommit, groupId: 'mixed', partitions: [{ topic: 'orders', partition: 0, offset: 1 }, { topic: 'orders-eu', partition: 0, offset: 1 }] });
+    assert.deepEqual(committed.partitions.map((p: { error?: unknown }) => p.error), [undefined, undefined]);
+  } finally {
+    admin.close();
+  }
+  // A member (the admin's) that holds both topics.
+  const member = groupConsumer(broker.url, 'mixed', ['orders', 'orders-eu'], { sasl: sasl('admin'), autoCommit: false });
+  try {
+    await member.connect();
+    await waitFor('the admin member holds both topics', () => keys(member).length === 2, 30_000);
+    await asAdmin((a) => a.createAcls([acl('harry', 'group', 'mixed', 'read'), acl('harry', 'topic', 'orders', 'read')]));
+    const seen = await asAdmin((a) => a.describeGroup('mixed'), 'harry');
+    assert.deepEqual(seen.offsets?.map((o) => o.topic), ['orders']);
+    assert.equal(seen.members.length, 1);
+    const m = seen.members[0]!;
+    assert.deepEqual(m.subscribedTopics, ['orders']);
+    assert.deepEqual([...m.assignment, ...m.targetAssignment].map((t) => t.topic), ['orders', 'orders']);
+    assert.deepEqual((await asAdmin((a) => a.fetchOffsets('mixed'), 'harry')).map((o) => o.topic), ['orders']);
+    const cli = await runCli(['group', 'describe', 'mixed', '--broker', broker.url, '--user', 'harry'], { env: { SLUICE_PASSWORD: sasl('harry').password } });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /orders/);
+    assert.doesNotMatch(cli.stdout, /orders-eu/);
+    // The admin sees everything.
+    const all = await asAdmin((a) => a.describeGroup('mixed'));
+    assert.deepEqual(all.offsets?.map((o) => o.topic), ['orders', 'orders-eu']);
+  } finally {
+    await member.close();
+  }
+});
+
+test('describing a share group shows only the partitions of topics the principal may describe', async () => {
+  const admin = await rawAs('admin');
+  const harry = await rawAs('harry');
+  try {
+    const acquired = await admin.request({ api: Api.ShareAcquire, groupId: 'sharemix', workerId: 'w1', topics: ['jobs', 'orders-eu'], maxRecords: 10, maxWaitMs: 0, settings: { startFrom: 'earliest' } });
+    assert.equal(acquired.error, undefined, JSON.stringify(acquired.error));
+    const topicsSeen = async (raw: RawClient): Promise<string[]> => {
+      const res = await raw.request({ api: Api.ShareDescribe, groupIds: ['sharemix'] });
+      assert.equal(res.groups[0].error, undefined, JSON.stringify(res.groups[0].error));
+      return [...new Set((res.groups[0].partitions as { topic: string }[]).map((p) => p.topic))].sort();
+    };
+    await waitFor('the share group covers both topics', async () => (await topicsSeen(admin)).length === 2, 30_000);
+    await asAdmin((a) => a.createAcls([acl('harry', 'group', 'sharemix', 'describe'), acl('harry', 'topic', 'jobs', 'describe')]));
+    assert.deepEqual(await topicsSeen(harry), ['jobs']);
+  } finally {
+    admin.close();
+    harry.close();
   }
 });
