@@ -391,8 +391,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * per-job timer work (docs/queue-performance.md, step 4).
    */
   private keepLocked(job: Job): () => void {
-    this.extendAt.set(job, this.nextExtension(job));
-    this.armExtensions();
+    const at = this.nextExtension(job);
+    this.extendAt.set(job, at);
+    // The timer is never later than the earliest extension due, so only this one can move it
+    // earlier: no scan of every running job's (one per job started, docs/queue-performance.md).
+    this.armExtensionAt(at);
     return () => { this.extendAt.delete(job); };
   }
 
@@ -404,6 +407,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private armExtensions(): void {
     let next = Infinity;
     for (const at of this.extendAt.values()) if (at < next) next = at;
+    this.armExtensionAt(next);
+  }
+
+  private armExtensionAt(next: number): void {
     if (next === Infinity || next >= this.extendTimerAt) return;
     clearTimeout(this.extendTimer);
     this.extendTimerAt = next;
