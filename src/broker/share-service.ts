@@ -87,6 +87,8 @@ export class ShareService {
   private readonly scopeOf = new Map<string, RequestScope>();
   private ticking = false;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The run new commits join: queued or started, not yet drained (see commit()). */
+  private pending: PendingRun | undefined;
   /** A commit since the last drain asked for fsync (see commit()). */
   private durableWanted = false;
   /**
@@ -167,28 +169,48 @@ export class ShareService {
     // write this caller's change: it must then be durable, or an ack (or a delete) would be
     // answered before its fsync. The flag is read in the same tick as the drain.
     if (durable) this.durableWanted = true;
-    // Serialised: a persist must not overtake another caller's dead-letter append (the
-    // state would call a record archived before its copy is in the DLQ). A run ends once its
+    // Commits join the next run that has not drained yet (group commit): its drain writes
+    // their changes, made before it. One run per commit, each queued behind the one before,
+    // made a pick-up wait for every ack queued ahead of it, each run one event-loop turn
+    // plus one write, though the first of them had written its change already
+    // (docs/queue-performance.md, "Pick-up latency"). A commit with dead letters joins only
+    // a run that has not started: a started one may be past its dead-letter append.
+    let run = this.pending;
+    if (!run || (run.started && dls.length > 0)) run = this.startRun();
+    run.dls.push(...dls);
+    run.durable ||= durable;
+    return run.done.then(({ persisted }) => persisted.catch((err: unknown) => this.failedWrite(err)));
+  }
+
+  /** A run of the commit chain (see commit()); `pending` until it drains. */
+  private startRun(): PendingRun {
+    const pending: PendingRun = { dls: [], durable: false, started: false, done: undefined! };
+    this.pending = pending;
+    // Serialised: a persist must not overtake another run's dead-letter append (the state
+    // would call a record archived before its copy is in the DLQ). A run ends once its
     // write is in the state log, not once it is fsynced: the next run, an acquisition's say,
     // does not wait for this one's fsync (the caller of a durable commit does).
     // The drain waits for the end of the current I/O phase, so the commits of the requests
     // read from the sockets together share one append (docs/queue-performance.md, step 3).
-    const run = this.chain.then(async () => {
+    pending.done = this.chain.then(async () => {
+      pending.started = true;
       // A replicated service that is closing (dropped: another coordinator may own the
       // partition, or this one reloads it) or whose write failed answers nothing more: a
       // persist that finds nothing left to write (an earlier, failed one drained it) would
       // otherwise resolve and acknowledge a change no replica holds.
       const r = this.opts.replicated;
       if (r && (this.closing || this.writeFailed)) {
+        if (this.pending === pending) this.pending = undefined;
         throw new SluiceError('NOT_COORDINATOR', `share coordinator of __share_state-${r.partition} is ${this.writeFailed ? 'reloading after a failed write' : 'closed'}`);
       }
-      if (dls.length) await this.copyDeadLetters(dls);
+      if (pending.dls.length) await this.copyDeadLetters(pending.dls);
       await new Promise<void>((r) => setImmediate(r));
+      if (this.pending === pending) this.pending = undefined;
       const d = this.durableWanted;
       this.durableWanted = false;
-      // `|| durable`: an earlier run may have drained (and written durably) this caller's
+      // `|| durable`: an earlier run may have drained (and written durably) a member's
       // change; with nothing left to write, the persist then waits for that write's fsync.
-      const w = this.state.write(d || durable);
+      const w = this.state.write(d || pending.durable);
       // The write (not its fsync) is waited for here: a failed one must be handled before
       // the next run, which would otherwise find nothing to write and answer a change the
       // log does not hold.
@@ -199,8 +221,8 @@ export class ShareService {
       }
       return { persisted: w.done };
     });
-    this.chain = run.catch(() => undefined);
-    return run.then(({ persisted }) => persisted.catch((err: unknown) => this.failedWrite(err)));
+    this.chain = pending.done.catch(() => undefined);
+    return pending;
   }
 
   /** A state write (or its fsync) failed: the caller gets the error, and the coordinator is put right. */
@@ -439,6 +461,16 @@ export class ShareService {
     }, Math.max(0, delay + 1));
     this.precise.unref();
   }
+}
+
+/** Commits that one state write covers: their dead letters are appended first, then one drain. */
+interface PendingRun {
+  readonly dls: DeadLetter[];
+  /** A member asked for fsync. */
+  durable: boolean;
+  /** Past the chain: a commit with dead letters no longer joins (its append could come after the run's). */
+  started: boolean;
+  done: Promise<{ persisted: Promise<void> }>;
 }
 
 function deadLetterKey(dl: DeadLetter): string {

@@ -118,3 +118,55 @@ test('commits of one I/O phase share one state-log append, though each came afte
   const batches = [...decodeBatches((await stateLog.read(end0, 1 << 20)).bytes)];
   assert.equal(batches.length, 1, `${batches.length} appends for three commits of one I/O phase`);
 });
+
+test('a pick-up queued behind several acks\' commits is written by the next run, not after one run per ack (pick-up latency)', async (t) => {
+  const tc = await testContext();
+  const dir = new MemoryGenerationDir();
+  const svc = await ShareService.open(tc.ctx, dir, {});
+  t.after(async () => { await svc.close(); await tc.close(); });
+  svc.coord.configure('g');
+  await svc.commit([], true);
+  const log = await dir.open(0);
+
+  // The first ack's write is held (a slow write); meanwhile five more acks commit, each in an
+  // I/O phase of its own, and then an acquisition (not durable).
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let heldCalled!: () => void;
+  const held = new Promise<void>((r) => { heldCalled = r; });
+  const append = log.append.bind(log);
+  let holdNext = true;
+  log.append = async (buf, opts) => {
+    if (holdNext) {
+      holdNext = false;
+      heldCalled();
+      await gate;
+    }
+    return append(buf, opts);
+  };
+  svc.coord.configure('ack0');
+  const acks = [svc.commit([], true)];
+  await held;
+  for (let i = 1; i <= 5; i++) {
+    svc.coord.configure(`ack${i}`);
+    acks.push(svc.commit([], true));
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  svc.coord.configure('acquired');
+  let pickedUp = false;
+  const acquire = svc.commit([], false).then(() => { pickedUp = true; });
+
+  // Event-loop turns from the held write's end to the acquisition's answer: on a loaded
+  // broker each turn serves every connection's I/O, so turns are what a pick-up waits for.
+  release();
+  let turns = 0;
+  while (!pickedUp && turns < 100) {
+    await new Promise<void>((r) => setImmediate(r));
+    turns++;
+  }
+  await acquire;
+  await Promise.all(acks);
+  assert.ok(turns <= 2, `the acquisition was answered ${turns} event-loop turns after the held write ended (one run per queued ack)`);
+  const stored = (await log.read(0, 1 << 20)).bytes;
+  for (const g of ['ack0', 'ack5', 'acquired']) assert.ok(stored.includes(g), `${g}'s change is in the state log`);
+});
