@@ -951,15 +951,17 @@ export class DiskPartitionLog implements PartitionLog {
     if (expired > 0) this.logger('storage.producer-state.expired', { topic: this.topic, partition: this.partition, producers: expired });
     const { retentionMs, retentionBytes } = this.config;
     if (retentionMs < 0 && retentionBytes < 0) return 0;
-    let total = this.segments.sizeBytes();
     let deleted = 0;
     while (this.segments.length > 1) {
       const s = this.segments.first;
+      // The size left now, not a running total: passes are not ordered with each other (the
+      // timer has no guard against one still running), and a total kept across the await
+      // below misses the other pass's deletions and deletes what retention.bytes keeps.
+      const total = this.segments.sizeBytes();
       const byTime = retentionMs >= 0 && s.maxTimestamp < now - retentionMs;
       const bySize = retentionBytes >= 0 && total - s.size >= retentionBytes;
       if (!byTime && !bySize) break;
       this.segments.shift();
-      total -= s.size;
       this.logStartOffset = Math.max(this.logStartOffset, this.segments.first.baseOffset);
       this.logger('storage.retention.deleted', {
         topic: this.topic, partition: this.partition, segment: s.baseOffset, bytes: s.size, reason: byTime ? 'time' : 'size',
