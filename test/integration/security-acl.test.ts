@@ -312,3 +312,18 @@ test('describing a share group shows only the partitions of topics the principal
     harry.close();
   }
 });
+
+test('a subscription listing several topics is refused whole when one of them is not readable, and joins nothing', async () => {
+  // gina: read on group patterns and topic orders only (the previous test's grant on orders-eu was removed).
+  const gina = await rawAs('gina');
+  try {
+    const hb = await gina.request({ api: Api.ConsumerGroupHeartbeat, groupId: 'patterns', memberId: '', memberEpoch: 0, subscribedTopics: ['orders', 'orders-eu'] });
+    assert.equal(hb.error.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    assert.deepEqual((await asAdmin((a) => a.describeGroup('patterns'))).members, []);
+    const ok = await gina.request({ api: Api.ConsumerGroupHeartbeat, groupId: 'patterns', memberId: '', memberEpoch: 0, subscribedTopics: ['orders'] });
+    assert.equal(ok.error, undefined, JSON.stringify(ok.error));
+    await gina.request({ api: Api.ConsumerGroupHeartbeat, groupId: 'patterns', memberId: ok.memberId, memberEpoch: -1 });
+  } finally {
+    gina.close();
+  }
+});

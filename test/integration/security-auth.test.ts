@@ -107,6 +107,10 @@ test('a wrong password is refused with SASL_AUTHENTICATION_FAILED, logged with t
   await waitForMetric(broker.httpUrl, 'sluice_auth_failures_total', { reason: 'bad_credentials' }, (v) => v >= 2);
   const failed = broker.logs().split('\n').filter((l) => l.includes('auth.failed'));
   assert.ok(failed.some((l) => l.includes('"user":"admin"') && l.includes('127.0.0.1')), failed.join('\n'));
+  // Slowed down per address: each failure from 127.0.0.1 waits twice the one before (--auth-failure-delay-max-ms 400 caps it).
+  const delays = failed.map((l) => (JSON.parse(l) as { delayMs: number }).delayMs);
+  assert.ok(delays.length >= 2 && delays[0] >= 100, delays.join(','));
+  for (let i = 1; i < delays.length; i++) assert.equal(delays[i], Math.min(400, delays[i - 1] * 2), delays.join(','));
 });
 
 test('a replayed SCRAM exchange fails: the recorded client-final does not fit the new server nonce', async () => {
