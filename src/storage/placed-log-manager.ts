@@ -115,8 +115,16 @@ export class PlacedLogManager implements LogManager {
     this.unsubscribe.push(this.meta.onPlacementChange((topic) => {
       this.apply(topic, () => { for (const fn of [...this.placementApplied]) fn(topic); });
     }));
-    await this.removeStrays();
-    for (const info of this.meta.topics()) await this.reconcile(info.name);
+    // On the chain too: a placement change told meanwhile (a broker restarting while leaders
+    // move) is applied after this, not beside it; two reconciliations at once opened one
+    // partition twice, and the second open failed on the clean-shutdown marker the first had
+    // removed (chaos seed 56: "start failed", ENOENT).
+    const first = this.chain.then(async () => {
+      await this.removeStrays();
+      for (const info of this.meta.topics()) await this.reconcile(info.name);
+    });
+    this.chain = first.catch(noop);
+    await first;
     this.local.startRetention();
   }
 

@@ -58,9 +58,9 @@ class FakeStore implements PlacedMetadataStore {
   }
 }
 
-async function open(dir: string, store: FakeStore): Promise<PlacedLogManager> {
+async function open(dir: string, store: FakeStore, logger?: (event: string, fields: Record<string, unknown>) => void): Promise<PlacedLogManager> {
   const internal = await openLogManager(dir, {}, { retentionCheckMs: 0 });
-  return PlacedLogManager.open(internal, store, { retentionCheckMs: 0 });
+  return PlacedLogManager.open(internal, store, { retentionCheckMs: 0, ...(logger ? { logger } : {}) });
 }
 
 test('only the partitions placed here have logs; placement changes and events are applied before they are told', async () => {
@@ -129,6 +129,40 @@ test('at open: a deleted topic, a re-created one and partitions placed elsewhere
     assert.equal(existsSync(join(dir, 'single-0')), true, 'a single-broker topic is never removed');
     assert.ok(mgr.log('__consumer_offsets-0', 0), 'internal topics stay in the file store');
     assert.deepEqual(mgr.topics().map((t) => t.name).sort(), ['__consumer_offsets-0', 'again', 'kept']);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a placement change arriving while the open reconciles is applied after it, not beside it: one open per partition', async () => {
+  // Chaos seed 56: a broker restarting while leaders moved got a placement change of
+  // `__share_state` during its first reconciliation; both opened partition 3, both saw its
+  // clean-shutdown marker, and the second one's unlink failed (ENOENT): "start failed".
+  const { dir, cleanup } = await tempDir();
+  try {
+    const store = new FakeStore();
+    store.topicMap.set('jobs', { info: { name: 'jobs', partitions: 2, config: {}, createdAt: 0 }, id: 'j1', local: new Set([0, 1]) });
+    let mgr = await open(dir, store);
+    await mgr.log('jobs', 0)!.append(batchOf(3, 0));
+    await mgr.close(); // leaves the clean-shutdown markers
+
+    // The store tells of a placement change of 'jobs' just as the open lists its topics.
+    let told = 0;
+    const topics = store.topics.bind(store);
+    store.topics = () => {
+      if (told++ === 0) store.put('jobs', 2, [0, 1], 'j1');
+      return topics();
+    };
+    const events: string[] = [];
+    mgr = await open(dir, store, (event, fields) => { events.push(`${event} ${JSON.stringify(fields)}`); });
+    assert.equal(told > 0, true, 'the open listed the topics');
+    // Opened twice at once, one of the two opens fails on the marker the other removed:
+    // the open itself, or (as here, where the change comes second) the change, logged.
+    await mgr.addPartitions('jobs', 3); // queued behind the change: resolves once it is applied
+    assert.deepEqual(events.filter((e) => e.startsWith('storage.placement.failed')), []);
+    assert.equal(mgr.log('jobs', 0)?.logEndOffset, 3, 'partition 0 opened, with its records');
+    assert.ok(mgr.log('jobs', 1));
     await mgr.close();
   } finally {
     await cleanup();
