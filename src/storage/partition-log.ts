@@ -809,6 +809,16 @@ export class DiskPartitionLog implements PartitionLog {
     return this.readUnbounded(offset, maxBytes, opts);
   }
 
+  prefetch(offset: number): void {
+    if (this.closed || offset < this.logStartOffset || offset >= this.logEndOffset) return;
+    const seg = this.segments.floor(offset);
+    if (seg === undefined || seg.file.isOpen) return;
+    // Pinned then released at once: the handle becomes the most recently used idle one, so the
+    // read (a few partitions later) finds it open. A failed open (the segment deleted
+    // meanwhile) is the read's to report, not this one's.
+    seg.file.pinOpen().then(() => seg.file.unpin(), noop);
+  }
+
   /**
    * A read cut to the whole batches below `bound` (ReadOptions.maxOffset). It reads as an
    * unbounded read would and cuts the answer (a view, the stored bytes unchanged): what lies
