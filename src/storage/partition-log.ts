@@ -35,9 +35,9 @@ import { checkSegmentStart, emptyReport, verifySegment, type PartitionVerifyRepo
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { unboundedOpenFiles, type OpenFileCache } from './open-file-cache.js';
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch-cache.js';
-import { CheckpointFormatError, epochsFromSegments, readCheckpoint, writeCheckpoint } from './leader-epoch-checkpoint.js';
+import { CheckpointFormatError, LEADER_EPOCH_CHECKPOINT_FILE, epochsFromSegments, readCheckpoint, writeCheckpoint } from './leader-epoch-checkpoint.js';
 import { lastSequenceOf, nextSequence, ProducerStateTable, type ProducerBatch } from './producer-state.js';
-import { readProducerSnapshot, replayProducerState, writeProducerSnapshot } from './producer-state-file.js';
+import { PRODUCER_STATE_FILE, readProducerSnapshot, replayProducerState, writeProducerSnapshot } from './producer-state-file.js';
 import type { AppendOptions, AppendResult, LogConfig, PartitionLog, PartitionStats, ReadOptions, ReadResult } from './types.js';
 
 export type StorageLogger = (event: string, fields: Record<string, unknown>) => void;
@@ -156,10 +156,15 @@ export class DiskPartitionLog implements PartitionLog {
     // Every open storage makes retries EMFILE after closing idle segment files (open-file-cache.ts).
     const fs = files.guard(opts.fs ?? nodeFileSystem);
     await fs.mkdir(dir);
+    // One listing says which of the optional files exist: a missing one is not opened only to
+    // fail with ENOENT. A new partition (every one of a topic being created) has none, and
+    // those five failed calls were a quarter of its open.
+    const names = new Set(await fs.readdir(dir));
+    const has = (name: string) => names.has(name);
     const marker = join(dir, CLEAN_SHUTDOWN_FILE);
-    const clean = await fs.stat(marker).then(() => true, () => false);
-    const recoveryPoint = clean ? Infinity : Number((await readOptionalText(join(dir, RECOVERY_POINT_FILE), fs))?.trim() ?? 0) || 0;
-    const bases = (await fs.readdir(dir)).map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null)
+    const clean = has(CLEAN_SHUTDOWN_FILE);
+    const recoveryPoint = clean ? Infinity : has(RECOVERY_POINT_FILE) ? Number((await readOptionalText(join(dir, RECOVERY_POINT_FILE), fs))?.trim() ?? 0) || 0 : 0;
+    const bases = [...names].map((f) => SEGMENT_FILE.exec(f)).filter((m) => m !== null)
       .map((m) => Number(m![1])).sort((a, b) => a - b);
     const segments = new Segments();
     let epochs: LeaderEpochCache;
@@ -200,15 +205,15 @@ export class DiskPartitionLog implements PartitionLog {
         // gets the same from the recovery-point write, which fsyncs the directory.)
         await syncDir(dir, fs);
       } else segments.active.activate();
-      epochs = await loadEpochs(dir, topic, partition, segments, logger, fs);
-      producers = await loadProducers(dir, topic, partition, segments, logger, fs);
+      epochs = await loadEpochs(dir, topic, partition, segments, logger, fs, has(LEADER_EPOCH_CHECKPOINT_FILE));
+      producers = await loadProducers(dir, topic, partition, segments, logger, fs, has(PRODUCER_STATE_FILE));
     } catch (err) {
       for (const s of segments.all()) await s.close().catch(noop);
       throw err instanceof SluiceError ? err : new StorageError(`cannot open log ${dir}: ${(err as Error).message}`, { cause: err });
     }
     const log = new DiskPartitionLog(topic, partition, dir, config, segments, epochs, producers, opts);
     log.logEndOffset = segments.active.nextOffset;
-    const savedStart = Number((await readOptionalText(join(dir, LOG_START_OFFSET_FILE), fs))?.trim() ?? 0) || 0;
+    const savedStart = has(LOG_START_OFFSET_FILE) ? Number((await readOptionalText(join(dir, LOG_START_OFFSET_FILE), fs))?.trim() ?? 0) || 0 : 0;
     // Recovery may have cut the log below the saved start: it cannot start past its end.
     log.logStartOffset = Math.max(segments.first.baseOffset, Math.min(savedStart, log.logEndOffset));
     if (clean) {
@@ -1020,12 +1025,12 @@ export class DiskPartitionLog implements PartitionLog {
  * log start. Written back when that changed anything.
  */
 async function loadEpochs(
-  dir: string, topic: string, partition: number, segments: Segments, logger: StorageLogger, fs: FileSystem,
+  dir: string, topic: string, partition: number, segments: Segments, logger: StorageLogger, fs: FileSystem, exists = true,
 ): Promise<LeaderEpochCache> {
   let cache: LeaderEpochCache;
   let rewrite = false;
   try {
-    cache = new LeaderEpochCache((await readCheckpoint(dir, fs)) ?? []);
+    cache = new LeaderEpochCache((exists ? await readCheckpoint(dir, fs) : null) ?? []);
   } catch (err) {
     if (!(err instanceof CheckpointFormatError)) throw err;
     cache = await epochsFromSegments(segments.all());
@@ -1045,14 +1050,14 @@ async function loadEpochs(
  * anything. A clean close leaves a snapshot at the log end, so a clean open replays nothing.
  */
 async function loadProducers(
-  dir: string, topic: string, partition: number, segments: Segments, logger: StorageLogger, fs: FileSystem,
+  dir: string, topic: string, partition: number, segments: Segments, logger: StorageLogger, fs: FileSystem, exists = true,
 ): Promise<ProducerStateTable> {
   const end = segments.active.nextOffset;
   const start = segments.first.baseOffset;
   let reason: string | null = null;
   let loaded = null;
   try {
-    loaded = await readProducerSnapshot(dir, fs);
+    loaded = exists ? await readProducerSnapshot(dir, fs) : null;
     if (loaded === null) reason = 'no snapshot';
     else if (loaded.offset > end) {
       // Recovery cut the tail the snapshot described. No producer wrote below its offset: nor below the end.

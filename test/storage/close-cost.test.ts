@@ -1,5 +1,5 @@
 /**
- * What a partition's clean close costs in file-system calls. A broker closes every partition
+ * What a partition's open and clean close cost in file-system calls. A broker closes every partition
  * at each restart (20,000 of them in test/integration/open-files.test.ts), so each fsync and
  * each descriptor a close takes is paid 20,000 times. Durability across the close is what
  * test/storage/power-loss.test.ts and crash-disk.test.ts check; this checks the count.
@@ -54,6 +54,32 @@ test('a clean close fsyncs the partition directory once (marker and snapshot tog
     assert.equal(again.logEndOffset, 3);
     assert.deepEqual(recordsIn((await again.read(0, 1 << 20)).bytes).map((r) => r.offset), [0, 1, 2]);
     await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('opening a new partition, and reopening it clean, makes no call that fails: missing optional files are known from one listing', async () => {
+  const { dir, cleanup } = await tempDir();
+  const failed: string[] = [];
+  const note = <T>(what: string, path: string, p: Promise<T>) => p.catch((err: NodeJS.ErrnoException) => { failed.push(`${what} ${path}: ${err.code}`); throw err; });
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: (path, flags) => note('open', path, nodeFileSystem.open(path, flags)),
+    readFile: (path) => note('readFile', path, nodeFileSystem.readFile(path)),
+    stat: (path) => note('stat', path, nodeFileSystem.stat(path)),
+  };
+  try {
+    const pdir = join(dir, 't-0');
+    // Was: the marker's stat, recovery-point, leader-epoch-checkpoint, the producer snapshot and log-start-offset, each ENOENT.
+    const log = await DiskPartitionLog.open(pdir, 't', 0, effectiveConfig(), { fs });
+    assert.deepEqual(failed, []);
+    await log.append(batchOf(2, 0));
+    await log.close();
+    const again = await DiskPartitionLog.open(pdir, 't', 0, effectiveConfig(), { fs });
+    assert.equal(again.logEndOffset, 2);
+    await again.close();
+    assert.deepEqual(failed, []);
   } finally {
     await cleanup();
   }
