@@ -7,10 +7,11 @@
  * produce to every partition, fetch every partition, SIGKILL and recover, fetch again, a clean
  * restart, fetch again.
  *
- * Scale: by default 4,000 partitions under a 1,024-file limit (main fails at ~340), which takes
- * a few minutes on a loaded 2-core machine. SLUICE_OPEN_FILES_FULL=1 runs the issue's numbers,
- * 20,000 partitions under 4,096 (main fails at ~1,360): every phase is five times longer, and
- * recovering 20,000 partitions after SIGKILL alone took 130 s at load average 25.
+ * Scale: by default 4,000 partitions under a 1,024-file limit (main before the LRU fails at
+ * ~340), part of npm test. SLUICE_OPEN_FILES_FULL=1 runs the issue's numbers, 20,000 partitions
+ * under 4,096 (before the LRU: fails at 1,356), which does not fit the runner's 180 s per file
+ * on a loaded machine: 177 s at load average 20 (362 s before), after the fixes measured in docs/storage.md
+ * ("Measured: 20,000 partitions"), where the command to run it is.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
