@@ -2,7 +2,13 @@
 import { dirname } from 'node:path';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 
-export async function writeFileAtomic(path: string, data: string | Buffer, fs: FileSystem = nodeFileSystem): Promise<void> {
+/**
+ * `syncDirectory: false` leaves the rename's durability to a later fsync of the directory by
+ * the caller (one fsync for several files: a partition's clean close, partition-log.ts).
+ */
+export async function writeFileAtomic(
+  path: string, data: string | Buffer, fs: FileSystem = nodeFileSystem, opts: { syncDirectory?: boolean } = {},
+): Promise<void> {
   const tmp = `${path}.tmp`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const fh = await fs.open(tmp, 'w');
@@ -13,7 +19,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, fs: F
     await fh.close();
   }
   await fs.rename(tmp, path);
-  await syncDir(dirname(path), fs);
+  if (opts.syncDirectory !== false) await syncDir(dirname(path), fs);
 }
 
 /**

@@ -55,8 +55,10 @@ export async function readProducerSnapshot(dir: string, fs: FileSystem): Promise
   return { table, offset };
 }
 
-export async function writeProducerSnapshot(dir: string, table: ProducerStateTable, offset: number, fs: FileSystem): Promise<void> {
-  await writeFileAtomic(join(dir, PRODUCER_STATE_FILE), JSON.stringify(table.snapshot(offset)), fs);
+export async function writeProducerSnapshot(
+  dir: string, table: ProducerStateTable, offset: number, fs: FileSystem, opts: { syncDirectory?: boolean } = {},
+): Promise<void> {
+  await writeFileAtomic(join(dir, PRODUCER_STATE_FILE), JSON.stringify(table.snapshot(offset)), fs, opts);
 }
 
 /**

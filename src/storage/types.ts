@@ -134,6 +134,12 @@ export interface PartitionLog {
    * Throws OffsetOutOfRangeError when offset < logStartOffset or > logEndOffset.
    */
   read(offset: number, maxBytes: number, opts?: ReadOptions): Promise<ReadResult>;
+  /**
+   * Starts opening the file a read at `offset` will use if the open-file cache closed it, and
+   * returns at once; a no-op when it is open or `offset` holds nothing. A fetch of many
+   * partitions, read one after another, calls it a few partitions ahead so the opens overlap.
+   */
+  prefetch?(offset: number): void;
   /** Offset of the first record with timestamp >= ts (Kafka's ListOffsets rule), or null when none. */
   offsetForTimestamp(ts: number): Promise<number | null>;
   stats(): PartitionStats;

@@ -11,6 +11,7 @@ import type { BrokerContext } from '../../src/broker/context.js';
 import type { GroupService } from '../../src/broker/group-service.js';
 import type { LogManager } from '../../src/storage/types.js';
 import type { FileSystem } from '../../src/storage/file-system.js';
+import type { OpenFileCache } from '../../src/storage/open-file-cache.js';
 import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import { tempDir } from '../storage/helpers.js';
 
@@ -22,10 +23,10 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-/** `fs`: the storage file system (a fault-injecting one). */
-export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics; fs?: FileSystem } = {}): Promise<TestContext> {
+/** `fs`: the storage file system (a fault-injecting one); `openFiles`: the open-file budget (a small one). */
+export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics; fs?: FileSystem; openFiles?: OpenFileCache } = {}): Promise<TestContext> {
   const { dir, cleanup } = await tempDir();
-  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0, ...(opts.fs ? { fs: opts.fs } : {}) });
+  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0, ...(opts.fs ? { fs: opts.fs } : {}), ...(opts.openFiles ? { openFiles: opts.openFiles } : {}) });
   const ctx: BrokerContext = {
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: opts.log ?? createLogger('error', () => {}), version: 'test', metrics: opts.metrics ?? new NoopBrokerMetrics(),
