@@ -160,3 +160,13 @@ export class ClientQuotas {
     this.active = own.size > 0 || fallback !== undefined;
   }
 }
+
+/**
+ * The most record bytes a consumer answer (a Fetch, a ShareAcquire) may carry on `scope`'s
+ * connection: ClientQuotas.maxFetchBytes when a fetch quota applies, else Infinity (no
+ * quotas, no connection, or none for this entity).
+ */
+export function consumerAnswerBound(quotas: ClientQuotas | undefined, scope: { readonly principal?: string | undefined; readonly clientId?: string } | undefined): number {
+  if (quotas === undefined || !quotas.active || scope === undefined) return Infinity;
+  return quotas.maxFetchBytes({ principal: scope.principal, clientId: scope.clientId ?? '' });
+}

@@ -45,6 +45,7 @@ import { countRecords } from './count-records.js';
 import { errorName } from '../protocol/errors.js';
 import type { Handler } from './handler.js';
 import { topicRefusal } from './authorize.js';
+import { consumerAnswerBound } from './client-quotas.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -132,9 +133,7 @@ async function readAll(ctx: BrokerContext, req: FetchRequest, scope: RequestScop
 
 /** A consumer fetch under a fetch quota answers at most the quota's burst (ClientQuotas.maxFetchBytes); else no bound. */
 function quotaBound(ctx: BrokerContext, req: FetchRequest, scope: RequestScope | undefined): number {
-  const q = ctx.quotas;
-  if (q === undefined || !q.active || scope === undefined || req.replicaId !== undefined) return Infinity;
-  return q.maxFetchBytes({ principal: scope.principal, clientId: scope.clientId ?? '' });
+  return req.replicaId !== undefined ? Infinity : consumerAnswerBound(ctx.quotas, scope);
 }
 
 /**

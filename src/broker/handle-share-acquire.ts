@@ -25,6 +25,8 @@ import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
 import type { Handler } from './handler.js';
+import { consumerAnswerBound } from './client-quotas.js';
+import { AcquireByteBound } from './share-acquire-bound.js';
 
 const EMPTY = Buffer.alloc(0);
 /**
@@ -58,6 +60,7 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
    */
   let acquiredUnder: string | undefined;
   const jobs = jobSource(ctx);
+  const quotaBytes = consumerAnswerBound(ctx.quotas, scope);
   const attempt = async (): Promise<ShareAcquirePartitionResult[] | undefined> => {
     if (scope?.closed || !svc.isBound(scope, groupId, workerId)) return undefined;
     // A parked retry must not bring back a group deleted meanwhile, with broker defaults in
@@ -72,6 +75,7 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
     await svc.commit([], false);
     let redelivered = 0;
     const out: ShareAcquirePartitionResult[] = [];
+    const bound = new AcquireByteBound(quotaBytes);
     for (const g of got) {
       redelivered += g.redelivered;
       try {
@@ -79,9 +83,14 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
         // Records whose delivery time has not come go back to wait for it (share-delayed.ts);
         // the answer then holds only the records the worker keeps.
         const acquired = holdBackDelayed(svc.coord, groupId, workerId, g.topic, g.partition, g.ranges, records, Date.now());
-        if (acquired.length) {
-          out.push({ topic: g.topic, partition: g.partition, acquired, lockDeadline: g.lockDeadline, records: acquired === g.ranges ? records : await jobs.read(g.topic, g.partition, acquired) });
+        if (!acquired.length) continue;
+        let kept = { acquired, records: acquired === g.ranges ? records : await jobs.read(g.topic, g.partition, acquired) };
+        // Under a fetch quota, only what the answer's byte bound holds (share-acquire-bound.ts).
+        if (!bound.unbounded) {
+          kept = await bound.fit(kept.acquired, kept.records, (r) => jobs.read(g.topic, g.partition, r),
+            (offsets) => svc.coord.delay(groupId, workerId, g.topic, g.partition, offsets.map((off) => [off, Date.now()] as const)));
         }
+        if (kept.acquired.length) out.push({ topic: g.topic, partition: g.partition, acquired: kept.acquired, lockDeadline: g.lockDeadline, records: kept.records });
       } catch (err) {
         // No worker saw these records: they are given back as never taken (delivery count
         // unchanged) and offered again READ_RETRY_MS from now. Left locked to this worker,

@@ -18,8 +18,8 @@
  *     bytes count. While the connection's share is spent, reading pauses; it resumes as
  *     the transport drains. A client that pipelines fetches and does not read its answers
  *     stops being read from with about one budget held for it, not one answer per fetch.
- * Quotas (client-quotas.ts, KIP-219): a Produce's record bytes and a Fetch's answered record
- * bytes are metered against the connection's user or client id once its handler answered; an
+ * Quotas (client-quotas.ts, KIP-219): a Produce's record bytes and a Fetch's or ShareAcquire's
+ * answered record bytes are metered against the connection's user or client id once its handler answered; an
  * over-quota answer carries `throttleTimeMs`, and the connection is muted (reads paused) for
  * it, at most MAX_MUTE_MS at a time. Replica fetches are not metered.
  * Idle (connectionsMaxIdleMs, server.ts): `idleMs` is how long the connection has had nothing
@@ -212,14 +212,15 @@ export class RequestPipeline implements RequestScope, QuotaSubject {
     );
   }
 
-  /** Counts a Produce's or a consumer Fetch's record bytes against the quota; over it, the answer says so and the connection is muted. */
+  /** Counts a Produce's, a consumer Fetch's or a ShareAcquire's record bytes against the quota; over it, the answer says so and the connection is muted. */
   private meter(q: ClientQuotas, req: Request, res: object | undefined): void {
     let bytes = 0;
     let throttleMs: number;
     if (req.api === Api.Produce) {
       for (const p of req.partitions) bytes += p.records.length;
       throttleMs = q.record('produce', this, bytes);
-    } else if (req.api === Api.Fetch && req.replicaId === undefined) {
+    } else if ((req.api === Api.Fetch && req.replicaId === undefined) || req.api === Api.ShareAcquire) {
+      // A share worker's acquired records are consumer bytes like a fetch's (the same quota).
       const parts = (res as { partitions?: { records: Uint8Array }[] } | undefined)?.partitions;
       if (parts !== undefined) for (const p of parts) bytes += p.records.length;
       throttleMs = q.record('fetch', this, bytes);
