@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { Admin, Producer } from '../../src/client/index.js';
 import { Connection } from '../../src/client/connection.js';
 import { Api } from '../../src/protocol/api.js';
+import { RateWindow, withAdmin as withAdminAt } from './quota-helpers.js';
 import { startBroker, type BrokerHandle } from './harness.js';
 import { batchOf, metricValue } from './broker-helpers.js';
 import { runCli } from './security-cli.js';
@@ -43,32 +44,8 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function withAdmin<T>(fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = new Admin({ url: broker.url });
-  try {
-    await a.connect();
-    return await fn(a);
-  } finally {
-    await a.close();
-  }
-}
-
-/** Bytes counted between `from` and `to` (ms since start) by `run`, which calls count(bytes) as they are acknowledged; runs until stop(). */
-class RateWindow {
-  private readonly t0 = Date.now();
-  private bytes = 0;
-  stopped = false;
-
-  count(n: number): void {
-    const t = Date.now() - this.t0;
-    if (t >= WARMUP_MS && t < WARMUP_MS + WINDOW_MS) this.bytes += n;
-    if (t >= WARMUP_MS + WINDOW_MS) this.stopped = true;
-  }
-
-  /** bytes per second over the window */
-  get rate(): number {
-    return this.bytes / (WINDOW_MS / 1000);
-  }
+function withAdmin<T>(fn: (a: Admin) => Promise<T>): Promise<T> {
+  return withAdminAt(broker.url, fn);
 }
 
 test('a produce quota holds a producer to its rate within 10 % while an unthrottled one keeps its speed', async (t) => {
@@ -86,8 +63,8 @@ test('a produce quota holds a producer to its rate within 10 % while an unthrott
       await p.close();
     }
   };
-  const slow = new RateWindow();
-  const fast = new RateWindow();
+  const slow = new RateWindow(WARMUP_MS, WINDOW_MS);
+  const fast = new RateWindow(WARMUP_MS, WINDOW_MS);
   await Promise.all([run('slow-producer', 0, slow), run('fast-producer', 1, fast)]);
   const ratio = slow.rate / PRODUCE_RATE;
   t.diagnostic(`throttled ${Math.round(slow.rate / KiB)} KiB/s (quota ${PRODUCE_RATE / KiB}), unthrottled ${Math.round(fast.rate / KiB)} KiB/s`);
@@ -128,8 +105,8 @@ test('a fetch quota set through the running broker holds a consumer to its rate 
     }
     return offset;
   };
-  const slow = new RateWindow();
-  const fast = new RateWindow();
+  const slow = new RateWindow(WARMUP_MS, WINDOW_MS);
+  const fast = new RateWindow(WARMUP_MS, WINDOW_MS);
   const t0 = Date.now();
   await Promise.all([read('slow-consumer', slow), read('fast-consumer', fast).then(() => { fastEnd = Date.now() - t0; })]);
   const ratio = slow.rate / FETCH_RATE;
