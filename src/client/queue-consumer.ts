@@ -56,7 +56,6 @@ import { decodeMessages } from './message-decoder.js';
 import type { Job, JobSettler, ReleaseOptions } from './queue-job.js';
 import { HeldJob, JobSet } from './held-job.js';
 import { ShareAckBatcher } from './share-ack-batcher.js';
-import type { Message } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
 /**
@@ -219,6 +218,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly unlisten: () => void;
   private extendTimer: NodeJS.Timeout | undefined;
   private extendTimerAt = Infinity;
+  /** The lock timer (checkLocks), armed at the earliest lock deadline of a job held. */
+  private lockCheck: NodeJS.Timeout | undefined;
+  private lockCheckAt = Infinity;
 
   constructor(opts: QueueConsumerOptions) {
     if (typeof opts?.groupId !== 'string' || opts.groupId === '') throw new InvalidArgumentError('groupId is required');
@@ -763,43 +765,60 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   /**
-   * One timer per acquired batch: when a lock runs out (the application was too slow and
-   * did not extend), the record is back in the queue, so its slot is freed here and it is
-   * dropped from the buffer if never handed out. Deadlines are broker time compared with
-   * local time: fine on one host or with synced clocks; skew only shifts when the slot frees.
+   * Frees the slots of held jobs whose lock ran out (the application was too slow and did not
+   * extend): the record is back in the queue, so a buffered one is dropped and never handed
+   * out. One timer per worker, armed at the earliest deadline of a job held, not a timer per
+   * acquisition: that one's closure held every job of the acquisition until its lock
+   * deadline (the group's visibility timeout, 30 s by default) however soon they were acked,
+   * so every acked job lived long enough to be promoted to the old generation (~290 bytes
+   * per job, test/client/queue-consumer-heap.test.ts). Deadlines are broker time compared
+   * with local time: fine on one host or with synced clocks; skew only shifts when the slot
+   * frees.
    */
   private watchLocks(jobs: HeldJob[]): void {
-    const check = () => {
-      if (this.closing) return;
-      const now = Date.now();
-      let next = Infinity;
-      for (const j of jobs) {
-        if (!j.holdsSlot) continue;
-        if (j.lockDeadline <= now) {
-          if (!j.delivered) {
-            const i = this.buffer.indexOf(j);
-            if (i >= 0) this.buffer.splice(i, 1);
-          }
-          this.freeSlot(j);
-        } else next = Math.min(next, j.lockDeadline);
-      }
-      if (next !== Infinity) setTimeout(check, next - now + 5).unref();
-    };
-    const first = jobs[0].lockDeadline; // one acquire, one deadline
-    setTimeout(check, Math.max(0, first - Date.now()) + 5).unref();
+    this.armLockCheck(jobs[0]!.lockDeadline); // one acquire, one deadline
   }
+
+  private armLockCheck(at: number): void {
+    if (at >= this.lockCheckAt) return;
+    clearTimeout(this.lockCheck);
+    this.lockCheckAt = at;
+    this.lockCheck = setTimeout(() => this.checkLocks(), Math.max(0, at - Date.now()) + 5);
+    this.lockCheck.unref();
+  }
+
+  /** The lock timer: frees the held jobs whose lock ran out (buffered or handed out), then waits for the next deadline. */
+  private checkLocks(): void {
+    this.lockCheck = undefined;
+    this.lockCheckAt = Infinity;
+    if (this.closing) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const j = this.buffer[i]!;
+      if (j.lockDeadline > now) next = Math.min(next, j.lockDeadline);
+      else {
+        this.buffer.splice(i, 1);
+        this.freeSlot(j);
+      }
+    }
+    for (const j of this.active.toArray()) {
+      if (j.lockDeadline > now) next = Math.min(next, j.lockDeadline);
+      else this.freeSlot(j);
+    }
+    this.armLockCheck(next);
+  }
+
 
   private toJobs(topic: string, partition: number, records: Buffer, ranges: { firstOffset: number; lastOffset: number; deliveryCount: number }[], deadline: number, out: HeldJob[]): void {
     if (ranges.length === 0) return;
-    const msgs: Message[] = [];
-    decodeMessages(Buffer.isBuffer(records) ? records : Buffer.from(records), topic, partition, ranges[0].firstOffset, msgs);
     let r = 0;
-    for (const m of msgs) {
-      while (r < ranges.length && ranges[r].lastOffset < m.offset) r++;
-      if (r >= ranges.length) break;
-      if (m.offset < ranges[r].firstOffset) continue; // between ranges: another worker's or settled
-      out.push(new HeldJob(this, topic, partition, m.offset, m.timestamp, m.key, m.value, m.headers, ranges[r].deliveryCount, deadline));
-    }
+    // Each record decoded straight into its job (no Message in between, copied and dropped).
+    decodeMessages(Buffer.isBuffer(records) ? records : Buffer.from(records), topic, partition, ranges[0].firstOffset, out, (offset, timestamp, key, value, headers) => {
+      while (r < ranges.length && ranges[r].lastOffset < offset) r++;
+      if (r >= ranges.length || offset < ranges[r].firstOffset) return undefined; // past or between ranges: another worker's or settled
+      return new HeldJob(this, topic, partition, offset, timestamp, key, value, headers, ranges[r].deliveryCount, deadline);
+    });
   }
 
   /** Returns a job the application never saw: not a delivery attempt (the release carries its holder token, see settleRelease). */
@@ -871,6 +890,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.closing = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.extendTimer);
+    clearTimeout(this.lockCheck);
     const unstarted = this.stopTaking();
     await this.link.acks.idle();
     // An acquire of ours still parked at the broker is woken by these give-backs and takes
