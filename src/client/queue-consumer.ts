@@ -33,7 +33,8 @@
  * out; the prefetched ones go back unstarted at once (another worker takes them now); then it
  * waits, up to timeoutMs, for the jobs already handed out to be settled (run() acks its
  * handlers' successes and releases their failures as usual), and closes as above. Jobs
- * still running at the timeout are released by the leave as failed attempts.
+ * still running at the timeout are released by the leave as failed attempts, and their
+ * `signal` is aborted (code CLIENT_CLOSED): run() does not settle them.
  *
  * Cancel: an admin's cancel of a job this worker holds arrives as a push
  * (`{ push: 'share-cancel', ... }`, docs/protocol.md) on the coordinator's connection. A job
@@ -104,7 +105,7 @@ export interface QueueConsumerOptions extends ClientOptions {
 
 /** What run() hands a handler besides the job. */
 export interface JobContext {
-  /** Aborted when an admin cancels the job (see Job.signal). */
+  /** Aborted when an admin cancels the job, or when close({ drain }) times out while it runs (see Job.signal). */
   readonly signal: AbortSignal;
 }
 
@@ -115,7 +116,10 @@ export interface QueueCloseOptions {
    * at once (jobs still held are released by the broker as failed attempts).
    */
   drain?: boolean;
-  /** Drain only: the longest wait for running jobs. Default 30 000 ms. */
+  /**
+   * Drain only: the longest wait for running jobs. Default 30 000 ms. Jobs still running then
+   * have their `signal` aborted and are released by the leave as failed attempts.
+   */
   timeoutMs?: number;
 }
 
@@ -321,10 +325,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     } else this.handlerDone(job);
   }
 
-  /** run(): the handler of `job` returned: ack it unless it settled the job itself (or an admin cancelled it). */
+  /** run(): the handler of `job` returned: ack it unless it settled the job itself, an admin cancelled it or a drain abandoned it. */
   private handlerDone(job: HeldJob): void {
     this.extending.delete(job);
-    if (job.settled || job.cancelled) return this.ran();
+    if (job.settled || job.cancelled || job.abandoned) return this.ran();
     job.settled = true;
     this.freeSlot(job);
     this.link.acks.ackThen(this.workerId, job, this.ranAcked);
@@ -340,8 +344,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** run(): the handler of `job` threw: released with the error as reason, unless settled or cancelled. */
   private handlerFailed(job: HeldJob, err: unknown): void {
     this.extending.delete(job);
-    // Cancelled: the broker settled it; the handler's abort is the expected end.
-    if (job.cancelled && !job.settled) return this.ran();
+    // Cancelled (the broker settled it) or abandoned (the drain timed out: the leave
+    // releases it): the handler's abort is the expected end, and the job is not ours to settle.
+    if ((job.cancelled || job.abandoned) && !job.settled) return this.ran();
     if (job.settled) {
       this.jobWarn(job, err);
       return this.ran();
@@ -874,6 +879,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (this.active.size > 0) {
       this.drainLeftRunning = this.active.size;
       this.log.warn({ groupId: this.groupId }, `drain: ${this.active.size} job(s) still running after ${timeoutMs} ms; leaving releases them as failed attempts`);
+      // The leave hands them back to the group, where another worker may take them: tell the
+      // handlers to stop (their signal) rather than let them finish a job that is no longer
+      // theirs, and keep run() from acking one after the leave (and from waiting on it forever
+      // when its handler honours the signal).
+      for (const j of this.active.toArray()) {
+        j.markAbandoned(new SluiceError('CLIENT_CLOSED', `job ${j.topic}/${j.partition}@${j.offset}: the worker's drain timed out after ${timeoutMs} ms; it is released to the group as a failed attempt`));
+      }
     }
     return unstarted;
   }
