@@ -177,3 +177,19 @@ test('a job whose lock ran out frees its slot; one still buffered is dropped, ne
   const next = (await it.next()).value!;
   assert.equal(next.offset, 2);
 });
+
+test('a for-await loop handling one job at a time asks once half its slots are free, not once per job', { timeout: 30_000 }, async () => {
+  // More records than the loop takes: this fake answers an acquire it has nothing for at once
+  // (a broker parks it), which would count as acquires once the topic ran dry.
+  const fake = new ShareFake(2000);
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 64, maxWaitMs: 10, connectionFactory: fake.factory });
+  let n = 0;
+  for await (const job of w) {
+    await job.ack();
+    if (++n === 1000) break;
+  }
+  assert.equal(n, 1000);
+  const asked = fake.asked();
+  // Asking at every freed slot sent an acquire for 1 record per job (~1,000 here).
+  assert.ok(asked.length <= 40, `${asked.length} acquires for 1,000 jobs: ${asked.join(',')}...`);
+});
