@@ -224,10 +224,9 @@ export class LocalLogs {
     const open = this.opts.openPartition ?? DiskPartitionLog.open;
     const opened: DiskPartitionLog[] = new Array<DiskPartitionLog>(to - from);
     const failures = await eachLimited(to - from, async (i) => {
-      const dir = partitionDir(this.dataDir, info.name, from + i);
-      // A fresh partition's directory may be left by a crash between removing the metadata and the files of a deleted topic of that name.
-      if (fresh) await this.fs.rm(dir);
-      opened[i] = await open(dir, info.name, from + i, config, this.opts);
+      // A fresh partition's directory may be left by a crash between removing the metadata and
+      // the files of a deleted topic of that name: open removes it when it was there.
+      opened[i] = await open(partitionDir(this.dataDir, info.name, from + i), info.name, from + i, config, this.opts, fresh);
     }, true);
     if (failures.length === 0) return opened;
     await closeLogs(opened);
