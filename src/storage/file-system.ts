@@ -35,8 +35,11 @@ export interface FileSystem {
   readFile(path: string): Promise<Buffer>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
-  /** Creates the directory and any missing parents; no error when it exists. */
-  mkdir(path: string): Promise<void>;
+  /**
+   * Creates the directory and any missing parents; no error when it exists. True when `path`
+   * itself was made here (so it is empty: a new partition's open skips listing it).
+   */
+  mkdir(path: string): Promise<boolean>;
   /** Removes a file or a directory tree; no error when it is missing. */
   rm(path: string): Promise<void>;
   readdir(path: string): Promise<string[]>;
@@ -48,9 +51,8 @@ export const nodeFileSystem: FileSystem = Object.freeze({
   readFile: (path: string) => fsp.readFile(path),
   rename: (from: string, to: string) => fsp.rename(from, to),
   unlink: (path: string) => fsp.unlink(path),
-  mkdir: async (path: string) => {
-    await fsp.mkdir(path, { recursive: true });
-  },
+  // A recursive mkdir resolves with the first directory it made, undefined when `path` existed.
+  mkdir: async (path: string) => (await fsp.mkdir(path, { recursive: true })) !== undefined,
   rm: (path: string) => fsp.rm(path, { recursive: true, force: true }),
   readdir: (path: string) => fsp.readdir(path),
   stat: (path: string) => fsp.stat(path),

@@ -30,7 +30,7 @@ import { readOptionalText, writeFileAtomic } from './atomic-file.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import type { OpenFileCache } from './open-file-cache.js';
 import { checkPartitions, validateNewTopic } from './log-manager.js';
-import { LocalLogs } from './local-logs.js';
+import { LocalLogs, type LocalLogsOptions } from './local-logs.js';
 import type { StorageLogger } from './partition-log.js';
 import type { MetadataStore } from './metadata-store.js';
 import { TopicEvents, type TopicEventMap, type TopicEventName } from './topic-events.js';
@@ -81,7 +81,10 @@ export class PlacedLogManager implements LogManager {
    */
   static async open(
     internal: LogManager, meta: PlacedMetadataStore,
-    opts: { defaults?: Partial<LogConfig>; logger?: StorageLogger; fs?: FileSystem; onFsync?: (seconds: number) => void; retentionCheckMs?: number; openFiles?: OpenFileCache } = {},
+    opts: {
+      defaults?: Partial<LogConfig>; logger?: StorageLogger; fs?: FileSystem; onFsync?: (seconds: number) => void; retentionCheckMs?: number;
+      openFiles?: OpenFileCache; openPartition?: LocalLogsOptions['openPartition'];
+    } = {},
   ): Promise<PlacedLogManager> {
     const fs = opts.fs ?? nodeFileSystem;
     const local = new LocalLogs(internal.dataDir, validateLogConfig(opts.defaults ?? {}), {
@@ -90,6 +93,7 @@ export class PlacedLogManager implements LogManager {
       ...(opts.onFsync ? { onFsync: opts.onFsync } : {}),
       ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
       ...(opts.openFiles ? { openFiles: opts.openFiles } : {}),
+      ...(opts.openPartition ? { openPartition: opts.openPartition } : {}),
     });
     const mgr = new PlacedLogManager(internal.dataDir, internal, meta, local, fs, opts.logger);
     await mgr.load();
@@ -159,10 +163,7 @@ export class PlacedLogManager implements LogManager {
     }
     if (id !== knownId) await this.setTopicId(topic, want.size > 0 ? id : undefined);
     if (!info) return;
-    for (const p of want) {
-      if (this.local.log(topic, p)) continue;
-      await this.local.openPlaced(info, p);
-    }
+    await this.local.openPlaced(info, [...want]);
   }
 
   /** At open: removes directories of topics the store no longer has, of another incarnation, or of partitions not placed here. */

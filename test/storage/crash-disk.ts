@@ -295,9 +295,10 @@ class CrashFs implements FileSystem {
     this.disk.setEntry(dir, name, undefined);
   }
 
-  async mkdir(path: string): Promise<void> {
+  async mkdir(path: string): Promise<boolean> {
     this.step('mkdir', path);
     let at = '';
+    let made = false;
     for (const part of parts(path)) {
       at += '/' + part;
       const n = this.disk.lookup(at);
@@ -305,8 +306,10 @@ class CrashFs implements FileSystem {
       if (!n) {
         const { dir, name } = this.disk.parentOf(at, 'mkdir');
         this.disk.setEntry(dir, name, newDir());
+        made = true;
       }
     }
+    return made;
   }
 
   async rm(path: string): Promise<void> {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openLogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import { DiskPartitionLog } from '../../src/storage/partition-log.js';
+import { effectiveConfig } from '../../src/storage/log-config.js';
 import { validateTopicName } from '../../src/storage/topic-name.js';
 import {
   InvalidConfigError, InvalidPartitionsError, StorageError, TopicExistsError, UnknownTopicError,
@@ -188,6 +189,27 @@ test('topic events: each change is told once it is durable, with the local logs 
       'created ev 1 {} log0=true listed=true saved=true',
     ]);
     assert.deepEqual(failures, ['topicCreated: listener bug']);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a create or a growth over directories a deleted topic of that name left behind (a crash before its files went) starts those partitions empty', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    // What a crash between removing a topic's metadata and its files leaves: partition directories with records.
+    for (const p of [0, 1]) {
+      const old = await DiskPartitionLog.open(join(dir, `t-${p}`), 't', p, effectiveConfig());
+      await old.append(batchOf(3, 0));
+      await old.close();
+    }
+    const mgr = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    await mgr.createTopic('t', 1);
+    assert.equal(mgr.log('t', 0)!.logEndOffset, 0);
+    await mgr.addPartitions('t', 2);
+    assert.equal(mgr.log('t', 1)!.logEndOffset, 0);
+    assert.deepEqual(recordsIn((await mgr.log('t', 1)!.read(0, 1 << 20)).bytes), []);
     await mgr.close();
   } finally {
     await cleanup();

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { openLogManager } from '../../src/storage/log-manager.js';
 import { PlacedLogManager, type PlacedMetadataStore } from '../../src/storage/placed-log-manager.js';
 import { TopicEvents } from '../../src/storage/topic-events.js';
-import { TopicExistsError, UnknownTopicError } from '../../src/storage/errors.js';
+import { StorageError, TopicExistsError, UnknownTopicError } from '../../src/storage/errors.js';
+import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import type { CreateTopicOptions, TopicInfo } from '../../src/storage/types.js';
 import { batchOf, tempDir } from './helpers.js';
 
@@ -163,6 +164,42 @@ test('a placement change arriving while the open reconciles is applied after it,
     assert.deepEqual(events.filter((e) => e.startsWith('storage.placement.failed')), []);
     assert.equal(mgr.log('jobs', 0)?.logEndOffset, 3, 'partition 0 opened, with its records');
     assert.ok(mgr.log('jobs', 1));
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the partitions placed here open several at a time (bounded); a failed one is logged and the others are in service', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const store = new FakeStore();
+    const all = (n: number) => Array.from({ length: n }, (_, p) => p);
+    store.topicMap.set('wide', { info: { name: 'wide', partitions: 200, config: {}, createdAt: 0 }, id: 'w1', local: new Set(all(200)) });
+    let running = 0;
+    let most = 0;
+    const openPartition: typeof DiskPartitionLog.open = async (...args) => {
+      running++;
+      most = Math.max(most, running);
+      try {
+        if (args[1] === 'later' && args[2] === 7) throw new StorageError('EIO: i/o error, open (injected)');
+        return await DiskPartitionLog.open(...args);
+      } finally {
+        running--;
+      }
+    };
+    const logged: string[] = [];
+    const internal = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    const mgr = await PlacedLogManager.open(internal, store, { retentionCheckMs: 0, openPartition, logger: (event) => logged.push(event) });
+    // Was: one at a time (most = 1), 20,000 placed partitions each waiting out the last one's file calls.
+    assert.ok(most > 1 && most <= 32, `opens at once: ${most}`);
+    for (const p of all(200)) assert.ok(mgr.log('wide', p), `wide-${p}`);
+    // A topic placed here later, one of whose partitions cannot be opened.
+    store.put('later', 40, all(40));
+    await mgr.deleteTopic('wide'); // queued behind the reconciliation of 'later': it has run when this resolves
+    assert.ok(logged.includes('storage.placement.failed'), logged.join(', '));
+    assert.equal(mgr.log('later', 7), undefined);
+    for (const p of all(7)) assert.ok(mgr.log('later', p), `later-${p}: opened before the failure, in service`);
     await mgr.close();
   } finally {
     await cleanup();

@@ -182,7 +182,7 @@ test('a deleted or damaged index is rebuilt to the same bytes', async () => {
   }
 });
 
-test('the clean-shutdown marker skips the scan and is removed on open', async () => {
+test('the clean-shutdown marker skips the scan and stays until the first change; a crash after a change gets the scan', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const { spans } = await buildLog(dir, [2, 2, 2]);
@@ -192,9 +192,12 @@ test('the clean-shutdown marker skips the scan and is removed on open', async ()
     await fh.close();
     const rec = recorder();
     let log = await DiskPartitionLog.open(dir, 't', 0, effectiveConfig(), { logger: rec.logger });
-    await assert.rejects(stat(join(dir, CLEAN_SHUTDOWN_FILE)));
     assert.equal(log.logEndOffset, 6);
     assert.equal(rec.events.length, 0);
+    // Unchanged, the files are as the clean close left them: the marker stays.
+    await stat(join(dir, CLEAN_SHUTDOWN_FILE));
+    await log.append(batchOf(2, 6));
+    await assert.rejects(stat(join(dir, CLEAN_SHUTDOWN_FILE)));
     // Not closed: the next open must scan and finds the damage.
     await log.flush();
     const crashed = log;
