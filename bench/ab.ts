@@ -39,7 +39,7 @@ function queueRun(root: string, extra: string[]): Record<string, any> {
     for (const [name, v] of Object.entries(t.perJob)) row[`${k} ${name}`] = v;
   }
   if (out.latency) { row['latency p50 ms'] = out.latency.fromAckMs.p50; row['latency p99 ms'] = out.latency.fromAckMs.p99; }
-  row.load = Number(out.throughput?.[0]?.load ?? NaN);
+  row.load = Number(out.throughput?.[0]?.load ?? out.latency?.load ?? NaN);
   return row;
 }
 

@@ -72,14 +72,20 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
     const got = svc.coord.acquire(groupId, workerId, sources, req.maxRecords);
     if (got.length === 0) return undefined;
     acquiredUnder = svc.holderOf(groupId, workerId);
+    // The reads do not need the state write: they start with it, so a pick-up waits for the
+    // longer of the two instead of both in turn (both are hand-offs to libuv's pool, slow on
+    // a loaded machine: docs/queue-performance.md, "Pick-up latency"). What they bring is
+    // used once the commit resolved, in the order it was before.
+    const reads = got.map((g) => settle(jobs.read(g.topic, g.partition, g.ranges)));
     await svc.commit([], false);
     let redelivered = 0;
     const out: ShareAcquirePartitionResult[] = [];
     const bound = new AcquireByteBound(quotaBytes);
-    for (const g of got) {
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i];
       redelivered += g.redelivered;
       try {
-        const records = await jobs.read(g.topic, g.partition, g.ranges);
+        const records = unsettled(await reads[i]);
         // Records whose delivery time has not come go back to wait for it (share-delayed.ts);
         // the answer then holds only the records the worker keeps.
         const acquired = holdBackDelayed(svc.coord, groupId, workerId, g.topic, g.partition, g.ranges, records, Date.now());
@@ -166,6 +172,19 @@ async function park(
     onExpire: () => [],
   }, { kind: 'share_acquire', keys, timeoutMs: maxWait, scope });
   return out ?? []; // undefined: the connection closed
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** `p` as a promise that never rejects: one left waiting while another is awaited is no unhandled rejection. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error }));
+}
+
+/** The value settle() kept, or its error thrown again. */
+function unsettled<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error;
+  return s.value;
 }
 
 function failed(topic: string, error: NonNullable<ShareAcquirePartitionResult['error']>): ShareAcquirePartitionResult {

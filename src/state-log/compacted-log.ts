@@ -16,7 +16,7 @@
  */
 import { encodeBatch, type RecordInput } from '../record/index.js';
 import type { BadBatch } from './replay.js';
-import { openNewestGeneration, writeSnapshotGeneration, type GenerationLog, type GenerationDir } from './generation-log.js';
+import { freshGeneration, openNewestGeneration, writeSnapshot, type GenerationLog, type GenerationDir } from './generation-log.js';
 
 /**
  * A replayed record that does not decode or cannot be applied: a record this broker did not
@@ -59,6 +59,8 @@ export abstract class CompactedLog {
   protected records = 0;
   /** The write queue: appends and compactions, one at a time. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Compactions outside the write queue (compact()), one at a time. */
+  private housekeeping: Promise<unknown> = Promise.resolve();
   /** Every append queued so far, each with its fsync when durable. */
   private done: Promise<unknown> = Promise.resolve();
   private compacting = false;
@@ -85,13 +87,24 @@ export abstract class CompactedLog {
     return this.gen;
   }
 
-  /** Forces a snapshot into a new generation (normally triggered by the record/live-key ratio). */
+  /**
+   * Forces a snapshot into a new generation (normally triggered by the record/live-key ratio).
+   * Only the snapshot's own appends and the switch to the new generation are in the write
+   * queue. Making the new generation (a topic: directory, files, metadata, fsyncs) and
+   * removing the old one happen beside it, while other writes go on: in the queue they were
+   * most of a compaction's 5-30 ms, and every write behind them waited, a queue worker's
+   * pick-up included (docs/queue-performance.md, "Pick-up latency").
+   */
   compact(): Promise<void> {
-    return this.enqueue(() => this.compactNow());
+    if (this.dir.advanceLogStart) return this.enqueue(() => this.compactNow());
+    const run = this.housekeeping.then(() => this.compactBeside());
+    this.housekeeping = run.catch(() => undefined);
+    return run;
   }
 
-  /** Resolves when every write queued so far has finished (successfully or not), fsyncs of durable ones included. */
+  /** Resolves when every write queued so far has finished (successfully or not), fsyncs of durable ones and compactions included. */
   async idle(): Promise<void> {
+    await this.housekeeping;
     await this.tail.catch(() => undefined);
     await this.done.catch(() => undefined);
   }
@@ -198,21 +211,42 @@ export abstract class CompactedLog {
     return run;
   }
 
+  /** In place (GenerationDir.advanceLogStart): the whole compaction in the write queue. */
   private async compactNow(): Promise<void> {
     if (this.compacting || this.closed) return;
     this.compacting = true;
-    const next = this.gen + 1;
     try {
-      if (this.dir.advanceLogStart) return await this.compactInPlace((offset) => this.dir.advanceLogStart!(this.gen, offset));
-      const now = this.now();
-      const { log, records } = await writeSnapshotGeneration(
-        this.dir, next, this.snapshotBatches(now), (n) => this.snapshotMarker(next, n, now), now);
-      const old = this.gen;
-      this.log = log;
-      this.gen = next;
-      this.records = records;
-      this.compactions++;
-      await this.dir.remove(old);
+      await this.compactInPlace((offset) => this.dir.advanceLogStart!(this.gen, offset));
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /**
+   * Into generation g+1 (see compact()): g+1 is made beside the write queue; the snapshot
+   * of memory and its marker are written in the queue, which then switches to g+1, so every
+   * write after the snapshot goes to g+1 and every write before it is covered by it; g is
+   * removed beside the queue. A crash before the marker is durable replays g (g+1 has no
+   * marker); after it, g+1, whatever is left of g (openNewestGeneration).
+   */
+  private async compactBeside(): Promise<void> {
+    if (this.compacting || this.closed) return;
+    this.compacting = true;
+    try {
+      const next = this.gen + 1; // only compactions change gen, and they run one at a time
+      const fresh = await freshGeneration(this.dir, next);
+      const old = await this.enqueue(async () => {
+        if (this.closed) return undefined;
+        const now = this.now();
+        const records = await writeSnapshot(fresh, this.snapshotBatches(now), (n) => this.snapshotMarker(next, n, now), now);
+        const was = this.gen;
+        this.log = fresh;
+        this.gen = next;
+        this.records = records;
+        this.compactions++;
+        return was;
+      });
+      if (old !== undefined) await this.dir.remove(old);
     } finally {
       this.compacting = false;
     }

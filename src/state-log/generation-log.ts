@@ -74,24 +74,31 @@ export async function openNewestGeneration(
 }
 
 /**
- * Writes a snapshot as generation `gen`: each chunk of `batches` as one durable batch, then
- * `marker(n)` (n = records before it), whose presence is what makes a generation complete
- * on replay. A leftover `gen` from an attempt that failed earlier is removed first. Returns
- * the new log and how many records it holds, marker included.
+ * An empty generation `gen`, for a snapshot (writeSnapshot): a leftover `gen` from an attempt
+ * that failed earlier is removed first. Until a snapshot's marker is in it, replay passes
+ * over it (openNewestGeneration), so it may be made while the current generation is written.
  */
-export async function writeSnapshotGeneration(
-  dir: GenerationDir, gen: number, batches: Iterable<RecordInput[]>, marker: (records: number) => RecordInput, now: number,
-): Promise<{ log: GenerationLog; records: number }> {
+export async function freshGeneration(dir: GenerationDir, gen: number): Promise<GenerationLog> {
   await dir.remove(gen);
-  const log = await dir.open(gen);
+  return dir.open(gen);
+}
+
+/**
+ * Writes a snapshot into `log` (a freshGeneration): each chunk of `batches` as one batch,
+ * then `marker(n)` (n = records before it), whose presence is what makes a generation
+ * complete on replay. Only the marker is durable: its fsync covers the batches before it in
+ * the same file, so one fsync makes the snapshot durable, not one per batch. Returns how
+ * many records the log holds, marker included.
+ */
+export async function writeSnapshot(log: GenerationLog, batches: Iterable<RecordInput[]>, marker: (records: number) => RecordInput, now: number): Promise<number> {
   let records = 0;
   for (const batch of batches) {
     if (batch.length === 0) continue;
-    await log.append(encodeBatch(batch, { now }), { durable: true });
+    await log.append(encodeBatch(batch, { now }), { durable: false });
     records += batch.length;
   }
   await log.append(encodeBatch([marker(records)], { now }), { durable: true });
-  return { log, records: records + 1 };
+  return records + 1;
 }
 
 /**

@@ -89,3 +89,48 @@ test('records whose read failed are given back as never taken and offered again 
   const second = await acquire();
   assert.deepEqual(second.partitions.map((p) => p.acquired.map((r) => [r.firstOffset, r.lastOffset, r.deliveryCount])), [[[0, 1, 1]]]);
 });
+
+test('an acquire reads its records while its state write is in progress: the answer waits for the longer of the two, not both (pick-up latency)', async (t) => {
+  const { ctx, logs, close } = await testContext();
+  await logs.createTopic('jobs', 1);
+  const log = logs.log('jobs', 0)!;
+  await log.append(encodeBatch([{ value: 'a' }]));
+  const svc = (await ShareCoordinators.start(ctx)).single!;
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  // The state write is held (a loaded disk) until released; the read of the records takes
+  // READ_TURNS event-loop turns (on a loaded machine each hand-off to libuv's pool and back
+  // is one or more). Neither does real I/O here, so turns are all that is counted.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let committing!: () => void;
+  const commitStarted = new Promise<void>((r) => { committing = r; });
+  svc.commit = () => {
+    committing();
+    return gate;
+  };
+  const READ_TURNS = 10;
+  const stored = await log.read(0, 1 << 20);
+  t.mock.method(log, 'read', async () => {
+    for (let i = 0; i < READ_TURNS; i++) await new Promise<void>((r) => setImmediate(r));
+    return stored;
+  });
+  let answered = false;
+  const res = handleShareAcquire(ctx, {
+    id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 10, maxWaitMs: 0,
+  }).then((r) => { answered = true; return r; });
+  await commitStarted;
+  // The write stays held for longer than the read takes.
+  for (let i = 0; i < 2 * READ_TURNS; i++) await new Promise<void>((r) => setImmediate(r));
+  release();
+  let turns = 0;
+  while (!answered && turns < 100) {
+    await new Promise<void>((r) => setImmediate(r));
+    turns++;
+  }
+  const [p] = (await res).partitions;
+  assert.deepEqual([...decodeBatches(p.records as Buffer)].flatMap((b) => b.records).map((r) => r.value!.toString()), ['a']);
+  assert.ok(turns <= 2, `answered ${turns} event-loop turns after the state write ended (the read of ${READ_TURNS} turns began only then)`);
+});

@@ -18,6 +18,7 @@ import type { GroupService } from '../../src/broker/group-service.js';
 import { tempDir } from '../storage/helpers.js';
 import { ShareService } from '../../src/broker/share-service.js';
 import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
+import type { GenerationLog } from '../../src/state-log/generation-log.js';
 import { SluiceError } from '../../src/errors.js';
 import { testContext } from './test-context.js';
 import { decodeBatches } from '../../src/record/index.js';
@@ -169,4 +170,49 @@ test('a pick-up queued behind several acks\' commits is written by the next run,
   assert.ok(turns <= 2, `the acquisition was answered ${turns} event-loop turns after the held write ended (one run per queued ack)`);
   const stored = (await log.read(0, 1 << 20)).bytes;
   for (const g of ['ack0', 'ack5', 'acquired']) assert.ok(stored.includes(g), `${g}'s change is in the state log`);
+});
+
+test('an acquisition whose change shares a write with an ack is answered once the write is in the log, not after the ack\'s fsync (pick-up latency)', async (t) => {
+  const tc = await testContext();
+  const dir = new MemoryGenerationDir();
+  const svc = await ShareService.open(tc.ctx, dir, {});
+  t.after(async () => { await svc.close(); await tc.close(); });
+  svc.coord.configure('g');
+  await svc.commit([], true);
+  const log = await dir.open(0);
+
+  // The log flushes apart from its writes, as a PartitionLog does (GenerationLog.flush); the
+  // next fsync is held: a slow disk, or a loaded machine's fsync of many milliseconds.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let fsyncs = 0;
+  (log as GenerationLog).flush = async () => {
+    fsyncs++;
+    await gate;
+  };
+  // An ack and an acquisition commit in the same I/O phase: one run, one write, made durable
+  // for the ack.
+  svc.coord.configure('acked');
+  let ackAnswered = false;
+  const ack = svc.commit([], true).then(() => { ackAnswered = true; });
+  svc.coord.configure('acquired');
+  let pickedUp = false;
+  const acquire = svc.commit([], false).then(() => { pickedUp = true; });
+
+  try {
+    let turns = 0;
+    while (!pickedUp && turns < 50) {
+      await new Promise<void>((r) => setImmediate(r));
+      turns++;
+    }
+    assert.ok(pickedUp, `the acquisition was not answered in ${turns} event-loop turns while the ack's fsync was held`);
+    const stored = (await log.read(0, 1 << 20)).bytes;
+    assert.ok(stored.includes('acquired'), 'the acquisition was in the state log when it was answered');
+    assert.equal(fsyncs, 1, 'the shared write was made durable');
+    assert.equal(ackAnswered, false, 'the ack is not answered before its fsync');
+  } finally {
+    release();
+  }
+  await Promise.all([ack, acquire]);
+  assert.ok(ackAnswered);
 });

@@ -1,0 +1,97 @@
+// A compaction into a new generation and the writes around it: making the new generation
+// and removing the old one (on disk a topic each: directories, files, metadata, fsyncs) must
+// not hold up the writes of the state log, whose callers (a queue worker's pick-up, an ack)
+// wait for them; and what was written stays, whichever generation it went to.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
+import { ShareStateLog } from '../../src/queue/share-state-log.js';
+import { MemoryGenerationDir, type MemoryGenerationLog } from '../../src/state-log/memory-generation-dir.js';
+import { ManualClock } from '../queue/helpers.js';
+
+/** Generations in memory whose next creation (open of a generation not there yet) and next removal wait until released. */
+class HeldDir extends MemoryGenerationDir {
+  holdCreate: Promise<void> | null = null;
+  holdRemove: Promise<void> | null = null;
+  creating: (() => void) | null = null;
+  removing: (() => void) | null = null;
+
+  override async open(gen: number): Promise<MemoryGenerationLog> {
+    if (!this.logs.has(gen) && this.holdCreate) {
+      const hold = this.holdCreate;
+      this.holdCreate = null;
+      this.creating?.();
+      await hold;
+    }
+    return super.open(gen);
+  }
+
+  override async remove(gen: number): Promise<void> {
+    if (this.logs.has(gen) && this.holdRemove) {
+      const hold = this.holdRemove;
+      this.holdRemove = null;
+      this.removing?.();
+      await hold;
+    }
+    return super.remove(gen);
+  }
+}
+
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => { open = r; });
+  return { wait, open };
+}
+
+/** Event-loop turns until `p` settles, up to `max` (then `max`). */
+async function turnsUntil(p: Promise<unknown>, max = 50): Promise<number> {
+  let settled = false;
+  void p.then(() => { settled = true; }, () => { settled = true; });
+  let turns = 0;
+  while (!settled && turns < max) {
+    await new Promise<void>((r) => setImmediate(r));
+    turns++;
+  }
+  return turns;
+}
+
+test('writes go on while a compaction makes its new generation and removes the old one, and a reopen has them all', async () => {
+  const clock = new ManualClock();
+  const dir = new HeldDir();
+  const c = new ShareCoordinator({ clock });
+  const s = await ShareStateLog.open(dir, c, { clock });
+  c.configure('before');
+  await s.persist();
+
+  const create = gate();
+  const remove = gate();
+  dir.holdCreate = create.wait;
+  dir.holdRemove = remove.wait;
+  const created = new Promise<void>((r) => { dir.creating = r; });
+  const removing = new Promise<void>((r) => { dir.removing = r; });
+  const compaction = s.compact();
+  try {
+    await created;
+    // Generation 1 is being made (held): a durable write and an acquisition's are answered.
+    c.configure('while-creating');
+    assert.ok(await turnsUntil(s.persist(true)) < 50, 'a durable write waited for the new generation to be made');
+    c.heartbeat('while-creating', 'w');
+    assert.ok(await turnsUntil(s.persist(false)) < 50, 'a non-durable write waited for the new generation to be made');
+    create.open();
+    await removing;
+    assert.equal(s.generation, 1, 'the snapshot was written and the log switched before the old generation goes');
+    // Generation 0 is being removed (held): writes go to generation 1 meanwhile.
+    c.configure('while-removing');
+    assert.ok(await turnsUntil(s.persist(true)) < 50, 'a write waited for the old generation to be removed');
+  } finally {
+    create.open();
+    remove.open();
+  }
+  await compaction;
+  await s.idle();
+  assert.deepEqual([...dir.logs.keys()], [1], 'only the new generation is left');
+
+  const c2 = new ShareCoordinator({ clock });
+  await ShareStateLog.open(dir, c2, { clock });
+  assert.deepEqual(c2.groups().sort(), ['before', 'while-creating', 'while-removing'], 'every write is in the log the reopen replays');
+});
