@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Admin, Consumer, Producer, QueueConsumer, type AclBinding } from '../../src/client/index.js';
+import { Admin, Consumer, Producer, QueueAdmin, QueueConsumer, type AclBinding } from '../../src/client/index.js';
 import { Api } from '../../src/protocol/api.js';
 import { ERRORS } from '../../src/errors.js';
 import { ScramClient } from '../../src/protocol/scram.js';
@@ -21,7 +21,7 @@ import { runCli } from './security-cli.js';
 import { groupConsumer, keys, waitFor } from './group-helpers.js';
 
 const PASSWORD = 'acl-Pa55-word';
-const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry'] as const;
+const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry', 'ivy', 'kim'] as const;
 type User = (typeof USERS)[number];
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-acl-'));
 let broker: BrokerHandle;
@@ -325,5 +325,65 @@ test('a subscription listing several topics is refused whole when one of them is
     await gina.request({ api: Api.ConsumerGroupHeartbeat, groupId: 'patterns', memberId: ok.memberId, memberEpoch: -1 });
   } finally {
     gina.close();
+  }
+});
+
+test('ShareAck is refused without read on the share group, then without read on the topic, and settles nothing; with both it acks the held job', async () => {
+  await asAdmin(async (a) => { await a.createTopic('acks', 1); });
+  const p = new Producer({ url: broker.url, sasl: sasl('admin') });
+  await p.send('acks', [{ value: 'a1' }]);
+  await p.close();
+  const onTopic = acl('ivy', 'topic', 'acks', 'read');
+  const onGroup = acl('ivy', 'group', 'ackers', 'read');
+  await asAdmin((a) => a.createAcls([onTopic, onGroup]));
+  const ivy = await rawAs('ivy');
+  try {
+    // A lock far longer than the test: a refused ack must leave the job held, not expire it.
+    const got = await ivy.request({ api: Api.ShareAcquire, groupId: 'ackers', workerId: 'w1', topics: ['acks'], maxRecords: 1, maxWaitMs: 10_000, settings: { startFrom: 'earliest', visibilityTimeoutMs: 600_000 } });
+    assert.equal(got.error, undefined, JSON.stringify(got.error));
+    assert.deepEqual(got.partitions.flatMap((x: { acquired: { firstOffset: number }[] }) => x.acquired.map((r) => r.firstOffset)), [0]);
+    const ack = () => ivy.request({ api: Api.ShareAck, groupId: 'ackers', workerId: 'w1', entries: [{ topic: 'acks', partition: 0, offsets: [0], type: 'ack' }] });
+    const held = async () => {
+      const qa = new QueueAdmin({ url: broker.url, sasl: sasl('admin') });
+      try {
+        const g = await qa.describeGroup('ackers', { jobs: 10 });
+        return { held: g.jobs?.map((j) => j.offset) ?? [], acked: g.acked };
+      } finally {
+        await qa.close();
+      }
+    };
+    await asAdmin((a) => a.deleteAcls([onGroup]));
+    assert.equal((await ack()).error?.code, code('GROUP_AUTHORIZATION_FAILED'));
+    assert.deepEqual(await held(), { held: [0], acked: 0 }, 'the job is still held after the refused ack');
+    await asAdmin(async (a) => { await a.createAcls([onGroup]); await a.deleteAcls([onTopic]); });
+    assert.equal((await ack()).error?.code, code('TOPIC_AUTHORIZATION_FAILED'));
+    assert.deepEqual(await held(), { held: [0], acked: 0 }, 'the job is still held after the refused ack');
+    await asAdmin((a) => a.createAcls([onTopic]));
+    // Allowed now, and it settles the job: proof the refused ones had not.
+    const done = await ack();
+    assert.equal(done.error, undefined, JSON.stringify(done.error));
+    assert.equal(done.results[0].error, undefined, JSON.stringify(done.results[0].error));
+    assert.deepEqual(await held(), { held: [], acked: 1 });
+  } finally {
+    ivy.close();
+  }
+});
+
+test('CreatePartitions is refused without alter on the topic (the same answer for a missing topic) and adds none; alter on the topic alone allows it', async () => {
+  await asAdmin(async (a) => { await a.createTopic('grow', 1); });
+  const partitions = async () => (await asAdmin((a) => a.describeTopics(['grow'])))[0].partitions.length;
+  // kim may do everything to the topic but alter it.
+  await asAdmin((a) => a.createAcls(['read', 'write', 'describe', 'create', 'delete'].map((op) => acl('kim', 'topic', 'grow', op as AclBinding['operation']))));
+  const kim = await rawAs('kim');
+  try {
+    const refused = await kim.request({ api: Api.CreatePartitions, topics: [{ name: 'grow', totalPartitions: 3 }, { name: 'no-such-topic', totalPartitions: 3 }] });
+    assert.deepEqual(refused.topics.map((t: { error?: { code: number } }) => t.error?.code), [code('TOPIC_AUTHORIZATION_FAILED'), code('TOPIC_AUTHORIZATION_FAILED')]);
+    assert.equal(await partitions(), 1);
+    await asAdmin((a) => a.createAcls([acl('kim', 'topic', 'grow', 'alter')]));
+    const grown = await kim.request({ api: Api.CreatePartitions, topics: [{ name: 'grow', totalPartitions: 3 }] });
+    assert.equal(grown.topics[0].error, undefined, JSON.stringify(grown.topics[0].error));
+    assert.equal(await partitions(), 3);
+  } finally {
+    kim.close();
   }
 });
