@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer, Producer, QueueAdmin, QueueConsumer, type AclBinding } from '../../src/client/index.js';
 import { Api } from '../../src/protocol/api.js';
-import { ERRORS } from '../../src/errors.js';
+import { ERRORS, SluiceError } from '../../src/errors.js';
 import { ScramClient } from '../../src/protocol/scram.js';
 import { encodeBatch } from '../../src/record/encoder.js';
 import { startBroker, type BrokerHandle } from './harness.js';
@@ -21,7 +21,7 @@ import { runCli } from './security-cli.js';
 import { groupConsumer, keys, waitFor } from './group-helpers.js';
 
 const PASSWORD = 'acl-Pa55-word';
-const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry', 'ivy', 'kim'] as const;
+const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry', 'ivy', 'kim', 'lena'] as const;
 type User = (typeof USERS)[number];
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-acl-'));
 let broker: BrokerHandle;
@@ -385,5 +385,34 @@ test('CreatePartitions is refused without alter on the topic (the same answer fo
     assert.equal(await partitions(), 3);
   } finally {
     kim.close();
+  }
+});
+
+test('a group member whose read on its subscribed topic is revoked gets TOPIC_AUTHORIZATION_FAILED from run() and is handed nothing produced after the revocation', async () => {
+  await asAdmin(async (a) => { await a.createTopic('revoked', 1); });
+  const onTopic = acl('lena', 'topic', 'revoked', 'read');
+  await asAdmin((a) => a.createAcls([onTopic, acl('lena', 'group', 'revokers', 'read')]));
+  const p = new Producer({ url: broker.url, sasl: sasl('admin') });
+  await p.send('revoked', [{ value: 'before' }]);
+  // A long poll far longer than the test: the member's next fetch is parked at the broker when
+  // the read is taken away, and the record produced then must not be answered to it.
+  const c = new Consumer({ url: broker.url, sasl: sasl('lena'), groupId: 'revokers', topics: ['revoked'], autoOffsetReset: 'earliest', autoCommit: false, maxWaitMs: 60_000 });
+  const got: string[] = [];
+  let firstSeen!: () => void;
+  const first = new Promise<void>((resolve) => { firstSeen = resolve; });
+  const ran = c.run({ eachMessage: (m) => { got.push(m.value!.toString()); firstSeen(); } });
+  ran.catch(() => {}); // asserted below
+  try {
+    await first;
+    await asAdmin((a) => a.deleteAcls([onTopic]));
+    await p.send('revoked', [{ value: 'after' }]);
+    await assert.rejects(ran, (e: unknown) => e instanceof SluiceError && e.code === 'TOPIC_AUTHORIZATION_FAILED' && !e.retriable && /revoked\/0/.test(e.message));
+    assert.deepEqual(got, ['before']);
+    // It stays failed: a second run() does not read on (the application closes the consumer).
+    await assert.rejects(c.run({ eachMessage: (m) => { got.push(m.value!.toString()); } }), (e: unknown) => e instanceof SluiceError && e.code === 'TOPIC_AUTHORIZATION_FAILED');
+    assert.deepEqual(got, ['before']);
+  } finally {
+    await p.close();
+    await c.close();
   }
 });
