@@ -20,6 +20,8 @@ import { RawClient } from './raw-client.js';
 import { runCli } from './security-cli.js';
 import { groupConsumer, keys, waitFor } from './group-helpers.js';
 
+const fetchHttp = globalThis.fetch;
+
 const PASSWORD = 'acl-Pa55-word';
 const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry', 'ivy', 'kim', 'lena'] as const;
 type User = (typeof USERS)[number];
@@ -414,5 +416,15 @@ test('a group member whose read on its subscribed topic is revoked gets TOPIC_AU
   } finally {
     await p.close();
     await c.close();
+  }
+});
+
+test('no user\'s password appears in the broker\'s log or its /metrics', async () => {
+  const metrics = await (await fetchHttp(`${broker.httpUrl}/metrics`)).text();
+  const logs = broker.logs();
+  for (const u of USERS) {
+    const { password } = sasl(u);
+    assert.ok(!logs.includes(password), `${u}'s password in the log`);
+    assert.ok(!metrics.includes(password), `${u}'s password in /metrics`);
   }
 });

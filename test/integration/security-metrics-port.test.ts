@@ -141,3 +141,10 @@ test('tls.metricsPort without TLS, or without metricsPort, stops start-up naming
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('no private key appears in either broker\'s log or /metrics', { skip: openssl.skip }, async () => {
+  for (const b of [plainSide, tlsSide]) {
+    assert.ok(!b.logs().includes('PRIVATE KEY'));
+    assert.ok(!(await getHttps(`https://127.0.0.1:${b.port}/metrics`, ca)).body.includes('PRIVATE KEY'));
+  }
+});
