@@ -179,7 +179,16 @@ export class ShareService {
     if (!run || (run.started && dls.length > 0)) run = this.startRun();
     run.dls.push(...dls);
     run.durable ||= durable;
-    return run.done.then(({ persisted }) => persisted.catch((err: unknown) => this.failedWrite(err)));
+    return run.done.then(({ persisted }) => {
+      const p = persisted.catch((err: unknown) => this.failedWrite(err));
+      if (durable) return p;
+      // A non-durable commit (an acquisition, the tick) is answered once its change is in
+      // the log, as when it runs alone: one that joined an ack's run waited for that ack's
+      // fsync (docs/queue-performance.md, step 10). The fsync's failure is still handled
+      // (failedWrite) and told to the durable members; this caller's change was written.
+      p.catch(() => undefined);
+      return undefined;
+    });
   }
 
   /** A run of the commit chain (see commit()); `pending` until it drains. */
