@@ -99,7 +99,7 @@ export function registerQueueCommand(program: Command): void {
     .option('--max-window <n>', `${MAX_WINDOW_HELP} (only when this creates the group; later: queue alter)`, maxWindowOption())
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(brokerOption())
-    .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0.\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
+    .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0 (1 when --drain-timeout ran out first).\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
     .action(async (topic: string, o: ConsumeOpts) => {
       const settings = settingsOf(o);
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give

@@ -33,7 +33,8 @@
  * out; the prefetched ones go back unstarted at once (another worker takes them now); then it
  * waits, up to timeoutMs, for the jobs already handed out to be settled (run() acks its
  * handlers' successes and releases their failures as usual), and closes as above. Jobs
- * still running at the timeout are released by the leave as failed attempts.
+ * still running at the timeout are released by the leave as failed attempts, and their
+ * `signal` is aborted (code CLIENT_CLOSED): run() does not settle them.
  *
  * Cancel: an admin's cancel of a job this worker holds arrives as a push
  * (`{ push: 'share-cancel', ... }`, docs/protocol.md) on the coordinator's connection. A job
@@ -104,7 +105,7 @@ export interface QueueConsumerOptions extends ClientOptions {
 
 /** What run() hands a handler besides the job. */
 export interface JobContext {
-  /** Aborted when an admin cancels the job (see Job.signal). */
+  /** Aborted when an admin cancels the job, or when close({ drain }) times out while it runs (see Job.signal). */
   readonly signal: AbortSignal;
 }
 
@@ -115,7 +116,10 @@ export interface QueueCloseOptions {
    * at once (jobs still held are released by the broker as failed attempts).
    */
   drain?: boolean;
-  /** Drain only: the longest wait for running jobs. Default 30 000 ms. */
+  /**
+   * Drain only: the longest wait for running jobs. Default 30 000 ms. Jobs still running then
+   * have their `signal` aborted and are released by the leave as failed attempts.
+   */
   timeoutMs?: number;
 }
 
@@ -311,11 +315,12 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         try {
           await handler(job, { get signal() { return job.signal; } });
           stopExtending?.();
-          if (!job.settled && !job.cancelled) await job.ack();
+          if (!job.settled && !job.cancelled && !job.abandoned) await job.ack();
         } catch (err) {
           stopExtending?.();
-          // Cancelled: the broker settled it; the handler's abort is the expected end.
-          if (job.cancelled && !job.settled) return;
+          // Cancelled (the broker settled it) or abandoned (the drain timed out: the leave
+          // releases it): the handler's abort is the expected end, and the job is not ours to settle.
+          if ((job.cancelled || job.abandoned) && !job.settled) return;
           if (!job.settled) await job.release({ reason: (err as Error)?.message ?? String(err) });
           else throw err;
         }
@@ -772,6 +777,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (this.active.size > 0) {
       this.drainLeftRunning = this.active.size;
       this.log.warn({ groupId: this.groupId }, `drain: ${this.active.size} job(s) still running after ${timeoutMs} ms; leaving releases them as failed attempts`);
+      // The leave hands them back to the group, where another worker may take them: tell the
+      // handlers to stop (their signal) rather than let them finish a job that is no longer
+      // theirs, and keep run() from acking one after the leave (and from waiting on it forever
+      // when its handler honours the signal).
+      for (const j of this.active) {
+        j.markAbandoned(new SluiceError('CLIENT_CLOSED', `job ${j.topic}/${j.partition}@${j.offset}: the worker's drain timed out after ${timeoutMs} ms; it is released to the group as a failed attempt`));
+      }
     }
     return unstarted;
   }

@@ -40,8 +40,16 @@ export class Job implements Message {
   holdsSlot = true;
   /** An admin cancelled the job (the broker's push): it is settled at the broker; `signal` is aborted. */
   cancelled = false;
+  /**
+   * The worker let go of the job while it was still running: close({ drain }) timed out, and
+   * the leave that follows releases it as a failed attempt (another worker may get it).
+   * `signal` is aborted; run() neither acks nor releases it.
+   */
+  abandoned = false;
   /** Made on first use of `signal`, so a job whose handler never looks costs nothing. */
   private abort: AbortController | undefined;
+  /** Why `signal` is (to be) aborted: set by a cancel or an abandon, whichever came first. */
+  private abortReason: Error | undefined;
 
   constructor(
     private readonly settler: JobSettler,
@@ -77,13 +85,16 @@ export class Job implements Message {
   }
 
   /**
-   * Aborted when an admin cancels the job (`sluice queue cancel`, QueueAdmin.cancel): stop
-   * working on it. A cancelled job is settled at the broker (archived as cancelled, never
-   * delivered again); acking it afterwards fails with INVALID_RECORD_STATE.
+   * Aborted when the job is no longer this worker's to finish: stop working on it.
+   * - An admin cancelled it (`sluice queue cancel`, QueueAdmin.cancel): it is settled at the
+   *   broker (archived as cancelled, never delivered again); acking it afterwards fails with
+   *   INVALID_RECORD_STATE. The reason's code is INVALID_RECORD_STATE.
+   * - close({ drain }) timed out while it ran: the leave releases it as a failed attempt, so
+   *   another worker may be working on it soon. The reason's code is CLIENT_CLOSED.
    */
   get signal(): AbortSignal {
     this.abort ??= new AbortController();
-    if (this.cancelled && !this.abort.signal.aborted) this.abort.abort(cancelReason(this));
+    if (this.abortReason && !this.abort.signal.aborted) this.abort.abort(this.abortReason);
     return this.abort.signal;
   }
 
@@ -91,7 +102,19 @@ export class Job implements Message {
   markCancelled(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    this.abort?.abort(cancelReason(this));
+    this.stop(cancelReason(this));
+  }
+
+  /** The consumer let go of the job while it ran (a drain that timed out): abort its signal with `reason`. */
+  markAbandoned(reason: Error): void {
+    if (this.abandoned || this.cancelled) return;
+    this.abandoned = true;
+    this.stop(reason);
+  }
+
+  private stop(reason: Error): void {
+    this.abortReason ??= reason;
+    this.abort?.abort(this.abortReason);
   }
 
   /**

@@ -246,3 +246,49 @@ test('close({ drain }) waits for run() handlers and acks their successes and rel
     await q.close();
   }
 });
+
+test('close({ drain }) that times out aborts the running handler\'s signal, run() settles nothing, and the leave releases the job to another worker', async () => {
+  const topic = 'qj-drain-timeout';
+  await fill(topic, ['stuck']);
+  const groupId = 'g-drain-timeout';
+  const warnings: string[] = [];
+  const note = (_fields: object | string, ...msg: unknown[]) => { warnings.push(String(msg[0])); };
+  const logger = { debug() {}, info() {}, warn: note, error: note };
+  const a = new QueueConsumer({ url: broker.url, groupId, topics: topic, workerId: 'a', concurrency: 1, maxWaitMs: 200, settings: FAST, logger });
+  const started = gate();
+  let abortReason: unknown;
+  try {
+    const run = a.run(async (_job, { signal }) => {
+      started.open();
+      await untilAborted(signal);
+      abortReason = signal.aborted ? signal.reason : 'not aborted';
+    });
+    await started.opened;
+    await a.close({ drain: true, timeoutMs: 1000 });
+    assert.equal(a.drainLeftRunning, 1);
+    // The handler is told at the timeout, not left to finish a job that is no longer its worker's.
+    await waitFor('the handler saw its signal abort', () => abortReason !== undefined, 30_000);
+    assert.equal((abortReason as { code?: string }).code, 'CLIENT_CLOSED', String(abortReason));
+    assert.match(String((abortReason as Error).message), /drain timed out after 1000 ms/);
+    await run;
+    // run() neither acked nor released the abandoned job (either would fail after the leave).
+    assert.deepEqual(warnings.filter((w) => !/^drain: 1 job\(s\) still running after 1000 ms/.test(w)), []);
+    const b = new QueueConsumer({ url: broker.url, groupId, topics: topic, workerId: 'b', concurrency: 1, maxWaitMs: 200, settings: FAST });
+    try {
+      const got: Job[] = [];
+      for await (const job of b) {
+        got.push(job);
+        await job.ack();
+        break;
+      }
+      assert.deepEqual(got.map((j) => [j.offset, j.deliveryCount]), [[0, 2]], 'released by the leave as a failed attempt');
+    } finally {
+      await b.close();
+    }
+    const d = await qa.describeGroup(groupId);
+    assert.deepEqual([d.acked, d.inFlight, d.redeliveries], [1, 0, 1]);
+  } finally {
+    started.open();
+    await a.close();
+  }
+});
