@@ -47,9 +47,10 @@ export const MAX_U32 = 0xffff_ffff;
  * loop's wall time, since the woken pool thread often preempts it (measured 2026-12-06:
  * 300 B 22 vs 1.4 us CPU, 16 KiB 50 vs 7 us, 64 KiB 56 vs 167 us; docs/queue-performance.md,
  * step 9). The queue mode's state log writes ~190 bytes per append, a small producer's
- * batch a few KB. A write this small blocks the loop only when the kernel does (dirty-page
- * throttling, a page to read back in), which the pool would only hide from the loop, not
- * avoid; durability is unchanged, since only an fsync makes an append durable.
+ * batch a few KB. The price: where the kernel makes a writer wait (dirty-page throttling, a
+ * page to read back in), the loop now waits instead of a pool thread; for writes this small
+ * that is rare and short. Durability is unchanged: only an fsync, still in the pool, makes an
+ * append durable.
  */
 export const SYNC_WRITE_MAX_BYTES = 16 * 1024;
 
