@@ -39,20 +39,6 @@ export const TIME_INDEX_SUFFIX = '.timeindex';
 export const SEGMENT_FILE = /^(\d{20})\.log$/;
 /** Relative offsets and positions are u32 in the indexes; a segment rolls before passing either. */
 export const MAX_U32 = 0xffff_ffff;
-/**
- * Appends up to this many bytes are written on the calling thread (StorageFile.writevSync),
- * larger ones through libuv's thread pool. A write into the page cache of a few hundred
- * bytes takes ~1.5 us; handing it to a pool thread and back cost ~22 us of CPU (two futex
- * wakes, an eventfd write, a loop turn) and, on a busy 2-core host, ~100 us of the event
- * loop's wall time, since the woken pool thread often preempts it (measured 2026-12-06:
- * 300 B 22 vs 1.4 us CPU, 16 KiB 50 vs 7 us, 64 KiB 56 vs 167 us; docs/queue-performance.md,
- * step 9). The queue mode's state log writes ~190 bytes per append, a small producer's
- * batch a few KB. The price: where the kernel makes a writer wait (dirty-page throttling, a
- * page to read back in), the loop now waits instead of a pool thread; for writes this small
- * that is rare and short. Durability is unchanged: only an fsync, still in the pool, makes an
- * append durable.
- */
-export const SYNC_WRITE_MAX_BYTES = 16 * 1024;
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(20, '0') + suffix;
@@ -372,16 +358,15 @@ export class Segment {
   /**
    * Writes the placed buffers (in order); then they become readable. Index entries stay in
    * memory until seal (see the header). The handle is pinned without an await when the LRU
-   * has it open, which for a partition being written to it always has. Up to
-   * SYNC_WRITE_MAX_BYTES are written on the calling thread (see there).
+   * has it open, which for a partition being written to it always has.
    */
   async commit(bufs: Buffer[]): Promise<void> {
     const at = this.size;
     const expect = this.writePos - at;
     const fh = this.file.pin() ?? await this.file.pinOpen();
     try {
-      const written = expect <= SYNC_WRITE_MAX_BYTES && fh.writevSync ? fh.writevSync(bufs, at) : (await fh.writev(bufs, at)).bytesWritten;
-      if (written !== expect) throw new StorageError(`short write: ${written} of ${expect} bytes`);
+      const w = await fh.writev(bufs, at);
+      if (w.bytesWritten !== expect) throw new StorageError(`short write: ${w.bytesWritten} of ${expect} bytes`);
     } finally {
       this.file.unpin();
     }
