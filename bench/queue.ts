@@ -17,8 +17,15 @@
  *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64] [--shared-connection]
  *        [--runs 3] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000] [--latency-workers 4]] [--json]
  *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life) [--workers-cpu-prof FILE]
- *        (the workers' process, throughput runs only) [--strace FILE] (strace -c of the broker's fsync and
+ *        (the workers' process, throughput runs only) [--workers-heap-prof FILE] (the workers' process,
+ *        sampled allocations of the throughput runs, a .heapprofile for Chrome DevTools or
+ *        bench/heapprofile-summary.ts) [--strace FILE] (strace -c of the broker's fsync and
  *        fdatasync calls, all threads, throughput runs only)
+ *
+ * The workers' garbage collection is counted per job too (v8.GCProfiler, this process,
+ * throughput runs): `workers gc us` (time in collections), `workers scavenges` and
+ * `workers promoted bytes` (what the scavenges moved to the old generation). Like the CPU
+ * per job they depend on the code, not on the machine's load.
  *
  * --shared-connection: the throughput run's workers share one connection (QueueConsumer's
  * shareConnectionWith), so their acks of one tick travel as one ShareAck; by default each
@@ -31,6 +38,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { startBroker, median, procCpuSeconds } from './broker-process.js';
 import { Admin, Producer, QueueConsumer, type Job } from '../src/client/index.js';
@@ -57,6 +65,7 @@ const { values } = parseArgs({
     'shared-connection': { type: 'boolean', default: false },
     'broker-cpu-prof': { type: 'string' },
     'workers-cpu-prof': { type: 'string' },
+    'workers-heap-prof': { type: 'string' },
     strace: { type: 'string' },
   },
 });
@@ -110,6 +119,9 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   // steadier than jobs/s, which mostly measures what else the cores run.
   const brokerCpu0 = procCpuSeconds(brokerPid);
   const workersCpu0 = process.cpuUsage();
+  const heap = values['workers-heap-prof'] ? await startHeapSampling() : undefined;
+  const gc = new v8.GCProfiler();
+  gc.start();
   let acked = 0;
   let finish!: () => void;
   const done = new Promise<void>((r) => { finish = r; });
@@ -132,6 +144,8 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   const wire = socketBytes(port); // before close: only the workers' connections are open now
   const brokerCpuUs = (procCpuSeconds(brokerPid) - brokerCpu0) * 1e6;
   const workersCpu = process.cpuUsage(workersCpu0);
+  const gcStats = gcPerJob(gc.stop(), JOBS);
+  if (heap) await heap.stop(values['workers-heap-prof']!);
   await Promise.all(consumers.map((w) => w.close()));
   await Promise.all(running);
   const after = await brokerCounters(httpUrl);
@@ -142,11 +156,51 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   }
   if (brokerCpuUs > 0) perJob['broker cpu us'] = +(brokerCpuUs / JOBS).toFixed(1);
   perJob['workers cpu us'] = +((workersCpu.user + workersCpu.system) / JOBS).toFixed(1);
+  Object.assign(perJob, gcStats);
   if (wire) {
     perJob['wire bytes to broker'] = Math.round(wire.received / JOBS);
     perJob['wire bytes from broker'] = Math.round(wire.sent / JOBS);
   }
   return { jobsPerSec: JOBS / secs, perJob, window };
+}
+
+/**
+ * Samples this process's allocations (the workers') until stop(), which writes a .heapprofile
+ * (each run overwrites it: use --runs 1). Objects the collector freed are kept in the
+ * samples: what is asked is what the run allocated, not what survived it.
+ */
+async function startHeapSampling(): Promise<{ stop(file: string): Promise<void> }> {
+  const s = new Session();
+  s.connect();
+  // Every 4 KB allocated on average (the default is 32 KB): enough samples for the small per-job objects.
+  await s.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  return {
+    async stop(file: string) {
+      const { profile } = await s.post('HeapProfiler.stopSampling');
+      writeFileSync(file, JSON.stringify(profile));
+      s.disconnect();
+      say(`workers' heap profile written to ${file}`);
+    },
+  };
+}
+
+/** The workers' garbage collection per job from a GCProfiler result: time, scavenges, bytes the scavenges promoted. */
+function gcPerJob(result: v8.GCProfilerResult, jobs: number): Record<string, number> {
+  const old = (h: v8.GCProfilerResult['statistics'][number]['afterGC']) => h.heapSpaceStatistics.find((s) => s.spaceName === 'old_space')?.spaceUsedSize ?? 0;
+  let us = 0;
+  let scavenges = 0;
+  let promoted = 0;
+  for (const g of result.statistics) {
+    us += g.cost;
+    if (g.gcType !== 'Scavenge') continue;
+    scavenges++;
+    promoted += old(g.afterGC) - old(g.beforeGC);
+  }
+  return {
+    'workers gc us': +(us / jobs).toFixed(2),
+    'workers scavenges': +(scavenges / jobs).toFixed(5),
+    'workers promoted bytes': Math.round(promoted / jobs),
+  };
 }
 
 async function produceJobs(url: string, topic: string, partitions: number, n: number): Promise<void> {
@@ -170,6 +224,7 @@ async function throughput(url: string, httpUrl: string, port: number, admin: Adm
     await prof.post('Profiler.enable');
     await prof.post('Profiler.start');
   }
+
   const strace = values.strace
     ? spawn('strace', ['-c', '-f', '-e', 'trace=fsync,fdatasync', '-o', values.strace, '-p', String(brokerPid)], { stdio: 'ignore' })
     : undefined;

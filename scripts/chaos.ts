@@ -4,7 +4,7 @@
  *
  *   npm run chaos -- --duration 300 --seed 7 [--brokers 3|5]
  *        [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign] [--target-coordinator]
- *        [--workloads produce,group,queue] [--report FILE] [--history]
+ *        [--workloads produce,group,queue] [--report FILE] [--history] [--broker-logs]
  *
  * Builds dist/ first (the brokers run the compiled CLI, as under npm test), runs one seeded
  * run (run-chaos.ts), prints progress on stderr and the summary line on stdout, writes the
@@ -22,7 +22,7 @@ import { DEFAULTS, runChaos, type Workload } from './chaos/run-chaos.js';
 import { FAULT_KINDS, type FaultKind } from './chaos/nemesis.js';
 
 const USAGE = 'usage: npm run chaos -- [--duration S] [--seed N] [--brokers 3|5] [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign] '
-  + '[--target-coordinator] [--workloads produce,group,queue] [--quiet S] [--session-ttl-ms MS] [--report FILE] [--history]';
+  + '[--target-coordinator] [--workloads produce,group,queue] [--quiet S] [--session-ttl-ms MS] [--report FILE] [--history] [--broker-logs]';
 
 function fail(msg: string): never {
   console.error(`chaos: ${msg}\n${USAGE}`);
@@ -41,6 +41,7 @@ const { values: a } = parseArgs({
     'session-ttl-ms': { type: 'string', default: String(DEFAULTS.sessionTtlMs) },
     report: { type: 'string' },
     history: { type: 'boolean', default: false },
+    'broker-logs': { type: 'boolean', default: false },
   },
 });
 
@@ -61,6 +62,7 @@ for (const f of faults) {
 }
 const workloads = a.workloads.split(',');
 for (const w of workloads) if (!['produce', 'group', 'queue'].includes(w)) fail(`unknown workload "${w}"; workloads: produce, group, queue`);
+if (a['broker-logs'] && !a.report) fail('--broker-logs needs --report FILE (the logs are written beside it)');
 if (findBinary('etcd') === undefined) fail('etcd is needed: apt-get install etcd-server (etcd-server 3.4)');
 
 const build = spawnSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
@@ -79,6 +81,7 @@ const report = await runChaos({
   faults: faults as FaultKind[],
   targetCoordinator: a['target-coordinator'],
   workloads: workloads as Workload[],
+  keepBrokerLogs: a['broker-logs'],
   log: (line) => console.error(`chaos: ${line}`),
 });
 for (const an of report.anomalies.slice(0, 20)) console.error(`chaos: anomaly ${an.kind} ${JSON.stringify(an.evidence)}`);
@@ -88,7 +91,7 @@ if (a.report) {
   const { history, brokerLogs, ...rest } = report;
   writeFileSync(a.report, JSON.stringify(a.history ? { ...rest, history } : rest, null, 2) + '\n');
   console.error(`chaos: report written to ${a.report}${a.history ? ` (with ${history?.length ?? 0} history ops)` : ''}`);
-  // With an anomaly, the brokers' logs beside it: which broker led or coordinated what, when.
+  // With an anomaly (or --broker-logs), the brokers' logs beside it: which broker led or coordinated what, when.
   for (const [node, text] of Object.entries(brokerLogs ?? {})) {
     writeFileSync(`${a.report}.broker-${node}.log`, text);
     console.error(`chaos: broker ${node}'s log written to ${a.report}.broker-${node}.log`);

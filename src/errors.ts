@@ -89,6 +89,7 @@ export const LOCAL_ERRORS = {
   NO_OFFSET: { retriable: false, message: 'no committed offset and autoOffsetReset is none' },
   CLIENT_CLOSED: { retriable: false, message: 'the client is closed' },
   INVALID_ARGUMENT: { retriable: false, message: 'an argument is invalid' },
+  OUTPUT_CLOSED: { retriable: false, message: 'the sluice command\'s stdout was closed by its reader (EPIPE)' },
   // Cluster membership (src/cluster/): they stop a broker's start-up or make the controller decide again.
   NODE_ID_IN_USE: { retriable: false, message: 'another live broker is registered with this node id' },
   CONTROLLER_FENCED: { retriable: true, message: 'this broker is no longer the controller' },

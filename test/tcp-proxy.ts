@@ -7,13 +7,25 @@
  *  - cut() / restore(): every open connection is destroyed and new ones are refused until
  *    restore() (what a partition looks like to both ends). Between a client and etcd, or a
  *    broker and etcd or another broker.
+ *  - holdOpen(): only the connections open now stop forwarding; new ones carry on. Bytes a
+ *    client sent on a held connection before closing it still reach the server on release()
+ *    (then the server sees the close): TCP delivers what was sent before a FIN, however late.
+ *    For a client that gave up on a stalled connection and reconnected.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 export type Direction = 'toServer' | 'toClient';
 
-interface Pair { client: Socket; server: Socket; kept: Record<Direction, Buffer[]> }
+interface Pair {
+  client: Socket;
+  server: Socket;
+  kept: Record<Direction, Buffer[]>;
+  /** holdOpen()'s directions for this connection alone. */
+  held: Set<Direction>;
+  /** The client closed while bytes for the server were held: release() writes them, then ends the server side. */
+  lingering: boolean;
+}
 
 export class TcpProxy {
   private readonly pairs = new Set<Pair>();
@@ -47,6 +59,11 @@ export class TcpProxy {
     if (dir === 'both' || dir === 'toClient') this.held.add('toClient');
   }
 
+  /** Stops forwarding in `dir` on the connections open now only; those opened later forward. */
+  holdOpen(dir: Direction): void {
+    for (const p of this.pairs) p.held.add(dir);
+  }
+
   /** Resolves once the proxy keeps (does not forward) some bytes going `dir`. */
   whenKept(dir: Direction): Promise<void> {
     for (const p of this.pairs) if (p.kept[dir].length > 0) return Promise.resolve();
@@ -57,7 +74,12 @@ export class TcpProxy {
   release(): void {
     this.held.clear();
     for (const p of this.pairs) {
+      p.held.clear();
       for (const b of p.kept.toServer.splice(0)) p.server.write(b);
+      if (p.lingering) {
+        p.server.end();
+        continue;
+      }
       for (const b of p.kept.toClient.splice(0)) p.client.write(b);
     }
   }
@@ -96,10 +118,11 @@ export class TcpProxy {
       return;
     }
     const server = connect(targetPort, targetHost);
-    const pair: Pair = { client, server, kept: { toServer: [], toClient: [] } };
+    const pair: Pair = { client, server, kept: { toServer: [], toClient: [] }, held: new Set(), lingering: false };
     this.pairs.add(pair);
     const forward = (dir: Direction, to: Socket) => (b: Buffer) => {
-      if (!this.held.has(dir)) {
+      if (pair.lingering && dir === 'toClient') return; // its client is gone
+      if (!this.held.has(dir) && !pair.held.has(dir)) {
         to.write(b);
         return;
       }
@@ -116,7 +139,17 @@ export class TcpProxy {
       client.destroy();
       server.destroy();
     };
-    client.on('close', end).on('error', end);
+    // The client leaving a holdOpen() connection with bytes kept for the server: they are still
+    // delivered on release(), as a FIN does not overtake the data sent before it.
+    const clientGone = () => {
+      if (pair.held.has('toServer') && pair.kept.toServer.length > 0 && !server.destroyed) {
+        pair.lingering = true;
+        client.destroy();
+        return;
+      }
+      end();
+    };
+    client.on('close', clientGone).on('error', clientGone);
     server.on('close', end).on('error', end);
   }
 }

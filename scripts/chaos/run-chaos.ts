@@ -67,6 +67,11 @@ export interface ChaosOptions {
    * anything; npm test's run sets it so that it always tests what it claims.
    */
   minFaults?: { total: number; groupCoordinator: number; maxExtraS: number };
+  /**
+   * Keep every broker's output in the report even when no anomaly was found: a long
+   * unavailability is not an anomaly, but only the brokers' logs say why it lasted.
+   */
+  keepBrokerLogs?: boolean;
   /** Progress lines (faults, phases); default none. */
   log?: (line: string) => void;
 }
@@ -102,7 +107,7 @@ export interface ChaosReport {
   notes: string[];
   summary: string;
   history?: Op[];
-  /** Every broker's output (all its lives) by node id, kept only when an anomaly was found: who answered what. */
+  /** Every broker's output (all its lives) by node id, kept when an anomaly was found (or keepBrokerLogs): who answered what. */
   brokerLogs?: Record<string, string>;
 }
 
@@ -230,7 +235,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       notes,
       summary: '',
       history: h.ops,
-      ...(anomalies.length > 0 ? { brokerLogs: Object.fromEntries(cc.cluster.brokers.map((b) => [String(b.nodeId), b.logs()])) } : {}),
+      ...(anomalies.length > 0 || o.keepBrokerLogs ? { brokerLogs: Object.fromEntries(cc.cluster.brokers.map((b) => [String(b.nodeId), b.logs()])) } : {}),
     };
     report.summary = summaryLine(report);
     return report;

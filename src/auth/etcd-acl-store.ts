@@ -1,34 +1,44 @@
 /**
  * The ACLs of a cluster: one etcd key per binding (`/<clusterName>/acls/<id>`, the binding
- * as JSON), so every broker enforces the same rules. Each broker reads the prefix once, then
- * keeps its in-memory set current with a watch from the revision after that read (no change
- * falls between them; cluster/cluster-view.ts does the same for topics). A watch etcd cancels
- * (compaction while disconnected) is replaced by a fresh read and watch. A binding added or
- * removed through this broker applies here when etcd has it, without waiting for the watch;
- * at the others when their watch delivers it (normally milliseconds).
+ * as JSON), so every broker enforces the same rules. Each broker mirrors the prefix
+ * (cluster/watched-prefix.ts): read once, then watched from the revision after that read, and
+ * read whole again after any drop of the watch (etcd restarted, the link cut, a compaction
+ * cancelled it), retried until etcd answers, so a revocation made while a broker was cut off
+ * applies there as soon as it reaches etcd again. A binding added or removed through this
+ * broker applies here when etcd has it, without waiting for the watch; at the others when
+ * their watch delivers it (normally milliseconds).
  */
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import type { ClusterKeys } from '../cluster/keys.js';
-import { revision } from '../cluster/keys.js';
+import { WatchedPrefix } from '../cluster/watched-prefix.js';
 import { aclKey, aclProblem, AclSet, binding, type AclBinding } from './acl.js';
 import { checkedBindings, type AclStore } from './acl-store.js';
 
 export class EtcdAclStore implements AclStore {
   current = AclSet.EMPTY;
   private readonly acls = new Map<string, AclBinding>();
-  private watcher: Watcher | undefined;
-  private closed = false;
+  private watched: WatchedPrefix | undefined;
 
-  /** `onInvalid`: a value under the prefix that is not a binding (skipped, and said). `onError`: the watch could not be restarted. */
-  private constructor(
-    private readonly client: Etcd3, private readonly keys: ClusterKeys,
-    private readonly onInvalid: (key: string, problem: string) => void, private readonly onError: (err: Error) => void,
-  ) {}
+  /** `onInvalid`: a value under the prefix that is not a binding (skipped, and said). `onError`: a read after a dropped watch failed (retried). */
+  private constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys, private readonly onInvalid: (key: string, problem: string) => void) {}
 
   static async open(client: Etcd3, keys: ClusterKeys, o: { onInvalid?: (key: string, problem: string) => void; onError?: (err: Error) => void } = {}): Promise<EtcdAclStore> {
-    const s = new EtcdAclStore(client, keys, o.onInvalid ?? (() => {}), o.onError ?? (() => {}));
-    await s.sync();
+    const s = new EtcdAclStore(client, keys, o.onInvalid ?? (() => {}));
+    s.watched = await WatchedPrefix.open(client, keys.aclsPrefix, {
+      reset: (kvs) => {
+        s.acls.clear();
+        for (const kv of kvs) s.apply(kv, false);
+        s.rebuild();
+      },
+      put: (kv) => { s.apply(kv, false); s.rebuild(); },
+      delete: (kv) => { s.apply(kv, true); s.rebuild(); },
+    }, o.onError);
     return s;
+  }
+
+  /** Full reads of the prefix so far (the first, and one per dropped watch). */
+  get reads(): number {
+    return this.watched?.reads ?? 0;
   }
 
   async add(bindings: readonly AclBinding[]): Promise<void> {
@@ -48,32 +58,12 @@ export class EtcdAclStore implements AclStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const w = this.watcher;
-    this.watcher = undefined;
-    await w?.cancel();
+    await this.watched?.close();
   }
 
   /** The key of a binding: its identity, escaped, so any principal or resource name fits. */
   private keyOf(b: AclBinding): string {
     return this.keys.acl(encodeURIComponent(aclKey(b)));
-  }
-
-  private async sync(): Promise<void> {
-    const res = await this.client.getAll().prefix(this.keys.aclsPrefix).exec();
-    this.acls.clear();
-    for (const kv of res.kvs) this.apply(kv, false);
-    this.rebuild();
-    if (this.closed) return;
-    const w = await this.client.watch().prefix(this.keys.aclsPrefix).startRevision(String(revision(res.header.revision) + 1)).create();
-    this.watcher = w;
-    w.on('put', (kv) => { this.apply(kv, false); this.rebuild(); });
-    w.on('delete', (kv) => { this.apply(kv, true); this.rebuild(); });
-    w.on('error', () => {
-      if (this.closed || this.watcher !== w) return;
-      this.watcher = undefined;
-      this.sync().catch((err: unknown) => { this.onError(err as Error); });
-    });
   }
 
   private apply(kv: IKeyValue, deleted: boolean): void {

@@ -2,33 +2,40 @@
  * The client quotas of a cluster: one etcd key per entity and quota
  * (`/<clusterName>/quotas/<entity key>/<quota name>`, the rate as decimal text), so two
  * admins changing different quotas of one entity through different brokers never overwrite
- * each other. Every broker reads them all at start-up and then watches the prefix from the
- * revision after that read (no change falls between), keeping the table in memory: a quota
- * set through any broker applies at every broker within a watch round trip, no restart.
+ * each other. Every broker mirrors the prefix in memory (cluster/watched-prefix.ts: read at
+ * start-up, watched from the revision after that read, read whole again after any drop of the
+ * watch): a quota set through any broker applies at every broker within a watch round trip,
+ * no restart, and one set while a broker was cut off from etcd once it reaches etcd again.
  * A value that does not parse (written by hand) is skipped and said through `onInvalid`.
  */
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import type { ClusterKeys } from '../cluster/keys.js';
-import { revision } from '../cluster/keys.js';
+import { WatchedPrefix } from '../cluster/watched-prefix.js';
 import type { ClientQuotaValues } from '../protocol/api.js';
 import { QUOTA_NAMES, setQuotas, type QuotaEntity, type QuotaName } from '../protocol/client-quota.js';
 import { altered, checkAlter, decodeEntityKey, decodeQuotaValues, quotaEntityKey, QuotaTable, TableQuotaStore } from './quota-store.js';
 
 export class EtcdQuotaStore extends TableQuotaStore {
-  private watcher: Watcher | undefined;
+  private watched: WatchedPrefix | undefined;
 
   private constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys, private readonly onInvalid: (key: string, err: Error) => void) {
     super(new QuotaTable());
   }
 
-  static async open(client: Etcd3, keys: ClusterKeys, onInvalid: (key: string, err: Error) => void = () => {}): Promise<EtcdQuotaStore> {
+  /** `onInvalid`: a value that does not parse (skipped). `onError`: a read after a dropped watch failed (retried). */
+  static async open(
+    client: Etcd3, keys: ClusterKeys, onInvalid: (key: string, err: Error) => void = () => {}, onError: (err: Error) => void = () => {},
+  ): Promise<EtcdQuotaStore> {
     const s = new EtcdQuotaStore(client, keys, onInvalid);
-    const res = await client.getAll().prefix(keys.quotasPrefix).exec();
-    for (const kv of res.kvs) s.apply(kv, false);
-    s.watcher = await client.watch().prefix(keys.quotasPrefix).startRevision(String(revision(res.header.revision) + 1)).create();
-    s.watcher.on('put', (kv) => { s.apply(kv, false); s.table.changed(); });
-    s.watcher.on('delete', (kv) => { s.apply(kv, true); s.table.changed(); });
-    s.watcher.on('error', (err) => { s.onInvalid(keys.quotasPrefix, err); });
+    s.watched = await WatchedPrefix.open(client, keys.quotasPrefix, {
+      reset: (kvs) => {
+        s.table.clear();
+        for (const kv of kvs) s.apply(kv, false);
+        s.table.changed();
+      },
+      put: (kv) => { s.apply(kv, false); s.table.changed(); },
+      delete: (kv) => { s.apply(kv, true); s.table.changed(); },
+    }, onError);
     return s;
   }
 
@@ -48,10 +55,8 @@ export class EtcdQuotaStore extends TableQuotaStore {
     this.table.changed();
   }
 
-  close(): Promise<void> {
-    const w = this.watcher;
-    this.watcher = undefined;
-    return w ? w.cancel() : Promise.resolve(); // the etcd client is the broker's
+  async close(): Promise<void> {
+    await this.watched?.close(); // the etcd client is the broker's
   }
 
   private apply(kv: IKeyValue, deleted: boolean): void {

@@ -55,6 +55,11 @@ export class QuotaTable {
     else this.byKey.set(key, v);
   }
 
+  /** Drops every entry (a store about to load them all again); does not tell the listeners. */
+  clear(): void {
+    this.byKey.clear();
+  }
+
   onChange(fn: () => void): void {
     this.listeners.push(fn);
   }

@@ -299,7 +299,11 @@ export class Broker {
   private openQuotaStore(dataDir: string): Promise<QuotaStore> {
     const c = this.cluster?.ctx;
     if (c === undefined) return FileQuotaStore.open(dataDir);
-    return EtcdQuotaStore.open(c.node.client, c.node.keys, (key, err) => this.log.warn('quota.invalid', { key, error: err.message }));
+    return EtcdQuotaStore.open(
+      c.node.client, c.node.keys,
+      (key, err) => { this.log.warn('quota.invalid', { key, error: err.message }); },
+      (err) => { this.log.error('quota.watch-failed', { error: err.message }); },
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
-/** Plain-text output for the CLI: aligned tables and human sizes. */
+/** Plain-text output for the CLI: aligned tables and human sizes, and the one writer of stdout. */
+import { SluiceError } from '../errors.js';
 
 /** Left-aligns text columns and right-aligns numeric ones; a header row first. */
 export function table(headers: string[], rows: (string | number)[][]): string {
@@ -22,8 +23,47 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** Writes to stdout and waits when the pipe is full, so a slow reader throttles us. */
+/** stdout's reader went away (`sluice ... | head`): what is written from then on reaches no one. */
+export class OutputClosedError extends SluiceError {
+  constructor() {
+    super('OUTPUT_CLOSED', 'stdout was closed by its reader');
+  }
+}
+
+let outputClosed = false;
+
+/**
+ * Called once by the command's entry: a write to a pipe whose reader has gone fails with EPIPE,
+ * emitted as an 'error' on stdout, which with no listener kills the process with a stack trace
+ * (and, for `queue consume`, lets the broker count the jobs it held as failed attempts). With
+ * this listener the next writeOut fails with OutputClosedError instead and the command ends
+ * cleanly (src/cli/main.ts: quietly, exit 141 as a shell reports a SIGPIPE death).
+ */
+export function watchStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    outputClosed = true;
+  });
+}
+
+/**
+ * Writes to stdout and waits when the pipe is full, so a slow reader throttles us. Fails with
+ * OutputClosedError once the reader has gone; a write that met EPIPE itself returns false
+ * (the stream is errored at once), so the caller learns it here before acting on the line
+ * (`queue consume` acks a job only after this resolves). A line that went into the pipe's
+ * buffer before the reader left is lost with the buffer: use --max-messages to take N.
+ */
 export function writeOut(s: string): Promise<void> | undefined {
+  if (outputClosed || process.stdout.destroyed) return Promise.reject(new OutputClosedError());
   if (process.stdout.write(s)) return undefined;
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      process.stdout.off('drain', done);
+      process.stdout.off('close', done);
+      if (outputClosed || process.stdout.destroyed) reject(new OutputClosedError());
+      else resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('close', done);
+  });
 }

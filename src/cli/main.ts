@@ -2,6 +2,7 @@
  * The `sluice` command. Each sub-command lives in its own file and registers itself on
  * the program; this file only wires them and turns errors into a message and exit code.
  */
+import { constants } from 'node:os';
 import { Command } from 'commander';
 import { registerBrokerCommand } from './broker-command.js';
 import { registerTopicCommand } from './topic-command.js';
@@ -16,8 +17,10 @@ import { registerQuotaCommand } from './quota-command.js';
 import { registerAclCommand } from './acl-command.js';
 import { addSecurityOptions } from './client-security.js';
 import { tuneGc } from './gc-tuning.js';
+import { OutputClosedError, watchStdout } from './format.js';
 
 tuneGc();
+watchStdout();
 
 const program = new Command();
 program
@@ -41,6 +44,9 @@ registerAclCommand(program);
 addSecurityOptions(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // The reader of stdout left (`sluice ... | head`): end quietly, with the status a shell
+  // gives a process killed by SIGPIPE (128 + 13), as `yes | head` does.
+  if (err instanceof OutputClosedError) process.exit(128 + constants.signals.SIGPIPE);
   process.stderr.write(`sluice: ${errorLine(err)}\n`);
   process.exit(1);
 });

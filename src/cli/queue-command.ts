@@ -17,7 +17,7 @@ import { QueueConsumer } from '../client/queue-consumer.js';
 import type { Job } from '../client/queue-job.js';
 import type { ShareGroupSettings } from '../protocol/api.js';
 import { brokerOption, intOption } from './broker-url.js';
-import { table, writeOut } from './format.js';
+import { OutputClosedError, table, writeOut } from './format.js';
 import { untilStopSignal } from './stop-signal.js';
 import { stderrLogger } from './stderr-logger.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
@@ -112,7 +112,13 @@ export function registerQueueCommand(program: Command): void {
         try {
           await q.conn.connect();
           for await (const job of q) {
-            await writeOut(fmt(job) + '\n');
+            try {
+              await writeOut(fmt(job) + '\n');
+            } catch (err) {
+              // Its line reached no one (the reader left): give it back, not as an attempt.
+              if (err instanceof OutputClosedError) await job.release({ kind: 'unstarted' });
+              throw err;
+            }
             await job.ack();
             if (++count >= max) break;
           }

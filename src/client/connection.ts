@@ -557,7 +557,8 @@ export class Connection {
     const n = sendParts(this.ws!, parts, (err) => {
       this.unwritten -= n;
       done(err ? new NetworkError(this.url, `write to ${this.url} failed: ${err.message}`, { cause: err }) : undefined);
-      if (this.unwritten <= this.maxBufferedBytes) for (const w of [...this.drainWaiters]) w.resolve();
+      // Checked first: a copy of the waiters on every write was a per-request allocation, and there are almost never any.
+      if (this.drainWaiters.size > 0 && this.unwritten <= this.maxBufferedBytes) for (const w of [...this.drainWaiters]) w.resolve();
     });
     this.unwritten += n;
   }

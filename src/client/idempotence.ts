@@ -22,14 +22,25 @@
  *   means the batch was not stored and must start a new sequence: it is re-sequenced, with
  *   the retries of its partition waiting behind it (the leader would refuse them too);
  * - a batch that failed for good, or was refused, leaves a gap no later batch can cross: the
- *   producer resets once nothing is unsettled any more (new producer id, every partition from
- *   sequence 0); batches waiting meanwhile go out after the reset, in order.
+ *   producer resets once nothing is unsettled any more (every partition from sequence 0);
+ *   batches waiting meanwhile go out after the reset, in order.
+ *
+ * A reset bumps the epoch of the same producer id (KIP-360's bump for the idempotent producer,
+ * done by the client as Kafka's does) rather than taking a new id: a partition that has seen
+ * a batch of the new epoch refuses every older-epoch batch of that id (INVALID_PRODUCER_EPOCH,
+ * storage/producer-state.ts). So a copy of a batch that failed here but still reaches the
+ * broker later (its frame held in a stalled link or a socket buffer, client/late-send.ts) is
+ * either stored before the new epoch's batches of its partition or not at all: never after
+ * them. Under a new id the broker would take it as the next of that id's sequence and store it
+ * behind records sent after it. Only an epoch at its int16 maximum takes a new id.
  */
 import { IDEMPOTENT_WINDOW } from '../record/index.js';
 import { tpKey } from '../protocol/topic-partition.js';
 import type { ProducerBatch } from './record-accumulator.js';
 
 const SEQUENCE_SPACE = 0x8000_0000; // sequences are int32 >= 0 and wrap to 0, as on the broker
+/** Producer epochs are int16 in the batch header. */
+const MAX_PRODUCER_EPOCH = 0x7fff;
 
 interface PartitionSequences {
   next: number;
@@ -44,7 +55,7 @@ export class IdempotentSequences {
   producerId = -1;
   producerEpoch = -1;
   private readonly parts = new Map<string, PartitionSequences>();
-  /** A gap was left: take a new producer id once nothing is unsettled. */
+  /** A gap was left: reset (bump the epoch) once nothing is unsettled. */
   private resetWanted = false;
   private unsettledTotal = 0;
 
@@ -53,7 +64,18 @@ export class IdempotentSequences {
     return this.producerId < 0 || (this.resetWanted && this.unsettledTotal === 0);
   }
 
-  /** A new producer id: every partition starts over at sequence 0. */
+  /**
+   * A due reset done here, without the broker: the same producer id at the next epoch, every
+   * partition from sequence 0 (see the file comment). False when there is no id yet or its
+   * epoch is spent: then a new producer id is needed (InitProducerId, `start`).
+   */
+  bumpEpoch(): boolean {
+    if (this.producerId < 0 || this.producerEpoch >= MAX_PRODUCER_EPOCH) return false;
+    this.start(this.producerId, this.producerEpoch + 1);
+    return true;
+  }
+
+  /** A new producer id (or epoch): every partition starts over at sequence 0. */
   start(producerId: number, producerEpoch: number): void {
     this.producerId = producerId;
     this.producerEpoch = producerEpoch;

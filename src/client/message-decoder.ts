@@ -14,6 +14,12 @@ import type { Message } from './types.js';
 const NO_HEADERS: Message['headers'] = [];
 
 /**
+ * Builds the caller's object for one decoded record instead of a Message (QueueConsumer's
+ * jobs: one object per record, not a Message copied into a Job); undefined skips the record.
+ */
+export type MakeRecord<T> = (offset: number, timestamp: number, key: Buffer | null, value: Buffer | null, headers: Message['headers']) => T | undefined;
+
+/**
  * Offset after the last whole batch in `buf` (where the next fetch starts), or -1 when
  * `buf` holds no whole batch. Reads batch headers only.
  */
@@ -73,7 +79,7 @@ function bytes(buf: Buffer, end: number): Buffer | null {
  * bad record; records before it may have been returned. A call that already has records
  * returns them and throws on the next call, so good records are never lost to an error.
  */
-export class MessageDecoder {
+export class MessageDecoder<T = Message> {
   private pos = 0; //        start of the current batch
   private end = 0; //        end of the current batch (0: no batch entered yet)
   private cursor = 0; //     next record in the current batch
@@ -83,15 +89,19 @@ export class MessageDecoder {
   private baseTs = 0;
   private failure: Error | null = null; // a bad batch met after records were already handed out
 
-  constructor(private readonly buf: Buffer, private readonly topic: string, private readonly partition: number, private readonly minOffset: number) {}
+  constructor(
+    private readonly buf: Buffer, private readonly topic: string, private readonly partition: number, private readonly minOffset: number,
+    /** Makes the object of each record; default a Message. */
+    private readonly make?: MakeRecord<T>,
+  ) {}
 
   /** Bytes of the buffer already passed (whole batches decoded or skipped, up to the current batch's start). */
   get consumed(): number {
     return this.left > 0 ? this.pos : this.end;
   }
 
-  next(out: Message[], max: number): boolean {
-    const { buf, topic, partition, minOffset } = this;
+  next(out: T[], max: number): boolean {
+    const { buf, topic, partition, minOffset, make } = this;
     let n = 0;
     for (;;) {
       if (this.left === 0) {
@@ -137,8 +147,16 @@ export class MessageDecoder {
           this.left--;
           this.index++;
           if (offset >= minOffset) {
-            out.push({ topic, partition, offset, timestamp, key, value, headers });
-            n++;
+            if (make === undefined) {
+              out.push({ topic, partition, offset, timestamp, key, value, headers } as T);
+              n++;
+            } else {
+              const made = make(offset, timestamp, key, value, headers);
+              if (made !== undefined) {
+                out.push(made);
+                n++;
+              }
+            }
           }
         }
       } catch (err) {
@@ -183,11 +201,12 @@ export class MessageDecoder {
 }
 
 /**
- * Appends to `out` every record of the whole batches in `buf` with offset >= `minOffset`.
+ * Appends to `out` every record of the whole batches in `buf` with offset >= `minOffset`
+ * (a Message each, or what `make` makes of it).
  * Each batch's CRC is checked first; a bad batch throws CorruptBatchError. A trailing
  * partial batch is ignored.
  */
-export function decodeMessages(buf: Buffer, topic: string, partition: number, minOffset: number, out: Message[]): void {
-  const d = new MessageDecoder(buf, topic, partition, minOffset);
+export function decodeMessages<T = Message>(buf: Buffer, topic: string, partition: number, minOffset: number, out: T[], make?: MakeRecord<T>): void {
+  const d = new MessageDecoder<T>(buf, topic, partition, minOffset, make);
   while (d.next(out, Infinity)); // a second call only to throw an error met after good records
 }

@@ -278,7 +278,8 @@ export class Producer {
   }
 
   private pump(): void {
-    if (this.idem?.needsProducerId) {
+    // A reset bumps the epoch here (idempotence.ts); a producer id is asked for only at the first send or when the epoch is spent.
+    if (this.idem?.needsProducerId && !this.idem.bumpEpoch()) {
       if (this.acc.ready.length > 0) this.initProducerId();
       return;
     }
@@ -424,7 +425,7 @@ export class Producer {
     if (idem !== null && (code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' || code === 'UNKNOWN_PRODUCER_ID' || code === 'INVALID_PRODUCER_EPOCH')) {
       const what = idem.refused(b, code);
       if (what === 'resequence' && !this.closedHard) {
-        // Not stored: it goes out again under the new producer id (sendRequest's caller pumps).
+        // Not stored: it goes out again under the next epoch (sendRequest's caller pumps).
         idem.resequence(b);
         this.acc.requeue(b);
         return;

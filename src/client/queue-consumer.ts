@@ -54,9 +54,9 @@ import { CoordinatorRoute } from './coordinator-route.js';
 import { clientLogger, errorText, type Logger } from './logger.js';
 import { InvalidArgumentError } from './errors.js';
 import { decodeMessages } from './message-decoder.js';
-import { Job, type JobSettler, type ReleaseOptions } from './queue-job.js';
+import type { Job, JobSettler, ReleaseOptions } from './queue-job.js';
+import { HeldJob, JobSet } from './held-job.js';
 import { ShareAckBatcher } from './share-ack-batcher.js';
-import type { Message } from './types.js';
 import { tpKey } from '../protocol/topic-partition.js';
 
 /**
@@ -158,13 +158,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly settings: ShareGroupSettings | undefined;
   private readonly log: Logger;
 
-  private readonly buffer: Job[] = [];
   /**
-   * The holder token each job was acquired under (ShareAcquire's `holder`: the coordinator
-   * instance and this worker's handle there; ShareService.holderOf). Its lock is this
-   * worker's as long as the coordinator still answers with that token.
+   * Jobs acquired and not yet handed out. Each knows the holder token it was acquired under
+   * (HeldJob.holder: ShareAcquire's `holder`, the coordinator instance and this worker's
+   * handle there; ShareService.holderOf). Its lock is this worker's as long as the
+   * coordinator still answers with that token.
    */
-  private readonly holderOfJob = new WeakMap<Job, string>();
+  private readonly buffer: HeldJob[] = [];
   /**
    * The holder token of the latest acquire answer sent after the last coordinator error
    * (`route.moves` was `heldAt` when it was sent and still is). While `heldAt` lags
@@ -199,9 +199,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   /** close({ drain }) began: no more acquires or hand-outs; running jobs are being waited for. */
   private draining = false;
   /** Jobs handed out and not yet settled (a cancel push looks them up here). */
-  private readonly active = new Set<Job>();
-  /** run()'s handlers still running (a drain waits for them and their acks). */
-  private readonly running = new Set<Promise<void>>();
+  private readonly active = new JobSet('activeAt');
+  /** run()'s handlers still running, or their settles not yet answered (a drain waits for them). */
+  private running = 0;
+  /** Wakes run() waiting for its last handlers once `running` is 0. */
+  private runEnd: (() => void) | null = null;
   /** Wakes a drain waiting for the handed-out jobs. */
   private drainWake: (() => void) | null = null;
   private closed: Promise<void> | undefined;
@@ -214,12 +216,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private loopWake: (() => void) | null = null;
   private jobWake: (() => void) | null = null;
   private readonly inFlightSettles = new Set<Promise<unknown>>();
-  /** Running handlers' jobs (run() with extendLocks) -> when their lock is next extended (Infinity: an extend is out). */
-  private readonly extendAt = new Map<Job, number>();
+  /** Running handlers' jobs (run() with extendLocks); each one's HeldJob.extendAt says when its lock is next extended. */
+  private readonly extending = new JobSet('extendingAt');
   /** Stops this worker's cancel-push listener (the route may outlive it when shared). */
   private readonly unlisten: () => void;
   private extendTimer: NodeJS.Timeout | undefined;
   private extendTimerAt = Infinity;
+  /** The lock timer (checkLocks), armed at the earliest lock deadline of a job held. */
+  private lockCheck: NodeJS.Timeout | undefined;
+  private lockCheckAt = Infinity;
 
   constructor(opts: QueueConsumerOptions) {
     if (typeof opts?.groupId !== 'string' || opts.groupId === '') throw new InvalidArgumentError('groupId is required');
@@ -265,30 +270,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       next: async (): Promise<IteratorResult<Job>> => {
         this.start();
         for (;;) {
-          if (this.failure) throw this.failure;
-          if (this.closing || this.draining || this.handedOut >= this.maxMessages) return done;
-          if (this.buffer.length > 0 && this.heldAt !== this.route.moves) {
-            // A coordinator error since the last answer: whether these jobs' locks survived is
-            // told by the next answer's holder token; a heartbeat asks at once.
-            this.beat();
-            await new Promise<void>((r) => { this.jobWake = r; });
-            continue;
-          }
-          const job = this.buffer.shift();
-          if (job && this.holderOfJob.get(job) !== this.holder) {
-            // Acquired under another holder token (the coordinator moved or reloaded, or this
-            // worker left and came back): its lock is gone, the record is available again, and
-            // another worker may already have acked it. Not handed out; nothing to release.
-            this.freeSlot(job);
-            continue;
-          }
-          if (job) {
-            job.delivered = true;
-            this.active.add(job);
-            this.handedOut++;
-            return { value: job, done: false };
-          }
-          await new Promise<void>((r) => { this.jobWake = r; });
+          const job = this.take();
+          if (job === null) return done;
+          if (job) return { value: job, done: false };
+          await this.jobsArrive();
         }
       },
       // `break`, `return` or a throw out of `for await` ends this worker, as it ends a Consumer:
@@ -308,30 +293,119 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * is closed, or once `maxMessages` jobs were handed out and their handlers finished.
    */
   async run(handler: (job: Job, ctx: JobContext) => Promise<void> | void): Promise<void> {
-    const running = this.running;
-    for await (const job of this) {
-      const p: Promise<void> = (async () => {
-        const stopExtending = this.extendLocks ? this.keepLocked(job) : undefined;
-        try {
-          await handler(job, { get signal() { return job.signal; } });
-          stopExtending?.();
-          if (!job.settled && !job.cancelled && !job.abandoned) await job.ack();
-        } catch (err) {
-          stopExtending?.();
-          // Cancelled (the broker settled it) or abandoned (the drain timed out: the leave
-          // releases it): the handler's abort is the expected end, and the job is not ours to settle.
-          if ((job.cancelled || job.abandoned) && !job.settled) return;
-          if (!job.settled) await job.release({ reason: (err as Error)?.message ?? String(err) });
-          else throw err;
-        }
-      })().catch((err: unknown) => this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: ${errorText(err)}`))
-        .finally(() => {
-          running.delete(p);
-          this.wakeDrain();
-        });
-      running.add(p);
+    // Not `for await (const job of this)`, and no async function per job: a promise for every
+    // job handed out, one per handler wrapped, its catch and finally were most of the
+    // workers' allocation per job (docs/queue-performance.md, "The workers' side"). Jobs
+    // buffered are handed out in one go; a job costs the handler's own promise, one then()
+    // and its two callbacks; its ack goes to the batcher with one callback for all jobs.
+    this.start();
+    for (;;) {
+      const job = this.take();
+      if (job === null) break;
+      if (job === undefined) await this.jobsArrive();
+      else this.runJob(handler, job);
     }
-    await Promise.all(running);
+    while (this.running > 0) await new Promise<void>((r) => { this.runEnd = r; });
+  }
+
+  /** run(): one handler call; `running` counts it until its settle is answered. */
+  private runJob(handler: (job: Job, ctx: JobContext) => Promise<void> | void, job: HeldJob): void {
+    this.running++;
+    if (this.extendLocks) this.keepLocked(job);
+    let r: Promise<void> | void;
+    try {
+      // The job is its own context: `signal` is its getter (JobContext asks for nothing else).
+      r = handler(job, job);
+    } catch (err) {
+      this.handlerFailed(job, err);
+      return;
+    }
+    if (r !== undefined && r !== null && typeof (r as PromiseLike<void>).then === 'function') {
+      (r as PromiseLike<void>).then(() => this.handlerDone(job), (err: unknown) => this.handlerFailed(job, err));
+    } else this.handlerDone(job);
+  }
+
+  /** run(): the handler of `job` returned: ack it unless it settled the job itself, an admin cancelled it or a drain abandoned it. */
+  private handlerDone(job: HeldJob): void {
+    this.extending.delete(job);
+    if (job.settled || job.cancelled || job.abandoned) return this.ran();
+    job.settled = true;
+    this.freeSlot(job);
+    this.link.acks.ackThen(this.workerId, job, this.ranAcked);
+  }
+
+  /** run(): an ack of handlerDone answered. */
+  private readonly ranAcked = (job: Job, err?: Error): void => {
+    if (err) this.jobWarn(job, err);
+    else this.acked(job);
+    this.ran();
+  };
+
+  /** run(): the handler of `job` threw: released with the error as reason, unless settled or cancelled. */
+  private handlerFailed(job: HeldJob, err: unknown): void {
+    this.extending.delete(job);
+    // Cancelled (the broker settled it) or abandoned (the drain timed out: the leave
+    // releases it): the handler's abort is the expected end, and the job is not ours to settle.
+    if ((job.cancelled || job.abandoned) && !job.settled) return this.ran();
+    if (job.settled) {
+      this.jobWarn(job, err);
+      return this.ran();
+    }
+    job.release({ reason: (err as Error)?.message ?? String(err) }).then(() => this.ran(), (e: unknown) => {
+      this.jobWarn(job, e);
+      this.ran();
+    });
+  }
+
+  private jobWarn(job: Job, err: unknown): void {
+    this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: ${errorText(err)}`);
+  }
+
+  /** run(): a handler and its settle are over. */
+  private ran(): void {
+    this.running--;
+    this.wakeDrain();
+    if (this.running === 0 && this.runEnd) {
+      const w = this.runEnd;
+      this.runEnd = null;
+      w();
+    }
+  }
+
+  /**
+   * The next job to hand out (the iterator's and run()'s), undefined when there is none yet
+   * (jobsArrive()), null when no more will come (closing, draining, maxMessages handed out).
+   * Throws the error that ended the acquire loop.
+   */
+  private take(): HeldJob | undefined | null {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.closing || this.draining || this.handedOut >= this.maxMessages) return null;
+      if (this.buffer.length > 0 && this.heldAt !== this.route.moves) {
+        // A coordinator error since the last answer: whether these jobs' locks survived is
+        // told by the next answer's holder token; a heartbeat asks at once.
+        this.beat();
+        return undefined;
+      }
+      const job = this.buffer.shift();
+      if (job === undefined) return undefined;
+      if (job.holder !== this.holder) {
+        // Acquired under another holder token (the coordinator moved or reloaded, or this
+        // worker left and came back): its lock is gone, the record is available again, and
+        // another worker may already have acked it. Not handed out; nothing to release.
+        this.freeSlot(job);
+        continue;
+      }
+      job.delivered = true;
+      this.active.add(job);
+      this.handedOut++;
+      return job;
+    }
+  }
+
+  /** Resolves when jobs arrived, the holder token was heard, or the consumer fails or closes (wakeJobs). */
+  private jobsArrive(): Promise<void> {
+    return new Promise<void>((r) => { this.jobWake = r; });
   }
 
   /** Held jobs (buffered + handed out, not settled). */
@@ -348,7 +422,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   settleAck(job: Job): Promise<void> {
     this.freeSlot(job);
-    return this.link.acks.ack(this.workerId, job).then(() => this.acked(job));
+    return new Promise<void>((resolve, reject) => this.link.acks.ackThen(this.workerId, job, (j, err) => {
+      if (err) return reject(err);
+      this.acked(j);
+      resolve();
+    }));
   }
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
@@ -356,7 +434,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     // An unstarted give-back names the holder token the job came under: the coordinator
     // refuses it once that is not this worker's any more, so it cannot let go of the same
     // offset acquired again meanwhile (after a move: a count taken back that was not given).
-    const token = opts.kind === 'unstarted' ? this.holderOfJob.get(job) : undefined;
+    const token = opts.kind === 'unstarted' ? (job as HeldJob).holder : undefined;
     const holder = token !== undefined && !token.startsWith(NO_HOLDER) ? token : undefined;
     // Give-backs go through the connection's batcher (close and drain give back a whole
     // buffer at once, for every worker sharing the connection), each under its own token.
@@ -387,21 +465,21 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   // --- internals ---------------------------------------------------------------------
 
   /**
-   * Extends `job`'s lock whenever half of what is left has passed, until the returned stop
-   * function is called or the job is settled. Deadlines are broker time, compared with this
+   * Extends `job`'s lock whenever half of what is left has passed, until its handler returns
+   * (taken out of `extending`) or the job is settled. Deadlines are broker time, compared with this
    * machine's clock (as the prefetch expiry check does), so skew eats into the margin.
    *
    * One timer per worker, armed at the earliest extension due, not one per job: most jobs
    * end long before half their lock, and a setTimeout per job was most of the workers'
    * per-job timer work (docs/queue-performance.md, step 4).
    */
-  private keepLocked(job: Job): () => void {
+  private keepLocked(job: HeldJob): void {
     const at = this.nextExtension(job);
-    this.extendAt.set(job, at);
+    job.extendAt = at;
+    this.extending.add(job);
     // The timer is never later than the earliest extension due, so only this one can move it
     // earlier: no scan of every running job's (one per job started, docs/queue-performance.md).
     this.armExtensionAt(at);
-    return () => { this.extendAt.delete(job); };
   }
 
   private nextExtension(job: Job): number {
@@ -411,7 +489,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   private armExtensions(): void {
     let next = Infinity;
-    for (const at of this.extendAt.values()) if (at < next) next = at;
+    for (const job of this.extending.toArray()) if (job.extendAt < next) next = job.extendAt;
     this.armExtensionAt(next);
   }
 
@@ -427,20 +505,20 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.extendTimer = undefined;
     this.extendTimerAt = Infinity;
     const now = Date.now();
-    for (const [job, at] of this.extendAt) {
+    for (const job of this.extending.toArray()) {
       if (job.settled || job.cancelled || this.closing) {
-        this.extendAt.delete(job);
+        this.extending.delete(job);
         continue;
       }
-      if (at > now) continue;
-      this.extendAt.set(job, Infinity); // in flight
+      if (job.extendAt > now) continue;
+      job.extendAt = Infinity; // in flight
       job.extend().then(() => {
-        if (!this.extendAt.has(job) || job.settled || this.closing) return;
-        this.extendAt.set(job, this.nextExtension(job));
+        if (!this.extending.has(job) || job.settled || this.closing) return;
+        job.extendAt = this.nextExtension(job);
         this.armExtensions();
       }, (err: Error) => {
         // Settled meanwhile: the extend raced the ack, nothing lost.
-        if (!job.settled && this.extendAt.delete(job)) this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
+        if (!job.settled && this.extending.delete(job)) this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: could not extend its lock: ${err.message}`);
       });
     }
     this.armExtensions();
@@ -477,11 +555,18 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   private dropStale(acked: Job): void {
-    this.dropBuffered((j) => j !== acked && j.offset === acked.offset && j.partition === acked.partition && j.topic === acked.topic);
+    // A loop of its own, not dropBuffered with a predicate: this runs for every ack, and the
+    // predicate was a closure per ack.
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const j = this.buffer[i]!;
+      if (j === acked || j.offset !== acked.offset || j.partition !== acked.partition || j.topic !== acked.topic) continue;
+      this.buffer.splice(i, 1);
+      this.freeSlot(j);
+    }
   }
 
   /** Takes the buffered jobs `which` picks out of the buffer (never handed out), freeing their slots. */
-  private dropBuffered(which: (j: Job) => boolean, each?: (j: Job) => void): void {
+  private dropBuffered(which: (j: HeldJob) => boolean, each?: (j: HeldJob) => void): void {
     for (let i = this.buffer.length - 1; i >= 0; i--) {
       const j = this.buffer[i]!;
       if (!which(j)) continue;
@@ -495,7 +580,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (!job.holdsSlot) return;
     job.holdsSlot = false;
     this.outstanding--;
-    this.active.delete(job);
+    this.active.delete(job as HeldJob);
     if (this.drainWake) this.wakeDrain();
     this.wakeLoop();
   }
@@ -517,7 +602,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     const wanted = new Set(offsets as unknown[]);
     const hit = (j: Job) => j.topic === topic && j.partition === partition && wanted.has(j.offset);
     this.dropBuffered(hit, (j) => j.markCancelled());
-    for (const j of [...this.active]) {
+    for (const j of this.active.toArray()) {
       if (!hit(j)) continue;
       j.markCancelled();
       this.freeSlot(j);
@@ -561,7 +646,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   /** Whether `job`'s lock is this worker's as far as it knows: acquired under the holder token confirmed since the last coordinator error. */
   private current(job: Job): boolean {
-    return this.heldAt === this.route.moves && this.holderOfJob.get(job) === this.holder;
+    return this.heldAt === this.route.moves && (job as HeldJob).holder === this.holder;
   }
 
   /**
@@ -578,7 +663,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (sentAt !== this.route.moves) return;
     const confirming = this.heldAt !== sentAt;
     if (!confirming && holder === this.holder) return;
-    if (holder !== this.holder) this.dropBuffered((j) => this.holderOfJob.get(j) !== holder);
+    if (holder !== this.holder) this.dropBuffered((j) => j.holder !== holder);
     this.holder = holder;
     this.heldAt = sentAt;
     if (confirming && this.buffer.length > 0) this.wakeJobs();
@@ -647,7 +732,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       if (err instanceof SluiceError && !err.retriable && err.code !== 'CLIENT_CLOSED') throw err;
       return true;
     }
-    const jobs: Job[] = [];
+    const jobs: HeldJob[] = [];
     let problem = '';
     for (const p of res.partitions) {
       if (p.error) {
@@ -660,7 +745,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.warned = problem;
     const holder = holderIn(res, this.route.moves);
     this.heard(holder, sentAt);
-    for (const j of jobs) this.holderOfJob.set(j, holder);
+    for (const j of jobs) j.holder = holder;
     if (this.closing || this.draining) {
       // Acquired while closing or draining: give them straight back, unstarted.
       this.outstanding += jobs.length;
@@ -685,43 +770,60 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   /**
-   * One timer per acquired batch: when a lock runs out (the application was too slow and
-   * did not extend), the record is back in the queue, so its slot is freed here and it is
-   * dropped from the buffer if never handed out. Deadlines are broker time compared with
-   * local time: fine on one host or with synced clocks; skew only shifts when the slot frees.
+   * Frees the slots of held jobs whose lock ran out (the application was too slow and did not
+   * extend): the record is back in the queue, so a buffered one is dropped and never handed
+   * out. One timer per worker, armed at the earliest deadline of a job held, not a timer per
+   * acquisition: that one's closure held every job of the acquisition until its lock
+   * deadline (the group's visibility timeout, 30 s by default) however soon they were acked,
+   * so every acked job lived long enough to be promoted to the old generation (~290 bytes
+   * per job, test/client/queue-consumer-heap.test.ts). Deadlines are broker time compared
+   * with local time: fine on one host or with synced clocks; skew only shifts when the slot
+   * frees.
    */
-  private watchLocks(jobs: Job[]): void {
-    const check = () => {
-      if (this.closing) return;
-      const now = Date.now();
-      let next = Infinity;
-      for (const j of jobs) {
-        if (!j.holdsSlot) continue;
-        if (j.lockDeadline <= now) {
-          if (!j.delivered) {
-            const i = this.buffer.indexOf(j);
-            if (i >= 0) this.buffer.splice(i, 1);
-          }
-          this.freeSlot(j);
-        } else next = Math.min(next, j.lockDeadline);
-      }
-      if (next !== Infinity) setTimeout(check, next - now + 5).unref();
-    };
-    const first = jobs[0].lockDeadline; // one acquire, one deadline
-    setTimeout(check, Math.max(0, first - Date.now()) + 5).unref();
+  private watchLocks(jobs: HeldJob[]): void {
+    this.armLockCheck(jobs[0]!.lockDeadline); // one acquire, one deadline
   }
 
-  private toJobs(topic: string, partition: number, records: Buffer, ranges: { firstOffset: number; lastOffset: number; deliveryCount: number }[], deadline: number, out: Job[]): void {
-    if (ranges.length === 0) return;
-    const msgs: Message[] = [];
-    decodeMessages(Buffer.isBuffer(records) ? records : Buffer.from(records), topic, partition, ranges[0].firstOffset, msgs);
-    let r = 0;
-    for (const m of msgs) {
-      while (r < ranges.length && ranges[r].lastOffset < m.offset) r++;
-      if (r >= ranges.length) break;
-      if (m.offset < ranges[r].firstOffset) continue; // between ranges: another worker's or settled
-      out.push(new Job(this, topic, partition, m.offset, m.timestamp, m.key, m.value, m.headers, ranges[r].deliveryCount, deadline));
+  private armLockCheck(at: number): void {
+    if (at >= this.lockCheckAt) return;
+    clearTimeout(this.lockCheck);
+    this.lockCheckAt = at;
+    this.lockCheck = setTimeout(() => this.checkLocks(), Math.max(0, at - Date.now()) + 5);
+    this.lockCheck.unref();
+  }
+
+  /** The lock timer: frees the held jobs whose lock ran out (buffered or handed out), then waits for the next deadline. */
+  private checkLocks(): void {
+    this.lockCheck = undefined;
+    this.lockCheckAt = Infinity;
+    if (this.closing) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const j = this.buffer[i]!;
+      if (j.lockDeadline > now) next = Math.min(next, j.lockDeadline);
+      else {
+        this.buffer.splice(i, 1);
+        this.freeSlot(j);
+      }
     }
+    for (const j of this.active.toArray()) {
+      if (j.lockDeadline > now) next = Math.min(next, j.lockDeadline);
+      else this.freeSlot(j);
+    }
+    this.armLockCheck(next);
+  }
+
+
+  private toJobs(topic: string, partition: number, records: Buffer, ranges: { firstOffset: number; lastOffset: number; deliveryCount: number }[], deadline: number, out: HeldJob[]): void {
+    if (ranges.length === 0) return;
+    let r = 0;
+    // Each record decoded straight into its job (no Message in between, copied and dropped).
+    decodeMessages(Buffer.isBuffer(records) ? records : Buffer.from(records), topic, partition, ranges[0].firstOffset, out, (offset, timestamp, key, value, headers) => {
+      while (r < ranges.length && ranges[r].lastOffset < offset) r++;
+      if (r >= ranges.length || offset < ranges[r].firstOffset) return undefined; // past or between ranges: another worker's or settled
+      return new HeldJob(this, topic, partition, offset, timestamp, key, value, headers, ranges[r].deliveryCount, deadline);
+    });
   }
 
   /** Returns a job the application never saw: not a delivery attempt (the release carries its holder token, see settleRelease). */
@@ -770,7 +872,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const deadline = new Promise<void>((r) => { timer = setTimeout(() => { timedOut = true; r(); }, timeoutMs); });
-    while (!timedOut && (this.active.size > 0 || this.running.size > 0)) {
+    while (!timedOut && (this.active.size > 0 || this.running > 0)) {
       await Promise.race([new Promise<void>((r) => { this.drainWake = r; }), deadline]);
     }
     clearTimeout(timer);
@@ -781,7 +883,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       // handlers to stop (their signal) rather than let them finish a job that is no longer
       // theirs, and keep run() from acking one after the leave (and from waiting on it forever
       // when its handler honours the signal).
-      for (const j of this.active) {
+      for (const j of this.active.toArray()) {
         j.markAbandoned(new SluiceError('CLIENT_CLOSED', `job ${j.topic}/${j.partition}@${j.offset}: the worker's drain timed out after ${timeoutMs} ms; it is released to the group as a failed attempt`));
       }
     }
@@ -800,6 +902,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.closing = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.extendTimer);
+    clearTimeout(this.lockCheck);
     const unstarted = this.stopTaking();
     await this.link.acks.idle();
     // An acquire of ours still parked at the broker is woken by these give-backs and takes

@@ -66,22 +66,23 @@ export class Job implements Message {
     public lockDeadline: number,
   ) {}
 
+  // Not async methods: an async wrapper around the settler's promise was one more promise and
+  // a thenable hand-off per job (docs/queue-performance.md, "The workers' side"). A second
+  // settle still fails as a rejected promise, never a throw.
+
   /** Done: the record is never delivered again. Resolves once the broker stored it durably. */
-  async ack(): Promise<void> {
-    this.markSettled('ack');
-    return this.settler.settleAck(this);
+  ack(): Promise<void> {
+    return this.markSettled('ack') ?? this.settler.settleAck(this);
   }
 
   /** Give it back: a failed attempt (redelivered after `delayMs` or the group's backoff), or `kind: 'unstarted'`. */
-  async release(opts: ReleaseOptions = {}): Promise<void> {
-    this.markSettled('release');
-    return this.settler.settleRelease(this, opts);
+  release(opts: ReleaseOptions = {}): Promise<void> {
+    return this.markSettled('release') ?? this.settler.settleRelease(this, opts);
   }
 
   /** Poison: straight to the dead-letter topic, never delivered again. */
-  async reject(reason?: string): Promise<void> {
-    this.markSettled('reject');
-    return this.settler.settleReject(this, reason);
+  reject(reason?: string): Promise<void> {
+    return this.markSettled('reject') ?? this.settler.settleReject(this, reason);
   }
 
   /**
@@ -141,9 +142,11 @@ export class Job implements Message {
     return this.lockDeadline;
   }
 
-  private markSettled(how: string): void {
-    if (this.settled) throw new JobSettledError(this, how);
+  /** Marks the job settled; a rejected promise (JobSettledError) when it already was. */
+  private markSettled(how: string): Promise<never> | undefined {
+    if (this.settled) return Promise.reject(new JobSettledError(this, how));
     this.settled = true;
+    return undefined;
   }
 }
 

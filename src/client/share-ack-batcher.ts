@@ -39,12 +39,14 @@ export interface AckTarget {
   readonly offset: number;
 }
 
+/** Called once a settle is answered: with no error when the broker applied it (an ack: durably), else with the error. */
+export type AckDone<T extends AckTarget = AckTarget> = (target: T, error?: Error) => void;
+
 interface PendingAck {
   target: AckTarget;
   /** Set for a give-back (release kind unstarted): its reason. */
-  giveBack?: { reason?: string };
-  resolve: () => void;
-  reject: (e: Error) => void;
+  giveBack: { reason?: string } | undefined;
+  done: AckDone;
 }
 
 /** The acks of one entry: one worker, one holder token, one partition, one kind of settle. */
@@ -71,7 +73,16 @@ export class ShareAckBatcher {
 
   /** Acks `target` for `workerId`; resolves once the broker answered the ack (durable), rejects with its error. */
   ack(workerId: string, target: AckTarget): Promise<void> {
-    return this.add(workerId, undefined, target, undefined);
+    return new Promise<void>((resolve, reject) => this.add(workerId, undefined, target, undefined, (_, err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * ack() without a promise: `done` is called with `target` once the broker answered (an
+   * error when it refused). For callers that settle many jobs with one callback
+   * (QueueConsumer.run): no promise, resolver or closure per ack.
+   */
+  ackThen<T extends AckTarget>(workerId: string, target: T, done: AckDone<T>): void {
+    this.add(workerId, undefined, target, undefined, done as AckDone);
   }
 
   /**
@@ -80,23 +91,22 @@ export class ShareAckBatcher {
    * (INVALID_RECORD_STATE) once that is not the worker's token. Resolves once answered.
    */
   giveBack(workerId: string, target: AckTarget, holder: string | undefined, reason?: string): Promise<void> {
-    return this.add(workerId, holder, target, { ...(reason !== undefined && { reason }) });
+    const giveBack = reason !== undefined ? { reason } : {};
+    return new Promise<void>((resolve, reject) => this.add(workerId, holder, target, giveBack, (_, err) => (err ? reject(err) : resolve())));
   }
 
-  private add(workerId: string, holder: string | undefined, target: AckTarget, giveBack: PendingAck['giveBack']): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const a: PendingAck = { target, ...(giveBack && { giveBack }), resolve, reject };
-      const k = unitKey(workerId, holder);
-      const u = this.pending.get(k);
-      if (u) u.acks.push(a);
-      else this.pending.set(k, { workerId, holder, acks: [a] });
-      if (this.scheduled) return;
-      const before = this.last;
-      const flush = (this.scheduled = new Promise<void>((r) => setImmediate(r)).then(() => before.catch(() => undefined)).then(() => this.flush()));
-      this.last = flush;
-      this.flushing.add(flush);
-      void flush.finally(() => this.flushing.delete(flush));
-    });
+  private add(workerId: string, holder: string | undefined, target: AckTarget, giveBack: PendingAck['giveBack'], done: AckDone): void {
+    const a: PendingAck = { target, giveBack, done };
+    const k = unitKey(workerId, holder);
+    const u = this.pending.get(k);
+    if (u) u.acks.push(a);
+    else this.pending.set(k, { workerId, holder, acks: [a] });
+    if (this.scheduled) return;
+    const before = this.last;
+    const flush = (this.scheduled = new Promise<void>((r) => setImmediate(r)).then(() => before.catch(() => undefined)).then(() => this.flush()));
+    this.last = flush;
+    this.flushing.add(flush);
+    void flush.finally(() => this.flushing.delete(flush));
   }
 
   /** Resolves once every ack made before the call is answered. */
@@ -112,8 +122,8 @@ export class ShareAckBatcher {
     for (const [k, { workerId, holder, acks }] of batch) work.set(k, { workerId, holder, entries: byPartition(acks) });
     const retry: Work = new Map();
     await this.sendAll(work, (unit, entry, error) => {
-      if (!error) for (const a of entry) a.resolve();
-      else if (entry.length === 1) entry[0].reject(error);
+      if (!error) for (const a of entry) a.done(a.target);
+      else if (entry.length === 1) entry[0].done(entry[0].target, error);
       else {
         // One merged entry failed as a whole: find the culprits by sending one offset per entry.
         const k = unitKey(unit.workerId, unit.holder);
@@ -124,8 +134,7 @@ export class ShareAckBatcher {
     });
     if (retry.size === 0) return;
     await this.sendAll(retry, (_, entry, error) => {
-      if (error) entry[0].reject(error);
-      else entry[0].resolve();
+      entry[0].done(entry[0].target, error);
     });
   }
 
@@ -153,7 +162,7 @@ export class ShareAckBatcher {
         ...(rest.length > 0 && { workers: rest.map((u) => ({ workerId: u.workerId, ...holderOf(u), entries: u.entries.map(entryOf) })) }),
       });
     } catch (err) {
-      for (const u of units) for (const e of u.entries) for (const a of e) a.reject(err as Error);
+      for (const u of units) for (const e of u.entries) for (const a of e) a.done(a.target, err as Error);
       return;
     }
     answer(first, res.results, each);

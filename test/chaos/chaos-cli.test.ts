@@ -1,6 +1,7 @@
 /**
- * `npm run chaos` arguments (scripts/chaos.ts): an unknown fault and a bad broker count are
- * refused by name with exit 2, before anything starts.
+ * `npm run chaos` arguments (scripts/chaos.ts): an unknown fault, a bad broker count and
+ * `--broker-logs` without a report to write them beside are refused by name with exit 2,
+ * before anything starts.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,4 +21,10 @@ test('an unknown fault and a broker count other than 3 or 5 are refused naming t
   const four = chaos('--brokers', '4');
   assert.equal(four.status, 2, four.stderr);
   assert.match(four.stderr, /--brokers must be 3 or 5, got 4/);
+});
+
+test('--broker-logs without --report is refused: the logs are written beside the report', () => {
+  const r = chaos('--broker-logs');
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--broker-logs needs --report FILE/);
 });

@@ -111,6 +111,24 @@ test('refusals: a consequence of an earlier batch is retried; UNKNOWN_PRODUCER_I
   assert.deepEqual([x.producerId, x.baseSequence], [2, 0]);
 });
 
+test('a reset bumps the epoch of the same producer id; only a spent epoch (int16 maximum) needs a new id', () => {
+  const s = new IdempotentSequences();
+  assert.equal(s.bumpEpoch(), false, 'no producer id yet: InitProducerId first');
+  s.start(7, 0);
+  const [x, y] = [batch('t', 0, 3), batch('t', 1, 1)];
+  assert.ok(s.admit(x) && s.admit(y));
+  s.acked(y);
+  s.failed(x); // a gap on partition 0
+  assert.equal(s.needsProducerId, true);
+  assert.equal(s.bumpEpoch(), true);
+  assert.equal(s.needsProducerId, false);
+  const [z, w] = [batch('t', 0, 1), batch('t', 1, 1)];
+  assert.ok(s.admit(z) && s.admit(w));
+  assert.deepEqual([z, w].map((b) => [b.producerId, b.producerEpoch, b.baseSequence]), [[7, 1, 0], [7, 1, 0]], 'same id, next epoch, every partition from 0');
+  s.start(7, 0x7fff);
+  assert.equal(s.bumpEpoch(), false, 'epoch 32767 is the last: a new producer id is needed');
+});
+
 /**
  * A fake broker with one topic `t` of two partitions, leading both with a real
  * ProducerStateTable. `lose(n)`: the next n produce requests are stored but not answered, and
@@ -204,7 +222,7 @@ test('answers lost with the connection: retries resend each batch with its seque
   }
 });
 
-test('a leader that lost the producer (UNKNOWN_PRODUCER_ID) after a dropped connection: the producer re-sequences every waiting retry under a new id, and every send is stored once, in order', async (t) => {
+test('a leader that lost the producer (UNKNOWN_PRODUCER_ID) after a dropped connection: the producer re-sequences every waiting retry under the next epoch, and every send is stored once, in order', async (t) => {
   const broker = await fakeBroker();
   t.after(() => broker.stop());
   const producer = new Producer({ url: broker.url, lingerMs: 0, reconnectBackoffMs: 10, reconnectBackoffMaxMs: 20, retryBackoffMs: 5, retryBackoffMaxMs: 20 });
@@ -230,5 +248,5 @@ test('a leader that lost the producer (UNKNOWN_PRODUCER_ID) after a dropped conn
   ]).finally(() => clearTimeout(timer));
   assert.deepEqual(broker.logs[0]!.values, ['first', ...values], 'every message once, in order');
   assert.deepEqual(results.flat().map((r) => r.offset), values.map((_, i) => 1 + i));
-  assert.equal(broker.producerIds, 2, 'one new producer id for the reset');
+  assert.equal(broker.producerIds, 1, 'the reset bumped the epoch of the same producer id (KIP-360), no new id asked for');
 });

@@ -15,6 +15,8 @@ class ShareFake extends FakeCluster {
   /** offset -> worker holding it. */
   readonly holder = new Map<number, string>();
   readonly acked = new Set<number>();
+  /** The lock each acquisition is answered with (the fake never expires locks itself). */
+  lockMs = 60_000;
 
   constructor(records: number) {
     super(1);
@@ -32,7 +34,7 @@ class ShareFake extends FakeCluster {
     if (free.length === 0) return { partitions: [] };
     for (const o of free) this.holder.set(o, body.workerId);
     const acquired = free.map((o) => ({ firstOffset: o, lastOffset: o, deliveryCount: 1 }));
-    return { partitions: [{ topic: 'jobs', partition: 0, acquired, lockDeadline: Date.now() + 60_000, records: Buffer.concat(this.logs.get(tpKey('jobs', 0))!) }] };
+    return { partitions: [{ topic: 'jobs', partition: 0, acquired, lockDeadline: Date.now() + this.lockMs, records: Buffer.concat(this.logs.get(tpKey('jobs', 0))!) }] };
   }
 
   /** All or nothing, as the broker's entries are. */
@@ -153,4 +155,25 @@ test('slots freed while an acquire is out are asked for by a second acquire at o
   await running;
   assert.equal(fake.acked.size, 40);
   assert.ok(maxHeld <= 8, `the worker held ${maxHeld} jobs at once with concurrency 8`);
+});
+
+test('a job whose lock ran out frees its slot; one still buffered is dropped, never handed out', { timeout: 30_000 }, async (t) => {
+  const fake = new ShareFake(10);
+  fake.lockMs = 300;
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 2, maxWaitMs: 10, connectionFactory: fake.factory });
+  t.after(() => w.close());
+  const it = w[Symbol.asyncIterator]();
+  // Offsets 0 and 1 acquired together; 0 handed out and never settled, 1 left in the buffer.
+  const first = (await it.next()).value!;
+  assert.equal(first.offset, 0);
+  assert.equal(w.inFlight, 2);
+  // Both locks run out (the worker's lock timer, one per worker): both slots are free again
+  // and the worker acquires two new records.
+  for (const end = Date.now() + 10_000; fake.asked().length < 2; await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > end) assert.fail(`no acquire for the freed slots; asked ${fake.asked().join(',')}`);
+  }
+  assert.deepEqual(fake.asked().slice(0, 2), [2, 2]);
+  // The expired buffered job (offset 1) is not handed out: the next job is a new record.
+  const next = (await it.next()).value!;
+  assert.equal(next.offset, 2);
 });

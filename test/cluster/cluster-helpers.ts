@@ -15,6 +15,8 @@ export interface Member {
   proc: ChildProcess;
   /** Resolves with the first event line that has `key`, past or future. */
   next(key: string, timeoutMs?: number): Promise<unknown>;
+  /** Every event line so far, in the order the member printed them. */
+  events(): readonly Record<string, unknown>[];
   kill(): void;
 }
 
@@ -35,6 +37,7 @@ export function startMember(etcdUrl: string, nodeId: number, env: Record<string,
   return {
     proc,
     kill: () => { proc.kill('SIGKILL'); },
+    events: () => events,
     next(key, timeoutMs = 30_000) {
       return new Promise((resolveP, reject) => {
         const timer = setTimeout(() => { reject(new Error(`member ${nodeId}: no "${key}" within ${timeoutMs} ms; stderr:\n${err}`)); }, timeoutMs);

@@ -11,7 +11,7 @@
 // shows the failover case does store the retried batches twice. Last, a new leader that has
 // none of the producer's batches (the old leader took them with acks=1 while the followers
 // were paused): it refuses the first retry with UNKNOWN_PRODUCER_ID, and the producer sends
-// every waiting retry again under a new producer id (before the fix in
+// every waiting retry again under the next epoch of its producer id (before the fix in
 // src/client/idempotence.ts the partition's sends never settled).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -140,7 +140,7 @@ test('control: without idempotence the same failover stores the retried batches 
   assert.ok(log.length > 1 + values.length, `duplicates stored: ${log.length} records for ${1 + values.length} sent`);
 });
 
-test('a new leader that never got the producer\'s batches (acks=1 writes of a leader that died first): the retries are refused as UNKNOWN_PRODUCER_ID and sent again under a new producer id, once each, in order', { skip: etcdTool.skip, timeout: 240_000 }, async (t) => {
+test('a new leader that never got the producer\'s batches (acks=1 writes of a leader that died first): the retries are refused as UNKNOWN_PRODUCER_ID and sent again under the next epoch of the producer id, once each, in order', { skip: etcdTool.skip, timeout: 240_000 }, async (t) => {
   const cluster = await startBrokerCluster({ brokers: 3 });
   t.after(() => cluster.stop());
   const { leader } = await createReplicated(cluster, TOPIC);
@@ -197,7 +197,7 @@ test('a new leader that never got the producer\'s batches (acks=1 writes of a le
     assert.ok(['', 'filler', 'filler,first'].includes(head.join(',')), `before the retried records: ${head.join(',')}`);
     assert.deepEqual(got.slice(head.length), values, 'every retried record once, in order');
     assert.deepEqual(results.map((r) => r.offset), values.map((_, i) => head.length + i), 'answered with where the new leader stored them');
-    console.log(head.includes('first') ? 'the new leader had the producer\'s first batch: the retries continued its sequence' : 'the new leader had no batch of the producer: UNKNOWN_PRODUCER_ID, re-sequenced under a new id');
+    console.log(head.includes('first') ? 'the new leader had the producer\'s first batch: the retries continued its sequence' : 'the new leader had no batch of the producer: UNKNOWN_PRODUCER_ID, re-sequenced under the next epoch');
   } finally {
     for (const f of followers) f.resume();
   }

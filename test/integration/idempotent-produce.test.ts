@@ -120,3 +120,42 @@ for (const how of ['SIGTERM', 'SIGKILL'] as const) {
     assert.equal(/storage\.producer-state\.replayed/.test(logs), how === 'SIGKILL', 'which recovery path ran');
   });
 }
+
+test('a batch that failed on a stalled connection and reaches the broker after the producer reset is never stored behind the later sends (KIP-360 epoch bump)', async (t) => {
+  const port = await freePort();
+  const broker = await startBroker({ args: ['--port', String(port)] });
+  t.after(() => broker.kill());
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic('t', 1);
+  await admin.close();
+  const proxy = await TcpProxy.start(port);
+  t.after(() => proxy.close());
+  // No retries: the send on the stalled connection fails at once when the connection is
+  // given up (pings unanswered), which leaves a gap and resets the producer's sequence.
+  const producer = new Producer({
+    url: `ws://127.0.0.1:${proxy.port}`, lingerMs: 0, retries: 0, pingIntervalMs: 300,
+    reconnectBackoffMs: 20, reconnectBackoffMaxMs: 200, requestTimeoutMs: 60_000,
+  });
+  t.after(() => producer.close());
+  await producer.send('t', { value: 'first', partition: 0 });
+
+  // The link stalls with 'late' on its way; the client gives up on the connection (and on
+  // 'late'), reconnects and sends 'after'. The stalled bytes still reach the broker afterwards,
+  // as TCP delivers what was sent before the client's FIN.
+  proxy.holdOpen('toServer');
+  const late = producer.send('t', { value: 'late', partition: 0 });
+  await proxy.whenKept('toServer');
+  await assert.rejects(late, (e: Error & { code?: string }) => e.code === 'NETWORK_ERROR', 'failed with the connection');
+  await producer.send('t', { value: 'after', partition: 0 });
+  proxy.release();
+  // The broker has handled three produce requests: 'first', 'after', and the late copy of 'late'.
+  await waitForMetric(broker.httpUrl, 'sluice_requests_total', { api: 'Produce' }, (v) => v >= 3);
+
+  const c = await RawClient.connect(broker.url);
+  try {
+    // Before the epoch bump: ['first', 'after', 'late'] (a new producer id; the old id's next sequence was still welcome).
+    assert.deepEqual((await readAll(c, 't', 0)).map(([, v]) => v), ['first', 'after'], 'the late copy was refused (an older epoch), not stored behind the later send');
+  } finally {
+    c.close();
+  }
+});
