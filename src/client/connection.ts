@@ -61,6 +61,7 @@ import { clientLogger, errorText, type Logger, type LoggerOptions } from './logg
 import { scramLogin, type LoginSend, type SaslCredentials } from './sasl-login.js';
 import { SluiceError } from '../errors.js';
 import { safeToSendLate } from './late-send.js';
+import { PendingRequests } from './pending-requests.js';
 
 /** PEM text or bytes, or several (a CA bundle). */
 type Pem = string | Buffer | (string | Buffer)[];
@@ -163,7 +164,8 @@ export class Connection {
   /** The broker sent something (pong, answer, push) since the last ping. */
   private heard = true;
   private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  /** Requests in flight by id: array slots, not a Map (pending-requests.ts: a Map's churn was promoted). */
+  private readonly pending = new PendingRequests<Pending>();
   private readonly openWaiters = new Set<Waiter>();
   private unwritten = 0;
   private readonly drainWaiters = new Set<Waiter>();
@@ -706,7 +708,7 @@ export class Connection {
   }
 
   private failAll(make: (p: Pending) => Error): void {
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending.entries()) {
       clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(make(p));
