@@ -4,6 +4,8 @@
  * themselves (dispatch, produce, fetch, connection); this file holds what runs per scrape.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { BrokerConfig } from '../config/settings.js';
 import type { LogManager } from '../storage/types.js';
@@ -37,13 +39,17 @@ export function collectPartitionStats(metrics: BrokerMetrics, logs: LogManager):
 
 /**
  * A second HTTP server answering only /metrics, for setups that keep the client port
- * private. Resolves with its bound port (useful with metricsPort 0).
+ * private. Resolves with its bound port (useful with metricsPort 0). With `tls` (setting
+ * tls.metricsPort) it serves https with the broker's certificate, which the caller swaps on
+ * SIGHUP (`setSecureContext`); without, plain http whatever the client port serves: a
+ * scraper on a private network need not hold the broker's CA.
  */
-export async function listenMetricsPort(metrics: BrokerMetrics, host: string, port: number): Promise<{ server: Server; port: number }> {
+export async function listenMetricsPort(metrics: BrokerMetrics, host: string, port: number, tls?: SecureContextOptions): Promise<{ server: Server | HttpsServer; port: number }> {
   const route = metricsRoute(metrics);
-  const server = createServer((req, res) => {
+  const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
     if (!route(req, res)) text(res, 404, 'not found');
-  });
+  };
+  const server = tls === undefined ? createServer(handle) : createHttpsServer(tls, handle);
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

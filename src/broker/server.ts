@@ -89,7 +89,7 @@ const VERSION: string = (() => {
 export class Broker {
   readonly routes: RouteTable;
   readonly metrics: BrokerMetrics;
-  private metricsServer: Server | undefined;
+  private metricsServer: Server | TlsServer | undefined;
   private readonly http: Server | TlsServer;
   /** `auth: scram`: what every connection's login shares (set once the user store is open). */
   private auth: AuthService | undefined;
@@ -159,10 +159,11 @@ export class Broker {
     this.warnIfExposed();
     const started = Date.now();
     if (this.metrics.enabled && this.config.metricsPort >= 0) {
-      const m = await listenMetricsPort(this.metrics, host, this.config.metricsPort)
+      const metricsTls = this.config.tls.metricsPort ? await serverTlsOptions(this.config) : undefined;
+      const m = await listenMetricsPort(this.metrics, host, this.config.metricsPort, metricsTls)
         .catch((err: Error) => { throw listenFailed(err, 'metricsPort', host, this.config.metricsPort); });
       this.metricsServer = m.server;
-      this.log.info('metrics listening', { host, port: m.port, url: `http://${host}:${m.port}/metrics` });
+      this.log.info('metrics listening', { host, port: m.port, url: `${metricsTls ? 'https' : 'http'}://${host}:${m.port}/metrics` });
     }
     const metrics = this.metrics;
     metrics.collectOpenFiles(() => openFiles.stats());
@@ -360,7 +361,9 @@ export class Broker {
       return;
     }
     try {
-      (this.http as TlsServer).setSecureContext(await serverTlsOptions(this.config));
+      const options = await serverTlsOptions(this.config);
+      (this.http as TlsServer).setSecureContext(options);
+      if (this.config.tls.metricsPort) (this.metricsServer as TlsServer | undefined)?.setSecureContext(options);
       this.log.info('tls.reloaded', { certFile: this.config.tls.certFile });
     } catch (err) {
       this.log.error('tls.reload-failed', { error: (err as Error).message });

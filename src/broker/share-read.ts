@@ -43,9 +43,20 @@ export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRan
     if (offset > ranges[r].lastOffset) continue;
     if (offset >= log.logEndOffset) break;
     const want = Math.min(READ_BYTES, Math.ceil((ranges[r].lastOffset - offset + 1) * perOffset));
-    const cached = cache?.get(log, offset);
-    const bytes = cached ?? (await log.read(offset, want)).bytes;
-    if (!cached && bytes.length > 0) cache?.set(log, bytes);
+    let bytes = cache?.get(log, offset);
+    const pending = bytes ? undefined : cache?.inFlight(log, offset);
+    if (pending) {
+      await pending.catch(() => undefined); // its failure is its own reader's: this one then reads itself
+      bytes = cache!.get(log, offset);
+    }
+    if (!bytes) {
+      const read = log.read(offset, want).then((r) => {
+        if (r.bytes.length > 0) cache?.set(log, r.bytes);
+        return r.bytes;
+      });
+      cache?.reading(log, offset, read);
+      bytes = await read;
+    }
     let pos = 0;
     let first = -1;
     let next = -1;
@@ -93,9 +104,30 @@ interface CachedRead {
  */
 export class ShareReadCache {
   private readonly entries = new Map<PartitionLog, CachedRead>();
+  /**
+   * The read of each log in flight, from its offset on. The acquisitions of several workers
+   * that reach a new stored batch in one I/O phase all missed the cache while the first one's
+   * read was out: 3.3 reads per stored batch in the work-queue bench (4 workers), each two
+   * hand-offs to libuv's pool (docs/queue-performance.md, step 11). Now they wait for it.
+   */
+  private readonly inflight = new Map<PartitionLog, { from: number; read: Promise<unknown> }>();
   private bytes = 0;
 
   constructor(private readonly budget = CACHE_BYTES) {}
+
+  /** The read of `log` in flight that may hold `offset` (it starts at or below it), or undefined. */
+  inFlight(log: PartitionLog, offset: number): Promise<unknown> | undefined {
+    const r = this.inflight.get(log);
+    return r && offset >= r.from ? r.read : undefined;
+  }
+
+  /** A read of `log` from `from` on has started; it puts what it read into the cache itself (set) before it resolves. */
+  reading(log: PartitionLog, from: number, read: Promise<unknown>): void {
+    const e = { from, read };
+    this.inflight.set(log, e);
+    const done = () => { if (this.inflight.get(log) === e) this.inflight.delete(log); };
+    read.then(done, done);
+  }
 
   /** The cached batches of `log` from the one holding `offset` on, or undefined. */
   get(log: PartitionLog, offset: number): Buffer | undefined {

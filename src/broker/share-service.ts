@@ -42,7 +42,6 @@ import { quarantineSkipped } from './state-quarantine.js';
 import { shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 
 export const TICK_MS = 250;
-const NOTHING = (): void => undefined;
 /** Wait before retrying a failed dead-letter write; doubles per failure in a row up to DEAD_LETTER_RETRY_MAX_MS. */
 export const DEAD_LETTER_RETRY_MS = 1_000;
 export const DEAD_LETTER_RETRY_MAX_MS = 60_000;
@@ -180,14 +179,16 @@ export class ShareService {
     if (!run || (run.started && dls.length > 0)) run = this.startRun();
     run.dls.push(...dls);
     run.durable ||= durable;
-    // A non-durable commit (an acquisition) ends once the run's write is in the log, as it
-    // would have alone: a durable member of the same run (an ack) makes that write durable
-    // for its own sake, and the fsync is that member's wait. An acquisition waited for it
-    // too, which put an fsync in most slow pick-ups (docs/queue-performance.md, "Pick-up
-    // latency"). What it needs is unchanged: its delivery count is in the log (the page
-    // cache: it survives a process crash) before the worker sees the job.
-    if (!durable) return run.done.then(NOTHING);
-    return run.done.then(({ persisted }) => persisted.catch((err: unknown) => this.failedWrite(err)));
+    return run.done.then(({ persisted }) => {
+      const p = persisted.catch((err: unknown) => this.failedWrite(err));
+      if (durable) return p;
+      // A non-durable commit (an acquisition, the tick) is answered once its change is in
+      // the log, as when it runs alone: one that joined an ack's run waited for that ack's
+      // fsync (docs/queue-performance.md, step 10). The fsync's failure is still handled
+      // (failedWrite) and told to the durable members; this caller's change was written.
+      p.catch(() => undefined);
+      return undefined;
+    });
   }
 
   /** A run of the commit chain (see commit()); `pending` until it drains. */

@@ -91,6 +91,8 @@ function checkSecurity(config: BrokerConfig): void {
   }
   if (tls.certFile === undefined && tls.caFile !== undefined) throw new ConfigError(`${named('tls.caFile')} needs TLS on: set tls.certFile and tls.keyFile too`);
   if (tls.requireClientCert && tls.caFile === undefined) throw new ConfigError(`${named('tls.requireClientCert')} needs tls.caFile: the CA client certificates must be signed by`);
+  if (tls.metricsPort && tls.certFile === undefined) throw new ConfigError(`${named('tls.metricsPort')} needs TLS on: set tls.certFile and tls.keyFile too`);
+  if (tls.metricsPort && config.metricsPort < 0) throw new ConfigError(`${named('tls.metricsPort')} needs ${named('metricsPort')}: it chooses TLS for that port`);
   if (config.auth === 'scram' && config.etcd !== undefined && (config.interBrokerUser === undefined || config.interBrokerPassword === undefined)) {
     throw new ConfigError(`${named('interBrokerUser')} and ${named('interBrokerPassword')} are required in cluster mode with auth scram: brokers log in to each other with them`);
   }

@@ -132,6 +132,8 @@ export interface TlsSettings {
   caFile?: string;
   /** Refuse clients without a certificate signed by caFile. */
   requireClientCert: boolean;
+  /** Serve metricsPort over https with this certificate too; false: plain http (a scraper on a private network). */
+  metricsPort: boolean;
 }
 
 /** The share group settings a broker sets defaults for: the queue's own fields, not a copy. */
@@ -229,6 +231,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tls.keyFile', type: { kind: 'string' }, optional: true, flag: 'tls-key', description: 'PEM private key of tls.certFile' },
   { key: 'tls.caFile', type: { kind: 'string' }, optional: true, flag: 'tls-ca', description: 'PEM CA bundle: verifies client certificates, and the brokers this one dials' },
   { key: 'tls.requireClientCert', type: { kind: 'bool' }, description: 'refuse TLS clients without a certificate signed by tls.caFile' },
+  { key: 'tls.metricsPort', type: { kind: 'bool' }, flag: 'tls-metrics-port', description: 'serve metricsPort over https with tls.certFile (else plain http); needs TLS on and metricsPort set' },
   { key: 'auth', type: { kind: 'enum', values: AUTH_MODES }, description: 'none: serve anyone who reaches the port; scram: SASL/SCRAM-SHA-256 login first' },
   { key: 'authTimeoutMs', type: int(100, 600_000), description: 'auth scram: close a connection not authenticated this long after it opened' },
   { key: 'authFailureDelayMaxMs', type: int(0, 600_000), description: 'auth scram: cap of the delay before a failed login is answered (doubles per failure from one address)' },

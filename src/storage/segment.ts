@@ -438,7 +438,10 @@ export class Segment {
           const size = buf.readInt32BE(off + BATCH_LENGTH) + LOG_OVERHEAD;
           const next = expected + buf.readInt32BE(off + LAST_OFFSET_DELTA) + 1;
           if (next > offset) {
-            if (fitOnly) return size > maxBytes ? NOTHING : await this.readFitting(fh, pos + off, size, maxBytes, next, pool);
+            if (fitOnly && size > maxBytes) return NOTHING;
+            // The probe may already hold all the answer can (a small segment's tail: every idle
+            // partition of a wide fetch); only otherwise read again from the batch found.
+            if (fitOnly && n - off < Math.min(limit - pos - off, maxBytes)) return await this.readFitting(fh, pos + off, size, maxBytes, next, pool);
             const out = await this.collect(fh, buf, n, off, size, pos, maxBytes, next);
             keep = out.buffer === buf.buffer;
             return out;

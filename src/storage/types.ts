@@ -18,7 +18,9 @@ export interface ReadOptions {
   /**
    * Only whole batches within maxBytes: empty when the first one is larger (instead of
    * returning it whole). Costs a small probe read (the index interval) before the data, so
-   * a batch that does not fit is never read. For the partitions after the first in a fetch.
+   * a batch that does not fit is never read; when the probe reached the end of the segment or
+   * maxBytes, the answer is cut from it without a second read. For the partitions after the
+   * first in a fetch.
    */
   fitOnly?: boolean;
   /**

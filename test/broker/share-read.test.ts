@@ -119,3 +119,21 @@ test('ShareReadCache keeps at most its budget, dropping the least recently used 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ShareReadCache: acquisitions that reach a new stored batch together read it once', async (t) => {
+  await withLog(async (log) => {
+    // One stored batch of 200 records of 100 bytes (~21 KB): offsets 0..199.
+    await log.append(encodeBatch(Array.from({ length: 200 }, (_, i) => ({ value: `v${i}`.padEnd(100, '.') }))));
+    const cache = new ShareReadCache();
+    const read = t.mock.method(log, 'read');
+    const offsets = async (p: Promise<Buffer>) => [...decodeBatches(await p)].flatMap((x) => x.records.map((r) => r.offset));
+    // Three workers' acquisitions of the same I/O phase, none answered from memory yet.
+    const answers = await Promise.all([
+      offsets(readAcquired(log, [{ firstOffset: 0, lastOffset: 63 }], cache)),
+      offsets(readAcquired(log, [{ firstOffset: 64, lastOffset: 127 }], cache)),
+      offsets(readAcquired(log, [{ firstOffset: 128, lastOffset: 191 }], cache)),
+    ]);
+    assert.deepEqual(answers.map((a) => [a[0], a[a.length - 1], a.length]), [[0, 63, 64], [64, 127, 64], [128, 191, 64]]);
+    assert.equal(read.mock.callCount(), 1, 'the batch is read from the segment once, not once per acquisition');
+  });
+});

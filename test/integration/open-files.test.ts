@@ -98,8 +98,8 @@ function phase(name: string): number {
   return now;
 }
 
-// The whole run took 85 s at load 2-14 (before session 12's changes) and 132 s at load 35
-// (after); the bound is for a machine stalled far past that, the runner's watchdog bounds the suite.
+// The whole run took 85 s at load 2-14 (before session 12's changes), 132 s at load 35 and
+// 69 s at load 12-19 (after); the bound is for a machine stalled far past that, the runner's watchdog bounds the suite.
 test(`${TOPICS * PER_TOPIC} partitions under a ${LIMIT}-file limit: create, produce, fetch, SIGKILL and recover, clean restart`, { timeout: 900_000 }, async () => {
   const b = broker!;
   let c = client!;

@@ -67,3 +67,7 @@ test('a client with a certificate signed by tls.caFile is served', { skip: opens
   const topics = await withAdmin({ ca, ...good }, (a) => a.listTopics());
   assert.ok(topics.some((t) => t.name === 'good-cert'));
 });
+
+test('no private key (the broker\'s or a client\'s) appears in the broker\'s log', { skip: openssl.skip }, () => {
+  assert.ok(!broker.logs().includes('PRIVATE KEY'));
+});
