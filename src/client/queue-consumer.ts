@@ -390,6 +390,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
       }
       const job = this.buffer.shift();
       if (job === undefined) return undefined;
+      // The acquire loop holds off while more than half the slots are buffered (acquireLoop)
+      // and sleeps until woken: a job taken is no slot freed, so a worker holding the jobs it
+      // took (a batch settled together) would wait for a lock to run out. Woken at half.
+      if (this.loopWake !== null && this.buffer.length * 2 <= this.concurrency) this.wakeLoop();
       if (job.holder !== this.holder) {
         // Acquired under another holder token (the coordinator moved or reloaded, or this
         // worker left and came back): its lock is gone, the record is available again, and
