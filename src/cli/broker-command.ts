@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load-config.js';
 import { SETTINGS, describeType, envName, flagName } from '../config/settings.js';
 import { ConfigError } from '../config/config-error.js';
 import { runBroker } from '../broker/run-broker.js';
+import { keepRunningWithoutStdout } from './format.js';
 
 export function registerBrokerCommand(program: Command): void {
   const cmd = program.command('broker').description('run a Sluice broker');
@@ -33,6 +34,7 @@ export function registerBrokerCommand(program: Command): void {
       }
       throw err;
     }
+    keepRunningWithoutStdout('the broker keeps serving');
     await runBroker(loaded.config, { warnings: loaded.warnings });
   });
 }

@@ -42,8 +42,21 @@ let outputClosed = false;
 export function watchStdout(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
+    if (!outputClosed && keepsRunning) {
+      // The broker logs to stdout and does not stop serving because its log reader left (its
+      // clients matter more than its log): say once, where someone may still look, that what
+      // it logs from now on is dropped.
+      process.stderr.write(`sluice: stdout was closed by its reader (${keepsRunning}); log lines are dropped from now on\n`);
+    }
     outputClosed = true;
   });
+}
+
+let keepsRunning: string | undefined;
+
+/** A command that keeps running when its stdout reader leaves (the broker) says so on stderr, once. */
+export function keepRunningWithoutStdout(what: string): void {
+  keepsRunning = what;
 }
 
 /**

@@ -40,3 +40,38 @@ test('queue consume whose reader leaves (| head) ends quietly with 141 and gives
   assert.equal(jobs.length, 20 - desc.acked);
   assert.deepEqual(jobs.filter((j) => j.deliveryCount !== 1), [], 'nothing the reader never saw counted as an attempt');
 });
+
+test('a broker whose stdout reader leaves keeps serving, and says once on stderr that its log lines are dropped', async (t) => {
+  const { freePort } = await import('../free-port.js');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-epipe-broker-'));
+  const port = await freePort();
+  const b = spawnCli(undefined, ['broker', '--port', String(port), '--data-dir', dir]);
+  t.after(async () => {
+    if (b.proc.exitCode === null) { b.proc.kill('SIGKILL'); await b.done; }
+    await rm(dir, { recursive: true, force: true });
+  });
+  // The reader reads up to the "ready" line and leaves, as `| head -c N` would.
+  await new Promise<void>((resolve) => {
+    const look = () => { if (/"event":"ready"/.test(b.stdout())) { b.proc.stdout.destroy(); resolve(); } else b.proc.stdout.once('data', look); };
+    look();
+  });
+  const noticed = new Promise<void>((resolve) => {
+    const look = () => { if (/stdout was closed by its reader/.test(b.stderr())) resolve(); else b.proc.stderr.once('data', look); };
+    look();
+  });
+  const url = `ws://127.0.0.1:${port}`;
+  const admin = new Admin({ url });
+  t.after(() => admin.close());
+  // Each topic created logs a line: the first write after the reader left fails with EPIPE.
+  await admin.createTopic('epipe-t1', 1);
+  await noticed;
+  await admin.createTopic('epipe-t2', 1);
+  const names = (await admin.listTopics()).map((x) => x.name).sort();
+  assert.deepEqual(names.filter((n) => n.startsWith('epipe-')), ['epipe-t1', 'epipe-t2'], 'the broker still serves');
+  assert.equal(b.proc.exitCode, null, 'the broker is still running');
+  assert.equal(b.stderr().match(/stdout was closed/g)?.length, 1, `said once: ${b.stderr()}`);
+  assert.doesNotMatch(b.stderr(), /Unhandled|\n\s+at /, 'no stack trace');
+});
