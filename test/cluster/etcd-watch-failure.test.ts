@@ -58,16 +58,21 @@ for (const compaction of [false, true]) {
 
 test('the read that replaces a cancelled watch fails (etcd out of reach again): it is retried, and the revocation still arrives', opts, async (t) => {
   const { proxy, viaProxy, broker, admin } = await setup(t, 'aclretry');
-  proxy.cut();
-  await admin.remove([READ_T]);
-  await compactNow();
-  // The first full read of the prefix after the link is back meets a cut link again; the
-  // link is restored once that read has failed.
+  // Every full read of the prefix goes through this mock. While the link is cut a read fails at
+  // once: a read left pending on gRPC's reconnect would otherwise succeed once the link is back
+  // (CI, quiet: it did), and the armed read below would never be the one that replaces the watch.
+  // The first read after the link is back meets a cut link again; the link is restored once that
+  // read has failed.
   const getAll = viaProxy.getAll.bind(viaProxy);
-  let armed = true;
+  let cut = false;
+  let armed = false;
   let failedReads = 0;
   t.mock.method(viaProxy, 'getAll', () => {
     const b = getAll();
+    if (cut) {
+      b.exec = () => Promise.reject(new Error('etcd out of reach: the link is cut'));
+      return b;
+    }
     if (!armed) return b;
     armed = false;
     proxy.cut();
@@ -79,6 +84,12 @@ test('the read that replaces a cancelled watch fails (etcd out of reach again): 
     });
     return b;
   });
+  cut = true;
+  proxy.cut();
+  await admin.remove([READ_T]);
+  await compactNow();
+  armed = true;
+  cut = false;
   proxy.restore();
   await until(async () => (failedReads > 0 ? true : undefined), 60_000, 'a re-read to fail');
   // Before the fix the store gave up here: alice kept her right until the broker restarted.
