@@ -12,34 +12,19 @@
 // which would be promoted for reasons of its own).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
 import { Producer } from '../../src/client/producer.js';
-import { Connection, type ConnectionOptions } from '../../src/client/connection.js';
+import type { ConnectionOptions } from '../../src/client/connection.js';
+import { SinkConnection } from './sink-connection.js';
+import { promotedWhile } from '../heap-while.js';
 import { Api, type ApiKey } from '../../src/protocol/api.js';
 import type { BodyOf, ResponseOf } from '../../src/protocol/api-table.js';
 import { lastOffsetOf } from '../../src/record/index.js';
 
 /** Answers Metadata (one partition), InitProducerId and Produce, on the next turn; keeps nothing. */
-class SinkConnection extends Connection {
+class ProduceSink extends SinkConnection {
   private offset = 0;
   constructor(urls: readonly string[], opts: ConnectionOptions) {
-    super(urls, opts);
-  }
-
-  override get url(): string {
-    return 'ws://sink:9400';
-  }
-
-  override get connected(): boolean {
-    return true;
-  }
-
-  override get limits(): undefined {
-    return undefined;
-  }
-
-  override connect(): Promise<void> {
-    return Promise.resolve();
+    super(urls, opts, 'ws://sink:9400');
   }
 
   override async request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
@@ -66,26 +51,11 @@ class SinkConnection extends Connection {
   override async sendOnly(api: typeof Api.Produce, body: BodyOf<typeof Api.Produce>): Promise<void> {
     await this.request(api, body);
   }
-
-  override close(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
-/** Bytes the scavenges moved into the old generation while `fn` ran. */
-async function promotedWhile(fn: () => Promise<void>): Promise<number> {
-  const profiler = new v8.GCProfiler();
-  profiler.start();
-  await fn();
-  const { statistics } = profiler.stop();
-  const old = (h: v8.GCProfilerResult['statistics'][number]['afterGC']) => h.heapSpaceStatistics.find((s) => s.spaceName === 'old_space')!.spaceUsedSize;
-  let promoted = 0;
-  for (const gc of statistics) if (gc.gcType === 'Scavenge') promoted += old(gc.afterGC) - old(gc.beforeGC);
-  return promoted;
-}
 
 test('sending a million messages promotes next to nothing into the old generation: in-flight batches are not kept where the scavenger promotes them', async () => {
-  const producer = new Producer({ brokers: ['ws://sink:9400'], connectionFactory: (urls, opts) => new SinkConnection(urls, opts), lingerMs: 5 });
+  const producer = new Producer({ brokers: ['ws://sink:9400'], connectionFactory: (urls, opts) => new ProduceSink(urls, opts), lingerMs: 5 });
   await producer.send('t', { value: 'first' }); // metadata and producer id
   const value = Buffer.alloc(150, 1);
   const MESSAGES = 1_000_000;

@@ -15,9 +15,10 @@
 // can (the same in both measurements).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
 import { QueueConsumer } from '../../src/client/queue-consumer.js';
-import { Connection, type ConnectionOptions } from '../../src/client/connection.js';
+import type { ConnectionOptions } from '../../src/client/connection.js';
+import { SinkConnection } from './sink-connection.js';
+import { heapWhile } from '../heap-while.js';
 import { Api, type ApiKey } from '../../src/protocol/api.js';
 import type { BodyOf, ResponseOf } from '../../src/protocol/api-table.js';
 import { encodeBatch } from '../../src/record/index.js';
@@ -27,26 +28,10 @@ const PER_ACQUIRE = 64;
 const TEMPLATE = encodeBatch(Array.from({ length: PER_ACQUIRE }, () => ({ value: Buffer.alloc(100, 7) })), { now: 1_700_000_000_000 });
 
 /** A share group's coordinator that hands out new records to every acquire and accepts every ack, on the next turn. */
-class ShareSink extends Connection {
+class ShareSink extends SinkConnection {
   private next = 0;
   constructor(urls: readonly string[], opts: ConnectionOptions) {
-    super(urls, opts);
-  }
-
-  override get url(): string {
-    return 'ws://share-sink:9400';
-  }
-
-  override get connected(): boolean {
-    return true;
-  }
-
-  override get limits(): undefined {
-    return undefined;
-  }
-
-  override connect(): Promise<void> {
-    return Promise.resolve();
+    super(urls, opts, 'ws://share-sink:9400');
   }
 
   override async request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
@@ -73,34 +58,8 @@ class ShareSink extends Connection {
         throw new Error(`share sink: api ${api}`);
     }
   }
-
-  override close(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
-interface Heap { allocated: number; promoted: number }
-
-/** Young-generation bytes allocated and bytes promoted by the scavenges while `fn` ran. */
-async function heapWhile(fn: () => Promise<void>): Promise<Heap> {
-  const profiler = new v8.GCProfiler();
-  profiler.start();
-  const start = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
-  await fn();
-  const end = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
-  const { statistics } = profiler.stop();
-  const used = (h: v8.GCProfilerResult['statistics'][number]['afterGC'], space: string) => h.heapSpaceStatistics.find((s) => s.spaceName === space)!.spaceUsedSize;
-  let allocated = 0;
-  let promoted = 0;
-  let after = start;
-  for (const gc of statistics) {
-    allocated += used(gc.beforeGC, 'new_space') - after;
-    after = used(gc.afterGC, 'new_space');
-    if (gc.gcType === 'Scavenge') promoted += used(gc.afterGC, 'old_space') - used(gc.beforeGC, 'old_space');
-  }
-  allocated += end - after;
-  return { allocated, promoted };
-}
 
 test('four workers handling and acking 100,000 jobs allocate under 3 KB per job and promote next to nothing', { timeout: 120_000 }, async () => {
   const JOBS = 100_000;

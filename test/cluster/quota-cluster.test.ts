@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Admin } from '../../src/client/index.js';
+import { withAdmin } from '../integration/quota-helpers.js';
 import { Api } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/encoder.js';
 import { RawClient } from '../integration/raw-client.js';
@@ -31,15 +31,6 @@ async function throttleAt(url: string): Promise<number> {
   }
 }
 
-async function withAdmin<T>(url: string, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = new Admin({ url });
-  try {
-    await a.connect();
-    return await fn(a);
-  } finally {
-    await a.close();
-  }
-}
 
 test('a quota set through one broker is enforced by the other, and a change through the other applies back, without a restart', { skip: etcdTool.skip, timeout: 170_000 }, async () => {
   const [one, two] = env.cluster.brokers;

@@ -6,23 +6,13 @@
 // (v8.GCProfiler), allocation-driven, so a loaded machine does not change it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
+import { promotedWhile } from '../heap-while.js';
 import { Connection } from '../../src/client/connection.js';
 import { Admin } from '../../src/client/index.js';
 import { Api } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/index.js';
 import { startBroker } from './harness.js';
 
-async function promotedWhile(fn: () => Promise<void>): Promise<number> {
-  const profiler = new v8.GCProfiler();
-  profiler.start();
-  await fn();
-  const { statistics } = profiler.stop();
-  const old = (h: v8.GCProfilerResult['statistics'][number]['afterGC']) => h.heapSpaceStatistics.find((s) => s.spaceName === 'old_space')!.spaceUsedSize;
-  let promoted = 0;
-  for (const gc of statistics) if (gc.gcType === 'Scavenge') promoted += old(gc.afterGC) - old(gc.beforeGC);
-  return promoted;
-}
 
 test('50,000 produce requests with 32 in flight promote next to nothing into the old generation', { timeout: 300_000 }, async (t) => {
   const broker = await startBroker();
