@@ -263,18 +263,19 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
 export function workQueueChart(r: WorkQueueResult, date: string): string {
   const w = r.workload;
   return barChart(`Work queue: ${w.jobs.toLocaleString('en')} x ${w.size} B jobs, ${w.workers} workers, ack per job: acked jobs/s, ${date.slice(0, 10)}, ${machine().cpus} cores`,
-    [`warm: median of ${w.runs} runs after ${w.warmup} warm-up runs (same server and client process)`, 'cold: first run (fresh server, fresh client process)'],
+    [`warm: median of ${w.runs} after ${w.warmup} warm-up runs`, 'cold: first run, fresh server and client'],
     r.systems.map((s) => ({ label: s.skipped ? `${s.system} (skipped)` : s.system, values: [s.warm_acked_jobs_s, s.cold_acked_jobs_s] })),
-    'acked jobs per second (higher is better)');
+    'acked jobs per second (higher is better); each system: one server and one client process for all its runs');
 }
 
 export function printWorkQueue(r: WorkQueueResult): void {
   const w = r.workload;
-  process.stderr.write(`| system | warm: median of ${w.runs} after ${w.warmup} warm-up runs | cold: first run | warm-up runs | timed runs | load (1 min) |\n|---|---:|---:|---|---|---|\n`);
+  process.stderr.write(`| system | warm: median of ${w.runs} after ${w.warmup} warm-up runs | cold: first run | warm-up runs | timed runs | load (1 min, after the runs) |\n|---|---:|---:|---|---|---|\n`);
   for (const s of r.systems) {
     if (s.skipped) { process.stderr.write(`| ${s.system} | skipped: ${s.skipped} | | | | |\n`); continue; }
     const list = (xs: number[]) => xs.map(Math.round).join(', ');
-    process.stderr.write(`| ${s.system} | ${s.warm_acked_jobs_s} | ${s.cold_acked_jobs_s} | ${list(s.warmup_runs)} | ${list(s.runs)} | ${s.load.join(', ')} |\n`);
+    const loads = s.load.map(Number);
+    process.stderr.write(`| ${s.system} | ${s.warm_acked_jobs_s} | ${s.cold_acked_jobs_s} | ${list(s.warmup_runs)} | ${list(s.runs)} | ${Math.min(...loads)}-${Math.max(...loads)} |\n`);
   }
 }
 
