@@ -29,9 +29,9 @@
  *
  * --warmup N: before the RUNS timed runs of each workers x partitions combination, N runs of the
  * same workload on the same broker and in the same process that the median leaves out (JIT
- * warm-up: docs/queue-performance.md, "How to measure"). They are still measured: `warmup`
- * holds their rates, and `cold` is the first run of the broker's life (of the first
- * combination) with `coldPerJob` its cost per job.
+ * warm-up: docs/queue-performance.md, "Cold and warm"). They are still measured: `warmup`
+ * holds their rates, and `cold` is the first run of the combination with `coldPerJob` its cost
+ * per job (a fresh broker's and process's first run only for the first combination).
  *
  * --shared-connection: the throughput run's workers share one connection (QueueConsumer's
  * shareConnectionWith), so their acks of one tick travel as one ShareAck; by default each
@@ -85,6 +85,7 @@ const CONCURRENCY = Number(values.concurrency);
 const VISIBILITY = Number(values.visibility);
 const RUNS = Number(values.runs);
 const WARMUP = Number(values.warmup);
+if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`--warmup must be a whole number >= 0, got '${values.warmup}'`);
 /** Records per producer send (one stored batch each): an acquire is answered with the whole batches covering it. */
 const PRODUCE_BATCH = Number(values['produce-batch']);
 const RATE = Number(values.rate);
@@ -226,7 +227,7 @@ async function produceJobs(url: string, topic: string, partitions: number, n: nu
 async function throughput(url: string, httpUrl: string, port: number, admin: Admin, brokerPid: number) {
   const results: {
     workers: number; partitions: number; median: number; runs: number[]; perJob: Record<string, number>; load: string;
-    /** The untimed warm-up runs' rates, the first run's rate and cost (see --warmup), the load after every run. */
+    /** The warm-up runs' rates (left out of the median), the first run's rate and cost (see --warmup), the load after every run. */
     warmup: number[]; cold: number; coldPerJob: Record<string, number>; loads: string[];
   }[] = [];
   let prof: Session | undefined;
