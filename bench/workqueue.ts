@@ -20,7 +20,7 @@
  * Sluice's runs are bench/queue.ts --warmup (one broker, the workers in the bench process, a
  * fresh share group each run); a peer's are bench/peers/repeat-runs.mjs, which runs its script
  * WARMUP + RUNS times in one process (every run publishes its own JOBS to a new queue, then
- * times the consume phase). Why: docs/queue-performance.md, "How to measure".
+ * times the consume phase). Why: docs/queue-performance.md, "Cold and warm".
  *
  * A peer whose server is not installed (bench/peer-servers.ts) or whose script is missing is
  * skipped with the reason printed; this is a benchmark, not a test. The peer scripts run from a
@@ -48,7 +48,7 @@ import { machine, versions } from '../src/cli/bench/report.js';
 /**
  * Untimed warm-up runs before the timed ones, the same for every system. Sluice's broker and
  * workers need about this many runs of 40,000 jobs before their CPU per job stops falling
- * (docs/queue-performance.md, "How to measure").
+ * (docs/queue-performance.md, "Cold and warm").
  */
 export const DEFAULT_WARMUP = 8;
 
