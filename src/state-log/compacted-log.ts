@@ -211,7 +211,9 @@ export abstract class CompactedLog {
     let log: GenerationLog | undefined;
     const written = this.enqueue(async () => {
       log = this.log;
-      await log.append(batch, { durable: durable && !log.flush });
+      // In place: one ~200-byte write per I/O phase, where the thread pool's hand-off cost
+      // ~20x the write (docs/queue-performance.md, step 12).
+      await log.append(batch, { durable: durable && !log.flush, inPlace: true });
       this.records += records.length;
       apply?.();
       if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
