@@ -119,7 +119,7 @@ test('after a death the controller elects the dead leader\'s partitions before i
   void m3;
 });
 
-test('a failover of 300 partitions is written in a few transactions of at most 127 partitions, the elections first, each state right', { skip: etcdTool.skip }, async (t) => {
+test('a failover of 300 partitions is written in a few transactions of at most 127 partitions, the elections first, each state right', { skip: etcdTool.skip, timeout: 120_000 }, async (t) => {
   const cluster = 'batched';
   const keys = new ClusterKeys(cluster);
   const [m1] = members(cluster, [1], true, t);
