@@ -99,14 +99,19 @@ const PEER_SPECS: Record<Exclude<SystemId, 'sluice'>, PeerSpec> = {
 
 const load = () => loadavg()[0].toFixed(2);
 
+/** What runs now and must not outlive this process: a peer's server (own process group), the client (a peer's, or Sluice's bench/queue.ts). */
+interface Live { server?: PeerServer | undefined; client?: ChildProcess | undefined; dir?: string }
+
 /** Runs Sluice's queue bench as its own process (its own broker) and reads its JSON line. */
-function sluiceRuns(jobs: number, workers: number, prefetch: number, warmup: number, runs: number, root: string): Promise<Record<string, any>> {
+function sluiceRuns(jobs: number, workers: number, prefetch: number, warmup: number, runs: number, root: string, live: Live): Promise<Record<string, any>> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/queue.ts'), '--jobs', String(jobs), '--workers', String(workers),
       '--concurrency', String(prefetch), '--warmup', String(warmup), '--runs', String(runs), '--skip-redelivery', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    live.client = p;
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('close', (code) => {
+      live.client = undefined;
       if (code !== 0) return rej(new Error(`bench/queue.ts exited ${code}`));
       try { res(JSON.parse(out.trim().split('\n').pop()!)); } catch { rej(new Error(`no JSON from bench/queue.ts: ${out}`)); }
     });
@@ -178,11 +183,9 @@ function runPeerClient(dir: string, script: string, count: number, env: Record<s
   });
 }
 
-/** What runs now for a peer and must not outlive this process: its server (own process group) and client. */
-interface Live { server?: PeerServer | undefined; client?: ChildProcess | undefined; dir?: string }
-
 /**
- * On SIGINT or SIGTERM, stops the peer's client and server and removes the scripts' copy, then
+ * On SIGINT or SIGTERM, stops the client (bench/queue.ts stops its broker) and a peer's server,
+ * removes the scripts' copy, then
  * exits: a peer server runs in a process group of its own (peer-servers.ts), so a Ctrl-C or a
  * `timeout` would otherwise leave it running, its data dir in $TMPDIR. A server still starting
  * is killed by peer-servers.ts as this process exits. A second signal kills this process at
@@ -190,7 +193,7 @@ interface Live { server?: PeerServer | undefined; client?: ChildProcess | undefi
  */
 function stopPeersOnSignal(live: Live, note: (s: string) => void): () => void {
   const onSignal = (sig: NodeJS.Signals) => {
-    note(`${sig}: stopping the peer's client and server`);
+    note(`${sig}: stopping the client and the peer's server`);
     live.client?.kill('SIGTERM');
     void (live.server?.stop() ?? Promise.resolve()).finally(() => {
       if (live.dir) rmSync(live.dir, { recursive: true, force: true });
@@ -232,7 +235,7 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
     for (const id of wanted) {
       if (id === 'sluice') {
         note(`sluice: ${warmup} warm-up runs, then ${runs} timed runs, one broker and one workers' process (load ${load()})`);
-        const r = await sluiceRuns(jobs, workers, prefetch, warmup, runs, o.sluiceRoot ?? ROOT);
+        const r = await sluiceRuns(jobs, workers, prefetch, warmup, runs, o.sluiceRoot ?? ROOT, live);
         const t = r.throughput[0];
         systems.push({
           system: 'sluice (queue mode)', client: `QueueConsumer.run, concurrency ${prefetch}, job.ack() per job`,
