@@ -14,7 +14,7 @@ import { until } from '../../test/cluster/cluster-helpers.js';
 import { segmentBytes } from '../../test/cluster/fault-helpers.js';
 import { startChaosCluster, type ChaosCluster } from './chaos-cluster.js';
 import {
-  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, countOps, longestUnavailability, records,
+  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, countOps, deadLetters, longestUnavailability, records,
   type Anomaly, type LogRecord,
 } from './checker.js';
 import { GroupWorkload } from './group-workload.js';
@@ -26,6 +26,8 @@ import { Rng } from './random.js';
 
 export const DATA_TOPIC = 'chaos-data';
 export const JOBS_TOPIC = 'chaos-jobs';
+/** Where the share group's rejected jobs go (the default dead-letter topic: `<topic>.dlq`, one partition). */
+export const DLQ_TOPIC = `${JOBS_TOPIC}.dlq`;
 const GROUP = 'chaos-group';
 const SHARE_GROUP = 'chaos-queue';
 /** Of the workload topics; a `reassign` fault may take a partition to one less and back. */
@@ -179,7 +181,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (moved.timeout) notes.push('a reassignment was still running 120 s after the run');
     for (const e of moved.elsewhere) anomalies.push({ kind: 'reassignment-elsewhere', evidence: e });
     if (!(await allInSync(cc, topics, 90_000))) notes.push('not every partition had all replicas in sync within 90 s after the run');
-    if (queue && !(await queue.drain(90_000))) notes.push('the queue workers had not acked every enqueued job within 90 s after the run');
+    if (queue && !(await queue.drain(90_000))) notes.push('the queue workers had not settled every enqueued job within 90 s after the run');
+    // The dead-letter topic exists once a job was rejected; its copies are compared like the others.
+    if (queue && cc.cluster.brokers.some((b) => existsSync(join(b.dataDir, `${DLQ_TOPIC}-0`))) && !(await allInSync(cc, [DLQ_TOPIC], 60_000))) {
+      notes.push(`not every replica of ${DLQ_TOPIC} was in sync within 60 s after the drain`);
+    }
     await queue?.finalState();
     if (group) await group.readOffsets();
     await group?.stop();
@@ -215,7 +221,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
     if (queue) {
       anomalies.push(...checkProduce(h.ops.filter((op) => op.f === 'enqueue').map((op) => ({ ...op, f: 'produce' })), JOBS_TOPIC, logs.get(JOBS_TOPIC)!));
-      anomalies.push(...checkQueue(h.ops));
+      const dlqReplicas = cc.cluster.brokers
+        .filter((b) => existsSync(join(b.dataDir, `${DLQ_TOPIC}-0`)))
+        .map((b) => ({ nodeId: b.nodeId, bytes: segmentBytes(b.dataDir, DLQ_TOPIC, 0) }));
+      if (dlqReplicas.length > 0) anomalies.push(...compareReplicas(DLQ_TOPIC, 0, dlqReplicas));
+      anomalies.push(...checkQueue(h.ops, dlqReplicas[0] ? deadLetters(dlqReplicas[0].bytes) : []));
       // A job handed out is a read too: it must be in the final log at its offset.
       anomalies.push(...checkConsumed(h.ops.filter((op) => op.f === 'deliver').map((op) => {
         const v = op.value as { topic: string; partition: number; offset: number; value: string };
