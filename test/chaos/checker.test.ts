@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeBatch } from '../../src/record/encoder.js';
 import {
-  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, deadLetters, longestUnavailability, type LogRecord,
+  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, deadLetters, longestUnavailability, rejectedRedelivered, type LogRecord,
 } from '../../scripts/chaos/checker.js';
 import { deadLetterRecord } from '../../src/queue/dead-letter.js';
 import { jobPlan } from '../../scripts/chaos/queue-workload.js';
@@ -154,7 +154,7 @@ test('queue: a delivery count that falls or repeats is an anomaly; counts that r
     [['delivery-count-went-back', 'j-1', 2, 3], ['delivery-count-repeated', 'j-2', 2, 2]]);
 });
 
-test('queue: two settles of one job that both succeed are an anomaly (two workers told they owned it)', () => {
+test('queue: two settles of one job that both succeed, an ack among them, are an anomaly (two workers told they owned it)', () => {
   const { ops, add } = history();
   deliveredAt(add, 'j-0', 0, [1]);
   settled(add, 'worker-1', 'ack', 'j-0', 5);
@@ -165,6 +165,24 @@ test('queue: two settles of one job that both succeed are an anomaly (two worker
   const found = checkQueue(ops, []);
   assert.deepEqual(found.filter((a) => a.kind === 'job-settled-twice').map((a) => [a.evidence.job, (a.evidence.second as { by: string }).by]),
     [['j-0', 'worker-2'], ['j-1', 'worker-2']]);
+});
+
+test('queue: a rejected job handed out and rejected again is no anomaly (reject is at-least-once), and is listed apart', () => {
+  // Chaos seed 75: rejected at 8.8 s, the share coordinator SIGKILLed before the dead-letter
+  // copy was written (its first write failed, retried 1 s later), the next one handed it out at count 2.
+  const { ops, add } = history();
+  deliveredAt(add, 'j-11', 0, [1]);
+  settled(add, 'worker-1', 'reject', 'j-11', 5);
+  deliveredAt(add, 'j-12', 6, [1]);
+  settled(add, 'worker-1', 'ack', 'j-12', 8);
+  add('worker-2', 'deliver', 'invoke', 10, { value: 'j-11', deliveryCount: 2 });
+  add('worker-2', 'deliver', 'ok', 10, { value: 'j-11', deliveryCount: 2 });
+  settled(add, 'worker-2', 'reject', 'j-11', 11);
+  const dl = deadLetterRecord({ key: null, value: Buffer.from('j-11'), headers: [], timestamp: 0 }, {
+    group: 'g', topic: 'chaos-jobs', partition: 1, offset: 5, deliveryCount: 2, cause: 'rejected', reason: 'r', deadLetterTopic: 'chaos-jobs.dlq',
+  });
+  assert.deepEqual(checkQueue(ops, deadLetters(encodeBatch([dl], { baseOffset: 0 }))), []);
+  assert.deepEqual(rejectedRedelivered(ops).map((r) => [r.job, r.rejectedAtMs, r.deliveredAtMs, r.deliveryCount]), [['j-11', 6, 10, 2]]);
 });
 
 test('queue: a rejected job must be in the dead-letter topic (twice is legal), an acked one must not; a job dead-lettered for its deliveries is settled', () => {
