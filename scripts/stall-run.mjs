@@ -62,7 +62,7 @@ function processTable() {
       // The command sits in parentheses and may itself hold spaces or parentheses.
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-      table.set(Number(name), { ppid: Number(rest[1]), cmd });
+      table.set(Number(name), { ppid: Number(rest[1]), cmd, state: rest[0] });
     } catch {
       // the process ended while we looked
     }
@@ -81,7 +81,7 @@ function descendants(root) {
   const todo = [...(children.get(root) ?? [])];
   while (todo.length > 0) {
     const pid = todo.pop();
-    out.push({ pid, cmd: table.get(pid)?.cmd ?? '?' });
+    out.push({ pid, cmd: table.get(pid)?.cmd ?? '?', stopped: /^[Tt]$/.test(table.get(pid)?.state ?? '') });
     todo.push(...(children.get(pid) ?? []));
   }
   return out;
@@ -109,7 +109,10 @@ function freezeOne() {
   // service) and the static checks before the tests (tsc, eslint) are left alone: freezing
   // them only delays the run; the processes under the runner are the ones that race.
   const ignored = /run-tests\.mjs| --test( |$)|esbuild|typescript\/bin\/tsc|eslint/;
-  const victims = descendants(child.pid).filter((p) => !ignored.test(p.cmd));
+  // A process already stopped is left alone: a test SIGSTOPped it (a paused broker, etcd) and
+  // means to resume it itself; our SIGCONT 3 s later would end its pause behind its back.
+  // (A test that stops a process this run froze first is still resumed early: not detectable.)
+  const victims = descendants(child.pid).filter((p) => !ignored.test(p.cmd) && !p.stopped);
   if (victims.length > 0) {
     const v = victims[Math.floor(random() * victims.length)];
     try {

@@ -6,6 +6,7 @@
  * harness".
  */
 import { decodeBatches } from '../../src/record/decoder.js';
+import { readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
 import type { Op } from './history.js';
 
 export interface Anomaly {
@@ -197,23 +198,54 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-/**
- * Queue mode: every enqueued (ok) job is acked at least once by the end (`job-never-acked`;
- * an `info` ack, whose outcome is unknown, counts when the last `queue-state` op saw the
- * group holding nothing),
- * and no job is handed to a worker after an ack of it succeeded (`acked-job-delivered-again`).
- * `enqueue` ok values are `{ value }`, `deliver` events `{ value, deliveryCount, ... }`, `ack` ok values `{ value }`.
- */
-export function checkQueue(ops: readonly Op[]): Anomaly[] {
-  const out: Anomaly[] = [];
-  const firstAck = new Map<string, Op>();
-  for (const o of ops) {
-    if (o.f === 'ack' && o.type === 'ok') {
-      const v = (o.value as { value: string }).value;
-      if (!firstAck.has(v)) firstAck.set(v, o);
+/** A record of the dead-letter topic: the job (its value) and the `sluice.dlq.*` headers that matter here. */
+export interface DeadLetterRecord { offset: number; value: string; cause: string; deliveryCount: number; partition: number; sourceOffset: number }
+
+/** The dead letters in one replica's bytes, in log order (records without the DLQ headers are skipped). */
+export function deadLetters(bytes: Buffer): DeadLetterRecord[] {
+  const out: DeadLetterRecord[] = [];
+  for (const b of decodeBatches(bytes)) {
+    for (const r of b.records) {
+      const h = readDeadLetterHeaders(r.headers);
+      if (!h) continue;
+      out.push({ offset: r.offset, value: r.value?.toString() ?? '', cause: h.cause, deliveryCount: Number(h.deliveryCount), partition: Number(h.partition), sourceOffset: Number(h.offset) });
     }
   }
-  const maybeAcked = new Set(ops.filter((o) => o.f === 'ack' && o.type === 'info').map((o) => (o.value as { value: string }).value));
+  return out;
+}
+
+/**
+ * Queue mode (queue-workload.ts settles each job by its plan: ack, release then ack, or
+ * reject). `enqueue` ok values are `{ value }`, `deliver` events `{ value, deliveryCount,
+ * partition, offset }`, `ack` / `reject` / `release` ops `{ value, deliveryCount }`.
+ *  - every enqueued (ok) job is settled by the end: acked or rejected ok, or in the
+ *    dead-letter topic (`job-never-acked`; an `info` ack or reject, whose outcome is unknown,
+ *    counts when the last `queue-state` op saw the group holding nothing);
+ *  - no job is handed to a worker after an ack of it succeeded (`acked-job-delivered-again`);
+ *    a rejected job may be (rejectedRedelivered): docs/queue.md promises a reject only
+ *    at-least-once, since a coordinator that restarts or moves before the dead-letter copy is
+ *    written finds the job available again;
+ *  - no job is settled twice with an ack among the settles: two workers told they owned it
+ *    (`job-settled-twice`; two rejects are the at-least-once case above);
+ *  - a job's delivery count rises with each delivery: a later delivery with a lower count
+ *    (`delivery-count-went-back`) or the same one (`delivery-count-repeated`: a delivery the
+ *    group forgot, so maxDeliveries would not bound it) is an anomaly;
+ *  - when `dlq` (the dead-letter topic's records) is given: every job rejected ok is in it
+ *    (`rejected-job-not-dead-lettered`) and no job acked ok is (`acked-job-dead-lettered`).
+ *    A job may be there twice (a crash between the copy and its archive; docs/queue.md).
+ */
+export function checkQueue(ops: readonly Op[], dlq?: readonly DeadLetterRecord[]): Anomaly[] {
+  const out: Anomaly[] = [];
+  const firstSettle = new Map<string, Op>();
+  for (const o of ops) {
+    if ((o.f === 'ack' || o.f === 'reject') && o.type === 'ok') {
+      const v = (o.value as { value: string }).value;
+      const first = firstSettle.get(v);
+      if (!first) firstSettle.set(v, o);
+      else if (first.f === 'ack' || o.f === 'ack') out.push({ kind: 'job-settled-twice', evidence: { job: v, first: { op: first.index, f: first.f, by: first.process, atMs: first.time }, second: { op: o.index, f: o.f, by: o.process, atMs: o.time } } });
+    }
+  }
+  const maybeSettled = new Set(ops.filter((o) => (o.f === 'ack' || o.f === 'reject') && o.type === 'info').map((o) => (o.value as { value: string }).value));
   const final = ops.filter((o) => o.f === 'queue-state' && o.type === 'ok').at(-1)?.value as { available: number; delayed: number; inFlight: number } | undefined;
   const drained = final !== undefined && final.available + final.delayed + final.inFlight === 0;
   const deliveries = new Map<string, Op[]>();
@@ -222,24 +254,68 @@ export function checkQueue(ops: readonly Op[]): Anomaly[] {
     const v = o.value as { value: string; deliveryCount: number; partition: number; offset: number };
     let list = deliveries.get(v.value);
     if (!list) deliveries.set(v.value, list = []);
+    const highest = list.reduce<Op | undefined>((m, d) => (!m || count(d) > count(m) ? d : m), undefined);
+    if (highest && v.deliveryCount <= count(highest)) {
+      out.push({
+        kind: v.deliveryCount < count(highest) ? 'delivery-count-went-back' : 'delivery-count-repeated',
+        evidence: { job: v.value, partition: v.partition, offset: v.offset, deliveryCount: v.deliveryCount, deliveredTo: o.process, deliveredAtMs: o.time, earlier: { deliveryCount: count(highest), deliveredTo: highest.process, deliveredAtMs: highest.time, op: highest.index } },
+      });
+    }
     list.push(o);
-    const ack = firstAck.get(v.value);
-    if (ack && o.time > ack.time) {
-      out.push({ kind: 'acked-job-delivered-again', evidence: { job: v.value, partition: v.partition, offset: v.offset, ackedAtMs: ack.time, ackOp: ack.index, ackedBy: ack.process, deliveredAtMs: o.time, deliveredTo: o.process, deliveryCount: v.deliveryCount } });
+    const settle = firstSettle.get(v.value);
+    if (settle?.f === 'ack' && o.time > settle.time) {
+      out.push({ kind: 'acked-job-delivered-again', evidence: { job: v.value, partition: v.partition, offset: v.offset, settledAtMs: settle.time, settleOp: settle.index, settledBy: settle.process, deliveredAtMs: o.time, deliveredTo: o.process, deliveryCount: v.deliveryCount } });
+    }
+  }
+  const deadLettered = new Map<string, DeadLetterRecord[]>();
+  for (const r of dlq ?? []) {
+    let list = deadLettered.get(r.value);
+    if (!list) deadLettered.set(r.value, list = []);
+    list.push(r);
+  }
+  if (dlq) {
+    for (const [v, settle] of firstSettle) {
+      const there = deadLettered.get(v);
+      if (settle.f === 'reject' && !there) out.push({ kind: 'rejected-job-not-dead-lettered', evidence: { job: v, rejectedAtMs: settle.time, rejectOp: settle.index, rejectedBy: settle.process } });
+      if (settle.f === 'ack' && there) out.push({ kind: 'acked-job-dead-lettered', evidence: { job: v, ackedAtMs: settle.time, ackOp: settle.index, ackedBy: settle.process, deadLetters: there } });
     }
   }
   for (const o of ops) {
     if (o.f !== 'enqueue' || o.type !== 'ok') continue;
     const v = (o.value as { value: string }).value;
-    if (firstAck.has(v)) continue;
-    // An ack whose answer was lost may have been applied: it counts only if the group ended
+    if (firstSettle.has(v) || deadLettered.has(v)) continue;
+    // A settle whose answer was lost may have been applied: it counts only if the group ended
     // holding nothing (no job available, delayed or in flight), which it could not if this
     // job had not been acked (or dead-lettered) there.
-    if (maybeAcked.has(v) && drained) continue;
+    if (maybeSettled.has(v) && drained) continue;
     const d = deliveries.get(v) ?? [];
     out.push({ kind: 'job-never-acked', evidence: { job: v, enqueuedAtMs: o.time, deliveries: d.length, lastDeliveredAtMs: d.at(-1)?.time ?? null } });
   }
   return out;
+}
+
+/**
+ * Jobs handed out again after a reject of them succeeded: not an anomaly (docs/queue.md,
+ * "A record is archived only after its copy is written": the state log keeps a rejected job
+ * as available until its dead-letter copy is written, so a coordinator that restarts or
+ * moves before then hands it out again), but what a user of reject() meets, so the report
+ * counts them.
+ */
+export function rejectedRedelivered(ops: readonly Op[]): { job: string; rejectedAtMs: number; rejectedBy: string; deliveredAtMs: number; deliveredTo: string; deliveryCount: number }[] {
+  const rejected = new Map<string, Op>();
+  const out: ReturnType<typeof rejectedRedelivered> = [];
+  for (const o of ops) {
+    if (o.type !== 'ok' || (o.f !== 'reject' && o.f !== 'deliver')) continue;
+    const v = o.value as { value: string; deliveryCount: number };
+    if (o.f === 'reject' && !rejected.has(v.value)) rejected.set(v.value, o);
+    const r = rejected.get(v.value);
+    if (o.f === 'deliver' && r) out.push({ job: v.value, rejectedAtMs: r.time, rejectedBy: r.process, deliveredAtMs: o.time, deliveredTo: o.process, deliveryCount: v.deliveryCount });
+  }
+  return out;
+}
+
+function count(deliver: Op): number {
+  return (deliver.value as { deliveryCount: number }).deliveryCount;
 }
 
 /** Operations per kind (`f`) by completion type. */

@@ -1,18 +1,36 @@
 /**
  * Queue mode in the chaos run: a producer enqueues jobs (`j-<seq>`, acks=all, one at a time:
  * `enqueue` ops) on the jobs topic, and `workers` QueueConsumers of one share group take them
- * (`deliver`: an event per job handed out, with its delivery count) and ack each (`ack` ops).
- * After the producers stop, drain() lets the workers run until every enqueued job was acked,
- * or until the only ones left are jobs whose ack ended indeterminate (`info`: the answer was
- * lost, say when the coordinator moved, so the ack may have been applied) and the share
- * group holds nothing any more. finalState() records that state (a `queue-state` op) for the
- * checker, which counts such a job as acked only when the group ended with nothing pending.
+ * (`deliver`: an event per job handed out, with its delivery count) and settle each by the
+ * plan its number gives (jobPlan): most are acked (`ack` ops), some fail their first attempt
+ * (`release` with no delay, so they come back at a higher delivery count and are acked then),
+ * and some are poison (`reject`: dead-lettered to `<topic>.dlq`). So failovers meet jobs in
+ * every state: held, given back, being redelivered, on their way to the dead-letter topic.
+ * After the producers stop, drain() lets the workers run until every enqueued job was settled
+ * (acked or rejected), or until the only ones left are jobs whose settle ended indeterminate
+ * (`info`: the answer was lost, say when the coordinator moved, so it may have been applied)
+ * and the share group holds nothing any more. finalState() records that state (a
+ * `queue-state` op) for the checker, which counts such a job as settled only when the group
+ * ended with nothing pending.
  */
 import { Producer } from '../../src/client/producer.js';
 import { QueueConsumer } from '../../src/client/queue-consumer.js';
 import { QueueAdmin } from '../../src/client/queue-admin.js';
 import type { History } from './history.js';
 import { STOP_SLACK_MS, settlesWithin } from './produce-workload.js';
+
+/**
+ * What a worker does with job `j-<seq>` at a delivery: every 23rd is poison (rejected at
+ * once), every 7th of the rest fails its first attempt (released, no delay) and is acked at
+ * a later one, the others are acked. Fixed by the job's number, so the checker knows which
+ * jobs may end in the dead-letter topic.
+ */
+export function jobPlan(value: string, deliveryCount: number): 'ack' | 'release' | 'reject' {
+  const seq = Number(/^j-(\d+)$/.exec(value)?.[1] ?? NaN);
+  if (seq % 23 === 11) return 'reject';
+  if (seq % 7 === 3 && deliveryCount <= 1) return 'release';
+  return 'ack';
+}
 
 export interface QueueWorkloadOptions {
   /** Bootstrap list of the job producer. */
@@ -35,9 +53,10 @@ export class QueueWorkload {
   private enqueuer: Promise<void> | undefined;
   private readonly live = new Set<QueueConsumer>();
   private producer: Producer | undefined;
-  private readonly acked = new Set<string>();
-  /** Jobs an ack was sent for whose outcome is unknown (the ack op ended `info`). */
-  private readonly maybeAcked = new Set<string>();
+  /** Jobs acked or rejected (the op ended ok). */
+  private readonly settled = new Set<string>();
+  /** Jobs an ack or reject was sent for whose outcome is unknown (the op ended `info`). */
+  private readonly maybeSettled = new Set<string>();
   private readonly enqueued = new Set<string>();
   /** The enqueue not settled yet: what stopEnqueuing() reports when it never settles. */
   private sending: { value: string; since: number } | undefined;
@@ -65,16 +84,17 @@ export class QueueWorkload {
   }
 
   /**
-   * Resolves true once every enqueued (ok) job was acked, or every one left had an
-   * indeterminate ack and the group holds nothing (finalState); false after `timeoutMs`.
+   * Resolves true once every enqueued (ok) job was settled, or every one left had an
+   * indeterminate ack or reject, and the group holds nothing (finalState); false after `timeoutMs`.
    */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     let lastState = 0;
     while (Date.now() < deadline) {
-      const left = [...this.enqueued].filter((v) => !this.acked.has(v));
-      if (left.length === 0) return true;
-      if (left.every((v) => this.maybeAcked.has(v)) && Date.now() - lastState >= 2000) {
+      const left = [...this.enqueued].filter((v) => !this.settled.has(v));
+      // Settled is not enough: a rejected job stays in flight at the broker until its copy is
+      // in the dead-letter topic, which the checker reads once the brokers stop.
+      if (left.every((v) => this.maybeSettled.has(v)) && Date.now() - lastState >= 2000) {
         lastState = Date.now();
         const pending = await this.pending().catch(() => undefined);
         if (pending === 0) return true;
@@ -146,13 +166,16 @@ export class QueueWorkload {
         for await (const job of w) {
           const value = job.value?.toString() ?? '';
           this.h.event(proc, 'deliver', { value, topic: job.topic, partition: job.partition, offset: job.offset, deliveryCount: job.deliveryCount });
-          const op = this.h.invoke(proc, 'ack', { value, partition: job.partition, offset: job.offset });
+          const plan = jobPlan(value, job.deliveryCount);
+          const op = this.h.invoke(proc, plan, { value, partition: job.partition, offset: job.offset, deliveryCount: job.deliveryCount });
           try {
-            await job.ack();
-            this.acked.add(value);
+            if (plan === 'ack') await job.ack();
+            else if (plan === 'reject') await job.reject('chaos: poison job');
+            else await job.release({ delayMs: 0, reason: 'chaos: first attempt fails' });
+            if (plan !== 'release') this.settled.add(value);
             op.ok();
           } catch (err) {
-            this.maybeAcked.add(value);
+            if (plan !== 'release') this.maybeSettled.add(value);
             op.info(err);
           }
         }

@@ -14,7 +14,7 @@ import { until } from '../../test/cluster/cluster-helpers.js';
 import { segmentBytes } from '../../test/cluster/fault-helpers.js';
 import { startChaosCluster, type ChaosCluster } from './chaos-cluster.js';
 import {
-  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, countOps, longestUnavailability, records,
+  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, countOps, deadLetters, rejectedRedelivered, longestUnavailability, records,
   type Anomaly, type LogRecord,
 } from './checker.js';
 import { GroupWorkload } from './group-workload.js';
@@ -26,6 +26,8 @@ import { Rng } from './random.js';
 
 export const DATA_TOPIC = 'chaos-data';
 export const JOBS_TOPIC = 'chaos-jobs';
+/** Where the share group's rejected jobs go (the default dead-letter topic: `<topic>.dlq`, one partition). */
+export const DLQ_TOPIC = `${JOBS_TOPIC}.dlq`;
 const GROUP = 'chaos-group';
 const SHARE_GROUP = 'chaos-queue';
 /** Of the workload topics; a `reassign` fault may take a partition to one less and back. */
@@ -105,6 +107,8 @@ export interface ChaosReport {
   groupCoordinatorFaults: number;
   /** Phases that ran out of time (recovery, queue drain); a job left unacked is also an anomaly. */
   notes: string[];
+  /** Rejected jobs handed out again (not an anomaly: rejectedRedelivered in checker.ts). */
+  rejectedRedelivered?: ReturnType<typeof rejectedRedelivered>;
   summary: string;
   history?: Op[];
   /** Every broker's output (all its lives) by node id, kept when an anomaly was found (or keepBrokerLogs): who answered what. */
@@ -179,7 +183,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (moved.timeout) notes.push('a reassignment was still running 120 s after the run');
     for (const e of moved.elsewhere) anomalies.push({ kind: 'reassignment-elsewhere', evidence: e });
     if (!(await allInSync(cc, topics, 90_000))) notes.push('not every partition had all replicas in sync within 90 s after the run');
-    if (queue && !(await queue.drain(90_000))) notes.push('the queue workers had not acked every enqueued job within 90 s after the run');
+    if (queue && !(await queue.drain(90_000))) notes.push('the queue workers had not settled every enqueued job within 90 s after the run');
+    // The dead-letter topic exists once a job was rejected; its copies are compared like the others.
+    if (queue && cc.cluster.brokers.some((b) => existsSync(join(b.dataDir, `${DLQ_TOPIC}-0`))) && !(await allInSync(cc, [DLQ_TOPIC], 60_000))) {
+      notes.push(`not every replica of ${DLQ_TOPIC} was in sync within 60 s after the drain`);
+    }
     await queue?.finalState();
     if (group) await group.readOffsets();
     await group?.stop();
@@ -194,6 +202,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`[${(h.now() / 1000).toFixed(1)}s] stopping the brokers to read their replicas`);
     for (const b of cc.cluster.brokers) await b.stop();
     const logs = new Map<string, Map<number, LogRecord[]>>();
+    let rejectedAgain: ReturnType<typeof rejectedRedelivered> = [];
     for (const topic of topics) {
       const perPartition = new Map<number, LogRecord[]>();
       const parts = topic === DATA_TOPIC ? o.partitions : 2;
@@ -215,7 +224,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
     if (queue) {
       anomalies.push(...checkProduce(h.ops.filter((op) => op.f === 'enqueue').map((op) => ({ ...op, f: 'produce' })), JOBS_TOPIC, logs.get(JOBS_TOPIC)!));
-      anomalies.push(...checkQueue(h.ops));
+      const dlqReplicas = cc.cluster.brokers
+        .filter((b) => existsSync(join(b.dataDir, `${DLQ_TOPIC}-0`)))
+        .map((b) => ({ nodeId: b.nodeId, bytes: segmentBytes(b.dataDir, DLQ_TOPIC, 0) }));
+      if (dlqReplicas.length > 0) anomalies.push(...compareReplicas(DLQ_TOPIC, 0, dlqReplicas));
+      anomalies.push(...checkQueue(h.ops, dlqReplicas[0] ? deadLetters(dlqReplicas[0].bytes) : []));
+      rejectedAgain = rejectedRedelivered(h.ops);
+      if (rejectedAgain.length > 0) notes.push(`${rejectedAgain.length} rejected job(s) handed out again (at-least-once: a coordinator change before the dead-letter copy was written; rejectedRedelivered in the report)`);
       // A job handed out is a read too: it must be in the final log at its offset.
       anomalies.push(...checkConsumed(h.ops.filter((op) => op.f === 'deliver').map((op) => {
         const v = op.value as { topic: string; partition: number; offset: number; value: string };
@@ -233,6 +248,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       anomalies,
       unavailability: produce ? longestUnavailability(h.ops, DATA_TOPIC, o.partitions, workStart, workEnd) : {},
       notes,
+      ...(rejectedAgain.length > 0 ? { rejectedRedelivered: rejectedAgain } : {}),
       summary: '',
       history: h.ops,
       ...(anomalies.length > 0 || o.keepBrokerLogs ? { brokerLogs: Object.fromEntries(cc.cluster.brokers.map((b) => [String(b.nodeId), b.logs()])) } : {}),

@@ -80,7 +80,11 @@ export class Job implements Message {
     return this.markSettled('release') ?? this.settler.settleRelease(this, opts);
   }
 
-  /** Poison: straight to the dead-letter topic, never delivered again. */
+  /**
+   * Poison: to the dead-letter topic. Resolves once the broker took it; the copy is written
+   * after that, and a coordinator that restarts or moves before it is written hands the job
+   * out again (at-least-once: docs/queue.md, "A record is archived only after its copy is written").
+   */
   reject(reason?: string): Promise<void> {
     return this.markSettled('reject') ?? this.settler.settleReject(this, reason);
   }

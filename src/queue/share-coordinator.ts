@@ -550,12 +550,15 @@ export class ShareCoordinator {
     const w = g.workers.get(workerId);
     if (!w) throw new UnknownShareWorkerError(groupId, workerId);
     w.lastSeen = this.clock.now();
-    // Check every partition before changing any, so a request applies all or nothing.
-    const seen = new Set<string>();
+    // Check every partition before changing any, so a request applies all or nothing. A
+    // request of one partition (most: one acquisition's acks) makes no Set and no key.
+    const seen = targets.length > 1 ? new Set<string>() : undefined;
     for (const t of targets) {
-      const key = tpKey(t.topic, t.partition);
-      if (seen.has(key)) throw new InvalidShareRequestError(`${t.topic}/${t.partition} is listed twice; merge its offsets`);
-      seen.add(key);
+      if (seen !== undefined) {
+        const key = tpKey(t.topic, t.partition);
+        if (seen.has(key)) throw new InvalidShareRequestError(`${t.topic}/${t.partition} is listed twice; merge its offsets`);
+        seen.add(key);
+      }
       const p = g.existing(t.topic, t.partition);
       if (!p) {
         if (t.offsets.length) throw new InvalidRecordStateError(groupId, t.topic, t.partition, t.offsets[0], 'never acquired');

@@ -98,6 +98,8 @@ export class OpenFileCache {
       rm: (path) => this.retrying(() => fs.rm(path)),
       readdir: (path) => this.retrying(() => fs.readdir(path)),
       stat: (path) => fs.stat(path),
+      // On a file already open: no descriptor to retry for.
+      ...(fs.writevSync && { writevSync: fs.writevSync.bind(fs) }),
     };
   }
 

@@ -41,7 +41,7 @@ export const SEGMENT_FILE = /^(\d{20})\.log$/;
 export const MAX_U32 = 0xffff_ffff;
 /**
  * An append that asked to be written in place (AppendOptions.inPlace: the state logs') is
- * written on the calling thread (StorageFile.writevSync) up to this many bytes, larger ones
+ * written on the calling thread (FileSystem.writevSync) up to this many bytes, larger ones
  * through libuv's thread pool. A write of a few hundred bytes into the page cache takes
  * ~1.5 us there; handing it to a pool thread and back cost ~22-42 us of CPU (two futex wakes,
  * an eventfd write, a loop turn) and, on a busy 2-core host, ~100 us of the loop's wall time,
@@ -379,9 +379,8 @@ export class Segment {
     const expect = this.writePos - at;
     const fh = this.file.pin() ?? await this.file.pinOpen();
     try {
-      const written = inPlace && expect <= IN_PLACE_WRITE_MAX_BYTES && fh.writevSync !== undefined
-        ? fh.writevSync(bufs, at)
-        : (await fh.writev(bufs, at)).bytesWritten;
+      const inPlaceWritten = inPlace && expect <= IN_PLACE_WRITE_MAX_BYTES ? this.fs.writevSync?.(fh, bufs, at) : undefined;
+      const written = inPlaceWritten ?? (await fh.writev(bufs, at)).bytesWritten;
       if (written !== expect) throw new StorageError(`short write: ${written} of ${expect} bytes`);
     } finally {
       this.file.unpin();

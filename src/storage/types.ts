@@ -83,7 +83,7 @@ export interface AppendOptions {
    */
   asFollower?: boolean;
   /**
-   * Write on the calling thread (StorageFile.writevSync) instead of through libuv's thread
+   * Write on the calling thread (FileSystem.writevSync) instead of through libuv's thread
    * pool, when the write is at most IN_PLACE_WRITE_MAX_BYTES (segment.ts) and every append
    * written with it asked for this. For the state logs' appends (a few hundred bytes, one
    * per I/O phase), where the hand-off to the pool costs far more than the write; produce

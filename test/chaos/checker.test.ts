@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeBatch } from '../../src/record/encoder.js';
 import {
-  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, longestUnavailability, type LogRecord,
+  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, deadLetters, longestUnavailability, rejectedRedelivered, type LogRecord,
 } from '../../scripts/chaos/checker.js';
+import { deadLetterRecord } from '../../src/queue/dead-letter.js';
+import { jobPlan } from '../../scripts/chaos/queue-workload.js';
 import type { Op, OpType } from '../../scripts/chaos/history.js';
 
 /** A history built by hand: op(process, f, type, time, value) with completions paired to the last invoke of that process. */
@@ -123,7 +125,94 @@ test('queue: redelivery before an ack is legal; a delivery after an ack succeede
   add('worker-1', 'deliver', 'invoke', 9, { value: 'j-0', deliveryCount: 1 });
   add('worker-1', 'deliver', 'ok', 9, { value: 'j-0', deliveryCount: 1 });
   const again = checkQueue(ops).find((a) => a.kind === 'acked-job-delivered-again')!;
-  assert.deepEqual([again.evidence.job, again.evidence.ackedAtMs, again.evidence.deliveredAtMs], ['j-0', 7, 9]);
+  assert.deepEqual([again.evidence.job, again.evidence.settledAtMs, again.evidence.deliveredAtMs], ['j-0', 7, 9]);
+});
+
+/** A job enqueued at `t` and delivered at each of `counts` (worker-1, 1 ms apart). */
+function deliveredAt(add: ReturnType<typeof history>['add'], job: string, t: number, counts: number[]) {
+  add('enqueuer', 'enqueue', 'invoke', t, { value: job });
+  add('enqueuer', 'enqueue', 'ok', t, { value: job, offset: 0 });
+  counts.forEach((deliveryCount, i) => {
+    add('worker-1', 'deliver', 'invoke', t + 1 + i, { value: job, deliveryCount });
+    add('worker-1', 'deliver', 'ok', t + 1 + i, { value: job, deliveryCount });
+  });
+}
+
+function settled(add: ReturnType<typeof history>['add'], proc: string, f: 'ack' | 'reject', job: string, t: number) {
+  add(proc, f, 'invoke', t, { value: job });
+  add(proc, f, 'ok', t + 1, { value: job });
+}
+
+test('queue: a delivery count that falls or repeats is an anomaly; counts that rise are legal', () => {
+  const { ops, add } = history();
+  deliveredAt(add, 'j-0', 0, [1, 2, 3]);
+  deliveredAt(add, 'j-1', 10, [1, 3, 2]);
+  deliveredAt(add, 'j-2', 20, [2, 2]);
+  for (const [j, t] of [['j-0', 30], ['j-1', 32], ['j-2', 34]] as const) settled(add, 'worker-1', 'ack', j, t);
+  const found = checkQueue(ops);
+  assert.deepEqual(found.map((a) => [a.kind, a.evidence.job, a.evidence.deliveryCount, (a.evidence.earlier as { deliveryCount: number }).deliveryCount]),
+    [['delivery-count-went-back', 'j-1', 2, 3], ['delivery-count-repeated', 'j-2', 2, 2]]);
+});
+
+test('queue: two settles of one job that both succeed, an ack among them, are an anomaly (two workers told they owned it)', () => {
+  const { ops, add } = history();
+  deliveredAt(add, 'j-0', 0, [1]);
+  settled(add, 'worker-1', 'ack', 'j-0', 5);
+  settled(add, 'worker-2', 'ack', 'j-0', 6);
+  deliveredAt(add, 'j-1', 10, [1]);
+  settled(add, 'worker-1', 'reject', 'j-1', 15);
+  settled(add, 'worker-2', 'ack', 'j-1', 16);
+  const found = checkQueue(ops, []);
+  assert.deepEqual(found.filter((a) => a.kind === 'job-settled-twice').map((a) => [a.evidence.job, (a.evidence.second as { by: string }).by]),
+    [['j-0', 'worker-2'], ['j-1', 'worker-2']]);
+});
+
+test('queue: a rejected job handed out and rejected again is no anomaly (reject is at-least-once), and is listed apart', () => {
+  // Chaos seed 75: rejected at 8.8 s, the share coordinator SIGKILLed before the dead-letter
+  // copy was written (its first write failed, retried 1 s later), the next one handed it out at count 2.
+  const { ops, add } = history();
+  deliveredAt(add, 'j-11', 0, [1]);
+  settled(add, 'worker-1', 'reject', 'j-11', 5);
+  deliveredAt(add, 'j-12', 6, [1]);
+  settled(add, 'worker-1', 'ack', 'j-12', 8);
+  add('worker-2', 'deliver', 'invoke', 10, { value: 'j-11', deliveryCount: 2 });
+  add('worker-2', 'deliver', 'ok', 10, { value: 'j-11', deliveryCount: 2 });
+  settled(add, 'worker-2', 'reject', 'j-11', 11);
+  const dl = deadLetterRecord({ key: null, value: Buffer.from('j-11'), headers: [], timestamp: 0 }, {
+    group: 'g', topic: 'chaos-jobs', partition: 1, offset: 5, deliveryCount: 2, cause: 'rejected', reason: 'r', deadLetterTopic: 'chaos-jobs.dlq',
+  });
+  assert.deepEqual(checkQueue(ops, deadLetters(encodeBatch([dl], { baseOffset: 0 }))), []);
+  assert.deepEqual(rejectedRedelivered(ops).map((r) => [r.job, r.rejectedAtMs, r.deliveredAtMs, r.deliveryCount]), [['j-11', 6, 10, 2]]);
+});
+
+test('queue: a rejected job must be in the dead-letter topic (twice is legal), an acked one must not; a job dead-lettered for its deliveries is settled', () => {
+  const dl = (job: string, offset: number, cause: 'rejected' | 'max-deliveries') => deadLetterRecord({ key: null, value: Buffer.from(job), headers: [], timestamp: 0 }, {
+    group: 'g', topic: 'chaos-jobs', partition: 0, offset, deliveryCount: cause === 'rejected' ? 1 : 5, cause, reason: 'r', deadLetterTopic: 'chaos-jobs.dlq',
+  });
+  // The helper reads them back from a batch as the run reads the topic's segment files.
+  const dlq = deadLetters(encodeBatch([dl('j-0', 0, 'rejected'), dl('j-0', 0, 'rejected'), dl('j-2', 2, 'max-deliveries'), dl('j-3', 3, 'rejected')], { baseOffset: 0 }));
+  assert.deepEqual(dlq.map((r) => [r.offset, r.value, r.cause, r.deliveryCount, r.sourceOffset]),
+    [[0, 'j-0', 'rejected', 1, 0], [1, 'j-0', 'rejected', 1, 0], [2, 'j-2', 'max-deliveries', 5, 2], [3, 'j-3', 'rejected', 1, 3]]);
+  const { ops, add } = history();
+  deliveredAt(add, 'j-0', 0, [1]);
+  settled(add, 'worker-1', 'reject', 'j-0', 3);
+  deliveredAt(add, 'j-1', 10, [1]);
+  settled(add, 'worker-1', 'reject', 'j-1', 13);
+  deliveredAt(add, 'j-2', 20, [1, 2, 3, 4, 5]);
+  deliveredAt(add, 'j-3', 30, [1]);
+  settled(add, 'worker-1', 'ack', 'j-3', 33);
+  assert.deepEqual(checkQueue(ops, dlq).map((a) => [a.kind, a.evidence.job]),
+    [['rejected-job-not-dead-lettered', 'j-1'], ['acked-job-dead-lettered', 'j-3']]);
+  // Without the topic's records (not read), only the history's checks run: j-2 was never settled.
+  assert.deepEqual(checkQueue(ops).map((a) => [a.kind, a.evidence.job]), [['job-never-acked', 'j-2']]);
+});
+
+test('queue workload: its plan rejects every 23rd job, fails every 7th once, acks the rest', () => {
+  assert.equal(jobPlan('j-11', 1), 'reject');
+  assert.equal(jobPlan('j-11', 2), 'reject');
+  assert.equal(jobPlan('j-3', 1), 'release');
+  assert.equal(jobPlan('j-3', 2), 'ack');
+  assert.equal(jobPlan('j-4', 1), 'ack');
 });
 
 test('queue: a job whose only ack ended indeterminate counts as acked only when the group ended holding nothing', () => {

@@ -14,7 +14,7 @@ import type { BrokerError } from '../../src/protocol/errors.js';
 import { runCli } from '../integration/cli-process.js';
 import { metricValue } from '../integration/broker-helpers.js';
 import { brokerClusterForFile, type BrokerCluster } from './broker-cluster.js';
-import { until } from './cluster-helpers.js';
+import { retriedWhileRetriable, until } from './cluster-helpers.js';
 import { etcdTool } from './etcd-process.js';
 import { assertAcknowledgedPresent, leaderFollowingProducer, partition0, produceOk, recordsOnDisk, segmentBytes, type Acked } from './fault-helpers.js';
 
@@ -242,7 +242,12 @@ test('a reassignment outlives a SIGKILLed controller: the next controller finish
   for (let i = 0; i < 20; i++) await produceOk(cluster(), before.leader, SURVIVOR, [`s-${i}`], -1);
   cluster().broker(adding).pause();
   try {
-    await withAdmin(via, (a) => a.reassignPartitions([{ topic: SURVIVOR, partition: 0, replicas: target }]));
+    // A retriable refusal (NOT_CONTROLLER: the controller moved while a stall held a broker or
+    // etcd; the stall run's 3 s freezes) recorded nothing, so it is asked again.
+    await retriedWhileRetriable('the reassignment recorded', () => withAdmin(via, async (a) => {
+      await a.reassignPartitions([{ topic: SURVIVOR, partition: 0, replicas: target }]);
+      return true;
+    }));
     const running = await withAdmin(via, (a) => a.listPartitionReassignments([SURVIVOR]));
     assert.deepEqual(running.map((r) => [r.partition, r.addingReplicas]), [[0, [adding]]]);
     // A second reassignment of the same partition is refused while this one runs.

@@ -10,11 +10,13 @@ let broker: BrokerHandle;
 after(async () => { await broker.stop(); });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-// run() renews when half of the lock is left, so a stall (of this process or the broker)
-// up to ~VISIBILITY / 2 = 3 s is survived; CI machines have stalled for seconds, and a
-// 500 ms lock there gave a second delivery although the renewal works.
-const VISIBILITY = 6000;
-const JOB_MS = 8000; // well past VISIBILITY: without renewals the lock expires mid-job
+// run() renews when half of the lock is left, so stalls (of this process, the broker, or
+// one after the other) adding up to ~VISIBILITY / 2 = 5 s are survived. CI machines have
+// stalled for seconds: a 500 ms lock there gave a second delivery although the renewal
+// works, and a 6 s lock lost its job under the stall run's 3 s freezes (session 13, seeds
+// 1301, 11, 12: the job handed out again at count 2).
+const VISIBILITY = 10_000;
+const JOB_MS = 13_000; // well past VISIBILITY: without renewals the lock expires mid-job
 
 interface Outcome { deliveries: { worker: string; count: number }[]; acked: number }
 
@@ -49,7 +51,7 @@ async function longJob(topic: string, extendLocks: boolean): Promise<Outcome> {
       // would have given the other worker (polling every 200 ms) its delivery by then.
       await waitFor('the long job acked', async () => (acked = (await qa.describeGroup(`g-${topic}`)).acked) >= 1, JOB_MS + 15_000, 100);
     } else {
-      await waitFor('a second delivery', () => deliveries.length >= 2, 15_000);
+      await waitFor('a second delivery', () => deliveries.length >= 2, VISIBILITY + 15_000);
       stop();
     }
     await Promise.all(workers.map((q) => q.close()));

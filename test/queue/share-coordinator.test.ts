@@ -84,6 +84,12 @@ test('settle requests are all or nothing across partitions', () => {
   c.acquire('g', 'w', src, 4);
   assert.throws(() => c.ack('g', 'w', [{ topic: 't', partition: 0, offsets: [0] }, { topic: 't', partition: 1, offsets: [9] }]), /never acquired/);
   assert.equal(c.describe('g').acked, 0);
+  // A partition listed twice (its offsets would be checked apart, then settled twice) is
+  // refused whole, wherever it repeats; a one-partition request skips that check's Set.
+  for (const twice of [[0, 0], [0, 1, 0], [1, 0, 0]]) {
+    assert.throws(() => c.ack('g', 'w', twice.map((p) => ({ topic: 't', partition: p, offsets: [] }))), /t\/0 is listed twice/);
+  }
+  c.ack('g', 'w', [{ topic: 't', partition: 0, offsets: [] }]);
   assert.throws(() => c.ack('g', 'w', [{ topic: 'nope', partition: 0, offsets: [0] }]), (e: unknown) => (e as { code: string }).code === 'INVALID_RECORD_STATE');
   assert.throws(() => c.ack('zz', 'w', []), (e: unknown) => (e as { code: string }).code === 'GROUP_ID_NOT_FOUND');
   assert.throws(() => c.configure('g', { maxDeliveries: 0 }), (e: unknown) => (e as { code: string }).code === 'INVALID_CONFIG');

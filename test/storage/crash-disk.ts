@@ -246,6 +246,11 @@ class CrashFs implements FileSystem {
     this.disk.step(this.epoch, op, path);
   }
 
+  /** A CrashFile's writev on the calling thread (the same op: crash points and failNext('writev') count both). */
+  writevSync(file: StorageFile, buffers: Buffer[], position: number): number | undefined {
+    return file instanceof CrashFile ? file.writevSync(buffers, position) : undefined;
+  }
+
   async open(path: string, flags: OpenFlags): Promise<StorageFile> {
     this.step('open', path);
     let node = this.disk.lookup(path);

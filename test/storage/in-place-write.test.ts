@@ -1,6 +1,6 @@
 /**
  * Appends that ask for it (AppendOptions.inPlace: the state logs') are written on the event
- * loop (StorageFile.writevSync) up to IN_PLACE_WRITE_MAX_BYTES; every other append, a
+ * loop (FileSystem.writevSync) up to IN_PLACE_WRITE_MAX_BYTES; every other append, a
  * produce's included, goes through libuv's pool as before (docs/queue-performance.md, step
  * 12: step 9 wrote every small append in place and small acks=all produces fell to 0.67x).
  * Either way an append is readable once it resolves, and a write that fails refuses its
@@ -28,6 +28,8 @@ function countingFs(): { fs: FileSystem; writes: Map<string, { sync: number; poo
     if (!w) writes.set(topicDir, w = { sync: 0, pool: 0 });
     return w;
   };
+  // The counted file of each node file handle, to find the handle and path again in writevSync.
+  const inner = new WeakMap<StorageFile, { fh: StorageFile; path: string }>();
   const fs: FileSystem = {
     ...nodeFileSystem,
     async open(path, flags) {
@@ -40,17 +42,20 @@ function countingFs(): { fs: FileSystem; writes: Map<string, { sync: number; poo
           of(path).pool++;
           return fh.writev(bs, p);
         },
-        writevSync: (bs, p) => {
-          of(path).sync++;
-          return fh.writevSync!(bs, p);
-        },
         truncate: (l) => fh.truncate(l),
         sync: () => fh.sync(),
         datasync: () => fh.datasync(),
         stat: () => fh.stat(),
         close: () => fh.close(),
       };
+      inner.set(counted, { fh, path });
       return counted;
+    },
+    writevSync(file, bs, p) {
+      const f = inner.get(file);
+      if (!f) return nodeFileSystem.writevSync!(file, bs, p);
+      of(f.path).sync++;
+      return nodeFileSystem.writevSync!(f.fh, bs, p);
     },
   };
   return { fs, writes };
