@@ -153,6 +153,10 @@ export class ShareService {
     // Replicated: every change a worker was answered for is in the log already, and this
     // broker may no longer lead the partition (a write would only fail).
     if (!this.opts.replicated) await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
+    // A rewrite that a failed write asked for (failedWrite) is finished first: the state log's
+    // close() gives up a compaction that has not reached its switch, and this one is what puts
+    // the log right again (test/broker/share-service.test.ts, "the rewrite a failed write asks for").
+    await this.state.idle();
     // Waits for a compaction under way too (the broker closes the log manager next); a commit
     // from now on is refused (failedWrite).
     this.stateClosed = true;

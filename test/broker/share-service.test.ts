@@ -238,3 +238,42 @@ test('an acquisition committed beside an ack is answered once its change is writ
   await Promise.all([ack, acquire]);
   assert.equal(acked, true);
 });
+
+test('single node: the rewrite a failed write asks for is done before close() returns, not abandoned by it', async (t) => {
+  const tc = await testContext({ log: createLogger('error', () => {}) });
+  t.after(() => tc.close());
+  // Generation 1 (the rewrite's) is made only once the test lets it: close() is called while
+  // the rewrite is still making it, as a shutdown right after a failed write would.
+  let reached!: () => void;
+  const atFresh = new Promise<void>((resolve) => { reached = resolve; });
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  class GatedDir extends MemoryGenerationDir {
+    override async remove(gen: number): Promise<void> {
+      if (gen === 1 && !this.logs.has(1)) {
+        reached();
+        await gate;
+      }
+      return super.remove(gen);
+    }
+  }
+  const dir = new GatedDir();
+  const svc = await ShareService.open(tc.ctx, dir, {});
+  svc.coord.configure('g1');
+  await svc.commit([], true);
+  const log = await dir.open(0);
+  log.failNextAppend = new SluiceError('STORAGE_ERROR', 'ENOSPC: no space left on device');
+  svc.coord.configure('g2');
+  const failed = svc.commit([], true);
+  failed.catch(() => undefined);
+  await atFresh;
+  // Shutdown begins while the rewrite is making its generation; it goes on from there.
+  const closing = svc.close();
+  release();
+  await closing;
+  await assert.rejects(failed, /ENOSPC/);
+  // Reopened from what close() left: memory's groups, g2 included (the rewrite put it there).
+  const again = await ShareService.open(tc.ctx, dir, {});
+  assert.deepEqual(again.coord.groups().sort(), ['g1', 'g2'], 'the state log holds what memory held at close');
+  await again.close();
+});
