@@ -13,7 +13,8 @@
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
  */
-import type { Api, ShareAcquirePartitionResult, ShareAcquireResponse } from '../protocol/api.js';
+import type { Api, ShareAckResult, ShareAcksPush, ShareAcquirePartitionResult, ShareAcquireResponse } from '../protocol/api.js';
+import type { ShareAcquireRequest } from '../protocol/api-table.js';
 import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext, RequestScope } from './context.js';
@@ -24,6 +25,7 @@ import { jobSource, type JobSource } from './job-source.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
+import { settleUnits } from './share-settle.js';
 import type { Handler } from './handler.js';
 import { consumerAnswerBound } from './client-quotas.js';
 import { AcquireByteBound } from './share-acquire-bound.js';
@@ -44,6 +46,43 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
   const { groupId, workerId } = req;
   if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));
   svc.bindWorker(scope, groupId, workerId);
+  // Settles carried by the acquire, applied before it (their freed slots count for it) and
+  // in the same tick, so the acquisition's state change shares their write. Their outcome is
+  // pushed once durable, not in this answer: that would make every acquire wait for an fsync.
+  const carried = req.acks && takeAcks(ctx, svc, groupId, req.acks, scope);
+  try {
+    return await acquire(ctx, svc, req, scope, carried !== undefined);
+  } catch (err) {
+    // The client takes an error answer without a push before it as "acks not taken" and
+    // sends them again as a ShareAck: once taken, their push must go out first.
+    await carried;
+    throw err;
+  }
+};
+
+/**
+ * Applies the settles `acks` carries (share-settle.ts) and pushes their results on the
+ * request's connection once their commit is durable (a `share-acks` push,
+ * protocol/api.ts ShareAcksPush), or at once when none changed anything. A failed commit
+ * fails every entry with its error. Resolves once the push is sent; never rejects.
+ */
+function takeAcks(ctx: BrokerContext, svc: ShareService, groupId: string, acks: NonNullable<ShareAcquireRequest['acks']>, scope: RequestScope | undefined): Promise<void> {
+  const { results, durable } = settleUnits(ctx, svc, groupId, acks.workers, scope, 'ShareAcquire');
+  const push = (rs: ShareAckResult[][]): void => {
+    if (scope && !scope.closed) scope.push({ id: 0, push: 'share-acks', groupId, seq: acks.seq, workers: rs.map((r) => ({ results: r })) } satisfies ShareAcksPush);
+  };
+  if (!durable) {
+    push(results);
+    return Promise.resolve();
+  }
+  return durable.then(() => push(results), (err: unknown) => {
+    const error = wireError(err, ctx.log, { api: 'ShareAcquire', group: groupId });
+    push(results.map((r) => r.map((x) => (x.error ? x : { error }))));
+  });
+}
+
+async function acquire(ctx: BrokerContext, svc: ShareService, req: ShareAcquireRequest, scope: RequestScope | undefined, acksTaken: boolean): Promise<ShareAcquireResponse> {
+  const { groupId, workerId } = req;
 
   const errors: ShareAcquirePartitionResult[] = [];
   const known: string[] = [];
@@ -115,12 +154,13 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
 
   const first = known.length ? await attempt() : undefined;
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
+  const taken = acksTaken ? { acksTaken: true as const } : {};
   if (first || req.maxRecords === 0 || known.length === 0 || maxWait === 0 || !ctx.accepting || !svc.accepting || scope?.closed) {
-    return withHolder(svc, req, { id: req.id, partitions: [...errors, ...(first ?? [])] }, acquiredUnder);
+    return withHolder(svc, req, { id: req.id, partitions: [...errors, ...(first ?? [])], ...taken }, acquiredUnder);
   }
   const parts = await park(ctx, svc, groupId, known, maxWait, attempt, scope);
-  return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts] }, acquiredUnder);
-};
+  return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts], ...taken }, acquiredUnder);
+}
 
 /**
  * A group with startFrom 'latest' meeting a partition for the first time starts it at the

@@ -371,6 +371,27 @@ export interface ShareAcquireResponse extends ResponseHeader {
    * and when the group no longer knows the worker.
    */
   holder?: string;
+  /**
+   * The request's `acks` were taken: their outcome comes in a `share-acks` push
+   * (ShareAcksPush), once durable. Absent from a broker that predates `acks` (it ignored
+   * them: the client sends them as a ShareAck) and from a request that carried none.
+   */
+  acksTaken?: true;
+}
+
+/**
+ * Pushed (`id` 0) on the connection a ShareAcquire carrying `acks` came on, once the settles'
+ * state change is durable (fsynced; in cluster mode held by the in-sync replicas), or at once
+ * when none of them changed anything. `seq` is the request's `acks.seq`; `workers` has one
+ * entry per unit of `acks.workers`, same order, each a ShareAck's `results`. A failed state
+ * write fails every entry with its error.
+ */
+export interface ShareAcksPush {
+  id: 0;
+  push: 'share-acks';
+  groupId: string;
+  seq: number;
+  workers: { results: ShareAckResult[] }[];
 }
 
 // --- ShareAck (1101) -----------------------------------------------------------------------

@@ -25,16 +25,23 @@ class ShareFake extends FakeCluster {
     this.append('jobs', 0, batchOf(records, 0));
   }
 
+  /** False: answers as a broker before ShareAcquire's `acks` (ignores them). */
+  takesAcks = true;
+
   override answer(b: FakeBroker, api: number, body: any): any {
     if (api === Api.ShareLeave) return {};
     if (api === Api.ShareAck) return { results: body.entries.map((e: any) => this.ack(body.workerId, e)) };
     if (api !== Api.ShareAcquire) return super.answer(b, api, body);
+    // Acks carried by the acquire: applied first, their results pushed (share-acks).
+    const carried = this.takesAcks && body.acks
+      ? { acksTaken: true, pushAfter: { id: 0, push: 'share-acks', groupId: body.groupId, seq: body.acks.seq, workers: body.acks.workers.map((w: any) => ({ results: w.entries.map((e: any) => this.ack(w.workerId, e)) })) } }
+      : {};
     const free: number[] = [];
     for (let o = 0; o < this.logEnd('jobs', 0) && free.length < body.maxRecords; o++) if (!this.holder.has(o) && !this.acked.has(o)) free.push(o);
-    if (free.length === 0) return { partitions: [] };
+    if (free.length === 0) return { partitions: [], ...carried };
     for (const o of free) this.holder.set(o, body.workerId);
     const acquired = free.map((o) => ({ firstOffset: o, lastOffset: o, deliveryCount: 1 }));
-    return { partitions: [{ topic: 'jobs', partition: 0, acquired, lockDeadline: Date.now() + this.lockMs, records: Buffer.concat(this.logs.get(tpKey('jobs', 0))!) }] };
+    return { partitions: [{ topic: 'jobs', partition: 0, acquired, lockDeadline: Date.now() + this.lockMs, records: Buffer.concat(this.logs.get(tpKey('jobs', 0))!) }], ...carried };
   }
 
   /** All or nothing, as the broker's entries are. */
@@ -108,11 +115,35 @@ test('two workers sharing a connection: a coalesced ack refused by a moved coord
   fake.coordinator = 1;
   await Promise.all([j1.ack(), j2.ack()]);
   assert.deepEqual([...fake.acked].sort(), [j1.offset, j2.offset].sort());
+  // Both acks ride on the acquire the first worker to ask sends for its freed slot (one request for the two workers).
+  const carried = fake.requests.filter((r) => r.api === Api.ShareAcquire && r.body.acks);
+  assert.deepEqual(carried.map((r) => [r.url, r.body.acks.workers.map((w: any) => w.workerId).join()]), [
+    [fake.url(0), 'w1,w2'],
+    [fake.url(1), 'w1,w2'],
+  ], 'one coalesced request, refused by broker 0 and sent again whole to broker 1');
+  assert.equal(fake.requests.filter((r) => r.api === Api.ShareAck).length, 0, 'no ShareAck besides');
+});
+
+test('the same against a broker that predates ShareAcquire\'s acks: the acquire carrying them is sent again to the moved coordinator, which ignores them; then one coalesced ShareAck', { timeout: 30_000 }, async (t) => {
+  const fake = new MovingShareFake(4);
+  fake.takesAcks = false;
+  const opts = { brokers: [fake.url(0), fake.url(1)], groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, retryBackoffMs: 10, connectionFactory: fake.factory };
+  const w1 = new QueueConsumer({ ...opts, workerId: 'w1' });
+  const w2 = new QueueConsumer({ ...opts, workerId: 'w2', shareConnectionWith: w1 });
+  t.after(() => Promise.all([w2.close(), w1.close()]));
+  const j1 = (await w1[Symbol.asyncIterator]().next()).value!;
+  const j2 = (await w2[Symbol.asyncIterator]().next()).value!;
+  fake.coordinator = 1;
+  await Promise.all([j1.ack(), j2.ack()]);
+  assert.deepEqual([...fake.acked].sort(), [j1.offset, j2.offset].sort());
   const acks = fake.requests.filter((r) => r.api === Api.ShareAck);
   assert.deepEqual(acks.map((r) => [r.url, r.body.workerId, (r.body.workers ?? []).map((w: any) => w.workerId).join()]), [
-    [fake.url(0), 'w1', 'w2'],
     [fake.url(1), 'w1', 'w2'],
-  ], 'one coalesced request, refused by broker 0 and sent again whole to broker 1');
+  ], 'the acquire that carried them was answered without acksTaken: one coalesced ShareAck');
+  // Later acks are not carried again.
+  const j3 = (await w1[Symbol.asyncIterator]().next()).value!;
+  await j3.ack();
+  assert.equal(fake.requests.filter((r) => r.api === Api.ShareAcquire && r.body.acks).length, 2, 'carried once (refused, then ignored), never after');
 });
 
 test('slots freed while an acquire is out are asked for by a second acquire at once, never more than the free slots', { timeout: 30_000 }, async () => {
