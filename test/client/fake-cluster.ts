@@ -50,6 +50,8 @@ export class FakeCluster {
   answerOther: ((api: number, body: any) => any) | undefined;
   /** When it returns a promise, the answer (already decided) is handed back only once it resolves. */
   holdAnswer: ((api: number, body: any) => Promise<void> | undefined) | undefined;
+  /** While set, pushes an answer brings (`pushAfter`) wait for it (a broker's fsync that takes its time). */
+  holdPushes: Promise<void> | undefined;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) this.brokers.set(i, { nodeId: i, url: `ws://fake-${i}:9400`, alive: true, produceDelayMs: 0 });
@@ -272,7 +274,7 @@ export class FakeConn extends Connection {
     // or not the answer is held (a broker pushes the outcome of an acquire's acks once durable).
     const push = res.pushAfter as Record<string, unknown> | undefined;
     delete res.pushAfter;
-    if (push) setImmediate(() => { if (!this.dropped && !this.closedFlag) this.push(push); });
+    if (push) void Promise.resolve(this.cluster.holdPushes).then(() => setImmediate(() => { if (!this.dropped && !this.closedFlag) this.push(push); }));
     const hold = this.cluster.holdAnswer?.(api, body);
     if (hold) await hold;
     if (res.error) throw fromWireError(res.error);

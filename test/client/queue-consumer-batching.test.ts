@@ -224,3 +224,49 @@ test('a for-await loop handling one job at a time asks once half its slots are f
   // Asking at every freed slot sent an acquire for 1 record per job (~1,000 here).
   assert.ok(asked.length <= 40, `${asked.length} acquires for 1,000 jobs: ${asked.join(',')}...`);
 });
+
+/** Waits until `ok()` or fails naming `what` (the fake answers within a few event-loop turns). */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+  }
+}
+
+test('an ack carried by an acquire whose confirmation has not come fails retriably when the connection drops', { timeout: 30_000 }, async (t) => {
+  const fake = new ShareFake(4);
+  fake.holdPushes = new Promise<void>(() => {}); // the broker's fsync never ends
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, retryBackoffMs: 10, connectionFactory: fake.factory });
+  t.after(() => w.close());
+  const job = (await w[Symbol.asyncIterator]().next()).value!;
+  const acked = job.ack().then(() => 'resolved', (e: { code?: string; retriable?: boolean }) => `${e.code} retriable=${e.retriable}`);
+  // The fake applied it (its confirmation is what is held).
+  await until('the ack applied', () => fake.acked.has(job.offset));
+  assert.ok(fake.requests.some((r) => r.api === Api.ShareAcquire && r.body.acks), 'carried by an acquire');
+  for (const c of fake.conns) c.drop();
+  assert.equal(await acked, 'NETWORK_ERROR retriable=true', 'applied or not is unknown: a retriable error, never a hang or a success');
+});
+
+test('close() waits for the confirmation of acks an acquire carried before it leaves', { timeout: 30_000 }, async () => {
+  const fake = new ShareFake(4);
+  let confirm!: () => void;
+  fake.holdPushes = new Promise<void>((r) => { confirm = r; });
+  let confirmed = false;
+  let leftBeforeConfirmed = false;
+  fake.onRequest = (_url, api) => { if (api === Api.ShareLeave && !confirmed) leftBeforeConfirmed = true; };
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, connectionFactory: fake.factory });
+  const job = (await w[Symbol.asyncIterator]().next()).value!;
+  const acked = job.ack();
+  await until('the ack applied', () => fake.acked.has(job.offset));
+  assert.ok(fake.requests.some((r) => r.api === Api.ShareAcquire && r.body.acks), 'carried by an acquire');
+  let closed = false;
+  const closing = w.close().then(() => { closed = true; });
+  // The fake answers within a turn or two: a close that did not wait would have left by now.
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+  assert.equal(closed, false, 'close() ended before the carried ack was confirmed');
+  assert.equal(leftBeforeConfirmed, false, 'the worker left before its carried ack was confirmed');
+  confirmed = true;
+  confirm();
+  await acked;
+  await closing;
+  assert.equal(fake.requests.filter((r) => r.api === Api.ShareLeave).length, 1);
+});
