@@ -13,10 +13,15 @@
  * worker's entries are settled as that worker's and answered in `workers` of the response,
  * so one worker's refused entry (it left, its lock expired) fails only that entry. All of
  * them share the one commit and its fsync. What an entry does: share-settle.ts.
+ *
+ * The answer also carries (`acked`) the outcomes of settles that earlier ShareAcquires of
+ * the group carried on this connection, once all of them are durable (share-acks-owed.ts):
+ * a ShareAck with no entries is how a worker collects them when it stops asking.
  */
 import type { Api } from '../protocol/api.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { settleUnits } from './share-settle.js';
+import { outcomesOwed, takeOwed } from './share-acks-owed.js';
 import type { Handler } from './handler.js';
 
 export const handleShareAck: Handler<typeof Api.ShareAck> = async (ctx, req, scope) => {
@@ -24,5 +29,9 @@ export const handleShareAck: Handler<typeof Api.ShareAck> = async (ctx, req, sco
   const units = [{ workerId: req.workerId, holder: req.holder, entries: req.entries }, ...(req.workers ?? [])];
   const { results, durable } = settleUnits(ctx, svc, req.groupId, units, scope, 'ShareAck');
   await durable;
-  return { id: req.id, results: results[0], ...(req.workers && { workers: results.slice(1).map((r) => ({ results: r })) }) };
+  // Outcomes of settles earlier acquires carried on this connection go with this answer
+  // (share-acks-owed.ts): it is how a worker that stopped asking collects them.
+  await outcomesOwed(scope);
+  const acked = takeOwed(scope, req.groupId);
+  return { id: req.id, results: results[0], ...(req.workers && { workers: results.slice(1).map((r) => ({ results: r })) }), ...(acked && { acked }) };
 };

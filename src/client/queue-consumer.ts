@@ -341,11 +341,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (job.settled || job.cancelled || job.abandoned) return this.ran();
     job.settled = true;
     this.freeSlot(job);
-    this.link.acks.ackThen(this.workerId, job, this.ranAcked);
+    // What the ack's answer needs of the job, not the job: an ack carried by an acquire is
+    // answered with the worker's next request, about a cycle later, and a job kept that long
+    // (with its value, a view of the whole acquire answer) outlived a scavenge and was
+    // promoted (~300 bytes per job, docs/queue-performance.md step 12).
+    this.link.acks.ackThen(this.workerId, { topic: job.topic, partition: job.partition, offset: job.offset, holder: job.holder }, this.ranAcked);
   }
 
   /** run(): an ack of handlerDone answered. */
-  private readonly ranAcked = (job: Job, err?: Error): void => {
+  private readonly ranAcked = (job: AckedRecord, err?: Error): void => {
     if (err) this.jobWarn(job, err);
     else this.acked(job);
     this.ran();
@@ -367,7 +371,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     });
   }
 
-  private jobWarn(job: Job, err: unknown): void {
+  private jobWarn(job: AckedRecord, err: unknown): void {
     this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: ${errorText(err)}`);
   }
 
@@ -436,11 +440,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   settleAck(job: Job): Promise<void> {
     this.freeSlot(job);
-    return new Promise<void>((resolve, reject) => this.link.acks.ackThen(this.workerId, job, (j, err) => {
+    return new Promise<void>((resolve, reject) => this.link.acks.ackThen(this.workerId, job as HeldJob, (j, err) => {
       if (err) return reject(err);
       this.acked(j);
       resolve();
-    }));
+    }, true));
   }
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
@@ -555,7 +559,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * buffered is dropped, so the application is not handed a job it already acknowledged.
    */
   /** An ack of `job` was answered: drop buffered copies of its record, and remember it for acquires in flight. */
-  private acked(job: Job): void {
+  private acked(job: AckedRecord): void {
     this.dropStale(job);
     // Only a job whose lock may be gone (acquired under another holder token, or one not
     // confirmed since a coordinator error) can be acquired again by this worker while it runs;
@@ -568,7 +572,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (this.recentAcks.size > RECENT_ACKS) this.recentAcks.delete(this.recentAcks.keys().next().value!);
   }
 
-  private dropStale(acked: Job): void {
+  private dropStale(acked: AckedRecord): void {
     // A loop of its own, not dropBuffered with a predicate: this runs for every ack, and the
     // predicate was a closure per ack.
     for (let i = this.buffer.length - 1; i >= 0; i--) {
@@ -650,7 +654,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.beating = true;
     const sentAt = this.route.moves;
     this.route.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
-      .then((res) => { this.heard(holderIn(res, this.route.moves), sentAt); }, () => undefined) // the acquire loop reports connection trouble
+      .then((res) => {
+        this.link.acks.told(res.acked);
+        this.heard(holderIn(res, this.route.moves), sentAt);
+      }, () => undefined) // the acquire loop reports connection trouble
       .finally(() => {
         this.beating = false;
         // Another coordinator error while it was out: the iterator still waits to know.
@@ -659,8 +666,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   /** Whether `job`'s lock is this worker's as far as it knows: acquired under the holder token confirmed since the last coordinator error. */
-  private current(job: Job): boolean {
-    return this.heldAt === this.route.moves && (job as HeldJob).holder === this.holder;
+  private current(job: AckedRecord): boolean {
+    return this.heldAt === this.route.moves && job.holder === this.holder;
   }
 
   /**
@@ -763,6 +770,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...(this.settings && { settings: this.settings }),
         ...(carried && { acks: carried.body }),
       }, this.conn.requestTimeoutMs + this.maxWaitMs, carried && ((conn) => acks.sentOn(carried, conn)));
+      acks.told(res.acked);
       if (carried) acks.answered(carried, res.acksTaken === true);
     } catch (err) {
       if (carried) acks.failed(carried, err as Error);
@@ -874,7 +882,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * dropped: their record may be this worker's again under a new acquisition, which a release
    * by offset would let go. Returns how many were given back.
    */
-  private giveBackAll(jobs: readonly Job[]): number {
+  private giveBackAll(jobs: readonly HeldJob[]): number {
     let n = 0;
     for (const j of jobs) {
       if (this.current(j)) {
@@ -973,6 +981,9 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 }
 
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
+
+/** A settled job as far as its ack's answer needs it (a HeldJob is one). */
+interface AckedRecord { readonly topic: string; readonly partition: number; readonly offset: number; readonly holder: string }
 
 /** Acquires a worker keeps out at once (acquireLoop). */
 const ACQUIRES_IN_FLIGHT = 2;

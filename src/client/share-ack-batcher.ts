@@ -31,9 +31,10 @@
  * in its `acks`, so a busy worker sends one request per cycle instead of an acquire and a
  * ShareAck (docs/queue-performance.md, step 12). The broker applies them before the
  * acquisition, answers the acquisition once its state write is in the log (not after the
- * acks' fsync: that would add an fsync to every cycle), and pushes the acks' results
- * (`share-acks`, `seq`) once they are durable; each settle is answered from that push
- * exactly as from a ShareAck's answer. The worker's acquire loop gets its turn before a
+ * acks' fsync: that would add an fsync to every cycle), and tells the acks' results (by
+ * `seq`) once they are durable: in `acked` of the worker's next acquire answer, or in a
+ * `share-acks` push when no answer takes them soon (broker/share-acks-owed.ts); each settle
+ * is answered from that exactly as from a ShareAck's answer. The worker's acquire loop gets its turn before a
  * flush (onTurn), so acks made in the tick before an acquire ride on it; when no acquire is
  * due (a worker that stops asking, a drain, close) the flush sends them as a ShareAck as
  * before. Carried settles whose push has not come fail with the connection's error when it
@@ -43,7 +44,7 @@
  * as a ShareAck. So does an acquire answered without `acksTaken` (a broker before the
  * field ignored them), and this batcher then stops carrying.
  */
-import type { ShareAckEntry, ShareAckRequest, ShareAckResponse, ShareAckResult } from '../protocol/api.js';
+import type { CarriedAcksResult, ShareAckEntry, ShareAckRequest, ShareAckResponse, ShareAckResult } from '../protocol/api.js';
 import type { ShareAcquireRequest } from '../protocol/api-table.js';
 import { BrokerError, fromWireError } from '../protocol/errors.js';
 import { MAX_ACK_OFFSETS } from '../protocol/limits.js';
@@ -62,6 +63,8 @@ export type AckDone<T extends AckTarget = AckTarget> = (target: T, error?: Error
 
 interface PendingAck {
   target: AckTarget;
+  /** A caller awaits the answer (a promise was handed out): carried, it asks for a prompt push. */
+  waited: boolean;
   /** Set for a give-back (release kind unstarted): its reason. */
   giveBack: { reason?: string } | undefined;
   done: AckDone;
@@ -82,6 +85,8 @@ export interface CarriedAcks {
 
 interface Carried extends CarriedAcks {
   readonly units: Unit[];
+  /** No caller awaits these (run()'s own acks): their outcome may wait for the worker's next request. */
+  readonly later: boolean;
   /** The connection it was last sent on (a drop of that one fails it). */
   conn: unknown;
   timer: NodeJS.Timeout | undefined;
@@ -134,9 +139,11 @@ export class ShareAckBatcher {
     if (!this.carrying || this.pending.size === 0) return undefined;
     const units: Unit[] = [];
     let offsets = 0;
+    let later = true;
     for (const [k, { workerId, holder, acks }] of this.pending) {
       if (offsets + acks.length > MAX_ACK_OFFSETS) continue;
       offsets += acks.length;
+      for (const a of acks) if (a.waited) later = false;
       units.push({ workerId, holder, entries: byPartition(acks) });
       this.pending.delete(k);
     }
@@ -145,8 +152,8 @@ export class ShareAckBatcher {
     let end!: () => void;
     const done = new Promise<void>((r) => { end = r; });
     const c: Carried = {
-      body: { seq, workers: units.map((u) => ({ workerId: u.workerId, ...holderOf(u), entries: u.entries.map(entryOf) })) },
-      units, conn: undefined, timer: undefined, over: false, end,
+      body: { seq, workers: units.map((u) => ({ workerId: u.workerId, ...holderOf(u), entries: u.entries.map(entryOf) })), ...(later && { later }) },
+      units, later, conn: undefined, timer: undefined, over: false, end,
     };
     this.carried.set(seq, c);
     this.flushing.add(done);
@@ -169,6 +176,8 @@ export class ShareAckBatcher {
       this.requeue(k);
       return;
     }
+    // Told with the worker's next request (run()'s acks): no deadline but the connection's.
+    if (k.later) return;
     k.timer = setTimeout(() => this.fail(k, new SluiceError('REQUEST_TIMED_OUT', `the broker took ${count(k.units.flatMap((u) => u.entries))} settles with an acquire and did not confirm them within ${this.pushTimeoutMs} ms; they may have been applied`)), this.pushTimeoutMs);
   }
 
@@ -185,17 +194,24 @@ export class ShareAckBatcher {
     else this.fail(k, err);
   }
 
-  /** A push on the coordinator's connection: the results of carried settles (`share-acks`). */
+  /** A push on the coordinator's connection: outcomes of carried settles (`share-acks`). */
   pushed(msg: Record<string, unknown>): void {
-    if (msg.push !== 'share-acks' || msg.groupId !== this.groupId || typeof msg.seq !== 'number' || !Array.isArray(msg.workers)) return;
-    const c = this.carried.get(msg.seq);
-    if (!c || c.over) return;
-    this.finish(c);
-    const workers = msg.workers as { results?: ShareAckResult[] }[];
-    const retry: Work = new Map();
-    const each = this.collect(retry);
-    c.units.forEach((u, i) => answer(u, workers[i]?.results ?? [], each));
-    void this.retry(retry).finally(c.end);
+    if (msg.push === 'share-acks' && Array.isArray(msg.acked)) this.told(msg.acked as CarriedAcksResult[]);
+  }
+
+  /** Outcomes of carried settles, from an acquire answer's `acked` or a push: each answers its settles. */
+  told(acked: readonly CarriedAcksResult[] | undefined): void {
+    if (acked === undefined) return;
+    for (const r of acked) {
+      if (r.groupId !== this.groupId || typeof r.seq !== 'number' || !Array.isArray(r.workers)) continue;
+      const c = this.carried.get(r.seq);
+      if (!c || c.over) continue;
+      this.finish(c);
+      const retry: Work = new Map();
+      const each = this.collect(retry);
+      c.units.forEach((u, i) => answer(u, r.workers[i]?.results ?? [], each));
+      void this.retry(retry).finally(c.end);
+    }
   }
 
   /** `conn` dropped or closed: carried settles sent on it whose push has not come fail with `err`. */
@@ -219,22 +235,23 @@ export class ShareAckBatcher {
   /** Carried settles the broker did not take go out as a ShareAck (or with the next acquire). */
   private requeue(c: Carried): void {
     this.finish(c);
-    for (const u of c.units) for (const e of u.entries) for (const a of e) this.add(u.workerId, u.holder, a.target, a.giveBack, a.done);
+    for (const u of c.units) for (const e of u.entries) for (const a of e) this.add(u.workerId, u.holder, a.target, a.giveBack, a.done, a.waited);
     c.end();
   }
 
   /** Acks `target` for `workerId`; resolves once the broker answered the ack (durable), rejects with its error. */
   ack(workerId: string, target: AckTarget): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.add(workerId, undefined, target, undefined, (_, err) => (err ? reject(err) : resolve())));
+    return new Promise<void>((resolve, reject) => this.add(workerId, undefined, target, undefined, (_, err) => (err ? reject(err) : resolve()), true));
   }
 
   /**
    * ack() without a promise: `done` is called with `target` once the broker answered (an
    * error when it refused). For callers that settle many jobs with one callback
-   * (QueueConsumer.run): no promise, resolver or closure per ack.
+   * (QueueConsumer.run): no promise, resolver or closure per ack. `waited`: a caller awaits
+   * `done` (a promise it handed out), so an acquire carrying it asks for a prompt outcome.
    */
-  ackThen<T extends AckTarget>(workerId: string, target: T, done: AckDone<T>): void {
-    this.add(workerId, undefined, target, undefined, done as AckDone);
+  ackThen<T extends AckTarget>(workerId: string, target: T, done: AckDone<T>, waited = false): void {
+    this.add(workerId, undefined, target, undefined, done as AckDone, waited);
   }
 
   /**
@@ -244,11 +261,11 @@ export class ShareAckBatcher {
    */
   giveBack(workerId: string, target: AckTarget, holder: string | undefined, reason?: string): Promise<void> {
     const giveBack = reason !== undefined ? { reason } : {};
-    return new Promise<void>((resolve, reject) => this.add(workerId, holder, target, giveBack, (_, err) => (err ? reject(err) : resolve())));
+    return new Promise<void>((resolve, reject) => this.add(workerId, holder, target, giveBack, (_, err) => (err ? reject(err) : resolve()), true));
   }
 
-  private add(workerId: string, holder: string | undefined, target: AckTarget, giveBack: PendingAck['giveBack'], done: AckDone): void {
-    const a: PendingAck = { target, giveBack, done };
+  private add(workerId: string, holder: string | undefined, target: AckTarget, giveBack: PendingAck['giveBack'], done: AckDone, waited: boolean): void {
+    const a: PendingAck = { target, giveBack, done, waited };
     const k = unitKey(workerId, holder);
     const u = this.pending.get(k);
     if (u) u.acks.push(a);
@@ -265,9 +282,29 @@ export class ShareAckBatcher {
     void flush.finally(() => this.flushing.delete(flush));
   }
 
-  /** Resolves once every ack made before the call is answered. */
+  /**
+   * Resolves once every ack made before the call is answered. Outcomes of carried settles
+   * that wait for the worker's next request (`later`) are collected with a ShareAck of no
+   * entries (the broker answers it once they are durable, with them).
+   */
   async idle(): Promise<void> {
-    while (this.flushing.size > 0) await Promise.allSettled([...this.flushing]);
+    while (this.flushing.size > 0) {
+      const later = [...this.carried.values()].find((c) => c.later && !c.over);
+      if (later) await this.collectOwed(later);
+      await Promise.allSettled([...this.flushing]);
+    }
+  }
+
+  /** Asks for the outcomes owed on the connection (a ShareAck of no entries, for `c`'s first worker). */
+  private async collectOwed(c: Carried): Promise<void> {
+    try {
+      const res = await this.send({ groupId: this.groupId, workerId: c.units[0].workerId, entries: [] });
+      this.told(res.acked);
+      // A broker that answered without them has nothing owed for `c`: a drop or move lost it.
+      if (!c.over) this.fail(c, new SluiceError('NETWORK_ERROR', `the outcome of ${count(c.units.flatMap((u) => u.entries))} settles carried by an acquire was lost (the coordinator moved or the connection dropped); they may have been applied`));
+    } catch (err) {
+      this.fail(c, err as Error);
+    }
   }
 
   private async flush(): Promise<void> {
@@ -331,6 +368,7 @@ export class ShareAckBatcher {
       for (const u of units) for (const e of u.entries) for (const a of e) a.done(a.target, err as Error);
       return;
     }
+    this.told(res.acked);
     answer(first, res.results, each);
     if (rest.length === 0) return;
     if (res.workers) {

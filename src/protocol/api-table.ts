@@ -221,9 +221,9 @@ export const API_TABLE = {
   // their values are checked by the share coordinator (INVALID_CONFIG naming the setting).
   // acks: settles carried by the acquire (KIP-932's acknowledgements in ShareFetch), one
   // unit per worker on this connection, each as a ShareAck's worker entry; applied before the
-  // acquisition, answered by a `share-acks` push once durable (docs/protocol.md), and the
-  // answer says `acksTaken`. A broker before it ignores the field: the client then sends
-  // them as a ShareAck.
+  // acquisition, their outcome told once durable in `acked` of a later answer on this
+  // connection, or pushed (`share-acks`) unless `later` (docs/protocol.md); the answer says
+  // `acksTaken`. A broker before it ignores the field: the client then sends them as a ShareAck.
   [Api.ShareAcquire]: def('ShareAcquire', refine(struct({
     groupId: shareId,
     workerId: shareId,
@@ -231,7 +231,7 @@ export const API_TABLE = {
     maxRecords: int({ min: 0, max: MAX_ACQUIRE_RECORDS }),
     maxWaitMs: size,
     settings: optional(map<ShareGroupSettings>()),
-    acks: optional(struct({ seq: int({ min: 0, max: I32_MAX }), workers: array(shareAckWorker, { min: 1 }) })),
+    acks: optional(struct({ seq: int({ min: 0, max: I32_MAX }), workers: array(shareAckWorker, { min: 1 }), later: optional(bool()) })),
   }), (req) => (req.acks && offsetCount(req.acks.workers) > MAX_ACK_OFFSETS
     ? ['acks', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAcquire, got ${offsetCount(req.acks.workers)}`] : undefined)),
   responds<ShareAcquireResponse>()),

@@ -1,12 +1,13 @@
 // Settles carried by a ShareAcquire (`acks`): applied before the acquisition, the acquisition
-// answered once its state write is in the log, and the settles' results pushed (`share-acks`)
-// only once their state is fsynced; a failed fsync fails every carried entry in the push, as
+// answered once its state write is in the log, and the settles' results told (a later answer's
+// `acked`, or a `share-acks` push) only once their state is fsynced; a failed fsync fails
+// every carried entry, as
 // a ShareAck's answer would fail. The state log's fsync is held or failed through the storage
 // file-system seam (storage/file-system.ts), so the order tested is the real one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
-import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
+import { ShareCoordinators, shareServiceFor, stopShareService } from '../../src/broker/share-coordinators.js';
 import type { RequestScope } from '../../src/broker/context.js';
 import { Api, type ShareAcksPush } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/index.js';
@@ -108,8 +109,9 @@ test('acks carried by an acquire: the acquisition is answered once written, the 
 
   release();
   disk.hold = undefined;
+  // No acquire follows to take the outcome: pushed (share-acks-owed.ts).
   const push = await within(nextPush(), 'the share-acks push');
-  assert.deepEqual(push, { id: 0, push: 'share-acks', groupId: 'g', seq: 7, workers: [{ results: [{}] }] });
+  assert.deepEqual(push, { id: 0, push: 'share-acks', acked: [{ groupId: 'g', seq: 7, workers: [{ results: [{}] }] }] });
   const p = svc.coord.group('g')!.existing('jobs', 0)!;
   for (let o = 0; o < 5; o++) assert.equal(p.stateOf(o), RecordState.ACKED, `offset ${o}`);
   for (const o of [5, 10]) assert.equal(p.stateOf(o), RecordState.ACQUIRED, `offset ${o}`);
@@ -123,12 +125,12 @@ test('a failed fsync fails every carried entry in the push; the acquisition itse
   assert.equal(res.acksTaken, true);
   assert.equal(res.partitions[0].acquired.length, 1);
   const push = await within(nextPush(), 'the share-acks push');
-  assert.equal(push.seq, 1);
-  assert.deepEqual(push.workers[0].results.map((r) => r.error?.code), [-1, -1], 'each entry failed with the write\'s error (UNKNOWN_SERVER_ERROR, as a ShareAck\'s answer)');
+  assert.equal(push.acked[0].seq, 1);
+  assert.deepEqual(push.acked[0].workers[0].results.map((r) => r.error?.code), [-1, -1], 'each entry failed with the write\'s error (UNKNOWN_SERVER_ERROR, as a ShareAck\'s answer)');
 });
 
-test('carried settles refused by the holder check are pushed at once, with no commit', async (t) => {
-  const { svc, nextPush, acquire } = await setUp(t);
+test('carried settles refused by the holder check are told in the acquire\'s own answer, with no commit', async (t) => {
+  const { svc, acquire } = await setUp(t);
   await acquire(4);
   let durable = 0;
   const commit = svc.commit.bind(svc);
@@ -138,8 +140,31 @@ test('carried settles refused by the holder check are pushed at once, with no co
   };
   const res = await acquire(1, { seq: 3, workers: [{ workerId: 'w', holder: 'stale.1.1', entries: [{ ...ack([0]), type: 'release', kind: 'unstarted' }] }] });
   assert.equal(res.acksTaken, true);
-  const push = await within(nextPush(), 'the share-acks push');
-  assert.equal(push.workers[0].results[0].error?.code, 121, 'INVALID_RECORD_STATE: not the worker\'s token');
+  // Nothing to wait for: the outcome is in this very answer.
+  assert.equal(res.acked?.[0].seq, 3);
+  assert.equal(res.acked[0].workers[0].results[0].error?.code, 121, 'INVALID_RECORD_STATE: not the worker\'s token');
   assert.equal(durable, 0, 'nothing changed, nothing made durable');
   assert.equal(svc.coord.group('g')!.existing('jobs', 0)!.stateOf(0), RecordState.ACQUIRED);
+});
+
+test('a durable outcome rides on the next acquire answer of its group on the connection, else it is pushed after the grace', async (t) => {
+  const { ctx, nextPush, pushes, acquire } = await setUp(t);
+  await acquire(10);
+  // The acks' commit is done by the time their acquisition is answered plus one durable
+  // commit of nothing (it waits for the same fsync chain): then the outcome is owed.
+  const first = await acquire(2, { seq: 11, workers: [{ workerId: 'w', entries: [ack([0])] }] });
+  assert.equal(first.acksTaken, true);
+  await shareServiceFor(ctx, 'g').commit([], true);
+  const next = await acquire(2);
+  if (pushes.length === 0) {
+    assert.deepEqual(next.acked, [{ groupId: 'g', seq: 11, workers: [{ results: [{}] }] }], 'told with the next answer');
+  } else {
+    // The machine stalled past the grace before the next answer: pushed instead, never both.
+    assert.equal(next.acked, undefined);
+    assert.equal(pushes[0].acked[0].seq, 11);
+  }
+  // With no acquire after it, an outcome is pushed.
+  await acquire(1, { seq: 12, workers: [{ workerId: 'w', entries: [ack([1])] }] });
+  const push = await within(nextPush(), 'the share-acks push');
+  assert.equal(push.acked.at(-1)?.seq, 12);
 });

@@ -28,14 +28,29 @@ class ShareFake extends FakeCluster {
   /** False: answers as a broker before ShareAcquire's `acks` (ignores them). */
   takesAcks = true;
 
+  /** Outcomes of carried acks that asked to wait for the next answer (`later`). */
+  owedLater: object[] = [];
+
+  /** The outcomes owed, for an answer. */
+  private owed(): object {
+    const acked = this.owedLater.splice(0);
+    return acked.length ? { acked } : {};
+  }
+
   override answer(b: FakeBroker, api: number, body: any): any {
     if (api === Api.ShareLeave) return {};
-    if (api === Api.ShareAck) return { results: body.entries.map((e: any) => this.ack(body.workerId, e)) };
+    if (api === Api.ShareAck) return { results: body.entries.map((e: any) => this.ack(body.workerId, e)), ...this.owed() };
     if (api !== Api.ShareAcquire) return super.answer(b, api, body);
-    // Acks carried by the acquire: applied first, their results pushed (share-acks).
-    const carried = this.takesAcks && body.acks
-      ? { acksTaken: true, pushAfter: { id: 0, push: 'share-acks', groupId: body.groupId, seq: body.acks.seq, workers: body.acks.workers.map((w: any) => ({ results: w.entries.map((e: any) => this.ack(w.workerId, e)) })) } }
-      : {};
+    // Acks carried by the acquire: applied first; their outcome is pushed, or with `later`
+    // told in the next answer (as the broker does once they are durable).
+    let carried = {};
+    if (this.takesAcks && body.acks) {
+      const outcome = { groupId: body.groupId, seq: body.acks.seq, workers: body.acks.workers.map((w: any) => ({ results: w.entries.map((e: any) => this.ack(w.workerId, e)) })) };
+      if (body.acks.later) {
+        carried = { acksTaken: true, ...this.owed() };
+        this.owedLater.push(outcome);
+      } else carried = { acksTaken: true, ...this.owed(), pushAfter: { id: 0, push: 'share-acks', acked: [outcome] } };
+    }
     const free: number[] = [];
     for (let o = 0; o < this.logEnd('jobs', 0) && free.length < body.maxRecords; o++) if (!this.holder.has(o) && !this.acked.has(o)) free.push(o);
     if (free.length === 0) return { partitions: [], ...carried };
@@ -269,4 +284,23 @@ test('close() waits for the confirmation of acks an acquire carried before it le
   await acked;
   await closing;
   assert.equal(fake.requests.filter((r) => r.api === Api.ShareLeave).length, 1);
+});
+
+test('run()\'s own acks ride on acquires asking for no push: told in the next answer; close() collects the last ones with a ShareAck of no entries', { timeout: 30_000 }, async () => {
+  const fake = new ShareFake(40);
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 8, maxWaitMs: 10, connectionFactory: fake.factory });
+  let handled = 0;
+  let allHandled!: () => void;
+  const all = new Promise<void>((r) => { allHandled = r; });
+  const running = w.run(() => { if (++handled === 40) allHandled(); });
+  await all;
+  await until('every ack applied', () => fake.acked.size === 40);
+  await w.close();
+  await running; // resolves only once every ack of run() was answered
+  const carried = fake.requests.filter((r) => r.api === Api.ShareAcquire && r.body.acks);
+  assert.ok(carried.length >= 4, `${carried.length} acquires carried acks`);
+  assert.ok(carried.every((r) => r.body.acks.later === true), 'run()\'s acks ask for no push');
+  const acks = fake.requests.filter((r) => r.api === Api.ShareAck);
+  assert.deepEqual(acks.map((r) => r.body.entries.length), [0], 'one ShareAck, of no entries, collecting the outcomes still owed at close');
+  assert.equal(fake.owedLater.length, 0, 'every outcome was told');
 });
