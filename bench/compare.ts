@@ -21,7 +21,8 @@
  * Writes bench/results/latest.json and bench/results/throughput.svg (msgs/s per system).
  *
  * Then the work-queue section (bench/workqueue.ts: Sluice queue mode, RabbitMQ quorum and
- * classic, NATS JetStream, BullMQ; 40,000 jobs, 4 workers, ack per job, RUNS runs each),
+ * classic, NATS JetStream, BullMQ; 40,000 jobs, 4 workers, ack per job; per system one server
+ * and one client process, WARMUP warm-up runs then RUNS timed ones: a cold and a warm figure),
  * into latest.json's `workQueue` and bench/results/workqueue.svg; a peer that is not
  * installed is skipped with the reason printed. WORKQUEUE=0 leaves the section out.
  */
@@ -155,4 +156,4 @@ writeFileSync(OUT.replace(/\.json$/, '.svg').replace('latest.svg', 'throughput.s
   `1,000,000 x 100 B, 1 partition: msgs/s (median of ${RUNS}), ${result.date.slice(0, 10)}, ${machine().cpus} cores`,
   ['produce', 'replay'], groups, 'messages per second (higher is better)'));
 if (workQueue) writeFileSync(join(dirname(OUT), 'workqueue.svg'), workQueueChart(workQueue, result.date));
-process.stdout.write(JSON.stringify({ sluice: sluice.map(({ system, produce_msgs_s, replay_msgs_s }) => ({ system, produce_msgs_s, replay_msgs_s })), peers: result.peers.map(({ system, produce, replay }) => ({ system, produce, replay })), ...(workQueue && { workQueue: workQueue.systems.map(({ system, acked_jobs_s }) => ({ system, acked_jobs_s })) }) }) + '\n');
+process.stdout.write(JSON.stringify({ sluice: sluice.map(({ system, produce_msgs_s, replay_msgs_s }) => ({ system, produce_msgs_s, replay_msgs_s })), peers: result.peers.map(({ system, produce, replay }) => ({ system, produce, replay })), ...(workQueue && { workQueue: workQueue.systems.map(({ system, warm_acked_jobs_s, cold_acked_jobs_s }) => ({ system, warm_acked_jobs_s, cold_acked_jobs_s })) }) }) + '\n');

@@ -15,7 +15,7 @@
  *      acquisition the job reaches another worker, against the visibility timeout.
  *
  *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64] [--shared-connection]
- *        [--runs 3] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000] [--latency-workers 4]] [--json]
+ *        [--runs 3] [--warmup 0] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000] [--latency-workers 4]] [--json]
  *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life) [--workers-cpu-prof FILE]
  *        (the workers' process, throughput runs only) [--workers-heap-prof FILE] (the workers' process,
  *        sampled allocations of the throughput runs, a .heapprofile for Chrome DevTools or
@@ -26,6 +26,12 @@
  * throughput runs): `workers gc us` (time in collections), `workers scavenges` and
  * `workers promoted bytes` (what the scavenges moved to the old generation). Like the CPU
  * per job they depend on the code, not on the machine's load.
+ *
+ * --warmup N: before the RUNS timed runs of each workers x partitions combination, N runs of the
+ * same workload on the same broker and in the same process that the median leaves out (JIT
+ * warm-up: docs/queue-performance.md, "Cold and warm"). They are still measured: `warmup`
+ * holds their rates, and `cold` is the first run of the combination with `coldPerJob` its cost
+ * per job (a fresh broker's and process's first run only for the first combination).
  *
  * --shared-connection: the throughput run's workers share one connection (QueueConsumer's
  * shareConnectionWith), so their acks of one tick travel as one ShareAck; by default each
@@ -55,6 +61,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     visibility: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '0' },
     'skip-redelivery': { type: 'boolean', default: false },
     'skip-throughput': { type: 'boolean', default: false },
     latency: { type: 'boolean', default: false },
@@ -77,6 +84,8 @@ const PARTITIONS = list(values.partitions);
 const CONCURRENCY = Number(values.concurrency);
 const VISIBILITY = Number(values.visibility);
 const RUNS = Number(values.runs);
+const WARMUP = Number(values.warmup);
+if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`--warmup must be a whole number >= 0, got '${values.warmup}'`);
 /** Records per producer send (one stored batch each): an acquire is answered with the whole batches covering it. */
 const PRODUCE_BATCH = Number(values['produce-batch']);
 const RATE = Number(values.rate);
@@ -216,7 +225,11 @@ async function produceJobs(url: string, topic: string, partitions: number, n: nu
 }
 
 async function throughput(url: string, httpUrl: string, port: number, admin: Admin, brokerPid: number) {
-  const results: { workers: number; partitions: number; median: number; runs: number[]; perJob: Record<string, number>; load: string }[] = [];
+  const results: {
+    workers: number; partitions: number; median: number; runs: number[]; perJob: Record<string, number>; load: string;
+    /** The warm-up runs' rates (left out of the median), the first run's rate and cost (see --warmup), the load after every run. */
+    warmup: number[]; cold: number; coldPerJob: Record<string, number>; loads: string[];
+  }[] = [];
   let prof: Session | undefined;
   if (values['workers-cpu-prof']) {
     prof = new Session();
@@ -237,16 +250,24 @@ async function throughput(url: string, httpUrl: string, port: number, admin: Adm
     await produceJobs(url, topic, partitions, 2 * JOBS);
     for (const workers of WORKERS) {
       const runs: RunResult[] = [];
-      for (let run = 0; run < RUNS; run++) {
+      const warmup: RunResult[] = [];
+      const loads: string[] = [];
+      for (let run = 0; run < WARMUP + RUNS; run++) {
         const r = await throughputRun(url, httpUrl, port, topic, `bench-p${partitions}-w${workers}-${run}`, workers, brokerPid);
-        runs.push(r);
-        say(`${workers} workers, ${partitions} partitions, run ${run + 1}: ${Math.round(r.jobsPerSec)} acked jobs/s (load ${load()}) per job: ${JSON.stringify(r.perJob)} profile window ${r.window}`);
+        (run < WARMUP ? warmup : runs).push(r);
+        loads.push(load());
+        say(`${workers} workers, ${partitions} partitions, ${run < WARMUP ? 'warm-up ' : ''}run ${run + 1}: ${Math.round(r.jobsPerSec)} acked jobs/s (load ${load()}) per job: ${JSON.stringify(r.perJob)} profile window ${r.window}`);
       }
       const rates = runs.map((r) => r.jobsPerSec);
       const med = median(rates);
       const mid = runs.find((r) => r.jobsPerSec === med) ?? runs[0];
-      results.push({ workers, partitions, median: Math.round(med), runs: rates.map(Math.round), perJob: mid.perJob, load: load() });
-      say(`throughput (${workers} workers, concurrency ${CONCURRENCY}, ${SIZE}-byte jobs, ${partitions} partitions): median ${Math.round(med)} acked jobs/s`);
+      const first = warmup[0] ?? runs[0];
+      results.push({
+        workers, partitions, median: Math.round(med), runs: rates.map(Math.round), perJob: mid.perJob, load: load(),
+        warmup: warmup.map((r) => Math.round(r.jobsPerSec)), cold: Math.round(first.jobsPerSec), coldPerJob: first.perJob, loads,
+      });
+      say(`throughput (${workers} workers, concurrency ${CONCURRENCY}, ${SIZE}-byte jobs, ${partitions} partitions): median ${Math.round(med)} acked jobs/s` +
+        (WARMUP ? ` (of ${RUNS} runs after ${WARMUP} warm-up runs)` : ''));
     }
   }
   if (strace) {
@@ -365,7 +386,7 @@ async function main(): Promise<void> {
   const httpUrl = `http://127.0.0.1:${port}`;
   const admin = new Admin({ url });
   try {
-    const out: Record<string, unknown> = { system: 'sluice', jobs: JOBS, size: SIZE, concurrency: CONCURRENCY, runs: RUNS, loadBefore: load() };
+    const out: Record<string, unknown> = { system: 'sluice', jobs: JOBS, size: SIZE, concurrency: CONCURRENCY, runs: RUNS, warmup: WARMUP, loadBefore: load() };
     if (!values['skip-throughput']) out.throughput = await throughput(url, httpUrl, port, admin, broker.pid);
     if (values.latency) out.latency = await pickUpLatency(url, admin);
     if (!values['skip-redelivery']) out.redelivery = await redelivery(url, admin);

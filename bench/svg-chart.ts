@@ -10,7 +10,13 @@ const fmt = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? 
 export interface BarGroup { label: string; values: (number | null)[] }
 
 export function barChart(title: string, series: string[], groups: BarGroup[], unit: string): string {
-  const barH = 16, gap = 10, left = 300, width = 900, top = 50;
+  const barH = 16, gap = 10, left = 300, top = 50;
+  // Legend entries side by side, each as wide as its label (about 7 px a character at 12 px);
+  // the chart widens when they need more than 900 px.
+  const legendX: number[] = [];
+  let x = left;
+  for (const s of series) { legendX.push(x); x += 16 + s.length * 7 + 24; }
+  const width = Math.max(900, x);
   const max = Math.max(1, ...groups.flatMap((g) => g.values.filter((v): v is number => v != null)));
   const plotW = width - left - 110;
   const groupH = series.length * barH + gap;
@@ -20,8 +26,8 @@ export function barChart(title: string, series: string[], groups: BarGroup[], un
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="10" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`);
   series.forEach((s, i) => {
-    out.push(`<rect x="${left + i * 150}" y="30" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`);
-    out.push(`<text x="${left + i * 150 + 16}" y="40">${esc(s)}</text>`);
+    out.push(`<rect x="${legendX[i]}" y="30" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`);
+    out.push(`<text x="${legendX[i] + 16}" y="40">${esc(s)}</text>`);
   });
   groups.forEach((g, gi) => {
     const y0 = top + gi * groupH;

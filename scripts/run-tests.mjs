@@ -21,14 +21,12 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// A test that fails can leave clients open, and the runner then waits for that file until the
-// per-test timeout: --test-force-exit ends each file once its tests are done (the harness kills
-// the brokers it started on exit), and a whole-run watchdog keeps CI bounded regardless.
-// The run gets its own process group so the watchdog also ends the brokers it started.
+// Each file runs within its own budget (scripts/test-files.mjs: 180 s plus the timeouts its
+// tests ask for), and a file's process is ended once its tests are done (--test-force-exit:
+// a test that fails can leave clients open; the harness kills the brokers it started on
+// exit). A whole-run watchdog keeps CI bounded regardless. The run gets its own process group
+// so the watchdog also ends the brokers it started.
 const totalMs = Number(process.env.SLUICE_TEST_TOTAL_TIMEOUT_MS ?? 13 * 60_000);
-// --test-force-exit arrived in Node 20.14; older 20.x runs without it.
-const [major, minor] = process.versions.node.split('.').map(Number);
-const forceExit = major > 20 || minor >= 14 ? ['--test-force-exit'] : [];
 // Static checks first, on a full run only (a run of chosen files is for quick iteration):
 // tsx strips types without checking them, so test/ and bench/ are type-checked here, and the
 // linter catches floating promises (a rejection nobody handles), which the compiler cannot.
@@ -46,12 +44,11 @@ if (filter.length === 0) {
 // The brokers and CLIs that integration tests spawn run compiled JS (test/integration/
 // cli-entry.ts says why), so compile src/ into dist/ first; a type error fails the run here.
 step('the build (tsc -p tsconfig.build.json)', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']);
-// Three files at a time: the cluster tests (etcd, broker processes, chaos) spend most of their
-// time waiting out lease TTLs, not on the CPU. Two at a time used 76 % of a 2-core machine
-// (916 CPU-seconds in a 600 s run) and 777 tests took 698 s, too close to the watchdog below.
-// Each test was written to pass on a machine stalled by other work.
-const concurrency = ['--test-concurrency', process.env.SLUICE_TEST_CONCURRENCY ?? '3'];
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...concurrency, '--test-reporter=spec', '--test-timeout=180000', ...forceExit, ...files], {
+// Three files at a time (SLUICE_TEST_CONCURRENCY): the cluster tests (etcd, broker processes,
+// chaos) spend most of their time waiting out lease TTLs, not on the CPU. Two at a time used
+// 76 % of a 2-core machine (916 CPU-seconds in a 600 s run) and 777 tests took 698 s, too close
+// to the watchdog below. Each test was written to pass on a machine stalled by other work.
+const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/test-files.mjs', ...files], {
   stdio: 'inherit',
   detached: true,
   env: { ...process.env, TEST_SLUICE_CLI: resolve('dist/cli/main.js') },

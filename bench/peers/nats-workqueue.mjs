@@ -12,13 +12,17 @@ const JOBS = Number(process.env.JOBS ?? 40000), WORKERS = Number(process.env.WOR
 const PREFETCH = Number(process.env.PREFETCH ?? 64), WA = 4000;
 const pay = makePayloads(JOBS);
 const servers = `127.0.0.1:${port}`;
+// A stream and subject of its own per run: bench/peers/repeat-runs.mjs runs this script again in the same process
+// against the same server, where the last run's (empty) stream still exists, as RabbitMQ's queues and BullMQ's do.
+const tag = Date.now().toString(36);
+const STREAM = `JOBS_${tag}`, SUBJECT = `jobs.${tag}`;
 const nc = await connect({ servers });
 const jsm = await nc.jetstreamManager();
-await jsm.streams.add({ name: 'JOBS', subjects: ['jobs'], storage: StorageType.File, retention: RetentionPolicy.Workqueue, num_replicas: 1 });
-await jsm.consumers.add('JOBS', { durable_name: 'workers', ack_policy: AckPolicy.Explicit, max_ack_pending: WORKERS * PREFETCH });
+await jsm.streams.add({ name: STREAM, subjects: [SUBJECT], storage: StorageType.File, retention: RetentionPolicy.Workqueue, num_replicas: 1 });
+await jsm.consumers.add(STREAM, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, max_ack_pending: WORKERS * PREFETCH });
 
 // Publish with JetStream acks on one reply inbox, at most WA unacked (as nats-jetstream.mjs's asyncack mode).
-const inbox = `_INBOX.jobs.${Date.now()}`;
+const inbox = `_INBOX.jobs.${tag}`;
 let sent = 0, stored = 0, wake = null, failed = null;
 const allStored = new Promise((resolve) => {
   nc.subscribe(inbox, { callback: (err, m) => {
@@ -30,7 +34,7 @@ const allStored = new Promise((resolve) => {
 });
 await nc.flush();
 while (sent < JOBS) {
-  nc.publish('jobs', pay(sent), { reply: inbox }); sent++;
+  nc.publish(SUBJECT, pay(sent), { reply: inbox }); sent++;
   if (sent - stored >= WA) await new Promise((r) => { wake = r; });
   if (failed) throw failed;
 }
@@ -44,7 +48,7 @@ const pulls = [];
 await new Promise((resolve, reject) => {
   for (const c of conns) {
     (async () => {
-      const consumer = await c.jetstream().consumers.get('JOBS', 'workers');
+      const consumer = await c.jetstream().consumers.get(STREAM, 'workers');
       const msgs = await consumer.consume({ max_messages: PREFETCH });
       pulls.push(msgs);
       for await (const m of msgs) {
@@ -57,7 +61,7 @@ await new Promise((resolve, reject) => {
 // Every ack sent; the phase ends when the server has applied them all (WorkQueue retention deletes acked messages).
 for (const c of conns) await c.flush();
 for (;;) {
-  const info = await jsm.streams.info('JOBS');
+  const info = await jsm.streams.info(STREAM);
   if (info.state.messages === 0) break;
   await new Promise((r) => setTimeout(r, 2));
 }

@@ -89,7 +89,8 @@ export class GroupService {
       },
       onBackgroundError: (err) => log.error('group bookkeeping write failed', { error: err }),
       onRestoreWarning: (w) => log.warn('persisted group membership: invalid field skipped', { group: w.group, field: w.field, problem: w.problem }),
-      topicAccess: (principal, topic) => svc?.mayRead(principal, topic) ?? true,
+      topicAccess: (principal, topic) => svc?.mayRead(principal, 'topic', topic) ?? true,
+      groupAccess: (principal, group) => svc?.mayRead(principal, 'group', group) ?? true,
     };
     const single = store ? new GroupCoordinator(store, options) : undefined;
     svc = new GroupService(single, push, logs, log, options);
@@ -140,15 +141,16 @@ export class GroupService {
 
   /**
    * `auth: scram`: members subscribed by pattern are assigned only the matching topics their
-   * user may read; an ACL change reaches the groups within one liveness tick (TICK_MS).
+   * user may read, and a member whose user lost read on its group or on a topic it names is
+   * removed; an ACL change reaches the groups within one liveness tick (TICK_MS).
    */
   useAuthorizer(authorizer: Authorizer): void {
     this.authorizer = authorizer;
     this.aclsSeen = authorizer.store.current;
   }
 
-  private mayRead(principal: string, topic: string): boolean {
-    return this.authorizer?.allows(principal, 'read', { type: 'topic', name: topic }) ?? true;
+  private mayRead(principal: string, type: 'topic' | 'group', name: string): boolean {
+    return this.authorizer?.allows(principal, 'read', { type, name }) ?? true;
   }
 
   /** ReplicaManager's onRoleChange: coordinator partitions load on leader and drop otherwise. */
@@ -202,7 +204,10 @@ export class GroupService {
       const acls = this.authorizer?.store.current;
       if (acls !== this.aclsSeen) {
         this.aclsSeen = acls;
-        for (const c of this.coordinators()) c.onAccessChanged();
+        for (const c of this.coordinators()) {
+          const fenced = c.onAccessChanged();
+          if (fenced.length) this.log.info('group members fenced: read revoked', { members: fenced });
+        }
       }
       for (const c of this.coordinators()) {
         try {

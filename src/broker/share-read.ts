@@ -7,7 +7,7 @@
  * payload on the wire (docs/queue-performance.md, step 1). Every kept record keeps its offset
  * and timestamp; a worker's client decodes them as it decodes a fetch.
  */
-import { BASE_OFFSET, batchSizeAt, lastOffsetOf, readInt64, RECORDS, subsetBatch, type OffsetRange } from '../record/index.js';
+import { BASE_OFFSET, batchSizeAt, emptyCursor, lastOffsetOf, readInt64, RECORDS, subsetBatch, type OffsetRange, type RecordCursor } from '../record/index.js';
 import type { PartitionLog } from '../storage/types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -44,10 +44,16 @@ export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRan
     if (offset >= log.logEndOffset) break;
     const want = Math.min(READ_BYTES, Math.ceil((ranges[r].lastOffset - offset + 1) * perOffset));
     let bytes = cache?.get(log, offset);
+    // Where the last walk of this log's cached batches stopped (RecordCursor): the next
+    // acquisition's records usually start there. Only with bytes of the cache, taken in the
+    // same turn as the cursor: both then belong to one entry (a read's own bytes walk from
+    // the start).
+    let cursor = bytes ? cache!.cursor(log) : undefined;
     const pending = bytes ? undefined : cache?.inFlight(log, offset);
     if (pending) {
       await pending.catch(() => undefined); // its failure is its own reader's: this one then reads itself
       bytes = cache!.get(log, offset);
+      cursor = bytes ? cache!.cursor(log) : undefined;
     }
     if (!bytes) {
       const read = log.read(offset, want).then((r) => {
@@ -65,7 +71,7 @@ export async function readAcquired(log: PartitionLog, ranges: readonly OffsetRan
       const size = batchSizeAt(bytes, pos);
       if (size < RECORDS || pos + size > bytes.length) break;
       if (first < 0) first = readInt64(bytes, pos + BASE_OFFSET);
-      const kept = subsetBatch(bytes, pos, size, ranges);
+      const kept = subsetBatch(bytes, pos, size, ranges, cursor);
       if (kept) parts.push(kept);
       next = lastOffsetOf(bytes, pos) + 1;
       pos += size;
@@ -90,6 +96,8 @@ interface CachedRead {
   next: number;
   /** The log's latest leader epoch when read: a truncation is followed by appends of a newer one. */
   epoch: number;
+  /** Where the last walk of these batches stopped (subsetBatch); dropped with them. */
+  cursor: RecordCursor;
 }
 
 /**
@@ -144,6 +152,15 @@ export class ShareReadCache {
     return pos === 0 ? e.bytes : e.bytes.subarray(pos);
   }
 
+  /**
+   * The walk cursor of `log`'s cached batches (RecordCursor), or undefined. Ask it in the
+   * same turn as the get() whose bytes it will walk: get() drops an entry whose epoch
+   * changed, and the cursor is only moved by walks of its own entry's bytes.
+   */
+  cursor(log: PartitionLog): RecordCursor | undefined {
+    return this.entries.get(log)?.cursor;
+  }
+
   /** Keeps the whole batches of `bytes` (a read of `log`) in place of what was kept for it. */
   set(log: PartitionLog, bytes: Buffer): void {
     let end = 0;
@@ -161,7 +178,7 @@ export class ShareReadCache {
     }
     if (end === 0 || end > this.budget) return;
     const kept = end === bytes.length ? bytes : bytes.subarray(0, end);
-    this.entries.set(log, { bytes: kept, first: readInt64(bytes, BASE_OFFSET), next, epoch: log.latestEpoch() });
+    this.entries.set(log, { bytes: kept, first: readInt64(bytes, BASE_OFFSET), next, epoch: log.latestEpoch(), cursor: emptyCursor() });
     this.bytes += end;
     for (const [l, e] of this.entries) {
       if (this.bytes <= this.budget) break;

@@ -151,7 +151,9 @@ export class ShareService {
     // Replicated: every change a worker was answered for is in the log already, and this
     // broker may no longer lead the partition (a write would only fail).
     if (!this.opts.replicated) await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
-    await this.state.idle().catch(() => undefined);
+    // Waits for a compaction under way too (the broker closes the log manager next); a commit
+    // from now on is refused (failedWrite).
+    await this.state.close();
   }
 
   get accepting(): boolean {
@@ -245,6 +247,9 @@ export class ShareService {
       r.onWriteFailed();
       throw err;
     }
+    // Closed (a request still in flight at shutdown): the caller gets the retriable error,
+    // and the change, unanswered, is redone or delivered again after the restart.
+    if (this.closing) throw err;
     // The drained changes are lost to the log but still in memory: a snapshot of memory
     // puts the log right again (else a restart would revive, say, a deleted group).
     this.ctx.log.error('share state write failed; rewriting the state from memory', { error: err });

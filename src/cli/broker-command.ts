@@ -7,7 +7,6 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { SETTINGS, describeType, envName, flagName } from '../config/settings.js';
 import { ConfigError } from '../config/config-error.js';
-import { runBroker } from '../broker/run-broker.js';
 import { keepRunningWithoutStdout } from './format.js';
 
 export function registerBrokerCommand(program: Command): void {
@@ -35,6 +34,9 @@ export function registerBrokerCommand(program: Command): void {
       throw err;
     }
     keepRunningWithoutStdout('the broker keeps serving');
+    // Loaded here, not at the CLI's start: the broker (storage, cluster, etcd, metrics) was
+    // most of what every other command loaded for nothing (src/cli/main.ts says why that matters).
+    const { runBroker } = await import('../broker/run-broker.js');
     await runBroker(loaded.config, { warnings: loaded.warnings });
   });
 }

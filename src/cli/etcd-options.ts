@@ -9,10 +9,10 @@
  * (broker/etcd-connection.ts), naming etcd and the flag to fix.
  */
 import { Option, type Command } from 'commander';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { envName } from '../config/settings.js';
 import { checkEtcdSecurity } from '../config/load-config.js';
-import { etcdAnswerProblem, etcdClientOptions, etcdTlsProblem, type EtcdSettings } from '../broker/etcd-connection.js';
+import type { EtcdSettings } from '../broker/etcd-connection.js';
 
 /** What commander parses from addEtcdOptions' flags. */
 export interface EtcdFlags {
@@ -53,7 +53,10 @@ export function etcdSettings(o: EtcdFlags): EtcdSettings {
 
 /** A client of etcd with these settings (a short dial timeout: an unreachable etcd is reported, not waited on). */
 export async function openEtcd(s: EtcdSettings): Promise<Etcd3> {
-  return new Etcd3({ ...await etcdClientOptions(s), dialTimeout: 5000 });
+  // etcd3 (and grpc under it) is loaded by the commands that read etcd, not by every command
+  // at the CLI's start, where it cost ~0.17 s of CPU (src/cli/main.ts says why that matters).
+  const [{ Etcd3: Client }, { etcdClientOptions }] = await Promise.all([import('etcd3'), import('../broker/etcd-connection.js')]);
+  return new Client({ ...await etcdClientOptions(s), dialTimeout: 5000 });
 }
 
 /**
@@ -62,6 +65,7 @@ export async function openEtcd(s: EtcdSettings): Promise<Etcd3> {
  * or else etcd's own message.
  */
 export async function etcdFailure(err: unknown, s: EtcdSettings, prefix: string): Promise<Error> {
+  const { etcdAnswerProblem, etcdTlsProblem } = await import('../broker/etcd-connection.js');
   const answered = etcdAnswerProblem(err, s, prefix, WHO);
   if (answered !== undefined) return new Error(answered.message, { cause: err });
   const tls = await etcdTlsProblem(s, 5000, WHO);

@@ -11,6 +11,9 @@
  *   added                = assignment - owned   -> hooks.assigned (read committed offsets)
  *   removed              = owned - assignment   -> hooks.revoked (stop fetching, commit)
  *   FENCED / UNKNOWN     -> hooks.lost(all) (no commit: the epoch is gone), rejoin with epoch 0
+ *   GROUP_ / TOPIC_AUTHORIZATION_FAILED -> hooks.lost(all), stop for good, hooks.failed(err)
+ *                           (the application's pulls throw it, as its fetches do after a
+ *                           revoked read: close the consumer, make a new one once granted)
  *
  * Rebalance push: the broker sends `{ id: 0, push: 'group', groupId }` on this member's
  * connection when the group's epoch moves; the member heartbeats at once instead of at the
@@ -40,6 +43,8 @@ export interface GroupMemberHooks {
   lost(tps: TopicPartition[]): void;
   /** ms the application has been inside its handler (0 when waiting for the next message). */
   busyForMs(): number;
+  /** The member stopped for good (its user may not read the group or a topic it names): the application's next pull throws `err`. */
+  failed(err: SluiceError): void;
 }
 
 export interface GroupMemberOptions {
@@ -82,6 +87,8 @@ export class GroupMember {
   /** Left because the application stopped polling; rejoins on its next poll. */
   private leftForPoll = false;
   private responseWaiters: (() => void)[] = [];
+  /** Refused for good (an authorization error): never joins again, so a retrying application does not send a join per pull. */
+  private refused = false;
 
   constructor(private readonly conn: GroupLink, private readonly opts: GroupMemberOptions, private readonly hooks: GroupMemberHooks) {
     // Lives as long as the connection (one Consumer, one connection), so never unsubscribed.
@@ -95,7 +102,7 @@ export class GroupMember {
   }
 
   start(): void {
-    if (!this.stopped) return;
+    if (!this.stopped || this.refused) return;
     this.stopped = false;
     this.leftForPoll = false;
     this.memberEpoch = 0;
@@ -167,6 +174,17 @@ export class GroupMember {
         this.loseAll();
         this.memberEpoch = 0;
         next = 0;
+      } else if (code === 'GROUP_AUTHORIZATION_FAILED' || code === 'TOPIC_AUTHORIZATION_FAILED') {
+        // The broker removed this member (or never let it in): heartbeating on would hold
+        // partitions it may not read, or read them beside their new owner. Kafka's consumer
+        // likewise raises these from poll (GROUP_AUTHORIZATION_FAILED fails its member).
+        this.opts.logger.warn({ groupId: this.opts.groupId, code }, `${code} in group '${this.opts.groupId}'; dropping ${this.owned.size} partition(s) and leaving: ${errorText(err)}`);
+        this.stopped = true;
+        this.refused = true;
+        this.announced = false;
+        this.memberEpoch = 0;
+        this.loseAll();
+        this.hooks.failed(err as SluiceError);
       } else if (err instanceof SluiceError && err.retriable) {
         next = this.opts.retryBackoffMs;
       } else if (!this.stopped) {

@@ -90,6 +90,7 @@ export class GroupSession {
       revoked: (tps) => this.revoked(tps),
       lost: (tps) => this.forget(tps),
       busyForMs: () => (this.busySince ? Date.now() - this.busySince : 0),
+      failed: (err) => this.control.fail(err),
     });
   }
 

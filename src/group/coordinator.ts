@@ -67,6 +67,8 @@ export interface CoordinatorOptions {
   persistMembership?: boolean;
   /** `auth: scram`: whether a user may read a topic; pattern subscriptions resolve only to those (GroupConfig.topicAccess). */
   topicAccess?: (principal: string, topic: string) => boolean;
+  /** `auth: scram`: whether a user may read a group; a member whose user may not is fenced (GroupConfig.groupAccess). */
+  groupAccess?: (principal: string, group: string) => boolean;
 }
 
 export interface PartitionResult {
@@ -131,6 +133,7 @@ export class GroupCoordinator {
       reconcileHeartbeatIntervalMs: opts.reconcileHeartbeatIntervalMs ?? 50,
       ...(opts.onEpochBump && { onEpochBump: opts.onEpochBump }),
       ...(opts.topicAccess && { topicAccess: opts.topicAccess }),
+      ...(opts.groupAccess && { groupAccess: opts.groupAccess }),
     };
     this.minSessionMs = opts.minSessionTimeoutMs ?? 1_000;
     this.maxSessionMs = opts.maxSessionTimeoutMs ?? 1_800_000;
@@ -235,9 +238,22 @@ export class GroupCoordinator {
     for (const g of this.groups.values()) if (g.onTopicsChanged(this.topics)) this.persistMembership(g);
   }
 
-  /** The ACLs changed: groups whose pattern members may now be assigned other topics rebalance. */
-  onAccessChanged(): void {
-    for (const g of this.groups.values()) if (g.onAccessChanged(this.topics)) this.persistMembership(g);
+  /**
+   * The ACLs changed: members whose user may no longer read their group or a topic they name
+   * are removed (returned), and groups whose pattern members may now be assigned other topics
+   * rebalance.
+   */
+  onAccessChanged(now = this.clock.now()): string[] {
+    const fenced: string[] = [];
+    for (const g of this.groups.values()) {
+      const r = g.onAccessChanged(this.topics, now);
+      fenced.push(...r.fenced);
+      if (r.bumped) {
+        this.persistEmptiness(g);
+        this.persistMembership(g);
+      }
+    }
+    return fenced;
   }
 
   /** Removes members past their session or revocation deadline and expires offsets of empty groups. */

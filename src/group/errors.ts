@@ -123,3 +123,15 @@ export class CoordinatorLoadInProgressError extends SluiceError {
     super('COORDINATOR_LOAD_IN_PROGRESS', `the coordinator of group '${groupId}' is loading coordinator partition ${partition}; retry`);
   }
 }
+
+/**
+ * `auth: scram`: a member's user lost read on its group or on a topic its subscription names,
+ * so the member was removed from the group (its partitions go to members that may read them).
+ * Not retriable: a rejoin is refused the same way until an ACL grants the read again.
+ */
+export class MemberAccessRevokedError extends SluiceError {
+  constructor(readonly groupId: string, readonly memberId: string, readonly principal: string, readonly resource: { type: 'group' | 'topic'; name: string }) {
+    super(resource.type === 'group' ? 'GROUP_AUTHORIZATION_FAILED' : 'TOPIC_AUTHORIZATION_FAILED',
+      `user ${JSON.stringify(principal)} may not read ${resource.type} ${JSON.stringify(resource.name)}: member '${memberId}' was removed from group '${groupId}'`);
+  }
+}

@@ -18,7 +18,7 @@
  * Everything is synchronous and takes `now` as an argument; the coordinator owns time.
  */
 import {
-  FencedMemberEpochError, InvalidGroupRequestError, NotOwnedCommitError, StaleMemberEpochError,
+  FencedMemberEpochError, InvalidGroupRequestError, MemberAccessRevokedError, NotOwnedCommitError, StaleMemberEpochError,
   UnknownMemberIdError,
 } from './errors.js';
 import type { SluiceError } from '../errors.js';
@@ -55,6 +55,13 @@ export interface GroupConfig {
    * unread) nor tells it the names of topics it may not see. Absent: every match counts.
    */
   topicAccess?: (principal: string, topic: string) => boolean;
+  /**
+   * `auth: scram`: whether `principal` may read group `group`. With `topicAccess`, what fences
+   * a member whose right was taken away after it joined (`onAccessChanged`, and its heartbeat):
+   * a member that may no longer read its group, or a topic its subscription names, is removed
+   * so its partitions go to members that may read them (docs/security.md, "Authorization").
+   */
+  groupAccess?: (principal: string, group: string) => boolean;
 }
 
 /** A heartbeat's body. Optional fields left out mean "unchanged since my last heartbeat". */
@@ -250,6 +257,13 @@ export class ConsumerGroup {
       m.principal = principal;
       changed = changed || m.pattern !== null;
     }
+    // A right taken away since the join (the request check sees only the names a heartbeat
+    // carries, and a heartbeat carries them only when they change): fenced, as the tick would.
+    const refused = this.accessRefusal(m);
+    if (refused) {
+      this.remove(m.id, now, topics);
+      throw refused;
+    }
     if (changed) this.bump(topics);
     this.reconcile(m, now);
     return {
@@ -342,10 +356,33 @@ export class ConsumerGroup {
    * The ACLs changed (GroupConfig.topicAccess answers differently now): recompute the target
    * if what a pattern member may be assigned changed. Returns whether the group epoch moved.
    */
-  onAccessChanged(topics: ReadonlyMap<string, number>): boolean {
-    if (this.members.size === 0 || this.accessSignature(topics) === this.accessSig) return false;
+  onAccessChanged(topics: ReadonlyMap<string, number>, now: number): { bumped: boolean; fenced: string[] } {
+    const fenced: string[] = [];
+    for (const m of this.members.values()) if (this.accessRefusal(m)) fenced.push(m.id);
+    if (fenced.length > 0) {
+      for (const id of fenced) this.dropMember(id);
+      this.afterRemoval(now, topics);
+      return { bumped: true, fenced };
+    }
+    if (this.members.size === 0 || this.accessSignature(topics) === this.accessSig) return { bumped: false, fenced };
     this.bump(topics);
-    return true;
+    return { bumped: true, fenced };
+  }
+
+  /**
+   * Why member `m` may not stay (its user lost read on the group, or on a topic it names), or
+   * undefined. A pattern member is not fenced for a topic: it is assigned only what it may read.
+   */
+  private accessRefusal(m: Member): SluiceError | undefined {
+    const who = m.principal;
+    if (who === null) return undefined;
+    if (this.config.groupAccess && !this.config.groupAccess(who, this.id)) {
+      return new MemberAccessRevokedError(this.id, m.id, who, { type: 'group', name: this.id });
+    }
+    const access = this.config.topicAccess;
+    if (!access || m.topics === null) return undefined;
+    for (const t of m.topics) if (!access(who, t)) return new MemberAccessRevokedError(this.id, m.id, who, { type: 'topic', name: t });
+    return undefined;
   }
 
   remove(memberId: string, now: number, topics: ReadonlyMap<string, number>): void {

@@ -224,11 +224,6 @@ export class OffsetStore extends CompactedLog {
     return n;
   }
 
-  async close(): Promise<void> {
-    await this.idle();
-    this.closed = true;
-  }
-
   // --- internals ----------------------------------------------------------------
 
   private groupEntry(group: string): GroupOffsets {
@@ -265,8 +260,11 @@ export class OffsetStore extends CompactedLog {
   }
 
   private write(records: RecordInput[], apply: () => void): Promise<void> {
-    if (this.closed) return Promise.reject(new CoordinatorNotAvailableError('the offset store is closed'));
     return this.append(records, true, apply);
+  }
+
+  protected closedError(): Error {
+    return new CoordinatorNotAvailableError('the offset store is closed');
   }
 
   /** Live entries in chunks of snapshotBatchRecords, for a snapshot. */

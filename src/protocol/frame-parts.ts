@@ -31,6 +31,8 @@ const MARK_LEN = 16;
 
 /** Copy of `msg` with big Buffers replaced by placeholders (pushed to `bigs`), or `msg` itself when it has none. */
 function swapBig(v: unknown, bigs: Uint8Array[]): unknown {
+  // Numbers and strings first: a ShareAck's offset arrays are most of what is walked.
+  if (typeof v !== 'object' || v === null) return v;
   if (v instanceof Uint8Array) {
     if (v.length < BIG_BIN_BYTES) return v;
     const mark = Buffer.allocUnsafe(MARK_LEN);
@@ -48,7 +50,7 @@ function swapBig(v: unknown, bigs: Uint8Array[]): unknown {
     }
     return out ?? v;
   }
-  if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+  if (Object.getPrototypeOf(v) === Object.prototype) {
     let out: Record<string, unknown> | null = null;
     for (const k in v as Record<string, unknown>) {
       const old = (v as Record<string, unknown>)[k];

@@ -17,6 +17,7 @@
  * counters (acked, dead-lettered) carry on. What it loses: changes whose persist() had not
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
+import { SluiceError } from '../errors.js';
 import type { DecodedRecord, RecordInput } from '../record/index.js';
 import { INTERNAL_TOPIC_PREFIX } from '../topic-name.js';
 import { CompactedLog, type CompactionOptions } from '../state-log/compacted-log.js';
@@ -81,6 +82,10 @@ export class ShareStateLog extends CompactedLog {
   }
 
   // --- internals ----------------------------------------------------------------
+
+  protected closedError(): Error {
+    return new SluiceError('COORDINATOR_NOT_AVAILABLE', 'the share state log is closed');
+  }
 
   protected liveKeys(): number {
     let n = 0;

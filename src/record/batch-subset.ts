@@ -27,12 +27,39 @@ export interface OffsetRange {
 }
 
 /**
+ * Where a walk of a stored batch's records stopped: record `index` of the batch with base
+ * offset `base` starts `at` bytes after the batch's start and has offset `offset`. An
+ * acquire takes the records after the previous one's, so the next walk of the same batch
+ * can start there instead of at its first record: a producer's batch of ~1,000 records was
+ * walked from its start by each of the ~16 acquires that took part of it.
+ *
+ * Only a hint: subsetBatch starts from it only for the same batch (`base`) and when no
+ * range starts below `offset` (every record before it has a smaller offset), else it walks
+ * from the start. Valid for any copy of that stored batch, since the positions are relative
+ * to the batch; a truncated and rewritten log may store another batch at the same base, so
+ * the holder drops the cursor with the bytes it read (share-read.ts ShareReadCache).
+ */
+export interface RecordCursor {
+  base: number;
+  at: number;
+  index: number;
+  offset: number;
+}
+
+/** A cursor that points nowhere (base -1): subsetBatch fills it in. */
+export function emptyCursor(): RecordCursor {
+  return { base: -1, at: 0, index: 0, offset: 0 };
+}
+
+/**
  * The records of the batch at `buf[pos]` (`size` bytes, framed and checked by the caller)
  * whose offsets fall inside `ranges` (sorted), as a batch of its own: a view of the stored
  * bytes when every record is kept, a new buffer when some are, null when none is. Throws
- * RangeError when a record's length runs past the batch (a corrupt batch).
+ * RangeError when a record's length runs past the batch (a corrupt batch). With `cursor`,
+ * the walk starts where it says when it may (see RecordCursor) and the cursor is left at
+ * the first record past the last range, when the walk stopped there.
  */
-export function subsetBatch(buf: Buffer, pos: number, size: number, ranges: readonly OffsetRange[]): Buffer | null {
+export function subsetBatch(buf: Buffer, pos: number, size: number, ranges: readonly OffsetRange[], cursor?: RecordCursor): Buffer | null {
   const end = pos + size;
   if ((buf.readInt16BE(pos + ATTRIBUTES) & COMPRESSION_MASK) !== 0) return buf.subarray(pos, end);
   const base = readInt64(buf, pos + BASE_OFFSET);
@@ -42,7 +69,13 @@ export function subsetBatch(buf: Buffer, pos: number, size: number, ranges: read
   let kept = 0;
   let r = 0;
   const st = { pos: pos + RECORDS };
-  for (let i = 0; i < count && r < ranges.length; i++) {
+  let i = 0;
+  if (cursor !== undefined && cursor.base === base && ranges.length > 0 && ranges[0].firstOffset >= cursor.offset
+    && cursor.index < count && cursor.at >= RECORDS && cursor.at < size) {
+    i = cursor.index;
+    st.pos = pos + cursor.at;
+  }
+  for (; i < count && r < ranges.length; i++) {
     const start = st.pos;
     const len = readVarint(buf, st, end);
     const recEnd = st.pos + len;
@@ -52,7 +85,16 @@ export function subsetBatch(buf: Buffer, pos: number, size: number, ranges: read
     const offset = base + readVarint(buf, st, recEnd);
     st.pos = recEnd;
     while (r < ranges.length && ranges[r].lastOffset < offset) r++;
-    if (r === ranges.length || offset < ranges[r].firstOffset) continue;
+    if (r === ranges.length) {
+      if (cursor !== undefined) {
+        cursor.base = base;
+        cursor.at = start - pos;
+        cursor.index = i;
+        cursor.offset = offset;
+      }
+      break;
+    }
+    if (offset < ranges[r].firstOffset) continue;
     kept++;
     if (spans.length && spans[spans.length - 1] === start) spans[spans.length - 1] = recEnd;
     else spans.push(start, recEnd);

@@ -24,7 +24,8 @@ export const STATE_LOG_TOPIC_CONFIG = Object.freeze({ retentionMs: -1, retention
 export interface GenerationLog {
   readonly logStartOffset: number;
   readonly logEndOffset: number;
-  append(batches: Buffer, opts?: { durable?: boolean }): Promise<{ lastOffset: number }>;
+  /** `inPlace`: storage's AppendOptions.inPlace (a disk generation writes it on the calling thread; others ignore it). */
+  append(batches: Buffer, opts?: { durable?: boolean; inPlace?: boolean }): Promise<{ lastOffset: number }>;
   read(offset: number, maxBytes: number): Promise<{ bytes: Buffer }>;
   /**
    * fsyncs every append resolved so far (group commit: PartitionLog.flush). With it a state

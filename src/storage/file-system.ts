@@ -5,12 +5,14 @@
  * was not fsynced, as LazyFS does) and check which acknowledged data survives.
  *
  * The default, `nodeFileSystem`, is node:fs/promises itself: `open` returns Node's own
- * FileHandle (which satisfies `StorageFile` structurally), so appends and reads call the
- * same methods on the same object as before the seam existed: no wrapper on the hot path.
+ * FileHandle (which satisfies `StorageFile` structurally, given `writevSync` on its fd), so
+ * appends and reads call the same methods on the same object as before the seam existed:
+ * no wrapper on the hot path.
  *
  * Errors are Node's: a missing path rejects with an error whose `code` is 'ENOENT'
  * (storage relies on that for optional files); an implementation must do the same.
  */
+import { writevSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 
 /** An open file (or, opened with 'r', a directory: `sync()` then makes its entries durable). */
@@ -18,6 +20,13 @@ export interface StorageFile {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
   writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }>;
+  /**
+   * The same write on the calling thread; returns the bytes written. Optional: without it
+   * every write goes through `writev`. Segment.commit uses it only for the small appends
+   * that ask for it (AppendOptions.inPlace: the state logs'), where libuv's thread pool
+   * costs more than the write (IN_PLACE_WRITE_MAX_BYTES, segment.ts).
+   */
+  writevSync?(buffers: Buffer[], position: number): number;
   truncate(length: number): Promise<void>;
   /** fsync: data and metadata on stable storage. */
   sync(): Promise<void>;
@@ -47,7 +56,11 @@ export interface FileSystem {
 }
 
 export const nodeFileSystem: FileSystem = Object.freeze({
-  open: (path: string, flags: OpenFlags) => fsp.open(path, flags),
+  open: async (path: string, flags: OpenFlags): Promise<StorageFile> => {
+    const fh = await fsp.open(path, flags);
+    // Node's own FileHandle, with the one call it lacks: set once per open, not per write.
+    return Object.assign(fh, { writevSync: (buffers: Buffer[], position: number) => writevSync(fh.fd, buffers, position) });
+  },
   readFile: (path: string) => fsp.readFile(path),
   rename: (from: string, to: string) => fsp.rename(from, to),
   unlink: (path: string) => fsp.unlink(path),

@@ -85,6 +85,8 @@ interface Pending {
   epoch: number;
   /** AppendOptions.asFollower: offsets and epochs as they arrived. */
   follower: boolean;
+  /** AppendOptions.inPlace. */
+  inPlace: boolean;
   /** Refused in the queue (a follower append that does not continue the log, a producer's bad sequence); already rejected. */
   skip: boolean;
   /** A producer's retry of batches already stored: not written, answered with baseOffset..lastOffset of the first store. */
@@ -265,7 +267,7 @@ export class DiskPartitionLog implements PartitionLog {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({
-        buf: batches, records, durable: opts?.durable === true, resolve, reject, baseOffset: 0, lastOffset: 0, epoch, follower, skip: false, dup: false, op: null,
+        buf: batches, records, durable: opts?.durable === true, inPlace: opts?.inPlace === true, resolve, reject, baseOffset: 0, lastOffset: 0, epoch, follower, skip: false, dup: false, op: null,
       });
       if (!this.draining) void this.drain();
     });
@@ -306,6 +308,8 @@ export class DiskPartitionLog implements PartitionLog {
     let seg = this.segments.active;
     let from = start;
     const bufs: Buffer[] = [];
+    // Whether every append in `bufs` asked to be written in place (AppendOptions.inPlace).
+    let inPlace = true;
     // The cache changed for batches about to be written: the checkpoint goes first (below).
     let epochsChanged = false;
     if (this.cleanMarker) {
@@ -343,9 +347,10 @@ export class DiskPartitionLog implements PartitionLog {
           if (bufs.length > 0) {
             if (epochsChanged) await this.persistEpochs();
             epochsChanged = false;
-            await seg.commit(bufs);
+            await seg.commit(bufs, inPlace);
             this.publish(items, from, i, seg.nextOffset);
             bufs.length = 0;
+            inPlace = true;
             from = i;
           }
           seg = await this.roll();
@@ -360,12 +365,13 @@ export class DiskPartitionLog implements PartitionLog {
         if (it.epoch >= 0) epochsChanged = this.epochs.assign(it.epoch, it.baseOffset) || epochsChanged;
         else if (it.follower) epochsChanged = this.assignBatchEpochs(it.buf) || epochsChanged;
         bufs.push(it.buf);
+        inPlace &&= it.inPlace;
       }
       // As Kafka: the checkpoint names an epoch before any batch of it is on disk. A crash in
       // between leaves an entry past the log end, which the next open removes; the other order
       // could leave batches of an epoch the checkpoint does not know.
       if (epochsChanged) await this.persistEpochs();
-      await seg.commit(bufs);
+      await seg.commit(bufs, inPlace);
       this.publish(items, from, end, seg.nextOffset);
     } catch (err) {
       try {
@@ -696,7 +702,7 @@ export class DiskPartitionLog implements PartitionLog {
   private enqueueOp(op: () => Promise<void>): void {
     this.queuedOps++;
     this.queue.push({
-      buf: EMPTY, records: 0, durable: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, dup: false, op,
+      buf: EMPTY, records: 0, durable: false, inPlace: false, resolve: noop, reject: noop, baseOffset: 0, lastOffset: 0, epoch: -1, follower: false, skip: false, dup: false, op,
     });
     if (!this.draining) void this.drain();
   }

@@ -39,6 +39,19 @@ export const TIME_INDEX_SUFFIX = '.timeindex';
 export const SEGMENT_FILE = /^(\d{20})\.log$/;
 /** Relative offsets and positions are u32 in the indexes; a segment rolls before passing either. */
 export const MAX_U32 = 0xffff_ffff;
+/**
+ * An append that asked to be written in place (AppendOptions.inPlace: the state logs') is
+ * written on the calling thread (StorageFile.writevSync) up to this many bytes, larger ones
+ * through libuv's thread pool. A write of a few hundred bytes into the page cache takes
+ * ~1.5 us there; handing it to a pool thread and back cost ~22-42 us of CPU (two futex wakes,
+ * an eventfd write, a loop turn) and, on a busy 2-core host, ~100 us of the loop's wall time,
+ * since the woken pool thread often preempts it (docs/queue-performance.md, steps 9 and 12).
+ * Not for every append: step 9 wrote all small appends so and a produce of small batches with
+ * acks=all fell to 0.67x (a write that extends a file can wait for the journal commit an
+ * fdatasync started, and on the loop that wait stops everything). The state logs write one
+ * append per I/O phase, so the loop is exposed to such a wait once per phase, not per batch.
+ */
+export const IN_PLACE_WRITE_MAX_BYTES = 16 * 1024;
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(20, '0') + suffix;
@@ -358,15 +371,18 @@ export class Segment {
   /**
    * Writes the placed buffers (in order); then they become readable. Index entries stay in
    * memory until seal (see the header). The handle is pinned without an await when the LRU
-   * has it open, which for a partition being written to it always has.
+   * has it open, which for a partition being written to it always has. With `inPlace`, up
+   * to IN_PLACE_WRITE_MAX_BYTES are written on the calling thread (see there).
    */
-  async commit(bufs: Buffer[]): Promise<void> {
+  async commit(bufs: Buffer[], inPlace = false): Promise<void> {
     const at = this.size;
     const expect = this.writePos - at;
     const fh = this.file.pin() ?? await this.file.pinOpen();
     try {
-      const w = await fh.writev(bufs, at);
-      if (w.bytesWritten !== expect) throw new StorageError(`short write: ${w.bytesWritten} of ${expect} bytes`);
+      const written = inPlace && expect <= IN_PLACE_WRITE_MAX_BYTES && fh.writevSync !== undefined
+        ? fh.writevSync(bufs, at)
+        : (await fh.writev(bufs, at)).bytesWritten;
+      if (written !== expect) throw new StorageError(`short write: ${written} of ${expect} bytes`);
     } finally {
       this.file.unpin();
     }

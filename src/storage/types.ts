@@ -82,6 +82,15 @@ export interface AppendOptions {
    * in them is recorded in the leader-epoch cache.
    */
   asFollower?: boolean;
+  /**
+   * Write on the calling thread (StorageFile.writevSync) instead of through libuv's thread
+   * pool, when the write is at most IN_PLACE_WRITE_MAX_BYTES (segment.ts) and every append
+   * written with it asked for this. For the state logs' appends (a few hundred bytes, one
+   * per I/O phase), where the hand-off to the pool costs far more than the write; produce
+   * keeps the pool (docs/queue-performance.md, steps 9 and 12). Durability is unchanged: only
+   * an fsync makes an append durable, and fsyncs stay in the pool.
+   */
+  inPlace?: boolean;
 }
 
 export interface AppendResult {

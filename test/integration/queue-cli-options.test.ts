@@ -62,7 +62,7 @@ test('sluice produce --delay and --at: a share group hands the job out no earlie
   assert.deepEqual([got.get('later')!.job.deliveryCount, got.get('scheduled')!.job.deliveryCount], [1, 1], 'waiting is not a delivery attempt');
 });
 
-test('queue consume --rate and --max-in-flight set the limits of the group it creates; an existing group keeps its own', async () => {
+test('queue consume --rate and --max-in-flight set the limits of the group it creates; on a group with other limits they are refused, naming both values and the queue alter that changes them', async () => {
   await fillJobs('cli-limits', 6);
   const first = await sluice(['queue', 'consume', 'cli-limits', '--group', 'cli-limits-g', '--rate', '7', '--max-in-flight', '3', '--max-messages', '3']);
   assert.equal(first.code, 0, first.stderr);
@@ -75,9 +75,36 @@ test('queue consume --rate and --max-in-flight set the limits of the group it cr
   assert.deepEqual(await limits(), { rateLimit: 7, maxInFlight: 3 });
   const text = await sluice(['queue', 'describe', 'cli-limits-g']);
   assert.match(text.stdout, /^LIMITS\s+rate 7\/s, max in flight 3$/m);
-  // The flags say "only when this creates the group": a later worker's are not applied (queue alter is the way).
-  const second = await sluice(['queue', 'consume', 'cli-limits', '--group', 'cli-limits-g', '--rate', '50', '--max-messages', '3']);
-  assert.equal(second.code, 0, second.stderr);
-  assert.deepEqual(second.stdout.trim().split('\n'), ['job 3', 'job 4', 'job 5']);
+  // Another value on the existing group: refused before any job is taken (RabbitMQ's
+  // "inequivalent arg"), not ignored silently as before; the group keeps its limits.
+  const other = await sluice(['queue', 'consume', 'cli-limits', '--group', 'cli-limits-g', '--rate', '50', '--max-in-flight', '3', '--max-messages', '3']);
+  assert.equal(other.code, 1, other.stderr);
+  assert.equal(other.stdout, '');
+  assert.match(other.stderr, /share group 'cli-limits-g' exists with rate 7\/s \(--rate 50 given\);/);
+  assert.doesNotMatch(other.stderr, /max in flight/, 'a flag with the group\'s own value is not named');
+  assert.match(other.stderr, /sluice queue alter cli-limits-g --rate 50$/m);
   assert.deepEqual(await limits(), { rateLimit: 7, maxInFlight: 3 });
+  // The group's own values, or no flags: the worker joins the group as it is.
+  const same = await sluice(['queue', 'consume', 'cli-limits', '--group', 'cli-limits-g', '--rate', '7', '--max-in-flight', '3', '--max-messages', '2']);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(same.stdout.trim().split('\n'), ['job 3', 'job 4']);
+  // After the alter the message names, the same flags are the group's own.
+  const altered = await sluice(['queue', 'alter', 'cli-limits-g', '--rate', '50']);
+  assert.equal(altered.code, 0, altered.stderr);
+  const after = await sluice(['queue', 'consume', 'cli-limits', '--group', 'cli-limits-g', '--rate', '50', '--max-messages', '1']);
+  assert.equal(after.code, 0, after.stderr);
+  assert.deepEqual(after.stdout.trim().split('\n'), ['job 5']);
+  assert.deepEqual(await limits(), { rateLimit: 50, maxInFlight: 3 });
+});
+
+test('queue consume --dead-letter-topic on a group with another is refused naming it; the default <topic>.dlq given explicitly is the group\'s own', async () => {
+  await fillJobs('cli-dlq', 2);
+  const first = await sluice(['queue', 'consume', 'cli-dlq', '--group', 'cli-dlq-g', '--max-messages', '1']);
+  assert.equal(first.code, 0, first.stderr);
+  const other = await sluice(['queue', 'consume', 'cli-dlq', '--group', 'cli-dlq-g', '--dead-letter-topic', 'elsewhere', '--max-messages', '1']);
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /exists with dead-letter topic 'cli-dlq\.dlq' \(--dead-letter-topic elsewhere given; queue alter does not change it\)/);
+  const same = await sluice(['queue', 'consume', 'cli-dlq', '--group', 'cli-dlq-g', '--dead-letter-topic', 'cli-dlq.dlq', '--max-messages', '1']);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(same.stdout.trim().split('\n'), ['job 1']);
 });

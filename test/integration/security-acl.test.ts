@@ -23,7 +23,7 @@ import { groupConsumer, keys, waitFor } from './group-helpers.js';
 const fetchHttp = globalThis.fetch;
 
 const PASSWORD = 'acl-Pa55-word';
-const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry', 'ivy', 'kim', 'lena'] as const;
+const USERS = ['admin', 'alice', 'carol', 'dave', 'eve', 'frank', 'wendy', 'gina', 'harry', 'ivy', 'kim', 'lena', 'mona', 'nina'] as const;
 type User = (typeof USERS)[number];
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-acl-'));
 let broker: BrokerHandle;
@@ -417,6 +417,44 @@ test('a group member whose read on its subscribed topic is revoked gets TOPIC_AU
     await p.close();
     await c.close();
   }
+});
+
+/**
+ * Two members of one group, mona and nina, each holding one of two partitions; mona loses a
+ * right (`revoke`). Her member must leave the group so nina gets both partitions, long before
+ * mona's session timeout (120 s, asked by the member: without the fence she heartbeats on, or
+ * her refused heartbeats keep her until then); mona's run() rejects with `code`, not
+ * retriable, and she holds nothing.
+ */
+async function revokedMemberIsFenced(topic: string, group: string, revoke: AclBinding, code: 'TOPIC_AUTHORIZATION_FAILED' | 'GROUP_AUTHORIZATION_FAILED'): Promise<void> {
+  await asAdmin(async (a) => { await a.createTopic(topic, 2); });
+  await asAdmin((a) => a.createAcls(['mona', 'nina'].flatMap((u) => [acl(u, 'topic', topic, 'read'), acl(u, 'group', group, 'read')])));
+  const mona = groupConsumer(broker.url, group, [topic], { sasl: sasl('mona'), autoCommit: false, sessionTimeoutMs: 120_000 });
+  const nina = groupConsumer(broker.url, group, [topic], { sasl: sasl('nina'), autoCommit: false, sessionTimeoutMs: 120_000 });
+  const ran = mona.run({ eachMessage: () => {} });
+  ran.catch(() => {}); // asserted below
+  try {
+    await waitFor('mona holds both partitions', () => keys(mona).length === 2, 30_000);
+    await nina.connect();
+    await waitFor('one partition each', () => keys(mona).length === 1 && keys(nina).length === 1, 30_000);
+    await asAdmin((a) => a.deleteAcls([revoke]));
+    await waitFor('nina holds both partitions', () => keys(nina).length === 2, 60_000);
+    const members = (await asAdmin((a) => a.describeGroup(group))).members;
+    assert.deepEqual(members.map((m) => m.memberId), [nina.groupMember()!.memberId]);
+    await assert.rejects(ran, (e: unknown) => e instanceof SluiceError && e.code === code && !e.retriable);
+    await waitFor('mona holds nothing', () => keys(mona).length === 0, 30_000);
+  } finally {
+    await mona.close();
+    await nina.close();
+  }
+}
+
+test('a member whose read on its subscribed topic is revoked is fenced: its partitions move to a member that may read them, and it gets TOPIC_AUTHORIZATION_FAILED', async () => {
+  await revokedMemberIsFenced('fenced-topic', 'fencers-topic', acl('mona', 'topic', 'fenced-topic', 'read'), 'TOPIC_AUTHORIZATION_FAILED');
+});
+
+test('a member whose read on its group is revoked is fenced: its partitions move to a member that may read them, and it gets GROUP_AUTHORIZATION_FAILED', async () => {
+  await revokedMemberIsFenced('fenced-group', 'fencers-group', acl('mona', 'group', 'fencers-group', 'read'), 'GROUP_AUTHORIZATION_FAILED');
 });
 
 test('no user\'s password appears in the broker\'s log or its /metrics', async () => {

@@ -29,6 +29,10 @@ test('ownership: a worker settles only records it holds; a bad request applies n
   assert.throws(() => p.ack(1, [0, 5]), /never acquired/);
   assert.equal(p.stateOf(0), RecordState.ACQUIRED, 'the valid offset in the refused request was not acked');
   assert.throws(() => p.release(1, [0, 0], 0), /listed twice/);
+  // Increasing offsets skip the duplicate check's Set; any other order still gets it.
+  assert.throws(() => p.ack(1, [0, 1, 1]), /listed twice/);
+  assert.throws(() => p.ack(1, [1, 0, 1]), /listed twice/);
+  assert.equal(p.stateOf(1), RecordState.ACQUIRED, 'a request with a duplicate acked nothing');
   p.ack(1, [0, 1]);
   assert.throws(() => p.ack(1, [0]), /already settled/);
   assert.throws(() => p.extend(1, [2], 0), /another worker/);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeBatch, encodeBatch, subsetBatch, validateBatch, type OffsetRange } from '../../src/record/index.js';
+import { decodeBatch, emptyCursor, encodeBatch, subsetBatch, validateBatch, type OffsetRange } from '../../src/record/index.js';
 import { decodeMessages } from '../../src/client/message-decoder.js';
 import type { Message } from '../../src/client/types.js';
 
@@ -52,4 +52,41 @@ test('subsetBatch of 31 records out of 1,000 is ~3 % of the batch, and the clien
   const msgs: Message[] = [];
   decodeMessages(wire, 't', 0, 2, msgs);
   assert.deepEqual(msgs.map((m) => `${m.offset}:${m.value!.toString()}`), ['2:a2', '8:a8', '9:a9', '10:b0', '11:b1', '12:b2']);
+});
+
+test('a walk cursor changes no answer: successive acquisitions of one batch (some going back, as redeliveries do) and another batch under the same cursor get what a walk from the start gets', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 80 }), fc.array(fc.array(fc.nat(), { maxLength: 6 }), { minLength: 1, maxLength: 12 }), fc.nat(),
+    (n, acquisitions, other) => {
+      // Records of different sizes, so a position taken for another record's start is wrong.
+      const batch = encodeBatch(Array.from({ length: n }, (_, i) => ({ value: Buffer.alloc((i * 37) % 300, i) })), { baseOffset: 100 });
+      const second = encodeBatch(Array.from({ length: n }, (_, i) => ({ value: Buffer.alloc((i * 11) % 50, i) })), { baseOffset: 100 + n });
+      const cursor = emptyCursor();
+      for (const [k, cuts] of acquisitions.entries()) {
+        const [b, base] = k === other % acquisitions.length ? [second, 100 + n] : [batch, 100];
+        const ranges = rangesFrom(base, n, cuts);
+        const plain = subsetBatch(b, 0, b.length, ranges);
+        const hinted = subsetBatch(b, 0, b.length, ranges, cursor);
+        assert.deepEqual(hinted, plain);
+      }
+    },
+  ));
+});
+
+test('the cursor is left at the first record past the last range, so the next acquisition of the batch starts its walk there', () => {
+  const big = encodeBatch(Array.from({ length: 1000 }, (_, i) => ({ value: 'x'.repeat(i % 50) })), { baseOffset: 5000 });
+  const cursor = emptyCursor();
+  subsetBatch(big, 0, big.length, [{ firstOffset: 5000, lastOffset: 5063 }], cursor);
+  assert.equal(cursor.base, 5000);
+  assert.equal(cursor.offset, 5064);
+  assert.equal(cursor.index, 64);
+  const at = cursor.at;
+  const next = subsetBatch(big, 0, big.length, [{ firstOffset: 5064, lastOffset: 5127 }], cursor)!;
+  assert.deepEqual(decodeBatch(next).records.map((r) => r.offset), Array.from({ length: 64 }, (_, i) => 5064 + i));
+  const moved = { ...cursor };
+  assert.ok(moved.at > at, 'moved on past the second acquisition');
+  assert.deepEqual([moved.offset, moved.index], [5128, 128]);
+  // A redelivered record before the cursor: walked from the start, found.
+  const back = subsetBatch(big, 0, big.length, [{ firstOffset: 5001, lastOffset: 5001 }, { firstOffset: 5128, lastOffset: 5130 }], cursor)!;
+  assert.deepEqual(decodeBatch(back).records.map((r) => r.offset), [5001, 5128, 5129, 5130]);
 });

@@ -366,13 +366,18 @@ class CrashFile implements StorageFile {
   }
 
   async writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }> {
+    return { bytesWritten: this.writevSync(buffers, position) };
+  }
+
+  /** The same op as writev (crash points and failNext('writev') count both), on the calling thread. */
+  writevSync(buffers: Buffer[], position: number): number {
     const f = this.file('writev', true);
     let at = position;
     for (const b of buffers) {
       writeAt(f, b, at);
       at += b.length;
     }
-    return { bytesWritten: at - position };
+    return at - position;
   }
 
   async truncate(length: number): Promise<void> {
