@@ -3,8 +3,9 @@
  * per connection. They ride on the next ShareAcquire or ShareAck answer of their group on
  * that connection (`acked`). A request that asked for a push (`acks.later` unset: someone
  * awaits them) gets one when no answer took them within OWED_PUSH_MS; one that set
- * `later` (run()'s own acks, which nobody awaits) waits for the worker's next request, and
- * a ShareAck, even with no entries, waits for every outcome pending on its connection before
+ * `later` (run()'s own acks, which nobody awaits) within OWED_LATER_PUSH_MS (a worker whose
+ * handlers run long, or whose coordinator moved and who speaks to another broker now). A
+ * ShareAck, even with no entries, waits for every outcome pending on its connection before
  * it answers (the client's way to collect them when it stops asking: a drain, close).
  *
  * Why not a push each: a push is a frame of its own, and the broker's cost is per frame
@@ -24,10 +25,14 @@ import type { RequestScope } from './context.js';
  * worker that stopped asking waits for its confirmation beyond the fsync.
  */
 export const OWED_PUSH_MS = 10;
+/** The same for outcomes nobody awaits (`acks.later`): only stragglers are pushed. */
+export const OWED_LATER_PUSH_MS = 1000;
 
 interface Owed {
   results: CarriedAcksResult[];
   timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (Date.now() ms). */
+  timerAt: number;
   /** Carried settles taken on this connection whose commit has not ended. */
   pending: Set<Promise<void>>;
 }
@@ -36,7 +41,7 @@ const owed = new WeakMap<RequestScope, Owed>();
 
 function owedOn(scope: RequestScope): Owed {
   let o = owed.get(scope);
-  if (!o) owed.set(scope, (o = { results: [], timer: undefined, pending: new Set() }));
+  if (!o) owed.set(scope, (o = { results: [], timer: undefined, timerAt: Infinity, pending: new Set() }));
   return o;
 }
 
@@ -48,15 +53,18 @@ export function taken(scope: RequestScope | undefined, done: Promise<void>): voi
   void done.finally(() => set.delete(done));
 }
 
-/** `r` is durable: told with the next answer of its group on `scope`; pushed after OWED_PUSH_MS unless `later`. */
+/** `r` is durable: told with the next answer of its group on `scope`, else pushed after OWED_PUSH_MS (`later`: OWED_LATER_PUSH_MS). */
 export function owe(scope: RequestScope | undefined, r: CarriedAcksResult, later: boolean): void {
   if (!scope || scope.closed) return; // the client fails them with the connection
   const o = owedOn(scope);
   o.results.push(r);
-  if (!later && o.timer === undefined) {
-    o.timer = setTimeout(() => pushOwed(scope), OWED_PUSH_MS);
-    o.timer.unref();
-  }
+  const ms = later ? OWED_LATER_PUSH_MS : OWED_PUSH_MS;
+  const at = Date.now() + ms;
+  if (at >= o.timerAt) return;
+  clearTimeout(o.timer);
+  o.timerAt = at;
+  o.timer = setTimeout(() => pushOwed(scope), ms);
+  o.timer.unref();
 }
 
 /** Resolves once every carried settle taken on `scope` so far has its outcome owed. */
@@ -75,6 +83,7 @@ export function takeOwed(scope: RequestScope | undefined, groupId: string): Carr
   if (o.results.length === 0) {
     clearTimeout(o.timer);
     o.timer = undefined;
+    o.timerAt = Infinity;
   }
   return mine;
 }
@@ -85,6 +94,7 @@ export function pushOwed(scope: RequestScope): void {
   if (!o) return;
   clearTimeout(o.timer);
   o.timer = undefined;
+  o.timerAt = Infinity;
   if (o.results.length === 0) return;
   const acked = o.results;
   o.results = [];

@@ -86,7 +86,7 @@ export interface CarriedAcks {
 interface Carried extends CarriedAcks {
   readonly units: Unit[];
   /** No caller awaits these (run()'s own acks): their outcome may wait for the worker's next request. */
-  readonly later: boolean;
+  later: boolean;
   /** The connection it was last sent on (a drop of that one fails it). */
   conn: unknown;
   timer: NodeJS.Timeout | undefined;
@@ -176,8 +176,13 @@ export class ShareAckBatcher {
       this.requeue(k);
       return;
     }
-    // Told with the worker's next request (run()'s acks): no deadline but the connection's.
+    // Told with the worker's next request (run()'s acks), or pushed within a second: no
+    // deadline but the connection's until a collect (idle()) finds them missing.
     if (k.later) return;
+    this.armTimeout(k);
+  }
+
+  private armTimeout(k: Carried): void {
     k.timer = setTimeout(() => this.fail(k, new SluiceError('REQUEST_TIMED_OUT', `the broker took ${count(k.units.flatMap((u) => u.entries))} settles with an acquire and did not confirm them within ${this.pushTimeoutMs} ms; they may have been applied`)), this.pushTimeoutMs);
   }
 
@@ -300,8 +305,12 @@ export class ShareAckBatcher {
     try {
       const res = await this.send({ groupId: this.groupId, workerId: c.units[0].workerId, entries: [] });
       this.told(res.acked);
-      // A broker that answered without them has nothing owed for `c`: a drop or move lost it.
-      if (!c.over) this.fail(c, new SluiceError('NETWORK_ERROR', `the outcome of ${count(c.units.flatMap((u) => u.entries))} settles carried by an acquire was lost (the coordinator moved or the connection dropped); they may have been applied`));
+      // Not owed on this connection (the coordinator moved since): the broker that took them
+      // pushes them on the connection they came on; wait for that, up to the timeout.
+      if (!c.over) {
+        c.later = false;
+        this.armTimeout(c);
+      }
     } catch (err) {
       this.fail(c, err as Error);
     }
