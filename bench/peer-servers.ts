@@ -67,9 +67,32 @@ async function waitPort(port: number, proc: ChildProcess, timeoutMs: number, wha
   }
 }
 
+/**
+ * The process groups and data dirs of the servers this process started and has not stopped yet.
+ * A group is detached, so it outlives this process unless told: if this process exits first
+ * (an error, process.exit on a signal), the groups get SIGKILL and the dirs are removed.
+ */
+const leftGroups = new Set<number>();
+const leftDirs = new Set<string>();
+let exitHook = false;
+function removeOnExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const g of leftGroups) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } }
+    for (const d of leftDirs) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+  });
+}
+
 /** Starts `cmd` in its own process group (so its children stop with it); stop() sends SIGTERM to the group, SIGKILL after 30 s. */
 function group(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; stop: () => Promise<void> } {
+  removeOnExit();
   const proc = spawn(cmd, args, { env, detached: true, stdio: 'ignore' });
+  const pgid = proc.pid;
+  if (pgid !== undefined) {
+    leftGroups.add(pgid);
+    proc.once('exit', () => leftGroups.delete(pgid));
+  }
   const stop = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const gone = new Promise((r) => proc.once('exit', r));
@@ -83,11 +106,13 @@ function group(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
 
 export async function startPeerServer(kind: PeerServerKind): Promise<PeerServer> {
   const dir = mkdtempSync(join(tmpdir(), `sluice-peer-${kind}-`));
+  leftDirs.add(dir);
   const port = await freePort();
   const parts: { proc: ChildProcess; stop: () => Promise<void> }[] = [];
   const stop = async () => {
     for (const p of parts.reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });
+    leftDirs.delete(dir);
   };
   try {
     let pids: () => number[];

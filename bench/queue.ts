@@ -43,7 +43,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { loadavg } from 'node:os';
+import { constants, loadavg } from 'node:os';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { startBroker, median, procCpuSeconds } from './broker-process.js';
@@ -381,6 +381,11 @@ async function redelivery(url: string, admin: Admin) {
 async function main(): Promise<void> {
   const nodeArgs = values['broker-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['broker-cpu-prof']] : [];
   const broker = await startBroker(undefined, [], nodeArgs);
+  // A SIGTERM to this process alone (bench/workqueue.ts stopping, `timeout`) would leave the
+  // broker running: stop it, then exit.
+  const onSignal = (sig: NodeJS.Signals) => { void broker.stop().finally(() => process.exit(128 + constants.signals[sig])); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const url = broker.url;
   const port = Number(new URL(url).port);
   const httpUrl = `http://127.0.0.1:${port}`;

@@ -35,13 +35,13 @@
  * PEERS_DIR (../shared/peers beside this checkout, or beside the main one from a git worktree:
  * peersDir() in peer-servers.ts), CLIENT_TIMEOUT (s per peer run, default 300).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { constants, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, median } from './broker-process.js';
-import { peerMissing, peersDir, startPeerServer, type PeerServerKind } from './peer-servers.js';
+import { peerMissing, peersDir, startPeerServer, type PeerServer, type PeerServerKind } from './peer-servers.js';
 import { barChart } from './svg-chart.js';
 import { machine, versions } from '../src/cli/bench/report.js';
 
@@ -99,14 +99,19 @@ const PEER_SPECS: Record<Exclude<SystemId, 'sluice'>, PeerSpec> = {
 
 const load = () => loadavg()[0].toFixed(2);
 
+/** What runs now and must not outlive this process: a peer's server (own process group), the client (a peer's, or Sluice's bench/queue.ts). */
+interface Live { server?: PeerServer | undefined; client?: ChildProcess | undefined; dir?: string }
+
 /** Runs Sluice's queue bench as its own process (its own broker) and reads its JSON line. */
-function sluiceRuns(jobs: number, workers: number, prefetch: number, warmup: number, runs: number, root: string): Promise<Record<string, any>> {
+function sluiceRuns(jobs: number, workers: number, prefetch: number, warmup: number, runs: number, root: string, live: Live): Promise<Record<string, any>> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/queue.ts'), '--jobs', String(jobs), '--workers', String(workers),
       '--concurrency', String(prefetch), '--warmup', String(warmup), '--runs', String(runs), '--skip-redelivery', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    live.client = p;
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('close', (code) => {
+      live.client = undefined;
       if (code !== 0) return rej(new Error(`bench/queue.ts exited ${code}`));
       try { res(JSON.parse(out.trim().split('\n').pop()!)); } catch { rej(new Error(`no JSON from bench/queue.ts: ${out}`)); }
     });
@@ -148,10 +153,11 @@ function preparePeerDir(peersDir: string): string {
  * `count` times and each run prints one JSON line, handed to `onRun` as it arrives.
  */
 function runPeerClient(dir: string, script: string, count: number, env: Record<string, string>, timeoutS: number,
-  onRun: (r: Record<string, any>) => void): Promise<void> {
+  onRun: (r: Record<string, any>) => void, live: Live): Promise<void> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, [join(dir, 'repeat-runs.mjs'), join(dir, script), String(count)],
       { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], timeout: timeoutS * count * 1000 });
+    live.client = p;
     let out = '';
     let seen = 0;
     let failed: Error | undefined;
@@ -169,11 +175,34 @@ function runPeerClient(dir: string, script: string, count: number, env: Record<s
       }
     });
     p.on('close', (code, sig) => {
+      live.client = undefined;
       if (failed) return rej(failed);
       if (code !== 0 || seen !== count) return rej(new Error(`${script} (${count} runs in one process) exited ${code ?? sig} after ${seen} runs${out.trim() ? `: ${out.trim()}` : ''}`));
       res();
     });
   });
+}
+
+/**
+ * On SIGINT or SIGTERM, stops the client (bench/queue.ts stops its broker) and a peer's server,
+ * removes the scripts' copy, then
+ * exits: a peer server runs in a process group of its own (peer-servers.ts), so a Ctrl-C or a
+ * `timeout` would otherwise leave it running, its data dir in $TMPDIR. A server still starting
+ * is killed by peer-servers.ts as this process exits. A second signal kills this process at
+ * once. Returns the function that removes the handlers.
+ */
+function stopPeersOnSignal(live: Live, note: (s: string) => void): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    note(`${sig}: stopping the client and the peer's server`);
+    live.client?.kill('SIGTERM');
+    void (live.server?.stop() ?? Promise.resolve()).finally(() => {
+      if (live.dir) rmSync(live.dir, { recursive: true, force: true });
+      process.exit(128 + constants.signals[sig]);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
 }
 
 /** A peer's CPU per acked job from its script's line (cores over the consume phase's seconds). */
@@ -199,12 +228,14 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
   const systems: WorkQueueSystem[] = [];
   const note = (s: string) => process.stderr.write(`workqueue: ${s}\n`);
   let dir: string | undefined;
+  const live: Live = {};
+  const unhook = stopPeersOnSignal(live, note);
 
   try {
     for (const id of wanted) {
       if (id === 'sluice') {
         note(`sluice: ${warmup} warm-up runs, then ${runs} timed runs, one broker and one workers' process (load ${load()})`);
-        const r = await sluiceRuns(jobs, workers, prefetch, warmup, runs, o.sluiceRoot ?? ROOT);
+        const r = await sluiceRuns(jobs, workers, prefetch, warmup, runs, o.sluiceRoot ?? ROOT, live);
         const t = r.throughput[0];
         systems.push({
           system: 'sluice (queue mode)', client: `QueueConsumer.run, concurrency ${prefetch}, job.ack() per job`,
@@ -223,12 +254,12 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
       const missing = peerMissing(spec.server);
       if (missing) { skip(missing); continue; }
       if (spec.dir === 'shared' && !existsSync(join(peers, spec.script))) { skip(`${join(peers, spec.script)} not found (PEERS_DIR)`); continue; }
-      try { dir ??= preparePeerDir(peers); } catch (err) { skip((err as Error).message); continue; }
+      try { dir ??= live.dir = preparePeerDir(peers); } catch (err) { skip((err as Error).message); continue; }
       const all: Record<string, any>[] = [];
       const loads: string[] = [];
       try {
         note(`${spec.name}: ${warmup} warm-up runs, then ${runs} timed runs, one server and one client process (load ${load()})`);
-        const server = await startPeerServer(spec.server);
+        const server = live.server = await startPeerServer(spec.server);
         try {
           await runPeerClient(dir, spec.script, warmup + runs, {
             ...spec.env, PORT: String(server.port), SERVER_PID: server.pids.join(','), JOBS: String(jobs), WORKERS: String(workers), PREFETCH: String(prefetch),
@@ -236,9 +267,10 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
             all.push(r);
             loads.push(load());
             note(`${spec.name} ${all.length <= warmup ? 'warm-up ' : ''}run ${all.length}: ${r.acked_jobs_s} acked jobs/s (load ${load()}) per job: ${JSON.stringify(peerPerJob(r))}`);
-          });
+          }, live);
         } finally {
           await server.stop();
+          live.server = undefined;
         }
       } catch (err) {
         skip(`failed: ${(err as Error).message}`);
@@ -255,6 +287,7 @@ export async function runWorkQueue(o: { jobs?: number; workers?: number; prefetc
       });
     }
   } finally {
+    unhook();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
   return { workload: { jobs, size: 100, workers, prefetch, warmup, runs, partitions: 1 }, protocol: protocol(warmup, runs), systems };

@@ -75,6 +75,8 @@ export class ShareService {
   private precise: NodeJS.Timeout | undefined;
   private preciseAt = Infinity;
   private closing = false;
+  /** close() closed the state log: writes are refused from then on. */
+  private stateClosed = false;
   /**
    * Replicated: a write of this service failed, so its memory is ahead of the log and it is
    * being replaced (onWriteFailed). Every commit from then on fails: its changes may have been
@@ -153,6 +155,7 @@ export class ShareService {
     if (!this.opts.replicated) await this.state.persist(true).catch((err: unknown) => this.ctx.log.error('share state persist failed', { error: err }));
     // Waits for a compaction under way too (the broker closes the log manager next); a commit
     // from now on is refused (failedWrite).
+    this.stateClosed = true;
     await this.state.close();
   }
 
@@ -247,9 +250,10 @@ export class ShareService {
       r.onWriteFailed();
       throw err;
     }
-    // Closed (a request still in flight at shutdown): the caller gets the retriable error,
-    // and the change, unanswered, is redone or delivered again after the restart.
-    if (this.closing) throw err;
+    // The state log is closed (a request still in flight at shutdown): the caller gets the
+    // retriable refusal, and the change, unanswered, is redone or delivered again after the
+    // restart. No rewrite: the closed log takes none.
+    if (this.stateClosed) throw err;
     // The drained changes are lost to the log but still in memory: a snapshot of memory
     // puts the log right again (else a restart would revive, say, a deleted group).
     this.ctx.log.error('share state write failed; rewriting the state from memory', { error: err });

@@ -357,7 +357,7 @@ export class ShareCoordinator {
     const g = this.groupsMap.get(groupId);
     if (!g) throw new UnknownShareGroupError(groupId);
     const p = g.partition(source.topic, source.partition, source.logStartOffset, source.logEndOffset);
-    const res = p.cancel(offsets, this.clock.now(), source.logEndOffset);
+    const res = p.cancel(offsets, source.logEndOffset);
     const ids = res.cancelled.some((c) => c.worker > 0) ? workerIds(g) : undefined;
     return {
       topic: source.topic, partition: source.partition, skipped: res.skipped,

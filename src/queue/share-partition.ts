@@ -12,9 +12,9 @@
  * change, and `end - start <= maxWindow`, so memory is bounded by the window, not by
  * history.
  *
- * Storage: four typed arrays indexed by `offset - base` (base <= start), ~15 bytes per
- * record (state u8, delivery count u16, time f64, owner i32): a 10k window is ~150 KB and
- * no object per record. The arrays are shifted down (copyWithin) when the dead prefix
+ * Storage: six typed arrays indexed by `offset - base` (base <= start), 31 bytes per record
+ * (state u8, delivery count u16, time f64, owner i32, since f64, first delivery f64): a 10k
+ * window is ~310 KB and no object per record. The arrays are shifted down (copyWithin) when the dead prefix
  * below `start` would otherwise force them to grow.
  *
  * A delivery attempt is an acquisition: the delivery count goes up when a record is
@@ -130,6 +130,14 @@ export class SharePartition {
   private owner = new Int32Array(64);
   /** ACQUIRED: when this acquisition took it, ms (describe --jobs). */
   private since = new Float64Array(64);
+  /**
+   * When the record was first delivered, ms (oldestUnackedMs): set by the acquisition that
+   * takes its delivery count from 0 to 1, so a take undone (a delayed job given back, a
+   * prefetch released unstarted) does not count and a failed attempt does not reset it. 0:
+   * not delivered since this coordinator loaded it (a restart forgets it; the next take sets it).
+   * Not the time it entered the window: records wait there untaken (delayed, behind a cancel).
+   */
+  private firstAt = new Float64Array(64);
   /** Last progress of a held record (ShareProgress), by offset; dropped when the record leaves its holder. */
   private readonly progressOf = new Map<number, { value: string; at: number }>();
   /** The last RECENT_CANCELS cancelled offsets (insertion order), for the late settle's error. */
@@ -141,9 +149,6 @@ export class SharePartition {
   /** No AVAILABLE record waiting for its time (backoff, delivery time) comes due before this (a lower bound). */
   private nextDue = Infinity;
   private inFlightCount = 0;
-  /** When chunks of the window were taken in: offsets entOff[i].. entered at entTime[i]. */
-  private entOff: number[] = [];
-  private entTime: number[] = [];
   private pendingRuns: StateRun[] = [];
   private startDirty = false;
   /** Set by a reset: the next drain writes the whole window, replacing the persisted one. */
@@ -229,8 +234,6 @@ export class SharePartition {
       const n = Math.min(max - got, limit - this.endOff);
       const first = this.endOff;
       this.ensureRoom(first + n);
-      this.entOff.push(first);
-      this.entTime.push(now);
       for (let off = first; off < first + n; off++) {
         const i = off - this.base;
         this.state[i] = AVAILABLE;
@@ -330,7 +333,7 @@ export class SharePartition {
    * no record; one more than maxWindow past `start` cannot be tracked yet and is skipped,
    * naming why. Returns what was cancelled (and who held it) and what was not.
    */
-  cancel(offsets: readonly number[], now: number, logEndOffset: number): CancelResult {
+  cancel(offsets: readonly number[], logEndOffset: number): CancelResult {
     const res: CancelResult = { cancelled: [], skipped: [] };
     const done: number[] = [];
     const limit = this.startOff + this.cfg().maxWindow;
@@ -339,7 +342,7 @@ export class SharePartition {
       if (off < this.startOff) reason = 'already settled';
       else if (off >= logEndOffset) reason = `no record at this offset (the log ends at ${logEndOffset})`;
       else if (off >= limit) reason = `more than maxWindow (${this.cfg().maxWindow}) past the group's position ${this.startOff}; cancel it once the group is closer`;
-      if (reason === null && off >= this.endOff) this.widenTo(off + 1, now);
+      if (reason === null && off >= this.endOff) this.widenTo(off + 1);
       const i = off - this.base;
       if (reason === null) {
         const st = this.state[i];
@@ -509,18 +512,15 @@ export class SharePartition {
   /**
    * Replays persisted state (snapshot or update) on load. Records come back AVAILABLE at
    * once (no backoff: the restart took time anyway) or settled. Counters are not touched:
-   * the persisted records carry them. `now` stamps the window's entry time.
+   * the persisted records carry them. First delivery times are not persisted: a restored
+   * record's age counts from its next take.
    */
-  restore(startOffset: number, runs: readonly StateRun[], now: number): void {
+  restore(startOffset: number, runs: readonly StateRun[]): void {
     for (const r of runs) {
       const first = Math.max(r.first, this.startOff);
       if (r.last < first) continue;
       if (r.last >= this.endOff) {
         this.ensureRoom(r.last + 1);
-        if (this.entOff.length === 0 || this.entTime[this.entTime.length - 1] !== now) {
-          this.entOff.push(this.endOff);
-          this.entTime.push(now);
-        }
         for (let off = this.endOff; off <= r.last; off++) this.state[off - this.base] = AVAILABLE, this.count[off - this.base] = 0, this.time[off - this.base] = 0;
         this.endOff = r.last + 1;
       }
@@ -530,6 +530,7 @@ export class SharePartition {
         this.count[i] = r.deliveryCount;
         this.time[i] = 0;
         this.owner[i] = 0;
+        this.firstAt[i] = 0;
       }
     }
     if (startOffset > this.startOff) this.skipTo(startOffset);
@@ -542,24 +543,22 @@ export class SharePartition {
   describe(now: number): PartitionDescription {
     let available = 0;
     let delayed = 0;
+    // Age of the oldest record in flight, from its first delivery (firstAt); records waiting
+    // for a retry are not in flight, so with none held it is 0. Not the lowest offset held:
+    // a delayed job, or one given back unstarted, is delivered after higher offsets.
+    let firstDelivered = Infinity;
     for (let off = this.startOff; off < this.endOff; off++) {
       const i = off - this.base;
-      if (this.state[i] !== AVAILABLE) continue;
+      const st = this.state[i];
+      if (st === ACQUIRED) {
+        if (this.firstAt[i] < firstDelivered) firstDelivered = this.firstAt[i];
+        continue;
+      }
+      if (st !== AVAILABLE) continue;
       available++;
       if (this.time[i] > now) delayed++;
     }
-    // Age of the oldest record in flight, from its first delivery (when it entered the
-    // window); records waiting for a retry are not in flight, so with none held it is 0.
-    // Entry times rise with offsets, so the lowest acquired offset is the oldest.
-    let oldest = 0;
-    if (this.inFlightCount > 0) {
-      this.dropEntriesBelow(this.startOff);
-      let off = this.startOff;
-      while (off < this.endOff && this.state[off - this.base] !== ACQUIRED) off++;
-      let k = 0;
-      while (k + 1 < this.entOff.length && this.entOff[k + 1] <= off) k++;
-      if (off < this.endOff && k < this.entTime.length) oldest = Math.max(0, now - this.entTime[k]);
-    }
+    const oldest = firstDelivered === Infinity ? 0 : Math.max(0, now - firstDelivered);
     return {
       startOffset: this.startOff, endOffset: this.endOff, available, delayed, inFlight: this.inFlightCount,
       acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, cancelled: this.cancelled, oldestUnackedMs: oldest,
@@ -572,6 +571,7 @@ export class SharePartition {
     // A record given back unstarted was counted as a redelivery when it was taken (if it was
     // one); taking it again is the same redelivery, not another.
     if (this.count[i] > 0 && this.owner[i] !== GIVEN_BACK) this.redeliveries++;
+    if (this.count[i] === 0 || this.firstAt[i] === 0) this.firstAt[i] = now;
     this.state[i] = ACQUIRED;
     this.owner[i] = worker;
     this.time[i] = deadline;
@@ -710,16 +710,13 @@ export class SharePartition {
       if (this.scanFrom < this.startOff) this.scanFrom = this.startOff;
       if (this.startOff === this.endOff) {
         this.base = this.startOff; // empty window: reuse the arrays from index 0
-        this.entOff.length = this.entTime.length = 0;
       }
     }
   }
 
   /** Takes offsets up to `endExclusive` into the window, untaken (AVAILABLE, count 0), as acquire does. */
-  private widenTo(endExclusive: number, now: number): void {
+  private widenTo(endExclusive: number): void {
     this.ensureRoom(endExclusive);
-    this.entOff.push(this.endOff);
-    this.entTime.push(now);
     for (let off = this.endOff; off < endExclusive; off++) {
       const i = off - this.base;
       this.state[i] = AVAILABLE;
@@ -738,22 +735,12 @@ export class SharePartition {
     }
     if (offset >= this.endOff) {
       this.base = this.startOff = this.endOff = offset;
-      this.entOff.length = this.entTime.length = 0;
     } else {
       this.startOff = offset;
     }
     if (this.scanFrom < this.startOff) this.scanFrom = this.startOff;
     this.startDirty = true;
     this.advance();
-  }
-
-  private dropEntriesBelow(offset: number): void {
-    let k = 0;
-    while (k + 1 < this.entOff.length && this.entOff[k + 1] <= offset) k++;
-    if (k > 0) {
-      this.entOff.splice(0, k);
-      this.entTime.splice(0, k);
-    }
   }
 
   /** Makes index `endExclusive - 1 - base` valid, shifting the dead prefix out or growing. */
@@ -767,8 +754,8 @@ export class SharePartition {
       this.time.copyWithin(0, shift, shift + live);
       this.owner.copyWithin(0, shift, shift + live);
       this.since.copyWithin(0, shift, shift + live);
+      this.firstAt.copyWithin(0, shift, shift + live);
       this.base = this.startOff;
-      this.dropEntriesBelow(this.startOff);
       if (endExclusive - this.base <= this.state.length) return;
     }
     let cap = this.state.length;
@@ -783,6 +770,7 @@ export class SharePartition {
     this.time = grow(this.time, (n) => new Float64Array(n));
     this.owner = grow(this.owner, (n) => new Int32Array(n));
     this.since = grow(this.since, (n) => new Float64Array(n));
+    this.firstAt = grow(this.firstAt, (n) => new Float64Array(n));
   }
 }
 

@@ -148,7 +148,6 @@ export class ShareStateLog extends CompactedLog {
     }
     for (const { r, err } of bad) await this.skipped(gen, r, err);
     if (!complete && !last) return false;
-    const now = this.now();
     for (const { r, d } of recs) {
       try {
         if (d.kind === 'delete') {
@@ -163,7 +162,7 @@ export class ShareStateLog extends CompactedLog {
           const g = this.coord.restoreGroup(d.group);
           if (d.kind === 'partition') g.partitions.delete(tpKey(d.topic, d.partition)); // a snapshot replaces
           const p = g.restoredPartition(d.topic, d.partition, d.start);
-          p.restore(d.start, d.runs, now);
+          p.restore(d.start, d.runs);
           p.acked = d.counters.acked;
           p.deadLettered = d.counters.deadLettered;
           p.redeliveries = d.counters.redeliveries;

@@ -30,7 +30,7 @@ export interface ShareGroupConfig {
   sessionTimeoutMs: number;
   /** Where a share-partition starts the first time the group reads it. */
   startFrom: 'earliest' | 'latest';
-  /** Most records tracked per share-partition window (bounds memory: ~16 bytes each). */
+  /** Most records tracked per share-partition window (bounds memory: 31 bytes each, share-partition.ts). */
   maxWindow: number;
   /** Most records handed out per second across all workers of the group (group-limits.ts); 0 = no limit. */
   rateLimit: number;

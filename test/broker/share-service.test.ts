@@ -101,6 +101,25 @@ test('replicated: a closed (dropped) service persists nothing more and answers N
   assert.equal(log.logEndOffset, written, 'the dropped service wrote nothing');
 });
 
+test('single node: a commit after close() is refused (COORDINATOR_NOT_AVAILABLE) without a write, an error log or a rewrite of the state', async (t) => {
+  const lines: string[] = [];
+  const tc = await testContext({ log: createLogger('warn', (l) => { lines.push(l); }) });
+  const dir = new MemoryGenerationDir();
+  const svc = await ShareService.open(tc.ctx, dir, {});
+  t.after(() => tc.close());
+  svc.coord.configure('g1');
+  await svc.commit([], true);
+  await svc.close();
+  const log = await dir.open(0);
+  const written = log.logEndOffset;
+  // A request still in flight at shutdown changes memory and commits after the close.
+  svc.coord.configure('g2');
+  await assert.rejects(svc.commit([], true), (err: SluiceError) => err.code === 'COORDINATOR_NOT_AVAILABLE' && err.retriable);
+  assert.equal(log.logEndOffset, written, 'nothing written after close()');
+  assert.deepEqual([...dir.logs.keys()], [0], 'no rewrite into a new generation');
+  assert.deepEqual(lines, [], 'a refusal at shutdown is not logged as a failed write');
+});
+
 test('commits of one I/O phase share one state-log append, though each came after the one before had started', async (t) => {
   const { svc, logs } = await startService(t);
   svc.coord.configure('g', { maxDeliveries: 3 });

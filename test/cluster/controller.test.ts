@@ -118,3 +118,46 @@ test('after a death the controller elects the dead leader\'s partitions before i
   assert.deepEqual(changes()[0]!.to, { replicas: [2, 3, 1], leader: 3, leaderEpoch: 1, isr: [3, 1] });
   void m3;
 });
+
+test('a failover of 300 partitions is written in a few transactions of at most 127 partitions, the elections first, each state right', { skip: etcdTool.skip, timeout: 120_000 }, async (t) => {
+  const cluster = 'batched';
+  const keys = new ClusterKeys(cluster);
+  const [m1] = members(cluster, [1], true, t);
+  await m1!.next('elected');
+  const [m2, m3] = members(cluster, [2, 3], true, t);
+  await m2!.next('registered');
+  await m3!.next('registered');
+  // 150 partitions 2 leads (its death needs an election) and 150 where it follows (a shrink).
+  const N = 150;
+  const puts = [];
+  for (let p = 0; p < N; p++) {
+    puts.push(put(keys, 'lead', p, initialState([2, 3, 1])));
+    puts.push(put(keys, 'follow', p, initialState([1, 2, 3])));
+  }
+  await Promise.all(puts);
+
+  m2!.kill();
+  const changes = () => m1!.events().filter((e) => e.change !== undefined).length;
+  await until(async () => changes() >= 2 * N ? true : undefined, FAILOVER_BOUND_MS * 2, `${2 * N} changes by the controller`);
+  const res = await env.client.getAll().prefix(keys.partitionsPrefix).exec();
+  const elected = new Set<string>();
+  const shrunk = new Set<string>();
+  for (const kv of res.kvs) {
+    const key = kv.key.toString();
+    const s = JSON.parse(kv.value.toString()) as PartitionState;
+    if (key.includes('/lead/')) {
+      assert.deepEqual(s, { replicas: [2, 3, 1], leader: 3, leaderEpoch: 1, isr: [3, 1] }, key);
+      elected.add(kv.mod_revision);
+    } else {
+      assert.deepEqual(s, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 3] }, key);
+      shrunk.add(kv.mod_revision);
+    }
+  }
+  // One etcd revision per transaction: 150 partitions are two transactions (127 + 23) each.
+  // Before, every partition was its own transaction (300 revisions).
+  assert.equal(elected.size, 2, `elections written in ${elected.size} transactions`);
+  assert.equal(shrunk.size, 2, `shrinks written in ${shrunk.size} transactions`);
+  const last = Math.max(...[...elected].map(Number));
+  assert.ok([...shrunk].every((r) => Number(r) > last), 'every election was written before any shrink');
+  void m3;
+});

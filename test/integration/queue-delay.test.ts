@@ -103,3 +103,39 @@ test('a scheduled job keeps its time across a broker restart', async () => {
   assert.ok(at < deliverAt + 8000, `delivered ${at - deliverAt} ms after its time`);
   await w2.close();
 });
+
+test('the oldest unacked age of a delayed job counts from its delivery, not from when the group first read it', async () => {
+  assert.ok(broker);
+  const topic = 'q-delay-age';
+  const admin = new Admin({ url: broker.url });
+  await admin.createTopic(topic, 1);
+  await admin.close();
+  const qa = new QueueAdmin({ url: broker.url });
+  closers.push(() => qa.close());
+  // The worker holds the job (its handler waits) until the group has been described.
+  let received!: () => void;
+  const got = new Promise<void>((resolve) => { received = resolve; });
+  let finish!: () => void;
+  const held = new Promise<void>((resolve) => { finish = resolve; });
+  const q = new QueueConsumer({ url: broker.url, groupId: 'g-delay-age', topics: topic, concurrency: 1, maxWaitMs: 500 });
+  const run = q.run(async () => { received(); await held; });
+  closers.push(async () => { finish(); await q.close(); await run; });
+  // The worker is waiting when the job is appended, so the group reads it at once and it
+  // waits in the group's window for its time (delayed, not in flight).
+  await describeUntil(qa, 'g-delay-age', (d) => d.workers.length === 1, 'the worker joined');
+  const DELAY = 10_000;
+  const p = new Producer({ url: broker.url, acks: 'all' });
+  closers.push(() => p.close());
+  const sentAt = Date.now();
+  await p.send(topic, { value: 'later', delayMs: DELAY });
+  await describeUntil(qa, 'g-delay-age', (d) => d.delayed === 1, 'the delayed job waiting in the group');
+  await got;
+  const d = await qa.describeGroup('g-delay-age');
+  const describedAt = Date.now();
+  assert.equal(d.inFlight, 1);
+  // Handed out no earlier than sentAt + DELAY (the broker's clock is this machine's), so it
+  // has been unacked at most describedAt - (sentAt + DELAY). Before, the age counted from
+  // when the group first read it (about sentAt): DELAY more.
+  assert.ok(d.oldestUnackedMs <= describedAt - (sentAt + DELAY), `oldest unacked ${d.oldestUnackedMs} ms, but it was handed out at most ${describedAt - sentAt - DELAY} ms ago`);
+  finish();
+});

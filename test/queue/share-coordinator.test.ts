@@ -165,6 +165,40 @@ test('oldest unacked age: from the first delivery of the oldest record in flight
   assert.equal(c.describe('g').oldestUnackedMs, 64_000);
 });
 
+test('oldest unacked age counts from a record\'s first real delivery, not from when it entered the window: a delayed job, a prefetch given back unstarted, records a cancel took in', () => {
+  const clock = new ManualClock();
+  const c = new ShareCoordinator({ clock });
+  const tgt = (offsets: number[]) => [{ topic: 't', partition: 0, offsets }];
+  // A delayed job: taken at 0 s, given back until its delivery time (10 min), delivered then.
+  c.acquire('g', 'w', one(1), 1);
+  c.delay('g', 'w', 't', 0, [[0, clock.t + 600_000]]);
+  assert.equal(c.describe('g').inFlight, 0);
+  clock.t += 600_000;
+  assert.equal(c.acquire('g', 'w', one(1), 1).length, 1);
+  clock.t += 2_000;
+  assert.equal(c.describe('g').oldestUnackedMs, 2_000, 'delivered 2 s ago, though it entered the window 10 min ago');
+  c.ack('g', 'w', tgt([0]));
+  // A worker's prefetch given back unstarted (it closed), taken by another worker a minute later.
+  c.acquire('g', 'w', one(3), 2); // 1, 2
+  c.release('g', 'w', tgt([1, 2]), { kind: 'unstarted' });
+  clock.t += 60_000;
+  c.acquire('g', 'v', one(3), 1); // 1
+  clock.t += 3_000;
+  assert.equal(c.describe('g').oldestUnackedMs, 3_000, 'its only delivery that counts was 3 s ago');
+  c.ack('g', 'v', tgt([1]));
+  // A cancel of offset 5 takes 3 and 4 into the window untaken; they are delivered 30 s later.
+  c.cancel('g', one(6)[0], [5]);
+  clock.t += 30_000;
+  c.acquire('g', 'v', one(6), 3); // 2, 3, 4
+  clock.t += 1_000;
+  assert.equal(c.describe('g').oldestUnackedMs, 1_000);
+  // A failed attempt does not make a record younger: its age still counts from its first delivery.
+  c.release('g', 'v', tgt([2]), { delayMs: 0 });
+  clock.t += 5_000;
+  c.acquire('g', 'v', one(6), 1); // 2 again
+  assert.equal(c.describe('g').oldestUnackedMs, 6_000);
+});
+
 test('startFrom latest begins at the log end', () => {
   const c = new ShareCoordinator({ clock: new ManualClock(), defaults: { startFrom: 'latest' } });
   assert.equal(countOf(c.acquire('g', 'w', one(10), 5)), 0);
