@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
-import { ShareCoordinators, shareServiceFor, stopShareService } from '../../src/broker/share-coordinators.js';
+import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
+import { outcomesOwed } from '../../src/broker/share-acks-owed.js';
 import type { RequestScope } from '../../src/broker/context.js';
 import { Api, type ShareAcksPush } from '../../src/protocol/api.js';
 import { encodeBatch } from '../../src/record/index.js';
@@ -80,7 +81,7 @@ async function setUp(t: { after: (fn: () => Promise<void>) => void }) {
   const { scope, pushes, nextPush } = pushScope();
   const acquire = (maxRecords: number, acks?: { seq: number; workers: { workerId: string; holder?: string; entries: { topic: string; partition: number; offsets: number[]; type: 'ack' | 'release'; kind?: 'unstarted' }[] }[] }) =>
     handleShareAcquire(ctx, { id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords, maxWaitMs: 0, ...(acks && { acks }) }, scope);
-  return { ctx, svc, disk, pushes, nextPush, acquire };
+  return { ctx, svc, disk, scope, pushes, nextPush, acquire };
 }
 
 /** Resolves with `p`'s value, or fails naming `what` when it takes longer than 20 s (far beyond a stall). */
@@ -148,13 +149,11 @@ test('carried settles refused by the holder check are told in the acquire\'s own
 });
 
 test('a durable outcome rides on the next acquire answer of its group on the connection, else it is pushed after the grace', async (t) => {
-  const { ctx, nextPush, pushes, acquire } = await setUp(t);
+  const { scope, nextPush, pushes, acquire } = await setUp(t);
   await acquire(10);
-  // The acks' commit is done by the time their acquisition is answered plus one durable
-  // commit of nothing (it waits for the same fsync chain): then the outcome is owed.
   const first = await acquire(2, { seq: 11, workers: [{ workerId: 'w', entries: [ack([0])] }] });
   assert.equal(first.acksTaken, true);
-  await shareServiceFor(ctx, 'g').commit([], true);
+  await outcomesOwed(scope); // durable, and owed to the connection
   const next = await acquire(2);
   if (pushes.length === 0) {
     assert.deepEqual(next.acked, [{ groupId: 'g', seq: 11, workers: [{ results: [{}] }] }], 'told with the next answer');
