@@ -3,7 +3,9 @@
 // (job.ack() resolved) is delivered again after the restart; one whose ack was not confirmed
 // may be, with its delivery count carried over; none is lost (the group ends with every job
 // acked). The order "confirmed only once fsynced" is test/broker/share-acquire-acks.test.ts's:
-// a SIGKILL keeps the page cache, so only a confirmation before the write shows here.
+// a SIGKILL keeps the page cache, so only a confirmation before the write shows here (seen:
+// a client that resolves carried acks when it sends them fails "jobs whose ack was confirmed
+// were delivered again").
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from './harness.js';
