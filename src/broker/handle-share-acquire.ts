@@ -13,7 +13,8 @@
  * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
  * an existing group keeps its config.
  */
-import type { Api, ShareAcquirePartitionResult, ShareAcquireResponse } from '../protocol/api.js';
+import type { Api, ShareAckResult, ShareAcquirePartitionResult, ShareAcquireResponse } from '../protocol/api.js';
+import type { ShareAcquireRequest } from '../protocol/api-table.js';
 import { isInternalTopicName } from '../topic-name.js';
 import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext, RequestScope } from './context.js';
@@ -24,6 +25,8 @@ import { jobSource, type JobSource } from './job-source.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
 import { errorOf, wireError } from './wire-error.js';
+import { settleUnits } from './share-settle.js';
+import { owe, pushOwed, takeOwed, taken } from './share-acks-owed.js';
 import type { Handler } from './handler.js';
 import { consumerAnswerBound } from './client-quotas.js';
 import { AcquireByteBound } from './share-acquire-bound.js';
@@ -44,6 +47,47 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
   const { groupId, workerId } = req;
   if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));
   svc.bindWorker(scope, groupId, workerId);
+  // Settles carried by the acquire, applied before it (their freed slots count for it) and
+  // in the same tick, so the acquisition's state change shares their write. Their outcome is
+  // told once durable, not in this answer: that would make every acquire wait for an fsync
+  // (share-acks-owed.ts: with a later answer, or pushed).
+  const carried = req.acks && takeAcks(ctx, svc, groupId, req.acks, scope);
+  try {
+    return await acquire(ctx, svc, req, scope, carried !== undefined);
+  } catch (err) {
+    // The client takes an error answer that no outcome came before as "acks not taken" and
+    // sends them again as a ShareAck: once taken, their outcome must go out first.
+    if (carried) {
+      await carried;
+      if (scope) pushOwed(scope);
+    }
+    throw err;
+  }
+};
+
+/**
+ * Applies the settles `acks` carries (share-settle.ts) and, once their commit is durable (at
+ * once when none changed anything), owes their outcome to the request's connection
+ * (share-acks-owed.ts). A failed commit fails every entry with its error. Resolves once
+ * owed; never rejects.
+ */
+function takeAcks(ctx: BrokerContext, svc: ShareService, groupId: string, acks: NonNullable<ShareAcquireRequest['acks']>, scope: RequestScope | undefined): Promise<void> {
+  const { results, durable } = settleUnits(ctx, svc, groupId, acks.workers, scope, 'ShareAcquire');
+  const tell = (rs: ShareAckResult[][]): void => owe(scope, { groupId, seq: acks.seq, workers: rs.map((r) => ({ results: r })) }, acks.later === true);
+  if (!durable) {
+    tell(results);
+    return Promise.resolve();
+  }
+  const done = durable.then(() => tell(results), (err: unknown) => {
+    const error = wireError(err, ctx.log, { api: 'ShareAcquire', group: groupId });
+    tell(results.map((r) => r.map((x) => (x.error ? x : { error }))));
+  });
+  taken(scope, done);
+  return done;
+}
+
+async function acquire(ctx: BrokerContext, svc: ShareService, req: ShareAcquireRequest, scope: RequestScope | undefined, acksTaken: boolean): Promise<ShareAcquireResponse> {
+  const { groupId, workerId } = req;
 
   const errors: ShareAcquirePartitionResult[] = [];
   const known: string[] = [];
@@ -116,11 +160,20 @@ export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, 
   const first = known.length ? await attempt() : undefined;
   const maxWait = Math.min(req.maxWaitMs, ctx.config.maxFetchWaitMs);
   if (first || req.maxRecords === 0 || known.length === 0 || maxWait === 0 || !ctx.accepting || !svc.accepting || scope?.closed) {
-    return withHolder(svc, req, { id: req.id, partitions: [...errors, ...(first ?? [])] }, acquiredUnder);
+    return answer(svc, req, [...errors, ...(first ?? [])], acquiredUnder, acksTaken, scope);
   }
   const parts = await park(ctx, svc, groupId, known, maxWait, attempt, scope);
-  return withHolder(svc, req, { id: req.id, partitions: [...errors, ...parts] }, acquiredUnder);
-};
+  return answer(svc, req, [...errors, ...parts], acquiredUnder, acksTaken, scope);
+}
+
+/** The answer, with the holder token, `acksTaken`, and the outcomes of carried settles owed to the group on this connection. */
+function answer(svc: ShareService, req: ShareAcquireRequest, partitions: ShareAcquirePartitionResult[], acquiredUnder: string | undefined, acksTaken: boolean, scope: RequestScope | undefined): ShareAcquireResponse {
+  const res: ShareAcquireResponse = withHolder(svc, req, { id: req.id, partitions }, acquiredUnder);
+  if (acksTaken) res.acksTaken = true;
+  const acked = takeOwed(scope, req.groupId);
+  if (acked) res.acked = acked;
+  return res;
+}
 
 /**
  * A group with startFrom 'latest' meeting a partition for the first time starts it at the

@@ -59,7 +59,8 @@ const CHECKS: { readonly [A in ApiKey]: Entry<A> } = {
   [Api.DescribeGroups]: (ctx, req, scope) => { for (const g of req.groupIds) requireGroup(ctx, scope, 'describe', g); },
   [Api.ConsumerGroupDescribe]: (ctx, req, scope) => { for (const g of req.groupIds) requireGroup(ctx, scope, 'describe', g); },
   [Api.DeleteGroups]: (ctx, req, scope) => { for (const g of req.groupIds) requireGroup(ctx, scope, 'delete', g); },
-  [Api.ShareAcquire]: (ctx, req, scope) => readGroupAndTopics(ctx, scope, req.groupId, req.topics),
+  // The settles an acquire carries (`acks`) need what a ShareAck of them would.
+  [Api.ShareAcquire]: (ctx, req, scope) => readGroupAndTopics(ctx, scope, req.groupId, req.acks ? [...req.topics, ...req.acks.workers.flatMap((w) => w.entries.map((e) => e.topic))] : req.topics),
   [Api.ShareAck]: (ctx, req, scope) => readGroupAndTopics(ctx, scope, req.groupId, [...req.entries, ...(req.workers ?? []).flatMap((w) => w.entries)].map((e) => e.topic)),
   [Api.ShareProgress]: (ctx, req, scope) => readGroupAndTopics(ctx, scope, req.groupId, [req.topic]),
   [Api.ShareLeave]: (ctx, req, scope) => requireGroup(ctx, scope, 'read', req.groupId),

@@ -171,6 +171,7 @@ export class Connection {
   private readonly drainWaiters = new Set<Waiter>();
   private readonly reconnectListeners: (() => void)[] = [];
   private readonly pushListeners = new Set<(msg: Record<string, unknown>) => void>();
+  private readonly lostListeners = new Set<(err: Error) => void>();
   private versions: Promise<ApiVersionsResponse['apis']> | null = null;
 
   constructor(urls: string | readonly string[], opts: ConnectionOptions = {}) {
@@ -222,6 +223,20 @@ export class Connection {
   onPush(fn: (msg: Record<string, unknown>) => void): () => void {
     this.pushListeners.add(fn);
     return () => this.pushListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` when the socket drops or the connection closes, with the error the requests in
+   * flight then fail with: for answers the broker sends later as a push (a ShareAcquire's
+   * `share-acks`), which a new socket will never bring. Returns an unsubscribe.
+   */
+  onLost(fn: (err: Error) => void): () => void {
+    this.lostListeners.add(fn);
+    return () => this.lostListeners.delete(fn);
+  }
+
+  private lost(err: Error): void {
+    for (const fn of [...this.lostListeners]) fn(err);
   }
 
   /** Opens the socket; rejects with NetworkError if the broker cannot be reached. Idempotent. */
@@ -394,6 +409,7 @@ export class Connection {
     if (code === CLOSE_IDLE) {
       // Nothing was in flight (the broker closes only idle connections; a request that crossed the close fails as a drop).
       this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost: the broker closed it as idle (${reason})`));
+      this.lost(new NetworkError(this.url, `connection to ${this.url} was lost: the broker closed it as idle (${reason})`));
       if (this.state === 'closed') return;
       this.state = 'idle';
       this.log.debug({ url: this.url, reason }, `${this.url} closed the connection as idle; reconnecting when next used`);
@@ -411,6 +427,7 @@ export class Connection {
     } else {
       this.failAll(() => new NetworkError(this.url, `connection to ${this.url} was lost`));
     }
+    this.lost(new NetworkError(this.url, `connection to ${this.url} was lost before the broker's answer`));
     if (this.state === 'closed') return;
     this.state = 'reconnecting';
     this.log.warn({ url: this.url }, `connection to ${this.url} lost; reconnecting`);
@@ -723,6 +740,7 @@ export class Connection {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     for (const w of [...this.openWaiters]) w.reject(new ClientClosedError(`connection to ${this.url}`));
     this.failAll(() => new ClientClosedError(`connection to ${this.url}`));
+    this.lost(new ClientClosedError(`connection to ${this.url}`));
     for (const done of [...this.throttleWaiters]) done();
     const ws = this.ws;
     this.ws = null;

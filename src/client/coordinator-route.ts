@@ -44,6 +44,7 @@ export class CoordinatorRoute implements GroupLink {
   /** The coordinator's connection once FindCoordinator named one; undefined: home. */
   private current: Connection | undefined;
   private readonly listeners = new Set<(msg: Record<string, unknown>) => void>();
+  private readonly lostListeners = new Set<(conn: Connection, err: Error) => void>();
   private readonly heard = new WeakSet<Connection>();
   /** Node id FindCoordinator named last (-1: the broker answering; undefined: never asked). */
   coordinatorId: number | undefined;
@@ -63,12 +64,24 @@ export class CoordinatorRoute implements GroupLink {
     return () => { this.listeners.delete(fn); };
   }
 
-  async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs?: number): Promise<ResponseOf<A>> {
+  /**
+   * Calls `fn` with the connection and its error whenever a connection this route has used
+   * drops or closes (Connection.onLost). Returns an unsubscribe.
+   */
+  onLost(fn: (conn: Connection, err: Error) => void): () => void {
+    this.lostListeners.add(fn);
+    this.listen(this.current ?? this.pool.home);
+    return () => { this.lostListeners.delete(fn); };
+  }
+
+  /** `sentOn`: told the connection of each send (a retry may take another), before the send. */
+  async request<A extends ApiKey>(api: A, body: BodyOf<A>, timeoutMs?: number, sentOn?: (conn: Connection) => void): Promise<ResponseOf<A>> {
     const max = this.o.maxAttempts ?? 8;
     let backoff = this.o.retryBackoffMs;
     for (let attempt = 1; ; attempt++) {
       try {
         const conn = this.connection();
+        sentOn?.(conn);
         const res = await conn.request(api, body, timeoutMs);
         if (api === Api.OffsetCommit) throwIfMoved(res as ResponseOf<typeof Api.OffsetCommit>, this.groupId);
         if (api === Api.ShareDescribe) throwIfDescribeMoved(res as ResponseOf<typeof Api.ShareDescribe>, this.groupId);
@@ -129,6 +142,7 @@ export class CoordinatorRoute implements GroupLink {
     this.heard.add(conn);
     // Lives as long as the connection (the pool's, closed with the client), so never unsubscribed.
     conn.onPush((msg) => { for (const fn of this.listeners) fn(msg); });
+    conn.onLost((err) => { for (const fn of this.lostListeners) fn(conn, err); });
   }
 }
 

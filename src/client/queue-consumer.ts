@@ -210,6 +210,14 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private closed: Promise<void> | undefined;
   private failure: Error | null = null;
   private loop: Promise<void> | undefined;
+  /** acquireLoop is running (launch() may send). */
+  private looping = false;
+  /** The acquires out (launch()). */
+  private readonly acquiresOut = new Set<Promise<void>>();
+  /** The non-retriable error an acquire failed with: it ends the loop. */
+  private fatal: Error | undefined;
+  /** Stops this worker's hook on the ack batcher's turn. */
+  private readonly unturn: () => void;
   private heartbeat: NodeJS.Timeout | undefined;
   /** A heartbeat is out (beat()). */
   private beating = false;
@@ -259,6 +267,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.unlisten = this.route.onPush((msg) => {
       if (msg.push === 'share-cancel' && msg.groupId === this.groupId && msg.workerId === this.workerId) this.cancelled(msg);
     });
+    this.unturn = this.link.acks.onTurn(() => { this.launch(); });
     const hb = opts.heartbeatIntervalMs ?? 3000;
     this.heartbeat = setInterval(() => this.beat(), hb);
     this.heartbeat.unref();
@@ -332,11 +341,15 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (job.settled || job.cancelled || job.abandoned) return this.ran();
     job.settled = true;
     this.freeSlot(job);
-    this.link.acks.ackThen(this.workerId, job, this.ranAcked);
+    // What the ack's answer needs of the job, not the job: an ack carried by an acquire is
+    // answered with the worker's next request, about a cycle later, and a job kept that long
+    // (with its value, a view of the whole acquire answer) outlived a scavenge and was
+    // promoted (~300 bytes per job, docs/queue-performance.md step 12).
+    this.link.acks.ackThen(this.workerId, { topic: job.topic, partition: job.partition, offset: job.offset, holder: job.holder }, this.ranAcked);
   }
 
   /** run(): an ack of handlerDone answered. */
-  private readonly ranAcked = (job: Job, err?: Error): void => {
+  private readonly ranAcked = (job: AckedRecord, err?: Error): void => {
     if (err) this.jobWarn(job, err);
     else this.acked(job);
     this.ran();
@@ -358,7 +371,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     });
   }
 
-  private jobWarn(job: Job, err: unknown): void {
+  private jobWarn(job: AckedRecord, err: unknown): void {
     this.log.warn({ groupId: this.groupId, topic: job.topic, partition: job.partition, offset: job.offset }, `job ${job.topic}/${job.partition}@${job.offset}: ${errorText(err)}`);
   }
 
@@ -427,11 +440,11 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
 
   settleAck(job: Job): Promise<void> {
     this.freeSlot(job);
-    return new Promise<void>((resolve, reject) => this.link.acks.ackThen(this.workerId, job, (j, err) => {
+    return new Promise<void>((resolve, reject) => this.link.acks.ackThen(this.workerId, job as HeldJob, (j, err) => {
       if (err) return reject(err);
       this.acked(j);
       resolve();
-    }));
+    }, true));
   }
 
   settleRelease(job: Job, opts: ReleaseOptions): Promise<void> {
@@ -546,7 +559,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * buffered is dropped, so the application is not handed a job it already acknowledged.
    */
   /** An ack of `job` was answered: drop buffered copies of its record, and remember it for acquires in flight. */
-  private acked(job: Job): void {
+  private acked(job: AckedRecord): void {
     this.dropStale(job);
     // Only a job whose lock may be gone (acquired under another holder token, or one not
     // confirmed since a coordinator error) can be acquired again by this worker while it runs;
@@ -559,7 +572,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     if (this.recentAcks.size > RECENT_ACKS) this.recentAcks.delete(this.recentAcks.keys().next().value!);
   }
 
-  private dropStale(acked: Job): void {
+  private dropStale(acked: AckedRecord): void {
     // A loop of its own, not dropBuffered with a predicate: this runs for every ack, and the
     // predicate was a closure per ack.
     for (let i = this.buffer.length - 1; i >= 0; i--) {
@@ -641,7 +654,10 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.beating = true;
     const sentAt = this.route.moves;
     this.route.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
-      .then((res) => { this.heard(holderIn(res, this.route.moves), sentAt); }, () => undefined) // the acquire loop reports connection trouble
+      .then((res) => {
+        this.link.acks.told(res.acked);
+        this.heard(holderIn(res, this.route.moves), sentAt);
+      }, () => undefined) // the acquire loop reports connection trouble
       .finally(() => {
         this.beating = false;
         // Another coordinator error while it was out: the iterator still waits to know.
@@ -650,8 +666,8 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   }
 
   /** Whether `job`'s lock is this worker's as far as it knows: acquired under the holder token confirmed since the last coordinator error. */
-  private current(job: Job): boolean {
-    return this.heldAt === this.route.moves && (job as HeldJob).holder === this.holder;
+  private current(job: AckedRecord): boolean {
+    return this.heldAt === this.route.moves && job.holder === this.holder;
   }
 
   /**
@@ -682,45 +698,55 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * trip empty-handed (docs/queue-performance.md, step 7). Never more asked for than free.
    */
   private async acquireLoop(): Promise<void> {
-    const out = new Set<Promise<void>>();
-    let fatal: Error | undefined;
+    this.looping = true;
     try {
-      while (!this.closing && !this.draining && fatal === undefined) {
-        // Never ask for more than may still be handed out: what is buffered or asked for is already spoken for.
-        const want = Math.min(this.concurrency - this.outstanding - this.asking, this.maxMessages - this.handedOut - this.buffer.length - this.asking);
-        const backoff = this.retryAt - Date.now();
-        // While more than half the slots hold buffered jobs the application has not taken yet,
-        // they keep it busy: no acquire for the few slots freed meanwhile. A for-await loop that
-        // handles one job at a time frees one slot per job, and asking at each sent one
-        // ShareAcquire per job (4,956 for 5,000 jobs, ~120 jobs/s at load 32,
-        // docs/queue-performance.md "The workers' side"); now it asks once half are free. run()
-        // hands every buffered job out at once, so its buffer is empty here and it asks at
-        // every freed slot as before.
-        if (want > 0 && out.size < ACQUIRES_IN_FLIGHT && backoff <= 0 && this.buffer.length * 2 <= this.concurrency) {
-          this.asking += want;
-          const p: Promise<void> = this.acquireOnce(want).then(
-            (retry) => { if (retry) this.retryAt = Date.now() + this.retryBackoffMs; },
-            (err: Error) => { fatal = err; },
-          ).finally(() => {
-            this.asking -= want;
-            out.delete(p);
-            this.wakeLoop();
-          });
-          out.add(p);
-          continue;
-        }
+      while (!this.closing && !this.draining && this.fatal === undefined) {
+        if (this.launch()) continue;
         // Woken by the first slot freed (or an acquire's end). The handlers of one acquisition
         // usually settle in the same tick; asking now would ask for that one slot and leave
         // the rest for the acquire after it (every other acquire took 1-8 records,
         // docs/queue-performance.md "Step 5"). Counting the slots once the tick's settles
-        // have run asks for them all.
+        // have run asks for them all. The ack batcher's turn, when it has settles to send,
+        // comes first and asks then (launch() from its onTurn hook), so they ride on the acquire.
+        const backoff = this.retryAt - Date.now();
         await this.waitLoop(backoff > 0 ? backoff : undefined);
         await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
-      await Promise.all(out);
+      this.looping = false;
+      await Promise.all(this.acquiresOut);
     }
-    if (fatal) throw fatal;
+    if (this.fatal) throw this.fatal;
+  }
+
+  /**
+   * Sends an acquire for the free slots when one is due (acquireLoop, and the ack batcher's
+   * turn); returns whether it did. Synchronous up to the send, so an acquire sent from the
+   * batcher's turn carries the settles pending then (acquireOnce, ShareAckBatcher.carry).
+   */
+  private launch(): boolean {
+    if (!this.looping || this.closing || this.draining || this.fatal !== undefined) return false;
+    // Never ask for more than may still be handed out: what is buffered or asked for is already spoken for.
+    const want = Math.min(this.concurrency - this.outstanding - this.asking, this.maxMessages - this.handedOut - this.buffer.length - this.asking);
+    // While more than half the slots hold buffered jobs the application has not taken yet,
+    // they keep it busy: no acquire for the few slots freed meanwhile. A for-await loop that
+    // handles one job at a time frees one slot per job, and asking at each sent one
+    // ShareAcquire per job (4,956 for 5,000 jobs, ~120 jobs/s at load 32,
+    // docs/queue-performance.md "The workers' side"); now it asks once half are free. run()
+    // hands every buffered job out at once, so its buffer is empty here and it asks at
+    // every freed slot as before.
+    if (!(want > 0 && this.acquiresOut.size < ACQUIRES_IN_FLIGHT && this.retryAt <= Date.now() && this.buffer.length * 2 <= this.concurrency)) return false;
+    this.asking += want;
+    const p: Promise<void> = this.acquireOnce(want).then(
+      (retry) => { if (retry) this.retryAt = Date.now() + this.retryBackoffMs; },
+      (err: Error) => { this.fatal = err; },
+    ).finally(() => {
+      this.asking -= want;
+      this.acquiresOut.delete(p);
+      this.wakeLoop();
+    });
+    this.acquiresOut.add(p);
+    return true;
   }
 
   /**
@@ -732,14 +758,22 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     let res: ShareAcquireResponse;
     const acksBefore = this.acksAnswered;
     const sentAt = this.route.moves;
+    // The settles pending on the connection ride on this acquire (share-ack-batcher.ts):
+    // one request per cycle instead of an acquire and a ShareAck.
+    const acks = this.link.acks;
+    const carried = acks.carry();
     try {
       res = await this.route.request(Api.ShareAcquire, {
         // Buffered jobs waiting for a holder token since a coordinator error: no long poll,
         // so the answer (heard()) comes at once.
         groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want,
         maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...(this.settings && { settings: this.settings }),
-      }, this.conn.requestTimeoutMs + this.maxWaitMs);
+        ...(carried && { acks: carried.body }),
+      }, this.conn.requestTimeoutMs + this.maxWaitMs, carried && ((conn) => acks.sentOn(carried, conn)));
+      acks.told(res.acked);
+      if (carried) acks.answered(carried, res.acksTaken === true);
     } catch (err) {
+      if (carried) acks.failed(carried, err as Error);
       if (this.closing) return false;
       if (err instanceof SluiceError && !err.retriable && err.code !== 'CLIENT_CLOSED') throw err;
       return true;
@@ -848,7 +882,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
    * dropped: their record may be this worker's again under a new acquisition, which a release
    * by offset would let go. Returns how many were given back.
    */
-  private giveBackAll(jobs: readonly Job[]): number {
+  private giveBackAll(jobs: readonly HeldJob[]): number {
     let n = 0;
     for (const j of jobs) {
       if (this.current(j)) {
@@ -930,6 +964,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         .catch((err: Error) => this.log.warn({ groupId: this.groupId }, `leave failed: ${err.message}`));
     }
     this.unlisten();
+    this.unturn();
     if (--this.link.users === 0) await this.pool.close();
     await this.loop?.catch(() => undefined);
   }
@@ -937,12 +972,18 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private newLink(opts: QueueConsumerOptions): SharedLink {
     const pool = new BrokerPool(bootstrapUrls(opts), { ...opts, logger: this.log }, opts.connectionFactory);
     const route = new CoordinatorRoute(pool, this.groupId, { retryBackoffMs: this.retryBackoffMs, logger: this.log, keyType: 'share' });
-    const acks = new ShareAckBatcher(this.groupId, (body) => route.request(Api.ShareAck, body));
+    const acks = new ShareAckBatcher(this.groupId, (body) => route.request(Api.ShareAck, body), pool.home.requestTimeoutMs);
+    // The results of settles carried by acquires come as pushes on the coordinator's connection.
+    route.onPush((msg) => acks.pushed(msg));
+    route.onLost((conn, err) => acks.lost(conn, err));
     return { pool, route, acks, users: 0 };
   }
 }
 
 export { Job, JobSettledError, type ReleaseOptions } from './queue-job.js';
+
+/** A settled job as far as its ack's answer needs it (a HeldJob is one). */
+interface AckedRecord { readonly topic: string; readonly partition: number; readonly offset: number; readonly holder: string }
 
 /** Acquires a worker keeps out at once (acquireLoop). */
 const ACQUIRES_IN_FLIGHT = 2;

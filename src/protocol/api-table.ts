@@ -82,6 +82,14 @@ const shareAckEntries = array(refine(struct({
   extendMs: optional(int({ min: 1, max: I32_MAX })),
   reason: optional(str()),
 }), (e) => (e.kind !== undefined && e.type !== 'release' ? ['kind', 'must be failed or unstarted, and only on a release'] : undefined)));
+/** One worker's settles in a request that carries several (ShareAck `workers`, ShareAcquire `acks`). */
+const shareAckWorker = struct({ workerId: shareId, holder: optional(holderToken), entries: shareAckEntries });
+/** Offsets named by settles, for the one bound per request (MAX_ACK_OFFSETS). */
+function offsetCount(units: readonly { entries: readonly { offsets: readonly unknown[] }[] }[]): number {
+  let total = 0;
+  for (const u of units) for (const e of u.entries) total += e.offsets.length;
+  return total;
+}
 const partitionRef = struct({ topic, partition });
 /** A leader epoch as a request names it: -1 means "unknown, do not check". */
 const leaderEpoch = int({ min: -1, max: I32_MAX });
@@ -211,14 +219,22 @@ export const API_TABLE = {
   // Locks up to maxRecords records for the worker, long polling up to maxWaitMs; also the
   // worker's heartbeat (maxRecords 0). settings apply when this acquire creates the group;
   // their values are checked by the share coordinator (INVALID_CONFIG naming the setting).
-  [Api.ShareAcquire]: def('ShareAcquire', struct({
+  // acks: settles carried by the acquire (KIP-932's acknowledgements in ShareFetch), one
+  // unit per worker on this connection, each as a ShareAck's worker entry; applied before the
+  // acquisition, their outcome told once durable in `acked` of a later answer on this
+  // connection, or pushed (`share-acks`) unless `later` (docs/protocol.md); the answer says
+  // `acksTaken`. A broker before it ignores the field: the client then sends them as a ShareAck.
+  [Api.ShareAcquire]: def('ShareAcquire', refine(struct({
     groupId: shareId,
     workerId: shareId,
     topics: array(str({ min: 1 }), { min: 1 }),
     maxRecords: int({ min: 0, max: MAX_ACQUIRE_RECORDS }),
     maxWaitMs: size,
     settings: optional(map<ShareGroupSettings>()),
-  }), responds<ShareAcquireResponse>()),
+    acks: optional(struct({ seq: int({ min: 0, max: I32_MAX }), workers: array(shareAckWorker, { min: 1 }), later: optional(bool()) })),
+  }), (req) => (req.acks && offsetCount(req.acks.workers) > MAX_ACK_OFFSETS
+    ? ['acks', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAcquire, got ${offsetCount(req.acks.workers)}`] : undefined)),
+  responds<ShareAcquireResponse>()),
 
   // Settles records the worker holds, per entry all or nothing. kind (release only):
   // failed (default) or unstarted. holder: the token of the acquire answer the records came
@@ -233,11 +249,9 @@ export const API_TABLE = {
     workerId: shareId,
     holder: optional(holderToken),
     entries: shareAckEntries,
-    workers: optional(array(struct({ workerId: shareId, holder: optional(holderToken), entries: shareAckEntries }))),
+    workers: optional(array(shareAckWorker)),
   }), (req) => {
-    let total = 0;
-    for (const e of req.entries) total += e.offsets.length;
-    for (const w of req.workers ?? []) for (const e of w.entries) total += e.offsets.length;
+    const total = offsetCount([req, ...(req.workers ?? [])]);
     return total > MAX_ACK_OFFSETS ? ['entries', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAck, got ${total}`] : undefined;
   }), responds<ShareAckResponse>()),
 

@@ -371,6 +371,42 @@ export interface ShareAcquireResponse extends ResponseHeader {
    * and when the group no longer knows the worker.
    */
   holder?: string;
+  /**
+   * The request's `acks` were taken: their outcome comes later (CarriedAcksResult), in
+   * `acked` of a later ShareAcquire answer on this connection or in a `share-acks` push.
+   * Absent from a broker that predates `acks` (it ignored them: the client sends them as a
+   * ShareAck) and from a request that carried none.
+   */
+  acksTaken?: true;
+  /**
+   * Outcomes of settles carried by earlier acquires of this group on this connection that
+   * became durable since the last answer (docs/protocol.md, "Settles carried by an acquire").
+   */
+  acked?: CarriedAcksResult[];
+}
+
+/**
+ * The outcome of the settles one ShareAcquire carried (`acks`), told once their state change
+ * is durable (fsynced; in cluster mode held by the in-sync replicas), or at once when none of
+ * them changed anything. `seq` is the request's `acks.seq`; `workers` has one entry per unit
+ * of `acks.workers`, same order, each a ShareAck's `results`. A failed state write fails
+ * every entry with its error.
+ */
+export interface CarriedAcksResult {
+  groupId: string;
+  seq: number;
+  workers: { results: ShareAckResult[] }[];
+}
+
+/**
+ * Pushed (`id` 0) on a connection whose carried settles' outcomes no ShareAcquire answer
+ * took within the broker's grace (the worker stopped asking), or before an acquire's error
+ * answer once it took settles.
+ */
+export interface ShareAcksPush {
+  id: 0;
+  push: 'share-acks';
+  acked: CarriedAcksResult[];
 }
 
 // --- ShareAck (1101) -----------------------------------------------------------------------
@@ -387,6 +423,8 @@ export interface ShareAckResponse extends ResponseHeader {
   results: ShareAckResult[];
   /** One per entry of the request's `workers`, same order (absent from a broker that predates the field). */
   workers?: { results: ShareAckResult[] }[];
+  /** Outcomes of settles earlier ShareAcquires carried on this connection (ShareAcquireResponse `acked`), all of them durable by now. */
+  acked?: CarriedAcksResult[];
 }
 
 /** The answer to one ShareAck entry. */

@@ -50,6 +50,8 @@ export class FakeCluster {
   answerOther: ((api: number, body: any) => any) | undefined;
   /** When it returns a promise, the answer (already decided) is handed back only once it resolves. */
   holdAnswer: ((api: number, body: any) => Promise<void> | undefined) | undefined;
+  /** While set, pushes an answer brings (`pushAfter`) wait for it (a broker's fsync that takes its time). */
+  holdPushes: Promise<void> | undefined;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) this.brokers.set(i, { nodeId: i, url: `ws://fake-${i}:9400`, alive: true, produceDelayMs: 0 });
@@ -186,6 +188,8 @@ export class FakeConn extends Connection {
   private closedFlag = false;
   private dropped = false;
   private pendingRejects = new Set<(e: Error) => void>();
+  private readonly pushFns = new Set<(msg: Record<string, unknown>) => void>();
+  private readonly lostFns = new Set<(err: Error) => void>();
 
   constructor(private readonly cluster: FakeCluster, urls: readonly string[], opts: ConnectionOptions) {
     super(urls, opts);
@@ -230,6 +234,22 @@ export class FakeConn extends Connection {
     const rs = [...this.pendingRejects];
     this.pendingRejects.clear();
     for (const r of rs) r(new NetworkError(this.url, `connection to ${this.url} was lost`));
+    for (const fn of [...this.lostFns]) fn(new NetworkError(this.url, `connection to ${this.url} was lost`));
+  }
+
+  override onPush(fn: (msg: Record<string, unknown>) => void): () => void {
+    this.pushFns.add(fn);
+    return () => this.pushFns.delete(fn);
+  }
+
+  override onLost(fn: (err: Error) => void): () => void {
+    this.lostFns.add(fn);
+    return () => this.lostFns.delete(fn);
+  }
+
+  /** Hands `msg` to the push listeners, as a frame with id 0 from the broker. */
+  push(msg: Record<string, unknown>): void {
+    for (const fn of [...this.pushFns]) fn(msg);
   }
 
   override async request<A extends ApiKey>(api: A, body: BodyOf<A>): Promise<ResponseOf<A>> {
@@ -250,6 +270,11 @@ export class FakeConn extends Connection {
     this.cluster.onRequest?.(url, api, body);
     if (!b.alive) throw new NetworkError(url, `connection to ${url} was lost`);
     const res = this.cluster.answerOther?.(api, body) ?? this.cluster.answer(b, api, body);
+    // An answer may bring a push (`pushAfter`), sent on this connection a turn later whether
+    // or not the answer is held (a broker pushes the outcome of an acquire's acks once durable).
+    const push = res.pushAfter as Record<string, unknown> | undefined;
+    delete res.pushAfter;
+    if (push) void Promise.resolve(this.cluster.holdPushes).then(() => setImmediate(() => { if (!this.dropped && !this.closedFlag) this.push(push); }));
     const hold = this.cluster.holdAnswer?.(api, body);
     if (hold) await hold;
     if (res.error) throw fromWireError(res.error);

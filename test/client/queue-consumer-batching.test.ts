@@ -25,16 +25,38 @@ class ShareFake extends FakeCluster {
     this.append('jobs', 0, batchOf(records, 0));
   }
 
+  /** False: answers as a broker before ShareAcquire's `acks` (ignores them). */
+  takesAcks = true;
+
+  /** Outcomes of carried acks that asked to wait for the next answer (`later`). */
+  owedLater: object[] = [];
+
+  /** The outcomes owed, for an answer. */
+  private owed(): object {
+    const acked = this.owedLater.splice(0);
+    return acked.length ? { acked } : {};
+  }
+
   override answer(b: FakeBroker, api: number, body: any): any {
     if (api === Api.ShareLeave) return {};
-    if (api === Api.ShareAck) return { results: body.entries.map((e: any) => this.ack(body.workerId, e)) };
+    if (api === Api.ShareAck) return { results: body.entries.map((e: any) => this.ack(body.workerId, e)), ...this.owed() };
     if (api !== Api.ShareAcquire) return super.answer(b, api, body);
+    // Acks carried by the acquire: applied first; their outcome is pushed, or with `later`
+    // told in the next answer (as the broker does once they are durable).
+    let carried = {};
+    if (this.takesAcks && body.acks) {
+      const outcome = { groupId: body.groupId, seq: body.acks.seq, workers: body.acks.workers.map((w: any) => ({ results: w.entries.map((e: any) => this.ack(w.workerId, e)) })) };
+      if (body.acks.later) {
+        carried = { acksTaken: true, ...this.owed() };
+        this.owedLater.push(outcome);
+      } else carried = { acksTaken: true, ...this.owed(), pushAfter: { id: 0, push: 'share-acks', acked: [outcome] } };
+    }
     const free: number[] = [];
     for (let o = 0; o < this.logEnd('jobs', 0) && free.length < body.maxRecords; o++) if (!this.holder.has(o) && !this.acked.has(o)) free.push(o);
-    if (free.length === 0) return { partitions: [] };
+    if (free.length === 0) return { partitions: [], ...carried };
     for (const o of free) this.holder.set(o, body.workerId);
     const acquired = free.map((o) => ({ firstOffset: o, lastOffset: o, deliveryCount: 1 }));
-    return { partitions: [{ topic: 'jobs', partition: 0, acquired, lockDeadline: Date.now() + this.lockMs, records: Buffer.concat(this.logs.get(tpKey('jobs', 0))!) }] };
+    return { partitions: [{ topic: 'jobs', partition: 0, acquired, lockDeadline: Date.now() + this.lockMs, records: Buffer.concat(this.logs.get(tpKey('jobs', 0))!) }], ...carried };
   }
 
   /** All or nothing, as the broker's entries are. */
@@ -108,11 +130,35 @@ test('two workers sharing a connection: a coalesced ack refused by a moved coord
   fake.coordinator = 1;
   await Promise.all([j1.ack(), j2.ack()]);
   assert.deepEqual([...fake.acked].sort(), [j1.offset, j2.offset].sort());
+  // Both acks ride on the acquire the first worker to ask sends for its freed slot (one request for the two workers).
+  const carried = fake.requests.filter((r) => r.api === Api.ShareAcquire && r.body.acks);
+  assert.deepEqual(carried.map((r) => [r.url, r.body.acks.workers.map((w: any) => w.workerId).join()]), [
+    [fake.url(0), 'w1,w2'],
+    [fake.url(1), 'w1,w2'],
+  ], 'one coalesced request, refused by broker 0 and sent again whole to broker 1');
+  assert.equal(fake.requests.filter((r) => r.api === Api.ShareAck).length, 0, 'no ShareAck besides');
+});
+
+test('the same against a broker that predates ShareAcquire\'s acks: the acquire carrying them is sent again to the moved coordinator, which ignores them; then one coalesced ShareAck', { timeout: 30_000 }, async (t) => {
+  const fake = new MovingShareFake(4);
+  fake.takesAcks = false;
+  const opts = { brokers: [fake.url(0), fake.url(1)], groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, retryBackoffMs: 10, connectionFactory: fake.factory };
+  const w1 = new QueueConsumer({ ...opts, workerId: 'w1' });
+  const w2 = new QueueConsumer({ ...opts, workerId: 'w2', shareConnectionWith: w1 });
+  t.after(() => Promise.all([w2.close(), w1.close()]));
+  const j1 = (await w1[Symbol.asyncIterator]().next()).value!;
+  const j2 = (await w2[Symbol.asyncIterator]().next()).value!;
+  fake.coordinator = 1;
+  await Promise.all([j1.ack(), j2.ack()]);
+  assert.deepEqual([...fake.acked].sort(), [j1.offset, j2.offset].sort());
   const acks = fake.requests.filter((r) => r.api === Api.ShareAck);
   assert.deepEqual(acks.map((r) => [r.url, r.body.workerId, (r.body.workers ?? []).map((w: any) => w.workerId).join()]), [
-    [fake.url(0), 'w1', 'w2'],
     [fake.url(1), 'w1', 'w2'],
-  ], 'one coalesced request, refused by broker 0 and sent again whole to broker 1');
+  ], 'the acquire that carried them was answered without acksTaken: one coalesced ShareAck');
+  // Later acks are not carried again.
+  const j3 = (await w1[Symbol.asyncIterator]().next()).value!;
+  await j3.ack();
+  assert.equal(fake.requests.filter((r) => r.api === Api.ShareAcquire && r.body.acks).length, 2, 'carried once (refused, then ignored), never after');
 });
 
 test('slots freed while an acquire is out are asked for by a second acquire at once, never more than the free slots', { timeout: 30_000 }, async () => {
@@ -192,4 +238,69 @@ test('a for-await loop handling one job at a time asks once half its slots are f
   const asked = fake.asked();
   // Asking at every freed slot sent an acquire for 1 record per job (~1,000 here).
   assert.ok(asked.length <= 40, `${asked.length} acquires for 1,000 jobs: ${asked.join(',')}...`);
+});
+
+/** Waits until `ok()` or fails naming `what` (the fake answers within a few event-loop turns). */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+  }
+}
+
+test('an ack carried by an acquire whose confirmation has not come fails retriably when the connection drops', { timeout: 30_000 }, async (t) => {
+  const fake = new ShareFake(4);
+  fake.holdPushes = new Promise<void>(() => {}); // the broker's fsync never ends
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, retryBackoffMs: 10, connectionFactory: fake.factory });
+  t.after(() => w.close());
+  const job = (await w[Symbol.asyncIterator]().next()).value!;
+  const acked = job.ack().then(() => 'resolved', (e: { code?: string; retriable?: boolean }) => `${e.code} retriable=${e.retriable}`);
+  // The fake applied it (its confirmation is what is held).
+  await until('the ack applied', () => fake.acked.has(job.offset));
+  assert.ok(fake.requests.some((r) => r.api === Api.ShareAcquire && r.body.acks), 'carried by an acquire');
+  for (const c of fake.conns) c.drop();
+  assert.equal(await acked, 'NETWORK_ERROR retriable=true', 'applied or not is unknown: a retriable error, never a hang or a success');
+});
+
+test('close() waits for the confirmation of acks an acquire carried before it leaves', { timeout: 30_000 }, async () => {
+  const fake = new ShareFake(4);
+  let confirm!: () => void;
+  fake.holdPushes = new Promise<void>((r) => { confirm = r; });
+  let confirmed = false;
+  let leftBeforeConfirmed = false;
+  fake.onRequest = (_url, api) => { if (api === Api.ShareLeave && !confirmed) leftBeforeConfirmed = true; };
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, connectionFactory: fake.factory });
+  const job = (await w[Symbol.asyncIterator]().next()).value!;
+  const acked = job.ack();
+  await until('the ack applied', () => fake.acked.has(job.offset));
+  assert.ok(fake.requests.some((r) => r.api === Api.ShareAcquire && r.body.acks), 'carried by an acquire');
+  let closed = false;
+  const closing = w.close().then(() => { closed = true; });
+  // The fake answers within a turn or two: a close that did not wait would have left by now.
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+  assert.equal(closed, false, 'close() ended before the carried ack was confirmed');
+  assert.equal(leftBeforeConfirmed, false, 'the worker left before its carried ack was confirmed');
+  confirmed = true;
+  confirm();
+  await acked;
+  await closing;
+  assert.equal(fake.requests.filter((r) => r.api === Api.ShareLeave).length, 1);
+});
+
+test('run()\'s own acks ride on acquires asking for no push: told in the next answer; close() collects the last ones with a ShareAck of no entries', { timeout: 30_000 }, async () => {
+  const fake = new ShareFake(40);
+  const w = new QueueConsumer({ url: fake.url(0), groupId: 'g', topics: 'jobs', concurrency: 8, maxWaitMs: 10, connectionFactory: fake.factory });
+  let handled = 0;
+  let allHandled!: () => void;
+  const all = new Promise<void>((r) => { allHandled = r; });
+  const running = w.run(() => { if (++handled === 40) allHandled(); });
+  await all;
+  await until('every ack applied', () => fake.acked.size === 40);
+  await w.close();
+  await running; // resolves only once every ack of run() was answered
+  const carried = fake.requests.filter((r) => r.api === Api.ShareAcquire && r.body.acks);
+  assert.ok(carried.length >= 4, `${carried.length} acquires carried acks`);
+  assert.ok(carried.every((r) => r.body.acks.later === true), 'run()\'s acks ask for no push');
+  const acks = fake.requests.filter((r) => r.api === Api.ShareAck);
+  assert.deepEqual(acks.map((r) => r.body.entries.length), [0], 'one ShareAck, of no entries, collecting the outcomes still owed at close');
+  assert.equal(fake.owedLater.length, 0, 'every outcome was told');
 });

@@ -42,6 +42,10 @@ class ShareFakeCluster extends FakeCluster {
     const res = this.answerNow(b, api, body);
     if (api !== Api.ShareAcquire || !this.holdAcquires || res.error) return res;
     this.acquiresHeld.push(res);
+    // The outcome of acks the held acquire carried is not held with it (a broker pushes it once durable).
+    const push = res.pushAfter;
+    delete res.pushAfter;
+    if (push) setImmediate(() => { for (const c of this.conns) if (c.atUrl === b.url) c.push(push); });
     return this.holdAcquires.then(() => res);
   }
 
@@ -85,7 +89,13 @@ class ShareFakeCluster extends FakeCluster {
         }),
       };
     }
-    const holder = this.holders ? { holder: this.holderToken() } : {};
+    // Acks carried by the acquire: settled first, as ShareAck entries of their worker; the outcome is pushed.
+    let carried = {};
+    if (body.acks) {
+      const workers = body.acks.workers.map((w: any) => this.answerNow(b, Api.ShareAck, { workerId: w.workerId, holder: w.holder, entries: w.entries }));
+      carried = { acksTaken: true, pushAfter: { id: 0, push: 'share-acks', acked: [{ groupId: body.groupId, seq: body.acks.seq, workers }] } };
+    }
+    const holder = this.holders ? { holder: this.holderToken(), ...carried } : carried;
     const end = this.logEnd('jobs', 0);
     const free = [];
     for (let o = 0; o < end && free.length < body.maxRecords; o++) if (!held.has(o) && !this.acked.has(o)) free.push(o);

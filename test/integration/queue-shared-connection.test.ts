@@ -1,5 +1,6 @@
 // Workers of one group sharing a connection (QueueConsumer's shareConnectionWith) against the
-// real broker: their acks of one tick go out as one ShareAck, a worker closing with acks
+// real broker: their acks of one tick ride on one acquire (or, with no acquire due, go out as
+// one ShareAck), a worker closing with acks
 // still batched gets them answered before it leaves, and the others keep the connection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,9 +32,9 @@ const shareAcks = () => metricValue(file.broker.httpUrl, 'sluice_requests_total'
   .catch((err: Error) => { if (/0 samples/.test(err.message)) return 0; throw err; });
 
 /** Two workers of `groupId`, the second on the first's connection, each holding one job. */
-async function twoWorkersOneJobEach(t: { after: (fn: () => Promise<unknown>) => void }, topic: string, groupId: string) {
-  const w1 = new QueueConsumer({ url: file.broker.url, groupId, topics: topic, workerId: 'w1', concurrency: 1, maxWaitMs: 200 });
-  const w2 = new QueueConsumer({ url: file.broker.url, groupId, topics: topic, workerId: 'w2', concurrency: 1, maxWaitMs: 200, shareConnectionWith: w1 });
+async function twoWorkersOneJobEach(t: { after: (fn: () => Promise<unknown>) => void }, topic: string, groupId: string, extra: { maxMessages?: number } = {}) {
+  const w1 = new QueueConsumer({ url: file.broker.url, groupId, topics: topic, workerId: 'w1', concurrency: 1, maxWaitMs: 200, ...extra });
+  const w2 = new QueueConsumer({ url: file.broker.url, groupId, topics: topic, workerId: 'w2', concurrency: 1, maxWaitMs: 200, shareConnectionWith: w1, ...extra });
   t.after(() => Promise.all([w2.close(), w1.close()]));
   const it1 = w1[Symbol.asyncIterator]();
   const it2 = w2[Symbol.asyncIterator]();
@@ -43,13 +44,24 @@ async function twoWorkersOneJobEach(t: { after: (fn: () => Promise<unknown>) => 
   return { w1, w2, it1, it2, j1, j2 };
 }
 
-test('two workers sharing a connection: their acks of one tick are one ShareAck, and both are acked', async (t) => {
+test('two workers sharing a connection: their acks of one tick ride on the acquire one of them sends for its freed slot, and both are acked', async (t) => {
   await produce('q-shared', 4);
   const { j1, j2 } = await twoWorkersOneJobEach(t, 'q-shared', 'g-shared');
   const before = await shareAcks();
   await Promise.all([j1.ack(), j2.ack()]);
-  assert.equal(await shareAcks() - before, 1, 'one ShareAck for both workers');
+  assert.equal(await shareAcks() - before, 0, 'no ShareAck: both acks were carried by an acquire');
   const d = await describe('g-shared');
+  assert.equal(d.acked, 2);
+});
+
+test('two workers sharing a connection whose loops stopped asking: their acks of one tick are one ShareAck', async (t) => {
+  await produce('q-shared-idle', 4);
+  // maxMessages 1: neither worker asks for more once it has its job, so no acquire is due.
+  const { j1, j2 } = await twoWorkersOneJobEach(t, 'q-shared-idle', 'g-shared-idle', { maxMessages: 1 });
+  const before = await shareAcks();
+  await Promise.all([j1.ack(), j2.ack()]);
+  assert.equal(await shareAcks() - before, 1, 'one ShareAck for both workers');
+  const d = await describe('g-shared-idle');
   assert.equal(d.acked, 2);
 });
 
