@@ -265,7 +265,7 @@ export class Broker {
       (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
     shares.startCluster(() => c.node.view.topic(SHARE_COORDINATOR_TOPIC)?.partitions,
       (p) => c.node.view.partition(SHARE_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
-    // Each partition's high watermark of this broker's previous life (docs/cluster.md, "High watermark").
+    // Each partition's high watermark of this broker's previous life (docs/cluster.md, "Failover": high watermark across restarts).
     this.hwCheckpoint = await HighWatermarkCheckpointer.open(ctx.logs.dataDir, nodeFileSystem, this.log);
     const rm = startReplication({
       // Trusted, not only valid: a re-registered broker's view may still name it leader of partitions given away.

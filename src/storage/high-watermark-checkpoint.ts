@@ -13,7 +13,7 @@
  * leader) answered ListOffsets LATEST with 0 until its followers fetched again. A high watermark
  * once reached stays a lower bound of what is committed (committed records are never taken
  * back), so a restarted broker may start from the checkpointed value, bounded by its log end
- * (docs/cluster.md, "High watermark").
+ * (docs/cluster.md, "Failover": high watermark across restarts).
  *
  * One file for all partitions, written every few seconds by the replica manager's
  * checkpointer and at clean shutdown, with writeFileAtomic (temp file, fsync, rename,
