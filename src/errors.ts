@@ -64,6 +64,7 @@ export const ERRORS = {
   GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'no such group' },
   FENCED_LEADER_EPOCH: { code: 74, retriable: true, message: 'the leader epoch in the request is older than the broker\'s; refresh metadata' },
   UNKNOWN_LEADER_EPOCH: { code: 75, retriable: true, message: 'the leader epoch in the request is newer than the broker\'s; it has not caught up with the cluster yet' },
+  OFFSET_NOT_AVAILABLE: { code: 78, retriable: true, message: 'the leader was elected moments ago and its high watermark has not caught up with its epoch start; retry' },
   PREFERRED_LEADER_NOT_AVAILABLE: { code: 80, retriable: true, message: 'the preferred replica is not alive or not in the ISR; it cannot lead now' },
   ELECTION_NOT_NEEDED: { code: 84, retriable: false, message: 'the preferred replica already leads the partition' },
   NO_REASSIGNMENT_IN_PROGRESS: { code: 85, retriable: false, message: 'no reassignment of this partition is running' },

@@ -2,7 +2,10 @@
  * ListOffsets (api 2): EARLIEST (-2) -> log start, LATEST (-1) -> log end, otherwise the
  * first offset whose batch has a timestamp >= the given one (log end when none has).
  * In cluster mode only the partition's leader answers, with the high watermark where a single
- * broker says log end: a consumer is never pointed past what it may read.
+ * broker says log end: a consumer is never pointed past what it may read. A leader whose high
+ * watermark has not reached the start of its epoch yet answers LATEST (and a timestamp found at
+ * or past it) with OFFSET_NOT_AVAILABLE, retriable, as Kafka does since KIP-207: its high
+ * watermark may still be below what the previous leader answered, and LATEST must not go back.
  */
 import { EARLIEST, LATEST, type ListOffsetsResponse } from '../protocol/api.js';
 import type { BrokerContext } from './context.js';
@@ -38,11 +41,15 @@ async function listAsLeader(ctx: BrokerContext, rm: ReplicaManager, topic: strin
   const l = rm.leaderFor(topic, partition);
   if (!(l instanceof Leadership)) return { topic, partition, error: errorOf(l.error, l.message), offset: -1 };
   try {
+    if (timestamp === EARLIEST) return { topic, partition, offset: l.log.logStartOffset };
+    const found = timestamp === LATEST ? null : await l.log.offsetForTimestamp(timestamp);
     const hw = l.highWatermark;
-    const offset = timestamp === EARLIEST ? l.log.logStartOffset
-      : timestamp === LATEST ? hw
-      : Math.min((await l.log.offsetForTimestamp(timestamp)) ?? hw, hw);
-    return { topic, partition, offset };
+    if (found !== null && found < hw) return { topic, partition, offset: found };
+    if (l.progress.highWatermarkLagging) {
+      const message = `the high watermark of ${topic}-${partition} (${hw}) has not reached the start of leader epoch ${l.leaderEpoch} (${l.progress.leaderEpochStartOffset}) yet; retry`;
+      return { topic, partition, error: errorOf('OFFSET_NOT_AVAILABLE', message), offset: -1 };
+    }
+    return { topic, partition, offset: hw };
   } catch (err) {
     return { topic, partition, error: wireError(err, ctx.log, { topic, partition }), offset: -1 };
   }

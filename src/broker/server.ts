@@ -58,6 +58,8 @@ import { newestRevision } from '../cluster/failsafe.js';
 import { openFileBudget, storageLogger } from './open-logs.js';
 import type { OpenFileCache } from '../storage/open-file-cache.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
+import { nodeFileSystem } from '../storage/file-system.js';
+import { HighWatermarkCheckpointer } from '../replication/high-watermark-checkpointer.js';
 import { FileUserStore } from '../auth/file-user-store.js';
 import { EtcdUserStore } from '../auth/etcd-user-store.js';
 import type { UserStore } from '../auth/user-store.js';
@@ -101,6 +103,7 @@ export class Broker {
   private openFiles: OpenFileCache | undefined;
   private follower: ReplicaFetcher | undefined;
   private failsafe: FailsafeChecker | undefined;
+  private hwCheckpoint: HighWatermarkCheckpointer | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -194,7 +197,7 @@ export class Broker {
       groups.useAuthorizer(this.ctx.authorizer);
     }
     const shares = await ShareCoordinators.start(this.ctx);
-    if (this.ctx.cluster) this.startReplication(this.ctx, this.ctx.cluster, shares);
+    if (this.ctx.cluster) await this.startReplication(this.ctx, this.ctx.cluster, shares);
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
@@ -244,7 +247,7 @@ export class Broker {
    * needs the log. A high-watermark move wakes the long polls and acks=all produces parked on
    * the partition.
    */
-  private startReplication(ctx: BrokerContext, c: ClusterContext, shares: ShareCoordinators): void {
+  private async startReplication(ctx: BrokerContext, c: ClusterContext, shares: ShareCoordinators): Promise<void> {
     this.follower = new ReplicaFetcher({
       // The links are the broker's (cluster-context.ts closes them): stopping the follower leaves them open.
       nodeId: c.nodeId, links: c.links, logger: this.log, closeLinksOnStop: false,
@@ -262,6 +265,8 @@ export class Broker {
       (p) => c.node.view.partition(GROUP_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
     shares.startCluster(() => c.node.view.topic(SHARE_COORDINATOR_TOPIC)?.partitions,
       (p) => c.node.view.partition(SHARE_COORDINATOR_TOPIC, p)?.state.leader === c.nodeId, () => c.node.viewCaughtUp);
+    // Each partition's high watermark of this broker's previous life (docs/cluster.md, "Failover": high watermark across restarts).
+    this.hwCheckpoint = await HighWatermarkCheckpointer.open(ctx.logs.dataDir, nodeFileSystem, this.log);
     const rm = startReplication({
       // Trusted, not only valid: a re-registered broker's view may still name it leader of partitions given away.
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.sessionTrusted, failsafe: c.failsafe,
@@ -269,6 +274,7 @@ export class Broker {
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
       onRoleChange: (t, p, role) => { ctx.groups.roleChanged(t, p, role); shares.roleChanged(t, p, role); },
+      checkpoint: this.hwCheckpoint,
     });
     ctx.replicas = rm;
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
@@ -463,6 +469,8 @@ export class Broker {
     // Replication stops before the logs close: no append or truncation may run into a closed log.
     this.failsafe?.stop();
     await ctx?.replicas?.stop();
+    // Before the follower stops: a follower's high watermark is the fetcher's to tell.
+    await this.hwCheckpoint?.stop();
     await this.follower?.stop();
     if (ctx) await stopShareService(ctx);
     if (ctx) await ctx.groups.close();

@@ -93,6 +93,9 @@ function throwFirst(results: TopicResult[] | undefined, verb: string): void {
   for (const r of results ?? []) if (r.error && r.error.code !== 0) throw topicError(r.name, r.error, verb);
 }
 
+/** Between two asks of a leader that answered OFFSET_NOT_AVAILABLE (a new leader's followers fetch every few hundred ms). */
+const OFFSET_NOT_AVAILABLE_BACKOFF_MS = 100;
+
 export class Admin {
   /** The home connection (client/broker-pool.ts); offsets of the log itself are asked of each partition's leader. */
   readonly conn: Connection;
@@ -306,7 +309,9 @@ export class Admin {
   /**
    * Offsets per partition: 'earliest' (log start), 'latest' (log end = high watermark) or
    * the first offset with a timestamp >= the given time (log end when there is none).
-   * Pass a topic name for all its partitions, or explicit partitions.
+   * Pass a topic name for all its partitions, or explicit partitions. A leader that cannot
+   * answer yet (OFFSET_NOT_AVAILABLE, right after an election) is asked again for up to the
+   * request timeout; then its retriable error is thrown.
    */
   async listOffsets(what: string | TopicPartition[], spec: OffsetSpec = 'latest'): Promise<PartitionOffset[]> {
     let tps: TopicPartition[];
@@ -330,6 +335,14 @@ export class Admin {
     // moved: learn them and ask once more.
     if (res.some((r) => r.error && needsRefresh(new BrokerError(r.error.code, r.error.message), this.pool.meta.clustered))) {
       await this.pool.meta.refresh([...new Set(tps.map((tp) => tp.topic))]);
+      res = await this.listOffsetsAtLeaders(tps, timestamp);
+    }
+    // A leader elected moments ago answers OFFSET_NOT_AVAILABLE until its high watermark reaches
+    // the start of its epoch (KIP-207: it may still be below what the previous leader answered),
+    // usually within one round of its followers' fetches: ask again for up to one request timeout.
+    const deadline = Date.now() + this.conn.requestTimeoutMs;
+    while (res.some((r) => r.error?.code === ERRORS.OFFSET_NOT_AVAILABLE.code) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, OFFSET_NOT_AVAILABLE_BACKOFF_MS));
       res = await this.listOffsetsAtLeaders(tps, timestamp);
     }
     return res.map((r) => {

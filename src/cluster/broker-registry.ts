@@ -74,6 +74,8 @@ type DirectoryEvents = { change: [ReadonlyMap<number, BrokerInfo>]; error: [Erro
  */
 export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
   private readonly live = new Map<number, BrokerInfo>();
+  /** Each live broker's epoch (KIP-380): the create revision of its `brokers/<id>` key. */
+  private readonly liveEpochs = new Map<number, number>();
   private watcher: Watcher | undefined;
 
   private constructor(private readonly keys: ClusterKeys, private readonly onInvalid: (key: string, err: Error) => void) {
@@ -101,6 +103,16 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
     return this.live;
   }
 
+  /**
+   * Each live broker's **broker epoch** (Kafka's KIP-380): the etcd create revision of its
+   * registration key. Every registration creates the key anew (a restarted process, or one
+   * that re-registered after losing its session), so a new epoch means a new life of that
+   * broker, even when it came back before anybody saw it gone; keep-alives never change it.
+   */
+  epochs(): ReadonlyMap<number, number> {
+    return this.liveEpochs;
+  }
+
   async close(): Promise<void> {
     const w = this.watcher;
     this.watcher = undefined;
@@ -111,6 +123,7 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
     const nodeId = Number(kv.key.toString().slice(this.keys.brokersPrefix.length));
     if (!Number.isInteger(nodeId)) return;
     if (deleted) {
+      this.liveEpochs.delete(nodeId);
       if (!this.live.delete(nodeId)) return;
     } else {
       let info: BrokerInfo;
@@ -121,6 +134,7 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
         return;
       }
       this.live.set(nodeId, info);
+      this.liveEpochs.set(nodeId, revision(kv.create_revision));
     }
     if (this.watcher !== undefined || deleted) this.emit('change', this.live);
   }

@@ -195,6 +195,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         this.log.info('cluster.partition-state.changed', { topic, partition, from, to });
         this.opts.onPartitionChange?.(topic, partition, from, to);
       },
+      onBounced: (nodeIds) => { this.log.warn('cluster.brokers.bounced', { nodeIds }); },
       onError: (err) => { this.log.error('cluster.controller.pass-failed', { error: err.message }); },
     });
     this.leaderRebalance?.stop();

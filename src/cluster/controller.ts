@@ -11,6 +11,13 @@
  * a partition being reassigned (`partitionChanged`, from the view), and a partition is
  * re-read and decided again after each write until nothing changes.
  *
+ * A broker that restarted (or re-registered after losing its session) may be live again before
+ * any pass saw it gone: its broker epoch (broker-epochs.ts, KIP-380) tells. A pass that finds a
+ * live broker at an epoch it has not handled decides every partition as if that broker were
+ * dead (its leaderships move to another ISR member, or go offline if it was the only one; it
+ * leaves the ISRs it cannot prove it belongs to), records the epoch, and runs again with it
+ * live (its start-up: an offline partition returns with it at a new epoch).
+ *
  * A new controller starts with a full pass, so a change its predecessor saw but did not finish
  * is not lost. Passes are serialized and coalesced: changes that arrive during a pass cause
  * exactly one more pass. A pass reads every partition key, which is what a cluster of
@@ -23,6 +30,7 @@ import type { BrokerDirectory } from './broker-registry.js';
 import type { ControllerElection } from './controller-election.js';
 import { CoalescedTask } from './coalesced-task.js';
 import { ControllerFencedError } from './errors.js';
+import { bouncedBrokers, encodeBrokerEpochs, handledEpochs, readBrokerEpochs } from './broker-epochs.js';
 import type { ClusterKeys } from './keys.js';
 import { electLeader, type PartitionState } from './partition-state.js';
 import { isReassigning, reassignmentStep } from './reassignment.js';
@@ -39,6 +47,8 @@ export const PARTITIONS_PER_TXN = 127;
 export interface ControllerEvents {
   /** A partition got a new leader, went offline or lost ISR members; for logs and metrics. */
   onChange?(topic: string, partition: number, from: PartitionState, to: PartitionState): void;
+  /** A pass found these brokers live at a broker epoch it had not handled (restarted within their lease); for logs. */
+  onBounced?(nodeIds: number[]): void;
   onError?(err: Error): void;
 }
 
@@ -51,6 +61,8 @@ export interface ControllerOptions extends ControllerEvents {
 
 export class FailoverController {
   private stopped = false;
+  /** Brokers the running pass handles as dead although registered: they bounced (KIP-380). */
+  private failing: ReadonlySet<number> = new Set();
   private readonly passes = new CoalescedTask(async () => {
     try {
       await this.pass();
@@ -107,16 +119,33 @@ export class FailoverController {
    */
   private async pass(): Promise<void> {
     await this.opts.topics?.completeTopics();
-    const { states } = await readAllPartitionStates(this.client, this.keys);
-    const electing: StoredPartitionState[] = [];
-    const rest: StoredPartitionState[] = [];
-    for (const s of states) {
-      const next = this.next(s.state);
-      if (next === undefined) continue;
-      (next.leader !== s.state.leader ? electing : rest).push(s);
+    // The epochs as the pass starts: a broker that bounces during the pass is recorded at its
+    // old epoch, so the next pass sees the change.
+    const live = new Map(this.directory.epochs());
+    const handled = await readBrokerEpochs(this.client, this.keys, (err) => { this.opts.onError?.(err); });
+    const bounced = bouncedBrokers(handled, live);
+    if (bounced.length > 0) this.opts.onBounced?.(bounced);
+    this.failing = new Set(bounced);
+    try {
+      const { states } = await readAllPartitionStates(this.client, this.keys);
+      const electing: StoredPartitionState[] = [];
+      const rest: StoredPartitionState[] = [];
+      for (const s of states) {
+        const next = this.next(s.state);
+        if (next === undefined) continue;
+        (next.leader !== s.state.leader ? electing : rest).push(s);
+      }
+      await this.decideAll(electing);
+      await this.decideAll(rest);
+    } finally {
+      this.failing = new Set();
     }
-    await this.decideAll(electing);
-    await this.decideAll(rest);
+    // Recorded only once every partition was decided without the bounced brokers: a controller
+    // that dies before leaves the failure to its successor, which sees the old epochs.
+    const next = handledEpochs(handled, live);
+    if (next !== undefined) await this.election.fencedTxn([this.client.put(this.keys.brokerEpochs).value(encodeBrokerEpochs(next))]);
+    // Their start-up: a pass that counts them live again (an offline partition returns with them).
+    if (bounced.length > 0) this.passes.kick();
   }
 
   /**
@@ -185,6 +214,7 @@ export class FailoverController {
   /** The state the controller writes next for `s`, or undefined when it waits or nothing is to do. */
   private next(s: PartitionState): PartitionState | undefined {
     const live = new Set(this.directory.brokers().keys());
+    for (const b of this.failing) live.delete(b);
     const r = electLeader(s, live, this.opts.uncleanLeaderElection === true);
     if (r.kind !== 'unchanged') return r.state;
     const step = reassignmentStep(s, live);

@@ -18,6 +18,8 @@ export class ClusterKeys {
   topic(name: string): string { return `${this.topicsPrefix}${name}`; }
   get partitionsPrefix(): string { return `${this.root}partitions/`; }
   partition(topic: string, partition: number): string { return `${this.partitionsPrefix}${topic}/${partition}`; }
+  /** The broker epochs the controller handled last (broker-epochs.ts, KIP-380): one JSON object. */
+  get brokerEpochs(): string { return `${this.root}broker-epochs`; }
   get producerIdNext(): string { return `${this.root}producer-ids/next`; }
   /** SCRAM users (auth/etcd-user-store.ts): one key per user, its stored credential as JSON. */
   get usersPrefix(): string { return `${this.root}users/`; }

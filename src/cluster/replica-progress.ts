@@ -59,6 +59,23 @@ export class LeaderReplicaState {
     return this.hw;
   }
 
+  /** The first offset of this leadership's epoch (the leader's log end when it was elected). */
+  get leaderEpochStartOffset(): number {
+    return this.epochStart;
+  }
+
+  /**
+   * Whether the high watermark has not reached the start of this leader's epoch yet (Kafka's
+   * KIP-207): it may then be below the one the previous leader (or this broker's previous life)
+   * answered, because a new leader learns its followers' log ends only from their next fetches.
+   * Everything the previous leader could have called committed is below the epoch start (this
+   * leader was in its ISR), so once the high watermark passes it, nothing answered before is
+   * above it.
+   */
+  get highWatermarkLagging(): boolean {
+    return this.hw < this.epochStart;
+  }
+
   /** The leader's own log end offset, as last reported to this state. */
   get leaderLogEndOffset(): number {
     return this.leaderLeo;

@@ -152,7 +152,7 @@ export class ReplicaFetcher implements Follower {
       this.retire(old);
       blockedBy = old.settled();
     }
-    const state = new PartitionFetchState(p, key, hw, blockedBy);
+    const state = new PartitionFetchState(p, key, Math.max(hw, p.highWatermark ?? -1), blockedBy);
     this.states.set(key, state);
     const loop = this.loopFor(p.leaderId);
     loop.add(state);

@@ -89,6 +89,13 @@ export interface ReplicaManagerOptions {
   logger?: ReplicationLogger;
   /** Failsafe mode (cluster/failsafe.ts; `Failsafe` fits). Absent: the self-fence alone decides. */
   failsafe?: FailsafeGate;
+  /**
+   * The high watermark this broker's replica of a partition had in its previous life (the
+   * checkpoint file, replication/high-watermark-checkpointer.ts), asked once, when the
+   * partition first gets a role in this process: a restarted leader starts from it (bounded by
+   * its log end), not from the log start. Absent: every partition starts as without one.
+   */
+  checkpointedHighWatermark?(topic: string, partition: number): number | undefined;
   /** Run the ISR check on a timer (replicaLagTimeMs / 2). Default true; tests that drive the clock call checkIsr(). */
   isrTimer?: boolean;
 }
@@ -148,6 +155,8 @@ interface Replica {
   throttled?: boolean;
   /** The leader's appends in flight: a leader that becomes a follower waits for them before the follower appends. */
   readonly appends: Set<Promise<unknown>>;
+  /** Whether the checkpointed high watermark was asked for (at the first role in this process). */
+  checkpointAsked: boolean;
 }
 
 /** One follower of a partition this broker leads, for sluice_replica_lag_messages. */
@@ -362,6 +371,19 @@ export class ReplicaManager {
     return { underReplicatedPartitions, followers };
   }
 
+  /**
+   * Each partition's high watermark as this broker knows it now (the leader's, or the one a
+   * follower last heard; none while unknown): what the checkpoint file keeps for a restart.
+   */
+  highWatermarks(): { topic: string; partition: number; highWatermark: number }[] {
+    const out: { topic: string; partition: number; highWatermark: number }[] = [];
+    for (const r of this.replicas.values()) {
+      const hw = this.committedEnd(r.topic, r.partition);
+      if (hw !== undefined && hw >= 0) out.push({ topic: r.topic, partition: r.partition, highWatermark: hw });
+    }
+    return out;
+  }
+
   // --- applying states ------------------------------------------------------------
 
   private replica(topic: string, partition: number): Replica {
@@ -370,7 +392,7 @@ export class ReplicaManager {
     if (r === undefined) {
       r = {
         topic, partition, stored: undefined, role: 'none', leaderId: NO_LEADER, epoch: -1, log: undefined, leadership: undefined,
-        chain: Promise.resolve(), isrWriting: false, appends: new Set(),
+        chain: Promise.resolve(), isrWriting: false, appends: new Set(), checkpointAsked: false,
       };
       this.replicas.set(k, r);
     }
@@ -401,6 +423,8 @@ export class ReplicaManager {
     if (st === undefined || log === undefined || !st.replicas.includes(this.opts.nodeId) || st.leader === NO_LEADER) {
       await this.becomeNone(r);
       r.stored = s;
+      // A deleted topic's checkpoint is not a re-created one's.
+      if (st === undefined) r.checkpointAsked = true;
     } else if (st.leader === this.opts.nodeId) {
       await this.becomeLeader(r, s!, log);
     } else {
@@ -423,13 +447,13 @@ export class ReplicaManager {
       }
       return;
     }
-    let hw = 0;
+    let hw = this.checkpointed(r, log);
     if (r.role === 'follower') {
-      hw = this.opts.follower.highWatermark(r.topic, r.partition);
+      hw = Math.max(hw, this.opts.follower.highWatermark(r.topic, r.partition));
       r.role = 'none';
       await this.opts.follower.unfollow(r.topic, r.partition);
     } else if (prev !== undefined) {
-      hw = prev.highWatermark;
+      hw = Math.max(hw, prev.highWatermark);
       this.leave(r);
     }
     await log.assignLeaderEpoch(st.leaderEpoch);
@@ -455,6 +479,8 @@ export class ReplicaManager {
     const throttled = st.addingReplicas?.includes(this.opts.nodeId) === true;
     // A new follow only for a new leader or epoch, or when a reassignment adding this replica ends (its throttle lifts).
     if (r.role === 'follower' && r.leaderId === st.leader && r.epoch === st.leaderEpoch && r.log === log && r.throttled === throttled) return;
+    // What this replica knew committed: a leader's own high watermark, else its checkpoint.
+    const hw = Math.max(this.checkpointed(r, log), r.leadership?.highWatermark ?? 0);
     if (r.leadership !== undefined) {
       this.leave(r);
       // The follower appends from the new leader's offsets: no append of this broker's may still be on its way.
@@ -466,7 +492,23 @@ export class ReplicaManager {
     r.log = log;
     this.logger.info('replication.became-follower', { topic: r.topic, partition: r.partition, leader: st.leader, epoch: st.leaderEpoch });
     r.throttled = throttled;
-    this.opts.follower.follow({ topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log, ...(throttled ? { throttled } : {}) });
+    this.opts.follower.follow({
+      topic: r.topic, partition: r.partition, leaderId: st.leader, leaderEpoch: st.leaderEpoch, log,
+      ...(throttled ? { throttled } : {}), ...(hw > 0 ? { highWatermark: hw } : {}),
+    });
+  }
+
+  /**
+   * The checkpointed high watermark of `r`'s previous life, bounded by the log end, the first
+   * time `r` gets a role in this process; 0 after that or when there is none. A high watermark
+   * once reached stays a lower bound of what is committed (nothing committed is taken back,
+   * and an ISR member holds all of it), so a restarted replica may start from it.
+   */
+  private checkpointed(r: Replica, log: PartitionLog): number {
+    if (r.checkpointAsked) return 0;
+    r.checkpointAsked = true;
+    const hw = this.opts.checkpointedHighWatermark?.(r.topic, r.partition);
+    return hw === undefined ? 0 : Math.max(0, Math.min(hw, log.logEndOffset));
   }
 
   private async becomeNone(r: Replica): Promise<void> {

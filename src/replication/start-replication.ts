@@ -11,6 +11,7 @@ import type { ClusterView } from '../cluster/cluster-view.js';
 import { casPartitionState } from '../cluster/partition-state-store.js';
 import type { PartitionLog } from '../storage/types.js';
 import type { ReplicationLogger } from './logger.js';
+import type { HighWatermarkCheckpointer } from './high-watermark-checkpointer.js';
 import { ReplicaManager, type FailsafeGate, type ReplicaRole, type ReplicationMetrics, type ReplicationStats } from './replica-manager.js';
 import type { Follower } from './types.js';
 
@@ -32,6 +33,8 @@ export interface StartReplicationOptions {
   logger?: ReplicationLogger;
   /** ReplicaManagerOptions.onRoleChange: the broker's group coordinators follow it. */
   onRoleChange?: (topic: string, partition: number, role: ReplicaRole) => void;
+  /** The data directory's high-watermark checkpoint: read into the manager's first roles, and started on its high watermarks. */
+  checkpoint?: HighWatermarkCheckpointer;
 }
 
 /** Builds, starts and returns the manager; every partition state the view holds is applied. */
@@ -50,9 +53,11 @@ export function startReplication(o: StartReplicationOptions): ReplicaManager {
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.onRoleChange ? { onRoleChange: o.onRoleChange } : {}),
+    ...(o.checkpoint ? { checkpointedHighWatermark: (t: string, p: number) => o.checkpoint!.take(t, p) } : {}),
   });
   o.metrics?.collectReplication(() => rm.stats());
   rm.start();
+  o.checkpoint?.start(() => rm.highWatermarks());
   return rm;
 }
 

@@ -35,6 +35,13 @@ export interface FollowedPartition {
   readonly log: PartitionLog;
   /** A replica a reassignment is adding here: its fetching counts against the reassignment throttle (replication-quota.ts). */
   readonly throttled?: boolean;
+  /**
+   * What this replica knew committed before it started following (its high watermark from the
+   * checkpoint of a previous life: storage/high-watermark-checkpoint.ts), until the leader's
+   * first answer tells: a restarted follower promoted before that answer does not start its
+   * high watermark at the log start. Never above the local log end when reported.
+   */
+  readonly highWatermark?: number;
 }
 
 /**

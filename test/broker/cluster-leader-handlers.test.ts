@@ -157,6 +157,29 @@ test('a consumer never sees records at or above the high watermark; a parked con
   assert.equal(got.partitions[0].highWatermark, 6);
 });
 
+test('a new leader whose high watermark is below its epoch start answers LATEST with OFFSET_NOT_AVAILABLE (KIP-207), never a lower offset than before', async (t) => {
+  const { ctx, states } = await setup(t, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] }, 1);
+  await produceOk(ctx, batchOf(5, 0), 1); // offsets 0-4
+  await handleFetch(ctx, fetchReq(5, { replicaId: 2 })); // HW 5
+  const list = (timestamp: number) => handleListOffsets(ctx, { id: ++ids, api: Api.ListOffsets, version: 0, partitions: [{ topic: 't', partition: 0, timestamp }] });
+  assert.equal((await list(LATEST)).partitions[0].offset, 5);
+  await produceOk(ctx, batchOf(3, 5), 1); // offsets 5-7, not fetched by the follower yet
+  // Another leader for a moment, then this broker again at epoch 2: its high watermark (the one it
+  // had, 5) is below its epoch start (its log end, 8); what a previous leader answered may be up to 8.
+  states.set('t', 0, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [1, 2] });
+  states.set('t', 0, { replicas: [1, 2], leader: 1, leaderEpoch: 2, isr: [1, 2] });
+  await ctx.replicas!.settled();
+  const lagging = (await list(LATEST)).partitions[0];
+  assert.equal(lagging.error?.code, ERRORS.OFFSET_NOT_AVAILABLE.code, JSON.stringify(lagging));
+  assert.match(lagging.error!.message, /has not reached the start of leader epoch 2 \(8\)/);
+  assert.equal((await list(-2)).partitions[0].offset, 0, 'EARLIEST is answered');
+  const early = (await list(1_700_000_000_000 + 1)).partitions[0];
+  assert.equal(early.offset, 1, `a timestamp found below the high watermark is answered: ${JSON.stringify(early)}`);
+  assert.equal((await list(1_700_000_000_000 + 6)).partitions[0].error?.code, ERRORS.OFFSET_NOT_AVAILABLE.code, 'one found at or past it is not');
+  await handleFetch(ctx, fetchReq(8, { replicaId: 2 }));
+  assert.equal((await list(LATEST)).partitions[0].offset, 8, 'answered once the high watermark reached the epoch start');
+});
+
 test('epochs and roles: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER', async (t) => {
   const { ctx, states } = await setup(t, { replicas: [1, 2], leader: 1, leaderEpoch: 3, isr: [1, 2] }, 1);
   const code = async (req: FetchRequest) => (await handleFetch(ctx, req)).partitions[0].error?.code;

@@ -12,6 +12,7 @@ import { MetadataCache } from '../../src/client/metadata-cache.js';
 import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import type { Message } from '../../src/client/types.js';
 import { FakeCluster } from './fake-cluster.js';
+import { BrokerError, ERRORS } from '../../src/protocol/errors.js';
 
 /** Resolves once `cond` holds (polled every 5 ms), or rejects naming `what` after `ms`. */
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -222,4 +223,24 @@ test('Admin.listOffsets asks each partition leader; explicit partitions of an un
   const explicit = await fresh.listOffsets([{ topic: 't', partition: 2 }, { topic: 't', partition: 1 }], 'latest');
   assert.deepEqual(explicit.map((x) => [x.partition, x.offset]), [[2, 3], [1, 2]]);
   await fresh.close();
+});
+
+test('Admin.listOffsets asks again while a leader answers OFFSET_NOT_AVAILABLE (elected moments ago, KIP-207), then throws it retriable past the request timeout', async () => {
+  const c = new FakeCluster(2);
+  c.createTopic('t', [1]);
+  c.append('t', 0, encodeBatch([{ value: 'a' }, { value: 'b' }]));
+  let refusals = 2;
+  const notAvailable = { code: ERRORS.OFFSET_NOT_AVAILABLE.code, message: 'the high watermark has not reached the start of leader epoch 1 yet' };
+  c.answerOther = (api, body) => (api === Api.ListOffsets && refusals-- > 0
+    ? { id: body.id, partitions: [{ topic: 't', partition: 0, offset: -1, error: notAvailable }] }
+    : undefined);
+  const admin = new Admin({ brokers: [c.url(0)], connectionFactory: c.factory });
+  assert.deepEqual((await admin.listOffsets('t', 'latest')).map((x) => x.offset), [2], 'answered once the leader could');
+  assert.equal(c.count(Api.ListOffsets), 3);
+  await admin.close();
+
+  refusals = Infinity;
+  const impatient = new Admin({ brokers: [c.url(0)], connectionFactory: c.factory, requestTimeoutMs: 300 });
+  await assert.rejects(impatient.listOffsets('t', 'latest'), (e: BrokerError) => e.code === 'OFFSET_NOT_AVAILABLE' && e.retriable);
+  await impatient.close();
 });

@@ -84,6 +84,13 @@ export interface BrokerClusterOptions {
   advertisedUrlFor?: (nodeId: number, port: number) => string | Promise<string>;
   /** Extra flags for every broker. */
   args?: string[];
+  /** Extra flags for broker `nodeId` only, after `args` (a later flag wins: e.g. its own --etcd-session-ttl-ms). */
+  argsFor?: (nodeId: number) => string[];
+  /**
+   * Start the brokers one after the other, each once the one before is ready, instead of all at
+   * once: broker 1 then campaigns first and is the controller (unless it loses its lease).
+   */
+  startInOrder?: boolean;
   /** Bound on one broker's start (default 60 s: CI machines stall for seconds). */
   startTimeoutMs?: number;
   /** etcd with TLS and/or auth on (etcd-process.ts); the brokers need the matching `args` and `env`. */
@@ -127,7 +134,8 @@ export async function startBrokerCluster(opts: BrokerClusterOptions = {}): Promi
       const advertised = opts.advertisedUrlFor ? await opts.advertisedUrlFor(id, port) : undefined;
       brokers.push(new ManagedBroker(id, port, etcdUrl, opts, advertised));
     }
-    await Promise.all(brokers.map((b) => b.start()));
+    if (opts.startInOrder === true) for (const b of brokers) await b.start();
+    else await Promise.all(brokers.map((b) => b.start()));
     await untilAllRegistered(cluster, n);
   } catch (err) {
     await cluster.stop().catch(() => {});
@@ -201,7 +209,7 @@ class ManagedBroker implements ClusterBroker {
     const args = [
       ...cliArgs(), 'broker', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir,
       '--node-id', String(this.nodeId), '--etcd', this.etcdUrl, '--advertised-url', this.advertisedUrl,
-      '--etcd-session-ttl-ms', String(this.opts.sessionTtlMs ?? 6000), ...(this.opts.args ?? []),
+      '--etcd-session-ttl-ms', String(this.opts.sessionTtlMs ?? 6000), ...(this.opts.args ?? []), ...(this.opts.argsFor?.(this.nodeId) ?? []),
     ];
     const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...withoutSluiceEnv(process.env), ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;

@@ -1,13 +1,15 @@
 // Failover decided by the controller, against a real etcd and member processes that are
 // SIGKILLed: a dead leader's partitions get a new leader from the ISR with the next epoch,
 // a partition with no live ISR member goes offline (never an out-of-sync leader) and comes
-// back with its replica, and a controller killed together with a leader is replaced by one
-// that finishes the failover.
+// back with its replica, a controller killed together with a leader is replaced by one
+// that finishes the failover, and a broker that bounced before any pass saw it gone is
+// handled by its broker epoch as a failure and a start-up.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { initialState, NO_LEADER, type PartitionState } from '../../src/cluster/partition-state.js';
 import { readPartitionState } from '../../src/cluster/partition-state-store.js';
+import { decodeBrokerEpochs } from '../../src/cluster/broker-epochs.js';
 import { startMember, until, type Member } from './cluster-helpers.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
 
@@ -32,9 +34,9 @@ async function stateWhen(keys: ClusterKeys, topic: string, p: number, ok: (s: Pa
   }, FAILOVER_BOUND_MS, what);
 }
 
-function members(cluster: string, ids: number[], controller: boolean, t: { after(fn: () => void): void }): Member[] {
+function members(cluster: string, ids: number[], controller: boolean, t: { after(fn: () => void): void }, ttlMs = TTL_MS): Member[] {
   return ids.map((id) => {
-    const m = startMember(env.etcd.url, id, { CLUSTER: cluster, TTL_MS: String(TTL_MS), CONTROLLER: controller ? '1' : '0' });
+    const m = startMember(env.etcd.url, id, { CLUSTER: cluster, TTL_MS: String(ttlMs), CONTROLLER: controller ? '1' : '0' });
     t.after(() => { m.kill(); });
     return m;
   });
@@ -159,5 +161,46 @@ test('a failover of 300 partitions is written in a few transactions of at most 1
   assert.equal(shrunk.size, 2, `shrinks written in ${shrunk.size} transactions`);
   const last = Math.max(...[...elected].map(Number));
   assert.ok([...shrunk].every((r) => Number(r) > last), 'every election was written before any shrink');
+  void m3;
+});
+
+test('a leader that bounced before the controller saw it gone (a new broker epoch) loses its leaderships and ISR places, then starts over', { skip: etcdTool.skip }, async (t) => {
+  // Chaos seed 67's shape made deterministic: the controller does not run between broker 2's
+  // death and its re-registration (there it was a new controller elected just then; here the
+  // controller is SIGSTOPped across the bounce, on a lease long enough to survive it). Its
+  // directory then delivers the delete and the put together, and broker 2 looks live all along.
+  const cluster = 'bounce';
+  const keys = new ClusterKeys(cluster);
+  const [m1] = members(cluster, [1], true, t, 60_000);
+  await m1!.next('elected');
+  // Broker 2 on a short lease, so that its old registration expires soon after the kill.
+  const [m2] = members(cluster, [2], true, t, 4000);
+  const [m3] = members(cluster, [3], true, t);
+  await m2!.next('registered');
+  await m3!.next('registered');
+  await put(keys, 't', 0, initialState([2, 3, 1]));
+  await put(keys, 't', 1, { replicas: [2, 1], leader: 2, leaderEpoch: 3, isr: [2] }); // 2 alone in sync
+  await put(keys, 't', 2, initialState([1, 2, 3])); // 2 a follower in the ISR
+  // The controller has seen broker 2's first epoch (an etcd read, the observable event).
+  const epochOf2 = async () => decodeBrokerEpochs((await env.client.get(keys.brokerEpochs).string()) ?? '{}').get(2);
+  const first = await until(epochOf2, FAILOVER_BOUND_MS, 'the controller to record broker 2\'s epoch');
+
+  m1!.proc.kill('SIGSTOP');
+  t.after(() => { m1!.proc.kill('SIGCONT'); });
+  m2!.kill();
+  const [again] = members(cluster, [2], true, t, 4000);
+  await again!.next('registered', FAILOVER_BOUND_MS);
+  // Still the old states: nobody decided anything while the controller was stopped.
+  assert.deepEqual((await readPartitionState(env.client, keys, 't', 0))!.state, initialState([2, 3, 1]));
+  m1!.proc.kill('SIGCONT');
+
+  const p0 = await stateWhen(keys, 't', 0, (s) => s.leader !== 2, 'partition 0 to leave the bounced leader 2');
+  assert.deepEqual(p0, { replicas: [2, 3, 1], leader: 3, leaderEpoch: 1, isr: [3, 1] }, 'a new leader from the ISR, at a new epoch; 2 left the ISR');
+  const p1 = await stateWhen(keys, 't', 1, (s) => s.leaderEpoch > 3 && s.leader === 2, 'partition 1 to be led by broker 2 again at a new epoch');
+  assert.deepEqual(p1, { replicas: [2, 1], leader: 2, leaderEpoch: 5, isr: [2] }, 'its only in-sync replica leads again, two epochs on (offline, then back)');
+  const p2 = await stateWhen(keys, 't', 2, (s) => !s.isr.includes(2), 'broker 2 to leave partition 2\'s ISR');
+  assert.deepEqual(p2, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 3] }, 'a live leader keeps its epoch');
+  const second = await until(async () => { const e = await epochOf2(); return e !== undefined && e !== first ? e : undefined; }, FAILOVER_BOUND_MS, 'the new epoch recorded');
+  assert.ok(second > first);
   void m3;
 });

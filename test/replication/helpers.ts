@@ -53,12 +53,14 @@ export class FedStates implements PartitionStateSource {
 export class RecordingFollower implements Follower {
   readonly calls: string[] = [];
   readonly following = new Map<string, FollowedPartition>();
-  /** What highWatermark() reports per partition (the leader's last answer), -1 by default. */
+  /** What highWatermark() reports per partition (the leader's last answer, or what follow() was handed), -1 by default. */
   readonly hw = new Map<string, number>();
 
   follow(p: FollowedPartition): void {
     this.calls.push(`follow ${p.topic}-${p.partition} leader ${p.leaderId} epoch ${p.leaderEpoch}`);
     this.following.set(tpKey(p.topic, p.partition), p);
+    // As the ReplicaFetcher: what the replica knew committed stands until the leader answers.
+    if (p.highWatermark !== undefined) this.hw.set(tpKey(p.topic, p.partition), p.highWatermark);
   }
 
   unfollow(topic: string, partition: number): Promise<void> {
