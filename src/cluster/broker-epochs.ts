@@ -62,18 +62,30 @@ export function bouncedBrokers(handled: BrokerEpochs, live: BrokerEpochs): numbe
 }
 
 /**
- * The record after a pass that handled `live`: every live broker at its epoch now, the brokers
- * not live kept as they were (one that comes back with a new epoch then counts as bounced, which
- * costs a pass with nothing to do: its death was handled when its lease expired). Undefined
- * when nothing changed, so a pass writes it only when a broker started or bounced.
+ * The record after a pass that started with `live` and ended with `endLive` (the directory
+ * again once every partition was decided): every broker live at the start at its epoch then;
+ * a broker absent at both ends dropped, since the pass decided without it (its leaderships
+ * moved, it left the ISRs) and its return is a start-up, not a bounce. Kept at its old epoch,
+ * it would count as bounced when it came back and that pass would take it out of the ISRs its
+ * leaders had let it back into: a reduced ISR for one more catch-up after every lost lease
+ * (test/cluster/coordinator-fencing.test.ts met NOT_ENOUGH_REPLICAS so). A broker absent at
+ * the start but back by the end keeps its old epoch: the pass's decisions read the directory
+ * as they went (Controller.next) and may have counted it live, so its death may not have been
+ * handled (test/cluster/controller.test.ts, the bounce seen as a delete and a put a moment
+ * apart). Undefined when nothing changed, so a pass writes it only when a broker started,
+ * bounced or died.
  */
-export function handledEpochs(handled: BrokerEpochs, live: BrokerEpochs): BrokerEpochs | undefined {
+export function handledEpochs(handled: BrokerEpochs, live: BrokerEpochs, endLive: BrokerEpochs = live): BrokerEpochs | undefined {
   let changed = false;
-  const out = new Map(handled);
+  const out = new Map<number, number>();
+  for (const [id, epoch] of handled) {
+    if (live.has(id)) continue;
+    if (endLive.has(id)) out.set(id, epoch);
+    else changed = true;
+  }
   for (const [id, epoch] of live) {
-    if (out.get(id) === epoch) continue;
     out.set(id, epoch);
-    changed = true;
+    if (handled.get(id) !== epoch) changed = true;
   }
   return changed ? out : undefined;
 }

@@ -142,7 +142,7 @@ export class FailoverController {
     }
     // Recorded only once every partition was decided without the bounced brokers: a controller
     // that dies before leaves the failure to its successor, which sees the old epochs.
-    const next = handledEpochs(handled, live);
+    const next = handledEpochs(handled, live, this.directory.epochs());
     if (next !== undefined) await this.election.fencedTxn([this.client.put(this.keys.brokerEpochs).value(encodeBrokerEpochs(next))]);
     // Their start-up: a pass that counts them live again (an offline partition returns with them).
     if (bounced.length > 0) this.passes.kick();
