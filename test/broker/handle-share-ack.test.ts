@@ -5,21 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAck } from '../../src/broker/handle-share-ack.js';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
-import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { Api } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/record/index.js';
 import { RecordState } from '../../src/queue/types.js';
-import { testContext } from './test-context.js';
+import { shareJobsContext } from './test-context.js';
 
 test('a ShareAck with workers settles each worker\'s entries as that worker\'s; a refused entry fails alone', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: 30 }, (_, i) => ({ value: `job-${i}` }))));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, svc } = await shareJobsContext(t, 30);
   const acquire = async (workerId: string, maxRecords: number) => {
     const res = await handleShareAcquire(ctx, { id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId, topics: ['jobs'], maxRecords, maxWaitMs: 0 });
     return res.partitions[0]?.acquired ?? [];
@@ -54,28 +45,14 @@ test('a ShareAck with workers settles each worker\'s entries as that worker\'s; 
 });
 
 test('a ShareAck without workers is answered without workers, as before the field', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }]));
-  await ShareCoordinators.start(ctx);
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx } = await shareJobsContext(t, 1);
   await handleShareAcquire(ctx, { id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w1', topics: ['jobs'], maxRecords: 1, maxWaitMs: 0 });
   const res = await handleShareAck(ctx, { id: 2, api: Api.ShareAck, version: 0, groupId: 'g', workerId: 'w1', entries: [{ topic: 'jobs', partition: 0, offsets: [0], type: 'ack' }] });
   assert.deepEqual(res, { id: 2, results: [{}] });
 });
 
 test('a coalesced worker entry naming a stale holder token fails alone: its worker\'s entries INVALID_RECORD_STATE, the other worker\'s applied', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: 4 }, (_, i) => ({ value: `job-${i}` }))));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, svc } = await shareJobsContext(t, 4);
   // No backoff after a failed attempt: w2's record is available again at once after its leave.
   const acquire = (workerId: string, maxRecords: number) => handleShareAcquire(ctx, {
     id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId, topics: ['jobs'], maxRecords, maxWaitMs: 0, settings: { retryBackoffMs: 0, retryBackoffMaxMs: 0 },

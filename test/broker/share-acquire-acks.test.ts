@@ -7,15 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
-import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { outcomesOwed } from '../../src/broker/share-acks-owed.js';
 import type { RequestScope } from '../../src/broker/context.js';
 import { Api, type ShareAcksPush } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/record/index.js';
 import { RecordState } from '../../src/queue/types.js';
 import { nodeFileSystem, type FileSystem, type StorageFile } from '../../src/storage/file-system.js';
 import { SHARE_STATE_PREFIX } from '../../src/queue/share-state-log.js';
-import { testContext } from './test-context.js';
+import { shareJobsContext } from './test-context.js';
 
 /** A disk whose fdatasync of the share state log can be held (`hold`) or made to fail once (`failNext`). */
 function shareStateDisk() {
@@ -70,14 +68,7 @@ function pushScope() {
 
 async function setUp(t: { after: (fn: () => Promise<void>) => void }) {
   const disk = shareStateDisk();
-  const { ctx, logs, close } = await testContext({ fs: disk.fs });
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: 30 }, (_, i) => ({ value: `job-${i}` }))));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, svc } = await shareJobsContext(t, 30, { fs: disk.fs });
   const { scope, pushes, nextPush } = pushScope();
   const acquire = (maxRecords: number, acks?: { seq: number; workers: { workerId: string; holder?: string; entries: { topic: string; partition: number; offsets: number[]; type: 'ack' | 'release'; kind?: 'unstarted' }[] }[] }) =>
     handleShareAcquire(ctx, { id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords, maxWaitMs: 0, ...(acks && { acks }) }, scope);

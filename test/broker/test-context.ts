@@ -14,6 +14,9 @@ import type { FileSystem } from '../../src/storage/file-system.js';
 import type { OpenFileCache } from '../../src/storage/open-file-cache.js';
 import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import { tempDir } from '../storage/helpers.js';
+import { encodeBatch } from '../../src/record/index.js';
+import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
+import type { ShareService } from '../../src/broker/share-service.js';
 
 export interface TestContext {
   ctx: BrokerContext;
@@ -34,4 +37,20 @@ export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics;
     groups: { topicsChanged() {} } as unknown as GroupService, producerIds: new ProducerIdCounter(dir), accepting: true,
   };
   return { ctx, logs, dir, close: async () => { await logs.close(); await cleanup(); } };
+}
+
+/**
+ * A context with a topic `jobs` of one partition holding `jobs` records (`job-0`, ...) and the
+ * share service started; both stop when the test ends. What the share handler tests start from.
+ */
+export async function shareJobsContext(t: { after: (fn: () => Promise<void>) => void }, jobs: number, opts: Parameters<typeof testContext>[0] = {}): Promise<TestContext & { svc: ShareService }> {
+  const tc = await testContext(opts);
+  await tc.logs.createTopic('jobs', 1);
+  await tc.logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: jobs }, (_, i) => ({ value: `job-${i}` }))));
+  const svc = (await ShareCoordinators.start(tc.ctx)).single!;
+  t.after(async () => {
+    await stopShareService(tc.ctx);
+    await tc.close();
+  });
+  return { ...tc, svc };
 }
