@@ -3,7 +3,7 @@
  * "Fault-injection harness"):
  *
  *   npm run chaos -- --duration 300 --seed 7 [--brokers 3|5]
- *        [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign] [--target-coordinator]
+ *        [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign,pause-long,cut-etcd-controller,pause-etcd] [--target-coordinator]
  *        [--workloads produce,group,queue] [--report FILE] [--history] [--broker-logs]
  *
  * Builds dist/ first (the brokers run the compiled CLI, as under npm test), runs one seeded
@@ -21,7 +21,7 @@ import { findBinary } from '../test/external-tool.js';
 import { DEFAULTS, runChaos, type Workload } from './chaos/run-chaos.js';
 import { FAULT_KINDS, type FaultKind } from './chaos/nemesis.js';
 
-const USAGE = 'usage: npm run chaos -- [--duration S] [--seed N] [--brokers 3|5] [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign] '
+const USAGE = 'usage: npm run chaos -- [--duration S] [--seed N] [--brokers 3|5] [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign,pause-long,cut-etcd-controller,pause-etcd] '
   + '[--target-coordinator] [--workloads produce,group,queue] [--quiet S] [--session-ttl-ms MS] [--report FILE] [--history] [--broker-logs]';
 
 function fail(msg: string): never {
