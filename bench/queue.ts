@@ -149,8 +149,12 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   }
   const w0 = monoUs();
   const t0 = performance.now();
+  let firstAckMs = 0;
   const running = consumers.map((w) => w.run(async (job: Job) => {
     await job.ack();
+    // How long the workers took to connect, join and get their first ack answered: part of
+    // every run, most of a cold one's start (docs/queue-performance.md, step 16).
+    if (acked === 0) firstAckMs = performance.now() - t0;
     if (++acked === JOBS) finish();
   }));
   await done;
@@ -178,6 +182,7 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   perJob['workers cpu us'] = +((workersCpu.user + workersCpu.system) / JOBS).toFixed(1);
   if (workersMainUs > 0) perJob['workers main thread cpu us'] = +(workersMainUs / JOBS).toFixed(1);
   Object.assign(perJob, gcStats);
+  perJob['first ack ms'] = Math.round(firstAckMs);
   if (wire) {
     perJob['wire bytes to broker'] = Math.round(wire.received / JOBS);
     perJob['wire bytes from broker'] = Math.round(wire.sent / JOBS);
