@@ -30,6 +30,7 @@ import type { BrokerDirectory } from './broker-registry.js';
 import type { ControllerElection } from './controller-election.js';
 import { CoalescedTask } from './coalesced-task.js';
 import { ControllerFencedError } from './errors.js';
+import { WANTED_TXN_OPS } from './etcd-txn-limit.js';
 import { bouncedBrokers, encodeBrokerEpochs, handledEpochs, readBrokerEpochs } from './broker-epochs.js';
 import type { ClusterKeys } from './keys.js';
 import { electLeader, type PartitionState } from './partition-state.js';
@@ -41,6 +42,7 @@ import type { TopicAdmin } from './topic-admin.js';
  * Partitions written per etcd transaction. etcd refuses a transaction with more than
  * `--max-txn-ops` comparisons or operations (128 by default, Debian's etcd-server 3.4 too);
  * each partition adds one put and one mod-revision comparison, beside the epoch's comparison.
+ * An etcd with a lower limit gets smaller batches (`ControllerOptions.maxTxnOps`).
  */
 export const PARTITIONS_PER_TXN = 127;
 
@@ -53,6 +55,12 @@ export interface ControllerEvents {
 }
 
 export interface ControllerOptions extends ControllerEvents {
+  /**
+   * The operations etcd takes per transaction (its --max-txn-ops, as etcdTxnOps found it at
+   * start-up); a pass writes min(PARTITIONS_PER_TXN, maxTxnOps - 1) partitions per transaction.
+   * Default WANTED_TXN_OPS (etcd's default).
+   */
+  maxTxnOps?: number;
   /** Elect a replica outside the ISR when no ISR member lives (may lose acknowledged records). */
   uncleanLeaderElection?: boolean;
   /** Finishes topics a previous controller left half-written (their missing partitions) before each pass. */
@@ -72,6 +80,8 @@ export class FailoverController {
     }
     return true;
   }, () => !this.stopped && this.election.epoch !== undefined);
+  /** Partitions per transaction: each adds one comparison to the controller epoch's. */
+  private readonly perTxn: number;
   private readonly onDirectoryChange = (): void => { this.passes.kick(); };
   private readonly onElected = (): void => { this.passes.kick(); };
 
@@ -82,6 +92,7 @@ export class FailoverController {
     private readonly directory: BrokerDirectory,
     private readonly opts: ControllerOptions = {},
   ) {
+    this.perTxn = Math.max(1, Math.min(PARTITIONS_PER_TXN, (opts.maxTxnOps ?? WANTED_TXN_OPS) - 1));
     directory.on('change', this.onDirectoryChange);
     election.on('elected', this.onElected);
     this.passes.kick();
@@ -159,9 +170,9 @@ export class FailoverController {
     let pending = states;
     while (pending.length > 0) {
       const again: StoredPartitionState[] = [];
-      for (let i = 0; i < pending.length; i += PARTITIONS_PER_TXN) {
+      for (let i = 0; i < pending.length; i += this.perTxn) {
         const batch: { cur: StoredPartitionState; next: PartitionState }[] = [];
-        for (const cur of pending.slice(i, i + PARTITIONS_PER_TXN)) {
+        for (const cur of pending.slice(i, i + this.perTxn)) {
           const next = this.next(cur.state); // the live brokers may have changed since the read
           if (next !== undefined) batch.push({ cur, next });
         }
