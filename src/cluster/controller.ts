@@ -46,6 +46,10 @@ import type { TopicAdmin } from './topic-admin.js';
  */
 export const PARTITIONS_PER_TXN = 127;
 
+/** The backoff of a failed pass's retry (FailoverController.retryLater). */
+const PASS_RETRY_MIN_MS = 250;
+const PASS_RETRY_MAX_MS = 10_000;
+
 export interface ControllerEvents {
   /** A partition got a new leader, went offline or lost ISR members; for logs and metrics. */
   onChange?(topic: string, partition: number, from: PartitionState, to: PartitionState): void;
@@ -71,12 +75,17 @@ export class FailoverController {
   private stopped = false;
   /** Brokers the running pass handles as dead although registered: they bounced (KIP-380). */
   private failing: ReadonlySet<number> = new Set();
+  /** The wait before a failed pass runs again; doubles per failure up to PASS_RETRY_MAX_MS, reset by a pass that succeeds. */
+  private retryMs = PASS_RETRY_MIN_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly passes = new CoalescedTask(async () => {
     try {
       await this.pass();
+      this.retryMs = PASS_RETRY_MIN_MS;
     } catch (err) {
       if (err instanceof ControllerFencedError) return false; // not controller any more: the successor does the work
       this.opts.onError?.(err as Error);
+      this.retryLater();
     }
     return true;
   }, () => !this.stopped && this.election.epoch !== undefined);
@@ -113,8 +122,23 @@ export class FailoverController {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.retryTimer);
     this.directory.off('change', this.onDirectoryChange);
     this.election.off('elected', this.onElected);
+  }
+
+  /**
+   * A failed pass (etcd slow or briefly unreachable, a value it could not read) runs again
+   * after a backoff, not only on the next change of the live brokers: until one succeeds, a
+   * dead broker's partitions have no leader and a restarted broker waits for its epoch to be
+   * handled (ClusterNode.epochHandled) before it is ready.
+   */
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer !== undefined) return;
+    const ms = this.retryMs;
+    this.retryMs = Math.min(PASS_RETRY_MAX_MS, ms * 2);
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.passes.kick(); }, ms);
+    this.retryTimer.unref();
   }
 
   /**
