@@ -197,7 +197,13 @@ export class Broker {
       groups.useAuthorizer(this.ctx.authorizer);
     }
     const shares = await ShareCoordinators.start(this.ctx);
-    if (this.ctx.cluster) await this.startReplication(this.ctx, this.ctx.cluster, shares);
+    if (this.ctx.cluster) {
+      await this.startReplication(this.ctx, this.ctx.cluster, shares);
+      // Ready once the controller handled this life (KIP-380, as a Kafka broker waits to be
+      // unfenced): a client sent here meanwhile would meet NOT_LEADER_OR_FOLLOWER for
+      // partitions Metadata names this broker the leader of.
+      await this.ctx.cluster.node.untilEpochHandled();
+    }
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
@@ -226,7 +232,7 @@ export class Broker {
         ...throttleOf(this.follower),
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
-      c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
+      c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId, brokerEpoch: c.node.brokerEpoch }); });
       return await PlacedLogManager.open(fileLogs, c.store, {
         defaults: this.config.log, logger: storageLogger(this.log, metrics.enabled ? metrics : undefined),
         ...(metrics.enabled ? { onFsync: (s: number) => metrics.fsync(s) } : {}),
@@ -270,6 +276,9 @@ export class Broker {
     const rm = startReplication({
       // Trusted, not only valid: a re-registered broker's view may still name it leader of partitions given away.
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.sessionTrusted, failsafe: c.failsafe,
+      // A restarted or re-registered broker leads nothing until the controller handled its new epoch (docs/cluster.md, "Failover").
+      leadershipFenced: () => (c.node.epochHandled ? undefined
+        : `broker ${c.nodeId} registered with broker epoch ${String(c.node.brokerEpoch)}, which the controller has not handled yet; retry`),
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
@@ -277,6 +286,7 @@ export class Broker {
       checkpoint: this.hwCheckpoint,
     });
     ctx.replicas = rm;
+    c.node.on('epochHandled', () => { rm.refresh(); });
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
     ctx.logs.events.on('partitionsAdded', (e) => { rm.refresh(e.topic); });
     // A reassignment places a replica of an existing topic here: its role waits for the log.
