@@ -55,7 +55,7 @@ import { GROUP_COORDINATOR_TOPIC, SHARE_COORDINATOR_TOPIC } from '../topic-name.
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
-import { openFileBudget, storageLogger } from './open-logs.js';
+import { openFileBudget, storageOptions, type OpenLogsOptions } from './open-logs.js';
 import type { OpenFileCache } from '../storage/open-file-cache.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 import { nodeFileSystem } from '../storage/file-system.js';
@@ -78,7 +78,7 @@ import { FileQuotaStore } from '../auth/file-quota-store.js';
 import { EtcdQuotaStore } from '../auth/etcd-quota-store.js';
 import type { QuotaStore } from '../auth/quota-store.js';
 
-export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics; openFiles?: OpenFileCache }) => Promise<LogManager>;
+export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: OpenLogsOptions) => Promise<LogManager>;
 
 const VERSION: string = (() => {
   try {
@@ -170,8 +170,9 @@ export class Broker {
     }
     const metrics = this.metrics;
     metrics.collectOpenFiles(() => openFiles.stats());
-    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics, openFiles } : { openFiles });
-    if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound);
+    const storage: OpenLogsOptions = metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics, openFiles } : { openFiles };
+    let logs = await this.openLogs(this.config, this.log, storage);
+    if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound, storage);
     logs.events.onListenerError = (event, err) => this.log.error('topic event listener failed', { event, error: err });
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
@@ -215,7 +216,7 @@ export class Broker {
    * topics follow etcd and their placement. On failure the logs opened so far are closed and the
    * error (naming the setting to fix) stops start-up.
    */
-  private async joinCluster(fileLogs: LogManager, bound: number): Promise<LogManager> {
+  private async joinCluster(fileLogs: LogManager, bound: number, storage: OpenLogsOptions): Promise<LogManager> {
     try {
       this.cluster = await startCluster(this.config, bound, this.log);
       const c = this.cluster.ctx;
@@ -233,11 +234,8 @@ export class Broker {
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
       c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId, brokerEpoch: c.node.brokerEpoch }); });
-      return await PlacedLogManager.open(fileLogs, c.store, {
-        defaults: this.config.log, logger: storageLogger(this.log, metrics.enabled ? metrics : undefined),
-        ...(metrics.enabled ? { onFsync: (s: number) => metrics.fsync(s) } : {}),
-        ...(this.openFiles && { openFiles: this.openFiles }),
-      });
+      // The file-backed manager's options (producerIdExpirationMs among them), for the data topics' logs.
+      return await PlacedLogManager.open(fileLogs, c.store, { defaults: this.config.log, ...storageOptions(this.config, this.log, storage) });
     } catch (err) {
       await fileLogs.close().catch(() => {});
       await this.cluster?.close().catch(() => {});
