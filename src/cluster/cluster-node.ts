@@ -274,6 +274,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         this.opts.onPartitionChange?.(topic, partition, from, to);
       },
       onBounced: (nodeIds) => { this.log.warn('cluster.brokers.bounced', { nodeIds }); },
+      onInvalid: (key, err) => { this.log.warn('cluster.controller.invalid-value', { key, error: err.message }); },
       onError: (err) => { this.log.error('cluster.controller.pass-failed', { error: err.message }); },
     });
     this.leaderRebalance?.stop();

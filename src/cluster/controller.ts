@@ -55,6 +55,8 @@ export interface ControllerEvents {
   onChange?(topic: string, partition: number, from: PartitionState, to: PartitionState): void;
   /** A pass found these brokers live at a broker epoch it had not handled (restarted within their lease); for logs. */
   onBounced?(nodeIds: number[]): void;
+  /** A partition key holding a value no broker wrote: skipped by the pass; for logs. */
+  onInvalid?(key: string, err: Error): void;
   onError?(err: Error): void;
 }
 
@@ -162,7 +164,7 @@ export class FailoverController {
     if (bounced.length > 0) this.opts.onBounced?.(bounced);
     this.failing = new Set(bounced);
     try {
-      const { states } = await readAllPartitionStates(this.client, this.keys);
+      const { states } = await readAllPartitionStates(this.client, this.keys, (key, err) => { this.opts.onInvalid?.(key, err); });
       const electing: StoredPartitionState[] = [];
       const rest: StoredPartitionState[] = [];
       for (const s of states) {
