@@ -6,42 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { ShareStateLog } from '../../src/queue/share-state-log.js';
-import { MemoryGenerationDir, type MemoryGenerationLog } from '../../src/state-log/memory-generation-dir.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { ManualClock } from '../queue/helpers.js';
-
-/** Generations in memory whose next creation (open of a generation not there yet) and next removal wait until released. */
-class HeldDir extends MemoryGenerationDir {
-  holdCreate: Promise<void> | null = null;
-  holdRemove: Promise<void> | null = null;
-  creating: (() => void) | null = null;
-  removing: (() => void) | null = null;
-
-  override async open(gen: number): Promise<MemoryGenerationLog> {
-    if (!this.logs.has(gen) && this.holdCreate) {
-      const hold = this.holdCreate;
-      this.holdCreate = null;
-      this.creating?.();
-      await hold;
-    }
-    return super.open(gen);
-  }
-
-  override async remove(gen: number): Promise<void> {
-    if (this.logs.has(gen) && this.holdRemove) {
-      const hold = this.holdRemove;
-      this.holdRemove = null;
-      this.removing?.();
-      await hold;
-    }
-    return super.remove(gen);
-  }
-}
-
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
-  return { wait, open };
-}
+import { HeldDir, gate } from './held-dir.js';
 
 /** Event-loop turns until `p` settles, up to `max` (then `max`). */
 async function turnsUntil(p: Promise<unknown>, max = 50): Promise<number> {
@@ -57,7 +24,8 @@ async function turnsUntil(p: Promise<unknown>, max = 50): Promise<number> {
 
 test('writes go on while a compaction makes its new generation and removes the old one, and a reopen has them all', async () => {
   const clock = new ManualClock();
-  const dir = new HeldDir();
+  const mem = new MemoryGenerationDir();
+  const dir = new HeldDir(mem);
   const c = new ShareCoordinator({ clock });
   const s = await ShareStateLog.open(dir, c, { clock });
   c.configure('before');
@@ -65,10 +33,8 @@ test('writes go on while a compaction makes its new generation and removes the o
 
   const create = gate();
   const remove = gate();
-  dir.holdCreate = create.wait;
-  dir.holdRemove = remove.wait;
-  const created = new Promise<void>((r) => { dir.creating = r; });
-  const removing = new Promise<void>((r) => { dir.removing = r; });
+  const created = dir.holdNextCreate(create.wait);
+  const removing = dir.holdNextRemove(remove.wait);
   const compaction = s.compact();
   try {
     await created;
@@ -89,7 +55,7 @@ test('writes go on while a compaction makes its new generation and removes the o
   }
   await compaction;
   await s.idle();
-  assert.deepEqual([...dir.logs.keys()], [1], 'only the new generation is left');
+  assert.deepEqual([...mem.logs.keys()], [1], 'only the new generation is left');
 
   const c2 = new ShareCoordinator({ clock });
   await ShareStateLog.open(dir, c2, { clock });
