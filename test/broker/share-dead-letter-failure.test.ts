@@ -14,7 +14,7 @@ import { ShareCoordinators, shareServiceFor, stopShareService } from '../../src/
 import type { BrokerContext } from '../../src/broker/context.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
 import { Api } from '../../src/protocol/api.js';
-import { readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
+import { deadLetterRecord, readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { until } from '../cluster/cluster-helpers.js';
@@ -103,4 +103,42 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
   assert.equal(copies[0].value!.toString(), 'not json');
   assert.equal(readDeadLetterHeaders(copies[0].headers)?.reason, 'bad json');
   assert.equal(metrics.written, 1);
+});
+
+test('a resumed copy that is already in the dead-letter topic (written before a crash, not yet archived) is not written again', async (t) => {
+  let failing = true;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    mkdir: (path) => (failing && path.endsWith('jobs.dlq-0')
+      ? Promise.reject(Object.assign(new Error(`EIO: i/o error, mkdir '${path}'`), { code: 'EIO' }))
+      : nodeFileSystem.mkdir(path)),
+  };
+  const metrics = new CountingMetrics();
+  const { ctx, logs, close } = await testContext({ fs, metrics, log: createLogger('error', () => {}) });
+  await logs.createTopic('jobs', 1);
+  await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'k', value: 'not json' }]));
+  (await ShareCoordinators.start(ctx)).single!;
+  t.after(async () => {
+    await stopShareService(ctx);
+    await close();
+  });
+  assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);
+  assert.deepEqual(await reject(ctx, 0), {});
+  assert.equal(metrics.failed, 1);
+  await stopShareService(ctx);
+
+  // What a crash between a copy and the state write that archives it leaves: the copy is in
+  // the topic (behind records of other groups), the state log still holds the record for it.
+  failing = false;
+  await logs.createTopic('jobs.dlq', 1);
+  const dl = { group: 'g', topic: 'jobs', partition: 0, offset: 0, deliveryCount: 1, cause: 'rejected' as const, reason: 'bad json', deadLetterTopic: 'jobs.dlq' };
+  const other = { ...dl, group: 'other' };
+  const original = { key: Buffer.from('k'), value: Buffer.from('not json'), headers: [], timestamp: 0 };
+  await logs.log('jobs.dlq', 0)!.append(encodeBatch([deadLetterRecord(original, dl), ...Array.from({ length: 50 }, () => deadLetterRecord(original, other))]));
+
+  const svc = (await ShareCoordinators.start(ctx)).single!;
+  await until(async () => (svc.coord.describe('g').deadLettered === 1 ? true : undefined), 30_000, 'the resumed copy archived');
+  assert.equal(svc.coord.describe('g').inFlight, 0);
+  assert.equal(logs.log('jobs.dlq', 0)!.logEndOffset, 51, 'no second copy written');
+  assert.equal(metrics.written, 0);
 });
