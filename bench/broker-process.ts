@@ -7,7 +7,7 @@
  * both in one run on the same machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,12 @@ function cli(root: string): string[] {
 
 /** CPU seconds (user + system) of `pid` so far, from /proc (Linux); 0 when unavailable. */
 export function procCpuSeconds(pid: number): number {
+  return procCpuSecondsOf(`/proc/${pid}/stat`);
+}
+
+function procCpuSecondsOf(statFile: string): number {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = readFileSync(statFile, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
@@ -36,13 +40,31 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
-/** A fresh broker: temp data dir, port 0, `args` as extra flags (e.g. --log-flush-ms), `nodeArgs` for node (e.g. --cpu-prof). */
-export async function startBroker(root = ROOT, args: string[] = [], nodeArgs: string[] = []): Promise<BrokerProc> {
+/**
+ * CPU seconds (user + system) of the main thread of `pid` (the thread whose id is the
+ * process's: the event loop and what it calls synchronously); the rest of the process's CPU
+ * is its other threads: V8's compiler and collector helpers and libuv's pool (fs, fsync).
+ * 0 when unavailable.
+ */
+export function procMainThreadCpuSeconds(pid: number): number {
+  return procCpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/**
+ * A fresh broker: temp data dir, port 0, `args` as extra flags (e.g. --log-flush-ms), `nodeArgs` for node (e.g. --cpu-prof);
+ * `outFile` also gets everything the broker writes to stdout and stderr (e.g. V8's --trace-opt lines).
+ */
+export async function startBroker(root = ROOT, args: string[] = [], nodeArgs: string[] = [], outFile?: string): Promise<BrokerProc> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const proc: ChildProcess = spawn(process.execPath,
     [...nodeArgs, ...cli(root), 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir, '--log-level', 'info', '--log-format', 'json', ...args],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  if (outFile) {
+    const file = createWriteStream(outFile);
+    proc.stdout!.pipe(file);
+    proc.stderr!.pipe(file);
+  }
   const port = await new Promise<number>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`broker not ready:\n${out}`)), 30_000);
     proc.stdout!.on('data', (d: Buffer) => {

@@ -16,7 +16,9 @@
  *
  *   node --import tsx bench/queue.ts [--jobs 20000] [--size 100] [--workers 4] [--partitions 1] [--concurrency 64] [--shared-connection]
  *        [--runs 3] [--warmup 0] [--produce-batch 1000] [--visibility 1000] [--skip-redelivery] [--latency [--rate 1000] [--latency-jobs 5000] [--latency-workers 4]] [--json]
- *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life) [--workers-cpu-prof FILE]
+ *   profiling: [--broker-cpu-prof DIR] (node --cpu-prof of the broker, whole life)
+ *        [--broker-node-args '--trace-gc ...'] (extra node flags for the broker: V8 flag experiments)
+ *        [--broker-output FILE] (a copy of the broker's stdout and stderr, e.g. for --trace-opt) [--workers-cpu-prof FILE]
  *        (the workers' process, throughput runs only) [--workers-heap-prof FILE] (the workers' process,
  *        sampled allocations of the throughput runs, a .heapprofile for Chrome DevTools or
  *        bench/heapprofile-summary.ts) [--strace FILE] (strace -c of the broker's fsync and
@@ -46,7 +48,7 @@ import { Session } from 'node:inspector/promises';
 import { constants, loadavg } from 'node:os';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
-import { startBroker, median, procCpuSeconds } from './broker-process.js';
+import { startBroker, median, procCpuSeconds, procMainThreadCpuSeconds } from './broker-process.js';
 import { Admin, Producer, QueueConsumer, type Job } from '../src/client/index.js';
 import { Connection } from '../src/client/connection.js';
 import { Api } from '../src/protocol/api.js';
@@ -71,6 +73,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'shared-connection': { type: 'boolean', default: false },
     'broker-cpu-prof': { type: 'string' },
+    'broker-node-args': { type: 'string', default: '' },
+    'broker-output': { type: 'string' },
     'workers-cpu-prof': { type: 'string' },
     'workers-heap-prof': { type: 'string' },
     strace: { type: 'string' },
@@ -127,6 +131,8 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   // CPU per job, the broker's and this process's (the workers): on a loaded machine far
   // steadier than jobs/s, which mostly measures what else the cores run.
   const brokerCpu0 = procCpuSeconds(brokerPid);
+  const brokerMain0 = procMainThreadCpuSeconds(brokerPid);
+  const workersMain0 = procMainThreadCpuSeconds(process.pid);
   const workersCpu0 = process.cpuUsage();
   const heap = values['workers-heap-prof'] ? await startHeapSampling() : undefined;
   const gc = new v8.GCProfiler();
@@ -143,8 +149,12 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   }
   const w0 = monoUs();
   const t0 = performance.now();
+  let firstAckMs = 0;
   const running = consumers.map((w) => w.run(async (job: Job) => {
     await job.ack();
+    // How long the workers took to connect, join and get their first ack answered: part of
+    // every run, most of a cold one's start (docs/queue-performance.md, step 16).
+    if (acked === 0) firstAckMs = performance.now() - t0;
     if (++acked === JOBS) finish();
   }));
   await done;
@@ -152,7 +162,9 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
   const window = `${w0}-${monoUs()}`;
   const wire = socketBytes(port); // before close: only the workers' connections are open now
   const brokerCpuUs = (procCpuSeconds(brokerPid) - brokerCpu0) * 1e6;
+  const brokerMainUs = (procMainThreadCpuSeconds(brokerPid) - brokerMain0) * 1e6;
   const workersCpu = process.cpuUsage(workersCpu0);
+  const workersMainUs = (procMainThreadCpuSeconds(process.pid) - workersMain0) * 1e6;
   const gcStats = gcPerJob(gc.stop(), JOBS);
   if (heap) await heap.stop(values['workers-heap-prof']!);
   await Promise.all(consumers.map((w) => w.close()));
@@ -164,8 +176,13 @@ async function throughputRun(url: string, httpUrl: string, port: number, topic: 
     if (d > 0 && k !== 'Metadata') perJob[k === 'sluice_fsync_duration_seconds_count' ? 'fsyncs' : `${k} requests`] = +(d / JOBS).toFixed(4);
   }
   if (brokerCpuUs > 0) perJob['broker cpu us'] = +(brokerCpuUs / JOBS).toFixed(1);
+  // The main thread's share (the event loop); the rest is V8's helper threads (JIT, GC) and
+  // libuv's pool: a cold run spends much of its CPU there (docs/queue-performance.md).
+  if (brokerMainUs > 0) perJob['broker main thread cpu us'] = +(brokerMainUs / JOBS).toFixed(1);
   perJob['workers cpu us'] = +((workersCpu.user + workersCpu.system) / JOBS).toFixed(1);
+  if (workersMainUs > 0) perJob['workers main thread cpu us'] = +(workersMainUs / JOBS).toFixed(1);
   Object.assign(perJob, gcStats);
+  perJob['first ack ms'] = Math.round(firstAckMs);
   if (wire) {
     perJob['wire bytes to broker'] = Math.round(wire.received / JOBS);
     perJob['wire bytes from broker'] = Math.round(wire.sent / JOBS);
@@ -379,8 +396,11 @@ async function redelivery(url: string, admin: Admin) {
 }
 
 async function main(): Promise<void> {
-  const nodeArgs = values['broker-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['broker-cpu-prof']] : [];
-  const broker = await startBroker(undefined, [], nodeArgs);
+  const nodeArgs = [
+    ...values['broker-node-args'].split(' ').filter(Boolean),
+    ...(values['broker-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['broker-cpu-prof']] : []),
+  ];
+  const broker = await startBroker(undefined, [], nodeArgs, values['broker-output']);
   // A SIGTERM to this process alone (bench/workqueue.ts stopping, `timeout`) would leave the
   // broker running: stop it, then exit.
   const onSignal = (sig: NodeJS.Signals) => { void broker.stop().finally(() => process.exit(128 + constants.signals[sig])); };

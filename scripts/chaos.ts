@@ -3,7 +3,7 @@
  * "Fault-injection harness"):
  *
  *   npm run chaos -- --duration 300 --seed 7 [--brokers 3|5]
- *        [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign] [--target-coordinator]
+ *        [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign,pause-long,cut-etcd-controller,pause-etcd] [--target-coordinator]
  *        [--workloads produce,group,queue] [--report FILE] [--history] [--broker-logs]
  *
  * Builds dist/ first (the brokers run the compiled CLI, as under npm test), runs one seeded
@@ -21,7 +21,7 @@ import { findBinary } from '../test/external-tool.js';
 import { DEFAULTS, runChaos, type Workload } from './chaos/run-chaos.js';
 import { FAULT_KINDS, type FaultKind } from './chaos/nemesis.js';
 
-const USAGE = 'usage: npm run chaos -- [--duration S] [--seed N] [--brokers 3|5] [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign] '
+const USAGE = 'usage: npm run chaos -- [--duration S] [--seed N] [--brokers 3|5] [--faults kill,pause,cut-etcd,cut-net,kill-etcd,move-leader,reassign,pause-long,cut-etcd-controller,pause-etcd] '
   + '[--target-coordinator] [--workloads produce,group,queue] [--quiet S] [--session-ttl-ms MS] [--report FILE] [--history] [--broker-logs]';
 
 function fail(msg: string): never {
@@ -65,9 +65,10 @@ for (const w of workloads) if (!['produce', 'group', 'queue'].includes(w)) fail(
 if (a['broker-logs'] && !a.report) fail('--broker-logs needs --report FILE (the logs are written beside it)');
 if (findBinary('etcd') === undefined) fail('etcd is needed: apt-get install etcd-server (etcd-server 3.4)');
 
-const build = spawnSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+// scripts/build-dist.mjs: safe while another run in this checkout starts brokers from dist/.
+const build = spawnSync(process.execPath, [resolve(ROOT, 'scripts/build-dist.mjs')], { cwd: ROOT, stdio: 'inherit' });
 if (build.status !== 0) {
-  console.error('chaos: the build (tsc -p tsconfig.build.json) failed');
+  console.error('chaos: the build (scripts/build-dist.mjs) failed');
   process.exit(1);
 }
 process.env.TEST_SLUICE_CLI = resolve(ROOT, 'dist/cli/main.js');

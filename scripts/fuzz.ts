@@ -47,9 +47,10 @@ if (!(durationS > 0) || !Number.isInteger(runs) || runs <= 0 || (replay !== unde
 }
 
 // Brokers run the compiled CLI (as under npm test): faster to start, no tsx process.
-const build = spawnSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+// scripts/build-dist.mjs: safe while another run in this checkout starts brokers from dist/.
+const build = spawnSync(process.execPath, [resolve(ROOT, 'scripts/build-dist.mjs')], { cwd: ROOT, stdio: 'inherit' });
 if (build.status !== 0) {
-  console.error('fuzz: the build (tsc -p tsconfig.build.json) failed');
+  console.error('fuzz: the build (scripts/build-dist.mjs) failed');
   process.exit(1);
 }
 process.env.TEST_SLUICE_CLI = resolve(ROOT, 'dist/cli/main.js');

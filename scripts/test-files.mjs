@@ -50,6 +50,18 @@ async function runFile(file, forceExit) {
   return { file, budgetMs, ms: Date.now() - started, report, counts };
 }
 
+/**
+ * What a failed file's spec report says of its failures, at most `maxLines` lines: the
+ * reporter's closing "failing tests:" section (each failed test, its error and stack), or the
+ * report's last lines when there is none (a file that did not load, or was cut at its budget).
+ */
+export function failureDetails(report, maxLines = 60) {
+  const at = report.lastIndexOf('failing tests:');
+  const lines = (at >= 0 ? report.slice(at) : report).trimEnd().split('\n');
+  if (lines.length <= maxLines) return lines.join('\n');
+  return at >= 0 ? [...lines.slice(0, maxLines), `... (${lines.length - maxLines} more lines above, in the file's report)`].join('\n') : lines.slice(-maxLines).join('\n');
+}
+
 async function main() {
   const files = process.argv.slice(2);
   if (files.length === 0) {
@@ -71,12 +83,15 @@ async function main() {
       process.stdout.write(`\n# ${r.file} (${(r.ms / 1000).toFixed(1)} s of its ${r.budgetMs / 1000} s)\n${r.report}`);
       for (const k of COUNTS) totals[k] += r.counts[k] ?? 0;
       // A file cut at its budget, or one that failed to load, reports no passing count of its own.
-      if ((r.counts.fail ?? 0) > 0 || (r.counts.cancelled ?? 0) > 0 || r.counts.tests === undefined) failed.push(r.file);
+      if ((r.counts.fail ?? 0) > 0 || (r.counts.cancelled ?? 0) > 0 || r.counts.tests === undefined) failed.push(r);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  // The failures again, last: a CI log is often read from its tail (or only its tail is kept),
+  // and the failing file's report scrolled past long before the run ended.
+  for (const r of failed) process.stdout.write(`\n# failed: ${r.file}\n${failureDetails(r.report)}\n`);
   process.stdout.write(`\n${files.length} files: ${COUNTS.map((k) => `${k} ${totals[k]}`).join(', ')}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  if (failed.length) process.stdout.write(`failed files:\n${failed.map((f) => `  ${f}`).join('\n')}\n`);
+  if (failed.length) process.stdout.write(`failed files:\n${failed.map((r) => `  ${r.file}`).join('\n')}\n`);
   process.exitCode = failed.length ? 1 : 0;
 }
 

@@ -43,4 +43,9 @@ test('the run fails, naming the file, when a test of one file fails, and passes 
   assert.match(failed.stdout, /2 files: tests 3, suites 0, pass 2, fail 1/);
   assert.match(failed.stdout, new RegExp(`failed files:\\n  ${bad.replace(/[.]/g, '\\.')}`));
   assert.doesNotMatch(failed.stdout.split('failed files:')[1]!, /ok\.test\.mjs/);
+  // The failure's message is repeated after every file's report, beside the summary (a CI log's tail).
+  const tail = failed.stdout.slice(failed.stdout.lastIndexOf('\n# failed: '));
+  assert.match(tail, /broken/);
+  assert.match(tail, /Error: boom/);
+  assert.match(tail, /2 files: tests 3/);
 });

@@ -9,6 +9,7 @@
  * (`untilReassigned`). Targets: fault-choice.ts.
  */
 import { Admin } from '../../src/client/admin.js';
+import { ClusterKeys } from '../../src/cluster/keys.js';
 import { Api, type MetadataResponse } from '../../src/protocol/api.js';
 import { until } from '../../test/cluster/cluster-helpers.js';
 import { untilAllRegistered } from '../../test/cluster/broker-cluster.js';
@@ -17,7 +18,10 @@ import { pickBroker, planReassignment, type ReassignPlan } from './fault-choice.
 import type { History } from './history.js';
 import type { Rng } from './random.js';
 
-export const FAULT_KINDS = ['kill', 'pause', 'cut-etcd', 'cut-net', 'kill-etcd', 'move-leader', 'reassign'] as const;
+export const FAULT_KINDS = [
+  'kill', 'pause', 'cut-etcd', 'cut-net', 'kill-etcd', 'move-leader', 'reassign',
+  'pause-long', 'cut-etcd-controller', 'pause-etcd',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** What to do, and to whom. */
@@ -31,6 +35,8 @@ export interface NemesisOptions {
   holdMs: readonly [number, number];
   /** Quiet time between a recovery and the next fault, ms. */
   gapMs: readonly [number, number];
+  /** The brokers' etcd session TTL: a `pause-long` is held past it (1.5-2.5 times), whatever `holdMs` says. */
+  sessionTtlMs: number;
   /** Bound on the wait for recovery after a heal. */
   recoverTimeoutMs: number;
   /** The consumer group whose coordinator's broker broker faults favour (when it is among `targets`). */
@@ -56,7 +62,11 @@ export class Nemesis {
       await this.sleep(this.rng.int(this.o.gapMs[0], this.o.gapMs[1]));
       if (this.stopping) break;
       const kind = this.rng.pick(this.o.kinds);
-      const hold = this.rng.int(this.o.holdMs[0], this.o.holdMs[1]);
+      // A stall past the lease is what `pause-long` is for: the broker wakes up deposed, its
+      // sessions gone, still believing what it believed (a GC pause or a frozen VM).
+      const hold = kind === 'pause-long'
+        ? this.rng.int(Math.round(this.o.sessionTtlMs * 1.5), Math.round(this.o.sessionTtlMs * 2.5))
+        : this.rng.int(this.o.holdMs[0], this.o.holdMs[1]);
       await this.inject(kind, hold);
     }
   }
@@ -70,20 +80,27 @@ export class Nemesis {
   private async inject(kind: FaultKind, holdMs: number): Promise<void> {
     if (kind === 'reassign') return this.reassign(holdMs);
     const c = this.cc.cluster;
-    const choice = kind === 'kill-etcd' ? { nodeId: 0, coordinator: false } : await this.pickTarget(kind);
-    if (choice === undefined) return;
+    const choice = kind === 'kill-etcd' || kind === 'pause-etcd' ? { nodeId: 0, coordinator: false } : await this.pickTarget(kind);
+    if (choice === undefined) {
+      this.h.event('nemesis', 'skip', { fault: kind, why: 'no target' });
+      return;
+    }
     const target = choice.nodeId;
     const b = target > 0 ? c.broker(target) : undefined;
     const fault = this.h.invoke('nemesis', 'fault', {
-      fault: kind, target: target > 0 ? `broker-${target}` : 'etcd', holdMs, ...(choice.coordinator ? { groupCoordinator: true } : {}),
+      fault: kind, target: target > 0 ? `broker-${target}` : 'etcd', holdMs,
+      ...(choice.coordinator ? { groupCoordinator: true } : {}), ...(choice.controller ? { controller: true } : {}),
     });
     try {
       switch (kind) {
         case 'kill': await b!.kill(); break;
-        case 'pause': b!.pause(); break;
-        case 'cut-etcd': this.cc.etcdLink.get(target)!.cut(); break;
+        case 'pause':
+        case 'pause-long': b!.pause(); break;
+        case 'cut-etcd':
+        case 'cut-etcd-controller': this.cc.etcdLink.get(target)!.cut(); break;
         case 'cut-net': this.cc.front.get(target)!.cut(); break;
         case 'kill-etcd': await c.etcd.kill(); break;
+        case 'pause-etcd': c.etcd.pause(); break;
         case 'move-leader': await b!.stop('SIGTERM'); break;
       }
       fault.ok();
@@ -97,10 +114,13 @@ export class Nemesis {
       switch (kind) {
         case 'kill':
         case 'move-leader': await b!.restart(); break;
-        case 'pause': b!.resume(); break;
-        case 'cut-etcd': this.cc.etcdLink.get(target)!.restore(); break;
+        case 'pause':
+        case 'pause-long': b!.resume(); break;
+        case 'cut-etcd':
+        case 'cut-etcd-controller': this.cc.etcdLink.get(target)!.restore(); break;
         case 'cut-net': this.cc.front.get(target)!.restore(); break;
         case 'kill-etcd': await c.etcd.restart(); break;
+        case 'pause-etcd': c.etcd.resume(); break;
       }
       heal.ok();
     } catch (err) {
@@ -171,11 +191,18 @@ export class Nemesis {
 
   /**
    * A broker among the targets (the group coordinator's half of the time: pickBroker); for
-   * move-leader one that leads a partition of the run's topics or is the group coordinator
-   * (else none: skipped).
+   * move-leader one that leads a partition of the run's topics or is the group coordinator;
+   * for cut-etcd-controller the controller (Metadata's controllerId), which keeps its links to
+   * the other brokers and its clients. None (skipped) when no target fits.
    */
-  private async pickTarget(kind: FaultKind): Promise<{ nodeId: number; coordinator: boolean } | undefined> {
+  private async pickTarget(kind: FaultKind): Promise<{ nodeId: number; coordinator: boolean; controller?: boolean } | undefined> {
     const coordinator = await this.groupCoordinator();
+    if (kind === 'cut-etcd-controller') {
+      const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);
+      const ctl = md?.controllerId;
+      if (ctl === undefined || ctl < 0 || !this.o.targets.includes(ctl)) return undefined;
+      return { nodeId: ctl, coordinator: ctl === coordinator, controller: true };
+    }
     if (kind !== 'move-leader') return pickBroker(this.rng, this.o.targets, coordinator);
     const leaders = new Set<number>(coordinator === undefined ? [] : [coordinator]);
     const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);
@@ -194,10 +221,25 @@ export class Nemesis {
     return undefined;
   }
 
-  /** Waits until every broker is registered and every partition of the topics has a leader. */
+  /**
+   * Waits until every broker is registered (in etcd itself, and in every broker's view) and
+   * every partition of the topics has a leader. The views alone do not do: a broker whose etcd
+   * client gave up keeps a view nobody updates, which still lists everybody.
+   */
   async recover(): Promise<boolean> {
     const op = this.h.invoke('nemesis', 'recover');
     try {
+      await until(async () => {
+        const etcd = this.cc.cluster.etcd.client();
+        try {
+          const keys = await etcd.getAll().prefix(new ClusterKeys('sluice').brokersPrefix /* the brokers' default clusterName */).options({ deadline: Date.now() + 5000 }).keys();
+          return keys.length === this.cc.cluster.brokers.length ? true : undefined;
+        } catch {
+          return undefined;
+        } finally {
+          etcd.close();
+        }
+      }, this.o.recoverTimeoutMs, 'every broker registered in etcd');
       await untilAllRegistered(this.cc.cluster, this.cc.cluster.brokers.length, this.o.recoverTimeoutMs);
       await until(async () => {
         const md = await this.cc.cluster.metadata(undefined, [...this.o.topics]).catch(() => undefined);

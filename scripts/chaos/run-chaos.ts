@@ -109,7 +109,7 @@ export interface ChaosReport {
   notes: string[];
   summary: string;
   history?: Op[];
-  /** Every broker's output (all its lives) by node id, kept when an anomaly was found (or keepBrokerLogs): who answered what. */
+  /** Every broker's output (all its lives) by node id, and etcd's as `etcd`, kept when an anomaly was found (or keepBrokerLogs): who answered what. */
   brokerLogs?: Record<string, string>;
 }
 
@@ -149,7 +149,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       : undefined;
     const targets = cc.cluster.brokers.map((b) => b.nodeId).filter((n) => o.targetCoordinator || n !== shareHome);
     const nemesis = new Nemesis(cc, h, rng, {
-      kinds: o.faults, targets, topics, holdMs: o.holdMs, gapMs: o.gapMs, recoverTimeoutMs: 90_000,
+      kinds: o.faults, targets, topics, holdMs: o.holdMs, gapMs: o.gapMs, recoverTimeoutMs: 90_000, sessionTtlMs: o.sessionTtlMs,
       replicationFactor: REPLICATION_FACTOR,
       ...(group ? { groupId: GROUP } : {}),
       ...(shareHome === undefined ? {} : { pinned: new Map([[JOBS_TOPIC, [shareHome]]]) }),
@@ -167,6 +167,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (o.minFaults) await untilFaults(h, o.minFaults, log);
     nemesis.stop();
     await nemesisDone;
+    const unrecovered = h.ops.filter((op) => op.f === 'recover' && op.type === 'info').length;
+    if (unrecovered > 0) notes.push(`${unrecovered} recovery wait(s) ran out of time: the cluster was not whole again (every broker registered in etcd and in every view, every partition led) within 90 s of a heal`);
     log(`[${(h.now() / 1000).toFixed(1)}s] faults over; quiet for ${o.quietS} s`);
     await new Promise((r) => setTimeout(r, o.quietS * 1000));
     const workEnd = h.now();
@@ -197,6 +199,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await admin.close().catch(() => {});
     }
 
+    // etcd dies only by a kill-etcd fault, which restarts it: one found gone here died by itself.
+    const etcdProc = cc.cluster.etcd.proc;
+    if (etcdProc.exitCode !== null || etcdProc.signalCode !== null) {
+      anomalies.push({ kind: 'etcd-exited', evidence: { exitCode: etcdProc.exitCode, signal: etcdProc.signalCode } });
+    }
     log(`[${(h.now() / 1000).toFixed(1)}s] stopping the brokers to read their replicas`);
     for (const b of cc.cluster.brokers) await b.stop();
     const logs = new Map<string, Map<number, LogRecord[]>>();
@@ -245,7 +252,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       notes,
       summary: '',
       history: h.ops,
-      ...(anomalies.length > 0 || o.keepBrokerLogs ? { brokerLogs: Object.fromEntries(cc.cluster.brokers.map((b) => [String(b.nodeId), b.logs()])) } : {}),
+      ...(anomalies.length > 0 || o.keepBrokerLogs
+        ? { brokerLogs: { ...Object.fromEntries(cc.cluster.brokers.map((b) => [String(b.nodeId), b.logs()])), etcd: cc.cluster.etcd.logs() } }
+        : {}),
     };
     report.summary = summaryLine(report);
     return report;

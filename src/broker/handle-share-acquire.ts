@@ -105,14 +105,25 @@ async function acquire(ctx: BrokerContext, svc: ShareService, req: ShareAcquireR
   let acquiredUnder: string | undefined;
   const jobs = jobSource(ctx);
   const quotaBytes = consumerAnswerBound(ctx.quotas, scope);
+  const stillBound = (): boolean => !scope?.closed && svc.isBound(scope, groupId, workerId);
   const attempt = async (): Promise<ShareAcquirePartitionResult[] | undefined> => {
-    if (scope?.closed || !svc.isBound(scope, groupId, workerId)) return undefined;
+    if (!stillBound()) return undefined;
     // A parked retry must not bring back a group deleted meanwhile, with broker defaults in
     // place of this worker's settings: its next acquire recreates it properly.
     if (attempted && !svc.coord.group(groupId)) return undefined;
     attempted = true;
     const sources = jobs.partitions(known);
-    if (req.maxRecords > 0) await startLatestAtLeader(svc, jobs, groupId, workerId, sources);
+    if (req.maxRecords > 0) {
+      const existed = svc.coord.group(groupId) !== undefined;
+      await startLatestAtLeader(svc, jobs, groupId, workerId, sources, stillBound);
+      // Requests of one connection run at once (request-pipeline.ts): this worker's leave,
+      // its connection's close or the group's delete may have run during that await (a
+      // broker that read the last long poll and close()'s leave in one go runs the leave
+      // there). Acquiring now would register the worker again, bound to no connection, and
+      // lock records to it until its session and their locks expire (test/broker/
+      // handle-share-leave.test.ts), or bring a deleted group back with broker defaults.
+      if (!stillBound() || (existed && !svc.coord.group(groupId))) return undefined;
+    }
     const got = svc.coord.acquire(groupId, workerId, sources, req.maxRecords);
     if (got.length === 0) return undefined;
     acquiredUnder = svc.holderOf(groupId, workerId);
@@ -180,12 +191,14 @@ function answer(svc: ShareService, req: ShareAcquireRequest, partitions: ShareAc
  * partition leader's end (JobSource.latestAtLeader): where it is read from a follower replica,
  * the end the follower knows lags. Only partitions the group has not started pay the request.
  */
-async function startLatestAtLeader(svc: ShareService, jobs: JobSource, groupId: string, workerId: string, sources: readonly PartitionSource[]): Promise<void> {
+async function startLatestAtLeader(svc: ShareService, jobs: JobSource, groupId: string, workerId: string, sources: readonly PartitionSource[], stillBound: () => boolean): Promise<void> {
   let g = svc.coord.group(groupId);
   if ((g?.config ?? svc.coord.defaults).startFrom !== 'latest') return;
   for (const s of sources) {
     if (g?.existing(s.topic, s.partition)) continue;
     const end = await jobs.latestAtLeader(s.topic, s.partition).catch(() => undefined);
+    // The worker left (or its connection closed) during the await: the heartbeat below would register it again.
+    if (!stillBound()) return;
     if (end === undefined) continue;
     if (!g) {
       svc.coord.heartbeat(groupId, workerId);

@@ -187,6 +187,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       this.emit('controller', false);
     });
     election.on('error', (err) => { this.log.error('cluster.controller.election-failed', { error: err.message }); });
+    election.on('retrying', (err, delay) => { this.log.warn('cluster.controller.campaign-retrying', { error: err.message, retryInMs: delay }); });
     this.controller?.stop();
     this.controller = new FailoverController(this.client, this.keys, election, this.directory, {
       uncleanLeaderElection: this.opts.uncleanLeaderElection === true,

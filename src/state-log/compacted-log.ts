@@ -63,7 +63,19 @@ export abstract class CompactedLog {
   private housekeeping: Promise<unknown> = Promise.resolve();
   /** Every append queued so far, each with its fsync when durable. */
   private done: Promise<unknown> = Promise.resolve();
+  /**
+   * A compaction has started and not ended. The writes made meanwhile do not ask for another
+   * (beside: they go on while it runs; the next write after it asks if the log is still due).
+   */
   private compacting = false;
+  /**
+   * The compaction asked for that has not started yet. Asks made before it starts join it:
+   * its snapshot is taken after them, so it covers what each asked for. Before, every ask
+   * queued a compaction of its own: in place, each of the writes queued behind the one that
+   * found the log due ran before the compaction it asked for and asked again, and the log
+   * took one whole snapshot per write, back to back (test/state-log/compaction-asks.test.ts).
+   */
+  private asked: Promise<void> | undefined;
   /** Set by close(): later writes are refused (closedError()), later compactions skipped. */
   private closed = false;
   private readonly compactRatio: number;
@@ -96,9 +108,19 @@ export abstract class CompactedLog {
    * pick-up included (docs/queue-performance.md, "Pick-up latency").
    */
   compact(): Promise<void> {
-    if (this.dir.advanceLogStart) return this.enqueue(() => this.compactNow());
-    const run = this.housekeeping.then(() => this.compactBeside());
-    this.housekeeping = run.catch(() => undefined);
+    if (this.asked) return this.asked;
+    const start = (): Promise<void> => {
+      this.asked = undefined; // from here on, an ask may come after the snapshot: it needs a compaction of its own
+      return this.dir.advanceLogStart ? this.compactNow() : this.compactBeside();
+    };
+    let run: Promise<void>;
+    if (this.dir.advanceLogStart) {
+      run = this.enqueue(start);
+    } else {
+      run = this.housekeeping.then(start);
+      this.housekeeping = run.catch(() => undefined);
+    }
+    this.asked = run;
     return run;
   }
 
@@ -216,7 +238,7 @@ export abstract class CompactedLog {
       await log.append(batch, { durable: durable && !log.flush, inPlace: true });
       this.records += records.length;
       apply?.();
-      if (!this.compacting && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
+      if (!this.compacting && !this.asked && this.records >= this.compactMinRecords && this.records > this.compactRatio * this.liveKeys()) {
         // Queued behind this write; its failure must not fail this write, which already succeeded.
         this.compact().catch(this.onCompactionError);
       }
@@ -250,7 +272,7 @@ export abstract class CompactedLog {
 
   /** In place (GenerationDir.advanceLogStart): the whole compaction in the write queue. */
   private async compactNow(): Promise<void> {
-    if (this.compacting || this.closed) return;
+    if (this.closed) return; // compactions run one at a time (compact()): none is under way here
     this.compacting = true;
     try {
       await this.compactInPlace((offset) => this.dir.advanceLogStart!(this.gen, offset));
@@ -267,7 +289,7 @@ export abstract class CompactedLog {
    * marker); after it, g+1, whatever is left of g (openNewestGeneration).
    */
   private async compactBeside(): Promise<void> {
-    if (this.compacting || this.closed) return;
+    if (this.closed) return; // compactions run one at a time (compact()): none is under way here
     this.compacting = true;
     try {
       const next = this.gen + 1; // only compactions change gen, and they run one at a time

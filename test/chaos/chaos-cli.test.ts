@@ -17,7 +17,7 @@ function chaos(...args: string[]) {
 test('an unknown fault and a broker count other than 3 or 5 are refused naming the value', () => {
   const bad = chaos('--faults', 'kill,flood');
   assert.equal(bad.status, 2, bad.stderr);
-  assert.match(bad.stderr, /unknown fault "flood"; faults: kill, pause, cut-etcd, cut-net, kill-etcd, move-leader, reassign/);
+  assert.match(bad.stderr, /unknown fault "flood"; faults: kill, pause, cut-etcd, cut-net, kill-etcd, move-leader, reassign, pause-long, cut-etcd-controller, pause-etcd/);
   const four = chaos('--brokers', '4');
   assert.equal(four.status, 2, four.stderr);
   assert.match(four.stderr, /--brokers must be 3 or 5, got 4/);

@@ -3,12 +3,14 @@
 // controller's writes refused by etcd itself (the create-revision guard), not by its belief.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { Etcd3 } from 'etcd3';
 import { ControllerElection } from '../../src/cluster/controller-election.js';
 import { ControllerFencedError, SessionExpiredError } from '../../src/cluster/errors.js';
 import { EtcdSession } from '../../src/cluster/etcd-session.js';
 import { ClusterKeys } from '../../src/cluster/keys.js';
 import { startMember, until } from './cluster-helpers.js';
 import { etcdForFile, etcdTool } from './etcd-process.js';
+import { startTcpProxy } from '../tcp-proxy.js';
 
 const TTL_MS = 2000;
 // The member processes run the broker's default lease: they never rejoin after losing it
@@ -116,4 +118,32 @@ test('a candidate whose session is lost while it waits gives up with SessionExpi
   const err = await bWaits;
   assert.ok(err instanceof SessionExpiredError && err.code === 'SESSION_EXPIRED' && err.retriable, String(err));
   assert.equal(b.epoch, undefined, 'B never led');
+});
+
+test('a candidate whose campaign meets an etcd it cannot reach, its session still valid, keeps campaigning and is elected once the leader resigns', opts, async (t) => {
+  const keys = new ClusterKeys('unreachable-campaign');
+  const sa = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  // B's session keeps its lease over the direct client, so it stays valid throughout; only
+  // B's election talks through the proxy, which is cut when B starts campaigning (a broker
+  // whose etcd link drops between its registration and its campaign, or whose client's
+  // circuit breaker is open then: chaos seed 82).
+  const sb = await EtcdSession.open(env.client, { ttlMs: 5000 });
+  const proxy = await startTcpProxy(Number(new URL(env.etcd.url).port));
+  const viaProxy = new Etcd3({ hosts: proxy.url });
+  t.after(async () => { await sa.close(); await sb.close(); viaProxy.close(); await proxy.close(); });
+  const a = new ControllerElection(env.client, keys, sa, 1);
+  const b = new ControllerElection(viaProxy, keys, sb, 2);
+  const epochA = await a.campaign();
+
+  proxy.cut();
+  const outcome = b.campaign().then((epoch) => ({ epoch }), (err: unknown) => ({ err }));
+  // Either B is retrying, or (the old behaviour) its campaign already gave up.
+  await Promise.race([new Promise((resolveP) => { b.once('retrying', resolveP); }), outcome]);
+  proxy.restore();
+  assert.ok(sb.isValid(), 'B\'s session stayed valid: nothing but the campaign failed');
+  await a.resign();
+  const won = await Promise.race([outcome, new Promise<{ err: string }>((resolveP) => { setTimeout(() => { resolveP({ err: 'not elected within 30 s' }); }, 30_000).unref(); })]);
+  assert.ok('epoch' in won, `B is elected once A resigns: ${'err' in won ? String(won.err) : ''}`);
+  assert.ok(won.epoch > epochA, `a higher epoch (${epochA} -> ${won.epoch})`);
+  assert.equal(b.epoch, won.epoch);
 });

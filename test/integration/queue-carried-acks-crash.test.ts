@@ -2,7 +2,12 @@
 // acks are on their way, taken or being written when it dies): no job whose ack was confirmed
 // (job.ack() resolved) is delivered again after the restart; one whose ack was not confirmed
 // may be, with its delivery count carried over; none is lost (the group ends with every job
-// acked). The order "confirmed only once fsynced" is test/broker/share-acquire-acks.test.ts's:
+// acked). Two things cross the kill on the wire and are not defects: an answer or a push the
+// broker wrote before it died is still read by the client afterwards (so every confirmation
+// w1 ever got counts, taken once w1 is closed), and an acquisition whose state write was in
+// the log when the broker died but whose answer never reached w1 was counted as a delivery
+// (so a job w1 never saw may come back at count 2: at most the records of the acquires in
+// flight then). The order "confirmed only once fsynced" is test/broker/share-acquire-acks.test.ts's:
 // a SIGKILL keeps the page cache, so only a confirmation before the write shows here (seen:
 // a client that resolves carried acks when it sends them fails "jobs whose ack was confirmed
 // were delivered again").
@@ -46,11 +51,10 @@ test('a broker killed while acks ride on acquires: nothing confirmed comes back,
   const shareAcks = await metricValue(broker.httpUrl, 'sluice_requests_total', { api: 'ShareAck' }).catch(() => 0);
   assert.ok(shareAcks * 4 < acquires, `${shareAcks} ShareAcks beside ${acquires} acquires: the acks were not carried`);
   await broker.kill();
-  const confirmedAtKill = new Set(confirmed);
   await w1.close();
   await run1;
-  // Confirmations cannot arrive from a dead broker.
-  assert.deepEqual([...confirmed].filter((o) => !confirmedAtKill.has(o)), []);
+  // Every confirmation w1 got, including those the broker wrote just before it died.
+  const confirmedAtKill = new Set(confirmed);
   await broker.restart();
 
   const again = new Map<number, number>();
@@ -72,10 +76,20 @@ test('a broker killed while acks ride on acquires: nothing confirmed comes back,
   const back = [...confirmedAtKill].filter((o) => again.has(o));
   assert.deepEqual(back, [], 'jobs whose ack was confirmed were delivered again');
   assert.ok(confirmedAtKill.size >= N / 4);
+  // Confirmations stop with w1: none arrived while w2 worked.
+  assert.equal(confirmed.size, confirmedAtKill.size);
+  let unseenCounted = 0;
   for (const [o, c] of again) {
     const before = firstCount.get(o);
     // A job w1 got and did not see confirmed comes back counted: its acquisition was written.
     if (before !== undefined) assert.equal(c, before + 1, `offset ${o}: delivery count ${c} after ${before} before the crash`);
-    else assert.equal(c, 1, `offset ${o}: never delivered before, count ${c}`);
+    else {
+      // Never seen by w1: never acquired (count 1), or acquired by an answer lost in the kill (count 2).
+      assert.ok(c === 1 || c === 2, `offset ${o}: never seen before the crash, count ${c}`);
+      if (c === 2) unseenCounted++;
+    }
   }
+  // Only the acquires in flight at the kill can have been lost on the way: at most two per
+  // worker (QueueConsumer's ACQUIRES_IN_FLIGHT) of at most `concurrency` records each.
+  assert.ok(unseenCounted <= 2 * 64, `${unseenCounted} jobs never seen by w1 came back at count 2: more than the acquires in flight at the kill could hold`);
 });
