@@ -43,6 +43,7 @@ export const ERRORS = {
   CLUSTER_AUTHORIZATION_FAILED: { code: 31, retriable: false, message: 'the principal may not do this on the cluster (an admin or broker-only request; no ACL allows it, or one denies it)' },
   UNSUPPORTED_SASL_MECHANISM: { code: 33, retriable: false, message: 'the broker does not offer this SASL mechanism' },
   ILLEGAL_SASL_STATE: { code: 34, retriable: false, message: 'the SASL request is not the one expected at this step of the exchange' },
+  INCONSISTENT_GROUP_PROTOCOL: { code: 23, retriable: false, message: 'the member asked for group settings other than the existing group\'s (a share group\'s are changed with an alter, not by a worker joining)' },
   INVALID_GROUP_ID: { code: 24, retriable: false, message: 'the group id is invalid' },
   UNKNOWN_MEMBER_ID: { code: 25, retriable: false, message: 'the member is not known to the group' },
   INVALID_SESSION_TIMEOUT: { code: 26, retriable: false, message: 'the session timeout is outside the allowed range' },

@@ -10,8 +10,15 @@
  * (lock expiry, end of a backoff). Attempts never overlap; a closed connection ends the wait
  * without acquiring (its worker has left, and records locked now would stay locked for nobody).
  *
- * The first acquire of a new group may carry settings (visibility timeout, attempts, ...);
- * an existing group keeps its config.
+ * Settings (visibility timeout, attempts, limits, ...) a worker gives create the group when it
+ * does not exist; an existing group keeps its config. A worker's acquires until its first
+ * answer (its join) also say `checkSettings`: then settings that differ from the existing
+ * group's are refused (INCONSISTENT_GROUP_PROTOCOL, share-settings.ts refuseOtherSettings)
+ * before the worker is bound or anything is acquired. Only the join is checked, so a
+ * worker that joined is never refused later because an admin altered the group under it
+ * (after a reconnect or a coordinator move as well), and the acquires of a running worker
+ * pay nothing for it. A client before the flag is never compared (its settings went with
+ * every acquire, and it would be refused by every acquire after an alter).
  */
 import type { Api, ShareAckResult, ShareAcquirePartitionResult, ShareAcquireResponse } from '../protocol/api.js';
 import type { ShareAcquireRequest } from '../protocol/api-table.js';
@@ -20,7 +27,7 @@ import type { PartitionSource } from '../queue/share-coordinator.js';
 import type { BrokerContext, RequestScope } from './context.js';
 import { partitionKey, shareGroupKey, SHARE_TICK_KEY } from './purgatory.js';
 import { holdBackDelayed } from './share-delayed.js';
-import { pickSettings } from './share-settings.js';
+import { pickSettings, refuseOtherSettings } from './share-settings.js';
 import { jobSource, type JobSource } from './job-source.js';
 import type { ShareService } from './share-service.js';
 import { shareServiceFor } from './share-coordinators.js';
@@ -45,7 +52,11 @@ function offsetsOf(r: { firstOffset: number; lastOffset: number }): number[] {
 export const handleShareAcquire: Handler<typeof Api.ShareAcquire> = async (ctx, req, scope) => {
   const svc = shareServiceFor(ctx, req.groupId);
   const { groupId, workerId } = req;
-  if (req.settings && !svc.coord.group(groupId)) svc.coord.configure(groupId, pickSettings(req.settings));
+  if (req.settings) {
+    const g = svc.coord.group(groupId);
+    if (!g) svc.coord.configure(groupId, pickSettings(req.settings));
+    else if (req.checkSettings === true) refuseOtherSettings(groupId, g.config, req.settings, req.topics, svc.coord.defaults);
+  }
   svc.bindWorker(scope, groupId, workerId);
   // Settles carried by the acquire, applied before it (their freed slots count for it) and
   // in the same tick, so the acquisition's state change shares their write. Their outcome is

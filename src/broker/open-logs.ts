@@ -3,7 +3,7 @@
  * dataDir with the configured log defaults, forwarding storage events to the broker log at
  * the level storage gives them (events.ts) and counting lost or refused data in metrics.
  */
-import { openLogManager } from '../storage/log-manager.js';
+import { openLogManager, type LogManagerOptions } from '../storage/log-manager.js';
 import { CORRUPT_READ_EVENT, DATA_LOSS_EVENTS, storageEventLevel } from '../storage/events.js';
 import { OpenFileCache } from '../storage/open-file-cache.js';
 import { processFileLimit, segmentFileBudget } from '../storage/file-budget.js';
@@ -23,10 +23,19 @@ export interface OpenLogsOptions {
 }
 
 export function openLogs(config: BrokerConfig, log: Logger, opts: OpenLogsOptions = {}): Promise<LogManager> {
-  return openLogManager(config.dataDir, config.log, {
+  return openLogManager(config.dataDir, config.log, storageOptions(config, log, opts));
+}
+
+/**
+ * What the broker opens partition logs with: the file-backed manager here, and in cluster
+ * mode the placed manager of the data topics too (server.ts), so a storage setting reaches
+ * both. The cluster's once had a list of its own, without producerIdExpirationMs.
+ */
+export function storageOptions(config: BrokerConfig, log: Logger, opts: OpenLogsOptions = {}): LogManagerOptions {
+  return {
     logger: storageLogger(log, opts.metrics), ...(opts.onFsync && { onFsync: opts.onFsync }), producerIdExpirationMs: config.producerIdExpirationMs,
     ...(opts.openFiles && { openFiles: opts.openFiles }),
-  });
+  };
 }
 
 /**

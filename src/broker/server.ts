@@ -55,7 +55,7 @@ import { GROUP_COORDINATOR_TOPIC, SHARE_COORDINATOR_TOPIC } from '../topic-name.
 import { ReplicaFetcher } from '../replication/replica-fetcher.js';
 import { FailsafeChecker } from '../replication/failsafe-checker.js';
 import { newestRevision } from '../cluster/failsafe.js';
-import { openFileBudget, storageLogger } from './open-logs.js';
+import { openFileBudget, storageOptions, type OpenLogsOptions } from './open-logs.js';
 import type { OpenFileCache } from '../storage/open-file-cache.js';
 import { PlacedLogManager } from '../storage/placed-log-manager.js';
 import { nodeFileSystem } from '../storage/file-system.js';
@@ -78,7 +78,7 @@ import { FileQuotaStore } from '../auth/file-quota-store.js';
 import { EtcdQuotaStore } from '../auth/etcd-quota-store.js';
 import type { QuotaStore } from '../auth/quota-store.js';
 
-export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: { onFsync?: (seconds: number) => void; metrics?: BrokerMetrics; openFiles?: OpenFileCache }) => Promise<LogManager>;
+export type OpenLogs = (config: BrokerConfig, log: Logger, opts?: OpenLogsOptions) => Promise<LogManager>;
 
 const VERSION: string = (() => {
   try {
@@ -170,8 +170,9 @@ export class Broker {
     }
     const metrics = this.metrics;
     metrics.collectOpenFiles(() => openFiles.stats());
-    let logs = await this.openLogs(this.config, this.log, metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics, openFiles } : { openFiles });
-    if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound);
+    const storage: OpenLogsOptions = metrics.enabled ? { onFsync: (s) => metrics.fsync(s), metrics, openFiles } : { openFiles };
+    let logs = await this.openLogs(this.config, this.log, storage);
+    if (this.config.etcd !== undefined) logs = await this.joinCluster(logs, bound, storage);
     logs.events.onListenerError = (event, err) => this.log.error('topic event listener failed', { event, error: err });
     collectPartitionStats(metrics, logs);
     const groups = await GroupService.open(this.config, logs, this.log, metrics);
@@ -197,7 +198,13 @@ export class Broker {
       groups.useAuthorizer(this.ctx.authorizer);
     }
     const shares = await ShareCoordinators.start(this.ctx);
-    if (this.ctx.cluster) await this.startReplication(this.ctx, this.ctx.cluster, shares);
+    if (this.ctx.cluster) {
+      await this.startReplication(this.ctx, this.ctx.cluster, shares);
+      // Ready once the controller handled this life (KIP-380, as a Kafka broker waits to be
+      // unfenced): a client sent here meanwhile would meet NOT_LEADER_OR_FOLLOWER for
+      // partitions Metadata names this broker the leader of.
+      await this.ctx.cluster.node.untilEpochHandled();
+    }
     this.ready = true;
     const topics = logs.topics();
     this.log.info('ready', { port: bound, dataDir: logs.dataDir, topics: topics.length, recoveryMs: Date.now() - started });
@@ -209,7 +216,7 @@ export class Broker {
    * topics follow etcd and their placement. On failure the logs opened so far are closed and the
    * error (naming the setting to fix) stops start-up.
    */
-  private async joinCluster(fileLogs: LogManager, bound: number): Promise<LogManager> {
+  private async joinCluster(fileLogs: LogManager, bound: number, storage: OpenLogsOptions): Promise<LogManager> {
     try {
       this.cluster = await startCluster(this.config, bound, this.log);
       const c = this.cluster.ctx;
@@ -226,12 +233,9 @@ export class Broker {
         ...throttleOf(this.follower),
       }));
       c.node.on('sessionLost', (err) => { this.log.warn('not ready: etcd session lost; rejoining', { error: err.message }); });
-      c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId }); });
-      return await PlacedLogManager.open(fileLogs, c.store, {
-        defaults: this.config.log, logger: storageLogger(this.log, metrics.enabled ? metrics : undefined),
-        ...(metrics.enabled ? { onFsync: (s: number) => metrics.fsync(s) } : {}),
-        ...(this.openFiles && { openFiles: this.openFiles }),
-      });
+      c.node.on('registered', () => { this.log.info('registered', { nodeId: c.nodeId, brokerEpoch: c.node.brokerEpoch }); });
+      // The file-backed manager's options (producerIdExpirationMs among them), for the data topics' logs.
+      return await PlacedLogManager.open(fileLogs, c.store, { defaults: this.config.log, ...storageOptions(this.config, this.log, storage) });
     } catch (err) {
       await fileLogs.close().catch(() => {});
       await this.cluster?.close().catch(() => {});
@@ -270,6 +274,9 @@ export class Broker {
     const rm = startReplication({
       // Trusted, not only valid: a re-registered broker's view may still name it leader of partitions given away.
       nodeId: c.nodeId, client: c.node.client, view: c.node.view, sessionValid: () => c.node.sessionTrusted, failsafe: c.failsafe,
+      // A restarted or re-registered broker leads nothing until the controller handled its new epoch (docs/cluster.md, "Failover").
+      leadershipFenced: () => (c.node.epochHandled ? undefined
+        : `broker ${c.nodeId} registered with broker epoch ${String(c.node.brokerEpoch)}, which the controller has not handled yet; retry`),
       logs: ctx.logs, follower: this.follower, replicaLagTimeMs: this.config.replicaLagTimeMs,
       onHighWatermark: (t, p) => { ctx.delayed.wakePartition(t, p); },
       ...(this.metrics.enabled ? { metrics: this.metrics } : {}), logger: this.log,
@@ -277,6 +284,7 @@ export class Broker {
       checkpoint: this.hwCheckpoint,
     });
     ctx.replicas = rm;
+    c.node.on('epochHandled', () => { rm.refresh(); });
     ctx.logs.events.on('topicCreated', (e) => { rm.refresh(e.topic); });
     ctx.logs.events.on('partitionsAdded', (e) => { rm.refresh(e.topic); });
     // A reassignment places a replica of an existing topic here: its role waits for the log.

@@ -23,7 +23,6 @@ import { stderrLogger } from './stderr-logger.js';
 import { addResetTargetOptions, resetTarget, type ResetTargetOpts } from './reset-options.js';
 import { clientSecurity } from './client-security.js';
 import { SHARE_CONFIG_RANGES } from '../queue/share-config.js';
-import { SluiceError } from '../errors.js';
 
 interface ConsumeOpts extends SettingFlags {
   broker: string[];
@@ -58,56 +57,6 @@ function settingsOf(o: SettingFlags): ShareGroupSettings {
   if (o.maxInFlight !== undefined) settings.maxInFlight = o.maxInFlight;
   if (o.maxWindow !== undefined) settings.maxWindow = o.maxWindow;
   return settings;
-}
-
-/**
- * The setting flags `queue consume` and `queue alter` share, by wire field: the flag and how
- * a value reads. `--dead-letter-topic` is not here: `queue alter` does not change it.
- */
-const ALTERABLE = [
-  ['rateLimit', '--rate', (n: number) => (n > 0 ? `rate ${n}/s` : 'no rate limit')],
-  ['maxInFlight', '--max-in-flight', (n: number) => (n > 0 ? `max in flight ${n}` : 'no max in flight')],
-  ['visibilityTimeoutMs', '--visibility-timeout', (n: number) => `visibility timeout ${n} ms`],
-  ['maxDeliveries', '--max-deliveries', (n: number) => `max deliveries ${n}`],
-  ['maxWindow', '--max-window', (n: number) => `max window ${n}`],
-] as const;
-
-/**
- * `queue consume` flags set the settings of the group the worker creates. On a group that
- * exists with other values they would not apply, so they are refused, naming both values and
- * the `queue alter` that changes them for every worker: as RabbitMQ refuses a queue declared
- * again with other arguments (PRECONDITION_FAILED, "inequivalent arg") and NATS a consumer
- * created again with another config. Applying them instead would let one worker started from
- * an old script change the limits all the group's workers live by. The same values, or no
- * flags, join the group as it is. A group created between this look and the first acquire
- * gets this worker's settings (the acquire creates it): no harm.
- */
-async function refuseOtherSettings(o: ConsumeOpts, topic: string, settings: ShareGroupSettings): Promise<void> {
-  if (Object.keys(settings).length === 0) return;
-  const admin = new QueueAdmin({ ...clientSecurity(), brokers: o.broker });
-  let current: Required<ShareGroupSettings>;
-  try {
-    current = (await admin.describeGroup(o.group)).settings;
-  } catch (err) {
-    if (err instanceof SluiceError && err.code === 'GROUP_ID_NOT_FOUND') return;
-    throw err;
-  } finally {
-    await admin.close();
-  }
-  const differ: string[] = [];
-  const alter: string[] = [];
-  for (const [field, flag, show] of ALTERABLE) {
-    const given = settings[field];
-    if (given === undefined || given === current[field]) continue;
-    differ.push(`${show(current[field])} (${flag} ${given} given)`);
-    alter.push(`${flag} ${given}`);
-  }
-  const dlq = settings.deadLetterTopic;
-  const currentDlq = current.deadLetterTopic ?? `${topic}.dlq`;
-  if (dlq !== undefined && dlq !== currentDlq) differ.push(`dead-letter topic '${currentDlq}' (--dead-letter-topic ${dlq} given; queue alter does not change it)`);
-  if (differ.length === 0) return;
-  const how = alter.length > 0 ? `, or change the group for all its workers first: sluice queue alter ${o.group} ${alter.join(' ')}` : '';
-  throw new SluiceError('INVALID_ARGUMENT', `share group '${o.group}' exists with ${differ.join(', ')}; these flags set a group's settings only when this command creates it. Leave them out to work the group as it is${how}`);
 }
 
 function limit(n: number, unit: string): string {
@@ -152,8 +101,10 @@ export function registerQueueCommand(program: Command): void {
     .addOption(brokerOption())
     .addHelpText('after', '\nSIGTERM or Ctrl-C drains: no more jobs are taken, the one being printed is acked, the jobs not yet printed go back\nto the queue at once (not counted as attempts), the worker leaves the group and the command exits with 0 (1 when --drain-timeout ran out first).\n\nExamples:\n  sluice queue consume emails --group mailer\n  sluice queue consume emails --group mailer --max-messages 100 --format json')
     .action(async (topic: string, o: ConsumeOpts) => {
+      // Setting flags that differ from an existing group's are refused by the broker at this
+      // worker's first acquire, before it takes a job (INCONSISTENT_GROUP_PROTOCOL, naming both
+      // values and the `queue alter` that changes them): the loop below throws it, exit 1.
       const settings = settingsOf(o);
-      await refuseOtherSettings(o, topic, settings);
       // maxMessages: a worker that will stop after N jobs must not hold (and, on exit, give
       // back) more than N.
       const q = new QueueConsumer({ ...clientSecurity(), brokers: o.broker, groupId: o.group, topics: topic, concurrency: o.concurrency, ...(o.maxMessages !== undefined && { maxMessages: o.maxMessages }), settings, logger: stderrLogger('sluice queue') });

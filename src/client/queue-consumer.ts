@@ -90,7 +90,15 @@ export interface QueueConsumerOptions extends ClientOptions {
   maxWaitMs?: number;
   /** Heartbeat period; keep well below the group's sessionTimeoutMs. Default 3000 ms. */
   heartbeatIntervalMs?: number;
-  /** Group settings, applied when this worker's first acquire creates the group. */
+  /**
+   * Group settings, applied when this worker's first acquire creates the group. On a group
+   * that exists, the ones given must be the group's: when one differs, the broker refuses
+   * the worker's first acquire (INCONSISTENT_GROUP_PROTOCOL, naming each with both values
+   * and the `sluice queue alter` that changes the group), and run() rejects with that error
+   * (a for-await loop throws it). Settings left out are not compared. Checked only when the
+   * worker joins: a group altered under a running worker does not stop it. A broker before
+   * this check keeps the group's settings without a word.
+   */
   settings?: ShareGroupSettings;
   /** Wait after a failed acquire (network, unknown topic). Default 500 ms. */
   retryBackoffMs?: number;
@@ -156,7 +164,13 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
   private readonly maxWaitMs: number;
   private readonly retryBackoffMs: number;
   private readonly extendLocks: boolean;
-  private readonly settings: ShareGroupSettings | undefined;
+  /**
+   * The settings fields of this worker's acquires: with `checkSettings` until an acquire or
+   * heartbeat was answered (the join, which the broker checks against an existing group's
+   * settings), then without, so a group altered under the running worker never refuses it.
+   * Still sent afterwards: a group deleted meanwhile is created again with them.
+   */
+  private settingsFields: { settings?: ShareGroupSettings; checkSettings?: true };
   private readonly log: Logger;
 
   /**
@@ -253,7 +267,7 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     this.maxWaitMs = opts.maxWaitMs ?? 5000;
     this.retryBackoffMs = opts.retryBackoffMs ?? 500;
     this.extendLocks = opts.extendLocks ?? true;
-    this.settings = opts.settings;
+    this.settingsFields = opts.settings ? { settings: opts.settings, checkSettings: true } : {};
     this.log = clientLogger(opts);
     const other = opts.shareConnectionWith;
     if (other !== undefined && (!(other instanceof QueueConsumer) || other.groupId !== this.groupId || other.closed)) {
@@ -648,13 +662,19 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
     return r ?? {};
   }
 
+  /** An acquire was answered: the broker accepted this worker's settings (or created the group with them); they are not checked again. */
+  private joined(): void {
+    if (this.settingsFields.checkSettings) this.settingsFields = { settings: this.settingsFields.settings! };
+  }
+
   /** A heartbeat (one at a time); its answer's holder token also tells whether buffered jobs survived a coordinator error (heard()). */
   private beat(): void {
     if (this.closing || !this.loop || this.beating) return;
     this.beating = true;
     const sentAt = this.route.moves;
-    this.route.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...(this.settings && { settings: this.settings }) })
+    this.route.request(Api.ShareAcquire, { groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: 0, maxWaitMs: 0, ...this.settingsFields })
       .then((res) => {
+        this.joined();
         this.link.acks.told(res.acked);
         this.heard(holderIn(res, this.route.moves), sentAt);
       }, () => undefined) // the acquire loop reports connection trouble
@@ -767,14 +787,18 @@ export class QueueConsumer implements JobSettler, AsyncIterable<Job> {
         // Buffered jobs waiting for a holder token since a coordinator error: no long poll,
         // so the answer (heard()) comes at once.
         groupId: this.groupId, workerId: this.workerId, topics: this.topics, maxRecords: want,
-        maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...(this.settings && { settings: this.settings }),
+        maxWaitMs: this.buffer.length > 0 && this.heldAt !== sentAt ? 0 : this.maxWaitMs, ...this.settingsFields,
         ...(carried && { acks: carried.body }),
       }, this.conn.requestTimeoutMs + this.maxWaitMs, carried && ((conn) => acks.sentOn(carried, conn)));
+      this.joined();
       acks.told(res.acked);
       if (carried) acks.answered(carried, res.acksTaken === true);
     } catch (err) {
       if (carried) acks.failed(carried, err as Error);
       if (this.closing) return false;
+      // Refused at a join check that went out with another request this worker's join already
+      // passed (an admin altered the group in between): the worker is in; ask again unchecked.
+      if (err instanceof SluiceError && err.code === 'INCONSISTENT_GROUP_PROTOCOL' && !this.settingsFields.checkSettings) return true;
       if (err instanceof SluiceError && !err.retriable && err.code !== 'CLIENT_CLOSED') throw err;
       return true;
     }

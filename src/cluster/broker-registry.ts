@@ -18,6 +18,14 @@ export interface BrokerInfo {
   startedAt: number;
 }
 
+/** A registration as etcd holds it. */
+export interface Registration {
+  /** The etcd revision at which the registration is in etcd (ClusterNode.viewCaughtUp compares the view with it). */
+  readonly revision: number;
+  /** The broker epoch of this life (KIP-380): the create revision of `brokers/<id>` (BrokerDirectory.epochs). */
+  readonly epoch: number;
+}
+
 /**
  * Registers this broker. A key already held by another lease is either a live broker with the
  * same id (a configuration error) or this broker's previous life, killed less than a TTL ago:
@@ -25,7 +33,7 @@ export interface BrokerInfo {
  */
 export async function registerBroker(
   client: Etcd3, keys: ClusterKeys, session: EtcdSession, info: BrokerInfo, waitMs = session.ttlSeconds * 1000 + 1000,
-): Promise<number> {
+): Promise<Registration> {
   const key = keys.broker(info.nodeId);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -33,11 +41,11 @@ export async function registerBroker(
       .then(client.put(key).value(JSON.stringify(info)).lease(session.leaseId))
       .else(client.get(key))
       .commit();
-    // The revision at which the registration is in etcd (ClusterNode.viewCaughtUp compares the view with it).
-    if (res.succeeded) return revision(res.header.revision);
+    // The put created the key: its create revision is the transaction's.
+    if (res.succeeded) return { revision: revision(res.header.revision), epoch: revision(res.header.revision) };
     const held = res.responses[0]?.response_range.kvs[0];
     if (held === undefined) continue; // it vanished between the compare and the get
-    if (held.lease === session.leaseId) return revision(res.header.revision); // ours already (a retried call)
+    if (held.lease === session.leaseId) return { revision: revision(res.header.revision), epoch: revision(held.create_revision) }; // ours already (a retried call)
     const left = deadline - Date.now();
     if (left <= 0) throw new NodeIdInUseError(info.nodeId, describe(held));
     await waitForDelete(client, key, revision(res.header.revision) + 1, left);

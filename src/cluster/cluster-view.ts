@@ -16,6 +16,7 @@ import { tpKey } from '../protocol/topic-partition.js';
 import type { ClusterKeys } from './keys.js';
 import { revision } from './keys.js';
 import { decodeStoredState, type StoredPartitionState } from './partition-state-store.js';
+import { decodeBrokerEpochs, type BrokerEpochs } from './broker-epochs.js';
 
 export interface TopicRecord {
   /** Random, tells a re-created topic from the deleted one of the same name (as Kafka's KIP-516). */
@@ -30,6 +31,12 @@ export interface TopicRecord {
 type ViewEvents = {
   topic: [name: string, record: TopicRecord | undefined];
   partition: [topic: string, partition: number, state: StoredPartitionState | undefined];
+  /**
+   * The broker epochs the controller has handled (`broker-epochs`, broker-epochs.ts) changed:
+   * undefined while no controller ever wrote them. Emitted in revision order with the partition
+   * events, so every partition state the controller wrote before it is applied already.
+   */
+  brokerEpochs: [epochs: BrokerEpochs | undefined];
   /** A value that no broker wrote (not JSON of the expected shape): skipped, reported. */
   invalid: [key: string, err: Error];
   error: [Error];
@@ -38,6 +45,7 @@ type ViewEvents = {
 export class ClusterView extends EventEmitter<ViewEvents> {
   private readonly topicMap = new Map<string, TopicRecord>();
   private readonly partitionMap = new Map<string, StoredPartitionState>();
+  private handledEpochs: BrokerEpochs | undefined;
   private watcher: Watcher | undefined;
   private seenRevision = 0;
   private closed = false;
@@ -76,6 +84,15 @@ export class ClusterView extends EventEmitter<ViewEvents> {
     return this.partitionMap.values();
   }
 
+  /**
+   * The broker epochs the controller has handled, as of this view's revision; undefined while
+   * the key is absent (no controller of this version has run a pass yet). A value no broker
+   * wrote reads as empty: no broker counts as handled until the controller writes it again.
+   */
+  get brokerEpochs(): BrokerEpochs | undefined {
+    return this.handledEpochs;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -90,13 +107,17 @@ export class ClusterView extends EventEmitter<ViewEvents> {
     const res = await this.client.getAll().prefix(this.keys.root).exec();
     const seenTopics = new Set<string>();
     const seenParts = new Set<string>();
+    let epochs: IKeyValue | undefined;
     for (const kv of res.kvs) {
       const key = kv.key.toString();
       if (key.startsWith(this.keys.topicsPrefix)) seenTopics.add(this.applyTopic(kv, false) ?? '');
       else if (key.startsWith(this.keys.partitionsPrefix)) seenParts.add(this.applyPartition(kv, false) ?? '');
+      else if (key === this.keys.brokerEpochs) epochs = kv;
     }
     for (const name of [...this.topicMap.keys()]) if (!seenTopics.has(name)) this.dropTopic(name);
     for (const [k, s] of [...this.partitionMap]) if (!seenParts.has(k)) this.dropPartition(s.topic, s.partition);
+    // After the partitions: a listener told the epochs finds the states written before them.
+    this.applyBrokerEpochs(epochs);
     const startRev = revision(res.header.revision) + 1;
     this.seenRevision = Math.max(this.seenRevision, startRev - 1);
     this.watcher = await this.client.watch().prefix(this.keys.root).startRevision(String(startRev)).create();
@@ -116,6 +137,23 @@ export class ClusterView extends EventEmitter<ViewEvents> {
     this.seenRevision = Math.max(this.seenRevision, revision(kv.mod_revision));
     if (key.startsWith(this.keys.topicsPrefix)) this.applyTopic(kv, deleted);
     else if (key.startsWith(this.keys.partitionsPrefix)) this.applyPartition(kv, deleted);
+    else if (key === this.keys.brokerEpochs) this.applyBrokerEpochs(deleted ? undefined : kv);
+  }
+
+  /** `kv` undefined: the key is absent. */
+  private applyBrokerEpochs(kv: IKeyValue | undefined): void {
+    let next: BrokerEpochs | undefined;
+    if (kv !== undefined) {
+      try {
+        next = decodeBrokerEpochs(kv.value.toString());
+      } catch (err) {
+        this.emit('invalid', kv.key.toString(), err as Error);
+        next = new Map();
+      }
+    }
+    if (sameEpochs(this.handledEpochs, next)) return;
+    this.handledEpochs = next;
+    this.emit('brokerEpochs', next);
   }
 
   private applyTopic(kv: IKeyValue, deleted: boolean): string | undefined {
@@ -166,6 +204,13 @@ export class ClusterView extends EventEmitter<ViewEvents> {
   private dropPartition(topic: string, partition: number): void {
     if (this.partitionMap.delete(tpKey(topic, partition))) this.emit('partition', topic, partition, undefined);
   }
+}
+
+function sameEpochs(a: BrokerEpochs | undefined, b: BrokerEpochs | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.size !== b.size) return false;
+  for (const [id, e] of a) if (b.get(id) !== e) return false;
+  return true;
 }
 
 export function parseTopicRecord(json: string): TopicRecord {

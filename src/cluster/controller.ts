@@ -30,6 +30,7 @@ import type { BrokerDirectory } from './broker-registry.js';
 import type { ControllerElection } from './controller-election.js';
 import { CoalescedTask } from './coalesced-task.js';
 import { ControllerFencedError } from './errors.js';
+import { WANTED_TXN_OPS } from './etcd-txn-limit.js';
 import { bouncedBrokers, encodeBrokerEpochs, handledEpochs, readBrokerEpochs } from './broker-epochs.js';
 import type { ClusterKeys } from './keys.js';
 import { electLeader, type PartitionState } from './partition-state.js';
@@ -41,18 +42,31 @@ import type { TopicAdmin } from './topic-admin.js';
  * Partitions written per etcd transaction. etcd refuses a transaction with more than
  * `--max-txn-ops` comparisons or operations (128 by default, Debian's etcd-server 3.4 too);
  * each partition adds one put and one mod-revision comparison, beside the epoch's comparison.
+ * An etcd with a lower limit gets smaller batches (`ControllerOptions.maxTxnOps`).
  */
 export const PARTITIONS_PER_TXN = 127;
+
+/** The backoff of a failed pass's retry (FailoverController.retryLater). */
+const PASS_RETRY_MIN_MS = 250;
+const PASS_RETRY_MAX_MS = 10_000;
 
 export interface ControllerEvents {
   /** A partition got a new leader, went offline or lost ISR members; for logs and metrics. */
   onChange?(topic: string, partition: number, from: PartitionState, to: PartitionState): void;
   /** A pass found these brokers live at a broker epoch it had not handled (restarted within their lease); for logs. */
   onBounced?(nodeIds: number[]): void;
+  /** A partition key holding a value no broker wrote: skipped by the pass; for logs. */
+  onInvalid?(key: string, err: Error): void;
   onError?(err: Error): void;
 }
 
 export interface ControllerOptions extends ControllerEvents {
+  /**
+   * The operations etcd takes per transaction (its --max-txn-ops, as etcdTxnOps found it at
+   * start-up); a pass writes min(PARTITIONS_PER_TXN, maxTxnOps - 1) partitions per transaction.
+   * Default WANTED_TXN_OPS (etcd's default).
+   */
+  maxTxnOps?: number;
   /** Elect a replica outside the ISR when no ISR member lives (may lose acknowledged records). */
   uncleanLeaderElection?: boolean;
   /** Finishes topics a previous controller left half-written (their missing partitions) before each pass. */
@@ -63,15 +77,22 @@ export class FailoverController {
   private stopped = false;
   /** Brokers the running pass handles as dead although registered: they bounced (KIP-380). */
   private failing: ReadonlySet<number> = new Set();
+  /** The wait before a failed pass runs again; doubles per failure up to PASS_RETRY_MAX_MS, reset by a pass that succeeds. */
+  private retryMs = PASS_RETRY_MIN_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly passes = new CoalescedTask(async () => {
     try {
       await this.pass();
+      this.retryMs = PASS_RETRY_MIN_MS;
     } catch (err) {
       if (err instanceof ControllerFencedError) return false; // not controller any more: the successor does the work
       this.opts.onError?.(err as Error);
+      this.retryLater();
     }
     return true;
   }, () => !this.stopped && this.election.epoch !== undefined);
+  /** Partitions per transaction: each adds one comparison to the controller epoch's. */
+  private readonly perTxn: number;
   private readonly onDirectoryChange = (): void => { this.passes.kick(); };
   private readonly onElected = (): void => { this.passes.kick(); };
 
@@ -82,6 +103,7 @@ export class FailoverController {
     private readonly directory: BrokerDirectory,
     private readonly opts: ControllerOptions = {},
   ) {
+    this.perTxn = Math.max(1, Math.min(PARTITIONS_PER_TXN, (opts.maxTxnOps ?? WANTED_TXN_OPS) - 1));
     directory.on('change', this.onDirectoryChange);
     election.on('elected', this.onElected);
     this.passes.kick();
@@ -102,8 +124,23 @@ export class FailoverController {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.retryTimer);
     this.directory.off('change', this.onDirectoryChange);
     this.election.off('elected', this.onElected);
+  }
+
+  /**
+   * A failed pass (etcd slow or briefly unreachable, a value it could not read) runs again
+   * after a backoff, not only on the next change of the live brokers: until one succeeds, a
+   * dead broker's partitions have no leader and a restarted broker waits for its epoch to be
+   * handled (ClusterNode.epochHandled) before it is ready.
+   */
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer !== undefined) return;
+    const ms = this.retryMs;
+    this.retryMs = Math.min(PASS_RETRY_MAX_MS, ms * 2);
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.passes.kick(); }, ms);
+    this.retryTimer.unref();
   }
 
   /**
@@ -127,7 +164,7 @@ export class FailoverController {
     if (bounced.length > 0) this.opts.onBounced?.(bounced);
     this.failing = new Set(bounced);
     try {
-      const { states } = await readAllPartitionStates(this.client, this.keys);
+      const { states } = await readAllPartitionStates(this.client, this.keys, (key, err) => { this.opts.onInvalid?.(key, err); });
       const electing: StoredPartitionState[] = [];
       const rest: StoredPartitionState[] = [];
       for (const s of states) {
@@ -159,9 +196,9 @@ export class FailoverController {
     let pending = states;
     while (pending.length > 0) {
       const again: StoredPartitionState[] = [];
-      for (let i = 0; i < pending.length; i += PARTITIONS_PER_TXN) {
+      for (let i = 0; i < pending.length; i += this.perTxn) {
         const batch: { cur: StoredPartitionState; next: PartitionState }[] = [];
-        for (const cur of pending.slice(i, i + PARTITIONS_PER_TXN)) {
+        for (const cur of pending.slice(i, i + this.perTxn)) {
           const next = this.next(cur.state); // the live brokers may have changed since the read
           if (next !== undefined) batch.push({ cur, next });
         }

@@ -24,3 +24,13 @@ export class SessionExpiredError extends SluiceError {
     super('SESSION_EXPIRED', message);
   }
 }
+
+/**
+ * etcd takes fewer operations per transaction than the controller's smallest write (its
+ * `--max-txn-ops`; etcd-txn-limit.ts): nothing a controller decides could be written.
+ */
+export class EtcdTxnLimitError extends SluiceError {
+  constructor(readonly maxTxnOps: number, needed: number) {
+    super('INVALID_CONFIG', `etcd accepts ${maxTxnOps} operations per transaction and the controller needs at least ${needed}: start etcd with --max-txn-ops 128 (its default) or more`);
+  }
+}

@@ -20,6 +20,8 @@ export class ClusterKeys {
   partition(topic: string, partition: number): string { return `${this.partitionsPrefix}${topic}/${partition}`; }
   /** The broker epochs the controller handled last (broker-epochs.ts, KIP-380): one JSON object. */
   get brokerEpochs(): string { return `${this.root}broker-epochs`; }
+  /** Compared, never written: the start-up probe of etcd's --max-txn-ops (etcd-txn-limit.ts). */
+  get txnProbe(): string { return `${this.root}txn-ops-probe`; }
   get producerIdNext(): string { return `${this.root}producer-ids/next`; }
   /** SCRAM users (auth/etcd-user-store.ts): one key per user, its stored credential as JSON. */
   get usersPrefix(): string { return `${this.root}users/`; }

@@ -33,12 +33,24 @@ export async function readPartitionState(client: Etcd3, keys: ClusterKeys, topic
   return kv === undefined ? undefined : decodeStoredState(keys, kv);
 }
 
-/** Every partition's state, with the revision the read saw (to start a watch right after it). */
-export async function readAllPartitionStates(client: Etcd3, keys: ClusterKeys): Promise<{ states: StoredPartitionState[]; revision: number }> {
+/**
+ * Every partition's state, with the revision the read saw (to start a watch right after it). A
+ * value no broker wrote is skipped and told to `onInvalid`: one bad key must not stop every
+ * controller pass (a dead broker's other partitions would keep no leader), as the view skips it.
+ */
+export async function readAllPartitionStates(
+  client: Etcd3, keys: ClusterKeys, onInvalid: (key: string, err: Error) => void = () => {},
+): Promise<{ states: StoredPartitionState[]; revision: number }> {
   const res = await client.getAll().prefix(keys.partitionsPrefix).exec();
   const states: StoredPartitionState[] = [];
   for (const kv of res.kvs) {
-    const s = decodeStoredState(keys, kv);
+    let s: StoredPartitionState | undefined;
+    try {
+      s = decodeStoredState(keys, kv);
+    } catch (err) {
+      onInvalid(kv.key.toString(), err as Error);
+      continue;
+    }
     if (s !== undefined) states.push(s);
   }
   return { states, revision: revision(res.header.revision) };

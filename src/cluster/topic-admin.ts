@@ -19,8 +19,9 @@ import type { ClusterKeys } from './keys.js';
 import { revision } from './keys.js';
 import { initialState } from './partition-state.js';
 import { placeReplicas } from './placement.js';
+import { WANTED_TXN_OPS } from './etcd-txn-limit.js';
 
-/** Partition states per transaction: below etcd's default limit of 128 operations, with room for the topic record. */
+/** Partition states per transaction: below etcd's default limit of 128 operations, with room for the topic record (fewer when etcd's limit is lower). */
 const TXN_PARTITIONS = 100;
 
 export interface CreateTopicSpec {
@@ -37,13 +38,20 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
 }
 
 export class TopicAdmin {
+  /** Partition states per transaction. */
+  private readonly perTxn: number;
+
   constructor(
     private readonly client: Etcd3,
     private readonly keys: ClusterKeys,
     private readonly election: ControllerElection,
     /** The live broker ids now (the controller's directory). */
     private readonly liveBrokers: () => number[],
-  ) {}
+    /** etcd's --max-txn-ops as found at start-up (etcd-txn-limit.ts): the claiming transaction holds the topic record and a chunk. */
+    maxTxnOps = WANTED_TXN_OPS,
+  ) {
+    this.perTxn = Math.max(1, Math.min(TXN_PARTITIONS, maxTxnOps - 1));
+  }
 
   async createTopic(spec: CreateTopicSpec): Promise<TopicRecord> {
     const live = this.liveBrokers();
@@ -52,13 +60,13 @@ export class TopicAdmin {
     const config = { minInsyncReplicas: defaultMinInsyncReplicas(rf), ...spec.config };
     const rec: TopicRecord = { topicId: randomUUID(), partitions: spec.partitions, replicationFactor: rf, config, createdAt: Date.now() };
     const topicKey = this.keys.topic(spec.name);
-    const first = replicas.slice(0, TXN_PARTITIONS);
+    const first = replicas.slice(0, this.perTxn);
     const res = await this.election.fencedTxn(
       [this.client.put(topicKey).value(JSON.stringify(rec)), ...this.partitionPuts(spec.name, 0, first)],
       [[topicKey, 'Create', '==', 0]],
     );
     if (!res.succeeded) throw new TopicExistsError(spec.name);
-    await this.writeChunks(spec.name, TXN_PARTITIONS, replicas.slice(TXN_PARTITIONS));
+    await this.writeChunks(spec.name, this.perTxn, replicas.slice(this.perTxn));
     return rec;
   }
 
@@ -101,8 +109,8 @@ export class TopicAdmin {
   }
 
   private async writeChunks(topic: string, from: number, replicas: number[][]): Promise<void> {
-    for (let i = 0; i < replicas.length; i += TXN_PARTITIONS) {
-      await this.election.fencedTxn(this.partitionPuts(topic, from + i, replicas.slice(i, i + TXN_PARTITIONS)));
+    for (let i = 0; i < replicas.length; i += this.perTxn) {
+      await this.election.fencedTxn(this.partitionPuts(topic, from + i, replicas.slice(i, i + this.perTxn)));
     }
   }
 
@@ -131,11 +139,11 @@ export class TopicAdmin {
     const replicas = placeReplicas(this.liveBrokers(), total - rec.partitions, rec.replicationFactor, { firstPartition: rec.partitions });
     const next: TopicRecord = { ...rec, partitions: total };
     const res = await this.election.fencedTxn(
-      [this.client.put(topicKey).value(JSON.stringify(next)), ...this.partitionPuts(name, rec.partitions, replicas.slice(0, TXN_PARTITIONS))],
+      [this.client.put(topicKey).value(JSON.stringify(next)), ...this.partitionPuts(name, rec.partitions, replicas.slice(0, this.perTxn))],
       [[topicKey, 'Mod', '==', revision(kv.mod_revision)]],
     );
     if (!res.succeeded) return this.addPartitions(name, total);
-    await this.writeChunks(name, rec.partitions + TXN_PARTITIONS, replicas.slice(TXN_PARTITIONS));
+    await this.writeChunks(name, rec.partitions + this.perTxn, replicas.slice(this.perTxn));
     return next;
   }
 }

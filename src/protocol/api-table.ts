@@ -219,6 +219,9 @@ export const API_TABLE = {
   // Locks up to maxRecords records for the worker, long polling up to maxWaitMs; also the
   // worker's heartbeat (maxRecords 0). settings apply when this acquire creates the group;
   // their values are checked by the share coordinator (INVALID_CONFIG naming the setting).
+  // checkSettings (a worker's acquires until its first answer): on an existing group, settings
+  // that differ from its own fail the request (INCONSISTENT_GROUP_PROTOCOL); a broker before
+  // it ignores the field, and the group keeps its settings, as it always did.
   // acks: settles carried by the acquire (KIP-932's acknowledgements in ShareFetch), one
   // unit per worker on this connection, each as a ShareAck's worker entry; applied before the
   // acquisition, their outcome told once durable in `acked` of a later answer on this
@@ -231,6 +234,7 @@ export const API_TABLE = {
     maxRecords: int({ min: 0, max: MAX_ACQUIRE_RECORDS }),
     maxWaitMs: size,
     settings: optional(map<ShareGroupSettings>()),
+    checkSettings: optional(bool()),
     acks: optional(struct({ seq: int({ min: 0, max: I32_MAX }), workers: array(shareAckWorker, { min: 1 }), later: optional(bool()) })),
   }), (req) => (req.acks && offsetCount(req.acks.workers) > MAX_ACK_OFFSETS
     ? ['acks', `may name at most ${MAX_ACK_OFFSETS} offsets in one ShareAcquire, got ${offsetCount(req.acks.workers)}`] : undefined)),

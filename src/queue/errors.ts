@@ -54,3 +54,23 @@ export class InvalidShareRequestError extends SluiceError {
     super('INVALID_REQUEST', detail);
   }
 }
+
+/** One setting a worker gave that differs from its group's: both values, as the message shows them. */
+export interface ShareSettingDifference {
+  readonly setting: string;
+  readonly group: unknown;
+  readonly given: unknown;
+}
+
+/**
+ * A worker joined an existing share group giving settings other than the group's. They are
+ * a group's, not a worker's: applying them would let one worker started from an old script
+ * change what every worker of the group lives by, and ignoring them surprised users (RabbitMQ
+ * refuses a queue declared again with other arguments, NATS a consumer created again with
+ * another config). Not retriable: only an alter of the group, or other settings, changes the answer.
+ */
+export class ShareSettingsConflictError extends SluiceError {
+  constructor(readonly group: string, readonly differences: readonly ShareSettingDifference[], message: string) {
+    super('INCONSISTENT_GROUP_PROTOCOL', message);
+  }
+}

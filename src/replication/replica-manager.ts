@@ -68,6 +68,13 @@ export interface ReplicaManagerOptions {
   writeIsr(expected: StoredPartitionState, next: PartitionState): Promise<number | undefined>;
   /** Whether this broker's etcd session is valid now (EtcdSession.isValid: the self-fence). */
   sessionValid(): boolean;
+  /**
+   * Why this broker may lead nothing now, or undefined when it may: its broker epoch is not the
+   * one the controller handled last (ClusterNode.epochHandled, KIP-380). A state naming it
+   * leader is then applied as no role (no leadership, no follow) until the owner calls
+   * `refresh()` once it is handled. Absent: never fenced.
+   */
+  leadershipFenced?(): string | undefined;
   readonly replicaLagTimeMs: number;
   /** The topic's minInsyncReplicas (topic config; 1 when unset). */
   minInsyncReplicas(topic: string): number;
@@ -269,6 +276,9 @@ export class ReplicaManager {
    * broker gave before it gained `l`.
    */
   private writeRefusal(l: Leadership): string | undefined {
+    // Before the next apply drops the leadership: nothing is acknowledged meanwhile.
+    const fenced = this.opts.leadershipFenced?.();
+    if (fenced !== undefined) return fenced;
     const g = this.opts.failsafe;
     const now = g?.now() ?? 0;
     if (g?.held(l.gainedAt, now)) {
@@ -425,6 +435,15 @@ export class ReplicaManager {
       r.stored = s;
       // A deleted topic's checkpoint is not a re-created one's.
       if (st === undefined) r.checkpointAsked = true;
+    } else if (st.leader === this.opts.nodeId && this.opts.leadershipFenced?.() !== undefined) {
+      // Not as leader at an epoch the controller may be taking away right now (a restart or a
+      // re-registration it has not handled): nothing, until refresh() applies it again.
+      const why = this.opts.leadershipFenced()!;
+      if (r.role !== 'none' || r.stored?.modRevision !== s!.modRevision) {
+        this.logger.info('replication.leadership-fenced', { topic: r.topic, partition: r.partition, epoch: st.leaderEpoch, reason: why });
+      }
+      await this.becomeNone(r);
+      r.stored = s;
     } else if (st.leader === this.opts.nodeId) {
       await this.becomeLeader(r, s!, log);
     } else {

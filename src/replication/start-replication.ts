@@ -21,6 +21,8 @@ export interface StartReplicationOptions {
   view: ClusterView;
   /** ClusterNode.sessionTrusted (valid session, view caught up to its registration): false while this broker must not acknowledge writes. */
   sessionValid(): boolean;
+  /** ReplicaManagerOptions.leadershipFenced: why this broker may lead nothing now (its broker epoch not handled by the controller yet). */
+  leadershipFenced?(): string | undefined;
   /** Failsafe mode (cluster/failsafe.ts): writes without a trusted session, and the promises that hold new leaderships. */
   failsafe?: FailsafeGate;
   logs: { log(topic: string, partition: number): PartitionLog | undefined };
@@ -46,6 +48,7 @@ export function startReplication(o: StartReplicationOptions): ReplicaManager {
     follower: o.follower,
     writeIsr: (expected, next) => casPartitionState(o.client, expected, next),
     sessionValid: () => o.sessionValid(),
+    ...(o.leadershipFenced ? { leadershipFenced: o.leadershipFenced } : {}),
     ...(o.failsafe ? { failsafe: o.failsafe } : {}),
     replicaLagTimeMs: o.replicaLagTimeMs,
     minInsyncReplicas: (topic) => minInsyncReplicasOf(o.view.topic(topic)?.config),

@@ -64,8 +64,12 @@ export abstract class CompactedLog {
   /** Every append queued so far, each with its fsync when durable. */
   private done: Promise<unknown> = Promise.resolve();
   /**
-   * A compaction has started and not ended. The writes made meanwhile do not ask for another
-   * (beside: they go on while it runs; the next write after it asks if the log is still due).
+   * A compaction has started and not switched to its snapshot yet. The writes made meanwhile
+   * do not ask for another: its snapshot covers them. Beside the queue it ends at the switch,
+   * not once the old generation is removed: the writes after the switch go to the new
+   * generation, and when they outlasted a slow removal none of them could ask, so the log
+   * stayed unbounded until some later write (test/state-log/compacted-log.test.ts; an ask
+   * made meanwhile runs after this compaction, removal included: compact()).
    */
   private compacting = false;
   /**
@@ -303,6 +307,7 @@ export abstract class CompactedLog {
         this.gen = next;
         this.records = records;
         this.compactions++;
+        this.compacting = false; // switched: see `compacting`
         return was;
       });
       // Closed before the switch: g+1 has no marker (a reopen would pass over it), but the

@@ -14,25 +14,19 @@ import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
 import { StorageError } from './errors.js';
 import { effectiveConfig } from './log-config.js';
-import { DiskPartitionLog, type StorageLogger } from './partition-log.js';
+import { DiskPartitionLog, type PartitionLogOptions, type StorageLogger } from './partition-log.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
-import type { OpenFileCache } from './open-file-cache.js';
 import type { LogConfig, TopicInfo } from './types.js';
 
-export interface LocalLogsOptions {
-  logger?: StorageLogger;
+/**
+ * The options of every partition log opened here (passed on as they are: one list, so a
+ * setting added to PartitionLogOptions reaches every way of opening logs; the cluster's
+ * placed manager once took a copy of this list that lacked producerIdExpirationMs and
+ * `now`), and the local logs' own.
+ */
+export interface LocalLogsOptions extends PartitionLogOptions {
   /** How often retention runs; <= 0 turns the timer off. Default 30 s. */
   retentionCheckMs?: number;
-  /** Clock for retention and segment age; Date.now by default. */
-  now?: () => number;
-  /** Passed to every partition log: called after each segment fsync with its duration. */
-  onFsync?: (seconds: number) => void;
-  /** Where files live (and every partition's); node:fs by default. Tests pass a crash-simulating one. */
-  fs?: FileSystem;
-  /** Passed to every partition log: idle producer ids are dropped after this long (PartitionLogOptions). */
-  producerIdExpirationMs?: number;
-  /** The broker's budget of open segment files, shared by every partition (PartitionLogOptions.openFiles). */
-  openFiles?: OpenFileCache;
   /** Opens one partition; DiskPartitionLog.open unless a test injects failures (EMFILE at partition k). */
   openPartition?: typeof DiskPartitionLog.open;
 }

@@ -28,7 +28,6 @@ import { validateTopicName } from './topic-name.js';
 import { isLocalInternalTopicName } from '../topic-name.js';
 import { readOptionalText, writeFileAtomic } from './atomic-file.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
-import type { OpenFileCache } from './open-file-cache.js';
 import { checkPartitions, validateNewTopic } from './log-manager.js';
 import { LocalLogs, type LocalLogsOptions } from './local-logs.js';
 import type { StorageLogger } from './partition-log.js';
@@ -81,20 +80,11 @@ export class PlacedLogManager implements LogManager {
    */
   static async open(
     internal: LogManager, meta: PlacedMetadataStore,
-    opts: {
-      defaults?: Partial<LogConfig>; logger?: StorageLogger; fs?: FileSystem; onFsync?: (seconds: number) => void; retentionCheckMs?: number;
-      openFiles?: OpenFileCache; openPartition?: LocalLogsOptions['openPartition'];
-    } = {},
+    opts: LocalLogsOptions & { defaults?: Partial<LogConfig> } = {},
   ): Promise<PlacedLogManager> {
+    const { defaults, ...localOpts } = opts;
     const fs = opts.fs ?? nodeFileSystem;
-    const local = new LocalLogs(internal.dataDir, validateLogConfig(opts.defaults ?? {}), {
-      fs,
-      ...(opts.logger ? { logger: opts.logger } : {}),
-      ...(opts.onFsync ? { onFsync: opts.onFsync } : {}),
-      ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
-      ...(opts.openFiles ? { openFiles: opts.openFiles } : {}),
-      ...(opts.openPartition ? { openPartition: opts.openPartition } : {}),
-    });
+    const local = new LocalLogs(internal.dataDir, validateLogConfig(defaults ?? {}), { ...localOpts, fs });
     const mgr = new PlacedLogManager(internal.dataDir, internal, meta, local, fs, opts.logger);
     await mgr.load();
     return mgr;

@@ -4,22 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire, READ_RETRY_MS } from '../../src/broker/handle-share-acquire.js';
-import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { Api } from '../../src/protocol/api.js';
-import { decodeBatches, encodeBatch } from '../../src/record/index.js';
-import { testContext } from './test-context.js';
+import { decodeBatches } from '../../src/record/index.js';
+import { shareJobsContext } from './test-context.js';
 
 test('the acquire response carries the lock deadline the coordinator set, even when the commit stalls', async (t) => {
   let now = 1_700_000_000_000;
   t.mock.method(Date, 'now', () => now);
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }, { value: 'b' }]));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, svc } = await shareJobsContext(t, [{ value: 'a' }, { value: 'b' }]);
   // The state commit takes 5 s (a slow disk, a stalled machine) before the answer goes out.
   const commit = svc.commit.bind(svc);
   svc.commit = (dls, durable) => {
@@ -39,14 +31,7 @@ test('the acquire response carries the lock deadline the coordinator set, even w
 });
 
 test('an acquire answers only the records it acquired, not the whole stored batch: two workers splitting one batch each get their own', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: 100 }, (_, i) => ({ value: `job-${i}`.padEnd(100, '.') }))));
-  await ShareCoordinators.start(ctx);
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx } = await shareJobsContext(t, Array.from({ length: 100 }, (_, i) => ({ value: `job-${i}`.padEnd(100, '.') })));
   const acquire = (workerId: string) => handleShareAcquire(ctx, {
     id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId, topics: ['jobs'], maxRecords: 30, maxWaitMs: 0,
   });
@@ -63,15 +48,8 @@ test('an acquire answers only the records it acquired, not the whole stored batc
 test('records whose read failed are given back as never taken and offered again soon, not locked to a worker that never saw them', async (t) => {
   let now = 1_700_000_000_000;
   t.mock.method(Date, 'now', () => now);
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
+  const { ctx, logs, svc } = await shareJobsContext(t, [{ value: 'a' }, { value: 'b' }]);
   const log = logs.log('jobs', 0)!;
-  await log.append(encodeBatch([{ value: 'a' }, { value: 'b' }]));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
   // The read for the answer fails once (in a cluster: the partition's leader moving).
   const read = log.read.bind(log);
   let failures = 1;
@@ -91,15 +69,8 @@ test('records whose read failed are given back as never taken and offered again 
 });
 
 test('an acquire reads its records while its state write is in progress: the answer waits for the longer of the two, not both (pick-up latency)', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
+  const { ctx, logs, svc } = await shareJobsContext(t, [{ value: 'a' }]);
   const log = logs.log('jobs', 0)!;
-  await log.append(encodeBatch([{ value: 'a' }]));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
   // The state write is held (a loaded disk) until released; the read of the records takes
   // READ_TURNS event-loop turns (on a loaded machine each hand-off to libuv's pool and back
   // is one or more). Neither does real I/O here, so turns are all that is counted.

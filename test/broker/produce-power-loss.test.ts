@@ -8,32 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openLogManager } from '../../src/storage/log-manager.js';
-import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import type { LogManager } from '../../src/storage/types.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/broker/logger.js';
-import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
-import { Purgatory } from '../../src/broker/purgatory.js';
-import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { handleProduce } from '../../src/broker/handle-produce.js';
-import type { BrokerContext } from '../../src/broker/context.js';
-import type { GroupService } from '../../src/broker/group-service.js';
 import { CrashDisk, crashRunParams } from '../storage/crash-disk.js';
-import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { batchOf, recordsIn } from '../storage/helpers.js';
+import { contextOn } from './test-context.js';
 
 const DATA = '/data';
 
 function openOn(disk: CrashDisk): Promise<LogManager> {
   // No interval flush: only what acks=all makes durable is on disk.
   return openLogManager(DATA, { flushMs: -1, segmentBytes: 2000 }, { retentionCheckMs: 0, fs: disk.mount() });
-}
-
-function contextOn(logs: LogManager): BrokerContext {
-  return {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
-    log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
-  };
 }
 
 test('every record answered for acks=all before a power loss is there after it', { timeout: 120_000 }, async () => {

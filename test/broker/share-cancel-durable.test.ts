@@ -7,25 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
 import { handleShareCancel } from '../../src/broker/handle-share-cancel.js';
-import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import { ShareService } from '../../src/broker/share-service.js';
 import { logManagerGenerationDir } from '../../src/state-log/generation-log.js';
 import { SHARE_STATE_PREFIX } from '../../src/queue/share-state-log.js';
 import { Api } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/record/index.js';
-import { testContext } from './test-context.js';
+import { shareJobsContext } from './test-context.js';
 
 test('a cancel is in the share state log when it is answered: a coordinator replaying the log right after the answer never hands the jobs out', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }, { value: 'b' }, { value: 'c' }]));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
+  const { ctx, svc } = await shareJobsContext(t, [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
   // No background persist: only what a handler commits before answering is in the log.
   (svc as unknown as { tick: () => void }).tick = () => {};
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
   // Worker w holds offset 0; offsets 1 and 2 are not taken yet.
   const got = await handleShareAcquire(ctx, { id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 1, maxWaitMs: 0 });
   assert.deepEqual(got.partitions[0]!.acquired, [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);

@@ -18,7 +18,7 @@ import { deadLetterRecord, readDeadLetterHeaders } from '../../src/queue/dead-le
 import { decodeBatches, encodeBatch } from '../../src/record/index.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { until } from '../cluster/cluster-helpers.js';
-import { testContext } from './test-context.js';
+import { shareJobsContext } from './test-context.js';
 
 class CountingMetrics extends NoopBrokerMetrics {
   failed = 0;
@@ -58,14 +58,7 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
   const errors: string[] = [];
   const metrics = new CountingMetrics();
   const log = createLogger('error', (line) => { errors.push(line); });
-  const { ctx, logs, close } = await testContext({ fs, metrics, log });
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'k', value: 'not json' }]));
-  (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, logs } = await shareJobsContext(t, [{ key: 'k', value: 'not json' }], { fs, metrics, log });
 
   assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);
   assert.deepEqual(await reject(ctx, 0), {}, 'the worker\'s verdict is accepted');
@@ -114,14 +107,7 @@ test('a resumed copy that is already in the dead-letter topic (written before a 
       : nodeFileSystem.mkdir(path)),
   };
   const metrics = new CountingMetrics();
-  const { ctx, logs, close } = await testContext({ fs, metrics, log: createLogger('error', () => {}) });
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'k', value: 'not json' }]));
-  (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, logs } = await shareJobsContext(t, [{ key: 'k', value: 'not json' }], { fs, metrics, log: createLogger('error', () => {}) });
   assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);
   assert.deepEqual(await reject(ctx, 0), {});
   assert.equal(metrics.failed, 1);

@@ -4,36 +4,17 @@
 // writes the other topics of the same call. Group configs
 // are checked when set (share-config.ts); this covers a name that reaches the writer anyway
 // (a config replayed from a log an older broker wrote).
-import { BrokerBudget } from '../../src/broker/output-budget.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openLogManager } from '../../src/storage/log-manager.js';
-import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/broker/logger.js';
-import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
-import { Purgatory } from '../../src/broker/purgatory.js';
-import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { writeDeadLetters } from '../../src/broker/share-dead-letters.js';
-import type { BrokerContext } from '../../src/broker/context.js';
-import type { GroupService } from '../../src/broker/group-service.js';
 import type { DeadLetter } from '../../src/queue/types.js';
 import { SluiceError } from '../../src/errors.js';
 import { encodeBatch } from '../../src/record/index.js';
-import { tempDir } from '../storage/helpers.js';
+import { testContext } from './test-context.js';
 
 test('dead letters bound for an internal or illegal topic are refused, reported as failed, and nothing is appended there', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  const logs = await openLogManager(dir, {}, { retentionCheckMs: 0 });
-  t.after(async () => {
-    await logs.close();
-    await cleanup();
-  });
-  const ctx: BrokerContext = {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
-    log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(),
-    groups: { topicsChanged() {} } as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
-  };
+  const { ctx, logs, close } = await testContext();
+  t.after(close);
   await logs.createTopic('jobs', 1);
   await logs.log('jobs', 0)!.append(encodeBatch([{ key: 'not json', value: 'x' }]));
   await logs.createTopic('__consumer_offsets-0', 1);

@@ -7,23 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAcquire } from '../../src/broker/handle-share-acquire.js';
 import { handleShareAck } from '../../src/broker/handle-share-ack.js';
-import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
+import { stopShareService } from '../../src/broker/share-coordinators.js';
 import { ShareService } from '../../src/broker/share-service.js';
 import { logManagerGenerationDir } from '../../src/state-log/generation-log.js';
 import { SHARE_STATE_PREFIX } from '../../src/queue/share-state-log.js';
 import { Api } from '../../src/protocol/api.js';
-import { encodeBatch } from '../../src/record/index.js';
-import { testContext } from './test-context.js';
+import { shareJobsContext } from './test-context.js';
 
 test('a give-back naming a holder token the worker no longer has settles nothing; the worker keeps the record it acquired again', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }]));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx, svc } = await shareJobsContext(t, [{ value: 'a' }]);
   // No backoff after a failed attempt: the record is available again at once after the leave.
   const acquire = (maxRecords: number) => handleShareAcquire(ctx, {
     id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords, maxWaitMs: 0, settings: { retryBackoffMs: 0, retryBackoffMaxMs: 0 },
@@ -57,14 +49,7 @@ test('a give-back naming a holder token the worker no longer has settles nothing
 });
 
 test('a reloaded coordinator (a new ShareService over the same state) answers a new holder token', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
-  await logs.log('jobs', 0)!.append(encodeBatch([{ value: 'a' }]));
-  await ShareCoordinators.start(ctx);
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
+  const { ctx } = await shareJobsContext(t, [{ value: 'a' }]);
   const res = await handleShareAcquire(ctx, { id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords: 1, maxWaitMs: 0 });
   await stopShareService(ctx);
   const reloaded = await ShareService.open(ctx, logManagerGenerationDir(ctx.logs, SHARE_STATE_PREFIX));
@@ -75,15 +60,8 @@ test('a reloaded coordinator (a new ShareService over the same state) answers a 
 });
 
 test('an acquire answer carries the token its records were acquired under, even when the worker left and came back while they were read', async (t) => {
-  const { ctx, logs, close } = await testContext();
-  await logs.createTopic('jobs', 1);
+  const { ctx, logs, svc } = await shareJobsContext(t, [{ value: 'a' }]);
   const log = logs.log('jobs', 0)!;
-  await log.append(encodeBatch([{ value: 'a' }]));
-  const svc = (await ShareCoordinators.start(ctx)).single!;
-  t.after(async () => {
-    await stopShareService(ctx);
-    await close();
-  });
   const acquire = (maxRecords: number) => handleShareAcquire(ctx, {
     id: 1, api: Api.ShareAcquire, version: 0, groupId: 'g', workerId: 'w', topics: ['jobs'], maxRecords, maxWaitMs: 0, settings: { retryBackoffMs: 0, retryBackoffMaxMs: 0 },
   });

@@ -5,22 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openLogManager } from '../../src/storage/log-manager.js';
-import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/broker/logger.js';
-import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
-import { Purgatory } from '../../src/broker/purgatory.js';
-import { BrokerBudget } from '../../src/broker/output-budget.js';
-import { ReadBufferPool } from '../../src/storage/read-buffer-pool.js';
 import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
-import type { BrokerContext } from '../../src/broker/context.js';
-import type { GroupService } from '../../src/broker/group-service.js';
 import { tempDir } from '../storage/helpers.js';
 import { ShareService } from '../../src/broker/share-service.js';
 import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import type { GenerationDir } from '../../src/state-log/generation-log.js';
 import { SluiceError } from '../../src/errors.js';
-import { testContext } from './test-context.js';
+import { contextOn, testContext } from './test-context.js';
 import { decodeBatches } from '../../src/record/index.js';
 
 /** A share service on a real log manager with no background flush: every fsync comes from a durable write. */
@@ -28,10 +20,7 @@ async function startService(t: { after: (fn: () => Promise<void>) => void }) {
   const { dir, cleanup } = await tempDir();
   const counts = { fsyncs: 0 };
   const logs = await openLogManager(dir, { flushMs: -1 }, { retentionCheckMs: 0, onFsync: () => { counts.fsyncs++; } });
-  const ctx: BrokerContext = {
-    config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
-    log: createLogger('error', () => {}), version: 'test', metrics: new NoopBrokerMetrics(), groups: undefined as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
-  };
+  const ctx = contextOn(logs);
   const svc = (await ShareCoordinators.start(ctx)).single!;
   t.after(async () => {
     await stopShareService(ctx);

@@ -14,7 +14,7 @@ import type { FileSystem } from '../../src/storage/file-system.js';
 import type { OpenFileCache } from '../../src/storage/open-file-cache.js';
 import { ProducerIdCounter } from '../../src/storage/producer-id-counter.js';
 import { tempDir } from '../storage/helpers.js';
-import { encodeBatch } from '../../src/record/index.js';
+import { encodeBatch, type RecordInput } from '../../src/record/index.js';
 import { ShareCoordinators, stopShareService } from '../../src/broker/share-coordinators.js';
 import type { ShareService } from '../../src/broker/share-service.js';
 
@@ -30,23 +30,29 @@ export interface TestContext {
 export async function testContext(opts: { log?: Logger; metrics?: BrokerMetrics; fs?: FileSystem; openFiles?: OpenFileCache } = {}): Promise<TestContext> {
   const { dir, cleanup } = await tempDir();
   const logs = await openLogManager(dir, {}, { retentionCheckMs: 0, ...(opts.fs ? { fs: opts.fs } : {}), ...(opts.openFiles ? { openFiles: opts.openFiles } : {}) });
-  const ctx: BrokerContext = {
+  return { ctx: contextOn(logs, opts), logs, dir, close: async () => { await logs.close(); await cleanup(); } };
+}
+
+/** A BrokerContext over a log manager the test opened itself (its own config, file system or restarts). */
+export function contextOn(logs: LogManager, opts: { log?: Logger; metrics?: BrokerMetrics } = {}): BrokerContext {
+  return {
     config: loadConfig({ env: {} }).config, logs, readPool: new ReadBufferPool(), output: new BrokerBudget(1 << 30), delayed: new Purgatory(),
     log: opts.log ?? createLogger('error', () => {}), version: 'test', metrics: opts.metrics ?? new NoopBrokerMetrics(),
     // Only topicsChanged() is called on the paths these tests take (a dead-letter topic created).
-    groups: { topicsChanged() {} } as unknown as GroupService, producerIds: new ProducerIdCounter(dir), accepting: true,
+    groups: { topicsChanged() {} } as unknown as GroupService, producerIds: new ProducerIdCounter(logs.dataDir), accepting: true,
   };
-  return { ctx, logs, dir, close: async () => { await logs.close(); await cleanup(); } };
 }
 
 /**
- * A context with a topic `jobs` of one partition holding `jobs` records (`job-0`, ...) and the
- * share service started; both stop when the test ends. What the share handler tests start from.
+ * A context with a topic `jobs` of one partition and the share service started; both stop
+ * when the test ends. The partition holds one batch: `jobs` records (`job-0`, ...) for a
+ * number, else those records. What the share handler tests start from.
  */
-export async function shareJobsContext(t: { after: (fn: () => Promise<void>) => void }, jobs: number, opts: Parameters<typeof testContext>[0] = {}): Promise<TestContext & { svc: ShareService }> {
+export async function shareJobsContext(t: { after: (fn: () => Promise<void>) => void }, jobs: number | RecordInput[], opts: Parameters<typeof testContext>[0] = {}): Promise<TestContext & { svc: ShareService }> {
   const tc = await testContext(opts);
   await tc.logs.createTopic('jobs', 1);
-  await tc.logs.log('jobs', 0)!.append(encodeBatch(Array.from({ length: jobs }, (_, i) => ({ value: `job-${i}` }))));
+  const records = typeof jobs === 'number' ? Array.from({ length: jobs }, (_, i) => ({ value: `job-${i}` })) : jobs;
+  await tc.logs.log('jobs', 0)!.append(encodeBatch(records));
   const svc = (await ShareCoordinators.start(tc.ctx)).single!;
   t.after(async () => {
     await stopShareService(tc.ctx);

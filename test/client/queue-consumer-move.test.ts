@@ -237,3 +237,35 @@ test('close after a move gives back only the jobs held under the current holder 
     'each record given back once, unstarted, naming the holder token it was acquired under');
   assert.deepEqual([cluster.counts.get(1), cluster.counts.get(2)], [1, 1], 'the give-back took back the second acquisition');
 });
+
+test('a worker\'s settings are checked at its join only: checkSettings goes with its acquires until one is answered, never after (not at a new coordinator either), and a late join refusal does not stop it', { timeout: 60_000 }, async (t) => {
+  const cluster = new ShareFakeCluster(2);
+  cluster.createTopic('jobs', [0]);
+  cluster.append('jobs', 0, batchOf(1, 0));
+  const settings = { visibilityTimeoutMs: 10_000 };
+  const w = new QueueConsumer({
+    brokers: [cluster.url(0), cluster.url(1)], groupId: 'g', topics: 'jobs', concurrency: 1, maxWaitMs: 10, retryBackoffMs: 10,
+    connectionFactory: cluster.factory, settings,
+  });
+  t.after(() => w.close());
+  const it = w[Symbol.asyncIterator]();
+  await (await nextWithin(it, 'the first job')).ack();
+  // The coordinator moves: the worker joins broker 1 as a worker it does not know.
+  cluster.move(1);
+  cluster.append('jobs', 0, batchOf(1, 1));
+  await (await nextWithin(it, 'the job at the new coordinator')).ack();
+  // A join refusal (INCONSISTENT_GROUP_PROTOCOL) of a request that went out checked while the
+  // join passed (an alter in between) does not end a worker that joined: it asks again.
+  cluster.refusal = { code: 23, message: 'settings differ' };
+  cluster.refusals = 1;
+  cluster.append('jobs', 0, batchOf(1, 2));
+  const third = await nextWithin(it, 'the job after a late refusal');
+  assert.equal(third.offset, 2);
+  const acquires = cluster.requests.filter((r) => r.api === Api.ShareAcquire);
+  const checked = acquires.filter((r) => (r.body as { checkSettings?: boolean }).checkSettings === true);
+  assert.ok(checked.length >= 1 && checked.length <= 3, `${checked.length} checked acquires: only those sent before the first answer (two acquires and a heartbeat at most)`);
+  assert.deepEqual(acquires.slice(0, checked.length), checked, 'the checked ones are the first');
+  assert.ok(acquires.some((r) => r.url === cluster.url(1)) && acquires.filter((r) => r.url === cluster.url(1)).every((r) => (r.body as { checkSettings?: boolean }).checkSettings === undefined),
+    'none at the new coordinator');
+  assert.ok(acquires.every((r) => JSON.stringify((r.body as { settings?: unknown }).settings) === JSON.stringify(settings)), 'settings go with every acquire (a group deleted meanwhile is created again with them)');
+});

@@ -53,8 +53,8 @@ export interface EtcdHandle {
   logs(): string;
 }
 
-/** Starts etcd and resolves once it serves client requests (its own "ready" log line). */
-export async function startEtcd(timeoutMs = 30_000, security: EtcdSecurity = {}): Promise<EtcdHandle> {
+/** Starts etcd and resolves once it serves client requests (its own "ready" log line). `extraArgs`: more etcd flags (e.g. --max-txn-ops). */
+export async function startEtcd(timeoutMs = 30_000, security: EtcdSecurity = {}, extraArgs: readonly string[] = []): Promise<EtcdHandle> {
   const bin = etcdTool.path();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-etcd-'));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
@@ -69,6 +69,7 @@ export async function startEtcd(timeoutMs = 30_000, security: EtcdSecurity = {})
     // No periodic snapshots or compaction surprises during a test.
     '--snapshot-count', '100000',
     ...(tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, ...(tls.clientCertAuth ? ['--trusted-ca-file', tls.caFile, '--client-cert-auth'] : [])] : []),
+    ...extraArgs,
   ];
   const clientOptions = (): IOptions => ({
     hosts: url,
@@ -142,14 +143,14 @@ async function enableAuth(options: IOptions, auth: NonNullable<EtcdSecurity['aut
 }
 
 /**
- * One etcd and one client for a test file: started before its tests, stopped after them.
+ * One etcd (with `extraArgs` among its flags) and one client for a test file: started before its tests, stopped after them.
  * Read `env.etcd` and `env.client` inside tests (they are set once `before` has run).
  */
-export function etcdForFile(): { etcd: EtcdHandle; client: Etcd3 } {
+export function etcdForFile(extraArgs: readonly string[] = []): { etcd: EtcdHandle; client: Etcd3 } {
   const env = {} as { etcd: EtcdHandle; client: Etcd3 };
   before(async () => {
     if (etcdTool.skip) return;
-    env.etcd = await startEtcd();
+    env.etcd = await startEtcd(undefined, {}, extraArgs);
     env.client = new Etcd3({ hosts: env.etcd.url });
   });
   after(async () => {

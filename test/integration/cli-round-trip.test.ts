@@ -13,6 +13,11 @@ let broker: BrokerHandle;
 before(async () => { broker = await startBroker(); });
 after(async () => { await broker.stop(); });
 
+// Each test starts the CLI four to eight times (37 starts in the file), seconds each on a
+// loaded machine: under scripts/stall-run.mjs (3 s freezes, load 45) five tests took 160 s and
+// the file was cut off at the 180 s that scripts/test-files.mjs gives tests without a timeout of
+// their own. Each now asks for 120 s (the file's budget grows with them); a CLI that hangs still
+// fails, here or at bounded()'s 60 s.
 const sluice = (args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> => runCli(broker.url, args, { ...(input !== undefined && { input }), env });
 
 /** For a command that should end on its own: killed after 60 s (a command that follows the topic never ends). */
@@ -26,7 +31,7 @@ async function bounded(args: string[]): Promise<CliResult> {
   }
 }
 
-test('produce lines from stdin, then consume --from-beginning --max-messages N', async () => {
+test('produce lines from stdin, then consume --from-beginning --max-messages N', { timeout: 120_000 }, async () => {
   assert.equal((await sluice(['topic', 'create', 'cli-rt', '--partitions', '1'])).code, 0);
   const lines = Array.from({ length: 50 }, (_, i) => `line ${i}`);
   const prod = await sluice(['produce', 'cli-rt'], lines.join('\n') + '\n');
@@ -41,7 +46,7 @@ test('produce lines from stdin, then consume --from-beginning --max-messages N',
   assert.deepEqual(js.map((m) => [m.offset, m.value]), [[48, 'line 48'], [49, 'line 49']]);
 });
 
-test('keys, key separator, headers and --file', async () => {
+test('keys, key separator, headers and --file', { timeout: 120_000 }, async () => {
   await sluice(['topic', 'create', 'cli-keys', '--partitions', '4']);
   const f = join(mkdtempSync(join(tmpdir(), 'sluice-cli-')), 'in.txt');
   writeFileSync(f, 'u1:hello\nu2:world\nu1:again\n');
@@ -56,7 +61,7 @@ test('keys, key separator, headers and --file', async () => {
   assert.deepEqual(msgs[0].headers, { src: 'test' });
 });
 
-test('topic list and describe print tables', async () => {
+test('topic list and describe print tables', { timeout: 120_000 }, async () => {
   await sluice(['topic', 'create', 'cli-desc', '--partitions', '2', '--config', 'retention.ms=3600000']);
   await sluice(['produce', 'cli-desc', '--partition', '1'], 'a\nb\nc\n');
   const list = await sluice(['topic', 'list']);
@@ -72,7 +77,7 @@ test('topic list and describe print tables', async () => {
   assert.doesNotMatch((await sluice(['topic', 'list'])).stdout, /cli-desc/);
 });
 
-test('errors: unknown topic, unreachable broker, bad arguments -> message on stderr, exit != 0', async () => {
+test('errors: unknown topic, unreachable broker, bad arguments -> message on stderr, exit != 0', { timeout: 120_000 }, async () => {
   const c = await sluice(['consume', 'no-such', '--from-beginning']);
   assert.notEqual(c.code, 0);
   assert.match(c.stderr, /topic 'no-such' does not exist/);
@@ -93,7 +98,7 @@ test('errors: unknown topic, unreachable broker, bad arguments -> message on std
   assert.match(sep.stderr, /line 1 has no key separator/);
 });
 
-test('consume --offset past the end is an error naming the log\'s range, with or without --until-end', async () => {
+test('consume --offset past the end is an error naming the log\'s range, with or without --until-end', { timeout: 120_000 }, async () => {
   await sluice(['topic', 'create', 'cli-off', '--partitions', '3']);
   assert.equal((await sluice(['produce', 'cli-off', '--partition', '2'], 'a\nb\nc\nd\n')).code, 0);
   for (const extra of [[], ['--until-end'], ['--max-messages', '1']]) {
@@ -110,7 +115,7 @@ test('consume --offset past the end is an error naming the log\'s range, with or
   assert.equal(tail.stdout, 'd\n');
 });
 
-test('consume --print-partition --print-offset --print-key: Partition:P, Offset:N, key, value, tab-separated', async () => {
+test('consume --print-partition --print-offset --print-key: Partition:P, Offset:N, key, value, tab-separated', { timeout: 120_000 }, async () => {
   await sluice(['topic', 'create', 'cli-print', '--partitions', '1']);
   assert.equal((await sluice(['produce', 'cli-print', '--key-separator', ':'], 'k1:v1\nk2:v2\n')).code, 0);
   assert.equal((await sluice(['produce', 'cli-print'], 'nokey\n')).code, 0);
@@ -121,7 +126,7 @@ test('consume --print-partition --print-offset --print-key: Partition:P, Offset:
   assert.equal(keyOnly.stdout, 'k1\tv1\n');
 });
 
-test('a bad option prints one line and a hint, not the usage; an fs error names its code once; consume --help says what --group excludes', async () => {
+test('a bad option prints one line and a hint, not the usage; an fs error names its code once; consume --help says what --group excludes', { timeout: 120_000 }, async () => {
   const bad = await sluice(['consume', 'cli-rt', '--bogus']);
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr, "error: unknown option '--bogus'\n(add --help for usage)\n");
@@ -135,7 +140,7 @@ test('a bad option prints one line and a hint, not the usage; an fs error names 
   assert.match(both.stderr, /--group cannot be combined with --offset, --from-time, --partition, --until-end/);
 });
 
-test('Ctrl-C: consume and consume --group stop cleanly and exit 130; queue consume drains and exits 0', async () => {
+test('Ctrl-C: consume and consume --group stop cleanly and exit 130; queue consume drains and exits 0', { timeout: 120_000 }, async () => {
   await sluice(['topic', 'create', 'cli-sig', '--partitions', '2']);
   assert.equal((await sluice(['produce', 'cli-sig'], 'one\ntwo\nthree\n')).code, 0);
   for (const [args, code] of [

@@ -36,6 +36,8 @@ export function prometheusYaml(targets: readonly string[], intervalSeconds = 1, 
 export interface InstantSample {
   metric: Record<string, string>;
   value: number;
+  /** The query's evaluation time, ms since the epoch (the end of a range such as [5s]). */
+  at: number;
 }
 
 export interface StartOptions {
@@ -111,7 +113,7 @@ export class PrometheusServer {
     };
     if (body.status !== 'success' || body.data === undefined) throw new Error(`query ${expr} failed: ${body.error ?? res.status}`);
     if (body.data.resultType !== 'vector') throw new Error(`query ${expr}: expected a vector, got ${body.data.resultType}`);
-    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]), at: r.value[0] * 1000 }));
   }
 
   /**

@@ -195,3 +195,35 @@ test('failsafe: a leader without a valid session acknowledges only while the gat
   assert.ok(rm.leaderFor('t', 0, 2, true) instanceof Leadership, 'the promise ran out: the new leadership writes');
   assert.equal(log.logEndOffset, 0);
 });
+
+test('while this broker\'s epoch is not handled (leadershipFenced), a state naming it leader is no role: produce and fetch refused, no follow; refresh() after the fence lifts makes it leader; a fence closing on a live leadership refuses its writes at once and drops it on refresh()', async (t) => {
+  let fence: string | undefined = 'broker 1 epoch 7 not handled';
+  const { states, follower, rm, log } = await setup(t, { leadershipFenced: () => fence });
+  states.set('t', 0, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 3, isr: [1, 2, 3] });
+  rm.start();
+  await rm.settled();
+  assert.equal(rm.role('t', 0), 'none');
+  const refused = rm.leaderFor('t', 0, undefined, true);
+  assert.ok(!(refused instanceof Leadership) && refused.error === 'NOT_LEADER_OR_FOLLOWER', 'produce refused, retriable');
+  assert.ok(!(rm.leaderFor('t', 0) instanceof Leadership), 'fetches refused');
+  assert.deepEqual(follower.calls, [], 'it does not follow anybody either');
+  assert.deepEqual(log.leaderEpochs(), [], 'epoch 3 not assigned: this broker never led at it');
+
+  fence = undefined;
+  rm.refresh();
+  await rm.settled();
+  assert.equal(rm.role('t', 0), 'leader');
+  const l = leadership(rm);
+  assert.equal(l.leaderEpoch, 3);
+  assert.ok(rm.leaderFor('t', 0, undefined, true) instanceof Leadership, 'produce accepted');
+
+  // A re-registration: the fence closes on a live leadership.
+  fence = 'broker 1 epoch 9 not handled';
+  const w = rm.leaderFor('t', 0, undefined, true);
+  assert.ok(!(w instanceof Leadership) && w.error === 'NOT_LEADER_OR_FOLLOWER' && w.message === fence, 'writes refused before the re-apply');
+  assert.equal(rm.acksAll(l, 0), 'not-leader', 'a waiting acks=all is answered not-leader');
+  rm.refresh();
+  await rm.settled();
+  assert.equal(rm.role('t', 0), 'none');
+  assert.equal(rm.isCurrent(l), false, 'the leadership is gone');
+});

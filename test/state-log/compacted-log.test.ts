@@ -8,6 +8,7 @@ import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { ShareStateLog } from '../../src/queue/share-state-log.js';
 import { MemoryGenerationDir, type MemoryGenerationLog } from '../../src/state-log/memory-generation-dir.js';
 import { ManualClock } from '../queue/helpers.js';
+import { OffsetStore } from '../../src/group/offset-store.js';
 
 /** Generations in memory whose next creation (open of a generation not there yet) and next removal wait until released. */
 class HeldDir extends MemoryGenerationDir {
@@ -94,4 +95,35 @@ test('writes go on while a compaction makes its new generation and removes the o
   const c2 = new ShareCoordinator({ clock });
   await ShareStateLog.open(dir, c2, { clock });
   assert.deepEqual(c2.groups().sort(), ['before', 'while-creating', 'while-removing'], 'every write is in the log the reopen replays');
+});
+
+test('writes made while a compaction removes the old generation start the next one: the log is bounded once they end', async () => {
+  // Seen under scripts/stall-run.mjs (seed 1403, test/group/offset-store.test.ts on disk): 471
+  // records for 18 live keys after idle(). The writes went on while the removal was slow, none
+  // started a compaction while one was under way, and once they ended nothing did.
+  const dir = new HeldDir();
+  const store = await OffsetStore.open(dir, { clock: new ManualClock(), compactMinRecords: 50, compactRatio: 4 });
+  const remove = gate();
+  dir.holdRemove = remove.wait;
+  let removing = false;
+  dir.removing = () => { removing = true; };
+  let i = 0;
+  // 3 groups x 5 partitions of t, and u/0 in each: 18 live keys, 2 records a commit.
+  const commit = () => store.commit(`g${i % 3}`, [{ topic: 't', partition: i % 5, offset: i }, { topic: 'u', partition: 0, offset: i++ }]);
+  try {
+    while (!removing) {
+      assert.ok(i < 1000, 'no compaction started');
+      await commit();
+    }
+    // The first compaction switched to generation 1 and is removing generation 0 (held): 400
+    // more records go to generation 1, 20 times what is live.
+    for (let k = 0; k < 200; k++) await commit();
+  } finally {
+    remove.open();
+  }
+  await store.idle();
+  const s = store.stats();
+  assert.equal(s.liveKeys, 18);
+  assert.ok(s.records <= Math.max(50, 4 * s.liveKeys) + 2, `records ${s.records}, live ${s.liveKeys}, compactions ${store.compactions}`);
+  await store.close();
 });

@@ -14,6 +14,7 @@ import { StorageError, TopicExistsError, UnknownTopicError } from '../../src/sto
 import { DiskPartitionLog } from '../../src/storage/partition-log.js';
 import type { CreateTopicOptions, TopicInfo } from '../../src/storage/types.js';
 import { batchOf, tempDir } from './helpers.js';
+import { encodeBatch } from '../../src/record/index.js';
 
 /** Topics with an id and, per partition, whether it is placed here; the "etcd" of these tests. */
 class FakeStore implements PlacedMetadataStore {
@@ -200,6 +201,31 @@ test('the partitions placed here open several at a time (bounded); a failed one 
     assert.ok(logged.includes('storage.placement.failed'), logged.join(', '));
     assert.equal(mgr.log('later', 7), undefined);
     for (const p of all(7)) assert.ok(mgr.log('later', p), `later-${p}: opened before the failure, in service`);
+    await mgr.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the logs of placed partitions get every partition-log option the manager is opened with (producerIdExpirationMs, now)', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const store = new FakeStore();
+    store.topicMap.set('orders', { info: { name: 'orders', partitions: 1, config: {}, createdAt: 0 }, id: 'o1', local: new Set([0]) });
+    let now = 1_000_000;
+    const expired: unknown[] = [];
+    const internal = await openLogManager(dir, {}, { retentionCheckMs: 0 });
+    const mgr = await PlacedLogManager.open(internal, store, {
+      retentionCheckMs: 0, now: () => now, producerIdExpirationMs: 60_000,
+      logger: (event, fields) => { if (event === 'storage.producer-state.expired') expired.push(fields.producers); },
+    });
+    const batch = (pid: number) => encodeBatch([{ value: `p${pid}` }], { producerId: pid, producerEpoch: 0, baseSequence: 0, now });
+    await mgr.log('orders', 0)!.append(batch(1));
+    now += 30_000;
+    await mgr.log('orders', 0)!.append(batch(2));
+    now += 40_000; // producer 1 idle 70 s, producer 2 idle 40 s: only 1 is past 60 s (the default is a day)
+    await mgr.enforceRetention();
+    assert.deepEqual(expired, [1], 'producer 1 was forgotten after the configured 60 s, by the configured clock');
     await mgr.close();
   } finally {
     await cleanup();
