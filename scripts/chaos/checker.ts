@@ -221,12 +221,11 @@ export function deadLetters(bytes: Buffer): DeadLetterRecord[] {
  *  - every enqueued (ok) job is settled by the end: acked or rejected ok, or in the
  *    dead-letter topic (`job-never-acked`; an `info` ack or reject, whose outcome is unknown,
  *    counts when the last `queue-state` op saw the group holding nothing);
- *  - no job is handed to a worker after an ack of it succeeded (`acked-job-delivered-again`);
- *    a rejected job may be (rejectedRedelivered): docs/queue.md promises a reject only
- *    at-least-once, since a coordinator that restarts or moves before the dead-letter copy is
- *    written finds the job available again;
- *  - no job is settled twice with an ack among the settles: two workers told they owned it
- *    (`job-settled-twice`; two rejects are the at-least-once case above);
+ *  - no job is handed to a worker after an ack or a reject of it succeeded
+ *    (`acked-job-delivered-again`, `rejected-job-delivered-again`: the share state log keeps a
+ *    rejected job held for its dead-letter copy, so a coordinator that restarts or moves
+ *    before the copy resumes it and does not hand the job out; docs/queue.md);
+ *  - no job is settled successfully twice: two workers told they owned it (`job-settled-twice`);
  *  - a job's delivery count rises with each delivery: a later delivery with a lower count
  *    (`delivery-count-went-back`) or the same one (`delivery-count-repeated`: a delivery the
  *    group forgot, so maxDeliveries would not bound it) is an anomaly;
@@ -242,7 +241,7 @@ export function checkQueue(ops: readonly Op[], dlq?: readonly DeadLetterRecord[]
       const v = (o.value as { value: string }).value;
       const first = firstSettle.get(v);
       if (!first) firstSettle.set(v, o);
-      else if (first.f === 'ack' || o.f === 'ack') out.push({ kind: 'job-settled-twice', evidence: { job: v, first: { op: first.index, f: first.f, by: first.process, atMs: first.time }, second: { op: o.index, f: o.f, by: o.process, atMs: o.time } } });
+      else out.push({ kind: 'job-settled-twice', evidence: { job: v, first: { op: first.index, f: first.f, by: first.process, atMs: first.time }, second: { op: o.index, f: o.f, by: o.process, atMs: o.time } } });
     }
   }
   const maybeSettled = new Set(ops.filter((o) => (o.f === 'ack' || o.f === 'reject') && o.type === 'info').map((o) => (o.value as { value: string }).value));
@@ -263,8 +262,8 @@ export function checkQueue(ops: readonly Op[], dlq?: readonly DeadLetterRecord[]
     }
     list.push(o);
     const settle = firstSettle.get(v.value);
-    if (settle?.f === 'ack' && o.time > settle.time) {
-      out.push({ kind: 'acked-job-delivered-again', evidence: { job: v.value, partition: v.partition, offset: v.offset, settledAtMs: settle.time, settleOp: settle.index, settledBy: settle.process, deliveredAtMs: o.time, deliveredTo: o.process, deliveryCount: v.deliveryCount } });
+    if (settle && o.time > settle.time) {
+      out.push({ kind: settle.f === 'ack' ? 'acked-job-delivered-again' : 'rejected-job-delivered-again', evidence: { job: v.value, partition: v.partition, offset: v.offset, settledAtMs: settle.time, settleOp: settle.index, settledBy: settle.process, deliveredAtMs: o.time, deliveredTo: o.process, deliveryCount: v.deliveryCount } });
     }
   }
   const deadLettered = new Map<string, DeadLetterRecord[]>();
@@ -290,26 +289,6 @@ export function checkQueue(ops: readonly Op[], dlq?: readonly DeadLetterRecord[]
     if (maybeSettled.has(v) && drained) continue;
     const d = deliveries.get(v) ?? [];
     out.push({ kind: 'job-never-acked', evidence: { job: v, enqueuedAtMs: o.time, deliveries: d.length, lastDeliveredAtMs: d.at(-1)?.time ?? null } });
-  }
-  return out;
-}
-
-/**
- * Jobs handed out again after a reject of them succeeded: not an anomaly (docs/queue.md,
- * "A record is archived only after its copy is written": the state log keeps a rejected job
- * as available until its dead-letter copy is written, so a coordinator that restarts or
- * moves before then hands it out again), but what a user of reject() meets, so the report
- * counts them.
- */
-export function rejectedRedelivered(ops: readonly Op[]): { job: string; rejectedAtMs: number; rejectedBy: string; deliveredAtMs: number; deliveredTo: string; deliveryCount: number }[] {
-  const rejected = new Map<string, Op>();
-  const out: ReturnType<typeof rejectedRedelivered> = [];
-  for (const o of ops) {
-    if (o.type !== 'ok' || (o.f !== 'reject' && o.f !== 'deliver')) continue;
-    const v = o.value as { value: string; deliveryCount: number };
-    if (o.f === 'reject' && !rejected.has(v.value)) rejected.set(v.value, o);
-    const r = rejected.get(v.value);
-    if (o.f === 'deliver' && r) out.push({ job: v.value, rejectedAtMs: r.time, rejectedBy: r.process, deliveredAtMs: o.time, deliveredTo: o.process, deliveryCount: v.deliveryCount });
   }
   return out;
 }

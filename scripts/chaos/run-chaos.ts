@@ -14,7 +14,7 @@ import { until } from '../../test/cluster/cluster-helpers.js';
 import { segmentBytes } from '../../test/cluster/fault-helpers.js';
 import { startChaosCluster, type ChaosCluster } from './chaos-cluster.js';
 import {
-  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, countOps, deadLetters, rejectedRedelivered, longestUnavailability, records,
+  checkCommits, checkConsumed, checkProduce, checkQueue, compareReplicas, countOps, deadLetters, longestUnavailability, records,
   type Anomaly, type LogRecord,
 } from './checker.js';
 import { GroupWorkload } from './group-workload.js';
@@ -107,8 +107,6 @@ export interface ChaosReport {
   groupCoordinatorFaults: number;
   /** Phases that ran out of time (recovery, queue drain); a job left unacked is also an anomaly. */
   notes: string[];
-  /** Rejected jobs handed out again (not an anomaly: rejectedRedelivered in checker.ts). */
-  rejectedRedelivered?: ReturnType<typeof rejectedRedelivered>;
   summary: string;
   history?: Op[];
   /** Every broker's output (all its lives) by node id, and etcd's as `etcd`, kept when an anomaly was found (or keepBrokerLogs): who answered what. */
@@ -209,7 +207,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`[${(h.now() / 1000).toFixed(1)}s] stopping the brokers to read their replicas`);
     for (const b of cc.cluster.brokers) await b.stop();
     const logs = new Map<string, Map<number, LogRecord[]>>();
-    let rejectedAgain: ReturnType<typeof rejectedRedelivered> = [];
     for (const topic of topics) {
       const perPartition = new Map<number, LogRecord[]>();
       const parts = topic === DATA_TOPIC ? o.partitions : 2;
@@ -236,8 +233,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         .map((b) => ({ nodeId: b.nodeId, bytes: segmentBytes(b.dataDir, DLQ_TOPIC, 0) }));
       if (dlqReplicas.length > 0) anomalies.push(...compareReplicas(DLQ_TOPIC, 0, dlqReplicas));
       anomalies.push(...checkQueue(h.ops, dlqReplicas[0] ? deadLetters(dlqReplicas[0].bytes) : []));
-      rejectedAgain = rejectedRedelivered(h.ops);
-      if (rejectedAgain.length > 0) notes.push(`${rejectedAgain.length} rejected job(s) handed out again (at-least-once: a coordinator change before the dead-letter copy was written; rejectedRedelivered in the report)`);
       // A job handed out is a read too: it must be in the final log at its offset.
       anomalies.push(...checkConsumed(h.ops.filter((op) => op.f === 'deliver').map((op) => {
         const v = op.value as { topic: string; partition: number; offset: number; value: string };
@@ -255,7 +250,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       anomalies,
       unavailability: produce ? longestUnavailability(h.ops, DATA_TOPIC, o.partitions, workStart, workEnd) : {},
       notes,
-      ...(rejectedAgain.length > 0 ? { rejectedRedelivered: rejectedAgain } : {}),
       summary: '',
       history: h.ops,
       ...(anomalies.length > 0 || o.keepBrokerLogs

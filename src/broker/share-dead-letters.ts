@@ -12,12 +12,20 @@
  * (job-source.ts: the local replica in sync, else the partition's leader), and a record it
  * cannot reach fails (and is retried) rather than counting as gone.
  *
+ * A copy written again (a retry after a failure, or a copy a coordinator resumes after a
+ * restart or a move: the state log holds the record for it) may already be in the topic: a
+ * write that failed to answer, or a crash between the copy and the state write that archives
+ * it. Such copies are first looked for in the last DUPLICATE_CHECK_RECORDS records of the
+ * dead-letter topic (by their `sluice.dlq.*` headers) and not written again when found there.
+ * Retries are rare, so the read costs nothing on the path of a first copy.
+ *
  * It never throws: it reports, per dead-letter topic, what was durably appended and what
  * failed. The caller archives only the records whose copy is written (or whose source
  * retention already deleted) and retries the rest (share-service.ts), so a failed write
  * (the topic cannot be created, disk error, illegal name) never leaves a record archived without a copy.
  */
 import { decodeBatches, encodeBatch, type RecordInput } from '../record/index.js';
+import { readDeadLetterHeaders } from '../queue/dead-letter.js';
 import { InvalidTopicError } from '../errors.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { deadLetterRecord } from '../queue/dead-letter.js';
@@ -29,6 +37,14 @@ import { SluiceError } from '../errors.js';
 import type { BrokerContext } from './context.js';
 import { produceAsLeader } from './produce-as-leader.js';
 import { jobSource } from './job-source.js';
+
+/**
+ * How far back from its end a dead-letter topic is searched for the copy of a retried dead
+ * letter. A copy written before a crash is at the tail unless more than this many records
+ * were appended to the topic since (other coordinators sharing it, producers): it is then
+ * written again (at-least-once).
+ */
+export const DUPLICATE_CHECK_RECORDS = 1000;
 
 const creating = new Map<string, Promise<void>>();
 
@@ -66,17 +82,43 @@ async function readOriginal(ctx: BrokerContext, dl: DeadLetter): Promise<RecordI
 export interface DeadLetterOutcome {
   /** Durably appended to their dead-letter topic: the records may be archived. */
   written: DeadLetter[];
+  /** Retried, and found already in the topic's tail (not written again): the records may be archived. */
+  found: DeadLetter[];
   /** Their source record is gone (retention deleted it): nothing to copy, they may be archived too. */
   gone: DeadLetter[];
   /** Not appended, per dead-letter topic, with the reason: the records must not be archived. */
   failed: { topic: string; dls: DeadLetter[]; error: unknown }[];
 }
 
-/** Appends every dead letter durably, one batch per dead-letter topic; never throws (see the file comment). */
-export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLetter[]): Promise<DeadLetterOutcome> {
-  const out: DeadLetterOutcome = { written: [], gone: [], failed: [] };
+/**
+ * Appends every dead letter durably, one batch per dead-letter topic; never throws (see the
+ * file comment). Those `retried` says were tried before are first looked for in their topic's
+ * tail.
+ */
+export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLetter[], retried: (dl: DeadLetter) => boolean = () => false): Promise<DeadLetterOutcome> {
+  const out: DeadLetterOutcome = { written: [], found: [], gone: [], failed: [] };
   const byTopic = new Map<string, { records: RecordInput[]; dls: DeadLetter[]; readErrors: { dl: DeadLetter; error: unknown }[] }>();
+  const toCheck = new Map<string, DeadLetter[]>();
   for (const dl of dls) {
+    if (!retried(dl)) continue;
+    const list = toCheck.get(dl.deadLetterTopic);
+    if (list) list.push(dl);
+    else toCheck.set(dl.deadLetterTopic, [dl]);
+  }
+  const skip = new Set<DeadLetter>();
+  for (const [topic, list] of toCheck) {
+    try {
+      for (const dl of await copiesInTail(ctx, topic, list)) skip.add(dl);
+    } catch (error) {
+      // The topic's tail cannot be read now (no leader, a dropped link): neither can it be
+      // written; these wait for the next retry.
+      out.failed.push({ topic, dls: list, error });
+      for (const dl of list) skip.add(dl);
+    }
+  }
+  for (const dl of skip) if (!out.failed.some((f) => f.dls.includes(dl))) out.found.push(dl);
+  for (const dl of dls) {
+    if (skip.has(dl)) continue;
     let e = byTopic.get(dl.deadLetterTopic);
     if (!e) byTopic.set(dl.deadLetterTopic, (e = { records: [], dls: [], readErrors: [] }));
     let rec: RecordInput | undefined;
@@ -105,6 +147,48 @@ export async function writeDeadLetters(ctx: BrokerContext, dls: readonly DeadLet
     }
   }
   return out;
+}
+
+/**
+ * The dead letters of `dls` whose copy is among the last DUPLICATE_CHECK_RECORDS records of
+ * `topic`-0: same group, source topic, partition, offset, cause and delivery count in the
+ * `sluice.dlq.*` headers. None when the topic does not exist yet.
+ */
+async function copiesInTail(ctx: BrokerContext, topic: string, dls: readonly DeadLetter[]): Promise<DeadLetter[]> {
+  if (!ctx.logs.topic(topic)) return [];
+  const src = jobSource(ctx);
+  const bounds = await src.source(topic, 0);
+  if (!bounds || bounds.logEndOffset <= bounds.logStartOffset) return [];
+  const want = new Map<string, DeadLetter>();
+  for (const dl of dls) want.set(copyKey(dl.group, dl.topic, String(dl.partition), String(dl.offset), dl.cause, String(dl.deliveryCount)), dl);
+  const found: DeadLetter[] = [];
+  const end = bounds.logEndOffset;
+  let from = Math.max(bounds.logStartOffset, end - DUPLICATE_CHECK_RECORDS);
+  while (from < end && want.size > 0) {
+    const bytes = await src.readBatches(topic, 0, from, end - 1);
+    let next = from;
+    for (const b of decodeBatches(bytes)) {
+      for (const r of b.records) {
+        if (r.offset < from || r.offset >= end) continue;
+        const h = readDeadLetterHeaders(r.headers);
+        if (!h) continue;
+        const key = copyKey(h.group, h.topic, h.partition, h.offset, h.cause, h.deliveryCount);
+        const dl = want.get(key);
+        if (dl) {
+          found.push(dl);
+          want.delete(key);
+        }
+      }
+      next = Math.max(next, b.header.baseOffset + b.header.lastOffsetDelta + 1);
+    }
+    if (next <= from) break; // nothing more readable (a log start moved meanwhile)
+    from = next;
+  }
+  return found;
+}
+
+function copyKey(...fields: string[]): string {
+  return fields.join('\0');
 }
 
 async function appendTo(ctx: BrokerContext, topic: string, dls: readonly DeadLetter[], records: RecordInput[]): Promise<void> {

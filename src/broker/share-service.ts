@@ -21,7 +21,10 @@
  *     (coord.deadLettersWritten). A copy that fails (the topic cannot be created,
  *     disk error) is logged at error, counted, and retried by the tick with backoff
  *     (DEAD_LETTER_RETRY_MS doubling to DEAD_LETTER_RETRY_MAX_MS); its record stays in
- *     flight, held by the dead-letter writer, and a restart meanwhile delivers it again.
+ *     flight, held by the dead-letter writer, and the hold is in the state log: a coordinator
+ *     that loads it (a restart, a move) resumes the copy (open(), deadLettersToResume) and
+ *     never hands the record out. A retried or resumed copy is first looked for in the
+ *     dead-letter topic's tail (share-dead-letters.ts), so it is not written twice.
  *
  * One instance per share state log: on a single node one per broker; in cluster mode one per
  * partition of `__share_state` this broker leads. Found with `shareServiceFor(ctx, groupId)`
@@ -104,6 +107,11 @@ export class ShareService {
   /** Dead letters whose copy failed, by record: the tick retries them from `deadLetterRetryAt` on. */
   private readonly owedDeadLetters = new Map<string, DeadLetter>();
   private deadLetterRetryAt = 0;
+  /**
+   * Dead letters tried before (owed after a failure, or resumed from the state log at load):
+   * their copy may already be in the topic, so the writer looks for it first.
+   */
+  private readonly retriedDeadLetters = new WeakSet<DeadLetter>();
   /** Dead-letter writes that failed in a row (the backoff's exponent). */
   private deadLetterFailures = 0;
 
@@ -126,6 +134,15 @@ export class ShareService {
       // (replicated-generation-dir.ts). Only a single node quarantines bad records.
       ...(p === undefined && { onBadRecord: quarantineSkipped(ctx.logs.dataDir, 'share_state', SHARE_STATE_PREFIX, ctx.log, ctx.metrics) }),
     });
+    // Records the state log holds for their dead-letter copy (rejected, or out of attempts,
+    // before this coordinator's predecessor wrote the copy): the first tick copies them; they
+    // are never handed out meanwhile.
+    const resumed = s.coord.deadLettersToResume();
+    for (const dl of resumed) {
+      s.owedDeadLetters.set(deadLetterKey(dl), dl);
+      s.retriedDeadLetters.add(dl);
+    }
+    if (resumed.length) ctx.log.info('dead letters resumed', { records: resumed.length, groups: [...new Set(resumed.map((d) => d.group))], ...(p !== undefined && { partition: p }) });
     s.timer = setInterval(() => s.tick(), TICK_MS);
     s.timer.unref();
     const events = ctx.logs.events;
@@ -148,7 +165,7 @@ export class ShareService {
     // Parked acquires answer now, with nothing (see handle-share-acquire.ts).
     this.ctx.delayed.finish(SHARE_TICK_KEY);
     if (this.owedDeadLetters.size) {
-      this.ctx.log.warn('dead letters not written at shutdown; their records will be delivered again after the restart', { records: this.owedDeadLetters.size });
+      this.ctx.log.warn('dead letters not written at shutdown; the next coordinator resumes their copy', { records: this.owedDeadLetters.size });
     }
     // Replicated: every change a worker was answered for is in the log already, and this
     // broker may no longer lead the partition (a write would only fail).
@@ -271,10 +288,12 @@ export class ShareService {
    * logged at error, counted, retried by the tick after a backoff.
    */
   private async copyDeadLetters(dls: readonly DeadLetter[]): Promise<void> {
-    const res = await writeDeadLetters(this.ctx, dls);
+    const res = await writeDeadLetters(this.ctx, dls, (dl) => this.retriedDeadLetters.has(dl));
     this.coord.deadLettersWritten(res.written);
+    this.coord.deadLettersWritten(res.found);
     this.coord.deadLettersWritten(res.gone);
-    for (const dl of [...res.written, ...res.gone]) this.owedDeadLetters.delete(deadLetterKey(dl));
+    for (const dl of [...res.written, ...res.found, ...res.gone]) this.owedDeadLetters.delete(deadLetterKey(dl));
+    if (res.found.length) this.ctx.log.info('dead letter copies found in the topic, not written again', { records: res.found.length, groups: [...new Set(res.found.map((d) => d.group))] });
     if (res.failed.length === 0) {
       this.deadLetterFailures = 0;
       return;
@@ -286,6 +305,7 @@ export class ShareService {
       const perGroup = new Map<string, number>();
       for (const dl of f.dls) {
         this.owedDeadLetters.set(deadLetterKey(dl), dl);
+        this.retriedDeadLetters.add(dl);
         perGroup.set(dl.group, (perGroup.get(dl.group) ?? 0) + 1);
       }
       for (const [group, n] of perGroup) this.ctx.metrics.deadLetterFailed(group, n);

@@ -81,9 +81,10 @@ export class Job implements Message {
   }
 
   /**
-   * Poison: to the dead-letter topic. Resolves once the broker took it; the copy is written
-   * after that, and a coordinator that restarts or moves before it is written hands the job
-   * out again (at-least-once: docs/queue.md, "A record is archived only after its copy is written").
+   * Poison: to the dead-letter topic. Resolves once the broker durably holds the job for its
+   * copy: it is never handed to a worker again, also when the coordinator restarts or moves
+   * before the copy is written (the next one resumes the copy). The copy is written at least
+   * once (docs/queue.md, "A record is archived only after its copy is written").
    */
   reject(reason?: string): Promise<void> {
     return this.markSettled('reject') ?? this.settler.settleReject(this, reason);

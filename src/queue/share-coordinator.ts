@@ -326,6 +326,17 @@ export class ShareCoordinator {
   }
 
   /**
+   * The dead-letter copies a coordinator that just loaded its state owes: every record the
+   * state log holds for its copy (rejected or out of attempts, the copy not yet durable).
+   * The broker writes them as it retries a failed copy, and never hands those records out.
+   */
+  deadLettersToResume(): DeadLetter[] {
+    const out: DeadLetter[] = [];
+    for (const g of this.groupsMap.values()) for (const p of g.partitions.values()) out.push(...p.deadLettersToResume());
+    return out;
+  }
+
+  /**
    * Gives records back (delayMs undefined: the group's backoff; kind `unstarted`: not an
    * attempt, see SharePartition.release). Returns records out of attempts.
    */

@@ -30,9 +30,11 @@
  * that must be dead-lettered (rejected, or out of attempts) stays ACQUIRED, its lock handed to
  * the dead-letter writer (owner DEAD_LETTER_WRITER, no deadline), and the returned DeadLetter
  * tells the broker to copy it. Only `deadLettersWritten()`, called once the copy is durably
- * appended, archives it. If the copy cannot be written the broker keeps retrying; a restart
- * before then finds it AVAILABLE (held records persist as available), so it is delivered
- * again and dead-lettered again: at-least-once, never lost.
+ * appended, archives it. If the copy cannot be written the broker keeps retrying. The hold is
+ * persisted with its cause and reason (drainUpdate's `deadLettering`), so a coordinator that
+ * loads the state (a restart, a move) holds the record again and resumes the copy
+ * (`deadLettersToResume()`): a rejected record is never handed to a worker again, and is
+ * archived only once its copy is written.
  *
  * Every change is also recorded as StateRuns for the state log (drainUpdate); an acquired
  * record is persisted as AVAILABLE with its count, since locks do not survive a restart.
@@ -47,9 +49,10 @@
  * time (`since`): it is for `describe --jobs`, and is forgotten when the record leaves its
  * holder or the coordinator restarts (docs/queue.md).
  */
+import { MAX_REASON_LENGTH } from './dead-letter.js';
 import { InvalidRecordStateError } from './errors.js';
 import {
-  RecordState, backoffMs, type AcquiredRange, type DeadLetter, type DeadLetterCause, type PartitionUpdate,
+  RecordState, backoffMs, type AcquiredRange, type DeadLetter, type DeadLetterCause, type HeldDeadLetter, type PartitionUpdate,
   type RecordStateValue, type ReleaseKind, type ShareGroupConfig, type StateRun,
 } from './types.js';
 
@@ -138,6 +141,14 @@ export class SharePartition {
    * Not the time it entered the window: records wait there untaken (delayed, behind a cancel).
    */
   private firstAt = new Float64Array(64);
+  /**
+   * Cause and reason of each record held by the dead-letter writer, by offset (a Map: such
+   * records are rare, and this is off the ack path). Persisted with the hold, so a reload
+   * resumes the copy with the same headers.
+   */
+  private readonly deadLetterOf = new Map<number, { cause: DeadLetterCause; reason: string }>();
+  /** Offsets handed to the dead-letter writer since the last drain (drainUpdate writes those still held). */
+  private heldSinceDrain: number[] = [];
   /** Last progress of a held record (ShareProgress), by offset; dropped when the record leaves its holder. */
   private readonly progressOf = new Map<number, { value: string; at: number }>();
   /** The last RECENT_CANCELS cancelled offsets (insertion order), for the late settle's error. */
@@ -258,7 +269,7 @@ export class SharePartition {
 
   /**
    * Poison: the records go to the dead-letter writer (returned) and are never delivered to a
-   * worker again, unless a restart comes before their copy is written.
+   * worker again (the hold is persisted: a reload resumes the copy).
    */
   reject(worker: number, offsets: readonly number[], reason = 'rejected'): DeadLetter[] {
     this.checkHeld(worker, offsets);
@@ -471,11 +482,16 @@ export class SharePartition {
     if (this.pendingRuns.length === 0 && !this.startDirty && !this.replaceOnDrain) return null;
     const replace = this.replaceOnDrain;
     const runs = replace ? this.snapshotRuns() : this.pendingRuns;
+    // Only the records still held at the drain: one handed over and archived since the last
+    // drain has its ARCHIVED run in `runs`, after its AVAILABLE one, and needs no hold.
+    const held = replace ? this.heldDeadLetters() : this.heldSinceDrain.length ? this.stillHeld(this.heldSinceDrain) : undefined;
     this.pendingRuns = [];
+    this.heldSinceDrain = [];
     this.startDirty = this.replaceOnDrain = false;
     return {
       group: this.group, topic: this.topic, partition: this.partition, startOffset: this.startOff, runs,
-      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, cancelled: this.cancelled, ...(replace ? { replace } : {}),
+      acked: this.acked, deadLettered: this.deadLettered, redeliveries: this.redeliveries, cancelled: this.cancelled,
+      ...(held?.length ? { deadLettering: held } : {}), ...(replace ? { replace } : {}),
     };
   }
 
@@ -494,6 +510,20 @@ export class SharePartition {
     }
     p.replaceOnDrain = true;
     return p;
+  }
+
+  /** Every record held for its dead-letter copy, lowest offset first (a snapshot writes them beside snapshotRuns()). */
+  heldDeadLetters(): HeldDeadLetter[] {
+    return this.deadLetterOf.size ? this.stillHeld([...this.deadLetterOf.keys()]) : [];
+  }
+
+  /**
+   * The copies a coordinator that just loaded this state owes: every record held for its
+   * dead-letter copy, as the DeadLetter its first attempt made (cause, reason, count; the
+   * dead-letter topic of the group's config now).
+   */
+  deadLettersToResume(): DeadLetter[] {
+    return this.heldDeadLetters().map((h) => this.deadLetter(h.offset, h.cause, h.reason));
   }
 
   /** The whole window as runs (acquired written as available), for a snapshot. */
@@ -515,7 +545,7 @@ export class SharePartition {
    * the persisted records carry them. First delivery times are not persisted: a restored
    * record's age counts from its next take.
    */
-  restore(startOffset: number, runs: readonly StateRun[]): void {
+  restore(startOffset: number, runs: readonly StateRun[], held: readonly HeldDeadLetter[] = []): void {
     for (const r of runs) {
       const first = Math.max(r.first, this.startOff);
       if (r.last < first) continue;
@@ -526,6 +556,8 @@ export class SharePartition {
       }
       for (let off = first; off <= r.last; off++) {
         const i = off - this.base;
+        // Replayed state can only be ACQUIRED as a hold of an earlier record: a later run replaces it.
+        if (this.state[i] === ACQUIRED) this.unhold(off);
         this.state[i] = r.state === ACQUIRED ? AVAILABLE : r.state;
         this.count[i] = r.deliveryCount;
         this.time[i] = 0;
@@ -533,10 +565,27 @@ export class SharePartition {
         this.firstAt[i] = 0;
       }
     }
+    // Holds come after the runs of the same record (which write those records AVAILABLE, what
+    // a broker that predates holds reads). A hold whose record is not AVAILABLE in the window
+    // contradicts its own runs and is ignored.
+    for (const h of held) {
+      if (h.offset < this.startOff || h.offset >= this.endOff) continue;
+      const i = h.offset - this.base;
+      if (this.state[i] !== AVAILABLE) continue;
+      this.state[i] = ACQUIRED;
+      this.owner[i] = DEAD_LETTER_WRITER;
+      this.time[i] = Infinity;
+      // Unknown since this load, and it will not be delivered again: not counted in the
+      // oldest unacked age (describe compares firstAt with `<`).
+      this.firstAt[i] = Infinity;
+      this.inFlightCount++;
+      this.deadLetterOf.set(h.offset, { cause: h.cause, reason: h.reason });
+    }
     if (startOffset > this.startOff) this.skipTo(startOffset);
     this.scanFrom = this.startOff;
     this.advance();
     this.pendingRuns = [];
+    this.heldSinceDrain = [];
     this.startDirty = false;
   }
 
@@ -621,6 +670,7 @@ export class SharePartition {
   private settle(off: number, st: typeof ACKED | typeof ARCHIVED | typeof CANCELLED): void {
     const i = off - this.base;
     if (this.state[i] === ACQUIRED) this.inFlightCount--;
+    if (this.deadLetterOf.size) this.deadLetterOf.delete(off);
     this.state[i] = st;
     this.owner[i] = 0;
     if (this.progressOf.size) this.progressOf.delete(off);
@@ -672,7 +722,26 @@ export class SharePartition {
     const i = off - this.base;
     this.owner[i] = DEAD_LETTER_WRITER;
     this.time[i] = Infinity;
+    // The copy cuts the reason to MAX_REASON_LENGTH anyway; the persisted hold keeps no more.
+    this.deadLetterOf.set(off, { cause, reason: reason.length > MAX_REASON_LENGTH ? reason.slice(0, MAX_REASON_LENGTH) : reason });
+    this.heldSinceDrain.push(off);
     return this.deadLetter(off, cause, reason);
+  }
+
+  /** The holds of `offsets` that are still held, lowest offset first, each once. */
+  private stillHeld(offsets: readonly number[]): HeldDeadLetter[] {
+    const out: HeldDeadLetter[] = [];
+    for (const off of offsets.length > 1 ? [...new Set(offsets)].sort((a, b) => a - b) : offsets) {
+      const h = this.deadLetterOf.get(off);
+      if (h && this.awaitingDeadLetter(off)) out.push({ offset: off, cause: h.cause, reason: h.reason });
+    }
+    return out;
+  }
+
+  /** A replayed hold replaced by a later run: no longer in flight. */
+  private unhold(off: number): void {
+    this.inFlightCount--;
+    this.deadLetterOf.delete(off);
   }
 
   private deadLetter(off: number, cause: DeadLetterCause, reason: string): DeadLetter {
@@ -732,6 +801,7 @@ export class SharePartition {
     for (let off = this.startOff; off < Math.min(offset, this.endOff); off++) {
       const i = off - this.base;
       if (this.state[i] === ACQUIRED) this.inFlightCount--;
+      if (this.deadLetterOf.size) this.deadLetterOf.delete(off);
     }
     if (offset >= this.endOff) {
       this.base = this.startOff = this.endOff = offset;

@@ -14,7 +14,8 @@
  *
  * What a restart keeps: acked and archived records stay settled; acquired records come
  * back available with their delivery count (their locks and backoff times are gone);
- * counters (acked, dead-lettered) carry on. What it loses: changes whose persist() had not
+ * records held for their dead-letter copy stay held (ShareCoordinator.deadLettersToResume:
+ * the broker resumes the copy); counters (acked, dead-lettered) carry on. What it loses: changes whose persist() had not
  * resolved — at-least-once: such a record is delivered again, never dropped.
  */
 import { SluiceError } from '../errors.js';
@@ -71,7 +72,7 @@ export class ShareStateLog extends CompactedLog {
     // Drops before updates: a partition dropped and started again in one drain keeps the new window.
     for (const d of dropped) records.push(dropRecord(d.group, d.topic, d.partition, now));
     for (const c of configs) records.push(configRecord(c.group, c.config, now));
-    for (const u of updates) records.push((u.replace ? partitionRecord : updateRecord)(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now));
+    for (const u of updates) records.push((u.replace ? partitionRecord : updateRecord)(u.group, u.topic, u.partition, u.startOffset, u.runs, u, now, u.deadLettering));
     // Nothing new: what this caller changed went out with an earlier write, which is then
     // waited for (with an fsync, when this caller needs one).
     return this.appendSplit(records, durable);
@@ -105,7 +106,7 @@ export class ShareStateLog extends CompactedLog {
       pending.push(configRecord(id, g.config, now));
       for (const p of g.partitions.values()) {
         const runs = p.snapshotRuns();
-        pending.push(partitionRecord(id, p.topic, p.partition, p.startOffset, runs, p, now));
+        pending.push(partitionRecord(id, p.topic, p.partition, p.startOffset, runs, p, now, p.heldDeadLetters()));
         pendingRuns += runs.length + 1;
         if (pendingRuns >= 4096) {
           yield pending;
@@ -162,7 +163,7 @@ export class ShareStateLog extends CompactedLog {
           const g = this.coord.restoreGroup(d.group);
           if (d.kind === 'partition') g.partitions.delete(tpKey(d.topic, d.partition)); // a snapshot replaces
           const p = g.restoredPartition(d.topic, d.partition, d.start);
-          p.restore(d.start, d.runs);
+          p.restore(d.start, d.runs, d.deadLettering);
           p.acked = d.counters.acked;
           p.deadLettered = d.counters.deadLettered;
           p.redeliveries = d.counters.redeliveries;

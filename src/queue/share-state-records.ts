@@ -18,6 +18,12 @@
  *   runs  flat array [first, last, state, deliveryCount, ...]; state 0 available, 2 acked,
  *         3 archived, 4 cancelled (acquired is written as 0: locks do not survive a restart)
  *         u and p values also carry `cancelled` (total cancelled by an admin; absent = 0)
+ *   dl    (u and p, absent when none) records held for their dead-letter copy, flat
+ *         [offset, cause, reason, ...]: cause 0 rejected, 1 max-deliveries; reason the copy's
+ *         `sluice.dlq.reason`. Their runs say AVAILABLE with the delivery count, so a broker
+ *         that predates `dl` reads them as it always did (available again: at-least-once);
+ *         this one holds them again and resumes the copy. A `dl` entry applies after the runs
+ *         of its own record, and a later record's run for the offset replaces it.
  *
  * Updates are absolute ("offsets a..b are now in state s with count n"), so replaying one
  * twice is harmless; that lets a snapshot be taken while updates are still queued. Unknown
@@ -27,8 +33,9 @@
 import { pack, unpack } from 'msgpackr';
 import { CorruptBatchError } from '../errors.js';
 import type { RecordInput } from '../record/index.js';
+import { MAX_REASON_LENGTH } from './dead-letter.js';
 import { MAX_WINDOW_LIMIT } from './share-config.js';
-import { RecordState, type RecordStateValue, type ShareGroupConfig, type StateRun } from './types.js';
+import { RecordState, type DeadLetterCause, type HeldDeadLetter, type RecordStateValue, type ShareGroupConfig, type StateRun } from './types.js';
 
 export interface PartitionCounters {
   acked: number;
@@ -38,8 +45,8 @@ export interface PartitionCounters {
 }
 
 export type ShareStateRecord =
-  | { kind: 'update'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
-  | { kind: 'partition'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters }
+  | { kind: 'update'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters; deadLettering: HeldDeadLetter[] }
+  | { kind: 'partition'; group: string; topic: string; partition: number; start: number; runs: StateRun[]; counters: PartitionCounters; deadLettering: HeldDeadLetter[] }
   | { kind: 'config'; group: string; config: Partial<ShareGroupConfig> }
   | { kind: 'delete'; group: string }
   | { kind: 'drop'; group: string; topic: string; partition: number }
@@ -76,27 +83,58 @@ function parseRuns(flat: unknown, start: number, where: string): StateRun[] {
   return out;
 }
 
+/** Cause numbers of `dl` entries: stored, never renumber. */
+const CAUSES: readonly DeadLetterCause[] = ['rejected', 'max-deliveries'];
+
+function flatHeld(held: readonly HeldDeadLetter[]): (number | string)[] {
+  const out: (number | string)[] = [];
+  for (const h of held) out.push(h.offset, CAUSES.indexOf(h.cause), h.reason);
+  return out;
+}
+
+/** `dl` entries of a window starting at `start` (absent: none); each offset must lie in the window's reach. */
+function parseHeld(flat: unknown, start: number, where: string): HeldDeadLetter[] {
+  if (flat === undefined) return [];
+  if (!Array.isArray(flat) || flat.length % 3 !== 0) throw new CorruptBatchError(`share state record ${where}: dl is not a flat array of 3-tuples`);
+  const out: HeldDeadLetter[] = [];
+  for (let i = 0; i < flat.length; i += 3) {
+    const [offset, cause, reason] = flat.slice(i, i + 3) as unknown[];
+    if (!Number.isSafeInteger(offset) || (offset as number) < start || (offset as number) >= start + MAX_WINDOW_LIMIT
+      || (cause !== 0 && cause !== 1) || typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) {
+      throw new CorruptBatchError(`share state record ${where}: bad dl entry ${JSON.stringify(flat.slice(i, i + 3)).slice(0, 200)}`);
+    }
+    out.push({ offset: offset as number, cause: CAUSES[cause]!, reason });
+  }
+  return out;
+}
+
 /** A partition's window as an update (`u`) or a snapshot entry (`p`): same value, different key kind. */
 function windowRecord(
   kind: 'u' | 'p', group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+  held?: readonly HeldDeadLetter[],
 ): RecordInput {
   return {
     key: JSON.stringify([kind, group, topic, partition]),
-    value: pack({ v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries, ...(c.cancelled ? { cancelled: c.cancelled } : {}) }),
+    value: pack({
+      v: 1, start, runs: flatRuns(runs), acked: c.acked, deadLettered: c.deadLettered, redeliveries: c.redeliveries,
+      ...(c.cancelled ? { cancelled: c.cancelled } : {}), ...(held?.length ? { dl: flatHeld(held) } : {}),
+    }),
     timestamp,
   };
 }
 
 export function updateRecord(
   group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+  held?: readonly HeldDeadLetter[],
 ): RecordInput {
-  return windowRecord('u', group, topic, partition, start, runs, c, timestamp);
+  return windowRecord('u', group, topic, partition, start, runs, c, timestamp, held);
 }
 
 export function partitionRecord(
   group: string, topic: string, partition: number, start: number, runs: readonly StateRun[], c: PartitionCounters, timestamp: number,
+  held?: readonly HeldDeadLetter[],
 ): RecordInput {
-  return windowRecord('p', group, topic, partition, start, runs, c, timestamp);
+  return windowRecord('p', group, topic, partition, start, runs, c, timestamp, held);
 }
 
 export function configRecord(group: string, config: ShareGroupConfig, timestamp: number): RecordInput {
@@ -132,7 +170,8 @@ export function decodeShareStateRecord(key: Buffer | null, value: Buffer | null)
     const runs = parseRuns(v.runs, v.start as number, where);
     const n = (x: unknown) => (typeof x === 'number' ? x : 0);
     const counters = { acked: n(v.acked), deadLettered: n(v.deadLettered), redeliveries: n(v.redeliveries), cancelled: n(v.cancelled) };
-    return { kind: k[0] === 'u' ? 'update' : 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs, counters };
+    const deadLettering = parseHeld(v.dl, v.start as number, where);
+    return { kind: k[0] === 'u' ? 'update' : 'partition', group: k[1], topic: k[2], partition: k[3], start: v.start as number, runs, counters, deadLettering };
   }
   if (k[0] === 'c' && k.length === 2 && typeof k[1] === 'string') {
     return { kind: 'config', group: k[1], config: (v.config ?? {}) as Partial<ShareGroupConfig> };

@@ -119,8 +119,26 @@ export interface PartitionUpdate {
   redeliveries: number;
   /** Records cancelled by an admin (ShareCancel). */
   cancelled: number;
+  /**
+   * Records of the runs that are held for their dead-letter copy now (their runs say
+   * AVAILABLE, what a broker that predates this field reads); absent when none.
+   */
+  deadLettering?: HeldDeadLetter[];
   /** The runs are the whole window and replace what the log held (after a reset). */
   replace?: boolean;
+}
+
+/**
+ * A record held by the dead-letter writer, as the state log keeps it: rejected or out of
+ * attempts, its copy not yet durable. Its delivery count is its run's. A coordinator that
+ * loads it resumes the copy instead of handing the record out (docs/queue.md, "A record is
+ * archived only after its copy is written").
+ */
+export interface HeldDeadLetter {
+  offset: number;
+  cause: DeadLetterCause;
+  /** The reason the copy's `sluice.dlq.reason` header carries (at most MAX_REASON_LENGTH). */
+  reason: string;
 }
 
 export { parseTpKey, tpKey } from '../protocol/topic-partition.js';

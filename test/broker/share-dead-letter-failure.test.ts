@@ -1,8 +1,9 @@
 // A record is archived only once its dead-letter copy is durably appended. When the copy
 // cannot be written (here: the disk refuses to create the dead-letter topic's directory) the
 // reject is still accepted, the failure is logged at error and counted, the record is not
-// archived (not in memory, not in the state log: a restart delivers it again), and once the
-// disk works again the broker's own retry writes the copy and archives the record.
+// archived (not in memory, not in the state log), a restart holds it again for its copy
+// (never handed to a worker), and once the disk works again the broker's own retry writes the
+// copy once and archives the record.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleShareAck } from '../../src/broker/handle-share-ack.js';
@@ -13,9 +14,10 @@ import { ShareCoordinators, shareServiceFor, stopShareService } from '../../src/
 import type { BrokerContext } from '../../src/broker/context.js';
 import { NoopBrokerMetrics } from '../../src/metrics/noop-broker-metrics.js';
 import { Api } from '../../src/protocol/api.js';
-import { readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
-import { decodeBatches } from '../../src/record/index.js';
+import { deadLetterRecord, readDeadLetterHeaders } from '../../src/queue/dead-letter.js';
+import { decodeBatches, encodeBatch } from '../../src/record/index.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
+import { until } from '../cluster/cluster-helpers.js';
 import { shareJobsContext } from './test-context.js';
 
 class CountingMetrics extends NoopBrokerMetrics {
@@ -72,10 +74,11 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
   await stopShareService(ctx);
   svc = (await ShareCoordinators.start(ctx)).single!;
   const d = svc.coord.describe('g');
-  assert.deepEqual([d.deadLettered, d.available], [0, 1], 'the state log does not call it archived either');
-  assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 2 }], 'delivered again after the restart');
-  assert.deepEqual(await reject(ctx, 0), {});
-  assert.equal(metrics.failed, 2);
+  assert.deepEqual([d.deadLettered, d.available, d.inFlight], [0, 0, 1], 'the state log holds it for its copy: not archived, not available');
+  assert.deepEqual(await acquire(ctx), [], 'not handed to a worker after the restart either');
+  // The restarted coordinator resumes the copy on its tick; the disk still fails it.
+  await until(async () => (metrics.failed >= 2 ? true : undefined), 30_000, 'the resumed copy tried (and failed) again');
+  assert.deepEqual(await acquire(ctx), [], 'still not handed out');
 
   // The disk recovers: the tick retries the owed copy (after its backoff) without any request.
   // Woken by the dead-letter append (as a parked fetch of the DLQ would be); 30 s leaves room for stalls.
@@ -93,4 +96,35 @@ test('a failed dead-letter write leaves the record unarchived, is logged and cou
   assert.equal(copies[0].value!.toString(), 'not json');
   assert.equal(readDeadLetterHeaders(copies[0].headers)?.reason, 'bad json');
   assert.equal(metrics.written, 1);
+});
+
+test('a resumed copy that is already in the dead-letter topic (written before a crash, not yet archived) is not written again', async (t) => {
+  let failing = true;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    mkdir: (path) => (failing && path.endsWith('jobs.dlq-0')
+      ? Promise.reject(Object.assign(new Error(`EIO: i/o error, mkdir '${path}'`), { code: 'EIO' }))
+      : nodeFileSystem.mkdir(path)),
+  };
+  const metrics = new CountingMetrics();
+  const { ctx, logs } = await shareJobsContext(t, [{ key: 'k', value: 'not json' }], { fs, metrics, log: createLogger('error', () => {}) });
+  assert.deepEqual(await acquire(ctx), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }]);
+  assert.deepEqual(await reject(ctx, 0), {});
+  assert.equal(metrics.failed, 1);
+  await stopShareService(ctx);
+
+  // What a crash between a copy and the state write that archives it leaves: the copy is in
+  // the topic (behind records of other groups), the state log still holds the record for it.
+  failing = false;
+  await logs.createTopic('jobs.dlq', 1);
+  const dl = { group: 'g', topic: 'jobs', partition: 0, offset: 0, deliveryCount: 1, cause: 'rejected' as const, reason: 'bad json', deadLetterTopic: 'jobs.dlq' };
+  const other = { ...dl, group: 'other' };
+  const original = { key: Buffer.from('k'), value: Buffer.from('not json'), headers: [], timestamp: 0 };
+  await logs.log('jobs.dlq', 0)!.append(encodeBatch([deadLetterRecord(original, dl), ...Array.from({ length: 50 }, () => deadLetterRecord(original, other))]));
+
+  const svc = (await ShareCoordinators.start(ctx)).single!;
+  await until(async () => (svc.coord.describe('g').deadLettered === 1 ? true : undefined), 30_000, 'the resumed copy archived');
+  assert.equal(svc.coord.describe('g').inFlight, 0);
+  assert.equal(logs.log('jobs.dlq', 0)!.logEndOffset, 51, 'no second copy written');
+  assert.equal(metrics.written, 0);
 });

@@ -118,15 +118,41 @@ test('reject dead-letters with cause rejected, archives once the copy is written
   assert.equal(p.deadLettersWritten([1]), 0, 'archived once');
 });
 
-test('a record waiting for its dead-letter copy is persisted as available: a restart delivers it again', () => {
+test('a record waiting for its dead-letter copy is persisted as available plus its hold (cause, reason): a restore holds it again', () => {
   const p = part({ maxDeliveries: 1 });
   p.acquire(1, 1, 0, 1);
   p.drainUpdate();
-  assert.equal(p.release(1, [0], 0).length, 1);
-  assert.deepEqual(p.drainUpdate()!.runs, [{ first: 0, last: 0, state: RecordState.AVAILABLE, deliveryCount: 1 }]);
+  assert.equal(p.release(1, [0], 0, undefined, 'x'.repeat(5000)).length, 1);
+  const u = p.drainUpdate()!;
+  // AVAILABLE in the runs: what a broker that predates holds reads (it delivers the record again).
+  assert.deepEqual(u.runs, [{ first: 0, last: 0, state: RecordState.AVAILABLE, deliveryCount: 1 }]);
+  assert.deepEqual(u.deadLettering, [{ offset: 0, cause: 'max-deliveries', reason: 'x'.repeat(1024) }], 'the reason as the copy would cut it');
   assert.deepEqual(p.snapshotRuns(), [{ first: 0, last: 0, state: RecordState.AVAILABLE, deliveryCount: 1 }]);
+  assert.deepEqual(p.heldDeadLetters(), u.deadLettering);
+
+  const q = part({ maxDeliveries: 1 });
+  q.restore(0, u.runs, u.deadLettering);
+  assert.ok(q.awaitingDeadLetter(0));
+  assert.deepEqual(q.acquire(2, 10, 0, 1), [], 'never handed out');
+  assert.equal(q.describe(0).inFlight, 1);
+  assert.deepEqual(q.deadLettersToResume().map((d) => [d.offset, d.cause, d.deliveryCount]), [[0, 'max-deliveries', 1]]);
+  // A later run of the record replaces the hold.
+  q.restore(0, [{ first: 0, last: 0, state: RecordState.ARCHIVED, deliveryCount: 1 }]);
+  assert.deepEqual([q.describe(0).inFlight, q.deadLettersToResume().length, q.startOffset], [0, 0, 1]);
+
   p.deadLettersWritten([0]);
-  assert.deepEqual(p.drainUpdate()!.runs, [{ first: 0, last: 0, state: RecordState.ARCHIVED, deliveryCount: 1 }]);
+  const archived = p.drainUpdate()!;
+  assert.deepEqual(archived.runs, [{ first: 0, last: 0, state: RecordState.ARCHIVED, deliveryCount: 1 }]);
+  assert.equal(archived.deadLettering, undefined);
+});
+
+test('a record held and archived between two drains is written without a hold', () => {
+  const p = part({});
+  p.acquire(1, 1, 0, 1);
+  p.deadLettersWritten(p.reject(1, [0]).map((d) => d.offset));
+  const u = p.drainUpdate()!;
+  assert.equal(u.deadLettering, undefined);
+  assert.equal(u.runs[u.runs.length - 1]!.state, RecordState.ARCHIVED);
 });
 
 test('after maxDeliveries failed attempts the record is dead-lettered (expiry, release, worker gone alike)', () => {

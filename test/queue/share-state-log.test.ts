@@ -122,6 +122,80 @@ for (const [name, make] of ENGINES) {
       }
     });
 
+    test('a record held for its dead-letter copy stays held across restart and compaction (cause, reason, count), and is resumed, never handed out', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        let c = new ShareCoordinator({ clock });
+        let s = await ShareStateLog.open(e.dir(), c, { clock, compactMinRecords: 20, compactRatio: 2 });
+        c.configure('g', { maxDeliveries: 2, retryBackoffMs: 0, deadLetterTopic: 'graveyard' });
+        c.acquire('g', 'w1', src(6), 6); // 0..5
+        const rejected = c.reject('g', 'w1', tgt([1]), 'bad json');
+        c.ack('g', 'w1', tgt([0, 5]));
+        c.release('g', 'w1', tgt([2]), { reason: 'db down' });
+        await s.persist(); // 1 held (its copy not written), 3 and 4 still held by w1
+        c.acquire('g', 'w1', src(6), 1); // 2 again, its last attempt
+        const outOfAttempts = c.release('g', 'w1', tgt([2]), { reason: 'db down again' });
+        const archived = c.reject('g', 'w1', tgt([3]));
+        c.deadLettersWritten(archived); // 3's copy is written: archived in the same drain
+        await s.persist();
+        assert.deepEqual([rejected.length, outOfAttempts.length], [1, 1]);
+
+        const reopen = async (): Promise<void> => {
+          await s.idle();
+          await e.restart();
+          c = new ShareCoordinator({ clock });
+          s = await ShareStateLog.open(e.dir(), c, { clock, compactMinRecords: 20, compactRatio: 2 });
+        };
+        const check = (when: string): void => {
+          assert.deepEqual(c.deadLettersToResume(), [
+            { group: 'g', topic: 't', partition: 0, offset: 1, deliveryCount: 1, cause: 'rejected', reason: 'bad json', deadLetterTopic: 'graveyard' },
+            { group: 'g', topic: 't', partition: 0, offset: 2, deliveryCount: 2, cause: 'max-deliveries', reason: 'db down again', deadLetterTopic: 'graveyard' },
+          ], `${when}: both holds resumed with their cause, reason and count; 3 was archived`);
+          const d = c.describe('g');
+          assert.deepEqual({ inFlight: d.inFlight, deadLettered: d.deadLettered, acked: d.acked, oldest: d.oldestUnackedMs },
+            { inFlight: 2, deadLettered: 1, acked: 2, oldest: 0 }, `${when}: held in flight, not archived; 4 came back available`);
+          assert.deepEqual(offsetsOf(c.acquire('g', 'w9', src(6), 10)[0]?.ranges ?? []), [4], `${when}: only 4 is handed out`);
+          c.release('g', 'w9', tgt([4]), { kind: 'unstarted' });
+        };
+        await reopen();
+        check('after a restart');
+        await trafficUntilCompacted(c, s, 'other', 3);
+        await reopen();
+        check('after a compaction');
+        // The copies are written now: archived, and that survives the next restart.
+        assert.equal(c.deadLettersWritten(c.deadLettersToResume()), 2);
+        await s.persist();
+        await reopen();
+        assert.deepEqual(c.deadLettersToResume(), []);
+        assert.deepEqual([c.describe('g').deadLettered, c.describe('g').inFlight], [3, 0]);
+      } finally {
+        await e.close();
+      }
+    });
+
+    test('a state record of the format before holds (no dl) reads as it did: the record is available with its count', async () => {
+      const e = await make();
+      try {
+        const clock = new ManualClock();
+        let c = new ShareCoordinator({ clock });
+        let s = await ShareStateLog.open(e.dir(), c, { clock });
+        c.configure('g', {});
+        await s.persist();
+        const log = await e.dir().open(s.generation);
+        // What the broker of b5ccaf5 wrote for a record rejected and held: AVAILABLE, count 1.
+        await log.append(encodeBatch([{ key: JSON.stringify(['u', 'g', 't', 0]), value: pack({ v: 1, start: 0, runs: [0, 0, 2, 1, 1, 1, 0, 1], acked: 1, deadLettered: 0, redeliveries: 0 }) }]));
+        await s.idle();
+        await e.restart();
+        c = new ShareCoordinator({ clock });
+        s = await ShareStateLog.open(e.dir(), c, { clock });
+        assert.deepEqual(c.deadLettersToResume(), []);
+        assert.deepEqual(c.acquire('g', 'w', src(2), 10)[0].ranges, [{ firstOffset: 1, lastOffset: 1, deliveryCount: 2 }]);
+      } finally {
+        await e.close();
+      }
+    });
+
     test('a reset survives restart and compaction: the old window is replaced, not merged', async () => {
       const e = await make();
       try {
