@@ -403,14 +403,33 @@ function holderOf(u: Unit): { holder?: string } {
 /** A worker's settles grouped into one entry per partition and kind (ack, or give-back with its reason), in first-seen order. */
 function byPartition(acks: PendingAck[]): Entry[] {
   const byTp = new Map<string, Entry>();
+  let last: Entry | undefined;
+  let lastAck: PendingAck | undefined;
   for (const a of acks) {
+    // A worker's acks are nearly always all of one partition: an ack of the same partition
+    // and kind as the one before joins its entry with no key built (a string and a Map
+    // lookup per job otherwise, docs/queue-performance.md step 16).
+    if (last && sameEntry(a, lastAck!)) {
+      last.push(a);
+      lastAck = a;
+      continue;
+    }
     const tp = tpKey(a.target.topic, a.target.partition);
     const k = a.giveBack ? `${tp}\u0000release\u0000${a.giveBack.reason ?? ''}` : tp;
     const l = byTp.get(k);
     if (l) l.push(a);
     else byTp.set(k, [a]);
+    last = l ?? byTp.get(k);
+    lastAck = a;
   }
   return [...byTp.values()];
+}
+
+/** Whether `a` belongs in the entry of `b`: the same partition, and both acks or both give-backs with the same reason. */
+function sameEntry(a: PendingAck, b: PendingAck): boolean {
+  if (a.target.partition !== b.target.partition || a.target.topic !== b.target.topic) return false;
+  if (!a.giveBack || !b.giveBack) return !a.giveBack && !b.giveBack;
+  return (a.giveBack.reason ?? '') === (b.giveBack.reason ?? '');
 }
 
 function entryOf(e: Entry): ShareAckEntry {

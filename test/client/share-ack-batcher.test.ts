@@ -138,3 +138,26 @@ test('give-backs travel with their worker\'s holder token, one worker entry per 
     ],
   });
 });
+
+test('one worker\'s settles are grouped by partition and kind in first-seen order, however acks and give-backs interleave', async () => {
+  // byPartition joins a settle to the entry of the one before it when they match, without a
+  // key: a give-back must never join an ack's entry, nor one with another reason.
+  const broker = fakeBroker(Object.fromEntries(Array.from({ length: 10 }, (_, o) => [o, 'w1'])));
+  const b = new ShareAckBatcher('g', broker.send);
+  const all = await Promise.all([
+    b.ack('w1', job(0)), b.giveBack('w1', job(1), undefined, 'a'), b.giveBack('w1', job(2), undefined, 'a'), b.giveBack('w1', job(3), undefined, 'b'),
+    b.giveBack('w1', job(4), undefined), b.ack('w1', job(5)), b.ack('w1', job(6, 1)), b.ack('w1', job(7)), b.giveBack('w1', job(8), undefined),
+    b.giveBack('w1', job(9, 1), undefined, 'a'),
+  ].map(outcome));
+  assert.deepEqual(all, Array(10).fill('ok'));
+  assert.equal(broker.sent.length, 1);
+  const release = (offsets: number[], reason?: string, partition = 0) => ({ topic: 'jobs', partition, offsets, type: 'release', kind: 'unstarted', ...(reason !== undefined && { reason }) });
+  assert.deepEqual(broker.sent[0].entries, [
+    { topic: 'jobs', partition: 0, offsets: [0, 5, 7], type: 'ack' },
+    release([1, 2], 'a'),
+    release([3], 'b'),
+    release([4, 8]),
+    { topic: 'jobs', partition: 1, offsets: [6], type: 'ack' },
+    release([9], 'a', 1),
+  ]);
+});

@@ -79,7 +79,7 @@ test('a worker whose settings differ from the existing group\'s is refused, nami
     assert.ok(!d.workers.some((w) => w.workerId === other.workerId || w.workerId === looped.workerId), 'a refused worker never joined');
     assert.equal(d.settings.visibilityTimeoutMs, 10_000, 'the group keeps its settings');
     assert.deepEqual(failures, []);
-    await waitFor('the two jobs left', () => firstJobs.length === 6, 30_000);
+    await waitFor('the two jobs left', () => firstJobs.length >= 6, 30_000);
     for (const w of [same, none]) await w.close();
     await Promise.all(runs);
     assert.deepEqual(failures, []);

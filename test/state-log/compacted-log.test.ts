@@ -6,43 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { ShareStateLog } from '../../src/queue/share-state-log.js';
-import { MemoryGenerationDir, type MemoryGenerationLog } from '../../src/state-log/memory-generation-dir.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { ManualClock } from '../queue/helpers.js';
 import { OffsetStore } from '../../src/group/offset-store.js';
-
-/** Generations in memory whose next creation (open of a generation not there yet) and next removal wait until released. */
-class HeldDir extends MemoryGenerationDir {
-  holdCreate: Promise<void> | null = null;
-  holdRemove: Promise<void> | null = null;
-  creating: (() => void) | null = null;
-  removing: (() => void) | null = null;
-
-  override async open(gen: number): Promise<MemoryGenerationLog> {
-    if (!this.logs.has(gen) && this.holdCreate) {
-      const hold = this.holdCreate;
-      this.holdCreate = null;
-      this.creating?.();
-      await hold;
-    }
-    return super.open(gen);
-  }
-
-  override async remove(gen: number): Promise<void> {
-    if (this.logs.has(gen) && this.holdRemove) {
-      const hold = this.holdRemove;
-      this.holdRemove = null;
-      this.removing?.();
-      await hold;
-    }
-    return super.remove(gen);
-  }
-}
-
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
-  return { wait, open };
-}
+import { HeldDir, gate } from './held-dir.js';
 
 /** Event-loop turns until `p` settles, up to `max` (then `max`). */
 async function turnsUntil(p: Promise<unknown>, max = 50): Promise<number> {
@@ -58,7 +25,8 @@ async function turnsUntil(p: Promise<unknown>, max = 50): Promise<number> {
 
 test('writes go on while a compaction makes its new generation and removes the old one, and a reopen has them all', async () => {
   const clock = new ManualClock();
-  const dir = new HeldDir();
+  const mem = new MemoryGenerationDir();
+  const dir = new HeldDir(mem);
   const c = new ShareCoordinator({ clock });
   const s = await ShareStateLog.open(dir, c, { clock });
   c.configure('before');
@@ -66,10 +34,8 @@ test('writes go on while a compaction makes its new generation and removes the o
 
   const create = gate();
   const remove = gate();
-  dir.holdCreate = create.wait;
-  dir.holdRemove = remove.wait;
-  const created = new Promise<void>((r) => { dir.creating = r; });
-  const removing = new Promise<void>((r) => { dir.removing = r; });
+  const created = dir.holdNextCreate(create.wait);
+  const removing = dir.holdNextRemove(remove.wait);
   const compaction = s.compact();
   try {
     await created;
@@ -90,7 +56,7 @@ test('writes go on while a compaction makes its new generation and removes the o
   }
   await compaction;
   await s.idle();
-  assert.deepEqual([...dir.logs.keys()], [1], 'only the new generation is left');
+  assert.deepEqual([...mem.logs.keys()], [1], 'only the new generation is left');
 
   const c2 = new ShareCoordinator({ clock });
   await ShareStateLog.open(dir, c2, { clock });
@@ -101,12 +67,11 @@ test('writes made while a compaction removes the old generation start the next o
   // Seen under scripts/stall-run.mjs (seed 1403, test/group/offset-store.test.ts on disk): 471
   // records for 18 live keys after idle(). The writes went on while the removal was slow, none
   // started a compaction while one was under way, and once they ended nothing did.
-  const dir = new HeldDir();
+  const dir = new HeldDir(new MemoryGenerationDir());
   const store = await OffsetStore.open(dir, { clock: new ManualClock(), compactMinRecords: 50, compactRatio: 4 });
   const remove = gate();
-  dir.holdRemove = remove.wait;
   let removing = false;
-  dir.removing = () => { removing = true; };
+  void dir.holdNextRemove(remove.wait).then(() => { removing = true; });
   let i = 0;
   // 3 groups x 5 partitions of t, and u/0 in each: 18 live keys, 2 records a commit.
   const commit = () => store.commit(`g${i % 3}`, [{ topic: 't', partition: i % 5, offset: i }, { topic: 'u', partition: 0, offset: i++ }]);

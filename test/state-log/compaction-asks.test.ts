@@ -6,36 +6,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { OffsetStore } from '../../src/group/offset-store.js';
-import { MemoryGenerationDir, type MemoryGenerationLog } from '../../src/state-log/memory-generation-dir.js';
+import { MemoryGenerationDir } from '../../src/state-log/memory-generation-dir.js';
 import { ManualClock } from '../queue/helpers.js';
-
-/** Generations in memory whose next creation (an open of a generation not there yet) waits until released. */
-class HeldDir extends MemoryGenerationDir {
-  private hold: Promise<void> | null = null;
-  private creating: (() => void) | null = null;
-
-  /** Resolves once the next creation is waiting for `release`. */
-  holdNextCreate(release: Promise<void>): Promise<void> {
-    this.hold = release;
-    return new Promise<void>((r) => { this.creating = r; });
-  }
-
-  override async open(gen: number): Promise<MemoryGenerationLog> {
-    if (!this.logs.has(gen) && this.hold) {
-      const hold = this.hold;
-      this.hold = null;
-      this.creating?.();
-      await hold;
-    }
-    return super.open(gen);
-  }
-}
-
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
-  return { wait, open };
-}
+import { HeldDir, gate } from './held-dir.js';
 
 /** One live key (group g, t-0), so every commit after the 4th makes the log due (4 records, ratio 1). */
 const commit = (s: OffsetStore, offset: number): Promise<void> => s.commit('g', [{ topic: 't', partition: 0, offset }]);
@@ -71,7 +44,8 @@ for (const [name, inPlace] of [['in place (one generation for life)', true], ['i
 }
 
 test('a compact() asked while a compaction is making its generation is not dropped: a second one follows, with the write made meanwhile', async () => {
-  const dir = new HeldDir();
+  const mem = new MemoryGenerationDir();
+  const dir = new HeldDir(mem);
   const s = await OffsetStore.open(dir, { clock: new ManualClock() });
   await commit(s, 1);
   const release = gate();
@@ -86,7 +60,7 @@ test('a compact() asked while a compaction is making its generation is not dropp
   await s.idle();
   assert.equal(s.compactions, 2);
   assert.equal(s.generation, 2);
-  assert.deepEqual([...dir.logs.keys()], [2], 'only the newest generation is left');
+  assert.deepEqual([...mem.logs.keys()], [2], 'only the newest generation is left');
   const reopened = await OffsetStore.open(dir, { clock: new ManualClock() });
   assert.equal(reopened.fetch('g')[0].offset, 2, 'the reopen replays the write made during the first compaction');
 });

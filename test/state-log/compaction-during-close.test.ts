@@ -8,50 +8,10 @@ import assert from 'node:assert/strict';
 import { OffsetStore } from '../../src/group/offset-store.js';
 import { ShareCoordinator } from '../../src/queue/share-coordinator.js';
 import { SHARE_STATE_PREFIX, ShareStateLog } from '../../src/queue/share-state-log.js';
-import type { GenerationDir, GenerationLog } from '../../src/state-log/generation-log.js';
+import type { GenerationDir } from '../../src/state-log/generation-log.js';
 import { ManualClock } from '../queue/helpers.js';
 import { logDirEngines, type Engine } from './log-dir-engines.js';
-
-/** A generation dir that records every open and remove, and whose next creation of a generation waits until released. */
-class HeldDir implements GenerationDir {
-  readonly ops: string[] = [];
-  private hold: Promise<void> | null = null;
-  private creating: (() => void) | null = null;
-
-  constructor(private readonly inner: GenerationDir) {}
-
-  /** The next open of a generation not there yet waits for `release`; resolves once it is waiting. */
-  holdNextCreate(release: Promise<void>): Promise<void> {
-    this.hold = release;
-    return new Promise<void>((r) => { this.creating = r; });
-  }
-
-  generations(): Promise<number[]> {
-    return this.inner.generations();
-  }
-
-  async open(gen: number): Promise<GenerationLog> {
-    if (this.hold && !(await this.inner.generations()).includes(gen)) {
-      const hold = this.hold;
-      this.hold = null;
-      this.creating?.();
-      await hold;
-    }
-    this.ops.push(`open ${gen}`);
-    return this.inner.open(gen);
-  }
-
-  async remove(gen: number): Promise<void> {
-    this.ops.push(`remove ${gen}`);
-    return this.inner.remove(gen);
-  }
-}
-
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
-  return { wait, open };
-}
+import { HeldDir, gate } from './held-dir.js';
 
 /** Event-loop turns until `p` settles, up to `max`. */
 async function turnsUntil(p: Promise<unknown>, max: number): Promise<void> {
