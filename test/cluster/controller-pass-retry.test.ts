@@ -4,7 +4,7 @@
 // waits for the controller to record its broker epoch). Here the pass after a broker's death
 // fails once, exactly (the controller's etcd client refuses its read of the partitions), and no
 // broker comes or goes after it. In-process against a real etcd.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
 import { ClusterKeys } from '../../src/cluster/keys.js';
@@ -47,15 +47,21 @@ function failingOnceClient(client: Etcd3, keys: ClusterKeys): { client: Etcd3; a
   return { client: proxy, arm: () => { armed = true; }, failed: () => failed };
 }
 
-test('a pass that failed runs again on its own: a dead leader\'s partition gets its new leader with no later change of the live brokers', { skip: etcdTool.skip }, async (t) => {
-  const keys = new ClusterKeys('pass-retry');
+/** Brokers `ids` registered under `keys`, each with its own session (closed after the test), by id. */
+async function registerBrokers(t: TestContext, keys: ClusterKeys, ids: number[]): Promise<Map<number, EtcdSession>> {
   const sessions = new Map<number, EtcdSession>();
-  for (const id of [1, 2]) {
+  for (const id of ids) {
     const s = await EtcdSession.open(env.client, { ttlMs: 10_000 });
     t.after(() => s.close().catch(() => {}));
     await registerBroker(env.client, keys, s, { nodeId: id, url: `ws://127.0.0.1:${9000 + id}`, startedAt: Date.now() });
     sessions.set(id, s);
   }
+  return sessions;
+}
+
+test('a pass that failed runs again on its own: a dead leader\'s partition gets its new leader with no later change of the live brokers', { skip: etcdTool.skip }, async (t) => {
+  const keys = new ClusterKeys('pass-retry');
+  const sessions = await registerBrokers(t, keys, [1, 2]);
   await env.client.put(keys.partition('t', 0)).value(JSON.stringify(initialState([2, 1])));
   const failing = failingOnceClient(env.client, keys);
   const election = new ControllerElection(env.client, keys, sessions.get(1)!, 1);
@@ -82,13 +88,7 @@ test('a pass that failed runs again on its own: a dead leader\'s partition gets 
 
 test('a partition key holding a value no broker wrote is skipped and reported: the pass decides every other partition', { skip: etcdTool.skip }, async (t) => {
   const keys = new ClusterKeys('pass-invalid');
-  const sessions = new Map<number, EtcdSession>();
-  for (const id of [1, 2]) {
-    const s = await EtcdSession.open(env.client, { ttlMs: 10_000 });
-    t.after(() => s.close().catch(() => {}));
-    await registerBroker(env.client, keys, s, { nodeId: id, url: `ws://127.0.0.1:${9000 + id}`, startedAt: Date.now() });
-    sessions.set(id, s);
-  }
+  const sessions = await registerBrokers(t, keys, [1, 2]);
   for (let p = 0; p < 3; p++) await env.client.put(keys.partition('t', p)).value(JSON.stringify(initialState([2, 1])));
   await env.client.put(keys.partition('t', 3)).value('{not a state');
   const election = new ControllerElection(env.client, keys, sessions.get(1)!, 1);
